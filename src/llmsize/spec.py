@@ -1,0 +1,213 @@
+"""The model spec: every architectural fact that changes parameters, memory or FLOPs.
+
+A `ModelSpec` is built by an adapter (Hugging Face config.json, command-line knobs, GGUF metadata)
+and is the only thing the formulas read. It validates itself, so every later module may trust it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from llmsize.errors import LlmsizeError
+
+NormKind = Literal["layernorm", "rmsnorm"]
+QKNorm = Literal["none", "head", "full"]
+Position = Literal["rope", "learned", "alibi", "none"]
+MLPKind = Literal["gated", "plain"]
+LayerType = Literal["full", "sliding"]
+
+
+def _positive(owner: str, **values: int | None) -> None:
+    for name, v in values.items():
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v <= 0):
+            raise LlmsizeError(f"{owner}: {name} must be a positive integer, got {v!r}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Attention:
+    """Self-attention projections. `head_dim` is the query/key head size (for MLA: nope + rope)."""
+
+    num_heads: int
+    num_kv_heads: int
+    head_dim: int
+    qkv_bias: bool = False
+    o_bias: bool = False
+    fused_qkv: bool = False  # one [q;k;v] matrix (GPT-2 c_attn, NeoX, Phi-3, Falcon)
+    qk_norm: QKNorm = "none"  # "head": RMSNorm(head_dim) (Qwen3, Gemma 3); "full": over all heads (OLMo 2)
+    sinks: bool = False  # a learned logit per head (gpt-oss)
+    # Multi-head latent attention (DeepSeek-V2/V3). kv_lora_rank set <=> MLA.
+    q_lora_rank: int | None = None
+    kv_lora_rank: int | None = None
+    qk_rope_head_dim: int = 0
+    v_head_dim: int | None = None  # value head size; defaults to head_dim
+
+    def __post_init__(self) -> None:
+        _positive("attention", num_heads=self.num_heads, num_kv_heads=self.num_kv_heads,
+                  head_dim=self.head_dim, q_lora_rank=self.q_lora_rank,
+                  kv_lora_rank=self.kv_lora_rank, v_head_dim=self.v_head_dim)
+        if self.num_heads % self.num_kv_heads:
+            raise LlmsizeError(
+                f"attention: KV heads ({self.num_kv_heads}) must divide query heads ({self.num_heads})")
+        if self.qk_norm not in ("none", "head", "full"):
+            raise LlmsizeError(f"attention: qk_norm must be none, head or full, got {self.qk_norm!r}")
+        if self.mla and not 0 <= self.qk_rope_head_dim < self.head_dim:
+            raise LlmsizeError("attention: MLA rope head dim must be below the query/key head dim")
+
+    @property
+    def mla(self) -> bool:
+        return self.kv_lora_rank is not None
+
+    @property
+    def v_dim(self) -> int:
+        return self.v_head_dim if self.v_head_dim is not None else self.head_dim
+
+    @property
+    def group_size(self) -> int:
+        return self.num_heads // self.num_kv_heads
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MLP:
+    """A dense feed-forward block: gated = 3 matrices (SwiGLU/GeGLU), plain = 2 (GELU/ReLU)."""
+
+    kind: MLPKind
+    intermediate_size: int
+    bias: bool = False
+    activation: str = "silu"
+    fused_gate_up: bool = False  # one [gate;up] matrix (Phi-3)
+
+    def __post_init__(self) -> None:
+        _positive("mlp", intermediate_size=self.intermediate_size)
+        if self.kind not in ("gated", "plain"):
+            raise LlmsizeError(f"mlp: kind must be gated or plain, got {self.kind!r}")
+
+    @property
+    def matrices(self) -> int:
+        return 3 if self.kind == "gated" else 2
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MoE:
+    """Mixture of experts replacing the dense MLP on the layers where `ModelSpec.moe_layers` is true."""
+
+    num_experts: int
+    top_k: int
+    expert_intermediate_size: int
+    expert_kind: MLPKind = "gated"
+    expert_bias: bool = False  # gpt-oss experts carry biases
+    shared_intermediate_size: int = 0  # total width of always-on shared experts (0: none)
+    shared_expert_gate: bool = False  # Qwen2-MoE: sigmoid gate Linear(h, 1) on the shared expert
+    router_bias: bool = False  # router Linear has a bias parameter (gpt-oss)
+    router_correction_bias: bool = False  # DeepSeek-V3: per-expert bias kept as a buffer, not a parameter
+
+    def __post_init__(self) -> None:
+        _positive("moe", num_experts=self.num_experts, top_k=self.top_k,
+                  expert_intermediate_size=self.expert_intermediate_size)
+        if self.top_k > self.num_experts:
+            raise LlmsizeError(f"moe: top_k ({self.top_k}) exceeds the number of experts ({self.num_experts})")
+        if self.shared_intermediate_size < 0:
+            raise LlmsizeError("moe: shared expert size must not be negative")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Norms:
+    """Normalisation: kind, whether it has a bias, how many per layer, and a final norm."""
+
+    kind: NormKind = "rmsnorm"
+    bias: bool = False
+    per_layer: int = 2  # Gemma 2/3: 4; Falcon-7B parallel: 1
+    final: bool = True
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("layernorm", "rmsnorm"):
+            raise LlmsizeError(f"norm: kind must be layernorm or rmsnorm, got {self.kind!r}")
+        if self.per_layer < 0:
+            raise LlmsizeError("norm: per-layer count must not be negative")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Vision:
+    """A ViT (SigLIP-style) vision tower and its projector in a multimodal wrapper; counted exactly."""
+
+    hidden_size: int
+    intermediate_size: int
+    num_layers: int
+    num_heads: int
+    patch_size: int
+    image_size: int
+    num_channels: int = 3
+    projector_params: int = 0  # exact count of the multimodal projector
+
+    def __post_init__(self) -> None:
+        _positive("vision", hidden_size=self.hidden_size, intermediate_size=self.intermediate_size,
+                  num_layers=self.num_layers, num_heads=self.num_heads, patch_size=self.patch_size,
+                  image_size=self.image_size, num_channels=self.num_channels)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelSpec:
+    """One decoder-only transformer language model, as the formulas see it."""
+
+    name: str
+    model_type: str
+    hidden_size: int
+    num_layers: int
+    vocab_size: int
+    attention: Attention
+    mlp: MLP
+    moe: MoE | None = None
+    moe_layers: tuple[bool, ...] = ()  # per layer: MoE block instead of dense MLP
+    norms: Norms = field(default_factory=Norms)
+    position: Position = "rope"
+    max_position_embeddings: int = 2048
+    position_offset: int = 0  # OPT stores 2 extra learned positions
+    rotary_fraction: float = 1.0
+    tie_word_embeddings: bool = False
+    lm_head_bias: bool = False
+    parallel_residual: bool = False
+    layer_types: tuple[LayerType, ...] = ()  # per layer; empty = all full attention
+    sliding_window: int | None = None
+    embed_dim: int | None = None  # OPT-350m: word embeddings narrower than hidden, with project in/out
+    vision: Vision | None = None
+    dtype: str | None = None  # the checkpoint's stored dtype, from config (torch_dtype / dtype)
+    notes: tuple[str, ...] = ()  # what an adapter assumed; shown to the user
+
+    def __post_init__(self) -> None:
+        _positive(f"model {self.name!r}", hidden_size=self.hidden_size, num_layers=self.num_layers,
+                  vocab_size=self.vocab_size, max_position_embeddings=self.max_position_embeddings,
+                  sliding_window=self.sliding_window, embed_dim=self.embed_dim)
+        if self.moe is None and any(self.moe_layers):
+            raise LlmsizeError("model: moe_layers marks MoE layers but no MoE block is given")
+        if self.moe is not None and len(self.moe_layers) != self.num_layers:
+            raise LlmsizeError(
+                f"model: moe_layers has {len(self.moe_layers)} entries for {self.num_layers} layers")
+        if self.layer_types and len(self.layer_types) != self.num_layers:
+            raise LlmsizeError(
+                f"model: layer_types has {len(self.layer_types)} entries for {self.num_layers} layers")
+        if any(t not in ("full", "sliding") for t in self.layer_types):
+            raise LlmsizeError("model: layer types must be 'full' or 'sliding'")
+        if "sliding" in self.layer_types and self.sliding_window is None:
+            raise LlmsizeError("model: sliding layers need a sliding_window size")
+        if not 0.0 < self.rotary_fraction <= 1.0:
+            raise LlmsizeError(f"model: rotary fraction must be in (0, 1], got {self.rotary_fraction}")
+        if self.position_offset < 0:
+            raise LlmsizeError("model: position offset must not be negative")
+
+    # -- derived facts used across the formulas -------------------------------------------
+    def is_moe_layer(self, i: int) -> bool:
+        return bool(self.moe_layers) and self.moe_layers[i]
+
+    def layer_type(self, i: int) -> LayerType:
+        return self.layer_types[i] if self.layer_types else "full"
+
+    @property
+    def num_moe_layers(self) -> int:
+        return sum(self.moe_layers)
+
+    @property
+    def word_embed_dim(self) -> int:
+        return self.embed_dim or self.hidden_size
+
+    def with_(self, **changes: object) -> ModelSpec:
+        """A copy with fields changed (validated again)."""
+        return replace(self, **changes)  # type: ignore[arg-type]

@@ -1,0 +1,191 @@
+"""The weight tensors of a model: name, shape and role of each, as the Hugging Face code lays them out.
+
+Parameter counts, quantized byte counts (per-tensor formats follow llama.cpp's rules by role),
+LoRA targets and tensor-parallel sharding all read this one list, so no formula counts weights twice.
+Roles use GGUF's tensor names (token_embd, attn_q, ffn_down_exps, ...).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+
+from llmsize.spec import ModelSpec
+
+# Leaf module names of each family's linear layers, for LoRA targets (peft matches leaf names).
+_LEAVES_LLAMA = {"attn_q": "q_proj", "attn_k": "k_proj", "attn_v": "v_proj", "attn_output": "o_proj",
+                 "ffn_gate": "gate_proj", "ffn_up": "up_proj", "ffn_down": "down_proj"}
+_LEAVES = {
+    "gpt2": {"attn_qkv": "c_attn", "attn_output": "c_proj", "ffn_up": "c_fc", "ffn_down": "c_proj"},
+    "gpt_neox": {"attn_qkv": "query_key_value", "attn_output": "dense", "ffn_up": "dense_h_to_4h",
+                 "ffn_down": "dense_4h_to_h"},
+    "falcon": {"attn_qkv": "query_key_value", "attn_output": "dense", "ffn_up": "dense_h_to_4h",
+               "ffn_down": "dense_4h_to_h"},
+    "opt": {"attn_q": "q_proj", "attn_k": "k_proj", "attn_v": "v_proj", "attn_output": "out_proj",
+            "ffn_up": "fc1", "ffn_down": "fc2"},
+    "phi3": {"attn_qkv": "qkv_proj", "attn_output": "o_proj", "ffn_up": "gate_up_proj", "ffn_down": "down_proj"},
+}
+_LEAVES_MLA = {"attn_q_a": "q_a_proj", "attn_q_b": "q_b_proj", "attn_kv_a_mqa": "kv_a_proj_with_mqa",
+               "attn_kv_b": "kv_b_proj"}
+_SHARED = {"ffn_gate_shexp": "gate_proj", "ffn_up_shexp": "up_proj", "ffn_down_shexp": "down_proj"}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Tensor:
+    """One weight tensor. `layer` is None outside the decoder stack. `shape` is (out, in) for linears.
+
+    `linear` marks an nn.Linear-like 2-D weight that LoRA can wrap (its leaf module name is `module`);
+    `experts` > 1 marks a fused expert stack whose first dimension is the expert index."""
+
+    name: str
+    role: str
+    shape: tuple[int, ...]
+    layer: int | None = None
+    module: str | None = None
+    linear: bool = False
+    experts: int = 1
+    buffer: bool = False  # persistent buffer (not a parameter), e.g. DeepSeek-V3's router bias
+
+    @property
+    def numel(self) -> int:
+        n = 1
+        for s in self.shape:
+            n *= s
+        return n
+
+
+def _leaf(spec: ModelSpec, role: str) -> str:
+    if role in _LEAVES_MLA:
+        return _LEAVES_MLA[role]
+    if role in _SHARED:
+        return _SHARED[role]
+    return _LEAVES.get(spec.model_type, _LEAVES_LLAMA).get(role, role)
+
+
+def _linear(spec: ModelSpec, prefix: str, role: str, out: int, inp: int, bias: bool, i: int) -> Iterator[Tensor]:
+    leaf = _leaf(spec, role)
+    yield Tensor(name=f"{prefix}.{leaf}.weight", role=role, shape=(out, inp), layer=i, module=leaf, linear=True)
+    if bias:
+        yield Tensor(name=f"{prefix}.{leaf}.bias", role=role + ".bias", shape=(out,), layer=i, module=leaf)
+
+
+def _norm(spec: ModelSpec, name: str, role: str, dim: int, i: int | None, bias: bool | None = None) -> Iterator[Tensor]:
+    yield Tensor(name=f"{name}.weight", role=role, shape=(dim,), layer=i)
+    if spec.norms.bias if bias is None else bias:
+        yield Tensor(name=f"{name}.bias", role=role + ".bias", shape=(dim,), layer=i)
+
+
+def attention_tensors(spec: ModelSpec, i: int) -> Iterator[Tensor]:
+    """Attention weights of layer i.
+
+    q: d -> n_h d_h, k and v: d -> n_kv d_h, o: n_h d_v -> d (MHA/GQA/MQA);
+    MLA: q_a: d -> r_q, q_b: r_q -> n_h d_h, kv_a: d -> r_kv + d_rope, kv_b: r_kv -> n_h (d_nope + d_v)."""
+    a, d, p = spec.attention, spec.hidden_size, f"model.layers.{i}.self_attn"
+    hq, hkv, hv = a.num_heads * a.head_dim, a.num_kv_heads * a.head_dim, a.num_heads * a.v_dim
+    if a.mla:
+        assert a.kv_lora_rank is not None
+        if a.q_lora_rank:
+            yield from _linear(spec, p, "attn_q_a", a.q_lora_rank, d, a.qkv_bias, i)
+            yield from _norm(spec, f"{p}.q_a_layernorm", "attn_q_a_norm", a.q_lora_rank, i, bias=False)
+            yield from _linear(spec, p, "attn_q_b", hq, a.q_lora_rank, False, i)
+        else:
+            yield from _linear(spec, p, "attn_q", hq, d, False, i)
+        yield from _linear(spec, p, "attn_kv_a_mqa", a.kv_lora_rank + a.qk_rope_head_dim, d, a.qkv_bias, i)
+        yield from _norm(spec, f"{p}.kv_a_layernorm", "attn_kv_a_norm", a.kv_lora_rank, i, bias=False)
+        nope = a.head_dim - a.qk_rope_head_dim
+        yield from _linear(spec, p, "attn_kv_b", a.num_heads * (nope + a.v_dim), a.kv_lora_rank, False, i)
+    elif a.fused_qkv:
+        yield from _linear(spec, p, "attn_qkv", hq + 2 * hkv, d, a.qkv_bias, i)
+    else:
+        yield from _linear(spec, p, "attn_q", hq, d, a.qkv_bias, i)
+        yield from _linear(spec, p, "attn_k", hkv, d, a.qkv_bias, i)
+        yield from _linear(spec, p, "attn_v", hkv, d, a.qkv_bias, i)
+    yield from _linear(spec, p, "attn_output", d, hv, a.o_bias, i)
+    if a.qk_norm == "head":
+        yield from _norm(spec, f"{p}.q_norm", "attn_q_norm", a.head_dim, i, bias=False)
+        yield from _norm(spec, f"{p}.k_norm", "attn_k_norm", a.head_dim, i, bias=False)
+    elif a.qk_norm == "full":
+        yield from _norm(spec, f"{p}.q_norm", "attn_q_norm", hq, i, bias=False)
+        yield from _norm(spec, f"{p}.k_norm", "attn_k_norm", hkv, i, bias=False)
+    if a.sinks:
+        yield Tensor(name=f"{p}.sinks", role="attn_sinks", shape=(a.num_heads,), layer=i)
+
+
+def mlp_tensors(spec: ModelSpec, i: int) -> Iterator[Tensor]:
+    """Feed-forward weights of layer i: dense (gated: gate, up, down; plain: up, down) or MoE
+    (router d -> E, E experts of width f_e, optional shared experts of total width f_s)."""
+    d, p = spec.hidden_size, f"model.layers.{i}.mlp"
+    if not spec.is_moe_layer(i):
+        m = spec.mlp
+        if m.fused_gate_up:
+            yield from _linear(spec, p, "ffn_up", 2 * m.intermediate_size, d, m.bias, i)
+        else:
+            if m.kind == "gated":
+                yield from _linear(spec, p, "ffn_gate", m.intermediate_size, d, m.bias, i)
+            yield from _linear(spec, p, "ffn_up", m.intermediate_size, d, m.bias, i)
+        yield from _linear(spec, p, "ffn_down", d, m.intermediate_size, m.bias, i)
+        return
+    e = spec.moe
+    assert e is not None
+    router = "router" if spec.model_type == "gpt_oss" else "gate"
+    yield Tensor(name=f"{p}.{router}.weight", role="ffn_gate_inp", shape=(e.num_experts, d), layer=i)
+    if e.router_bias:
+        yield Tensor(name=f"{p}.{router}.bias", role="ffn_gate_inp.bias", shape=(e.num_experts,), layer=i)
+    if e.router_correction_bias:
+        yield Tensor(name=f"{p}.gate.e_score_correction_bias", role="ffn_exp_probs_b", shape=(e.num_experts,),
+                     layer=i, buffer=True)
+    f, n = e.expert_intermediate_size, e.num_experts
+    x = f"{p}.experts"
+    if e.expert_kind == "gated":
+        yield Tensor(name=f"{x}.gate_up_proj", role="ffn_gate_up_exps", shape=(n, 2 * f, d), layer=i, experts=n)
+    else:
+        yield Tensor(name=f"{x}.up_proj", role="ffn_up_exps", shape=(n, f, d), layer=i, experts=n)
+    if e.expert_bias:
+        yield Tensor(name=f"{x}.gate_up_proj_bias", role="ffn_gate_up_exps.bias",
+                     shape=(n, (2 if e.expert_kind == "gated" else 1) * f), layer=i, experts=n)
+    yield Tensor(name=f"{x}.down_proj", role="ffn_down_exps", shape=(n, d, f), layer=i, experts=n)
+    if e.expert_bias:
+        yield Tensor(name=f"{x}.down_proj_bias", role="ffn_down_exps.bias", shape=(n, d), layer=i, experts=n)
+    if e.shared_intermediate_size:
+        s = f"{p}.shared_expert"
+        yield from _linear(spec, s, "ffn_gate_shexp", e.shared_intermediate_size, d, False, i)
+        yield from _linear(spec, s, "ffn_up_shexp", e.shared_intermediate_size, d, False, i)
+        yield from _linear(spec, s, "ffn_down_shexp", d, e.shared_intermediate_size, False, i)
+    if e.shared_expert_gate:
+        yield Tensor(name=f"{p}.shared_expert_gate.weight", role="ffn_gate_inp_shexp", shape=(1, d), layer=i)
+
+
+def layer_tensors(spec: ModelSpec, i: int) -> Iterator[Tensor]:
+    """All weights of decoder layer i, norms included."""
+    for k in range(spec.norms.per_layer):
+        yield from _norm(spec, f"model.layers.{i}.norm{k}", "norm", spec.hidden_size, i)
+    yield from attention_tensors(spec, i)
+    yield from mlp_tensors(spec, i)
+
+
+def outer_tensors(spec: ModelSpec) -> Iterator[Tensor]:
+    """Weights outside the decoder stack: embeddings, positions, projections, final norm, head."""
+    d, e = spec.hidden_size, spec.word_embed_dim
+    yield Tensor(name="model.embed_tokens.weight", role="token_embd", shape=(spec.vocab_size, e))
+    if spec.position == "learned":
+        yield Tensor(name="model.embed_positions.weight", role="pos_embd",
+                     shape=(spec.max_position_embeddings + spec.position_offset, d))
+    if e != d:
+        yield Tensor(name="model.project_in.weight", role="proj_in", shape=(d, e), linear=True, module="project_in")
+        yield Tensor(name="model.project_out.weight", role="proj_out", shape=(e, d), linear=True,
+                     module="project_out")
+    if spec.norms.final:
+        yield from _norm(spec, "model.norm", "output_norm", d, None)
+    if not spec.tie_word_embeddings:
+        yield Tensor(name="lm_head.weight", role="output", shape=(spec.vocab_size, e), linear=True, module="lm_head")
+    if spec.lm_head_bias:
+        yield Tensor(name="lm_head.bias", role="output.bias", shape=(spec.vocab_size,))
+
+
+@cache
+def tensors(spec: ModelSpec) -> tuple[Tensor, ...]:
+    """Every weight tensor of the language model (vision towers are counted in params.py)."""
+    out = list(outer_tensors(spec))
+    for i in range(spec.num_layers):
+        out.extend(layer_tensors(spec, i))
+    return tuple(out)
