@@ -84,6 +84,10 @@ def _group(t: Tensor) -> str:
     return "mlp"
 
 
+_ORDER = ("embeddings", "positional", "embedding projections", "attention", "mlp", "router", "experts",
+          "shared experts", "layer norms", "final norm", "head")
+
+
 def _formula(spec: ModelSpec, group: str) -> str:
     a, m, e = spec.attention, spec.mlp, spec.moe
     norm = "2d" if spec.norms.kind == "layernorm" and spec.norms.bias else "d"
@@ -136,7 +140,7 @@ def count(spec: ModelSpec) -> ParamCount:
         if t.experts > 1 and e is not None:
             inactive += t.numel // t.experts * (t.experts - e.top_k)
     src = _family_source(spec)
-    terms = [Term(name=g, value=v, formula=_formula(spec, g), source=src) for g, v in by_group.items()]
+    terms = [Term(name=g, value=by_group[g], formula=_formula(spec, g), source=src) for g in _ORDER if g in by_group]
     vis = vision_params(spec)
     if vis:
         terms.append(Term(name="vision tower + projector", value=vis,

@@ -1,0 +1,148 @@
+"""Shared pieces of the CLI: model resolution (MODEL or knobs), units, JSON and tables.
+
+rich is imported only when a table is printed, never for --json.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import click
+
+from llmsize.errors import LlmsizeError
+from llmsize.load import Loaded, apply_knobs, from_knobs, load
+
+_KNOB_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("--hidden", dict(type=click.IntRange(min=1), help="Hidden size d.")),
+    ("--layers", dict(type=click.IntRange(min=1), help="Decoder layers L.")),
+    ("--heads", dict(type=click.IntRange(min=1), help="Attention (query) heads.")),
+    ("--kv-heads", dict(type=click.IntRange(min=1), help="Key/value heads (GQA/MQA); default = heads.")),
+    ("--head-dim", dict(type=click.IntRange(min=1), help="Head size; default hidden/heads.")),
+    ("--ffn", dict(type=click.IntRange(min=1), help="FFN (intermediate) width f.")),
+    ("--vocab", dict(type=click.IntRange(min=1), help="Vocabulary size V.")),
+    ("--gated/--plain", dict(default=None, help="Gated 3-matrix MLP (SwiGLU) or plain 2-matrix (GELU/ReLU).")),
+    ("--tied/--untied", dict(default=None, help="Tie the output head to the input embeddings.")),
+    ("--norm", dict(type=click.Choice(["rmsnorm", "layernorm"]), help="Normalisation kind.")),
+    ("--bias/--no-bias", dict(default=None, help="Biases on every projection (GPT-2 style).")),
+    ("--positions", dict(type=click.Choice(["rope", "learned", "alibi", "none"]), help="Position encoding.")),
+    ("--max-positions", dict(type=click.IntRange(min=1), help="Learned position table size / context length.")),
+    ("--experts", dict(type=click.IntRange(min=1), help="MoE: experts per layer.")),
+    ("--top-k", dict(type=click.IntRange(min=1), help="MoE: experts used per token.")),
+    ("--expert-ffn", dict(type=click.IntRange(min=1), help="MoE: width of one expert (default --ffn).")),
+    ("--shared-ffn", dict(type=click.IntRange(min=1), help="MoE: total width of shared experts.")),
+    ("--name", dict(help="Name shown for a knob-built model.")),
+)
+_KNOB_NAMES = tuple(o[0].split("/")[0].lstrip("-").replace("-", "_") for o in _KNOB_OPTIONS)
+
+
+def model_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Add `MODEL` (optional) and the architecture knobs; the command receives `model: Loaded`."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ref = kwargs.pop("model_ref")
+        knobs = {n: kwargs.pop(n) for n in _KNOB_NAMES}
+        kwargs["model"] = resolve(ref, knobs)
+        return f(*args, **kwargs)
+
+    for decl, kw in reversed(_KNOB_OPTIONS):
+        wrapper = click.option(decl, **kw)(wrapper)
+    return click.argument("model_ref", metavar="MODEL", required=False)(wrapper)
+
+
+def resolve(ref: str | None, knobs: dict[str, Any]) -> Loaded:
+    """MODEL and/or knobs -> Loaded. Knobs given with a MODEL change it (a what-if)."""
+    given = {k: v for k, v in knobs.items() if v is not None}
+    if ref is None:
+        missing = [f"--{k}" for k in ("hidden", "layers", "heads", "vocab") if k not in given]
+        if missing:
+            raise LlmsizeError("give a MODEL (preset, config.json, folder, .safetensors, .gguf or '-') or "
+                               f"describe one with knobs; missing {', '.join(missing)}")
+        return Loaded(spec=from_knobs(**given), origin="knobs", ref="knobs")
+    loaded = load(ref)
+    if not given:
+        return loaded
+    from dataclasses import replace
+
+    return replace(loaded, spec=apply_knobs(loaded.spec, **given))
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object (exact bytes).")
+units_option = click.option("--units", type=click.Choice(["iec", "si"]), default="iec", show_default=True,
+                            help="iec: GiB (2^30 bytes); si: GB (10^9 bytes).")
+
+
+def fmt_bytes(n: int | float, units: str = "iec") -> str:
+    """14.96 GiB / 16.06 GB; small values in MiB/MB or bytes."""
+    base, names = (1024.0, ("B", "KiB", "MiB", "GiB", "TiB", "PiB")) if units == "iec" else \
+        (1000.0, ("B", "kB", "MB", "GB", "TB", "PB"))
+    v, i = float(n), 0
+    while abs(v) >= base and i < len(names) - 1:
+        v /= base
+        i += 1
+    return f"{int(v)} {names[i]}" if i == 0 else f"{v:,.2f} {names[i]}"
+
+
+def fmt_count(n: int) -> str:
+    """1,234,567 (exact) with a short form: 8.03B."""
+    for div, s in ((10**12, "T"), (10**9, "B"), (10**6, "M"), (10**3, "K")):
+        if abs(n) >= div:
+            return f"{n:,} ({n / div:.2f}{s})"
+    return f"{n:,}"
+
+
+def emit_json(obj: Any) -> None:
+    click.echo(json.dumps(obj, indent=2, default=_json_default))
+
+
+def _json_default(o: Any) -> Any:
+    if hasattr(o, "__dataclass_fields__"):
+        return {k: getattr(o, k) for k in o.__dataclass_fields__}
+    if isinstance(o, (set, frozenset, tuple)):
+        return list(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def console() -> Any:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=False)
+
+
+def table(title: str | None, columns: Sequence[str | tuple[str, str]], rows: Iterable[Sequence[Any]],
+          *, caption: str | None = None) -> Any:
+    """A rich Table; columns as names or (name, justify)."""
+    from rich.table import Table
+
+    t = Table(title=title, caption=caption, title_justify="left", caption_justify="left")
+    for c in columns:
+        name, justify = (c, "left") if isinstance(c, str) else c
+        t.add_column(name, justify=justify)  # type: ignore[arg-type]
+    from rich.markup import escape
+
+    for r in rows:
+        t.add_row(*(escape(str(x)) for x in r))
+    return t
+
+
+def warn(msg: str) -> None:
+    click.echo(f"warning: {msg}", err=True)
+
+
+def model_header(model: Loaded) -> str:
+    s = model.spec
+    src = {"preset": f"preset, {model.preset.source}" if model.preset else "preset", "config": model.ref,
+           "safetensors": model.ref, "gguf": model.ref, "knobs": "architecture knobs"}[model.origin]
+    return f"{s.name} ({s.model_type}; {src})"
+
+
+def print_notes(model: Loaded) -> None:
+    for n in model.spec.notes:
+        click.echo(f"note: {n}", err=True)
+
+
+def stdout_is_tty() -> bool:
+    return sys.stdout.isatty()

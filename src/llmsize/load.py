@@ -1,0 +1,189 @@
+"""Every way in, giving the same ModelSpec: a preset, a config.json (file, folder or stdin),
+a safetensors file or sharded folder, a GGUF file, or architecture knobs."""
+from __future__ import annotations
+
+import math
+import os
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from llmsize.adapters.hf_config import parse_config_text, spec_from_config
+from llmsize.catalog.presets import Preset, find_preset, get_preset, preset_config
+from llmsize.errors import LlmsizeError
+from llmsize.spec import MLP, Attention, MoE, ModelSpec, Norms
+
+Origin = Literal["preset", "config", "safetensors", "gguf", "knobs"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Loaded:
+    """A resolved model: its spec, the config it came from (if any) and where it came from."""
+
+    spec: ModelSpec
+    origin: Origin
+    ref: str
+    config: dict[str, Any] | None = None
+    preset: Preset | None = None
+    checkpoint: Any = None  # adapters.safetensors / adapters.gguf Checkpoint when read from weights files
+
+
+def load(ref: str, *, stdin_text: str | None = None) -> Loaded:
+    """Resolve MODEL: '-' (config.json on stdin), a path, or a preset name."""
+    if ref == "-":
+        text = sys.stdin.read() if stdin_text is None else stdin_text
+        cfg = parse_config_text(text, "stdin")
+        return Loaded(spec=spec_from_config(cfg, _name(cfg, "stdin")), origin="config", ref=ref, config=cfg)
+    path = Path(ref).expanduser()
+    if path.exists():
+        return _load_path(path, ref)
+    preset = find_preset(ref)
+    if preset is not None:
+        return load_preset(preset)
+    if os.sep in ref or ref.endswith((".json", ".safetensors", ".gguf")):
+        raise LlmsizeError(f"no such file or folder: {ref!r} (give a preset name, a config.json, a folder, "
+                           f"a .safetensors or .gguf file, or '-' for stdin)")
+    get_preset(ref)  # raises with "did you mean"
+    raise AssertionError("unreachable")
+
+
+def load_preset(p: Preset | str) -> Loaded:
+    p = get_preset(p) if isinstance(p, str) else p
+    cfg = preset_config(p)
+    return Loaded(spec=spec_from_config(cfg, p.name), origin="preset", ref=p.name, config=cfg, preset=p)
+
+
+def _name(cfg: dict[str, Any], fallback: str) -> str:
+    n = cfg.get("_name_or_path")
+    return str(n).rstrip("/").split("/")[-1] if n else fallback
+
+
+def _config_file(path: Path) -> Loaded:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise LlmsizeError(f"{path}: cannot read ({e.__class__.__name__}: {e})") from None
+    cfg = parse_config_text(text, str(path))
+    name = _name(cfg, path.parent.name if path.name == "config.json" else path.stem)
+    return Loaded(spec=spec_from_config(cfg, name), origin="config", ref=str(path), config=cfg)
+
+
+def _load_path(path: Path, ref: str) -> Loaded:
+    if path.is_dir():
+        shards = path / "model.safetensors.index.json"
+        single = path / "model.safetensors"
+        if shards.exists() or single.exists() or any(path.glob("*.safetensors")):
+            return _weights(path, "safetensors", ref)
+        if (path / "config.json").exists():
+            return _config_file(path / "config.json")
+        ggufs = sorted(path.glob("*.gguf"))
+        if len(ggufs) == 1:
+            return _weights(ggufs[0], "gguf", ref)
+        raise LlmsizeError(f"{path}: folder has no config.json, safetensors or single .gguf file")
+    if path.suffix == ".safetensors" or path.name.endswith(".safetensors.index.json"):
+        return _weights(path, "safetensors", ref)
+    if path.suffix == ".gguf":
+        return _weights(path, "gguf", ref)
+    return _config_file(path)
+
+
+def _weights(path: Path, fmt: Literal["safetensors", "gguf"], ref: str) -> Loaded:
+    if fmt == "gguf":
+        from llmsize.adapters.gguf import read_gguf
+
+        ck = read_gguf(path)
+        if ck.spec is None:
+            raise LlmsizeError(f"{path}: GGUF architecture not mapped to a model spec; "
+                               f"use `llmsize inspect` for its tensors")
+        return Loaded(spec=ck.spec, origin="gguf", ref=ref, checkpoint=ck)
+    from llmsize.adapters.safetensors import read_safetensors
+
+    ck = read_safetensors(path)
+    folder = path if path.is_dir() else path.parent
+    cfg_path = folder / "config.json"
+    if not cfg_path.exists():
+        raise LlmsizeError(f"{path}: no config.json beside the safetensors; the spec needs it "
+                           f"(parameters alone: `llmsize inspect {ref}`)")
+    loaded = _config_file(cfg_path)
+    return replace(loaded, origin="safetensors", ref=ref, checkpoint=ck)
+
+
+# -- architecture knobs -------------------------------------------------------------------------
+KNOBS = ("hidden", "layers", "heads", "kv_heads", "head_dim", "ffn", "vocab", "gated", "tied", "norm", "bias",
+         "positions", "max_positions", "experts", "top_k", "expert_ffn", "shared_ffn", "name")
+
+
+def from_knobs(*, hidden: int, layers: int, heads: int, vocab: int, kv_heads: int | None = None,
+               head_dim: int | None = None, ffn: int | None = None, gated: bool | None = None,
+               tied: bool | None = None, norm: str | None = None, bias: bool | None = None,
+               positions: str | None = None, max_positions: int | None = None, experts: int | None = None,
+               top_k: int | None = None, expert_ffn: int | None = None, shared_ffn: int | None = None,
+               name: str | None = None) -> ModelSpec:
+    """A spec from the original calculator's knobs. Defaults are a modern Llama-style decoder;
+    each default taken is written into the spec's notes."""
+    notes: list[str] = []
+    gated = True if gated is None else gated
+    if head_dim is None and hidden % heads:
+        raise LlmsizeError(f"--heads ({heads}) must divide --hidden ({hidden}) unless --head-dim is given")
+    if ffn is None:
+        ffn = 256 * math.ceil(8 * hidden / 3 / 256) if gated else 4 * hidden
+        notes.append(f"--ffn not given: assumed {ffn} ({'8d/3 rounded up to 256' if gated else '4d'})")
+    bias = False if bias is None else bias
+    norm = norm or ("rmsnorm" if not bias else "layernorm")
+    positions = positions or "rope"
+    if positions not in ("rope", "learned", "alibi", "none"):
+        raise LlmsizeError(f"--positions must be rope, learned, alibi or none, got {positions!r}")
+    if norm not in ("rmsnorm", "layernorm"):
+        raise LlmsizeError(f"--norm must be rmsnorm or layernorm, got {norm!r}")
+    moe = None
+    if experts is not None:
+        if top_k is None:
+            raise LlmsizeError("--experts needs --top-k (experts used per token)")
+        moe = MoE(num_experts=experts, top_k=top_k, expert_intermediate_size=expert_ffn or ffn,
+                  expert_kind="gated" if gated else "plain", shared_intermediate_size=shared_ffn or 0)
+    elif top_k is not None or expert_ffn is not None or shared_ffn is not None:
+        raise LlmsizeError("--top-k, --expert-ffn and --shared-ffn need --experts")
+    return ModelSpec(
+        name=name or "custom", model_type="custom", hidden_size=hidden, num_layers=layers, vocab_size=vocab,
+        attention=Attention(num_heads=heads, num_kv_heads=kv_heads or heads, head_dim=head_dim or hidden // heads,
+                            qkv_bias=bias, o_bias=bias),
+        mlp=MLP(kind="gated" if gated else "plain", intermediate_size=ffn, bias=bias,
+                activation="silu" if gated else "gelu"),
+        moe=moe, moe_layers=(True,) * layers if moe else (),
+        norms=Norms(kind=norm, bias=norm == "layernorm" and bias),  # type: ignore[arg-type]
+        position=positions,  # type: ignore[arg-type]
+        max_position_embeddings=max_positions or 2048, tie_word_embeddings=bool(tied), notes=tuple(notes))
+
+
+def apply_knobs(spec: ModelSpec, **knobs: Any) -> ModelSpec:
+    """What-if: the spec with some architecture facts changed (e.g. a preset with fewer layers)."""
+    k = {n: v for n, v in knobs.items() if v is not None}
+    if not k:
+        return spec
+    unknown = set(k) - {"hidden", "layers", "heads", "kv_heads", "head_dim", "ffn", "vocab", "tied", "name",
+                        "max_positions"}
+    if unknown:
+        raise LlmsizeError(f"these knobs cannot change a loaded model: {', '.join(sorted(unknown))}")
+    a = spec.attention
+    heads = k.get("heads", a.num_heads)
+    hidden = k.get("hidden", spec.hidden_size)
+    head_dim = k.get("head_dim", a.head_dim if "heads" not in k and "hidden" not in k else None)
+    if head_dim is None:
+        if hidden % heads:
+            raise LlmsizeError(f"--heads ({heads}) must divide --hidden ({hidden}) unless --head-dim is given")
+        head_dim = hidden // heads
+    att = replace(a, num_heads=heads, num_kv_heads=k.get("kv_heads", min(a.num_kv_heads, heads)), head_dim=head_dim)
+    layers = k.get("layers", spec.num_layers)
+    changes: dict[str, Any] = dict(hidden_size=hidden, num_layers=layers, vocab_size=k.get("vocab", spec.vocab_size),
+                                   attention=att, tie_word_embeddings=k.get("tied", spec.tie_word_embeddings),
+                                   name=k.get("name", spec.name + " (modified)"),
+                                   max_position_embeddings=k.get("max_positions", spec.max_position_embeddings))
+    if "ffn" in k:
+        changes["mlp"] = replace(spec.mlp, intermediate_size=k["ffn"])
+    if layers != spec.num_layers:
+        def resize(t: tuple[Any, ...]) -> tuple[Any, ...]:
+            return (t * (layers // len(t) + 1))[:layers] if t else t
+        changes["moe_layers"] = resize(spec.moe_layers)
+        changes["layer_types"] = resize(spec.layer_types)
+    return replace(spec, **changes)
