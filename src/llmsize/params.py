@@ -169,7 +169,9 @@ def vision_params(spec: ModelSpec) -> int:
     patch = v.num_channels * v.patch_size ** 2 * d + d
     pos = (v.image_size // v.patch_size) ** 2 * d
     layer = 4 * (d * d + d) + (d * f + f) + (f * d + d) + 4 * d
-    return patch + pos + v.num_layers * layer + 2 * d + v.projector_params
+    # pooling head: probe d + MultiheadAttention (3d² + 3d + d² + d) + LayerNorm 2d + MLP (2·d·f + f + d)
+    head = d + 4 * d * d + 4 * d + 2 * d + 2 * d * f + f + d if v.pooling_head else 0
+    return patch + pos + v.num_layers * layer + 2 * d + head + v.projector_params
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -136,6 +136,7 @@ class Vision:
     patch_size: int
     image_size: int
     num_channels: int = 3
+    pooling_head: bool = False  # SigLIP attention-pooling head (vision_use_head)
     projector_params: int = 0  # exact count of the multimodal projector
 
     def __post_init__(self) -> None:

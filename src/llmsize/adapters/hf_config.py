@@ -135,7 +135,7 @@ def _gemma3(cfg: Config, name: str) -> ModelSpec:
     vision = Vision(hidden_size=vh, intermediate_size=int(v["intermediate_size"]),
                     num_layers=int(v["num_hidden_layers"]), num_heads=int(v["num_attention_heads"]),
                     patch_size=int(v["patch_size"]), image_size=int(v["image_size"]),
-                    num_channels=int(v["num_channels"]),
+                    num_channels=int(v["num_channels"]), pooling_head=bool(v.get("vision_use_head", True)),
                     # mm_input_projection_weight [d_v, d] + mm_soft_emb_norm RMSNorm(d_v)
                     projector_params=vh * spec.hidden_size + vh)
     return spec.with_(model_type="gemma3", vision=vision)
@@ -161,7 +161,8 @@ def _olmoe(cfg: Config, name: str) -> ModelSpec:
 def _qwen_moe(cfg: Config, name: str, *, shared: bool) -> ModelSpec:
     c = _llama_like(cfg, name, qkv_bias=bool(cfg.get("qkv_bias", True)) if shared else None,
                     o_bias=False if shared else None, qk_norm="none" if shared else "head")
-    c["moe"] = MoE(num_experts=_int(cfg, "num_experts"), top_k=_int(cfg, "num_experts_per_tok"),
+    c["moe"] = MoE(num_experts=_int(cfg, "num_experts", "num_local_experts"),
+                   top_k=_int(cfg, "num_experts_per_tok"),
                    expert_intermediate_size=_int(cfg, "moe_intermediate_size"),
                    shared_intermediate_size=_int(cfg, "shared_expert_intermediate_size") if shared else 0,
                    shared_expert_gate=shared)
