@@ -35,6 +35,50 @@ SOURCES: dict[str, str] = {
     "shoeybi2019": "Shoeybi et al. 2019, Megatron-LM (tensor parallelism of attention heads and MLP columns).",
     "peft-lora": "Hu et al. 2021, LoRA, sec. 4.1 (W + BA, A: r x k, B: d x r); huggingface/peft "
                  "src/peft/tuners/lora/layer.py.",
+    # -- quantization and weight files (quant/, adapters/safetensors.py, adapters/gguf.py) --
+    "ggml-common": "ggml-org/llama.cpp ggml/src/ggml-common.h (block_q4_0 ... block_iq4_xs, block_tq1_0, "
+                   "block_mxfp4, block_nvfp4: struct layouts and their sizeof static_asserts; QK_K = 256).",
+    "ggml-h": "ggml-org/llama.cpp ggml/include/ggml.h (enum ggml_type ids: F32=0 ... BF16=30, TQ1_0=34, "
+              "TQ2_0=35, MXFP4=39, NVFP4=40, Q1_0=41, Q2_0=42).",
+    "gguf-spec": "ggml-org/ggml docs/gguf.md (GGUF v3: magic, version, tensor and KV counts, typed KV values, "
+                 "tensor infos with dims/type/offset, data aligned to general.alignment, default 32).",
+    "llama-quant": "ggml-org/llama.cpp src/llama-quant.cpp at 007dbbf3 (tensor_allows_quantization, "
+                   "llama_tensor_get_type_impl incl. use_more_bits, tensor_type_fallback, "
+                   "llama_ftype_get_default_type).",
+    "llama-convert": "ggml-org/llama.cpp convert_hf_to_gguf.py (1-D tensors, *_norm.weight, ffn_gate_inp, "
+                     "position embeddings and non-.weight tensors are written as F32).",
+    "llama-quantize-help": "ggml-org/llama.cpp tools/quantize/quantize.cpp QUANT_OPTIONS (size and perplexity "
+                           "increase per preset @ Llama-3-8B) and tools/quantize/README.md (Llama-3.1-8B "
+                           "bits/weight and GiB per preset).",
+    "llama-kv-cache": "ggml-org/llama.cpp common/arg.cpp --cache-type-k/-v (f32, f16, bf16, q8_0, q4_0, q4_1, "
+                      "iq4_nl, q5_0, q5_1): the cache is stored in ggml blocks of that type.",
+    "safetensors-format": "huggingface/safetensors README (8-byte little-endian header size N, N bytes of JSON "
+                          "header with dtype/shape/data_offsets per tensor and optional __metadata__).",
+    "bnb-4bit": "bitsandbytes-foundation/bitsandbytes bitsandbytes/functional.py quantize_4bit / QuantState.as_dict "
+                "(packed uint8 pairs, blocksize 64, absmax fp32 or with double quant uint8 absmax + fp32 "
+                "nested_absmax per 256 blocks + 256-entry nested_quant_map, 16-entry quant_map, JSON quant_state).",
+    "bnb-int8": "bitsandbytes nn/modules.py Linear8bitLt._save_to_state_dict (int8 weight, SCB fp32 per output "
+                "row, weight_format uint8); Dettmers et al. 2022, LLM.int8(), sec. 3.",
+    "qlora": "Dettmers et al. 2023, QLoRA: Efficient Finetuning of Quantized LLMs, sec. 3 (NF4, double "
+             "quantization of the quantization constants, paged optimizers).",
+    "gptq": "Frantar et al. 2022, GPTQ; AutoGPTQ/GPTQModel QuantLinear layout (qweight int32 [in*bits/32, out], "
+            "qzeros int32 [groups, out*bits/32], scales fp16 [groups, out], g_idx int32 [in]).",
+    "awq": "Lin et al. 2023, AWQ; AutoAWQ WQLinear_GEMM layout (qweight int32 [in, out*bits/32], qzeros int32 "
+           "[in/group, out*bits/32], scales fp16 [in/group, out]).",
+    "fp8-llm-compressor": "vllm-project/llm-compressor FP8 / FP8_DYNAMIC schemes and compressed-tensors "
+                          "float-quantized format (float8_e4m3fn Linear weights, weight_scale per tensor or "
+                          "per output channel; lm_head ignored).",
+    "deepseek-v3-fp8": "DeepSeek-AI 2024, DeepSeek-V3 Technical Report sec. 3.3, and its config.json "
+                       "quantization_config (fp8 e4m3, weight_block_size [128, 128], weight_scale_inv fp32 "
+                       "per block).",
+    "ocp-mx": "Open Compute Project, OCP Microscaling Formats (MX) Specification v1.0 (MXFP4: 32 E2M1 values "
+              "sharing one E8M0 scale).",
+    "gpt-oss-mxfp4": "OpenAI 2025, gpt-oss-120b & gpt-oss-20b model card (MoE weights in MXFP4: *_blocks uint8 "
+                     "and *_scales uint8; other weights bf16).",
+    "nvfp4": "NVIDIA TensorRT Model Optimizer NVFP4 (16 E2M1 values per FP8 E4M3 scale plus one FP32 "
+             "per-tensor scale; weight, weight_scale, weight_scale_2, input_scale).",
+    "vllm-fp8-kv": "vLLM docs, Quantized KV Cache (fp8 e4m3 / e5m2 cache: one byte per element, per-layer "
+                   "k_scale/v_scale).",
 }
 
 
