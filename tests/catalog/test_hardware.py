@@ -1,0 +1,211 @@
+"""The GPU and price catalog: data integrity, lookups, peak-FLOP rules, custom sizes."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from llmsize.catalog import hardware as hw
+from llmsize.catalog.hardware import GPU, Price, LlmsizeError
+
+GIB = 2**30
+DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _gpu(**over) -> GPU:
+    args = dict(name="X", vendor="V", memory_bytes=8 * GIB, bandwidth=1e12, source="s", retrieved="2026-01-01",
+                flops={"bf16": 1e14})
+    args.update(over)
+    return GPU(**args)
+
+
+# ------------------------------------------------------------------ catalog integrity
+
+def test_at_least_25_gpus_with_unique_names():
+    names = [g.name for g in hw.gpus()]
+    assert len(names) >= 25
+    assert len(names) == len(set(names))
+
+
+@pytest.mark.parametrize("gpu", hw.gpus(), ids=lambda g: g.name)
+def test_every_gpu_is_sourced_and_sane(gpu):
+    assert gpu.source.startswith("https://")
+    assert DATE.match(gpu.retrieved)
+    assert isinstance(gpu.memory_bytes, int) and gpu.memory_bytes >= 16 * GIB
+    assert gpu.bandwidth is not None and 1e11 < gpu.bandwidth < 2e13
+    assert any(v > 0 for v in gpu.flops.values())
+    assert gpu.has("bf16") or gpu.has("fp16")
+    if gpu.usable_bytes is not None:
+        assert gpu.usable_source
+        assert 0.6 * gpu.memory_bytes < gpu.usable_bytes <= gpu.memory_bytes
+    assert gpu.unified_memory == (gpu.vendor == "Apple")
+
+
+def test_every_price_is_sourced_and_names_a_known_gpu():
+    names = {g.name for g in hw.gpus()}
+    assert len(hw.prices()) >= 20
+    for p in hw.prices():
+        assert p.gpu in names
+        assert p.source.startswith("https://") and DATE.match(p.retrieved)
+        assert 0.05 < p.usd_per_gpu_hour < 50
+        assert p.gpus_per_instance >= 1
+
+
+def test_prices_cover_the_major_providers():
+    providers = {p.provider for p in hw.prices()}
+    assert {"AWS", "Google Cloud", "Azure", "Lambda", "RunPod", "CoreWeave"} <= providers
+
+
+def test_exact_bytes_for_h100():
+    h100 = hw.get_gpu("H100")
+    assert h100.name == "H100-SXM"
+    assert h100.memory_bytes == 80 * GIB == 85899345920
+    assert h100.usable_bytes == 85045477376  # 79.2 GiB, CUDA deviceQuery
+    assert round(h100.usable / GIB, 1) == 79.2
+    assert h100.bandwidth == 3.35e12
+
+
+def test_sparse_datasheet_figures_were_halved():
+    assert hw.get_gpu("H100-SXM").peak_flops("bf16") == pytest.approx(989.5e12)
+    assert hw.get_gpu("H100-SXM").peak_flops("fp8") == pytest.approx(1979e12)
+    assert hw.get_gpu("A100").peak_flops("bf16") == pytest.approx(312e12)
+    assert hw.get_gpu("L4").peak_flops("fp8") == pytest.approx(242.5e12)
+
+
+# ------------------------------------------------------------------ lookups
+
+@pytest.mark.parametrize("text,name", [
+    ("H100", "H100-SXM"), ("h100-sxm", "H100-SXM"), ("H100 SXM5", "H100-SXM"), ("  h100_sxm ", "H100-SXM"),
+    ("NVIDIA H100 80GB HBM3", "H100-SXM"), ("h100 pcie", "H100-PCIe"), ("H200", "H200-SXM"),
+    ("a100", "A100-SXM-80GB"), ("A100-40GB", "A100-SXM-40GB"), ("Tesla T4", "T4"), ("t4", "T4"),
+    ("NVIDIA GeForce RTX 4090", "RTX-4090"), ("rtx4090", "RTX-4090"), ("4090", "RTX-4090"),
+    ("AMD Instinct MI300X", "MI300X"), ("mi300x", "MI300X"), ("m3 max", "M3-Max"), ("Apple M4 Max", "M4-Max"),
+    ("TPU v5e", "TPU-v5e"), ("v5p", "TPU-v5p"), ("nvidia a10g", "A10G"), ("A10", "A10"),
+])
+def test_lookup_by_alias_and_odd_casing(text, name):
+    assert hw.get_gpu(text).name == name
+    assert hw.parse_gpu(text).name == name
+
+
+def test_unknown_gpu_suggests_close_names():
+    with pytest.raises(LlmsizeError, match=r"unknown GPU 'H10'.*did you mean.*H100"):
+        hw.get_gpu("H10")
+
+
+def test_prices_accept_aliases_and_cheapest_is_minimum():
+    h100 = hw.prices("h100")
+    assert h100 and all(p.gpu == "H100-SXM" for p in h100)
+    cheapest = hw.cheapest_price("H100")
+    assert cheapest.usd_per_gpu_hour == min(p.usd_per_gpu_hour for p in h100)
+    assert hw.cheapest_price("M2 Ultra") is None  # not rented by the hour anywhere we know
+    with pytest.raises(LlmsizeError):
+        hw.prices("H10")
+
+
+def test_instance_prices_are_per_gpu():
+    p5 = next(p for p in hw.prices("H100") if p.instance == "p5.48xlarge")
+    assert p5.gpus_per_instance == 8 and p5.usd_per_gpu_hour == pytest.approx(55.04 / 8)
+
+
+# ------------------------------------------------------------------ peak_flops rules
+
+def test_peak_flops_normalises_dtype_names():
+    h100 = hw.get_gpu("H100")
+    assert h100.peak_flops("bfloat16") == h100.peak_flops("BF16") == h100.peak_flops("bf16")
+    assert h100.peak_flops("float8_e4m3fn") == h100.peak_flops("fp8")
+    assert h100.peak_flops("half") == h100.peak_flops("fp16")
+    with pytest.raises(LlmsizeError, match="unknown dtype"):
+        h100.peak_flops("fp7")
+
+
+def test_missing_unit_raises_rather_than_emulating():
+    with pytest.raises(LlmsizeError, match="A100-SXM-80GB has no fp8 units"):
+        hw.get_gpu("A100").peak_flops("fp8")
+    with pytest.raises(LlmsizeError, match="no bf16 units"):
+        hw.get_gpu("V100").peak_flops("bf16")
+    assert not hw.get_gpu("T4").has("bf16")
+    assert hw.get_gpu("T4").has("fp16")
+
+
+def test_unlisted_rates_fall_back_only_where_documented():
+    assert hw.get_gpu("M3 Max").peak_flops("bf16") == hw.get_gpu("M3 Max").peak_flops("fp16")
+    assert hw.get_gpu("TPU v5e").peak_flops("fp16") == 197e12
+    assert hw.get_gpu("TPU v5e").peak_flops("int8") == 393e12
+    with pytest.raises(LlmsizeError, match="no fp8 rate is known for M3-Max"):
+        hw.get_gpu("M3 Max").peak_flops("fp8")
+    tf32_less = _gpu(flops={"fp32": 10e12})
+    assert tf32_less.peak_flops("tf32") == 10e12
+
+
+# ------------------------------------------------------------------ dataclass validation
+
+@pytest.mark.parametrize("over", [
+    {"memory_bytes": 0}, {"memory_bytes": -1}, {"memory_bytes": 1.5}, {"memory_bytes": True},
+    {"bandwidth": 0.0}, {"bandwidth": -3.0}, {"bandwidth": float("nan")}, {"tdp_watts": 0},
+    {"pcie_bw": -1.0}, {"interconnect_bw": 0}, {"usable_bytes": 0}, {"usable_bytes": 9 * GIB},
+    {"flops": {"bf16": -1.0}}, {"flops": {"fp4": 1e15}}, {"flops": {"bf16": float("inf")}},
+    {"name": ""}, {"source": "  "}, {"aliases": ("",)},
+])
+def test_gpu_rejects_bad_values(over):
+    with pytest.raises(LlmsizeError):
+        _gpu(**over)
+
+
+def test_gpu_is_frozen_and_hashable():
+    g = _gpu(aliases=["y"])
+    assert g.aliases == ("y",)
+    with pytest.raises(AttributeError):
+        g.memory_bytes = 1  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        g.flops["bf16"] = 1.0  # type: ignore[index]
+    assert hash(g) == hash(_gpu(aliases=["y"]))
+
+
+@pytest.mark.parametrize("over", [
+    {"usd_per_gpu_hour": 0}, {"usd_per_gpu_hour": -2.0}, {"gpus_per_instance": 0},
+    {"gpus_per_instance": 1.5}, {"retrieved": "last week"}, {"source": ""},
+])
+def test_price_rejects_bad_values(over):
+    args = dict(gpu="H100-SXM", provider="P", usd_per_gpu_hour=2.0, source="s", retrieved="2026-01-01")
+    args.update(over)
+    with pytest.raises(LlmsizeError):
+        Price(**args)
+
+
+# ------------------------------------------------------------------ custom sizes
+
+def test_custom_gpu():
+    g = hw.custom_gpu(24, bandwidth_gbs=936, bf16_tflops=71)
+    assert g.memory_bytes == 24 * GIB
+    assert g.bandwidth == 936e9
+    assert g.peak_flops("bf16") == 71e12 and g.peak_flops("fp16") == 71e12
+    bare = hw.custom_gpu(12.5)
+    assert bare.memory_bytes == int(12.5 * GIB) and bare.bandwidth is None
+    with pytest.raises(LlmsizeError, match="no bf16 rate"):
+        bare.peak_flops("bf16")
+    for bad in (0, -4, float("nan")):
+        with pytest.raises(LlmsizeError):
+            hw.custom_gpu(bad)
+    with pytest.raises(LlmsizeError):
+        hw.custom_gpu(24, bandwidth_gbs=0)
+
+
+@pytest.mark.parametrize("text,nbytes", [
+    ("24GiB", 24 * GIB), ("24 GiB", 24 * GIB), ("24gib", 24 * GIB), ("24GB", 24_000_000_000),
+    ("80GB", 80_000_000_000), ("0.5TiB", 512 * GIB), ("1TB", 10**12), ("12.5GiB", int(12.5 * GIB)),
+])
+def test_parse_gpu_sizes(text, nbytes):
+    g = hw.parse_gpu(text)
+    assert g.memory_bytes == nbytes and g.vendor == "custom"
+
+
+@pytest.mark.parametrize("text", ["80G", "80", "24 g", "1T"])
+def test_parse_gpu_demands_a_unit(text):
+    with pytest.raises(LlmsizeError, match="needs a unit"):
+        hw.parse_gpu(text)
+
+
+@pytest.mark.parametrize("text", ["24XB", "24 MiB", "0GiB", "H10", "", "big gpu"])
+def test_parse_gpu_rejects_bad_input(text):
+    with pytest.raises(LlmsizeError):
+        hw.parse_gpu(text)
