@@ -4,7 +4,6 @@ The CLI turns it into a one-line message and exit status 2; the web API into a 4
 """
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 
@@ -14,6 +13,8 @@ class LlmsizeError(ValueError):
 
 def did_you_mean(word: str, choices: Iterable[str], *, what: str) -> LlmsizeError:
     """Build an error for an unknown name, suggesting the closest known ones (case-insensitive)."""
+    import difflib
+
     choices = list(choices)
     lower = {c.lower(): c for c in choices}
     close = difflib.get_close_matches(word.lower(), list(lower), n=3, cutoff=0.5)

@@ -6,10 +6,12 @@ import re
 import tomllib
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from llmsize.errors import LlmsizeError, did_you_mean
+
+_DIR = Path(__file__).parent / "models"  # package data, installed beside this module
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -36,7 +38,7 @@ def _key(name: str) -> str:
 @cache
 def presets() -> tuple[Preset, ...]:
     """Every preset, in the order of index.toml."""
-    text = resources.files("llmsize.catalog").joinpath("models/index.toml").read_text(encoding="utf-8")
+    text = (_DIR / "index.toml").read_text(encoding="utf-8")
     out = []
     for m in tomllib.loads(text).get("model", []):
         out.append(Preset(name=m["name"], file=m["file"], repo=m.get("repo", ""), source=m["source"],
@@ -71,5 +73,5 @@ def get_preset(name: str) -> Preset:
 
 def preset_config(p: Preset) -> dict[str, Any]:
     """The stored config.json of a preset, parsed."""
-    text = resources.files("llmsize.catalog").joinpath(f"models/{p.file}").read_text(encoding="utf-8")
+    text = (_DIR / p.file).read_text(encoding="utf-8")
     return json.loads(text)
