@@ -3,12 +3,14 @@ dict it returns is exactly what the matching CLI command prints with `--json`.""
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from llmsize import __version__
+from llmsize.errors import LlmsizeError
 from llmsize.web import schemas as S
 from llmsize.web.resolve import resolve
 
@@ -48,6 +50,39 @@ async def models(q: str | None = Query(None, max_length=200, description="Filter
     rows = [p for p in presets() if not q or q.lower() in (p.name + " " + p.repo).lower()]
     return Compact({"models": [{"name": p.name, "repo": p.repo, "family": p.family, "source": p.source,
                                 "retrieved": p.retrieved, "verbatim": p.verbatim} for p in rows]})
+
+
+@router.get("/presets", summary="Presets with their sizes, for the page's search box")
+async def presets_with_sizes() -> Compact:
+    return Compact({"presets": _preset_sizes()})
+
+
+@lru_cache(maxsize=1)
+def _preset_sizes() -> list[dict[str, Any]]:
+    from llmsize.api import params_report
+    from llmsize.catalog.presets import presets
+
+    out = []
+    for p in presets():
+        try:
+            rep = params_report(resolve(S.ModelRef(preset=p.name)))
+        except LlmsizeError:  # a catalog entry the adapter cannot read yet: still listed, without a size
+            rep = {"total_params": None, "active_params": None}
+        total, active = rep["total_params"], rep["active_params"]
+        out.append({"name": p.name, "repo": p.repo, "family": p.family, "total_params": total,
+                    "active_params": active, "moe": total is not None and active != total,
+                    "params": _short(total) + (f" ({_short(active)} active)" if total and active != total else "")})
+    return out
+
+
+def _short(n: int | None) -> str:
+    if n is None:
+        return "?"
+    for div, suf in ((10**12, "T"), (10**9, "B"), (10**6, "M"), (10**3, "K")):
+        if n >= div:
+            v = n / div
+            return f"{v:.0f}{suf}" if v >= 100 else f"{v:.1f}{suf}" if v >= 10 else f"{v:.2f}{suf}"
+    return str(n)
 
 
 @router.post("/params", summary="Exact parameter count (as `llmsize params --json`)")

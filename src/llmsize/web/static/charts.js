@@ -1,0 +1,115 @@
+// Hand-drawn SVG charts: a stacked bar against a capacity line, a line chart, horizontal bars.
+// Each is an <svg role="img"> with an aria-label that says what it shows, plus a legend list.
+import { colour, h, s } from "./ui.js";
+
+function niceTicks(max, n = 4) {
+  if (!(max > 0)) return [0, 1];
+  const raw = max / n, mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((st) => st >= raw) || raw;
+  const out = [];
+  for (let v = 0; v <= max + step * 0.001; v += step) out.push(v);
+  if (out[out.length - 1] < max) out.push(out[out.length - 1] + step);
+  return out;
+}
+
+function legend(items) {
+  return h("ul", { class: "legend" }, items.map(([cls, label]) =>
+    h("li", {}, h("span", { class: `swatch ${cls}`, "aria-hidden": "true" }), label)));
+}
+
+/**
+ * Stacked horizontal bar of parts against a capacity.
+ * parts: [{label, value, text}], capacity: number | null, fmt: value -> string
+ */
+export function stackedBar({ parts, capacity, capLabel, fmt, label }) {
+  const W = 640, H = 92, x0 = 4, x1 = W - 4, barY = 26, barH = 34;
+  const total = parts.reduce((a, p) => a + p.value, 0);
+  const max = Math.max(total, capacity || 0) * 1.04 || 1;
+  const sx = (v) => x0 + (x1 - x0) * (v / max);
+  const svg = s("svg", { class: "chart stacked", viewBox: `0 0 ${W} ${H}`, role: "img", "data-chart": "stacked",
+    "aria-label": label || `${parts.map((p) => `${p.label} ${fmt(p.value)}`).join(", ")}; total ${fmt(total)}` +
+      (capacity ? ` of ${fmt(capacity)} ${capLabel || "capacity"}` : "") });
+  svg.append(s("rect", { x: x0, y: barY, width: x1 - x0, height: barH, rx: 8, class: "track", fill: "var(--card-2)",
+    stroke: "var(--border)" }));
+  let acc = 0;
+  parts.forEach((p, i) => {
+    if (p.value <= 0) return;
+    const w = Math.max(sx(acc + p.value) - sx(acc), 0.5);
+    svg.append(s("rect", { x: sx(acc), y: barY, width: w, height: barH, class: `seg-fill ${colour(i)}` },
+      s("title", {}, `${p.label}: ${fmt(p.value)}`)));
+    acc += p.value;
+  });
+  for (const t of niceTicks(max / 1.04, 5)) {
+    if (t > max) continue;
+    svg.append(s("text", { x: sx(t), y: barY + barH + 18, "text-anchor": "middle" }, fmt(t, true)));
+  }
+  if (capacity) {
+    const cx = sx(capacity);
+    svg.append(s("line", { x1: cx, x2: cx, y1: barY - 8, y2: barY + barH + 6, class: "cap" }));
+    svg.append(s("text", { x: Math.min(Math.max(cx, 60), W - 60), y: barY - 12, "text-anchor": "middle",
+      class: "cap-label" }, `${capLabel || "capacity"} ${fmt(capacity)}`));
+  }
+  return h("figure", { class: "fig" }, svg,
+    legend(parts.map((p, i) => [colour(i), `${p.label} · ${p.text || fmt(p.value)}`])));
+}
+
+/**
+ * Line chart over categorical x (e.g. context lengths 1K..128K).
+ * xs: [labels], series: [{label, ys: [number|null]}], cap: {value, label} | null, fmt: y -> string
+ */
+export function lineChart({ xs, series, cap, fmt, xTitle, label }) {
+  const W = 640, H = 280, L = 64, R = 16, T = 18, B = 42;
+  const ally = series.flatMap((sr) => sr.ys.filter((y) => y != null));
+  const top = Math.max(...ally, cap ? cap.value : 0, 1) * 1.08;
+  const ticks = niceTicks(top, 4);
+  const ymax = ticks[ticks.length - 1];
+  const px = (i) => L + (W - L - R) * (xs.length === 1 ? 0.5 : i / (xs.length - 1));
+  const py = (v) => T + (H - T - B) * (1 - v / ymax);
+  const svg = s("svg", { class: "chart line-chart", viewBox: `0 0 ${W} ${H}`, role: "img", "data-chart": "line",
+    "aria-label": label || "line chart" });
+  for (const t of ticks) {
+    svg.append(s("line", { x1: L, x2: W - R, y1: py(t), y2: py(t), class: "gridline" }));
+    svg.append(s("text", { x: L - 8, y: py(t) + 4, "text-anchor": "end" }, fmt(t, true)));
+  }
+  xs.forEach((x, i) => svg.append(s("text", { x: px(i), y: H - B + 18, "text-anchor": "middle" }, x)));
+  if (xTitle) svg.append(s("text", { x: (L + W - R) / 2, y: H - 6, "text-anchor": "middle" }, xTitle));
+  if (cap) {
+    svg.append(s("line", { x1: L, x2: W - R, y1: py(cap.value), y2: py(cap.value), class: "cap" }));
+    svg.append(s("text", { x: W - R, y: py(cap.value) - 6, "text-anchor": "end", class: "cap-label" }, cap.label));
+  }
+  series.forEach((sr, k) => {
+    const pts = sr.ys.map((y, i) => (y == null ? null : [px(i), py(y)]));
+    let d = "";
+    pts.forEach((p, i) => { if (p) d += `${d && pts[i - 1] ? "L" : "M"}${p[0].toFixed(1)},${p[1].toFixed(1)}`; });
+    svg.append(s("path", { d, class: `line ${colour(k)}`, fill: "none" }));
+    pts.forEach((p, i) => p && svg.append(s("circle", { cx: p[0], cy: p[1], r: 3.5, class: colour(k) },
+      s("title", {}, `${sr.label}, ${xs[i]}: ${fmt(sr.ys[i])}`))));
+  });
+  return h("figure", { class: "fig" }, svg, legend(series.map((sr, k) => [colour(k), sr.label])));
+}
+
+/**
+ * Horizontal bars, one per row. bars: [{label, value, text, tone: "good"|"bad"|undefined, chosen}]
+ */
+export function barChart({ bars, fmt, label, cap }) {
+  const W = 640, row = 30, L = 170, R = 96, T = 6;
+  const H = T * 2 + row * bars.length;
+  const max = Math.max(...bars.map((b) => b.value), cap ? cap.value : 0, 1e-9);
+  const sx = (v) => (W - L - R) * (v / max);
+  const svg = s("svg", { class: "chart bars", viewBox: `0 0 ${W} ${H}`, role: "img", "data-chart": "bars",
+    "aria-label": label || bars.map((b) => `${b.label} ${b.text || fmt(b.value)}`).join("; ") });
+  bars.forEach((b, i) => {
+    const y = T + i * row;
+    svg.append(s("text", { x: L - 10, y: y + row / 2 + 4, "text-anchor": "end",
+      class: b.chosen ? "cap-label" : null }, b.label.length > 24 ? b.label.slice(0, 23) + "…" : b.label));
+    svg.append(s("rect", { x: L, y: y + 6, width: Math.max(sx(b.value), 1), height: row - 12, rx: 4,
+      class: b.tone === "bad" ? "bad" : b.tone === "good" ? "good" : colour(b.colour ?? 0) },
+    s("title", {}, `${b.label}: ${b.text || fmt(b.value)}`)));
+    svg.append(s("text", { x: L + sx(b.value) + 6, y: y + row / 2 + 4, class: "val" }, b.text || fmt(b.value)));
+  });
+  if (cap) {
+    const cx = L + sx(cap.value);
+    svg.append(s("line", { x1: cx, x2: cx, y1: 0, y2: H, class: "cap" }));
+  }
+  return h("figure", { class: "fig" }, svg);
+}
