@@ -79,6 +79,79 @@ SOURCES: dict[str, str] = {
              "per-tensor scale; weight, weight_scale, weight_scale_2, input_scale).",
     "vllm-fp8-kv": "vLLM docs, Quantized KV Cache (fp8 e4m3 / e5m2 cache: one byte per element, per-layer "
                    "k_scale/v_scale).",
+    # -- design and scaling (llmsize.design) --
+    "hoffmann2022": "Hoffmann et al. 2022, Training Compute-Optimal Large Language Models (arXiv 2203.15556): "
+                    "Table 3 (Approach 1: ~20 tokens per parameter; 67B -> 5.76e23 FLOPs, 1.5T tokens); sec. 3.3 "
+                    "eq. (2) L(N, D) = E + A/N^alpha + B/D^beta with fitted E=1.69, A=406.4, B=410.7, alpha=0.34, "
+                    "beta=0.28 (Appendix D.2); eq. (4) N_opt = G(C/6)^a, D_opt = G^-1 (C/6)^b; Table 2 exponents; "
+                    "Chinchilla 70B on 1.4T tokens at Gopher's budget (Table 1).",
+    "kaplan2020-laws": "Kaplan et al. 2020, Scaling Laws for Neural Language Models (arXiv 2001.08361): eq. (1.1)-(1.3) "
+                       "L(N) = (N_c/N)^0.076, N_c = 8.8e13; L(D) = (D_c/D)^0.095, D_c = 5.4e13; L(C_min) = "
+                       "(3.1e8/C_min)^0.050 (PF-days); eq. (1.5) L(N, D); Table 5 constants; Table 6 / Fig. 14 "
+                       "N_opt = 1.3e9 C_min^0.73, D_opt = 2e10 C_min^0.27; sec. 2.1 C ~ 6NBS (N non-embedding).",
+    "besiroglu2024": "Besiroglu, Erdil, Barnett, You 2024, Chinchilla Scaling: A replication attempt (arXiv 2404.10102), "
+                     "Table 1 refit of Approach 3: E=1.8172, A=482.01, B=2085.43, alpha=0.3478, beta=0.3658.",
+    "pearce2024": "Pearce and Song 2024, Reconciling Kaplan and Chinchilla Scaling Laws (arXiv 2406.12907): Kaplan "
+                  "counted non-embedding parameters, Chinchilla all parameters.",
+    "sardana2023": "Sardana, Portes, Doubov, Frankle 2023, Beyond Chinchilla-Optimal: Accounting for Inference in "
+                   "Language Model Scaling Laws (arXiv 2401.00448), sec. 2: minimise 6 N D_tr + 2 N D_inf subject "
+                   "to L(N, D_tr) = l under the Chinchilla Approach 3 loss.",
+    "training-tokens": "Published pre-training token counts: Hoffmann et al. 2022 Table 1 (GPT-3 175B and Gopher "
+                       "280B: 300B tokens; Chinchilla 70B: 1.4T); Touvron et al. 2023, Llama 2, sec. 2.1 (2T "
+                       "tokens); Meta 2024, Introducing Meta Llama 3 and The Llama 3 Herd of Models sec. 3 "
+                       "(over 15T tokens).",
+    "hf-configs": "config.json of each reference model on Hugging Face (hidden_size, num_hidden_layers): "
+                  "HuggingFaceTB/SmolLM2, Qwen/Qwen2.5, meta-llama/Llama-2, Llama-3.1, Llama-3.2, "
+                  "mistralai/Mistral-7B-v0.1, google/gemma-2, openai-community/gpt2-xl; GPT-3: Brown et al. 2020 "
+                  "Table 2.1.",
+    "shazeer2020": "Shazeer 2020, GLU Variants Improve Transformer (arXiv 2002.05202), sec. 2: gated FFN width "
+                   "reduced to 2/3 of 4d to keep parameters; Touvron et al. 2023, LLaMA sec. 2.2 and "
+                   "meta-llama/llama model.py (multiple_of=256; Llama 3: ffn_dim_multiplier=1.3, multiple_of=1024).",
+    "megatron-vocab": "NVIDIA/Megatron-LM arguments.py --make-vocab-size-divisible-by (default 128): the vocabulary "
+                      "is padded so embedding GEMMs split evenly and use tensor cores.",
+    # -- planner: parallelism, speed, cost (llmsize.parallel, perf, cost, planner, export) --
+    "rajbhandari2020": "Rajbhandari et al. 2020, ZeRO: Memory Optimizations Toward Training Trillion Parameter "
+                       "Models, sec. 5 (P_os, P_os+g, P_os+g+p: (2 + 2 + K)·Ψ/N_d, K = 12 for mixed-precision Adam).",
+    "deepspeed-memory": "DeepSpeed docs/code-docs/source/memory.rst (estimate_zero2/zero3_model_states_mem_needs: "
+                        "ZeRO-2 4Ψ + 16Ψ/N, ZeRO-3 4·largest layer + 18Ψ/N; t5-3b on 8 GPUs: 15.93/5.31/6.10/0.79/"
+                        "0.12 GB per GPU).",
+    "zhao2023": "Zhao et al. 2023, PyTorch FSDP: Experiences on Scaling Fully Sharded Data Parallel, sec. 3 "
+                "(FULL_SHARD, SHARD_GRAD_OP, HYBRID_SHARD).",
+    "korthikanti2022": "Korthikanti et al. 2022, Reducing Activation Recomputation in Large Transformer Models, "
+                       "Table 2 (sbh(10 + 24/t) per layer with TP, 34sbh/t with sequence parallelism).",
+    "narayanan2021": "Narayanan et al. 2021, Efficient Large-Scale Language Model Training on GPU Clusters Using "
+                     "Megatron-LM, sec. 2.2 (1F1B: stage s keeps p - s micro-batches in flight) and sec. 5.1 "
+                     "(end-to-end time 8TP/(nX): GPT-3 175B, 300B tokens, 1024 A100s at 140 TFLOP/s: ~34 days).",
+    "megatron-memory": "NVIDIA/Megatron-LM megatron/training/theoretical_memory_usage.py (18 bytes/param, "
+                       "6 + 12/d with the distributed optimizer; first stage holds L layers of activations).",
+    "megatron-pr482": "NVIDIA/Megatron-LM pull request 482, tools/get_training_info/README.md: Llama2 7B bf16, "
+                      "MBS 2, GBS 2048, flash-attn + distributed optimizer, torch.cuda.max_memory_allocated on "
+                      "8 H800s: DP8 69.1 (estimated 68.8), DP4 PP2 49.8 (49.5), DP4 TP2 MBS4 55.7 (55.5) GB.",
+    "kwon2023": "Kwon et al. 2023, Efficient Memory Management for LLM Serving with PagedAttention (vLLM), sec. 4 "
+                "(KV blocks fill what weights and the profiled activation peak leave).",
+    "vllm-memory": "vllm-project/vllm worker memory profiling (gpu_memory_utilization × total memory - weights - "
+                   "non-torch memory - activation peak = KV cache); vllm/engine/arg_utils.py flags.",
+    "chowdhery2022": "Chowdhery et al. 2022, PaLM, appendix B (MFU; 6N + 12·L·H·Q·T FLOPs per token) and Table 3 "
+                     "(MFU: PaLM 46.2%, Gopher 32.5%, MT-NLG 30.2%).",
+    "dubey2024": "Llama Team 2024, The Llama 3 Herd of Models, Table 4 (405B: BF16 MFU 38-43% on 8K-16K H100s) "
+                 "and the Llama 3.1 model card (405B: 30.84M H100-80GB GPU-hours).",
+    "touvron2023": "Touvron et al. 2023, LLaMA: Open and Efficient Foundation Language Models, sec. 2.4 (65B: "
+                   "380 tokens/s/GPU on 2048 A100-80GB, 1.4T tokens) and Table 15 (1,022,362 GPU-hours).",
+    "pope2022": "Pope et al. 2022, Efficiently Scaling Transformer Inference, sec. 2-3 (decode is memory-bandwidth "
+                "bound: each step reads the weights and the KV cache; prefill is compute-bound).",
+    "databricks2023": "Databricks 2023, LLM Inference Performance Engineering: Best Practices (model bandwidth "
+                      "utilization, MBU, reached by decode kernels, well below 100%).",
+    "jacobs2023": "Jacobs et al. 2023, DeepSpeed Ulysses; Liu et al. 2023, Ring Attention (sequence/context "
+                  "parallelism: activations split over c GPUs).",
+    "deepspeed-config": "DeepSpeed docs/_pages/config-json.md and deepspeed/runtime/zero/config.py "
+                        "(zero_optimization stage, offload_optimizer/offload_param device, bf16, "
+                        "train_micro_batch_size_per_gpu, gradient_accumulation_steps).",
+    "accelerate-fsdp": "huggingface/accelerate src/accelerate/commands/config/config_args.py (ClusterConfig) and "
+                       "docs/source/usage_guides/fsdp.md (fsdp_config: fsdp_sharding_strategy, fsdp_offload_params).",
+    "torchrun": "PyTorch torch.distributed.run (torchrun --nnodes --nproc-per-node --node-rank --rdzv-backend "
+                "--rdzv-endpoint).",
+    "llamacpp-args": "ggml-org/llama.cpp common/arg.cpp @145b6280 (-ngl, -c, -ctk/-ctv and kv_cache_types, "
+                     "-ts, -sm, -np).",
 }
 
 
