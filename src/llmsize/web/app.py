@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from llmsize import __version__
 from llmsize.errors import LlmsizeError
@@ -103,8 +104,8 @@ def _human(errors: list[dict[str, Any]]) -> str:
     return "; ".join(out) + more
 
 
-def _error(status: int, detail: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"detail": detail, **extra}, status_code=status)
+def _error(status: int, detail: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    return JSONResponse({"detail": detail, **extra}, status_code=status, headers=headers)
 
 
 def create_app() -> FastAPI:
@@ -124,6 +125,12 @@ def create_app() -> FastAPI:
         errs = list(e.errors())
         simple = [{"loc": _where(tuple(x.get("loc", ()))), "msg": str(x.get("msg", ""))} for x in errs[:20]]
         return _error(422, _human(errs), errors=simple)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, e: StarletteHTTPException) -> Response:
+        if e.status_code == 400:  # FastAPI's "error parsing the body" (e.g. JSON nested past Python's limit)
+            return _error(422, "the request body could not be read as JSON (malformed or nested too deeply)")
+        return _error(e.status_code, str(e.detail), headers=e.headers)
 
     @app.exception_handler(RecursionError)
     async def _deep(_: Request, e: RecursionError) -> JSONResponse:
