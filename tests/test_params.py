@@ -1,0 +1,90 @@
+"""Exact parameter counts: every preset equals PyTorch's own count (tests/data/param_counts.json,
+measured by scripts/measure_params.py with transformers under FakeTensorMode)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from llmsize.api import load, params_report
+from llmsize.catalog.presets import presets
+from llmsize.params import approximations, count
+from tests.conftest import DATA
+
+TRUTH = json.loads((DATA / "param_counts.json").read_text())
+MODELS = TRUTH["models"]
+
+
+def test_every_preset_has_a_measured_count():
+    assert {p.name for p in presets()} <= set(MODELS)
+    assert len(presets()) >= 40
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_preset_equals_pytorch_exactly(name):
+    m = MODELS[name]
+    pc = count(load(name).spec)
+    assert pc.total == m["params"], (name, pc.total - m["params"])
+    assert pc.buffers == m.get("buffers_persistent", 0)
+    assert pc.vision == m["components"].get("vision", 0)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_per_layer_counts_match(name):
+    m = MODELS[name]
+    ours = {(k.params, k.layers) for k in count(load(name).spec).layer_kinds}
+    theirs = {(k["params_per_layer"], tuple(k["layers"])) for k in m["layer_kinds"]}
+    # our kinds may split layers further (sliding vs full share a shape): compare per layer
+    per_layer_ours = {i: p for p, ix in ours for i in ix}
+    per_layer_theirs = {i: p for p, ix in theirs for i in ix}
+    assert per_layer_ours == per_layer_theirs
+
+
+ANCHORS = {  # published numbers that must come out exactly (issue 3)
+    "gpt2": 124_439_808, "Llama-2-7b-hf": 6_738_415_616, "Llama-3.1-8B": 8_030_261_248,
+    "Llama-3.1-405B": 405_853_388_800, "Mistral-7B-v0.1": 7_241_732_096, "Mixtral-8x7B-v0.1": 46_702_792_704,
+    "Qwen2.5-7B": 7_615_616_512, "gemma-2-9b": 9_241_705_984, "DeepSeek-V3": 671_026_404_352,
+    "Qwen3-0.6B": 596_049_920,
+}
+
+
+@pytest.mark.parametrize("name, expected", sorted(ANCHORS.items()))
+def test_published_anchors(name, expected):
+    assert count(load(name).spec).total == expected
+
+
+def test_deepseek_v3_reports_router_bias_buffers_beside_params():
+    rep = params_report(load("DeepSeek-V3"))
+    assert rep["total_params"] == 671_026_404_352
+    assert rep["buffers"] == 14_848
+    assert rep["total_with_buffers"] == 671_026_419_200  # the commonly published figure
+    assert any("multi-token-prediction" in n for n in rep["notes"])
+
+
+def test_moe_active_params_of_known_models():
+    assert count(load("Mixtral-8x7B-v0.1").spec).active == 12_879_925_248
+    assert count(load("DeepSeek-V3").spec).active == 37_552_282_624
+
+
+def test_terms_sum_to_total_and_carry_formula_and_source():
+    for p in presets():
+        rep = params_report(load(p.name))
+        assert sum(t["params"] for t in rep["terms"]) == rep["total_params"], p.name
+        for t in rep["terms"]:
+            assert t["formula"] and t["source"] in rep["citations"]
+
+
+def test_rules_of_thumb_are_shown_with_their_error():
+    spec = load("Llama-3.1-8B").spec
+    rules = {a.name: a for a in approximations(spec)}
+    assert rules["12·L·d² + V·d"].value == 12 * 32 * 4096**2 + 128256 * 4096
+    assert rules["12·L·d² + V·d"].error == pytest.approx((6_967_787_520 - 8_030_261_248) / 8_030_261_248)
+
+
+def test_preset_names_match_case_insensitively_with_did_you_mean():
+    assert load("llama-3.1-8b").spec.name == "Llama-3.1-8B"
+    assert load("meta-llama/Llama-3.1-8B").spec.name == "Llama-3.1-8B"
+    from llmsize.errors import LlmsizeError
+
+    with pytest.raises(LlmsizeError, match="did you mean 'Llama-3.1-8B'"):
+        load("llama-3.1-8")
