@@ -50,7 +50,7 @@ def model_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
     for decl, kw in reversed(_KNOB_OPTIONS):
         wrapper = click.option(decl, **kw)(wrapper)
-    return click.argument("model_ref", metavar="MODEL", required=False)(wrapper)
+    return click.argument("model_ref", metavar="[MODEL]", required=False)(wrapper)
 
 
 def resolve(ref: str | None, knobs: dict[str, Any]) -> Loaded:
