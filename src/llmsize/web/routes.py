@@ -3,11 +3,13 @@ dict it returns is exactly what the matching CLI command prints with `--json`.""
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from llmsize import __version__
 from llmsize.errors import LlmsizeError
@@ -22,6 +24,24 @@ class Compact(JSONResponse):
 
     def render(self, content: Any) -> bytes:
         return json.dumps(content, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+_RESULTS: OrderedDict[str, bytes] = OrderedDict()
+
+
+def cached(kind: str, body: Any, compute: Callable[[], dict[str, Any]]) -> Response:
+    """The report for `body`, computed once: reports are pure functions of the request, and the
+    page asks the same question again whenever a user steps back to an earlier input."""
+    key = kind + body.model_dump_json()
+    hit = _RESULTS.get(key)
+    if hit is None:
+        hit = Compact(compute()).body
+        _RESULTS[key] = hit
+        if len(_RESULTS) > 512:
+            _RESULTS.popitem(last=False)
+    else:
+        _RESULTS.move_to_end(key)
+    return Response(hit, media_type="application/json")
 
 
 def _sections() -> dict[str, bool]:
@@ -86,7 +106,7 @@ def _short(n: int | None) -> str:
 
 
 @router.post("/params", summary="Exact parameter count (as `llmsize params --json`)")
-async def params(body: S.ModelBody) -> Compact:
+async def params(body: S.ModelBody) -> Response:
     from llmsize.api import params_report
 
-    return Compact(params_report(resolve(body.model)))
+    return cached("params", body, lambda: params_report(resolve(body.model)))

@@ -1,0 +1,125 @@
+"""Bounded load test of the web API on loopback: N requests over C keep-alive connections.
+
+Starts `uvicorn` (the app from llmsize.web) as a subprocess on 127.0.0.1 and a free port, sends
+--requests POSTs of one inference estimate from --concurrency connections with a small asyncio
+HTTP/1.1 client, then stops the server. Target (issue 7): zero errors, p99 under 50 ms.
+
+Run: python bench/bench_web.py [--requests 20000] [--concurrency 64] [--path /api/v1/infer]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+
+BODIES = {
+    "/api/v1/infer": {"model": {"preset": "Llama-3.1-8B"}, "workload": {"context": 8192, "batch": 1},
+                      "weights": "bf16"},
+    "/api/v1/params": {"model": {"preset": "Llama-3.1-8B"}},
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(port: int) -> subprocess.Popen[bytes]:
+    code = ("import uvicorn; from llmsize.web.app import create_app; "
+            f"uvicorn.run(create_app(), host='127.0.0.1', port={port}, log_level='warning', access_log=False)")
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/meta", timeout=1).read()
+            return proc
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise SystemExit("the server did not start") from None
+            time.sleep(0.1)
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    length = next(int(v) for k, _, v in (ln.partition(":") for ln in lines[1:]) if k.lower() == "content-length")
+    return status, await reader.readexactly(length)
+
+
+async def worker(port: int, request: bytes, n: int, lat: list[float], errors: list[str]) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        for _ in range(n):
+            t = time.perf_counter()
+            writer.write(request)
+            try:
+                status, body = await asyncio.wait_for(_read_response(reader), timeout=10)
+            except (asyncio.TimeoutError, asyncio.IncompleteReadError, ConnectionError) as e:
+                errors.append(type(e).__name__)
+                return
+            lat.append(time.perf_counter() - t)
+            if status != 200:
+                errors.append(f"{status}: {body[:200]!r}")
+    finally:
+        writer.close()
+
+
+async def load(port: int, path: str, body: dict, total: int, conc: int) -> tuple[list[float], list[str], float]:
+    payload = json.dumps(body).encode()
+    request = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+               f"Content-Length: {len(payload)}\r\n\r\n").encode() + payload
+    lat: list[float] = []
+    errors: list[str] = []
+    per, extra = divmod(total, conc)
+    t = time.perf_counter()
+    await asyncio.gather(*(worker(port, request, per + (i < extra), lat, errors) for i in range(conc)))
+    return lat, errors, time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--requests", type=int, default=20000)
+    ap.add_argument("--concurrency", type=int, default=64)
+    ap.add_argument("--path", default=None, help="endpoint (default: /api/v1/infer when the server has it)")
+    ap.add_argument("--warmup", type=int, default=500)
+    a = ap.parse_args()
+    if not 1 <= a.concurrency <= 1024 or not 1 <= a.requests <= 1_000_000:
+        raise SystemExit("--requests 1..1e6, --concurrency 1..1024")
+    port = _free_port()
+    proc = start_server(port)
+    try:
+        sections = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/meta"))["sections"]
+        path = a.path or ("/api/v1/infer" if sections.get("memory") else "/api/v1/params")
+        body = BODIES[path]
+        asyncio.run(load(port, path, body, a.warmup, min(a.concurrency, a.warmup)))
+        lat, errors, wall = asyncio.run(load(port, path, body, a.requests, a.concurrency))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    lat.sort()
+    q = lambda p: 1000 * lat[min(len(lat) - 1, int(p * len(lat)))]  # noqa: E731
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
+          f"server and client on loopback")
+    print(f"POST {path} {json.dumps(body)}")
+    print(f"{len(lat):,} responses in {wall:.2f} s from {a.concurrency} connections: {len(lat) / wall:,.0f} req/s")
+    print(f"latency ms: p50 {q(.50):.2f}  p90 {q(.90):.2f}  p99 {q(.99):.2f}  max {1000 * lat[-1]:.2f}  "
+          f"mean {1000 * statistics.fmean(lat):.2f}")
+    print(f"errors: {len(errors)}" + (f" (first: {errors[0]})" if errors else ""))
+    ok = not errors and len(lat) == a.requests and q(.99) < 50
+    print("target (zero errors, p99 < 50 ms):", "met" if ok else "NOT met")
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
