@@ -1,5 +1,6 @@
 """Exact layouts of the non-GGUF formats, and published checkpoint sizes from the config alone."""
 import pytest
+from quant_specs import spec
 
 from llmsize.errors import LlmsizeError
 from llmsize.quant import layouts
@@ -65,7 +66,7 @@ def test_group_size_must_divide():
     with pytest.raises(LlmsizeError, match="group size 96 does not divide the input dimension 4096"):
         layouts.gptq(4096, 4096, group=96)
     with pytest.raises(LlmsizeError, match="does not divide"):
-        weight_plan(__import__("conftest").spec("tiny-llama"), "gptq-int4-g100")
+        weight_plan(spec("tiny-llama"), "gptq-int4-g100")
 
 
 def test_unknown_format():
