@@ -70,10 +70,12 @@ function safeParse(t) { try { return JSON.parse(t); } catch { return null; } }
 // ---- rendering -----------------------------------------------------------------------------
 let seq = 0;
 let controller = null;
+let started = 0;
 
 export function update() {
   writeURL();
   const my = ++seq;
+  started = performance.now();
   if (controller) controller.abort();
   controller = new AbortController();
   run(my, controller.signal).catch((e) => { if (e.name !== "AbortError") console.error(e); });
@@ -99,9 +101,10 @@ async function run(my, signal) {
     return;
   }
   err.hidden = true;
+  $("#results").classList.remove("stale");
   let section = null, secErr = null;
   const sec = SECTIONS[state.tab];
-  const ctx = { state, meta, explain: !!state.explain, params, api, update };
+  const ctx = { state, meta, explain: !!state.explain, params, api, update, width: $("#results").clientWidth - 36 };
   if (sec && meta.sections[state.tab]) {
     try { section = await api(sec.endpoint, sec.body(ref, ctx), signal); } catch (e) {
       if (e.name === "AbortError" || my !== seq) return;
@@ -116,10 +119,12 @@ async function run(my, signal) {
   else replace(panel, sec.render(section, ctx));
   document.body.removeAttribute("aria-busy");
   document.body.dataset.rendered = String(my);
+  document.body.dataset.updateMs = (performance.now() - started).toFixed(1);  // read by the browser tests
 }
 
 function showError(msg) {
   const err = $("#model-error");
+  $("#results").classList.add("stale");
   err.textContent = msg;
   err.hidden = false;
   document.body.dataset.error = String(seq);
@@ -277,6 +282,11 @@ async function main() {
   initPresets();
   rebuildWorkload();
   update();
+  let resizeTimer = 0, lastWidth = innerWidth;
+  addEventListener("resize", () => {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(() => { if (innerWidth !== lastWidth) { lastWidth = innerWidth; update(); } }, 150);
+  });
 }
 
 main().catch((e) => showError(`The page could not start: ${e.message}`));

@@ -12,6 +12,11 @@ function niceTicks(max, n = 4) {
   return out;
 }
 
+/** Draw in the container's own pixels so text stays 11px on a phone and on a wide screen. */
+export function chartWidth(width) {
+  return Math.round(Math.max(300, Math.min(width || 640, 960)));
+}
+
 function legend(items) {
   return h("ul", { class: "legend" }, items.map(([cls, label]) =>
     h("li", {}, h("span", { class: `swatch ${cls}`, "aria-hidden": "true" }), label)));
@@ -21,8 +26,8 @@ function legend(items) {
  * Stacked horizontal bar of parts against a capacity.
  * parts: [{label, value, text}], capacity: number | null, fmt: value -> string
  */
-export function stackedBar({ parts, capacity, capLabel, fmt, label }) {
-  const W = 640, H = 92, x0 = 4, x1 = W - 4, barY = 26, barH = 34;
+export function stackedBar({ parts, capacity, capLabel, fmt, label, width }) {
+  const W = chartWidth(width), H = 92, x0 = 4, x1 = W - 4, barY = 26, barH = 34;
   const total = parts.reduce((a, p) => a + p.value, 0);
   const max = Math.max(total, capacity || 0) * 1.04 || 1;
   const sx = (v) => x0 + (x1 - x0) * (v / max);
@@ -57,8 +62,8 @@ export function stackedBar({ parts, capacity, capLabel, fmt, label }) {
  * Line chart over categorical x (e.g. context lengths 1K..128K).
  * xs: [labels], series: [{label, ys: [number|null]}], cap: {value, label} | null, fmt: y -> string
  */
-export function lineChart({ xs, series, cap, fmt, xTitle, label }) {
-  const W = 640, H = 280, L = 64, R = 16, T = 18, B = 42;
+export function lineChart({ xs, series, cap, fmt, xTitle, label, width }) {
+  const W = chartWidth(width), H = Math.round(Math.min(300, Math.max(220, W * 0.42))), L = 64, R = 16, T = 18, B = 42;
   const ally = series.flatMap((sr) => sr.ys.filter((y) => y != null));
   const top = Math.max(...ally, cap ? cap.value : 0, 1) * 1.08;
   const ticks = niceTicks(top, 4);
@@ -91,8 +96,10 @@ export function lineChart({ xs, series, cap, fmt, xTitle, label }) {
 /**
  * Horizontal bars, one per row. bars: [{label, value, text, tone: "good"|"bad"|undefined, chosen}]
  */
-export function barChart({ bars, fmt, label, cap }) {
-  const W = 640, row = 30, L = 170, R = 96, T = 6;
+const clip = (t, n) => (t.length > n ? t.slice(0, n - 1) + "…" : t);
+
+export function barChart({ bars, fmt, label, cap, width }) {
+  const W = chartWidth(width), row = 30, L = Math.min(170, Math.round(W * 0.3)), R = 96, T = 6;
   const H = T * 2 + row * bars.length;
   const max = Math.max(...bars.map((b) => b.value), cap ? cap.value : 0, 1e-9);
   const sx = (v) => (W - L - R) * (v / max);
@@ -101,7 +108,7 @@ export function barChart({ bars, fmt, label, cap }) {
   bars.forEach((b, i) => {
     const y = T + i * row;
     svg.append(s("text", { x: L - 10, y: y + row / 2 + 4, "text-anchor": "end",
-      class: b.chosen ? "cap-label" : null }, b.label.length > 24 ? b.label.slice(0, 23) + "…" : b.label));
+      class: b.chosen ? "cap-label" : null }, clip(b.label, Math.floor(L / 6.5))));
     svg.append(s("rect", { x: L, y: y + 6, width: Math.max(sx(b.value), 1), height: row - 12, rx: 4,
       class: b.tone === "bad" ? "bad" : b.tone === "good" ? "good" : colour(b.colour ?? 0) },
     s("title", {}, `${b.label}: ${b.text || fmt(b.value)}`)));

@@ -28,7 +28,7 @@ export function renderParams(rep, ctx) {
   const chart = barChart({
     bars: terms.map((t, i) => ({ label: t.name, value: t.params, colour: i,
       text: `${count(t.params)} · ${pct(t.params / total)}` })),
-    fmt: count, label: `Parameters by part: ${terms.map((t) => `${t.name} ${count(t.params)}`).join(", ")}`,
+    fmt: count, width: ctx.width, label: `Parameters by part: ${terms.map((t) => `${t.name} ${count(t.params)}`).join(", ")}`,
   });
   const cols = [{ label: "term" }, { label: "parameters", num: true }, { label: "share", num: true }];
   if (ctx.explain) cols.push({ label: "formula" }, { label: "source" });
