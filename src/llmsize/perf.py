@@ -11,6 +11,7 @@ matmul), L layers, s sequence, d_attn = n_h·d_h, B batch, D tokens, X peak FLOP
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from llmsize.errors import LlmsizeError
 from llmsize.params import Term, count
@@ -36,6 +37,7 @@ def _rate(name: str, v: float) -> float:
     return float(v)
 
 
+@lru_cache(maxsize=256)
 def matmul_params(spec: ModelSpec) -> int:
     """N: active parameters that do a multiply-add per token (the input embedding lookup excluded,
     unless it is tied to the head, where it is a matmul).

@@ -1,0 +1,297 @@
+"""`llmsize plan`, `fit`, `speed`, `cost`, `export` and `gpus`: GPUs, parallelism, speed and money."""
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from llmsize.cli.common import console, emit_json, fmt_bytes, json_option, model_options, table, units_option
+from llmsize.errors import LlmsizeError
+from llmsize.load import Loaded
+
+
+def _prices(values: tuple[str, ...]) -> dict[str, float]:
+    from llmsize.catalog.hardware import parse_gpu
+    from llmsize.cost import check_price
+
+    out = {}
+    for v in values:
+        name, sep, usd = v.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{v!r}: write GPU=USD_PER_GPU_HOUR, e.g. H100=2.49", param_hint="--price")
+        try:
+            out[parse_gpu(name).name] = check_price(float(usd))
+        except (ValueError, LlmsizeError) as e:
+            raise click.BadParameter(str(e) if isinstance(e, LlmsizeError) else f"{usd!r} is not a number",
+                                     param_hint="--price") from None
+    return out
+
+
+def job_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--train/--serve and the knobs of each job."""
+    opts = [
+        click.option("--train", "mode", flag_value="train", help="Plan a training run."),
+        click.option("--serve", "mode", flag_value="serve", default=True, help="Plan serving (default)."),
+        click.option("--seq", type=click.IntRange(min=1), default=4096, show_default=True, help="Training sequence length."),
+        click.option("--micro-batch", type=click.IntRange(min=1), default=1, show_default=True),
+        click.option("--global-batch", type=click.IntRange(min=1), default=1024, show_default=True,
+                     help="Sequences per optimizer step."),
+        click.option("--tokens", type=float, help="Training tokens in all (e.g. 1e12)."),
+        click.option("--precision", type=click.Choice(["bf16-mixed", "bf16", "fp32"]), default="bf16-mixed",
+                     show_default=True),
+        click.option("--mfu", type=float, help="Model FLOP utilisation (default 0.40, from published runs)."),
+        click.option("--recompute/--no-recompute", default=True, show_default=True,
+                     help="Activation checkpointing (8ND instead of 6ND)."),
+        click.option("--max-days", type=float, help="Reject training setups slower than this."),
+        click.option("--prompt", type=click.IntRange(min=1), default=1024, show_default=True, help="Prompt tokens."),
+        click.option("--output", type=click.IntRange(min=1), default=256, show_default=True, help="Output tokens."),
+        click.option("--concurrency", type=click.IntRange(min=1), default=1, show_default=True,
+                     help="Requests served at once (the decode batch)."),
+        click.option("--weights", default="bf16", show_default=True, help="Weight format for serving."),
+        click.option("--kv-dtype", default="auto", show_default=True, help="KV cache dtype."),
+        click.option("--gpu-memory-utilization", type=click.FloatRange(0, 1, min_open=True), default=0.9,
+                     show_default=True),
+        click.option("--target-tps", type=float, help="Output tokens/s the deployment must reach."),
+        click.option("--price", multiple=True, help="GPU=USD per GPU-hour (overrides the catalog)."),
+    ]
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kw: Any) -> Any:
+        from llmsize.planner.jobs import ServeJob, TrainJob
+        from llmsize.perf import DEFAULT_MFU
+
+        names = ("mode", "seq", "micro_batch", "global_batch", "tokens", "precision", "mfu", "recompute",
+                 "max_days", "prompt", "output", "concurrency", "weights", "kv_dtype", "gpu_memory_utilization",
+                 "target_tps", "price")
+        v = {n: kw.pop(n) for n in names}
+        kw["prices"] = _prices(v["price"])
+        if v["mode"] == "train":
+            kw["job"] = TrainJob(seq_len=v["seq"], micro_batch=v["micro_batch"], global_batch=v["global_batch"],
+                                 tokens=v["tokens"], precision=v["precision"], mfu=v["mfu"] or DEFAULT_MFU,
+                                 recompute=v["recompute"], max_days=v["max_days"])
+        else:
+            kw["job"] = ServeJob(prompt_len=v["prompt"], output_len=v["output"], concurrency=v["concurrency"],
+                                 weights=v["weights"], kv_dtype=v["kv_dtype"],
+                                 gpu_memory_utilization=v["gpu_memory_utilization"], min_tokens_per_s=v["target_tps"])
+        return f(*args, **kw)
+
+    for o in reversed(opts):
+        wrapper = o(wrapper)
+    return wrapper
+
+
+def layout_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--gpus and the parallel layout; the product must equal --gpus."""
+    opts = [
+        click.option("--gpus", type=click.IntRange(min=1), help="GPU count (default: the layout's product)."),
+        click.option("--tp", type=click.IntRange(min=1), default=1, show_default=True),
+        click.option("--pp", type=click.IntRange(min=1), default=1, show_default=True),
+        click.option("--cp", type=click.IntRange(min=1), default=1, show_default=True),
+        click.option("--ep", type=click.IntRange(min=1), default=1, show_default=True),
+        click.option("--zero", type=click.IntRange(0, 3), default=0, show_default=True, help="DeepSpeed ZeRO stage."),
+        click.option("--fsdp", type=click.Choice(["full_shard", "shard_grad_op", "hybrid_shard", "no_shard"])),
+        click.option("--offload-optimizer", type=click.Choice(["none", "cpu", "nvme"]), default="none"),
+        click.option("--offload-params", type=click.Choice(["none", "cpu", "nvme"]), default="none"),
+    ]
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kw: Any) -> Any:
+        from llmsize.parallel import Layout
+
+        gpus, tp, pp, cp, ep = (kw.pop(n) for n in ("gpus", "tp", "pp", "cp", "ep"))
+        zero, fsdp, oo, op = (kw.pop(n) for n in ("zero", "fsdp", "offload_optimizer", "offload_params"))
+        n = gpus or tp * pp * cp
+        if n % (tp * pp * cp):
+            raise click.BadParameter(f"TP {tp} × PP {pp} × CP {cp} = {tp * pp * cp} does not divide --gpus {n}",
+                                     param_hint="--gpus")
+        engine = "fsdp" if fsdp else ("deepspeed" if zero or oo != "none" or op != "none" else
+                                      "megatron" if tp * pp > 1 and n > tp * pp else "ddp")
+        z = {"full_shard": 3, "hybrid_shard": 3, "shard_grad_op": 2, "no_shard": 0}[fsdp] if fsdp else zero
+        kw["layout"] = Layout(tp=tp, pp=pp, cp=cp, ep=ep, dp=n // (tp * pp * cp), zero=z, engine=engine,
+                              fsdp=fsdp, offload_optimizer=oo, offload_params=op,
+                              sequence_parallel=engine == "megatron" and tp > 1)
+        return f(*args, **kw)
+
+    for o in reversed(opts):
+        wrapper = o(wrapper)
+    return wrapper
+
+
+def _hours(s: float | None) -> str:
+    if s is None:
+        return "-"
+    return f"{s / 86400:,.1f} d" if s >= 86400 else f"{s / 3600:,.1f} h" if s >= 3600 else f"{s:,.2f} s"
+
+
+def _usd(v: float | None) -> str:
+    return "-" if v is None else f"${v:,.2f}" if v >= 1 else f"${v:.4f}"
+
+
+@click.command("plan")
+@model_options
+@job_options
+@click.option("--gpu", "gpu_names", multiple=True, help="GPU types to consider (default: all catalogued).")
+@click.option("--max-gpus", type=click.IntRange(1, 1 << 20), default=1024, show_default=True)
+@click.option("--top", type=click.IntRange(min=1), default=15, show_default=True)
+@json_option
+@units_option
+def plan_cmd(model: Loaded, job: Any, prices: dict[str, float], gpu_names: tuple[str, ...], max_gpus: int, top: int,
+             as_json: bool, units: str) -> None:
+    """Rank feasible setups (GPU type × count × parallelism × precision) and say why others were rejected.
+
+    \b
+    Examples:
+      llmsize plan Llama-3.1-70B --train --tokens 1e12 --gpu H100 --gpu A100-80GB
+      llmsize plan Llama-3.1-8B --serve --concurrency 32 --target-tps 2000
+    """
+    from llmsize.planner import plan_report
+
+    rep = plan_report(model.spec, job, gpu_names=gpu_names or None, max_gpus=max_gpus, prices=prices, top=top)
+    if as_json:
+        emit_json(rep)
+        return
+    c = console()
+    c.print(f"[bold]{rep['model']}[/bold] {rep['mode']}: {rep['feasible']} of {rep['searched']} setups feasible")
+    serve = rep["mode"] == "serve"
+    cols = ["GPU", ("GPUs", "right"), "layout", "precision", ("mem/GPU", "right"), ("headroom", "right"),
+            ("tokens/s", "right"), ("TTFT" if serve else "time", "right"), ("$/1M out" if serve else "cost", "right")]
+    rows = [(r["gpu"], r["gpus"], r["layout"], r["precision"], fmt_bytes(r["memory_per_gpu_bytes"], units),
+             fmt_bytes(r["headroom_bytes"], units), f"{r['tokens_per_s']:,.0f}" if r["tokens_per_s"] else "-",
+             _hours(r["seconds"]), _usd(r["usd"])) for r in rep["setups"]]
+    c.print(table("Feasible, best first", cols, rows))
+    rej = rep["rejected"]
+    if rej["counts"]:
+        rows = [(k, n, "; ".join(f"{e['gpu']} ×{e['gpus']} {e['layout']}: {e['reason']}"
+                                 for e in rej["examples"].get(k, [])[:2])) for k, n in rej["counts"].items()]
+        c.print(table("Rejected", ["why", ("setups", "right"), "for example"], rows))
+
+
+@click.command("fit")
+@model_options
+@job_options
+@layout_options
+@click.option("--gpu", "gpu_name", required=True, help="GPU type.")
+@click.option("--find", "find", multiple=True, type=click.Choice(["gpus", "batch", "context", "concurrency",
+                                                                   "cheapest"]),
+              help="Which questions (default: all that apply).")
+@json_option
+def fit_cmd(model: Loaded, job: Any, prices: dict[str, float], layout: Any, gpu_name: str, find: tuple[str, ...],
+            as_json: bool) -> None:
+    """Inverse questions: fewest GPUs, largest batch, longest context, most concurrent requests, cheapest setup."""
+    from llmsize.planner.reports import FIND, fit_report
+
+    rep = fit_report(model.spec, job, gpu_name, layout, find=find or FIND, prices=prices)
+    if as_json:
+        emit_json(rep)
+        return
+    c = console()
+    c.print(f"[bold]{rep['model']}[/bold] on {rep['gpu']} ({rep['layout']}), {rep['mode']}")
+    for k, v in rep.items():
+        if k in ("model", "gpu", "layout", "mode"):
+            continue
+        if isinstance(v, dict) and "gpu" in v:
+            v = f"{v['gpus']} × {v['gpu']} {v['layout']}"
+        c.print(f"  {k.replace('_', ' ')}: {v}")
+
+
+@click.command("speed")
+@model_options
+@job_options
+@layout_options
+@click.option("--gpu", "gpu_name", required=True, help="GPU type.")
+@json_option
+def speed_cmd(model: Loaded, job: Any, prices: dict[str, float], layout: Any, gpu_name: str, as_json: bool) -> None:
+    """Roofline prefill/decode speed (TTFT, time per output token) or training step and total time."""
+    from llmsize.planner.reports import speed_report
+
+    rep = speed_report(model.spec, job, gpu_name, layout)
+    if as_json:
+        emit_json(rep)
+        return
+    c = console()
+    for k, v in rep.items():
+        if k not in ("citations", "terms"):
+            c.print(f"{k.replace('_', ' ')}: {v:,.4g}" if isinstance(v, float) else f"{k.replace('_', ' ')}: {v}")
+
+
+@click.command("cost")
+@model_options
+@job_options
+@click.option("--gpu", "gpu_names", multiple=True, help="GPU types (default: all with a price).")
+@click.option("--count", "counts", multiple=True, type=click.IntRange(min=1), help="GPU counts (default 1 and 8).")
+@json_option
+def cost_cmd(model: Loaded, job: Any, prices: dict[str, float], gpu_names: tuple[str, ...],
+             counts: tuple[int, ...], as_json: bool) -> None:
+    """Cost side by side: a training run, or serving per 1M tokens in and out, single vs multi-GPU."""
+    from llmsize.planner.reports import cost_report
+
+    rep = cost_report(model.spec, job, gpu_names or None, counts or (1, 8), prices=prices)
+    if as_json:
+        emit_json(rep)
+        return
+    serve = rep["mode"] == "serve"
+    cols = ["GPU", ("GPUs", "right"), ("$/GPU-h", "right")] + (
+        ["layout", ("out tok/s", "right"), ("$/1M in", "right"), ("$/1M out", "right")] if serve else
+        [("days", "right"), ("GPU-hours", "right"), ("cost", "right")])
+    rows = []
+    for r in rep["rows"]:
+        head = [r["gpu"], r["gpus"], _usd(r["usd_per_gpu_hour"])]
+        if "note" in r:
+            rows.append(head + [r["note"]] + [""] * (len(cols) - 4))
+        elif serve:
+            rows.append(head + [r["layout"], f"{r['output_tokens_per_s']:,.0f}", _usd(r["usd_per_1m_input"]),
+                                _usd(r["usd_per_1m_output"])])
+        else:
+            rows.append(head + [f"{r['days']:,.1f}", f"{r['gpu_hours']:,.0f}", _usd(r["usd"])])
+    console().print(table(f"{rep['model']}: {rep['mode']} cost", cols, rows))
+
+
+@click.command("export")
+@click.argument("engine", type=click.Choice(["vllm", "llamacpp", "deepspeed", "fsdp", "torchrun"]))
+@click.argument("model_name", metavar="MODEL")
+@layout_options
+@click.option("--max-model-len", type=click.IntRange(min=1))
+@click.option("--gpu-memory-utilization", type=click.FloatRange(0, 1, min_open=True), default=0.9, show_default=True)
+@click.option("--kv-cache-dtype", default=None, help="vLLM: auto/fp8/...; llama.cpp: f16/q8_0/...")
+@click.option("--quantization", help="vLLM --quantization method.")
+@click.option("--max-num-seqs", type=click.IntRange(min=1), help="Concurrent sequences (vLLM) / slots (llama.cpp).")
+@click.option("--micro-batch", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--grad-accum", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--gpus-per-node", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--script", default="train.py", show_default=True, help="Training script for torchrun.")
+def export_cmd(engine: str, model_name: str, layout: Any, max_model_len: int | None, gpu_memory_utilization: float,
+               kv_cache_dtype: str | None, quantization: str | None, max_num_seqs: int | None, micro_batch: int,
+               grad_accum: int, gpus_per_node: int, script: str) -> None:
+    """Write what an engine reads for a setup: a vLLM or llama.cpp command line, a DeepSpeed JSON, an
+    accelerate FSDP config or a torchrun launch line."""
+    from llmsize.export import Setup, export
+
+    kv = kv_cache_dtype or ("f16" if engine == "llamacpp" else "auto")
+    split = tuple([1.0] * layout.gpus) if engine == "llamacpp" and layout.gpus > 1 else ()
+    s = Setup(model=model_name, layout=layout, max_model_len=max_model_len, gpu_memory_utilization=gpu_memory_utilization,
+              kv_cache_dtype=kv, quantization=quantization, max_num_seqs=max_num_seqs, micro_batch=micro_batch,
+              grad_accum=grad_accum, gpus_per_node=gpus_per_node, script=script, tensor_split=split)
+    click.echo(export(engine, s))
+
+
+@click.command("gpus")
+@click.argument("search", required=False)
+@json_option
+@units_option
+def gpus_cmd(search: str | None, as_json: bool, units: str) -> None:
+    """The GPU catalog: memory, bandwidth, bf16 FLOP/s and the cheapest published price."""
+    from llmsize.planner import gpu_list
+
+    rep = gpu_list(search)
+    if as_json:
+        emit_json(rep)
+        return
+    rows = [(g["name"], fmt_bytes(g["memory_bytes"], units), f"{(g['bandwidth_bytes_per_s'] or 0) / 1e12:.2f} TB/s",
+             f"{(g['bf16_flops'] or 0) / 1e12:,.0f}", _usd(g["usd_per_gpu_hour"])) for g in rep["gpus"]]
+    console().print(table(f"{len(rows)} GPUs", ["GPU", ("memory", "right"), ("bandwidth", "right"),
+                                                ("bf16 TFLOP/s", "right"), ("$/GPU-h", "right")], rows))
+
+
+COMMANDS = [plan_cmd, fit_cmd, speed_cmd, cost_cmd, export_cmd, gpus_cmd]

@@ -1,0 +1,139 @@
+"""The planner: which GPU type, how many, which parallel layout and precision; the inverse questions;
+speed and cost side by side. The `*_report` functions return what `--json` prints, so the CLI and
+the web API give the same numbers."""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from llmsize.cost import price_for
+from llmsize.errors import LlmsizeError
+from llmsize.parallel import Breakdown, Layout
+from llmsize.planner import jobs
+from llmsize.planner.jobs import ServeJob, TrainJob
+from llmsize.planner.search import DEFAULT_COUNTS, Candidate, plan_serve, plan_train, rank
+from llmsize.sources import SOURCES
+from llmsize.spec import ModelSpec
+
+__all__ = ["ServeJob", "TrainJob", "candidate_row", "gpu_list", "plan_report", "resolve_gpus"]
+
+
+def resolve_gpus(names: Sequence[str] | None) -> list[Any]:
+    """GPUs by name (did-you-mean on a typo); all catalogued ones when none are named."""
+    from llmsize.catalog.hardware import gpus, parse_gpu
+
+    if not names:
+        return list(gpus())
+    return [parse_gpu(n) for n in names]
+
+
+def _pricer(overrides: dict[str, float] | None):
+    cache: dict[str, float | None] = {}
+
+    def price(g: Any) -> float | None:
+        if g.name not in cache:
+            given = (overrides or {}).get(g.name)
+            p = price_for(g.name, given) if given is not None or g.vendor != "custom" else None
+            cache[g.name] = p.usd_per_gpu_hour if p else None
+        return cache[g.name]
+
+    return price
+
+
+def _device_fn(serving: bool, utilization: float | None):
+    cache: dict[tuple[str, int], int] = {}
+
+    def device(g: Any, n: int) -> int:
+        key = (g.name, min(n, 2))
+        if key not in cache:
+            try:
+                cache[key] = jobs.device_bytes(g, gpus=n, serving=serving, utilization=utilization)
+            except LlmsizeError:
+                cache[key] = 0
+        return cache[key]
+
+    return device
+
+
+def candidate_row(c: Candidate) -> dict[str, Any]:
+    """One setup as JSON: GPU, count, layout, precision, memory per GPU, headroom, speed, time, cost."""
+    row: dict[str, Any] = {"gpu": c.gpu.name, "gpus": c.gpus, "layout": c.layout.label(),
+                           "tp": c.layout.tp, "pp": c.layout.pp, "dp": c.layout.dp, "cp": c.layout.cp,
+                           "ep": c.layout.ep, "engine": c.layout.engine, "zero": c.layout.zero, "fsdp": c.layout.fsdp,
+                           "offload_optimizer": c.layout.offload_optimizer, "offload_params": c.layout.offload_params,
+                           "precision": c.precision}
+    if c.memory is not None:
+        row.update(memory_per_gpu_bytes=c.memory.peak_bytes, budget_bytes=c.budget, headroom_bytes=c.headroom,
+                   stage=c.memory.stage, host_bytes=c.memory.host_bytes,
+                   terms=[{"name": t.name, "bytes": t.value, "formula": t.formula, "source": t.source}
+                          for t in c.memory.terms])
+    row.update(tokens_per_s=c.tokens_per_s or None, seconds=c.seconds, usd=c.usd, usd_per_1m_input=c.usd_in,
+               **c.extra)
+    if c.reason:
+        row.update(rejected=c.kind, reason=c.reason)
+    return row
+
+
+def plan_report(spec: ModelSpec, job: TrainJob | ServeJob, *, gpu_names: Sequence[str] | None = None,
+                counts: Sequence[int] | None = None, max_gpus: int = 1024, prices: dict[str, float] | None = None,
+                top: int = 20, breakdown: Breakdown | None = None, by: str = "auto") -> dict[str, Any]:
+    """Everything `llmsize plan --json` prints: ranked feasible setups and why the others were rejected."""
+    gpu_types = resolve_gpus(gpu_names)
+    if max_gpus < 1 or max_gpus > 1 << 20:
+        raise LlmsizeError(f"max GPUs must be between 1 and {1 << 20}, got {max_gpus}")
+    serving = isinstance(job, ServeJob)
+    price = _pricer(prices)
+    device = _device_fn(serving, job.gpu_memory_utilization if serving else None)
+    if serving:
+        bd = breakdown or jobs.serve_breakdown(spec, job)
+        cands = plan_serve(spec, job, bd, gpu_types, max_gpus=max_gpus, device=device, price=price)
+    else:
+        bd = breakdown or jobs.train_breakdown(spec, job)
+        cs = [n for n in (counts or DEFAULT_COUNTS) if n <= max_gpus]
+        cands = plan_train(spec, job, bd, gpu_types, counts=cs, device=device, price=price)
+    ranked = rank(cands, by=by)
+    rejected = [c for c in cands if c.kind != "ok"]
+    kinds = Counter(c.kind for c in rejected)
+    examples: dict[str, list[dict[str, Any]]] = {}
+    for c in rejected:
+        ex = examples.setdefault(c.kind, [])
+        if len(ex) < 5 and all(e["reason"] != c.reason for e in ex):
+            ex.append({"gpu": c.gpu.name, "gpus": c.gpus, "layout": c.layout.label(), "reason": c.reason})
+    keys = {"rajbhandari2020", "korthikanti2022", "narayanan2021", "kwon2023" if serving else "chowdhery2022",
+            "pope2022" if serving else "dubey2024"}
+    return {"model": spec.name, "mode": "serve" if serving else "train", "job": _job_dict(job),
+            "searched": len(cands), "feasible": len(ranked), "setups": [candidate_row(c) for c in ranked[:top]],
+            "rejected": {"counts": dict(kinds), "examples": examples},
+            "breakdown": {k: getattr(bd, k) for k in ("weights", "gradients", "optimizer", "master_weights",
+                                                       "activations", "transient", "kv_cache")},
+            "citations": {k: SOURCES[k] for k in sorted(keys)}}
+
+
+def _job_dict(job: TrainJob | ServeJob) -> dict[str, Any]:
+    return {k: getattr(job, k) for k in job.__dataclass_fields__}
+
+
+def gpu_list(search: str | None = None) -> dict[str, Any]:
+    """The GPU catalog with each type's cheapest published price (`llmsize gpus --json`)."""
+    from llmsize.catalog.hardware import cheapest_price, gpus
+
+    rows = []
+    for g in gpus():
+        if search and search.lower() not in (g.name + " " + " ".join(g.aliases)).lower():
+            continue
+        p = cheapest_price(g.name)
+        rows.append({"name": g.name, "vendor": g.vendor, "memory_bytes": g.memory_bytes, "usable_bytes": g.usable,
+                     "bandwidth_bytes_per_s": g.bandwidth, "bf16_flops": g.flops.get("bf16"),
+                     "fp8_flops": g.flops.get("fp8"), "interconnect_bytes_per_s": g.interconnect_bw,
+                     "tdp_watts": g.tdp_watts, "usd_per_gpu_hour": p.usd_per_gpu_hour if p else None,
+                     "price_provider": p.provider if p else None, "source": g.source})
+    return {"gpus": rows}
+
+
+def default_layout(gpus: int, **kw: Any) -> Layout:
+    """DP over all GPUs unless TP/PP/CP are given."""
+    tp, pp, cp = kw.pop("tp", 1), kw.pop("pp", 1), kw.pop("cp", 1)
+    if gpus % (tp * pp * cp):
+        raise LlmsizeError(f"TP {tp} × PP {pp} × CP {cp} = {tp * pp * cp} does not divide {gpus} GPUs")
+    return Layout(tp=tp, pp=pp, cp=cp, dp=gpus // (tp * pp * cp), **kw)

@@ -1,0 +1,115 @@
+"""Inverse questions: the fewest GPUs, the largest batch, the longest context, the most concurrent
+requests (vLLM: KV blocks left under gpu_memory_utilization), the cheapest setup meeting a target."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from llmsize.errors import LlmsizeError
+from llmsize.parallel import Breakdown, Layout, check_layout, per_gpu, placement
+from llmsize.planner import jobs
+from llmsize.planner.jobs import ServeJob, TrainJob
+from llmsize.spec import ModelSpec
+
+VLLM_BLOCK = 16  # tokens per KV block (vLLM's default --block-size on CUDA)
+
+
+def _largest(lo: int, hi: int, fits: Callable[[int], bool]) -> int:
+    """The largest n in [lo, hi] with fits(n) (fits is monotone); lo - 1 when none fits."""
+    if not fits(lo):
+        return lo - 1
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if fits(mid):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _budget(gpu: Any, gpus: int, serving: bool, utilization: float = 1.0,
+            device: Callable[[Any, int], int] | None = None) -> int:
+    dev = device(gpu, gpus) if device else 0
+    return int(gpu.usable * utilization) - dev
+
+
+def largest_batch(spec: ModelSpec, job: TrainJob | ServeJob, gpu: Any, layout: Layout, *,
+                  breakdown: Callable[..., Breakdown] | None = None, limit: int = 1 << 16,
+                  device: Callable[[Any, int], int] | None = None) -> int:
+    """Largest micro-batch (training) or number of concurrent sequences (serving) that fits each GPU."""
+    check_layout(spec, layout)
+    serving = isinstance(job, ServeJob)
+    budget = _budget(gpu, layout.gpus, serving, job.gpu_memory_utilization if serving else 1.0, device)
+
+    def fits(b: int) -> bool:
+        bd = (breakdown or (jobs.serve_breakdown if serving else jobs.train_breakdown))(spec, job, b)
+        return per_gpu(spec, bd, layout).peak_bytes <= budget
+
+    return _largest(1, limit, fits)
+
+
+def longest_context(spec: ModelSpec, job: TrainJob | ServeJob, gpu: Any, layout: Layout, *,
+                    breakdown: Callable[..., Breakdown] | None = None, limit: int | None = None,
+                    device: Callable[[Any, int], int] | None = None) -> int:
+    """Longest sequence (training) or context (serving) that fits each GPU, up to `limit` (default: the
+    model's max_position_embeddings × 8, so a RoPE-scaled window can still be explored)."""
+    check_layout(spec, layout)
+    serving = isinstance(job, ServeJob)
+    budget = _budget(gpu, layout.gpus, serving, job.gpu_memory_utilization if serving else 1.0, device)
+    hi = limit or spec.max_position_embeddings * 8
+
+    def fits(s: int) -> bool:
+        if serving:
+            bd = (breakdown or jobs.serve_breakdown)(spec, job, None, s)
+        else:
+            bd = (breakdown or jobs.train_breakdown)(spec, job, None, s)
+        return per_gpu(spec, bd, layout).peak_bytes <= budget
+
+    step = 2 * layout.cp if layout.cp > 1 else 1
+    n = _largest(1, hi // step, lambda k: fits(k * step))
+    return n * step
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KvBudget:
+    """vLLM's KV arithmetic on one GPU of a TP × PP replica."""
+
+    budget_bytes: int  # usable × gpu_memory_utilization
+    weights_bytes: int
+    activation_bytes: int
+    device_bytes: int
+    kv_bytes: int  # what is left for KV blocks
+    bytes_per_token: int  # KV bytes one token takes on this GPU
+    blocks: int
+    block_size: int
+    max_tokens: int
+    max_concurrency: int  # sequences of the job's context length that fit at once
+
+
+def kv_budget(spec: ModelSpec, job: ServeJob, gpu: Any, layout: Layout, *, breakdown: Breakdown | None = None,
+              device_bytes: int = 0, block_size: int = VLLM_BLOCK) -> KvBudget:
+    """KV space vLLM leaves after weights, the profiled activation peak and non-torch memory, in blocks.
+
+    KV = usable·u − W_gpu − A_peak − non_torch;  blocks = ⌊KV / (block · kv_tok)⌋;
+    max concurrency = ⌊blocks · block / context⌋
+
+    Source: kwon2023"""
+    check_layout(spec, layout)
+    bd = breakdown or jobs.serve_breakdown(spec, job, 1, job.context)
+    no_kv = Breakdown(weights=bd.weights, activations=bd.activations, transient=bd.transient,
+                      weight_bytes_per_param=bd.weight_bytes_per_param)
+    mem = per_gpu(spec, no_kv, layout)
+    w = sum(t.value for t in mem.terms if t.name == "weights")
+    act = mem.peak_bytes - w
+    budget = int(gpu.usable * job.gpu_memory_utilization)
+    left = budget - mem.peak_bytes - device_bytes
+    P = placement(spec, layout.tp, layout.pp, layout.ep)
+    per_tok = round(bd.kv_cache / max(job.context, 1) * max(P.layers) / spec.num_layers * P.kv_fraction)
+    if per_tok <= 0:
+        raise LlmsizeError(f"{spec.name}: the memory model gives no KV cache for this job")
+    blocks = max(left, 0) // (block_size * per_tok)
+    tokens = blocks * block_size
+    return KvBudget(budget_bytes=budget, weights_bytes=w, activation_bytes=act, device_bytes=device_bytes,
+                    kv_bytes=max(left, 0), bytes_per_token=per_tok, blocks=blocks, block_size=block_size,
+                    max_tokens=tokens, max_concurrency=tokens // job.context)

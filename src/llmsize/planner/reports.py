@@ -1,0 +1,121 @@
+"""`--json` of `llmsize fit`, `speed` and `cost`: library functions, so the web API gives the same numbers."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from llmsize.cost import price_for, training_cost, usd_per_million_tokens
+from llmsize.errors import LlmsizeError
+from llmsize.parallel import Layout, check_layout, per_gpu
+from llmsize.perf import serve_speed, train_time
+from llmsize.planner import _device_fn, candidate_row, plan_report, resolve_gpus
+from llmsize.planner import fit as fitmod
+from llmsize.planner import jobs
+from llmsize.planner.jobs import ServeJob, TrainJob
+from llmsize.sources import SOURCES
+from llmsize.spec import ModelSpec
+
+FIND = ("gpus", "batch", "context", "concurrency", "cheapest")
+
+
+def fit_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_name: str, layout: Layout, *,
+               find: Sequence[str] = FIND, prices: dict[str, float] | None = None) -> dict[str, Any]:
+    """The inverse questions for one GPU type (and a layout for batch/context/concurrency)."""
+    bad = [f for f in find if f not in FIND]
+    if bad:
+        raise LlmsizeError(f"unknown question(s) {', '.join(bad)} (known: {', '.join(FIND)})")
+    gpu = resolve_gpus([gpu_name])[0]
+    serving = isinstance(job, ServeJob)
+    check_layout(spec, layout)
+    dev = _device_fn(serving, job.gpu_memory_utilization if serving else None)
+    out: dict[str, Any] = {"model": spec.name, "gpu": gpu.name, "layout": layout.label(),
+                           "mode": "serve" if serving else "train"}
+    if "gpus" in find:
+        rep = plan_report(spec, job, gpu_names=[gpu.name], prices=prices, by="gpus", top=1)
+        out["fewest_gpus"] = rep["setups"][0] if rep["setups"] else None
+    if "batch" in find:
+        out["largest_batch"] = fitmod.largest_batch(spec, job, gpu, layout, device=dev)
+    if "context" in find:
+        out["longest_context"] = fitmod.longest_context(spec, job, gpu, layout, device=dev)
+    if "concurrency" in find and serving:
+        assert isinstance(job, ServeJob)
+        kb = fitmod.kv_budget(spec, job, gpu, layout, device_bytes=dev(gpu, layout.gpus))
+        out["kv_budget"] = {k: getattr(kb, k) for k in kb.__dataclass_fields__}
+    if "cheapest" in find:
+        rep = plan_report(spec, job, prices=prices, top=1)
+        out["cheapest"] = rep["setups"][0] if rep["setups"] else None
+    return out
+
+
+def speed_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_name: str, layout: Layout, *,
+                 pue: float = 1.0) -> dict[str, Any]:
+    """Roofline serving speed or FLOP-counted training time on one setup."""
+    gpu = resolve_gpus([gpu_name])[0]
+    check_layout(spec, layout)
+    if isinstance(job, ServeJob):
+        bd = jobs.serve_breakdown(spec, job)
+        mem = per_gpu(spec, bd, layout)
+        w = sum(t.value for t in mem.terms if t.name == "weights")
+        kv_tok = sum(t.value for t in mem.terms if t.name == "kv_cache") / max(job.concurrency * job.context, 1)
+        if not gpu.bandwidth:
+            raise LlmsizeError(f"{gpu.name}: no memory bandwidth known, so no decode speed")
+        sp = serve_speed(spec, weights_per_gpu=w, kv_bytes_per_token_gpu=kv_tok, tp=layout.tp, pp=layout.pp,
+                         peak_flops=gpu.peak_flops("bf16"), bandwidth=gpu.bandwidth, batch=job.concurrency,
+                         prompt_len=job.prompt_len, output_len=job.output_len, prefill_mfu=job.prefill_mfu,
+                         mbu=job.mbu)
+        return {"model": spec.name, "gpu": gpu.name, "layout": layout.label(), "mode": "serve",
+                "ttft_s": sp.ttft_s, "tpot_s": sp.tpot_s, "e2e_s": sp.e2e_s,
+                "prefill_tokens_per_s": sp.prefill_tokens_per_s, "decode_tokens_per_s": sp.decode_tokens_per_s,
+                "decode_bound": sp.decode_bound, "step_bytes_per_gpu": sp.step_bytes,
+                "prefill_mfu": job.prefill_mfu, "mbu": job.mbu, "citations": {"pope2022": SOURCES["pope2022"]}}
+    if job.tokens is None:
+        raise LlmsizeError("training speed needs --tokens (the tokens to train on)")
+    tt = train_time(spec, tokens=job.tokens, gpus=layout.gpus, peak_flops=gpu.peak_flops("bf16"),
+                    seq_len=job.seq_len, mfu=job.mfu, recompute=job.recompute, tdp_watts=gpu.tdp_watts, pue=pue)
+    step_tokens = job.global_batch * job.seq_len
+    return {"model": spec.name, "gpu": gpu.name, "gpus": layout.gpus, "layout": layout.label(), "mode": "train",
+            "flops_per_token": tt.flops_per_token, "total_flops": tt.total_flops, "mfu": tt.mfu,
+            "tokens_per_s": job.tokens / tt.seconds, "step_s": tt.seconds * step_tokens / job.tokens,
+            "seconds": tt.seconds, "days": tt.days, "gpu_hours": tt.gpu_hours, "energy_kwh": tt.energy_kwh,
+            "terms": [{"name": t.name, "flops": t.value, "formula": t.formula, "source": t.source} for t in tt.terms],
+            "citations": {k: SOURCES[k] for k in ("chowdhery2022", "narayanan2021")}}
+
+
+def cost_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_names: Sequence[str] | None,
+                counts: Sequence[int], *, prices: dict[str, float] | None = None) -> dict[str, Any]:
+    """Cost side by side across GPU types and counts: a training run, or $ per 1M tokens in and out."""
+    rows: list[dict[str, Any]] = []
+    for g in resolve_gpus(gpu_names):
+        p = price_for(g.name, (prices or {}).get(g.name)) if g.vendor != "custom" or prices else None
+        for n in counts:
+            row: dict[str, Any] = {"gpu": g.name, "gpus": n, "usd_per_gpu_hour": p.usd_per_gpu_hour if p else None,
+                                   "price_source": p.source if p else None}
+            if not g.has("bf16"):
+                row["note"] = f"{g.name} has no bf16 rate"
+                rows.append(row)
+                continue
+            if isinstance(job, ServeJob):
+                rep = plan_report(spec, job.with_(min_tokens_per_s=None), gpu_names=[g.name], max_gpus=n, prices=prices,
+                                  top=1)
+                best = rep["setups"][0] if rep["setups"] else None
+                if best is None:
+                    row["note"] = "does not fit"
+                else:
+                    replicas = n // best["gpus"]
+                    row.update(layout=best["layout"], replicas=replicas,
+                               output_tokens_per_s=best["tokens_per_s"] * replicas,
+                               usd_per_1m_output=best["usd"], usd_per_1m_input=best["usd_per_1m_input"])
+            else:
+                if job.tokens is None:
+                    raise LlmsizeError("training cost needs --tokens")
+                tt = train_time(spec, tokens=job.tokens, gpus=n, peak_flops=g.peak_flops("bf16"), seq_len=job.seq_len,
+                                mfu=job.mfu, recompute=job.recompute, tdp_watts=g.tdp_watts)
+                row.update(days=tt.days, gpu_hours=tt.gpu_hours, energy_kwh=tt.energy_kwh,
+                           usd=training_cost(tt.gpu_hours, p.usd_per_gpu_hour) if p else None)
+            rows.append(row)
+    return {"model": spec.name, "mode": "serve" if isinstance(job, ServeJob) else "train", "rows": rows,
+            "note": "training memory is not checked here; `llmsize plan --train` checks it",
+            "citations": {"narayanan2021": SOURCES["narayanan2021"], "pope2022": SOURCES["pope2022"]}}
+
+
+__all__ = ["FIND", "candidate_row", "cost_report", "fit_report", "speed_report", "usd_per_million_tokens"]
