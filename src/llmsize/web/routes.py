@@ -3,7 +3,7 @@ dict it returns is exactly what the matching CLI command prints with `--json`.""
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -103,6 +103,21 @@ def _short(n: int | None) -> str:
             v = n / div
             return f"{v:.0f}{suf}" if v >= 100 else f"{v:.1f}{suf}" if v >= 10 else f"{v:.2f}{suf}"
     return str(n)
+
+
+@router.post("/spec", summary="The model spec the formulas read (architecture facts, no computed numbers)")
+async def spec(body: S.ModelBody) -> Response:
+    return cached("spec", body, lambda: _spec_dict(resolve(body.model)))
+
+
+def _spec_dict(loaded: Any) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    d = asdict(loaded.spec)
+    for k in ("moe_layers", "layer_types"):  # per-layer lists: as counts, the page shows no more
+        d[k] = dict(Counter(str(v).lower() for v in d[k]))
+    d["origin"] = loaded.origin
+    return d
 
 
 @router.post("/params", summary="Exact parameter count (as `llmsize params --json`)")

@@ -91,9 +91,9 @@ async function run(my, signal) {
     document.body.removeAttribute("aria-busy");
     return;
   }
-  let params;
+  let params, spec;
   try {
-    params = await api("/params", { model: ref }, signal);
+    [params, spec] = await Promise.all([api("/params", { model: ref }, signal), api("/spec", { model: ref }, signal)]);
   } catch (e) {
     if (e.name === "AbortError" || my !== seq) return;
     showError(e.message);
@@ -104,7 +104,7 @@ async function run(my, signal) {
   $("#results").classList.remove("stale");
   let section = null, secErr = null;
   const sec = SECTIONS[state.tab];
-  const ctx = { state, meta, explain: !!state.explain, params, api, update, width: $("#results").clientWidth - 36 };
+  const ctx = { state, meta, explain: !!state.explain, params, spec, api, update, width: $("#results").clientWidth - 36 };
   if (sec && meta.sections[state.tab]) {
     try { section = await api(sec.endpoint, sec.body(ref, ctx), signal); } catch (e) {
       if (e.name === "AbortError" || my !== seq) return;

@@ -52,7 +52,7 @@ export function renderParams(rep, ctx) {
     const ck = rep.checkpoint;
     extra.push(card("Checkpoint", h("p", {}, `${exact(ck.stored_values)} values in ${exact(ck.bytes)} bytes`)));
   }
-  const out = [head, where, h("div", { class: "cols" }, extra)];
+  const out = [head, ctx.spec ? architecture(ctx.spec) : null, where, h("div", { class: "cols" }, extra)];
   if (ctx.explain) out.push(explain(terms, rep.citations, (t) => exact(t.params)));
   return out;
 }
@@ -64,4 +64,23 @@ function ranges(ix) {
     if (ix[i + 1] !== a + 1) { out.push(start === a ? `${a}` : `${start}–${a}`); start = ix[i + 1]; }
   });
   return out.join(", ");
+}
+
+/** The spec's facts as a grid of label/value pairs (what the formulas read). */
+export function architecture(sp) {
+  const a = sp.attention, m = sp.mlp, e = sp.moe;
+  const kind = a.kv_lora_rank ? "MLA" : a.num_kv_heads === 1 ? "MQA" : a.num_kv_heads < a.num_heads ? "GQA" : "MHA";
+  const layers = Object.entries(sp.layer_types).map(([k, n]) => `${n} ${k}`).join(" + ");
+  const facts = [
+    ["Layers", exact(sp.num_layers), layers && Object.keys(sp.layer_types).length > 1 ? layers : ""],
+    ["Hidden d", exact(sp.hidden_size), ""],
+    ["Attention", `${a.num_heads} heads`, `${kind}${kind !== "MHA" && !a.kv_lora_rank ? `, ${a.num_kv_heads} KV` : ""} · d_h ${a.head_dim}`],
+    [e ? "Experts" : "FFN f", e ? `${e.num_experts} × ${exact(e.expert_intermediate_size)}` : exact(m.intermediate_size),
+      e ? `top-${e.top_k}${e.shared_intermediate_size ? ` + shared ${exact(e.shared_intermediate_size)}` : ""}` : `${m.kind} · ${m.activation}`],
+    ["Vocab V", exact(sp.vocab_size), sp.tie_word_embeddings ? "tied head" : "untied head"],
+    ["Context", exact(sp.max_position_embeddings), `${sp.position}${sp.sliding_window ? ` · window ${exact(sp.sliding_window)}` : ""}`],
+  ];
+  if (sp.dtype) facts.push(["Stored as", sp.dtype, sp.norms.kind]);
+  return card("Architecture", h("dl", { class: "facts" }, facts.map(([k, v, sub]) =>
+    h("div", {}, h("dt", {}, k), h("dd", {}, v, sub ? h("small", {}, sub) : null)))));
 }
