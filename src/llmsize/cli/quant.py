@@ -1,0 +1,242 @@
+"""`llmsize quant` (which weight format fits, how fast, at what quality) and `llmsize inspect`
+(what a .safetensors / .gguf file really holds, from its headers)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from llmsize.cli.common import (console, emit_json, fmt_bytes, json_option, model_header, model_options,
+                                print_notes, table, units_option)
+from llmsize.errors import LlmsizeError
+from llmsize.load import Loaded
+
+
+@click.command("quant")
+@model_options
+@click.option("--gpu", help="GPU name (H100, 'RTX 4090', ...) or memory size (24GiB, 80GB).")
+@click.option("--context", type=click.IntRange(min=1), help="Tokens per sequence [default: the model's maximum].")
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Sequences decoded together.")
+@click.option("--kv-cache", "kv", default="bf16", show_default=True,
+              help="KV-cache dtype: bf16, fp16, fp8 (vLLM), q8_0, q5_1, q5_0, q4_1, q4_0, iq4_nl (llama.cpp).")
+@click.option("--format", "formats", multiple=True,
+              help="Only these formats (repeatable): bf16, fp8, fp8-block, int8, nf4, nf4-dq, gptq-int4-g128, "
+                   "awq-int4-g128, mxfp4, nvfp4, Q4_K_M, Q8_0, IQ4_XS, ...")
+@click.option("--tensors", "show_tensors", is_flag=True, help="With one --format: list every tensor's type and bytes.")
+@click.option("--qlora", is_flag=True, help="QLoRA fine-tuning terms (4-bit base, adapters, optimizer) instead.")
+@click.option("--rank", type=click.IntRange(min=1), default=64, show_default=True, help="LoRA rank for --qlora.")
+@json_option
+@units_option
+def quant_cmd(model: Loaded, gpu: str | None, context: int | None, batch: int, kv: str, formats: tuple[str, ...],
+              show_tensors: bool, qlora: bool, rank: int, as_json: bool, units: str) -> None:
+    """Weight formats for MODEL: exact weight bytes, memory at the context, whether it fits the GPU,
+    the largest context that fits, decode speed bound and the published quality cost.
+
+    \b
+    Examples:
+      llmsize quant Llama-3.1-8B --gpu "RTX 4090" --context 8192
+      llmsize quant Mixtral-8x7B-v0.1 --format Q4_0 --tensors
+      llmsize quant Llama-2-7b-hf --qlora --rank 64
+    """
+    spec = model.spec
+    if qlora:
+        from llmsize.quant.qlora import qlora_memory
+
+        q = qlora_memory(spec, rank=rank)
+        if as_json:
+            emit_json(q.as_dict())
+            return
+        print_notes(model)
+        c = console()
+        c.print(f"[bold]{model_header(model)}[/bold] — QLoRA, rank {rank}, LoRA params {q.lora_params:,}")
+        c.print(table(None, ["term", ("bytes", "right"), ("", "right"), "formula", "source"],
+                      [(t.name, f"{t.value:,}", fmt_bytes(t.value, units), t.formula, t.source) for t in q.terms]))
+        c.print(f"Total without activations: [bold]{fmt_bytes(q.total, units)}[/bold]")
+        for n in q.notes:
+            c.print(f"note: {n}")
+        return
+    from llmsize.quant.planner import plan_quant
+
+    if show_tensors and len(formats) != 1:
+        raise LlmsizeError("--tensors needs exactly one --format")
+    rep = plan_quant(spec, gpu=gpu, context=context, kv=kv, formats=list(formats) or None, batch=batch)
+    file_info = _file_vs_prediction(model)
+    if as_json:
+        d = rep.as_dict()
+        if file_info:
+            d["file"] = file_info
+        if show_tensors:
+            from llmsize.quant.formats import weight_plan
+
+            d["plan"] = weight_plan(spec, formats[0]).as_dict(tensors=True)
+        emit_json(d)
+        return
+    print_notes(model)
+    _print_report(model, rep, units, file_info)
+    if len(formats) == 1:
+        from llmsize.quant.formats import weight_plan
+
+        _print_plan(weight_plan(spec, formats[0]), units, show_tensors)
+
+
+def _print_report(model: Loaded, rep: Any, units: str, file_info: dict[str, Any] | None) -> None:
+    c = console()
+    where = f" on {rep.gpu} ({fmt_bytes(rep.gpu_bytes, units)} usable)" if rep.gpu else ""
+    c.print(f"[bold]{model_header(model)}[/bold]")
+    kvb = rep.rows[0].kv_bytes if rep.rows else 0
+    c.print(f"Context {rep.context:,} x batch {rep.batch}{where}; KV cache {rep.kv_dtype}: {fmt_bytes(kvb, units)}")
+    cols: list[Any] = ["format", ("weights", "right"), ("bpw", "right"), ("total", "right")]
+    if rep.gpu:
+        cols += ["fits", ("max ctx", "right"), ("tok/s<=", "right")]
+    cols += [("Δppl", "right")]
+    rows = []
+    for r in rep.rows:
+        row = [r.format, fmt_bytes(r.weight_bytes, units), f"{r.bits_per_weight:.2f}", fmt_bytes(r.total_bytes, units)]
+        if rep.gpu:
+            row += ["yes" if r.fits else "no", "-" if r.max_context is None else f"{r.max_context:,}",
+                    "-" if r.decode_tokens_per_s is None else f"{r.decode_tokens_per_s:,.0f}"]
+        row.append(f"{r.quality.value:+.4f}" if r.quality else "-")
+        rows.append(row)
+    c.print(_narrow_table(cols, rows))
+    refs = sorted({(r.quality.metric, r.quality.reference, r.quality.source) for r in rep.rows if r.quality})
+    for metric, ref, src in refs:
+        c.print(f"Δppl: {metric} increase over 16-bit @ {ref} (source: {src}); '-' = no published figure cited")
+    best = rep.best
+    if rep.gpu:
+        c.print(f"Best that fits: [bold]{best.format}[/bold] ({best.label})" if best else
+                "Nothing fits at this context: try a smaller --context, a quantized --kv-cache or a bigger --gpu")
+    for f, why in rep.skipped:
+        c.print(f"skipped {f}: {why}")
+    for n in rep.notes:
+        c.print(f"note: {n}")
+    if file_info:
+        c.print(f"File: {file_info['bytes']:,} bytes of tensors ({file_info['quantization'] or 'unquantized'})"
+                + (f"; predicted for {file_info['predicted_format']}: {file_info['predicted_bytes']:,} "
+                   f"({'exact' if file_info['predicted_bytes'] == file_info['bytes'] else 'differs'})"
+                   if file_info.get("predicted_bytes") is not None else ""))
+
+
+def _narrow_table(cols: list[Any], rows: list[list[str]]) -> Any:
+    """A borderless table whose cells never wrap (fits 80 columns for the planner)."""
+    from rich import box
+    from rich.markup import escape
+    from rich.table import Table
+
+    t = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True, show_edge=False)
+    for col in cols:
+        name, justify = (col, "left") if isinstance(col, str) else col
+        t.add_column(name, justify=justify, no_wrap=True)
+    for r in rows:
+        t.add_row(*(escape(str(x)) for x in r))
+    return t
+
+
+def _print_plan(plan: Any, units: str, show_tensors: bool) -> None:
+    c = console()
+    rows = [(f, f"{d['tensors']:,}", f"{d['params']:,}", f"{d['bytes']:,}", fmt_bytes(d["bytes"], units))
+            for f, d in plan.by_format().items()]
+    c.print(table(f"{plan.format}: tensors by stored type", ["type", ("tensors", "right"), ("params", "right"),
+                                                               ("bytes", "right"), ("", "right")], rows))
+    c.print(f"Weights: [bold]{plan.bytes:,} bytes[/bold] ({fmt_bytes(plan.bytes, units)}, "
+            f"{float(plan.bits_per_weight):.4f} bits per weight); source: {plan.source}")
+    for n in plan.notes:
+        c.print(f"note: {n}")
+    if show_tensors:
+        c.print(table(None, ["tensor", "shape", "type", ("bytes", "right")],
+                      [(t.name, "x".join(map(str, t.shape)), t.format, f"{t.bytes:,}") for t in plan.tensors]))
+
+
+def _file_vs_prediction(model: Loaded) -> dict[str, Any] | None:
+    ck = model.checkpoint
+    if ck is None:
+        return None
+    info: dict[str, Any] = dict(path=ck.path, format=ck.format, quantization=ck.quantization, bytes=ck.bytes,
+                                params=ck.params, predicted_format=None, predicted_bytes=None)
+    if ck.format == "gguf" and ck.quantization:
+        from llmsize.quant.formats import weight_plan
+
+        try:
+            info["predicted_format"] = ck.quantization
+            info["predicted_bytes"] = weight_plan(model.spec, ck.quantization).bytes
+        except LlmsizeError:
+            pass
+    return info
+
+
+@click.command("inspect")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--tensors", "show_tensors", is_flag=True, help="List every tensor.")
+@json_option
+@units_option
+def inspect_cmd(path: Path, show_tensors: bool, as_json: bool, units: str) -> None:
+    """What a .safetensors file, sharded folder or .gguf file holds, read from its headers only:
+    per-tensor dtype or ggml type, exact bytes, unpacked parameter counts, quantization, notes.
+
+    \b
+    Examples:
+      llmsize inspect ./Qwen3-0.6B/
+      llmsize inspect model-Q4_K_M.gguf --tensors
+    """
+    ck = _read(path)
+    if as_json:
+        emit_json(ck.as_dict(tensors=show_tensors))
+        return
+    c = console()
+    c.print(f"[bold]{ck.path}[/bold] ({ck.format}{', ' + ck.quantization if ck.quantization else ''})")
+    c.print(f"Parameters: [bold]{ck.params:,}[/bold] (stored values {ck.stored_values:,}); tensor data "
+            f"{ck.bytes:,} bytes ({fmt_bytes(ck.bytes, units)}, {ck.bits_per_weight:.4f} bits per weight); "
+            f"files {fmt_bytes(ck.file_bytes, units)}")
+    rows = [(f, f"{ck.params_by_dtype.get(f, 0):,}", f"{b:,}", fmt_bytes(b, units)) for f, b in ck.bytes_by_format.items()]
+    c.print(table(None, ["format", ("params", "right"), ("bytes", "right"), ("", "right")], rows))
+    if ck.spec is not None:
+        c.print(f"Model spec: {ck.spec.name} ({ck.spec.model_type}, {ck.spec.num_layers} layers, d={ck.spec.hidden_size})")
+        if ck.format == "gguf" and ck.quantization:
+            from llmsize.quant.formats import weight_plan
+
+            try:
+                want = weight_plan(ck.spec, ck.quantization).bytes
+                verdict = "exact" if want == ck.bytes else f"{ck.bytes - want:+,} bytes"
+                c.print(f"Predicted from the spec with llama.cpp's {ck.quantization} rules: {want:,} bytes ({verdict})")
+            except LlmsizeError as e:
+                c.print(f"No prediction: {e}")
+    for n in ck.notes:
+        c.print(f"note: {n}")
+    if show_tensors:
+        c.print(table(None, ["tensor", "dtype", "shape", ("bytes", "right"), ("params", "right"), "format", "part"],
+                      [(t.name, t.dtype, "x".join(map(str, t.shape)), f"{t.bytes:,}", f"{t.params:,}", t.format,
+                        t.part) for t in ck.tensors]))
+
+
+def _read(path: Path) -> Any:
+    if path.is_dir():
+        if any(path.glob("*.safetensors")) or any(path.glob("*.safetensors.index.json")):
+            from llmsize.adapters.safetensors import read_safetensors
+
+            return read_safetensors(path)
+        ggufs = sorted(path.glob("*.gguf"))
+        if len(ggufs) == 1:
+            from llmsize.adapters.gguf import read_gguf
+
+            return read_gguf(ggufs[0])
+        raise LlmsizeError(f"{path}: no .safetensors files or single .gguf file in this folder")
+    if path.suffix == ".gguf":
+        from llmsize.adapters.gguf import read_gguf
+
+        return read_gguf(path)
+    if path.suffix == ".safetensors" or path.name.endswith(".index.json"):
+        from llmsize.adapters.safetensors import read_safetensors
+
+        return read_safetensors(path)
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head == b"GGUF":
+        from llmsize.adapters.gguf import read_gguf
+
+        return read_gguf(path)
+    from llmsize.adapters.safetensors import read_safetensors
+
+    return read_safetensors(path)
+
+
+COMMANDS = [quant_cmd, inspect_cmd]
