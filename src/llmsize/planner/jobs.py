@@ -105,8 +105,10 @@ def _memory() -> Any:
     except ModuleNotFoundError as e:
         if e.name != "llmsize.memory":
             raise
+        m = None
+    if m is None or not hasattr(m, "estimate"):
         raise LlmsizeError("the memory model (llmsize.memory) is not installed in this build; the planner "
-                           "needs its per-category bytes") from None
+                           "needs its per-category bytes")
     return m
 
 
