@@ -42,9 +42,10 @@ def test_qlora_llama2_7b_nf4_double_quant(specs):
 
 
 def test_gpt_oss_mxfp4(specs):
-    """gpt-oss model card: gpt-oss-20b checkpoint 12.8 GiB (MXFP4 experts, bf16 rest)."""
+    """gpt-oss model card: checkpoints of 12.8 GiB (20b) and 60.8 GiB (120b): MXFP4 experts, bf16 rest."""
     p = weight_plan(specs["gpt-oss-20b"], "mxfp4")
     assert round(p.bytes / GIB, 1) == 12.8
+    assert round(weight_plan(specs["gpt-oss-120b"], "mxfp4").bytes / GIB, 1) == 60.8
     assert {t.format for t in p.tensors if t.role == "ffn_down_exps"} == {"mxfp4"}
     assert {t.format for t in p.tensors if t.role == "attn_q"} == {"bf16"}
 
