@@ -1,0 +1,42 @@
+"""The search: reasons for rejection, ranking, and the time budget of a 70B plan."""
+from __future__ import annotations
+
+import time
+
+from llmsize.parallel import Breakdown
+from llmsize.params import count
+from llmsize.planner import plan_report
+from llmsize.planner.jobs import ServeJob, TrainJob
+
+
+def _train_bd(spec):
+    p = count(spec).total
+    return Breakdown(weights=2 * p, gradients=2 * p, master_weights=4 * p, optimizer=8 * p,
+                     activations=2 * spec.num_layers * 4096 * spec.hidden_size * 2, transient=4096 * 128256 * 4,
+                     weight_bytes_per_param=2, grad_bytes_per_param=2)
+
+
+def test_70b_plan_is_fast_and_explains_rejections(llama70b):
+    t = time.perf_counter()
+    rep = plan_report(llama70b, TrainJob(tokens=1e12, max_days=60), breakdown=_train_bd(llama70b))
+    assert time.perf_counter() - t < 2.0  # bench/bench_plan.py holds it under 1 s; slack for CI machines
+    assert rep["feasible"] > 0
+    assert {"fit", "divisible", "slow"} <= set(rep["rejected"]["counts"])
+    assert any("does not fit" in e["reason"] for e in rep["rejected"]["examples"]["fit"])
+    assert any("too slow" in e["reason"] for e in rep["rejected"]["examples"]["slow"])
+    costs = [r["usd"] for r in rep["setups"] if r["usd"] is not None]
+    assert costs == sorted(costs)
+    for r in rep["setups"]:
+        assert r["memory_per_gpu_bytes"] <= r["budget_bytes"]
+
+
+def test_serve_plan_meets_target_and_prices(llama70b):
+    p = count(llama70b).total
+    bd = Breakdown(weights=2 * p, kv_cache=320 * 1024 * 1280 * 16, activations=2 * 2**30, weight_bytes_per_param=2)
+    rep = plan_report(llama70b, ServeJob(concurrency=16, min_tokens_per_s=2000), gpu_names=["H100", "A100-80GB"],
+                      breakdown=bd, prices={"H100-SXM": 2.0})
+    best = rep["setups"][0]
+    assert best["tokens_per_s"] >= 2000
+    assert best["usd"] is not None and best["usd_per_1m_input"] < best["usd"]
+    assert any("not divisible" in e["reason"] or "does not fit" in e["reason"]
+               for ex in rep["rejected"]["examples"].values() for e in ex)
