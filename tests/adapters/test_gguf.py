@@ -157,3 +157,13 @@ def test_absurd_counts(tmp_path):
 def test_row_not_multiple_of_block(tmp_path):
     with pytest.raises(LlmsizeError, match="not a multiple"):
         read_gguf(_handmade(tmp_path / "r.gguf", dims=(33,)))
+
+
+def test_string_array_past_the_end(tmp_path):
+    key = b"tokenizer.ggml.tokens"
+    b = b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + struct.pack("<Q", len(key)) + key
+    b += struct.pack("<IIQ", 9, 8, 100) + struct.pack("<Q", 2**40) + b"\0" * 1000
+    p = tmp_path / "s.gguf"
+    p.write_bytes(b)
+    with pytest.raises(LlmsizeError, match="truncated"):
+        read_gguf(p)

@@ -67,6 +67,21 @@ class _Reader:
             raise self.fail(f"absurd {what} {n:,}: the {self.size - self.pos:,} bytes left cannot hold them")
         return n
 
+    def skip_strings(self, n: int) -> None:
+        """Skip n strings (a tokenizer vocabulary) with one tight loop, still bounds-checked."""
+        f, size, pos = self.f, self.size, self.pos
+        width, order = (8, "little" if self.e == "<" else "big") if self.wide else (4, "little" if self.e == "<" else "big")
+        for _ in range(n):
+            b = f.read(width)
+            if len(b) != width:
+                raise self.fail("truncated GGUF file (in a string array)")
+            ln = int.from_bytes(b, order)
+            pos += width + ln
+            if pos > size:
+                raise self.fail(f"truncated GGUF file (needs {pos:,} bytes, has {size:,})")
+            f.seek(ln, os.SEEK_CUR)
+        self.pos = pos
+
     def string(self) -> str:
         n = self.count("string length", 1)
         try:
@@ -90,10 +105,11 @@ class _Reader:
                 if n <= _KEEP_ARRAY:
                     return list(struct.unpack(self.e + code * n, self.read(size * n)))
                 self.skip(size * n)
+            elif n <= _KEEP_ARRAY:
+                return [self.value(etype, key) for _ in range(n)]
+            elif etype == 8:
+                self.skip_strings(n)
             else:
-                items = [self.value(etype, key) for _ in range(n)] if n <= _KEEP_ARRAY else None
-                if items is not None:
-                    return items
                 for _ in range(n):
                     self.value(etype, key)
             return f"<array of {n:,} {_TYPE_NAMES[etype]}>"
