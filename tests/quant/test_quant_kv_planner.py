@@ -93,7 +93,8 @@ def test_qlora_llama2_7b_peft_counts(specs):
     m = qlora_memory(s, rank=64)
     assert m.weights_bytes == plan.bytes
     terms = {t.name: t.value for t in m.terms}
-    assert terms["optimizer states"] == 8 * n and terms["LoRA adapters"] == 2 * n
+    assert terms["optimizer states"] == 8 * n and terms["LoRA adapters"] == 4 * n == terms["adapter gradients"]
+    assert {t.name: t.value for t in qlora_memory(s, rank=64, adapter_dtype="bf16").terms}["LoRA adapters"] == 2 * n
     assert terms["dequantized weight (transient)"] == 2 * 11008 * 4096
 
 

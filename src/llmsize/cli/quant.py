@@ -26,10 +26,12 @@ from llmsize.load import Loaded
 @click.option("--tensors", "show_tensors", is_flag=True, help="With one --format: list every tensor's type and bytes.")
 @click.option("--qlora", is_flag=True, help="QLoRA fine-tuning terms (4-bit base, adapters, optimizer) instead.")
 @click.option("--rank", type=click.IntRange(min=1), default=64, show_default=True, help="LoRA rank for --qlora.")
+@click.option("--adapter-dtype", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True,
+              help="LoRA adapter dtype for --qlora (peft keeps fp32; the QLoRA paper uses bf16).")
 @json_option
 @units_option
 def quant_cmd(model: Loaded, gpu: str | None, context: int | None, batch: int, kv: str, formats: tuple[str, ...],
-              show_tensors: bool, qlora: bool, rank: int, as_json: bool, units: str) -> None:
+              show_tensors: bool, qlora: bool, rank: int, adapter_dtype: str, as_json: bool, units: str) -> None:
     """Weight formats for MODEL: exact weight bytes, memory at the context, whether it fits the GPU,
     the largest context that fits, decode speed bound and the published quality cost.
 
@@ -43,7 +45,7 @@ def quant_cmd(model: Loaded, gpu: str | None, context: int | None, batch: int, k
     if qlora:
         from llmsize.quant.qlora import qlora_memory
 
-        q = qlora_memory(spec, rank=rank)
+        q = qlora_memory(spec, rank=rank, adapter_dtype=adapter_dtype)
         if as_json:
             emit_json(q.as_dict())
             return

@@ -1,4 +1,4 @@
-"""QLoRA fine-tuning memory: a frozen 4-bit base, 16-bit LoRA adapters, their gradients and
+"""QLoRA fine-tuning memory: a frozen 4-bit base, LoRA adapters (fp32 as peft keeps them, or 16-bit), their gradients and
 (paged) optimizer states, and the 16-bit copy of one base weight that bitsandbytes dequantizes for
 each matmul. Activations (with gradient checkpointing) are llmsize.memory's to compute; this module
 hands it the exact weight bytes and adds the terms that are QLoRA's own.
@@ -68,9 +68,11 @@ def lora_params(spec: ModelSpec, rank: int, targets: Sequence[str] | str = "all-
 
 
 def qlora_memory(spec: ModelSpec, *, rank: int = 64, targets: Sequence[str] | str = "all-linear",
-                 double_quant: bool = True, quant_type: str = "nf4", adapter_dtype: str = "bf16",
+                 double_quant: bool = True, quant_type: str = "nf4", adapter_dtype: str = "fp32",
                  optimizer: str = "paged_adamw_32bit") -> QLoraMemory:
-    """QLoRA's memory terms besides activations.
+    """QLoRA's memory terms besides activations. Adapters default to fp32: the QLoRA paper trains 16-bit
+    adapters, but peft keeps LoRA weights in fp32 on a 16-bit or 4-bit base (autocast_adapter_dtype=True),
+    as the measured truth in shared/truth also shows; pass adapter_dtype="bf16" for the paper's setup.
 
     M = W_4bit + P_LoRA·b_a (adapters) + P_LoRA·b_a (gradients) + P_LoRA·b_opt (optimizer)
         + 2·max(out·in) (one dequantized 16-bit base weight alive during a matmul)
