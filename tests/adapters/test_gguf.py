@@ -75,6 +75,9 @@ def test_predicted_types_and_bytes_equal_file(tmp_path, ftype):
     assert ck.metadata["tokenizer.ggml.tokens"] == "<array of 512 str>"
     t = ck.tensor("blk.0.ffn_down.weight")
     assert t.shape == (256, 512)  # PyTorch order (out, in); GGUF ne = (512, 256)
+    # the gguf package's own reader sees the same types, sizes and data offsets
+    theirs = {x.name: (x.tensor_type.name, int(x.n_bytes), int(x.data_offset)) for x in gguf.GGUFReader(str(path)).tensors}
+    assert theirs == {x.name: (x.dtype, x.bytes, x.offset) for x in ck.tensors}
 
 
 def test_tied_and_qwen3_spec(tmp_path):
