@@ -191,6 +191,8 @@ def weight_plan(spec: ModelSpec, fmt: str | Format, *, base_dtype: str | None = 
     if f.family == "bnb-4bit":
         notes.append("each 4-bit tensor also stores a quant_state JSON blob of ~100-150 bytes (its length "
                      "depends on the decimal text of a float); included as estimated")
+    if spec.vision is not None:
+        notes.append("the vision tower and projector are not in this plan (language-model weights only)")
     if f.family == "mxfp4" and not any(_is_expert_weight(t) for t in tensors(spec)):
         notes.append("MXFP4 as gpt-oss uses it quantizes only routed experts; this dense model stays bf16")
     return WeightPlan(model=spec.name, format=f.key, tensors=tuple(out), source=f.source, notes=tuple(notes))

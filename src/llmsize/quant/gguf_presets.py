@@ -440,5 +440,7 @@ def gguf_plan(spec: ModelSpec, ftype: str, **options: object) -> WeightPlan:
         if rows:
             notes.append(f"rows of {', '.join(map(str, rows))} values are not multiples of 256: those tensors fall "
                          f"back to 32-value blocks (llama.cpp tensor_type_fallback)")
+    if spec.vision is not None:
+        notes.append("the vision tower and projector go to a separate mmproj GGUF; not in this plan")
     return WeightPlan(model=spec.name, format=f"gguf-{f}", tensors=tuple(tq), source="llama-quant",
                       notes=tuple(notes))
