@@ -110,7 +110,7 @@ def _error(status: int, detail: str, headers: dict[str, str] | None = None, **ex
 
 def create_app() -> FastAPI:
     """A fresh app: API routes, error handlers, body cap, the page and its assets."""
-    from llmsize.web import routes
+    from llmsize.web import routes, routes_plan
 
     app = FastAPI(title="llmsize", version=__version__, docs_url=None, redoc_url=None,
                   description="What a transformer LLM costs before you touch a GPU. Every endpoint returns "
@@ -137,6 +137,7 @@ def create_app() -> FastAPI:
         return _error(422, "the request JSON is nested too deeply")
 
     app.include_router(routes.router)
+    app.include_router(routes_plan.router)
     static = resources.files("llmsize.web").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
 

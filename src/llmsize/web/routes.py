@@ -44,22 +44,42 @@ def cached(kind: str, body: Any, compute: Callable[[], dict[str, Any]]) -> Respo
     return Response(hit, media_type="application/json")
 
 
-def _sections() -> dict[str, bool]:
-    """Which parts of the library this install has (parts land independently)."""
-    import importlib.util
+def _has(mod: str, attr: str | None = None) -> bool:
+    import importlib
 
-    def has(mod: str) -> bool:
-        try:
-            return importlib.util.find_spec(mod) is not None
-        except ModuleNotFoundError:
-            return False
-
-    return {"params": True}
+    try:
+        m = importlib.import_module(mod)
+    except ImportError:
+        return False
+    return attr is None or hasattr(m, attr)
 
 
-@router.get("/meta", summary="Version and the sections this server offers")
+@lru_cache(maxsize=1)
+def _meta() -> dict[str, Any]:
+    """Which parts of the library this install has (they land independently) and the choices each offers."""
+    memory = _has("llmsize.memory", "estimate")
+    sections = {"params": True, "memory": memory and _has("llmsize.api", "memory_report"),
+                "quant": _has("llmsize.quant.planner", "plan_quant"),
+                "plan": memory and _has("llmsize.planner", "plan_report"), "cost": memory and _has("llmsize.planner"),
+                "design": _has("llmsize.design.report")}
+    options: dict[str, Any] = {}
+    if sections["quant"]:
+        from llmsize.quant.formats import LISTED, get_format
+        from llmsize.quant.kv import KV_DTYPES
+
+        options["formats"] = [{"key": get_format(k).key, "label": get_format(k).label} for k in LISTED]
+        options["kv_dtypes"] = list(KV_DTYPES)
+    if _has("llmsize.planner.jobs"):
+        from llmsize.planner import jobs
+
+        options["train_precisions"] = list(jobs.TRAIN_PRECISIONS)
+        options["serve_weights"] = list(jobs.SERVE_WEIGHTS)
+    return {"version": __version__, "api": "v1", "sections": sections, "options": options}
+
+
+@router.get("/meta", summary="Version, the sections this server offers and their choices")
 async def meta() -> Compact:
-    return Compact({"version": __version__, "api": "v1", "sections": _sections()})
+    return Compact(_meta())
 
 
 @router.get("/models", summary="Preset models (as `llmsize models [SEARCH] --json`)")
@@ -125,3 +145,26 @@ async def params(body: S.ModelBody) -> Response:
     from llmsize.api import params_report
 
     return cached("params", body, lambda: params_report(resolve(body.model)))
+
+
+@router.post("/quant", summary="Weight formats: bytes, fit, max context, speed bound, quality (as `llmsize quant --json`)")
+async def quant(body: S.QuantBody) -> Response:
+    def run() -> dict[str, Any]:
+        spec = resolve(body.model).spec
+        if body.qlora:
+            from llmsize.quant.qlora import qlora_memory
+
+            return qlora_memory(spec, rank=body.rank).as_dict()
+        from llmsize.quant.planner import plan_quant
+
+        if body.tensors and len(body.formats or ()) != 1:
+            raise LlmsizeError("tensors needs exactly one format")
+        d = plan_quant(spec, gpu=body.gpu, context=body.context, kv=body.kv_cache, formats=body.formats or None,
+                       batch=body.batch).as_dict()
+        if body.tensors:
+            from llmsize.quant.formats import weight_plan
+
+            d["plan"] = weight_plan(spec, body.formats[0]).as_dict(tensors=True)  # type: ignore[index]
+        return d
+
+    return cached("quant", body, run)

@@ -6,7 +6,7 @@ field and the accepted range.
 """
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -94,3 +94,104 @@ class ModelBody(_Body):
     """Just a model: `POST /api/v1/params`."""
 
     model: ModelRef
+
+
+# -- planning: the same knobs as `llmsize plan/fit/speed/cost/export` ---------------------------
+class Job(_Body):
+    """A serving or training job, as `--serve`/`--train` and their options describe it."""
+
+    mode: Literal["serve", "train"] = "serve"
+    seq: int = Field(4096, ge=1, le=MAX_CONTEXT, description="Training sequence length.")
+    micro_batch: int = Field(1, ge=1, le=MAX_BATCH)
+    global_batch: int = Field(1024, ge=1, le=1 << 24, description="Sequences per optimizer step.")
+    tokens: float | None = Field(None, gt=0, le=1e17, description="Training tokens in all (e.g. 1e12).")
+    precision: Literal["bf16-mixed", "bf16", "fp32"] = "bf16-mixed"
+    mfu: float | None = Field(None, gt=0, le=1, description="Model FLOP utilisation (default 0.40).")
+    recompute: bool = True
+    max_days: float | None = Field(None, gt=0, le=1e5)
+    prompt: int = Field(1024, ge=1, le=MAX_CONTEXT, description="Prompt tokens.")
+    output: int = Field(256, ge=1, le=MAX_CONTEXT, description="Output tokens.")
+    concurrency: int = Field(1, ge=1, le=MAX_BATCH, description="Requests served at once.")
+    weights: str = Field("bf16", min_length=1, max_length=40, description="Weight format for serving.")
+    kv_dtype: str = Field("auto", min_length=1, max_length=40)
+    gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
+    target_tps: float | None = Field(None, gt=0, le=1e12, description="Output tokens/s the deployment must reach.")
+    price: dict[GpuName, Annotated[float, Field(gt=0, le=1e4)]] | None = Field(None, max_length=64, description="GPU name -> USD per GPU-hour.")
+
+
+class LayoutBody(_Body):
+    """GPU count and parallel layout, as `--gpus --tp --pp --cp --ep --zero --fsdp --offload-*`."""
+
+    gpus: int | None = _opt(MAX_GPUS)
+    tp: int = Field(1, ge=1, le=MAX_GPUS)
+    pp: int = Field(1, ge=1, le=MAX_LAYERS)
+    cp: int = Field(1, ge=1, le=MAX_GPUS)
+    ep: int = Field(1, ge=1, le=MAX_GPUS)
+    zero: int = Field(0, ge=0, le=3)
+    fsdp: Literal["full_shard", "shard_grad_op", "hybrid_shard", "no_shard"] | None = None
+    offload_optimizer: Literal["none", "cpu", "nvme"] = "none"
+    offload_params: Literal["none", "cpu", "nvme"] = "none"
+
+
+_GPU = Field(min_length=1, max_length=80)
+GpuName = Annotated[str, Field(min_length=1, max_length=80)]
+Count = Annotated[int, Field(ge=1, le=MAX_GPUS)]
+
+
+class PlanBody(_Body):
+    model: ModelRef
+    job: Job = Job()
+    gpus: list[GpuName] | None = Field(None, max_length=64, description="GPU types (default: all catalogued).")
+    max_gpus: int = Field(1024, ge=1, le=1 << 20)
+    top: int = Field(15, ge=1, le=200)
+
+
+class FitBody(_Body):
+    model: ModelRef
+    job: Job = Job()
+    layout: LayoutBody = LayoutBody()
+    gpu: str = _GPU
+    find: list[Literal["gpus", "batch", "context", "concurrency", "cheapest"]] | None = None
+
+
+class SpeedBody(_Body):
+    model: ModelRef
+    job: Job = Job()
+    layout: LayoutBody = LayoutBody()
+    gpu: str = _GPU
+
+
+class CostBody(_Body):
+    model: ModelRef
+    job: Job = Job()
+    gpus: list[GpuName] | None = Field(None, max_length=64, description="GPU types (default: all with a price).")
+    counts: list[Count] | None = Field(None, max_length=16, description="GPU counts (default 1 and 8).")
+
+
+class ExportBody(_Body):
+    engine: Literal["vllm", "llamacpp", "deepspeed", "fsdp", "torchrun"]
+    model_name: str = Field(min_length=1, max_length=300, description="Hugging Face repo id or path, as text.")
+    layout: LayoutBody = LayoutBody()
+    max_model_len: int | None = _opt(MAX_CONTEXT)
+    gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
+    kv_cache_dtype: str | None = Field(None, max_length=40)
+    quantization: str | None = Field(None, max_length=40)
+    max_num_seqs: int | None = _opt(MAX_BATCH)
+    micro_batch: int = Field(1, ge=1, le=MAX_BATCH)
+    grad_accum: int = Field(1, ge=1, le=1 << 16)
+    gpus_per_node: int = Field(8, ge=1, le=1024)
+    script: str = Field("train.py", min_length=1, max_length=200)
+
+
+class QuantBody(_Body):
+    """`llmsize quant` options: which weight format fits, how fast, at what quality."""
+
+    model: ModelRef
+    gpu: str | None = Field(None, min_length=1, max_length=80, description="GPU name or memory size (24GiB).")
+    context: int | None = _opt(MAX_CONTEXT, description="Tokens per sequence (default: the model's maximum).")
+    batch: int = Field(1, ge=1, le=MAX_BATCH)
+    kv_cache: str = Field("bf16", min_length=1, max_length=40)
+    formats: list[Annotated[str, Field(min_length=1, max_length=40)]] | None = Field(None, max_length=64)
+    tensors: bool = Field(False, description="With one format: every tensor's type and bytes.")
+    qlora: bool = Field(False, description="QLoRA fine-tuning terms instead.")
+    rank: int = Field(64, ge=1, le=1 << 16, description="LoRA rank for qlora.")

@@ -102,21 +102,22 @@ async function run(my, signal) {
   }
   err.hidden = true;
   $("#results").classList.remove("stale");
-  let section = null, secErr = null;
+  const ctx = { state, meta, explain: !!state.explain, params, spec, api, update, modelRef: ref,
+    width: $("#results").clientWidth - 36 };
   const sec = SECTIONS[state.tab];
-  const ctx = { state, meta, explain: !!state.explain, params, spec, api, update, width: $("#results").clientWidth - 36 };
-  if (sec && meta.sections[state.tab]) {
-    try { section = await api(sec.endpoint, sec.body(ref, ctx), signal); } catch (e) {
-      if (e.name === "AbortError" || my !== seq) return;
-      secErr = e.message;
-    }
-  }
+  const want = (tab) => SECTIONS[tab] && meta.sections[tab];
+  const get = (tab) => api(SECTIONS[tab].endpoint(ctx), SECTIONS[tab].body(ref, ctx), signal)
+    .then((r) => ({ r }), (e) => ({ e }));
+  const [section, memory] = await Promise.all([want(state.tab) ? get(state.tab) : null,
+    state.tab !== "memory" && want("memory") ? get("memory") : null]);
   if (my !== seq) return;
-  replace($("#summary"), summaryStats(params, state.tab === "params" ? null : section, ctx));
+  if (section?.e?.name === "AbortError") return;
+  const mem = state.tab === "memory" ? section : memory;
+  replace($("#summary"), summaryStats(params, mem && mem.r, ctx));
   if (state.tab === "params") replace(panel, renderParams(params, ctx));
   else if (!meta.sections[state.tab]) replace(panel, placeholder(`This build of llmsize has no ${sec?.title || state.tab} module yet.`));
-  else if (secErr) replace(panel, h("p", { class: "error", role: "alert" }, secErr));
-  else replace(panel, sec.render(section, ctx));
+  else if (section.e) replace(panel, h("p", { class: "error", role: "alert" }, section.e.message));
+  else replace(panel, sec.render(section.r, ctx));
   document.body.removeAttribute("aria-busy");
   document.body.dataset.rendered = String(my);
   document.body.dataset.updateMs = (performance.now() - started).toFixed(1);  // read by the browser tests
@@ -269,7 +270,10 @@ export function rebuildWorkload() {
 async function main() {
   readURL();
   initTheme();
-  [meta, presets] = await Promise.all([api("/meta"), api("/presets").then((r) => r.presets)]);
+  let gpus;
+  [meta, presets, gpus] = await Promise.all([api("/meta"), api("/presets").then((r) => r.presets),
+    api("/gpus").then((r) => r.gpus, () => [])]);
+  meta.gpus = gpus;
   for (const p of presets) p.search = `${p.name} ${p.repo} ${p.family} ${p.params} ${p.moe ? "moe" : "dense"}`.toLowerCase();
   setSource(state.src);
   setTab(state.tab);

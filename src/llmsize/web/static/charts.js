@@ -117,6 +117,7 @@ export function barChart({ bars, fmt, label, cap, width }) {
   if (cap) {
     const cx = L + sx(cap.value);
     svg.append(s("line", { x1: cx, x2: cx, y1: 0, y2: H, class: "cap" }));
+    if (cap.label) svg.append(s("text", { x: cx - 4, y: H - 4, "text-anchor": "end", class: "cap-label" }, cap.label));
   }
   return h("figure", { class: "fig" }, svg);
 }
