@@ -66,6 +66,19 @@ def test_deepseek_r1_3926_bpw(specs):
     assert p.by_format()["F32"]["tensors"] == 361  # as llama_model_loader reports for DeepSeek-R1 GGUFs
 
 
+# llama-bench "size | params" columns as posted in many llama.cpp threads (GiB, 2 decimals; params in B)
+LLAMA_BENCH = [("llama-2-7b", "Q4_0", 3.56, 6.74), ("llama-2-7b", "Q8_0", 6.67, 6.74),
+               ("llama-3.1-8b", "Q4_K_M", 4.58, 8.03), ("qwen3-30b-a3b", "Q4_K_M", 17.28, 30.53),
+               ("gpt-oss-20b", "MXFP4_MOE", 11.27, 20.91), ("gpt-oss-120b", "MXFP4_MOE", 59.02, 116.83)]
+
+
+@pytest.mark.parametrize("model,ftype,gib,billions", LLAMA_BENCH)
+def test_llama_bench_sizes(specs, model, ftype, gib, billions):
+    p = gguf_plan(specs[model], ftype)
+    assert round(p.bytes / GIB, 2) == gib
+    assert round(p.params / 1e9, 2) == billions
+
+
 def test_q4_k_m_rules(specs):
     s = specs["llama-3.1-8b"]
     types = {g.name: t.name for g, t in tensor_types(s, "Q4_K_M")}
