@@ -105,13 +105,14 @@ def _preset_sizes() -> list[dict[str, Any]]:
     out = []
     for p in presets():
         try:
-            rep = params_report(resolve(S.ModelRef(preset=p.name)))
+            loaded = resolve(S.ModelRef(preset=p.name))
+            rep, moe = params_report(loaded), loaded.spec.moe is not None
         except LlmsizeError:  # a catalog entry the adapter cannot read yet: still listed, without a size
-            rep = {"total_params": None, "active_params": None}
+            rep, moe = {"total_params": None, "active_params": None}, False
         total, active = rep["total_params"], rep["active_params"]
         out.append({"name": p.name, "repo": p.repo, "family": p.family, "total_params": total,
-                    "active_params": active, "moe": total is not None and active != total,
-                    "params": _short(total) + (f" ({_short(active)} active)" if total and active != total else "")})
+                    "active_params": active, "moe": moe,
+                    "params": _short(total) + (f" ({_short(active)} active)" if moe else "")})
     return out
 
 

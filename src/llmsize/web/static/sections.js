@@ -11,12 +11,15 @@ export function modelLine(rep) {
 export function renderParams(rep, ctx) {
   const total = rep.total_params;
   const [v, unit] = shortCount(total);
-  const moe = rep.active_params !== total;
+  const moe = !!(ctx.spec && ctx.spec.moe);
+  const vision = rep.vision_params || 0;
   const head = card(null, h("div", { class: "headline" },
     h("div", {}, h("div", { class: "k card-title" }, "Total parameters"), big(v, unit, { "data-testid": "params-total" }),
       h("p", { class: "sub" }, `${exact(total)} parameters, exactly as PyTorch counts them`)),
     moe ? h("div", {}, h("div", { class: "card-title" }, "Active per token"), big(...shortCount(rep.active_params)),
-      h("p", { class: "sub" }, `${pct(rep.active_params / total)} of weights (top-k + shared experts)`)) : null),
+      h("p", { class: "sub" }, `${pct(rep.active_params / total)} of weights (top-k + shared experts)`)) : null,
+    vision ? h("div", {}, h("div", { class: "card-title" }, "Vision tower"), big(...shortCount(vision)),
+      h("p", { class: "sub" }, `${pct(vision / total)} of weights (image encoder + projector)`)) : null),
   h("p", { class: "sub" }, modelLine(rep)),
   rep.source ? h("p", { class: "src" }, "Config: ", h("a", { href: rep.source.url.split(" via ")[0], rel: "noreferrer" },
     rep.source.repo), rep.source.verbatim ? " (verbatim copy)" : " (assembled)", `, retrieved ${rep.source.retrieved}`) : null,

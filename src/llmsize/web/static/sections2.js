@@ -97,9 +97,9 @@ function quantBody(model, ctx) {
 export function summaryStats(params, section, ctx) {
   const [v, u] = shortCount(params.total_params);
   const out = [stat("Parameters", v, u, params.model, { "data-testid": "sum-params" })];
-  if (params.active_params !== params.total_params) {
+  if (ctx.spec && ctx.spec.moe) {
     const [a, au] = shortCount(params.active_params);
-    out.push(stat("Active per token", a, au, "mixture of experts"));
+    out.push(stat("Active per token", a, au, `top-${ctx.spec.moe.top_k} of ${ctx.spec.moe.num_experts} experts`));
   }
   if (section) out.push(...memoryStats(section, ctx));
   return out;
