@@ -76,7 +76,7 @@ def pick_preset(page: Page, query: str, name: str) -> None:
     box = page.get_by_role("combobox", name="Search presets")
     box.click()
     box.fill(query)
-    page.get_by_role("option", name=name).first.wait_for()
+    page.get_by_role("listbox", name="Presets").get_by_role("option", name=name).first.wait_for()
     box.press("Enter")
     rendered(page, before)
 
@@ -125,7 +125,7 @@ def test_search_filters_presets(page):
     box = page.get_by_role("combobox", name="Search presets")
     box.click()
     box.fill("moe")
-    names = page.get_by_role("option").all_inner_texts()
+    names = page.get_by_role("listbox", name="Presets").get_by_role("option").all_inner_texts()
     assert names and all("active" in n for n in names), names
     box.fill("zzzz-no-such-model")
     assert "No preset matches" in page.locator("#preset-list").inner_text()
