@@ -152,6 +152,28 @@ SOURCES: dict[str, str] = {
                 "--rdzv-endpoint).",
     "llamacpp-args": "ggml-org/llama.cpp common/arg.cpp @145b6280 (-ngl, -c, -ctk/-ctv and kv_cache_types, "
                      "-ts, -sm, -np).",
+    "ainslie2023": "Ainslie et al. 2023, GQA: Training Generalized Multi-Query Transformer Models from Multi-Head "
+                   "Checkpoints (arXiv 2305.13245): uptrained GQA reaches quality close to MHA at a speed close to MQA.",
+    "shazeer2019": "Shazeer 2019, Fast Transformer Decoding: One Write-Head is All You Need (arXiv 1911.02150): MQA.",
+    "jiang2024": "Jiang et al. 2024, Mixtral of Experts (arXiv 2401.04088): 8 experts, top-2 routing, 47B total / "
+                 "13B active parameters.",
+    "dai2024": "Dai et al. 2024, DeepSeekMoE (arXiv 2401.06066): fine-grained expert segmentation and shared experts.",
+    "mishra2021": "Mishra et al. 2021, Accelerating Sparse Deep Neural Networks (arXiv 2104.08378): 2:4 sparsity on "
+                  "Ampere sparse tensor cores; compressed values plus a 2-bit index per kept value.",
+    "sun2023": "Sun, Liu, Bair, Kolter 2023, A Simple and Effective Pruning Approach for LLMs (Wanda, arXiv "
+               "2306.11695); locuslab/wanda README LLaMA-2 table (WikiText perplexity, dense / SparseGPT / Wanda, "
+               "unstructured 50%, 4:8, 2:4).",
+    "frantar2023": "Frantar and Alistarh 2023, SparseGPT: Massive Language Models Can Be Accurately Pruned in One-Shot "
+                   "(arXiv 2301.00774).",
+    "muralidharan2024": "Muralidharan et al. 2024, Compact Language Models via Pruning and Knowledge Distillation "
+                        "(Minitron, arXiv 2407.14679): 15B -> 8B/4B with up to 40x fewer training tokens.",
+    "sreenivas2024": "Sreenivas et al. 2024, LLM Pruning and Distillation in Practice: The Minitron Approach (arXiv "
+                     "2408.11796), table 1: Llama-3.1-8B MMLU 65.3 -> Llama-3.1-Minitron 4B-Width 60.5 / 4B-Depth "
+                     "58.7 (4.5B parameters, 94B tokens); Mistral NeMo 12B 69.0 -> MN-Minitron-8B 69.5 (380B).",
+    "xia2023": "Xia, Gao, Zeng, Chen 2023, Sheared LLaMA (arXiv 2310.06694); princeton-nlp/Sheared-LLaMA model "
+               "cards: Llama-2-7B average 64.6 -> 2.7B 56.7 and 1.3B 51.0 with 50B tokens.",
+    "sanh2019": "Sanh et al. 2019, DistilBERT (arXiv 1910.01108), abstract: 40% smaller, 60% faster, retains 97% "
+                "of BERT's language understanding (GLUE).",
 }
 
 

@@ -145,7 +145,7 @@ def chinchilla_frontier(flops: int, fit: ChinchillaFit = CHINCHILLA) -> Allocati
     d = (flops / 6) ** b / g
     return Allocation(method="Chinchilla Approach 3 (eq. 4)", params=round(n), tokens=round(d), flops=int(flops),
                       formula=f"N = {g:.4f}·(C/6)^{a:.4f}, D = (C/6)^{b:.4f}/{g:.4f}", source="hoffmann2022",
-                      note="the fitted law favours smaller models than the 20 tokens/param rule (paper, sec. 3.4)")
+                      note="with the printed constants the fit favours smaller models trained longer than the 20 rule")
 
 
 def kaplan_optimal(flops: int, fit: KaplanFit = KAPLAN) -> Allocation:

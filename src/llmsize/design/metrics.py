@@ -1,0 +1,200 @@
+"""One row of numbers per model spec, the same for `design`, `compare` and `whatif`.
+
+Nothing here re-derives a formula: parameters come from `llmsize.params.count`, weight bytes from
+`llmsize.quant.formats.weight_plan`, KV bytes from `llmsize.quant.kv`, peak memory from
+`llmsize.memory`, FLOPs, speed
+and time from `llmsize.perf`, prices and cost from `llmsize.cost` and the hardware catalog. A
+part that is not available (a module not built, a GPU without a price) is left None with a note.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from llmsize.errors import LlmsizeError
+from llmsize.params import count
+from llmsize.spec import ModelSpec
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Setting:
+    """The workload every row assumes (shown with the results)."""
+
+    gpu: str = "H100"
+    dtype: str = "bf16"  # weights, KV cache and compute
+    weight_format: str | None = None  # a quantization format for the served weights (None: dtype)
+    context: int = 8192  # serving: tokens in context (prompt + generated)
+    batch: int = 1  # serving: concurrent sequences
+    train_tokens: int | None = None  # None: the Chinchilla 20 tokens/param rule
+    train_seq: int = 4096  # ASSUMES: 4K pre-training sequences (Llama 2 / Llama 3 first stage)
+    train_gpus: int = 1024  # ASSUMES: wall time on 1,024 GPUs (GPU-hours and cost do not depend on it)
+    micro_batch: int = 1
+    mfu: float | None = None  # None: llmsize.perf.DEFAULT_MFU
+    price: float | None = None  # USD per GPU-hour; None: the catalog's cheapest on-demand price
+
+    def __post_init__(self) -> None:
+        for k in ("context", "batch", "train_seq", "train_gpus", "micro_batch"):
+            v = getattr(self, k)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise LlmsizeError(f"{k.replace('_', ' ')} must be a positive integer, got {v!r}")
+        if self.train_tokens is not None and self.train_tokens < 1:
+            raise LlmsizeError(f"training tokens must be positive, got {self.train_tokens}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Metrics:
+    name: str
+    params: int
+    active_params: int
+    embedding_params: int  # token embeddings + untied head + learned positions
+    hidden: int
+    layers: int
+    heads: int
+    kv_heads: int
+    head_dim: int
+    ffn: int
+    vocab: int
+    weight_bytes: int | None
+    kv_bytes_per_token: int | None
+    kv_bytes: int | None  # at the serving context and batch
+    flops_per_token: int | None  # forward FLOPs of one new token at the serving context
+    train_flops_per_token: int | None
+    serve_peak_bytes: int | None
+    train_peak_bytes: int | None
+    decode_tokens_per_s: float | None
+    decode_bound: str | None
+    train_tokens: int
+    train_flops: float | None
+    gpu_hours: float | None
+    train_days: float | None
+    train_cost_usd: float | None
+    price_source: str | None
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def non_embedding_params(self) -> int:
+        return self.params - self.embedding_params
+
+    def as_dict(self) -> dict[str, Any]:
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        d["non_embedding_params"] = self.non_embedding_params
+        d["notes"] = list(self.notes)
+        return d
+
+
+def _embedding_params(spec: ModelSpec) -> int:
+    pc = count(spec)
+    return sum(t.value for t in pc.terms if t.name in ("embeddings", "positional", "head"))
+
+
+def weight_bytes(spec: ModelSpec, fmt: str) -> tuple[int, int]:
+    """Exact stored bytes of the weights in `fmt` (a dtype or a quantization format), and the bytes
+    one batch-1 decode step reads (routed experts k/E, one embedding row).
+
+    Source: gptq"""
+    from llmsize.quant.formats import weight_plan
+    from llmsize.quant.planner import active_weight_bytes
+
+    plan = weight_plan(spec, fmt)
+    return plan.bytes, active_weight_bytes(spec, plan)
+
+
+def _gpu(name: str) -> Any:
+    from llmsize.catalog.hardware import parse_gpu
+
+    return parse_gpu(name)
+
+
+def metrics(spec: ModelSpec, setting: Setting = Setting(), *, weight_bytes_override: int | None = None,
+            notes: tuple[str, ...] = ()) -> Metrics:
+    """Every number one design row shows, for `spec` under `setting` (`weight_bytes_override`: bytes
+    of a storage format the quantization module does not know, such as 2:4 sparse)."""
+    from llmsize import perf
+    from llmsize.design.scaling import CHINCHILLA_TOKENS_PER_PARAM
+
+    notes_: list[str] = list(notes)
+    pc = count(spec)
+    a = spec.attention
+    gpu = _gpu(setting.gpu)
+    fmt = setting.weight_format or setting.dtype
+    wb: int | None = weight_bytes_override
+    read: int | None = weight_bytes_override
+    if wb is None:
+        try:
+            wb, read = weight_bytes(spec, fmt)
+        except LlmsizeError as e:
+            notes_.append(f"weight bytes: {e}")
+    kv_tok = kv_ctx = None
+    try:
+        from llmsize.quant.kv import kv_cache_bytes
+
+        kv_tok = kv_cache_bytes(spec, 1, setting.dtype)
+        kv_ctx = kv_cache_bytes(spec, setting.context, setting.dtype, batch=setting.batch)
+    except LlmsizeError as e:
+        notes_.append(f"KV cache: {e}")
+    mem = _memory(spec, setting, weight_format=fmt)
+    notes_.extend(mem.get("notes", ()))
+    tokens = setting.train_tokens or CHINCHILLA_TOKENS_PER_PARAM * pc.total
+    fwd = round(perf.forward_flops(spec, 1, setting.context))
+    train_fpt = sum(t.value for t in perf.train_flops_per_token(spec, setting.train_seq))
+    decode = bound = None
+    if wb is not None and read is not None and kv_tok is not None and gpu.bandwidth:
+        # ASSUMES: at batch 1 a decode step reads the active weights (MoE: top-k experts); larger batches all
+        step_weights = read if setting.batch == 1 else wb
+        try:
+            peak = gpu.peak_flops(setting.dtype)
+            s = perf.serve_speed(spec, weights_per_gpu=step_weights, kv_bytes_per_token_gpu=kv_tok, tp=1, pp=1,
+                                 peak_flops=peak, bandwidth=gpu.bandwidth, batch=setting.batch,
+                                 prompt_len=max(1, setting.context // 2), output_len=max(1, setting.context // 2))
+            decode, bound = s.decode_tokens_per_s, s.decode_bound
+        except LlmsizeError as e:
+            notes_.append(f"decode speed: {e}")
+    train = _training(spec, setting, tokens, gpu, notes_)
+    return Metrics(
+        name=spec.name, params=pc.total, active_params=pc.active, embedding_params=_embedding_params(spec),
+        hidden=spec.hidden_size, layers=spec.num_layers, heads=a.num_heads, kv_heads=a.num_kv_heads,
+        head_dim=a.head_dim, ffn=spec.moe.expert_intermediate_size if spec.moe else spec.mlp.intermediate_size,
+        vocab=spec.vocab_size, weight_bytes=wb, kv_bytes_per_token=kv_tok, kv_bytes=kv_ctx, flops_per_token=fwd,
+        train_flops_per_token=train_fpt, serve_peak_bytes=mem.get("serve_peak_bytes"),
+        train_peak_bytes=mem.get("train_peak_bytes"), decode_tokens_per_s=decode, decode_bound=bound,
+        train_tokens=tokens, **train, notes=tuple(notes_))
+
+
+def _training(spec: ModelSpec, setting: Setting, tokens: int, gpu: Any, notes: list[str]) -> dict[str, Any]:
+    from llmsize import cost, perf
+
+    out: dict[str, Any] = dict(train_flops=None, gpu_hours=None, train_days=None, train_cost_usd=None,
+                               price_source=None)
+    try:
+        peak = gpu.peak_flops(setting.dtype)
+    except LlmsizeError as e:
+        notes.append(f"training time: {e}")
+        return out
+    t = perf.train_time(spec, tokens=tokens, gpus=setting.train_gpus, peak_flops=peak, seq_len=setting.train_seq,
+                        mfu=setting.mfu or perf.DEFAULT_MFU)
+    out.update(train_flops=t.total_flops, gpu_hours=t.gpu_hours, train_days=t.days)
+    price = cost.price_for(gpu.name, setting.price)
+    if price is None:
+        notes.append(f"no published price for {gpu.name}: give --price to see the cost")
+    else:
+        out.update(train_cost_usd=cost.training_cost(t.gpu_hours, price.usd_per_gpu_hour),
+                   price_source=f"{price.provider} ${price.usd_per_gpu_hour:.2f}/GPU-hour ({price.retrieved})")
+    return out
+
+
+def _memory(spec: ModelSpec, setting: Setting, *, weight_format: str) -> dict[str, Any]:
+    """KV bytes per token and peak inference / training memory from llmsize.memory, when built."""
+    try:
+        import llmsize.memory as memory  # noqa: F401
+        from llmsize.memory import Workload, estimate  # type: ignore[attr-defined]
+    except ImportError:
+        return {"notes": ("peak serving and training memory: llmsize.memory is not built yet",)}
+    return _memory_adapter(spec, setting, weight_format, Workload, estimate)
+
+
+def _memory_adapter(spec: ModelSpec, setting: Setting, weight_format: str, Workload: Any, estimate: Any
+                    ) -> dict[str, Any]:
+    raise NotImplementedError  # filled in once llmsize.memory lands

@@ -1,0 +1,143 @@
+"""`llmsize design/scaling/compare/whatif`: JSON equals the library's, bad input is one line and exit 2."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from llmsize.design.report import design_report, flops_for_gpu_hours, resolve_budget, scaling_report
+from llmsize.errors import LlmsizeError
+from llmsize.load import load
+from llmsize.params import count
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-c", "from llmsize.cli import main; main()", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_design_json_is_the_library_report():
+    r = run("design", "--params", "7B", "--json")
+    assert r.returncode == 0, r.stderr
+    obj = json.loads(r.stdout)
+    assert obj == json.loads(json.dumps(design_report(params=7 * 10**9)))
+    assert len(obj["candidates"]) == 5 and sum(c["recommended"] for c in obj["candidates"]) == 1
+    for c in obj["candidates"]:
+        assert c["params"] == c["active_params"] and c["kv_bytes_per_token"] > 0 and c["gpu_hours"] > 0
+
+
+def test_design_from_chinchillas_compute():
+    rep = design_report(compute=576 * 10**21)
+    b = rep["budget"]
+    assert b["params"] == pytest.approx(70e9, rel=0.015) and b["tokens"] == pytest.approx(1.4e12, rel=0.015)
+    assert any(abs(c["params"] / 70e9 - 1) < 0.05 for c in rep["candidates"])
+    assert rep["scaling"]["chinchilla"]["params"] == b["params"]
+
+
+def test_design_from_gpu_hours():
+    from llmsize import perf
+    from llmsize.catalog.hardware import parse_gpu
+
+    c = flops_for_gpu_hours(100_000, "H100")
+    assert c == round(100_000 * 3600 * parse_gpu("H100").peak_flops("bf16") * perf.DEFAULT_MFU)
+    b = resolve_budget(gpu_hours=100_000, gpu="H100")
+    assert b.flops == c and b.given == "gpu-hours" and b.tokens == 20 * b.params
+    rep = design_report(gpu_hours=100_000)
+    # the planner's time for the recommended design is about the budget (6ND vs perf's FLOP count)
+    rec = next(x for x in rep["candidates"] if x["recommended"])
+    assert rec["gpu_hours"] == pytest.approx(100_000, rel=0.25)
+
+
+def test_compute_with_tokens_fixes_the_size():
+    b = resolve_budget(compute=6 * 10**21, tokens=10**11)
+    assert b.params == 10**10
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["design", "--params", "1M"], "impossible budget"),
+    (["design", "--params", "7B", "--compute", "1e23"], "exactly one budget"),
+    (["design"], "exactly one budget"),
+    (["design", "--params", "seven"], "--params: cannot read 'seven'"),
+    (["design", "--params", "14B", "--hidden", "4096", "--layers", "32"], "inconsistent constraints"),
+    (["design", "--params", "7B", "--hidden", "4000", "--head-dim", "128"], "not a multiple of head_dim"),
+    (["design", "--params", "7B", "--kv-heads", "3", "--hidden", "4096", "--head-dim", "128"], "do not divide"),
+    (["design", "--compute", "1e10"], "impossible budget"),
+    (["design", "--gpu-hours", "10", "--gpu", "NoSuchGPU"], "unknown GPU"),
+    (["scaling"], "give --compute"),
+    (["scaling", "--tokens", "1T"], "--tokens needs --params"),
+    (["compare", "Llama-3.1-8B"], "at least two"),
+    (["compare", "Llama-3.1-8B", "design:1K"], "impossible budget"),
+    (["whatif", "prune", "Llama-3.1-8B"], "say what to remove"),
+    (["whatif", "distill", "Llama-3.1-8B"], "needs --student"),
+    (["whatif", "moe", "Llama-3.1-8B", "--moe", "eight"], "EXPERTSxTOPK"),
+])
+def test_bad_input_is_one_line_and_exit_2(args, needle):
+    r = run(*args)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("llmsize: error:"), r.stderr
+    assert needle in lines[0]
+
+
+def test_scaling_json_overtraining_stated_plainly():
+    r = run("scaling", "--params", "8030261248", "--tokens", "15T", "--json")
+    assert r.returncode == 0, r.stderr
+    obj = json.loads(r.stdout)
+    assert obj["run"]["tokens_per_param"] == pytest.approx(1867.93, abs=0.01)
+    assert "93.4x the Chinchilla rule" in obj["run"]["plainly"]
+    runs = {k["name"]: k for k in obj["known_runs"]}
+    assert runs["Llama-3.1-8B"]["exact"] and runs["Llama-3.1-8B"]["params"] == 8_030_261_248
+    assert runs["Chinchilla 70B"]["tokens_per_param"] == 20
+
+
+def test_scaling_compute_and_inference():
+    rep = scaling_report(compute=10**24, inference_tokens=10**13)
+    assert set(rep["allocations"]) == {"chinchilla", "approach3", "besiroglu", "kaplan"}
+    ia = rep["inference_aware"]
+    assert ia["params"] < ia["chinchilla"]["params"] and ia["saving"] > 0
+    with pytest.raises(LlmsizeError, match="not both"):
+        scaling_report(compute=10**24, params=10**9)
+
+
+def test_compare_highlights_differences():
+    r = run("compare", "Llama-2-7b-hf", "Llama-3.1-8B", "--json")
+    assert r.returncode == 0, r.stderr
+    obj = json.loads(r.stdout)
+    fields = {d["field"]: d for d in obj["differences"]}
+    assert fields["kv_bytes_per_token"]["ratio_to_first"] == [1.0, 0.25]  # MHA -> GQA-8
+    assert fields["kv_bytes_per_token"]["best"] == "Llama-3.1-8B"
+    # same training tokens for every row (20 per parameter of the first)
+    assert len({row["train_tokens"] for row in obj["rows"]}) == 1
+    assert obj["rows"][0]["train_tokens"] == 20 * count(load("Llama-2-7b-hf").spec).total
+
+
+def test_compare_accepts_designs_and_tables_render():
+    r = run("compare", "Llama-3.1-8B", "design:8B")
+    assert r.returncode == 0, r.stderr
+    assert "design 8.00B" in r.stdout and "KV cache per token" in r.stdout
+
+
+@pytest.mark.parametrize("args", [
+    ["whatif", "attention", "Llama-3.1-8B"], ["whatif", "vocab", "Llama-2-7b-hf"], ["whatif", "shape", "gpt2"],
+    ["whatif", "moe", "Llama-3.1-8B", "--moe", "8x2"], ["whatif", "quant", "Llama-3.1-8B", "--format", "Q8_0"],
+    ["whatif", "prune", "Llama-3.1-8B", "--drop-layers", "8"], ["whatif", "sparse24", "Llama-2-7b-hf"],
+    ["whatif", "distill", "Llama-3.1-8B", "--student", "Llama-3.2-1B"],
+    ["design", "--params", "125M", "--vocab", "50257", "--tied"], ["scaling", "--compute", "1e22"],
+])
+def test_every_command_renders(args):
+    r = run(*args)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip()
+    j = run(*args, "--json")
+    assert j.returncode == 0, j.stderr
+    json.loads(j.stdout)
+
+
+def test_json_imports_no_rich():
+    code = ("import sys\nfrom llmsize.cli import main\n"
+            "try:\n main(['design', '--params', '1B', '--json'])\nexcept SystemExit: pass\n"
+            "print([m for m in ('rich', 'torch', 'numpy') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout + out.stderr
