@@ -124,3 +124,26 @@ def test_constraints_validate():
 def test_build_mqa_and_mha():
     assert build(4096, 2, Constraints(attention="mqa")).attention.num_kv_heads == 1
     assert build(4096, 2, Constraints(attention="mha")).attention.num_kv_heads == 32
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(budget=st.integers(min_value=10**6, max_value=3 * 10**12),
+       vocab=st.sampled_from([32_000, 50_257, 128_256, 151_936]),
+       attention=st.sampled_from(["gqa", "mha", "mqa"]), mult=st.sampled_from([1.0, 1.3]),
+       tied=st.booleans())
+def test_any_budget_gives_well_formed_candidates_or_a_clear_error(budget, vocab, attention, mult, tied):
+    cons = Constraints(vocab=vocab, attention=attention, ffn_mult=mult, tied=tied)
+    try:
+        cands = propose(budget, cons)
+    except LlmsizeError as e:
+        assert "impossible budget" in str(e) or "no candidate" in str(e)
+        return
+    assert 1 <= len(cands) <= 5 and sum(c.recommended for c in cands) == 1
+    for c in cands:
+        _well_formed(c, cons)
+        assert abs(c.error) <= 0.10
+        assert cons.min_aspect <= c.aspect <= cons.max_aspect
