@@ -110,7 +110,7 @@ def _error(status: int, detail: str, headers: dict[str, str] | None = None, **ex
 
 def create_app() -> FastAPI:
     """A fresh app: API routes, error handlers, body cap, the page and its assets."""
-    from llmsize.web import routes, routes_plan
+    from llmsize.web import routes, routes_design, routes_plan
 
     app = FastAPI(title="llmsize", version=__version__, docs_url=None, redoc_url=None,
                   description="What a transformer LLM costs before you touch a GPU. Every endpoint returns "
@@ -138,6 +138,7 @@ def create_app() -> FastAPI:
 
     app.include_router(routes.router)
     app.include_router(routes_plan.router)
+    app.include_router(routes_design.router)
     static = resources.files("llmsize.web").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
 

@@ -50,7 +50,7 @@ export function renderPlan(rep, ctx) {
     head,
     chart ? card("Throughput of the best setups", chart) : null,
     card("Feasible setups, best first", table1),
-    rej.length ? card("Rejected", table([{ label: "why" }, { label: "setups", num: true }, { label: "for example" }],
+    rej.length ? card("Rejected", table([{ label: "why" }, { label: "setups", num: true }, { label: "for example", wrap: true }],
       rej.map(([k, n]) => [k, exact(n), (rep.rejected.examples[k] || []).slice(0, 2).map((e) => `${e.gpus}× ${e.gpu} ${e.layout}: ${e.reason}`).join("; ")]))) : null,
   ];
 }

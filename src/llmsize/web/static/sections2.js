@@ -3,6 +3,7 @@ import { h, shortCount, stat } from "./ui.js";
 import { renderQuant } from "./quant.js";
 import { renderMemory, memoryBody, memoryStats } from "./memory.js";
 import { renderPlan, renderCost, planBody, costBody } from "./plan.js";
+import { designBody, renderDesign } from "./design.js";
 
 export const SECTIONS = {
   memory: { title: "memory", endpoint: (ctx) => (ctx.state.mode === "train" ? "/train" : "/infer"), body: memoryBody,
@@ -10,7 +11,7 @@ export const SECTIONS = {
   quant: { title: "quantization", endpoint: () => "/quant", body: quantBody, render: renderQuant },
   plan: { title: "planner", endpoint: () => "/plan", body: planBody, render: renderPlan },
   cost: { title: "cost", endpoint: () => "/cost", body: costBody, render: renderCost },
-  design: { title: "design", endpoint: () => "/design", body: () => ({}), render: () => [] },
+  design: { title: "design", endpoint: () => "/design", body: designBody, render: renderDesign },
 };
 
 // ---- inputs --------------------------------------------------------------------------------

@@ -79,7 +79,7 @@ export function table(columns, rows, { caption, rowClass } = {}) {
     caption ? h("caption", { class: "visually-hidden" }, caption) : null,
     h("thead", {}, h("tr", {}, columns.map((c) => h("th", { class: c.num ? "num" : null, scope: "col" }, c.label)))),
     h("tbody", {}, rows.map((r, i) => h("tr", { class: rowClass ? rowClass(i) : null },
-      r.map((cell, j) => h("td", { class: columns[j].num ? "num" : null }, cell)))))));
+      r.map((cell, j) => h("td", { class: columns[j].num ? "num" : columns[j].wrap ? "wrap" : null }, cell)))))));
 }
 
 export const swatch = (i) => h("span", { class: `swatch fill-c${(i % 10) + 1}`, "aria-hidden": "true" });
@@ -92,7 +92,7 @@ export function placeholder(text) {
 /** Explain rows: name, formula, source key; `citations` maps keys to full references. */
 export function explain(terms, citations, valueOf) {
   return h("details", { class: "explain card" }, h("summary", {}, "Explain: every term, its formula and source"),
-    table([{ label: "term" }, { label: "value", num: true }, { label: "formula" }, { label: "source" }],
+    table([{ label: "term" }, { label: "value", num: true }, { label: "formula", wrap: true }, { label: "source" }],
       terms.map((t) => [t.name, valueOf(t), h("span", { class: "formula" }, t.formula || "—"),
         h("span", { class: "src", title: (citations || {})[t.source] || "" }, t.source || "—")])),
     citations && Object.keys(citations).length
