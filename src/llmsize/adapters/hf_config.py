@@ -117,7 +117,9 @@ def _gemma2(cfg: Config, name: str) -> ModelSpec:
 
 
 def _gemma3_text(cfg: Config, name: str) -> ModelSpec:
-    cfg = {"vocab_size": 262208, "head_dim": 256, "num_key_value_heads": 4, "sliding_window": 4096,
+    # Gemma3TextConfig defaults, for the keys multimodal configs leave out of text_config
+    cfg = {"vocab_size": 262208, "head_dim": 256, "num_attention_heads": 8, "num_key_value_heads": 4,
+           "sliding_window": 4096, "hidden_size": 2304, "intermediate_size": 9216, "num_hidden_layers": 26,
            "max_position_embeddings": 131072, **{k: v for k, v in cfg.items() if v is not None}}
     pattern = _int(cfg, "sliding_window_pattern", default=6)
     return ModelSpec(**_llama_like(cfg, name, tie=True, norms=4, qk_norm="head", act="gelu_pytorch_tanh",
