@@ -136,6 +136,10 @@ def create_app() -> FastAPI:
     async def _deep(_: Request, e: RecursionError) -> JSONResponse:
         return _error(422, "the request JSON is nested too deeply")
 
+    @app.exception_handler(Exception)
+    async def _bug(_: Request, e: Exception) -> JSONResponse:  # a bug in llmsize, not the user's input
+        return _error(500, f"internal error: {type(e).__name__}: {e} (please report it with the request)")
+
     app.include_router(routes.router)
     app.include_router(routes_plan.router)
     app.include_router(routes_design.router)
