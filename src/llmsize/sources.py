@@ -174,6 +174,50 @@ SOURCES: dict[str, str] = {
                "cards: Llama-2-7B average 64.6 -> 2.7B 56.7 and 1.3B 51.0 with 50B tokens.",
     "sanh2019": "Sanh et al. 2019, DistilBERT (arXiv 1910.01108), abstract: 40% smaller, 60% faster, retains 97% "
                 "of BERT's language understanding (GLUE).",
+    # -- memory model (llmsize.memory) --------------------------------------------------------------
+    "pytorch-autograd": "PyTorch autograd engine (torch/csrc/autograd/engine.cpp: a node's saved variables are "
+                        "released after it runs; input_buffer.cpp sums gradients in place) and derivatives.yaml "
+                        "(what each op saves for backward).",
+    "pytorch-sdpa": "PyTorch aten/src/ATen/native/transformers/attention.cpp (_scaled_dot_product_attention_math "
+                    "upcasts half inputs to fp32 on CPU; flash attention for CPU saves out and logsumexp) and "
+                    "sdp_utils_cpp.cpp (dropout rules out the fused CPU kernel).",
+    "pytorch-optim": "PyTorch torch/optim/sgd.py and adamw.py (_multi_tensor_* foreach paths: momentum_buffer, "
+                     "exp_avg, exp_avg_sq in the parameter dtype, a float32 step tensor per parameter, "
+                     "_foreach_sqrt temporary).",
+    "hf-cache": "huggingface/transformers src/transformers/cache_utils.py (DynamicLayer.update: torch.cat of the "
+                "old and new keys/values; DynamicSlidingWindowLayer keeps sliding_window - 1 tokens).",
+    "hf-masks": "huggingface/transformers src/transformers/masking_utils.py (_ignore_causal_mask_sdpa: no mask "
+                "tensor for causal SDPA unless a sliding window is reached; eager_mask: b x 1 x q x kv float).",
+    "hf-moe": "huggingface/transformers src/transformers/integrations/moe.py (grouped_mm_experts_forward: "
+              "sort by expert, gather, grouped [gate; up] and down matmuls, weighting, re-order, sum over top-k).",
+    "hf-loss": "huggingface/transformers src/transformers/loss/loss_utils.py (ForCausalLMLoss: logits.float(), "
+               "cross_entropy = log_softmax + nll_loss).",
+    "korthikanti2022": "Korthikanti et al. 2022, Reducing Activation Recomputation in Large Transformer Models "
+                       "(arXiv 2205.05198), sec. 4.1: activations per layer s·b·h·(34 + 5·a·s/h) bytes in 16-bit.",
+    "rajbhandari2020": "Rajbhandari et al. 2020, ZeRO (arXiv 1910.02054), sec. 3.1: mixed-precision Adam holds "
+                       "16 bytes per parameter (2 weights + 2 gradients + 12 fp32 master, momentum, variance).",
+    "loshchilov2019": "Loshchilov and Hutter 2019, Decoupled Weight Decay Regularization (AdamW): two moment "
+                      "estimates per parameter; PyTorch torch/optim/adamw.py keeps them in the parameter dtype.",
+    "chen2016": "Chen et al. 2016, Training Deep Nets with Sublinear Memory Cost (arXiv 1604.06174): keep layer "
+                "inputs, recompute each layer in backward; torch.utils.checkpoint (non-reentrant).",
+    "chen2023-lion": "Chen et al. 2023, Symbolic Discovery of Optimization Algorithms (Lion, arXiv 2302.06675): "
+                     "one momentum state per parameter.",
+    "shazeer2018": "Shazeer and Stern 2018, Adafactor (arXiv 1804.04235): factored second moments (row and "
+                   "column statistics) for matrices.",
+    "dettmers2022": "Dettmers et al. 2022, 8-bit Optimizers via Block-wise Quantization (arXiv 2110.02861); "
+                    "bitsandbytes paged optimizers keep states in CUDA unified memory.",
+    "kwon2023-vllm": "Kwon et al. 2023, Efficient Memory Management for LLM Serving with PagedAttention (vLLM, "
+                     "arXiv 2309.06180): KV cache in fixed-size blocks (16 tokens); vllm/worker: "
+                     "gpu_memory_utilization budget minus weights and profiled activation peak goes to KV blocks.",
+    "pytorch-cuda-alloc": "PyTorch CUDA caching allocator (c10/cuda/CUDACachingAllocator.cpp): 512-byte rounding, "
+                          "2 MiB / 20 MiB segments, reserved > allocated by fragmentation; "
+                          "docs.pytorch.org/docs/stable/notes/cuda.html#memory-management.",
+    "cuda-context": "CUDA context + cuBLAS/cuDNN workspaces created by the first CUDA call in PyTorch: about "
+                    "0.3-0.6 GiB on H100/A100 (nvidia-smi minus torch.cuda.memory_reserved, PyTorch forum "
+                    "'CUDA context memory' threads; H100 + torch 2.x reports ~500 MiB).",
+    "llamacpp-compute": "ggml-org/llama.cpp src/llama-context.cpp (graph_reserve: compute buffer sized for the "
+                        "worst-case ubatch; logs 'CUDA0 compute buffer size = ... MiB'); KV cache "
+                        "2·L·n_ctx·n_kv·d_h·bytes(ctk).",
 }
 
 

@@ -1,0 +1,260 @@
+"""Self-attention replayed on a `Sim`: projections, rotary embedding, the KV cache append, and the
+attention core in its three PyTorch paths.
+
+- SDPA fused (`_scaled_dot_product_flash_attention_for_cpu` / flash on GPU): no S x S matrix; saves
+  q, k, v, the output and the log-sum-exp (b x n_h x q fp32).
+- SDPA math path (PyTorch's fallback when attention dropout is on in training on CPU): upcasts
+  q, k, v to fp32 and materialises the fp32 scores, their softmax, the dropout noise and the
+  dropped-out probabilities (3 x b x n_h x q x kv x 4 bytes saved).
+- eager (transformers' `eager_attention_forward`): q k^T in the compute dtype, softmax in fp32,
+  cast back; saves the fp32 softmax and its cast (b x n_h x q x kv x (4 + 2)), and k, v repeated
+  to n_h heads (`repeat_kv`) when grouped.
+
+Source: hf-llama
+"""
+from __future__ import annotations
+
+from llmsize.memory.blocks import F32, Cx, cast, linear, rmsnorm
+from llmsize.memory.sim import Sim, Tn
+
+# Families whose rotary code ends in torch.cat (partial rotary): q, k come out contiguous
+# (b, n, s, d), so the attention output needs a transpose copy before the output projection.
+_ROPE_CAT = {"gpt_neox", "phi3"}
+
+
+def rope(g: Sim, cx: Cx, x: Tn, heads: int, rot_bytes: int) -> Tn:
+    """x*cos + rotate_half(x)*sin on the first `rot` dims; the products take the dtype of cos/sin
+    (`rot_bytes`: fp32 under autocast, since positions follow the fp32 hidden states).
+
+    Source: hf-llama"""
+    a, T = cx.spec.attention, cx.T
+    rot = max(2, int(a.head_dim * cx.spec.rotary_fraction)) // 2 * 2
+    n = T * heads * rot
+    eb = max(rot_bytes, x.nb // (T * heads * a.head_dim))
+    t1 = g.new(n * eb, x.rg)
+    g.op((x,), (t1,))
+    rh = g.new(n * (x.nb // (T * heads * a.head_dim)), x.rg)
+    g.op((x,), (rh,))
+    t2 = g.new(n * eb, x.rg)
+    g.op((rh,), (t2,))
+    g.drop(rh)
+    qe = g.new(n * eb, x.rg)
+    g.op((t1, t2), (qe,))
+    g.drop(t1, t2)
+    if cx.spec.model_type in _ROPE_CAT:
+        full = g.new(T * heads * a.head_dim * eb, x.rg)
+        g.op((qe, x), (full,))
+        g.drop(qe)
+        return full
+    return qe
+
+
+def _cache_append(g: Sim, cx: Cx, old: Tn | None, per_token: int) -> Tn:
+    """DynamicLayer.update: keys = torch.cat([keys, new]) -- a fresh tensor of the old length plus
+    the new tokens while the old one is still alive; sliding layers keep window-1 tokens but the
+    view pins the whole concatenation.
+
+    Source: hf-cache"""
+    old_nb = old.nb if old is not None else 0
+    new = g.new(old_nb + cx.b * cx.q * per_token)
+    if old is not None:
+        g.drop(old)
+    return new
+
+
+def attention(g: Sim, cx: Cx, h: Tn, mask: Tn | None,
+              old: tuple[Tn, Tn] | None = None) -> tuple[Tn, Tn | None, Tn | None]:
+    """One attention block on input h (T x d). Returns (output T x d, cached k, cached v).
+
+    Source: hf-llama"""
+    s, a = cx.spec, cx.spec.attention
+    T, c, b = cx.T, cx.c, cx.b
+    d, nh, nkv, hd, dv = s.hidden_size, a.num_heads, a.num_kv_heads, a.head_dim, a.v_dim
+    mt = s.model_type
+    # -- projections ----------------------------------------------------------------------
+    if a.fused_qkv:
+        leaf = {"gpt2": "c_attn", "phi3": "qkv_proj"}.get(mt, "query_key_value")
+        qkv = linear(g, cx, h, d, (nh + 2 * nkv) * hd, leaf, a.qkv_bias)
+        q = g.view(qkv, T * nh * hd * c)
+        k = g.view(qkv, T * nkv * hd * c)
+        v = g.view(qkv, T * nkv * hd * c)
+        g.op((qkv,), (q, k, v))
+        g.drop(qkv)
+    else:
+        q = linear(g, cx, h, d, nh * hd, "q_proj", a.qkv_bias)
+        if mt == "opt":  # q_proj(h) * scaling
+            q2 = g.new(q.nb, q.rg)
+            g.op((q,), (q2,))
+            g.drop(q)
+            q = q2
+        k = linear(g, cx, h, d, nkv * hd, "k_proj", a.qkv_bias)
+        v = linear(g, cx, h, d, nkv * dv, "v_proj", a.qkv_bias)
+    if a.qk_norm != "none":
+        q2 = rmsnorm(g, cx, q, nh * hd, cx.train_base)
+        k2 = rmsnorm(g, cx, k, nkv * hd, cx.train_base)
+        g.drop(q, k)
+        q, k = q2, k2
+    if s.position == "rope":
+        rb = F32 if cx.amp else cx.w
+        q2 = rope(g, cx, q, nh, rb)
+        k2 = rope(g, cx, k, nkv, rb)
+        g.drop(q, k)
+        q, k = q2, k2
+    # -- cache ----------------------------------------------------------------------------
+    ck = cv = None
+    kvlen = cx.kv
+    if cx.cache:
+        kb = cx.kv_bytes or c
+        ck = _cache_append(g, cx, old[0] if old else None, nkv * hd * kb)
+        cv = _cache_append(g, cx, old[1] if old else None, nkv * dv * kb)
+        g.drop(k, v)
+        k, v = g.view(ck), g.view(cv)
+        kvlen = ck.nb // (b * nkv * hd * kb)
+    out = _core(g, cx, q, k, v, mask, kvlen)
+    g.drop(q, k, v)
+    leaf = {"gpt2": "c_proj", "gpt_neox": "dense", "opt": "out_proj"}.get(mt, "o_proj")
+    o = linear(g, cx, out, nh * dv, d, leaf, a.o_bias)
+    g.drop(out)
+    return o, ck, cv
+
+
+def _core(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, mask: Tn | None, kvlen: int) -> Tn:
+    """softmax(q k^T / sqrt(d_h) + mask) v, per the attention implementation in use.
+
+    Source: pytorch-sdpa"""
+    s, a = cx.spec, cx.spec.attention
+    b, ql, c = cx.b, cx.q, cx.c
+    nh, nkv, hd, dv = a.num_heads, a.num_kv_heads, a.head_dim, a.v_dim
+    qb = q.nb // (b * ql * nh * hd)  # bytes per element of q (fp32 after autocast rope)
+    if cx.amp and qb != c:  # autocast casts q, k, v to the compute dtype for the attention op
+        q2 = cast(g, q, b * ql * nh * hd * c)
+        k2 = cast(g, k, b * kvlen * nkv * hd * c)
+        v2 = cast(g, v, b * kvlen * nkv * dv * c)
+        out = _core(g, cx, q2, k2, v2, mask, kvlen)
+        g.drop(q2, k2, v2)
+        return out
+    mt = s.model_type
+    attn_p = cx.training and mt == "gpt2"  # GPT-2 attn_pdrop 0.1 is the only attention dropout in use
+    grouped = nkv != nh
+    if cx.attn == "eager":
+        return _eager(g, cx, q, k, v, mask, kvlen)
+    if attn_p:
+        return _math(g, cx, q, k, v, kvlen, qb)
+    # fused SDPA; repeat_kv when a mask is passed or head_dim > 256 (no enable_gqa then)
+    kr, vr = k, v
+    if grouped and (mask is not None or hd > 256) and ql > 1:
+        kr = g.new(b * nh * kvlen * hd * qb, k.rg)
+        g.op((k,), (kr,))
+        vr = g.new(b * nh * kvlen * dv * qb, v.rg)
+        g.op((v,), (vr,))
+    fm = None
+    if mask is not None:
+        fm = g.new(b * ql * kvlen * qb)  # bool mask converted to the query dtype inside SDPA
+    out = g.new(b * ql * nh * dv * qb, True)
+    lse = g.new(b * nh * ql * F32)
+    g.op((q, kr, vr), (out,), (q, kr, vr, out, lse, fm))
+    g.drop(lse, fm)
+    if kr is not k:
+        g.drop(kr, vr)
+    if mt in ("gpt_neox", "phi3"):  # q laid out (b, n, s, d): transpose(1, 2).contiguous() copies
+        o2 = g.new(out.nb, out.rg)
+        g.op((out,), (o2,))
+        g.drop(out)
+        return o2
+    return out
+
+
+def _math(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, kvlen: int, qb: int) -> Tn:
+    """aten::_scaled_dot_product_attention_math on CPU: q, k, v in fp32, scaled q and k^T, scores,
+    causal mask add, _safe_softmax, dropout noise and product, matmul with v, cast back.
+
+    Source: pytorch-sdpa"""
+    a = cx.spec.attention
+    b, ql, nh, hd, dv = cx.b, cx.q, a.num_heads, a.head_dim, a.v_dim
+    sc = b * nh * ql * kvlen * F32
+    q32 = cast(g, q, b * ql * nh * hd * F32)
+    k32 = cast(g, k, b * kvlen * nh * hd * F32)
+    v32 = cast(g, v, b * kvlen * nh * dv * F32)
+    qs = g.new(q32.nb, True)
+    g.op((q32,), (qs,))
+    ks = g.new(k32.nb, True)
+    g.op((k32,), (ks,))
+    g.drop(q32, k32)
+    att = g.new(sc, True)
+    g.op((qs, ks), (att,), (qs, ks))
+    g.drop(qs, ks)
+    cm = g.new(ql * kvlen * F32)  # the causal mask as a float (L x S)
+    sm = g.new(sc, True)
+    g.op((att,), (sm,), (sm,))
+    g.drop(att, cm)
+    noise = g.new(sc)
+    dr = g.new(sc, True)
+    g.op((sm,), (dr,), (noise,))
+    g.drop(noise, sm)
+    o32 = g.new(b * ql * nh * dv * F32, True)
+    g.op((dr, v32), (o32,), (dr, v32))
+    g.drop(dr, v32)
+    out = cast(g, o32, b * ql * nh * dv * qb)
+    g.drop(o32)
+    o2 = g.new(out.nb, out.rg)  # output (b, n, s, d) -> transpose(1, 2).contiguous()
+    g.op((out,), (o2,))
+    g.drop(out)
+    return o2
+
+
+def _eager(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, mask: Tn | None, kvlen: int) -> Tn:
+    """transformers eager_attention_forward (+ Gemma 2 logit soft-capping).
+
+    Source: hf-llama"""
+    s, a = cx.spec, cx.spec.attention
+    b, ql, c = cx.b, cx.q, cx.c
+    nh, nkv, hd, dv = a.num_heads, a.num_kv_heads, a.head_dim, a.v_dim
+    sc = b * nh * ql * kvlen
+    # repeat_kv (grouped) or the reshape of a transposed view for the batched matmul: a copy to
+    # (b, n_h, len, d) unless the tensor is already contiguous in that shape (cache, rotary cat)
+    cat_rope = s.model_type in ("gpt_neox", "phi3")
+    qc = g.view(q) if cat_rope else g.new(b * ql * nh * hd * c, q.rg)
+    if qc.st is not q.st:
+        g.op((q,), (qc,))
+    kc = g.view(k) if nkv == nh and (cx.cache or cat_rope) else g.new(b * kvlen * nh * hd * c, k.rg)
+    if kc.st is not k.st:
+        g.op((k,), (kc,))
+    vc = g.view(v) if nkv == nh and cx.cache else g.new(b * kvlen * nh * dv * c, v.rg)
+    if vc.st is not v.st:
+        g.op((v,), (vc,))
+    w = g.new(sc * c, True)
+    g.op((qc, kc), (w,), (qc, kc))
+    g.drop(qc, kc)
+    w2 = g.new(sc * c, True)  # * scaling
+    g.op((w,), (w2,))
+    g.drop(w)
+    w = w2
+    if s.model_type == "gemma2":  # w / cap -> tanh -> * cap
+        t1 = g.new(sc * c, True)
+        g.op((w,), (t1,))
+        g.drop(w)
+        t2 = g.new(sc * c, True)
+        g.op((t1,), (t2,), (t2,))
+        g.drop(t1)
+        w = g.new(sc * c, True)
+        g.op((t2,), (w,))
+        g.drop(t2)
+    if mask is not None:
+        w2 = g.new(sc * c, True)
+        g.op((w,), (w2,))
+        g.drop(w)
+        w = w2
+    w32 = g.new(sc * F32, True)  # softmax(dtype=float32) upcasts first
+    g.op((w,), (w32,))
+    sm = g.new(sc * F32, True)
+    g.op((w32,), (sm,), (sm,))
+    g.drop(w32, w)
+    p = cast(g, sm, sc * c)
+    g.drop(sm)
+    o = g.new(b * ql * nh * dv * c, True)
+    g.op((p, vc), (o,), (p, vc))
+    g.drop(p, vc)
+    o2 = g.new(o.nb, True)  # transpose(1, 2).contiguous()
+    g.op((o,), (o2,))
+    g.drop(o)
+    return o2

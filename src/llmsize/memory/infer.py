@@ -1,0 +1,82 @@
+"""Inference: the live set at each point of a no-grad forward, a prefill and the last decode step.
+
+  forward, layer i:   W + held + working set of layer i
+  head:               W + last hidden state + logits (b x s x V, the dtype of the weights)
+  prefill, layer i:   W + held + K,V of layers < i + working set of layer i (its own K,V appended)
+  decode, layer i:    W + previous logits + K,V of every layer + torch.cat copy of one layer's K or V
+The KV cache of layer l holds b x len x n_kv x (d_h + d_v) elements; len = prompt + generated - 1 at
+the last step, window - 1 + new tokens for a sliding layer.
+
+Source: hf-cache
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from llmsize.memory.blocks import Cx
+from llmsize.memory.regions import kinds, layer_mask, run_embed, run_head, run_layer
+from llmsize.memory.train import Point, best_by_phase, x_bytes
+from llmsize.spec import ModelSpec
+
+
+def mask_bytes(spec: ModelSpec, cx: Cx) -> int:
+    """Masks the model builds once per forward and keeps to the end of the body: eager: a float
+    b x 1 x q x kv (compute dtype) per layer type; SDPA with a reached sliding window: a bool 1 x 1 x q x kv.
+
+    Source: hf-masks"""
+    types = {(spec.layer_type(i) == "sliding") for i in range(spec.num_layers)}
+    n = 0
+    for sl in types:
+        lcx = replace(cx, sliding=sl) if sl != cx.sliding else cx
+        if not layer_mask(lcx):
+            continue
+        n += cx.b * cx.q * cx.kv * cx.c if cx.attn == "eager" else cx.q * cx.kv
+    return n
+
+
+def forward_points(spec: ModelSpec, cx: Cx, W: int, phase: str = "forward", extra: int = 0,
+                   mode: str = "forward") -> tuple[list[Point], int]:
+    """Points of one no-grad forward over T = b x q tokens. `extra`: bytes live throughout (previous
+    logits, the old KV cache). Returns (points, KV bytes appended by the whole forward)."""
+    e_peak, x0, held, _, x0_is_e = run_embed(cx)
+    masks = mask_bytes(spec, cx)
+    fixed = {"weights": W}
+    pts = [Point(phase, {**fixed, "kv": extra}, "embedding", e_peak)]
+    kv_new = 0
+    for i, (lcx, moe) in enumerate(kinds(spec, cx)):
+        r = run_layer(lcx, moe, False, False)
+        hold = held + (x_bytes(cx) if i and x0_is_e else 0) + masks
+        old = _old_kv(spec, lcx) if cx.cache else 0
+        pts.append(Point(phase, {**fixed, "kv": extra - old + kv_new, "held": hold}, f"layer {i}", r.fw_peak))
+        kv_new += r.kept - old
+    h = run_head(cx, mode, False)
+    hold = held + (x_bytes(cx) if x0_is_e else 0) + masks
+    pts.append(Point(phase, {**fixed, "kv": extra + kv_new}, "final norm and LM head",
+                     max(h.pre_peak + hold, h.fw_peak)))
+    return pts, kv_new
+
+
+def _old_kv(spec: ModelSpec, cx: Cx) -> int:
+    """K and V of one layer before this step's append."""
+    a = spec.attention
+    n = cx.cache_len
+    if cx.sliding and spec.sliding_window:
+        n = min(n, spec.sliding_window - 1)
+    return cx.b * n * a.num_kv_heads * (a.head_dim + a.v_dim) * (cx.kv_bytes or cx.c)
+
+
+def generate_points(spec: ModelSpec, cx: Cx, W: int, new_tokens: int) -> dict[str, Point]:
+    """Prefill of the prompt (logits of the last token only), then the last decode step."""
+    pre, kv = forward_points(spec, cx, W, "prefill", 0, "generate")
+    pts = list(pre)
+    if new_tokens > 1:
+        s = cx.q
+        dcx = replace(cx, q=1, kv=s + new_tokens - 1, cache_len=s + new_tokens - 2)
+        old = sum(_old_kv(spec, lcx) for lcx, _ in kinds(spec, dcx))
+        prev_logits = cx.b * spec.vocab_size * cx.c
+        dec, _ = forward_points(spec, dcx, W, "decode", old, "generate")
+        for p in dec:
+            p.parts["held"] = p.parts.get("held", 0) + prev_logits
+            p.total += prev_logits
+        pts.extend(dec)
+    return best_by_phase(pts)

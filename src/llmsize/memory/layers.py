@@ -1,0 +1,246 @@
+"""Decoder layers, embeddings and the head of each model family, replayed on a `Sim`.
+
+Families follow the Hugging Face modeling files: Llama-style pre-norm (Llama, Mistral, Qwen 2/3, Phi-3,
+OLMoE, Mixtral, Qwen2-MoE), Gemma 2 (four norms, soft-capping), GPT-2, GPT-NeoX (parallel residual),
+OPT. Unknown types run the Llama program. Dropout rates are the transformers config defaults
+(GPT-2 0.1 everywhere, OPT 0.1 on hidden states, others 0).
+
+Source: hf-llama
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from llmsize.memory.attention import attention
+from llmsize.memory.blocks import F32, Cx, act, cast, dropout, gated_mlp, layernorm, linear, plain_mlp, rmsnorm
+from llmsize.memory.sim import Sim, Tn
+
+LAYERNORM = {"gpt2", "gpt_neox", "opt", "falcon"}
+GEMMA = {"gemma", "gemma2", "gemma3", "gemma3_text"}
+# ASSUMES: hidden-state dropout of the config defaults: GPT-2 resid/embd 0.1, OPT dropout 0.1.
+HIDDEN_DROPOUT = {"gpt2": 0.1, "opt": 0.1}
+
+
+def norm(g: Sim, cx: Cx, x: Tn) -> Tn:
+    """The family's normalisation over d."""
+    mt, d = cx.spec.model_type, cx.spec.hidden_size
+    if mt in LAYERNORM:
+        return layernorm(g, cx, x, d, cx.train_base, cx.spec.norms.bias)
+    return rmsnorm(g, cx, x, d, cx.train_base, gemma=mt in GEMMA)
+
+
+def _add(g: Sim, a: Tn, b: Tn) -> Tn:
+    """a + b in the promoted dtype (fp32 + bf16 -> fp32 under autocast)."""
+    y = g.new(max(a.nb, b.nb), a.rg or b.rg)
+    g.op((a, b), (y,))
+    return y
+
+
+def mlp(g: Sim, cx: Cx, x: Tn, moe: bool) -> Tn:
+    s = cx.spec
+    if moe:
+        return moe_block(g, cx, x)
+    m = s.mlp
+    if m.kind == "gated":
+        return gated_mlp(g, cx, x, m.intermediate_size, m.fused_gate_up, m.activation, m.bias)
+    leaves = {"gpt2": ("c_fc", "c_proj"), "opt": ("fc1", "fc2")}.get(s.model_type, ("dense_h_to_4h", "dense_4h_to_h"))
+    return plain_mlp(g, cx, x, m.intermediate_size, m.activation, leaves,
+                     HIDDEN_DROPOUT.get(s.model_type, 0.0))
+
+
+def moe_block(g: Sim, cx: Cx, x: Tn) -> Tn:
+    """Router + transformers' grouped_mm experts (+ Qwen2-MoE shared expert with its sigmoid gate).
+
+    S = T k routed rows: gathered inputs S x d, [gate; up] S x 2f_e, act and product S x f_e each,
+    down output S x d, weighted S x d (fp32 for Mixtral, whose router weights stay fp32), re-ordered
+    copy S x d, then the sum over k back to T x d.
+
+    Source: hf-moe"""
+    s, e = cx.spec, cx.spec.moe
+    assert e is not None
+    T, d, c, k, E, f = cx.T, s.hidden_size, cx.c, e.top_k, e.num_experts, e.expert_intermediate_size
+    S = T * k
+    sh = None
+    if e.shared_intermediate_size:  # Qwen2-MoE runs the shared expert first
+        sh = gated_mlp(g, cx, x, e.shared_intermediate_size, False, s.mlp.activation)
+    logits = linear(g, cx, x, d, E, "gate")
+    l32 = cast(g, logits, T * E * F32)
+    probs = g.new(T * E * F32, logits.rg)
+    g.op((l32,), (probs,), (probs,))
+    g.drop(l32, logits)
+    topv = g.new(T * k * F32, probs.rg)
+    idx = g.new(T * k * 8)
+    g.op((probs,), (topv,), (idx,))
+    g.drop(probs)
+    wb = F32 if s.model_type == "mixtral" else c  # Mixtral keeps fp32 routing weights
+    rw = cast(g, topv, T * k * wb)
+    g.drop(topv)
+    perm = g.new(S * 8)  # sort(expert_ids) -> (values, perm)
+    srt = g.new(S * 8)
+    tok = g.new(S * 8)  # perm // k
+    sel = g.new(S * d * c, x.rg)  # hidden_states[perm // k]
+    g.op((x,), (sel,), (tok,))
+    sw = g.new(S * wb, rw.rg)  # routing weights [perm]
+    g.op((rw,), (sw,), (perm,))
+    g.drop(rw)
+    gu = g.new(S * 2 * f * c if e.expert_kind == "gated" else S * f * c, True)
+    pg = E * d * f * (2 if e.expert_kind == "gated" else 1) * cx.w if cx.train_base else 0
+    g.op((sel,), (gu,), (sel if cx.train_base else None,), pgrad=pg)
+    if e.expert_kind == "gated":
+        gate, up = g.view(gu, S * f * c), g.view(gu, S * f * c)
+        g.op((gu,), (gate, up))
+        a = act(g, gate, "silu")
+        m = g.new(S * f * c, True)
+        g.op((a, up), (m,), (a, up))
+        g.drop(a, gate, up, gu)
+    else:
+        m = act(g, gu, "silu")
+        g.drop(gu)
+    dn = g.new(S * d * c, True)
+    g.op((m,), (dn,), (m if cx.train_base else None,), pgrad=E * f * d * cx.w if cx.train_base else 0)
+    g.drop(m)
+    wo = g.new(S * d * max(c, wb), True)
+    g.op((dn, sw), (wo,), (dn, sw))
+    inv = g.new(S * 8)
+    wo2 = g.new(wo.nb, True)
+    g.op((wo,), (wo2,), (inv,))
+    g.drop(wo)
+    fin = g.new(T * d * max(c, wb), True)
+    g.op((wo2,), (fin,))
+    g.drop(wo2)
+    out = cast(g, fin, T * d * x.nb // (T * d))
+    g.drop(fin, sel, sw, dn, perm, srt, tok, inv, idx)
+    if sh is not None:
+        gl = linear(g, cx, x, d, 1, "shared_expert_gate")
+        sg = g.new(T * c, gl.rg)
+        g.op((gl,), (sg,), (sg,))
+        g.drop(gl)
+        sh2 = g.new(sh.nb, True)
+        g.op((sg, sh), (sh2,), (sg, sh))
+        g.drop(sg, sh)
+        y = _add(g, out, sh2)
+        g.drop(out, sh2)
+        return y
+    return out
+
+
+def layer(g: Sim, cx: Cx, x: Tn, moe: bool, mask: Tn | None,
+          old: tuple[Tn, Tn] | None = None) -> tuple[Tn, Tn | None, Tn | None]:
+    """One decoder layer on input x (T x d); the caller's handle on x is released at the end.
+    Returns (output, cached keys, cached values)."""
+    mt = cx.spec.model_type
+    if mt == "gpt_neox" or (mt == "falcon" and cx.spec.parallel_residual):
+        return _parallel_layer(g, cx, x, mask, old)
+    res = g.view(x)
+    h = norm(g, cx, x)
+    a, ck, cv = attention(g, cx, h, mask, old)
+    g.drop(h)
+    if mt in HIDDEN_DROPOUT:  # resid_dropout (GPT-2, inside the attention) / dropout (OPT)
+        a2 = dropout(g, cx, a, HIDDEN_DROPOUT[mt])
+        g.drop(a)
+        a = a2
+    keep_a = g.view(a) if mt == "gpt2" else None  # GPT2Block keeps `attn_output` to the end
+    if mt in GEMMA and cx.spec.norms.per_layer >= 4:
+        a2 = norm(g, cx, a)
+        g.drop(a)
+        a = a2
+    h2 = _add(g, res, a)
+    g.drop(a, res)
+    n = norm(g, cx, h2)
+    m = mlp(g, cx, n, moe)
+    g.drop(n)
+    if mt in GEMMA and cx.spec.norms.per_layer >= 4:
+        m2 = norm(g, cx, m)
+        g.drop(m)
+        m = m2
+    out = _add(g, h2, m)
+    g.drop(m, h2, keep_a, x)
+    return out, ck, cv
+
+
+def _parallel_layer(g: Sim, cx: Cx, x: Tn, mask: Tn | None,
+                    old: tuple[Tn, Tn] | None) -> tuple[Tn, Tn | None, Tn | None]:
+    """GPT-NeoX: out = mlp(ln2(x)) + attn(ln1(x)) + x.
+
+    Source: hf-gpt-neox"""
+    h = norm(g, cx, x)
+    a, ck, cv = attention(g, cx, h, mask, old)
+    g.drop(h)
+    n = norm(g, cx, x)
+    m = mlp(g, cx, n, False)
+    g.drop(n)
+    y = _add(g, m, a)
+    g.drop(m, a)
+    out = _add(g, y, x)
+    g.drop(y, x)
+    return out, ck, cv
+
+
+def embed(g: Sim, cx: Cx) -> tuple[Tn, int, bool]:
+    """Token (+ position) embeddings. Returns (x_0, bytes the model body keeps referenced besides x_0
+    until it returns: inputs_embeds / position embeddings held by Python variables).
+
+    Source: hf-llama"""
+    s = cx.spec
+    T, d, w = cx.T, s.hidden_size, cx.w
+    e = g.new(T * s.word_embed_dim * w)
+    g.op((), (e,), pgrad=s.vocab_size * s.word_embed_dim * w if cx.train_base else 0)
+    mt = s.model_type
+    if s.embed_dim:  # OPT-350m project_in
+        e2 = linear(g, cx, e, s.word_embed_dim, d, "project_in")
+        g.drop(e)
+        e = e2
+    if s.position == "learned":
+        pos = g.new((T if mt == "opt" else cx.q) * d * w)
+        g.op((), (pos,), pgrad=(s.max_position_embeddings + s.position_offset) * d * w if cx.train_base else 0)
+        x = _add(g, e, pos)
+        x2 = dropout(g, cx, x, HIDDEN_DROPOUT.get(mt, 0.0))
+        g.drop(x)
+        return x2, e.nb + pos.nb, False
+    if mt in GEMMA:  # inputs_embeds * normalizer
+        x = g.new(e.nb, e.rg)
+        g.op((e,), (x,))
+        return x, e.nb, False
+    return e, 0, True
+
+
+def head(g: Sim, cx: Cx, x: Tn, mode: str) -> tuple[Tn, Tn | None, int]:
+    """Final norm, LM head and (train) the loss: logits.float(), log_softmax, nll.
+
+    mode "train": returns (loss, None, pre); "forward": (norm output, logits over all tokens, pre);
+    "generate": logits of the last token only (logits_to_keep=1). `pre` is the peak before the LM head
+    (while the model body still runs); g.peak is reset to measure the rest.
+
+    Source: hf-loss"""
+    s = cx.spec
+    d, V = s.hidden_size, s.vocab_size
+    hN = norm(g, cx, x) if s.norms.final else g.view(x)
+    g.drop(x)
+    if s.embed_dim:
+        h2 = linear(g, cx, hN, d, s.word_embed_dim, "project_out")
+        g.drop(hN)
+        hN = h2
+    pre, g.peak = g.peak, g.live
+    sub = replace(cx, q=1) if mode == "generate" else cx
+    logits = linear(g, sub, hN, s.word_embed_dim, V, "lm_head", s.lm_head_bias)
+    if s.model_type == "gemma2":  # final logit soft-capping: logits / cap -> tanh -> * cap
+        t1 = g.new(logits.nb, logits.rg)
+        g.op((logits,), (t1,))
+        g.drop(logits)
+        t2 = g.new(logits.nb, logits.rg)
+        g.op((t1,), (t2,), (t2,))
+        g.drop(t1)
+        logits = g.new(t2.nb, t2.rg)
+        g.op((t2,), (logits,))
+        g.drop(t2)
+    if mode != "train":
+        return hN, logits, pre
+    rows = sub.T
+    l32 = cast(g, logits, rows * V * F32)
+    lsm = g.new(rows * V * F32, True)
+    g.op((l32,), (lsm,), (lsm,))
+    g.drop(l32)
+    loss = g.new(F32, True)
+    g.op((lsm,), (loss,))
+    g.drop(lsm, logits, hN)
+    return loss, None, pre

@@ -1,0 +1,122 @@
+"""Replays of the model's regions (embedding, each kind of decoder layer, head) for given shapes,
+reduced to the numbers the phase arithmetic needs. Layers of the same kind are replayed once.
+
+Source: pytorch-autograd
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import lru_cache
+
+from llmsize.memory.blocks import Cx
+from llmsize.memory.layers import GEMMA, embed, head, layer
+from llmsize.memory.sim import Sim
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    """One region's bytes, all relative to the region (the caller adds what else is live).
+
+    fw_peak: most bytes live during its forward (its input included); saved: kept for backward;
+    out: its output; kept: cache tensors it leaves behind; bw_peak: most bytes live during its
+    backward counted from its saved tensors plus the output gradient; bw_end: bytes left after its
+    backward (input gradient); pgrad: parameter gradients it produced; in_saved: its input is among
+    the saved tensors."""
+
+    fw_peak: int
+    saved: int
+    out: int
+    kept: int = 0
+    bw_peak: int = 0
+    bw_end: int = 0
+    pgrad: int = 0
+    in_saved: bool = False
+    pre_peak: int = 0  # head only: peak before the LM head (final norm), when the body still holds its inputs
+
+
+def layer_mask(cx: Cx) -> bool:
+    """Whether this layer gets a materialised mask: eager always; SDPA only for a sliding window no
+    longer than the keys (transformers' _ignore_causal_mask_sdpa)."""
+    s = cx.spec
+    if cx.attn == "eager":
+        return True
+    return cx.sliding and s.sliding_window is not None and cx.kv >= s.sliding_window and cx.q > 1
+
+
+@lru_cache(maxsize=4096)
+def run_layer(cx: Cx, moe: bool, in_rg: bool, backward: bool) -> Region:
+    """Replay one decoder layer (forward, then backward when `backward`)."""
+    g = Sim(grad=backward)
+    x = g.external(cx.T * cx.spec.hidden_size * cx.w, rg=in_rg)
+    xst = x.st
+    mask = None
+    if layer_mask(cx):
+        mask = g.external(0, held=True)  # the model-level mask is counted by the caller
+    old = None
+    if cx.cache and cx.cache_len:  # this layer's K, V before the append (freed by torch.cat's rebinding)
+        a, n = cx.spec.attention, cx.cache_len
+        if cx.sliding and cx.spec.sliding_window:
+            n = min(n, cx.spec.sliding_window - 1)
+        kb = cx.kv_bytes or cx.c
+        old = (g.external(cx.b * n * a.num_kv_heads * a.head_dim * kb),
+               g.external(cx.b * n * a.num_kv_heads * a.v_dim * kb))
+    out, ck, cv = layer(g, cx, x, moe, mask, old)
+    fw_peak = g.peak
+    kept = (ck.nb if ck is not None else 0) + (cv.nb if cv is not None else 0)
+    saved = g.saved_bytes() if backward else 0
+    in_saved = backward and xst.saved > 0
+    if not backward:
+        return Region(fw_peak=fw_peak, saved=0, out=out.nb, kept=kept)
+    g.drop(out)  # the next layer owns it (if it saves it, it is counted there)
+    start = saved + out.nb
+    peak, end, pg = g.backward(out, start)
+    return Region(fw_peak=fw_peak, saved=saved, out=out.nb, kept=kept, bw_peak=peak, bw_end=end, pgrad=pg,
+                  in_saved=in_saved)
+
+
+@lru_cache(maxsize=1024)
+def run_embed(cx: Cx) -> tuple[int, int, int, int, bool]:
+    """(peak, x_0 bytes, bytes held by the body besides x_0, saved bytes, x_0 is the embedding output
+    itself) of the embedding region."""
+    g = Sim(grad=cx.train_base)
+    x0, held, is_e = embed(g, cx)
+    return g.peak, x0.nb, held, g.saved_bytes(), is_e
+
+
+@lru_cache(maxsize=1024)
+def run_head(cx: Cx, mode: str, backward: bool) -> Region:
+    """Final norm + LM head (+ loss). fw_peak counts the head's input; pre_peak is the part before the
+    LM head (the body still holds its embeddings then)."""
+    g = Sim(grad=backward)
+    x = g.external(cx.T * cx.spec.hidden_size * cx.w, rg=backward)
+    loss, logits, pre = head(g, cx, x, mode)
+    if not backward:
+        out = loss.nb + (logits.nb if logits is not None else 0)
+        return Region(fw_peak=g.peak, saved=0, out=out, pre_peak=pre)
+    saved = g.saved_bytes()
+    fw = g.peak
+    g.drop(loss)
+    peak, end, pg = g.backward(loss, saved + loss.nb)
+    return Region(fw_peak=fw, saved=saved, out=loss.nb, bw_peak=peak, bw_end=end, pgrad=pg, pre_peak=pre)
+
+
+def kinds(spec, cx: Cx) -> list[tuple[Cx, bool]]:
+    """(layer context, is MoE) for each layer index."""
+    out = []
+    memo: dict[tuple[bool, bool], Cx] = {}
+    ll = None if cx.lora_layers is None else set(cx.lora_layers)
+    for i in range(spec.num_layers):
+        sl = spec.layer_type(i) == "sliding"
+        lo = ll is None or i in ll
+        lcx = memo.get((sl, lo))
+        if lcx is None:
+            lcx = cx if sl == cx.sliding else replace(cx, sliding=sl)
+            if not lo:
+                lcx = replace(lcx, lora=frozenset())
+            memo[(sl, lo)] = lcx
+        out.append((lcx, spec.is_moe_layer(i)))
+    return out
+
+
+def is_gemma(spec) -> bool:
+    return spec.model_type in GEMMA

@@ -1,0 +1,97 @@
+"""Training: the live set at each point of forward, backward and the optimizer step.
+
+Iteration two of the loop (optimizer states exist, gradients were set to None):
+  forward, layer i:    W + M + A_{<i} + held + working set of layer i
+  loss:                W + M + A_all + working set of the head (bf16 and fp32 logits, log-softmax)
+  loss backward:       W + M + A_all + saved_head + fp32 gradients of the logits
+  backward, layer i:   W + M + A_{<i} + G_head + G_{>i} + backward working set of layer i (its saved set)
+  embedding backward:  W + M + G_all + dense embedding gradient (+ the sum when tied)
+  optimizer step:      W + G + M + step temporaries
+With checkpointing A_{<i} holds only layer inputs and layer i is recomputed inside its backward.
+
+Source: korthikanti2022
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from llmsize.memory.blocks import Cx
+from llmsize.memory.regions import Region, kinds, run_embed, run_head, run_layer
+from llmsize.spec import ModelSpec
+
+
+@dataclass(slots=True)
+class Point:
+    """A moment of the run: live bytes by component key; `work` is the working set of `where`."""
+
+    phase: str
+    parts: dict[str, int]
+    where: str
+    work: int = 0
+    total: int = field(init=False, default=0)
+
+    def __post_init__(self) -> None:
+        self.total = sum(self.parts.values()) + self.work
+
+
+def best_by_phase(points: list[Point]) -> dict[str, Point]:
+    out: dict[str, Point] = {}
+    for p in points:
+        if p.phase not in out or p.total > out[p.phase].total:
+            out[p.phase] = p
+    return out
+
+
+def x_bytes(cx: Cx) -> int:
+    """One hidden-state tensor: T x d x w."""
+    return cx.T * cx.spec.hidden_size * cx.w
+
+
+def train_points(spec: ModelSpec, cx: Cx, *, W: int, M: int, G_total: int, G_prev: int, step_temp: int,
+                 gc: bool, x0_rg: bool, tied: bool) -> dict[str, Point]:
+    """The peak point of each training phase (see the module docstring for the live sets).
+
+    W weights (+ adapters, buffers), M optimizer states, G_total all gradients, G_prev gradients
+    already live from earlier micro-batches, step_temp the optimizer step's temporaries."""
+    e_peak, x0, held, e_saved, x0_is_e = run_embed(cx)
+    lay = kinds(spec, cx)
+    regs = [run_layer(lcx, moe, x0_rg if i == 0 else True, True) for i, (lcx, moe) in enumerate(lay)]
+    recs = [run_layer(lcx, moe, x0_rg if i == 0 else True, False) for i, (lcx, moe) in enumerate(lay)] if gc \
+        else []
+    hreg = run_head(cx, "train", True)
+    fixed = {"weights": W, "optimizer": M, "gradients": G_prev}
+    pts = [Point("forward", dict(fixed), "embedding", e_peak)]
+    X = x_bytes(cx)
+    acc = e_saved
+    e_held = held
+    for i, r in enumerate(regs):
+        hold = e_held + (X if i and x0_is_e and not (gc or regs[0].in_saved) else 0)
+        work = recs[i].fw_peak if gc else r.fw_peak
+        pts.append(Point("forward", {**fixed, "activations": acc, "held": hold}, f"layer {i} forward", work))
+        acc += X if gc else r.saved
+    hold = e_held + (X if x0_is_e and not (gc or regs[0].in_saved) else 0)
+    pts.append(Point("forward", {**fixed, "activations": acc}, "final norm, LM head and loss",
+                     max(hreg.pre_peak + hold, hreg.fw_peak)))
+    A = acc
+    pts.append(Point("backward", {**fixed, "activations": A}, "loss backward", hreg.bw_peak))
+    g = G_prev + hreg.pgrad
+    for i in range(len(regs) - 1, -1, -1):
+        r = regs[i]
+        A -= X if gc else r.saved
+        if gc:  # recompute layer i (input held by the checkpoint, output gradient live), then backward
+            work = max(r.fw_peak + X, r.bw_peak + (0 if r.in_saved else X))
+        else:
+            work = r.bw_peak
+        pts.append(Point("backward", {**fixed, "gradients": g, "activations": A}, f"layer {i} backward", work))
+        g += r.pgrad
+    if cx.train_base:  # dense embedding gradient; a tied weight sums it with the head's into a new tensor
+        emb = spec.vocab_size * spec.word_embed_dim * cx.w
+        pts.append(Point("backward", {**fixed, "gradients": g}, "embedding backward",
+                         X + (2 * emb if tied else emb)))
+    pts.append(Point("optimizer step", {"weights": W, "optimizer": M, "gradients": G_total}, "optimizer step",
+                     step_temp))
+    return best_by_phase(pts)
+
+
+def layer_regions(spec: ModelSpec, cx: Cx, x0_rg: bool) -> list[Region]:
+    return [run_layer(lcx, moe, x0_rg if i == 0 else True, True) for i, (lcx, moe) in enumerate(kinds(spec, cx))]

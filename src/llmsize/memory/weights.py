@@ -1,0 +1,82 @@
+"""Weights, LoRA adapters, gradients: exact bytes from the tensor list.
+
+Source: peft-lora
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from llmsize.memory.workload import Workload
+from llmsize.params import count
+from llmsize.spec import ModelSpec
+from llmsize.tensors import tensors
+
+
+@dataclass(frozen=True, slots=True)
+class Weights:
+    params: int  # base parameters (torch counts)
+    base_bytes: int  # stored base weights
+    adapter_params: int  # LoRA A and B
+    adapter_bytes: int
+    buffers: int  # persistent/non-persistent buffers (rotary inv_freq)
+    trainable: int  # parameters the optimizer sees
+    trainable_tensors: int  # parameter tensors the optimizer sees (one fp32 `step` each for Adam)
+    trainable_bytes: int  # bytes of the trainable parameters (their dtype is the state dtype)
+    largest: int  # elements of the largest trainable tensor
+    linear_params: int  # elements of all 2-D linear weights (autocast casts these, lm_head included)
+    largest_linear: int  # elements of the largest linear weight (dequantisation buffer)
+
+    @property
+    def total_bytes(self) -> int:
+        return self.base_bytes + self.adapter_bytes
+
+
+def rope_buffers(spec: ModelSpec) -> int:
+    """inv_freq and original_inv_freq: 2 x (rotary dims / 2) fp32.
+
+    B_rope = 2 * (d_rot / 2) * 4
+
+    Source: hf-llama"""
+    if spec.position != "rope":
+        return 0
+    rot = int(spec.attention.head_dim * spec.rotary_fraction)
+    extra = 2 if spec.model_type in ("gemma2", "gemma3_text", "gemma3", "gemma") else 0  # embed normalizer
+    return 2 * (rot // 2) * 4 + extra
+
+
+def lora_targets(spec: ModelSpec, wl: Workload) -> frozenset[str]:
+    return wl.lora.resolve(spec) if wl.lora is not None else frozenset()
+
+
+def weights(spec: ModelSpec, wl: Workload, override: int | None = None) -> Weights:
+    """Bytes of the stored weights and what trains.
+
+    W = P * w (or the quantizer's bytes); LoRA: + r * (n_in + n_out) * 4 per adapted linear (peft fp32)
+
+    Source: peft-lora"""
+    p = count(spec).total
+    w = wl.w_bytes
+    base = p * w if override is None else override
+    ts = tensors(spec)
+    lin = [t for t in ts if t.linear]
+    linear_params = sum(t.numel for t in lin)
+    largest_lin = max((t.numel for t in lin), default=0)
+    if wl.lora is not None:
+        targets = lora_targets(spec, wl)
+        layers = None if wl.lora.layers is None else set(wl.lora.layers)
+        r = wl.lora.r
+        ad = [r * (t.shape[0] + t.shape[1]) for t in lin
+              if t.layer is not None and t.module in targets and (layers is None or t.layer in layers)]
+        largest = max((r * max(t.shape) for t in lin if t.module in targets), default=0)
+        ap = sum(ad)
+        return Weights(params=p, base_bytes=base, adapter_params=ap, adapter_bytes=ap * 4,
+                       buffers=rope_buffers(spec), trainable=ap, trainable_tensors=2 * len(ad),
+                       trainable_bytes=ap * 4, largest=largest, linear_params=linear_params,
+                       largest_linear=largest_lin)
+    train = wl.mode == "train"
+    n_t = sum(1 for t in ts if not t.buffer)
+    largest = max((t.numel for t in ts), default=0)
+    return Weights(params=p, base_bytes=base, adapter_params=0, adapter_bytes=0, buffers=rope_buffers(spec),
+                   trainable=p if train else 0, trainable_tensors=n_t if train else 0,
+                   trainable_bytes=p * w if train else 0, largest=largest, linear_params=linear_params,
+                   largest_linear=largest_lin)

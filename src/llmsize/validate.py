@@ -1,0 +1,166 @@
+"""Measured cases (JSON lines) against the memory model: predicted peak, relative error, summary by mode.
+
+A case line follows the truth schema (id, model, config, workload, optional measured). The model is
+built from `config` with the config.json adapter; the workload from `workload`. `measured` is only
+read to compare, never to predict.
+
+Source: pytorch-autograd
+"""
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from llmsize.adapters.hf_config import spec_from_config
+from llmsize.errors import LlmsizeError
+from llmsize.memory import LoRA, Workload, estimate
+from llmsize.params import count
+
+MODES = ("train", "lora train", "forward", "generate")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Case:
+    id: str
+    model: str
+    config: Mapping[str, Any]
+    workload: Workload
+    measured_peak: int | None
+    measured_params: int | None
+    line: int
+
+    @property
+    def mode(self) -> str:
+        if self.workload.mode == "train" and self.workload.lora is not None:
+            return "lora train"
+        return self.workload.mode
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Result:
+    case: Case
+    predicted_peak: int
+    predicted_params: int
+    peak_phase: str
+
+    @property
+    def rel_error(self) -> float | None:
+        m = self.case.measured_peak
+        return None if not m else (self.predicted_peak - m) / m
+
+
+def _workload(w: Mapping[str, Any], where: str) -> Workload:
+    if not isinstance(w, Mapping):
+        raise LlmsizeError(f"{where}: 'workload' must be an object")
+    try:
+        lo = w.get("lora")
+        lora = None
+        if lo:
+            tm = lo.get("target_modules", ("q_proj", "v_proj"))
+            lora = LoRA(r=int(lo.get("r", 16)), alpha=lo.get("alpha", 32),
+                        target_modules=(tm,) if isinstance(tm, str) else tuple(tm))
+        opt = w.get("optimizer")
+        if opt == "sgd":  # the truth set's SGD runs with momentum 0.9
+            opt = "sgd-momentum"
+        return Workload(mode=w.get("mode", "train"), batch=int(w.get("batch", 1)), seq_len=int(w.get("seq_len", 1)),
+                        new_tokens=int(w.get("new_tokens", 0) or 0),
+                        weights_dtype=str(w.get("weights_dtype", "bf16")), autocast=w.get("autocast"),
+                        optimizer=opt if w.get("mode", "train") == "train" else None,
+                        grad_checkpointing=bool(w.get("grad_checkpointing", False)),
+                        grad_accumulation=int(w.get("grad_accumulation", 1)),
+                        attn_impl=str(w.get("attn_implementation", w.get("attn_impl", "sdpa"))), lora=lora,
+                        kv_cache_dtype=w.get("kv_cache_dtype"))
+    except LlmsizeError as e:
+        raise LlmsizeError(f"{where}: {e}") from None
+    except (TypeError, ValueError, AttributeError) as e:
+        raise LlmsizeError(f"{where}: bad workload ({e})") from None
+
+
+def parse_cases(lines: Iterable[str], name: str = "cases") -> list[Case]:
+    """Parse JSON-lines cases; a broken line raises LlmsizeError naming its line number."""
+    out = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        where = f"{name}: line {n}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise LlmsizeError(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
+        if not isinstance(obj, dict):
+            raise LlmsizeError(f"{where}: a case must be a JSON object")
+        if "error" in obj and "measured" not in obj:
+            continue  # a failed measurement in a truth file
+        cfg = obj.get("config")
+        if not isinstance(cfg, Mapping):
+            raise LlmsizeError(f"{where}: missing 'config' object")
+        m = obj.get("measured")
+        if m is not None and not isinstance(m, Mapping):
+            raise LlmsizeError(f"{where}: 'measured' must be an object")
+        peak = m.get("peak_bytes") if m else None
+        if peak is not None and (not isinstance(peak, int) or peak <= 0):
+            raise LlmsizeError(f"{where}: measured.peak_bytes must be a positive integer")
+        out.append(Case(id=str(obj.get("id", f"line {n}")), model=str(obj.get("model", "?")), config=cfg,
+                        workload=_workload(obj.get("workload"), where), measured_peak=peak,
+                        measured_params=m.get("params") if m else None, line=n))
+    return out
+
+
+def read_cases(path: str | Path) -> list[Case]:
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as e:
+        raise LlmsizeError(f"cannot read {path}: {e.strerror}") from None
+    return parse_cases(text.splitlines(), p.name)
+
+
+_SPECS: dict[str, Any] = {}
+
+
+def predict(case: Case) -> Result:
+    key = json.dumps(case.config, sort_keys=True)
+    spec = _SPECS.get(key)
+    if spec is None:
+        try:
+            spec = spec_from_config(dict(case.config), case.model, warn=lambda m: None)
+        except LlmsizeError as e:
+            raise LlmsizeError(f"line {case.line}: {e}") from None
+        _SPECS[key] = spec
+    try:
+        est = estimate(spec, case.workload)
+    except LlmsizeError as e:
+        raise LlmsizeError(f"line {case.line}: {e}") from None
+    params = count(spec).total + est.trainable_params * (case.workload.lora is not None)
+    return Result(case=case, predicted_peak=est.peak_bytes, predicted_params=params, peak_phase=est.peak_phase)
+
+
+def _pct(xs: list[float], q: float) -> float:
+    s = sorted(xs)
+    if not s:
+        return math.nan
+    k = (len(s) - 1) * q
+    lo, hi = math.floor(k), math.ceil(k)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+def summary(results: list[Result]) -> dict[str, dict[str, float | int]]:
+    """Median, p95 and max absolute relative error of the peak per mode (LoRA train on its own) and overall."""
+    groups: dict[str, list[float]] = {}
+    for r in results:
+        e = r.rel_error
+        if e is None:
+            continue
+        groups.setdefault(r.case.mode, []).append(abs(e))
+        groups.setdefault("all", []).append(abs(e))
+    return {k: {"n": len(v), "median": _pct(v, 0.5), "p95": _pct(v, 0.95), "max": max(v)}
+            for k, v in sorted(groups.items(), key=lambda kv: (kv[0] == "all", kv[0]))}
+
+
+def validate(path: str | Path) -> tuple[list[Result], dict[str, dict[str, float | int]]]:
+    results = [predict(c) for c in read_cases(path)]
+    return results, summary(results)
