@@ -1,0 +1,29 @@
+"""A small bounded load run on loopback (bench/bench_web.py does the full 20,000): no errors, every
+request answered. Latency is printed and saved, not asserted: CI machines are shared."""
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+from pathlib import Path
+
+from .conftest import ARTIFACTS, live_server
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "bench_web.py"
+
+
+def test_bounded_load_has_no_errors():
+    spec = importlib.util.spec_from_file_location("bench_web", BENCH)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)  # type: ignore[union-attr]
+    with live_server() as url:
+        port = int(url.rsplit(":", 1)[1])
+        path = "/api/v1/params"
+        lat, errors, wall = asyncio.run(bench.load(port, path, bench.BODIES[path], 2000, 32))
+    assert not errors, errors[:5]
+    assert len(lat) == 2000
+    lat.sort()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "load.json").write_text(json.dumps({"requests": len(lat), "seconds": wall,
+                                                      "p50_ms": 1000 * lat[len(lat) // 2],
+                                                      "p99_ms": 1000 * lat[int(0.99 * len(lat))]}))
