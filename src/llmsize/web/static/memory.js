@@ -58,7 +58,7 @@ export function renderMemory(rep, ctx) {
     h("p", { class: "sub" }, "Loading…"));
   drawSweep(sweep, ctx);
   const out = [head, bar, sweep];
-  if (ctx.explain || true) out.push(explain(terms, rep.citations, (x) => bytes(x.bytes)));
+  out.push(explain(terms, rep.citations, (x) => bytes(x.bytes), ctx.explain));
   return out;
 }
 

@@ -56,7 +56,7 @@ export function renderParams(rep, ctx) {
     extra.push(card("Checkpoint", h("p", {}, `${exact(ck.stored_values)} values in ${exact(ck.bytes)} bytes`)));
   }
   const out = [head, ctx.spec ? architecture(ctx.spec) : null, where, h("div", { class: "cols" }, extra)];
-  if (ctx.explain) out.push(explain(terms, rep.citations, (t) => exact(t.params)));
+  out.push(explain(terms, rep.citations, (t) => exact(t.params), ctx.explain));
   return out;
 }
 

@@ -90,8 +90,9 @@ export function placeholder(text) {
 }
 
 /** Explain rows: name, formula, source key; `citations` maps keys to full references. */
-export function explain(terms, citations, valueOf) {
-  return h("details", { class: "explain card" }, h("summary", {}, "Explain: every term, its formula and source"),
+export function explain(terms, citations, valueOf, open = false) {
+  return h("details", { class: "explain card", open, "data-testid": "explain" },
+    h("summary", {}, "Explain: every term, its formula and source"),
     table([{ label: "term" }, { label: "value", num: true }, { label: "formula", wrap: true }, { label: "source" }],
       terms.map((t) => [t.name, valueOf(t), h("span", { class: "formula" }, t.formula || "—"),
         h("span", { class: "src", title: (citations || {})[t.source] || "" }, t.source || "—")])),
