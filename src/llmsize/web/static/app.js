@@ -108,8 +108,21 @@ async function run(my, signal) {
   const want = (tab) => SECTIONS[tab] && meta.sections[tab];
   const get = (tab) => api(SECTIONS[tab].endpoint(ctx), SECTIONS[tab].body(ref, ctx), signal)
     .then((r) => ({ r }), (e) => ({ e }));
-  const [section, memory] = await Promise.all([want(state.tab) ? get(state.tab) : null,
+  const pending = Promise.all([want(state.tab) ? get(state.tab) : null,
     state.tab !== "memory" && want("memory") ? get("memory") : null]);
+  const slow = setTimeout(() => {  // a slow section: show the model now, the section when it comes
+    if (my !== seq) return;
+    replace($("#summary"), summaryStats(params, null, ctx));
+    panel.setAttribute("aria-busy", "true");
+    if (!panel.firstChild || panel.dataset.model !== JSON.stringify(ref)) {
+      replace(panel, h("div", { class: "card placeholder" }, h("span", { class: "spinner", "aria-hidden": "true" }), "Working it out…"));
+    } else panel.classList.add("busy");
+  }, 120);
+  const [section, memory] = await pending;
+  clearTimeout(slow);
+  panel.removeAttribute("aria-busy");
+  panel.classList.remove("busy");
+  panel.dataset.model = JSON.stringify(ref);
   if (my !== seq) return;
   if (section?.e?.name === "AbortError") return;
   const mem = state.tab === "memory" ? section : memory;
