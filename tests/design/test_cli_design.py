@@ -26,6 +26,9 @@ def test_design_json_is_the_library_report():
     assert len(obj["candidates"]) == 5 and sum(c["recommended"] for c in obj["candidates"]) == 1
     for c in obj["candidates"]:
         assert c["params"] == c["active_params"] and c["kv_bytes_per_token"] > 0 and c["gpu_hours"] > 0
+        # serving: weights + KV at the context + working set; training: 16 B/param states and more
+        assert c["serve_peak_bytes"] > c["weight_bytes"] + c["kv_bytes"]
+        assert c["train_peak_bytes"] > 16 * c["params"]
 
 
 def test_design_from_chinchillas_compute():

@@ -54,6 +54,7 @@ def test_2_4_storage_is_half_the_values_plus_2_bit_indices(llama8b):
     # embeddings and head stay dense: 2 x 128256 x 4096 bf16 values
     assert ch.before.weight_bytes - d["dense_bytes_replaced"] >= 2 * 2 * 128_256 * 4096
     assert ch.after.decode_tokens_per_s > ch.before.decode_tokens_per_s
+    assert ch.before.serve_peak_bytes - ch.after.serve_peak_bytes == ch.before.weight_bytes - ch.after.weight_bytes
     assert {q.source for q in ch.quality} == {"sun2023"}
 
 
@@ -69,6 +70,9 @@ def test_quantize_uses_the_quant_module(llama8b):
     assert ch.after.weight_bytes == weight_plan(llama8b, "Q4_K_M").bytes
     assert ch.after.params == ch.before.params
     assert ch.after.decode_tokens_per_s > 2 * ch.before.decode_tokens_per_s
+    # the memory model is fed the quantized bytes
+    assert ch.after.serve_peak_bytes < ch.before.serve_peak_bytes
+    assert ch.before.serve_peak_bytes - ch.after.serve_peak_bytes < ch.before.weight_bytes - ch.after.weight_bytes
 
 
 def test_distillation_adds_the_teacher_forward(llama8b):

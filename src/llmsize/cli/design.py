@@ -55,6 +55,10 @@ def _f(v: float | None, fmt: str = "{:,.0f}") -> str:
     return "-" if v is None else fmt.format(v)
 
 
+def _days(v: float | None) -> str:
+    return "-" if v is None else f"{v:.2f}" if v < 10 else f"{v:,.0f}"
+
+
 def _usd(v: float | None) -> str:
     if v is None:
         return "-"
@@ -118,22 +122,28 @@ def design_cmd(**kw: Any) -> None:
             + (f"  [{b['note']}]" if b["note"] else ""))
     ref = rep["reference_aspect"]
     c.print(f"d/L of successful models this size: {ref['d_over_L']:.0f} ({', '.join(ref['models'])})")
-    shapes, costs = [], []
+    shapes, serving, training = [], [], []
     for r in rep["candidates"]:
         tag = ("*" if r["recommended"] else "") + f"{r['hidden']}x{r['layers']}"
         shapes.append(("*" if r["recommended"] else "", r["hidden"], r["layers"], f"{r['heads']}/{r['kv_heads']}",
                        r["head_dim"], r["ffn"], f"{r['params']:,}", f"{100 * r['params_error']:+.1f}%",
                        f"{r['aspect']:.0f}"))
-        costs.append((tag, _b(r["kv_bytes_per_token"], units), _b(r["weight_bytes"], units),
-                      short(r["flops_per_token"]), _f(r["decode_tokens_per_s"]), _f(r["gpu_hours"]),
-                      _usd(r["train_cost_usd"])))
+        serving.append((tag, _b(r["kv_bytes_per_token"], units), _b(r["weight_bytes"], units),
+                        _b(r["serve_peak_bytes"], units), short(r["flops_per_token"]), _f(r["decode_tokens_per_s"])))
+        training.append((tag, short(r["train_flops_per_token"]), _b(r["train_peak_bytes"], units),
+                         _f(r["gpu_hours"]), _days(r["train_days"]), _usd(r["train_cost_usd"])))
     s = rep["setting"]
     c.print(table(f"Candidates (* recommended), vocabulary {rep['padded_vocab']:,}",
                   ["", ("d", "right"), ("L", "right"), ("heads/kv", "right"), ("d_h", "right"),
                    ("FFN", "right"), ("params (exact)", "right"), ("vs budget", "right"), ("d/L", "right")], shapes))
-    c.print(table(f"Serving {s['dtype']} at {s['context']:,} tokens on {s['gpu']}; training {short(b['tokens'])} "
-                  f"tokens", ["shape", ("KV/tok", "right"), ("weights", "right"), ("FLOPs/tok", "right"),
-                              ("decode tok/s", "right"), ("GPU-hours", "right"), ("cost", "right")], costs))
+    c.print(table(f"Serving: {s['dtype']}, {s['context']:,}-token context, batch {s['batch']}, one {s['gpu']}",
+                  ["shape", ("KV/token", "right"), ("weights", "right"), ("peak memory", "right"),
+                   ("FLOPs/token", "right"), ("decode tok/s", "right")], serving))
+    c.print(table(f"Training on {short(b['tokens'])} tokens (days on {s['train_gpus']:,} {s['gpu']})",
+                  ["shape", ("FLOPs/token", "right"), ("memory, 1 device", "right"), ("GPU-hours", "right"),
+                   ("days", "right"), ("cost", "right")], training,
+                  caption="memory, 1 device: the whole model before sharding (fp32 master + bf16 autocast, "
+                          "AdamW, checkpointing); shard it with `llmsize plan`"))
     losses = sorted({round(r["loss"]["chinchilla"], 3) for r in rep["candidates"]})
     c.print(f"Predicted loss (Chinchilla fit, N and D only): {', '.join(f'{x:.3f}' for x in losses)}; the laws do "
             f"not see d/L, which Kaplan et al. found matters little over a wide range")

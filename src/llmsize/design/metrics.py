@@ -62,8 +62,8 @@ class Metrics:
     kv_bytes: int | None  # at the serving context and batch
     flops_per_token: int | None  # forward FLOPs of one new token at the serving context
     train_flops_per_token: int | None
-    serve_peak_bytes: int | None
-    train_peak_bytes: int | None
+    serve_peak_bytes: int | None  # one device, generating at the serving context
+    train_peak_bytes: int | None  # one device, whole model, before sharding (mixed precision, AdamW)
     decode_tokens_per_s: float | None
     decode_bound: str | None
     train_tokens: int
@@ -135,7 +135,11 @@ def metrics(spec: ModelSpec, setting: Setting = Setting(), *, weight_bytes_overr
         kv_ctx = kv_cache_bytes(spec, setting.context, setting.dtype, batch=setting.batch)
     except LlmsizeError as e:
         notes_.append(f"KV cache: {e}")
-    mem = _memory(spec, setting, weight_format=fmt)
+    quantized = weight_bytes_override is not None or fmt not in ("bf16", "fp16", "fp32")
+    bits = None
+    if quantized and wb is not None and fmt not in ("bf16", "fp16", "fp32") and weight_bytes_override is None:
+        bits = 8 * wb / pc.total_with_buffers  # below 16 the memory model adds a dequantisation buffer
+    mem = _memory(spec, setting, weight_format=fmt, weight_bytes=wb if quantized else None, weight_bits=bits)
     notes_.extend(mem.get("notes", ()))
     tokens = setting.train_tokens or CHINCHILLA_TOKENS_PER_PARAM * pc.total
     fwd = round(perf.forward_flops(spec, 1, setting.context))
@@ -185,16 +189,36 @@ def _training(spec: ModelSpec, setting: Setting, tokens: int, gpu: Any, notes: l
     return out
 
 
-def _memory(spec: ModelSpec, setting: Setting, *, weight_format: str) -> dict[str, Any]:
-    """KV bytes per token and peak inference / training memory from llmsize.memory, when built."""
+def _memory(spec: ModelSpec, setting: Setting, *, weight_format: str, weight_bytes: int | None = None,
+            weight_bits: float | None = None) -> dict[str, Any]:
+    """Peak serving and training bytes from llmsize.memory, when it is built.
+
+    Serving: generate `context/2` tokens after a `context/2`-token prompt (the same split perf's decode
+    bound uses), weights as stored. Training: the whole model on one device before any sharding,
+    bf16 autocast over fp32 master weights, AdamW, activation checkpointing, one `train_seq` sequence."""
     try:
-        import llmsize.memory as memory  # noqa: F401
-        from llmsize.memory import Workload, estimate  # type: ignore[attr-defined]
+        from llmsize.memory import Workload, estimate
     except ImportError:
         return {"notes": ("peak serving and training memory: llmsize.memory is not built yet",)}
-    return _memory_adapter(spec, setting, weight_format, Workload, estimate)
-
-
-def _memory_adapter(spec: ModelSpec, setting: Setting, weight_format: str, Workload: Any, estimate: Any
-                    ) -> dict[str, Any]:
-    raise NotImplementedError  # filled in once llmsize.memory lands
+    out: dict[str, Any] = {}
+    notes: list[str] = []
+    compute = setting.dtype if setting.dtype in ("bf16", "fp16", "fp32") else "bf16"
+    half = max(1, setting.context // 2)
+    try:
+        serve = estimate(spec, Workload(mode="generate", batch=setting.batch, seq_len=half,
+                                        new_tokens=max(0, setting.context - half), weights_dtype=compute),
+                         weights_bytes_override=weight_bytes, weight_bits=weight_bits)
+        out["serve_peak_bytes"] = serve.peak_bytes
+    except LlmsizeError as e:
+        notes.append(f"serving memory: {e}")
+    try:
+        # ASSUMES: mixed precision as most pre-training recipes: fp32 master weights, bf16 autocast, AdamW, full
+        # activation checkpointing, micro-batch of one train_seq sequence.
+        train = estimate(spec, Workload(mode="train", batch=setting.micro_batch, seq_len=setting.train_seq,
+                                        weights_dtype="fp32", autocast="bf16", optimizer="adamw",
+                                        grad_checkpointing=True))
+        out["train_peak_bytes"] = train.peak_bytes
+    except LlmsizeError as e:
+        notes.append(f"training memory: {e}")
+    out["notes"] = tuple(notes)
+    return out
