@@ -6,7 +6,7 @@ import pytest
 from llmsize.errors import LlmsizeError
 from llmsize.quant.formats import weight_plan
 from llmsize.quant.kv import kv_bytes_per_element, kv_cache_bytes, kv_dtype, kv_row_bytes
-from llmsize.quant.planner import active_weight_bytes, plan_quant
+from llmsize.quant.planner import active_weight_bytes, plan_quant, weights_and_kv
 from llmsize.quant.qlora import lora_params, qlora_memory
 
 
@@ -52,8 +52,7 @@ def test_planner_rows_sorted_and_fit(specs):
 
 def test_planner_max_context_and_no_fit(specs):
     s = specs["llama-3.3-70b"]
-    r = plan_quant(s, gpu="48GiB", context=4096, formats=["bf16", "Q4_K_M"], memory=lambda sp, p, c, kv, b: (
-        p.bytes + kv_cache_bytes(sp, c, kv, batch=b), None, ()))
+    r = plan_quant(s, gpu="48GiB", context=4096, formats=["bf16", "Q4_K_M"], memory=weights_and_kv)
     bf16 = next(x for x in r.rows if x.format == "bf16")
     q4 = next(x for x in r.rows if x.format == "Q4_K_M")
     assert bf16.fits is False and bf16.max_context is None

@@ -14,8 +14,9 @@ from llmsize.quant.quality import Quality, quality
 from llmsize.quant.weights import WeightPlan
 from llmsize.spec import ModelSpec
 
-# (spec, plan, context, kv dtype, batch) -> (total bytes, bytes beyond weights and KV or None, notes)
-MemoryFn = Callable[[ModelSpec, WeightPlan, int, str, int], tuple[int, int | None, tuple[str, ...]]]
+# (spec, plan, context, kv dtype, batch) -> (total bytes, KV bytes in it, bytes beyond weights and KV or None,
+# notes)
+MemoryFn = Callable[[ModelSpec, WeightPlan, int, str, int], tuple[int, int, int | None, tuple[str, ...]]]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -24,8 +25,8 @@ class PlanRow:
     label: str
     weight_bytes: int
     bits_per_weight: float
-    kv_bytes: int
-    other_bytes: int | None  # activations, workspace, runtime (from llmsize.memory), if known
+    kv_bytes: int  # KV cache bytes inside total_bytes
+    other_bytes: int | None  # activations and working set (from llmsize.memory), if known
     total_bytes: int
     fits: bool | None
     max_context: int | None
@@ -90,11 +91,11 @@ def active_weight_bytes(spec: ModelSpec, plan: WeightPlan) -> int:
     return total
 
 
-def _memory_fallback(spec: ModelSpec, plan: WeightPlan, context: int, kv: str, batch: int
-                     ) -> tuple[int, int | None, tuple[str, ...]]:
-    return plan.bytes + kv_cache_bytes(spec, context, kv, batch=batch), None, (
-        "total = weights + KV cache only (activations and runtime overhead come from llmsize.memory, "
-        "not available here)",)
+def weights_and_kv(spec: ModelSpec, plan: WeightPlan, context: int, kv: str, batch: int
+                   ) -> tuple[int, int, int | None, tuple[str, ...]]:
+    """Weights + KV cache only: the floor of any runtime's memory (no activations, no workspace)."""
+    kvb = kv_cache_bytes(spec, context, kv, batch=batch)
+    return plan.bytes + kvb, kvb, None, ("total = weights + KV cache only (no activations or workspace)",)
 
 
 def default_memory() -> MemoryFn:
@@ -102,16 +103,17 @@ def default_memory() -> MemoryFn:
     try:
         from llmsize.quant import memory_bridge
     except ImportError:
-        return _memory_fallback
+        return weights_and_kv
     return memory_bridge.inference_bytes
 
 
 def _max_context(total: Callable[[int], int], limit: int, usable: int) -> int | None:
-    if total(0) > usable:
+    """The largest context in [1, limit] whose total fits (total grows with context)."""
+    if total(1) > usable:
         return None
     if total(limit) <= usable:
         return limit
-    lo, hi = 0, limit  # total(lo) fits, total(hi) does not
+    lo, hi = 1, limit  # total(lo) fits, total(hi) does not
     while hi - lo > 1:
         mid = (lo + hi) // 2
         lo, hi = (mid, hi) if total(mid) <= usable else (lo, mid)
@@ -154,10 +156,9 @@ def plan_quant(spec: ModelSpec, *, gpu: Any = None, context: int | None = None, 
                 raise
             skipped.append((f.key, str(e)))
             continue
-        total, other, mnotes = mem(spec, plan, ctx, kvd, batch)
+        total, kvb, other, mnotes = mem(spec, plan, ctx, kvd, batch)
         notes.update(mnotes)
-        kvb = kv_cache_bytes(spec, ctx, kvd, batch=batch)
-        per_token = active_weight_bytes(spec, plan) + kvb
+        per_token = active_weight_bytes(spec, plan) + kv_cache_bytes(spec, ctx, kvd, batch=batch)
         fits = None if usable is None else total <= usable
         maxc = None
         if usable is not None:
