@@ -100,3 +100,20 @@ def test_qlora_llama2_7b_peft_counts(specs):
 def test_qlora_bad_target(specs):
     with pytest.raises(LlmsizeError, match="not Linear modules"):
         lora_params(specs["llama-2-7b"], 8, ["query"])
+
+
+def test_memory_bridge_uses_exact_weight_bytes(specs):
+    from llmsize.memory import Workload, estimate
+    from llmsize.quant.memory_bridge import inference_bytes
+
+    s = specs["llama-3.1-8b"]
+    plan = weight_plan(s, "Q4_K_M")
+    total, kv, other, _ = inference_bytes(s, plan, 4096, "bf16", 1)
+    est = estimate(s, Workload(mode="generate", seq_len=4096, new_tokens=1, kv_cache_dtype="bf16"),
+                   weights_bytes_override=plan.bytes)
+    assert total == est.peak_bytes and other == total - plan.bytes - kv
+    t8, kv8, _, _ = inference_bytes(s, plan, 4096, "q8_0", 1)
+    assert kv8 * 32 == kv * 34 // 2 and t8 - kv8 == total - kv  # same cache, 34 bytes per 32 values
+    nf4 = weight_plan(s, "nf4")
+    tn, _, _, _ = inference_bytes(s, nf4, 4096, "bf16", 1)
+    assert tn > nf4.bytes + kv  # bitsandbytes: plus its dequantization buffer
