@@ -156,27 +156,46 @@ def sparse24_bytes(t: Tensor, dtype: str = "bf16") -> tuple[int, int]:
     return kept * b // 8, -(-kept * 2 // 8)
 
 
-def sparse24(spec: ModelSpec, setting: Setting = Setting()) -> Change:
-    """Every linear weight in the decoder blocks made 2:4 sparse; the rest stays dense."""
-    dtype = setting.dtype
-    b = _BITS.get(dtype)
-    if b is None:
+def sparse24_plan(spec: ModelSpec, dtype: str = "bf16") -> Any:
+    """The dense weight plan of `spec` with every block linear stored 2:4 sparse (values + indices).
+
+    Source: mishra2021"""
+    from llmsize.quant.formats import weight_plan
+    from llmsize.quant.weights import TensorQuant, WeightPlan
+
+    if dtype not in _BITS:
         raise LlmsizeError(f"2:4 sparsity: values must be 16-bit or 8-bit, not {dtype!r}")
-    before = metrics(spec, setting)
-    if before.weight_bytes is None:
-        raise LlmsizeError("2:4 sparsity needs the dense weight bytes, which are not available")
-    dense = values = meta = n = 0
-    for t in tensors(spec):
-        if t.buffer or not _prunable(t):
+    base = weight_plan(spec, dtype if dtype in ("bf16", "fp16") else "bf16")
+    by_name = {t.name: t for t in tensors(spec)}
+    out = []
+    for tq in base.tensors:
+        t = by_name.get(tq.name)
+        if t is None or t.buffer or not _prunable(t):
+            out.append(tq)
             continue
         v, m = sparse24_bytes(t, dtype)
-        dense += t.numel * b // 8
-        values, meta, n = values + v, meta + m, n + t.numel
-    after_bytes = before.weight_bytes - dense + values + meta
-    note = (f"2:4 sparse weights: {after_bytes:,} bytes ({values:,} values + {meta:,} index metadata) vs "
-            f"{before.weight_bytes:,} dense; compute at 2:4 can run up to 2x on sparse tensor cores "
-            f"(not applied to the dense peak used here)")
-    after = metrics(spec.with_(name=spec.name + " (2:4)"), setting, weight_bytes_override=after_bytes, notes=(note,))
+        out.append(TensorQuant(name=tq.name, role=tq.role, shape=tq.shape, params=tq.params, format=f"2:4-{dtype}",
+                               bytes=v + m, parts=(("values", v), ("indices", m)), layer=tq.layer))
+    return WeightPlan(model=spec.name, format=f"2:4-{dtype}", tensors=tuple(out), source="mishra2021")
+
+
+def sparse24(spec: ModelSpec, setting: Setting = Setting()) -> Change:
+    """Every linear weight in the decoder blocks made 2:4 sparse; the rest stays dense."""
+    from llmsize.quant.planner import active_weight_bytes
+
+    dtype = setting.dtype
+    plan = sparse24_plan(spec, dtype)
+    before = metrics(spec, setting)
+    sparse = [t for t in plan.tensors if t.format.startswith("2:4")]
+    values = sum(dict(t.parts)["values"] for t in sparse)
+    meta = sum(dict(t.parts)["indices"] for t in sparse)
+    n = sum(t.params for t in sparse)
+    dense = n * _BITS[dtype] // 8
+    note = (f"2:4 sparse weights: {plan.bytes:,} bytes ({values:,} values + {meta:,} index metadata) where dense "
+            f"{dtype} stores {before.weight_bytes:,}; 2:4 math can run up to 2x on sparse tensor cores (not applied: "
+            f"speeds use the dense peak)")
+    after = metrics(spec.with_(name=spec.name + " (2:4)"), setting, weight_bytes_override=plan.bytes,
+                    read_bytes_override=active_weight_bytes(spec, plan), notes=(note,))
     return Change(kind="2:4", description="2:4 semi-structured sparsity on all block linears",
                   before=before, after=after, spec_after=spec, quality=published("2:4"),
                   details=(("sparse_params", n), ("dense_bytes_replaced", dense), ("value_bytes", values),

@@ -109,7 +109,7 @@ def _gpu(name: str) -> Any:
 
 
 def metrics(spec: ModelSpec, setting: Setting = Setting(), *, weight_bytes_override: int | None = None,
-            notes: tuple[str, ...] = ()) -> Metrics:
+            read_bytes_override: int | None = None, notes: tuple[str, ...] = ()) -> Metrics:
     """Every number one design row shows, for `spec` under `setting` (`weight_bytes_override`: bytes
     of a storage format the quantization module does not know, such as 2:4 sparse)."""
     from llmsize import perf
@@ -121,7 +121,7 @@ def metrics(spec: ModelSpec, setting: Setting = Setting(), *, weight_bytes_overr
     gpu = _gpu(setting.gpu)
     fmt = setting.weight_format or setting.dtype
     wb: int | None = weight_bytes_override
-    read: int | None = weight_bytes_override
+    read: int | None = read_bytes_override if read_bytes_override is not None else weight_bytes_override
     if wb is None:
         try:
             wb, read = weight_bytes(spec, fmt)
