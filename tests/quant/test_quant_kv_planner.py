@@ -117,3 +117,13 @@ def test_memory_bridge_uses_exact_weight_bytes(specs):
     nf4 = weight_plan(s, "nf4")
     tn, _, _, _ = inference_bytes(s, nf4, 4096, "bf16", 1)
     assert tn > nf4.bytes + kv  # bitsandbytes: plus its dequantization buffer
+
+
+def test_qlora_peak_through_memory(specs):
+    from llmsize.quant.qlora import qlora_peak
+
+    s = specs["llama-2-7b"]
+    est = qlora_peak(s, rank=64, seq_len=512)
+    assert est.trainable_params == 159_907_840
+    assert est.weights_bytes == weight_plan(s, "nf4-dq").bytes
+    assert 5 * 2**30 < est.peak_bytes < 8 * 2**30

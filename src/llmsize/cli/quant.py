@@ -16,7 +16,8 @@ from llmsize.load import Loaded
 @click.command("quant")
 @model_options
 @click.option("--gpu", help="GPU name (H100, 'RTX 4090', ...) or memory size (24GiB, 80GB).")
-@click.option("--context", type=click.IntRange(min=1), help="Tokens per sequence [default: the model's maximum].")
+@click.option("--context", type=click.IntRange(min=1),
+              help="Tokens per sequence [default: the model's maximum; 1024 with --qlora].")
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Sequences decoded together.")
 @click.option("--kv-cache", "kv", default="bf16", show_default=True,
               help="KV-cache dtype: bf16, fp16, fp8 (vLLM), q8_0, q5_1, q5_0, q4_1, q4_0, iq4_nl (llama.cpp).")
@@ -46,8 +47,15 @@ def quant_cmd(model: Loaded, gpu: str | None, context: int | None, batch: int, k
         from llmsize.quant.qlora import qlora_memory
 
         q = qlora_memory(spec, rank=rank, adapter_dtype=adapter_dtype)
+        from llmsize.quant.qlora import qlora_peak
+
+        seq = context or 1024
+        peak = qlora_peak(spec, rank=rank, seq_len=seq, batch=batch)
         if as_json:
-            emit_json(q.as_dict())
+            d = q.as_dict()
+            d["peak"] = dict(seq_len=seq, batch=batch, peak_bytes=peak.peak_bytes, phase=peak.peak_phase,
+                             terms=[dict(name=t.name, bytes=t.bytes, category=t.category) for t in peak.terms])
+            emit_json(d)
             return
         print_notes(model)
         c = console()
@@ -55,7 +63,12 @@ def quant_cmd(model: Loaded, gpu: str | None, context: int | None, batch: int, k
         c.print(table(None, ["term", ("bytes", "right"), ("", "right"), "formula", "source"],
                       [(t.name, f"{t.value:,}", fmt_bytes(t.value, units), t.formula, t.source) for t in q.terms]))
         c.print(f"Total without activations: [bold]{fmt_bytes(q.total, units)}[/bold]")
-        for n in q.notes:
+        c.print(f"Training peak (llmsize.memory, batch {batch} x {seq:,} tokens, gradient checkpointing, "
+                f"paged AdamW, fp32 adapters as peft keeps them): [bold]{fmt_bytes(peak.peak_bytes, units)}"
+                f"[/bold] in {peak.peak_phase}")
+        c.print(table(None, ["term", ("bytes", "right"), ("", "right")],
+                      [(t.name, f"{t.bytes:,}", fmt_bytes(t.bytes, units)) for t in peak.terms]))
+        for n in q.notes[1:]:
             c.print(f"note: {n}")
         return
     from llmsize.quant.planner import plan_quant

@@ -111,3 +111,28 @@ def qlora_memory(spec: ModelSpec, *, rank: int = 64, targets: Sequence[str] | st
         notes.append("LoRA targets the attention and dense/shared-expert Linear layers; fused routed-expert "
                      "weights are not nn.Linear modules and get no adapters")
     return QLoraMemory(model=spec.name, rank=rank, targets=chosen, lora_params=n, terms=terms, notes=tuple(notes))
+
+
+_MEMORY_OPT = {"paged_adamw_32bit": "paged-adamw", "adamw_torch": "adamw", "paged_adamw_8bit": "paged-adamw-8bit",
+               "adamw_8bit": "adamw-8bit", "sgd": "sgd"}
+
+
+def qlora_peak(spec: ModelSpec, *, rank: int = 64, seq_len: int = 1024, batch: int = 1,
+               targets: Sequence[str] | str = "all-linear", double_quant: bool = True, quant_type: str = "nf4",
+               optimizer: str = "paged_adamw_32bit", grad_checkpointing: bool = True) -> Any:
+    """Peak training memory of QLoRA: llmsize.memory's train estimate (peft LoRA adapters, optimizer,
+    gradients, checkpointed activations, bitsandbytes' dequantization buffer) with the exact 4-bit
+    base weight bytes.
+
+    M_peak = estimate(spec, train(b, s, LoRA r, checkpointing), weights = W_4bit)
+
+    Source: qlora"""
+    from llmsize.memory import LoRA, Workload, estimate
+
+    if optimizer not in _MEMORY_OPT:
+        raise LlmsizeError(f"unknown optimizer {optimizer!r} (known: {', '.join(_MEMORY_OPT)})")
+    plan = weight_plan(spec, f"{quant_type}{'-dq' if double_quant else ''}")
+    mods = ("all-linear",) if targets == "all-linear" else tuple(targets)
+    wl = Workload(mode="train", batch=batch, seq_len=seq_len, lora=LoRA(r=rank, alpha=2 * rank, target_modules=mods),
+                  grad_checkpointing=grad_checkpointing, optimizer=_MEMORY_OPT[optimizer])
+    return estimate(spec, wl, weights_bytes_override=plan.bytes, weight_bits=float(plan.bits_per_weight))
