@@ -21,7 +21,7 @@ def test_block_sizes(name):
 
 
 def test_agrees_with_gguf_package():
-    gguf = pytest.importorskip("gguf")
+    pytest.importorskip("gguf")
     from gguf.constants import GGML_QUANT_SIZES
 
     for qt, (block, size) in GGML_QUANT_SIZES.items():
