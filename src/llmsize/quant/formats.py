@@ -17,8 +17,12 @@ from llmsize.errors import LlmsizeError, did_you_mean
 from llmsize.quant import layouts
 from llmsize.quant.gguf_presets import FTYPES, gguf_plan
 from llmsize.quant.weights import TensorQuant, WeightPlan
+from llmsize.sources import SOURCES
 from llmsize.spec import ModelSpec
 from llmsize.tensors import Tensor, tensors
+
+
+_FAMILIES = ("float", "bnb-int8", "bnb-4bit", "gptq", "awq", "fp8", "mxfp4", "nvfp4", "gguf")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -30,6 +34,12 @@ class Format:
     label: str
     source: str
     options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.family not in _FAMILIES:
+            raise LlmsizeError(f"format {self.key!r}: unknown family {self.family!r} (known: {', '.join(_FAMILIES)})")
+        if self.source not in SOURCES:
+            raise LlmsizeError(f"format {self.key!r}: unknown source key {self.source!r}")
 
     @property
     def nominal_bits(self) -> float:
@@ -101,6 +111,8 @@ def get_format(name: str | Format) -> Format:
 
 
 # -- which tensors a format quantizes -------------------------------------------------------------------
+# ASSUMES: routers (ffn_gate_inp) and shared-expert gates stay 16-bit in every non-GGUF format; transformers'
+# bitsandbytes integration would quantize a Mixtral router's 8x4096 values, a negligible difference.
 def _in_block_linear(t: Tensor) -> bool:
     """A Linear weight inside a decoder block (routers and shared-expert gates excluded)."""
     return t.layer is not None and t.linear and not t.role.startswith("ffn_gate_inp")

@@ -99,6 +99,8 @@ def _gguf_names(t: Tensor) -> Iterator[tuple[str, tuple[int, ...]]]:
         yield f"blk.{i}.{base}.{kind}", t.shape
 
 
+# ASSUMES: the source GGUF comes from convert_hf_to_gguf.py at a 16-bit outtype; tensors it does not write
+# (Llama-3.1's rope_freqs, 64 F32 values) are not model parameters and are not listed.
 def gguf_tensors(spec: ModelSpec, *, mla: str = "kv_b") -> tuple[GTensor, ...]:
     """The GGUF tensors of `spec` in llama.cpp's order (by layer, then name).
 

@@ -35,6 +35,11 @@ class PlanRow:
     quality: Quality | None
     notes: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        if self.weight_bytes <= 0 or self.total_bytes < self.weight_bytes or self.kv_bytes < 0:
+            raise LlmsizeError(f"{self.format}: inconsistent row (weights {self.weight_bytes}, total "
+                               f"{self.total_bytes}, KV {self.kv_bytes})")
+
     def as_dict(self) -> dict[str, Any]:
         return dict(format=self.format, label=self.label, weight_bytes=self.weight_bytes,
                     bits_per_weight=round(self.bits_per_weight, 4), kv_bytes=self.kv_bytes,
