@@ -18,8 +18,9 @@ from torch.distributed._tools.mem_tracker import _TOTAL_KEY  # noqa: E402
 
 
 class LabTracker(g.GlobalPeakMemTracker):
-    def __init__(self):
+    def __init__(self, light=False):
         super().__init__()
+        self._light = light
         self._func = "external"
         self._seq = 0
         self._peak_live = []
@@ -48,19 +49,21 @@ class LabTracker(g.GlobalPeakMemTracker):
 
     def _update_peak_stats(self, peak_state):
         ph = self._phase()
-        if ph == "bw" and getattr(self, "_last_ph", None) == "fw":
+        if ph == "bw" and getattr(self, "_last_ph", None) == "fw" and not self._light:
             self.phase_peak["bw0"] = (0, [(w.mem_consumed, getattr(w, "label", None), w.reftype.name)
                                           for (w, _) in list(self._WINFO.values())], (self._seq, self._func))
         self._last_ph = ph
         for dev, dev_snap in self._curr_mem_snap.items():
             tot = dev_snap[_TOTAL_KEY]
             if tot > self.phase_peak.get(ph, (0,))[0]:
-                self.phase_peak[ph] = (tot, [(w.mem_consumed, getattr(w, "label", None), w.reftype.name)
-                                             for (w, _) in list(self._WINFO.values())],
-                                       (self._seq, self._func, list(self._mod_tracker.parents)))
+                live = [] if self._light else [(w.mem_consumed, getattr(w, "label", None), w.reftype.name)
+                                               for (w, _) in list(self._WINFO.values())]
+                self.phase_peak[ph] = (tot, live, (self._seq, self._func, list(self._mod_tracker.parents)))
             if self._peak_mem.get(dev, 0) < dev_snap[_TOTAL_KEY]:
                 self._peak_mem[dev] = dev_snap[_TOTAL_KEY]
                 self._peak_mem_snap[dev] = dict(dev_snap)
+                if self._light:
+                    continue
                 self._peak_live = [(w.mem_consumed, getattr(w, "label", None), w.reftype.name)
                                    for (w, _) in list(self._WINFO.values())]
                 self._peak_at = (self._seq, self._func, self._phase(),

@@ -14,7 +14,7 @@ Source: hf-llama
 """
 from __future__ import annotations
 
-from llmsize.memory.blocks import F32, Cx, cast, linear, rmsnorm
+from llmsize.memory.blocks import F32, Cx, cast, dropout, linear, rmsnorm
 from llmsize.memory.sim import Sim, Tn
 
 # Families whose rotary code ends in torch.cat (partial rotary): q, k come out contiguous
@@ -174,7 +174,11 @@ def _math(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, kvlen: int, qb: int) -> Tn:
     sc = b * nh * ql * kvlen * F32
     q32 = cast(g, q, b * ql * nh * hd * F32)
     k32 = cast(g, k, b * kvlen * nh * hd * F32)
-    v32 = cast(g, v, b * kvlen * nh * dv * F32)
+    if v.nb == b * kvlen * nh * dv * F32:  # already fp32: a strided view, copied by matmul's reshape
+        v32 = g.new(v.nb, v.rg)
+        g.op((v,), (v32,))
+    else:
+        v32 = cast(g, v, b * kvlen * nh * dv * F32)
     qs = g.new(q32.nb, True)
     g.op((q32,), (qs,))
     ks = g.new(k32.nb, True)
@@ -229,6 +233,18 @@ def _eager(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, mask: Tn | None, kvlen: int) -> 
     g.op((w,), (w2,))
     g.drop(w)
     w = w2
+    if s.model_type == "gpt2":  # GPT-2's own eager: softmax in the input dtype, attention dropout
+        if mask is not None:
+            w2 = g.new(sc * c, True)
+            g.op((w,), (w2,))
+            g.drop(w)
+            w = w2
+        sm = g.new(sc * c, True)
+        g.op((w,), (sm,), (sm,))
+        g.drop(w)
+        p = dropout(g, cx, sm, 0.1)
+        g.drop(sm)
+        return _pv(g, cx, p, vc)
     if s.model_type == "gemma2":  # w / cap -> tanh -> * cap
         t1 = g.new(sc * c, True)
         g.op((w,), (t1,))
@@ -251,7 +267,13 @@ def _eager(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, mask: Tn | None, kvlen: int) -> 
     g.drop(w32, w)
     p = cast(g, sm, sc * c)
     g.drop(sm)
-    o = g.new(b * ql * nh * dv * c, True)
+    return _pv(g, cx, p, vc)
+
+
+def _pv(g: Sim, cx: Cx, p: Tn, vc: Tn) -> Tn:
+    """probabilities @ v, then transpose(1, 2).contiguous() (a copy)."""
+    a = cx.spec.attention
+    o = g.new(cx.b * cx.q * a.num_heads * a.v_dim * cx.c, True)
     g.op((p, vc), (o,), (p, vc))
     g.drop(p, vc)
     o2 = g.new(o.nb, True)  # transpose(1, 2).contiguous()

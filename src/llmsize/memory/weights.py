@@ -48,6 +48,41 @@ def lora_targets(spec: ModelSpec, wl: Workload) -> frozenset[str]:
     return wl.lora.resolve(spec) if wl.lora is not None else frozenset()
 
 
+def adapter_sizes(spec: ModelSpec, targets: frozenset[str], r: int, layers: set[int] | None) -> list[int]:
+    """Parameters of each (A, B) pair peft adds.
+
+    Linear n_in -> n_out: r (n_in + n_out). Router d -> E: r (d + E). Fused experts (peft ParamWrapper,
+    rank r x E per parameter, doubled for the fused [gate; up]): 2 r E (d + 2 f) and r E (f + d).
+
+    Source: peft-lora"""
+    out = []
+    e = spec.moe
+    for t in tensors(spec):
+        if t.layer is None or (layers is not None and t.layer not in layers):
+            continue
+        if t.linear and t.module in targets:
+            out.append(r * (t.shape[0] + t.shape[1]))
+        elif t.role == "ffn_gate_inp" and "gate" in targets:
+            out.append(r * (t.shape[0] + t.shape[1]))
+        elif t.role == "ffn_gate_inp_shexp" and "shared_expert_gate" in targets:
+            out.append(r * (t.shape[0] + t.shape[1]))
+        elif t.experts > 1 and "experts" in targets and e is not None and t.role in (
+                "ffn_gate_up_exps", "ffn_up_exps", "ffn_down_exps"):
+            n, o, i = t.shape
+            k = 2 if t.role == "ffn_gate_up_exps" else 1
+            out.append(k * r * n * (i + o))
+    v = spec.vision
+    if v is not None:  # peft matches the SigLIP tower's leaves too (q/k/v/out_proj, fc1, fc2)
+        dv, fv = v.hidden_size, v.intermediate_size
+        sizes = {"q_proj": 2 * dv, "k_proj": 2 * dv, "v_proj": 2 * dv, "out_proj": 2 * dv, "fc1": dv + fv,
+                 "fc2": dv + fv}
+        every = "__all_linear__" in targets  # marker LoRA.resolve adds for "all-linear"
+        for leaf, n in sizes.items():
+            if leaf in targets or every:
+                out.extend([r * n] * v.num_layers)
+    return out
+
+
 def weights(spec: ModelSpec, wl: Workload, override: int | None = None) -> Weights:
     """Bytes of the stored weights and what trains.
 
@@ -64,10 +99,8 @@ def weights(spec: ModelSpec, wl: Workload, override: int | None = None) -> Weigh
     if wl.lora is not None:
         targets = lora_targets(spec, wl)
         layers = None if wl.lora.layers is None else set(wl.lora.layers)
-        r = wl.lora.r
-        ad = [r * (t.shape[0] + t.shape[1]) for t in lin
-              if t.layer is not None and t.module in targets and (layers is None or t.layer in layers)]
-        largest = max((r * max(t.shape) for t in lin if t.module in targets), default=0)
+        ad = adapter_sizes(spec, targets, wl.lora.r, layers)
+        largest = max(ad, default=0)
         ap = sum(ad)
         return Weights(params=p, base_bytes=base, adapter_params=ap, adapter_bytes=ap * 4,
                        buffers=rope_buffers(spec), trainable=ap, trainable_tensors=2 * len(ad),

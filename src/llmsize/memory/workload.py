@@ -62,10 +62,31 @@ class LoRA:
                 raise LlmsizeError("lora layers must be non-negative layer indices")
 
     def resolve(self, spec: ModelSpec) -> frozenset[str]:
-        """The leaf names adapted in `spec`; unknown names raise LlmsizeError."""
-        leaves = {t.module for t in tensors(spec) if t.linear and t.layer is not None and t.module}
+        """The leaf names adapted in `spec`; unknown names raise LlmsizeError.
+
+        "all-linear" follows peft 0.21's resolution (measured in tests/data/lora_counts.json): every
+        linear of the decoder blocks; for MoE models whose experts are fused 3-D parameters
+        (Mixtral, OLMoE, Qwen3-MoE, DeepSeek-V3) the attention linears plus the router and the expert
+        parameters (pseudo-leaves "gate" and "experts"); Qwen2-MoE adds its shared_expert_gate;
+        gpt-oss gets attention only."""
+        ts = tensors(spec)
+        leaves = {t.module for t in ts if t.linear and t.layer is not None and t.module}
+        extra = set()
+        if spec.moe is not None and spec.model_type != "gpt_oss":
+            extra |= {"gate", "experts"}
+        if spec.moe is not None and spec.moe.shared_expert_gate:
+            extra.add("shared_expert_gate")
         if self.target_modules == ("all-linear",) or "all-linear" in self.target_modules:
-            return frozenset(leaves)
+            attn = {t.module for t in ts if t.linear and t.layer is not None and t.module and
+                    t.role.startswith("attn")}
+            if spec.model_type in ("mixtral", "olmoe", "qwen3_moe", "deepseek_v3"):
+                return frozenset(attn | {"gate", "experts"})
+            if spec.model_type == "gpt_oss":
+                return frozenset(attn)
+            if spec.model_type == "qwen2_moe":
+                return frozenset(leaves | {"shared_expert_gate"})
+            return frozenset(leaves | {"__all_linear__"})
+        leaves |= extra
         for name in self.target_modules:
             if name not in leaves:
                 raise did_you_mean(name, sorted(leaves), what=f"LoRA target for {spec.name}")

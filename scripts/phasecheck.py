@@ -1,0 +1,61 @@
+"""Lab tool: measured peak of each phase (forward, backward, optimizer step) vs the memory model's.
+
+    /work/venv-truth/bin/python scripts/phasecheck.py MODEL MODE B S [memlab flags...]
+
+Runs the truth generator's `measure` (see memlab.py) with a phase-aware tracker, then llmsize's
+estimate for the same case, and prints both per phase.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
+import memlab  # noqa: E402
+
+from llmsize.validate import parse_cases, predict  # noqa: E402
+from llmsize.memory import estimate  # noqa: E402
+import json  # noqa: E402
+
+
+def main():
+    import argparse
+    ap = argparse.ArgumentParser()
+    ap.add_argument("model"); ap.add_argument("mode"); ap.add_argument("b", type=int); ap.add_argument("s", type=int)
+    ap.add_argument("--new", type=int, default=0); ap.add_argument("--wd", default="bfloat16")
+    ap.add_argument("--ac"); ap.add_argument("--opt"); ap.add_argument("--gc", action="store_true")
+    ap.add_argument("--lora"); ap.add_argument("--attn", default="sdpa"); ap.add_argument("--cfg")
+    a = ap.parse_args()
+    g = memlab.g
+    if a.cfg:
+        g.MODELS[a.model] = json.loads(a.cfg)
+    lo = None
+    if a.lora:
+        r, kind = a.lora.split(":")
+        lo = g.lora(a.model, int(r), kind)
+    w = g.W(a.model, a.mode, a.b, a.s, a.new, a.wd, a.ac, a.opt, a.gc, lo, a.attn)
+    box = {}
+
+    def mk():
+        box["t"] = memlab.LabTracker(light=True)
+        return box["t"]
+    m, _ = g.measure(a.model, w, tracker=mk)
+    t = box["t"]
+    rec = dict(id="x", model=a.model, config=g.MODELS[a.model], workload=w, measured=m)
+    res = predict(parse_cases([json.dumps(rec)])[0])
+    case = parse_cases([json.dumps(rec)])[0]
+    from llmsize.adapters.hf_config import spec_from_config
+    est = estimate(spec_from_config(dict(case.config), a.model), case.workload)
+    names = {"fw": "forward", "bw": "backward", "opt": "optimizer step"}
+    print(f"peak measured {m['peak_bytes']:>14,d} predicted {res.predicted_peak:>14,d} "
+          f"{(res.predicted_peak - m['peak_bytes']) / m['peak_bytes'] * 100:+.2f}% ({est.peak_phase})")
+    for ph, (tot, _, at) in t.phase_peak.items():
+        if ph == "bw0":
+            continue
+        mine = est.phases.get(names[ph]) or est.phases.get("prefill") or 0
+        print(f"  {names[ph]:15s} measured {tot:>14,d} predicted {mine:>14,d} {(mine - tot) / tot * 100:+.2f}%  "
+              f"at {at[1]} {sorted(at[2], key=len)[-1] if at[2] else ''}")
+    for k, v in est.phases.items():
+        print(f"  model {k:15s} {v:,d}")
+
+
+if __name__ == "__main__":
+    main()

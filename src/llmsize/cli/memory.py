@@ -1,0 +1,249 @@
+"""`llmsize infer`, `llmsize train` (peak memory as named terms, the phase of the peak, whether it fits
+a GPU, rules of thumb beside it) and `llmsize validate` (predictions against measured cases)."""
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from llmsize.cli.common import (console, emit_json, fmt_bytes, json_option, model_header, model_options,
+                                print_notes, table, units_option)
+from llmsize.errors import LlmsizeError
+from llmsize.load import Loaded
+
+_DTYPES = click.Choice(["bf16", "fp16", "fp32", "bfloat16", "float16", "float32"], case_sensitive=False)
+_ATTN = click.Choice(["sdpa", "eager", "flash"])
+
+
+def _gpu(name: str | None) -> Any:
+    if name is None:
+        return None
+    from llmsize.catalog.hardware import parse_gpu
+
+    return parse_gpu(name)
+
+
+def _report(model: Loaded, wl: Any, gpu_name: str | None, runtime: str, as_json: bool, units: str,
+            extra: dict[str, Any]) -> None:
+    from llmsize.memory import estimate
+    from llmsize.memory.device import device_estimate
+    from llmsize.params import count
+
+    spec = model.spec
+    est = estimate(spec, wl)
+    n_params = count(spec).total
+    gpu = _gpu(gpu_name)
+    dev = None
+    if gpu is not None or runtime != "torch":
+        seq = wl.seq_len + wl.new_tokens
+        dev = device_estimate(est, runtime, gpu.usable if gpu is not None else None, spec=spec, batch=wl.batch,
+                              seq_tokens=seq, kv_bytes=_kvb(wl), compute_bytes=wl.c_bytes)
+    rules = _rules_for(est, wl.mode, n_params)
+    if as_json:
+        emit_json({"model": spec.name, "workload": _wl_dict(wl), "peak_bytes": est.peak_bytes,
+                   "peak_phase": est.peak_phase, "phases": dict(est.phases),
+                   "trainable_params": est.trainable_params, "weights_bytes": est.weights_bytes,
+                   "terms": [_term(t) for t in est.terms], "rules_of_thumb": rules,
+                   "device": None if dev is None else _dev_dict(dev, gpu), **extra})
+        return
+    print_notes(model)
+    c = console()
+    c.print(f"[bold]{model_header(model)}[/bold] — {_wl_line(wl)}")
+    c.print(f"Peak: [bold]{fmt_bytes(est.peak_bytes, units)}[/bold] ({est.peak_bytes:,} B) during "
+            f"[bold]{est.peak_phase}[/bold]")
+    rows = [(t.name, fmt_bytes(t.bytes, units), f"{100 * t.bytes / est.peak_bytes:.1f}%", t.category, t.formula,
+             t.source) for t in est.terms]
+    c.print(table("Live at the peak", ["term", ("bytes", "right"), ("share", "right"), "category", "formula",
+                                        "source"], rows))
+    c.print(table("Peak of each phase", ["phase", ("bytes", "right")],
+                  [(k + (" ◀ peak" if k == est.peak_phase else ""), fmt_bytes(v, units))
+                   for k, v in est.phases.items()]))
+    if dev is not None:
+        rows = [(t.name, fmt_bytes(t.bytes, units), t.formula, t.source) for t in dev.terms if t.category in
+                ("device", "kv_cache") or runtime != "torch"]
+        title = f"On the device ({runtime})" + (f", {gpu.name} ({fmt_bytes(gpu.usable, units)} usable)" if gpu else "")
+        c.print(table(title, ["term", ("bytes", "right"), "formula", "source"], rows))
+        c.print(f"Device total: [bold]{fmt_bytes(dev.total_bytes, units)}[/bold]")
+        if dev.kv_cache_tokens is not None:
+            c.print(f"KV cache holds {dev.kv_cache_tokens:,} tokens"
+                    + (f" = {dev.max_sequences:,} sequences of {wl.seq_len + wl.new_tokens:,}" if dev.max_sequences
+                       is not None else ""))
+        if dev.fits is not None:
+            verdict = "[green]fits[/green]" if dev.fits else "[red]does not fit[/red]"
+            c.print(f"{verdict}: headroom {fmt_bytes(dev.headroom_bytes, units)}" if runtime != "vllm" else verdict)
+        for n in dev.notes:
+            c.print(f"note: {n}")
+    c.print(table("Rules of thumb beside this estimate", ["rule", ("bytes", "right"), ("error", "right")],
+                  [(r["rule"], fmt_bytes(r["bytes"], units), f"{100 * r['error']:+.1f}%") for r in rules]))
+
+
+def _rules_for(est: Any, mode: str, n_params: int) -> list[dict[str, Any]]:
+    w = est.weights_bytes
+    if mode == "train":
+        rules = [("16 bytes/param (mixed-precision Adam, ZeRO)", 16 * n_params),
+                 ("18 bytes/param (fp32 + 16-bit weights, grads, Adam)", 18 * n_params),
+                 ("4 x model size (training)", 4 * w)]
+    else:
+        rules = [("weights x 1.2 (serving)", int(w * 1.2)), ("2 x model size (inference)", 2 * w)]
+    return [{"rule": r, "bytes": b, "error": (b - est.peak_bytes) / est.peak_bytes, "source": "rajbhandari2020"}
+            for r, b in rules]
+
+
+def _kvb(wl: Any) -> int:
+    from llmsize.memory.workload import KV_DTYPE_BYTES
+
+    return KV_DTYPE_BYTES[wl.kv_cache_dtype] if wl.kv_cache_dtype else wl.c_bytes
+
+
+def _term(t: Any) -> dict[str, Any]:
+    return {"name": t.name, "bytes": t.bytes, "category": t.category, "formula": t.formula, "source": t.source,
+            "phase": t.phase}
+
+
+def _dev_dict(d: Any, gpu: Any) -> dict[str, Any]:
+    return {"runtime": d.runtime, "total_bytes": d.total_bytes, "gpu": gpu.name if gpu else None,
+            "gpu_memory_bytes": d.gpu_memory_bytes, "fits": d.fits, "headroom_bytes": d.headroom_bytes,
+            "kv_cache_tokens": d.kv_cache_tokens, "max_sequences": d.max_sequences,
+            "terms": [_term(t) for t in d.terms], "notes": list(d.notes)}
+
+
+def _wl_dict(wl: Any) -> dict[str, Any]:
+    d = {k: getattr(wl, k) for k in wl.__dataclass_fields__}
+    if wl.lora is not None:
+        d["lora"] = {k: getattr(wl.lora, k) for k in wl.lora.__dataclass_fields__}
+    return d
+
+
+def _wl_line(wl: Any) -> str:
+    s = f"{wl.mode}, batch {wl.batch}, {'prompt' if wl.mode == 'generate' else 'sequence'} {wl.seq_len:,}"
+    if wl.mode == "generate":
+        s += f" + {wl.new_tokens:,} new tokens"
+    s += f", {wl.weights_dtype}" + (f" + autocast {wl.autocast}" if wl.autocast else "")
+    if wl.mode == "train":
+        s += f", {wl.opt}" + (", checkpointing" if wl.grad_checkpointing else "")
+        if wl.lora:
+            s += f", LoRA r={wl.lora.r} on {','.join(wl.lora.target_modules)}"
+    return s + f", attention {wl.attn_impl}"
+
+
+def _default_dtype(model: Loaded) -> str:
+    d = (model.spec.dtype or "bf16").replace("torch.", "").lower()
+    return {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}.get(d, "bf16")
+
+
+@click.command("infer")
+@model_options
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Sequences at once.")
+@click.option("--context", "--seq-len", "seq_len", type=click.IntRange(min=1), default=1024, show_default=True,
+              help="Prompt tokens per sequence.")
+@click.option("--new-tokens", type=click.IntRange(min=0), default=256, show_default=True,
+              help="Tokens generated per sequence (KV cache grows to context + new - 1).")
+@click.option("--forward", "plain_forward", is_flag=True,
+              help="One forward pass with full logits and no KV cache (scoring), instead of generation.")
+@click.option("--dtype", type=_DTYPES, help="Weights dtype [default: the checkpoint's, else bf16].")
+@click.option("--kv-dtype", type=click.Choice(["bf16", "fp16", "fp32", "fp8", "int8"]),
+              help="KV-cache dtype [default: the weights'].")
+@click.option("--attn", type=_ATTN, default="sdpa", show_default=True, help="Attention implementation.")
+@click.option("--runtime", type=click.Choice(["torch", "vllm", "llamacpp"]), default="torch", show_default=True,
+              help="Runtime for the device view (vLLM needs --gpu).")
+@click.option("--gpu", help="GPU name (H100, 'RTX 4090', A100-40GB, ...) or size (24GiB): does it fit?")
+@json_option
+@units_option
+def infer_cmd(model: Loaded, batch: int, seq_len: int, new_tokens: int, plain_forward: bool, dtype: str | None,
+              kv_dtype: str | None, attn: str, runtime: str, gpu: str | None, as_json: bool, units: str) -> None:
+    """Peak memory of inference with MODEL: weights, KV cache, activations, as terms; the phase of the
+    peak (prefill or decode); with --gpu whether it fits.
+
+    \b
+    Examples:
+      llmsize infer Llama-3.1-8B --batch 8 --context 4096 --new-tokens 512 --gpu H100
+      llmsize infer Qwen2.5-7B --runtime vllm --gpu H100 --context 8192
+      llmsize infer Mistral-7B-v0.1 --forward --batch 4 --context 2048 --json
+    """
+    from llmsize.memory import Workload
+
+    wl = Workload(mode="forward" if plain_forward else "generate", batch=batch, seq_len=seq_len,
+                  new_tokens=0 if plain_forward else new_tokens, weights_dtype=dtype or _default_dtype(model),
+                  kv_cache_dtype=kv_dtype, attn_impl=attn, runtime=runtime)
+    _report(model, wl, gpu, runtime, as_json, units, {})
+
+
+@click.command("train")
+@model_options
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Micro-batch size.")
+@click.option("--seq-len", "--context", "seq_len", type=click.IntRange(min=1), default=1024, show_default=True,
+              help="Tokens per sequence.")
+@click.option("--dtype", type=_DTYPES, help="Weights dtype [default: bf16; fp32 with --amp].")
+@click.option("--amp", type=click.Choice(["bf16", "fp16"]), help="torch.autocast dtype (fp32 master weights).")
+@click.option("--optimizer", default="adamw", show_default=True,
+              help="adamw, adam, sgd, sgd-momentum, adafactor, lion, adamw-8bit, paged-adamw, paged-adamw-8bit.")
+@click.option("--grad-checkpointing", is_flag=True, help="Recompute each decoder layer in backward.")
+@click.option("--grad-accum", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Micro-batches per optimizer step (gradients stay allocated between them).")
+@click.option("--lora-r", type=click.IntRange(min=1), help="Train LoRA adapters of this rank (peft, fp32).")
+@click.option("--lora-alpha", type=click.IntRange(min=1), help="LoRA alpha [default: 2 r].")
+@click.option("--lora-targets", default="q_proj,v_proj", show_default=True,
+              help="Comma-separated leaf module names, or all-linear.")
+@click.option("--attn", type=_ATTN, default="sdpa", show_default=True, help="Attention implementation.")
+@click.option("--gpu", help="GPU name or size: does it fit, with CUDA context and allocator reserve?")
+@json_option
+@units_option
+def train_cmd(model: Loaded, batch: int, seq_len: int, dtype: str | None, amp: str | None, optimizer: str,
+              grad_checkpointing: bool, grad_accum: int, lora_r: int | None, lora_alpha: int | None,
+              lora_targets: str, attn: str, gpu: str | None, as_json: bool, units: str) -> None:
+    """Peak memory of one training step of MODEL: weights, gradients, optimizer states, saved
+    activations and working sets, as terms; the phase of the peak; with --gpu whether it fits.
+
+    \b
+    Examples:
+      llmsize train Llama-3.1-8B --batch 1 --seq-len 2048 --grad-checkpointing --gpu H100
+      llmsize train Qwen2.5-7B --lora-r 16 --lora-targets all-linear --batch 4
+      llmsize train gpt2 --amp bf16 --optimizer sgd-momentum --json
+    """
+    from llmsize.memory import LoRA, Workload
+
+    lora = None
+    if lora_r is not None:
+        lora = LoRA(r=lora_r, alpha=lora_alpha or 2 * lora_r, target_modules=tuple(lora_targets.split(",")))
+    elif lora_alpha is not None:
+        raise LlmsizeError("--lora-alpha needs --lora-r")
+    wd = dtype or ("fp32" if amp else "bf16")
+    wl = Workload(mode="train", batch=batch, seq_len=seq_len, weights_dtype=wd, autocast=amp, optimizer=optimizer,
+                  grad_checkpointing=grad_checkpointing, grad_accumulation=grad_accum, attn_impl=attn, lora=lora)
+    _report(model, wl, gpu, "torch", as_json, units, {})
+
+
+@click.command("validate")
+@click.argument("cases", type=click.Path(dir_okay=False))
+@json_option
+def validate_cmd(cases: str, as_json: bool) -> None:
+    """Predict every case of a JSON-lines file (the truth schema) and compare with its measured peak:
+    median, p95 and max absolute relative error per mode.
+
+    \b
+    Example:
+      llmsize validate tests/data/calib.jsonl
+    """
+    from llmsize.validate import validate
+
+    results, summ = validate(cases)
+    if as_json:
+        emit_json({"cases": [{"id": r.case.id, "predicted_peak_bytes": r.predicted_peak,
+                              "predicted_params": r.predicted_params, "measured_peak_bytes": r.case.measured_peak,
+                              "rel_error": r.rel_error} for r in results], "summary": summ})
+        return
+    c = console()
+    c.print(f"[bold]{len(results)} cases[/bold] from {cases}")
+    rows = [(k, str(v["n"]), f"{100 * v['median']:.2f}%", f"{100 * v['p95']:.2f}%", f"{100 * v['max']:.2f}%")
+            for k, v in summ.items()]
+    c.print(table("Absolute relative error of the peak", ["mode", ("n", "right"), ("median", "right"),
+                                                           ("p95", "right"), ("max", "right")], rows))
+    worst = sorted((r for r in results if r.rel_error is not None), key=lambda r: -abs(r.rel_error or 0))[:10]
+    if worst:
+        c.print(table("Largest errors", ["case", ("predicted", "right"), ("measured", "right"), ("error", "right"),
+                                         "peak phase"],
+                      [(r.case.id, fmt_bytes(r.predicted_peak), fmt_bytes(r.case.measured_peak or 0),
+                        f"{100 * (r.rel_error or 0):+.2f}%", r.peak_phase) for r in worst]))
+
+
+COMMANDS = [infer_cmd, train_cmd, validate_cmd]

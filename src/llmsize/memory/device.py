@@ -1,0 +1,149 @@
+"""Device-level view: what the GPU must hold beyond PyTorch's live tensors, per runtime.
+
+torch:    peak tensors + CUDA context + caching-allocator reserve (fragmentation)
+vLLM:     the whole gpu_memory_utilization budget is taken; KV blocks get
+          budget - weights (+ rotary cos/sin cache) - non-torch memory - profiled activation peak - CUDA graphs
+llama.cpp: weights + KV cache (n_ctx) + compute buffer (one ubatch) + CUDA context
+
+Source: pytorch-cuda-alloc
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from llmsize.errors import LlmsizeError
+from llmsize.memory.terms import MemoryEstimate, MemTerm
+from llmsize.spec import ModelSpec
+
+GIB = 1 << 30
+MIB = 1 << 20
+# Each constant is a measurement, cited in llmsize.sources:
+CUDA_CONTEXT = 500 * MIB  # cuda-context: 300-700 MiB with lazy module loading (CUDA >= 11.7)
+# pytorch-cuda-alloc: reserved exceeds allocated by 11% in a training loop of many small tensors
+# (16726 / 15006 MB, pytorch#40989) and by at most 6.4% of (peak - weights) for Llama-3.1-8B AdamW on an
+# 80 GB H100, which ran at 74.85 GiB allocated (truth README); large optimizer tensors fragment little.
+FRAGMENTATION = 0.05
+VLLM_NON_TORCH = int(1.79 * GIB)  # kwon2023-vllm: "non_torch_memory 1.79GiB", Llama-3-8B, H100, TP1 (vllm#10511)
+VLLM_CUDA_GRAPHS = int(0.5 * GIB)  # kwon2023-vllm: "Estimated CUDA graph memory: 0.36 / 0.73 GiB" (vLLM logs)
+VLLM_BLOCK = 16  # tokens per KV block
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeviceEstimate:
+    runtime: str
+    total_bytes: int  # bytes the process holds on the GPU at the peak
+    terms: tuple[MemTerm, ...]  # sums to total_bytes
+    gpu_memory_bytes: int | None
+    fits: bool | None
+    headroom_bytes: int | None
+    kv_cache_tokens: int | None = None  # vLLM: tokens the KV budget holds
+    max_sequences: int | None = None  # vLLM: sequences of the requested length served at once
+    notes: tuple[str, ...] = ()
+
+
+def _t(name: str, nb: int, formula: str, source: str, cat: str = "device") -> MemTerm:
+    return MemTerm(name=name, bytes=max(0, int(nb)), category=cat, formula=formula, source=source, phase="device")
+
+
+def kv_bytes_per_token(spec: ModelSpec, kv_bytes: int) -> int:
+    """Σ_layers n_kv (d_h + d_v) bytes per token (MLA: the latent r_kv + d_rope).
+
+    Source: hf-cache"""
+    a = spec.attention
+    if a.mla:
+        return spec.num_layers * (a.kv_lora_rank + a.qk_rope_head_dim) * kv_bytes  # type: ignore[operator]
+    return spec.num_layers * a.num_kv_heads * (a.head_dim + a.v_dim) * kv_bytes
+
+
+def vllm_activation_peak(spec: ModelSpec, max_batched_tokens: int, max_seqs: int, c: int) -> int:
+    """vLLM's profile run: one forward over max_num_batched_tokens with fused kernels, plus the sampler
+    on max_num_seqs rows of fp32 logits (logits, probabilities, log-probabilities).
+
+    A = max(T (2f + f + 2d) c, T ((n_h + 2 n_kv) d_h + n_h d_h + 2d) c) + 3 n_seq V 4
+
+    Source: kwon2023-vllm"""
+    a, d, T = spec.attention, spec.hidden_size, max_batched_tokens
+    f = spec.mlp.intermediate_size
+    if spec.moe is not None:
+        f = max(f if not all(spec.moe_layers) else 0, spec.moe.expert_intermediate_size * spec.moe.top_k,
+                spec.moe.shared_intermediate_size)
+    mlp = T * (3 * f + 2 * d) * c
+    attn = T * ((a.num_heads + 2 * a.num_kv_heads) * a.head_dim + a.num_heads * a.v_dim + 2 * d) * c
+    return max(mlp, attn) + 3 * max_seqs * spec.vocab_size * 4
+
+
+def device_estimate(est: MemoryEstimate, runtime: str = "torch", gpu_memory_bytes: int | None = None, *,
+                    spec: ModelSpec | None = None, gpu_memory_utilization: float = 0.9,
+                    max_num_batched_tokens: int = 16384, max_num_seqs: int = 256, seq_tokens: int | None = None,
+                    batch: int = 1, kv_bytes: int = 2, compute_bytes: int = 2, n_ctx: int | None = None,
+                    n_ubatch: int = 512, flash_attn: bool = True) -> DeviceEstimate:
+    """Device bytes for `est` under `runtime` ("torch", "vllm", "llamacpp"); with gpu_memory_bytes,
+    whether it fits and the headroom. vLLM and llama.cpp need `spec` (their KV layout and buffers).
+
+    Source: pytorch-cuda-alloc"""
+    if runtime not in ("torch", "vllm", "llamacpp"):
+        raise LlmsizeError(f"--runtime must be torch, vllm or llamacpp, got {runtime!r}")
+    if gpu_memory_bytes is not None and gpu_memory_bytes <= 0:
+        raise LlmsizeError("GPU memory must be positive")
+    if runtime == "torch":
+        dyn = est.peak_bytes - est.weights_bytes
+        terms = [_t(t.name, t.bytes, t.formula, t.source, t.category) for t in est.terms]
+        terms.append(_t("CUDA context (driver, kernels, cuBLAS workspace)", CUDA_CONTEXT, "≈ 500 MiB", "cuda-context"))
+        terms.append(_t("caching-allocator reserve (fragmentation)", FRAGMENTATION * max(0, dyn),
+                        f"{FRAGMENTATION:.2f} × (peak − weights)", "pytorch-cuda-alloc"))
+        return _finish(runtime, terms, gpu_memory_bytes)
+    if spec is None:
+        raise LlmsizeError(f"the {runtime} view needs the model spec")
+    per_tok = kv_bytes_per_token(spec, kv_bytes)
+    if runtime == "vllm":
+        if gpu_memory_bytes is None:
+            raise LlmsizeError("the vLLM view needs a GPU (--gpu): vLLM sizes its KV cache from the GPU's memory")
+        if not 0 < gpu_memory_utilization <= 1:
+            raise LlmsizeError("gpu_memory_utilization must be in (0, 1]")
+        budget = int(gpu_memory_bytes * gpu_memory_utilization)
+        rot = int(spec.attention.head_dim * spec.rotary_fraction) if spec.position == "rope" else 0
+        cos_sin = spec.max_position_embeddings * rot * compute_bytes
+        act = vllm_activation_peak(spec, max_num_batched_tokens, max_num_seqs, compute_bytes)
+        terms = [_t("weights", est.weights_bytes, "P·w", "rajbhandari2020", "weights"),
+                 _t("rotary cos/sin cache", cos_sin, "max_position · d_rot · c", "kwon2023-vllm", "weights"),
+                 _t("non-torch memory (CUDA context, NCCL, cuBLAS)", VLLM_NON_TORCH, "1.79 GiB measured (TP1)",
+                    "kwon2023-vllm"),
+                 _t("profiled activation peak", act, "max(MLP, attention) working set over max_num_batched_tokens "
+                    "+ sampler 3·n_seq·V·4", "kwon2023-vllm", "activations"),
+                 _t("CUDA graphs", VLLM_CUDA_GRAPHS, "≈ 0.5 GiB", "kwon2023-vllm")]
+        used = sum(t.bytes for t in terms)
+        kv = budget - used
+        notes = []
+        if kv <= 0:
+            notes.append(f"no memory left for KV blocks: {budget:,} B budget < {used:,} B of weights and buffers")
+            kv = 0
+        tokens = kv // per_tok // VLLM_BLOCK * VLLM_BLOCK if per_tok else 0
+        terms.append(_t("KV cache blocks (rest of the budget)", kv, "util·M − weights − non-torch − activations − "
+                        "graphs", "kwon2023-vllm", "kv_cache"))
+        need = seq_tokens if seq_tokens else None
+        max_seqs = tokens // need if need else None
+        d = _finish(runtime, terms, gpu_memory_bytes)
+        fits = kv > 0 and (need is None or tokens >= need * batch)
+        return DeviceEstimate(runtime=runtime, total_bytes=d.total_bytes, terms=d.terms,
+                              gpu_memory_bytes=gpu_memory_bytes, fits=fits, headroom_bytes=d.headroom_bytes,
+                              kv_cache_tokens=tokens, max_sequences=max_seqs, notes=tuple(notes))
+    # llama.cpp
+    ctx = n_ctx or seq_tokens or spec.max_position_embeddings
+    a, ub = spec.attention, min(n_ubatch, ctx)
+    compute = ub * (spec.vocab_size + 4 * spec.hidden_size + 2 * spec.mlp.intermediate_size) * 4
+    if not flash_attn:
+        compute += ub * ctx * a.num_heads * 4
+    terms = [_t("weights", est.weights_bytes, "GGUF tensor bytes", "llamacpp-compute", "weights"),
+             _t("KV cache (n_ctx)", ctx * per_tok * batch, "2·L·n_ctx·n_kv·d_h·bytes(ctk)", "llamacpp-compute",
+                "kv_cache"),
+             _t("compute buffer (one ubatch)", compute, "ubatch·(V + 4d + 2f)·4" +
+                ("" if flash_attn else " + ubatch·n_ctx·n_h·4 (KQ without flash attention)"), "llamacpp-compute"),
+             _t("CUDA context", CUDA_CONTEXT, "≈ 500 MiB", "cuda-context")]
+    return _finish(runtime, terms, gpu_memory_bytes)
+
+
+def _finish(runtime: str, terms: list[MemTerm], gpu: int | None) -> DeviceEstimate:
+    total = sum(t.bytes for t in terms)
+    return DeviceEstimate(runtime=runtime, total_bytes=total, terms=tuple(terms), gpu_memory_bytes=gpu,
+                          fits=None if gpu is None else total <= gpu,
+                          headroom_bytes=None if gpu is None else gpu - total)
