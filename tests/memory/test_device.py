@@ -1,0 +1,51 @@
+"""Device-level view: CUDA context and allocator reserve over the tensor peak; vLLM's KV budget."""
+from __future__ import annotations
+
+import pytest
+
+from llmsize.catalog.hardware import parse_gpu
+from llmsize.errors import LlmsizeError
+from llmsize.load import load
+from llmsize.memory import Workload, device_estimate, estimate
+from llmsize.memory.device import CUDA_CONTEXT, FRAGMENTATION
+
+GIB = 2**30
+
+
+def test_torch_adds_context_and_reserve():
+    spec = load("Llama-3.2-1B").spec
+    e = estimate(spec, Workload(mode="generate", batch=4, seq_len=1024, new_tokens=64))
+    d = device_estimate(e, "torch", 24 * GIB)
+    assert d.total_bytes == e.peak_bytes + CUDA_CONTEXT + int(FRAGMENTATION * (e.peak_bytes - e.weights_bytes))
+    assert d.fits and d.headroom_bytes == 24 * GIB - d.total_bytes
+    assert sum(t.bytes for t in d.terms) == d.total_bytes
+
+
+def test_vllm_llama31_8b_h100():
+    """vLLM on one H100 at 0.9: weights 14.99 GiB (with the rotary cos/sin cache), ~51.4 GiB of KV."""
+    spec = load("Llama-3.1-8B").spec
+    e = estimate(spec, Workload(mode="generate", seq_len=8192, new_tokens=1))
+    d = device_estimate(e, "vllm", parse_gpu("H100").usable, spec=spec, seq_tokens=8192)
+    w = sum(t.bytes for t in d.terms if t.category == "weights")
+    kv = sum(t.bytes for t in d.terms if t.category == "kv_cache")
+    assert w / GIB == pytest.approx(14.99, abs=0.01)
+    assert kv / GIB == pytest.approx(51.4, rel=0.03)
+    assert d.kv_cache_tokens == kv // (32 * 8 * 256 * 2) // 16 * 16
+    assert d.fits and d.total_bytes == int(parse_gpu("H100").usable * 0.9)
+
+
+def test_vllm_needs_a_gpu_and_spec():
+    spec = load("Llama-3.2-1B").spec
+    e = estimate(spec, Workload(mode="generate"))
+    with pytest.raises(LlmsizeError, match="--gpu"):
+        device_estimate(e, "vllm", None, spec=spec)
+    with pytest.raises(LlmsizeError, match="runtime"):
+        device_estimate(e, "tgi", None)
+
+
+def test_llamacpp_kv_and_compute_buffer():
+    spec = load("Llama-3.1-8B").spec
+    e = estimate(spec, Workload(mode="generate", seq_len=8192, new_tokens=1))
+    d = device_estimate(e, "llamacpp", None, spec=spec, n_ctx=8192)
+    kv = next(t for t in d.terms if t.category == "kv_cache")
+    assert kv.bytes == 8192 * 32 * 8 * 256 * 2  # 1 GiB: 2 x 32 layers x 8192 x 8 x 128 x 2 bytes

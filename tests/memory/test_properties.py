@@ -1,0 +1,121 @@
+"""Properties the physics must have for any model and workload."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from llmsize.memory import Workload, estimate
+from llmsize.memory.device import kv_bytes_per_token
+from llmsize.spec import MLP, Attention, ModelSpec
+
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@st.composite
+def specs(draw, min_layers: int = 1):
+    heads = draw(st.sampled_from([1, 2, 4, 8]))
+    kv = draw(st.sampled_from([k for k in (1, 2, 4, 8) if heads % k == 0]))
+    hd = draw(st.sampled_from([8, 16, 32]))
+    d = draw(st.sampled_from([32, 64, 128]))
+    family = draw(st.sampled_from(["llama", "qwen2", "gpt2", "gpt_neox", "opt", "gemma2"]))
+    gated = family in ("llama", "qwen2", "gemma2")
+    mlp = MLP(kind="gated" if gated else "plain", intermediate_size=draw(st.sampled_from([32, 64, 256])),
+              bias=not gated, activation={"gpt2": "gelu_new", "opt": "relu"}.get(family, "silu"))
+    if family in ("gpt2", "gpt_neox", "opt"):
+        kv = heads
+    att = Attention(num_heads=heads, num_kv_heads=kv, head_dim=hd, qkv_bias=family != "llama",
+                    fused_qkv=family in ("gpt2", "gpt_neox"))
+    L = draw(st.integers(min_layers, 3))
+    from llmsize.spec import Norms
+    norms = Norms(kind="layernorm", bias=True) if family in ("gpt2", "gpt_neox", "opt") else \
+        Norms(per_layer=4 if family == "gemma2" else 2)
+    extra = {}
+    if family in ("gpt2", "opt"):
+        extra = dict(position="learned", max_position_embeddings=4096)
+    if family == "opt":
+        extra["position_offset"] = 2
+    if family == "gpt_neox":
+        extra = dict(rotary_fraction=0.25, parallel_residual=True)
+    if family == "gemma2":
+        extra = dict(layer_types=tuple("sliding" if i % 2 == 0 else "full" for i in range(L)), sliding_window=64)
+    return ModelSpec(name="p", model_type=family, hidden_size=d, num_layers=L,
+                     vocab_size=draw(st.sampled_from([64, 1000, 5000])), attention=att, mlp=mlp, norms=norms,
+                     tie_word_embeddings=draw(st.booleans()), **extra)
+
+
+@st.composite
+def workloads(draw):
+    mode = draw(st.sampled_from(["train", "forward", "generate"]))
+    kw = dict(mode=mode, batch=draw(st.integers(1, 4)), seq_len=draw(st.integers(1, 200)),
+              attn_impl=draw(st.sampled_from(["sdpa", "eager"])))
+    if mode == "generate":
+        kw["new_tokens"] = draw(st.integers(0, 40))
+    if mode == "train":
+        kw["optimizer"] = draw(st.sampled_from(["adamw", "sgd-momentum", "sgd"]))
+        kw["grad_checkpointing"] = draw(st.booleans())
+        if draw(st.booleans()):
+            kw.update(weights_dtype="fp32", autocast=draw(st.sampled_from([None, "bf16"])))
+    return Workload(**kw)
+
+
+@SETTINGS
+@given(specs(), workloads())
+def test_monotone_in_batch_and_sequence(spec, wl):
+    p = estimate(spec, wl).peak_bytes
+    assert estimate(spec, replace(wl, batch=wl.batch + 1)).peak_bytes >= p
+    assert estimate(spec, replace(wl, seq_len=wl.seq_len + 7)).peak_bytes >= p
+
+
+@SETTINGS
+@given(specs(), workloads())
+def test_monotone_in_bits(spec, wl):
+    """fp32 weights never need less than bf16 ones; a wider KV cache never less than a narrower one."""
+    if wl.autocast is None and wl.weights_dtype != "fp32":
+        assert estimate(spec, replace(wl, weights_dtype="fp32")).peak_bytes >= estimate(spec, wl).peak_bytes
+    if wl.mode == "generate":
+        lo = estimate(spec, replace(wl, kv_cache_dtype="fp8")).peak_bytes
+        assert estimate(spec, replace(wl, kv_cache_dtype="fp32")).peak_bytes >= lo
+
+
+@SETTINGS
+@given(specs(), st.integers(1, 64), st.integers(1, 5000))
+def test_kv_cache_linear_in_batch_times_tokens(spec, b, t):
+    per = kv_bytes_per_token(spec, 2)
+    a = spec.attention
+    assert per == spec.num_layers * a.num_kv_heads * (a.head_dim + a.v_dim) * 2
+    assert b * t * per == (b * t) * kv_bytes_per_token(spec, 2)
+
+
+@SETTINGS
+@given(specs())
+def test_gqa_kv_is_mha_kv_times_kv_over_heads(spec):
+    a = spec.attention
+    mha = spec.with_(attention=replace(a, num_kv_heads=a.num_heads))
+    assert kv_bytes_per_token(spec, 2) * a.num_heads == kv_bytes_per_token(mha, 2) * a.num_kv_heads
+
+
+@SETTINGS
+@given(specs(min_layers=2), workloads())
+def test_checkpointing_never_increases_the_training_peak(spec, wl):
+    """Checkpointing keeps one hidden state per layer instead of everything a layer saves, so it
+    never raises the peak once activations matter (b s >= 64 here). When the peak sits at the end of
+    backward (tiny b s, SGD) the checkpoint still holds layer 0's input, which plain autograd may
+    have dropped: at most one hidden state T d w more, in PyTorch too."""
+    wl = replace(wl, mode="train", new_tokens=0, optimizer=wl.optimizer or "adamw")
+    off = estimate(spec, replace(wl, grad_checkpointing=False)).peak_bytes
+    on = estimate(spec, replace(wl, grad_checkpointing=True)).peak_bytes
+    hidden = wl.batch * wl.seq_len * spec.hidden_size * wl.w_bytes
+    assert on <= off + hidden
+    if wl.batch * wl.seq_len >= 64:
+        assert on <= off
+
+
+@SETTINGS
+@given(specs(), workloads())
+def test_terms_always_sum_to_the_peak(spec, wl):
+    e = estimate(spec, wl)
+    assert sum(t.bytes for t in e.terms) == e.peak_bytes
+    assert e.peak_bytes == max(e.phases.values())
+    assert e.phases[e.peak_phase] == e.peak_bytes
