@@ -211,3 +211,65 @@ def test_theme_toggle_and_update_speed(page):
         times.append(float(page.evaluate("document.body.dataset.updateMs")))
     times.sort()
     assert times[len(times) // 2] < 100, times
+
+
+def memory_view(page: Page) -> dict:
+    return {"total": page.get_by_test_id("memory-total").inner_text().replace("\n", " "),
+            "verdict": page.get_by_test_id("memory-verdict").inner_text(),
+            "chart": page.locator("#panel-memory svg[data-chart=stacked]").get_attribute("aria-label"),
+            "summary": page.get_by_test_id("verdict").inner_text()}
+
+
+def change(page: Page, action) -> None:
+    before = page.evaluate("document.body.dataset.rendered")
+    action()
+    rendered(page, before)
+
+
+def test_llama_bf16_to_int4_memory_verdict_chart_and_url(page, browser):
+    if not page.request.get(page.server + "/api/v1/meta").json()["sections"]["memory"]:
+        pytest.skip("llmsize.memory is not in this build")
+    page.goto(page.server + "/")
+    rendered(page)
+    pick_preset(page, "llama-3.1-8b", "Llama-3.1-8B")
+    change(page, lambda: page.get_by_label("GPU", exact=True).select_option("T4"))
+    change(page, lambda: page.get_by_role("tab", name="Memory").click())
+    page.locator("#panel-memory svg[data-chart=line]").wait_for()
+    bf16 = memory_view(page)
+    assert "Does not fit" in bf16["verdict"] and "Does not fit" in bf16["summary"]
+    shot(page, "memory-bf16-t4")
+    api = page.evaluate("""async () => (await (await fetch('/api/v1/infer', {method: 'POST',
+        headers: {'content-type': 'application/json'}, body: JSON.stringify({model: {preset: 'Llama-3.1-8B'},
+        batch: 1, context: 8192, new_tokens: 512, dtype: 'bf16', kv_dtype: 'bf16', runtime: 'torch', gpu: 'T4'})})).json())""")
+    assert f"{api['device']['total_bytes']:,}" in page.locator("#panel-memory").inner_text()
+
+    change(page, lambda: page.get_by_label("Weights", exact=True).select_option("gptq-int4-g128"))
+    page.locator("#panel-memory svg[data-chart=line]").wait_for()
+    int4 = memory_view(page)
+    assert "Fits" in int4["verdict"] and "Does not fit" not in int4["verdict"], int4
+    assert int4["total"] != bf16["total"] and int4["chart"] != bf16["chart"], (bf16, int4)
+    shot(page, "memory-int4-t4")
+    assert "w.weights=gptq-int4-g128" in page.url and "w.gpu=T4" in page.url and "tab=memory" in page.url
+
+    other = browser.new_page(viewport={"width": 1280, "height": 900})
+    other.goto(page.url)
+    rendered(other)
+    other.locator("#panel-memory svg[data-chart=line]").wait_for()
+    assert memory_view(other) == int4
+    assert other.get_by_label("Weights", exact=True).input_value() == "gptq-int4-g128"
+    other.close()
+
+    change(page, lambda: page.get_by_role("radio", name="Training").check())
+    page.locator("#panel-memory svg[data-chart=line]").wait_for()
+    assert "training memory" in page.locator("#summary").inner_text().lower()
+    shot(page, "memory-train")
+
+
+@pytest.mark.parametrize("tab", ["quant", "plan", "cost", "design"])
+def test_every_section_renders(page, tab):
+    page.goto(page.server + f"/?m=Llama-3.1-8B&tab={tab}&w.gpu=H100-SXM&explain=1")
+    rendered(page)
+    panel = page.locator(f"#panel-{tab}")
+    assert panel.inner_text().strip()
+    assert not panel.locator(".error").count(), panel.inner_text()[:500]
+    shot(page, f"section-{tab}")

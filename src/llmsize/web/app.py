@@ -112,6 +112,11 @@ def create_app() -> FastAPI:
     """A fresh app: API routes, error handlers, body cap, the page and its assets."""
     from llmsize.web import routes, routes_design, routes_plan
 
+    try:
+        from llmsize.web import routes_memory
+    except ImportError:  # llmsize.memory not in this build
+        routes_memory = None  # type: ignore[assignment]
+
     app = FastAPI(title="llmsize", version=__version__, docs_url=None, redoc_url=None,
                   description="What a transformer LLM costs before you touch a GPU. Every endpoint returns "
                               "the same JSON as the matching `llmsize ... --json` command.")
@@ -143,6 +148,8 @@ def create_app() -> FastAPI:
     app.include_router(routes.router)
     app.include_router(routes_plan.router)
     app.include_router(routes_design.router)
+    if routes_memory is not None:
+        app.include_router(routes_memory.router)
     static = resources.files("llmsize.web").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
 

@@ -58,7 +58,7 @@ def _has(mod: str, attr: str | None = None) -> bool:
 def _meta() -> dict[str, Any]:
     """Which parts of the library this install has (they land independently) and the choices each offers."""
     memory = _has("llmsize.memory", "estimate")
-    sections = {"params": True, "memory": memory and _has("llmsize.api", "memory_report"),
+    sections = {"params": True, "memory": memory and _has("llmsize.cli.memory", "COMMANDS"),
                 "quant": _has("llmsize.quant.planner", "plan_quant"),
                 "plan": memory and _has("llmsize.planner", "plan_report"), "cost": memory and _has("llmsize.planner"),
                 "design": _has("llmsize.design.report")}
@@ -152,10 +152,15 @@ async def params(body: S.ModelBody) -> Response:
 async def quant(body: S.QuantBody) -> Response:
     def run() -> dict[str, Any]:
         spec = resolve(body.model).spec
-        if body.qlora:
-            from llmsize.quant.qlora import qlora_memory
+        if body.qlora:  # as llmsize.cli.quant does for --qlora --json
+            from llmsize.quant.qlora import qlora_memory, qlora_peak
 
-            return qlora_memory(spec, rank=body.rank).as_dict()
+            d = qlora_memory(spec, rank=body.rank, adapter_dtype=body.adapter_dtype).as_dict()
+            seq = body.context or 1024
+            peak = qlora_peak(spec, rank=body.rank, seq_len=seq, batch=body.batch)
+            d["peak"] = dict(seq_len=seq, batch=body.batch, peak_bytes=peak.peak_bytes, phase=peak.peak_phase,
+                             terms=[dict(name=t.name, bytes=t.bytes, category=t.category) for t in peak.terms])
+            return d
         from llmsize.quant.planner import plan_quant
 
         if body.tensors and len(body.formats or ()) != 1:

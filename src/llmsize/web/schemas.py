@@ -195,3 +195,4 @@ class QuantBody(_Body):
     tensors: bool = Field(False, description="With one format: every tensor's type and bytes.")
     qlora: bool = Field(False, description="QLoRA fine-tuning terms instead.")
     rank: int = Field(64, ge=1, le=1 << 16, description="LoRA rank for qlora.")
+    adapter_dtype: Literal["fp32", "bf16", "fp16"] = Field("fp32", description="LoRA adapter dtype for qlora.")

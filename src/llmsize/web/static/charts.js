@@ -26,7 +26,7 @@ function legend(items) {
  * Stacked horizontal bar of parts against a capacity.
  * parts: [{label, value, text}], capacity: number | null, fmt: value -> string
  */
-export function stackedBar({ parts, capacity, capLabel, fmt, label, width }) {
+export function stackedBar({ parts, capacity, capLabel, fmt, label, width, unit = 1 }) {
   const W = chartWidth(width), H = 92, x0 = 4, x1 = W - 4, barY = 26, barH = 34;
   const total = parts.reduce((a, p) => a + p.value, 0);
   const max = Math.max(total, capacity || 0) * 1.04 || 1;
@@ -44,7 +44,7 @@ export function stackedBar({ parts, capacity, capLabel, fmt, label, width }) {
       s("title", {}, `${p.label}: ${fmt(p.value)}`)));
     acc += p.value;
   });
-  for (const t of niceTicks(max / 1.04, 5)) {
+  for (const t of niceTicks(max / 1.04 / unit, 5).map((x) => x * unit)) {
     if (t > max) continue;
     svg.append(s("text", { x: sx(t), y: barY + barH + 18, "text-anchor": "middle" }, fmt(t, true)));
   }
@@ -62,21 +62,32 @@ export function stackedBar({ parts, capacity, capLabel, fmt, label, width }) {
  * Line chart over categorical x (e.g. context lengths 1K..128K).
  * xs: [labels], series: [{label, ys: [number|null]}], cap: {value, label} | null, fmt: y -> string
  */
-export function lineChart({ xs, series, cap, fmt, xTitle, label, width }) {
-  const W = chartWidth(width), H = Math.round(Math.min(300, Math.max(220, W * 0.42))), L = 64, R = 16, T = 18, B = 42;
-  const ally = series.flatMap((sr) => sr.ys.filter((y) => y != null));
-  const top = Math.max(...ally, cap ? cap.value : 0, 1) * 1.08;
-  const ticks = niceTicks(top, 4);
-  const ymax = ticks[ticks.length - 1];
+export function lineChart({ xs, series, cap, fmt, xTitle, label, width, yLog = false }) {
+  const W = chartWidth(width), H = Math.round(Math.min(300, Math.max(220, W * 0.42))), L = 70, R = 16, T = 18, B = 42;
+  const ally = series.flatMap((sr) => sr.ys.filter((y) => y != null && y > 0));
+  const top = Math.max(...ally, cap ? cap.value : 0, 1) * (yLog ? 1.3 : 1.08);
+  let ticks, py;
+  if (yLog) {  // powers of two of the smallest value's power-of-two floor, at most 7 ticks
+    const lo = 2 ** Math.floor(Math.log2(Math.min(...ally, cap ? cap.value : Infinity)));
+    const span = Math.log2(top / lo), step = Math.max(1, Math.ceil(span / 6));
+    ticks = [];
+    for (let k = 0; lo * 2 ** k <= top * 2 ** step; k += step) ticks.push(lo * 2 ** k);
+    const hi = ticks[ticks.length - 1];
+    py = (v) => T + (H - T - B) * (1 - Math.log2(Math.max(v, lo) / lo) / Math.log2(hi / lo));
+  } else {
+    ticks = niceTicks(top, 4);
+    const ymax = ticks[ticks.length - 1];
+    py = (v) => T + (H - T - B) * (1 - v / ymax);
+  }
   const px = (i) => L + (W - L - R) * (xs.length === 1 ? 0.5 : i / (xs.length - 1));
-  const py = (v) => T + (H - T - B) * (1 - v / ymax);
   const svg = s("svg", { class: "chart line-chart", viewBox: `0 0 ${W} ${H}`, role: "img", "data-chart": "line",
     "aria-label": label || "line chart" });
   for (const t of ticks) {
     svg.append(s("line", { x1: L, x2: W - R, y1: py(t), y2: py(t), class: "gridline" }));
     svg.append(s("text", { x: L - 8, y: py(t) + 4, "text-anchor": "end" }, fmt(t, true)));
   }
-  xs.forEach((x, i) => svg.append(s("text", { x: px(i), y: H - B + 18, "text-anchor": "middle" }, x)));
+  const every = Math.ceil(xs.length / Math.max(2, Math.floor((W - L - R) / 46)));
+  xs.forEach((x, i) => { if (i % every === 0) svg.append(s("text", { x: px(i), y: H - B + 18, "text-anchor": "middle" }, x)); });
   if (xTitle) svg.append(s("text", { x: (L + W - R) / 2, y: H - 6, "text-anchor": "middle" }, xTitle));
   if (cap) {
     svg.append(s("line", { x1: L, x2: W - R, y1: py(cap.value), y2: py(cap.value), class: "cap" }));

@@ -1,12 +1,12 @@
 // The workload and hardware inputs, the summary strip, and the sections that need a workload.
 import { h, shortCount, stat } from "./ui.js";
 import { renderQuant } from "./quant.js";
-import { renderMemory, memoryBody, memoryStats } from "./memory.js";
+import { renderMemory, memoryBody, memoryEndpoint, memoryStats } from "./memory.js";
 import { renderPlan, renderCost, planBody, costBody } from "./plan.js";
 import { designBody, renderDesign } from "./design.js";
 
 export const SECTIONS = {
-  memory: { title: "memory", endpoint: (ctx) => (ctx.state.mode === "train" ? "/train" : "/infer"), body: memoryBody,
+  memory: { title: "memory", endpoint: memoryEndpoint, body: memoryBody,
     render: renderMemory },
   quant: { title: "quantization", endpoint: () => "/quant", body: quantBody, render: renderQuant },
   plan: { title: "planner", endpoint: () => "/plan", body: planBody, render: renderPlan },
@@ -21,6 +21,7 @@ const sel = (k, label, def, options) => ({ k, label, type: "select", def, option
 function fields(mode, meta) {
   const o = meta.options || {};
   const formats = (o.formats || [{ key: "bf16", label: "BF16" }]).map((f) => [f.key, `${f.key} · ${f.label}`]);
+  formats.splice(1, 0, ["fp16", "fp16 · FP16"], ["fp32", "fp32 · FP32"]);
   if (mode === "train") {
     return [
       sel("precision", "Precision", "bf16-mixed", (o.train_precisions || ["bf16-mixed"]).map((p) => [p, p])),
@@ -34,11 +35,12 @@ function fields(mode, meta) {
     ];
   }
   return [
-    sel("weights", "Weights", "bf16", formats),
+    { ...sel("weights", "Weights", "bf16", formats), wide: true },
     sel("kv", "KV cache", "bf16", (o.kv_dtypes || ["bf16"]).map((k) => [k, k])),
     num("prompt", "Prompt tokens", 8192, { max: 1 << 24 }),
     num("output", "Output tokens", 512, { max: 1 << 24 }),
     num("batch", "Concurrent sequences", 1, { max: 65536 }),
+    sel("runtime", "Runtime", "torch", [["torch", "PyTorch"], ["vllm", "vLLM"], ["llamacpp", "llama.cpp"]]),
   ];
 }
 

@@ -1,0 +1,174 @@
+"""/api/v1 memory endpoints: `llmsize infer --json` and `llmsize train --json`, and a sweep of the
+peak over context lengths and batch sizes for the page's chart.
+
+The JSON is assembled from the same library calls as `llmsize.cli.memory._report`, with its helpers
+(rules of thumb, term and device dicts), so nothing is re-derived here; a test compares it with the
+CLI field for field. (When the library grows a `memory_report`, this module shrinks to one call.)
+"""
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+from pydantic import Field
+
+from llmsize.errors import LlmsizeError
+from llmsize.web import schemas as S
+from llmsize.web.resolve import resolve
+from llmsize.web.routes import Compact, cached
+
+router = APIRouter(prefix="/api/v1")
+Dtype = Literal["bf16", "fp16", "fp32", "bfloat16", "float16", "float32"]
+Attn = Literal["sdpa", "eager", "flash"]
+
+
+class InferBody(S._Body):
+    """`llmsize infer` options."""
+
+    model: S.ModelRef
+    batch: int = Field(1, ge=1, le=S.MAX_BATCH)
+    context: int = Field(1024, ge=1, le=S.MAX_CONTEXT, description="Prompt tokens per sequence.")
+    new_tokens: int = Field(256, ge=0, le=S.MAX_CONTEXT)
+    forward: bool = Field(False, description="One forward pass with full logits, no KV cache.")
+    dtype: Dtype | None = None
+    kv_dtype: Literal["bf16", "fp16", "fp32", "fp8", "int8"] | None = None
+    attn: Attn = "sdpa"
+    runtime: Literal["torch", "vllm", "llamacpp"] = "torch"
+    gpu: str | None = Field(None, min_length=1, max_length=80)
+
+
+class TrainBody(S._Body):
+    """`llmsize train` options."""
+
+    model: S.ModelRef
+    batch: int = Field(1, ge=1, le=S.MAX_BATCH)
+    seq_len: int = Field(1024, ge=1, le=S.MAX_CONTEXT)
+    dtype: Dtype | None = None
+    amp: Literal["bf16", "fp16"] | None = None
+    optimizer: str = Field("adamw", min_length=1, max_length=40)
+    grad_checkpointing: bool = False
+    grad_accum: int = Field(1, ge=1, le=1 << 16)
+    lora_r: int | None = Field(None, ge=1, le=1 << 16)
+    lora_alpha: int | None = Field(None, ge=1, le=1 << 20)
+    lora_targets: str = Field("q_proj,v_proj", min_length=1, max_length=400)
+    attn: Attn = "sdpa"
+    gpu: str | None = Field(None, min_length=1, max_length=80)
+
+
+Small = Annotated[int, Field(ge=1, le=S.MAX_CONTEXT)]
+
+
+class InferSweep(InferBody):
+    contexts: list[Small] = Field(min_length=1, max_length=16)
+    batches: list[Annotated[int, Field(ge=1, le=S.MAX_BATCH)]] = Field(min_length=1, max_length=6)
+    weights: str | None = Field(None, max_length=40, description="A quantized weight format (quant's names).")
+    kv_cache: str | None = Field(None, max_length=40, description="quant's KV dtype (q8_0, ...) with weights.")
+
+
+class TrainSweep(TrainBody):
+    contexts: list[Small] = Field(min_length=1, max_length=16)
+    batches: list[Annotated[int, Field(ge=1, le=S.MAX_BATCH)]] = Field(min_length=1, max_length=6)
+
+
+def _infer_workload(b: InferBody, loaded: Any, seq: int | None = None, batch: int | None = None) -> Any:
+    from llmsize.cli.memory import _default_dtype
+    from llmsize.memory import Workload
+
+    return Workload(mode="forward" if b.forward else "generate", batch=batch or b.batch, seq_len=seq or b.context,
+                    new_tokens=0 if b.forward else b.new_tokens, weights_dtype=b.dtype or _default_dtype(loaded),
+                    kv_cache_dtype=b.kv_dtype, attn_impl=b.attn, runtime=b.runtime)
+
+
+def _train_workload(b: TrainBody, seq: int | None = None, batch: int | None = None) -> Any:
+    from llmsize.memory import LoRA, Workload
+
+    lora = None
+    if b.lora_r is not None:
+        lora = LoRA(r=b.lora_r, alpha=b.lora_alpha or 2 * b.lora_r, target_modules=tuple(b.lora_targets.split(",")))
+    elif b.lora_alpha is not None:
+        raise LlmsizeError("--lora-alpha needs --lora-r")
+    wd = b.dtype or ("fp32" if b.amp else "bf16")
+    return Workload(mode="train", batch=batch or b.batch, seq_len=seq or b.seq_len, weights_dtype=wd, autocast=b.amp,
+                    optimizer=b.optimizer, grad_checkpointing=b.grad_checkpointing, grad_accumulation=b.grad_accum,
+                    attn_impl=b.attn, lora=lora)
+
+
+def memory_json(loaded: Any, wl: Any, gpu_name: str | None, runtime: str) -> dict[str, Any]:
+    """What `llmsize infer/train --json` prints (llmsize.cli.memory._report's JSON branch)."""
+    from llmsize.cli import memory as m
+    from llmsize.memory import estimate
+    from llmsize.memory.device import device_estimate
+    from llmsize.params import count
+
+    spec = loaded.spec
+    est = estimate(spec, wl)
+    gpu = m._gpu(gpu_name)
+    dev = None
+    if gpu is not None or runtime != "torch":
+        dev = device_estimate(est, runtime, gpu.usable if gpu is not None else None, spec=spec, batch=wl.batch,
+                              seq_tokens=wl.seq_len + wl.new_tokens, kv_bytes=m._kvb(wl), compute_bytes=wl.c_bytes)
+    return {"model": spec.name, "workload": m._wl_dict(wl), "peak_bytes": est.peak_bytes,
+            "peak_phase": est.peak_phase, "phases": dict(est.phases), "trainable_params": est.trainable_params,
+            "weights_bytes": est.weights_bytes, "terms": [m._term(t) for t in est.terms],
+            "rules_of_thumb": m._rules_for(est, wl.mode, count(spec).total),
+            "device": None if dev is None else m._dev_dict(dev, gpu)}
+
+
+@router.post("/infer", summary="Peak inference memory as terms; with a GPU, whether it fits (`llmsize infer --json`)")
+async def infer(body: InferBody) -> Response:
+    def run() -> dict[str, Any]:
+        loaded = resolve(body.model)
+        return memory_json(loaded, _infer_workload(body, loaded), body.gpu, body.runtime)
+
+    return cached("infer", body, run)
+
+
+@router.post("/train", summary="Peak training-step memory as terms (`llmsize train --json`)")
+async def train(body: TrainBody) -> Response:
+    return cached("train", body, lambda: memory_json(resolve(body.model), _train_workload(body), body.gpu, "torch"))
+
+
+def _usable(gpu: str | None) -> int | None:
+    from llmsize.catalog.hardware import parse_gpu
+
+    return None if gpu is None else parse_gpu(gpu).usable
+
+
+@router.post("/infer/sweep", summary="Peak inference memory for each context length x batch (the page's chart)")
+async def infer_sweep(body: InferSweep) -> Response:
+    from llmsize.memory import estimate
+
+    def run() -> dict[str, Any]:
+        loaded = resolve(body.model)
+        spec = loaded.spec
+        if body.weights:  # a quantized format: the quant planner's memory (exact weight bytes)
+            from llmsize.quant.formats import weight_plan
+            from llmsize.quant.memory_bridge import inference_bytes
+
+            plan = weight_plan(spec, body.weights)
+            kv = body.kv_cache or "bf16"
+            grid = [[inference_bytes(spec, plan, c, kv, b)[0] for c in body.contexts] for b in body.batches]
+        else:
+            grid = [[estimate(spec, _infer_workload(body, loaded, c, b)).peak_bytes for c in body.contexts]
+                    for b in body.batches]
+        return {"model": spec.name, "contexts": body.contexts, "batches": body.batches, "bytes": grid,
+                "gpu_usable_bytes": _usable(body.gpu)}
+
+    return cached("infer-sweep", body, run)
+
+
+@router.post("/train/sweep", summary="Peak training memory for each sequence length x micro-batch")
+async def train_sweep(body: TrainSweep) -> Response:
+    from llmsize.memory import estimate
+
+    def run() -> dict[str, Any]:
+        spec = resolve(body.model).spec
+        grid = [[estimate(spec, _train_workload(body, c, b)).peak_bytes for c in body.contexts] for b in body.batches]
+        return {"model": spec.name, "contexts": body.contexts, "batches": body.batches, "bytes": grid,
+                "gpu_usable_bytes": _usable(body.gpu)}
+
+    return cached("train-sweep", body, run)
+
+
+__all__ = ["Compact", "InferBody", "TrainBody", "memory_json", "router"]
