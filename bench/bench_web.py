@@ -21,8 +21,8 @@ import time
 import urllib.request
 
 BODIES = {
-    "/api/v1/infer": {"model": {"preset": "Llama-3.1-8B"}, "workload": {"context": 8192, "batch": 1},
-                      "weights": "bf16"},
+    "/api/v1/infer": {"model": {"preset": "Llama-3.1-8B"}, "context": 8192, "new_tokens": 512, "batch": 1,
+                      "gpu": "H100"},
     "/api/v1/params": {"model": {"preset": "Llama-3.1-8B"}},
 }
 
@@ -57,10 +57,10 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     return status, await reader.readexactly(length)
 
 
-async def worker(port: int, request: bytes, n: int, lat: list[float], errors: list[str]) -> None:
+async def worker(port: int, requests: list[bytes], lat: list[float], errors: list[str]) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
-        for _ in range(n):
+        for request in requests:
             t = time.perf_counter()
             writer.write(request)
             try:
@@ -75,15 +75,22 @@ async def worker(port: int, request: bytes, n: int, lat: list[float], errors: li
         writer.close()
 
 
-async def load(port: int, path: str, body: dict, total: int, conc: int) -> tuple[list[float], list[str], float]:
+def _request(port: int, path: str, body: dict) -> bytes:
     payload = json.dumps(body).encode()
-    request = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
-               f"Content-Length: {len(payload)}\r\n\r\n").encode() + payload
+    return (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(payload)}\r\n\r\n").encode() + payload
+
+
+async def load(port: int, path: str, body: dict, total: int, conc: int, *, distinct: bool = False,
+               offset: int = 0) -> tuple[list[float], list[str], float]:
+    """`total` requests over `conc` keep-alive connections; with `distinct`, request i asks for batch
+    offset + i + 1, so every answer is computed rather than served from the server's cache."""
+    same = _request(port, path, body)
+    reqs = [_request(port, path, {**body, "batch": offset + i + 1}) if distinct else same for i in range(total)]
     lat: list[float] = []
     errors: list[str] = []
-    per, extra = divmod(total, conc)
     t = time.perf_counter()
-    await asyncio.gather(*(worker(port, request, per + (i < extra), lat, errors) for i in range(conc)))
+    await asyncio.gather(*(worker(port, reqs[i::conc], lat, errors) for i in range(conc)))
     return lat, errors, time.perf_counter() - t
 
 
@@ -93,6 +100,8 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--path", default=None, help="endpoint (default: /api/v1/infer when the server has it)")
     ap.add_argument("--warmup", type=int, default=500)
+    ap.add_argument("--distinct", action="store_true",
+                    help="vary the batch size in every request so no two are the same (no server cache hits)")
     a = ap.parse_args()
     if not 1 <= a.concurrency <= 1024 or not 1 <= a.requests <= 1_000_000:
         raise SystemExit("--requests 1..1e6, --concurrency 1..1024")
@@ -102,8 +111,9 @@ def main() -> None:
         sections = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/meta"))["sections"]
         path = a.path or ("/api/v1/infer" if sections.get("memory") else "/api/v1/params")
         body = BODIES[path]
-        asyncio.run(load(port, path, body, a.warmup, min(a.concurrency, a.warmup)))
-        lat, errors, wall = asyncio.run(load(port, path, body, a.requests, a.concurrency))
+        asyncio.run(load(port, path, body, a.warmup, min(a.concurrency, a.warmup), distinct=a.distinct,
+                         offset=a.requests))
+        lat, errors, wall = asyncio.run(load(port, path, body, a.requests, a.concurrency, distinct=a.distinct))
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -111,7 +121,8 @@ def main() -> None:
     q = lambda p: 1000 * lat[min(len(lat) - 1, int(p * len(lat)))]  # noqa: E731
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
           f"server and client on loopback")
-    print(f"POST {path} {json.dumps(body)}")
+    print(f"POST {path} {json.dumps(body)}" + (" with batch 1..N (every request distinct, computed)"
+                                                if a.distinct else " (the same request each time)"))
     print(f"{len(lat):,} responses in {wall:.2f} s from {a.concurrency} connections: {len(lat) / wall:,.0f} req/s")
     print(f"latency ms: p50 {q(.50):.2f}  p90 {q(.90):.2f}  p99 {q(.99):.2f}  max {1000 * lat[-1]:.2f}  "
           f"mean {1000 * statistics.fmean(lat):.2f}")

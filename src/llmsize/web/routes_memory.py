@@ -7,6 +7,7 @@ CLI field for field. (When the library grows a `memory_report`, this module shri
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
@@ -94,12 +95,18 @@ def _train_workload(b: TrainBody, seq: int | None = None, batch: int | None = No
                     attn_impl=b.attn, lora=lora)
 
 
+@lru_cache(maxsize=256)
+def _total_params(spec: Any) -> int:
+    from llmsize.params import count
+
+    return count(spec).total
+
+
 def memory_json(loaded: Any, wl: Any, gpu_name: str | None, runtime: str) -> dict[str, Any]:
     """What `llmsize infer/train --json` prints (llmsize.cli.memory._report's JSON branch)."""
     from llmsize.cli import memory as m
     from llmsize.memory import estimate
     from llmsize.memory.device import device_estimate
-    from llmsize.params import count
 
     spec = loaded.spec
     est = estimate(spec, wl)
@@ -111,7 +118,7 @@ def memory_json(loaded: Any, wl: Any, gpu_name: str | None, runtime: str) -> dic
     return {"model": spec.name, "workload": m._wl_dict(wl), "peak_bytes": est.peak_bytes,
             "peak_phase": est.peak_phase, "phases": dict(est.phases), "trainable_params": est.trainable_params,
             "weights_bytes": est.weights_bytes, "terms": [m._term(t) for t in est.terms],
-            "rules_of_thumb": m._rules_for(est, wl.mode, count(spec).total),
+            "rules_of_thumb": m._rules_for(est, wl.mode, _total_params(spec)),
             "device": None if dev is None else m._dev_dict(dev, gpu)}
 
 
