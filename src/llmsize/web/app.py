@@ -81,27 +81,34 @@ class Guard:
         await send({"type": "http.response.body", "body": body})
 
 
+_TYPE_TAGS = {"int", "str", "float", "bool", "list", "dict", "none"}
+
+
 def _where(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc if p not in ("body",)]
+    """'model.knobs.hidden' from pydantic's loc, without its union-branch tags (int, constrained-str, ...)."""
+    parts = [str(p) for p in loc if p != "body" and not (isinstance(p, str) and ("[" in p or "-" in p or p in _TYPE_TAGS))]
     return ".".join(parts) or "body"
 
 
 def _human(errors: list[dict[str, Any]]) -> str:
-    """Pydantic's error list as one sentence: 'model.knobs.hidden: must be >= 1; ...'."""
-    out = []
-    for e in errors[:5]:
+    """Pydantic's error list as one sentence: 'model.knobs.hidden: must be >= 1; ...' (one clause per field)."""
+    by_field: dict[str, list[str]] = {}
+    for e in errors:
         t, where, msg = e.get("type", ""), _where(tuple(e.get("loc", ()))), str(e.get("msg", "invalid"))
         if t == "json_invalid":
             ctx = e.get("ctx", {}).get("error", "")
-            out.append(f"the request body is not valid JSON ({ctx})" if ctx else "the request body is not valid JSON")
+            where, msg = "body", f"not valid JSON ({ctx})" if ctx else "not valid JSON"
         elif t == "missing":
-            out.append(f"{where}: required")
+            msg = "required"
         elif t == "extra_forbidden":
-            out.append(f"{where}: unknown field")
-        else:
-            out.append(f"{where}: {msg.removeprefix('Value error, ')}")
-    more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
-    return "; ".join(out) + more
+            msg = "unknown field"
+        msg = msg.removeprefix("Value error, ")
+        if msg not in by_field.setdefault(where, []):
+            by_field[where].append(msg)
+    clauses = [("the request body is " + " or ".join(m) if w == "body" and m[0].startswith("not valid JSON")
+                else f"{w}: {' or '.join(m)}") for w, m in by_field.items()]
+    more = f" (and {len(clauses) - 5} more)" if len(clauses) > 5 else ""
+    return "; ".join(clauses[:5]) + more
 
 
 def _error(status: int, detail: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
