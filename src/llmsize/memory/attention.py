@@ -49,12 +49,15 @@ def rope(g: Sim, cx: Cx, x: Tn, heads: int, rot_bytes: int) -> Tn:
     return qe
 
 
-def _cache_append(g: Sim, cx: Cx, old: Tn | None, per_token: int) -> Tn:
+def _cache_append(g: Sim, cx: Cx, old: Tn | None, per_token: int, old_sliding: Tn | None = None) -> Tn:
     """DynamicLayer.update: keys = torch.cat([keys, new]) -- a fresh tensor of the old length plus
     the new tokens while the old one is still alive; sliding layers keep window-1 tokens but the
     view pins the whole concatenation.
 
     Source: hf-cache"""
+    if old_sliding is not None:  # cat([keys[..., -(w-1):], new]): at most w - 1 old tokens
+        w = cx.spec.sliding_window or 1
+        return g.new(cx.b * (min(cx.cache_len, w - 1) + cx.q) * per_token)
     old_nb = old.nb if old is not None else 0
     new = g.new(old_nb + cx.b * cx.q * per_token)
     if old is not None:
@@ -105,8 +108,14 @@ def attention(g: Sim, cx: Cx, h: Tn, mask: Tn | None,
     kvlen = cx.kv
     if cx.cache:
         kb = cx.kv_bytes or c
-        ck = _cache_append(g, cx, old[0] if old else None, nkv * hd * kb)
-        cv = _cache_append(g, cx, old[1] if old else None, nkv * dv * kb)
+        if cx.sliding and s.sliding_window:  # both cats before the attributes are rebound
+            ck = _cache_append(g, cx, None, nkv * hd * kb, old[0] if old else None)
+            cv = _cache_append(g, cx, None, nkv * dv * kb, old[1] if old else None)
+            if old:
+                g.drop(*old)
+        else:
+            ck = _cache_append(g, cx, old[0] if old else None, nkv * hd * kb)
+            cv = _cache_append(g, cx, old[1] if old else None, nkv * dv * kb)
         g.drop(k, v)
         k, v = g.view(ck), g.view(cv)
         kvlen = ck.nb // (b * nkv * hd * kb)
@@ -214,21 +223,29 @@ def _eager(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, mask: Tn | None, kvlen: int) -> 
     b, ql, c = cx.b, cx.q, cx.c
     nh, nkv, hd, dv = a.num_heads, a.num_kv_heads, a.head_dim, a.v_dim
     sc = b * nh * ql * kvlen
-    # repeat_kv (grouped) or the reshape of a transposed view for the batched matmul: a copy to
-    # (b, n_h, len, d) unless the tensor is already contiguous in that shape (cache, rotary cat)
+    # q and (without groups) k, v: matmul copies a transposed view to (b, n_h, len, d) as a temporary
+    # unless it is contiguous already (cache, rotary cat); grouped k, v: repeat_kv clones, kept as
+    # locals of eager_attention_forward until it returns.
     cat_rope = s.model_type in ("gpt_neox", "phi3")
+    grouped = nkv != nh
     qc = g.view(q) if cat_rope else g.new(b * ql * nh * hd * c, q.rg)
     if qc.st is not q.st:
         g.op((q,), (qc,))
-    kc = g.view(k) if nkv == nh and (cx.cache or cat_rope) else g.new(b * kvlen * nh * hd * c, k.rg)
+    kc = g.view(k) if not grouped and (cx.cache or cat_rope) else g.new(b * kvlen * nh * hd * c, k.rg)
     if kc.st is not k.st:
         g.op((k,), (kc,))
-    vc = g.view(v) if nkv == nh and cx.cache else g.new(b * kvlen * nh * dv * c, v.rg)
-    if vc.st is not v.st:
+    vc = None
+    if grouped:
+        vc = g.new(b * kvlen * nh * dv * c, v.rg)
         g.op((v,), (vc,))
     w = g.new(sc * c, True)
     g.op((qc, kc), (w,), (qc, kc))
-    g.drop(qc, kc)
+    g.drop(qc)
+    if not grouped:
+        g.drop(kc)  # a matmul temporary (or a view)
+        kc = None
+    if vc is None:  # made by the second matmul
+        vc = g.view(v) if cx.cache else _LazyCopy(v, b * kvlen * nh * dv * c)
     w2 = g.new(sc * c, True)  # * scaling
     g.op((w,), (w2,))
     g.drop(w)
@@ -244,7 +261,7 @@ def _eager(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, mask: Tn | None, kvlen: int) -> 
         g.drop(w)
         p = dropout(g, cx, sm, 0.1)
         g.drop(sm)
-        return _pv(g, cx, p, vc)
+        return _pv(g, cx, p, vc, kc)
     if s.model_type == "gemma2":  # w / cap -> tanh -> * cap
         t1 = g.new(sc * c, True)
         g.op((w,), (t1,))
@@ -267,16 +284,34 @@ def _eager(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, mask: Tn | None, kvlen: int) -> 
     g.drop(w32, w)
     p = cast(g, sm, sc * c)
     g.drop(sm)
-    return _pv(g, cx, p, vc)
+    return _pv(g, cx, p, vc, kc)
 
 
-def _pv(g: Sim, cx: Cx, p: Tn, vc: Tn) -> Tn:
-    """probabilities @ v, then transpose(1, 2).contiguous() (a copy)."""
+class _LazyCopy:
+    """A strided v that the probabilities @ v matmul copies (temporarily) when it runs."""
+
+    def __init__(self, v: Tn, nb: int) -> None:
+        self.v, self.nb = v, nb
+
+
+def _pv(g: Sim, cx: Cx, p: Tn, vc: Tn | _LazyCopy, kc: Tn | None) -> Tn:
+    """probabilities @ v, then transpose(1, 2).contiguous() (a copy); the repeated k and v die with
+    the function's locals."""
     a = cx.spec.attention
+    tmp = None
+    if isinstance(vc, _LazyCopy):
+        tmp = g.new(vc.nb, vc.v.rg)
+        g.op((vc.v,), (tmp,))
+        vc = tmp
     o = g.new(cx.b * cx.q * a.num_heads * a.v_dim * cx.c, True)
     g.op((p, vc), (o,), (p, vc))
-    g.drop(p, vc)
+    g.drop(p)
+    if tmp is not None:
+        g.drop(tmp)
     o2 = g.new(o.nb, True)  # transpose(1, 2).contiguous()
     g.op((o,), (o2,))
     g.drop(o)
+    if tmp is None:
+        g.drop(vc)
+    g.drop(kc)
     return o2

@@ -249,12 +249,16 @@ def gated_mlp(g: Sim, cx: Cx, x: Tn, f: int, fused: bool, act_name: str, bias: b
     return y
 
 
-def plain_mlp(g: Sim, cx: Cx, x: Tn, f: int, act_name: str, leaves: tuple[str, str], p_drop: float = 0.0) -> Tn:
+def plain_mlp(g: Sim, cx: Cx, x: Tn, f: int, act_name: str, leaves: tuple[str, str], p_drop: float = 0.0,
+              consume: bool = False) -> Tn:
     """fc2(act(fc1(x))) with biases (GPT-2 c_fc/c_proj, NeoX dense_h_to_4h/dense_4h_to_h, OPT fc1/fc2).
+    `consume`: the code rebinds the variable holding x to fc1's output (OPT's inline MLP), so x dies there.
 
     Source: hf-gpt2"""
     d = cx.spec.hidden_size
     h = linear(g, cx, x, d, f, leaves[0], True)
+    if consume:
+        g.drop(x)
     a = act(g, h, act_kind(act_name))
     g.drop(h)
     y = linear(g, cx, a, f, d, leaves[1], True)

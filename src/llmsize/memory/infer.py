@@ -60,8 +60,8 @@ def _old_kv(spec: ModelSpec, cx: Cx) -> int:
     """K and V of one layer before this step's append."""
     a = spec.attention
     n = cx.cache_len
-    if cx.sliding and spec.sliding_window:
-        n = min(n, spec.sliding_window - 1)
+    if cx.sliding and spec.sliding_window:  # storage of the last cat: w - 1 kept + 1 new
+        n = min(n, spec.sliding_window)
     return cx.b * n * a.num_kv_heads * (a.head_dim + a.v_dim) * (cx.kv_bytes or cx.c)
 
 

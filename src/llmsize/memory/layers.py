@@ -45,7 +45,7 @@ def mlp(g: Sim, cx: Cx, x: Tn, moe: bool) -> Tn:
         return gated_mlp(g, cx, x, m.intermediate_size, m.fused_gate_up, m.activation, m.bias)
     leaves = {"gpt2": ("c_fc", "c_proj"), "opt": ("fc1", "fc2")}.get(s.model_type, ("dense_h_to_4h", "dense_4h_to_h"))
     return plain_mlp(g, cx, x, m.intermediate_size, m.activation, leaves,
-                     HIDDEN_DROPOUT.get(s.model_type, 0.0))
+                     HIDDEN_DROPOUT.get(s.model_type, 0.0), consume=s.model_type == "opt")
 
 
 def moe_block(g: Sim, cx: Cx, x: Tn) -> Tn:
@@ -148,7 +148,8 @@ def layer(g: Sim, cx: Cx, x: Tn, moe: bool, mask: Tn | None,
     g.drop(a, res)
     n = norm(g, cx, h2)
     m = mlp(g, cx, n, moe)
-    g.drop(n)
+    if mt != "opt":  # OPT's MLP is inline: fc1's output took over the norm output's variable
+        g.drop(n)
     if mt in GEMMA and cx.spec.norms.per_layer >= 4:
         m2 = norm(g, cx, m)
         g.drop(m)
@@ -183,7 +184,7 @@ def embed(g: Sim, cx: Cx) -> tuple[Tn, int, bool]:
     Source: hf-llama"""
     s = cx.spec
     T, d, w = cx.T, s.hidden_size, cx.w
-    e = g.new(T * s.word_embed_dim * w)
+    e = g.new(T * s.word_embed_dim * w, g.grad)
     g.op((), (e,), pgrad=s.vocab_size * s.word_embed_dim * w if cx.train_base else 0)
     mt = s.model_type
     if s.embed_dim:  # OPT-350m project_in

@@ -55,8 +55,8 @@ def run_layer(cx: Cx, moe: bool, in_rg: bool, backward: bool) -> Region:
     old = None
     if cx.cache and cx.cache_len:  # this layer's K, V before the append (freed by torch.cat's rebinding)
         a, n = cx.spec.attention, cx.cache_len
-        if cx.sliding and cx.spec.sliding_window:
-            n = min(n, cx.spec.sliding_window - 1)
+        if cx.sliding and cx.spec.sliding_window:  # the view of w - 1 tokens pins the last cat (w tokens)
+            n = min(n, cx.spec.sliding_window)
         kb = cx.kv_bytes or cx.c
         old = (g.external(cx.b * n * a.num_kv_heads * a.head_dim * kb),
                g.external(cx.b * n * a.num_kv_heads * a.v_dim * kb))
@@ -75,10 +75,11 @@ def run_layer(cx: Cx, moe: bool, in_rg: bool, backward: bool) -> Region:
 
 
 @lru_cache(maxsize=1024)
-def run_embed(cx: Cx) -> tuple[int, int, int, int, bool]:
+def run_embed(cx: Cx, out_rg: bool = False) -> tuple[int, int, int, int, bool]:
     """(peak, x_0 bytes, bytes held by the body besides x_0, saved bytes, x_0 is the embedding output
-    itself) of the embedding region."""
-    g = Sim(grad=cx.train_base)
+    itself) of the embedding region. `out_rg`: the output requires grad (trained embedding, or
+    enable_input_require_grads)."""
+    g = Sim(grad=cx.train_base or out_rg)
     x0, held, is_e = embed(g, cx)
     return g.peak, x0.nb, held, g.saved_bytes(), is_e
 

@@ -53,13 +53,21 @@ def train_points(spec: ModelSpec, cx: Cx, *, W: int, M: int, G_total: int, G_pre
 
     W weights (+ adapters, buffers), M optimizer states, G_total all gradients, G_prev gradients
     already live from earlier micro-batches, step_temp the optimizer step's temporaries."""
-    e_peak, x0, held, e_saved, x0_is_e = run_embed(cx)
+    e_peak, x0, held, e_saved, x0_is_e = run_embed(cx, x0_rg)
     lay = kinds(spec, cx)
     regs = [run_layer(lcx, moe, x0_rg if i == 0 else True, True) for i, (lcx, moe) in enumerate(lay)]
     recs = [run_layer(lcx, moe, x0_rg if i == 0 else True, False) for i, (lcx, moe) in enumerate(lay)] if gc \
         else []
     hreg = run_head(cx, "train", True)
     fixed = {"weights": W, "optimizer": M, "gradients": G_prev}
+    leak = 0
+    if cx.lora and gc:
+        # enable_input_require_grads makes the frozen embedding's output E a leaf that requires grad:
+        # E.grad (T d w) is kept after backward, and in the measured runs the previous step's E and
+        # E.grad are still alive (held by hook closures until Python's cyclic GC runs), as is this
+        # step's E where it is not the first layer's input itself (GPT-2, OPT, Gemma).
+        leak = 2 * x_bytes(cx) + (0 if x0_is_e else x_bytes(cx))
+        fixed["held"] = leak
     pts = [Point("forward", dict(fixed), "embedding", e_peak)]
     X = x_bytes(cx)
     acc = e_saved
@@ -67,7 +75,7 @@ def train_points(spec: ModelSpec, cx: Cx, *, W: int, M: int, G_total: int, G_pre
     for i, r in enumerate(regs):
         hold = e_held + (X if i and x0_is_e and not (gc or regs[0].in_saved) else 0)
         work = recs[i].fw_peak if gc else r.fw_peak
-        pts.append(Point("forward", {**fixed, "activations": acc, "held": hold}, f"layer {i} forward", work))
+        pts.append(Point("forward", {**fixed, "activations": acc, "held": hold + leak}, f"layer {i} forward", work))
         acc += X if gc else r.saved
     hold = e_held + (X if x0_is_e and not (gc or regs[0].in_saved) else 0)
     pts.append(Point("forward", {**fixed, "activations": acc}, "final norm, LM head and loss",
@@ -88,8 +96,8 @@ def train_points(spec: ModelSpec, cx: Cx, *, W: int, M: int, G_total: int, G_pre
         emb = spec.vocab_size * spec.word_embed_dim * cx.w
         pts.append(Point("backward", {**fixed, "gradients": g}, "embedding backward",
                          X + (2 * emb if tied else emb)))
-    pts.append(Point("optimizer step", {"weights": W, "optimizer": M, "gradients": G_total}, "optimizer step",
-                     step_temp))
+    pts.append(Point("optimizer step", {"weights": W, "optimizer": M, "gradients": G_total,
+                                        "held": 4 * x_bytes(cx) if leak else 0}, "optimizer step", step_temp))
     return best_by_phase(pts)
 
 
