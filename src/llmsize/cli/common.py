@@ -134,7 +134,8 @@ def warn(msg: str) -> None:
 
 def model_header(model: Loaded) -> str:
     s = model.spec
-    src = {"preset": f"preset, {model.preset.source}" if model.preset else "preset", "config": model.ref,
+    src = {"preset": f"preset {model.preset.repo}" if model.preset and model.preset.repo else "preset",
+           "config": model.ref,
            "safetensors": model.ref, "gguf": model.ref, "knobs": "architecture knobs"}[model.origin]
     return f"{s.name} ({s.model_type}; {src})"
 
