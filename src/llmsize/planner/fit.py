@@ -91,16 +91,17 @@ def kv_budget(spec: ModelSpec, job: ServeJob, gpu: Any, layout: Layout, *, break
               device_bytes: int = 0, block_size: int = VLLM_BLOCK) -> KvBudget:
     """KV space vLLM leaves after weights, the profiled activation peak and non-torch memory, in blocks.
 
-    KV = usable·u − W_gpu − A_peak − non_torch;  blocks = ⌊KV / (block · kv_tok)⌋;
-    max concurrency = ⌊blocks · block / context⌋
+    KV = usable·u − W_gpu − rotary cache − A_peak − (non_torch + CUDA graphs: `device_bytes`);
+    blocks = ⌊KV / (block · kv_tok)⌋;  max concurrency = ⌊blocks · block / context⌋
 
     Source: kwon2023"""
     check_layout(spec, layout)
     bd = breakdown or jobs.serve_breakdown(spec, job, 1, job.context)
-    no_kv = Breakdown(weights=bd.weights, activations=bd.activations, transient=bd.transient,
+    no_kv = Breakdown(weights=bd.weights, activations=bd.activations, transient=bd.transient, device=bd.device,
                       weight_bytes_per_param=bd.weight_bytes_per_param)
     mem = per_gpu(spec, no_kv, layout)
-    w = sum(t.value for t in mem.terms if t.name == "weights")
+    # what vLLM logs as "model weights": the loaded tensors, its rotary cos/sin cache (bd.device) included
+    w = sum(t.value for t in mem.terms if t.name in ("weights", "device"))
     act = mem.peak_bytes - w
     budget = int(gpu.usable * job.gpu_memory_utilization)
     left = budget - mem.peak_bytes - device_bytes

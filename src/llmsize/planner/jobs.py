@@ -1,19 +1,21 @@
 """What the planner is asked to run (a training or a serving job) and the one bridge to the memory
-model: `breakdown(...)` turns `llmsize.memory.estimate` into per-category bytes that
-`llmsize.parallel` places on GPUs. Nothing here re-derives a memory formula."""
+model: `train_breakdown` / `serve_breakdown` turn `llmsize.memory.estimate` (and, for vLLM serving,
+`llmsize.memory.device_estimate`) into the per-category bytes that `llmsize.parallel` places on
+GPUs. Nothing here re-derives a memory formula: every byte count below is read off a MemTerm."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
-from llmsize.errors import LlmsizeError
+from llmsize.errors import LlmsizeError, did_you_mean
 from llmsize.parallel import Breakdown
 from llmsize.perf import DEFAULT_MBU, DEFAULT_MFU, DEFAULT_PREFILL_MFU
 from llmsize.spec import ModelSpec
 
 TRAIN_PRECISIONS = ("bf16-mixed", "bf16", "fp32")
 SERVE_WEIGHTS = ("bf16", "fp16", "fp8", "int8", "nf4", "gptq-int4", "awq-int4")
+KV_DTYPES = ("auto", "fp8", "fp8_e4m3", "fp8_e5m2")  # vLLM --kv-cache-dtype
 
 
 def _pos(owner: str, **vals: Any) -> None:
@@ -73,6 +75,10 @@ class ServeJob:
              min_tokens_per_s=self.min_tokens_per_s, max_model_len=self.max_model_len)
         if not 0 < self.gpu_memory_utilization <= 1:
             raise LlmsizeError(f"gpu_memory_utilization must be in (0, 1], got {self.gpu_memory_utilization}")
+        if self.weights not in SERVE_WEIGHTS:
+            raise did_you_mean(str(self.weights), SERVE_WEIGHTS, what="serving weight format (--weights)")
+        if self.kv_dtype not in KV_DTYPES:
+            raise did_you_mean(str(self.kv_dtype), KV_DTYPES, what="KV cache dtype (--kv-dtype)")
 
     @property
     def context(self) -> int:
@@ -83,20 +89,24 @@ class ServeJob:
 
 
 # -- the bridge to llmsize.memory -----------------------------------------------------------------
-_CATEGORIES = ("weights", "gradients", "optimizer", "master_weights", "activations", "transient", "kv_cache")
-
-
-def _from_estimate(est: Any) -> dict[str, int]:
-    """Bytes by category of the terms live in the estimate's peak phase."""
-    out = dict.fromkeys(_CATEGORIES, 0)
-    peak = getattr(est, "peak_phase", None)
-    for t in est.terms:
-        phase = getattr(t, "phase", None)
-        if peak is not None and phase not in (None, peak, "all"):
-            continue
-        if t.category in out:
-            out[t.category] += int(t.bytes)
-    return out
+#
+# Training. The engines the planner lays out (Megatron-LM, DeepSpeed, FSDP with a bf16 param dtype, DDP)
+# keep the model itself in the compute dtype (bf16 weights, bf16 gradients, bf16 activations and
+# residual stream) and, for "bf16-mixed", an fp32 master copy and fp32 Adam states beside it: the
+# ZeRO paper's 2 + 2 + 4 + 8 bytes per parameter. Two runs of the memory model give those bytes:
+#
+#   model run   Workload(weights_dtype = compute dtype, optimizer "sgd" (no states, no step
+#               temporaries), grad_accumulation 2 (gradients live through the whole step, as in every
+#               engine's gradient buffer), checkpointing and LoRA as the job says)
+#               -> weights, gradients, saved activations and the working set at its peak
+#   states run  Workload(weights "fp32" + autocast "bf16" for bf16-mixed, else the compute dtype;
+#               the job's optimizer) -> its "master_weights" and "optimizer" terms, which are live in
+#               every phase, so the peak holds all of them
+#
+# The optimizer step's own temporaries (torch's foreach Adam: one extra copy of the states' size) are
+# left out: Megatron-LM, DeepSpeed and Apex/TE use fused multi-tensor Adam, and a sharded optimizer's
+# temporaries shrink with its shard, which a whole-model byte count cannot say.
+_MODEL_DTYPE = {"bf16-mixed": "bf16", "bf16": "bf16", "fp32": "fp32"}
 
 
 def _memory() -> Any:
@@ -112,42 +122,122 @@ def _memory() -> Any:
     return m
 
 
+def _by_category(est: Any) -> dict[str, int]:
+    """Bytes by category of the terms live at the estimate's peak (MemoryEstimate.terms are exactly those)."""
+    out = dict.fromkeys(("weights", "gradients", "optimizer", "master_weights", "activations", "transient",
+                         "kv_cache", "device"), 0)
+    for t in est.terms:
+        out[t.category] = out.get(t.category, 0) + int(t.bytes)
+    return out
+
+
+def _lora(job: TrainJob) -> Any:
+    return _memory().LoRA(r=job.lora_rank) if job.lora_rank else None
+
+
 def train_workload(job: TrainJob, micro_batch: int, seq_len: int) -> Any:
+    """The model run: the compute-dtype model with its gradients kept across micro-batches, no optimizer."""
+    return _memory().Workload(mode="train", batch=micro_batch, seq_len=seq_len,
+                              weights_dtype=_MODEL_DTYPE[job.precision], optimizer="sgd",
+                              grad_checkpointing=job.recompute, grad_accumulation=2, lora=_lora(job))
+
+
+def states_workload(job: TrainJob) -> Any:
+    """The states run: fp32 master weights under bf16 autocast for bf16-mixed (LoRA adapters are fp32
+    already, so a LoRA job has no master copy), the job's optimizer. Shapes do not change states."""
+    mixed = job.precision == "bf16-mixed" and not job.lora_rank
+    return _memory().Workload(mode="train", batch=1, seq_len=1, weights_dtype="fp32" if mixed else
+                              _MODEL_DTYPE[job.precision], autocast="bf16" if mixed else None,
+                              optimizer=job.optimizer, lora=_lora(job))
+
+
+@lru_cache(maxsize=512)
+def _train_bytes(spec: ModelSpec, precision: str, optimizer: str, recompute: bool, lora_rank: int | None,
+                 micro_batch: int, seq_len: int) -> tuple[int, int, int, int, int, int]:
+    """(weights, gradients, optimizer, master_weights, activations, transient), whole model, one device.
+    Cached per model, precision and (micro-batch, sequence): the search never re-runs the memory model."""
     m = _memory()
-    LoRA, Workload = m.LoRA, m.Workload
+    job = TrainJob(precision=precision, optimizer=optimizer, recompute=recompute, lora_rank=lora_rank)
+    est = m.estimate(spec, train_workload(job, micro_batch, seq_len))
+    c = _by_category(est)
+    w = c["weights"]
+    g = est.phases["optimizer step"] - w  # the SGD step holds the weights and every gradient, nothing else
+    a, t = c["activations"], c["transient"]
+    if c["gradients"] > g:
+        # ASSUMES: the memory model counts this micro-batch's gradients on top of the accumulated ones
+        # during backward (torch accumulates into .grad in place), so a backward peak with more than the
+        # accumulated gradients is not the engines' peak. Then the forward peak is used: weights +
+        # gradients + everything the forward holds, all placed as activations.
+        fwd = est.phases["forward"] - w - g
+        if fwd > a + t:
+            a, t = fwd, 0
+    st = _by_category(m.estimate(spec, states_workload(job)))
+    return w, g, st["optimizer"], st["master_weights"], a, t
 
-    weights, autocast, master = {"bf16-mixed": ("bfloat16", None, True), "bf16": ("bfloat16", None, False),
-                                 "fp32": ("float32", None, False)}[job.precision]
-    lora = LoRA(r=job.lora_rank) if job.lora_rank else None
-    return Workload(mode="train", batch=micro_batch, seq_len=seq_len, weights_dtype=weights, autocast=autocast,
-                    master_weights=master, optimizer=job.optimizer, grad_checkpointing=job.recompute, lora=lora)
 
-
-@lru_cache(maxsize=256)
 def train_breakdown(spec: ModelSpec, job: TrainJob, micro_batch: int | None = None,
                     seq_len: int | None = None) -> Breakdown:
     """Whole-model bytes by category for one micro-batch of training, from the memory model."""
-    est = _memory().estimate(spec, train_workload(job, micro_batch or job.micro_batch, seq_len or job.seq_len))
-    c = _from_estimate(est)
+    w, g, o, mw, a, t = _train_bytes(spec, job.precision, job.optimizer, job.recompute, job.lora_rank,
+                                     micro_batch or job.micro_batch, seq_len or job.seq_len)
     params = max(spec_params(spec), 1)
-    return Breakdown(weights=c["weights"], gradients=c["gradients"], optimizer=c["optimizer"],
-                     master_weights=c["master_weights"], activations=c["activations"], transient=c["transient"],
-                     weight_bytes_per_param=c["weights"] / params, grad_bytes_per_param=c["gradients"] / params)
+    return Breakdown(weights=w, gradients=g, optimizer=o, master_weights=mw, activations=a, transient=t,
+                     weight_bytes_per_param=w / params, grad_bytes_per_param=g / params)
 
 
-@lru_cache(maxsize=256)
+# Serving is vLLM's: weights as stored (quantized formats at their exact bytes from llmsize.quant, the
+# same bytes `llmsize quant` and `design` feed the memory model), a KV cache of every sequence's whole
+# context in vLLM's layout (MLA as its latent), vLLM's profiled activation peak as the working set and
+# its rotary cos/sin cache as a per-GPU buffer (llmsize.memory.device_estimate's vLLM view).
+_QUANT = {"fp8": "fp8", "int8": "int8", "nf4": "nf4", "gptq-int4": "gptq-int4-g128", "awq-int4": "awq-int4-g128"}
+_DEQUANTIZING = ("nf4",)  # bitsandbytes dequantizes a whole weight to 16 bits per matmul (quant.memory_bridge)
+_NOMINAL_GPU = 1 << 50  # the vLLM terms read below do not depend on the GPU's size
+
+
+def _compute_dtype(spec: ModelSpec, weights: str) -> str:
+    if weights in ("bf16", "fp16"):
+        return weights
+    return "fp16" if str(spec.dtype).lower() in ("float16", "fp16") else "bf16"
+
+
+@lru_cache(maxsize=512)
+def _serve_bytes(spec: ModelSpec, weights: str, kv_dtype: str, utilization: float, concurrency: int,
+                 context: int) -> tuple[int, int, int, int, int]:
+    """(weights, activations, transient, kv_cache, per-GPU buffers) for `concurrency` sequences of `context`."""
+    from llmsize.quant.kv import kv_cache_bytes
+
+    m = _memory()
+    c = _compute_dtype(spec, weights)
+    override = bits = None
+    if weights in _QUANT:
+        from llmsize.quant import weight_plan
+
+        plan = weight_plan(spec, _QUANT[weights])
+        override = plan.bytes
+        bits = float(plan.bits_per_weight) if weights in _DEQUANTIZING else None
+    kv = c if kv_dtype == "auto" else "fp8"
+    wl = m.Workload(mode="generate", batch=concurrency, seq_len=context, new_tokens=1, weights_dtype=c,
+                    kv_cache_dtype=kv)
+    est = m.estimate(spec, wl, weights_bytes_override=override, weight_bits=bits)
+    cat = _by_category(est)
+    kv_bytes = kv_cache_bytes(spec, context, kv, batch=concurrency)
+    if not hasattr(m, "device_estimate"):  # the HF prefill's working set stands in for vLLM's profile
+        return cat["weights"], cat["activations"], cat["transient"], kv_bytes, 0
+    d = m.device_estimate(est, "vllm", _NOMINAL_GPU, spec=spec, gpu_memory_utilization=utilization,
+                          seq_tokens=context, batch=concurrency, compute_bytes=2 if c != "fp32" else 4)
+    dc = _by_category(d)
+    buffers = dc["weights"] - est.weights_bytes  # rotary cos/sin cache, whole on every GPU
+    return cat["weights"], 0, dc["activations"], kv_bytes, buffers
+
+
 def serve_breakdown(spec: ModelSpec, job: ServeJob, concurrency: int | None = None,
                     context: int | None = None) -> Breakdown:
     """Whole-model bytes for `concurrency` sequences of `context` tokens: weights in the job's format,
-    the KV cache in its dtype, the activation peak of a prefill."""
-    m = _memory()
-    Workload, estimate = m.Workload, m.estimate
-    ctx = context or job.context
-    w = Workload(mode="generate", batch=concurrency or job.concurrency, seq_len=max(ctx - job.output_len, 1),
-                 new_tokens=min(job.output_len, ctx), weights_format=job.weights, kv_dtype=job.kv_dtype)
-    c = _from_estimate(estimate(spec, w))
-    return Breakdown(weights=c["weights"], activations=c["activations"], transient=c["transient"],
-                     kv_cache=c["kv_cache"], weight_bytes_per_param=c["weights"] / max(spec_params(spec), 1))
+    the KV cache in its dtype, vLLM's profiled activation peak, the per-GPU rotary cache."""
+    w, a, t, kv, buf = _serve_bytes(spec, job.weights, job.kv_dtype, job.gpu_memory_utilization,
+                                    concurrency or job.concurrency, context or job.context)
+    return Breakdown(weights=w, activations=a, transient=t, kv_cache=kv, device=buf,
+                     weight_bytes_per_param=w / max(spec_params(spec), 1))
 
 
 @lru_cache(maxsize=64)
@@ -158,8 +248,13 @@ def spec_params(spec: ModelSpec) -> int:
 
 
 def device_bytes(gpu: Any, *, gpus: int, serving: bool, utilization: float | None = None) -> int:
-    """Per-GPU runtime overhead outside PyTorch's tensors (CUDA context, allocator reserve, NCCL),
-    from the memory model's device estimate."""
-    d = _memory().device_estimate(gpu=gpu, gpus=gpus, engine="vllm" if serving else "torch",
-                        gpu_memory_utilization=utilization)
-    return int(getattr(d, "bytes", getattr(d, "peak_bytes", 0)))
+    """Per-GPU memory outside PyTorch's tensors, from llmsize.memory.device: vLLM's non-torch memory and
+    CUDA graphs when serving, the CUDA context when training. (gpu, gpus and utilization do not change
+    them: the measured constants are for one GPU.)"""
+    try:
+        from llmsize.memory import device as dm
+    except ImportError:
+        raise LlmsizeError("llmsize.memory.device is not built yet: no per-GPU runtime overhead") from None
+    if serving:
+        return int(dm.VLLM_NON_TORCH + dm.VLLM_CUDA_GRAPHS)
+    return int(dm.CUDA_CONTEXT)
