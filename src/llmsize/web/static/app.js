@@ -106,8 +106,11 @@ async function run(my, signal) {
     width: $("#results").clientWidth - 36 };
   const sec = SECTIONS[state.tab];
   const want = (tab) => SECTIONS[tab] && meta.sections[tab];
-  const get = (tab) => api(SECTIONS[tab].endpoint(ctx), SECTIONS[tab].body(ref, ctx), signal)
-    .then((r) => ({ r }), (e) => ({ e }));
+  const get = (tab) => {
+    const body = SECTIONS[tab].body(ref, ctx);  // null: the section explains why it has nothing to ask
+    return body === null ? Promise.resolve({ r: null })
+      : api(SECTIONS[tab].endpoint(ctx), body, signal).then((r) => ({ r }), (e) => ({ e }));
+  };
   const pending = Promise.all([want(state.tab) ? get(state.tab) : null,
     state.tab !== "memory" && want("memory") ? get("memory") : null]);
   const slow = setTimeout(() => {  // a slow section: show the model now, the section when it comes
@@ -287,6 +290,7 @@ async function main() {
   [meta, presets, gpus] = await Promise.all([api("/meta"), api("/presets").then((r) => r.presets),
     api("/gpus").then((r) => r.gpus, () => [])]);
   meta.gpus = gpus;
+  meta.presets = presets;
   for (const p of presets) p.search = `${p.name} ${p.repo} ${p.family} ${p.params} ${p.moe ? "moe" : "dense"}`.toLowerCase();
   setSource(state.src);
   setTab(state.tab);

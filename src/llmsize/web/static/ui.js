@@ -55,8 +55,9 @@ export function bytesParts(n, units = "iec") {
 export const bytes = (n, units) => bytesParts(n, units).join(" ");
 export const pct = (x, digits = 1) => `${(100 * x).toFixed(digits)}%`;
 export const signedPct = (x) => `${x >= 0 ? "+" : ""}${(100 * x).toFixed(2)}%`;
-export const money = (x) => (x >= 100 ? `$${x.toFixed(0)}` : x >= 1 ? `$${x.toFixed(2)}` : `$${x.toFixed(3)}`);
+export const money = (x) => (x == null || !Number.isFinite(x) ? "—" : x >= 100 ? `$${x.toFixed(0)}` : x >= 1 ? `$${x.toFixed(2)}` : `$${x.toFixed(3)}`);
 export function rate(x, unit = "tok/s") {
+  if (x == null || !Number.isFinite(x)) return "—";
   const [v, suf] = x >= 1e6 ? [x / 1e6, "M"] : x >= 1e4 ? [x / 1e3, "K"] : [x, ""];
   return `${v >= 100 ? v.toFixed(0) : v.toFixed(1)}${suf} ${unit}`;
 }
