@@ -190,6 +190,12 @@ def test_keyboard_tabs_labels_and_dark_phone(browser, server):
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"page scrolls sideways on a phone: {width}px"
     shot(page, "phone-dark")
+    before = page.evaluate("document.body.dataset.rendered")
+    page.goto(server + "/?m=Qwen3-30B-A3B&tab=memory&w.gpu=RTX-4090&w.weights=Q4_K_M")
+    rendered(page, before)
+    page.wait_for_timeout(300)  # the sweep chart arrives after the section
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "phone-memory-dark")
     ctx.close()
 
 

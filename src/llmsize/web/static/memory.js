@@ -93,7 +93,7 @@ export function renderMemory(rep, ctx) {
       Object.entries(v.phases).map(([k, b]) => [k === v.phase ? h("strong", {}, `${k} ◀ peak`) : k, bytes(b)]))));
   }
   if (v.rules) {
-    side.push(card("Rules of thumb beside this estimate", table([{ label: "rule" }, { label: "bytes", num: true }, { label: "error", num: true }],
+    side.push(card("Rules of thumb beside this estimate", table([{ label: "rule", wrap: true }, { label: "bytes", num: true }, { label: "error", num: true }],
       v.rules.map((r) => [r.rule, bytes(r.bytes), `${r.error >= 0 ? "+" : ""}${(100 * r.error).toFixed(1)}%`]))));
   }
   return [head, bar, sweep, side.length ? h("div", { class: "cols" }, side) : null,
