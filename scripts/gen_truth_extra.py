@@ -79,6 +79,37 @@ def extra_grid():
     add(n, W(n, "train", 2, 1000, attn="eager"), W(n, "generate", 16, 256, 64))
     n = "Phi-3-mini-4k"
     add(n, W(n, "train", 1, 3000, gc=True), W(n, "forward", 3, 1000, attn="eager"))
+    # second batch: recompute- and activation-heavy MoE, decode-heavy serving, eager + checkpointing
+    n = "Mixtral-8x7B-4L"
+    add(n, W(n, "train", 8, 4096, gc=True), W(n, "generate", 64, 128, 128))
+    n = "OLMoE-1B-7B"
+    add(n, W(n, "train", 4, 4096, gc=True))
+    n = "Qwen1.5-MoE-A2.7B-8L"
+    add(n, W(n, "train", 8, 2048))
+    n = "gpt2-xl"
+    add(n, W(n, "train", 16, 1024, gc=True))
+    n = "Qwen2.5-7B"
+    add(n, W(n, "generate", 64, 256, 256))
+    n = "Llama-3.1-8B"
+    add(n, W(n, "train", 2, 4096, lo=lora(n, 64, "all")))
+    n = "SmolLM2-360M"
+    add(n, W(n, "train", 16, 2048, wd="float32", ac="bfloat16", gc=True))
+    n = "Llama-3.2-1B"
+    add(n, W(n, "train", 4, 2048, attn="eager", gc=True))
+    n = "Phi-3-mini-4k"
+    add(n, W(n, "train", 1, 2048, attn="eager", lo=lora(n, 16, "qv")))
+    n = "opt-1.3b"
+    add(n, W(n, "train", 4, 1024, wd="float32", ac="bfloat16"))
+    n = "pythia-1.4b"
+    add(n, W(n, "train", 8, 2048, gc=True, lo=lora(n, 16, "all")))
+    n = "gpt2-medium"
+    add(n, W(n, "generate", 32, 512, 128))
+    n = "Qwen3-4B"
+    add(n, W(n, "train", 4, 2048, lo=lora(n, 16, "qv")))
+    n = "gemma-2-2b"
+    add(n, W(n, "train", 1, 4500, gc=True, lo=lora(n, 16, "all")))
+    n = "Llama-3.1-70B"
+    add(n, W(n, "generate", 1, 8192, 4))
     return c
 
 

@@ -124,18 +124,19 @@ _SPECS: dict[str, Any] = {}
 
 def predict(case: Case) -> Result:
     key = json.dumps(case.config, sort_keys=True)
-    spec = _SPECS.get(key)
-    if spec is None:
+    hit = _SPECS.get(key)
+    if hit is None:
         try:
             spec = spec_from_config(dict(case.config), case.model, warn=lambda m: None)
         except LlmsizeError as e:
             raise LlmsizeError(f"line {case.line}: {e}") from None
-        _SPECS[key] = spec
+        hit = _SPECS[key] = (spec, count(spec).total)
+    spec, n_params = hit
     try:
         est = estimate(spec, case.workload)
     except LlmsizeError as e:
         raise LlmsizeError(f"line {case.line}: {e}") from None
-    params = count(spec).total + est.trainable_params * (case.workload.lora is not None)
+    params = n_params + est.trainable_params * (case.workload.lora is not None)
     return Result(case=case, predicted_peak=est.peak_bytes, predicted_params=params, peak_phase=est.peak_phase)
 
 

@@ -13,7 +13,7 @@ from llmsize.errors import LlmsizeError
 from llmsize.memory.blocks import Cx
 from llmsize.memory.infer import forward_points, generate_points
 from llmsize.memory.optimizer import optimizer_memory
-from llmsize.memory.regions import kinds, run_layer
+from llmsize.memory.regions import kinds, layer_regions
 from llmsize.memory.terms import MemoryEstimate, MemTerm
 from llmsize.memory.train import Point, best_by_phase, train_points
 from llmsize.memory.weights import lora_targets, weights
@@ -83,8 +83,9 @@ def estimate(spec: ModelSpec, workload: Workload, *, weights_bytes_override: int
 
 def _per_layer_saved(spec: ModelSpec, cx: Cx, x0_rg: bool) -> str:
     seen: dict[str, int] = {}
+    regs = layer_regions(cx, x0_rg, True)
     for i, (lcx, moe) in enumerate(kinds(spec, cx)):
-        r = run_layer(lcx, moe, x0_rg if i == 0 else True, True)
+        r = regs[i]
         key = ("MoE " if moe else "") + ("sliding " if lcx.sliding else "") + "layer"
         seen.setdefault(key, r.saved)
     return ", ".join(f"{k}: {v:,} B ({v // max(1, cx.T):,} B/token)" for k, v in seen.items())

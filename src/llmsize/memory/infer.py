@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from llmsize.memory.blocks import Cx
-from llmsize.memory.regions import kinds, layer_mask, run_embed, run_head, run_layer
+from llmsize.memory.regions import kinds, layer_mask, layer_regions, run_embed, run_head
 from llmsize.memory.train import Point, best_by_phase, x_bytes
 from llmsize.spec import ModelSpec
 
@@ -43,12 +43,23 @@ def forward_points(spec: ModelSpec, cx: Cx, W: int, phase: str = "forward", extr
     fixed = {"weights": W}
     pts = [Point(phase, {**fixed, "kv": extra}, "embedding", e_peak)]
     kv_new = 0
+    regs = layer_regions(cx, False, False)
+    olds: dict[int, int] = {}
+    best = (-1, 0, 0, 0, 0)  # (total, layer, kv part, held, work): only the largest layer becomes a Point
+    X = x_bytes(cx)
     for i, (lcx, moe) in enumerate(kinds(spec, cx)):
-        r = run_layer(lcx, moe, False, False)
-        hold = held + (x_bytes(cx) if i and x0_is_e else 0) + masks
-        old = _old_kv(spec, lcx) if cx.cache else 0
-        pts.append(Point(phase, {**fixed, "kv": extra - old + kv_new, "held": hold}, f"layer {i}", r.fw_peak))
+        r = regs[i]
+        hold = held + (X if i and x0_is_e else 0) + masks
+        old = olds.get(id(lcx))
+        if old is None:
+            old = olds[id(lcx)] = _old_kv(spec, lcx) if cx.cache else 0
+        kv = extra - old + kv_new
+        t = W + kv + hold + r.fw_peak
+        if t > best[0]:
+            best = (t, i, kv, hold, r.fw_peak)
         kv_new += r.kept - old
+    if best[0] >= 0:
+        pts.append(Point(phase, {**fixed, "kv": best[2], "held": best[3]}, f"layer {best[1]}", best[4]))
     h = run_head(cx, mode, False)
     hold = held + (x_bytes(cx) if x0_is_e else 0) + masks
     pts.append(Point(phase, {**fixed, "kv": extra + kv_new}, "final norm and LM head",
@@ -72,7 +83,8 @@ def generate_points(spec: ModelSpec, cx: Cx, W: int, new_tokens: int) -> dict[st
     if new_tokens > 1:
         s = cx.q
         dcx = replace(cx, q=1, kv=s + new_tokens - 1, cache_len=s + new_tokens - 2)
-        old = sum(_old_kv(spec, lcx) for lcx, _ in kinds(spec, dcx))
+        per = {id(lcx): _old_kv(spec, lcx) for lcx, _ in kinds(spec, dcx)}
+        old = sum(per[id(lcx)] for lcx, _ in kinds(spec, dcx))
         prev_logits = cx.b * spec.vocab_size * cx.c
         dec, _ = forward_points(spec, dcx, W, "decode", old, "generate")
         for p in dec:

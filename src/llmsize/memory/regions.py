@@ -101,8 +101,14 @@ def run_head(cx: Cx, mode: str, backward: bool) -> Region:
     return Region(fw_peak=fw, saved=saved, out=loss.nb, bw_peak=peak, bw_end=end, pgrad=pg, pre_peak=pre)
 
 
-def kinds(spec, cx: Cx) -> list[tuple[Cx, bool]]:
-    """(layer context, is MoE) for each layer index."""
+def kinds(spec, cx: Cx) -> tuple[tuple[Cx, bool], ...]:
+    """(layer context, is MoE) for each layer index (the same objects for layers of one kind)."""
+    return _kinds(cx)
+
+
+@lru_cache(maxsize=1024)
+def _kinds(cx: Cx) -> tuple[tuple[Cx, bool], ...]:
+    spec = cx.spec
     out = []
     memo: dict[tuple[bool, bool], Cx] = {}
     ll = None if cx.lora_layers is None else set(cx.lora_layers)
@@ -116,6 +122,20 @@ def kinds(spec, cx: Cx) -> list[tuple[Cx, bool]]:
                 lcx = replace(lcx, lora=frozenset())
             memo[(sl, lo)] = lcx
         out.append((lcx, spec.is_moe_layer(i)))
+    return tuple(out)
+
+
+def layer_regions(cx: Cx, x0_rg: bool, backward: bool) -> list[Region]:
+    """The replay of every layer, each distinct kind replayed once."""
+    memo: dict[tuple[int, bool, bool], Region] = {}
+    out = []
+    for i, (lcx, moe) in enumerate(_kinds(cx)):
+        rg = x0_rg if i == 0 else True
+        key = (id(lcx), moe, rg)
+        r = memo.get(key)
+        if r is None:
+            r = memo[key] = run_layer(lcx, moe, rg, backward)
+        out.append(r)
     return out
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from llmsize.memory.blocks import Cx
-from llmsize.memory.regions import Region, kinds, run_embed, run_head, run_layer
+from llmsize.memory.regions import Region, layer_regions, run_embed, run_head
 from llmsize.spec import ModelSpec
 
 
@@ -54,10 +54,8 @@ def train_points(spec: ModelSpec, cx: Cx, *, W: int, M: int, G_total: int, G_pre
     W weights (+ adapters, buffers), M optimizer states, G_total all gradients, G_prev gradients
     already live from earlier micro-batches, step_temp the optimizer step's temporaries."""
     e_peak, x0, held, e_saved, x0_is_e = run_embed(cx, x0_rg)
-    lay = kinds(spec, cx)
-    regs = [run_layer(lcx, moe, x0_rg if i == 0 else True, True) for i, (lcx, moe) in enumerate(lay)]
-    recs = [run_layer(lcx, moe, x0_rg if i == 0 else True, False) for i, (lcx, moe) in enumerate(lay)] if gc \
-        else []
+    regs = layer_regions(cx, x0_rg, True)
+    recs = layer_regions(cx, x0_rg, False) if gc else []
     hreg = run_head(cx, "train", True)
     fixed = {"weights": W, "optimizer": M, "gradients": G_prev}
     leak = 0
@@ -72,17 +70,24 @@ def train_points(spec: ModelSpec, cx: Cx, *, W: int, M: int, G_total: int, G_pre
     X = x_bytes(cx)
     acc = e_saved
     e_held = held
+    head_hold = e_held + (X if x0_is_e and not (gc or regs[0].in_saved) else 0)
+    best = (-1, 0, 0, 0, 0)  # only the largest layer of each phase becomes a Point
     for i, r in enumerate(regs):
-        hold = e_held + (X if i and x0_is_e and not (gc or regs[0].in_saved) else 0)
+        hold = e_held + (X if i and x0_is_e and not (gc or regs[0].in_saved) else 0) + leak
         work = recs[i].fw_peak if gc else r.fw_peak
-        pts.append(Point("forward", {**fixed, "activations": acc, "held": hold + leak}, f"layer {i} forward", work))
+        t = W + M + G_prev + acc + hold + work
+        if t > best[0]:
+            best = (t, i, acc, hold, work)
         acc += X if gc else r.saved
-    hold = e_held + (X if x0_is_e and not (gc or regs[0].in_saved) else 0)
+    if best[0] >= 0:
+        pts.append(Point("forward", {**fixed, "activations": best[2], "held": best[3]}, f"layer {best[1]} forward",
+                         best[4]))
     pts.append(Point("forward", {**fixed, "activations": acc}, "final norm, LM head and loss",
-                     max(hreg.pre_peak + hold, hreg.fw_peak)))
+                     max(hreg.pre_peak + head_hold, hreg.fw_peak)))
     A = acc
     pts.append(Point("backward", {**fixed, "activations": A}, "loss backward", hreg.bw_peak))
     g = G_prev + hreg.pgrad
+    best = (-1, 0, 0, 0, 0)
     for i in range(len(regs) - 1, -1, -1):
         r = regs[i]
         A -= X if gc else r.saved
@@ -90,8 +95,13 @@ def train_points(spec: ModelSpec, cx: Cx, *, W: int, M: int, G_total: int, G_pre
             work = max(r.fw_peak + X, r.bw_peak + (0 if r.in_saved else X))
         else:
             work = r.bw_peak
-        pts.append(Point("backward", {**fixed, "gradients": g, "activations": A}, f"layer {i} backward", work))
+        t = W + M + leak + g + A + work
+        if t > best[0]:
+            best = (t, i, g, A, work)
         g += r.pgrad
+    if best[0] >= 0:
+        pts.append(Point("backward", {**fixed, "gradients": best[2], "activations": best[3]},
+                         f"layer {best[1]} backward", best[4]))
     if cx.train_base:  # dense embedding gradient; a tied weight sums it with the head's into a new tensor
         emb = spec.vocab_size * spec.word_embed_dim * cx.w
         pts.append(Point("backward", {**fixed, "gradients": g}, "embedding backward",
@@ -100,6 +110,3 @@ def train_points(spec: ModelSpec, cx: Cx, *, W: int, M: int, G_total: int, G_pre
                                         "held": 4 * x_bytes(cx) if leak else 0}, "optimizer step", step_temp))
     return best_by_phase(pts)
 
-
-def layer_regions(spec: ModelSpec, cx: Cx, x0_rg: bool) -> list[Region]:
-    return [run_layer(lcx, moe, x0_rg if i == 0 else True, True) for i, (lcx, moe) in enumerate(kinds(spec, cx))]

@@ -5,8 +5,9 @@ Source: peft-lora
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
-from llmsize.memory.workload import Workload
+from llmsize.memory.workload import LoRA, Workload
 from llmsize.params import count
 from llmsize.spec import ModelSpec
 from llmsize.tensors import tensors
@@ -83,32 +84,39 @@ def adapter_sizes(spec: ModelSpec, targets: frozenset[str], r: int, layers: set[
     return out
 
 
+@lru_cache(maxsize=256)
+def _stats(spec: ModelSpec) -> tuple[int, int, int, int, int]:
+    """(params, parameter tensors, largest tensor, linear weights' elements, largest linear)."""
+    ts = tensors(spec)
+    lin = [t.numel for t in ts if t.linear]
+    return (count(spec).total, sum(1 for t in ts if not t.buffer), max((t.numel for t in ts), default=0), sum(lin),
+            max(lin, default=0))
+
+
 def weights(spec: ModelSpec, wl: Workload, override: int | None = None) -> Weights:
+    return _weights(spec, wl.lora, wl.mode, wl.w_bytes, override)
+
+
+@lru_cache(maxsize=1024)
+def _weights(spec: ModelSpec, lora: LoRA | None, mode: str, w: int, override: int | None) -> Weights:
     """Bytes of the stored weights and what trains.
 
     W = P * w (or the quantizer's bytes); LoRA: + r * (n_in + n_out) * 4 per adapted linear (peft fp32)
 
     Source: peft-lora"""
-    p = count(spec).total
-    w = wl.w_bytes
+    p, n_t, largest, linear_params, largest_lin = _stats(spec)
     base = p * w if override is None else override
-    ts = tensors(spec)
-    lin = [t for t in ts if t.linear]
-    linear_params = sum(t.numel for t in lin)
-    largest_lin = max((t.numel for t in lin), default=0)
-    if wl.lora is not None:
-        targets = lora_targets(spec, wl)
-        layers = None if wl.lora.layers is None else set(wl.lora.layers)
-        ad = adapter_sizes(spec, targets, wl.lora.r, layers)
+    if lora is not None:
+        targets = lora.resolve(spec)
+        layers = None if lora.layers is None else set(lora.layers)
+        ad = adapter_sizes(spec, targets, lora.r, layers)
         largest = max(ad, default=0)
         ap = sum(ad)
         return Weights(params=p, base_bytes=base, adapter_params=ap, adapter_bytes=ap * 4,
                        buffers=rope_buffers(spec), trainable=ap, trainable_tensors=2 * len(ad),
                        trainable_bytes=ap * 4, largest=largest, linear_params=linear_params,
                        largest_linear=largest_lin)
-    train = wl.mode == "train"
-    n_t = sum(1 for t in ts if not t.buffer)
-    largest = max((t.numel for t in ts), default=0)
+    train = mode == "train"
     return Weights(params=p, base_bytes=base, adapter_params=0, adapter_bytes=0, buffers=rope_buffers(spec),
                    trainable=p if train else 0, trainable_tensors=n_t if train else 0,
                    trainable_bytes=p * w if train else 0, largest=largest, linear_params=linear_params,
