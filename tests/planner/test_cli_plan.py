@@ -22,6 +22,12 @@ def run(*args: str) -> subprocess.CompletedProcess:
     (("plan", "--hidden", "64", "--layers", "2", "--heads", "4", "--vocab", "100", "--price", "H100"), "GPU=USD"),
     (("speed", "--hidden", "64", "--layers", "2", "--heads", "4", "--vocab", "100", "--gpu", "H100", "--tp", "3"),
      "not divisible by TP 3"),
+    (("plan", "Llama-3.1-8B", "--train", "--tokens", "nan"), "positive finite"),
+    (("plan", "Llama-3.1-8B", "--train", "--tokens", "inf"), "positive finite"),
+    (("plan", "Llama-3.1-8B", "--target-tps", "nan"), "positive finite"),
+    (("plan", "Llama-3.1-8B", "--train", "--mfu", "0"), "positive finite"),
+    (("plan", "Llama-3.1-8B", "--weights", "q4"), "serving weight format"),
+    (("plan", "Llama-3.1-8B", "--kv-dtype", "q8_0"), "KV cache dtype"),
 ])
 def test_bad_input_exits_2(args, msg):
     r = run(*args)
@@ -41,3 +47,22 @@ def test_export_deepspeed_json():
             "--micro-batch", "2", "--grad-accum", "4")
     cfg = json.loads(r.stdout)
     assert cfg["zero_optimization"]["stage"] == 3 and cfg["train_batch_size"] == 64
+
+
+def test_export_vllm_names_the_presets_repo():
+    r = run("export", "vllm", "Llama-3.1-8B", "--tp", "2")
+    assert r.returncode == 0 and r.stdout.startswith("vllm serve meta-llama/Llama-3.1-8B --tensor-parallel-size 2")
+
+
+@pytest.mark.parametrize("args", [
+    ("plan", "Llama-3.1-70B", "--train", "--tokens", "1e12"),
+    ("plan", "Llama-3.1-8B", "--serve", "--concurrency", "32", "--weights", "gptq-int4", "--kv-dtype", "fp8"),
+    ("fit", "Llama-3.1-8B", "--gpu", "H100"),
+    ("fit", "Llama-3.1-8B", "--gpu", "H100", "--train", "--tokens", "1e11", "--gpus", "8", "--zero", "3"),
+    ("speed", "Llama-3.1-8B", "--gpu", "H100"),
+    ("cost", "Llama-3.1-8B", "--gpu", "H100"),
+])
+def test_real_presets_end_to_end(args):
+    r = run(*args, "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["model"] == args[1]

@@ -69,7 +69,8 @@ def job_options(f: Callable[..., Any]) -> Callable[..., Any]:
         kw["prices"] = _prices(v["price"])
         if v["mode"] == "train":
             kw["job"] = TrainJob(seq_len=v["seq"], micro_batch=v["micro_batch"], global_batch=v["global_batch"],
-                                 tokens=v["tokens"], precision=v["precision"], mfu=v["mfu"] or DEFAULT_MFU,
+                                 tokens=v["tokens"], precision=v["precision"],
+                                 mfu=DEFAULT_MFU if v["mfu"] is None else v["mfu"],
                                  recompute=v["recompute"], max_days=v["max_days"])
         else:
             kw["job"] = ServeJob(prompt_len=v["prompt"], output_len=v["output"], concurrency=v["concurrency"],
@@ -265,10 +266,16 @@ def export_cmd(engine: str, model_name: str, layout: Any, max_model_len: int | N
                kv_cache_dtype: str | None, quantization: str | None, max_num_seqs: int | None, micro_batch: int,
                grad_accum: int, gpus_per_node: int, script: str) -> None:
     """Write what an engine reads for a setup: a vLLM or llama.cpp command line, a DeepSpeed JSON, an
-    accelerate FSDP config or a torchrun launch line."""
+    accelerate FSDP config or a torchrun launch line. A preset name becomes its Hugging Face repo id
+    (llama.cpp keeps MODEL as the GGUF file to load)."""
     from llmsize.export import Setup, export
 
     kv = kv_cache_dtype or ("f16" if engine == "llamacpp" else "auto")
+    if engine != "llamacpp":  # a preset name becomes the Hugging Face repo vLLM / the training script loads
+        from llmsize.catalog.presets import find_preset
+
+        p = find_preset(model_name)
+        model_name = p.repo if p is not None and p.repo else model_name
     split = tuple([1.0] * layout.gpus) if engine == "llamacpp" and layout.gpus > 1 else ()
     s = Setup(model=model_name, layout=layout, max_model_len=max_model_len, gpu_memory_utilization=gpu_memory_utilization,
               kv_cache_dtype=kv, quantization=quantization, max_num_seqs=max_num_seqs, micro_batch=micro_batch,

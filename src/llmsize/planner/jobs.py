@@ -1,9 +1,11 @@
 """What the planner is asked to run (a training or a serving job) and the one bridge to the memory
 model: `train_breakdown` / `serve_breakdown` turn `llmsize.memory.estimate` (and, for vLLM serving,
 `llmsize.memory.device_estimate`) into the per-category bytes that `llmsize.parallel` places on
-GPUs. Nothing here re-derives a memory formula: every byte count below is read off a MemTerm."""
+GPUs. Nothing here re-derives a memory formula: bytes are read off the memory model's terms and phase
+peaks, and quantized weights and the KV cache come from llmsize.quant's exact layouts."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
@@ -20,8 +22,9 @@ KV_DTYPES = ("auto", "fp8", "fp8_e4m3", "fp8_e5m2")  # vLLM --kv-cache-dtype
 
 def _pos(owner: str, **vals: Any) -> None:
     for k, v in vals.items():
-        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0):
-            raise LlmsizeError(f"{owner}: {k} must be positive, got {v!r}")
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
+                              or v <= 0):
+            raise LlmsizeError(f"{owner}: {k} must be a positive finite number, got {v!r}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,7 +75,10 @@ class ServeJob:
 
     def __post_init__(self) -> None:
         _pos("serve job", prompt_len=self.prompt_len, output_len=self.output_len, concurrency=self.concurrency,
-             min_tokens_per_s=self.min_tokens_per_s, max_model_len=self.max_model_len)
+             min_tokens_per_s=self.min_tokens_per_s, max_model_len=self.max_model_len, prefill_mfu=self.prefill_mfu,
+             mbu=self.mbu)
+        if self.prefill_mfu > 1 or self.mbu > 1:
+            raise LlmsizeError(f"serve job: prefill MFU and MBU must be at most 1, got {self.prefill_mfu}, {self.mbu}")
         if not 0 < self.gpu_memory_utilization <= 1:
             raise LlmsizeError(f"gpu_memory_utilization must be in (0, 1], got {self.gpu_memory_utilization}")
         if self.weights not in SERVE_WEIGHTS:
