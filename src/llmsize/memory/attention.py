@@ -93,8 +93,9 @@ def attention(g: Sim, cx: Cx, h: Tn, mask: Tn | None,
         k = linear(g, cx, h, d, nkv * hd, "k_proj", a.qkv_bias)
         v = linear(g, cx, h, d, nkv * dv, "v_proj", a.qkv_bias)
     if a.qk_norm != "none":
-        q2 = rmsnorm(g, cx, q, nh * hd, cx.train_base)
-        k2 = rmsnorm(g, cx, k, nkv * hd, cx.train_base)
+        per_head = a.qk_norm == "head"
+        q2 = rmsnorm(g, cx, q, nh * hd, cx.train_base, groups=nh if per_head else 1)
+        k2 = rmsnorm(g, cx, k, nkv * hd, cx.train_base, groups=nkv if per_head else 1)
         g.drop(q, k)
         q, k = q2, k2
     if s.position == "rope":
@@ -305,7 +306,7 @@ def _pv(g: Sim, cx: Cx, p: Tn, vc: Tn | _LazyCopy, kc: Tn | None) -> Tn:
         vc = tmp
     o = g.new(cx.b * cx.q * a.num_heads * a.v_dim * cx.c, True)
     g.op((p, vc), (o,), (p, vc))
-    g.drop(p)
+    g.keep.append(p)  # returned as attn_weights: the decoder layer's `_` keeps it to its end
     if tmp is not None:
         g.drop(tmp)
     o2 = g.new(o.nb, True)  # transpose(1, 2).contiguous()

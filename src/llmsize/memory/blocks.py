@@ -115,7 +115,7 @@ def cast(g: Sim, x: Tn, nb: int) -> Tn:
     return y
 
 
-def rmsnorm(g: Sim, cx: Cx, x: Tn, n: int, w_rg: bool, gemma: bool = False) -> Tn:
+def rmsnorm(g: Sim, cx: Cx, x: Tn, n: int, w_rg: bool, gemma: bool = False, groups: int = 1) -> Tn:
     """Llama RMSNorm: h = x.float(); h = h * rsqrt(mean(h^2) + eps); out = weight * h.to(dtype).
     Gemma: out = (h * (1 + weight.float())).type_as(x).
 
@@ -127,7 +127,7 @@ def rmsnorm(g: Sim, cx: Cx, x: Tn, n: int, w_rg: bool, gemma: bool = False) -> T
     x32 = cast(g, x, T * n * F32)
     p = g.new(T * n * F32, x32.rg)
     g.op((x32,), (p,), (x32,))
-    rs = g.new(T * F32, x32.rg)  # rsqrt(mean(p) + eps): T x 1
+    rs = g.new(T * groups * F32, x32.rg)  # rsqrt(mean(p) + eps): one per token (per head for q/k norms)
     g.op((p,), (rs,), (rs,))
     g.drop(p)
     h32 = g.new(T * n * F32, x32.rg)

@@ -14,24 +14,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 from llmsize.memory.blocks import Cx
-from llmsize.memory.regions import kinds, layer_mask, layer_regions, run_embed, run_head
+from llmsize.memory.regions import kinds, layer_regions, run_embed, run_head
+from llmsize.memory.masks import mask_bytes
 from llmsize.memory.train import Point, best_by_phase, x_bytes
 from llmsize.spec import ModelSpec
-
-
-def mask_bytes(spec: ModelSpec, cx: Cx) -> int:
-    """Masks the model builds once per forward and keeps to the end of the body: eager: a float
-    b x 1 x q x kv (compute dtype) per layer type; SDPA with a reached sliding window: a bool 1 x 1 x q x kv.
-
-    Source: hf-masks"""
-    types = {(spec.layer_type(i) == "sliding") for i in range(spec.num_layers)}
-    n = 0
-    for sl in types:
-        lcx = replace(cx, sliding=sl) if sl != cx.sliding else cx
-        if not layer_mask(lcx):
-            continue
-        n += cx.b * cx.q * cx.kv * cx.c if cx.attn == "eager" else cx.q * cx.kv
-    return n
 
 
 def forward_points(spec: ModelSpec, cx: Cx, W: int, phase: str = "forward", extra: int = 0,

@@ -155,7 +155,8 @@ def layer(g: Sim, cx: Cx, x: Tn, moe: bool, mask: Tn | None,
         g.drop(m)
         m = m2
     out = _add(g, h2, m)
-    g.drop(m, h2, keep_a, x)
+    g.drop(m, h2, keep_a, x, *g.keep)
+    g.keep.clear()
     return out, ck, cv
 
 
@@ -173,8 +174,24 @@ def _parallel_layer(g: Sim, cx: Cx, x: Tn, mask: Tn | None,
     y = _add(g, m, a)
     g.drop(m, a)
     out = _add(g, y, x)
-    g.drop(y, x)
+    g.drop(y, x, *g.keep)
+    g.keep.clear()
     return out, ck, cv
+
+
+def position_tables(cx: Cx) -> int:
+    """Rotary cos and sin (1 x q x d_rot each, hidden-state dtype) and the int64 positions, made once
+    per forward and used by every layer (saved by the rotary products in training).
+
+    B_pos = 2 q d_rot w + q 8   (OPT: b q 8 position ids)
+
+    Source: hf-llama"""
+    s = cx.spec
+    ids = (cx.T if s.model_type == "opt" else cx.q) * 8
+    if s.position != "rope":
+        return ids
+    rot = max(2, int(s.attention.head_dim * s.rotary_fraction)) // 2 * 2
+    return 2 * cx.q * rot * cx.w + ids
 
 
 def embed(g: Sim, cx: Cx) -> tuple[Tn, int, bool]:
@@ -184,6 +201,7 @@ def embed(g: Sim, cx: Cx) -> tuple[Tn, int, bool]:
     Source: hf-llama"""
     s = cx.spec
     T, d, w = cx.T, s.hidden_size, cx.w
+    g.new(position_tables(cx))  # kept: the caller counts them as held (inference) or saved (training)
     e = g.new(T * s.word_embed_dim * w, g.grad)
     g.op((), (e,), pgrad=s.vocab_size * s.word_embed_dim * w if cx.train_base else 0)
     mt = s.model_type
@@ -198,10 +216,11 @@ def embed(g: Sim, cx: Cx) -> tuple[Tn, int, bool]:
         x2 = dropout(g, cx, x, HIDDEN_DROPOUT.get(mt, 0.0))
         g.drop(x)
         return x2, e.nb + pos.nb, False
-    if mt in GEMMA:  # inputs_embeds * normalizer
+    if mt in GEMMA:  # Gemma's scaled embedding: embedding * sqrt(d) inside the module
         x = g.new(e.nb, e.rg)
         g.op((e,), (x,))
-        return x, e.nb, False
+        g.drop(e)
+        return x, 0, True
     return e, 0, True
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from llmsize.memory.blocks import Cx
-from llmsize.memory.layers import GEMMA, embed, head, layer
+from llmsize.memory.layers import GEMMA, embed, head, layer, position_tables
 from llmsize.memory.sim import Sim
 
 
@@ -81,7 +81,7 @@ def run_embed(cx: Cx, out_rg: bool = False) -> tuple[int, int, int, int, bool]:
     enable_input_require_grads)."""
     g = Sim(grad=cx.train_base or out_rg)
     x0, held, is_e = embed(g, cx)
-    return g.peak, x0.nb, held, g.saved_bytes(), is_e
+    return g.peak, x0.nb, held + position_tables(cx), g.saved_bytes(), is_e
 
 
 @lru_cache(maxsize=1024)

@@ -43,7 +43,7 @@ class Node:
 class Sim:
     """Live bytes of one region (a decoder layer, the head) replayed op by op."""
 
-    __slots__ = ("grad", "live", "peak", "nodes", "pgrad")
+    __slots__ = ("grad", "live", "peak", "nodes", "pgrad", "keep")
 
     def __init__(self, grad: bool) -> None:
         self.grad = grad
@@ -51,6 +51,7 @@ class Sim:
         self.peak = 0
         self.nodes: list[Node] = []
         self.pgrad = 0  # parameter-gradient bytes produced by backward()
+        self.keep: list[Tn] = []  # tensors a caller's variable keeps until its scope ends
 
     # -- forward ---------------------------------------------------------------------------
     def new(self, nb: int, rg: bool = False) -> Tn:

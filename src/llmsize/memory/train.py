@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from llmsize.memory.blocks import Cx
+from llmsize.memory.layers import position_tables
+from llmsize.memory.masks import mask_bytes
 from llmsize.memory.regions import Region, layer_regions, run_embed, run_head
 from llmsize.spec import ModelSpec
 
@@ -68,9 +70,11 @@ def train_points(spec: ModelSpec, cx: Cx, *, W: int, M: int, G_total: int, G_pre
         fixed["held"] = leak
     pts = [Point("forward", dict(fixed), "embedding", e_peak)]
     X = x_bytes(cx)
-    acc = e_saved
-    e_held = held
-    head_hold = e_held + (X if x0_is_e and not (gc or regs[0].in_saved) else 0)
+    tables = position_tables(cx)  # rotary cos/sin: saved by every layer's rotary products
+    masks = mask_bytes(spec, cx)  # materialised attention masks: inputs of every checkpointed layer
+    acc = e_saved + tables + (masks if gc else 0)
+    e_held = held - tables + (0 if gc else masks)
+    head_hold = e_held + (X if x0_is_e and not (gc or regs[0].in_saved) else 0)  # the final norm runs in the body
     best = (-1, 0, 0, 0, 0)  # only the largest layer of each phase becomes a Point
     for i, r in enumerate(regs):
         hold = e_held + (X if i and x0_is_e and not (gc or regs[0].in_saved) else 0) + leak
