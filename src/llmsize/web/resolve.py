@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections import OrderedDict
 from dataclasses import replace
 from functools import lru_cache
@@ -51,15 +52,17 @@ def _knobs(k: S.Knobs) -> Loaded:
 
 
 _CONFIGS: OrderedDict[str, Loaded] = OrderedDict()
+_LOCK = threading.Lock()  # reports are computed in worker threads
 
 
 def _config(cfg: dict[str, Any], name: str) -> Loaded:
     _precheck(cfg, 0)
     key = hashlib.sha256(json.dumps([cfg, name], sort_keys=True, default=str).encode()).hexdigest()
-    hit = _CONFIGS.get(key)
-    if hit is not None:
-        _CONFIGS.move_to_end(key)
-        return hit
+    with _LOCK:
+        hit = _CONFIGS.get(key)
+        if hit is not None:
+            _CONFIGS.move_to_end(key)
+            return hit
     label = _label(cfg, name)
     try:
         spec = spec_from_config(cfg, label, warn=lambda _msg: None)  # notes carry the warning
@@ -70,9 +73,10 @@ def _config(cfg: dict[str, Any], name: str) -> Loaded:
         raise LlmsizeError(f"{label}: cannot read this config.json ({type(e).__name__}: {e}); is it a "
                            f"Hugging Face model config?") from None
     loaded = Loaded(spec=_checked(spec), origin="config", ref=label, config=cfg)
-    _CONFIGS[key] = loaded
-    if len(_CONFIGS) > 128:
-        _CONFIGS.popitem(last=False)
+    with _LOCK:
+        _CONFIGS[key] = loaded
+        if len(_CONFIGS) > 128:
+            _CONFIGS.popitem(last=False)
     return loaded
 
 

@@ -9,6 +9,7 @@ from functools import lru_cache
 from typing import Any
 
 from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from llmsize import __version__
@@ -29,13 +30,19 @@ class Compact(JSONResponse):
 _RESULTS: OrderedDict[str, bytes] = OrderedDict()
 
 
-def cached(kind: str, body: Any, compute: Callable[[], dict[str, Any]]) -> Response:
+SLOW = {"quant", "plan", "fit", "cost", "design", "compare", "whatif"}  # reports that can take 100 ms to seconds
+
+
+async def cached(kind: str, body: Any, compute: Callable[[], dict[str, Any]]) -> Response:
     """The report for `body`, computed once: reports are pure functions of the request, and the
-    page asks the same question again whenever a user steps back to an earlier input."""
+    page asks the same question again whenever a user steps back to an earlier input. Quick reports
+    (about a millisecond) are computed in place; slow ones in a worker thread, so they do not hold up
+    quick answers to other requests."""
     key = kind + body.model_dump_json()
     hit = _RESULTS.get(key)
     if hit is None:
-        hit = Compact(compute()).body
+        render = lambda: Compact(compute()).body  # noqa: E731
+        hit = await run_in_threadpool(render) if kind in SLOW else render()
         _RESULTS[key] = hit
         if len(_RESULTS) > 512:
             _RESULTS.popitem(last=False)
@@ -94,7 +101,7 @@ async def models(q: str | None = Query(None, max_length=200, description="Filter
 
 @router.get("/presets", summary="Presets with their sizes, for the page's search box")
 async def presets_with_sizes() -> Compact:
-    return Compact({"presets": _preset_sizes()})
+    return Compact({"presets": await run_in_threadpool(_preset_sizes)})
 
 
 @lru_cache(maxsize=1)
@@ -128,7 +135,7 @@ def _short(n: int | None) -> str:
 
 @router.post("/spec", summary="The model spec the formulas read (architecture facts, no computed numbers)")
 async def spec(body: S.ModelBody) -> Response:
-    return cached("spec", body, lambda: _spec_dict(resolve(body.model)))
+    return await cached("spec", body, lambda: _spec_dict(resolve(body.model)))
 
 
 def _spec_dict(loaded: Any) -> dict[str, Any]:
@@ -145,7 +152,7 @@ def _spec_dict(loaded: Any) -> dict[str, Any]:
 async def params(body: S.ModelBody) -> Response:
     from llmsize.api import params_report
 
-    return cached("params", body, lambda: params_report(resolve(body.model)))
+    return await cached("params", body, lambda: params_report(resolve(body.model)))
 
 
 @router.post("/quant", summary="Weight formats: bytes, fit, max context, speed bound, quality (as `llmsize quant --json`)")
@@ -173,4 +180,4 @@ async def quant(body: S.QuantBody) -> Response:
             d["plan"] = weight_plan(spec, body.formats[0]).as_dict(tensors=True)  # type: ignore[index]
         return d
 
-    return cached("quant", body, run)
+    return await cached("quant", body, run)

@@ -56,14 +56,14 @@ async def design(body: D.DesignBody) -> Response:
                              params=_q(b.params, "--params"), compute=_q(b.compute, "--compute"),
                              gpu_hours=_q(b.gpu_hours, "--gpu-hours"), tokens=_q(b.tokens, "--tokens"), law=b.law)
 
-    return cached("design", body, run)
+    return await cached("design", body, run)
 
 
 @router.post("/scaling", summary="Scaling laws: compute-optimal size, loss, over-training (`llmsize scaling`)")
 async def scaling(body: D.ScalingBody) -> Response:
     from llmsize.design.report import scaling_report
 
-    return cached("scaling", body, lambda: scaling_report(
+    return await cached("scaling", body, lambda: scaling_report(
         compute=_q(body.compute, "--compute"), params=_q(body.params, "--params"), tokens=_q(body.tokens, "--tokens"),
         inference_tokens=_q(body.inference_tokens, "--inference-tokens"), fit=body.fit))
 
@@ -72,7 +72,7 @@ async def scaling(body: D.ScalingBody) -> Response:
 async def compare(body: D.CompareBody) -> Response:
     from llmsize.design.compare import compare_report
 
-    return cached("compare", body, lambda: compare_report([_item(m) for m in body.models], _setting(body.setting),
+    return await cached("compare", body, lambda: compare_report([_item(m) for m in body.models], _setting(body.setting),
                                                           tokens=_q(body.tokens, "--tokens")))
 
 
@@ -88,4 +88,4 @@ async def whatif(body: D.WhatIfBody) -> Response:
                              kv_heads=b.prune_kv_heads, ffn=b.prune_ffn, hidden=b.prune_hidden, student=student,
                              distill_tokens=_q(b.distill_tokens, "--distill-tokens"))
 
-    return cached("whatif", body, run)
+    return await cached("whatif", body, run)

@@ -128,12 +128,12 @@ async def infer(body: InferBody) -> Response:
         loaded = resolve(body.model)
         return memory_json(loaded, _infer_workload(body, loaded), body.gpu, body.runtime)
 
-    return cached("infer", body, run)
+    return await cached("infer", body, run)
 
 
 @router.post("/train", summary="Peak training-step memory as terms (`llmsize train --json`)")
 async def train(body: TrainBody) -> Response:
-    return cached("train", body, lambda: memory_json(resolve(body.model), _train_workload(body), body.gpu, "torch"))
+    return await cached("train", body, lambda: memory_json(resolve(body.model), _train_workload(body), body.gpu, "torch"))
 
 
 def _usable(gpu: str | None) -> int | None:
@@ -162,7 +162,7 @@ async def infer_sweep(body: InferSweep) -> Response:
         return {"model": spec.name, "contexts": body.contexts, "batches": body.batches, "bytes": grid,
                 "gpu_usable_bytes": _usable(body.gpu)}
 
-    return cached("infer-sweep", body, run)
+    return await cached("infer-sweep", body, run)
 
 
 @router.post("/train/sweep", summary="Peak training memory for each sequence length x micro-batch")
@@ -175,7 +175,7 @@ async def train_sweep(body: TrainSweep) -> Response:
         return {"model": spec.name, "contexts": body.contexts, "batches": body.batches, "bytes": grid,
                 "gpu_usable_bytes": _usable(body.gpu)}
 
-    return cached("train-sweep", body, run)
+    return await cached("train-sweep", body, run)
 
 
 __all__ = ["Compact", "InferBody", "TrainBody", "memory_json", "router"]

@@ -64,7 +64,7 @@ async def gpus(q: str | None = Query(None, max_length=80)) -> Compact:
 async def plan(body: S.PlanBody) -> Response:
     from llmsize.planner import plan_report
 
-    return cached("plan", body, lambda: plan_report(
+    return await cached("plan", body, lambda: plan_report(
         resolve(body.model).spec, job(body.job), gpu_names=body.gpus or None, max_gpus=body.max_gpus,
         prices=prices(body.job.price), top=body.top))
 
@@ -73,7 +73,7 @@ async def plan(body: S.PlanBody) -> Response:
 async def fit(body: S.FitBody) -> Response:
     from llmsize.planner.reports import FIND, fit_report
 
-    return cached("fit", body, lambda: fit_report(
+    return await cached("fit", body, lambda: fit_report(
         resolve(body.model).spec, job(body.job), body.gpu, layout(body.layout), find=tuple(body.find or FIND),
         prices=prices(body.job.price)))
 
@@ -82,7 +82,7 @@ async def fit(body: S.FitBody) -> Response:
 async def speed(body: S.SpeedBody) -> Response:
     from llmsize.planner.reports import speed_report
 
-    return cached("speed", body, lambda: speed_report(resolve(body.model).spec, job(body.job), body.gpu,
+    return await cached("speed", body, lambda: speed_report(resolve(body.model).spec, job(body.job), body.gpu,
                                                       layout(body.layout)))
 
 
@@ -90,7 +90,7 @@ async def speed(body: S.SpeedBody) -> Response:
 async def cost(body: S.CostBody) -> Response:
     from llmsize.planner.reports import cost_report
 
-    return cached("cost", body, lambda: cost_report(resolve(body.model).spec, job(body.job), body.gpus or None,
+    return await cached("cost", body, lambda: cost_report(resolve(body.model).spec, job(body.job), body.gpus or None,
                                                     tuple(body.counts or (1, 8)), prices=prices(body.job.price)))
 
 
@@ -110,4 +110,4 @@ async def export(body: S.ExportBody) -> Response:
                   tensor_split=split)
         return {"engine": body.engine, "text": render(body.engine, s)}
 
-    return cached("export", body, run)
+    return await cached("export", body, run)
