@@ -36,7 +36,9 @@ export function job(ctx) {
 }
 
 export const planBody = (model, ctx) => (unplannable(ctx) ? null : { model, job: job(ctx), top: 15 });
-export const costBody = (model, ctx) => (unplannable(ctx) ? null : { model, job: job(ctx), counts: [1, 8] });
+const gpuCount = (ctx) => Math.max(1, Number(w(ctx.state, "n", ctx.meta)) || 1);
+export const costBody = (model, ctx) => (unplannable(ctx) ? null
+  : { model, job: job(ctx), counts: [...new Set([1, 8, gpuCount(ctx)])].sort((a, b) => a - b) });
 const why = (ctx) => [h("div", { class: "card placeholder" }, unplannable(ctx))];
 
 const dur = (s) => (s == null ? "—" : s >= 86400 ? `${(s / 86400).toFixed(1)} d` : s >= 3600 ? `${(s / 3600).toFixed(1)} h`
@@ -85,7 +87,8 @@ export function renderPlan(rep, ctx) {
   const gpu = w(ctx.state, "gpu", ctx.meta);
   const head = h("div", { class: "cols cols3" }, setupCard("Best overall", rows[0], serve, "plan-best"),
     askCard("Best on one GPU", ctx, { max_gpus: 1 }, serve, "plan-single"),
-    askCard(`Best on ${gpu}`, ctx, { gpus: [gpu] }, serve, "plan-yours"));
+    askCard(gpuCount(ctx) > 1 ? `Best on up to ${gpuCount(ctx)} × ${gpu}` : `Best on one ${gpu}`, ctx,
+      { gpus: [gpu], max_gpus: gpuCount(ctx) }, serve, "plan-yours"));
   const chart = rows.length ? barChart({
     bars: rows.slice(0, 12).map((r) => ({ label: `${r.gpus}× ${r.gpu} ${r.layout}`, value: r.tokens_per_s || 0, colour: r.gpus > 1 ? 5 : 0,
       text: r.tokens_per_s ? rate(r.tokens_per_s) : "—" })),

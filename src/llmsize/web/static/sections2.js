@@ -78,7 +78,7 @@ export function workloadFields(state, meta, update) {
 function hwFields(meta) {
   const gpus = (meta.gpus || []).map((g) => [g.name, `${g.name} · ${Math.round(g.memory_bytes / 2 ** 30)} GiB`]);
   return [{ ...sel("gpu", "GPU", "RTX-4090", gpus.length ? gpus : [["RTX-4090", "RTX-4090"]]), wide: true },
-    num("n", "GPUs", 1, { max: 65536 })];
+    num("n", "Most GPUs", 8, { max: 65536 })];
 }
 
 export function hardwareFields(state, meta, update) {
