@@ -184,7 +184,9 @@ def _math(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, kvlen: int, qb: int) -> Tn:
     sc = b * nh * ql * kvlen * F32
     q32 = cast(g, q, b * ql * nh * hd * F32)
     k32 = cast(g, k, b * kvlen * nh * hd * F32)
-    if v.nb == b * kvlen * nh * dv * F32:  # already fp32: a strided view, copied by matmul's reshape
+    if v.nb == b * kvlen * nh * dv * F32 and b == 1:  # fp32, batch 1: matmul's reshape is a view
+        v32 = g.view(v)
+    elif v.nb == b * kvlen * nh * dv * F32:  # fp32: a strided view, copied by matmul's reshape
         v32 = g.new(v.nb, v.rg)
         g.op((v,), (v32,))
     else:
@@ -227,12 +229,15 @@ def _eager(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, mask: Tn | None, kvlen: int) -> 
     # q and (without groups) k, v: matmul copies a transposed view to (b, n_h, len, d) as a temporary
     # unless it is contiguous already (cache, rotary cat); grouped k, v: repeat_kv clones, kept as
     # locals of eager_attention_forward until it returns.
+    # With batch 1 the (b, n) dims of a transposed view merge, so the reshape is a view (no copy; the
+    # saved tensor then pins the whole projection output it views).
     cat_rope = s.model_type in ("gpt_neox", "phi3")
     grouped = nkv != nh
-    qc = g.view(q) if cat_rope else g.new(b * ql * nh * hd * c, q.rg)
+    flat = b == 1
+    qc = g.view(q) if cat_rope or flat else g.new(b * ql * nh * hd * c, q.rg)
     if qc.st is not q.st:
         g.op((q,), (qc,))
-    kc = g.view(k) if not grouped and (cx.cache or cat_rope) else g.new(b * kvlen * nh * hd * c, k.rg)
+    kc = g.view(k) if not grouped and (cx.cache or cat_rope or flat) else g.new(b * kvlen * nh * hd * c, k.rg)
     if kc.st is not k.st:
         g.op((k,), (kc,))
     vc = None
@@ -246,7 +251,7 @@ def _eager(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, mask: Tn | None, kvlen: int) -> 
         g.drop(kc)  # a matmul temporary (or a view)
         kc = None
     if vc is None:  # made by the second matmul
-        vc = g.view(v) if cx.cache else _LazyCopy(v, b * kvlen * nh * dv * c)
+        vc = g.view(v) if cx.cache or flat else _LazyCopy(v, b * kvlen * nh * dv * c)
     w2 = g.new(sc * c, True)  # * scaling
     g.op((w,), (w2,))
     g.drop(w)

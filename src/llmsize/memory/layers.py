@@ -213,7 +213,9 @@ def embed(g: Sim, cx: Cx) -> tuple[Tn, int, bool]:
         pos = g.new((T if mt == "opt" else cx.q) * d * w)
         g.op((), (pos,), pgrad=(s.max_position_embeddings + s.position_offset) * d * w if cx.train_base else 0)
         x = _add(g, e, pos)
-        x2 = dropout(g, cx, x, HIDDEN_DROPOUT.get(mt, 0.0))
+        if mt != "gpt2":  # GPT-2 drops out the embeddings (embd_pdrop); OPT does not
+            return x, e.nb + pos.nb, False
+        x2 = dropout(g, cx, x, HIDDEN_DROPOUT[mt])
         g.drop(x)
         return x2, e.nb + pos.nb, False
     if mt in GEMMA:  # Gemma's scaled embedding: embedding * sqrt(d) inside the module
