@@ -279,3 +279,16 @@ def test_every_section_renders(page, tab):
     assert panel.inner_text().strip()
     assert not panel.locator(".error").count(), panel.inner_text()[:500]
     shot(page, f"section-{tab}")
+
+
+def test_api_reference_try_it_works_offline(page):
+    page.goto(page.server + "/docs")
+    cards = page.locator("#endpoints section")
+    cards.first.wait_for()
+    assert cards.count() >= 15
+    for i in range(cards.count()):
+        c = cards.nth(i)
+        c.get_by_role("button", name="Try it").click()
+        c.locator("pre").filter(has_text="200").or_(c.locator("pre").filter(has_text="422")).wait_for(timeout=15000)
+        assert c.locator("pre").inner_text().startswith("200"), c.inner_text()[:300]
+    shot(page, "api-docs")
