@@ -10,6 +10,7 @@ matmul), L layers, s sequence, d_attn = n_h·d_h, B batch, D tokens, X peak FLOP
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -101,6 +102,23 @@ def train_time(spec: ModelSpec, *, tokens: float, gpus: int, peak_flops: float, 
     energy = hours * tdp_watts * pue / 1000 if tdp_watts else None
     return TrainTime(flops_per_token=c, total_flops=total, seconds=seconds, gpu_hours=hours, energy_kwh=energy,
                      mfu=mfu, achieved_flops_per_gpu=peak_flops * mfu, terms=terms)
+
+
+def flops_for_gpu_hours(gpu_hours: float, *, peak_flops: float, mfu: float = DEFAULT_MFU) -> float:
+    """Training FLOPs a GPU-hour budget buys: the inverse of `train_time`'s GPU-hours (which are
+    D·C / (X·MFU) / 3600 whatever the GPU count), so `train_time(tokens=C_total / C, ...)` spends
+    exactly `gpu_hours` on them.
+
+    C_total = H · 3600 · X · MFU
+
+    Source: narayanan2021"""
+    mfu = _rate("MFU", mfu)
+    if (isinstance(gpu_hours, bool) or not isinstance(gpu_hours, (int, float)) or not math.isfinite(gpu_hours)
+            or gpu_hours <= 0):
+        raise LlmsizeError(f"GPU-hours must be a positive finite number, got {gpu_hours!r}")
+    if not peak_flops > 0:
+        raise LlmsizeError(f"turning GPU-hours into FLOPs needs a peak FLOP/s > 0, got {peak_flops!r}")
+    return float(gpu_hours) * 3600 * peak_flops * mfu
 
 
 def step_time(spec: ModelSpec, *, batch_tokens: int, gpus: int, peak_flops: float, seq_len: int,

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from llmsize.design.report import design_report, flops_for_gpu_hours, resolve_budget, scaling_report
+from llmsize.design.report import design_report, resolve_budget, scaling_report
 from llmsize.errors import LlmsizeError
 from llmsize.load import load
 from llmsize.params import count
@@ -43,7 +43,7 @@ def test_design_from_gpu_hours():
     from llmsize import perf
     from llmsize.catalog.hardware import parse_gpu
 
-    c = flops_for_gpu_hours(100_000, "H100")
+    c = round(perf.flops_for_gpu_hours(100_000, peak_flops=parse_gpu("H100").peak_flops("bf16")))
     assert c == round(100_000 * 3600 * parse_gpu("H100").peak_flops("bf16") * perf.DEFAULT_MFU)
     b = resolve_budget(gpu_hours=100_000, gpu="H100")
     assert b.flops == c and b.given == "gpu-hours" and b.tokens == 20 * b.params
@@ -51,6 +51,26 @@ def test_design_from_gpu_hours():
     # the planner's time for the recommended design is about the budget (6ND vs perf's FLOP count)
     rec = next(x for x in rep["candidates"] if x["recommended"])
     assert rec["gpu_hours"] == pytest.approx(100_000, rel=0.25)
+
+
+def test_perf_gpu_hours_to_flops_inverts_train_time():
+    from llmsize import perf
+
+    spec = load("Llama-3.1-8B").spec
+    peak = 989e12
+    for hours, mfu, gpus in ((100_000, perf.DEFAULT_MFU, 1024), (2.5, 0.55, 1), (1e7, 0.3, 16_384)):
+        flops = perf.flops_for_gpu_hours(hours, peak_flops=peak, mfu=mfu)
+        assert flops == pytest.approx(hours * 3600 * peak * mfu, rel=1e-12)
+        per_tok = sum(t.value for t in perf.train_flops_per_token(spec, 4096))
+        t = perf.train_time(spec, tokens=flops / per_tok, gpus=gpus, peak_flops=peak, seq_len=4096, mfu=mfu)
+        assert t.gpu_hours == pytest.approx(hours, rel=1e-9) and t.total_flops == pytest.approx(flops, rel=1e-9)
+    for bad in (0, -1, float("nan"), float("inf"), True):
+        with pytest.raises(LlmsizeError, match="GPU-hours"):
+            perf.flops_for_gpu_hours(bad, peak_flops=peak)
+    with pytest.raises(LlmsizeError, match="MFU"):
+        perf.flops_for_gpu_hours(10, peak_flops=peak, mfu=1.5)
+    with pytest.raises(LlmsizeError, match="peak FLOP/s"):
+        perf.flops_for_gpu_hours(10, peak_flops=0)
 
 
 def test_compute_with_tokens_fixes_the_size():

@@ -44,19 +44,15 @@ class Budget:
                     tokens_per_param=self.tokens / self.params, note=self.note)
 
 
-def flops_for_gpu_hours(gpu_hours: float, gpu: str, *, dtype: str = "bf16", mfu: float | None = None) -> int:
-    """The model FLOPs a GPU-hour budget buys at the planner's MFU: the inverse of perf.train_time.
-
-    # C = H · 3600 · X · MFU
-
-    Source: narayanan2021"""
+def _gpu_hours_flops(gpu_hours: float, gpu: str, *, dtype: str, mfu: float | None) -> int:
+    """--gpu-hours on --gpu as FLOPs, by perf's inverse of train time at the planner's MFU."""
     from llmsize import perf
     from llmsize.catalog.hardware import parse_gpu
 
     if not (isinstance(gpu_hours, (int, float)) and math.isfinite(gpu_hours) and gpu_hours > 0):
         raise LlmsizeError(f"--gpu-hours must be a positive number, got {gpu_hours!r}")
-    g = parse_gpu(gpu)
-    return round(gpu_hours * 3600 * g.peak_flops(dtype) * (mfu or perf.DEFAULT_MFU))
+    return round(perf.flops_for_gpu_hours(gpu_hours, peak_flops=parse_gpu(gpu).peak_flops(dtype),
+                                          mfu=mfu or perf.DEFAULT_MFU))
 
 
 def resolve_budget(*, params: int | None = None, compute: int | None = None, gpu_hours: float | None = None,
@@ -76,7 +72,7 @@ def resolve_budget(*, params: int | None = None, compute: int | None = None, gpu
                       note="" if tokens else "tokens: the Chinchilla rule, 20 per parameter")
     note = ""
     if gpu_hours is not None:
-        compute = flops_for_gpu_hours(gpu_hours, gpu, dtype=dtype, mfu=mfu)
+        compute = _gpu_hours_flops(gpu_hours, gpu, dtype=dtype, mfu=mfu)
         note = f"{gpu_hours:,.0f} {gpu} GPU-hours at the planner's MFU buy {compute:.3g} FLOPs; "
     assert compute is not None
     if tokens is not None:
