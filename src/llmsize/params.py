@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import cache
 
 from llmsize.sources import SOURCES
 from llmsize.spec import ModelSpec
@@ -120,6 +121,7 @@ def _formula(spec: ModelSpec, group: str) -> str:
     return f[group]
 
 
+@cache
 def count(spec: ModelSpec) -> ParamCount:
     """Exact parameter count of `spec`, total and active, as named terms.
 
