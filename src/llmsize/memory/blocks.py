@@ -127,6 +127,7 @@ def rmsnorm(g: Sim, cx: Cx, x: Tn, n: int, w_rg: bool, gemma: bool = False, grou
     x32 = cast(g, x, T * n * F32)
     p = g.new(T * n * F32, x32.rg)
     g.op((x32,), (p,), (x32,))
+    wn = n // groups if groups > 1 else n  # per-head norms have a d_h weight
     rs = g.new(T * groups * F32, x32.rg)  # rsqrt(mean(p) + eps): one per token (per head for q/k norms)
     g.op((p,), (rs,), (rs,))
     g.drop(p)
@@ -135,7 +136,7 @@ def rmsnorm(g: Sim, cx: Cx, x: Tn, n: int, w_rg: bool, gemma: bool = False, grou
     g.drop(x32, rs)
     if gemma:
         o32 = g.new(T * n * F32, h32.rg or w_rg)
-        g.op((h32,), (o32,), (h32 if w_rg else None,), pgrad=n * cx.w if w_rg else 0)
+        g.op((h32,), (o32,), (h32 if w_rg else None,), pgrad=wn * cx.w if w_rg else 0)
         g.drop(h32)
         out = cast(g, o32, T * n * dt)
         g.drop(o32)
@@ -143,7 +144,7 @@ def rmsnorm(g: Sim, cx: Cx, x: Tn, n: int, w_rg: bool, gemma: bool = False, grou
     h = cast(g, h32, T * n * dt)
     g.drop(h32)
     out = g.new(T * n * dt, h.rg or w_rg)
-    g.op((h,), (out,), (h if w_rg else None,), pgrad=n * cx.w if w_rg else 0)
+    g.op((h,), (out,), (h if w_rg else None,), pgrad=wn * cx.w if w_rg else 0)
     g.drop(h)
     return out
 

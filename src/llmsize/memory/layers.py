@@ -84,8 +84,11 @@ def moe_block(g: Sim, cx: Cx, x: Tn) -> Tn:
     g.op((rw,), (sw,), (perm,))
     g.drop(rw)
     gu = g.new(S * 2 * f * c if e.expert_kind == "gated" else S * f * c, True)
-    pg = E * d * f * (2 if e.expert_kind == "gated" else 1) * cx.w if cx.train_base else 0
-    g.op((sel,), (gu,), (sel if cx.train_base else None,), pgrad=pg)
+    k2 = 2 if e.expert_kind == "gated" else 1
+    pg = E * d * f * k2 * cx.w if cx.train_base else 0
+    lo = "experts" in cx.lora  # peft ParamWrapper adapters: rank r E per parameter (2 r E for [gate; up])
+    pg_lo = k2 * cx.lora_r * E * (d + k2 * f) * cx.lora_bytes if lo else 0
+    g.op((sel,), (gu,), (sel if cx.train_base else None,), pgrad=pg + pg_lo)
     if e.expert_kind == "gated":
         gate, up = g.view(gu, S * f * c), g.view(gu, S * f * c)
         g.op((gu,), (gate, up))
@@ -97,7 +100,8 @@ def moe_block(g: Sim, cx: Cx, x: Tn) -> Tn:
         m = act(g, gu, "silu")
         g.drop(gu)
     dn = g.new(S * d * c, True)
-    g.op((m,), (dn,), (m if cx.train_base else None,), pgrad=E * f * d * cx.w if cx.train_base else 0)
+    g.op((m,), (dn,), (m if cx.train_base else None,),
+         pgrad=(E * f * d * cx.w if cx.train_base else 0) + (cx.lora_r * E * (f + d) * cx.lora_bytes if lo else 0))
     g.drop(m)
     wo = g.new(S * d * max(c, wb), True)
     g.op((dn, sw), (wo,), (dn, sw))

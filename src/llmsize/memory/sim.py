@@ -24,12 +24,13 @@ class Storage:
 
 
 class Tn:
-    """A tensor handle: a view of `st` of `nb` bytes (its gradient has `nb` bytes too)."""
+    """A tensor handle: a view of `st` of `nb` bytes (its gradient has `nb` bytes too). `alias`: the
+    tensor whose gradient this one shares (a second Python name for the same tensor)."""
 
-    __slots__ = ("st", "nb", "rg")
+    __slots__ = ("st", "nb", "rg", "alias")
 
-    def __init__(self, st: Storage, nb: int, rg: bool) -> None:
-        self.st, self.nb, self.rg = st, nb, rg
+    def __init__(self, st: Storage, nb: int, rg: bool, alias: "Tn | None" = None) -> None:
+        self.st, self.nb, self.rg, self.alias = st, nb, rg, alias
 
 
 class Node:
@@ -74,9 +75,12 @@ class Sim:
         return Tn(st, nb, rg and self.grad)
 
     def view(self, t: Tn, nb: int | None = None) -> Tn:
-        """A second handle on t's storage (slicing, .view, .transpose, a kept Python reference)."""
+        """A second handle on t's storage (slicing, .view, .transpose, a kept Python reference). A view
+        of the same size shares t's gradient; a smaller one needs an `op` linking it to t."""
         t.st.refs += 1
-        return Tn(t.st, t.nb if nb is None else nb, t.rg)
+        if nb is None or nb == t.nb:
+            return Tn(t.st, t.nb, t.rg, t.alias or t)
+        return Tn(t.st, nb, t.rg)
 
     def drop(self, *ts: Tn | None) -> None:
         """Python variables die: free each storage with no handle and no autograd node left."""
@@ -119,10 +123,13 @@ class Sim:
         Returns (peak live bytes, live bytes at the end, parameter-gradient bytes made), all counted
         from `start` = bytes live when the region's backward begins (its saved tensors included)."""
         live = peak = start
-        grads: dict[int, int] = {id(out): out.nb}
+        grads: dict[int, int] = {id(out.alias or out): out.nb}
         pg = 0
+
+        def key(t: Tn) -> int:
+            return id(t.alias or t)
         for node in reversed(self.nodes):
-            if not any(id(o) in grads for o in node.outs):
+            if not any(key(o) in grads for o in node.outs):
                 for st in node.saved:  # an unused branch: its graph is freed with the rest
                     st.saved -= 1
                     if st.saved == 0 and st.refs <= 0:
@@ -133,10 +140,10 @@ class Sim:
                     live += t.nb
                     if live > peak:
                         peak = live
-                    if id(t) in grads:
+                    if key(t) in grads:
                         live -= t.nb  # summed into the existing buffer
                     else:
-                        grads[id(t)] = t.nb
+                        grads[key(t)] = t.nb
             if node.pgrad:
                 live += node.ptemp + node.pgrad
                 pg += node.pgrad
@@ -144,7 +151,7 @@ class Sim:
                     peak = live
                 live -= node.ptemp
             for o in node.outs:
-                nb = grads.pop(id(o), None)
+                nb = grads.pop(key(o), None)
                 if nb is not None:
                     live -= nb
             for st in node.saved:
