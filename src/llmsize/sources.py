@@ -207,14 +207,16 @@ SOURCES: dict[str, str] = {
     "dettmers2022": "Dettmers et al. 2022, 8-bit Optimizers via Block-wise Quantization (arXiv 2110.02861); "
                     "bitsandbytes paged optimizers keep states in CUDA unified memory.",
     "kwon2023-vllm": "Kwon et al. 2023, Efficient Memory Management for LLM Serving with PagedAttention (vLLM, "
-                     "arXiv 2309.06180): KV cache in fixed-size blocks (16 tokens); vllm/worker: "
-                     "gpu_memory_utilization budget minus weights and profiled activation peak goes to KV blocks.",
+                     "arXiv 2309.06180): KV cache in fixed-size blocks (16 tokens); vllm-project/vllm#10511 memory "
+                     "profiling log (Llama-3-8B, H100, TP1: total 79.22 GiB, util 0.90, weights 14.96, non_torch "
+                     "1.79, activation peak 1.26, KV 53.29 GiB); vLLM logs 'Estimated CUDA graph memory: 0.36 / "
+                     "0.73 GiB'.",
     "pytorch-cuda-alloc": "PyTorch CUDA caching allocator (c10/cuda/CUDACachingAllocator.cpp): 512-byte rounding, "
-                          "2 MiB / 20 MiB segments, reserved > allocated by fragmentation; "
-                          "docs.pytorch.org/docs/stable/notes/cuda.html#memory-management.",
-    "cuda-context": "CUDA context + cuBLAS/cuDNN workspaces created by the first CUDA call in PyTorch: about "
-                    "0.3-0.6 GiB on H100/A100 (nvidia-smi minus torch.cuda.memory_reserved, PyTorch forum "
-                    "'CUDA context memory' threads; H100 + torch 2.x reports ~500 MiB).",
+                          "2 MiB / 20 MiB segments, reserved > allocated by fragmentation; pytorch/pytorch#40989 "
+                          "(peak allocated 15006 MB, peak reserved 16726 MB: +11%).",
+    "cuda-context": "CUDA context (driver, loaded kernels, cuBLAS workspace) outside PyTorch's allocator: "
+                    "pytorch/pytorch#107667 (ptrblck, 2023: ~300 MB with lazy module loading since CUDA 11.7, "
+                    ">1000 MB before) and #28113 (200+ to 700+ MB by machine); llmsize uses 500 MiB.",
     "llamacpp-compute": "ggml-org/llama.cpp src/llama-context.cpp (graph_reserve: compute buffer sized for the "
                         "worst-case ubatch; logs 'CUDA0 compute buffer size = ... MiB'); KV cache "
                         "2·L·n_ctx·n_kv·d_h·bytes(ctk).",
