@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from llmsize.design.metrics import Setting
 from llmsize.design.report import design_report, resolve_budget, scaling_report
 from llmsize.errors import LlmsizeError
 from llmsize.load import load
@@ -164,3 +165,90 @@ def test_json_imports_no_rich():
             "print([m for m in ('rich', 'torch', 'numpy') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout + out.stderr
+
+
+# -- training setups from the planner ------------------------------------------------------------
+_PLANNER_ROW = {"gpu", "gpus", "layout", "tp", "pp", "dp", "cp", "ep", "engine", "zero", "fsdp", "offload_optimizer",
+                "offload_params", "precision", "memory_per_gpu_bytes", "budget_bytes", "headroom_bytes", "host_bytes",
+                "stage", "terms", "tokens_per_s", "seconds", "usd"}
+
+
+def _in_gpu(setups):
+    return [s for s in setups if s["offload_optimizer"] == "none" and s["offload_params"] == "none"]
+
+
+def test_design_70b_trains_on_several_h100_by_the_planners_search():
+    from llmsize.catalog.hardware import parse_gpu
+    from llmsize.design.shapes import propose
+    from llmsize.planner import TrainJob, plan_report
+    from llmsize.planner.search import DEFAULT_COUNTS
+
+    r = run("design", "--params", "70B", "--gpu", "H100", "--json")
+    assert r.returncode == 0, r.stderr
+    obj = json.loads(r.stdout)
+    h100 = parse_gpu("H100")
+    specs = [c.spec for c in propose(70 * 10**9)]
+    assert [s.hidden_size for s in specs] == [c["hidden"] for c in obj["candidates"]]
+    for c, spec in zip(obj["candidates"], specs):
+        p = c["train_plan"]
+        # the single-device peak is kept (and cannot fit one H100); the planner shards it over N >= 2
+        assert c["train_peak_bytes"] > h100.memory_bytes
+        assert p["gpus"] >= 2 and p["gpu"] == h100.name
+        assert _PLANNER_ROW <= set(p)
+        assert p["tp"] * p["pp"] * p["dp"] * p["cp"] == p["gpus"]
+        assert p["offload_optimizer"] == p["offload_params"] == "none"
+        assert p["memory_per_gpu_bytes"] <= p["budget_bytes"] and p["memory_per_gpu_bytes"] < c["train_peak_bytes"]
+        assert p["days"] == pytest.approx(p["seconds"] / 86400) and p["usd"] > 0
+        # the planner's time counts recomputation (8N) where design's counts model FLOPs (6N)
+        assert 1.3 < p["gpu_hours"] / c["gpu_hours"] < 1.4
+        if p["fewest_with_offload"] is not None:
+            assert p["fewest_with_offload"]["gpus"] < p["gpus"] and p["fewest_with_offload"]["host_bytes"] > 0
+    # it is the planner's own answer: its search ranked by GPU count, first setup without offload ...
+    rec = next(i for i, c in enumerate(obj["candidates"]) if c["recommended"])
+    p = obj["candidates"][rec]["train_plan"]
+    job = TrainJob(seq_len=4096, micro_batch=1, tokens=float(obj["budget"]["tokens"]))
+    assert p["job"] == json.loads(json.dumps({k: getattr(job, k) for k in job.__dataclass_fields__}))
+    rep = plan_report(specs[rec], job, gpu_names=["H100"], by="gpus", top=10**6)
+    want = json.loads(json.dumps(_in_gpu(rep["setups"])[0]))
+    assert {k: p[k] for k in want} == want
+    # ... and no smaller count of H100 holds the model in GPU memory
+    fewer = [n for n in DEFAULT_COUNTS if n < p["gpus"]]
+    assert not _in_gpu(plan_report(specs[rec], job, gpu_names=["H100"], counts=fewer, by="gpus", top=10**6)["setups"])
+
+
+def test_design_7b_fewer_gpus_than_70b_and_table_names_the_setup():
+    small = design_report(params=7 * 10**9, n=2)
+    big = design_report(params=70 * 10**9, n=2)
+    for a, b in zip(small["candidates"], big["candidates"]):
+        assert 1 <= a["train_plan"]["gpus"] < b["train_plan"]["gpus"]
+    r = run("design", "--params", "7B", "-n", "2")
+    assert r.returncode == 0, r.stderr
+    assert "Fewest H100 to train each" in r.stdout and "peak, 1 device" in r.stdout
+    lay = small["candidates"][0]["train_plan"]["layout"]
+    assert lay.split()[0] in r.stdout
+
+
+def test_design_on_a_gpu_the_planner_cannot_train_on_says_why():
+    rep = design_report(params=10**9, n=1, setting=Setting(gpu="V100-SXM2-32GB", dtype="fp16"))
+    c = rep["candidates"][0]
+    assert c["train_plan"] is None
+    assert any("planner trains in bf16" in n for n in c["notes"])
+
+
+def test_compare_shows_the_planners_fewest_gpus_and_whatif_does_not_plan():
+    from llmsize.design.compare import compare_report, whatif_report
+
+    rep = compare_report([("8B", load("Llama-3.1-8B").spec), ("70B", load("Llama-3.1-70B").spec)])
+    g8, g70 = (row["train_plan"]["gpus"] for row in rep["rows"])
+    assert 1 <= g8 < g70
+    d = {x["field"]: x for x in rep["differences"]}
+    assert d["plan_gpus"]["values"] == [g8, g70] and d["plan_gpus"]["best"] == "8B"
+    import os
+
+    r = subprocess.run([sys.executable, "-c", "from llmsize.cli import main; main()", "compare", "Llama-3.1-8B",
+                        "Llama-3.1-70B"], capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "COLUMNS": "200"})
+    assert r.returncode == 0, r.stderr
+    assert "fewest GPUs to train" in r.stdout and "training peak, 1 device" in r.stdout
+    w = whatif_report(load("Llama-3.1-8B").spec, "attention", kinds="mqa")
+    assert all(v["train_plan"] is None for v in w["variants"])

@@ -122,7 +122,7 @@ def design_cmd(**kw: Any) -> None:
             + (f"  [{b['note']}]" if b["note"] else ""))
     ref = rep["reference_aspect"]
     c.print(f"d/L of successful models this size: {ref['d_over_L']:.0f} ({', '.join(ref['models'])})")
-    shapes, serving, training = [], [], []
+    shapes, serving, training, setups = [], [], [], []
     for r in rep["candidates"]:
         tag = ("*" if r["recommended"] else "") + f"{r['hidden']}x{r['layers']}"
         shapes.append(("*" if r["recommended"] else "", r["hidden"], r["layers"], f"{r['heads']}/{r['kv_heads']}",
@@ -132,6 +132,9 @@ def design_cmd(**kw: Any) -> None:
                         _b(r["serve_peak_bytes"], units), short(r["flops_per_token"]), _f(r["decode_tokens_per_s"])))
         training.append((tag, short(r["train_flops_per_token"]), _b(r["train_peak_bytes"], units),
                          _f(r["gpu_hours"]), _days(r["train_days"]), _usd(r["train_cost_usd"])))
+        p = r["train_plan"] or {}
+        setups.append((tag, _f(p.get("gpus")), p.get("layout", "-"), _b(p.get("memory_per_gpu_bytes"), units),
+                       _days(p.get("days")), _usd(p.get("usd"))))
     s = rep["setting"]
     c.print(table(f"Candidates (* recommended), vocabulary {rep['padded_vocab']:,}",
                   ["", ("d", "right"), ("L", "right"), ("heads/kv", "right"), ("d_h", "right"),
@@ -140,10 +143,25 @@ def design_cmd(**kw: Any) -> None:
                   ["shape", ("KV/token", "right"), ("weights", "right"), ("peak memory", "right"),
                    ("FLOPs/token", "right"), ("decode tok/s", "right")], serving))
     c.print(table(f"Training on {short(b['tokens'])} tokens (days on {s['train_gpus']:,} {s['gpu']})",
-                  ["shape", ("FLOPs/token", "right"), ("memory, 1 device", "right"), ("GPU-hours", "right"),
+                  ["shape", ("FLOPs/token", "right"), ("peak, 1 device", "right"), ("GPU-hours", "right"),
                    ("days", "right"), ("cost", "right")], training,
-                  caption="memory, 1 device: the whole model before sharding (fp32 master + bf16 autocast, "
-                          "AdamW, checkpointing); shard it with `llmsize plan`"))
+                  caption="peak, 1 device: the whole model before sharding (fp32 master + bf16 autocast, AdamW, "
+                          "checkpointing); FLOPs: 6N + attention at the MFU, no recomputation"))
+    c.print(table(f"Fewest {s['gpu']} to train each (the planner's search, no CPU offload)",
+                  ["shape", ("GPUs", "right"), "layout", ("memory/GPU", "right"), ("days", "right"),
+                   ("cost", "right")], setups,
+                  caption="the planner's training search ranked by GPU count (`llmsize fit --train --find gpus`); "
+                          "it also counts the recomputed forward (8N + attention) at the MFU, so its cost is ~4/3 "
+                          "of the one above"))
+    offl = [r["train_plan"]["fewest_with_offload"] for r in rep["candidates"]
+            if r["train_plan"] and r["train_plan"]["fewest_with_offload"]]
+    if offl:
+        o = min(offl, key=lambda x: x["gpus"])
+        host = [x["host_bytes"] for x in offl]
+        span = _b(min(host), units) + ("" if min(host) == max(host) else f"-{_b(max(host), units)}")
+        c.print(f"With CPU offload ({o['layout']}) the planner fits {len(offl)} of them on {o['gpus']} {s['gpu']} "
+                f"with {span} of host memory; it does not model the host memory limit or the slower offloaded "
+                f"steps, so those setups are left out above", markup=False)
     losses = sorted({round(r["loss"]["chinchilla"], 3) for r in rep["candidates"]})
     c.print(f"Predicted loss (Chinchilla fit, N and D only): {', '.join(f'{x:.3f}' for x in losses)}; the laws do "
             f"not see d/L, which Kaplan et al. found matters little over a wide range")
@@ -272,6 +290,15 @@ _ROWS: tuple[tuple[str, str, Callable[[Any, str], str]], ...] = (
     ("gpu_hours", "training GPU-hours", lambda v, u: _f(v)),
     ("train_cost_usd", "training cost", lambda v, u: _usd(v)),
 )
+# the planner's fewest-GPU training setup (rows that carry a train_plan: compare, not whatif)
+_PLAN_ROWS: tuple[tuple[str, str, Callable[[Any, str], str]], ...] = (
+    ("train_peak_bytes", "training peak, 1 device", _b),
+    ("plan_gpus", "fewest GPUs to train (planner)", lambda v, u: _f(v)),
+    ("plan_layout", "  layout", lambda v, u: v or "-"),
+    ("plan_memory", "  memory per GPU", _b),
+    ("plan_days", "  training days on them", lambda v, u: _days(v)),
+    ("plan_cost", "  training cost on them", lambda v, u: _usd(v)),
+)
 
 
 def _print_rows(rows: list[dict[str, Any]], diffs: list[dict[str, Any]], units: str, *, title: str,
@@ -279,13 +306,20 @@ def _print_rows(rows: list[dict[str, Any]], diffs: list[dict[str, Any]], units: 
     c = console()
     for r in rows:
         r["shape"] = f"{r['hidden']} / {r['layers']} / {r['heads']} / {r['kv_heads']} / {r['ffn']} / {r['vocab']}"
+        p = r.get("train_plan") or {}
+        r.update(plan_gpus=p.get("gpus"), plan_layout=p.get("layout"), plan_memory=p.get("memory_per_gpu_bytes"),
+                 plan_days=p.get("days"), plan_cost=p.get("usd"))
     names = labels or [r["name"] for r in rows]
     hot = {d["field"] for d in diffs}
+    planned = any(r.get("train_plan") for r in rows)
     out = []
-    for key, label, fmt in _ROWS:
+    for key, label, fmt in _ROWS + (_PLAN_ROWS if planned else ()):
         out.append((("» " if key in hot else "  ") + label, *(fmt(r.get(key), units) for r in rows)))
-    c.print(table(title, ["", *((n, "right") for n in names)], out,
-                  caption="» differs by more than 5%; bounds from the roofline (perf), not measurements"))
+    caption = "» differs by more than 5%; bounds from the roofline (perf), not measurements"
+    if planned:
+        caption += ("; fewest GPUs: the planner's training search ranked by GPU count, no CPU offload, "
+                    "recomputed forward counted")
+    c.print(table(title, ["", *((n, "right") for n in names)], out, caption=caption))
     if diffs:
         c.print("Biggest differences:")
         for d in diffs[:6]:

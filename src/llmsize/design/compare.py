@@ -15,10 +15,11 @@ from llmsize.spec import ModelSpec
 FIELDS: tuple[tuple[str, str, bool | None], ...] = (
     ("params", "parameters", None), ("active_params", "active parameters", None),
     ("weight_bytes", "weight bytes", False), ("kv_bytes_per_token", "KV cache per token", False),
-    ("serve_peak_bytes", "serving memory", False), ("train_peak_bytes", "training memory", False),
+    ("serve_peak_bytes", "serving memory", False),
+    ("train_peak_bytes", "training peak memory, 1 device", False),
     ("flops_per_token", "forward FLOPs per token", False), ("decode_tokens_per_s", "decode tokens/s", True),
     ("train_flops_per_token", "training FLOPs per token", False), ("gpu_hours", "training GPU-hours", False),
-    ("train_cost_usd", "training cost", False),
+    ("train_cost_usd", "training cost", False), ("plan_gpus", "fewest GPUs to train (planner)", False),
 )
 
 
@@ -52,7 +53,7 @@ def compare_report(models: list[tuple[str, ModelSpec]], setting: Setting = Setti
     # every row trains on the same tokens: given, else 20 per parameter of the first model
     d = tokens or setting.train_tokens or CHINCHILLA_TOKENS_PER_PARAM * count(models[0][1]).total
     s = replace(setting, train_tokens=d)
-    rows = [replace(metrics(spec, s), name=lbl) for lbl, spec in models]
+    rows = [replace(metrics(spec, s, plan=True), name=lbl) for lbl, spec in models]
     return {"setting": s.as_dict(), "rows": [r.as_dict() for r in rows], "differences": differences(rows),
             "citations": {k: SOURCES[k] for k in ("narayanan2021", "pope2022", "kwon2023") if k in SOURCES}}
 

@@ -3,8 +3,10 @@
 Nothing here re-derives a formula: parameters come from `llmsize.params.count`, weight bytes from
 `llmsize.quant.formats.weight_plan`, KV bytes from `llmsize.quant.kv`, peak memory from
 `llmsize.memory`, FLOPs, speed
-and time from `llmsize.perf`, prices and cost from `llmsize.cost` and the hardware catalog. A
-part that is not available (a module not built, a GPU without a price) is left None with a note.
+and time from `llmsize.perf`, prices and cost from `llmsize.cost` and the hardware catalog, and
+(with `plan=True`) the fewest GPUs, layout, memory per GPU, time and cost of training from the
+planner's own search (`llmsize.planner.plan_report`). A part that is not available (a module not
+built, a GPU without a price) is left None with a note.
 """
 from __future__ import annotations
 
@@ -73,10 +75,17 @@ class Metrics:
     train_cost_usd: float | None
     price_source: str | None
     notes: tuple[str, ...] = field(default=())
+    # the planner's fewest-GPU training setup on `setting.gpu` (`train_plan`); None unless asked for
+    train_plan: dict[str, Any] | None = None
 
     @property
     def non_embedding_params(self) -> int:
         return self.params - self.embedding_params
+
+    @property
+    def plan_gpus(self) -> int | None:
+        """Fewest GPUs of the setting's type that train this model, by the planner (None: not planned)."""
+        return None if self.train_plan is None else self.train_plan["gpus"]
 
     def as_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -109,9 +118,10 @@ def _gpu(name: str) -> Any:
 
 
 def metrics(spec: ModelSpec, setting: Setting = Setting(), *, weight_bytes_override: int | None = None,
-            read_bytes_override: int | None = None, notes: tuple[str, ...] = ()) -> Metrics:
+            read_bytes_override: int | None = None, notes: tuple[str, ...] = (), plan: bool = False) -> Metrics:
     """Every number one design row shows, for `spec` under `setting` (`weight_bytes_override`: bytes
-    of a storage format the quantization module does not know, such as 2:4 sparse)."""
+    of a storage format the quantization module does not know, such as 2:4 sparse; `plan`: also ask
+    the planner for the fewest GPUs that train it, see `train_plan`)."""
     from llmsize import perf
     from llmsize.design.scaling import CHINCHILLA_TOKENS_PER_PARAM
 
@@ -157,6 +167,10 @@ def metrics(spec: ModelSpec, setting: Setting = Setting(), *, weight_bytes_overr
         except LlmsizeError as e:
             notes_.append(f"decode speed: {e}")
     train = _training(spec, setting, tokens, gpu, notes_)
+    planned = None
+    if plan:
+        planned, plan_notes = train_plan(spec, setting, tokens)
+        notes_.extend(plan_notes)
     return Metrics(
         name=spec.name, params=pc.total, active_params=pc.active, embedding_params=_embedding_params(spec),
         hidden=spec.hidden_size, layers=spec.num_layers, heads=a.num_heads, kv_heads=a.num_kv_heads,
@@ -164,7 +178,7 @@ def metrics(spec: ModelSpec, setting: Setting = Setting(), *, weight_bytes_overr
         vocab=spec.vocab_size, weight_bytes=wb, kv_bytes_per_token=kv_tok, kv_bytes=kv_ctx, flops_per_token=fwd,
         train_flops_per_token=train_fpt, serve_peak_bytes=mem.get("serve_peak_bytes"),
         train_peak_bytes=mem.get("train_peak_bytes"), decode_tokens_per_s=decode, decode_bound=bound,
-        train_tokens=tokens, **train, notes=tuple(notes_))
+        train_tokens=tokens, **train, notes=tuple(notes_), train_plan=planned)
 
 
 def _training(spec: ModelSpec, setting: Setting, tokens: int, gpu: Any, notes: list[str]) -> dict[str, Any]:
@@ -187,6 +201,57 @@ def _training(spec: ModelSpec, setting: Setting, tokens: int, gpu: Any, notes: l
         out.update(train_cost_usd=cost.training_cost(t.gpu_hours, price.usd_per_gpu_hour),
                    price_source=f"{price.provider} ${price.usd_per_gpu_hour:.2f}/GPU-hour ({price.retrieved})")
     return out
+
+
+def _offloads(row: dict[str, Any]) -> bool:
+    return row["offload_optimizer"] != "none" or row["offload_params"] != "none"
+
+
+def train_plan(spec: ModelSpec, setting: Setting, tokens: float) -> tuple[dict[str, Any] | None, tuple[str, ...]]:
+    """The fewest GPUs of type `setting.gpu` that train `spec` on `tokens` tokens, the layout the
+    planner picks for them, memory per GPU, and the planner's time and cost on that setup.
+
+    The planner's own search and ranking answer it (`plan_report(..., by="gpus")`, what `llmsize fit
+    --find gpus` asks): its first setup that keeps the model in GPU memory. Setups that offload
+    parameters or optimizer states to the host are skipped, because the planner neither limits host
+    memory nor slows offloaded steps down (it would put a 70B model on one GPU with 1.1 TiB of host
+    memory at full speed); the fewest GPUs with offload are kept beside it (`fewest_with_offload`).
+
+    The job is the one the single-device peak assumes (bf16 weights + fp32 master and AdamW states,
+    activation recomputation, micro-batch `setting.micro_batch` of `setting.train_seq` tokens) with the
+    planner's default global batch, at `setting.mfu`; up to 1,024 GPUs are searched."""
+    from llmsize import perf
+    from llmsize.planner import TrainJob, plan_report, resolve_gpus
+
+    try:
+        gpu = resolve_gpus([setting.gpu])[0]
+        job = TrainJob(seq_len=setting.train_seq, micro_batch=setting.micro_batch, tokens=float(tokens),
+                       precision="bf16-mixed", optimizer="adamw", recompute=True, mfu=setting.mfu or perf.DEFAULT_MFU)
+        rep = plan_report(spec, job, gpu_names=[gpu.name], prices={gpu.name: setting.price} if setting.price else None,
+                          by="gpus", top=1 << 30)
+    except LlmsizeError as e:
+        return None, (f"training setup (planner): {e}",)
+    in_gpu = next((r for r in rep["setups"] if not _offloads(r)), None)
+    if in_gpu is None:
+        if not gpu.has("bf16"):
+            why = f"the planner trains in bf16 and {gpu.name} has no bf16 units"
+        elif rep["setups"]:
+            o = rep["setups"][0]
+            why = (f"no setup of up to 1,024 {gpu.name} holds it without CPU offload (with offload: {o['gpus']} "
+                   f"GPUs, {o['layout']}, {o['host_bytes'] / 2**30:,.0f} GiB of host memory)")
+        else:
+            why = f"no setup of up to 1,024 {gpu.name} holds it, even with CPU offload"
+        return None, (f"training setup (planner): {why}",)
+    out = dict(in_gpu)
+    sec = out["seconds"]
+    out.update(days=None if sec is None else sec / 86400,
+               gpu_hours=None if sec is None else out["gpus"] * sec / 3600, job=rep["job"],
+               searched=rep["searched"], feasible=rep["feasible"])
+    off = rep["setups"][0]
+    out["fewest_with_offload"] = (
+        {k: off[k] for k in ("gpus", "layout", "memory_per_gpu_bytes", "host_bytes")}
+        if _offloads(off) and off["gpus"] < in_gpu["gpus"] else None)
+    return out, ()
 
 
 def _memory(spec: ModelSpec, setting: Setting, *, weight_format: str, weight_bytes: int | None = None,

@@ -106,7 +106,7 @@ def design_report(*, params: int | None = None, compute: int | None = None, gpu_
     ref, names = reference_aspect(b.params)
     rows = []
     for c in cands:
-        m = metrics(c.spec, replace(setting, train_tokens=b.tokens))
+        m = metrics(c.spec, replace(setting, train_tokens=b.tokens), plan=True)
         rows.append(dict(recommended=c.recommended, aspect=c.aspect, params_error=c.error,
                          tokens_per_param=b.tokens / c.params, loss=_losses(m, b.tokens), **m.as_dict()))
     alloc = {law_: _allocate(law_, b.flops) for law_ in LAWS}
