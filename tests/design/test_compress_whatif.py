@@ -118,3 +118,21 @@ def test_moe_rejects_a_moe(llama8b):
         whatif.moe_spec(load("Mixtral-8x7B-v0.1").spec, 8, 2)
     with pytest.raises(LlmsizeError, match="unknown kind"):
         whatif.attention_spec(llama8b, "linear")
+
+
+def test_attention_whatif_states_the_layer_types_its_kv_assumes():
+    from llmsize.design.compare import whatif_report
+
+    # Mistral-7B-v0.1's stored config (a reconstructed copy) has no sliding_window: all layers full, said so
+    m = whatif_report(load("Mistral-7B-v0.1").spec, "attention", kinds="mqa")
+    note = next(n for n in m["notes"] if "KV cache per token" in n)
+    assert "32 full attention" in note and "no sliding window" in note
+    assert {v["kv_layers"] for v in m["variants"]} == {"32 full attention"}
+    # gemma-2 alternates sliding (4,096) and full layers; at an 8K context the sliding ones hold the window
+    g = load("gemma-2-9b").spec
+    rep = whatif_report(g, "attention", kinds="mqa", setting=Setting(context=8192))
+    note = next(n for n in rep["notes"] if "KV cache per token" in n)
+    assert "21 full attention + 21 sliding window (4,096 tokens)" in note and "the last 4,096 tokens" in note
+    base = rep["variants"][0]
+    assert base["kv_layers"] == "21 full attention + 21 sliding window (4,096 tokens)"
+    assert base["kv_bytes"] == kv_cache_bytes(g, 8192) == base["kv_bytes_per_token"] * (8192 + 4096) // 2

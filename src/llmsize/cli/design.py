@@ -283,6 +283,7 @@ _ROWS: tuple[tuple[str, str, Callable[[Any, str], str]], ...] = (
     ("active_params", "active parameters", lambda v, u: f"{v:,}"),
     ("shape", "d / L / heads / kv / FFN / V", lambda v, u: v),
     ("weight_bytes", "weights", _b), ("kv_bytes_per_token", "KV cache per token", _b),
+    ("kv_layers", "KV layers assumed", lambda v, u: v or "-"),
     ("kv_bytes", "KV cache at context", _b), ("serve_peak_bytes", "serving memory (peak)", _b),
     ("flops_per_token", "forward FLOPs per token", lambda v, u: short(v) if v else "-"),
     ("decode_tokens_per_s", "decode tokens/s (bound)", lambda v, u: _f(v, "{:,.1f}")),

@@ -77,6 +77,7 @@ class Metrics:
     notes: tuple[str, ...] = field(default=())
     # the planner's fewest-GPU training setup on `setting.gpu` (`train_plan`); None unless asked for
     train_plan: dict[str, Any] | None = None
+    kv_layers: str = ""  # the layer types the KV numbers assume (`kv_layers`)
 
     @property
     def non_embedding_params(self) -> int:
@@ -97,6 +98,18 @@ class Metrics:
 def _embedding_params(spec: ModelSpec) -> int:
     pc = count(spec)
     return sum(t.value for t in pc.terms if t.name in ("embeddings", "positional", "head"))
+
+
+def kv_layers(spec: ModelSpec) -> str:
+    """The attention layer types the KV-cache numbers assume, as `llmsize.quant.kv` reads them from the
+    spec: "32 full attention" or "21 full attention + 21 sliding window (4,096 tokens)". Per token every
+    layer counts; at a context longer than the window a sliding layer holds only the window."""
+    n = spec.num_layers
+    sliding = sum(spec.layer_type(i) == "sliding" for i in range(n)) if spec.sliding_window else 0
+    parts = [f"{n - sliding} full attention"] if n - sliding else []
+    if sliding:
+        parts.append(f"{sliding} sliding window ({spec.sliding_window:,} tokens)")
+    return " + ".join(parts)
 
 
 def weight_bytes(spec: ModelSpec, fmt: str) -> tuple[int, int]:
@@ -178,7 +191,7 @@ def metrics(spec: ModelSpec, setting: Setting = Setting(), *, weight_bytes_overr
         vocab=spec.vocab_size, weight_bytes=wb, kv_bytes_per_token=kv_tok, kv_bytes=kv_ctx, flops_per_token=fwd,
         train_flops_per_token=train_fpt, serve_peak_bytes=mem.get("serve_peak_bytes"),
         train_peak_bytes=mem.get("train_peak_bytes"), decode_tokens_per_s=decode, decode_bound=bound,
-        train_tokens=tokens, **train, notes=tuple(notes_), train_plan=planned)
+        train_tokens=tokens, **train, notes=tuple(notes_), train_plan=planned, kv_layers=kv_layers(spec))
 
 
 def _training(spec: ModelSpec, setting: Setting, tokens: int, gpu: Any, notes: list[str]) -> dict[str, Any]:

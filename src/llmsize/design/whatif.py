@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any
 
-from llmsize.design.metrics import Metrics, Setting, metrics
+from llmsize.design.metrics import Metrics, Setting, kv_layers, metrics
 from llmsize.design.shapes import Constraints, propose
 from llmsize.errors import LlmsizeError
 from llmsize.load import apply_knobs
@@ -91,8 +91,20 @@ def attention(spec: ModelSpec, setting: Setting = Setting(), kinds: tuple[str, .
     return WhatIf(kind="attention", model=spec.name, variants=_variants(spec, specs, setting),
                   notes=("GQA: uptrained GQA reaches quality close to MHA at a speed close to MQA (Ainslie et al. "
                          "2023); MLA caches one latent of d_c + d_h^R values per layer instead of 2·n_kv·d_h "
-                         "(DeepSeek-V2, sec. 2.1); quality is the papers', not predicted here",),
+                         "(DeepSeek-V2, sec. 2.1); quality is the papers', not predicted here",
+                         _layer_types_note(spec, setting)),
                   sources=("ainslie2023", "shazeer2019", "deepseek-v2"))
+
+
+def _layer_types_note(spec: ModelSpec, setting: Setting) -> str:
+    """Which layer types every variant's KV numbers assume (the variants keep the model's layer types)."""
+    head = f"KV cache per token counts every layer of {spec.name} as its config gives them: {kv_layers(spec)}"
+    w = spec.sliding_window if any(spec.layer_type(i) == "sliding" for i in range(spec.num_layers)) else None
+    if w is None:
+        return head + ("; the config sets no sliding window, so every layer keeps the whole context (a model "
+                       "trained with a window its config does not carry holds less at long contexts than shown)")
+    held = "all of it" if setting.context <= w else f"the last {w:,} tokens"
+    return head + f"; at the {setting.context:,}-token context a sliding layer holds {held}"
 
 
 # -- vocabulary ------------------------------------------------------------------------------------
