@@ -136,11 +136,34 @@ def _terms(spec: ModelSpec, wl: Workload, cx: Cx, wt, p: Point, om, deq: int) ->
         add("optimizer step temporaries", p.work, "transient", om.temp_formula, om.source)
     else:
         add(f"working set: {p.where}" + (" (+ dequantisation buffer)" if deq else ""), p.work, "transient",
-            "tensors alive at this moment of the replayed forward/backward (docs/memory.md)", "pytorch-autograd")
+            _work_formula(p.where, wl), "hf-loss" if "loss" in p.where else "pytorch-autograd")
     total = sum(t.bytes for t in out)
     if total != p.total:  # keep the invariant exact even if a part has no term above
         add("other", p.total - total, "transient", "rest", "pytorch-autograd")
     return out
+
+
+_WORK = (
+    ("loss backward", "final norm's saved tensors + fp32 log-softmax T·V·4 + its gradient T·V·4 + the fp32 "
+                      "logits' gradient T·V·4"),
+    ("final norm, LM head and loss", "last hidden + logits T·V·c + fp32 copy T·V·4 + log-softmax T·V·4"),
+    ("final norm and LM head", "last hidden T·d·c + logits (T·V·c; generate: b·V·c)"),
+    ("embedding backward", "gradient of the first hidden state T·d·w + dense embedding gradient V·d·w "
+                           "(+ its sum with the tied head's gradient)"),
+    ("backward", "this layer's saved tensors + gradients of its activations (replayed)"),
+    ("forward", "this layer's input, residual, norm output and MLP/attention intermediates while its saved "
+                "tensors are made (replayed)"),
+    ("layer", "this layer's input, residual, norm output, MLP intermediates (act, up, product 3·T·f·c) or "
+              "attention scores, and its K,V appended (replayed)"),
+    ("embedding", "token (+ position) embeddings T·d·w"),
+)
+
+
+def _work_formula(where: str, wl: Workload) -> str:
+    for key, text in _WORK:
+        if key in where:
+            return text + " — docs/memory.md"
+    return "tensors alive at this moment of the replay — docs/memory.md"
 
 
 def _unused(cx: Cx) -> Cx:  # keep `replace` imported for callers building variants
