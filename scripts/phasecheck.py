@@ -50,7 +50,8 @@ def main():
     for ph, (tot, _, at) in t.phase_peak.items():
         if ph == "bw0":
             continue
-        mine = est.phases.get(names[ph]) or est.phases.get("prefill") or 0
+        # generate: the tracker does not split prefill from decode, so compare with the larger
+        mine = est.phases.get(names[ph]) or max(est.phases.get("prefill", 0), est.phases.get("decode", 0))
         print(f"  {names[ph]:15s} measured {tot:>14,d} predicted {mine:>14,d} {(mine - tot) / tot * 100:+.2f}%  "
               f"at {at[1]} {sorted(at[2], key=len)[-1] if at[2] else ''}")
     for k, v in est.phases.items():
