@@ -90,7 +90,12 @@ def train_points(spec: ModelSpec, cx: Cx, *, W: int, M: int, G_total: int, G_pre
                      max(hreg.pre_peak + head_hold, hreg.fw_peak)))
     A = acc
     pts.append(Point("backward", {**fixed, "activations": A}, "loss backward", hreg.bw_peak))
-    g = G_prev + hreg.pgrad
+    # With accumulation every .grad already exists: AccumulateGrad adds each new gradient into it in
+    # place and frees the new one, so the live gradients stay at G_prev (the new ones are transient,
+    # inside each region's backward working set) instead of growing layer by layer.
+    # ASSUMES: dense gradients accumulated in place (torch.autograd AccumulateGrad, no grad hooks).
+    grow = 0 if G_prev else 1
+    g = G_prev + grow * hreg.pgrad
     best = (-1, 0, 0, 0, 0)
     for i in range(len(regs) - 1, -1, -1):
         r = regs[i]
@@ -102,7 +107,7 @@ def train_points(spec: ModelSpec, cx: Cx, *, W: int, M: int, G_total: int, G_pre
         t = W + M + leak + g + A + work
         if t > best[0]:
             best = (t, i, g, A, work)
-        g += r.pgrad
+        g += grow * r.pgrad
     if best[0] >= 0:
         pts.append(Point("backward", {**fixed, "gradients": best[2], "activations": best[3]},
                          f"layer {best[1]} backward", best[4]))
