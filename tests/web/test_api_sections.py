@@ -109,6 +109,7 @@ def test_scaling_compare_whatif_equal_cli(client):
     ("quant", {"model": LLAMA, "gpu": "H1000"}, "did you mean"),
     ("quant", {"model": LLAMA, "tensors": True}, "exactly one format"),
     ("design", {"params": "7Q"}, "cannot read"),
+    ("design", {"params": "7B", "head_dim": 129}, "head_dim 129 divides none of the widths"),
     ("compare", {"models": [{"model": LLAMA}]}, "models"),
     ("compare", {"models": [{"model": LLAMA}, {"model": LLAMA, "design": "7B"}]}, "exactly one of model or design"),
     ("whatif", {"what": "teleport", "model": LLAMA}, "what"),

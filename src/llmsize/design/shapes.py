@@ -3,7 +3,8 @@
 Rules (each from a model family that used it):
 * head size 64 below width 2048, 128 from there (GPT-2/3, Llama, Qwen, Mistral);
 * query heads = d / d_h; KV heads divide them (GQA with 8 groups by default, as Llama 3; MHA or MQA
-  on request), reduced to the largest power of two that divides the head count;
+  on request); when they do not divide the head count, the largest power of two that divides it and
+  is not above the KV heads asked;
 * gated FFN width f = ⌈(8/3)·m·d / 256⌉·256 (Shazeer 2020's 2/3 of 4d for SwiGLU; Llama rounds to a
   multiple of 256, Llama 3 also multiplies by 1.3);
 * vocabulary padded up to a multiple of 128 (Megatron-LM's make-vocab-size-divisible-by);
@@ -154,8 +155,12 @@ def kv_heads_for(heads: int, c: Constraints) -> int:
         return heads
     if c.attention == "mqa":
         return 1
-    p2 = heads & -heads  # largest power of two dividing the head count
-    return min(c.kv_heads, p2) if heads % c.kv_heads else c.kv_heads
+    if heads % c.kv_heads == 0:
+        return c.kv_heads
+    g = heads & -heads  # the largest power of two dividing the head count, and not above the KV heads asked
+    while g > c.kv_heads:
+        g //= 2
+    return g
 
 
 def build(hidden: int, layers: int, c: Constraints, *, name: str | None = None) -> ModelSpec:
@@ -178,6 +183,8 @@ def _per_layer(hidden: int, c: Constraints) -> tuple[int, int]:
 
 
 def _widths(c: Constraints) -> list[int]:
+    """Widths searched: 256 to 65,536 in steps of 64 (to 1,024), 128 (to 2,048), 256 (to 4,096), then
+    512, keeping those the head size divides. Raises when the head size divides none of them."""
     if c.hidden is not None:
         return [c.hidden]
     out, d = [], 256
@@ -186,6 +193,10 @@ def _widths(c: Constraints) -> list[int]:
         if d % hd == 0:
             out.append(d)
         d += 64 if d < 1024 else 128 if d < 2048 else 256 if d < 4096 else 512
+    if not out:
+        raise LlmsizeError(f"design: head_dim {c.head_dim} divides none of the widths searched (256 to 65,536 in "
+                           f"steps of 64, 128, 256, then 512); the head dim must divide such a width (e.g. 64, 80, "
+                           f"96, 128, 256), or give --hidden as a multiple of {c.head_dim}")
     return out
 
 
