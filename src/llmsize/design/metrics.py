@@ -41,6 +41,13 @@ class Setting:
                 raise LlmsizeError(f"{k.replace('_', ' ')} must be a positive integer, got {v!r}")
         if self.train_tokens is not None and self.train_tokens < 1:
             raise LlmsizeError(f"training tokens must be positive, got {self.train_tokens}")
+        # a given MFU or price is used as given: 0, negative or NaN is an error, not "the default"
+        if self.mfu is not None and (isinstance(self.mfu, bool) or not isinstance(self.mfu, (int, float))
+                                     or not 0 < self.mfu <= 1):
+            raise LlmsizeError(f"MFU must be in (0, 1], got {self.mfu!r}")
+        if self.price is not None and (isinstance(self.price, bool) or not isinstance(self.price, (int, float))
+                                       or not 0 < self.price < float("inf")):
+            raise LlmsizeError(f"price must be a positive finite number of USD per GPU-hour, got {self.price!r}")
 
     def as_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -205,7 +212,7 @@ def _training(spec: ModelSpec, setting: Setting, tokens: int, gpu: Any, notes: l
         notes.append(f"training time: {e}")
         return out
     t = perf.train_time(spec, tokens=tokens, gpus=setting.train_gpus, peak_flops=peak, seq_len=setting.train_seq,
-                        mfu=setting.mfu or perf.DEFAULT_MFU)
+                        mfu=perf.DEFAULT_MFU if setting.mfu is None else setting.mfu)
     out.update(train_flops=t.total_flops, gpu_hours=t.gpu_hours, train_days=t.days)
     price = cost.price_for(gpu.name, setting.price)
     if price is None:
@@ -238,10 +245,11 @@ def train_plan(spec: ModelSpec, setting: Setting, tokens: float) -> tuple[dict[s
 
     try:
         gpu = resolve_gpus([setting.gpu])[0]
+        mfu = perf.DEFAULT_MFU if setting.mfu is None else setting.mfu
         job = TrainJob(seq_len=setting.train_seq, micro_batch=setting.micro_batch, tokens=float(tokens),
-                       precision="bf16-mixed", optimizer="adamw", recompute=True, mfu=setting.mfu or perf.DEFAULT_MFU)
-        rep = plan_report(spec, job, gpu_names=[gpu.name], prices={gpu.name: setting.price} if setting.price else None,
-                          by="gpus", top=1 << 30)
+                       precision="bf16-mixed", optimizer="adamw", recompute=True, mfu=mfu)
+        prices = None if setting.price is None else {gpu.name: setting.price}
+        rep = plan_report(spec, job, gpu_names=[gpu.name], prices=prices, by="gpus", top=1 << 30)
     except LlmsizeError as e:
         return None, (f"training setup (planner): {e}",)
     in_gpu = next((r for r in rep["setups"] if not _offloads(r)), None)

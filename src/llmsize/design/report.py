@@ -52,7 +52,7 @@ def _gpu_hours_flops(gpu_hours: float, gpu: str, *, dtype: str, mfu: float | Non
     if not (isinstance(gpu_hours, (int, float)) and math.isfinite(gpu_hours) and gpu_hours > 0):
         raise LlmsizeError(f"--gpu-hours must be a positive number, got {gpu_hours!r}")
     return round(perf.flops_for_gpu_hours(gpu_hours, peak_flops=parse_gpu(gpu).peak_flops(dtype),
-                                          mfu=mfu or perf.DEFAULT_MFU))
+                                          mfu=perf.DEFAULT_MFU if mfu is None else mfu))
 
 
 def resolve_budget(*, params: int | None = None, compute: int | None = None, gpu_hours: float | None = None,

@@ -172,7 +172,7 @@ async def quant(body: S.QuantBody) -> Response:
 
         if body.tensors and len(body.formats or ()) != 1:
             raise LlmsizeError("tensors needs exactly one format")
-        d = plan_quant(spec, gpu=body.gpu, context=body.context, kv=body.kv_cache, formats=body.formats or None,
+        d = plan_quant(spec, gpu=body.gpu, context=body.context, kv=body.kv_cache, formats=body.formats,
                        batch=body.batch).as_dict()
         if body.tensors:
             from llmsize.quant.formats import weight_plan

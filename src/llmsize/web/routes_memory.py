@@ -63,8 +63,10 @@ Small = Annotated[int, Field(ge=1, le=S.MAX_CONTEXT)]
 class InferSweep(InferBody):
     contexts: list[Small] = Field(min_length=1, max_length=16)
     batches: list[Annotated[int, Field(ge=1, le=S.MAX_BATCH)]] = Field(min_length=1, max_length=6)
-    weights: str | None = Field(None, max_length=40, description="A quantized weight format (quant's names).")
-    kv_cache: str | None = Field(None, max_length=40, description="quant's KV dtype (q8_0, ...) with weights.")
+    weights: str | None = Field(None, min_length=1, max_length=40,
+                                description="A quantized weight format (quant's names).")
+    kv_cache: str | None = Field(None, min_length=1, max_length=40,
+                                 description="quant's KV dtype (q8_0, ...) with weights (default bf16).")
 
 
 class TrainSweep(TrainBody):
@@ -76,8 +78,10 @@ def _infer_workload(b: InferBody, loaded: Any, seq: int | None = None, batch: in
     from llmsize.cli.memory import _default_dtype
     from llmsize.memory import Workload
 
-    return Workload(mode="forward" if b.forward else "generate", batch=batch or b.batch, seq_len=seq or b.context,
-                    new_tokens=0 if b.forward else b.new_tokens, weights_dtype=b.dtype or _default_dtype(loaded),
+    return Workload(mode="forward" if b.forward else "generate", batch=b.batch if batch is None else batch,
+                    seq_len=b.context if seq is None else seq,
+                    new_tokens=0 if b.forward else b.new_tokens,
+                    weights_dtype=_default_dtype(loaded) if b.dtype is None else b.dtype,
                     kv_cache_dtype=b.kv_dtype, attn_impl=b.attn, runtime=b.runtime)
 
 
@@ -86,11 +90,13 @@ def _train_workload(b: TrainBody, seq: int | None = None, batch: int | None = No
 
     lora = None
     if b.lora_r is not None:
-        lora = LoRA(r=b.lora_r, alpha=b.lora_alpha or 2 * b.lora_r, target_modules=tuple(b.lora_targets.split(",")))
+        lora = LoRA(r=b.lora_r, alpha=2 * b.lora_r if b.lora_alpha is None else b.lora_alpha,
+                    target_modules=tuple(b.lora_targets.split(",")))
     elif b.lora_alpha is not None:
         raise LlmsizeError("--lora-alpha needs --lora-r")
-    wd = b.dtype or ("fp32" if b.amp else "bf16")
-    return Workload(mode="train", batch=batch or b.batch, seq_len=seq or b.seq_len, weights_dtype=wd, autocast=b.amp,
+    wd = b.dtype if b.dtype is not None else "fp32" if b.amp else "bf16"
+    return Workload(mode="train", batch=b.batch if batch is None else batch,
+                    seq_len=b.seq_len if seq is None else seq, weights_dtype=wd, autocast=b.amp,
                     optimizer=b.optimizer, grad_checkpointing=b.grad_checkpointing, grad_accumulation=b.grad_accum,
                     attn_impl=b.attn, lora=lora)
 
@@ -149,12 +155,14 @@ async def infer_sweep(body: InferSweep) -> Response:
     def run() -> dict[str, Any]:
         loaded = resolve(body.model)
         spec = loaded.spec
-        if body.weights:  # a quantized format: the quant planner's memory (exact weight bytes)
+        if body.weights is None and body.kv_cache is not None:
+            raise LlmsizeError("kv_cache applies with weights (a quantized format); without them, give kv_dtype")
+        if body.weights is not None:  # a quantized format: the quant planner's memory (exact weight bytes)
             from llmsize.quant.formats import weight_plan
             from llmsize.quant.memory_bridge import inference_bytes
 
             plan = weight_plan(spec, body.weights)
-            kv = body.kv_cache or "bf16"
+            kv = "bf16" if body.kv_cache is None else body.kv_cache
             grid = [[inference_bytes(spec, plan, c, kv, b)[0] for c in body.contexts] for b in body.batches]
         else:
             grid = [[estimate(spec, _infer_workload(body, loaded, c, b)).peak_bytes for c in body.contexts]

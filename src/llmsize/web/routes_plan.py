@@ -24,13 +24,15 @@ def prices(given: dict[str, float] | None) -> dict[str, float]:
 
 
 def job(j: S.Job) -> Any:
-    """The TrainJob or ServeJob that `--train`/`--serve` and their options make."""
+    """The TrainJob or ServeJob that `--train`/`--serve` and their options make. Only an absent MFU takes
+    the default; any given value (0, negative, NaN) goes to TrainJob, which refuses it as the CLI does."""
     from llmsize.perf import DEFAULT_MFU
     from llmsize.planner.jobs import ServeJob, TrainJob
 
     if j.mode == "train":
         return TrainJob(seq_len=j.seq, micro_batch=j.micro_batch, global_batch=j.global_batch, tokens=j.tokens,
-                        precision=j.precision, mfu=j.mfu or DEFAULT_MFU, recompute=j.recompute, max_days=j.max_days)
+                        precision=j.precision, mfu=DEFAULT_MFU if j.mfu is None else j.mfu, recompute=j.recompute,
+                        max_days=j.max_days)
     return ServeJob(prompt_len=j.prompt, output_len=j.output, concurrency=j.concurrency, weights=j.weights,
                     kv_dtype=j.kv_dtype, gpu_memory_utilization=j.gpu_memory_utilization,
                     min_tokens_per_s=j.target_tps)
@@ -42,7 +44,7 @@ def layout(lay: S.LayoutBody) -> Any:
     from llmsize.parallel import Layout
 
     tp, pp, cp = lay.tp, lay.pp, lay.cp
-    n = lay.gpus or tp * pp * cp
+    n = tp * pp * cp if lay.gpus is None else lay.gpus
     if n % (tp * pp * cp):
         raise LlmsizeError(f"TP {tp} × PP {pp} × CP {cp} = {tp * pp * cp} does not divide {n} GPUs")
     oo, op = lay.offload_optimizer, lay.offload_params
@@ -65,7 +67,7 @@ async def plan(body: S.PlanBody) -> Response:
     from llmsize.planner import plan_report
 
     return await cached("plan", body, lambda: plan_report(
-        resolve(body.model).spec, job(body.job), gpu_names=body.gpus or None, max_gpus=body.max_gpus,
+        resolve(body.model).spec, job(body.job), gpu_names=body.gpus, max_gpus=body.max_gpus,
         prices=prices(body.job.price), top=body.top))
 
 
@@ -73,8 +75,9 @@ async def plan(body: S.PlanBody) -> Response:
 async def fit(body: S.FitBody) -> Response:
     from llmsize.planner.reports import FIND, fit_report
 
+    find = FIND if body.find is None else tuple(body.find)
     return await cached("fit", body, lambda: fit_report(
-        resolve(body.model).spec, job(body.job), body.gpu, layout(body.layout), find=tuple(body.find or FIND),
+        resolve(body.model).spec, job(body.job), body.gpu, layout(body.layout), find=find,
         prices=prices(body.job.price)))
 
 
@@ -90,8 +93,9 @@ async def speed(body: S.SpeedBody) -> Response:
 async def cost(body: S.CostBody) -> Response:
     from llmsize.planner.reports import cost_report
 
-    return await cached("cost", body, lambda: cost_report(resolve(body.model).spec, job(body.job), body.gpus or None,
-                                                    tuple(body.counts or (1, 8)), prices=prices(body.job.price)))
+    counts = (1, 8) if body.counts is None else tuple(body.counts)
+    return await cached("cost", body, lambda: cost_report(resolve(body.model).spec, job(body.job), body.gpus, counts,
+                                                    prices=prices(body.job.price)))
 
 
 @router.post("/export", summary="What an engine reads for a setup (as `llmsize export ENGINE MODEL`)")
@@ -101,7 +105,9 @@ async def export(body: S.ExportBody) -> Response:
 
     def run() -> dict[str, Any]:
         lay = layout(body.layout)
-        kv = body.kv_cache_dtype or ("f16" if body.engine == "llamacpp" else "auto")
+        kv = body.kv_cache_dtype
+        if kv is None:
+            kv = "f16" if body.engine == "llamacpp" else "auto"
         split = tuple([1.0] * lay.gpus) if body.engine == "llamacpp" and lay.gpus > 1 else ()
         s = Setup(model=body.model_name, layout=lay, max_model_len=body.max_model_len,
                   gpu_memory_utilization=body.gpu_memory_utilization, kv_cache_dtype=kv,

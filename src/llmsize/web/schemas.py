@@ -22,7 +22,8 @@ MAX_CONFIG_CHARS = 512 * 1024
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # no NaN or infinity in any number: JSON has neither, and a NaN passes no bound with a clear message
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _dim(hi: int, **kw: Any) -> Any:
@@ -141,7 +142,8 @@ Count = Annotated[int, Field(ge=1, le=MAX_GPUS)]
 class PlanBody(_Body):
     model: ModelRef
     job: Job = Job()
-    gpus: list[GpuName] | None = Field(None, max_length=64, description="GPU types (default: all catalogued).")
+    gpus: list[GpuName] | None = Field(None, min_length=1, max_length=64,
+                                       description="GPU types (default, when absent: all catalogued).")
     max_gpus: int = Field(1024, ge=1, le=1 << 20)
     top: int = Field(15, ge=1, le=200)
 
@@ -151,7 +153,8 @@ class FitBody(_Body):
     job: Job = Job()
     layout: LayoutBody = LayoutBody()
     gpu: str = _GPU
-    find: list[Literal["gpus", "batch", "context", "concurrency", "cheapest"]] | None = None
+    find: list[Literal["gpus", "batch", "context", "concurrency", "cheapest"]] | None = Field(
+        None, min_length=1, description="Which questions (default, when absent: all that apply).")
 
 
 class SpeedBody(_Body):
@@ -164,8 +167,10 @@ class SpeedBody(_Body):
 class CostBody(_Body):
     model: ModelRef
     job: Job = Job()
-    gpus: list[GpuName] | None = Field(None, max_length=64, description="GPU types (default: all with a price).")
-    counts: list[Count] | None = Field(None, max_length=16, description="GPU counts (default 1 and 8).")
+    gpus: list[GpuName] | None = Field(None, min_length=1, max_length=64,
+                                       description="GPU types (default, when absent: all with a price).")
+    counts: list[Count] | None = Field(None, min_length=1, max_length=16,
+                                       description="GPU counts (default, when absent: 1 and 8).")
 
 
 class ExportBody(_Body):
@@ -174,8 +179,8 @@ class ExportBody(_Body):
     layout: LayoutBody = LayoutBody()
     max_model_len: int | None = _opt(MAX_CONTEXT)
     gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
-    kv_cache_dtype: str | None = Field(None, max_length=40)
-    quantization: str | None = Field(None, max_length=40)
+    kv_cache_dtype: str | None = Field(None, min_length=1, max_length=40)
+    quantization: str | None = Field(None, min_length=1, max_length=40)
     max_num_seqs: int | None = _opt(MAX_BATCH)
     micro_batch: int = Field(1, ge=1, le=MAX_BATCH)
     grad_accum: int = Field(1, ge=1, le=1 << 16)
@@ -191,7 +196,8 @@ class QuantBody(_Body):
     context: int | None = _opt(MAX_CONTEXT, description="Tokens per sequence (default: the model's maximum).")
     batch: int = Field(1, ge=1, le=MAX_BATCH)
     kv_cache: str = Field("bf16", min_length=1, max_length=40)
-    formats: list[Annotated[str, Field(min_length=1, max_length=40)]] | None = Field(None, max_length=64)
+    formats: list[Annotated[str, Field(min_length=1, max_length=40)]] | None = Field(None, min_length=1,
+                                                                                    max_length=64)
     tensors: bool = Field(False, description="With one format: every tensor's type and bytes.")
     qlora: bool = Field(False, description="QLoRA fine-tuning terms instead.")
     rank: int = Field(64, ge=1, le=1 << 16, description="LoRA rank for qlora.")
