@@ -269,15 +269,31 @@ class Breakdown:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class OffloadTraffic:
+    """Bytes one GPU moves over its host link when its states are offloaded: per micro-batch host→GPU
+    in forward and in backward and GPU→host in backward (overlapped with that pass's compute), and per
+    optimizer step host→GPU after the host's update (not overlapped)."""
+
+    h2d_forward: int = 0
+    h2d_backward: int = 0
+    d2h_backward: int = 0
+    h2d_step: int = 0
+    host_step: int = 0  # host memory the host's optimizer step reads and writes for this GPU's partition
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class GpuMemory:
-    """Bytes on the most loaded GPU (`stage`), its named terms, each stage's total and host bytes."""
+    """Bytes on the most loaded GPU (`stage`), its named terms, each stage's total, the bytes it keeps
+    in host (CPU) memory and on NVMe, and what offload moves over its host link."""
 
     layout: Layout
     peak_bytes: int
     stage: int
     terms: tuple[Term, ...]
     per_stage: tuple[int, ...]
-    host_bytes: int = 0
+    host_bytes: int = 0  # in host (CPU) memory, per GPU
+    nvme_bytes: int = 0  # on NVMe, per GPU
+    traffic: OffloadTraffic | None = None  # None: nothing offloaded
     notes: tuple[str, ...] = field(default=())
 
     def by_category(self) -> dict[str, int]:
@@ -295,7 +311,18 @@ def model_states(b: Breakdown, layout: Layout, *, params_on_gpu: int, total_para
                  largest_unit: int) -> tuple[list[tuple[str, int, str, str]], int]:
     """Weights, gradients and optimizer states on one GPU holding `params_on_gpu` of `total_params`
     parameters, sharded over N_d GPUs by ZeRO stage / FSDP strategy, with offload. Returns the terms
-    and the bytes moved to the host.
+    and the bytes offloaded (host memory and NVMe together; `offloaded_states` splits them).
+
+    Source: rajbhandari2020"""
+    terms, cpu, nvme = offloaded_states(b, layout, params_on_gpu=params_on_gpu, total_params=total_params,
+                                        largest_unit=largest_unit)
+    return terms, cpu + nvme
+
+
+def offloaded_states(b: Breakdown, layout: Layout, *, params_on_gpu: int, total_params: int,
+                     largest_unit: int) -> tuple[list[tuple[str, int, str, str]], int, int]:
+    """`model_states`' terms, and the bytes offloaded to host memory and to NVMe (each to the device
+    its layout names: weights by offload_params, optimizer states by offload_optimizer).
 
     stage ≥ 1: O, M_32 (and DeepSpeed's fp32 gradient partition) / N_d
     stage ≥ 2: G / N_d (FSDP, ZeRO paper); DeepSpeed keeps the low-precision G whole at stages 1-2
@@ -312,10 +339,10 @@ def model_states(b: Breakdown, layout: Layout, *, params_on_gpu: int, total_para
     w = _scaled(b.weights, params_on_gpu, total_params)
     g = _scaled(grads, params_on_gpu, total_params)
     terms: list[tuple[str, int, str, str]] = []
-    host = 0
+    off = {"cpu": 0, "nvme": 0, "none": 0}
     if stage3:
         w_res = 0 if off_par else w // nd
-        host += w - w_res
+        off[layout.offload_params] += w // nd - w_res  # each GPU offloads its own partition, W/N_d
         terms.append(("weights", w_res, f"W·P_s/Ψ/N_d (N_d={nd})" + (", offloaded" if off_par else ""),
                       "rajbhandari2020"))
         unit = round(largest_unit * (b.weight_bytes_per_param + b.grad_bytes_per_param))
@@ -335,10 +362,37 @@ def model_states(b: Breakdown, layout: Layout, *, params_on_gpu: int, total_para
             continue
         shard = v // nd if layout.zero >= 1 else v
         res = 0 if off_opt else shard
-        host += shard - res
+        off[layout.offload_optimizer] += shard - res
         terms.append((name, res, f"{name}·P_s/Ψ" + ("/N_d" if layout.zero else "")
                       + (f", offloaded to {layout.offload_optimizer}" if off_opt else ""), "rajbhandari2020"))
-    return terms, host
+    return terms, off["cpu"], off["nvme"]
+
+
+def offload_traffic(b: Breakdown, layout: Layout, *, params_on_gpu: int, total_params: int) -> OffloadTraffic | None:
+    """What one GPU holding `params_on_gpu` parameters moves over its host link under offload (None
+    when nothing is offloaded). ZeRO-Offload's schedule: each GPU's gradient partition goes to the host
+    during backward, the host runs the optimizer, and the updated 16-bit parameters come back before the
+    next forward (DeepSpeed accumulates offloaded gradients on the host, so the gradients go down every
+    micro-batch). ZeRO-Infinity's parameter offload: the partition is fetched for the forward and again
+    for the backward of every micro-batch, and the update stays on the host.
+
+    P_sh = P_s / N_d;  optimizer offloaded: D2H_bwd = g·P_sh per micro-batch, H2D_step = w·P_sh per step,
+    host step = 2·(O + M_32 [+ DeepSpeed's fp32 gradients])·P_sh/Ψ (the host's optimizer reads and writes them)
+    parameters offloaded: H2D_fwd = H2D_bwd = w·P_sh per micro-batch, H2D_step = 0
+
+    Source: ren2021"""
+    off_opt, off_par = layout.offload_optimizer != "none", layout.offload_params != "none"
+    if not (off_opt or off_par):
+        return None
+    shard = params_on_gpu / layout.shard
+    w, g = b.weight_bytes_per_param * shard, b.grad_bytes_per_param * shard
+    states = b.optimizer + b.master_weights + (b.master_weights if layout.engine == "deepspeed" else 0)
+    host_step = 2 * states * shard / total_params if layout.offload_optimizer == "cpu" and total_params else 0
+    # ASSUMES: with recomputation a parameter fetched for the recomputed forward stays for its backward
+    # (DeepSpeed's stage3_max_reuse_distance), so two fetches per micro-batch, not three.
+    return OffloadTraffic(h2d_forward=round(w) if off_par else 0, h2d_backward=round(w) if off_par else 0,
+                          d2h_backward=round(g) if off_opt else 0,
+                          h2d_step=round(w) if off_opt and not off_par else 0, host_step=round(host_step))
 
 
 def per_gpu(spec: ModelSpec, b: Breakdown, layout: Layout) -> GpuMemory:
@@ -352,10 +406,10 @@ def per_gpu(spec: ModelSpec, b: Breakdown, layout: Layout) -> GpuMemory:
     P = placement(spec, layout.tp, layout.pp, layout.ep)
     L, t, c, p = spec.num_layers, layout.tp, layout.cp, layout.pp
     f_tp = 1 / t if layout.sequence_parallel or t == 1 else (10 + 24 / t) / 34
-    stage_totals, stage_terms, hosts = [], [], []
+    stage_totals, stage_terms, hosts, nvmes = [], [], [], []
     for s in range(p):
-        terms, host = model_states(b, layout, params_on_gpu=P.per_stage[s], total_params=P.total,
-                                   largest_unit=P.largest_unit)
+        terms, host, nvme = offloaded_states(b, layout, params_on_gpu=P.per_stage[s], total_params=P.total,
+                                             largest_unit=P.largest_unit)
         in_flight = min(p - s, layout.grad_accum) if p > 1 else 1
         act = round(b.activations / L * P.layers[s] * in_flight * f_tp / c)
         terms.append(("activations", act, f"A/L·L_s·min(p−s, m)·f_tp/c (L_s={P.layers[s]}, in flight "
@@ -369,8 +423,10 @@ def per_gpu(spec: ModelSpec, b: Breakdown, layout: Layout) -> GpuMemory:
         stage_totals.append(sum(v for _, v, _, _ in terms))
         stage_terms.append(terms)
         hosts.append(host)
+        nvmes.append(nvme)
     worst = max(range(p), key=lambda i: stage_totals[i])
     return GpuMemory(layout=layout, peak_bytes=stage_totals[worst], stage=worst,
                      terms=tuple(Term(name=n, value=v, formula=f, source=src)
                                  for n, v, f, src in stage_terms[worst] if v),
-                     per_stage=tuple(stage_totals), host_bytes=hosts[worst])
+                     per_stage=tuple(stage_totals), host_bytes=max(hosts), nvme_bytes=max(nvmes),
+                     traffic=offload_traffic(b, layout, params_on_gpu=max(P.per_stage), total_params=P.total))

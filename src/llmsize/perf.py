@@ -132,6 +132,63 @@ def step_time(spec: ModelSpec, *, batch_tokens: int, gpus: int, peak_flops: floa
                       mfu=mfu, recompute=recompute).seconds
 
 
+def forward_share(recompute: bool) -> float:
+    """Share of a training step's FLOPs in the forward pass: 2 of 6 (2N + 4·L·s·d_attn of 6N + 12·L·s·d_attn),
+    2 of 8 with full recomputation (the recomputed forward runs inside the backward).
+
+    Source: chowdhery2022"""
+    return 2 / (8 if recompute else 6)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OffloadTime:
+    """One optimizer step of one GPU with offloaded states, against the same step without offload."""
+
+    compute_s: float  # m micro-batches of GPU compute, nothing offloaded
+    step_s: float  # with the host-link transfers
+    forward_s: float  # one micro-batch's forward: compute or parameter fetch, the longer
+    backward_s: float  # one micro-batch's backward: compute, parameter fetch or gradient offload, the longest
+    upload_s: float  # per step: the updated parameters back from the host, not overlapped
+    host_step_s: float  # per step: the host's optimizer step, bound by host memory bandwidth, not overlapped
+    link_bytes_per_s: float  # one direction of the host link
+
+    @property
+    def slowdown(self) -> float:
+        return self.step_s / self.compute_s
+
+
+def offload_step_time(*, micro_batch_s: float, micro_batches: int, forward_share: float, h2d_forward: int,
+                      h2d_backward: int, d2h_backward: int, h2d_step: int, pcie_bw: float,
+                      host_step_bytes: int = 0, host_bw: float | None = None) -> OffloadTime:
+    """Step time of a GPU whose states are offloaded to the host (ZeRO-Offload / ZeRO-Infinity): each
+    pass of each micro-batch takes the longer of its compute and its transfers (parameter prefetch and
+    gradient offload overlap the pass); then the host's optimizer step (memory-bound: the states it
+    reads and writes, `host_step_bytes` for the whole node, over the node's memory bandwidth) and the
+    updated parameters' way back are on the critical path. The link is full duplex at half the
+    catalogue's bidirectional PCIe figure each way. Not timed: the host's per-micro-batch gradient
+    accumulation (overlapped with backward), contention of the node's GPUs for host memory bandwidth
+    during transfers, NVMe reads and writes. So the result is a lower bound.
+
+    B = pcie_bw / 2;  t_f = max(f·t_mb, H2D_f/B);  t_b = max((1−f)·t_mb, H2D_b/B, D2H_b/B)
+    t_step = m·(t_f + t_b) + H_step/bw_host + H2D_step/B
+
+    Source: ren2021"""
+    if not (micro_batch_s > 0 and math.isfinite(micro_batch_s)) or micro_batches < 1 or not 0 < forward_share < 1:
+        raise LlmsizeError("offload step time needs a positive micro-batch time, micro-batches >= 1 and a "
+                           "forward share in (0, 1)")
+    if not (pcie_bw and pcie_bw > 0):
+        raise LlmsizeError("offload step time needs the GPU's PCIe bandwidth")
+    link = pcie_bw / 2
+    fwd = max(forward_share * micro_batch_s, h2d_forward / link)
+    bwd = max((1 - forward_share) * micro_batch_s, h2d_backward / link, d2h_backward / link)
+    up = h2d_step / link
+    if host_step_bytes and not (host_bw and host_bw > 0):
+        raise LlmsizeError("timing the host's optimizer step needs the host memory bandwidth")
+    host = host_step_bytes / host_bw if host_step_bytes else 0.0
+    return OffloadTime(compute_s=micro_batches * micro_batch_s, step_s=micro_batches * (fwd + bwd) + host + up,
+                       forward_s=fwd, backward_s=bwd, upload_s=up, host_step_s=host, link_bytes_per_s=link)
+
+
 # -- inference -------------------------------------------------------------------------------------
 def forward_flops(spec: ModelSpec, new_tokens: int, context: int) -> float:
     """Forward FLOPs for `new_tokens` tokens attending to `context` tokens on average (causal).

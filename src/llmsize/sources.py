@@ -141,6 +141,19 @@ SOURCES: dict[str, str] = {
                 "bound: each step reads the weights and the KV cache; prefill is compute-bound).",
     "databricks2023": "Databricks 2023, LLM Inference Performance Engineering: Best Practices (model bandwidth "
                       "utilization, MBU, reached by decode kernels, well below 100%).",
+    "ren2021": "Ren et al. 2021, ZeRO-Offload: Democratizing Billion-Scale Model Training (USENIX ATC 2021, arXiv "
+               "2101.06840), sec. 4 (the optimizer states and step on the CPU; 16-bit gradients go to the host "
+               "during backward, overlapped with it, and the updated 16-bit parameters come back over PCIe before "
+               "the next forward); Rajbhandari et al. 2021, ZeRO-Infinity (SC21, arXiv 2104.07857): offloaded "
+               "parameters fetched, with prefetch, for the forward and the backward pass.",
+    "nvidia-dgx-h100": "NVIDIA DGX BasePOD reference architecture, Core Components (docs.nvidia.com/dgx-basepod/"
+                       "reference-architecture-infrastructure-foundation-enterprise-ai/latest/core-components.html): "
+                       "DGX H100 / H200, eight GPUs, '2 TB of DDR5 system memory', eight 3.84 TB U.2 NVMe drives for "
+                       "storage/cache; MLCommons inference v4.1 NVIDIA H200-SXM-141GBx8 system description: "
+                       "host_memory_configuration 32x 64GB (= 2 TiB), 2x Intel Xeon Platinum 8480C; ServeTheHome, "
+                       "Intel Xeon Max 9480 deep-dive p. 3 (Xeon Platinum 8480+: 8 DDR5 channels); WWT, Memory "
+                       "Population Guidelines for Intel 4th Gen Xeon Scalable (4800 MT/s with one DIMM per "
+                       "channel, 4400 MT/s with two).",
     "jacobs2023": "Jacobs et al. 2023, DeepSpeed Ulysses; Liu et al. 2023, Ring Attention (sequence/context "
                   "parallelism: activations split over c GPUs).",
     "deepspeed-config": "DeepSpeed docs/_pages/config-json.md and deepspeed/runtime/zero/config.py "

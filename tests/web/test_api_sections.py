@@ -69,6 +69,9 @@ def test_export_equals_cli(client, engine, body, args):
     ({"job": {"concurrency": 8}, "gpus": ["H100", "L4"]}, ["--serve", "--concurrency", "8", "--gpu", "H100", "--gpu", "L4"]),
     ({"job": {"mode": "train", "tokens": 1e11}, "gpus": ["H100"], "max_gpus": 64},
      ["--train", "--tokens", "1e11", "--gpu", "H100", "--max-gpus", "64"]),
+    ({"job": {"mode": "train", "tokens": 1e11, "host_memory": "96GiB", "nvme": 30 * 10**12}, "gpus": ["H100"],
+      "max_gpus": 8}, ["--train", "--tokens", "1e11", "--gpu", "H100", "--max-gpus", "8", "--host-memory", "96GiB",
+                       "--nvme", "30TB"]),
 ])
 def test_plan_equals_cli(client, body, args):
     assert post(client, "plan", {"model": LLAMA, **body}) == cli_json("plan", "Llama-3.1-8B", *args)

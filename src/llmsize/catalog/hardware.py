@@ -252,6 +252,30 @@ _SIZE = re.compile(r"^(\d+(?:\.\d+)?|\.\d+)\s*([a-z]*)$")
 _UNITS = {"gib": 1.0, "tib": 1024.0, "gb": 1e9 / 2**30, "tb": 1e12 / 2**30}
 
 
+_BYTE_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12, "pb": 10**15,
+               "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40, "pib": 2**50}
+
+
+def parse_bytes(text: str | int, what: str = "size") -> int:
+    """'2TiB' -> 2·2^40, '2TB' -> 2·10^12, '512 GiB', '1.5TB' (binary or decimal unit required);
+    an int is bytes. The result must be a positive whole number of bytes."""
+    if isinstance(text, bool):
+        raise LlmsizeError(f"{what}: expected a size like 2TiB or 2TB, got {text!r}")
+    if isinstance(text, int):
+        n = text
+    else:
+        match = _SIZE.match(str(text).strip().lower())
+        if match is None or match.group(2) not in _BYTE_UNITS:
+            raise LlmsizeError(f"{what}: cannot read {text!r}; write a number and a unit: B, KB, MB, GB, TB, PB "
+                               f"(decimal) or KiB, MiB, GiB, TiB, PiB (binary), e.g. 2TiB or 2TB")
+        from decimal import Decimal
+
+        n = int(Decimal(match.group(1)) * _BYTE_UNITS[match.group(2)])
+    if n <= 0 or n > 2**70:
+        raise LlmsizeError(f"{what}: must be between 1 byte and 1 ZiB, got {text!r}")
+    return n
+
+
 def parse_gpu(text: str) -> GPU:
     """A catalogued GPU by name ('H100', 'h100-sxm') or a bare memory size ('24GiB', '24GB')."""
     gpu = _lookup(_text(text, "GPU"))

@@ -159,9 +159,11 @@ def design_cmd(**kw: Any) -> None:
         o = min(offl, key=lambda x: x["gpus"])
         host = [x["host_bytes"] for x in offl]
         span = _b(min(host), units) + ("" if min(host) == max(host) else f"-{_b(max(host), units)}")
+        slow = max(x["offload_slowdown"] or 1.0 for x in offl)
         c.print(f"With CPU offload ({o['layout']}) the planner fits {len(offl)} of them on {o['gpus']} {s['gpu']} "
-                f"with {span} of host memory; it does not model the host memory limit or the slower offloaded "
-                f"steps, so those setups are left out above", markup=False)
+                f"with {span} of host memory per node (of {_b(o['host_memory_bytes'], units)}), each step up to "
+                f"{slow:.2f}× its GPU compute (PCIe transfers and the host's optimizer step); the table above "
+                f"keeps the model in GPU memory", markup=False)
     losses = sorted({round(r["loss"]["chinchilla"], 3) for r in rep["candidates"]})
     c.print(f"Predicted loss (Chinchilla fit, N and D only): {', '.join(f'{x:.3f}' for x in losses)}; the laws do "
             f"not see d/L, which Kaplan et al. found matters little over a wide range")

@@ -45,6 +45,11 @@ def job_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--recompute/--no-recompute", default=True, show_default=True,
                      help="Activation checkpointing (8ND instead of 6ND)."),
         click.option("--max-days", type=float, help="Reject training setups slower than this."),
+        click.option("--host-memory", default="2TiB", show_default=True,
+                     help="Host (CPU) memory per node of 8 GPUs, for CPU offload (e.g. 1TiB, 2TB; default: a DGX "
+                          "H100's 2 TB of DDR5)."),
+        click.option("--nvme", help="NVMe capacity per node for NVMe offload (e.g. 30TB); without it NVMe "
+                                    "offload is reported, not assumed to fit."),
         click.option("--prompt", type=click.IntRange(min=1), default=1024, show_default=True, help="Prompt tokens."),
         click.option("--output", type=click.IntRange(min=1), default=256, show_default=True, help="Output tokens."),
         click.option("--concurrency", type=click.IntRange(min=1), default=1, show_default=True,
@@ -63,15 +68,19 @@ def job_options(f: Callable[..., Any]) -> Callable[..., Any]:
         from llmsize.perf import DEFAULT_MFU
 
         names = ("mode", "seq", "micro_batch", "global_batch", "tokens", "precision", "mfu", "recompute",
-                 "max_days", "prompt", "output", "concurrency", "weights", "kv_dtype", "gpu_memory_utilization",
-                 "target_tps", "price")
+                 "max_days", "host_memory", "nvme", "prompt", "output", "concurrency", "weights", "kv_dtype",
+                 "gpu_memory_utilization", "target_tps", "price")
         v = {n: kw.pop(n) for n in names}
         kw["prices"] = _prices(v["price"])
         if v["mode"] == "train":
+            from llmsize.catalog.hardware import parse_bytes
+
             kw["job"] = TrainJob(seq_len=v["seq"], micro_batch=v["micro_batch"], global_batch=v["global_batch"],
                                  tokens=v["tokens"], precision=v["precision"],
                                  mfu=DEFAULT_MFU if v["mfu"] is None else v["mfu"],
-                                 recompute=v["recompute"], max_days=v["max_days"])
+                                 recompute=v["recompute"], max_days=v["max_days"],
+                                 host_memory=parse_bytes(v["host_memory"], "--host-memory"),
+                                 nvme=None if v["nvme"] is None else parse_bytes(v["nvme"], "--nvme"))
         else:
             kw["job"] = ServeJob(prompt_len=v["prompt"], output_len=v["output"], concurrency=v["concurrency"],
                                  weights=v["weights"], kv_dtype=v["kv_dtype"],
@@ -193,8 +202,37 @@ def fit_cmd(model: Loaded, job: Any, prices: dict[str, float], layout: Any, gpu_
         if k in ("model", "gpu", "layout", "mode"):
             continue
         if isinstance(v, dict) and "gpu" in v:
-            v = f"{v['gpus']} × {v['gpu']} {v['layout']}"
-        c.print(f"  {k.replace('_', ' ')}: {v}")
+            v = _setup_line(v)
+        elif k == "offload":
+            v = _offload_line(v)
+        c.print(f"  {k.replace('_', ' ')}: {v}", markup=False)
+
+
+def _offload_line(o: dict[str, Any]) -> str:
+    gib = 2**30
+    parts = [f"{o['host_bytes_per_node'] / gib:,.0f} of {o['host_memory_bytes'] / gib:,.0f} GiB host memory per node"]
+    if o["nvme_bytes_per_node"]:
+        cap = "no --nvme given" if o["nvme_bytes"] is None else f"{o['nvme_bytes'] / gib:,.0f} GiB"
+        parts.append(f"{o['nvme_bytes_per_node'] / gib:,.0f} GiB NVMe per node ({cap})")
+    if o["reason"]:
+        return "; ".join(parts) + f"; cannot run: {o['reason']}"
+    return "; ".join(parts) + f"; step {o['offload_slowdown']:.2f}× its GPU compute (PCIe, host optimizer step)"
+
+
+def _setup_line(r: dict[str, Any]) -> str:
+    """'16 × H100-SXM DP16 ZeRO-3 opt->cpu, 564 of 2,048 GiB host memory per node, 10,417 tokens/s (offload: 1.00×
+    the step time)'."""
+    out = f"{r['gpus']} × {r['gpu']} {r['layout']}"
+    if r.get("host_bytes_per_node"):
+        out += (f", {r['host_bytes_per_node'] / 2**30:,.0f} of {r['host_memory_bytes'] / 2**30:,.0f} GiB host memory "
+                f"per node")
+    if r.get("tokens_per_s"):
+        out += f", {r['tokens_per_s']:,.0f} tokens/s"
+    if r.get("offload_slowdown"):
+        out += f" (offload: step {r['offload_slowdown']:.2f}× its GPU compute)"
+    if r.get("seconds"):
+        out += f", {_hours(r['seconds'])}"
+    return out
 
 
 @click.command("speed")
@@ -213,7 +251,9 @@ def speed_cmd(model: Loaded, job: Any, prices: dict[str, float], layout: Any, gp
         return
     c = console()
     for k, v in rep.items():
-        if k not in ("citations", "terms"):
+        if k == "offload":
+            c.print(f"offload: {_offload_line(v)}", markup=False)
+        elif k not in ("citations", "terms"):
             c.print(f"{k.replace('_', ' ')}: {v:,.4g}" if isinstance(v, float) else f"{k.replace('_', ' ')}: {v}")
 
 

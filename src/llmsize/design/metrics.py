@@ -232,10 +232,11 @@ def train_plan(spec: ModelSpec, setting: Setting, tokens: float) -> tuple[dict[s
     planner picks for them, memory per GPU, and the planner's time and cost on that setup.
 
     The planner's own search and ranking answer it (`plan_report(..., by="gpus")`, what `llmsize fit
-    --find gpus` asks): its first setup that keeps the model in GPU memory. Setups that offload
-    parameters or optimizer states to the host are skipped, because the planner neither limits host
-    memory nor slows offloaded steps down (it would put a 70B model on one GPU with 1.1 TiB of host
-    memory at full speed); the fewest GPUs with offload are kept beside it (`fewest_with_offload`).
+    --find gpus` asks): its first setup that keeps the model in GPU memory, so that candidates are
+    compared on what their GPUs hold. Setups that offload parameters or optimizer states to the host
+    (the planner checks them against 2 TiB of host memory per node and slows their steps by PCIe and
+    the host's optimizer step; by GPU count it puts a 70B model on one H100 with ~1.15 TiB of host
+    memory, ~10% slower) are kept beside it (`fewest_with_offload`).
 
     The job is the one the single-device peak assumes (bf16 weights + fp32 master and AdamW states,
     activation recomputation, micro-batch `setting.micro_batch` of `setting.train_seq` tokens) with the
@@ -270,7 +271,8 @@ def train_plan(spec: ModelSpec, setting: Setting, tokens: float) -> tuple[dict[s
                searched=rep["searched"], feasible=rep["feasible"])
     off = rep["setups"][0]
     out["fewest_with_offload"] = (
-        {k: off[k] for k in ("gpus", "layout", "memory_per_gpu_bytes", "host_bytes")}
+        {k: off.get(k) for k in ("gpus", "layout", "memory_per_gpu_bytes", "host_bytes", "host_bytes_per_node",
+                                 "host_memory_bytes", "offload_slowdown", "tokens_per_s", "seconds", "usd")}
         if _offloads(off) and off["gpus"] < in_gpu["gpus"] else None)
     return out, ()
 

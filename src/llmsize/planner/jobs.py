@@ -16,6 +16,14 @@ from llmsize.perf import DEFAULT_MBU, DEFAULT_MFU, DEFAULT_PREFILL_MFU
 from llmsize.spec import ModelSpec
 
 TRAIN_PRECISIONS = ("bf16-mixed", "bf16", "fp32")
+# ASSUMES: a node of 8 GPUs has the host memory of an NVIDIA DGX H100/H200, "2 TB of DDR5 system memory"
+# (NVIDIA DGX BasePOD reference architecture), built from 32 x 64 GB DIMMs (MLCommons v4.1 DGX-H200
+# system description), i.e. 2 TiB. Offloaded bytes per node are checked against it (--host-memory).
+DEFAULT_HOST_MEMORY = 2 * 2**40  # Source: nvidia-dgx-h100
+# ASSUMES: that node's host memory bandwidth, for the host's optimizer step under offload: two Xeon Platinum
+# 8480C with 8 DDR5 channels each (Sapphire Rapids), 32 DIMMs = two per channel, which runs them at 4400 MT/s
+# (4800 with one per channel): 2 x 8 x 4400e6 x 8 B = 563.2 GB/s, a peak the CPU's Adam does not exceed.
+DEFAULT_HOST_BANDWIDTH = 2 * 8 * 4400e6 * 8  # Source: nvidia-dgx-h100
 SERVE_WEIGHTS = ("bf16", "fp16", "fp8", "int8", "nf4", "gptq-int4", "awq-int4")
 KV_DTYPES = ("auto", "fp8", "fp8_e4m3", "fp8_e5m2")  # vLLM --kv-cache-dtype
 
@@ -42,10 +50,17 @@ class TrainJob:
     lora_rank: int | None = None
     mfu: float = DEFAULT_MFU
     max_days: float | None = None  # slower setups are rejected as "too slow"
+    host_memory: int = DEFAULT_HOST_MEMORY  # host (CPU) memory per node of 8 GPUs, bytes
+    nvme: int | None = None  # NVMe capacity per node for ZeRO-Infinity offload, bytes (None: unknown)
 
     def __post_init__(self) -> None:
         _pos("train job", seq_len=self.seq_len, micro_batch=self.micro_batch, global_batch=self.global_batch,
              tokens=self.tokens, mfu=self.mfu, max_days=self.max_days, lora_rank=self.lora_rank)
+        for k in ("host_memory", "nvme"):
+            v = getattr(self, k)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v <= 0):
+                raise LlmsizeError(f"train job: {k.replace('_', ' ')} must be a positive whole number of bytes, "
+                                   f"got {v!r}")
         if self.precision not in TRAIN_PRECISIONS:
             raise LlmsizeError(f"train job: precision must be one of {', '.join(TRAIN_PRECISIONS)}")
         if self.optimizer not in ("adamw", "sgd"):

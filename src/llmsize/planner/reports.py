@@ -30,6 +30,9 @@ def fit_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_name: str, layout:
     dev = _device_fn(serving, job.gpu_memory_utilization if serving else None)
     out: dict[str, Any] = {"model": spec.name, "gpu": gpu.name, "layout": layout.label(),
                            "mode": "serve" if serving else "train"}
+    if not serving and (layout.offload_optimizer != "none" or layout.offload_params != "none"):
+        assert isinstance(job, TrainJob)
+        out["offload"] = _offload(spec, job, gpu, layout)
     if "gpus" in find:
         rep = plan_report(spec, job, gpu_names=[gpu.name], prices=prices, by="gpus", top=1)
         out["fewest_gpus"] = rep["setups"][0] if rep["setups"] else None
@@ -45,6 +48,23 @@ def fit_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_name: str, layout:
         rep = plan_report(spec, job, prices=prices, top=1)
         out["cheapest"] = rep["setups"][0] if rep["setups"] else None
     return out
+
+
+def _offload(spec: ModelSpec, job: TrainJob, gpu: Any, layout: Layout) -> dict[str, Any]:
+    """Host memory and NVMe per node of the layout's offload, checked against the job's, and the step's
+    slowdown over PCIe (`planner.search.offload`, as the search scores it)."""
+    from llmsize.perf import train_flops_per_token
+    from llmsize.planner.search import offload
+
+    from dataclasses import replace
+
+    # the job's micro-batches per step on this layout's data-parallel width (the layout alone says 1)
+    layout = replace(layout, micro_batch=job.micro_batch,
+                     grad_accum=max(1, job.global_batch // (job.micro_batch * layout.dp)))
+    mem = per_gpu(spec, jobs.train_breakdown(spec, job), layout)
+    flops_tok = sum(t.value for t in train_flops_per_token(spec, job.seq_len, recompute=job.recompute))
+    why, slowdown, info = offload(job, gpu, layout.gpus, layout, mem, flops_tok)
+    return {**info, "offload_slowdown": slowdown, "fits": why is None, "reason": why}
 
 
 def speed_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_name: str, layout: Layout, *,
@@ -73,12 +93,22 @@ def speed_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_name: str, layou
     tt = train_time(spec, tokens=job.tokens, gpus=layout.gpus, peak_flops=gpu.peak_flops("bf16"),
                     seq_len=job.seq_len, mfu=job.mfu, recompute=job.recompute, tdp_watts=gpu.tdp_watts, pue=pue)
     step_tokens = job.global_batch * job.seq_len
-    return {"model": spec.name, "gpu": gpu.name, "gpus": layout.gpus, "layout": layout.label(), "mode": "train",
-            "flops_per_token": tt.flops_per_token, "total_flops": tt.total_flops, "mfu": tt.mfu,
-            "tokens_per_s": job.tokens / tt.seconds, "step_s": tt.seconds * step_tokens / job.tokens,
-            "seconds": tt.seconds, "days": tt.days, "gpu_hours": tt.gpu_hours, "energy_kwh": tt.energy_kwh,
-            "terms": [{"name": t.name, "flops": t.value, "formula": t.formula, "source": t.source} for t in tt.terms],
-            "citations": {k: SOURCES[k] for k in ("chowdhery2022", "narayanan2021")}}
+    # offloaded states: the step is slower by the PCIe transfers and the host's optimizer step
+    off = _offload(spec, job, gpu, layout) if layout.offload_optimizer != "none" or layout.offload_params != "none" \
+        else None
+    slow = off["offload_slowdown"] if off else 1.0
+    seconds = tt.seconds * slow
+    out = {"model": spec.name, "gpu": gpu.name, "gpus": layout.gpus, "layout": layout.label(), "mode": "train",
+           "flops_per_token": tt.flops_per_token, "total_flops": tt.total_flops, "mfu": tt.mfu,
+           "tokens_per_s": job.tokens / seconds, "step_s": seconds * step_tokens / job.tokens,
+           "seconds": seconds, "days": seconds / 86400, "gpu_hours": tt.gpu_hours * slow,
+           "energy_kwh": None if tt.energy_kwh is None else tt.energy_kwh * slow,
+           "terms": [{"name": t.name, "flops": t.value, "formula": t.formula, "source": t.source} for t in tt.terms],
+           "citations": {k: SOURCES[k] for k in ("chowdhery2022", "narayanan2021")}}
+    if off:
+        out["offload"] = off
+        out["citations"]["ren2021"] = SOURCES["ren2021"]
+    return out
 
 
 def cost_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_names: Sequence[str] | None,

@@ -14,8 +14,8 @@ from typing import Any
 from llmsize.cost import usd_per_million_tokens
 from llmsize.errors import LlmsizeError
 from llmsize.parallel import Breakdown, GpuMemory, Layout, layout_problems, per_gpu
-from llmsize.perf import serve_speed, train_flops_per_token
-from llmsize.planner.jobs import ServeJob, TrainJob
+from llmsize.perf import forward_share, offload_step_time, serve_speed, train_flops_per_token
+from llmsize.planner.jobs import DEFAULT_HOST_BANDWIDTH, ServeJob, TrainJob
 from llmsize.spec import ModelSpec
 
 DEFAULT_COUNTS = tuple(sorted({1, 2, 4} | set(range(8, 1025, 8))))
@@ -35,7 +35,7 @@ class Candidate:
     usd: float | None = None  # training: run cost; serving: $ per 1M output tokens
     usd_in: float | None = None  # serving: $ per 1M input tokens
     reason: str | None = None  # why rejected (None: feasible)
-    kind: str = "ok"  # ok | fit | divisible | slow | price
+    kind: str = "ok"  # ok | fit | host | divisible | slow | price
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -107,6 +107,55 @@ def plan_train(spec: ModelSpec, job: TrainJob, breakdown: Breakdown, gpu_types: 
     return out
 
 
+def offload(job: TrainJob, g: Any, n: int, lay: Layout, mem: GpuMemory, flops_tok: float,
+            dtype: str = "bf16") -> tuple[str | None, float, dict[str, Any]]:
+    """Offload of one training setup: (why the node cannot hold it, or None; the step's slowdown, 1.0 when
+    nothing is offloaded; the details for its JSON row). Offloaded bytes per node are each GPU's times the
+    job's GPUs on one node (up to 8), checked against the job's host memory and NVMe capacity; the
+    slowdown is `perf.offload_step_time` over the GPU's PCIe link.
+
+    H_node = host bytes per GPU × min(n, 8) ≤ host memory;  NVMe likewise ≤ --nvme
+
+    Source: ren2021"""
+    if mem.traffic is None and not mem.host_bytes and not mem.nvme_bytes:
+        return None, 1.0, {}
+    per_node = min(n, NODE)
+    host, nvme = mem.host_bytes * per_node, mem.nvme_bytes * per_node
+    info: dict[str, Any] = {"host_bytes_per_node": host, "host_memory_bytes": job.host_memory,
+                            "nvme_bytes_per_node": nvme, "nvme_bytes": job.nvme}
+    gib = 2**30
+    if host > job.host_memory:
+        return (f"host memory: offloads {host / gib:,.0f} GiB per node ({per_node} GPU{'s' * (per_node > 1)} × "
+                f"{mem.host_bytes / gib:,.1f} GiB), a node has {job.host_memory / gib:,.0f} GiB (--host-memory)",
+                1.0, info)
+    if nvme and job.nvme is None:
+        return (f"NVMe: offloads {nvme / gib:,.0f} GiB per node to NVMe and no NVMe capacity is given (--nvme)",
+                1.0, info)
+    if nvme and nvme > job.nvme:
+        return (f"NVMe: offloads {nvme / gib:,.0f} GiB per node, a node has {job.nvme / gib:,.0f} GiB (--nvme)",
+                1.0, info)
+    if mem.traffic is None or not g.has(dtype):  # no rate: the caller rejects it for that
+        return None, 1.0, info
+    if not g.pcie_bw:
+        return f"{g.name}: no PCIe bandwidth in the catalogue to time the offload over", 1.0, info
+    # one micro-batch's compute on one GPU: its TP/PP/CP share of the FLOPs
+    t_mb = job.micro_batch * job.seq_len * flops_tok / (lay.tp * lay.pp * lay.cp * g.peak_flops(dtype) * job.mfu)
+    tr = mem.traffic
+    ot = offload_step_time(micro_batch_s=t_mb, micro_batches=lay.grad_accum, forward_share=forward_share(job.recompute),
+                           h2d_forward=tr.h2d_forward, h2d_backward=tr.h2d_backward, d2h_backward=tr.d2h_backward,
+                           h2d_step=tr.h2d_step, pcie_bw=g.pcie_bw, host_step_bytes=tr.host_step * per_node,
+                           host_bw=DEFAULT_HOST_BANDWIDTH)
+    info.update(offload_slowdown=ot.slowdown, offload_step={
+        "compute_s": ot.compute_s, "step_s": ot.step_s, "forward_s": ot.forward_s, "backward_s": ot.backward_s,
+        "upload_s": ot.upload_s, "host_step_s": ot.host_step_s, "link_bytes_per_s": ot.link_bytes_per_s,
+        "host_bytes_per_s": DEFAULT_HOST_BANDWIDTH, "h2d_forward_bytes": tr.h2d_forward,
+        "h2d_backward_bytes": tr.h2d_backward, "d2h_backward_bytes": tr.d2h_backward, "h2d_step_bytes": tr.h2d_step,
+        "host_step_bytes_per_node": tr.host_step * per_node,
+        "note": "a lower bound: PCIe transfers and the host's memory-bound optimizer step at peak bandwidth; "
+                "host-side gradient accumulation, host bandwidth contention and NVMe are not timed"})
+    return None, ot.slowdown, info
+
+
 def _score_train(spec: ModelSpec, job: TrainJob, g: Any, n: int, lay: Layout, mem: GpuMemory, flops_tok: float,
                  device: Callable[[Any, int], int] | None, price: Callable[[Any], float | None] | None,
                  dtype: str) -> Candidate:
@@ -117,10 +166,14 @@ def _score_train(spec: ModelSpec, job: TrainJob, g: Any, n: int, lay: Layout, me
     if need > budget:
         return Candidate(**c, kind="fit", reason=f"does not fit: needs {need / 2**30:.1f} GiB per GPU, "
                                                  f"{g.name} has {budget / 2**30:.1f} GiB")
+    why, slowdown, info = offload(job, g, n, lay, mem, flops_tok, dtype)
+    if why is not None:
+        return Candidate(**c, kind="host", reason=why, extra=info)
     if not g.has(dtype):
         return Candidate(**c, kind="fit", reason=f"{g.name} has no {dtype} units")
-    rate = n * g.peak_flops(dtype) * job.mfu * _bubble(lay)
+    rate = n * g.peak_flops(dtype) * job.mfu * _bubble(lay) / slowdown
     tps = rate / flops_tok
+    c["extra"] = info
     seconds = job.tokens / tps if job.tokens else None
     usd = None
     p = price(g) if price else None

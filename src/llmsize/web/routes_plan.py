@@ -26,13 +26,17 @@ def prices(given: dict[str, float] | None) -> dict[str, float]:
 def job(j: S.Job) -> Any:
     """The TrainJob or ServeJob that `--train`/`--serve` and their options make. Only an absent MFU takes
     the default; any given value (0, negative, NaN) goes to TrainJob, which refuses it as the CLI does."""
+    from llmsize.catalog.hardware import parse_bytes
     from llmsize.perf import DEFAULT_MFU
-    from llmsize.planner.jobs import ServeJob, TrainJob
+    from llmsize.planner.jobs import DEFAULT_HOST_MEMORY, ServeJob, TrainJob
 
     if j.mode == "train":
         return TrainJob(seq_len=j.seq, micro_batch=j.micro_batch, global_batch=j.global_batch, tokens=j.tokens,
                         precision=j.precision, mfu=DEFAULT_MFU if j.mfu is None else j.mfu, recompute=j.recompute,
-                        max_days=j.max_days)
+                        max_days=j.max_days,
+                        host_memory=DEFAULT_HOST_MEMORY if j.host_memory is None else
+                        parse_bytes(j.host_memory, "host_memory"),
+                        nvme=None if j.nvme is None else parse_bytes(j.nvme, "nvme"))
     return ServeJob(prompt_len=j.prompt, output_len=j.output, concurrency=j.concurrency, weights=j.weights,
                     kv_dtype=j.kv_dtype, gpu_memory_utilization=j.gpu_memory_utilization,
                     min_tokens_per_s=j.target_tps)

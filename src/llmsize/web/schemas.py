@@ -21,6 +21,10 @@ MAX_GPUS = 1 << 16
 MAX_CONFIG_CHARS = 512 * 1024
 
 
+# a size: '2TiB', '2TB', '512 GiB' (llmsize.catalog.hardware.parse_bytes) or whole bytes
+Size = Annotated[str, Field(min_length=1, max_length=40)] | Annotated[int, Field(ge=1, le=1 << 70)]
+
+
 class _Body(BaseModel):
     # no NaN or infinity in any number: JSON has neither, and a NaN passes no bound with a clear message
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
@@ -110,6 +114,10 @@ class Job(_Body):
     mfu: float | None = Field(None, gt=0, le=1, description="Model FLOP utilisation (default 0.40).")
     recompute: bool = True
     max_days: float | None = Field(None, gt=0, le=1e5)
+    host_memory: Size | None = Field(None, description="Host (CPU) memory per node of 8 GPUs for CPU offload, "
+                                                        "e.g. '2TiB', '2TB' or bytes (default 2 TiB, a DGX H100).")
+    nvme: Size | None = Field(None, description="NVMe capacity per node for NVMe offload, e.g. '30TB' (default: "
+                                                "unknown, so NVMe offload is reported, not assumed to fit).")
     prompt: int = Field(1024, ge=1, le=MAX_CONTEXT, description="Prompt tokens.")
     output: int = Field(256, ge=1, le=MAX_CONTEXT, description="Output tokens.")
     concurrency: int = Field(1, ge=1, le=MAX_BATCH, description="Requests served at once.")
