@@ -281,6 +281,40 @@ def test_every_section_renders(page, tab):
     shot(page, f"section-{tab}")
 
 
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_design_shows_each_candidates_training_setup(browser, server, scheme):
+    """The design section shows every candidate's `train_plan` (the planner's fewest GPUs, layout, memory
+    per GPU, days, cost) as the API gives it, and the CPU-offload alternative under the table."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme=scheme)
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(server + "/?m=Llama-3.1-8B&tab=design&w.gpu=H100-SXM")
+    rendered(page)
+    card = page.get_by_test_id("design-train")
+    card.wait_for()
+    rep = page.request.post(server + "/api/v1/design", data={
+        "params": "7B", "law": "chinchilla", "setting": {"gpu": "H100-SXM", "context": 8704, "batch": 1}}).json()
+    assert card.locator("h3").inner_text() == "Training setup: fewest H100-SXM"
+    rows = card.locator("tbody tr")
+    assert rows.count() == len(rep["candidates"])
+    for i, c in enumerate(rep["candidates"]):
+        cells = rows.nth(i).locator("td").all_inner_texts()
+        p = c["train_plan"]
+        assert cells[1] == f"{c['hidden']} × {c['layers']}"
+        assert cells[2] == f"{p['gpus']:,}" and cells[3] == p["layout"]
+        assert cells[4].endswith("GiB") and cells[7].startswith("$")
+        assert cells[6] == f"{round(p['gpu_hours']):,}"
+    text = card.inner_text()
+    assert "With CPU offload" in text and "host memory per node" in text
+    card.scroll_into_view_if_needed()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    card.screenshot(path=str(ARTIFACTS / f"design-train-{scheme}.png"))
+    shot(page, f"section-design-{scheme}")
+    ctx.close()
+    assert not errors, errors
+
+
 def test_api_reference_try_it_works_offline(page):
     page.goto(page.server + "/docs")
     cards = page.locator("#endpoints section")

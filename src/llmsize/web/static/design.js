@@ -63,13 +63,57 @@ export function renderDesign(rep, ctx) {
   { rowClass: (i) => (rep.candidates[i].recommended ? "chosen" : null) }),
   h("p", { class: "src" }, `Serving ${rep.setting.dtype} at ${exact(rep.setting.context)} tokens on ${rep.setting.gpu}; ` +
     `training on ${count(b.tokens)} tokens. Loss: Chinchilla fit (N and D only).`));
+  const train = trainCard(rep);
   const laws = Object.values(rep.scaling);
   const alloc = card("How each law splits this compute", barChart({ bars: laws.map((a, i) => ({ label: a.method, value: a.params,
     colour: i, text: `${count(a.params)} on ${count(a.tokens)} tokens` })), fmt: count, width: ctx.width,
   label: "Compute-optimal parameters by scaling law" }));
   const wi = h("div", { class: "card" }, h("h3", {}, "What if this model changed"), h("p", { class: "sub" }, "Loading…"));
   drawWhatIf(wi, ctx);
-  return [form, head, cands, alloc, wi, card("Notes", ...(rep.notes || []).map((n) => h("p", { class: "src" }, n)))];
+  return [form, head, cands, train, alloc, wi, card("Notes", ...(rep.notes || []).map((n) => h("p", { class: "src" }, n)))];
+}
+
+const days = (x) => (x == null ? "—" : x >= 10 ? Math.round(x).toLocaleString("en-US") : x.toFixed(1));
+const usd = (x) => (x != null && x >= 1000 ? `$${Math.round(x).toLocaleString("en-US")}` : money(x));
+
+/** Each candidate's `train_plan`: the planner's fewest GPUs that train it, layout, memory per GPU, days, cost. */
+function trainCard(rep) {
+  const gpu = rep.setting.gpu;
+  const missing = new Set();
+  const rows = rep.candidates.map((c) => {
+    const p = c.train_plan, shape = [c.recommended ? h("strong", {}, "★ ") : "", `${c.hidden} × ${c.layers}`];
+    if (!p) {
+      missing.add(((c.notes || []).find((n) => n.startsWith("training setup")) || "no training setup from the planner")
+        .replace(/^training setup \(planner\): /, ""));
+      return [...shape, "—", "—", "—", "—", "—", "—"];
+    }
+    return [...shape, exact(p.gpus), p.layout, h("span", { title: `${bytes(p.headroom_bytes)} headroom of ${bytes(p.budget_bytes)}` },
+      bytes(p.memory_per_gpu_bytes)), days(p.days), p.gpu_hours == null ? "—" : Math.round(p.gpu_hours).toLocaleString("en-US"),
+    usd(p.usd)];
+  });
+  const plans = rep.candidates.map((c) => c.train_plan).filter(Boolean);
+  const off = plans.map((p) => p.fewest_with_offload).filter(Boolean);
+  const job = plans.length ? plans[0].job : null;
+  const lines = [...missing].map((m) => `No training setup: ${m}.`);
+  if (job) {
+    lines.push(`The planner's training search ranked by GPU count (llmsize fit --train --find gpus): ${job.precision}, ` +
+      `${job.optimizer}, ${job.recompute ? "activation recomputation, " : ""}micro-batch ${job.micro_batch} × ` +
+      `${exact(job.seq_len)} tokens, ${exact(job.global_batch)} sequences per step, MFU ${job.mfu}; its time counts the ` +
+      `recomputed forward, so its GPU-hours exceed the candidates table's.`);
+  }
+  if (off.length) {
+    const o = off.reduce((a, b) => (b.gpus < a.gpus ? b : a));
+    const slow = Math.max(...off.map((x) => x.offload_slowdown || 1));
+    lines.push(`With CPU offload (${o.layout}) ${off.length === rows.length ? "each" : `${off.length} of them`} fits ` +
+      `${o.gpus} ${gpu}: ${bytes(o.host_bytes_per_node)} of ${bytes(o.host_memory_bytes)} host memory per node, each step up ` +
+      `to ${slow.toFixed(2)}× its GPU compute (PCIe and the host's optimizer step). The table keeps the model in GPU memory.`);
+  }
+  return h("section", { class: "card", "data-testid": "design-train" }, h("h3", {}, `Training setup: fewest ${gpu}`),
+    plans.length === 0 ? null : table([{ label: "" }, { label: "d × L" }, { label: "GPUs", num: true }, { label: "layout" },
+      { label: "memory / GPU", num: true }, { label: "days", num: true }, { label: "GPU-hours", num: true },
+      { label: "cost", num: true }], rows, { caption: `Fewest ${gpu} that train each candidate`,
+      rowClass: (i) => (rep.candidates[i].recommended ? "chosen" : null) }),
+    ...lines.map((l) => h("p", { class: "src" }, l)));
 }
 
 const WHATS = [["attention", "attention (MHA / GQA / MQA / MLA)"], ["vocab", "vocabulary size"], ["shape", "depth vs width"],
