@@ -8,44 +8,21 @@ import click
 
 from llmsize.cli.common import (console, emit_json, fmt_bytes, json_option, model_header, model_options,
                                 print_notes, table, units_option)
-from llmsize.errors import LlmsizeError
 from llmsize.load import Loaded
 
 _DTYPES = click.Choice(["bf16", "fp16", "fp32", "bfloat16", "float16", "float32"], case_sensitive=False)
 _ATTN = click.Choice(["sdpa", "eager", "flash"])
 
 
-def _gpu(name: str | None) -> Any:
-    if name is None:
-        return None
-    from llmsize.catalog.hardware import parse_gpu
-
-    return parse_gpu(name)
-
-
-def _report(model: Loaded, wl: Any, gpu_name: str | None, runtime: str, as_json: bool, units: str,
-            extra: dict[str, Any]) -> None:
-    from llmsize.memory import estimate
-    from llmsize.memory.device import device_estimate
-    from llmsize.params import count
+def _report(model: Loaded, wl: Any, gpu_name: str | None, runtime: str, as_json: bool, units: str) -> None:
+    from llmsize.memory.report import memory_result, result_dict
 
     spec = model.spec
-    est = estimate(spec, wl)
-    n_params = count(spec).total
-    gpu = _gpu(gpu_name)
-    dev = None
-    if gpu is not None or runtime != "torch":
-        seq = wl.seq_len + wl.new_tokens
-        dev = device_estimate(est, runtime, gpu.usable if gpu is not None else None, spec=spec, batch=wl.batch,
-                              seq_tokens=seq, kv_bytes=_kvb(wl), compute_bytes=wl.c_bytes)
-    rules = _rules_for(est, wl.mode, n_params)
+    r = memory_result(spec, wl, gpu_name, runtime)
     if as_json:
-        emit_json({"model": spec.name, "workload": _wl_dict(wl), "peak_bytes": est.peak_bytes,
-                   "peak_phase": est.peak_phase, "phases": dict(est.phases),
-                   "trainable_params": est.trainable_params, "weights_bytes": est.weights_bytes,
-                   "terms": [_term(t) for t in est.terms], "rules_of_thumb": rules,
-                   "device": None if dev is None else _dev_dict(dev, gpu), **extra})
+        emit_json(result_dict(spec, r))
         return
+    est, dev, gpu, rules = r.estimate, r.device, r.gpu, r.rules
     print_notes(model)
     c = console()
     c.print(f"[bold]{model_header(model)}[/bold] — {_wl_line(wl)}")
@@ -74,44 +51,7 @@ def _report(model: Loaded, wl: Any, gpu_name: str | None, runtime: str, as_json:
         for n in dev.notes:
             c.print(f"note: {n}")
     c.print(table("Rules of thumb beside this estimate", ["rule", ("bytes", "right"), ("error", "right")],
-                  [(r["rule"], fmt_bytes(r["bytes"], units), f"{100 * r['error']:+.1f}%") for r in rules]))
-
-
-def _rules_for(est: Any, mode: str, n_params: int) -> list[dict[str, Any]]:
-    w = est.weights_bytes
-    if mode == "train":
-        rules = [("16 bytes/param (mixed-precision Adam, ZeRO)", 16 * n_params),
-                 ("18 bytes/param (fp32 + 16-bit weights, grads, Adam)", 18 * n_params),
-                 ("4 x model size (training)", 4 * w)]
-    else:
-        rules = [("weights x 1.2 (serving)", int(w * 1.2)), ("2 x model size (inference)", 2 * w)]
-    return [{"rule": r, "bytes": b, "error": (b - est.peak_bytes) / est.peak_bytes, "source": "rajbhandari2020"}
-            for r, b in rules]
-
-
-def _kvb(wl: Any) -> int:
-    from llmsize.memory.workload import KV_DTYPE_BYTES
-
-    return KV_DTYPE_BYTES[wl.kv_cache_dtype] if wl.kv_cache_dtype else wl.c_bytes
-
-
-def _term(t: Any) -> dict[str, Any]:
-    return {"name": t.name, "bytes": t.bytes, "category": t.category, "formula": t.formula, "source": t.source,
-            "phase": t.phase}
-
-
-def _dev_dict(d: Any, gpu: Any) -> dict[str, Any]:
-    return {"runtime": d.runtime, "total_bytes": d.total_bytes, "gpu": gpu.name if gpu else None,
-            "gpu_memory_bytes": d.gpu_memory_bytes, "fits": d.fits, "headroom_bytes": d.headroom_bytes,
-            "kv_cache_tokens": d.kv_cache_tokens, "max_sequences": d.max_sequences,
-            "terms": [_term(t) for t in d.terms], "notes": list(d.notes)}
-
-
-def _wl_dict(wl: Any) -> dict[str, Any]:
-    d = {k: getattr(wl, k) for k in wl.__dataclass_fields__}
-    if wl.lora is not None:
-        d["lora"] = {k: getattr(wl.lora, k) for k in wl.lora.__dataclass_fields__}
-    return d
+                  [(x["rule"], fmt_bytes(x["bytes"], units), f"{100 * x['error']:+.1f}%") for x in rules]))
 
 
 def _wl_line(wl: Any) -> str:
@@ -124,11 +64,6 @@ def _wl_line(wl: Any) -> str:
         if wl.lora:
             s += f", LoRA r={wl.lora.r} on {','.join(wl.lora.target_modules)}"
     return s + f", attention {wl.attn_impl}"
-
-
-def _default_dtype(model: Loaded) -> str:
-    d = (model.spec.dtype or "bf16").replace("torch.", "").lower()
-    return {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}.get(d, "bf16")
 
 
 @click.command("infer")
@@ -160,12 +95,11 @@ def infer_cmd(model: Loaded, batch: int, seq_len: int, new_tokens: int, plain_fo
       llmsize infer Qwen2.5-7B --runtime vllm --gpu H100 --context 8192
       llmsize infer Mistral-7B-v0.1 --forward --batch 4 --context 2048 --json
     """
-    from llmsize.memory import Workload
+    from llmsize.memory.report import infer_workload
 
-    wl = Workload(mode="forward" if plain_forward else "generate", batch=batch, seq_len=seq_len,
-                  new_tokens=0 if plain_forward else new_tokens, weights_dtype=dtype or _default_dtype(model),
-                  kv_cache_dtype=kv_dtype, attn_impl=attn, runtime=runtime)
-    _report(model, wl, gpu, runtime, as_json, units, {})
+    wl = infer_workload(model.spec, batch=batch, seq_len=seq_len, new_tokens=new_tokens, forward=plain_forward,
+                        dtype=dtype, kv_dtype=kv_dtype, attn=attn, runtime=runtime)
+    _report(model, wl, gpu, runtime, as_json, units)
 
 
 @click.command("train")
@@ -200,17 +134,12 @@ def train_cmd(model: Loaded, batch: int, seq_len: int, dtype: str | None, amp: s
       llmsize train Qwen2.5-7B --lora-r 16 --lora-targets all-linear --batch 4
       llmsize train gpt2 --amp bf16 --optimizer sgd-momentum --json
     """
-    from llmsize.memory import LoRA, Workload
+    from llmsize.memory.report import train_workload
 
-    lora = None
-    if lora_r is not None:
-        lora = LoRA(r=lora_r, alpha=lora_alpha or 2 * lora_r, target_modules=tuple(lora_targets.split(",")))
-    elif lora_alpha is not None:
-        raise LlmsizeError("--lora-alpha needs --lora-r")
-    wd = dtype or ("fp32" if amp else "bf16")
-    wl = Workload(mode="train", batch=batch, seq_len=seq_len, weights_dtype=wd, autocast=amp, optimizer=optimizer,
-                  grad_checkpointing=grad_checkpointing, grad_accumulation=grad_accum, attn_impl=attn, lora=lora)
-    _report(model, wl, gpu, "torch", as_json, units, {})
+    wl = train_workload(batch=batch, seq_len=seq_len, dtype=dtype, amp=amp, optimizer=optimizer,
+                        grad_checkpointing=grad_checkpointing, grad_accum=grad_accum, lora_r=lora_r,
+                        lora_alpha=lora_alpha, lora_targets=lora_targets, attn=attn)
+    _report(model, wl, gpu, "torch", as_json, units)
 
 
 @click.command("validate")

@@ -1,13 +1,11 @@
 """/api/v1 memory endpoints: `llmsize infer --json` and `llmsize train --json`, and a sweep of the
 peak over context lengths and batch sizes for the page's chart.
 
-The JSON is assembled from the same library calls as `llmsize.cli.memory._report`, with its helpers
-(rules of thumb, term and device dicts), so nothing is re-derived here; a test compares it with the
-CLI field for field. (When the library grows a `memory_report`, this module shrinks to one call.)
+The workloads and the JSON come from `llmsize.memory.report`, the functions the CLI calls, so nothing
+is re-derived here; a test compares it with the CLI field for field.
 """
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
@@ -75,57 +73,27 @@ class TrainSweep(TrainBody):
 
 
 def _infer_workload(b: InferBody, loaded: Any, seq: int | None = None, batch: int | None = None) -> Any:
-    from llmsize.cli.memory import _default_dtype
-    from llmsize.memory import Workload
+    from llmsize.memory.report import infer_workload
 
-    return Workload(mode="forward" if b.forward else "generate", batch=b.batch if batch is None else batch,
-                    seq_len=b.context if seq is None else seq,
-                    new_tokens=0 if b.forward else b.new_tokens,
-                    weights_dtype=_default_dtype(loaded) if b.dtype is None else b.dtype,
-                    kv_cache_dtype=b.kv_dtype, attn_impl=b.attn, runtime=b.runtime)
+    return infer_workload(loaded.spec, batch=b.batch if batch is None else batch,
+                          seq_len=b.context if seq is None else seq, new_tokens=b.new_tokens, forward=b.forward,
+                          dtype=b.dtype, kv_dtype=b.kv_dtype, attn=b.attn, runtime=b.runtime)
 
 
 def _train_workload(b: TrainBody, seq: int | None = None, batch: int | None = None) -> Any:
-    from llmsize.memory import LoRA, Workload
+    from llmsize.memory.report import train_workload
 
-    lora = None
-    if b.lora_r is not None:
-        lora = LoRA(r=b.lora_r, alpha=2 * b.lora_r if b.lora_alpha is None else b.lora_alpha,
-                    target_modules=tuple(b.lora_targets.split(",")))
-    elif b.lora_alpha is not None:
-        raise LlmsizeError("--lora-alpha needs --lora-r")
-    wd = b.dtype if b.dtype is not None else "fp32" if b.amp else "bf16"
-    return Workload(mode="train", batch=b.batch if batch is None else batch,
-                    seq_len=b.seq_len if seq is None else seq, weights_dtype=wd, autocast=b.amp,
-                    optimizer=b.optimizer, grad_checkpointing=b.grad_checkpointing, grad_accumulation=b.grad_accum,
-                    attn_impl=b.attn, lora=lora)
-
-
-@lru_cache(maxsize=256)
-def _total_params(spec: Any) -> int:
-    from llmsize.params import count
-
-    return count(spec).total
+    return train_workload(batch=b.batch if batch is None else batch, seq_len=b.seq_len if seq is None else seq,
+                          dtype=b.dtype, amp=b.amp, optimizer=b.optimizer, grad_checkpointing=b.grad_checkpointing,
+                          grad_accum=b.grad_accum, lora_r=b.lora_r, lora_alpha=b.lora_alpha,
+                          lora_targets=b.lora_targets, attn=b.attn)
 
 
 def memory_json(loaded: Any, wl: Any, gpu_name: str | None, runtime: str) -> dict[str, Any]:
-    """What `llmsize infer/train --json` prints (llmsize.cli.memory._report's JSON branch)."""
-    from llmsize.cli import memory as m
-    from llmsize.memory import estimate
-    from llmsize.memory.device import device_estimate
+    """What `llmsize infer/train --json` prints."""
+    from llmsize.memory.report import memory_report
 
-    spec = loaded.spec
-    est = estimate(spec, wl)
-    gpu = m._gpu(gpu_name)
-    dev = None
-    if gpu is not None or runtime != "torch":
-        dev = device_estimate(est, runtime, gpu.usable if gpu is not None else None, spec=spec, batch=wl.batch,
-                              seq_tokens=wl.seq_len + wl.new_tokens, kv_bytes=m._kvb(wl), compute_bytes=wl.c_bytes)
-    return {"model": spec.name, "workload": m._wl_dict(wl), "peak_bytes": est.peak_bytes,
-            "peak_phase": est.peak_phase, "phases": dict(est.phases), "trainable_params": est.trainable_params,
-            "weights_bytes": est.weights_bytes, "terms": [m._term(t) for t in est.terms],
-            "rules_of_thumb": m._rules_for(est, wl.mode, _total_params(spec)),
-            "device": None if dev is None else m._dev_dict(dev, gpu)}
+    return memory_report(loaded.spec, wl, gpu_name, runtime)
 
 
 @router.post("/infer", summary="Peak inference memory as terms; with a GPU, whether it fits (`llmsize infer --json`)")
