@@ -48,6 +48,17 @@ def presets() -> tuple[Preset, ...]:
 
 
 @cache
+def search_presets(search: str | None = None) -> list[Preset]:
+    """Presets whose name or repo contains `search` (case-insensitive); all without one."""
+    return [p for p in presets() if not search or search.lower() in (p.name + " " + p.repo).lower()]
+
+
+def models_report(search: str | None = None) -> dict[str, Any]:
+    """`llmsize models [SEARCH] --json`."""
+    return {"models": [{"name": p.name, "repo": p.repo, "family": p.family, "source": p.source,
+                        "retrieved": p.retrieved, "verbatim": p.verbatim} for p in search_presets(search)]}
+
+
 def _index() -> dict[str, Preset]:
     idx: dict[str, Preset] = {}
     for p in presets():

@@ -76,13 +76,12 @@ def _ranges(ix: list[int]) -> str:
 @json_option
 def models_cmd(search: str | None, as_json: bool) -> None:
     """List the built-in presets (SEARCH filters names, case-insensitive)."""
-    from llmsize.catalog.presets import presets
+    from llmsize.catalog.presets import models_report, search_presets
 
-    rows = [p for p in presets() if not search or search.lower() in (p.name + " " + p.repo).lower()]
     if as_json:
-        emit_json({"models": [{"name": p.name, "repo": p.repo, "family": p.family, "source": p.source,
-                               "retrieved": p.retrieved, "verbatim": p.verbatim} for p in rows]})
+        emit_json(models_report(search))
         return
+    rows = search_presets(search)
     console().print(table(f"{len(rows)} presets", ["name", "family", "Hugging Face repo", "retrieved"],
                           [(p.name, p.family, p.repo, p.retrieved) for p in rows]))
 

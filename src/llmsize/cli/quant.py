@@ -44,19 +44,12 @@ def quant_cmd(model: Loaded, gpu: str | None, context: int | None, batch: int, k
     """
     spec = model.spec
     if qlora:
-        from llmsize.quant.qlora import qlora_memory
+        from llmsize.quant.report import qlora_report, qlora_result
 
-        q = qlora_memory(spec, rank=rank, adapter_dtype=adapter_dtype)
-        from llmsize.quant.qlora import qlora_peak
-
-        seq = context or 1024
-        peak = qlora_peak(spec, rank=rank, seq_len=seq, batch=batch)
         if as_json:
-            d = q.as_dict()
-            d["peak"] = dict(seq_len=seq, batch=batch, peak_bytes=peak.peak_bytes, phase=peak.peak_phase,
-                             terms=[dict(name=t.name, bytes=t.bytes, category=t.category) for t in peak.terms])
-            emit_json(d)
+            emit_json(qlora_report(spec, rank=rank, adapter_dtype=adapter_dtype, context=context, batch=batch))
             return
+        q, peak, seq = qlora_result(spec, rank=rank, adapter_dtype=adapter_dtype, context=context, batch=batch)
         print_notes(model)
         c = console()
         c.print(f"[bold]{model_header(model)}[/bold] — QLoRA, rank {rank}, LoRA params {q.lora_params:,}")
@@ -71,22 +64,19 @@ def quant_cmd(model: Loaded, gpu: str | None, context: int | None, batch: int, k
         for n in q.notes[1:]:
             c.print(f"note: {n}")
         return
-    from llmsize.quant.planner import plan_quant
-
     if show_tensors and len(formats) != 1:
         raise LlmsizeError("--tensors needs exactly one --format")
-    rep = plan_quant(spec, gpu=gpu, context=context, kv=kv, formats=list(formats) or None, batch=batch)
-    file_info = _file_vs_prediction(model)
     if as_json:
-        d = rep.as_dict()
-        if file_info:
-            d["file"] = file_info
-        if show_tensors:
-            from llmsize.quant.formats import weight_plan
+        from llmsize.quant.report import quant_report
 
-            d["plan"] = weight_plan(spec, formats[0]).as_dict(tensors=True)
-        emit_json(d)
+        emit_json(quant_report(model, gpu=gpu, context=context, kv=kv, formats=formats, batch=batch,
+                               tensors=show_tensors))
         return
+    from llmsize.quant.planner import plan_quant
+    from llmsize.quant.report import file_vs_prediction
+
+    rep = plan_quant(spec, gpu=gpu, context=context, kv=kv, formats=list(formats) or None, batch=batch)
+    file_info = file_vs_prediction(model)
     print_notes(model)
     _print_report(model, rep, units, file_info)
     if len(formats) == 1:
@@ -160,23 +150,6 @@ def _print_plan(plan: Any, units: str, show_tensors: bool) -> None:
     if show_tensors:
         c.print(table(None, ["tensor", "shape", "type", ("bytes", "right")],
                       [(t.name, "x".join(map(str, t.shape)), t.format, f"{t.bytes:,}") for t in plan.tensors]))
-
-
-def _file_vs_prediction(model: Loaded) -> dict[str, Any] | None:
-    ck = model.checkpoint
-    if ck is None:
-        return None
-    info: dict[str, Any] = dict(path=ck.path, format=ck.format, quantization=ck.quantization, bytes=ck.bytes,
-                                params=ck.params, predicted_format=None, predicted_bytes=None)
-    if ck.format == "gguf" and ck.quantization:
-        from llmsize.quant.formats import weight_plan
-
-        try:
-            info["predicted_format"] = ck.quantization
-            info["predicted_bytes"] = weight_plan(model.spec, ck.quantization).bytes
-        except LlmsizeError:
-            pass
-    return info
 
 
 @click.command("inspect")

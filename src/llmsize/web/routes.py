@@ -92,11 +92,9 @@ async def meta() -> Compact:
 @router.get("/models", summary="Preset models (as `llmsize models [SEARCH] --json`)")
 async def models(q: str | None = Query(None, max_length=200, description="Filter names and repos, case-insensitive.")
            ) -> Compact:
-    from llmsize.catalog.presets import presets
+    from llmsize.catalog.presets import models_report
 
-    rows = [p for p in presets() if not q or q.lower() in (p.name + " " + p.repo).lower()]
-    return Compact({"models": [{"name": p.name, "repo": p.repo, "family": p.family, "source": p.source,
-                                "retrieved": p.retrieved, "verbatim": p.verbatim} for p in rows]})
+    return Compact(models_report(q))
 
 
 @router.get("/presets", summary="Presets with their sizes, for the page's search box")
@@ -158,26 +156,13 @@ async def params(body: S.ModelBody) -> Response:
 @router.post("/quant", summary="Weight formats: bytes, fit, max context, speed bound, quality (as `llmsize quant --json`)")
 async def quant(body: S.QuantBody) -> Response:
     def run() -> dict[str, Any]:
-        spec = resolve(body.model).spec
-        if body.qlora:  # as llmsize.cli.quant does for --qlora --json
-            from llmsize.quant.qlora import qlora_memory, qlora_peak
+        from llmsize.quant.report import qlora_report, quant_report
 
-            d = qlora_memory(spec, rank=body.rank, adapter_dtype=body.adapter_dtype).as_dict()
-            seq = body.context or 1024
-            peak = qlora_peak(spec, rank=body.rank, seq_len=seq, batch=body.batch)
-            d["peak"] = dict(seq_len=seq, batch=body.batch, peak_bytes=peak.peak_bytes, phase=peak.peak_phase,
-                             terms=[dict(name=t.name, bytes=t.bytes, category=t.category) for t in peak.terms])
-            return d
-        from llmsize.quant.planner import plan_quant
-
-        if body.tensors and len(body.formats or ()) != 1:
-            raise LlmsizeError("tensors needs exactly one format")
-        d = plan_quant(spec, gpu=body.gpu, context=body.context, kv=body.kv_cache, formats=body.formats,
-                       batch=body.batch).as_dict()
-        if body.tensors:
-            from llmsize.quant.formats import weight_plan
-
-            d["plan"] = weight_plan(spec, body.formats[0]).as_dict(tensors=True)  # type: ignore[index]
-        return d
+        loaded = resolve(body.model)
+        if body.qlora:
+            return qlora_report(loaded.spec, rank=body.rank, adapter_dtype=body.adapter_dtype, context=body.context,
+                                batch=body.batch)
+        return quant_report(loaded, gpu=body.gpu, context=body.context, kv=body.kv_cache, formats=body.formats,
+                            batch=body.batch, tensors=body.tensors)
 
     return await cached("quant", body, run)
