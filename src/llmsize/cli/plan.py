@@ -64,27 +64,14 @@ def job_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(f)
     def wrapper(*args: Any, **kw: Any) -> Any:
-        from llmsize.planner.jobs import ServeJob, TrainJob
-        from llmsize.perf import DEFAULT_MFU
+        from llmsize.planner.jobs import make_job
 
         names = ("mode", "seq", "micro_batch", "global_batch", "tokens", "precision", "mfu", "recompute",
                  "max_days", "host_memory", "nvme", "prompt", "output", "concurrency", "weights", "kv_dtype",
                  "gpu_memory_utilization", "target_tps", "price")
         v = {n: kw.pop(n) for n in names}
-        kw["prices"] = _prices(v["price"])
-        if v["mode"] == "train":
-            from llmsize.catalog.hardware import parse_bytes
-
-            kw["job"] = TrainJob(seq_len=v["seq"], micro_batch=v["micro_batch"], global_batch=v["global_batch"],
-                                 tokens=v["tokens"], precision=v["precision"],
-                                 mfu=DEFAULT_MFU if v["mfu"] is None else v["mfu"],
-                                 recompute=v["recompute"], max_days=v["max_days"],
-                                 host_memory=parse_bytes(v["host_memory"], "--host-memory"),
-                                 nvme=None if v["nvme"] is None else parse_bytes(v["nvme"], "--nvme"))
-        else:
-            kw["job"] = ServeJob(prompt_len=v["prompt"], output_len=v["output"], concurrency=v["concurrency"],
-                                 weights=v["weights"], kv_dtype=v["kv_dtype"],
-                                 gpu_memory_utilization=v["gpu_memory_utilization"], min_tokens_per_s=v["target_tps"])
+        kw["prices"] = _prices(v.pop("price"))
+        kw["job"] = make_job(**v, host_memory_name="--host-memory", nvme_name="--nvme")
         return f(*args, **kw)
 
     for o in reversed(opts):
@@ -108,20 +95,14 @@ def layout_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(f)
     def wrapper(*args: Any, **kw: Any) -> Any:
-        from llmsize.parallel import Layout
+        from llmsize.planner.jobs import make_layout
 
-        gpus, tp, pp, cp, ep = (kw.pop(n) for n in ("gpus", "tp", "pp", "cp", "ep"))
-        zero, fsdp, oo, op = (kw.pop(n) for n in ("zero", "fsdp", "offload_optimizer", "offload_params"))
-        n = gpus or tp * pp * cp
-        if n % (tp * pp * cp):
-            raise click.BadParameter(f"TP {tp} × PP {pp} × CP {cp} = {tp * pp * cp} does not divide --gpus {n}",
-                                     param_hint="--gpus")
-        engine = "fsdp" if fsdp else ("deepspeed" if zero or oo != "none" or op != "none" else
-                                      "megatron" if tp * pp > 1 and n > tp * pp else "ddp")
-        z = {"full_shard": 3, "hybrid_shard": 3, "shard_grad_op": 2, "no_shard": 0}[fsdp] if fsdp else zero
-        kw["layout"] = Layout(tp=tp, pp=pp, cp=cp, ep=ep, dp=n // (tp * pp * cp), zero=z, engine=engine,
-                              fsdp=fsdp, offload_optimizer=oo, offload_params=op,
-                              sequence_parallel=engine == "megatron" and tp > 1)
+        names = ("gpus", "tp", "pp", "cp", "ep", "zero", "fsdp", "offload_optimizer", "offload_params")
+        v = {n: kw.pop(n) for n in names}
+        try:
+            kw["layout"] = make_layout(**v)
+        except LlmsizeError as e:
+            raise click.BadParameter(str(e), param_hint="--gpus") from None
         return f(*args, **kw)
 
     for o in reversed(opts):
@@ -308,18 +289,12 @@ def export_cmd(engine: str, model_name: str, layout: Any, max_model_len: int | N
     """Write what an engine reads for a setup: a vLLM or llama.cpp command line, a DeepSpeed JSON, an
     accelerate FSDP config or a torchrun launch line. A preset name becomes its Hugging Face repo id
     (llama.cpp keeps MODEL as the GGUF file to load)."""
-    from llmsize.export import Setup, export
+    from llmsize.export import engine_setup, export
 
-    kv = kv_cache_dtype or ("f16" if engine == "llamacpp" else "auto")
-    if engine != "llamacpp":  # a preset name becomes the Hugging Face repo vLLM / the training script loads
-        from llmsize.catalog.presets import find_preset
-
-        p = find_preset(model_name)
-        model_name = p.repo if p is not None and p.repo else model_name
-    split = tuple([1.0] * layout.gpus) if engine == "llamacpp" and layout.gpus > 1 else ()
-    s = Setup(model=model_name, layout=layout, max_model_len=max_model_len, gpu_memory_utilization=gpu_memory_utilization,
-              kv_cache_dtype=kv, quantization=quantization, max_num_seqs=max_num_seqs, micro_batch=micro_batch,
-              grad_accum=grad_accum, gpus_per_node=gpus_per_node, script=script, tensor_split=split)
+    s = engine_setup(engine, model_name, layout, max_model_len=max_model_len,
+                     gpu_memory_utilization=gpu_memory_utilization, kv_cache_dtype=kv_cache_dtype,
+                     quantization=quantization, max_num_seqs=max_num_seqs, micro_batch=micro_batch,
+                     grad_accum=grad_accum, gpus_per_node=gpus_per_node, script=script)
     click.echo(export(engine, s))
 
 

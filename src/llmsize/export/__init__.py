@@ -179,3 +179,23 @@ def export(engine: str, s: Setup) -> str:
     if engine == "torchrun":
         return torchrun_command(s)
     raise LlmsizeError(f"unknown export {engine!r} (known: {', '.join(ENGINES)})")
+
+
+def engine_setup(engine: str, model: str, layout: Layout, *, max_model_len: int | None = None,
+                 gpu_memory_utilization: float = 0.9, kv_cache_dtype: str | None = None,
+                 quantization: str | None = None, max_num_seqs: int | None = None, micro_batch: int = 1,
+                 grad_accum: int = 1, gpus_per_node: int = 8, script: str = "train.py") -> Setup:
+    """The Setup `llmsize export ENGINE MODEL` writes: a preset name becomes its Hugging Face repo (llama.cpp
+    keeps MODEL, the GGUF file), the KV dtype defaults to the engine's (f16 / auto), and llama.cpp splits
+    the model evenly over several GPUs."""
+    kv = kv_cache_dtype or ("f16" if engine == "llamacpp" else "auto")
+    if engine != "llamacpp":  # a preset name becomes the Hugging Face repo vLLM / the training script loads
+        from llmsize.catalog.presets import find_preset
+
+        p = find_preset(model)
+        model = p.repo if p is not None and p.repo else model
+    split = tuple([1.0] * layout.gpus) if engine == "llamacpp" and layout.gpus > 1 else ()
+    return Setup(model=model, layout=layout, max_model_len=max_model_len,
+                 gpu_memory_utilization=gpu_memory_utilization, kv_cache_dtype=kv, quantization=quantization,
+                 max_num_seqs=max_num_seqs, micro_batch=micro_batch, grad_accum=grad_accum,
+                 gpus_per_node=gpus_per_node, script=script, tensor_split=split)

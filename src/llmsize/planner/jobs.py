@@ -11,7 +11,7 @@ from functools import lru_cache
 from typing import Any
 
 from llmsize.errors import LlmsizeError, did_you_mean
-from llmsize.parallel import Breakdown
+from llmsize.parallel import Breakdown, Layout
 from llmsize.perf import DEFAULT_MBU, DEFAULT_MFU, DEFAULT_PREFILL_MFU
 from llmsize.spec import ModelSpec
 
@@ -128,6 +128,45 @@ class ServeJob:
 # left out: Megatron-LM, DeepSpeed and Apex/TE use fused multi-tensor Adam, and a sharded optimizer's
 # temporaries shrink with its shard, which a whole-model byte count cannot say.
 _MODEL_DTYPE = {"bf16-mixed": "bf16", "bf16": "bf16", "fp32": "fp32"}
+
+
+def make_job(mode: str = "serve", *, seq: int = 4096, micro_batch: int = 1, global_batch: int = 1024,
+             tokens: float | None = None, precision: str = "bf16-mixed", mfu: float | None = None,
+             recompute: bool = True, max_days: float | None = None, host_memory: str | int | None = None,
+             nvme: str | int | None = None, prompt: int = 1024, output: int = 256, concurrency: int = 1,
+             weights: str = "bf16", kv_dtype: str = "auto", gpu_memory_utilization: float = 0.9,
+             target_tps: float | None = None, host_memory_name: str = "host_memory",
+             nvme_name: str = "nvme") -> TrainJob | ServeJob:
+    """The TrainJob (mode 'train') or ServeJob that `--train`/`--serve` and their options describe. Only
+    an absent MFU or host memory takes the default; a given value goes to the job, which refuses bad ones.
+    Sizes are read with parse_bytes; its errors name them `host_memory_name` / `nvme_name`."""
+    if mode == "train":
+        from llmsize.catalog.hardware import parse_bytes
+
+        return TrainJob(seq_len=seq, micro_batch=micro_batch, global_batch=global_batch, tokens=tokens,
+                        precision=precision, mfu=DEFAULT_MFU if mfu is None else mfu, recompute=recompute,
+                        max_days=max_days,
+                        host_memory=DEFAULT_HOST_MEMORY if host_memory is None else
+                        parse_bytes(host_memory, host_memory_name),
+                        nvme=None if nvme is None else parse_bytes(nvme, nvme_name))
+    return ServeJob(prompt_len=prompt, output_len=output, concurrency=concurrency, weights=weights,
+                    kv_dtype=kv_dtype, gpu_memory_utilization=gpu_memory_utilization, min_tokens_per_s=target_tps)
+
+
+def make_layout(gpus: int | None = None, *, tp: int = 1, pp: int = 1, cp: int = 1, ep: int = 1, zero: int = 0,
+                fsdp: str | None = None, offload_optimizer: str = "none", offload_params: str = "none") -> Layout:
+    """The Layout that `--gpus --tp --pp --cp --ep --zero --fsdp --offload-*` describe: GPUs default to
+    TP x PP x CP, which must divide them; the engine follows from the options (FSDP, DeepSpeed for ZeRO or
+    offload, Megatron for TP/PP with data parallelism, else DDP)."""
+    n = tp * pp * cp if gpus is None else gpus
+    if n % (tp * pp * cp):
+        raise LlmsizeError(f"TP {tp} × PP {pp} × CP {cp} = {tp * pp * cp} does not divide {n} GPUs")
+    oo, op = offload_optimizer, offload_params
+    engine = "fsdp" if fsdp else ("deepspeed" if zero or oo != "none" or op != "none" else
+                                  "megatron" if tp * pp > 1 and n > tp * pp else "ddp")
+    z = {"full_shard": 3, "hybrid_shard": 3, "shard_grad_op": 2, "no_shard": 0}[fsdp] if fsdp else zero
+    return Layout(tp=tp, pp=pp, cp=cp, ep=ep, dp=n // (tp * pp * cp), zero=z, engine=engine, fsdp=fsdp,
+                  offload_optimizer=oo, offload_params=op, sequence_parallel=engine == "megatron" and tp > 1)
 
 
 def _memory() -> Any:
