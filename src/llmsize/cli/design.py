@@ -242,11 +242,9 @@ def scaling_cmd(compute: int | None, params: int | None, tokens: int | None, inf
 def _spec_of(ref: str) -> tuple[str, Any]:
     """A preset / config path, or design:<budget> (the recommended shape for that many parameters)."""
     if ref.lower().startswith("design:"):
-        from llmsize.design.shapes import propose
+        from llmsize.design.shapes import recommended_design
 
-        n = parse_quantity(ref.split(":", 1)[1], what=f"compare {ref!r}")
-        best = next(c for c in propose(n) if c.recommended)
-        return f"design {short(n)} ({best.spec.name})", best.spec
+        return recommended_design(ref.split(":", 1)[1], what=f"compare {ref!r}")
     from llmsize.load import load
 
     return ref, load(ref).spec

@@ -265,6 +265,16 @@ def propose(target: int, c: Constraints = Constraints(), *, n: int = 5) -> tuple
     return tuple(sorted(out, key=lambda x: x.spec.hidden_size))
 
 
+def recommended_design(budget: str | int, what: str = "design") -> tuple[str, ModelSpec]:
+    """A design:<budget> reference (compare, whatif --student): its label and the recommended shape for
+    that many parameters."""
+    from llmsize.design.units import parse_quantity, short
+
+    n = parse_quantity(budget, what=what)
+    best = next(c for c in propose(n) if c.recommended)
+    return f"design {short(n)} ({best.spec.name})", best.spec
+
+
 def _spread(pool: list[Candidate], ref: float, n: int) -> list[Candidate]:
     """The best candidate, then the best near each target aspect ref·2^(±k/2), so the list shows
     the depth-vs-width choice rather than near-copies."""

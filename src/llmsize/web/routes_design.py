@@ -30,12 +30,9 @@ def _setting(s: D.Setting) -> Any:
 def _item(it: D.CompareItem) -> tuple[str, Any]:
     """(label, spec) as the CLI's `_spec_of`: a model by its name, or design:<budget>'s recommended shape."""
     if it.design is not None:
-        from llmsize.design.shapes import propose
-        from llmsize.design.units import short
+        from llmsize.design.shapes import recommended_design
 
-        n = _q(it.design, f"compare 'design:{it.design}'")
-        best = next(c for c in propose(n) if c.recommended)
-        return f"design {short(n)} ({best.spec.name})", best.spec
+        return recommended_design(it.design, what=f"compare 'design:{it.design}'")
     assert it.model is not None
     loaded = resolve(it.model)
     return (it.model.preset or loaded.spec.name), loaded.spec
