@@ -65,7 +65,7 @@ def _has(mod: str, attr: str | None = None) -> bool:
 def _meta() -> dict[str, Any]:
     """Which parts of the library this install has (they land independently) and the choices each offers."""
     memory = _has("llmsize.memory", "estimate")
-    sections = {"params": True, "memory": memory and _has("llmsize.cli.memory", "COMMANDS"),
+    sections = {"params": True, "memory": memory and _has("llmsize.memory.report", "memory_report"),
                 "quant": _has("llmsize.quant.planner", "plan_quant"),
                 "plan": memory and _has("llmsize.planner", "plan_report"), "cost": memory and _has("llmsize.planner"),
                 "design": _has("llmsize.design.report")}
