@@ -4,7 +4,7 @@ The CLI turns it into a one-line message and exit status 2; the web API into a 4
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 
 class LlmsizeError(ValueError):
@@ -21,3 +21,13 @@ def did_you_mean(word: str, choices: Iterable[str], *, what: str) -> LlmsizeErro
     hint = f"; did you mean {', '.join(repr(lower[c]) for c in close)}?" if close else ""
     shown = ", ".join(sorted(choices)[:12]) + (", ..." if len(choices) > 12 else "")
     return LlmsizeError(f"unknown {what} {word!r}{hint} (known: {shown})")
+
+
+def check_positive_ints(values: Mapping[str, object], owner: str = "", *, optional: bool = False) -> None:
+    """Each value must be an int (not a bool) of at least 1, else LlmsizeError('<owner>: <name> must be a
+    positive integer, got <value>') ('<name> must ...' without an owner). With `optional`, None passes."""
+    for name, v in values.items():
+        if optional and v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise LlmsizeError(f"{owner + ': ' if owner else ''}{name} must be a positive integer, got {v!r}")

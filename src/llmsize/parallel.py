@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
 
-from llmsize.errors import LlmsizeError
+from llmsize.errors import LlmsizeError, check_positive_ints
 from llmsize.params import Term
 from llmsize.spec import ModelSpec
 from llmsize.tensors import Tensor, tensors
@@ -54,10 +54,8 @@ class Layout:
     grad_accum: int = 1  # micro-batches per step per pipeline (m)
 
     def __post_init__(self) -> None:
-        for n in ("tp", "pp", "dp", "cp", "ep", "micro_batch", "grad_accum"):
-            v = getattr(self, n)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise LlmsizeError(f"layout: {n} must be a positive integer, got {v!r}")
+        check_positive_ints({n: getattr(self, n) for n in ("tp", "pp", "dp", "cp", "ep", "micro_batch", "grad_accum")},
+                            "layout")
         if self.engine not in ENGINES:
             raise LlmsizeError(f"layout: engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
         if self.zero not in (0, 1, 2, 3):

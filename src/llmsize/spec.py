@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from llmsize.errors import LlmsizeError
+from llmsize.errors import LlmsizeError, check_positive_ints
 
 NormKind = Literal["layernorm", "rmsnorm"]
 QKNorm = Literal["none", "head", "full"]
@@ -18,9 +18,7 @@ LayerType = Literal["full", "sliding"]
 
 
 def _positive(owner: str, **values: int | None) -> None:
-    for name, v in values.items():
-        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v <= 0):
-            raise LlmsizeError(f"{owner}: {name} must be a positive integer, got {v!r}")
+    check_positive_ints(values, owner, optional=True)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from llmsize.errors import LlmsizeError
+from llmsize.errors import LlmsizeError, check_positive_ints
 from llmsize.params import count
 from llmsize.spec import ModelSpec
 
@@ -35,10 +35,8 @@ class Setting:
     price: float | None = None  # USD per GPU-hour; None: the catalog's cheapest on-demand price
 
     def __post_init__(self) -> None:
-        for k in ("context", "batch", "train_seq", "train_gpus", "micro_batch"):
-            v = getattr(self, k)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise LlmsizeError(f"{k.replace('_', ' ')} must be a positive integer, got {v!r}")
+        check_positive_ints({k.replace("_", " "): getattr(self, k)
+                             for k in ("context", "batch", "train_seq", "train_gpus", "micro_batch")})
         if self.train_tokens is not None and self.train_tokens < 1:
             raise LlmsizeError(f"training tokens must be positive, got {self.train_tokens}")
         # a given MFU or price is used as given: 0, negative or NaN is an error, not "the default"

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Literal
 
-from llmsize.errors import LlmsizeError
+from llmsize.errors import LlmsizeError, check_positive_ints
 from llmsize.load import from_knobs
 from llmsize.params import count
 from llmsize.spec import ModelSpec
@@ -91,14 +91,9 @@ class Constraints:
     notes: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
-        for k in ("vocab", "vocab_multiple", "kv_heads", "ffn_multiple", "context"):
-            v = getattr(self, k)
-            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
-                raise LlmsizeError(f"design: {k} must be a positive integer, got {v!r}")
-        for k in ("head_dim", "hidden", "layers"):
-            v = getattr(self, k)
-            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v <= 0):
-                raise LlmsizeError(f"design: {k} must be a positive integer, got {v!r}")
+        check_positive_ints({k: getattr(self, k) for k in ("vocab", "vocab_multiple", "kv_heads", "ffn_multiple",
+                                                           "context")}, "design")
+        check_positive_ints({k: getattr(self, k) for k in ("head_dim", "hidden", "layers")}, "design", optional=True)
         if self.attention not in ("gqa", "mha", "mqa"):
             raise LlmsizeError(f"design: attention must be gqa, mha or mqa, got {self.attention!r}")
         if not 0.25 <= self.ffn_mult <= 8:
@@ -214,8 +209,7 @@ def propose(target: int, c: Constraints = Constraints(), *, n: int = 5) -> tuple
     # L = round((P − P_outer) / P_layer);  score = |ln((d/L) / r(P))| + 4·|P_exact/P − 1| [+ 0.15 fewer KV]
 
     Source: hf-configs"""
-    if not isinstance(target, int) or target <= 0:
-        raise LlmsizeError(f"design: the parameter budget must be a positive integer, got {target!r}")
+    check_positive_ints({"the parameter budget": target}, "design")
     if n < 1:
         raise LlmsizeError("design: ask for at least one candidate")
     low = smallest_model(c)
