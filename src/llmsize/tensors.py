@@ -6,6 +6,7 @@ Roles use GGUF's tensor names (token_embd, attn_q, ffn_down_exps, ...).
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -48,10 +49,7 @@ class Tensor:
 
     @property
     def numel(self) -> int:
-        n = 1
-        for s in self.shape:
-            n *= s
-        return n
+        return math.prod(self.shape)
 
 
 def _leaf(spec: ModelSpec, role: str) -> str:

@@ -8,6 +8,7 @@ token_embd/output rules) and tensor_type_fallback for rows not divisible by the 
 """
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -67,10 +68,7 @@ class GTensor:
 
     @property
     def numel(self) -> int:
-        n = 1
-        for x in self.ne:
-            n *= x
-        return n
+        return math.prod(self.ne)
 
 
 _NORM_NAMES = ("attn_norm", "ffn_norm", "post_attention_norm", "post_ffw_norm")
