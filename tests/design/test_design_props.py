@@ -23,7 +23,7 @@ _PARAMS = st.one_of(st.integers(0, 80).map(lambda e: int(10 ** (5 + e / 10))), s
 
 def _constraints(draw: st.DrawFn) -> Constraints:
     return Constraints(vocab=draw(_VOCAB), head_dim=draw(_HEAD_DIM), ffn_multiple=draw(_FFN_MULTIPLE),
-                       kv_heads=draw(st.integers(1, 64)), attention=draw(st.sampled_from(["gqa", "mha", "mqa"])),
+                       kv_heads=draw(st.one_of(st.none(), st.integers(1, 64))), attention=draw(st.sampled_from(["gqa", "mha", "mqa"])),
                        ffn_mult=draw(st.floats(0.25, 8)), gated=draw(st.booleans()), tied=draw(st.booleans()),
                        hidden=draw(st.one_of(st.none(), st.sampled_from([512, 4000, 4096]), st.integers(1, 1 << 17))),
                        layers=draw(st.one_of(st.none(), st.integers(1, 200))),
@@ -50,12 +50,34 @@ def test_head_dim_129_is_a_one_line_error():
     assert "head_dim 129" in r.stderr and r.stderr.count("\n") == 1
 
 
-def test_kv_heads_that_divide_no_head_count_fall_back_to_a_divisor():
-    """--kv-heads 3 for 7B: widths with 4, 28 or 32 query heads get the largest power of two that divides
-    them and is at most 3 (was: 3 KV heads for 4 query heads, an error that rejected the whole design)."""
-    for x in propose(7 * 10**9, Constraints(kv_heads=3)):
+def test_kv_heads_asked_for_are_used_exactly():
+    """--kv-heads 3 for 7B: only widths whose query-head count 3 divides are searched, so every candidate has
+    exactly 3 KV heads (was: silently the largest power of two dividing the head count, at most 3)."""
+    cands = propose(7 * 10**9, Constraints(kv_heads=3))
+    assert cands
+    for x in cands:
         a = x.spec.attention
-        assert a.num_heads % a.num_kv_heads == 0 and a.num_kv_heads <= 3
+        assert a.num_kv_heads == 3 and a.num_heads % 3 == 0
+
+
+def test_kv_heads_no_width_allows_is_a_one_line_error():
+    """KV heads that divide the head count of no searched width (or of the width given): one line naming the
+    constraint, exit 2."""
+    with pytest.raises(LlmsizeError, match="1000 KV heads must divide the query heads"):
+        propose(7 * 10**9, Constraints(kv_heads=1000))
+    with pytest.raises(LlmsizeError, match="3 KV heads must divide the query heads .* hidden 4096 has 32 query heads"):
+        propose(7 * 10**9, Constraints(kv_heads=3, hidden=4096))
+    r = subprocess.run([sys.executable, "-c", "from llmsize.cli import main; main()", "design", "--params", "7B",
+                        "--kv-heads", "1000"], capture_output=True, text=True)
+    assert r.returncode == 2, r.stderr
+    assert "1000 KV heads" in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_kv_heads_default_prefers_eight():
+    """Without --kv-heads: 8 where the head count allows, else the largest power of two below 8 dividing it."""
+    for x in propose(7 * 10**9, Constraints()):
+        a = x.spec.attention
+        assert a.num_kv_heads == 8 or (a.num_heads % 8 and a.num_heads % a.num_kv_heads == 0 and a.num_kv_heads < 8)
 
 
 @settings(max_examples=600, deadline=None, suppress_health_check=list(HealthCheck))
@@ -77,6 +99,8 @@ def test_propose_gives_well_formed_shapes_or_one_error(c, target, n):
             assert s.mlp.intermediate_size % c.ffn_multiple == 0
         if c.head_dim is not None:
             assert a.head_dim == c.head_dim
+        if c.attention == "gqa" and c.kv_heads is not None:
+            assert a.num_kv_heads == c.kv_heads
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))

@@ -76,7 +76,9 @@ def _usd(v: float | None) -> str:
 @click.option("--vocab", type=click.IntRange(min=1), default=128_256, show_default=True,
               help="Vocabulary (padded up to a multiple of 128).")
 @click.option("--attention", type=click.Choice(["gqa", "mha", "mqa"]), default="gqa", show_default=True)
-@click.option("--kv-heads", type=click.IntRange(min=1), default=8, show_default=True, help="KV heads for GQA.")
+@click.option("--kv-heads", type=click.IntRange(min=1),
+              help="KV heads for GQA: only widths whose head count they divide [default: 8, or the largest power "
+                   "of two below it that divides the head count].")
 @click.option("--head-dim", type=click.IntRange(min=1), help="Head size (default 64 below d=2048, else 128).")
 @click.option("--ffn-mult", type=float, default=1.0, show_default=True,
               help="Multiplier on the gated 8d/3 FFN width (Llama 3: 1.3).")

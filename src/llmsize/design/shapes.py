@@ -77,7 +77,9 @@ class Constraints:
     vocab: int = 128_256  # Llama 3's tokenizer (already a multiple of 128)
     vocab_multiple: int = 128
     attention: AttentionKind = "gqa"
-    kv_heads: int = 8  # for gqa
+    # for gqa: exactly these KV heads (only widths whose head count they divide are searched); None: 8 where
+    # the head count allows, else the largest power of two that divides it and is below 8
+    kv_heads: int | None = None
     head_dim: int | None = None  # None: 64 below d = 2048, else 128
     ffn_mult: float = 1.0  # Llama 3: 1.3
     ffn_multiple: int = 256
@@ -91,9 +93,10 @@ class Constraints:
     notes: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
-        check_positive_ints({k: getattr(self, k) for k in ("vocab", "vocab_multiple", "kv_heads", "ffn_multiple",
-                                                           "context")}, "design")
-        check_positive_ints({k: getattr(self, k) for k in ("head_dim", "hidden", "layers")}, "design", optional=True)
+        check_positive_ints({k: getattr(self, k) for k in ("vocab", "vocab_multiple", "ffn_multiple", "context")},
+                            "design")
+        check_positive_ints({k: getattr(self, k) for k in ("kv_heads", "head_dim", "hidden", "layers")}, "design",
+                            optional=True)
         if self.attention not in ("gqa", "mha", "mqa"):
             raise LlmsizeError(f"design: attention must be gqa, mha or mqa, got {self.attention!r}")
         if not 0.25 <= self.ffn_mult <= 8:
@@ -104,7 +107,7 @@ class Constraints:
             raise LlmsizeError(f"design: inconsistent constraints: hidden {self.hidden} is not a multiple of "
                                f"head_dim {self.head_dim}")
         if self.hidden is not None and self.head_dim is not None and self.attention == "gqa" \
-                and (self.hidden // self.head_dim) % self.kv_heads:
+                and self.kv_heads is not None and (self.hidden // self.head_dim) % self.kv_heads:
             raise LlmsizeError(f"design: inconsistent constraints: {self.kv_heads} KV heads do not divide the "
                                f"{self.hidden // self.head_dim} query heads of hidden {self.hidden} / head_dim "
                                f"{self.head_dim}")
@@ -132,6 +135,9 @@ class Candidate:
         return (self.params - self.target) / self.target
 
 
+DEFAULT_KV_HEADS = 8  # GQA's KV heads when none are asked for (Llama 3, Mistral 7B)
+
+
 def head_dim_for(hidden: int, c: Constraints) -> int:
     # ASSUMES: d_h = 64 below d = 2048, 128 from there (GPT-2/Llama-3.2-1B vs Llama/Mistral/Qwen 7B+).
     return c.head_dim or (64 if hidden < 2048 else 128)
@@ -150,12 +156,14 @@ def kv_heads_for(heads: int, c: Constraints) -> int:
         return heads
     if c.attention == "mqa":
         return 1
-    if heads % c.kv_heads == 0:
-        return c.kv_heads
-    g = heads & -heads  # the largest power of two dividing the head count, and not above the KV heads asked
-    while g > c.kv_heads:
-        g //= 2
-    return g
+    if c.kv_heads is None:  # the default: 8, else the largest power of two dividing the head count below 8
+        g = heads & -heads
+        while g > DEFAULT_KV_HEADS:
+            g //= 2
+        return g
+    if heads % c.kv_heads:  # _widths keeps only widths whose head count the KV heads asked for divide
+        raise LlmsizeError(f"design: {c.kv_heads} KV heads do not divide the {heads} query heads")
+    return c.kv_heads
 
 
 def build(hidden: int, layers: int, c: Constraints, *, name: str | None = None) -> ModelSpec:
@@ -179,9 +187,10 @@ def _per_layer(hidden: int, c: Constraints) -> tuple[int, int]:
 
 def _widths(c: Constraints) -> list[int]:
     """Widths searched: 256 to 65,536 in steps of 64 (to 1,024), 128 (to 2,048), 256 (to 4,096), then
-    512, keeping those the head size divides. Raises when the head size divides none of them."""
+    512, keeping those the head size divides and (GQA) whose head count the KV heads asked for divide.
+    Raises when none is left."""
     if c.hidden is not None:
-        return [c.hidden]
+        return _with_kv_heads([c.hidden], c)
     out, d = [], 256
     while d <= 65_536:
         hd = head_dim_for(d, c)
@@ -192,12 +201,26 @@ def _widths(c: Constraints) -> list[int]:
         raise LlmsizeError(f"design: head_dim {c.head_dim} divides none of the widths searched (256 to 65,536 in "
                            f"steps of 64, 128, 256, then 512); the head dim must divide such a width (e.g. 64, 80, "
                            f"96, 128, 256), or give --hidden as a multiple of {c.head_dim}")
+    return _with_kv_heads(out, c)
+
+
+def _with_kv_heads(widths: list[int], c: Constraints) -> list[int]:
+    """The widths whose query-head count the KV heads asked for divide (GQA), so every candidate has
+    exactly those KV heads; a one-line error when there is none."""
+    if c.attention != "gqa" or c.kv_heads is None:
+        return widths
+    out = [d for d in widths if (d // head_dim_for(d, c)) % c.kv_heads == 0]
+    if not out:
+        where = (f"hidden {c.hidden} has {c.hidden // head_dim_for(c.hidden, c)} query heads" if c.hidden is not None
+                 else "no width searched (256 to 65,536) has a query-head count they divide")
+        raise LlmsizeError(f"design: {c.kv_heads} KV heads must divide the query heads (width / head_dim), but "
+                           f"{where}; ask for KV heads that divide it (e.g. 1, 2, 4 or 8)")
     return out
 
 
 def smallest_model(c: Constraints) -> int:
     """The parameters of the smallest well-formed model under `c` (one layer, narrowest width)."""
-    d = c.hidden or _widths(c)[0]
+    d = _widths(c)[0]
     outer, per = _per_layer(d, c)
     return outer + per * (c.layers or 1)
 
@@ -234,8 +257,8 @@ def propose(target: int, c: Constraints = Constraints(), *, n: int = 5) -> tuple
         if not (c.hidden and c.layers) and not c.min_aspect <= aspect <= c.max_aspect:
             continue
         spec = build(d, layers, c)
-        # ASSUMES: a width whose head count forces fewer KV groups than asked is a worse fit (+0.15).
-        fewer_kv = c.attention == "gqa" and spec.attention.num_kv_heads != c.kv_heads
+        # ASSUMES: without KV heads asked for, a width whose head count forces fewer than 8 is a worse fit (+0.15).
+        fewer_kv = c.attention == "gqa" and c.kv_heads is None and spec.attention.num_kv_heads != DEFAULT_KV_HEADS
         score = abs(math.log(aspect / ref)) + 4 * abs(p / target - 1) + (0.15 if fewer_kv else 0.0)
         pool.append(Candidate(spec=spec, params=p, target=target, aspect=aspect,
                               reference_aspect=ref, score=score))
@@ -252,6 +275,9 @@ def propose(target: int, c: Constraints = Constraints(), *, n: int = 5) -> tuple
                f"[{c.min_aspect:g}, {c.max_aspect:g}]" if fixed else
                f"no width gives a depth with d/L in [{c.min_aspect:g}, {c.max_aspect:g}] within 10% of "
                f"{target:,} parameters")
+        if c.attention == "gqa" and c.kv_heads is not None and c.kv_heads > 1 and c.hidden is None:
+            why += (f" (only widths whose query heads {c.kv_heads} KV heads divide are searched: "
+                    f"{', '.join(map(str, _widths(c)[:4]))}, ...)")
         raise LlmsizeError(f"design: no candidate: {why}")
     chosen = _spread(pool, ref, n)
     best = min(chosen, key=lambda x: x.score)

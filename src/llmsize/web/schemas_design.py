@@ -31,7 +31,8 @@ class DesignBody(_Body):
     law: Literal["chinchilla", "approach3", "besiroglu", "kaplan"] = "chinchilla"
     vocab: int = Field(128_256, ge=1, le=MAX_VOCAB)
     attention: Literal["gqa", "mha", "mqa"] = "gqa"
-    kv_heads: int = Field(8, ge=1, le=MAX_HEADS)
+    kv_heads: int | None = Field(None, ge=1, le=MAX_HEADS, description="GQA KV heads, exactly (default: 8 where "
+                                 "the head count allows, else the largest power of two below 8 dividing it).")
     head_dim: int | None = Field(None, ge=1, le=MAX_WIDTH)
     ffn_mult: float = Field(1.0, gt=0, le=64)
     ffn_multiple: int = Field(256, ge=1, le=MAX_WIDTH)
