@@ -70,22 +70,32 @@ class LabTracker(g.GlobalPeakMemTracker):
                                  [p for p in self._mod_tracker.parents])
 
 
-def main():
-    ap = argparse.ArgumentParser()
+def add_workload_args(ap):
+    """MODEL MODE B S and the workload flags (shared with phasecheck.py)."""
     ap.add_argument("model"); ap.add_argument("mode"); ap.add_argument("b", type=int); ap.add_argument("s", type=int)
     ap.add_argument("--new", type=int, default=0); ap.add_argument("--wd", default="bfloat16")
     ap.add_argument("--ac"); ap.add_argument("--opt"); ap.add_argument("--gc", action="store_true")
     ap.add_argument("--lora"); ap.add_argument("--attn", default="sdpa"); ap.add_argument("--cfg")
-    ap.add_argument("--phase", help="show the live set at this phase's peak: fw, bw or opt")
-    ap.add_argument("--min", type=float, default=0.0, help="hide groups under this many MiB")
-    a = ap.parse_args()
+
+
+def workload(a):
+    """The truth generator's workload for parsed add_workload_args arguments (--cfg registers the model)."""
     if a.cfg:
         g.MODELS[a.model] = json.loads(a.cfg)
     lo = None
     if a.lora:
         r, kind = a.lora.split(":")
         lo = g.lora(a.model, int(r), kind)
-    w = g.W(a.model, a.mode, a.b, a.s, a.new, a.wd, a.ac, a.opt, a.gc, lo, a.attn)
+    return g.W(a.model, a.mode, a.b, a.s, a.new, a.wd, a.ac, a.opt, a.gc, lo, a.attn)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    add_workload_args(ap)
+    ap.add_argument("--phase", help="show the live set at this phase's peak: fw, bw or opt")
+    ap.add_argument("--min", type=float, default=0.0, help="hide groups under this many MiB")
+    a = ap.parse_args()
+    w = workload(a)
     box = {}
 
     def mk():

@@ -19,19 +19,10 @@ import json  # noqa: E402
 def main():
     import argparse
     ap = argparse.ArgumentParser()
-    ap.add_argument("model"); ap.add_argument("mode"); ap.add_argument("b", type=int); ap.add_argument("s", type=int)
-    ap.add_argument("--new", type=int, default=0); ap.add_argument("--wd", default="bfloat16")
-    ap.add_argument("--ac"); ap.add_argument("--opt"); ap.add_argument("--gc", action="store_true")
-    ap.add_argument("--lora"); ap.add_argument("--attn", default="sdpa"); ap.add_argument("--cfg")
+    memlab.add_workload_args(ap)
     a = ap.parse_args()
     g = memlab.g
-    if a.cfg:
-        g.MODELS[a.model] = json.loads(a.cfg)
-    lo = None
-    if a.lora:
-        r, kind = a.lora.split(":")
-        lo = g.lora(a.model, int(r), kind)
-    w = g.W(a.model, a.mode, a.b, a.s, a.new, a.wd, a.ac, a.opt, a.gc, lo, a.attn)
+    w = memlab.workload(a)
     box = {}
 
     def mk():
