@@ -66,3 +66,15 @@ def test_real_presets_end_to_end(args):
     r = run(*args, "--json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["model"] == args[1]
+
+
+def test_export_refuses_a_layout_the_engine_would_refuse():
+    """64 heads cannot be split over TP 3: vLLM would refuse it, so the export does, with the reason."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", "from llmsize.cli import main; main()", "export", "vllm",
+                        "Llama-3.1-70B", "--tp", "3"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    assert "attention heads (64) not divisible by TP 3" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1

@@ -193,6 +193,14 @@ def engine_setup(engine: str, model: str, layout: Layout, *, max_model_len: int 
         from llmsize.catalog.presets import find_preset
 
         p = find_preset(model)
+        if p is not None:
+            # vLLM and the training engines shard heads, FFN columns and layers: a layout they would refuse
+            # (e.g. 64 heads over TP 3) is refused here, with the reason. llama.cpp splits rows freely.
+            # ASSUMES: a MODEL that is no preset is checked by the engine itself (its config is not known here).
+            from llmsize.load import load_preset
+            from llmsize.parallel import check_layout
+
+            check_layout(load_preset(p).spec, layout)
         model = p.repo if p is not None and p.repo else model
     split = tuple([1.0] * layout.gpus) if engine == "llamacpp" and layout.gpus > 1 else ()
     return Setup(model=model, layout=layout, max_model_len=max_model_len,
