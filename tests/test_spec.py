@@ -76,3 +76,14 @@ def test_gqa_and_tying_never_increase_params(kw):
     mha = count(from_knobs(**dict(kw, kv_heads=kw["heads"]))).total
     assert count(from_knobs(**kw)).total <= mha
     assert count(from_knobs(**dict(kw, tied=True))).total <= count(from_knobs(**dict(kw, tied=False))).total
+
+
+def test_changing_layers_keeps_each_family_pattern():
+    from llmsize.load import apply_knobs, load
+
+    ds = apply_knobs(load("DeepSeek-V3").spec, layers=64)
+    assert ds.moe_layers[:3] == (False, False, False) and all(ds.moe_layers[3:])
+    g3 = apply_knobs(load("gemma-3-1b-pt").spec, layers=30)
+    assert g3.layer_types == tuple("full" if (i + 1) % 6 == 0 else "sliding" for i in range(30))
+    short = apply_knobs(load("DeepSeek-V3").spec, layers=2)
+    assert short.moe_layers == (False, False)

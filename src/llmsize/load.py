@@ -182,8 +182,15 @@ def apply_knobs(spec: ModelSpec, **knobs: Any) -> ModelSpec:
     if "ffn" in k:
         changes["mlp"] = replace(spec.mlp, intermediate_size=k["ffn"])
     if layers != spec.num_layers:
-        def resize(t: tuple[Any, ...]) -> tuple[Any, ...]:
-            return (t * (layers // len(t) + 1))[:layers] if t else t
-        changes["moe_layers"] = resize(spec.moe_layers)
-        changes["layer_types"] = resize(spec.layer_types)
+        # Fewer layers keep the first ones; more layers continue the pattern: attention layer types
+        # repeat with their period (Gemma 3's 5 sliding + 1 full), MoE layers repeat the last layer's
+        # kind (DeepSeek's dense-first layers stay first).
+        def periodic(t: tuple[Any, ...]) -> tuple[Any, ...]:
+            if not t or layers <= len(t):
+                return t[:layers]
+            period = next(p for p in range(1, len(t) + 1) if all(t[i] == t[i % p] for i in range(len(t))))
+            return tuple(t[i % period] for i in range(layers))
+        m = spec.moe_layers
+        changes["moe_layers"] = m[:layers] if layers <= len(m) else m + (m[-1],) * (layers - len(m)) if m else m
+        changes["layer_types"] = periodic(spec.layer_types)
     return replace(spec, **changes)
