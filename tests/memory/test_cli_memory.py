@@ -48,11 +48,27 @@ def test_tables_render():
     assert r.returncode == 0 and "GB" in r.stdout
 
 
+def test_lora_targets_trailing_comma_is_dropped():
+    a = run(["train", "gpt2", "--lora-r", "8", "--lora-targets", "c_attn,", "--json"])
+    assert a.returncode == 0, a.stderr
+    b = run(["train", "gpt2", "--lora-r", "8", "--lora-targets", "c_attn", "--json"])
+    assert json.loads(a.stdout)["peak_bytes"] == json.loads(b.stdout)["peak_bytes"]
+    assert json.loads(a.stdout)["workload"]["lora"]["target_modules"] == ["c_attn"]
+
+
+def test_infer_generate_default_new_tokens_is_256():
+    o = json.loads(run(["infer", "gpt2", "--json"]).stdout)
+    assert o["workload"]["new_tokens"] == 256
+
+
 @pytest.mark.parametrize("args, needle", [
     (["train", "gpt2", "--batch", "0"], "--batch"),
     (["train", "gpt2", "--optimizer", "adamz"], "--optimizer"),
     (["train", "gpt2", "--lora-r", "8", "--lora-targets", "q_proj"], "LoRA target"),
     (["train", "gpt2", "--lora-alpha", "8"], "--lora-r"),
+    (["train", "gpt2", "--lora-targets", "c_attn"], "--lora-targets needs --lora-r"),
+    (["infer", "gpt2", "--forward", "--new-tokens", "512"], "--new-tokens"),
+    (["infer", "gpt2", "--forward", "--kv-dtype", "fp8"], "--kv-dtype"),
     (["infer", "gpt2", "--context", "-3"], "--context"),
     (["infer", "gpt2", "--runtime", "vllm"], "--gpu"),
     (["infer", "gpt2", "--gpu", "NoSuchGPU-9000"], "GPU"),

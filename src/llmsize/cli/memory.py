@@ -71,8 +71,8 @@ def _wl_line(wl: Any) -> str:
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Sequences at once.")
 @click.option("--context", "--seq-len", "seq_len", type=click.IntRange(min=1), default=1024, show_default=True,
               help="Prompt tokens per sequence.")
-@click.option("--new-tokens", type=click.IntRange(min=0), default=256, show_default=True,
-              help="Tokens generated per sequence (KV cache grows to context + new - 1).")
+@click.option("--new-tokens", type=click.IntRange(min=0),
+              help="Tokens generated per sequence (KV cache grows to context + new - 1) [default: 256].")
 @click.option("--forward", "plain_forward", is_flag=True,
               help="One forward pass with full logits and no KV cache (scoring), instead of generation.")
 @click.option("--dtype", type=_DTYPES, help="Weights dtype [default: the checkpoint's, else bf16].")
@@ -84,7 +84,7 @@ def _wl_line(wl: Any) -> str:
 @click.option("--gpu", help="GPU name (H100, 'RTX 4090', A100-40GB, ...) or size (24GiB): does it fit?")
 @json_option
 @units_option
-def infer_cmd(model: Loaded, batch: int, seq_len: int, new_tokens: int, plain_forward: bool, dtype: str | None,
+def infer_cmd(model: Loaded, batch: int, seq_len: int, new_tokens: int | None, plain_forward: bool, dtype: str | None,
               kv_dtype: str | None, attn: str, runtime: str, gpu: str | None, as_json: bool, units: str) -> None:
     """Peak memory of inference with MODEL: weights, KV cache, activations, as terms; the phase of the
     peak (prefill or decode); with --gpu whether it fits.
@@ -116,15 +116,15 @@ def infer_cmd(model: Loaded, batch: int, seq_len: int, new_tokens: int, plain_fo
               help="Micro-batches per optimizer step (gradients stay allocated between them).")
 @click.option("--lora-r", type=click.IntRange(min=1), help="Train LoRA adapters of this rank (peft, fp32).")
 @click.option("--lora-alpha", type=click.IntRange(min=1), help="LoRA alpha [default: 2 r].")
-@click.option("--lora-targets", default="q_proj,v_proj", show_default=True,
-              help="Comma-separated leaf module names, or all-linear.")
+@click.option("--lora-targets",
+              help="Comma-separated leaf module names, or all-linear, with --lora-r [default: q_proj,v_proj].")
 @click.option("--attn", type=_ATTN, default="sdpa", show_default=True, help="Attention implementation.")
 @click.option("--gpu", help="GPU name or size: does it fit, with CUDA context and allocator reserve?")
 @json_option
 @units_option
 def train_cmd(model: Loaded, batch: int, seq_len: int, dtype: str | None, amp: str | None, optimizer: str,
               grad_checkpointing: bool, grad_accum: int, lora_r: int | None, lora_alpha: int | None,
-              lora_targets: str, attn: str, gpu: str | None, as_json: bool, units: str) -> None:
+              lora_targets: str | None, attn: str, gpu: str | None, as_json: bool, units: str) -> None:
     """Peak memory of one training step of MODEL: weights, gradients, optimizer states, saved
     activations and working sets, as terms; the phase of the peak; with --gpu whether it fits.
 

@@ -3,7 +3,6 @@ dict they print with `--json` (the web API returns the same dict). No caller ass
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from llmsize.errors import LlmsizeError
@@ -20,27 +19,34 @@ def default_dtype(spec: ModelSpec) -> str:
     return {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}.get(d, "bf16")
 
 
-def infer_workload(spec: ModelSpec, *, batch: int = 1, seq_len: int = 1024, new_tokens: int = 256,
+def infer_workload(spec: ModelSpec, *, batch: int = 1, seq_len: int = 1024, new_tokens: int | None = None,
                    forward: bool = False, dtype: str | None = None, kv_dtype: str | None = None,
                    attn: str = "sdpa", runtime: str = "torch") -> Workload:
-    """The Workload of `llmsize infer` and its options."""
+    """The Workload of `llmsize infer` and its options (new_tokens: 256 when generating and not given)."""
+    if forward:
+        if new_tokens is not None:
+            raise LlmsizeError("--new-tokens applies to generation, not --forward (which generates nothing)")
+        if kv_dtype is not None:
+            raise LlmsizeError("--kv-dtype applies to generation, not --forward (which keeps no KV cache)")
     return Workload(mode="forward" if forward else "generate", batch=batch, seq_len=seq_len,
-                    new_tokens=0 if forward else new_tokens,
+                    new_tokens=0 if forward else 256 if new_tokens is None else new_tokens,
                     weights_dtype=default_dtype(spec) if dtype is None else dtype,
                     kv_cache_dtype=kv_dtype, attn_impl=attn, runtime=runtime)
 
 
 def train_workload(*, batch: int = 1, seq_len: int = 1024, dtype: str | None = None, amp: str | None = None,
                    optimizer: str = "adamw", grad_checkpointing: bool = False, grad_accum: int = 1,
-                   lora_r: int | None = None, lora_alpha: int | None = None, lora_targets: str = "q_proj,v_proj",
+                   lora_r: int | None = None, lora_alpha: int | None = None, lora_targets: str | None = None,
                    attn: str = "sdpa") -> Workload:
-    """The Workload of `llmsize train` and its options."""
+    """The Workload of `llmsize train` and its options (lora_targets: q_proj,v_proj when not given)."""
     lora = None
     if lora_r is not None:
         lora = LoRA(r=lora_r, alpha=2 * lora_r if lora_alpha is None else lora_alpha,
-                    target_modules=tuple(lora_targets.split(",")))
+                    target_modules="q_proj,v_proj" if lora_targets is None else lora_targets)
     elif lora_alpha is not None:
         raise LlmsizeError("--lora-alpha needs --lora-r")
+    elif lora_targets is not None:
+        raise LlmsizeError("--lora-targets needs --lora-r")
     wd = dtype if dtype is not None else "fp32" if amp else "bf16"
     return Workload(mode="train", batch=batch, seq_len=seq_len, weights_dtype=wd, autocast=amp, optimizer=optimizer,
                     grad_checkpointing=grad_checkpointing, grad_accumulation=grad_accum, attn_impl=attn, lora=lora)
@@ -58,13 +64,6 @@ class MemoryResult:
     rules: list[dict[str, Any]]
 
 
-@lru_cache(maxsize=256)
-def _total_params(spec: ModelSpec) -> int:
-    from llmsize.params import count
-
-    return count(spec).total
-
-
 def memory_result(spec: ModelSpec, wl: Workload, gpu: str | None = None, runtime: str = "torch") -> MemoryResult:
     """Estimate `wl` on `spec`; with a GPU name or size (or a runtime other than torch), the device view."""
     est = estimate(spec, wl)
@@ -78,7 +77,9 @@ def memory_result(spec: ModelSpec, wl: Workload, gpu: str | None = None, runtime
         kvb = KV_DTYPE_BYTES[wl.kv_cache_dtype] if wl.kv_cache_dtype else wl.c_bytes
         dev = device_estimate(est, runtime, g.usable if g is not None else None, spec=spec, batch=wl.batch,
                               seq_tokens=wl.seq_len + wl.new_tokens, kv_bytes=kvb, compute_bytes=wl.c_bytes)
-    return MemoryResult(wl, est, dev, g, rules_of_thumb(est, wl.mode, _total_params(spec)))
+    from llmsize.params import count  # cached per spec
+
+    return MemoryResult(wl, est, dev, g, rules_of_thumb(est, wl.mode, count(spec).total))
 
 
 def rules_of_thumb(est: MemoryEstimate, mode: str, n_params: int) -> list[dict[str, Any]]:

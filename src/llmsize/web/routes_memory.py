@@ -28,7 +28,9 @@ class InferBody(S._Body):
     model: S.ModelRef
     batch: int = Field(1, ge=1, le=S.MAX_BATCH)
     context: int = Field(1024, ge=1, le=S.MAX_CONTEXT, description="Prompt tokens per sequence.")
-    new_tokens: int = Field(256, ge=0, le=S.MAX_CONTEXT)
+    new_tokens: int | None = Field(None, ge=0, le=S.MAX_CONTEXT,
+                                   description="Tokens generated per sequence (default, when absent: 256); "
+                                               "not with forward.")
     forward: bool = Field(False, description="One forward pass with full logits, no KV cache.")
     dtype: Dtype | None = None
     kv_dtype: Literal["bf16", "fp16", "fp32", "fp8", "int8"] | None = None
@@ -50,7 +52,8 @@ class TrainBody(S._Body):
     grad_accum: int = Field(1, ge=1, le=1 << 16)
     lora_r: int | None = Field(None, ge=1, le=1 << 16)
     lora_alpha: int | None = Field(None, ge=1, le=1 << 20)
-    lora_targets: str = Field("q_proj,v_proj", min_length=1, max_length=400)
+    lora_targets: str | None = Field(None, min_length=1, max_length=400,
+                                     description="With lora_r (default, when absent: q_proj,v_proj).")
     attn: Attn = "sdpa"
     gpu: str | None = Field(None, min_length=1, max_length=80)
 
