@@ -70,3 +70,45 @@ def test_main_exits_zero_on_help(capsys):
         main(["--help"])
     assert e.value.code == 0
     assert "params" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("cfg, needle", [
+    ('"layer_types": 5', "layer_types must be a list"),
+    ('"mlp_only_layers": 5, "model_type": "qwen3_moe", "num_experts": 4, "num_experts_per_tok": 2, '
+     '"moe_intermediate_size": 8', "mlp_only_layers must be a list"),
+    ('"rotary_pct": "x", "model_type": "gpt_neox"', "'rotary_pct' must be a number"),
+    ('"moe_layer_freq": 0, "model_type": "deepseek_v3", "qk_nope_head_dim": 8, "qk_rope_head_dim": 8, '
+     '"kv_lora_rank": 8, "v_head_dim": 8, "n_routed_experts": 4, "num_experts_per_tok": 2, '
+     '"moe_intermediate_size": 8', "moe_layer_freq must be at least 1"),
+])
+def test_malformed_config_values_are_one_line_errors(cfg, needle):
+    base = ('{"model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, '
+            '"intermediate_size": 8, "vocab_size": 10, ')
+    r = run(["params", "-"], base + cfg + "}")
+    assert r.returncode == 2, r.stderr
+    assert needle in r.stderr and "Traceback" not in r.stderr and "internal error" not in r.stderr
+
+
+def test_user_text_in_a_name_is_not_rich_markup():
+    r = run(["params", "--hidden", "64", "--layers", "2", "--heads", "4", "--vocab", "100", "--name", "[/x]"])
+    assert r.returncode == 0, r.stderr
+    assert "[/x]" in r.stdout
+
+
+def test_knobs_on_a_loaded_model_change_what_they_name_or_refuse():
+    from llmsize.errors import LlmsizeError
+    from llmsize.load import apply_knobs, load
+    from llmsize.params import count
+
+    mix = load("Mixtral-8x7B-v0.1").spec
+    with pytest.raises(LlmsizeError, match="--expert-ffn"):
+        apply_knobs(mix, ffn=1000)
+    assert count(apply_knobs(mix, expert_ffn=1000)).total < count(mix).total
+    ds = load("DeepSeek-V3").spec
+    assert apply_knobs(ds, heads=64).attention.head_dim == ds.attention.head_dim  # MLA keeps nope + rope
+    qwen3 = load("Qwen3-0.6B").spec  # explicit head_dim 128 with hidden 1024 and 16 heads
+    assert apply_knobs(qwen3, heads=8).attention.head_dim == 128
+    llama = load("Llama-3.1-8B").spec  # head_dim = hidden / heads: follows a new width
+    assert apply_knobs(llama, hidden=2048).attention.head_dim == 64
+    with pytest.raises(LlmsizeError, match="no mixture-of-experts"):
+        apply_knobs(llama, experts=8)

@@ -162,13 +162,17 @@ def apply_knobs(spec: ModelSpec, **knobs: Any) -> ModelSpec:
     if not k:
         return spec
     unknown = set(k) - {"hidden", "layers", "heads", "kv_heads", "head_dim", "ffn", "vocab", "tied", "name",
-                        "max_positions"}
+                        "max_positions", "experts", "top_k", "expert_ffn"}
     if unknown:
         raise LlmsizeError(f"these knobs cannot change a loaded model: {', '.join(sorted(unknown))}")
     a = spec.attention
     heads = k.get("heads", a.num_heads)
     hidden = k.get("hidden", spec.hidden_size)
-    head_dim = k.get("head_dim", a.head_dim if "heads" not in k and "hidden" not in k else None)
+    # The head size stays what the model says unless --head-dim changes it, except where it was
+    # hidden/heads to begin with (then it follows a new --hidden or --heads). MLA and models with an
+    # explicit head_dim (Gemma, Qwen3) keep theirs.
+    derived = not a.mla and a.head_dim * a.num_heads == spec.hidden_size
+    head_dim = k.get("head_dim", None if derived and ("heads" in k or "hidden" in k) else a.head_dim)
     if head_dim is None:
         if hidden % heads:
             raise LlmsizeError(f"--heads ({heads}) must divide --hidden ({hidden}) unless --head-dim is given")
@@ -180,7 +184,18 @@ def apply_knobs(spec: ModelSpec, **knobs: Any) -> ModelSpec:
                                    name=k.get("name", spec.name + " (modified)"),
                                    max_position_embeddings=k.get("max_positions", spec.max_position_embeddings))
     if "ffn" in k:
+        if spec.moe is not None and spec.num_moe_layers == spec.num_layers:
+            raise LlmsizeError(f"--ffn: every layer of {spec.name} is a mixture of experts; change the experts' "
+                               f"width with --expert-ffn")
         changes["mlp"] = replace(spec.mlp, intermediate_size=k["ffn"])
+    moe_knobs = {n: k[n] for n in ("experts", "top_k", "expert_ffn") if n in k}
+    if moe_knobs:
+        if spec.moe is None:
+            raise LlmsizeError(f"--{'/--'.join(n.replace('_', '-') for n in moe_knobs)}: {spec.name} has no "
+                               f"mixture-of-experts layers")
+        changes["moe"] = replace(spec.moe, num_experts=k.get("experts", spec.moe.num_experts),
+                                 top_k=k.get("top_k", spec.moe.top_k),
+                                 expert_intermediate_size=k.get("expert_ffn", spec.moe.expert_intermediate_size))
     if layers != spec.num_layers:
         # Fewer layers keep the first ones; more layers continue the pattern: attention layer types
         # repeat with their period (Gemma 3's 5 sliding + 1 full), MoE layers repeat the last layer's

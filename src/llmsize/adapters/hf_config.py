@@ -6,7 +6,6 @@ minimal config.json counts the same as transformers builds it.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
@@ -34,6 +33,13 @@ def _int(cfg: Config, *keys: str, default: Any = LlmsizeError) -> Any:
     return v
 
 
+def _float(cfg: Config, *keys: str, default: float) -> float:
+    v = _get(cfg, *keys, default=default)
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise LlmsizeError(f"config.json: {keys[0]!r} must be a number, got {v!r}")
+    return float(v)
+
+
 def _heads(cfg: Config, hidden: int, heads: int, kv: int | None = None) -> tuple[int, int, int]:
     kv = _int(cfg, "num_key_value_heads", default=heads) if kv is None else kv
     hd = _int(cfg, "head_dim", default=None)
@@ -47,6 +53,8 @@ def _heads(cfg: Config, hidden: int, heads: int, kv: int | None = None) -> tuple
 
 def _layer_types(cfg: Config, n: int, default: Callable[[int], str] | None = None) -> tuple[str, ...]:
     lt = cfg.get("layer_types")
+    if lt is not None and not isinstance(lt, list):
+        raise LlmsizeError(f"config.json: layer_types must be a list of layer kinds, got {lt!r}")
     if lt:
         if len(lt) != n:
             raise LlmsizeError(f"config.json: layer_types has {len(lt)} entries for {n} layers")
@@ -87,7 +95,12 @@ def _llama_like(cfg: Config, name: str, *, tie: bool = False, qkv_bias: bool | N
 
 def _sparse_layers(cfg: Config, n: int, *, step_key: str = "decoder_sparse_step") -> tuple[bool, ...]:
     step = _int(cfg, step_key, default=1)
-    dense = set(cfg.get("mlp_only_layers") or [])
+    if step < 1:
+        raise LlmsizeError(f"config.json: {step_key} must be at least 1, got {step}")
+    only = cfg.get("mlp_only_layers") or []
+    if not isinstance(only, list):
+        raise LlmsizeError(f"config.json: mlp_only_layers must be a list of layer indices, got {only!r}")
+    dense = set(only)
     return tuple(i not in dense and (i + 1) % step == 0 for i in range(n))
 
 
@@ -133,11 +146,11 @@ def _gemma3(cfg: Config, name: str) -> ModelSpec:
     spec = _gemma3_text(text, name)
     v = {"hidden_size": 1152, "intermediate_size": 4304, "num_hidden_layers": 27, "num_attention_heads": 16,
          "patch_size": 14, "image_size": 896, "num_channels": 3, **(cfg.get("vision_config") or {})}
-    vh = int(v["hidden_size"])
-    vision = Vision(hidden_size=vh, intermediate_size=int(v["intermediate_size"]),
-                    num_layers=int(v["num_hidden_layers"]), num_heads=int(v["num_attention_heads"]),
-                    patch_size=int(v["patch_size"]), image_size=int(v["image_size"]),
-                    num_channels=int(v["num_channels"]), pooling_head=bool(v.get("vision_use_head", True)),
+    vh = _int(v, "hidden_size")
+    vision = Vision(hidden_size=vh, intermediate_size=_int(v, "intermediate_size"),
+                    num_layers=_int(v, "num_hidden_layers"), num_heads=_int(v, "num_attention_heads"),
+                    patch_size=_int(v, "patch_size"), image_size=_int(v, "image_size"),
+                    num_channels=_int(v, "num_channels"), pooling_head=bool(v.get("vision_use_head", True)),
                     # mm_input_projection_weight [d_v, d] + mm_soft_emb_norm RMSNorm(d_v)
                     projector_params=vh * spec.hidden_size + vh)
     return spec.with_(model_type="gemma3", vision=vision)
@@ -188,6 +201,8 @@ def _deepseek_v3(cfg: Config, name: str) -> ModelSpec:
                    expert_intermediate_size=f, shared_intermediate_size=f * _int(cfg, "n_shared_experts", default=0),
                    router_correction_bias=True)
     first, freq = _int(cfg, "first_k_dense_replace", default=0), _int(cfg, "moe_layer_freq", default=1)
+    if freq < 1:
+        raise LlmsizeError(f"config.json: moe_layer_freq must be at least 1, got {freq}")
     c["moe_layers"] = tuple(i >= first and i % freq == 0 for i in range(c["num_layers"]))
     c["norms"] = Norms(kind="rmsnorm", per_layer=2)
     notes = []
@@ -241,7 +256,7 @@ def _gpt_neox(cfg: Config, name: str) -> ModelSpec:
     c["mlp"] = MLP(kind="plain", intermediate_size=_int(cfg, "intermediate_size"), bias=True,
                    activation=str(cfg.get("hidden_act", "gelu")))
     return ModelSpec(**c, norms=Norms(kind="layernorm", bias=True),
-                     rotary_fraction=float(_get(cfg, "rotary_pct", "partial_rotary_factor", default=0.25)),
+                     rotary_fraction=_float(cfg, "rotary_pct", "partial_rotary_factor", default=0.25),
                      parallel_residual=bool(cfg.get("use_parallel_residual", True)))
 
 
@@ -301,13 +316,20 @@ def spec_from_config(cfg: Any, name: str = "config.json", *, warn: Callable[[str
         raise LlmsizeError(f"{name}: a config.json must be a JSON object, got {type(cfg).__name__}")
     mt = cfg.get("model_type")
     if mt in ADAPTERS:
-        return ADAPTERS[mt](cfg, name)
+        try:
+            return ADAPTERS[mt](cfg, name)
+        except (TypeError, ValueError, ZeroDivisionError, KeyError, AttributeError) as e:
+            if isinstance(e, LlmsizeError):
+                raise
+            raise LlmsizeError(f"{name}: a value in this {mt} config.json has the wrong type or range "
+                               f"({type(e).__name__}: {e})") from None
     if mt is None and isinstance(cfg.get("text_config"), Mapping):
         return spec_from_config(cfg["text_config"], name, warn=warn)
     if all(k in cfg for k in _GENERIC_KEYS):
         msg = (f"{name}: model_type {mt!r} is not one llmsize knows; assumed a Llama-style decoder (RMSNorm, "
                f"gated MLP, rotary positions, biases only where attention_bias/mlp_bias say)")
-        (warn or (lambda m: print(f"warning: {m}", file=sys.stderr)))(msg)
+        if warn is not None:
+            warn(msg)
         spec = _llama(cfg, name)
         return spec.with_(notes=spec.notes + (msg,))
     raise LlmsizeError(f"{name}: unsupported model_type {mt!r}; supported: {', '.join(sorted(ADAPTERS))} "

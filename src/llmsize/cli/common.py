@@ -61,13 +61,16 @@ def resolve(ref: str | None, knobs: dict[str, Any]) -> Loaded:
         if missing:
             raise LlmsizeError("give a MODEL (preset, config.json, folder, .safetensors, .gguf or '-') or "
                                f"describe one with knobs; missing {', '.join(missing)}")
-        return Loaded(spec=from_knobs(**given), origin="knobs", ref="knobs")
-    loaded = load(ref)
-    if not given:
+        loaded = Loaded(spec=from_knobs(**given), origin="knobs", ref="knobs")
+        print_notes(loaded)
         return loaded
-    from dataclasses import replace
+    loaded = load(ref)
+    if given:
+        from dataclasses import replace
 
-    return replace(loaded, spec=apply_knobs(loaded.spec, **given))
+        loaded = replace(loaded, spec=apply_knobs(loaded.spec, **given))
+    print_notes(loaded)  # what an adapter assumed goes to stderr once, whatever the output format
+    return loaded
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object (exact bytes).")
@@ -137,12 +140,20 @@ def model_header(model: Loaded) -> str:
     src = {"preset": f"preset {model.preset.repo}" if model.preset and model.preset.repo else "preset",
            "config": model.ref,
            "safetensors": model.ref, "gguf": model.ref, "knobs": "architecture knobs"}[model.origin]
-    return f"{s.name} ({s.model_type}; {src})"
+    from rich.markup import escape  # the header is printed as rich markup; names are user text
+
+    return escape(f"{s.name} ({s.model_type}; {src})")
+
+
+_PRINTED: set[str] = set()
 
 
 def print_notes(model: Loaded) -> None:
+    """Each of the spec's notes (what an adapter or knob default assumed) once per process, on stderr."""
     for n in model.spec.notes:
-        click.echo(f"note: {n}", err=True)
+        if n not in _PRINTED:
+            _PRINTED.add(n)
+            click.echo(f"note: {n}", err=True)
 
 
 def stdout_is_tty() -> bool:

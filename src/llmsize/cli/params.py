@@ -7,7 +7,7 @@ import click
 
 from llmsize.api import params_report
 from llmsize.cli.common import (console, emit_json, fmt_count, json_option, model_header, model_options,
-                                print_notes, table)
+                                table)
 from llmsize.load import Loaded
 
 
@@ -27,7 +27,6 @@ def params_cmd(model: Loaded, as_json: bool) -> None:
     if as_json:
         emit_json(rep)
         return
-    print_notes(model)
     _print_report(model, rep)
 
 
@@ -37,7 +36,10 @@ def _print_report(model: Loaded, rep: dict[str, Any]) -> None:
     total = rep["total_params"]
     c.print(f"Total parameters: [bold]{fmt_count(total)}[/bold]")
     if rep["active_params"] != total:
-        c.print(f"Active per token: [bold]{fmt_count(rep['active_params'])}[/bold] (MoE: top-k + shared experts)")
+        why = "MoE: top-k + shared experts" if model.spec.moe is not None else "text decoder"
+        if rep["vision_params"]:
+            why += f"; the vision tower's {rep['vision_params']:,} run on images only"
+        c.print(f"Active per token: [bold]{fmt_count(rep['active_params'])}[/bold] ({why})")
     if rep["buffers"]:
         c.print(f"Plus {rep['buffers']:,} persistent buffer values (not parameters in PyTorch; many published "
                 f"counts include them): {rep['total_with_buffers']:,}")
