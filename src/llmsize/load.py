@@ -69,37 +69,62 @@ def _config_file(path: Path) -> Loaded:
     return Loaded(spec=spec_from_config(cfg, name), origin="config", ref=str(path), config=cfg)
 
 
-def _load_path(path: Path, ref: str) -> Loaded:
+def weights_format(path: Path) -> tuple[Literal["safetensors", "gguf"], Path] | None:
+    """Which weights file `path` is (a .safetensors file, an index, a folder of shards, a .gguf file or a
+    folder holding exactly one), and the path to read; None when it holds no weights."""
     if path.is_dir():
-        shards = path / "model.safetensors.index.json"
-        single = path / "model.safetensors"
-        if shards.exists() or single.exists() or any(path.glob("*.safetensors")):
-            return _weights(path, "safetensors", ref)
+        if any(path.glob("*.safetensors")) or any(path.glob("*.safetensors.index.json")):
+            return "safetensors", path
+        ggufs = sorted(path.glob("*.gguf"))
+        return ("gguf", ggufs[0]) if len(ggufs) == 1 else None
+    if path.suffix == ".safetensors" or path.name.endswith(".safetensors.index.json"):
+        return "safetensors", path
+    if path.suffix == ".gguf":
+        return "gguf", path
+    return None
+
+
+def read_checkpoint(path: Path) -> Any:
+    """Headers of a weights file or folder (safetensors or GGUF, by name or else by magic bytes)."""
+    kind = weights_format(path)
+    if kind is None and path.is_dir():
+        raise LlmsizeError(f"{path}: no .safetensors files or single .gguf file in this folder")
+    if kind is None:
+        try:
+            with open(path, "rb") as f:
+                magic = f.read(4)
+        except OSError as e:
+            raise LlmsizeError(f"{path}: cannot read ({e.strerror})") from None
+        kind = ("gguf" if magic == b"GGUF" else "safetensors", path)
+    fmt, target = kind
+    if fmt == "gguf":
+        from llmsize.adapters.gguf import read_gguf
+
+        return read_gguf(target)
+    from llmsize.adapters.safetensors import read_safetensors
+
+    return read_safetensors(target)
+
+
+def _load_path(path: Path, ref: str) -> Loaded:
+    kind = weights_format(path)
+    if kind is not None and not (kind[0] == "gguf" and path.is_dir() and (path / "config.json").exists()):
+        return _weights(kind[1], kind[0], ref)
+    if path.is_dir():
         if (path / "config.json").exists():
             return _config_file(path / "config.json")
-        ggufs = sorted(path.glob("*.gguf"))
-        if len(ggufs) == 1:
-            return _weights(ggufs[0], "gguf", ref)
         raise LlmsizeError(f"{path}: folder has no config.json, safetensors or single .gguf file")
-    if path.suffix == ".safetensors" or path.name.endswith(".safetensors.index.json"):
-        return _weights(path, "safetensors", ref)
-    if path.suffix == ".gguf":
-        return _weights(path, "gguf", ref)
     return _config_file(path)
 
 
 def _weights(path: Path, fmt: Literal["safetensors", "gguf"], ref: str) -> Loaded:
     if fmt == "gguf":
-        from llmsize.adapters.gguf import read_gguf
-
-        ck = read_gguf(path)
+        ck = read_checkpoint(path)
         if ck.spec is None:
             raise LlmsizeError(f"{path}: GGUF architecture not mapped to a model spec; "
                                f"use `llmsize inspect` for its tensors")
         return Loaded(spec=ck.spec, origin="gguf", ref=ref, checkpoint=ck)
-    from llmsize.adapters.safetensors import read_safetensors
-
-    ck = read_safetensors(path)
+    ck = read_checkpoint(path)
     folder = path if path.is_dir() else path.parent
     cfg_path = folder / "config.json"
     if not cfg_path.exists():
