@@ -12,6 +12,7 @@ from llmsize.planner import _device_fn, candidate_row, plan_report, resolve_gpus
 from llmsize.planner import fit as fitmod
 from llmsize.planner import jobs
 from llmsize.planner.jobs import ServeJob, TrainJob
+from llmsize.planner.search import _bubble, train_tokens_per_s, with_steps
 from llmsize.sources import SOURCES
 from llmsize.spec import ModelSpec
 
@@ -56,11 +57,10 @@ def _offload(spec: ModelSpec, job: TrainJob, gpu: Any, layout: Layout) -> dict[s
     from llmsize.perf import train_flops_per_token
     from llmsize.planner.search import offload
 
-    from dataclasses import replace
+    from llmsize.planner.search import with_steps
 
     # the job's micro-batches per step on this layout's data-parallel width (the layout alone says 1)
-    layout = replace(layout, micro_batch=job.micro_batch,
-                     grad_accum=max(1, job.global_batch // (job.micro_batch * layout.dp)))
+    layout = with_steps(job, layout)
     mem = per_gpu(spec, jobs.train_breakdown(spec, job), layout)
     flops_tok = sum(t.value for t in train_flops_per_token(spec, job.seq_len, recompute=job.recompute))
     why, slowdown, info = offload(job, gpu, layout.gpus, layout, mem, flops_tok)
@@ -90,6 +90,7 @@ def speed_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_name: str, layou
                 "prefill_mfu": job.prefill_mfu, "mbu": job.mbu, "citations": {"pope2022": SOURCES["pope2022"]}}
     if job.tokens is None:
         raise LlmsizeError("training speed needs --tokens (the tokens to train on)")
+    layout = with_steps(job, layout)
     tt = train_time(spec, tokens=job.tokens, gpus=layout.gpus, peak_flops=gpu.peak_flops("bf16"),
                     seq_len=job.seq_len, mfu=job.mfu, recompute=job.recompute, tdp_watts=gpu.tdp_watts, pue=pue)
     step_tokens = job.global_batch * job.seq_len
@@ -97,12 +98,16 @@ def speed_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_name: str, layou
     off = _offload(spec, job, gpu, layout) if layout.offload_optimizer != "none" or layout.offload_params != "none" \
         else None
     slow = off["offload_slowdown"] if off else 1.0
-    seconds = tt.seconds * slow
+    # the pipeline bubble and the offload slowdown, exactly as `plan` scores the setup
+    tps = train_tokens_per_s(job, gpu, layout, tt.flops_per_token, slow)
+    seconds = job.tokens / tps
+    f = seconds / tt.seconds
     out = {"model": spec.name, "gpu": gpu.name, "gpus": layout.gpus, "layout": layout.label(), "mode": "train",
            "flops_per_token": tt.flops_per_token, "total_flops": tt.total_flops, "mfu": tt.mfu,
-           "tokens_per_s": job.tokens / seconds, "step_s": seconds * step_tokens / job.tokens,
-           "seconds": seconds, "days": seconds / 86400, "gpu_hours": tt.gpu_hours * slow,
-           "energy_kwh": None if tt.energy_kwh is None else tt.energy_kwh * slow,
+           "pipeline_bubble": _bubble(layout), "micro_batches": layout.grad_accum,
+           "tokens_per_s": tps, "step_s": seconds * step_tokens / job.tokens,
+           "seconds": seconds, "days": seconds / 86400, "gpu_hours": tt.gpu_hours * f,
+           "energy_kwh": None if tt.energy_kwh is None else tt.energy_kwh * f,
            "terms": [{"name": t.name, "flops": t.value, "formula": t.formula, "source": t.source} for t in tt.terms],
            "citations": {k: SOURCES[k] for k in ("chowdhery2022", "narayanan2021")}}
     if off:
@@ -138,10 +143,21 @@ def cost_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_names: Sequence[s
             else:
                 if job.tokens is None:
                     raise LlmsizeError("training cost needs --tokens")
+                if job.global_batch % (job.micro_batch * n):
+                    row["note"] = (f"global batch {job.global_batch} not divisible by micro-batch "
+                                   f"{job.micro_batch} × DP {n}")
+                    rows.append(row)
+                    continue
+                # data parallel over all n GPUs, at the rate `plan` and `speed` give that layout
+                lay = with_steps(job, Layout(dp=n))
                 tt = train_time(spec, tokens=job.tokens, gpus=n, peak_flops=g.peak_flops("bf16"), seq_len=job.seq_len,
                                 mfu=job.mfu, recompute=job.recompute, tdp_watts=g.tdp_watts)
-                row.update(days=tt.days, gpu_hours=tt.gpu_hours, energy_kwh=tt.energy_kwh,
-                           usd=training_cost(tt.gpu_hours, p.usd_per_gpu_hour) if p else None)
+                tps = train_tokens_per_s(job, g, lay, tt.flops_per_token)
+                f = job.tokens / tps / tt.seconds
+                gh = tt.gpu_hours * f
+                row.update(layout=lay.label(), tokens_per_s=tps, days=tt.days * f, gpu_hours=gh,
+                           energy_kwh=None if tt.energy_kwh is None else tt.energy_kwh * f,
+                           usd=training_cost(gh, p.usd_per_gpu_hour) if p else None)
             rows.append(row)
     return {"model": spec.name, "mode": "serve" if isinstance(job, ServeJob) else "train", "rows": rows,
             "note": "training memory is not checked here; `llmsize plan --train` checks it",

@@ -76,6 +76,28 @@ def _bubble(layout: Layout) -> float:
     return m / (m + p - 1)
 
 
+def with_steps(job: TrainJob, layout: Layout) -> Layout:
+    """`layout` with the job's micro-batch and the micro-batches per step its data-parallel width leaves
+    (global batch / (micro-batch × DP)); refuses a global batch they do not divide, as the search does."""
+    from dataclasses import replace
+
+    if job.global_batch % (job.micro_batch * layout.dp):
+        raise LlmsizeError(f"global batch {job.global_batch} is not divisible by micro-batch {job.micro_batch} × "
+                           f"DP {layout.dp}")
+    return replace(layout, micro_batch=job.micro_batch,
+                   grad_accum=job.global_batch // (job.micro_batch * layout.dp))
+
+
+def train_tokens_per_s(job: TrainJob, g: Any, layout: Layout, flops_tok: float, slowdown: float = 1.0,
+                       dtype: str = "bf16") -> float:
+    """Training tokens/s of one setup: the one rate `plan`, `speed` and `cost` all use.
+
+    tokens/s = n·X·MFU·m/(m + p − 1) / (slowdown · C),  C the FLOPs per token
+
+    Source: narayanan2021"""
+    return layout.gpus * g.peak_flops(dtype) * job.mfu * _bubble(layout) / slowdown / flops_tok
+
+
 def plan_train(spec: ModelSpec, job: TrainJob, breakdown: Breakdown, gpu_types: Sequence[Any], *,
                counts: Sequence[int] = DEFAULT_COUNTS, device: Callable[[Any, int], int] | None = None,
                price: Callable[[Any], float | None] | None = None, dtype: str = "bf16") -> list[Candidate]:
@@ -171,8 +193,7 @@ def _score_train(spec: ModelSpec, job: TrainJob, g: Any, n: int, lay: Layout, me
         return Candidate(**c, kind="host", reason=why, extra=info)
     if not g.has(dtype):
         return Candidate(**c, kind="fit", reason=f"{g.name} has no {dtype} units")
-    rate = n * g.peak_flops(dtype) * job.mfu * _bubble(lay) / slowdown
-    tps = rate / flops_tok
+    tps = train_tokens_per_s(job, g, lay, flops_tok, slowdown, dtype)
     c["extra"] = info
     seconds = job.tokens / tps if job.tokens else None
     usd = None

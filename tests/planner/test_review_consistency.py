@@ -1,0 +1,31 @@
+"""plan, speed and cost agree on one setup; user-given values are never silently ignored."""
+from __future__ import annotations
+
+import pytest
+
+from llmsize.errors import LlmsizeError
+from llmsize.planner import plan_report
+from llmsize.planner.jobs import TrainJob, make_layout
+from llmsize.planner.reports import cost_report, speed_report
+
+
+def test_train_rate_same_in_plan_speed_cost(llama8b):
+    job = TrainJob(tokens=1e11, global_batch=8)
+    rep = plan_report(llama8b, job, gpu_names=["H100"], counts=[8], top=200)
+    rows = {r["layout"]: r for r in rep["setups"]}
+    pp8 = next(r for r in rep["setups"] if r["pp"] == 8 and r["tp"] == 1)
+    sp = speed_report(llama8b, job, "H100", make_layout(pp=8))
+    assert sp["tokens_per_s"] == pytest.approx(pp8["tokens_per_s"])
+    assert sp["seconds"] == pytest.approx(pp8["seconds"])
+    ddp = next(r for r in rows.values() if r["dp"] == 8 and r["offload_optimizer"] == "none")
+    sp = speed_report(llama8b, job, "H100", make_layout(8, zero=3))
+    assert sp["tokens_per_s"] == pytest.approx(ddp["tokens_per_s"])
+    c = cost_report(llama8b, job, ["H100"], [8])["rows"][0]
+    assert c["tokens_per_s"] == pytest.approx(ddp["tokens_per_s"])
+    assert c["days"] * 86400 == pytest.approx(ddp["seconds"])
+
+
+def test_speed_train_refuses_indivisible_global_batch(llama8b):
+    job = TrainJob(tokens=1e11, global_batch=3, micro_batch=2)
+    with pytest.raises(LlmsizeError, match="not divisible"):
+        speed_report(llama8b, job, "H100", make_layout(2))
