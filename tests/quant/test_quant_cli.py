@@ -49,11 +49,27 @@ def test_quant_text_and_qlora():
     (["--kv-cache", "q3"], "unknown KV-cache dtype"),
     (["--gpu", "H1000"], "unknown GPU"),
     (["--tensors"], "--tensors needs exactly one --format"),
+    (["--qlora", "--gpu", "H100"], "--gpu does not apply with --qlora"),
+    (["--qlora", "--format", "nf4"], "--format does not apply with --qlora"),
+    (["--qlora", "--kv-cache", "fp8"], "--kv-cache does not apply with --qlora"),
+    (["--qlora", "--tensors"], "--tensors does not apply with --qlora"),
+    (["--rank", "8"], "--rank needs --qlora"),
+    (["--adapter-dtype", "bf16"], "--adapter-dtype needs --qlora"),
 ])
 def test_quant_errors_one_line(args, needle):
     r = run(["quant", "-", *args], stdin=json.dumps(CFG))
     assert r.returncode == 2
     assert needle in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_quant_duplicate_formats_are_one():
+    r = run(["quant", "-", "--format", "Q4_0", "--format", "q4_0", "--tensors", "--json"], stdin=json.dumps(CFG))
+    assert r.returncode == 0, r.stderr
+    obj = json.loads(r.stdout)
+    assert [x["format"] for x in obj["rows"]] == ["Q4_0"] and obj["plan"]["tensors"]
+    r = run(["quant", "-", "--format", "Q4_0", "--format", "q4_0", "--format", "bf16"], stdin=json.dumps(CFG))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("Q4_0 ") == 1, r.stdout
 
 
 def test_inspect_safetensors_and_gguf(tmp_path):

@@ -19,20 +19,22 @@ from llmsize.load import Loaded
 @click.option("--context", type=click.IntRange(min=1),
               help="Tokens per sequence [default: the model's maximum; 1024 with --qlora].")
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Sequences decoded together.")
-@click.option("--kv-cache", "kv", default="bf16", show_default=True,
-              help="KV-cache dtype: bf16, fp16, fp8 (vLLM), q8_0, q5_1, q5_0, q4_1, q4_0, iq4_nl (llama.cpp).")
+@click.option("--kv-cache", "kv",
+              help="KV-cache dtype: bf16, fp16, fp8 (vLLM), q8_0, q5_1, q5_0, q4_1, q4_0, iq4_nl (llama.cpp) "
+                   "[default: bf16].")
 @click.option("--format", "formats", multiple=True,
               help="Only these formats (repeatable): bf16, fp8, fp8-block, int8, nf4, nf4-dq, gptq-int4-g128, "
                    "awq-int4-g128, mxfp4, nvfp4, Q4_K_M, Q8_0, IQ4_XS, ...")
 @click.option("--tensors", "show_tensors", is_flag=True, help="With one --format: list every tensor's type and bytes.")
 @click.option("--qlora", is_flag=True, help="QLoRA fine-tuning terms (4-bit base, adapters, optimizer) instead.")
-@click.option("--rank", type=click.IntRange(min=1), default=64, show_default=True, help="LoRA rank for --qlora.")
-@click.option("--adapter-dtype", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True,
-              help="LoRA adapter dtype for --qlora (peft keeps fp32; the QLoRA paper uses bf16).")
+@click.option("--rank", type=click.IntRange(min=1), help="LoRA rank for --qlora [default: 64].")
+@click.option("--adapter-dtype", type=click.Choice(["fp32", "bf16", "fp16"]),
+              help="LoRA adapter dtype for --qlora (peft keeps fp32; the QLoRA paper uses bf16) [default: fp32].")
 @json_option
 @units_option
-def quant_cmd(model: Loaded, gpu: str | None, context: int | None, batch: int, kv: str, formats: tuple[str, ...],
-              show_tensors: bool, qlora: bool, rank: int, adapter_dtype: str, as_json: bool, units: str) -> None:
+def quant_cmd(model: Loaded, gpu: str | None, context: int | None, batch: int, kv: str | None,
+              formats: tuple[str, ...], show_tensors: bool, qlora: bool, rank: int | None, adapter_dtype: str | None,
+              as_json: bool, units: str) -> None:
     """Weight formats for MODEL: exact weight bytes, memory at the context, whether it fits the GPU,
     the largest context that fits, decode speed bound and the published quality cost.
 
@@ -42,9 +44,16 @@ def quant_cmd(model: Loaded, gpu: str | None, context: int | None, batch: int, k
       llmsize quant Mixtral-8x7B-v0.1 --format Q4_0 --tensors
       llmsize quant Llama-2-7b-hf --qlora --rank 64
     """
+    from llmsize.quant.report import check_options, unique_formats
+
+    check_options(qlora=qlora, gpu=gpu, formats=formats, kv=kv, tensors=show_tensors, rank=rank,
+                  adapter_dtype=adapter_dtype)
     spec = model.spec
     if qlora:
         from llmsize.quant.report import qlora_report, qlora_result
+
+        rank = 64 if rank is None else rank
+        adapter_dtype = "fp32" if adapter_dtype is None else adapter_dtype
 
         if as_json:
             emit_json(qlora_report(spec, rank=rank, adapter_dtype=adapter_dtype, context=context, batch=batch))
@@ -64,6 +73,8 @@ def quant_cmd(model: Loaded, gpu: str | None, context: int | None, batch: int, k
         for n in q.notes[1:]:
             c.print(f"note: {n}")
         return
+    kv = "bf16" if kv is None else kv
+    formats = tuple(unique_formats(formats) or ())  # Q4_0 and q4_0 are one format
     if show_tensors and len(formats) != 1:
         raise LlmsizeError("--tensors needs exactly one --format")
     if as_json:

@@ -144,7 +144,14 @@ def plan_quant(spec: ModelSpec, *, gpu: Any = None, context: int | None = None, 
     kvd = kv_dtype(kv)
     mem = memory or default_memory()
     explicit = formats is not None
-    fmts = [get_format(f) for f in formats] if formats is not None else list(list_formats())
+    if formats is not None:  # each format once (Q4_0 and q4_0 are one), in the order first given
+        once: dict[str, Format] = {}
+        for f in formats:
+            g = get_format(f)
+            once.setdefault(g.key, g)
+        fmts = list(once.values())
+    else:
+        fmts = list(list_formats())
     rows: list[PlanRow] = []
     skipped: list[tuple[str, str]] = []
     usable = gpu.usable if gpu is not None else None

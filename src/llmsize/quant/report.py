@@ -48,16 +48,44 @@ def file_vs_prediction(model: Loaded) -> dict[str, Any] | None:
     return info
 
 
+def check_options(*, qlora: bool, gpu: str | None = None, formats: Sequence[str] | None = None,
+                  kv: str | None = None, tensors: bool = False, rank: int | None = None,
+                  adapter_dtype: str | None = None) -> None:
+    """Refuse options that the chosen mode would ignore: the format table's with `qlora`, the QLoRA
+    ones without it (None / empty / False = not given)."""
+    if qlora:
+        given = [n for n, v in (("--gpu", gpu is not None), ("--format", bool(formats)), ("--kv-cache", kv is not None),
+                                ("--tensors", tensors)) if v]
+        if given:
+            raise LlmsizeError(f"{', '.join(given)} {'does' if len(given) == 1 else 'do'} not apply with --qlora")
+    else:
+        given = [n for n, v in (("--rank", rank is not None), ("--adapter-dtype", adapter_dtype is not None)) if v]
+        if given:
+            raise LlmsizeError(f"{' and '.join(given)} {'needs' if len(given) == 1 else 'need'} --qlora")
+
+
+def unique_formats(formats: Sequence[str] | None) -> list[str] | None:
+    """The formats given, each format once (Q4_0 and q4_0 are one), in the order first given."""
+    if not formats:
+        return None
+    from llmsize.quant.formats import get_format
+
+    seen: dict[str, str] = {}
+    for f in formats:
+        seen.setdefault(get_format(f).key, f)
+    return list(seen.values())
+
+
 def quant_report(model: Loaded, *, gpu: str | None = None, context: int | None = None, kv: str = "bf16",
                  formats: Sequence[str] | None = None, batch: int = 1, tensors: bool = False) -> dict[str, Any]:
     """`llmsize quant --json`: the plan over formats, the checkpoint file beside its prediction when
     there is one, and with `tensors` (exactly one format) every tensor of that format."""
     from llmsize.quant.planner import plan_quant
 
+    formats = unique_formats(formats)
     if tensors and len(formats or ()) != 1:
         raise LlmsizeError("tensors needs exactly one format")
-    d = plan_quant(model.spec, gpu=gpu, context=context, kv=kv, formats=list(formats) if formats else None,
-                   batch=batch).as_dict()
+    d = plan_quant(model.spec, gpu=gpu, context=context, kv=kv, formats=formats, batch=batch).as_dict()
     file_info = file_vs_prediction(model)
     if file_info:
         d["file"] = file_info
@@ -68,4 +96,4 @@ def quant_report(model: Loaded, *, gpu: str | None = None, context: int | None =
     return d
 
 
-__all__ = ["file_vs_prediction", "qlora_report", "qlora_result", "quant_report"]
+__all__ = ["check_options", "file_vs_prediction", "qlora_report", "qlora_result", "quant_report", "unique_formats"]

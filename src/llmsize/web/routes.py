@@ -156,13 +156,15 @@ async def params(body: S.ModelBody) -> Response:
 @router.post("/quant", summary="Weight formats: bytes, fit, max context, speed bound, quality (as `llmsize quant --json`)")
 async def quant(body: S.QuantBody) -> Response:
     def run() -> dict[str, Any]:
-        from llmsize.quant.report import qlora_report, quant_report
+        from llmsize.quant.report import check_options, qlora_report, quant_report
 
+        check_options(qlora=body.qlora, gpu=body.gpu, formats=body.formats, kv=body.kv_cache, tensors=body.tensors,
+                      rank=body.rank, adapter_dtype=body.adapter_dtype)
         loaded = resolve(body.model)
         if body.qlora:
-            return qlora_report(loaded.spec, rank=body.rank, adapter_dtype=body.adapter_dtype, context=body.context,
-                                batch=body.batch)
-        return quant_report(loaded, gpu=body.gpu, context=body.context, kv=body.kv_cache, formats=body.formats,
-                            batch=body.batch, tensors=body.tensors)
+            return qlora_report(loaded.spec, rank=64 if body.rank is None else body.rank,
+                                adapter_dtype=body.adapter_dtype or "fp32", context=body.context, batch=body.batch)
+        return quant_report(loaded, gpu=body.gpu, context=body.context, kv=body.kv_cache or "bf16",
+                            formats=body.formats, batch=body.batch, tensors=body.tensors)
 
     return await cached("quant", body, run)

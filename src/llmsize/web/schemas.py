@@ -203,10 +203,12 @@ class QuantBody(_Body):
     gpu: str | None = Field(None, min_length=1, max_length=80, description="GPU name or memory size (24GiB).")
     context: int | None = _opt(MAX_CONTEXT, description="Tokens per sequence (default: the model's maximum).")
     batch: int = Field(1, ge=1, le=MAX_BATCH)
-    kv_cache: str = Field("bf16", min_length=1, max_length=40)
+    kv_cache: str | None = Field(None, min_length=1, max_length=40,
+                                 description="KV-cache dtype (default, when absent: bf16); not with qlora.")
     formats: list[Annotated[str, Field(min_length=1, max_length=40)]] | None = Field(None, min_length=1,
                                                                                     max_length=64)
     tensors: bool = Field(False, description="With one format: every tensor's type and bytes.")
     qlora: bool = Field(False, description="QLoRA fine-tuning terms instead.")
-    rank: int = Field(64, ge=1, le=1 << 16, description="LoRA rank for qlora.")
-    adapter_dtype: Literal["fp32", "bf16", "fp16"] = Field("fp32", description="LoRA adapter dtype for qlora.")
+    rank: int | None = Field(None, ge=1, le=1 << 16, description="LoRA rank for qlora (default, when absent: 64).")
+    adapter_dtype: Literal["fp32", "bf16", "fp16"] | None = Field(
+        None, description="LoRA adapter dtype for qlora (default, when absent: fp32).")
