@@ -5,7 +5,7 @@ import pytest
 
 from llmsize.errors import LlmsizeError
 from llmsize.planner import plan_report
-from llmsize.planner.jobs import TrainJob, make_layout
+from llmsize.planner.jobs import ServeJob, TrainJob, make_layout
 from llmsize.planner.reports import cost_report, speed_report
 
 
@@ -29,3 +29,22 @@ def test_speed_train_refuses_indivisible_global_batch(llama8b):
     job = TrainJob(tokens=1e11, global_batch=3, micro_batch=2)
     with pytest.raises(LlmsizeError, match="not divisible"):
         speed_report(llama8b, job, "H100", make_layout(2))
+
+
+def test_speed_serve_counts_data_parallel_replicas(llama8b):
+    job = ServeJob(concurrency=8)
+    one = speed_report(llama8b, job, "H100", make_layout(1))
+    four = speed_report(llama8b, job, "H100", make_layout(4))
+    assert four["replicas"] == 4 and one["replicas"] == 1
+    assert four["decode_tokens_per_s"] == pytest.approx(4 * one["decode_tokens_per_s"])
+    assert four["tpot_s"] == pytest.approx(one["tpot_s"])
+
+
+def test_speed_serve_matches_plan(llama8b):
+    job = ServeJob(concurrency=8)
+    rep = plan_report(llama8b, job, gpu_names=["H100"], max_gpus=8, top=100)
+    for tp, pp in ((1, 1), (2, 1), (2, 2)):
+        row = next(r for r in rep["setups"] if r["tp"] == tp and r["pp"] == pp)
+        sp = speed_report(llama8b, job, "H100", make_layout(tp=tp, pp=pp))
+        assert sp["decode_tokens_per_s"] == pytest.approx(row["tokens_per_s"])
+        assert sp["ttft_s"] == pytest.approx(row["ttft_s"])

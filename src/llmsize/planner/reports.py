@@ -7,12 +7,12 @@ from typing import Any
 from llmsize.cost import price_for, training_cost, usd_per_million_tokens
 from llmsize.errors import LlmsizeError
 from llmsize.parallel import Layout, check_layout, per_gpu
-from llmsize.perf import serve_speed, train_time
+from llmsize.perf import train_time
 from llmsize.planner import _device_fn, candidate_row, plan_report, resolve_gpus
 from llmsize.planner import fit as fitmod
 from llmsize.planner import jobs
 from llmsize.planner.jobs import ServeJob, TrainJob
-from llmsize.planner.search import _bubble, train_tokens_per_s, with_steps
+from llmsize.planner.search import _bubble, replica_speed, train_tokens_per_s, with_steps
 from llmsize.sources import SOURCES
 from llmsize.spec import ModelSpec
 
@@ -75,17 +75,14 @@ def speed_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_name: str, layou
     if isinstance(job, ServeJob):
         bd = jobs.serve_breakdown(spec, job)
         mem = per_gpu(spec, bd, layout)
-        w = sum(t.value for t in mem.terms if t.name == "weights")
-        kv_tok = sum(t.value for t in mem.terms if t.name == "kv_cache") / max(job.concurrency * job.context, 1)
         if not gpu.bandwidth:
             raise LlmsizeError(f"{gpu.name}: no memory bandwidth known, so no decode speed")
-        sp = serve_speed(spec, weights_per_gpu=w, kv_bytes_per_token_gpu=kv_tok, tp=layout.tp, pp=layout.pp,
-                         peak_flops=gpu.peak_flops("bf16"), bandwidth=gpu.bandwidth, batch=job.concurrency,
-                         prompt_len=job.prompt_len, output_len=job.output_len, prefill_mfu=job.prefill_mfu,
-                         mbu=job.mbu)
-        return {"model": spec.name, "gpu": gpu.name, "layout": layout.label(), "mode": "serve",
-                "ttft_s": sp.ttft_s, "tpot_s": sp.tpot_s, "e2e_s": sp.e2e_s,
-                "prefill_tokens_per_s": sp.prefill_tokens_per_s, "decode_tokens_per_s": sp.decode_tokens_per_s,
+        # one TP × PP replica, as `plan` times it; data parallelism runs `dp` replicas side by side
+        sp = replica_speed(spec, job, bd, gpu, layout, mem)
+        r = layout.dp
+        return {"model": spec.name, "gpu": gpu.name, "gpus": layout.gpus, "layout": layout.label(), "mode": "serve",
+                "replicas": r, "ttft_s": sp.ttft_s, "tpot_s": sp.tpot_s, "e2e_s": sp.e2e_s,
+                "prefill_tokens_per_s": sp.prefill_tokens_per_s * r, "decode_tokens_per_s": sp.decode_tokens_per_s * r,
                 "decode_bound": sp.decode_bound, "step_bytes_per_gpu": sp.step_bytes,
                 "prefill_mfu": job.prefill_mfu, "mbu": job.mbu, "citations": {"pope2022": SOURCES["pope2022"]}}
     if job.tokens is None:

@@ -220,7 +220,6 @@ def plan_serve(spec: ModelSpec, job: ServeJob, breakdown: Breakdown, gpu_types: 
     """Score every GPU type × replica layout × replica count for serving `job`: memory under
     gpu_memory_utilization, roofline speed, replicas to reach min_tokens_per_s, $ per 1M tokens."""
     out: list[Candidate] = []
-    kv_tok = breakdown.kv_cache / max(job.concurrency * job.context, 1)
     for lay in serve_layouts(spec, max_gpus):
         problems = layout_problems(spec, lay)
         mem = None if problems else per_gpu(spec, breakdown, lay)
@@ -243,12 +242,7 @@ def plan_serve(spec: ModelSpec, job: ServeJob, breakdown: Breakdown, gpu_types: 
                 out.append(Candidate(**base, memory=mem, budget=budget, kind="fit",
                                      reason=f"{g.name}: no bandwidth or 16-bit FLOP/s figure to time it"))
                 continue
-            w_gpu = sum(t.value for t in mem.terms if t.name == "weights")
-            kv_tok_gpu = kv_tok * _kv_share(spec, lay)
-            sp = serve_speed(spec, weights_per_gpu=w_gpu, kv_bytes_per_token_gpu=kv_tok_gpu, tp=lay.tp, pp=lay.pp,
-                             peak_flops=g.peak_flops("bf16"), bandwidth=g.bandwidth, batch=job.concurrency,
-                             prompt_len=job.prompt_len, output_len=job.output_len, prefill_mfu=job.prefill_mfu,
-                             mbu=job.mbu)
+            sp = replica_speed(spec, job, breakdown, g, lay, mem)
             replicas = max(1, math.ceil(job.min_tokens_per_s / sp.decode_tokens_per_s)) if job.min_tokens_per_s else 1
             total = replicas * n
             extra = {"replicas": replicas, "ttft_s": sp.ttft_s, "tpot_s": sp.tpot_s,
@@ -264,6 +258,17 @@ def plan_serve(spec: ModelSpec, job: ServeJob, breakdown: Breakdown, gpu_types: 
                 continue
             out.append(Candidate(**row))
     return out
+
+
+def replica_speed(spec: ModelSpec, job: ServeJob, breakdown: Breakdown, g: Any, lay: Layout, mem: GpuMemory) -> Any:
+    """Roofline speed of one TP × PP replica (`perf.serve_speed`): each GPU reads its weights and its share
+    of the KV cache (its stage's layers × its KV heads) per decode step. `plan` and `speed` both use it."""
+    w_gpu = sum(t.value for t in mem.terms if t.name == "weights")
+    kv_tok_gpu = breakdown.kv_cache / max(job.concurrency * job.context, 1) * _kv_share(spec, lay)
+    return serve_speed(spec, weights_per_gpu=w_gpu, kv_bytes_per_token_gpu=kv_tok_gpu, tp=lay.tp, pp=lay.pp,
+                       peak_flops=g.peak_flops("bf16"), bandwidth=g.bandwidth, batch=job.concurrency,
+                       prompt_len=job.prompt_len, output_len=job.output_len, prefill_mfu=job.prefill_mfu,
+                       mbu=job.mbu)
 
 
 def _kv_share(spec: ModelSpec, lay: Layout) -> float:
