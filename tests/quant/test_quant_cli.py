@@ -72,6 +72,26 @@ def test_quant_duplicate_formats_are_one():
     assert r.stdout.count("Q4_0 ") == 1, r.stdout
 
 
+def test_inspect_reads_through_load_read_checkpoint(tmp_path, monkeypatch):
+    """inspect has no path dispatch of its own: llmsize.load.read_checkpoint decides safetensors or GGUF."""
+    from click.testing import CliRunner
+
+    import llmsize.load
+    from llmsize.cli.quant import inspect_cmd
+
+    seen = []
+
+    def fake(path):
+        seen.append(path)
+        raise llmsize.load.LlmsizeError("stop")
+
+    monkeypatch.setattr(llmsize.load, "read_checkpoint", fake)
+    f = tmp_path / "x.gguf"
+    f.write_bytes(b"GGUF")
+    CliRunner().invoke(inspect_cmd, [str(f)])
+    assert seen == [f]
+
+
 def test_inspect_safetensors_and_gguf(tmp_path):
     import struct
 

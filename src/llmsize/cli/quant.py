@@ -177,7 +177,9 @@ def inspect_cmd(path: Path, show_tensors: bool, as_json: bool, units: str) -> No
       llmsize inspect ./Qwen3-0.6B/
       llmsize inspect model-Q4_K_M.gguf --tensors
     """
-    ck = _read(path)
+    from llmsize.load import read_checkpoint
+
+    ck = read_checkpoint(path)
     if as_json:
         emit_json(ck.as_dict(tensors=show_tensors))
         return
@@ -205,37 +207,6 @@ def inspect_cmd(path: Path, show_tensors: bool, as_json: bool, units: str) -> No
         c.print(table(None, ["tensor", "dtype", "shape", ("bytes", "right"), ("params", "right"), "format", "part"],
                       [(t.name, t.dtype, "x".join(map(str, t.shape)), f"{t.bytes:,}", f"{t.params:,}", t.format,
                         t.part) for t in ck.tensors]))
-
-
-def _read(path: Path) -> Any:
-    if path.is_dir():
-        if any(path.glob("*.safetensors")) or any(path.glob("*.safetensors.index.json")):
-            from llmsize.adapters.safetensors import read_safetensors
-
-            return read_safetensors(path)
-        ggufs = sorted(path.glob("*.gguf"))
-        if len(ggufs) == 1:
-            from llmsize.adapters.gguf import read_gguf
-
-            return read_gguf(ggufs[0])
-        raise LlmsizeError(f"{path}: no .safetensors files or single .gguf file in this folder")
-    if path.suffix == ".gguf":
-        from llmsize.adapters.gguf import read_gguf
-
-        return read_gguf(path)
-    if path.suffix == ".safetensors" or path.name.endswith(".index.json"):
-        from llmsize.adapters.safetensors import read_safetensors
-
-        return read_safetensors(path)
-    with open(path, "rb") as f:
-        head = f.read(4)
-    if head == b"GGUF":
-        from llmsize.adapters.gguf import read_gguf
-
-        return read_gguf(path)
-    from llmsize.adapters.safetensors import read_safetensors
-
-    return read_safetensors(path)
 
 
 COMMANDS = [quant_cmd, inspect_cmd]
