@@ -48,3 +48,25 @@ def test_speed_serve_matches_plan(llama8b):
         sp = speed_report(llama8b, job, "H100", make_layout(tp=tp, pp=pp))
         assert sp["decode_tokens_per_s"] == pytest.approx(row["tokens_per_s"])
         assert sp["ttft_s"] == pytest.approx(row["ttft_s"])
+
+
+@pytest.mark.parametrize("flag, value", [("--mfu", "0.5"), ("--max-days", "3"), ("--host-memory", "1TiB"),
+                                         ("--nvme", "30TB")])
+def test_training_only_flags_refused_when_serving(flag, value):
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", "from llmsize.cli import main; main()", "speed", "Llama-3.1-8B",
+                        "--gpu", "H100", flag, value], capture_output=True, text=True)
+    assert r.returncode == 2 and f"{flag} applies to training (--train)" in r.stderr, r.stderr
+
+
+def test_training_only_fields_are_422_when_serving():
+    from fastapi.testclient import TestClient
+
+    from llmsize.web.app import create_app
+
+    client = TestClient(create_app())
+    r = client.post("/api/v1/speed", json={"model": {"preset": "Llama-3.1-8B"}, "gpu": "H100",
+                                           "job": {"mode": "serve", "mfu": 0.5}})
+    assert r.status_code == 422 and "mfu applies to training (mode train)" in r.json()["detail"], r.text

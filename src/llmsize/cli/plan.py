@@ -41,15 +41,16 @@ def job_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--tokens", type=float, help="Training tokens in all (e.g. 1e12)."),
         click.option("--precision", type=click.Choice(["bf16-mixed", "bf16", "fp32"]), default="bf16-mixed",
                      show_default=True),
-        click.option("--mfu", type=float, help="Model FLOP utilisation (default 0.40, from published runs)."),
+        click.option("--mfu", type=float, help="Training model FLOP utilisation, --train only (default 0.40, from "
+                                               "published runs; serving uses its own prefill efficiency)."),
         click.option("--recompute/--no-recompute", default=True, show_default=True,
                      help="Activation checkpointing (8ND instead of 6ND)."),
-        click.option("--max-days", type=float, help="Reject training setups slower than this."),
-        click.option("--host-memory", default="2TiB", show_default=True,
-                     help="Host (CPU) memory per node of 8 GPUs, for CPU offload (e.g. 1TiB, 2TB; default: a DGX "
-                          "H100's 2 TB of DDR5)."),
-        click.option("--nvme", help="NVMe capacity per node for NVMe offload (e.g. 30TB); without it NVMe "
-                                    "offload is reported, not assumed to fit."),
+        click.option("--max-days", type=float, help="Reject training setups slower than this (--train only)."),
+        click.option("--host-memory",
+                     help="Host (CPU) memory per node of 8 GPUs, for CPU offload, --train only (e.g. 1TiB, 2TB; "
+                          "default: a DGX H100's 2 TiB of DDR5)."),
+        click.option("--nvme", help="NVMe capacity per node for NVMe offload, --train only (e.g. 30TB); without it "
+                                    "NVMe offload is reported, not assumed to fit."),
         click.option("--prompt", type=click.IntRange(min=1), default=1024, show_default=True, help="Prompt tokens."),
         click.option("--output", type=click.IntRange(min=1), default=256, show_default=True, help="Output tokens."),
         click.option("--concurrency", type=click.IntRange(min=1), default=1, show_default=True,
@@ -71,7 +72,7 @@ def job_options(f: Callable[..., Any]) -> Callable[..., Any]:
                  "gpu_memory_utilization", "target_tps", "price")
         v = {n: kw.pop(n) for n in names}
         kw["prices"] = _prices(v.pop("price"))
-        kw["job"] = make_job(**v, host_memory_name="--host-memory", nvme_name="--nvme")
+        kw["job"] = make_job(**v, host_memory_name="--host-memory", nvme_name="--nvme", flags=True)
         return f(*args, **kw)
 
     for o in reversed(opts):

@@ -136,10 +136,19 @@ def make_job(mode: str = "serve", *, seq: int = 4096, micro_batch: int = 1, glob
              nvme: str | int | None = None, prompt: int = 1024, output: int = 256, concurrency: int = 1,
              weights: str = "bf16", kv_dtype: str = "auto", gpu_memory_utilization: float = 0.9,
              target_tps: float | None = None, host_memory_name: str = "host_memory",
-             nvme_name: str = "nvme") -> TrainJob | ServeJob:
+             nvme_name: str = "nvme", flags: bool = False) -> TrainJob | ServeJob:
     """The TrainJob (mode 'train') or ServeJob that `--train`/`--serve` and their options describe. Only
     an absent MFU or host memory takes the default; a given value goes to the job, which refuses bad ones.
-    Sizes are read with parse_bytes; its errors name them `host_memory_name` / `nvme_name`."""
+    Training-only values given for serving are refused, never dropped. Sizes are read with parse_bytes;
+    its errors name them `host_memory_name` / `nvme_name`; other errors name CLI flags when `flags`, else
+    the JSON fields."""
+    if mode != "train":
+        given = [k for k, v in (("mfu", mfu), ("max_days", max_days), ("host_memory", host_memory), ("nvme", nvme))
+                 if v is not None]
+        if given:
+            names = [f"--{k.replace('_', '-')}" if flags else k for k in given]
+            raise LlmsizeError(f"{', '.join(names)} appl{'ies' if len(names) == 1 else 'y'} to training "
+                               f"({'--train' if flags else 'mode train'}), not serving")
     if mode == "train":
         from llmsize.catalog.hardware import parse_bytes
 
