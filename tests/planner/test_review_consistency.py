@@ -70,3 +70,33 @@ def test_training_only_fields_are_422_when_serving():
     r = client.post("/api/v1/speed", json={"model": {"preset": "Llama-3.1-8B"}, "gpu": "H100",
                                            "job": {"mode": "serve", "mfu": 0.5}})
     assert r.status_code == 422 and "mfu applies to training (mode train)" in r.json()["detail"], r.text
+
+
+@pytest.mark.parametrize("engine, extra, msg", [
+    ("deepspeed", ("--gpus", "4", "--tp", "2", "--zero", "1"), "no TP/PP/CP in plain DeepSpeed"),
+    ("deepspeed", ("--gpus", "2", "--tp", "2"), "no TP/PP/CP in plain DeepSpeed"),
+    ("deepspeed", ("--gpus", "2", "--pp", "2"), "no TP/PP/CP in plain DeepSpeed"),
+    ("vllm", ("--zero", "3"), "--zero"),
+    ("vllm", ("--fsdp", "full_shard"), "--fsdp"),
+    ("llamacpp", ("--zero", "3", "--offload-params", "cpu"), "--offload-params"),
+    ("llamacpp", ("--zero", "2", "--offload-optimizer", "cpu"), "--offload-optimizer"),
+    ("llamacpp", ("--gpus", "4", "--tp", "2"), "must span all 4 GPUs"),
+])
+def test_export_refuses_what_the_engine_would_drop(engine, extra, msg):
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", "from llmsize.cli import main; main()", "export", engine, "m", *extra],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and msg in r.stderr, r.stderr
+
+
+def test_llamacpp_tp_is_row_split():
+    from llmsize.export import engine_setup, export
+    from llmsize.export.flags import LLAMACPP_FLAGS
+    from llmsize.export.parse import parse_llamacpp
+
+    cmd = export("llamacpp", engine_setup("llamacpp", "m.gguf", make_layout(tp=2)))
+    assert "-sm row -ts 1,1" in cmd and "row" in LLAMACPP_FLAGS["-sm"][2]
+    parse_llamacpp(cmd)
+    assert "-sm layer" in export("llamacpp", engine_setup("llamacpp", "m.gguf", make_layout(pp=2)))

@@ -47,11 +47,22 @@ class Setup:
         return min(self.layout.gpus, self.gpus_per_node)
 
 
+def _no_training_states(engine: str, lay: Layout) -> None:
+    """A serving engine holds no gradients or optimizer states: ZeRO, FSDP and offloading them are refused."""
+    given = [f for f, on in (("--zero", lay.zero > 0 and lay.fsdp is None), ("--fsdp", lay.fsdp is not None),
+                             ("--offload-optimizer", lay.offload_optimizer != "none"),
+                             ("--offload-params", lay.offload_params != "none")) if on]
+    if given:
+        raise LlmsizeError(f"{engine} export: {', '.join(given)} shard{'s' * (len(given) == 1)} or offload training "
+                           "states; a serving engine has none")
+
+
 def vllm_command(s: Setup) -> str:
     """`vllm serve` with TP/PP sizes, context, memory share, KV dtype and quantization.
 
     Source: vllm-memory"""
     lay = s.layout
+    _no_training_states("vLLM", lay)
     if lay.dp > 1 or lay.cp > 1:
         raise LlmsizeError("vLLM export: one replica is TP × PP GPUs; run one server per data-parallel replica")
     if s.kv_cache_dtype not in VLLM_FLAGS["--kv-cache-dtype"][2]:  # type: ignore[operator]
@@ -73,6 +84,13 @@ def llamacpp_command(s: Setup) -> str:
     """`llama-server` with GPU layers, context, KV cache types, tensor split and parallel slots.
 
     Source: llamacpp-args"""
+    lay = s.layout
+    _no_training_states("llama.cpp", lay)
+    if lay.cp > 1 or lay.ep > 1:
+        raise LlmsizeError("llama.cpp export: no context or expert parallelism in llama.cpp; use --tp or --pp")
+    if lay.tp > 1 and lay.tp != lay.gpus:
+        raise LlmsizeError(f"llama.cpp export: TP {lay.tp} must span all {lay.gpus} GPUs (llama.cpp splits one "
+                           "model by rows (-sm row) or by layers (-sm layer), not both, and runs one replica)")
     if s.kv_cache_dtype not in LLAMACPP_FLAGS["-ctk"][2]:  # type: ignore[operator]
         raise LlmsizeError(f"llama.cpp KV cache type must be one of {', '.join(LLAMACPP_FLAGS['-ctk'][2] or ())}")
     args = ["llama-server", "-m", s.model, "-ngl", str(s.n_layers if s.n_layers is not None else 999)]
@@ -82,7 +100,8 @@ def llamacpp_command(s: Setup) -> str:
     if s.kv_cache_dtype not in ("f16", "f32", "bf16"):
         args += ["-fa", "on"]  # a quantized V cache needs flash attention in llama.cpp
     if s.tensor_split:
-        args += ["-sm", "layer", "-ts", ",".join(f"{x:g}" for x in s.tensor_split)]
+        # TP: each GPU holds a share of every weight matrix's rows (-sm row); otherwise whole layers each
+        args += ["-sm", "row" if lay.tp > 1 else "layer", "-ts", ",".join(f"{x:g}" for x in s.tensor_split)]
     if s.max_num_seqs:
         args += ["-np", str(s.max_num_seqs)]
     return shlex.join(args)
@@ -95,6 +114,9 @@ def deepspeed_config(s: Setup) -> dict:
     lay = s.layout
     if lay.engine not in ("deepspeed", "ddp"):
         raise LlmsizeError(f"DeepSpeed export needs a DeepSpeed/DDP layout, not {lay.engine}")
+    if lay.tp > 1 or lay.pp > 1 or lay.cp > 1:
+        raise LlmsizeError("DeepSpeed export: no TP/PP/CP in plain DeepSpeed; use --fsdp/torchrun or "
+                           "Megatron-DeepSpeed")
     zero: dict = {"stage": lay.zero}
     if lay.offload_optimizer != "none":
         zero["offload_optimizer"] = {"device": lay.offload_optimizer, "pin_memory": True}
