@@ -100,3 +100,13 @@ def test_llamacpp_tp_is_row_split():
     assert "-sm row -ts 1,1" in cmd and "row" in LLAMACPP_FLAGS["-sm"][2]
     parse_llamacpp(cmd)
     assert "-sm layer" in export("llamacpp", engine_setup("llamacpp", "m.gguf", make_layout(pp=2)))
+
+
+def test_cost_serve_reports_used_gpus_and_pays_for_all(llama70b):
+    from llmsize.cost import usd_per_million_tokens
+
+    r = cost_report(llama70b, ServeJob(), ["H100"], [5])["rows"][0]
+    assert r["gpus"] == 5 and r["used_gpus"] < 5 and r["used_gpus"] % 2 == 0
+    assert "idle" in r["idle_note"]
+    assert r["usd_per_1m_output"] == pytest.approx(
+        usd_per_million_tokens(r["output_tokens_per_s"], 5, r["usd_per_gpu_hour"]))

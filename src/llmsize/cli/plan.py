@@ -264,6 +264,8 @@ def cost_cmd(model: Loaded, job: Any, prices: dict[str, float], gpu_names: tuple
         if "note" in r:
             rows.append(head + [r["note"]] + [""] * (len(cols) - 4))
         elif serve:
+            if r.get("used_gpus", r["gpus"]) < r["gpus"]:
+                head[1] = f"{r['used_gpus']} of {r['gpus']}"
             rows.append(head + [r["layout"], f"{r['output_tokens_per_s']:,.0f}", _usd(r["usd_per_1m_input"]),
                                 _usd(r["usd_per_1m_output"])])
         else:

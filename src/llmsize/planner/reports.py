@@ -133,10 +133,18 @@ def cost_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_names: Sequence[s
                 if best is None:
                     row["note"] = "does not fit"
                 else:
+                    # n GPUs are paid for; whole replicas run on `used` of them, the rest idle
                     replicas = n // best["gpus"]
-                    row.update(layout=best["layout"], replicas=replicas,
-                               output_tokens_per_s=best["tokens_per_s"] * replicas,
-                               usd_per_1m_output=best["usd"], usd_per_1m_input=best["usd_per_1m_input"])
+                    used = replicas * best["gpus"]
+                    out_tps = best["tokens_per_s"] * replicas
+                    in_tps = best["prefill_tokens_per_s"] * replicas
+                    row.update(layout=best["layout"], replicas=replicas, used_gpus=used,
+                               output_tokens_per_s=out_tps,
+                               usd_per_1m_output=usd_per_million_tokens(out_tps, n, p.usd_per_gpu_hour) if p else None,
+                               usd_per_1m_input=usd_per_million_tokens(in_tps, n, p.usd_per_gpu_hour) if p else None)
+                    if used < n:
+                        row["idle_note"] = (f"{n - used} of {n} GPUs idle: {replicas} replica(s) of {best['gpus']} "
+                                            f"GPUs; the cost counts all {n}")
             else:
                 if job.tokens is None:
                     raise LlmsizeError("training cost needs --tokens")
