@@ -57,10 +57,16 @@ def cli() -> None:
     """
 
 
+NOTES: list[str] = []  # what adapters and knob defaults assumed, printed after a successful command
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning user errors into one line and exit status 2."""
+    NOTES.clear()
     try:
         rv = cli.main(args=argv, prog_name="llmsize", standalone_mode=False)
+        for n in NOTES:
+            click.echo(f"note: {n}", err=True)
     except LlmsizeError as e:
         _fail(str(e))
     except click.exceptions.NoArgsIsHelpError as e:

@@ -145,15 +145,14 @@ def model_header(model: Loaded) -> str:
     return escape(f"{s.name} ({s.model_type}; {src})")
 
 
-_PRINTED: set[str] = set()
-
-
 def print_notes(model: Loaded) -> None:
-    """Each of the spec's notes (what an adapter or knob default assumed) once per process, on stderr."""
+    """Queue the spec's notes (what an adapter or knob default assumed); `llmsize.cli.main` prints each
+    once on stderr when the command succeeds, so an error stays a single line."""
+    from llmsize.cli import NOTES
+
     for n in model.spec.notes:
-        if n not in _PRINTED:
-            _PRINTED.add(n)
-            click.echo(f"note: {n}", err=True)
+        if n not in NOTES:
+            NOTES.append(n)
 
 
 def stdout_is_tty() -> bool:
