@@ -110,3 +110,18 @@ def test_cost_serve_reports_used_gpus_and_pays_for_all(llama70b):
     assert "idle" in r["idle_note"]
     assert r["usd_per_1m_output"] == pytest.approx(
         usd_per_million_tokens(r["output_tokens_per_s"], 5, r["usd_per_gpu_hour"]))
+
+
+def test_fit_says_does_not_fit_instead_of_zero(llama70b):
+    import subprocess
+    import sys
+
+    from llmsize.planner.reports import fit_report
+
+    rep = fit_report(llama70b, TrainJob(), "L4", make_layout(1), find=("batch", "context"))
+    assert rep["largest_batch"] is None and rep["longest_context"] is None
+    r = subprocess.run([sys.executable, "-c", "from llmsize.cli import main; main()", "fit", "Llama-3.1-70B",
+                        "--train", "--gpu", "L4", "--find", "batch", "--find", "context"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "largest batch: does not fit (even batch 1)" in r.stdout
+    assert "longest context: does not fit (even context 1)" in r.stdout

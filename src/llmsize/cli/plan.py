@@ -187,6 +187,8 @@ def fit_cmd(model: Loaded, job: Any, prices: dict[str, float], layout: Any, gpu_
             v = _setup_line(v)
         elif k == "offload":
             v = _offload_line(v)
+        elif k in ("largest_batch", "longest_context") and v is None:
+            v = f"does not fit (even {'batch' if k == 'largest_batch' else 'context'} 1)"
         c.print(f"  {k.replace('_', ' ')}: {v}", markup=False)
 
 

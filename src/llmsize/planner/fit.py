@@ -15,10 +15,10 @@ from llmsize.spec import ModelSpec
 VLLM_BLOCK = 16  # tokens per KV block (vLLM's default --block-size on CUDA)
 
 
-def _largest(lo: int, hi: int, fits: Callable[[int], bool]) -> int:
-    """The largest n in [lo, hi] with fits(n) (fits is monotone); lo - 1 when none fits."""
+def _largest(lo: int, hi: int, fits: Callable[[int], bool]) -> int | None:
+    """The largest n in [lo, hi] with fits(n) (fits is monotone); None when none fits."""
     if not fits(lo):
-        return lo - 1
+        return None
     while lo < hi:
         mid = (lo + hi + 1) // 2
         if fits(mid):
@@ -28,7 +28,7 @@ def _largest(lo: int, hi: int, fits: Callable[[int], bool]) -> int:
     return lo
 
 
-def _budget(gpu: Any, gpus: int, serving: bool, utilization: float = 1.0,
+def _budget(gpu: Any, gpus: int, utilization: float = 1.0,
             device: Callable[[Any, int], int] | None = None) -> int:
     dev = device(gpu, gpus) if device else 0
     return int(gpu.usable * utilization) - dev
@@ -36,11 +36,12 @@ def _budget(gpu: Any, gpus: int, serving: bool, utilization: float = 1.0,
 
 def largest_batch(spec: ModelSpec, job: TrainJob | ServeJob, gpu: Any, layout: Layout, *,
                   breakdown: Callable[..., Breakdown] | None = None, limit: int = 1 << 16,
-                  device: Callable[[Any, int], int] | None = None) -> int:
-    """Largest micro-batch (training) or number of concurrent sequences (serving) that fits each GPU."""
+                  device: Callable[[Any, int], int] | None = None) -> int | None:
+    """Largest micro-batch (training) or number of concurrent sequences (serving) that fits each GPU;
+    None when not even one does."""
     check_layout(spec, layout)
     serving = isinstance(job, ServeJob)
-    budget = _budget(gpu, layout.gpus, serving, job.gpu_memory_utilization if serving else 1.0, device)
+    budget = _budget(gpu, layout.gpus, job.gpu_memory_utilization if serving else 1.0, device)
 
     def fits(b: int) -> bool:
         bd = (breakdown or (jobs.serve_breakdown if serving else jobs.train_breakdown))(spec, job, b)
@@ -51,12 +52,13 @@ def largest_batch(spec: ModelSpec, job: TrainJob | ServeJob, gpu: Any, layout: L
 
 def longest_context(spec: ModelSpec, job: TrainJob | ServeJob, gpu: Any, layout: Layout, *,
                     breakdown: Callable[..., Breakdown] | None = None, limit: int | None = None,
-                    device: Callable[[Any, int], int] | None = None) -> int:
+                    device: Callable[[Any, int], int] | None = None) -> int | None:
     """Longest sequence (training) or context (serving) that fits each GPU, up to `limit` (default: the
-    model's max_position_embeddings × 8, so a RoPE-scaled window can still be explored)."""
+    model's max_position_embeddings × 8, so a RoPE-scaled window can still be explored); None when not even the
+    shortest one does."""
     check_layout(spec, layout)
     serving = isinstance(job, ServeJob)
-    budget = _budget(gpu, layout.gpus, serving, job.gpu_memory_utilization if serving else 1.0, device)
+    budget = _budget(gpu, layout.gpus, job.gpu_memory_utilization if serving else 1.0, device)
     hi = limit or spec.max_position_embeddings * 8
 
     def fits(s: int) -> bool:
@@ -68,7 +70,7 @@ def longest_context(spec: ModelSpec, job: TrainJob | ServeJob, gpu: Any, layout:
 
     step = 2 * layout.cp if layout.cp > 1 else 1
     n = _largest(1, hi // step, lambda k: fits(k * step))
-    return n * step
+    return None if n is None else n * step
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
