@@ -27,7 +27,7 @@ def test_vllm_llama_31_8b_on_one_h100(llama8b):
     Source: vllm-memory (worker profiling log). Tolerance: weights 1%, KV space 5%."""
     h100 = get_gpu("H100-SXM")
     job = ServeJob(prompt_len=8192, output_len=1, concurrency=1, gpu_memory_utilization=0.9)
-    dev = jobs.device_bytes(h100, gpus=1, serving=True, utilization=0.9)
+    dev = jobs.device_bytes(serving=True)
     kb = fit.kv_budget(llama8b, job, h100, Layout(), device_bytes=dev)
     assert kb.weights_bytes / GIB == pytest.approx(14.99, rel=0.01)
     assert kb.kv_bytes / GIB == pytest.approx(51.4, rel=0.05)

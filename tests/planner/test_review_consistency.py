@@ -125,3 +125,18 @@ def test_fit_says_does_not_fit_instead_of_zero(llama70b):
     assert r.returncode == 0, r.stderr
     assert "largest batch: does not fit (even batch 1)" in r.stdout
     assert "longest context: does not fit (even context 1)" in r.stdout
+
+
+def test_dead_code_gone_and_speed_runs_off_the_event_loop():
+    import inspect
+
+    import llmsize.planner as planner
+    from llmsize.planner import fit, jobs
+
+    assert not hasattr(planner, "default_layout")
+    assert list(inspect.signature(jobs.device_bytes).parameters) == ["serving"]
+    assert "serving" not in inspect.signature(fit._budget).parameters
+    pytest.importorskip("fastapi")
+    from llmsize.web.routes import SLOW
+
+    assert "speed" in SLOW

@@ -9,7 +9,7 @@ from typing import Any
 
 from llmsize.cost import price_for
 from llmsize.errors import LlmsizeError
-from llmsize.parallel import Breakdown, Layout
+from llmsize.parallel import Breakdown
 from llmsize.planner import jobs
 from llmsize.planner.jobs import ServeJob, TrainJob
 from llmsize.planner.search import DEFAULT_COUNTS, Candidate, plan_serve, plan_train, rank
@@ -41,17 +41,17 @@ def _pricer(overrides: dict[str, float] | None):
     return price
 
 
-def _device_fn(serving: bool, utilization: float | None):
-    cache: dict[tuple[str, int], int] = {}
+def _device_fn(serving: bool):
+    """The per-GPU runtime overhead as the search's device(gpu, count) callback: the same for every GPU."""
+    cache: list[int] = []
 
     def device(g: Any, n: int) -> int:
-        key = (g.name, min(n, 2))
-        if key not in cache:
+        if not cache:
             try:
-                cache[key] = jobs.device_bytes(g, gpus=n, serving=serving, utilization=utilization)
+                cache.append(jobs.device_bytes(serving=serving))
             except LlmsizeError:
-                cache[key] = 0
-        return cache[key]
+                cache.append(0)
+        return cache[0]
 
     return device
 
@@ -84,7 +84,7 @@ def plan_report(spec: ModelSpec, job: TrainJob | ServeJob, *, gpu_names: Sequenc
         raise LlmsizeError(f"max GPUs must be between 1 and {1 << 20}, got {max_gpus}")
     serving = isinstance(job, ServeJob)
     price = _pricer(prices)
-    device = _device_fn(serving, job.gpu_memory_utilization if serving else None)
+    device = _device_fn(serving)
     if serving:
         bd = breakdown or jobs.serve_breakdown(spec, job)
         cands = plan_serve(spec, job, bd, gpu_types, max_gpus=max_gpus, device=device, price=price)
@@ -130,10 +130,3 @@ def gpu_list(search: str | None = None) -> dict[str, Any]:
                      "price_provider": p.provider if p else None, "source": g.source})
     return {"gpus": rows}
 
-
-def default_layout(gpus: int, **kw: Any) -> Layout:
-    """DP over all GPUs unless TP/PP/CP are given."""
-    tp, pp, cp = kw.pop("tp", 1), kw.pop("pp", 1), kw.pop("cp", 1)
-    if gpus % (tp * pp * cp):
-        raise LlmsizeError(f"TP {tp} × PP {pp} × CP {cp} = {tp * pp * cp} does not divide {gpus} GPUs")
-    return Layout(tp=tp, pp=pp, cp=cp, dp=gpus // (tp * pp * cp), **kw)

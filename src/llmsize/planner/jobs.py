@@ -316,10 +316,9 @@ def spec_params(spec: ModelSpec) -> int:
     return count(spec).total
 
 
-def device_bytes(gpu: Any, *, gpus: int, serving: bool, utilization: float | None = None) -> int:
+def device_bytes(*, serving: bool) -> int:
     """Per-GPU memory outside PyTorch's tensors, from llmsize.memory.device: vLLM's non-torch memory and
-    CUDA graphs when serving, the CUDA context when training. (gpu, gpus and utilization do not change
-    them: the measured constants are for one GPU.)"""
+    CUDA graphs when serving, the CUDA context when training (measured constants, the same on every GPU)."""
     try:
         from llmsize.memory import device as dm
     except ImportError:

@@ -28,7 +28,7 @@ def fit_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_name: str, layout:
     gpu = resolve_gpus([gpu_name])[0]
     serving = isinstance(job, ServeJob)
     check_layout(spec, layout)
-    dev = _device_fn(serving, job.gpu_memory_utilization if serving else None)
+    dev = _device_fn(serving)
     out: dict[str, Any] = {"model": spec.name, "gpu": gpu.name, "layout": layout.label(),
                            "mode": "serve" if serving else "train"}
     if not serving and (layout.offload_optimizer != "none" or layout.offload_params != "none"):

@@ -30,7 +30,7 @@ class Compact(JSONResponse):
 _RESULTS: OrderedDict[str, bytes] = OrderedDict()
 
 
-SLOW = {"quant", "plan", "fit", "cost", "design", "compare", "whatif"}  # reports that can take 100 ms to seconds
+SLOW = {"quant", "plan", "fit", "speed", "cost", "design", "compare", "whatif"}  # reports that can take 100 ms to seconds
 
 
 async def cached(kind: str, body: Any, compute: Callable[[], dict[str, Any]]) -> Response:
