@@ -148,7 +148,8 @@ def ffn_for(hidden: int, c: Constraints) -> int:
     if not c.gated:
         return 4 * hidden
     k = c.ffn_multiple
-    return -(-math.floor(8 * hidden / 3 * c.ffn_mult + 1e-9) // k) * k
+    # at least one multiple: a tiny width times a small multiplier must not round to an empty FFN
+    return max(k, -(-math.floor(8 * hidden / 3 * c.ffn_mult + 1e-9) // k) * k)
 
 
 def kv_heads_for(heads: int, c: Constraints) -> int:
