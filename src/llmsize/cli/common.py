@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import functools
 import json
-import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -131,10 +130,6 @@ def table(title: str | None, columns: Sequence[str | tuple[str, str]], rows: Ite
     return t
 
 
-def warn(msg: str) -> None:
-    click.echo(f"warning: {msg}", err=True)
-
-
 def model_header(model: Loaded) -> str:
     s = model.spec
     src = {"preset": f"preset {model.preset.repo}" if model.preset and model.preset.repo else "preset",
@@ -154,6 +149,3 @@ def print_notes(model: Loaded) -> None:
         if n not in NOTES:
             NOTES.append(n)
 
-
-def stdout_is_tty() -> bool:
-    return sys.stdout.isatty()

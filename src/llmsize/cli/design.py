@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from llmsize.cli.common import (console, emit_json, fmt_bytes, fmt_count, json_option, model_header, model_options,
-                                print_notes, table, units_option)
+                                table, units_option)
 from llmsize.design.units import parse_quantity, short
 from llmsize.errors import LlmsizeError
 from llmsize.load import Loaded
@@ -376,7 +376,6 @@ def whatif_cmd(what: str, model: Loaded, units: str, as_json: bool, **kw: Any) -
     if as_json:
         emit_json(rep)
         return
-    print_notes(model)
     console().print(f"[bold]{model_header(model)}[/bold]")
     if "variants" in rep:
         v = rep["variants"]

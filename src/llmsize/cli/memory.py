@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from llmsize.cli.common import (console, emit_json, fmt_bytes, json_option, model_header, model_options,
-                                print_notes, table, units_option)
+                                table, units_option)
 from llmsize.load import Loaded
 
 _DTYPES = click.Choice(["bf16", "fp16", "fp32", "bfloat16", "float16", "float32"], case_sensitive=False)
@@ -23,7 +23,6 @@ def _report(model: Loaded, wl: Any, gpu_name: str | None, runtime: str, as_json:
         emit_json(result_dict(spec, r))
         return
     est, dev, gpu, rules = r.estimate, r.device, r.gpu, r.rules
-    print_notes(model)
     c = console()
     c.print(f"[bold]{model_header(model)}[/bold] — {_wl_line(wl)}")
     c.print(f"Peak: [bold]{fmt_bytes(est.peak_bytes, units)}[/bold] ({est.peak_bytes:,} B) during "

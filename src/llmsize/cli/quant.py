@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from llmsize.cli.common import (console, emit_json, fmt_bytes, json_option, model_header, model_options,
-                                print_notes, table, units_option)
+                                table, units_option)
 from llmsize.errors import LlmsizeError
 from llmsize.load import Loaded
 
@@ -59,7 +59,6 @@ def quant_cmd(model: Loaded, gpu: str | None, context: int | None, batch: int, k
             emit_json(qlora_report(spec, rank=rank, adapter_dtype=adapter_dtype, context=context, batch=batch))
             return
         q, peak, seq = qlora_result(spec, rank=rank, adapter_dtype=adapter_dtype, context=context, batch=batch)
-        print_notes(model)
         c = console()
         c.print(f"[bold]{model_header(model)}[/bold] — QLoRA, rank {rank}, LoRA params {q.lora_params:,}")
         c.print(table(None, ["term", ("bytes", "right"), ("", "right"), "formula", "source"],
@@ -88,7 +87,6 @@ def quant_cmd(model: Loaded, gpu: str | None, context: int | None, batch: int, k
 
     rep = plan_quant(spec, gpu=gpu, context=context, kv=kv, formats=list(formats) or None, batch=batch)
     file_info = file_vs_prediction(model)
-    print_notes(model)
     _print_report(model, rep, units, file_info)
     if len(formats) == 1:
         from llmsize.quant.formats import weight_plan
