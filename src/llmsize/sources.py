@@ -194,6 +194,21 @@ SOURCES: dict[str, str] = {
     "pytorch-sdpa": "PyTorch aten/src/ATen/native/transformers/attention.cpp (_scaled_dot_product_attention_math "
                     "upcasts half inputs to fp32 on CPU; flash attention for CPU saves out and logsumexp) and "
                     "sdp_utils_cpp.cpp (dropout rules out the fused CPU kernel).",
+    "pytorch-fsdp2": "PyTorch torch/distributed/fsdp/_fully_shard/ (torch 2.13): _fsdp_param.py (dim-0 torch.chunk "
+                     "sharding padded to W·⌈d0/W⌉ rows), _fsdp_collectives.py (foreach_all_gather output, "
+                     "foreach_reduce: reduce-scatter input padded in reduce_dtype, output cast to the sharded dtype), "
+                     "_fsdp_param_group.py (wait_for_unshard keeps the previous group's all-gather output until the "
+                     "next copy-out in forward; one-group backward prefetch; reduce_scatter_states keeps one "
+                     "reduce-scatter input), _fsdp_state.py (root's post-forward frees the last all-gather output); "
+                     "measured per rank in tests/data/dist_calib.jsonl (FSDPMemTracker, fake process group).",
+    "pytorch-ddp": "PyTorch DistributedDataParallel docs (gradient_as_bucket_view: 'gradients will be views pointing "
+                   "to different offsets of allreduce communication buckets ... the saved memory size will be equal "
+                   "to the total gradients size'); torch/csrc/distributed/c10d/reducer.cpp (initialize_buckets).",
+    "deepspeed-zero-config": "deepspeedai/DeepSpeed deepspeed/runtime/zero/config.py (defaults: reduce_bucket_size "
+                             "5e8, allgather_bucket_size 5e8, stage3_prefetch_bucket_size 5e7, "
+                             "stage3_max_live_parameters 1e9, stage3_param_persistence_threshold 1e5 elements) and "
+                             "stage_1_and_2.py / stage3.py (ipg buffer of reduce_bucket_size elements when "
+                             "contiguous_gradients).",
     "pytorch-optim": "PyTorch torch/optim/sgd.py and adamw.py (_multi_tensor_* foreach paths: momentum_buffer, "
                      "exp_avg, exp_avg_sq in the parameter dtype, a float32 step tensor per parameter, "
                      "_foreach_sqrt temporary).",
