@@ -46,6 +46,7 @@ class Layout:
     engine: Engine = "ddp"
     fsdp: str | None = None  # FSDP sharding strategy (engine == "fsdp")
     shard_group: int | None = None  # hybrid_shard: GPUs per shard group (default: dp)
+    reshard_after_forward: bool | None = None  # FSDP: None = the strategy's (shard_grad_op: False)
     sequence_parallel: bool = False  # Megatron SP: norm/dropout activations split over TP
     offload_optimizer: Offload = "none"
     offload_params: Offload = "none"
@@ -80,6 +81,12 @@ class Layout:
             raise LlmsizeError("layout: optimizer offload needs ZeRO-1 or higher (DeepSpeed ZeRO-Offload)")
         if self.offload_params != "none" and self.zero != 3:
             raise LlmsizeError("layout: parameter offload needs ZeRO-3 / FSDP full_shard")
+        if self.reshard_after_forward is not None:
+            if self.engine != "fsdp":
+                raise LlmsizeError("layout: reshard after forward applies to FSDP (--fsdp)")
+            if self.fsdp == "shard_grad_op" and self.reshard_after_forward:
+                raise LlmsizeError("layout: shard_grad_op keeps parameters unsharded after forward; "
+                                   "use full_shard to reshard them")
         if self.shard_group is not None and (self.fsdp != "hybrid_shard" or self.dp % self.shard_group):
             raise LlmsizeError("layout: shard_group applies to FSDP hybrid_shard and must divide dp")
         if (self.dp * self.cp) % self.ep:
@@ -293,6 +300,9 @@ class GpuMemory:
     nvme_bytes: int = 0  # on NVMe, per GPU
     traffic: OffloadTraffic | None = None  # None: nothing offloaded
     notes: tuple[str, ...] = field(default=())
+    phase: str = ""  # replayed route: the phase of the peak ("" when placed by fractions)
+    where: str = ""  # replayed route: the moment of the peak
+    rank: int = 0  # replayed route: the rank of the shard group holding the peak
 
     def by_category(self) -> dict[str, int]:
         out: dict[str, int] = {}

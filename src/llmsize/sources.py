@@ -201,6 +201,10 @@ SOURCES: dict[str, str] = {
                      "next copy-out in forward; one-group backward prefetch; reduce_scatter_states keeps one "
                      "reduce-scatter input), _fsdp_state.py (root's post-forward frees the last all-gather output); "
                      "measured per rank in tests/data/dist_calib.jsonl (FSDPMemTracker, fake process group).",
+    "pytorch-tp": "PyTorch torch/distributed/tensor/parallel/style.py (ColwiseParallel shards the weight's output "
+                  "dim, RowwiseParallel the input dim and all-reduces the output) and transformers' "
+                  "base_model_tp_plan; measured per rank in tests/data/tp_calib.jsonl (MemTracker, fake process "
+                  "group).",
     "pytorch-ddp": "PyTorch DistributedDataParallel docs (gradient_as_bucket_view: 'gradients will be views pointing "
                    "to different offsets of allreduce communication buckets ... the saved memory size will be equal "
                    "to the total gradients size'); torch/csrc/distributed/c10d/reducer.cpp (initialize_buckets).",

@@ -19,6 +19,7 @@ from llmsize.adapters.hf_config import spec_from_config
 from llmsize.errors import LlmsizeError
 from llmsize.memory import LoRA, Workload, estimate
 from llmsize.params import count
+from llmsize.validate_parallel import Parallel, parallel_cases, predict_parallel
 
 MODES = ("train", "lora train", "forward", "generate")
 
@@ -32,9 +33,12 @@ class Case:
     measured_peak: int | None
     measured_params: int | None
     line: int
+    parallel: Parallel | None = None
 
     @property
     def mode(self) -> str:
+        if self.parallel is not None:
+            return f"{self.parallel.strategy} {self.workload.mode}"
         if self.workload.mode == "train" and self.workload.lora is not None:
             return "lora train"
         return self.workload.mode
@@ -104,9 +108,13 @@ def parse_cases(lines: Iterable[str], name: str = "cases") -> list[Case]:
         peak = m.get("peak_bytes") if m else None
         if peak is not None and (not isinstance(peak, int) or peak <= 0):
             raise LlmsizeError(f"{where}: measured.peak_bytes must be a positive integer")
-        out.append(Case(id=str(obj.get("id", f"line {n}")), model=str(obj.get("model", "?")), config=cfg,
-                        workload=_workload(obj.get("workload"), where), measured_peak=peak,
-                        measured_params=m.get("params") if m else None, line=n))
+        case = Case(id=str(obj.get("id", f"line {n}")), model=str(obj.get("model", "?")), config=cfg,
+                    workload=_workload(obj.get("workload"), where), measured_peak=peak,
+                    measured_params=m.get("params") if m else None, line=n)
+        if "parallel" in obj:  # one case per measured rank (the named rank, and `last_rank` when present)
+            out.extend(parallel_cases(case, obj["parallel"], m, where))
+        else:
+            out.append(case)
     return out
 
 
@@ -132,6 +140,9 @@ def predict(case: Case) -> Result:
             raise LlmsizeError(f"line {case.line}: {e}") from None
         hit = _SPECS[key] = (spec, count(spec).total)
     spec, n_params = hit
+    if case.parallel is not None:
+        peak, phase = predict_parallel(spec, case.workload, case.parallel, case.line)
+        return Result(case=case, predicted_peak=peak, predicted_params=n_params, peak_phase=phase)
     try:
         est = estimate(spec, case.workload)
     except LlmsizeError as e:
