@@ -2,8 +2,9 @@
 
 Two routes, chosen by the layout, never by the caller:
   * replayed (exact): pure data parallelism with FSDP (FSDP2 `fully_shard`: full_shard, shard_grad_op,
-    hybrid_shard) or DDP, full fine-tuning, no offload. The single-device replay's tensors and
-    lifetimes with FSDP's buffers (`llmsize.memory.fsdp`) or DDP's gradient buckets, per rank.
+    hybrid_shard) or DDP, and PyTorch tensor parallelism (DTensor, Hugging Face's tp_plan) under DDP;
+    full fine-tuning, no offload. The single-device replay's tensors and lifetimes with FSDP's buffers
+    (`llmsize.memory.fsdp`), each TP rank's local shapes (`llmsize.memory.tp`), DDP's buckets.
   * placed: everything else (ZeRO, tensor / pipeline / context / expert parallelism, offload, LoRA):
     the single-device bytes by category placed on GPUs by the exact parameter fractions
     (`llmsize.parallel.per_gpu`).
@@ -24,11 +25,26 @@ from llmsize.spec import ModelSpec
 MP_REDUCE = "fp32"
 
 
-def replayed(layout: Layout, wl) -> bool:
-    """Whether the exact replay covers `layout` for workload `wl` (see the module docstring)."""
-    return (layout.engine in ("fsdp", "ddp") and layout.tp == layout.pp == layout.cp == layout.ep == 1
-            and layout.offload_optimizer == "none" and layout.offload_params == "none"
-            and wl.lora is None and layout.fsdp != "no_shard")
+def route(layout: Layout, wl, spec: ModelSpec | None = None) -> str:
+    """Which model covers `layout` for workload `wl`: "fsdp", "ddp", "tp" (replayed) or "placed"."""
+    plain = (layout.pp == layout.cp == layout.ep == 1 and layout.offload_optimizer == "none"
+             and layout.offload_params == "none" and wl.lora is None)
+    if not plain:
+        return "placed"
+    if layout.engine == "fsdp" and layout.tp == 1 and layout.fsdp != "no_shard":
+        return "fsdp"
+    if layout.engine == "ddp" and layout.tp == 1:
+        return "ddp"
+    if layout.engine == "ddp" and not layout.sequence_parallel:
+        from llmsize.memory.tp import tp_spec
+
+        try:
+            if spec is not None:
+                tp_spec(spec, layout.tp)
+        except LlmsizeError:
+            return "placed"  # a model the TP replay does not cover (experts, MLA, fused projections)
+        return "tp"
+    return "placed"
 
 
 def fsdp_setup(layout: Layout, wl, rank: int = 0):
@@ -48,25 +64,33 @@ def fsdp_setup(layout: Layout, wl, rank: int = 0):
 
 
 def _ddp(spec: ModelSpec, wl, layout: Layout) -> GpuMemory:
-    """DDP: the single-device peak + its gradient buckets (a second copy of every gradient unless
-    gradient_as_bucket_view=True) + the input ids.
+    """DDP (over TP ranks when tp > 1): the rank's replayed peak + DDP's gradient buckets (a second
+    copy of every local gradient unless gradient_as_bucket_view=True; none with one replica) + the
+    input ids.
 
-    M = M_single + G + b·s·8
+    M = M_rank + G_local·[dp > 1] + b·s·8
 
     Source: pytorch-ddp"""
     from llmsize.memory import estimate
+    from llmsize.memory.tp import tp_peak, tp_spec
     from llmsize.memory.weights import weights
 
-    est = estimate(spec, wl)
-    g = weights(spec, wl).trainable_bytes
     ids = wl.batch * wl.seq_len * 8
-    terms = [Term(name=t.name, value=t.bytes, formula=t.formula, source=t.source) for t in est.terms]
-    terms.append(Term(name="DDP gradient buckets", value=g, formula="Σ gradients (gradient_as_bucket_view=False)",
-                      source="pytorch-ddp"))
-    terms.append(Term(name="input ids", value=ids, formula="b·s·8", source="pytorch-ddp"))
-    total = est.peak_bytes + g + ids
+    if layout.tp > 1:
+        r = tp_peak(spec, wl, layout.tp)
+        terms = [Term(name=n, value=v, formula=_FORMULA.get(n, n), source="pytorch-tp") for n, v in r.parts]
+        peak, phase, where, local = r.peak_bytes, r.phase, r.where, tp_spec(spec, layout.tp)
+    else:
+        est = estimate(spec, wl)
+        terms = [Term(name=t.name, value=t.bytes, formula=t.formula, source=t.source) for t in est.terms]
+        terms.append(Term(name="input ids", value=ids, formula="b·s·8", source="pytorch-ddp"))
+        peak, phase, where, local = est.peak_bytes + ids, est.peak_phase, est.peak_phase, spec
+    g = weights(local, wl).trainable_bytes if layout.dp > 1 else 0
+    terms.append(Term(name="DDP gradient buckets", value=g, formula="Σ local gradients (gradient_as_bucket_view="
+                      "False)", source="pytorch-ddp"))
+    total = peak + g
     return GpuMemory(layout=layout, peak_bytes=total, stage=0, terms=tuple(x for x in terms if x.value),
-                     per_stage=(total,), phase=est.peak_phase, where=est.peak_phase, rank=0)
+                     per_stage=(total,), phase=phase, where=where, rank=0)
 
 
 _FORMULA = {
@@ -111,12 +135,14 @@ def train_memory(spec: ModelSpec, wl, layout: Layout, *, rank: int | None = None
         raise LlmsizeError("train_memory() needs a training workload")
     if layout.grad_accum != wl.grad_accumulation or layout.micro_batch != wl.batch:
         layout = replace(layout, grad_accum=wl.grad_accumulation, micro_batch=wl.batch)
-    if replayed(layout, wl):
-        if layout.engine == "ddp":
-            return _ddp(spec, wl, layout)
+    way = route(layout, wl, spec)
+    if way == "fsdp":
         return _fsdp(spec, wl, layout, rank)
     if rank is not None:
-        raise LlmsizeError("--rank applies to FSDP and DDP layouts without TP, PP, CP, EP or offload")
+        raise LlmsizeError("--rank applies to FSDP layouts without TP, PP, CP, EP or offload (the other "
+                           "replayed layouts are the same on every rank)")
+    if way in ("ddp", "tp"):
+        return _ddp(spec, wl, layout)
     from llmsize.planner import jobs
 
     return per_gpu(spec, jobs.train_breakdown(spec, job_of(wl)), layout)

@@ -8,6 +8,8 @@ import click
 
 from llmsize.cli.common import (console, emit_json, fmt_bytes, json_option, model_header, model_options,
                                 table, units_option)
+from llmsize.cli.layout import train_layout_options
+from llmsize.errors import LlmsizeError
 from llmsize.load import Loaded
 
 _DTYPES = click.Choice(["bf16", "fp16", "fp32", "bfloat16", "float16", "float32"], case_sensitive=False)
@@ -119,11 +121,13 @@ def infer_cmd(model: Loaded, batch: int, seq_len: int, new_tokens: int | None, p
               help="Comma-separated leaf module names, or all-linear, with --lora-r [default: q_proj,v_proj].")
 @click.option("--attn", type=_ATTN, default="sdpa", show_default=True, help="Attention implementation.")
 @click.option("--gpu", help="GPU name or size: does it fit, with CUDA context and allocator reserve?")
+@train_layout_options
 @json_option
 @units_option
 def train_cmd(model: Loaded, batch: int, seq_len: int, dtype: str | None, amp: str | None, optimizer: str,
               grad_checkpointing: bool, grad_accum: int, lora_r: int | None, lora_alpha: int | None,
-              lora_targets: str | None, attn: str, gpu: str | None, as_json: bool, units: str) -> None:
+              lora_targets: str | None, attn: str, gpu: str | None, layout_kw: dict, as_json: bool,
+              units: str) -> None:
     """Peak memory of one training step of MODEL: weights, gradients, optimizer states, saved
     activations and working sets, as terms; the phase of the peak; with --gpu whether it fits.
 
@@ -132,12 +136,27 @@ def train_cmd(model: Loaded, batch: int, seq_len: int, dtype: str | None, amp: s
       llmsize train Llama-3.1-8B --batch 1 --seq-len 2048 --grad-checkpointing --gpu H100
       llmsize train Qwen2.5-7B --lora-r 16 --lora-targets all-linear --batch 4
       llmsize train gpt2 --amp bf16 --optimizer sgd-momentum --json
+      llmsize train Llama-3.1-8B --gpus 8 --fsdp full_shard --amp bf16 --grad-checkpointing
+      llmsize train Llama-3.1-8B --gpus 16 --fsdp hybrid_shard --shard-group 8
+      llmsize train Llama-3.1-8B --gpus 8 --zero 3 --offload-optimizer
+
+    With --gpus the report is per GPU (one rank: its shards, FSDP's all-gather and reduce-scatter
+    buffers, the phase and rank of the peak); --amp with --fsdp is FSDP2's MixedPrecisionPolicy
+    (fp32 master, bf16 compute, fp32 reduce-scatter).
     """
+    from llmsize.cli.layout import report_train, train_layout
     from llmsize.memory.report import train_workload
 
     wl = train_workload(batch=batch, seq_len=seq_len, dtype=dtype, amp=amp, optimizer=optimizer,
                         grad_checkpointing=grad_checkpointing, grad_accum=grad_accum, lora_r=lora_r,
                         lora_alpha=lora_alpha, lora_targets=lora_targets, attn=attn)
+    layout = train_layout(layout_kw, wl)
+    if layout is not None:
+        if gpu is not None:
+            raise LlmsizeError("--gpu with --gpus: the per-GPU report does not add the device view yet; "
+                               "drop --gpu")
+        report_train(model, wl, layout, layout_kw["rank"], as_json, units)
+        return
     _report(model, wl, gpu, "torch", as_json, units)
 
 

@@ -1,0 +1,128 @@
+"""`train --gpus N ...` and `infer --tp/--pp`: the layout options and the per-GPU report.
+
+The numbers come from `llmsize.pergpu.train_memory` (training) and `llmsize.parallel.per_gpu`
+(inference), the functions `plan`, `fit` and the exports call; nothing is computed here.
+"""
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from llmsize.cli.common import console, fmt_bytes, table
+from llmsize.errors import LlmsizeError
+
+_TRAIN_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("--gpus", dict(type=click.IntRange(min=1), help="GPUs in the job: report memory per GPU for this layout.")),
+    ("--fsdp", dict(type=click.Choice(["full_shard", "shard_grad_op", "hybrid_shard"]),
+                    help="FSDP2 (fully_shard per decoder layer and on the root) sharding strategy.")),
+    ("--shard-group", dict(type=click.IntRange(min=1), help="hybrid_shard: GPUs per shard group [default: DP].")),
+    ("--reshard-after-forward/--no-reshard-after-forward",
+     dict(default=None, help="FSDP: free the decoder layers' gathered parameters after forward "
+                             "[default: yes; shard_grad_op: no].")),
+    ("--zero", dict(type=click.IntRange(0, 3), help="DeepSpeed ZeRO stage (0-3).")),
+    ("--tp", dict(type=click.IntRange(min=1), default=1, show_default=True, help="Tensor-parallel size.")),
+    ("--pp", dict(type=click.IntRange(min=1), default=1, show_default=True, help="Pipeline-parallel stages.")),
+    ("--cp", dict(type=click.IntRange(min=1), default=1, show_default=True, help="Context-parallel size.")),
+    ("--ep", dict(type=click.IntRange(min=1), default=1, show_default=True, help="Expert-parallel size.")),
+    ("--sequence-parallel", dict(is_flag=True, help="Megatron sequence parallelism with --tp.")),
+    ("--offload-optimizer", dict(is_flag=True, help="Optimizer states (and master weights) in CPU memory.")),
+    ("--offload-params", dict(is_flag=True, help="Parameters in CPU memory (ZeRO-3 / FSDP full_shard).")),
+    ("--rank", dict(type=click.IntRange(min=0), help="FSDP: report this rank of the shard group "
+                                                     "[default: the most loaded].")),
+)
+_NAMES = tuple(o[0].split("/")[0].lstrip("-").replace("-", "_") for o in _TRAIN_OPTIONS)
+
+
+def train_layout_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the layout options; the command receives `layout_kw: dict` (empty values dropped)."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        kwargs["layout_kw"] = {n: kwargs.pop(n) for n in _NAMES}
+        return f(*args, **kwargs)
+
+    for decl, kw in reversed(_TRAIN_OPTIONS):
+        wrapper = click.option(decl, **kw)(wrapper)
+    return wrapper
+
+
+def train_layout(kw: dict[str, Any], wl: Any) -> Any:
+    """The Layout the options describe (None when no --gpus and no layout option was given)."""
+    from llmsize.parallel import Layout
+
+    gpus = kw["gpus"]
+    used = [n for n in _NAMES if n != "gpus" and kw[n] not in (None, False, 1)]
+    if gpus is None:
+        if used:
+            raise LlmsizeError(f"--{used[0].replace('_', '-')} needs --gpus N (the GPUs of the job)")
+        return None
+    tp, pp, cp = kw["tp"], kw["pp"], kw["cp"]
+    if gpus % (tp * pp * cp):
+        raise LlmsizeError(f"--gpus {gpus} is not divisible by TP {tp} × PP {pp} × CP {cp}")
+    dp = gpus // (tp * pp * cp)
+    fsdp, zero = kw["fsdp"], kw["zero"]
+    if fsdp and zero is not None:
+        raise LlmsizeError("--fsdp and --zero are two engines: give one")
+    if fsdp:
+        engine, stage = "fsdp", 2 if fsdp == "shard_grad_op" else 3
+    elif zero is not None:
+        engine, stage = "deepspeed", zero
+        if zero == 0:
+            engine = "ddp"
+    elif kw["sequence_parallel"] or pp > 1 or cp > 1:
+        engine, stage = "megatron", 0
+    else:
+        engine, stage = "ddp", 0
+    raf = kw["reshard_after_forward"]
+    if raf is False and fsdp == "full_shard":  # FSDP2: full_shard without resharding = shard_grad_op
+        fsdp, stage, raf = "shard_grad_op", 2, None
+    return Layout(tp=tp, pp=pp, dp=dp, cp=cp, ep=kw["ep"], zero=stage, engine=engine, fsdp=fsdp,
+                  shard_group=kw["shard_group"], reshard_after_forward=raf,
+                  sequence_parallel=kw["sequence_parallel"],
+                  offload_optimizer="cpu" if kw["offload_optimizer"] else "none",
+                  offload_params="cpu" if kw["offload_params"] else "none", micro_batch=wl.batch,
+                  grad_accum=wl.grad_accumulation)
+
+
+def per_gpu_dict(mem: Any) -> dict[str, Any]:
+    """JSON of a GpuMemory: exact bytes, the terms, the phase and rank where the replay knows them."""
+    lay = mem.layout
+    return {"layout": lay.label(), "gpus": lay.gpus, "tp": lay.tp, "pp": lay.pp, "dp": lay.dp, "cp": lay.cp,
+            "ep": lay.ep, "engine": lay.engine, "zero": lay.zero, "fsdp": lay.fsdp,
+            "peak_bytes_per_gpu": mem.peak_bytes, "phase": mem.phase or None, "where": mem.where or None,
+            "rank": mem.rank, "pipeline_stage": mem.stage, "per_stage_bytes": list(mem.per_stage),
+            "host_bytes_per_gpu": mem.host_bytes, "nvme_bytes_per_gpu": mem.nvme_bytes,
+            "model": "replayed" if mem.phase else "placed by parameter fractions",
+            "terms": [{"name": t.name, "bytes": t.value, "formula": t.formula, "source": t.source}
+                      for t in mem.terms], "notes": list(mem.notes)}
+
+
+def print_per_gpu(mem: Any, units: str) -> None:
+    c = console()
+    lay = mem.layout
+    where = f" during [bold]{mem.phase}[/bold] ({mem.where}), rank {mem.rank}" if mem.phase else \
+        f" (placed by parameter fractions; pipeline stage {mem.stage})"
+    c.print(f"Per GPU, {lay.gpus} GPUs, {lay.label()}: [bold]{fmt_bytes(mem.peak_bytes, units)}[/bold] "
+            f"({mem.peak_bytes:,} B){where}")
+    c.print(table("Live on one GPU at its peak", ["term", ("bytes", "right"), "formula", "source"],
+                  [(t.name, fmt_bytes(t.value, units), t.formula, t.source) for t in mem.terms]))
+    if mem.host_bytes or mem.nvme_bytes:
+        c.print(f"Offloaded per GPU: host {fmt_bytes(mem.host_bytes, units)}, NVMe {fmt_bytes(mem.nvme_bytes, units)}")
+    for n in mem.notes:
+        c.print(f"peak of phase {n}" if mem.phase else f"note: {n}")
+
+
+def report_train(model: Any, wl: Any, layout: Any, rank: int | None, as_json: bool, units: str) -> None:
+    from llmsize.cli.common import emit_json, model_header
+    from llmsize.pergpu import train_memory
+
+    mem = train_memory(model.spec, wl, layout, rank=rank)
+    if as_json:
+        emit_json({"model": model.spec.name, "per_gpu": per_gpu_dict(mem)})
+        return
+    console().print(f"[bold]{model_header(model)}[/bold] — train, batch {wl.batch} per GPU, sequence "
+                    f"{wl.seq_len:,}, {wl.weights_dtype}" + (f" + {wl.autocast}" if wl.autocast else ""))
+    print_per_gpu(mem, units)
