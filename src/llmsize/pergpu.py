@@ -143,9 +143,7 @@ def train_memory(spec: ModelSpec, wl, layout: Layout, *, rank: int | None = None
                            "replayed layouts are the same on every rank)")
     if way in ("ddp", "tp"):
         return _ddp(spec, wl, layout)
-    from llmsize.planner import jobs
-
-    return per_gpu(spec, jobs.train_breakdown(spec, job_of(wl)), layout)
+    return job_memory(spec, job_of(wl), layout, micro_batch=wl.batch, seq_len=wl.seq_len)
 
 
 def job_of(wl):
@@ -175,3 +173,21 @@ def job_workload(job, micro_batch: int, seq_len: int, grad_accum: int = 1):
     return Workload(mode="train", batch=micro_batch, seq_len=seq_len, weights_dtype="fp32" if mixed else job.precision,
                     autocast="bf16" if mixed else None, optimizer=job.optimizer, grad_checkpointing=job.recompute,
                     grad_accumulation=grad_accum, lora=LoRA(r=job.lora_rank) if job.lora_rank else None)
+
+
+def job_memory(spec: ModelSpec, job, layout: Layout, *, breakdown=None, micro_batch: int | None = None,
+               seq_len: int | None = None) -> GpuMemory:
+    """Per-GPU training memory of a planner job on `layout`: `train_memory` of the job's workload when
+    the replay covers the layout, else the job's breakdown (or `breakdown`) placed by `per_gpu` — the
+    same numbers `train --gpus` prints for that layout.
+
+    Source: pytorch-fsdp2"""
+    mb, s = micro_batch or job.micro_batch, seq_len or job.seq_len
+    wl = job_workload(job, mb, s, layout.grad_accum)
+    if breakdown is None and route(layout, wl, spec) != "placed":
+        return train_memory(spec, wl, layout)
+    if breakdown is None:
+        from llmsize.planner import jobs
+
+        breakdown = jobs.train_breakdown(spec, job, micro_batch, seq_len)
+    return per_gpu(spec, breakdown, layout)

@@ -8,6 +8,7 @@ from typing import Any
 
 from llmsize.errors import LlmsizeError
 from llmsize.parallel import Breakdown, Layout, check_layout, per_gpu, placement
+from llmsize.pergpu import job_memory
 from llmsize.planner import jobs
 from llmsize.planner.jobs import ServeJob, TrainJob
 from llmsize.spec import ModelSpec
@@ -44,6 +45,8 @@ def largest_batch(spec: ModelSpec, job: TrainJob | ServeJob, gpu: Any, layout: L
     budget = _budget(gpu, layout.gpus, job.gpu_memory_utilization if serving else 1.0, device)
 
     def fits(b: int) -> bool:
+        if not serving and breakdown is None:
+            return job_memory(spec, job, layout, micro_batch=b).peak_bytes <= budget
         bd = (breakdown or (jobs.serve_breakdown if serving else jobs.train_breakdown))(spec, job, b)
         return per_gpu(spec, bd, layout).peak_bytes <= budget
 
@@ -64,8 +67,10 @@ def longest_context(spec: ModelSpec, job: TrainJob | ServeJob, gpu: Any, layout:
     def fits(s: int) -> bool:
         if serving:
             bd = (breakdown or jobs.serve_breakdown)(spec, job, None, s)
+        elif breakdown is None:
+            return job_memory(spec, job, layout, seq_len=s).peak_bytes <= budget
         else:
-            bd = (breakdown or jobs.train_breakdown)(spec, job, None, s)
+            bd = breakdown(spec, job, None, s)
         return per_gpu(spec, bd, layout).peak_bytes <= budget
 
     step = 2 * layout.cp if layout.cp > 1 else 1

@@ -7,6 +7,7 @@ from typing import Any
 from llmsize.cost import price_for, training_cost, usd_per_million_tokens
 from llmsize.errors import LlmsizeError
 from llmsize.parallel import Layout, check_layout, per_gpu
+from llmsize.pergpu import job_memory
 from llmsize.perf import train_time
 from llmsize.planner import _device_fn, candidate_row, plan_report, resolve_gpus
 from llmsize.planner import fit as fitmod
@@ -61,7 +62,7 @@ def _offload(spec: ModelSpec, job: TrainJob, gpu: Any, layout: Layout) -> dict[s
 
     # the job's micro-batches per step on this layout's data-parallel width (the layout alone says 1)
     layout = with_steps(job, layout)
-    mem = per_gpu(spec, jobs.train_breakdown(spec, job), layout)
+    mem = job_memory(spec, job, layout)
     flops_tok = sum(t.value for t in train_flops_per_token(spec, job.seq_len, recompute=job.recompute))
     why, slowdown, info = offload(job, gpu, layout.gpus, layout, mem, flops_tok)
     return {**info, "offload_slowdown": slowdown, "fits": why is None, "reason": why}

@@ -120,13 +120,23 @@ def plan_train(spec: ModelSpec, job: TrainJob, breakdown: Breakdown, gpu_types: 
                                          reason="; ".join(problems)))
                 continue
             key = (lay.tp, lay.pp, lay.shard, lay.zero, lay.engine, lay.offload_optimizer, lay.offload_params,
-                   min(lay.grad_accum, lay.pp), lay.sequence_parallel)
+                   min(lay.grad_accum, lay.pp), lay.grad_accum > 1, lay.sequence_parallel, lay.dp > 1)
             mem = memo.get(key)
             if mem is None:
-                mem = memo[key] = per_gpu(spec, breakdown, lay)
+                mem = memo[key] = train_mem(spec, job, breakdown, lay)
             for g in gpu_types:
                 out.append(_score_train(spec, job, g, n, lay, mem, flops_tok, device, price, dtype))
     return out
+
+
+def train_mem(spec: ModelSpec, job: TrainJob, breakdown: Breakdown, lay: Layout) -> GpuMemory:
+    """One layout's per-GPU memory: `pergpu.job_memory` (the function `train --gpus` calls), which
+    replays FSDP, DDP and TP layouts; a breakdown other than the job's own is placed as given."""
+    from llmsize.pergpu import job_memory
+    from llmsize.planner import jobs
+
+    own = breakdown == jobs.train_breakdown(spec, job)
+    return job_memory(spec, job, lay, breakdown=None if own else breakdown)
 
 
 def offload(job: TrainJob, g: Any, n: int, lay: Layout, mem: GpuMemory, flops_tok: float,
