@@ -10,7 +10,8 @@ Every point is  base + activations + working set + FSDP buffers, with
   backward i  : R_u + G_root + Σ_{j>i} G_j + RS_{i+1} + U_i + AG_{i-1} (prefetch)
   post-bwd i  : ... + its unsharded grads + RS_i, then RS_i + RS_out_i
   step        : S + G + M + step temporaries + input ids + the loss
-with R_u the root group unsharded (compute dtype), U_i layer i unsharded, AG all-gather outputs
+with R_u the root group unsharded (compute dtype; padded: each unsharded parameter is a view into its
+own all-gather output of W·⌈d0/W⌉ rows), U_i layer i unsharded (likewise), AG all-gather outputs
 (padded, compute dtype), RS reduce-scatter inputs (padded, reduce dtype), G sharded grads (padded,
 master dtype). The root is not resharded after forward (FSDP2's default for the root).
 
@@ -109,8 +110,8 @@ def fsdp2_peak(spec: ModelSpec, wl: Workload, fs: FsdpSetup) -> RankPeak:
     root, lays = gs[0], gs[1:]
     L = len(lays)
 
-    def U(g: GroupNumels) -> int:
-        return g.full * cb
+    def U(g: GroupNumels) -> int:  # unsharded params are views into per-parameter padded all-gather outputs
+        return g.padded * cb
 
     def AG(g: GroupNumels) -> int:
         return g.padded * cb
