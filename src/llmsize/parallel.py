@@ -403,6 +403,32 @@ def offload_traffic(b: Breakdown, layout: Layout, *, params_on_gpu: int, total_p
                           h2d_step=round(w) if off_opt and not off_par else 0, host_step=round(host_step))
 
 
+# DeepSpeed's defaults, in elements (deepspeed/runtime/zero/config.py): reduce_bucket_size 5e8,
+# stage3_prefetch_bucket_size 5e7; contiguous_gradients True, overlap_comm True only at stage 3.
+DS_REDUCE_BUCKET = 500_000_000
+DS_PREFETCH_BUCKET = 50_000_000
+
+
+def deepspeed_buffers(b: Breakdown, layout: Layout) -> list[tuple[str, int, str, str]]:
+    """DeepSpeed ZeRO's communication buffers on every GPU at their default sizes: the contiguous-
+    gradients (ipg) bucket of reduce_bucket_size elements in the gradient dtype (ZeRO-1/2 allocate it in
+    backward_prologue, doubled when overlap_comm; ZeRO-3 once at init), and ZeRO-3's prefetch bucket of
+    stage3_prefetch_bucket_size parameters gathered ahead of use.
+
+    B = reduce_bucket_size·g (·2 with overlap_comm at stage 1/2) + [stage 3] prefetch_bucket_size·w
+
+    Source: deepspeed-zero-config"""
+    if layout.engine != "deepspeed" or layout.zero < 1:
+        return []
+    g = round(b.grad_bytes_per_param) or 2
+    out = [("ZeRO reduce bucket (contiguous gradients)", DS_REDUCE_BUCKET * g,
+            "reduce_bucket_size (5e8) × gradient bytes", "deepspeed-zero-config")]
+    if layout.zero == 3:
+        out.append(("ZeRO-3 prefetch bucket", DS_PREFETCH_BUCKET * round(b.weight_bytes_per_param or 2),
+                    "stage3_prefetch_bucket_size (5e7) × weight bytes", "deepspeed-zero-config"))
+    return out
+
+
 def per_gpu(spec: ModelSpec, b: Breakdown, layout: Layout) -> GpuMemory:
     """Bytes on each GPU: model states scaled by the parameters it holds and sharded over N_d,
     activations by its layers × in-flight micro-batches, KV by its layers and KV heads.
@@ -423,6 +449,7 @@ def per_gpu(spec: ModelSpec, b: Breakdown, layout: Layout) -> GpuMemory:
         terms.append(("activations", act, f"A/L·L_s·min(p−s, m)·f_tp/c (L_s={P.layers[s]}, in flight "
                       f"{in_flight})", "korthikanti2022"))
         terms.append(("transient", b.transient // (t * c), "T/(t·c)", "korthikanti2022"))
+        terms.extend(deepspeed_buffers(b, layout))
         kv = round(b.kv_cache * P.layers[s] / L * P.kv_fraction)
         if layout.offload_kv:
             host, kv = host + kv, 0

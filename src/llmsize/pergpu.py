@@ -191,3 +191,36 @@ def job_memory(spec: ModelSpec, job, layout: Layout, *, breakdown=None, micro_ba
 
         breakdown = jobs.train_breakdown(spec, job, micro_batch, seq_len)
     return per_gpu(spec, breakdown, layout)
+
+
+def infer_memory(spec: ModelSpec, wl, layout: Layout) -> GpuMemory:
+    """Inference per GPU of a TP × PP replica. TP alone on a model the TP replay covers: the
+    replay of one rank's local model (heads, KV heads and FFN / t; embeddings and head replicated).
+    Otherwise the single-device estimate's weights, KV cache and activations placed by the exact
+    parameter, layer and KV-head fractions (`parallel.per_gpu`), as `plan --serve` places vLLM's.
+
+    Source: shoeybi2019"""
+    from llmsize.memory import estimate
+    from llmsize.parallel import Breakdown
+
+    if wl.mode == "train":
+        raise LlmsizeError("infer_memory() needs an inference workload")
+    if layout.pp == 1:
+        from llmsize.memory.tp import tp_spec
+
+        try:
+            local = tp_spec(spec, layout.tp)
+        except LlmsizeError:
+            local = None
+        if local is not None:  # each TP rank runs the model with its local heads and FFN: replay that
+            est = estimate(local, wl)
+            terms = tuple(Term(name=t.name, value=t.bytes, formula=t.formula, source=t.source) for t in est.terms)
+            return GpuMemory(layout=layout, peak_bytes=est.peak_bytes, stage=0, terms=terms,
+                             per_stage=(est.peak_bytes,), phase=est.peak_phase, where=est.peak_phase, rank=0)
+    cat = estimate(spec, wl).by_category()
+    w = cat.get("weights", 0) + cat.get("master_weights", 0)
+    from llmsize.planner.jobs import spec_params
+
+    bd = Breakdown(weights=w, activations=cat.get("activations", 0), transient=cat.get("transient", 0),
+                   kv_cache=cat.get("kv_cache", 0), weight_bytes_per_param=w / max(spec_params(spec), 1))
+    return per_gpu(spec, bd, layout)

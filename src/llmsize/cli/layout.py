@@ -103,7 +103,8 @@ def per_gpu_dict(mem: Any) -> dict[str, Any]:
 def print_per_gpu(mem: Any, units: str) -> None:
     c = console()
     lay = mem.layout
-    where = f" during [bold]{mem.phase}[/bold] ({mem.where}), rank {mem.rank}" if mem.phase else \
+    at = f" ({mem.where})" if mem.where and mem.where != mem.phase else ""
+    where = f" during [bold]{mem.phase}[/bold]{at}, rank {mem.rank}" if mem.phase else \
         f" (placed by parameter fractions; pipeline stage {mem.stage})"
     c.print(f"Per GPU, {lay.gpus} GPUs, {lay.label()}: [bold]{fmt_bytes(mem.peak_bytes, units)}[/bold] "
             f"({mem.peak_bytes:,} B){where}")
@@ -125,4 +126,20 @@ def report_train(model: Any, wl: Any, layout: Any, rank: int | None, as_json: bo
         return
     console().print(f"[bold]{model_header(model)}[/bold] — train, batch {wl.batch} per GPU, sequence "
                     f"{wl.seq_len:,}, {wl.weights_dtype}" + (f" + {wl.autocast}" if wl.autocast else ""))
+    print_per_gpu(mem, units)
+
+
+def report_infer(model: Any, wl: Any, tp: int, pp: int, as_json: bool, units: str) -> None:
+    from llmsize.cli.common import emit_json, model_header
+    from llmsize.parallel import Layout, check_layout
+    from llmsize.pergpu import infer_memory
+
+    layout = Layout(tp=tp, pp=pp, engine="ddp")
+    check_layout(model.spec, layout, seq_len=wl.seq_len)
+    mem = infer_memory(model.spec, wl, layout)
+    if as_json:
+        emit_json({"model": model.spec.name, "per_gpu": per_gpu_dict(mem)})
+        return
+    console().print(f"[bold]{model_header(model)}[/bold] — {wl.mode}, batch {wl.batch}, sequence {wl.seq_len:,}"
+                    + (f" + {wl.new_tokens:,} new tokens" if wl.new_tokens else ""))
     print_per_gpu(mem, units)

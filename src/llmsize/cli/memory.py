@@ -83,10 +83,14 @@ def _wl_line(wl: Any) -> str:
 @click.option("--runtime", type=click.Choice(["torch", "vllm", "llamacpp"]), default="torch", show_default=True,
               help="Runtime for the device view (vLLM needs --gpu).")
 @click.option("--gpu", help="GPU name (H100, 'RTX 4090', A100-40GB, ...) or size (24GiB): does it fit?")
+@click.option("--tp", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Tensor-parallel GPUs: report memory per GPU of the TP × PP replica.")
+@click.option("--pp", type=click.IntRange(min=1), default=1, show_default=True, help="Pipeline stages.")
 @json_option
 @units_option
 def infer_cmd(model: Loaded, batch: int, seq_len: int, new_tokens: int | None, plain_forward: bool, dtype: str | None,
-              kv_dtype: str | None, attn: str, runtime: str, gpu: str | None, as_json: bool, units: str) -> None:
+              kv_dtype: str | None, attn: str, runtime: str, gpu: str | None, tp: int, pp: int, as_json: bool,
+              units: str) -> None:
     """Peak memory of inference with MODEL: weights, KV cache, activations, as terms; the phase of the
     peak (prefill or decode); with --gpu whether it fits.
 
@@ -95,11 +99,20 @@ def infer_cmd(model: Loaded, batch: int, seq_len: int, new_tokens: int | None, p
       llmsize infer Llama-3.1-8B --batch 8 --context 4096 --new-tokens 512 --gpu H100
       llmsize infer Qwen2.5-7B --runtime vllm --gpu H100 --context 8192
       llmsize infer Mistral-7B-v0.1 --forward --batch 4 --context 2048 --json
+      llmsize infer Llama-3.1-70B --tp 4 --context 8192 --batch 8
     """
     from llmsize.memory.report import infer_workload
 
     wl = infer_workload(model.spec, batch=batch, seq_len=seq_len, new_tokens=new_tokens, forward=plain_forward,
                         dtype=dtype, kv_dtype=kv_dtype, attn=attn, runtime=runtime)
+    if tp > 1 or pp > 1:
+        from llmsize.cli.layout import report_infer
+
+        if gpu is not None or runtime != "torch":
+            raise LlmsizeError("--tp/--pp report the per-GPU torch view; drop --gpu and --runtime (plan --serve "
+                               "sizes vLLM replicas)")
+        report_infer(model, wl, tp, pp, as_json, units)
+        return
     _report(model, wl, gpu, runtime, as_json, units)
 
 
