@@ -2,7 +2,8 @@
 
 Two routes, chosen by the layout, never by the caller:
   * replayed (exact): pure data parallelism with FSDP (FSDP2 `fully_shard`: full_shard, shard_grad_op,
-    hybrid_shard) or DDP, and PyTorch tensor parallelism (DTensor, Hugging Face's tp_plan) under DDP;
+    hybrid_shard) or DDP, and PyTorch tensor parallelism (DTensor, Hugging Face's tp_plan) under DDP or
+    FSDP2 (2-D: each TP rank's local model sharded over the data-parallel ranks);
     full fine-tuning, no offload. The single-device replay's tensors and lifetimes with FSDP's buffers
     (`llmsize.memory.fsdp`), each TP rank's local shapes (`llmsize.memory.tp`), DDP's buckets.
   * placed: everything else (ZeRO, tensor / pipeline / context / expert parallelism, offload, LoRA):
@@ -31,19 +32,20 @@ def route(layout: Layout, wl, spec: ModelSpec | None = None) -> str:
              and layout.offload_params == "none" and wl.lora is None)
     if not plain:
         return "placed"
-    if layout.engine == "fsdp" and layout.tp == 1 and layout.fsdp != "no_shard":
-        return "fsdp"
-    if layout.engine == "ddp" and layout.tp == 1:
-        return "ddp"
-    if layout.engine == "ddp" and not layout.sequence_parallel:
+    if layout.tp > 1:
         from llmsize.memory.tp import tp_spec
 
+        if layout.sequence_parallel:
+            return "placed"
         try:
             if spec is not None:
                 tp_spec(spec, layout.tp)
         except LlmsizeError:
             return "placed"  # a model the TP replay does not cover (experts, MLA, fused projections)
-        return "tp"
+    if layout.engine == "fsdp" and layout.fsdp != "no_shard":
+        return "fsdp"  # with tp > 1: FSDP2 over the data-parallel mesh dimension of each TP rank's model
+    if layout.engine == "ddp":
+        return "ddp" if layout.tp == 1 else "tp"
     return "placed"
 
 
@@ -118,6 +120,10 @@ def _fsdp(spec: ModelSpec, wl, layout: Layout, rank: int | None) -> GpuMemory:
 
     group = layout.shard
     ranks = [rank] if rank is not None else sorted({0, group - 1})
+    if layout.tp > 1:  # 2-D: each TP rank's local model (`memory.tp`), sharded by FSDP2 over the DP ranks
+        from llmsize.memory.tp import tp_spec
+
+        spec = tp_spec(spec, layout.tp)
     peaks = [fsdp2_peak(spec, wl, fsdp_setup(layout, wl, r)) for r in ranks]
     best = max(peaks, key=lambda p: p.peak_bytes)
     terms = tuple(Term(name=n, value=v, formula=_FORMULA.get(n, n), source="pytorch-fsdp2") for n, v in best.parts)

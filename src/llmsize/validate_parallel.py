@@ -4,6 +4,7 @@ and rank, and the prediction of that rank's peak.
   {"world_size": 8, "strategy": "fsdp2", "reshard_after_forward": true, "mp_param_dtype": null,
    "mp_reduce_dtype": null, "cpu_offload": false, "rank": 0}      (fsdp2)
   {"world_size": 4, "strategy": "tp", "rank": 0}                   (tp: Hugging Face base_model_tp_plan)
+  {"world_size": 8, "strategy": "fsdp2+tp", "dp": 4, "tp": 2, ...}  (2-D mesh (dp, tp): TP, then fsdp2 over dp)
 
 A case whose `measured` holds `last_rank` becomes two cases: the named rank and that one.
 
@@ -17,7 +18,7 @@ from typing import Any
 
 from llmsize.errors import LlmsizeError
 
-STRATEGIES = ("fsdp2", "tp")
+STRATEGIES = ("fsdp2", "tp", "fsdp2+tp")
 _DT = {None: None, "bfloat16": "bf16", "bf16": "bf16", "float16": "fp16", "fp16": "fp16", "float32": "fp32",
        "fp32": "fp32"}
 
@@ -30,6 +31,7 @@ class Parallel:
     reshard_after_forward: bool = True
     param_dtype: str | None = None
     reduce_dtype: str | None = None
+    tp: int = 1
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -39,6 +41,9 @@ class Parallel:
             raise LlmsizeError(f"parallel.world_size must be a positive integer, got {w!r}")
         if isinstance(self.rank, bool) or not isinstance(self.rank, int) or not 0 <= self.rank < w:
             raise LlmsizeError(f"parallel.rank must be 0 to {w - 1}, got {self.rank!r}")
+        t = self.tp
+        if isinstance(t, bool) or not isinstance(t, int) or t < 1 or w % t:
+            raise LlmsizeError(f"parallel.tp must be a positive divisor of world_size {w}, got {t!r}")
 
 
 def _parallel(p: Any, where: str) -> Parallel:
@@ -57,7 +62,8 @@ def _parallel(p: Any, where: str) -> Parallel:
         dts.append(_DT[v])
     try:
         return Parallel(strategy=str(p.get("strategy")), world_size=p.get("world_size"), rank=p.get("rank", 0),
-                        reshard_after_forward=raf, param_dtype=dts[0], reduce_dtype=dts[1])
+                        reshard_after_forward=raf, param_dtype=dts[0], reduce_dtype=dts[1],
+                        tp=p.get("tp", 1) if p.get("strategy") == "fsdp2+tp" else 1)
     except LlmsizeError as e:
         raise LlmsizeError(f"{where}: {e}") from None
 
@@ -82,10 +88,14 @@ def parallel_cases(case: Any, p: Any, measured: Mapping[str, Any] | None, where:
 def predict_parallel(spec: Any, wl: Any, par: Parallel, line: int) -> tuple[int, str]:
     """(peak bytes, phase) of rank `par.rank`."""
     try:
-        if par.strategy == "fsdp2":
+        if par.strategy in ("fsdp2", "fsdp2+tp"):
             from llmsize.memory.fsdp import FsdpSetup, fsdp2_peak
 
-            r = fsdp2_peak(spec, wl, FsdpSetup(world=par.world_size, rank=par.rank,
+            if par.tp > 1:  # mesh (dp, tp): rank r is DP rank r // tp of the TP rank's local model
+                from llmsize.memory.tp import tp_spec
+
+                spec = tp_spec(spec, par.tp)
+            r = fsdp2_peak(spec, wl, FsdpSetup(world=par.world_size // par.tp, rank=par.rank // par.tp,
                                                reshard_after_forward=par.reshard_after_forward,
                                                param_dtype=par.param_dtype, reduce_dtype=par.reduce_dtype))
             return r.peak_bytes, r.phase
