@@ -55,9 +55,11 @@ class Layout:
     offload_kv: bool = False
     micro_batch: int = 1
     grad_accum: int = 1  # micro-batches per step per pipeline (m)
+    virtual_stages: int = 1  # model chunks per pipeline GPU (v > 1: Megatron's interleaved 1F1B)
 
     def __post_init__(self) -> None:
-        check_positive_ints({n: getattr(self, n) for n in ("tp", "pp", "dp", "cp", "ep", "micro_batch", "grad_accum")},
+        check_positive_ints({n: getattr(self, n) for n in ("tp", "pp", "dp", "cp", "ep", "micro_batch", "grad_accum",
+                                                           "virtual_stages")},
                             "layout")
         if self.engine not in ENGINES:
             raise LlmsizeError(f"layout: engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
@@ -108,6 +110,8 @@ class Layout:
     def label(self) -> str:
         parts = [f"{k.upper()}{v}" for k, v in (("tp", self.tp), ("pp", self.pp), ("dp", self.dp),
                                                 ("cp", self.cp), ("ep", self.ep)) if v > 1 or k == "dp"]
+        if self.virtual_stages > 1:
+            parts.append(f"interleaved×{self.virtual_stages}")
         if self.engine == "fsdp":
             parts.append(f"FSDP-{self.fsdp}")
         elif self.engine == "megatron" and self.zero:
@@ -146,6 +150,9 @@ def layout_problems(spec: ModelSpec, layout: Layout, *, gpus: int | None = None,
             out.append(f"FFN width ({f}) not divisible by TP {t}")
     if layout.pp > spec.num_layers:
         out.append(f"PP {layout.pp} exceeds the {spec.num_layers} layers")
+    if layout.virtual_stages > 1 and (layout.pp == 1 or spec.num_layers % (layout.pp * layout.virtual_stages)):
+        out.append(f"interleaved schedule: layers ({spec.num_layers}) must divide into PP {layout.pp} × "
+                   f"{layout.virtual_stages} virtual stages (and PP > 1)")
     if layout.ep > 1:
         if spec.moe is None:
             out.append(f"EP {layout.ep} needs a mixture-of-experts model")
@@ -300,6 +307,21 @@ class GpuMemory:
         return out
 
 
+def in_flight_chunks(p: int, s: int, m: int, v: int = 1) -> int:
+    """Model chunks (of L_s/v layers) whose activations pipeline stage s holds at once: 1F1B keeps
+    min(p − s, m) micro-batches; Megatron's interleaved schedule warms up (p − s − 1)·2 + (v − 1)·p
+    chunks, so stage 0 holds p·v + p − 1 chunks, a factor 1 + (p − 1)/(p·v) over 1F1B.
+
+    n_s = min(p − s, m) (v = 1);  n_s = min((p − s − 1)·2 + (v − 1)·p + 1, m·v) (v > 1)
+
+    Source: korthikanti2022"""
+    if p == 1:
+        return v
+    if v == 1:
+        return min(p - s, m)
+    return min((p - s - 1) * 2 + (v - 1) * p + 1, m * v)
+
+
 def per_gpu(spec: ModelSpec, b: Breakdown, layout: Layout) -> GpuMemory:
     """Bytes on each GPU: model states scaled by the parameters it holds and sharded over N_d,
     activations by its layers × in-flight micro-batches, KV by its layers and KV heads.
@@ -315,8 +337,10 @@ def per_gpu(spec: ModelSpec, b: Breakdown, layout: Layout) -> GpuMemory:
     for s in range(p):
         terms, host, nvme = offloaded_states(b, layout, params_on_gpu=P.per_stage[s], total_params=P.total,
                                              largest_unit=P.largest_unit)
-        in_flight = min(p - s, layout.grad_accum) if p > 1 else 1
-        act = round(b.activations / L * P.layers[s] * in_flight * f_tp / c)
+        v = layout.virtual_stages
+        chunks = in_flight_chunks(p, s, layout.grad_accum, v)
+        in_flight = chunks if v == 1 else f"{chunks} chunks of L_s/{v}"
+        act = round(b.activations / L * P.layers[s] * chunks / v * f_tp / c)
         terms.append(("activations", act, f"A/L·L_s·min(p−s, m)·f_tp/c (L_s={P.layers[s]}, in flight "
                       f"{in_flight})", "korthikanti2022"))
         terms.append(("transient", b.transient // (t * c), "T/(t·c)", "korthikanti2022"))

@@ -143,3 +143,28 @@ def test_rank_zero_holds_the_most_under_uneven_sharding():
 def test_layout_errors_are_one_line_exit_2(args, msg):
     r = cli("train", "Llama-3.2-1B", *args)
     assert r.returncode == 2 and msg in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("p, v", [(2, 2), (4, 2), (4, 4), (8, 3)])
+def test_interleaved_schedule_first_stage_factor(p, v):
+    """Megatron's interleaved 1F1B: stage 0 holds p·v + p − 1 chunks of L_s/v layers, i.e.
+    1 + (p − 1)/(p·v) times 1F1B's p micro-batches (Korthikanti et al. 2022), with m ≥ p micro-batches."""
+    from fractions import Fraction
+
+    from llmsize.parallel import in_flight_chunks
+
+    assert Fraction(in_flight_chunks(p, 0, 4 * p, v), v) == p * (1 + Fraction(p - 1, p * v))
+    assert in_flight_chunks(p, 0, 4 * p, 1) == p
+    assert all(in_flight_chunks(p, s, 4 * p, v) >= in_flight_chunks(p, s + 1, 4 * p, v) for s in range(p - 1))
+    assert in_flight_chunks(p, 0, 1, v) == v  # one micro-batch: every chunk once
+
+
+def test_two_d_fsdp_tp_is_the_tp_local_model_sharded_over_dp(small):
+    wl = Workload(mode="train", batch=1, seq_len=1024)
+    lay = Layout(dp=4, tp=2, engine="fsdp", zero=3, fsdp="full_shard")
+    from llmsize.memory.tp import tp_spec
+
+    assert route(lay, wl, small) == "fsdp"
+    assert train_memory(small, wl, lay).peak_bytes == fsdp2_peak(tp_spec(small, 2), wl, FsdpSetup(world=4)).peak_bytes
+    assert train_memory(small, wl, lay).peak_bytes < train_memory(small, wl, Layout(dp=4, engine="fsdp", zero=3,
+                                                                                     fsdp="full_shard")).peak_bytes

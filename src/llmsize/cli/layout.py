@@ -25,6 +25,8 @@ _TRAIN_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("--zero", dict(type=click.IntRange(0, 3), help="DeepSpeed ZeRO stage (0-3).")),
     ("--tp", dict(type=click.IntRange(min=1), default=1, show_default=True, help="Tensor-parallel size.")),
     ("--pp", dict(type=click.IntRange(min=1), default=1, show_default=True, help="Pipeline-parallel stages.")),
+    ("--virtual-stages", dict(type=click.IntRange(min=1), default=1, show_default=True,
+                              help="Model chunks per pipeline GPU (> 1: interleaved 1F1B schedule).")),
     ("--cp", dict(type=click.IntRange(min=1), default=1, show_default=True, help="Context-parallel size.")),
     ("--ep", dict(type=click.IntRange(min=1), default=1, show_default=True, help="Expert-parallel size.")),
     ("--sequence-parallel", dict(is_flag=True, help="Megatron sequence parallelism with --tp.")),
@@ -84,7 +86,7 @@ def train_layout(kw: dict[str, Any], wl: Any) -> Any:
                   sequence_parallel=kw["sequence_parallel"],
                   offload_optimizer="cpu" if kw["offload_optimizer"] else "none",
                   offload_params="cpu" if kw["offload_params"] else "none", micro_batch=wl.batch,
-                  grad_accum=wl.grad_accumulation)
+                  grad_accum=wl.grad_accumulation, virtual_stages=kw["virtual_stages"])
 
 
 def per_gpu_dict(mem: Any) -> dict[str, Any]:
@@ -120,6 +122,9 @@ def report_train(model: Any, wl: Any, layout: Any, rank: int | None, as_json: bo
     from llmsize.cli.common import emit_json, model_header
     from llmsize.pergpu import train_memory
 
+    from llmsize.parallel import check_layout
+
+    check_layout(model.spec, layout, seq_len=wl.seq_len)
     mem = train_memory(model.spec, wl, layout, rank=rank)
     if as_json:
         emit_json({"model": model.spec.name, "per_gpu": per_gpu_dict(mem)})
