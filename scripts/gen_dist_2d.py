@@ -30,9 +30,12 @@ import torch.distributed as dist  # noqa: E402
 _MESH = {}
 
 
+_ORIG = (g.init_device_mesh, g.decoder_layers)
+
+
 def _hook(tp):
     """Patch the generator: a (dp, tp) mesh, TP applied before FSDP wraps the layers."""
-    real_mesh, real_layers = g.init_device_mesh, g.decoder_layers
+    real_mesh, real_layers = _ORIG
 
     def mesh_2d(device, shape, **kw):
         ws = shape[0]
@@ -111,7 +114,7 @@ def _worker(rank, ws, port, outdir):
             _hook(par["tp"])
             try:
                 m, _ = g.measure(name, w, par, real=True)
-                rec = dict(ok=True, peak=m["peak_bytes"], breakdown=m["peak_breakdown"])
+                rec = dict(ok=True, peak=m["peak_bytes"], breakdown=m["peak_breakdown"], at=m["peak_at"])
             except Exception as e:  # noqa: BLE001
                 rec = dict(ok=False, error=f"{type(e).__name__}: {e}"[:300], tb=traceback.format_exc()[-1500:])
             f.write(json.dumps(rec) + "\n")
@@ -143,6 +146,9 @@ def real():
             print(f"[real] {case_id(name, w, par)} rank {r}: real {rr['peak']:,} fake {fk['peak_bytes']:,} "
                   f"equal={rr['peak'] == fk['peak_bytes']} breakdown_equal={rr['breakdown'] == fk['peak_breakdown']}",
                   flush=True)
+            if rr["breakdown"] != fk["peak_breakdown"]:
+                print(f"       real {rr['breakdown']} at {rr.get('at')}\n       fake {fk['peak_breakdown']} at "
+                      f"{fk['peak_at']}", flush=True)
 
 
 if __name__ == "__main__":

@@ -108,3 +108,13 @@ def test_fsdp2_extra_cases_every_rank():
     for r in results:
         if not r.case.id.startswith(("Mixtral", "Llama-3.1-8B")):
             assert abs(r.predicted_peak - r.case.measured_peak) <= 8, r.case.id
+
+
+def test_fsdp2_tp_two_d_mesh_within_bytes():
+    """tests/data/dist_2d.jsonl (scripts/gen_dist_2d.py): TP on mesh['tp'], FSDP2 over mesh['dp'],
+    dp2×tp2, dp4×tp2, dp2×tp4 (the Llama-tiny-4L dp2×tp2 case equals real gloo runs on all 4 ranks):
+    each TP rank's local model sharded over DP is the rank's memory, to the single-device residual."""
+    results, summ = validate(DATA / "dist_2d.jsonl")
+    assert summ["fsdp2+tp train"]["n"] == 4 and summ["fsdp2+tp train"]["max"] < 5e-6
+    for r in results:
+        assert abs(r.predicted_peak - r.case.measured_peak) <= 8 * r.case.workload.seq_len
