@@ -9,6 +9,8 @@ exactly as dist_calib.jsonl was (FSDPMemTracker under FakeTensorMode, fake proce
     /work/venv-truth/bin/python scripts/gen_dist_extra.py --set extra --out tests/data/dist_extra.jsonl
     /work/venv-truth/bin/python scripts/gen_dist_extra.py --set extra --out tests/data/dist_extra.jsonl \\
         --augment-last-rank
+    /work/venv-truth/bin/python scripts/gen_dist_extra.py --set toys --out tests/data/dist_toys.jsonl
+    (tests/data/dist_toys.jsonl's first three cases also carry measured.last_rank: --augment-last-rank)
 
 Set LLMSIZE_TRUTH_DIR to the folder holding generate_dist_truth.py (default /work/shared/truth).
 An interrupted run resumes (cases already in --out are skipped).
@@ -34,7 +36,25 @@ def extra():
     ]
 
 
+# a 46M-parameter Llama-style toy (4 layers, hidden 512, vocabulary 32768, untied): at b1 s8 the peak is in
+# forward (FSDP2 keeps the previous group's all-gather output until the next copy-out) or at the root's
+# reduce-scatter, moments the larger cases never reach
+g.MODELS["toy-46M"] = dict(g.MODELS["Llama-tiny-4L"], vocab_size=32768)
+
+
+def toys():
+    return [
+        C("toy-46M", 1, 8, 8),
+        C("toy-46M", 1, 8, 8, raf=False, mp="mp"),
+        C("gpt2-4L", 1, 16, 4, mp="mp", gc=True),
+        C("toy-46M", 1, 8, 8, raf=False, mp="mp", gc=True),
+        C("toy-46M", 1, 8, 8, raf=False, gc=True),
+        C("toy-46M", 1, 8, 8, mp="mp", gc=True),
+    ]
+
+
 g.SETS["extra"] = extra
+g.SETS["toys"] = toys
 
 if __name__ == "__main__":
     g.main()

@@ -118,3 +118,18 @@ def test_fsdp2_tp_two_d_mesh_within_bytes():
     assert summ["fsdp2+tp train"]["n"] == 4 and summ["fsdp2+tp train"]["max"] < 5e-6
     for r in results:
         assert abs(r.predicted_peak - r.case.measured_peak) <= 8 * r.case.workload.seq_len
+
+
+def test_fsdp2_toy_moments_forward_and_root_reduce_scatter():
+    """tests/data/dist_toys.jsonl: b1 s8 on a 46M toy puts the peak in forward (the previous group's
+    all-gather output kept until the next copy-out: 70 MiB unsharded + 70 MiB all-gather) or at the
+    root's reduce-scatter; both exact on every rank. gpt2-4L's peak is the embedding backward, where
+    the single-device replay leaves out the learned position embedding's gradient and keeps the
+    hidden state's gradient one step too long (−1,548,296 B = 1024·768·2 − 16·768·2 + 8)."""
+    results, _ = validate(DATA / "dist_toys.jsonl")
+    assert len(results) == 9
+    for r in results:
+        want = -1548296 if r.case.model == "gpt2-4L" else 0
+        assert abs(r.predicted_peak - r.case.measured_peak - want) <= 8, r.case.id
+    fwd = [r for r in results if r.case.id.startswith("toy-46M/fsdp2-w8/bf16-adamw-raf")]
+    assert fwd and all(r.peak_phase == "forward" for r in fwd)
