@@ -15,7 +15,7 @@ from llmsize.cli.common import console, fmt_bytes, table
 from llmsize.errors import LlmsizeError
 
 _TRAIN_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("--gpus", dict(type=click.IntRange(min=1), help="GPUs in the job: report memory per GPU for this layout.")),
+    ("--gpus", dict(type=click.IntRange(1, 1 << 20), help="GPUs in the job: report memory per GPU for this layout.")),
     ("--fsdp", dict(type=click.Choice(["full_shard", "shard_grad_op", "hybrid_shard"]),
                     help="FSDP2 (fully_shard per decoder layer and on the root) sharding strategy.")),
     ("--shard-group", dict(type=click.IntRange(min=1), help="hybrid_shard: GPUs per shard group [default: DP].")),
