@@ -168,3 +168,18 @@ def test_two_d_fsdp_tp_is_the_tp_local_model_sharded_over_dp(small):
     assert train_memory(small, wl, lay).peak_bytes == fsdp2_peak(tp_spec(small, 2), wl, FsdpSetup(world=4)).peak_bytes
     assert train_memory(small, wl, lay).peak_bytes < train_memory(small, wl, Layout(dp=4, engine="fsdp", zero=3,
                                                                                      fsdp="full_shard")).peak_bytes
+
+
+def test_plan_and_train_gpus_agree_on_megatron_layouts(small):
+    from llmsize.catalog.hardware import get_gpu
+    from llmsize.planner.jobs import train_breakdown
+
+    job = TrainJob(seq_len=1024, micro_batch=1, global_batch=64, precision="bf16-mixed", recompute=True)
+    cands = plan_train(small, job, train_breakdown(small, job), [get_gpu("H100")], counts=(8,))
+    c = next(c for c in cands if c.layout.label() == "TP2 DP4 dist-opt")
+    r = cli("train", "Llama-3.2-1B", "--gpus", "8", "--tp", "2", "--sequence-parallel", "--zero", "1",
+            "--seq-len", "1024", "--amp", "bf16", "--grad-checkpointing", "--grad-accum",
+            str(c.layout.grad_accum), "--json")
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout)["per_gpu"]
+    assert got["layout"] == "TP2 DP4 dist-opt" and got["peak_bytes_per_gpu"] == c.memory.peak_bytes

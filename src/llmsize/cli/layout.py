@@ -22,7 +22,8 @@ _TRAIN_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("--reshard-after-forward/--no-reshard-after-forward",
      dict(default=None, help="FSDP: free the decoder layers' gathered parameters after forward "
                              "[default: yes; shard_grad_op: no].")),
-    ("--zero", dict(type=click.IntRange(0, 3), help="DeepSpeed ZeRO stage (0-3).")),
+    ("--zero", dict(type=click.IntRange(0, 3), help="DeepSpeed ZeRO stage (0-3); with --pp, --cp or "
+                                                    "--sequence-parallel (Megatron-LM) 1 = distributed optimizer.")),
     ("--tp", dict(type=click.IntRange(min=1), default=1, show_default=True, help="Tensor-parallel size.")),
     ("--pp", dict(type=click.IntRange(min=1), default=1, show_default=True, help="Pipeline-parallel stages.")),
     ("--virtual-stages", dict(type=click.IntRange(min=1), default=1, show_default=True,
@@ -68,14 +69,13 @@ def train_layout(kw: dict[str, Any], wl: Any) -> Any:
     fsdp, zero = kw["fsdp"], kw["zero"]
     if fsdp and zero is not None:
         raise LlmsizeError("--fsdp and --zero are two engines: give one")
+    megatron = kw["sequence_parallel"] or pp > 1 or cp > 1
     if fsdp:
         engine, stage = "fsdp", 2 if fsdp == "shard_grad_op" else 3
+    elif megatron:  # Megatron-LM; --zero 1 = its distributed optimizer
+        engine, stage = "megatron", zero or 0
     elif zero is not None:
-        engine, stage = "deepspeed", zero
-        if zero == 0:
-            engine = "ddp"
-    elif kw["sequence_parallel"] or pp > 1 or cp > 1:
-        engine, stage = "megatron", 0
+        engine, stage = ("deepspeed", zero) if zero else ("ddp", 0)
     else:
         engine, stage = "ddp", 0
     raf = kw["reshard_after_forward"]
