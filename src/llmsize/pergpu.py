@@ -99,8 +99,9 @@ _FORMULA = {
     "sharded parameters": "Σ ⌈d0/W⌉·(numel/d0)·master bytes (dim-0 shards padded to W)",
     "optimizer states": "optimizer states of this rank's rows (AdamW: 2·local·s + 4·tensors)",
     "sharded gradients": "Σ ⌈d0/W⌉·(numel/d0)·master bytes (views of the reduce-scatter output)",
-    "root unsharded": "root group (embeddings, final norm, head) all-gathered: Σ numel·compute bytes",
-    "layers unsharded": "decoder layers all-gathered: Σ numel·compute bytes",
+    "root unsharded": "root group (embeddings, final norm, head) all-gathered: Σ W·⌈d0/W⌉·(numel/d0)·compute "
+                      "bytes (views into padded all-gather outputs)",
+    "layers unsharded": "decoder layers all-gathered: Σ W·⌈d0/W⌉·(numel/d0)·compute bytes",
     "all gather buffers": "flat all-gather outputs: Σ W·⌈d0/W⌉·(numel/d0)·compute bytes",
     "reduce scatter buffers": "flat reduce-scatter inputs: Σ W·⌈d0/W⌉·(numel/d0)·reduce bytes (+ output)",
     "root gradients": "root group's unsharded gradients (compute dtype) until its post-backward",
@@ -111,7 +112,7 @@ _FORMULA = {
     "buffers": "rotary inv_freq buffers",
     "optimizer step temporaries": "foreach step temporaries of this rank's rows",
     "loss": "fp32 loss scalar",
-    "sharded gradients new": "reduce-scatter output cast to the master dtype",
+    "reduce scatter cast": "reduce-scatter output cast to the master dtype",
 }
 
 
