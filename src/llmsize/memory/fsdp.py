@@ -197,7 +197,7 @@ def fsdp2_peak(spec: ModelSpec, wl: Workload, fs: FsdpSetup) -> RankPeak:
            reduce_scatter_buffers=RS(g) + hsdp_prev, working_set=r.bw_end)
         cast = G(g) if rb != pb else 0  # the reduce-dtype output cast to the sharded dtype
         pt("backward", f"layer {i} reduce-scatter output", **common, all_gather_buffers=pre,
-           reduce_scatter_buffers=RS(g) + g.shard * rb + hsdp_prev, reduce_scatter_cast=0 if accum else cast,
+           reduce_scatter_buffers=RS(g) + g.shard * rb + hsdp_prev, reduce_scatter_cast=cast,
            working_set=r.bw_end - r.pgrad)
         rs_prev = RS(g)
         hsdp_prev = g.shard * rb if fs.replicas > 1 else 0
