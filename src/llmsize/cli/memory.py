@@ -178,11 +178,13 @@ def train_cmd(model: Loaded, batch: int, seq_len: int, dtype: str | None, amp: s
 @json_option
 def validate_cmd(cases: str, as_json: bool) -> None:
     """Predict every case of a JSON-lines file (the truth schema) and compare with its measured peak:
-    median, p95 and max absolute relative error per mode.
+    median, p95 and max absolute relative error per mode. A case with a `parallel` object (fsdp2,
+    tp, fsdp2+tp) is predicted for its named rank, and for `measured.last_rank` when present.
 
     \b
-    Example:
+    Examples:
       llmsize validate tests/data/calib.jsonl
+      llmsize validate tests/data/dist_calib.jsonl
     """
     from llmsize.validate import validate
 
@@ -194,7 +196,7 @@ def validate_cmd(cases: str, as_json: bool) -> None:
         return
     c = console()
     c.print(f"[bold]{len(results)} cases[/bold] from {cases}")
-    rows = [(k, str(v["n"]), f"{100 * v['median']:.2f}%", f"{100 * v['p95']:.2f}%", f"{100 * v['max']:.2f}%")
+    rows = [(k, str(v["n"]), f"{100 * v['median']:.3f}%", f"{100 * v['p95']:.3f}%", f"{100 * v['max']:.3f}%")
             for k, v in summ.items()]
     c.print(table("Absolute relative error of the peak", ["mode", ("n", "right"), ("median", "right"),
                                                            ("p95", "right"), ("max", "right")], rows))
@@ -203,7 +205,7 @@ def validate_cmd(cases: str, as_json: bool) -> None:
         c.print(table("Largest errors", ["case", ("predicted", "right"), ("measured", "right"), ("error", "right"),
                                          "peak phase"],
                       [(r.case.id, fmt_bytes(r.predicted_peak), fmt_bytes(r.case.measured_peak or 0),
-                        f"{100 * (r.rel_error or 0):+.2f}%", r.peak_phase) for r in worst]))
+                        f"{100 * (r.rel_error or 0):+.3f}%", r.peak_phase) for r in worst]))
 
 
 COMMANDS = [infer_cmd, train_cmd, validate_cmd]
