@@ -162,22 +162,24 @@ def _print_plan(plan: Any, units: str, show_tensors: bool) -> None:
 
 
 @click.command("inspect")
-@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.argument("path")
 @click.option("--tensors", "show_tensors", is_flag=True, help="List every tensor.")
 @json_option
 @units_option
-def inspect_cmd(path: Path, show_tensors: bool, as_json: bool, units: str) -> None:
-    """What a .safetensors file, sharded folder or .gguf file holds, read from its headers only:
-    per-tensor dtype or ggml type, exact bytes, unpacked parameter counts, quantization, notes.
+def inspect_cmd(path: str, show_tensors: bool, as_json: bool, units: str) -> None:
+    """What a .safetensors file, sharded folder, .gguf file or Hugging Face repo holds, read from its
+    headers only: per-tensor dtype or ggml type, exact bytes, unpacked parameter counts, quantization, notes.
 
     \b
     Examples:
       llmsize inspect ./Qwen3-0.6B/
       llmsize inspect model-Q4_K_M.gguf --tensors
+      llmsize inspect Qwen/Qwen3-8B                    # safetensors headers by HTTP range requests
+      llmsize inspect unsloth/Qwen3-8B-GGUF:Q4_K_M
     """
-    from llmsize.load import read_checkpoint
+    from llmsize.load import checkpoint_of
 
-    ck = read_checkpoint(path)
+    ck = checkpoint_of(path)
     if as_json:
         emit_json(ck.as_dict(tensors=show_tensors))
         return
