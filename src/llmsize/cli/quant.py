@@ -103,23 +103,35 @@ def _print_report(model: Loaded, rep: Any, units: str, file_info: dict[str, Any]
     cols: list[Any] = ["format", ("weights", "right"), ("bpw", "right"), ("total", "right")]
     if rep.gpu:
         cols += ["fits", ("max ctx", "right"), ("tok/s<=", "right")]
-    cols += [("Δppl", "right")]
+    cols += [("quality", "right")]
     rows = []
     for r in rep.rows:
-        row = [r.format, fmt_bytes(r.weight_bytes, units), f"{r.bits_per_weight:.2f}", fmt_bytes(r.total_bytes, units)]
+        row = [r.format + (" !" if r.below_floor else ""), fmt_bytes(r.weight_bytes, units),
+               f"{r.bits_per_weight:.2f}", fmt_bytes(r.total_bytes, units)]
         if rep.gpu:
             row += ["yes" if r.fits else "no", "-" if r.max_context is None else f"{r.max_context:,}",
                     "-" if r.decode_tokens_per_s is None else f"{r.decode_tokens_per_s:,.0f}"]
-        row.append(f"{r.quality.value:+.4f}" if r.quality else "-")
+        row.append(f"{r.quality.value:+.3g} {r.quality.metric}" if r.quality else "-")
         rows.append(row)
     c.print(_narrow_table(cols, rows))
     refs = sorted({(r.quality.metric, r.quality.reference, r.quality.source) for r in rep.rows if r.quality})
     for metric, ref, src in refs:
-        c.print(f"Δppl: {metric} increase over 16-bit @ {ref} (source: {src}); '-' = no published figure cited")
-    best = rep.best
+        what = "perplexity increase" if metric == "ppl" else "accuracy points lost"
+        c.print(f"quality {metric}: {what} against 16-bit @ {ref} (source: {src}); '-' = no published figure cited")
+    fl = rep.floor
+    if fl is not None and any(r.below_floor for r in rep.rows):
+        c.print(f"! below the quality floor for this size ({fl.min_bits_per_weight:g} bits per weight): {fl.reason} "
+                f"(source: {fl.source})")
+    best, low = rep.best, rep.best_below_floor
     if rep.gpu:
-        c.print(f"Best that fits: [bold]{best.format}[/bold] ({best.label})" if best else
-                "Nothing fits at this context: try a smaller --context, a quantized --kv-cache or a bigger --gpu")
+        if best:
+            c.print(f"Best that fits: [bold]{best.format}[/bold] ({best.label})")
+        elif low:
+            c.print(f"[bold]Warning:[/bold] only formats below the quality floor fit; the best is [bold]{low.format}"
+                    f"[/bold] ({low.body_bits:.2f} bits per weight in its layers). For {fl.min_bits_per_weight:g}+ bits use "
+                    f"a bigger --gpu, more GPUs (llmsize plan) or a shorter --context")
+        else:
+            c.print("Nothing fits at this context: try a smaller --context, a quantized --kv-cache or a bigger --gpu")
     for f, why in rep.skipped:
         c.print(f"skipped {f}: {why}")
     for n in rep.notes:
