@@ -50,6 +50,9 @@ SOURCES: dict[str, str] = {
     "llama-quantize-help": "ggml-org/llama.cpp tools/quantize/quantize.cpp QUANT_OPTIONS (size and perplexity "
                            "increase per preset @ Llama-3-8B) and tools/quantize/README.md (Llama-3.1-8B "
                            "bits/weight and GiB per preset).",
+    "hf-quantizers": "huggingface/transformers src/transformers/utils/quantization_config.py and quantizers/ "
+                     "(quant_method fp8 with weight_block_size, mxfp4, gptq bits/group_size/desc_act, awq, "
+                     "bitsandbytes load_in_4bit/bnb_4bit_quant_type/double quant, compressed-tensors config_groups).",
     "qwen-quant-bench": "Qwen documentation, Quantization benchmark (qwen.readthedocs.io, benchmark/"
                         "quantization_benchmark): Qwen2-{0.5B,1.5B,7B,72B}-Instruct, BF16 vs GPTQ-Int8, GPTQ-Int4 and "
                         "AWQ, average of MMLU, C-Eval and IFEval accuracy (greedy decoding).",

@@ -14,17 +14,21 @@ _DTYPES = click.Choice(["bf16", "fp16", "fp32", "bfloat16", "float16", "float32"
 _ATTN = click.Choice(["sdpa", "eager", "flash"])
 
 
-def _report(model: Loaded, wl: Any, gpu_name: str | None, runtime: str, as_json: bool, units: str) -> None:
+def _report(model: Loaded, wl: Any, gpu_name: str | None, runtime: str, as_json: bool, units: str,
+            weights: Any = None) -> None:
     from llmsize.memory.report import memory_result, result_dict
 
     spec = model.spec
-    r = memory_result(spec, wl, gpu_name, runtime)
+    r = memory_result(spec, wl, gpu_name, runtime, weights)
     if as_json:
         emit_json(result_dict(spec, r))
         return
     est, dev, gpu, rules = r.estimate, r.device, r.gpu, r.rules
     c = console()
     c.print(f"[bold]{model_header(model)}[/bold] — {_wl_line(wl)}")
+    if weights is not None:
+        c.print(f"Weights: [bold]{weights.key}[/bold] ({weights.origin}), {fmt_bytes(est.weights_bytes, units)}"
+                + (f"; {weights.note}" if weights.note else ""))
     c.print(f"Peak: [bold]{fmt_bytes(est.peak_bytes, units)}[/bold] ({est.peak_bytes:,} B) during "
             f"[bold]{est.peak_phase}[/bold]")
     rows = [(t.name, fmt_bytes(t.bytes, units), f"{100 * t.bytes / est.peak_bytes:.1f}%", t.category, t.formula,
@@ -74,16 +78,19 @@ def _wl_line(wl: Any) -> str:
               help="Tokens generated per sequence (KV cache grows to context + new - 1) [default: 256].")
 @click.option("--forward", "plain_forward", is_flag=True,
               help="One forward pass with full logits and no KV cache (scoring), instead of generation.")
-@click.option("--dtype", type=_DTYPES, help="Weights dtype [default: the checkpoint's, else bf16].")
+@click.option("--weights", "--dtype", "weights",
+              help="Weight format: bf16, fp16, fp32 or any format `llmsize quant` knows (fp8, fp8-block, mxfp4, "
+                   "gptq-int4-g128, awq-int4-g128, nf4, Q4_K_M, ...) [default: the checkpoint's own: its file "
+                   "headers, its quantization_config, else its dtype].")
 @click.option("--kv-dtype", type=click.Choice(["bf16", "fp16", "fp32", "fp8", "int8"]),
-              help="KV-cache dtype [default: the weights'].")
+              help="KV-cache dtype [default: the compute dtype].")
 @click.option("--attn", type=_ATTN, default="sdpa", show_default=True, help="Attention implementation.")
 @click.option("--runtime", type=click.Choice(["torch", "vllm", "llamacpp"]), default="torch", show_default=True,
               help="Runtime for the device view (vLLM needs --gpu).")
 @click.option("--gpu", help="GPU name (H100, 'RTX 4090', A100-40GB, ...) or size (24GiB): does it fit?")
 @json_option
 @units_option
-def infer_cmd(model: Loaded, batch: int, seq_len: int, new_tokens: int | None, plain_forward: bool, dtype: str | None,
+def infer_cmd(model: Loaded, batch: int, seq_len: int, new_tokens: int | None, plain_forward: bool, weights: str | None,
               kv_dtype: str | None, attn: str, runtime: str, gpu: str | None, as_json: bool, units: str) -> None:
     """Peak memory of inference with MODEL: weights, KV cache, activations, as terms; the phase of the
     peak (prefill or decode); with --gpu whether it fits.
@@ -93,12 +100,16 @@ def infer_cmd(model: Loaded, batch: int, seq_len: int, new_tokens: int | None, p
       llmsize infer Llama-3.1-8B --batch 8 --context 4096 --new-tokens 512 --gpu H100
       llmsize infer Qwen2.5-7B --runtime vllm --gpu H100 --context 8192
       llmsize infer Mistral-7B-v0.1 --forward --batch 4 --context 2048 --json
+      llmsize infer gpt-oss-120b --gpu H100          # MXFP4 experts, as the checkpoint stores them
     """
     from llmsize.memory.report import infer_workload
+    from llmsize.quant.native import choose_weights
 
+    w = choose_weights(model, weights)
+    dtype = None if w.quantized else w.key
     wl = infer_workload(model.spec, batch=batch, seq_len=seq_len, new_tokens=new_tokens, forward=plain_forward,
                         dtype=dtype, kv_dtype=kv_dtype, attn=attn, runtime=runtime)
-    _report(model, wl, gpu, runtime, as_json, units)
+    _report(model, wl, gpu, runtime, as_json, units, w)
 
 
 @click.command("train")
