@@ -50,6 +50,8 @@ SOURCES: dict[str, str] = {
     "llama-quantize-help": "ggml-org/llama.cpp tools/quantize/quantize.cpp QUANT_OPTIONS (size and perplexity "
                            "increase per preset @ Llama-3-8B) and tools/quantize/README.md (Llama-3.1-8B "
                            "bits/weight and GiB per preset).",
+    "hf-rope-scaling": "huggingface/transformers src/transformers/modeling_rope_utils.py (rope_type default, "
+                       "linear, dynamic, yarn, longrope, llama3; factor and original_max_position_embeddings).",
     "hf-quantizers": "huggingface/transformers src/transformers/utils/quantization_config.py and quantizers/ "
                      "(quant_method fp8 with weight_block_size, mxfp4, gptq bits/group_size/desc_act, awq, "
                      "bitsandbytes load_in_4bit/bnb_4bit_quant_type/double quant, compressed-tensors config_groups).",

@@ -6,8 +6,8 @@ from typing import Any
 
 import click
 
-from llmsize.cli.common import (console, emit_json, fmt_bytes, json_option, model_header, model_options,
-                                table, units_option)
+from llmsize.cli.common import (check_context, console, default_context, emit_json, fmt_bytes, json_option,
+                                long_context_option, model_header, model_options, table, units_option)
 from llmsize.load import Loaded
 
 _DTYPES = click.Choice(["bf16", "fp16", "fp32", "bfloat16", "float16", "float32"], case_sensitive=False)
@@ -72,8 +72,8 @@ def _wl_line(wl: Any) -> str:
 @click.command("infer")
 @model_options
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Sequences at once.")
-@click.option("--context", "--seq-len", "seq_len", type=click.IntRange(min=1), default=1024, show_default=True,
-              help="Prompt tokens per sequence.")
+@click.option("--context", "--seq-len", "seq_len", type=click.IntRange(min=1),
+              help="Prompt tokens per sequence [default: 1024, less where the model's context is shorter].")
 @click.option("--new-tokens", type=click.IntRange(min=0),
               help="Tokens generated per sequence (KV cache grows to context + new - 1) [default: 256].")
 @click.option("--forward", "plain_forward", is_flag=True,
@@ -88,10 +88,12 @@ def _wl_line(wl: Any) -> str:
 @click.option("--runtime", type=click.Choice(["torch", "vllm", "llamacpp"]), default="torch", show_default=True,
               help="Runtime for the device view (vLLM needs --gpu).")
 @click.option("--gpu", help="GPU name (H100, 'RTX 4090', A100-40GB, ...) or size (24GiB): does it fit?")
+@long_context_option
 @json_option
 @units_option
-def infer_cmd(model: Loaded, batch: int, seq_len: int, new_tokens: int | None, plain_forward: bool, weights: str | None,
-              kv_dtype: str | None, attn: str, runtime: str, gpu: str | None, as_json: bool, units: str) -> None:
+def infer_cmd(model: Loaded, batch: int, seq_len: int | None, new_tokens: int | None, plain_forward: bool, weights: str | None,
+              kv_dtype: str | None, attn: str, runtime: str, gpu: str | None, allow_long: bool, as_json: bool,
+              units: str) -> None:
     """Peak memory of inference with MODEL: weights, KV cache, activations, as terms; the phase of the
     peak (prefill or decode); with --gpu whether it fits.
 
@@ -107,16 +109,22 @@ def infer_cmd(model: Loaded, batch: int, seq_len: int, new_tokens: int | None, p
 
     w = choose_weights(model, weights)
     dtype = None if w.quantized else w.key
+    if seq_len is None:
+        new = 0 if plain_forward else 256 if new_tokens is None else new_tokens
+        seq_len = default_context(model, 1024, max(new - 1, 0), "--context")
     wl = infer_workload(model.spec, batch=batch, seq_len=seq_len, new_tokens=new_tokens, forward=plain_forward,
                         dtype=dtype, kv_dtype=kv_dtype, attn=attn, runtime=runtime)
+    # positions used: the prompt, then each generated token but the last is fed back
+    check_context(model, wl.seq_len + max(wl.new_tokens - 1, 0), allow_long,
+                  f"--context {wl.seq_len:,}" + (f" + {wl.new_tokens:,} new tokens" if wl.new_tokens else ""))
     _report(model, wl, gpu, runtime, as_json, units, w)
 
 
 @click.command("train")
 @model_options
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Micro-batch size.")
-@click.option("--seq-len", "--context", "seq_len", type=click.IntRange(min=1), default=1024, show_default=True,
-              help="Tokens per sequence.")
+@click.option("--seq-len", "--context", "seq_len", type=click.IntRange(min=1),
+              help="Tokens per sequence [default: 1024, or the model's context where shorter].")
 @click.option("--dtype", type=_DTYPES, help="Weights dtype [default: bf16; fp32 with --amp].")
 @click.option("--amp", type=click.Choice(["bf16", "fp16"]), help="torch.autocast dtype (fp32 master weights).")
 @click.option("--optimizer", default="adamw", show_default=True,
@@ -130,11 +138,13 @@ def infer_cmd(model: Loaded, batch: int, seq_len: int, new_tokens: int | None, p
               help="Comma-separated leaf module names, or all-linear, with --lora-r [default: q_proj,v_proj].")
 @click.option("--attn", type=_ATTN, default="sdpa", show_default=True, help="Attention implementation.")
 @click.option("--gpu", help="GPU name or size: does it fit, with CUDA context and allocator reserve?")
+@long_context_option
 @json_option
 @units_option
-def train_cmd(model: Loaded, batch: int, seq_len: int, dtype: str | None, amp: str | None, optimizer: str,
+def train_cmd(model: Loaded, batch: int, seq_len: int | None, dtype: str | None, amp: str | None, optimizer: str,
               grad_checkpointing: bool, grad_accum: int, lora_r: int | None, lora_alpha: int | None,
-              lora_targets: str | None, attn: str, gpu: str | None, as_json: bool, units: str) -> None:
+              lora_targets: str | None, attn: str, gpu: str | None, allow_long: bool, as_json: bool,
+              units: str) -> None:
     """Peak memory of one training step of MODEL: weights, gradients, optimizer states, saved
     activations and working sets, as terms; the phase of the peak; with --gpu whether it fits.
 
@@ -146,6 +156,9 @@ def train_cmd(model: Loaded, batch: int, seq_len: int, dtype: str | None, amp: s
     """
     from llmsize.memory.report import train_workload
 
+    if seq_len is None:
+        seq_len = default_context(model, 1024, 0, "--seq-len")
+    check_context(model, seq_len, allow_long, f"--seq-len {seq_len:,}")
     wl = train_workload(batch=batch, seq_len=seq_len, dtype=dtype, amp=amp, optimizer=optimizer,
                         grad_checkpointing=grad_checkpointing, grad_accum=grad_accum, lora_r=lora_r,
                         lora_alpha=lora_alpha, lora_targets=lora_targets, attn=attn)

@@ -7,8 +7,8 @@ from typing import Any
 
 import click
 
-from llmsize.cli.common import (console, emit_json, fmt_bytes, json_option, model_header, model_options,
-                                table, units_option)
+from llmsize.cli.common import (check_context, console, emit_json, fmt_bytes, json_option, long_context_option,
+                                model_header, model_options, table, units_option)
 from llmsize.errors import LlmsizeError
 from llmsize.load import Loaded
 
@@ -30,11 +30,12 @@ from llmsize.load import Loaded
 @click.option("--rank", type=click.IntRange(min=1), help="LoRA rank for --qlora [default: 64].")
 @click.option("--adapter-dtype", type=click.Choice(["fp32", "bf16", "fp16"]),
               help="LoRA adapter dtype for --qlora (peft keeps fp32; the QLoRA paper uses bf16) [default: fp32].")
+@long_context_option
 @json_option
 @units_option
 def quant_cmd(model: Loaded, gpu: str | None, context: int | None, batch: int, kv: str | None,
               formats: tuple[str, ...], show_tensors: bool, qlora: bool, rank: int | None, adapter_dtype: str | None,
-              as_json: bool, units: str) -> None:
+              allow_long: bool, as_json: bool, units: str) -> None:
     """Weight formats for MODEL: exact weight bytes, memory at the context, whether it fits the GPU,
     the largest context that fits, decode speed bound and the published quality cost.
 
@@ -48,6 +49,8 @@ def quant_cmd(model: Loaded, gpu: str | None, context: int | None, batch: int, k
 
     check_options(qlora=qlora, gpu=gpu, formats=formats, kv=kv, tensors=show_tensors, rank=rank,
                   adapter_dtype=adapter_dtype)
+    if context is not None:
+        check_context(model, context, allow_long, f"--context {context:,}")
     spec = model.spec
     if qlora:
         from llmsize.quant.report import qlora_report, qlora_result
