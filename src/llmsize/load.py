@@ -76,8 +76,10 @@ def load_preset(p: Preset | str) -> Loaded:
 
 
 def _name(cfg: dict[str, Any], fallback: str) -> str:
+    """The model's name: the last part of `_name_or_path` where it has one, else `fallback` (never empty)."""
     n = cfg.get("_name_or_path")
-    return str(n).rstrip("/").split("/")[-1] if n else fallback
+    last = str(n).strip().rstrip("/").split("/")[-1].strip() if isinstance(n, str) else ""
+    return last if last and last not in (".", "..") else (fallback or "config.json")
 
 
 def _config_file(path: Path) -> Loaded:
