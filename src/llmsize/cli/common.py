@@ -58,7 +58,7 @@ def resolve(ref: str | None, knobs: dict[str, Any]) -> Loaded:
     if ref is None:
         missing = [f"--{k}" for k in ("hidden", "layers", "heads", "vocab") if k not in given]
         if missing:
-            raise LlmsizeError("give a MODEL (preset, config.json, folder, .safetensors, .gguf or '-') or "
+            raise LlmsizeError("give a MODEL (preset, org/name repo id, config.json, folder, .safetensors, .gguf or '-') or "
                                f"describe one with knobs; missing {', '.join(missing)}")
         loaded = Loaded(spec=from_knobs(**given), origin="knobs", ref="knobs")
         print_notes(loaded)
