@@ -50,6 +50,9 @@ SOURCES: dict[str, str] = {
     "llama-quantize-help": "ggml-org/llama.cpp tools/quantize/quantize.cpp QUANT_OPTIONS (size and perplexity "
                            "increase per preset @ Llama-3-8B) and tools/quantize/README.md (Llama-3.1-8B "
                            "bits/weight and GiB per preset).",
+    "cuda-device-query": "NVIDIA CUDA samples deviceQuery (cudaDeviceProp.totalGlobalMem), ROCm rocminfo pool "
+                         "size, per GPU in gpus.toml usable_source; torch.cuda.get_device_properties().total_memory "
+                         "reports the same total.",
     "hf-rope-scaling": "huggingface/transformers src/transformers/modeling_rope_utils.py (rope_type default, "
                        "linear, dynamic, yarn, longrope, llama3; factor and original_max_position_embeddings).",
     "hf-quantizers": "huggingface/transformers src/transformers/utils/quantization_config.py and quantizers/ "
