@@ -9,12 +9,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from llmsize.adapters.hub import RepoRef, parse_repo_ref
 from llmsize.adapters.hf_config import parse_config_text, spec_from_config
 from llmsize.catalog.presets import Preset, find_preset, get_preset, preset_config
 from llmsize.errors import LlmsizeError
 from llmsize.spec import MLP, Attention, MoE, ModelSpec, Norms
 
 Origin = Literal["preset", "config", "safetensors", "gguf", "knobs"]
+# a Hub repo loads as its config ("config"), its safetensors headers ("safetensors") or a GGUF ("gguf"),
+# with `ref` the repo id as given
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -30,7 +33,8 @@ class Loaded:
 
 
 def load(ref: str, *, stdin_text: str | None = None) -> Loaded:
-    """Resolve MODEL: '-' (config.json on stdin), a path, or a preset name."""
+    """Resolve MODEL: '-' (config.json on stdin), a path, a preset name, or a Hugging Face repo id
+    (`org/name[@revision][:TAG_OR_FILE]`, headers only; see adapters.hub)."""
     if ref == "-":
         text = sys.stdin.read() if stdin_text is None else stdin_text
         cfg = parse_config_text(text, "stdin")
@@ -41,11 +45,28 @@ def load(ref: str, *, stdin_text: str | None = None) -> Loaded:
     preset = find_preset(ref)
     if preset is not None:
         return load_preset(preset)
+    repo = parse_repo_ref(ref)
+    if repo is not None:
+        return load_repo(repo, ref)
     if os.sep in ref or ref.endswith((".json", ".safetensors", ".gguf")):
-        raise LlmsizeError(f"no such file or folder: {ref!r} (give a preset name, a config.json, a folder, "
-                           f"a .safetensors or .gguf file, or '-' for stdin)")
+        raise LlmsizeError(f"no such file or folder: {ref!r} (give a preset name, a Hugging Face repo id "
+                           f"org/name, a config.json, a folder, a .safetensors or .gguf file, or '-' for stdin)")
     get_preset(ref)  # raises with "did you mean"
     raise AssertionError("unreachable")
+
+
+def load_repo(repo: RepoRef, ref: str) -> Loaded:
+    """A Hub repo, read from its headers; named after the repo when its config does not say."""
+    from llmsize.adapters.hub import fetch
+
+    local = fetch(repo)
+    kind = weights_format(local)
+    loaded = _weights(local, kind[0], ref) if kind is not None and (kind[0] == "gguf" or any(
+        local.glob("*.safetensors"))) else _config_file(local / "config.json")
+    spec = loaded.spec
+    if loaded.config is None or not loaded.config.get("_name_or_path"):
+        spec = replace(spec, name=repo.name if loaded.origin != "gguf" else spec.name)
+    return replace(loaded, spec=spec, ref=ref)
 
 
 def load_preset(p: Preset | str) -> Loaded:
@@ -55,8 +76,10 @@ def load_preset(p: Preset | str) -> Loaded:
 
 
 def _name(cfg: dict[str, Any], fallback: str) -> str:
+    """The model's name: the last part of `_name_or_path` where it has one, else `fallback` (never empty)."""
     n = cfg.get("_name_or_path")
-    return str(n).rstrip("/").split("/")[-1] if n else fallback
+    last = str(n).strip().rstrip("/").split("/")[-1].strip() if isinstance(n, str) else ""
+    return last if last and last not in (".", "..") else (fallback or "config.json")
 
 
 def _config_file(path: Path) -> Loaded:
@@ -104,6 +127,20 @@ def read_checkpoint(path: Path) -> Any:
     from llmsize.adapters.safetensors import read_safetensors
 
     return read_safetensors(target)
+
+
+def checkpoint_of(ref: str) -> Any:
+    """The weights headers behind PATH (a file or folder) or a Hub repo id, for `inspect`."""
+    path = Path(ref).expanduser()
+    if not path.exists():
+        repo = parse_repo_ref(ref)
+        if repo is None:
+            raise LlmsizeError(f"no such file or folder: {ref!r} (give a .safetensors or .gguf file, a folder of "
+                               f"shards, or a Hugging Face repo id org/name[:TAG])")
+        from llmsize.adapters.hub import fetch
+
+        return replace(read_checkpoint(fetch(repo)), path=ref)
+    return read_checkpoint(path)
 
 
 def _load_path(path: Path, ref: str) -> Loaded:

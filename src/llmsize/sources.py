@@ -50,6 +50,20 @@ SOURCES: dict[str, str] = {
     "llama-quantize-help": "ggml-org/llama.cpp tools/quantize/quantize.cpp QUANT_OPTIONS (size and perplexity "
                            "increase per preset @ Llama-3-8B) and tools/quantize/README.md (Llama-3.1-8B "
                            "bits/weight and GiB per preset).",
+    "cuda-device-query": "NVIDIA CUDA samples deviceQuery (cudaDeviceProp.totalGlobalMem), ROCm rocminfo pool "
+                         "size, per GPU in gpus.toml usable_source; torch.cuda.get_device_properties().total_memory "
+                         "reports the same total.",
+    "hf-rope-scaling": "huggingface/transformers src/transformers/modeling_rope_utils.py (rope_type default, "
+                       "linear, dynamic, yarn, longrope, llama3; factor and original_max_position_embeddings).",
+    "hf-quantizers": "huggingface/transformers src/transformers/utils/quantization_config.py and quantizers/ "
+                     "(quant_method fp8 with weight_block_size, mxfp4, gptq bits/group_size/desc_act, awq, "
+                     "bitsandbytes load_in_4bit/bnb_4bit_quant_type/double quant, compressed-tensors config_groups).",
+    "qwen-quant-bench": "Qwen documentation, Quantization benchmark (qwen.readthedocs.io, benchmark/"
+                        "quantization_benchmark): Qwen2-{0.5B,1.5B,7B,72B}-Instruct, BF16 vs GPTQ-Int8, GPTQ-Int4 and "
+                        "AWQ, average of MMLU, C-Eval and IFEval accuracy (greedy decoding).",
+    "llama3-lowbit": "Huang et al. 2024, How Good Are Low-bit Quantized LLaMA3 Models? An Empirical Study (arXiv "
+                     "2404.14047): 4-bit post-training quantization stays close to 16-bit, 3-bit degrades clearly, "
+                     "2-bit collapses; LLaMA3-70B is more robust to low bit widths than 8B.",
     "llama-kv-cache": "ggml-org/llama.cpp common/arg.cpp --cache-type-k/-v (f32, f16, bf16, q8_0, q4_0, q4_1, "
                       "iq4_nl, q5_0, q5_1): the cache is stored in ggml blocks of that type.",
     "safetensors-format": "huggingface/safetensors README (8-byte little-endian header size N, N bytes of JSON "

@@ -86,6 +86,9 @@ class GPU:
     tdp_watts: float | None = None
     unified_memory: bool = False
     note: str = ""
+    memory_kind: str = ""  # hbm, hbm-rocm, gddr, gddr-ecc, unified, tpu (catalog/usable.py)
+    usable_like: str | None = None  # a measured GPU with the same board memory
+    usable_origin: str = ""  # measured / as X (measured) / derived: ... / nominal (set by catalog.usable)
 
     def __post_init__(self) -> None:
         put = object.__setattr__
@@ -114,7 +117,8 @@ class GPU:
 
     @property
     def usable(self) -> int:
-        """Bytes software can allocate: the measured figure if known, else the marketed one."""
+        """Bytes the driver reports as the device's total (catalog.usable: measured, or derived from measured
+        GPUs of the same memory kind); the marketed size only where nothing can be derived."""
         return self.usable_bytes if self.usable_bytes is not None else self.memory_bytes
 
     def has(self, dtype: str) -> bool:
@@ -180,7 +184,9 @@ def gpus() -> tuple[GPU, ...]:
         row = {_GPU_KEYS.get(k, k): v for k, v in row.items()}
         row["aliases"] = tuple(row.get("aliases", ()))
         out.append(GPU(**row))
-    return tuple(out)
+    from llmsize.catalog.usable import derive_usable
+
+    return derive_usable(tuple(out))
 
 
 @functools.cache

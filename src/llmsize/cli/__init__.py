@@ -51,9 +51,10 @@ def cli() -> None:
     """What a transformer language model costs before you touch a GPU: parameters, memory for
     inference and training, quantization, GPUs and parallelism, speed, cost, and design.
 
-    MODEL is a preset name (`llmsize models`), a config.json, a model folder, a .safetensors or
-    .gguf file, or '-' for a config.json on stdin; or leave it out and describe the architecture
-    with knobs (--hidden, --layers, --heads, ...).
+    MODEL is a preset name (`llmsize models`), a Hugging Face repo id (org/name[@revision][:TAG],
+    headers only), a config.json, a model folder, a .safetensors or .gguf file, or '-' for a
+    config.json on stdin; or leave it out and describe the architecture with knobs (--hidden,
+    --layers, --heads, ...).
     """
 
 

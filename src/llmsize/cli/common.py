@@ -58,7 +58,7 @@ def resolve(ref: str | None, knobs: dict[str, Any]) -> Loaded:
     if ref is None:
         missing = [f"--{k}" for k in ("hidden", "layers", "heads", "vocab") if k not in given]
         if missing:
-            raise LlmsizeError("give a MODEL (preset, config.json, folder, .safetensors, .gguf or '-') or "
+            raise LlmsizeError("give a MODEL (preset, org/name repo id, config.json, folder, .safetensors, .gguf or '-') or "
                                f"describe one with knobs; missing {', '.join(missing)}")
         loaded = Loaded(spec=from_knobs(**given), origin="knobs", ref="knobs")
         print_notes(loaded)
@@ -138,6 +138,39 @@ def model_header(model: Loaded) -> str:
     from rich.markup import escape  # the header is printed as rich markup; names are user text
 
     return escape(f"{s.name} ({s.model_type}; {src})")
+
+
+long_context_option = click.option(
+    "--allow-long-context", "allow_long", is_flag=True,
+    help="Size a context past the model's trained length (max_position_embeddings or its rope_scaling); "
+         "a learned position table is a hard limit all the same.")
+
+
+def check_context(model: Loaded, tokens: int, allow_long: bool, what: str) -> None:
+    """Refuse a context past the model's limit (one-line error naming it), or queue the note that
+    --allow-long-context went past it."""
+    from llmsize.cli import NOTES
+    from llmsize.context import check_context as check
+
+    note = check(model, tokens, allow_long=allow_long, what=what)
+    if note and note not in NOTES:
+        NOTES.append(note)
+
+
+def default_context(model: Loaded, usual: int, after: int, flag: str) -> int:
+    """`usual` tokens, or fewer where the model's context cannot hold them plus `after` more positions
+    (the note says so)."""
+    from llmsize.cli import NOTES
+    from llmsize.context import context_limit
+
+    lim = context_limit(model.spec, model.config)
+    if model.origin == "knobs" and not lim.hard or usual + after <= lim.tokens or lim.tokens <= after:
+        return usual
+    n = lim.tokens - after
+    note = f"{flag} not given: {n:,} ({model.spec.name}'s {lim.describe()}" + (f" less {after:,}" if after else "") + ")"
+    if note not in NOTES:
+        NOTES.append(note)
+    return n
 
 
 def print_notes(model: Loaded) -> None:

@@ -6,8 +6,8 @@ from typing import Any
 
 import click
 
-from llmsize.cli.common import (console, emit_json, fmt_bytes, json_option, model_header, model_options,
-                                table, units_option)
+from llmsize.cli.common import (check_context, console, default_context, emit_json, fmt_bytes, json_option,
+                                long_context_option, model_header, model_options, table, units_option)
 from llmsize.cli.layout import train_layout_options
 from llmsize.errors import LlmsizeError
 from llmsize.load import Loaded
@@ -16,17 +16,21 @@ _DTYPES = click.Choice(["bf16", "fp16", "fp32", "bfloat16", "float16", "float32"
 _ATTN = click.Choice(["sdpa", "eager", "flash"])
 
 
-def _report(model: Loaded, wl: Any, gpu_name: str | None, runtime: str, as_json: bool, units: str) -> None:
+def _report(model: Loaded, wl: Any, gpu_name: str | None, runtime: str, as_json: bool, units: str,
+            weights: Any = None) -> None:
     from llmsize.memory.report import memory_result, result_dict
 
     spec = model.spec
-    r = memory_result(spec, wl, gpu_name, runtime)
+    r = memory_result(spec, wl, gpu_name, runtime, weights)
     if as_json:
         emit_json(result_dict(spec, r))
         return
     est, dev, gpu, rules = r.estimate, r.device, r.gpu, r.rules
     c = console()
     c.print(f"[bold]{model_header(model)}[/bold] — {_wl_line(wl)}")
+    if weights is not None:
+        c.print(f"Weights: [bold]{weights.key}[/bold] ({weights.origin}), {fmt_bytes(est.weights_bytes, units)}"
+                + (f"; {weights.note}" if weights.note else ""))
     c.print(f"Peak: [bold]{fmt_bytes(est.peak_bytes, units)}[/bold] ({est.peak_bytes:,} B) during "
             f"[bold]{est.peak_phase}[/bold]")
     rows = [(t.name, fmt_bytes(t.bytes, units), f"{100 * t.bytes / est.peak_bytes:.1f}%", t.category, t.formula,
@@ -70,15 +74,18 @@ def _wl_line(wl: Any) -> str:
 @click.command("infer")
 @model_options
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Sequences at once.")
-@click.option("--context", "--seq-len", "seq_len", type=click.IntRange(min=1), default=1024, show_default=True,
-              help="Prompt tokens per sequence.")
+@click.option("--context", "--seq-len", "seq_len", type=click.IntRange(min=1),
+              help="Prompt tokens per sequence [default: 1024, less where the model's context is shorter].")
 @click.option("--new-tokens", type=click.IntRange(min=0),
               help="Tokens generated per sequence (KV cache grows to context + new - 1) [default: 256].")
 @click.option("--forward", "plain_forward", is_flag=True,
               help="One forward pass with full logits and no KV cache (scoring), instead of generation.")
-@click.option("--dtype", type=_DTYPES, help="Weights dtype [default: the checkpoint's, else bf16].")
+@click.option("--weights", "--dtype", "weights",
+              help="Weight format: bf16, fp16, fp32 or any format `llmsize quant` knows (fp8, fp8-block, mxfp4, "
+                   "gptq-int4-g128, awq-int4-g128, nf4, Q4_K_M, ...) [default: the checkpoint's own: its file "
+                   "headers, its quantization_config, else its dtype].")
 @click.option("--kv-dtype", type=click.Choice(["bf16", "fp16", "fp32", "fp8", "int8"]),
-              help="KV-cache dtype [default: the weights'].")
+              help="KV-cache dtype [default: the compute dtype].")
 @click.option("--attn", type=_ATTN, default="sdpa", show_default=True, help="Attention implementation.")
 @click.option("--runtime", type=click.Choice(["torch", "vllm", "llamacpp"]), default="torch", show_default=True,
               help="Runtime for the device view (vLLM needs --gpu).")
@@ -86,10 +93,12 @@ def _wl_line(wl: Any) -> str:
 @click.option("--tp", type=click.IntRange(min=1), default=1, show_default=True,
               help="Tensor-parallel GPUs: report memory per GPU of the TP × PP replica.")
 @click.option("--pp", type=click.IntRange(min=1), default=1, show_default=True, help="Pipeline stages.")
+@long_context_option
 @json_option
 @units_option
-def infer_cmd(model: Loaded, batch: int, seq_len: int, new_tokens: int | None, plain_forward: bool, dtype: str | None,
-              kv_dtype: str | None, attn: str, runtime: str, gpu: str | None, tp: int, pp: int, as_json: bool,
+def infer_cmd(model: Loaded, batch: int, seq_len: int | None, new_tokens: int | None, plain_forward: bool,
+              weights: str | None, kv_dtype: str | None, attn: str, runtime: str, gpu: str | None, tp: int, pp: int,
+              allow_long: bool, as_json: bool,
               units: str) -> None:
     """Peak memory of inference with MODEL: weights, KV cache, activations, as terms; the phase of the
     peak (prefill or decode); with --gpu whether it fits.
@@ -100,27 +109,40 @@ def infer_cmd(model: Loaded, batch: int, seq_len: int, new_tokens: int | None, p
       llmsize infer Qwen2.5-7B --runtime vllm --gpu H100 --context 8192
       llmsize infer Mistral-7B-v0.1 --forward --batch 4 --context 2048 --json
       llmsize infer Llama-3.1-70B --tp 4 --context 8192 --batch 8
+      llmsize infer gpt-oss-120b --gpu H100          # MXFP4 experts, as the checkpoint stores them
     """
     from llmsize.memory.report import infer_workload
+    from llmsize.quant.native import choose_weights
 
+    w = choose_weights(model, weights)
+    dtype = None if w.quantized else w.key
+    if seq_len is None:
+        new = 0 if plain_forward else 256 if new_tokens is None else new_tokens
+        seq_len = default_context(model, 1024, max(new - 1, 0), "--context")
     wl = infer_workload(model.spec, batch=batch, seq_len=seq_len, new_tokens=new_tokens, forward=plain_forward,
                         dtype=dtype, kv_dtype=kv_dtype, attn=attn, runtime=runtime)
+    # positions used: the prompt, then each generated token but the last is fed back
+    check_context(model, wl.seq_len + max(wl.new_tokens - 1, 0), allow_long,
+                  f"--context {wl.seq_len:,}" + (f" + {wl.new_tokens:,} new tokens" if wl.new_tokens else ""))
     if tp > 1 or pp > 1:
         from llmsize.cli.layout import report_infer
 
         if gpu is not None or runtime != "torch":
             raise LlmsizeError("--tp/--pp report the per-GPU torch view; drop --gpu and --runtime (plan --serve "
                                "sizes vLLM replicas)")
+        if w.quantized:
+            raise LlmsizeError(f"--tp/--pp size bf16/fp16/fp32 weights; {w.key} ({w.origin}) is not split per "
+                               f"GPU yet: give --weights bf16, or drop --tp/--pp")
         report_infer(model, wl, tp, pp, as_json, units)
         return
-    _report(model, wl, gpu, runtime, as_json, units)
+    _report(model, wl, gpu, runtime, as_json, units, w)
 
 
 @click.command("train")
 @model_options
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Micro-batch size.")
-@click.option("--seq-len", "--context", "seq_len", type=click.IntRange(min=1), default=1024, show_default=True,
-              help="Tokens per sequence.")
+@click.option("--seq-len", "--context", "seq_len", type=click.IntRange(min=1),
+              help="Tokens per sequence [default: 1024, or the model's context where shorter].")
 @click.option("--dtype", type=_DTYPES, help="Weights dtype [default: bf16; fp32 with --amp].")
 @click.option("--amp", type=click.Choice(["bf16", "fp16"]), help="torch.autocast dtype (fp32 master weights).")
 @click.option("--optimizer", default="adamw", show_default=True,
@@ -135,11 +157,12 @@ def infer_cmd(model: Loaded, batch: int, seq_len: int, new_tokens: int | None, p
 @click.option("--attn", type=_ATTN, default="sdpa", show_default=True, help="Attention implementation.")
 @click.option("--gpu", help="GPU name or size: does it fit, with CUDA context and allocator reserve?")
 @train_layout_options
+@long_context_option
 @json_option
 @units_option
-def train_cmd(model: Loaded, batch: int, seq_len: int, dtype: str | None, amp: str | None, optimizer: str,
+def train_cmd(model: Loaded, batch: int, seq_len: int | None, dtype: str | None, amp: str | None, optimizer: str,
               grad_checkpointing: bool, grad_accum: int, lora_r: int | None, lora_alpha: int | None,
-              lora_targets: str | None, attn: str, gpu: str | None, layout_kw: dict, as_json: bool,
+              lora_targets: str | None, attn: str, gpu: str | None, layout_kw: dict, allow_long: bool, as_json: bool,
               units: str) -> None:
     """Peak memory of one training step of MODEL: weights, gradients, optimizer states, saved
     activations and working sets, as terms; the phase of the peak; with --gpu whether it fits.
@@ -160,6 +183,9 @@ def train_cmd(model: Loaded, batch: int, seq_len: int, dtype: str | None, amp: s
     from llmsize.cli.layout import report_train, train_layout
     from llmsize.memory.report import train_workload
 
+    if seq_len is None:
+        seq_len = default_context(model, 1024, 0, "--seq-len")
+    check_context(model, seq_len, allow_long, f"--seq-len {seq_len:,}")
     wl = train_workload(batch=batch, seq_len=seq_len, dtype=dtype, amp=amp, optimizer=optimizer,
                         grad_checkpointing=grad_checkpointing, grad_accum=grad_accum, lora_r=lora_r,
                         lora_alpha=lora_alpha, lora_targets=lora_targets, attn=attn)

@@ -308,17 +308,24 @@ def export_cmd(engine: str, model_name: str, layout: Any, max_model_len: int | N
 @json_option
 @units_option
 def gpus_cmd(search: str | None, as_json: bool, units: str) -> None:
-    """The GPU catalog: memory, bandwidth, bf16 FLOP/s and the cheapest published price."""
+    """The GPU catalog: memory, usable memory, bandwidth, bf16 FLOP/s and the cheapest published price."""
     from llmsize.planner import gpu_list
 
     rep = gpu_list(search)
     if as_json:
         emit_json(rep)
         return
-    rows = [(g["name"], fmt_bytes(g["memory_bytes"], units), f"{(g['bandwidth_bytes_per_s'] or 0) / 1e12:.2f} TB/s",
+    mark = {"measured": "", "nominal": "~"}
+    rows = [(g["name"], fmt_bytes(g["memory_bytes"], units),
+             fmt_bytes(g["usable_bytes"], units) + mark.get(g["usable_origin"].split(" ")[0].rstrip(":"), "*"),
+             f"{(g['bandwidth_bytes_per_s'] or 0) / 1e12:.2f} TB/s",
              f"{(g['bf16_flops'] or 0) / 1e12:,.0f}", _usd(g["usd_per_gpu_hour"])) for g in rep["gpus"]]
-    console().print(table(f"{len(rows)} GPUs", ["GPU", ("memory", "right"), ("bandwidth", "right"),
-                                                ("bf16 TFLOP/s", "right"), ("$/GPU-h", "right")], rows))
+    c = console()
+    c.print(table(f"{len(rows)} GPUs", ["GPU", ("memory", "right"), ("usable", "right"), ("bandwidth", "right"),
+                                        ("bf16 TFLOP/s", "right"), ("$/GPU-h", "right")], rows))
+    c.print("usable: what the driver reports as the device's total (CUDA totalGlobalMem, the ROCm pool, Metal's "
+            "working-set limit), measured; * derived from measured GPUs of the same memory kind (--json "
+            "usable_origin); ~ nominal, nothing to derive it from")
 
 
 COMMANDS = [plan_cmd, fit_cmd, speed_cmd, cost_cmd, export_cmd, gpus_cmd]

@@ -7,8 +7,8 @@ from typing import Any
 
 import click
 
-from llmsize.cli.common import (console, emit_json, fmt_bytes, json_option, model_header, model_options,
-                                table, units_option)
+from llmsize.cli.common import (check_context, console, emit_json, fmt_bytes, json_option, long_context_option,
+                                model_header, model_options, table, units_option)
 from llmsize.errors import LlmsizeError
 from llmsize.load import Loaded
 
@@ -30,11 +30,12 @@ from llmsize.load import Loaded
 @click.option("--rank", type=click.IntRange(min=1), help="LoRA rank for --qlora [default: 64].")
 @click.option("--adapter-dtype", type=click.Choice(["fp32", "bf16", "fp16"]),
               help="LoRA adapter dtype for --qlora (peft keeps fp32; the QLoRA paper uses bf16) [default: fp32].")
+@long_context_option
 @json_option
 @units_option
 def quant_cmd(model: Loaded, gpu: str | None, context: int | None, batch: int, kv: str | None,
               formats: tuple[str, ...], show_tensors: bool, qlora: bool, rank: int | None, adapter_dtype: str | None,
-              as_json: bool, units: str) -> None:
+              allow_long: bool, as_json: bool, units: str) -> None:
     """Weight formats for MODEL: exact weight bytes, memory at the context, whether it fits the GPU,
     the largest context that fits, decode speed bound and the published quality cost.
 
@@ -48,6 +49,8 @@ def quant_cmd(model: Loaded, gpu: str | None, context: int | None, batch: int, k
 
     check_options(qlora=qlora, gpu=gpu, formats=formats, kv=kv, tensors=show_tensors, rank=rank,
                   adapter_dtype=adapter_dtype)
+    if context is not None:
+        check_context(model, context, allow_long, f"--context {context:,}")
     spec = model.spec
     if qlora:
         from llmsize.quant.report import qlora_report, qlora_result
@@ -103,23 +106,35 @@ def _print_report(model: Loaded, rep: Any, units: str, file_info: dict[str, Any]
     cols: list[Any] = ["format", ("weights", "right"), ("bpw", "right"), ("total", "right")]
     if rep.gpu:
         cols += ["fits", ("max ctx", "right"), ("tok/s<=", "right")]
-    cols += [("Δppl", "right")]
+    cols += [("quality", "right")]
     rows = []
     for r in rep.rows:
-        row = [r.format, fmt_bytes(r.weight_bytes, units), f"{r.bits_per_weight:.2f}", fmt_bytes(r.total_bytes, units)]
+        row = [r.format + (" !" if r.below_floor else ""), fmt_bytes(r.weight_bytes, units),
+               f"{r.bits_per_weight:.2f}", fmt_bytes(r.total_bytes, units)]
         if rep.gpu:
             row += ["yes" if r.fits else "no", "-" if r.max_context is None else f"{r.max_context:,}",
                     "-" if r.decode_tokens_per_s is None else f"{r.decode_tokens_per_s:,.0f}"]
-        row.append(f"{r.quality.value:+.4f}" if r.quality else "-")
+        row.append(f"{r.quality.value:+.3g} {r.quality.metric}" if r.quality else "-")
         rows.append(row)
     c.print(_narrow_table(cols, rows))
     refs = sorted({(r.quality.metric, r.quality.reference, r.quality.source) for r in rep.rows if r.quality})
     for metric, ref, src in refs:
-        c.print(f"Δppl: {metric} increase over 16-bit @ {ref} (source: {src}); '-' = no published figure cited")
-    best = rep.best
+        what = "perplexity increase" if metric == "ppl" else "accuracy points lost"
+        c.print(f"quality {metric}: {what} against 16-bit @ {ref} (source: {src}); '-' = no published figure cited")
+    fl = rep.floor
+    if fl is not None and any(r.below_floor for r in rep.rows):
+        c.print(f"! below the quality floor for this size ({fl.min_bits_per_weight:g} bits per weight): {fl.reason} "
+                f"(source: {fl.source})")
+    best, low = rep.best, rep.best_below_floor
     if rep.gpu:
-        c.print(f"Best that fits: [bold]{best.format}[/bold] ({best.label})" if best else
-                "Nothing fits at this context: try a smaller --context, a quantized --kv-cache or a bigger --gpu")
+        if best:
+            c.print(f"Best that fits: [bold]{best.format}[/bold] ({best.label})")
+        elif low:
+            c.print(f"[bold]Warning:[/bold] only formats below the quality floor fit; the best is [bold]{low.format}"
+                    f"[/bold] ({low.body_bits:.2f} bits per weight in its layers). For {fl.min_bits_per_weight:g}+ bits use "
+                    f"a bigger --gpu, more GPUs (llmsize plan) or a shorter --context")
+        else:
+            c.print("Nothing fits at this context: try a smaller --context, a quantized --kv-cache or a bigger --gpu")
     for f, why in rep.skipped:
         c.print(f"skipped {f}: {why}")
     for n in rep.notes:
@@ -162,22 +177,24 @@ def _print_plan(plan: Any, units: str, show_tensors: bool) -> None:
 
 
 @click.command("inspect")
-@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.argument("path")
 @click.option("--tensors", "show_tensors", is_flag=True, help="List every tensor.")
 @json_option
 @units_option
-def inspect_cmd(path: Path, show_tensors: bool, as_json: bool, units: str) -> None:
-    """What a .safetensors file, sharded folder or .gguf file holds, read from its headers only:
-    per-tensor dtype or ggml type, exact bytes, unpacked parameter counts, quantization, notes.
+def inspect_cmd(path: str, show_tensors: bool, as_json: bool, units: str) -> None:
+    """What a .safetensors file, sharded folder, .gguf file or Hugging Face repo holds, read from its
+    headers only: per-tensor dtype or ggml type, exact bytes, unpacked parameter counts, quantization, notes.
 
     \b
     Examples:
       llmsize inspect ./Qwen3-0.6B/
       llmsize inspect model-Q4_K_M.gguf --tensors
+      llmsize inspect Qwen/Qwen3-8B                    # safetensors headers by HTTP range requests
+      llmsize inspect unsloth/Qwen3-8B-GGUF:Q4_K_M
     """
-    from llmsize.load import read_checkpoint
+    from llmsize.load import checkpoint_of
 
-    ck = read_checkpoint(path)
+    ck = checkpoint_of(path)
     if as_json:
         emit_json(ck.as_dict(tensors=show_tensors))
         return

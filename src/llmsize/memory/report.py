@@ -62,11 +62,26 @@ class MemoryResult:
     device: DeviceEstimate | None
     gpu: Any
     rules: list[dict[str, Any]]
+    weights: Any = None  # quant.native.Weights: the format the weights were sized in, and why
 
 
-def memory_result(spec: ModelSpec, wl: Workload, gpu: str | None = None, runtime: str = "torch") -> MemoryResult:
-    """Estimate `wl` on `spec`; with a GPU name or size (or a runtime other than torch), the device view."""
-    est = estimate(spec, wl)
+# formats whose runtime (transformers + bitsandbytes) dequantizes a whole weight to 16-bit per matmul
+_DEQUANTIZING = ("nf4", "fp4")
+
+
+def memory_result(spec: ModelSpec, wl: Workload, gpu: str | None = None, runtime: str = "torch",
+                  weights: Any = None) -> MemoryResult:
+    """Estimate `wl` on `spec`; with a GPU name or size (or a runtime other than torch), the device view.
+    `weights` (quant.native.Weights) stores the base weights quantized: their exact bytes replace the
+    float weights, and compute stays in the workload's dtype."""
+    if weights is not None and weights.quantized and wl.mode != "train":
+        from llmsize.quant.native import weight_bytes
+
+        nbytes, bits = weight_bytes(spec, weights)
+        est = estimate(spec, wl, weights_bytes_override=nbytes,
+                       weight_bits=bits if weights.key.startswith(_DEQUANTIZING) else None)
+    else:
+        est = estimate(spec, wl)
     g = None
     if gpu is not None:
         from llmsize.catalog.hardware import parse_gpu
@@ -79,7 +94,7 @@ def memory_result(spec: ModelSpec, wl: Workload, gpu: str | None = None, runtime
                               seq_tokens=wl.seq_len + wl.new_tokens, kv_bytes=kvb, compute_bytes=wl.c_bytes)
     from llmsize.params import count  # cached per spec
 
-    return MemoryResult(wl, est, dev, g, rules_of_thumb(est, wl.mode, count(spec).total))
+    return MemoryResult(wl, est, dev, g, rules_of_thumb(est, wl.mode, count(spec).total), weights)
 
 
 def rules_of_thumb(est: MemoryEstimate, mode: str, n_params: int) -> list[dict[str, Any]]:
@@ -120,7 +135,8 @@ def result_dict(spec: ModelSpec, r: MemoryResult) -> dict[str, Any]:
     return {"model": spec.name, "workload": _wl_dict(r.workload), "peak_bytes": est.peak_bytes,
             "peak_phase": est.peak_phase, "phases": dict(est.phases), "trainable_params": est.trainable_params,
             "weights_bytes": est.weights_bytes, "terms": [_term(t) for t in est.terms], "rules_of_thumb": r.rules,
-            "device": None if r.device is None else _dev_dict(r.device, r.gpu)}
+            "device": None if r.device is None else _dev_dict(r.device, r.gpu),
+            "weights": None if r.weights is None else {**r.weights.as_dict(), "bytes": est.weights_bytes}}
 
 
 def memory_report(spec: ModelSpec, wl: Workload, gpu: str | None = None, runtime: str = "torch") -> dict[str, Any]:

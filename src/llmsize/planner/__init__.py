@@ -124,6 +124,7 @@ def gpu_list(search: str | None = None) -> dict[str, Any]:
             continue
         p = cheapest_price(g.name)
         rows.append({"name": g.name, "vendor": g.vendor, "memory_bytes": g.memory_bytes, "usable_bytes": g.usable,
+                     "usable_origin": g.usable_origin,
                      "bandwidth_bytes_per_s": g.bandwidth, "bf16_flops": g.flops.get("bf16"),
                      "fp8_flops": g.flops.get("fp8"), "interconnect_bytes_per_s": g.interconnect_bw,
                      "tdp_watts": g.tdp_watts, "usd_per_gpu_hour": p.usd_per_gpu_hour if p else None,

@@ -10,7 +10,8 @@ from typing import Any
 from llmsize.errors import LlmsizeError
 from llmsize.quant.formats import Format, get_format, list_formats, weight_plan
 from llmsize.quant.kv import kv_cache_bytes, kv_dtype
-from llmsize.quant.quality import Quality, quality
+from llmsize.params import count
+from llmsize.quant.quality import Floor, Quality, body_bits, quality, quality_floor
 from llmsize.quant.weights import WeightPlan
 from llmsize.spec import ModelSpec
 
@@ -33,6 +34,8 @@ class PlanRow:
     bytes_per_token: int
     decode_tokens_per_s: float | None
     quality: Quality | None
+    body_bits: float = 0.0  # bits per weight of the decoder layers' matrices (quality.body_bits)
+    below_floor: bool = False  # body_bits under the model's quality floor
     notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -49,6 +52,7 @@ class PlanRow:
                     quality=None if self.quality is None else dict(metric=self.quality.metric, value=self.quality.value,
                                                                     reference=self.quality.reference,
                                                                     source=self.quality.source),
+                    body_bits_per_weight=round(self.body_bits, 4), below_floor=self.below_floor,
                     notes=list(self.notes))
 
 
@@ -62,18 +66,27 @@ class QuantReport:
     gpu_bytes: int | None
     bandwidth: float | None
     rows: tuple[PlanRow, ...]
+    floor: Floor | None = None
     skipped: tuple[tuple[str, str], ...] = ()  # (format, why) for formats that do not apply
     notes: tuple[str, ...] = ()
 
     @property
     def best(self) -> PlanRow | None:
-        """The highest-fidelity (largest) format that fits; None without a GPU or if none fits."""
-        return next((r for r in self.rows if r.fits), None)
+        """The highest-fidelity (largest) format that fits at or above the quality floor; None without a
+        GPU or if none does."""
+        return next((r for r in self.rows if r.fits and not r.below_floor), None)
+
+    @property
+    def best_below_floor(self) -> PlanRow | None:
+        """Where nothing at the floor fits: the highest-fidelity format that fits below it (with a warning)."""
+        return None if self.best else next((r for r in self.rows if r.fits), None)
 
     def as_dict(self) -> dict[str, Any]:
-        b = self.best
+        b, low = self.best, self.best_below_floor
         return dict(model=self.model, context=self.context, kv_dtype=self.kv_dtype, batch=self.batch, gpu=self.gpu,
                     gpu_bytes=self.gpu_bytes, bandwidth_bytes_per_s=self.bandwidth, best=b.format if b else None,
+                    best_below_floor=low.format if low else None,
+                    floor=None if self.floor is None else self.floor.as_dict(),
                     rows=[r.as_dict() for r in self.rows], skipped=[dict(format=f, why=w) for f, w in self.skipped],
                     notes=list(self.notes))
 
@@ -157,6 +170,7 @@ def plan_quant(spec: ModelSpec, *, gpu: Any = None, context: int | None = None, 
     usable = gpu.usable if gpu is not None else None
     bw = gpu.bandwidth if gpu is not None else None
     notes: set[str] = set()
+    floor = quality_floor(count(spec).total)
     for f in fmts:
         if not explicit and f.family == "mxfp4" and spec.moe is None:
             skipped.append((f.key, "MXFP4 (gpt-oss) quantizes only routed experts; this model has none"))
@@ -179,7 +193,8 @@ def plan_quant(spec: ModelSpec, *, gpu: Any = None, context: int | None = None, 
                             bits_per_weight=float(plan.bits_per_weight), kv_bytes=kvb, other_bytes=other,
                             total_bytes=total, fits=fits, max_context=maxc, bytes_per_token=per_token,
                             decode_tokens_per_s=None if not bw else bw * batch / per_token,
-                            quality=quality(f.key), notes=plan.notes))
+                            quality=quality(f.key), notes=plan.notes,
+                            body_bits=body_bits(plan), below_floor=body_bits(plan) < floor.min_bits_per_weight))
     if gpu is None:
         rows.sort(key=lambda r: -r.weight_bytes)
     else:
@@ -189,4 +204,5 @@ def plan_quant(spec: ModelSpec, *, gpu: Any = None, context: int | None = None, 
                   "(active weights + KV cache); real kernels reach a fraction of it")
     return QuantReport(model=spec.name, context=ctx, kv_dtype=kvd, batch=batch,
                        gpu=None if gpu is None else gpu.name, gpu_bytes=usable, bandwidth=bw, rows=tuple(rows),
+                       floor=floor,
                        skipped=tuple(skipped), notes=tuple(sorted(notes)))

@@ -32,7 +32,11 @@ class InferBody(S._Body):
                                    description="Tokens generated per sequence (default, when absent: 256); "
                                                "not with forward.")
     forward: bool = Field(False, description="One forward pass with full logits, no KV cache.")
-    dtype: Dtype | None = None
+    dtype: Dtype | None = Field(None, description="Float weights dtype (the same as weights bf16/fp16/fp32).")
+    weights: str | None = Field(None, min_length=1, max_length=40,
+                                description="Weight format: bf16/fp16/fp32 or any format of /quant (fp8, mxfp4, "
+                                            "gptq-int4-g128, Q4_K_M, ...); default, when absent: the checkpoint's "
+                                            "own (quantization_config, else its dtype).")
     kv_dtype: Literal["bf16", "fp16", "fp32", "fp8", "int8"] | None = None
     attn: Attn = "sdpa"
     runtime: Literal["torch", "vllm", "llamacpp"] = "torch"
@@ -64,8 +68,6 @@ Small = Annotated[int, Field(ge=1, le=S.MAX_CONTEXT)]
 class InferSweep(InferBody):
     contexts: list[Small] = Field(min_length=1, max_length=16)
     batches: list[Annotated[int, Field(ge=1, le=S.MAX_BATCH)]] = Field(min_length=1, max_length=6)
-    weights: str | None = Field(None, min_length=1, max_length=40,
-                                description="A quantized weight format (quant's names).")
     kv_cache: str | None = Field(None, min_length=1, max_length=40,
                                  description="quant's KV dtype (q8_0, ...) with weights (default bf16).")
 
@@ -75,12 +77,23 @@ class TrainSweep(TrainBody):
     batches: list[Annotated[int, Field(ge=1, le=S.MAX_BATCH)]] = Field(min_length=1, max_length=6)
 
 
+def _weights(b: InferBody, loaded: Any) -> Any:
+    """The weight format of an /infer body: `weights`, else `dtype`, else the checkpoint's own."""
+    from llmsize.quant.native import choose_weights
+
+    if b.weights is not None and b.dtype is not None:
+        raise LlmsizeError("give weights or dtype, not both (dtype is weights limited to bf16/fp16/fp32)")
+    return choose_weights(loaded, b.weights if b.weights is not None else b.dtype)
+
+
 def _infer_workload(b: InferBody, loaded: Any, seq: int | None = None, batch: int | None = None) -> Any:
     from llmsize.memory.report import infer_workload
 
+    w = _weights(b, loaded)
+    dtype = None if w.quantized else w.key
     return infer_workload(loaded.spec, batch=b.batch if batch is None else batch,
                           seq_len=b.context if seq is None else seq, new_tokens=b.new_tokens, forward=b.forward,
-                          dtype=b.dtype, kv_dtype=b.kv_dtype, attn=b.attn, runtime=b.runtime)
+                          dtype=dtype, kv_dtype=b.kv_dtype, attn=b.attn, runtime=b.runtime)
 
 
 def _train_workload(b: TrainBody, seq: int | None = None, batch: int | None = None) -> Any:
@@ -92,18 +105,18 @@ def _train_workload(b: TrainBody, seq: int | None = None, batch: int | None = No
                           lora_targets=b.lora_targets, attn=b.attn)
 
 
-def memory_json(loaded: Any, wl: Any, gpu_name: str | None, runtime: str) -> dict[str, Any]:
+def memory_json(loaded: Any, wl: Any, gpu_name: str | None, runtime: str, weights: Any = None) -> dict[str, Any]:
     """What `llmsize infer/train --json` prints."""
-    from llmsize.memory.report import memory_report
+    from llmsize.memory.report import memory_result, result_dict
 
-    return memory_report(loaded.spec, wl, gpu_name, runtime)
+    return result_dict(loaded.spec, memory_result(loaded.spec, wl, gpu_name, runtime, weights))
 
 
 @router.post("/infer", summary="Peak inference memory as terms; with a GPU, whether it fits (`llmsize infer --json`)")
 async def infer(body: InferBody) -> Response:
     def run() -> dict[str, Any]:
         loaded = resolve(body.model)
-        return memory_json(loaded, _infer_workload(body, loaded), body.gpu, body.runtime)
+        return memory_json(loaded, _infer_workload(body, loaded), body.gpu, body.runtime, _weights(body, loaded))
 
     return await cached("infer", body, run)
 
@@ -126,13 +139,14 @@ async def infer_sweep(body: InferSweep) -> Response:
     def run() -> dict[str, Any]:
         loaded = resolve(body.model)
         spec = loaded.spec
-        if body.weights is None and body.kv_cache is not None:
+        w = _weights(body, loaded)
+        if not w.quantized and body.kv_cache is not None:
             raise LlmsizeError("kv_cache applies with weights (a quantized format); without them, give kv_dtype")
-        if body.weights is not None:  # a quantized format: the quant planner's memory (exact weight bytes)
+        if w.quantized:  # a quantized format: the quant planner's memory (exact weight bytes)
             from llmsize.quant.formats import weight_plan
             from llmsize.quant.memory_bridge import inference_bytes
 
-            plan = weight_plan(spec, body.weights)
+            plan = weight_plan(spec, w.key)
             kv = "bf16" if body.kv_cache is None else body.kv_cache
             grid = [[inference_bytes(spec, plan, c, kv, b)[0] for c in body.contexts] for b in body.batches]
         else:

@@ -1,0 +1,4 @@
+"""`python -m llmsize` runs the CLI."""
+from llmsize.cli import main
+
+main()
