@@ -126,3 +126,41 @@ def find_ngl(spec: ModelSpec, weights: Sequence[WeightTensor], p: LlamaParams, g
         else:
             hi = mid - 1
     return split_at(spec, weights, p, gpu, host, lo, **kw), split_at(spec, weights, p, gpu, host, n + 1, **kw)
+
+
+_FTYPE_OF = {"bf16": "BF16", "fp16": "F16", "f16": "F16", "fp32": "F32", "f32": "F32"}
+
+
+def ngl_report(spec: ModelSpec, *, gguf_path: str | None, weights: str, gpu_name: str, host_name: str,
+               context: int, slots: int = 1, kv_type: str = "f16", n_ubatch: int = 512,
+               flash_attn: bool = True) -> dict[str, Any]:
+    """`llmsize fit MODEL --gpu GPU --find ngl`: the largest -ngl that fits, its GPU/host split by buffer,
+    its speed, and what all layers on the GPU would need. Weights come from the GGUF file when MODEL is
+    one, else from the preset quantized with `weights` (a llama.cpp preset: Q4_K_M, Q8_0, F16, ...).
+
+    Source: llamacpp-offload"""
+    from llmsize.catalog.hardware import get_gpu
+    from llmsize.engines.hosts import get_host
+    from llmsize.engines.llamacpp import weights_from_file, weights_from_preset
+    from llmsize.quant.gguf_presets import preset
+
+    gpu, host = get_gpu(gpu_name), get_host(host_name)
+    if gguf_path is not None:
+        ws, fmt = weights_from_file(gguf_path), "GGUF file"
+    else:
+        fmt = preset(_FTYPE_OF.get(weights.lower(), weights))
+        ws = weights_from_preset(spec, fmt)
+    p = LlamaParams(n_ctx=context * slots, n_batch=max(2048, n_ubatch), n_ubatch=n_ubatch, n_seq_max=slots,
+                    flash_attn=flash_attn, type_k=kv_type, type_v=kv_type,
+                    cpu_isa="avx512" if host.isa == "avx512" else "avx2")
+    if host.unified:
+        raise LlmsizeError(f"{host.name} has unified memory: there is no GPU/host split, every layer runs from the "
+                           "same memory; use a discrete-GPU host (e.g. ddr5) for --find ngl")
+    best, full = find_ngl(spec, ws, p, gpu, host, context=context)
+    n = spec.num_layers
+    kind = "all on the GPU" if best.ngl == n + 1 else "nothing fits the GPU" if best.ngl == 0 and not best.fits_gpu \
+        else "partial offload"
+    return {"model": spec.name, "weights": fmt, "gpu": gpu.name, "host": host.name, "ngl": best.ngl,
+            "layers": n + 1, "verdict": kind, "context_per_slot": context, "slots": slots, "kv_type": kv_type,
+            "split": best.row(), "all_on_gpu": full.row(), "host_bandwidth_bytes_per_s": host.bandwidth,
+            "host_source": host.source, "fit_margin_bytes": FIT_MARGIN}
