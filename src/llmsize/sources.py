@@ -256,6 +256,13 @@ SOURCES: dict[str, str] = {
                         "max(n_layer + 1 - ngl, 0); output layer on the GPU when ngl > n_layer; input layer on the "
                         "CPU); common/common.h fit_params_target 1024 MiB; ggml-cuda.cu offload_op (batches >= "
                         "GGML_OP_OFFLOAD_MIN_BATCH = 32 run on the GPU).",
+    "megatron-args": "NVIDIA/Megatron-LM megatron/training/arguments.py @d98e8a64 (add_megatron_arguments, flags "
+                     "generated from TransformerConfig/TrainingConfig by ArgumentGroupFactory); recorded in "
+                     "llmsize/export/megatron_flags.py by scripts/refresh_megatron_flags.py.",
+    "torchtitan-config": "pytorch/torchtitan torchtitan/config/job_config.py @v0.2.2 (73a0e697; JobConfig: job, model, "
+                         "training, parallelism, activation_checkpoint, quantize.linear.float8), the last release that "
+                         "reads TOML (#2386 replaced it by a Python registry); recorded in "
+                         "llmsize/export/torchtitan_fields.py.",
     "vllm-worker": "vllm-project/vllm@35d5cda1 vllm/v1/worker/gpu_worker.py (determine_available_memory: "
                    "requested = total x gpu_memory_utilization; memory_profiling of profile_run -> weights, "
                    "torch_peak_increase, non_torch_increase; CUDA graph estimate subtracted by default since "

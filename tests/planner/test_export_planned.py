@@ -116,3 +116,41 @@ def test_fit_ngl_70b_q4km_on_a_24gb_card_is_a_partial_offload():
     assert 0.5 < s["decode_tokens_per_s"] < rep["all_on_gpu"]["decode_tokens_per_s"]
     text = run("fit", "Llama-3.1-70B", "--gpu", "RTX-4090", "--find", "ngl", "--weights", "Q4_K_M")
     assert "partial offload" in text.stdout and "-ngl" in text.stdout
+
+
+def test_megatron_round_trip_through_megatrons_own_parser():
+    from llmsize.export.megatron import parse_megatron
+
+    r = run("export", "megatron", "Llama-3.1-70B", "--gpu", "H100", "--gpus", "64")
+    assert r.returncode == 0, r.stderr
+    rows = _plan_rows("Llama-3.1-70B", "--train", "--gpu", "H100", "--max-gpus", "64")
+    got = parse_megatron(r.stdout)
+    best = next(x for x in rows if x["gpus"] == 64 and x["engine"] in ("megatron", "ddp"))
+    assert (int(got["tensor_model_parallel_size"]), int(got["pipeline_model_parallel_size"])) == (best["tp"], best["pp"])
+    assert got["sequence_parallel"] == (best["tp"] > 1) and got["swiglu"] and got["normalization"] == "RMSNorm"
+    assert int(got["num_query_groups"]) == 8 and "qk_layernorm" not in got and int(got["global_batch_size"]) == 1024
+    assert "--nnodes=8 --nproc-per-node=8" in r.stdout
+    with pytest.raises(Exception):
+        parse_megatron(r.stdout.replace("--swiglu", "--swiglu-typo"))
+
+
+def test_torchtitan_round_trip_through_its_job_config_fields():
+    from llmsize.export.torchtitan import check_torchtitan
+
+    r = run("export", "torchtitan", "Llama-3.1-70B", "--gpu", "H100", "--gpus", "64", "--float8")
+    assert r.returncode == 0, r.stderr
+    flat = check_torchtitan(r.stdout)
+    p = flat
+    assert p["parallelism.data_parallel_shard_degree"] * p["parallelism.data_parallel_replicate_degree"] * \
+        p["parallelism.tensor_parallel_degree"] * p["parallelism.pipeline_parallel_degree"] * \
+        p["parallelism.context_parallel_degree"] == 64
+    assert flat["model.name"] == "llama3" and flat["model.flavor"] == "70B"
+    assert flat["model.converters"] == ["quantize.linear.float8"] and flat["activation_checkpoint.mode"] == "full"
+    assert flat["training.global_batch_size"] == 1024 and flat["training.local_batch_size"] == 1
+    with pytest.raises(Exception, match="no field"):
+        check_torchtitan(r.stdout + "\n[parallelism2]\nx = 1\n")
+    r = run("export", "torchtitan", "Llama-3.1-8B", "--gpus", "16", "--fsdp", "hybrid_shard", "--shard-group", "4")
+    flat = check_torchtitan(r.stdout)
+    assert (flat["parallelism.data_parallel_shard_degree"], flat["parallelism.data_parallel_replicate_degree"]) == (4, 4)
+    r = run("export", "torchtitan", "SmolLM2-135M", "--gpus", "8")
+    assert r.returncode == 2 and "no flavor" in r.stderr
