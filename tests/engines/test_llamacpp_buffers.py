@@ -66,3 +66,13 @@ def test_compute_buffer_within_five_percent():
     worst = max(errs, key=abs)
     assert abs(worst) < 0.042, worst  # reached: 4.15% (SmolLM2, FA, 2 slots)
     assert statistics.mean(abs(e) for e in errs) < 0.011  # reached: 1.06%
+
+
+def test_docs_table_is_current():
+    import importlib.util
+
+    root = Path(__file__).parents[2]
+    spec = importlib.util.spec_from_file_location("gen_engines_doc", root / "scripts" / "gen_engines_doc.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.table() in (root / "docs" / "engines.md").read_text(), "run scripts/gen_engines_doc.py"

@@ -99,7 +99,8 @@ def split_at(spec: ModelSpec, weights: Sequence[WeightTensor], p: LlamaParams, g
     t_h = (w_h + kv_tok_h * ctx / 2) / host.effective_bandwidth
     ub = c.n_ubatch
     flops = forward_flops(spec, ub, ub // 2)
-    peak = gpu.peak_flops("bf16") if hasattr(gpu, "peak_flops") else 0.0
+    # llama.cpp's CUDA matmuls of quantized weights run in fp16 (cuBLAS / MMQ int8): the fp16 rate, else bf16
+    peak = next((gpu.flops[k] for k in ("fp16", "bf16", "fp32") if gpu.flops.get(k)), 0.0)
     pcie = (gpu.pcie_bw or 32e9) / 2
     t_compute = flops / (peak * DEFAULT_PREFILL_MFU) if peak else 0.0
     t_stream = w_h / pcie if ub >= OP_OFFLOAD_MIN_BATCH else t_h * ub
