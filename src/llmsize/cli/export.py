@@ -109,7 +109,7 @@ def export_cmd(engine: str, model_name: str, **kw: Any) -> None:
     given = {k: kw[k] for k in _LAYOUT_FLAGS if kw[k] is not None}
     if kw["gpu_name"] and spec is None:
         raise LlmsizeError(f"--gpu plans for a catalogued model or a config file; {model_name!r} is neither")
-    if kw["gpu_name"] and kw["gpus"] is None and not given:
+    if kw["gpu_name"] and kw["gpus"] is None and not given and engine != "llamacpp":
         raise LlmsizeError("--gpu plans a layout for a GPU count: give --gpus N too")
     if kw["gpu_name"] and not given and engine != "llamacpp":
         chosen = best_layout(engine, spec, job, kw["gpu_name"], kw["gpus"])
@@ -140,6 +140,9 @@ def export_cmd(engine: str, model_name: str, **kw: Any) -> None:
             raise LlmsizeError(f"--grad-accum {accum} x micro-batch {micro} x DP {layout.dp} != --global-batch "
                                f"{job.global_batch}")
     planned_serve = kw["gpu_name"] is not None and not train
+    ngl = _ngl(kw["ngl"])
+    if engine == "llamacpp" and kw["gpu_name"] and ngl is None:
+        ngl = _fit_ngl(model_name, spec, layout, kw, job)
     s = engine_setup(engine if engine in ("vllm", "llamacpp", "deepspeed", "fsdp", "torchrun") else "torchrun",
                      model_name, layout,
                      max_model_len=kw["max_model_len"] or (job.context if planned_serve else None),
@@ -147,7 +150,7 @@ def export_cmd(engine: str, model_name: str, **kw: Any) -> None:
                      kv_cache_dtype=kw["kv_cache_dtype"], quantization=kw["quantization"],
                      max_num_seqs=kw["max_num_seqs"] or (job.concurrency if planned_serve else None),
                      micro_batch=micro, grad_accum=accum or 1, gpus_per_node=kw["gpus_per_node"],
-                     script=kw["script"], kv_unified=kw["kv_unified"], gpu_layers=_ngl(kw["ngl"]),
+                     script=kw["script"], kv_unified=kw["kv_unified"], gpu_layers=ngl,
                      split_mode=kw["split_mode"], nvme_path=kw["nvme_path"], shard_group=kw["shard_group"])
     if engine in ("megatron", "torchtitan"):
         from llmsize.export.megatron import megatron_args
@@ -160,6 +163,24 @@ def export_cmd(engine: str, model_name: str, **kw: Any) -> None:
         click.echo(out)
         return
     click.echo(export(engine, s))
+
+
+def _fit_ngl(model_name: str, spec: Any, layout: Any, kw: dict[str, Any], job: Any) -> int:
+    """-ngl from the partial-offload fit of the GGUF on one --gpu (stderr says what it chose)."""
+    from llmsize.engines.offload import ngl_report
+
+    if layout.gpus != 1:
+        raise LlmsizeError("export llamacpp --gpu fits -ngl on one GPU; for several give --ngl (or 'auto') and -ts")
+    if not model_name.lower().endswith(".gguf"):
+        raise LlmsizeError(f"llama.cpp export: MODEL must be a .gguf file, got {model_name!r}")
+    kv = kw["kv_cache_dtype"] or "f16"
+    rep = ngl_report(spec, gguf_path=model_name, weights="F16", gpu_name=kw["gpu_name"], host_name="DDR5-5600-2ch",
+                     context=kw["max_model_len"] or job.context, slots=kw["max_num_seqs"] or job.concurrency,
+                     kv_type=kv)
+    s = rep["split"]
+    click.echo(f"export: -ngl {rep['ngl']} of {rep['layers']} fits {rep['gpu']} ({rep['verdict']}; "
+               f"{s['gpu_total'] / 2**30:,.1f} GiB on the GPU, {s['host_total'] / 2**30:,.1f} GiB on the host)", err=True)
+    return int(rep["ngl"])
 
 
 def _ngl(v: str | None) -> int | str | None:
