@@ -154,3 +154,18 @@ def test_torchtitan_round_trip_through_its_job_config_fields():
     assert (flat["parallelism.data_parallel_shard_degree"], flat["parallelism.data_parallel_replicate_degree"]) == (4, 4)
     r = run("export", "torchtitan", "SmolLM2-135M", "--gpus", "8")
     assert r.returncode == 2 and "no flavor" in r.stderr
+
+
+def test_megatron_virtual_stages_and_3d_layout():
+    from llmsize.export.megatron import parse_megatron
+
+    r = run("export", "megatron", "Llama-3.1-70B", "--gpus", "64", "--tp", "8", "--pp", "4", "--cp", "2",
+            "--zero", "1", "--virtual-stages", "5")
+    assert r.returncode == 0, r.stderr
+    got = parse_megatron(r.stdout)
+    assert got["num_layers_per_virtual_pipeline_stage"] == "4" and got["context_parallel_size"] == "2"
+    assert got["use_distributed_optimizer"] and got["sequence_parallel"]
+    r = run("export", "megatron", "Llama-3.1-70B", "--gpus", "8", "--zero", "3")
+    assert r.returncode == 2 and "distributed optimizer" in r.stderr
+    r = run("export", "vllm", "Llama-3.1-8B", "--virtual-stages", "2")
+    assert r.returncode == 2 and "Megatron option" in r.stderr

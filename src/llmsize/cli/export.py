@@ -56,6 +56,8 @@ def _opts(f: Any) -> Any:
         click.option("--shard-group", type=click.IntRange(min=1),
                      help="FSDP hybrid_shard: GPUs per shard group (default: GPUs per node)."),
         click.option("--float8", is_flag=True, help="torchtitan: float8 linears (quantize.linear.float8)."),
+        click.option("--virtual-stages", type=click.IntRange(min=2),
+                     help="Megatron: interleaved pipeline, virtual stages per pipeline rank."),
     ]
     for o in reversed(opts):
         f = o(f)
@@ -98,6 +100,8 @@ def export_cmd(engine: str, model_name: str, **kw: Any) -> None:
     job = _job(engine, kw)
     if kw["float8"] and engine != "torchtitan":
         raise LlmsizeError(f"--float8 is a torchtitan option, not for {engine}")
+    if kw["virtual_stages"] and engine != "megatron":
+        raise LlmsizeError(f"--virtual-stages is a Megatron option, not for {engine}")
     if not kw["gpu_name"]:  # without a GPU nothing is planned: only what the engine writes itself is used
         uses = {"deepspeed": ("micro_batch", "global_batch"), "megatron": ("micro_batch", "global_batch", "seq"),
                 "torchtitan": ("micro_batch", "global_batch", "seq"), "vllm": ("gpu_memory_utilization",)}
@@ -158,7 +162,7 @@ def export_cmd(engine: str, model_name: str, **kw: Any) -> None:
 
         if spec is None:
             spec = _spec(model_name)
-        out = megatron_args(s, spec, job) if engine == "megatron" else torchtitan_toml(s, spec, job,
+        out = megatron_args(s, spec, job, virtual_stages=kw["virtual_stages"]) if engine == "megatron" else torchtitan_toml(s, spec, job,
                                                                                        float8=kw["float8"])
         click.echo(out)
         return

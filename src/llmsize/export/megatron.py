@@ -13,8 +13,9 @@ _NORM = {"rmsnorm": "RMSNorm", "layernorm": "LayerNorm"}
 _POS = {"rope": "rope", "learned": "learned_absolute", "none": "none"}
 
 
-def megatron_args(s: Any, spec: ModelSpec, job: Any) -> str:
-    """The launch line: `torchrun ... pretrain_gpt.py --tensor-model-parallel-size ... `.
+def megatron_args(s: Any, spec: ModelSpec, job: Any, *, virtual_stages: int | None = None) -> str:
+    """The launch line: `torchrun ... pretrain_gpt.py --tensor-model-parallel-size ... `. Interleaved
+    pipelining: L / (PP x V) layers per virtual stage.
 
     Source: megatron-args"""
     from llmsize.export import torchrun_command
@@ -32,6 +33,11 @@ def megatron_args(s: Any, spec: ModelSpec, job: Any) -> str:
         raise LlmsizeError(f"Megatron export: {spec.name} ({spec.model_type}) is not a pretrain_gpt.py GPT model")
     a = spec.attention
     args: list[str] = ["--tensor-model-parallel-size", str(lay.tp), "--pipeline-model-parallel-size", str(lay.pp)]
+    if virtual_stages:
+        if lay.pp == 1 or spec.num_layers % (lay.pp * virtual_stages):
+            raise LlmsizeError(f"Megatron export: {virtual_stages} virtual stages need PP > 1 and {spec.num_layers} "
+                               f"layers divisible by PP {lay.pp} x {virtual_stages}")
+        args += ["--num-layers-per-virtual-pipeline-stage", str(spec.num_layers // (lay.pp * virtual_stages))]
     if lay.cp > 1:
         args += ["--context-parallel-size", str(lay.cp)]
     if lay.ep > 1:
