@@ -83,6 +83,9 @@ def test_explicit_layout_that_does_not_fit_is_refused_with_the_smallest_fix():
     (("export", "vllm", "Llama-3.1-8B", "--gpu", "H100"), "give --gpus"),
     (("export", "llamacpp", "Llama-3.1-8B"), "not a GGUF file"),
     (("export", "torchrun", "x", "--gpus", "13"), "do not split evenly"),
+    (("export", "megatron", "foo/bar", "--gpus", "8"), "model's shape"),
+    (("fit", "Llama-3.1-70B", "--gpu", "RTX-4090", "--find", "ngl", "--host", "m4-max"), "unified memory"),
+    (("fit", "Llama-3.1-70B", "--gpu", "RTX-4090", "--find", "ngl", "--weights", "Q9"), "quantization preset"),
 ])
 def test_flags_are_used_or_refused(args, msg):
     r = run(*args)

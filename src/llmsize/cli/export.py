@@ -162,6 +162,9 @@ def export_cmd(engine: str, model_name: str, **kw: Any) -> None:
 
         if spec is None:
             spec = _spec(model_name)
+        if spec is None:
+            raise LlmsizeError(f"{engine} export writes the model's shape: give a catalogued model or a config.json, "
+                               f"not {model_name!r}")
         out = megatron_args(s, spec, job, virtual_stages=kw["virtual_stages"]) if engine == "megatron" else torchtitan_toml(s, spec, job,
                                                                                        float8=kw["float8"])
         click.echo(out)
