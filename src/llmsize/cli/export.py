@@ -130,19 +130,11 @@ def export_cmd(engine: str, model_name: str, **kw: Any) -> None:
         mem = f", {chosen.memory_per_gpu / 2**30:,.1f} GiB per GPU" if chosen.memory_per_gpu else ""
         of = f" of {chosen.budget / 2**30:,.1f} GiB" if chosen.budget else ""
         click.echo(f"export: {chosen.note}{mem}{of}", err=True)
+    from llmsize.export.planned import grad_accum_for
+
     train = isinstance(job, TrainJob)
     micro = job.micro_batch if train else 1
-    accum = kw["grad_accum"]
-    if train and engine in ("deepspeed", "megatron", "torchtitan"):  # the engines that take the batch
-        planned = job.global_batch // (micro * layout.dp) if job.global_batch % (micro * layout.dp) == 0 else None
-        if accum is None:
-            if planned is None:
-                raise LlmsizeError(f"global batch {job.global_batch} is not a multiple of micro-batch {micro} x DP "
-                                   f"{layout.dp}; give --global-batch or --grad-accum")
-            accum = planned
-        elif accum != planned and kw["global_batch"] is not None:
-            raise LlmsizeError(f"--grad-accum {accum} x micro-batch {micro} x DP {layout.dp} != --global-batch "
-                               f"{job.global_batch}")
+    accum = grad_accum_for(engine, job, layout, kw["grad_accum"], kw["global_batch"] is not None)
     planned_serve = kw["gpu_name"] is not None and not train
     ngl = _ngl(kw["ngl"])
     if engine == "llamacpp" and kw["gpu_name"] and ngl is None:

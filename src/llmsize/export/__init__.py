@@ -120,16 +120,16 @@ def llamacpp_command(s: Setup) -> str:
     Source: llamacpp-args"""
     lay = s.layout
     _no_training_states("llama.cpp", lay)
-    if not s.model.lower().endswith(".gguf"):
-        raise LlmsizeError(f"llama.cpp export: MODEL must be a .gguf file, got {s.model!r}; download or convert one "
-                           "(e.g. a Q4_K_M GGUF of it) and pass its path; `llmsize fit MODEL --weights Q4_K_M "
-                           "--find ngl` sizes a preset before you have the file")
     if lay.cp > 1 or lay.ep > 1 or lay.pp > 1 and lay.tp > 1:
         raise LlmsizeError("llama.cpp export: llama.cpp splits one model by layers (-sm layer) or by rows/tensors "
                            "(-sm row|tensor) over its GPUs; no context or expert parallelism, no TP x PP mix")
     if lay.tp > 1 and lay.tp != lay.gpus:
         raise LlmsizeError(f"llama.cpp export: TP {lay.tp} must span all {lay.gpus} GPUs (llama.cpp runs one "
                            "replica per server)")
+    if not s.model.lower().endswith(".gguf"):
+        raise LlmsizeError(f"llama.cpp export: MODEL must be a .gguf file, got {s.model!r}; download or convert one "
+                           "(e.g. a Q4_K_M GGUF of it) and pass its path; `llmsize fit MODEL --weights Q4_K_M "
+                           "--find ngl` sizes a preset before you have the file")
     if s.kv_cache_dtype not in LLAMACPP_FLAGS["-ctk"][2]:  # type: ignore[operator]
         raise LlmsizeError(f"llama.cpp KV cache type must be one of {', '.join(LLAMACPP_FLAGS['-ctk'][2] or ())}")
     ngl = "auto" if s.gpu_layers is None else str(s.gpu_layers)

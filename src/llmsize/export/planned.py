@@ -120,3 +120,23 @@ def _flags(given: Layout, r: dict[str, Any]) -> str:
         if getattr(given, k) != r[k]:
             out.append(f"--{k.replace('_', '-')} {r[k]}")
     return " ".join(out) or "the same layout"
+
+
+def grad_accum_for(engine: str, job: Any, layout: Layout, grad_accum: int | None, global_given: bool) -> int:
+    """Micro-batches per step for the engines that write the batch (DeepSpeed, Megatron, torchtitan): the
+    planner's global batch / (micro-batch x DP) unless given; a given one must agree with a given global batch."""
+    from llmsize.planner.jobs import TrainJob
+
+    if not isinstance(job, TrainJob) or engine not in ("deepspeed", "megatron", "torchtitan"):
+        return grad_accum or 1
+    per = job.micro_batch * layout.dp
+    planned = job.global_batch // per if job.global_batch % per == 0 else None
+    if grad_accum is None:
+        if planned is None:
+            raise LlmsizeError(f"global batch {job.global_batch} is not a multiple of micro-batch {job.micro_batch} x "
+                               f"DP {layout.dp}; give --global-batch or --grad-accum")
+        return planned
+    if grad_accum != planned and global_given:
+        raise LlmsizeError(f"--grad-accum {grad_accum} x micro-batch {job.micro_batch} x DP {layout.dp} != "
+                           f"--global-batch {job.global_batch}")
+    return grad_accum

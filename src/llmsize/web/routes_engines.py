@@ -16,7 +16,7 @@ router = APIRouter(prefix="/api/v1")
 
 class NglBody(S._Body):
     model: S.ModelRef
-    gpu: str = Field(min_length=1, max_length=80)
+    gpu: str = Field(min_length=1, max_length=80, examples=["RTX-4090"])
     weights: str = Field("Q4_K_M", min_length=1, max_length=20, description="llama.cpp preset: Q4_K_M, Q8_0, F16, ...")
     host: str = Field("DDR5-5600-2ch", min_length=1, max_length=80, description="Host memory (CPU catalog name).")
     context: int = Field(4096, ge=1, le=S.MAX_CONTEXT, description="Tokens per slot.")
