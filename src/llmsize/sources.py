@@ -263,9 +263,43 @@ SOURCES: dict[str, str] = {
     "cuda-context": "CUDA context (driver, loaded kernels, cuBLAS workspace) outside PyTorch's allocator: "
                     "pytorch/pytorch#107667 (ptrblck, 2023: ~300 MB with lazy module loading since CUDA 11.7, "
                     ">1000 MB before) and #28113 (200+ to 700+ MB by machine); llmsize uses 500 MiB.",
-    "llamacpp-compute": "ggml-org/llama.cpp src/llama-context.cpp (graph_reserve: compute buffer sized for the "
-                        "worst-case ubatch; logs 'CUDA0 compute buffer size = ... MiB'); KV cache "
-                        "2·L·n_ctx·n_kv·d_h·bytes(ctk).",
+    "llamacpp-compute": "ggml-org/llama.cpp@0c1e57098 src/llama-context.cpp (sched_reserve/graph_reserve: the "
+                        "pp graph of min(n_ctx, n_ubatch) tokens, n_seq_max sequences, full KV) and "
+                        "ggml/src/ggml-alloc.c (ggml_gallocr: inputs first, best-fit free list, parents freed "
+                        "after their last child, in-place reuse for ggml_op_can_inplace ops); checked on "
+                        "tests/data/llamacpp_buffers.jsonl.",
+    "llamacpp-context": "ggml-org/llama.cpp@0c1e57098 src/llama-context.cpp llama_context::llama_context "
+                        "(n_ctx = GGML_PAD(n_ctx, 256); n_ctx_seq = pad(n_ctx / n_seq_max, 256) unless kv_unified; "
+                        "n_batch = min(n_ctx, n_batch); n_ubatch = min(n_batch, n_ubatch); output_reserve) and "
+                        "src/llama-kv-cache-iswa.cpp (SWA cells = pad(min(size, n_swa·(np if unified) + n_ubatch), "
+                        "256)).",
+    "llamacpp-kv": "ggml-org/llama.cpp@0c1e57098 src/llama-kv-cache.cpp llama_kv_cache::llama_kv_cache (per layer "
+                   "K, V = ggml_new_tensor_3d(type, n_embd_k/v_gqa, kv_size, n_stream); one stream per sequence "
+                   "unless unified; buffer per device).",
+    "llamacpp-model-buffers": "ggml-org/llama.cpp@0c1e57098 src/llama-model.cpp load_tensors (mmap: "
+                              "ggml_backend_dev_buffer_from_host_ptr over the file range of the buffer's tensors; "
+                              "else ggml_backend_alloc_ctx_tensors_from_buft, tensors padded to the buffer "
+                              "alignment: CPU 32, CUDA 128 with one 512-value row pad per quantized tensor, "
+                              "ggml-cuda.cu get_alloc_size) and src/llama-model-loader.cpp (host buffer replaced "
+                              "by CPU under mmap).",
+    "llamacpp-repack": "ggml-org/llama.cpp@0c1e57098 ggml/src/ggml-cpu/repack.cpp "
+                       "ggml_repack_get_optimal_repack_type (x86: Q4_0, Q4_K, IQ4_NL, MXFP4 with AVX2 and Q2_K with "
+                       "AVX-512, ne[1] % 8 == 0) and extra_buffer_type::supports_op (2-D MUL_MAT weights).",
+    "llamacpp-offload": "ggml-org/llama.cpp@0c1e57098 src/llama-model.cpp load_tensors (i_gpu_start = "
+                        "max(n_layer + 1 - ngl, 0); output layer on the GPU when ngl > n_layer; input layer on the "
+                        "CPU); common/common.h fit_params_target 1024 MiB; ggml-cuda.cu offload_op (batches >= "
+                        "GGML_OP_OFFLOAD_MIN_BATCH = 32 run on the GPU).",
+    "megatron-args": "NVIDIA/Megatron-LM megatron/training/arguments.py @d98e8a64 (add_megatron_arguments, flags "
+                     "generated from TransformerConfig/TrainingConfig by ArgumentGroupFactory); recorded in "
+                     "llmsize/export/megatron_flags.py by scripts/refresh_megatron_flags.py.",
+    "torchtitan-config": "pytorch/torchtitan torchtitan/config/job_config.py @v0.2.2 (73a0e697; JobConfig: job, model, "
+                         "training, parallelism, activation_checkpoint, quantize.linear.float8), the last release that "
+                         "reads TOML (#2386 replaced it by a Python registry); recorded in "
+                         "llmsize/export/torchtitan_fields.py.",
+    "vllm-worker": "vllm-project/vllm@35d5cda1 vllm/v1/worker/gpu_worker.py (determine_available_memory: "
+                   "requested = total x gpu_memory_utilization; memory_profiling of profile_run -> weights, "
+                   "torch_peak_increase, non_torch_increase; CUDA graph estimate subtracted by default since "
+                   "v0.21) and vllm/v1/core/kv_cache_utils.py (hybrid KV groups of equal layer count).",
 }
 
 

@@ -15,7 +15,7 @@ def run(*args: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize("args, msg", [
     (("export", "vllm", "m", "--gpu-memory-utilization", "0.9", "--gpus", "8", "--tp", "3"), "does not divide"),
-    (("export", "vllm", "m", "--gpus", "8", "--tp", "2"), "one replica"),
+    (("export", "vllm", "m", "--gpus", "8", "--cp", "2"), "context parallelism"),
     (("fit", "--hidden", "64", "--layers", "2", "--heads", "4", "--vocab", "100", "--gpu", "H10"), "did you mean"),
     (("plan", "--hidden", "64", "--layers", "2", "--heads", "4", "--vocab", "100", "--price", "H100=0"), "positive"),
     (("plan", "--hidden", "64", "--layers", "2", "--heads", "4", "--vocab", "100", "--price", "H100=-3"), "positive"),

@@ -49,8 +49,9 @@ def test_llamacpp_flags_are_the_engines():
     cmd = llamacpp_command(Setup(model="m.gguf", layout=Layout(dp=2), max_model_len=16384, kv_cache_dtype="q8_0",
                                  tensor_split=(1, 1), max_num_seqs=4))
     got = parse_llamacpp(cmd)
-    assert got["ngl"] == 999 and got["c"] == 16384 and got["ctk"] == got["ctv"] == "q8_0"
-    assert got["ts"] == "1,1" and got["np"] == 4 and got["fa"] == "on"
+    # the context is per slot: 4 slots of 16,384 tokens each need -c 65536 (llama.cpp gives each -c / -np)
+    assert got["ngl"] == "auto" and got["c"] == 4 * 16384 and got["ctk"] == got["ctv"] == "q8_0"
+    assert got["ts"] == "1,1" and got["sm"] == "layer" and got["np"] == 4 and got["fa"] == "on" and got["no_kvu"]
     flags = set(LLAMACPP_FLAGS) | {a for v in LLAMACPP_FLAGS.values() for a in v[0]}
     assert all(t in flags for t in shlex.split(cmd) if t.startswith("-"))
     with pytest.raises(LlmsizeError, match="KV cache type"):

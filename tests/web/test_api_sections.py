@@ -57,9 +57,10 @@ def test_gpus_equals_cli(client):
     ("llamacpp", {"layout": {"tp": 2}}, ["--tp", "2"]),
 ])
 def test_export_equals_cli(client, engine, body, args):
-    rep = post(client, "export", {"engine": engine, "model_name": "meta-llama/Llama-3.1-8B", **body})
+    model = "llama-3.1-8b-Q4_K_M.gguf" if engine == "llamacpp" else "meta-llama/Llama-3.1-8B"  # llama.cpp: a GGUF
+    rep = post(client, "export", {"engine": engine, "model_name": model, **body})
     out = subprocess.run([sys.executable, "-c", "from llmsize.cli import main; main()", "export", engine,
-                          "meta-llama/Llama-3.1-8B", *args], capture_output=True, text=True, timeout=60)
+                          model, *args], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert rep == {"engine": engine, "text": out.stdout.rstrip("\n")}
 

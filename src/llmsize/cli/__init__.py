@@ -17,7 +17,7 @@ _LAZY: dict[str, str] = {
     "infer": "llmsize.cli.memory", "train": "llmsize.cli.memory", "validate": "llmsize.cli.memory",
     "quant": "llmsize.cli.quant",
     "plan": "llmsize.cli.plan", "fit": "llmsize.cli.plan", "speed": "llmsize.cli.plan", "cost": "llmsize.cli.plan",
-    "export": "llmsize.cli.plan", "gpus": "llmsize.cli.plan",
+    "export": "llmsize.cli.export", "gpus": "llmsize.cli.plan",
     "design": "llmsize.cli.design", "compare": "llmsize.cli.design", "scaling": "llmsize.cli.design",
     "whatif": "llmsize.cli.design",
     "serve": "llmsize.cli.serve",

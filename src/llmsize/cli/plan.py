@@ -72,6 +72,9 @@ def job_options(f: Callable[..., Any]) -> Callable[..., Any]:
                  "gpu_memory_utilization", "target_tps", "price")
         v = {n: kw.pop(n) for n in names}
         kw["prices"] = _prices(v.pop("price"))
+        if "ngl" in (kw.get("find") or ()):  # llama.cpp's question: GGUF formats and KV types, not vLLM's
+            kw["job"] = v
+            return f(*args, **kw)
         kw["job"] = make_job(**v, host_memory_name="--host-memory", nvme_name="--nvme", flags=True)
         return f(*args, **kw)
 
@@ -166,13 +169,23 @@ def plan_cmd(model: Loaded, job: Any, prices: dict[str, float], gpu_names: tuple
 @layout_options
 @click.option("--gpu", "gpu_name", required=True, help="GPU type.")
 @click.option("--find", "find", multiple=True, type=click.Choice(["gpus", "batch", "context", "concurrency",
-                                                                   "cheapest"]),
-              help="Which questions (default: all that apply).")
+                                                                   "cheapest", "ngl"]),
+              help="Which questions (default: all that apply but ngl). ngl: llama.cpp layers on the GPU, the rest "
+                   "on the CPU (MODEL.gguf, or a preset with --weights Q4_K_M).")
+@click.option("--host", "host_name", default="DDR5-5600-2ch", show_default=True,
+              help="--find ngl: host memory (llmsize catalog of CPUs: ddr4, ddr5, epyc, m4-max, ...).")
 @json_option
 def fit_cmd(model: Loaded, job: Any, prices: dict[str, float], layout: Any, gpu_name: str, find: tuple[str, ...],
-            as_json: bool) -> None:
-    """Inverse questions: fewest GPUs, largest batch, longest context, most concurrent requests, cheapest setup."""
+            host_name: str, as_json: bool) -> None:
+    """Inverse questions: fewest GPUs, largest batch, longest context, most concurrent requests, cheapest setup;
+    llama.cpp partial offload (--find ngl)."""
     from llmsize.planner.reports import FIND, fit_report
+
+    if "ngl" in find:
+        from llmsize.cli.engines import fit_ngl
+
+        fit_ngl(model, job, layout, gpu_name, find, host_name, as_json)
+        return
 
     rep = fit_report(model.spec, job, gpu_name, layout, find=find or FIND, prices=prices)
     if as_json:
@@ -275,34 +288,6 @@ def cost_cmd(model: Loaded, job: Any, prices: dict[str, float], gpu_names: tuple
     console().print(table(f"{rep['model']}: {rep['mode']} cost", cols, rows))
 
 
-@click.command("export")
-@click.argument("engine", type=click.Choice(["vllm", "llamacpp", "deepspeed", "fsdp", "torchrun"]))
-@click.argument("model_name", metavar="MODEL")
-@layout_options
-@click.option("--max-model-len", type=click.IntRange(min=1))
-@click.option("--gpu-memory-utilization", type=click.FloatRange(0, 1, min_open=True), default=0.9, show_default=True)
-@click.option("--kv-cache-dtype", default=None, help="vLLM: auto/fp8/...; llama.cpp: f16/q8_0/...")
-@click.option("--quantization", help="vLLM --quantization method.")
-@click.option("--max-num-seqs", type=click.IntRange(min=1), help="Concurrent sequences (vLLM) / slots (llama.cpp).")
-@click.option("--micro-batch", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--grad-accum", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--gpus-per-node", type=click.IntRange(min=1), default=8, show_default=True)
-@click.option("--script", default="train.py", show_default=True, help="Training script for torchrun.")
-def export_cmd(engine: str, model_name: str, layout: Any, max_model_len: int | None, gpu_memory_utilization: float,
-               kv_cache_dtype: str | None, quantization: str | None, max_num_seqs: int | None, micro_batch: int,
-               grad_accum: int, gpus_per_node: int, script: str) -> None:
-    """Write what an engine reads for a setup: a vLLM or llama.cpp command line, a DeepSpeed JSON, an
-    accelerate FSDP config or a torchrun launch line. A preset name becomes its Hugging Face repo id
-    (llama.cpp keeps MODEL as the GGUF file to load)."""
-    from llmsize.export import engine_setup, export
-
-    s = engine_setup(engine, model_name, layout, max_model_len=max_model_len,
-                     gpu_memory_utilization=gpu_memory_utilization, kv_cache_dtype=kv_cache_dtype,
-                     quantization=quantization, max_num_seqs=max_num_seqs, micro_batch=micro_batch,
-                     grad_accum=grad_accum, gpus_per_node=gpus_per_node, script=script)
-    click.echo(export(engine, s))
-
-
 @click.command("gpus")
 @click.argument("search", required=False)
 @json_option
@@ -328,4 +313,4 @@ def gpus_cmd(search: str | None, as_json: bool, units: str) -> None:
             "usable_origin); ~ nominal, nothing to derive it from")
 
 
-COMMANDS = [plan_cmd, fit_cmd, speed_cmd, cost_cmd, export_cmd, gpus_cmd]
+COMMANDS = [plan_cmd, fit_cmd, speed_cmd, cost_cmd, gpus_cmd]

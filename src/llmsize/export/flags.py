@@ -5,7 +5,9 @@ Only flags the exporters emit need be here, with their aliases and accepted valu
 every exported command line against these lists."""
 from __future__ import annotations
 
-VLLM_SOURCE = "vllm-project/vllm vllm/engine/arg_utils.py @001999d2f360c2c5da23a916510c273b1a73d06c (EngineArgs.add_cli_args)"
+VLLM_SOURCE = ("vllm-project/vllm vllm/engine/arg_utils.py @001999d2f360c2c5da23a916510c273b1a73d06c (EngineArgs.add_cli_args); "
+               "for vLLM 0.34: --swap-space removed (V1 engine has no CPU swap space), --data-parallel-size/-dp and "
+               "--enable-expert-parallel added (ParallelConfig; used by vLLM's own DP/EP serve tests)")
 # flag -> (aliases, type, choices or None)
 VLLM_FLAGS: dict[str, tuple[tuple[str, ...], str, tuple[str, ...] | None]] = {
     "--model": ((), "str", None),
@@ -14,8 +16,9 @@ VLLM_FLAGS: dict[str, tuple[tuple[str, ...], str, tuple[str, ...] | None]] = {
     "--max-model-len": ((), "int", None),
     "--pipeline-parallel-size": (("-pp",), "int", None),
     "--tensor-parallel-size": (("-tp",), "int", None),
+    "--data-parallel-size": (("-dp",), "int", None),
+    "--enable-expert-parallel": ((), "flag", None),
     "--block-size": ((), "int", ("8", "16", "32", "64", "128")),
-    "--swap-space": ((), "float", None),
     "--cpu-offload-gb": ((), "float", None),
     "--gpu-memory-utilization": ((), "float", None),
     "--max-num-batched-tokens": ((), "int", None),
@@ -30,15 +33,19 @@ VLLM_FLAGS: dict[str, tuple[tuple[str, ...], str, tuple[str, ...] | None]] = {
 VLLM_QUANTIZATION = ("awq", "fp8", "gptq", "gptq_marlin", "awq_marlin", "bitsandbytes", "compressed-tensors",
                      "gguf", "fbgemm_fp8", "marlin", "experts_int8")
 
-LLAMACPP_SOURCE = "ggml-org/llama.cpp common/arg.cpp @145b6280d6aa1890e22457143dad0badb3fd6820 (common_params_parser_init)"
+LLAMACPP_SOURCE = ("ggml-org/llama.cpp common/arg.cpp @0c1e57098 (common_params_parser_init; the llama.cpp "
+                   "llama-cpp-python 0.3.36 vendors); refreshed by scripts/refresh_llamacpp_flags.py")
 LLAMACPP_FLAGS: dict[str, tuple[tuple[str, ...], str, tuple[str, ...] | None]] = {
     "-m": (("--model",), "str", None),
     "-c": (("--ctx-size",), "int", None),
-    "-ngl": (("--gpu-layers", "--n-gpu-layers"), "int", None),
+    "-ngl": (("--gpu-layers", "--n-gpu-layers"), "ngl", None),  # N, 'auto' or 'all'
+    "-fit": (("--fit",), "str", ("on", "off")),
+    "-kvu": (("--kv-unified",), "flag", None),
+    "-no-kvu": (("--no-kv-unified",), "flag", None),
     "-ctk": (("--cache-type-k",), "str", ("f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "iq4_nl", "q5_0", "q5_1")),
     "-ctv": (("--cache-type-v",), "str", ("f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "iq4_nl", "q5_0", "q5_1")),
     "-ts": (("--tensor-split",), "str", None),
-    "-sm": (("--split-mode",), "str", ("none", "layer", "row")),
+    "-sm": (("--split-mode",), "str", ("none", "layer", "row", "tensor")),
     "-np": (("--parallel",), "int", None),
     "-b": (("--batch-size",), "int", None),
     "-ub": (("--ubatch-size",), "int", None),

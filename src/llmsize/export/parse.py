@@ -14,9 +14,16 @@ class _Parser(argparse.ArgumentParser):
         raise LlmsizeError(f"{self.prog}: {message}")
 
 
+def _ngl(v: str) -> int | str:
+    """llama.cpp -ngl: a layer count, 'auto' or 'all' (common/arg.cpp)."""
+    if v in ("auto", "all"):
+        return v
+    return int(v)
+
+
 def _parser(prog: str, flags: dict[str, tuple[tuple[str, ...], str, tuple[str, ...] | None]]) -> _Parser:
     p = _Parser(prog=prog, add_help=False, allow_abbrev=False)
-    types = {"int": int, "float": float, "str": str}
+    types = {"int": int, "float": float, "str": str, "ngl": _ngl}
     for flag, (aliases, kind, choices) in flags.items():
         dest = flag.lstrip("-").replace("-", "_")
         if kind == "flag":

@@ -117,7 +117,7 @@ def _error(status: int, detail: str, headers: dict[str, str] | None = None, **ex
 
 def create_app() -> FastAPI:
     """A fresh app: API routes, error handlers, body cap, the page and its assets."""
-    from llmsize.web import routes, routes_design, routes_plan
+    from llmsize.web import routes, routes_design, routes_engines, routes_plan
 
     try:
         from llmsize.web import routes_memory
@@ -154,6 +154,7 @@ def create_app() -> FastAPI:
 
     app.include_router(routes.router)
     app.include_router(routes_plan.router)
+    app.include_router(routes_engines.router)
     app.include_router(routes_design.router)
     if routes_memory is not None:
         app.include_router(routes_memory.router)

@@ -86,10 +86,16 @@ async def export(body: S.ExportBody) -> Response:
     from llmsize.export import export as render
 
     def run() -> dict[str, Any]:
-        s = engine_setup(body.engine, body.model_name, layout(body.layout), max_model_len=body.max_model_len,
+        from llmsize.export.planned import grad_accum_for
+        from llmsize.planner.jobs import make_job
+
+        lay = layout(body.layout)
+        accum = grad_accum_for(body.engine, make_job("train", micro_batch=body.micro_batch), lay, body.grad_accum,
+                               False)
+        s = engine_setup(body.engine, body.model_name, lay, max_model_len=body.max_model_len,
                          gpu_memory_utilization=body.gpu_memory_utilization, kv_cache_dtype=body.kv_cache_dtype,
                          quantization=body.quantization, max_num_seqs=body.max_num_seqs,
-                         micro_batch=body.micro_batch, grad_accum=body.grad_accum,
+                         micro_batch=body.micro_batch, grad_accum=accum,
                          gpus_per_node=body.gpus_per_node, script=body.script)
         return {"engine": body.engine, "text": render(body.engine, s)}
 

@@ -191,7 +191,8 @@ class ExportBody(_Body):
     quantization: str | None = Field(None, min_length=1, max_length=40)
     max_num_seqs: int | None = _opt(MAX_BATCH)
     micro_batch: int = Field(1, ge=1, le=MAX_BATCH)
-    grad_accum: int = Field(1, ge=1, le=1 << 16)
+    grad_accum: int | None = Field(None, ge=1, le=1 << 16, description="Default: the planner's global batch "
+                                                                      "(1024) / (micro-batch x DP) for DeepSpeed.")
     gpus_per_node: int = Field(8, ge=1, le=1024)
     script: str = Field("train.py", min_length=1, max_length=200)
 

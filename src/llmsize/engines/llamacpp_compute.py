@@ -1,0 +1,81 @@
+"""llama.cpp's compute buffer: the peak of ggml's graph allocator over the worst-case prompt graph.
+
+llama.cpp reserves the compute buffer once (llama_context::sched_reserve -> graph_reserve) for a ubatch of
+n_tokens = min(n_ctx, n_ubatch) tokens over n_seq_max sequences with one output per token and the KV
+cache at full size (llama_kv_cache_context: n_kv = cache size). ggml-alloc.c (ggml_gallocr) then walks
+the graph in order: graph inputs (token ids, positions, the KQ mask) are allocated first, every node gets
+a block from a best-fit free list, a parent is freed after its last child, and element-wise ops (ADD,
+MUL, RMS_NORM, ROPE, SOFT_MAX, UNARY, SCALE) reuse their parent's block in place. The buffer is the
+allocator's high-water mark, so it is the largest set of tensors alive at one time. For a decoder
+that set is one of:
+
+* output: the logits [n_vocab, n_tokens] f32 and the final-norm activations (two [d, T] f32 alive:
+  the residual stream and its normalised copy);
+* attention without flash attention: KQ [n_kv, T, n_head] f32 (soft_max runs in place on it), the KQ
+  mask [n_kv, T] f32, Q [n_head·d_k, T] and the new K, V rows, with the residual stream and the
+  normalised input alive; with flash attention (GGML_OP_FLASH_ATTN_EXT) no KQ is materialised and the
+  mask is f16;
+* feed-forward: gate, up and their product [d_ff, T] f32 with the residual stream.
+
+Non-unified KV over s sequences splits the tokens into s streams of T/s, each attending to its own
+n_ctx_seq cells, so KQ = n_ctx_seq · T · n_head · 4 in all. Sliding-window layers attend to the SWA
+cache's cells. The terms are checked against llama.cpp's own reserved sizes in
+tests/data/llamacpp_buffers.jsonl (CPU backend): within 5% on every measured row."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from llmsize.engines.llamacpp import LlamaParams, contexts
+from llmsize.spec import ModelSpec
+
+F32 = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Compute:
+    """The compute buffer and the phase that sets it (each phase's live bytes)."""
+
+    output: int
+    attention: int
+    ffn: int
+    inputs: int  # token ids, positions, output ids and the KQ mask(s): the graph inputs
+
+    @property
+    def total(self) -> int:
+        return max(self.output, self.attention, self.ffn)
+
+    @property
+    def phase(self) -> str:
+        return max((("output", self.output), ("attention", self.attention), ("ffn", self.ffn)),
+                   key=lambda kv: kv[1])[0]
+
+
+def compute_buffer(spec: ModelSpec, p: LlamaParams) -> Compute:
+    """The compute buffer llama.cpp reserves on one backend running the whole graph.
+
+    T = min(n_ctx, n_ubatch) (a multiple of n_seq_max), X = d·T·4
+    output    = V·T·4 + 2X
+    attention = n_kv·T·n_h·4 (no FA) + mask(n_kv·T·(2 FA | 4)) + (n_h·d_k + 2·n_kv_h·d_k)·T·4 + 2X
+    ffn       = 3·d_ff·T·4 + 2X
+    buffer    = max(output, attention, ffn)
+
+    Source: llamacpp-compute"""
+    c = contexts(spec, p)
+    seqs = p.n_seq_max
+    t = -(-min(c.n_ctx, c.n_ubatch) // seqs) * seqs
+    x = spec.hidden_size * t * F32
+    a = spec.attention
+    sliding = spec.sliding_window is not None and "sliding" in spec.layer_types
+    full = any(spec.layer_type(i) != "sliding" for i in range(spec.num_layers))
+    n_kv = c.kv_size if full or not sliding else c.swa_size
+    mask_el = 2 if p.flash_attn else F32
+    masks = [n_kv] + ([c.swa_size] if sliding and full else [])
+    mask = sum(m * t * mask_el for m in masks)
+    small = 3 * t * 4  # token ids, positions, output ids (int32)
+    qkv = (a.num_heads * a.head_dim + 2 * a.num_kv_heads * a.head_dim) * t * F32
+    kq = 0 if p.flash_attn else n_kv * t * a.num_heads * F32
+    ff = spec.moe.expert_intermediate_size * spec.moe.top_k if spec.moe else spec.mlp.intermediate_size
+    return Compute(output=spec.vocab_size * t * F32 + 2 * x + small,
+                   attention=kq + mask + qkv + 2 * x + small,
+                   ffn=3 * ff * t * F32 + 2 * x + mask + small,
+                   inputs=mask + small + x)

@@ -1,0 +1,114 @@
+"""Megatron-LM `pretrain_gpt.py` arguments for a planned layout: TP, PP, CP, EP, sequence parallelism, the
+distributed optimizer, recomputation, batch and the model's shape; launched by torchrun on every node.
+Checked against Megatron-LM's own parser (recorded in llmsize.export.megatron_flags)."""
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from llmsize.errors import LlmsizeError
+from llmsize.spec import ModelSpec
+
+_NORM = {"rmsnorm": "RMSNorm", "layernorm": "LayerNorm"}
+_POS = {"rope": "rope", "learned": "learned_absolute", "none": "none"}
+
+
+def megatron_args(s: Any, spec: ModelSpec, job: Any, *, virtual_stages: int | None = None) -> str:
+    """The launch line: `torchrun ... pretrain_gpt.py --tensor-model-parallel-size ... `. Interleaved
+    pipelining: L / (PP x V) layers per virtual stage.
+
+    Source: megatron-args"""
+    from llmsize.export import torchrun_command
+    from llmsize.planner.jobs import TrainJob
+
+    lay = s.layout
+    if not isinstance(job, TrainJob):
+        raise LlmsizeError("Megatron export is for training")
+    if lay.fsdp is not None or lay.zero > 1:
+        raise LlmsizeError(f"Megatron export: {lay.label()} shards like ZeRO-{lay.zero}; Megatron's distributed "
+                           "optimizer shards optimizer states only (ZeRO-1); export deepspeed/fsdp/torchtitan for it")
+    if lay.offload_optimizer != "none" or lay.offload_params != "none":
+        raise LlmsizeError("Megatron export: offloading is DeepSpeed's (export deepspeed)")
+    if spec.attention.mla or spec.position not in _POS or spec.norms.kind not in _NORM:
+        raise LlmsizeError(f"Megatron export: {spec.name} ({spec.model_type}) is not a pretrain_gpt.py GPT model")
+    a = spec.attention
+    args: list[str] = ["--tensor-model-parallel-size", str(lay.tp), "--pipeline-model-parallel-size", str(lay.pp)]
+    if virtual_stages:
+        if lay.pp == 1 or spec.num_layers % (lay.pp * virtual_stages):
+            raise LlmsizeError(f"Megatron export: {virtual_stages} virtual stages need PP > 1 and {spec.num_layers} "
+                               f"layers divisible by PP {lay.pp} x {virtual_stages}")
+        args += ["--num-layers-per-virtual-pipeline-stage", str(spec.num_layers // (lay.pp * virtual_stages))]
+    if lay.cp > 1:
+        args += ["--context-parallel-size", str(lay.cp)]
+    if lay.ep > 1:
+        args += ["--expert-model-parallel-size", str(lay.ep)]
+    if lay.tp > 1:
+        args += ["--sequence-parallel"]
+    if lay.zero == 1:
+        args += ["--use-distributed-optimizer"]
+    if job.recompute:
+        args += ["--recompute-granularity", "full", "--recompute-method", "uniform", "--recompute-num-layers", "1"]
+    args += ["--micro-batch-size", str(lay.micro_batch if lay.micro_batch > 1 else job.micro_batch),
+             "--global-batch-size", str(job.global_batch), "--seq-length", str(job.seq_len),
+             "--max-position-embeddings", str(spec.max_position_embeddings),
+             "--num-layers", str(spec.num_layers), "--hidden-size", str(spec.hidden_size),
+             "--num-attention-heads", str(a.num_heads)]
+    ffn = spec.mlp.intermediate_size
+    args += ["--ffn-hidden-size", str(ffn)]
+    if a.num_kv_heads != a.num_heads:
+        args += ["--group-query-attention", "--num-query-groups", str(a.num_kv_heads)]
+    if a.head_dim * a.num_heads != spec.hidden_size:
+        args += ["--kv-channels", str(a.head_dim)]
+    if spec.mlp.kind == "gated" and "silu" in spec.mlp.activation:
+        args += ["--swiglu"]
+    args += ["--normalization", _NORM[spec.norms.kind], "--position-embedding-type", _POS[spec.position]]
+    if not spec.tie_word_embeddings:
+        args += ["--untie-embeddings-and-output-weights"]
+    if not spec.mlp.bias and not a.o_bias:
+        args += ["--disable-bias-linear"]
+        if a.qkv_bias:
+            args += ["--add-qkv-bias"]
+    if a.qk_norm not in (None, "none", False):
+        args += ["--qk-layernorm"]
+    if spec.moe:
+        args += ["--num-experts", str(spec.moe.num_experts), "--moe-router-topk", str(spec.moe.top_k),
+                 "--moe-ffn-hidden-size", str(spec.moe.expert_intermediate_size)]
+    if job.precision in ("bf16-mixed", "bf16"):
+        args += ["--bf16"]
+    if job.tokens:
+        args += ["--train-iters", str(max(1, round(job.tokens / (job.global_batch * job.seq_len))))]
+    args += ["--tokenizer-type", "HuggingFaceTokenizer", "--tokenizer-model", s.model]
+    launch = torchrun_command(s).rsplit(" ", 1)[0]
+    return f"{launch} pretrain_gpt.py \\\n  " + " \\\n  ".join(
+        " ".join(shlex.quote(x) for x in pair) for pair in _pairs(args))
+
+
+def _pairs(args: list[str]) -> list[list[str]]:
+    out: list[list[str]] = []
+    for x in args:
+        if x.startswith("--") or not out:
+            out.append([x])
+        else:
+            out[-1].append(x)
+    return out
+
+
+def parse_megatron(text: str) -> dict[str, Any]:
+    """The pretrain_gpt.py arguments of an exported launch, through a parser built from Megatron-LM's recorded
+    definitions (unknown flag, missing value or bad choice -> LlmsizeError)."""
+    import argparse
+
+    from llmsize.export.megatron_flags import MEGATRON_FLAGS
+    from llmsize.export.parse import _Parser
+
+    argv = shlex.split(text.replace("\\\n", " "))
+    if "pretrain_gpt.py" not in argv:
+        raise LlmsizeError("not a pretrain_gpt.py launch")
+    p = _Parser(prog="pretrain_gpt.py", add_help=False, allow_abbrev=False)
+    for flag, (names, kind, choices) in MEGATRON_FLAGS.items():
+        if kind == "flag":
+            p.add_argument(*names, action="store_true")
+        else:
+            p.add_argument(*names, choices=list(choices) if choices else None)
+    ns: argparse.Namespace = p.parse_args(argv[argv.index("pretrain_gpt.py") + 1:])
+    return {k: v for k, v in vars(ns).items() if v not in (None, False)}

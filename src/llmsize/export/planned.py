@@ -1,0 +1,142 @@
+"""Export runs the planner: with a GPU type and count but no layout flags, the planner's best feasible layout
+for that engine; an explicit layout the memory model says does not fit is refused with the smallest change
+that fits. Uses only the planner's public entry points (plan_report rows, make_layout)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from llmsize.errors import LlmsizeError
+from llmsize.parallel import Layout
+from llmsize.spec import ModelSpec
+
+SERVE_ENGINES = ("vllm", "llamacpp")
+# which planned training layouts each engine can run
+_TRAIN_ENGINES = {"deepspeed": ("deepspeed", "ddp"), "fsdp": ("fsdp",), "torchrun": None,
+                  "megatron": ("megatron", "ddp"), "torchtitan": ("fsdp", "megatron", "ddp")}
+
+
+@dataclass(frozen=True, slots=True)
+class Chosen:
+    """The layout export writes, why, and the memory per GPU the planner gives it."""
+
+    layout: Layout
+    memory_per_gpu: int | None
+    budget: int | None
+    note: str
+
+
+def _layout(row: dict[str, Any], job: Any, gpus: int) -> Layout:
+    """A plan_report row -> Layout (serving: replicas of TP x PP fill the GPUs as data parallelism)."""
+    from llmsize.planner.jobs import TrainJob
+
+    tp, pp, cp, ep = row["tp"], row["pp"], row["cp"], row["ep"]
+    dp = gpus // (tp * pp * cp)
+    if isinstance(job, TrainJob):
+        micro = job.micro_batch
+        accum = job.global_batch // (micro * dp) if job.global_batch % (micro * dp) == 0 else 1
+        return Layout(tp=tp, pp=pp, cp=cp, ep=ep, dp=dp, zero=row["zero"], engine=row["engine"], fsdp=row["fsdp"],
+                      offload_optimizer=row["offload_optimizer"], offload_params=row["offload_params"],
+                      sequence_parallel=row["engine"] == "megatron" and tp > 1, micro_batch=micro, grad_accum=accum)
+    return Layout(tp=tp, pp=pp, dp=dp, engine="ddp")
+
+
+def _rows(spec: ModelSpec, job: Any, gpu: str, gpus: int) -> list[dict[str, Any]]:
+    from llmsize.planner import plan_report
+    from llmsize.planner.jobs import TrainJob
+
+    if isinstance(job, TrainJob):
+        rep = plan_report(spec, job, gpu_names=[gpu], counts=[gpus], max_gpus=gpus, top=1 << 20)
+        return [r for r in rep["setups"] if r["gpus"] == gpus]
+    rep = plan_report(spec, job, gpu_names=[gpu], max_gpus=gpus, top=1 << 20)
+    return [r for r in rep["setups"] if gpus % (r["tp"] * r["pp"]) == 0]
+
+
+def _serve_score(row: dict[str, Any], job: Any, gpus: int) -> tuple[float, int]:
+    """Output tokens/s of the deployment: replicas help only while there are requests to give them."""
+    replicas = gpus // (row["tp"] * row["pp"])
+    return (row["tokens_per_s"] or 0.0) * min(replicas, job.concurrency), -row["tp"] * row["pp"]
+
+
+def best_layout(engine: str, spec: ModelSpec, job: Any, gpu: str, gpus: int) -> Chosen:
+    """The planner's best feasible layout for `engine` on `gpus` x `gpu` (training: in the planner's rank
+    order; serving: the replica layout giving the most output tokens/s on all `gpus`)."""
+    rows = _rows(spec, job, gpu, gpus)
+    if engine in SERVE_ENGINES:
+        rows = sorted(rows, key=lambda r: _serve_score(r, job, gpus), reverse=True)
+    else:
+        ok = _TRAIN_ENGINES[engine]
+        rows = [r for r in rows if ok is None or r["engine"] in ok]
+        if engine in ("deepspeed", "fsdp"):
+            rows = [r for r in rows if r["tp"] == r["pp"] == r["cp"] == 1]
+    if not rows:
+        raise LlmsizeError(f"{engine} export: no feasible {engine} layout of {spec.name} on {gpus} x {gpu} "
+                           f"(see `llmsize plan {spec.name} --gpu {gpu} --max-gpus {gpus}` for why)")
+    r = rows[0]
+    lay = _layout(r, job, gpus)
+    return Chosen(layout=lay, memory_per_gpu=r.get("memory_per_gpu_bytes"), budget=r.get("budget_bytes"),
+                  note=f"planner's best {engine} layout on {gpus} x {r['gpu']}: {lay.label()}")
+
+
+def _distance(given: Layout, r: dict[str, Any]) -> tuple[int, int]:
+    """How far a planned row is from the given layout: fields changed, then how much more is offloaded."""
+    keys = ("tp", "pp", "cp", "ep", "zero", "fsdp", "offload_optimizer", "offload_params")
+    changed = sum(getattr(given, k) != r[k] for k in keys)
+    off = sum(r[k] != "none" for k in ("offload_optimizer", "offload_params"))
+    return changed, off
+
+
+def check_given(engine: str, spec: ModelSpec, job: Any, gpu: str, layout: Layout) -> Chosen:
+    """An explicit layout: kept if the planner finds it feasible; else refused with the feasible layout that
+    changes the fewest fields (then offloads the least)."""
+    from llmsize.planner.jobs import TrainJob
+
+    rows = _rows(spec, job, gpu, layout.gpus)
+    same = [r for r in rows if all(getattr(layout, k) == r[k] for k in ("tp", "pp", "cp", "ep")) and
+            (not isinstance(job, TrainJob) or all(getattr(layout, k) == r[k] for k in
+                                                   ("zero", "fsdp", "offload_optimizer", "offload_params")))]
+    if same:
+        r = same[0]
+        return Chosen(layout=layout, memory_per_gpu=r.get("memory_per_gpu_bytes"), budget=r.get("budget_bytes"),
+                      note=f"given layout {layout.label()} fits")
+    if not rows:
+        raise LlmsizeError(f"{engine} export: {layout.label()} does not fit {layout.gpus} x {gpu}, and no layout on "
+                           f"{layout.gpus} GPUs does; use more GPUs (--force writes it anyway)")
+    best = min(rows, key=lambda r: _distance(layout, r))
+    fix = _flags(layout, best)
+    raise LlmsizeError(f"{engine} export: {layout.label()} does not fit {layout.gpus} x {gpu} by the memory model; "
+                       f"the smallest change that fits is {fix} ({best['layout']}, "
+                       f"{best['memory_per_gpu_bytes'] / 2**30:.1f} GiB per GPU); --force writes it anyway")
+
+
+def _flags(given: Layout, r: dict[str, Any]) -> str:
+    out = []
+    for k in ("tp", "pp", "cp", "ep", "zero"):
+        if getattr(given, k) != r[k]:
+            out.append(f"--{k} {r[k]}")
+    if given.fsdp != r["fsdp"]:
+        out.append(f"--fsdp {r['fsdp']}" if r["fsdp"] else "no --fsdp")
+    for k in ("offload_optimizer", "offload_params"):
+        if getattr(given, k) != r[k]:
+            out.append(f"--{k.replace('_', '-')} {r[k]}")
+    return " ".join(out) or "the same layout"
+
+
+def grad_accum_for(engine: str, job: Any, layout: Layout, grad_accum: int | None, global_given: bool) -> int:
+    """Micro-batches per step for the engines that write the batch (DeepSpeed, Megatron, torchtitan): the
+    planner's global batch / (micro-batch x DP) unless given; a given one must agree with a given global batch."""
+    from llmsize.planner.jobs import TrainJob
+
+    if not isinstance(job, TrainJob) or engine not in ("deepspeed", "megatron", "torchtitan"):
+        return grad_accum or 1
+    per = job.micro_batch * layout.dp
+    planned = job.global_batch // per if job.global_batch % per == 0 else None
+    if grad_accum is None:
+        if planned is None:
+            raise LlmsizeError(f"global batch {job.global_batch} is not a multiple of micro-batch {job.micro_batch} x "
+                               f"DP {layout.dp}; give --global-batch or --grad-accum")
+        return planned
+    if grad_accum != planned and global_given:
+        raise LlmsizeError(f"--grad-accum {grad_accum} x micro-batch {job.micro_batch} x DP {layout.dp} != "
+                           f"--global-batch {job.global_batch}")
+    return grad_accum

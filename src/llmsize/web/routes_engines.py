@@ -1,0 +1,34 @@
+"""/api/v1/ngl: llama.cpp partial offload (as `llmsize fit MODEL --gpu GPU --find ngl --weights FORMAT --json`)."""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+from pydantic import Field
+
+from llmsize.web import schemas as S
+from llmsize.web.resolve import resolve
+from llmsize.web.routes import cached
+
+router = APIRouter(prefix="/api/v1")
+
+
+class NglBody(S._Body):
+    model: S.ModelRef
+    gpu: str = Field(min_length=1, max_length=80, examples=["RTX-4090"])
+    weights: str = Field("Q4_K_M", min_length=1, max_length=20, description="llama.cpp preset: Q4_K_M, Q8_0, F16, ...")
+    host: str = Field("DDR5-5600-2ch", min_length=1, max_length=80, description="Host memory (CPU catalog name).")
+    context: int = Field(4096, ge=1, le=S.MAX_CONTEXT, description="Tokens per slot.")
+    slots: int = Field(1, ge=1, le=4096)
+    kv_type: Annotated[Literal["f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "iq4_nl", "q5_0", "q5_1"],
+                       Field(description="-ctk/-ctv")] = "f16"
+
+
+@router.post("/ngl", summary="llama.cpp layers on the GPU, the GPU/host split and speed (as `llmsize fit --find ngl`)")
+async def ngl(body: NglBody) -> Response:
+    from llmsize.engines.offload import ngl_report
+
+    return await cached("ngl", body, lambda: ngl_report(
+        resolve(body.model).spec, gguf_path=None, weights=body.weights, gpu_name=body.gpu, host_name=body.host,
+        context=body.context, slots=body.slots, kv_type=body.kv_type))
