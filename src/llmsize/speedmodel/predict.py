@@ -1,0 +1,213 @@
+"""Rates of one setup: a roofline time for each phase divided by the achieved efficiency of its engine
+on its GPU architecture (``speedmodel.efficiency``).
+
+decode   t_step = max(bytes/(bw·E_dec), C_fwd(B, ctx)/(n·X·E_pre)),  bytes = W_read + B·ctx·KV_tok
+prefill  t = C_fwd(B·S, S/2) / (n·X·E_pre)
+serve    tokens/s = dp · B·O / (B·t_p + O·t_d),  B = min(max_seqs, KV capacity / (S_in + S_out))
+train    tokens/s/GPU = X·E_train·bubble / C_hw,  C_hw = 6N + 12·L·s·d_attn (+ recomputation)
+
+Symbols: W_read the weight bytes a decode step reads (the input embedding is one row per token, not
+the table), KV_tok KV-cache bytes per token, n GPUs of one replica, X the peak of the compute path.
+
+Source: pope2022
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from llmsize.errors import LlmsizeError
+from llmsize.perf import forward_flops, matmul_params
+from llmsize.spec import ModelSpec
+from llmsize.speedmodel.efficiency import Efficiency, efficiency, engine_default, serve_path, train_path
+
+_LOOKUPS = ("token_embd", "pos_embd")
+
+
+@lru_cache(maxsize=256)
+def weight_read_bytes(spec: ModelSpec, weights: str) -> int:
+    """Bytes of weights one decode step reads: every stored tensor, except that the input embedding
+    (and a learned position table) is a lookup of one row per token. A tied embedding is read whole,
+    as the output head.
+
+    W_read = Σ bytes − E_in + E_in / V
+
+    Source: pope2022"""
+    from llmsize.quant.formats import weight_plan
+
+    plan = weight_plan(spec, weights)
+    total = plan.bytes
+    for t in plan.tensors:
+        if t.role in _LOOKUPS and not (t.role == "token_embd" and spec.tie_word_embeddings):
+            total -= t.bytes - t.bytes // max(t.shape[0], 1)
+    return total
+
+
+@lru_cache(maxsize=256)
+def weight_bytes(spec: ModelSpec, weights: str) -> int:
+    """All stored weight bytes in `weights` (what a replica must hold)."""
+    from llmsize.quant.formats import weight_plan
+
+    return weight_plan(spec, weights).bytes
+
+
+def kv_bytes_per_token(spec: ModelSpec, kv_dtype: str) -> int:
+    """KV-cache bytes one token of one sequence holds, all layers."""
+    from llmsize.quant.kv import kv_cache_bytes
+
+    return kv_cache_bytes(spec, 1, _kv(kv_dtype))
+
+
+def _kv(kv_dtype: str | None) -> str:
+    k = (kv_dtype or "bf16").lower()
+    return {"f16": "fp16", "q8_0": "q8_0", "auto": "bf16"}.get(k, k)
+
+
+def _peak(gpu: Any, path: str) -> float:
+    if not gpu.has(path):
+        raise LlmsizeError(f"{gpu.name} has no {path} rate in the catalogue to time this on")
+    return gpu.peak_flops(path)
+
+
+def _bw(gpu: Any) -> float:
+    if not gpu.bandwidth:
+        raise LlmsizeError(f"{gpu.name}: no memory bandwidth in the catalogue, so no decode speed")
+    return float(gpu.bandwidth)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rate:
+    """One predicted rate with the terms that made it."""
+
+    value: float
+    unit: str
+    efficiencies: tuple[Efficiency, ...]
+    terms: dict[str, Any] = field(default_factory=dict)
+
+
+def decode(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str | None, batch: int,
+           context: int, tokens: int, tp: int = 1, mbu: float | None = None,
+           prefill_efficiency: float | None = None) -> Rate:
+    """Decode tokens/s of `batch` sequences together (llama-bench's tg: batch × per-sequence rate),
+    at the mean context of the generated span.
+
+    t_step = max((W_read + B·ctx·KV_tok)/(t·bw·E_dec), C_fwd(B, ctx)/(t·X·E_pre)),  ctx = c + n/2
+
+    Source: pope2022"""
+    if batch < 1 or tokens < 1 or context < 0 or tp < 1:
+        raise LlmsizeError("decode needs batch >= 1, tokens >= 1, context >= 0 and tp >= 1")
+    e_dec = efficiency(engine, gpu, "decode", mbu)
+    e_pre = efficiency(engine, gpu, "prefill", prefill_efficiency)
+    ctx = context + tokens / 2
+    read = weight_read_bytes(spec, weights) + batch * ctx * kv_bytes_per_token(spec, kv_dtype or "bf16")
+    t_mem = read / (tp * _bw(gpu) * e_dec.value)
+    t_comp = forward_flops(spec, batch, int(ctx)) / (tp * _peak(gpu, serve_path(engine, weights, gpu)) * e_pre.value)
+    t = max(t_mem, t_comp)
+    return Rate(value=batch / t, unit="tokens/s", efficiencies=(e_dec, e_pre),
+                terms={"step_s": t, "bytes_per_step": read, "memory_s": t_mem, "compute_s": t_comp,
+                       "bound": "memory" if t_mem >= t_comp else "compute",
+                       "path": serve_path(engine, weights, gpu)})
+
+
+def prefill(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, batch: int, tokens: int, tp: int = 1,
+            prefill_efficiency: float | None = None) -> Rate:
+    """Prompt tokens/s of `batch` prompts of `tokens` tokens (llama-bench's pp).
+
+    t = C_fwd(B·S, S/2) / (t·X·E_pre)
+
+    Source: kaplan2020"""
+    if batch < 1 or tokens < 1 or tp < 1:
+        raise LlmsizeError("prefill needs batch >= 1, tokens >= 1 and tp >= 1")
+    e = efficiency(engine, gpu, "prefill", prefill_efficiency)
+    path = serve_path(engine, weights, gpu)
+    t = forward_flops(spec, batch * tokens, tokens // 2) / (tp * _peak(gpu, path) * e.value)
+    return Rate(value=batch * tokens / t, unit="tokens/s", efficiencies=(e,), terms={"seconds": t, "path": path})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Serving:
+    """Continuous batching of one deployment (dp replicas of tp × pp GPUs)."""
+
+    output_tokens_per_s: float  # whole deployment, prefill time included
+    input_tokens_per_s: float  # prompts processed per second alongside
+    batch: int  # sequences in flight per replica
+    batch_limit: str  # what bounds it: concurrency, max_seqs or kv
+    ttft_s: float  # median time to first token of a request
+    tpot_s: float  # median time per output token of a request
+    ttft_p90_s: float
+    tpot_p90_s: float
+    prefill_s: float  # one request's prefill on its replica
+    step_s: float  # one decode step of the whole batch
+    kv_capacity_tokens: int
+    efficiency: Efficiency
+    path: str
+
+
+def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str | None, prompt: int, output: int,
+          concurrency: int | str, request_rate: float | None = None, tp: int = 1, pp: int = 1, dp: int = 1,
+          gpu_memory_utilization: float = 0.9, serve_efficiency: float | None = None) -> Serving:
+    """Throughput and latency under continuous batching with chunked prefill: each request's prefill and
+    its share of the batch's decode steps share the replica, so throughput counts prefill time.
+
+    B = min(C, max_seqs, K/(S_in + S_out));  t_p = C_fwd(S_in, S_in/2)/(n·X·E)
+    t_d = max((W/n + B·S̄·KV/n)/(bw·E), C_fwd(B, S̄)/(n·X·E)),  S̄ = S_in + S_out/2
+    out tokens/s = dp·B·S_out/(B·t_p + S_out·t_d);  TPOT = t_d + B·t_p/S_out;  TTFT = t_p + t_d
+
+    Source: pope2022"""
+    if prompt < 1 or output < 1 or tp < 1 or pp < 1 or dp < 1:
+        raise LlmsizeError("serving needs prompt, output, tp, pp and dp >= 1")
+    n = tp * pp
+    e = efficiency(engine, gpu, "serve", serve_efficiency)
+    path = serve_path(engine, weights, gpu)
+    x, bw = _peak(gpu, path), _bw(gpu)
+    w_gpu = weight_bytes(spec, weights) / n
+    kv_gpu = kv_bytes_per_token(spec, kv_dtype or "bf16") / n
+    free = gpu.usable * gpu_memory_utilization - w_gpu
+    cap = int(free // kv_gpu) if free > 0 else 0
+    if cap < prompt + output:
+        raise LlmsizeError(f"does not fit: {gpu.name} × {n} leaves room for {max(cap, 0):,} KV tokens, one request "
+                           f"needs {prompt + output:,}")
+    limits = {"max_seqs": engine_default(engine, "max_seqs"), "kv": cap // (prompt + output)}
+    if concurrency != "max":
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise LlmsizeError(f"concurrency must be a positive integer or 'max', got {concurrency!r}")
+        limits["concurrency"] = math.ceil(concurrency / dp)
+    limit = min(limits, key=lambda k: (limits[k], k != "concurrency"))
+    b_max = max(1, limits[limit])
+    mean_ctx = prompt + output / 2
+    t_p = forward_flops(spec, prompt, prompt // 2) / (n * x * e.value)
+
+    def step(b: int) -> float:
+        mem = (w_gpu + b * mean_ctx * kv_gpu) / (bw * e.value)
+        return max(mem, forward_flops(spec, b, int(mean_ctx)) / (n * x * e.value))
+
+    def rate(b: int) -> float:  # requests/s of one replica at b in flight
+        return b / (b * t_p + output * step(b))
+
+    b = b_max
+    wait = 0.0
+    if request_rate is not None:
+        if not (isinstance(request_rate, (int, float)) and request_rate > 0):
+            raise LlmsizeError(f"request rate must be a positive number of requests/s, got {request_rate!r}")
+        lam = request_rate / dp
+        mu = rate(b_max)
+        if lam >= mu:
+            raise LlmsizeError(f"overloaded: {request_rate:g} requests/s exceeds the {mu * dp:.3g} this deployment "
+                               "serves; the queue grows without bound")
+        # Little's law: in flight = arrival rate x time in system; the smallest batch that keeps up
+        b = next((k for k in range(1, b_max + 1) if rate(k) >= lam and k >= lam * (t_p + output * step(k))), b_max)
+        rho = lam / mu
+        # ASSUMES: waiting for a batch slot as an M/D/1 queue on the replica's request service time
+        wait = rho / (2 * (1 - rho)) / mu
+    t_d = step(b)
+    tpot = t_d + b * t_p / output
+    ttft = t_p + t_d + wait
+    out = dp * b * output / (b * t_p + output * t_d)
+    # ASSUMES: the p90 of a request's TTFT adds ln(10) times the mean wait (an exponential tail), and its
+    # TPOT the prefill of one more arrival inside its span
+    return Serving(output_tokens_per_s=out, input_tokens_per_s=out * prompt / output, batch=b, batch_limit=limit,
+                   ttft_s=ttft, tpot_s=tpot, ttft_p90_s=t_p + t_d + math.log(10) * wait,
+                   tpot_p90_s=tpot + t_p / output, prefill_s=t_p, step_s=t_d, kv_capacity_tokens=cap,
+                   efficiency=e, path=path)

@@ -1,0 +1,107 @@
+"""Training rate of one setup, with MFU as published: model FLOPs (6N plus attention) over wall time.
+
+C_model = 6N + 12·L·s·d_attn  (what MFU and "model TFLOP/s" count)
+C_hw    = C_model + recomputation:  full 2N + 4·L·s·d_attn, selective 4·L·s·d_attn (attention core)
+tokens/s/GPU = E_train · bubble / Σ_path(C_hw,path / X_path)
+bubble: 1F1B m/(m + p − 1); interleaved (v virtual stages) m/(m + (p − 1)/v); zero-bubble 1
+
+E_train is an efficiency of compute (the bubble is applied on top, never inside it), derived from the
+calibration rows with each row's own bubble divided out (scripts/fit_speed.py).
+
+Source: narayanan2021
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from llmsize.errors import LlmsizeError
+from llmsize.perf import matmul_params
+from llmsize.spec import ModelSpec
+from llmsize.speedmodel.efficiency import Efficiency, efficiency, train_path
+
+RECOMPUTE = ("none", "selective", "full")
+SCHEDULES = ("1f1b", "interleaved", "zero-bubble")
+
+
+def _attn(spec: ModelSpec, seq: int) -> int:
+    """Forward attention-score FLOPs per token, causal-unmasked as MFU counts them: 4·L·s·d_attn / 2·2."""
+    a = spec.attention
+    return 2 * spec.num_layers * seq * (a.num_heads * (a.head_dim + a.v_dim) // 2)
+
+
+def flops_per_token(spec: ModelSpec, seq: int, recompute: str = "none") -> dict[str, int]:
+    """Per-token training FLOPs split by kind: ``weights`` (matmuls with parameters), ``attention``
+    (scores and values), and the ``recompute_*`` extra hardware work.
+
+    C_model = 6N + 12·L·s·d_attn;  full: + 2N + 4·L·s·d_attn;  selective: + 4·L·s·d_attn
+
+    Source: korthikanti2022"""
+    if seq < 1:
+        raise LlmsizeError(f"sequence length must be positive, got {seq}")
+    if recompute not in RECOMPUTE:
+        raise LlmsizeError(f"recompute must be one of {', '.join(RECOMPUTE)}, got {recompute!r}")
+    n, at = matmul_params(spec), _attn(spec, seq)
+    out = {"weights": 6 * n, "attention": 6 * at, "recompute_weights": 0, "recompute_attention": 0}
+    if recompute == "full":
+        out.update(recompute_weights=2 * n, recompute_attention=2 * at)
+    elif recompute == "selective":
+        out["recompute_attention"] = 2 * at
+    return out
+
+
+def bubble(pp: int, micro_batches: int, schedule: str = "1f1b", virtual_stages: int | None = None) -> float:
+    """Share of a pipelined step spent computing.
+
+    1F1B m/(m + p − 1); interleaved m/(m + (p − 1)/v); zero-bubble 1
+
+    Source: narayanan2021"""
+    if pp < 1 or micro_batches < 1:
+        raise LlmsizeError("pipeline bubble needs pp >= 1 and micro-batches >= 1")
+    if schedule not in SCHEDULES:
+        raise LlmsizeError(f"pipeline schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
+    if pp == 1 or schedule == "zero-bubble":
+        return 1.0
+    v = 1
+    if schedule == "interleaved":
+        v = virtual_stages or 2  # ASSUMES: 2 virtual stages per GPU when a source does not say
+        if v < 1:
+            raise LlmsizeError(f"virtual stages must be >= 1, got {v}")
+    return micro_batches / (micro_batches + (pp - 1) / v)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrainRate:
+    tokens_per_s_per_gpu: float
+    model_flops_per_token: int  # C_model: what MFU counts
+    hardware_flops_per_token: int  # C_hw: with recomputation
+    bubble: float
+    path: str
+    efficiency: Efficiency
+    flops: dict[str, int]
+
+    @property
+    def model_tflops_per_gpu(self) -> float:
+        return self.tokens_per_s_per_gpu * self.model_flops_per_token / 1e12
+
+    def mfu(self, peak: float) -> float:
+        return self.tokens_per_s_per_gpu * self.model_flops_per_token / peak
+
+
+def train(spec: ModelSpec, gpu: Any, *, engine: str, precision: str | None, seq: int, recompute: str = "none",
+          pp: int = 1, micro_batches: int = 1, schedule: str = "1f1b", virtual_stages: int | None = None,
+          mfu: float | None = None) -> TrainRate:
+    """Tokens/s per GPU. FP8 training runs the parameter matmuls on FP8 and attention on bf16.
+
+    tokens/s/GPU = E·bubble / (C_w/X_w + C_a/X_a)
+
+    Source: narayanan2021"""
+    path = train_path(precision, gpu)
+    e = efficiency(engine, gpu, "train", mfu)
+    f = flops_per_token(spec, seq, recompute)
+    x_w = gpu.peak_flops(path)
+    x_a = gpu.peak_flops("bf16" if path == "fp8" else path)
+    t = (f["weights"] + f["recompute_weights"]) / x_w + (f["attention"] + f["recompute_attention"]) / x_a
+    bub = bubble(pp, micro_batches, schedule, virtual_stages)
+    return TrainRate(tokens_per_s_per_gpu=e.value * bub / t, model_flops_per_token=f["weights"] + f["attention"],
+                     hardware_flops_per_token=sum(f.values()), bubble=bub, path=path, efficiency=e, flops=f)
