@@ -123,9 +123,9 @@ def model_spec(model: Any, where: str) -> Any:
 _SPECS: dict[str, Any] = {}
 
 
-def predict_case(case: SpeedCase, *, unit: bool = False) -> SpeedResult:
-    """Predict `case.metric` for the case's setup. ``unit=True`` times it at efficiency 1 everywhere
-    (the roofline the efficiency fit divides into)."""
+def predict_case(case: SpeedCase, *, eff: float | None = None) -> SpeedResult:
+    """Predict `case.metric` for the case's setup. ``eff`` sets every efficiency to one value (what the
+    efficiency fit solves for); None takes the table's."""
     from llmsize.catalog.hardware import get_gpu
     from llmsize.validate_speed_predict import predict_metric
 
@@ -138,7 +138,7 @@ def predict_case(case: SpeedCase, *, unit: bool = False) -> SpeedResult:
         except LlmsizeError as e:
             raise LlmsizeError(f"{where}: {e}") from None
     try:
-        value, notes = predict_metric(spec, get_gpu(case.gpu), case, unit=unit)
+        value, notes = predict_metric(spec, get_gpu(case.gpu), case, eff=eff)
     except LlmsizeError as e:
         raise LlmsizeError(f"{where}: {e}") from None
     return SpeedResult(case=case, predicted=value, notes=tuple(notes))

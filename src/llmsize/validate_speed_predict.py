@@ -25,10 +25,10 @@ def _get(w: Mapping[str, Any], k: str, default: Any, notes: list[str]) -> Any:
     return v
 
 
-def predict_metric(spec: Any, gpu: Any, case: Any, *, unit: bool = False) -> tuple[float, list[str]]:
-    """(predicted value of case.metric, notes on defaults taken). ``unit``: every efficiency 1."""
+def predict_metric(spec: Any, gpu: Any, case: Any, *, eff: float | None = None) -> tuple[float, list[str]]:
+    """(predicted value of case.metric, notes on defaults taken). ``eff``: every efficiency set to it."""
     w, notes = case.workload, []
-    task, metric, one = w["task"], case.metric, (1.0 if unit else None)
+    task, metric, one = w["task"], case.metric, eff
     if metric not in _TASK_METRICS[task]:
         raise LlmsizeError(f"metric {metric} does not apply to a {task} workload "
                            f"(it has {', '.join(_TASK_METRICS[task])})")
@@ -68,7 +68,8 @@ def _train(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str
     sched = lay.get("schedule") or ("interleaved" if lay.get("virtual_stages") else "1f1b")
     r = T.train(spec, gpu, engine=case.engine, precision=w.get("precision"), seq=seq,
                 recompute=_get(w, "recompute", "none", notes), pp=pp, micro_batches=m, schedule=sched,
-                virtual_stages=lay.get("virtual_stages"), mfu=one)
+                virtual_stages=lay.get("virtual_stages"), tp=int(lay.get("tp") or 1), micro_batch=micro,
+                gpus_per_node=case.gpus_per_node, mfu=one)
     metric = case.metric
     if metric == "tokens_per_s_per_gpu":
         return r.tokens_per_s_per_gpu, notes

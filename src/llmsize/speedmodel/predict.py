@@ -19,9 +19,10 @@ from functools import lru_cache
 from typing import Any
 
 from llmsize.errors import LlmsizeError
-from llmsize.perf import forward_flops, matmul_params
+from llmsize.perf import forward_flops
 from llmsize.spec import ModelSpec
-from llmsize.speedmodel.efficiency import Efficiency, efficiency, engine_default, serve_path, train_path
+from llmsize.speedmodel.comm import tp_layer_allreduces_s
+from llmsize.speedmodel.efficiency import Efficiency, efficiency, engine_default, serve_path
 
 _LOOKUPS = ("token_embd", "pos_embd")
 
@@ -104,10 +105,11 @@ def decode(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: st
     read = weight_read_bytes(spec, weights) + batch * ctx * kv_bytes_per_token(spec, kv_dtype or "bf16")
     t_mem = read / (tp * _bw(gpu) * e_dec.value)
     t_comp = forward_flops(spec, batch, int(ctx)) / (tp * _peak(gpu, serve_path(engine, weights, gpu)) * e_pre.value)
-    t = max(t_mem, t_comp)
+    t_comm = tp_layer_allreduces_s(spec, gpu, tp, batch)
+    t = max(t_mem, t_comp) + t_comm
     return Rate(value=batch / t, unit="tokens/s", efficiencies=(e_dec, e_pre),
                 terms={"step_s": t, "bytes_per_step": read, "memory_s": t_mem, "compute_s": t_comp,
-                       "bound": "memory" if t_mem >= t_comp else "compute",
+                       "comm_s": t_comm, "bound": "memory" if t_mem >= t_comp else "compute",
                        "path": serve_path(engine, weights, gpu)})
 
 
@@ -123,6 +125,7 @@ def prefill(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, batch: int,
     e = efficiency(engine, gpu, "prefill", prefill_efficiency)
     path = serve_path(engine, weights, gpu)
     t = forward_flops(spec, batch * tokens, tokens // 2) / (tp * _peak(gpu, path) * e.value)
+    t += tp_layer_allreduces_s(spec, gpu, tp, batch * tokens)
     return Rate(value=batch * tokens / t, unit="tokens/s", efficiencies=(e,), terms={"seconds": t, "path": path})
 
 
@@ -152,7 +155,7 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     its share of the batch's decode steps share the replica, so throughput counts prefill time.
 
     B = min(C, max_seqs, K/(S_in + S_out));  t_p = C_fwd(S_in, S_in/2)/(n·X·E)
-    t_d = max((W/n + B·S̄·KV/n)/(bw·E), C_fwd(B, S̄)/(n·X·E)),  S̄ = S_in + S_out/2
+    t_d = max((W/n + B·S̄·KV/n)/(bw·E), C_fwd(B, S̄)/(n·X·E)) + t_TP(B),  S̄ = S_in + S_out/2
     out tokens/s = dp·B·S_out/(B·t_p + S_out·t_d);  TPOT = t_d + B·t_p/S_out;  TTFT = t_p + t_d
 
     Source: pope2022"""
@@ -177,11 +180,13 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     limit = min(limits, key=lambda k: (limits[k], k != "concurrency"))
     b_max = max(1, limits[limit])
     mean_ctx = prompt + output / 2
-    t_p = forward_flops(spec, prompt, prompt // 2) / (n * x * e.value)
+    # TP all-reduces per layer are added to each phase (not overlapped); PP stages pass activations only
+    t_p = forward_flops(spec, prompt, prompt // 2) / (n * x * e.value) + tp_layer_allreduces_s(spec, gpu, tp, prompt)
 
     def step(b: int) -> float:
         mem = (w_gpu + b * mean_ctx * kv_gpu) / (bw * e.value)
-        return max(mem, forward_flops(spec, b, int(mean_ctx)) / (n * x * e.value))
+        comp = forward_flops(spec, b, int(mean_ctx)) / (n * x * e.value)
+        return max(mem, comp) + tp_layer_allreduces_s(spec, gpu, tp, b)
 
     def rate(b: int) -> float:  # requests/s of one replica at b in flight
         return b / (b * t_p + output * step(b))

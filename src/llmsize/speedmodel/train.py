@@ -18,6 +18,7 @@ from typing import Any
 from llmsize.errors import LlmsizeError
 from llmsize.perf import matmul_params
 from llmsize.spec import ModelSpec
+from llmsize.speedmodel.comm import tp_layer_allreduces_s
 from llmsize.speedmodel.efficiency import Efficiency, efficiency, train_path
 
 RECOMPUTE = ("none", "selective", "full")
@@ -90,10 +91,12 @@ class TrainRate:
 
 def train(spec: ModelSpec, gpu: Any, *, engine: str, precision: str | None, seq: int, recompute: str = "none",
           pp: int = 1, micro_batches: int = 1, schedule: str = "1f1b", virtual_stages: int | None = None,
-          mfu: float | None = None) -> TrainRate:
-    """Tokens/s per GPU. FP8 training runs the parameter matmuls on FP8 and attention on bf16.
+          tp: int = 1, micro_batch: int = 1, gpus_per_node: int = 8, mfu: float | None = None) -> TrainRate:
+    """Tokens/s per GPU. FP8 training runs the parameter matmuls on FP8 and attention on bf16. Tensor
+    parallelism adds its per-layer all-reduces (2 forward, 2 backward, 2 more with full recomputation),
+    not overlapped; data-parallel and FSDP traffic is taken as hidden behind compute.
 
-    tokens/s/GPU = E·bubble / (C_w/X_w + C_a/X_a)
+    tokens/s/GPU = bubble / ((C_w/X_w + C_a/X_a)/E + t·t_TP/(b·s))
 
     Source: narayanan2021"""
     path = train_path(precision, gpu)
@@ -103,5 +106,8 @@ def train(spec: ModelSpec, gpu: Any, *, engine: str, precision: str | None, seq:
     x_a = gpu.peak_flops("bf16" if path == "fp8" else path)
     t = (f["weights"] + f["recompute_weights"]) / x_w + (f["attention"] + f["recompute_attention"]) / x_a
     bub = bubble(pp, micro_batches, schedule, virtual_stages)
-    return TrainRate(tokens_per_s_per_gpu=e.value * bub / t, model_flops_per_token=f["weights"] + f["attention"],
+    k = 6 if recompute == "full" else 4
+    mb_tokens = max(micro_batch, 1) * seq
+    comm = tp * tp_layer_allreduces_s(spec, gpu, tp, mb_tokens, gpus_per_node, collectives=k) / mb_tokens
+    return TrainRate(tokens_per_s_per_gpu=bub / (t / e.value + comm), model_flops_per_token=f["weights"] + f["attention"],
                      hardware_flops_per_token=sum(f.values()), bubble=bub, path=path, efficiency=e, flops=f)

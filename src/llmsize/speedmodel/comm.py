@@ -1,0 +1,52 @@
+"""Collective communication times: ring all-reduce inside a node over NVLink (PCIe where the GPU has no
+NVLink) and across nodes over the network.
+
+t_allreduce = 2(n − 1)·α + 2(n − 1)/n · bytes / B,  B one direction of the slowest link in the ring
+
+Source: narayanan2021
+"""
+from __future__ import annotations
+
+from typing import Any
+
+# ASSUMES: 5 µs per ring step (NCCL's small-message latency order on NVLink/InfiniBand)
+ALPHA_S = 5e-6
+# ASSUMES: 400 Gb/s InfiniBand NDR per GPU, one direction (torchtitan's H100 hosts: "400 Gb/s per GPU")
+NETWORK_BYTES_PER_S = 50e9
+
+
+def link_bytes_per_s(gpu: Any, n: int, gpus_per_node: int = 8) -> float:
+    """One direction of the slowest link a ring of `n` GPUs crosses: NVLink inside a node (half the
+    catalogue's bidirectional figure), else PCIe, and the network once the ring spans nodes."""
+    if n > gpus_per_node:
+        return NETWORK_BYTES_PER_S
+    bw = gpu.interconnect_bw or gpu.pcie_bw
+    if not bw:
+        return NETWORK_BYTES_PER_S
+    return float(bw) / 2
+
+
+def allreduce_s(nbytes: float, n: int, bw: float) -> float:
+    """Ring all-reduce of `nbytes` over `n` GPUs.
+
+    t = 2(n − 1)·α + 2(n − 1)/n · bytes / B
+
+    Source: narayanan2021"""
+    if n <= 1:
+        return 0.0
+    return 2 * (n - 1) * ALPHA_S + 2 * (n - 1) / n * nbytes / bw
+
+
+def tp_layer_allreduces_s(spec: Any, gpu: Any, tp: int, tokens: float, gpus_per_node: int = 8,
+                          collectives: int = 2, act_bytes: int = 2) -> float:
+    """Tensor parallelism: `collectives` all-reduces per layer (attention out, MLP out in a forward) of
+    the activations of `tokens` tokens; sequence parallelism moves the same bytes as reduce-scatter +
+    all-gather.
+
+    t = L · k · t_allreduce(tokens · d · bytes, t)
+
+    Source: korthikanti2022"""
+    if tp <= 1:
+        return 0.0
+    bw = link_bytes_per_s(gpu, tp, gpus_per_node)
+    return spec.num_layers * collectives * allreduce_s(tokens * spec.hidden_size * act_bytes, tp, bw)
