@@ -80,7 +80,7 @@ def solve(case, predict_case) -> float:
 def table(fitted: list[tuple[dict, float]]) -> list[dict]:
     groups: dict[tuple[str, str, str], list[tuple[str, float]]] = defaultdict(list)
     for r, q in fitted:
-        e, a, p = r["engine"], ARCH[r["hardware"]["gpu"]], PHASE[r["workload"]["task"]]
+        e, a, p = r["engine"], ARCH[r["hardware"]["gpu"]], phase_of(r)
         for k in ((e, a, p), (e, "*", p), ("*", a, p), ("*", "*", p)):
             groups[k].append((r["id"], q))
     out = []
@@ -89,6 +89,17 @@ def table(fitted: list[tuple[dict, float]]) -> list[dict]:
         out.append({"engine": e, "arch": a, "phase": p, "value": round(min(v, 1.0), 4), "n": len(xs),
                     "raw_median": round(v, 4), "rows": [i for i, _ in xs]})
     return out
+
+
+def phase_of(r: dict) -> str:
+    """The row's phase key: task, with its compute path where that is not 16-bit."""
+    from llmsize.catalog.hardware import get_gpu
+    from llmsize.speedmodel.efficiency import phase_key, serve_path, train_path
+
+    w, gpu = r["workload"], get_gpu(r["hardware"]["gpu"])
+    path = train_path(w.get("precision"), gpu) if w["task"] == "train" else \
+        serve_path(r["engine"], w.get("weights") or "bf16", gpu)
+    return phase_key(PHASE[w["task"]], path)
 
 
 def write(entries: list[dict]) -> None:

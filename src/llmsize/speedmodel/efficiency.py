@@ -57,10 +57,19 @@ def engine_name(engine: str | None) -> str:
     return e
 
 
-def efficiency(engine: str | None, gpu: Any, phase: str, override: float | None = None) -> Efficiency:
-    """The achieved efficiency of `phase` for `engine` on `gpu`'s architecture, with the key it came from.
+def phase_key(phase: str, path: str | None) -> str:
+    """The table's phase key: the phase, suffixed by its compute path where that is not 16-bit
+    (``prefill-int8`` for llama.cpp's quantized kernels, ``train-fp8``), as kernels differ per path."""
+    return phase if path in (None, "bf16", "fp16") else f"{phase}-{path}"
 
-    lookup: engine/arch/phase -> engine/*/phase -> */arch/phase -> */*/phase
+
+def efficiency(engine: str | None, gpu: Any, phase: str, override: float | None = None,
+               path: str | None = None) -> Efficiency:
+    """The achieved efficiency of `phase` on compute `path` for `engine` on `gpu`'s architecture, with the
+    key it came from.
+
+    lookup: engine/arch/phase-path -> engine/*/phase-path -> */arch/phase-path -> */*/phase-path,
+    then the same four for the bare phase
 
     Source: pope2022"""
     if phase not in PHASES:
@@ -69,10 +78,11 @@ def efficiency(engine: str | None, gpu: Any, phase: str, override: float | None 
         return Efficiency(value=override, key=f"given/{phase}", rows=0, given=True)
     e, a = engine_name(engine), arch_of(gpu)
     rows = {(r["engine"], r["arch"], r["phase"]): r for r in _table()["efficiency"]}
-    for k in ((e, a, phase), (e, "*", phase), ("*", a, phase), ("*", "*", phase)):
-        r = rows.get(k)
-        if r is not None:
-            return Efficiency(value=float(r["value"]), key="/".join(k), rows=int(r.get("n", 0)))
+    for ph in dict.fromkeys((phase_key(phase, path), phase)):
+        for k in ((e, a, ph), (e, "*", ph), ("*", a, ph), ("*", "*", ph)):
+            r = rows.get(k)
+            if r is not None:
+                return Efficiency(value=float(r["value"]), key="/".join(k), rows=int(r.get("n", 0)))
     raise LlmsizeError(f"efficiency table has no default for phase {phase!r}")
 
 

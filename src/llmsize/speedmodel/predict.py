@@ -99,18 +99,19 @@ def decode(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: st
     Source: pope2022"""
     if batch < 1 or tokens < 1 or context < 0 or tp < 1:
         raise LlmsizeError("decode needs batch >= 1, tokens >= 1, context >= 0 and tp >= 1")
-    e_dec = efficiency(engine, gpu, "decode", mbu)
-    e_pre = efficiency(engine, gpu, "prefill", prefill_efficiency)
+    path = serve_path(engine, weights, gpu)
+    e_dec = efficiency(engine, gpu, "decode", mbu, path)
+    e_pre = efficiency(engine, gpu, "prefill", prefill_efficiency, path)
     ctx = context + tokens / 2
     read = weight_read_bytes(spec, weights) + batch * ctx * kv_bytes_per_token(spec, kv_dtype or "bf16")
     t_mem = read / (tp * _bw(gpu) * e_dec.value)
-    t_comp = forward_flops(spec, batch, int(ctx)) / (tp * _peak(gpu, serve_path(engine, weights, gpu)) * e_pre.value)
+    t_comp = forward_flops(spec, batch, int(ctx)) / (tp * _peak(gpu, path) * e_pre.value)
     t_comm = tp_layer_allreduces_s(spec, gpu, tp, batch)
     t = max(t_mem, t_comp) + t_comm
     return Rate(value=batch / t, unit="tokens/s", efficiencies=(e_dec, e_pre),
                 terms={"step_s": t, "bytes_per_step": read, "memory_s": t_mem, "compute_s": t_comp,
                        "comm_s": t_comm, "bound": "memory" if t_mem >= t_comp else "compute",
-                       "path": serve_path(engine, weights, gpu)})
+                       "path": path})
 
 
 def prefill(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, batch: int, tokens: int, tp: int = 1,
@@ -122,8 +123,8 @@ def prefill(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, batch: int,
     Source: kaplan2020"""
     if batch < 1 or tokens < 1 or tp < 1:
         raise LlmsizeError("prefill needs batch >= 1, tokens >= 1 and tp >= 1")
-    e = efficiency(engine, gpu, "prefill", prefill_efficiency)
     path = serve_path(engine, weights, gpu)
+    e = efficiency(engine, gpu, "prefill", prefill_efficiency, path)
     t = forward_flops(spec, batch * tokens, tokens // 2) / (tp * _peak(gpu, path) * e.value)
     t += tp_layer_allreduces_s(spec, gpu, tp, batch * tokens)
     return Rate(value=batch * tokens / t, unit="tokens/s", efficiencies=(e,), terms={"seconds": t, "path": path})
@@ -162,8 +163,8 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     if prompt < 1 or output < 1 or tp < 1 or pp < 1 or dp < 1:
         raise LlmsizeError("serving needs prompt, output, tp, pp and dp >= 1")
     n = tp * pp
-    e = efficiency(engine, gpu, "serve", serve_efficiency)
     path = serve_path(engine, weights, gpu)
+    e = efficiency(engine, gpu, "serve", serve_efficiency, path)
     x, bw = _peak(gpu, path), _bw(gpu)
     w_gpu = weight_bytes(spec, weights) / n
     kv_gpu = kv_bytes_per_token(spec, kv_dtype or "bf16") / n

@@ -100,7 +100,7 @@ def train(spec: ModelSpec, gpu: Any, *, engine: str, precision: str | None, seq:
 
     Source: narayanan2021"""
     path = train_path(precision, gpu)
-    e = efficiency(engine, gpu, "train", mfu)
+    e = efficiency(engine, gpu, "train", mfu, path)
     f = flops_per_token(spec, seq, recompute)
     x_w = gpu.peak_flops(path)
     x_a = gpu.peak_flops("bf16" if path == "fp8" else path)
