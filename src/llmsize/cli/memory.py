@@ -145,23 +145,40 @@ def train_cmd(model: Loaded, batch: int, seq_len: int, dtype: str | None, amp: s
 @click.argument("cases", type=click.Path(dir_okay=False))
 @json_option
 def validate_cmd(cases: str, as_json: bool) -> None:
-    """Predict every case of a JSON-lines file (the truth schema) and compare with its measured peak:
-    median, p95 and max absolute relative error per mode.
+    """Predict every case of a JSON-lines file and compare with its measurement. Memory cases (the truth
+    schema): the peak, median/p95/max |error| per mode. Speed cases ("kind": "speed"): exactly the named
+    metric, median/max |error| and the share within ±25% per category. A file may mix both.
 
     \b
     Example:
       llmsize validate tests/data/calib.jsonl
+      llmsize validate tests/data/speed_calib.jsonl
     """
     from llmsize.validate import validate
+    from llmsize.validate_speed import validate_speed
 
     results, summ = validate(cases)
+    sres, ssum = validate_speed(cases)
     if as_json:
-        emit_json({"cases": [{"id": r.case.id, "predicted_peak_bytes": r.predicted_peak,
+        from llmsize.validate_speed import result_row
+
+        emit_json({"cases": [{"id": r.case.id, "kind": "memory", "predicted_peak_bytes": r.predicted_peak,
                               "predicted_params": r.predicted_params, "measured_peak_bytes": r.case.measured_peak,
-                              "rel_error": r.rel_error} for r in results], "summary": summ})
+                              "rel_error": r.rel_error} for r in results] + [result_row(r) for r in sres],
+                   "summary": summ, "speed_summary": ssum})
         return
     c = console()
-    c.print(f"[bold]{len(results)} cases[/bold] from {cases}")
+    c.print(f"[bold]{len(results) + len(sres)} cases[/bold] from {cases}")
+    if results:
+        _memory_tables(c, results, summ)
+    if sres:
+        from llmsize.cli.speed_tables import speed_validation_tables
+
+        for t in speed_validation_tables(sres, ssum):
+            c.print(t)
+
+
+def _memory_tables(c: Any, results: Any, summ: Any) -> None:
     rows = [(k, str(v["n"]), f"{100 * v['median']:.2f}%", f"{100 * v['p95']:.2f}%", f"{100 * v['max']:.2f}%")
             for k, v in summ.items()]
     c.print(table("Absolute relative error of the peak", ["mode", ("n", "right"), ("median", "right"),

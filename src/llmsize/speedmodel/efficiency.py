@@ -86,6 +86,23 @@ def efficiency(engine: str | None, gpu: Any, phase: str, override: float | None 
     raise LlmsizeError(f"efficiency table has no default for phase {phase!r}")
 
 
+def train_shape() -> dict[str, float]:
+    """The GEMM-shape constants of the training efficiency (``[train]`` of the table): ``x_half_tokens``,
+    ``d_half``, ``attention_rel``."""
+    t = _table().get("train", {})
+    return {"x_half_tokens": float(t.get("x_half_tokens", 0)), "d_half": float(t.get("d_half", 0)),
+            "attention_rel": float(t.get("attention_rel", 1.0))}
+
+
+def serve_shape() -> dict[str, float]:
+    """The serving constants (``[serve]`` of the table): ``decode_compute_rel`` (a batched decode step's
+    GEMM efficiency relative to the fitted serving efficiency) and ``step_overhead_s`` (fixed cost of a
+    scheduler step)."""
+    t = _table().get("serve", {})
+    return {"decode_compute_rel": float(t.get("decode_compute_rel", 1.0)),
+            "step_overhead_s": float(t.get("step_overhead_s", 0.0))}
+
+
 def engine_default(engine: str | None, what: str) -> int:
     """An engine's scheduling default (``max_seqs``: sequences batched at once), from the table."""
     d = _table()["engine"]

@@ -22,7 +22,7 @@ from llmsize.errors import LlmsizeError
 from llmsize.perf import forward_flops
 from llmsize.spec import ModelSpec
 from llmsize.speedmodel.comm import tp_layer_allreduces_s
-from llmsize.speedmodel.efficiency import Efficiency, efficiency, engine_default, serve_path
+from llmsize.speedmodel.efficiency import Efficiency, efficiency, engine_default, serve_path, serve_shape
 
 _LOOKUPS = ("token_embd", "pos_embd")
 
@@ -156,7 +156,8 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     its share of the batch's decode steps share the replica, so throughput counts prefill time.
 
     B = min(C, max_seqs, K/(S_in + S_out));  t_p = C_fwd(S_in, S_in/2)/(n·X·E)
-    t_d = max((W/n + B·S̄·KV/n)/(bw·E), C_fwd(B, S̄)/(n·X·E)) + t_TP(B),  S̄ = S_in + S_out/2
+    t_d = max((W/n + B·S̄·KV/n)/(bw·E), C_fwd(B, S̄)/(n·X·E·c)) + t_TP(B) + t_0,  S̄ = S_in + S_out/2
+    (c: the decode step's GEMM efficiency relative to E; t_0: the engine's fixed cost per step)
     out tokens/s = dp·B·S_out/(B·t_p + S_out·t_d);  TPOT = t_d + B·t_p/S_out;  TTFT = t_p + t_d
 
     Source: pope2022"""
@@ -184,10 +185,12 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     # TP all-reduces per layer are added to each phase (not overlapped); PP stages pass activations only
     t_p = forward_flops(spec, prompt, prompt // 2) / (n * x * e.value) + tp_layer_allreduces_s(spec, gpu, tp, prompt)
 
+    shape = serve_shape()
+
     def step(b: int) -> float:
         mem = (w_gpu + b * mean_ctx * kv_gpu) / (bw * e.value)
-        comp = forward_flops(spec, b, int(mean_ctx)) / (n * x * e.value)
-        return max(mem, comp) + tp_layer_allreduces_s(spec, gpu, tp, b)
+        comp = forward_flops(spec, b, int(mean_ctx)) / (n * x * min(e.value * shape["decode_compute_rel"], 1.0))
+        return max(mem, comp) + tp_layer_allreduces_s(spec, gpu, tp, b) + shape["step_overhead_s"]
 
     def rate(b: int) -> float:  # requests/s of one replica at b in flight
         return b / (b * t_p + output * step(b))

@@ -2,7 +2,8 @@
 
 C_model = 6N + 12·L·s·d_attn  (what MFU and "model TFLOP/s" count)
 C_hw    = C_model + recomputation:  full 2N + 4·L·s·d_attn, selective 4·L·s·d_attn (attention core)
-tokens/s/GPU = E_train · bubble / Σ_path(C_hw,path / X_path)
+tokens/s/GPU = bubble / (C_w/(X·E) + C_a/(X·E·a)),  E = E_sat · x/(x + x½) · d/(d + d½)
+(x tokens per micro-batch, d hidden width, a the attention kernels' share of the GEMM efficiency)
 bubble: 1F1B m/(m + p − 1); interleaved (v virtual stages) m/(m + (p − 1)/v); zero-bubble 1
 
 E_train is an efficiency of compute (the bubble is applied on top, never inside it), derived from the
@@ -19,9 +20,13 @@ from llmsize.errors import LlmsizeError
 from llmsize.perf import matmul_params
 from llmsize.spec import ModelSpec
 from llmsize.speedmodel.comm import tp_layer_allreduces_s
-from llmsize.speedmodel.efficiency import Efficiency, efficiency, train_path
+from llmsize.speedmodel.efficiency import Efficiency, efficiency, train_path, train_shape
 
 RECOMPUTE = ("none", "selective", "full")
+# GEMM-shape terms of the training efficiency (catalog/efficiency.toml [train], fitted by
+# scripts/fit_speed.py over the training rows; docs/speed.md): a GPU reaches half its saturated
+# efficiency at x½ tokens per micro-batch and at a hidden width of d½; attention kernels run at a share
+# `attention_rel` of the GEMM efficiency.
 SCHEDULES = ("1f1b", "interleaved", "zero-bubble")
 
 
@@ -96,7 +101,7 @@ def train(spec: ModelSpec, gpu: Any, *, engine: str, precision: str | None, seq:
     parallelism adds its per-layer all-reduces (2 forward, 2 backward, 2 more with full recomputation),
     not overlapped; data-parallel and FSDP traffic is taken as hidden behind compute.
 
-    tokens/s/GPU = bubble / ((C_w/X_w + C_a/X_a)/E + t·t_TP/(b·s))
+    tokens/s/GPU = bubble / ((C_w/X_w + C_a/X_a)/(E·x/(x + x½)) + t·t_TP/(b·s)),  x = b·s
 
     Source: narayanan2021"""
     path = train_path(precision, gpu)
@@ -104,10 +109,14 @@ def train(spec: ModelSpec, gpu: Any, *, engine: str, precision: str | None, seq:
     f = flops_per_token(spec, seq, recompute)
     x_w = gpu.peak_flops(path)
     x_a = gpu.peak_flops("bf16" if path == "fp8" else path)
-    t = (f["weights"] + f["recompute_weights"]) / x_w + (f["attention"] + f["recompute_attention"]) / x_a
+    shape = train_shape()
+    t = (f["weights"] + f["recompute_weights"]) / x_w \
+        + (f["attention"] + f["recompute_attention"]) / (x_a * shape["attention_rel"])
     bub = bubble(pp, micro_batches, schedule, virtual_stages)
     k = 6 if recompute == "full" else 4
     mb_tokens = max(micro_batch, 1) * seq
     comm = tp * tp_layer_allreduces_s(spec, gpu, tp, mb_tokens, gpus_per_node, collectives=k) / mb_tokens
-    return TrainRate(tokens_per_s_per_gpu=bub / (t / e.value + comm), model_flops_per_token=f["weights"] + f["attention"],
+    d = spec.hidden_size
+    sat = mb_tokens / (mb_tokens + shape["x_half_tokens"]) * d / (d + shape["d_half"])
+    return TrainRate(tokens_per_s_per_gpu=bub / (t / (e.value * sat) + comm), model_flops_per_token=f["weights"] + f["attention"],
                      hardware_flops_per_token=sum(f.values()), bubble=bub, path=path, efficiency=e, flops=f)
