@@ -79,10 +79,17 @@ def solve(case, predict_case) -> float:
 
 def table_entries(fitted: list[tuple[dict, float]]) -> list[dict]:
     groups: dict[tuple[str, str, str], list[tuple[str, float]]] = defaultdict(list)
+    bare: set[tuple[str, str, str]] = set()
     for r, q in fitted:
         e, a, p = r["engine"], ARCH[r["hardware"]["gpu"]], phase_of(r)
         for k in ((e, a, p), (e, "*", p), ("*", a, p), ("*", "*", p)):
             groups[k].append((r["id"], q))
+    # a phase seen only on a non-16-bit path still needs a bare default: all of its rows
+    for r, q in fitted:
+        task = PHASE[r["workload"]["task"]]
+        if not any(k[2] == task for k in groups if k != ("*", "*", task)) or ("*", "*", task) in bare:
+            bare.add(("*", "*", task))
+            groups[("*", "*", task)].append((r["id"], q))
     out = []
     for (e, a, p), xs in sorted(groups.items()):
         v = statistics.median(q for _, q in xs)
