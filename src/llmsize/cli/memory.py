@@ -162,10 +162,13 @@ def validate_cmd(cases: str, as_json: bool) -> None:
     if as_json:
         from llmsize.validate_speed import result_row
 
-        emit_json({"cases": [{"id": r.case.id, "kind": "memory", "predicted_peak_bytes": r.predicted_peak,
-                              "predicted_params": r.predicted_params, "measured_peak_bytes": r.case.measured_peak,
-                              "rel_error": r.rel_error} for r in results] + [result_row(r) for r in sres],
-                   "summary": summ, "speed_summary": ssum})
+        out = {"cases": [{"id": r.case.id, "kind": "memory", "predicted_peak_bytes": r.predicted_peak,
+                          "predicted_params": r.predicted_params, "measured_peak_bytes": r.case.measured_peak,
+                          "rel_error": r.rel_error} for r in results] + [result_row(r) for r in sres],
+               "summary": summ}
+        if sres:
+            out["speed_summary"] = ssum  # by category (the cases' "category" field)
+        emit_json(out)
         return
     c = console()
     c.print(f"[bold]{len(results) + len(sres)} cases[/bold] from {cases}")
