@@ -162,7 +162,7 @@ def validate_cmd(cases: str, as_json: bool) -> None:
     if as_json:
         from llmsize.validate_speed import result_row
 
-        out = {"cases": [{"id": r.case.id, "kind": "memory", "predicted_peak_bytes": r.predicted_peak,
+        out = {"cases": [{"id": r.case.id, "predicted_peak_bytes": r.predicted_peak,
                           "predicted_params": r.predicted_params, "measured_peak_bytes": r.case.measured_peak,
                           "rel_error": r.rel_error} for r in results] + [result_row(r) for r in sres],
                "summary": summ}
