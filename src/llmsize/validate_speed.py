@@ -138,7 +138,13 @@ def predict_case(case: SpeedCase, *, eff: float | None = None) -> SpeedResult:
         except LlmsizeError as e:
             raise LlmsizeError(f"{where}: {e}") from None
     try:
-        value, notes = predict_metric(spec, get_gpu(case.gpu), case, eff=eff)
+        if eff is None:
+            value, notes = predict_metric(spec, get_gpu(case.gpu), case)
+        else:
+            from llmsize.speedmodel.efficiency import probe
+
+            with probe(eff):
+                value, notes = predict_metric(spec, get_gpu(case.gpu), case)
     except LlmsizeError as e:
         raise LlmsizeError(f"{where}: {e}") from None
     return SpeedResult(case=case, predicted=value, notes=tuple(notes))

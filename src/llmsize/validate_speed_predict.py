@@ -25,35 +25,34 @@ def _get(w: Mapping[str, Any], k: str, default: Any, notes: list[str]) -> Any:
     return v
 
 
-def predict_metric(spec: Any, gpu: Any, case: Any, *, eff: float | None = None) -> tuple[float, list[str]]:
-    """(predicted value of case.metric, notes on defaults taken). ``eff``: every efficiency set to it."""
+def predict_metric(spec: Any, gpu: Any, case: Any) -> tuple[float, list[str]]:
+    """(predicted value of case.metric, notes on defaults taken)."""
     w, notes = case.workload, []
-    task, metric, one = w["task"], case.metric, eff
+    task, metric = w["task"], case.metric
     if metric not in _TASK_METRICS[task]:
         raise LlmsizeError(f"metric {metric} does not apply to a {task} workload "
                            f"(it has {', '.join(_TASK_METRICS[task])})")
     if task == "decode":
         r = P.decode(spec, gpu, engine=case.engine, weights=_get(w, "weights", "bf16", notes),
                      kv_dtype=w.get("kv_dtype"), batch=_get(w, "batch", 1, notes), context=_get(w, "context", 0, notes),
-                     tokens=_get(w, "tokens", 128, notes), tp=int(w.get("tp") or 1), mbu=one, prefill_efficiency=one)
+                     tokens=_get(w, "tokens", 128, notes), tp=int(w.get("tp") or 1))
         return r.value, notes
     if task == "prefill":
         r = P.prefill(spec, gpu, engine=case.engine, weights=_get(w, "weights", "bf16", notes),
                       batch=_get(w, "batch", 1, notes), tokens=_get(w, "tokens", 512, notes),
-                      tp=int(w.get("tp") or 1), prefill_efficiency=one)
+                      tp=int(w.get("tp") or 1))
         return r.value, notes
     if task == "serve":
         s = P.serve(spec, gpu, engine=case.engine, weights=_get(w, "weights", "bf16", notes),
                     kv_dtype=w.get("kv_dtype"), prompt=_get(w, "prompt", 1024, notes),
                     output=_get(w, "output", 256, notes), concurrency=_get(w, "concurrency", "max", notes),
                     request_rate=w.get("request_rate"), tp=_get(w, "tp", 1, notes), pp=_get(w, "pp", 1, notes),
-                    dp=_get(w, "dp", 1, notes), serve_efficiency=one)
+                    dp=_get(w, "dp", 1, notes))
         return {"output_tokens_per_s": s.output_tokens_per_s, "ttft_s": s.ttft_s, "tpot_s": s.tpot_s}[metric], notes
-    return _train(spec, gpu, case, w, notes, one)
+    return _train(spec, gpu, case, w, notes)
 
 
-def _train(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str],
-           one: float | None) -> tuple[float, list[str]]:
+def _train(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str]) -> tuple[float, list[str]]:
     lay = w.get("layout") or {}
     if not lay:
         notes.append("layout not given: data parallel only, no pipeline bubble assumed")
@@ -69,7 +68,7 @@ def _train(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str
     r = T.train(spec, gpu, engine=case.engine, precision=w.get("precision"), seq=seq,
                 recompute=_get(w, "recompute", "none", notes), pp=pp, micro_batches=m, schedule=sched,
                 virtual_stages=lay.get("virtual_stages"), tp=int(lay.get("tp") or 1), micro_batch=micro,
-                gpus_per_node=case.gpus_per_node, mfu=one)
+                gpus_per_node=case.gpus_per_node)
     metric = case.metric
     if metric == "tokens_per_s_per_gpu":
         return r.tokens_per_s_per_gpu, notes

@@ -8,8 +8,10 @@ Source: pope2022
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -35,6 +37,20 @@ class Efficiency:
     def __post_init__(self) -> None:
         if isinstance(self.value, bool) or not isinstance(self.value, (int, float)) or not 0 < self.value <= 1:
             raise LlmsizeError(f"efficiency {self.key} must be in (0, 1], got {self.value!r}")
+
+
+_PROBE: list[float] = []  # set only by `probe` (the efficiency fit): every lookup returns this value
+
+
+@contextlib.contextmanager
+def probe(value: float) -> Iterator[None]:
+    """Within the block every table lookup returns `value` (the fit solves for it); a user's override
+    still wins."""
+    _PROBE.append(value)
+    try:
+        yield
+    finally:
+        _PROBE.pop()
 
 
 @functools.cache
@@ -77,6 +93,8 @@ def efficiency(engine: str | None, gpu: Any, phase: str, override: float | None 
     if override is not None:
         return Efficiency(value=override, key=f"given/{phase}", rows=0, given=True)
     e, a = engine_name(engine), arch_of(gpu)
+    if _PROBE:
+        return Efficiency(value=_PROBE[-1], key=f"probe/{phase}", rows=0)
     rows = {(r["engine"], r["arch"], r["phase"]): r for r in _table()["efficiency"]}
     for ph in dict.fromkeys((phase_key(phase, path), phase)):
         for k in ((e, a, ph), (e, "*", ph), ("*", a, ph), ("*", "*", ph)):

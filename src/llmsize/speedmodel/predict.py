@@ -147,11 +147,20 @@ class Serving:
     kv_capacity_tokens: int
     efficiency: Efficiency
     path: str
+    bound: str  # what bounds a decode step: memory or compute
+    step_bytes: float  # bytes one GPU reads in a decode step
+
+    @property
+    def e2e_s(self) -> float:
+        return self.ttft_s + self.tpot_s * max(self.output - 1, 0)
+
+    output: int = 1
 
 
 def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str | None, prompt: int, output: int,
           concurrency: int | str, request_rate: float | None = None, tp: int = 1, pp: int = 1, dp: int = 1,
-          gpu_memory_utilization: float = 0.9, serve_efficiency: float | None = None) -> Serving:
+          gpu_memory_utilization: float = 0.9, serve_efficiency: float | None = None, mbu: float | None = None,
+          prefill_efficiency: float | None = None) -> Serving:
     """Throughput and latency under continuous batching with chunked prefill: each request's prefill and
     its share of the batch's decode steps share the replica, so throughput counts prefill time.
 
@@ -160,6 +169,8 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     (c: the decode step's GEMM efficiency relative to E; t_0: the engine's fixed cost per step)
     out tokens/s = dp·B·S_out/(B·t_p + S_out·t_d);  TPOT = t_d + B·t_p/S_out;  TTFT = t_p + t_d
 
+    `mbu` / `prefill_efficiency` replace E in the memory / compute terms (the user's overrides).
+
     Source: pope2022"""
     if prompt < 1 or output < 1 or tp < 1 or pp < 1 or dp < 1:
         raise LlmsizeError("serving needs prompt, output, tp, pp and dp >= 1")
@@ -167,6 +178,8 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     path = serve_path(engine, weights, gpu)
     e = efficiency(engine, gpu, "serve", serve_efficiency, path)
     x, bw = _peak(gpu, path), _bw(gpu)
+    e_mem = mbu if mbu is not None else e.value
+    e_cmp = prefill_efficiency if prefill_efficiency is not None else e.value
     w_gpu = weight_bytes(spec, weights) / n
     kv_gpu = kv_bytes_per_token(spec, kv_dtype or "bf16") / n
     free = gpu.usable * gpu_memory_utilization - w_gpu
@@ -183,13 +196,13 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     b_max = max(1, limits[limit])
     mean_ctx = prompt + output / 2
     # TP all-reduces per layer are added to each phase (not overlapped); PP stages pass activations only
-    t_p = forward_flops(spec, prompt, prompt // 2) / (n * x * e.value) + tp_layer_allreduces_s(spec, gpu, tp, prompt)
+    t_p = forward_flops(spec, prompt, prompt // 2) / (n * x * e_cmp) + tp_layer_allreduces_s(spec, gpu, tp, prompt)
 
     shape = serve_shape()
 
     def step(b: int) -> float:
-        mem = (w_gpu + b * mean_ctx * kv_gpu) / (bw * e.value)
-        comp = forward_flops(spec, b, int(mean_ctx)) / (n * x * min(e.value * shape["decode_compute_rel"], 1.0))
+        mem = (w_gpu + b * mean_ctx * kv_gpu) / (bw * e_mem)
+        comp = forward_flops(spec, b, int(mean_ctx)) / (n * x * min(e_cmp * shape["decode_compute_rel"], 1.0))
         return max(mem, comp) + tp_layer_allreduces_s(spec, gpu, tp, b) + shape["step_overhead_s"]
 
     def rate(b: int) -> float:  # requests/s of one replica at b in flight
@@ -211,6 +224,8 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
         # ASSUMES: waiting for a batch slot as an M/D/1 queue on the replica's request service time
         wait = rho / (2 * (1 - rho)) / mu
     t_d = step(b)
+    read = w_gpu + b * mean_ctx * kv_gpu
+    mem_bound = read / (bw * e_mem) >= forward_flops(spec, b, int(mean_ctx)) / (n * x * e_cmp)
     tpot = t_d + b * t_p / output
     ttft = t_p + t_d + wait
     out = dp * b * output / (b * t_p + output * t_d)
@@ -219,4 +234,5 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     return Serving(output_tokens_per_s=out, input_tokens_per_s=out * prompt / output, batch=b, batch_limit=limit,
                    ttft_s=ttft, tpot_s=tpot, ttft_p90_s=t_p + t_d + math.log(10) * wait,
                    tpot_p90_s=tpot + t_p / output, prefill_s=t_p, step_s=t_d, kv_capacity_tokens=cap,
-                   efficiency=e, path=path)
+                   efficiency=e, path=path, bound="memory" if mem_bound else "compute", step_bytes=read,
+                   output=output)

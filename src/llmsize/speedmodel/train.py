@@ -113,6 +113,12 @@ def train(spec: ModelSpec, gpu: Any, *, engine: str, precision: str | None, seq:
     t = (f["weights"] + f["recompute_weights"]) / x_w \
         + (f["attention"] + f["recompute_attention"]) / (x_a * shape["attention_rel"])
     bub = bubble(pp, micro_batches, schedule, virtual_stages)
+    if e.given:
+        # a given MFU is model FLOPs over wall time (recomputation, shapes and TP traffic inside it);
+        # only the pipeline bubble of this layout is applied on top
+        t_model = f["weights"] / x_w + f["attention"] / x_a
+        return TrainRate(tokens_per_s_per_gpu=bub * e.value / t_model, model_flops_per_token=f["weights"] + f["attention"],
+                         hardware_flops_per_token=sum(f.values()), bubble=bub, path=path, efficiency=e, flops=f)
     k = 6 if recompute == "full" else 4
     mb_tokens = max(micro_batch, 1) * seq
     comm = tp * tp_layer_allreduces_s(spec, gpu, tp, mb_tokens, gpus_per_node, collectives=k) / mb_tokens
