@@ -87,17 +87,25 @@ class ServeJob:
     prefill_mfu: float | None = None  # None: the engine's fitted serving efficiency (speedmodel)
     mbu: float | None = None
     engine: str = "vllm"
+    max_ttft_s: float | None = None  # slower setups are rejected (--ttft)
+    max_tpot_s: float | None = None  # slower setups are rejected (--tpot)
 
     def __post_init__(self) -> None:
         _pos("serve job", prompt_len=self.prompt_len, output_len=self.output_len, concurrency=self.concurrency,
              min_tokens_per_s=self.min_tokens_per_s, max_model_len=self.max_model_len, prefill_mfu=self.prefill_mfu,
-             mbu=self.mbu)
+             mbu=self.mbu, max_ttft_s=self.max_ttft_s, max_tpot_s=self.max_tpot_s)
         if (self.prefill_mfu or 0) > 1 or (self.mbu or 0) > 1:
             raise LlmsizeError(f"serve job: prefill MFU and MBU must be at most 1, got {self.prefill_mfu}, {self.mbu}")
         if not 0 < self.gpu_memory_utilization <= 1:
             raise LlmsizeError(f"gpu_memory_utilization must be in (0, 1], got {self.gpu_memory_utilization}")
         if self.weights not in SERVE_WEIGHTS:
-            raise did_you_mean(str(self.weights), SERVE_WEIGHTS, what="serving weight format (--weights)")
+            from llmsize.quant.formats import get_format
+
+            try:  # every weight format of `llmsize quant` (GGUF types included) has exact bytes
+                get_format(str(self.weights))
+            except LlmsizeError:
+                raise did_you_mean(str(self.weights), SERVE_WEIGHTS, what="serving weight format (--weights; "
+                                   "or any format `llmsize quant` lists)") from None
         from llmsize.speedmodel.efficiency import engine_name
 
         object.__setattr__(self, "engine", engine_name(self.engine))
@@ -138,8 +146,9 @@ def make_job(mode: str = "serve", *, seq: int = 4096, micro_batch: int = 1, glob
              recompute: bool = True, max_days: float | None = None, host_memory: str | int | None = None,
              nvme: str | int | None = None, prompt: int = 1024, output: int = 256, concurrency: int = 1,
              weights: str = "bf16", kv_dtype: str = "auto", gpu_memory_utilization: float = 0.9,
-             target_tps: float | None = None, engine: str = "vllm", mbu: float | None = None,
-             prefill_efficiency: float | None = None, host_memory_name: str = "host_memory",
+             target_tps: float | None = None, engine: str | None = None, mbu: float | None = None,
+             prefill_efficiency: float | None = None, ttft: float | None = None, tpot: float | None = None,
+             host_memory_name: str = "host_memory",
              nvme_name: str = "nvme", flags: bool = False) -> TrainJob | ServeJob:
     """The TrainJob (mode 'train') or ServeJob that `--train`/`--serve` and their options describe. Only
     an absent MFU or host memory takes the default; a given value goes to the job, which refuses bad ones.
@@ -147,7 +156,10 @@ def make_job(mode: str = "serve", *, seq: int = 4096, micro_batch: int = 1, glob
     its errors name them `host_memory_name` / `nvme_name`; other errors name CLI flags when `flags`, else
     the JSON fields."""
     if mode == "train":
-        given = [k for k, v in (("mbu", mbu), ("prefill_efficiency", prefill_efficiency)) if v is not None]
+        given = [k for k, v in (("mbu", mbu), ("prefill_efficiency", prefill_efficiency), ("ttft", ttft),
+                                ("tpot", tpot)) if v is not None]
+        if engine not in (None, "vllm"):
+            given.append("engine")
         if given:
             names = [f"--{k.replace('_', '-')}" if flags else k for k in given]
             raise LlmsizeError(f"{', '.join(names)} appl{'ies' if len(names) == 1 else 'y'} to serving, not training")
@@ -169,7 +181,8 @@ def make_job(mode: str = "serve", *, seq: int = 4096, micro_batch: int = 1, glob
                         nvme=None if nvme is None else parse_bytes(nvme, nvme_name))
     return ServeJob(prompt_len=prompt, output_len=output, concurrency=concurrency, weights=weights,
                     kv_dtype=kv_dtype, gpu_memory_utilization=gpu_memory_utilization, min_tokens_per_s=target_tps,
-                    engine=engine, mbu=mbu, prefill_mfu=prefill_efficiency)
+                    engine=engine or "vllm", mbu=mbu, prefill_mfu=prefill_efficiency, max_ttft_s=ttft,
+                    max_tpot_s=None if tpot is None else tpot / 1000)
 
 
 def make_layout(gpus: int | None = None, *, tp: int = 1, pp: int = 1, cp: int = 1, ep: int = 1, zero: int = 0,
@@ -288,10 +301,10 @@ def _serve_bytes(spec: ModelSpec, weights: str, kv_dtype: str, utilization: floa
     m = _memory()
     c = _compute_dtype(spec, weights)
     override = bits = None
-    if weights in _QUANT:
+    if weights not in ("bf16", "fp16"):
         from llmsize.quant import weight_plan
 
-        plan = weight_plan(spec, _QUANT[weights])
+        plan = weight_plan(spec, _QUANT.get(weights, weights))
         override = plan.bytes
         bits = float(plan.bits_per_weight) if weights in _DEQUANTIZING else None
     kv = c if kv_dtype == "auto" else "fp8"

@@ -303,7 +303,7 @@ def plan_serve(spec: ModelSpec, job: ServeJob, breakdown: Breakdown, gpu_types: 
 
 def _latency_miss(job: ServeJob, sp: Any) -> str | None:
     """Why a replica misses the job's latency targets (--ttft, --tpot), or None."""
-    ttft, tpot = getattr(job, "max_ttft_s", None), getattr(job, "max_tpot_s", None)
+    ttft, tpot = job.max_ttft_s, job.max_tpot_s
     if ttft is not None and sp.ttft_s > ttft:
         return f"too slow: TTFT {sp.ttft_s:.3g} s > {ttft:g} s (--ttft)"
     if tpot is not None and sp.tpot_s > tpot:

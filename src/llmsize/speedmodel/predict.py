@@ -165,7 +165,7 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     its share of the batch's decode steps share the replica, so throughput counts prefill time.
 
     B = min(C, max_seqs, K/(S_in + S_out));  t_p = C_fwd(S_in, S_in/2)/(n·X·E)
-    t_d = max((W/n + B·S̄·KV/n)/(bw·E), C_fwd(B, S̄)/(n·X·E·c)) + t_TP(B) + t_0,  S̄ = S_in + S_out/2
+    t_d = max((W/n + B·S̄·KV/n)/(bw·E), C_fwd(B, S̄)/(n·X·E·c))·p/min(p, B) + t_TP(B) + t_0,  S̄ = S_in + S_out/2
     (c: the decode step's GEMM efficiency relative to E; t_0: the engine's fixed cost per step)
     out tokens/s = dp·B·S_out/(B·t_p + S_out·t_d);  TPOT = t_d + B·t_p/S_out;  TTFT = t_p + t_d
 
@@ -177,9 +177,15 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     n = tp * pp
     path = serve_path(engine, weights, gpu)
     e = efficiency(engine, gpu, "serve", serve_efficiency, path)
+    e_mem_d, e_cmp_d = e.value, e.value
+    if serve_efficiency is None and e.key.startswith("*/"):
+        # no serving rows for this engine: its own decode and prefill efficiencies, where it has them
+        ed, ep = efficiency(engine, gpu, "decode", None, path), efficiency(engine, gpu, "prefill", None, path)
+        if not ed.key.startswith("*/"):
+            e, e_mem_d, e_cmp_d = ed, ed.value, ep.value
     x, bw = _peak(gpu, path), _bw(gpu)
-    e_mem = mbu if mbu is not None else e.value
-    e_cmp = prefill_efficiency if prefill_efficiency is not None else e.value
+    e_mem = mbu if mbu is not None else e_mem_d
+    e_cmp = prefill_efficiency if prefill_efficiency is not None else e_cmp_d
     w_gpu = weight_bytes(spec, weights) / n
     kv_gpu = kv_bytes_per_token(spec, kv_dtype or "bf16") / n
     free = gpu.usable * gpu_memory_utilization - w_gpu
@@ -198,12 +204,15 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     # TP all-reduces per layer are added to each phase (not overlapped); PP stages pass activations only
     t_p = forward_flops(spec, prompt, prompt // 2) / (n * x * e_cmp) + tp_layer_allreduces_s(spec, gpu, tp, prompt)
 
+    def stages(b: int) -> float:  # PP stages work at once only with as many sequences in flight
+        return pp / min(pp, b)
+
     shape = serve_shape()
 
     def step(b: int) -> float:
         mem = (w_gpu + b * mean_ctx * kv_gpu) / (bw * e_mem)
         comp = forward_flops(spec, b, int(mean_ctx)) / (n * x * min(e_cmp * shape["decode_compute_rel"], 1.0))
-        return max(mem, comp) + tp_layer_allreduces_s(spec, gpu, tp, b) + shape["step_overhead_s"]
+        return max(mem, comp) * stages(b) + tp_layer_allreduces_s(spec, gpu, tp, b) + shape["step_overhead_s"]
 
     def rate(b: int) -> float:  # requests/s of one replica at b in flight
         return b / (b * t_p + output * step(b))
