@@ -6,7 +6,6 @@ Source: pope2022
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,15 +149,10 @@ def predict_case(case: SpeedCase, *, eff: float | None = None) -> SpeedResult:
     return SpeedResult(case=case, predicted=value, notes=tuple(notes))
 
 
-def _pct(xs: list[float], q: float) -> float:
-    s = sorted(xs)
-    k = (len(s) - 1) * q
-    lo, hi = math.floor(k), math.ceil(k)
-    return s[lo] + (s[hi] - s[lo]) * (k - lo)
-
-
 def speed_summary(results: list[SpeedResult]) -> dict[str, dict[str, float | int]]:
     """Per category (and ``all``): n, median and max |error|, share within ±25%."""
+    from llmsize.validate import _pct
+
     groups: dict[str, list[float]] = {}
     for r in results:
         e = r.rel_error
