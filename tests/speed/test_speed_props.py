@@ -85,6 +85,11 @@ def test_compute_paths_follow_engine_and_weights():
     assert P.decode(L8, r4090, engine="vllm", weights="awq-int4-g128", **kw).terms["path"] == "fp16"
     assert P.decode(L8, H100, engine="trt-llm", weights="fp8", **kw).terms["path"] == "fp8"
     assert P.decode(L8, get_gpu("A100-SXM-80GB"), engine="vllm", weights="fp8", **kw).terms["path"] == "fp16"
+    # llama.cpp's F16 GEMMs accumulate in fp16: GeForce runs that at twice its fp32-accumulate rate
+    assert P.prefill(L8, r4090, engine="llama.cpp", weights="F16", batch=1, tokens=512).terms["path"] == "fp16acc"
+    assert r4090.peak_flops("fp16acc") == pytest.approx(2 * r4090.peak_flops("fp16"), rel=1e-3)
+    assert H100.peak_flops("fp16acc") == \
+        H100.peak_flops("fp16")
 
 
 def test_every_gguf_type_is_timed_and_smaller_types_decode_faster():

@@ -76,7 +76,7 @@ def engine_name(engine: str | None) -> str:
 def phase_key(phase: str, path: str | None) -> str:
     """The table's phase key: the phase, suffixed by its compute path where that is not 16-bit
     (``prefill-int8`` for llama.cpp's quantized kernels, ``train-fp8``), as kernels differ per path."""
-    return phase if path in (None, "bf16", "fp16") else f"{phase}-{path}"
+    return phase if path in (None, "bf16", "fp16", "fp16acc") else f"{phase}-{path}"
 
 
 def efficiency(engine: str | None, gpu: Any, phase: str, override: float | None = None,
@@ -136,7 +136,8 @@ def is_gguf_quant(weights: str) -> bool:
 
 def serve_path(engine: str | None, weights: str, gpu: Any) -> str:
     """The tensor-core path a serving setup's GEMMs run on: FP8 checkpoints use FP8 GEMMs where the GPU
-    has them; llama.cpp's quantized GGUF types use its int8 dot-product kernels; weight-only int4/int8
+    has them; llama.cpp's quantized GGUF types use its int8 dot-product kernels and its F16 weights fp16
+    accumulate; weight-only int4/int8
     (AWQ, GPTQ, bitsandbytes) dequantise to fp16; else bf16, or fp16 on GPUs without bf16 (T4, V100).
 
     Source: pope2022"""
@@ -145,6 +146,10 @@ def serve_path(engine: str | None, weights: str, gpu: Any) -> str:
         return "fp8"
     if engine_name(engine) == "llama.cpp" and is_gguf_quant(weights) and gpu.has("int8"):
         return "int8"
+    # ASSUMES: llama.cpp multiplies F16 matrices through cuBLAS with CUBLAS_COMPUTE_16F (fp16 accumulate;
+    # ggml's ROCm header maps that name too), the full-rate path on GeForce
+    if engine_name(engine) == "llama.cpp" and w in ("f16", "fp16") and gpu.has("fp16acc"):
+        return "fp16acc"
     if w in ("bf16",) and gpu.has("bf16"):
         return "bf16"
     return "fp16" if gpu.has("fp16") else "bf16"
