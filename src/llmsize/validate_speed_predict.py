@@ -68,7 +68,9 @@ def _train(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str
     r = T.train(spec, gpu, engine=case.engine, precision=w.get("precision"), seq=seq,
                 recompute=_get(w, "recompute", "none", notes), pp=pp, micro_batches=m, schedule=sched,
                 virtual_stages=lay.get("virtual_stages"), tp=int(lay.get("tp") or 1), micro_batch=micro,
-                gpus_per_node=case.gpus_per_node)
+                gpus_per_node=case.gpus_per_node, dp=dp,
+                shard="full" if lay.get("zero") == 3 or lay.get("fsdp") == "full_shard" else "none",
+                step_tokens=int(gb) * seq if gb else None)
     metric = case.metric
     if metric == "tokens_per_s_per_gpu":
         return r.tokens_per_s_per_gpu, notes

@@ -132,3 +132,17 @@ def test_efficiency_lookup_says_its_key_and_falls_back():
     assert efficiency("vllm", H100, "serve", 0.5).key == "given/serve"
     with pytest.raises(LlmsizeError, match="engine"):
         efficiency("tgi-ish", H100, "serve")
+
+
+def test_data_parallel_traffic_over_pcie_is_exposed_and_full_shard_pays_more():
+    """8 × RTX 4090 (PCIe only) with a small step: the gradient/parameter collectives outlast compute;
+    FSDP's three collectives cost more than DDP's all-reduce; on NVLink H100s the same step hides them."""
+    g = get_gpu("RTX-4090")
+    kw = dict(engine="fsdp", precision="bf16-mixed", seq=512, recompute="full", dp=8, step_tokens=8 * 512)
+    alone = train(L8, g, engine="fsdp", precision="bf16-mixed", seq=512, recompute="full").tokens_per_s_per_gpu
+    ddp = train(L8, g, shard="none", **kw).tokens_per_s_per_gpu
+    full = train(L8, g, shard="full", **kw).tokens_per_s_per_gpu
+    assert full < ddp < alone
+    h = dict(kw, step_tokens=2048 * 512)
+    assert train(L8, H100, shard="full", **h).tokens_per_s_per_gpu == pytest.approx(
+        train(L8, H100, engine="fsdp", precision="bf16-mixed", seq=512, recompute="full").tokens_per_s_per_gpu)

@@ -89,7 +89,9 @@ def _train_rate(spec: ModelSpec, job: TrainJob, g: Any, layout: Layout, pp: int 
     engine = "megatron" if layout.tp * layout.pp > 1 else _TRAIN_ENGINE.get(layout.engine, "unknown")
     return train(spec, g, engine=engine, precision=job.precision,
                  seq=job.seq_len, recompute="full" if job.recompute else "none", pp=p,
-                 micro_batches=max(layout.grad_accum, 1), tp=layout.tp, micro_batch=job.micro_batch, mfu=job.mfu)
+                 micro_batches=max(layout.grad_accum, 1), tp=layout.tp, micro_batch=job.micro_batch, mfu=job.mfu,
+                 dp=layout.dp, shard="full" if layout.zero == 3 or layout.fsdp == "full_shard" else "none",
+                 step_tokens=job.global_batch * job.seq_len, gpus_per_node=NODE)
 
 
 def with_steps(job: TrainJob, layout: Layout) -> Layout:

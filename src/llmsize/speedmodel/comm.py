@@ -26,6 +26,20 @@ def link_bytes_per_s(gpu: Any, n: int, gpus_per_node: int = 8) -> float:
     return float(bw) / 2
 
 
+def collective_bytes_per_s(gpu: Any, n: int, gpus_per_node: int = 8) -> float:
+    """Effective per-GPU bandwidth of a data-parallel collective over `n` GPUs: NCCL's hierarchical
+    rings move the node's inter-node share through all of its network cards at once, so across nodes a
+    GPU sees min(its intra-node link, the node's network bandwidth) rather than one card's.
+
+    B = B_intra (n ≤ node);  B = min(B_intra, g · B_net) across nodes
+
+    Source: narayanan2021"""
+    intra = link_bytes_per_s(gpu, min(n, gpus_per_node), gpus_per_node)
+    if n <= gpus_per_node:
+        return intra
+    return min(intra, gpus_per_node * NETWORK_BYTES_PER_S)
+
+
 def allreduce_s(nbytes: float, n: int, bw: float) -> float:
     """Ring all-reduce of `nbytes` over `n` GPUs.
 

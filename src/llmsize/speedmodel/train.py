@@ -56,6 +56,26 @@ def flops_per_token(spec: ModelSpec, seq: int, recompute: str = "none") -> dict[
     return out
 
 
+def dp_exposed_s(spec: ModelSpec, gpu: Any, *, dp: int, tp: int, pp: int, shard: str, gpus_per_node: int,
+                 tokens_per_gpu: float, per_token_s: float) -> float:
+    """Data-parallel communication a step does not hide, per token of one GPU.
+
+    t_DP = k · P_gpu · (d − 1)/d / B,  k = 2 (all-reduce) or 3 (full shard);  exposed = max(0, t_DP − t_step)
+
+    Source: rajbhandari2020"""
+    from llmsize.params import count
+    from llmsize.speedmodel.comm import collective_bytes_per_s
+
+    if shard not in ("none", "full"):
+        raise LlmsizeError(f"shard must be none or full, got {shard!r}")
+    p_gpu = 2 * count(spec).total / (tp * pp)  # bf16 parameters (and gradients) one GPU holds
+    k = 3 if shard == "full" else 2
+    bw = collective_bytes_per_s(gpu, dp * tp * pp, gpus_per_node)
+    t_dp = k * p_gpu * (dp - 1) / dp / bw
+    t_step = tokens_per_gpu * per_token_s
+    return max(0.0, t_dp - t_step) / tokens_per_gpu
+
+
 def bubble(pp: int, micro_batches: int, schedule: str = "1f1b", virtual_stages: int | None = None) -> float:
     """Share of a pipelined step spent computing.
 
@@ -96,12 +116,15 @@ class TrainRate:
 
 def train(spec: ModelSpec, gpu: Any, *, engine: str, precision: str | None, seq: int, recompute: str = "none",
           pp: int = 1, micro_batches: int = 1, schedule: str = "1f1b", virtual_stages: int | None = None,
-          tp: int = 1, micro_batch: int = 1, gpus_per_node: int = 8, mfu: float | None = None) -> TrainRate:
+          tp: int = 1, micro_batch: int = 1, gpus_per_node: int = 8, mfu: float | None = None,
+          dp: int = 1, shard: str = "none", step_tokens: int | None = None) -> TrainRate:
     """Tokens/s per GPU. FP8 training runs the parameter matmuls on FP8 and attention on bf16. Tensor
     parallelism adds its per-layer all-reduces (2 forward, 2 backward, 2 more with full recomputation),
-    not overlapped; data-parallel and FSDP traffic is taken as hidden behind compute.
+    not overlapped. Data-parallel traffic per step (DDP / ZeRO-1/2: gradient reduce-scatter + all-gather,
+    2 × the bf16 parameters; FSDP / ZeRO-3 (`shard="full"`): 3 ×, two parameter all-gathers and a
+    gradient reduce-scatter) overlaps the step's compute; only what outlasts it is added.
 
-    tokens/s/GPU = bubble / ((C_w/X_w + C_a/X_a)/(E·x/(x + x½)) + t·t_TP/(b·s)),  x = b·s
+    tokens/s/GPU = bubble / ((C_w/X_w + C_a/X_a)/(E·x/(x + x½)) + t·t_TP/(b·s) + max(0, t_DP − t_step)/D_gpu)
 
     Source: narayanan2021"""
     path = train_path(precision, gpu)
@@ -124,5 +147,9 @@ def train(spec: ModelSpec, gpu: Any, *, engine: str, precision: str | None, seq:
     comm = tp * tp_layer_allreduces_s(spec, gpu, tp, mb_tokens, gpus_per_node, collectives=k) / mb_tokens
     d = spec.hidden_size
     sat = mb_tokens / (mb_tokens + shape["x_half_tokens"]) * d / (d + shape["d_half"])
-    return TrainRate(tokens_per_s_per_gpu=bub / (t / (e.value * sat) + comm), model_flops_per_token=f["weights"] + f["attention"],
+    per_tok = t / (e.value * sat) + comm
+    if dp > 1 and step_tokens:
+        per_tok += dp_exposed_s(spec, gpu, dp=dp, tp=tp, pp=pp, shard=shard, gpus_per_node=gpus_per_node,
+                                tokens_per_gpu=step_tokens / (dp * tp * pp), per_token_s=per_tok / bub)
+    return TrainRate(tokens_per_s_per_gpu=bub / per_tok, model_flops_per_token=f["weights"] + f["attention"],
                      hardware_flops_per_token=sum(f.values()), bubble=bub, path=path, efficiency=e, flops=f)
