@@ -146,3 +146,17 @@ def test_data_parallel_traffic_over_pcie_is_exposed_and_full_shard_pays_more():
     h = dict(kw, step_tokens=2048 * 512)
     assert train(L8, H100, shard="full", **h).tokens_per_s_per_gpu == pytest.approx(
         train(L8, H100, engine="fsdp", precision="bf16-mixed", seq=512, recompute="full").tokens_per_s_per_gpu)
+
+
+def test_interconnect_catalogue_is_sourced_and_the_gpu_catalogue_agrees():
+    from llmsize.speedmodel.comm import NETWORK_BYTES_PER_S, links, link_bytes_per_s
+
+    lk = links()
+    assert {x["kind"] for x in lk.values()} == {"nvlink", "pcie", "network"}
+    assert all(x["source"].startswith("https://") and x["retrieved"] for x in lk.values())
+    assert NETWORK_BYTES_PER_S == lk["InfiniBand-NDR"]["bytes_per_s"] == 50e9
+    # one direction of the GPU catalogue's bidirectional NVLink / PCIe figures
+    assert link_bytes_per_s(H100, 8) == lk["NVLink4"]["bytes_per_s"]
+    assert link_bytes_per_s(get_gpu("A100-SXM-80GB"), 8) == lk["NVLink3"]["bytes_per_s"]
+    assert link_bytes_per_s(get_gpu("RTX-4090"), 2) == lk["PCIe4"]["bytes_per_s"]
+    assert link_bytes_per_s(H100, 16) == NETWORK_BYTES_PER_S

@@ -7,12 +7,32 @@ Source: narayanan2021
 """
 from __future__ import annotations
 
+import functools
+import tomllib
+from importlib import resources
 from typing import Any
+
+from llmsize.errors import LlmsizeError
 
 # ASSUMES: 5 µs per ring step (NCCL's small-message latency order on NVLink/InfiniBand)
 ALPHA_S = 5e-6
-# ASSUMES: 400 Gb/s InfiniBand NDR per GPU, one direction (torchtitan's H100 hosts: "400 Gb/s per GPU")
-NETWORK_BYTES_PER_S = 50e9
+DEFAULT_NETWORK = "InfiniBand-NDR"  # ASSUMES: one 400 Gb/s port per GPU (DGX H100, torchtitan's hosts)
+
+
+@functools.cache
+def links() -> dict[str, dict[str, Any]]:
+    """The interconnect catalogue (``catalog/interconnects.toml``) by name; every entry sourced and dated."""
+    data = tomllib.loads(resources.files("llmsize.catalog").joinpath("interconnects.toml").read_text())
+    out = {}
+    for x in data["link"]:
+        for k in ("name", "kind", "bytes_per_s", "source", "retrieved"):
+            if k not in x:
+                raise LlmsizeError(f"interconnect catalogue: entry {x.get('name', '?')} lacks {k}")
+        out[x["name"]] = x
+    return out
+
+
+NETWORK_BYTES_PER_S = float(links()[DEFAULT_NETWORK]["bytes_per_s"])
 
 
 def link_bytes_per_s(gpu: Any, n: int, gpus_per_node: int = 8) -> float:
