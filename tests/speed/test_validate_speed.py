@@ -84,3 +84,15 @@ def test_serve_latency_metrics_and_null_fields_take_defaults():
     with pytest.raises(LlmsizeError, match="line 1"):
         row["workload"]["prompt"] = 10**9
         predict_case(parse_speed_cases([json.dumps(row)])[0])
+
+
+def test_speed_cli_request_rate_mode_and_overload():
+    p = run(["speed", "Llama-3.1-8B", "--gpu", "H100", "--concurrency", "256", "--request-rate", "5", "--json"])
+    assert p.returncode == 0, p.stderr
+    d = json.loads(p.stdout)
+    assert d["batch_limit"] == "request_rate" and d["ttft_s"] <= d["ttft_p90_s"]
+    assert d["output_tokens_per_s"] == pytest.approx(5 * 256, rel=0.05)  # what arrives is what is served
+    p = run(["speed", "Llama-3.1-8B", "--gpu", "H100", "--request-rate", "500"])
+    assert p.returncode == 2 and "overloaded" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+    p = run(["speed", "Llama-3.1-8B", "--gpu", "H100", "--train", "--tokens", "1e9", "--request-rate", "5"])
+    assert p.returncode == 2 and "--request-rate" in p.stderr

@@ -65,6 +65,9 @@ def job_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--mbu", type=float, help="Decode memory-bandwidth utilisation (default: the engine's), --serve."),
         click.option("--prefill-efficiency", type=float,
                      help="Prefill/compute efficiency (default: the engine's), --serve only."),
+        click.option("--request-rate", type=float,
+                     help="Requests/s arriving at one replica (queueing: median and p90 TTFT/TPOT), --serve only; "
+                          "--concurrency then caps the batch."),
         click.option("--ttft", type=float, help="Reject serving setups whose time to first token exceeds this (s)."),
         click.option("--tpot", type=float, help="Reject serving setups whose time per output token exceeds this (ms)."),
         click.option("--price", multiple=True, help="GPU=USD per GPU-hour (overrides the catalog)."),
@@ -76,7 +79,8 @@ def job_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
         names = ("mode", "seq", "micro_batch", "global_batch", "tokens", "precision", "mfu", "recompute",
                  "max_days", "host_memory", "nvme", "prompt", "output", "concurrency", "weights", "kv_dtype",
-                 "gpu_memory_utilization", "target_tps", "engine", "mbu", "prefill_efficiency", "ttft", "tpot",
+                 "gpu_memory_utilization", "target_tps", "engine", "mbu", "prefill_efficiency", "request_rate",
+                 "ttft", "tpot",
                  "price")
         v = {n: kw.pop(n) for n in names}
         kw["prices"] = _prices(v.pop("price"))

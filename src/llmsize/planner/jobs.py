@@ -87,13 +87,14 @@ class ServeJob:
     prefill_mfu: float | None = None  # None: the engine's fitted serving efficiency (speedmodel)
     mbu: float | None = None
     engine: str = "vllm"
+    request_rate: float | None = None  # requests/s arriving at one replica (None: `concurrency` at once)
     max_ttft_s: float | None = None  # slower setups are rejected (--ttft)
     max_tpot_s: float | None = None  # slower setups are rejected (--tpot)
 
     def __post_init__(self) -> None:
         _pos("serve job", prompt_len=self.prompt_len, output_len=self.output_len, concurrency=self.concurrency,
              min_tokens_per_s=self.min_tokens_per_s, max_model_len=self.max_model_len, prefill_mfu=self.prefill_mfu,
-             mbu=self.mbu, max_ttft_s=self.max_ttft_s, max_tpot_s=self.max_tpot_s)
+             mbu=self.mbu, max_ttft_s=self.max_ttft_s, max_tpot_s=self.max_tpot_s, request_rate=self.request_rate)
         if (self.prefill_mfu or 0) > 1 or (self.mbu or 0) > 1:
             raise LlmsizeError(f"serve job: prefill MFU and MBU must be at most 1, got {self.prefill_mfu}, {self.mbu}")
         if not 0 < self.gpu_memory_utilization <= 1:
@@ -148,6 +149,7 @@ def make_job(mode: str = "serve", *, seq: int = 4096, micro_batch: int = 1, glob
              weights: str = "bf16", kv_dtype: str = "auto", gpu_memory_utilization: float = 0.9,
              target_tps: float | None = None, engine: str | None = None, mbu: float | None = None,
              prefill_efficiency: float | None = None, ttft: float | None = None, tpot: float | None = None,
+             request_rate: float | None = None,
              host_memory_name: str = "host_memory",
              nvme_name: str = "nvme", flags: bool = False) -> TrainJob | ServeJob:
     """The TrainJob (mode 'train') or ServeJob that `--train`/`--serve` and their options describe. Only
@@ -157,7 +159,7 @@ def make_job(mode: str = "serve", *, seq: int = 4096, micro_batch: int = 1, glob
     the JSON fields."""
     if mode == "train":
         given = [k for k, v in (("mbu", mbu), ("prefill_efficiency", prefill_efficiency), ("ttft", ttft),
-                                ("tpot", tpot)) if v is not None]
+                                ("tpot", tpot), ("request_rate", request_rate)) if v is not None]
         if engine not in (None, "vllm"):
             given.append("engine")
         if given:
@@ -182,6 +184,7 @@ def make_job(mode: str = "serve", *, seq: int = 4096, micro_batch: int = 1, glob
     return ServeJob(prompt_len=prompt, output_len=output, concurrency=concurrency, weights=weights,
                     kv_dtype=kv_dtype, gpu_memory_utilization=gpu_memory_utilization, min_tokens_per_s=target_tps,
                     engine=engine or "vllm", mbu=mbu, prefill_mfu=prefill_efficiency, max_ttft_s=ttft,
+                    request_rate=request_rate,
                     max_tpot_s=None if tpot is None else tpot / 1000)
 
 

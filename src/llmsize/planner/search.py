@@ -315,13 +315,15 @@ def _latency_miss(job: ServeJob, sp: Any) -> str | None:
 
 def replica_speed(spec: ModelSpec, job: ServeJob, breakdown: Breakdown, g: Any, lay: Layout, mem: GpuMemory) -> Any:
     """Continuous-batching speed of one TP × PP replica serving `job.concurrency` requests at once
-    (`speedmodel.predict.serve`): its output tokens/s counts each request's prefill, TTFT is a request's
+    (`speedmodel.predict.serve`), or `job.request_rate` requests/s arriving (queueing: median and p90
+    TTFT/TPOT): its output tokens/s counts each request's prefill, TTFT is a request's
     own, and the efficiency is the engine's fitted one unless --mbu / --prefill-efficiency are given.
     `plan`, `speed` and `cost` all use it. Returns a `Serving`."""
     from llmsize.speedmodel.predict import serve
 
     return serve(spec, g, engine=job.engine, weights=job.weights, kv_dtype=job.kv_dtype, prompt=job.prompt_len,
-                 output=job.output_len, concurrency=job.concurrency, tp=lay.tp, pp=lay.pp,
+                 output=job.output_len, concurrency=job.concurrency, request_rate=job.request_rate, tp=lay.tp,
+                 pp=lay.pp,
                  gpu_memory_utilization=job.gpu_memory_utilization, mbu=job.mbu,
                  prefill_efficiency=job.prefill_mfu)
 

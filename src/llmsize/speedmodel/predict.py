@@ -137,7 +137,7 @@ class Serving:
     output_tokens_per_s: float  # whole deployment, prefill time included
     input_tokens_per_s: float  # prompts processed per second alongside
     batch: int  # sequences in flight per replica
-    batch_limit: str  # what bounds it: concurrency, max_seqs or kv
+    batch_limit: str  # what sets it: concurrency, max_seqs, kv or request_rate
     ttft_s: float  # median time to first token of a request
     tpot_s: float  # median time per output token of a request
     ttft_p90_s: float
@@ -229,6 +229,7 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
                                "serves; the queue grows without bound")
         # Little's law: in flight = arrival rate x time in system; the smallest batch that keeps up
         b = next((k for k in range(1, b_max + 1) if rate(k) >= lam and k >= lam * (t_p + output * step(k))), b_max)
+        limit = "request_rate"
         rho = lam / mu
         # ASSUMES: waiting for a batch slot as an M/D/1 queue on the replica's request service time
         wait = rho / (2 * (1 - rho)) / mu
