@@ -1,5 +1,6 @@
 """Time a full training plan for a 70B model: every catalogued GPU type x every count 1..1024 (powers
-of two and whole nodes of 8) x every layout. Must finish in under a second.
+of two and whole nodes of 8) x every layout, each timed by llmsize.speedmodel (achieved efficiency,
+pipeline bubble, tensor-parallel all-reduces over NVLink/PCIe/network). Must finish in under a second.
 
     python bench/bench_plan.py            # prints the time and the counts; exit 1 if >= 1 s
 

@@ -99,6 +99,8 @@ def parse_cases(lines: Iterable[str], name: str = "cases") -> list[Case]:
             raise LlmsizeError(f"{where}: a case must be a JSON object")
         if "error" in obj and "measured" not in obj:
             continue  # a failed measurement in a truth file
+        if obj.get("kind") == "speed":
+            continue  # a speed case: llmsize.validate_speed reads it
         cfg = obj.get("config")
         if not isinstance(cfg, Mapping):
             raise LlmsizeError(f"{where}: missing 'config' object")

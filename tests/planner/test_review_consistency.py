@@ -17,9 +17,12 @@ def test_train_rate_same_in_plan_speed_cost(llama8b):
     sp = speed_report(llama8b, job, "H100", make_layout(pp=8))
     assert sp["tokens_per_s"] == pytest.approx(pp8["tokens_per_s"])
     assert sp["seconds"] == pytest.approx(pp8["seconds"])
-    ddp = next(r for r in rows.values() if r["dp"] == 8 and r["offload_optimizer"] == "none")
+    # engines reach different efficiencies now (the calibration table): compare the same engine
+    z3 = next(r for r in rows.values() if r["dp"] == 8 and r["engine"] == "deepspeed" and r["zero"] == 3
+              and r["offload_optimizer"] == "none")
     sp = speed_report(llama8b, job, "H100", make_layout(8, zero=3))
-    assert sp["tokens_per_s"] == pytest.approx(ddp["tokens_per_s"])
+    assert sp["tokens_per_s"] == pytest.approx(z3["tokens_per_s"])
+    ddp = next(r for r in rows.values() if r["dp"] == 8 and r["engine"] == "fsdp")  # DDP times as PyTorch (fsdp)
     c = cost_report(llama8b, job, ["H100"], [8])["rows"][0]
     assert c["tokens_per_s"] == pytest.approx(ddp["tokens_per_s"])
     assert c["days"] * 86400 == pytest.approx(ddp["seconds"])

@@ -8,8 +8,9 @@ rates are floats (bytes/s, dense FLOP/s without 2:4 sparsity).
 rate > 0 is returned; (3) a listed 0 means the hardware has no such unit (fp8 on A100,
 bf16 on V100) and raises ``LlmsizeError`` -- no silent fallback to slow emulation;
 (4) an unlisted rate falls back only bf16 <-> fp16 (same tensor rate wherever both
-exist; Apple lists only fp16, TPUs only bf16) and tf32 -> fp32 (no TF32 units: fp32
-matmuls run on the fp32 pipes); otherwise ``LlmsizeError``.
+exist; Apple lists only fp16, TPUs only bf16), tf32 -> fp32 (no TF32 units: fp32
+matmuls run on the fp32 pipes) and fp16acc (fp16 with fp16 accumulate) -> fp16 (the same
+rate except on GeForce, which lists it); otherwise ``LlmsizeError``.
 """
 from __future__ import annotations
 
@@ -24,13 +25,13 @@ from types import MappingProxyType
 
 from llmsize.errors import LlmsizeError, did_you_mean
 
-DTYPES = ("bf16", "fp16", "fp8", "int8", "fp32", "tf32")
+DTYPES = ("bf16", "fp16", "fp16acc", "fp8", "int8", "fp32", "tf32")
 _DTYPE_ALIASES = {
     "bfloat16": "bf16", "float16": "fp16", "half": "fp16", "f16": "fp16", "float8": "fp8",
     "e4m3": "fp8", "e5m2": "fp8", "float8e4m3fn": "fp8", "float8e5m2": "fp8", "i8": "int8",
     "float32": "fp32", "float": "fp32", "f32": "fp32", "tensorfloat32": "tf32",
 }
-_FALLBACK = {"bf16": "fp16", "fp16": "bf16", "tf32": "fp32"}
+_FALLBACK = {"bf16": "fp16", "fp16": "bf16", "tf32": "fp32", "fp16acc": "fp16"}
 _VENDOR_PREFIXES = ("nvidia", "geforce", "tesla", "amd", "instinct", "apple", "google")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 

@@ -203,25 +203,46 @@ def train_cmd(model: Loaded, batch: int, seq_len: int | None, dtype: str | None,
 @click.argument("cases", type=click.Path(dir_okay=False))
 @json_option
 def validate_cmd(cases: str, as_json: bool) -> None:
-    """Predict every case of a JSON-lines file (the truth schema) and compare with its measured peak:
-    median, p95 and max absolute relative error per mode. A case with a `parallel` object (fsdp2,
-    tp, fsdp2+tp) is predicted for its named rank, and for `measured.last_rank` when present.
+    """Predict every case of a JSON-lines file and compare with its measurement. Memory cases (the truth
+    schema): the peak, median/p95/max |error| per mode; a case with a `parallel` object (fsdp2, tp,
+    fsdp2+tp) is predicted for its named rank, and for `measured.last_rank` when present. Speed cases
+    ("kind": "speed"): exactly the named metric, median/max |error| and the share within ±25% per
+    category. A file may mix both.
 
     \b
     Examples:
       llmsize validate tests/data/calib.jsonl
       llmsize validate tests/data/dist_calib.jsonl
+      llmsize validate tests/data/speed_calib.jsonl
     """
     from llmsize.validate import validate
+    from llmsize.validate_speed import validate_speed
 
     results, summ = validate(cases)
+    sres, ssum = validate_speed(cases)
     if as_json:
-        emit_json({"cases": [{"id": r.case.id, "predicted_peak_bytes": r.predicted_peak,
-                              "predicted_params": r.predicted_params, "measured_peak_bytes": r.case.measured_peak,
-                              "rel_error": r.rel_error} for r in results], "summary": summ})
+        from llmsize.validate_speed import result_row
+
+        out = {"cases": [{"id": r.case.id, "predicted_peak_bytes": r.predicted_peak,
+                          "predicted_params": r.predicted_params, "measured_peak_bytes": r.case.measured_peak,
+                          "rel_error": r.rel_error} for r in results] + [result_row(r) for r in sres],
+               "summary": summ}
+        if sres:
+            out["speed_summary"] = ssum  # by category (the cases' "category" field)
+        emit_json(out)
         return
     c = console()
-    c.print(f"[bold]{len(results)} cases[/bold] from {cases}")
+    c.print(f"[bold]{len(results) + len(sres)} cases[/bold] from {cases}")
+    if results:
+        _memory_tables(c, results, summ)
+    if sres:
+        from llmsize.cli.speed_tables import speed_validation_tables
+
+        for t in speed_validation_tables(sres, ssum):
+            c.print(t)
+
+
+def _memory_tables(c: Any, results: Any, summ: Any) -> None:
     rows = [(k, str(v["n"]), f"{100 * v['median']:.3f}%", f"{100 * v['p95']:.3f}%", f"{100 * v['max']:.3f}%")
             for k, v in summ.items()]
     c.print(table("Absolute relative error of the peak", ["mode", ("n", "right"), ("median", "right"),

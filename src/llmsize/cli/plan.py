@@ -41,10 +41,10 @@ def job_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--tokens", type=float, help="Training tokens in all (e.g. 1e12)."),
         click.option("--precision", type=click.Choice(["bf16-mixed", "bf16", "fp32"]), default="bf16-mixed",
                      show_default=True),
-        click.option("--mfu", type=float, help="Training model FLOP utilisation, --train only (default 0.40, from "
-                                               "published runs; serving uses its own prefill efficiency)."),
+        click.option("--mfu", type=float, help="Training MFU (model FLOPs over wall time), --train only (default: "
+                                               "the engine's achieved efficiency on the GPU, docs/speed.md)."),
         click.option("--recompute/--no-recompute", default=True, show_default=True,
-                     help="Activation checkpointing (8ND instead of 6ND)."),
+                     help="Activation checkpointing (an extra forward: hardware work, not model FLOPs)."),
         click.option("--max-days", type=float, help="Reject training setups slower than this (--train only)."),
         click.option("--host-memory",
                      help="Host (CPU) memory per node of 8 GPUs, for CPU offload, --train only (e.g. 1TiB, 2TB; "
@@ -60,6 +60,16 @@ def job_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--gpu-memory-utilization", type=click.FloatRange(0, 1, min_open=True), default=0.9,
                      show_default=True),
         click.option("--target-tps", type=float, help="Output tokens/s the deployment must reach."),
+        click.option("--engine", type=click.Choice(["vllm", "sglang", "trt-llm", "llama.cpp", "transformers"]),
+                     help="Serving engine whose achieved efficiencies time it (default vllm), --serve only."),
+        click.option("--mbu", type=float, help="Decode memory-bandwidth utilisation (default: the engine's), --serve."),
+        click.option("--prefill-efficiency", type=float,
+                     help="Prefill/compute efficiency (default: the engine's), --serve only."),
+        click.option("--request-rate", type=float,
+                     help="Requests/s arriving at one replica (queueing: median and p90 TTFT/TPOT), --serve only; "
+                          "--concurrency then caps the batch."),
+        click.option("--ttft", type=float, help="Reject serving setups whose time to first token exceeds this (s)."),
+        click.option("--tpot", type=float, help="Reject serving setups whose time per output token exceeds this (ms)."),
         click.option("--price", multiple=True, help="GPU=USD per GPU-hour (overrides the catalog)."),
     ]
 
@@ -69,7 +79,9 @@ def job_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
         names = ("mode", "seq", "micro_batch", "global_batch", "tokens", "precision", "mfu", "recompute",
                  "max_days", "host_memory", "nvme", "prompt", "output", "concurrency", "weights", "kv_dtype",
-                 "gpu_memory_utilization", "target_tps", "price")
+                 "gpu_memory_utilization", "target_tps", "engine", "mbu", "prefill_efficiency", "request_rate",
+                 "ttft", "tpot",
+                 "price")
         v = {n: kw.pop(n) for n in names}
         kw["prices"] = _prices(v.pop("price"))
         if "ngl" in (kw.get("find") or ()):  # llama.cpp's question: GGUF formats and KV types, not vLLM's

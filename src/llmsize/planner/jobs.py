@@ -12,7 +12,6 @@ from typing import Any
 
 from llmsize.errors import LlmsizeError, did_you_mean
 from llmsize.parallel import Breakdown, Layout
-from llmsize.perf import DEFAULT_MBU, DEFAULT_MFU, DEFAULT_PREFILL_MFU
 from llmsize.spec import ModelSpec
 
 TRAIN_PRECISIONS = ("bf16-mixed", "bf16", "fp32")
@@ -48,7 +47,7 @@ class TrainJob:
     optimizer: str = "adamw"
     recompute: bool = True
     lora_rank: int | None = None
-    mfu: float = DEFAULT_MFU
+    mfu: float | None = None  # None: the achieved efficiency of the layout's engine on the GPU (speedmodel)
     max_days: float | None = None  # slower setups are rejected as "too slow"
     host_memory: int = DEFAULT_HOST_MEMORY  # host (CPU) memory per node of 8 GPUs, bytes
     nvme: int | None = None  # NVMe capacity per node for ZeRO-Infinity offload, bytes (None: unknown)
@@ -65,7 +64,7 @@ class TrainJob:
             raise LlmsizeError(f"train job: precision must be one of {', '.join(TRAIN_PRECISIONS)}")
         if self.optimizer not in ("adamw", "sgd"):
             raise LlmsizeError("train job: optimizer must be adamw or sgd")
-        if self.mfu > 1:
+        if self.mfu is not None and self.mfu > 1:
             raise LlmsizeError(f"train job: MFU must be at most 1, got {self.mfu}")
 
     def with_(self, **kw: Any) -> TrainJob:
@@ -85,19 +84,32 @@ class ServeJob:
     gpu_memory_utilization: float = 0.9
     min_tokens_per_s: float | None = None  # output tokens/s the whole deployment must reach
     max_model_len: int | None = None
-    prefill_mfu: float = DEFAULT_PREFILL_MFU
-    mbu: float = DEFAULT_MBU
+    prefill_mfu: float | None = None  # None: the engine's fitted serving efficiency (speedmodel)
+    mbu: float | None = None
+    engine: str = "vllm"
+    request_rate: float | None = None  # requests/s arriving at one replica (None: `concurrency` at once)
+    max_ttft_s: float | None = None  # slower setups are rejected (--ttft)
+    max_tpot_s: float | None = None  # slower setups are rejected (--tpot)
 
     def __post_init__(self) -> None:
         _pos("serve job", prompt_len=self.prompt_len, output_len=self.output_len, concurrency=self.concurrency,
              min_tokens_per_s=self.min_tokens_per_s, max_model_len=self.max_model_len, prefill_mfu=self.prefill_mfu,
-             mbu=self.mbu)
-        if self.prefill_mfu > 1 or self.mbu > 1:
+             mbu=self.mbu, max_ttft_s=self.max_ttft_s, max_tpot_s=self.max_tpot_s, request_rate=self.request_rate)
+        if (self.prefill_mfu or 0) > 1 or (self.mbu or 0) > 1:
             raise LlmsizeError(f"serve job: prefill MFU and MBU must be at most 1, got {self.prefill_mfu}, {self.mbu}")
         if not 0 < self.gpu_memory_utilization <= 1:
             raise LlmsizeError(f"gpu_memory_utilization must be in (0, 1], got {self.gpu_memory_utilization}")
         if self.weights not in SERVE_WEIGHTS:
-            raise did_you_mean(str(self.weights), SERVE_WEIGHTS, what="serving weight format (--weights)")
+            from llmsize.quant.formats import get_format
+
+            try:  # every weight format of `llmsize quant` (GGUF types included) has exact bytes
+                get_format(str(self.weights))
+            except LlmsizeError:
+                raise did_you_mean(str(self.weights), SERVE_WEIGHTS, what="serving weight format (--weights; "
+                                   "or any format `llmsize quant` lists)") from None
+        from llmsize.speedmodel.efficiency import engine_name
+
+        object.__setattr__(self, "engine", engine_name(self.engine))
         if self.kv_dtype not in KV_DTYPES:
             raise did_you_mean(str(self.kv_dtype), KV_DTYPES, what="KV cache dtype (--kv-dtype)")
 
@@ -135,13 +147,24 @@ def make_job(mode: str = "serve", *, seq: int = 4096, micro_batch: int = 1, glob
              recompute: bool = True, max_days: float | None = None, host_memory: str | int | None = None,
              nvme: str | int | None = None, prompt: int = 1024, output: int = 256, concurrency: int = 1,
              weights: str = "bf16", kv_dtype: str = "auto", gpu_memory_utilization: float = 0.9,
-             target_tps: float | None = None, host_memory_name: str = "host_memory",
+             target_tps: float | None = None, engine: str | None = None, mbu: float | None = None,
+             prefill_efficiency: float | None = None, ttft: float | None = None, tpot: float | None = None,
+             request_rate: float | None = None,
+             host_memory_name: str = "host_memory",
              nvme_name: str = "nvme", flags: bool = False) -> TrainJob | ServeJob:
     """The TrainJob (mode 'train') or ServeJob that `--train`/`--serve` and their options describe. Only
     an absent MFU or host memory takes the default; a given value goes to the job, which refuses bad ones.
     Training-only values given for serving are refused, never dropped. Sizes are read with parse_bytes;
     its errors name them `host_memory_name` / `nvme_name`; other errors name CLI flags when `flags`, else
     the JSON fields."""
+    if mode == "train":
+        given = [k for k, v in (("mbu", mbu), ("prefill_efficiency", prefill_efficiency), ("ttft", ttft),
+                                ("tpot", tpot), ("request_rate", request_rate)) if v is not None]
+        if engine not in (None, "vllm"):
+            given.append("engine")
+        if given:
+            names = [f"--{k.replace('_', '-')}" if flags else k for k in given]
+            raise LlmsizeError(f"{', '.join(names)} appl{'ies' if len(names) == 1 else 'y'} to serving, not training")
     if mode != "train":
         given = [k for k, v in (("mfu", mfu), ("max_days", max_days), ("host_memory", host_memory), ("nvme", nvme))
                  if v is not None]
@@ -153,13 +176,16 @@ def make_job(mode: str = "serve", *, seq: int = 4096, micro_batch: int = 1, glob
         from llmsize.catalog.hardware import parse_bytes
 
         return TrainJob(seq_len=seq, micro_batch=micro_batch, global_batch=global_batch, tokens=tokens,
-                        precision=precision, mfu=DEFAULT_MFU if mfu is None else mfu, recompute=recompute,
+                        precision=precision, mfu=mfu, recompute=recompute,
                         max_days=max_days,
                         host_memory=DEFAULT_HOST_MEMORY if host_memory is None else
                         parse_bytes(host_memory, host_memory_name),
                         nvme=None if nvme is None else parse_bytes(nvme, nvme_name))
     return ServeJob(prompt_len=prompt, output_len=output, concurrency=concurrency, weights=weights,
-                    kv_dtype=kv_dtype, gpu_memory_utilization=gpu_memory_utilization, min_tokens_per_s=target_tps)
+                    kv_dtype=kv_dtype, gpu_memory_utilization=gpu_memory_utilization, min_tokens_per_s=target_tps,
+                    engine=engine or "vllm", mbu=mbu, prefill_mfu=prefill_efficiency, max_ttft_s=ttft,
+                    request_rate=request_rate,
+                    max_tpot_s=None if tpot is None else tpot / 1000)
 
 
 def make_layout(gpus: int | None = None, *, tp: int = 1, pp: int = 1, cp: int = 1, ep: int = 1, zero: int = 0,
@@ -278,10 +304,10 @@ def _serve_bytes(spec: ModelSpec, weights: str, kv_dtype: str, utilization: floa
     m = _memory()
     c = _compute_dtype(spec, weights)
     override = bits = None
-    if weights in _QUANT:
+    if weights not in ("bf16", "fp16"):
         from llmsize.quant import weight_plan
 
-        plan = weight_plan(spec, _QUANT[weights])
+        plan = weight_plan(spec, _QUANT.get(weights, weights))
         override = plan.bytes
         bits = float(plan.bits_per_weight) if weights in _DEQUANTIZING else None
     kv = c if kv_dtype == "auto" else "fp8"

@@ -8,12 +8,11 @@ from llmsize.cost import price_for, training_cost, usd_per_million_tokens
 from llmsize.errors import LlmsizeError
 from llmsize.parallel import Layout, check_layout, per_gpu
 from llmsize.pergpu import job_memory
-from llmsize.perf import train_time
 from llmsize.planner import _device_fn, candidate_row, plan_report, resolve_gpus
 from llmsize.planner import fit as fitmod
 from llmsize.planner import jobs
 from llmsize.planner.jobs import ServeJob, TrainJob
-from llmsize.planner.search import _bubble, replica_speed, train_tokens_per_s, with_steps
+from llmsize.planner.search import _bubble, _train_rate, replica_speed, train_tokens_per_s, with_steps
 from llmsize.sources import SOURCES
 from llmsize.spec import ModelSpec
 
@@ -55,22 +54,19 @@ def fit_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_name: str, layout:
 def _offload(spec: ModelSpec, job: TrainJob, gpu: Any, layout: Layout) -> dict[str, Any]:
     """Host memory and NVMe per node of the layout's offload, checked against the job's, and the step's
     slowdown over PCIe (`planner.search.offload`, as the search scores it)."""
-    from llmsize.perf import train_flops_per_token
     from llmsize.planner.search import offload
-
-    from llmsize.planner.search import with_steps
 
     # the job's micro-batches per step on this layout's data-parallel width (the layout alone says 1)
     layout = with_steps(job, layout)
     mem = job_memory(spec, job, layout)
-    flops_tok = sum(t.value for t in train_flops_per_token(spec, job.seq_len, recompute=job.recompute))
-    why, slowdown, info = offload(job, gpu, layout.gpus, layout, mem, flops_tok)
+    why, slowdown, info = offload(spec, job, gpu, layout.gpus, layout, mem)
     return {**info, "offload_slowdown": slowdown, "fits": why is None, "reason": why}
 
 
 def speed_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_name: str, layout: Layout, *,
                  pue: float = 1.0) -> dict[str, Any]:
-    """Roofline serving speed or FLOP-counted training time on one setup."""
+    """Serving speed under continuous batching, or training rate and time, on one setup; every
+    efficiency used is printed with the table key it came from."""
     gpu = resolve_gpus([gpu_name])[0]
     check_layout(spec, layout)
     if isinstance(job, ServeJob):
@@ -82,31 +78,40 @@ def speed_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_name: str, layou
         sp = replica_speed(spec, job, bd, gpu, layout, mem)
         r = layout.dp
         return {"model": spec.name, "gpu": gpu.name, "gpus": layout.gpus, "layout": layout.label(), "mode": "serve",
-                "replicas": r, "ttft_s": sp.ttft_s, "tpot_s": sp.tpot_s, "e2e_s": sp.e2e_s,
-                "prefill_tokens_per_s": sp.prefill_tokens_per_s * r, "decode_tokens_per_s": sp.decode_tokens_per_s * r,
-                "decode_bound": sp.decode_bound, "step_bytes_per_gpu": sp.step_bytes,
-                "prefill_mfu": job.prefill_mfu, "mbu": job.mbu, "citations": {"pope2022": SOURCES["pope2022"]}}
+                "engine": job.engine, "replicas": r, "batch": sp.batch, "batch_limit": sp.batch_limit,
+                "ttft_s": sp.ttft_s, "tpot_s": sp.tpot_s, "e2e_s": sp.e2e_s,
+                "ttft_p90_s": sp.ttft_p90_s, "tpot_p90_s": sp.tpot_p90_s,
+                "output_tokens_per_s": sp.output_tokens_per_s * r, "input_tokens_per_s": sp.input_tokens_per_s * r,
+                "prefill_tokens_per_s": sp.input_tokens_per_s * r, "decode_tokens_per_s": sp.output_tokens_per_s * r,
+                "decode_bound": sp.bound, "step_bytes_per_gpu": int(sp.step_bytes), "compute_path": sp.path,
+                "efficiency": {"value": sp.efficiency.value, "key": sp.efficiency.key},
+                "mbu": job.mbu, "prefill_efficiency": job.prefill_mfu,
+                "note": "output tokens/s include each request's prefill (continuous batching, chunked prefill)",
+                "citations": {"pope2022": SOURCES["pope2022"]}}
     if job.tokens is None:
         raise LlmsizeError("training speed needs --tokens (the tokens to train on)")
     layout = with_steps(job, layout)
-    tt = train_time(spec, tokens=job.tokens, gpus=layout.gpus, peak_flops=gpu.peak_flops("bf16"),
-                    seq_len=job.seq_len, mfu=job.mfu, recompute=job.recompute, tdp_watts=gpu.tdp_watts, pue=pue)
+    rate = _train_rate(spec, job, gpu, layout)
     step_tokens = job.global_batch * job.seq_len
     # offloaded states: the step is slower by the PCIe transfers and the host's optimizer step
     off = _offload(spec, job, gpu, layout) if layout.offload_optimizer != "none" or layout.offload_params != "none" \
         else None
     slow = off["offload_slowdown"] if off else 1.0
     # the pipeline bubble and the offload slowdown, exactly as `plan` scores the setup
-    tps = train_tokens_per_s(job, gpu, layout, tt.flops_per_token, slow)
+    tps = train_tokens_per_s(spec, job, gpu, layout, slow)
     seconds = job.tokens / tps
-    f = seconds / tt.seconds
+    hours = layout.gpus * seconds / 3600
+    peak = gpu.peak_flops(rate.path)
     out = {"model": spec.name, "gpu": gpu.name, "gpus": layout.gpus, "layout": layout.label(), "mode": "train",
-           "flops_per_token": tt.flops_per_token, "total_flops": tt.total_flops, "mfu": tt.mfu,
-           "pipeline_bubble": _bubble(layout), "micro_batches": layout.grad_accum,
-           "tokens_per_s": tps, "step_s": seconds * step_tokens / job.tokens,
-           "seconds": seconds, "days": seconds / 86400, "gpu_hours": tt.gpu_hours * f,
-           "energy_kwh": None if tt.energy_kwh is None else tt.energy_kwh * f,
-           "terms": [{"name": t.name, "flops": t.value, "formula": t.formula, "source": t.source} for t in tt.terms],
+           "flops_per_token": rate.model_flops_per_token, "hardware_flops_per_token": rate.hardware_flops_per_token,
+           "total_flops": float(job.tokens) * rate.model_flops_per_token, "compute_path": rate.path,
+           "efficiency": {"value": rate.efficiency.value, "key": rate.efficiency.key},
+           "mfu": tps / layout.gpus * rate.model_flops_per_token / peak,
+           "pipeline_bubble": rate.bubble, "micro_batches": layout.grad_accum,
+           "tokens_per_s": tps, "step_s": step_tokens / tps,
+           "seconds": seconds, "days": seconds / 86400, "gpu_hours": hours,
+           "energy_kwh": hours * gpu.tdp_watts * pue / 1000 if gpu.tdp_watts else None,
+           "terms": [{"name": k, "flops": v} for k, v in rate.flops.items()],
            "citations": {k: SOURCES[k] for k in ("chowdhery2022", "narayanan2021")}}
     if off:
         out["offload"] = off
@@ -123,8 +128,8 @@ def cost_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_names: Sequence[s
         for n in counts:
             row: dict[str, Any] = {"gpu": g.name, "gpus": n, "usd_per_gpu_hour": p.usd_per_gpu_hour if p else None,
                                    "price_source": p.source if p else None}
-            if not g.has("bf16"):
-                row["note"] = f"{g.name} has no bf16 rate"
+            if not (g.has("bf16") or g.has("fp16")):
+                row["note"] = f"{g.name} has no 16-bit rate"
                 rows.append(row)
                 continue
             if isinstance(job, ServeJob):
@@ -156,13 +161,10 @@ def cost_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_names: Sequence[s
                     continue
                 # data parallel over all n GPUs, at the rate `plan` and `speed` give that layout
                 lay = with_steps(job, Layout(dp=n))
-                tt = train_time(spec, tokens=job.tokens, gpus=n, peak_flops=g.peak_flops("bf16"), seq_len=job.seq_len,
-                                mfu=job.mfu, recompute=job.recompute, tdp_watts=g.tdp_watts)
-                tps = train_tokens_per_s(job, g, lay, tt.flops_per_token)
-                f = job.tokens / tps / tt.seconds
-                gh = tt.gpu_hours * f
-                row.update(layout=lay.label(), tokens_per_s=tps, days=tt.days * f, gpu_hours=gh,
-                           energy_kwh=None if tt.energy_kwh is None else tt.energy_kwh * f,
+                tps = train_tokens_per_s(spec, job, g, lay)
+                gh = n * job.tokens / tps / 3600
+                row.update(layout=lay.label(), tokens_per_s=tps, days=job.tokens / tps / 86400, gpu_hours=gh,
+                           energy_kwh=gh * g.tdp_watts / 1000 if g.tdp_watts else None,
                            usd=training_cost(gh, p.usd_per_gpu_hour) if p else None)
             rows.append(row)
     return {"model": spec.name, "mode": "serve" if isinstance(job, ServeJob) else "train", "rows": rows,

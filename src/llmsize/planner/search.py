@@ -14,7 +14,7 @@ from typing import Any
 from llmsize.cost import usd_per_million_tokens
 from llmsize.errors import LlmsizeError
 from llmsize.parallel import Breakdown, GpuMemory, Layout, layout_problems, per_gpu
-from llmsize.perf import forward_share, offload_step_time, serve_speed, train_flops_per_token
+from llmsize.perf import forward_share, offload_step_time
 from llmsize.planner.jobs import DEFAULT_HOST_BANDWIDTH, ServeJob, TrainJob
 from llmsize.spec import ModelSpec
 
@@ -72,8 +72,26 @@ def train_layouts(spec: ModelSpec, job: TrainJob, gpus: int) -> Iterable[Layout]
 
 def _bubble(layout: Layout) -> float:
     """Share of a 1F1B step the pipeline computes: m / (m + p − 1) (Narayanan et al. 2021, eq. 1)."""
-    m, p = layout.grad_accum, layout.pp
-    return m / (m + p - 1)
+    from llmsize.speedmodel.train import bubble
+
+    return bubble(layout.pp, max(layout.grad_accum, 1))
+
+
+# the planner's layout engines, as the efficiency table names them (DDP is PyTorch's, like FSDP)
+_TRAIN_ENGINE = {"ddp": "fsdp", "fsdp": "fsdp", "deepspeed": "deepspeed", "megatron": "megatron"}
+
+
+def _train_rate(spec: ModelSpec, job: TrainJob, g: Any, layout: Layout, pp: int | None = None) -> Any:
+    from llmsize.speedmodel.train import train
+
+    p = layout.pp if pp is None else pp
+    # tensor or pipeline parallelism is Megatron-style whatever engine label the layout carries
+    engine = "megatron" if layout.tp * layout.pp > 1 else _TRAIN_ENGINE.get(layout.engine, "unknown")
+    return train(spec, g, engine=engine, precision=job.precision,
+                 seq=job.seq_len, recompute="full" if job.recompute else "none", pp=p,
+                 micro_batches=max(layout.grad_accum, 1), tp=layout.tp, micro_batch=job.micro_batch, mfu=job.mfu,
+                 dp=layout.dp, shard="full" if layout.zero == 3 or layout.fsdp == "full_shard" else "none",
+                 step_tokens=job.global_batch * job.seq_len, gpus_per_node=NODE)
 
 
 def with_steps(job: TrainJob, layout: Layout) -> Layout:
@@ -88,14 +106,26 @@ def with_steps(job: TrainJob, layout: Layout) -> Layout:
                    grad_accum=job.global_batch // (job.micro_batch * layout.dp))
 
 
-def train_tokens_per_s(job: TrainJob, g: Any, layout: Layout, flops_tok: float, slowdown: float = 1.0,
-                       dtype: str = "bf16") -> float:
-    """Training tokens/s of one setup: the one rate `plan`, `speed` and `cost` all use.
+def _no_path(job: TrainJob, g: Any) -> str | None:
+    """Why `g` cannot time the job's GEMMs (no bf16/fp16 or requested FP8 units), or None."""
+    from llmsize.speedmodel.efficiency import train_path
 
-    tokens/s = n·X·MFU·m/(m + p − 1) / (slowdown · C),  C the FLOPs per token
+    try:
+        path = train_path(job.precision, g)
+    except LlmsizeError as e:
+        return str(e)
+    return None if g.has(path) else f"{g.name} has no {path} units"
+
+
+def train_tokens_per_s(spec: ModelSpec, job: TrainJob, g: Any, layout: Layout, slowdown: float = 1.0) -> float:
+    """Training tokens/s of one setup: the one rate `plan`, `speed` and `cost` all use. The efficiency
+    is the engine's achieved one on this GPU (or --mfu) applied to the hardware FLOPs (recomputation
+    included), the pipeline bubble outside it, tensor-parallel all-reduces added (`speedmodel.train`).
+
+    tokens/s = n · tokens/s/GPU / slowdown
 
     Source: narayanan2021"""
-    return layout.gpus * g.peak_flops(dtype) * job.mfu * _bubble(layout) / slowdown / flops_tok
+    return layout.gpus * _train_rate(spec, job, g, layout).tokens_per_s_per_gpu / slowdown
 
 
 def plan_train(spec: ModelSpec, job: TrainJob, breakdown: Breakdown, gpu_types: Sequence[Any], *,
@@ -104,7 +134,6 @@ def plan_train(spec: ModelSpec, job: TrainJob, breakdown: Breakdown, gpu_types: 
     """Score every GPU type × count × layout for a training job; infeasible ones carry their reason."""
     memo: dict[tuple, GpuMemory] = {}
     out: list[Candidate] = []
-    flops_tok = sum(t.value for t in train_flops_per_token(spec, job.seq_len, recompute=job.recompute))
     for n in counts:
         layouts = list(train_layouts(spec, job, n))
         if not layouts:
@@ -125,7 +154,7 @@ def plan_train(spec: ModelSpec, job: TrainJob, breakdown: Breakdown, gpu_types: 
             if mem is None:
                 mem = memo[key] = train_mem(spec, job, breakdown, lay)
             for g in gpu_types:
-                out.append(_score_train(spec, job, g, n, lay, mem, flops_tok, device, price, dtype))
+                out.append(_score_train(spec, job, g, n, lay, mem, device, price, dtype))
     return out
 
 
@@ -139,7 +168,7 @@ def train_mem(spec: ModelSpec, job: TrainJob, breakdown: Breakdown, lay: Layout)
     return job_memory(spec, job, lay, breakdown=None if own else breakdown)
 
 
-def offload(job: TrainJob, g: Any, n: int, lay: Layout, mem: GpuMemory, flops_tok: float,
+def offload(spec: ModelSpec, job: TrainJob, g: Any, n: int, lay: Layout, mem: GpuMemory,
             dtype: str = "bf16") -> tuple[str | None, float, dict[str, Any]]:
     """Offload of one training setup: (why the node cannot hold it, or None; the step's slowdown, 1.0 when
     nothing is offloaded; the details for its JSON row). Offloaded bytes per node are each GPU's times the
@@ -166,12 +195,13 @@ def offload(job: TrainJob, g: Any, n: int, lay: Layout, mem: GpuMemory, flops_to
     if nvme and nvme > job.nvme:
         return (f"NVMe: offloads {nvme / gib:,.0f} GiB per node, a node has {job.nvme / gib:,.0f} GiB (--nvme)",
                 1.0, info)
-    if mem.traffic is None or not g.has(dtype):  # no rate: the caller rejects it for that
+    if mem.traffic is None or _no_path(job, g):  # no rate: the caller rejects it for that
         return None, 1.0, info
     if not g.pcie_bw:
         return f"{g.name}: no PCIe bandwidth in the catalogue to time the offload over", 1.0, info
-    # one micro-batch's compute on one GPU: its TP/PP/CP share of the FLOPs
-    t_mb = job.micro_batch * job.seq_len * flops_tok / (lay.tp * lay.pp * lay.cp * g.peak_flops(dtype) * job.mfu)
+    # one micro-batch's compute on one GPU: its TP/PP/CP share of the tokens at the bubble-free rate
+    t_mb = job.micro_batch * job.seq_len / (lay.tp * lay.pp * lay.cp * _train_rate(spec, job, g, lay, pp=1)
+                                            .tokens_per_s_per_gpu)
     tr = mem.traffic
     ot = offload_step_time(micro_batch_s=t_mb, micro_batches=lay.grad_accum, forward_share=forward_share(job.recompute),
                            h2d_forward=tr.h2d_forward, h2d_backward=tr.h2d_backward, d2h_backward=tr.d2h_backward,
@@ -188,7 +218,7 @@ def offload(job: TrainJob, g: Any, n: int, lay: Layout, mem: GpuMemory, flops_to
     return None, ot.slowdown, info
 
 
-def _score_train(spec: ModelSpec, job: TrainJob, g: Any, n: int, lay: Layout, mem: GpuMemory, flops_tok: float,
+def _score_train(spec: ModelSpec, job: TrainJob, g: Any, n: int, lay: Layout, mem: GpuMemory,
                  device: Callable[[Any, int], int] | None, price: Callable[[Any], float | None] | None,
                  dtype: str) -> Candidate:
     dev = device(g, n) if device else 0
@@ -198,12 +228,13 @@ def _score_train(spec: ModelSpec, job: TrainJob, g: Any, n: int, lay: Layout, me
     if need > budget:
         return Candidate(**c, kind="fit", reason=f"does not fit: needs {need / 2**30:.1f} GiB per GPU, "
                                                  f"{g.name} has {budget / 2**30:.1f} GiB")
-    why, slowdown, info = offload(job, g, n, lay, mem, flops_tok, dtype)
+    why, slowdown, info = offload(spec, job, g, n, lay, mem, dtype)
     if why is not None:
         return Candidate(**c, kind="host", reason=why, extra=info)
-    if not g.has(dtype):
-        return Candidate(**c, kind="fit", reason=f"{g.name} has no {dtype} units")
-    tps = train_tokens_per_s(job, g, lay, flops_tok, slowdown, dtype)
+    why_not = _no_path(job, g)
+    if why_not:
+        return Candidate(**c, kind="fit", reason=why_not)
+    tps = train_tokens_per_s(spec, job, g, lay, slowdown)
     c["extra"] = info
     seconds = job.tokens / tps if job.tokens else None
     usd = None
@@ -248,49 +279,67 @@ def plan_serve(spec: ModelSpec, job: ServeJob, breakdown: Breakdown, gpu_types: 
                                             f"{job.gpu_memory_utilization:g} × {g.name} = "
                                             f"{g.usable * job.gpu_memory_utilization / 2**30:.1f} GiB"))
                 continue
-            if not g.bandwidth or not g.has("bf16" if job.weights not in ("fp16",) else "fp16"):
+            if not g.bandwidth or not (g.has("bf16") or g.has("fp16")):
                 out.append(Candidate(**base, memory=mem, budget=budget, kind="fit",
                                      reason=f"{g.name}: no bandwidth or 16-bit FLOP/s figure to time it"))
                 continue
-            sp = replica_speed(spec, job, breakdown, g, lay, mem)
-            replicas = max(1, math.ceil(job.min_tokens_per_s / sp.decode_tokens_per_s)) if job.min_tokens_per_s else 1
+            try:
+                sp = replica_speed(spec, job, breakdown, g, lay, mem)
+            except LlmsizeError as e:
+                out.append(Candidate(**base, memory=mem, budget=budget, kind="fit", reason=str(e)))
+                continue
+            out_tps = sp.output_tokens_per_s
+            replicas = max(1, math.ceil(job.min_tokens_per_s / out_tps)) if job.min_tokens_per_s else 1
             total = replicas * n
             extra = {"replicas": replicas, "ttft_s": sp.ttft_s, "tpot_s": sp.tpot_s,
-                     "prefill_tokens_per_s": sp.prefill_tokens_per_s * replicas, "bound": sp.decode_bound}
+                     "prefill_tokens_per_s": sp.input_tokens_per_s * replicas, "bound": sp.bound,
+                     "efficiency_key": sp.efficiency.key}
             p = price(g) if price else None
-            usd_out = usd_per_million_tokens(sp.decode_tokens_per_s, n, p) if p else None
-            usd_in = usd_per_million_tokens(sp.prefill_tokens_per_s, n, p) if p else None
-            row = dict(base, gpus=total, memory=mem, budget=budget, tokens_per_s=sp.decode_tokens_per_s * replicas,
+            # the throughput for cost includes each request's prefill; input tokens are priced at the same
+            # GPU time split by token counts, so $ in + $ out never bill a GPU-hour twice
+            usd_out = usd_per_million_tokens(out_tps, n, p) if p else None
+            usd_in = usd_per_million_tokens(sp.input_tokens_per_s, n, p) if p else None
+            row = dict(base, gpus=total, memory=mem, budget=budget, tokens_per_s=out_tps * replicas,
                        seconds=sp.ttft_s, usd=usd_out, usd_in=usd_in, extra=extra)
             if total > max_gpus:
                 out.append(Candidate(**row, kind="slow", reason=f"too slow: {replicas} replicas × {n} GPUs needed "
                                                                 f"for {job.min_tokens_per_s:g} tokens/s"))
                 continue
+            late = _latency_miss(job, sp)
+            if late:
+                out.append(Candidate(**row, kind="slow", reason=late))
+                continue
             out.append(Candidate(**row))
     return out
 
 
+def _latency_miss(job: ServeJob, sp: Any) -> str | None:
+    """Why a replica misses the job's latency targets (--ttft, --tpot), or None."""
+    ttft, tpot = job.max_ttft_s, job.max_tpot_s
+    if ttft is not None and sp.ttft_s > ttft:
+        return f"too slow: TTFT {sp.ttft_s:.3g} s > {ttft:g} s (--ttft)"
+    if tpot is not None and sp.tpot_s > tpot:
+        return f"too slow: TPOT {sp.tpot_s * 1000:.3g} ms > {tpot * 1000:g} ms (--tpot)"
+    return None
+
+
 def replica_speed(spec: ModelSpec, job: ServeJob, breakdown: Breakdown, g: Any, lay: Layout, mem: GpuMemory) -> Any:
-    """Roofline speed of one TP × PP replica (`perf.serve_speed`): each GPU reads its weights and its share
-    of the KV cache (its stage's layers × its KV heads) per decode step. `plan` and `speed` both use it."""
-    w_gpu = sum(t.value for t in mem.terms if t.name == "weights")
-    kv_tok_gpu = breakdown.kv_cache / max(job.concurrency * job.context, 1) * _kv_share(spec, lay)
-    return serve_speed(spec, weights_per_gpu=w_gpu, kv_bytes_per_token_gpu=kv_tok_gpu, tp=lay.tp, pp=lay.pp,
-                       peak_flops=g.peak_flops("bf16"), bandwidth=g.bandwidth, batch=job.concurrency,
-                       prompt_len=job.prompt_len, output_len=job.output_len, prefill_mfu=job.prefill_mfu,
-                       mbu=job.mbu)
+    """Continuous-batching speed of one TP × PP replica serving `job.concurrency` requests at once
+    (`speedmodel.predict.serve`), or `job.request_rate` requests/s arriving (queueing: median and p90
+    TTFT/TPOT): its output tokens/s counts each request's prefill, TTFT is a request's
+    own, and the efficiency is the engine's fitted one unless --mbu / --prefill-efficiency are given.
+    `plan`, `speed` and `cost` all use it. Returns a `Serving`."""
+    from llmsize.speedmodel.predict import serve
 
-
-def _kv_share(spec: ModelSpec, lay: Layout) -> float:
-    """Share of the KV cache one GPU holds: its stage's layers × its KV heads."""
-    from llmsize.parallel import placement
-
-    P = placement(spec, lay.tp, lay.pp, lay.ep)
-    return max(P.layers) / spec.num_layers * P.kv_fraction
+    return serve(spec, g, engine=job.engine, weights=job.weights, kv_dtype=job.kv_dtype, prompt=job.prompt_len,
+                 output=job.output_len, concurrency=job.concurrency, request_rate=job.request_rate, tp=lay.tp,
+                 pp=lay.pp,
+                 gpu_memory_utilization=job.gpu_memory_utilization, mbu=job.mbu,
+                 prefill_efficiency=job.prefill_mfu)
 
 
 def rank(cands: Iterable[Candidate], *, by: str = "auto") -> list[Candidate]:
-    """Feasible candidates, cheapest first (then fastest, fewest GPUs, most headroom)."""
+    """Feasible candidates, cheapest first (costs within 0.1% tie; ties go to fewer GPUs, then the faster)."""
     ok = [c for c in cands if c.kind == "ok"]
     if by not in ("auto", "cost", "time", "gpus"):
         raise LlmsizeError(f"rank by cost, time or gpus, not {by!r}")
@@ -303,6 +352,8 @@ def rank(cands: Iterable[Candidate], *, by: str = "auto") -> list[Candidate]:
         if by == "time":
             return (speed, cost, c.gpus, -c.headroom)
         offload = c.layout.offload_optimizer != "none" or c.layout.offload_params != "none"
-        return (cost, c.gpus if cost == math.inf else 0, speed, offload, -c.headroom)
+        # costs within 0.1% tie (linear scaling gives equal costs at every count): ties go to fewer GPUs
+        bucket = round(math.log(cost), 3) if 0 < cost < math.inf else cost
+        return (bucket, c.gpus, speed, offload, -c.headroom)
 
     return sorted(ok, key=key)

@@ -1,0 +1,197 @@
+"""Derive the achieved efficiencies of src/llmsize/catalog/efficiency.toml from the published
+measurements in tests/data/speed_calib.jsonl, and report the error on rows held out of the fit.
+
+For each calibration row: the efficiency at which the prediction equals the measurement (solved by
+bisection; communication is timed apart and not scaled by it). A group engine x GPU architecture x phase takes the median ratio of its rows;
+engine/*, */arch and */* fallbacks take the median over their wider sets. Every fourth row of each
+category (file order) is held out: it is never used in any median, and its error is reported apart.
+
+Run: PYTHONPATH=src python scripts/fit_speed.py [--write]
+"""
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CALIB = ROOT / "tests/data/speed_calib.jsonl"
+OUT = ROOT / "src/llmsize/catalog/efficiency.toml"
+PHASE = {"decode": "decode", "prefill": "prefill", "serve": "serve", "train": "train"}
+TIME_METRICS = ("ttft_s", "tpot_s", "gpu_hours", "days")
+
+# GPU architecture classes (NVIDIA's generation names; Apple, AMD CDNA, Google TPU by family)
+ARCH = {"V100-SXM2-16GB": "volta", "V100-SXM2-32GB": "volta", "T4": "turing", "A10G": "ampere-pcie",
+        "A10": "ampere-pcie", "L4": "ada-dc", "L40S": "ada-dc", "A100-SXM-40GB": "ampere", "A100-SXM-80GB": "ampere",
+        "A100-PCIe-80GB": "ampere", "H100-PCIe": "hopper", "H100-SXM": "hopper", "H100-NVL": "hopper",
+        "H200-SXM": "hopper", "B200": "blackwell", "GB200": "blackwell", "RTX-3090": "geforce", "RTX-4090": "geforce",
+        "RTX-5090": "geforce", "RTX-A6000": "workstation", "RTX-6000-Ada": "workstation",
+        "RTX-PRO-6000": "workstation", "MI250X": "cdna", "MI300X": "cdna", "MI325X": "cdna", "M2-Ultra": "apple",
+        "M3-Max": "apple", "M4-Max": "apple", "TPU-v5e": "tpu", "TPU-v5p": "tpu"}
+# Sequences an engine batches at once by default (each with its source)
+ENGINE = {"vllm": (256, "vLLM EngineArgs max_num_seqs default 256"),
+          "sglang": (1024, "ASSUMES: SGLang sizes its running batch from KV memory; 1024 as a bound"),
+          "trt-llm": (2048, "TensorRT-LLM LlmArgs max_batch_size default 2048"),
+          "llama.cpp": (1, "llama-bench runs one sequence"), "transformers": (1, "generate() on one batch"),
+          "unknown": (256, "ASSUMES: vLLM's default")}
+
+
+def load_rows() -> list[dict]:
+    return [json.loads(x) for x in CALIB.read_text().splitlines() if x.strip()]
+
+
+def split(rows: list[dict]) -> tuple[list[dict], list[dict]]:
+    seen: dict[str, int] = defaultdict(int)
+    fit, held = [], []
+    for r in rows:
+        i = seen[r["category"]]
+        seen[r["category"]] += 1
+        (held if i % 4 == 3 else fit).append(r)
+    return fit, held
+
+
+def ratios(rows: list[dict]) -> list[tuple[dict, float]]:
+    from llmsize.validate_speed import parse_case, predict_case
+
+    out = []
+    for n, r in enumerate(rows, 1):
+        case = parse_case(r, n, r["id"])
+        out.append((r, solve(case, predict_case)))
+    return out
+
+
+def solve(case, predict_case) -> float:
+    """The efficiency at which the prediction meets the measurement (bisection; the rate rises and a
+    time falls monotonically with the efficiency). Searched in (0, 1]: a row faster than the roofline comes out as 1."""
+    lo, hi = 1e-3, 1.0
+    slower = case.metric in TIME_METRICS
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        p = predict_case(case, eff=mid).predicted
+        if (p > case.measured) != slower:
+            hi = mid
+        else:
+            lo = mid
+    return (lo + hi) / 2
+
+
+def table_entries(fitted: list[tuple[dict, float]]) -> list[dict]:
+    groups: dict[tuple[str, str, str], list[tuple[str, float]]] = defaultdict(list)
+    bare: set[tuple[str, str, str]] = set()
+    for r, q in fitted:
+        e, a, p = r["engine"], ARCH[r["hardware"]["gpu"]], phase_of(r)
+        for k in ((e, a, p), (e, "*", p), ("*", a, p), ("*", "*", p)):
+            groups[k].append((r["id"], q))
+    # a phase seen only on a non-16-bit path still needs a bare default: all of its rows
+    for r, q in fitted:
+        task = PHASE[r["workload"]["task"]]
+        if not any(k[2] == task for k in groups if k != ("*", "*", task)) or ("*", "*", task) in bare:
+            bare.add(("*", "*", task))
+            groups[("*", "*", task)].append((r["id"], q))
+    out = []
+    for (e, a, p), xs in sorted(groups.items()):
+        v = statistics.median(q for _, q in xs)
+        out.append({"engine": e, "arch": a, "phase": p, "value": round(min(v, 1.0), 4), "n": len(xs),
+                    "raw_median": round(v, 4), "rows": [i for i, _ in xs]})
+    return out
+
+
+def phase_of(r: dict) -> str:
+    """The row's phase key: task, with its compute path where that is not 16-bit."""
+    from llmsize.catalog.hardware import get_gpu
+    from llmsize.speedmodel.efficiency import phase_key, serve_path, train_path
+
+    w, gpu = r["workload"], get_gpu(r["hardware"]["gpu"])
+    path = train_path(w.get("precision"), gpu) if w["task"] == "train" else \
+        serve_path(r["engine"], w.get("weights") or "bf16", gpu)
+    return phase_key(PHASE[w["task"]], path)
+
+
+GRID = {"x_half_tokens": (0, 500, 1000, 1500, 2000, 3000), "d_half": (0, 500, 1000, 2000, 3000, 4000),
+        "attention_rel": (1.0, 0.85, 0.7, 0.55, 0.4)}
+
+
+SERVE_GRID = {"decode_compute_rel": (1.0, 1.25, 1.5, 2.0), "step_overhead_s": (0.0, 0.001, 0.002, 0.004, 0.008)}
+
+
+def fit_shape(fit: list[dict], task: str = "train", grid: dict = GRID) -> dict[str, float]:
+    """The shape constants of `task` ("train": GEMM shape; "serve": decode-step constants): grid search
+    minimising the mean |log error| of that task's rows in the fit, each grid point with its own group
+    medians."""
+    import itertools
+    import math
+
+    import llmsize.speedmodel.efficiency as eff
+    from llmsize.validate_speed import parse_case, predict_case
+
+    rows = [r for r in fit if r["workload"]["task"] == task]
+    best = None
+    table = eff._table()
+    for values in itertools.product(*grid.values()):
+        table[task] = dict(zip(grid, values))
+        entries = {(e["engine"], e["arch"], e["phase"]): e["value"] for e in table_entries(ratios(rows))}
+        table["efficiency"] = [{"engine": k[0], "arch": k[1], "phase": k[2], "value": v, "n": 1}
+                               for k, v in entries.items()]
+        err = sum(abs(math.log(predict_case(parse_case(r, n, r["id"])).predicted / r["measured"]["value"]))
+                  for n, r in enumerate(rows, 1)) / len(rows)
+        if best is None or err < best[0]:
+            best = (err, dict(zip(grid, values)))
+    assert best is not None
+    print(f"{task} shape: {best[1]} (mean |log error| {best[0]:.4f})")
+    table[task] = best[1]
+    return best[1]
+
+
+def write(entries: list[dict], shape: dict[str, float], serve: dict[str, float]) -> None:
+    lines = ["# Achieved efficiencies, engine x GPU architecture x phase. GENERATED by scripts/fit_speed.py from",
+             "# tests/data/speed_calib.jsonl (every row cites its source); do not edit by hand.",
+             "# value = median over the group's rows of the efficiency that reproduces each row (capped at 1);",
+             "# rows = the calibration row ids it comes from. Derivation: docs/speed.md.", "", "[arch]"]
+    lines += [f'"{k}" = "{v}"' for k, v in ARCH.items()]
+    lines += ["", "# GEMM-shape constants of the training efficiency (grid-searched by fit_shape)", "[train]"]
+    lines += [f"{k} = {v}" for k, v in shape.items()]
+    lines += ["", "# serving decode-step constants (grid-searched by fit_shape)", "[serve]"]
+    lines += [f"{k} = {v}" for k, v in serve.items()]
+    for e, (n, src) in ENGINE.items():
+        lines += ["", f'[engine."{e}"]', f"max_seqs = {n}", f"source = {json.dumps(src)}"]
+    for x in entries:
+        lines += ["", "[[efficiency]]", f'engine = "{x["engine"]}"', f'arch = "{x["arch"]}"', f'phase = "{x["phase"]}"',
+                  f'value = {x["value"]}', f'n = {x["n"]}', f'raw_median = {x["raw_median"]}',
+                  "rows = " + json.dumps(x["rows"])]
+    OUT.write_text("\n".join(lines) + "\n")
+
+
+def report(name: str, rows: list[dict]) -> None:
+    from llmsize.validate_speed import parse_case, predict_case, speed_summary
+
+    res = [predict_case(parse_case(r, n, r["id"])) for n, r in enumerate(rows, 1)]
+    print(f"\n{name}: {len(res)} rows")
+    print(f"{'category':18} {'n':>3} {'median':>8} {'<=25%':>7} {'max':>8}")
+    for k, v in speed_summary(res).items():
+        print(f"{k:18} {v['n']:>3} {100 * v['median']:7.1f}% {100 * v['within_25']:6.0f}% {100 * v['max']:7.1f}%")
+    worst = sorted(res, key=lambda r: -abs(r.rel_error or 0))[:8]
+    for r in worst:
+        print(f"  {r.case.id:60} {100 * (r.rel_error or 0):+7.1f}%")
+
+
+def main() -> None:
+    sys.path.insert(0, str(ROOT / "src"))
+    rows = load_rows()
+    fit, held = split(rows)
+    import llmsize.speedmodel.efficiency as eff
+
+    shape = fit_shape(fit)
+    serve = fit_shape(fit, "serve", SERVE_GRID)
+    eff._table()["efficiency"] = table_entries(ratios(fit))  # group values for the chosen shape
+    entries = table_entries(ratios(fit))
+    if "--write" in sys.argv:
+        write(entries, shape, serve)
+        eff._table.cache_clear()
+    report("calibration rows (in the fit)", fit)
+    report("held-out rows (not in the fit)", held)
+
+
+if __name__ == "__main__":
+    main()

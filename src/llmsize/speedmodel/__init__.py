@@ -1,0 +1,6 @@
+"""Speed from evidence: roofline times scaled by achieved efficiencies that were derived from published
+measurements (``catalog/efficiency.toml``, written by ``scripts/fit_speed.py``; derivation in docs/speed.md).
+
+``efficiency``: GPU architecture classes, compute paths and the efficiency table with its fallbacks.
+``predict``: decode, prefill, serving (continuous batching) and training rates for one setup.
+"""

@@ -1,0 +1,171 @@
+"""Achieved efficiencies per engine x GPU architecture x phase, and the compute path a setup runs on.
+
+The table (``catalog/efficiency.toml``) is derived from the calibration rows by ``scripts/fit_speed.py``:
+each value is the median, over that group's rows, of measured rate / roofline rate at efficiency 1.
+A lookup falls back engine/arch -> */arch -> engine/* -> */*, and always says which key it used.
+
+Source: pope2022
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from llmsize.errors import LlmsizeError
+
+PHASES = ("decode", "prefill", "serve", "train")
+ENGINES = ("llama.cpp", "vllm", "sglang", "trt-llm", "transformers", "megatron", "torchtitan", "llm-foundry",
+           "deepspeed", "fsdp", "unknown")
+# GGUF quantized block types: llama.cpp runs their matmuls on int8 dot products (MMQ / DP4A)
+_GGUF_PREFIXES = ("Q", "IQ", "TQ")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Efficiency:
+    """One achieved efficiency and the table key it came from (``engine/arch/phase``)."""
+
+    value: float
+    key: str
+    rows: int  # calibration rows it was derived from (0: a default)
+    given: bool = False  # an override from the user (--mfu, --mbu, --prefill-efficiency)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.value, bool) or not isinstance(self.value, (int, float)) or not 0 < self.value <= 1:
+            raise LlmsizeError(f"efficiency {self.key} must be in (0, 1], got {self.value!r}")
+
+
+_PROBE: list[float] = []  # set only by `probe` (the efficiency fit): every lookup returns this value
+
+
+@contextlib.contextmanager
+def probe(value: float) -> Iterator[None]:
+    """Within the block every table lookup returns `value` (the fit solves for it); a user's override
+    still wins."""
+    _PROBE.append(value)
+    try:
+        yield
+    finally:
+        _PROBE.pop()
+
+
+@functools.cache
+def _table() -> dict[str, Any]:
+    text = resources.files("llmsize.catalog").joinpath("efficiency.toml").read_text()
+    return tomllib.loads(text)
+
+
+def arch_of(gpu: Any) -> str:
+    """The architecture class of a catalog GPU (``hopper``, ``ampere``, ``ada``, ``apple`` ...); ``other``
+    for a GPU the table does not list (a custom one)."""
+    return str(_table()["arch"].get(gpu.name, "other"))
+
+
+def engine_name(engine: str | None) -> str:
+    e = (engine or "unknown").lower()
+    e = {"tensorrt-llm": "trt-llm", "trtllm": "trt-llm", "llamacpp": "llama.cpp", "hf": "transformers"}.get(e, e)
+    if e not in ENGINES:
+        raise LlmsizeError(f"unknown engine {engine!r} (known: {', '.join(ENGINES)})")
+    return e
+
+
+def phase_key(phase: str, path: str | None) -> str:
+    """The table's phase key: the phase, suffixed by its compute path where that is not 16-bit
+    (``prefill-int8`` for llama.cpp's quantized kernels, ``train-fp8``), as kernels differ per path."""
+    return phase if path in (None, "bf16", "fp16", "fp16acc") else f"{phase}-{path}"
+
+
+def efficiency(engine: str | None, gpu: Any, phase: str, override: float | None = None,
+               path: str | None = None) -> Efficiency:
+    """The achieved efficiency of `phase` on compute `path` for `engine` on `gpu`'s architecture, with the
+    key it came from.
+
+    lookup: engine/arch/phase-path -> */arch/phase-path -> engine/*/phase-path -> */*/phase-path, then
+    the same four for the bare phase (the GPU architecture moves efficiencies more than the engine: the
+    same llm-foundry code reaches 0.90 of its roofline on A100 and 0.66 on H100)
+
+    Source: pope2022"""
+    if phase not in PHASES:
+        raise LlmsizeError(f"unknown phase {phase!r} (known: {', '.join(PHASES)})")
+    if override is not None:
+        return Efficiency(value=override, key=f"given/{phase}", rows=0, given=True)
+    e, a = engine_name(engine), arch_of(gpu)
+    if _PROBE:
+        return Efficiency(value=_PROBE[-1], key=f"probe/{phase}", rows=0)
+    rows = {(r["engine"], r["arch"], r["phase"]): r for r in _table()["efficiency"]}
+    for ph in dict.fromkeys((phase_key(phase, path), phase)):
+        for k in ((e, a, ph), (e, "*", ph), ("*", a, ph), ("*", "*", ph)):
+            r = rows.get(k)
+            if r is not None:
+                return Efficiency(value=float(r["value"]), key="/".join(k), rows=int(r.get("n", 0)))
+    raise LlmsizeError(f"efficiency table has no default for phase {phase!r}")
+
+
+def train_shape() -> dict[str, float]:
+    """The GEMM-shape constants of the training efficiency (``[train]`` of the table): ``x_half_tokens``,
+    ``d_half``, ``attention_rel``."""
+    t = _table().get("train", {})
+    return {"x_half_tokens": float(t.get("x_half_tokens", 0)), "d_half": float(t.get("d_half", 0)),
+            "attention_rel": float(t.get("attention_rel", 1.0))}
+
+
+def serve_shape() -> dict[str, float]:
+    """The serving constants (``[serve]`` of the table): ``decode_compute_rel`` (a batched decode step's
+    GEMM efficiency relative to the fitted serving efficiency) and ``step_overhead_s`` (fixed cost of a
+    scheduler step)."""
+    t = _table().get("serve", {})
+    return {"decode_compute_rel": float(t.get("decode_compute_rel", 1.0)),
+            "step_overhead_s": float(t.get("step_overhead_s", 0.0))}
+
+
+def engine_default(engine: str | None, what: str) -> int:
+    """An engine's scheduling default (``max_seqs``: sequences batched at once), from the table."""
+    d = _table()["engine"]
+    e = engine_name(engine)
+    return int(d.get(e, d["unknown"])[what])
+
+
+def is_gguf_quant(weights: str) -> bool:
+    w = weights.upper()
+    return w.startswith(_GGUF_PREFIXES) and w not in ("QLORA",)
+
+
+def serve_path(engine: str | None, weights: str, gpu: Any) -> str:
+    """The tensor-core path a serving setup's GEMMs run on: FP8 checkpoints use FP8 GEMMs where the GPU
+    has them; llama.cpp's quantized GGUF types use its int8 dot-product kernels and its F16 weights fp16
+    accumulate; weight-only int4/int8
+    (AWQ, GPTQ, bitsandbytes) dequantise to fp16; else bf16, or fp16 on GPUs without bf16 (T4, V100).
+
+    Source: pope2022"""
+    w = weights.lower()
+    if w.startswith("fp8") and gpu.has("fp8"):
+        return "fp8"
+    if engine_name(engine) == "llama.cpp" and is_gguf_quant(weights) and gpu.has("int8"):
+        return "int8"
+    # ASSUMES: llama.cpp multiplies F16 matrices through cuBLAS with CUBLAS_COMPUTE_16F (fp16 accumulate;
+    # ggml's ROCm header maps that name too), the full-rate path on GeForce
+    if engine_name(engine) == "llama.cpp" and w in ("f16", "fp16") and gpu.has("fp16acc"):
+        return "fp16acc"
+    if w in ("bf16",) and gpu.has("bf16"):
+        return "bf16"
+    return "fp16" if gpu.has("fp16") else "bf16"
+
+
+def train_path(precision: str | None, gpu: Any) -> str:
+    """The path of training GEMMs: bf16 (fp16 where the GPU has no bf16), fp8 for ``fp8-mixed``, tf32 for
+    fp32 training. Refuses fp8 training on a GPU without FP8 units."""
+    p = (precision or "bf16-mixed").lower()
+    if p not in ("bf16-mixed", "bf16", "fp16-mixed", "fp8-mixed", "fp32"):
+        raise LlmsizeError(f"unknown training precision {precision!r} (known: bf16-mixed, bf16, fp16-mixed, "
+                           "fp8-mixed, fp32)")
+    if p == "fp8-mixed":
+        if not gpu.has("fp8"):
+            raise LlmsizeError(f"{gpu.name} has no FP8 units for fp8-mixed training")
+        return "fp8"
+    if p == "fp32":
+        return "tf32" if gpu.has("tf32") else "fp32"
+    return "bf16" if gpu.has("bf16") else "fp16"

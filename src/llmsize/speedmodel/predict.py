@@ -1,0 +1,248 @@
+"""Rates of one setup: a roofline time for each phase divided by the achieved efficiency of its engine
+on its GPU architecture (``speedmodel.efficiency``).
+
+decode   t_step = max(bytes/(bw·E_dec), C_fwd(B, ctx)/(n·X·E_pre)),  bytes = W_read + B·ctx·KV_tok
+prefill  t = C_fwd(B·S, S/2) / (n·X·E_pre)
+serve    tokens/s = dp · B·O / (B·t_p + O·t_d),  B = min(max_seqs, KV capacity / (S_in + S_out))
+train    tokens/s/GPU = X·E_train·bubble / C_hw,  C_hw = 6N + 12·L·s·d_attn (+ recomputation)
+
+Symbols: W_read the weight bytes a decode step reads (the input embedding is one row per token, not
+the table), KV_tok KV-cache bytes per token, n GPUs of one replica, X the peak of the compute path.
+
+Source: pope2022
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from llmsize.errors import LlmsizeError
+from llmsize.perf import forward_flops
+from llmsize.spec import ModelSpec
+from llmsize.speedmodel.comm import tp_layer_allreduces_s
+from llmsize.speedmodel.efficiency import Efficiency, efficiency, engine_default, serve_path, serve_shape
+
+_LOOKUPS = ("token_embd", "pos_embd")
+
+
+@lru_cache(maxsize=256)
+def weight_read_bytes(spec: ModelSpec, weights: str) -> int:
+    """Bytes of weights one decode step reads: every stored tensor, except that the input embedding
+    (and a learned position table) is a lookup of one row per token. A tied embedding is read whole,
+    as the output head.
+
+    W_read = Σ bytes − E_in + E_in / V
+
+    Source: pope2022"""
+    from llmsize.quant.formats import weight_plan
+
+    plan = weight_plan(spec, weights)
+    total = plan.bytes
+    for t in plan.tensors:
+        if t.role in _LOOKUPS and not (t.role == "token_embd" and spec.tie_word_embeddings):
+            total -= t.bytes - t.bytes // max(t.shape[0], 1)
+    return total
+
+
+@lru_cache(maxsize=256)
+def weight_bytes(spec: ModelSpec, weights: str) -> int:
+    """All stored weight bytes in `weights` (what a replica must hold)."""
+    from llmsize.quant.formats import weight_plan
+
+    return weight_plan(spec, weights).bytes
+
+
+def kv_bytes_per_token(spec: ModelSpec, kv_dtype: str) -> int:
+    """KV-cache bytes one token of one sequence holds, all layers."""
+    from llmsize.quant.kv import kv_cache_bytes
+
+    return kv_cache_bytes(spec, 1, _kv(kv_dtype))
+
+
+def _kv(kv_dtype: str | None) -> str:
+    k = (kv_dtype or "bf16").lower()
+    return {"f16": "fp16", "q8_0": "q8_0", "auto": "bf16"}.get(k, k)
+
+
+def _peak(gpu: Any, path: str) -> float:
+    if not gpu.has(path):
+        raise LlmsizeError(f"{gpu.name} has no {path} rate in the catalogue to time this on")
+    return gpu.peak_flops(path)
+
+
+def _bw(gpu: Any) -> float:
+    if not gpu.bandwidth:
+        raise LlmsizeError(f"{gpu.name}: no memory bandwidth in the catalogue, so no decode speed")
+    return float(gpu.bandwidth)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rate:
+    """One predicted rate with the terms that made it."""
+
+    value: float
+    unit: str
+    efficiencies: tuple[Efficiency, ...]
+    terms: dict[str, Any] = field(default_factory=dict)
+
+
+def decode(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str | None, batch: int,
+           context: int, tokens: int, tp: int = 1, mbu: float | None = None,
+           prefill_efficiency: float | None = None) -> Rate:
+    """Decode tokens/s of `batch` sequences together (llama-bench's tg: batch × per-sequence rate),
+    at the mean context of the generated span.
+
+    t_step = max((W_read + B·ctx·KV_tok)/(t·bw·E_dec), C_fwd(B, ctx)/(t·X·E_pre)),  ctx = c + n/2
+
+    Source: pope2022"""
+    if batch < 1 or tokens < 1 or context < 0 or tp < 1:
+        raise LlmsizeError("decode needs batch >= 1, tokens >= 1, context >= 0 and tp >= 1")
+    path = serve_path(engine, weights, gpu)
+    e_dec = efficiency(engine, gpu, "decode", mbu, path)
+    e_pre = efficiency(engine, gpu, "prefill", prefill_efficiency, path)
+    ctx = context + tokens / 2
+    read = weight_read_bytes(spec, weights) + batch * ctx * kv_bytes_per_token(spec, kv_dtype or "bf16")
+    t_mem = read / (tp * _bw(gpu) * e_dec.value)
+    t_comp = forward_flops(spec, batch, int(ctx)) / (tp * _peak(gpu, path) * e_pre.value)
+    t_comm = tp_layer_allreduces_s(spec, gpu, tp, batch)
+    t = max(t_mem, t_comp) + t_comm
+    return Rate(value=batch / t, unit="tokens/s", efficiencies=(e_dec, e_pre),
+                terms={"step_s": t, "bytes_per_step": read, "memory_s": t_mem, "compute_s": t_comp,
+                       "comm_s": t_comm, "bound": "memory" if t_mem >= t_comp else "compute",
+                       "path": path})
+
+
+def prefill(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, batch: int, tokens: int, tp: int = 1,
+            prefill_efficiency: float | None = None) -> Rate:
+    """Prompt tokens/s of `batch` prompts of `tokens` tokens (llama-bench's pp).
+
+    t = C_fwd(B·S, S/2) / (t·X·E_pre)
+
+    Source: kaplan2020"""
+    if batch < 1 or tokens < 1 or tp < 1:
+        raise LlmsizeError("prefill needs batch >= 1, tokens >= 1 and tp >= 1")
+    path = serve_path(engine, weights, gpu)
+    e = efficiency(engine, gpu, "prefill", prefill_efficiency, path)
+    t = forward_flops(spec, batch * tokens, tokens // 2) / (tp * _peak(gpu, path) * e.value)
+    t += tp_layer_allreduces_s(spec, gpu, tp, batch * tokens)
+    return Rate(value=batch * tokens / t, unit="tokens/s", efficiencies=(e,), terms={"seconds": t, "path": path})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Serving:
+    """Continuous batching of one deployment (dp replicas of tp × pp GPUs)."""
+
+    output_tokens_per_s: float  # whole deployment, prefill time included
+    input_tokens_per_s: float  # prompts processed per second alongside
+    batch: int  # sequences in flight per replica
+    batch_limit: str  # what sets it: concurrency, max_seqs, kv or request_rate
+    ttft_s: float  # median time to first token of a request
+    tpot_s: float  # median time per output token of a request
+    ttft_p90_s: float
+    tpot_p90_s: float
+    prefill_s: float  # one request's prefill on its replica
+    step_s: float  # one decode step of the whole batch
+    kv_capacity_tokens: int
+    efficiency: Efficiency
+    path: str
+    bound: str  # what bounds a decode step: memory or compute
+    step_bytes: float  # bytes one GPU reads in a decode step
+
+    @property
+    def e2e_s(self) -> float:
+        return self.ttft_s + self.tpot_s * max(self.output - 1, 0)
+
+    output: int = 1
+
+
+def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str | None, prompt: int, output: int,
+          concurrency: int | str, request_rate: float | None = None, tp: int = 1, pp: int = 1, dp: int = 1,
+          gpu_memory_utilization: float = 0.9, serve_efficiency: float | None = None, mbu: float | None = None,
+          prefill_efficiency: float | None = None) -> Serving:
+    """Throughput and latency under continuous batching with chunked prefill: each request's prefill and
+    its share of the batch's decode steps share the replica, so throughput counts prefill time.
+
+    B = min(C, max_seqs, K/(S_in + S_out));  t_p = C_fwd(S_in, S_in/2)/(n·X·E)
+    t_d = max((W/n + B·S̄·KV/n)/(bw·E), C_fwd(B, S̄)/(n·X·E·c))·p/min(p, B) + t_TP(B) + t_0,  S̄ = S_in + S_out/2
+    (c: the decode step's GEMM efficiency relative to E; t_0: the engine's fixed cost per step)
+    out tokens/s = dp·B·S_out/(B·t_p + S_out·t_d);  TPOT = t_d + B·t_p/S_out;  TTFT = t_p + t_d
+
+    `mbu` / `prefill_efficiency` replace E in the memory / compute terms (the user's overrides).
+
+    Source: pope2022"""
+    if prompt < 1 or output < 1 or tp < 1 or pp < 1 or dp < 1:
+        raise LlmsizeError("serving needs prompt, output, tp, pp and dp >= 1")
+    n = tp * pp
+    path = serve_path(engine, weights, gpu)
+    e = efficiency(engine, gpu, "serve", serve_efficiency, path)
+    e_mem_d, e_cmp_d = e.value, e.value
+    if serve_efficiency is None and e.key.startswith("*/"):
+        # no serving rows for this engine: its own decode and prefill efficiencies, where it has them
+        ed, ep = efficiency(engine, gpu, "decode", None, path), efficiency(engine, gpu, "prefill", None, path)
+        if not ed.key.startswith("*/"):
+            e, e_mem_d, e_cmp_d = ed, ed.value, ep.value
+    x, bw = _peak(gpu, path), _bw(gpu)
+    e_mem = mbu if mbu is not None else e_mem_d
+    e_cmp = prefill_efficiency if prefill_efficiency is not None else e_cmp_d
+    w_gpu = weight_bytes(spec, weights) / n
+    kv_gpu = kv_bytes_per_token(spec, kv_dtype or "bf16") / n
+    free = gpu.usable * gpu_memory_utilization - w_gpu
+    cap = int(free // kv_gpu) if free > 0 else 0
+    if cap < prompt + output:
+        raise LlmsizeError(f"does not fit: {gpu.name} × {n} leaves room for {max(cap, 0):,} KV tokens, one request "
+                           f"needs {prompt + output:,}")
+    limits = {"max_seqs": engine_default(engine, "max_seqs"), "kv": cap // (prompt + output)}
+    if concurrency != "max":
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise LlmsizeError(f"concurrency must be a positive integer or 'max', got {concurrency!r}")
+        limits["concurrency"] = math.ceil(concurrency / dp)
+    limit = min(limits, key=lambda k: (limits[k], k != "concurrency"))
+    b_max = max(1, limits[limit])
+    mean_ctx = prompt + output / 2
+    # TP all-reduces per layer are added to each phase (not overlapped); PP stages pass activations only
+    t_p = forward_flops(spec, prompt, prompt // 2) / (n * x * e_cmp) + tp_layer_allreduces_s(spec, gpu, tp, prompt)
+
+    def stages(b: int) -> float:  # PP stages work at once only with as many sequences in flight
+        return pp / min(pp, b)
+
+    shape = serve_shape()
+
+    def step(b: int) -> float:
+        mem = (w_gpu + b * mean_ctx * kv_gpu) / (bw * e_mem)
+        comp = forward_flops(spec, b, int(mean_ctx)) / (n * x * min(e_cmp * shape["decode_compute_rel"], 1.0))
+        return max(mem, comp) * stages(b) + tp_layer_allreduces_s(spec, gpu, tp, b) + shape["step_overhead_s"]
+
+    def rate(b: int) -> float:  # requests/s of one replica at b in flight
+        return b / (b * t_p + output * step(b))
+
+    b = b_max
+    wait = 0.0
+    if request_rate is not None:
+        if not (isinstance(request_rate, (int, float)) and request_rate > 0):
+            raise LlmsizeError(f"request rate must be a positive number of requests/s, got {request_rate!r}")
+        lam = request_rate / dp
+        mu = rate(b_max)
+        if lam >= mu:
+            raise LlmsizeError(f"overloaded: {request_rate:g} requests/s exceeds the {mu * dp:.3g} this deployment "
+                               "serves; the queue grows without bound")
+        # Little's law: in flight = arrival rate x time in system; the smallest batch that keeps up
+        b = next((k for k in range(1, b_max + 1) if rate(k) >= lam and k >= lam * (t_p + output * step(k))), b_max)
+        limit = "request_rate"
+        rho = lam / mu
+        # ASSUMES: waiting for a batch slot as an M/D/1 queue on the replica's request service time
+        wait = rho / (2 * (1 - rho)) / mu
+    t_d = step(b)
+    read = w_gpu + b * mean_ctx * kv_gpu
+    mem_bound = read / (bw * e_mem) >= forward_flops(spec, b, int(mean_ctx)) / (n * x * e_cmp)
+    tpot = t_d + b * t_p / output
+    ttft = t_p + t_d + wait
+    out = dp * b * output / (b * t_p + output * t_d)
+    # ASSUMES: the p90 of a request's TTFT adds ln(10) times the mean wait (an exponential tail), and its
+    # TPOT the prefill of one more arrival inside its span
+    return Serving(output_tokens_per_s=out, input_tokens_per_s=out * prompt / output, batch=b, batch_limit=limit,
+                   ttft_s=ttft, tpot_s=tpot, ttft_p90_s=t_p + t_d + math.log(10) * wait,
+                   tpot_p90_s=tpot + t_p / output, prefill_s=t_p, step_s=t_d, kv_capacity_tokens=cap,
+                   efficiency=e, path=path, bound="memory" if mem_bound else "compute", step_bytes=read,
+                   output=output)

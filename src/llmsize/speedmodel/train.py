@@ -1,0 +1,155 @@
+"""Training rate of one setup, with MFU as published: model FLOPs (6N plus attention) over wall time.
+
+C_model = 6N + 12·L·s·d_attn  (what MFU and "model TFLOP/s" count)
+C_hw    = C_model + recomputation:  full 2N + 4·L·s·d_attn, selective 4·L·s·d_attn (attention core)
+tokens/s/GPU = bubble / (C_w/(X·E) + C_a/(X·E·a)),  E = E_sat · x/(x + x½) · d/(d + d½)
+(x tokens per micro-batch, d hidden width, a the attention kernels' share of the GEMM efficiency)
+bubble: 1F1B m/(m + p − 1); interleaved (v virtual stages) m/(m + (p − 1)/v); zero-bubble 1
+
+E_train is an efficiency of compute (the bubble is applied on top, never inside it), derived from the
+calibration rows with each row's own bubble divided out (scripts/fit_speed.py).
+
+Source: narayanan2021
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from llmsize.errors import LlmsizeError
+from llmsize.perf import matmul_params
+from llmsize.spec import ModelSpec
+from llmsize.speedmodel.comm import tp_layer_allreduces_s
+from llmsize.speedmodel.efficiency import Efficiency, efficiency, train_path, train_shape
+
+RECOMPUTE = ("none", "selective", "full")
+# GEMM-shape terms of the training efficiency (catalog/efficiency.toml [train], fitted by
+# scripts/fit_speed.py over the training rows; docs/speed.md): a GPU reaches half its saturated
+# efficiency at x½ tokens per micro-batch and at a hidden width of d½; attention kernels run at a share
+# `attention_rel` of the GEMM efficiency.
+SCHEDULES = ("1f1b", "interleaved", "zero-bubble")
+
+
+def _attn(spec: ModelSpec, seq: int) -> int:
+    """Forward attention-score FLOPs per token, causal-unmasked as MFU counts them: 4·L·s·d_attn / 2·2."""
+    a = spec.attention
+    return 2 * spec.num_layers * seq * (a.num_heads * (a.head_dim + a.v_dim) // 2)
+
+
+def flops_per_token(spec: ModelSpec, seq: int, recompute: str = "none") -> dict[str, int]:
+    """Per-token training FLOPs split by kind: ``weights`` (matmuls with parameters), ``attention``
+    (scores and values), and the ``recompute_*`` extra hardware work.
+
+    C_model = 6N + 12·L·s·d_attn;  full: + 2N + 4·L·s·d_attn;  selective: + 4·L·s·d_attn
+
+    Source: korthikanti2022"""
+    if seq < 1:
+        raise LlmsizeError(f"sequence length must be positive, got {seq}")
+    if recompute not in RECOMPUTE:
+        raise LlmsizeError(f"recompute must be one of {', '.join(RECOMPUTE)}, got {recompute!r}")
+    n, at = matmul_params(spec), _attn(spec, seq)
+    out = {"weights": 6 * n, "attention": 6 * at, "recompute_weights": 0, "recompute_attention": 0}
+    if recompute == "full":
+        out.update(recompute_weights=2 * n, recompute_attention=2 * at)
+    elif recompute == "selective":
+        out["recompute_attention"] = 2 * at
+    return out
+
+
+def dp_exposed_s(spec: ModelSpec, gpu: Any, *, dp: int, tp: int, pp: int, shard: str, gpus_per_node: int,
+                 tokens_per_gpu: float, per_token_s: float) -> float:
+    """Data-parallel communication a step does not hide, per token of one GPU.
+
+    t_DP = k · P_gpu · (d − 1)/d / B,  k = 2 (all-reduce) or 3 (full shard);  exposed = max(0, t_DP − t_step)
+
+    Source: rajbhandari2020"""
+    from llmsize.params import count
+    from llmsize.speedmodel.comm import collective_bytes_per_s
+
+    if shard not in ("none", "full"):
+        raise LlmsizeError(f"shard must be none or full, got {shard!r}")
+    p_gpu = 2 * count(spec).total / (tp * pp)  # bf16 parameters (and gradients) one GPU holds
+    k = 3 if shard == "full" else 2
+    bw = collective_bytes_per_s(gpu, dp * tp * pp, gpus_per_node)
+    t_dp = k * p_gpu * (dp - 1) / dp / bw
+    t_step = tokens_per_gpu * per_token_s
+    return max(0.0, t_dp - t_step) / tokens_per_gpu
+
+
+def bubble(pp: int, micro_batches: int, schedule: str = "1f1b", virtual_stages: int | None = None) -> float:
+    """Share of a pipelined step spent computing.
+
+    1F1B m/(m + p − 1); interleaved m/(m + (p − 1)/v); zero-bubble 1
+
+    Source: narayanan2021"""
+    if pp < 1 or micro_batches < 1:
+        raise LlmsizeError("pipeline bubble needs pp >= 1 and micro-batches >= 1")
+    if schedule not in SCHEDULES:
+        raise LlmsizeError(f"pipeline schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
+    if pp == 1 or schedule == "zero-bubble":
+        return 1.0
+    v = 1
+    if schedule == "interleaved":
+        v = virtual_stages or 2  # ASSUMES: 2 virtual stages per GPU when a source does not say
+        if v < 1:
+            raise LlmsizeError(f"virtual stages must be >= 1, got {v}")
+    return micro_batches / (micro_batches + (pp - 1) / v)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrainRate:
+    tokens_per_s_per_gpu: float
+    model_flops_per_token: int  # C_model: what MFU counts
+    hardware_flops_per_token: int  # C_hw: with recomputation
+    bubble: float
+    path: str
+    efficiency: Efficiency
+    flops: dict[str, int]
+
+    @property
+    def model_tflops_per_gpu(self) -> float:
+        return self.tokens_per_s_per_gpu * self.model_flops_per_token / 1e12
+
+    def mfu(self, peak: float) -> float:
+        return self.tokens_per_s_per_gpu * self.model_flops_per_token / peak
+
+
+def train(spec: ModelSpec, gpu: Any, *, engine: str, precision: str | None, seq: int, recompute: str = "none",
+          pp: int = 1, micro_batches: int = 1, schedule: str = "1f1b", virtual_stages: int | None = None,
+          tp: int = 1, micro_batch: int = 1, gpus_per_node: int = 8, mfu: float | None = None,
+          dp: int = 1, shard: str = "none", step_tokens: int | None = None) -> TrainRate:
+    """Tokens/s per GPU. FP8 training runs the parameter matmuls on FP8 and attention on bf16. Tensor
+    parallelism adds its per-layer all-reduces (2 forward, 2 backward, 2 more with full recomputation),
+    not overlapped. Data-parallel traffic per step (DDP / ZeRO-1/2: gradient reduce-scatter + all-gather,
+    2 × the bf16 parameters; FSDP / ZeRO-3 (`shard="full"`): 3 ×, two parameter all-gathers and a
+    gradient reduce-scatter) overlaps the step's compute; only what outlasts it is added.
+
+    tokens/s/GPU = bubble / ((C_w/X_w + C_a/X_a)/(E·x/(x + x½)) + t·t_TP/(b·s) + max(0, t_DP − t_step)/D_gpu)
+
+    Source: narayanan2021"""
+    path = train_path(precision, gpu)
+    e = efficiency(engine, gpu, "train", mfu, path)
+    f = flops_per_token(spec, seq, recompute)
+    x_w = gpu.peak_flops(path)
+    x_a = gpu.peak_flops("bf16" if path == "fp8" else path)
+    shape = train_shape()
+    t = (f["weights"] + f["recompute_weights"]) / x_w \
+        + (f["attention"] + f["recompute_attention"]) / (x_a * shape["attention_rel"])
+    bub = bubble(pp, micro_batches, schedule, virtual_stages)
+    if e.given:
+        # a given MFU is model FLOPs over wall time (recomputation, shapes and TP traffic inside it);
+        # only the pipeline bubble of this layout is applied on top
+        t_model = f["weights"] / x_w + f["attention"] / x_a
+        return TrainRate(tokens_per_s_per_gpu=bub * e.value / t_model, model_flops_per_token=f["weights"] + f["attention"],
+                         hardware_flops_per_token=sum(f.values()), bubble=bub, path=path, efficiency=e, flops=f)
+    k = 6 if recompute == "full" else 4
+    mb_tokens = max(micro_batch, 1) * seq
+    comm = tp * tp_layer_allreduces_s(spec, gpu, tp, mb_tokens, gpus_per_node, collectives=k) / mb_tokens
+    d = spec.hidden_size
+    sat = mb_tokens / (mb_tokens + shape["x_half_tokens"]) * d / (d + shape["d_half"])
+    per_tok = t / (e.value * sat) + comm
+    if dp > 1 and step_tokens:
+        per_tok += dp_exposed_s(spec, gpu, dp=dp, tp=tp, pp=pp, shard=shard, gpus_per_node=gpus_per_node,
+                                tokens_per_gpu=step_tokens / (dp * tp * pp), per_token_s=per_tok / bub)
+    return TrainRate(tokens_per_s_per_gpu=bub / per_tok, model_flops_per_token=f["weights"] + f["attention"],
+                     hardware_flops_per_token=sum(f.values()), bubble=bub, path=path, efficiency=e, flops=f)

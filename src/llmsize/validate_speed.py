@@ -1,0 +1,181 @@
+"""Speed cases (JSON lines, ``"kind": "speed"``): predict exactly the named metric for the setup, compare
+with the measured value, summarise |error| by category. ``measured`` is never read to predict.
+
+Source: pope2022
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from llmsize.errors import LlmsizeError
+
+METRICS = ("tokens_per_s", "output_tokens_per_s", "ttft_s", "tpot_s", "tokens_per_s_per_gpu",
+           "model_tflops_per_gpu", "gpu_hours", "days")
+CATEGORIES = ("decode", "prefill", "serve_throughput", "serve_latency", "train_throughput", "run_gpu_hours")
+_KNOBS = ("hidden", "layers", "heads", "kv_heads", "head_dim", "ffn", "vocab", "gated", "tied", "norm", "bias",
+          "positions", "max_positions", "experts", "top_k", "expert_ffn", "shared_ffn", "name")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SpeedCase:
+    id: str
+    category: str | None
+    model: Any
+    gpu: str
+    count: int | None
+    gpus_per_node: int
+    engine: str
+    workload: Mapping[str, Any]
+    metric: str
+    measured: float | None
+    line: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SpeedResult:
+    case: SpeedCase
+    predicted: float
+    notes: tuple[str, ...] = ()
+
+    @property
+    def rel_error(self) -> float | None:
+        m = self.case.measured
+        return None if not m else self.predicted / m - 1
+
+
+def is_speed(obj: Mapping[str, Any]) -> bool:
+    return obj.get("kind") == "speed"
+
+
+def parse_case(obj: Mapping[str, Any], n: int, where: str) -> SpeedCase:
+    """One speed case from its JSON object; a bad field raises naming the line."""
+    def need(k: str, kind: type | tuple[type, ...], m: Mapping[str, Any] = obj) -> Any:
+        v = m.get(k)
+        if not isinstance(v, kind):
+            raise LlmsizeError(f"{where}: '{k}' is missing or not a {getattr(kind, '__name__', kind)}")
+        return v
+    hw = need("hardware", Mapping)
+    wl = need("workload", Mapping)
+    task = wl.get("task")
+    if task not in ("decode", "prefill", "serve", "train"):
+        raise LlmsizeError(f"{where}: workload.task must be decode, prefill, serve or train, got {task!r}")
+    meas = obj.get("measured") or {}
+    if not isinstance(meas, Mapping):
+        raise LlmsizeError(f"{where}: 'measured' must be an object")
+    metric = meas.get("metric", obj.get("metric"))
+    if metric not in METRICS:
+        raise LlmsizeError(f"{where}: measured.metric must be one of {', '.join(METRICS)}, got {metric!r}")
+    value = meas.get("value")
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
+        raise LlmsizeError(f"{where}: measured.value must be a positive number")
+    cat = obj.get("category")
+    if cat is not None and cat not in CATEGORIES:
+        raise LlmsizeError(f"{where}: category must be one of {', '.join(CATEGORIES)}, got {cat!r}")
+    count = hw.get("count")
+    if count is not None and (not isinstance(count, int) or count < 1):
+        raise LlmsizeError(f"{where}: hardware.count must be a positive integer or null")
+    return SpeedCase(id=str(obj.get("id", f"line {n}")), category=cat, model=obj.get("model"),
+                     gpu=str(need("gpu", str, hw)), count=count, gpus_per_node=int(hw.get("gpus_per_node") or 8),
+                     engine=str(obj.get("engine") or "unknown"), workload=wl, metric=metric,
+                     measured=float(value) if value is not None else None, line=n)
+
+
+def parse_speed_cases(lines: Iterable[str], name: str = "cases") -> list[SpeedCase]:
+    out = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise LlmsizeError(f"{name}: line {n}: not valid JSON ({e.msg} at column {e.colno})") from None
+        if isinstance(obj, dict) and is_speed(obj):
+            out.append(parse_case(obj, n, f"{name}: line {n}"))
+    return out
+
+
+def model_spec(model: Any, where: str) -> Any:
+    """A preset name / Hugging Face repo id, ``{"config": {...}}`` or ``{"knobs": {...}}`` -> ModelSpec."""
+    from llmsize.load import from_knobs, load
+
+    if isinstance(model, str):
+        return load(model).spec
+    if isinstance(model, Mapping) and isinstance(model.get("config"), Mapping):
+        from llmsize.adapters.hf_config import spec_from_config
+
+        cfg = dict(model["config"])
+        return spec_from_config(cfg, str(model.get("name") or cfg.get("_name_or_path") or "config"),
+                                warn=lambda m: None)
+    if isinstance(model, Mapping) and isinstance(model.get("knobs"), Mapping):
+        k = dict(model["knobs"])
+        bad = sorted(set(k) - set(_KNOBS))
+        if bad:
+            raise LlmsizeError(f"{where}: unknown knob(s) {', '.join(bad)} (known: {', '.join(_KNOBS)})")
+        return from_knobs(**k)
+    raise LlmsizeError(f"{where}: 'model' must be a preset name, a repo id, {{'config': ...}} or {{'knobs': ...}}")
+
+
+_SPECS: dict[str, Any] = {}
+
+
+def predict_case(case: SpeedCase, *, eff: float | None = None) -> SpeedResult:
+    """Predict `case.metric` for the case's setup. ``eff`` sets every efficiency to one value (what the
+    efficiency fit solves for); None takes the table's."""
+    from llmsize.catalog.hardware import get_gpu
+    from llmsize.validate_speed_predict import predict_metric
+
+    where = f"line {case.line} ({case.id})"
+    key = json.dumps(case.model, sort_keys=True)
+    spec = _SPECS.get(key)
+    if spec is None:
+        try:
+            spec = _SPECS[key] = model_spec(case.model, where)
+        except LlmsizeError as e:
+            raise LlmsizeError(f"{where}: {e}") from None
+    try:
+        if eff is None:
+            value, notes = predict_metric(spec, get_gpu(case.gpu), case)
+        else:
+            from llmsize.speedmodel.efficiency import probe
+
+            with probe(eff):
+                value, notes = predict_metric(spec, get_gpu(case.gpu), case)
+    except LlmsizeError as e:
+        raise LlmsizeError(f"{where}: {e}") from None
+    return SpeedResult(case=case, predicted=value, notes=tuple(notes))
+
+
+def speed_summary(results: list[SpeedResult]) -> dict[str, dict[str, float | int]]:
+    """Per category (and ``all``): n, median and max |error|, share within ±25%."""
+    from llmsize.validate import _pct
+
+    groups: dict[str, list[float]] = {}
+    for r in results:
+        e = r.rel_error
+        if e is None:
+            continue
+        groups.setdefault(r.case.category or "uncategorised", []).append(abs(e))
+        groups.setdefault("all", []).append(abs(e))
+    return {k: {"n": len(v), "median": _pct(v, 0.5), "within_25": sum(x <= 0.25 for x in v) / len(v),
+                "max": max(v)}
+            for k, v in sorted(groups.items(), key=lambda kv: (kv[0] == "all", kv[0]))}
+
+
+def validate_speed(path: str | Path) -> tuple[list[SpeedResult], dict[str, dict[str, float | int]]]:
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as e:
+        raise LlmsizeError(f"cannot read {path}: {e.strerror}") from None
+    results = [predict_case(c) for c in parse_speed_cases(text.splitlines(), p.name)]
+    return results, speed_summary(results)
+
+
+def result_row(r: SpeedResult) -> dict[str, Any]:
+    return {"id": r.case.id, "kind": "speed", "category": r.case.category, "metric": r.case.metric,
+            "predicted": r.predicted, "measured": r.case.measured, "rel_error": r.rel_error,
+            "notes": list(r.notes)}

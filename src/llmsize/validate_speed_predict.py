@@ -1,0 +1,87 @@
+"""The metric a speed case names, predicted from its setup (`llmsize.speedmodel`); fields a source
+left null take llmsize's defaults, and each default taken is returned as a note.
+
+Source: narayanan2021
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from llmsize.errors import LlmsizeError
+from llmsize.speedmodel import predict as P
+from llmsize.speedmodel import train as T
+
+_TASK_METRICS = {"decode": ("tokens_per_s",), "prefill": ("tokens_per_s",),
+                 "serve": ("output_tokens_per_s", "ttft_s", "tpot_s"),
+                 "train": ("tokens_per_s_per_gpu", "model_tflops_per_gpu", "gpu_hours", "days")}
+
+
+def _get(w: Mapping[str, Any], k: str, default: Any, notes: list[str]) -> Any:
+    v = w.get(k)
+    if v is None:
+        notes.append(f"{k} not given: {default!r} assumed")
+        return default
+    return v
+
+
+def predict_metric(spec: Any, gpu: Any, case: Any) -> tuple[float, list[str]]:
+    """(predicted value of case.metric, notes on defaults taken)."""
+    w, notes = case.workload, []
+    task, metric = w["task"], case.metric
+    if metric not in _TASK_METRICS[task]:
+        raise LlmsizeError(f"metric {metric} does not apply to a {task} workload "
+                           f"(it has {', '.join(_TASK_METRICS[task])})")
+    if task == "decode":
+        r = P.decode(spec, gpu, engine=case.engine, weights=_get(w, "weights", "bf16", notes),
+                     kv_dtype=w.get("kv_dtype"), batch=_get(w, "batch", 1, notes), context=_get(w, "context", 0, notes),
+                     tokens=_get(w, "tokens", 128, notes), tp=int(w.get("tp") or 1))
+        return r.value, notes
+    if task == "prefill":
+        r = P.prefill(spec, gpu, engine=case.engine, weights=_get(w, "weights", "bf16", notes),
+                      batch=_get(w, "batch", 1, notes), tokens=_get(w, "tokens", 512, notes),
+                      tp=int(w.get("tp") or 1))
+        return r.value, notes
+    if task == "serve":
+        s = P.serve(spec, gpu, engine=case.engine, weights=_get(w, "weights", "bf16", notes),
+                    kv_dtype=w.get("kv_dtype"), prompt=_get(w, "prompt", 1024, notes),
+                    output=_get(w, "output", 256, notes), concurrency=_get(w, "concurrency", "max", notes),
+                    request_rate=w.get("request_rate"), tp=_get(w, "tp", 1, notes), pp=_get(w, "pp", 1, notes),
+                    dp=_get(w, "dp", 1, notes))
+        return {"output_tokens_per_s": s.output_tokens_per_s, "ttft_s": s.ttft_s, "tpot_s": s.tpot_s}[metric], notes
+    return _train(spec, gpu, case, w, notes)
+
+
+def _train(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str]) -> tuple[float, list[str]]:
+    lay = w.get("layout") or {}
+    if not lay:
+        notes.append("layout not given: data parallel only, no pipeline bubble assumed")
+    pp = int(lay.get("pp") or 1)
+    dp = int(lay.get("dp") or max((case.count or 1) // (pp * int(lay.get("tp") or 1) * int(lay.get("cp") or 1)), 1))
+    micro = int(w.get("micro_batch") or 1)
+    gb = w.get("global_batch")
+    m = max(int(gb) // (micro * dp), 1) if gb else 1
+    if pp > 1 and not gb:
+        notes.append("global batch not given: one micro-batch per step assumed for the bubble")
+    seq = int(_get(w, "seq", 2048, notes))
+    sched = lay.get("schedule") or ("interleaved" if lay.get("virtual_stages") else "1f1b")
+    r = T.train(spec, gpu, engine=case.engine, precision=w.get("precision"), seq=seq,
+                recompute=_get(w, "recompute", "none", notes), pp=pp, micro_batches=m, schedule=sched,
+                virtual_stages=lay.get("virtual_stages"), tp=int(lay.get("tp") or 1), micro_batch=micro,
+                gpus_per_node=case.gpus_per_node, dp=dp,
+                shard="full" if lay.get("zero") == 3 or lay.get("fsdp") == "full_shard" else "none",
+                step_tokens=int(gb) * seq if gb else None)
+    metric = case.metric
+    if metric == "tokens_per_s_per_gpu":
+        return r.tokens_per_s_per_gpu, notes
+    if metric == "model_tflops_per_gpu":
+        return r.model_tflops_per_gpu, notes
+    tokens = w.get("tokens")
+    if not tokens:
+        raise LlmsizeError(f"{metric} needs workload.tokens (the tokens of the whole run)")
+    hours = tokens / r.tokens_per_s_per_gpu / 3600
+    if metric == "gpu_hours":
+        return hours, notes
+    if not case.count:
+        raise LlmsizeError("days needs hardware.count (GPUs of the run)")
+    return hours / case.count / 24, notes

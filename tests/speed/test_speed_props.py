@@ -1,0 +1,162 @@
+"""Properties of the speed model that must hold whatever the fitted efficiencies are."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from llmsize.catalog.hardware import get_gpu
+from llmsize.errors import LlmsizeError
+from llmsize.load import load
+from llmsize.speedmodel import predict as P
+from llmsize.speedmodel.efficiency import efficiency
+from llmsize.speedmodel.train import bubble, train
+
+L8 = load("Llama-3.1-8B").spec
+L70 = load("Llama-3.1-70B").spec
+H100 = get_gpu("H100-SXM")
+
+
+@pytest.mark.parametrize("tp", [2, 4, 8])
+def test_more_gpus_never_beat_linear_scaling(tp):
+    one = P.decode(L70, H100, engine="vllm", weights="bf16", kv_dtype="bf16", batch=8, context=1024, tokens=128)
+    many = P.decode(L70, H100, engine="vllm", weights="bf16", kv_dtype="bf16", batch=8, context=1024, tokens=128,
+                    tp=tp)
+    assert many.value < tp * one.value
+    t1 = train(L70, H100, engine="megatron", precision="bf16-mixed", seq=4096, micro_batch=1)
+    tn = train(L70, H100, engine="megatron", precision="bf16-mixed", seq=4096, micro_batch=1, tp=tp)
+    assert tn.tokens_per_s_per_gpu < t1.tokens_per_s_per_gpu  # per GPU: never faster
+    tpp = train(L70, H100, engine="megatron", precision="bf16-mixed", seq=4096, pp=tp, micro_batches=8)
+    assert tpp.tokens_per_s_per_gpu < t1.tokens_per_s_per_gpu
+
+
+def test_tp_over_pcie_is_slower_per_gpu_than_over_nvlink():
+    pcie_only = replace(H100, interconnect_bw=None)
+    kw = dict(engine="vllm", weights="bf16", kv_dtype="bf16", batch=32, context=2048, tokens=128, tp=4)
+    assert P.decode(L70, pcie_only, **kw).value < P.decode(L70, H100, **kw).value
+    tk = dict(engine="megatron", precision="bf16-mixed", seq=4096, micro_batch=1, tp=8)
+    assert train(L70, pcie_only, **tk).tokens_per_s_per_gpu < train(L70, H100, **tk).tokens_per_s_per_gpu
+    s = dict(engine="vllm", weights="bf16", kv_dtype="bf16", prompt=1000, output=500, concurrency=64, tp=4)
+    assert P.serve(L70, pcie_only, **s).output_tokens_per_s < P.serve(L70, H100, **s).output_tokens_per_s
+
+
+def test_recomputation_never_speeds_training():
+    r = {k: train(L8, H100, engine="torchtitan", precision="bf16-mixed", seq=8192, recompute=k).tokens_per_s_per_gpu
+         for k in ("none", "selective", "full")}
+    assert r["none"] > r["selective"] > r["full"]
+    # MFU counts model FLOPs only: full recomputation's extra forward is hardware work, not model work
+    f = train(L8, H100, engine="torchtitan", precision="bf16-mixed", seq=8192, recompute="full")
+    assert f.hardware_flops_per_token > f.model_flops_per_token == 6 * f.flops["weights"] // 6 + f.flops["attention"]
+
+
+def test_throughput_used_for_cost_includes_prefill():
+    s = P.serve(L8, H100, engine="vllm", weights="bf16", kv_dtype="bf16", prompt=2000, output=200, concurrency="max")
+    decode_only = s.batch / s.step_s
+    assert s.output_tokens_per_s < decode_only
+    assert s.output_tokens_per_s == pytest.approx(s.batch * 200 / (s.batch * s.prefill_s + 200 * s.step_s))
+    assert s.input_tokens_per_s == pytest.approx(s.output_tokens_per_s * 10)
+
+
+def test_pipeline_schedules_order_and_the_bubble_is_outside_the_efficiency():
+    assert bubble(8, 16, "1f1b") < bubble(8, 16, "interleaved", 2) < bubble(8, 16, "interleaved", 4) \
+        < bubble(8, 16, "zero-bubble") == 1.0
+    assert bubble(1, 1) == 1.0
+    a = train(L70, H100, engine="megatron", precision="bf16-mixed", seq=4096, pp=4, micro_batches=4)
+    b = train(L70, H100, engine="megatron", precision="bf16-mixed", seq=4096, pp=1)
+    assert a.tokens_per_s_per_gpu == pytest.approx(b.tokens_per_s_per_gpu * bubble(4, 4))
+    with pytest.raises(LlmsizeError, match="schedule"):
+        bubble(4, 4, "gpipe-ish")
+
+
+@pytest.mark.parametrize("gpu", ["V100-SXM2-32GB", "T4"])
+def test_fp16_only_gpus_are_timed(gpu):
+    g = get_gpu(gpu)
+    assert P.decode(L8, g, engine="vllm", weights="fp16", kv_dtype="fp16", batch=1, context=0, tokens=128).value > 0
+    assert P.prefill(L8, g, engine="vllm", weights="fp16", batch=1, tokens=512).terms["path"] == "fp16"
+    assert train(L8, g, engine="deepspeed", precision="bf16-mixed", seq=2048).path == "fp16"
+    with pytest.raises(LlmsizeError, match="FP8"):
+        train(L8, g, engine="deepspeed", precision="fp8-mixed", seq=2048)
+
+
+def test_compute_paths_follow_engine_and_weights():
+    r4090 = get_gpu("RTX-4090")
+    kw = dict(batch=1, context=0, tokens=128, kv_dtype="f16")
+    assert P.decode(L8, r4090, engine="llama.cpp", weights="Q4_K_M", **kw).terms["path"] == "int8"
+    assert P.decode(L8, r4090, engine="vllm", weights="awq-int4-g128", **kw).terms["path"] == "fp16"
+    assert P.decode(L8, H100, engine="trt-llm", weights="fp8", **kw).terms["path"] == "fp8"
+    assert P.decode(L8, get_gpu("A100-SXM-80GB"), engine="vllm", weights="fp8", **kw).terms["path"] == "fp16"
+    # llama.cpp's F16 GEMMs accumulate in fp16: GeForce runs that at twice its fp32-accumulate rate
+    assert P.prefill(L8, r4090, engine="llama.cpp", weights="F16", batch=1, tokens=512).terms["path"] == "fp16acc"
+    assert r4090.peak_flops("fp16acc") == pytest.approx(2 * r4090.peak_flops("fp16"), rel=1e-3)
+    assert H100.peak_flops("fp16acc") == \
+        H100.peak_flops("fp16")
+
+
+def test_every_gguf_type_is_timed_and_smaller_types_decode_faster():
+    kw = dict(engine="llama.cpp", kv_dtype="f16", batch=1, context=0, tokens=128)
+    g = get_gpu("RTX-4090")
+    rates = [P.decode(L8, g, weights=w, **kw).value for w in ("F16", "Q8_0", "Q6_K", "Q4_K_M", "IQ2_XXS")]
+    assert rates == sorted(rates)
+
+
+def test_decode_reads_one_embedding_row_and_the_kv_attended():
+    full = P.weight_bytes(L8, "bf16")
+    read = P.weight_read_bytes(L8, "bf16")
+    emb = L8.vocab_size * L8.hidden_size * 2
+    assert full - read == emb - emb // L8.vocab_size  # untied: the table is a lookup of one row
+    tied = load("Llama-3.2-1B").spec
+    assert tied.tie_word_embeddings and P.weight_read_bytes(tied, "bf16") == P.weight_bytes(tied, "bf16")
+    kw = dict(engine="vllm", weights="bf16", kv_dtype="bf16", batch=8, tokens=128)
+    short, long = P.decode(L8, H100, context=0, **kw), P.decode(L8, H100, context=32768, **kw)
+    assert long.terms["bytes_per_step"] - short.terms["bytes_per_step"] == \
+        8 * 32768 * P.kv_bytes_per_token(L8, "bf16")
+
+
+def test_request_rate_mode_queues_and_refuses_overload():
+    kw = dict(engine="vllm", weights="bf16", kv_dtype="bf16", prompt=1000, output=200, concurrency="max")
+    peak = P.serve(L8, H100, **kw)
+    req_max = peak.output_tokens_per_s / 200
+    lo = P.serve(L8, H100, request_rate=0.2 * req_max, **kw)
+    hi = P.serve(L8, H100, request_rate=0.9 * req_max, **kw)
+    assert lo.ttft_s < hi.ttft_s and lo.ttft_p90_s <= hi.ttft_p90_s and lo.batch <= hi.batch
+    assert lo.ttft_s <= lo.ttft_p90_s and lo.tpot_s <= lo.tpot_p90_s
+    with pytest.raises(LlmsizeError, match="overloaded"):
+        P.serve(L8, H100, request_rate=1.1 * req_max, **kw)
+
+
+def test_efficiency_lookup_says_its_key_and_falls_back():
+    e = efficiency("llama.cpp", get_gpu("RTX-4090"), "decode", path="int8")
+    assert e.key == "llama.cpp/geforce/decode-int8" and e.rows > 0
+    e = efficiency("vllm", get_gpu("MI300X"), "train")
+    assert e.key.endswith("/train") and e.key.startswith("*/")
+    assert efficiency("vllm", H100, "serve", 0.5).key == "given/serve"
+    with pytest.raises(LlmsizeError, match="engine"):
+        efficiency("tgi-ish", H100, "serve")
+
+
+def test_data_parallel_traffic_over_pcie_is_exposed_and_full_shard_pays_more():
+    """8 × RTX 4090 (PCIe only) with a small step: the gradient/parameter collectives outlast compute;
+    FSDP's three collectives cost more than DDP's all-reduce; on NVLink H100s the same step hides them."""
+    g = get_gpu("RTX-4090")
+    kw = dict(engine="fsdp", precision="bf16-mixed", seq=512, recompute="full", dp=8, step_tokens=8 * 512)
+    alone = train(L8, g, engine="fsdp", precision="bf16-mixed", seq=512, recompute="full").tokens_per_s_per_gpu
+    ddp = train(L8, g, shard="none", **kw).tokens_per_s_per_gpu
+    full = train(L8, g, shard="full", **kw).tokens_per_s_per_gpu
+    assert full < ddp < alone
+    h = dict(kw, step_tokens=2048 * 512)
+    assert train(L8, H100, shard="full", **h).tokens_per_s_per_gpu == pytest.approx(
+        train(L8, H100, engine="fsdp", precision="bf16-mixed", seq=512, recompute="full").tokens_per_s_per_gpu)
+
+
+def test_interconnect_catalogue_is_sourced_and_the_gpu_catalogue_agrees():
+    from llmsize.speedmodel.comm import NETWORK_BYTES_PER_S, links, link_bytes_per_s
+
+    lk = links()
+    assert {x["kind"] for x in lk.values()} == {"nvlink", "pcie", "network"}
+    assert all(x["source"].startswith("https://") and x["retrieved"] for x in lk.values())
+    assert NETWORK_BYTES_PER_S == lk["InfiniBand-NDR"]["bytes_per_s"] == 50e9
+    # one direction of the GPU catalogue's bidirectional NVLink / PCIe figures
+    assert link_bytes_per_s(H100, 8) == lk["NVLink4"]["bytes_per_s"]
+    assert link_bytes_per_s(get_gpu("A100-SXM-80GB"), 8) == lk["NVLink3"]["bytes_per_s"]
+    assert link_bytes_per_s(get_gpu("RTX-4090"), 2) == lk["PCIe4"]["bytes_per_s"]
+    assert link_bytes_per_s(H100, 16) == NETWORK_BYTES_PER_S

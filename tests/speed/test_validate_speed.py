@@ -1,0 +1,98 @@
+"""`llmsize validate` on speed cases: the named metric exactly, rel_error, --json rows and the summary by
+category, files mixing memory and speed cases, one-line errors."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from llmsize.errors import LlmsizeError
+from llmsize.validate_speed import parse_speed_cases, predict_case
+from tests.conftest import DATA
+
+SPEED = [x for x in (DATA / "speed_calib.jsonl").read_text().splitlines() if x.strip()]
+MEMORY = (DATA / "calib.jsonl").read_text().splitlines()[0]
+
+
+def run(args):
+    return subprocess.run([sys.executable, "-c", "from llmsize.cli import main; main()", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_prediction_never_reads_measured_and_runs_without_it():
+    row = json.loads(SPEED[0])
+    a = predict_case(parse_speed_cases([json.dumps(row)])[0])
+    bare = {k: v for k, v in row.items() if k not in ("measured", "source")} | {
+        "measured": {"metric": row["measured"]["metric"]}}
+    b = predict_case(parse_speed_cases([json.dumps(bare)])[0])
+    assert a.predicted == b.predicted and b.rel_error is None and b.case.measured is None
+    row["measured"]["value"] *= 5
+    assert predict_case(parse_speed_cases([json.dumps(row)])[0]).predicted == a.predicted
+
+
+def test_mixed_file_json(tmp_path):
+    f = tmp_path / "mixed.jsonl"
+    f.write_text("\n".join([MEMORY, SPEED[0], SPEED[-1]]) + "\n")
+    p = run(["validate", str(f), "--json"])
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    kinds = [c.get("kind") for c in out["cases"]]
+    assert kinds == [None, "speed", "speed"]  # memory rows keep today's fields
+    s = out["cases"][1]
+    assert set(s) >= {"id", "kind", "metric", "predicted", "measured", "rel_error"}
+    assert s["rel_error"] == pytest.approx(s["predicted"] / s["measured"] - 1)
+    assert set(out["speed_summary"]) == {json.loads(SPEED[0])["category"], json.loads(SPEED[-1])["category"], "all"}
+    assert out["summary"]["all"]["n"] == 1
+
+
+def test_table_output_is_by_category(tmp_path):
+    p = run(["validate", str(DATA / "speed_calib.jsonl")])
+    assert p.returncode == 0, p.stderr
+    assert "Speed: absolute relative error by category" in p.stdout
+    for cat in ("decode", "prefill", "serve_throughput", "train_throughput", "run_gpu_hours"):
+        assert cat in p.stdout
+    assert max(len(x) for x in p.stdout.splitlines()) <= 80
+
+
+@pytest.mark.parametrize("change, needle", [
+    (lambda r: r["measured"].update(metric="joules"), "measured.metric must be one of"),
+    (lambda r: r["workload"].update(task="finetune"), "workload.task must be"),
+    (lambda r: r.update(engine="tgi-ish"), "unknown engine"),
+    (lambda r: r["hardware"].update(gpu="H9000"), "H9000"),
+    (lambda r: r.update(model={"knobs": {"hidden": 64, "layers": 2, "heads": 4, "vocab": 100, "wings": 2}}),
+     "unknown knob"),
+    (lambda r: r["measured"].update(metric="ttft_s"), "does not apply to a decode workload"),
+])
+def test_bad_case_is_one_line_exit_2(tmp_path, change, needle):
+    row = json.loads(next(x for x in SPEED if '"task": "decode"' in x))
+    change(row)
+    f = tmp_path / "bad.jsonl"
+    f.write_text(json.dumps(row) + "\n")
+    p = run(["validate", str(f)])
+    assert p.returncode == 2 and needle in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+
+
+def test_serve_latency_metrics_and_null_fields_take_defaults():
+    row = json.loads(next(x for x in SPEED if '"task": "serve"' in x))
+    row["workload"].update(concurrency=16, request_rate=None, dp=None)
+    for metric in ("ttft_s", "tpot_s"):
+        row["measured"] = {"metric": metric}
+        r = predict_case(parse_speed_cases([json.dumps(row)])[0])
+        assert r.predicted > 0 and any("dp not given" in n for n in r.notes)
+    with pytest.raises(LlmsizeError, match="line 1"):
+        row["workload"]["prompt"] = 10**9
+        predict_case(parse_speed_cases([json.dumps(row)])[0])
+
+
+def test_speed_cli_request_rate_mode_and_overload():
+    p = run(["speed", "Llama-3.1-8B", "--gpu", "H100", "--concurrency", "256", "--request-rate", "5", "--json"])
+    assert p.returncode == 0, p.stderr
+    d = json.loads(p.stdout)
+    assert d["batch_limit"] == "request_rate" and d["ttft_s"] <= d["ttft_p90_s"]
+    assert d["output_tokens_per_s"] == pytest.approx(5 * 256, rel=0.05)  # what arrives is what is served
+    p = run(["speed", "Llama-3.1-8B", "--gpu", "H100", "--request-rate", "500"])
+    assert p.returncode == 2 and "overloaded" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+    p = run(["speed", "Llama-3.1-8B", "--gpu", "H100", "--train", "--tokens", "1e9", "--request-rate", "5"])
+    assert p.returncode == 2 and "--request-rate" in p.stderr
