@@ -76,7 +76,8 @@ function askCard(title, ctx, extra, serve, testid) {
 /** The engine's command line or config for a setup (`llmsize export`). */
 function exportCard(r, ctx, serve) {
   const engines = serve ? ["vllm", "llamacpp"] : ["deepspeed", "fsdp", "torchrun"];
-  const engine = engines.includes(ctx.state.w.engine) ? ctx.state.w.engine : engines[0];
+  const engine = engines.includes(ctx.state.w.engine) ? ctx.state.w.engine : engines.includes(r.engine) ? r.engine
+    : !serve && (r.tp > 1 || r.pp > 1 || r.cp > 1) ? "torchrun" : engines[0];
   const preset = ctx.state.src === "preset" ? ctx.state.m : null;
   const repo = (ctx.meta.presets || []).find((p) => p.name === preset)?.repo || ctx.params.model;
   const out = h("pre", { class: "export", "data-testid": "export" }, "…");

@@ -1,5 +1,5 @@
 // DOM helpers and number formatting (in the page's locale). No numbers are computed here: only shown.
-import { num, t } from "./i18n.js";
+import { lang, num, t } from "./i18n.js";
 
 const SVGNS = "http://www.w3.org/2000/svg";
 
@@ -63,7 +63,8 @@ export const signedPct = (x) => `${x >= 0 ? "+" : ""}${num(100 * x, 2)}%`;
 export function money(x) {
   if (x == null || !Number.isFinite(x)) return "—";
   if (x >= 1e6) return t("${n} million", { n: num(x / 1e6, x >= 1e8 ? 0 : 1) });
-  return `$${num(x, x >= 100 ? 0 : x >= 1 ? 2 : 3)}`;
+  const v = num(x, x >= 100 ? 0 : x >= 1 ? 2 : 3);
+  return lang() === "es" ? `${v} $` : `$${v}`;
 }
 export function rate(x, unit = "tok/s") {
   if (x == null || !Number.isFinite(x)) return "—";
