@@ -112,9 +112,10 @@ function control(f, state, meta, update) {
     input = h("input", { id, type: "text", value, placeholder: f.placeholder || null, spellcheck: "false",
       inputmode: f.type === "int" ? "numeric" : "text", autocomplete: "off",
       oninput: (e) => { const v = e.target.value.trim(); state.w[f.k] = v; if (mark(e.target, f.label, check(f, v))) set(v); } });
-    mark(input, f.label, check(f, value));
   }
-  return h("div", { class: `field${f.wide ? " wide" : ""}` }, h("div", { class: "lbl-row" }, h("label", { for: id }, f.label), help), input);
+  const el = h("div", { class: `field${f.wide ? " wide" : ""}` }, h("div", { class: "lbl-row" }, h("label", { for: id }, f.label), help), input);
+  if (f.type !== "select") mark(input, f.label, check(f, value));  // a bad value from a link is shown, not sent
+  return el;
 }
 
 export function workloadFields(state, meta, update) {

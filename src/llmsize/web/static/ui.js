@@ -96,7 +96,8 @@ export function card(title, ...children) {
 
 /** A table: columns [{label, num}], rows of cells (string | Node). */
 export function table(columns, rows, { caption, rowClass } = {}) {
-  return h("div", { class: "tbl-wrap" }, h("table", {},
+  // a wide table scrolls inside its frame, which keyboard users can focus to scroll (WCAG 2.1.1)
+  return h("div", { class: "tbl-wrap", tabindex: "0", role: "region", "aria-label": caption || t("table") }, h("table", {},
     caption ? h("caption", { class: "visually-hidden" }, caption) : null,
     h("thead", {}, h("tr", {}, columns.map((c) => h("th", { class: c.num ? "num" : null, scope: "col" }, c.label)))),
     h("tbody", {}, rows.map((r, i) => h("tr", { class: rowClass ? rowClass(i) : null },
