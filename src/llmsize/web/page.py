@@ -13,6 +13,7 @@ from importlib import resources
 
 LANGS = ("en", "es")
 _TEXT = re.compile(r"(<(\w+)\b[^>]*\bdata-t\b[^>]*>)([^<]+)(</\2>)")
+_TITLE = re.compile(r"(<title>)([^<]+)(</title>)")
 _ATTR = re.compile(r'\b(aria-label|placeholder|title)="([^"]+)"')
 _SWITCH = {"en": ('href="?lang=es" hreflang="es" lang="es">Español<'),
            "es": ('href="?lang=en" hreflang="en" lang="en">English<')}
@@ -43,7 +44,7 @@ def choose(query_lang: str | None, accept_language: str | None) -> str:
 
 def strings(html: str) -> set[str]:
     """Every translatable string of a page: data-t texts and label-like attributes."""
-    out = {m.group(3).strip() for m in _TEXT.finditer(html)}
+    out = {m.group(3).strip() for m in _TEXT.finditer(html)} | {m.group(2) for m in _TITLE.finditer(html)}
     out |= {m.group(2) for m in _ATTR.finditer(html) if not m.group(2).startswith(("—", "Llama"))}
     return {" ".join(s.split()) for s in out}
 
@@ -64,6 +65,7 @@ def render(lang: str) -> bytes:
         return f'{m.group(1)}="{cat.get(m.group(2), m.group(2))}"'
 
     html = _TEXT.sub(text, html)
+    html = _TITLE.sub(lambda m: m.group(1) + cat.get(m.group(2), m.group(2)) + m.group(3), html)
     html = _ATTR.sub(attr, html)
     html = html.replace('<html lang="en">', f'<html lang="{lang}">', 1).replace(_SWITCH["en"], _SWITCH[lang], 1)
     return html.encode()
