@@ -105,6 +105,12 @@ def test_knob_fields_refuse_decimals_too(pg):
     layers.fill("3.5")
     assert layers.get_attribute("aria-invalid") == "true"
     assert "Layers L:" in pg.locator("#stale-note").inner_text()
+    change(pg, lambda: layers.fill("32"))
+    heads = pg.get_by_label("Heads", exact=True)
+    heads.fill("30")  # valid alone, refused by the library: its message in the page's words
+    pg.wait_for_function("() => !document.querySelector('#model-error').hidden")
+    msg = pg.locator("#model-error").inner_text()
+    assert msg == "Heads (30) must divide Hidden d (4096) unless Head size is given", msg
 
 
 @pytest.mark.parametrize("budget", ["banana", "-7B", "0"])
@@ -208,6 +214,9 @@ def test_phone_verdict_without_scrolling_tabs_and_copy_link(browser, server):  #
     box = p.get_by_test_id("verdict").bounding_box()
     assert box and box["y"] + box["height"] <= 844, box
     assert p.locator("#share").is_visible()
+    # the verdict is announced once, not the whole summary on every keystroke
+    assert p.locator("#summary").get_attribute("aria-live") is None
+    assert p.locator("#announce").inner_text().startswith(p.get_by_test_id("verdict").inner_text())
     for tab in p.get_by_role("tab").all():
         b = tab.bounding_box()
         assert b and b["x"] >= 0 and b["x"] + b["width"] <= 390, (tab.inner_text(), b)

@@ -32,8 +32,8 @@ export async function api(path, body, signal) {
   return data;
 }
 
-const KNOB_MAX = { hidden: 1 << 20, layers: 4096, heads: 4096, kv_heads: 4096, ffn: 1 << 20, vocab: 1 << 24, experts: 4096, top_k: 4096 };
-const OPTIONAL = new Set(["kv_heads", "ffn", "experts", "top_k"]);
+const KNOB_MAX = { hidden: 1 << 20, layers: 4096, heads: 4096, kv_heads: 4096, head_dim: 1 << 20, ffn: 1 << 20, vocab: 1 << 24, experts: 4096, top_k: 4096 };
+const OPTIONAL = new Set(["kv_heads", "head_dim", "ffn", "experts", "top_k"]);
 
 export function modelRef() {
   if (state.src === "config") return state.cfg ? { config_text: state.cfg, config_name: state.name || undefined } : null;

@@ -68,7 +68,7 @@ export function staleNote() {
 /** Page labels for the API's field names, so a server message speaks the page's language. */
 const labels = () => ({
   "model.knobs.hidden": t("Hidden d"), "model.knobs.layers": t("Layers L"), "model.knobs.heads": t("Heads"),
-  "model.knobs.kv_heads": t("KV heads"), "model.knobs.ffn": t("FFN width f"), "model.knobs.vocab": t("Vocab V"),
+  "model.knobs.kv_heads": t("KV heads"), "model.knobs.head_dim": t("Head size"), "model.knobs.ffn": t("FFN width f"), "model.knobs.vocab": t("Vocab V"),
   "model.knobs.experts": t("Experts"), "model.knobs.top_k": t("Top-k"), context: t("Prompt tokens"), new_tokens: t("Output tokens"),
   batch: t("Concurrent sequences"), seq_len: t("Sequence length"), lora_r: t("LoRA rank"), rank: t("LoRA rank"), gpu: t("GPU"),
   "job.seq": t("Sequence length"), "job.micro_batch": t("Micro-batch"), "job.global_batch": t("Global batch"),
@@ -81,5 +81,7 @@ export function humanize(msg) {
   const L = labels();
   let out = String(msg);
   for (const [k, label] of Object.entries(L).sort((a, b) => b[0].length - a[0].length)) out = out.split(`${k}:`).join(`${label}:`);
-  return out.replace(/--([a-z][a-z-]*)/g, (m, f) => L[f.replace(/-/g, "_")] || m);
+  const flag = (f) => L[`model.knobs.${f}`] || L[f];
+  out = out.replace(/--([a-z][a-z-]*)/g, (m, f) => flag(f.replace(/-/g, "_")) || m);
+  return out.replace(/\b(top_k|kv_heads|num_experts)\b/g, (m) => flag(m === "num_experts" ? "experts" : m) || m);
 }

@@ -42,7 +42,7 @@ export function job(ctx) {
 
 const gpuCount = (ctx) => Math.max(1, Number(w(ctx.state, "n", ctx.meta)) || 1);
 // every setup up to Most GPUs; the table then keeps the best of each GPU type, so its rows differ
-export const planBody = (model, ctx) => (unplannable(ctx) ? null : { model, job: job(ctx), top: 100, max_gpus: gpuCount(ctx) });
+export const planBody = (model, ctx) => (unplannable(ctx) ? null : { model, job: job(ctx), top: 60, max_gpus: gpuCount(ctx) });
 export const costBody = (model, ctx) => (unplannable(ctx) ? null
   : { model, job: job(ctx), counts: [...new Set([1, 8, gpuCount(ctx)])].filter((c) => c <= gpuCount(ctx)).sort((a, b) => a - b) });
 const why = (ctx) => [h("div", { class: "card placeholder" }, unplannable(ctx))];

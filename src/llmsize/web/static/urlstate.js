@@ -3,7 +3,7 @@
 import { b64decode, b64encode } from "./ui.js";
 import { t } from "./i18n.js";
 
-export const KNOBS = ["hidden", "layers", "heads", "kv_heads", "ffn", "vocab", "experts", "top_k"];
+export const KNOBS = ["hidden", "layers", "heads", "kv_heads", "head_dim", "ffn", "vocab", "experts", "top_k"];
 export const TABS = ["params", "memory", "quant", "plan", "cost", "design", "guide"];
 const DEFAULT = { src: "preset", m: "Llama-3.1-8B", tab: "params", mode: "infer", explain: "", lang: "" };
 const CHOICES = { src: ["preset", "config", "knobs"], tab: TABS, mode: ["infer", "train"], explain: ["", "1"],
