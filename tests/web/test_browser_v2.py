@@ -166,6 +166,8 @@ def test_one_verdict_on_every_tab_equal_to_the_cli(pg):
     seen["memory-tab"] = pg.get_by_test_id("memory-verdict").inner_text()
     load(pg, f"{q}&tab=quant")
     seen["quant-tab"] = pg.get_by_test_id("quant-verdict").inner_text()
+    load(pg, f"{q}&tab=plan")
+    seen["plan-tab"] = pg.get_by_test_id("plan-verdict").inner_text()
     assert set(seen.values()) == {want}, seen
     assert f"{cli['device']['total_bytes']:,}" in (load(pg, f"{q}&tab=memory") or pg.locator("#panel-memory").inner_text())
 

@@ -3,6 +3,7 @@ import { barChart } from "./charts.js";
 import { w } from "./sections2.js";
 import { big, bytes, card, duration, exact, h, money, rate, table } from "./ui.js";
 import { num, t } from "./i18n.js";
+import { fitView, verdict } from "./memory.js";
 
 /** The planner's name for a weight format (it plans what vLLM serves), or null when it has none. */
 function serveWeights(ctx, key) {
@@ -94,6 +95,14 @@ function exportCard(r, ctx, serve) {
       h("span", {}, { vllm: "vLLM", llamacpp: "llama.cpp", deepspeed: "DeepSpeed", fsdp: "FSDP", torchrun: "torchrun" }[e])))), copy), out);
 }
 
+/** The one verdict, here too: your setup on one of your GPUs, as the Memory tab and the summary say. */
+function yours(ctx) {
+  const v = ctx.memory ? fitView(ctx.memory) : null;
+  if (!v || v.fits == null) return null;
+  return h("div", {}, h("div", { class: "card-title" }, t("Your setup on one {gpu}", { gpu: w(ctx.state, "gpu", ctx.meta) })),
+    verdict(v, "plan-verdict", true), h("p", { class: "sub" }, t("Memory estimate: {total}", { total: bytes(v.total) })));
+}
+
 export function renderPlan(rep, ctx) {
   if (!rep) return why(ctx);
   const serve = rep.mode === "serve";
@@ -104,7 +113,7 @@ export function renderPlan(rep, ctx) {
     askCard(n > 1 ? t("Best on up to {n} × {gpu}", { n, gpu }) : t("Best on one {gpu}", { gpu }), ctx,
       { gpus: [gpu], max_gpus: n }, serve, "plan-yours"));
   const chart = rows.length ? barChart({
-    bars: rows.slice(0, 12).map((r) => ({ label: `${r.gpus}× ${r.gpu} ${r.layout}`, value: r.tokens_per_s || 0, colour: r.gpus > 1 ? 5 : 0,
+    bars: rows.slice(0, 12).map((r) => ({ label: `${r.gpus}× ${r.gpu} ${r.layout}`, value: r.tokens_per_s || 0, colour: r.gpus > 1 ? 2 : 0,
       text: r.tokens_per_s ? rate(r.tokens_per_s) : "—" })),
     fmt: (v) => rate(v), width: ctx.width, label: t("Tokens per second of the best setup of each GPU type") }) : null;
   const table1 = table([{ label: t("GPU") }, { label: t("GPUs"), num: true }, { label: t("layout") }, { label: t("precision") },
@@ -118,10 +127,11 @@ export function renderPlan(rep, ctx) {
   return [
     card(null, h("div", { class: "headline" }, h("div", {}, h("div", { class: "card-title" }, `${rep.model} · ${serve ? t("serving") : t("training")}`),
       big(exact(rep.feasible), t("of {n} setups fit", { n: exact(rep.searched) }), { "data-testid": "plan-feasible" }),
-      h("p", { class: "sub" }, t("Every GPU type × count (up to Most GPUs) × parallel layout × precision the planner tried. The planner sizes vLLM serving or a training run; the fit verdict above is the Memory estimate for your runtime."))))),
+      h("p", { class: "sub" }, t("Every GPU type × count (up to Most GPUs) × parallel layout × precision the planner tried. The planner sizes vLLM serving or a training run; the fit verdict above is the Memory estimate for your runtime."))),
+    yours(ctx))),
     head,
     exp,
-    chart ? card(t("Throughput, best setup of each GPU type (multi-GPU in blue)"), chart) : null,
+    chart ? card(t("Throughput, best setup of each GPU type (multi-GPU bars in orange)"), chart) : null,
     card(t("Feasible setups: the best of each GPU type, best first"), table1),
     rej.length ? card(t("Rejected"), table([{ label: t("why") }, { label: t("setups"), num: true }, { label: t("for example"), wrap: true }],
       rej.map(([k, c]) => [k, exact(c), (rep.rejected.examples[k] || []).slice(0, 2).map((e) => `${e.gpus}× ${e.gpu} ${e.layout}: ${e.reason}`).join("; ")]))) : null,
