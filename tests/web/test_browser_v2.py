@@ -105,6 +105,10 @@ def test_knob_fields_refuse_decimals_too(pg):
     layers.fill("3.5")
     assert layers.get_attribute("aria-invalid") == "true"
     assert "Layers L:" in pg.locator("#stale-note").inner_text()
+    change(pg, lambda: pg.get_by_role("radio", name="Preset").check())  # a bad knob does not hold up a preset
+    assert not pg.locator("#stale-note").is_visible()
+    pg.get_by_role("radio", name="Knobs").check()  # back to the knobs: still invalid, nothing computed
+    assert pg.locator("#stale-note").is_visible()
     change(pg, lambda: layers.fill("32"))
     heads = pg.get_by_label("Heads", exact=True)
     heads.fill("30")  # valid alone, refused by the library: its message in the page's words
@@ -206,6 +210,23 @@ def test_your_point_on_the_memory_chart(pg):
     load(pg, "?tab=memory&w.gpu=A10G")
     pg.get_by_test_id("your-point").wait_for()
     assert "your setup: 8,704 tokens × batch 1" in pg.locator("[data-testid=sweep]").inner_text()
+
+
+def test_spanish_first_load_is_small(browser, server):  # noqa: F811
+    c = browser.new_context()
+    p = c.new_page()
+    cdp = c.new_cdp_session(p)
+    cdp.send("Network.enable")
+    sizes: dict[str, float] = {}
+    cdp.on("Network.loadingFinished", lambda e: sizes.__setitem__(e["requestId"], e["encodedDataLength"]))
+    p.goto(server + "/?lang=es")
+    rendered(p)
+    p.wait_for_load_state("networkidle")
+    total = sum(sizes.values())
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "first-load-es.json").write_text(json.dumps({"bytes": total}))
+    assert 0 < total < 300_000, total
+    c.close()
 
 
 def test_phone_verdict_without_scrolling_tabs_and_copy_link(browser, server):  # noqa: F811

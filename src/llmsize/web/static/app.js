@@ -55,7 +55,11 @@ let lastVerdict = "";
 
 /** Recompute for the current state; `by` names the field that changed (typing amends one history entry). */
 export function update(by = "") {
-  if (anyInvalid()) return;  // the inline message says why; the last result stays, marked stale
+  if (anyInvalid(state.src)) {  // the inline message says why; the last result stays, marked stale
+    const panel = $(`#panel-${state.tab}`);
+    if (!panel.firstChild) replace(panel, placeholder(t("Fix the highlighted field to see this section.")));
+    return;
+  }
   writeURL(by);
   syncLangLink();
   const my = ++seq;

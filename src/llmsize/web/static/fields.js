@@ -51,16 +51,20 @@ export function mark(input, label, why) {
   return !why;
 }
 
-export const anyInvalid = () => invalid.size > 0;
+let source = "preset";
+/** Knob fields count only while the model comes from the knobs. */
+const blocking = () => [...invalid.entries()].filter(([id]) => !id.startsWith("k-") || source === "knobs");
+export const anyInvalid = (src) => { source = src; staleNote(); return blocking().length > 0; };
 export const forget = (id) => { invalid.delete(id); staleNote(); };
 
 /** While a field is invalid, the results show the last valid calculation, marked stale. */
 export function staleNote() {
   const note = $("#stale-note");
   if (!note) return;
-  const on = invalid.size > 0;
+  const bad = blocking();
+  const on = bad.length > 0;
   note.hidden = !on;
-  note.textContent = on ? t("These results are for the last valid inputs. Fix: {what}", { what: [...invalid.values()].join("; ") }) : "";
+  note.textContent = on ? t("These results are for the last valid inputs. Fix: {what}", { what: bad.map(([, m]) => m).join("; ") }) : "";
   $("#results")?.classList.toggle("stale", on);
   $("#summary")?.classList.toggle("stale", on);
 }
