@@ -299,3 +299,21 @@ def test_accessibility_scan_both_themes_and_sizes(browser, server, lang):  # noq
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / f"axe-{lang}.json").write_text(json.dumps(found, indent=1))
     assert not found, found
+
+
+def test_guide_answers_with_llmsizes_numbers(pg):
+    load(pg, "?tab=guide")
+    assert pg.get_by_test_id("howto").locator("li").count() == 6
+    rep = api(pg, "/train", {"model": {"preset": "Llama-3.1-8B"}, "amp": "bf16", "optimizer": "adamw", "batch": 1,
+                             "seq_len": 2048, "grad_checkpointing": True})
+    params = api(pg, "/params", {"model": {"preset": "Llama-3.1-8B"}})["total_params"]
+    kept = sum(t["bytes"] for t in rep["terms"] if t["category"] in ("master_weights", "weights", "gradients", "optimizer"))
+    assert f"{kept / params:.1f} bytes per parameter" in pg.get_by_test_id("faq-train").text_content()
+    pg.get_by_test_id("faq-quant").locator("table").wait_for(state="attached")
+    q = api(pg, "/quant", {"model": {"preset": "Llama-3.1-8B"}, "formats": ["bf16", "int8", "gptq-int4-g128"],
+                           "context": 8192, "batch": 1})
+    text = pg.get_by_test_id("faq-quant").text_content()
+    for r in q["rows"]:
+        assert f"{r['bits_per_weight']:.2f}" in text, (r["format"], text)
+    refs = pg.locator("#panel-guide ul.refs a").evaluate_all("as => as.map(a => a.href)")
+    assert "https://blog.eleuther.ai/transformer-math/" in refs and "https://kipp.ly/transformer-param-count/" in refs
