@@ -117,7 +117,7 @@ def _error(status: int, detail: str, headers: dict[str, str] | None = None, **ex
 
 def create_app() -> FastAPI:
     """A fresh app: API routes, error handlers, body cap, the page and its assets."""
-    from llmsize.web import routes, routes_design, routes_engines, routes_plan
+    from llmsize.web import page, routes, routes_design, routes_engines, routes_plan
 
     try:
         from llmsize.web import routes_memory
@@ -161,12 +161,13 @@ def create_app() -> FastAPI:
     static = resources.files("llmsize.web").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
 
-    page = static.joinpath("index.html").read_bytes()
     docs = static.joinpath("docs.html").read_bytes()
 
     @app.get("/", include_in_schema=False)
-    async def index() -> Response:
-        return Response(page, media_type="text/html; charset=utf-8", headers={"cache-control": "no-cache"})
+    async def index(request: Request) -> Response:  # in the reader's language (llmsize.web.page)
+        lang = page.choose(request.query_params.get("lang"), request.headers.get("accept-language"))
+        return Response(page.render(lang), media_type="text/html; charset=utf-8",
+                        headers={"cache-control": "no-cache", "vary": "accept-language", "content-language": lang})
 
     @app.get("/docs", include_in_schema=False)
     async def api_docs() -> Response:

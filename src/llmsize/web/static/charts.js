@@ -2,6 +2,27 @@
 // Each is an <svg role="img"> with an aria-label that says what it shows, plus a legend list.
 import { colour, h, s } from "./ui.js";
 
+// Line series differ in dash and marker shape as well as colour (readable in grey, and by anyone).
+const DASHES = ["", "7 4", "2 3", "10 3 2 3", "4 2", "1 2"];
+const MARKS = ["circle", "square", "triangle", "diamond", "circle", "square"];
+
+function marker(kind, x, y, cls, title) {
+  const r = 4;
+  const shape = kind === "square" ? s("rect", { x: x - r, y: y - r, width: 2 * r, height: 2 * r, class: cls })
+    : kind === "triangle" ? s("path", { d: `M${x},${y - r - 1}L${x + r + 1},${y + r}L${x - r - 1},${y + r}Z`, class: cls })
+      : kind === "diamond" ? s("path", { d: `M${x},${y - r - 1}L${x + r + 1},${y}L${x},${y + r + 1}L${x - r - 1},${y}Z`, class: cls })
+        : s("circle", { cx: x, cy: y, r: r, class: cls });
+  shape.append(s("title", {}, title));
+  return shape;
+}
+
+function lineLegend(series) {
+  return h("ul", { class: "legend" }, series.map((sr, k) => h("li", {},
+    s("svg", { class: "key", viewBox: "0 0 30 12", width: 30, height: 12, "aria-hidden": "true" },
+      s("path", { d: "M1,6H29", class: `line ${colour(k)}`, "stroke-dasharray": DASHES[k % DASHES.length] || null }),
+      marker(MARKS[k % MARKS.length], 15, 6, colour(k), "")), sr.label)));
+}
+
 function niceTicks(max, n = 4) {
   if (!(max > 0)) return [0, 1];
   const raw = max / n, mag = 10 ** Math.floor(Math.log10(raw));
@@ -62,9 +83,9 @@ export function stackedBar({ parts, capacity, capLabel, fmt, label, width, unit 
  * Line chart over categorical x (e.g. context lengths 1K..128K).
  * xs: [labels], series: [{label, ys: [number|null]}], cap: {value, label} | null, fmt: y -> string
  */
-export function lineChart({ xs, series, cap, fmt, xTitle, label, width, yLog = false }) {
+export function lineChart({ xs, series, cap, fmt, xTitle, label, width, yLog = false, point = null }) {
   const W = chartWidth(width), H = Math.round(Math.min(300, Math.max(220, W * 0.42))), L = 70, R = 16, T = 18, B = 42;
-  const ally = series.flatMap((sr) => sr.ys.filter((y) => y != null && y > 0));
+  const ally = [...series.flatMap((sr) => sr.ys.filter((y) => y != null && y > 0)), ...(point && point.y > 0 ? [point.y] : [])];
   const top = Math.max(...ally, cap ? cap.value : 0, 1) * (yLog ? 1.3 : 1.08);
   let ticks, py;
   if (yLog) {  // powers of two of the smallest value's power-of-two floor, at most 7 ticks
@@ -81,7 +102,7 @@ export function lineChart({ xs, series, cap, fmt, xTitle, label, width, yLog = f
   }
   const px = (i) => L + (W - L - R) * (xs.length === 1 ? 0.5 : i / (xs.length - 1));
   const svg = s("svg", { class: "chart line-chart", viewBox: `0 0 ${W} ${H}`, role: "img", "data-chart": "line",
-    "aria-label": label || "line chart" });
+    "aria-label": (label || "") + (point ? `; ${point.label}` : "") });
   for (const t of ticks) {
     svg.append(s("line", { x1: L, x2: W - R, y1: py(t), y2: py(t), class: "gridline" }));
     svg.append(s("text", { x: L - 8, y: py(t) + 4, "text-anchor": "end" }, fmt(t, true)));
@@ -97,11 +118,17 @@ export function lineChart({ xs, series, cap, fmt, xTitle, label, width, yLog = f
     const pts = sr.ys.map((y, i) => (y == null ? null : [px(i), py(y)]));
     let d = "";
     pts.forEach((p, i) => { if (p) d += `${d && pts[i - 1] ? "L" : "M"}${p[0].toFixed(1)},${p[1].toFixed(1)}`; });
-    svg.append(s("path", { d, class: `line ${colour(k)}`, fill: "none" }));
-    pts.forEach((p, i) => p && svg.append(s("circle", { cx: p[0], cy: p[1], r: 3.5, class: colour(k) },
-      s("title", {}, `${sr.label}, ${xs[i]}: ${fmt(sr.ys[i])}`))));
+    svg.append(s("path", { d, class: `line ${colour(k)}`, fill: "none", "stroke-dasharray": DASHES[k % DASHES.length] || null }));
+    pts.forEach((p, i) => p && svg.append(marker(MARKS[k % MARKS.length], p[0], p[1], colour(k), `${sr.label}, ${xs[i]}: ${fmt(sr.ys[i])}`)));
   });
-  return h("figure", { class: "fig" }, svg, legend(series.map((sr, k) => [colour(k), sr.label])));
+  let note = null;
+  if (point && point.x >= 0 && point.x <= xs.length - 1 && point.y > 0) {  // the user's own setup, ringed
+    const cx = L + (W - L - R) * (point.x / Math.max(1, xs.length - 1)), cy = py(point.y);
+    svg.append(s("g", { class: "you", "data-testid": "your-point" }, s("circle", { cx, cy, r: 9, class: "you-ring" }),
+      s("circle", { cx, cy, r: 3, class: "you-dot" }), s("title", {}, point.label)));
+    note = h("p", { class: "sub you-note" }, h("span", { class: "you-key", "aria-hidden": "true" }, "◎ "), point.label);
+  } else if (point) note = h("p", { class: "sub you-note" }, point.label);
+  return h("figure", { class: "fig" }, svg, lineLegend(series), note);
 }
 
 /**

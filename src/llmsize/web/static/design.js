@@ -3,6 +3,8 @@
 import { barChart } from "./charts.js";
 import { w } from "./sections2.js";
 import { big, bytes, card, count, exact, h, money, rate, replace, table } from "./ui.js";
+import { num, t } from "./i18n.js";
+import { checkQuantity, mark } from "./fields.js";
 
 const d = (ctx, k, def) => ctx.state.w[`d_${k}`] ?? def;
 
@@ -13,17 +15,44 @@ function setting(ctx) {
 
 export function designBody(_model, ctx) {
   const kind = d(ctx, "kind", "params");
-  return { [kind]: d(ctx, "budget", kind === "params" ? "7B" : kind === "compute" ? "1e23" : "100000"),
+  return { [kind]: d(ctx, "budget", DEF_BUDGET[kind]),
     law: d(ctx, "law", "chinchilla"), setting: setting(ctx) };
 }
 
-function field(ctx, label, key, def, input) {
+const KINDS = () => [["params", t("parameters")], ["compute", t("training FLOPs")], ["gpu_hours", t("GPU-hours")]];
+const LAWS = () => [["chinchilla", t("Chinchilla (20 tokens/param)")], ["approach3", t("Chinchilla Approach 3")],
+  ["besiroglu", "Besiroglu 2024"], ["kaplan", "Kaplan 2020"]];
+const DEF_BUDGET = { params: "7B", compute: "1e23", gpu_hours: "100000" };
+
+function select(ctx, label, key, options) {
   const id = `d-${key}`;
-  const set = (v) => { ctx.state.w[`d_${key}`] = v; ctx.update(); };
-  const el = input === "select" ? null : h("input", { id, type: "text", value: d(ctx, key, def), spellcheck: "false",
-    onchange: (e) => set(e.target.value.trim()) });
-  return [h("label", { for: id, class: "lbl" }, label), el || h("select", { id, onchange: (e) => set(e.target.value) },
-    def.map(([v, l]) => h("option", { value: v, selected: v === d(ctx, key, def[0][0]) }, l)))];
+  return [h("label", { for: id, class: "lbl" }, label), h("select", { id, onchange: (e) => { ctx.state.w[`d_${key}`] = e.target.value; ctx.update(); } },
+    options.map(([v, l]) => h("option", { value: v, selected: v === d(ctx, key, options[0][0]) }, l)))];
+}
+
+/** The budget form: always on the page, whatever the last answer was; a bad amount is marked where it was typed. */
+function designForm(ctx) {
+  const label = t("Amount (7B, 1e23, 100000)");
+  const input = h("input", { id: "d-budget", type: "text", value: d(ctx, "budget", DEF_BUDGET[d(ctx, "kind", "params")]),
+    spellcheck: "false", autocomplete: "off", onchange: (e) => {
+      const v = e.target.value.trim();
+      if (mark(e.target, label, checkQuantity(v))) { ctx.state.w.d_budget = v; ctx.update("d_budget"); }
+    } });
+  return card(t("Budget"), h("div", { class: "design-form" },
+    h("div", { class: "field" }, select(ctx, t("Budget in"), "kind", KINDS())),
+    h("div", { class: "field" }, h("label", { for: "d-budget", class: "lbl" }, label), input),
+    h("div", { class: "field" }, select(ctx, t("Compute-optimal law"), "law", LAWS()))));
+}
+
+/** The server refused the budget: the form stays, with its message beside the amount. */
+export function designError(e, ctx) {
+  const form = designForm(ctx);
+  const input = form.querySelector("#d-budget");
+  input.setAttribute("aria-invalid", "true");
+  const msg = h("span", { class: "field-msg", id: "d-budget-msg", role: "alert" }, `${t("Amount (7B, 1e23, 100000)")}: ${e.message}`);
+  input.setAttribute("aria-describedby", "d-budget-msg");
+  input.after(msg);
+  return [form, h("div", { class: "card placeholder" }, t("No shapes until the budget is one llmsize can read."))];
 }
 
 function useShape(ctx, c) {
@@ -31,50 +60,44 @@ function useShape(ctx, c) {
     kv_heads: String(c.kv_heads), ffn: String(c.ffn), vocab: String(c.vocab), experts: "", top_k: "", gated: "1", tied: "0" });
   ctx.state.src = "knobs";
   ctx.state.tab = "params";
-  location.search = new URLSearchParams({ src: "knobs", ...ctx.state.knobs, tab: "params", mode: ctx.state.mode }).toString();
+  location.search = new URLSearchParams({ ...(ctx.state.lang ? { lang: ctx.state.lang } : {}), src: "knobs", ...ctx.state.knobs, tab: "params", mode: ctx.state.mode }).toString();
 }
 
 export function renderDesign(rep, ctx) {
   const b = rep.budget;
   const best = rep.candidates.find((c) => c.recommended) || rep.candidates[0];
-  const form = card("Budget", h("div", { class: "design-form" },
-    h("div", { class: "field" }, field(ctx, "Budget in", "kind", [["params", "parameters"], ["compute", "training FLOPs"],
-      ["gpu_hours", "GPU-hours"]], "select")),
-    h("div", { class: "field" }, field(ctx, "Amount (7B, 1e23, 100000)", "budget", d(ctx, "kind", "params") === "params" ? "7B"
-      : d(ctx, "kind", "params") === "compute" ? "1e23" : "100000")),
-    h("div", { class: "field" }, field(ctx, "Compute-optimal law", "law", [["chinchilla", "Chinchilla (20 tokens/param)"],
-      ["approach3", "Chinchilla Approach 3"], ["besiroglu", "Besiroglu 2024"], ["kaplan", "Kaplan 2020"]], "select"))),
-  h("p", { class: "sub" }, `${count(b.params)} parameters on ${count(b.tokens)} tokens (${b.tokens_per_param.toFixed(1)} per parameter), ` +
-    `${b.flops.toExponential(2)} FLOPs${b.note ? ` · ${b.note}` : ""}`));
+  const form = designForm(ctx);
+  form.append(h("p", { class: "sub" }, t("{p} parameters on {tok} tokens ({per} per parameter), {flops} FLOPs",
+    { p: count(b.params), tok: count(b.tokens), per: num(b.tokens_per_param, 1), flops: b.flops.toExponential(2) }) + (b.note ? ` · ${b.note}` : "")));
   const head = card(null, h("div", { class: "headline" },
-    h("div", {}, h("div", { class: "card-title" }, "Recommended shape"),
+    h("div", {}, h("div", { class: "card-title" }, t("Recommended shape")),
       big(`${best.hidden} × ${best.layers}`, "d × L", { "data-testid": "design-best" }),
-      h("p", { class: "sub" }, `${exact(best.params)} parameters · ${best.heads} heads (${best.kv_heads} KV) · FFN ${exact(best.ffn)} · ` +
-        `d/L ${best.aspect.toFixed(0)} (successful models this size: ${rep.reference_aspect.d_over_L.toFixed(0)})`)),
-    h("div", {}, h("button", { type: "button", class: "primary", onclick: () => useShape(ctx, best) }, "Use this shape"))));
+      h("p", { class: "sub" }, t("{p} parameters · {heads} heads ({kv} KV) · FFN {ffn} · d/L {aspect} (successful models this size: {ref})",
+        { p: exact(best.params), heads: best.heads, kv: best.kv_heads, ffn: exact(best.ffn), aspect: num(best.aspect), ref: num(rep.reference_aspect.d_over_L) }))),
+    h("div", {}, h("button", { type: "button", class: "primary", onclick: () => useShape(ctx, best) }, t("Use this shape")))));
   const rows = rep.candidates.map((c) => [c.recommended ? h("strong", {}, "★ ") : "", `${c.hidden} × ${c.layers}`,
-    `${c.heads}/${c.kv_heads}`, c.head_dim, exact(c.ffn), exact(c.params), `${(100 * c.params_error).toFixed(1)}%`,
+    `${c.heads}/${c.kv_heads}`, c.head_dim, exact(c.ffn), exact(c.params), `${num(100 * c.params_error, 1)}%`,
     bytes(c.weight_bytes), c.decode_tokens_per_s ? rate(c.decode_tokens_per_s) : "—",
-    Math.round(c.gpu_hours).toLocaleString("en-US"), c.train_cost_usd == null ? "—" : money(c.train_cost_usd),
-    c.loss ? c.loss.chinchilla.toFixed(3) : "—",
-    h("button", { type: "button", class: "ghost small", onclick: () => useShape(ctx, c), "aria-label": `Use ${c.hidden} by ${c.layers}` }, "Use")]);
-  const cands = card("Candidates", table(["", "d × L", "heads/KV", "d_h", "FFN", "parameters", "vs budget", "weights",
-    "decode", "GPU-hours", "cost", "loss", ""].map((l, i) => ({ label: l, num: i >= 3 && i <= 11 })), rows,
+    num(Math.round(c.gpu_hours)), c.train_cost_usd == null ? "—" : money(c.train_cost_usd),
+    c.loss ? num(c.loss.chinchilla, 3) : "—",
+    h("button", { type: "button", class: "ghost small", onclick: () => useShape(ctx, c), "aria-label": t("Use {d} by {l}", { d: c.hidden, l: c.layers }) }, t("Use"))]);
+  const cands = card(t("Candidates"), table(["", "d × L", t("heads/KV"), "d_h", "FFN", t("parameters"), t("vs budget"), t("weights"),
+    t("decode"), t("GPU-hours"), t("cost"), t("loss"), ""].map((l, i) => ({ label: l, num: i >= 3 && i <= 11 })), rows,
   { rowClass: (i) => (rep.candidates[i].recommended ? "chosen" : null) }),
-  h("p", { class: "src" }, `Serving ${rep.setting.dtype} at ${exact(rep.setting.context)} tokens on ${rep.setting.gpu}; ` +
-    `training on ${count(b.tokens)} tokens. Loss: Chinchilla fit (N and D only).`));
+  h("p", { class: "src" }, t("Serving {dtype} at {ctx} tokens on {gpu}; training on {tok} tokens. Loss: Chinchilla fit (N and D only).",
+    { dtype: rep.setting.dtype, ctx: exact(rep.setting.context), gpu: rep.setting.gpu, tok: count(b.tokens) })));
   const train = trainCard(rep);
   const laws = Object.values(rep.scaling);
-  const alloc = card("How each law splits this compute", barChart({ bars: laws.map((a, i) => ({ label: a.method, value: a.params,
-    colour: i, text: `${count(a.params)} on ${count(a.tokens)} tokens` })), fmt: count, width: ctx.width,
-  label: "Compute-optimal parameters by scaling law" }));
-  const wi = h("div", { class: "card" }, h("h3", {}, "What if this model changed"), h("p", { class: "sub" }, "Loading…"));
+  const alloc = card(t("How each law splits this compute"), barChart({ bars: laws.map((a, i) => ({ label: a.method, value: a.params,
+    colour: i, text: t("{p} on {tok} tokens", { p: count(a.params), tok: count(a.tokens) }) })), fmt: count, width: ctx.width,
+  label: t("Compute-optimal parameters by scaling law") }));
+  const wi = h("div", { class: "card" }, h("h3", {}, t("What if this model changed")), h("p", { class: "sub" }, t("Loading…")));
   drawWhatIf(wi, ctx);
-  return [form, head, cands, train, alloc, wi, card("Notes", ...(rep.notes || []).map((n) => h("p", { class: "src" }, n)))];
+  return [form, head, cands, train, alloc, wi, card(t("Notes"), ...(rep.notes || []).map((n) => h("p", { class: "src" }, n)))];
 }
 
-const days = (x) => (x == null ? "—" : x >= 10 ? Math.round(x).toLocaleString("en-US") : x.toFixed(1));
-const usd = (x) => (x != null && x >= 1000 ? `$${Math.round(x).toLocaleString("en-US")}` : money(x));
+const days = (x) => (x == null ? "—" : num(x, x >= 10 ? 0 : 1));
+const usd = money;
 
 /** Each candidate's `train_plan`: the planner's fewest GPUs that train it, layout, memory per GPU, days, cost. */
 function trainCard(rep) {
@@ -87,53 +110,52 @@ function trainCard(rep) {
         .replace(/^training setup \(planner\): /, ""));
       return [...shape, "—", "—", "—", "—", "—", "—"];
     }
-    return [...shape, exact(p.gpus), p.layout, h("span", { title: `${bytes(p.headroom_bytes)} headroom of ${bytes(p.budget_bytes)}` },
-      bytes(p.memory_per_gpu_bytes)), days(p.days), p.gpu_hours == null ? "—" : Math.round(p.gpu_hours).toLocaleString("en-US"),
+    return [...shape, exact(p.gpus), p.layout, h("span", { title: t("{free} headroom of {cap}", { free: bytes(p.headroom_bytes), cap: bytes(p.budget_bytes) }) },
+      bytes(p.memory_per_gpu_bytes)), days(p.days), p.gpu_hours == null ? "—" : num(Math.round(p.gpu_hours)),
     usd(p.usd)];
   });
   const plans = rep.candidates.map((c) => c.train_plan).filter(Boolean);
   const off = plans.map((p) => p.fewest_with_offload).filter(Boolean);
   const job = plans.length ? plans[0].job : null;
-  const lines = [...missing].map((m) => `No training setup: ${m}.`);
+  const lines = [...missing].map((m) => t("No training setup: {why}.", { why: m }));
   if (job) {
-    lines.push(`The planner's training search ranked by GPU count (llmsize fit --train --find gpus): ${job.precision}, ` +
-      `${job.optimizer}, ${job.recompute ? "activation recomputation, " : ""}micro-batch ${job.micro_batch} × ` +
-      `${exact(job.seq_len)} tokens, ${exact(job.global_batch)} sequences per step, MFU ${job.mfu}; its time counts the ` +
-      `recomputed forward, so its GPU-hours exceed the candidates table's.`);
+    lines.push(t("The planner's training search ranked by GPU count (llmsize fit --train --find gpus): {precision}, {optimizer}, {recompute}micro-batch {mb} × {seq} tokens, {gb} sequences per step, MFU {mfu}; its time counts the recomputed forward, so its GPU-hours exceed the candidates table's.",
+      { precision: job.precision, optimizer: job.optimizer, recompute: job.recompute ? t("activation recomputation, ") : "", mb: job.micro_batch,
+        seq: exact(job.seq_len), gb: exact(job.global_batch), mfu: num(job.mfu, 2) }));
   }
   if (off.length) {
     const o = off.reduce((a, b) => (b.gpus < a.gpus ? b : a));
     const slow = Math.max(...off.map((x) => x.offload_slowdown || 1));
-    lines.push(`With CPU offload (${o.layout}) ${off.length === rows.length ? "each" : `${off.length} of them`} fits ` +
-      `${o.gpus} ${gpu}: ${bytes(o.host_bytes_per_node)} of ${bytes(o.host_memory_bytes)} host memory per node, each step up ` +
-      `to ${slow.toFixed(2)}× its GPU compute (PCIe and the host's optimizer step). The table keeps the model in GPU memory.`);
+    lines.push(t("With CPU offload ({layout}) {which} fits {n} {gpu}: {host} of {hostcap} host memory per node, each step up to {slow}× its GPU compute (PCIe and the host's optimizer step). The table keeps the model in GPU memory.",
+      { layout: o.layout, which: off.length === rows.length ? t("each") : t("{n} of them", { n: off.length }), n: o.gpus, gpu,
+        host: bytes(o.host_bytes_per_node), hostcap: bytes(o.host_memory_bytes), slow: num(slow, 2) }));
   }
-  return h("section", { class: "card", "data-testid": "design-train" }, h("h3", {}, `Training setup: fewest ${gpu}`),
-    plans.length === 0 ? null : table([{ label: "" }, { label: "d × L" }, { label: "GPUs", num: true }, { label: "layout" },
-      { label: "memory / GPU", num: true }, { label: "days", num: true }, { label: "GPU-hours", num: true },
-      { label: "cost", num: true }], rows, { caption: `Fewest ${gpu} that train each candidate`,
+  return h("section", { class: "card", "data-testid": "design-train" }, h("h3", {}, t("Training setup: fewest {gpu}", { gpu })),
+    plans.length === 0 ? null : table([{ label: "" }, { label: "d × L" }, { label: t("GPUs"), num: true }, { label: t("layout") },
+      { label: t("memory / GPU"), num: true }, { label: t("days"), num: true }, { label: t("GPU-hours"), num: true },
+      { label: t("cost"), num: true }], rows, { caption: t("Fewest {gpu} that train each candidate", { gpu }),
       rowClass: (i) => (rep.candidates[i].recommended ? "chosen" : null) }),
     ...lines.map((l) => h("p", { class: "src" }, l)));
 }
 
-const WHATS = [["attention", "attention (MHA / GQA / MQA / MLA)"], ["vocab", "vocabulary size"], ["shape", "depth vs width"],
-  ["moe", "dense → mixture of experts"], ["quant", "quantized weights"], ["sparse24", "2:4 sparsity"]];
-const ROWS = [["params", "parameters", exact], ["weight_bytes", "weights", bytes], ["kv_bytes_per_token", "KV cache / token", bytes],
-  ["kv_bytes", "KV cache at context", bytes], ["flops_per_token", "FLOPs / token", (v) => count(v)],
-  ["decode_tokens_per_s", "decode bound", (v) => rate(v)], ["gpu_hours", "training GPU-hours", (v) => Math.round(v).toLocaleString("en-US")],
-  ["train_cost_usd", "training cost", money]];
+const WHATS = () => [["attention", t("attention (MHA / GQA / MQA / MLA)")], ["vocab", t("vocabulary size")], ["shape", t("depth vs width")],
+  ["moe", t("dense → mixture of experts")], ["quant", t("quantized weights")], ["sparse24", t("2:4 sparsity")]];
+const ROWS = () => [["params", t("parameters"), exact], ["weight_bytes", t("weights"), bytes], ["kv_bytes_per_token", t("KV cache / token"), bytes],
+  ["kv_bytes", t("KV cache at context"), bytes], ["flops_per_token", t("FLOPs / token"), (v) => count(v)],
+  ["decode_tokens_per_s", t("decode bound"), (v) => rate(v)], ["gpu_hours", t("training GPU-hours"), (v) => num(Math.round(v))],
+  ["train_cost_usd", t("training cost"), money]];
 
 async function drawWhatIf(el, ctx) {
   const what = d(ctx, "what", "attention");
   const pick = h("select", { id: "d-what", onchange: (e) => { ctx.state.w.d_what = e.target.value; ctx.update(); } },
-    WHATS.map(([v, l]) => h("option", { value: v, selected: v === what }, l)));
-  const top = [h("h3", {}, `What if ${ctx.params.model} changed`), h("div", { class: "field narrow" }, h("label", { for: "d-what", class: "lbl" }, "Change"), pick)];
+    WHATS().map(([v, l]) => h("option", { value: v, selected: v === what }, l)));
+  const top = [h("h3", {}, t("What if {model} changed", { model: ctx.params.model })), h("div", { class: "field narrow" }, h("label", { for: "d-what", class: "lbl" }, t("Change")), pick)];
   try {
     const rep = await ctx.api("/whatif", { what, model: ctx.modelRef, setting: setting(ctx) });
     const vs = rep.variants || [rep.before, rep.after];
-    const labels = rep.variants ? vs.map((v) => v.label) : ["before", "after"];
+    const labels = rep.variants ? vs.map((v) => v.label) : [t("before"), t("after")];
     const hot = new Set((rep.differences || []).map((x) => x.field));
-    const rows = ROWS.map(([k, label, f]) => [hot.has(k) ? h("strong", {}, label) : label, ...vs.map((v) => (v[k] == null ? "—" : f(v[k])))]);
+    const rows = ROWS().map(([k, label, f]) => [hot.has(k) ? h("strong", {}, label) : label, ...vs.map((v) => (v[k] == null ? "—" : f(v[k])))]);
     replace(el, ...top, rep.description ? h("p", { class: "sub" }, rep.description) : null,
       table([{ label: "" }, ...labels.map((l) => ({ label: l, num: true }))], rows),
       ...(rep.notes || []).map((n) => h("p", { class: "src" }, n)));

@@ -1,84 +1,126 @@
 // The workload and hardware inputs, the summary strip, and the sections that need a workload.
-import { h, shortCount, stat } from "./ui.js";
+import { h, shortCount, stat, tip } from "./ui.js";
+import { t } from "./i18n.js";
+import { checkInt, checkQuantity, forget, mark } from "./fields.js";
 import { renderQuant } from "./quant.js";
 import { renderMemory, memoryBody, memoryEndpoint, memoryStats } from "./memory.js";
 import { renderPlan, renderCost, planBody, costBody } from "./plan.js";
-import { designBody, renderDesign } from "./design.js";
+import { designBody, designError, renderDesign } from "./design.js";
+import { guideBody, renderGuide } from "./guide.js";
 
 export const SECTIONS = {
-  memory: { title: "memory", endpoint: memoryEndpoint, body: memoryBody,
-    render: renderMemory },
-  quant: { title: "quantization", endpoint: () => "/quant", body: quantBody, render: renderQuant },
-  plan: { title: "planner", endpoint: () => "/plan", body: planBody, render: renderPlan },
-  cost: { title: "cost", endpoint: () => "/cost", body: costBody, render: renderCost },
-  design: { title: "design", endpoint: () => "/design", body: designBody, render: renderDesign },
+  memory: { title: () => t("memory"), endpoint: memoryEndpoint, body: memoryBody, render: renderMemory },
+  quant: { title: () => t("quantization"), endpoint: () => "/quant", body: quantBody, render: renderQuant },
+  plan: { title: () => t("planner"), endpoint: () => "/plan", body: planBody, render: renderPlan },
+  cost: { title: () => t("cost"), endpoint: () => "/cost", body: costBody, render: renderCost },
+  design: { title: () => t("design"), endpoint: () => "/design", body: designBody, render: renderDesign, error: designError },
+  guide: { title: () => t("guide"), needs: "memory", endpoint: () => "/train", body: guideBody, render: renderGuide },
 };
 
 // ---- inputs --------------------------------------------------------------------------------
-const num = (k, label, def, more = {}) => ({ k, label, type: "number", def, ...more });
-const sel = (k, label, def, options) => ({ k, label, type: "select", def, options });
+const MAX_CONTEXT = 1 << 24, MAX_BATCH = 1 << 16;
+const num = (k, label, def, more = {}) => ({ k, label, type: "int", def, ...more });
+const sel = (k, label, def, options, more = {}) => ({ k, label, type: "select", def, options, ...more });
 
-function fields(mode, meta) {
+export function fields(mode, meta, state) {
   const o = meta.options || {};
   const formats = (o.formats || [{ key: "bf16", label: "BF16" }]).map((f) => [f.key, `${f.key} · ${f.label}`]);
   formats.splice(1, 0, ["fp16", "fp16 · FP16"], ["fp32", "fp32 · FP32"]);
   if (mode === "train") {
+    const method = state ? w(state, "method", meta) : "full";
     return [
-      sel("precision", "Precision", "bf16-mixed", (o.train_precisions || ["bf16-mixed"]).map((p) => [p, p])),
-      sel("optimizer", "Optimizer", "adamw", [["adamw", "AdamW"], ["sgd", "SGD"]]),
-      num("seq", "Sequence length", 4096, { max: 1 << 24 }),
-      num("micro_batch", "Micro-batch", 1, { max: 65536 }),
-      num("global_batch", "Global batch", 1024, { max: 1 << 24 }),
-      num("lora", "LoRA rank", "", { placeholder: "full fine-tune" }),
-      { k: "tokens", label: "Training tokens", type: "text", def: "1T", placeholder: "e.g. 1T, 15e12" },
-      { k: "recompute", label: "Activation checkpointing", type: "checkbox", def: "1" },
-    ];
+      sel("method", t("Fine-tuning"), "full", [["full", t("Full training")], ["lora", "LoRA"], ["qlora", t("QLoRA (4-bit base)")]],
+        { wide: true, tip: t("LoRA trains small adapter matrices beside frozen weights; QLoRA also stores the frozen base in 4 bits (NF4).") }),
+      method === "full" ? sel("precision", t("Precision"), "bf16-mixed", (o.train_precisions || ["bf16-mixed"]).map((p) => [p, p]),
+        { tip: t("bf16-mixed keeps fp32 master weights and computes in bf16 (torch.autocast).") })
+        : method === "lora" ? sel("base", t("Base weights"), "bf16", [["bf16", t("bf16 (as usually loaded)")], ["fp16", "fp16"], ["fp32", "fp32"]]) : null,
+      method !== "qlora" ? sel("optimizer", t("Optimizer"), "adamw", [["adamw", "AdamW"], ["sgd", "SGD"]]) : null,
+      num("seq", t("Sequence length"), 4096, { max: MAX_CONTEXT }),
+      num("micro_batch", t("Micro-batch"), 1, { max: MAX_BATCH, tip: t("Sequences each GPU processes in one forward and backward pass.") }),
+      method !== "full" ? num("lora", t("LoRA rank"), 16, { max: 1 << 16, tip: t("The rank r of each adapter: r·(d_in + d_out) trainable parameters per adapted matrix.") }) : null,
+      method === "full" ? num("global_batch", t("Global batch"), 1024, { max: 1 << 24 }) : null,
+      method === "full" ? { k: "tokens", label: t("Training tokens"), type: "quantity", def: "1T", placeholder: t("e.g. 1T, 15e12") } : null,
+      method === "full" ? num("max_days", t("Time limit (days)"), "", { max: 100000, optional: true, placeholder: t("none"),
+        tip: t("GPU planning and Cost skip setups that would take longer than this.") }) : null,
+      { k: "recompute", label: t("Activation checkpointing"), type: "checkbox", def: "1",
+        tip: t("Keep only each layer's input and recompute the rest during the backward pass: less memory, about a third more compute.") },
+    ].filter(Boolean);
   }
   return [
-    { ...sel("weights", "Weights", "bf16", formats), wide: true },
-    sel("kv", "KV cache", "bf16", (o.kv_dtypes || ["bf16"]).map((k) => [k, k])),
-    num("prompt", "Prompt tokens", 8192, { max: 1 << 24 }),
-    num("output", "Output tokens", 512, { max: 1 << 24 }),
-    num("batch", "Concurrent sequences", 1, { max: 65536 }),
-    sel("runtime", "Runtime", "torch", [["torch", "PyTorch"], ["vllm", "vLLM"], ["llamacpp", "llama.cpp"]]),
+    { ...sel("weights", t("Weights"), "bf16", formats), wide: true, tip: t("INT8 and INT4 formats store each weight in 8 or about 4 bits plus scales: half or a quarter of bf16's bytes, at a small quality cost.") },
+    sel("kv", t("KV cache"), "bf16", (o.kv_dtypes || ["bf16"]).map((k) => [k, k]),
+      { tip: t("The keys and values of every past token, kept so each new token does not recompute them: 2 × layers × KV heads × head size × tokens × bytes.") }),
+    num("prompt", t("Prompt tokens"), 8192, { max: MAX_CONTEXT }),
+    num("output", t("Output tokens"), 512, { max: MAX_CONTEXT }),
+    num("batch", t("Concurrent sequences"), 1, { max: MAX_BATCH }),
+    sel("runtime", t("Runtime"), "torch", [["torch", "PyTorch"], ["vllm", "vLLM"], ["llamacpp", "llama.cpp"]]),
   ];
 }
+
+function hwFields(meta) {
+  const gpus = (meta.gpus || []).map((g) => [g.name, `${g.name} · ${Math.round(g.memory_bytes / 2 ** 30)} GiB`]);
+  return [{ ...sel("gpu", t("GPU"), "RTX-4090", gpus.length ? gpus : [["RTX-4090", "RTX-4090"]]), wide: true },
+    num("n", t("Most GPUs"), 8, { max: 65536, tip: t("GPU planning and Cost consider setups of up to this many GPUs.") })];
+}
+
+const allFields = (meta) => [...fields("infer", meta), ...fields("train", meta, { w: { method: "full" } }),
+  ...fields("train", meta, { w: { method: "lora" } }), ...hwFields(meta)];
 
 /** The current value of a workload input (URL state, else its default). */
 export function w(state, k, meta) {
   if (state.w[k] !== undefined) return state.w[k];
-  const f = [...fields("infer", meta), ...fields("train", meta), ...hwFields(meta)].find((x) => x.k === k);
+  const f = allFields(meta).find((x) => x.k === k);
   return f ? String(f.def) : "";
+}
+
+const OTHER = { engine: ["vllm", "llamacpp", "deepspeed", "fsdp", "torchrun"], d_kind: ["params", "compute", "gpu_hours"],
+  d_law: ["chinchilla", "approach3", "besiroglu", "kaplan"], d_what: ["attention", "vocab", "shape", "moe", "quant", "sparse24"] };
+
+/** Why a `w.` value of a link is refused (null: the page has a control for it). */
+export function knownValue(k, v, meta) {
+  if (OTHER[k]) return OTHER[k].includes(v) ? null : t("not one of the page's choices");
+  if (k === "cost_n" || k === "d_budget") return null;
+  const f = allFields(meta).find((x) => x.k === k);
+  if (!f) return t("not a setting of this page");
+  if (f.type === "select" && !f.options.some(([o]) => o === v)) return t("not one of the page's choices");
+  if (f.type === "checkbox" && v !== "0" && v !== "1") return t("not one of the page's choices");
+  return null;  // numbers: the field shows what is wrong with them
+}
+
+function check(f, value) {
+  if (f.type === "int") return checkInt(value, { max: f.max, optional: f.optional });
+  if (f.type === "quantity") return checkQuantity(value);
+  return null;
 }
 
 function control(f, state, meta, update) {
   const id = `w-${f.k}`;
   const value = w(state, f.k, meta);
-  const set = (v) => { state.w[f.k] = v; update(); };
+  const set = (v) => { state.w[f.k] = v; update(f.k); };
+  const help = f.tip ? tip(f.label, f.tip) : null;
   if (f.type === "checkbox") {
-    return h("label", { class: "field wide check" }, h("input", { type: "checkbox", id, checked: value === "1",
-      onchange: (e) => set(e.target.checked ? "1" : "0") }), f.label);
+    return h("div", { class: "field wide check" }, h("label", {}, h("input", { type: "checkbox", id, checked: value === "1",
+      onchange: (e) => set(e.target.checked ? "1" : "0") }), f.label), help);
   }
   let input;
   if (f.type === "select") {
-    input = h("select", { id, onchange: (e) => set(e.target.value) },
-      f.options.map(([v, label]) => h("option", { value: v, selected: v === value }, label)));
+    input = h("select", { id, onchange: (e) => {
+      state.w[f.k] = e.target.value;
+      if (f.k === "method") update.rebuild(); else update(f.k);
+    } }, f.options.map(([v, label]) => h("option", { value: v, selected: v === value }, label)));
   } else {
-    input = h("input", { id, type: f.type, value, min: f.type === "number" ? 1 : null, max: f.max || null,
-      placeholder: f.placeholder || null, inputmode: f.type === "number" ? "numeric" : null,
-      oninput: (e) => { if (e.target.checkValidity()) set(e.target.value); } });
+    input = h("input", { id, type: "text", value, placeholder: f.placeholder || null, spellcheck: "false",
+      inputmode: f.type === "int" ? "numeric" : "text", autocomplete: "off",
+      oninput: (e) => { const v = e.target.value.trim(); state.w[f.k] = v; if (mark(e.target, f.label, check(f, v))) set(v); } });
   }
-  return h("div", { class: `field${f.wide ? " wide" : ""}` }, h("label", { for: id }, f.label), input);
+  const el = h("div", { class: `field${f.wide ? " wide" : ""}` }, h("div", { class: "lbl-row" }, h("label", { for: id }, f.label), help), input);
+  if (f.type !== "select") mark(input, f.label, check(f, value));  // a bad value from a link is shown, not sent
+  return el;
 }
 
 export function workloadFields(state, meta, update) {
-  return fields(state.mode, meta).map((f) => control(f, state, meta, update));
-}
-
-function hwFields(meta) {
-  const gpus = (meta.gpus || []).map((g) => [g.name, `${g.name} · ${Math.round(g.memory_bytes / 2 ** 30)} GiB`]);
-  return [{ ...sel("gpu", "GPU", "RTX-4090", gpus.length ? gpus : [["RTX-4090", "RTX-4090"]]), wide: true },
-    num("n", "Most GPUs", 8, { max: 65536 })];
+  for (const f of allFields(meta)) forget(`w-${f.k}`);
+  return fields(state.mode, meta, state).map((f) => control(f, state, meta, update));
 }
 
 export function hardwareFields(state, meta, update) {
@@ -99,14 +141,13 @@ function quantBody(model, ctx) {
 // ---- summary strip ---------------------------------------------------------------------------
 export function summaryStats(params, section, ctx) {
   const [v, u] = shortCount(params.total_params);
-  const out = [stat("Parameters", v, u, params.model, { "data-testid": "sum-params" })];
+  const out = [stat(t("Parameters"), v, u, params.model, { "data-testid": "sum-params" })];
+  if (section) out.push(...memoryStats(section, ctx));
   if (ctx.spec && ctx.spec.moe) {
     const [a, au] = shortCount(params.active_params);
-    out.push(stat("Active per token", a, au, `top-${ctx.spec.moe.top_k} of ${ctx.spec.moe.num_experts} experts`));
+    out.push(stat(t("Active per token"), a, au, t("top-{k} of {n} experts", { k: ctx.spec.moe.top_k, n: ctx.spec.moe.num_experts })));
   }
-  if (section) out.push(...memoryStats(section, ctx));
   return out;
 }
 
-export const mode = (ctx) => ctx.state.mode;
 export { h };

@@ -1,4 +1,6 @@
-// DOM helpers and number formatting. No numbers are computed here: only shown.
+// DOM helpers and number formatting (in the page's locale). No numbers are computed here: only shown.
+import { lang, num, t } from "./i18n.js";
+
 const SVGNS = "http://www.w3.org/2000/svg";
 
 export const $ = (sel, root = document) => root.querySelector(sel);
@@ -34,14 +36,14 @@ const SHORT = [[1e12, "T"], [1e9, "B"], [1e6, "M"], [1e3, "K"]];
 /** 8030261248 -> ["8.03", "B"] */
 export function shortCount(n) {
   for (const [d, suf] of SHORT) if (Math.abs(n) >= d) return [sig(n / d), suf];
-  return [String(n), ""];
+  return [num(n), ""];
 }
 export const count = (n) => shortCount(n).join("");
-export const exact = (n) => Number(n).toLocaleString("en-US");
+export const exact = (n) => num(Number(n));
 
 function sig(v) {
   const a = Math.abs(v);
-  return a >= 100 ? v.toFixed(0) : a >= 10 ? v.toFixed(1) : v.toFixed(2);
+  return num(v, a >= 100 ? 0 : a >= 10 ? 1 : 2);
 }
 
 /** bytes -> ["14.96", "GiB"] (iec) or ["16.06", "GB"] (si) */
@@ -50,16 +52,34 @@ export function bytesParts(n, units = "iec") {
     : [1024, ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]];
   let v = Number(n), i = 0;
   while (Math.abs(v) >= base && i < names.length - 1) { v /= base; i++; }
-  return [i === 0 ? String(Math.round(v)) : v.toFixed(2), names[i]];
+  return [i === 0 ? num(Math.round(v)) : num(v, 2), names[i]];
 }
 export const bytes = (n, units) => bytesParts(n, units).join(" ");
-export const pct = (x, digits = 1) => `${(100 * x).toFixed(digits)}%`;
-export const signedPct = (x) => `${x >= 0 ? "+" : ""}${(100 * x).toFixed(2)}%`;
-export const money = (x) => (x == null || !Number.isFinite(x) ? "—" : x >= 100 ? `$${x.toFixed(0)}` : x >= 1 ? `$${x.toFixed(2)}` : `$${x.toFixed(3)}`);
+/** An axis tick: 16 GiB rather than 16.00 GiB. */
+export const tickBytes = (n) => bytes(n).replace(/[.,]00 /, " ");
+export const pct = (x, digits = 1) => `${num(100 * x, digits)}%`;
+export const signedPct = (x) => `${x >= 0 ? "+" : ""}${num(100 * x, 2)}%`;
+/** Dollars for people: $0.012, $3.40, $1,234, $36.5 million (separators in the page's locale). */
+export function money(x) {
+  if (x == null || !Number.isFinite(x)) return "—";
+  if (x >= 1e6) return t("${n} million", { n: num(x / 1e6, x >= 1e8 ? 0 : 1) });
+  const v = num(x, x >= 100 ? 0 : x >= 1 ? 2 : 3);
+  return lang() === "es" ? `${v} $` : `$${v}`;
+}
 export function rate(x, unit = "tok/s") {
   if (x == null || !Number.isFinite(x)) return "—";
   const [v, suf] = x >= 1e6 ? [x / 1e6, "M"] : x >= 1e4 ? [x / 1e3, "K"] : [x, ""];
-  return `${v >= 100 ? v.toFixed(0) : v.toFixed(1)}${suf} ${unit}`;
+  return `${num(v, v >= 100 ? 0 : 1)}${suf} ${unit}`.trim();
+}
+/** A duration for people: 850 ms, 4.2 s, 3.1 h, 12 days, 36 years. */
+export function duration(sec) {
+  if (sec == null || !Number.isFinite(sec)) return "—";
+  const d = sec / 86400;
+  if (d >= 365) return t("{n} years", { n: num(d / 365, d >= 3650 ? 0 : 1) });
+  if (d >= 1) return t("{n} days", { n: num(d, d >= 10 ? 0 : 1) });
+  if (sec >= 3600) return `${num(sec / 3600, 1)} h`;
+  if (sec >= 1) return `${num(sec, sec >= 10 ? 0 : 1)} s`;
+  return `${num(sec * 1000)} ms`;
 }
 
 /** A big headline number: value and a smaller unit. */
@@ -76,7 +96,8 @@ export function card(title, ...children) {
 
 /** A table: columns [{label, num}], rows of cells (string | Node). */
 export function table(columns, rows, { caption, rowClass } = {}) {
-  return h("div", { class: "tbl-wrap" }, h("table", {},
+  // a wide table scrolls inside its frame, which keyboard users can focus to scroll (WCAG 2.1.1)
+  return h("div", { class: "tbl-wrap", tabindex: "0", role: "region", "aria-label": caption || t("table") }, h("table", {},
     caption ? h("caption", { class: "visually-hidden" }, caption) : null,
     h("thead", {}, h("tr", {}, columns.map((c) => h("th", { class: c.num ? "num" : null, scope: "col" }, c.label)))),
     h("tbody", {}, rows.map((r, i) => h("tr", { class: rowClass ? rowClass(i) : null },
@@ -86,6 +107,17 @@ export function table(columns, rows, { caption, rowClass } = {}) {
 export const swatch = (i) => h("span", { class: `swatch fill-c${(i % 10) + 1}`, "aria-hidden": "true" });
 export const colour = (i) => `fill-c${(i % 10) + 1}`;
 
+let tipN = 0;
+/** A "?" button beside a label that shows (and says) what the jargon means. */
+export function tip(label, text) {
+  const id = `tip-${++tipN}`;
+  const body = h("span", { class: "tip-body", id, hidden: true }, text);
+  const btn = h("button", { type: "button", class: "tip", "aria-expanded": "false", "aria-controls": id,
+    "aria-label": t("What is {x}?", { x: label }), title: text,
+    onclick: () => { const on = body.hidden; body.hidden = !on; btn.setAttribute("aria-expanded", String(on)); } }, "?");
+  return h("span", { class: "tip-wrap" }, btn, body);
+}
+
 export function placeholder(text) {
   return h("div", { class: "card placeholder" }, text);
 }
@@ -93,8 +125,8 @@ export function placeholder(text) {
 /** Explain rows: name, formula, source key; `citations` maps keys to full references. */
 export function explain(terms, citations, valueOf, open = false) {
   return h("details", { class: "explain card", open, "data-testid": "explain" },
-    h("summary", {}, "Explain: every term, its formula and source"),
-    table([{ label: "term" }, { label: "value", num: true }, { label: "formula", wrap: true }, { label: "source" }],
+    h("summary", {}, t("Explain: every term, its formula and source")),
+    table([{ label: t("term") }, { label: t("value"), num: true }, { label: t("formula"), wrap: true }, { label: t("source") }],
       terms.map((t) => [t.name, valueOf(t), h("span", { class: "formula" }, t.formula || "—"),
         h("span", { class: "src", title: (citations || {})[t.source] || "" }, t.source || "—")])),
     citations && Object.keys(citations).length
