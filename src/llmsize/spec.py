@@ -143,6 +143,41 @@ class Vision:
                   image_size=self.image_size, num_channels=self.num_channels)
 
 
+LLAMA_LEAVES: tuple[tuple[str, str], ...] = (
+    ("attn_q", "q_proj"), ("attn_k", "k_proj"), ("attn_v", "v_proj"), ("attn_output", "o_proj"),
+    ("ffn_gate", "gate_proj"), ("ffn_up", "up_proj"), ("ffn_down", "down_proj"))
+LoraAllLinear = Literal["linears", "attention+experts", "attention", "linears+shared_gate"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Traits:
+    """What a model family's code does that its config does not say: leaf names, the order and
+    lifetime of tensors in the Hugging Face forward. Set by the family module (llmsize.families);
+    the formulas read these flags, never the model type. Defaults are the Llama code."""
+
+    family: str = "llama"  # the llmsize family module that read the config
+    source: str = "hf-llama"  # citation key of the family's modeling code (llmsize.sources)
+    gguf_arch: str = ""  # llama.cpp architecture name ("" = none the quantization rules single out)
+    assumed: bool = False  # read with another family's reader because the user passed --assume
+    leaves: tuple[tuple[str, str], ...] = LLAMA_LEAVES  # tensor role -> nn.Linear leaf name (LoRA targets)
+    router_leaf: str = "gate"  # MoE router module name
+    norm_plus_one: bool = False  # Gemma RMSNorm: x * (1 + w) computed in fp32
+    sandwich_norms: bool = False  # Gemma 2/3: norms after attention and after the MLP too
+    embed_scale: bool = False  # Gemma: embeddings * sqrt(d) (a bf16 normalizer buffer)
+    rope_cat: bool = False  # rotary ends in torch.cat: q, k come out contiguous (b, n, s, d)
+    q_prescale: bool = False  # OPT: q_proj(h) * scaling as its own tensor
+    mlp_inline: bool = False  # OPT: the MLP rebinds the norm output's variable (it dies at fc1)
+    keeps_attn_output: bool = False  # GPT2Block keeps `attn_output` alive to the end of the block
+    eager_softmax_fp32: bool = True  # transformers' eager upcasts scores to fp32 (GPT-2's own does not)
+    position_ids_per_row: bool = False  # OPT: position ids and learned positions are b x q, not 1 x q
+    routing_fp32: bool = False  # Mixtral keeps the top-k routing weights in fp32
+    lora_experts: bool = True  # MoE router and fused experts are peft targets ("gate", "experts")
+    lora_all_linear: LoraAllLinear = "linears"  # what peft's "all-linear" resolves to
+
+    def leaf(self, role: str) -> str:
+        return dict(self.leaves).get(role, role)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ModelSpec:
     """One decoder-only transformer language model, as the formulas see it."""
@@ -167,6 +202,13 @@ class ModelSpec:
     layer_types: tuple[LayerType, ...] = ()  # per layer; empty = all full attention
     sliding_window: int | None = None
     embed_dim: int | None = None  # OPT-350m: word embeddings narrower than hidden, with project in/out
+    # dropout rates in training, from the config (0: none)
+    hidden_dropout: float = 0.0  # on the attention and MLP outputs (GPT-2 resid_pdrop, OPT dropout)
+    attention_dropout: float = 0.0  # on the attention probabilities
+    embed_dropout: float = 0.0  # on the summed embeddings (GPT-2 embd_pdrop)
+    attn_softcap: float | None = None  # Gemma 2: scores = cap * tanh(scores / cap)
+    final_softcap: float | None = None  # Gemma 2: logits = cap * tanh(logits / cap)
+    traits: Traits = field(default_factory=Traits)
     vision: Vision | None = None
     dtype: str | None = None  # the checkpoint's stored dtype, from config (torch_dtype / dtype)
     notes: tuple[str, ...] = ()  # what an adapter assumed; shown to the user
@@ -191,6 +233,14 @@ class ModelSpec:
             raise LlmsizeError(f"model: rotary fraction must be in (0, 1], got {self.rotary_fraction}")
         if self.position_offset < 0:
             raise LlmsizeError("model: position offset must not be negative")
+        for k in ("hidden_dropout", "attention_dropout", "embed_dropout"):
+            p = getattr(self, k)
+            if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
+                raise LlmsizeError(f"model: {k} must be a probability in [0, 1), got {p!r}")
+        for k in ("attn_softcap", "final_softcap"):
+            v = getattr(self, k)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0):
+                raise LlmsizeError(f"model: {k} must be a positive number or absent, got {v!r}")
 
     # -- derived facts used across the formulas -------------------------------------------
     def is_moe_layer(self, i: int) -> bool:

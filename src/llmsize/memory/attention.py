@@ -17,11 +17,6 @@ from __future__ import annotations
 from llmsize.memory.blocks import F32, Cx, cast, dropout, linear, rmsnorm
 from llmsize.memory.sim import Sim, Tn
 
-# Families whose rotary code ends in torch.cat (partial rotary): q, k come out contiguous
-# (b, n, s, d), so the attention output needs a transpose copy before the output projection.
-_ROPE_CAT = {"gpt_neox", "phi3"}
-
-
 def rope(g: Sim, cx: Cx, x: Tn, heads: int, rot_bytes: int) -> Tn:
     """x*cos + rotate_half(x)*sin on the first `rot` dims; the products take the dtype of cos/sin
     (`rot_bytes`: fp32 under autocast, since positions follow the fp32 hidden states).
@@ -41,7 +36,7 @@ def rope(g: Sim, cx: Cx, x: Tn, heads: int, rot_bytes: int) -> Tn:
     qe = g.new(n * eb, x.rg)
     g.op((t1, t2), (qe,))
     g.drop(t1, t2)
-    if cx.spec.model_type in _ROPE_CAT:
+    if cx.spec.traits.rope_cat:  # rotary ends in torch.cat: q, k come out contiguous (b, n, s, d)
         full = g.new(T * heads * a.head_dim * eb, x.rg)
         g.op((qe, x), (full,))
         g.drop(qe)
@@ -73,25 +68,24 @@ def attention(g: Sim, cx: Cx, h: Tn, mask: Tn | None,
     s, a = cx.spec, cx.spec.attention
     T, c, b = cx.T, cx.c, cx.b
     d, nh, nkv, hd, dv = s.hidden_size, a.num_heads, a.num_kv_heads, a.head_dim, a.v_dim
-    mt = s.model_type
+    t = s.traits
     # -- projections ----------------------------------------------------------------------
     if a.fused_qkv:
-        leaf = {"gpt2": "c_attn", "phi3": "qkv_proj"}.get(mt, "query_key_value")
-        qkv = linear(g, cx, h, d, (nh + 2 * nkv) * hd, leaf, a.qkv_bias)
+        qkv = linear(g, cx, h, d, (nh + 2 * nkv) * hd, t.leaf("attn_qkv"), a.qkv_bias)
         q = g.view(qkv, T * nh * hd * c)
         k = g.view(qkv, T * nkv * hd * c)
         v = g.view(qkv, T * nkv * hd * c)
         g.op((qkv,), (q, k, v))
         g.drop(qkv)
     else:
-        q = linear(g, cx, h, d, nh * hd, "q_proj", a.qkv_bias)
-        if mt == "opt":  # q_proj(h) * scaling
+        q = linear(g, cx, h, d, nh * hd, t.leaf("attn_q"), a.qkv_bias)
+        if t.q_prescale:  # OPT: q_proj(h) * scaling
             q2 = g.new(q.nb, q.rg)
             g.op((q,), (q2,))
             g.drop(q)
             q = q2
-        k = linear(g, cx, h, d, nkv * hd, "k_proj", a.qkv_bias)
-        v = linear(g, cx, h, d, nkv * dv, "v_proj", a.qkv_bias)
+        k = linear(g, cx, h, d, nkv * hd, t.leaf("attn_k"), a.qkv_bias)
+        v = linear(g, cx, h, d, nkv * dv, t.leaf("attn_v"), a.qkv_bias)
     if a.qk_norm != "none":
         per_head = a.qk_norm == "head"
         q2 = rmsnorm(g, cx, q, nh * hd, cx.train_base, groups=nh if per_head else 1)
@@ -122,8 +116,7 @@ def attention(g: Sim, cx: Cx, h: Tn, mask: Tn | None,
         kvlen = ck.nb // (b * nkv * hd * kb)
     out = _core(g, cx, q, k, v, mask, kvlen)
     g.drop(q, k, v)
-    leaf = {"gpt2": "c_proj", "gpt_neox": "dense", "opt": "out_proj"}.get(mt, "o_proj")
-    o = linear(g, cx, out, nh * dv, d, leaf, a.o_bias)
+    o = linear(g, cx, out, nh * dv, d, t.leaf("attn_output"), a.o_bias)
     g.drop(out)
     return o, ck, cv
 
@@ -143,8 +136,7 @@ def _core(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, mask: Tn | None, kvlen: int) -> T
         out = _core(g, cx, q2, k2, v2, mask, kvlen)
         g.drop(q2, k2, v2)
         return out
-    mt = s.model_type
-    attn_p = cx.training and mt == "gpt2"  # GPT-2 attn_pdrop 0.1 is the only attention dropout in use
+    attn_p = cx.training and s.attention_dropout > 0  # dropout on the probabilities: SDPA's math path
     grouped = nkv != nh
     if cx.attn == "eager":
         return _eager(g, cx, q, k, v, mask, kvlen)
@@ -166,7 +158,7 @@ def _core(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, mask: Tn | None, kvlen: int) -> T
     g.drop(lse, fm)
     if kr is not k:
         g.drop(kr, vr)
-    if mt in ("gpt_neox", "phi3"):  # q laid out (b, n, s, d): transpose(1, 2).contiguous() copies
+    if s.traits.rope_cat:  # q laid out (b, n, s, d): transpose(1, 2).contiguous() copies
         o2 = g.new(out.nb, out.rg)
         g.op((out,), (o2,))
         g.drop(out)
@@ -231,7 +223,7 @@ def _eager(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, mask: Tn | None, kvlen: int) -> 
     # locals of eager_attention_forward until it returns.
     # With batch 1 the (b, n) dims of a transposed view merge, so the reshape is a view (no copy; the
     # saved tensor then pins the whole projection output it views).
-    cat_rope = s.model_type in ("gpt_neox", "phi3")
+    cat_rope = s.traits.rope_cat
     grouped = nkv != nh
     flat = b == 1
     qc = g.view(q) if cat_rope or flat else g.new(b * ql * nh * hd * c, q.rg)
@@ -256,7 +248,7 @@ def _eager(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, mask: Tn | None, kvlen: int) -> 
     g.op((w,), (w2,))
     g.drop(w)
     w = w2
-    if s.model_type == "gpt2":  # GPT-2's own eager: softmax in the input dtype, attention dropout
+    if not s.traits.eager_softmax_fp32:  # GPT-2's own eager: softmax in the input dtype, attention dropout
         if mask is not None:
             w2 = g.new(sc * c, True)
             g.op((w,), (w2,))
@@ -265,10 +257,10 @@ def _eager(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, mask: Tn | None, kvlen: int) -> 
         sm = g.new(sc * c, True)
         g.op((w,), (sm,), (sm,))
         g.drop(w)
-        p = dropout(g, cx, sm, 0.1)
+        p = dropout(g, cx, sm, s.attention_dropout)
         g.drop(sm)
         return _pv(g, cx, p, vc, kc)
-    if s.model_type == "gemma2":  # w / cap -> tanh -> * cap
+    if s.attn_softcap is not None:  # w / cap -> tanh -> * cap
         t1 = g.new(sc * c, True)
         g.op((w,), (t1,))
         g.drop(w)
@@ -290,6 +282,10 @@ def _eager(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, mask: Tn | None, kvlen: int) -> 
     g.drop(w32, w)
     p = cast(g, sm, sc * c)
     g.drop(sm)
+    if s.attention_dropout:
+        p2 = dropout(g, cx, p, s.attention_dropout)
+        g.drop(p)
+        p = p2
     return _pv(g, cx, p, vc, kc)
 
 

@@ -1,9 +1,8 @@
 """Decoder layers, embeddings and the head of each model family, replayed on a `Sim`.
 
-Families follow the Hugging Face modeling files: Llama-style pre-norm (Llama, Mistral, Qwen 2/3, Phi-3,
-OLMoE, Mixtral, Qwen2-MoE), Gemma 2 (four norms, soft-capping), GPT-2, GPT-NeoX (parallel residual),
-OPT. Unknown types run the Llama program. Dropout rates are the transformers config defaults
-(GPT-2 0.1 everywhere, OPT 0.1 on hidden states, others 0).
+The program is the Hugging Face pre-norm decoder, shaped by the spec's facts (norm kind, parallel
+residual, dropout rates and soft-caps read from the config) and the family traits (llmsize.families:
+sandwich norms, scaled embeddings, what the forward keeps alive). No model type is tested here.
 
 Source: hf-llama
 """
@@ -15,18 +14,12 @@ from llmsize.memory.attention import attention
 from llmsize.memory.blocks import F32, Cx, act, cast, dropout, gated_mlp, layernorm, linear, plain_mlp, rmsnorm
 from llmsize.memory.sim import Sim, Tn
 
-LAYERNORM = {"gpt2", "gpt_neox", "opt", "falcon"}
-GEMMA = {"gemma", "gemma2", "gemma3", "gemma3_text"}
-# ASSUMES: hidden-state dropout of the config defaults: GPT-2 resid/embd 0.1, OPT dropout 0.1.
-HIDDEN_DROPOUT = {"gpt2": 0.1, "opt": 0.1}
-
-
 def norm(g: Sim, cx: Cx, x: Tn) -> Tn:
     """The family's normalisation over d."""
-    mt, d = cx.spec.model_type, cx.spec.hidden_size
-    if mt in LAYERNORM:
-        return layernorm(g, cx, x, d, cx.train_base, cx.spec.norms.bias)
-    return rmsnorm(g, cx, x, d, cx.train_base, gemma=mt in GEMMA)
+    s, d = cx.spec, cx.spec.hidden_size
+    if s.norms.kind == "layernorm":
+        return layernorm(g, cx, x, d, cx.train_base, s.norms.bias)
+    return rmsnorm(g, cx, x, d, cx.train_base, gemma=s.traits.norm_plus_one)
 
 
 def _add(g: Sim, a: Tn, b: Tn) -> Tn:
@@ -43,9 +36,9 @@ def mlp(g: Sim, cx: Cx, x: Tn, moe: bool) -> Tn:
     m = s.mlp
     if m.kind == "gated":
         return gated_mlp(g, cx, x, m.intermediate_size, m.fused_gate_up, m.activation, m.bias)
-    leaves = {"gpt2": ("c_fc", "c_proj"), "opt": ("fc1", "fc2")}.get(s.model_type, ("dense_h_to_4h", "dense_4h_to_h"))
-    return plain_mlp(g, cx, x, m.intermediate_size, m.activation, leaves,
-                     HIDDEN_DROPOUT.get(s.model_type, 0.0), consume=s.model_type == "opt")
+    t = s.traits
+    return plain_mlp(g, cx, x, m.intermediate_size, m.activation, (t.leaf("ffn_up"), t.leaf("ffn_down")),
+                     s.hidden_dropout, consume=t.mlp_inline)
 
 
 def moe_block(g: Sim, cx: Cx, x: Tn) -> Tn:
@@ -72,7 +65,7 @@ def moe_block(g: Sim, cx: Cx, x: Tn) -> Tn:
     idx = g.new(T * k * 8)
     g.op((probs,), (topv,), (idx,))
     g.drop(probs)
-    wb = F32 if s.model_type == "mixtral" else c  # Mixtral keeps fp32 routing weights
+    wb = F32 if s.traits.routing_fp32 else c  # Mixtral keeps fp32 routing weights
     rw = cast(g, topv, T * k * wb)
     g.drop(topv)
     perm = g.new(S * 8)  # sort(expert_ids) -> (values, perm)
@@ -132,19 +125,19 @@ def layer(g: Sim, cx: Cx, x: Tn, moe: bool, mask: Tn | None,
           old: tuple[Tn, Tn] | None = None) -> tuple[Tn, Tn | None, Tn | None]:
     """One decoder layer on input x (T x d); the caller's handle on x is released at the end.
     Returns (output, cached keys, cached values)."""
-    mt = cx.spec.model_type
-    if mt == "gpt_neox" or (mt == "falcon" and cx.spec.parallel_residual):
+    s, t = cx.spec, cx.spec.traits
+    if s.parallel_residual:
         return _parallel_layer(g, cx, x, mask, old)
     res = g.view(x)
     h = norm(g, cx, x)
     a, ck, cv = attention(g, cx, h, mask, old)
     g.drop(h)
-    if mt in HIDDEN_DROPOUT:  # resid_dropout (GPT-2, inside the attention) / dropout (OPT)
-        a2 = dropout(g, cx, a, HIDDEN_DROPOUT[mt])
+    if s.hidden_dropout:  # resid_dropout (GPT-2, inside the attention) / dropout (OPT)
+        a2 = dropout(g, cx, a, s.hidden_dropout)
         g.drop(a)
         a = a2
-    keep_a = g.view(a) if mt == "gpt2" else None  # GPT2Block keeps `attn_output` to the end
-    if mt in GEMMA and cx.spec.norms.per_layer >= 4:
+    keep_a = g.view(a) if t.keeps_attn_output else None  # GPT2Block keeps `attn_output` to the end
+    if t.sandwich_norms:
         a2 = norm(g, cx, a)
         g.drop(a)
         a = a2
@@ -152,9 +145,9 @@ def layer(g: Sim, cx: Cx, x: Tn, moe: bool, mask: Tn | None,
     g.drop(a, res)
     n = norm(g, cx, h2)
     m = mlp(g, cx, n, moe)
-    if mt != "opt":  # OPT's MLP is inline: fc1's output took over the norm output's variable
+    if not t.mlp_inline:  # OPT's MLP is inline: fc1's output took over the norm output's variable
         g.drop(n)
-    if mt in GEMMA and cx.spec.norms.per_layer >= 4:
+    if t.sandwich_norms:
         m2 = norm(g, cx, m)
         g.drop(m)
         m = m2
@@ -166,12 +159,17 @@ def layer(g: Sim, cx: Cx, x: Tn, moe: bool, mask: Tn | None,
 
 def _parallel_layer(g: Sim, cx: Cx, x: Tn, mask: Tn | None,
                     old: tuple[Tn, Tn] | None) -> tuple[Tn, Tn | None, Tn | None]:
-    """GPT-NeoX: out = mlp(ln2(x)) + attn(ln1(x)) + x.
+    """GPT-NeoX: out = mlp(ln2(x)) + attn(ln1(x)) + x (dropout on both branches when configured).
 
     Source: hf-gpt-neox"""
     h = norm(g, cx, x)
     a, ck, cv = attention(g, cx, h, mask, old)
     g.drop(h)
+    p = cx.spec.hidden_dropout
+    if p:
+        a2 = dropout(g, cx, a, p)
+        g.drop(a)
+        a = a2
     n = norm(g, cx, x)
     m = mlp(g, cx, n, False)
     g.drop(n)
@@ -191,7 +189,7 @@ def position_tables(cx: Cx) -> int:
 
     Source: hf-llama"""
     s = cx.spec
-    ids = (cx.T if s.model_type == "opt" else cx.q) * 8
+    ids = (cx.T if s.traits.position_ids_per_row else cx.q) * 8
     if s.position != "rope":
         return ids
     rot = max(2, int(s.attention.head_dim * s.rotary_fraction)) // 2 * 2
@@ -208,21 +206,21 @@ def embed(g: Sim, cx: Cx) -> tuple[Tn, int, bool]:
     g.new(position_tables(cx))  # kept: the caller counts them as held (inference) or saved (training)
     e = g.new(T * s.word_embed_dim * w, g.grad)
     g.op((), (e,), pgrad=s.vocab_size * s.word_embed_dim * w if cx.train_base else 0)
-    mt = s.model_type
+    t = s.traits
     if s.embed_dim:  # OPT-350m project_in
         e2 = linear(g, cx, e, s.word_embed_dim, d, "project_in")
         g.drop(e)
         e = e2
     if s.position == "learned":
-        pos = g.new((T if mt == "opt" else cx.q) * d * w)
+        pos = g.new((T if t.position_ids_per_row else cx.q) * d * w)
         g.op((), (pos,), pgrad=(s.max_position_embeddings + s.position_offset) * d * w if cx.train_base else 0)
         x = _add(g, e, pos)
-        if mt != "gpt2":  # GPT-2 drops out the embeddings (embd_pdrop); OPT does not
+        if not s.embed_dropout:  # GPT-2 drops out the embeddings (embd_pdrop); OPT does not
             return x, e.nb + pos.nb, False
-        x2 = dropout(g, cx, x, HIDDEN_DROPOUT[mt])
+        x2 = dropout(g, cx, x, s.embed_dropout)
         g.drop(x)
         return x2, e.nb + pos.nb, False
-    if mt in GEMMA:  # Gemma's scaled embedding: embedding * sqrt(d) inside the module
+    if t.embed_scale:  # Gemma's scaled embedding: embedding * sqrt(d) inside the module
         x = g.new(e.nb, e.rg)
         g.op((e,), (x,))
         g.drop(e)
@@ -249,7 +247,7 @@ def head(g: Sim, cx: Cx, x: Tn, mode: str) -> tuple[Tn, Tn | None, int]:
     pre, g.peak = g.peak, g.live
     sub = replace(cx, q=1) if mode == "generate" else cx
     logits = linear(g, sub, hN, s.word_embed_dim, V, "lm_head", s.lm_head_bias)
-    if s.model_type == "gemma2":  # final logit soft-capping: logits / cap -> tanh -> * cap
+    if s.final_softcap is not None:  # final logit soft-capping: logits / cap -> tanh -> * cap
         t1 = g.new(logits.nb, logits.rg)
         g.op((logits,), (t1,))
         g.drop(logits)

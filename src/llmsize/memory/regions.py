@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from llmsize.memory.blocks import Cx
-from llmsize.memory.layers import GEMMA, embed, head, layer, position_tables
+from llmsize.memory.layers import embed, head, layer, position_tables
 from llmsize.memory.sim import Sim
 
 
@@ -137,7 +137,3 @@ def layer_regions(cx: Cx, x0_rg: bool, backward: bool) -> list[Region]:
             r = memo[key] = run_layer(lcx, moe, rg, backward)
         out.append(r)
     return out
-
-
-def is_gemma(spec) -> bool:
-    return spec.model_type in GEMMA

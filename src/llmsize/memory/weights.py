@@ -41,7 +41,7 @@ def rope_buffers(spec: ModelSpec) -> int:
     if spec.position != "rope":
         return 0
     rot = int(spec.attention.head_dim * spec.rotary_fraction)
-    extra = 2 if spec.model_type in ("gemma2", "gemma3_text", "gemma3", "gemma") else 0  # embed normalizer
+    extra = 2 if spec.traits.embed_scale else 0  # Gemma's embed normalizer (a bf16 scalar)
     return 2 * (rot // 2) * 4 + extra
 
 
