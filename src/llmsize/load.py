@@ -29,15 +29,17 @@ class Loaded:
     checkpoint: Any = None  # adapters.safetensors / adapters.gguf Checkpoint when read from weights files
 
 
-def load(ref: str, *, stdin_text: str | None = None) -> Loaded:
-    """Resolve MODEL: '-' (config.json on stdin), a path, or a preset name."""
+def load(ref: str, *, stdin_text: str | None = None, assume: str | None = None) -> Loaded:
+    """Resolve MODEL: '-' (config.json on stdin), a path, or a preset name. `assume`: read a config whose
+    model_type llmsize does not know as this known type (said in the spec's notes)."""
     if ref == "-":
         text = sys.stdin.read() if stdin_text is None else stdin_text
         cfg = parse_config_text(text, "stdin")
-        return Loaded(spec=spec_from_config(cfg, _name(cfg, "stdin")), origin="config", ref=ref, config=cfg)
+        return Loaded(spec=spec_from_config(cfg, _name(cfg, "stdin"), assume=assume), origin="config", ref=ref,
+                      config=cfg)
     path = Path(ref).expanduser()
     if path.exists():
-        return _load_path(path, ref)
+        return _load_path(path, ref, assume)
     preset = find_preset(ref)
     if preset is not None:
         return load_preset(preset)
@@ -59,14 +61,14 @@ def _name(cfg: dict[str, Any], fallback: str) -> str:
     return str(n).rstrip("/").split("/")[-1] if n else fallback
 
 
-def _config_file(path: Path) -> Loaded:
+def _config_file(path: Path, assume: str | None = None) -> Loaded:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise LlmsizeError(f"{path}: cannot read ({e.__class__.__name__}: {e})") from None
     cfg = parse_config_text(text, str(path))
     name = _name(cfg, path.parent.name if path.name == "config.json" else path.stem)
-    return Loaded(spec=spec_from_config(cfg, name), origin="config", ref=str(path), config=cfg)
+    return Loaded(spec=spec_from_config(cfg, name, assume=assume), origin="config", ref=str(path), config=cfg)
 
 
 def weights_format(path: Path) -> tuple[Literal["safetensors", "gguf"], Path] | None:
@@ -106,15 +108,15 @@ def read_checkpoint(path: Path) -> Any:
     return read_safetensors(target)
 
 
-def _load_path(path: Path, ref: str) -> Loaded:
+def _load_path(path: Path, ref: str, assume: str | None = None) -> Loaded:
     kind = weights_format(path)
     if kind is not None and not (kind[0] == "gguf" and path.is_dir() and (path / "config.json").exists()):
         return _weights(kind[1], kind[0], ref)
     if path.is_dir():
         if (path / "config.json").exists():
-            return _config_file(path / "config.json")
+            return _config_file(path / "config.json", assume)
         raise LlmsizeError(f"{path}: folder has no config.json, safetensors or single .gguf file")
-    return _config_file(path)
+    return _config_file(path, assume)
 
 
 def _weights(path: Path, fmt: Literal["safetensors", "gguf"], ref: str) -> Loaded:
