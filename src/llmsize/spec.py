@@ -38,6 +38,7 @@ class Attention:
     kv_lora_rank: int | None = None
     qk_rope_head_dim: int = 0
     v_head_dim: int | None = None  # value head size; defaults to head_dim
+    rope_interleave: bool = False  # MLA: rotary on even/odd pairs (DeepSeek-V3's rope_interleave)
 
     def __post_init__(self) -> None:
         _positive("attention", num_heads=self.num_heads, num_kv_heads=self.num_kv_heads,
@@ -164,7 +165,7 @@ class Traits:
     norm_plus_one: bool = False  # Gemma RMSNorm: x * (1 + w) computed in fp32
     sandwich_norms: bool = False  # Gemma 2/3: norms after attention and after the MLP too
     embed_scale: bool = False  # Gemma: embeddings * sqrt(d) (a bf16 normalizer buffer)
-    rope_cat: bool = False  # rotary ends in torch.cat: q, k come out contiguous (b, n, s, d)
+    rope_cat: bool = False  # q, k reach attention contiguous (b, n, s, d): rotary (or MLA) ends in torch.cat
     q_prescale: bool = False  # OPT: q_proj(h) * scaling as its own tensor
     mlp_inline: bool = False  # OPT: the MLP rebinds the norm output's variable (it dies at fc1)
     keeps_attn_output: bool = False  # GPT2Block keeps `attn_output` alive to the end of the block

@@ -7,10 +7,10 @@ Source: hf-deepseek-v3
 from __future__ import annotations
 
 from llmsize.errors import LlmsizeError
-from llmsize.families._config import Config, common, integer, rate
+from llmsize.families._config import Config, common, get, integer, rate
 from llmsize.spec import MLP, Attention, MoE, ModelSpec, Norms, Traits
 
-_TRAITS = Traits(family="deepseek", source="hf-deepseek-v3", gguf_arch="deepseek2",
+_TRAITS = Traits(family="deepseek", source="hf-deepseek-v3", gguf_arch="deepseek2", rope_cat=True,
                 lora_all_linear="attention+experts")
 
 
@@ -23,7 +23,8 @@ def read(cfg: Config, name: str) -> ModelSpec:
                                o_bias=bool(cfg.get("attention_bias", False)),
                                q_lora_rank=integer(cfg, "q_lora_rank", default=None),
                                kv_lora_rank=integer(cfg, "kv_lora_rank"), qk_rope_head_dim=rope,
-                               v_head_dim=integer(cfg, "v_head_dim"))
+                               v_head_dim=integer(cfg, "v_head_dim"),
+                               rope_interleave=bool(get(cfg, "rope_interleave", default=True)))
     c["mlp"] = MLP(kind="gated", intermediate_size=integer(cfg, "intermediate_size"))
     f = integer(cfg, "moe_intermediate_size")
     c["moe"] = MoE(num_experts=integer(cfg, "n_routed_experts"), top_k=integer(cfg, "num_experts_per_tok"),

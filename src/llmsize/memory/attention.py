@@ -15,6 +15,7 @@ Source: hf-llama
 from __future__ import annotations
 
 from llmsize.memory.blocks import F32, Cx, cast, dropout, linear, rmsnorm
+from llmsize.memory.mla import mla_projections
 from llmsize.memory.sim import Sim, Tn
 
 def rope(g: Sim, cx: Cx, x: Tn, heads: int, rot_bytes: int) -> Tn:
@@ -69,6 +70,12 @@ def attention(g: Sim, cx: Cx, h: Tn, mask: Tn | None,
     T, c, b = cx.T, cx.c, cx.b
     d, nh, nkv, hd, dv = s.hidden_size, a.num_heads, a.num_kv_heads, a.head_dim, a.v_dim
     t = s.traits
+    if a.mla:
+        q, k, v, ck, cv, kvlen, local = mla_projections(g, cx, h, old)
+        out = _core(g, cx, q, k, v, mask, kvlen)
+        o = linear(g, cx, out, nh * dv, d, t.leaf("attn_output"), a.o_bias)
+        g.drop(out, q, k, v, *local)
+        return o, ck, cv
     # -- projections ----------------------------------------------------------------------
     if a.fused_qkv:
         qkv = linear(g, cx, h, d, (nh + 2 * nkv) * hd, t.leaf("attn_qkv"), a.qkv_bias)
@@ -140,8 +147,10 @@ def _core(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, mask: Tn | None, kvlen: int) -> T
     grouped = nkv != nh
     if cx.attn == "eager":
         return _eager(g, cx, q, k, v, mask, kvlen)
-    if attn_p:
-        return _math(g, cx, q, k, v, kvlen, qb)
+    # ASSUMES: PyTorch's CPU SDPA dispatch (what the truth measures): fused kernels need one head size for
+    # q, k and v, so MLA (d_qk != d_v) runs the math path, as does dropout on the probabilities.
+    if attn_p or hd != dv:
+        return _math(g, cx, q, k, v, kvlen, qb, s.attention_dropout if attn_p else 0.0)
     # fused SDPA; repeat_kv when a mask is passed or head_dim > 256 (no enable_gqa then)
     kr, vr = k, v
     if grouped and (mask is not None or hd > 256) and ql > 1:
@@ -166,7 +175,7 @@ def _core(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, mask: Tn | None, kvlen: int) -> T
     return out
 
 
-def _math(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, kvlen: int, qb: int) -> Tn:
+def _math(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, kvlen: int, qb: int, p: float) -> Tn:
     """aten::_scaled_dot_product_attention_math on CPU: q, k, v in fp32, scaled q and k^T, scores,
     causal mask add, _safe_softmax, dropout noise and product, matmul with v, cast back.
 
@@ -187,23 +196,29 @@ def _math(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, kvlen: int, qb: int) -> Tn:
     g.op((q32,), (qs,))
     ks = g.new(k32.nb, True)
     g.op((k32,), (ks,))
-    g.drop(q32, k32)
     att = g.new(sc, True)
     g.op((qs, ks), (att,), (qs, ks))
-    g.drop(qs, ks)
+    g.drop(ks)
     cm = g.new(ql * kvlen * F32)  # the causal mask as a float (L x S)
+    att2 = g.new(sc, True)  # the mask add: out of place on fake tensors (as the truth runs), both alive
+    g.op((att,), (att2,))
+    g.drop(att)
+    att = att2
     sm = g.new(sc, True)
     g.op((att,), (sm,), (sm,))
     g.drop(att, cm)
-    noise = g.new(sc)
-    dr = g.new(sc, True)
-    g.op((sm,), (dr,), (noise,))
-    g.drop(noise, sm)
+    if p > 0:
+        noise = g.new(sc)
+        dr = g.new(sc, True)
+        g.op((sm,), (dr,), (noise,))
+        g.drop(noise, sm)
+    else:
+        dr = sm
     o32 = g.new(b * ql * nh * dv * F32, True)
     g.op((dr, v32), (o32,), (dr, v32))
     g.drop(dr, v32)
     out = cast(g, o32, b * ql * nh * dv * qb)
-    g.drop(o32)
+    g.drop(o32, q32, k32, qs)  # query_acc, key_acc, query: locals of the math kernel until it returns
     o2 = g.new(out.nb, out.rg)  # output (b, n, s, d) -> transpose(1, 2).contiguous()
     g.op((out,), (o2,))
     g.drop(out)

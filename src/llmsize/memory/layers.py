@@ -192,7 +192,8 @@ def position_tables(cx: Cx) -> int:
     ids = (cx.T if s.traits.position_ids_per_row else cx.q) * 8
     if s.position != "rope":
         return ids
-    rot = max(2, int(s.attention.head_dim * s.rotary_fraction)) // 2 * 2
+    a = s.attention
+    rot = a.qk_rope_head_dim if a.mla else max(2, int(a.head_dim * s.rotary_fraction)) // 2 * 2
     return 2 * cx.q * rot * cx.w + ids
 
 

@@ -58,8 +58,12 @@ def run_layer(cx: Cx, moe: bool, in_rg: bool, backward: bool) -> Region:
         if cx.sliding and cx.spec.sliding_window:  # the view of w - 1 tokens pins the last cat (w tokens)
             n = min(n, cx.spec.sliding_window)
         kb = cx.kv_bytes or cx.c
-        old = (g.external(cx.b * n * a.num_kv_heads * a.head_dim * kb),
-               g.external(cx.b * n * a.num_kv_heads * a.v_dim * kb))
+        if a.mla:  # transformers caches the latent and the rotary key
+            assert a.kv_lora_rank is not None
+            old = (g.external(cx.b * n * a.kv_lora_rank * kb), g.external(cx.b * n * a.qk_rope_head_dim * kb))
+        else:
+            old = (g.external(cx.b * n * a.num_kv_heads * a.head_dim * kb),
+                   g.external(cx.b * n * a.num_kv_heads * a.v_dim * kb))
     out, ck, cv = layer(g, cx, x, moe, mask, old)
     fw_peak = g.peak
     kept = (ck.nb if ck is not None else 0) + (cv.nb if cv is not None else 0)

@@ -1,0 +1,72 @@
+"""Measure peak-memory truth for small configs of the families in llmsize.families, with the shared
+generator's own `measure()` (torch MemTracker under FakeTensorMode; see its README).
+
+    /work/venv-truth/bin/python scripts/gen_family_truth.py --generator /work/shared/truth \
+        --out tests/data/truth_families.jsonl [--only SUBSTR]
+
+Needs torch 2.13 + transformers 5.23 + peft. Cases already in --out are skipped (resumable). Each
+configuration is a real model type with small shapes (few layers, narrow), chosen so that every
+mode (train, LoRA train, forward, generate) runs in seconds on a CPU.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+DS = dict(model_type="deepseek_v3", hidden_size=512, intermediate_size=1024, moe_intermediate_size=128,
+          num_hidden_layers=3, num_attention_heads=8, num_key_value_heads=8, n_routed_experts=8, n_shared_experts=1,
+          num_experts_per_tok=2, n_group=1, topk_group=1, first_k_dense_replace=1, kv_lora_rank=64,
+          q_lora_rank=96, qk_rope_head_dim=16, qk_nope_head_dim=32, v_head_dim=32, vocab_size=1000,
+          max_position_embeddings=4096, tie_word_embeddings=False)
+CONFIGS = {
+    "tiny-deepseek-v3": DS,
+    "tiny-deepseek-v3-noqlora": {**DS, "q_lora_rank": None, "hidden_size": 384, "rope_interleave": False},
+}
+# (mode, batch, seq, new tokens, LoRA kind)
+GRID = [("train", 2, 256, 0, None), ("train", 2, 256, 0, "qv"), ("forward", 2, 256, 0, None),
+        ("generate", 2, 128, 8, None)]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--generator", required=True, help="folder of generate_truth.py")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--only", default="")
+    a = ap.parse_args()
+    sys.path.insert(0, a.generator)
+    import generate_truth as gt  # noqa: E402
+    import peft
+    import torch
+    import transformers
+
+    done = set()
+    if os.path.exists(a.out):
+        done = {json.loads(x)["id"] for x in open(a.out) if x.strip()}
+    src = dict(tool="torch MemTracker under FakeTensorMode (shared generate_truth.measure)", torch=torch.__version__,
+               transformers=transformers.__version__, peft=peft.__version__, device="cpu")
+    with open(a.out, "a") as f:
+        for name, cfg in CONFIGS.items():
+            gt.MODELS[name] = {k: v for k, v in cfg.items()}
+            for mode, b, s, new, lo in GRID:
+                w = gt.W(name, mode, b, s, new, lo=gt.lora(name, 16, lo) if lo else None)
+                cid = gt.case_id(name, w)
+                if cid in done or a.only not in cid:
+                    continue
+                t = time.time()
+                rec = dict(id=cid, model=name, config=gt.MODELS[name], workload=w)
+                try:
+                    rec["measured"], _ = gt.measure(name, w)
+                except Exception as e:  # noqa: BLE001
+                    rec["error"] = f"{type(e).__name__}: {e}"[:300]
+                rec["source"] = dict(src, wall_s=round(time.time() - t, 1))
+                f.write(json.dumps(rec) + "\n")
+                f.flush()
+                print(cid, rec.get("measured", {}).get("peak_bytes", rec.get("error")), rec["source"]["wall_s"],
+                      flush=True)
+
+
+if __name__ == "__main__":
+    main()
