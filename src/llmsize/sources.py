@@ -193,7 +193,11 @@ SOURCES: dict[str, str] = {
                         "(what each op saves for backward).",
     "pytorch-sdpa": "PyTorch aten/src/ATen/native/transformers/attention.cpp (_scaled_dot_product_attention_math "
                     "upcasts half inputs to fp32 on CPU; flash attention for CPU saves out and logsumexp) and "
-                    "sdp_utils_cpp.cpp (dropout rules out the fused CPU kernel).",
+                    "sdp_utils_cpp.cpp (dropout, or a value head size unlike the query/key one, rules out the "
+                    "fused CPU kernel).",
+    "pytorch-memtracker": "PyTorch torch/distributed/_tools/mem_tracker.py (MemTracker: live tensor bytes per "
+                          "category, peak snapshot) run under torch._subclasses.fake_tensor.FakeTensorMode, the "
+                          "method of the shared truth generator (generate_truth.py).",
     "pytorch-optim": "PyTorch torch/optim/sgd.py and adamw.py (_multi_tensor_* foreach paths: momentum_buffer, "
                      "exp_avg, exp_avg_sq in the parameter dtype, a float32 step tensor per parameter, "
                      "_foreach_sqrt temporary).",
