@@ -146,6 +146,7 @@ def from_knobs(*, hidden: int, layers: int, heads: int, vocab: int, kv_heads: in
                tied: bool | None = None, norm: str | None = None, bias: bool | None = None,
                positions: str | None = None, max_positions: int | None = None, experts: int | None = None,
                top_k: int | None = None, expert_ffn: int | None = None, shared_ffn: int | None = None,
+               fused_qkv: bool | None = None, dropout: float | None = None, act: str | None = None,
                name: str | None = None) -> ModelSpec:
     """A spec from the original calculator's knobs. Defaults are a modern Llama-style decoder;
     each default taken is written into the spec's notes."""
@@ -174,13 +175,15 @@ def from_knobs(*, hidden: int, layers: int, heads: int, vocab: int, kv_heads: in
     return ModelSpec(
         name=name or "custom", model_type="custom", hidden_size=hidden, num_layers=layers, vocab_size=vocab,
         attention=Attention(num_heads=heads, num_kv_heads=kv_heads or heads, head_dim=head_dim or hidden // heads,
-                            qkv_bias=bias, o_bias=bias),
+                            qkv_bias=bias, o_bias=bias, fused_qkv=bool(fused_qkv)),
         mlp=MLP(kind="gated" if gated else "plain", intermediate_size=ffn, bias=bias,
-                activation="silu" if gated else "gelu"),
+                activation=act or ("silu" if gated else "gelu")),
         moe=moe, moe_layers=(True,) * layers if moe else (),
         norms=Norms(kind=norm, bias=norm == "layernorm" and bias),  # type: ignore[arg-type]
         position=positions,  # type: ignore[arg-type]
-        max_position_embeddings=max_positions or 2048, tie_word_embeddings=bool(tied), notes=tuple(notes))
+        max_position_embeddings=max_positions or 2048, tie_word_embeddings=bool(tied), notes=tuple(notes),
+        hidden_dropout=dropout or 0.0, attention_dropout=dropout or 0.0,
+        embed_dropout=(dropout or 0.0) if positions == "learned" else 0.0)
 
 
 def apply_knobs(spec: ModelSpec, **knobs: Any) -> ModelSpec:

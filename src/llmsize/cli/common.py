@@ -32,6 +32,12 @@ _KNOB_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("--top-k", dict(type=click.IntRange(min=1), help="MoE: experts used per token.")),
     ("--expert-ffn", dict(type=click.IntRange(min=1), help="MoE: width of one expert (default --ffn).")),
     ("--shared-ffn", dict(type=click.IntRange(min=1), help="MoE: total width of shared experts.")),
+    ("--act", dict(type=click.Choice(["silu", "gelu", "gelu_new", "gelu_pytorch_tanh", "relu"]),
+                   help="MLP activation (GPT-2: gelu_new) [default: silu gated, gelu plain].")),
+    ("--fused-qkv/--separate-qkv", dict(default=None, help="One [q;k;v] projection (GPT-2, NeoX) or three.")),
+    ("--dropout", dict(type=click.FloatRange(0.0, 1.0, max_open=True),
+                       help="Dropout in training on embeddings, attention probabilities and residual branches "
+                            "(GPT-2: 0.1) [default: 0].")),
     ("--name", dict(help="Name shown for a knob-built model.")),
     ("--assume", dict(metavar="TYPE", help="Read a config.json whose model_type llmsize does not know as this "
                                           "known type (e.g. llama); said in every output.")),
