@@ -21,9 +21,15 @@ DS = dict(model_type="deepseek_v3", hidden_size=512, intermediate_size=1024, moe
           num_experts_per_tok=2, n_group=1, topk_group=1, first_k_dense_replace=1, kv_lora_rank=64,
           q_lora_rank=96, qk_rope_head_dim=16, qk_nope_head_dim=32, v_head_dim=32, vocab_size=1000,
           max_position_embeddings=4096, tie_word_embeddings=False)
+SMALL = dict(hidden_size=256, intermediate_size=512, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2,
+             vocab_size=1000, max_position_embeddings=4096)
 CONFIGS = {
     "tiny-deepseek-v3": DS,
     "tiny-deepseek-v3-noqlora": {**DS, "q_lora_rank": None, "hidden_size": 384, "rope_interleave": False},
+    "small-starcoder2": dict(SMALL, model_type="starcoder2", sliding_window=4096, bos_token_id=0, eos_token_id=0),
+    "small-olmo3": dict(SMALL, model_type="olmo3", sliding_window=128, tie_word_embeddings=False),
+    "small-granite": dict(SMALL, model_type="granite", embedding_multiplier=12.0, residual_multiplier=0.22,
+                          logits_scaling=8.0, attention_multiplier=0.015625, tie_word_embeddings=True),
 }
 # (mode, batch, seq, new tokens, LoRA kind)
 GRID = [("train", 2, 256, 0, None), ("train", 2, 256, 0, "qv"), ("forward", 2, 256, 0, None),
@@ -35,6 +41,7 @@ def main() -> None:
     ap.add_argument("--generator", required=True, help="folder of generate_truth.py")
     ap.add_argument("--out", required=True)
     ap.add_argument("--only", default="")
+    ap.add_argument("--params-out", help="JSON of PyTorch's parameter count per config and per decoder layer")
     a = ap.parse_args()
     sys.path.insert(0, a.generator)
     import generate_truth as gt  # noqa: E402
@@ -47,6 +54,8 @@ def main() -> None:
         done = {json.loads(x)["id"] for x in open(a.out) if x.strip()}
     src = dict(tool="torch MemTracker under FakeTensorMode (shared generate_truth.measure)", torch=torch.__version__,
                transformers=transformers.__version__, peft=peft.__version__, device="cpu")
+    if a.params_out:
+        _count_params(a.params_out, src, a.only)
     with open(a.out, "a") as f:
         for name, cfg in CONFIGS.items():
             gt.MODELS[name] = {k: v for k, v in cfg.items()}
@@ -66,6 +75,27 @@ def main() -> None:
                 f.flush()
                 print(cid, rec.get("measured", {}).get("peak_bytes", rec.get("error")), rec["source"]["wall_s"],
                       flush=True)
+
+
+def _count_params(path: str, src: dict, only: str) -> None:
+    """sum(numel) of the model transformers builds (FakeTensorMode), in total and per decoder layer."""
+    import torch
+    from torch._subclasses.fake_tensor import FakeTensorMode
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    out = json.load(open(path)) if os.path.exists(path) else {"method": "sum(p.numel() for p in "
+                                                                       "AutoModelForCausalLM.from_config(cfg).parameters()) "
+                                                                       "under FakeTensorMode", **src, "models": {}}
+    for name, cfg in CONFIGS.items():
+        if only not in name:
+            continue
+        with FakeTensorMode():
+            m = AutoModelForCausalLM.from_config(AutoConfig.for_model(**cfg), dtype=torch.bfloat16)
+        layers = m.model.layers
+        out["models"][name] = {"config": cfg, "model_type": cfg["model_type"],
+                               "params": sum(p.numel() for p in m.parameters()),
+                               "layer_params": [sum(p.numel() for p in layer.parameters()) for layer in layers]}
+    json.dump(out, open(path, "w"), indent=1)
 
 
 if __name__ == "__main__":

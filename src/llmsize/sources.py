@@ -195,6 +195,10 @@ SOURCES: dict[str, str] = {
                     "upcasts half inputs to fp32 on CPU; flash attention for CPU saves out and logsumexp) and "
                     "sdp_utils_cpp.cpp (dropout, or a value head size unlike the query/key one, rules out the "
                     "fused CPU kernel).",
+    "hf-starcoder2": "huggingface/transformers src/transformers/models/starcoder2/modeling_starcoder2.py "
+                     "(LayerNorm, use_bias projections, c_fc/c_proj GELU MLP, residual_dropout), v5.23.0.",
+    "hf-granite": "huggingface/transformers src/transformers/models/granite/modeling_granite.py "
+                  "(embedding_multiplier, residual_multiplier, logits / logits_scaling), v5.23.0.",
     "pytorch-memtracker": "PyTorch torch/distributed/_tools/mem_tracker.py (MemTracker: live tensor bytes per "
                           "category, peak snapshot) run under torch._subclasses.fake_tensor.FakeTensorMode, the "
                           "method of the shared truth generator (generate_truth.py).",

@@ -162,9 +162,17 @@ class Traits:
     assumed: bool = False  # read with another family's reader because the user passed --assume
     leaves: tuple[tuple[str, str], ...] = LLAMA_LEAVES  # tensor role -> nn.Linear leaf name (LoRA targets)
     router_leaf: str = "gate"  # MoE router module name
-    norm_plus_one: bool = False  # Gemma RMSNorm: x * (1 + w) computed in fp32
-    sandwich_norms: bool = False  # Gemma 2/3: norms after attention and after the MLP too
-    embed_scale: bool = False  # Gemma: embeddings * sqrt(d) (a bf16 normalizer buffer)
+    norm_plus_one: bool = False  # Gemma RMSNorm: x * (1 + w), the weight product in fp32 (then cast)
+    norm_weight_fp32: bool = False  # OLMo RMSNorm: (w * x_fp32).to(dtype), the weight product in fp32
+    # pre: norm -> branch -> add (Llama); sandwich: norm -> branch -> norm -> add (Gemma 2/3);
+    # post: branch -> norm -> add (OLMo 2/3)
+    norm_placement: Literal["pre", "sandwich", "post"] = "pre"
+    embed_scale: bool = False  # embeddings * a scalar, rebinding inputs_embeds (Gemma sqrt(d), Granite)
+    normalizer_buffer: bool = False  # Gemma keeps sqrt(d) as a bf16 scalar buffer
+    residual_scale: bool = False  # Granite: residual + branch * residual_multiplier (a tensor per branch)
+    logits_scale: bool = False  # Granite: logits / logits_scaling (a tensor of the logits' size)
+    rope_fp32: bool = False  # OLMo 2/3: cos/sin stay fp32, rotary products fp32, cast back to q's dtype
+    rope_per_layer_type: bool = False  # OLMo 3: cos/sin tables and inv_freq per layer type (sliding, full)
     rope_cat: bool = False  # q, k reach attention contiguous (b, n, s, d): rotary (or MLA) ends in torch.cat
     q_prescale: bool = False  # OPT: q_proj(h) * scaling as its own tensor
     mlp_inline: bool = False  # OPT: the MLP rebinds the norm output's variable (it dies at fc1)

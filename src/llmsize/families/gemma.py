@@ -12,8 +12,8 @@ from dataclasses import replace
 from llmsize.families._config import Config, integer, llama_like, number
 from llmsize.spec import ModelSpec, Traits, Vision
 
-_BASE = Traits(family="gemma", norm_plus_one=True, embed_scale=True)
-_SANDWICH = replace(_BASE, source="hf-gemma2", sandwich_norms=True)
+_BASE = Traits(family="gemma", norm_plus_one=True, embed_scale=True, normalizer_buffer=True)
+_SANDWICH = replace(_BASE, source="hf-gemma2", norm_placement="sandwich")
 TRAITS = {"gemma": replace(_BASE, gguf_arch="gemma"), "gemma2": replace(_SANDWICH, gguf_arch="gemma2"),
           "gemma3_text": replace(_SANDWICH, gguf_arch="gemma3_text"), "gemma3": replace(_SANDWICH, gguf_arch="gemma3")}
 

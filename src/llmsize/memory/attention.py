@@ -42,6 +42,11 @@ def rope(g: Sim, cx: Cx, x: Tn, heads: int, rot_bytes: int) -> Tn:
         g.op((qe, x), (full,))
         g.drop(qe)
         return full
+    xb = x.nb // (T * heads * a.head_dim)
+    if cx.spec.traits.rope_fp32 and eb != xb:  # OLMo: q_embed.to(q_type)
+        back = cast(g, qe, n * xb)
+        g.drop(qe)
+        return back
     return qe
 
 
@@ -95,12 +100,13 @@ def attention(g: Sim, cx: Cx, h: Tn, mask: Tn | None,
         v = linear(g, cx, h, d, nkv * dv, t.leaf("attn_v"), a.qkv_bias)
     if a.qk_norm != "none":
         per_head = a.qk_norm == "head"
-        q2 = rmsnorm(g, cx, q, nh * hd, cx.train_base, groups=nh if per_head else 1)
-        k2 = rmsnorm(g, cx, k, nkv * hd, cx.train_base, groups=nkv if per_head else 1)
+        f32 = t.norm_plus_one or t.norm_weight_fp32  # the family's RMSNorm class is used for q and k too
+        q2 = rmsnorm(g, cx, q, nh * hd, cx.train_base, gemma=f32, groups=nh if per_head else 1)
+        k2 = rmsnorm(g, cx, k, nkv * hd, cx.train_base, gemma=f32, groups=nkv if per_head else 1)
         g.drop(q, k)
         q, k = q2, k2
     if s.position == "rope":
-        rb = F32 if cx.amp else cx.w
+        rb = F32 if cx.amp or t.rope_fp32 else cx.w
         q2 = rope(g, cx, q, nh, rb)
         k2 = rope(g, cx, k, nkv, rb)
         g.drop(q, k)

@@ -257,12 +257,12 @@ def plain_mlp(g: Sim, cx: Cx, x: Tn, f: int, act_name: str, leaves: tuple[str, s
 
     Source: hf-gpt2"""
     d = cx.spec.hidden_size
-    h = linear(g, cx, x, d, f, leaves[0], True)
+    h = linear(g, cx, x, d, f, leaves[0], cx.spec.mlp.bias)
     if consume:
         g.drop(x)
     a = act(g, h, act_kind(act_name))
     g.drop(h)
-    y = linear(g, cx, a, f, d, leaves[1], True)
+    y = linear(g, cx, a, f, d, leaves[1], cx.spec.mlp.bias)
     g.drop(a)
     if p_drop:
         z = dropout(g, cx, y, p_drop)

@@ -19,13 +19,21 @@ def norm(g: Sim, cx: Cx, x: Tn) -> Tn:
     s, d = cx.spec, cx.spec.hidden_size
     if s.norms.kind == "layernorm":
         return layernorm(g, cx, x, d, cx.train_base, s.norms.bias)
-    return rmsnorm(g, cx, x, d, cx.train_base, gemma=s.traits.norm_plus_one)
+    return rmsnorm(g, cx, x, d, cx.train_base, gemma=s.traits.norm_plus_one or s.traits.norm_weight_fp32)
 
 
 def _add(g: Sim, a: Tn, b: Tn) -> Tn:
     """a + b in the promoted dtype (fp32 + bf16 -> fp32 under autocast)."""
     y = g.new(max(a.nb, b.nb), a.rg or b.rg)
     g.op((a, b), (y,))
+    return y
+
+
+def _scaled(g: Sim, x: Tn) -> Tn:
+    """x * a Python scalar: a new tensor; the old one dies (nothing saved for backward)."""
+    y = g.new(x.nb, x.rg)
+    g.op((x,), (y,))
+    g.drop(x)
     return y
 
 
@@ -129,7 +137,8 @@ def layer(g: Sim, cx: Cx, x: Tn, moe: bool, mask: Tn | None,
     if s.parallel_residual:
         return _parallel_layer(g, cx, x, mask, old)
     res = g.view(x)
-    h = norm(g, cx, x)
+    pre = t.norm_placement != "post"  # OLMo 2/3 normalise only the branch outputs
+    h = norm(g, cx, x) if pre else g.view(x)
     a, ck, cv = attention(g, cx, h, mask, old)
     g.drop(h)
     if s.hidden_dropout:  # resid_dropout (GPT-2, inside the attention) / dropout (OPT)
@@ -137,20 +146,24 @@ def layer(g: Sim, cx: Cx, x: Tn, moe: bool, mask: Tn | None,
         g.drop(a)
         a = a2
     keep_a = g.view(a) if t.keeps_attn_output else None  # GPT2Block keeps `attn_output` to the end
-    if t.sandwich_norms:
+    if t.norm_placement != "pre":  # Gemma 2/3 sandwich, OLMo 2/3 post: a norm on the attention output
         a2 = norm(g, cx, a)
         g.drop(a)
         a = a2
+    if t.residual_scale:
+        a = _scaled(g, a)
     h2 = _add(g, res, a)
     g.drop(a, res)
-    n = norm(g, cx, h2)
+    n = norm(g, cx, h2) if pre else g.view(h2)
     m = mlp(g, cx, n, moe)
     if not t.mlp_inline:  # OPT's MLP is inline: fc1's output took over the norm output's variable
         g.drop(n)
-    if t.sandwich_norms:
+    if t.norm_placement != "pre":
         m2 = norm(g, cx, m)
         g.drop(m)
         m = m2
+    if t.residual_scale:
+        m = _scaled(g, m)
     out = _add(g, h2, m)
     g.drop(m, h2, keep_a, x, *g.keep)
     g.keep.clear()
@@ -194,7 +207,8 @@ def position_tables(cx: Cx) -> int:
         return ids
     a = s.attention
     rot = a.qk_rope_head_dim if a.mla else max(2, int(a.head_dim * s.rotary_fraction)) // 2 * 2
-    return 2 * cx.q * rot * cx.w + ids
+    kinds = len(set(s.layer_types)) if s.traits.rope_per_layer_type and s.layer_types else 1
+    return kinds * 2 * cx.q * rot * (F32 if s.traits.rope_fp32 else cx.w) + ids
 
 
 def embed(g: Sim, cx: Cx) -> tuple[Tn, int, bool]:
@@ -221,7 +235,7 @@ def embed(g: Sim, cx: Cx) -> tuple[Tn, int, bool]:
         x2 = dropout(g, cx, x, s.embed_dropout)
         g.drop(x)
         return x2, e.nb + pos.nb, False
-    if t.embed_scale:  # Gemma's scaled embedding: embedding * sqrt(d) inside the module
+    if t.embed_scale:  # Gemma's scaled embedding, Granite's embedding_multiplier: embedding * sqrt(d) inside the module
         x = g.new(e.nb, e.rg)
         g.op((e,), (x,))
         g.drop(e)
@@ -248,6 +262,8 @@ def head(g: Sim, cx: Cx, x: Tn, mode: str) -> tuple[Tn, Tn | None, int]:
     pre, g.peak = g.peak, g.live
     sub = replace(cx, q=1) if mode == "generate" else cx
     logits = linear(g, sub, hN, s.word_embed_dim, V, "lm_head", s.lm_head_bias)
+    if s.traits.logits_scale:  # Granite: logits / logits_scaling
+        logits = _scaled(g, logits)
     if s.final_softcap is not None:  # final logit soft-capping: logits / cap -> tanh -> * cap
         t1 = g.new(logits.nb, logits.rg)
         g.op((logits,), (t1,))

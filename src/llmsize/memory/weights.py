@@ -42,8 +42,9 @@ def rope_buffers(spec: ModelSpec) -> int:
         return 0
     a = spec.attention
     rot = a.qk_rope_head_dim if a.mla else int(a.head_dim * spec.rotary_fraction)
-    extra = 2 if spec.traits.embed_scale else 0  # Gemma's embed normalizer (a bf16 scalar)
-    return 2 * (rot // 2) * 4 + extra
+    extra = 2 if spec.traits.normalizer_buffer else 0  # Gemma's embed normalizer (a bf16 scalar)
+    kinds = len(set(spec.layer_types)) if spec.traits.rope_per_layer_type and spec.layer_types else 1
+    return kinds * 2 * (rot // 2) * 4 + extra
 
 
 def lora_targets(spec: ModelSpec, wl: Workload) -> frozenset[str]:
