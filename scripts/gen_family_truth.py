@@ -30,6 +30,10 @@ CONFIGS = {
     "small-olmo3": dict(SMALL, model_type="olmo3", sliding_window=128, tie_word_embeddings=False),
     "small-granite": dict(SMALL, model_type="granite", embedding_multiplier=12.0, residual_multiplier=0.22,
                           logits_scaling=8.0, attention_multiplier=0.015625, tie_word_embeddings=True),
+    "small-smollm3": dict(SMALL, model_type="smollm3", tie_word_embeddings=True, pad_token_id=0, bos_token_id=0,
+                          eos_token_id=0),
+    "small-exaone4": dict(SMALL, model_type="exaone4", sliding_window=128, sliding_window_pattern=4),
+    "small-olmo2": dict(SMALL, model_type="olmo2", tie_word_embeddings=False),
 }
 # (mode, batch, seq, new tokens, LoRA kind)
 GRID = [("train", 2, 256, 0, None), ("train", 2, 256, 0, "qv"), ("forward", 2, 256, 0, None),

@@ -199,6 +199,10 @@ SOURCES: dict[str, str] = {
                      "(LayerNorm, use_bias projections, c_fc/c_proj GELU MLP, residual_dropout), v5.23.0.",
     "hf-granite": "huggingface/transformers src/transformers/models/granite/modeling_granite.py "
                   "(embedding_multiplier, residual_multiplier, logits / logits_scaling), v5.23.0.",
+    "hf-smollm3": "huggingface/transformers src/transformers/models/smollm3/modeling_smollm3.py (use_rope = "
+                  "no_rope_layers[layer_idx]: NoPE layers), v5.23.0.",
+    "hf-exaone4": "huggingface/transformers src/transformers/models/exaone4/modeling_exaone4.py (post-attention and "
+                  "post-feedforward norms, q/k norms, rotary only on sliding layers), v5.23.0.",
     "pytorch-memtracker": "PyTorch torch/distributed/_tools/mem_tracker.py (MemTracker: live tensor bytes per "
                           "category, peak snapshot) run under torch._subclasses.fake_tensor.FakeTensorMode, the "
                           "method of the shared truth generator (generate_truth.py).",

@@ -209,6 +209,7 @@ class ModelSpec:
     lm_head_bias: bool = False
     parallel_residual: bool = False
     layer_types: tuple[LayerType, ...] = ()  # per layer; empty = all full attention
+    rope_layers: tuple[bool, ...] = ()  # per layer: rotary applied (empty = every layer); NoPE layers are False
     sliding_window: int | None = None
     embed_dim: int | None = None  # OPT-350m: word embeddings narrower than hidden, with project in/out
     # dropout rates in training, from the config (0: none)
@@ -236,6 +237,9 @@ class ModelSpec:
                 f"model: layer_types has {len(self.layer_types)} entries for {self.num_layers} layers")
         if any(t not in ("full", "sliding") for t in self.layer_types):
             raise LlmsizeError("model: layer types must be 'full' or 'sliding'")
+        if self.rope_layers and len(self.rope_layers) != self.num_layers:
+            raise LlmsizeError(
+                f"model: rope_layers has {len(self.rope_layers)} entries for {self.num_layers} layers")
         if "sliding" in self.layer_types and self.sliding_window is None:
             raise LlmsizeError("model: sliding layers need a sliding_window size")
         if not 0.0 < self.rotary_fraction <= 1.0:
@@ -257,6 +261,9 @@ class ModelSpec:
 
     def layer_type(self, i: int) -> LayerType:
         return self.layer_types[i] if self.layer_types else "full"
+
+    def uses_rope(self, i: int) -> bool:
+        return self.position == "rope" and (not self.rope_layers or self.rope_layers[i])
 
     @property
     def num_moe_layers(self) -> int:

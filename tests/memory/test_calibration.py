@@ -2,9 +2,8 @@
 forward, generate) and per model type, every case predicted and its absolute relative error of the
 peak within the limits below, on the shared truth (calib.jsonl), the extra cases of
 scripts/gen_truth_extra.py (truth_extra.jsonl) and the family cases of scripts/gen_family_truth.py
-(truth_families.jsonl). Reached when written: calib max 0.030%, truth_extra max 0.0043%, families:
-forward/generate exact, DeepSeek-V3 train 1.62% (its router and the math-path backward are not
-replayed op by op yet)."""
+(truth_families.jsonl). Reached when written: calib max 0.030%, truth_extra max 0.0043%, families: 0.014% for every type
+and mode except DeepSeek-V3 training (1.62%)."""
 from __future__ import annotations
 
 import json
@@ -21,9 +20,10 @@ LIMITS = {
     "calib.jsonl": (0.001, 0.001),
     "truth_extra.jsonl": (0.001, 0.001),
 }
-FAMILY_LIMITS = {  # truth_families.jsonl, per mode: (median, max)
-    "forward": (0.0, 1e-6), "generate": (0.0, 1e-6), "train": (0.015, 0.017), "lora train": (0.010, 0.015),
-}
+# truth_families.jsonl: max |error| per model type and mode (reached: 0.014% except DeepSeek-V3 training,
+# 1.62%: its sigmoid group router and the math-path backward are not replayed op by op yet)
+FAMILY_MAX = {"deepseek_v3": {"forward": 1e-6, "generate": 1e-6, "train": 0.017, "lora train": 0.015}}
+FAMILY_DEFAULT = {"forward": 1e-6, "generate": 0.0002, "train": 0.0002, "lora train": 0.0002}
 
 
 def _by(results, key):
@@ -47,13 +47,18 @@ def test_every_case_within_the_bar_per_mode_and_per_type(f):
         assert abs(worst.rel_error) <= per_type, (mt, worst.case.id, worst.rel_error)
 
 
-def test_family_truth_within_its_bar():
+def test_family_truth_within_its_bar_per_type_and_mode():
     results, summ = validate(DATA / "truth_families.jsonl")
-    assert all(r.error is None for r in results)
-    for mode, (med, mx) in FAMILY_LIMITS.items():
-        s = summ[mode]
-        assert s["n"] >= 2 and s["unpredicted"] == 0
-        assert s["median"] <= med and s["max"] <= mx, (mode, s)
+    assert all(r.error is None for r in results) and len(results) >= 32
+    types = _by(results, lambda r: r.case.config["model_type"])
+    assert len(types) >= 7
+    for mt, rs in types.items():
+        bar = FAMILY_MAX.get(mt, FAMILY_DEFAULT)
+        for mode, ms in _by(rs, lambda r: r.case.mode).items():
+            worst = max(ms, key=lambda r: abs(r.rel_error))
+            assert abs(worst.rel_error) <= bar[mode], (mt, mode, worst.case.id, worst.rel_error)
+    for mode in MODES:
+        assert summ[mode]["median"] <= 0.0002, (mode, summ[mode])
 
 
 def test_params_match_the_truth():

@@ -105,7 +105,7 @@ def attention(g: Sim, cx: Cx, h: Tn, mask: Tn | None,
         k2 = rmsnorm(g, cx, k, nkv * hd, cx.train_base, gemma=f32, groups=nkv if per_head else 1)
         g.drop(q, k)
         q, k = q2, k2
-    if s.position == "rope":
+    if s.position == "rope" and cx.rope:
         rb = F32 if cx.amp or t.rope_fp32 else cx.w
         q2 = rope(g, cx, q, nh, rb)
         k2 = rope(g, cx, k, nkv, rb)

@@ -40,6 +40,7 @@ class Cx:
     kv_bytes: int = 0  # bytes per cached element (0: the compute dtype)
     sliding: bool = False  # this layer uses sliding-window attention
     lora_layers: tuple[int, ...] | None = None  # layers carrying adapters (None: all)
+    rope: bool = True  # this layer applies rotary (False on NoPE layers)
 
     @property
     def T(self) -> int:  # noqa: N802

@@ -114,17 +114,20 @@ def kinds(spec, cx: Cx) -> tuple[tuple[Cx, bool], ...]:
 def _kinds(cx: Cx) -> tuple[tuple[Cx, bool], ...]:
     spec = cx.spec
     out = []
-    memo: dict[tuple[bool, bool], Cx] = {}
+    memo: dict[tuple[bool, bool, bool], Cx] = {}
     ll = None if cx.lora_layers is None else set(cx.lora_layers)
     for i in range(spec.num_layers):
         sl = spec.layer_type(i) == "sliding"
         lo = ll is None or i in ll
-        lcx = memo.get((sl, lo))
+        rp = spec.uses_rope(i) or spec.position != "rope"
+        lcx = memo.get((sl, lo, rp))
         if lcx is None:
             lcx = cx if sl == cx.sliding else replace(cx, sliding=sl)
             if not lo:
                 lcx = replace(lcx, lora=frozenset())
-            memo[(sl, lo)] = lcx
+            if not rp:
+                lcx = replace(lcx, rope=False)
+            memo[(sl, lo, rp)] = lcx
         out.append((lcx, spec.is_moe_layer(i)))
     return tuple(out)
 
