@@ -34,6 +34,13 @@ CONFIGS = {
                           eos_token_id=0),
     "small-exaone4": dict(SMALL, model_type="exaone4", sliding_window=128, sliding_window_pattern=4),
     "small-olmo2": dict(SMALL, model_type="olmo2", tie_word_embeddings=False),
+    "small-phi": dict(SMALL, model_type="phi", num_key_value_heads=4, resid_pdrop=0.1, bos_token_id=0, eos_token_id=0),
+    "small-falcon-7b-style": dict(model_type="falcon", hidden_size=256, num_hidden_layers=4, num_attention_heads=4,
+                                  multi_query=True, parallel_attn=True, new_decoder_architecture=False, bias=False,
+                                  vocab_size=1000, bos_token_id=0, eos_token_id=0),
+    "small-falcon-40b-style": dict(model_type="falcon", hidden_size=256, num_hidden_layers=4, num_attention_heads=4,
+                                   num_kv_heads=2, new_decoder_architecture=True, parallel_attn=True, bias=False,
+                                   vocab_size=1000, bos_token_id=0, eos_token_id=0),
 }
 # (mode, batch, seq, new tokens, LoRA kind)
 GRID = [("train", 2, 256, 0, None), ("train", 2, 256, 0, "qv"), ("forward", 2, 256, 0, None),
@@ -95,7 +102,8 @@ def _count_params(path: str, src: dict, only: str) -> None:
             continue
         with FakeTensorMode():
             m = AutoModelForCausalLM.from_config(AutoConfig.for_model(**cfg), dtype=torch.bfloat16)
-        layers = m.model.layers
+        body = m.get_decoder() if hasattr(m, "get_decoder") else m.model
+        layers = getattr(body, "layers", None) or getattr(body, "h")
         out["models"][name] = {"config": cfg, "model_type": cfg["model_type"],
                                "params": sum(p.numel() for p in m.parameters()),
                                "layer_params": [sum(p.numel() for p in layer.parameters()) for layer in layers]}

@@ -177,14 +177,16 @@ def _parallel_layer(g: Sim, cx: Cx, x: Tn, mask: Tn | None,
     Source: hf-gpt-neox"""
     h = norm(g, cx, x)
     a, ck, cv = attention(g, cx, h, mask, old)
-    g.drop(h)
+    shared = cx.spec.norms.per_layer == 1  # Falcon-7B, Phi: one norm output feeds both branches
+    if not shared:
+        g.drop(h)
     p = cx.spec.hidden_dropout
     if p:
         a2 = dropout(g, cx, a, p)
         g.drop(a)
         a = a2
-    n = norm(g, cx, x)
-    m = mlp(g, cx, n, False)
+    n = h if shared else norm(g, cx, x)
+    m = mlp(g, cx, n, False)  # the plain MLP applies the residual dropout itself
     g.drop(n)
     y = _add(g, m, a)
     g.drop(m, a)
