@@ -98,6 +98,7 @@ class MoE:
     shared_expert_gate: bool = False  # Qwen2-MoE: sigmoid gate Linear(h, 1) on the shared expert
     router_bias: bool = False  # router Linear has a bias parameter (gpt-oss)
     router_correction_bias: bool = False  # DeepSeek-V3: per-expert bias kept as a buffer, not a parameter
+    gate_fn: Literal["silu", "clamped_swiglu"] = "silu"  # gpt-oss: clamp, x * sigmoid(alpha x), (up + 1)
 
     def __post_init__(self) -> None:
         _positive("moe", num_experts=self.num_experts, top_k=self.top_k,

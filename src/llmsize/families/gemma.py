@@ -15,7 +15,9 @@ from llmsize.spec import ModelSpec, Traits, Vision
 _BASE = Traits(family="gemma", norm_plus_one=True, embed_scale=True, normalizer_buffer=True)
 _SANDWICH = replace(_BASE, source="hf-gemma2", norm_placement="sandwich")
 TRAITS = {"gemma": replace(_BASE, gguf_arch="gemma"), "gemma2": replace(_SANDWICH, gguf_arch="gemma2"),
-          "gemma3_text": replace(_SANDWICH, gguf_arch="gemma3_text"), "gemma3": replace(_SANDWICH, gguf_arch="gemma3")}
+          # Gemma 3: a rotary table for the sliding layers and one for the full layers
+          "gemma3_text": replace(_SANDWICH, gguf_arch="gemma3_text", rope_per_layer_type=True),
+          "gemma3": replace(_SANDWICH, gguf_arch="gemma3", rope_per_layer_type=True)}
 
 
 def _gemma(cfg: Config, name: str) -> ModelSpec:

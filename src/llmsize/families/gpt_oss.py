@@ -19,7 +19,8 @@ def read(cfg: Config, name: str) -> ModelSpec:
     c["attention"] = replace(c["attention"], sinks=True)
     c["moe"] = MoE(num_experts=integer(cfg, "num_local_experts"),
                    top_k=integer(cfg, "num_experts_per_tok", "experts_per_token"),
-                   expert_intermediate_size=integer(cfg, "intermediate_size"), expert_bias=True, router_bias=True)
+                   expert_intermediate_size=integer(cfg, "intermediate_size"), expert_bias=True, router_bias=True,
+                   gate_fn="clamped_swiglu")
     c["moe_layers"] = (True,) * c["num_layers"]
     return ModelSpec(**c, traits=_TRAITS)
 

@@ -296,6 +296,8 @@ def _eager(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, mask: Tn | None, kvlen: int) -> 
         g.op((w,), (w2,))
         g.drop(w)
         w = w2
+    if a.sinks:
+        return _sinks(g, cx, w, vc, kc, sc)
     w32 = g.new(sc * F32, True)  # softmax(dtype=float32) upcasts first
     g.op((w,), (w32,))
     sm = g.new(sc * F32, True)
@@ -317,17 +319,46 @@ class _LazyCopy:
         self.v, self.nb = v, nb
 
 
-def _pv(g: Sim, cx: Cx, p: Tn, vc: Tn | _LazyCopy, kc: Tn | None) -> Tn:
+def _sinks(g: Sim, cx: Cx, w: Tn, vc: Tn | _LazyCopy, kc: Tn | None, sc: int) -> Tn:
+    """gpt-oss eager: logits = cat([w, sinks]) - max; probs = softmax in the compute dtype; scores =
+    probs[..., :-1] (a strided view, copied by the matmul with v); attn_weights (w) lives until it is
+    rebound to scores, combined_logits until the function returns.
+
+    Source: hf-gpt-oss"""
+    b, ql, c, nh = cx.b, cx.q, cx.c, cx.spec.attention.num_heads
+    n1 = sc + b * nh * ql  # b n_h q (kv + 1)
+    cmb = g.new(n1 * c, True)
+    g.op((w,), (cmb,))
+    mx = g.new(b * nh * ql * c)
+    idx = g.new(b * nh * ql * 8)
+    g.op((cmb,), (mx,), (idx,))
+    g.drop(idx)
+    cl = g.new(n1 * c, True)
+    g.op((cmb, mx), (cl,))
+    g.drop(cmb, mx)
+    probs = g.new(n1 * c, True)
+    g.op((cl,), (probs,), (probs,))
+    scores = g.view(probs, sc * c)
+    g.op((probs,), (scores,))
+    g.drop(probs, w)
+    out = _pv(g, cx, scores, vc, kc, transient=sc * c)  # matmul copies the strided scores (not saved)
+    g.drop(cl)
+    return out
+
+
+def _pv(g: Sim, cx: Cx, p: Tn, vc: Tn | _LazyCopy, kc: Tn | None, transient: int = 0) -> Tn:
     """probabilities @ v, then transpose(1, 2).contiguous() (a copy); the repeated k and v die with
-    the function's locals."""
+    the function's locals. `transient`: bytes of a contiguous copy of p the matmul makes and frees."""
     a = cx.spec.attention
     tmp = None
     if isinstance(vc, _LazyCopy):
         tmp = g.new(vc.nb, vc.v.rg)
         g.op((vc.v,), (tmp,))
         vc = tmp
+    pc = g.new(transient) if transient else None
     o = g.new(cx.b * cx.q * a.num_heads * a.v_dim * cx.c, True)
     g.op((p, vc), (o,), (p, vc))
+    g.drop(pc)
     g.keep.append(p)  # returned as attn_weights: the decoder layer's `_` keeps it to its end
     if tmp is not None:
         g.drop(tmp)

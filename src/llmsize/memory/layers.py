@@ -49,6 +49,34 @@ def mlp(g: Sim, cx: Cx, x: Tn, moe: bool) -> Tn:
                      s.hidden_dropout, consume=t.mlp_inline)
 
 
+def _clamped_swiglu(g: Sim, gu: Tn, n: int) -> Tn:
+    """gpt-oss _apply_gate on [gate; up] interleaved (S x 2f): gate = clamp(gate); up = clamp(up);
+    glu = gate * sigmoid(gate * alpha); out = (up + 1) * glu. n: bytes of one S x f tensor.
+
+    Source: hf-gpt-oss"""
+    gate, up = g.view(gu, n), g.view(gu, n)
+    g.op((gu,), (gate, up))
+    gc = g.new(n, True)
+    g.op((gate,), (gc,), (gate,))  # clamp saves its input (the mask of kept values)
+    uc = g.new(n, True)
+    g.op((up,), (uc,), (up,))
+    g.drop(gate, up)
+    ga = g.new(n, True)
+    g.op((gc,), (ga,))
+    sg = g.new(n, True)
+    g.op((ga,), (sg,), (sg,))
+    g.drop(ga)
+    glu = g.new(n, True)
+    g.op((gc, sg), (glu,), (gc, sg))
+    g.drop(sg)
+    u1 = g.new(n, True)
+    g.op((uc,), (u1,))
+    out = g.new(n, True)
+    g.op((u1, glu), (out,), (u1, glu))
+    g.drop(u1, glu, uc, gc)
+    return out
+
+
 def moe_block(g: Sim, cx: Cx, x: Tn) -> Tn:
     """Router + transformers' grouped_mm experts (+ Qwen2-MoE shared expert with its sigmoid gate).
 
@@ -90,7 +118,14 @@ def moe_block(g: Sim, cx: Cx, x: Tn) -> Tn:
     lo = "experts" in cx.lora  # peft ParamWrapper adapters: rank r E per parameter (2 r E for [gate; up])
     pg_lo = k2 * cx.lora_r * E * (d + k2 * f) * cx.lora_bytes if lo else 0
     g.op((sel,), (gu,), (sel if cx.train_base else None,), pgrad=pg + pg_lo)
-    if e.expert_kind == "gated":
+    bsel = dbsel = None
+    if e.expert_bias:  # bias[expert_ids]: one row per routed token, added in place (out.add_(bias))
+        bsel = g.new(gu.nb, cx.train_base)
+        g.op((), (bsel,), pgrad=E * k2 * f * cx.w if cx.train_base else 0)
+    if e.gate_fn == "clamped_swiglu":
+        m = _clamped_swiglu(g, gu, S * f * c)
+        g.drop(gu)
+    elif e.expert_kind == "gated":
         gate, up = g.view(gu, S * f * c), g.view(gu, S * f * c)
         g.op((gu,), (gate, up))
         a = act(g, gate, "silu")
@@ -104,6 +139,9 @@ def moe_block(g: Sim, cx: Cx, x: Tn) -> Tn:
     g.op((m,), (dn,), (m if cx.train_base else None,),
          pgrad=(E * f * d * cx.w if cx.train_base else 0) + (cx.lora_r * E * (f + d) * cx.lora_bytes if lo else 0))
     g.drop(m)
+    if e.expert_bias:
+        dbsel = g.new(dn.nb, cx.train_base)
+        g.op((), (dbsel,), pgrad=E * d * cx.w if cx.train_base else 0)
     wo = g.new(S * d * max(c, wb), True)
     g.op((dn, sw), (wo,), (dn, sw))
     inv = g.new(S * 8)
@@ -114,7 +152,7 @@ def moe_block(g: Sim, cx: Cx, x: Tn) -> Tn:
     g.op((wo2,), (fin,))
     g.drop(wo2)
     out = cast(g, fin, T * d * x.nb // (T * d))
-    g.drop(fin, sel, sw, dn, perm, srt, tok, inv, idx)
+    g.drop(fin, sel, sw, dn, perm, srt, tok, inv, idx, bsel, dbsel)
     if sh is not None:
         gl = linear(g, cx, x, d, 1, "shared_expert_gate")
         sg = g.new(T * c, gl.rg)
