@@ -59,28 +59,28 @@ def test_bad_input_is_one_line_exit_2(args, stdin, needle):
     assert len(lines) == 1 and needle in lines[0], r.stderr
 
 
-STARCODER2 = ('{"model_type": "starcoder2", "hidden_size": 64, "num_hidden_layers": 2, "vocab_size": 10, '
+UNKNOWN = ('{"model_type": "xlnet", "hidden_size": 64, "num_hidden_layers": 2, "vocab_size": 10, '
               '"num_attention_heads": 8, "intermediate_size": 8}')
 
 
 def test_unknown_model_type_is_an_error_listing_the_known_ones():
-    r = run(["params", "-"], STARCODER2)
+    r = run(["params", "-"], UNKNOWN)
     assert r.returncode == 2 and "Traceback" not in r.stderr
-    assert "'starcoder2' is not one llmsize knows" in r.stderr and "llama" in r.stderr and "--assume" in r.stderr
+    assert "'xlnet' is not one llmsize knows" in r.stderr and "llama" in r.stderr and "--assume" in r.stderr
     r = run(["train", "-", "--seq-len", "64"], '{"model_type": "bert", "hidden_size": 64, "num_hidden_layers": 2, '
             '"vocab_size": 10, "num_attention_heads": 8, "intermediate_size": 8}')
     assert r.returncode == 2 and "'bert' is not one llmsize knows" in r.stderr
 
 
 def test_assume_reads_an_unknown_type_and_says_so_in_every_output():
-    r = run(["params", "-", "--json", "--assume", "llama"], STARCODER2)
+    r = run(["params", "-", "--json", "--assume", "llama"], UNKNOWN)
     assert r.returncode == 0, r.stderr
     obj = json.loads(r.stdout)
-    assert obj["model_type"] == "starcoder2" and obj["assumed_family"] == "llama"
+    assert obj["model_type"] == "xlnet" and obj["assumed_family"] == "llama"
     assert any("--assume llama" in n for n in obj["notes"]) and "--assume llama" in r.stderr
-    r = run(["params", "-", "--assume", "llama"], STARCODER2)
+    r = run(["params", "-", "--assume", "llama"], UNKNOWN)
     assert "read as llama (--assume)" in r.stdout and "--assume llama" in r.stderr
-    r = run(["params", "-", "--assume", "llama"], STARCODER2.replace("starcoder2", "llama"))
+    r = run(["params", "-", "--assume", "llama"], UNKNOWN.replace("xlnet", "llama"))
     assert r.returncode == 2 and "drop --assume" in r.stderr
 
 

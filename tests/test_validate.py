@@ -85,14 +85,14 @@ def test_cli_validate_table_and_errors(tmp_path):
 
 def test_a_case_that_cannot_be_predicted_is_its_own_error_and_the_rest_go_on(tmp_path):
     bad = json.loads(LINE)
-    bad["id"], bad["config"] = "sc2", {**bad["config"], "model_type": "starcoder2"}
+    bad["id"], bad["config"] = "xl", {**bad["config"], "model_type": "xlnet"}
     f = tmp_path / "c.jsonl"
     f.write_text(json.dumps(bad) + "\n" + LINE + "\n")
     results, summ = validate(f)
     assert [r.error is None for r in results] == [False, True]
-    assert "'starcoder2' is not one llmsize knows" in results[0].error
+    assert "'xlnet' is not one llmsize knows" in results[0].error
     assert results[1].predicted_peak is not None and summ["train"]["n"] == 1
     assert summ["train"]["unpredicted"] == 1
     r = run(["validate", str(f)])
     assert r.returncode == 0, r.stderr
-    assert "Cases not predicted" in r.stdout and "sc2" in r.stdout
+    assert "Cases not predicted" in r.stdout and "xl" in r.stdout

@@ -176,8 +176,10 @@ def trace(cfg: Mapping[str, Any], wl: Workload, *, folder: Path | None = None,
             model = transformers.AutoModelForCausalLM.from_config(
                 conf, dtype=dtype, attn_implementation=wl.attn_impl, trust_remote_code=trust_remote_code)
         except (ValueError, KeyError, TypeError) as e:
+            msg = str(e).splitlines()[0]
+            hint = " (try --attn eager)" if "attention implementation" in msg and wl.attn_impl != "eager" else ""
             raise LlmsizeError(f"transformers cannot build a causal LM for {conf.model_type!r}: "
-                               f"{str(e).splitlines()[0][:200]}") from None
+                               f"{msg[:200]}{hint}") from None
         if wl.mode == "train":
             model.config.use_cache = False
             if wl.grad_checkpointing:

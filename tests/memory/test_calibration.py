@@ -27,7 +27,7 @@ LIMITS = {
 FAMILY_MAX = {"deepseek_v3": {"forward": 1e-6, "generate": 1e-6, "train": 0.017, "lora train": 0.015},
               # gpt-oss: the router (top-k then softmax) and the expert backward are approximate
               "gpt_oss": {"forward": 0.0007, "generate": 0.0005, "train": 0.017, "lora train": 0.005},
-              "gemma3_text": {"forward": 1e-6, "generate": 1e-6, "train": 0.0003, "lora train": 0.0005},
+              "gemma3_text": {"forward": 1e-6, "generate": 1e-5, "train": 0.0003, "lora train": 0.0005},
               "qwen3_moe": {"forward": 0.0006, "generate": 0.0003, "train": 0.0002, "lora train": 0.0002},
               "falcon": {"forward": 0.32, "generate": 0.14, "train": 0.24, "lora train": 0.32}}
 FAMILY_DEFAULT = {"forward": 1e-6, "generate": 0.0002, "train": 0.0002, "lora train": 0.0002}
