@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import sys
-import time
 
 DS = dict(model_type="deepseek_v3", hidden_size=512, intermediate_size=1024, moe_intermediate_size=128,
           num_hidden_layers=3, num_attention_heads=8, num_key_value_heads=8, n_routed_experts=8, n_shared_experts=1,
@@ -74,26 +73,18 @@ def main() -> None:
                transformers=transformers.__version__, peft=peft.__version__, device="cpu")
     if a.params_out:
         _count_params(a.params_out, src, a.only)
-    with open(a.out, "a") as f:
-        for name, cfg in CONFIGS.items():
-            gt.MODELS[name] = {k: v for k, v in cfg.items()}
-            for mode, b, s, new, lo in GRID:
-                w = gt.W(name, mode, b, s, new, lo=gt.lora(name, 16, lo) if lo else None)
-                cid = gt.case_id(name, w)
-                if cid in done or a.only not in cid:
-                    continue
-                t = time.time()
-                rec = dict(id=cid, model=name, config=gt.MODELS[name], workload=w)
-                try:
-                    rec["measured"], _ = gt.measure(name, w)
-                except Exception as e:  # noqa: BLE001
-                    rec["error"] = f"{type(e).__name__}: {e}"[:300]
-                rec["source"] = dict(src, wall_s=round(time.time() - t, 1))
-                f.write(json.dumps(rec) + "\n")
-                f.flush()
-                print(cid, rec.get("measured", {}).get("peak_bytes", rec.get("error")), rec["source"]["wall_s"],
-                      flush=True)
+    os.environ["LLMSIZE_TRUTH_DIR"] = a.generator
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from gen_truth_extra import run_cases  # noqa: E402  (one runner for measured cases)
 
+    cases = []
+    for name, cfg in CONFIGS.items():
+        gt.MODELS[name] = dict(cfg)
+        for mode, b, s, new, lo in GRID:
+            w = gt.W(name, mode, b, s, new, lo=gt.lora(name, 16, lo) if lo else None)
+            if a.only in gt.case_id(name, w):
+                cases.append((name, w))
+    run_cases(cases, a.out, src, done)
 
 def _count_params(path: str, src: dict, only: str) -> None:
     """sum(numel) of the model transformers builds (FakeTensorMode), in total and per decoder layer."""

@@ -72,7 +72,7 @@ def _unpacked_inputs(transformers: Any) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _module_to_on_fake(torch: Any) -> Iterator[None]:
+def module_to_on_fake(torch: Any) -> Iterator[None]:
     """peft moves adapters with nn.Module.to(), which swaps tensors in place and fails on fake
     parameters; inside this context .to() re-assigns converted Parameters and buffers instead (the
     same end state)."""
@@ -86,7 +86,7 @@ def _module_to_on_fake(torch: Any) -> Iterator[None]:
             kw: dict[str, Any] = {}
             if device is not None and t.device != device:
                 kw["device"] = device
-            if dtype is not None and t.is_floating_point() and t.dtype != dtype:
+            if dtype is not None and (t.is_floating_point() or t.is_complex()) and t.dtype != dtype:
                 kw["dtype"] = dtype
             return kw
 
@@ -255,7 +255,7 @@ def _with_lora(torch: Any, model: Any, wl: Workload) -> Any:
     tm = wl.lora.target_modules
     lc = LoraConfig(r=wl.lora.r, lora_alpha=wl.lora.alpha, lora_dropout=0.0, bias="none", task_type="CAUSAL_LM",
                     target_modules="all-linear" if tm == ("all-linear",) else list(tm))
-    with _module_to_on_fake(torch):
+    with module_to_on_fake(torch):
         model = get_peft_model(model, lc)
     if wl.grad_checkpointing:
         model.enable_input_require_grads()
