@@ -15,7 +15,7 @@ Source: hf-llama
 from __future__ import annotations
 
 from llmsize.memory.blocks import F32, Cx, cast, dropout, linear, rmsnorm
-from llmsize.memory.mla import mla_projections
+from llmsize.memory.mla import mla_projections, rope_half
 from llmsize.memory.sim import Sim, Tn
 
 def rope(g: Sim, cx: Cx, x: Tn, heads: int, rot_bytes: int) -> Tn:
@@ -27,16 +27,7 @@ def rope(g: Sim, cx: Cx, x: Tn, heads: int, rot_bytes: int) -> Tn:
     rot = max(2, int(a.head_dim * cx.spec.rotary_fraction)) // 2 * 2
     n = T * heads * rot
     eb = max(rot_bytes, x.nb // (T * heads * a.head_dim))
-    t1 = g.new(n * eb, x.rg)
-    g.op((x,), (t1,))
-    rh = g.new(n * (x.nb // (T * heads * a.head_dim)), x.rg)
-    g.op((x,), (rh,))
-    t2 = g.new(n * eb, x.rg)
-    g.op((rh,), (t2,))
-    g.drop(rh)
-    qe = g.new(n * eb, x.rg)
-    g.op((t1, t2), (qe,))
-    g.drop(t1, t2)
+    qe = rope_half(g, x, n, eb, x.nb // (T * heads * a.head_dim))
     if cx.spec.traits.rope_cat:  # rotary ends in torch.cat: q, k come out contiguous (b, n, s, d)
         full = g.new(T * heads * a.head_dim * eb, x.rg)
         g.op((qe, x), (full,))

@@ -35,8 +35,9 @@ def _rope_interleave(g: Sim, x: Tn, n: int, eb: int) -> Tn:
     return out
 
 
-def _rope_half(g: Sim, x: Tn, n: int, eb: int, xb: int) -> Tn:
-    """x cos + rotate_half(x) sin (rope_interleave false)."""
+def rope_half(g: Sim, x: Tn, n: int, eb: int, xb: int) -> Tn:
+    """x cos + rotate_half(x) sin on n elements: products in eb bytes (the dtype of cos/sin), the
+    rotated copy in the input's xb bytes; nothing saved (cos and sin do not train)."""
     t1 = g.new(n * eb, x.rg)
     g.op((x,), (t1,))
     rh = g.new(n * xb, x.rg)
@@ -85,7 +86,7 @@ def mla_projections(g: Sim, cx: Cx, h: Tn, old: tuple[Tn, Tn] | None
     latent = rmsnorm(g, cx, kv_nope, r, cx.train_base)
     g.drop(kv_nope)
     eb = max(F32 if cx.amp else cx.w, qb)
-    rope = _rope_interleave if a.rope_interleave else (lambda g_, x, n, e: _rope_half(g_, x, n, e, qb))
+    rope = _rope_interleave if a.rope_interleave else (lambda g_, x, n, e: rope_half(g_, x, n, e, qb))
     q_rot2 = rope(g, q_rot, T * nh * dr, eb)
     k_rot2 = rope(g, k_rot, T * dr, max(F32 if cx.amp else cx.w, kb_))
     g.drop(q_rot, k_rot)
