@@ -205,6 +205,8 @@ SOURCES: dict[str, str] = {
                   "post-feedforward norms, q/k norms, rotary only on sliding layers), v5.23.0.",
     "hf-phi": "huggingface/transformers src/transformers/models/phi/modeling_phi.py (parallel attention and MLP "
               "on one input_layernorm, partial rotary, dense/fc1/fc2 with biases, lm_head bias), v5.23.0.",
+    "hf-stablelm": "huggingface/transformers src/transformers/models/stablelm/modeling_stablelm.py (LayerNorm, "
+                   "partial rotary with torch.cat, sequential or parallel residual), v5.23.0.",
     "pytorch-memtracker": "PyTorch torch/distributed/_tools/mem_tracker.py (MemTracker: live tensor bytes per "
                           "category, peak snapshot) run under torch._subclasses.fake_tensor.FakeTensorMode, the "
                           "method of the shared truth generator (generate_truth.py).",

@@ -178,7 +178,9 @@ def layer(g: Sim, cx: Cx, x: Tn, moe: bool, mask: Tn | None,
     pre = t.norm_placement != "post"  # OLMo 2/3 normalise only the branch outputs
     h = norm(g, cx, x) if pre else g.view(x)
     a, ck, cv = attention(g, cx, h, mask, old)
-    g.drop(h)
+    keep_h = h if t.keeps_norm_output else None
+    if keep_h is None:
+        g.drop(h)
     if s.hidden_dropout:  # resid_dropout (GPT-2, inside the attention) / dropout (OPT)
         a2 = dropout(g, cx, a, s.hidden_dropout)
         g.drop(a)
@@ -203,7 +205,7 @@ def layer(g: Sim, cx: Cx, x: Tn, moe: bool, mask: Tn | None,
     if t.residual_scale:
         m = _scaled(g, m)
     out = _add(g, h2, m)
-    g.drop(m, h2, keep_a, x, *g.keep)
+    g.drop(m, h2, keep_a, keep_h, x, *g.keep)
     g.keep.clear()
     return out, ck, cv
 
