@@ -178,6 +178,8 @@ class Traits:
     q_prescale: bool = False  # OPT: q_proj(h) * scaling as its own tensor
     mlp_inline: bool = False  # OPT: the MLP rebinds the norm output's variable (it dies at fc1)
     keeps_attn_output: bool = False  # GPT2Block keeps `attn_output` alive to the end of the block
+    gated_mlp_dropout: bool = False  # Seed-OSS: the residual dropout also follows the gated MLP
+    qk_norm_after_rope: bool = False  # HunYuan: q/k norms applied to the rotated q, k
     keeps_norm_output: bool = False  # StableLM: the input norm's output stays bound to the end of the layer
     eager_softmax_fp32: bool = True  # transformers' eager upcasts scores to fp32 (GPT-2's own does not)
     position_ids_per_row: bool = False  # OPT: position ids and learned positions are b x q, not 1 x q

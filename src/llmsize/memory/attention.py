@@ -57,6 +57,19 @@ def _cache_append(g: Sim, cx: Cx, old: Tn | None, per_token: int, old_sliding: T
     return new
 
 
+def _qk_norm(g: Sim, cx: Cx, q: Tn, k: Tn) -> tuple[Tn, Tn]:
+    """RMSNorm on q and k: per head (Qwen 3, Gemma 3) or over all heads (OLMo 2), with the family's
+    RMSNorm variant."""
+    a, t = cx.spec.attention, cx.spec.traits
+    per_head = a.qk_norm == "head"
+    f32 = t.norm_plus_one or t.norm_weight_fp32
+    q2 = rmsnorm(g, cx, q, a.num_heads * a.head_dim, cx.train_base, gemma=f32, groups=a.num_heads if per_head else 1)
+    k2 = rmsnorm(g, cx, k, a.num_kv_heads * a.head_dim, cx.train_base, gemma=f32,
+                 groups=a.num_kv_heads if per_head else 1)
+    g.drop(q, k)
+    return q2, k2
+
+
 def attention(g: Sim, cx: Cx, h: Tn, mask: Tn | None,
               old: tuple[Tn, Tn] | None = None) -> tuple[Tn, Tn | None, Tn | None]:
     """One attention block on input h (T x d). Returns (output T x d, cached k, cached v).
@@ -89,19 +102,16 @@ def attention(g: Sim, cx: Cx, h: Tn, mask: Tn | None,
             q = q2
         k = linear(g, cx, h, d, nkv * hd, t.leaf("attn_k"), a.qkv_bias)
         v = linear(g, cx, h, d, nkv * dv, t.leaf("attn_v"), a.qkv_bias)
-    if a.qk_norm != "none":
-        per_head = a.qk_norm == "head"
-        f32 = t.norm_plus_one or t.norm_weight_fp32  # the family's RMSNorm class is used for q and k too
-        q2 = rmsnorm(g, cx, q, nh * hd, cx.train_base, gemma=f32, groups=nh if per_head else 1)
-        k2 = rmsnorm(g, cx, k, nkv * hd, cx.train_base, gemma=f32, groups=nkv if per_head else 1)
-        g.drop(q, k)
-        q, k = q2, k2
+    if a.qk_norm != "none" and not t.qk_norm_after_rope:
+        q, k = _qk_norm(g, cx, q, k)
     if s.position == "rope" and cx.rope:
         rb = F32 if cx.amp or t.rope_fp32 else cx.w
         q2 = rope(g, cx, q, nh, rb)
         k2 = rope(g, cx, k, nkv, rb)
         g.drop(q, k)
         q, k = q2, k2
+    if a.qk_norm != "none" and t.qk_norm_after_rope:  # HunYuan
+        q, k = _qk_norm(g, cx, q, k)
     # -- cache ----------------------------------------------------------------------------
     ck = cv = None
     kvlen = cx.kv

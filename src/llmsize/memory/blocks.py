@@ -206,6 +206,13 @@ def act(g: Sim, x: Tn, kind: str) -> Tn:
         g.op((a1, o1), (y,), (a1, o1))
         g.drop(a1, o1)
         return y
+    if kind == "relu2":  # ReLUSquaredActivation: square(relu(x)); both ops save relu's output
+        r = g.new(x.nb, x.rg)
+        g.op((x,), (r,), (r,))
+        y = g.new(x.nb, x.rg)
+        g.op((r,), (y,), (r,))
+        g.drop(r)
+        return y
     y = g.new(x.nb, x.rg)
     g.op((x,), (y,), (y,) if kind == "relu" else (x,))
     return y
@@ -215,13 +222,15 @@ def act_kind(name: str) -> str:
     n = name.lower()
     if n in ("gelu_new", "gelu_fast", "gelu_pytorch_tanh_python"):
         return "gelu_new"
+    if n == "relu2":
+        return "relu2"
     if n.startswith("relu"):
         return "relu"
     return "silu"  # silu/swish/gelu/gelu_pytorch_tanh: one fused op saving its input
 
 
 def gated_mlp(g: Sim, cx: Cx, x: Tn, f: int, fused: bool, act_name: str, bias: bool = False,
-              leaves: tuple[str, str, str] = ("gate_proj", "up_proj", "down_proj")) -> Tn:
+              leaves: tuple[str, str, str] = ("gate_proj", "up_proj", "down_proj"), p_drop: float = 0.0) -> Tn:
     """down(act(gate(x)) * up(x)) (Llama, Qwen, Mistral, Gemma); Phi-3 fuses [gate; up] in one matmul.
 
     Saved: gate (act input), act(gate), up, their product (down's input): 4 x T x f.
@@ -248,6 +257,10 @@ def gated_mlp(g: Sim, cx: Cx, x: Tn, f: int, fused: bool, act_name: str, bias: b
     g.drop(up)
     y = linear(g, cx, m, f, d, leaves[2], bias)
     g.drop(m)
+    if p_drop:  # Seed-OSS: dropout on the MLP output (residual_dropout)
+        z = dropout(g, cx, y, p_drop)
+        g.drop(y)
+        return z
     return y
 
 

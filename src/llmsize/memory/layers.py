@@ -43,7 +43,8 @@ def mlp(g: Sim, cx: Cx, x: Tn, moe: bool) -> Tn:
         return moe_block(g, cx, x)
     m = s.mlp
     if m.kind == "gated":
-        return gated_mlp(g, cx, x, m.intermediate_size, m.fused_gate_up, m.activation, m.bias)
+        return gated_mlp(g, cx, x, m.intermediate_size, m.fused_gate_up, m.activation, m.bias,
+                         p_drop=s.hidden_dropout if s.traits.gated_mlp_dropout else 0.0)
     t = s.traits
     return plain_mlp(g, cx, x, m.intermediate_size, m.activation, (t.leaf("ffn_up"), t.leaf("ffn_down")),
                      s.hidden_dropout, consume=t.mlp_inline)
