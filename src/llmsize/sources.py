@@ -207,6 +207,10 @@ SOURCES: dict[str, str] = {
               "on one input_layernorm, partial rotary, dense/fc1/fc2 with biases, lm_head bias), v5.23.0.",
     "hf-stablelm": "huggingface/transformers src/transformers/models/stablelm/modeling_stablelm.py (LayerNorm, "
                    "partial rotary with torch.cat, sequential or parallel residual), v5.23.0.",
+    "hf-olmo": "huggingface/transformers src/transformers/models/olmo/modeling_olmo.py (OlmoLayerNorm: "
+               "F.layer_norm(x.float(), no weight or bias).to(dtype)), v5.23.0.",
+    "hf-ernie4_5": "huggingface/transformers src/transformers/models/ernie4_5/modeling_ernie4_5.py "
+                   "(apply_rotary_pos_emb: repeat_interleave'd fp32 cos/sin, q.float() products), v5.23.0.",
     "pytorch-memtracker": "PyTorch torch/distributed/_tools/mem_tracker.py (MemTracker: live tensor bytes per "
                           "category, peak snapshot) run under torch._subclasses.fake_tensor.FakeTensorMode, the "
                           "method of the shared truth generator (generate_truth.py).",

@@ -117,6 +117,7 @@ class Norms:
     bias: bool = False
     per_layer: int = 2  # Gemma 2/3: 4; Falcon-7B parallel: 1
     final: bool = True
+    affine: bool = True  # False: no weight (OLMo 1's non-parametric LayerNorm)
 
     def __post_init__(self) -> None:
         if self.kind not in ("layernorm", "rmsnorm"):
@@ -165,6 +166,7 @@ class Traits:
     router_leaf: str = "gate"  # MoE router module name
     norm_plus_one: bool = False  # Gemma RMSNorm: x * (1 + w), the weight product in fp32 (then cast)
     norm_weight_fp32: bool = False  # OLMo RMSNorm: (w * x_fp32).to(dtype), the weight product in fp32
+    layernorm_fp32: bool = False  # OLMo 1: layer_norm(x.float()).to(dtype)
     # pre: norm -> branch -> add (Llama); sandwich: norm -> branch -> norm -> add (Gemma 2/3);
     # post: branch -> norm -> add (OLMo 2/3)
     norm_placement: Literal["pre", "sandwich", "post"] = "pre"
@@ -173,6 +175,7 @@ class Traits:
     residual_scale: bool = False  # Granite: residual + branch * residual_multiplier (a tensor per branch)
     logits_scale: bool = False  # Granite: logits / logits_scaling (a tensor of the logits' size)
     rope_fp32: bool = False  # OLMo 2/3: cos/sin stay fp32, rotary products fp32, cast back to q's dtype
+    rope_interleaved_fp32: bool = False  # Ernie 4.5: interleaved cos/sin per call, fp32 products
     rope_per_layer_type: bool = False  # OLMo 3: cos/sin tables and inv_freq per layer type (sliding, full)
     rope_cat: bool = False  # q, k reach attention contiguous (b, n, s, d): rotary (or MLA) ends in torch.cat
     q_prescale: bool = False  # OPT: q_proj(h) * scaling as its own tensor

@@ -144,7 +144,7 @@ def mlp_tensors(spec: ModelSpec, i: int) -> Iterator[Tensor]:
 
 def layer_tensors(spec: ModelSpec, i: int) -> Iterator[Tensor]:
     """All weights of decoder layer i, norms included."""
-    for k in range(spec.norms.per_layer):
+    for k in range(spec.norms.per_layer if spec.norms.affine else 0):
         yield from _norm(spec, f"model.layers.{i}.norm{k}", "norm", spec.hidden_size, i)
     yield from attention_tensors(spec, i)
     yield from mlp_tensors(spec, i)
@@ -161,7 +161,7 @@ def outer_tensors(spec: ModelSpec) -> Iterator[Tensor]:
         yield Tensor(name="model.project_in.weight", role="proj_in", shape=(d, e), linear=True, module="project_in")
         yield Tensor(name="model.project_out.weight", role="proj_out", shape=(e, d), linear=True,
                      module="project_out")
-    if spec.norms.final:
+    if spec.norms.final and spec.norms.affine:
         yield from _norm(spec, "model.norm", "output_norm", d, None)
     if not spec.tie_word_embeddings:
         yield Tensor(name="lm_head.weight", role="output", shape=(spec.vocab_size, e), linear=True, module="lm_head")

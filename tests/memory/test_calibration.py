@@ -32,6 +32,8 @@ FAMILY_MAX = {"deepseek_v3": {"forward": 1e-6, "generate": 1e-6, "train": 0.017,
               # Helium: RMSNorm casts its weight to fp32 each call; Seed-OSS: LoRA with attention dropout
               "helium": {"forward": 1e-6, "generate": 1e-6, "train": 0.005, "lora train": 0.007},
               "seed_oss": {"forward": 1e-6, "generate": 1e-6, "train": 0.0002, "lora train": 0.009},
+              # ERNIE 4.5: the fp32 interleaved rotary's backward is approximate
+              "ernie4_5": {"forward": 1e-6, "generate": 1e-6, "train": 0.01, "lora train": 0.014},
               "qwen3_moe": {"forward": 0.0006, "generate": 0.0003, "train": 0.0002, "lora train": 0.0002},
               "falcon": {"forward": 0.32, "generate": 0.14, "train": 0.24, "lora train": 0.32}}
 FAMILY_DEFAULT = {"forward": 1e-6, "generate": 0.0002, "train": 0.0002, "lora train": 0.0002}
@@ -60,9 +62,9 @@ def test_every_case_within_the_bar_per_mode_and_per_type(f):
 
 def test_family_truth_within_its_bar_per_type_and_mode():
     results, summ = validate(DATA / "truth_families.jsonl")
-    assert all(r.error is None for r in results) and len(results) >= 84
+    assert all(r.error is None for r in results) and len(results) >= 92
     types = _by(results, lambda r: r.case.config["model_type"])
-    assert len(types) >= 18
+    assert len(types) >= 20
     for mt, rs in types.items():
         bar = FAMILY_MAX.get(mt, FAMILY_DEFAULT)
         for mode, ms in _by(rs, lambda r: r.case.mode).items():

@@ -17,6 +17,13 @@ from llmsize.memory.sim import Sim, Tn
 def norm(g: Sim, cx: Cx, x: Tn) -> Tn:
     """The family's normalisation over d."""
     s, d = cx.spec, cx.spec.hidden_size
+    if s.norms.kind == "layernorm" and s.traits.layernorm_fp32:  # OLMo 1: in fp32, cast back
+        x32 = cast(g, x, cx.T * d * F32)
+        o32 = layernorm(g, cx, x32, d, cx.train_base and s.norms.affine, s.norms.bias)
+        g.drop(x32)
+        out = cast(g, o32, x.nb)
+        g.drop(o32)
+        return out
     if s.norms.kind == "layernorm":
         return layernorm(g, cx, x, d, cx.train_base, s.norms.bias)
     return rmsnorm(g, cx, x, d, cx.train_base, gemma=s.traits.norm_plus_one or s.traits.norm_weight_fp32)
