@@ -136,7 +136,13 @@ def main():
     import transformers
     src = dict(tool="torch MemTracker under FakeTensorMode (scripts/gen_truth_extra.py)", torch=torch.__version__,
                transformers=transformers.__version__, peft=peft.__version__, device="cpu")
-    with open(a.out, "a") as f:
+    run_cases(cases, a.out, src, done)
+
+
+def run_cases(cases: list, out: str, src: dict, done: set) -> None:
+    """Measure each (model name, workload) with the generator's measure(), appending one JSON line per
+    case to `out` (skipping ids in `done`); a failed case is recorded as its error."""
+    with open(out, "a") as f:
         for name, w in cases:
             cid = g.case_id(name, w)
             if cid in done:
@@ -154,7 +160,6 @@ def main():
             m = rec.get("measured")
             print(f"{cid:70s} {m['peak_bytes'] / 2**30 if m else rec['error'][:80]} {rec['source']['wall_s']}s",
                   flush=True)
-
 
 if __name__ == "__main__":
     main()

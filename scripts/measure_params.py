@@ -69,41 +69,11 @@ QV_DEFAULT = ["q_proj", "v_proj"]
 # memory ground-truth generator), which found that nn.Module.to() on FakeTensor parameters fails
 # inside peft's adapter injection.
 # ----------------------------------------------------------------------------------------------
-@contextlib.contextmanager
 def fake_safe_module_to():
-    """nn.Module.to() on FakeTensor parameters goes through torch.utils.swap_tensors, which fails
-    ("Cannot swap ... weakref") -- peft calls it while injecting adapters. Inside this context,
-    Module.to() is a no-op when nothing would change, and otherwise re-assigns new Parameters/buffers
-    converted with Tensor.to(). Same end state (device, dtype, requires_grad) as the real call."""
-    orig = nn.Module.to
+    """nn.Module.to() on fake parameters (peft's adapter injection): llmsize.trace's helper."""
+    from llmsize.trace import module_to_on_fake
 
-    def to(self, *args, **kwargs):
-        device, dtype, _, _ = torch._C._nn._parse_to(*args, **kwargs)
-
-        def conv(t):
-            kw = {}
-            if device is not None and t.device != device:
-                kw["device"] = device
-            if dtype is not None and (t.is_floating_point() or t.is_complex()) and t.dtype != dtype:
-                kw["dtype"] = dtype
-            return kw
-
-        for owner in self.modules():
-            for pn, p in list(owner.named_parameters(recurse=False)):
-                kw = conv(p)
-                if kw:
-                    setattr(owner, pn, nn.Parameter(p.data.to(**kw), requires_grad=p.requires_grad))
-            for bn, b in list(owner.named_buffers(recurse=False)):
-                kw = conv(b)
-                if kw:
-                    owner._buffers[bn] = b.to(**kw)
-        return self
-
-    nn.Module.to = to
-    try:
-        yield
-    finally:
-        nn.Module.to = orig
+    return module_to_on_fake(torch)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -37,7 +37,10 @@ def test_params_json_shape():
 @pytest.mark.parametrize("args, stdin, needle", [
     (["params", "-"], "{not json", "not valid JSON"),
     (["params", "-"], '{"model_type": "llama", "hidden_size": 64}', "lacks"),
-    (["params", "-"], '{"model_type": "bert", "hidden_size": 64}', "unsupported model_type"),
+    (["params", "-"], '{"model_type": "bert", "hidden_size": 64}', "is not one llmsize knows"),
+    (["params", "-", "--assume", "lama"], '{"model_type": "bert", "hidden_size": 64}', "did you mean"),
+    (["params", "--hidden", "64", "--layers", "2", "--heads", "8", "--vocab", "10", "--assume", "llama"], None,
+     "--assume needs a MODEL"),
     (["params", "-"], '{"model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2, "vocab_size": 10, '
                       '"num_attention_heads": 6, "intermediate_size": 8}', "must divide"),
     (["params", "-"], '{"model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2, "vocab_size": 10, '
@@ -56,13 +59,29 @@ def test_bad_input_is_one_line_exit_2(args, stdin, needle):
     assert len(lines) == 1 and needle in lines[0], r.stderr
 
 
-def test_generic_config_warns_on_stderr(capsys):
-    cfg = ('{"model_type": "mystery", "hidden_size": 64, "num_hidden_layers": 2, "vocab_size": 10, '
-           '"num_attention_heads": 8, "intermediate_size": 8}')
-    r = run(["params", "-", "--json"], cfg)
-    assert r.returncode == 0
-    assert "assumed a Llama-style decoder" in r.stderr
-    assert json.loads(r.stdout)["total_params"] > 0
+UNKNOWN = ('{"model_type": "xlnet", "hidden_size": 64, "num_hidden_layers": 2, "vocab_size": 10, '
+              '"num_attention_heads": 8, "intermediate_size": 8}')
+
+
+def test_unknown_model_type_is_an_error_listing_the_known_ones():
+    r = run(["params", "-"], UNKNOWN)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "'xlnet' is not one llmsize knows" in r.stderr and "llama" in r.stderr and "--assume" in r.stderr
+    r = run(["train", "-", "--seq-len", "64"], '{"model_type": "bert", "hidden_size": 64, "num_hidden_layers": 2, '
+            '"vocab_size": 10, "num_attention_heads": 8, "intermediate_size": 8}')
+    assert r.returncode == 2 and "'bert' is not one llmsize knows" in r.stderr
+
+
+def test_assume_reads_an_unknown_type_and_says_so_in_every_output():
+    r = run(["params", "-", "--json", "--assume", "llama"], UNKNOWN)
+    assert r.returncode == 0, r.stderr
+    obj = json.loads(r.stdout)
+    assert obj["model_type"] == "xlnet" and obj["assumed_family"] == "llama"
+    assert any("--assume llama" in n for n in obj["notes"]) and "--assume llama" in r.stderr
+    r = run(["params", "-", "--assume", "llama"], UNKNOWN)
+    assert "read as llama (--assume)" in r.stdout and "--assume llama" in r.stderr
+    r = run(["params", "-", "--assume", "llama"], UNKNOWN.replace("xlnet", "llama"))
+    assert r.returncode == 2 and "drop --assume" in r.stderr
 
 
 def test_main_exits_zero_on_help(capsys):

@@ -88,3 +88,19 @@ def test_preset_names_match_case_insensitively_with_did_you_mean():
 
     with pytest.raises(LlmsizeError, match="did you mean 'Llama-3.1-8B'"):
         load("llama-3.1-8")
+
+
+FAMILY_COUNTS = json.loads((DATA / "param_counts_families.json").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(FAMILY_COUNTS["models"]))
+def test_family_configs_equal_pytorch_per_layer(name):
+    """A small config of each family added in issue 14, counted by PyTorch (scripts/gen_family_truth.py
+    --params-out, transformers 5.23.0): the total and every decoder layer exactly."""
+    from llmsize.adapters.hf_config import spec_from_config
+
+    m = FAMILY_COUNTS["models"][name]
+    pc = count(spec_from_config(m["config"], name))
+    assert pc.total == m["params"]
+    per = {i: k.params for k in pc.layer_kinds for i in k.layers}
+    assert [per[i] for i in range(len(m["layer_params"]))] == m["layer_params"]

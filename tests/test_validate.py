@@ -67,7 +67,7 @@ def test_cli_validate_json_shape(tmp_path):
     obj = json.loads(r.stdout)
     assert set(obj) == {"cases", "summary"}
     c0, c1 = obj["cases"]
-    assert set(c0) == {"id", "predicted_peak_bytes", "predicted_params", "measured_peak_bytes", "rel_error"}
+    assert set(c0) == {"id", "predicted_peak_bytes", "predicted_params", "measured_peak_bytes", "rel_error", "error"}
     assert c1["measured_peak_bytes"] is None and c1["rel_error"] is None
     assert obj["summary"]["train"]["n"] == 1
 
@@ -81,3 +81,18 @@ def test_cli_validate_table_and_errors(tmp_path):
     assert r.returncode == 2
     assert r.stderr.strip().startswith("llmsize: error:") and "line 2" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_a_case_that_cannot_be_predicted_is_its_own_error_and_the_rest_go_on(tmp_path):
+    bad = json.loads(LINE)
+    bad["id"], bad["config"] = "xl", {**bad["config"], "model_type": "xlnet"}
+    f = tmp_path / "c.jsonl"
+    f.write_text(json.dumps(bad) + "\n" + LINE + "\n")
+    results, summ = validate(f)
+    assert [r.error is None for r in results] == [False, True]
+    assert "'xlnet' is not one llmsize knows" in results[0].error
+    assert results[1].predicted_peak is not None and summ["train"]["n"] == 1
+    assert summ["train"]["unpredicted"] == 1
+    r = run(["validate", str(f)])
+    assert r.returncode == 0, r.stderr
+    assert "Cases not predicted" in r.stdout and "xl" in r.stdout

@@ -27,7 +27,9 @@ def params_report(model: Loaded | ModelSpec) -> dict[str, Any]:
     approx = approximations(spec, pc.total)
     keys = sorted({t["source"] for t in terms} | {a.source for a in approx})
     rep: dict[str, Any] = {
-        "model": spec.name, "model_type": spec.model_type, "total_params": pc.total, "active_params": pc.active,
+        "model": spec.name, "model_type": spec.model_type,
+        "assumed_family": spec.traits.family if spec.traits.assumed else None,
+        "total_params": pc.total, "active_params": pc.active,
         "buffers": pc.buffers, "total_with_buffers": pc.total_with_buffers, "vision_params": pc.vision,
         "terms": terms,
         "layer_kinds": [{"kind": k.kind, "layers": list(k.layers), "params": k.params} for k in pc.layer_kinds],

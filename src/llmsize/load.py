@@ -32,22 +32,24 @@ class Loaded:
     checkpoint: Any = None  # adapters.safetensors / adapters.gguf Checkpoint when read from weights files
 
 
-def load(ref: str, *, stdin_text: str | None = None) -> Loaded:
+def load(ref: str, *, stdin_text: str | None = None, assume: str | None = None) -> Loaded:
     """Resolve MODEL: '-' (config.json on stdin), a path, a preset name, or a Hugging Face repo id
-    (`org/name[@revision][:TAG_OR_FILE]`, headers only; see adapters.hub)."""
+    (`org/name[@revision][:TAG_OR_FILE]`, headers only; see adapters.hub). `assume`: read a config whose
+    model_type llmsize does not know as this known type (said in the spec's notes)."""
     if ref == "-":
         text = sys.stdin.read() if stdin_text is None else stdin_text
         cfg = parse_config_text(text, "stdin")
-        return Loaded(spec=spec_from_config(cfg, _name(cfg, "stdin")), origin="config", ref=ref, config=cfg)
+        return Loaded(spec=spec_from_config(cfg, _name(cfg, "stdin"), assume=assume), origin="config", ref=ref,
+                      config=cfg)
     path = Path(ref).expanduser()
     if path.exists():
-        return _load_path(path, ref)
+        return _load_path(path, ref, assume)
     preset = find_preset(ref)
     if preset is not None:
         return load_preset(preset)
     repo = parse_repo_ref(ref)
     if repo is not None:
-        return load_repo(repo, ref)
+        return load_repo(repo, ref, assume)
     if os.sep in ref or ref.endswith((".json", ".safetensors", ".gguf")):
         raise LlmsizeError(f"no such file or folder: {ref!r} (give a preset name, a Hugging Face repo id "
                            f"org/name, a config.json, a folder, a .safetensors or .gguf file, or '-' for stdin)")
@@ -55,14 +57,14 @@ def load(ref: str, *, stdin_text: str | None = None) -> Loaded:
     raise AssertionError("unreachable")
 
 
-def load_repo(repo: RepoRef, ref: str) -> Loaded:
+def load_repo(repo: RepoRef, ref: str, assume: str | None = None) -> Loaded:
     """A Hub repo, read from its headers; named after the repo when its config does not say."""
     from llmsize.adapters.hub import fetch
 
     local = fetch(repo)
     kind = weights_format(local)
-    loaded = _weights(local, kind[0], ref) if kind is not None and (kind[0] == "gguf" or any(
-        local.glob("*.safetensors"))) else _config_file(local / "config.json")
+    loaded = _weights(local, kind[0], ref, assume) if kind is not None and (kind[0] == "gguf" or any(
+        local.glob("*.safetensors"))) else _config_file(local / "config.json", assume)
     spec = loaded.spec
     if loaded.config is None or not loaded.config.get("_name_or_path"):
         spec = replace(spec, name=repo.name if loaded.origin != "gguf" else spec.name)
@@ -82,14 +84,14 @@ def _name(cfg: dict[str, Any], fallback: str) -> str:
     return last if last and last not in (".", "..") else (fallback or "config.json")
 
 
-def _config_file(path: Path) -> Loaded:
+def _config_file(path: Path, assume: str | None = None) -> Loaded:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise LlmsizeError(f"{path}: cannot read ({e.__class__.__name__}: {e})") from None
     cfg = parse_config_text(text, str(path))
     name = _name(cfg, path.parent.name if path.name == "config.json" else path.stem)
-    return Loaded(spec=spec_from_config(cfg, name), origin="config", ref=str(path), config=cfg)
+    return Loaded(spec=spec_from_config(cfg, name, assume=assume), origin="config", ref=str(path), config=cfg)
 
 
 def weights_format(path: Path) -> tuple[Literal["safetensors", "gguf"], Path] | None:
@@ -143,18 +145,18 @@ def checkpoint_of(ref: str) -> Any:
     return read_checkpoint(path)
 
 
-def _load_path(path: Path, ref: str) -> Loaded:
+def _load_path(path: Path, ref: str, assume: str | None = None) -> Loaded:
     kind = weights_format(path)
     if kind is not None and not (kind[0] == "gguf" and path.is_dir() and (path / "config.json").exists()):
-        return _weights(kind[1], kind[0], ref)
+        return _weights(kind[1], kind[0], ref, assume)
     if path.is_dir():
         if (path / "config.json").exists():
-            return _config_file(path / "config.json")
+            return _config_file(path / "config.json", assume)
         raise LlmsizeError(f"{path}: folder has no config.json, safetensors or single .gguf file")
-    return _config_file(path)
+    return _config_file(path, assume)
 
 
-def _weights(path: Path, fmt: Literal["safetensors", "gguf"], ref: str) -> Loaded:
+def _weights(path: Path, fmt: Literal["safetensors", "gguf"], ref: str, assume: str | None = None) -> Loaded:
     if fmt == "gguf":
         ck = read_checkpoint(path)
         if ck.spec is None:
@@ -167,7 +169,7 @@ def _weights(path: Path, fmt: Literal["safetensors", "gguf"], ref: str) -> Loade
     if not cfg_path.exists():
         raise LlmsizeError(f"{path}: no config.json beside the safetensors; the spec needs it "
                            f"(parameters alone: `llmsize inspect {ref}`)")
-    loaded = _config_file(cfg_path)
+    loaded = _config_file(cfg_path, assume)
     return replace(loaded, origin="safetensors", ref=ref, checkpoint=ck)
 
 
@@ -181,6 +183,7 @@ def from_knobs(*, hidden: int, layers: int, heads: int, vocab: int, kv_heads: in
                tied: bool | None = None, norm: str | None = None, bias: bool | None = None,
                positions: str | None = None, max_positions: int | None = None, experts: int | None = None,
                top_k: int | None = None, expert_ffn: int | None = None, shared_ffn: int | None = None,
+               fused_qkv: bool | None = None, dropout: float | None = None, act: str | None = None,
                name: str | None = None) -> ModelSpec:
     """A spec from the original calculator's knobs. Defaults are a modern Llama-style decoder;
     each default taken is written into the spec's notes."""
@@ -209,13 +212,15 @@ def from_knobs(*, hidden: int, layers: int, heads: int, vocab: int, kv_heads: in
     return ModelSpec(
         name=name or "custom", model_type="custom", hidden_size=hidden, num_layers=layers, vocab_size=vocab,
         attention=Attention(num_heads=heads, num_kv_heads=kv_heads or heads, head_dim=head_dim or hidden // heads,
-                            qkv_bias=bias, o_bias=bias),
+                            qkv_bias=bias, o_bias=bias, fused_qkv=bool(fused_qkv)),
         mlp=MLP(kind="gated" if gated else "plain", intermediate_size=ffn, bias=bias,
-                activation="silu" if gated else "gelu"),
+                activation=act or ("silu" if gated else "gelu")),
         moe=moe, moe_layers=(True,) * layers if moe else (),
         norms=Norms(kind=norm, bias=norm == "layernorm" and bias),  # type: ignore[arg-type]
         position=positions,  # type: ignore[arg-type]
-        max_position_embeddings=max_positions or 2048, tie_word_embeddings=bool(tied), notes=tuple(notes))
+        max_position_embeddings=max_positions or 2048, tie_word_embeddings=bool(tied), notes=tuple(notes),
+        hidden_dropout=dropout or 0.0, attention_dropout=dropout or 0.0,
+        embed_dropout=(dropout or 0.0) if positions == "learned" else 0.0)
 
 
 def apply_knobs(spec: ModelSpec, **knobs: Any) -> ModelSpec:

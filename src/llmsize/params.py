@@ -52,14 +52,6 @@ class ParamCount:
         return self.total + self.buffers
 
 
-def _family_source(spec: ModelSpec) -> str:
-    return {"gpt2": "hf-gpt2", "gpt_neox": "hf-gpt-neox", "opt": "hf-opt", "falcon": "hf-falcon",
-            "phi3": "hf-phi3", "gemma2": "hf-gemma2", "gemma3_text": "hf-gemma2", "qwen3": "hf-qwen3",
-            "qwen3_moe": "hf-qwen3", "olmo2": "hf-olmo2", "mixtral": "hf-mixtral", "olmoe": "hf-mixtral",
-            "qwen2_moe": "hf-qwen2-moe", "deepseek_v3": "hf-deepseek-v3",
-            "gpt_oss": "hf-gpt-oss"}.get(spec.model_type, "hf-llama")
-
-
 def _group(t: Tensor) -> str:
     r = t.role.split(".")[0]
     if r == "token_embd":
@@ -141,7 +133,7 @@ def count(spec: ModelSpec) -> ParamCount:
             per_layer[t.layer] += t.numel
         if t.experts > 1 and e is not None:
             inactive += t.numel // t.experts * (t.experts - e.top_k)
-    src = _family_source(spec)
+    src = spec.traits.source
     terms = [Term(name=g, value=by_group[g], formula=_formula(spec, g), source=src) for g in _ORDER if g in by_group]
     vis = vision_params(spec)
     if vis:

@@ -207,7 +207,8 @@ SOURCES: dict[str, str] = {
                         "(what each op saves for backward).",
     "pytorch-sdpa": "PyTorch aten/src/ATen/native/transformers/attention.cpp (_scaled_dot_product_attention_math "
                     "upcasts half inputs to fp32 on CPU; flash attention for CPU saves out and logsumexp) and "
-                    "sdp_utils_cpp.cpp (dropout rules out the fused CPU kernel).",
+                    "sdp_utils_cpp.cpp (dropout, or a value head size unlike the query/key one, rules out the "
+                    "fused CPU kernel).",
     "pytorch-fsdp2": "PyTorch torch/distributed/fsdp/_fully_shard/ (torch 2.13): _fsdp_param.py (dim-0 torch.chunk "
                      "sharding padded to W·⌈d0/W⌉ rows), _fsdp_collectives.py (foreach_all_gather output, "
                      "foreach_reduce: reduce-scatter input padded in reduce_dtype, output cast to the sharded dtype), "
@@ -227,6 +228,25 @@ SOURCES: dict[str, str] = {
                              "stage3_max_live_parameters 1e9, stage3_param_persistence_threshold 1e5 elements) and "
                              "stage_1_and_2.py / stage3.py (ipg buffer of reduce_bucket_size elements when "
                              "contiguous_gradients).",
+    "hf-starcoder2": "huggingface/transformers src/transformers/models/starcoder2/modeling_starcoder2.py "
+                     "(LayerNorm, use_bias projections, c_fc/c_proj GELU MLP, residual_dropout), v5.23.0.",
+    "hf-granite": "huggingface/transformers src/transformers/models/granite/modeling_granite.py "
+                  "(embedding_multiplier, residual_multiplier, logits / logits_scaling), v5.23.0.",
+    "hf-smollm3": "huggingface/transformers src/transformers/models/smollm3/modeling_smollm3.py (use_rope = "
+                  "no_rope_layers[layer_idx]: NoPE layers), v5.23.0.",
+    "hf-exaone4": "huggingface/transformers src/transformers/models/exaone4/modeling_exaone4.py (post-attention and "
+                  "post-feedforward norms, q/k norms, rotary only on sliding layers), v5.23.0.",
+    "hf-phi": "huggingface/transformers src/transformers/models/phi/modeling_phi.py (parallel attention and MLP "
+              "on one input_layernorm, partial rotary, dense/fc1/fc2 with biases, lm_head bias), v5.23.0.",
+    "hf-stablelm": "huggingface/transformers src/transformers/models/stablelm/modeling_stablelm.py (LayerNorm, "
+                   "partial rotary with torch.cat, sequential or parallel residual), v5.23.0.",
+    "hf-olmo": "huggingface/transformers src/transformers/models/olmo/modeling_olmo.py (OlmoLayerNorm: "
+               "F.layer_norm(x.float(), no weight or bias).to(dtype)), v5.23.0.",
+    "hf-ernie4_5": "huggingface/transformers src/transformers/models/ernie4_5/modeling_ernie4_5.py "
+                   "(apply_rotary_pos_emb: repeat_interleave'd fp32 cos/sin, q.float() products), v5.23.0.",
+    "pytorch-memtracker": "PyTorch torch/distributed/_tools/mem_tracker.py (MemTracker: live tensor bytes per "
+                          "category, peak snapshot) run under torch._subclasses.fake_tensor.FakeTensorMode, the "
+                          "method of the shared truth generator (generate_truth.py).",
     "pytorch-optim": "PyTorch torch/optim/sgd.py and adamw.py (_multi_tensor_* foreach paths: momentum_buffer, "
                      "exp_avg, exp_avg_sq in the parameter dtype, a float32 step tensor per parameter, "
                      "_foreach_sqrt temporary).",

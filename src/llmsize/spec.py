@@ -38,6 +38,7 @@ class Attention:
     kv_lora_rank: int | None = None
     qk_rope_head_dim: int = 0
     v_head_dim: int | None = None  # value head size; defaults to head_dim
+    rope_interleave: bool = False  # MLA: rotary on even/odd pairs (DeepSeek-V3's rope_interleave)
 
     def __post_init__(self) -> None:
         _positive("attention", num_heads=self.num_heads, num_kv_heads=self.num_kv_heads,
@@ -97,6 +98,7 @@ class MoE:
     shared_expert_gate: bool = False  # Qwen2-MoE: sigmoid gate Linear(h, 1) on the shared expert
     router_bias: bool = False  # router Linear has a bias parameter (gpt-oss)
     router_correction_bias: bool = False  # DeepSeek-V3: per-expert bias kept as a buffer, not a parameter
+    gate_fn: Literal["silu", "clamped_swiglu"] = "silu"  # gpt-oss: clamp, x * sigmoid(alpha x), (up + 1)
 
     def __post_init__(self) -> None:
         _positive("moe", num_experts=self.num_experts, top_k=self.top_k,
@@ -115,6 +117,7 @@ class Norms:
     bias: bool = False
     per_layer: int = 2  # Gemma 2/3: 4; Falcon-7B parallel: 1
     final: bool = True
+    affine: bool = True  # False: no weight (OLMo 1's non-parametric LayerNorm)
 
     def __post_init__(self) -> None:
         if self.kind not in ("layernorm", "rmsnorm"):
@@ -143,6 +146,54 @@ class Vision:
                   image_size=self.image_size, num_channels=self.num_channels)
 
 
+LLAMA_LEAVES: tuple[tuple[str, str], ...] = (
+    ("attn_q", "q_proj"), ("attn_k", "k_proj"), ("attn_v", "v_proj"), ("attn_output", "o_proj"),
+    ("ffn_gate", "gate_proj"), ("ffn_up", "up_proj"), ("ffn_down", "down_proj"))
+LoraAllLinear = Literal["linears", "attention+experts", "attention", "linears+shared_gate"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Traits:
+    """What a model family's code does that its config does not say: leaf names, the order and
+    lifetime of tensors in the Hugging Face forward. Set by the family module (llmsize.families);
+    the formulas read these flags, never the model type. Defaults are the Llama code."""
+
+    family: str = "llama"  # the llmsize family module that read the config
+    source: str = "hf-llama"  # citation key of the family's modeling code (llmsize.sources)
+    gguf_arch: str = ""  # llama.cpp architecture name ("" = none the quantization rules single out)
+    assumed: bool = False  # read with another family's reader because the user passed --assume
+    leaves: tuple[tuple[str, str], ...] = LLAMA_LEAVES  # tensor role -> nn.Linear leaf name (LoRA targets)
+    router_leaf: str = "gate"  # MoE router module name
+    norm_plus_one: bool = False  # Gemma RMSNorm: x * (1 + w), the weight product in fp32 (then cast)
+    norm_weight_fp32: bool = False  # OLMo RMSNorm: (w * x_fp32).to(dtype), the weight product in fp32
+    layernorm_fp32: bool = False  # OLMo 1: layer_norm(x.float()).to(dtype)
+    # pre: norm -> branch -> add (Llama); sandwich: norm -> branch -> norm -> add (Gemma 2/3);
+    # post: branch -> norm -> add (OLMo 2/3)
+    norm_placement: Literal["pre", "sandwich", "post"] = "pre"
+    embed_scale: bool = False  # embeddings * a scalar, rebinding inputs_embeds (Gemma sqrt(d), Granite)
+    normalizer_buffer: bool = False  # Gemma keeps sqrt(d) as a bf16 scalar buffer
+    residual_scale: bool = False  # Granite: residual + branch * residual_multiplier (a tensor per branch)
+    logits_scale: bool = False  # Granite: logits / logits_scaling (a tensor of the logits' size)
+    rope_fp32: bool = False  # OLMo 2/3: cos/sin stay fp32, rotary products fp32, cast back to q's dtype
+    rope_interleaved_fp32: bool = False  # Ernie 4.5: interleaved cos/sin per call, fp32 products
+    rope_per_layer_type: bool = False  # OLMo 3: cos/sin tables and inv_freq per layer type (sliding, full)
+    rope_cat: bool = False  # q, k reach attention contiguous (b, n, s, d): rotary (or MLA) ends in torch.cat
+    q_prescale: bool = False  # OPT: q_proj(h) * scaling as its own tensor
+    mlp_inline: bool = False  # OPT: the MLP rebinds the norm output's variable (it dies at fc1)
+    keeps_attn_output: bool = False  # GPT2Block keeps `attn_output` alive to the end of the block
+    gated_mlp_dropout: bool = False  # Seed-OSS: the residual dropout also follows the gated MLP
+    qk_norm_after_rope: bool = False  # HunYuan: q/k norms applied to the rotated q, k
+    keeps_norm_output: bool = False  # StableLM: the input norm's output stays bound to the end of the layer
+    eager_softmax_fp32: bool = True  # transformers' eager upcasts scores to fp32 (GPT-2's own does not)
+    position_ids_per_row: bool = False  # OPT: position ids and learned positions are b x q, not 1 x q
+    routing_fp32: bool = False  # Mixtral keeps the top-k routing weights in fp32
+    lora_experts: bool = True  # MoE router and fused experts are peft targets ("gate", "experts")
+    lora_all_linear: LoraAllLinear = "linears"  # what peft's "all-linear" resolves to
+
+    def leaf(self, role: str) -> str:
+        return dict(self.leaves).get(role, role)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ModelSpec:
     """One decoder-only transformer language model, as the formulas see it."""
@@ -165,8 +216,16 @@ class ModelSpec:
     lm_head_bias: bool = False
     parallel_residual: bool = False
     layer_types: tuple[LayerType, ...] = ()  # per layer; empty = all full attention
+    rope_layers: tuple[bool, ...] = ()  # per layer: rotary applied (empty = every layer); NoPE layers are False
     sliding_window: int | None = None
     embed_dim: int | None = None  # OPT-350m: word embeddings narrower than hidden, with project in/out
+    # dropout rates in training, from the config (0: none)
+    hidden_dropout: float = 0.0  # on the attention and MLP outputs (GPT-2 resid_pdrop, OPT dropout)
+    attention_dropout: float = 0.0  # on the attention probabilities
+    embed_dropout: float = 0.0  # on the summed embeddings (GPT-2 embd_pdrop)
+    attn_softcap: float | None = None  # Gemma 2: scores = cap * tanh(scores / cap)
+    final_softcap: float | None = None  # Gemma 2: logits = cap * tanh(logits / cap)
+    traits: Traits = field(default_factory=Traits)
     vision: Vision | None = None
     dtype: str | None = None  # the checkpoint's stored dtype, from config (torch_dtype / dtype)
     notes: tuple[str, ...] = ()  # what an adapter assumed; shown to the user
@@ -185,12 +244,23 @@ class ModelSpec:
                 f"model: layer_types has {len(self.layer_types)} entries for {self.num_layers} layers")
         if any(t not in ("full", "sliding") for t in self.layer_types):
             raise LlmsizeError("model: layer types must be 'full' or 'sliding'")
+        if self.rope_layers and len(self.rope_layers) != self.num_layers:
+            raise LlmsizeError(
+                f"model: rope_layers has {len(self.rope_layers)} entries for {self.num_layers} layers")
         if "sliding" in self.layer_types and self.sliding_window is None:
             raise LlmsizeError("model: sliding layers need a sliding_window size")
         if not 0.0 < self.rotary_fraction <= 1.0:
             raise LlmsizeError(f"model: rotary fraction must be in (0, 1], got {self.rotary_fraction}")
         if self.position_offset < 0:
             raise LlmsizeError("model: position offset must not be negative")
+        for k in ("hidden_dropout", "attention_dropout", "embed_dropout"):
+            p = getattr(self, k)
+            if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
+                raise LlmsizeError(f"model: {k} must be a probability in [0, 1), got {p!r}")
+        for k in ("attn_softcap", "final_softcap"):
+            v = getattr(self, k)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0):
+                raise LlmsizeError(f"model: {k} must be a positive number or absent, got {v!r}")
 
     # -- derived facts used across the formulas -------------------------------------------
     def is_moe_layer(self, i: int) -> bool:
@@ -198,6 +268,9 @@ class ModelSpec:
 
     def layer_type(self, i: int) -> LayerType:
         return self.layer_types[i] if self.layer_types else "full"
+
+    def uses_rope(self, i: int) -> bool:
+        return self.position == "rope" and (not self.rope_layers or self.rope_layers[i])
 
     @property
     def num_moe_layers(self) -> int:

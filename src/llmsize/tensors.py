@@ -13,19 +13,8 @@ from functools import cache
 
 from llmsize.spec import ModelSpec
 
-# Leaf module names of each family's linear layers, for LoRA targets (peft matches leaf names).
-_LEAVES_LLAMA = {"attn_q": "q_proj", "attn_k": "k_proj", "attn_v": "v_proj", "attn_output": "o_proj",
-                 "ffn_gate": "gate_proj", "ffn_up": "up_proj", "ffn_down": "down_proj"}
-_LEAVES = {
-    "gpt2": {"attn_qkv": "c_attn", "attn_output": "c_proj", "ffn_up": "c_fc", "ffn_down": "c_proj"},
-    "gpt_neox": {"attn_qkv": "query_key_value", "attn_output": "dense", "ffn_up": "dense_h_to_4h",
-                 "ffn_down": "dense_4h_to_h"},
-    "falcon": {"attn_qkv": "query_key_value", "attn_output": "dense", "ffn_up": "dense_h_to_4h",
-               "ffn_down": "dense_4h_to_h"},
-    "opt": {"attn_q": "q_proj", "attn_k": "k_proj", "attn_v": "v_proj", "attn_output": "out_proj",
-            "ffn_up": "fc1", "ffn_down": "fc2"},
-    "phi3": {"attn_qkv": "qkv_proj", "attn_output": "o_proj", "ffn_up": "gate_up_proj", "ffn_down": "down_proj"},
-}
+# Leaf module names of the linear layers (for LoRA targets; peft matches leaf names) come from the
+# family traits (spec.traits.leaves); MLA and shared-expert leaves are the same in every family.
 _LEAVES_MLA = {"attn_q_a": "q_a_proj", "attn_q_b": "q_b_proj", "attn_kv_a_mqa": "kv_a_proj_with_mqa",
                "attn_kv_b": "kv_b_proj"}
 _SHARED = {"ffn_gate_shexp": "gate_proj", "ffn_up_shexp": "up_proj", "ffn_down_shexp": "down_proj"}
@@ -57,7 +46,7 @@ def _leaf(spec: ModelSpec, role: str) -> str:
         return _LEAVES_MLA[role]
     if role in _SHARED:
         return _SHARED[role]
-    return _LEAVES.get(spec.model_type, _LEAVES_LLAMA).get(role, role)
+    return spec.traits.leaf(role)
 
 
 def _linear(spec: ModelSpec, prefix: str, role: str, out: int, inp: int, bias: bool, i: int) -> Iterator[Tensor]:
@@ -125,7 +114,7 @@ def mlp_tensors(spec: ModelSpec, i: int) -> Iterator[Tensor]:
         return
     e = spec.moe
     assert e is not None
-    router = "router" if spec.model_type == "gpt_oss" else "gate"
+    router = spec.traits.router_leaf
     yield Tensor(name=f"{p}.{router}.weight", role="ffn_gate_inp", shape=(e.num_experts, d), layer=i)
     if e.router_bias:
         yield Tensor(name=f"{p}.{router}.bias", role="ffn_gate_inp.bias", shape=(e.num_experts,), layer=i)
@@ -155,7 +144,7 @@ def mlp_tensors(spec: ModelSpec, i: int) -> Iterator[Tensor]:
 
 def layer_tensors(spec: ModelSpec, i: int) -> Iterator[Tensor]:
     """All weights of decoder layer i, norms included."""
-    for k in range(spec.norms.per_layer):
+    for k in range(spec.norms.per_layer if spec.norms.affine else 0):
         yield from _norm(spec, f"model.layers.{i}.norm{k}", "norm", spec.hidden_size, i)
     yield from attention_tensors(spec, i)
     yield from mlp_tensors(spec, i)
@@ -172,7 +161,7 @@ def outer_tensors(spec: ModelSpec) -> Iterator[Tensor]:
         yield Tensor(name="model.project_in.weight", role="proj_in", shape=(d, e), linear=True, module="project_in")
         yield Tensor(name="model.project_out.weight", role="proj_out", shape=(e, d), linear=True,
                      module="project_out")
-    if spec.norms.final:
+    if spec.norms.final and spec.norms.affine:
         yield from _norm(spec, "model.norm", "output_norm", d, None)
     if not spec.tie_word_embeddings:
         yield Tensor(name="lm_head.weight", role="output", shape=(spec.vocab_size, e), linear=True, module="lm_head")

@@ -46,15 +46,18 @@ class Case:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Result:
+    """One case's prediction, or (`error`) why llmsize cannot predict it."""
+
     case: Case
-    predicted_peak: int
-    predicted_params: int
+    predicted_peak: int | None
+    predicted_params: int | None
     peak_phase: str
+    error: str | None = None
 
     @property
     def rel_error(self) -> float | None:
         m = self.case.measured_peak
-        return None if not m else (self.predicted_peak - m) / m
+        return None if not m or self.predicted_peak is None else (self.predicted_peak - m) / m
 
 
 def _workload(w: Mapping[str, Any], where: str) -> Workload:
@@ -163,18 +166,32 @@ def _pct(xs: list[float], q: float) -> float:
 
 
 def summary(results: list[Result]) -> dict[str, dict[str, float | int]]:
-    """Median, p95 and max absolute relative error of the peak per mode (LoRA train on its own) and overall."""
+    """Median, p95 and max absolute relative error of the peak per mode (LoRA train on its own) and overall,
+    over the cases predicted; `unpredicted` counts the cases of the mode llmsize could not predict."""
     groups: dict[str, list[float]] = {}
+    failed: dict[str, int] = {}
     for r in results:
-        e = r.rel_error
-        if e is None:
-            continue
-        groups.setdefault(r.case.mode, []).append(abs(e))
-        groups.setdefault("all", []).append(abs(e))
-    return {k: {"n": len(v), "median": _pct(v, 0.5), "p95": _pct(v, 0.95), "max": max(v)}
+        for k in (r.case.mode, "all"):
+            if r.error is not None:
+                failed[k] = failed.get(k, 0) + 1
+                groups.setdefault(k, [])
+            elif r.rel_error is not None:
+                groups.setdefault(k, []).append(abs(r.rel_error))
+    return {k: {"n": len(v), "median": _pct(v, 0.5), "p95": _pct(v, 0.95), "max": max(v, default=math.nan),
+                "unpredicted": failed.get(k, 0)}
             for k, v in sorted(groups.items(), key=lambda kv: (kv[0] == "all", kv[0]))}
 
 
+def predict_or_error(case: Case) -> Result:
+    """predict(case), or a Result carrying the one-line reason it cannot be predicted."""
+    try:
+        return predict(case)
+    except LlmsizeError as e:
+        return Result(case=case, predicted_peak=None, predicted_params=None, peak_phase="", error=str(e))
+
+
 def validate(path: str | Path) -> tuple[list[Result], dict[str, dict[str, float | int]]]:
-    results = [predict(c) for c in read_cases(path)]
+    """Every case of the file predicted; a case that cannot be predicted is reported as its error and the
+    rest go on."""
+    results = [predict_or_error(c) for c in read_cases(path)]
     return results, summary(results)

@@ -7,18 +7,22 @@ from llmsize.catalog.hardware import parse_gpu
 from llmsize.errors import LlmsizeError
 from llmsize.load import load
 from llmsize.memory import Workload, device_estimate, estimate
-from llmsize.memory.device import CUDA_CONTEXT, FRAGMENTATION
 
 GIB = 2**30
+MIB = 2**20
 
 
-def test_torch_adds_context_and_reserve():
-    spec = load("Llama-3.2-1B").spec
-    e = estimate(spec, Workload(mode="generate", batch=4, seq_len=1024, new_tokens=64))
-    d = device_estimate(e, "torch", 24 * GIB)
-    assert d.total_bytes == e.peak_bytes + CUDA_CONTEXT + int(FRAGMENTATION * (e.peak_bytes - e.weights_bytes))
-    assert d.fits and d.headroom_bytes == 24 * GIB - d.total_bytes
-    assert sum(t.bytes for t in d.terms) == d.total_bytes
+def test_torch_device_total_within_the_measured_overheads():
+    """Llama-3.1-8B, bf16, checkpointing, AdamW, b1 s1024 on an 80 GB H100: torch.cuda.max_memory_allocated
+    74.85 GiB (truth README). On the device sit besides: a CUDA context of 300-700 MiB (cuda-context) and
+    the caching allocator's reserve, at most 11.5% over allocated (pytorch#40989: 16726 / 15006 MB)."""
+    spec = load("Llama-3.1-8B").spec
+    e = estimate(spec, Workload(mode="train", batch=1, seq_len=1024, grad_checkpointing=True))
+    assert e.peak_bytes / GIB == pytest.approx(74.85, rel=0.001)
+    d = device_estimate(e, "torch", 80 * GIB)
+    over = d.total_bytes - e.peak_bytes
+    assert 300 * MIB <= over <= 700 * MIB + 0.115 * e.peak_bytes
+    assert d.fits and d.headroom_bytes == 80 * GIB - d.total_bytes
 
 
 def test_vllm_llama31_8b_h100():

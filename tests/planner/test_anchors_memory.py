@@ -1,25 +1,18 @@
 """Anchors that need the memory model's per-category bytes (llmsize.memory.estimate) and, for vLLM,
-its device view (llmsize.memory.device_estimate): each is skipped, with that reason, until the part it
-needs exists."""
+its device view (llmsize.memory.device_estimate)."""
 from __future__ import annotations
 
 import pytest
 
-import llmsize.memory as memory
 from llmsize.catalog.hardware import get_gpu
 from llmsize.parallel import Layout, per_gpu
 from llmsize.planner import fit, jobs
 from llmsize.planner.jobs import ServeJob, TrainJob
 from planner_specs import LLAMA_2_7B, spec
 
-pytestmark = pytest.mark.skipif(not hasattr(memory, "estimate"),
-                                reason="llmsize.memory.estimate is not built yet (memory model in progress)")
 GIB = 2**30
 
 
-@pytest.mark.skipif(not hasattr(memory, "device_estimate"),
-                    reason="needs llmsize.memory.device_estimate (vLLM's profiled activation peak, rotary cache, "
-                           "non-torch memory and CUDA graphs), which is not built yet")
 def test_vllm_llama_31_8b_on_one_h100(llama8b):
     """vLLM on one H100 for Llama-3.1-8B at gpu_memory_utilization 0.9: weights 14.99 GiB, KV ~51.4 GiB.
     Ours: 14.989 GiB (-0.01%) and 52.08 GiB (+1.3%).

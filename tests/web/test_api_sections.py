@@ -1,8 +1,6 @@
 """Every section's endpoint gives the CLI's --json for the same inputs."""
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import subprocess
 import sys
 
@@ -11,19 +9,6 @@ import pytest
 from .conftest import cli_json
 
 LLAMA = {"preset": "Llama-3.1-8B"}
-
-
-def has(mod: str, attr: str) -> bool:
-    if importlib.util.find_spec(mod.rsplit(".", 1)[0]) is None:
-        return False
-    try:
-        return hasattr(importlib.import_module(mod), attr)
-    except ImportError:
-        return False
-
-
-needs_memory = pytest.mark.skipif(not has("llmsize.cli.memory", "COMMANDS"),
-                                  reason="llmsize.memory and its commands are not built yet")
 
 
 def post(client, path, body):
@@ -65,7 +50,6 @@ def test_export_equals_cli(client, engine, body, args):
     assert rep == {"engine": engine, "text": out.stdout.rstrip("\n")}
 
 
-@needs_memory
 @pytest.mark.parametrize("body, args", [
     ({"job": {"concurrency": 8}, "gpus": ["H100", "L4"]}, ["--serve", "--concurrency", "8", "--gpu", "H100", "--gpu", "L4"]),
     ({"job": {"mode": "train", "tokens": 1e11}, "gpus": ["H100"], "max_gpus": 64},
@@ -78,7 +62,6 @@ def test_plan_equals_cli(client, body, args):
     assert post(client, "plan", {"model": LLAMA, **body}) == cli_json("plan", "Llama-3.1-8B", *args)
 
 
-@needs_memory
 def test_cost_speed_fit_equal_cli(client):
     job = {"concurrency": 4, "prompt": 2048}
     assert post(client, "cost", {"model": LLAMA, "job": job, "gpus": ["H100", "A100-80GB"], "counts": [1, 2]}) == \
@@ -140,8 +123,6 @@ def test_section_errors_are_422(client, path, body, needle):
     ({"runtime": "llamacpp", "gpu": "RTX 4090"}, ["--runtime", "llamacpp", "--gpu", "RTX 4090"]),
 ])
 def test_infer_equals_cli(client, body, args):
-    if not has("llmsize.cli.memory", "COMMANDS"):
-        pytest.skip("llmsize.memory is not built yet")
     assert post(client, "infer", {"model": LLAMA, **body}) == cli_json("infer", "Llama-3.1-8B", *args)
 
 
@@ -154,14 +135,10 @@ def test_infer_equals_cli(client, body, args):
                                                                      "--grad-accum", "4"]),
 ])
 def test_train_equals_cli(client, body, args):
-    if not has("llmsize.cli.memory", "COMMANDS"):
-        pytest.skip("llmsize.memory is not built yet")
     assert post(client, "train", {"model": LLAMA, **body}) == cli_json("train", "Llama-3.1-8B", *args)
 
 
 def test_sweep_points_are_the_estimates(client):
-    if not has("llmsize.cli.memory", "COMMANDS"):
-        pytest.skip("llmsize.memory is not built yet")
     rep = post(client, "infer/sweep", {"model": LLAMA, "contexts": [1024, 4096], "batches": [1, 8], "new_tokens": 0})
     assert rep["bytes"][1][1] == cli_json("infer", "Llama-3.1-8B", "--context", "4096", "--batch", "8",
                                           "--new-tokens", "0")["peak_bytes"]

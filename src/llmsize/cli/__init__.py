@@ -20,7 +20,7 @@ _LAZY: dict[str, str] = {
     "export": "llmsize.cli.export", "gpus": "llmsize.cli.plan",
     "design": "llmsize.cli.design", "compare": "llmsize.cli.design", "scaling": "llmsize.cli.design",
     "whatif": "llmsize.cli.design",
-    "serve": "llmsize.cli.serve",
+    "serve": "llmsize.cli.serve", "trace": "llmsize.cli.trace",
 }
 
 

@@ -32,7 +32,15 @@ _KNOB_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("--top-k", dict(type=click.IntRange(min=1), help="MoE: experts used per token.")),
     ("--expert-ffn", dict(type=click.IntRange(min=1), help="MoE: width of one expert (default --ffn).")),
     ("--shared-ffn", dict(type=click.IntRange(min=1), help="MoE: total width of shared experts.")),
+    ("--act", dict(type=click.Choice(["silu", "gelu", "gelu_new", "gelu_pytorch_tanh", "relu"]),
+                   help="MLP activation (GPT-2: gelu_new) [default: silu gated, gelu plain].")),
+    ("--fused-qkv/--separate-qkv", dict(default=None, help="One [q;k;v] projection (GPT-2, NeoX) or three.")),
+    ("--dropout", dict(type=click.FloatRange(0.0, 1.0, max_open=True),
+                       help="Dropout in training on embeddings, attention probabilities and residual branches "
+                            "(GPT-2: 0.1) [default: 0].")),
     ("--name", dict(help="Name shown for a knob-built model.")),
+    ("--assume", dict(metavar="TYPE", help="Read a config.json whose model_type llmsize does not know as this "
+                                          "known type (e.g. llama); said in every output.")),
 )
 _KNOB_NAMES = tuple(o[0].split("/")[0].lstrip("-").replace("-", "_") for o in _KNOB_OPTIONS)
 
@@ -44,7 +52,8 @@ def model_options(f: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         ref = kwargs.pop("model_ref")
         knobs = {n: kwargs.pop(n) for n in _KNOB_NAMES}
-        kwargs["model"] = resolve(ref, knobs)
+        assume = knobs.pop("assume")
+        kwargs["model"] = resolve(ref, knobs, assume=assume)
         return f(*args, **kwargs)
 
     for decl, kw in reversed(_KNOB_OPTIONS):
@@ -52,9 +61,11 @@ def model_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.argument("model_ref", metavar="[MODEL]", required=False)(wrapper)
 
 
-def resolve(ref: str | None, knobs: dict[str, Any]) -> Loaded:
+def resolve(ref: str | None, knobs: dict[str, Any], assume: str | None = None) -> Loaded:
     """MODEL and/or knobs -> Loaded. Knobs given with a MODEL change it (a what-if)."""
     given = {k: v for k, v in knobs.items() if v is not None}
+    if assume is not None and ref is None:
+        raise LlmsizeError("--assume needs a MODEL config.json (it names the type to read an unknown one as)")
     if ref is None:
         missing = [f"--{k}" for k in ("hidden", "layers", "heads", "vocab") if k not in given]
         if missing:
@@ -63,7 +74,10 @@ def resolve(ref: str | None, knobs: dict[str, Any]) -> Loaded:
         loaded = Loaded(spec=from_knobs(**given), origin="knobs", ref="knobs")
         print_notes(loaded)
         return loaded
-    loaded = load(ref)
+    loaded = load(ref, assume=assume)
+    if assume is not None and not loaded.spec.traits.assumed:
+        raise LlmsizeError(f"--assume {assume}: {ref} is a model type llmsize knows (or not a config.json); "
+                           f"drop --assume")
     if given:
         from dataclasses import replace
 
@@ -137,7 +151,8 @@ def model_header(model: Loaded) -> str:
            "safetensors": model.ref, "gguf": model.ref, "knobs": "architecture knobs"}[model.origin]
     from rich.markup import escape  # the header is printed as rich markup; names are user text
 
-    return escape(f"{s.name} ({s.model_type}; {src})")
+    kind = f"{s.model_type} read as {s.traits.family} (--assume)" if s.traits.assumed else s.model_type
+    return escape(f"{s.name} ({kind}; {src})")
 
 
 long_context_option = click.option(

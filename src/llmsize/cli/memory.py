@@ -225,8 +225,8 @@ def validate_cmd(cases: str, as_json: bool) -> None:
 
         out = {"cases": [{"id": r.case.id, "predicted_peak_bytes": r.predicted_peak,
                           "predicted_params": r.predicted_params, "measured_peak_bytes": r.case.measured_peak,
-                          "rel_error": r.rel_error} for r in results] + [result_row(r) for r in sres],
-               "summary": summ}
+                          "rel_error": r.rel_error, "error": r.error} for r in results]
+               + [result_row(r) for r in sres], "summary": summ}
         if sres:
             out["speed_summary"] = ssum  # by category (the cases' "category" field)
         emit_json(out)
@@ -243,10 +243,14 @@ def validate_cmd(cases: str, as_json: bool) -> None:
 
 
 def _memory_tables(c: Any, results: Any, summ: Any) -> None:
-    rows = [(k, str(v["n"]), f"{100 * v['median']:.3f}%", f"{100 * v['p95']:.3f}%", f"{100 * v['max']:.3f}%")
-            for k, v in summ.items()]
-    c.print(table("Absolute relative error of the peak", ["mode", ("n", "right"), ("median", "right"),
-                                                           ("p95", "right"), ("max", "right")], rows))
+    rows = [(k, str(v["n"]), str(v["unpredicted"]), f"{100 * v['median']:.3f}%", f"{100 * v['p95']:.3f}%",
+             f"{100 * v['max']:.3f}%") for k, v in summ.items()]
+    c.print(table("Absolute relative error of the peak", ["mode", ("n", "right"), ("not predicted", "right"),
+                                                           ("median", "right"), ("p95", "right"), ("max", "right")],
+                  rows))
+    failed = [r for r in results if r.error is not None]
+    if failed:
+        c.print(table("Cases not predicted", ["case", "error"], [(r.case.id, r.error) for r in failed]))
     worst = sorted((r for r in results if r.rel_error is not None), key=lambda r: -abs(r.rel_error or 0))[:10]
     if worst:
         c.print(table("Largest errors", ["case", ("predicted", "right"), ("measured", "right"), ("error", "right"),

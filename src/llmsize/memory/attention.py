@@ -15,12 +15,9 @@ Source: hf-llama
 from __future__ import annotations
 
 from llmsize.memory.blocks import F32, Cx, cast, dropout, linear, rmsnorm
+from llmsize.memory.mla import mla_projections, rope_half
+from llmsize.memory.rope_fp32 import rope_interleaved_fp32
 from llmsize.memory.sim import Sim, Tn
-
-# Families whose rotary code ends in torch.cat (partial rotary): q, k come out contiguous
-# (b, n, s, d), so the attention output needs a transpose copy before the output projection.
-_ROPE_CAT = {"gpt_neox", "phi3"}
-
 
 def rope(g: Sim, cx: Cx, x: Tn, heads: int, rot_bytes: int) -> Tn:
     """x*cos + rotate_half(x)*sin on the first `rot` dims; the products take the dtype of cos/sin
@@ -31,21 +28,17 @@ def rope(g: Sim, cx: Cx, x: Tn, heads: int, rot_bytes: int) -> Tn:
     rot = max(2, int(a.head_dim * cx.spec.rotary_fraction)) // 2 * 2
     n = T * heads * rot
     eb = max(rot_bytes, x.nb // (T * heads * a.head_dim))
-    t1 = g.new(n * eb, x.rg)
-    g.op((x,), (t1,))
-    rh = g.new(n * (x.nb // (T * heads * a.head_dim)), x.rg)
-    g.op((x,), (rh,))
-    t2 = g.new(n * eb, x.rg)
-    g.op((rh,), (t2,))
-    g.drop(rh)
-    qe = g.new(n * eb, x.rg)
-    g.op((t1, t2), (qe,))
-    g.drop(t1, t2)
-    if cx.spec.model_type in _ROPE_CAT:
+    qe = rope_half(g, x, n, eb, x.nb // (T * heads * a.head_dim))
+    if cx.spec.traits.rope_cat:  # rotary ends in torch.cat: q, k come out contiguous (b, n, s, d)
         full = g.new(T * heads * a.head_dim * eb, x.rg)
         g.op((qe, x), (full,))
         g.drop(qe)
         return full
+    xb = x.nb // (T * heads * a.head_dim)
+    if cx.spec.traits.rope_fp32 and eb != xb:  # OLMo: q_embed.to(q_type)
+        back = cast(g, qe, n * xb)
+        g.drop(qe)
+        return back
     return qe
 
 
@@ -65,6 +58,19 @@ def _cache_append(g: Sim, cx: Cx, old: Tn | None, per_token: int, old_sliding: T
     return new
 
 
+def _qk_norm(g: Sim, cx: Cx, q: Tn, k: Tn) -> tuple[Tn, Tn]:
+    """RMSNorm on q and k: per head (Qwen 3, Gemma 3) or over all heads (OLMo 2), with the family's
+    RMSNorm variant."""
+    a, t = cx.spec.attention, cx.spec.traits
+    per_head = a.qk_norm == "head"
+    f32 = t.norm_plus_one or t.norm_weight_fp32
+    q2 = rmsnorm(g, cx, q, a.num_heads * a.head_dim, cx.train_base, gemma=f32, groups=a.num_heads if per_head else 1)
+    k2 = rmsnorm(g, cx, k, a.num_kv_heads * a.head_dim, cx.train_base, gemma=f32,
+                 groups=a.num_kv_heads if per_head else 1)
+    g.drop(q, k)
+    return q2, k2
+
+
 def attention(g: Sim, cx: Cx, h: Tn, mask: Tn | None,
               old: tuple[Tn, Tn] | None = None) -> tuple[Tn, Tn | None, Tn | None]:
     """One attention block on input h (T x d). Returns (output T x d, cached k, cached v).
@@ -73,37 +79,44 @@ def attention(g: Sim, cx: Cx, h: Tn, mask: Tn | None,
     s, a = cx.spec, cx.spec.attention
     T, c, b = cx.T, cx.c, cx.b
     d, nh, nkv, hd, dv = s.hidden_size, a.num_heads, a.num_kv_heads, a.head_dim, a.v_dim
-    mt = s.model_type
+    t = s.traits
+    if a.mla:
+        q, k, v, ck, cv, kvlen, local = mla_projections(g, cx, h, old)
+        out = _core(g, cx, q, k, v, mask, kvlen)
+        o = linear(g, cx, out, nh * dv, d, t.leaf("attn_output"), a.o_bias)
+        g.drop(out, q, k, v, *local)
+        return o, ck, cv
     # -- projections ----------------------------------------------------------------------
     if a.fused_qkv:
-        leaf = {"gpt2": "c_attn", "phi3": "qkv_proj"}.get(mt, "query_key_value")
-        qkv = linear(g, cx, h, d, (nh + 2 * nkv) * hd, leaf, a.qkv_bias)
+        qkv = linear(g, cx, h, d, (nh + 2 * nkv) * hd, t.leaf("attn_qkv"), a.qkv_bias)
         q = g.view(qkv, T * nh * hd * c)
         k = g.view(qkv, T * nkv * hd * c)
         v = g.view(qkv, T * nkv * hd * c)
         g.op((qkv,), (q, k, v))
         g.drop(qkv)
     else:
-        q = linear(g, cx, h, d, nh * hd, "q_proj", a.qkv_bias)
-        if mt == "opt":  # q_proj(h) * scaling
+        q = linear(g, cx, h, d, nh * hd, t.leaf("attn_q"), a.qkv_bias)
+        if t.q_prescale:  # OPT: q_proj(h) * scaling
             q2 = g.new(q.nb, q.rg)
             g.op((q,), (q2,))
             g.drop(q)
             q = q2
-        k = linear(g, cx, h, d, nkv * hd, "k_proj", a.qkv_bias)
-        v = linear(g, cx, h, d, nkv * dv, "v_proj", a.qkv_bias)
-    if a.qk_norm != "none":
-        per_head = a.qk_norm == "head"
-        q2 = rmsnorm(g, cx, q, nh * hd, cx.train_base, groups=nh if per_head else 1)
-        k2 = rmsnorm(g, cx, k, nkv * hd, cx.train_base, groups=nkv if per_head else 1)
+        k = linear(g, cx, h, d, nkv * hd, t.leaf("attn_k"), a.qkv_bias)
+        v = linear(g, cx, h, d, nkv * dv, t.leaf("attn_v"), a.qkv_bias)
+    if a.qk_norm != "none" and not t.qk_norm_after_rope:
+        q, k = _qk_norm(g, cx, q, k)
+    if s.position == "rope" and cx.rope and t.rope_interleaved_fp32:
+        q2, k2 = rope_interleaved_fp32(g, cx, q, k)
         g.drop(q, k)
         q, k = q2, k2
-    if s.position == "rope":
-        rb = F32 if cx.amp else cx.w
+    elif s.position == "rope" and cx.rope:
+        rb = F32 if cx.amp or t.rope_fp32 else cx.w
         q2 = rope(g, cx, q, nh, rb)
         k2 = rope(g, cx, k, nkv, rb)
         g.drop(q, k)
         q, k = q2, k2
+    if a.qk_norm != "none" and t.qk_norm_after_rope:  # HunYuan
+        q, k = _qk_norm(g, cx, q, k)
     # -- cache ----------------------------------------------------------------------------
     ck = cv = None
     kvlen = cx.kv
@@ -122,8 +135,7 @@ def attention(g: Sim, cx: Cx, h: Tn, mask: Tn | None,
         kvlen = ck.nb // (b * nkv * hd * kb)
     out = _core(g, cx, q, k, v, mask, kvlen)
     g.drop(q, k, v)
-    leaf = {"gpt2": "c_proj", "gpt_neox": "dense", "opt": "out_proj"}.get(mt, "o_proj")
-    o = linear(g, cx, out, nh * dv, d, leaf, a.o_bias)
+    o = linear(g, cx, out, nh * dv, d, t.leaf("attn_output"), a.o_bias)
     g.drop(out)
     return o, ck, cv
 
@@ -143,13 +155,14 @@ def _core(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, mask: Tn | None, kvlen: int) -> T
         out = _core(g, cx, q2, k2, v2, mask, kvlen)
         g.drop(q2, k2, v2)
         return out
-    mt = s.model_type
-    attn_p = cx.training and mt == "gpt2"  # GPT-2 attn_pdrop 0.1 is the only attention dropout in use
+    attn_p = cx.training and s.attention_dropout > 0  # dropout on the probabilities: SDPA's math path
     grouped = nkv != nh
     if cx.attn == "eager":
         return _eager(g, cx, q, k, v, mask, kvlen)
-    if attn_p:
-        return _math(g, cx, q, k, v, kvlen, qb)
+    # ASSUMES: PyTorch's CPU SDPA dispatch (what the truth measures): fused kernels need one head size for
+    # q, k and v, so MLA (d_qk != d_v) runs the math path, as does dropout on the probabilities.
+    if attn_p or hd != dv:
+        return _math(g, cx, q, k, v, kvlen, qb, s.attention_dropout if attn_p else 0.0)
     # fused SDPA; repeat_kv when a mask is passed or head_dim > 256 (no enable_gqa then)
     kr, vr = k, v
     if grouped and (mask is not None or hd > 256) and ql > 1:
@@ -166,7 +179,7 @@ def _core(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, mask: Tn | None, kvlen: int) -> T
     g.drop(lse, fm)
     if kr is not k:
         g.drop(kr, vr)
-    if mt in ("gpt_neox", "phi3"):  # q laid out (b, n, s, d): transpose(1, 2).contiguous() copies
+    if s.traits.rope_cat:  # q laid out (b, n, s, d): transpose(1, 2).contiguous() copies
         o2 = g.new(out.nb, out.rg)
         g.op((out,), (o2,))
         g.drop(out)
@@ -174,7 +187,7 @@ def _core(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, mask: Tn | None, kvlen: int) -> T
     return out
 
 
-def _math(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, kvlen: int, qb: int) -> Tn:
+def _math(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, kvlen: int, qb: int, p: float) -> Tn:
     """aten::_scaled_dot_product_attention_math on CPU: q, k, v in fp32, scaled q and k^T, scores,
     causal mask add, _safe_softmax, dropout noise and product, matmul with v, cast back.
 
@@ -195,23 +208,29 @@ def _math(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, kvlen: int, qb: int) -> Tn:
     g.op((q32,), (qs,))
     ks = g.new(k32.nb, True)
     g.op((k32,), (ks,))
-    g.drop(q32, k32)
     att = g.new(sc, True)
     g.op((qs, ks), (att,), (qs, ks))
-    g.drop(qs, ks)
+    g.drop(ks)
     cm = g.new(ql * kvlen * F32)  # the causal mask as a float (L x S)
+    att2 = g.new(sc, True)  # the mask add: out of place on fake tensors (as the truth runs), both alive
+    g.op((att,), (att2,))
+    g.drop(att)
+    att = att2
     sm = g.new(sc, True)
     g.op((att,), (sm,), (sm,))
     g.drop(att, cm)
-    noise = g.new(sc)
-    dr = g.new(sc, True)
-    g.op((sm,), (dr,), (noise,))
-    g.drop(noise, sm)
+    if p > 0:
+        noise = g.new(sc)
+        dr = g.new(sc, True)
+        g.op((sm,), (dr,), (noise,))
+        g.drop(noise, sm)
+    else:
+        dr = sm
     o32 = g.new(b * ql * nh * dv * F32, True)
     g.op((dr, v32), (o32,), (dr, v32))
     g.drop(dr, v32)
     out = cast(g, o32, b * ql * nh * dv * qb)
-    g.drop(o32)
+    g.drop(o32, q32, k32, qs)  # query_acc, key_acc, query: locals of the math kernel until it returns
     o2 = g.new(out.nb, out.rg)  # output (b, n, s, d) -> transpose(1, 2).contiguous()
     g.op((out,), (o2,))
     g.drop(out)
@@ -231,7 +250,7 @@ def _eager(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, mask: Tn | None, kvlen: int) -> 
     # locals of eager_attention_forward until it returns.
     # With batch 1 the (b, n) dims of a transposed view merge, so the reshape is a view (no copy; the
     # saved tensor then pins the whole projection output it views).
-    cat_rope = s.model_type in ("gpt_neox", "phi3")
+    cat_rope = s.traits.rope_cat
     grouped = nkv != nh
     flat = b == 1
     qc = g.view(q) if cat_rope or flat else g.new(b * ql * nh * hd * c, q.rg)
@@ -256,7 +275,7 @@ def _eager(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, mask: Tn | None, kvlen: int) -> 
     g.op((w,), (w2,))
     g.drop(w)
     w = w2
-    if s.model_type == "gpt2":  # GPT-2's own eager: softmax in the input dtype, attention dropout
+    if not s.traits.eager_softmax_fp32:  # GPT-2's own eager: softmax in the input dtype, attention dropout
         if mask is not None:
             w2 = g.new(sc * c, True)
             g.op((w,), (w2,))
@@ -265,10 +284,10 @@ def _eager(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, mask: Tn | None, kvlen: int) -> 
         sm = g.new(sc * c, True)
         g.op((w,), (sm,), (sm,))
         g.drop(w)
-        p = dropout(g, cx, sm, 0.1)
+        p = dropout(g, cx, sm, s.attention_dropout)
         g.drop(sm)
         return _pv(g, cx, p, vc, kc)
-    if s.model_type == "gemma2":  # w / cap -> tanh -> * cap
+    if s.attn_softcap is not None:  # w / cap -> tanh -> * cap
         t1 = g.new(sc * c, True)
         g.op((w,), (t1,))
         g.drop(w)
@@ -283,6 +302,8 @@ def _eager(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, mask: Tn | None, kvlen: int) -> 
         g.op((w,), (w2,))
         g.drop(w)
         w = w2
+    if a.sinks:
+        return _sinks(g, cx, w, vc, kc, sc)
     w32 = g.new(sc * F32, True)  # softmax(dtype=float32) upcasts first
     g.op((w,), (w32,))
     sm = g.new(sc * F32, True)
@@ -290,6 +311,10 @@ def _eager(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, mask: Tn | None, kvlen: int) -> 
     g.drop(w32, w)
     p = cast(g, sm, sc * c)
     g.drop(sm)
+    if s.attention_dropout:
+        p2 = dropout(g, cx, p, s.attention_dropout)
+        g.drop(p)
+        p = p2
     return _pv(g, cx, p, vc, kc)
 
 
@@ -300,17 +325,46 @@ class _LazyCopy:
         self.v, self.nb = v, nb
 
 
-def _pv(g: Sim, cx: Cx, p: Tn, vc: Tn | _LazyCopy, kc: Tn | None) -> Tn:
+def _sinks(g: Sim, cx: Cx, w: Tn, vc: Tn | _LazyCopy, kc: Tn | None, sc: int) -> Tn:
+    """gpt-oss eager: logits = cat([w, sinks]) - max; probs = softmax in the compute dtype; scores =
+    probs[..., :-1] (a strided view, copied by the matmul with v); attn_weights (w) lives until it is
+    rebound to scores, combined_logits until the function returns.
+
+    Source: hf-gpt-oss"""
+    b, ql, c, nh = cx.b, cx.q, cx.c, cx.spec.attention.num_heads
+    n1 = sc + b * nh * ql  # b n_h q (kv + 1)
+    cmb = g.new(n1 * c, True)
+    g.op((w,), (cmb,))
+    mx = g.new(b * nh * ql * c)
+    idx = g.new(b * nh * ql * 8)
+    g.op((cmb,), (mx,), (idx,))
+    g.drop(idx)
+    cl = g.new(n1 * c, True)
+    g.op((cmb, mx), (cl,))
+    g.drop(cmb, mx)
+    probs = g.new(n1 * c, True)
+    g.op((cl,), (probs,), (probs,))
+    scores = g.view(probs, sc * c)
+    g.op((probs,), (scores,))
+    g.drop(probs, w)
+    out = _pv(g, cx, scores, vc, kc, transient=sc * c)  # matmul copies the strided scores (not saved)
+    g.drop(cl)
+    return out
+
+
+def _pv(g: Sim, cx: Cx, p: Tn, vc: Tn | _LazyCopy, kc: Tn | None, transient: int = 0) -> Tn:
     """probabilities @ v, then transpose(1, 2).contiguous() (a copy); the repeated k and v die with
-    the function's locals."""
+    the function's locals. `transient`: bytes of a contiguous copy of p the matmul makes and frees."""
     a = cx.spec.attention
     tmp = None
     if isinstance(vc, _LazyCopy):
         tmp = g.new(vc.nb, vc.v.rg)
         g.op((vc.v,), (tmp,))
         vc = tmp
+    pc = g.new(transient) if transient else None
     o = g.new(cx.b * cx.q * a.num_heads * a.v_dim * cx.c, True)
     g.op((p, vc), (o,), (p, vc))
+    g.drop(pc)
     g.keep.append(p)  # returned as attn_weights: the decoder layer's `_` keeps it to its end
     if tmp is not None:
         g.drop(tmp)

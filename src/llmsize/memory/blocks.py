@@ -40,6 +40,7 @@ class Cx:
     kv_bytes: int = 0  # bytes per cached element (0: the compute dtype)
     sliding: bool = False  # this layer uses sliding-window attention
     lora_layers: tuple[int, ...] | None = None  # layers carrying adapters (None: all)
+    rope: bool = True  # this layer applies rotary (False on NoPE layers)
 
     @property
     def T(self) -> int:  # noqa: N802
@@ -205,6 +206,13 @@ def act(g: Sim, x: Tn, kind: str) -> Tn:
         g.op((a1, o1), (y,), (a1, o1))
         g.drop(a1, o1)
         return y
+    if kind == "relu2":  # ReLUSquaredActivation: square(relu(x)); both ops save relu's output
+        r = g.new(x.nb, x.rg)
+        g.op((x,), (r,), (r,))
+        y = g.new(x.nb, x.rg)
+        g.op((r,), (y,), (r,))
+        g.drop(r)
+        return y
     y = g.new(x.nb, x.rg)
     g.op((x,), (y,), (y,) if kind == "relu" else (x,))
     return y
@@ -214,13 +222,15 @@ def act_kind(name: str) -> str:
     n = name.lower()
     if n in ("gelu_new", "gelu_fast", "gelu_pytorch_tanh_python"):
         return "gelu_new"
+    if n == "relu2":
+        return "relu2"
     if n.startswith("relu"):
         return "relu"
     return "silu"  # silu/swish/gelu/gelu_pytorch_tanh: one fused op saving its input
 
 
 def gated_mlp(g: Sim, cx: Cx, x: Tn, f: int, fused: bool, act_name: str, bias: bool = False,
-              leaves: tuple[str, str, str] = ("gate_proj", "up_proj", "down_proj")) -> Tn:
+              leaves: tuple[str, str, str] = ("gate_proj", "up_proj", "down_proj"), p_drop: float = 0.0) -> Tn:
     """down(act(gate(x)) * up(x)) (Llama, Qwen, Mistral, Gemma); Phi-3 fuses [gate; up] in one matmul.
 
     Saved: gate (act input), act(gate), up, their product (down's input): 4 x T x f.
@@ -247,6 +257,10 @@ def gated_mlp(g: Sim, cx: Cx, x: Tn, f: int, fused: bool, act_name: str, bias: b
     g.drop(up)
     y = linear(g, cx, m, f, d, leaves[2], bias)
     g.drop(m)
+    if p_drop:  # Seed-OSS: dropout on the MLP output (residual_dropout)
+        z = dropout(g, cx, y, p_drop)
+        g.drop(y)
+        return z
     return y
 
 
@@ -257,12 +271,12 @@ def plain_mlp(g: Sim, cx: Cx, x: Tn, f: int, act_name: str, leaves: tuple[str, s
 
     Source: hf-gpt2"""
     d = cx.spec.hidden_size
-    h = linear(g, cx, x, d, f, leaves[0], True)
+    h = linear(g, cx, x, d, f, leaves[0], cx.spec.mlp.bias)
     if consume:
         g.drop(x)
     a = act(g, h, act_kind(act_name))
     g.drop(h)
-    y = linear(g, cx, a, f, d, leaves[1], True)
+    y = linear(g, cx, a, f, d, leaves[1], cx.spec.mlp.bias)
     g.drop(a)
     if p_drop:
         z = dropout(g, cx, y, p_drop)

@@ -130,8 +130,12 @@ def _terms(spec: ModelSpec, wl: Workload, cx: Cx, wt, p: Point, om, deq: int) ->
     kv = p.parts.get("kv", 0)
     if kv:
         a_ = spec.attention
-        add("KV cache", kv, "kv_cache", f"Σ_layers 2·b·len·n_kv·d_h·{cx.kv_bytes or cx.c} "
-            f"(n_kv = {a_.num_kv_heads}, d_h = {a_.head_dim})", "hf-cache")
+        if a_.mla:
+            add("KV cache (compressed latent)", kv, "kv_cache", f"Σ_layers b·len·(r_kv + d_rope)·{cx.kv_bytes or cx.c} "
+                f"(r_kv = {a_.kv_lora_rank}, d_rope = {a_.qk_rope_head_dim})", "hf-deepseek-v3")
+        else:
+            add("KV cache", kv, "kv_cache", f"Σ_layers 2·b·len·n_kv·d_h·{cx.kv_bytes or cx.c} "
+                f"(n_kv = {a_.num_kv_heads}, d_h = {a_.head_dim})", "hf-cache")
     if ph == "optimizer step" and om is not None:
         add("optimizer step temporaries", p.work, "transient", om.temp_formula, om.source)
     else:

@@ -1,9 +1,8 @@
 """Decoder layers, embeddings and the head of each model family, replayed on a `Sim`.
 
-Families follow the Hugging Face modeling files: Llama-style pre-norm (Llama, Mistral, Qwen 2/3, Phi-3,
-OLMoE, Mixtral, Qwen2-MoE), Gemma 2 (four norms, soft-capping), GPT-2, GPT-NeoX (parallel residual),
-OPT. Unknown types run the Llama program. Dropout rates are the transformers config defaults
-(GPT-2 0.1 everywhere, OPT 0.1 on hidden states, others 0).
+The program is the Hugging Face pre-norm decoder, shaped by the spec's facts (norm kind, parallel
+residual, dropout rates and soft-caps read from the config) and the family traits (llmsize.families:
+sandwich norms, scaled embeddings, what the forward keeps alive). No model type is tested here.
 
 Source: hf-llama
 """
@@ -15,18 +14,19 @@ from llmsize.memory.attention import attention
 from llmsize.memory.blocks import F32, Cx, act, cast, dropout, gated_mlp, layernorm, linear, plain_mlp, rmsnorm
 from llmsize.memory.sim import Sim, Tn
 
-LAYERNORM = {"gpt2", "gpt_neox", "opt", "falcon"}
-GEMMA = {"gemma", "gemma2", "gemma3", "gemma3_text"}
-# ASSUMES: hidden-state dropout of the config defaults: GPT-2 resid/embd 0.1, OPT dropout 0.1.
-HIDDEN_DROPOUT = {"gpt2": 0.1, "opt": 0.1}
-
-
 def norm(g: Sim, cx: Cx, x: Tn) -> Tn:
     """The family's normalisation over d."""
-    mt, d = cx.spec.model_type, cx.spec.hidden_size
-    if mt in LAYERNORM:
-        return layernorm(g, cx, x, d, cx.train_base, cx.spec.norms.bias)
-    return rmsnorm(g, cx, x, d, cx.train_base, gemma=mt in GEMMA)
+    s, d = cx.spec, cx.spec.hidden_size
+    if s.norms.kind == "layernorm" and s.traits.layernorm_fp32:  # OLMo 1: in fp32, cast back
+        x32 = cast(g, x, cx.T * d * F32)
+        o32 = layernorm(g, cx, x32, d, cx.train_base and s.norms.affine, s.norms.bias)
+        g.drop(x32)
+        out = cast(g, o32, x.nb)
+        g.drop(o32)
+        return out
+    if s.norms.kind == "layernorm":
+        return layernorm(g, cx, x, d, cx.train_base, s.norms.bias)
+    return rmsnorm(g, cx, x, d, cx.train_base, gemma=s.traits.norm_plus_one or s.traits.norm_weight_fp32)
 
 
 def _add(g: Sim, a: Tn, b: Tn) -> Tn:
@@ -36,16 +36,53 @@ def _add(g: Sim, a: Tn, b: Tn) -> Tn:
     return y
 
 
+def _scaled(g: Sim, x: Tn) -> Tn:
+    """x * a Python scalar: a new tensor; the old one dies (nothing saved for backward)."""
+    y = g.new(x.nb, x.rg)
+    g.op((x,), (y,))
+    g.drop(x)
+    return y
+
+
 def mlp(g: Sim, cx: Cx, x: Tn, moe: bool) -> Tn:
     s = cx.spec
     if moe:
         return moe_block(g, cx, x)
     m = s.mlp
     if m.kind == "gated":
-        return gated_mlp(g, cx, x, m.intermediate_size, m.fused_gate_up, m.activation, m.bias)
-    leaves = {"gpt2": ("c_fc", "c_proj"), "opt": ("fc1", "fc2")}.get(s.model_type, ("dense_h_to_4h", "dense_4h_to_h"))
-    return plain_mlp(g, cx, x, m.intermediate_size, m.activation, leaves,
-                     HIDDEN_DROPOUT.get(s.model_type, 0.0), consume=s.model_type == "opt")
+        return gated_mlp(g, cx, x, m.intermediate_size, m.fused_gate_up, m.activation, m.bias,
+                         p_drop=s.hidden_dropout if s.traits.gated_mlp_dropout else 0.0)
+    t = s.traits
+    return plain_mlp(g, cx, x, m.intermediate_size, m.activation, (t.leaf("ffn_up"), t.leaf("ffn_down")),
+                     s.hidden_dropout, consume=t.mlp_inline)
+
+
+def _clamped_swiglu(g: Sim, gu: Tn, n: int) -> Tn:
+    """gpt-oss _apply_gate on [gate; up] interleaved (S x 2f): gate = clamp(gate); up = clamp(up);
+    glu = gate * sigmoid(gate * alpha); out = (up + 1) * glu. n: bytes of one S x f tensor.
+
+    Source: hf-gpt-oss"""
+    gate, up = g.view(gu, n), g.view(gu, n)
+    g.op((gu,), (gate, up))
+    gc = g.new(n, True)
+    g.op((gate,), (gc,), (gate,))  # clamp saves its input (the mask of kept values)
+    uc = g.new(n, True)
+    g.op((up,), (uc,), (up,))
+    g.drop(gate, up)
+    ga = g.new(n, True)
+    g.op((gc,), (ga,))
+    sg = g.new(n, True)
+    g.op((ga,), (sg,), (sg,))
+    g.drop(ga)
+    glu = g.new(n, True)
+    g.op((gc, sg), (glu,), (gc, sg))
+    g.drop(sg)
+    u1 = g.new(n, True)
+    g.op((uc,), (u1,))
+    out = g.new(n, True)
+    g.op((u1, glu), (out,), (u1, glu))
+    g.drop(u1, glu, uc, gc)
+    return out
 
 
 def moe_block(g: Sim, cx: Cx, x: Tn) -> Tn:
@@ -72,7 +109,7 @@ def moe_block(g: Sim, cx: Cx, x: Tn) -> Tn:
     idx = g.new(T * k * 8)
     g.op((probs,), (topv,), (idx,))
     g.drop(probs)
-    wb = F32 if s.model_type == "mixtral" else c  # Mixtral keeps fp32 routing weights
+    wb = F32 if s.traits.routing_fp32 else c  # Mixtral keeps fp32 routing weights
     rw = cast(g, topv, T * k * wb)
     g.drop(topv)
     perm = g.new(S * 8)  # sort(expert_ids) -> (values, perm)
@@ -89,7 +126,14 @@ def moe_block(g: Sim, cx: Cx, x: Tn) -> Tn:
     lo = "experts" in cx.lora  # peft ParamWrapper adapters: rank r E per parameter (2 r E for [gate; up])
     pg_lo = k2 * cx.lora_r * E * (d + k2 * f) * cx.lora_bytes if lo else 0
     g.op((sel,), (gu,), (sel if cx.train_base else None,), pgrad=pg + pg_lo)
-    if e.expert_kind == "gated":
+    bsel = dbsel = None
+    if e.expert_bias:  # bias[expert_ids]: one row per routed token, added in place (out.add_(bias))
+        bsel = g.new(gu.nb, cx.train_base)
+        g.op((), (bsel,), pgrad=E * k2 * f * cx.w if cx.train_base else 0)
+    if e.gate_fn == "clamped_swiglu":
+        m = _clamped_swiglu(g, gu, S * f * c)
+        g.drop(gu)
+    elif e.expert_kind == "gated":
         gate, up = g.view(gu, S * f * c), g.view(gu, S * f * c)
         g.op((gu,), (gate, up))
         a = act(g, gate, "silu")
@@ -103,6 +147,9 @@ def moe_block(g: Sim, cx: Cx, x: Tn) -> Tn:
     g.op((m,), (dn,), (m if cx.train_base else None,),
          pgrad=(E * f * d * cx.w if cx.train_base else 0) + (cx.lora_r * E * (f + d) * cx.lora_bytes if lo else 0))
     g.drop(m)
+    if e.expert_bias:
+        dbsel = g.new(dn.nb, cx.train_base)
+        g.op((), (dbsel,), pgrad=E * d * cx.w if cx.train_base else 0)
     wo = g.new(S * d * max(c, wb), True)
     g.op((dn, sw), (wo,), (dn, sw))
     inv = g.new(S * 8)
@@ -113,7 +160,7 @@ def moe_block(g: Sim, cx: Cx, x: Tn) -> Tn:
     g.op((wo2,), (fin,))
     g.drop(wo2)
     out = cast(g, fin, T * d * x.nb // (T * d))
-    g.drop(fin, sel, sw, dn, perm, srt, tok, inv, idx)
+    g.drop(fin, sel, sw, dn, perm, srt, tok, inv, idx, bsel, dbsel)
     if sh is not None:
         gl = linear(g, cx, x, d, 1, "shared_expert_gate")
         sg = g.new(T * c, gl.rg)
@@ -132,48 +179,62 @@ def layer(g: Sim, cx: Cx, x: Tn, moe: bool, mask: Tn | None,
           old: tuple[Tn, Tn] | None = None) -> tuple[Tn, Tn | None, Tn | None]:
     """One decoder layer on input x (T x d); the caller's handle on x is released at the end.
     Returns (output, cached keys, cached values)."""
-    mt = cx.spec.model_type
-    if mt == "gpt_neox" or (mt == "falcon" and cx.spec.parallel_residual):
+    s, t = cx.spec, cx.spec.traits
+    if s.parallel_residual:
         return _parallel_layer(g, cx, x, mask, old)
     res = g.view(x)
-    h = norm(g, cx, x)
+    pre = t.norm_placement != "post"  # OLMo 2/3 normalise only the branch outputs
+    h = norm(g, cx, x) if pre else g.view(x)
     a, ck, cv = attention(g, cx, h, mask, old)
-    g.drop(h)
-    if mt in HIDDEN_DROPOUT:  # resid_dropout (GPT-2, inside the attention) / dropout (OPT)
-        a2 = dropout(g, cx, a, HIDDEN_DROPOUT[mt])
+    keep_h = h if t.keeps_norm_output else None
+    if keep_h is None:
+        g.drop(h)
+    if s.hidden_dropout:  # resid_dropout (GPT-2, inside the attention) / dropout (OPT)
+        a2 = dropout(g, cx, a, s.hidden_dropout)
         g.drop(a)
         a = a2
-    keep_a = g.view(a) if mt == "gpt2" else None  # GPT2Block keeps `attn_output` to the end
-    if mt in GEMMA and cx.spec.norms.per_layer >= 4:
+    keep_a = g.view(a) if t.keeps_attn_output else None  # GPT2Block keeps `attn_output` to the end
+    if t.norm_placement != "pre":  # Gemma 2/3 sandwich, OLMo 2/3 post: a norm on the attention output
         a2 = norm(g, cx, a)
         g.drop(a)
         a = a2
+    if t.residual_scale:
+        a = _scaled(g, a)
     h2 = _add(g, res, a)
     g.drop(a, res)
-    n = norm(g, cx, h2)
+    n = norm(g, cx, h2) if pre else g.view(h2)
     m = mlp(g, cx, n, moe)
-    if mt != "opt":  # OPT's MLP is inline: fc1's output took over the norm output's variable
+    if not t.mlp_inline:  # OPT's MLP is inline: fc1's output took over the norm output's variable
         g.drop(n)
-    if mt in GEMMA and cx.spec.norms.per_layer >= 4:
+    if t.norm_placement != "pre":
         m2 = norm(g, cx, m)
         g.drop(m)
         m = m2
+    if t.residual_scale:
+        m = _scaled(g, m)
     out = _add(g, h2, m)
-    g.drop(m, h2, keep_a, x, *g.keep)
+    g.drop(m, h2, keep_a, keep_h, x, *g.keep)
     g.keep.clear()
     return out, ck, cv
 
 
 def _parallel_layer(g: Sim, cx: Cx, x: Tn, mask: Tn | None,
                     old: tuple[Tn, Tn] | None) -> tuple[Tn, Tn | None, Tn | None]:
-    """GPT-NeoX: out = mlp(ln2(x)) + attn(ln1(x)) + x.
+    """GPT-NeoX: out = mlp(ln2(x)) + attn(ln1(x)) + x (dropout on both branches when configured).
 
     Source: hf-gpt-neox"""
     h = norm(g, cx, x)
     a, ck, cv = attention(g, cx, h, mask, old)
-    g.drop(h)
-    n = norm(g, cx, x)
-    m = mlp(g, cx, n, False)
+    shared = cx.spec.norms.per_layer == 1  # Falcon-7B, Phi: one norm output feeds both branches
+    if not shared:
+        g.drop(h)
+    p = cx.spec.hidden_dropout
+    if p:
+        a2 = dropout(g, cx, a, p)
+        g.drop(a)
+        a = a2
+    n = h if shared else norm(g, cx, x)
+    m = mlp(g, cx, n, False)  # the plain MLP applies the residual dropout itself
     g.drop(n)
     y = _add(g, m, a)
     g.drop(m, a)
@@ -191,11 +252,13 @@ def position_tables(cx: Cx) -> int:
 
     Source: hf-llama"""
     s = cx.spec
-    ids = (cx.T if s.model_type == "opt" else cx.q) * 8
+    ids = (cx.T if s.traits.position_ids_per_row else cx.q) * 8
     if s.position != "rope":
         return ids
-    rot = max(2, int(s.attention.head_dim * s.rotary_fraction)) // 2 * 2
-    return 2 * cx.q * rot * cx.w + ids
+    a = s.attention
+    rot = a.qk_rope_head_dim if a.mla else max(2, int(a.head_dim * s.rotary_fraction)) // 2 * 2
+    kinds = len(set(s.layer_types)) if s.traits.rope_per_layer_type and s.layer_types else 1
+    return kinds * 2 * cx.q * rot * (F32 if s.traits.rope_fp32 else cx.w) + ids
 
 
 def embed(g: Sim, cx: Cx) -> tuple[Tn, int, bool]:
@@ -208,21 +271,21 @@ def embed(g: Sim, cx: Cx) -> tuple[Tn, int, bool]:
     g.new(position_tables(cx))  # kept: the caller counts them as held (inference) or saved (training)
     e = g.new(T * s.word_embed_dim * w, g.grad)
     g.op((), (e,), pgrad=s.vocab_size * s.word_embed_dim * w if cx.train_base else 0)
-    mt = s.model_type
+    t = s.traits
     if s.embed_dim:  # OPT-350m project_in
         e2 = linear(g, cx, e, s.word_embed_dim, d, "project_in")
         g.drop(e)
         e = e2
     if s.position == "learned":
-        pos = g.new((T if mt == "opt" else cx.q) * d * w)
+        pos = g.new((T if t.position_ids_per_row else cx.q) * d * w)
         g.op((), (pos,), pgrad=(s.max_position_embeddings + s.position_offset) * d * w if cx.train_base else 0)
         x = _add(g, e, pos)
-        if mt != "gpt2":  # GPT-2 drops out the embeddings (embd_pdrop); OPT does not
+        if not s.embed_dropout:  # GPT-2 drops out the embeddings (embd_pdrop); OPT does not
             return x, e.nb + pos.nb, False
-        x2 = dropout(g, cx, x, HIDDEN_DROPOUT[mt])
+        x2 = dropout(g, cx, x, s.embed_dropout)
         g.drop(x)
         return x2, e.nb + pos.nb, False
-    if mt in GEMMA:  # Gemma's scaled embedding: embedding * sqrt(d) inside the module
+    if t.embed_scale:  # Gemma's scaled embedding, Granite's embedding_multiplier: embedding * sqrt(d) inside the module
         x = g.new(e.nb, e.rg)
         g.op((e,), (x,))
         g.drop(e)
@@ -249,7 +312,9 @@ def head(g: Sim, cx: Cx, x: Tn, mode: str) -> tuple[Tn, Tn | None, int]:
     pre, g.peak = g.peak, g.live
     sub = replace(cx, q=1) if mode == "generate" else cx
     logits = linear(g, sub, hN, s.word_embed_dim, V, "lm_head", s.lm_head_bias)
-    if s.model_type == "gemma2":  # final logit soft-capping: logits / cap -> tanh -> * cap
+    if s.traits.logits_scale:  # Granite: logits / logits_scaling
+        logits = _scaled(g, logits)
+    if s.final_softcap is not None:  # final logit soft-capping: logits / cap -> tanh -> * cap
         t1 = g.new(logits.nb, logits.rg)
         g.op((logits,), (t1,))
         g.drop(logits)

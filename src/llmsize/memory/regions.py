@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from llmsize.memory.blocks import Cx
-from llmsize.memory.layers import GEMMA, embed, head, layer, position_tables
+from llmsize.memory.layers import embed, head, layer, position_tables
 from llmsize.memory.sim import Sim
 
 
@@ -58,8 +58,12 @@ def run_layer(cx: Cx, moe: bool, in_rg: bool, backward: bool) -> Region:
         if cx.sliding and cx.spec.sliding_window:  # the view of w - 1 tokens pins the last cat (w tokens)
             n = min(n, cx.spec.sliding_window)
         kb = cx.kv_bytes or cx.c
-        old = (g.external(cx.b * n * a.num_kv_heads * a.head_dim * kb),
-               g.external(cx.b * n * a.num_kv_heads * a.v_dim * kb))
+        if a.mla:  # transformers caches the latent and the rotary key
+            assert a.kv_lora_rank is not None
+            old = (g.external(cx.b * n * a.kv_lora_rank * kb), g.external(cx.b * n * a.qk_rope_head_dim * kb))
+        else:
+            old = (g.external(cx.b * n * a.num_kv_heads * a.head_dim * kb),
+                   g.external(cx.b * n * a.num_kv_heads * a.v_dim * kb))
     out, ck, cv = layer(g, cx, x, moe, mask, old)
     fw_peak = g.peak
     kept = (ck.nb if ck is not None else 0) + (cv.nb if cv is not None else 0)
@@ -110,17 +114,20 @@ def kinds(spec, cx: Cx) -> tuple[tuple[Cx, bool], ...]:
 def _kinds(cx: Cx) -> tuple[tuple[Cx, bool], ...]:
     spec = cx.spec
     out = []
-    memo: dict[tuple[bool, bool], Cx] = {}
+    memo: dict[tuple[bool, bool, bool], Cx] = {}
     ll = None if cx.lora_layers is None else set(cx.lora_layers)
     for i in range(spec.num_layers):
         sl = spec.layer_type(i) == "sliding"
         lo = ll is None or i in ll
-        lcx = memo.get((sl, lo))
+        rp = spec.uses_rope(i) or spec.position != "rope"
+        lcx = memo.get((sl, lo, rp))
         if lcx is None:
             lcx = cx if sl == cx.sliding else replace(cx, sliding=sl)
             if not lo:
                 lcx = replace(lcx, lora=frozenset())
-            memo[(sl, lo)] = lcx
+            if not rp:
+                lcx = replace(lcx, rope=False)
+            memo[(sl, lo, rp)] = lcx
         out.append((lcx, spec.is_moe_layer(i)))
     return tuple(out)
 
@@ -137,7 +144,3 @@ def layer_regions(cx: Cx, x0_rg: bool, backward: bool) -> list[Region]:
             r = memo[key] = run_layer(lcx, moe, rg, backward)
         out.append(r)
     return out
-
-
-def is_gemma(spec) -> bool:
-    return spec.model_type in GEMMA

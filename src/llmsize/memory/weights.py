@@ -40,9 +40,11 @@ def rope_buffers(spec: ModelSpec) -> int:
     Source: hf-llama"""
     if spec.position != "rope":
         return 0
-    rot = int(spec.attention.head_dim * spec.rotary_fraction)
-    extra = 2 if spec.model_type in ("gemma2", "gemma3_text", "gemma3", "gemma") else 0  # embed normalizer
-    return 2 * (rot // 2) * 4 + extra
+    a = spec.attention
+    rot = a.qk_rope_head_dim if a.mla else int(a.head_dim * spec.rotary_fraction)
+    extra = 2 if spec.traits.normalizer_buffer else 0  # Gemma's embed normalizer (a bf16 scalar)
+    kinds = len(set(spec.layer_types)) if spec.traits.rope_per_layer_type and spec.layer_types else 1
+    return kinds * 2 * (rot // 2) * 4 + extra
 
 
 def lora_targets(spec: ModelSpec, wl: Workload) -> frozenset[str]:
@@ -106,6 +108,8 @@ def _weights(spec: ModelSpec, lora: LoRA | None, mode: str, w: int, override: in
     Source: peft-lora"""
     p, n_t, largest, linear_params, largest_lin = _stats(spec)
     base = p * w if override is None else override
+    # rotary tables + persistent weight buffers (DeepSeek-V3's router correction bias, in the weights' dtype)
+    buffers = rope_buffers(spec) + count(spec).buffers * w
     if lora is not None:
         targets = lora.resolve(spec)
         layers = None if lora.layers is None else set(lora.layers)
@@ -113,11 +117,11 @@ def _weights(spec: ModelSpec, lora: LoRA | None, mode: str, w: int, override: in
         largest = max(ad, default=0)
         ap = sum(ad)
         return Weights(params=p, base_bytes=base, adapter_params=ap, adapter_bytes=ap * 4,
-                       buffers=rope_buffers(spec), trainable=ap, trainable_tensors=2 * len(ad),
+                       buffers=buffers, trainable=ap, trainable_tensors=2 * len(ad),
                        trainable_bytes=ap * 4, largest=largest, linear_params=linear_params,
                        largest_linear=largest_lin)
     train = mode == "train"
-    return Weights(params=p, base_bytes=base, adapter_params=0, adapter_bytes=0, buffers=rope_buffers(spec),
+    return Weights(params=p, base_bytes=base, adapter_params=0, adapter_bytes=0, buffers=buffers,
                    trainable=p if train else 0, trainable_tensors=n_t if train else 0,
                    trainable_bytes=p * w if train else 0, largest=largest, linear_params=linear_params,
                    largest_linear=largest_lin)

@@ -72,18 +72,19 @@ class LoRA:
         ts = tensors(spec)
         leaves = {t.module for t in ts if t.linear and t.layer is not None and t.module}
         extra = set()
-        if spec.moe is not None and spec.model_type != "gpt_oss":
+        if spec.moe is not None and spec.traits.lora_experts:
             extra |= {"gate", "experts"}
         if spec.moe is not None and spec.moe.shared_expert_gate:
             extra.add("shared_expert_gate")
         if self.target_modules == ("all-linear",) or "all-linear" in self.target_modules:
             attn = {t.module for t in ts if t.linear and t.layer is not None and t.module and
                     t.role.startswith("attn")}
-            if spec.model_type in ("mixtral", "olmoe", "qwen3_moe", "deepseek_v3"):
+            how = spec.traits.lora_all_linear
+            if how == "attention+experts":
                 return frozenset(attn | {"gate", "experts"})
-            if spec.model_type == "gpt_oss":
+            if how == "attention":
                 return frozenset(attn)
-            if spec.model_type == "qwen2_moe":
+            if how == "linears+shared_gate":
                 return frozenset(leaves | {"shared_expert_gate"})
             return frozenset(leaves | {"__all_linear__"})
         leaves |= extra

@@ -33,9 +33,6 @@ FTYPES: dict[str, tuple[int, str]] = {
     "TQ1_0": (36, "TQ1_0"), "TQ2_0": (37, "TQ2_0"), "MXFP4_MOE": (38, "MXFP4"),
 }
 _ALIASES = {"Q3_K": "Q3_K_M", "Q4_K": "Q4_K_M", "Q5_K": "Q5_K_M", "MOSTLY_Q4_1_SOME_F16": "Q4_1"}
-# model_type -> llama.cpp architecture (only the names the rules test matter: falcon; llama/qwen2 for 70B)
-_ARCH = {"llama": "llama", "mistral": "llama", "mixtral": "llama", "qwen2": "qwen2", "falcon": "falcon",
-         "deepseek_v3": "deepseek2", "gpt_oss": "gpt-oss", "olmoe": "olmoe"}
 
 
 def ftype_name(ftype_id: int) -> str | None:
@@ -130,7 +127,7 @@ def gguf_tensors(spec: ModelSpec, *, mla: str = "kv_b") -> tuple[GTensor, ...]:
 
 
 def _model(spec: ModelSpec, gts: Sequence[GTensor], imatrix: bool) -> Model:
-    arch = _ARCH.get(spec.model_type, spec.model_type)
+    arch = spec.traits.gguf_arch  # llama.cpp architecture (the rules single out falcon; llama/qwen2 70B)
     a = spec.attention
     n_kv = a.num_heads if a.mla else a.num_kv_heads  # MLA GGUFs store head_count_kv = head_count
     n_exp = spec.moe.num_experts if spec.moe else 0

@@ -1,0 +1,51 @@
+"""Model families as data: one module per family holds its config.json reader(s) and its traits
+(`llmsize.spec.Traits`: what the family's Hugging Face code does that the config does not say).
+
+The formulas (parameters, tensor list, memory replay, LoRA, exports) read the spec and its traits
+only; this package is the one place that knows model-type names. Adding a family is one module here
+(its readers in a `READERS` dict) plus measured truth in tests/data.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from llmsize.errors import LlmsizeError, did_you_mean
+from llmsize.families import deepseek, ernie4_5, exaone4, falcon, gemma, gpt2, gpt_neox, gpt_oss, granite, llama, \
+    llama_variants, mixtral, olmo, olmo2, opt, phi, phi3, qwen, qwen_moe, smollm3, stablelm, starcoder2
+from llmsize.spec import ModelSpec, Traits
+
+Reader = Callable[[Mapping[str, Any], str], ModelSpec]
+
+READERS: dict[str, Reader] = {}
+TRAITS: dict[str, Traits] = {}
+for _m in (llama, qwen, olmo2, gemma, mixtral, qwen_moe, deepseek, gpt_oss, phi3, gpt2, gpt_neox, opt, falcon,
+           starcoder2, granite, smollm3, exaone4, phi, stablelm, llama_variants, olmo, ernie4_5):
+    READERS.update(_m.READERS)
+    TRAITS.update(_m.TRAITS)
+assert set(READERS) == set(TRAITS)
+
+
+def known_types() -> list[str]:
+    """The model_type names llmsize reads exactly."""
+    return sorted(READERS)
+
+
+def read(cfg: Mapping[str, Any], name: str, *, assume: str | None = None) -> ModelSpec:
+    """The spec of a config.json whose model_type is known, or read as `assume` (another known type)."""
+    mt = cfg.get("model_type")
+    reader = READERS.get(mt) if isinstance(mt, str) else None
+    if reader is None:
+        if assume is None:
+            raise LlmsizeError(f"{name}: model_type {mt!r} is not one llmsize knows (known: "
+                               f"{', '.join(known_types())}); pass --assume TYPE to read it as one of them, "
+                               f"or measure it exactly with `llmsize trace`")
+        if assume not in READERS:
+            raise did_you_mean(assume, known_types(), what="--assume model type")
+        spec = READERS[assume]({**cfg, "model_type": assume}, name)
+        note = (f"{name}: model_type {mt!r} is not one llmsize knows; read as {assume} because of "
+                f"--assume {assume} (counts and memory are those of a {assume} with these shapes)")
+        return spec.with_(model_type=str(mt), traits=replace(spec.traits, assumed=True),
+                          notes=spec.notes + (note,))
+    return reader(cfg, name)

@@ -1,0 +1,49 @@
+"""Ernie 4.5's rotary ("glm rope style with full dim and full precision"): cos and sin interleaved by
+repeat_interleave (fp32, 1 x q x d_h each, made per call), q.float() * cos + rotate_half(q).float() *
+sin with rotate_half = stack((-x2, x1)).flatten (even/odd pairs); both embeddings cast back on return.
+
+Source: hf-ernie4_5
+"""
+from __future__ import annotations
+
+from llmsize.memory.blocks import F32, Cx, cast
+from llmsize.memory.sim import Sim, Tn
+
+
+def _one(g: Sim, x: Tn, n: int, xb: int) -> Tn:
+    xf = g.new(n * F32, x.rg)  # x.float()
+    g.op((x,), (xf,))
+    t1 = g.new(n * F32, x.rg)  # * cos
+    g.op((xf,), (t1,))
+    g.drop(xf)
+    neg = g.new(n // 2 * xb, x.rg)  # -x2
+    g.op((x,), (neg,))
+    rh = g.new(n * xb, x.rg)  # stack((-x2, x1)).flatten(-2)
+    g.op((neg, x), (rh,))
+    g.drop(neg)
+    rf = g.new(n * F32, x.rg)  # .float()
+    g.op((rh,), (rf,))
+    g.drop(rh)
+    t2 = g.new(n * F32, x.rg)  # * sin
+    g.op((rf,), (t2,))
+    g.drop(rf)
+    e = g.new(n * F32, x.rg)
+    g.op((t1, t2), (e,))
+    g.drop(t1, t2)
+    return e
+
+
+def rope_interleaved_fp32(g: Sim, cx: Cx, q: Tn, k: Tn) -> tuple[Tn, Tn]:
+    """(q_embed, k_embed) in q's dtype; q and k are (b, n, q, d_h) views of the projections."""
+    a, T = cx.spec.attention, cx.T
+    nq, nk = T * a.num_heads * a.head_dim, T * a.num_kv_heads * a.head_dim
+    xb = q.nb // nq
+    tables = g.new(2 * cx.q * a.head_dim * F32)  # repeat_interleave'd cos and sin
+    qe = _one(g, q, nq, xb)
+    ke = _one(g, k, nk, xb)
+    g.drop(tables)
+    q2 = cast(g, qe, nq * xb)
+    g.drop(qe)
+    k2 = cast(g, ke, nk * xb)
+    g.drop(ke)
+    return q2, k2

@@ -1,0 +1,82 @@
+"""`llmsize trace`: PyTorch's own peak on fake tensors. Runs wherever torch and transformers are
+installed (the dev extra has both, so CI runs it); the package and CLI never import them otherwise."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from llmsize.adapters.hf_config import spec_from_config
+from llmsize.memory import Workload, estimate
+
+pytest.importorskip("transformers", reason="the trace extra (torch + transformers) is not installed")
+from llmsize.trace import trace  # noqa: E402
+
+TINY_LLAMA = {"model_type": "llama", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+              "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 512, "max_position_embeddings": 256,
+              "tie_word_embeddings": False}
+# a type llmsize does not know (ALiBi, an embedding LayerNorm, its own attention code)
+TINY_BLOOM = {"model_type": "bloom", "hidden_size": 64, "n_layer": 2, "n_head": 4, "vocab_size": 512,
+              "bos_token_id": 0, "eos_token_id": 0, "pad_token_id": 0}
+
+
+def run(args, stdin=None):
+    return subprocess.run([sys.executable, "-c", "from llmsize.cli import main; main()", *args],
+                          capture_output=True, text=True, input=stdin, timeout=300)
+
+
+@pytest.mark.parametrize("wl", [Workload(mode="train", batch=2, seq_len=32),
+                                Workload(mode="forward", batch=2, seq_len=32),
+                                Workload(mode="generate", batch=2, seq_len=16, new_tokens=4)],
+                         ids=["train", "forward", "generate"])
+def test_trace_equals_the_replay_on_a_family_it_knows(wl):
+    """Two independent routes to one number: PyTorch's tracker and llmsize's analytical replay (exact on
+    this shape for forward and generate; 248 B of 1.58 MB apart in training)."""
+    r = trace(TINY_LLAMA, wl)
+    assert r.peak_bytes == pytest.approx(estimate(spec_from_config(TINY_LLAMA), wl).peak_bytes,
+                                         rel=0 if wl.mode != "train" else 2e-4)
+    assert r.params == 2 * 512 * 64 + 2 * (2 * 64 + 64 * 64 * 2 + 2 * 64 * 32 + 3 * 64 * 128) + 64
+    assert sum(r.breakdown.values()) == r.peak_bytes
+
+
+def test_trace_cli_on_a_type_llmsize_does_not_know():
+    r = run(["params", "-"], json.dumps(TINY_BLOOM))
+    assert r.returncode == 2 and "not one llmsize knows" in r.stderr
+    r = run(["trace", "-", "--mode", "train", "--batch", "2", "--seq-len", "32"], json.dumps(TINY_BLOOM))
+    assert r.returncode == 2 and "try --attn eager" in r.stderr  # bloom has no SDPA path in transformers
+    r = run(["trace", "-", "--mode", "train", "--batch", "2", "--seq-len", "32", "--attn", "eager", "--json"],
+            json.dumps(TINY_BLOOM))
+    assert r.returncode == 0, r.stderr
+    obj = json.loads(r.stdout)
+    assert obj["model_type"] == "bloom" and obj["transformers"] and obj["torch"]
+    assert obj["peak_bytes"] == sum(obj["breakdown"].values()) > obj["params"] * 2 * 4  # W, G, Adam m and v
+    assert obj["breakdown"]["optimizer"] > 0
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["trace", "-", "--mode", "forward", "--grad-checkpointing"], "apply to --mode train"),
+    (["trace", "-", "--new-tokens", "3"], "applies to --mode generate"),
+])
+def test_trace_bad_input_is_one_line(args, needle):
+    r = run(args, json.dumps(TINY_LLAMA))
+    assert r.returncode == 2 and needle in r.stderr and "Traceback" not in r.stderr
+
+
+def test_unknown_to_transformers_is_one_line():
+    r = run(["trace", "-", "--mode", "forward"], json.dumps({**TINY_LLAMA, "model_type": "no_such_arch"}))
+    assert r.returncode == 2 and "cannot build model_type 'no_such_arch'" in r.stderr
+
+
+def test_without_the_extra_the_message_says_what_to_install():
+    code = ("import sys; sys.modules['transformers'] = None\n"
+            "from llmsize.cli import main; main(['trace', 'gpt2', '--mode', 'forward'])")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "pip install 'llmsize[trace]'" in r.stderr
+
+
+def test_the_package_does_not_import_torch_for_trace():
+    code = "import sys, llmsize.trace, llmsize.cli.trace; print('torch' in sys.modules, 'transformers' in sys.modules)"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.stdout.split() == ["False", "False"]
