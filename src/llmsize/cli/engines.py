@@ -25,7 +25,8 @@ def fit_ngl(model: Loaded, job: dict[str, Any], layout: Any, gpu_name: str, find
         names = ", ".join("--" + w.replace("_", "-") for w in wrong) or "--train"
         raise LlmsizeError(f"--find ngl is a serving question; {names} do(es) not apply")
     kv = "f16" if job["kv_dtype"] == "auto" else job["kv_dtype"]
-    gguf = model.ref if model.ref.lower().endswith(".gguf") else None
+    # a .gguf file, or a Hub GGUF repo's file (its header, read into the local cache)
+    gguf = model.checkpoint.path if model.origin == "gguf" and model.checkpoint is not None else None
     rep = ngl_report(model.spec, gguf_path=gguf, weights=job["weights"], gpu_name=gpu_name, host_name=host_name,
                      context=job["prompt"] + job["output"], slots=job["concurrency"], kv_type=kv)
     if as_json:

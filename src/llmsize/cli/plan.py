@@ -55,7 +55,9 @@ def job_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--output", type=click.IntRange(min=1), default=256, show_default=True, help="Output tokens."),
         click.option("--concurrency", type=click.IntRange(min=1), default=1, show_default=True,
                      help="Requests served at once (the decode batch)."),
-        click.option("--weights", default="bf16", show_default=True, help="Weight format for serving."),
+        click.option("--weights", help="Weight format for serving: bf16/fp16/fp32 or any `llmsize quant` format "
+                                        "(fp8, mxfp4, gptq-int4-g128, Q4_K_M, ...) [default: the checkpoint's own: "
+                                        "its file headers, its quantization_config, else its dtype]."),
         click.option("--kv-dtype", default="auto", show_default=True, help="KV cache dtype."),
         click.option("--gpu-memory-utilization", type=click.FloatRange(0, 1, min_open=True), default=0.9,
                      show_default=True),
@@ -84,6 +86,7 @@ def job_options(f: Callable[..., Any]) -> Callable[..., Any]:
                  "price")
         v = {n: kw.pop(n) for n in names}
         kw["prices"] = _prices(v.pop("price"))
+        v["weights"] = serving_weights(kw.get("model"), v["weights"], v["mode"] == "train")
         if "ngl" in (kw.get("find") or ()):  # llama.cpp's question: GGUF formats and KV types, not vLLM's
             kw["job"] = v
             return f(*args, **kw)
@@ -93,6 +96,25 @@ def job_options(f: Callable[..., Any]) -> Callable[..., Any]:
     for o in reversed(opts):
         wrapper = o(wrapper)
     return wrapper
+
+
+def serving_weights(model: Loaded | None, given: str | None, train: bool) -> str:
+    """--weights as given, else the checkpoint's own format (a note says so where it is not a plain dtype);
+    training plans bf16/fp32 by --precision, so --weights with --train is refused, not dropped."""
+    if train:
+        if given is not None:
+            raise LlmsizeError("--weights applies to serving; training sets the weights' dtype with --precision")
+        return "bf16"
+    if given is not None or model is None:
+        return "bf16" if given is None else given
+    from llmsize.cli import NOTES
+    from llmsize.quant.native import choose_weights
+
+    w = choose_weights(model, None)
+    note = f"--weights not given: {w.key}, the checkpoint's own ({w.origin})"
+    if w.origin not in ("config dtype", "default") and note not in NOTES:
+        NOTES.append(note)
+    return w.key
 
 
 def layout_options(f: Callable[..., Any]) -> Callable[..., Any]:

@@ -47,6 +47,33 @@ def weight_read_bytes(spec: ModelSpec, weights: str) -> int:
 
 
 @lru_cache(maxsize=256)
+def _read_split(spec: ModelSpec, weights: str) -> tuple[int, int]:
+    """(bytes every decode step reads, routed-expert bytes of which only the routed share is read)."""
+    from llmsize.quant.formats import weight_plan
+
+    if spec.moe is None:
+        return weight_read_bytes(spec, weights), 0
+    experts = sum(t.bytes for t in weight_plan(spec, weights).tensors if t.role.split(".")[0].endswith("_exps"))
+    return weight_read_bytes(spec, weights) - experts, experts
+
+
+def decode_read_bytes(spec: ModelSpec, weights: str, batch: int) -> float:
+    """Weight bytes a decode step of `batch` tokens reads: the dense part once, and of each layer's E
+    routed experts those at least one of the B tokens routes to (top-k of E each, independently):
+
+    W_read(B) = W_dense + W_experts · (1 − (1 − k/E)^B)
+
+    Source: kaplan2020"""
+    # ASSUMES: tokens route uniformly and independently (a trained router balances load; DeepSeek's
+    #          and gpt-oss's auxiliary losses aim at it), so B tokens touch 1 − (1 − k/E)^B of the experts.
+    dense, experts = _read_split(spec, weights)
+    if not experts:
+        return float(dense)
+    k, e = spec.moe.top_k, spec.moe.num_experts  # type: ignore[union-attr]
+    return dense + experts * (1 - (1 - k / e) ** batch)
+
+
+@lru_cache(maxsize=256)
 def weight_bytes(spec: ModelSpec, weights: str) -> int:
     """All stored weight bytes in `weights` (what a replica must hold)."""
     from llmsize.quant.formats import weight_plan
@@ -103,7 +130,7 @@ def decode(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: st
     e_dec = efficiency(engine, gpu, "decode", mbu, path)
     e_pre = efficiency(engine, gpu, "prefill", prefill_efficiency, path)
     ctx = context + tokens / 2
-    read = weight_read_bytes(spec, weights) + batch * ctx * kv_bytes_per_token(spec, kv_dtype or "bf16")
+    read = decode_read_bytes(spec, weights, batch) + batch * ctx * kv_bytes_per_token(spec, kv_dtype or "bf16")
     t_mem = read / (tp * _bw(gpu) * e_dec.value)
     t_comp = forward_flops(spec, batch, int(ctx)) / (tp * _peak(gpu, path) * e_pre.value)
     t_comm = tp_layer_allreduces_s(spec, gpu, tp, batch)
@@ -165,7 +192,7 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     its share of the batch's decode steps share the replica, so throughput counts prefill time.
 
     B = min(C, max_seqs, K/(S_in + S_out));  t_p = C_fwd(S_in, S_in/2)/(n·X·E)
-    t_d = max((W/n + B·S̄·KV/n)/(bw·E), C_fwd(B, S̄)/(n·X·E·c))·p/min(p, B) + t_TP(B) + t_0,  S̄ = S_in + S_out/2
+    t_d = max((W_read(B)/n + B·S̄·KV/n)/(bw·E), C_fwd(B, S̄)/(n·X·E·c))·p/min(p, B) + t_TP(B) + t_0,  S̄ = S_in + S_out/2
     (c: the decode step's GEMM efficiency relative to E; t_0: the engine's fixed cost per step)
     out tokens/s = dp·B·S_out/(B·t_p + S_out·t_d);  TPOT = t_d + B·t_p/S_out;  TTFT = t_p + t_d
 
@@ -210,7 +237,7 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     shape = serve_shape()
 
     def step(b: int) -> float:
-        mem = (w_gpu + b * mean_ctx * kv_gpu) / (bw * e_mem)
+        mem = (decode_read_bytes(spec, weights, b) / n + b * mean_ctx * kv_gpu) / (bw * e_mem)
         comp = forward_flops(spec, b, int(mean_ctx)) / (n * x * min(e_cmp * shape["decode_compute_rel"], 1.0))
         return max(mem, comp) * stages(b) + tp_layer_allreduces_s(spec, gpu, tp, b) + shape["step_overhead_s"]
 
@@ -234,11 +261,13 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
         # ASSUMES: waiting for a batch slot as an M/D/1 queue on the replica's request service time
         wait = rho / (2 * (1 - rho)) / mu
     t_d = step(b)
-    read = w_gpu + b * mean_ctx * kv_gpu
+    read = decode_read_bytes(spec, weights, b) / n + b * mean_ctx * kv_gpu
     mem_bound = read / (bw * e_mem) >= forward_flops(spec, b, int(mean_ctx)) / (n * x * e_cmp)
     tpot = t_d + b * t_p / output
     ttft = t_p + t_d + wait
     out = dp * b * output / (b * t_p + output * t_d)
+    if request_rate is not None:  # a stable queue serves what arrives: λ requests/s of S_out tokens each
+        out = request_rate * output
     # ASSUMES: the p90 of a request's TTFT adds ln(10) times the mean wait (an exponential tail), and its
     # TPOT the prefill of one more arrival inside its span
     return Serving(output_tokens_per_s=out, input_tokens_per_s=out * prompt / output, batch=b, batch_limit=limit,

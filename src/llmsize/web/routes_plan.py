@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
+from llmsize.errors import LlmsizeError
 from llmsize.web import schemas as S
 from llmsize.web.resolve import resolve
 from llmsize.web.routes import Compact, cached
@@ -23,11 +24,18 @@ def prices(given: dict[str, float] | None) -> dict[str, float]:
     return {parse_gpu(name).name: check_price(usd) for name, usd in (given or {}).items()}
 
 
-def job(j: S.Job) -> Any:
-    """The TrainJob or ServeJob that `--train`/`--serve` and their options make (llmsize.planner.jobs.make_job)."""
+def job(j: S.Job, loaded: Any = None) -> Any:
+    """The TrainJob or ServeJob that `--train`/`--serve` and their options make (llmsize.planner.jobs.make_job);
+    serving weights default to the checkpoint's own format."""
     from llmsize.planner.jobs import make_job
+    from llmsize.quant.native import choose_weights
 
-    return make_job(**j.model_dump(exclude={"price"}))
+    d = j.model_dump(exclude={"price"})
+    if d["weights"] is None:
+        d["weights"] = choose_weights(loaded, None).key if loaded is not None and d["mode"] != "train" else "bf16"
+    elif d["mode"] == "train":
+        raise LlmsizeError("weights applies to serving; training sets the weights' dtype with precision")
+    return make_job(**d)
 
 
 def layout(lay: S.LayoutBody) -> Any:
@@ -48,9 +56,12 @@ async def gpus(q: str | None = Query(None, max_length=80)) -> Compact:
 async def plan(body: S.PlanBody) -> Response:
     from llmsize.planner import plan_report
 
-    return await cached("plan", body, lambda: plan_report(
-        resolve(body.model).spec, job(body.job), gpu_names=body.gpus, max_gpus=body.max_gpus,
-        prices=prices(body.job.price), top=body.top))
+    def run() -> Any:
+        m = resolve(body.model)
+        return plan_report(m.spec, job(body.job, m), gpu_names=body.gpus, max_gpus=body.max_gpus,
+                           prices=prices(body.job.price), top=body.top)
+
+    return await cached("plan", body, run)
 
 
 @router.post("/fit", summary="Inverse questions: fewest GPUs, largest batch, longest context (as `llmsize fit --json`)")
@@ -58,17 +69,23 @@ async def fit(body: S.FitBody) -> Response:
     from llmsize.planner.reports import FIND, fit_report
 
     find = FIND if body.find is None else tuple(body.find)
-    return await cached("fit", body, lambda: fit_report(
-        resolve(body.model).spec, job(body.job), body.gpu, layout(body.layout), find=find,
-        prices=prices(body.job.price)))
+    def run() -> Any:
+        m = resolve(body.model)
+        return fit_report(m.spec, job(body.job, m), body.gpu, layout(body.layout), find=find,
+                          prices=prices(body.job.price))
+
+    return await cached("fit", body, run)
 
 
 @router.post("/speed", summary="Roofline serving speed or training time (as `llmsize speed --json`)")
 async def speed(body: S.SpeedBody) -> Response:
     from llmsize.planner.reports import speed_report
 
-    return await cached("speed", body, lambda: speed_report(resolve(body.model).spec, job(body.job), body.gpu,
-                                                      layout(body.layout)))
+    def run() -> Any:
+        m = resolve(body.model)
+        return speed_report(m.spec, job(body.job, m), body.gpu, layout(body.layout))
+
+    return await cached("speed", body, run)
 
 
 @router.post("/cost", summary="Cost across GPU types and counts (as `llmsize cost --json`)")
@@ -76,8 +93,11 @@ async def cost(body: S.CostBody) -> Response:
     from llmsize.planner.reports import cost_report
 
     counts = (1, 8) if body.counts is None else tuple(body.counts)
-    return await cached("cost", body, lambda: cost_report(resolve(body.model).spec, job(body.job), body.gpus, counts,
-                                                    prices=prices(body.job.price)))
+    def run() -> Any:
+        m = resolve(body.model)
+        return cost_report(m.spec, job(body.job, m), body.gpus, counts, prices=prices(body.job.price))
+
+    return await cached("cost", body, run)
 
 
 @router.post("/export", summary="What an engine reads for a setup (as `llmsize export ENGINE MODEL`)")

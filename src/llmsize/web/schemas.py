@@ -121,7 +121,10 @@ class Job(_Body):
     prompt: int = Field(1024, ge=1, le=MAX_CONTEXT, description="Prompt tokens.")
     output: int = Field(256, ge=1, le=MAX_CONTEXT, description="Output tokens.")
     concurrency: int = Field(1, ge=1, le=MAX_BATCH, description="Requests served at once.")
-    weights: str = Field("bf16", min_length=1, max_length=40, description="Weight format for serving.")
+    weights: str | None = Field(None, min_length=1, max_length=40,
+                                description="Weight format for serving (bf16/fp16/fp32 or any /quant format); "
+                                            "default, when absent: the checkpoint's own (quantization_config, else "
+                                            "its dtype).")
     kv_dtype: str = Field("auto", min_length=1, max_length=40)
     gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
     target_tps: float | None = Field(None, gt=0, le=1e12, description="Output tokens/s the deployment must reach.")
