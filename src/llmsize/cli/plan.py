@@ -280,12 +280,15 @@ def speed_cmd(model: Loaded, job: Any, prices: dict[str, float], layout: Any, gp
     if as_json:
         emit_json(rep)
         return
+    from llmsize.cli.speed_view import speed_lines
+
     c = console()
-    for k, v in rep.items():
-        if k == "offload":
-            c.print(f"offload: {_offload_line(v)}", markup=False)
-        elif k not in ("citations", "terms"):
-            c.print(f"{k.replace('_', ' ')}: {v:,.4g}" if isinstance(v, float) else f"{k.replace('_', ' ')}: {v}")
+    for line in speed_lines(rep):
+        c.print(line, markup=False)
+    if rep.get("offload"):
+        c.print(f"  offload: {_offload_line(rep['offload'])}", markup=False)
+    if rep.get("note"):
+        c.print(f"note: {rep['note']}", markup=False)
 
 
 @click.command("cost")
