@@ -209,8 +209,9 @@ def plan_cmd(model: Loaded, job: Any, prices: dict[str, float], gpu_names: tuple
 @click.option("--host", "host_name", default="DDR5-5600-2ch", show_default=True,
               help="--find ngl: host memory (llmsize catalog of CPUs: ddr4, ddr5, epyc, m4-max, ...).")
 @json_option
+@units_option
 def fit_cmd(model: Loaded, job: Any, prices: dict[str, float], layout: Any, gpu_name: str, find: tuple[str, ...],
-            host_name: str, as_json: bool) -> None:
+            host_name: str, as_json: bool, units: str) -> None:
     """Inverse questions: fewest GPUs, largest batch, longest context, most concurrent requests, cheapest setup;
     llama.cpp partial offload (--find ngl)."""
     from llmsize.planner.reports import FIND, fit_report
@@ -234,9 +235,24 @@ def fit_cmd(model: Loaded, job: Any, prices: dict[str, float], layout: Any, gpu_
             v = _setup_line(v)
         elif k == "offload":
             v = _offload_line(v)
-        elif k in ("largest_batch", "longest_context") and v is None:
-            v = f"does not fit (even {'batch' if k == 'largest_batch' else 'context'} 1)"
+        elif k == "kv_budget" and isinstance(v, dict):
+            v = _kv_line(v, units)
+        elif k in ("largest_batch", "longest_context"):
+            what = "sequences" if k == "largest_batch" else "tokens"
+            v = f"does not fit (even {'batch' if k == 'largest_batch' else 'context'} 1)" if v is None else \
+                f"{v:,} {what}"
+        elif isinstance(v, (dict, list)):
+            continue  # structured detail: --json carries it
         c.print(f"  {k.replace('_', ' ')}: {v}", markup=False)
+
+
+def _kv_line(b: dict[str, Any], units: str) -> str:
+    """'2.07 GiB for the KV cache after weights and activations: 16,960 tokens (1,060 blocks of 16), 13
+    sequences at once'."""
+    return (f"{fmt_bytes(b['kv_bytes'], units)} left for the KV cache of {fmt_bytes(b['budget_bytes'], units)} "
+            f"(weights {fmt_bytes(b['weights_bytes'], units)}, activations {fmt_bytes(b['activation_bytes'], units)}"
+            f", runtime {fmt_bytes(b['device_bytes'], units)}): {b['max_tokens']:,} tokens ({b['blocks']:,} blocks "
+            f"of {b['block_size']}), {b['max_concurrency']:,} sequences at once")
 
 
 def _offload_line(o: dict[str, Any]) -> str:
@@ -261,8 +277,12 @@ def _setup_line(r: dict[str, Any]) -> str:
         out += f", {r['tokens_per_s']:,.0f} tokens/s"
     if r.get("offload_slowdown"):
         out += f" (offload: step {r['offload_slowdown']:.2f}× its GPU compute)"
-    if r.get("seconds"):
-        out += f", {_hours(r['seconds'])}"
+    if r.get("ttft_s") is not None:
+        from llmsize.cli.speed_view import fmt_duration
+
+        out += f", first token in {fmt_duration(r['ttft_s'])}"
+    elif r.get("seconds"):
+        out += f", {_hours(r['seconds'])} to train"
     return out
 
 
