@@ -5,11 +5,11 @@ minimal config.json counts the same as transformers builds it.
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from llmsize import bounds
 from llmsize.errors import LlmsizeError
 from llmsize.spec import MLP, Attention, MoE, ModelSpec, Norms, Vision
 
@@ -26,10 +26,22 @@ def _get(cfg: Config, *keys: str, default: Any = LlmsizeError) -> Any:
     return default
 
 
+# config keys that set a count something is built per item of (per-layer tuples): bounded on read
+_KEY_BOUNDS = {"num_hidden_layers": "layers", "n_layer": "layers", "hidden_size": "width", "n_embd": "width",
+               "num_attention_heads": "heads", "n_head": "heads", "num_key_value_heads": "heads",
+               "num_kv_heads": "heads", "vocab_size": "vocab", "intermediate_size": "width",
+               "num_local_experts": "experts", "num_experts": "experts", "n_routed_experts": "experts",
+               "first_k_dense_replace": "layers", "decoder_sparse_step": "layers", "moe_layer_freq": "layers",
+               "sliding_window_pattern": "layers", "max_position_embeddings": "positions", "n_positions": "positions"}
+
+
 def _int(cfg: Config, *keys: str, default: Any = LlmsizeError) -> Any:
     v = _get(cfg, *keys, default=default)
     if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
-        raise LlmsizeError(f"config.json: {keys[0]!r} must be an integer, got {v!r}")
+        raise LlmsizeError(f"config.json: {keys[0]!r} must be an integer, got {v!r:.60}")
+    name = next((_KEY_BOUNDS[k] for k in keys if k in _KEY_BOUNDS), None)
+    if v is not None and name is not None:
+        bounds.check(f"config.json: {keys[0]!r}", v, name, low=0)
     return v
 
 
@@ -63,11 +75,13 @@ def _layer_types(cfg: Config, n: int, default: Callable[[int], str] | None = Non
 
 
 def _common(cfg: Config, name: str, *, tie_default: bool) -> dict[str, Any]:
-    return dict(name=name, model_type=str(cfg["model_type"]), hidden_size=_int(cfg, "hidden_size"),
+    dtype = _get(cfg, "dtype", "torch_dtype", default=None)
+    if dtype is not None and not isinstance(dtype, str):
+        raise LlmsizeError(f"config.json: torch_dtype must be a dtype name such as 'bfloat16', got {dtype!r:.60}")
+    return dict(name=name, model_type=str(cfg.get("model_type") or "unknown"), hidden_size=_int(cfg, "hidden_size"),
                 num_layers=_int(cfg, "num_hidden_layers"), vocab_size=_int(cfg, "vocab_size"),
                 max_position_embeddings=_int(cfg, "max_position_embeddings", default=2048),
-                tie_word_embeddings=bool(_get(cfg, "tie_word_embeddings", default=tie_default)),
-                dtype=_get(cfg, "dtype", "torch_dtype", default=None))
+                tie_word_embeddings=bool(_get(cfg, "tie_word_embeddings", default=tie_default)), dtype=dtype)
 
 
 def _llama_like(cfg: Config, name: str, *, tie: bool = False, qkv_bias: bool | None = None,
@@ -315,10 +329,12 @@ def spec_from_config(cfg: Any, name: str = "config.json", *, warn: Callable[[str
     if not isinstance(cfg, Mapping):
         raise LlmsizeError(f"{name}: a config.json must be a JSON object, got {type(cfg).__name__}")
     mt = cfg.get("model_type")
+    if mt is not None and not isinstance(mt, str):
+        raise LlmsizeError(f"{name}: model_type must be text such as 'llama', got {mt!r:.60}")
     if mt in ADAPTERS:
         try:
             return ADAPTERS[mt](cfg, name)
-        except (TypeError, ValueError, ZeroDivisionError, KeyError, AttributeError) as e:
+        except (TypeError, ValueError, ArithmeticError, KeyError, AttributeError, IndexError) as e:
             if isinstance(e, LlmsizeError):
                 raise
             raise LlmsizeError(f"{name}: a value in this {mt} config.json has the wrong type or range "
@@ -330,18 +346,20 @@ def spec_from_config(cfg: Any, name: str = "config.json", *, warn: Callable[[str
                f"gated MLP, rotary positions, biases only where attention_bias/mlp_bias say)")
         if warn is not None:
             warn(msg)
-        spec = _llama(cfg, name)
+        try:
+            spec = _llama(cfg, name)
+        except (TypeError, ArithmeticError, KeyError, AttributeError, IndexError) as e:
+            raise LlmsizeError(f"{name}: a value in this config.json has the wrong type or range "
+                               f"({type(e).__name__}: {e})") from None
         return spec.with_(notes=spec.notes + (msg,))
     raise LlmsizeError(f"{name}: unsupported model_type {mt!r}; supported: {', '.join(sorted(ADAPTERS))} "
                        f"(or any config with {', '.join(_GENERIC_KEYS)})")
 
 
 def parse_config_text(text: str, name: str) -> dict[str, Any]:
-    """Parse config.json text, turning JSON errors into one-line messages with line and column."""
-    try:
-        cfg = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise LlmsizeError(f"{name}: not valid JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
+    """Parse config.json text, turning JSON errors into one-line messages with line and column; the
+    JSON bounds apply (no NaN/Infinity, integers of at most 30 digits, nesting at most 64 deep)."""
+    cfg = bounds.loads(text, name)
     if not isinstance(cfg, dict):
         raise LlmsizeError(f"{name}: a config.json must be a JSON object, got {type(cfg).__name__}")
     return cfg
