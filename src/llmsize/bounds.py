@@ -125,6 +125,14 @@ def loads(text: str | bytes, what: str) -> Any:
     return obj
 
 
+class JsonValueError(LlmsizeError):
+    """A bad value inside parsed JSON: `path` (a.b[2].c) says where, `reason` what is wrong."""
+
+    def __init__(self, what: str, path: str, reason: str) -> None:
+        super().__init__(f"{what}: {path or 'value'}: {reason}")
+        self.path, self.reason = path, reason
+
+
 def check_json(obj: Any, what: str) -> None:
     """Refuse nesting deeper than MAX_JSON_DEPTH, non-finite floats and unpaired surrogates (text a
     UTF-8 encoder cannot write) anywhere in a parsed JSON value; the message gives the path."""
@@ -132,7 +140,7 @@ def check_json(obj: Any, what: str) -> None:
     while stack:
         v, path, depth = stack.pop()
         if depth > MAX_JSON_DEPTH:
-            raise LlmsizeError(f"{what}: JSON nested more than {MAX_JSON_DEPTH} levels deep (at {path or 'top'})")
+            raise JsonValueError(what, path, f"JSON nested more than {MAX_JSON_DEPTH} levels deep")
         if isinstance(v, dict):
             for k, x in v.items():
                 _text(k, f"{path}.{k}" if path else str(k), what)
@@ -140,7 +148,7 @@ def check_json(obj: Any, what: str) -> None:
         elif isinstance(v, (list, tuple)):
             stack.extend((x, f"{path}[{i}]", depth + 1) for i, x in enumerate(v))
         elif isinstance(v, float) and not math.isfinite(v):
-            raise LlmsizeError(f"{what}: {path or 'value'} is {v}, not a finite number")
+            raise JsonValueError(what, path, f"{v} is not a finite number (JSON has no NaN or Infinity)")
         elif isinstance(v, str):
             _text(v, path, what)
 
@@ -150,8 +158,8 @@ def _text(s: Any, path: str, what: str) -> None:
         try:
             s.encode("utf-8")
         except UnicodeEncodeError:
-            raise LlmsizeError(f"{what}: {path[:80] or 'a string'} holds an unpaired UTF-16 surrogate "
-                               f"(e.g. \\ud800), which is not text") from None
+            raise JsonValueError(what, path[:80], "text with an unpaired UTF-16 surrogate (e.g. \\ud800) is not "
+                                                  "valid Unicode") from None
 
 
 def finite_result(obj: Any) -> Any:

@@ -248,6 +248,12 @@ _ARCH = {"llama": "llama", "qwen2": "qwen2", "qwen3": "qwen3", "qwen2moe": "qwen
          "gpt-oss": "gpt_oss"}
 
 
+_META_BOUNDS = {"embedding_length": "width", "block_count": "layers", "attention.head_count": "heads",
+                "attention.head_count_kv": "heads", "feed_forward_length": "width", "context_length": "positions",
+                "expert_count": "experts", "expert_used_count": "experts", "expert_feed_forward_length": "width",
+                "leading_dense_block_count": "layers"}
+
+
 def spec_from_gguf(meta: dict[str, Any], tensors: list[StoredTensor], name: str) -> tuple[ModelSpec | None, list[str]]:
     """A ModelSpec from GGUF metadata: the keys are mapped to a config.json and built by the same
     adapter (vocab from token_embd's shape; tied = no output.weight).
@@ -282,6 +288,9 @@ def spec_from_gguf(meta: dict[str, Any], tensors: list[StoredTensor], name: str)
         for x in v if isinstance(v, list) else [v]:
             if x is not None and (isinstance(x, bool) or not isinstance(x, int) or x < 0):
                 return None, [f"GGUF metadata {arch}.{k} must be a non-negative integer, got {x!r:.40}"]
+            if x is not None and k in _META_BOUNDS and x > bounds.bound(_META_BOUNDS[k]):
+                return None, [f"GGUF metadata {arch}.{k} = {x:,} is over {bounds.bound(_META_BOUNDS[k]):,} "
+                              f"(llmsize's {_META_BOUNDS[k]} bound, far above any real model)"]
     try:
         if not scalar("attention.head_count"):
             return None, [f"GGUF metadata {arch}.attention.head_count must be at least 1"]
