@@ -143,8 +143,9 @@ def check_json(obj: Any, what: str) -> None:
             raise JsonValueError(what, path, f"JSON nested more than {MAX_JSON_DEPTH} levels deep")
         if isinstance(v, dict):
             for k, x in v.items():
-                _text(k, f"{path}.{k}" if path else str(k), what)
-                stack.append((x, f"{path}.{k}" if path else str(k), depth + 1))
+                key = str(k).encode("utf-8", "backslashreplace").decode("utf-8")[:80]  # printable, even if bad
+                _text(k, f"{path}.{key}" if path else key, what)
+                stack.append((x, f"{path}.{key}" if path else key, depth + 1))
         elif isinstance(v, (list, tuple)):
             stack.extend((x, f"{path}[{i}]", depth + 1) for i, x in enumerate(v))
         elif isinstance(v, float) and not math.isfinite(v):

@@ -209,6 +209,40 @@ def _error(status: int, detail: str, headers: dict[str, str] | None = None, **ex
     return JSONResponse({"detail": detail, **extra}, status_code=status, headers=headers)
 
 
+_ERROR_SCHEMA = {
+    "title": "Error", "type": "object", "required": ["detail"],
+    "properties": {"detail": {"type": "string", "description": "One sentence a person can act on."},
+                   "errors": {"type": "array", "maxItems": 20, "description": "Per field, for invalid bodies.",
+                              "items": {"type": "object", "required": ["loc", "msg"],
+                                        "properties": {"loc": {"type": "string"}, "msg": {"type": "string"}}}}}}
+_ERRORS = {"400": "Host not allowed, or the client went away", "403": "Cross-site request (Origin) refused",
+           "408": "The body did not arrive in time", "413": "Body over 1 MiB (chunked or not)",
+           "422": "Invalid input: the field and what is accepted", "503": "Over the time budget or busy; retry"}
+
+
+def _document_errors(app: FastAPI) -> None:
+    """The OpenAPI schema says what the server answers: every error is {detail, errors?} (not
+    FastAPI's default validation shape), with the statuses Guard and the budget add."""
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            spec.setdefault("components", {}).setdefault("schemas", {})["Error"] = _ERROR_SCHEMA
+            for k in ("HTTPValidationError", "ValidationError"):
+                spec["components"]["schemas"].pop(k, None)
+            ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+            for ops in spec.get("paths", {}).values():
+                for method, op in ops.items():
+                    codes = _ERRORS if method == "post" else {k: v for k, v in _ERRORS.items() if k in ("400", "422")}
+                    for code, what in codes.items():
+                        op.setdefault("responses", {})[code] = {"description": what, "content": ref}
+            app.openapi_schema = spec
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(allow_hosts: Iterable[str] = ()) -> FastAPI:
     """A fresh app: API routes, error handlers, body cap, the page and its assets. `allow_hosts`: host
     names to answer to besides localhost and IP addresses (`llmsize serve --allow-host`)."""
@@ -274,6 +308,7 @@ def create_app(allow_hosts: Iterable[str] = ()) -> FastAPI:
     async def api_docs() -> Response:
         return Response(docs, media_type="text/html; charset=utf-8", headers={"cache-control": "no-cache"})
 
+    _document_errors(app)
     # the query parameters each API path declares in its OpenAPI schema; any other is refused
     queries = {path: frozenset(p["name"] for op in ops.values() for p in op.get("parameters", []) if p["in"] == "query")
                for path, ops in app.openapi()["paths"].items()}

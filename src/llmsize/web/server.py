@@ -23,8 +23,10 @@ class DeadlineProtocol(HttpToolsProtocol):
     """HttpToolsProtocol with a read deadline per request and a cap on header bytes."""
 
     _deadline: asyncio.TimerHandle | None = None
-    _header_bytes = 0
+    _head_bytes = 0  # request line and headers of the current request, as parsed
+    _raw_bytes = 0  # bytes received since the last complete head
     _in_headers = True
+    _too_big = False
 
     def _arm(self) -> None:
         self._disarm()
@@ -51,23 +53,44 @@ class DeadlineProtocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         if self._in_headers:
-            self._header_bytes += len(data)
-            if self._header_bytes > MAX_HEADER_BYTES:
-                self._disarm()
-                self.transport.write(b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\n"
-                                     b"connection: close\r\n\r\n")
-                self.transport.close()
+            self._raw_bytes += len(data)
+            if self._raw_bytes > 4 * MAX_HEADER_BYTES:  # a head still unfinished after 256 KiB
+                self._too_big = True
+                self.send_400_response("")
                 return
         super().data_received(data)
+
+    def _count(self, n: int) -> None:
+        self._head_bytes += n
+        if self._head_bytes > MAX_HEADER_BYTES:
+            self._too_big = True
+            raise ValueError("request head too large")  # httptools: a parser error; answered 431 below
+
+    def on_url(self, url: bytes) -> None:
+        self._count(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count(len(name) + len(value) + 4)
+        super().on_header(name, value)
+
+    def send_400_response(self, msg: str) -> None:
+        if not self._too_big:
+            super().send_400_response(msg)
+            return
+        self._disarm()
+        self.transport.write(b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\n"
+                             b"connection: close\r\n\r\n")
+        self.transport.close()
 
     def on_message_begin(self) -> None:
         if self._deadline is None:
             self._arm()
-        self._in_headers, self._header_bytes = True, 0
+        self._in_headers, self._head_bytes = True, 0
         super().on_message_begin()
 
     def on_headers_complete(self) -> None:
-        self._in_headers = False
+        self._in_headers, self._raw_bytes = False, 0
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
