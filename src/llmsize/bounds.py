@@ -24,7 +24,7 @@ BOUNDS: dict[str, tuple[int, str, str]] = {
     "heads": (1 << 16, "attention heads and KV heads", "128 (Llama-3.1-405B)"),
     "vocab": (1 << 24, "vocabulary size", "262,208 (Gemma 3)"),
     "experts": (1 << 14, "experts per MoE layer, experts used per token", "384 (Kimi K2)"),
-    "layer_experts": (1 << 17, "MoE layers x experts (expert matrices per model / 3)", "14,848 (DeepSeek-V3)"),
+    "layer_experts": (1 << 15, "MoE layers x experts (expert matrices per model / 3)", "14,848 (DeepSeek-V3)"),
     "context": (1 << 24, "sequence, prompt, output and context lengths; position table size",
                 "10,485,760 (Llama 4 Scout)"),
     "positions": (1 << 30, "max_position_embeddings in a config (read, never allocated)", "10,485,760"),
