@@ -163,19 +163,10 @@ def load_test(requests: int, conc: int) -> dict:
     from bench.bench_web import BODIES, load
 
     port = _free_port()
-    code = ("import llmsize.web.server as s, llmsize.web.app as a, uvicorn; "
-            f"uvicorn.Server(s.config(a.create_app(), '127.0.0.1', {port})).run()")
-    proc = subprocess.Popen([sys.executable, "-c", code], env=ENV)
+    from llmsize.web.server import spawn
+
+    proc = spawn(port, env=ENV)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/meta", timeout=1).read()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise SystemExit("server did not start") from None
-                time.sleep(0.1)
         quant: Counter[str] = Counter()
         stop = threading.Event()
 

@@ -106,13 +106,24 @@ def _finite_float(text: str) -> float:
     return v
 
 
-def loads(text: str | bytes, what: str) -> Any:
-    """json.loads with the bounds above: no NaN/Infinity, no huge integers, no deep nesting; every
-    failure is a one-line LlmsizeError that starts with `what`."""
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise LlmsizeError(f"the name {k[:100]!r} appears twice in one object; each must appear once")
+        out[k] = v
+    return out
+
+
+def loads(text: str | bytes, what: str, *, unique_keys: bool = False) -> Any:
+    """json.loads with the bounds above: no NaN/Infinity, no huge integers, no deep nesting (and with
+    `unique_keys`, no name twice in one object, which json.loads would silently resolve to the last);
+    every failure is a one-line LlmsizeError that starts with `what`."""
     import json
 
     try:
-        obj = json.loads(text, parse_int=parse_int, parse_constant=_no_constant, parse_float=_finite_float)
+        obj = json.loads(text, parse_int=parse_int, parse_constant=_no_constant, parse_float=_finite_float,
+                         object_pairs_hook=_unique_keys if unique_keys else None)
     except LlmsizeError as e:
         raise LlmsizeError(f"{what}: {e}") from None
     except RecursionError:

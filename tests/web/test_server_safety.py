@@ -8,10 +8,7 @@ import contextlib
 import json
 import os
 import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -25,18 +22,10 @@ SRC = str(Path(__file__).resolve().parents[2] / "src")
 def server():
     """The `llmsize serve` stack (deadline protocol, Guard) with 1 s read timeouts, on loopback."""
     port = free_port()
-    code = ("import llmsize.web.server as s, llmsize.web.app as a, uvicorn; s.READ_TIMEOUT = 1.0; a.BODY_TIMEOUT = 1.0; "
-            f"uvicorn.Server(s.config(a.create_app(allow_hosts=('calc.lan',)), '127.0.0.1', {port})).run()")
+    from llmsize.web.server import spawn
+
     env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.Popen([sys.executable, "-c", code], env=env)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/meta", timeout=1).read()
-            break
-        except OSError:
-            assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
-            time.sleep(0.1)
+    proc = spawn(port, setup="s.READ_TIMEOUT = 1.0; a.BODY_TIMEOUT = 1.0", allow_hosts=("calc.lan",), env=env)
     yield port
     proc.terminate()
     proc.wait(timeout=10)

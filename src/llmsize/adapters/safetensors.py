@@ -64,17 +64,10 @@ def read_header(path: str | os.PathLike[str]) -> tuple[dict[str, _Raw], dict[str
     except OSError as e:
         raise LlmsizeError(f"{p}: cannot read ({e.__class__.__name__}: {e.strerror or e})") from None
     try:
-        header = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys, parse_int=bounds.parse_int,
-                            parse_constant=_no_constant)
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise LlmsizeError(f"{p}: malformed safetensors header (not UTF-8 text)") from None
-    except json.JSONDecodeError as e:
-        raise LlmsizeError(f"{p}: malformed safetensors header JSON ({e.msg} at line {e.lineno} column "
-                           f"{e.colno})") from None
-    except RecursionError:
-        raise LlmsizeError(f"{p}: malformed safetensors header (JSON nested too deeply)") from None
-    except LlmsizeError as e:
-        raise LlmsizeError(f"{p}: malformed safetensors header: {e}") from None
+    header = bounds.loads(text, f"{p}: malformed safetensors header JSON", unique_keys=True)
     if not isinstance(header, dict):
         raise LlmsizeError(f"{p}: malformed safetensors header (a JSON object is expected)")
     data_start, data_len = 8 + n, size - 8 - n
@@ -87,20 +80,6 @@ def read_header(path: str | os.PathLike[str]) -> tuple[dict[str, _Raw], dict[str
     for name, e in header.items():
         out[name] = _entry(p, name, e, data_start, data_len)
     return out, {str(k): str(v) for k, v in meta.items()}, size
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """object_pairs_hook: a name given twice is an error (json.loads would silently keep the last)."""
-    out: dict[str, Any] = {}
-    for k, v in pairs:
-        if k in out:
-            raise LlmsizeError(f"tensor name {k[:100]!r} appears twice; each tensor must be named once")
-        out[k] = v
-    return out
-
-
-def _no_constant(name: str) -> Any:
-    raise LlmsizeError(f"{name} is not a JSON number")
 
 
 def _entry(p: Path, name: str, e: Any, data_start: int, data_len: int) -> _Raw:

@@ -110,3 +110,27 @@ def config(app: Any, host: str, port: int, **kw: Any) -> Any:
     return uvicorn.Config(app, host=host, port=port, http=DeadlineProtocol, log_level="warning", access_log=False,
                           limit_concurrency=MAX_CONNECTIONS, timeout_keep_alive=5, h11_max_incomplete_event_size=MAX_HEADER_BYTES,
                           **kw)
+
+
+def spawn(port: int, *, setup: str = "", allow_hosts: tuple[str, ...] = (), env: dict[str, str] | None = None,
+          wait_s: float = 30) -> Any:
+    """This server stack (Guard, deadlines) in a child process on 127.0.0.1:port, returned once it
+    answers /api/v1/meta (for tests and bench; `setup` is Python run first, e.g. shorter timeouts)."""
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    code = (f"import llmsize.web.server as s, llmsize.web.app as a, uvicorn; {setup}; "
+            f"uvicorn.Server(s.config(a.create_app(allow_hosts={allow_hosts!r}), '127.0.0.1', {port})).run()")
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env)
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/meta", timeout=1).read()
+            return proc
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError("the server did not start") from None
+            time.sleep(0.1)
