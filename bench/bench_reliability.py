@@ -226,6 +226,62 @@ def _stalled_clients(port: int, n: int = 20) -> dict:
     return {"stalled_clients": n, "stalled_closed": len(closed), "stalled_closed_max_s": round(max(closed, default=0), 1)}
 
 
+def table(res: dict) -> str:
+    """The measured results as the markdown tables of docs/reliability.md."""
+    out = []
+    single = res["hostile"] + res["crafted"]
+
+    def outcome(codes: Counter[int]) -> str:
+        return ", ".join(f"exit {c}: {n}" for c, n in sorted(codes.items()))
+
+    out.append("### Single bad inputs, each in its own process (exit, wall time, peak RSS)\n")
+    out.append("| input | exit | s | peak MB |\n|---|---:|---:|---:|")
+    for r, (_, stdin) in zip(res["hostile"], HOSTILE):
+        shown = r["args"][:70] + (f" < {stdin[:30]}{'...' if len(stdin) > 30 else ''}" if stdin else "")
+        out.append(f"| `{shown.replace('|', '/')}` | {r['code']} | {r['s']} | {r['mb']} |")
+    cr = res["crafted"]
+    by_kind: dict[str, list[dict]] = {}
+    for r in cr:
+        by_kind.setdefault(r["file"].split("/")[0] + " " + r["cmd"], []).append(r)
+    out.append("\n### Crafted files (`tests/data/crafted/`, 69 files)\n")
+    out.append("| files, command | runs | outcomes | as the manifest says | max s | max peak MB |\n|---|---:|---|---:|---:|---:|")
+    for k, rs in sorted(by_kind.items()):
+        out.append(f"| {k} | {len(rs)} | {outcome(Counter(r['code'] for r in rs))} | "
+                   f"{sum(r['code'] == r['want'] for r in rs)}/{len(rs)} | {max(r['s'] for r in rs)} | "
+                   f"{max(r['mb'] for r in rs)} |")
+    heavy = sorted(cr, key=lambda r: -r["mb"])[:5]
+    out.append("\nLargest peaks: " + "; ".join(f"{r['cmd']} {r['file']} {r['mb']} MB" for r in heavy) + ".")
+    out.append(f"\nAll {len(single)} single inputs: {outcome(Counter(r['code'] for r in single))}; "
+               f"max {max(r['s'] for r in single)} s, max peak {max(r['mb'] for r in single)} MB.")
+    cf = res["cli_fuzz"]["counts"]
+    cmds = sorted({k.split()[0] for k in cf})
+    out.append("\n### Hypothesis over every CLI command (in process)\n")
+    out.append("| command | runs | exit 0 | exit 2 | other |\n|---|---:|---:|---:|---:|")
+    for c in cmds:
+        n = {code: cf.get(f"{c} {code}", 0) for code in ("0", "2")}
+        other = sum(v for k, v in cf.items() if k.split()[0] == c and k.split()[1] not in ("0", "2"))
+        out.append(f"| {c} | {n['0'] + n['2'] + other} | {n['0']} | {n['2']} | {other} |")
+    out.append(f"\nSlowest run: {res['cli_fuzz']['slowest_s']} s (`{res['cli_fuzz']['slowest']}`).")
+    af = res["api_fuzz"]["counts"]
+    out.append("\n### API requests from each endpoint's OpenAPI schema plus junk bodies (in process)\n")
+    out.append("| endpoint | requests | statuses |\n|---|---:|---|")
+    paths = sorted({k.split()[0] for k in af if " " in k})
+    for p in paths:
+        st = {k.split()[1]: v for k, v in af.items() if k.startswith(p + " ")}
+        out.append(f"| `{p}` | {sum(st.values())} | {', '.join(f'{c}: {n}' for c, n in sorted(st.items()))} |")
+    tot = {k: v for k, v in af.items() if " " not in k}
+    out.append(f"\nAll: {sum(tot.values())} requests; " + ", ".join(f"{c}: {n}" for c, n in sorted(tot.items()))
+               + f"; slowest {res['api_fuzz']['slowest_s']} s.")
+    L = res["load"]
+    out.append("\n### Load on loopback (`llmsize serve`'s stack)\n")
+    out.append("| requests | connections | errors | req/s | p50 ms | p99 ms | max ms | /quant alongside | "
+               "stalled clients closed (max s) |\n|---:|---:|---:|---:|---:|---:|---:|---|---|")
+    out.append(f"| {L['requests']} | {L['connections']} | {L['errors']} | {L['req_per_s']} | {L['p50_ms']} | "
+               f"{L['p99_ms']} | {L['max_ms']} | {L['quant_alongside']} | {L['stalled_closed']}/{L['stalled_clients']} "
+               f"({L['stalled_closed_max_s']}) |")
+    return "\n".join(out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cli-fuzz", type=int, default=150, help="Hypothesis examples per CLI command")
@@ -233,7 +289,11 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=20000)
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--out", default=str(ROOT / "bench" / "reliability_results.json"))
+    ap.add_argument("--table", metavar="JSON", help="print the markdown tables of a results file and stop")
     a = ap.parse_args()
+    if a.table:
+        print(table(json.loads(Path(a.table).read_text())))
+        return
     if not (1 <= a.cli_fuzz <= 2000 and 1 <= a.api <= 200_000 and 1 <= a.requests <= 200_000
             and 1 <= a.concurrency <= 256):
         raise SystemExit("bounds: --cli-fuzz 1..2000, --api 1..200000, --requests 1..200000, --concurrency 1..256")
