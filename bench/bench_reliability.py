@@ -289,6 +289,7 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=20000)
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--out", default=str(ROOT / "bench" / "reliability_results.json"))
+    ap.add_argument("--resume", action="store_true", help="keep the phases already in --out")
     ap.add_argument("--table", metavar="JSON", help="print the markdown tables of a results file and stop")
     a = ap.parse_args()
     if a.table:
@@ -297,14 +298,15 @@ def main() -> None:
     if not (1 <= a.cli_fuzz <= 2000 and 1 <= a.api <= 200_000 and 1 <= a.requests <= 200_000
             and 1 <= a.concurrency <= 256):
         raise SystemExit("bounds: --cli-fuzz 1..2000, --api 1..200000, --requests 1..200000, --concurrency 1..256")
-    res = {"hostile": cli_hostile(), "crafted": crafted()}
-    print("hostile + crafted done", flush=True)
-    res["cli_fuzz"] = cli_fuzz(a.cli_fuzz)
-    print("cli fuzz done", flush=True)
-    res["api_fuzz"] = api_fuzz(a.api)
-    print("api fuzz done", flush=True)
-    res["load"] = load_test(a.requests, a.concurrency)
-    Path(a.out).write_text(json.dumps(res, indent=1) + "\n")
+    out = Path(a.out)
+    res = json.loads(out.read_text()) if a.resume and out.exists() else {}
+    phases = {"hostile": cli_hostile, "crafted": crafted, "cli_fuzz": lambda: cli_fuzz(a.cli_fuzz),
+              "api_fuzz": lambda: api_fuzz(a.api), "load": lambda: load_test(a.requests, a.concurrency)}
+    for name, phase in phases.items():
+        if name not in res:
+            res[name] = phase()
+            out.write_text(json.dumps(res, indent=1) + "\n")  # kept after each phase
+            print(f"{name} done", flush=True)
     single = res["hostile"] + res["crafted"]
     bad = [r for r in single if r["code"] not in (0, 2) or r["mb"] > 200 or r["s"] > 5]
     bad += [r for r in res["crafted"] if r["code"] != r["want"]]

@@ -121,7 +121,7 @@ def spawn(port: int, *, setup: str = "", allow_hosts: tuple[str, ...] = (), env:
     import time
     import urllib.request
 
-    code = (f"import llmsize.web.server as s, llmsize.web.app as a, uvicorn; {setup}; "
+    code = (f"import llmsize.web.server as s, llmsize.web.app as a, uvicorn; {setup + '; ' if setup else ''}"
             f"uvicorn.Server(s.config(a.create_app(allow_hosts={allow_hosts!r}), '127.0.0.1', {port})).run()")
     proc = subprocess.Popen([sys.executable, "-c", code], env=env)
     deadline = time.monotonic() + wait_s
