@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-EXAMPLES = 30 if os.environ.get("CI") else 120
+EXAMPLES = 20 if os.environ.get("CI") else 120
 STATUS: Counter[str] = Counter()
 
 
