@@ -34,19 +34,13 @@ def _free_port() -> int:
 
 
 def start_server(port: int) -> subprocess.Popen[bytes]:
-    code = ("import uvicorn; from llmsize.web.app import create_app; "
-            f"uvicorn.run(create_app(), host='127.0.0.1', port={port}, log_level='warning', access_log=False)")
-    proc = subprocess.Popen([sys.executable, "-c", code])
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/meta", timeout=1).read()
-            return proc
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise SystemExit("the server did not start") from None
-            time.sleep(0.1)
+    """`llmsize serve`'s stack (Guard, read deadlines) on loopback, once it answers."""
+    from llmsize.web.server import spawn
+
+    try:
+        return spawn(port)
+    except RuntimeError as e:
+        raise SystemExit(str(e)) from None
 
 
 async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:

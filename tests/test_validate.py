@@ -41,7 +41,7 @@ def test_summary_by_mode_with_lora_on_its_own():
     (LINE + "\n{broken\n", "line 2"),
     (LINE + "\n\n[1, 2]\n", "line 3"),
     ('{"id": "x", "workload": {"mode": "train"}}', "line 1: missing 'config'"),
-    (LINE.replace('"batch": 1', '"batch": 0'), "line 1: --batch"),
+    (LINE.replace('"batch": 1', '"batch": 0'), "line 1: workload.batch"),
     (LINE.replace('"optimizer": "adamw"', '"optimizer": "rmsprop"'), "line 1: unknown --optimizer"),
     (LINE.replace('"peak_bytes": ', '"peak_bytes": -'), "line 1: measured.peak_bytes"),
 ])

@@ -20,7 +20,8 @@ def did_you_mean(word: str, choices: Iterable[str], *, what: str) -> LlmsizeErro
     close = difflib.get_close_matches(word.lower(), list(lower), n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(repr(lower[c]) for c in close)}?" if close else ""
     shown = ", ".join(sorted(choices)[:12]) + (", ..." if len(choices) > 12 else "")
-    return LlmsizeError(f"unknown {what} {word!r}{hint} (known: {shown})")
+    shown_word = word if len(word) <= 80 else word[:77] + "..."
+    return LlmsizeError(f"unknown {what} {shown_word!r}{hint} (known: {shown})")
 
 
 def check_positive_ints(values: Mapping[str, object], owner: str = "", *, optional: bool = False) -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from llmsize import bounds
 from llmsize.adapters.hub import RepoRef, parse_repo_ref
 from llmsize.adapters.hf_config import parse_config_text, spec_from_config
 from llmsize.catalog.presets import Preset, find_preset, get_preset, preset_config
@@ -41,8 +42,12 @@ def load(ref: str, *, stdin_text: str | None = None, assume: str | None = None) 
         cfg = parse_config_text(text, "stdin")
         return Loaded(spec=spec_from_config(cfg, _name(cfg, "stdin"), assume=assume), origin="config", ref=ref,
                       config=cfg)
-    path = Path(ref).expanduser()
-    if path.exists():
+    try:
+        path = Path(ref).expanduser()
+        exists = path.exists()
+    except (OSError, RuntimeError, ValueError):  # ~nouser/x, a name too long for a path, a NUL byte
+        path, exists = Path(ref), False
+    if exists:
         return _load_path(path, ref, assume)
     preset = find_preset(ref)
     if preset is not None:
@@ -160,7 +165,8 @@ def _weights(path: Path, fmt: Literal["safetensors", "gguf"], ref: str, assume: 
     if fmt == "gguf":
         ck = read_checkpoint(path)
         if ck.spec is None:
-            raise LlmsizeError(f"{path}: GGUF architecture not mapped to a model spec; "
+            why = f" ({ck.notes[-1]})" if ck.notes else ""
+            raise LlmsizeError(f"{path}: no model spec from this GGUF file's metadata{why}; "
                                f"use `llmsize inspect` for its tensors")
         return Loaded(spec=ck.spec, origin="gguf", ref=ref, checkpoint=ck)
     ck = read_checkpoint(path)
@@ -187,6 +193,8 @@ def from_knobs(*, hidden: int, layers: int, heads: int, vocab: int, kv_heads: in
                name: str | None = None) -> ModelSpec:
     """A spec from the original calculator's knobs. Defaults are a modern Llama-style decoder;
     each default taken is written into the spec's notes."""
+    _bounded(hidden=hidden, layers=layers, heads=heads, vocab=vocab, kv_heads=kv_heads, head_dim=head_dim, ffn=ffn,
+             max_positions=max_positions, experts=experts, top_k=top_k, expert_ffn=expert_ffn, shared_ffn=shared_ffn)
     notes: list[str] = []
     gated = True if gated is None else gated
     if head_dim is None and hidden % heads:
@@ -223,6 +231,16 @@ def from_knobs(*, hidden: int, layers: int, heads: int, vocab: int, kv_heads: in
         embed_dropout=(dropout or 0.0) if positions == "learned" else 0.0)
 
 
+_KNOB_BOUNDS = {"hidden": "width", "layers": "layers", "heads": "heads", "kv_heads": "heads", "head_dim": "width",
+                "ffn": "width", "vocab": "vocab", "max_positions": "context", "experts": "experts", "top_k": "experts",
+                "expert_ffn": "width", "shared_ffn": "width"}
+
+
+def _bounded(**knobs: Any) -> None:
+    """Every claimed size within its bound (llmsize.bounds) before anything is built per layer or expert."""
+    bounds.check_all("", {f"--{n.replace('_', '-')}": (v, _KNOB_BOUNDS[n]) for n, v in knobs.items()})
+
+
 def apply_knobs(spec: ModelSpec, **knobs: Any) -> ModelSpec:
     """What-if: the spec with some architecture facts changed (e.g. a preset with fewer layers)."""
     k = {n: v for n, v in knobs.items() if v is not None}
@@ -232,6 +250,7 @@ def apply_knobs(spec: ModelSpec, **knobs: Any) -> ModelSpec:
                         "max_positions", "experts", "top_k", "expert_ffn"}
     if unknown:
         raise LlmsizeError(f"these knobs cannot change a loaded model: {', '.join(sorted(unknown))}")
+    _bounded(**{n: v for n, v in k.items() if n not in ("tied", "name")})
     a = spec.attention
     heads = k.get("heads", a.num_heads)
     hidden = k.get("hidden", spec.hidden_size)

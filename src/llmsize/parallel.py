@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
 
+from llmsize.bounds import MAX_GPUS, check_all
 from llmsize.errors import LlmsizeError, check_positive_ints
 from llmsize.parallel_states import (DS_PREFETCH_BUCKET, DS_REDUCE_BUCKET, OffloadTraffic,  # noqa: F401
                                      deepspeed_buffers, model_states, offload_traffic, offloaded_states)
@@ -61,6 +62,11 @@ class Layout:
         check_positive_ints({n: getattr(self, n) for n in ("tp", "pp", "dp", "cp", "ep", "micro_batch", "grad_accum",
                                                            "virtual_stages")},
                             "layout")
+        check_all("layout", {**{n: (getattr(self, n), "gpus") for n in ("tp", "pp", "dp", "cp", "ep")},
+                             "micro_batch": (self.micro_batch, "batch"), "grad_accum": (self.grad_accum, "batch")})
+        if self.tp * self.pp * self.dp * self.cp > MAX_GPUS:
+            raise LlmsizeError(f"layout: TP x PP x DP x CP = {self.tp * self.pp * self.dp * self.cp:,} GPUs is over "
+                               f"{MAX_GPUS:,} (llmsize's gpus bound, far above any real cluster)")
         if self.engine not in ENGINES:
             raise LlmsizeError(f"layout: engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
         if self.zero not in (0, 1, 2, 3):

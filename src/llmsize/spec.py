@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from llmsize.bounds import MAX_LAYER_EXPERTS, check_all
 from llmsize.errors import LlmsizeError, check_positive_ints
 
 NormKind = Literal["layernorm", "rmsnorm"]
@@ -44,6 +45,10 @@ class Attention:
         _positive("attention", num_heads=self.num_heads, num_kv_heads=self.num_kv_heads,
                   head_dim=self.head_dim, q_lora_rank=self.q_lora_rank,
                   kv_lora_rank=self.kv_lora_rank, v_head_dim=self.v_head_dim)
+        check_all("attention", {"num_heads": (self.num_heads, "heads"), "num_kv_heads": (self.num_kv_heads, "heads"),
+                                "head_dim": (self.head_dim, "width"), "q_lora_rank": (self.q_lora_rank, "width"),
+                                "kv_lora_rank": (self.kv_lora_rank, "width"), "v_head_dim": (self.v_head_dim, "width"),
+                                "qk_rope_head_dim": (self.qk_rope_head_dim, "width")}, low=0)
         if self.num_heads % self.num_kv_heads:
             raise LlmsizeError(
                 f"attention: KV heads ({self.num_kv_heads}) must divide query heads ({self.num_heads})")
@@ -77,6 +82,7 @@ class MLP:
 
     def __post_init__(self) -> None:
         _positive("mlp", intermediate_size=self.intermediate_size)
+        check_all("mlp", {"intermediate_size": (self.intermediate_size, "width")})
         if self.kind not in ("gated", "plain"):
             raise LlmsizeError(f"mlp: kind must be gated or plain, got {self.kind!r}")
 
@@ -103,6 +109,9 @@ class MoE:
     def __post_init__(self) -> None:
         _positive("moe", num_experts=self.num_experts, top_k=self.top_k,
                   expert_intermediate_size=self.expert_intermediate_size)
+        check_all("moe", {"num_experts": (self.num_experts, "experts"), "top_k": (self.top_k, "experts"),
+                          "expert_intermediate_size": (self.expert_intermediate_size, "width"),
+                          "shared_intermediate_size": (self.shared_intermediate_size, "width")}, low=0)
         if self.top_k > self.num_experts:
             raise LlmsizeError(f"moe: top_k ({self.top_k}) exceeds the number of experts ({self.num_experts})")
         if self.shared_intermediate_size < 0:
@@ -144,6 +153,11 @@ class Vision:
         _positive("vision", hidden_size=self.hidden_size, intermediate_size=self.intermediate_size,
                   num_layers=self.num_layers, num_heads=self.num_heads, patch_size=self.patch_size,
                   image_size=self.image_size, num_channels=self.num_channels)
+        check_all("vision", {"hidden_size": (self.hidden_size, "width"), "intermediate_size": (self.intermediate_size, "width"),
+                             "num_layers": (self.num_layers, "layers"), "num_heads": (self.num_heads, "heads"),
+                             "patch_size": (self.patch_size, "width"), "image_size": (self.image_size, "width"),
+                             "num_channels": (self.num_channels, "width"),
+                             "projector_params": (self.projector_params, "positions")}, low=0)
 
 
 LLAMA_LEAVES: tuple[tuple[str, str], ...] = (
@@ -234,6 +248,18 @@ class ModelSpec:
         _positive(f"model {self.name!r}", hidden_size=self.hidden_size, num_layers=self.num_layers,
                   vocab_size=self.vocab_size, max_position_embeddings=self.max_position_embeddings,
                   sliding_window=self.sliding_window, embed_dim=self.embed_dim)
+        check_all(f"model {self.name!r}", {
+            "hidden_size": (self.hidden_size, "width"), "num_layers": (self.num_layers, "layers"),
+            "vocab_size": (self.vocab_size, "vocab"), "max_position_embeddings": (self.max_position_embeddings, "positions"),
+            "sliding_window": (self.sliding_window, "positions"), "embed_dim": (self.embed_dim, "width"),
+            "position_offset": (self.position_offset, "width")}, low=0)
+        for what, v in (("name", self.name), ("model_type", self.model_type), ("dtype", self.dtype)):
+            if not isinstance(v, str) and not (what == "dtype" and v is None):
+                raise LlmsizeError(f"model: {what} must be text, got {v!r:.60}")
+        if self.moe is not None and self.moe.num_experts * self.num_layers > MAX_LAYER_EXPERTS:
+            raise LlmsizeError(f"model {self.name!r}: {self.num_layers:,} layers x {self.moe.num_experts:,} experts "
+                               f"is over {MAX_LAYER_EXPERTS:,} expert blocks (llmsize's layer_experts bound, far "
+                               f"above any real model)")
         if self.moe is None and any(self.moe_layers):
             raise LlmsizeError("model: moe_layers marks MoE layers but no MoE block is given")
         if self.moe is not None and len(self.moe_layers) != self.num_layers:

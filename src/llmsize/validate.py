@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from llmsize import bounds
 from llmsize.adapters.hf_config import spec_from_config
 from llmsize.errors import LlmsizeError
 from llmsize.memory import LoRA, Workload, estimate
@@ -60,6 +61,14 @@ class Result:
         return None if not m or self.predicted_peak is None else (self.predicted_peak - m) / m
 
 
+def _count(w: Mapping[str, Any], key: str, default: int, name: str, *, low: int = 1) -> int:
+    """An integer field of a workload, within its bound; 1.5 or "2" is an error, not rounded."""
+    v = w.get(key, default)
+    if v is None and key == "new_tokens":
+        v = 0
+    return bounds.check(f"workload.{key}", v, name, low=low)
+
+
 def _workload(w: Mapping[str, Any], where: str) -> Workload:
     if not isinstance(w, Mapping):
         raise LlmsizeError(f"{where}: 'workload' must be an object")
@@ -68,23 +77,26 @@ def _workload(w: Mapping[str, Any], where: str) -> Workload:
         lora = None
         if lo:
             tm = lo.get("target_modules", ("q_proj", "v_proj"))
-            lora = LoRA(r=int(lo.get("r", 16)), alpha=lo.get("alpha", 32),
+            if not isinstance(lo, Mapping):
+                raise LlmsizeError("workload.lora must be an object")
+            lora = LoRA(r=_count(lo, "r", 16, "width"), alpha=lo.get("alpha", 32),
                         target_modules=(tm,) if isinstance(tm, str) else tuple(tm))
         opt = w.get("optimizer")
         if opt == "sgd":  # the truth set's SGD runs with momentum 0.9
             opt = "sgd-momentum"
-        return Workload(mode=w.get("mode", "train"), batch=int(w.get("batch", 1)), seq_len=int(w.get("seq_len", 1)),
-                        new_tokens=int(w.get("new_tokens", 0) or 0),
+        return Workload(mode=w.get("mode", "train"), batch=_count(w, "batch", 1, "batch"),
+                        seq_len=_count(w, "seq_len", 1, "context"),
+                        new_tokens=_count(w, "new_tokens", 0, "context", low=0),
                         weights_dtype=str(w.get("weights_dtype", "bf16")), autocast=w.get("autocast"),
                         optimizer=opt if w.get("mode", "train") == "train" else None,
                         grad_checkpointing=bool(w.get("grad_checkpointing", False)),
-                        grad_accumulation=int(w.get("grad_accumulation", 1)),
+                        grad_accumulation=_count(w, "grad_accumulation", 1, "batch"),
                         attn_impl=str(w.get("attn_implementation", w.get("attn_impl", "sdpa"))), lora=lora,
                         kv_cache_dtype=w.get("kv_cache_dtype"))
     except LlmsizeError as e:
         raise LlmsizeError(f"{where}: {e}") from None
-    except (TypeError, ValueError, AttributeError) as e:
-        raise LlmsizeError(f"{where}: bad workload ({e})") from None
+    except (TypeError, ValueError, AttributeError, ArithmeticError) as e:
+        raise LlmsizeError(f"{where}: bad workload ({type(e).__name__}: {str(e)[:100]})") from None
 
 
 def parse_cases(lines: Iterable[str], name: str = "cases") -> list[Case]:
@@ -94,10 +106,7 @@ def parse_cases(lines: Iterable[str], name: str = "cases") -> list[Case]:
         if not line.strip():
             continue
         where = f"{name}: line {n}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise LlmsizeError(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
+        obj = bounds.loads(line, where)
         if not isinstance(obj, dict):
             raise LlmsizeError(f"{where}: a case must be a JSON object")
         if "error" in obj and "measured" not in obj:
@@ -111,7 +120,7 @@ def parse_cases(lines: Iterable[str], name: str = "cases") -> list[Case]:
         if m is not None and not isinstance(m, Mapping):
             raise LlmsizeError(f"{where}: 'measured' must be an object")
         peak = m.get("peak_bytes") if m else None
-        if peak is not None and (not isinstance(peak, int) or peak <= 0):
+        if peak is not None and (isinstance(peak, bool) or not isinstance(peak, int) or peak <= 0):
             raise LlmsizeError(f"{where}: measured.peak_bytes must be a positive integer")
         case = Case(id=str(obj.get("id", f"line {n}")), model=str(obj.get("model", "?")), config=cfg,
                     workload=_workload(obj.get("workload"), where), measured_peak=peak,
@@ -120,15 +129,20 @@ def parse_cases(lines: Iterable[str], name: str = "cases") -> list[Case]:
             out.extend(parallel_cases(case, obj["parallel"], m, where))
         else:
             out.append(case)
+    if not out:
+        raise LlmsizeError(f"{name}: no cases (one JSON object per line, each with 'config' and 'workload'); "
+                           f"an empty file validates nothing")
     return out
 
 
 def read_cases(path: str | Path) -> list[Case]:
     p = Path(path)
     try:
-        text = p.read_text()
+        text = p.read_text(encoding="utf-8")
     except OSError as e:
         raise LlmsizeError(f"cannot read {path}: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise LlmsizeError(f"{path}: not UTF-8 text (a JSON-lines file of cases is expected)") from None
     return parse_cases(text.splitlines(), p.name)
 
 
@@ -136,7 +150,7 @@ _SPECS: dict[str, Any] = {}
 
 
 def predict(case: Case) -> Result:
-    key = json.dumps(case.config, sort_keys=True)
+    key = json.dumps(case.config, sort_keys=True, default=repr)
     hit = _SPECS.get(key)
     if hit is None:
         try:

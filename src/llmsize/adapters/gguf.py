@@ -14,6 +14,7 @@ import struct
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from llmsize import bounds
 from llmsize.errors import LlmsizeError
 from llmsize.quant.checkpoint import Checkpoint, StoredTensor, summarize
 from llmsize.quant.ggml_types import GGML_BY_ID, ggml_type, tensor_bytes
@@ -89,7 +90,10 @@ class _Reader:
         except UnicodeDecodeError:
             raise self.fail(f"a metadata string at byte {self.pos - n} is not UTF-8") from None
 
-    def value(self, vtype: int, key: str) -> Any:
+    def value(self, vtype: int, key: str, depth: int = 0) -> Any:
+        if depth > bounds.bound("nesting"):
+            raise self.fail(f"metadata {key[:80]!r}: arrays nested more than {bounds.bound('nesting')} deep "
+                            f"(llmsize's nesting bound; GGUF files use one level)")
         if vtype in _SCALARS:
             code, size = _SCALARS[vtype]
             return struct.unpack(self.e + code, self.read(size))[0]
@@ -106,12 +110,12 @@ class _Reader:
                     return list(struct.unpack(self.e + code * n, self.read(size * n)))
                 self.skip(size * n)
             elif n <= _KEEP_ARRAY:
-                return [self.value(etype, key) for _ in range(n)]
+                return [self.value(etype, key, depth + 1) for _ in range(n)]
             elif etype == 8:
                 self.skip_strings(n)
             else:
                 for _ in range(n):
-                    self.value(etype, key)
+                    self.value(etype, key, depth + 1)
             return f"<array of {n:,} {_TYPE_NAMES[etype]}>"
         raise self.fail(f"metadata {key!r}: unknown value type {vtype}")
 
@@ -136,6 +140,9 @@ def read_header(path: str | os.PathLike[str]) -> tuple[dict[str, Any], list[Stor
             r.wide = version >= 2
             n_tensors = r.count("tensor count", 4 + 1 + 4 + 4 + 8)
             n_kv = r.count("metadata count", 4 + 1 + 4)
+            for what, n, name in (("tensors", n_tensors, "tensors"), ("metadata keys", n_kv, "metadata")):
+                if n > bounds.bound(name):
+                    raise LlmsizeError(f"{p}: {n:,} {what} is over {bounds.bound(name):,} (llmsize's {name} bound)")
             meta: dict[str, Any] = {}
             for _ in range(n_kv):
                 key = r.string()
@@ -241,6 +248,12 @@ _ARCH = {"llama": "llama", "qwen2": "qwen2", "qwen3": "qwen3", "qwen2moe": "qwen
          "gpt-oss": "gpt_oss"}
 
 
+_META_BOUNDS = {"embedding_length": "width", "block_count": "layers", "attention.head_count": "heads",
+                "attention.head_count_kv": "heads", "feed_forward_length": "width", "context_length": "positions",
+                "expert_count": "experts", "expert_used_count": "experts", "expert_feed_forward_length": "width",
+                "leading_dense_block_count": "layers"}
+
+
 def spec_from_gguf(meta: dict[str, Any], tensors: list[StoredTensor], name: str) -> tuple[ModelSpec | None, list[str]]:
     """A ModelSpec from GGUF metadata: the keys are mapped to a config.json and built by the same
     adapter (vocab from token_embd's shape; tied = no output.weight).
@@ -265,7 +278,22 @@ def spec_from_gguf(meta: dict[str, Any], tensors: list[StoredTensor], name: str)
     emb = names.get("token_embd.weight")
     if emb is None:
         return None, ["GGUF file has no token_embd.weight; no model spec"]
+    for k in ("embedding_length", "block_count", "attention.head_count", "attention.head_count_kv",
+              "feed_forward_length", "context_length", "attention.key_length", "attention.key_length_mla",
+              "attention.value_length", "attention.value_length_mla", "rope.dimension_count", "expert_count",
+              "expert_used_count", "expert_feed_forward_length", "expert_shared_feed_forward_length",
+              "expert_shared_count", "leading_dense_block_count", "attention.q_lora_rank", "attention.kv_lora_rank",
+              "attention.sliding_window"):
+        v = key(k)
+        for x in v if isinstance(v, list) else [v]:
+            if x is not None and (isinstance(x, bool) or not isinstance(x, int) or x < 0):
+                return None, [f"GGUF metadata {arch}.{k} must be a non-negative integer, got {x!r:.40}"]
+            if x is not None and k in _META_BOUNDS and x > bounds.bound(_META_BOUNDS[k]):
+                return None, [f"GGUF metadata {arch}.{k} = {x:,} is over {bounds.bound(_META_BOUNDS[k]):,} "
+                              f"(llmsize's {_META_BOUNDS[k]} bound, far above any real model)"]
     try:
+        if not scalar("attention.head_count"):
+            return None, [f"GGUF metadata {arch}.attention.head_count must be at least 1"]
         d, layers, heads = scalar("embedding_length"), scalar("block_count"), scalar("attention.head_count")
         cfg: dict[str, Any] = {
             "model_type": _ARCH[arch], "hidden_size": d, "num_hidden_layers": layers, "num_attention_heads": heads,
@@ -286,6 +314,9 @@ def spec_from_gguf(meta: dict[str, Any], tensors: list[StoredTensor], name: str)
                    shared_expert_intermediate_size=scalar("expert_shared_feed_forward_length"),
                    sliding_window=scalar("attention.sliding_window"))
         mt = cfg["model_type"]
+        if mt == "deepseek_v3" and not (scalar("attention.key_length_mla") or kl) or \
+                mt == "deepseek_v3" and scalar("rope.dimension_count") is None:
+            return None, [f"GGUF metadata: {arch} needs {arch}.attention.key_length and {arch}.rope.dimension_count"]
         if mt == "llama" and n_exp:
             cfg["model_type"] = "mixtral"
         elif mt == "deepseek_v3":
@@ -318,3 +349,5 @@ def spec_from_gguf(meta: dict[str, Any], tensors: list[StoredTensor], name: str)
         return spec, notes
     except LlmsizeError as e:
         return None, [f"GGUF metadata could not be mapped to a model spec: {e}"]
+    except (TypeError, ArithmeticError, ValueError) as e:  # values of the wrong kind in crafted metadata
+        return None, [f"GGUF metadata could not be mapped to a model spec ({type(e).__name__}: {str(e)[:80]})"]

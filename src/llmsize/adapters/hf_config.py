@@ -6,11 +6,10 @@ minimal config.json counts the same as transformers builds it.
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from llmsize import families
+from llmsize import bounds, families
 from llmsize.errors import LlmsizeError
 from llmsize.spec import ModelSpec
 
@@ -24,11 +23,13 @@ def spec_from_config(cfg: Any, name: str = "config.json", *, warn: Callable[[str
     if not isinstance(cfg, Mapping):
         raise LlmsizeError(f"{name}: a config.json must be a JSON object, got {type(cfg).__name__}")
     mt = cfg.get("model_type")
+    if mt is not None and not isinstance(mt, str):
+        raise LlmsizeError(f"{name}: model_type must be text such as 'llama', got {mt!r:.60}")
     if mt is None and isinstance(cfg.get("text_config"), Mapping):
         return spec_from_config(cfg["text_config"], name, warn=warn, assume=assume)
     try:
         spec = families.read(cfg, name, assume=assume)
-    except (TypeError, ValueError, ZeroDivisionError, KeyError, AttributeError) as e:
+    except (TypeError, ValueError, ArithmeticError, KeyError, AttributeError, IndexError) as e:
         if isinstance(e, LlmsizeError):
             raise
         raise LlmsizeError(f"{name}: a value in this {mt} config.json has the wrong type or range "
@@ -39,11 +40,9 @@ def spec_from_config(cfg: Any, name: str = "config.json", *, warn: Callable[[str
 
 
 def parse_config_text(text: str, name: str) -> dict[str, Any]:
-    """Parse config.json text, turning JSON errors into one-line messages with line and column."""
-    try:
-        cfg = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise LlmsizeError(f"{name}: not valid JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
+    """Parse config.json text, turning JSON errors into one-line messages with line and column; the
+    JSON bounds apply (no NaN/Infinity, integers of at most 30 digits, nesting at most 64 deep)."""
+    cfg = bounds.loads(text, name)
     if not isinstance(cfg, dict):
         raise LlmsizeError(f"{name}: a config.json must be a JSON object, got {type(cfg).__name__}")
     return cfg

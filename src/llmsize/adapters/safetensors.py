@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from llmsize import bounds
 from llmsize.errors import LlmsizeError
 from llmsize.quant.checkpoint import Checkpoint, Part, StoredTensor, summarize
 from llmsize.spec import ModelSpec
@@ -63,18 +64,18 @@ def read_header(path: str | os.PathLike[str]) -> tuple[dict[str, _Raw], dict[str
     except OSError as e:
         raise LlmsizeError(f"{p}: cannot read ({e.__class__.__name__}: {e.strerror or e})") from None
     try:
-        header = json.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise LlmsizeError(f"{p}: malformed safetensors header (not UTF-8 text)") from None
-    except json.JSONDecodeError as e:
-        raise LlmsizeError(f"{p}: malformed safetensors header JSON ({e.msg} at line {e.lineno} column "
-                           f"{e.colno})") from None
+    header = bounds.loads(text, f"{p}: malformed safetensors header JSON", unique_keys=True)
     if not isinstance(header, dict):
         raise LlmsizeError(f"{p}: malformed safetensors header (a JSON object is expected)")
     data_start, data_len = 8 + n, size - 8 - n
     meta = header.pop("__metadata__", None) or {}
     if not isinstance(meta, dict):
         raise LlmsizeError(f"{p}: __metadata__ must be a JSON object of strings")
+    if len(header) > bounds.MAX_TENSORS:
+        raise LlmsizeError(f"{p}: {len(header):,} tensors is over {bounds.MAX_TENSORS:,} (llmsize's tensors bound)")
     out: dict[str, _Raw] = {}
     for name, e in header.items():
         out[name] = _entry(p, name, e, data_start, data_len)
@@ -85,14 +86,15 @@ def _entry(p: Path, name: str, e: Any, data_start: int, data_len: int) -> _Raw:
     if not isinstance(e, dict) or not {"dtype", "shape", "data_offsets"} <= set(e):
         raise LlmsizeError(f"{p}: tensor {name!r} lacks dtype, shape or data_offsets")
     dtype, shape, offs = e["dtype"], e["shape"], e["data_offsets"]
-    if dtype not in DTYPE_BITS:
-        raise LlmsizeError(f"{p}: tensor {name!r} has unknown dtype {dtype!r} (known: {', '.join(DTYPE_BITS)})")
-    if not isinstance(shape, list) or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
+    if not isinstance(dtype, str) or dtype not in DTYPE_BITS:
+        raise LlmsizeError(f"{p}: tensor {name!r} has unknown dtype {dtype!r:.40} (known: {', '.join(DTYPE_BITS)})")
+    if not isinstance(shape, list) or len(shape) > bounds.bound("dims") or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
                                               for s in shape):
-        raise LlmsizeError(f"{p}: tensor {name!r} has a malformed shape {shape!r}")
+        raise LlmsizeError(f"{p}: tensor {name!r} has a malformed shape {shape!r:.80} (a list of at most "
+                           f"{bounds.bound('dims')} non-negative integers)")
     if (not isinstance(offs, list) or len(offs) != 2 or
             not all(isinstance(o, int) and not isinstance(o, bool) for o in offs)):
-        raise LlmsizeError(f"{p}: tensor {name!r} has malformed data_offsets {offs!r}")
+        raise LlmsizeError(f"{p}: tensor {name!r} has malformed data_offsets {offs!r:.80}")
     begin, end = offs
     if not 0 <= begin <= end <= data_len:
         raise LlmsizeError(f"{p}: tensor {name!r} data offsets [{begin}, {end}] are out of range (the data "
@@ -121,11 +123,11 @@ def _files(path: Path) -> tuple[list[Path], Path, dict[str, str] | None]:
         return [path], path.parent, None
     if index.exists():
         try:
-            idx = json.loads(index.read_text(encoding="utf-8"))
+            idx = bounds.loads(index.read_text(encoding="utf-8"), str(index))
             wm = idx["weight_map"]
             if not isinstance(wm, dict):
                 raise TypeError
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
+        except (OSError, UnicodeDecodeError, LlmsizeError, KeyError, TypeError):
             raise LlmsizeError(f"{index}: not a valid safetensors index (a JSON object with a weight_map)") from None
         shards = sorted(set(map(str, wm.values())))
         missing = [s for s in shards if not (folder / s).exists()]
@@ -143,9 +145,9 @@ def _config(folder: Path) -> tuple[dict[str, Any] | None, list[str]]:
     if not cfg_path.exists():
         return None, []
     try:
-        cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        return None, [f"config.json beside the weights could not be read ({e.__class__.__name__}); ignored"]
+        cfg = bounds.loads(cfg_path.read_text(encoding="utf-8"), "config.json")
+    except (OSError, UnicodeDecodeError, LlmsizeError) as e:
+        return None, [f"config.json beside the weights could not be read ({e}); ignored"]
     return (cfg if isinstance(cfg, dict) else None), []
 
 
@@ -178,7 +180,13 @@ def read_safetensors(path: str | os.PathLike[str]) -> Checkpoint:
                 raise LlmsizeError(f"{folder}: the index lists {name!r} in {shard}, but that shard lacks it")
     cfg, notes = _config(folder)
     qcfg = (cfg or {}).get("quantization_config") or {}
-    tensors, quant, qnotes = _classify(raw, qcfg if isinstance(qcfg, dict) else {})
+    try:
+        tensors, quant, qnotes = _classify(raw, qcfg if isinstance(qcfg, dict) else {})
+    except (TypeError, ValueError, ArithmeticError, AttributeError, KeyError) as e:
+        if isinstance(e, LlmsizeError):
+            raise
+        raise LlmsizeError(f"{p}: quantized tensors or quantization_config malformed ({type(e).__name__}: "
+                           f"{str(e)[:100]})") from None
     notes += qnotes
     spec: ModelSpec | None = None
     if cfg is not None:
@@ -226,11 +234,15 @@ def _numel(shape: tuple[int, ...]) -> int:
 
 def _cfg_bits(qcfg: dict[str, Any]) -> int | None:
     b = qcfg.get("bits") or qcfg.get("w_bit")
-    if isinstance(b, int):
+    if isinstance(b, int) and not isinstance(b, bool):
+        if not 1 <= b <= 32:
+            raise LlmsizeError(f"quantization_config: bits must be from 1 to 32, got {b}")
         return b
     for g in (qcfg.get("config_groups") or {}).values():  # compressed-tensors
         w = (g or {}).get("weights") or {}
-        if isinstance(w.get("num_bits"), int):
+        if isinstance(w.get("num_bits"), int) and not isinstance(w["num_bits"], bool):
+            if not 1 <= w["num_bits"] <= 32:
+                raise LlmsizeError(f"quantization_config: num_bits must be from 1 to 32, got {w['num_bits']}")
             return int(w["num_bits"])
     return None
 
@@ -249,12 +261,17 @@ def _classify(raw: dict[str, _Raw], qcfg: dict[str, Any]) -> tuple[list[StoredTe
         if name in raw:
             done[name] = _st(name, raw[name], params=0, fmt=fmt, part=part)
 
+    # weight name -> its bitsandbytes quant_state entry, found once (not by a scan per weight)
+    states = {k.split(".quant_state.bitsandbytes__", 1)[0]: k for k in raw if ".quant_state.bitsandbytes__" in k}
     for name, r in raw.items():
         if name.endswith(".qweight") and r.dtype == "I32" and len(r.shape) == 2:
             p = name[: -len(".qweight")]
             scales = raw.get(p + ".scales")
             if scales is None or len(scales.shape) != 2:
                 raise LlmsizeError(f"{r.path}: {name} (packed int32 weights) has no 2-D {p}.scales beside it")
+            if not all(r.shape) or not all(scales.shape):
+                raise LlmsizeError(f"{r.path}: {name} {list(r.shape)} or its scales {list(scales.shape)} has a zero "
+                                   f"dimension; a quantized weight has at least one row and column")
             awq = method == "awq" or (method != "gptq" and p + ".g_idx" not in raw and
                                       r.shape[1] != scales.shape[1])
             if awq:
@@ -282,8 +299,8 @@ def _classify(raw: dict[str, _Raw], qcfg: dict[str, Any]) -> tuple[list[StoredTe
             side(p + ".qzeros", "zeros", fmt)
             side(p + ".scales", "scale", fmt)
             side(p + ".g_idx", "g_idx", fmt)
-        elif name.endswith(".weight") and any(k.startswith(name + ".quant_state.bitsandbytes__") for k in raw):
-            qs = next(k for k in raw if k.startswith(name + ".quant_state.bitsandbytes__"))
+        elif name.endswith(".weight") and name in states:
+            qs = states[name]
             qtype = qs.rsplit("__", 1)[1]
             nested = name + ".nested_absmax" in raw
             fmt = f"bnb-{qtype}" + ("-dq" if nested else "")
@@ -358,7 +375,7 @@ def _quant_state(r: _Raw) -> dict[str, Any]:
             blob = f.read(r.nbytes)
         d = json.loads(blob.decode("utf-8"))
         return d if isinstance(d, dict) else {}
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+    except (OSError, ValueError, RecursionError):  # not JSON, too deep, a 5,000-digit number: no shape
         return {}
 
 

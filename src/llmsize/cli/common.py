@@ -111,7 +111,10 @@ def fmt_count(n: int) -> str:
 
 
 def emit_json(obj: Any) -> None:
-    click.echo(json.dumps(obj, indent=2, default=_json_default))
+    """Print `obj` as strict JSON: a NaN or infinity anywhere (an overflowed result) is an input error."""
+    from llmsize.bounds import finite_result
+
+    click.echo(json.dumps(finite_result(obj), indent=2, default=_json_default, allow_nan=False))
 
 
 def _json_default(o: Any) -> Any:

@@ -206,6 +206,9 @@ def scaling_report(*, compute: int | None = None, params: int | None = None, tok
             ia = sc.inference_optimal(inference_tokens=inference_tokens, loss=target, fit=f)
         else:
             raise LlmsizeError("--inference-tokens needs --compute, or --params with --tokens (to fix the target loss)")
+        if ia.params < 1 or ia.tokens < 1:
+            raise LlmsizeError(f"--inference-tokens: the inference-aware optimum has {ia.params:g} parameters and "
+                               f"{ia.tokens:g} tokens, too small to be a model; give a realistic budget")
         rep["inference_aware"] = dict(
             loss=ia.loss, inference_tokens=ia.inference_tokens, params=ia.params, tokens=ia.tokens,
             tokens_per_param=ia.tokens / ia.params, train_flops=ia.train_flops, inference_flops=ia.inference_flops,

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from llmsize import bounds
 from llmsize.errors import LlmsizeError
 from llmsize.spec import MLP, Attention, Norms
 
@@ -24,10 +25,22 @@ def get(cfg: Config, *keys: str, default: Any = LlmsizeError) -> Any:
     return default
 
 
+# config keys that set a count something is built per item of (per-layer tuples): bounded on read
+_KEY_BOUNDS = {"num_hidden_layers": "layers", "n_layer": "layers", "hidden_size": "width", "n_embd": "width",
+               "num_attention_heads": "heads", "n_head": "heads", "num_key_value_heads": "heads",
+               "num_kv_heads": "heads", "vocab_size": "vocab", "intermediate_size": "width",
+               "num_local_experts": "experts", "num_experts": "experts", "n_routed_experts": "experts",
+               "first_k_dense_replace": "layers", "decoder_sparse_step": "layers", "moe_layer_freq": "layers",
+               "sliding_window_pattern": "layers", "max_position_embeddings": "positions", "n_positions": "positions"}
+
+
 def integer(cfg: Config, *keys: str, default: Any = LlmsizeError) -> Any:
     v = get(cfg, *keys, default=default)
     if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
-        raise LlmsizeError(f"config.json: {keys[0]!r} must be an integer, got {v!r}")
+        raise LlmsizeError(f"config.json: {keys[0]!r} must be an integer, got {v!r:.60}")
+    name = next((_KEY_BOUNDS[k] for k in keys if k in _KEY_BOUNDS), None)
+    if v is not None and name is not None:
+        bounds.check(f"config.json: {keys[0]!r}", v, name, low=0)
     return v
 
 
@@ -69,11 +82,13 @@ def layer_types(cfg: Config, n: int, default: Callable[[int], str] | None = None
 
 
 def common(cfg: Config, name: str, *, tie_default: bool) -> dict[str, Any]:
-    return dict(name=name, model_type=str(cfg["model_type"]), hidden_size=integer(cfg, "hidden_size"),
+    dtype = get(cfg, "dtype", "torch_dtype", default=None)
+    if dtype is not None and not isinstance(dtype, str):
+        raise LlmsizeError(f"config.json: torch_dtype must be a dtype name such as 'bfloat16', got {dtype!r:.60}")
+    return dict(name=name, model_type=str(cfg.get("model_type") or "unknown"), hidden_size=integer(cfg, "hidden_size"),
                 num_layers=integer(cfg, "num_hidden_layers"), vocab_size=integer(cfg, "vocab_size"),
                 max_position_embeddings=integer(cfg, "max_position_embeddings", default=2048),
-                tie_word_embeddings=bool(get(cfg, "tie_word_embeddings", default=tie_default)),
-                dtype=get(cfg, "dtype", "torch_dtype", default=None))
+                tie_word_embeddings=bool(get(cfg, "tie_word_embeddings", default=tie_default)), dtype=dtype)
 
 
 def llama_like(cfg: Config, name: str, *, tie: bool = False, qkv_bias: bool | None = None,

@@ -124,6 +124,11 @@ class Workload:
             if isinstance(v, bool) or not isinstance(v, int) or v < lo:
                 need = "a positive integer" if lo else "a non-negative integer"
                 raise LlmsizeError(f"{flag} must be {need}, got {v!r}")
+        from llmsize.bounds import check_all  # every claimed count within its bound (issue 17)
+
+        check_all("", {"--batch": (self.batch, "batch"), "--seq-len": (self.seq_len, "context"),
+                       "--grad-accum": (self.grad_accumulation, "batch")})
+        check_all("", {"--new-tokens": (self.new_tokens, "context")}, low=0)
         object.__setattr__(self, "weights_dtype", _canon(self.weights_dtype))
         dtype_bytes(self.weights_dtype, "--dtype")
         if self.autocast is not None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
+from llmsize.bounds import check_all
 from llmsize.errors import LlmsizeError, did_you_mean
 from llmsize.parallel import Breakdown, Layout
 from llmsize.spec import ModelSpec
@@ -55,6 +56,8 @@ class TrainJob:
     def __post_init__(self) -> None:
         _pos("train job", seq_len=self.seq_len, micro_batch=self.micro_batch, global_batch=self.global_batch,
              tokens=self.tokens, mfu=self.mfu, max_days=self.max_days, lora_rank=self.lora_rank)
+        check_all("train job", {"seq_len": (self.seq_len, "context"), "micro_batch": (self.micro_batch, "batch"),
+                                "global_batch": (self.global_batch, "global_batch"), "lora_rank": (self.lora_rank, "width")})
         for k in ("host_memory", "nvme"):
             v = getattr(self, k)
             if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v <= 0):
@@ -95,6 +98,8 @@ class ServeJob:
         _pos("serve job", prompt_len=self.prompt_len, output_len=self.output_len, concurrency=self.concurrency,
              min_tokens_per_s=self.min_tokens_per_s, max_model_len=self.max_model_len, prefill_mfu=self.prefill_mfu,
              mbu=self.mbu, max_ttft_s=self.max_ttft_s, max_tpot_s=self.max_tpot_s, request_rate=self.request_rate)
+        check_all("serve job", {"prompt_len": (self.prompt_len, "context"), "output_len": (self.output_len, "context"),
+                                "concurrency": (self.concurrency, "batch"), "max_model_len": (self.max_model_len, "context")})
         if (self.prefill_mfu or 0) > 1 or (self.mbu or 0) > 1:
             raise LlmsizeError(f"serve job: prefill MFU and MBU must be at most 1, got {self.prefill_mfu}, {self.mbu}")
         if not 0 < self.gpu_memory_utilization <= 1:

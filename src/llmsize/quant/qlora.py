@@ -88,7 +88,7 @@ def qlora_memory(spec: ModelSpec, *, rank: int = 64, targets: Sequence[str] | st
     b = _ADAPTER_BYTES[adapter_dtype]
     largest = max((t.shape[0] * t.shape[1] for t in tensors(spec) if t.linear and t.layer is not None), default=0)
     for t in tensors(spec):
-        if t.experts > 1:
+        if t.experts > 1 and len(t.shape) == 3:  # one expert's matrix; expert biases are 2-D (gpt-oss)
             largest = max(largest, t.shape[1] * t.shape[2])
     terms = (
         Term(name="4-bit base weights", value=plan.bytes,

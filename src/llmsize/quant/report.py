@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from llmsize.bounds import check_all
 from llmsize.errors import LlmsizeError
 from llmsize.load import Loaded
 from llmsize.spec import ModelSpec
@@ -23,6 +24,7 @@ def qlora_result(spec: ModelSpec, *, rank: int = 64, adapter_dtype: str = "fp32"
 def qlora_report(spec: ModelSpec, *, rank: int = 64, adapter_dtype: str = "fp32", context: int | None = None,
                  batch: int = 1) -> dict[str, Any]:
     """`llmsize quant --qlora --json`."""
+    check_all("", {"--context": (context, "context"), "--batch": (batch, "batch"), "--rank": (rank, "width")})
     q, peak, seq = qlora_result(spec, rank=rank, adapter_dtype=adapter_dtype, context=context, batch=batch)
     d = q.as_dict()
     d["peak"] = dict(seq_len=seq, batch=batch, peak_bytes=peak.peak_bytes, phase=peak.peak_phase,
@@ -80,6 +82,7 @@ def quant_report(model: Loaded, *, gpu: str | None = None, context: int | None =
                  formats: Sequence[str] | None = None, batch: int = 1, tensors: bool = False) -> dict[str, Any]:
     """`llmsize quant --json`: the plan over formats, the checkpoint file beside its prediction when
     there is one, and with `tensors` (exactly one format) every tensor of that format."""
+    check_all("", {"--context": (context, "context"), "--batch": (batch, "batch")})
     from llmsize.quant.planner import plan_quant
 
     formats = unique_formats(formats)

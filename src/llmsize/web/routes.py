@@ -14,7 +14,9 @@ from fastapi.responses import JSONResponse, Response
 
 from llmsize import __version__
 from llmsize.errors import LlmsizeError
+from llmsize.bounds import finite_result
 from llmsize.web import schemas as S
+from llmsize.web.budget import within_budget
 from llmsize.web.resolve import resolve
 
 router = APIRouter(prefix="/api/v1")
@@ -33,16 +35,23 @@ _RESULTS: OrderedDict[str, bytes] = OrderedDict()
 SLOW = {"quant", "plan", "fit", "speed", "cost", "design", "compare", "whatif"}  # reports that can take 100 ms to seconds
 
 
+def request_key(body: Any) -> str:
+    """A validated request as canonical text: sorted keys, ASCII escapes (a lone surrogate in a config
+    key or value is text here, not an encoding error)."""
+    return json.dumps(body.model_dump(mode="python"), sort_keys=True, ensure_ascii=True, default=repr,
+                      separators=(",", ":"))
+
+
 async def cached(kind: str, body: Any, compute: Callable[[], dict[str, Any]]) -> Response:
     """The report for `body`, computed once: reports are pure functions of the request, and the
     page asks the same question again whenever a user steps back to an earlier input. Quick reports
-    (about a millisecond) are computed in place; slow ones in a worker thread, so they do not hold up
-    quick answers to other requests."""
-    key = kind + body.model_dump_json()
+    (about a millisecond) and slow ones run in separate worker threads, so slow ones do not hold up
+    quick answers to other requests, each within the per-request time budget (llmsize.web.budget).
+    The key is built from the validated request (never a serialisation that can fail)."""
+    key = kind + request_key(body)
     hit = _RESULTS.get(key)
     if hit is None:
-        render = lambda: Compact(compute()).body  # noqa: E731
-        hit = await run_in_threadpool(render) if kind in SLOW else render()
+        hit = await within_budget(lambda: Compact(finite_result(compute())).body, slow=kind in SLOW)
         _RESULTS[key] = hit
         if len(_RESULTS) > 512:
             _RESULTS.popitem(last=False)

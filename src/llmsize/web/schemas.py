@@ -10,14 +10,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-MAX_LAYERS = 4096
-MAX_WIDTH = 1 << 20  # hidden, FFN, head dim
-MAX_HEADS = 4096
-MAX_VOCAB = 1 << 24
-MAX_EXPERTS = 4096
-MAX_CONTEXT = 1 << 24  # 16M tokens
-MAX_BATCH = 1 << 16
-MAX_GPUS = 1 << 16
+from llmsize.bounds import (MAX_BATCH, MAX_CONTEXT, MAX_EXPERTS, MAX_GPUS, MAX_HEADS, MAX_LAYERS,  # noqa: F401
+                            MAX_VOCAB, MAX_WIDTH, check_json)
+
 MAX_CONFIG_CHARS = 512 * 1024
 
 
@@ -28,6 +23,14 @@ Size = Annotated[str, Field(min_length=1, max_length=40)] | Annotated[int, Field
 class _Body(BaseModel):
     # no NaN or infinity in any number: JSON has neither, and a NaN passes no bound with a clear message
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _json_bounds(cls, data: Any) -> Any:
+        """Anywhere in the body (free-form configs included): no NaN/Infinity, no unpaired surrogate
+        ("\\ud800", which no UTF-8 text holds), nesting at most 64 deep (llmsize.bounds)."""
+        check_json(data, "request")  # a JsonValueError (a ValueError) carries the path; the 422 names it
+        return data
 
 
 def _dim(hi: int, **kw: Any) -> Any:
