@@ -92,11 +92,13 @@ def test_config_values_of_the_wrong_kind(tmp_path, change, says):
         refused(cmd, "-", stdin=json.dumps(cfg), says=says)
 
 
-def test_config_without_model_type_is_read_as_llama_style():
+def test_config_without_model_type_is_one_line_exit_2_unless_assumed():
     cfg = {k: v for k, v in TINY.items() if k != "model_type"}
     code, out, err = run("params", "-", "--json", stdin=json.dumps(cfg))
+    assert code == 2 and "--assume" in err and len(err.strip().splitlines()) == 1
+    code, out, err = run("params", "-", "--json", "--assume", "llama", stdin=json.dumps(cfg))
     assert code == 0, err
-    assert json.loads(out)["total_params"] > 0 and "not one llmsize knows" in err
+    assert json.loads(out)["total_params"] > 0
 
 
 @pytest.mark.parametrize("text, says", [

@@ -42,11 +42,7 @@ def load(ref: str, *, stdin_text: str | None = None, assume: str | None = None) 
         cfg = parse_config_text(text, "stdin")
         return Loaded(spec=spec_from_config(cfg, _name(cfg, "stdin"), assume=assume), origin="config", ref=ref,
                       config=cfg)
-    try:
-        path = Path(ref).expanduser()
-        exists = path.exists()
-    except (OSError, RuntimeError, ValueError):  # ~nouser/x, a name too long for a path, a NUL byte
-        path, exists = Path(ref), False
+    path, exists = _existing(ref)
     if exists:
         return _load_path(path, ref, assume)
     preset = find_preset(ref)
@@ -136,10 +132,19 @@ def read_checkpoint(path: Path) -> Any:
     return read_safetensors(target)
 
 
+def _existing(ref: str) -> tuple[Path, bool]:
+    """(the path `ref` names, whether it exists); a name no path can have is simply not there."""
+    try:
+        path = Path(ref).expanduser()
+        return path, path.exists()
+    except (OSError, RuntimeError, ValueError):  # ~nouser/x, a name too long for a path, a NUL byte
+        return Path(ref), False
+
+
 def checkpoint_of(ref: str) -> Any:
     """The weights headers behind PATH (a file or folder) or a Hub repo id, for `inspect`."""
-    path = Path(ref).expanduser()
-    if not path.exists():
+    path, exists = _existing(ref)
+    if not exists:
         repo = parse_repo_ref(ref)
         if repo is None:
             raise LlmsizeError(f"no such file or folder: {ref!r} (give a .safetensors or .gguf file, a folder of "

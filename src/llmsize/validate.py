@@ -102,6 +102,7 @@ def _workload(w: Mapping[str, Any], where: str) -> Workload:
 def parse_cases(lines: Iterable[str], name: str = "cases") -> list[Case]:
     """Parse JSON-lines cases; a broken line raises LlmsizeError naming its line number."""
     out = []
+    speed = 0
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -112,6 +113,7 @@ def parse_cases(lines: Iterable[str], name: str = "cases") -> list[Case]:
         if "error" in obj and "measured" not in obj:
             continue  # a failed measurement in a truth file
         if obj.get("kind") == "speed":
+            speed += 1
             continue  # a speed case: llmsize.validate_speed reads it
         cfg = obj.get("config")
         if not isinstance(cfg, Mapping):
@@ -129,9 +131,9 @@ def parse_cases(lines: Iterable[str], name: str = "cases") -> list[Case]:
             out.extend(parallel_cases(case, obj["parallel"], m, where))
         else:
             out.append(case)
-    if not out:
-        raise LlmsizeError(f"{name}: no cases (one JSON object per line, each with 'config' and 'workload'); "
-                           f"an empty file validates nothing")
+    if not out and not speed:
+        raise LlmsizeError(f"{name}: no cases (one JSON object per line: a memory case with 'config' and "
+                           f"'workload', or a speed case with \"kind\": \"speed\"); an empty file validates nothing")
     return out
 
 

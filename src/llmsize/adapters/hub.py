@@ -277,6 +277,14 @@ def _tag(f: str) -> str:
 def fetch(ref: RepoRef) -> Path:
     """A local folder that mirrors the repo's headers (config.json, index, sparse weights files), for the
     file adapters to read; built once per commit."""
+    try:
+        return _fetch(ref)
+    except OSError as e:  # the cache folder: read-only, full, or a name the file system refuses
+        raise LlmsizeError(f"{ref.repo_id}: cannot write llmsize's header cache under {cache_root()} "
+                           f"({e.strerror or e}); set LLMSIZE_CACHE to a writable folder") from None
+
+
+def _fetch(ref: RepoRef) -> Path:
     _hub()
     root = cache_root() / ref.repo_id.replace("/", "--")
     sha, files = _commit(ref, root)

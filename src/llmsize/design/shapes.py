@@ -174,9 +174,12 @@ def build(hidden: int, layers: int, c: Constraints, *, name: str | None = None) 
         raise LlmsizeError(f"design: hidden {hidden} is not a multiple of head_dim {hd}")
     heads = hidden // hd
     kv = kv_heads_for(heads, c)
-    return from_knobs(hidden=hidden, layers=layers, heads=heads, kv_heads=kv, head_dim=hd, ffn=ffn_for(hidden, c),
-                      vocab=c.padded_vocab, gated=c.gated, tied=c.tied, max_positions=c.context,
-                      name=name or f"d{hidden}-L{layers}")
+    try:
+        return from_knobs(hidden=hidden, layers=layers, heads=heads, kv_heads=kv, head_dim=hd,
+                          ffn=ffn_for(hidden, c), vocab=c.padded_vocab, gated=c.gated, tied=c.tied,
+                          max_positions=c.context, name=name or f"d{hidden}-L{layers}")
+    except LlmsizeError as e:  # a shape past llmsize's bounds (llmsize.bounds): say which, as design's error
+        raise LlmsizeError(f"design: the d{hidden}-L{layers} shape is out of range: {e}") from None
 
 
 @lru_cache(maxsize=4096)

@@ -38,7 +38,8 @@ def read(cfg: Mapping[str, Any], name: str, *, assume: str | None = None) -> Mod
     reader = READERS.get(mt) if isinstance(mt, str) else None
     if reader is None:
         if assume is None:
-            raise LlmsizeError(f"{name}: model_type {mt!r} is not one llmsize knows (known: "
+            what = "has no model_type" if mt is None else f"model_type {mt!r} is not one llmsize knows"
+            raise LlmsizeError(f"{name}: {what} (known: "
                                f"{', '.join(known_types())}); pass --assume TYPE to read it as one of them, "
                                f"or measure it exactly with `llmsize trace`")
         if assume not in READERS:
