@@ -87,3 +87,16 @@ def test_changing_layers_keeps_each_family_pattern():
     assert g3.layer_types == tuple("full" if (i + 1) % 6 == 0 else "sliding" for i in range(30))
     short = apply_knobs(load("DeepSeek-V3").spec, layers=2)
     assert short.moe_layers == (False, False)
+
+
+@pytest.mark.parametrize("bad", [[], {}, 16])
+def test_a_config_dtype_that_is_not_a_name_is_refused(bad):
+    """web fuzzing found `{"model_type": "gemma3", "torch_dtype": []}` reaching a hash of the spec (a 500)."""
+    import json
+
+    from llmsize.load import load
+
+    cfg = {"model_type": "gemma3", "hidden_size": 64, "num_hidden_layers": 2, "vocab_size": 100, "num_attention_heads": 4,
+           "num_key_value_heads": 1, "head_dim": 16, "intermediate_size": 128, "torch_dtype": bad}
+    with pytest.raises(LlmsizeError, match="dtype"):
+        load("-", stdin_text=json.dumps(cfg))

@@ -283,6 +283,9 @@ class ModelSpec:
             p = getattr(self, k)
             if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
                 raise LlmsizeError(f"model: {k} must be a probability in [0, 1), got {p!r}")
+        if self.dtype is not None and not isinstance(self.dtype, str):
+            raise LlmsizeError(f"model: dtype (config torch_dtype / dtype) must be a name such as bfloat16, "
+                               f"got {self.dtype!r}")
         for k in ("attn_softcap", "final_softcap"):
             v = getattr(self, k)
             if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0):

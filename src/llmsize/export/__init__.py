@@ -7,7 +7,7 @@ import shlex
 from dataclasses import dataclass
 
 from llmsize.errors import LlmsizeError
-from llmsize.export.flags import LLAMACPP_FLAGS, VLLM_FLAGS, VLLM_QUANTIZATION
+from llmsize.export.flags import LLAMACPP_FLAGS, VLLM_QUANTIZATION, VLLM_VALUES
 from llmsize.parallel import Layout
 
 ENGINES = ("vllm", "llamacpp", "deepspeed", "fsdp", "torchrun")
@@ -88,8 +88,8 @@ def vllm_command(s: Setup) -> str:
     _no_training_states("vLLM", lay)
     if lay.cp > 1:
         raise LlmsizeError("vLLM export: vLLM serve has no context parallelism (--cp); use --tp, --pp or --dp")
-    if s.kv_cache_dtype not in VLLM_FLAGS["--kv-cache-dtype"][2]:  # type: ignore[operator]
-        raise LlmsizeError(f"vLLM KV cache dtype must be one of {', '.join(VLLM_FLAGS['--kv-cache-dtype'][2] or ())}")
+    if s.kv_cache_dtype not in VLLM_VALUES["--kv-cache-dtype"]:
+        raise LlmsizeError(f"vLLM KV cache dtype must be one of {', '.join(VLLM_VALUES['--kv-cache-dtype'])}")
     if s.quantization is not None and s.quantization not in VLLM_QUANTIZATION:
         raise LlmsizeError(f"vLLM quantization must be one of {', '.join(VLLM_QUANTIZATION)}")
     args = ["vllm", "serve", s.model, "--tensor-parallel-size", str(lay.tp), "--pipeline-parallel-size", str(lay.pp)]

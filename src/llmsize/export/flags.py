@@ -5,33 +5,16 @@ Only flags the exporters emit need be here, with their aliases and accepted valu
 every exported command line against these lists."""
 from __future__ import annotations
 
-VLLM_SOURCE = ("vllm-project/vllm vllm/engine/arg_utils.py @001999d2f360c2c5da23a916510c273b1a73d06c (EngineArgs.add_cli_args); "
-               "for vLLM 0.34: --swap-space removed (V1 engine has no CPU swap space), --data-parallel-size/-dp and "
-               "--enable-expert-parallel added (ParallelConfig; used by vLLM's own DP/EP serve tests)")
-# flag -> (aliases, type, choices or None)
+from llmsize.export.vllm_flags import VLLM_ALL_FLAGS, VLLM_SOURCE, VLLM_VERSION  # noqa: F401  (re-exported)
+
+# `vllm serve` options as vLLM's parser declares them (scripts/refresh_vllm_flags.py records every option from
+# vLLM's source): flag -> (aliases, kind, choices argparse enforces). vLLM 0.34 has no --swap-space.
 VLLM_FLAGS: dict[str, tuple[tuple[str, ...], str, tuple[str, ...] | None]] = {
-    "--model": ((), "str", None),
-    "--dtype": ((), "str", ("auto", "half", "float16", "bfloat16", "float", "float32")),
-    "--kv-cache-dtype": ((), "str", ("auto", "fp8", "fp8_e5m2", "fp8_e4m3")),
-    "--max-model-len": ((), "int", None),
-    "--pipeline-parallel-size": (("-pp",), "int", None),
-    "--tensor-parallel-size": (("-tp",), "int", None),
-    "--data-parallel-size": (("-dp",), "int", None),
-    "--enable-expert-parallel": ((), "flag", None),
-    "--block-size": ((), "int", ("8", "16", "32", "64", "128")),
-    "--cpu-offload-gb": ((), "float", None),
-    "--gpu-memory-utilization": ((), "float", None),
-    "--max-num-batched-tokens": ((), "int", None),
-    "--max-num-seqs": ((), "int", None),
-    "--quantization": (("-q",), "str", None),
-    "--enforce-eager": ((), "flag", None),
-    "--enable-prefix-caching": ((), "flag", None),
-    "--trust-remote-code": ((), "flag", None),
-    "--served-model-name": ((), "str", None),
-}
-# vllm.model_executor.layers.quantization QUANTIZATION_METHODS entries the exporter may emit
-VLLM_QUANTIZATION = ("awq", "fp8", "gptq", "gptq_marlin", "awq_marlin", "bitsandbytes", "compressed-tensors",
-                     "gguf", "fbgemm_fp8", "marlin", "experts_int8")
+    flag: (aliases, kind, choices) for flag, (aliases, kind, choices, _) in VLLM_ALL_FLAGS.items()}
+# values vLLM lists for an option whose type hint is `Literal[...] | str` (argparse shows them as the metavar
+# and the config validation checks them): --kv-cache-dtype (CacheDType), --quantization (QuantizationMethods)
+VLLM_VALUES: dict[str, tuple[str, ...]] = {flag: v[3] for flag, v in VLLM_ALL_FLAGS.items() if v[3]}
+VLLM_QUANTIZATION = VLLM_VALUES["--quantization"]
 
 LLAMACPP_SOURCE = ("ggml-org/llama.cpp common/arg.cpp @0c1e57098 (common_params_parser_init; the llama.cpp "
                    "llama-cpp-python 0.3.36 vendors); refreshed by scripts/refresh_llamacpp_flags.py")

@@ -6,7 +6,7 @@ import argparse
 import shlex
 
 from llmsize.errors import LlmsizeError
-from llmsize.export.flags import LLAMACPP_FLAGS, VLLM_FLAGS
+from llmsize.export.flags import LLAMACPP_FLAGS, VLLM_FLAGS, VLLM_VALUES
 
 
 class _Parser(argparse.ArgumentParser):
@@ -23,11 +23,14 @@ def _ngl(v: str) -> int | str:
 
 def _parser(prog: str, flags: dict[str, tuple[tuple[str, ...], str, tuple[str, ...] | None]]) -> _Parser:
     p = _Parser(prog=prog, add_help=False, allow_abbrev=False)
-    types = {"int": int, "float": float, "str": str, "ngl": _ngl}
+    types = {"int": int, "float": float, "str": str, "json": str, "ngl": _ngl}
     for flag, (aliases, kind, choices) in flags.items():
         dest = flag.lstrip("-").replace("-", "_")
         if kind == "flag":
             p.add_argument(flag, *aliases, dest=dest, action="store_true")
+        elif kind in ("list", "optional"):  # vLLM: nargs="+" collections; `bool | str` options (bare = True)
+            p.add_argument(flag, *aliases, dest=dest, nargs="+" if kind == "list" else "?", const=None if
+                           kind == "list" else True)
         else:
             p.add_argument(flag, *aliases, dest=dest, type=types[kind], choices=list(choices) if choices else None)
     return p
@@ -40,8 +43,10 @@ def parse_vllm(cmd: str) -> dict:
         raise LlmsizeError("not a `vllm serve MODEL ...` command line")
     p = _parser("vllm serve", VLLM_FLAGS)
     ns = p.parse_args(argv[3:])
-    if ns.block_size is not None:
-        ns.block_size = int(ns.block_size)
+    for flag, known in VLLM_VALUES.items():  # `Literal | str` hints: vLLM's config validation checks these
+        got = getattr(ns, flag.lstrip("-").replace("-", "_"))
+        if got is not None and got not in known:
+            raise LlmsizeError(f"vllm serve: {flag} {got!r} is not among the values vLLM lists: {', '.join(known)}")
     out = {k: v for k, v in vars(ns).items() if v not in (None, False)}
     out["model"] = argv[2]
     return out

@@ -32,3 +32,12 @@ async def ngl(body: NglBody) -> Response:
     return await cached("ngl", body, lambda: ngl_report(
         resolve(body.model).spec, gguf_path=None, weights=body.weights, gpu_name=body.gpu, host_name=body.host,
         context=body.context, slots=body.slots, kv_type=body.kv_type))
+
+
+@router.get("/hosts", summary="Host memory (CPU catalog) for llama.cpp partial offload: bandwidth, unified or not")
+async def hosts() -> dict:
+    from llmsize.engines.hosts import hosts as catalog
+
+    return {"hosts": [{"name": x.name, "description": x.description, "memory_type": x.memory_type,
+                       "bandwidth_bytes_per_s": x.bandwidth, "unified": x.unified, "source": x.source}
+                      for x in catalog()]}

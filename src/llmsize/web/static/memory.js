@@ -5,6 +5,7 @@ import { lineChart, stackedBar } from "./charts.js";
 import { gpuInfo, w } from "./sections2.js";
 import { big, bytes, bytesParts, card, exact, explain, h, pct, stat, swatch, table, tickBytes } from "./ui.js";
 import { num, t } from "./i18n.js";
+import { offloadCard, offloadWanted } from "./offload.js";
 
 const FLOAT = ["bf16", "fp16", "fp32"];
 const INFER_KV = ["bf16", "fp16", "fp32", "fp8"];
@@ -114,7 +115,7 @@ export function renderMemory(rep, ctx) {
     side.push(card(t("Rules of thumb beside this estimate"), table([{ label: t("rule"), wrap: true }, { label: t("bytes"), num: true }, { label: t("error"), num: true }],
       v.rules.map((r) => [r.rule, bytes(r.bytes), `${r.error >= 0 ? "+" : ""}${num(100 * r.error, 1)}%`]))));
   }
-  return [head, bar, sweep, side.length ? h("div", { class: "cols" }, side) : null,
+  return [head, offloadWanted(ctx) ? offloadCard(ctx) : null, bar, sweep, side.length ? h("div", { class: "cols" }, side) : null,
     explain(terms, rep.citations || {}, (x) => bytes(x.bytes), ctx.explain)];
 }
 

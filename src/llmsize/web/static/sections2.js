@@ -79,7 +79,7 @@ const OTHER = { engine: ["vllm", "llamacpp", "deepspeed", "fsdp", "torchrun"], d
 /** Why a `w.` value of a link is refused (null: the page has a control for it). */
 export function knownValue(k, v, meta) {
   if (OTHER[k]) return OTHER[k].includes(v) ? null : t("not one of the page's choices");
-  if (k === "cost_n" || k === "d_budget") return null;
+  if (k === "cost_n" || k === "d_budget" || k === "host") return null;  // host: the llama.cpp offload card's, checked by the API
   const f = allFields(meta).find((x) => x.k === k);
   if (!f) return t("not a setting of this page");
   if (f.type === "select" && !f.options.some(([o]) => o === v)) return t("not one of the page's choices");
