@@ -18,7 +18,9 @@ CAT = json.loads((STATIC / "es.json").read_text(encoding="utf-8"))["@report"]
 HOLE = re.compile(r"\{(\d+)(?:\|([tn]))?\}")  # {1} kept as is, {1|t} translated too, {1|n} in Spanish number style
 
 L8 = {"preset": "Llama-3.1-8B"}
-MOE = {"preset": "Mixtral-8x7B"}
+MOE = {"preset": "Mixtral-8x7B-v0.1"}
+VLM = {"preset": "gemma-3-4b-pt"}
+SMALL = {"preset": "Qwen2.5-0.5B"}
 MLA = {"preset": "DeepSeek-V3"}
 GPUS = ["A10G", "H100-SXM", "RTX-4090", "T4"]
 
@@ -45,6 +47,9 @@ def tr(s: str) -> str | None:
             out += [es[last:g.start()], v]
             last = g.end()
         return "".join(out) + es[last:]
+    if "; " in s:  # a planner reason lists its problems joined by "; "
+        parts = [tr(p) for p in s.split("; ")]
+        return None if None in parts else "; ".join(parts)
     return None
 
 
@@ -83,7 +88,8 @@ CASES = [
     ("params", {"model": L8}, params_strings),
     ("params", {"model": MOE}, params_strings),
     ("params", {"model": MLA}, params_strings),
-    ("params", {"model": {"preset": "Gemma-3-4B"}}, params_strings),
+    ("params", {"model": VLM}, params_strings),
+    ("params", {"model": {"preset": "gpt-oss-20b"}}, params_strings),
     *[("infer", {"model": m, "gpu": g, "context": c, "batch": b, "runtime": rt, "dtype": dt, "kv_dtype": kv}, memory_strings)
       for m in (L8, MOE, MLA) for g, c, b, rt, dt, kv in [
           ("A10G", 8192, 1, "torch", "bf16", "bf16"), ("H100-SXM", 32768, 8, "vllm", "bf16", "fp8"),
@@ -100,6 +106,13 @@ CASES = [
     *[("quant", {"model": m, "gpu": g, "context": 4096, "kv_cache": kv, "formats": fm}, quant_strings)
       for m in (L8, MOE, MLA) for g, kv, fm in [("T4", "bf16", None), ("RTX-4090", "q8_0", None), ("H100-SXM", "fp8", None)]],
     ("quant", {"model": L8, "context": 2048}, quant_strings),
+    ("quant", {"model": VLM, "gpu": "T4", "context": 2048, "formats": ["Q4_K_M", "Q8_0", "mxfp4", "nf4", "bf16"]}, quant_strings),
+    ("quant", {"model": {"preset": "gpt-oss-20b"}, "gpu": "RTX-4090", "context": 4096}, quant_strings),
+    ("quant", {"model": SMALL, "context": 2048, "formats": ["Q4_K_M", "Q6_K", "IQ2_XXS"]}, quant_strings),
+    *[("plan", {"model": m, "job": job, "top": 60, "max_gpus": n}, plan_strings) for m, job, n in [
+        (SMALL, {"mode": "serve"}, 8), (SMALL, {"mode": "train", "seq": 4095}, 16),
+        (L8, {"mode": "train", "tokens": 1e12, "max_days": 1}, 8), (L8, {"mode": "serve", "target_tps": 1e6}, 8),
+        (VLM, {"mode": "serve"}, 8)]],
     *[("plan", {"model": m, "job": job, "top": 60, "max_gpus": n}, plan_strings) for m in (L8, MOE, MLA) for job, n in [
         ({"mode": "serve"}, 8), ({"mode": "serve", "prompt": 32768, "output": 1024, "concurrency": 64, "weights": "fp8", "kv_dtype": "fp8"}, 8),
         ({"mode": "serve", "weights": "awq-int4"}, 1), ({"mode": "train", "tokens": 1e11}, 64), ({"mode": "train", "max_days": 1}, 8),

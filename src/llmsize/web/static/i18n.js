@@ -61,6 +61,10 @@ function render(s) {
     });
     return ok ? out : null;
   }
+  if (s.includes("; ")) {  // a planner reason lists its problems joined by "; "
+    const parts = s.split("; ").map(render);
+    return parts.includes(null) ? null : parts.join("; ");
+  }
   return null;
 }
 
