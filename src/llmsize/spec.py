@@ -253,6 +253,8 @@ class ModelSpec:
             raise LlmsizeError(f"model: rotary fraction must be in (0, 1], got {self.rotary_fraction}")
         if self.position_offset < 0:
             raise LlmsizeError("model: position offset must not be negative")
+        if self.dtype is not None and not isinstance(self.dtype, str):  # config.json's torch_dtype / dtype
+            raise LlmsizeError(f"config.json: 'torch_dtype' must be a dtype name such as 'bfloat16', got {self.dtype!r}")
         for k in ("hidden_dropout", "attention_dropout", "embed_dropout"):
             p = getattr(self, k)
             if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
