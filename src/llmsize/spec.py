@@ -253,8 +253,8 @@ class ModelSpec:
             "vocab_size": (self.vocab_size, "vocab"), "max_position_embeddings": (self.max_position_embeddings, "positions"),
             "sliding_window": (self.sliding_window, "positions"), "embed_dim": (self.embed_dim, "width"),
             "position_offset": (self.position_offset, "width")}, low=0)
-        for what, v in (("name", self.name), ("model_type", self.model_type), ("dtype", self.dtype)):
-            if not isinstance(v, str) and not (what == "dtype" and v is None):
+        for what, v in (("name", self.name), ("model_type", self.model_type)):
+            if not isinstance(v, str):
                 raise LlmsizeError(f"model: {what} must be text, got {v!r:.60}")
         if self.moe is not None and self.moe.num_experts * self.num_layers > MAX_LAYER_EXPERTS:
             raise LlmsizeError(f"model {self.name!r}: {self.num_layers:,} layers x {self.moe.num_experts:,} experts "
@@ -279,13 +279,13 @@ class ModelSpec:
             raise LlmsizeError(f"model: rotary fraction must be in (0, 1], got {self.rotary_fraction}")
         if self.position_offset < 0:
             raise LlmsizeError("model: position offset must not be negative")
+        if self.dtype is not None and not isinstance(self.dtype, str):  # config.json's torch_dtype / dtype
+            raise LlmsizeError(f"config.json: 'torch_dtype' must be a dtype name such as 'bfloat16', got "
+                               f"{self.dtype!r:.60}")
         for k in ("hidden_dropout", "attention_dropout", "embed_dropout"):
             p = getattr(self, k)
             if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
                 raise LlmsizeError(f"model: {k} must be a probability in [0, 1), got {p!r}")
-        if self.dtype is not None and not isinstance(self.dtype, str):
-            raise LlmsizeError(f"model: dtype (config torch_dtype / dtype) must be a name such as bfloat16, "
-                               f"got {self.dtype!r}")
         for k in ("attn_softcap", "final_softcap"):
             v = getattr(self, k)
             if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0):

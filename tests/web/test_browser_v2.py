@@ -250,6 +250,27 @@ def test_phone_verdict_without_scrolling_tabs_and_copy_link(browser, server):  #
 TABS = ["params", "memory", "quant", "plan", "cost", "design", "guide"]
 
 
+# pages whose reports carry term names, notes, phases, format labels and planner rejections
+REPORT_PAGES = [
+    "tab=memory&w.gpu=H100-SXM&w.runtime=vllm&w.kv=fp8&w.batch=8",
+    "tab=memory&w.gpu=RTX-4090&w.runtime=llamacpp",
+    "tab=memory&w.gpu=T4&w.weights=Q4_K_M&w.kv=q8_0",
+    "tab=quant&w.gpu=T4&w.weights=Q4_K_M",
+    "tab=params&m=DeepSeek-V3",
+    "tab=params&m=gpt-oss-20b",
+    "tab=memory&m=Mixtral-8x7B-v0.1&w.gpu=H100-SXM",
+    "tab=memory&mode=train&w.gpu=H100-SXM",
+    "tab=memory&mode=train&w.method=qlora",
+    "tab=plan&m=Llama-3.1-70B&w.gpu=A10G&w.n=8",
+    "tab=cost&mode=train&m=Llama-3.1-70B&w.gpu=A10G",
+]
+# English words of report strings: none may be left on a Spanish page
+REPORT_ENGLISH = ["working set", "KV cache", "weights (", "CUDA context", "does not fit", "held by the model", "rotary",
+                  "optimizer states", "saved activations", "allocator", "not divisible", "too slow", "per GPU,",
+                  "gradients", "prefill", "layer norms", "shared experts", "bytes/param", "model size", "group 128",
+                  "double quant", "LoRA adapters", "multi-token", "is not checked", "decode tokens/s", "blocks:"]
+
+
 def test_spanish_page_has_every_string_translated(browser, server):  # noqa: F811
     c = browser.new_context(viewport={"width": 1366, "height": 900}, locale="es-ES")
     p = c.new_page()
@@ -264,6 +285,13 @@ def test_spanish_page_has_every_string_translated(browser, server):  # noqa: F81
             p.wait_for_timeout(150)
     p.goto(server + "/?mode=train&w.method=lora&tab=memory")
     rendered(p)
+    for q in REPORT_PAGES:  # what the library's reports say (term names, notes, reasons, labels) in Spanish too
+        p.goto(server + "/?" + q)
+        rendered(p)
+        p.wait_for_timeout(300)  # the cards that ask their own question (sweep, best on one GPU) fill in
+        shown = p.locator("main").inner_text()
+        english = [w for w in REPORT_ENGLISH if w in shown]
+        assert not english, (q, english)
     p.goto(server + "/?tab=memory&w.prompt=3.5&w.zzz=1")  # an invalid value and an unknown one, in a link
     p.locator("#w-prompt-msg").wait_for()
     assert p.locator("#refused").is_visible()

@@ -127,3 +127,12 @@ def test_every_endpoint_body_fuzz(client, data):
             assume(False)
     assert r.status_code in (200, 422), (path, r.status_code, r.text[:500], body)
     event(f"{path} {r.status_code}" + (f" {r.json()['detail'][:60]}" if r.status_code == 422 else ""))
+
+
+def test_a_non_string_dtype_in_a_config_is_a_4xx(client):
+    """Found by the fuzz test: gemma3 fills every size from defaults, so `torch_dtype: []` reached the
+    (hashed) spec and answered 500; the spec now refuses a dtype that is not a name."""
+    body = {"model": {"config": {"model_type": "gemma3", "torch_dtype": []}}}
+    for path in ("params", "infer", "quant", "spec"):
+        r = client.post(f"/api/v1/{path}", json=body)
+        assert r.status_code == 422 and "torch_dtype" in r.json()["detail"], (path, r.text)

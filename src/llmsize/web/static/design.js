@@ -3,7 +3,7 @@
 import { barChart } from "./charts.js";
 import { w } from "./sections2.js";
 import { big, bytes, card, count, exact, h, money, rate, replace, table } from "./ui.js";
-import { num, t } from "./i18n.js";
+import { num, t, tr } from "./i18n.js";
 import { checkQuantity, mark } from "./fields.js";
 
 const d = (ctx, k, def) => ctx.state.w[`d_${k}`] ?? def;
@@ -68,7 +68,7 @@ export function renderDesign(rep, ctx) {
   const best = rep.candidates.find((c) => c.recommended) || rep.candidates[0];
   const form = designForm(ctx);
   form.append(h("p", { class: "sub" }, t("{p} parameters on {tok} tokens ({per} per parameter), {flops} FLOPs",
-    { p: count(b.params), tok: count(b.tokens), per: num(b.tokens_per_param, 1), flops: b.flops.toExponential(2) }) + (b.note ? ` · ${b.note}` : "")));
+    { p: count(b.params), tok: count(b.tokens), per: num(b.tokens_per_param, 1), flops: b.flops.toExponential(2) }) + (b.note ? ` · ${tr(b.note)}` : "")));
   const head = card(null, h("div", { class: "headline" },
     h("div", {}, h("div", { class: "card-title" }, t("Recommended shape")),
       big(`${best.hidden} × ${best.layers}`, "d × L", { "data-testid": "design-best" }),
@@ -93,7 +93,7 @@ export function renderDesign(rep, ctx) {
   label: t("Compute-optimal parameters by scaling law") }));
   const wi = h("div", { class: "card" }, h("h3", {}, t("What if this model changed")), h("p", { class: "sub" }, t("Loading…")));
   drawWhatIf(wi, ctx);
-  return [form, head, cands, train, alloc, wi, card(t("Notes"), ...(rep.notes || []).map((n) => h("p", { class: "src" }, n)))];
+  return [form, head, cands, train, alloc, wi, card(t("Notes"), ...(rep.notes || []).map((n) => h("p", { class: "src" }, tr(n))))];
 }
 
 const days = (x) => (x == null ? "—" : num(x, x >= 10 ? 0 : 1));

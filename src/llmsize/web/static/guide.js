@@ -2,7 +2,7 @@
 // numbers for the current model), and the references. Numbers come from the API: /train (a full
 // mixed-precision AdamW step), /infer (the KV cache at the current context), /quant (INT8 and INT4).
 import { bytes, card, exact, h, replace, table } from "./ui.js";
-import { num, t } from "./i18n.js";
+import { num, t, tr } from "./i18n.js";
 import { w } from "./sections2.js";
 
 /** The full-training step the first answer explains: bf16 autocast, AdamW, batch 1, 2,048 tokens. */
@@ -32,7 +32,7 @@ function qa(q, ...a) {
 /** Bytes per parameter of each persistent term of a training step (a share of the total, for display). */
 function perParam(rep, params) {
   return rep.terms.filter((x) => ["master_weights", "weights", "gradients", "optimizer"].includes(x.category) && x.bytes > 1024)
-    .map((x) => [x.name, bytes(x.bytes), num(x.bytes / params, 1)]);
+    .map((x) => [tr(x.name), bytes(x.bytes), num(x.bytes / params, 1)]);
 }
 
 export function renderGuide(rep, ctx) {

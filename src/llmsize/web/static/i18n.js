@@ -13,7 +13,11 @@ export const locale = () => (LANG === "es" ? "es-ES" : "en-US");
 export async function initLang() {
   const l = document.documentElement.lang;
   LANG = LANGS[l] ? l : "en";
-  if (LANG !== "en") CAT = await (await fetch(`/static/${LANG}.json`)).json();
+  if (LANG !== "en") {
+    CAT = await (await fetch(`/static/${LANG}.json`)).json();
+    const r = CAT["@report"] || {};
+    REPORT = { exact: r.exact || {}, patterns: (r.patterns || []).map(([re, es]) => [new RegExp(re), es]) };
+  }
 }
 
 /** t("{n} parameters", {n: "8"}): the string in the page's language, placeholders filled. */
@@ -34,4 +38,40 @@ export function num(x, digits = 0) {
     formats.set(key, new Intl.NumberFormat(locale(), { minimumFractionDigits: digits, maximumFractionDigits: digits }));
   }
   return formats.get(key).format(x);
+}
+
+// Report strings: what the library's JSON says (term names, notes, reasons, labels) stays English in the
+// API (it is the CLI's --json); es.json's "@report" renders it: exact strings first, then anchored patterns
+// whose captured parts are kept ({1}), translated themselves ({1|t}) or given Spanish separators ({1|n}).
+let REPORT = { exact: {}, patterns: [] };
+const HOLE = /\{(\d+)(?:\|([tn]))?\}/g;
+const esNumber = (v) => v.replace(/[.,]/g, (c) => (c === "." ? "," : "."));
+
+function render(s) {
+  if (Object.prototype.hasOwnProperty.call(REPORT.exact, s)) return REPORT.exact[s];
+  for (const [re, es] of REPORT.patterns) {
+    const m = re.exec(s);
+    if (!m) continue;
+    let ok = true;
+    const out = es.replace(HOLE, (_, i, how) => {
+      const v = m[Number(i)];
+      const r = how === "t" ? render(v) : how === "n" ? esNumber(v) : v;
+      if (r == null) ok = false;
+      return r ?? v;
+    });
+    return ok ? out : null;
+  }
+  if (s.includes("; ")) {  // a planner reason lists its problems joined by "; "
+    const parts = s.split("; ").map(render);
+    return parts.includes(null) ? null : parts.join("; ");
+  }
+  return null;
+}
+
+/** tr("working set: layer 31"): a string from a report, in the page's language. */
+export function tr(s) {
+  if (LANG === "en" || s == null || s === "") return s;
+  const out = render(String(s));
+  if (out == null) { missing.add(`report: ${s}`); return s; }
+  return out;
 }

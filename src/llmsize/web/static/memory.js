@@ -4,7 +4,7 @@
 import { lineChart, stackedBar } from "./charts.js";
 import { gpuInfo, w } from "./sections2.js";
 import { big, bytes, bytesParts, card, exact, explain, h, pct, stat, swatch, table, tickBytes } from "./ui.js";
-import { num, t } from "./i18n.js";
+import { num, t, tr } from "./i18n.js";
 import { offloadCard, offloadWanted } from "./offload.js";
 
 const FLOAT = ["bf16", "fp16", "fp32"];
@@ -41,25 +41,30 @@ export function memoryBody(model, ctx) {
     kv_dtype: w(s, "kv", m), runtime: w(s, "runtime", m), gpu: w(s, "gpu", m) };
 }
 
-/** One shape for the three reports: total, terms, capacity, fits, notes. */
+/** One shape for the three reports: total, terms, capacity, fits, notes; the report's words in the page's language. */
 function view(rep) {
+  const v = view0(rep);
+  return { ...v, terms: v.terms.map((x) => ({ ...x, name: tr(x.name) })) };
+}
+
+function view0(rep) {
   if (rep.peak && rep.lora_params !== undefined) {  // llmsize quant --qlora: the peak of one step
     return { total: rep.peak.peak_bytes, peak: rep.peak.peak_bytes, phase: rep.peak.phase, terms: rep.peak.terms, cap: null,
-      fits: null, where: t("QLoRA, PyTorch tensors at the peak"), notes: [t("llmsize quant --qlora does not take a GPU, so there is no fit verdict; compare the total with your GPU's memory."), ...(rep.notes || [])] };
+      fits: null, where: t("QLoRA, PyTorch tensors at the peak"), notes: [t("llmsize quant --qlora does not take a GPU, so there is no fit verdict; compare the total with your GPU's memory."), ...(rep.notes || []).map(tr)] };
   }
   if (rep.rows) {  // llmsize quant, one format
     const r = rep.rows[0];
     const terms = [{ name: `weights (${r.format})`, bytes: r.weight_bytes, formula: `${r.bits_per_weight.toFixed(2)} bits/weight`, source: r.label },
       { name: `KV cache (${rep.kv_dtype})`, bytes: r.kv_bytes, formula: "", source: "llama-kv-cache" }];
-    if (r.other_bytes) terms.push({ name: t("activations and working sets"), bytes: r.other_bytes, formula: "", source: "llmsize.memory" });
+    if (r.other_bytes) terms.push({ name: "activations and working sets", bytes: r.other_bytes, formula: "", source: "llmsize.memory" });
     return { total: r.total_bytes, peak: r.total_bytes, terms, cap: rep.gpu_bytes, fits: r.fits, where: t("weights + KV cache + activations"),
-      notes: [...(r.notes || []), ...(rep.notes || []).filter((x) => !x.startsWith("decode tokens/s"))] };
+      notes: [...(r.notes || []), ...(rep.notes || []).filter((x) => !x.startsWith("decode tokens/s"))].map(tr) };
   }
   const dev = rep.device;
   const terms = dev ? dev.terms : rep.terms;
   return { total: dev ? dev.total_bytes : rep.peak_bytes, peak: rep.peak_bytes, phase: rep.peak_phase, terms,
     cap: dev ? dev.gpu_memory_bytes : null, fits: dev ? dev.fits : null, runtime: dev && dev.runtime,
-    where: dev ? t("on the GPU with {runtime}", { runtime: dev.runtime }) : t("PyTorch tensors at the peak"), notes: dev ? dev.notes : [],
+    where: dev ? t("on the GPU with {runtime}", { runtime: dev.runtime }) : t("PyTorch tensors at the peak"), notes: dev ? dev.notes.map(tr) : [],
     // the rules of thumb are for full training (16-20 bytes/param) and plain serving: none applies to LoRA
     rules: rep.workload?.lora ? null : rep.rules_of_thumb, phases: rep.phases, dev };
 }
@@ -91,7 +96,7 @@ export function renderMemory(rep, ctx) {
   const head = card(null, h("div", { class: "headline" },
     h("div", {}, h("div", { class: "card-title" }, ctx.state.mode === "train" ? t("Training memory, {where}", { where: v.where }) : t("Inference memory, {where}", { where: v.where })),
       big(n, u, { "data-testid": "memory-total" }),
-      h("p", { class: "sub" }, t("{n} bytes", { n: exact(v.total) }) + (v.phase && v.peak !== v.total ? t("; PyTorch peak {peak} during {phase}", { peak: bytes(v.peak), phase: v.phase }) : ""))),
+      h("p", { class: "sub" }, t("{n} bytes", { n: exact(v.total) }) + (v.phase && v.peak !== v.total ? t("; PyTorch peak {peak} during {phase}", { peak: bytes(v.peak), phase: tr(v.phase) }) : ""))),
     v.fits != null ? h("div", {}, h("div", { class: "card-title" }, g), verdict(v, "memory-verdict", true),
       h("p", { class: "sub" }, v.fits ? t("{free} to spare of {cap} usable", { free: bytes(v.cap - v.total), cap: bytes(v.cap) })
         : t("needs {over} more than {cap} usable", { over: bytes(v.total - v.cap), cap: bytes(v.cap) }))) : null),
@@ -109,11 +114,11 @@ export function renderMemory(rep, ctx) {
   const side = [];
   if (v.phases && Object.keys(v.phases).length > 1) {
     side.push(card(t("Peak of each phase"), table([{ label: t("phase") }, { label: t("bytes"), num: true }],
-      Object.entries(v.phases).map(([k, b]) => [k === v.phase ? h("strong", {}, t("{phase} ◀ peak", { phase: k })) : k, bytes(b)]))));
+      Object.entries(v.phases).map(([k, b]) => [k === v.phase ? h("strong", {}, t("{phase} ◀ peak", { phase: tr(k) })) : tr(k), bytes(b)]))));
   }
   if (v.rules) {
     side.push(card(t("Rules of thumb beside this estimate"), table([{ label: t("rule"), wrap: true }, { label: t("bytes"), num: true }, { label: t("error"), num: true }],
-      v.rules.map((r) => [r.rule, bytes(r.bytes), `${r.error >= 0 ? "+" : ""}${num(100 * r.error, 1)}%`]))));
+      v.rules.map((r) => [tr(r.rule), bytes(r.bytes), `${r.error >= 0 ? "+" : ""}${num(100 * r.error, 1)}%`]))));
   }
   return [head, offloadWanted(ctx) ? offloadCard(ctx) : null, bar, sweep, side.length ? h("div", { class: "cols" }, side) : null,
     explain(terms, rep.citations || {}, (x) => bytes(x.bytes), ctx.explain)];

@@ -2,7 +2,7 @@
 import { barChart } from "./charts.js";
 import { w } from "./sections2.js";
 import { big, bytes, card, duration, exact, h, money, rate, table } from "./ui.js";
-import { num, t } from "./i18n.js";
+import { num, t, tr } from "./i18n.js";
 import { fitView, verdict } from "./memory.js";
 
 /** The planner's name for a weight format (it plans what vLLM serves), or null when it has none. */
@@ -134,7 +134,7 @@ export function renderPlan(rep, ctx) {
     chart ? card(t("Throughput, best setup of each GPU type (multi-GPU bars in orange)"), chart) : null,
     card(t("Feasible setups: the best of each GPU type, best first"), table1),
     rej.length ? card(t("Rejected"), table([{ label: t("why") }, { label: t("setups"), num: true }, { label: t("for example"), wrap: true }],
-      rej.map(([k, c]) => [k, exact(c), (rep.rejected.examples[k] || []).slice(0, 2).map((e) => `${e.gpus}× ${e.gpu} ${e.layout}: ${e.reason}`).join("; ")]))) : null,
+      rej.map(([k, c]) => [tr(k), exact(c), (rep.rejected.examples[k] || []).slice(0, 2).map((e) => `${e.gpus}× ${e.gpu} ${e.layout}: ${tr(e.reason)}`).join("; ")]))) : null,
   ];
 }
 
@@ -180,7 +180,7 @@ export function renderCost(rep, ctx) {
     pick)),
     ...charts,
     card(t("Every priced setup, cheapest first"), table(cols.map((c, i) => ({ label: c, num: i > 0 && i !== (serve ? 3 : -1) })), rows),
-      not.length ? h("p", { class: "src" }, t("Not possible or not priced: "), not.map((r) => `${lab(r)} (${r.note || t("no price")})`).join(", ")) : null,
-      rep.note ? h("p", { class: "src" }, rep.note) : null),
+      not.length ? h("p", { class: "src" }, t("Not possible or not priced: "), not.map((r) => `${lab(r)} (${r.note ? tr(r.note) : t("no price")})`).join(", ")) : null,
+      rep.note ? h("p", { class: "src" }, tr(rep.note)) : null),
   ];
 }

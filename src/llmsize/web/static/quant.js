@@ -1,7 +1,7 @@
 // The quantization section: one row per weight format from `llmsize quant --json`.
 import { barChart } from "./charts.js";
 import { big, bytes, bytesParts, card, exact, h, table } from "./ui.js";
-import { num, t } from "./i18n.js";
+import { num, t, tr } from "./i18n.js";
 import { fitView, verdict } from "./memory.js";
 import { w } from "./sections2.js";
 
@@ -16,7 +16,7 @@ export function renderQuant(rep, ctx) {
   const head = card(null, h("div", { class: "headline" },
     h("div", {}, h("div", { class: "card-title" }, rep.gpu ? t("Best format that fits {gpu}", { gpu: rep.gpu }) : t("Weight formats")),
       best ? big(best.format, "", { "data-testid": "quant-best" }) : big(t("Nothing fits"), "", { "data-testid": "quant-best" }),
-      h("p", { class: "sub" }, best ? t("{label}: {total} at {tokens} tokens × {batch}", { label: best.label, total: bytes(best.total_bytes), tokens: exact(rep.context), batch: rep.batch })
+      h("p", { class: "sub" }, best ? t("{label}: {total} at {tokens} tokens × {batch}", { label: tr(best.label), total: bytes(best.total_bytes), tokens: exact(rep.context), batch: rep.batch })
         + (cap ? t(" of {cap} usable", { cap: bytes(cap) }) : "")
         : t("Try a shorter context, a quantized KV cache or a bigger GPU."))),
     you ? h("div", {}, h("div", { class: "card-title" }, t("Your format, {f}", { f: mine })), verdict(you, "quant-verdict", true),
@@ -37,7 +37,7 @@ export function renderQuant(rep, ctx) {
   if (rep.gpu) cols.push({ label: t("fits") }, { label: t("max context"), num: true }, { label: t("decode ≤ tok/s"), num: true });
   cols.push({ label: t("Δ perplexity"), num: true });
   const rows = rep.rows.map((r) => {
-    const row = [h("span", { title: r.label }, h("strong", {}, r.format), r.yours ? h("small", {}, t(" (yours)")) : null),
+    const row = [h("span", { title: tr(r.label) }, h("strong", {}, r.format), r.yours ? h("small", {}, t(" (yours)")) : null),
       bytes(r.weight_bytes), num(r.bits_per_weight, 2), bytes(r.total_bytes)];
     if (rep.gpu) {
       row.push(h("span", { class: `verdict ${r.fits ? "fits" : "nofit"}` }, r.fits ? t("✓ fits") : t("✗ no")),
@@ -55,8 +55,8 @@ export function renderQuant(rep, ctx) {
       (cap ? t("; the dashed line is {gpu}'s usable memory.", { gpu: rep.gpu }) : ".") +
       (you ? t(" Your format's row shows the Memory estimate for your runtime ({total}), the same answer as every tab.", { total: bytes(you.total) }) : "")), chart),
     card(t("Formats"), h("p", { class: "sub" }, t("Hover a format for its full name; Δ perplexity is the published increase over 16-bit where one is cited.")), table(cols, rows, { caption: t("Weight formats"), rowClass: (i) => (rep.rows[i].format === rep.best ? "chosen" : null) }),
-      ...(rep.notes || []).map((n) => h("p", { class: "note" }, n)),
+      ...(rep.notes || []).map((n) => h("p", { class: "note" }, tr(n))),
       rep.skipped && rep.skipped.length ? h("p", { class: "src" }, t("Skipped: "),
-        rep.skipped.map((s) => `${s.format} (${s.why})`).join("; ")) : null),
+        rep.skipped.map((s) => `${s.format} (${tr(s.why)})`).join("; ")) : null),
   ];
 }

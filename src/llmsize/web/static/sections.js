@@ -2,7 +2,7 @@
 // the model here beyond shares of a total for display.
 import { barChart } from "./charts.js";
 import { big, card, count, exact, explain, h, pct, shortCount, signedPct, swatch, table, tip } from "./ui.js";
-import { t } from "./i18n.js";
+import { t, tr } from "./i18n.js";
 
 export function modelLine(rep) {
   const origin = { preset: t("preset"), config: t("uploaded config.json"), knobs: t("architecture knobs") }[rep.origin] || rep.origin;
@@ -25,9 +25,9 @@ export function renderParams(rep, ctx) {
   rep.source ? h("p", { class: "src" }, t("Config: "), h("a", { href: rep.source.url.split(" via ")[0], rel: "noreferrer" },
     rep.source.repo), rep.source.verbatim ? t(" (verbatim copy)") : t(" (assembled)"), t(", retrieved {date}", { date: rep.source.retrieved })) : null,
   rep.buffers ? h("p", { class: "note" }, t("Plus {n} persistent buffer values (not parameters in PyTorch; many published counts include them): {total}", { n: exact(rep.buffers), total: exact(rep.total_with_buffers) })) : null,
-  ...(rep.notes || []).map((n) => h("p", { class: "note" }, n)));
+  ...(rep.notes || []).map((n) => h("p", { class: "note" }, tr(n))));
 
-  const terms = rep.terms;
+  const terms = rep.terms.map((x) => ({ ...x, name: tr(x.name) }));
   const chart = barChart({
     bars: terms.map((t, i) => ({ label: t.name, value: t.params, colour: i,
       text: `${count(t.params)} · ${pct(t.params / total)}` })),
@@ -45,7 +45,7 @@ export function renderParams(rep, ctx) {
   const extra = [];
   if (rep.layer_kinds.length > 1) {
     extra.push(card(t("Layers by kind"), table([{ label: t("kind") }, { label: t("layers") }, { label: t("params each"), num: true }],
-      rep.layer_kinds.map((k) => [k.kind, ranges(k.layers), exact(k.params)]))));
+      rep.layer_kinds.map((k) => [tr(k.kind), ranges(k.layers), exact(k.params)]))));
   }
   extra.push(card(t("Rules of thumb vs exact"), h("p", { class: "sub" }, t("What quick formulas elsewhere would say.")),
     table([{ label: t("rule") }, { label: t("parameters"), num: true }, { label: t("error"), num: true }, { label: t("source") }],

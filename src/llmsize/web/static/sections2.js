@@ -1,6 +1,6 @@
 // The workload and hardware inputs, the summary strip, and the sections that need a workload.
 import { h, shortCount, stat, tip } from "./ui.js";
-import { t } from "./i18n.js";
+import { t, tr } from "./i18n.js";
 import { checkInt, checkQuantity, forget, mark } from "./fields.js";
 import { renderQuant } from "./quant.js";
 import { renderMemory, memoryBody, memoryEndpoint, memoryStats } from "./memory.js";
@@ -24,7 +24,7 @@ const sel = (k, label, def, options, more = {}) => ({ k, label, type: "select", 
 
 export function fields(mode, meta, state) {
   const o = meta.options || {};
-  const formats = (o.formats || [{ key: "bf16", label: "BF16" }]).map((f) => [f.key, `${f.key} · ${f.label}`]);
+  const formats = (o.formats || [{ key: "bf16", label: "BF16" }]).map((f) => [f.key, `${f.key} · ${tr(f.label)}`]);
   formats.splice(1, 0, ["fp16", "fp16 · FP16"], ["fp32", "fp32 · FP32"]);
   if (mode === "train") {
     const method = state ? w(state, "method", meta) : "full";

@@ -1,0 +1,173 @@
+"""The Spanish page translates what the library's reports say: every memory term name, note, phase, rule of
+thumb, quantization format label, planner rejection reason and cost note that the API emits for a
+representative set of models and workloads has a Spanish rendering in es.json's "@report" catalog (exact
+strings, or patterns whose captured parts - layer numbers, dtypes, sizes - are kept). The API stays English
+(it is the CLI's --json); i18n.js applies the same catalog when it renders a report string."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from llmsize.web import page
+
+STATIC = Path(page.__file__).parent / "static"
+CAT = json.loads((STATIC / "es.json").read_text(encoding="utf-8"))["@report"]
+HOLE = re.compile(r"\{(\d+)(?:\|([tn]))?\}")  # {1} kept as is, {1|t} translated too, {1|n} in Spanish number style
+
+L8 = {"preset": "Llama-3.1-8B"}
+MOE = {"preset": "Mixtral-8x7B-v0.1"}
+VLM = {"preset": "gemma-3-4b-pt"}
+SMALL = {"preset": "Qwen2.5-0.5B"}
+MLA = {"preset": "DeepSeek-V3"}
+GPUS = ["A10G", "H100-SXM", "RTX-4090", "T4"]
+
+
+def es_number(v: str) -> str:
+    """en-US separators to es-ES ones, as i18n.js does for a captured number: 5,624.5 -> 5.624,5."""
+    return v.translate(str.maketrans(",.", ".,"))
+
+
+def tr(s: str) -> str | None:
+    """What i18n.js's tr() shows for a report string, or None when the catalog has no rendering."""
+    if s in CAT["exact"]:
+        return CAT["exact"][s]
+    for pat, es in CAT["patterns"]:
+        m = re.fullmatch(pat, s)
+        if not m:
+            continue
+        out, last = [], 0
+        for g in HOLE.finditer(es):
+            v = m.group(int(g.group(1)))
+            v = tr(v) if g.group(2) == "t" else es_number(v) if g.group(2) == "n" else v
+            if v is None:
+                return None
+            out += [es[last:g.start()], v]
+            last = g.end()
+        return "".join(out) + es[last:]
+    if "; " in s:  # a planner reason lists its problems joined by "; "
+        parts = [tr(p) for p in s.split("; ")]
+        return None if None in parts else "; ".join(parts)
+    return None
+
+
+def memory_strings(rep: dict) -> set[str]:
+    out = set()
+    for terms in (rep.get("terms"), (rep.get("device") or {}).get("terms"), (rep.get("peak") or {}).get("terms")):
+        out |= {x["name"] for x in terms or []}
+    out |= set(rep.get("notes") or []) | set((rep.get("device") or {}).get("notes") or [])
+    out |= {x["rule"] for x in rep.get("rules_of_thumb") or []}
+    out |= set(rep.get("phases") or {}) | {p for p in [rep.get("peak_phase"), (rep.get("peak") or {}).get("phase")] if p}
+    return out
+
+
+def quant_strings(rep: dict) -> set[str]:
+    out = set(rep.get("notes") or []) | {s["why"] for s in rep.get("skipped") or []}
+    for r in rep.get("rows") or []:
+        out |= {r["label"], *(r.get("notes") or [])}
+    return out
+
+
+def plan_strings(rep: dict) -> set[str]:
+    out = set(rep["rejected"].get("counts") or {})
+    out |= {e["reason"] for ex in (rep["rejected"].get("examples") or {}).values() for e in ex}
+    return out
+
+
+def cost_strings(rep: dict) -> set[str]:
+    return {s for s in [rep.get("note"), *(r.get("note") for r in rep["rows"])] if s}
+
+
+def design_strings(rep: dict) -> set[str]:
+    return set(rep.get("notes") or []) | ({rep["budget"]["note"]} if rep["budget"].get("note") else set())
+
+
+def params_strings(rep: dict) -> set[str]:
+    return {x["name"] for x in rep["terms"]} | set(rep.get("notes") or []) | {k["kind"] for k in rep.get("layer_kinds") or []}
+
+
+DESIGN_SETTING = {"gpu": "A10G", "context": 8704, "batch": 1}
+CASES = [
+    *[("design", {kind: amount, "law": law, "setting": DESIGN_SETTING}, design_strings)
+      for kind, amount in [("params", "7B"), ("compute", "1e23"), ("gpu_hours", "100000")]
+      for law in ["chinchilla", "approach3", "besiroglu", "kaplan"]],
+    ("design", {"gpu_hours": "100000", "tokens": "1T", "setting": DESIGN_SETTING}, design_strings),
+    ("params", {"model": L8}, params_strings),
+    ("params", {"model": MOE}, params_strings),
+    ("params", {"model": MLA}, params_strings),
+    ("params", {"model": VLM}, params_strings),
+    ("params", {"model": {"preset": "gpt-oss-20b"}}, params_strings),
+    *[("infer", {"model": m, "gpu": g, "context": c, "batch": b, "runtime": rt, "dtype": dt, "kv_dtype": kv}, memory_strings)
+      for m in (L8, MOE, MLA) for g, c, b, rt, dt, kv in [
+          ("A10G", 8192, 1, "torch", "bf16", "bf16"), ("H100-SXM", 32768, 8, "vllm", "bf16", "fp8"),
+          ("RTX-4090", 4096, 1, "llamacpp", "fp16", "fp16"), ("T4", 2048, 4, "torch", "fp32", "fp32")]],
+    ("infer", {"model": L8, "batch": 2, "context": 1024}, memory_strings),
+    ("train", {"model": MLA, "gpu": "H100-SXM", "amp": "bf16"}, memory_strings),
+    *[("train", {"model": m, "gpu": g, **extra}, memory_strings) for m in (L8, MOE) for g, extra in [
+        ("A10G", {"lora_r": 16, "dtype": "bf16"}), ("H100-SXM", {"amp": "bf16", "optimizer": "adamw"}),
+        ("H100-SXM", {"amp": "bf16", "optimizer": "adamw", "grad_checkpointing": True}),
+        ("T4", {"dtype": "fp32", "optimizer": "sgd", "batch": 2, "seq_len": 512})]],
+    ("train", {"model": L8, "amp": "bf16", "optimizer": "adamw-8bit", "lora_r": 8, "gpu": "RTX-4090"}, memory_strings),
+    *[("quant", {"model": m, "qlora": True, "rank": 16, **x}, memory_strings) for m in (L8, MOE)
+      for x in [{}, {"context": 2048, "batch": 2}]],
+    *[("quant", {"model": m, "gpu": g, "context": 4096, "kv_cache": kv, "formats": fm}, quant_strings)
+      for m in (L8, MOE, MLA) for g, kv, fm in [("T4", "bf16", None), ("RTX-4090", "q8_0", None), ("H100-SXM", "fp8", None)]],
+    ("quant", {"model": L8, "context": 2048}, quant_strings),
+    ("quant", {"model": VLM, "gpu": "T4", "context": 2048, "formats": ["Q4_K_M", "Q8_0", "mxfp4", "nf4", "bf16"]}, quant_strings),
+    ("quant", {"model": {"preset": "gpt-oss-20b"}, "gpu": "RTX-4090", "context": 4096}, quant_strings),
+    ("quant", {"model": SMALL, "context": 2048, "formats": ["Q4_K_M", "Q6_K", "IQ2_XXS"]}, quant_strings),
+    *[("plan", {"model": m, "job": job, "top": 60, "max_gpus": n}, plan_strings) for m, job, n in [
+        (SMALL, {"mode": "serve"}, 8), (SMALL, {"mode": "train", "seq": 4095}, 16),
+        (L8, {"mode": "train", "tokens": 1e12, "max_days": 1}, 8), (L8, {"mode": "serve", "target_tps": 1e6}, 8),
+        (VLM, {"mode": "serve"}, 8)]],
+    *[("plan", {"model": m, "job": job, "top": 60, "max_gpus": n}, plan_strings) for m in (L8, MOE, MLA) for job, n in [
+        ({"mode": "serve"}, 8), ({"mode": "serve", "prompt": 32768, "output": 1024, "concurrency": 64, "weights": "fp8", "kv_dtype": "fp8"}, 8),
+        ({"mode": "serve", "weights": "awq-int4"}, 1), ({"mode": "train", "tokens": 1e11}, 64), ({"mode": "train", "max_days": 1}, 8),
+        ({"mode": "train", "micro_batch": 4, "seq": 8192, "recompute": False}, 16)]],
+    *[("cost", {"model": m, "job": job, "counts": [1, 8]}, cost_strings) for m in (L8, MLA)
+      for job in [{"mode": "serve"}, {"mode": "train", "tokens": 1e11}]],
+]
+
+
+@pytest.fixture(scope="module")
+def emitted(client):
+    seen: dict[str, str] = {}
+    for path, body, pick in CASES:
+        r = client.post(f"/api/v1/{path}", json=body)
+        assert r.status_code == 200, (path, body, r.text[:300])
+        for s in pick(r.json()):
+            seen.setdefault(s, f"{path} {json.dumps(body)}")
+    for f in client.get("/api/v1/meta").json()["options"]["formats"]:  # the form's weight formats
+        seen.setdefault(f["label"], "meta formats")
+    return seen
+
+
+def test_every_report_string_the_api_emits_has_a_spanish_rendering(emitted):
+    assert len(emitted) > 150, len(emitted)
+    missing = {s: where for s, where in emitted.items() if tr(s) is None}
+    assert not missing, "report strings without a Spanish rendering in es.json @report:\n" + "\n".join(
+        f"  {s!r}  (from {w})" for s, w in sorted(missing.items()))
+
+
+def test_the_catalog_is_spanish_and_keeps_the_captured_parts(emitted):
+    for en, es in CAT["exact"].items():
+        assert es and (es != en or len(en) <= 12 or en in CAT.get("same", [])), en
+    for pat, es in CAT["patterns"]:
+        re.compile(pat)
+        assert pat.startswith("^") and pat.endswith("$"), pat  # i18n.js anchors nothing itself
+        assert {int(g.group(1)) for g in HOLE.finditer(es)} == set(range(1, re.compile(pat).groups + 1)), (pat, es)
+    examples = {"working set: layer 31": "conjunto de trabajo: capa 31", "weights (bf16)": "pesos (bf16)",
+                "KV cache (q8_0)": "caché KV (q8_0)"}
+    for en, es in examples.items():
+        assert tr(en) == es, (en, tr(en))
+    # every catalog entry is used by what the API says, so none is stale
+    used = set(emitted) | {part for s in emitted for part in s.split("; ")}
+    stale = [k for k in CAT["exact"] if k not in used and k not in CAT.get("page", [])]
+    assert not stale, stale
+
+
+def test_a_new_report_string_is_caught():
+    assert tr("a brand new memory term") is None
+    assert tr("working set: layer 7") is not None and tr("working set: layer seven") is None
