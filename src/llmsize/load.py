@@ -42,7 +42,7 @@ def load(ref: str, *, stdin_text: str | None = None, assume: str | None = None) 
         cfg = parse_config_text(text, "stdin")
         return Loaded(spec=spec_from_config(cfg, _name(cfg, "stdin"), assume=assume), origin="config", ref=ref,
                       config=cfg)
-    path, exists = _existing(ref)
+    path, exists = existing_path(ref)
     if exists:
         return _load_path(path, ref, assume)
     preset = find_preset(ref)
@@ -132,7 +132,7 @@ def read_checkpoint(path: Path) -> Any:
     return read_safetensors(target)
 
 
-def _existing(ref: str) -> tuple[Path, bool]:
+def existing_path(ref: str) -> tuple[Path, bool]:
     """(the path `ref` names, whether it exists); a name no path can have is simply not there."""
     try:
         path = Path(ref).expanduser()
@@ -143,7 +143,7 @@ def _existing(ref: str) -> tuple[Path, bool]:
 
 def checkpoint_of(ref: str) -> Any:
     """The weights headers behind PATH (a file or folder) or a Hub repo id, for `inspect`."""
-    path, exists = _existing(ref)
+    path, exists = existing_path(ref)
     if not exists:
         repo = parse_repo_ref(ref)
         if repo is None:

@@ -19,10 +19,12 @@ def raw_config(ref: str) -> tuple[dict[str, Any], Path | None]:
 
     if ref == "-":
         return parse_config_text(sys.stdin.read(), "stdin"), None
-    path = Path(ref).expanduser()
-    if path.is_dir():
+    from llmsize.load import existing_path
+
+    path, exists = existing_path(ref)
+    if exists and path.is_dir():
         path = path / "config.json"
-    if path.is_file():
+    if exists and path.is_file():
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as e:
