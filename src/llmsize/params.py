@@ -68,6 +68,8 @@ def _group(t: Tensor) -> str:
         return "layer norms"
     if r.startswith("attn"):
         return "attention"
+    if r.startswith("ssm"):
+        return "state-space mixer"
     if r in ("ffn_gate_inp", "ffn_exp_probs_b"):
         return "router"
     if r.endswith("_exps"):
@@ -77,7 +79,7 @@ def _group(t: Tensor) -> str:
     return "mlp"
 
 
-_ORDER = ("embeddings", "positional", "embedding projections", "attention", "mlp", "router", "experts",
+_ORDER = ("embeddings", "positional", "embedding projections", "attention", "state-space mixer", "mlp", "router", "experts",
           "shared experts", "layer norms", "final norm", "head")
 
 
@@ -96,6 +98,7 @@ def _formula(spec: ModelSpec, group: str) -> str:
         "experts": "L_moe·E·{}·d·f_e".format(3 if e and e.expert_kind == "gated" else 2),
         "shared experts": "L_moe·3·d·f_s" + (" + L_moe·d (shared gate)" if e and e.shared_expert_gate else ""),
         "mlp": "L_dense·{}·d·f".format(m.matrices) + (" + biases" if m.bias else ""),
+        "state-space mixer": _ssm_formula(spec),
     }
     if group == "attention":
         if a.mla:
@@ -111,6 +114,18 @@ def _formula(spec: ModelSpec, group: str) -> str:
             s += " + n_h sinks"
         return s + "]"
     return f[group]
+
+
+def _ssm_formula(spec: ModelSpec) -> str:
+    m = spec.ssm
+    if m is None:
+        return ""
+    if m.kind == "mamba2":
+        return ("L_ssm·[d·(2·d_in + 2·G·N + H) + (d_in + 2·G·N)·K + 3·H" + (" + d_in" if m.gated_norm else "")
+                + " + d_in·d + biases]")
+    if m.kind == "mamba":
+        return "L_ssm·[d·2·d_in + d_in·K + d_in·(R + 2N) + R·d_in + d_in + d_in·N + d_in + d_in·d + norms + biases]"
+    return "L_conv·[d·3d + d·K + d·d + biases]"
 
 
 @cache
@@ -143,6 +158,8 @@ def count(spec: ModelSpec) -> ParamCount:
     kinds: dict[tuple[str, int], list[int]] = defaultdict(list)
     for i in range(spec.num_layers):
         kind = ("moe" if spec.is_moe_layer(i) else "dense") + ("/sliding" if spec.layer_type(i) == "sliding" else "")
+        if spec.mixers:
+            kind = f"{spec.mixers[i]}/{kind}"
         kinds[(kind, per_layer[i])].append(i)
     layer_kinds = tuple(LayerKind(kind=k, layers=tuple(ix), params=p) for (k, p), ix in kinds.items())
     total = sum(by_group.values()) + vis

@@ -131,6 +131,24 @@ SOURCES: dict[str, str] = {
                         "0.12 GB per GPU).",
     "zhao2023": "Zhao et al. 2023, PyTorch FSDP: Experiences on Scaling Fully Sharded Data Parallel, sec. 3 "
                 "(FULL_SHARD, SHARD_GRAD_OP, HYBRID_SHARD).",
+    # -- state-space and hybrid models (families/mamba2.py, jamba.py, granitemoehybrid.py, falcon_h1.py, lfm2.py) --
+    "mamba2-state": "Dao & Gu 2024, Transformers are SSMs (Mamba-2, arXiv 2405.21060), sec. 6-7: a recurrent "
+                    "state of H x P x N per layer replaces the KV cache; huggingface/transformers "
+                    "src/transformers/cache_utils.py v5.23.0 (LinearAttentionLayer: conv_states zeros of "
+                    "(b, conv channels, kernel) in the model dtype, recurrent_states zeros_like the scan's fp32 "
+                    "final state).",
+    "hf-mamba2": "huggingface/transformers src/transformers/models/mamba2/modeling_mamba2.py v5.23.0 (Mamba2Mixer "
+                 "in_proj/conv1d/dt_bias/A_log/D/norm/out_proj, mamba2_chunk_scan fp32 final state).",
+    "hf-jamba": "huggingface/transformers src/transformers/models/jamba/modeling_jamba.py v5.23.0 (JambaMambaMixer "
+                "in_proj/conv1d/x_proj/dt_proj/A_log/D/out_proj and dt/B/C RMSNorms; attention and expert layer "
+                "periods).",
+    "hf-granitemoehybrid": "huggingface/transformers src/transformers/models/granitemoehybrid/"
+                           "modeling_granitemoehybrid.py v5.23.0 (GraniteMoeHybridMambaLayer, shared_mlp "
+                           "input_linear/output_linear, block_sparse_moe router and experts).",
+    "hf-falcon-h1": "huggingface/transformers src/transformers/models/falcon_h1/modeling_falcon_h1.py v5.23.0 "
+                    "(FalconH1DecoderLayer: attention and FalconH1Mixer in parallel, then the MLP).",
+    "hf-lfm2": "huggingface/transformers src/transformers/models/lfm2/modeling_lfm2.py v5.23.0 (Lfm2ShortConv "
+               "in_proj/conv/out_proj, Lfm2Attention q/k layernorms, Lfm2MLP auto-adjusted width).",
     "korthikanti2022": "Korthikanti et al. 2022, Reducing Activation Recomputation in Large Transformer Models, "
                        "Table 2 (sbh(10 + 24/t) per layer with TP, 34sbh/t with sequence parallelism).",
     "narayanan2021": "Narayanan et al. 2021, Efficient Large-Scale Language Model Training on GPU Clusters Using "

@@ -16,6 +16,7 @@ QKNorm = Literal["none", "head", "full"]
 Position = Literal["rope", "learned", "alibi", "none"]
 MLPKind = Literal["gated", "plain"]
 LayerType = Literal["full", "sliding"]
+Mixer = Literal["attention", "ssm", "hybrid"]  # per layer: attention only, state-space/conv only, both in parallel
 
 
 def _positive(owner: str, **values: int | None) -> None:
@@ -160,6 +161,52 @@ class Vision:
                              "projector_params": (self.projector_params, "positions")}, low=0)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SSM:
+    """A recurrent token mixer that keeps a fixed-size state per sequence instead of a KV cache.
+
+    kind "mamba2": in_proj d -> 2·d_in + 2·G·N + H, depthwise conv over d_in + 2·G·N channels, per-head
+    dt_bias / A_log / D, gated RMSNorm over d_in, out_proj d_in -> d (Mamba2, Granite 4 hybrid, Falcon-H1);
+    "mamba": in_proj d -> 2·d_in, conv over d_in, x_proj d_in -> R + 2N, dt_proj R -> d_in, A_log d_in x N,
+    D d_in, out_proj (Jamba); "shortconv": in_proj d -> 3d, conv over d, out_proj d -> d (LFM2), no
+    recurrent state. Cached per sequence: conv state (conv channels x kernel, model dtype) and, for the
+    Mamba kinds, the SSM state (d_in x N, fp32)."""
+
+    kind: Literal["mamba2", "mamba", "shortconv"]
+    inner: int  # d_in: expand·d (Mamba-2: heads x head_dim; LFM2: d)
+    state_size: int = 0  # N (0 for shortconv)
+    conv_kernel: int = 4
+    num_heads: int = 0  # Mamba-2 heads H
+    n_groups: int = 1  # Mamba-2 B/C groups G
+    dt_rank: int = 0  # Mamba-1 dt projection rank R
+    conv_bias: bool = True
+    in_bias: bool = False
+    out_bias: bool = False
+    gated_norm: bool = True  # Mamba-2: RMSNormGated weight over d_in (Falcon-H1 only with mamba_rms_norm)
+    bcdt_norms: bool = False  # Jamba: RMSNorms over dt (R), B (N) and C (N)
+
+    def __post_init__(self) -> None:
+        _positive("ssm", inner=self.inner, conv_kernel=self.conv_kernel, n_groups=self.n_groups)
+        check_all("ssm", {"inner": (self.inner, "width"), "state_size": (self.state_size, "width"),
+                          "conv_kernel": (self.conv_kernel, "width"), "num_heads": (self.num_heads, "heads"),
+                          "n_groups": (self.n_groups, "heads"), "dt_rank": (self.dt_rank, "width")}, low=0)
+        if self.kind not in ("mamba2", "mamba", "shortconv"):
+            raise LlmsizeError(f"ssm: kind must be mamba2, mamba or shortconv, got {self.kind!r}")
+        if self.kind == "mamba2" and (self.num_heads < 1 or self.inner % self.num_heads):
+            raise LlmsizeError(f"ssm: Mamba-2 heads ({self.num_heads}) must divide the inner width ({self.inner})")
+        if self.kind != "shortconv" and self.state_size < 1:
+            raise LlmsizeError("ssm: a Mamba mixer needs a positive state size")
+
+    @property
+    def conv_channels(self) -> int:
+        return self.inner + 2 * self.n_groups * self.state_size if self.kind == "mamba2" else self.inner
+
+    @property
+    def recurrent_elements(self) -> int:
+        """Elements of the SSM state per sequence per layer: H·P·N = d_in·N (Mamba-1: d_in·N too)."""
+        return 0 if self.kind == "shortconv" else self.inner * self.state_size
+
+
 LLAMA_LEAVES: tuple[tuple[str, str], ...] = (
     ("attn_q", "q_proj"), ("attn_k", "k_proj"), ("attn_v", "v_proj"), ("attn_output", "o_proj"),
     ("ffn_gate", "gate_proj"), ("ffn_up", "up_proj"), ("ffn_down", "down_proj"))
@@ -231,6 +278,9 @@ class ModelSpec:
     parallel_residual: bool = False
     layer_types: tuple[LayerType, ...] = ()  # per layer; empty = all full attention
     rope_layers: tuple[bool, ...] = ()  # per layer: rotary applied (empty = every layer); NoPE layers are False
+    ssm: SSM | None = None  # the recurrent/conv mixer of state-space and hybrid models
+    mixers: tuple[Mixer, ...] = ()  # per layer (empty = attention everywhere); needs `ssm` where not attention
+    dense_mlp: bool = True  # False: layers that are not MoE have no feed-forward block (Mamba-2)
     sliding_window: int | None = None
     embed_dim: int | None = None  # OPT-350m: word embeddings narrower than hidden, with project in/out
     # dropout rates in training, from the config (0: none)
@@ -273,6 +323,11 @@ class ModelSpec:
         if self.rope_layers and len(self.rope_layers) != self.num_layers:
             raise LlmsizeError(
                 f"model: rope_layers has {len(self.rope_layers)} entries for {self.num_layers} layers")
+        if self.mixers and (len(self.mixers) != self.num_layers or any(m not in ("attention", "ssm", "hybrid")
+                                                                        for m in self.mixers)):
+            raise LlmsizeError(f"model: mixers needs one of attention, ssm, hybrid per layer ({self.num_layers})")
+        if (self.ssm is None) != all(m == "attention" for m in self.mixers):
+            raise LlmsizeError("model: state-space layers need an ssm block, and an ssm block needs such layers")
         if "sliding" in self.layer_types and self.sliding_window is None:
             raise LlmsizeError("model: sliding layers need a sliding_window size")
         if not 0.0 < self.rotary_fraction <= 1.0:
@@ -294,6 +349,17 @@ class ModelSpec:
     # -- derived facts used across the formulas -------------------------------------------
     def is_moe_layer(self, i: int) -> bool:
         return bool(self.moe_layers) and self.moe_layers[i]
+
+    def has_attention(self, i: int) -> bool:
+        return not self.mixers or self.mixers[i] != "ssm"
+
+    def has_ssm(self, i: int) -> bool:
+        return bool(self.mixers) and self.mixers[i] != "attention"
+
+    @property
+    def attention_layers(self) -> int:
+        """Layers with self-attention (and so a KV cache)."""
+        return sum(self.has_attention(i) for i in range(self.num_layers))
 
     def layer_type(self, i: int) -> LayerType:
         return self.layer_types[i] if self.layer_types else "full"

@@ -142,12 +142,51 @@ def mlp_tensors(spec: ModelSpec, i: int) -> Iterator[Tensor]:
         yield Tensor(name=f"{p}.shared_expert_gate.weight", role="ffn_gate_inp_shexp", shape=(1, d), layer=i)
 
 
+def ssm_tensors(spec: ModelSpec, i: int) -> Iterator[Tensor]:
+    """State-space / conv mixer weights of layer i (GGUF roles ssm_*).
+
+    Mamba-2: in_proj d -> 2·d_in + 2·G·N + H, conv1d (C, 1, K) with C = d_in + 2·G·N, dt_bias/A_log/D of H,
+    norm d_in, out_proj d_in -> d; Mamba: in_proj d -> 2·d_in, conv1d (d_in, 1, K), x_proj d_in -> R + 2N,
+    dt_proj R -> d_in (+ bias), A_log (d_in, N), D d_in, out_proj, dt/B/C norms; short conv: in_proj d -> 3d,
+    conv1d (d, 1, K), out_proj d -> d."""
+    m, d, p = spec.ssm, spec.hidden_size, f"model.layers.{i}.mamba"
+    assert m is not None
+    inner, c = m.inner, m.conv_channels
+    if m.kind == "mamba2":
+        width = 2 * inner + 2 * m.n_groups * m.state_size + m.num_heads
+    else:
+        width = (3 if m.kind == "shortconv" else 2) * inner
+    yield from _linear(spec, p, "ssm_in", width, d, m.in_bias, i)
+    yield Tensor(name=f"{p}.conv1d.weight", role="ssm_conv1d", shape=(c, 1, m.conv_kernel), layer=i)
+    if m.conv_bias:
+        yield Tensor(name=f"{p}.conv1d.bias", role="ssm_conv1d.bias", shape=(c,), layer=i)
+    if m.kind == "mamba":
+        yield from _linear(spec, p, "ssm_x", m.dt_rank + 2 * m.state_size, inner, False, i)
+        yield from _linear(spec, p, "ssm_dt", inner, m.dt_rank, True, i)
+        yield Tensor(name=f"{p}.A_log", role="ssm_a", shape=(inner, m.state_size), layer=i)
+        yield Tensor(name=f"{p}.D", role="ssm_d", shape=(inner,), layer=i)
+    elif m.kind == "mamba2":
+        for leaf, role in (("dt_bias", "ssm_dt.bias"), ("A_log", "ssm_a"), ("D", "ssm_d")):
+            yield Tensor(name=f"{p}.{leaf}", role=role, shape=(m.num_heads,), layer=i)
+        if m.gated_norm:
+            yield from _norm(spec, f"{p}.norm", "ssm_norm", inner, i, bias=False)
+    if m.bcdt_norms:
+        for leaf, n in (("dt_layernorm", m.dt_rank), ("b_layernorm", m.state_size), ("c_layernorm", m.state_size)):
+            yield from _norm(spec, f"{p}.{leaf}", "ssm_norm", n, i, bias=False)
+    yield from _linear(spec, p, "ssm_out", d, inner, m.out_bias, i)
+
+
 def layer_tensors(spec: ModelSpec, i: int) -> Iterator[Tensor]:
-    """All weights of decoder layer i, norms included."""
+    """All weights of decoder layer i, norms included: attention and/or a state-space mixer, then the
+    feed-forward block (none in Mamba-2's layers)."""
     for k in range(spec.norms.per_layer if spec.norms.affine else 0):
         yield from _norm(spec, f"model.layers.{i}.norm{k}", "norm", spec.hidden_size, i)
-    yield from attention_tensors(spec, i)
-    yield from mlp_tensors(spec, i)
+    if spec.has_attention(i):
+        yield from attention_tensors(spec, i)
+    if spec.has_ssm(i):
+        yield from ssm_tensors(spec, i)
+    if spec.dense_mlp or spec.is_moe_layer(i):
+        yield from mlp_tensors(spec, i)
 
 
 def outer_tensors(spec: ModelSpec) -> Iterator[Tensor]:
