@@ -65,7 +65,7 @@ CONFIGS = {
                          eos_token_id=0, pad_token_id=0),
     "small-jamba": dict(SMALL, model_type="jamba", num_experts=4, num_experts_per_tok=2, expert_layer_period=2,
                         expert_layer_offset=1, attn_layer_period=2, attn_layer_offset=1, mamba_d_state=16,
-                        use_mamba_kernels=False, bos_token_id=0, eos_token_id=0, pad_token_id=0),
+                        bos_token_id=0, eos_token_id=0, pad_token_id=0),
     "small-granitemoehybrid": dict(SMALL, model_type="granitemoehybrid", intermediate_size=128, num_local_experts=4,
                                    num_experts_per_tok=2, shared_intermediate_size=256,
                                    layer_types=["mamba", "attention", "mamba", "mamba"], mamba_n_heads=8,
@@ -113,6 +113,10 @@ def main() -> None:
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from gen_truth_extra import run_cases  # noqa: E402  (one runner for measured cases)
 
+    # Mamba2ForCausalLM has no SDPA path (it has no attention); peft adapts its in_proj (not out_proj)
+    gt.NO_SDPA = {*gt.NO_SDPA, "mamba2"}
+    gt.QV.setdefault("mamba2", ["in_proj"])
+    _generate_via_trace(gt)
     cases = []
     for name, cfg in CONFIGS.items():
         gt.MODELS[name] = dict(cfg)
@@ -121,6 +125,27 @@ def main() -> None:
             if a.only in gt.case_id(name, w):
                 cases.append((name, w))
     run_cases(cases, a.out, src, done)
+
+def _generate_via_trace(gt) -> None:
+    """Mamba2ForCausalLM returns its cache as `cache_params`, which the shared generator's decode loop does
+    not pass on: measure generate for such models with `llmsize trace` (the same MemTracker method, in our
+    own code, which passes whichever cache the output carries)."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
+    from llmsize.memory.workload import Workload
+    from llmsize.trace import trace
+
+    orig = gt.measure
+
+    def measure(name, w, real=False, tracker=None):
+        if w["mode"] != "generate" or gt.MODELS[name]["model_type"] not in ("mamba2",):
+            return orig(name, w, real, tracker)
+        r = trace(gt.MODELS[name], Workload(mode="generate", batch=w["batch"], seq_len=w["seq_len"],
+                                             new_tokens=w["new_tokens"], attn_impl=w["attn_implementation"]))
+        return dict(params=r.params, trainable_params=0, weights_bytes=r.breakdown.get("params", 0),
+                    peak_bytes=r.peak_bytes, peak_breakdown=r.breakdown, measured_by="llmsize trace"), 0
+
+    gt.measure = measure
+
 
 def _count_params(path: str, src: dict, only: str) -> None:
     """sum(numel) of the model transformers builds (FakeTensorMode), in total and per decoder layer."""

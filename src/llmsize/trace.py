@@ -224,7 +224,10 @@ def trace(cfg: Mapping[str, Any], wl: Workload, *, folder: Path | None = None,
                     for _ in range(max(0, wl.new_tokens - 1)):
                         mt.reset_mod_stats()  # the root module is re-entered each step
                         nxt = out.logits[:, -1:].argmax(-1)
-                        out = model(input_ids=nxt, past_key_values=out.past_key_values, use_cache=True)
+                        # state-space models (Mamba-2) return their cache as cache_params
+                        past = ({"cache_params": out.cache_params} if getattr(out, "cache_params", None) is not None
+                                else {"past_key_values": out.past_key_values})
+                        out = model(input_ids=nxt, use_cache=True, **past)
                     del out
         snap = mt.get_tracker_snapshot("peak")
     dev = next(iter(snap.values())) if snap else {}

@@ -109,11 +109,15 @@ def kv_layers(spec: ModelSpec) -> str:
     """The attention layer types the KV-cache numbers assume, as `llmsize.quant.kv` reads them from the
     spec: "32 full attention" or "21 full attention + 21 sliding window (4,096 tokens)". Per token every
     layer counts; at a context longer than the window a sliding layer holds only the window."""
-    n = spec.num_layers
-    sliding = sum(spec.layer_type(i) == "sliding" for i in range(n)) if spec.sliding_window else 0
+    att = [i for i in range(spec.num_layers) if spec.has_attention(i)]
+    n = len(att)
+    sliding = sum(spec.layer_type(i) == "sliding" for i in att) if spec.sliding_window else 0
     parts = [f"{n - sliding} full attention"] if n - sliding else []
     if sliding:
         parts.append(f"{sliding} sliding window ({spec.sliding_window:,} tokens)")
+    ssm = sum(spec.has_ssm(i) for i in range(spec.num_layers))
+    if ssm:
+        parts.append(f"{ssm} state-space (a fixed state per sequence)")
     return " + ".join(parts)
 
 
@@ -157,9 +161,9 @@ def metrics(spec: ModelSpec, setting: Setting = Setting(), *, weight_bytes_overr
             notes_.append(f"weight bytes: {e}")
     kv_tok = kv_ctx = None
     try:
-        from llmsize.quant.kv import kv_cache_bytes
+        from llmsize.quant.kv import attention_kv_bytes, kv_cache_bytes
 
-        kv_tok = kv_cache_bytes(spec, 1, setting.dtype)
+        kv_tok = attention_kv_bytes(spec, 1, setting.dtype)  # per token: attention layers only
         kv_ctx = kv_cache_bytes(spec, setting.context, setting.dtype, batch=setting.batch)
     except LlmsizeError as e:
         notes_.append(f"KV cache: {e}")

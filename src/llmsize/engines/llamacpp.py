@@ -160,6 +160,8 @@ def kv_layer_bytes(spec: ModelSpec, p: LlamaParams, layer: int) -> int:
     Source: llamacpp-kv"""
     from llmsize.quant.kv import kv_rows
 
+    if not spec.has_attention(layer):  # a recurrent layer: no K/V cells (its state is not counted here)
+        return 0
     c = contexts(spec, p)
     cells = c.swa_size if spec.layer_type(layer) == "sliding" and spec.sliding_window else c.kv_size
     k, v = kv_rows(spec)

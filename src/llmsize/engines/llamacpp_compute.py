@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from llmsize.engines.llamacpp import LlamaParams, contexts
+from llmsize.errors import LlmsizeError
 from llmsize.spec import ModelSpec
 
 F32 = 4
@@ -60,6 +61,9 @@ def compute_buffer(spec: ModelSpec, p: LlamaParams) -> Compute:
     buffer    = max(output, attention, ffn)
 
     Source: llamacpp-compute"""
+    if spec.ssm is not None:
+        raise LlmsizeError(f"{spec.name}: llama.cpp's recurrent-state (r/s) and state-space compute buffers are not "
+                           f"modelled by llmsize; the llama.cpp view covers attention-only models")
     c = contexts(spec, p)
     seqs = p.n_seq_max
     t = -(-min(c.n_ctx, c.n_ubatch) // seqs) * seqs

@@ -46,13 +46,13 @@ def _t(name: str, nb: int, formula: str, source: str, cat: str = "device") -> Me
 
 
 def kv_bytes_per_token(spec: ModelSpec, kv_bytes: int) -> int:
-    """Σ_layers n_kv (d_h + d_v) bytes per token (MLA: the latent r_kv + d_rope).
+    """Σ_attention layers n_kv (d_h + d_v) bytes per token (MLA: the latent r_kv + d_rope).
 
     Source: hf-cache"""
-    a = spec.attention
+    a, n = spec.attention, spec.attention_layers  # state-space layers keep a fixed state, not per token
     if a.mla:
-        return spec.num_layers * (a.kv_lora_rank + a.qk_rope_head_dim) * kv_bytes  # type: ignore[operator]
-    return spec.num_layers * a.num_kv_heads * (a.head_dim + a.v_dim) * kv_bytes
+        return n * (a.kv_lora_rank + a.qk_rope_head_dim) * kv_bytes  # type: ignore[operator]
+    return n * a.num_kv_heads * (a.head_dim + a.v_dim) * kv_bytes
 
 
 def vllm_activation_peak(spec: ModelSpec, max_batched_tokens: int, max_seqs: int, c: int) -> int:

@@ -78,9 +78,20 @@ def kv_rows(spec: ModelSpec) -> tuple[int, int]:
 
 
 def kv_cache_bytes(spec: ModelSpec, context: int, dtype: str = "bf16", *, batch: int = 1) -> int:
-    """Exact KV-cache bytes for `batch` sequences of `context` tokens.
+    """Exact KV-cache bytes for `batch` sequences of `context` tokens: the attention layers' K and V plus
+    the fixed recurrent state of state-space/conv layers (llmsize.recurrent; not scaled by `dtype`).
 
-    KV = batch · Σ_layers tokens_l · (row(K) + row(V)),  tokens_l = min(context, window) on sliding layers
+    KV = batch · Σ_attention layers tokens_l · (row(K) + row(V)) + S(batch),
+    tokens_l = min(context, window) on sliding layers
+
+    Source: llama-kv-cache"""
+    from llmsize.recurrent import recurrent_state
+
+    return attention_kv_bytes(spec, context, dtype, batch=batch) + recurrent_state(spec, batch).total
+
+
+def attention_kv_bytes(spec: ModelSpec, context: int, dtype: str = "bf16", *, batch: int = 1) -> int:
+    """K and V of the attention layers only (what grows with the context; per token at context 1).
 
     Source: llama-kv-cache"""
     if context < 0 or batch <= 0:
@@ -89,6 +100,8 @@ def kv_cache_bytes(spec: ModelSpec, context: int, dtype: str = "bf16", *, batch:
     per = kv_row_bytes(dtype, k) + (kv_row_bytes(dtype, v) if v else 0)
     total = 0
     for i in range(spec.num_layers):
+        if not spec.has_attention(i):
+            continue
         tokens = context
         if spec.layer_type(i) == "sliding" and spec.sliding_window is not None:
             tokens = min(context, spec.sliding_window)

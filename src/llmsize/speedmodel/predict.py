@@ -82,10 +82,18 @@ def weight_bytes(spec: ModelSpec, weights: str) -> int:
 
 
 def kv_bytes_per_token(spec: ModelSpec, kv_dtype: str) -> int:
-    """KV-cache bytes one token of one sequence holds, all layers."""
-    from llmsize.quant.kv import kv_cache_bytes
+    """KV-cache bytes one token of one sequence holds, all attention layers (state-space layers hold a
+    fixed state per sequence instead: `state_bytes`)."""
+    from llmsize.quant.kv import attention_kv_bytes
 
-    return kv_cache_bytes(spec, 1, _kv(kv_dtype))
+    return attention_kv_bytes(spec, 1, _kv(kv_dtype))
+
+
+def state_bytes(spec: ModelSpec) -> int:
+    """Recurrent (conv + SSM) state of one sequence, read and written at every decode step."""
+    from llmsize.recurrent import recurrent_state
+
+    return recurrent_state(spec).total
 
 
 def _kv(kv_dtype: str | None) -> str:
@@ -130,7 +138,8 @@ def decode(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: st
     e_dec = efficiency(engine, gpu, "decode", mbu, path)
     e_pre = efficiency(engine, gpu, "prefill", prefill_efficiency, path)
     ctx = context + tokens / 2
-    read = decode_read_bytes(spec, weights, batch) + batch * ctx * kv_bytes_per_token(spec, kv_dtype or "bf16")
+    read = (decode_read_bytes(spec, weights, batch) + batch * ctx * kv_bytes_per_token(spec, kv_dtype or "bf16")
+            + batch * state_bytes(spec))
     t_mem = read / (tp * _bw(gpu) * e_dec.value)
     t_comp = forward_flops(spec, batch, int(ctx)) / (tp * _peak(gpu, path) * e_pre.value)
     t_comm = tp_layer_allreduces_s(spec, gpu, tp, batch)
@@ -215,12 +224,16 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     e_cmp = prefill_efficiency if prefill_efficiency is not None else e_cmp_d
     w_gpu = weight_bytes(spec, weights) / n
     kv_gpu = kv_bytes_per_token(spec, kv_dtype or "bf16") / n
+    st_gpu = state_bytes(spec) / n  # fixed per sequence (state-space layers)
     free = gpu.usable * gpu_memory_utilization - w_gpu
-    cap = int(free // kv_gpu) if free > 0 else 0
-    if cap < prompt + output:
-        raise LlmsizeError(f"does not fit: {gpu.name} × {n} leaves room for {max(cap, 0):,} KV tokens, one request "
-                           f"needs {prompt + output:,}")
-    limits = {"max_seqs": engine_default(engine, "max_seqs"), "kv": cap // (prompt + output)}
+    cap = int(free // kv_gpu) if free > 0 and kv_gpu else 0
+    per_req = (prompt + output) * kv_gpu + st_gpu
+    fits = cap // (prompt + output) if not st_gpu else int(free // per_req) if free > 0 else 0
+    if fits < 1:
+        room = f"room for {max(cap, 0):,} KV tokens" if not st_gpu else f"{max(free, 0):,.0f} B for KV cache and state"
+        need = f"{prompt + output:,}" if not st_gpu else f"{per_req:,.0f} B ({st_gpu:,.0f} B of it recurrent state)"
+        raise LlmsizeError(f"does not fit: {gpu.name} × {n} leaves {room}, one request needs {need}")
+    limits = {"max_seqs": engine_default(engine, "max_seqs"), "kv": fits}
     if concurrency != "max":
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise LlmsizeError(f"concurrency must be a positive integer or 'max', got {concurrency!r}")
@@ -237,7 +250,7 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     shape = serve_shape()
 
     def step(b: int) -> float:
-        mem = (decode_read_bytes(spec, weights, b) / n + b * mean_ctx * kv_gpu) / (bw * e_mem)
+        mem = (decode_read_bytes(spec, weights, b) / n + b * (mean_ctx * kv_gpu + st_gpu)) / (bw * e_mem)
         comp = forward_flops(spec, b, int(mean_ctx)) / (n * x * min(e_cmp * shape["decode_compute_rel"], 1.0))
         return max(mem, comp) * stages(b) + tp_layer_allreduces_s(spec, gpu, tp, b) + shape["step_overhead_s"]
 
