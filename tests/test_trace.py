@@ -80,3 +80,83 @@ def test_the_package_does_not_import_torch_for_trace():
     code = "import sys, llmsize.trace, llmsize.cli.trace; print('torch' in sys.modules, 'transformers' in sys.modules)"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.stdout.split() == ["False", "False"]
+
+
+_REMOTE_CONFIG = '''
+import os
+from transformers import PretrainedConfig
+
+open(os.path.join(os.path.dirname(os.path.realpath(__file__)), "RAN"), "a").close()  # proof the code ran
+ROOT = os.environ.get("LLMSIZE_TEST_REMOTE_DIR")
+if ROOT:
+    open(os.path.join(ROOT, "RAN"), "a").close()
+
+
+class TinyRemoteConfig(PretrainedConfig):
+    model_type = "tiny_remote"
+
+    def __init__(self, hidden_size=32, vocab_size=64, **kw):
+        self.hidden_size, self.vocab_size = hidden_size, vocab_size
+        super().__init__(**kw)
+'''
+_REMOTE_MODEL = '''
+import torch
+from transformers import GenerationMixin, PreTrainedModel
+from transformers.modeling_outputs import CausalLMOutput
+
+from .configuration_tiny import TinyRemoteConfig
+
+
+class TinyRemoteForCausalLM(PreTrainedModel, GenerationMixin):
+    config_class = TinyRemoteConfig
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.embed = torch.nn.Embedding(config.vocab_size, config.hidden_size)
+        self.mix = torch.nn.Linear(config.hidden_size, config.hidden_size)
+        self.lm_head = torch.nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.post_init()
+
+    def forward(self, input_ids=None, labels=None, **kwargs):
+        logits = self.lm_head(torch.relu(self.mix(self.embed(input_ids))))
+        loss = None
+        if labels is not None:
+            loss = torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), labels.flatten())
+        return CausalLMOutput(loss=loss, logits=logits)
+'''
+
+
+def test_trust_remote_code_runs_the_folder_code_only_when_allowed(tmp_path):
+    """A model folder with its own code (config.json with auto_map, local .py files; no network): refused
+    in one line without --trust-remote-code (its code never runs), traced with it."""
+    import os
+
+    folder = tmp_path / "tiny-remote"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({
+        "model_type": "tiny_remote", "hidden_size": 32, "vocab_size": 64, "architectures": ["TinyRemoteForCausalLM"],
+        "auto_map": {"AutoConfig": "configuration_tiny.TinyRemoteConfig",
+                     "AutoModelForCausalLM": "modeling_tiny.TinyRemoteForCausalLM"}}))
+    (folder / "configuration_tiny.py").write_text(_REMOTE_CONFIG)
+    (folder / "modeling_tiny.py").write_text(_REMOTE_MODEL)
+    marker = tmp_path / "RAN"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_MODULES_CACHE": str(tmp_path / "modules"),
+           "LLMSIZE_TEST_REMOTE_DIR": str(tmp_path)}
+
+    def cli(*extra):
+        return subprocess.run([sys.executable, "-c", "from llmsize.cli import main; main()", "trace", str(folder),
+                               "--mode", "train", "--batch", "2", "--seq-len", "8", "--attn", "eager", "--json", *extra],
+                              capture_output=True, text=True, timeout=300, env=env)
+
+    r = cli()
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "--trust-remote-code" in r.stderr
+    assert not marker.exists()
+    r = cli("--trust-remote-code")
+    assert r.returncode == 0, r.stderr
+    assert marker.exists()
+    obj = json.loads(r.stdout)
+    params = 64 * 32 + 32 * 32 + 32 + 32 * 64
+    assert obj["model_type"] == "tiny_remote" and obj["params"] == params
+    # weights (bf16), their gradients and AdamW's two states at the optimizer step, at the least
+    assert obj["peak_bytes"] == sum(obj["breakdown"].values()) >= params * 2 * 4
