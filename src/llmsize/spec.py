@@ -184,12 +184,16 @@ class SSM:
     out_bias: bool = False
     gated_norm: bool = True  # Mamba-2: RMSNormGated weight over d_in (Falcon-H1 only with mamba_rms_norm)
     bcdt_norms: bool = False  # Jamba: RMSNorms over dt (R), B (N) and C (N)
+    chunk_size: int = 256  # Mamba-2: the chunked scan's block length Q (torch path)
+    residual_fp32: bool = False  # Mamba2Block: the residual stream kept in fp32 (residual_in_fp32)
 
     def __post_init__(self) -> None:
         _positive("ssm", inner=self.inner, conv_kernel=self.conv_kernel, n_groups=self.n_groups)
         check_all("ssm", {"inner": (self.inner, "width"), "state_size": (self.state_size, "width"),
                           "conv_kernel": (self.conv_kernel, "width"), "num_heads": (self.num_heads, "heads"),
-                          "n_groups": (self.n_groups, "heads"), "dt_rank": (self.dt_rank, "width")}, low=0)
+                          "n_groups": (self.n_groups, "heads"), "dt_rank": (self.dt_rank, "width"),
+                          "chunk_size": (self.chunk_size, "positions")}, low=0)
+        _positive("ssm", chunk_size=self.chunk_size)
         if self.kind not in ("mamba2", "mamba", "shortconv"):
             raise LlmsizeError(f"ssm: kind must be mamba2, mamba or shortconv, got {self.kind!r}")
         if self.kind == "mamba2" and (self.num_heads < 1 or self.inner % self.num_heads):

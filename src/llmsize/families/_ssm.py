@@ -48,4 +48,5 @@ def mamba2(cfg: Config, hidden: int, *, prefix: str = "mamba_", inner: int | Non
                n_groups=integer(cfg, f"{prefix}n_groups", default=1),
                conv_bias=bool(get(cfg, f"{prefix}conv_bias", default=True)),
                in_bias=bool(get(cfg, f"{prefix}proj_bias", default=False)),
-               out_bias=bool(get(cfg, out_bias_key, default=False)), gated_norm=gated_norm)
+               out_bias=bool(get(cfg, out_bias_key, default=False)), gated_norm=gated_norm,
+               chunk_size=integer(cfg, f"{prefix}chunk_size", default=256))

@@ -27,7 +27,9 @@ def read(cfg: Config, name: str) -> ModelSpec:
     c["ssm"] = SSM(kind="mamba2", inner=inner, state_size=integer(cfg, "state_size", default=128),
                    conv_kernel=integer(cfg, "conv_kernel", default=4), num_heads=heads,
                    n_groups=integer(cfg, "n_groups", default=8), conv_bias=bool(get(cfg, "use_conv_bias", default=True)),
-                   in_bias=bool(get(cfg, "use_bias", default=False)), out_bias=bool(get(cfg, "use_bias", default=False)))
+                   in_bias=bool(get(cfg, "use_bias", default=False)), out_bias=bool(get(cfg, "use_bias", default=False)),
+                   chunk_size=integer(cfg, "chunk_size", default=256),
+                   residual_fp32=bool(get(cfg, "residual_in_fp32", default=True)))
     c["mixers"] = ("ssm",) * c["num_layers"]
     # No attention and no feed-forward block: these two describe nothing that is built (dense_mlp False,
     # no attention layer) and only keep the spec's shape.

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from llmsize.errors import LlmsizeError
+from llmsize.memory import ssm
 from llmsize.memory.blocks import Cx
 from llmsize.memory.infer import forward_points, generate_points
 from llmsize.memory.optimizer import optimizer_memory
@@ -18,7 +19,7 @@ from llmsize.memory.terms import MemoryEstimate, MemTerm
 from llmsize.memory.train import Point, best_by_phase, train_points
 from llmsize.memory.weights import lora_targets, weights
 from llmsize.memory.workload import KV_DTYPE_BYTES, Workload
-from llmsize.recurrent import replay_refusal
+from llmsize.recurrent import recurrent_state, replay_refusal
 from llmsize.spec import ModelSpec
 
 
@@ -51,7 +52,7 @@ def estimate(spec: ModelSpec, workload: Workload, *, weights_bytes_override: int
                                                or weights_bytes_override < 0):
         raise LlmsizeError("weights_bytes_override must be a non-negative number of bytes")
     wl = workload
-    if spec.ssm is not None and not ssm_replayed(spec, wl):
+    if spec.ssm is not None and not ssm.replayed(spec, wl.mode):
         raise replay_refusal(spec, wl.mode, wl.batch)
     wt = weights(spec, wl, weights_bytes_override)
     cx = context(spec, wl)
@@ -65,6 +66,9 @@ def estimate(spec: ModelSpec, workload: Workload, *, weights_bytes_override: int
         x0_rg = wl.lora is None or wl.grad_checkpointing
         best = train_points(spec, cx, W=W, M=om.states, G_total=g_total, G_prev=g_prev, step_temp=om.step_temp,
                             gc=wl.grad_checkpointing, x0_rg=x0_rg, tied=spec.tie_word_embeddings)
+    elif spec.ssm is not None:
+        om = None
+        best = ssm.points(spec, cx, W, wl.mode, wl.new_tokens)
     elif wl.mode == "forward":
         om = None
         pts, _ = forward_points(spec, cx, W)
@@ -82,12 +86,6 @@ def estimate(spec: ModelSpec, workload: Workload, *, weights_bytes_override: int
     return MemoryEstimate(model=spec.name, peak_bytes=peak.total, peak_phase=peak.phase, terms=tuple(terms),
                           trainable_params=wt.trainable, weights_bytes=wt.total_bytes,
                           phases={k: v.total for k, v in best.items()}, notes=tuple(notes))
-
-
-def ssm_replayed(spec: ModelSpec, wl: Workload) -> bool:
-    """Whether the replay covers this workload on a model with state-space layers (measured within 2%):
-    none yet; `estimate` refuses the rest with a pointer to `llmsize trace`."""
-    return False
 
 
 def _per_layer_saved(spec: ModelSpec, cx: Cx, x0_rg: bool) -> str:
@@ -136,6 +134,12 @@ def _terms(spec: ModelSpec, wl: Workload, cx: Cx, wt, p: Point, om, deq: int) ->
     h = p.parts.get("held", 0)
     add("held by the model body (embeddings, masks, previous logits)", h, "activations",
         "b·s·d·w (inputs_embeds) + masks + b·V·c", "hf-llama")
+    st = p.parts.get("state", 0)
+    if st:
+        rs = recurrent_state(spec, wl.batch, cx.c)
+        add("recurrent state (conv + SSM, per sequence)", st, "kv_cache",
+            f"{st // max(1, rs.total // rs.layers)} of {rs.layers} layers x b·(C·K·c + d_in·N·4); all: "
+            + rs.formula, "mamba2-state")
     kv = p.parts.get("kv", 0)
     if kv:
         a_ = spec.attention
