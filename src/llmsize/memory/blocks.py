@@ -41,6 +41,7 @@ class Cx:
     sliding: bool = False  # this layer uses sliding-window attention
     lora_layers: tuple[int, ...] | None = None  # layers carrying adapters (None: all)
     rope: bool = True  # this layer applies rotary (False on NoPE layers)
+    mixer: str = "attention"  # this layer's token mixer: attention or ssm (ModelSpec.mixers)
 
     @property
     def T(self) -> int:  # noqa: N802

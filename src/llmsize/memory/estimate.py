@@ -52,7 +52,7 @@ def estimate(spec: ModelSpec, workload: Workload, *, weights_bytes_override: int
                                                or weights_bytes_override < 0):
         raise LlmsizeError("weights_bytes_override must be a non-negative number of bytes")
     wl = workload
-    if spec.ssm is not None and not ssm.replayed(spec, wl.mode):
+    if spec.ssm is not None and not (ssm.replayed(spec, wl.mode) or ssm.layered(spec, wl.mode)):
         raise replay_refusal(spec, wl.mode, wl.batch)
     wt = weights(spec, wl, weights_bytes_override)
     cx = context(spec, wl)
@@ -66,7 +66,7 @@ def estimate(spec: ModelSpec, workload: Workload, *, weights_bytes_override: int
         x0_rg = wl.lora is None or wl.grad_checkpointing
         best = train_points(spec, cx, W=W, M=om.states, G_total=g_total, G_prev=g_prev, step_temp=om.step_temp,
                             gc=wl.grad_checkpointing, x0_rg=x0_rg, tied=spec.tie_word_embeddings)
-    elif spec.ssm is not None:
+    elif ssm.replayed(spec, wl.mode):  # a pure Mamba-2 model
         om = None
         best = ssm.points(spec, cx, W, wl.mode, wl.new_tokens)
     elif wl.mode == "forward":

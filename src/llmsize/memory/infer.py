@@ -17,21 +17,23 @@ from llmsize.memory.blocks import Cx
 from llmsize.memory.regions import kinds, layer_regions, run_embed, run_head
 from llmsize.memory.masks import mask_bytes
 from llmsize.memory.train import Point, best_by_phase, x_bytes
+from llmsize.recurrent import recurrent_state
 from llmsize.spec import ModelSpec
 
 
 def forward_points(spec: ModelSpec, cx: Cx, W: int, phase: str = "forward", extra: int = 0,
-                   mode: str = "forward") -> tuple[list[Point], int]:
+                   mode: str = "forward", state: int = 0) -> tuple[list[Point], int]:
     """Points of one no-grad forward over T = b x q tokens. `extra`: bytes live throughout (previous
-    logits, the old KV cache). Returns (points, KV bytes appended by the whole forward)."""
+    logits, the old KV cache); `state`: the recurrent state already cached (state-space layers, updated
+    in place). Returns (points, KV bytes appended by the whole forward)."""
     e_peak, x0, held, _, x0_is_e = run_embed(cx)
     masks = mask_bytes(spec, cx)
     fixed = {"weights": W}
-    pts = [Point(phase, {**fixed, "kv": extra}, "embedding", e_peak)]
+    pts = [Point(phase, {**fixed, "kv": extra, "state": state}, "embedding", e_peak)]
     kv_new = 0
     regs = layer_regions(cx, False, False)
     olds: dict[int, int] = {}
-    best = (-1, 0, 0, 0, 0)  # (total, layer, kv part, held, work): only the largest layer becomes a Point
+    best = (-1, 0, 0, 0, 0, 0)  # (total, layer, kv, held, work, state): only the largest layer becomes a Point
     X = x_bytes(cx)
     for i, (lcx, moe) in enumerate(kinds(spec, cx)):
         r = regs[i]
@@ -40,21 +42,27 @@ def forward_points(spec: ModelSpec, cx: Cx, W: int, phase: str = "forward", extr
         if old is None:
             old = olds[id(lcx)] = _old_kv(spec, lcx) if cx.cache else 0
         kv = extra - old + kv_new
-        t = W + kv + hold + r.fw_peak
+        t = W + kv + state + hold + r.fw_peak
         if t > best[0]:
-            best = (t, i, kv, hold, r.fw_peak)
-        kv_new += r.kept - old
+            best = (t, i, kv, hold, r.fw_peak, state)
+        if lcx.mixer == "attention":
+            kv_new += r.kept - old
+        else:  # a prefill leaves this layer's conv and SSM state in the cache
+            state += r.kept
     if best[0] >= 0:
-        pts.append(Point(phase, {**fixed, "kv": best[2], "held": best[3]}, f"layer {best[1]}", best[4]))
+        pts.append(Point(phase, {**fixed, "kv": best[2], "held": best[3], "state": best[5]}, f"layer {best[1]}",
+                         best[4]))
     h = run_head(cx, mode, False)
     hold = held + (x_bytes(cx) if x0_is_e else 0) + masks
-    pts.append(Point(phase, {**fixed, "kv": extra + kv_new}, "final norm and LM head",
+    pts.append(Point(phase, {**fixed, "kv": extra + kv_new, "state": state}, "final norm and LM head",
                      max(h.pre_peak + hold, h.fw_peak)))
     return pts, kv_new
 
 
 def _old_kv(spec: ModelSpec, cx: Cx) -> int:
     """K and V of one layer before this step's append."""
+    if cx.mixer != "attention":  # a recurrent state is updated in place, never re-allocated
+        return 0
     a = spec.attention
     n = cx.cache_len
     if cx.sliding and spec.sliding_window:  # storage of the last cat: w - 1 kept + 1 new
@@ -72,7 +80,7 @@ def generate_points(spec: ModelSpec, cx: Cx, W: int, new_tokens: int) -> dict[st
         per = {id(lcx): _old_kv(spec, lcx) for lcx, _ in kinds(spec, dcx)}
         old = sum(per[id(lcx)] for lcx, _ in kinds(spec, dcx))
         prev_logits = cx.b * spec.vocab_size * cx.c
-        dec, _ = forward_points(spec, dcx, W, "decode", old, "generate")
+        dec, _ = forward_points(spec, dcx, W, "decode", old, "generate", recurrent_state(spec, cx.b, cx.c).total)
         for p in dec:
             p.parts["held"] = p.parts.get("held", 0) + prev_logits
             p.total += prev_logits

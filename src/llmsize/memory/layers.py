@@ -13,6 +13,7 @@ from dataclasses import replace
 from llmsize.memory.attention import attention
 from llmsize.memory.blocks import F32, Cx, act, cast, dropout, gated_mlp, layernorm, linear, plain_mlp, rmsnorm
 from llmsize.memory.sim import Sim, Tn
+from llmsize.memory.ssm_mixer import mixer as ssm_mixer
 
 def norm(g: Sim, cx: Cx, x: Tn) -> Tn:
     """The family's normalisation over d."""
@@ -185,7 +186,7 @@ def layer(g: Sim, cx: Cx, x: Tn, moe: bool, mask: Tn | None,
     res = g.view(x)
     pre = t.norm_placement != "post"  # OLMo 2/3 normalise only the branch outputs
     h = norm(g, cx, x) if pre else g.view(x)
-    a, ck, cv = attention(g, cx, h, mask, old)
+    a, ck, cv = ssm_mixer(g, cx, h) if cx.mixer == "ssm" else attention(g, cx, h, mask, old)
     keep_h = h if t.keeps_norm_output else None
     if keep_h is None:
         g.drop(h)

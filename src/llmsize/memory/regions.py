@@ -53,7 +53,7 @@ def run_layer(cx: Cx, moe: bool, in_rg: bool, backward: bool) -> Region:
     if layer_mask(cx):
         mask = g.external(0, held=True)  # the model-level mask is counted by the caller
     old = None
-    if cx.cache and cx.cache_len:  # this layer's K, V before the append (freed by torch.cat's rebinding)
+    if cx.cache and cx.cache_len and cx.mixer == "attention":  # K, V before the append (freed by torch.cat)
         a, n = cx.spec.attention, cx.cache_len
         if cx.sliding and cx.spec.sliding_window:  # the view of w - 1 tokens pins the last cat (w tokens)
             n = min(n, cx.spec.sliding_window)
@@ -114,20 +114,23 @@ def kinds(spec, cx: Cx) -> tuple[tuple[Cx, bool], ...]:
 def _kinds(cx: Cx) -> tuple[tuple[Cx, bool], ...]:
     spec = cx.spec
     out = []
-    memo: dict[tuple[bool, bool, bool], Cx] = {}
+    memo: dict[tuple[bool, bool, bool, str], Cx] = {}
     ll = None if cx.lora_layers is None else set(cx.lora_layers)
     for i in range(spec.num_layers):
         sl = spec.layer_type(i) == "sliding"
         lo = ll is None or i in ll
         rp = spec.uses_rope(i) or spec.position != "rope"
-        lcx = memo.get((sl, lo, rp))
+        mx = spec.mixers[i] if spec.mixers else "attention"
+        lcx = memo.get((sl, lo, rp, mx))
         if lcx is None:
             lcx = cx if sl == cx.sliding else replace(cx, sliding=sl)
             if not lo:
                 lcx = replace(lcx, lora=frozenset())
             if not rp:
                 lcx = replace(lcx, rope=False)
-            memo[(sl, lo, rp)] = lcx
+            if mx != "attention":
+                lcx = replace(lcx, mixer=mx)
+            memo[(sl, lo, rp, mx)] = lcx
         out.append((lcx, spec.is_moe_layer(i)))
     return tuple(out)
 

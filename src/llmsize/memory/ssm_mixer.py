@@ -1,0 +1,182 @@
+"""The token mixers of state-space layers replayed on transformers' torch path (no fused kernels), as
+bytes live over one mixer forward without gradients: Mamba-2 (Mamba2Mixer, GraniteMoeHybridMambaLayer:
+in_proj, conv, the fp32 chunked scan or, decoding, the recurrent update) and LFM2's short conv.
+
+Source: hf-mamba2
+"""
+from __future__ import annotations
+
+from llmsize.memory.blocks import Cx
+from llmsize.memory.sim import Sim, Tn
+from llmsize.recurrent import SSM_STATE_BYTES
+from llmsize.spec import ModelSpec
+
+F32 = 4
+
+
+class _Live:
+    """A running count of live bytes and its maximum."""
+
+    __slots__ = ("live", "peak")
+
+    def __init__(self) -> None:
+        self.live = self.peak = 0
+
+    def add(self, *nb: int) -> None:
+        for n in nb:
+            self.live += n
+            self.peak = max(self.peak, self.live)
+
+    def free(self, *nb: int) -> None:
+        self.live -= sum(nb)
+
+
+def mixer_peak(spec: ModelSpec, b: int, s: int, c: int, cache: bool) -> tuple[int, int]:
+    """(most bytes live during one Mamba-2 mixer forward over b x s tokens, bytes it leaves in the cache),
+    relative to the mixer's start. ASSUMES: the gated norm and out_proj after the scan stay below the
+    scan's peak (they hold a few T·d_in tensors where the scan holds many T_p·d_in ones).
+
+    Source: hf-mamba2"""
+    m = spec.ssm
+    assert m is not None
+    d_in, H, N, G, K, Q = m.inner, m.num_heads, m.state_size, m.n_groups, m.conv_kernel, m.chunk_size
+    P = d_in // H
+    C = m.conv_channels
+    T = b * s
+    sp = -(-s // Q) * Q  # padded to whole chunks
+    Tp, nc = b * sp, sp // Q
+    X, Xp = T * d_in * F32, Tp * d_in * F32  # the scan's x, unpadded / padded
+    Bh, Bhp, Bg = T * H * N * F32, Tp * H * N * F32, T * G * N * F32  # B or C per head / per group
+    LL = b * H * nc * Q * Q * F32  # one chunk-local Q x Q tensor per head
+    S, Sc = b * H * P * N * F32, b * nc * H * P * N * F32  # one state / the states of every chunk
+    A4, th4 = Tp * H * F32, T * H * F32
+    conv_state = b * C * K * c
+    g = _Live()
+    g.add(T * (2 * d_in + 2 * G * N + H) * c, H * F32)  # in_proj output (gate, xBC, dt are views); A
+    n = s
+    if cache:
+        g.add(conv_state)  # update_conv_state: lazily allocated, kept by the cache
+        if s < K:  # a prompt shorter than the kernel is left-padded to K first (F.pad: a copy)
+            n = K
+            g.add(b * C * K * c)
+    g.add(b * C * (n + K - 1) * c, b * C * n * c)  # conv1d output (padded), then its SiLU
+    g.free(b * C * (n + K - 1) * c, b * C * K * c if n != s else 0)
+    g.add(T * H * c, T * H * c)  # dt + dt_bias, softplus (then the clamp replaces it)
+    g.free(T * H * c)
+    g.add(X, Bg, Bh)  # x.float(); B.float(), repeated over heads
+    g.free(Bg)
+    g.add(Bg, Bh)  # C likewise
+    g.free(Bg)
+    g.add(Xp, Xp)  # D_residual: D · pad(x)
+    g.free(Xp)
+    g.add(th4, X)  # x · dt.float()
+    g.free(X, th4)  # the fp32 copy of x and dt.float()
+    g.add(th4, th4)  # A · dt.float()
+    g.free(th4)
+    g.add(Xp, A4, Bhp, Bhp)  # reshape_into_chunks pads x, A, B, C
+    g.free(X, Bh, Bh, th4)
+    g.add(A4)  # A_cumsum
+    g.add(LL, LL, LL)  # segment_sum: expanded-and-masked input, cumsum, masked cumsum
+    g.free(LL, LL)
+    g.add(LL)  # L = exp(...)
+    g.free(LL)
+    g.add(Bhp, Bhp, LL)  # G = einsum(C, B): both operands copied contiguous, bmm output
+    g.free(Bhp, Bhp)
+    g.add(LL)  # M = G · L
+    g.add(Xp, Xp)  # Y_diag = einsum(M, x): x copied, bmm output
+    g.free(Xp)
+    g.add(A4, A4)  # decay_states (sub, exp)
+    g.free(A4)
+    g.add(Bhp)  # B_decay
+    g.add(Xp, Bhp, Sc)  # states = einsum(B_decay, x): copies, bmm
+    g.free(Xp, Bhp)
+    g.add(S)  # previous_states = zeros_like
+    g.add(S + Sc)  # torch.cat
+    g.free(Sc)
+    g.add(b * H * (nc + 1) ** 2 * F32)  # decay_chunk
+    g.add(S + Sc, S + Sc)  # new_states = einsum(decay_chunk, states): copy, bmm
+    g.free(S + Sc, S + Sc)  # the copy; the cat (states now views new_states)
+    g.add(A4)  # state_decay_out
+    g.add(Bhp, Sc, Xp)  # C_times_states = einsum(C, states): copies, bmm
+    g.free(Bhp, Sc)
+    g.add(Xp, Xp, Xp)  # Y_off, Y_diag + Y_off, .contiguous()
+    g.free(Xp)
+    g.add(Xp)  # + D_residual
+    kept = conv_state + (b * d_in * N * SSM_STATE_BYTES if cache else 0)
+    return g.peak, kept
+
+
+def _decode_peak(spec: ModelSpec, b: int, c: int) -> int:
+    """Most bytes live in one Mamba-2 decode step's mixer (q = 1, the recurrent update in place).
+
+    dA = exp(dt·A) fp32, dB = dt·B and dBx in the compute dtype, state·dA and the new state fp32: 3 fp32 and
+    2 compute-dtype b·H·P·N tensors at once. ASSUMES: the projections and the conv update (a few b·C
+    vectors) are counted, the small per-head vectors are not.
+
+    Source: hf-mamba2"""
+    m = spec.ssm
+    assert m is not None
+    C, K = m.conv_channels, m.conv_kernel
+    elems = b * m.inner * m.state_size
+    proj = b * (2 * m.inner + 2 * m.n_groups * m.state_size + m.num_heads) * c
+    conv = b * C * (K + 1) * c + b * C * c  # torch.cat(conv_state, x), the activated output
+    return proj + conv + elems * (3 * F32 + 2 * c)
+
+
+def _shortconv(g: Sim, cx: Cx, h: Tn) -> tuple[Tn, Tn | None]:
+    """LFM2's Lfm2ShortConv.slow_forward: BCx = in_proj(h) (T·3d), Bx = B·x, the causal conv (b·d·(s + K - 1),
+    sliced), y = C·conv, y contiguous, out_proj. With a cache the prompt's last K inputs stay (b·d·K·c).
+
+    Source: hf-lfm2"""
+    m = cx.spec.ssm
+    assert m is not None
+    b, s, d, c, K = cx.b, cx.q, cx.spec.hidden_size, cx.c, m.conv_kernel
+    T = b * s
+    bcx = g.new(T * 3 * d * c)
+    bx = g.new(T * d * c)
+    state = None
+    if cx.cache and cx.cache_len:  # decode: cat(state, Bx), conv over K + 1, in-place state update
+        cat = g.new(b * d * (K + s) * c)
+        conv = g.new(b * d * (s + 1) * c)
+        g.drop(cat, bx)
+    else:
+        n = s
+        if cx.cache:
+            state = g.new(b * d * K * c)
+            if s < K:  # left-padded to the kernel first
+                n = K
+                pad = g.new(b * d * K * c)
+                g.drop(bx)
+                bx = pad
+        conv = g.new(b * d * (n + K - 1) * c)
+        g.drop(bx)
+    y = g.new(T * d * c)
+    yc = g.new(T * d * c)
+    g.drop(y)
+    out = g.new(T * d * c)
+    g.drop(yc, conv, bcx)
+    return out, state
+
+
+def mixer(g: Sim, cx: Cx, h: Tn) -> tuple[Tn, Tn | None, Tn | None]:
+    """One state-space mixer on the normed input h: (output T x d, conv state, SSM state) where the two
+    states are what a prefill leaves in the cache (None otherwise; a decode step updates them in place).
+
+    Source: hf-mamba2"""
+    m = cx.spec.ssm
+    assert m is not None
+    if m.kind == "shortconv":
+        out, st = _shortconv(g, cx, h)
+        return out, st, None
+    b, s, c = cx.b, cx.q, cx.c
+    T = b * s
+    if cx.cache and cx.cache_len:
+        tmp = g.new(_decode_peak(cx.spec, b, c))
+        g.drop(tmp)
+        return g.new(T * cx.spec.hidden_size * c), None, None
+    peak, _ = mixer_peak(cx.spec, b, s, c, cx.cache)
+    conv = g.new(b * m.conv_channels * m.conv_kernel * c) if cx.cache else None
+    tmp = g.new(peak - (conv.nb if conv is not None else 0))  # the scan's peak, then all of it is freed
+    g.drop(tmp)
+    ssm = g.new(b * m.inner * m.state_size * SSM_STATE_BYTES) if cx.cache else None
+    return g.new(T * cx.spec.hidden_size * c), conv, ssm
