@@ -138,8 +138,8 @@ def _terms(spec: ModelSpec, wl: Workload, cx: Cx, wt, p: Point, om, deq: int) ->
     if st:
         rs = recurrent_state(spec, wl.batch, cx.c)
         add("recurrent state (conv + SSM, per sequence)", st, "kv_cache",
-            f"{st // max(1, rs.total // rs.layers)} of {rs.layers} layers x b·(C·K·c + d_in·N·4); all: "
-            + rs.formula, "mamba2-state")
+            f"{st // max(1, rs.total // rs.layers)} of {rs.layers} state-space layers cached at this moment; "
+            f"all: {rs.formula}", "mamba2-state")
     kv = p.parts.get("kv", 0)
     if kv:
         a_ = spec.attention
@@ -170,6 +170,9 @@ _WORK = (
     ("backward", "this layer's saved tensors + gradients of its activations (replayed)"),
     ("forward", "this layer's input, residual, norm output and MLP/attention intermediates while its saved "
                 "tensors are made (replayed)"),
+    ("chunked scan", "the layer's input (fp32 residual) and norm output, in_proj T·(2·d_in + 2·G·N + H)·c, the "
+                     "conv output, and the fp32 chunked scan: L, G, M (b·H·(s_p/Q)·Q²·4 each), x, D·x, Y_diag, Y_off "
+                     "(T_p·d_in·4 each), chunk states, einsum's operand copies (replayed) — docs/memory.md"),
     ("layer", "this layer's input, residual, norm output, MLP intermediates (act, up, product 3·T·f·c) or "
               "attention scores, and its K,V appended (replayed)"),
     ("embedding", "token (+ position) embeddings T·d·w"),

@@ -1,0 +1,42 @@
+"""State-space and hybrid models against measured truth (tests/data/truth_ssm.jsonl: one small config per
+type, b2 s256 train / LoRA train / forward and b2 s128 + 8 generate, measured by
+scripts/gen_family_truth.py with transformers 5.23.0 and torch 2.13.0 on fake tensors).
+
+Forward and generate are replayed for Mamba-2, Granite 4 hybrid (MoE and dense) and LFM2, and equal
+PyTorch's peak; what is not replayed (every training case, Jamba's Mamba-1 scan, Falcon-H1's parallel
+hybrid layer) is reported as that case's error naming `llmsize trace`, never as a number."""
+from __future__ import annotations
+
+import pytest
+
+from llmsize.validate import validate
+from tests.conftest import DATA
+
+REPLAYED = {"mamba2", "granitemoehybrid", "lfm2"}
+
+
+@pytest.fixture(scope="module")
+def results():
+    res, _ = validate(DATA / "truth_ssm.jsonl")
+    return res
+
+
+def test_every_measured_case_is_scored(results):
+    assert len(results) == 24
+    assert {r.case.config["model_type"] for r in results} == {"mamba2", "jamba", "granitemoehybrid", "falcon_h1", "lfm2"}
+
+
+def test_replayed_inference_equals_pytorch(results):
+    done = [r for r in results if r.error is None]
+    assert {(r.case.config["model_type"], r.case.workload.mode) for r in done} == {
+        (t, m) for t in REPLAYED for m in ("forward", "generate")}
+    assert len(done) == 8
+    for r in done:
+        assert abs(r.rel_error) <= 1e-6, (r.case.id, r.rel_error)
+
+
+def test_the_rest_is_refused_pointing_to_trace(results):
+    for r in results:
+        if r.error is not None:
+            assert r.case.workload.mode == "train" or r.case.config["model_type"] in ("jamba", "falcon_h1"), r.case.id
+            assert "llmsize trace" in r.error and "\n" not in r.error
