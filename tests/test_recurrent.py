@@ -35,10 +35,12 @@ def test_state_does_not_grow_with_context():
     assert attention_kv_bytes(spec, 1) == 0
 
 
-@pytest.mark.parametrize("mode", ["train", "forward", "generate"])
-def test_unmodelled_replays_are_refused_naming_trace(mode):
-    spec = spec_from_config(STATE["models"]["small-jamba"]["config"], "small-jamba")
+@pytest.mark.parametrize("name, mode", [("small-jamba", "train"), ("small-mamba2", "train"),
+                                        ("small-falcon-h1", "forward"), ("small-falcon-h1", "generate")])
+def test_unmodelled_replays_are_refused_naming_trace(name, mode):
+    spec = spec_from_config(STATE["models"][name]["config"], name)
+    st = recurrent_state(spec, 2).total
     wl = Workload(mode=mode, batch=2, seq_len=128, new_tokens=8 if mode == "generate" else 0)
-    with pytest.raises(LlmsizeError, match=r"^small-jamba: .*recurrent state alone is 147,456 B.*"
-                                           rf"`llmsize trace small-jamba --mode {mode}`$"):
+    with pytest.raises(LlmsizeError, match=rf"^{name}: .*recurrent state alone is {st:,} B.*"
+                                           rf"`llmsize trace {name} --mode {mode}`$"):
         estimate(spec, wl)

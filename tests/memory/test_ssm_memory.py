@@ -2,9 +2,10 @@
 type, b2 s256 train / LoRA train / forward and b2 s128 + 8 generate, measured by
 scripts/gen_family_truth.py with transformers 5.23.0 and torch 2.13.0 on fake tensors).
 
-Forward and generate are replayed for Mamba-2, Granite 4 hybrid (MoE and dense) and LFM2, and equal
-PyTorch's peak; what is not replayed (every training case, Jamba's Mamba-1 scan, Falcon-H1's parallel
-hybrid layer) is reported as that case's error naming `llmsize trace`, never as a number."""
+Forward and generate are replayed for Mamba-2, Granite 4 hybrid (MoE and dense) and LFM2 (equal to
+PyTorch's peak) and Jamba (its sequential Mamba-1 scan; within 0.02%); what is not replayed (every
+training case, Falcon-H1's parallel hybrid layer) is reported as that case's error naming
+`llmsize trace`, never as a number."""
 from __future__ import annotations
 
 import pytest
@@ -12,7 +13,8 @@ import pytest
 from llmsize.validate import validate
 from tests.conftest import DATA
 
-REPLAYED = {"mamba2", "granitemoehybrid", "lfm2"}
+# reached when written: 0 B off for all but Jamba (+0.018% forward, +0.010% generate)
+BAR = {"mamba2": 1e-6, "granitemoehybrid": 1e-6, "lfm2": 1e-6, "jamba": 0.0002}
 
 
 @pytest.fixture(scope="module")
@@ -29,14 +31,14 @@ def test_every_measured_case_is_scored(results):
 def test_replayed_inference_equals_pytorch(results):
     done = [r for r in results if r.error is None]
     assert {(r.case.config["model_type"], r.case.workload.mode) for r in done} == {
-        (t, m) for t in REPLAYED for m in ("forward", "generate")}
-    assert len(done) == 8
+        (t, m) for t in BAR for m in ("forward", "generate")}
+    assert len(done) == 10
     for r in done:
-        assert abs(r.rel_error) <= 1e-6, (r.case.id, r.rel_error)
+        assert abs(r.rel_error) <= BAR[r.case.config["model_type"]], (r.case.id, r.rel_error)
 
 
 def test_the_rest_is_refused_pointing_to_trace(results):
     for r in results:
         if r.error is not None:
-            assert r.case.workload.mode == "train" or r.case.config["model_type"] in ("jamba", "falcon_h1"), r.case.id
+            assert r.case.workload.mode == "train" or r.case.config["model_type"] == "falcon_h1", r.case.id
             assert "llmsize trace" in r.error and "\n" not in r.error

@@ -37,7 +37,7 @@ def layered(spec: ModelSpec, mode: str) -> bool:
     """Whether the generic layer replay covers this hybrid (attention + MLP layers, state-space layers
     whose mixer `ssm_mixer.mixer` replays), forward or generate."""
     m = spec.ssm
-    return (m is not None and m.kind in ("mamba2", "shortconv") and mode in ("forward", "generate")
+    return (m is not None and mode in ("forward", "generate")
             and spec.dense_mlp and "hybrid" not in spec.mixers and not m.residual_fp32)
 
 

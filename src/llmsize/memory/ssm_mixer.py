@@ -106,6 +106,54 @@ def mixer_peak(spec: ModelSpec, b: int, s: int, c: int, cache: bool) -> tuple[in
     return g.peak, kept
 
 
+def mamba1_peak(spec: ModelSpec, b: int, s: int, c: int, cache: bool) -> int:
+    """Most bytes live during one Jamba (Mamba-1) mixer forward over b x s tokens, relative to its start:
+    in_proj, conv, x_proj and the dt/B/C norms, dt_proj, then the sequential scan of the torch path:
+    discrete A, discrete B and ΔB·x (b·d_in·s·N·4 each) live through a loop of s steps that each make a
+    new fp32 state (b·d_in·N·4) and append a b·d_in output; then stack, D skip and the SiLU gate in fp32.
+
+    Source: hf-jamba"""
+    m = spec.ssm
+    assert m is not None
+    I, N, R, K = m.inner, m.state_size, m.dt_rank, m.conv_kernel
+    T = b * s
+    big, S4, S2, y = b * I * s * N * F32, b * I * N * F32, b * I * N * c, b * I * c
+    g = _Live()
+    g.add(T * 2 * I * c, I * N * F32)  # in_proj output; A = -exp(A_log.float())
+    n = s
+    if cache:
+        g.add(b * I * K * c)  # the conv state the cache keeps
+        if s < K:
+            n = K
+            g.add(b * I * K * c)
+    g.add(b * I * (n + K - 1) * c, b * I * n * c)  # conv1d output, its SiLU
+    g.free(b * I * (n + K - 1) * c, b * I * K * c if n != s else 0)
+    g.add(T * I * c, T * (R + 2 * N) * c)  # the transposed conv output made contiguous for x_proj; x_proj
+    g.free(T * I * c)
+    g.add(T * I * c, T * I * c)  # dt_proj (weight @ dt), + bias
+    g.free(T * I * c)
+    g.add(T * I * c)  # softplus
+    g.free(T * I * c)
+    g.add(big, big)  # dt·A, exp -> discrete A
+    g.free(big)
+    g.add(big)  # discrete B = dt · B.float()
+    g.add(T * I * F32, big)  # ΔB·x with x.float()
+    g.free(T * I * F32)
+    g.add(S2)  # the zero initial state (input dtype)
+    prev = S2
+    for k in range(min(s, 2)):  # steps after the first repeat the second one, plus one b·d_in output each
+        g.add(S4, S4)  # dA·state, + ΔB·x
+        g.free(prev, S4)
+        prev = S4
+        g.add(S2, y + (s - 2) * y * k)  # state.to(input dtype), its matmul with C (outputs so far)
+        g.free(S2)
+    g.add(T * I * c)  # torch.stack of the s outputs
+    g.add(T * I * F32, T * I * F32)  # x·D (fp32), scan + it
+    g.free(T * I * F32)
+    g.add(T * I * c, T * I * F32)  # silu(z), the gated output (fp32)
+    return g.peak
+
+
 def _decode_peak(spec: ModelSpec, b: int, c: int) -> int:
     """Most bytes live in one Mamba-2 decode step's mixer (q = 1, the recurrent update in place).
 
@@ -174,7 +222,7 @@ def mixer(g: Sim, cx: Cx, h: Tn) -> tuple[Tn, Tn | None, Tn | None]:
         tmp = g.new(_decode_peak(cx.spec, b, c))
         g.drop(tmp)
         return g.new(T * cx.spec.hidden_size * c), None, None
-    peak, _ = mixer_peak(cx.spec, b, s, c, cx.cache)
+    peak = mamba1_peak(cx.spec, b, s, c, cx.cache) if m.kind == "mamba" else mixer_peak(cx.spec, b, s, c, cx.cache)[0]
     conv = g.new(b * m.conv_channels * m.conv_kernel * c) if cx.cache else None
     tmp = g.new(peak - (conv.nb if conv is not None else 0))  # the scan's peak, then all of it is freed
     g.drop(tmp)
