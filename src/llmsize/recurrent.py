@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from llmsize.errors import LlmsizeError
 from llmsize.spec import ModelSpec
 
+STATE_TERM = "recurrent state (conv + SSM, per sequence)"  # its memory term's name (category kv_cache)
 SSM_STATE_BYTES = 4  # ASSUMES: the SSM state stays fp32 (transformers' torch path; llama.cpp's default F32 too)
 
 

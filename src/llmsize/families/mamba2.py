@@ -7,7 +7,7 @@ Source: hf-mamba2
 """
 from __future__ import annotations
 
-from llmsize.bounds import MAX_POSITIONS
+from llmsize.bounds import MAX_CONTEXT
 from llmsize.errors import LlmsizeError
 from llmsize.families._config import Config, common, get, integer
 from llmsize.spec import MLP, SSM, Attention, ModelSpec, Norms, Traits
@@ -38,8 +38,8 @@ def read(cfg: Config, name: str) -> ModelSpec:
     c["dense_mlp"] = False
     c["norms"] = Norms(kind="rmsnorm", per_layer=1)
     c["position"] = "none"
-    # ASSUMES: no context limit (a recurrent model has no position table); the largest bound llmsize reads
-    c["max_position_embeddings"] = integer(cfg, "max_position_embeddings", default=MAX_POSITIONS)
+    # ASSUMES: no context limit (a recurrent model has no position table): llmsize's context bound
+    c["max_position_embeddings"] = integer(cfg, "max_position_embeddings", default=MAX_CONTEXT)
     return ModelSpec(**c, traits=_TRAITS)
 
 

@@ -19,7 +19,7 @@ from llmsize.memory.terms import MemoryEstimate, MemTerm
 from llmsize.memory.train import Point, best_by_phase, train_points
 from llmsize.memory.weights import lora_targets, weights
 from llmsize.memory.workload import KV_DTYPE_BYTES, Workload
-from llmsize.recurrent import recurrent_state, replay_refusal
+from llmsize.recurrent import STATE_TERM, recurrent_state, replay_refusal
 from llmsize.spec import ModelSpec
 
 
@@ -137,7 +137,7 @@ def _terms(spec: ModelSpec, wl: Workload, cx: Cx, wt, p: Point, om, deq: int) ->
     st = p.parts.get("state", 0)
     if st:
         rs = recurrent_state(spec, wl.batch, cx.c)
-        add("recurrent state (conv + SSM, per sequence)", st, "kv_cache",
+        add(STATE_TERM, st, "kv_cache",
             f"{st // max(1, rs.total // rs.layers)} of {rs.layers} state-space layers cached at this moment; "
             f"all: {rs.formula}", "mamba2-state")
     kv = p.parts.get("kv", 0)

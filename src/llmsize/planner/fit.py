@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from llmsize.bounds import MAX_CONTEXT
 from llmsize.errors import LlmsizeError
 from llmsize.parallel import Breakdown, Layout, check_layout, per_gpu, placement
 from llmsize.pergpu import job_memory
@@ -62,7 +63,7 @@ def longest_context(spec: ModelSpec, job: TrainJob | ServeJob, gpu: Any, layout:
     check_layout(spec, layout)
     serving = isinstance(job, ServeJob)
     budget = _budget(gpu, layout.gpus, job.gpu_memory_utilization if serving else 1.0, device)
-    hi = limit or spec.max_position_embeddings * 8
+    hi = limit or min(spec.max_position_embeddings * 8, MAX_CONTEXT)  # never past llmsize's context bound
 
     def fits(s: int) -> bool:
         if serving:

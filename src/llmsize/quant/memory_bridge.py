@@ -11,6 +11,7 @@ from fractions import Fraction
 from llmsize.memory import Workload, estimate
 from llmsize.memory.workload import KV_DTYPE_BYTES
 from llmsize.quant.kv import kv_bytes_per_element, kv_rows, kv_row_bytes
+from llmsize.recurrent import STATE_TERM
 from llmsize.quant.weights import WeightPlan
 from llmsize.spec import ModelSpec
 
@@ -31,7 +32,8 @@ def inference_bytes(spec: ModelSpec, plan: WeightPlan, context: int, kv: str, ba
                   kv_cache_dtype=kv.split("_")[0] if native or kv.startswith("fp8") else "bf16")
     bits = float(plan.bits_per_weight) if plan.format.startswith(_DEQUANTIZING) else None
     est = estimate(spec, wl, weights_bytes_override=plan.bytes, weight_bits=bits)
-    kv_term = sum(t.bytes for t in est.terms if t.category == "kv_cache")
+    # the K/V only: a recurrent state (state-space layers) keeps its own dtypes whatever the KV type
+    kv_term = sum(t.bytes for t in est.terms if t.category == "kv_cache" and t.name != STATE_TERM)
     total = est.peak_bytes
     notes = ["total = llmsize.memory's peak for transformers-style generate (the whole context prefilled at "
              "once), with these exact weight bytes"]
