@@ -32,8 +32,9 @@ def inference_bytes(spec: ModelSpec, plan: WeightPlan, context: int, kv: str, ba
                   kv_cache_dtype=kv.split("_")[0] if native or kv.startswith("fp8") else "bf16")
     bits = float(plan.bits_per_weight) if plan.format.startswith(_DEQUANTIZING) else None
     est = estimate(spec, wl, weights_bytes_override=plan.bytes, weight_bits=bits)
-    # the K/V only: a recurrent state (state-space layers) keeps its own dtypes whatever the KV type
-    kv_term = sum(t.bytes for t in est.terms if t.category == "kv_cache" and t.name != STATE_TERM)
+    # the K/V only is rescaled: a recurrent state (state-space layers) keeps its own dtypes whatever the KV type
+    state = sum(t.bytes for t in est.terms if t.name == STATE_TERM)
+    kv_term = sum(t.bytes for t in est.terms if t.category == "kv_cache") - state
     total = est.peak_bytes
     notes = ["total = llmsize.memory's peak for transformers-style generate (the whole context prefilled at "
              "once), with these exact weight bytes"]
@@ -48,6 +49,7 @@ def inference_bytes(spec: ModelSpec, plan: WeightPlan, context: int, kv: str, ba
         kv_term = new_kv
         notes.append(f"KV cache in {kv} blocks: the bf16 cache llmsize.memory counts, at "
                      f"{kv_bytes_per_element(kv)} bytes per value")
+    kv_term += state  # reported with the KV cache: it is what the cache holds besides K and V
     other = total - plan.bytes - kv_term
     if spec.attention.mla:
         notes.append("MLA: transformers caches decompressed K and V per head (counted in total); vLLM, SGLang "
