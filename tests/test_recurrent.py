@@ -36,7 +36,7 @@ def test_state_does_not_grow_with_context():
 
 
 @pytest.mark.parametrize("name, mode", [("small-jamba", "train"), ("small-mamba2", "train"),
-                                        ("small-falcon-h1", "forward"), ("small-falcon-h1", "generate")])
+                                        ("small-falcon-h1", "train"), ("small-lfm2", "train")])
 def test_unmodelled_replays_are_refused_naming_trace(name, mode):
     spec = spec_from_config(STATE["models"][name]["config"], name)
     st = recurrent_state(spec, 2).total

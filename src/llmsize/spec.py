@@ -186,6 +186,7 @@ class SSM:
     bcdt_norms: bool = False  # Jamba: RMSNorms over dt (R), B (N) and C (N)
     chunk_size: int = 256  # Mamba-2: the chunked scan's block length Q (torch path)
     residual_fp32: bool = False  # Mamba2Block: the residual stream kept in fp32 (residual_in_fp32)
+    mup: bool = False  # Falcon-H1: input x ssm_in_multiplier, in_proj output x mup_vector (each a new tensor)
 
     def __post_init__(self) -> None:
         _positive("ssm", inner=self.inner, conv_kernel=self.conv_kernel, n_groups=self.n_groups)

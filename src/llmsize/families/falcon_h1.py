@@ -6,11 +6,13 @@ Source: hf-falcon-h1
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from llmsize.families import _ssm
 from llmsize.families._config import Config, get, integer, llama_like
 from llmsize.spec import ModelSpec, Traits
 
-_TRAITS = Traits(family="falcon_h1", source="hf-falcon-h1", gguf_arch="falcon-h1",
+_TRAITS = Traits(family="falcon_h1", source="hf-falcon-h1", gguf_arch="falcon-h1", embed_scale=True, logits_scale=True,
                  leaves=(("attn_q", "q_proj"), ("attn_k", "k_proj"), ("attn_v", "v_proj"), ("attn_output", "o_proj"),
                          ("ffn_gate", "gate_proj"), ("ffn_up", "up_proj"), ("ffn_down", "down_proj"),
                          ("ssm_in", "in_proj"), ("ssm_out", "out_proj")))
@@ -22,8 +24,9 @@ def read(cfg: Config, name: str) -> ModelSpec:
     c["layer_types"] = ()
     c.pop("sliding_window", None)
     c["mixers"] = ("hybrid",) * c["num_layers"]
-    c["ssm"] = _ssm.mamba2(cfg, c["hidden_size"], inner=integer(cfg, "mamba_d_ssm", default=1024),
-                           gated_norm=bool(get(cfg, "mamba_rms_norm", default=False)), out_bias_key="projectors_bias")
+    ssm = _ssm.mamba2(cfg, c["hidden_size"], inner=integer(cfg, "mamba_d_ssm", default=1024),
+                      gated_norm=bool(get(cfg, "mamba_rms_norm", default=False)), out_bias_key="projectors_bias")
+    c["ssm"] = replace(ssm, mup=True)
     return ModelSpec(**c, traits=_TRAITS)
 
 

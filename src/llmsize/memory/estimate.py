@@ -113,7 +113,9 @@ def _terms(spec: ModelSpec, wl: Workload, cx: Cx, wt, p: Point, om, deq: int) ->
     add(f"weights ({w_name}{', fp32 master copy for autocast' if amp else ''})", base,
         "master_weights" if amp else "weights", f"P·{cx.w} (P = {wt.params:,})", "rajbhandari2020")
     add("LoRA adapters (fp32)", wt.adapter_bytes, "weights", "Σ_adapted r·(n_in + n_out)·4", "peft-lora")
-    add("rotary inv_freq buffers", wt.buffers, "weights", "2·(d_rot/2)·4", "hf-llama")
+    add("rotary inv_freq buffers", wt.buffers, "weights", "2·(d_rot/2)·4" + (
+        " + Falcon-H1 mup_vector L_ssm·(2·d_in + 2·G·N + H)·w" if spec.ssm is not None and spec.ssm.mup else ""),
+        "hf-llama")
     assert wb == base + wt.adapter_bytes + wt.buffers or wb == 0
     if om is not None:
         add(f"optimizer states ({wl.opt})", p.parts.get("optimizer", 0), "optimizer", om.formula, om.source)

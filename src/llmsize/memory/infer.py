@@ -45,10 +45,8 @@ def forward_points(spec: ModelSpec, cx: Cx, W: int, phase: str = "forward", extr
         t = W + kv + state + hold + r.fw_peak
         if t > best[0]:
             best = (t, i, kv, hold, r.fw_peak, state)
-        if lcx.mixer == "attention":
-            kv_new += r.kept - old
-        else:  # a prefill leaves this layer's conv and SSM state in the cache
-            state += r.kept
+        kv_new += r.kept - old
+        state += r.kept_state  # a prefill leaves a state-space layer's conv and SSM state in the cache
     if best[0] >= 0:
         pts.append(Point(phase, {**fixed, "kv": best[2], "held": best[3], "state": best[5]}, f"layer {best[1]}",
                          best[4]))
@@ -61,7 +59,7 @@ def forward_points(spec: ModelSpec, cx: Cx, W: int, phase: str = "forward", extr
 
 def _old_kv(spec: ModelSpec, cx: Cx) -> int:
     """K and V of one layer before this step's append."""
-    if cx.mixer != "attention":  # a recurrent state is updated in place, never re-allocated
+    if cx.mixer == "ssm":  # no K, V (its recurrent state is updated in place, never re-allocated)
         return 0
     a = spec.attention
     n = cx.cache_len

@@ -183,10 +183,17 @@ def layer(g: Sim, cx: Cx, x: Tn, moe: bool, mask: Tn | None,
     s, t = cx.spec, cx.spec.traits
     if s.parallel_residual:
         return _parallel_layer(g, cx, x, mask, old)
+    if cx.mixer == "hybrid":  # Falcon-H1: attention and a Mamba-2 mixer in parallel (states stay live)
+        from llmsize.memory.hybrid import hybrid_layer
+
+        return hybrid_layer(g, cx, x, mask, old, norm, mlp, _add)[:3]
     res = g.view(x)
     pre = t.norm_placement != "post"  # OLMo 2/3 normalise only the branch outputs
     h = norm(g, cx, x) if pre else g.view(x)
-    a, ck, cv = ssm_mixer(g, cx, h) if cx.mixer == "ssm" else attention(g, cx, h, mask, old)
+    if cx.mixer == "ssm":  # its conv and SSM state stay live (the cache); run_layer counts them
+        a, ck, cv = ssm_mixer(g, cx, h)[0], None, None
+    else:
+        a, ck, cv = attention(g, cx, h, mask, old)
     keep_h = h if t.keeps_norm_output else None
     if keep_h is None:
         g.drop(h)

@@ -11,6 +11,7 @@ from functools import lru_cache
 from llmsize.memory.blocks import Cx
 from llmsize.memory.layers import embed, head, layer, position_tables
 from llmsize.memory.sim import Sim
+from llmsize.recurrent import recurrent_state
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,7 @@ class Region:
     pgrad: int = 0
     in_saved: bool = False
     pre_peak: int = 0  # head only: peak before the LM head (final norm), when the body still holds its inputs
+    kept_state: int = 0  # a prefill's conv + SSM state left in the cache (state-space layers)
 
 
 def layer_mask(cx: Cx) -> bool:
@@ -53,7 +55,7 @@ def run_layer(cx: Cx, moe: bool, in_rg: bool, backward: bool) -> Region:
     if layer_mask(cx):
         mask = g.external(0, held=True)  # the model-level mask is counted by the caller
     old = None
-    if cx.cache and cx.cache_len and cx.mixer == "attention":  # K, V before the append (freed by torch.cat)
+    if cx.cache and cx.cache_len and cx.mixer != "ssm":  # K, V before the append (freed by torch.cat)
         a, n = cx.spec.attention, cx.cache_len
         if cx.sliding and cx.spec.sliding_window:  # the view of w - 1 tokens pins the last cat (w tokens)
             n = min(n, cx.spec.sliding_window)
@@ -69,8 +71,12 @@ def run_layer(cx: Cx, moe: bool, in_rg: bool, backward: bool) -> Region:
     kept = (ck.nb if ck is not None else 0) + (cv.nb if cv is not None else 0)
     saved = g.saved_bytes() if backward else 0
     in_saved = backward and xst.saved > 0
+    st = 0
+    if cx.cache and not cx.cache_len and cx.mixer != "attention":
+        rs = recurrent_state(cx.spec, cx.b, cx.c)
+        st = rs.total // rs.layers
     if not backward:
-        return Region(fw_peak=fw_peak, saved=0, out=out.nb, kept=kept)
+        return Region(fw_peak=fw_peak, saved=0, out=out.nb, kept=kept, kept_state=st)
     g.drop(out)  # the next layer owns it (if it saves it, it is counted there)
     start = saved + out.nb
     peak, end, pg = g.backward(out, start)

@@ -38,7 +38,7 @@ def layered(spec: ModelSpec, mode: str) -> bool:
     whose mixer `ssm_mixer.mixer` replays), forward or generate."""
     m = spec.ssm
     return (m is not None and mode in ("forward", "generate")
-            and spec.dense_mlp and "hybrid" not in spec.mixers and not m.residual_fp32)
+            and spec.dense_mlp and not m.residual_fp32)
 
 
 def points(spec: ModelSpec, cx: Cx, W: int, mode: str, new_tokens: int) -> dict[str, Point]:

@@ -52,7 +52,12 @@ def mixer_peak(spec: ModelSpec, b: int, s: int, c: int, cache: bool) -> tuple[in
     A4, th4 = Tp * H * F32, T * H * F32
     conv_state = b * C * K * c
     g = _Live()
-    g.add(T * (2 * d_in + 2 * G * N + H) * c, H * F32)  # in_proj output (gate, xBC, dt are views); A
+    proj, xin = T * (2 * d_in + 2 * G * N + H) * c, T * spec.hidden_size * c
+    if m.mup:  # Falcon-H1: x · ssm_in_multiplier (alive to the split after the conv), in_proj · mup_vector
+        g.add(xin, proj)
+    g.add(proj, H * F32)  # in_proj output (gate, xBC, dt are views); A
+    if m.mup:
+        g.free(proj)
     n = s
     if cache:
         g.add(conv_state)  # update_conv_state: lazily allocated, kept by the cache
@@ -61,6 +66,8 @@ def mixer_peak(spec: ModelSpec, b: int, s: int, c: int, cache: bool) -> tuple[in
             g.add(b * C * K * c)
     g.add(b * C * (n + K - 1) * c, b * C * n * c)  # conv1d output (padded), then its SiLU
     g.free(b * C * (n + K - 1) * c, b * C * K * c if n != s else 0)
+    if m.mup:
+        g.free(xin)
     g.add(T * H * c, T * H * c)  # dt + dt_bias, softplus (then the clamp replaces it)
     g.free(T * H * c)
     g.add(X, Bg, Bh)  # x.float(); B.float(), repeated over heads

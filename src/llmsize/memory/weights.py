@@ -99,6 +99,19 @@ def weights(spec: ModelSpec, wl: Workload, override: int | None = None) -> Weigh
     return _weights(spec, wl.lora, wl.mode, wl.w_bytes, override)
 
 
+def mup_buffers(spec: ModelSpec, w: int) -> int:
+    """Falcon-H1's non-persistent mup_vector: one in_proj-wide row per Mamba-2 mixer, in the weights' dtype.
+
+    B = L_ssm · (2·d_in + 2·G·N + H) · w
+
+    Source: hf-falcon-h1"""
+    m = spec.ssm
+    if m is None or not m.mup:
+        return 0
+    n = sum(spec.has_ssm(i) for i in range(spec.num_layers))
+    return n * (2 * m.inner + 2 * m.n_groups * m.state_size + m.num_heads) * w
+
+
 @lru_cache(maxsize=1024)
 def _weights(spec: ModelSpec, lora: LoRA | None, mode: str, w: int, override: int | None) -> Weights:
     """Bytes of the stored weights and what trains.
@@ -109,7 +122,7 @@ def _weights(spec: ModelSpec, lora: LoRA | None, mode: str, w: int, override: in
     p, n_t, largest, linear_params, largest_lin = _stats(spec)
     base = p * w if override is None else override
     # rotary tables + persistent weight buffers (DeepSeek-V3's router correction bias, in the weights' dtype)
-    buffers = rope_buffers(spec) + count(spec).buffers * w
+    buffers = rope_buffers(spec) + count(spec).buffers * w + mup_buffers(spec, w)
     if lora is not None:
         targets = lora.resolve(spec)
         layers = None if lora.layers is None else set(lora.layers)
