@@ -12,6 +12,7 @@ from llmsize.parallel import Breakdown, Layout, check_layout, per_gpu, placement
 from llmsize.pergpu import job_memory
 from llmsize.planner import jobs
 from llmsize.planner.jobs import ServeJob, TrainJob
+from llmsize.recurrent import recurrent_state
 from llmsize.spec import ModelSpec
 
 VLLM_BLOCK = 16  # tokens per KV block (vLLM's default --block-size on CUDA)
@@ -114,11 +115,15 @@ def kv_budget(spec: ModelSpec, job: ServeJob, gpu: Any, layout: Layout, *, break
     budget = int(gpu.usable * job.gpu_memory_utilization)
     left = budget - mem.peak_bytes - device_bytes
     P = placement(spec, layout.tp, layout.pp, layout.ep)
-    per_tok = round(bd.kv_cache / max(job.context, 1) * max(P.layers) / spec.num_layers * P.kv_fraction)
+    share = max(P.layers) / spec.num_layers * P.kv_fraction
+    state = recurrent_state(spec, 1).total  # state-space layers: a fixed state per sequence, not per token
+    per_tok = round((bd.kv_cache - state) / max(job.context, 1) * share)
     if per_tok <= 0:
-        raise LlmsizeError(f"{spec.name}: the memory model gives no KV cache for this job")
+        raise LlmsizeError(f"{spec.name}: the memory model gives no KV cache for this job" + (
+            f" (no attention layer: its cache is a fixed {state:,} B recurrent state per sequence)" if state else ""))
     blocks = max(left, 0) // (block_size * per_tok)
     tokens = blocks * block_size
+    seqs = tokens // job.context if not state else max(left, 0) // (job.context * per_tok + round(state * share))
     return KvBudget(budget_bytes=budget, weights_bytes=w, activation_bytes=act, device_bytes=device_bytes,
                     kv_bytes=max(left, 0), bytes_per_token=per_tok, blocks=blocks, block_size=block_size,
-                    max_tokens=tokens, max_concurrency=tokens // job.context)
+                    max_tokens=tokens, max_concurrency=seqs)
