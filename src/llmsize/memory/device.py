@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from llmsize.errors import LlmsizeError
 from llmsize.memory.terms import MemoryEstimate, MemTerm
+from llmsize.recurrent import recurrent_state
 from llmsize.spec import ModelSpec
 
 GIB = 1 << 30
@@ -122,12 +123,21 @@ def device_estimate(est: MemoryEstimate, runtime: str = "torch", gpu_memory_byte
                         "graphs", "kwon2023-vllm", "kv_cache"))
         need = seq_tokens if seq_tokens else None
         max_seqs = tokens // need if need else None
+        # ASSUMES: state-space layers hold their transformers-sized state (conv in the compute dtype, SSM fp32)
+        state = recurrent_state(spec, 1, compute_bytes).total
+        if state:  # each sequence also holds a fixed recurrent state
+            max_seqs = kv // ((need or 0) * per_tok + state)
+            notes.append(f"each sequence also holds a {state:,} B recurrent state (state-space layers); "
+                         f"KV tokens count attention layers only")
         d = _finish(runtime, terms, gpu_memory_bytes)
-        fits = kv > 0 and (need is None or tokens >= need * batch)
+        fits = kv > 0 and (need is None or tokens >= need * batch) if not state else max_seqs >= batch
         return DeviceEstimate(runtime=runtime, total_bytes=d.total_bytes, terms=d.terms,
                               gpu_memory_bytes=gpu_memory_bytes, fits=fits, headroom_bytes=d.headroom_bytes,
                               kv_cache_tokens=tokens, max_sequences=max_seqs, notes=tuple(notes))
     # llama.cpp
+    if spec.ssm is not None:
+        raise LlmsizeError(f"{spec.name}: llama.cpp's recurrent-state (r/s) buffers of state-space layers are not "
+                           f"modelled by llmsize; the llama.cpp view covers attention-only models")
     ctx = n_ctx or seq_tokens or spec.max_position_embeddings
     a, ub = spec.attention, min(n_ubatch, ctx)
     compute = ub * (spec.vocab_size + 4 * spec.hidden_size + 2 * spec.mlp.intermediate_size) * 4
