@@ -24,6 +24,9 @@ def megatron_args(s: Any, spec: ModelSpec, job: Any, *, virtual_stages: int | No
     lay = s.layout
     if not isinstance(job, TrainJob):
         raise LlmsizeError("Megatron export is for training")
+    if spec.ssm is not None:
+        raise LlmsizeError(f"Megatron export: {spec.name} has state-space layers; pretrain_gpt.py builds attention "
+                           "models only (Megatron's Mamba hybrids use pretrain_mamba.py, which llmsize does not write)")
     if lay.fsdp is not None or lay.zero > 1:
         raise LlmsizeError(f"Megatron export: {lay.label()} shards like ZeRO-{lay.zero}; Megatron's distributed "
                            "optimizer shards optimizer states only (ZeRO-1); export deepspeed/fsdp/torchtitan for it")
