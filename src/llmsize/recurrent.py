@@ -61,9 +61,12 @@ def replay_refusal(spec: ModelSpec, mode: str, batch: int = 1) -> LlmsizeError:
     layers' scan working set and its backward), naming the exact state and `llmsize trace`."""
     m = spec.ssm
     assert m is not None
-    st = recurrent_state(spec, batch)
     kind = {"mamba2": "Mamba-2", "mamba": "Mamba", "shortconv": "short-conv"}[m.kind]
+    trace = f"measure the peak exactly with `llmsize trace {spec.name} --mode {mode}`"
+    if mode == "train":
+        return LlmsizeError(f"{spec.name}: llmsize does not replay the training backward of {kind} layers within 2%, "
+                            f"so it gives no peak here; {trace}")
+    st = recurrent_state(spec, batch)
     return LlmsizeError(f"{spec.name}: llmsize does not replay the {mode} working set of {kind} layers within 2%, "
                         f"so it gives no peak here (the recurrent state alone is {st.total:,} B for batch {batch}: "
-                        f"{st.conv_bytes:,} B conv + {st.ssm_bytes:,} B SSM); measure the peak exactly with "
-                        f"`llmsize trace {spec.name} --mode {mode}`")
+                        f"{st.conv_bytes:,} B conv + {st.ssm_bytes:,} B SSM); {trace}")
