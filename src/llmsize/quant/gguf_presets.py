@@ -90,6 +90,8 @@ def _gguf_names(t: Tensor) -> Iterator[tuple[str, tuple[int, ...]]]:
             yield f"blk.{i}.{g}.{kind}", (n, two_f // 2, *rest)
     elif base == "ffn_exp_probs_b":
         yield f"blk.{i}.exp_probs_b.bias", t.shape
+    elif base in ("ssm_a", "ssm_d"):  # GGUF names them without a .weight suffix (written F32)
+        yield f"blk.{i}.{base}", t.shape
     else:
         yield f"blk.{i}.{base}.{kind}", t.shape
 

@@ -35,13 +35,16 @@ def attn_v_like(cat: str) -> bool:
 
 
 def allows_quantization(g: GTensor, *, quantize_output: bool = True) -> bool:
-    """tensor_allows_quantization: 2-D/3-D weights other than norms, routers and position tables.
+    """tensor_allows_quantization: 2-D/3-D weights other than norms, routers, position tables and the
+    state-space layers' conv kernels.
 
     Source: llama-quant"""
     if len(g.ne) < 2 or not g.name.endswith("weight"):
         return False
     n = g.name
     if "_norm.weight" in n or "ffn_gate_inp.weight" in n or n == "position_embd.weight":
+        return False
+    if "ssm_conv1d.weight" in n or "shortconv.conv.weight" in n:  # Mamba's, Jamba's, LFM2's small conv kernels
         return False
     return quantize_output or n != "output.weight"
 
