@@ -161,7 +161,7 @@ def mamba1_peak(spec: ModelSpec, b: int, s: int, c: int, cache: bool) -> int:
     return g.peak
 
 
-def _decode_peak(spec: ModelSpec, b: int, c: int) -> int:
+def decode_peak(spec: ModelSpec, b: int, c: int) -> int:
     """Most bytes live in one Mamba-2 decode step's mixer (q = 1, the recurrent update in place).
 
     dA = exp(dt·A) fp32, dB = dt·B and dBx in the compute dtype, state·dA and the new state fp32: 3 fp32 and
@@ -226,7 +226,7 @@ def mixer(g: Sim, cx: Cx, h: Tn) -> tuple[Tn, Tn | None, Tn | None]:
     b, s, c = cx.b, cx.q, cx.c
     T = b * s
     if cx.cache and cx.cache_len:
-        tmp = g.new(_decode_peak(cx.spec, b, c))
+        tmp = g.new(decode_peak(cx.spec, b, c))
         g.drop(tmp)
         return g.new(T * cx.spec.hidden_size * c), None, None
     peak = mamba1_peak(cx.spec, b, s, c, cx.cache) if m.kind == "mamba" else mixer_peak(cx.spec, b, s, c, cx.cache)[0]
