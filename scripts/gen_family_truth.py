@@ -84,6 +84,9 @@ CONFIGS = {
                                                                                      "conv"],
                        bos_token_id=0, eos_token_id=0, pad_token_id=0),
 }
+# parameters only (too large to trace every mode here): each type's transformers default config, which
+# is its reference model's shape (e.g. JambaConfig() is Jamba-v0.1, 52B)
+REFERENCE = {f"default-{t}": dict(model_type=t) for t in ("mamba2", "jamba", "granitemoehybrid", "falcon_h1", "lfm2")}
 # (mode, batch, seq, new tokens, LoRA kind)
 GRID = [("train", 2, 256, 0, None), ("train", 2, 256, 0, "qv"), ("forward", 2, 256, 0, None),
         ("generate", 2, 128, 8, None)]
@@ -156,11 +159,15 @@ def _count_params(path: str, src: dict, only: str) -> None:
     out = json.load(open(path)) if os.path.exists(path) else {"method": "sum(p.numel() for p in "
                                                                        "AutoModelForCausalLM.from_config(cfg).parameters()) "
                                                                        "under FakeTensorMode", **src, "models": {}}
-    for name, cfg in CONFIGS.items():
+    for name, cfg in {**CONFIGS, **REFERENCE}.items():
         if only not in name:
             continue
+        conf = AutoConfig.for_model(**cfg)
+        if name in REFERENCE:  # record the whole config.json transformers would write for it
+            cfg = json.loads(json.dumps({k: v for k, v in conf.to_dict().items() if not k.startswith("_")},
+                                        default=str).replace("Infinity", '"inf"'))  # strict JSON
         with FakeTensorMode():
-            m = AutoModelForCausalLM.from_config(AutoConfig.for_model(**cfg), dtype=torch.bfloat16)
+            m = AutoModelForCausalLM.from_config(conf, dtype=torch.bfloat16)
         body = m.get_decoder() if hasattr(m, "get_decoder") else m.model
         layers = getattr(body, "layers", None) or getattr(body, "h")
         out["models"][name] = {"config": cfg, "model_type": cfg["model_type"],
