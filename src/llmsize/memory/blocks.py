@@ -239,7 +239,7 @@ def gated_mlp(g: Sim, cx: Cx, x: Tn, f: int, fused: bool, act_name: str, bias: b
     Source: hf-llama"""
     d, T, c = cx.spec.hidden_size, cx.T, cx.c
     if fused:
-        gu = linear(g, cx, x, d, 2 * f, "gate_up_proj", bias)
+        gu = linear(g, cx, x, d, 2 * f, leaves[1], bias)  # the fused [gate; up] leaf (Phi-3 gate_up_proj)
         gate, up = g.view(gu, gu.nb // 2), g.view(gu, gu.nb // 2)
         g.op((gu,), (gate, up))
         g.drop(gu)

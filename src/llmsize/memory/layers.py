@@ -50,10 +50,11 @@ def mlp(g: Sim, cx: Cx, x: Tn, moe: bool) -> Tn:
     if moe:
         return moe_block(g, cx, x)
     m = s.mlp
-    if m.kind == "gated":
-        return gated_mlp(g, cx, x, m.intermediate_size, m.fused_gate_up, m.activation, m.bias,
-                         p_drop=s.hidden_dropout if s.traits.gated_mlp_dropout else 0.0)
     t = s.traits
+    if m.kind == "gated":  # the family's leaf names, so LoRA adapters land where peft puts them (LFM2: w1/w3/w2)
+        return gated_mlp(g, cx, x, m.intermediate_size, m.fused_gate_up, m.activation, m.bias,
+                         leaves=(t.leaf("ffn_gate"), t.leaf("ffn_up"), t.leaf("ffn_down")),
+                         p_drop=s.hidden_dropout if t.gated_mlp_dropout else 0.0)
     return plain_mlp(g, cx, x, m.intermediate_size, m.activation, (t.leaf("ffn_up"), t.leaf("ffn_down")),
                      s.hidden_dropout, consume=t.mlp_inline)
 

@@ -145,11 +145,24 @@ def layer_regions(cx: Cx, x0_rg: bool, backward: bool) -> list[Region]:
     """The replay of every layer, each distinct kind replayed once."""
     memo: dict[tuple[int, bool, bool], Region] = {}
     out = []
-    for i, (lcx, moe) in enumerate(_kinds(cx)):
-        rg = x0_rg if i == 0 else True
+    rg = x0_rg
+    for lcx, moe in _kinds(cx):
         key = (id(lcx), moe, rg)
         r = memo.get(key)
         if r is None:
             r = memo[key] = run_layer(lcx, moe, rg, backward)
         out.append(r)
+        rg = rg or _trains(lcx)
     return out
+
+
+def _trains(cx: Cx) -> bool:
+    """Whether a layer's output requires grad even when its input does not: it has trainable weights.
+    Assumed of attention layers (every LoRA target list adapts them); a state-space layer trains only
+    when a target names one of its own linears (LFM2's conv layers before the first adapted attention
+    layer pass no gradient down)."""
+    if cx.mixer != "ssm" or cx.train_base:
+        return True
+    t = cx.spec.traits
+    own = {t.leaf(r) for r in ("ssm_in", "ssm_x", "ssm_dt", "ssm_out", "ffn_gate", "ffn_up", "ffn_down")}
+    return bool(cx.lora & own)

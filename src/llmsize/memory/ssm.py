@@ -36,9 +36,10 @@ def replayed(spec: ModelSpec, mode: str) -> bool:
 
 def layered(spec: ModelSpec, mode: str) -> bool:
     """Whether the generic layer replay covers this hybrid (attention + MLP layers, state-space layers
-    whose mixer `ssm_mixer.mixer` replays), forward or generate."""
+    whose mixer `ssm_mixer.mixer` replays): forward and generate, and training for LFM2's short conv
+    (the Mamba scans' backward is not replayed)."""
     m = spec.ssm
-    return (m is not None and mode in ("forward", "generate")
+    return (m is not None and (mode in ("forward", "generate") or m.kind == "shortconv")
             and spec.dense_mlp and not m.residual_fp32)
 
 

@@ -6,7 +6,7 @@ Source: hf-mamba2
 """
 from __future__ import annotations
 
-from llmsize.memory.blocks import Cx
+from llmsize.memory.blocks import Cx, linear
 from llmsize.memory.sim import Sim, Tn
 from llmsize.recurrent import SSM_STATE_BYTES
 from llmsize.spec import ModelSpec
@@ -181,14 +181,18 @@ def decode_peak(spec: ModelSpec, b: int, c: int) -> int:
 def _shortconv(g: Sim, cx: Cx, h: Tn) -> tuple[Tn, Tn | None]:
     """LFM2's Lfm2ShortConv.slow_forward: BCx = in_proj(h) (T·3d), Bx = B·x, the causal conv (b·d·(s + K - 1),
     sliced), y = C·conv, y contiguous, out_proj. With a cache the prompt's last K inputs stay (b·d·K·c).
+    In training each product saves its two inputs (views of BCx, the conv output) and the conv its input.
 
     Source: hf-lfm2"""
-    m = cx.spec.ssm
+    s_, m = cx.spec, cx.spec.ssm
     assert m is not None
-    b, s, d, c, K = cx.b, cx.q, cx.spec.hidden_size, cx.c, m.conv_kernel
+    b, s, d, c, K = cx.b, cx.q, s_.hidden_size, cx.c, m.conv_kernel
     T = b * s
-    bcx = g.new(T * 3 * d * c)
-    bx = g.new(T * d * c)
+    bcx = linear(g, cx, h, d, 3 * d, s_.traits.leaf("ssm_in"), m.in_bias)
+    B, C, x = (g.view(bcx, T * d * c) for _ in range(3))
+    g.op((bcx,), (B, C, x))
+    bx = g.new(T * d * c, bcx.rg)
+    g.op((B, x), (bx,), (B, x))
     state = None
     if cx.cache and cx.cache_len:  # decode: cat(state, Bx), conv over K + 1, in-place state update
         cat = g.new(b * d * (K + s) * c)
@@ -203,13 +207,19 @@ def _shortconv(g: Sim, cx: Cx, h: Tn) -> tuple[Tn, Tn | None]:
                 pad = g.new(b * d * K * c)
                 g.drop(bx)
                 bx = pad
-        conv = g.new(b * d * (n + K - 1) * c)
+        conv = g.new(b * d * (n + K - 1) * c, bx.rg or cx.train_base)
+        g.op((bx,), (conv,), (bx,),  # ConvolutionBackward saves its input whenever anything needs a grad
+             pgrad=(d * K + (d if m.conv_bias else 0)) * cx.w if cx.train_base else 0)
         g.drop(bx)
-    y = g.new(T * d * c)
-    yc = g.new(T * d * c)
+    cs = g.view(conv, T * d * c)  # [..., :s]
+    g.op((conv,), (cs,))
+    y = g.new(T * d * c, C.rg or cs.rg)
+    g.op((C, cs), (y,), (C, cs))
+    yc = g.new(T * d * c, y.rg)
+    g.op((y,), (yc,))
     g.drop(y)
-    out = g.new(T * d * c)
-    g.drop(yc, conv, bcx)
+    out = linear(g, cx, yc, d, d, s_.traits.leaf("ssm_out"), m.out_bias)
+    g.drop(yc, cs, conv, B, C, x, bcx)
     return out, state
 
 
