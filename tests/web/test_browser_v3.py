@@ -26,3 +26,18 @@ def test_qlora_has_the_one_verdict_of_the_cli_on_every_tab(pg, model, gpu):  # n
     seen["memory-tab"] = pg.get_by_test_id("memory-verdict").inner_text()
     assert set(seen.values()) == {want}, seen
     assert f"{cli['device']['total_bytes']:,}" in pg.locator("#panel-memory").inner_text()
+
+
+def test_weights_default_to_the_checkpoints_own_format(pg):  # noqa: F811
+    """The Weights menu starts at the model's own format, as every command's default (it started at bf16)."""
+    load(pg, "?m=gpt-oss-120b&tab=memory&w.gpu=H100")
+    menu = pg.get_by_label("Weights", exact=True)
+    assert menu.input_value() == "native"
+    assert menu.locator("option:checked").inner_text().startswith("mxfp4")
+    cli = cli_json("quant", "gpt-oss-120b", "--format", "mxfp4", "--gpu", "H100", "--context", "8704")
+    assert f"{cli['rows'][0]['total_bytes']:,}" in pg.locator("#panel-memory").inner_text()
+    assert "w.weights" not in pg.url  # the default is not written into the link
+    load(pg, "?m=Llama-3.1-8B&tab=memory&w.gpu=H100")
+    assert pg.get_by_label("Weights", exact=True).locator("option:checked").inner_text().startswith("bf16")
+    cli = cli_json("infer", "Llama-3.1-8B", "--context", "8192", "--new-tokens", "512", "--gpu", "H100")
+    assert f"{cli['device']['total_bytes']:,}" in pg.locator("#panel-memory").inner_text()

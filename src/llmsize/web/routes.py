@@ -159,6 +159,9 @@ def _spec_dict(loaded: Any) -> dict[str, Any]:
     for k in ("moe_layers", "layer_types"):  # per-layer lists: as counts, the page shows no more
         d[k] = dict(Counter(str(v).lower() for v in d[k]))
     d["origin"] = loaded.origin
+    from llmsize.quant.native import native_weights
+
+    d["weights"] = native_weights(loaded).as_dict()  # the checkpoint's own format: the Weights menu's default
     return d
 
 

@@ -2,7 +2,7 @@
 import { $, $$, h, placeholder, replace } from "./ui.js";
 import { initLang, t } from "./i18n.js";
 import { renderParams } from "./sections.js";
-import { SECTIONS, summaryStats, workloadFields, hardwareFields, knownValue } from "./sections2.js";
+import { SECTIONS, summaryStats, workloadFields, hardwareFields, knownValue, nativeLabel, setNative } from "./sections2.js";
 import { KNOBS, readURL, refuseUnknown, refused, state, writeURL, query } from "./urlstate.js";
 import { anyInvalid, checkInt, humanize, mark } from "./fields.js";
 import { initSource, initPresets, syncSource } from "./source.js";
@@ -86,6 +86,10 @@ async function run(my, signal) {
     if (e.name === "AbortError" || my !== seq) return;
     showError(e.message);
     return;
+  }
+  if (setNative(spec.weights)) {  // another model: the Weights menu's "native" names its own format
+    const opt = $('#w-weights option[value="native"]');
+    if (opt) opt.textContent = nativeLabel();
   }
   $("#model-error").hidden = true;
   $("#results").classList.remove("stale");
