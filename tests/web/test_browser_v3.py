@@ -3,6 +3,8 @@ the QLoRA verdict, the Weights menu's default, Spanish for what-if texts and ser
 test failed against the page before its fix (commit history of branch issue-16c)."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from .conftest import cli_json
@@ -30,16 +32,16 @@ def test_qlora_has_the_one_verdict_of_the_cli_on_every_tab(pg, model, gpu):  # n
 
 def test_weights_default_to_the_checkpoints_own_format(pg):  # noqa: F811
     """The Weights menu starts at the model's own format, as every command's default (it started at bf16)."""
-    load(pg, "?m=gpt-oss-120b&tab=memory&w.gpu=H100")
+    load(pg, "?m=gpt-oss-120b&tab=memory&w.gpu=H100-SXM")
     menu = pg.get_by_label("Weights", exact=True)
     assert menu.input_value() == "native"
     assert menu.locator("option:checked").inner_text().startswith("mxfp4")
-    cli = cli_json("quant", "gpt-oss-120b", "--format", "mxfp4", "--gpu", "H100", "--context", "8704")
+    cli = cli_json("quant", "gpt-oss-120b", "--format", "mxfp4", "--gpu", "H100-SXM", "--context", "8704")
     assert f"{cli['rows'][0]['total_bytes']:,}" in pg.locator("#panel-memory").inner_text()
     assert "w.weights" not in pg.url  # the default is not written into the link
-    load(pg, "?m=Llama-3.1-8B&tab=memory&w.gpu=H100")
+    load(pg, "?m=Llama-3.1-8B&tab=memory&w.gpu=H100-SXM")
     assert pg.get_by_label("Weights", exact=True).locator("option:checked").inner_text().startswith("bf16")
-    cli = cli_json("infer", "Llama-3.1-8B", "--context", "8192", "--new-tokens", "512", "--gpu", "H100")
+    cli = cli_json("infer", "Llama-3.1-8B", "--context", "8192", "--new-tokens", "512", "--gpu", "H100-SXM")
     assert f"{cli['device']['total_bytes']:,}" in pg.locator("#panel-memory").inner_text()
 
 
@@ -89,3 +91,14 @@ def test_spanish_what_if_texts_and_server_messages(browser, server):  # noqa: F8
             missing[q] = got
     assert not missing, missing
     c.close()
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_planner_table_shows_time_and_cost_without_scrolling(pg, lang):  # noqa: F811
+    """On a 1366-px screen the best-of-each-GPU table fits its card: time and cost were off to the right."""
+    load(pg, f"?lang={lang}&m=Llama-3.1-70B&mode=train&tab=plan&w.gpu=H100-SXM&w.n=8")
+    wrap = pg.locator("#panel-plan .tbl-wrap").first
+    assert wrap.evaluate("(e) => e.scrollWidth <= e.clientWidth + 1"), wrap.evaluate("(e) => [e.scrollWidth, e.clientWidth]")
+    cells = wrap.locator("tbody tr").first.locator("td").all_inner_texts()
+    assert any(re.search(r"\d (years|days|años|días)$", c) for c in cells), cells  # the time
+    assert any(re.fullmatch(r"\$[\d,.]+( million)?|[\d.,]+( millones)? \$", c) for c in cells), cells  # the cost
