@@ -43,13 +43,36 @@ def test_quant_text_and_qlora():
     assert json.loads(r.stdout)["lora_params"] == 2 * 8 * (2 * 512 + 2 * 384 + 3 * 768)
 
 
+def test_qlora_with_a_gpu_has_the_train_verdict():
+    """`quant --qlora --gpu`: the peak plus CUDA context and allocator reserve against the usable memory,
+    counted as `train --gpu` counts them (the web page's QLoRA verdict)."""
+    from llmsize.catalog.hardware import parse_gpu
+    from llmsize.load import load_preset
+    from llmsize.memory.device import CUDA_CONTEXT, device_estimate
+    from llmsize.quant.qlora import qlora_peak
+
+    peak_est = qlora_peak(load_preset("Llama-3.1-8B").spec, rank=16, seq_len=4096)
+    for gpu, fits in (("A10G", True), ("0.5GiB", False)):
+        r = run(["quant", "Llama-3.1-8B", "--qlora", "--rank", "16", "--context", "4096", "--gpu", gpu, "--json"])
+        assert r.returncode == 0, r.stderr
+        d = json.loads(r.stdout)
+        dev, usable = d["device"], parse_gpu(gpu).usable
+        assert d["peak"]["peak_bytes"] == peak_est.peak_bytes
+        assert dev["total_bytes"] == device_estimate(peak_est, "torch", usable).total_bytes  # as train --gpu counts
+        assert dev["total_bytes"] > peak_est.peak_bytes + CUDA_CONTEXT and dev["gpu_memory_bytes"] == usable
+        assert dev["fits"] is fits and dev["headroom_bytes"] == dev["gpu_memory_bytes"] - dev["total_bytes"]
+        text = run(["quant", "Llama-3.1-8B", "--qlora", "--rank", "16", "--context", "4096", "--gpu", gpu]).stdout
+        assert ("does not fit" in text) is not fits and "headroom" in text
+    assert json.loads(run(["quant", "Llama-3.1-8B", "--qlora", "--json"]).stdout)["device"] is None
+
+
 @pytest.mark.parametrize("args,needle", [
     (["--format", "nf5"], "unknown weight format 'nf5'"),
     (["--format", "gptq-int4-g100"], "does not divide"),
     (["--kv-cache", "q3"], "unknown KV-cache dtype"),
     (["--gpu", "H1000"], "unknown GPU"),
     (["--tensors"], "--tensors needs exactly one --format"),
-    (["--qlora", "--gpu", "H100"], "--gpu does not apply with --qlora"),
+    (["--qlora", "--gpu", "H1000"], "unknown GPU"),
     (["--qlora", "--format", "nf4"], "--format does not apply with --qlora"),
     (["--qlora", "--kv-cache", "fp8"], "--kv-cache does not apply with --qlora"),
     (["--qlora", "--tensors"], "--tensors does not apply with --qlora"),

@@ -24,6 +24,7 @@ def post(client, path, body):
       "Q4_K_M", "--format", "gptq-int4-g128"]),
     ({"formats": ["Q4_K_M"], "tensors": True, "context": 2048}, ["--format", "Q4_K_M", "--tensors", "--context", "2048"]),
     ({"qlora": True, "rank": 16}, ["--qlora", "--rank", "16"]),
+    ({"qlora": True, "rank": 16, "gpu": "A10G", "context": 4096}, ["--qlora", "--rank", "16", "--gpu", "A10G", "--context", "4096"]),
     ({"qlora": True, "rank": 8, "adapter_dtype": "bf16", "context": 2048, "batch": 2},
      ["--qlora", "--rank", "8", "--adapter-dtype", "bf16", "--context", "2048", "--batch", "2"]),
 ])
@@ -95,7 +96,7 @@ def test_scaling_compare_whatif_equal_cli(client):
     ("quant", {"model": LLAMA, "formats": ["Q9_X"]}, "unknown weight format"),
     ("quant", {"model": LLAMA, "gpu": "H1000"}, "did you mean"),
     ("quant", {"model": LLAMA, "tensors": True}, "exactly one format"),
-    ("quant", {"model": LLAMA, "qlora": True, "gpu": "H100"}, "--gpu does not apply with --qlora"),
+    ("quant", {"model": LLAMA, "qlora": True, "gpu": "H1000"}, "did you mean"),
     ("quant", {"model": LLAMA, "qlora": True, "formats": ["nf4"], "kv_cache": "fp8"}, "--format, --kv-cache do not"),
     ("quant", {"model": LLAMA, "rank": 8}, "--rank needs --qlora"),
     ("quant", {"model": LLAMA, "adapter_dtype": "bf16"}, "--adapter-dtype needs --qlora"),

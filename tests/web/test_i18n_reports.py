@@ -2,7 +2,8 @@
 thumb, quantization format label, planner rejection reason and cost note that the API emits for a
 representative set of models and workloads has a Spanish rendering in es.json's "@report" catalog (exact
 strings, or patterns whose captured parts - layer numbers, dtypes, sizes - are kept). The API stays English
-(it is the CLI's --json); i18n.js applies the same catalog when it renders a report string."""
+(it is the CLI's --json); i18n.js applies the same catalog when it renders a report string, the Design
+tab's what-if texts and every error detail (422) the page can cause."""
 from __future__ import annotations
 
 import json
@@ -81,11 +82,51 @@ def cost_strings(rep: dict) -> set[str]:
 
 
 def design_strings(rep: dict) -> set[str]:
-    return set(rep.get("notes") or []) | ({rep["budget"]["note"]} if rep["budget"].get("note") else set())
+    missing_setup = {n.removeprefix("training setup (planner): ") for c in rep["candidates"] for n in c.get("notes") or []
+                     if n.startswith("training setup (planner): ")}  # the training card's "No training setup: ..."
+    return set(rep.get("notes") or []) | ({rep["budget"]["note"]} if rep["budget"].get("note") else set()) | missing_setup
 
 
 def params_strings(rep: dict) -> set[str]:
     return {x["name"] for x in rep["terms"]} | set(rep.get("notes") or []) | {k["kind"] for k in rep.get("layer_kinds") or []}
+
+
+def whatif_strings(rep: dict) -> set[str]:
+    """What the Design tab's what-if card shows: the description, each variant's label, the notes."""
+    return {s for s in [rep.get("description"), *(v["label"] for v in rep.get("variants") or []),
+                        *(rep.get("notes") or [])] if s}
+
+
+K = {"hidden": 4096, "layers": 32, "heads": 32, "vocab": 32000}
+CFG = '{"model_type": "llama", "hidden_size": 4096, "num_hidden_layers": 2, "num_attention_heads": 2, "vocab_size": 10'
+# requests the page can send that the API refuses (422): an inconsistent model from the knobs or an
+# uploaded config.json, a budget the Design tab cannot shape, a what-if that does not apply; the page
+# shows each detail, rendered by the same catalog, so each needs a Spanish rendering too
+ERROR_CASES = [
+    ("params", {"model": {"knobs": {**K, "heads": 3}}}),
+    ("params", {"model": {"knobs": {**K, "kv_heads": 3}}}),
+    ("params", {"model": {"knobs": {**K, "experts": 8, "top_k": 9}}}),
+    ("params", {"model": {"knobs": {**K, "top_k": 2}}}),
+    ("params", {"model": {"config_text": '{"a": 1,}'}}),
+    ("params", {"model": {"config_text": "", "config_name": "mine.json"}}),
+    ("params", {"model": {"config_text": '{"a": 1} x'}}),
+    ("params", {"model": {"config_text": '{"a" 1}'}}),
+    ("params", {"model": {"config_text": '{"a": 1 "b": 2}'}}),
+    ("params", {"model": {"config_text": "[1, 2]"}}),
+    ("params", {"model": {"config_text": '{"model_type": "zzz"}'}}),
+    ("params", {"model": {"config_text": "{}"}}),
+    ("params", {"model": {"config_text": '{"model_type": "llama"}'}}),
+    ("params", {"model": {"config_text": CFG.replace("4096", "-1") + "}"}}),
+    ("quant", {"model": {"knobs": {**K, "hidden": 100, "heads": 4}}, "context": 1024, "formats": ["gptq-int4-g128"]}),
+    ("design", {"params": "999999T"}),
+    ("design", {"params": "0.001"}),
+    ("design", {"compute": "1"}),
+    ("design", {"gpu_hours": "100000", "setting": {"gpu": "T4", "context": 8704, "batch": 1}}),
+    ("whatif", {"what": "shape", "model": MOE}),
+    ("whatif", {"what": "moe", "model": {"preset": "Qwen3-30B-A3B"}}),
+    ("params", {"model": {"knobs": {**K, "hidden": 0}}}),
+    ("params", {"model": {"knobs": {**K, "layers": 99999}}}),
+]
 
 
 DESIGN_SETTING = {"gpu": "A10G", "context": 8704, "batch": 1}
@@ -94,6 +135,8 @@ CASES = [
       for kind, amount in [("params", "7B"), ("compute", "1e23"), ("gpu_hours", "100000")]
       for law in ["chinchilla", "approach3", "besiroglu", "kaplan"]],
     ("design", {"gpu_hours": "100000", "tokens": "1T", "setting": DESIGN_SETTING}, design_strings),
+    ("design", {"params": "7B", "setting": {**DESIGN_SETTING, "gpu": "T4"}}, design_strings),
+    ("design", {"params": "70B", "setting": {**DESIGN_SETTING, "gpu": "RTX-4090"}}, design_strings),
     ("params", {"model": L8}, params_strings),
     ("params", {"model": MOE}, params_strings),
     ("params", {"model": MLA}, params_strings),
@@ -128,11 +171,23 @@ CASES = [
         ({"mode": "train", "micro_batch": 4, "seq": 8192, "recompute": False}, 16)]],
     *[("cost", {"model": m, "job": job, "counts": [1, 8]}, cost_strings) for m in (L8, MLA)
       for job in [{"mode": "serve"}, {"mode": "train", "tokens": 1e11}]],
+    *[("whatif", {"what": w, "model": m, "setting": DESIGN_SETTING}, whatif_strings)
+      for w in ("attention", "vocab", "quant", "sparse24") for m in (L8, MOE, MLA, {"preset": "gpt-oss-20b"}, {"preset": "gpt2"})],
+    *[("whatif", {"what": w, "model": m, "setting": DESIGN_SETTING}, whatif_strings)
+      for w in ("shape", "moe") for m in (L8, {"preset": "gpt2"}, SMALL)],
 ]
 
 
 @pytest.fixture(scope="module")
 def emitted(client):
+    from llmsize.web import budget
+
+    with pytest.MonkeyPatch.context() as mp:  # what the reports say, not how fast a shared machine says it
+        mp.setattr(budget, "BUDGET_S", 120.0)
+        return _emitted(client)
+
+
+def _emitted(client) -> dict[str, str]:
     seen: dict[str, str] = {}
     for path, body, pick in CASES:
         r = client.post(f"/api/v1/{path}", json=body)
@@ -141,6 +196,10 @@ def emitted(client):
             seen.setdefault(s, f"{path} {json.dumps(body)}")
     for f in client.get("/api/v1/meta").json()["options"]["formats"]:  # the form's weight formats
         seen.setdefault(f["label"], "meta formats")
+    for path, body in ERROR_CASES:
+        r = client.post(f"/api/v1/{path}", json=body)
+        assert r.status_code == 422, (path, body, r.text[:300])
+        seen.setdefault(r.json()["detail"], f"{path} {json.dumps(body)} (422)")
     return seen
 
 

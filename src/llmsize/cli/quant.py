@@ -15,7 +15,8 @@ from llmsize.load import Loaded
 
 @click.command("quant")
 @model_options
-@click.option("--gpu", help="GPU name (H100, 'RTX 4090', ...) or memory size (24GiB, 80GB).")
+@click.option("--gpu", help="GPU name (H100, 'RTX 4090', ...) or memory size (24GiB, 80GB); with --qlora, "
+                            "whether the training step fits.")
 @click.option("--context", type=click.IntRange(min=1),
               help="Tokens per sequence [default: the model's maximum; 1024 with --qlora].")
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Sequences decoded together.")
@@ -43,7 +44,7 @@ def quant_cmd(model: Loaded, gpu: str | None, context: int | None, batch: int, k
     Examples:
       llmsize quant Llama-3.1-8B --gpu "RTX 4090" --context 8192
       llmsize quant Mixtral-8x7B-v0.1 --format Q4_0 --tensors
-      llmsize quant Llama-2-7b-hf --qlora --rank 64
+      llmsize quant Llama-2-7b-hf --qlora --rank 64 --gpu A10G
     """
     from llmsize.quant.report import check_options, unique_formats
 
@@ -59,7 +60,8 @@ def quant_cmd(model: Loaded, gpu: str | None, context: int | None, batch: int, k
         adapter_dtype = "fp32" if adapter_dtype is None else adapter_dtype
 
         if as_json:
-            emit_json(qlora_report(spec, rank=rank, adapter_dtype=adapter_dtype, context=context, batch=batch))
+            emit_json(qlora_report(spec, rank=rank, adapter_dtype=adapter_dtype, context=context, batch=batch,
+                                   gpu=gpu))
             return
         q, peak, seq = qlora_result(spec, rank=rank, adapter_dtype=adapter_dtype, context=context, batch=batch)
         c = console()
@@ -72,6 +74,14 @@ def quant_cmd(model: Loaded, gpu: str | None, context: int | None, batch: int, k
                 f"[/bold] in {peak.peak_phase}")
         c.print(table(None, ["term", ("bytes", "right"), ("", "right")],
                       [(t.name, f"{t.bytes:,}", fmt_bytes(t.bytes, units)) for t in peak.terms]))
+        if gpu is not None:
+            from llmsize.quant.report import qlora_device
+
+            dev, g = qlora_device(peak, gpu)
+            verdict = "[green]fits[/green]" if dev.fits else "[red]does not fit[/red]"
+            c.print(f"On {g.name} ({fmt_bytes(g.usable, units)} usable): [bold]{fmt_bytes(dev.total_bytes, units)}"
+                    f"[/bold] with CUDA context + allocator")
+            c.print(f"{verdict}: headroom {fmt_bytes(dev.headroom_bytes, units)}")
         for n in q.notes[1:]:
             c.print(f"note: {n}")
         return

@@ -21,14 +21,30 @@ def qlora_result(spec: ModelSpec, *, rank: int = 64, adapter_dtype: str = "fp32"
             qlora_peak(spec, rank=rank, seq_len=seq, batch=batch), seq)
 
 
+def qlora_device(peak: Any, gpu: str) -> tuple[Any, Any]:
+    """(device estimate, GPU) of a QLoRA step on `gpu`: the peak plus CUDA context and the caching
+    allocator's reserve against the GPU's usable memory, as `llmsize train --gpu` counts them."""
+    from llmsize.catalog.hardware import parse_gpu
+    from llmsize.memory.device import device_estimate
+
+    g = parse_gpu(gpu)
+    return device_estimate(peak, "torch", g.usable), g
+
+
 def qlora_report(spec: ModelSpec, *, rank: int = 64, adapter_dtype: str = "fp32", context: int | None = None,
-                 batch: int = 1) -> dict[str, Any]:
-    """`llmsize quant --qlora --json`."""
+                 batch: int = 1, gpu: str | None = None) -> dict[str, Any]:
+    """`llmsize quant --qlora --json`; with `gpu`, the device view and fit verdict (`device`), the same
+    shape as `llmsize train --gpu --json`'s."""
     check_all("", {"--context": (context, "context"), "--batch": (batch, "batch"), "--rank": (rank, "width")})
     q, peak, seq = qlora_result(spec, rank=rank, adapter_dtype=adapter_dtype, context=context, batch=batch)
     d = q.as_dict()
     d["peak"] = dict(seq_len=seq, batch=batch, peak_bytes=peak.peak_bytes, phase=peak.peak_phase,
                      terms=[dict(name=t.name, bytes=t.bytes, category=t.category) for t in peak.terms])
+    d["device"] = None
+    if gpu is not None:
+        from llmsize.memory.report import _dev_dict
+
+        d["device"] = _dev_dict(*qlora_device(peak, gpu))
     return d
 
 
@@ -56,8 +72,7 @@ def check_options(*, qlora: bool, gpu: str | None = None, formats: Sequence[str]
     """Refuse options that the chosen mode would ignore: the format table's with `qlora`, the QLoRA
     ones without it (None / empty / False = not given)."""
     if qlora:
-        given = [n for n, v in (("--gpu", gpu is not None), ("--format", bool(formats)), ("--kv-cache", kv is not None),
-                                ("--tensors", tensors)) if v]
+        given = [n for n, v in (("--format", bool(formats)), ("--kv-cache", kv is not None), ("--tensors", tensors)) if v]
         if given:
             raise LlmsizeError(f"{', '.join(given)} {'does' if len(given) == 1 else 'do'} not apply with --qlora")
     else:
@@ -99,4 +114,4 @@ def quant_report(model: Loaded, *, gpu: str | None = None, context: int | None =
     return d
 
 
-__all__ = ["check_options", "file_vs_prediction", "qlora_report", "qlora_result", "quant_report", "unique_formats"]
+__all__ = ["check_options", "file_vs_prediction", "qlora_device", "qlora_report", "qlora_result", "quant_report", "unique_formats"]

@@ -70,6 +70,7 @@ class Guard:
     def __init__(self, app: Any, limit: int = MAX_BODY, allow_hosts: frozenset[str] = frozenset(),
                  queries: dict[str, frozenset[str]] | None = None) -> None:
         self.app, self.limit, self.allow_hosts, self.queries = app, limit, allow_hosts, queries
+        self.replies = Replies()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -92,7 +93,18 @@ class Guard:
                 await _reply(send_with_headers, *got)
                 return
             body = got
-        sent = False
+            key = self.replies.key(scope, body)
+            hit = self.replies.get(key)
+            if hit is not None:  # the same request bytes as an earlier report: its answer, as it was sent
+                await _send_json(send_with_headers, 200, hit)
+                return
+            await self.replies.record(key, self._call(scope, body, receive, send_with_headers))
+            return
+        await self._call(scope, body, receive, send_with_headers)
+
+    async def _call(self, scope: dict[str, Any], body: bytes, receive: Any, send: Any) -> int:
+        """The app on `body` (already read in full); the response status."""
+        sent, status = False, 0
 
         async def replay() -> dict[str, Any]:
             nonlocal sent
@@ -101,7 +113,14 @@ class Guard:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()  # http.disconnect, when the client goes
 
-        await self.app(scope, replay, send_with_headers)
+        async def send_seen(msg: dict[str, Any]) -> None:
+            nonlocal status
+            if msg["type"] == "http.response.start":
+                status = msg["status"]
+            await send(msg)
+
+        await self.app(scope, replay, send_seen)
+        return status
 
     def _refusal(self, scope: dict[str, Any]) -> tuple[int, str] | None:
         headers = dict(scope.get("headers", []))
@@ -155,12 +174,62 @@ class Guard:
 
 
 async def _reply(send: Any, status: int, detail: str) -> None:
-    body = json.dumps({"detail": detail}).encode()
+    await _send_json(send, status, json.dumps({"detail": detail}).encode(), close=status in (408, 413, 400))
+
+
+async def _send_json(send: Any, status: int, body: bytes, close: bool = False) -> None:
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    if status in (408, 413, 400):
+    if close:
         headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+class Replies:
+    """Answers of pure reports by the exact request that asked (method, path, query, content type and
+    body bytes, hashed): a repeated request is answered from here, after the Host, Origin, query and
+    size checks, without parsing or validating it again. Only a 200 whose body a report route served
+    through `llmsize.web.routes.cached` is kept (never an error, never an answer cut off)."""
+
+    SIZE = 512
+
+    def __init__(self) -> None:
+        from collections import OrderedDict
+
+        self.answers: OrderedDict[bytes, bytes] = OrderedDict()
+
+    @staticmethod
+    def key(scope: dict[str, Any], body: bytes) -> bytes:
+        import hashlib
+
+        ctype = next((v for k, v in scope.get("headers", []) if k == b"content-type"), b"")
+        h = hashlib.blake2b(digest_size=32)
+        for part in (scope.get("method", "").encode(), scope.get("path", "").encode("utf-8", "surrogateescape"),
+                     scope.get("query_string", b""), ctype):
+            h.update(len(part).to_bytes(8, "little") + part)
+        h.update(body)
+        return h.digest()
+
+    def get(self, key: bytes) -> bytes | None:
+        hit = self.answers.get(key)
+        if hit is not None:
+            self.answers.move_to_end(key)
+        return hit
+
+    async def record(self, key: bytes, call: Any) -> None:
+        """Run `call` (the app answering) and keep its answer if it was a report served whole."""
+        from llmsize.web.routes import ANSWERED
+
+        served: list[bytes] = []
+        token = ANSWERED.set(served)
+        try:
+            status = await call
+        finally:
+            ANSWERED.reset(token)
+        if status == 200 and len(served) == 1:
+            self.answers[key] = served[0]
+            if len(self.answers) > self.SIZE:
+                self.answers.popitem(last=False)
 
 
 _TYPE_TAGS = {"int", "str", "float", "bool", "list", "dict", "none"}

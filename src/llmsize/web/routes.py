@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter, OrderedDict
 from collections.abc import Callable
+from contextvars import ContextVar
 from functools import lru_cache
 from typing import Any
 
@@ -30,6 +31,9 @@ class Compact(JSONResponse):
 
 
 _RESULTS: OrderedDict[str, bytes] = OrderedDict()
+# Guard (llmsize.web.app) sets a list here per request; `cached` appends the answer it served, which
+# tells Guard the response is a pure report it may replay for the same request bytes.
+ANSWERED: ContextVar[list[bytes] | None] = ContextVar("llmsize_answered", default=None)
 
 
 SLOW = {"quant", "plan", "fit", "speed", "cost", "design", "compare", "whatif"}  # reports that can take 100 ms to seconds
@@ -57,6 +61,9 @@ async def cached(kind: str, body: Any, compute: Callable[[], dict[str, Any]]) ->
             _RESULTS.popitem(last=False)
     else:
         _RESULTS.move_to_end(key)
+    slot = ANSWERED.get()
+    if slot is not None:
+        slot.append(hit)
     return Response(hit, media_type="application/json")
 
 
@@ -152,6 +159,9 @@ def _spec_dict(loaded: Any) -> dict[str, Any]:
     for k in ("moe_layers", "layer_types"):  # per-layer lists: as counts, the page shows no more
         d[k] = dict(Counter(str(v).lower() for v in d[k]))
     d["origin"] = loaded.origin
+    from llmsize.quant.native import native_weights
+
+    d["weights"] = native_weights(loaded).as_dict()  # the checkpoint's own format: the Weights menu's default
     return d
 
 
@@ -172,7 +182,8 @@ async def quant(body: S.QuantBody) -> Response:
         loaded = resolve(body.model)
         if body.qlora:
             return qlora_report(loaded.spec, rank=64 if body.rank is None else body.rank,
-                                adapter_dtype=body.adapter_dtype or "fp32", context=body.context, batch=body.batch)
+                                adapter_dtype=body.adapter_dtype or "fp32", context=body.context, batch=body.batch,
+                                gpu=body.gpu)
         return quant_report(loaded, gpu=body.gpu, context=body.context, kv=body.kv_cache or "bf16",
                             formats=body.formats, batch=body.batch, tensors=body.tensors)
 

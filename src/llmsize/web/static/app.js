@@ -1,8 +1,8 @@
 // The page: inputs, API calls and which section is shown. The calculation lives in the URL (urlstate.js).
 import { $, $$, h, placeholder, replace } from "./ui.js";
-import { initLang, t } from "./i18n.js";
+import { initLang, t, tr } from "./i18n.js";
 import { renderParams } from "./sections.js";
-import { SECTIONS, summaryStats, workloadFields, hardwareFields, knownValue } from "./sections2.js";
+import { SECTIONS, summaryStats, workloadFields, hardwareFields, knownValue, nativeLabel, setNative } from "./sections2.js";
 import { KNOBS, readURL, refuseUnknown, refused, state, writeURL, query } from "./urlstate.js";
 import { anyInvalid, checkInt, humanize, mark } from "./fields.js";
 import { initSource, initPresets, syncSource } from "./source.js";
@@ -25,7 +25,9 @@ export async function api(path, body, signal) {
     data = { detail: t("the server answered {status}", { status: res.status }) };
   }
   if (!res.ok || !data || typeof data !== "object") {
-    throw Object.assign(new Error(humanize(data?.detail || `HTTP ${res.status}`)), { status: res.status });
+    // the API's messages are English (the CLI's); the page renders them with the report catalog
+    const detail = typeof data?.detail === "string" ? tr(data.detail) : t("the server answered {status}", { status: res.status });
+    throw Object.assign(new Error(humanize(detail)), { status: res.status });
   }
   if (cache.size > 300) cache.delete(cache.keys().next().value);
   cache.set(key, data);
@@ -86,6 +88,10 @@ async function run(my, signal) {
     if (e.name === "AbortError" || my !== seq) return;
     showError(e.message);
     return;
+  }
+  if (setNative(spec.weights)) {  // another model: the Weights menu's "native" names its own format
+    const opt = $('#w-weights option[value="native"]');
+    if (opt) opt.textContent = nativeLabel();
   }
   $("#model-error").hidden = true;
   $("#results").classList.remove("stale");

@@ -117,7 +117,7 @@ function trainCard(rep) {
   const plans = rep.candidates.map((c) => c.train_plan).filter(Boolean);
   const off = plans.map((p) => p.fewest_with_offload).filter(Boolean);
   const job = plans.length ? plans[0].job : null;
-  const lines = [...missing].map((m) => t("No training setup: {why}.", { why: m }));
+  const lines = [...missing].map((m) => t("No training setup: {why}.", { why: tr(m) }));
   if (job) {
     lines.push(t("The planner's training search ranked by GPU count (llmsize fit --train --find gpus): {precision}, {optimizer}, {recompute}micro-batch {mb} × {seq} tokens, {gb} sequences per step, MFU {mfu}; its time counts the recomputed forward, so its GPU-hours exceed the candidates table's.",
       { precision: job.precision, optimizer: job.optimizer, recompute: job.recompute ? t("activation recomputation, ") : "", mb: job.micro_batch,
@@ -153,12 +153,12 @@ async function drawWhatIf(el, ctx) {
   try {
     const rep = await ctx.api("/whatif", { what, model: ctx.modelRef, setting: setting(ctx) });
     const vs = rep.variants || [rep.before, rep.after];
-    const labels = rep.variants ? vs.map((v) => v.label) : [t("before"), t("after")];
+    const labels = rep.variants ? vs.map((v) => tr(v.label)) : [t("before"), t("after")];
     const hot = new Set((rep.differences || []).map((x) => x.field));
     const rows = ROWS().map(([k, label, f]) => [hot.has(k) ? h("strong", {}, label) : label, ...vs.map((v) => (v[k] == null ? "—" : f(v[k])))]);
-    replace(el, ...top, rep.description ? h("p", { class: "sub" }, rep.description) : null,
+    replace(el, ...top, rep.description ? h("p", { class: "sub" }, tr(rep.description)) : null,
       table([{ label: "" }, ...labels.map((l) => ({ label: l, num: true }))], rows),
-      ...(rep.notes || []).map((n) => h("p", { class: "src" }, n)));
+      ...(rep.notes || []).map((n) => h("p", { class: "src" }, tr(n))));
   } catch (e) {
     replace(el, ...top, h("p", { class: "error" }, e.message));
   }

@@ -22,8 +22,8 @@ export const memoryEndpoint = (ctx) => ({ infer: "/infer", train: "/train", quan
 export function memoryBody(model, ctx) {
   const s = ctx.state, m = ctx.meta, n = (k) => Number(w(s, k, m));
   const kind = memoryKind(ctx);
-  if (kind === "qlora") {  // `llmsize quant --qlora`: a 4-bit (NF4) base, fp32 adapters, paged AdamW
-    return { model, qlora: true, rank: n("lora"), context: n("seq"), batch: n("micro_batch") };
+  if (kind === "qlora") {  // `llmsize quant --qlora --gpu`: a 4-bit (NF4) base, fp32 adapters, paged AdamW
+    return { model, qlora: true, rank: n("lora"), context: n("seq"), batch: n("micro_batch"), gpu: w(s, "gpu", m) };
   }
   if (kind === "train") {
     const lora = w(s, "method", m) === "lora";
@@ -48,9 +48,12 @@ function view(rep) {
 }
 
 function view0(rep) {
-  if (rep.peak && rep.lora_params !== undefined) {  // llmsize quant --qlora: the peak of one step
-    return { total: rep.peak.peak_bytes, peak: rep.peak.peak_bytes, phase: rep.peak.phase, terms: rep.peak.terms, cap: null,
-      fits: null, where: t("QLoRA, PyTorch tensors at the peak"), notes: [t("llmsize quant --qlora does not take a GPU, so there is no fit verdict; compare the total with your GPU's memory."), ...(rep.notes || []).map(tr)] };
+  if (rep.peak && rep.lora_params !== undefined) {  // llmsize quant --qlora --gpu: the peak of one step, on the GPU
+    const dev = rep.device;
+    return { total: dev ? dev.total_bytes : rep.peak.peak_bytes, peak: rep.peak.peak_bytes, phase: rep.peak.phase,
+      terms: dev ? dev.terms : rep.peak.terms, cap: dev ? dev.gpu_memory_bytes : null, fits: dev ? dev.fits : null,
+      where: dev ? t("QLoRA on the GPU with {runtime}", { runtime: dev.runtime }) : t("QLoRA, PyTorch tensors at the peak"),
+      notes: [...(dev ? dev.notes : []), ...(rep.notes || [])].map(tr) };
   }
   if (rep.rows) {  // llmsize quant, one format
     const r = rep.rows[0];

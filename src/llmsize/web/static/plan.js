@@ -116,10 +116,11 @@ export function renderPlan(rep, ctx) {
     bars: rows.slice(0, 12).map((r) => ({ label: `${r.gpus}× ${r.gpu} ${r.layout}`, value: r.tokens_per_s || 0, colour: r.gpus > 1 ? 2 : 0,
       text: r.tokens_per_s ? rate(r.tokens_per_s) : "—" })),
     fmt: (v) => rate(v), width: ctx.width, label: t("Tokens per second of the best setup of each GPU type") }) : null;
-  const table1 = table([{ label: t("GPU") }, { label: t("GPUs"), num: true }, { label: t("layout") }, { label: t("precision") },
+  // layout and precision share one wrapping column, so time and cost stay in view on a laptop screen
+  const table1 = table([{ label: t("GPU") }, { label: t("GPUs"), num: true }, { label: `${t("layout")} · ${t("precision")}`, wrap: true },
     { label: t("memory / GPU"), num: true }, { label: t("headroom"), num: true }, { label: t("tokens/s"), num: true },
     { label: serve ? t("first token") : t("time"), num: true }, { label: serve ? t("$ / 1M out") : t("cost"), num: true }],
-  rows.map((r) => [r.gpu, r.gpus, r.layout, r.precision, bytes(r.memory_per_gpu_bytes), bytes(r.headroom_bytes),
+  rows.map((r) => [r.gpu, r.gpus, `${r.layout} · ${r.precision}`, bytes(r.memory_per_gpu_bytes), bytes(r.headroom_bytes),
     r.tokens_per_s ? num(Math.round(r.tokens_per_s)) : "—", duration(serve ? r.ttft_s ?? r.seconds : r.seconds), money(r.usd)]),
   { caption: t("Best setup of each GPU type") });
   const rej = Object.entries(rep.rejected.counts || {});

@@ -22,10 +22,23 @@ const MAX_CONTEXT = 1 << 24, MAX_BATCH = 1 << 16;
 const num = (k, label, def, more = {}) => ({ k, label, type: "int", def, ...more });
 const sel = (k, label, def, options, more = {}) => ({ k, label, type: "select", def, options, ...more });
 
+// The checkpoint's own weight format (POST /spec's `weights`): what "native", the Weights menu's
+// default, means for the current model, as every command's default (llmsize.quant.native).
+let native = "bf16";
+/** Set the current model's own format; true when it changed. */
+export function setNative(weights) {
+  const f = (weights && weights.format) || "bf16";
+  const changed = f !== native;
+  native = f;
+  return changed;
+}
+export const nativeLabel = () => t("{f} · the checkpoint's own", { f: native });
+
 export function fields(mode, meta, state) {
   const o = meta.options || {};
   const formats = (o.formats || [{ key: "bf16", label: "BF16" }]).map((f) => [f.key, `${f.key} · ${tr(f.label)}`]);
   formats.splice(1, 0, ["fp16", "fp16 · FP16"], ["fp32", "fp32 · FP32"]);
+  formats.unshift(["native", nativeLabel()]);
   if (mode === "train") {
     const method = state ? w(state, "method", meta) : "full";
     return [
@@ -47,7 +60,7 @@ export function fields(mode, meta, state) {
     ].filter(Boolean);
   }
   return [
-    { ...sel("weights", t("Weights"), "bf16", formats), wide: true, tip: t("INT8 and INT4 formats store each weight in 8 or about 4 bits plus scales: half or a quarter of bf16's bytes, at a small quality cost.") },
+    { ...sel("weights", t("Weights"), "native", formats), wide: true, tip: t("The checkpoint's own format by default (its quantization_config, else its dtype), as the command line. INT8 and INT4 formats store each weight in 8 or about 4 bits plus scales: half or a quarter of bf16's bytes, at a small quality cost.") },
     sel("kv", t("KV cache"), "bf16", (o.kv_dtypes || ["bf16"]).map((k) => [k, k]),
       { tip: t("The keys and values of every past token, kept so each new token does not recompute them: 2 × layers × KV heads × head size × tokens × bytes.") }),
     num("prompt", t("Prompt tokens"), 8192, { max: MAX_CONTEXT }),
@@ -66,11 +79,17 @@ function hwFields(meta) {
 const allFields = (meta) => [...fields("infer", meta), ...fields("train", meta, { w: { method: "full" } }),
   ...fields("train", meta, { w: { method: "lora" } }), ...hwFields(meta)];
 
-/** The current value of a workload input (URL state, else its default). */
-export function w(state, k, meta) {
+/** The value of a workload input as its control shows it (URL state, else its default). */
+function raw(state, k, meta) {
   if (state.w[k] !== undefined) return state.w[k];
   const f = allFields(meta).find((x) => x.k === k);
   return f ? String(f.def) : "";
+}
+
+/** The current value of a workload input; weights "native" is the model's own format. */
+export function w(state, k, meta) {
+  const v = raw(state, k, meta);
+  return k === "weights" && v === "native" ? native : v;
 }
 
 const OTHER = { engine: ["vllm", "llamacpp", "deepspeed", "fsdp", "torchrun"], d_kind: ["params", "compute", "gpu_hours"],
@@ -95,7 +114,7 @@ function check(f, value) {
 
 function control(f, state, meta, update) {
   const id = `w-${f.k}`;
-  const value = w(state, f.k, meta);
+  const value = raw(state, f.k, meta);
   const set = (v) => { state.w[f.k] = v; update(f.k); };
   const help = f.tip ? tip(f.label, f.tip) : null;
   if (f.type === "checkbox") {
