@@ -19,7 +19,7 @@ from typing import Any
 from llmsize.errors import LlmsizeError
 from llmsize.perf import matmul_params
 from llmsize.spec import ModelSpec
-from llmsize.speedmodel.comm import tp_layer_allreduces_s
+from llmsize.speedmodel.comm import tp_layer_allreduces_s, train_stage_comm_s
 from llmsize.speedmodel.efficiency import Efficiency, efficiency, train_path, train_shape
 
 RECOMPUTE = ("none", "selective", "full")
@@ -117,14 +117,18 @@ class TrainRate:
 def train(spec: ModelSpec, gpu: Any, *, engine: str, precision: str | None, seq: int, recompute: str = "none",
           pp: int = 1, micro_batches: int = 1, schedule: str = "1f1b", virtual_stages: int | None = None,
           tp: int = 1, micro_batch: int = 1, gpus_per_node: int = 8, mfu: float | None = None,
-          dp: int = 1, shard: str = "none", step_tokens: int | None = None) -> TrainRate:
+          dp: int = 1, shard: str = "none", step_tokens: int | None = None, cp: int = 1,
+          ep: int = 1) -> TrainRate:
     """Tokens/s per GPU. FP8 training runs the parameter matmuls on FP8 and attention on bf16. Tensor
     parallelism adds its per-layer all-reduces (2 forward, 2 backward, 2 more with full recomputation),
     not overlapped. Data-parallel traffic per step (DDP / ZeRO-1/2: gradient reduce-scatter + all-gather,
     2 × the bf16 parameters; FSDP / ZeRO-3 (`shard="full"`): 3 ×, two parameter all-gathers and a
-    gradient reduce-scatter) overlaps the step's compute; only what outlasts it is added.
+    gradient reduce-scatter) overlaps the step's compute; only what outlasts it is added. Pipeline
+    point-to-point sends and expert all-to-alls are added per micro-batch; the context-parallel ring only
+    where it outlasts the stage's attention (`comm.train_stage_comm_s`).
 
-    tokens/s/GPU = bubble / ((C_w/X_w + C_a/X_a)/(E·x/(x + x½)) + t·t_TP/(b·s) + max(0, t_DP − t_step)/D_gpu)
+    tokens/s/GPU = bubble / ((C_w/X_w + C_a/X_a)/(E·x/(x + x½)) + t·t_TP/(b·s)
+                   + t·p·c·(t_PP + t_EP + max(0, t_CP − t_attn))/(b·s) + max(0, t_DP − t_step)/D_gpu)
 
     Source: narayanan2021"""
     path = train_path(precision, gpu)
@@ -148,6 +152,14 @@ def train(spec: ModelSpec, gpu: Any, *, engine: str, precision: str | None, seq:
     d = spec.hidden_size
     sat = mb_tokens / (mb_tokens + shape["x_half_tokens"]) * d / (d + shape["d_half"])
     per_tok = t / (e.value * sat) + comm
+    if pp > 1 or cp > 1 or ep > 1:
+        v = (virtual_stages or 2) if schedule == "interleaved" else 1
+        st = train_stage_comm_s(spec, gpu, tp=tp, pp=pp, cp=cp, ep=ep, virtual_stages=v, mb_tokens=mb_tokens,
+                                passes=3 if recompute == "full" else 2, dp=dp, gpus_per_node=gpus_per_node)
+        group = tp * pp * cp  # GPUs sharing one micro-batch: stage seconds -> seconds per GPU-token
+        t_attn = (f["attention"] + f["recompute_attention"]) / (x_a * shape["attention_rel"] * e.value * sat)
+        exposed_cp = max(0.0, st["cp"] - t_attn * mb_tokens / group)
+        per_tok += (st["pp"] + st["ep"] + exposed_cp) * group / mb_tokens
     if dp > 1 and step_tokens:
         per_tok += dp_exposed_s(spec, gpu, dp=dp, tp=tp, pp=pp, shard=shard, gpus_per_node=gpus_per_node,
                                 tokens_per_gpu=step_tokens / (dp * tp * pp), per_token_s=per_tok / bub)
