@@ -39,8 +39,10 @@ def job_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--global-batch", type=click.IntRange(min=1), default=1024, show_default=True,
                      help="Sequences per optimizer step."),
         click.option("--tokens", type=float, help="Training tokens in all (e.g. 1e12)."),
-        click.option("--precision", type=click.Choice(["bf16-mixed", "bf16", "fp32"]), default="bf16-mixed",
-                     show_default=True),
+        click.option("--precision", type=click.Choice(["bf16-mixed", "bf16", "fp8-mixed", "fp32"]),
+                     default="bf16-mixed", show_default=True,
+                     help="Training precision; fp8-mixed runs the GEMMs at the GPU's FP8 peak (Hopper, Ada, "
+                          "Blackwell) with bf16-mixed's memory."),
         click.option("--mfu", type=float, help="Training MFU (model FLOPs over wall time), --train only (default: "
                                                "the engine's achieved efficiency on the GPU, docs/speed.md)."),
         click.option("--recompute/--no-recompute", default=True, show_default=True,

@@ -15,7 +15,7 @@ from llmsize.errors import LlmsizeError, did_you_mean
 from llmsize.parallel import Breakdown, Layout
 from llmsize.spec import ModelSpec
 
-TRAIN_PRECISIONS = ("bf16-mixed", "bf16", "fp32")
+TRAIN_PRECISIONS = ("bf16-mixed", "bf16", "fp8-mixed", "fp32")
 # ASSUMES: a node of 8 GPUs has the host memory of an NVIDIA DGX H100/H200, "2 TB of DDR5 system memory"
 # (NVIDIA DGX BasePOD reference architecture), built from 32 x 64 GB DIMMs (MLCommons v4.1 DGX-H200
 # system description), i.e. 2 TiB. Offloaded bytes per node are checked against it (--host-memory).
@@ -144,7 +144,11 @@ class ServeJob:
 # The optimizer step's own temporaries (torch's foreach Adam: one extra copy of the states' size) are
 # left out: Megatron-LM, DeepSpeed and Apex/TE use fused multi-tensor Adam, and a sharded optimizer's
 # temporaries shrink with its shard, which a whole-model byte count cannot say.
-_MODEL_DTYPE = {"bf16-mixed": "bf16", "bf16": "bf16", "fp32": "fp32"}
+# ASSUMES: fp8-mixed (Transformer Engine / torchao float8) keeps bf16 weights, fp32 master weights and
+# Adam states as bf16-mixed does, casting to FP8 per GEMM; its memory is bf16-mixed's (the FP8 copies are
+# transient and activations saved in FP8 would only lower the peak)
+_MODEL_DTYPE = {"bf16-mixed": "bf16", "bf16": "bf16", "fp8-mixed": "bf16", "fp32": "fp32"}
+_MIXED = ("bf16-mixed", "fp8-mixed")
 
 
 def make_job(mode: str = "serve", *, seq: int = 4096, micro_batch: int = 1, global_batch: int = 1024,
@@ -245,7 +249,7 @@ def train_workload(job: TrainJob, micro_batch: int, seq_len: int) -> Any:
 def states_workload(job: TrainJob) -> Any:
     """The states run: fp32 master weights under bf16 autocast for bf16-mixed (LoRA adapters are fp32
     already, so a LoRA job has no master copy), the job's optimizer. Shapes do not change states."""
-    mixed = job.precision == "bf16-mixed" and not job.lora_rank
+    mixed = job.precision in _MIXED and not job.lora_rank
     return _memory().Workload(mode="train", batch=1, seq_len=1, weights_dtype="fp32" if mixed else
                               _MODEL_DTYPE[job.precision], autocast="bf16" if mixed else None,
                               optimizer=job.optimizer, lora=_lora(job))

@@ -59,6 +59,16 @@ def _table() -> dict[str, Any]:
     return tomllib.loads(text)
 
 
+def _rows() -> dict[tuple[str, str, str], dict[str, Any]]:
+    """The table's entries by (engine, arch, phase), built once per table (the fit swaps the table's list)."""
+    t = _table()
+    eff = t["efficiency"]
+    cached = t.get("_rows")
+    if cached is None or cached[0] is not eff:
+        cached = t["_rows"] = (eff, {(r["engine"], r["arch"], r["phase"]): r for r in eff})
+    return cached[1]
+
+
 def arch_of(gpu: Any) -> str:
     """The architecture class of a catalog GPU (``hopper``, ``ampere``, ``ada``, ``apple`` ...); ``other``
     for a GPU the table does not list (a custom one)."""
@@ -96,7 +106,7 @@ def efficiency(engine: str | None, gpu: Any, phase: str, override: float | None 
     e, a = engine_name(engine), arch_of(gpu)
     if _PROBE:
         return Efficiency(value=_PROBE[-1], key=f"probe/{phase}", rows=0)
-    rows = {(r["engine"], r["arch"], r["phase"]): r for r in _table()["efficiency"]}
+    rows = _rows()
     for ph in dict.fromkeys((phase_key(phase, path), phase)):
         for k in ((e, a, ph), (e, "*", ph), ("*", a, ph), ("*", "*", ph)):
             r = rows.get(k)
