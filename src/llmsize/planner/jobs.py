@@ -198,10 +198,19 @@ def make_job(mode: str = "serve", *, seq: int = 4096, micro_batch: int = 1, glob
 
 
 def make_layout(gpus: int | None = None, *, tp: int = 1, pp: int = 1, cp: int = 1, ep: int = 1, zero: int = 0,
-                fsdp: str | None = None, offload_optimizer: str = "none", offload_params: str = "none") -> Layout:
-    """The Layout that `--gpus --tp --pp --cp --ep --zero --fsdp --offload-*` describe: GPUs default to
-    TP x PP x CP, which must divide them; the engine follows from the options (FSDP, DeepSpeed for ZeRO or
-    offload, Megatron for TP/PP with data parallelism, else DDP)."""
+                fsdp: str | None = None, offload_optimizer: str = "none", offload_params: str = "none",
+                schedule: str = "1f1b", virtual_stages: int | None = None) -> Layout:
+    """The Layout that `--gpus --tp --pp --cp --ep --zero --fsdp --offload-* --schedule --virtual-stages`
+    describe: GPUs default to TP x PP x CP, which must divide them; the engine follows from the options
+    (FSDP, DeepSpeed for ZeRO or offload, Megatron for TP/PP with data parallelism, else DDP). A schedule
+    other than 1F1B needs PP > 1; virtual stages go with the interleaved one only."""
+    if schedule not in ("1f1b", "interleaved", "zero-bubble"):
+        raise LlmsizeError(f"schedule must be 1f1b, interleaved or zero-bubble, got {schedule!r}")
+    if schedule != "1f1b" and pp < 2:
+        raise LlmsizeError(f"the {schedule} schedule needs --pp > 1 (got PP {pp})")
+    if virtual_stages is not None and schedule != "interleaved":
+        raise LlmsizeError("--virtual-stages applies to --schedule interleaved")
+    v = (virtual_stages or 2) if schedule == "interleaved" else 1
     n = tp * pp * cp if gpus is None else gpus
     if n % (tp * pp * cp):
         raise LlmsizeError(f"TP {tp} × PP {pp} × CP {cp} = {tp * pp * cp} does not divide {n} GPUs")
@@ -210,7 +219,8 @@ def make_layout(gpus: int | None = None, *, tp: int = 1, pp: int = 1, cp: int = 
                                   "megatron" if tp * pp > 1 and n > tp * pp else "ddp")
     z = {"full_shard": 3, "hybrid_shard": 3, "shard_grad_op": 2, "no_shard": 0}[fsdp] if fsdp else zero
     return Layout(tp=tp, pp=pp, cp=cp, ep=ep, dp=n // (tp * pp * cp), zero=z, engine=engine, fsdp=fsdp,
-                  offload_optimizer=oo, offload_params=op, sequence_parallel=engine == "megatron" and tp > 1)
+                  offload_optimizer=oo, offload_params=op, sequence_parallel=engine == "megatron" and tp > 1,
+                  virtual_stages=v, zero_bubble=schedule == "zero-bubble")
 
 
 def _memory() -> Any:
