@@ -132,6 +132,13 @@ def serve_shape() -> dict[str, float]:
             "step_overhead_s": float(t.get("step_overhead_s", 0.0))}
 
 
+def decode_shape() -> dict[str, float]:
+    """The decode-step constant (``[decode]`` of the table): ``layer_overhead_s``, the fixed time a
+    decoder layer adds to a token's step (kernel launches and synchronisation) beyond its bytes and FLOPs."""
+    t = _table().get("decode", {})
+    return {"layer_overhead_s": float(t.get("layer_overhead_s", 0.0))}
+
+
 def engine_default(engine: str | None, what: str) -> int:
     """An engine's scheduling default (``max_seqs``: sequences batched at once), from the table."""
     d = _table()["engine"]

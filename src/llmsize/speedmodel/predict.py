@@ -22,7 +22,8 @@ from llmsize.errors import LlmsizeError
 from llmsize.perf import forward_flops
 from llmsize.spec import ModelSpec
 from llmsize.speedmodel.comm import tp_layer_allreduces_s
-from llmsize.speedmodel.efficiency import Efficiency, efficiency, engine_default, serve_path, serve_shape
+from llmsize.speedmodel.efficiency import (Efficiency, decode_shape, efficiency, engine_default, serve_path,
+                                           serve_shape)
 
 _LOOKUPS = ("token_embd", "pos_embd")
 
@@ -121,7 +122,9 @@ def decode(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: st
     """Decode tokens/s of `batch` sequences together (llama-bench's tg: batch × per-sequence rate),
     at the mean context of the generated span.
 
-    t_step = max((W_read + B·ctx·KV_tok)/(t·bw·E_dec), C_fwd(B, ctx)/(t·X·E_pre)),  ctx = c + n/2
+    t_step = max((W_read + B·ctx·KV_tok)/(t·bw·E_dec), C_fwd(B, ctx)/(t·X·E_pre)) + t_TP + L·t_layer,
+    ctx = c + n/2; t_layer the fitted fixed cost of a layer's kernels per step (none with a given --mbu,
+    which is the whole step's bandwidth utilisation)
 
     Source: pope2022"""
     if batch < 1 or tokens < 1 or context < 0 or tp < 1:
@@ -134,7 +137,10 @@ def decode(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: st
     t_mem = read / (tp * _bw(gpu) * e_dec.value)
     t_comp = forward_flops(spec, batch, int(ctx)) / (tp * _peak(gpu, path) * e_pre.value)
     t_comm = tp_layer_allreduces_s(spec, gpu, tp, batch)
-    t = max(t_mem, t_comp) + t_comm
+    # ASSUMES: one fixed cost per layer and step for every engine and GPU (fitted on llama.cpp's rows: a
+    #          3B model at 236 tokens/s on an RTX 4090 is launch-bound, not bandwidth-bound)
+    t_fixed = 0.0 if mbu is not None else spec.num_layers * decode_shape()["layer_overhead_s"]
+    t = max(t_mem, t_comp) + t_comm + t_fixed
     return Rate(value=batch / t, unit="tokens/s", efficiencies=(e_dec, e_pre),
                 terms={"step_s": t, "bytes_per_step": read, "memory_s": t_mem, "compute_s": t_comp,
                        "comm_s": t_comm, "bound": "memory" if t_mem >= t_comp else "compute",
