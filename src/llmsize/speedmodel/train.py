@@ -30,6 +30,22 @@ RECOMPUTE = ("none", "selective", "full")
 SCHEDULES = ("1f1b", "interleaved", "zero-bubble")
 
 
+_SIZES: dict[int, tuple[ModelSpec, int, int]] = {}  # id(spec) -> (spec, matmul params, all params)
+
+
+def _sizes(spec: ModelSpec) -> tuple[int, int]:
+    """(parameters in matmuls, all parameters) of `spec`, remembered by identity: a spec's hash walks its
+    whole tree, and the planner asks for the same spec's sizes thousands of times."""
+    hit = _SIZES.get(id(spec))
+    if hit is None or hit[0] is not spec:
+        from llmsize.params import count
+
+        if len(_SIZES) > 64:
+            _SIZES.clear()
+        hit = _SIZES[id(spec)] = (spec, matmul_params(spec), count(spec).total)
+    return hit[1], hit[2]
+
+
 def _attn(spec: ModelSpec, seq: int) -> int:
     """Forward attention-score FLOPs per token, causal-unmasked as MFU counts them: 4·L·s·d_attn / 2·2."""
     a = spec.attention
@@ -47,7 +63,7 @@ def flops_per_token(spec: ModelSpec, seq: int, recompute: str = "none") -> dict[
         raise LlmsizeError(f"sequence length must be positive, got {seq}")
     if recompute not in RECOMPUTE:
         raise LlmsizeError(f"recompute must be one of {', '.join(RECOMPUTE)}, got {recompute!r}")
-    n, at = matmul_params(spec), _attn(spec, seq)
+    n, at = _sizes(spec)[0], _attn(spec, seq)
     out = {"weights": 6 * n, "attention": 6 * at, "recompute_weights": 0, "recompute_attention": 0}
     if recompute == "full":
         out.update(recompute_weights=2 * n, recompute_attention=2 * at)
@@ -63,12 +79,11 @@ def dp_exposed_s(spec: ModelSpec, gpu: Any, *, dp: int, tp: int, pp: int, shard:
     t_DP = k · P_gpu · (d − 1)/d / B,  k = 2 (all-reduce) or 3 (full shard);  exposed = max(0, t_DP − t_step)
 
     Source: rajbhandari2020"""
-    from llmsize.params import count
     from llmsize.speedmodel.comm import collective_bytes_per_s
 
     if shard not in ("none", "full"):
         raise LlmsizeError(f"shard must be none or full, got {shard!r}")
-    p_gpu = 2 * count(spec).total / (tp * pp)  # bf16 parameters (and gradients) one GPU holds
+    p_gpu = 2 * _sizes(spec)[1] / (tp * pp)  # bf16 parameters (and gradients) one GPU holds
     k = 3 if shard == "full" else 2
     bw = collective_bytes_per_s(gpu, dp * tp * pp, gpus_per_node)
     t_dp = k * p_gpu * (dp - 1) / dp / bw
