@@ -38,7 +38,7 @@ def test_at_least_60_sourced_rows_in_every_category():
     cats = {r["category"] for r in ROWS}
     assert cats == set(CATEGORIES)
     # serving latency: median TTFT and TPOT under a request rate (SGLang's benchmark_vllm_060 README)
-    assert sum(r["category"] == "serve_latency" for r in ROWS) >= 16
+    assert sum(r["category"] == "serve_latency" for r in ROWS) >= 24
 
 
 def test_efficiency_table_is_what_the_fit_derives():
@@ -62,12 +62,12 @@ def test_held_out_error_by_category():
     fit = _fit()
     _, held = fit.split(fit.load_rows())
     s = _summary(held)
-    assert s["all"]["n"] == len(held) == 36
-    assert s["all"]["median"] < 0.125 and s["all"]["within_25"] >= 0.94 and s["all"]["max"] < 0.40
+    assert s["all"]["n"] == len(held) == 38
+    assert s["all"]["median"] < 0.135 and s["all"]["within_25"] >= 0.92 and s["all"]["max"] < 0.40
     assert s["decode"]["max"] < 0.22
-    assert s["serve_throughput"]["median"] < 0.11 and s["serve_throughput"]["within_25"] == 1.0
-    # the four held-out latency rows are vLLM's TPOT (file order): +23-31% over on the 70B, within 6% on the 8B
-    assert s["serve_latency"]["median"] < 0.2 and s["serve_latency"]["max"] < 0.31
+    assert s["serve_throughput"]["median"] < 0.12 and s["serve_throughput"]["within_25"] >= 0.93
+    # held-out latency rows: vLLM's TPOT (file order; +21-29% on the 70B) and NIM's 70B at concurrency 5 and 50
+    assert s["serve_latency"]["median"] < 0.2 and s["serve_latency"]["max"] < 0.30
     assert s["train_throughput"]["median"] < 0.06 and s["train_throughput"]["within_25"] == 1.0
     assert s["prefill"]["median"] < 0.14 and s["prefill"]["max"] < 0.2
 
@@ -75,9 +75,10 @@ def test_held_out_error_by_category():
 def test_whole_file_through_validate():
     results, summ = validate_speed(CALIB)
     assert len(results) == len(ROWS)
-    assert summ["all"]["median"] < 0.065 and summ["all"]["within_25"] >= 0.91 and summ["all"]["max"] < 0.40
-    assert summ["train_throughput"]["median"] < 0.035 and summ["serve_throughput"]["median"] < 0.105
-    assert summ["serve_latency"]["median"] < 0.065 and summ["serve_latency"]["within_25"] >= 0.93
+    assert summ["all"]["median"] < 0.07 and summ["all"]["within_25"] >= 0.88 and summ["all"]["max"] < 0.40
+    assert summ["train_throughput"]["median"] < 0.035 and summ["serve_throughput"]["median"] < 0.11
+    # NIM's 70B TTFT at concurrency 5-50 stays 28-37% under (closed-loop clients queue more than M/D/1 says)
+    assert summ["serve_latency"]["median"] < 0.12 and summ["serve_latency"]["within_25"] >= 0.79
     for c in ("prefill", "decode", "run_gpu_hours"):
         assert summ[c]["median"] < 0.08, c
 
@@ -126,5 +127,11 @@ def test_multi_step_scheduling_delays_the_first_token_only():
     one, ten = serve(spec, gpu, **kw), serve(spec, gpu, scheduler_steps=10, **kw)
     assert ten.tpot_s == one.tpot_s and ten.output_tokens_per_s == one.output_tokens_per_s
     assert abs(ten.ttft_s - one.ttft_s - 4.5 * one.step_s) < 1e-12
+    # at a fixed concurrency the others' prefills queue ahead of a request's: TTFT grows with it, and a
+    # lone request waits for no one
+    fixed = dict(kw, request_rate=None)
+    c1, c8, c32 = (serve(spec, gpu, **dict(fixed, concurrency=c)) for c in (1, 8, 32))
+    assert c1.ttft_s == c1.prefill_s + c1.step_s
+    assert c1.ttft_s < c8.ttft_s < c32.ttft_s
     with pytest.raises(LlmsizeError, match="scheduler steps"):
         serve(spec, gpu, scheduler_steps=0, **kw)

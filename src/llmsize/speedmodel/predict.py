@@ -200,9 +200,11 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     B = min(C, max_seqs, K/(S_in + S_out));  t_p = C_fwd(S_in, S_in/2)/(n·X·E)
     t_d = max((W_read(B)/n + B·S̄·KV/n)/(bw·E), C_fwd(B, S̄)/(n·X·E·c))·p/min(p, B) + t_TP(B) + t_0,  S̄ = S_in + S_out/2
     (c: the decode step's GEMM efficiency relative to E; t_0: the engine's fixed cost per step)
-    out tokens/s = dp·B·S_out/(B·t_p + S_out·t_d);  TPOT = t_d + B·t_p/S_out;  TTFT = t_p + t_d + (k − 1)/2·t_d
+    out tokens/s = dp·B·S_out/(B·t_p + S_out·t_d);  TPOT = t_d + B·t_p/S_out
+    TTFT = t_p + t_d + (k − 1)/2·t_d + ρ_p/(2(1 − ρ_p))·t_p (+ the wait for a batch slot at a request rate)
     (k: decode steps an engine runs per scheduling round, vLLM's --num-scheduler-steps; an arriving request
-    waits on average for half of the round in progress before its prefill is scheduled)
+    waits on average for half of the round in progress before its prefill is scheduled; ρ_p = λ_o·t_p
+    the share of time the replica spends on the other requests' prefills)
 
     `mbu` / `prefill_efficiency` replace E in the memory / compute terms (the user's overrides).
 
@@ -277,14 +279,21 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     # ASSUMES: arrivals are uniform over a multi-step round, so a request waits (k − 1)/2 decode steps for it
     # (its p90: 0.9·(k − 1) steps)
     round_wait = (scheduler_steps - 1) / 2 * t_d
-    ttft = t_p + t_d + wait + round_wait
+    # the replica runs one prefill at a time: an arrival waits for the prefills of the others ahead of it,
+    # an M/D/1 queue on t_p loaded by the others' arrivals (a request rate: all of them; a fixed
+    # concurrency of b: the other b − 1 requests, each returning once its previous request ends)
+    # ASSUMES: arrivals as random as Poisson ones (closed-loop clients are less bursty: an upper bound)
+    others = request_rate / dp if request_rate is not None else (b - 1) / (b * t_p + output * t_d)
+    rho_p = min(others * t_p, 0.99)
+    prefill_wait = rho_p / (2 * (1 - rho_p)) * t_p
+    ttft = t_p + t_d + wait + round_wait + prefill_wait
     out = dp * b * output / (b * t_p + output * t_d)
     if request_rate is not None:  # a stable queue serves what arrives: λ requests/s of S_out tokens each
         out = request_rate * output
     # ASSUMES: the p90 of a request's TTFT adds ln(10) times the mean wait (an exponential tail), and its
     # TPOT the prefill of one more arrival inside its span
     return Serving(output_tokens_per_s=out, input_tokens_per_s=out * prompt / output, batch=b, batch_limit=limit,
-                   ttft_s=ttft, tpot_s=tpot, ttft_p90_s=t_p + t_d + math.log(10) * wait + round_wait * 1.8,
+                   ttft_s=ttft, tpot_s=tpot, ttft_p90_s=t_p + t_d + math.log(10) * (wait + prefill_wait) + round_wait * 1.8,
                    tpot_p90_s=tpot + t_p / output, prefill_s=t_p, step_s=t_d, kv_capacity_tokens=cap,
                    efficiency=e, path=path, bound="memory" if mem_bound else "compute", step_bytes=read,
                    output=output)
