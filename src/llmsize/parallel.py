@@ -57,6 +57,7 @@ class Layout:
     micro_batch: int = 1
     grad_accum: int = 1  # micro-batches per step per pipeline (m)
     virtual_stages: int = 1  # model chunks per pipeline GPU (v > 1: Megatron's interleaved 1F1B)
+    zero_bubble: bool = False  # ZB-V zero-bubble pipeline schedule (Qi et al. 2024): 1F1B's memory, no bubble
 
     def __post_init__(self) -> None:
         check_positive_ints({n: getattr(self, n) for n in ("tp", "pp", "dp", "cp", "ep", "micro_batch", "grad_accum",
@@ -118,6 +119,8 @@ class Layout:
                                                 ("cp", self.cp), ("ep", self.ep)) if v > 1 or k == "dp"]
         if self.virtual_stages > 1:
             parts.append(f"interleaved×{self.virtual_stages}")
+        if self.zero_bubble:
+            parts.append("zero-bubble")
         if self.engine == "fsdp":
             parts.append(f"FSDP-{self.fsdp}")
         elif self.engine == "megatron" and self.zero:
@@ -156,6 +159,8 @@ def layout_problems(spec: ModelSpec, layout: Layout, *, gpus: int | None = None,
             out.append(f"FFN width ({f}) not divisible by TP {t}")
     if layout.pp > spec.num_layers:
         out.append(f"PP {layout.pp} exceeds the {spec.num_layers} layers")
+    if layout.zero_bubble and (layout.pp == 1 or layout.virtual_stages > 1):
+        out.append("zero-bubble schedule: needs PP > 1 and no interleaving (ZB-V places its own two chunks)")
     if layout.virtual_stages > 1 and (layout.pp == 1 or spec.num_layers % (layout.pp * layout.virtual_stages)):
         out.append(f"interleaved schedule: layers ({spec.num_layers}) must divide into PP {layout.pp} × "
                    f"{layout.virtual_stages} virtual stages (and PP > 1)")

@@ -173,10 +173,11 @@ def job_of(wl):
 
 def job_workload(job, micro_batch: int, seq_len: int, grad_accum: int = 1):
     """The workload one GPU runs for a planner job: bf16-mixed = fp32 master weights with a bf16
-    compute dtype (FSDP2 MixedPrecisionPolicy / autocast), bf16 and fp32 as themselves."""
+    compute dtype (FSDP2 MixedPrecisionPolicy / autocast), bf16 and fp32 as themselves; fp8-mixed holds
+    what bf16-mixed does (its FP8 casts are per-GEMM temporaries)."""
     from llmsize.memory import LoRA, Workload
 
-    mixed = job.precision == "bf16-mixed"
+    mixed = job.precision in ("bf16-mixed", "fp8-mixed")
     return Workload(mode="train", batch=micro_batch, seq_len=seq_len, weights_dtype="fp32" if mixed else job.precision,
                     autocast="bf16" if mixed else None, optimizer=job.optimizer, grad_checkpointing=job.recompute,
                     grad_accumulation=grad_accum, lora=LoRA(r=job.lora_rank) if job.lora_rank else None)

@@ -151,6 +151,13 @@ SOURCES: dict[str, str] = {
                "in_proj/conv/out_proj, Lfm2Attention q/k layernorms, Lfm2MLP auto-adjusted width).",
     "korthikanti2022": "Korthikanti et al. 2022, Reducing Activation Recomputation in Large Transformer Models, "
                        "Table 2 (sbh(10 + 24/t) per layer with TP, 34sbh/t with sequence parallelism).",
+    "lepikhin2021": "Lepikhin et al. 2021, GShard: Scaling Giant Models with Conditional Computation and Automatic "
+                    "Sharding (ICLR 2021): expert parallelism dispatches and combines tokens with all-to-all.",
+    "liu2023ring": "Liu, Zaharia and Abbeel 2023, Ring Attention with Blockwise Transformers for Near-Infinite "
+                   "Context: each context-parallel rank passes its key/value block around a ring, overlapped "
+                   "with the block's attention.",
+    "qi2024zb": "Qi et al. 2024, Zero Bubble Pipeline Parallelism (ICLR 2024): splitting the backward into input "
+                "and weight gradients fills the 1F1B bubble (ZB-V: no bubble at 1F1B's activation memory).",
     "narayanan2021": "Narayanan et al. 2021, Efficient Large-Scale Language Model Training on GPU Clusters Using "
                      "Megatron-LM, sec. 2.2 (1F1B: stage s keeps p - s micro-batches in flight) and sec. 5.1 "
                      "(end-to-end time 8TP/(nX): GPT-3 175B, 300B tokens, 1024 A100s at 140 TFLOP/s: ~34 days).",

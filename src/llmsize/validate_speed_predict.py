@@ -47,7 +47,7 @@ def predict_metric(spec: Any, gpu: Any, case: Any) -> tuple[float, list[str]]:
                     kv_dtype=w.get("kv_dtype"), prompt=_get(w, "prompt", 1024, notes),
                     output=_get(w, "output", 256, notes), concurrency=_get(w, "concurrency", "max", notes),
                     request_rate=w.get("request_rate"), tp=_get(w, "tp", 1, notes), pp=_get(w, "pp", 1, notes),
-                    dp=_get(w, "dp", 1, notes))
+                    dp=_get(w, "dp", 1, notes), scheduler_steps=int(w.get("scheduler_steps") or 1))
         return {"output_tokens_per_s": s.output_tokens_per_s, "ttft_s": s.ttft_s, "tpot_s": s.tpot_s}[metric], notes
     return _train(spec, gpu, case, w, notes)
 
@@ -70,7 +70,7 @@ def _train(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str
                 virtual_stages=lay.get("virtual_stages"), tp=int(lay.get("tp") or 1), micro_batch=micro,
                 gpus_per_node=case.gpus_per_node, dp=dp,
                 shard="full" if lay.get("zero") == 3 or lay.get("fsdp") == "full_shard" else "none",
-                step_tokens=int(gb) * seq if gb else None)
+                step_tokens=int(gb) * seq if gb else None, cp=int(lay.get("cp") or 1), ep=int(lay.get("ep") or 1))
     metric = case.metric
     if metric == "tokens_per_s_per_gpu":
         return r.tokens_per_s_per_gpu, notes

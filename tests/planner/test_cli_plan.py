@@ -28,11 +28,26 @@ def run(*args: str) -> subprocess.CompletedProcess:
     (("plan", "Llama-3.1-8B", "--train", "--mfu", "0"), "positive finite"),
     (("plan", "Llama-3.1-8B", "--weights", "q4"), "serving weight format"),
     (("plan", "Llama-3.1-8B", "--kv-dtype", "q8_0"), "KV cache dtype"),
+    (("speed", "Llama-3.1-8B", "--train", "--tokens", "1e11", "--gpu", "H100", "--schedule", "zero-bubble"), "needs --pp > 1"),
+    (("speed", "Llama-3.1-8B", "--train", "--tokens", "1e11", "--gpu", "H100", "--pp", "2", "--virtual-stages", "4"),
+     "applies to --schedule interleaved"),
+    (("speed", "Llama-3.1-8B", "--train", "--tokens", "1e11", "--gpu", "A100-SXM-80GB", "--precision", "fp8-mixed"), "FP8"),
 ])
 def test_bad_input_exits_2(args, msg):
     r = run(*args)
     assert r.returncode == 2, r.stderr
     assert msg in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_speed_schedules_order_the_pipeline_bubble():
+    """--schedule on one pipelined layout: zero-bubble > interleaved > 1F1B tokens/s, the bubble shown."""
+    rates = {}
+    for sched in ("1f1b", "interleaved", "zero-bubble"):
+        r = run("speed", "Llama-3.1-8B", "--train", "--tokens", "1e11", "--gpu", "H100", "--pp", "4", "--gpus", "8", "--global-batch",
+                "64", "--schedule", sched, "--json")
+        assert r.returncode == 0, r.stderr
+        rates[sched] = json.loads(r.stdout)["tokens_per_s"]
+    assert rates["zero-bubble"] > rates["interleaved"] > rates["1f1b"]
 
 
 def test_gpus_json():

@@ -41,6 +41,7 @@ def _norm(text: str) -> str:
     return re.sub(r"[\s_\-]+", "", text).lower()
 
 
+@functools.lru_cache(maxsize=256)
 def _dtype(dtype: str) -> str:
     key = _norm(dtype).replace(".", "")
     key = _DTYPE_ALIASES.get(key, key)
@@ -132,10 +133,10 @@ class GPU:
     def peak_flops(self, dtype: str) -> float:
         """Dense peak FLOP/s (OP/s for int8) for ``dtype``; see the module docstring."""
         key = _dtype(dtype)
-        listed = ", ".join(k for k, v in self.flops.items() if v > 0) or "none"
         rate = self.flops.get(key)
         if rate is not None and rate > 0:
             return rate
+        listed = ", ".join(k for k, v in self.flops.items() if v > 0) or "none"
         if rate == 0:
             raise LlmsizeError(f"{self.name} has no {key} units (rates listed for: {listed})")
         fallback = _FALLBACK.get(key)

@@ -39,8 +39,10 @@ def job_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--global-batch", type=click.IntRange(min=1), default=1024, show_default=True,
                      help="Sequences per optimizer step."),
         click.option("--tokens", type=float, help="Training tokens in all (e.g. 1e12)."),
-        click.option("--precision", type=click.Choice(["bf16-mixed", "bf16", "fp32"]), default="bf16-mixed",
-                     show_default=True),
+        click.option("--precision", type=click.Choice(["bf16-mixed", "bf16", "fp8-mixed", "fp32"]),
+                     default="bf16-mixed", show_default=True,
+                     help="Training precision; fp8-mixed runs the GEMMs at the GPU's FP8 peak (Hopper, Ada, "
+                          "Blackwell) with bf16-mixed's memory."),
         click.option("--mfu", type=float, help="Training MFU (model FLOPs over wall time), --train only (default: "
                                                "the engine's achieved efficiency on the GPU, docs/speed.md)."),
         click.option("--recompute/--no-recompute", default=True, show_default=True,
@@ -129,18 +131,26 @@ def layout_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--fsdp", type=click.Choice(["full_shard", "shard_grad_op", "hybrid_shard", "no_shard"])),
         click.option("--offload-optimizer", type=click.Choice(["none", "cpu", "nvme"]), default="none"),
         click.option("--offload-params", type=click.Choice(["none", "cpu", "nvme"]), default="none"),
+        click.option("--schedule", type=click.Choice(["1f1b", "interleaved", "zero-bubble"]), default="1f1b",
+                     show_default=True, help="Pipeline schedule with --pp > 1 (training): the bubble is m/(m+p-1), "
+                                             "m/(m+(p-1)/v) or none (ZB-V)."),
+        click.option("--virtual-stages", type=click.IntRange(min=2),
+                     help="Model chunks per pipeline rank for --schedule interleaved [default: 2]."),
     ]
 
     @functools.wraps(f)
     def wrapper(*args: Any, **kw: Any) -> Any:
         from llmsize.planner.jobs import make_layout
 
-        names = ("gpus", "tp", "pp", "cp", "ep", "zero", "fsdp", "offload_optimizer", "offload_params")
+        names = ("gpus", "tp", "pp", "cp", "ep", "zero", "fsdp", "offload_optimizer", "offload_params", "schedule",
+                 "virtual_stages")
         v = {n: kw.pop(n) for n in names}
         try:
             kw["layout"] = make_layout(**v)
         except LlmsizeError as e:
-            raise click.BadParameter(str(e), param_hint="--gpus") from None
+            hint = "--virtual-stages" if "--virtual-stages" in str(e) else \
+                "--schedule" if "schedule" in str(e) else "--gpus"
+            raise click.BadParameter(str(e), param_hint=hint) from None
         return f(*args, **kw)
 
     for o in reversed(opts):

@@ -76,8 +76,10 @@ def megatron_args(s: Any, spec: ModelSpec, job: Any, *, virtual_stages: int | No
     if spec.moe:
         args += ["--num-experts", str(spec.moe.num_experts), "--moe-router-topk", str(spec.moe.top_k),
                  "--moe-ffn-hidden-size", str(spec.moe.expert_intermediate_size)]
-    if job.precision in ("bf16-mixed", "bf16"):
+    if job.precision in ("bf16-mixed", "bf16", "fp8-mixed"):
         args += ["--bf16"]
+    if job.precision == "fp8-mixed":
+        args += ["--fp8-format", "hybrid"]  # Transformer Engine: E4M3 forward, E5M2 gradients
     if job.tokens:
         args += ["--train-iters", str(max(1, round(job.tokens / (job.global_batch * job.seq_len))))]
     args += ["--tokenizer-type", "HuggingFaceTokenizer", "--tokenizer-model", s.model]

@@ -15,7 +15,7 @@ from llmsize.errors import LlmsizeError, did_you_mean
 from llmsize.parallel import Breakdown, Layout
 from llmsize.spec import ModelSpec
 
-TRAIN_PRECISIONS = ("bf16-mixed", "bf16", "fp32")
+TRAIN_PRECISIONS = ("bf16-mixed", "bf16", "fp8-mixed", "fp32")
 # ASSUMES: a node of 8 GPUs has the host memory of an NVIDIA DGX H100/H200, "2 TB of DDR5 system memory"
 # (NVIDIA DGX BasePOD reference architecture), built from 32 x 64 GB DIMMs (MLCommons v4.1 DGX-H200
 # system description), i.e. 2 TiB. Offloaded bytes per node are checked against it (--host-memory).
@@ -144,7 +144,11 @@ class ServeJob:
 # The optimizer step's own temporaries (torch's foreach Adam: one extra copy of the states' size) are
 # left out: Megatron-LM, DeepSpeed and Apex/TE use fused multi-tensor Adam, and a sharded optimizer's
 # temporaries shrink with its shard, which a whole-model byte count cannot say.
-_MODEL_DTYPE = {"bf16-mixed": "bf16", "bf16": "bf16", "fp32": "fp32"}
+# ASSUMES: fp8-mixed (Transformer Engine / torchao float8) keeps bf16 weights, fp32 master weights and
+# Adam states as bf16-mixed does, casting to FP8 per GEMM; its memory is bf16-mixed's (the FP8 copies are
+# transient and activations saved in FP8 would only lower the peak)
+_MODEL_DTYPE = {"bf16-mixed": "bf16", "bf16": "bf16", "fp8-mixed": "bf16", "fp32": "fp32"}
+_MIXED = ("bf16-mixed", "fp8-mixed")
 
 
 def make_job(mode: str = "serve", *, seq: int = 4096, micro_batch: int = 1, global_batch: int = 1024,
@@ -194,10 +198,19 @@ def make_job(mode: str = "serve", *, seq: int = 4096, micro_batch: int = 1, glob
 
 
 def make_layout(gpus: int | None = None, *, tp: int = 1, pp: int = 1, cp: int = 1, ep: int = 1, zero: int = 0,
-                fsdp: str | None = None, offload_optimizer: str = "none", offload_params: str = "none") -> Layout:
-    """The Layout that `--gpus --tp --pp --cp --ep --zero --fsdp --offload-*` describe: GPUs default to
-    TP x PP x CP, which must divide them; the engine follows from the options (FSDP, DeepSpeed for ZeRO or
-    offload, Megatron for TP/PP with data parallelism, else DDP)."""
+                fsdp: str | None = None, offload_optimizer: str = "none", offload_params: str = "none",
+                schedule: str = "1f1b", virtual_stages: int | None = None) -> Layout:
+    """The Layout that `--gpus --tp --pp --cp --ep --zero --fsdp --offload-* --schedule --virtual-stages`
+    describe: GPUs default to TP x PP x CP, which must divide them; the engine follows from the options
+    (FSDP, DeepSpeed for ZeRO or offload, Megatron for TP/PP with data parallelism, else DDP). A schedule
+    other than 1F1B needs PP > 1; virtual stages go with the interleaved one only."""
+    if schedule not in ("1f1b", "interleaved", "zero-bubble"):
+        raise LlmsizeError(f"schedule must be 1f1b, interleaved or zero-bubble, got {schedule!r}")
+    if schedule != "1f1b" and pp < 2:
+        raise LlmsizeError(f"the {schedule} schedule needs --pp > 1 (got PP {pp})")
+    if virtual_stages is not None and schedule != "interleaved":
+        raise LlmsizeError("--virtual-stages applies to --schedule interleaved")
+    v = (virtual_stages or 2) if schedule == "interleaved" else 1
     n = tp * pp * cp if gpus is None else gpus
     if n % (tp * pp * cp):
         raise LlmsizeError(f"TP {tp} × PP {pp} × CP {cp} = {tp * pp * cp} does not divide {n} GPUs")
@@ -206,7 +219,8 @@ def make_layout(gpus: int | None = None, *, tp: int = 1, pp: int = 1, cp: int = 
                                   "megatron" if tp * pp > 1 and n > tp * pp else "ddp")
     z = {"full_shard": 3, "hybrid_shard": 3, "shard_grad_op": 2, "no_shard": 0}[fsdp] if fsdp else zero
     return Layout(tp=tp, pp=pp, cp=cp, ep=ep, dp=n // (tp * pp * cp), zero=z, engine=engine, fsdp=fsdp,
-                  offload_optimizer=oo, offload_params=op, sequence_parallel=engine == "megatron" and tp > 1)
+                  offload_optimizer=oo, offload_params=op, sequence_parallel=engine == "megatron" and tp > 1,
+                  virtual_stages=v, zero_bubble=schedule == "zero-bubble")
 
 
 def _memory() -> Any:
@@ -245,7 +259,7 @@ def train_workload(job: TrainJob, micro_batch: int, seq_len: int) -> Any:
 def states_workload(job: TrainJob) -> Any:
     """The states run: fp32 master weights under bf16 autocast for bf16-mixed (LoRA adapters are fp32
     already, so a LoRA job has no master copy), the job's optimizer. Shapes do not change states."""
-    mixed = job.precision == "bf16-mixed" and not job.lora_rank
+    mixed = job.precision in _MIXED and not job.lora_rank
     return _memory().Workload(mode="train", batch=1, seq_len=1, weights_dtype="fp32" if mixed else
                               _MODEL_DTYPE[job.precision], autocast="bf16" if mixed else None,
                               optimizer=job.optimizer, lora=_lora(job))

@@ -67,14 +67,27 @@ def train_layouts(spec: ModelSpec, job: TrainJob, gpus: int) -> Iterable[Layout]
                 if gpus <= NODE:
                     yield Layout(engine="deepspeed", zero=3, offload_optimizer="cpu", offload_params="cpu", **base)
             else:
-                yield Layout(engine="megatron", zero=1 if dp > 1 else 0, sequence_parallel=tp > 1, **base)
+                meg = dict(engine="megatron", zero=1 if dp > 1 else 0, sequence_parallel=tp > 1, **base)
+                yield Layout(**meg)
+                if pp > 1 and m >= pp:
+                    # Megatron interleaves only with micro-batches a multiple of PP, layers split evenly
+                    if m % pp == 0 and spec.num_layers % (pp * 2) == 0:
+                        yield Layout(virtual_stages=2, **meg)
+                    # ASSUMES: ZB-V fills its bubble once every stage has a micro-batch (m >= p)
+                    yield Layout(zero_bubble=True, **meg)
 
 
 def _bubble(layout: Layout) -> float:
-    """Share of a 1F1B step the pipeline computes: m / (m + p − 1) (Narayanan et al. 2021, eq. 1)."""
+    """Share of a step the pipeline computes: 1F1B m/(m + p − 1), interleaved m/(m + (p − 1)/v), zero-bubble 1
+    (Narayanan et al. 2021, eq. 1 and sec. 2.2.2; Qi et al. 2024)."""
     from llmsize.speedmodel.train import bubble
 
-    return bubble(layout.pp, max(layout.grad_accum, 1))
+    return bubble(layout.pp, max(layout.grad_accum, 1), schedule(layout), layout.virtual_stages)
+
+
+def schedule(layout: Layout) -> str:
+    """The pipeline schedule a layout runs: zero-bubble, interleaved (virtual stages) or 1F1B."""
+    return "zero-bubble" if layout.zero_bubble else "interleaved" if layout.virtual_stages > 1 else "1f1b"
 
 
 # the planner's layout engines, as the efficiency table names them (DDP is PyTorch's, like FSDP)
@@ -91,7 +104,8 @@ def _train_rate(spec: ModelSpec, job: TrainJob, g: Any, layout: Layout, pp: int 
                  seq=job.seq_len, recompute="full" if job.recompute else "none", pp=p,
                  micro_batches=max(layout.grad_accum, 1), tp=layout.tp, micro_batch=job.micro_batch, mfu=job.mfu,
                  dp=layout.dp, shard="full" if layout.zero == 3 or layout.fsdp == "full_shard" else "none",
-                 step_tokens=job.global_batch * job.seq_len, gpus_per_node=NODE)
+                 step_tokens=job.global_batch * job.seq_len, gpus_per_node=NODE, schedule=schedule(layout),
+                 virtual_stages=layout.virtual_stages, cp=layout.cp, ep=layout.ep)
 
 
 def with_steps(job: TrainJob, layout: Layout) -> Layout:
@@ -149,7 +163,8 @@ def plan_train(spec: ModelSpec, job: TrainJob, breakdown: Breakdown, gpu_types: 
                                          reason="; ".join(problems)))
                 continue
             key = (lay.tp, lay.pp, lay.shard, lay.zero, lay.engine, lay.offload_optimizer, lay.offload_params,
-                   min(lay.grad_accum, lay.pp), lay.grad_accum > 1, lay.sequence_parallel, lay.dp > 1)
+                   min(lay.grad_accum, lay.pp), lay.grad_accum > 1, lay.sequence_parallel, lay.dp > 1,
+                   lay.virtual_stages)
             mem = memo.get(key)
             if mem is None:
                 mem = memo[key] = train_mem(spec, job, breakdown, lay)

@@ -84,3 +84,69 @@ def tp_layer_allreduces_s(spec: Any, gpu: Any, tp: int, tokens: float, gpus_per_
         return 0.0
     bw = link_bytes_per_s(gpu, tp, gpus_per_node)
     return spec.num_layers * collectives * allreduce_s(tokens * spec.hidden_size * act_bytes, tp, bw)
+
+
+def p2p_s(nbytes: float, bw: float) -> float:
+    """One point-to-point send (a pipeline stage boundary).
+
+    t = α + bytes / B
+
+    Source: narayanan2021"""
+    return ALPHA_S + nbytes / bw
+
+
+def alltoall_s(nbytes: float, n: int, bw: float) -> float:
+    """All-to-all of `nbytes` per GPU over `n` GPUs (expert parallelism's token dispatch or combine): each
+    GPU keeps 1/n of its bytes and sends the rest, one message per peer.
+
+    t = (n − 1)·α + (n − 1)/n · bytes / B
+
+    Source: lepikhin2021"""
+    if n <= 1:
+        return 0.0
+    return (n - 1) * ALPHA_S + (n - 1) / n * nbytes / bw
+
+
+def span_bytes_per_s(gpu: Any, inner: int, width: int, gpus_per_node: int = 8) -> float:
+    """Bandwidth of a group of `width` GPUs whose members sit `inner` ranks apart (TP inside, then CP, EP
+    or PP): inside one node while inner × width fits in it, else the network.
+
+    B = link(inner · width ≤ node ? NVLink/PCIe : network)
+
+    Source: narayanan2021"""
+    return link_bytes_per_s(gpu, inner * width, gpus_per_node) if width > 1 else float("inf")
+
+
+def train_stage_comm_s(spec: Any, gpu: Any, *, tp: int, pp: int, cp: int, ep: int, virtual_stages: int,
+                       mb_tokens: int, passes: int, dp: int = 1, gpus_per_node: int = 8,
+                       act_bytes: int = 2) -> dict[str, float]:
+    """Seconds one pipeline stage spends per micro-batch (of `mb_tokens` tokens) on the exchanges of
+    pipeline, expert and context parallelism; the ranks sit as Megatron orders them (TP innermost, then
+    CP, then DP with EP inside it, PP outermost), so a group stays on NVLink while it fits a node and
+    crosses the network once it does not.
+
+    PP:  2·v boundary sends (activations forward, gradients backward) of (b·s/c)/t·d bytes each
+    EP:  2 all-to-alls (dispatch, combine) per MoE layer of the stage and pass, of (b·s/c)·k·d bytes
+    CP:  (c − 1) ring steps per layer and pass, each the chunk's K and V: (b·s/c)·2·n_kv·h/t bytes
+    (passes: 2, forward and backward; 3 with full recomputation)
+
+    Source: narayanan2021"""
+    tokens = mb_tokens / cp  # tokens of the micro-batch on this GPU's CP rank
+    d = spec.hidden_size
+    out = {"pp": 0.0, "ep": 0.0, "cp": 0.0}
+    if pp > 1:
+        bw = span_bytes_per_s(gpu, tp * cp * dp, pp, gpus_per_node)
+        # ASSUMES: the sends are not overlapped (Megatron overlaps part of them: an upper bound)
+        out["pp"] = 2 * virtual_stages * p2p_s(tokens / tp * d * act_bytes, bw)
+    if ep > 1 and spec.moe is not None:
+        bw = span_bytes_per_s(gpu, tp * cp, ep, gpus_per_node)
+        moe_layers = sum(spec.moe_layers) / pp
+        out["ep"] = 2 * passes * moe_layers * alltoall_s(tokens * spec.moe.top_k * d * act_bytes, ep, bw)
+    if cp > 1:
+        a = spec.attention
+        bw = span_bytes_per_s(gpu, tp, cp, gpus_per_node)
+        kv = tokens * 2 * a.num_kv_heads * a.head_dim * act_bytes / tp
+        # the ring (Liu et al. 2023, liu2023ring) overlaps each send with a block's attention: the caller
+        # exposes only what outlasts the stage's attention time
+        out["cp"] = passes * spec.num_layers / pp * (cp - 1) * p2p_s(kv, bw)
+    return out

@@ -59,6 +59,16 @@ def _table() -> dict[str, Any]:
     return tomllib.loads(text)
 
 
+def _rows() -> dict[tuple[str, str, str], dict[str, Any]]:
+    """The table's entries by (engine, arch, phase), built once per table (the fit swaps the table's list)."""
+    t = _table()
+    eff = t["efficiency"]
+    cached = t.get("_rows")
+    if cached is None or cached[0] is not eff:
+        cached = t["_rows"] = (eff, {(r["engine"], r["arch"], r["phase"]): r for r in eff})
+    return cached[1]
+
+
 def arch_of(gpu: Any) -> str:
     """The architecture class of a catalog GPU (``hopper``, ``ampere``, ``ada``, ``apple`` ...); ``other``
     for a GPU the table does not list (a custom one)."""
@@ -96,7 +106,7 @@ def efficiency(engine: str | None, gpu: Any, phase: str, override: float | None 
     e, a = engine_name(engine), arch_of(gpu)
     if _PROBE:
         return Efficiency(value=_PROBE[-1], key=f"probe/{phase}", rows=0)
-    rows = {(r["engine"], r["arch"], r["phase"]): r for r in _table()["efficiency"]}
+    rows = _rows()
     for ph in dict.fromkeys((phase_key(phase, path), phase)):
         for k in ((e, a, ph), (e, "*", ph), ("*", a, ph), ("*", "*", ph)):
             r = rows.get(k)
@@ -120,6 +130,13 @@ def serve_shape() -> dict[str, float]:
     t = _table().get("serve", {})
     return {"decode_compute_rel": float(t.get("decode_compute_rel", 1.0)),
             "step_overhead_s": float(t.get("step_overhead_s", 0.0))}
+
+
+def decode_shape() -> dict[str, float]:
+    """The decode-step constant (``[decode]`` of the table): ``layer_overhead_s``, the fixed time a
+    decoder layer adds to a token's step (kernel launches and synchronisation) beyond its bytes and FLOPs."""
+    t = _table().get("decode", {})
+    return {"layer_overhead_s": float(t.get("layer_overhead_s", 0.0))}
 
 
 def engine_default(engine: str | None, what: str) -> int:

@@ -22,7 +22,8 @@ from llmsize.errors import LlmsizeError
 from llmsize.perf import forward_flops
 from llmsize.spec import ModelSpec
 from llmsize.speedmodel.comm import tp_layer_allreduces_s
-from llmsize.speedmodel.efficiency import Efficiency, efficiency, engine_default, serve_path, serve_shape
+from llmsize.speedmodel.efficiency import (Efficiency, decode_shape, efficiency, engine_default, serve_path,
+                                           serve_shape)
 
 _LOOKUPS = ("token_embd", "pos_embd")
 
@@ -129,7 +130,9 @@ def decode(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: st
     """Decode tokens/s of `batch` sequences together (llama-bench's tg: batch × per-sequence rate),
     at the mean context of the generated span.
 
-    t_step = max((W_read + B·ctx·KV_tok)/(t·bw·E_dec), C_fwd(B, ctx)/(t·X·E_pre)),  ctx = c + n/2
+    t_step = max((W_read + B·ctx·KV_tok)/(t·bw·E_dec), C_fwd(B, ctx)/(t·X·E_pre)) + t_TP + L·t_layer,
+    ctx = c + n/2; t_layer the fitted fixed cost of a layer's kernels per step (none with a given --mbu,
+    which is the whole step's bandwidth utilisation)
 
     Source: pope2022"""
     if batch < 1 or tokens < 1 or context < 0 or tp < 1:
@@ -143,7 +146,10 @@ def decode(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: st
     t_mem = read / (tp * _bw(gpu) * e_dec.value)
     t_comp = forward_flops(spec, batch, int(ctx)) / (tp * _peak(gpu, path) * e_pre.value)
     t_comm = tp_layer_allreduces_s(spec, gpu, tp, batch)
-    t = max(t_mem, t_comp) + t_comm
+    # ASSUMES: one fixed cost per layer and step for every engine and GPU (fitted on llama.cpp's rows: a
+    #          3B model at 236 tokens/s on an RTX 4090 is launch-bound, not bandwidth-bound)
+    t_fixed = 0.0 if mbu is not None else spec.num_layers * decode_shape()["layer_overhead_s"]
+    t = max(t_mem, t_comp) + t_comm + t_fixed
     return Rate(value=batch / t, unit="tokens/s", efficiencies=(e_dec, e_pre),
                 terms={"step_s": t, "bytes_per_step": read, "memory_s": t_mem, "compute_s": t_comp,
                        "comm_s": t_comm, "bound": "memory" if t_mem >= t_comp else "compute",
@@ -196,20 +202,26 @@ class Serving:
 def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str | None, prompt: int, output: int,
           concurrency: int | str, request_rate: float | None = None, tp: int = 1, pp: int = 1, dp: int = 1,
           gpu_memory_utilization: float = 0.9, serve_efficiency: float | None = None, mbu: float | None = None,
-          prefill_efficiency: float | None = None) -> Serving:
+          prefill_efficiency: float | None = None, scheduler_steps: int = 1) -> Serving:
     """Throughput and latency under continuous batching with chunked prefill: each request's prefill and
     its share of the batch's decode steps share the replica, so throughput counts prefill time.
 
     B = min(C, max_seqs, K/(S_in + S_out));  t_p = C_fwd(S_in, S_in/2)/(n·X·E)
     t_d = max((W_read(B)/n + B·S̄·KV/n)/(bw·E), C_fwd(B, S̄)/(n·X·E·c))·p/min(p, B) + t_TP(B) + t_0,  S̄ = S_in + S_out/2
     (c: the decode step's GEMM efficiency relative to E; t_0: the engine's fixed cost per step)
-    out tokens/s = dp·B·S_out/(B·t_p + S_out·t_d);  TPOT = t_d + B·t_p/S_out;  TTFT = t_p + t_d
+    out tokens/s = dp·B·S_out/(B·t_p + S_out·t_d);  TPOT = t_d + B·t_p/S_out
+    TTFT = t_p + t_d + (k − 1)/2·t_d + ρ_p/(2(1 − ρ_p))·t_p (+ the wait for a batch slot at a request rate)
+    (k: decode steps an engine runs per scheduling round, vLLM's --num-scheduler-steps; an arriving request
+    waits on average for half of the round in progress before its prefill is scheduled; ρ_p = λ_o·t_p
+    the share of time the replica spends on the other requests' prefills)
 
     `mbu` / `prefill_efficiency` replace E in the memory / compute terms (the user's overrides).
 
     Source: pope2022"""
     if prompt < 1 or output < 1 or tp < 1 or pp < 1 or dp < 1:
         raise LlmsizeError("serving needs prompt, output, tp, pp and dp >= 1")
+    if isinstance(scheduler_steps, bool) or not isinstance(scheduler_steps, int) or not 1 <= scheduler_steps <= 1024:
+        raise LlmsizeError(f"scheduler steps must be an integer in 1..1024, got {scheduler_steps!r}")
     n = tp * pp
     path = serve_path(engine, weights, gpu)
     e = efficiency(engine, gpu, "serve", serve_efficiency, path)
@@ -277,14 +289,24 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     read = decode_read_bytes(spec, weights, b) / n + b * mean_ctx * kv_gpu
     mem_bound = read / (bw * e_mem) >= forward_flops(spec, b, int(mean_ctx)) / (n * x * e_cmp)
     tpot = t_d + b * t_p / output
-    ttft = t_p + t_d + wait
+    # ASSUMES: arrivals are uniform over a multi-step round, so a request waits (k − 1)/2 decode steps for it
+    # (its p90: 0.9·(k − 1) steps)
+    round_wait = (scheduler_steps - 1) / 2 * t_d
+    # the replica runs one prefill at a time: an arrival waits for the prefills of the others ahead of it,
+    # an M/D/1 queue on t_p loaded by the others' arrivals (a request rate: all of them; a fixed
+    # concurrency of b: the other b − 1 requests, each returning once its previous request ends)
+    # ASSUMES: arrivals as random as Poisson ones (closed-loop clients are less bursty: an upper bound)
+    others = request_rate / dp if request_rate is not None else (b - 1) / (b * t_p + output * t_d)
+    rho_p = min(others * t_p, 0.99)
+    prefill_wait = rho_p / (2 * (1 - rho_p)) * t_p
+    ttft = t_p + t_d + wait + round_wait + prefill_wait
     out = dp * b * output / (b * t_p + output * t_d)
     if request_rate is not None:  # a stable queue serves what arrives: λ requests/s of S_out tokens each
         out = request_rate * output
     # ASSUMES: the p90 of a request's TTFT adds ln(10) times the mean wait (an exponential tail), and its
     # TPOT the prefill of one more arrival inside its span
     return Serving(output_tokens_per_s=out, input_tokens_per_s=out * prompt / output, batch=b, batch_limit=limit,
-                   ttft_s=ttft, tpot_s=tpot, ttft_p90_s=t_p + t_d + math.log(10) * wait,
+                   ttft_s=ttft, tpot_s=tpot, ttft_p90_s=t_p + t_d + math.log(10) * (wait + prefill_wait) + round_wait * 1.8,
                    tpot_p90_s=tpot + t_p / output, prefill_s=t_p, step_s=t_d, kv_capacity_tokens=cap,
                    efficiency=e, path=path, bound="memory" if mem_bound else "compute", step_bytes=read,
                    output=output)

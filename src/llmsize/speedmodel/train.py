@@ -19,7 +19,7 @@ from typing import Any
 from llmsize.errors import LlmsizeError
 from llmsize.perf import matmul_params
 from llmsize.spec import ModelSpec
-from llmsize.speedmodel.comm import tp_layer_allreduces_s
+from llmsize.speedmodel.comm import tp_layer_allreduces_s, train_stage_comm_s
 from llmsize.speedmodel.efficiency import Efficiency, efficiency, train_path, train_shape
 
 RECOMPUTE = ("none", "selective", "full")
@@ -28,6 +28,22 @@ RECOMPUTE = ("none", "selective", "full")
 # efficiency at x½ tokens per micro-batch and at a hidden width of d½; attention kernels run at a share
 # `attention_rel` of the GEMM efficiency.
 SCHEDULES = ("1f1b", "interleaved", "zero-bubble")
+
+
+_SIZES: dict[int, tuple[ModelSpec, int, int]] = {}  # id(spec) -> (spec, matmul params, all params)
+
+
+def _sizes(spec: ModelSpec) -> tuple[int, int]:
+    """(parameters in matmuls, all parameters) of `spec`, remembered by identity: a spec's hash walks its
+    whole tree, and the planner asks for the same spec's sizes thousands of times."""
+    hit = _SIZES.get(id(spec))
+    if hit is None or hit[0] is not spec:
+        from llmsize.params import count
+
+        if len(_SIZES) > 64:
+            _SIZES.clear()
+        hit = _SIZES[id(spec)] = (spec, matmul_params(spec), count(spec).total)
+    return hit[1], hit[2]
 
 
 def _attn(spec: ModelSpec, seq: int) -> int:
@@ -47,7 +63,7 @@ def flops_per_token(spec: ModelSpec, seq: int, recompute: str = "none") -> dict[
         raise LlmsizeError(f"sequence length must be positive, got {seq}")
     if recompute not in RECOMPUTE:
         raise LlmsizeError(f"recompute must be one of {', '.join(RECOMPUTE)}, got {recompute!r}")
-    n, at = matmul_params(spec), _attn(spec, seq)
+    n, at = _sizes(spec)[0], _attn(spec, seq)
     out = {"weights": 6 * n, "attention": 6 * at, "recompute_weights": 0, "recompute_attention": 0}
     if recompute == "full":
         out.update(recompute_weights=2 * n, recompute_attention=2 * at)
@@ -63,12 +79,11 @@ def dp_exposed_s(spec: ModelSpec, gpu: Any, *, dp: int, tp: int, pp: int, shard:
     t_DP = k · P_gpu · (d − 1)/d / B,  k = 2 (all-reduce) or 3 (full shard);  exposed = max(0, t_DP − t_step)
 
     Source: rajbhandari2020"""
-    from llmsize.params import count
     from llmsize.speedmodel.comm import collective_bytes_per_s
 
     if shard not in ("none", "full"):
         raise LlmsizeError(f"shard must be none or full, got {shard!r}")
-    p_gpu = 2 * count(spec).total / (tp * pp)  # bf16 parameters (and gradients) one GPU holds
+    p_gpu = 2 * _sizes(spec)[1] / (tp * pp)  # bf16 parameters (and gradients) one GPU holds
     k = 3 if shard == "full" else 2
     bw = collective_bytes_per_s(gpu, dp * tp * pp, gpus_per_node)
     t_dp = k * p_gpu * (dp - 1) / dp / bw
@@ -117,14 +132,18 @@ class TrainRate:
 def train(spec: ModelSpec, gpu: Any, *, engine: str, precision: str | None, seq: int, recompute: str = "none",
           pp: int = 1, micro_batches: int = 1, schedule: str = "1f1b", virtual_stages: int | None = None,
           tp: int = 1, micro_batch: int = 1, gpus_per_node: int = 8, mfu: float | None = None,
-          dp: int = 1, shard: str = "none", step_tokens: int | None = None) -> TrainRate:
+          dp: int = 1, shard: str = "none", step_tokens: int | None = None, cp: int = 1,
+          ep: int = 1) -> TrainRate:
     """Tokens/s per GPU. FP8 training runs the parameter matmuls on FP8 and attention on bf16. Tensor
     parallelism adds its per-layer all-reduces (2 forward, 2 backward, 2 more with full recomputation),
     not overlapped. Data-parallel traffic per step (DDP / ZeRO-1/2: gradient reduce-scatter + all-gather,
     2 × the bf16 parameters; FSDP / ZeRO-3 (`shard="full"`): 3 ×, two parameter all-gathers and a
-    gradient reduce-scatter) overlaps the step's compute; only what outlasts it is added.
+    gradient reduce-scatter) overlaps the step's compute; only what outlasts it is added. Pipeline
+    point-to-point sends and expert all-to-alls are added per micro-batch; the context-parallel ring only
+    where it outlasts the stage's attention (`comm.train_stage_comm_s`).
 
-    tokens/s/GPU = bubble / ((C_w/X_w + C_a/X_a)/(E·x/(x + x½)) + t·t_TP/(b·s) + max(0, t_DP − t_step)/D_gpu)
+    tokens/s/GPU = bubble / ((C_w/X_w + C_a/X_a)/(E·x/(x + x½)) + t·t_TP/(b·s)
+                   + t·p·c·(t_PP + t_EP + max(0, t_CP − t_attn))/(b·s) + max(0, t_DP − t_step)/D_gpu)
 
     Source: narayanan2021"""
     path = train_path(precision, gpu)
@@ -148,6 +167,14 @@ def train(spec: ModelSpec, gpu: Any, *, engine: str, precision: str | None, seq:
     d = spec.hidden_size
     sat = mb_tokens / (mb_tokens + shape["x_half_tokens"]) * d / (d + shape["d_half"])
     per_tok = t / (e.value * sat) + comm
+    if pp > 1 or cp > 1 or ep > 1:
+        v = (virtual_stages or 2) if schedule == "interleaved" else 1
+        st = train_stage_comm_s(spec, gpu, tp=tp, pp=pp, cp=cp, ep=ep, virtual_stages=v, mb_tokens=mb_tokens,
+                                passes=3 if recompute == "full" else 2, dp=dp, gpus_per_node=gpus_per_node)
+        group = tp * pp * cp  # GPUs sharing one micro-batch: stage seconds -> seconds per GPU-token
+        t_attn = (f["attention"] + f["recompute_attention"]) / (x_a * shape["attention_rel"] * e.value * sat)
+        exposed_cp = max(0.0, st["cp"] - t_attn * mb_tokens / group)
+        per_tok += (st["pp"] + st["ep"] + exposed_cp) * group / mb_tokens
     if dp > 1 and step_tokens:
         per_tok += dp_exposed_s(spec, gpu, dp=dp, tp=tp, pp=pp, shard=shard, gpus_per_node=gpus_per_node,
                                 tokens_per_gpu=step_tokens / (dp * tp * pp), per_token_s=per_tok / bub)

@@ -113,7 +113,7 @@ class Job(_Body):
     micro_batch: int = Field(1, ge=1, le=MAX_BATCH)
     global_batch: int = Field(1024, ge=1, le=1 << 24, description="Sequences per optimizer step.")
     tokens: float | None = Field(None, gt=0, le=1e17, description="Training tokens in all (e.g. 1e12).")
-    precision: Literal["bf16-mixed", "bf16", "fp32"] = "bf16-mixed"
+    precision: Literal["bf16-mixed", "bf16", "fp8-mixed", "fp32"] = "bf16-mixed"
     mfu: float | None = Field(None, gt=0, le=1, description="Model FLOP utilisation (default 0.40).")
     recompute: bool = True
     max_days: float | None = Field(None, gt=0, le=1e5)
