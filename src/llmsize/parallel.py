@@ -119,7 +119,7 @@ class Layout:
         if self.virtual_stages > 1:
             parts.append(f"interleaved×{self.virtual_stages}")
         if self.engine == "fsdp":
-            parts.append(f"FSDP-{self.fsdp}")
+            parts.append(f"FSDP-{self.fsdp}" + (f"({self.shard_group})" if self.shard_group else ""))
         elif self.engine == "megatron" and self.zero:
             parts.append("dist-opt")
         elif self.zero:

@@ -99,9 +99,11 @@ def with_steps(job: TrainJob, layout: Layout) -> Layout:
     (global batch / (micro-batch × DP)); refuses a global batch they do not divide, as the search does."""
     from dataclasses import replace
 
-    if job.global_batch % (job.micro_batch * layout.dp):
+    step = job.micro_batch * layout.dp
+    if job.global_batch % step:
+        near = sorted({b for b in (job.global_batch // step * step, -(-job.global_batch // step) * step) if b})
         raise LlmsizeError(f"global batch {job.global_batch} is not divisible by micro-batch {job.micro_batch} × "
-                           f"DP {layout.dp}")
+                           f"DP {layout.dp}; the nearest that are: {' or '.join(map(str, near))}")
     return replace(layout, micro_batch=job.micro_batch,
                    grad_accum=job.global_batch // (job.micro_batch * layout.dp))
 
