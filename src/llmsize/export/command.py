@@ -31,6 +31,8 @@ class Exported:
     engine: str
     text: str
     notes: tuple[str, ...]
+    layout: str = ""  # the layout written (Layout.label)
+    memory_per_gpu: int | None = None  # its bytes per GPU when planned or checked
 
 
 def _job(engine: str, kw: dict[str, Any]) -> Any:
@@ -165,8 +167,10 @@ def run_export(engine: str, model_name: str, **opts: Any) -> Exported:
             text = megatron_args(s, spec, job, virtual_stages=kw["virtual_stages"])
         else:
             text = torchtitan_toml(s, spec, job, float8=kw["float8"])
-        return Exported(engine, text.rstrip("\n"), tuple(notes))
-    return Exported(engine, export(engine, s), tuple(notes))
+    else:
+        text = export(engine, s)
+    mem = chosen.memory_per_gpu if chosen is not None else None
+    return Exported(engine, text.rstrip("\n"), tuple(notes), layout.label(), mem)
 
 
 def _fit_ngl(model_name: str, spec: Any, layout: Any, kw: dict[str, Any], job: Any, notes: list[str]) -> int:
