@@ -140,6 +140,8 @@ def run_export(engine: str, model_name: str, **opts: Any) -> Exported:
         mem = f", {chosen.memory_per_gpu / 2**30:,.1f} GiB per GPU" if chosen.memory_per_gpu else ""
         of = f" of {chosen.budget / 2**30:,.1f} GiB" if chosen.budget else ""
         notes.append(f"{chosen.note}{mem}{of}")
+    if kw["float8"] and gpu:
+        chosen = _float8(spec, job, gpu, layout, chosen, notes)
     accum = grad_accum_for(engine, job, layout, kw["grad_accum"], kw["global_batch"] is not None)
     planned_serve = gpu is not None and not train
     ngl = _ngl(kw["ngl"])
@@ -171,6 +173,24 @@ def run_export(engine: str, model_name: str, **opts: Any) -> Exported:
         text = export(engine, s)
     mem = chosen.memory_per_gpu if chosen is not None else None
     return Exported(engine, text.rstrip("\n"), tuple(notes), layout.label(), mem)
+
+
+def _float8(spec: Any, job: Any, gpu: str, layout: Any, chosen: Any, notes: list[str]) -> Any:
+    """torchtitan --float8 planned: memory with torchao's float8 casts and float8 all-gather, speed at the FP8
+    GEMM peak (`llmsize.float8`); refused on a GPU without FP8 or when the float8 bytes do not fit."""
+    from dataclasses import replace as with_
+
+    from llmsize.float8 import float8_plan
+
+    f8 = float8_plan(spec, job, gpu, layout)
+    gib = 2**30
+    if chosen is not None and chosen.budget is not None and f8.peak_bytes > chosen.budget:
+        raise LlmsizeError(f"torchtitan export: {layout.label()} with float8 linears needs {f8.peak_bytes / gib:,.1f} GiB "
+                           f"per GPU, {chosen.budget / gib:,.1f} GiB fit; give a layout that leaves room (or --force)")
+    notes.append(f"float8 linears: {f8.peak_bytes / gib:,.1f} GiB per GPU (bf16 {f8.bf16_peak_bytes / gib:,.1f}: "
+                 + ", ".join(f"{t.name} {t.value / gib:+,.2f}" for t in f8.terms)
+                 + f"), {f8.tokens_per_s:,.0f} tokens/s at the FP8 GEMM peak (bf16 {f8.bf16_tokens_per_s:,.0f})")
+    return chosen if chosen is None else with_(chosen, memory_per_gpu=f8.peak_bytes)
 
 
 def _fit_ngl(model_name: str, spec: Any, layout: Any, kw: dict[str, Any], job: Any, notes: list[str]) -> int:

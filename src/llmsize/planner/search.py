@@ -81,13 +81,14 @@ def _bubble(layout: Layout) -> float:
 _TRAIN_ENGINE = {"ddp": "fsdp", "fsdp": "fsdp", "deepspeed": "deepspeed", "megatron": "megatron"}
 
 
-def _train_rate(spec: ModelSpec, job: TrainJob, g: Any, layout: Layout, pp: int | None = None) -> Any:
+def _train_rate(spec: ModelSpec, job: TrainJob, g: Any, layout: Layout, pp: int | None = None,
+                precision: str | None = None) -> Any:
     from llmsize.speedmodel.train import train
 
     p = layout.pp if pp is None else pp
     # tensor or pipeline parallelism is Megatron-style whatever engine label the layout carries
     engine = "megatron" if layout.tp * layout.pp > 1 else _TRAIN_ENGINE.get(layout.engine, "unknown")
-    return train(spec, g, engine=engine, precision=job.precision,
+    return train(spec, g, engine=engine, precision=precision or job.precision,
                  seq=job.seq_len, recompute="full" if job.recompute else "none", pp=p,
                  micro_batches=max(layout.grad_accum, 1), tp=layout.tp, micro_batch=job.micro_batch, mfu=job.mfu,
                  dp=layout.dp, shard="full" if layout.zero == 3 or layout.fsdp == "full_shard" else "none",
@@ -119,7 +120,8 @@ def _no_path(job: TrainJob, g: Any) -> str | None:
     return None if g.has(path) else f"{g.name} has no {path} units"
 
 
-def train_tokens_per_s(spec: ModelSpec, job: TrainJob, g: Any, layout: Layout, slowdown: float = 1.0) -> float:
+def train_tokens_per_s(spec: ModelSpec, job: TrainJob, g: Any, layout: Layout, slowdown: float = 1.0,
+                       precision: str | None = None) -> float:
     """Training tokens/s of one setup: the one rate `plan`, `speed` and `cost` all use. The efficiency
     is the engine's achieved one on this GPU (or --mfu) applied to the hardware FLOPs (recomputation
     included), the pipeline bubble outside it, tensor-parallel all-reduces added (`speedmodel.train`).
@@ -127,7 +129,7 @@ def train_tokens_per_s(spec: ModelSpec, job: TrainJob, g: Any, layout: Layout, s
     tokens/s = n · tokens/s/GPU / slowdown
 
     Source: narayanan2021"""
-    return layout.gpus * _train_rate(spec, job, g, layout).tokens_per_s_per_gpu / slowdown
+    return layout.gpus * _train_rate(spec, job, g, layout, precision=precision).tokens_per_s_per_gpu / slowdown
 
 
 def plan_train(spec: ModelSpec, job: TrainJob, breakdown: Breakdown, gpu_types: Sequence[Any], *,
