@@ -48,7 +48,7 @@ def float8_terms(spec: ModelSpec, mem: Any, *, tokens: int, fp8_all_gather: bool
     """The float8 changes to a bf16 GpuMemory `mem` of one rank whose micro-batch has `tokens` tokens.
 
     casts  = max over the layer's linears of (T·in + 2·T·out)/t + [no fp8 all-gather]·in·out/t   (bytes, e4m3/e5m2)
-    gather = −(Σ gathered layer terms) · f_lin · (1 − 1/2)                                          (fp8 all-gather)
+    gather = −(Σ gathered layer terms) · f_lin · (1 − 1/2)     (float8 all-gather)
 
     f_lin = the dense linear weights' share of a decoder layer's parameters; t = TP size.
 
@@ -73,8 +73,9 @@ def float8_terms(spec: ModelSpec, mem: Any, *, tokens: int, fp8_all_gather: bool
         gathered = sum(x.value for x in mem.terms if x.name in _GATHERED)
         saved = int(gathered * f_lin * (COMPUTE_BYTES - FP8_BYTES) / COMPUTE_BYTES)
         if saved:
-            out.append(Term(name="float8 all-gather", value=-saved, formula="−(gathered layer bytes)·f_lin·½ (linear "
-                            "weights all-gathered in float8, 1 B not 2)", source="torchao-float8"))
+            out.append(Term(name="float8 all-gather", value=-saved, source="torchao-float8",
+                            formula="−(gathered layer bytes)·f_lin·½ (linear weights all-gathered in float8, "
+                                    "1 B not 2)"))
     return tuple(out)
 
 

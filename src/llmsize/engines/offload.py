@@ -107,7 +107,8 @@ def buffers_at(spec: ModelSpec, weights: Sequence[WeightTensor], p: LlamaParams,
     # at most the CPU-only compute buffer; the full buffer when nothing is offloaded.
     return Buffers(gpu_model=mb.gpu, gpu_kv=kv_bytes(spec, q, list(on_gpu)), gpu_compute=comp.total if ngl else 0,
                    cuda_context=CUDA_CONTEXT if ngl else 0, host_model=mb.host, host_kv=kv_bytes(spec, q, host_layers),
-                   host_compute=comp.total if ngl == 0 else comp.inputs, output_buffer=spec.vocab_size * q.n_seq_max * 4)
+                   host_compute=comp.total if ngl == 0 else comp.inputs,
+                   output_buffer=spec.vocab_size * q.n_seq_max * 4)
 
 
 def split_at(spec: ModelSpec, weights: Sequence[WeightTensor], p: LlamaParams, gpu: Any, host: Host, ngl: int, *,

@@ -185,8 +185,9 @@ def _float8(spec: Any, job: Any, gpu: str, layout: Any, chosen: Any, notes: list
     f8 = float8_plan(spec, job, gpu, layout)
     gib = 2**30
     if chosen is not None and chosen.budget is not None and f8.peak_bytes > chosen.budget:
-        raise LlmsizeError(f"torchtitan export: {layout.label()} with float8 linears needs {f8.peak_bytes / gib:,.1f} GiB "
-                           f"per GPU, {chosen.budget / gib:,.1f} GiB fit; give a layout that leaves room (or --force)")
+        raise LlmsizeError(f"torchtitan export: {layout.label()} with float8 linears needs "
+                           f"{f8.peak_bytes / gib:,.1f} GiB per GPU, {chosen.budget / gib:,.1f} GiB fit; give a layout "
+                           "that leaves room (or --force)")
     notes.append(f"float8 linears: {f8.peak_bytes / gib:,.1f} GiB per GPU (bf16 {f8.bf16_peak_bytes / gib:,.1f}: "
                  + ", ".join(f"{t.name} {t.value / gib:+,.2f}" for t in f8.terms)
                  + f"), {f8.tokens_per_s:,.0f} tokens/s at the FP8 GEMM peak (bf16 {f8.bf16_tokens_per_s:,.0f})")
