@@ -103,3 +103,15 @@ def test_given_layout_is_scored_itself_not_matched_to_search_rows():
     out = run_export("deepspeed", "Llama-3.1-8B", gpu_name="H100", gpus=16, zero=3, offload_optimizer="cpu",
                      offload_params="cpu")
     assert "given layout DP16 ZeRO-3 opt->cpu params->cpu fits" in out.notes[-1]
+
+
+def test_hybrid_shard_default_group_is_one_nodes_dp_ranks_everywhere():
+    """train/fit/speed layouts without --shard-group plan hybrid_shard inside a node of 8, not over all DP."""
+    spec, job = load("Llama-3.1-8B").spec, make_job("train")
+    default = Layout(dp=64, engine="fsdp", fsdp="hybrid_shard", zero=3)
+    assert default.shard == 8 and default.label() == "DP64 FSDP-hybrid_shard(8)"
+    assert Layout(tp=4, dp=16, engine="fsdp", fsdp="hybrid_shard", zero=3).shard == 2  # 8 / TP 4 DP ranks a node
+    same = job_memory(spec, job, with_steps(job, default)).peak_bytes
+    assert same == _mem("Llama-3.1-8B", 8)
+    assert same > job_memory(spec, job, with_steps(job, Layout(dp=64, engine="fsdp", fsdp="full_shard",
+                                                               zero=3))).peak_bytes
