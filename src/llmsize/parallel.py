@@ -29,6 +29,7 @@ from llmsize.tensors import Tensor, tensors
 Engine = Literal["ddp", "deepspeed", "fsdp", "megatron"]
 Offload = Literal["none", "cpu", "nvme"]
 FSDP_STRATEGIES = ("full_shard", "shard_grad_op", "hybrid_shard", "no_shard")
+GPUS_PER_NODE = 8  # hybrid_shard's default shard group is the data-parallel ranks of one such node
 ENGINES = ("ddp", "deepspeed", "fsdp", "megatron")
 
 
@@ -48,7 +49,7 @@ class Layout:
     zero: int = 0
     engine: Engine = "ddp"
     fsdp: str | None = None  # FSDP sharding strategy (engine == "fsdp")
-    shard_group: int | None = None  # hybrid_shard: GPUs per shard group (default: dp)
+    shard_group: int | None = None  # hybrid_shard: GPUs per shard group (default: the DP ranks of one node)
     reshard_after_forward: bool | None = None  # FSDP: None = the strategy's (shard_grad_op: False)
     sequence_parallel: bool = False  # Megatron SP: norm/dropout activations split over TP
     offload_optimizer: Offload = "none"
@@ -112,7 +113,14 @@ class Layout:
         """N_d: GPUs one data-parallel state is sharded over."""
         if self.zero == 0:
             return 1
-        return self.shard_group or self.dp if self.fsdp == "hybrid_shard" else self.dp
+        if self.fsdp != "hybrid_shard":
+            return self.dp
+        if self.shard_group:
+            return self.shard_group
+        # FSDP's hybrid_shard shards inside a node: the data-parallel ranks of one node, TP and CP ranks
+        # (innermost in the device mesh) sharing it with them
+        # ASSUMES: nodes of GPUS_PER_NODE GPUs, as the planner lays them out
+        return math.gcd(self.dp, max(1, GPUS_PER_NODE // (self.tp * self.cp)))
 
     def label(self) -> str:
         parts = [f"{k.upper()}{v}" for k, v in (("tp", self.tp), ("pp", self.pp), ("dp", self.dp),
@@ -122,7 +130,7 @@ class Layout:
         if self.zero_bubble:
             parts.append("zero-bubble")
         if self.engine == "fsdp":
-            parts.append(f"FSDP-{self.fsdp}")
+            parts.append(f"FSDP-{self.fsdp}" + (f"({self.shard})" if self.fsdp == "hybrid_shard" else ""))
         elif self.engine == "megatron" and self.zero:
             parts.append("dist-opt")
         elif self.zero:

@@ -337,6 +337,10 @@ SOURCES: dict[str, str] = {
     "megatron-args": "NVIDIA/Megatron-LM megatron/training/arguments.py @d98e8a64 (add_megatron_arguments, flags "
                      "generated from TransformerConfig/TrainingConfig by ArgumentGroupFactory); recorded in "
                      "llmsize/export/megatron_flags.py by scripts/refresh_megatron_flags.py.",
+    "torchao-float8": "pytorch/ao torchao/float8/float8_linear.py @7ca1bfbe (matmul_with_hp_or_float8_args: saves "
+                      "the high-precision input and weight, casts input/weight to e4m3 in forward, grad_output to "
+                      "e5m2 twice and weight/input again in backward) and torchao/float8/fsdp_utils.py (float8 "
+                      "all-gather of FSDP2 weights); torchtitan docs/float8.md (linears except the output head).",
     "torchtitan-config": "pytorch/torchtitan torchtitan/config/job_config.py @v0.2.2 (73a0e697; JobConfig: job, model, "
                          "training, parallelism, activation_checkpoint, quantize.linear.float8), the last release that "
                          "reads TOML (#2386 replaced it by a Python registry); recorded in "

@@ -20,9 +20,16 @@ from llmsize.load import load_preset
 ROWS = [json.loads(x) for x in (Path(__file__).parents[1] / "data" / "llamacpp_buffers.jsonl").read_text().splitlines()]
 
 
+CONFIGS = Path(__file__).parents[1] / "data" / "llamacpp_models"
+MOE_MLA = {"tiny-qwen3moe", "tiny-deepseek2"}  # small MoE and MLA shapes written from config files
+
+
 @cache
 def _spec(name: str):
-    return load_preset(find_preset(name)).spec
+    from llmsize.load import load
+
+    cfg = CONFIGS / f"{name}.json"
+    return load(str(cfg)).spec if cfg.exists() else load_preset(find_preset(name)).spec
 
 
 @cache
@@ -38,14 +45,21 @@ def _params(c: dict) -> LlamaParams:
 
 
 def test_the_table_covers_what_the_issue_asks():
-    assert len(ROWS) == 166
+    assert len(ROWS) == 224
     assert {r["model"] for r in ROWS} == {"SmolLM2-135M", "gpt2", "Qwen2.5-0.5B", "Qwen3-0.6B", "gemma-3-1b-pt",
-                                          "Llama-3.2-1B"}
+                                          "Llama-3.2-1B"} | MOE_MLA
     assert {r["ftype"] for r in ROWS} == {"F16", "Q8_0", "Q4_0", "Q4_K_M"}
     assert {r["version"]["llama_cpp"] for r in ROWS} == {"ggml-org/llama.cpp@0c1e57098"}
     cfg = [r["config"] for r in ROWS]
     assert {c["fa"] for c in cfg} == {0, 1} and {c["n_seq_max"] for c in cfg} == {1, 2, 4}
     assert {c["kv_unified"] for c in cfg} == {0, 1} and {c["type_k"] for c in cfg} >= {"f16", "q8_0", "bf16"}
+    # MLA: llama.cpp refuses -ctk q8_0 with -ctv f16 ("model does not support different K and V cache types");
+    # those two runs are absent, and llmsize refuses the same
+    assert not any(r["model"] == "tiny-deepseek2" and r["config"]["type_k"] != r["config"]["type_v"] for r in ROWS)
+    from llmsize.errors import LlmsizeError
+
+    with pytest.raises(LlmsizeError, match="must be the same type"):
+        kv_bytes(_spec("tiny-deepseek2"), LlamaParams(flash_attn=True, type_k="q8_0", type_v="f16"))
 
 
 @pytest.mark.parametrize("r", ROWS, ids=lambda r: f"{r['model']}-{r['ftype']}")
@@ -58,14 +72,26 @@ def test_model_kv_and_context_exact(r):
     assert (c.n_ctx, c.n_ctx_seq, c.n_batch, c.n_ubatch) == (r["n_ctx"], r["n_ctx_seq"], r["n_batch"], r["n_ubatch"])
 
 
+def _errors(models) -> list[float]:
+    return [compute_buffer(_spec(r["model"]), _params(r["config"])).total /
+            sum(v["compute"] for v in r["buffers"].values()) - 1 for r in ROWS if r["model"] in models]
+
+
 def test_compute_buffer_within_five_percent():
-    errs = []
-    for r in ROWS:
-        got = sum(v["compute"] for v in r["buffers"].values())
-        errs.append(compute_buffer(_spec(r["model"]), _params(r["config"])).total / got - 1)
+    errs = _errors({r["model"] for r in ROWS} - MOE_MLA)
     worst = max(errs, key=abs)
     assert abs(worst) < 0.042, worst  # reached: 4.15% (SmolLM2, FA, 2 slots)
     assert statistics.mean(abs(e) for e in errs) < 0.011  # reached: 1.06%
+
+
+def test_moe_and_mla_compute_buffers_as_reached():
+    """MoE (qwen3moe) and absorbed MLA (deepseek2) graphs: the accuracy reached, not yet 5% everywhere. MLA
+    without flash attention and n_kv >= ub is exact (the latent-space queries are modelled); with flash
+    attention or a small cache the allocator's peak is elsewhere (tiny shape: -14.9% .. +14.8%); qwen3moe's
+    attention phase is short by one [1024, T] f32 tensor (-8.5% at T = 128, np 4)."""
+    moe, mla = _errors({"tiny-qwen3moe"}), _errors({"tiny-deepseek2"})
+    assert max(map(abs, moe)) < 0.086 and sum(abs(e) < 0.05 for e in moe) == 24  # of 30
+    assert max(map(abs, mla)) < 0.15 and sum(abs(e) < 0.001 for e in mla) == 20  # of 28
 
 
 def test_docs_table_is_current():

@@ -41,14 +41,39 @@ def test_gpus_equals_cli(client):
     ("vllm", {"layout": {"tp": 2}, "max_model_len": 8192}, ["--tp", "2", "--max-model-len", "8192"]),
     ("deepspeed", {"layout": {"gpus": 8, "zero": 3}, "micro_batch": 2}, ["--gpus", "8", "--zero", "3", "--micro-batch", "2"]),
     ("llamacpp", {"layout": {"tp": 2}}, ["--tp", "2"]),
+    ("vllm", {"gpu": "H100", "layout": {"gpus": 4}}, ["--gpu", "H100", "--gpus", "4"]),
+    ("deepspeed", {"gpu": "H100", "layout": {"gpus": 8}}, ["--gpu", "H100", "--gpus", "8"]),
+    ("fsdp", {"gpu": "H100", "layout": {"gpus": 64, "fsdp": "hybrid_shard"}, "shard_group": 32},
+     ["--gpu", "H100", "--gpus", "64", "--fsdp", "hybrid_shard", "--shard-group", "32"]),
+    ("torchrun", {"gpu": "H100", "layout": {"gpus": 12}}, ["--gpu", "H100", "--gpus", "12"]),
+    ("megatron", {"gpu": "H100", "layout": {"gpus": 64}}, ["--gpu", "H100", "--gpus", "64"]),
+    ("megatron", {"layout": {"gpus": 64, "tp": 8, "pp": 4, "zero": 1}, "virtual_stages": 2},
+     ["--gpus", "64", "--tp", "8", "--pp", "4", "--zero", "1", "--virtual-stages", "2"]),
+    ("torchtitan", {"gpu": "H100", "layout": {"gpus": 64}, "float8": True}, ["--gpu", "H100", "--gpus", "64", "--float8"]),
+    ("torchtitan", {"layout": {"gpus": 16, "fsdp": "hybrid_shard"}, "shard_group": 4, "seq": 8192},
+     ["--gpus", "16", "--fsdp", "hybrid_shard", "--shard-group", "4", "--seq", "8192"]),
 ])
 def test_export_equals_cli(client, engine, body, args):
+    """The API exports every engine the CLI does, from the same function: its text is the CLI's stdout and its
+    notes the CLI's stderr lines."""
     model = "llama-3.1-8b-Q4_K_M.gguf" if engine == "llamacpp" else "meta-llama/Llama-3.1-8B"  # llama.cpp: a GGUF
+    if body.get("layout", {}).get("gpus", 0) >= 64 and engine != "torchtitan" or "float8" in body:
+        model = "meta-llama/Llama-3.1-70B"
     rep = post(client, "export", {"engine": engine, "model_name": model, **body})
     out = subprocess.run([sys.executable, "-c", "from llmsize.cli import main; main()", "export", engine,
                           model, *args], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert rep == {"engine": engine, "text": out.stdout.rstrip("\n")}
+    assert rep["engine"] == engine and rep["text"] == out.stdout.rstrip("\n")
+    assert [f"export: {n}" for n in rep["notes"]] == out.stderr.splitlines()
+    assert rep["layout"] and (rep["memory_per_gpu_bytes"] is None) == ("gpu" not in body or "force" in body)
+
+
+def test_export_refusals_are_422_or_the_clis_one_line(client):
+    r = client.post("/api/v1/export", json={"engine": "fsdp", "model_name": "meta-llama/Llama-3.1-70B", "gpu": "H100",
+                                            "layout": {"gpus": 64, "fsdp": "hybrid_shard"}})
+    assert r.status_code == 422 and "--shard-group 32" in r.text
+    r = client.post("/api/v1/export", json={"engine": "vllm", "model_name": "x", "float8": True})
+    assert r.status_code == 422 and "torchtitan option" in r.text
 
 
 @pytest.mark.parametrize("body, args", [

@@ -8,9 +8,6 @@ import click
 from llmsize.errors import LlmsizeError
 
 ENGINES = ["vllm", "llamacpp", "deepspeed", "fsdp", "torchrun", "megatron", "torchtitan"]
-_TRAIN_FLAGS = ("seq", "micro_batch", "global_batch", "precision", "recompute", "host_memory", "nvme")
-_SERVE_FLAGS = ("prompt", "output", "concurrency", "weights", "kv_dtype", "gpu_memory_utilization")
-_LAYOUT_FLAGS = ("tp", "pp", "cp", "ep", "zero", "fsdp", "offload_optimizer", "offload_params")
 
 
 def _opts(f: Any) -> Any:
@@ -64,21 +61,6 @@ def _opts(f: Any) -> Any:
     return f
 
 
-def _job(engine: str, kw: dict[str, Any]) -> Any:
-    from llmsize.planner.jobs import make_job
-
-    serving = engine in ("vllm", "llamacpp")
-    wrong = [k for k in (_TRAIN_FLAGS if serving else _SERVE_FLAGS) if kw[k] is not None]
-    if wrong and not (not serving and wrong == ["gpu_memory_utilization"]):
-        names = ", ".join(f"--{k.replace('_', '-')}" for k in wrong)
-        raise LlmsizeError(f"{names}: {'training' if serving else 'serving'} option(s), not for {engine}")
-    if not serving and kw["gpu_memory_utilization"] is not None:
-        raise LlmsizeError(f"--gpu-memory-utilization: a serving option, not for {engine}")
-    given = {k: kw[k] for k in (_SERVE_FLAGS if serving else _TRAIN_FLAGS) if kw[k] is not None}
-    return make_job("serve" if serving else "train", **given, host_memory_name="--host-memory",
-                    nvme_name="--nvme", flags=True)
-
-
 @click.command("export")
 @click.argument("engine", type=click.Choice(ENGINES))
 @click.argument("model_name", metavar="MODEL")
@@ -93,114 +75,12 @@ def export_cmd(engine: str, model_name: str, **kw: Any) -> None:
     with the smallest change that fits, unless --force. A preset name becomes its Hugging Face repo id;
     llama.cpp needs the GGUF file.
     """
-    from llmsize.export import engine_setup, export
-    from llmsize.export.planned import best_layout, check_given
-    from llmsize.planner.jobs import TrainJob, make_layout
+    from llmsize.export.command import run_export
 
-    job = _job(engine, kw)
-    if kw["float8"] and engine != "torchtitan":
-        raise LlmsizeError(f"--float8 is a torchtitan option, not for {engine}")
-    if kw["virtual_stages"] and engine != "megatron":
-        raise LlmsizeError(f"--virtual-stages is a Megatron option, not for {engine}")
-    if not kw["gpu_name"]:  # without a GPU nothing is planned: only what the engine writes itself is used
-        uses = {"deepspeed": ("micro_batch", "global_batch"), "megatron": ("micro_batch", "global_batch", "seq"),
-                "torchtitan": ("micro_batch", "global_batch", "seq"), "vllm": ("gpu_memory_utilization",)}
-        unused = [k for k in _TRAIN_FLAGS + _SERVE_FLAGS if kw[k] is not None and k not in uses.get(engine, ())]
-        if unused:
-            raise LlmsizeError(f"{', '.join('--' + k.replace('_', '-') for k in unused)}: plan inputs; give --gpu "
-                               "TYPE --gpus N to plan with them")
-    spec = _spec(model_name) if kw["gpu_name"] else None
-    given = {k: kw[k] for k in _LAYOUT_FLAGS if kw[k] is not None}
-    if kw["gpu_name"] and spec is None:
-        raise LlmsizeError(f"--gpu plans for a catalogued model or a config file; {model_name!r} is neither")
-    if kw["gpu_name"] and kw["gpus"] is None and not given and engine != "llamacpp":
-        raise LlmsizeError("--gpu plans a layout for a GPU count: give --gpus N too")
-    if kw["gpu_name"] and not given and engine != "llamacpp":
-        chosen = best_layout(engine, spec, job, kw["gpu_name"], kw["gpus"])
-        layout = chosen.layout
-    else:
-        layout = make_layout(kw["gpus"], **{k: v for k, v in given.items()})
-        chosen = None
-        if kw["gpu_name"] and engine != "llamacpp":
-            if kw["force"]:
-                click.echo(f"export: --force: {layout.label()} written without a memory check", err=True)
-            else:
-                chosen = check_given(engine, spec, job, kw["gpu_name"], layout)
-    if chosen is not None:
-        mem = f", {chosen.memory_per_gpu / 2**30:,.1f} GiB per GPU" if chosen.memory_per_gpu else ""
-        of = f" of {chosen.budget / 2**30:,.1f} GiB" if chosen.budget else ""
-        click.echo(f"export: {chosen.note}{mem}{of}", err=True)
-    from llmsize.export.planned import grad_accum_for
-
-    train = isinstance(job, TrainJob)
-    micro = job.micro_batch if train else 1
-    accum = grad_accum_for(engine, job, layout, kw["grad_accum"], kw["global_batch"] is not None)
-    planned_serve = kw["gpu_name"] is not None and not train
-    ngl = _ngl(kw["ngl"])
-    if engine == "llamacpp" and kw["gpu_name"] and ngl is None:
-        ngl = _fit_ngl(model_name, spec, layout, kw, job)
-    s = engine_setup(engine if engine in ("vllm", "llamacpp", "deepspeed", "fsdp", "torchrun") else "torchrun",
-                     model_name, layout,
-                     max_model_len=kw["max_model_len"] or (job.context if planned_serve else None),
-                     gpu_memory_utilization=job.gpu_memory_utilization if not train else 0.9,
-                     kv_cache_dtype=kw["kv_cache_dtype"], quantization=kw["quantization"],
-                     max_num_seqs=kw["max_num_seqs"] or (job.concurrency if planned_serve else None),
-                     micro_batch=micro, grad_accum=accum or 1, gpus_per_node=kw["gpus_per_node"],
-                     script=kw["script"], kv_unified=kw["kv_unified"], gpu_layers=ngl,
-                     split_mode=kw["split_mode"], nvme_path=kw["nvme_path"], shard_group=kw["shard_group"])
-    if engine in ("megatron", "torchtitan"):
-        from llmsize.export.megatron import megatron_args
-        from llmsize.export.torchtitan import torchtitan_toml
-
-        if spec is None:
-            spec = _spec(model_name)
-        if spec is None:
-            raise LlmsizeError(f"{engine} export writes the model's shape: give a catalogued model or a config.json, "
-                               f"not {model_name!r}")
-        out = megatron_args(s, spec, job, virtual_stages=kw["virtual_stages"]) if engine == "megatron" else torchtitan_toml(s, spec, job,
-                                                                                       float8=kw["float8"])
-        click.echo(out)
-        return
-    click.echo(export(engine, s))
-
-
-def _fit_ngl(model_name: str, spec: Any, layout: Any, kw: dict[str, Any], job: Any) -> int:
-    """-ngl from the partial-offload fit of the GGUF on one --gpu (stderr says what it chose)."""
-    from llmsize.engines.offload import ngl_report
-
-    if layout.gpus != 1:
-        raise LlmsizeError("export llamacpp --gpu fits -ngl on one GPU; for several give --ngl (or 'auto') and -ts")
-    if not model_name.lower().endswith(".gguf"):
-        raise LlmsizeError(f"llama.cpp export: MODEL must be a .gguf file, got {model_name!r}")
-    kv = kw["kv_cache_dtype"] or "f16"
-    rep = ngl_report(spec, gguf_path=model_name, weights="F16", gpu_name=kw["gpu_name"], host_name="DDR5-5600-2ch",
-                     context=kw["max_model_len"] or job.context, slots=kw["max_num_seqs"] or job.concurrency,
-                     kv_type=kv)
-    s = rep["split"]
-    click.echo(f"export: -ngl {rep['ngl']} of {rep['layers']} fits {rep['gpu']} ({rep['verdict']}; "
-               f"{s['gpu_total'] / 2**30:,.1f} GiB on the GPU, {s['host_total'] / 2**30:,.1f} GiB on the host)", err=True)
-    return int(rep["ngl"])
-
-
-def _ngl(v: str | None) -> int | str | None:
-    if v is None or v in ("auto", "all"):
-        return v
-    try:
-        n = int(v)
-    except ValueError:
-        raise LlmsizeError(f"--ngl must be a layer count, 'auto' or 'all', got {v!r}") from None
-    if n < 0:
-        raise LlmsizeError(f"--ngl must be >= 0, got {n}")
-    return n
-
-
-def _spec(name: str) -> Any:
-    from llmsize.load import load
-
-    try:
-        return load(name).spec
-    except LlmsizeError:
-        return None
+    out = run_export(engine, model_name, **kw)
+    for n in out.notes:
+        click.echo(f"export: {n}", err=True)
+    click.echo(out.text)
 
 
 COMMANDS = [export_cmd]

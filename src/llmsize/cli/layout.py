@@ -18,7 +18,8 @@ _TRAIN_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("--gpus", dict(type=click.IntRange(1, 1 << 20), help="GPUs in the job: report memory per GPU for this layout.")),
     ("--fsdp", dict(type=click.Choice(["full_shard", "shard_grad_op", "hybrid_shard"]),
                     help="FSDP2 (fully_shard per decoder layer and on the root) sharding strategy.")),
-    ("--shard-group", dict(type=click.IntRange(min=1), help="hybrid_shard: GPUs per shard group [default: DP].")),
+    ("--shard-group", dict(type=click.IntRange(min=1), help="hybrid_shard: GPUs per shard group [default: the DP GPUs "
+                                                                 "of one 8-GPU node].")),
     ("--reshard-after-forward/--no-reshard-after-forward",
      dict(default=None, help="FSDP: free the decoder layers' gathered parameters after forward "
                              "[default: yes; shard_grad_op: no].")),

@@ -21,7 +21,8 @@ def _report(model: Loaded, wl: Any, gpu_name: str | None, runtime: str, as_json:
     from llmsize.memory.report import memory_result, result_dict
 
     spec = model.spec
-    r = memory_result(spec, wl, gpu_name, runtime, weights)
+    gguf = model.checkpoint.path if model.origin == "gguf" and model.checkpoint is not None else None
+    r = memory_result(spec, wl, gpu_name, runtime, weights, gguf_path=gguf if runtime == "llamacpp" else None)
     if as_json:
         emit_json(result_dict(spec, r))
         return

@@ -43,7 +43,11 @@ class WeightTensor:
 
     @property
     def matmul(self) -> bool:
-        """Used as the weight of a MUL_MAT (2-D, not the embedding table, which is read by GET_ROWS)."""
+        """Used as the weight of a MUL_MAT (2-D, not the embedding table, which is read by GET_ROWS) or of a
+        MUL_MAT_ID (a 3-D expert stack, ffn_*_exps): the ops the CPU repack buffer takes (ggml-cpu/repack.cpp
+        extra_buffer_type::supports_op)."""
+        if len(self.ne) == 3:
+            return "_exps." in self.name
         return len(self.ne) == 2 and self.name.endswith(".weight") and not self.name.startswith(
             ("token_embd", "position_embd", "token_types")) and "norm" not in self.name
 
@@ -174,6 +178,9 @@ def kv_bytes(spec: ModelSpec, p: LlamaParams, layers: Sequence[int] | None = Non
     """The KV buffer over `layers` (all by default).
 
     Source: llamacpp-kv"""
+    if spec.attention.mla and p.type_k != p.type_v:
+        raise LlmsizeError(f"llama.cpp: an MLA model keeps V inside the K cache; -ctk {p.type_k} and -ctv {p.type_v} "
+                           "must be the same type (llama.cpp refuses different K and V cache types for it)")
     idx = range(spec.num_layers) if layers is None else layers
     return sum(kv_layer_bytes(spec, p, i) for i in idx)
 

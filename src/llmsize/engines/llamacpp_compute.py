@@ -57,6 +57,7 @@ def compute_buffer(spec: ModelSpec, p: LlamaParams) -> Compute:
     T = min(n_ctx, n_ubatch) (a multiple of n_seq_max), X = d·T·4
     output    = V·T·4 + 2X
     attention = n_kv·T·n_h·4 (no FA) + mask(n_kv·T·(2 FA | 4)) + (n_h·d_k + 2·n_kv_h·d_k)·T·4 + 2X
+                (MLA: n_h·(2·d_k + 2·r + d_rope)·T·4 for the queries, + n_h·(r + d_v)·T·4 with FA)
     ffn       = 3·d_ff·T·4 + 2X
     buffer    = max(output, attention, ffn)
 
@@ -76,7 +77,15 @@ def compute_buffer(spec: ModelSpec, p: LlamaParams) -> Compute:
     masks = [n_kv] + ([c.swa_size] if sliding and full else [])
     mask = sum(m * t * mask_el for m in masks)
     small = 3 * t * 4  # token ids, positions, output ids (int32)
-    qkv = (a.num_heads * a.head_dim + 2 * a.num_kv_heads * a.head_dim) * t * F32
+    if a.mla:  # absorbed MLA (deepseek2): attention runs over the latent cache, K = [r + rope], V = K[:r]
+        r = a.kv_lora_rank or 0
+        # q and its roped copy (n_h·(nope+rope)), q_nope·W_kb in the latent (n_h·r), the concatenated
+        # latent query (n_h·(r+rope)); with flash attention its latent output (n_h·r) and W_vb's (n_h·d_v)
+        qkv = a.num_heads * (2 * a.head_dim + r + r + a.qk_rope_head_dim) * t * F32
+        if p.flash_attn:
+            qkv += a.num_heads * (r + a.v_dim) * t * F32
+    else:
+        qkv = (a.num_heads * a.head_dim + 2 * a.num_kv_heads * a.head_dim) * t * F32
     kq = 0 if p.flash_attn else n_kv * t * a.num_heads * F32
     ff = spec.moe.expert_intermediate_size * spec.moe.top_k if spec.moe else spec.mlp.intermediate_size
     return Compute(output=spec.vocab_size * t * F32 + 2 * x + small,

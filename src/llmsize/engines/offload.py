@@ -63,6 +63,54 @@ def _read_bytes(weights: Sequence[WeightTensor], on_gpu: range, out_gpu: bool) -
     return g, h
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Buffers:
+    """llama.cpp's buffers for one -ngl, split as it splits them: on the GPU (CUDA0 model, KV of the GPU
+    layers, compute buffer, CUDA context) and on the host (mapped/CPU model, KV of the host layers, host
+    compute buffer, logits output buffer)."""
+
+    gpu_model: int
+    gpu_kv: int
+    gpu_compute: int
+    cuda_context: int
+    host_model: int
+    host_kv: int
+    host_compute: int
+    output_buffer: int
+
+    @property
+    def gpu_total(self) -> int:
+        return self.gpu_model + self.gpu_kv + self.gpu_compute + self.cuda_context
+
+    @property
+    def host_total(self) -> int:
+        return self.host_model + self.host_kv + self.host_compute + self.output_buffer
+
+
+def buffers_at(spec: ModelSpec, weights: Sequence[WeightTensor], p: LlamaParams, ngl: int) -> Buffers:
+    """The bytes of every llama.cpp buffer with -ngl `ngl` (the one model `fit --find ngl`, `export llamacpp`
+    and the `infer --runtime llamacpp` device view use).
+
+    GPU = CUDA0 model + KV(GPU layers) + compute buffer + CUDA context;  host = mapped weights + KV(host
+    layers) + host compute + output buffer (n_vocab · n_seq_max · 4).
+
+    Source: llamacpp-offload"""
+    n = spec.num_layers
+    if not 0 <= ngl <= n + 1:
+        raise LlmsizeError(f"-ngl must be between 0 and {n + 1} (all {n} layers + output), got {ngl}")
+    q = replace(p, n_gpu_layers=ngl)
+    on_gpu, _ = gpu_layers(n, ngl)
+    mb = model_buffers(weights, n, q, gpu=True)
+    host_layers = [i for i in range(n) if i not in on_gpu]
+    comp = compute_buffer(spec, q)
+    # ASSUMES: the host compute buffer (CUDA_Host) holds the graph inputs and the host splits' activations,
+    # at most the CPU-only compute buffer; the full buffer when nothing is offloaded.
+    return Buffers(gpu_model=mb.gpu, gpu_kv=kv_bytes(spec, q, list(on_gpu)), gpu_compute=comp.total if ngl else 0,
+                   cuda_context=CUDA_CONTEXT if ngl else 0, host_model=mb.host, host_kv=kv_bytes(spec, q, host_layers),
+                   host_compute=comp.total if ngl == 0 else comp.inputs,
+                   output_buffer=spec.vocab_size * q.n_seq_max * 4)
+
+
 def split_at(spec: ModelSpec, weights: Sequence[WeightTensor], p: LlamaParams, gpu: Any, host: Host, ngl: int, *,
              prompt: int = 512, context: int | None = None) -> Split:
     """GPU and host bytes and speed for one -ngl.
@@ -75,21 +123,10 @@ def split_at(spec: ModelSpec, weights: Sequence[WeightTensor], p: LlamaParams, g
     Source: llamacpp-offload"""
     from llmsize.perf import DEFAULT_MBU, DEFAULT_PREFILL_MFU, forward_flops
 
-    n = spec.num_layers
-    if not 0 <= ngl <= n + 1:
-        raise LlmsizeError(f"-ngl must be between 0 and {n + 1} (all {n} layers + output), got {ngl}")
+    b = buffers_at(spec, weights, p, ngl)
     q = replace(p, n_gpu_layers=ngl)
-    on_gpu, out_gpu = gpu_layers(n, ngl)
-    mb = model_buffers(weights, n, q, gpu=True)
-    host_layers = [i for i in range(n) if i not in on_gpu]
-    kv_g, kv_h = kv_bytes(spec, q, list(on_gpu)), kv_bytes(spec, q, host_layers)
-    comp = compute_buffer(spec, q).total
-    gpu_comp = comp if ngl > 0 else 0
-    # ASSUMES: the host compute buffer (CUDA_Host) holds the graph inputs and the host splits' activations,
-    # at most the CPU-only compute buffer; the full buffer when nothing is offloaded.
-    host_comp = comp if ngl == 0 else compute_buffer(spec, q).inputs
-    out = spec.vocab_size * q.n_seq_max * 4
-    gpu_total = mb.gpu + kv_g + gpu_comp + (CUDA_CONTEXT if ngl > 0 else 0)
+    on_gpu, out_gpu = gpu_layers(spec.num_layers, ngl)
+    kv_g, kv_h, gpu_total = b.gpu_kv, b.host_kv, b.gpu_total
     budget = gpu.usable - FIT_MARGIN
     c = contexts(spec, q)
     ctx = min(context or c.n_ctx_seq, c.n_ctx_seq)
@@ -105,9 +142,9 @@ def split_at(spec: ModelSpec, weights: Sequence[WeightTensor], p: LlamaParams, g
     t_compute = flops / (peak * DEFAULT_PREFILL_MFU) if peak else 0.0
     t_stream = w_h / pcie if ub >= OP_OFFLOAD_MIN_BATCH else t_h * ub
     t_ub = max(t_compute, t_stream)
-    return Split(ngl=ngl, n_layer=n, gpu_model=mb.gpu, gpu_kv=kv_g, gpu_compute=gpu_comp, host_model=mb.host,
-                 host_kv=kv_h, host_compute=host_comp, output_buffer=out, gpu_total=gpu_total,
-                 host_total=mb.host + kv_h + host_comp + out, gpu_budget=budget, fits_gpu=gpu_total <= budget,
+    return Split(ngl=ngl, n_layer=spec.num_layers, gpu_model=b.gpu_model, gpu_kv=kv_g, gpu_compute=b.gpu_compute,
+                 host_model=b.host_model, host_kv=kv_h, host_compute=b.host_compute, output_buffer=b.output_buffer,
+                 gpu_total=gpu_total, host_total=b.host_total, gpu_budget=budget, fits_gpu=gpu_total <= budget,
                  decode_tokens_per_s=1.0 / (t_g + t_h), prefill_tokens_per_s=ub / t_ub if t_ub else 0.0,
                  decode_gpu_s=t_g, decode_host_s=t_h)
 
@@ -132,6 +169,27 @@ def find_ngl(spec: ModelSpec, weights: Sequence[WeightTensor], p: LlamaParams, g
 _FTYPE_OF = {"bf16": "BF16", "fp16": "F16", "f16": "F16", "fp32": "F32", "f32": "F32"}
 
 
+def gguf_weights(spec: ModelSpec, gguf_path: str | None, weights: str) -> tuple[tuple[WeightTensor, ...], str]:
+    """The GGUF tensors llama.cpp loads: the file's own when there is one, else the preset quantized with
+    `weights` (a llama.cpp preset; bf16 / fp16 / fp32 name BF16 / F16 / F32), and what they are."""
+    from llmsize.engines.llamacpp import weights_from_file, weights_from_preset
+    from llmsize.quant.gguf_presets import preset
+
+    if gguf_path is not None:
+        return weights_from_file(gguf_path), "GGUF file"
+    fmt = preset(_FTYPE_OF.get(weights.lower(), weights))
+    return weights_from_preset(spec, fmt), fmt
+
+
+def serve_params(context: int, slots: int, kv_type: str, *, n_ubatch: int = 512, flash_attn: bool = True,
+                 cpu_isa: str = "avx2") -> LlamaParams:
+    """llama-server as `export llamacpp` writes it: -c = slots x context (context per slot), -np slots, -fa on,
+    -ctk/-ctv kv_type, -ub n_ubatch, -b max(2048, ub)."""
+    return LlamaParams(n_ctx=context * slots, n_batch=max(2048, n_ubatch), n_ubatch=n_ubatch, n_seq_max=slots,
+                       flash_attn=flash_attn, type_k=kv_type, type_v=kv_type,
+                       cpu_isa="avx512" if cpu_isa == "avx512" else "avx2")
+
+
 def ngl_report(spec: ModelSpec, *, gguf_path: str | None, weights: str, gpu_name: str, host_name: str,
                context: int, slots: int = 1, kv_type: str = "f16", n_ubatch: int = 512,
                flash_attn: bool = True) -> dict[str, Any]:
@@ -142,18 +200,9 @@ def ngl_report(spec: ModelSpec, *, gguf_path: str | None, weights: str, gpu_name
     Source: llamacpp-offload"""
     from llmsize.catalog.hardware import get_gpu
     from llmsize.engines.hosts import get_host
-    from llmsize.engines.llamacpp import weights_from_file, weights_from_preset
-    from llmsize.quant.gguf_presets import preset
-
     gpu, host = get_gpu(gpu_name), get_host(host_name)
-    if gguf_path is not None:
-        ws, fmt = weights_from_file(gguf_path), "GGUF file"
-    else:
-        fmt = preset(_FTYPE_OF.get(weights.lower(), weights))
-        ws = weights_from_preset(spec, fmt)
-    p = LlamaParams(n_ctx=context * slots, n_batch=max(2048, n_ubatch), n_ubatch=n_ubatch, n_seq_max=slots,
-                    flash_attn=flash_attn, type_k=kv_type, type_v=kv_type,
-                    cpu_isa="avx512" if host.isa == "avx512" else "avx2")
+    ws, fmt = gguf_weights(spec, gguf_path, weights)
+    p = serve_params(context, slots, kv_type, n_ubatch=n_ubatch, flash_attn=flash_attn, cpu_isa=host.isa)
     if host.unified:
         raise LlmsizeError(f"{host.name} has unified memory: there is no GPU/host split, every layer runs from the "
                            "same memory; use a discrete-GPU host (e.g. ddr5) for --find ngl")

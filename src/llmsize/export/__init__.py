@@ -51,23 +51,48 @@ class Setup:
 
     @property
     def nodes(self) -> int:
-        """Nodes the GPUs spread over: the fewest (GPUs per node at most) that take an equal share each, so the
-        launch starts exactly layout.gpus ranks; an uneven count is refused.
-
-        nodes = min{n ≥ ⌈G / g⌉ : n | G}, with G / n ≥ g / 2"""
-        g, per = self.layout.gpus, self.gpus_per_node
-        n = max(1, -(-g // per))
-        while g % n:
-            n += 1
-        if g // n < max(1, per // 2) and n > 1:
-            raise LlmsizeError(f"export: {g} GPUs do not split evenly over nodes of {per} (the fewest even split is "
-                               f"{n} nodes x {g // n}); use a GPU count that is a multiple of a per-node count, "
-                               f"e.g. {(-(-g // per)) * per} or {g // per * per or per}")
-        return n
+        """Nodes the GPUs spread over (`node_split`)."""
+        return node_split(self.layout.gpus, self.gpus_per_node)[0]
 
     @property
     def procs_per_node(self) -> int:
         return self.layout.gpus // self.nodes
+
+    @property
+    def hybrid_group(self) -> int:
+        """hybrid_shard's shard group: the layout's (the one its memory was planned with), else the one given,
+        else the data-parallel ranks of one node."""
+        lay = self.layout
+        if lay.shard_group and self.shard_group and lay.shard_group != self.shard_group:
+            raise LlmsizeError(f"export: shard group {self.shard_group} differs from the layout's {lay.shard_group}")
+        return lay.shard_group or self.shard_group or default_shard_group(lay, self.gpus_per_node)
+
+
+def node_split(gpus: int, per_node: int) -> tuple[int, int]:
+    """(nodes, GPUs per node) for `gpus` GPUs on nodes of `per_node`: the fewest nodes (GPUs per node at most)
+    that take an equal share each, so a launch starts exactly `gpus` ranks; an uneven count is refused.
+
+    nodes = min{n ≥ ⌈G / g⌉ : n | G}, with G / n ≥ g / 2"""
+    g, per = gpus, per_node
+    n = max(1, -(-g // per))
+    while g % n:
+        n += 1
+    if g // n < max(1, per // 2) and n > 1:
+        raise LlmsizeError(f"export: {g} GPUs do not split evenly over nodes of {per} (the fewest even split is "
+                           f"{n} nodes x {g // n}); use a GPU count that is a multiple of a per-node count, "
+                           f"e.g. {(-(-g // per)) * per} or {g // per * per or per}")
+    return n, g // n
+
+
+def default_shard_group(layout: Layout, per_node: int) -> int:
+    """FSDP hybrid_shard's default shard group: the data-parallel ranks on one node (FSDP1's intra-node
+    process group; TP and CP ranks, innermost in the device mesh, share the node with them).
+
+    group = gcd(DP, max(1, GPUs per node / (TP · CP)))"""
+    from math import gcd
+
+    procs = node_split(layout.gpus, per_node)[1]
+    return gcd(layout.dp, max(1, procs // (layout.tp * layout.cp)))
 
 
 def _no_training_states(engine: str, lay: Layout) -> None:
@@ -207,9 +232,9 @@ def fsdp_config(s: Setup) -> dict:
                            "(--offload-params cpu); an optimizer-only offload is DeepSpeed ZeRO (export deepspeed)")
     if "nvme" in (lay.offload_optimizer, lay.offload_params):
         raise LlmsizeError("FSDP export: FSDP offloads to CPU memory only; NVMe offload is DeepSpeed ZeRO-Infinity")
-    group = s.shard_group or s.procs_per_node
     if lay.fsdp != "hybrid_shard" and s.shard_group is not None:
         raise LlmsizeError("FSDP export: a shard group is for --fsdp hybrid_shard only")
+    group = s.hybrid_group if lay.fsdp == "hybrid_shard" else lay.dp
     if lay.fsdp == "hybrid_shard" and (lay.gpus % group or group < 1):
         raise LlmsizeError(f"FSDP export: {lay.gpus} GPUs do not split into shard groups of {group}")
     fsdp2 = lay.fsdp == "hybrid_shard" and group != s.procs_per_node

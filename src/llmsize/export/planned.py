@@ -70,8 +70,14 @@ def best_layout(engine: str, spec: ModelSpec, job: Any, gpu: str, gpus: int) -> 
         if engine in ("deepspeed", "fsdp"):
             rows = [r for r in rows if r["tp"] == r["pp"] == r["cp"] == 1]
     if not rows:
+        from llmsize.planner.jobs import TrainJob
+
+        hint = ""
+        if isinstance(job, TrainJob) and job.global_batch % (job.micro_batch * gpus):
+            hint = (f"; global batch {job.global_batch} is not divisible by micro-batch {job.micro_batch} x DP "
+                    f"{gpus}: {batch_fix(job.global_batch, job.micro_batch, gpus)} divides every DP size")
         raise LlmsizeError(f"{engine} export: no feasible {engine} layout of {spec.name} on {gpus} x {gpu} "
-                           f"(see `llmsize plan {spec.name} --gpu {gpu} --max-gpus {gpus}` for why)")
+                           f"(see `llmsize plan {spec.name} --gpu {gpu} --max-gpus {gpus}` for why){hint}")
     r = rows[0]
     lay = _layout(r, job, gpus)
     return Chosen(layout=lay, memory_per_gpu=r.get("memory_per_gpu_bytes"), budget=r.get("budget_bytes"),
@@ -79,33 +85,66 @@ def best_layout(engine: str, spec: ModelSpec, job: Any, gpu: str, gpus: int) -> 
 
 
 def _distance(given: Layout, r: dict[str, Any]) -> tuple[int, int]:
-    """How far a planned row is from the given layout: fields changed, then how much more is offloaded."""
+    """How far a planned row is from the given layout: fields changed (the shard group counts for a given
+    hybrid_shard layout), then how much more is offloaded."""
     keys = ("tp", "pp", "cp", "ep", "zero", "fsdp", "offload_optimizer", "offload_params")
     changed = sum(getattr(given, k) != r[k] for k in keys)
+    if given.fsdp == "hybrid_shard":
+        changed += given.shard != r.get("shard_group")
     off = sum(r[k] != "none" for k in ("offload_optimizer", "offload_params"))
     return changed, off
 
 
+def _hybrid_rows(spec: ModelSpec, job: Any, gpu: str, layout: Layout) -> list[dict[str, Any]]:
+    """A given hybrid_shard layout's neighbours: the same layout with each larger shard group that divides DP,
+    scored as the search scores its rows (feasible ones only)."""
+    from dataclasses import replace
+
+    from llmsize.planner import layout_row
+
+    out = []
+    for g in range(layout.shard + 1, layout.dp + 1):
+        if layout.dp % g == 0:
+            r = layout_row(spec, job, gpu, replace(layout, shard_group=g))
+            if "rejected" not in r:
+                out.append(r)
+    return out
+
+
 def check_given(engine: str, spec: ModelSpec, job: Any, gpu: str, layout: Layout) -> Chosen:
-    """An explicit layout: kept if the planner finds it feasible; else refused with the feasible layout that
-    changes the fewest fields (then offloads the least)."""
+    """An explicit layout: kept if it fits; else refused with the feasible layout that changes the fewest
+    fields (then offloads the least). Training layouts are scored themselves (`planner.layout_row`: memory
+    per GPU from `pergpu.job_memory`, so FSDP hybrid_shard is planned with its shard group); serving layouts
+    must be among the planner's feasible replica layouts."""
     from llmsize.planner.jobs import TrainJob
 
-    rows = _rows(spec, job, gpu, layout.gpus)
-    same = [r for r in rows if all(getattr(layout, k) == r[k] for k in ("tp", "pp", "cp", "ep")) and
-            (not isinstance(job, TrainJob) or all(getattr(layout, k) == r[k] for k in
-                                                   ("zero", "fsdp", "offload_optimizer", "offload_params")))]
-    if same:
-        r = same[0]
-        return Chosen(layout=layout, memory_per_gpu=r.get("memory_per_gpu_bytes"), budget=r.get("budget_bytes"),
-                      note=f"given layout {layout.label()} fits")
+    train = isinstance(job, TrainJob)
+    why = ""
+    if train:
+        from llmsize.planner import layout_row
+
+        mine = layout_row(spec, job, gpu, layout)
+        if "rejected" not in mine:
+            return Chosen(layout=layout, memory_per_gpu=mine.get("memory_per_gpu_bytes"),
+                          budget=mine.get("budget_bytes"), note=f"given layout {layout.label()} fits")
+        why = f" ({mine['reason'].removeprefix('does not fit: ')})"
+        rows = _rows(spec, job, gpu, layout.gpus)
+        if layout.fsdp == "hybrid_shard":
+            rows = _hybrid_rows(spec, job, gpu, layout) + rows
+    else:
+        rows = _rows(spec, job, gpu, layout.gpus)
+        same = [r for r in rows if all(getattr(layout, k) == r[k] for k in ("tp", "pp", "cp", "ep"))]
+        if same:
+            r = same[0]
+            return Chosen(layout=layout, memory_per_gpu=r.get("memory_per_gpu_bytes"), budget=r.get("budget_bytes"),
+                          note=f"given layout {layout.label()} fits")
     if not rows:
-        raise LlmsizeError(f"{engine} export: {layout.label()} does not fit {layout.gpus} x {gpu}, and no layout on "
-                           f"{layout.gpus} GPUs does; use more GPUs (--force writes it anyway)")
+        raise LlmsizeError(f"{engine} export: {layout.label()} does not fit {layout.gpus} x {gpu}{why}, and no layout "
+                           f"on {layout.gpus} GPUs does; use more GPUs (--force writes it anyway)")
     best = min(rows, key=lambda r: _distance(layout, r))
     fix = _flags(layout, best)
-    raise LlmsizeError(f"{engine} export: {layout.label()} does not fit {layout.gpus} x {gpu} by the memory model; "
-                       f"the smallest change that fits is {fix} ({best['layout']}, "
+    raise LlmsizeError(f"{engine} export: {layout.label()} does not fit {layout.gpus} x {gpu} by the memory "
+                       f"model{why}; the smallest change that fits is {fix} ({best['layout']}, "
                        f"{best['memory_per_gpu_bytes'] / 2**30:.1f} GiB per GPU); --force writes it anyway")
 
 
@@ -116,10 +155,19 @@ def _flags(given: Layout, r: dict[str, Any]) -> str:
             out.append(f"--{k} {r[k]}")
     if given.fsdp != r["fsdp"]:
         out.append(f"--fsdp {r['fsdp']}" if r["fsdp"] else "no --fsdp")
+    elif given.fsdp == "hybrid_shard" and given.shard != r.get("shard_group"):
+        out.append(f"--shard-group {r['shard_group']}")
     for k in ("offload_optimizer", "offload_params"):
         if getattr(given, k) != r[k]:
             out.append(f"--{k.replace('_', '-')} {r[k]}")
     return " ".join(out) or "the same layout"
+
+
+def batch_fix(global_batch: int, micro_batch: int, dp: int) -> str:
+    """The nearest global batches either side that micro-batch x DP divides, as flags."""
+    step = micro_batch * dp
+    lo, hi = global_batch // step * step, -(-global_batch // step) * step
+    return " or ".join(f"--global-batch {b}" for b in (lo, hi) if b >= step)
 
 
 def grad_accum_for(engine: str, job: Any, layout: Layout, grad_accum: int | None, global_given: bool) -> int:
@@ -134,7 +182,8 @@ def grad_accum_for(engine: str, job: Any, layout: Layout, grad_accum: int | None
     if grad_accum is None:
         if planned is None:
             raise LlmsizeError(f"global batch {job.global_batch} is not a multiple of micro-batch {job.micro_batch} x "
-                               f"DP {layout.dp}; give --global-batch or --grad-accum")
+                               f"DP {layout.dp}; give {batch_fix(job.global_batch, job.micro_batch, layout.dp)} "
+                               "(or --grad-accum)")
         return planned
     if grad_accum != planned and global_given:
         raise LlmsizeError(f"--grad-accum {grad_accum} x micro-batch {job.micro_batch} x DP {layout.dp} != "

@@ -38,7 +38,7 @@ def torchtitan_config(s: Any, spec: ModelSpec, job: Any, *, float8: bool = False
                            "together")
     name, flavor = _FLAVORS[spec.name]
     if lay.fsdp == "hybrid_shard":
-        shard = s.shard_group or s.procs_per_node
+        shard = s.hybrid_group
         if lay.dp % shard:
             raise LlmsizeError(f"torchtitan export: DP {lay.dp} does not split into shard groups of {shard}")
         replicate = lay.dp // shard

@@ -3,7 +3,8 @@
 torch:    peak tensors + CUDA context + caching-allocator reserve (fragmentation)
 vLLM:     the whole gpu_memory_utilization budget is taken; KV blocks get
           budget - weights (+ rotary cos/sin cache) - non-torch memory - profiled activation peak - CUDA graphs
-llama.cpp: weights + KV cache (n_ctx) + compute buffer (one ubatch) + CUDA context
+llama.cpp: weights + KV cache (n_ctx) + compute buffer (one ubatch) + CUDA context, from
+          llmsize.engines (the one model of llama.cpp's buffers, measured on llama.cpp)
 
 Source: pytorch-cuda-alloc
 """
@@ -77,9 +78,12 @@ def device_estimate(est: MemoryEstimate, runtime: str = "torch", gpu_memory_byte
                     spec: ModelSpec | None = None, gpu_memory_utilization: float = 0.9,
                     max_num_batched_tokens: int = 16384, max_num_seqs: int = 256, seq_tokens: int | None = None,
                     batch: int = 1, kv_bytes: int = 2, compute_bytes: int = 2, n_ctx: int | None = None,
-                    n_ubatch: int = 512, flash_attn: bool = True) -> DeviceEstimate:
+                    n_ubatch: int = 512, flash_attn: bool = True, kv_type: str | None = None,
+                    llamacpp_weights: str | None = None, gguf_path: str | None = None) -> DeviceEstimate:
     """Device bytes for `est` under `runtime` ("torch", "vllm", "llamacpp"); with gpu_memory_bytes,
-    whether it fits and the headroom. vLLM and llama.cpp need `spec` (their KV layout and buffers).
+    whether it fits and the headroom. vLLM and llama.cpp need `spec` (their KV layout and buffers); llama.cpp
+    runs `slots` = batch sequences of n_ctx (or seq_tokens) tokens each, with the KV `kv_type` and the GGUF
+    `gguf_path` (else the preset `llamacpp_weights`, e.g. Q4_K_M or bf16).
 
     Source: pytorch-cuda-alloc"""
     if runtime not in ("torch", "vllm", "llamacpp"):
@@ -134,22 +138,49 @@ def device_estimate(est: MemoryEstimate, runtime: str = "torch", gpu_memory_byte
         return DeviceEstimate(runtime=runtime, total_bytes=d.total_bytes, terms=d.terms,
                               gpu_memory_bytes=gpu_memory_bytes, fits=fits, headroom_bytes=d.headroom_bytes,
                               kv_cache_tokens=tokens, max_sequences=max_seqs, notes=tuple(notes))
-    # llama.cpp
     if spec.ssm is not None:
         raise LlmsizeError(f"{spec.name}: llama.cpp's recurrent-state (r/s) buffers of state-space layers are not "
                            f"modelled by llmsize; the llama.cpp view covers attention-only models")
-    ctx = n_ctx or seq_tokens or spec.max_position_embeddings
-    a, ub = spec.attention, min(n_ubatch, ctx)
-    compute = ub * (spec.vocab_size + 4 * spec.hidden_size + 2 * spec.mlp.intermediate_size) * 4
-    if not flash_attn:
-        compute += ub * ctx * a.num_heads * 4
-    terms = [_t("weights", est.weights_bytes, "GGUF tensor bytes", "llamacpp-compute", "weights"),
-             _t("KV cache (n_ctx)", ctx * per_tok * batch, "2·L·n_ctx·n_kv·d_h·bytes(ctk)", "llamacpp-compute",
-                "kv_cache"),
-             _t("compute buffer (one ubatch)", compute, "ubatch·(V + 4d + 2f)·4" +
-                ("" if flash_attn else " + ubatch·n_ctx·n_h·4 (KQ without flash attention)"), "llamacpp-compute"),
-             _t("CUDA context", CUDA_CONTEXT, "≈ 500 MiB", "cuda-context")]
-    return _finish(runtime, terms, gpu_memory_bytes)
+    return _llamacpp(spec, gpu_memory_bytes, context=n_ctx or seq_tokens or spec.max_position_embeddings,
+                     slots=batch, kv_type=kv_type, n_ubatch=n_ubatch, flash_attn=flash_attn,
+                     weights=llamacpp_weights, gguf_path=gguf_path)
+
+
+# a workload's KV dtype -> llama.cpp's cache type (-ctk/-ctv); absent: llama.cpp's default f16
+_LLAMA_KV = {None: "f16", "auto": "f16", "fp16": "f16", "float16": "f16", "bf16": "bf16", "bfloat16": "bf16",
+             "fp32": "f32", "float32": "f32"}
+
+
+def _llamacpp(spec: ModelSpec, gpu: int | None, *, context: int, slots: int, kv_type: str | None, n_ubatch: int,
+              flash_attn: bool, weights: str | None, gguf_path: str | None) -> DeviceEstimate:
+    """llama.cpp with every layer on the GPU (-ngl all): its CUDA0 model buffer, the KV cache of `slots` slots
+    of `context` tokens, the compute buffer of one ubatch and the CUDA context, from the one model of
+    llama.cpp's buffers that `fit --find ngl` uses (`engines.offload.buffers_at`). The token embedding and
+    the logits buffer stay on the host.
+
+    Source: llamacpp-compute"""
+    from llmsize.engines.llamacpp import _KV_TYPES
+    from llmsize.engines.offload import buffers_at, gguf_weights, serve_params
+
+    kv = _LLAMA_KV.get(kv_type, kv_type)
+    if kv not in _KV_TYPES:
+        raise LlmsizeError(f"llama.cpp's KV cache types are {', '.join(_KV_TYPES)}; {kv_type!r} is not one")
+    ws, fmt = gguf_weights(spec, gguf_path, weights or "bf16")
+    b = buffers_at(spec, ws, serve_params(context, slots, kv, n_ubatch=n_ubatch, flash_attn=flash_attn),
+                   spec.num_layers + 1)
+    fa = "on" if flash_attn else "off"
+    terms = [_t("weights on the GPU (CUDA0 model buffer)", b.gpu_model, f"{fmt} tensors but token_embd, padded to "
+                "CUDA's 128 B (+ a 512-value row per quantized tensor)", "llamacpp-compute", "weights"),
+             _t("KV cache (n_ctx)", b.gpu_kv, f"{slots} slot(s) x pad({context}, 256) cells x L x (K + V rows of "
+                f"{kv})", "llamacpp-kv", "kv_cache"),
+             _t("compute buffer (one ubatch)", b.gpu_compute, f"ggml graph allocator peak over ubatch "
+                f"{min(n_ubatch, context * slots)} (flash attention {fa})", "llamacpp-compute"),
+             _t("CUDA context", b.cuda_context, "≈ 300 MiB outside llama.cpp's buffers", "cuda-context")]
+    notes = (f"host: {b.host_total:,} B (token embedding {b.host_model:,} B mapped, logits buffer "
+             f"{b.output_buffer:,} B, graph inputs {b.host_compute:,} B); -ngl all = {spec.num_layers + 1}",)
+    d = _finish("llamacpp", terms, gpu)
+    return DeviceEstimate(runtime="llamacpp", total_bytes=d.total_bytes, terms=d.terms, gpu_memory_bytes=gpu,
+                          fits=d.fits, headroom_bytes=d.headroom_bytes, notes=notes)
 
 
 def _finish(runtime: str, terms: list[MemTerm], gpu: int | None) -> DeviceEstimate:

@@ -70,7 +70,7 @@ _DEQUANTIZING = ("nf4", "fp4")
 
 
 def memory_result(spec: ModelSpec, wl: Workload, gpu: str | None = None, runtime: str = "torch",
-                  weights: Any = None) -> MemoryResult:
+                  weights: Any = None, gguf_path: str | None = None) -> MemoryResult:
     """Estimate `wl` on `spec`; with a GPU name or size (or a runtime other than torch), the device view.
     `weights` (quant.native.Weights) stores the base weights quantized: their exact bytes replace the
     float weights, and compute stays in the workload's dtype."""
@@ -91,7 +91,9 @@ def memory_result(spec: ModelSpec, wl: Workload, gpu: str | None = None, runtime
     if g is not None or runtime != "torch":
         kvb = KV_DTYPE_BYTES[wl.kv_cache_dtype] if wl.kv_cache_dtype else wl.c_bytes
         dev = device_estimate(est, runtime, g.usable if g is not None else None, spec=spec, batch=wl.batch,
-                              seq_tokens=wl.seq_len + wl.new_tokens, kv_bytes=kvb, compute_bytes=wl.c_bytes)
+                              seq_tokens=wl.seq_len + wl.new_tokens, kv_bytes=kvb, compute_bytes=wl.c_bytes,
+                              kv_type=wl.kv_cache_dtype, gguf_path=gguf_path,
+                              llamacpp_weights=weights.key if weights is not None else wl.weights_dtype)
     from llmsize.params import count  # cached per spec
 
     return MemoryResult(wl, est, dev, g, rules_of_thumb(est, wl.mode, count(spec).total), weights)

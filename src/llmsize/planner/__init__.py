@@ -16,7 +16,7 @@ from llmsize.planner.search import DEFAULT_COUNTS, Candidate, plan_serve, plan_t
 from llmsize.sources import SOURCES
 from llmsize.spec import ModelSpec
 
-__all__ = ["ServeJob", "TrainJob", "candidate_row", "gpu_list", "plan_report", "resolve_gpus"]
+__all__ = ["ServeJob", "TrainJob", "candidate_row", "gpu_list", "layout_row", "plan_report", "resolve_gpus"]
 
 
 def resolve_gpus(names: Sequence[str] | None) -> list[Any]:
@@ -63,6 +63,8 @@ def candidate_row(c: Candidate) -> dict[str, Any]:
                            "ep": c.layout.ep, "engine": c.layout.engine, "zero": c.layout.zero, "fsdp": c.layout.fsdp,
                            "offload_optimizer": c.layout.offload_optimizer, "offload_params": c.layout.offload_params,
                            "precision": c.precision}
+    if c.layout.fsdp == "hybrid_shard":
+        row["shard_group"] = c.layout.shard
     if c.memory is not None:
         row.update(memory_per_gpu_bytes=c.memory.peak_bytes, budget_bytes=c.budget, headroom_bytes=c.headroom,
                    stage=c.memory.stage, host_bytes=c.memory.host_bytes,
@@ -108,6 +110,25 @@ def plan_report(spec: ModelSpec, job: TrainJob | ServeJob, *, gpu_names: Sequenc
             "breakdown": {k: getattr(bd, k) for k in ("weights", "gradients", "optimizer", "master_weights",
                                                        "activations", "transient", "kv_cache")},
             "citations": {k: SOURCES[k] for k in sorted(keys)}}
+
+
+def layout_row(spec: ModelSpec, job: TrainJob, gpu_name: str, layout: Any) -> dict[str, Any]:
+    """One given training layout scored as the search scores its own (`plan_report` rows): its memory per GPU
+    from `pergpu.job_memory` with the job's micro-batch and the accumulation its DP leaves, the GPU's budget,
+    offload to the node's host memory / NVMe, speed and cost. A layout the search does not enumerate (FSDP
+    hybrid_shard with its shard group, parameter offload on more than one node) is judged the same way."""
+    from llmsize.parallel import layout_problems
+    from llmsize.pergpu import job_memory
+    from llmsize.planner.search import _score_train, with_steps
+
+    g = resolve_gpus([gpu_name])[0]
+    lay = with_steps(job, layout)
+    problems = layout_problems(spec, lay, seq_len=job.seq_len)
+    if problems:
+        return candidate_row(Candidate(gpu=g, gpus=lay.gpus, layout=lay, precision=job.precision, kind="divisible",
+                                       reason="; ".join(problems)))
+    mem = job_memory(spec, job, lay)
+    return candidate_row(_score_train(spec, job, g, lay.gpus, lay, mem, _device_fn(False), _pricer(None), "bf16"))
 
 
 def _job_dict(job: TrainJob | ServeJob) -> dict[str, Any]:

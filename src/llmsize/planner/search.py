@@ -94,13 +94,14 @@ def schedule(layout: Layout) -> str:
 _TRAIN_ENGINE = {"ddp": "fsdp", "fsdp": "fsdp", "deepspeed": "deepspeed", "megatron": "megatron"}
 
 
-def _train_rate(spec: ModelSpec, job: TrainJob, g: Any, layout: Layout, pp: int | None = None) -> Any:
+def _train_rate(spec: ModelSpec, job: TrainJob, g: Any, layout: Layout, pp: int | None = None,
+                precision: str | None = None) -> Any:
     from llmsize.speedmodel.train import train
 
     p = layout.pp if pp is None else pp
     # tensor or pipeline parallelism is Megatron-style whatever engine label the layout carries
     engine = "megatron" if layout.tp * layout.pp > 1 else _TRAIN_ENGINE.get(layout.engine, "unknown")
-    return train(spec, g, engine=engine, precision=job.precision,
+    return train(spec, g, engine=engine, precision=precision or job.precision,
                  seq=job.seq_len, recompute="full" if job.recompute else "none", pp=p,
                  micro_batches=max(layout.grad_accum, 1), tp=layout.tp, micro_batch=job.micro_batch, mfu=job.mfu,
                  dp=layout.dp, shard="full" if layout.zero == 3 or layout.fsdp == "full_shard" else "none",
@@ -113,9 +114,11 @@ def with_steps(job: TrainJob, layout: Layout) -> Layout:
     (global batch / (micro-batch × DP)); refuses a global batch they do not divide, as the search does."""
     from dataclasses import replace
 
-    if job.global_batch % (job.micro_batch * layout.dp):
+    step = job.micro_batch * layout.dp
+    if job.global_batch % step:
+        near = sorted({b for b in (job.global_batch // step * step, -(-job.global_batch // step) * step) if b})
         raise LlmsizeError(f"global batch {job.global_batch} is not divisible by micro-batch {job.micro_batch} × "
-                           f"DP {layout.dp}")
+                           f"DP {layout.dp}; the nearest that are: {' or '.join(map(str, near))}")
     return replace(layout, micro_batch=job.micro_batch,
                    grad_accum=job.global_batch // (job.micro_batch * layout.dp))
 
@@ -131,7 +134,8 @@ def _no_path(job: TrainJob, g: Any) -> str | None:
     return None if g.has(path) else f"{g.name} has no {path} units"
 
 
-def train_tokens_per_s(spec: ModelSpec, job: TrainJob, g: Any, layout: Layout, slowdown: float = 1.0) -> float:
+def train_tokens_per_s(spec: ModelSpec, job: TrainJob, g: Any, layout: Layout, slowdown: float = 1.0,
+                       precision: str | None = None) -> float:
     """Training tokens/s of one setup: the one rate `plan`, `speed` and `cost` all use. The efficiency
     is the engine's achieved one on this GPU (or --mfu) applied to the hardware FLOPs (recomputation
     included), the pipeline bubble outside it, tensor-parallel all-reduces added (`speedmodel.train`).
@@ -139,7 +143,7 @@ def train_tokens_per_s(spec: ModelSpec, job: TrainJob, g: Any, layout: Layout, s
     tokens/s = n · tokens/s/GPU / slowdown
 
     Source: narayanan2021"""
-    return layout.gpus * _train_rate(spec, job, g, layout).tokens_per_s_per_gpu / slowdown
+    return layout.gpus * _train_rate(spec, job, g, layout, precision=precision).tokens_per_s_per_gpu / slowdown
 
 
 def plan_train(spec: ModelSpec, job: TrainJob, breakdown: Breakdown, gpu_types: Sequence[Any], *,

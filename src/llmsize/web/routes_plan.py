@@ -102,21 +102,13 @@ async def cost(body: S.CostBody) -> Response:
 
 @router.post("/export", summary="What an engine reads for a setup (as `llmsize export ENGINE MODEL`)")
 async def export(body: S.ExportBody) -> Response:
-    from llmsize.export import engine_setup
-    from llmsize.export import export as render
+    from llmsize.export.command import run_export
 
     def run() -> dict[str, Any]:
-        from llmsize.export.planned import grad_accum_for
-        from llmsize.planner.jobs import make_job
-
-        lay = layout(body.layout)
-        accum = grad_accum_for(body.engine, make_job("train", micro_batch=body.micro_batch), lay, body.grad_accum,
-                               False)
-        s = engine_setup(body.engine, body.model_name, lay, max_model_len=body.max_model_len,
-                         gpu_memory_utilization=body.gpu_memory_utilization, kv_cache_dtype=body.kv_cache_dtype,
-                         quantization=body.quantization, max_num_seqs=body.max_num_seqs,
-                         micro_batch=body.micro_batch, grad_accum=accum,
-                         gpus_per_node=body.gpus_per_node, script=body.script)
-        return {"engine": body.engine, "text": render(body.engine, s)}
+        opts = body.model_dump(exclude={"engine", "model_name", "layout", "gpu"})
+        given = {k: getattr(body.layout, k) for k in body.layout.model_fields_set if k != "gpus"}
+        out = run_export(body.engine, body.model_name, gpu_name=body.gpu, gpus=body.layout.gpus, **given, **opts)
+        return {"engine": out.engine, "text": out.text, "notes": list(out.notes), "layout": out.layout,
+                "memory_per_gpu_bytes": out.memory_per_gpu}
 
     return await cached("export", body, run)

@@ -188,19 +188,45 @@ class CostBody(_Body):
 
 
 class ExportBody(_Body):
-    engine: Literal["vllm", "llamacpp", "deepspeed", "fsdp", "torchrun"]
-    model_name: str = Field(min_length=1, max_length=300, description="Hugging Face repo id or path, as text.")
+    """`llmsize export ENGINE MODEL` options (llmsize.export.command.run_export): with `gpu` and `layout.gpus` and
+    no other layout field, the planner's best layout for the engine; layout fields given are the layout, checked
+    against `gpu` when it is given. Job fields absent take the planner's defaults."""
+
+    engine: Literal["vllm", "llamacpp", "deepspeed", "fsdp", "torchrun", "megatron", "torchtitan"]
+    model_name: str = Field(min_length=1, max_length=300, description="Hugging Face repo id, preset or path, as text.")
+    gpu: str | None = Field(None, min_length=1, max_length=80, description="GPU type: plan the layout for it (or "
+                                                                          "check the one given).")
     layout: LayoutBody = LayoutBody()
+    force: bool = Field(False, description="Write a given layout even if the memory model says it does not fit.")
+    seq: int | None = _opt(MAX_CONTEXT, description="Training: sequence length (planner default 4096).")
+    micro_batch: int | None = _opt(MAX_BATCH, description="Training: micro-batch per GPU (default 1).")
+    global_batch: int | None = Field(None, ge=1, le=1 << 24, description="Training: sequences per step (1024).")
+    precision: Literal["bf16-mixed", "bf16", "fp32"] | None = None
+    recompute: bool | None = Field(None, description="Training: activation checkpointing (default on).")
+    host_memory: Size | None = Field(None, description="Training: host memory per node for CPU offload.")
+    nvme: Size | None = Field(None, description="Training: NVMe capacity per node for NVMe offload.")
+    prompt: int | None = _opt(MAX_CONTEXT, description="Serving: prompt tokens (1024).")
+    output: int | None = _opt(MAX_CONTEXT, description="Serving: output tokens (256).")
+    concurrency: int | None = _opt(MAX_BATCH, description="Serving: requests at once (1).")
+    weights: str | None = Field(None, min_length=1, max_length=40, description="Serving: weight format (bf16).")
+    kv_dtype: str | None = Field(None, min_length=1, max_length=40, description="Serving: KV dtype for the plan.")
+    gpu_memory_utilization: float | None = Field(None, gt=0, le=1, description="vLLM memory share (0.9).")
     max_model_len: int | None = _opt(MAX_CONTEXT)
-    gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
     kv_cache_dtype: str | None = Field(None, min_length=1, max_length=40)
     quantization: str | None = Field(None, min_length=1, max_length=40)
     max_num_seqs: int | None = _opt(MAX_BATCH)
-    micro_batch: int = Field(1, ge=1, le=MAX_BATCH)
     grad_accum: int | None = Field(None, ge=1, le=1 << 16, description="Default: the planner's global batch "
-                                                                      "(1024) / (micro-batch x DP) for DeepSpeed.")
+                                                                      "(1024) / (micro-batch x DP).")
     gpus_per_node: int = Field(8, ge=1, le=1024)
     script: str = Field("train.py", min_length=1, max_length=200)
+    kv_unified: bool = Field(False, description="llama.cpp: one KV pool shared by the slots (-kvu).")
+    ngl: Literal["auto", "all"] | Annotated[int, Field(ge=0, le=MAX_LAYERS + 1)] | None = None
+    split_mode: Literal["none", "layer", "row", "tensor"] | None = None
+    nvme_path: str = Field("/local_nvme", min_length=1, max_length=200)
+    shard_group: int | None = _opt(MAX_GPUS, description="FSDP hybrid_shard: GPUs per shard group (default: the "
+                                                         "data-parallel GPUs of a node).")
+    float8: bool = Field(False, description="torchtitan: float8 linears (planned in memory and speed).")
+    virtual_stages: int | None = Field(None, ge=2, le=MAX_LAYERS, description="Megatron: interleaved stages.")
 
 
 class QuantBody(_Body):

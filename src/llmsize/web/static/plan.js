@@ -74,25 +74,41 @@ function askCard(title, ctx, extra, serve, testid) {
   return el;
 }
 
-/** The engine's command line or config for a setup (`llmsize export`). */
+const ENGINE_NAMES = { vllm: "vLLM", llamacpp: "llama.cpp", deepspeed: "DeepSpeed", fsdp: "FSDP", torchrun: "torchrun",
+  megatron: "Megatron-LM", torchtitan: "torchtitan" };
+
+/** The engine's command line or config for a setup (`llmsize export`): serving writes the row's replica layout;
+ * training asks the planner for its best layout for that engine on the row's GPUs (as `export ENGINE MODEL
+ * --gpu GPU --gpus N`), with the page's job, and says which layout it wrote. */
 function exportCard(r, ctx, serve) {
-  const engines = serve ? ["vllm", "llamacpp"] : ["deepspeed", "fsdp", "torchrun"];
+  const engines = serve ? ["vllm", "llamacpp"] : ["deepspeed", "fsdp", "torchrun", "megatron", "torchtitan"];
   const engine = engines.includes(ctx.state.w.engine) ? ctx.state.w.engine : engines.includes(r.engine) ? r.engine
-    : !serve && (r.tp > 1 || r.pp > 1 || r.cp > 1) ? "torchrun" : engines[0];
+    : !serve && (r.tp > 1 || r.pp > 1 || r.cp > 1) ? "megatron" : engines[0];
   const preset = ctx.state.src === "preset" ? ctx.state.m : null;
   const repo = (ctx.meta.presets || []).find((p) => p.name === preset)?.repo || ctx.params.model;
   const out = h("pre", { class: "export", "data-testid": "export" }, "…");
+  const wrote = h("p", { class: "sub", "data-testid": "export-layout" });
   const s = ctx.state, m = ctx.meta;
-  const body = { engine, model_name: repo, layout: { gpus: r.gpus, tp: r.tp, pp: r.pp, cp: r.cp, ep: r.ep, zero: r.zero || 0 } };
-  if (serve) Object.assign(body, { max_model_len: Number(w(s, "prompt", m)) + Number(w(s, "output", m)), max_num_seqs: Number(w(s, "batch", m)) });
-  ctx.api("/export", body).then((x) => { out.textContent = x.text; }, (e) => { out.textContent = e.message; });
+  let body;
+  if (serve) {
+    body = { engine, model_name: repo, layout: { gpus: r.gpus, tp: r.tp, pp: r.pp, cp: r.cp, ep: r.ep, zero: r.zero || 0 },
+      max_model_len: Number(w(s, "prompt", m)) + Number(w(s, "output", m)), max_num_seqs: Number(w(s, "batch", m)) };
+  } else {
+    const j = job(ctx);
+    body = { engine, model_name: repo, gpu: r.gpu, layout: { gpus: r.gpus }, seq: j.seq, micro_batch: j.micro_batch,
+      global_batch: j.global_batch, precision: j.precision, recompute: j.recompute };
+  }
+  ctx.api("/export", body).then((x) => {
+    out.textContent = x.text;
+    if (!serve && x.memory_per_gpu_bytes) wrote.textContent = t("Written for {layout}, {mem} per GPU", { layout: x.layout, mem: bytes(x.memory_per_gpu_bytes) });
+  }, (e) => { out.textContent = e.message; });
   const copy = h("button", { type: "button", class: "ghost small", onclick: async (e) => {
     try { await navigator.clipboard.writeText(out.textContent); e.target.textContent = t("Copied"); } catch { e.target.textContent = t("Select and copy"); }
   } }, t("Copy"));
   return card(t("Run the best setup ({gpus} × {gpu}, {layout})", { gpus: r.gpus, gpu: r.gpu, layout: r.layout }), h("div", { class: "row-between" },
     h("div", { class: "seg seg-inline", role: "radiogroup", "aria-label": t("Engine") }, engines.map((e) => h("label", {},
       h("input", { type: "radio", name: "engine", value: e, checked: e === engine, onchange: () => { ctx.state.w.engine = e; ctx.update(); } }),
-      h("span", {}, { vllm: "vLLM", llamacpp: "llama.cpp", deepspeed: "DeepSpeed", fsdp: "FSDP", torchrun: "torchrun" }[e])))), copy), out);
+      h("span", {}, ENGINE_NAMES[e])))), copy), wrote, out);
 }
 
 /** The one verdict, here too: your setup on one of your GPUs, as the Memory tab and the summary say. */

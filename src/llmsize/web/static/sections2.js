@@ -92,7 +92,7 @@ export function w(state, k, meta) {
   return k === "weights" && v === "native" ? native : v;
 }
 
-const OTHER = { engine: ["vllm", "llamacpp", "deepspeed", "fsdp", "torchrun"], d_kind: ["params", "compute", "gpu_hours"],
+const OTHER = { engine: ["vllm", "llamacpp", "deepspeed", "fsdp", "torchrun", "megatron", "torchtitan"], d_kind: ["params", "compute", "gpu_hours"],
   d_law: ["chinchilla", "approach3", "besiroglu", "kaplan"], d_what: ["attention", "vocab", "shape", "moe", "quant", "sparse24"] };
 
 /** Why a `w.` value of a link is refused (null: the page has a control for it). */
