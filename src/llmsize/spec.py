@@ -203,6 +203,15 @@ class Traits:
     routing_fp32: bool = False  # Mixtral keeps the top-k routing weights in fp32
     lora_experts: bool = True  # MoE router and fused experts are peft targets ("gate", "experts")
     lora_all_linear: LoraAllLinear = "linears"  # what peft's "all-linear" resolves to
+    # How a fused [q; k; v] output is split. view: slices of it (NeoX, Phi-3); index: q a slice, k and v
+    # index copies (Falcon multi-query, fused_qkv[..., [-2], :]); index_expand: per KV group, q a flatten
+    # copy, k and v index copies broadcast to every query head and flattened (copies): k, v and the
+    # cache then have num_heads heads (Falcon's new decoder architecture).
+    qkv_split: Literal["view", "index", "index_expand"] = "view"
+    sdpa_direct: bool = False  # the family's code calls torch SDPA on its heads as they are (no repeat_kv)
+    mask_always: bool = False  # the causal mask is materialised even for SDPA (allow_is_causal_skip=False)
+    parallel_norms_first: bool = False  # parallel block: both norms run before the attention (Falcon-40B)
+    parallel_add_inplace: bool = False  # parallel block: mlp_output += attention_output (in place)
 
     def leaf(self, role: str) -> str:
         return dict(self.leaves).get(role, role)
@@ -300,6 +309,13 @@ class ModelSpec:
 
     def uses_rope(self, i: int) -> bool:
         return self.position == "rope" and (not self.rope_layers or self.rope_layers[i])
+
+    @property
+    def cache_kv_heads(self) -> int:
+        """Heads of the keys and values transformers' cache stores (the query heads where the family's
+        code broadcasts k and v before the cache update)."""
+        a = self.attention
+        return a.num_heads if self.traits.qkv_split == "index_expand" else a.num_kv_heads
 
     @property
     def num_moe_layers(self) -> int:

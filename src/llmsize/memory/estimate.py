@@ -135,7 +135,7 @@ def _terms(spec: ModelSpec, wl: Workload, cx: Cx, wt, p: Point, om, deq: int) ->
                 f"(r_kv = {a_.kv_lora_rank}, d_rope = {a_.qk_rope_head_dim})", "hf-deepseek-v3")
         else:
             add("KV cache", kv, "kv_cache", f"Σ_layers 2·b·len·n_kv·d_h·{cx.kv_bytes or cx.c} "
-                f"(n_kv = {a_.num_kv_heads}, d_h = {a_.head_dim})", "hf-cache")
+                f"(n_kv = {spec.cache_kv_heads}, d_h = {a_.head_dim})", "hf-cache")
     if ph == "optimizer step" and om is not None:
         add("optimizer step temporaries", p.work, "transient", om.temp_formula, om.source)
     else:

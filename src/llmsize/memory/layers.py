@@ -221,11 +221,16 @@ def layer(g: Sim, cx: Cx, x: Tn, moe: bool, mask: Tn | None,
 def _parallel_layer(g: Sim, cx: Cx, x: Tn, mask: Tn | None,
                     old: tuple[Tn, Tn] | None) -> tuple[Tn, Tn | None, Tn | None]:
     """GPT-NeoX: out = mlp(ln2(x)) + attn(ln1(x)) + x (dropout on both branches when configured).
+    Falcon-40B runs both norms before the attention (`parallel_norms_first`) and adds the attention
+    output into the MLP output in place (`parallel_add_inplace`).
 
     Source: hf-gpt-neox"""
-    h = norm(g, cx, x)
-    a, ck, cv = attention(g, cx, h, mask, old)
+    t = cx.spec.traits
     shared = cx.spec.norms.per_layer == 1  # Falcon-7B, Phi: one norm output feeds both branches
+    h = norm(g, cx, x)
+    n = norm(g, cx, x) if t.parallel_norms_first and not shared else None
+    a, ck, cv = attention(g, cx, h, mask, old)
+    keep_h = g.view(h) if t.keeps_norm_output else None  # Falcon: attention_layernorm_out to the end
     if not shared:
         g.drop(h)
     p = cx.spec.hidden_dropout
@@ -233,13 +238,20 @@ def _parallel_layer(g: Sim, cx: Cx, x: Tn, mask: Tn | None,
         a2 = dropout(g, cx, a, p)
         g.drop(a)
         a = a2
-    n = h if shared else norm(g, cx, x)
+    if n is None:
+        n = h if shared else norm(g, cx, x)
     m = mlp(g, cx, n, False)  # the plain MLP applies the residual dropout itself
     g.drop(n)
-    y = _add(g, m, a)
-    g.drop(m, a)
+    if t.parallel_add_inplace:  # mlp_output += attention_output: the same storage, nothing saved
+        y = Tn(m.st, m.nb, m.rg or a.rg)
+        m.st.refs += 1
+        g.op((m, a), (y,))
+    else:
+        y = _add(g, m, a)
+    g.drop(m)
+    g.drop(a)
     out = _add(g, y, x)
-    g.drop(y, x, *g.keep)
+    g.drop(y, x, keep_h, *g.keep)
     g.keep.clear()
     return out, ck, cv
 
