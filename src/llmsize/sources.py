@@ -230,6 +230,11 @@ SOURCES: dict[str, str] = {
                              "contiguous_gradients).",
     "hf-starcoder2": "huggingface/transformers src/transformers/models/starcoder2/modeling_starcoder2.py "
                      "(LayerNorm, use_bias projections, c_fc/c_proj GELU MLP, residual_dropout), v5.23.0.",
+    "hf-glm4": "huggingface/transformers src/transformers/models/glm4/modeling_glm4.py (fused gate_up_proj, "
+               "post_self_attn_layernorm and post_mlp_layernorm, partial interleaved rotary ending in torch.cat), "
+               "v5.23.0.",
+    "hf-glm4-moe": "huggingface/transformers src/transformers/models/glm4_moe/modeling_glm4_moe.py (sigmoid router "
+                   "with e_score_correction_bias, shared experts, first_k_dense_replace dense layers), v5.23.0.",
     "hf-granite": "huggingface/transformers src/transformers/models/granite/modeling_granite.py "
                   "(embedding_multiplier, residual_multiplier, logits / logits_scaling), v5.23.0.",
     "hf-smollm3": "huggingface/transformers src/transformers/models/smollm3/modeling_smollm3.py (use_rope = "

@@ -201,6 +201,8 @@ class Traits:
     eager_softmax_fp32: bool = True  # transformers' eager upcasts scores to fp32 (GPT-2's own does not)
     position_ids_per_row: bool = False  # OPT: position ids and learned positions are b x q, not 1 x q
     routing_fp32: bool = False  # Mixtral keeps the top-k routing weights in fp32
+    router_fp32: bool = False  # MoE router: F.linear(x.float(), weight.float()) (DeepSeek-V3, GLM-4.5)
+    shared_expert_last: bool = False  # MoE: shared experts run after the routed ones, on the kept input (GLM-4.5)
     lora_experts: bool = True  # MoE router and fused experts are peft targets ("gate", "experts")
     lora_all_linear: LoraAllLinear = "linears"  # what peft's "all-linear" resolves to
     # How a fused [q; k; v] output is split. view: slices of it (NeoX, Phi-3); index: q a slice, k and v

@@ -98,9 +98,18 @@ def moe_block(g: Sim, cx: Cx, x: Tn) -> Tn:
     T, d, c, k, E, f = cx.T, s.hidden_size, cx.c, e.top_k, e.num_experts, e.expert_intermediate_size
     S = T * k
     sh = None
-    if e.shared_intermediate_size:  # Qwen2-MoE runs the shared expert first
+    last = s.traits.shared_expert_last
+    if e.shared_intermediate_size and not last:  # Qwen2-MoE runs the shared expert first
         sh = gated_mlp(g, cx, x, e.shared_intermediate_size, False, s.mlp.activation)
-    logits = linear(g, cx, x, d, E, "gate")
+    if s.traits.router_fp32 and "gate" not in cx.lora:  # fp32 copies of the input and the weight, saved
+        x32 = cast(g, x, T * d * F32)
+        w32 = g.new(E * d * F32)
+        logits = g.new(T * E * F32, x.rg or cx.train_base)
+        g.op((x32,), (logits,), (x32 if cx.train_base else None, w32 if x.rg else None),
+             pgrad=E * d * cx.w if cx.train_base else 0, ptemp=E * d * F32 if cx.train_base else 0)
+        g.drop(x32, w32)
+    else:
+        logits = linear(g, cx, x, d, E, "gate")
     l32 = cast(g, logits, T * E * F32)
     probs = g.new(T * E * F32, logits.rg)
     g.op((l32,), (probs,), (probs,))
@@ -161,6 +170,11 @@ def moe_block(g: Sim, cx: Cx, x: Tn) -> Tn:
     g.drop(wo2)
     out = cast(g, fin, T * d * x.nb // (T * d))
     g.drop(fin, sel, sw, dn, perm, srt, tok, inv, idx, bsel, dbsel)
+    if e.shared_intermediate_size and last:  # hidden_states + shared_experts(residuals)
+        sh = gated_mlp(g, cx, x, e.shared_intermediate_size, False, s.mlp.activation)
+        y = _add(g, out, sh)
+        g.drop(out, sh)
+        return y
     if sh is not None:
         gl = linear(g, cx, x, d, 1, "shared_expert_gate")
         sg = g.new(T * c, gl.rg)
