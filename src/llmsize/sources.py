@@ -235,6 +235,11 @@ SOURCES: dict[str, str] = {
                "v5.23.0.",
     "hf-glm4-moe": "huggingface/transformers src/transformers/models/glm4_moe/modeling_glm4_moe.py (sigmoid router "
                    "with e_score_correction_bias, shared experts, first_k_dense_replace dense layers), v5.23.0.",
+    "hf-granitemoe": "huggingface/transformers src/transformers/models/granitemoe/modeling_granitemoe.py "
+                     "(GraniteMoeTopKRouter: top-k logits, then softmax over the k; fused experts), v5.23.0.",
+    "hf-nemotron": "huggingface/transformers src/transformers/models/nemotron/modeling_nemotron.py "
+                   "(NemotronLayerNorm1P: layer_norm with weight + 1; relu2 MLP up_proj/down_proj; partial rotary "
+                   "ending in torch.cat), v5.23.0.",
     "hf-granite": "huggingface/transformers src/transformers/models/granite/modeling_granite.py "
                   "(embedding_multiplier, residual_multiplier, logits / logits_scaling), v5.23.0.",
     "hf-smollm3": "huggingface/transformers src/transformers/models/smollm3/modeling_smollm3.py (use_rope = "

@@ -15,6 +15,7 @@ from llmsize.errors import LlmsizeError, did_you_mean
 from llmsize.families import deepseek, ernie4_5, exaone4, falcon, gemma, gpt2, gpt_neox, gpt_oss, granite, llama, \
     llama_variants, mixtral, olmo, olmo2, opt, phi, phi3, qwen, qwen_moe, smollm3, stablelm, starcoder2
 from llmsize.families import glm4  # 14a
+from llmsize.families import nemotron  # 14a
 from llmsize.spec import ModelSpec, Traits
 
 Reader = Callable[[Mapping[str, Any], str], ModelSpec]
@@ -24,6 +25,7 @@ TRAITS: dict[str, Traits] = {}
 for _m in (llama, qwen, olmo2, gemma, mixtral, qwen_moe, deepseek, gpt_oss, phi3, gpt2, gpt_neox, opt, falcon,
            starcoder2, granite, smollm3, exaone4, phi, stablelm, llama_variants, olmo, ernie4_5,
            glm4,  # 14a
+           nemotron,  # 14a
            ):
     READERS.update(_m.READERS)
     TRAITS.update(_m.TRAITS)
