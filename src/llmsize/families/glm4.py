@@ -17,8 +17,8 @@ from llmsize.spec import MLP, Attention, MoE, ModelSpec, Traits
 _GLM4 = Traits(family="glm4", source="hf-glm4", gguf_arch="glm4", rope_cat=True, norm_placement="sandwich",
                leaves=(("attn_q", "q_proj"), ("attn_k", "k_proj"), ("attn_v", "v_proj"), ("attn_output", "o_proj"),
                        ("ffn_up", "gate_up_proj"), ("ffn_down", "down_proj")))
-_GLM4_MOE = Traits(family="glm4", source="hf-glm4-moe", gguf_arch="glm4moe", rope_cat=True, routing_fp32=True, shared_expert_last=True, router_fp32=True,
-                   lora_all_linear="attention+experts")
+_GLM4_MOE = Traits(family="glm4", source="hf-glm4-moe", gguf_arch="glm4moe", rope_cat=True, routing_fp32=True,
+                   shared_expert_last=True, router_fp32=True, lora_all_linear="attention+experts")
 
 
 def _fraction(cfg: Config) -> float:
