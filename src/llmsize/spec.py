@@ -191,6 +191,7 @@ class Traits:
     rope_fp32: bool = False  # OLMo 2/3: cos/sin stay fp32, rotary products fp32, cast back to q's dtype
     rope_interleaved_fp32: bool = False  # Ernie 4.5: interleaved cos/sin per call, fp32 products
     rope_per_layer_type: bool = False  # OLMo 3: cos/sin tables and inv_freq per layer type (sliding, full)
+    rope_tables_per_call: bool = False  # GLM-4: cos/sin re-interleaved per layer (1 x q x rot copies, saved)
     rope_cat: bool = False  # q, k reach attention contiguous (b, n, s, d): rotary (or MLA) ends in torch.cat
     q_prescale: bool = False  # OPT: q_proj(h) * scaling as its own tensor
     mlp_inline: bool = False  # OPT: the MLP rebinds the norm output's variable (it dies at fc1)

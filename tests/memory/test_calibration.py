@@ -26,8 +26,6 @@ LIMITS = {
 # held to the default bar: its own attention code (index-copy head splits, K/V broadcast to every head,
 # SDPA on un-repeated heads with a materialised mask) is replayed from its traits.
 FAMILY_MAX = {"deepseek_v3": {"forward": 1e-6, "generate": 1e-6, "train": 0.006, "lora train": 0.015},
-              # GLM-4: the interleaved cos/sin copies its rotary makes per call are not replayed (0.32% / 0.48%)
-              "glm4": {"forward": 1e-6, "generate": 1e-6, "train": 0.004, "lora train": 0.006},
               # GLM-4.5 MoE and GraniteMoE: the routers' small top-k temporaries are approximate
               "glm4_moe": {"forward": 0.0016, "generate": 0.001, "train": 0.0004, "lora train": 0.0006},
               "granitemoe": {"forward": 0.0006, "generate": 0.0003, "train": 0.0002, "lora train": 0.0011},

@@ -15,6 +15,7 @@ from llmsize.families._config import Config, integer, llama_like, number
 from llmsize.spec import MLP, Attention, MoE, ModelSpec, Traits
 
 _GLM4 = Traits(family="glm4", source="hf-glm4", gguf_arch="glm4", rope_cat=True, norm_placement="sandwich",
+               rope_tables_per_call=True,
                leaves=(("attn_q", "q_proj"), ("attn_k", "k_proj"), ("attn_v", "v_proj"), ("attn_output", "o_proj"),
                        ("ffn_up", "gate_up_proj"), ("ffn_down", "down_proj")))
 _GLM4_MOE = Traits(family="glm4", source="hf-glm4-moe", gguf_arch="glm4moe", rope_cat=True, routing_fp32=True,

@@ -20,7 +20,7 @@ from llmsize.memory.qkv_split import split_qkv
 from llmsize.memory.rope_fp32 import rope_interleaved_fp32
 from llmsize.memory.sim import Sim, Tn
 
-def rope(g: Sim, cx: Cx, x: Tn, heads: int, rot_bytes: int) -> Tn:
+def rope(g: Sim, cx: Cx, x: Tn, heads: int, rot_bytes: int, cs: tuple[Tn, Tn] | None = None) -> Tn:
     """x*cos + rotate_half(x)*sin on the first `rot` dims; the products take the dtype of cos/sin
     (`rot_bytes`: fp32 under autocast, since positions follow the fp32 hidden states).
 
@@ -29,7 +29,7 @@ def rope(g: Sim, cx: Cx, x: Tn, heads: int, rot_bytes: int) -> Tn:
     rot = max(2, int(a.head_dim * cx.spec.rotary_fraction)) // 2 * 2
     n = T * heads * rot
     eb = max(rot_bytes, x.nb // (T * heads * a.head_dim))
-    qe = rope_half(g, x, n, eb, x.nb // (T * heads * a.head_dim))
+    qe = rope_half(g, x, n, eb, x.nb // (T * heads * a.head_dim), cs)
     if cx.spec.traits.rope_cat:  # rotary ends in torch.cat: q, k come out contiguous (b, n, s, d)
         full = g.new(T * heads * a.head_dim * eb, x.rg)
         g.op((qe, x), (full,))
@@ -112,9 +112,13 @@ def attention(g: Sim, cx: Cx, h: Tn, mask: Tn | None,
         q, k = q2, k2
     elif s.position == "rope" and cx.rope:
         rb = F32 if cx.amp or t.rope_fp32 else cx.w
-        q2 = rope(g, cx, q, nh, rb)
-        k2 = rope(g, cx, k, nkv, rb)
-        g.drop(q, k)
+        cs = None
+        if t.rope_tables_per_call:  # GLM-4: cos[..., :rot/2].repeat_interleave(2) (and sin) in every layer
+            rot = max(2, int(hd * s.rotary_fraction)) // 2 * 2
+            cs = (g.new(cx.q * rot * rb), g.new(cx.q * rot * rb))
+        q2 = rope(g, cx, q, nh, rb, cs)
+        k2 = rope(g, cx, k, nkv, rb, cs)
+        g.drop(q, k, *(cs or ()))
         q, k = q2, k2
     if a.qk_norm != "none" and t.qk_norm_after_rope:  # HunYuan
         q, k = _qk_norm(g, cx, q, k)

@@ -70,7 +70,8 @@ def train_points(spec: ModelSpec, cx: Cx, *, W: int, M: int, G_total: int, G_pre
         fixed["held"] = leak
     pts = [Point("forward", dict(fixed), "embedding", e_peak)]
     X = x_bytes(cx)
-    tables = position_tables(cx)  # rotary cos/sin: saved by every layer's rotary products
+    # rotary cos/sin: saved by every layer's rotary products (unless each layer makes its own copies)
+    tables = 0 if spec.traits.rope_tables_per_call else position_tables(cx)
     masks = mask_bytes(spec, cx)  # materialised attention masks: inputs of every checkpointed layer
     acc = e_saved + tables + (masks if gc else 0)
     e_held = held - tables + (0 if gc else masks)
