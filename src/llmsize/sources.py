@@ -240,6 +240,14 @@ SOURCES: dict[str, str] = {
     "hf-nemotron": "huggingface/transformers src/transformers/models/nemotron/modeling_nemotron.py "
                    "(NemotronLayerNorm1P: layer_norm with weight + 1; relu2 MLP up_proj/down_proj; partial rotary "
                    "ending in torch.cat), v5.23.0.",
+    "hf-gpt-bigcode": "huggingface/transformers src/transformers/models/gpt_bigcode/modeling_gpt_bigcode.py "
+                      "(multi_query c_attn split, attention through ALL_ATTENTION_FUNCTIONS, resid/embd/attn "
+                      "dropouts), v5.23.0.",
+    "hf-cohere": "huggingface/transformers src/transformers/models/cohere/modeling_cohere.py (CohereLayerNorm in "
+                 "fp32 ops, q/k cast to fp32 before the interleaved rotary, parallel attention and MLP, logits * "
+                 "logit_scale), v5.23.0.",
+    "hf-cohere2": "huggingface/transformers src/transformers/models/cohere2/modeling_cohere2.py (rotary only on "
+                  "sliding-window layers), v5.23.0.",
     "hf-granite": "huggingface/transformers src/transformers/models/granite/modeling_granite.py "
                   "(embedding_multiplier, residual_multiplier, logits / logits_scaling), v5.23.0.",
     "hf-smollm3": "huggingface/transformers src/transformers/models/smollm3/modeling_smollm3.py (use_rope = "

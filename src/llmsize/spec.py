@@ -190,7 +190,10 @@ class Traits:
     logits_scale: bool = False  # Granite: logits / logits_scaling (a tensor of the logits' size)
     rope_fp32: bool = False  # OLMo 2/3: cos/sin stay fp32, rotary products fp32, cast back to q's dtype
     rope_interleaved_fp32: bool = False  # Ernie 4.5: interleaved cos/sin per call, fp32 products
+    rope_float_first: bool = False  # Cohere: q, k cast to fp32 first, rotary on even/odd pairs in fp32
+    layernorm_ops_fp32: bool = False  # Cohere: LayerNorm written out in fp32 ops (mean, sub, pow, rsqrt, mul)
     rope_per_layer_type: bool = False  # OLMo 3: cos/sin tables and inv_freq per layer type (sliding, full)
+    causal_mask_buffer: bool = False  # GPT-BigCode: a bool n_positions x n_positions buffer (`bias`)
     rope_tables_per_call: bool = False  # GLM-4: cos/sin re-interleaved per layer (1 x q x rot copies, saved)
     rope_cat: bool = False  # q, k reach attention contiguous (b, n, s, d): rotary (or MLA) ends in torch.cat
     q_prescale: bool = False  # OPT: q_proj(h) * scaling as its own tensor

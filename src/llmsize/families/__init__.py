@@ -16,6 +16,8 @@ from llmsize.families import deepseek, ernie4_5, exaone4, falcon, gemma, gpt2, g
     llama_variants, mixtral, olmo, olmo2, opt, phi, phi3, qwen, qwen_moe, smollm3, stablelm, starcoder2
 from llmsize.families import glm4  # 14a
 from llmsize.families import nemotron  # 14a
+from llmsize.families import gpt_bigcode  # 14a
+from llmsize.families import cohere  # 14a
 from llmsize.spec import ModelSpec, Traits
 
 Reader = Callable[[Mapping[str, Any], str], ModelSpec]
@@ -26,6 +28,8 @@ for _m in (llama, qwen, olmo2, gemma, mixtral, qwen_moe, deepseek, gpt_oss, phi3
            starcoder2, granite, smollm3, exaone4, phi, stablelm, llama_variants, olmo, ernie4_5,
            glm4,  # 14a
            nemotron,  # 14a
+           gpt_bigcode,  # 14a
+           cohere,  # 14a
            ):
     READERS.update(_m.READERS)
     TRAITS.update(_m.TRAITS)

@@ -16,7 +16,7 @@ from llmsize.memory.optimizer import optimizer_memory
 from llmsize.memory.regions import kinds, layer_regions
 from llmsize.memory.terms import MemoryEstimate, MemTerm
 from llmsize.memory.train import Point, best_by_phase, train_points
-from llmsize.memory.weights import lora_targets, weights
+from llmsize.memory.weights import lora_targets, mask_buffer, weights
 from llmsize.memory.workload import KV_DTYPE_BYTES, Workload
 from llmsize.spec import ModelSpec
 
@@ -106,7 +106,9 @@ def _terms(spec: ModelSpec, wl: Workload, cx: Cx, wt, p: Point, om, deq: int) ->
     add(f"weights ({w_name}{', fp32 master copy for autocast' if amp else ''})", base,
         "master_weights" if amp else "weights", f"P·{cx.w} (P = {wt.params:,})", "rajbhandari2020")
     add("LoRA adapters (fp32)", wt.adapter_bytes, "weights", "Σ_adapted r·(n_in + n_out)·4", "peft-lora")
-    add("rotary inv_freq buffers", wt.buffers, "weights", "2·(d_rot/2)·4", "hf-llama")
+    mb = mask_buffer(spec)  # GPT-BigCode's bool causal-mask buffer rides with the rotary buffers
+    add("rotary inv_freq buffers", wt.buffers, "weights",
+        "2·(d_rot/2)·4" + (f" + n_pos² = {mb:,} (bool causal-mask buffer)" if mb else ""), "hf-llama")
     assert wb == base + wt.adapter_bytes + wt.buffers or wb == 0
     if om is not None:
         add(f"optimizer states ({wl.opt})", p.parts.get("optimizer", 0), "optimizer", om.formula, om.source)

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from llmsize.memory.attention import attention
-from llmsize.memory.blocks import F32, Cx, act, cast, dropout, gated_mlp, layernorm, linear, plain_mlp, rmsnorm
+from llmsize.memory.blocks import (F32, Cx, act, cast, dropout, gated_mlp, layernorm, layernorm_ops_fp32, linear,
+                                   plain_mlp, rmsnorm)
 from llmsize.memory.sim import Sim, Tn
 
 def norm(g: Sim, cx: Cx, x: Tn) -> Tn:
@@ -24,6 +25,8 @@ def norm(g: Sim, cx: Cx, x: Tn) -> Tn:
         out = cast(g, o32, x.nb)
         g.drop(o32)
         return out
+    if s.norms.kind == "layernorm" and s.traits.layernorm_ops_fp32:
+        return layernorm_ops_fp32(g, cx, x, d, cx.train_base)
     if s.norms.kind == "layernorm":
         return layernorm(g, cx, x, d, cx.train_base, s.norms.bias)
     return rmsnorm(g, cx, x, d, cx.train_base, gemma=s.traits.norm_plus_one or s.traits.norm_weight_fp32)

@@ -47,6 +47,15 @@ def rope_buffers(spec: ModelSpec) -> int:
     return kinds * 2 * (rot // 2) * 4 + extra
 
 
+def mask_buffer(spec: ModelSpec) -> int:
+    """A causal mask registered as a bool buffer over every position (GPT-BigCode's `bias`).
+
+    B_mask = n_positions^2 (one byte each)
+
+    Source: hf-gpt-bigcode"""
+    return spec.max_position_embeddings ** 2 if spec.traits.causal_mask_buffer else 0
+
+
 def lora_targets(spec: ModelSpec, wl: Workload) -> frozenset[str]:
     return wl.lora.resolve(spec) if wl.lora is not None else frozenset()
 
@@ -109,7 +118,7 @@ def _weights(spec: ModelSpec, lora: LoRA | None, mode: str, w: int, override: in
     p, n_t, largest, linear_params, largest_lin = _stats(spec)
     base = p * w if override is None else override
     # rotary tables + persistent weight buffers (DeepSeek-V3's router correction bias, in the weights' dtype)
-    buffers = rope_buffers(spec) + count(spec).buffers * w
+    buffers = rope_buffers(spec) + count(spec).buffers * w + mask_buffer(spec)
     if lora is not None:
         targets = lora.resolve(spec)
         layers = None if lora.layers is None else set(lora.layers)
