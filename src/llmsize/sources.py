@@ -248,6 +248,10 @@ SOURCES: dict[str, str] = {
                  "logit_scale), v5.23.0.",
     "hf-cohere2": "huggingface/transformers src/transformers/models/cohere2/modeling_cohere2.py (rotary only on "
                   "sliding-window layers), v5.23.0.",
+    "hf-bloom": "huggingface/transformers src/transformers/models/bloom/modeling_bloom.py (word_embeddings_layernorm, "
+                "build_alibi_tensor, baddbmm attention on reshaped head copies, dropout_add, BloomGelu), v5.23.0.",
+    "hf-mpt": "huggingface/transformers src/transformers/models/mpt/modeling_mpt.py (build_mpt_alibi_tensor in fp32, "
+              "masked_fill of a bool mask, softmax of .float() scores, bias-free LayerNorms and linears), v5.23.0.",
     "hf-granite": "huggingface/transformers src/transformers/models/granite/modeling_granite.py "
                   "(embedding_multiplier, residual_multiplier, logits / logits_scaling), v5.23.0.",
     "hf-smollm3": "huggingface/transformers src/transformers/models/smollm3/modeling_smollm3.py (use_rope = "

@@ -193,6 +193,10 @@ class Traits:
     rope_float_first: bool = False  # Cohere: q, k cast to fp32 first, rotary on even/odd pairs in fp32
     layernorm_ops_fp32: bool = False  # Cohere: LayerNorm written out in fp32 ops (mean, sub, pow, rsqrt, mul)
     rope_per_layer_type: bool = False  # OLMo 3: cos/sin tables and inv_freq per layer type (sliding, full)
+    layer_code: Literal["decoder", "bloom", "mpt"] = "decoder"  # the block program replayed (memory.alibi_block)
+    mask_saved: bool = False  # the attention mask is saved for backward (masked_fill: MPT)
+    eager_only: bool = False  # transformers has no SDPA path for the family: its eager code runs (BLOOM)
+    embed_norm: bool = False  # a LayerNorm on the word embeddings (BLOOM's word_embeddings_layernorm)
     causal_mask_buffer: bool = False  # GPT-BigCode: a bool n_positions x n_positions buffer (`bias`)
     rope_tables_per_call: bool = False  # GLM-4: cos/sin re-interleaved per layer (1 x q x rot copies, saved)
     rope_cat: bool = False  # q, k reach attention contiguous (b, n, s, d): rotary (or MLA) ends in torch.cat

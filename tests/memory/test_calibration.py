@@ -65,9 +65,9 @@ def test_every_case_within_the_bar_per_mode_and_per_type(f):
 
 def test_family_truth_within_its_bar_per_type_and_mode():
     results, summ = validate(DATA / "truth_families.jsonl")
-    assert all(r.error is None for r in results) and len(results) >= 132
+    assert all(r.error is None for r in results) and len(results) >= 148
     types = _by(results, lambda r: r.case.config["model_type"])
-    assert len(types) >= 27
+    assert len(types) >= 29
     for mt, rs in types.items():
         bar = FAMILY_MAX.get(mt, FAMILY_DEFAULT)
         for mode, ms in _by(rs, lambda r: r.case.mode).items():

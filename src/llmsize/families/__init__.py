@@ -18,6 +18,8 @@ from llmsize.families import glm4  # 14a
 from llmsize.families import nemotron  # 14a
 from llmsize.families import gpt_bigcode  # 14a
 from llmsize.families import cohere  # 14a
+from llmsize.families import bloom  # 14a
+from llmsize.families import mpt  # 14a
 from llmsize.spec import ModelSpec, Traits
 
 Reader = Callable[[Mapping[str, Any], str], ModelSpec]
@@ -30,6 +32,8 @@ for _m in (llama, qwen, olmo2, gemma, mixtral, qwen_moe, deepseek, gpt_oss, phi3
            nemotron,  # 14a
            gpt_bigcode,  # 14a
            cohere,  # 14a
+           bloom,  # 14a
+           mpt,  # 14a
            ):
     READERS.update(_m.READERS)
     TRAITS.update(_m.TRAITS)

@@ -28,7 +28,9 @@ def context(spec: ModelSpec, wl: Workload) -> Cx:
     return Cx(spec=spec, b=wl.batch, q=wl.seq_len, kv=wl.seq_len, w=wl.w_bytes, c=wl.c_bytes,
               amp=wl.autocast is not None, train_base=train and lo is None,
               lora=lora_targets(spec, wl), lora_r=lo.r if lo else 0, training=train,
-              attn="eager" if wl.attn_impl == "eager" else "sdpa", cache=wl.mode == "generate",
+              # ASSUMES: a family without an SDPA path runs its eager code (what transformers picks for it)
+              attn="eager" if wl.attn_impl == "eager" or spec.traits.eager_only else "sdpa",
+              cache=wl.mode == "generate",
               kv_bytes=KV_DTYPE_BYTES[wl.kv_cache_dtype] if wl.kv_cache_dtype else 0,
               lora_layers=lo.layers if lo else None)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from llmsize.memory.alibi_block import bloom_layer, mpt_layer
 from llmsize.memory.attention import attention
 from llmsize.memory.blocks import (F32, Cx, act, cast, dropout, gated_mlp, layernorm, layernorm_ops_fp32, linear,
                                    plain_mlp, rmsnorm)
@@ -197,6 +198,10 @@ def layer(g: Sim, cx: Cx, x: Tn, moe: bool, mask: Tn | None,
     """One decoder layer on input x (T x d); the caller's handle on x is released at the end.
     Returns (output, cached keys, cached values)."""
     s, t = cx.spec, cx.spec.traits
+    if t.layer_code == "bloom":
+        return bloom_layer(g, cx, x, mask, old)
+    if t.layer_code == "mpt":
+        return mpt_layer(g, cx, x, mask, old)
     if s.parallel_residual:
         return _parallel_layer(g, cx, x, mask, old)
     res = g.view(x)
@@ -282,6 +287,11 @@ def position_tables(cx: Cx) -> int:
     Source: hf-llama"""
     s = cx.spec
     ids = (cx.T if s.traits.position_ids_per_row else cx.q) * 8
+    # ALiBi models make no position ids
+    if s.position == "alibi" and s.traits.layer_code == "mpt":  # MPT: n_h x 1 x max_seq_len, fp32
+        return s.attention.num_heads * s.max_position_embeddings * F32
+    if s.position == "alibi":  # the ALiBi bias, (b n_h) x 1 x kv in the compute dtype
+        return cx.b * s.attention.num_heads * cx.kv * cx.w
     if s.position != "rope":
         return ids
     a = s.attention
@@ -314,6 +324,12 @@ def embed(g: Sim, cx: Cx) -> tuple[Tn, int, bool]:
         x2 = dropout(g, cx, x, s.embed_dropout)
         g.drop(x)
         return x2, e.nb + pos.nb, False
+    if t.embed_norm:  # BLOOM: word_embeddings_layernorm; inputs_embeds stays bound in the body
+        x = layernorm(g, cx, e, s.word_embed_dim, cx.train_base, s.norms.bias)
+        if e.st.saved:  # saved by the norm in training: counted once, with the saved activations
+            g.drop(e)
+            return x, 0, False
+        return x, e.nb, False
     if t.embed_scale:  # Gemma's scaled embedding, Granite's embedding_multiplier: embedding * sqrt(d) inside the module
         x = g.new(e.nb, e.rg)
         g.op((e,), (x,))
