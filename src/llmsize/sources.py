@@ -252,6 +252,8 @@ SOURCES: dict[str, str] = {
                 "build_alibi_tensor, baddbmm attention on reshaped head copies, dropout_add, BloomGelu), v5.23.0.",
     "hf-mpt": "huggingface/transformers src/transformers/models/mpt/modeling_mpt.py (build_mpt_alibi_tensor in fp32, "
               "masked_fill of a bool mask, softmax of .float() scores, bias-free LayerNorms and linears), v5.23.0.",
+    "hf-gptj": "huggingface/transformers src/transformers/models/gptj/modeling_gptj.py (per-layer embed_positions "
+               "buffer repeated and gathered, rotate_every_two, fp32 scores in _attn, parallel block), v5.23.0.",
     "hf-granite": "huggingface/transformers src/transformers/models/granite/modeling_granite.py "
                   "(embedding_multiplier, residual_multiplier, logits / logits_scaling), v5.23.0.",
     "hf-smollm3": "huggingface/transformers src/transformers/models/smollm3/modeling_smollm3.py (use_rope = "

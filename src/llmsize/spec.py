@@ -193,7 +193,9 @@ class Traits:
     rope_float_first: bool = False  # Cohere: q, k cast to fp32 first, rotary on even/odd pairs in fp32
     layernorm_ops_fp32: bool = False  # Cohere: LayerNorm written out in fp32 ops (mean, sub, pow, rsqrt, mul)
     rope_per_layer_type: bool = False  # OLMo 3: cos/sin tables and inv_freq per layer type (sliding, full)
-    layer_code: Literal["decoder", "bloom", "mpt"] = "decoder"  # the block program replayed (memory.alibi_block)
+    # the block program replayed: the decoder of layers.py, memory.alibi_block (bloom, mpt), memory.gptj_block
+    layer_code: Literal["decoder", "bloom", "mpt", "gptj"] = "decoder"
+    sinusoid_buffers: bool = False  # GPT-J: each attention keeps an fp32 max_pos x d_rot sin/cos buffer
     mask_saved: bool = False  # the attention mask is saved for backward (masked_fill: MPT)
     eager_only: bool = False  # transformers has no SDPA path for the family: its eager code runs (BLOOM)
     embed_norm: bool = False  # a LayerNorm on the word embeddings (BLOOM's word_embeddings_layernorm)

@@ -29,6 +29,8 @@ FAMILY_MAX = {"deepseek_v3": {"forward": 1e-6, "generate": 1e-6, "train": 0.006,
               # GLM-4.5 MoE and GraniteMoE: the routers' small top-k temporaries are approximate
               "glm4_moe": {"forward": 0.0016, "generate": 0.001, "train": 0.0004, "lora train": 0.0006},
               "granitemoe": {"forward": 0.0006, "generate": 0.0003, "train": 0.0002, "lora train": 0.0011},
+              # GPT-J: a few int64 index bytes of its per-layer position gather are not replayed
+              "gptj": {"forward": 0.00002, "generate": 0.00003, "train": 0.00005, "lora train": 0.00006},
               # gpt-oss: the router (top-k then softmax) and the expert backward are approximate
               "gpt_oss": {"forward": 0.0007, "generate": 0.0005, "train": 0.017, "lora train": 0.005},
               "gemma3_text": {"forward": 1e-6, "generate": 1e-5, "train": 0.0003, "lora train": 0.0005},
@@ -65,9 +67,9 @@ def test_every_case_within_the_bar_per_mode_and_per_type(f):
 
 def test_family_truth_within_its_bar_per_type_and_mode():
     results, summ = validate(DATA / "truth_families.jsonl")
-    assert all(r.error is None for r in results) and len(results) >= 148
+    assert all(r.error is None for r in results) and len(results) >= 156
     types = _by(results, lambda r: r.case.config["model_type"])
-    assert len(types) >= 29
+    assert len(types) >= 30
     for mt, rs in types.items():
         bar = FAMILY_MAX.get(mt, FAMILY_DEFAULT)
         for mode, ms in _by(rs, lambda r: r.case.mode).items():

@@ -20,6 +20,7 @@ from llmsize.families import gpt_bigcode  # 14a
 from llmsize.families import cohere  # 14a
 from llmsize.families import bloom  # 14a
 from llmsize.families import mpt  # 14a
+from llmsize.families import gptj  # 14a
 from llmsize.spec import ModelSpec, Traits
 
 Reader = Callable[[Mapping[str, Any], str], ModelSpec]
@@ -34,6 +35,7 @@ for _m in (llama, qwen, olmo2, gemma, mixtral, qwen_moe, deepseek, gpt_oss, phi3
            cohere,  # 14a
            bloom,  # 14a
            mpt,  # 14a
+           gptj,  # 14a
            ):
     READERS.update(_m.READERS)
     TRAITS.update(_m.TRAITS)

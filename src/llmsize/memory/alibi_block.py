@@ -74,7 +74,7 @@ def bloom_layer(g: Sim, cx: Cx, x: Tn, mask: Tn | None,
     g.drop(qv, kv_, vv)
     sc = b * nh * q * kvlen
     scores = g.new(sc * c, True)  # alibi.baddbmm(q, k^T, beta=1, alpha=1/sqrt(d_h))
-    g.op((qr, kr), (scores,), (qr, kr))
+    g.op((qr, kr), (scores,), (qr if kr.rg else None, kr if qr.rg else None))
     w = scores
     if mask is not None:
         w = g.new(sc * c, True)
@@ -88,7 +88,7 @@ def bloom_layer(g: Sim, cx: Cx, x: Tn, mask: Tn | None,
     g.drop(w32)
     p2 = dropout(g, cx, p, s.attention_dropout)
     ctx = g.new(b * nh * q * hd * c, True)
-    g.op((p2, vr), (ctx,), (p2, vr))
+    g.op((p2, vr), (ctx,), (p2 if vr.rg else None, vr if p2.rg else None))
     merged = g.new(ctx.nb, True)  # _merge_heads: permute + reshape copies
     g.op((ctx,), (merged,))
     g.drop(ctx)
@@ -148,7 +148,7 @@ def mpt_layer(g: Sim, cx: Cx, x: Tn, mask: Tn | None,
     g.op((qv,), (qc,))
     sc = b * nh * q * kvlen
     s0 = g.new(sc * c, True)
-    g.op((qc, kk), (s0,), (qc, kk))
+    g.op((qc, kk), (s0,), (qc if kk.rg else None, kk if qc.rg else None))
     g.drop(qc, kk)
     s1 = g.new(sc * c, True)  # * softmax_scale
     g.op((s0,), (s1,))
@@ -168,7 +168,7 @@ def mpt_layer(g: Sim, cx: Cx, x: Tn, mask: Tn | None,
         vk = g.new(T * d * c, qkv.rg)
         g.op((vv,), (vk,))
     ctx = g.new(b * nh * q * hd * c, True)
-    g.op((p2, vk), (ctx,), (p2, vk))
+    g.op((p2, vk), (ctx,), (p2 if vk.rg else None, vk if p2.rg else None))
     g.drop(vk)
     merged = g.new(ctx.nb, True)  # permute(0, 2, 1, 3).contiguous()
     g.op((ctx,), (merged,))

@@ -108,9 +108,10 @@ def _terms(spec: ModelSpec, wl: Workload, cx: Cx, wt, p: Point, om, deq: int) ->
     add(f"weights ({w_name}{', fp32 master copy for autocast' if amp else ''})", base,
         "master_weights" if amp else "weights", f"P·{cx.w} (P = {wt.params:,})", "rajbhandari2020")
     add("LoRA adapters (fp32)", wt.adapter_bytes, "weights", "Σ_adapted r·(n_in + n_out)·4", "peft-lora")
-    mb = mask_buffer(spec)  # GPT-BigCode's bool causal-mask buffer rides with the rotary buffers
+    mb = mask_buffer(spec)  # GPT-BigCode's mask and GPT-J's sinusoid buffers ride with the rotary buffers
     add("rotary inv_freq buffers", wt.buffers, "weights",
-        "2·(d_rot/2)·4" + (f" + n_pos² = {mb:,} (bool causal-mask buffer)" if mb else ""), "hf-llama")
+        "2·(d_rot/2)·4" + (f" + {mb:,} (position buffers: causal mask n_pos², sinusoids L·n_pos·d_rot·4)"
+                           if mb else ""), "hf-llama")
     assert wb == base + wt.adapter_bytes + wt.buffers or wb == 0
     if om is not None:
         add(f"optimizer states ({wl.opt})", p.parts.get("optimizer", 0), "optimizer", om.formula, om.source)

@@ -12,6 +12,7 @@ from dataclasses import replace
 
 from llmsize.memory.alibi_block import bloom_layer, mpt_layer
 from llmsize.memory.attention import attention
+from llmsize.memory.gptj_block import gptj_layer
 from llmsize.memory.blocks import (F32, Cx, act, cast, dropout, gated_mlp, layernorm, layernorm_ops_fp32, linear,
                                    plain_mlp, rmsnorm)
 from llmsize.memory.sim import Sim, Tn
@@ -202,6 +203,8 @@ def layer(g: Sim, cx: Cx, x: Tn, moe: bool, mask: Tn | None,
         return bloom_layer(g, cx, x, mask, old)
     if t.layer_code == "mpt":
         return mpt_layer(g, cx, x, mask, old)
+    if t.layer_code == "gptj":
+        return gptj_layer(g, cx, x, mask, old)
     if s.parallel_residual:
         return _parallel_layer(g, cx, x, mask, old)
     res = g.view(x)
@@ -292,7 +295,7 @@ def position_tables(cx: Cx) -> int:
         return s.attention.num_heads * s.max_position_embeddings * F32
     if s.position == "alibi":  # the ALiBi bias, (b n_h) x 1 x kv in the compute dtype
         return cx.b * s.attention.num_heads * cx.kv * cx.w
-    if s.position != "rope":
+    if s.position != "rope" or s.traits.sinusoid_buffers:  # GPT-J gathers its tables inside each layer
         return ids
     a = s.attention
     rot = a.qk_rope_head_dim if a.mla else max(2, int(a.head_dim * s.rotary_fraction)) // 2 * 2

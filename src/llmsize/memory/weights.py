@@ -48,12 +48,17 @@ def rope_buffers(spec: ModelSpec) -> int:
 
 
 def mask_buffer(spec: ModelSpec) -> int:
-    """A causal mask registered as a bool buffer over every position (GPT-BigCode's `bias`).
+    """Buffers over every position: a bool causal mask (GPT-BigCode's `bias`), per-layer fp32 sinusoid
+    tables (GPT-J's `embed_positions`).
 
-    B_mask = n_positions^2 (one byte each)
+    B_mask = n_positions^2 (one byte each); B_sin = L n_positions d_rot 4
 
     Source: hf-gpt-bigcode"""
-    return spec.max_position_embeddings ** 2 if spec.traits.causal_mask_buffer else 0
+    n = spec.max_position_embeddings ** 2 if spec.traits.causal_mask_buffer else 0
+    if spec.traits.sinusoid_buffers:  # GPT-J: per layer, max_pos x d_rot fp32 (non-persistent)
+        rot = max(2, int(spec.attention.head_dim * spec.rotary_fraction)) // 2 * 2
+        n += spec.num_layers * spec.max_position_embeddings * rot * 4
+    return n
 
 
 def lora_targets(spec: ModelSpec, wl: Workload) -> frozenset[str]:
