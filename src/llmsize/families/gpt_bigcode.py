@@ -7,31 +7,22 @@ Source: hf-gpt-bigcode
 """
 from __future__ import annotations
 
-from llmsize.families._config import Config, common, heads, integer, rate
-from llmsize.spec import MLP, Attention, ModelSpec, Norms, Traits
+from dataclasses import replace
+
+from llmsize.families import gpt2
+from llmsize.families._config import Config
+from llmsize.spec import ModelSpec, Traits
 
 _TRAITS = Traits(family="gpt_bigcode", source="hf-gpt-bigcode", gguf_arch="starcoder", keeps_attn_output=True,
-                 causal_mask_buffer=True, leaves=(("attn_qkv", "c_attn"), ("attn_output", "c_proj"), ("ffn_up", "c_fc"),
-                         ("ffn_down", "c_proj")))
+                 causal_mask_buffer=True, leaves=gpt2.TRAITS["gpt2"].leaves)
 
 
 def read(cfg: Config, name: str) -> ModelSpec:
-    d = integer(cfg, "n_embd", "hidden_size", default=768)
-    nh = integer(cfg, "n_head", "num_attention_heads", default=12)
-    cfg = {"vocab_size": 50257, **cfg, "hidden_size": d,
-           "num_hidden_layers": integer(cfg, "n_layer", "num_hidden_layers", default=12),
-           "max_position_embeddings": integer(cfg, "n_positions", "max_position_embeddings", default=1024)}
-    c = common(cfg, name, tie_default=True)
-    kv = 1 if cfg.get("multi_query", True) else nh
-    _, _, hd = heads({}, d, nh, kv)
-    c["attention"] = Attention(num_heads=nh, num_kv_heads=kv, head_dim=hd, qkv_bias=True, o_bias=True,
-                               fused_qkv=True)
-    c["mlp"] = MLP(kind="plain", intermediate_size=integer(cfg, "n_inner", default=None) or 4 * d, bias=True,
-                   activation=str(cfg.get("activation_function", "gelu_pytorch_tanh")))
-    return ModelSpec(**c, norms=Norms(kind="layernorm", bias=True), position="learned",
-                     hidden_dropout=rate(cfg, "resid_pdrop", default=0.1),
-                     attention_dropout=rate(cfg, "attn_pdrop", default=0.1),
-                     embed_dropout=rate(cfg, "embd_pdrop", default=0.1), traits=_TRAITS)
+    cfg = {"vocab_size": 50257, "n_embd": 768, "n_head": 12, "n_layer": 12,
+           "activation_function": "gelu_pytorch_tanh", **{k: v for k, v in cfg.items() if v is not None}}
+    spec = gpt2.read(cfg, name)  # GPT-2's layout, dropouts and their 0.1 defaults
+    kv = 1 if cfg.get("multi_query", True) else spec.attention.num_heads
+    return spec.with_(attention=replace(spec.attention, num_kv_heads=kv), traits=_TRAITS)
 
 
 READERS = {"gpt_bigcode": read}

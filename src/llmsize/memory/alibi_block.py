@@ -1,5 +1,5 @@
-"""Decoder blocks with their own ALiBi attention code, replayed (BLOOM, MPT). BLOOM's: its own attention adds ALiBi through baddbmm on copies of the
-heads, and both residual adds happen inside the branches (dropout_add).
+"""Decoder blocks with their own ALiBi attention code, replayed (BLOOM, MPT). BLOOM's attention adds
+ALiBi through baddbmm on copies of the heads, and both residual adds happen inside the branches.
 
   h = ln1(x); qkv = W_qkv h (kept to the end of the attention); q, k, v = reshape(b n_h, s, d_h) of
   strided views: copies (the cache's contiguous tensors are views); S = alibi.baddbmm(q, k^T) (b n_h x q
@@ -15,6 +15,33 @@ from __future__ import annotations
 
 from llmsize.memory.blocks import F32, Cx, cast, dropout, layernorm, linear
 from llmsize.memory.sim import Sim, Tn
+
+
+def contiguous_cache(g: Sim, cx: Cx, old: tuple[Tn, Tn] | None) -> tuple[Tn, Tn, int, Tn, Tn]:
+    """DynamicLayer.update on (b, n_h, s, d_h) keys and values: torch.cat into new contiguous tensors
+    (old + new tokens), the old ones freed. Returns (keys, values, key length, a view of each).
+
+    Source: hf-cache"""
+    on = old[0].nb if old else 0
+    nb = cx.T * cx.spec.hidden_size * cx.c
+    ck, cv = g.new(on + nb), g.new(on + nb)
+    if old:
+        g.drop(*old)
+    return ck, cv, ck.nb // (cx.b * cx.spec.hidden_size * cx.c), g.view(ck), g.view(cv)
+
+
+def prev_weights(g: Sim, cx: Cx) -> Tn | None:
+    """The previous block's attention weights, held by the model loop's `outputs` while this block runs
+    (in training they are saved by their block anyway)."""
+    return None if g.grad else g.external(cx.b * cx.spec.attention.num_heads * cx.q * cx.kv * cx.c)
+
+
+def _thirds(g: Sim, cx: Cx, qkv: Tn) -> tuple[Tn, Tn, Tn]:
+    """q, k, v as strided views of the fused projection (T x 3d)."""
+    n = cx.T * cx.spec.hidden_size * cx.c
+    q, k, v = g.view(qkv, n), g.view(qkv, n), g.view(qkv, n)
+    g.op((qkv,), (q, k, v))
+    return q, k, v
 
 
 def _gelu(g: Sim, x: Tn) -> Tn:
@@ -49,22 +76,14 @@ def bloom_layer(g: Sim, cx: Cx, x: Tn, mask: Tn | None,
     b, q, T, c, d = cx.b, cx.q, cx.T, cx.c, s.hidden_size
     nh, hd = a.num_heads, a.head_dim
     t = s.traits
-    # the previous block's attention weights, held by the model loop's `outputs` (saved anyway in training)
-    prev = None if g.grad else g.external(b * nh * q * cx.kv * c)
+    prev = prev_weights(g, cx)
     h = layernorm(g, cx, x, d, cx.train_base, True)
     qkv = linear(g, cx, h, d, 3 * d, t.leaf("attn_qkv"), True)
-    qv, kv_, vv = g.view(qkv, T * d * c), g.view(qkv, T * d * c), g.view(qkv, T * d * c)
-    g.op((qkv,), (qv, kv_, vv))
+    qv, kv_, vv = _thirds(g, cx, qkv)
     ck = cv = None
     kvlen = cx.kv
-    if cx.cache:  # DynamicLayer.update: cat into contiguous tensors; the reshapes are then views
-        on = old[0].nb if old else 0
-        ck = g.new(on + T * d * c)
-        cv = g.new(on + T * d * c)
-        if old:
-            g.drop(*old)
-        kvlen = ck.nb // (b * d * c)
-        kr, vr = g.view(ck), g.view(cv)
+    if cx.cache:  # the reshapes of the cache's contiguous tensors are views
+        ck, cv, kvlen, kr, vr = contiguous_cache(g, cx, old)
     else:
         kr, vr = g.new(T * d * c, qkv.rg), g.new(T * d * c, qkv.rg)
         g.op((kv_,), (kr,))
@@ -126,20 +145,14 @@ def mpt_layer(g: Sim, cx: Cx, x: Tn, mask: Tn | None,
     b, q, T, c, d = cx.b, cx.q, cx.T, cx.c, s.hidden_size
     nh, hd = a.num_heads, a.head_dim
     t = s.traits
-    prev = None if g.grad else g.external(b * nh * q * cx.kv * c)
+    prev = prev_weights(g, cx)
     h = layernorm(g, cx, x, d, cx.train_base, False)
     qkv = linear(g, cx, h, d, 3 * d, t.leaf("attn_qkv"))
-    qv, kv_, vv = g.view(qkv, T * d * c), g.view(qkv, T * d * c), g.view(qkv, T * d * c)
-    g.op((qkv,), (qv, kv_, vv))
+    qv, kv_, vv = _thirds(g, cx, qkv)
     ck = cv = None
     kvlen = cx.kv
     if cx.cache:
-        on = old[0].nb if old else 0
-        ck, cv = g.new(on + T * d * c), g.new(on + T * d * c)
-        if old:
-            g.drop(*old)
-        kvlen = ck.nb // (b * d * c)
-        kk, vk = g.view(ck), g.view(cv)
+        ck, cv, kvlen, kk, vk = contiguous_cache(g, cx, old)
     else:
         kk = g.new(T * d * c, qkv.rg)  # matmul's reshape of the strided k^T: a copy (saved by bmm)
         g.op((kv_,), (kk,))

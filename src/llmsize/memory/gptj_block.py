@@ -13,6 +13,7 @@ Source: hf-gptj
 """
 from __future__ import annotations
 
+from llmsize.memory.alibi_block import contiguous_cache, prev_weights
 from llmsize.memory.blocks import F32, Cx, act, act_kind, cast, dropout, layernorm, linear
 from llmsize.memory.sim import Sim, Tn
 
@@ -50,7 +51,7 @@ def gptj_layer(g: Sim, cx: Cx, x: Tn, mask: Tn | None,
     nh, hd = a.num_heads, a.head_dim
     rot = max(2, int(hd * s.rotary_fraction)) // 2 * 2
     t = s.traits
-    prev = None if g.grad else g.external(b * nh * q * cx.kv * c)
+    prev = prev_weights(g, cx)
     h = layernorm(g, cx, x, d, cx.train_base, True)
     qp = linear(g, cx, h, d, d, t.leaf("attn_q"))
     kp = linear(g, cx, h, d, d, t.leaf("attn_k"))
@@ -66,13 +67,8 @@ def gptj_layer(g: Sim, cx: Cx, x: Tn, mask: Tn | None,
     qr, qf = _rotate(g, cx, qp, rot, tab)
     ck = cv = None
     kvlen = cx.kv
-    if cx.cache:  # DynamicLayer.update: contiguous cats
-        on = old[0].nb if old else 0
-        ck, cv = g.new(on + T * d * c), g.new(on + T * d * c)
-        if old:
-            g.drop(*old)
-        kvlen = ck.nb // (b * d * c)
-        kk, vv = g.view(ck), g.view(cv)
+    if cx.cache:
+        ck, cv, kvlen, kk, vv = contiguous_cache(g, cx, old)
         g.drop(kf, vp)  # `key` and `value` rebound to the cache's tensors (k_pass still pins k_proj's output)
         kf = vp = None
     else:

@@ -1,6 +1,7 @@
-"""Rotary on even/odd pairs in fp32. Ernie 4.5's rotary ("glm rope style with full dim and full precision"): cos and sin interleaved by
-repeat_interleave (fp32, 1 x q x d_h each, made per call), q.float() * cos + rotate_half(q).float() *
-sin with rotate_half = stack((-x2, x1)).flatten (even/odd pairs); both embeddings cast back on return.
+"""Rotary on even/odd pairs in fp32. Ernie 4.5's ("glm rope style with full dim and full precision"):
+cos and sin interleaved by repeat_interleave (fp32, 1 x q x d_h each, made per call), q.float() * cos
++ rotate_half(q).float() * sin with rotate_half = stack((-x2, x1)).flatten (even/odd pairs); both
+embeddings cast back on return.
 Cohere's casts q and k to fp32 first (`rope_float_first`).
 
 Source: hf-ernie4_5
