@@ -31,7 +31,7 @@ def test_no_model_type_decision_outside_families_and_adapters():
 
 
 def test_at_least_the_types_measured_are_known():
-    assert len(families.known_types()) >= 33
+    assert len(families.known_types()) >= 43
     assert set(families.READERS) == set(families.TRAITS)
 
 

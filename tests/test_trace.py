@@ -18,8 +18,8 @@ TINY_LLAMA = {"model_type": "llama", "hidden_size": 64, "intermediate_size": 128
               "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 512, "max_position_embeddings": 256,
               "tie_word_embeddings": False}
 # a type llmsize does not know (ALiBi, an embedding LayerNorm, its own attention code)
-TINY_BLOOM = {"model_type": "bloom", "hidden_size": 64, "n_layer": 2, "n_head": 4, "vocab_size": 512,
-              "bos_token_id": 0, "eos_token_id": 0, "pad_token_id": 0}
+TINY_CODEGEN = {"model_type": "codegen", "n_embd": 64, "n_layer": 2, "n_head": 4, "rotary_dim": 8, "n_positions": 128,
+                "vocab_size": 512, "bos_token_id": 0, "eos_token_id": 0, "pad_token_id": 0}
 
 
 def run(args, stdin=None):
@@ -42,15 +42,15 @@ def test_trace_equals_the_replay_on_a_family_it_knows(wl):
 
 
 def test_trace_cli_on_a_type_llmsize_does_not_know():
-    r = run(["params", "-"], json.dumps(TINY_BLOOM))
+    r = run(["params", "-"], json.dumps(TINY_CODEGEN))
     assert r.returncode == 2 and "not one llmsize knows" in r.stderr
-    r = run(["trace", "-", "--mode", "train", "--batch", "2", "--seq-len", "32"], json.dumps(TINY_BLOOM))
-    assert r.returncode == 2 and "try --attn eager" in r.stderr  # bloom has no SDPA path in transformers
+    r = run(["trace", "-", "--mode", "train", "--batch", "2", "--seq-len", "32"], json.dumps(TINY_CODEGEN))
+    assert r.returncode == 2 and "try --attn eager" in r.stderr  # codegen has no SDPA path in transformers
     r = run(["trace", "-", "--mode", "train", "--batch", "2", "--seq-len", "32", "--attn", "eager", "--json"],
-            json.dumps(TINY_BLOOM))
+            json.dumps(TINY_CODEGEN))
     assert r.returncode == 0, r.stderr
     obj = json.loads(r.stdout)
-    assert obj["model_type"] == "bloom" and obj["transformers"] and obj["torch"]
+    assert obj["model_type"] == "codegen" and obj["transformers"] and obj["torch"]
     assert obj["peak_bytes"] == sum(obj["breakdown"].values()) > obj["params"] * 2 * 4  # W, G, Adam m and v
     assert obj["breakdown"]["optimizer"] > 0
 

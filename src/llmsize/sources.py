@@ -255,6 +255,30 @@ SOURCES: dict[str, str] = {
                              "contiguous_gradients).",
     "hf-starcoder2": "huggingface/transformers src/transformers/models/starcoder2/modeling_starcoder2.py "
                      "(LayerNorm, use_bias projections, c_fc/c_proj GELU MLP, residual_dropout), v5.23.0.",
+    "hf-glm4": "huggingface/transformers src/transformers/models/glm4/modeling_glm4.py (fused gate_up_proj, "
+               "post_self_attn_layernorm and post_mlp_layernorm, partial interleaved rotary ending in torch.cat), "
+               "v5.23.0.",
+    "hf-glm4-moe": "huggingface/transformers src/transformers/models/glm4_moe/modeling_glm4_moe.py (sigmoid router "
+                   "with e_score_correction_bias, shared experts, first_k_dense_replace dense layers), v5.23.0.",
+    "hf-granitemoe": "huggingface/transformers src/transformers/models/granitemoe/modeling_granitemoe.py "
+                     "(GraniteMoeTopKRouter: top-k logits, then softmax over the k; fused experts), v5.23.0.",
+    "hf-nemotron": "huggingface/transformers src/transformers/models/nemotron/modeling_nemotron.py "
+                   "(NemotronLayerNorm1P: layer_norm with weight + 1; relu2 MLP up_proj/down_proj; partial rotary "
+                   "ending in torch.cat), v5.23.0.",
+    "hf-gpt-bigcode": "huggingface/transformers src/transformers/models/gpt_bigcode/modeling_gpt_bigcode.py "
+                      "(multi_query c_attn split, attention through ALL_ATTENTION_FUNCTIONS, resid/embd/attn "
+                      "dropouts), v5.23.0.",
+    "hf-cohere": "huggingface/transformers src/transformers/models/cohere/modeling_cohere.py (CohereLayerNorm in "
+                 "fp32 ops, q/k cast to fp32 before the interleaved rotary, parallel attention and MLP, logits * "
+                 "logit_scale), v5.23.0.",
+    "hf-cohere2": "huggingface/transformers src/transformers/models/cohere2/modeling_cohere2.py (rotary only on "
+                  "sliding-window layers), v5.23.0.",
+    "hf-bloom": "huggingface/transformers src/transformers/models/bloom/modeling_bloom.py (word_embeddings_layernorm, "
+                "build_alibi_tensor, baddbmm attention on reshaped head copies, dropout_add, BloomGelu), v5.23.0.",
+    "hf-mpt": "huggingface/transformers src/transformers/models/mpt/modeling_mpt.py (build_mpt_alibi_tensor in fp32, "
+              "masked_fill of a bool mask, softmax of .float() scores, bias-free LayerNorms and linears), v5.23.0.",
+    "hf-gptj": "huggingface/transformers src/transformers/models/gptj/modeling_gptj.py (per-layer embed_positions "
+               "buffer repeated and gathered, rotate_every_two, fp32 scores in _attn, parallel block), v5.23.0.",
     "hf-granite": "huggingface/transformers src/transformers/models/granite/modeling_granite.py "
                   "(embedding_multiplier, residual_multiplier, logits / logits_scaling), v5.23.0.",
     "hf-smollm3": "huggingface/transformers src/transformers/models/smollm3/modeling_smollm3.py (use_rope = "

@@ -242,7 +242,17 @@ class Traits:
     logits_scale: bool = False  # Granite: logits / logits_scaling (a tensor of the logits' size)
     rope_fp32: bool = False  # OLMo 2/3: cos/sin stay fp32, rotary products fp32, cast back to q's dtype
     rope_interleaved_fp32: bool = False  # Ernie 4.5: interleaved cos/sin per call, fp32 products
+    rope_float_first: bool = False  # Cohere: q, k cast to fp32 first, rotary on even/odd pairs in fp32
+    layernorm_ops_fp32: bool = False  # Cohere: LayerNorm written out in fp32 ops (mean, sub, pow, rsqrt, mul)
     rope_per_layer_type: bool = False  # OLMo 3: cos/sin tables and inv_freq per layer type (sliding, full)
+    # the block program replayed: the decoder of layers.py, memory.alibi_block (bloom, mpt), memory.gptj_block
+    layer_code: Literal["decoder", "bloom", "mpt", "gptj"] = "decoder"
+    sinusoid_buffers: bool = False  # GPT-J: each attention keeps an fp32 max_pos x d_rot sin/cos buffer
+    mask_saved: bool = False  # the attention mask is saved for backward (masked_fill: MPT)
+    eager_only: bool = False  # transformers has no SDPA path for the family: its eager code runs (BLOOM)
+    embed_norm: bool = False  # a LayerNorm on the word embeddings (BLOOM's word_embeddings_layernorm)
+    causal_mask_buffer: bool = False  # GPT-BigCode: a bool n_positions x n_positions buffer (`bias`)
+    rope_tables_per_call: bool = False  # GLM-4: cos/sin re-interleaved per layer (1 x q x rot copies, saved)
     rope_cat: bool = False  # q, k reach attention contiguous (b, n, s, d): rotary (or MLA) ends in torch.cat
     q_prescale: bool = False  # OPT: q_proj(h) * scaling as its own tensor
     mlp_inline: bool = False  # OPT: the MLP rebinds the norm output's variable (it dies at fc1)
@@ -253,8 +263,19 @@ class Traits:
     eager_softmax_fp32: bool = True  # transformers' eager upcasts scores to fp32 (GPT-2's own does not)
     position_ids_per_row: bool = False  # OPT: position ids and learned positions are b x q, not 1 x q
     routing_fp32: bool = False  # Mixtral keeps the top-k routing weights in fp32
+    router_fp32: bool = False  # MoE router: F.linear(x.float(), weight.float()) (DeepSeek-V3, GLM-4.5)
+    shared_expert_last: bool = False  # MoE: shared experts run after the routed ones, on the kept input (GLM-4.5)
     lora_experts: bool = True  # MoE router and fused experts are peft targets ("gate", "experts")
     lora_all_linear: LoraAllLinear = "linears"  # what peft's "all-linear" resolves to
+    # How a fused [q; k; v] output is split. view: slices of it (NeoX, Phi-3); index: q a slice, k and v
+    # index copies (Falcon multi-query, fused_qkv[..., [-2], :]); index_expand: per KV group, q a flatten
+    # copy, k and v index copies broadcast to every query head and flattened (copies): k, v and the
+    # cache then have num_heads heads (Falcon's new decoder architecture).
+    qkv_split: Literal["view", "index", "index_expand"] = "view"
+    sdpa_direct: bool = False  # the family's code calls torch SDPA on its heads as they are (no repeat_kv)
+    mask_always: bool = False  # the causal mask is materialised even for SDPA (allow_is_causal_skip=False)
+    parallel_norms_first: bool = False  # parallel block: both norms run before the attention (Falcon-40B)
+    parallel_add_inplace: bool = False  # parallel block: mlp_output += attention_output (in place)
 
     def leaf(self, role: str) -> str:
         return dict(self.leaves).get(role, role)
@@ -371,6 +392,13 @@ class ModelSpec:
 
     def uses_rope(self, i: int) -> bool:
         return self.position == "rope" and (not self.rope_layers or self.rope_layers[i])
+
+    @property
+    def cache_kv_heads(self) -> int:
+        """Heads of the keys and values transformers' cache stores (the query heads where the family's
+        code broadcasts k and v before the cache update)."""
+        a = self.attention
+        return a.num_heads if self.traits.qkv_split == "index_expand" else a.num_kv_heads
 
     @property
     def num_moe_layers(self) -> int:

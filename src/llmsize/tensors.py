@@ -193,6 +193,8 @@ def outer_tensors(spec: ModelSpec) -> Iterator[Tensor]:
     """Weights outside the decoder stack: embeddings, positions, projections, final norm, head."""
     d, e = spec.hidden_size, spec.word_embed_dim
     yield Tensor(name="model.embed_tokens.weight", role="token_embd", shape=(spec.vocab_size, e))
+    if spec.traits.embed_norm:  # BLOOM's word_embeddings_layernorm
+        yield from _norm(spec, "model.embed_norm", "token_embd_norm", e, None)
     if spec.position == "learned":
         yield Tensor(name="model.embed_positions.weight", role="pos_embd",
                      shape=(spec.max_position_embeddings + spec.position_offset, d))

@@ -20,11 +20,17 @@ LIMITS = {
     "calib.jsonl": (0.001, 0.001),
     "truth_extra.jsonl": (0.001, 0.001),
 }
-# truth_families.jsonl: max |error| per model type and mode (reached: 0.014% except DeepSeek-V3 training,
-# 1.62%: its sigmoid group router and the math-path backward are not replayed op by op yet; and Falcon,
-# a known gap: its own attention code (index-copy head splits, broadcast K/V, SDPA math path with a
-# materialised mask) is not replayed; the bar holds the error where it is until it is)
-FAMILY_MAX = {"deepseek_v3": {"forward": 1e-6, "generate": 1e-6, "train": 0.017, "lora train": 0.015},
+# truth_families.jsonl: max |error| per model type and mode (reached: 0.014% except the types listed, e.g.
+# DeepSeek-V3 training, 1.42%: its sigmoid group router and the math-path backward are not replayed op
+# by op yet). Falcon is
+# held to the default bar: its own attention code (index-copy head splits, K/V broadcast to every head,
+# SDPA on un-repeated heads with a materialised mask) is replayed from its traits.
+FAMILY_MAX = {"deepseek_v3": {"forward": 1e-6, "generate": 1e-6, "train": 0.006, "lora train": 0.015},
+              # GLM-4.5 MoE and GraniteMoE: the routers' small top-k temporaries are approximate
+              "glm4_moe": {"forward": 0.0016, "generate": 0.001, "train": 0.0004, "lora train": 0.0006},
+              "granitemoe": {"forward": 0.0006, "generate": 0.0003, "train": 0.0002, "lora train": 0.0011},
+              # GPT-J: a few int64 index bytes of its per-layer position gather are not replayed
+              "gptj": {"forward": 0.00002, "generate": 0.00003, "train": 0.00005, "lora train": 0.00006},
               # gpt-oss: the router (top-k then softmax) and the expert backward are approximate
               "gpt_oss": {"forward": 0.0007, "generate": 0.0005, "train": 0.017, "lora train": 0.005},
               "gemma3_text": {"forward": 1e-6, "generate": 1e-5, "train": 0.0003, "lora train": 0.0005},
@@ -34,8 +40,7 @@ FAMILY_MAX = {"deepseek_v3": {"forward": 1e-6, "generate": 1e-6, "train": 0.017,
               "seed_oss": {"forward": 1e-6, "generate": 1e-6, "train": 0.0002, "lora train": 0.009},
               # ERNIE 4.5: the fp32 interleaved rotary's backward is approximate
               "ernie4_5": {"forward": 1e-6, "generate": 1e-6, "train": 0.01, "lora train": 0.014},
-              "qwen3_moe": {"forward": 0.0006, "generate": 0.0003, "train": 0.0002, "lora train": 0.0002},
-              "falcon": {"forward": 0.32, "generate": 0.14, "train": 0.24, "lora train": 0.32}}
+              "qwen3_moe": {"forward": 0.0006, "generate": 0.0003, "train": 0.0002, "lora train": 0.0002}}
 FAMILY_DEFAULT = {"forward": 1e-6, "generate": 0.0002, "train": 0.0002, "lora train": 0.0002}
 
 
@@ -62,9 +67,9 @@ def test_every_case_within_the_bar_per_mode_and_per_type(f):
 
 def test_family_truth_within_its_bar_per_type_and_mode():
     results, summ = validate(DATA / "truth_families.jsonl")
-    assert all(r.error is None for r in results) and len(results) >= 92
+    assert all(r.error is None for r in results) and len(results) >= 156
     types = _by(results, lambda r: r.case.config["model_type"])
-    assert len(types) >= 20
+    assert len(types) >= 30
     for mt, rs in types.items():
         bar = FAMILY_MAX.get(mt, FAMILY_DEFAULT)
         for mode, ms in _by(rs, lambda r: r.case.mode).items():

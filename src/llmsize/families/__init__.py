@@ -15,6 +15,13 @@ from llmsize.errors import LlmsizeError, did_you_mean
 from llmsize.families import deepseek, ernie4_5, exaone4, falcon, gemma, gpt2, gpt_neox, gpt_oss, granite, llama, \
     llama_variants, mixtral, olmo, olmo2, opt, phi, phi3, qwen, qwen_moe, smollm3, stablelm, starcoder2
 from llmsize.families import mamba2, jamba, granitemoehybrid, falcon_h1, lfm2  # state-space and hybrid (14b)
+from llmsize.families import glm4  # 14a
+from llmsize.families import nemotron  # 14a
+from llmsize.families import gpt_bigcode  # 14a
+from llmsize.families import cohere  # 14a
+from llmsize.families import bloom  # 14a
+from llmsize.families import mpt  # 14a
+from llmsize.families import gptj  # 14a
 from llmsize.spec import ModelSpec, Traits
 
 Reader = Callable[[Mapping[str, Any], str], ModelSpec]
@@ -22,7 +29,15 @@ Reader = Callable[[Mapping[str, Any], str], ModelSpec]
 READERS: dict[str, Reader] = {}
 TRAITS: dict[str, Traits] = {}
 for _m in (llama, qwen, olmo2, gemma, mixtral, qwen_moe, deepseek, gpt_oss, phi3, gpt2, gpt_neox, opt, falcon,
-           starcoder2, granite, smollm3, exaone4, phi, stablelm, llama_variants, olmo, ernie4_5):
+           starcoder2, granite, smollm3, exaone4, phi, stablelm, llama_variants, olmo, ernie4_5,
+           glm4,  # 14a
+           nemotron,  # 14a
+           gpt_bigcode,  # 14a
+           cohere,  # 14a
+           bloom,  # 14a
+           mpt,  # 14a
+           gptj,  # 14a
+           ):
     READERS.update(_m.READERS)
     TRAITS.update(_m.TRAITS)
 for _m in (mamba2, jamba, granitemoehybrid, falcon_h1, lfm2):  # state-space and hybrid models

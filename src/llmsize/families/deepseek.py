@@ -10,7 +10,8 @@ from llmsize.errors import LlmsizeError
 from llmsize.families._config import Config, common, get, integer, rate
 from llmsize.spec import MLP, Attention, MoE, ModelSpec, Norms, Traits
 
-_TRAITS = Traits(family="deepseek", source="hf-deepseek-v3", gguf_arch="deepseek2", rope_cat=True,
+_TRAITS = Traits(family="deepseek", source="hf-deepseek-v3", gguf_arch="deepseek2", rope_cat=True, router_fp32=True,
+                 shared_expert_last=True, routing_fp32=True,
                 lora_all_linear="attention+experts")
 
 

@@ -6,8 +6,10 @@ Source: hf-granite
 """
 from __future__ import annotations
 
-from llmsize.families._config import Config, llama_like
-from llmsize.spec import ModelSpec, Traits
+from dataclasses import replace
+
+from llmsize.families._config import Config, integer, llama_like
+from llmsize.spec import MoE, ModelSpec, Traits
 
 _TRAITS = Traits(family="granite", source="hf-granite", gguf_arch="granite", embed_scale=True, residual_scale=True,
                  logits_scale=True)
@@ -19,3 +21,21 @@ def read(cfg: Config, name: str) -> ModelSpec:
 
 READERS = {"granite": read}
 TRAITS = {"granite": _TRAITS}
+
+
+# GraniteMoE: the same scalings, every MLP a top-k mixture of fused SwiGLU experts (grouped_mm) whose
+# router (`router`) takes the top-k logits first, then a softmax over the k.
+_MOE_TRAITS = replace(_TRAITS, source="hf-granitemoe", gguf_arch="granitemoe", router_leaf="router",
+                      lora_all_linear="attention+experts")
+
+
+def read_moe(cfg: Config, name: str) -> ModelSpec:
+    c = llama_like(cfg, name)
+    c["moe"] = MoE(num_experts=integer(cfg, "num_local_experts"), top_k=integer(cfg, "num_experts_per_tok"),
+                   expert_intermediate_size=integer(cfg, "intermediate_size"))
+    c["moe_layers"] = (True,) * c["num_layers"]
+    return ModelSpec(**c, traits=_MOE_TRAITS)
+
+
+READERS["granitemoe"] = read_moe
+TRAITS["granitemoe"] = _MOE_TRAITS

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from llmsize.memory.blocks import F32, Cx, cast, dropout, linear, rmsnorm
 from llmsize.memory.mla import mla_projections, rope_half
-from llmsize.memory.rope_fp32 import rope_interleaved_fp32
+from llmsize.memory.qkv_split import split_qkv
+from llmsize.memory.rope_fp32 import rope_float_first, rope_interleaved_fp32
 from llmsize.memory.sim import Sim, Tn
 
-def rope(g: Sim, cx: Cx, x: Tn, heads: int, rot_bytes: int) -> Tn:
+def rope(g: Sim, cx: Cx, x: Tn, heads: int, rot_bytes: int, cs: tuple[Tn, Tn] | None = None) -> Tn:
     """x*cos + rotate_half(x)*sin on the first `rot` dims; the products take the dtype of cos/sin
     (`rot_bytes`: fp32 under autocast, since positions follow the fp32 hidden states).
 
@@ -28,7 +29,7 @@ def rope(g: Sim, cx: Cx, x: Tn, heads: int, rot_bytes: int) -> Tn:
     rot = max(2, int(a.head_dim * cx.spec.rotary_fraction)) // 2 * 2
     n = T * heads * rot
     eb = max(rot_bytes, x.nb // (T * heads * a.head_dim))
-    qe = rope_half(g, x, n, eb, x.nb // (T * heads * a.head_dim))
+    qe = rope_half(g, x, n, eb, x.nb // (T * heads * a.head_dim), cs)
     if cx.spec.traits.rope_cat:  # rotary ends in torch.cat: q, k come out contiguous (b, n, s, d)
         full = g.new(T * heads * a.head_dim * eb, x.rg)
         g.op((qe, x), (full,))
@@ -87,13 +88,13 @@ def attention(g: Sim, cx: Cx, h: Tn, mask: Tn | None,
         g.drop(out, q, k, v, *local)
         return o, ck, cv
     # -- projections ----------------------------------------------------------------------
+    qkv = None
     if a.fused_qkv:
         qkv = linear(g, cx, h, d, (nh + 2 * nkv) * hd, t.leaf("attn_qkv"), a.qkv_bias)
-        q = g.view(qkv, T * nh * hd * c)
-        k = g.view(qkv, T * nkv * hd * c)
-        v = g.view(qkv, T * nkv * hd * c)
-        g.op((qkv,), (q, k, v))
-        g.drop(qkv)
+        q, k, v, nkv = split_qkv(g, cx, qkv)
+        if t.qkv_split == "view":
+            g.drop(qkv)
+            qkv = None
     else:
         q = linear(g, cx, h, d, nh * hd, t.leaf("attn_q"), a.qkv_bias)
         if t.q_prescale:  # OPT: q_proj(h) * scaling
@@ -105,15 +106,19 @@ def attention(g: Sim, cx: Cx, h: Tn, mask: Tn | None,
         v = linear(g, cx, h, d, nkv * dv, t.leaf("attn_v"), a.qkv_bias)
     if a.qk_norm != "none" and not t.qk_norm_after_rope:
         q, k = _qk_norm(g, cx, q, k)
-    if s.position == "rope" and cx.rope and t.rope_interleaved_fp32:
-        q2, k2 = rope_interleaved_fp32(g, cx, q, k)
+    if s.position == "rope" and cx.rope and (t.rope_interleaved_fp32 or t.rope_float_first):
+        q2, k2 = (rope_float_first if t.rope_float_first else rope_interleaved_fp32)(g, cx, q, k)
         g.drop(q, k)
         q, k = q2, k2
     elif s.position == "rope" and cx.rope:
         rb = F32 if cx.amp or t.rope_fp32 else cx.w
-        q2 = rope(g, cx, q, nh, rb)
-        k2 = rope(g, cx, k, nkv, rb)
-        g.drop(q, k)
+        cs = None
+        if t.rope_tables_per_call:  # GLM-4: cos[..., :rot/2].repeat_interleave(2) (and sin) in every layer
+            rot = max(2, int(hd * s.rotary_fraction)) // 2 * 2
+            cs = (g.new(cx.q * rot * rb), g.new(cx.q * rot * rb))
+        q2 = rope(g, cx, q, nh, rb, cs)
+        k2 = rope(g, cx, k, nkv, rb, cs)
+        g.drop(q, k, *(cs or ()))
         q, k = q2, k2
     if a.qk_norm != "none" and t.qk_norm_after_rope:  # HunYuan
         q, k = _qk_norm(g, cx, q, k)
@@ -133,26 +138,28 @@ def attention(g: Sim, cx: Cx, h: Tn, mask: Tn | None,
         g.drop(k, v)
         k, v = g.view(ck), g.view(cv)
         kvlen = ck.nb // (b * nkv * hd * kb)
-    out = _core(g, cx, q, k, v, mask, kvlen)
+    out = _core(g, cx, q, k, v, mask, kvlen, nkv)
     g.drop(q, k, v)
     o = linear(g, cx, out, nh * dv, d, t.leaf("attn_output"), a.o_bias)
-    g.drop(out)
+    g.drop(out, qkv)
     return o, ck, cv
 
 
-def _core(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, mask: Tn | None, kvlen: int) -> Tn:
-    """softmax(q k^T / sqrt(d_h) + mask) v, per the attention implementation in use.
+def _core(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, mask: Tn | None, kvlen: int, nkv: int | None = None) -> Tn:
+    """softmax(q k^T / sqrt(d_h) + mask) v, per the attention implementation in use; `nkv`: heads of
+    k and v as they reach it.
 
     Source: pytorch-sdpa"""
     s, a = cx.spec, cx.spec.attention
     b, ql, c = cx.b, cx.q, cx.c
-    nh, nkv, hd, dv = a.num_heads, a.num_kv_heads, a.head_dim, a.v_dim
+    nh, hd, dv = a.num_heads, a.head_dim, a.v_dim
+    nkv = a.num_kv_heads if nkv is None else nkv
     qb = q.nb // (b * ql * nh * hd)  # bytes per element of q (fp32 after autocast rope)
     if cx.amp and qb != c:  # autocast casts q, k, v to the compute dtype for the attention op
         q2 = cast(g, q, b * ql * nh * hd * c)
         k2 = cast(g, k, b * kvlen * nkv * hd * c)
         v2 = cast(g, v, b * kvlen * nkv * dv * c)
-        out = _core(g, cx, q2, k2, v2, mask, kvlen)
+        out = _core(g, cx, q2, k2, v2, mask, kvlen, nkv)
         g.drop(q2, k2, v2)
         return out
     attn_p = cx.training and s.attention_dropout > 0  # dropout on the probabilities: SDPA's math path
@@ -161,11 +168,12 @@ def _core(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, mask: Tn | None, kvlen: int) -> T
         return _eager(g, cx, q, k, v, mask, kvlen)
     # ASSUMES: PyTorch's CPU SDPA dispatch (what the truth measures): fused kernels need one head size for
     # q, k and v, so MLA (d_qk != d_v) runs the math path, as does dropout on the probabilities.
-    if attn_p or hd != dv:
-        return _math(g, cx, q, k, v, kvlen, qb, s.attention_dropout if attn_p else 0.0)
+    # a family calling SDPA itself on fewer k, v heads than query heads broadcasts them: the math path
+    if attn_p or hd != dv or (s.traits.sdpa_direct and grouped):
+        return _math(g, cx, q, k, v, kvlen, qb, s.attention_dropout if attn_p else 0.0, mask, nkv)
     # fused SDPA; repeat_kv when a mask is passed or head_dim > 256 (no enable_gqa then)
     kr, vr = k, v
-    if grouped and (mask is not None or hd > 256) and ql > 1:
+    if grouped and (mask is not None or hd > 256) and ql > 1 and not s.traits.sdpa_direct:
         kr = g.new(b * nh * kvlen * hd * qb, k.rg)
         g.op((k,), (kr,))
         vr = g.new(b * nh * kvlen * dv * qb, v.rg)
@@ -187,31 +195,38 @@ def _core(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, mask: Tn | None, kvlen: int) -> T
     return out
 
 
-def _math(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, kvlen: int, qb: int, p: float) -> Tn:
+def _math(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, kvlen: int, qb: int, p: float, mask: Tn | None = None,
+          nkv: int | None = None) -> Tn:
     """aten::_scaled_dot_product_attention_math on CPU: q, k, v in fp32, scaled q and k^T, scores,
-    causal mask add, _safe_softmax, dropout noise and product, matmul with v, cast back.
+    mask add, _safe_softmax, dropout noise and product, matmul with v, cast back. A bool mask passed
+    in is first converted to the query's dtype (b x 1 x q x kv). k, v with `nkv` < n_h heads (a family
+    calling SDPA directly) broadcast in the matmuls: each makes a contiguous n_h-head copy, which
+    bmm saves.
 
     Source: pytorch-sdpa"""
     a = cx.spec.attention
     b, ql, nh, hd, dv = cx.b, cx.q, a.num_heads, a.head_dim, a.v_dim
+    kh = nh if nkv is None or not cx.spec.traits.sdpa_direct else nkv
     sc = b * nh * ql * kvlen * F32
+    fm = g.new(b * ql * kvlen * qb) if mask is not None else None  # where(mask, 0, -inf) in q's dtype
     q32 = cast(g, q, b * ql * nh * hd * F32)
-    k32 = cast(g, k, b * kvlen * nh * hd * F32)
-    if v.nb == b * kvlen * nh * dv * F32 and b == 1:  # fp32, batch 1: matmul's reshape is a view
+    k32 = cast(g, k, b * kvlen * kh * hd * F32)
+    if v.nb == b * kvlen * kh * dv * F32 and b == 1:  # fp32, batch 1: matmul's reshape is a view
         v32 = g.view(v)
-    elif v.nb == b * kvlen * nh * dv * F32:  # fp32: a strided view, copied by matmul's reshape
+    elif v.nb == b * kvlen * kh * dv * F32:  # fp32: a strided view, copied by matmul's reshape
         v32 = g.new(v.nb, v.rg)
         g.op((v,), (v32,))
     else:
-        v32 = cast(g, v, b * kvlen * nh * dv * F32)
+        v32 = cast(g, v, b * kvlen * kh * dv * F32)
     qs = g.new(q32.nb, True)
     g.op((q32,), (qs,))
     ks = g.new(k32.nb, True)
     g.op((k32,), (ks,))
+    kx = _expand(g, ks, b * nh * kvlen * hd * F32)
     att = g.new(sc, True)
-    g.op((qs, ks), (att,), (qs, ks))
-    g.drop(ks)
-    cm = g.new(ql * kvlen * F32)  # the causal mask as a float (L x S)
+    g.op((qs, kx), (att,), (qs, kx))
+    g.drop(ks, kx if kx is not ks else None)
+    cm = g.new(ql * kvlen * F32) if fm is None else None  # the causal mask as a float (L x S)
     att2 = g.new(sc, True)  # the mask add: out of place on fake tensors (as the truth runs), both alive
     g.op((att,), (att2,))
     g.drop(att)
@@ -226,15 +241,26 @@ def _math(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, kvlen: int, qb: int, p: float) ->
         g.drop(noise, sm)
     else:
         dr = sm
+    aw = cast(g, dr, sc // F32 * qb)  # the returned weights attn.to(origin dtype), made before the matmul
+    vx = _expand(g, v32, b * nh * kvlen * dv * F32)
     o32 = g.new(b * ql * nh * dv * F32, True)
-    g.op((dr, v32), (o32,), (dr, v32))
-    g.drop(dr, v32)
+    g.op((dr, vx), (o32,), (dr, vx))
+    g.drop(dr, v32, vx if vx is not v32 else None)
     out = cast(g, o32, b * ql * nh * dv * qb)
-    g.drop(o32, q32, k32, qs)  # query_acc, key_acc, query: locals of the math kernel until it returns
+    g.drop(o32, q32, k32, qs, fm, aw)  # query_acc, key_acc, query, the mask, weights: the kernel's locals
     o2 = g.new(out.nb, out.rg)  # output (b, n, s, d) -> transpose(1, 2).contiguous()
     g.op((out,), (o2,))
     g.drop(out)
     return o2
+
+
+def _expand(g: Sim, x: Tn, nb: int) -> Tn:
+    """matmul broadcasting x over query heads: expand, then reshape to 3-D copies it (nb bytes)."""
+    if x.nb == nb:
+        return x
+    y = g.new(nb, x.rg)
+    g.op((x,), (y,))
+    return y
 
 
 def _eager(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, mask: Tn | None, kvlen: int) -> Tn:

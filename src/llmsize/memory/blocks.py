@@ -163,6 +163,45 @@ def layernorm(g: Sim, cx: Cx, x: Tn, n: int, w_rg: bool, bias: bool = True) -> T
     return out
 
 
+def layernorm_ops_fp32(g: Sim, cx: Cx, x: Tn, n: int, w_rg: bool) -> Tn:
+    """Cohere's LayerNorm written out: h = x.float(); mean; var = (h - mean).pow(2).mean();
+    h = (h - mean) * rsqrt(var + eps); out = (weight.float() * h).to(dtype). Saves the centred input
+    twice (pow, product), rsqrt, and h and the fp32 weight for the weight product; T x n fp32 each.
+
+    Source: hf-cohere"""
+    T = cx.T
+    x32 = cast(g, x, T * n * F32)
+    rg = x32.rg
+    mean = g.new(T * F32, rg)
+    g.op((x32,), (mean,))
+    d1 = g.new(T * n * F32, rg)
+    g.op((x32, mean), (d1,))
+    p = g.new(T * n * F32, rg)
+    g.op((d1,), (p,), (d1,))
+    g.drop(d1)
+    var = g.new(T * F32, rg)
+    g.op((p,), (var,))
+    g.drop(p)
+    d2 = g.new(T * n * F32, rg)  # (h - mean), evaluated before rsqrt(var + eps)
+    g.op((x32, mean), (d2,))
+    ve = g.new(T * F32, rg)
+    g.op((var,), (ve,))
+    g.drop(var)
+    rs = g.new(T * F32, rg)
+    g.op((ve,), (rs,), (rs,))
+    g.drop(ve)
+    h = g.new(T * n * F32, rg)
+    g.op((d2, rs), (h,), (d2, rs))
+    g.drop(d2, rs, x32)
+    w32 = g.new(n * F32)
+    o = g.new(T * n * F32, rg or w_rg)
+    g.op((h,), (o,), (h if w_rg else None, w32 if rg else None), pgrad=n * cx.w if w_rg else 0)
+    g.drop(h, w32)
+    out = cast(g, o, x.nb)
+    g.drop(o, mean)
+    return out
+
+
 def dropout(g: Sim, cx: Cx, x: Tn, p: float) -> Tn:
     """nn.Dropout in training on CPU: a noise tensor like x (bernoulli, same dtype), out = x * noise;
     the noise is saved. Identity when p == 0 or in eval.

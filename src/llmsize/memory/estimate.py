@@ -17,7 +17,7 @@ from llmsize.memory.optimizer import optimizer_memory
 from llmsize.memory.regions import kinds, layer_regions
 from llmsize.memory.terms import MemoryEstimate, MemTerm
 from llmsize.memory.train import Point, best_by_phase, train_points
-from llmsize.memory.weights import lora_targets, weights
+from llmsize.memory.weights import lora_targets, mask_buffer, weights
 from llmsize.memory.workload import KV_DTYPE_BYTES, Workload
 from llmsize.recurrent import STATE_TERM, recurrent_state, replay_refusal
 from llmsize.spec import ModelSpec
@@ -30,7 +30,9 @@ def context(spec: ModelSpec, wl: Workload) -> Cx:
     return Cx(spec=spec, b=wl.batch, q=wl.seq_len, kv=wl.seq_len, w=wl.w_bytes, c=wl.c_bytes,
               amp=wl.autocast is not None, train_base=train and lo is None,
               lora=lora_targets(spec, wl), lora_r=lo.r if lo else 0, training=train,
-              attn="eager" if wl.attn_impl == "eager" else "sdpa", cache=wl.mode == "generate",
+              # ASSUMES: a family without an SDPA path runs its eager code (what transformers picks for it)
+              attn="eager" if wl.attn_impl == "eager" or spec.traits.eager_only else "sdpa",
+              cache=wl.mode == "generate",
               kv_bytes=KV_DTYPE_BYTES[wl.kv_cache_dtype] if wl.kv_cache_dtype else 0,
               lora_layers=lo.layers if lo else None)
 
@@ -113,7 +115,10 @@ def _terms(spec: ModelSpec, wl: Workload, cx: Cx, wt, p: Point, om, deq: int) ->
     add(f"weights ({w_name}{', fp32 master copy for autocast' if amp else ''})", base,
         "master_weights" if amp else "weights", f"P·{cx.w} (P = {wt.params:,})", "rajbhandari2020")
     add("LoRA adapters (fp32)", wt.adapter_bytes, "weights", "Σ_adapted r·(n_in + n_out)·4", "peft-lora")
-    add("rotary inv_freq buffers", wt.buffers, "weights", "2·(d_rot/2)·4" + (
+    mb = mask_buffer(spec)  # GPT-BigCode's mask and GPT-J's sinusoid buffers ride with the rotary buffers
+    add("rotary inv_freq buffers", wt.buffers, "weights",
+        "2·(d_rot/2)·4" + (f" + {mb:,} (position buffers: causal mask n_pos², sinusoids L·n_pos·d_rot·4)"
+                           if mb else "") + (
         " + Falcon-H1 mup_vector L_ssm·(2·d_in + 2·G·N + H)·w" if spec.ssm is not None and spec.ssm.mup else ""),
         "hf-llama")
     assert wb == base + wt.adapter_bytes + wt.buffers or wb == 0
@@ -150,7 +155,7 @@ def _terms(spec: ModelSpec, wl: Workload, cx: Cx, wt, p: Point, om, deq: int) ->
                 f"(r_kv = {a_.kv_lora_rank}, d_rope = {a_.qk_rope_head_dim})", "hf-deepseek-v3")
         else:
             add("KV cache", kv, "kv_cache", f"Σ_layers 2·b·len·n_kv·d_h·{cx.kv_bytes or cx.c} "
-                f"(n_kv = {a_.num_kv_heads}, d_h = {a_.head_dim})", "hf-cache")
+                f"(n_kv = {spec.cache_kv_heads}, d_h = {a_.head_dim})", "hf-cache")
     if ph == "optimizer step" and om is not None:
         add("optimizer step temporaries", p.work, "transient", om.temp_formula, om.source)
     else:

@@ -65,7 +65,7 @@ def _old_kv(spec: ModelSpec, cx: Cx) -> int:
     n = cx.cache_len
     if cx.sliding and spec.sliding_window:  # storage of the last cat: w - 1 kept + 1 new
         n = min(n, spec.sliding_window)
-    return cx.b * n * a.num_kv_heads * (a.head_dim + a.v_dim) * (cx.kv_bytes or cx.c)
+    return cx.b * n * spec.cache_kv_heads * (a.head_dim + a.v_dim) * (cx.kv_bytes or cx.c)
 
 
 def generate_points(spec: ModelSpec, cx: Cx, W: int, new_tokens: int) -> dict[str, Point]:

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from llmsize.memory.alibi_block import bloom_layer, mpt_layer
 from llmsize.memory.attention import attention
-from llmsize.memory.blocks import F32, Cx, act, cast, dropout, gated_mlp, layernorm, linear, plain_mlp, rmsnorm
+from llmsize.memory.gptj_block import gptj_layer
+from llmsize.memory.blocks import (F32, Cx, act, cast, dropout, gated_mlp, layernorm, layernorm_ops_fp32, linear,
+                                   plain_mlp, rmsnorm)
 from llmsize.memory.sim import Sim, Tn
 from llmsize.memory.ssm_mixer import mixer as ssm_mixer
 
@@ -25,6 +28,8 @@ def norm(g: Sim, cx: Cx, x: Tn) -> Tn:
         out = cast(g, o32, x.nb)
         g.drop(o32)
         return out
+    if s.norms.kind == "layernorm" and s.traits.layernorm_ops_fp32:
+        return layernorm_ops_fp32(g, cx, x, d, cx.train_base)
     if s.norms.kind == "layernorm":
         return layernorm(g, cx, x, d, cx.train_base, s.norms.bias)
     return rmsnorm(g, cx, x, d, cx.train_base, gemma=s.traits.norm_plus_one or s.traits.norm_weight_fp32)
@@ -100,9 +105,18 @@ def moe_block(g: Sim, cx: Cx, x: Tn) -> Tn:
     T, d, c, k, E, f = cx.T, s.hidden_size, cx.c, e.top_k, e.num_experts, e.expert_intermediate_size
     S = T * k
     sh = None
-    if e.shared_intermediate_size:  # Qwen2-MoE runs the shared expert first
+    last = s.traits.shared_expert_last
+    if e.shared_intermediate_size and not last:  # Qwen2-MoE runs the shared expert first
         sh = gated_mlp(g, cx, x, e.shared_intermediate_size, False, s.mlp.activation)
-    logits = linear(g, cx, x, d, E, "gate")
+    if s.traits.router_fp32 and "gate" not in cx.lora:  # fp32 copies of the input and the weight, saved
+        x32 = cast(g, x, T * d * F32)
+        w32 = g.new(E * d * F32)
+        logits = g.new(T * E * F32, x.rg or cx.train_base)
+        g.op((x32,), (logits,), (x32 if cx.train_base else None, w32 if x.rg else None),
+             pgrad=E * d * cx.w if cx.train_base else 0, ptemp=E * d * F32 if cx.train_base else 0)
+        g.drop(x32, w32)
+    else:
+        logits = linear(g, cx, x, d, E, "gate")
     l32 = cast(g, logits, T * E * F32)
     probs = g.new(T * E * F32, logits.rg)
     g.op((l32,), (probs,), (probs,))
@@ -163,6 +177,11 @@ def moe_block(g: Sim, cx: Cx, x: Tn) -> Tn:
     g.drop(wo2)
     out = cast(g, fin, T * d * x.nb // (T * d))
     g.drop(fin, sel, sw, dn, perm, srt, tok, inv, idx, bsel, dbsel)
+    if e.shared_intermediate_size and last:  # hidden_states + shared_experts(residuals)
+        sh = gated_mlp(g, cx, x, e.shared_intermediate_size, False, s.mlp.activation)
+        y = _add(g, out, sh)
+        g.drop(out, sh)
+        return y
     if sh is not None:
         gl = linear(g, cx, x, d, 1, "shared_expert_gate")
         sg = g.new(T * c, gl.rg)
@@ -182,6 +201,12 @@ def layer(g: Sim, cx: Cx, x: Tn, moe: bool, mask: Tn | None,
     """One decoder layer on input x (T x d); the caller's handle on x is released at the end.
     Returns (output, cached keys, cached values)."""
     s, t = cx.spec, cx.spec.traits
+    if t.layer_code == "bloom":
+        return bloom_layer(g, cx, x, mask, old)
+    if t.layer_code == "mpt":
+        return mpt_layer(g, cx, x, mask, old)
+    if t.layer_code == "gptj":
+        return gptj_layer(g, cx, x, mask, old)
     if s.parallel_residual:
         return _parallel_layer(g, cx, x, mask, old)
     if cx.mixer == "hybrid":  # Falcon-H1: attention and a Mamba-2 mixer in parallel (states stay live)
@@ -230,11 +255,16 @@ def layer(g: Sim, cx: Cx, x: Tn, moe: bool, mask: Tn | None,
 def _parallel_layer(g: Sim, cx: Cx, x: Tn, mask: Tn | None,
                     old: tuple[Tn, Tn] | None) -> tuple[Tn, Tn | None, Tn | None]:
     """GPT-NeoX: out = mlp(ln2(x)) + attn(ln1(x)) + x (dropout on both branches when configured).
+    Falcon-40B runs both norms before the attention (`parallel_norms_first`) and adds the attention
+    output into the MLP output in place (`parallel_add_inplace`).
 
     Source: hf-gpt-neox"""
-    h = norm(g, cx, x)
-    a, ck, cv = attention(g, cx, h, mask, old)
+    t = cx.spec.traits
     shared = cx.spec.norms.per_layer == 1  # Falcon-7B, Phi: one norm output feeds both branches
+    h = norm(g, cx, x)
+    n = norm(g, cx, x) if t.parallel_norms_first and not shared else None
+    a, ck, cv = attention(g, cx, h, mask, old)
+    keep_h = g.view(h) if t.keeps_norm_output else None  # Falcon: attention_layernorm_out to the end
     if not shared:
         g.drop(h)
     p = cx.spec.hidden_dropout
@@ -242,13 +272,20 @@ def _parallel_layer(g: Sim, cx: Cx, x: Tn, mask: Tn | None,
         a2 = dropout(g, cx, a, p)
         g.drop(a)
         a = a2
-    n = h if shared else norm(g, cx, x)
+    if n is None:
+        n = h if shared else norm(g, cx, x)
     m = mlp(g, cx, n, False)  # the plain MLP applies the residual dropout itself
     g.drop(n)
-    y = _add(g, m, a)
-    g.drop(m, a)
+    if t.parallel_add_inplace:  # mlp_output += attention_output: the same storage, nothing saved
+        y = Tn(m.st, m.nb, m.rg or a.rg)
+        m.st.refs += 1
+        g.op((m, a), (y,))
+    else:
+        y = _add(g, m, a)
+    g.drop(m)
+    g.drop(a)
     out = _add(g, y, x)
-    g.drop(y, x, *g.keep)
+    g.drop(y, x, keep_h, *g.keep)
     g.keep.clear()
     return out, ck, cv
 
@@ -262,7 +299,12 @@ def position_tables(cx: Cx) -> int:
     Source: hf-llama"""
     s = cx.spec
     ids = (cx.T if s.traits.position_ids_per_row else cx.q) * 8
-    if s.position != "rope":
+    # ALiBi models make no position ids
+    if s.position == "alibi" and s.traits.layer_code == "mpt":  # MPT: n_h x 1 x max_seq_len, fp32
+        return s.attention.num_heads * s.max_position_embeddings * F32
+    if s.position == "alibi":  # the ALiBi bias, (b n_h) x 1 x kv in the compute dtype
+        return cx.b * s.attention.num_heads * cx.kv * cx.w
+    if s.position != "rope" or s.traits.sinusoid_buffers:  # GPT-J gathers its tables inside each layer
         return ids
     a = s.attention
     rot = a.qk_rope_head_dim if a.mla else max(2, int(a.head_dim * s.rotary_fraction)) // 2 * 2
@@ -294,6 +336,12 @@ def embed(g: Sim, cx: Cx) -> tuple[Tn, int, bool]:
         x2 = dropout(g, cx, x, s.embed_dropout)
         g.drop(x)
         return x2, e.nb + pos.nb, False
+    if t.embed_norm:  # BLOOM: word_embeddings_layernorm; inputs_embeds stays bound in the body
+        x = layernorm(g, cx, e, s.word_embed_dim, cx.train_base, s.norms.bias)
+        if e.st.saved:  # saved by the norm in training: counted once, with the saved activations
+            g.drop(e)
+            return x, 0, False
+        return x, e.nb, False
     if t.embed_scale:  # Gemma's scaled embedding, Granite's embedding_multiplier: embedding * sqrt(d) inside the module
         x = g.new(e.nb, e.rg)
         g.op((e,), (x,))

@@ -22,5 +22,8 @@ def mask_bytes(spec: ModelSpec, cx: Cx) -> int:
         lcx = replace(cx, sliding=sl) if sl != cx.sliding else cx
         if not layer_mask(lcx):
             continue
+        if spec.traits.layer_code == "mpt":  # the float mask converted .to(torch.bool)
+            n += cx.b * cx.q * cx.kv
+            continue
         n += cx.b * cx.q * cx.kv * cx.c if cx.attn == "eager" else cx.q * cx.kv
     return n

@@ -35,15 +35,16 @@ def _rope_interleave(g: Sim, x: Tn, n: int, eb: int) -> Tn:
     return out
 
 
-def rope_half(g: Sim, x: Tn, n: int, eb: int, xb: int) -> Tn:
+def rope_half(g: Sim, x: Tn, n: int, eb: int, xb: int, cs: tuple[Tn, Tn] | None = None) -> Tn:
     """x cos + rotate_half(x) sin on n elements: products in eb bytes (the dtype of cos/sin), the
-    rotated copy in the input's xb bytes; nothing saved (cos and sin do not train)."""
+    rotated copy in the input's xb bytes; the products save cos and sin (`cs`, when they are per-call
+    copies; the model-level tables are counted once by the caller)."""
     t1 = g.new(n * eb, x.rg)
-    g.op((x,), (t1,))
+    g.op((x,), (t1,), (cs[0] if cs else None,))
     rh = g.new(n * xb, x.rg)
     g.op((x,), (rh,))
     t2 = g.new(n * eb, x.rg)
-    g.op((rh,), (t2,))
+    g.op((rh,), (t2,), (cs[1] if cs else None,))
     g.drop(rh)
     out = g.new(n * eb, x.rg)
     g.op((t1, t2), (out,))

@@ -37,10 +37,11 @@ class Region:
 
 
 def layer_mask(cx: Cx) -> bool:
-    """Whether this layer gets a materialised mask: eager always; SDPA only for a sliding window no
-    longer than the keys (transformers' _ignore_causal_mask_sdpa)."""
+    """Whether this layer gets a materialised mask: eager always, and families that never skip it
+    (Falcon); SDPA only for a sliding window no longer than the keys (transformers'
+    _ignore_causal_mask_sdpa)."""
     s = cx.spec
-    if cx.attn == "eager":
+    if cx.attn == "eager" or s.traits.mask_always:
         return True
     return cx.sliding and s.sliding_window is not None and cx.kv >= s.sliding_window and cx.q > 1
 
@@ -64,8 +65,8 @@ def run_layer(cx: Cx, moe: bool, in_rg: bool, backward: bool) -> Region:
             assert a.kv_lora_rank is not None
             old = (g.external(cx.b * n * a.kv_lora_rank * kb), g.external(cx.b * n * a.qk_rope_head_dim * kb))
         else:
-            old = (g.external(cx.b * n * a.num_kv_heads * a.head_dim * kb),
-                   g.external(cx.b * n * a.num_kv_heads * a.v_dim * kb))
+            nkv = cx.spec.cache_kv_heads
+            old = (g.external(cx.b * n * nkv * a.head_dim * kb), g.external(cx.b * n * nkv * a.v_dim * kb))
     out, ck, cv = layer(g, cx, x, moe, mask, old)
     fw_peak = g.peak
     kept = (ck.nb if ck is not None else 0) + (cv.nb if cv is not None else 0)

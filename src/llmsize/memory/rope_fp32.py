@@ -1,6 +1,8 @@
-"""Ernie 4.5's rotary ("glm rope style with full dim and full precision"): cos and sin interleaved by
-repeat_interleave (fp32, 1 x q x d_h each, made per call), q.float() * cos + rotate_half(q).float() *
-sin with rotate_half = stack((-x2, x1)).flatten (even/odd pairs); both embeddings cast back on return.
+"""Rotary on even/odd pairs in fp32. Ernie 4.5's ("glm rope style with full dim and full precision"):
+cos and sin interleaved by repeat_interleave (fp32, 1 x q x d_h each, made per call), q.float() * cos
++ rotate_half(q).float() * sin with rotate_half = stack((-x2, x1)).flatten (even/odd pairs); both
+embeddings cast back on return.
+Cohere's casts q and k to fp32 first (`rope_float_first`).
 
 Source: hf-ernie4_5
 """
@@ -46,4 +48,36 @@ def rope_interleaved_fp32(g: Sim, cx: Cx, q: Tn, k: Tn) -> tuple[Tn, Tn]:
     g.drop(qe)
     k2 = cast(g, ke, nk * xb)
     g.drop(ke)
+    return q2, k2
+
+
+def rope_float_first(g: Sim, cx: Cx, q: Tn, k: Tn) -> tuple[Tn, Tn]:
+    """Cohere: q = q.float(); k = k.float() (both bound to the end), then q * cos + rotate_half(q) * sin
+    in fp32 with rotate_half = stack((-x2, x1)).flatten on even/odd pairs; the model-level cos/sin are
+    in the compute dtype (counted once by the caller); both embeddings cast back on return.
+
+    Source: hf-cohere"""
+    a, T = cx.spec.attention, cx.T
+    nq, nk = T * a.num_heads * a.head_dim, T * a.num_kv_heads * a.head_dim
+    xb = q.nb // nq
+    qf, kf = cast(g, q, nq * F32), cast(g, k, nk * F32)
+    out = []
+    for xf, n in ((qf, nq), (kf, nk)):
+        t1 = g.new(n * F32, xf.rg)  # * cos
+        g.op((xf,), (t1,))
+        neg = g.new(n // 2 * F32, xf.rg)  # -x2
+        g.op((xf,), (neg,))
+        rh = g.new(n * F32, xf.rg)  # stack((-x2, x1)).flatten(-2)
+        g.op((neg, xf), (rh,))
+        g.drop(neg)
+        t2 = g.new(n * F32, xf.rg)  # * sin
+        g.op((rh,), (t2,))
+        g.drop(rh)
+        e = g.new(n * F32, xf.rg)
+        g.op((t1, t2), (e,))
+        g.drop(t1, t2)
+        out.append(e)
+    q2 = cast(g, out[0], nq * xb)
+    k2 = cast(g, out[1], nk * xb)
+    g.drop(*out, qf, kf)
     return q2, k2

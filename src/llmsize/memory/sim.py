@@ -34,11 +34,12 @@ class Tn:
 
 
 class Node:
-    __slots__ = ("ins", "outs", "saved", "pgrad", "ptemp")
+    __slots__ = ("ins", "outs", "saved", "pgrad", "ptemp", "btemp")
 
     def __init__(self, ins: tuple[Tn, ...], outs: tuple[Tn, ...], saved: tuple[Storage, ...], pgrad: int,
-                 ptemp: int) -> None:
+                 ptemp: int, btemp: int = 0) -> None:
         self.ins, self.outs, self.saved, self.pgrad, self.ptemp = ins, outs, saved, pgrad, ptemp
+        self.btemp = btemp
 
 
 class Sim:
@@ -93,9 +94,10 @@ class Sim:
                 self.live -= st.nb
 
     def op(self, ins: tuple[Tn, ...], outs: tuple[Tn, ...], save: tuple[Tn | None, ...] = (), pgrad: int = 0,
-           ptemp: int = 0) -> None:
+           ptemp: int = 0, btemp: int = 0) -> None:
         """Record an autograd node: inputs, outputs, tensors it saves, bytes of parameter grads it makes
-        (`ptemp`: a transient gradient before casting to the parameter's dtype, e.g. autocast copies)."""
+        (`ptemp`: a transient gradient before casting to the parameter's dtype, e.g. autocast copies;
+        `btemp`: temporaries its backward formula makes and frees, live beside the input gradients)."""
         if not self.grad or not (pgrad or any(t.rg for t in ins)):
             return
         saved = []
@@ -103,7 +105,7 @@ class Sim:
             if t is not None:
                 t.st.saved += 1
                 saved.append(t.st)
-        self.nodes.append(Node(ins, outs, tuple(saved), pgrad, ptemp))
+        self.nodes.append(Node(ins, outs, tuple(saved), pgrad, ptemp, btemp))
 
     def saved_bytes(self) -> int:
         """Bytes held only by autograd at the end of the forward (the activations kept for backward)."""
@@ -135,6 +137,7 @@ class Sim:
                     if st.saved == 0 and st.refs <= 0:
                         live -= st.nb
                 continue
+            live += node.btemp
             for t in node.ins:
                 if t.rg:
                     live += t.nb
@@ -144,6 +147,7 @@ class Sim:
                         live -= t.nb  # summed into the existing buffer
                     else:
                         grads[key(t)] = t.nb
+            live -= node.btemp
             if node.pgrad:
                 live += node.ptemp + node.pgrad
                 pg += node.pgrad

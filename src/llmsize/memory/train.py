@@ -70,10 +70,13 @@ def train_points(spec: ModelSpec, cx: Cx, *, W: int, M: int, G_total: int, G_pre
         fixed["held"] = leak
     pts = [Point("forward", dict(fixed), "embedding", e_peak)]
     X = x_bytes(cx)
-    tables = position_tables(cx)  # rotary cos/sin: saved by every layer's rotary products
+    # rotary cos/sin: saved by every layer's rotary products (unless each layer makes its own copies);
+    # an ALiBi bias is added, which saves nothing: held by the body only
+    tables = 0 if spec.traits.rope_tables_per_call or spec.position == "alibi" else position_tables(cx)
     masks = mask_bytes(spec, cx)  # materialised attention masks: inputs of every checkpointed layer
-    acc = e_saved + tables + (masks if gc else 0)
-    e_held = held - tables + (0 if gc else masks)
+    kept = gc or spec.traits.mask_saved  # (MPT's masked_fill saves the mask for its backward)
+    acc = e_saved + tables + (masks if kept else 0)
+    e_held = held - tables + (0 if kept else masks)
     head_hold = e_held + (X if x0_is_e and not (gc or regs[0].in_saved) else 0)  # the final norm runs in the body
     best = (-1, 0, 0, 0, 0)  # only the largest layer of each phase becomes a Point
     for i, r in enumerate(regs):

@@ -47,6 +47,20 @@ def rope_buffers(spec: ModelSpec) -> int:
     return kinds * 2 * (rot // 2) * 4 + extra
 
 
+def mask_buffer(spec: ModelSpec) -> int:
+    """Buffers over every position: a bool causal mask (GPT-BigCode's `bias`), per-layer fp32 sinusoid
+    tables (GPT-J's `embed_positions`).
+
+    B_mask = n_positions^2 (one byte each); B_sin = L n_positions d_rot 4
+
+    Source: hf-gpt-bigcode"""
+    n = spec.max_position_embeddings ** 2 if spec.traits.causal_mask_buffer else 0
+    if spec.traits.sinusoid_buffers:  # GPT-J: per layer, max_pos x d_rot fp32 (non-persistent)
+        rot = max(2, int(spec.attention.head_dim * spec.rotary_fraction)) // 2 * 2
+        n += spec.num_layers * spec.max_position_embeddings * rot * 4
+    return n
+
+
 def lora_targets(spec: ModelSpec, wl: Workload) -> frozenset[str]:
     return wl.lora.resolve(spec) if wl.lora is not None else frozenset()
 
@@ -122,7 +136,7 @@ def _weights(spec: ModelSpec, lora: LoRA | None, mode: str, w: int, override: in
     p, n_t, largest, linear_params, largest_lin = _stats(spec)
     base = p * w if override is None else override
     # rotary tables + persistent weight buffers (DeepSeek-V3's router correction bias, in the weights' dtype)
-    buffers = rope_buffers(spec) + count(spec).buffers * w + mup_buffers(spec, w)
+    buffers = rope_buffers(spec) + count(spec).buffers * w + mup_buffers(spec, w) + mask_buffer(spec)
     if lora is not None:
         targets = lora.resolve(spec)
         layers = None if lora.layers is None else set(lora.layers)
