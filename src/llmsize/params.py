@@ -58,6 +58,12 @@ def _group(t: Tensor) -> str:
         return "embeddings"
     if r == "pos_embd":
         return "positional"
+    if r == "token_types":
+        return "token types"
+    if r == "token_embd_norm":
+        return "embedding norm"
+    if r.startswith("head_transform"):
+        return "head"
     if r in ("proj_in", "proj_out"):
         return "embedding projections"
     if r == "output_norm":
@@ -77,7 +83,7 @@ def _group(t: Tensor) -> str:
     return "mlp"
 
 
-_ORDER = ("embeddings", "positional", "embedding projections", "attention", "mlp", "router", "experts",
+_ORDER = ("embeddings", "positional", "token types", "embedding norm", "embedding projections", "attention", "mlp", "router", "experts",
           "shared experts", "layer norms", "final norm", "head")
 
 
@@ -89,7 +95,11 @@ def _formula(spec: ModelSpec, group: str) -> str:
         "positional": f"(P + {spec.position_offset})·d" if spec.position_offset else "P·d",
         "embedding projections": "2·d·d_e",
         "final norm": norm,
-        "head": "V·d (untied)",
+        "head": "+".join((["d·d + d + " + norm + " (MLM transform)"] if spec.traits.mlm_head else []) +
+                         ([] if spec.tie_word_embeddings else ["V·d (untied)"]) +
+                         (["V (bias)"] if spec.lm_head_bias else [])),
+        "token types": "T_types·d",
+        "embedding norm": norm,
         "layer norms": f"L·{spec.norms.per_layer}·{norm}",
         "router": "L_moe·E·d" + (" + L_moe·E (router bias)" if e and (e.router_bias or e.router_correction_bias)
                                  else ""),

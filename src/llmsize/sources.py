@@ -9,6 +9,11 @@ SOURCES: dict[str, str] = {
                 "(LlamaAttention, LlamaMLP, LlamaRMSNorm).",
     "hf-gpt2": "huggingface/transformers src/transformers/models/gpt2/modeling_gpt2.py (Conv1D c_attn/c_proj/c_fc, "
                "wpe learned positions).",
+    "hf-bert": "huggingface/transformers src/transformers/models/bert/modeling_bert.py, v5.23 (BertEmbeddings "
+               "word + token type + positions, LayerNorm, dropout; post-LN BertSelfOutput/BertOutput; "
+               "BertForMaskedLM: BertLMPredictionHead transform + tied decoder + bias, CrossEntropyLoss).",
+    "hf-roberta": "huggingface/transformers src/transformers/models/roberta/modeling_roberta.py, v5.23 "
+                  "(create_position_ids_from_input_ids: cumsum of non-pad ids + padding_idx; RobertaLMHead).",
     "hf-gpt-neox": "huggingface/transformers src/transformers/models/gpt_neox/modeling_gpt_neox.py "
                    "(fused query_key_value, parallel residual).",
     "hf-opt": "huggingface/transformers src/transformers/models/opt/modeling_opt.py "

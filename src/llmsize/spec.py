@@ -182,8 +182,15 @@ class Traits:
     norm_weight_fp32: bool = False  # OLMo RMSNorm: (w * x_fp32).to(dtype), the weight product in fp32
     layernorm_fp32: bool = False  # OLMo 1: layer_norm(x.float()).to(dtype)
     # pre: norm -> branch -> add (Llama); sandwich: norm -> branch -> norm -> add (Gemma 2/3);
-    # post: branch -> norm -> add (OLMo 2/3)
-    norm_placement: Literal["pre", "sandwich", "post"] = "pre"
+    # post: branch -> norm -> add (OLMo 2/3); post_add: branch -> add -> norm (BERT's post-LN)
+    norm_placement: Literal["pre", "sandwich", "post", "post_add"] = "pre"
+    # Encoders (BERT, RoBERTa): bidirectional attention, no KV cache, nothing to generate
+    encoder: bool = False
+    embed_norm: bool = False  # BERT: LayerNorm (and dropout) on the summed word + type + position embeddings
+    mlm_head: bool = False  # BERT: dense d -> d, activation, LayerNorm before the (tied) vocabulary projection
+    loss_fp32: bool = True  # HF loss_function upcasts logits; BERT's CrossEntropyLoss runs in the logits' dtype
+    index_buffers: int = 0  # int64 buffers of max_position_embeddings entries (BERT position_ids, token_type_ids)
+    position_ids_from_tokens: bool = False  # RoBERTa: positions = cumsum(ids != pad) + pad, per row
     embed_scale: bool = False  # embeddings * a scalar, rebinding inputs_embeds (Gemma sqrt(d), Granite)
     normalizer_buffer: bool = False  # Gemma keeps sqrt(d) as a bf16 scalar buffer
     residual_scale: bool = False  # Granite: residual + branch * residual_multiplier (a tensor per branch)
@@ -224,7 +231,8 @@ class ModelSpec:
     norms: Norms = field(default_factory=Norms)
     position: Position = "rope"
     max_position_embeddings: int = 2048
-    position_offset: int = 0  # OPT stores 2 extra learned positions
+    position_offset: int = 0  # OPT stores 2 extra learned positions; RoBERTa pad_token_id + 1
+    type_vocab_size: int = 0  # BERT token-type (segment) embeddings: rows of that table (0: none)
     rotary_fraction: float = 1.0
     tie_word_embeddings: bool = False
     lm_head_bias: bool = False
@@ -252,7 +260,8 @@ class ModelSpec:
             "hidden_size": (self.hidden_size, "width"), "num_layers": (self.num_layers, "layers"),
             "vocab_size": (self.vocab_size, "vocab"), "max_position_embeddings": (self.max_position_embeddings, "positions"),
             "sliding_window": (self.sliding_window, "positions"), "embed_dim": (self.embed_dim, "width"),
-            "position_offset": (self.position_offset, "width")}, low=0)
+            "position_offset": (self.position_offset, "width"),
+            "type_vocab_size": (self.type_vocab_size, "vocab")}, low=0)
         for what, v in (("name", self.name), ("model_type", self.model_type)):
             if not isinstance(v, str):
                 raise LlmsizeError(f"model: {what} must be text, got {v!r:.60}")

@@ -157,12 +157,23 @@ def outer_tensors(spec: ModelSpec) -> Iterator[Tensor]:
     if spec.position == "learned":
         yield Tensor(name="model.embed_positions.weight", role="pos_embd",
                      shape=(spec.max_position_embeddings + spec.position_offset, d))
+    if spec.type_vocab_size:
+        yield Tensor(name="model.embeddings.token_type_embeddings.weight", role="token_types",
+                     shape=(spec.type_vocab_size, d))
+    if spec.traits.embed_norm:
+        yield from _norm(spec, "model.embeddings.LayerNorm", "token_embd_norm", d, None)
     if e != d:
         yield Tensor(name="model.project_in.weight", role="proj_in", shape=(d, e), linear=True, module="project_in")
         yield Tensor(name="model.project_out.weight", role="proj_out", shape=(e, d), linear=True,
                      module="project_out")
     if spec.norms.final and spec.norms.affine:
         yield from _norm(spec, "model.norm", "output_norm", d, None)
+    if spec.traits.mlm_head:  # BERT-style prediction head transform: dense d -> d, activation, LayerNorm
+        leaf = spec.traits.leaf("head_transform")
+        yield Tensor(name=f"cls.transform.{leaf}.weight", role="head_transform", shape=(d, d), linear=True,
+                     module=leaf)
+        yield Tensor(name=f"cls.transform.{leaf}.bias", role="head_transform.bias", shape=(d,))
+        yield from _norm(spec, "cls.transform.LayerNorm", "head_transform_norm", d, None)
     if not spec.tie_word_embeddings:
         yield Tensor(name="lm_head.weight", role="output", shape=(spec.vocab_size, e), linear=True, module="lm_head")
     if spec.lm_head_bias:

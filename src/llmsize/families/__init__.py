@@ -14,6 +14,7 @@ from typing import Any
 from llmsize.errors import LlmsizeError, did_you_mean
 from llmsize.families import deepseek, ernie4_5, exaone4, falcon, gemma, gpt2, gpt_neox, gpt_oss, granite, llama, \
     llama_variants, mixtral, olmo, olmo2, opt, phi, phi3, qwen, qwen_moe, smollm3, stablelm, starcoder2
+from llmsize.families import bert  # encoders (issue 14c)
 from llmsize.spec import ModelSpec, Traits
 
 Reader = Callable[[Mapping[str, Any], str], ModelSpec]
@@ -22,6 +23,9 @@ READERS: dict[str, Reader] = {}
 TRAITS: dict[str, Traits] = {}
 for _m in (llama, qwen, olmo2, gemma, mixtral, qwen_moe, deepseek, gpt_oss, phi3, gpt2, gpt_neox, opt, falcon,
            starcoder2, granite, smollm3, exaone4, phi, stablelm, llama_variants, olmo, ernie4_5):
+    READERS.update(_m.READERS)
+    TRAITS.update(_m.TRAITS)
+for _m in (bert,):  # encoders and encoder-decoders (issue 14c)
     READERS.update(_m.READERS)
     TRAITS.update(_m.TRAITS)
 assert set(READERS) == set(TRAITS)
