@@ -204,18 +204,20 @@ def _math(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, kvlen: int, qb: int, p: float) ->
         g.op((v,), (v32,))
     else:
         v32 = cast(g, v, b * kvlen * nh * dv * F32)
-    qs = g.new(q32.nb, True)
+    qs = g.new(q32.nb, q32.rg)
     g.op((q32,), (qs,))
-    ks = g.new(k32.nb, True)
+    ks = g.new(k32.nb, k32.rg)
     g.op((k32,), (ks,))
-    att = g.new(sc, True)
-    g.op((qs, ks), (att,), (qs, ks))
+    att = g.new(sc, q32.rg or k32.rg)
+    g.op((qs, ks), (att,), (qs if ks.rg else None, ks if qs.rg else None))  # matmul saves what the other's grad needs
     g.drop(ks)
-    cm = g.new(ql * kvlen * F32)  # the causal mask as a float (L x S)
-    att2 = g.new(sc, True)  # the mask add: out of place on fake tensors (as the truth runs), both alive
-    g.op((att,), (att2,))
-    g.drop(att)
-    att = att2
+    cm = None
+    if not cx.spec.traits.encoder:  # bidirectional encoders pass no mask and is_causal=False
+        cm = g.new(ql * kvlen * F32)  # the causal mask as a float (L x S)
+        att2 = g.new(sc, True)  # the mask add: out of place on fake tensors (as the truth runs), both alive
+        g.op((att,), (att2,))
+        g.drop(att)
+        att = att2
     sm = g.new(sc, True)
     g.op((att,), (sm,), (sm,))
     g.drop(att, cm)
@@ -230,7 +232,10 @@ def _math(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, kvlen: int, qb: int, p: float) ->
     g.op((dr, v32), (o32,), (dr, v32))
     g.drop(dr, v32)
     out = cast(g, o32, b * ql * nh * dv * qb)
-    g.drop(o32, q32, k32, qs)  # query_acc, key_acc, query: locals of the math kernel until it returns
+    g.drop(o32)
+    if qb != F32:  # the kernel also returns attn.to(q's dtype): a transient the caller discards
+        g.drop(g.new(sc // F32 * qb))
+    g.drop(q32, k32, qs)  # query_acc, key_acc, query: locals of the math kernel until it returns
     o2 = g.new(out.nb, out.rg)  # output (b, n, s, d) -> transpose(1, 2).contiguous()
     g.op((out,), (o2,))
     g.drop(out)

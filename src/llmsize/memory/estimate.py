@@ -50,6 +50,9 @@ def estimate(spec: ModelSpec, workload: Workload, *, weights_bytes_override: int
                                                or weights_bytes_override < 0):
         raise LlmsizeError("weights_bytes_override must be a non-negative number of bytes")
     wl = workload
+    if spec.traits.encoder and wl.mode == "generate":
+        raise LlmsizeError(f"{spec.name} is an encoder ({spec.model_type}): it does not generate and keeps no KV "
+                           f"cache; size a forward pass (infer --forward) or training")
     wt = weights(spec, wl, weights_bytes_override)
     cx = context(spec, wl)
     W = wt.total_bytes + wt.buffers
@@ -106,7 +109,12 @@ def _terms(spec: ModelSpec, wl: Workload, cx: Cx, wt, p: Point, om, deq: int) ->
     add(f"weights ({w_name}{', fp32 master copy for autocast' if amp else ''})", base,
         "master_weights" if amp else "weights", f"P·{cx.w} (P = {wt.params:,})", "rajbhandari2020")
     add("LoRA adapters (fp32)", wt.adapter_bytes, "weights", "Σ_adapted r·(n_in + n_out)·4", "peft-lora")
-    add("rotary inv_freq buffers", wt.buffers, "weights", "2·(d_rot/2)·4", "hf-llama")
+    if spec.traits.index_buffers:  # BERT: position_ids and token_type_ids, int64 rows of the position table
+        add("position/token-type id buffers (int64)", wt.buffers, "weights",
+            f"{spec.traits.index_buffers}·P·8 (P = {spec.max_position_embeddings + spec.position_offset})",
+            spec.traits.source)
+    else:
+        add("rotary inv_freq buffers", wt.buffers, "weights", "2·(d_rot/2)·4", "hf-llama")
     assert wb == base + wt.adapter_bytes + wt.buffers or wb == 0
     if om is not None:
         add(f"optimizer states ({wl.opt})", p.parts.get("optimizer", 0), "optimizer", om.formula, om.source)

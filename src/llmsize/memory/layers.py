@@ -180,6 +180,9 @@ def layer(g: Sim, cx: Cx, x: Tn, moe: bool, mask: Tn | None,
     """One decoder layer on input x (T x d); the caller's handle on x is released at the end.
     Returns (output, cached keys, cached values)."""
     s, t = cx.spec, cx.spec.traits
+    if t.norm_placement == "post_add":  # BERT's post-LN encoder layer
+        from llmsize.memory.encoder import encoder_layer
+        return encoder_layer(g, cx, x, mask)
     if s.parallel_residual:
         return _parallel_layer(g, cx, x, mask, old)
     res = g.view(x)
@@ -252,6 +255,8 @@ def position_tables(cx: Cx) -> int:
 
     Source: hf-llama"""
     s = cx.spec
+    if s.traits.embed_norm:  # BERT: position ids die inside the embeddings module
+        return 0
     ids = (cx.T if s.traits.position_ids_per_row else cx.q) * 8
     if s.position != "rope":
         return ids
@@ -267,6 +272,9 @@ def embed(g: Sim, cx: Cx) -> tuple[Tn, int, bool]:
 
     Source: hf-llama"""
     s = cx.spec
+    if s.traits.embed_norm:  # BERT: word + type + position embeddings, LayerNorm, dropout
+        from llmsize.memory.encoder import encoder_embed
+        return encoder_embed(g, cx)
     T, d, w = cx.T, s.hidden_size, cx.w
     g.new(position_tables(cx))  # kept: the caller counts them as held (inference) or saved (training)
     e = g.new(T * s.word_embed_dim * w, g.grad)
@@ -302,6 +310,9 @@ def head(g: Sim, cx: Cx, x: Tn, mode: str) -> tuple[Tn, Tn | None, int]:
 
     Source: hf-loss"""
     s = cx.spec
+    if s.traits.mlm_head:  # BERT: prediction-head transform, tied decoder + bias, CrossEntropyLoss
+        from llmsize.memory.encoder import mlm_head
+        return mlm_head(g, cx, x, mode)
     d, V = s.hidden_size, s.vocab_size
     hN = norm(g, cx, x) if s.norms.final else g.view(x)
     g.drop(x)
