@@ -36,7 +36,8 @@ CONFIGS = {
 ENCODERS = {"bert", "roberta", "modernbert"}
 QV = {"bert": ["query", "value"], "roberta": ["query", "value"], "modernbert": ["Wqkv"], "t5": ["q", "v"]}
 # (mode, batch, seq, new tokens, LoRA kind)
-GRID = [("train", 2, 256, 0, None), ("train", 2, 256, 0, "qv"), ("forward", 2, 256, 0, None)]
+GRID = [("train", 2, 256, 0, None), ("train", 2, 256, 0, "qv"), ("forward", 2, 256, 0, None),
+        ("train", 1, 500, 0, None), ("train", 3, 200, 0, "qv"), ("forward", 4, 500, 0, None)]
 
 
 def model_class(model_type: str):
