@@ -32,6 +32,11 @@ CONFIGS = {
                               hidden_size=384, num_attention_heads=6, hidden_act="relu"),
     "small-roberta": dict(SMALL, model_type="roberta", max_position_embeddings=514, type_vocab_size=1,
                           pad_token_id=1, bos_token_id=0, eos_token_id=2),
+    "small-t5": dict(model_type="t5", d_model=256, d_kv=64, d_ff=512, num_layers=3, num_heads=4, vocab_size=1000,
+                     decoder_start_token_id=0),
+    "small-t5-v1_1": dict(model_type="t5", d_model=256, d_kv=32, d_ff=640, num_layers=3, num_decoder_layers=2,
+                          num_heads=6, vocab_size=1000, feed_forward_proj="gated-gelu", tie_word_embeddings=False,
+                          decoder_start_token_id=0),
 }
 ENCODERS = {"bert", "roberta", "modernbert"}
 QV = {"bert": ["query", "value"], "roberta": ["query", "value"], "modernbert": ["Wqkv"], "t5": ["q", "v"]}
@@ -121,7 +126,8 @@ def _count_params(path: str, src: dict, only: str) -> None:
             m = model_class(cfg["model_type"]).from_config(AutoConfig.for_model(**cfg), dtype=torch.bfloat16)
         stacks = {}
         for n, mod in m.named_modules():
-            if isinstance(mod, torch.nn.ModuleList) and n.endswith(("layer", "layers", "block")):
+            if isinstance(mod, torch.nn.ModuleList) and n.endswith(("layer", "layers", "block")) and \
+                    not any(p.isdigit() for p in n.split(".")):  # stacks, not the sub-layers of a T5 block
                 stacks[n] = [sum(p.numel() for p in x.parameters()) for x in mod]
         out["models"][name] = {"config": cfg, "model_type": cfg["model_type"], "class": type(m).__name__,
                                "params": sum(p.numel() for p in m.parameters()), "layer_params": stacks}

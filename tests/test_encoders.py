@@ -29,7 +29,7 @@ def test_masked_lm_class_equals_pytorch_per_layer(name):
     m = COUNTS["models"][name]
     pc = count(read(m["config"], name))
     assert pc.total == m["params"], (m["class"], pc.total, m["params"])
-    (per_layer,) = m["layer_params"].values()
+    per_layer = [n for stack in m["layer_params"].values() for n in stack]  # encoder, then decoder (T5)
     per = {i: k.params for k in pc.layer_kinds for i in k.layers}
     assert [per[i] for i in range(len(per_layer))] == per_layer
 

@@ -151,7 +151,10 @@ def count(spec: ModelSpec) -> ParamCount:
                           formula="patch conv + positions + L_v·(4·d_v² + 2·d_v·f_v + biases + 2 norms) + projector",
                           source="hf-siglip"))
     kinds: dict[tuple[str, int], list[int]] = defaultdict(list)
-    for i in range(spec.num_layers):
+    for i in range(spec.num_layers + spec.decoder_layers):
+        if i >= spec.num_layers:  # encoder-decoder: the decoder stack (self + cross attention)
+            kinds[("decoder", per_layer[i])].append(i)
+            continue
         kind = ("moe" if spec.is_moe_layer(i) else "dense") + ("/sliding" if spec.layer_type(i) == "sliding" else "")
         kinds[(kind, per_layer[i])].append(i)
     layer_kinds = tuple(LayerKind(kind=k, layers=tuple(ix), params=p) for (k, p), ix in kinds.items())

@@ -13,7 +13,7 @@ from llmsize.errors import LlmsizeError, check_positive_ints
 
 NormKind = Literal["layernorm", "rmsnorm"]
 QKNorm = Literal["none", "head", "full"]
-Position = Literal["rope", "learned", "alibi", "none"]
+Position = Literal["rope", "learned", "alibi", "none", "relative"]  # relative: T5's bucketed bias
 MLPKind = Literal["gated", "plain"]
 LayerType = Literal["full", "sliding"]
 
@@ -191,6 +191,10 @@ class Traits:
     loss_fp32: bool = True  # HF loss_function upcasts logits; BERT's CrossEntropyLoss runs in the logits' dtype
     index_buffers: int = 0  # int64 buffers of max_position_embeddings entries (BERT position_ids, token_type_ids)
     position_ids_from_tokens: bool = False  # RoBERTa: positions = cumsum(ids != pad) + pad, per row
+    first_attn_norm: bool = True  # ModernBERT: layer 0 has no attention norm (nn.Identity)
+    # False: the memory replay does not model this family's forward; memory commands refuse (exit 2) and
+    # point to `llmsize trace` (T5, ModernBERT); parameters stay exact
+    memory_replay: bool = True
     embed_scale: bool = False  # embeddings * a scalar, rebinding inputs_embeds (Gemma sqrt(d), Granite)
     normalizer_buffer: bool = False  # Gemma keeps sqrt(d) as a bf16 scalar buffer
     residual_scale: bool = False  # Granite: residual + branch * residual_multiplier (a tensor per branch)
@@ -233,6 +237,11 @@ class ModelSpec:
     max_position_embeddings: int = 2048
     position_offset: int = 0  # OPT stores 2 extra learned positions; RoBERTa pad_token_id + 1
     type_vocab_size: int = 0  # BERT token-type (segment) embeddings: rows of that table (0: none)
+    head_transform_bias: bool = True  # the MLM head transform's dense has a bias (ModernBERT classifier_bias)
+    # Encoder-decoder (T5): decoder layers after the num_layers encoder layers, each with cross-attention;
+    # relative_buckets: rows of the relative-position bias (n_heads each) in the first layer of each stack
+    decoder_layers: int = 0
+    relative_buckets: int = 0
     rotary_fraction: float = 1.0
     tie_word_embeddings: bool = False
     lm_head_bias: bool = False
@@ -261,7 +270,8 @@ class ModelSpec:
             "vocab_size": (self.vocab_size, "vocab"), "max_position_embeddings": (self.max_position_embeddings, "positions"),
             "sliding_window": (self.sliding_window, "positions"), "embed_dim": (self.embed_dim, "width"),
             "position_offset": (self.position_offset, "width"),
-            "type_vocab_size": (self.type_vocab_size, "vocab")}, low=0)
+            "type_vocab_size": (self.type_vocab_size, "vocab"), "decoder_layers": (self.decoder_layers, "layers"),
+            "relative_buckets": (self.relative_buckets, "positions")}, low=0)
         for what, v in (("name", self.name), ("model_type", self.model_type)):
             if not isinstance(v, str):
                 raise LlmsizeError(f"model: {what} must be text, got {v!r:.60}")

@@ -143,10 +143,24 @@ def mlp_tensors(spec: ModelSpec, i: int) -> Iterator[Tensor]:
 
 
 def layer_tensors(spec: ModelSpec, i: int) -> Iterator[Tensor]:
-    """All weights of decoder layer i, norms included."""
-    for k in range(spec.norms.per_layer if spec.norms.affine else 0):
+    """All weights of layer i, norms included. Encoder-decoders (T5): layers from num_layers on are the
+    decoder's, with a cross-attention block and its norm; the first layer of each stack holds the
+    relative-position bias (buckets x heads)."""
+    dec = i >= spec.num_layers
+    n = (spec.norms.per_layer + dec) if spec.norms.affine else 0
+    if i == 0 and not spec.traits.first_attn_norm:  # ModernBERT: layer 0's attention norm is nn.Identity
+        n -= 1
+    for k in range(n):
         yield from _norm(spec, f"model.layers.{i}.norm{k}", "norm", spec.hidden_size, i)
     yield from attention_tensors(spec, i)
+    if spec.relative_buckets and i in (0, spec.num_layers):
+        yield Tensor(name=f"model.layers.{i}.self_attn.relative_attention_bias.weight", role="attn_rel_b",
+                     shape=(spec.relative_buckets, spec.attention.num_heads), layer=i)
+    if dec:
+        a, d, p = spec.attention, spec.hidden_size, f"model.layers.{i}.cross_attn"
+        inner = a.num_heads * a.head_dim
+        for role, o, k in (("attn_q", inner, d), ("attn_k", inner, d), ("attn_v", inner, d), ("attn_output", d, inner)):
+            yield from _linear(spec, p, role, o, k, False, i)
     yield from mlp_tensors(spec, i)
 
 
@@ -168,11 +182,14 @@ def outer_tensors(spec: ModelSpec) -> Iterator[Tensor]:
                      module="project_out")
     if spec.norms.final and spec.norms.affine:
         yield from _norm(spec, "model.norm", "output_norm", d, None)
+        if spec.decoder_layers:  # encoder-decoder: each stack ends in its own final norm
+            yield from _norm(spec, "model.decoder_norm", "output_norm", d, None)
     if spec.traits.mlm_head:  # BERT-style prediction head transform: dense d -> d, activation, LayerNorm
         leaf = spec.traits.leaf("head_transform")
         yield Tensor(name=f"cls.transform.{leaf}.weight", role="head_transform", shape=(d, d), linear=True,
                      module=leaf)
-        yield Tensor(name=f"cls.transform.{leaf}.bias", role="head_transform.bias", shape=(d,))
+        if spec.head_transform_bias:
+            yield Tensor(name=f"cls.transform.{leaf}.bias", role="head_transform.bias", shape=(d,))
         yield from _norm(spec, "cls.transform.LayerNorm", "head_transform_norm", d, None)
     if not spec.tie_word_embeddings:
         yield Tensor(name="lm_head.weight", role="output", shape=(spec.vocab_size, e), linear=True, module="lm_head")
@@ -184,6 +201,6 @@ def outer_tensors(spec: ModelSpec) -> Iterator[Tensor]:
 def tensors(spec: ModelSpec) -> tuple[Tensor, ...]:
     """Every weight tensor of the language model (vision towers are counted in params.py)."""
     out = list(outer_tensors(spec))
-    for i in range(spec.num_layers):
+    for i in range(spec.num_layers + spec.decoder_layers):
         out.extend(layer_tensors(spec, i))
     return tuple(out)

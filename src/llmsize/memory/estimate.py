@@ -21,8 +21,21 @@ from llmsize.memory.workload import KV_DTYPE_BYTES, Workload
 from llmsize.spec import ModelSpec
 
 
+def replayable(spec: ModelSpec, mode: str) -> None:
+    """Refuse (LlmsizeError, exit 2) a workload the replay cannot size exactly: generation on an encoder,
+    any memory of a family whose forward is not replayed (T5, ModernBERT), rather than print a wrong
+    number."""
+    if not spec.traits.memory_replay:
+        raise LlmsizeError(f"{spec.name}: llmsize's memory model does not replay {spec.model_type} yet (parameters "
+                           f"are exact); `llmsize trace {spec.name} --mode {mode}` measures PyTorch's own peak")
+    if spec.traits.encoder and mode == "generate":
+        raise LlmsizeError(f"{spec.name} is an encoder ({spec.model_type}): it does not generate and keeps no KV "
+                           f"cache; size a forward pass (infer --forward) or training")
+
+
 def context(spec: ModelSpec, wl: Workload) -> Cx:
-    """The shapes and dtypes every region is replayed with."""
+    """The shapes and dtypes every region is replayed with; refuses what the replay does not model."""
+    replayable(spec, wl.mode)
     train = wl.mode == "train"
     lo = wl.lora
     return Cx(spec=spec, b=wl.batch, q=wl.seq_len, kv=wl.seq_len, w=wl.w_bytes, c=wl.c_bytes,
@@ -50,9 +63,7 @@ def estimate(spec: ModelSpec, workload: Workload, *, weights_bytes_override: int
                                                or weights_bytes_override < 0):
         raise LlmsizeError("weights_bytes_override must be a non-negative number of bytes")
     wl = workload
-    if spec.traits.encoder and wl.mode == "generate":
-        raise LlmsizeError(f"{spec.name} is an encoder ({spec.model_type}): it does not generate and keeps no KV "
-                           f"cache; size a forward pass (infer --forward) or training")
+    replayable(spec, wl.mode)
     wt = weights(spec, wl, weights_bytes_override)
     cx = context(spec, wl)
     W = wt.total_bytes + wt.buffers
