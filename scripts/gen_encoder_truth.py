@@ -32,6 +32,13 @@ CONFIGS = {
                               hidden_size=384, num_attention_heads=6, hidden_act="relu"),
     "small-roberta": dict(SMALL, model_type="roberta", max_position_embeddings=514, type_vocab_size=1,
                           pad_token_id=1, bos_token_id=0, eos_token_id=2),
+    "small-modernbert": dict(SMALL, model_type="modernbert", intermediate_size=384, num_hidden_layers=5,
+                             max_position_embeddings=1024, local_attention=64, pad_token_id=0, bos_token_id=0,
+                             eos_token_id=0, cls_token_id=0, sep_token_id=0),
+    "small-modernbert-bias": dict(SMALL, model_type="modernbert", num_hidden_layers=3, global_attn_every_n_layers=2,
+                                  norm_bias=True, attention_bias=True, mlp_bias=True, classifier_bias=True,
+                                  decoder_bias=False, tie_word_embeddings=False, pad_token_id=0, bos_token_id=0,
+                                  eos_token_id=0, cls_token_id=0, sep_token_id=0),
     "small-t5": dict(model_type="t5", d_model=256, d_kv=64, d_ff=512, num_layers=3, num_heads=4, vocab_size=1000,
                      decoder_start_token_id=0),
     "small-t5-v1_1": dict(model_type="t5", d_model=256, d_kv=32, d_ff=640, num_layers=3, num_decoder_layers=2,
@@ -55,7 +62,23 @@ class _ByType:
 
     @staticmethod
     def from_config(cfg, **kw):
-        return model_class(cfg.model_type).from_config(cfg, **kw)
+        return build(cfg, **kw)
+
+
+def build(cfg, **kw):
+    """CLASS.from_config; ModernBERT's _init_weights (trunc_normal_) cannot run on fake tensors, so its weights
+    are built uninitialised (transformers.initialization.no_init_weights: same parameters, same tying, no
+    values, then tie_weights() as post_init would; the measurement starts after construction)."""
+    import contextlib
+
+    from transformers.initialization import no_init_weights
+
+    ctx = no_init_weights() if cfg.model_type == "modernbert" else contextlib.nullcontext()
+    with ctx:
+        m = model_class(cfg.model_type).from_config(cfg, **kw)
+    if cfg.model_type == "modernbert":
+        m.tie_weights()
+    return m
 
 
 def _peft_task_by_type(peft) -> None:
@@ -123,7 +146,7 @@ def _count_params(path: str, src: dict, only: str) -> None:
         if only not in name:
             continue
         with FakeTensorMode():
-            m = model_class(cfg["model_type"]).from_config(AutoConfig.for_model(**cfg), dtype=torch.bfloat16)
+            m = build(AutoConfig.for_model(**cfg), dtype=torch.bfloat16)
         stacks = {}
         for n, mod in m.named_modules():
             if isinstance(mod, torch.nn.ModuleList) and n.endswith(("layer", "layers", "block")) and \

@@ -163,7 +163,7 @@ def trace(cfg: Mapping[str, Any], wl: Workload, *, folder: Path | None = None,
     torch, transformers = _imports()
     import warnings
 
-    from torch._subclasses.fake_tensor import FakeTensorMode
+    from torch._subclasses.fake_tensor import DataDependentOutputException, FakeTensorMode
 
     transformers.logging.set_verbosity_error()
     warnings.filterwarnings("ignore", module="transformers")
@@ -185,13 +185,23 @@ def trace(cfg: Mapping[str, Any], wl: Workload, *, folder: Path | None = None,
     auto = {"causal": transformers.AutoModelForCausalLM, "seq2seq": transformers.AutoModelForSeq2SeqLM,
             "masked": transformers.AutoModelForMaskedLM}[kind]
     with FakeTensorMode(), _unpacked_inputs(transformers):
+        kw = dict(dtype=dtype, attn_implementation=wl.attn_impl, trust_remote_code=trust_remote_code)
         try:
-            model = auto.from_config(
-                conf, dtype=dtype, attn_implementation=wl.attn_impl, trust_remote_code=trust_remote_code)
+            try:
+                model = auto.from_config(conf, **kw)
+            except DataDependentOutputException:
+                # an initialiser that reads values (ModernBERT's trunc_normal_) cannot run on fake tensors: build
+                # the same parameters uninitialised, then tie them as post_init would
+                from transformers.initialization import no_init_weights
+
+                with no_init_weights():
+                    model = auto.from_config(conf, **kw)
+                model.tie_weights()
         except (ValueError, KeyError, TypeError) as e:
             msg = str(e).splitlines()[0]
             hint = " (try --attn eager)" if "attention implementation" in msg and wl.attn_impl != "eager" else ""
-            raise LlmsizeError(f"transformers cannot build a causal LM for {conf.model_type!r}: "
+            what = {"causal": "a causal LM", "seq2seq": "a seq2seq LM", "masked": "a masked LM"}[kind]
+            raise LlmsizeError(f"transformers cannot build {what} for {conf.model_type!r}: "
                                f"{msg[:200]}{hint}") from None
         if wl.mode == "train":
             model.config.use_cache = False

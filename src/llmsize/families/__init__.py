@@ -16,6 +16,7 @@ from llmsize.families import deepseek, ernie4_5, exaone4, falcon, gemma, gpt2, g
     llama_variants, mixtral, olmo, olmo2, opt, phi, phi3, qwen, qwen_moe, smollm3, stablelm, starcoder2
 from llmsize.families import bert  # encoders (issue 14c)
 from llmsize.families import t5  # encoder-decoder (issue 14c)
+from llmsize.families import modernbert  # encoder (issue 14c)
 from llmsize.spec import ModelSpec, Traits
 
 Reader = Callable[[Mapping[str, Any], str], ModelSpec]
@@ -26,7 +27,7 @@ for _m in (llama, qwen, olmo2, gemma, mixtral, qwen_moe, deepseek, gpt_oss, phi3
            starcoder2, granite, smollm3, exaone4, phi, stablelm, llama_variants, olmo, ernie4_5):
     READERS.update(_m.READERS)
     TRAITS.update(_m.TRAITS)
-for _m in (bert, t5):  # encoders and encoder-decoders (issue 14c)
+for _m in (bert, t5, modernbert):  # encoders and encoder-decoders (issue 14c)
     READERS.update(_m.READERS)
     TRAITS.update(_m.TRAITS)
 assert set(READERS) == set(TRAITS)
