@@ -102,34 +102,16 @@ def main() -> None:
     ap.add_argument("--params-out", help="JSON of PyTorch's parameter count per config and per layer")
     a = ap.parse_args()
     sys.path.insert(0, a.generator)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import generate_truth as gt  # noqa: E402
     import peft
-    import torch
-    import transformers
+    from gen_family_truth import measure_all  # noqa: E402  (one runner for the family truth)
 
     gt.AutoModelForCausalLM = _ByType
     gt.QV.update(QV)
     _peft_task_by_type(peft)
-    done = set()
-    if os.path.exists(a.out):
-        done = {json.loads(x)["id"] for x in open(a.out) if x.strip()}
-    src = dict(tool="torch MemTracker under FakeTensorMode (shared generate_truth.measure, model class per "
-                    "scripts/gen_encoder_truth.py)", torch=torch.__version__,
-               transformers=transformers.__version__, peft=peft.__version__, device="cpu")
-    if a.params_out:
-        _count_params(a.params_out, src, a.only)
-    os.environ["LLMSIZE_TRUTH_DIR"] = a.generator
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from gen_truth_extra import run_cases  # noqa: E402  (one runner for measured cases)
-
-    cases = []
-    for name, cfg in CONFIGS.items():
-        gt.MODELS[name] = dict(cfg)
-        for mode, b, s, new, lo in GRID:
-            w = gt.W(name, mode, b, s, new, lo=gt.lora(name, 16, lo) if lo else None)
-            if a.only in gt.case_id(name, w):
-                cases.append((name, w))
-    run_cases(cases, a.out, src, done)
+    measure_all(a, gt, CONFIGS, GRID, "torch MemTracker under FakeTensorMode (shared generate_truth.measure, model "
+                "class per scripts/gen_encoder_truth.py)", _count_params)
 
 
 def _count_params(path: str, src: dict, only: str) -> None:

@@ -74,6 +74,13 @@ def main() -> None:
     a = ap.parse_args()
     sys.path.insert(0, a.generator)
     import generate_truth as gt  # noqa: E402
+
+    measure_all(a, gt, CONFIGS, GRID, "torch MemTracker under FakeTensorMode (shared generate_truth.measure)",
+                _count_params)
+
+
+def measure_all(a, gt, configs: dict, grid: list, tool: str, count_params) -> None:
+    """Count parameters (with --params-out), then measure every (config, grid point) not yet in --out."""
     import peft
     import torch
     import transformers
@@ -81,18 +88,18 @@ def main() -> None:
     done = set()
     if os.path.exists(a.out):
         done = {json.loads(x)["id"] for x in open(a.out) if x.strip()}
-    src = dict(tool="torch MemTracker under FakeTensorMode (shared generate_truth.measure)", torch=torch.__version__,
-               transformers=transformers.__version__, peft=peft.__version__, device="cpu")
+    src = dict(tool=tool, torch=torch.__version__, transformers=transformers.__version__, peft=peft.__version__,
+               device="cpu")
     if a.params_out:
-        _count_params(a.params_out, src, a.only)
+        count_params(a.params_out, src, a.only)
     os.environ["LLMSIZE_TRUTH_DIR"] = a.generator
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from gen_truth_extra import run_cases  # noqa: E402  (one runner for measured cases)
 
     cases = []
-    for name, cfg in CONFIGS.items():
+    for name, cfg in configs.items():
         gt.MODELS[name] = dict(cfg)
-        for mode, b, s, new, lo in GRID:
+        for mode, b, s, new, lo in grid:
             w = gt.W(name, mode, b, s, new, lo=gt.lora(name, 16, lo) if lo else None)
             if a.only in gt.case_id(name, w):
                 cases.append((name, w))
