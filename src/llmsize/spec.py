@@ -201,6 +201,7 @@ class Traits:
     logits_scale: bool = False  # Granite: logits / logits_scaling (a tensor of the logits' size)
     rope_fp32: bool = False  # OLMo 2/3: cos/sin stay fp32, rotary products fp32, cast back to q's dtype
     rope_interleaved_fp32: bool = False  # Ernie 4.5: interleaved cos/sin per call, fp32 products
+    rope_upcast: bool = False  # ModernBERT: q.float() and k.float() (twice each) into the rotary, cast back
     rope_per_layer_type: bool = False  # OLMo 3: cos/sin tables and inv_freq per layer type (sliding, full)
     rope_cat: bool = False  # q, k reach attention contiguous (b, n, s, d): rotary (or MLA) ends in torch.cat
     q_prescale: bool = False  # OPT: q_proj(h) * scaling as its own tensor

@@ -19,7 +19,7 @@ from llmsize.families._config import Config, common, heads, integer, layer_types
 from llmsize.spec import MLP, Attention, ModelSpec, Norms, Traits
 
 _TRAITS = Traits(family="modernbert", source="hf-modernbert", gguf_arch="modern-bert", encoder=True, embed_norm=True,
-                 mlm_head=True, loss_fp32=False, first_attn_norm=False, rope_per_layer_type=True, memory_replay=False,
+                 mlm_head=True, first_attn_norm=False, rope_per_layer_type=True, rope_upcast=True,
                  leaves=(("attn_qkv", "Wqkv"), ("attn_output", "Wo"), ("ffn_up", "Wi"), ("ffn_down", "Wo"),
                          ("head_transform", "dense")))
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from llmsize.memory.blocks import F32, Cx, cast, dropout, linear, rmsnorm
 from llmsize.memory.mla import mla_projections, rope_half
-from llmsize.memory.rope_fp32 import rope_interleaved_fp32
+from llmsize.memory.rope_fp32 import rope_interleaved_fp32, rope_upcast
 from llmsize.memory.sim import Sim, Tn
 
 def rope(g: Sim, cx: Cx, x: Tn, heads: int, rot_bytes: int) -> Tn:
@@ -105,8 +105,8 @@ def attention(g: Sim, cx: Cx, h: Tn, mask: Tn | None,
         v = linear(g, cx, h, d, nkv * dv, t.leaf("attn_v"), a.qkv_bias)
     if a.qk_norm != "none" and not t.qk_norm_after_rope:
         q, k = _qk_norm(g, cx, q, k)
-    if s.position == "rope" and cx.rope and t.rope_interleaved_fp32:
-        q2, k2 = rope_interleaved_fp32(g, cx, q, k)
+    if s.position == "rope" and cx.rope and (t.rope_interleaved_fp32 or t.rope_upcast):
+        q2, k2 = (rope_upcast if t.rope_upcast else rope_interleaved_fp32)(g, cx, q, k)
         g.drop(q, k)
         q, k = q2, k2
     elif s.position == "rope" and cx.rope:

@@ -41,6 +41,7 @@ class Cx:
     sliding: bool = False  # this layer uses sliding-window attention
     lora_layers: tuple[int, ...] | None = None  # layers carrying adapters (None: all)
     rope: bool = True  # this layer applies rotary (False on NoPE layers)
+    first: bool = False  # layer 0 of a family whose first attention norm is nn.Identity (ModernBERT)
 
     @property
     def T(self) -> int:  # noqa: N802
@@ -238,7 +239,7 @@ def gated_mlp(g: Sim, cx: Cx, x: Tn, f: int, fused: bool, act_name: str, bias: b
     Source: hf-llama"""
     d, T, c = cx.spec.hidden_size, cx.T, cx.c
     if fused:
-        gu = linear(g, cx, x, d, 2 * f, "gate_up_proj", bias)
+        gu = linear(g, cx, x, d, 2 * f, cx.spec.traits.leaf("ffn_up"), bias)
         gate, up = g.view(gu, gu.nb // 2), g.view(gu, gu.nb // 2)
         g.op((gu,), (gate, up))
         g.drop(gu)

@@ -10,7 +10,7 @@ Source: hf-bert
 from __future__ import annotations
 
 from llmsize.memory.attention import attention
-from llmsize.memory.blocks import Cx, act, act_kind, dropout, layernorm, linear
+from llmsize.memory.blocks import F32, Cx, act, act_kind, cast, dropout, layernorm, linear
 from llmsize.memory.sim import Sim, Tn
 
 
@@ -84,6 +84,22 @@ def encoder_embed(g: Sim, cx: Cx) -> tuple[Tn, int, bool]:
     return out, 0, True
 
 
+def normed_embed(g: Sim, cx: Cx) -> tuple[Tn, int, bool]:
+    """ModernBertEmbeddings: drop(norm(tok_embeddings(ids))); the body's mask_kwargs keep x_0 referenced to
+    its end (returns (x_0, 0, True)).
+
+    Source: hf-modernbert"""
+    s = cx.spec
+    d, w, tb = s.hidden_size, cx.w, cx.train_base
+    e = g.new(cx.T * d * w, g.grad)
+    g.op((), (e,), pgrad=s.vocab_size * d * w if tb else 0)
+    ln = layernorm(g, cx, e, d, tb, s.norms.bias)
+    g.drop(e)
+    out = dropout(g, cx, ln, s.embed_dropout)
+    g.drop(ln)
+    return out, 0, True
+
+
 def mlm_head(g: Sim, cx: Cx, x: Tn, mode: str) -> tuple[Tn, Tn | None, int]:
     """BertOnlyMLMHead: LN(act(dense(x))) -> decoder (V, tied) + bias; train: CrossEntropyLoss on the
     logits' dtype (log_softmax T x V x c saved, then nll). The body's output x stays bound
@@ -93,8 +109,14 @@ def mlm_head(g: Sim, cx: Cx, x: Tn, mode: str) -> tuple[Tn, Tn | None, int]:
     Source: hf-bert"""
     s = cx.spec
     d, V, c = s.hidden_size, s.vocab_size, cx.c
-    pre = g.peak
-    y = linear(g, cx, x, d, d, s.traits.leaf("head_transform"), True)
+    if s.norms.final:  # ModernBERT: final_norm inside the body, whose tables and masks die when it returns
+        x2 = layernorm(g, cx, x, d, cx.train_base, s.norms.bias)
+        g.drop(x)
+        x = x2
+        pre, g.peak = g.peak, g.live
+    else:
+        pre = g.peak
+    y = linear(g, cx, x, d, d, s.traits.leaf("head_transform"), s.head_transform_bias)
     a = act(g, y, act_kind(s.mlp.activation))
     g.drop(y)
     ln = layernorm(g, cx, a, d, cx.train_base, s.norms.bias)
@@ -103,8 +125,10 @@ def mlm_head(g: Sim, cx: Cx, x: Tn, mode: str) -> tuple[Tn, Tn | None, int]:
     g.drop(ln)
     if mode != "train":
         return x, logits, pre
-    lsm = g.new(cx.T * V * c, True)
-    g.op((logits,), (lsm,), (lsm,))
+    lg = cast(g, logits, cx.T * V * F32) if s.traits.loss_fp32 else g.view(logits)  # HF loss_function upcasts
+    lsm = g.new(lg.nb, True)
+    g.op((lg,), (lsm,), (lsm,))
+    g.drop(lg)
     loss = g.new(c, True)
     g.op((lsm,), (loss,))
     g.drop(lsm, logits, x)

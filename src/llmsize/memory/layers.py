@@ -187,7 +187,7 @@ def layer(g: Sim, cx: Cx, x: Tn, moe: bool, mask: Tn | None,
         return _parallel_layer(g, cx, x, mask, old)
     res = g.view(x)
     pre = t.norm_placement != "post"  # OLMo 2/3 normalise only the branch outputs
-    h = norm(g, cx, x) if pre else g.view(x)
+    h = norm(g, cx, x) if pre and not cx.first else g.view(x)  # ModernBERT layer 0: attn_norm is nn.Identity
     a, ck, cv = attention(g, cx, h, mask, old)
     keep_h = h if t.keeps_norm_output else None
     if keep_h is None:
@@ -255,7 +255,7 @@ def position_tables(cx: Cx) -> int:
 
     Source: hf-llama"""
     s = cx.spec
-    if s.traits.embed_norm:  # BERT: position ids die inside the embeddings module
+    if s.traits.embed_norm and s.position == "learned":  # BERT: position ids die inside the embeddings module
         return 0
     ids = (cx.T if s.traits.position_ids_per_row else cx.q) * 8
     if s.position != "rope":
@@ -272,11 +272,14 @@ def embed(g: Sim, cx: Cx) -> tuple[Tn, int, bool]:
 
     Source: hf-llama"""
     s = cx.spec
-    if s.traits.embed_norm:  # BERT: word + type + position embeddings, LayerNorm, dropout
+    if s.traits.embed_norm and s.position == "learned":  # BERT: word + type + position embeddings, LayerNorm, dropout
         from llmsize.memory.encoder import encoder_embed
         return encoder_embed(g, cx)
     T, d, w = cx.T, s.hidden_size, cx.w
-    g.new(position_tables(cx))  # kept: the caller counts them as held (inference) or saved (training)
+    g.new(position_tables(cx))
+    if s.traits.embed_norm:  # ModernBERT: dropout(LayerNorm(tok_embeddings(ids))); no positions added
+        from llmsize.memory.encoder import normed_embed
+        return normed_embed(g, cx)  # kept: the caller counts them as held (inference) or saved (training)
     e = g.new(T * s.word_embed_dim * w, g.grad)
     g.op((), (e,), pgrad=s.vocab_size * s.word_embed_dim * w if cx.train_base else 0)
     t = s.traits

@@ -114,20 +114,23 @@ def kinds(spec, cx: Cx) -> tuple[tuple[Cx, bool], ...]:
 def _kinds(cx: Cx) -> tuple[tuple[Cx, bool], ...]:
     spec = cx.spec
     out = []
-    memo: dict[tuple[bool, bool, bool], Cx] = {}
+    memo: dict[tuple[bool, bool, bool, bool], Cx] = {}
     ll = None if cx.lora_layers is None else set(cx.lora_layers)
     for i in range(spec.num_layers):
         sl = spec.layer_type(i) == "sliding"
         lo = ll is None or i in ll
         rp = spec.uses_rope(i) or spec.position != "rope"
-        lcx = memo.get((sl, lo, rp))
+        first = i == 0 and not spec.traits.first_attn_norm
+        lcx = memo.get((sl, lo, rp, first))
         if lcx is None:
             lcx = cx if sl == cx.sliding else replace(cx, sliding=sl)
             if not lo:
                 lcx = replace(lcx, lora=frozenset())
             if not rp:
                 lcx = replace(lcx, rope=False)
-            memo[(sl, lo, rp)] = lcx
+            if first:
+                lcx = replace(lcx, first=True)
+            memo[(sl, lo, rp, first)] = lcx
         out.append((lcx, spec.is_moe_layer(i)))
     return tuple(out)
 
