@@ -8,8 +8,10 @@ side), a GeGLU MLP with one fused Wi (d -> 2f, chunked into input and gate) and 
 MLM head is dense (bias = classifier_bias), activation, LayerNorm, then the decoder tied to the
 embeddings with a bias (decoder_bias). Encoders do not generate.
 
-The memory replay does not model ModernBERT's forward yet (the local/global masks, the per-type rotary
-tables, the head's sparse prediction option): memory commands refuse it and point to `llmsize trace`.
+The memory replay runs the pre-norm layer with these traits (rotary on q.float()/k.float(), cast back;
+layer 0 without attention norm; the embeddings held by the body's mask arguments) and the MLM head with
+the fp32 HF loss over every position (sparse_prediction, which scores masked positions only, is not
+modelled).
 
 Source: hf-modernbert
 """
