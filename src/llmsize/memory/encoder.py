@@ -92,7 +92,8 @@ def normed_embed(g: Sim, cx: Cx) -> tuple[Tn, int, bool]:
     s = cx.spec
     d, w, tb = s.hidden_size, cx.w, cx.train_base
     e = g.new(cx.T * d * w, g.grad)
-    g.op((), (e,), pgrad=s.vocab_size * d * w if tb else 0)
+    g.op((), (e,), pgrad=s.vocab_size * d * w if tb else 0,
+         ptemp=s.vocab_size * d * w if tb and s.tie_word_embeddings else 0)
     ln = layernorm(g, cx, e, d, tb, s.norms.bias)
     g.drop(e)
     out = dropout(g, cx, ln, s.embed_dropout)
@@ -138,11 +139,11 @@ def mlm_head(g: Sim, cx: Cx, x: Tn, mode: str) -> tuple[Tn, Tn | None, int]:
 def embed_backward(cx: Cx) -> int:
     """Peak bytes of the embeddings' backward beyond the gradients already made: the gradient of x_0
     (T d w) through dropout, LayerNorm and the sums, then dense gradients of the position, type and
-    word tables (V d w, plus the sum with the tied decoder's gradient).
+    word tables (V d w, plus the sum with the tied decoder's gradient); ModernBERT: the word table only.
 
     Source: hf-bert"""
     g = Sim(grad=True)
-    out, _, _ = encoder_embed(g, cx)
+    out, _, _ = (encoder_embed if cx.spec.position == "learned" else normed_embed)(g, cx)
     saved = g.saved_bytes()
     g.drop(out)
     peak, _, _ = g.backward(out, saved + out.nb)
