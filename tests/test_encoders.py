@@ -63,7 +63,7 @@ def _spec(mt="bert", **kw):
 
 
 def test_encoders_do_not_generate():
-    with pytest.raises(LlmsizeError, match="encoder .*does not generate"):
+    with pytest.raises(LlmsizeError, match="encoder.*does not generate"):
         estimate(_spec(), Workload(mode="generate", batch=1, seq_len=16, new_tokens=4))
 
 

@@ -26,10 +26,10 @@ def replayable(spec: ModelSpec, mode: str) -> None:
     any memory of a family whose forward is not replayed (T5, ModernBERT), rather than print a wrong
     number."""
     if not spec.traits.memory_replay:
-        raise LlmsizeError(f"{spec.name}: llmsize's memory model does not replay {spec.model_type} yet (parameters "
+        raise LlmsizeError(f"{spec.name}: llmsize's memory model does not replay the {spec.traits.family} family yet (parameters "
                            f"are exact); `llmsize trace {spec.name} --mode {mode}` measures PyTorch's own peak")
     if spec.traits.encoder and mode == "generate":
-        raise LlmsizeError(f"{spec.name} is an encoder ({spec.model_type}): it does not generate and keeps no KV "
+        raise LlmsizeError(f"{spec.name} is an encoder ({spec.traits.family} family): it does not generate and keeps no KV "
                            f"cache; size a forward pass (infer --forward) or training")
 
 

@@ -26,10 +26,10 @@ def infer_workload(spec: ModelSpec, *, batch: int = 1, seq_len: int = 1024, new_
     An encoder (BERT, RoBERTa) does not generate: inference is one forward pass without a KV cache."""
     if spec.traits.encoder:
         if new_tokens is not None or kv_dtype is not None:
-            raise LlmsizeError(f"{spec.name} is an encoder ({spec.model_type}): it does not generate and keeps no KV "
+            raise LlmsizeError(f"{spec.name} is an encoder ({spec.traits.family} family): it does not generate and keeps no KV "
                                f"cache, so --new-tokens/--kv-dtype do not apply; infer sizes its forward pass")
         if runtime != "torch":
-            raise LlmsizeError(f"{spec.name} is an encoder ({spec.model_type}): --runtime {runtime} sizes a "
+            raise LlmsizeError(f"{spec.name} is an encoder ({spec.traits.family} family): --runtime {runtime} sizes a "
                                f"generation server; encoders are sized on the torch runtime (forward pass)")
         forward = True
     if forward:
