@@ -151,6 +151,14 @@ def main() -> None:
     a = ap.parse_args()
     sys.path.insert(0, a.generator)
     import generate_truth as gt  # noqa: E402
+
+    configs = {**CONFIGS, **(PENDING if a.pending else {})}
+    measure_all(a, gt, configs, GRID, "torch MemTracker under FakeTensorMode (shared generate_truth.measure)",
+                lambda path, src, only: _count_params(path, src, only, configs))
+
+
+def measure_all(a, gt, configs: dict, grid: list, tool: str, count_params) -> None:
+    """Count parameters (with --params-out), then measure every (config, grid point) not yet in --out."""
     import peft
     import torch
     import transformers
@@ -158,11 +166,10 @@ def main() -> None:
     done = set()
     if os.path.exists(a.out):
         done = {json.loads(x)["id"] for x in open(a.out) if x.strip()}
-    src = dict(tool="torch MemTracker under FakeTensorMode (shared generate_truth.measure)", torch=torch.__version__,
-               transformers=transformers.__version__, peft=peft.__version__, device="cpu")
-    configs = {**CONFIGS, **(PENDING if a.pending else {})}
+    src = dict(tool=tool, torch=torch.__version__, transformers=transformers.__version__, peft=peft.__version__,
+               device="cpu")
     if a.params_out:
-        _count_params(a.params_out, src, a.only, configs)
+        count_params(a.params_out, src, a.only)
     os.environ["LLMSIZE_TRUTH_DIR"] = a.generator
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from gen_truth_extra import run_cases  # noqa: E402  (one runner for measured cases)
@@ -176,11 +183,12 @@ def main() -> None:
     cases = []
     for name, cfg in configs.items():
         gt.MODELS[name] = dict(cfg)
-        for mode, b, s, new, lo in GRID:
+        for mode, b, s, new, lo in grid:
             w = gt.W(name, mode, b, s, new, lo=gt.lora(name, 16, lo) if lo else None)
             if a.only in gt.case_id(name, w):
                 cases.append((name, w))
     run_cases(cases, a.out, src, done)
+
 
 def _generate_via_trace(gt) -> None:
     """Mamba2ForCausalLM returns its cache as `cache_params`, which the shared generator's decode loop does

@@ -37,8 +37,8 @@ def test_params_json_shape():
 @pytest.mark.parametrize("args, stdin, needle", [
     (["params", "-"], "{not json", "not valid JSON"),
     (["params", "-"], '{"model_type": "llama", "hidden_size": 64}', "lacks"),
-    (["params", "-"], '{"model_type": "bert", "hidden_size": 64}', "is not one llmsize knows"),
-    (["params", "-", "--assume", "lama"], '{"model_type": "bert", "hidden_size": 64}', "did you mean"),
+    (["params", "-"], '{"model_type": "electra", "hidden_size": 64}', "is not one llmsize knows"),
+    (["params", "-", "--assume", "lama"], '{"model_type": "electra", "hidden_size": 64}', "did you mean"),
     (["params", "--hidden", "64", "--layers", "2", "--heads", "8", "--vocab", "10", "--assume", "llama"], None,
      "--assume needs a MODEL"),
     (["params", "-"], '{"model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2, "vocab_size": 10, '
@@ -67,9 +67,9 @@ def test_unknown_model_type_is_an_error_listing_the_known_ones():
     r = run(["params", "-"], UNKNOWN)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "'xlnet' is not one llmsize knows" in r.stderr and "llama" in r.stderr and "--assume" in r.stderr
-    r = run(["train", "-", "--seq-len", "64"], '{"model_type": "bert", "hidden_size": 64, "num_hidden_layers": 2, '
+    r = run(["train", "-", "--seq-len", "64"], '{"model_type": "electra", "hidden_size": 64, "num_hidden_layers": 2, '
             '"vocab_size": 10, "num_attention_heads": 8, "intermediate_size": 8}')
-    assert r.returncode == 2 and "'bert' is not one llmsize knows" in r.stderr
+    assert r.returncode == 2 and "'electra' is not one llmsize knows" in r.stderr
 
 
 def test_assume_reads_an_unknown_type_and_says_so_in_every_output():

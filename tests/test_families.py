@@ -35,7 +35,7 @@ def test_at_least_the_types_measured_are_known():
     assert set(families.READERS) == set(families.TRAITS)
 
 
-@pytest.mark.parametrize("mt", ["bert", "rwkv", "t5", "xlnet"])
+@pytest.mark.parametrize("mt", ["electra", "rwkv", "bart", "xlnet"])
 def test_unknown_types_are_refused_with_the_known_list(mt):
     with pytest.raises(LlmsizeError, match=f"'{mt}' is not one llmsize knows.*llama.*--assume"):
         spec_from_config({"model_type": mt, "hidden_size": 64, "num_hidden_layers": 2, "vocab_size": 10,

@@ -58,6 +58,12 @@ def _group(t: Tensor) -> str:
         return "embeddings"
     if r == "pos_embd":
         return "positional"
+    if r == "token_types":
+        return "token types"
+    if r == "token_embd_norm":
+        return "embedding norm"
+    if r.startswith("head_transform"):
+        return "head"
     if r in ("proj_in", "proj_out"):
         return "embedding projections"
     if r == "output_norm":
@@ -79,7 +85,8 @@ def _group(t: Tensor) -> str:
     return "mlp"
 
 
-_ORDER = ("embeddings", "positional", "embedding projections", "attention", "state-space mixer", "mlp", "router", "experts",
+_ORDER = ("embeddings", "positional", "token types", "embedding norm", "embedding projections", "attention",
+          "state-space mixer", "mlp", "router", "experts",
           "shared experts", "layer norms", "final norm", "head")
 
 
@@ -91,7 +98,11 @@ def _formula(spec: ModelSpec, group: str) -> str:
         "positional": f"(P + {spec.position_offset})·d" if spec.position_offset else "P·d",
         "embedding projections": "2·d·d_e",
         "final norm": norm,
-        "head": "V·d (untied)",
+        "head": "+".join((["d·d + d + " + norm + " (MLM transform)"] if spec.traits.mlm_head else []) +
+                         ([] if spec.tie_word_embeddings else ["V·d (untied)"]) +
+                         (["V (bias)"] if spec.lm_head_bias else [])),
+        "token types": "T_types·d",
+        "embedding norm": norm,
         "layer norms": f"L·{spec.norms.per_layer}·{norm}",
         "router": "L_moe·E·d" + (" + L_moe·E (router bias)" if e and (e.router_bias or e.router_correction_bias)
                                  else ""),
@@ -156,7 +167,10 @@ def count(spec: ModelSpec) -> ParamCount:
                           formula="patch conv + positions + L_v·(4·d_v² + 2·d_v·f_v + biases + 2 norms) + projector",
                           source="hf-siglip"))
     kinds: dict[tuple[str, int], list[int]] = defaultdict(list)
-    for i in range(spec.num_layers):
+    for i in range(spec.num_layers + spec.decoder_layers):
+        if i >= spec.num_layers:  # encoder-decoder: the decoder stack (self + cross attention)
+            kinds[("decoder", per_layer[i])].append(i)
+            continue
         kind = ("moe" if spec.is_moe_layer(i) else "dense") + ("/sliding" if spec.layer_type(i) == "sliding" else "")
         if spec.mixers:
             kind = f"{spec.mixers[i]}/{kind}"

@@ -9,6 +9,17 @@ SOURCES: dict[str, str] = {
                 "(LlamaAttention, LlamaMLP, LlamaRMSNorm).",
     "hf-gpt2": "huggingface/transformers src/transformers/models/gpt2/modeling_gpt2.py (Conv1D c_attn/c_proj/c_fc, "
                "wpe learned positions).",
+    "hf-bert": "huggingface/transformers src/transformers/models/bert/modeling_bert.py, v5.23 (BertEmbeddings "
+               "word + token type + positions, LayerNorm, dropout; post-LN BertSelfOutput/BertOutput; "
+               "BertForMaskedLM: BertLMPredictionHead transform + tied decoder + bias, CrossEntropyLoss).",
+    "hf-t5": "huggingface/transformers src/transformers/models/t5/modeling_t5.py and configuration_t5.py, v5.23 "
+             "(T5Stack encoder/decoder, relative_attention_bias in the first block, T5LayerCrossAttention, "
+             "T5DenseGatedActDense, lm_head tied to shared).",
+    "hf-modernbert": "huggingface/transformers src/transformers/models/modernbert/modeling_modernbert.py, v5.23 "
+                     "(ModernBertEmbeddings norm, Identity attn_norm in layer 0, fused Wqkv/Wi GeGLU, per-type "
+                     "rotary tables, ModernBertPredictionHead, tied decoder with bias).",
+    "hf-roberta": "huggingface/transformers src/transformers/models/roberta/modeling_roberta.py, v5.23 "
+                  "(create_position_ids_from_input_ids: cumsum of non-pad ids + padding_idx; RobertaLMHead).",
     "hf-gpt-neox": "huggingface/transformers src/transformers/models/gpt_neox/modeling_gpt_neox.py "
                    "(fused query_key_value, parallel residual).",
     "hf-opt": "huggingface/transformers src/transformers/models/opt/modeling_opt.py "

@@ -13,7 +13,7 @@ from llmsize.errors import LlmsizeError, check_positive_ints
 
 NormKind = Literal["layernorm", "rmsnorm"]
 QKNorm = Literal["none", "head", "full"]
-Position = Literal["rope", "learned", "alibi", "none"]
+Position = Literal["rope", "learned", "alibi", "none", "relative"]  # relative: T5's bucketed bias
 MLPKind = Literal["gated", "plain"]
 LayerType = Literal["full", "sliding"]
 Mixer = Literal["attention", "ssm", "hybrid"]  # per layer: attention only, state-space/conv only, both in parallel
@@ -234,8 +234,19 @@ class Traits:
     norm_weight_fp32: bool = False  # OLMo RMSNorm: (w * x_fp32).to(dtype), the weight product in fp32
     layernorm_fp32: bool = False  # OLMo 1: layer_norm(x.float()).to(dtype)
     # pre: norm -> branch -> add (Llama); sandwich: norm -> branch -> norm -> add (Gemma 2/3);
-    # post: branch -> norm -> add (OLMo 2/3)
-    norm_placement: Literal["pre", "sandwich", "post"] = "pre"
+    # post: branch -> norm -> add (OLMo 2/3); post_add: branch -> add -> norm (BERT's post-LN)
+    norm_placement: Literal["pre", "sandwich", "post", "post_add"] = "pre"
+    # Encoders (BERT, RoBERTa): bidirectional attention, no KV cache, nothing to generate
+    encoder: bool = False
+    embed_norm: bool = False  # BERT: LayerNorm (and dropout) on the summed word + type + position embeddings
+    mlm_head: bool = False  # BERT: dense d -> d, activation, LayerNorm before the (tied) vocabulary projection
+    loss_fp32: bool = True  # HF loss_function upcasts logits; BERT's CrossEntropyLoss runs in the logits' dtype
+    index_buffers: int = 0  # int64 buffers of max_position_embeddings entries (BERT position_ids, token_type_ids)
+    position_ids_from_tokens: bool = False  # RoBERTa: positions = cumsum(ids != pad) + pad, per row
+    first_attn_norm: bool = True  # ModernBERT: layer 0 has no attention norm (nn.Identity)
+    # False: the memory replay does not model this family's forward; memory commands refuse (exit 2) and
+    # point to `llmsize trace` (T5, ModernBERT); parameters stay exact
+    memory_replay: bool = True
     embed_scale: bool = False  # embeddings * a scalar, rebinding inputs_embeds (Gemma sqrt(d), Granite)
     normalizer_buffer: bool = False  # Gemma keeps sqrt(d) as a bf16 scalar buffer
     residual_scale: bool = False  # Granite: residual + branch * residual_multiplier (a tensor per branch)
@@ -244,13 +255,14 @@ class Traits:
     rope_interleaved_fp32: bool = False  # Ernie 4.5: interleaved cos/sin per call, fp32 products
     rope_float_first: bool = False  # Cohere: q, k cast to fp32 first, rotary on even/odd pairs in fp32
     layernorm_ops_fp32: bool = False  # Cohere: LayerNorm written out in fp32 ops (mean, sub, pow, rsqrt, mul)
+    rope_upcast: bool = False  # ModernBERT: q.float() and k.float() (twice each) into the rotary, cast back
     rope_per_layer_type: bool = False  # OLMo 3: cos/sin tables and inv_freq per layer type (sliding, full)
     # the block program replayed: the decoder of layers.py, memory.alibi_block (bloom, mpt), memory.gptj_block
     layer_code: Literal["decoder", "bloom", "mpt", "gptj"] = "decoder"
     sinusoid_buffers: bool = False  # GPT-J: each attention keeps an fp32 max_pos x d_rot sin/cos buffer
     mask_saved: bool = False  # the attention mask is saved for backward (masked_fill: MPT)
     eager_only: bool = False  # transformers has no SDPA path for the family: its eager code runs (BLOOM)
-    embed_norm: bool = False  # a LayerNorm on the word embeddings (BLOOM's word_embeddings_layernorm)
+    word_embed_norm: bool = False  # a LayerNorm on the word embeddings (BLOOM's word_embeddings_layernorm)
     causal_mask_buffer: bool = False  # GPT-BigCode: a bool n_positions x n_positions buffer (`bias`)
     rope_tables_per_call: bool = False  # GLM-4: cos/sin re-interleaved per layer (1 x q x rot copies, saved)
     rope_cat: bool = False  # q, k reach attention contiguous (b, n, s, d): rotary (or MLA) ends in torch.cat
@@ -297,7 +309,13 @@ class ModelSpec:
     norms: Norms = field(default_factory=Norms)
     position: Position = "rope"
     max_position_embeddings: int = 2048
-    position_offset: int = 0  # OPT stores 2 extra learned positions
+    position_offset: int = 0  # OPT stores 2 extra learned positions; RoBERTa pad_token_id + 1
+    type_vocab_size: int = 0  # BERT token-type (segment) embeddings: rows of that table (0: none)
+    head_transform_bias: bool = True  # the MLM head transform's dense has a bias (ModernBERT classifier_bias)
+    # Encoder-decoder (T5): decoder layers after the num_layers encoder layers, each with cross-attention;
+    # relative_buckets: rows of the relative-position bias (n_heads each) in the first layer of each stack
+    decoder_layers: int = 0
+    relative_buckets: int = 0
     rotary_fraction: float = 1.0
     tie_word_embeddings: bool = False
     lm_head_bias: bool = False
@@ -328,7 +346,9 @@ class ModelSpec:
             "hidden_size": (self.hidden_size, "width"), "num_layers": (self.num_layers, "layers"),
             "vocab_size": (self.vocab_size, "vocab"), "max_position_embeddings": (self.max_position_embeddings, "positions"),
             "sliding_window": (self.sliding_window, "positions"), "embed_dim": (self.embed_dim, "width"),
-            "position_offset": (self.position_offset, "width")}, low=0)
+            "position_offset": (self.position_offset, "width"),
+            "type_vocab_size": (self.type_vocab_size, "vocab"), "decoder_layers": (self.decoder_layers, "layers"),
+            "relative_buckets": (self.relative_buckets, "positions")}, low=0)
         for what, v in (("name", self.name), ("model_type", self.model_type)):
             if not isinstance(v, str):
                 raise LlmsizeError(f"model: {what} must be text, got {v!r:.60}")

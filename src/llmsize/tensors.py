@@ -177,12 +177,26 @@ def ssm_tensors(spec: ModelSpec, i: int) -> Iterator[Tensor]:
 
 
 def layer_tensors(spec: ModelSpec, i: int) -> Iterator[Tensor]:
-    """All weights of decoder layer i, norms included: attention and/or a state-space mixer, then the
-    feed-forward block (none in Mamba-2's layers)."""
-    for k in range(spec.norms.per_layer if spec.norms.affine else 0):
+    """All weights of layer i, norms included: attention and/or a state-space mixer, then the feed-forward
+    block (none in Mamba-2's layers). Encoder-decoders (T5): layers from num_layers on are the decoder's,
+    with a cross-attention block and its norm; the first layer of each stack holds the relative-position
+    bias (buckets x heads)."""
+    dec = i >= spec.num_layers
+    n = (spec.norms.per_layer + dec) if spec.norms.affine else 0
+    if i == 0 and not spec.traits.first_attn_norm:  # ModernBERT: layer 0's attention norm is nn.Identity
+        n -= 1
+    for k in range(n):
         yield from _norm(spec, f"model.layers.{i}.norm{k}", "norm", spec.hidden_size, i)
     if spec.has_attention(i):
         yield from attention_tensors(spec, i)
+    if spec.relative_buckets and i in (0, spec.num_layers):
+        yield Tensor(name=f"model.layers.{i}.self_attn.relative_attention_bias.weight", role="attn_rel_b",
+                     shape=(spec.relative_buckets, spec.attention.num_heads), layer=i)
+    if dec:
+        a, d, p = spec.attention, spec.hidden_size, f"model.layers.{i}.cross_attn"
+        inner = a.num_heads * a.head_dim
+        for role, o, k in (("attn_q", inner, d), ("attn_k", inner, d), ("attn_v", inner, d), ("attn_output", d, inner)):
+            yield from _linear(spec, p, role, o, k, False, i)
     if spec.has_ssm(i):
         yield from ssm_tensors(spec, i)
     if spec.dense_mlp or spec.is_moe_layer(i):
@@ -193,17 +207,31 @@ def outer_tensors(spec: ModelSpec) -> Iterator[Tensor]:
     """Weights outside the decoder stack: embeddings, positions, projections, final norm, head."""
     d, e = spec.hidden_size, spec.word_embed_dim
     yield Tensor(name="model.embed_tokens.weight", role="token_embd", shape=(spec.vocab_size, e))
-    if spec.traits.embed_norm:  # BLOOM's word_embeddings_layernorm
+    if spec.traits.word_embed_norm:  # BLOOM's word_embeddings_layernorm
         yield from _norm(spec, "model.embed_norm", "token_embd_norm", e, None)
     if spec.position == "learned":
         yield Tensor(name="model.embed_positions.weight", role="pos_embd",
                      shape=(spec.max_position_embeddings + spec.position_offset, d))
+    if spec.type_vocab_size:
+        yield Tensor(name="model.embeddings.token_type_embeddings.weight", role="token_types",
+                     shape=(spec.type_vocab_size, d))
+    if spec.traits.embed_norm:
+        yield from _norm(spec, "model.embeddings.LayerNorm", "token_embd_norm", d, None)
     if e != d:
         yield Tensor(name="model.project_in.weight", role="proj_in", shape=(d, e), linear=True, module="project_in")
         yield Tensor(name="model.project_out.weight", role="proj_out", shape=(e, d), linear=True,
                      module="project_out")
     if spec.norms.final and spec.norms.affine:
         yield from _norm(spec, "model.norm", "output_norm", d, None)
+        if spec.decoder_layers:  # encoder-decoder: each stack ends in its own final norm
+            yield from _norm(spec, "model.decoder_norm", "output_norm", d, None)
+    if spec.traits.mlm_head:  # BERT-style prediction head transform: dense d -> d, activation, LayerNorm
+        leaf = spec.traits.leaf("head_transform")
+        yield Tensor(name=f"cls.transform.{leaf}.weight", role="head_transform", shape=(d, d), linear=True,
+                     module=leaf)
+        if spec.head_transform_bias:
+            yield Tensor(name=f"cls.transform.{leaf}.bias", role="head_transform.bias", shape=(d,))
+        yield from _norm(spec, "cls.transform.LayerNorm", "head_transform_norm", d, None)
     if not spec.tie_word_embeddings:
         yield Tensor(name="lm_head.weight", role="output", shape=(spec.vocab_size, e), linear=True, module="lm_head")
     if spec.lm_head_bias:
@@ -214,6 +242,6 @@ def outer_tensors(spec: ModelSpec) -> Iterator[Tensor]:
 def tensors(spec: ModelSpec) -> tuple[Tensor, ...]:
     """Every weight tensor of the language model (vision towers are counted in params.py)."""
     out = list(outer_tensors(spec))
-    for i in range(spec.num_layers):
+    for i in range(spec.num_layers + spec.decoder_layers):
         out.extend(layer_tensors(spec, i))
     return tuple(out)

@@ -153,12 +153,17 @@ def trace(cfg: Mapping[str, Any], wl: Workload, *, folder: Path | None = None,
     train: model.train(); loss = model(input_ids=x, labels=x).loss; backward; optimizer step; zero_grad,
     twice (so optimizer states exist); forward: eval, no_grad, full logits, no cache; generate: eval,
     no_grad, prefill with logits_to_keep=1, then new_tokens - 1 one-token steps on the returned cache.
+    The class is the causal LM; encoder-decoders (T5) run AutoModelForSeq2SeqLM (train: decoder input =
+    labels shifted right, s tokens; forward: decoder over the same s tokens; generate: the encoder once,
+    then new_tokens decoder steps from one start token on its self-attention cache, cross-attention
+    keys/values computed once); encoders (BERT, ModernBERT) run AutoModelForMaskedLM (train: the MLM loss
+    on labels = input_ids; forward: all logits) and do not generate.
 
     Source: pytorch-memtracker"""
     torch, transformers = _imports()
     import warnings
 
-    from torch._subclasses.fake_tensor import FakeTensorMode
+    from torch._subclasses.fake_tensor import DataDependentOutputException, FakeTensorMode
 
     transformers.logging.set_verbosity_error()
     warnings.filterwarnings("ignore", module="transformers")
@@ -171,21 +176,39 @@ def trace(cfg: Mapping[str, Any], wl: Workload, *, folder: Path | None = None,
     conf.use_cache = wl.mode == "generate"
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[wl.weights_dtype]
     t0 = time.perf_counter()
+    kind = _kind(transformers, conf)
+    if kind == "masked" and wl.mode == "generate":
+        raise LlmsizeError(f"{conf.model_type!r} is an encoder: it does not generate; trace --mode forward or train")
+    if kind == "seq2seq" and getattr(conf, "decoder_start_token_id", None) is None:
+        raise LlmsizeError(f"{conf.model_type!r} config lacks decoder_start_token_id, which the decoder needs to "
+                           f"start (T5 checkpoints set 0); add it to config.json")
+    auto = {"causal": transformers.AutoModelForCausalLM, "seq2seq": transformers.AutoModelForSeq2SeqLM,
+            "masked": transformers.AutoModelForMaskedLM}[kind]
     with FakeTensorMode(), _unpacked_inputs(transformers):
+        kw = dict(dtype=dtype, attn_implementation=wl.attn_impl, trust_remote_code=trust_remote_code)
         try:
-            model = transformers.AutoModelForCausalLM.from_config(
-                conf, dtype=dtype, attn_implementation=wl.attn_impl, trust_remote_code=trust_remote_code)
+            try:
+                model = auto.from_config(conf, **kw)
+            except DataDependentOutputException:
+                # an initialiser that reads values (ModernBERT's trunc_normal_) cannot run on fake tensors: build
+                # the same parameters uninitialised, then tie them as post_init would
+                from transformers.initialization import no_init_weights
+
+                with no_init_weights():
+                    model = auto.from_config(conf, **kw)
+                model.tie_weights()
         except (ValueError, KeyError, TypeError) as e:
             msg = str(e).splitlines()[0]
             hint = " (try --attn eager)" if "attention implementation" in msg and wl.attn_impl != "eager" else ""
-            raise LlmsizeError(f"transformers cannot build a causal LM for {conf.model_type!r}: "
+            what = {"causal": "a causal LM", "seq2seq": "a seq2seq LM", "masked": "a masked LM"}[kind]
+            raise LlmsizeError(f"transformers cannot build {what} for {conf.model_type!r}: "
                                f"{msg[:200]}{hint}") from None
         if wl.mode == "train":
             model.config.use_cache = False
             if wl.grad_checkpointing:
                 model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
             if wl.lora is not None:
-                model = _with_lora(torch, model, wl)
+                model = _with_lora(torch, model, wl, kind)
         params = sum(p.numel() for p in model.parameters())
         vocab = getattr(conf, "vocab_size", None) or conf.get_text_config().vocab_size
         x = torch.randint(0, vocab, (wl.batch, wl.seq_len))
@@ -217,8 +240,18 @@ def trace(cfg: Mapping[str, Any], wl: Workload, *, folder: Path | None = None,
             mt.track_external(model)
             with mt, torch.no_grad():
                 if wl.mode == "forward":
-                    out = model(input_ids=x, use_cache=False)
+                    out = model(input_ids=x, use_cache=False, **({"decoder_input_ids": x} if kind == "seq2seq" else {}))
                     del out
+                elif kind == "seq2seq":
+                    enc = model.get_encoder()(input_ids=x)
+                    start = torch.zeros((wl.batch, 1), dtype=torch.long)
+                    out = model(encoder_outputs=enc, decoder_input_ids=start, use_cache=True)
+                    for _ in range(max(0, wl.new_tokens - 1)):
+                        mt.reset_mod_stats()
+                        nxt = out.logits[:, -1:].argmax(-1)
+                        out = model(encoder_outputs=enc, decoder_input_ids=nxt, past_key_values=out.past_key_values,
+                                    use_cache=True)
+                    del out, enc
                 else:
                     out = model(input_ids=x, use_cache=True, logits_to_keep=1)
                     for _ in range(max(0, wl.new_tokens - 1)):
@@ -249,14 +282,28 @@ class _NoHandle:
         pass
 
 
-def _with_lora(torch: Any, model: Any, wl: Workload) -> Any:
+def _kind(transformers: Any, conf: Any) -> str:
+    """causal (decoders), seq2seq (encoder-decoders: T5) or masked (encoders with no causal-LM class)."""
+    from transformers.models.auto import modeling_auto as ma
+
+    mt = getattr(conf, "model_type", None)
+    if getattr(conf, "is_encoder_decoder", False) and mt in ma.MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES:
+        return "seq2seq"
+    # BERT-likes have both classes; their causal one needs is_decoder, a config they are not
+    if mt in ma.MODEL_FOR_MASKED_LM_MAPPING_NAMES and not getattr(conf, "is_decoder", False):
+        return "masked"
+    return "causal"
+
+
+def _with_lora(torch: Any, model: Any, wl: Workload, kind: str = "causal") -> Any:
     try:
         from peft import LoraConfig, get_peft_model
     except ImportError:
         raise LlmsizeError("trace with LoRA needs peft: pip install peft") from None
     assert wl.lora is not None
     tm = wl.lora.target_modules
-    lc = LoraConfig(r=wl.lora.r, lora_alpha=wl.lora.alpha, lora_dropout=0.0, bias="none", task_type="CAUSAL_LM",
+    task = {"causal": "CAUSAL_LM", "seq2seq": "SEQ_2_SEQ_LM", "masked": None}[kind]
+    lc = LoraConfig(r=wl.lora.r, lora_alpha=wl.lora.alpha, lora_dropout=0.0, bias="none", task_type=task,
                     target_modules="all-linear" if tm == ("all-linear",) else list(tm))
     with module_to_on_fake(torch):
         model = get_peft_model(model, lc)

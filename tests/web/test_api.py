@@ -70,7 +70,7 @@ def test_presets_list_sizes_from_the_library(client):
     ({"model": {"config_text": "/etc/passwd"}}, "not valid JSON"),
     ({"model": {"config_text": "[1, 2]"}}, "must be a JSON object"),
     ({"model": {"config": {"model_type": "llama", "hidden_size": 64}}}, "lacks"),
-    ({"model": {"config": {"model_type": "bert"}}}, "is not one llmsize knows"),
+    ({"model": {"config": {"model_type": "electra"}}}, "is not one llmsize knows"),
     ({"model": {"config": {**LLAMA_TINY, "num_hidden_layers": 10**9}}}, "outside 1..10000"),
     ({"model": {"config": {**LLAMA_TINY, "hidden_size": [1]}}}, "must be an integer"),
     ({"model": {"knobs": {"hidden": 0, "layers": 2, "heads": 2, "vocab": 10}}}, "model.knobs.hidden"),

@@ -118,7 +118,7 @@ def infer_cmd(model: Loaded, batch: int, seq_len: int | None, new_tokens: int | 
     w = choose_weights(model, weights)
     dtype = None if w.quantized else w.key
     if seq_len is None:
-        new = 0 if plain_forward else 256 if new_tokens is None else new_tokens
+        new = 0 if plain_forward or model.spec.traits.encoder else 256 if new_tokens is None else new_tokens
         seq_len = default_context(model, 1024, max(new - 1, 0), "--context")
     wl = infer_workload(model.spec, batch=batch, seq_len=seq_len, new_tokens=new_tokens, forward=plain_forward,
                         dtype=dtype, kv_dtype=kv_dtype, attn=attn, runtime=runtime)

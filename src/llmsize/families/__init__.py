@@ -22,6 +22,9 @@ from llmsize.families import cohere  # 14a
 from llmsize.families import bloom  # 14a
 from llmsize.families import mpt  # 14a
 from llmsize.families import gptj  # 14a
+from llmsize.families import bert  # encoders (issue 14c)
+from llmsize.families import t5  # encoder-decoder (issue 14c)
+from llmsize.families import modernbert  # encoder (issue 14c)
 from llmsize.spec import ModelSpec, Traits
 
 Reader = Callable[[Mapping[str, Any], str], ModelSpec]
@@ -41,6 +44,9 @@ for _m in (llama, qwen, olmo2, gemma, mixtral, qwen_moe, deepseek, gpt_oss, phi3
     READERS.update(_m.READERS)
     TRAITS.update(_m.TRAITS)
 for _m in (mamba2, jamba, granitemoehybrid, falcon_h1, lfm2):  # state-space and hybrid models
+    READERS.update(_m.READERS)
+    TRAITS.update(_m.TRAITS)
+for _m in (bert, t5, modernbert):  # encoders and encoder-decoders (issue 14c)
     READERS.update(_m.READERS)
     TRAITS.update(_m.TRAITS)
 assert set(READERS) == set(TRAITS)

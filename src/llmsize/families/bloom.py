@@ -11,7 +11,7 @@ from llmsize.errors import LlmsizeError
 from llmsize.families._config import Config, common, heads, integer, rate
 from llmsize.spec import MLP, Attention, ModelSpec, Norms, Traits
 
-_TRAITS = Traits(family="bloom", source="hf-bloom", gguf_arch="bloom", layer_code="bloom", embed_norm=True,
+_TRAITS = Traits(family="bloom", source="hf-bloom", gguf_arch="bloom", layer_code="bloom", word_embed_norm=True,
                  eager_only=True,
                  leaves=(("attn_qkv", "query_key_value"), ("attn_output", "dense"), ("ffn_up", "dense_h_to_4h"),
                          ("ffn_down", "dense_4h_to_h")))

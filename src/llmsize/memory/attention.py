@@ -17,7 +17,7 @@ from __future__ import annotations
 from llmsize.memory.blocks import F32, Cx, cast, dropout, linear, rmsnorm
 from llmsize.memory.mla import mla_projections, rope_half
 from llmsize.memory.qkv_split import split_qkv
-from llmsize.memory.rope_fp32 import rope_float_first, rope_interleaved_fp32
+from llmsize.memory.rope_fp32 import rope_float_first, rope_interleaved_fp32, rope_upcast
 from llmsize.memory.sim import Sim, Tn
 
 def rope(g: Sim, cx: Cx, x: Tn, heads: int, rot_bytes: int, cs: tuple[Tn, Tn] | None = None) -> Tn:
@@ -106,8 +106,9 @@ def attention(g: Sim, cx: Cx, h: Tn, mask: Tn | None,
         v = linear(g, cx, h, d, nkv * dv, t.leaf("attn_v"), a.qkv_bias)
     if a.qk_norm != "none" and not t.qk_norm_after_rope:
         q, k = _qk_norm(g, cx, q, k)
-    if s.position == "rope" and cx.rope and (t.rope_interleaved_fp32 or t.rope_float_first):
-        q2, k2 = (rope_float_first if t.rope_float_first else rope_interleaved_fp32)(g, cx, q, k)
+    if s.position == "rope" and cx.rope and (t.rope_interleaved_fp32 or t.rope_float_first or t.rope_upcast):
+        fn = rope_float_first if t.rope_float_first else rope_upcast if t.rope_upcast else rope_interleaved_fp32
+        q2, k2 = fn(g, cx, q, k)
         g.drop(q, k)
         q, k = q2, k2
     elif s.position == "rope" and cx.rope:
@@ -218,19 +219,21 @@ def _math(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, kvlen: int, qb: int, p: float, ma
         g.op((v,), (v32,))
     else:
         v32 = cast(g, v, b * kvlen * kh * dv * F32)
-    qs = g.new(q32.nb, True)
+    qs = g.new(q32.nb, q32.rg)
     g.op((q32,), (qs,))
-    ks = g.new(k32.nb, True)
+    ks = g.new(k32.nb, k32.rg)
     g.op((k32,), (ks,))
     kx = _expand(g, ks, b * nh * kvlen * hd * F32)
-    att = g.new(sc, True)
-    g.op((qs, kx), (att,), (qs, kx))
+    att = g.new(sc, q32.rg or k32.rg)
+    g.op((qs, kx), (att,), (qs if kx.rg else None, kx if qs.rg else None))  # matmul saves what the other's grad needs
     g.drop(ks, kx if kx is not ks else None)
-    cm = g.new(ql * kvlen * F32) if fm is None else None  # the causal mask as a float (L x S)
-    att2 = g.new(sc, True)  # the mask add: out of place on fake tensors (as the truth runs), both alive
-    g.op((att,), (att2,))
-    g.drop(att)
-    att = att2
+    cm = None
+    if fm is not None or not cx.spec.traits.encoder:  # bidirectional encoders pass no mask and is_causal=False
+        cm = g.new(ql * kvlen * F32) if fm is None else None  # the causal mask as a float (L x S)
+        att2 = g.new(sc, True)  # the mask add: out of place on fake tensors (as the truth runs), both alive
+        g.op((att,), (att2,))
+        g.drop(att)
+        att = att2
     sm = g.new(sc, True)
     g.op((att,), (sm,), (sm,))
     g.drop(att, cm)

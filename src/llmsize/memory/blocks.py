@@ -42,6 +42,7 @@ class Cx:
     lora_layers: tuple[int, ...] | None = None  # layers carrying adapters (None: all)
     rope: bool = True  # this layer applies rotary (False on NoPE layers)
     mixer: str = "attention"  # this layer's token mixer: attention or ssm (ModelSpec.mixers)
+    first: bool = False  # layer 0 of a family whose first attention norm is nn.Identity (ModernBERT)
 
     @property
     def T(self) -> int:  # noqa: N802

@@ -23,8 +23,21 @@ from llmsize.recurrent import STATE_TERM, recurrent_state, replay_refusal
 from llmsize.spec import ModelSpec
 
 
+def replayable(spec: ModelSpec, mode: str) -> None:
+    """Refuse (LlmsizeError, exit 2) a workload the replay cannot size exactly: generation on an encoder,
+    any memory of a family whose forward is not replayed (T5, ModernBERT), rather than print a wrong
+    number."""
+    if not spec.traits.memory_replay:
+        raise LlmsizeError(f"{spec.name}: llmsize's memory model does not replay the {spec.traits.family} family yet (parameters "
+                           f"are exact); `llmsize trace {spec.name} --mode {mode}` measures PyTorch's own peak")
+    if spec.traits.encoder and mode == "generate":
+        raise LlmsizeError(f"{spec.name} is an encoder ({spec.traits.family} family): it does not generate and keeps no KV "
+                           f"cache; size a forward pass (infer --forward) or training")
+
+
 def context(spec: ModelSpec, wl: Workload) -> Cx:
-    """The shapes and dtypes every region is replayed with."""
+    """The shapes and dtypes every region is replayed with; refuses what the replay does not model."""
+    replayable(spec, wl.mode)
     train = wl.mode == "train"
     lo = wl.lora
     return Cx(spec=spec, b=wl.batch, q=wl.seq_len, kv=wl.seq_len, w=wl.w_bytes, c=wl.c_bytes,
@@ -56,6 +69,7 @@ def estimate(spec: ModelSpec, workload: Workload, *, weights_bytes_override: int
     wl = workload
     if spec.ssm is not None and not (ssm.replayed(spec, wl.mode) or ssm.layered(spec, wl.mode)):
         raise replay_refusal(spec, wl.mode, wl.batch)
+    replayable(spec, wl.mode)
     wt = weights(spec, wl, weights_bytes_override)
     cx = context(spec, wl)
     W = wt.total_bytes + wt.buffers
@@ -116,11 +130,16 @@ def _terms(spec: ModelSpec, wl: Workload, cx: Cx, wt, p: Point, om, deq: int) ->
         "master_weights" if amp else "weights", f"P·{cx.w} (P = {wt.params:,})", "rajbhandari2020")
     add("LoRA adapters (fp32)", wt.adapter_bytes, "weights", "Σ_adapted r·(n_in + n_out)·4", "peft-lora")
     mb = mask_buffer(spec)  # GPT-BigCode's mask and GPT-J's sinusoid buffers ride with the rotary buffers
-    add("rotary inv_freq buffers", wt.buffers, "weights",
-        "2·(d_rot/2)·4" + (f" + {mb:,} (position buffers: causal mask n_pos², sinusoids L·n_pos·d_rot·4)"
-                           if mb else "") + (
-        " + Falcon-H1 mup_vector L_ssm·(2·d_in + 2·G·N + H)·w" if spec.ssm is not None and spec.ssm.mup else ""),
-        "hf-llama")
+    if spec.traits.index_buffers:  # BERT: position_ids and token_type_ids, int64 rows of the position table
+        add("position/token-type id buffers (int64)", wt.buffers, "weights",
+            f"{spec.traits.index_buffers}·P·8 (P = {spec.max_position_embeddings + spec.position_offset})",
+            spec.traits.source)
+    else:
+        add("rotary inv_freq buffers", wt.buffers, "weights",
+            "2·(d_rot/2)·4" + (f" + {mb:,} (position buffers: causal mask n_pos², sinusoids L·n_pos·d_rot·4)"
+                               if mb else "") + (
+            " + Falcon-H1 mup_vector L_ssm·(2·d_in + 2·G·N + H)·w" if spec.ssm is not None and spec.ssm.mup else ""),
+            "hf-llama")
     assert wb == base + wt.adapter_bytes + wt.buffers or wb == 0
     if om is not None:
         add(f"optimizer states ({wl.opt})", p.parts.get("optimizer", 0), "optimizer", om.formula, om.source)

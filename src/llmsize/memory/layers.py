@@ -207,6 +207,9 @@ def layer(g: Sim, cx: Cx, x: Tn, moe: bool, mask: Tn | None,
         return mpt_layer(g, cx, x, mask, old)
     if t.layer_code == "gptj":
         return gptj_layer(g, cx, x, mask, old)
+    if t.norm_placement == "post_add":  # BERT's post-LN encoder layer
+        from llmsize.memory.encoder import encoder_layer
+        return encoder_layer(g, cx, x, mask)
     if s.parallel_residual:
         return _parallel_layer(g, cx, x, mask, old)
     if cx.mixer == "hybrid":  # Falcon-H1: attention and a Mamba-2 mixer in parallel (states stay live)
@@ -215,7 +218,7 @@ def layer(g: Sim, cx: Cx, x: Tn, moe: bool, mask: Tn | None,
         return hybrid_layer(g, cx, x, mask, old, norm, mlp, _add)[:3]
     res = g.view(x)
     pre = t.norm_placement != "post"  # OLMo 2/3 normalise only the branch outputs
-    h = norm(g, cx, x) if pre else g.view(x)
+    h = norm(g, cx, x) if pre and not cx.first else g.view(x)  # ModernBERT layer 0: attn_norm is nn.Identity
     if cx.mixer == "ssm":  # its conv and SSM state stay live (the cache); run_layer counts them
         a, ck, cv = ssm_mixer(g, cx, h)[0], None, None
     else:
@@ -298,6 +301,8 @@ def position_tables(cx: Cx) -> int:
 
     Source: hf-llama"""
     s = cx.spec
+    if s.traits.embed_norm and s.position == "learned":  # BERT: position ids die inside the embeddings module
+        return 0
     ids = (cx.T if s.traits.position_ids_per_row else cx.q) * 8
     # ALiBi models make no position ids
     if s.position == "alibi" and s.traits.layer_code == "mpt":  # MPT: n_h x 1 x max_seq_len, fp32
@@ -318,8 +323,14 @@ def embed(g: Sim, cx: Cx) -> tuple[Tn, int, bool]:
 
     Source: hf-llama"""
     s = cx.spec
+    if s.traits.embed_norm and s.position == "learned":  # BERT: word + type + position embeddings, LayerNorm, dropout
+        from llmsize.memory.encoder import encoder_embed
+        return encoder_embed(g, cx)
     T, d, w = cx.T, s.hidden_size, cx.w
-    g.new(position_tables(cx))  # kept: the caller counts them as held (inference) or saved (training)
+    g.new(position_tables(cx))
+    if s.traits.embed_norm:  # ModernBERT: dropout(LayerNorm(tok_embeddings(ids))); no positions added
+        from llmsize.memory.encoder import normed_embed
+        return normed_embed(g, cx)  # kept: the caller counts them as held (inference) or saved (training)
     e = g.new(T * s.word_embed_dim * w, g.grad)
     g.op((), (e,), pgrad=s.vocab_size * s.word_embed_dim * w if cx.train_base else 0)
     t = s.traits
@@ -336,7 +347,7 @@ def embed(g: Sim, cx: Cx) -> tuple[Tn, int, bool]:
         x2 = dropout(g, cx, x, s.embed_dropout)
         g.drop(x)
         return x2, e.nb + pos.nb, False
-    if t.embed_norm:  # BLOOM: word_embeddings_layernorm; inputs_embeds stays bound in the body
+    if t.word_embed_norm:  # BLOOM: word_embeddings_layernorm; inputs_embeds stays bound in the body
         x = layernorm(g, cx, e, s.word_embed_dim, cx.train_base, s.norms.bias)
         if e.st.saved:  # saved by the norm in training: counted once, with the saved activations
             g.drop(e)
@@ -359,6 +370,9 @@ def head(g: Sim, cx: Cx, x: Tn, mode: str) -> tuple[Tn, Tn | None, int]:
 
     Source: hf-loss"""
     s = cx.spec
+    if s.traits.mlm_head:  # BERT: prediction-head transform, tied decoder + bias, CrossEntropyLoss
+        from llmsize.memory.encoder import mlm_head
+        return mlm_head(g, cx, x, mode)
     d, V = s.hidden_size, s.vocab_size
     hN = norm(g, cx, x) if s.norms.final else g.view(x)
     g.drop(x)

@@ -121,14 +121,15 @@ def kinds(spec, cx: Cx) -> tuple[tuple[Cx, bool], ...]:
 def _kinds(cx: Cx) -> tuple[tuple[Cx, bool], ...]:
     spec = cx.spec
     out = []
-    memo: dict[tuple[bool, bool, bool, str], Cx] = {}
+    memo: dict[tuple[bool, bool, bool, str, bool], Cx] = {}
     ll = None if cx.lora_layers is None else set(cx.lora_layers)
     for i in range(spec.num_layers):
         sl = spec.layer_type(i) == "sliding"
         lo = ll is None or i in ll
         rp = spec.uses_rope(i) or spec.position != "rope"
         mx = spec.mixers[i] if spec.mixers else "attention"
-        lcx = memo.get((sl, lo, rp, mx))
+        first = i == 0 and not spec.traits.first_attn_norm
+        lcx = memo.get((sl, lo, rp, mx, first))
         if lcx is None:
             lcx = cx if sl == cx.sliding else replace(cx, sliding=sl)
             if not lo:
@@ -137,7 +138,9 @@ def _kinds(cx: Cx) -> tuple[tuple[Cx, bool], ...]:
                 lcx = replace(lcx, rope=False)
             if mx != "attention":
                 lcx = replace(lcx, mixer=mx)
-            memo[(sl, lo, rp, mx)] = lcx
+            if first:
+                lcx = replace(lcx, first=True)
+            memo[(sl, lo, rp, mx, first)] = lcx
         out.append((lcx, spec.is_moe_layer(i)))
     return tuple(out)
 

@@ -22,7 +22,16 @@ def default_dtype(spec: ModelSpec) -> str:
 def infer_workload(spec: ModelSpec, *, batch: int = 1, seq_len: int = 1024, new_tokens: int | None = None,
                    forward: bool = False, dtype: str | None = None, kv_dtype: str | None = None,
                    attn: str = "sdpa", runtime: str = "torch") -> Workload:
-    """The Workload of `llmsize infer` and its options (new_tokens: 256 when generating and not given)."""
+    """The Workload of `llmsize infer` and its options (new_tokens: 256 when generating and not given).
+    An encoder (BERT, RoBERTa) does not generate: inference is one forward pass without a KV cache."""
+    if spec.traits.encoder:
+        if new_tokens is not None or kv_dtype is not None:
+            raise LlmsizeError(f"{spec.name} is an encoder ({spec.traits.family} family): it does not generate and keeps no KV "
+                               f"cache, so --new-tokens/--kv-dtype do not apply; infer sizes its forward pass")
+        if runtime != "torch":
+            raise LlmsizeError(f"{spec.name} is an encoder ({spec.traits.family} family): --runtime {runtime} sizes a "
+                               f"generation server; encoders are sized on the torch runtime (forward pass)")
+        forward = True
     if forward:
         if new_tokens is not None:
             raise LlmsizeError("--new-tokens applies to generation, not --forward (which generates nothing)")

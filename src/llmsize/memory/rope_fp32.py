@@ -81,3 +81,42 @@ def rope_float_first(g: Sim, cx: Cx, q: Tn, k: Tn) -> tuple[Tn, Tn]:
     k2 = cast(g, out[1], nk * xb)
     g.drop(*out, qf, kf)
     return q2, k2
+
+
+def _upcast_one(g: Sim, x: Tn, n: int) -> Tn:
+    xf = g.new(n * F32, x.rg)  # x.float()
+    g.op((x,), (xf,))
+    t1 = g.new(n * F32, x.rg)  # * cos
+    g.op((xf,), (t1,))
+    g.drop(xf)
+    xf2 = g.new(n * F32, x.rg)  # rotate_half(x.float()): a second fp32 copy
+    g.op((x,), (xf2,))
+    neg = g.new(n // 2 * F32, x.rg)  # -x2
+    g.op((xf2,), (neg,))
+    rh = g.new(n * F32, x.rg)  # cat((-x2, x1))
+    g.op((neg, xf2), (rh,))
+    g.drop(neg, xf2)
+    t2 = g.new(n * F32, x.rg)  # * sin
+    g.op((rh,), (t2,))
+    g.drop(rh)
+    e = g.new(n * F32, x.rg)
+    g.op((t1, t2), (e,))
+    g.drop(t1, t2)
+    return e
+
+
+def rope_upcast(g: Sim, cx: Cx, q: Tn, k: Tn) -> tuple[Tn, Tn]:
+    """ModernBERT's apply_rotary_pos_emb: (q.float() * cos) + (rotate_half(q.float()) * sin), the same for
+    k (cos, sin in the weights' dtype), both cast back to q's dtype on return.
+
+    Source: hf-modernbert"""
+    a, T = cx.spec.attention, cx.T
+    nq, nk = T * a.num_heads * a.head_dim, T * a.num_kv_heads * a.head_dim
+    xb = q.nb // nq
+    qe = _upcast_one(g, q, nq)
+    ke = _upcast_one(g, k, nk)
+    q2 = cast(g, qe, nq * xb)
+    g.drop(qe)
+    k2 = cast(g, ke, nk * xb)
+    g.drop(ke)
+    return q2, k2

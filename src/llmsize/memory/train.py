@@ -114,7 +114,10 @@ def train_points(spec: ModelSpec, cx: Cx, *, W: int, M: int, G_total: int, G_pre
     if best[0] >= 0:
         pts.append(Point("backward", {**fixed, "gradients": best[2], "activations": best[3]},
                          f"layer {best[1]} backward", best[4]))
-    if cx.train_base:  # dense embedding gradient; a tied weight sums it with the head's into a new tensor
+    if cx.train_base and spec.traits.embed_norm:  # BERT: LayerNorm, then position, type and word tables
+        from llmsize.memory.encoder import embed_backward
+        pts.append(Point("backward", {**fixed, "gradients": g}, "embedding backward", embed_backward(cx)))
+    elif cx.train_base:  # dense embedding gradient; a tied weight sums it with the head's into a new tensor
         emb = spec.vocab_size * spec.word_embed_dim * cx.w
         pts.append(Point("backward", {**fixed, "gradients": g}, "embedding backward",
                          X + (2 * emb if tied else emb)))

@@ -136,7 +136,10 @@ def _weights(spec: ModelSpec, lora: LoRA | None, mode: str, w: int, override: in
     p, n_t, largest, linear_params, largest_lin = _stats(spec)
     base = p * w if override is None else override
     # rotary tables + persistent weight buffers (DeepSeek-V3's router correction bias, in the weights' dtype)
-    buffers = rope_buffers(spec) + count(spec).buffers * w + mup_buffers(spec, w) + mask_buffer(spec)
+    # BERT's position_ids / token_type_ids: int64 rows of the position table
+    table = spec.max_position_embeddings + spec.position_offset
+    buffers = (rope_buffers(spec) + count(spec).buffers * w + mup_buffers(spec, w) + mask_buffer(spec)
+               + spec.traits.index_buffers * table * 8)
     if lora is not None:
         targets = lora.resolve(spec)
         layers = None if lora.layers is None else set(lora.layers)
