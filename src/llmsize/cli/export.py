@@ -5,6 +5,7 @@ from typing import Any
 
 import click
 
+from llmsize.cli.present import echo_err
 from llmsize.errors import LlmsizeError
 
 ENGINES = ["vllm", "llamacpp", "deepspeed", "fsdp", "torchrun", "megatron", "torchtitan"]
@@ -123,13 +124,13 @@ def export_cmd(engine: str, model_name: str, **kw: Any) -> None:
         chosen = None
         if kw["gpu_name"] and engine != "llamacpp":
             if kw["force"]:
-                click.echo(f"export: --force: {layout.label()} written without a memory check", err=True)
+                echo_err(f"export: --force: {layout.label()} written without a memory check")
             else:
                 chosen = check_given(engine, spec, job, kw["gpu_name"], layout)
     if chosen is not None:
         mem = f", {chosen.memory_per_gpu / 2**30:,.1f} GiB per GPU" if chosen.memory_per_gpu else ""
         of = f" of {chosen.budget / 2**30:,.1f} GiB" if chosen.budget else ""
-        click.echo(f"export: {chosen.note}{mem}{of}", err=True)
+        echo_err(f"export: {chosen.note}{mem}{of}")
     from llmsize.export.planned import grad_accum_for
 
     train = isinstance(job, TrainJob)
@@ -177,8 +178,8 @@ def _fit_ngl(model_name: str, spec: Any, layout: Any, kw: dict[str, Any], job: A
                      context=kw["max_model_len"] or job.context, slots=kw["max_num_seqs"] or job.concurrency,
                      kv_type=kv)
     s = rep["split"]
-    click.echo(f"export: -ngl {rep['ngl']} of {rep['layers']} fits {rep['gpu']} ({rep['verdict']}; "
-               f"{s['gpu_total'] / 2**30:,.1f} GiB on the GPU, {s['host_total'] / 2**30:,.1f} GiB on the host)", err=True)
+    echo_err(f"export: -ngl {rep['ngl']} of {rep['layers']} fits {rep['gpu']} ({rep['verdict']}; "
+             f"{s['gpu_total'] / 2**30:,.1f} GiB on the GPU, {s['host_total'] / 2**30:,.1f} GiB on the host)")
     return int(rep["ngl"])
 
 
