@@ -152,6 +152,12 @@ def layout_options(f: Callable[..., Any]) -> Callable[..., Any]:
 _hours, _usd = fmt_duration, fmt_money
 
 
+def _lay(label: str) -> str:
+    """' TP2' after a GPU count ('' for one plain GPU, which the count already says)."""
+    text = layout_label(label)
+    return "" if text == "1 GPU" else f" {text}"
+
+
 @click.command("plan")
 @model_options
 @job_options
@@ -186,7 +192,7 @@ def plan_cmd(model: Loaded, job: Any, prices: dict[str, float], gpu_names: tuple
     c.print(table("Feasible, best first", cols, rows))
     rej = rep["rejected"]
     if rej["counts"]:
-        rows = [(k, n, "; ".join(f"{e['gpu']} ×{e['gpus']} {e['layout']}: {e['reason']}"
+        rows = [(k, n, "; ".join(f"{e['gpu']} ×{e['gpus']}{_lay(e['layout'])}: {e['reason']}"
                                  for e in rej["examples"].get(k, [])[:2])) for k, n in rej["counts"].items()]
         c.print(table("Rejected", ["why", ("setups", "right"), "for example"], rows))
 

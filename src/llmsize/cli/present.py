@@ -57,6 +57,14 @@ def fmt_short(n: float) -> str:
     return f"{n:,.0f}" if float(n).is_integer() else f"{n:,.2f}"
 
 
+def fmt_flops(x: float) -> str:
+    """5.88 × 10²¹ FLOPs, not 5.88e+21; below 10^15 a short count (51.5T)."""
+    if x < 1e15:
+        return fmt_short(x)
+    mant, exp = f"{x:.2e}".split("e")
+    return f"{mant} × 10{str(int(exp)).translate(str.maketrans('0123456789-', '⁰¹²³⁴⁵⁶⁷⁸⁹⁻'))}"
+
+
 def fmt_money(x: float | None) -> str:
     """$0.79, $13.77, $1,234, $15,606, $1.2M, $3.4B; '-' when there is no price."""
     if x is None:
