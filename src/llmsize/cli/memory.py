@@ -9,6 +9,7 @@ import click
 from llmsize.cli.common import (check_context, console, default_context, emit_json, fmt_bytes, json_option,
                                 long_context_option, model_header, model_options, table, units_option)
 from llmsize.cli.layout import train_layout_options
+from llmsize.cli.present import closed_form_lines
 from llmsize.errors import LlmsizeError
 from llmsize.load import Loaded
 
@@ -21,7 +22,7 @@ def _report(model: Loaded, wl: Any, gpu_name: str | None, runtime: str, as_json:
     from llmsize.memory.report import memory_result, result_dict
 
     spec = model.spec
-    r = memory_result(spec, wl, gpu_name, runtime, weights)
+    r = memory_result(spec, wl, gpu_name, runtime, weights, closed_forms=True)
     if as_json:
         emit_json(result_dict(spec, r))
         return
@@ -37,6 +38,7 @@ def _report(model: Loaded, wl: Any, gpu_name: str | None, runtime: str, as_json:
              t.source) for t in est.terms]
     c.print(table("Live at the peak", ["term", ("bytes", "right"), ("share", "right"), "category", "formula",
                                         "source"], rows))
+    closed_form_lines(c, est.terms)
     c.print(table("Peak of each phase", ["phase", ("bytes", "right")],
                   [(k + (" ◀ peak" if k == est.peak_phase else ""), fmt_bytes(v, units))
                    for k, v in est.phases.items()]))

@@ -229,15 +229,17 @@ class FitTable:
         from rich.text import Text
 
         if self.detail:
-            numbered = self._with_number(keep)
+            num = self._with_number(keep)
             for compact in (False, True):
-                w = numbered._fit(list(range(len(keep) + 1)), width, compact)
+                w = num._fit(list(range(len(keep) + 1)), width, compact)
                 if w is not None:
-                    yield numbered._table(list(range(len(keep) + 1)), w, compact)
+                    yield num._table(list(range(len(keep) + 1)), w, compact)
+                    notes = []
                     for k, r in enumerate(self.rows, 1):
                         bits = [(self.columns[i][0], r[i]) for i in self.detail if i < len(r) and r[i] not in ("", "-")]
                         if bits:
-                            yield Text(f"[{k}] {bits[0][1]}" + "".join(f" ({n}: {b})" for n, b in bits[1:]))
+                            notes.append((f"[{k}]", bits[0][1] + "".join(f" ({n}: {b})" for n, b in bits[1:])))
+                    yield _numbered(notes)
                     return
         else:
             for compact in (False, True):
@@ -269,6 +271,46 @@ class FitTable:
         for r in self.rows:
             t.add_row(*(Text(r[i] if i < len(r) else "") for i in cols))  # plain text: names are user input
         return t
+
+
+def _numbered(items: Sequence[tuple[str, str]]) -> Any:
+    """Numbered notes whose wrapped lines stay indented under their text: [1] text..."""
+    from rich.table import Table
+    from rich.text import Text
+
+    g = Table.grid(padding=(0, 1))
+    g.add_column(no_wrap=True)
+    g.add_column(overflow="fold")
+    for k, text in items:
+        g.add_row(Text(k), Text(text))
+    return g
+
+
+def closed_form_lines(c: Any, terms: Sequence[Any]) -> None:
+    """Each term's closed form, numbered as the table's rows: the symbols, then the numbers substituted
+    (plain arithmetic that evaluates to the term's bytes), and a layer's saved activations."""
+    from rich.text import Text
+
+    from llmsize.memory.symbolic import symbol_order
+
+    forms = [(k, t) for k, t in enumerate(terms, 1) if getattr(t, "closed_form", None) is not None]
+    if not forms:
+        return
+    values: dict[str, int] = {}
+    for _, t in forms:
+        values.update(t.closed_form.values)
+    c.print(Text("Closed forms, the replay's polynomial (" +
+                 ", ".join(f"{k} = {values[k]}" for k in sorted(values, key=symbol_order)) + ")", style="bold"))
+    items: list[tuple[str, str]] = []
+    for k, t in forms:
+        cf = t.closed_form
+        text = f"{t.name} = {cf.symbolic}"
+        if cf.numbers != cf.symbolic:
+            text += f" = {cf.numbers}"
+        items.append((f"[{k}]", text + ("" if cf.symbolic == str(t.bytes) else f" = {t.bytes:,}") + " B"))
+        for kind, symb, nums, nb in cf.per_layer:
+            items.append(("", f"one {kind}: {symb} = {nums} = {nb:,} B"))
+    c.print(_numbered(items))
 
 
 def table(title: str | None, columns: Sequence[str | tuple[str, str]], rows: Iterable[Sequence[Any]],
