@@ -86,8 +86,8 @@ def _substitute(expr: str, vals: dict[str, int]) -> str:
 
 def test_activations_of_a_llama_layer_read_as_korthikanti_writes_them():
     """sbh(34 + 5as/h) is Korthikanti et al.'s per-layer count for GPT with eager attention and dropout;
-    llmsize's Llama layer (SDPA, no dropout, SwiGLU, GQA) in bf16: per token 2·n_h·d_h + 2·n_kv·d_h + 16·d
-    + 8·f bytes of saved tensors, plus fp32 logsumexp and rotary bookkeeping."""
+    llmsize's Llama layer (SDPA, no dropout, SwiGLU, GQA) in bf16 is docs/memory.md's hand derivation,
+    16Td + 8T + 4T·n_h·d_h + 4T·n_kv·d_h + 4b·n_h·s + 8Tf, here computed by the replay itself."""
     from llmsize.load import load
     from llmsize.memory.report import train_workload
 
@@ -97,8 +97,8 @@ def test_activations_of_a_llama_layer_read_as_korthikanti_writes_them():
     act = next(cf for t, cf in zip(est.terms, closed_forms(spec, wl, est)) if t.name == "saved activations")
     (kind, symb, nums, nb), = act.per_layer
     assert kind == "layer" and nb == 222_576_640
-    assert symb == "b·s·(2·n_h·d_h + 2·n_kv·d_h + 16·d + 8·f + 132·n_h + 128·n_kv + 8)"
-    assert nums == "1·2048·(2·32·64 + 2·8·64 + 16·2048 + 8·8192 + 132·32 + 128·8 + 8)"
+    assert symb == "b·s·(4·n_h·d_h + 4·n_kv·d_h + 16·d + 8·f + 4·n_h + 8)"
+    assert nums == "1·2048·(4·32·64 + 4·8·64 + 16·2048 + 8·8192 + 4·32 + 8)"
 
 
 def test_symbolic_ints_are_the_numbers():

@@ -134,15 +134,19 @@ def terminal_width() -> int | None:
     return shutil.get_terminal_size().columns if sys.stderr.isatty() else None
 
 
-def echo_err(msg: str) -> None:
-    """A message for stderr, wrapped at the terminal's width (continuation lines indented)."""
+def wrap(msg: str, width: int | None) -> str:
+    """`msg` wrapped at `width` (continuation lines indented); as it is when width is None."""
     import textwrap
 
+    return msg if width is None else textwrap.fill(msg, width=width, subsequent_indent="  ",
+                                                   break_long_words=False, break_on_hyphens=False)
+
+
+def echo_err(msg: str) -> None:
+    """A message for stderr, wrapped at the terminal's width."""
     import click
 
-    width = terminal_width()
-    click.echo(msg if width is None else textwrap.fill(msg, width=width, subsequent_indent="  ",
-                                                      break_long_words=False, break_on_hyphens=False), err=True)
+    click.echo(wrap(msg, terminal_width()), err=True)
 
 
 # ---------------------------------------------------------------- tables that fit the terminal
