@@ -76,7 +76,11 @@ def test_very_narrow_table_stacks_rows():
     lines = _render(table(None, ["GPU", ("memory", "right"), ("usable", "right"), ("$/GPU-h", "right")],
                           [("V100-SXM2-16GB", "16.00 GiB", "15.84 GiB", "$0.79"), ("T4", "16 GiB", "14 GiB", "$0.53")]),
                     30)
-    assert lines[:5] == ["V100-SXM2-16GB", "    memory: 16.00 GiB", "    usable: 15.84 GiB", "    $/GPU-h: $0.79", "T4"]
+    assert [x.rstrip() for x in lines[:5]] == ["V100-SXM2-16GB", "   memory: 16.00 GiB;", "   usable: 15.84 GiB;",
+                                               "   $/GPU-h: $0.79", "T4"]
+    from llmsize.cli.present import _packed
+
+    assert [str(t) for t in _packed(["a: 1", "b: 2", "c: 3"], 14)] == ["   a: 1; b: 2;", "   c: 3"]
 
 
 def test_constant_columns_are_said_once_when_space_is_short():

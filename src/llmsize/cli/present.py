@@ -251,11 +251,10 @@ class FitTable:
                 if w is not None:
                     yield self._table(cols, w, compact)
                     return
-        for r in self.rows:  # stacked: one block per row
+        for r in self.rows:  # stacked: one block per row, its values as `column: value` pairs
             yield Text(r[cols[0]] if r else "", style="bold")
-            for i in cols[1:]:
-                if i < len(r) and r[i] != "":
-                    yield Text(f"    {self.columns[i][0] or '-'}: {r[i]}")
+            pairs = [f"{self.columns[i][0] or '-'}: {r[i]}" for i in cols[1:] if i < len(r) and r[i] != ""]
+            yield from _packed(pairs, width)
 
     def _with_number(self, keep: list[int]) -> FitTable:
         return FitTable(None, [("#", "right"), *(self.columns[i] for i in keep)],
@@ -275,6 +274,24 @@ class FitTable:
         for r in self.rows:
             t.add_row(*(Text(r[i] if i < len(r) else "") for i in cols))  # plain text: names are user input
         return t
+
+
+def _packed(pairs: list[str], width: int, indent: str = "   ") -> Any:
+    """`a: 1; b: 2; ...` lines of at most `width`, breaking between pairs (inside one only when it is
+    longer than a line by itself)."""
+    from rich.cells import cell_len
+    from rich.text import Text
+
+    line = ""
+    for p in pairs:
+        cand = f"{line}; {p}" if line else p
+        if line and cell_len(indent + cand) > width:
+            yield Text(indent + line + ";")
+            line = p
+        else:
+            line = cand
+    if line:
+        yield _numbered([(indent[:-1], line)]) if cell_len(indent + line) > width else Text(indent + line)
 
 
 def _numbered(items: Sequence[tuple[str, str]]) -> Any:
