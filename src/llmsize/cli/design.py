@@ -156,7 +156,7 @@ def design_cmd(**kw: Any) -> None:
         host = [x["host_bytes"] for x in offl]
         span = _b(min(host), units) + ("" if min(host) == max(host) else f"-{_b(max(host), units)}")
         slow = max(x["offload_slowdown"] or 1.0 for x in offl)
-        c.print(f"With CPU offload ({o['layout']}) the planner fits {len(offl)} of them on {o['gpus']} {s['gpu']} "
+        c.print(f"With CPU offload ({layout_label(o['layout'])}) the planner fits {len(offl)} of them on {o['gpus']} {s['gpu']} "
                 f"with {span} of host memory per node (of {_b(o['host_memory_bytes'], units)}), each step up to "
                 f"{slow:.2f}× its GPU compute (PCIe transfers and the host's optimizer step); the table above "
                 f"keeps the model in GPU memory", markup=False)

@@ -269,7 +269,7 @@ def _offload_line(o: dict[str, Any]) -> str:
 def _setup_line(r: dict[str, Any]) -> str:
     """'16 × H100-SXM DP16 ZeRO-3 opt->cpu, 564 of 2,048 GiB host memory per node, 10,417 tokens/s (offload: 1.00×
     the step time)'."""
-    out = f"{r['gpus']} × {r['gpu']} {layout_label(r['layout'])}"
+    out = f"{r['gpus']} × {r['gpu']}{_lay(r['layout'])}"
     if r.get("host_bytes_per_node"):
         out += (f", {r['host_bytes_per_node'] / 2**30:,.0f} of {r['host_memory_bytes'] / 2**30:,.0f} GiB host memory "
                 f"per node")

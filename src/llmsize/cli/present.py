@@ -106,11 +106,11 @@ def fmt_rate(v: float) -> str:
 
 
 def fmt_big(v: float) -> str:
-    """51.5 G, 5.15e22: FLOP counts."""
+    """51.5 G, 5.15 × 10²²: FLOP counts."""
     for div, s in ((1e12, "T"), (1e9, "G"), (1e6, "M")):
         if 1 <= v / div < 1000:
             return f"{v / div:.3g} {s}"
-    return f"{v:.3g}"
+    return fmt_flops(v) if v >= 1e15 else f"{v:.3g}"
 
 
 def layout_label(label: str, replicas: int | None = None) -> str:

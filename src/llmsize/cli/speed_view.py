@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmsize.cli.present import fmt_big, fmt_bytes, fmt_duration, fmt_rate, layout_label  # noqa: F401  (re-exported)
+from llmsize.cli.present import fmt_big, fmt_bytes, fmt_duration, fmt_flops, fmt_rate, layout_label  # noqa: F401  (re-exported)
 
 
 def _eff(e: dict[str, Any]) -> str:
@@ -32,7 +32,7 @@ def speed_lines(rep: dict[str, Any], units: str = "iec") -> list[str]:
         return out
     out = [f"{head}, training {fmt_big(rep['seconds'] * rep['tokens_per_s'])} tokens",
            f"  model FLOPs per token: {fmt_big(rep['flops_per_token'])} (hardware, with recomputation: "
-           f"{fmt_big(rep['hardware_flops_per_token'])}); whole run {rep['total_flops']:.3g}",
+           f"{fmt_big(rep['hardware_flops_per_token'])}); whole run {fmt_flops(rep['total_flops'])} FLOPs",
            f"  throughput: {fmt_rate(rep['tokens_per_s'])} tokens/s, MFU {100 * rep['mfu']:.1f}%; efficiency "
            f"{_eff(rep['efficiency'])}, compute path {rep['compute_path']}",
            f"  step: {fmt_duration(rep['step_s'])} over {rep['micro_batches']:,} micro-batches; pipeline bubble "
