@@ -54,17 +54,6 @@ def _symbolic(spec: ModelSpec, wl: Workload) -> tuple[ModelSpec, Workload, dict[
     return sp, w, vals
 
 
-def _clear_caches() -> None:
-    """The replay's caches key on values, which a symbolic run shares with the plain one."""
-    from llmsize import params, tensors
-    from llmsize.memory import regions, weights
-
-    for mod in (regions, weights, params, tensors):
-        for f in vars(mod).values():
-            if callable(f) and hasattr(f, "cache_clear") and getattr(f, "__module__", "") == mod.__name__:
-                f.cache_clear()
-
-
 def closed_forms(spec: ModelSpec, wl: Workload, est: MemoryEstimate, **estimate_kw: Any) -> list[ClosedForm | None]:
     """The closed form of each of `est`'s terms (None where the symbolic replay does not reproduce the
     term exactly, which the tests rule out for the calibrated families).
@@ -72,13 +61,9 @@ def closed_forms(spec: ModelSpec, wl: Workload, est: MemoryEstimate, **estimate_
     Source: korthikanti2022"""
     from llmsize.memory.estimate import estimate
 
-    sp, w, vals = _symbolic(spec, wl)
-    _clear_caches()
-    try:
-        sest = estimate(sp, w, **estimate_kw)
-        layers = _per_layer(sp, w, vals)
-    finally:
-        _clear_caches()
+    sp, w, vals = _symbolic(spec, wl)  # hashed apart from `spec`: the replay's caches keep both (Sym.__hash__)
+    sest = estimate(sp, w, **estimate_kw)
+    layers = _per_layer(sp, w, vals)
     if [t.name for t in sest.terms] != [t.name for t in est.terms]:
         return [None] * len(est.terms)
     out: list[ClosedForm | None] = []

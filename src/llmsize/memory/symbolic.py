@@ -107,6 +107,11 @@ class Sym(int):
     def __repr__(self) -> str:
         return int.__repr__(self)
 
+    def __hash__(self) -> int:
+        # Equal to its number, but hashed with its polynomial: a cache keyed on a symbolic spec or shape
+        # keeps its own entries, so the plain replay's caches never hand back (or receive) a symbolic run's
+        return hash((int(self), frozenset(self.poly.items())))
+
 
 def sym(value: int | None, name: str) -> Any:
     """`value` as the symbol `name` (None and 0 stay as they are: absent dimensions)."""

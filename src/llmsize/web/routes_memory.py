@@ -109,7 +109,7 @@ def memory_json(loaded: Any, wl: Any, gpu_name: str | None, runtime: str, weight
     """What `llmsize infer/train --json` prints."""
     from llmsize.memory.report import memory_result, result_dict
 
-    return result_dict(loaded.spec, memory_result(loaded.spec, wl, gpu_name, runtime, weights))
+    return result_dict(loaded.spec, memory_result(loaded.spec, wl, gpu_name, runtime, weights, closed_forms=True))
 
 
 @router.post("/infer", summary="Peak inference memory as terms; with a GPU, whether it fits (`llmsize infer --json`)")
