@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import render_script
+from script_render import render_script
 
 ROOT = Path(__file__).resolve().parent.parent
 

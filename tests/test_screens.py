@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import render_script
+from script_render import render_script
 
 ROOT = Path(__file__).resolve().parent.parent
 
