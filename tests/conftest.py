@@ -25,4 +25,3 @@ def load_jsonl(name: str) -> list[dict]:
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     return DATA
-
