@@ -122,8 +122,20 @@ def test_every_command_reads_at_80_columns(args):
     args = [str(root / a) if a.startswith("tests/") else a for a in args]
     r = CliRunner().invoke(cli, args, env={"COLUMNS": "80"}, catch_exceptions=False)
     assert r.exit_code == 0, r.output
-    text = r.stdout + r.stderr
-    long = [x for x in text.splitlines() if len(x) > 80]
+    text = r.stdout + r.stderr  # stderr is wrapped only at a terminal (tests/test_present.py::test_notes_wrap)
+    long = [x for x in r.stdout.splitlines() if len(x) > 80]
     assert not long, long
     assert "…" not in text, [x for x in text.splitlines() if "…" in x]
     assert "{'" not in r.stdout and not re.search(r"\bDP1\b", r.stdout) and "e+" not in r.stdout
+
+
+def test_notes_wrap_at_a_terminal_and_stay_whole_in_a_pipe(monkeypatch, capsys):
+    from llmsize.cli import present
+
+    msg = "export: planner's best deepspeed layout on 8 x H100-SXM: DP8 ZeRO-3, 26.8 GiB per GPU of 78.7 GiB"
+    present.echo_err(msg)  # pytest's capture is not a terminal: one line, as a grep expects
+    assert capsys.readouterr().err == msg + "\n"
+    monkeypatch.setattr(present, "terminal_width", lambda: 80)
+    present.echo_err(msg)
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2 and all(len(x) <= 80 for x in lines) and lines[1].startswith("  ")

@@ -122,15 +122,11 @@ def layout_label(label: str, replicas: int | None = None) -> str:
 
 
 def terminal_width() -> int | None:
-    """COLUMNS when set, else the terminal's width when stderr is one; None for a pipe (no wrapping, so
-    tools that grep a line find it whole)."""
-    import os
+    """The terminal's width (COLUMNS when set) when stderr is a terminal; None for a pipe or file, so a
+    tool that greps a note finds it on one line."""
     import shutil
     import sys
 
-    cols = os.environ.get("COLUMNS", "")
-    if cols.isdigit() and int(cols) > 0:
-        return int(cols)
     return shutil.get_terminal_size().columns if sys.stderr.isatty() else None
 
 
