@@ -66,8 +66,10 @@ def main(argv: list[str] | None = None) -> None:
     NOTES.clear()
     try:
         rv = cli.main(args=argv, prog_name="llmsize", standalone_mode=False)
+        from llmsize.cli.present import echo_err
+
         for n in NOTES:
-            click.echo(f"note: {n}", err=True)
+            echo_err(f"note: {n}")
     except LlmsizeError as e:
         _fail(str(e))
     except click.exceptions.NoArgsIsHelpError as e:

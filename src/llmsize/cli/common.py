@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import click
 
 from llmsize.errors import LlmsizeError
+from llmsize.cli.present import fmt_bytes, fmt_count, table  # noqa: F401  (the presenter's helpers, re-exported)
 from llmsize.load import Loaded, apply_knobs, from_knobs, load
 
 _KNOB_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
@@ -91,25 +92,6 @@ units_option = click.option("--units", type=click.Choice(["iec", "si"]), default
                             help="iec: GiB (2^30 bytes); si: GB (10^9 bytes).")
 
 
-def fmt_bytes(n: int | float, units: str = "iec") -> str:
-    """14.96 GiB / 16.06 GB; small values in MiB/MB or bytes."""
-    base, names = (1024.0, ("B", "KiB", "MiB", "GiB", "TiB", "PiB")) if units == "iec" else \
-        (1000.0, ("B", "kB", "MB", "GB", "TB", "PB"))
-    v, i = float(n), 0
-    while abs(v) >= base and i < len(names) - 1:
-        v /= base
-        i += 1
-    return f"{int(v)} {names[i]}" if i == 0 else f"{v:,.2f} {names[i]}"
-
-
-def fmt_count(n: int) -> str:
-    """1,234,567 (exact) with a short form: 8.03B."""
-    for div, s in ((10**12, "T"), (10**9, "B"), (10**6, "M"), (10**3, "K")):
-        if abs(n) >= div:
-            return f"{n:,} ({n / div:.2f}{s})"
-    return f"{n:,}"
-
-
 def emit_json(obj: Any) -> None:
     """Print `obj` as strict JSON: a NaN or infinity anywhere (an overflowed result) is an input error."""
     from llmsize.bounds import finite_result
@@ -129,22 +111,6 @@ def console() -> Any:
     from rich.console import Console
 
     return Console(highlight=False, soft_wrap=False)
-
-
-def table(title: str | None, columns: Sequence[str | tuple[str, str]], rows: Iterable[Sequence[Any]],
-          *, caption: str | None = None) -> Any:
-    """A rich Table; columns as names or (name, justify)."""
-    from rich.table import Table
-
-    t = Table(title=title, caption=caption, title_justify="left", caption_justify="left")
-    for c in columns:
-        name, justify = (c, "left") if isinstance(c, str) else c
-        t.add_column(name, justify=justify)  # type: ignore[arg-type]
-    from rich.markup import escape
-
-    for r in rows:
-        t.add_row(*(escape(str(x)) for x in r))
-    return t
 
 
 def model_header(model: Loaded) -> str:

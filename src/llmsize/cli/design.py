@@ -10,6 +10,7 @@ import click
 
 from llmsize.cli.common import (console, emit_json, fmt_bytes, fmt_count, json_option, model_header, model_options,
                                 table, units_option)
+from llmsize.cli.present import fmt_days, fmt_flops, fmt_money, layout_label
 from llmsize.design.units import parse_quantity, short
 from llmsize.errors import LlmsizeError
 from llmsize.load import Loaded
@@ -55,14 +56,7 @@ def _f(v: float | None, fmt: str = "{:,.0f}") -> str:
     return "-" if v is None else fmt.format(v)
 
 
-def _days(v: float | None) -> str:
-    return "-" if v is None else f"{v:.2f}" if v < 10 else f"{v:,.0f}"
-
-
-def _usd(v: float | None) -> str:
-    if v is None:
-        return "-"
-    return f"${v / 1e6:,.2f}M" if v >= 1e6 else f"${v:,.0f}"
+_days, _usd = fmt_days, fmt_money
 
 
 # -- design ----------------------------------------------------------------------------------------
@@ -120,7 +114,7 @@ def design_cmd(**kw: Any) -> None:
         return
     c, b = console(), rep["budget"]
     c.print(f"[bold]Budget[/bold]: {fmt_count(b['params'])} parameters, {short(b['tokens'])} tokens "
-            f"({b['tokens_per_param']:,.1f} per parameter), {b['flops']:.3g} FLOPs (C = 6ND)"
+            f"({b['tokens_per_param']:,.1f} per parameter), {fmt_flops(b['flops'])} FLOPs (C = 6ND)"
             + (f"  [{b['note']}]" if b["note"] else ""))
     ref = rep["reference_aspect"]
     c.print(f"d/L of successful models this size: {ref['d_over_L']:.0f} ({', '.join(ref['models'])})")
@@ -135,7 +129,7 @@ def design_cmd(**kw: Any) -> None:
         training.append((tag, short(r["train_flops_per_token"]), _b(r["train_peak_bytes"], units),
                          _f(r["gpu_hours"]), _days(r["train_days"]), _usd(r["train_cost_usd"])))
         p = r["train_plan"] or {}
-        setups.append((tag, _f(p.get("gpus")), p.get("layout", "-"), _b(p.get("memory_per_gpu_bytes"), units),
+        setups.append((tag, _f(p.get("gpus")), layout_label(p["layout"]) if p.get("layout") else "-", _b(p.get("memory_per_gpu_bytes"), units),
                        _days(p.get("days")), _usd(p.get("usd"))))
     s = rep["setting"]
     c.print(table(f"Candidates (* recommended), vocabulary {rep['padded_vocab']:,}",
@@ -144,13 +138,13 @@ def design_cmd(**kw: Any) -> None:
     c.print(table(f"Serving: {s['dtype']}, {s['context']:,}-token context, batch {s['batch']}, one {s['gpu']}",
                   ["shape", ("KV/token", "right"), ("weights", "right"), ("peak memory", "right"),
                    ("FLOPs/token", "right"), ("decode tok/s", "right")], serving))
-    c.print(table(f"Training on {short(b['tokens'])} tokens (days on {s['train_gpus']:,} {s['gpu']})",
+    c.print(table(f"Training on {short(b['tokens'])} tokens (time on {s['train_gpus']:,} {s['gpu']})",
                   ["shape", ("FLOPs/token", "right"), ("peak, 1 device", "right"), ("GPU-hours", "right"),
-                   ("days", "right"), ("cost", "right")], training,
+                   ("time", "right"), ("cost", "right")], training,
                   caption="peak, 1 device: the whole model before sharding (fp32 master + bf16 autocast, AdamW, "
                           "checkpointing); FLOPs: 6N + attention at the MFU, no recomputation"))
     c.print(table(f"Fewest {s['gpu']} to train each (the planner's search, no CPU offload)",
-                  ["shape", ("GPUs", "right"), "layout", ("memory/GPU", "right"), ("days", "right"),
+                  ["shape", ("GPUs", "right"), "layout", ("memory/GPU", "right"), ("time", "right"),
                    ("cost", "right")], setups,
                   caption="the planner's training search ranked by GPU count (`llmsize fit --train --find gpus`); "
                           "it also counts the recomputed forward (8N + attention) at the MFU, so its cost is ~4/3 "
@@ -162,7 +156,7 @@ def design_cmd(**kw: Any) -> None:
         host = [x["host_bytes"] for x in offl]
         span = _b(min(host), units) + ("" if min(host) == max(host) else f"-{_b(max(host), units)}")
         slow = max(x["offload_slowdown"] or 1.0 for x in offl)
-        c.print(f"With CPU offload ({o['layout']}) the planner fits {len(offl)} of them on {o['gpus']} {s['gpu']} "
+        c.print(f"With CPU offload ({layout_label(o['layout'])}) the planner fits {len(offl)} of them on {o['gpus']} {s['gpu']} "
                 f"with {span} of host memory per node (of {_b(o['host_memory_bytes'], units)}), each step up to "
                 f"{slow:.2f}× its GPU compute (PCIe transfers and the host's optimizer step); the table above "
                 f"keeps the model in GPU memory", markup=False)
@@ -216,7 +210,7 @@ def scaling_cmd(compute: int | None, params: int | None, tokens: int | None, inf
     c, f = console(), rep["fit"]
     c.print(f"L(N, D) = {f['E']} + {f['A']}/N^{f['alpha']} + {f['B']}/D^{f['beta']}  ({f['where']})", markup=False)
     if "allocations" in rep:
-        c.print(f"Budget {rep['compute']:.3g} FLOPs; Kaplan L(C) = {rep['kaplan_loss_at_compute']:.4f}")
+        c.print(f"Budget {fmt_flops(rep['compute'])} FLOPs; Kaplan L(C) = {rep['kaplan_loss_at_compute']:.4f}")
         _print_allocations(c, rep["allocations"], losses=True)
     if "optimal_tokens" in rep:
         o = rep["optimal_tokens"]
@@ -297,9 +291,9 @@ _ROWS: tuple[tuple[str, str, Callable[[Any, str], str]], ...] = (
 _PLAN_ROWS: tuple[tuple[str, str, Callable[[Any, str], str]], ...] = (
     ("train_peak_bytes", "training peak, 1 device", _b),
     ("plan_gpus", "fewest GPUs to train (planner)", lambda v, u: _f(v)),
-    ("plan_layout", "  layout", lambda v, u: v or "-"),
+    ("plan_layout", "  layout", lambda v, u: layout_label(v) if v else "-"),
     ("plan_memory", "  memory per GPU", _b),
-    ("plan_days", "  training days on them", lambda v, u: _days(v)),
+    ("plan_days", "  training time on them", lambda v, u: _days(v)),
     ("plan_cost", "  training cost on them", lambda v, u: _usd(v)),
 )
 

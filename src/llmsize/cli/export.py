@@ -5,6 +5,7 @@ from typing import Any
 
 import click
 
+from llmsize.cli.present import echo_err
 from llmsize.errors import LlmsizeError
 
 ENGINES = ["vllm", "llamacpp", "deepspeed", "fsdp", "torchrun", "megatron", "torchtitan"]
@@ -79,7 +80,7 @@ def export_cmd(engine: str, model_name: str, **kw: Any) -> None:
 
     out = run_export(engine, model_name, **kw)
     for n in out.notes:
-        click.echo(f"export: {n}", err=True)
+        echo_err(f"export: {n}")
     click.echo(out.text)
 
 

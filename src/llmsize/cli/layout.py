@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from llmsize.cli.common import console, fmt_bytes, table
+from llmsize.cli.present import layout_label
 from llmsize.errors import LlmsizeError
 
 _TRAIN_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
@@ -109,7 +110,7 @@ def print_per_gpu(mem: Any, units: str) -> None:
     at = f" ({mem.where})" if mem.where and mem.where != mem.phase else ""
     where = f" during [bold]{mem.phase}[/bold]{at}, rank {mem.rank}" if mem.phase else \
         f" (placed by parameter fractions; pipeline stage {mem.stage})"
-    c.print(f"Per GPU, {lay.gpus} GPUs, {lay.label()}: [bold]{fmt_bytes(mem.peak_bytes, units)}[/bold] "
+    c.print(f"Per GPU, {lay.gpus} GPUs, {layout_label(lay.label())}: [bold]{fmt_bytes(mem.peak_bytes, units)}[/bold] "
             f"({mem.peak_bytes:,} B){where}")
     c.print(table("Live on one GPU at its peak", ["term", ("bytes", "right"), "formula", "source"],
                   [(t.name, fmt_bytes(t.value, units), t.formula, t.source) for t in mem.terms]))

@@ -9,6 +9,7 @@ import click
 from llmsize.cli.common import (check_context, console, default_context, emit_json, fmt_bytes, json_option,
                                 long_context_option, model_header, model_options, table, units_option)
 from llmsize.cli.layout import train_layout_options
+from llmsize.cli.present import closed_form_lines
 from llmsize.errors import LlmsizeError
 from llmsize.load import Loaded
 
@@ -22,7 +23,8 @@ def _report(model: Loaded, wl: Any, gpu_name: str | None, runtime: str, as_json:
 
     spec = model.spec
     gguf = model.checkpoint.path if model.origin == "gguf" and model.checkpoint is not None else None
-    r = memory_result(spec, wl, gpu_name, runtime, weights, gguf_path=gguf if runtime == "llamacpp" else None)
+    r = memory_result(spec, wl, gpu_name, runtime, weights, gguf_path=gguf if runtime == "llamacpp" else None,
+                      closed_forms=True)
     if as_json:
         emit_json(result_dict(spec, r))
         return
@@ -38,6 +40,7 @@ def _report(model: Loaded, wl: Any, gpu_name: str | None, runtime: str, as_json:
              t.source) for t in est.terms]
     c.print(table("Live at the peak", ["term", ("bytes", "right"), ("share", "right"), "category", "formula",
                                         "source"], rows))
+    closed_form_lines(c, est.terms)
     c.print(table("Peak of each phase", ["phase", ("bytes", "right")],
                   [(k + (" ◀ peak" if k == est.peak_phase else ""), fmt_bytes(v, units))
                    for k, v in est.phases.items()]))

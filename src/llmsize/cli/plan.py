@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from llmsize.cli.common import console, emit_json, fmt_bytes, json_option, model_options, table, units_option
+from llmsize.cli.present import fmt_days, fmt_duration, fmt_money, layout_label
 from llmsize.errors import LlmsizeError
 from llmsize.load import Loaded
 
@@ -158,14 +159,13 @@ def layout_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _hours(s: float | None) -> str:
-    if s is None:
-        return "-"
-    return f"{s / 86400:,.1f} d" if s >= 86400 else f"{s / 3600:,.1f} h" if s >= 3600 else f"{s:,.2f} s"
+_hours, _usd = fmt_duration, fmt_money
 
 
-def _usd(v: float | None) -> str:
-    return "-" if v is None else f"${v:,.2f}" if v >= 1 else f"${v:.4f}"
+def _lay(label: str) -> str:
+    """' TP2' after a GPU count ('' for one plain GPU, which the count already says)."""
+    text = layout_label(label)
+    return "" if text == "1 GPU" else f" {text}"
 
 
 @click.command("plan")
@@ -196,13 +196,13 @@ def plan_cmd(model: Loaded, job: Any, prices: dict[str, float], gpu_names: tuple
     serve = rep["mode"] == "serve"
     cols = ["GPU", ("GPUs", "right"), "layout", "precision", ("mem/GPU", "right"), ("headroom", "right"),
             ("tokens/s", "right"), ("TTFT" if serve else "time", "right"), ("$/1M out" if serve else "cost", "right")]
-    rows = [(r["gpu"], r["gpus"], r["layout"], r["precision"], fmt_bytes(r["memory_per_gpu_bytes"], units),
+    rows = [(r["gpu"], r["gpus"], layout_label(r["layout"]), r["precision"], fmt_bytes(r["memory_per_gpu_bytes"], units),
              fmt_bytes(r["headroom_bytes"], units), f"{r['tokens_per_s']:,.0f}" if r["tokens_per_s"] else "-",
              _hours(r["seconds"]), _usd(r["usd"])) for r in rep["setups"]]
     c.print(table("Feasible, best first", cols, rows))
     rej = rep["rejected"]
     if rej["counts"]:
-        rows = [(k, n, "; ".join(f"{e['gpu']} ×{e['gpus']} {e['layout']}: {e['reason']}"
+        rows = [(k, n, "; ".join(f"{e['gpu']} ×{e['gpus']}{_lay(e['layout'])}: {e['reason']}"
                                  for e in rej["examples"].get(k, [])[:2])) for k, n in rej["counts"].items()]
         c.print(table("Rejected", ["why", ("setups", "right"), "for example"], rows))
 
@@ -237,7 +237,7 @@ def fit_cmd(model: Loaded, job: Any, prices: dict[str, float], layout: Any, gpu_
         emit_json(rep)
         return
     c = console()
-    c.print(f"[bold]{rep['model']}[/bold] on {rep['gpu']} ({rep['layout']}), {rep['mode']}")
+    c.print(f"[bold]{rep['model']}[/bold] on {rep['gpu']} ({layout_label(rep['layout'])}), {rep['mode']}")
     for k, v in rep.items():
         if k in ("model", "gpu", "layout", "mode"):
             continue
@@ -279,7 +279,7 @@ def _offload_line(o: dict[str, Any]) -> str:
 def _setup_line(r: dict[str, Any]) -> str:
     """'16 × H100-SXM DP16 ZeRO-3 opt->cpu, 564 of 2,048 GiB host memory per node, 10,417 tokens/s (offload: 1.00×
     the step time)'."""
-    out = f"{r['gpus']} × {r['gpu']} {r['layout']}"
+    out = f"{r['gpus']} × {r['gpu']}{_lay(r['layout'])}"
     if r.get("host_bytes_per_node"):
         out += (f", {r['host_bytes_per_node'] / 2**30:,.0f} of {r['host_memory_bytes'] / 2**30:,.0f} GiB host memory "
                 f"per node")
@@ -288,8 +288,6 @@ def _setup_line(r: dict[str, Any]) -> str:
     if r.get("offload_slowdown"):
         out += f" (offload: step {r['offload_slowdown']:.2f}× its GPU compute)"
     if r.get("ttft_s") is not None:
-        from llmsize.cli.speed_view import fmt_duration
-
         out += f", first token in {fmt_duration(r['ttft_s'])}"
     elif r.get("seconds"):
         out += f", {_hours(r['seconds'])} to train"
@@ -339,7 +337,7 @@ def cost_cmd(model: Loaded, job: Any, prices: dict[str, float], gpu_names: tuple
     serve = rep["mode"] == "serve"
     cols = ["GPU", ("GPUs", "right"), ("$/GPU-h", "right")] + (
         ["layout", ("out tok/s", "right"), ("$/1M in", "right"), ("$/1M out", "right")] if serve else
-        [("days", "right"), ("GPU-hours", "right"), ("cost", "right")])
+        ["layout", ("time", "right"), ("GPU-hours", "right"), ("cost", "right")])
     rows = []
     for r in rep["rows"]:
         head = [r["gpu"], r["gpus"], _usd(r["usd_per_gpu_hour"])]
@@ -348,10 +346,10 @@ def cost_cmd(model: Loaded, job: Any, prices: dict[str, float], gpu_names: tuple
         elif serve:
             if r.get("used_gpus", r["gpus"]) < r["gpus"]:
                 head[1] = f"{r['used_gpus']} of {r['gpus']}"
-            rows.append(head + [r["layout"], f"{r['output_tokens_per_s']:,.0f}", _usd(r["usd_per_1m_input"]),
+            rows.append(head + [layout_label(r["layout"], r.get("replicas")), f"{r['output_tokens_per_s']:,.0f}", _usd(r["usd_per_1m_input"]),
                                 _usd(r["usd_per_1m_output"])])
         else:
-            rows.append(head + [f"{r['days']:,.1f}", f"{r['gpu_hours']:,.0f}", _usd(r["usd"])])
+            rows.append(head + [layout_label(r["layout"]), fmt_days(r["days"]), f"{r['gpu_hours']:,.0f}", _usd(r["usd"])])
     console().print(table(f"{rep['model']}: {rep['mode']} cost", cols, rows))
 
 

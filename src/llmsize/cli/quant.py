@@ -9,6 +9,7 @@ import click
 
 from llmsize.cli.common import (check_context, console, emit_json, fmt_bytes, json_option, long_context_option,
                                 model_header, model_options, table, units_option)
+from llmsize.cli.present import fmt_size
 from llmsize.errors import LlmsizeError
 from llmsize.load import Loaded
 
@@ -119,14 +120,14 @@ def _print_report(model: Loaded, rep: Any, units: str, file_info: dict[str, Any]
     cols += [("quality", "right")]
     rows = []
     for r in rep.rows:
-        row = [r.format + (" !" if r.below_floor else ""), fmt_bytes(r.weight_bytes, units),
-               f"{r.bits_per_weight:.2f}", fmt_bytes(r.total_bytes, units)]
+        row = [r.format + (" !" if r.below_floor else ""), fmt_size(r.weight_bytes, units),
+               f"{r.bits_per_weight:.2f}", fmt_size(r.total_bytes, units)]
         if rep.gpu:
             row += ["yes" if r.fits else "no", "-" if r.max_context is None else f"{r.max_context:,}",
                     "-" if r.decode_tokens_per_s is None else f"{r.decode_tokens_per_s:,.0f}"]
-        row.append(f"{r.quality.value:+.3g} {r.quality.metric}" if r.quality else "-")
+        row.append(f"{r.quality.value:+.2g} {r.quality.metric}" if r.quality else "-")
         rows.append(row)
-    c.print(_narrow_table(cols, rows))
+    c.print(table(None, cols, rows))
     refs = sorted({(r.quality.metric, r.quality.reference, r.quality.source) for r in rep.rows if r.quality})
     for metric, ref, src in refs:
         what = "perplexity increase" if metric == "ppl" else "accuracy points lost"
@@ -154,21 +155,6 @@ def _print_report(model: Loaded, rep: Any, units: str, file_info: dict[str, Any]
                 + (f"; predicted for {file_info['predicted_format']}: {file_info['predicted_bytes']:,} "
                    f"({'exact' if file_info['predicted_bytes'] == file_info['bytes'] else 'differs'})"
                    if file_info.get("predicted_bytes") is not None else ""))
-
-
-def _narrow_table(cols: list[Any], rows: list[list[str]]) -> Any:
-    """A borderless table whose cells never wrap (fits 80 columns for the planner)."""
-    from rich import box
-    from rich.markup import escape
-    from rich.table import Table
-
-    t = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True, show_edge=False)
-    for col in cols:
-        name, justify = (col, "left") if isinstance(col, str) else col
-        t.add_column(name, justify=justify, no_wrap=True)
-    for r in rows:
-        t.add_row(*(escape(str(x)) for x in r))
-    return t
 
 
 def _print_plan(plan: Any, units: str, show_tensors: bool) -> None:

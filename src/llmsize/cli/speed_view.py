@@ -4,32 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmsize.cli.common import fmt_bytes
-
-
-def fmt_duration(s: float | None) -> str:
-    """850 ms, 12.3 s, 4.5 min, 3.2 h, 12.5 days, 4.1 years."""
-    if s is None:
-        return "-"
-    for limit, div, unit in ((1, 1e-3, "ms"), (120, 1, "s"), (7200, 60, "min"), (3 * 86400, 3600, "h"),
-                             (730 * 86400, 86400, "days")):
-        if s < limit:
-            v = s / div
-            return f"{v:,.3g} {unit}" if v < 100 else f"{v:,.0f} {unit}"
-    return f"{s / (365.25 * 86400):,.1f} years"
-
-
-def fmt_rate(v: float) -> str:
-    """1,234 / 12.3 / 0.123: three significant digits below 1,000, thousands separators above."""
-    return f"{v:,.0f}" if v >= 1000 else f"{v:.3g}"
-
-
-def fmt_big(v: float) -> str:
-    """51.5 G, 5.15e22: FLOP counts."""
-    for div, s in ((1e12, "T"), (1e9, "G"), (1e6, "M")):
-        if 1 <= v / div < 1000:
-            return f"{v / div:.3g} {s}"
-    return f"{v:.3g}"
+from llmsize.cli.present import fmt_big, fmt_bytes, fmt_duration, fmt_flops, fmt_rate, layout_label  # noqa: F401  (re-exported)
 
 
 def _eff(e: dict[str, Any]) -> str:
@@ -38,7 +13,7 @@ def _eff(e: dict[str, Any]) -> str:
 
 def speed_lines(rep: dict[str, Any], units: str = "iec") -> list[str]:
     """The speed report as lines of text, each labelled."""
-    head = f"{rep['model']} on {rep['gpus']} × {rep['gpu']} ({rep['layout']})"
+    head = f"{rep['model']} on {rep['gpus']} × {rep['gpu']} ({layout_label(rep['layout'])})"
     if rep["mode"] == "serve":
         r = rep["replicas"]
         out = [f"{head}, serving with {rep['engine']}, {r} replica{'s' if r != 1 else ''}",
@@ -57,7 +32,7 @@ def speed_lines(rep: dict[str, Any], units: str = "iec") -> list[str]:
         return out
     out = [f"{head}, training {fmt_big(rep['seconds'] * rep['tokens_per_s'])} tokens",
            f"  model FLOPs per token: {fmt_big(rep['flops_per_token'])} (hardware, with recomputation: "
-           f"{fmt_big(rep['hardware_flops_per_token'])}); whole run {rep['total_flops']:.3g}",
+           f"{fmt_big(rep['hardware_flops_per_token'])}); whole run {fmt_flops(rep['total_flops'])} FLOPs",
            f"  throughput: {fmt_rate(rep['tokens_per_s'])} tokens/s, MFU {100 * rep['mfu']:.1f}%; efficiency "
            f"{_eff(rep['efficiency'])}, compute path {rep['compute_path']}",
            f"  step: {fmt_duration(rep['step_s'])} over {rep['micro_batches']:,} micro-batches; pipeline bubble "

@@ -27,6 +27,7 @@ def rope(g: Sim, cx: Cx, x: Tn, heads: int, rot_bytes: int, cs: tuple[Tn, Tn] | 
     Source: hf-llama"""
     a, T = cx.spec.attention, cx.T
     rot = max(2, int(a.head_dim * cx.spec.rotary_fraction)) // 2 * 2
+    rot = a.head_dim if rot == a.head_dim else rot  # the same number, kept as d_h in closed forms
     n = T * heads * rot
     eb = max(rot_bytes, x.nb // (T * heads * a.head_dim))
     qe = rope_half(g, x, n, eb, x.nb // (T * heads * a.head_dim), cs)

@@ -313,6 +313,7 @@ def position_tables(cx: Cx) -> int:
         return ids
     a = s.attention
     rot = a.qk_rope_head_dim if a.mla else max(2, int(a.head_dim * s.rotary_fraction)) // 2 * 2
+    rot = a.head_dim if rot == a.head_dim else rot  # the same number, kept as d_h in closed forms
     kinds = len(set(s.layer_types)) if s.traits.rope_per_layer_type and s.layer_types else 1
     return kinds * 2 * cx.q * rot * (F32 if s.traits.rope_fp32 else cx.w) + ids
 

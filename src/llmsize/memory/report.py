@@ -79,18 +79,22 @@ _DEQUANTIZING = ("nf4", "fp4")
 
 
 def memory_result(spec: ModelSpec, wl: Workload, gpu: str | None = None, runtime: str = "torch",
-                  weights: Any = None, gguf_path: str | None = None) -> MemoryResult:
+                  weights: Any = None, gguf_path: str | None = None, closed_forms: bool = False) -> MemoryResult:
     """Estimate `wl` on `spec`; with a GPU name or size (or a runtime other than torch), the device view.
     `weights` (quant.native.Weights) stores the base weights quantized: their exact bytes replace the
-    float weights, and compute stays in the workload's dtype."""
+    float weights, and compute stays in the workload's dtype. `closed_forms`: give each term its closed
+    form (llmsize.memory.closed_form; one more replay, on symbols)."""
+    kw: dict[str, Any] = {}
     if weights is not None and weights.quantized and wl.mode != "train":
         from llmsize.quant.native import weight_bytes
 
         nbytes, bits = weight_bytes(spec, weights)
-        est = estimate(spec, wl, weights_bytes_override=nbytes,
-                       weight_bits=bits if weights.key.startswith(_DEQUANTIZING) else None)
-    else:
-        est = estimate(spec, wl)
+        kw = dict(weights_bytes_override=nbytes, weight_bits=bits if weights.key.startswith(_DEQUANTIZING) else None)
+    est = estimate(spec, wl, **kw)
+    if closed_forms:
+        from llmsize.memory.closed_form import with_closed_forms
+
+        est = with_closed_forms(spec, wl, est, **kw)
     g = None
     if gpu is not None:
         from llmsize.catalog.hardware import parse_gpu
@@ -122,8 +126,12 @@ def rules_of_thumb(est: MemoryEstimate, mode: str, n_params: int) -> list[dict[s
 
 
 def _term(t: Any) -> dict[str, Any]:
-    return {"name": t.name, "bytes": t.bytes, "category": t.category, "formula": t.formula, "source": t.source,
-            "phase": t.phase}
+    out = {"name": t.name, "bytes": t.bytes, "category": t.category, "formula": t.formula, "source": t.source,
+           "phase": t.phase}
+    cf = getattr(t, "closed_form", None)
+    if cf is not None:  # the replay's polynomial: symbols, the same with numbers, and the numbers
+        out.update(closed_form=cf.symbolic, closed_form_numbers=cf.numbers, closed_form_symbols=dict(cf.values))
+    return out
 
 
 def _dev_dict(d: DeviceEstimate, gpu: Any) -> dict[str, Any]:
@@ -152,7 +160,7 @@ def result_dict(spec: ModelSpec, r: MemoryResult) -> dict[str, Any]:
 
 def memory_report(spec: ModelSpec, wl: Workload, gpu: str | None = None, runtime: str = "torch") -> dict[str, Any]:
     """What `llmsize infer/train --json` prints for `wl`."""
-    return result_dict(spec, memory_result(spec, wl, gpu, runtime))
+    return result_dict(spec, memory_result(spec, wl, gpu, runtime, closed_forms=True))
 
 
 def infer_report(spec: ModelSpec, *, gpu: str | None = None, runtime: str = "torch", **options: Any) -> dict[str, Any]:

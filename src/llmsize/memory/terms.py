@@ -22,6 +22,7 @@ class MemTerm:
     formula: str
     source: str
     phase: str
+    closed_form: object = None  # llmsize.memory.closed_form.ClosedForm, when asked for (memory_result)
 
     def __post_init__(self) -> None:
         if self.category not in CATEGORIES:

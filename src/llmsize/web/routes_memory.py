@@ -111,7 +111,8 @@ def memory_json(loaded: Any, wl: Any, gpu_name: str | None, runtime: str, weight
 
     gguf = loaded.checkpoint.path if loaded.origin == "gguf" and loaded.checkpoint is not None else None
     return result_dict(loaded.spec, memory_result(loaded.spec, wl, gpu_name, runtime, weights,
-                                                  gguf_path=gguf if runtime == "llamacpp" else None))
+                                                  gguf_path=gguf if runtime == "llamacpp" else None,
+                                                  closed_forms=True))
 
 
 @router.post("/infer", summary="Peak inference memory as terms; with a GPU, whether it fits (`llmsize infer --json`)")
