@@ -35,8 +35,8 @@ class Sym(int):
     poly: Poly
 
     def __new__(cls, value: int, poly: Poly | None = None, name: str | None = None) -> Sym:
-        self = super().__new__(cls, int(value))
-        self.poly = {(name,): 1} if name is not None else _clean(poly if poly is not None else {(): int(value)})
+        self = super().__new__(cls, value)
+        self.poly = {(name,): 1} if name is not None else poly if poly is not None else {(): int(value)}
         return self
 
     # sums -------------------------------------------------------------------------------------
@@ -49,7 +49,7 @@ class Sym(int):
         for m, c in b.items():
             p[m] = p.get(m, 0) + sign * c
         v = (int(other) + sign * int(self)) if reverse else (int(self) + sign * int(other))
-        return Sym(v, p)
+        return Sym(v, _clean(p))
 
     def __add__(self, other: Any) -> Any:
         return self._add(other, 1)
@@ -77,9 +77,9 @@ class Sym(int):
         p: Poly = {}
         for m1, c1 in self.poly.items():
             for m2, c2 in q.items():
-                m = tuple(sorted(m1 + m2))
+                m = m1 if not m2 else m2 if not m1 else tuple(sorted(m1 + m2))
                 p[m] = p.get(m, 0) + c1 * c2
-        return Sym(int(self) * int(other), p)
+        return Sym(int.__mul__(self, int(other)), _clean(p) if not q or 0 in q.values() else p)
 
     __rmul__ = __mul__
 
