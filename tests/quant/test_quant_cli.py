@@ -51,9 +51,9 @@ def test_quant_text_and_qlora():
     (["--tensors"], "--tensors needs exactly one --format"),
     (["--qlora", "--gpu", "H100"], "--gpu does not apply with --qlora"),
     (["--qlora", "--format", "nf4"], "--format does not apply with --qlora"),
-    (["--qlora", "--kv-cache", "fp8"], "--kv-cache does not apply with --qlora"),
+    (["--qlora", "--kv-cache", "fp8"], "--kv-cache-dtype does not apply with --qlora"),
     (["--qlora", "--tensors"], "--tensors does not apply with --qlora"),
-    (["--rank", "8"], "--rank needs --qlora"),
+    (["--rank", "8"], "--lora-r needs --qlora"),
     (["--adapter-dtype", "bf16"], "--adapter-dtype needs --qlora"),
 ])
 def test_quant_errors_one_line(args, needle):

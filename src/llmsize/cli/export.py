@@ -5,7 +5,10 @@ from typing import Any
 
 import click
 
+from llmsize.cli.common import long_context_option
+from llmsize.cli.vocab import option, pick
 from llmsize.errors import LlmsizeError
+from llmsize.planner.jobs import TRAIN_PRECISIONS
 
 ENGINES = ["vllm", "llamacpp", "deepspeed", "fsdp", "torchrun", "megatron", "torchtitan"]
 _TRAIN_FLAGS = ("seq", "micro_batch", "global_batch", "precision", "recompute", "host_memory", "nvme")
@@ -25,26 +28,36 @@ def _opts(f: Any) -> Any:
         click.option("--offload-params", type=click.Choice(["none", "cpu", "nvme"])),
         click.option("--force", is_flag=True, help="Write an explicit layout even if the memory model says it "
                                                    "does not fit."),
-        click.option("--seq", type=click.IntRange(min=1), help="Training: sequence length (planner default 4096)."),
-        click.option("--micro-batch", type=click.IntRange(min=1), help="Training: micro-batch per GPU."),
+        click.option("--seq-len", type=click.IntRange(min=1),
+                     help="Tokens per sequence: training sequence (planner default 4096) or prompt (1024)."),
+        click.option("--seq", type=click.IntRange(min=1), hidden=True),
+        click.option("--prompt", type=click.IntRange(min=1), hidden=True),
+        click.option("--batch", type=click.IntRange(min=1),
+                     help="Sequences per step: training micro-batch per GPU, or requests served at once (1)."),
+        click.option("--micro-batch", type=click.IntRange(min=1), hidden=True),
+        click.option("--concurrency", type=click.IntRange(min=1), hidden=True),
         click.option("--global-batch", type=click.IntRange(min=1), help="Training: sequences per step (1024)."),
-        click.option("--precision", type=click.Choice(["bf16-mixed", "bf16", "fp32"])),
-        click.option("--recompute/--no-recompute", default=None, help="Training: activation checkpointing."),
+        click.option("--precision", type=click.Choice(list(TRAIN_PRECISIONS)),
+                     help="Training: bf16-mixed (fp32 master weights, bf16 compute), bf16 or fp32 [planner default: "
+                          "bf16-mixed]."),
+        option("--grad-checkpointing/--no-grad-checkpointing", "recompute", aliases=("--recompute/--no-recompute",),
+               default=None, help="Training: activation checkpointing [planner default: on]."),
         click.option("--host-memory", help="Training: host memory per node for CPU offload (e.g. 2TiB)."),
         click.option("--nvme", help="Training: NVMe capacity per node for NVMe offload (e.g. 30TB)."),
-        click.option("--prompt", type=click.IntRange(min=1), help="Serving: prompt tokens (1024)."),
-        click.option("--output", type=click.IntRange(min=1), help="Serving: output tokens (256)."),
-        click.option("--concurrency", type=click.IntRange(min=1), help="Serving: requests at once (1)."),
+        option("--new-tokens", "output", aliases=("--output",), type=click.IntRange(min=1),
+               help="Serving: tokens generated per request (256)."),
         click.option("--weights", help="Serving: weight format (bf16)."),
-        click.option("--kv-dtype", help="Serving: KV cache dtype for the plan (auto)."),
+        click.option("--kv-dtype", hidden=True),
         click.option("--gpu-memory-utilization", type=click.FloatRange(0, 1, min_open=True),
                      help="vLLM memory share (0.9)."),
         click.option("--max-model-len", type=click.IntRange(min=1),
                      help="Context per sequence (default with --gpu: prompt + output)."),
-        click.option("--kv-cache-dtype", default=None, help="vLLM: auto/fp8/...; llama.cpp: f16/q8_0/..."),
+        click.option("--kv-cache-dtype", default=None,
+                     help="KV-cache dtype written (vLLM: auto/fp8/...; llama.cpp: f16/q8_0/...) and planned with "
+                          "--gpu [default: auto; llama.cpp f16]."),
         click.option("--quantization", help="vLLM --quantization method."),
         click.option("--max-num-seqs", type=click.IntRange(min=1),
-                     help="Concurrent sequences (vLLM) / slots (llama.cpp); default with --gpu: --concurrency."),
+                     help="Concurrent sequences (vLLM) / slots (llama.cpp); default with --gpu: --batch."),
         click.option("--grad-accum", type=click.IntRange(min=1), help="Training: micro-batches per step "
                                                                        "(default: global / (micro x DP))."),
         click.option("--gpus-per-node", type=click.IntRange(min=1), default=8, show_default=True),
@@ -58,19 +71,65 @@ def _opts(f: Any) -> Any:
         click.option("--float8", is_flag=True, help="torchtitan: float8 linears (quantize.linear.float8)."),
         click.option("--virtual-stages", type=click.IntRange(min=2),
                      help="Megatron: interleaved pipeline, virtual stages per pipeline rank."),
+        long_context_option,
     ]
     for o in reversed(opts):
         f = o(f)
     return f
 
 
+def _canonical(engine: str, kw: dict[str, Any]) -> None:
+    """--seq-len/--batch fill the training or serving field the engine plans with (their old spellings
+    --seq/--prompt and --micro-batch/--concurrency still work); --kv-cache-dtype is also the planned KV
+    dtype with --gpu (old --kv-dtype)."""
+    serving = engine in ("vllm", "llamacpp")
+    seq_len, batch = kw.pop("seq_len"), kw.pop("batch")
+    kw["seq"] = pick(("--seq-len", None if serving else seq_len), None, ("--seq", kw["seq"]))
+    kw["prompt"] = pick(("--seq-len", seq_len if serving else None), None, ("--prompt", kw["prompt"]))
+    kw["micro_batch"] = pick(("--batch", None if serving else batch), None, ("--micro-batch", kw["micro_batch"]))
+    kw["concurrency"] = pick(("--batch", batch if serving else None), None, ("--concurrency", kw["concurrency"]))
+    if serving and kw["gpu_name"] and kw["kv_dtype"] is None and kw["kv_cache_dtype"] is not None \
+            and engine == "vllm":
+        kw["kv_dtype"] = kw["kv_cache_dtype"]
+
+
+def _flag(k: str) -> str:
+    """The canonical flag of a job field (docs/vocabulary.md)."""
+    return {"seq": "--seq-len", "prompt": "--seq-len", "micro_batch": "--batch", "concurrency": "--batch",
+            "output": "--new-tokens", "kv_dtype": "--kv-cache-dtype", "recompute": "--grad-checkpointing"}.get(
+        k, "--" + k.replace("_", "-"))
+
+
+def _check_len(model_name: str, kw: dict[str, Any], job: Any) -> None:
+    """A context past the model's trained length (the planned one, or --max-model-len) is refused unless
+    --allow-long-context, as in every command; a model llmsize cannot read is not checked."""
+    from llmsize.cli.common import check_context
+    from llmsize.load import load
+    from llmsize.planner.jobs import TrainJob
+
+    if not kw["gpu_name"] and kw["max_model_len"] is None:
+        return
+    try:
+        loaded = load(model_name)
+    except LlmsizeError:
+        return
+    if kw["max_model_len"] is not None:
+        check_context(loaded, kw["max_model_len"], kw["allow_long"], f"--max-model-len {kw['max_model_len']:,}")
+    elif isinstance(job, TrainJob):
+        check_context(loaded, job.seq_len, kw["allow_long"], f"--seq-len {job.seq_len:,}")
+    else:
+        check_context(loaded, job.context, kw["allow_long"], f"--seq-len {job.prompt_len:,} + "
+                      f"{job.output_len:,} new tokens")
+
+
 def _job(engine: str, kw: dict[str, Any]) -> Any:
     from llmsize.planner.jobs import make_job
 
+    _canonical(engine, kw)
     serving = engine in ("vllm", "llamacpp")
     wrong = [k for k in (_TRAIN_FLAGS if serving else _SERVE_FLAGS) if kw[k] is not None]
     if wrong and not (not serving and wrong == ["gpu_memory_utilization"]):
-        names = ", ".join(f"--{k.replace('_', '-')}" for k in wrong)
+        names = ", ".join(f"--{k.replace('_', '-')}" for k in wrong)  # only old spellings reach the wrong mode
         raise LlmsizeError(f"{names}: {'training' if serving else 'serving'} option(s), not for {engine}")
     if not serving and kw["gpu_memory_utilization"] is not None:
         raise LlmsizeError(f"--gpu-memory-utilization: a serving option, not for {engine}")
@@ -98,6 +157,7 @@ def export_cmd(engine: str, model_name: str, **kw: Any) -> None:
     from llmsize.planner.jobs import TrainJob, make_layout
 
     job = _job(engine, kw)
+    _check_len(model_name, kw, job)
     if kw["float8"] and engine != "torchtitan":
         raise LlmsizeError(f"--float8 is a torchtitan option, not for {engine}")
     if kw["virtual_stages"] and engine != "megatron":
@@ -107,7 +167,7 @@ def export_cmd(engine: str, model_name: str, **kw: Any) -> None:
                 "torchtitan": ("micro_batch", "global_batch", "seq"), "vllm": ("gpu_memory_utilization",)}
         unused = [k for k in _TRAIN_FLAGS + _SERVE_FLAGS if kw[k] is not None and k not in uses.get(engine, ())]
         if unused:
-            raise LlmsizeError(f"{', '.join('--' + k.replace('_', '-') for k in unused)}: plan inputs; give --gpu "
+            raise LlmsizeError(f"{', '.join(dict.fromkeys(_flag(k) for k in unused))}: plan inputs; give --gpu "
                                "TYPE --gpus N to plan with them")
     spec = _spec(model_name) if kw["gpu_name"] else None
     given = {k: kw[k] for k in _LAYOUT_FLAGS if kw[k] is not None}
