@@ -39,15 +39,16 @@ def test_gpus_equals_cli(client):
 @pytest.mark.parametrize("engine, body, args", [
     ("vllm", {"layout": {"tp": 2}, "max_model_len": 8192}, ["--tp", "2", "--max-model-len", "8192"]),
     ("deepspeed", {"layout": {"gpus": 8, "zero": 3}, "micro_batch": 2}, ["--gpus", "8", "--zero", "3", "--micro-batch", "2"]),
-    ("llamacpp", {"layout": {"tp": 2}}, ["--tp", "2"]),
+    ("llamacpp", {"layout": {"tp": 2}}, ["--tp", "2"]),  # the old spelling of llama.cpp
+    ("llama.cpp", {"layout": {"tp": 2}}, ["--tp", "2"]),
 ])
 def test_export_equals_cli(client, engine, body, args):
-    model = "llama-3.1-8b-Q4_K_M.gguf" if engine == "llamacpp" else "meta-llama/Llama-3.1-8B"  # llama.cpp: a GGUF
+    model = "llama-3.1-8b-Q4_K_M.gguf" if engine in ("llamacpp", "llama.cpp") else "meta-llama/Llama-3.1-8B"  # llama.cpp: a GGUF
     rep = post(client, "export", {"engine": engine, "model_name": model, **body})
     out = subprocess.run([sys.executable, "-c", "from llmsize.cli import main; main()", "export", engine,
                           model, *args], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert rep == {"engine": engine, "text": out.stdout.rstrip("\n")}
+    assert rep == {"engine": "llama.cpp" if engine == "llamacpp" else engine, "text": out.stdout.rstrip("\n")}
 
 
 @pytest.mark.parametrize("body, args", [
@@ -96,11 +97,11 @@ def test_scaling_compare_whatif_equal_cli(client):
     ("quant", {"model": LLAMA, "gpu": "H1000"}, "did you mean"),
     ("quant", {"model": LLAMA, "tensors": True}, "exactly one format"),
     ("quant", {"model": LLAMA, "qlora": True, "gpu": "H100"}, "--gpu does not apply with --qlora"),
-    ("quant", {"model": LLAMA, "qlora": True, "formats": ["nf4"], "kv_cache": "fp8"}, "--format, --kv-cache do not"),
-    ("quant", {"model": LLAMA, "rank": 8}, "--rank needs --qlora"),
+    ("quant", {"model": LLAMA, "qlora": True, "formats": ["nf4"], "kv_cache": "fp8"}, "--format, --kv-cache-dtype do not"),
+    ("quant", {"model": LLAMA, "rank": 8}, "--lora-r needs --qlora"),
     ("quant", {"model": LLAMA, "adapter_dtype": "bf16"}, "--adapter-dtype needs --qlora"),
     ("infer", {"model": LLAMA, "forward": True, "new_tokens": 512}, "--new-tokens"),
-    ("infer", {"model": LLAMA, "forward": True, "kv_dtype": "fp8"}, "--kv-dtype"),
+    ("infer", {"model": LLAMA, "forward": True, "kv_dtype": "fp8"}, "--kv-cache-dtype"),
     ("train", {"model": LLAMA, "lora_targets": "q_proj"}, "--lora-targets needs --lora-r"),
     ("design", {"params": "7Q"}, "cannot read"),
     ("design", {"params": "7B", "head_dim": 129}, "head_dim 129 divides none of the widths"),

@@ -6,7 +6,7 @@ from typing import Any
 import click
 
 from llmsize.cli.common import long_context_option
-from llmsize.cli.vocab import option, pick
+from llmsize.cli.vocab import AliasChoice, option, pick
 from llmsize.errors import LlmsizeError
 from llmsize.planner.jobs import TRAIN_PRECISIONS
 
@@ -139,7 +139,8 @@ def _job(engine: str, kw: dict[str, Any]) -> Any:
 
 
 @click.command("export")
-@click.argument("engine", type=click.Choice(ENGINES))
+@click.argument("engine", type=AliasChoice([e if e != "llamacpp" else "llama.cpp" for e in ENGINES],
+                                           hidden={"llamacpp": "llama.cpp"}, internal={"llama.cpp": "llamacpp"}))
 @click.argument("model_name", metavar="MODEL")
 @_opts
 def export_cmd(engine: str, model_name: str, **kw: Any) -> None:

@@ -130,6 +130,21 @@ def precision_dtypes(precision: str | None, dtype: str | None, amp: str | None,
     return p, None
 
 
+def precision_of(dtype: str | None, amp: str | None) -> str:
+    """The --precision an old --dtype/--amp pair meant (the JSON API's dtype/amp fields)."""
+    d = DTYPE_ALIASES.get((dtype or "").lower(), dtype)
+    if amp is not None:
+        if d not in (None, "fp32"):
+            raise LlmsizeError(f"dtype {dtype} with amp {amp}: autocast runs over fp32 master weights; give "
+                               f"precision {amp}-mixed")
+        return f"{amp}-mixed"
+    if d is None:
+        return "bf16-mixed"
+    if d not in ("bf16", "fp16", "fp32"):
+        raise LlmsizeError(f"dtype {dtype}: give precision bf16-mixed, fp16-mixed, bf16, fp16 or fp32")
+    return d
+
+
 def pick(canonical: tuple[str, Any], default: Any, *old: tuple[str, Any]) -> Any:
     """The value of an idea given as (flag, value) under its canonical flag or an old spelling (a hidden
     option of its own); different values under two spellings are refused, not silently dropped."""

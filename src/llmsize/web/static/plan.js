@@ -32,13 +32,13 @@ export function job(ctx) {
   const s = ctx.state, m = ctx.meta, n = (k) => Number(w(s, k, m));
   if (s.mode === "train") {
     const tokens = Number(w(s, "tokens", m).replace(/[,_\s]/g, "").replace(/T$/i, "e12").replace(/B$/i, "e9"));
-    return { mode: "train", seq: n("seq"), micro_batch: n("micro_batch"), global_batch: n("global_batch"),
-      precision: w(s, "precision", m), recompute: w(s, "recompute", m) === "1",
+    return { mode: "train", seq_len: n("seq"), batch: n("micro_batch"), global_batch: n("global_batch"),
+      precision: w(s, "precision", m), grad_checkpointing: w(s, "recompute", m) === "1",
       tokens: Number.isFinite(tokens) && tokens > 0 ? tokens : null,
       ...(w(s, "max_days", m) ? { max_days: n("max_days") } : {}) };
   }
-  return { mode: "serve", prompt: n("prompt"), output: n("output"), concurrency: n("batch"),
-    weights: serveWeights(ctx, w(s, "weights", m)), kv_dtype: KV[w(s, "kv", m)] };
+  return { mode: "serve", seq_len: n("prompt"), new_tokens: n("output"), batch: n("batch"),
+    weights: serveWeights(ctx, w(s, "weights", m)), kv_cache_dtype: KV[w(s, "kv", m)] };
 }
 
 const gpuCount = (ctx) => Math.max(1, Number(w(ctx.state, "n", ctx.meta)) || 1);
@@ -111,7 +111,7 @@ export function renderPlan(rep, ctx) {
   const head = h("div", { class: "cols cols3" }, setupCard(t("Best on up to {n} GPUs", { n }), rep.setups[0], serve, "plan-best"),
     askCard(t("Best on one GPU"), ctx, { max_gpus: 1 }, serve, "plan-single"),
     askCard(n > 1 ? t("Best on up to {n} × {gpu}", { n, gpu }) : t("Best on one {gpu}", { gpu }), ctx,
-      { gpus: [gpu], max_gpus: n }, serve, "plan-yours"));
+      { gpu: [gpu], max_gpus: n }, serve, "plan-yours"));
   const chart = rows.length ? barChart({
     bars: rows.slice(0, 12).map((r) => ({ label: `${r.gpus}× ${r.gpu} ${r.layout}`, value: r.tokens_per_s || 0, colour: r.gpus > 1 ? 2 : 0,
       text: r.tokens_per_s ? rate(r.tokens_per_s) : "—" })),
