@@ -9,7 +9,7 @@ import click
 from llmsize.cli.common import (check_context, console, default_context, emit_json, fmt_bytes, json_option,
                                 long_context_option, model_header, model_options, table, units_option)
 from llmsize.cli.layout import train_layout_options
-from llmsize.cli.vocab import KV_HELP, AliasChoice, option, precision_dtypes, with_precision
+from llmsize.cli.vocab import AliasChoice, option, precision_dtypes, with_precision
 from llmsize.errors import LlmsizeError
 from llmsize.load import Loaded
 
@@ -81,7 +81,7 @@ def _wl_line(wl: Any) -> str:
 @option("--seq-len", "seq_len", aliases=("--context",), type=click.IntRange(min=1),
         help="Tokens per sequence: the prompt [default: 1024, less where the model's context is shorter].")
 @click.option("--new-tokens", type=click.IntRange(min=0),
-              help="Tokens generated per sequence (KV cache grows to context + new - 1) [default: 256].")
+              help="Tokens generated per sequence (KV cache grows to seq-len + new - 1) [default: 256].")
 @click.option("--forward", "plain_forward", is_flag=True,
               help="One forward pass with full logits and no KV cache (scoring), instead of generation.")
 @option("--weights", "weights", aliases=("--dtype",),
@@ -89,7 +89,8 @@ def _wl_line(wl: Any) -> str:
              "gptq-int4-g128, awq-int4-g128, nf4, Q4_K_M, ...) [default: the checkpoint's own: its file "
              "headers, its quantization_config, else its dtype].")
 @option("--kv-cache-dtype", "kv_dtype", aliases=("--kv-dtype", "--kv-cache"), default="auto", show_default=True,
-        help=KV_HELP + " infer sizes auto, bf16, fp16, fp32, fp8 and int8.")
+        help="KV-cache dtype (vLLM's --kv-cache-dtype): auto (the compute dtype), bf16, fp16, fp32, fp8, int8 "
+             "(llama.cpp's q8_0, q4_0, ...: llmsize quant).")
 @click.option("--attn", type=_ATTN, default="sdpa", show_default=True, help="Attention implementation.")
 @option("--engine", "runtime", aliases=("--runtime",), type=ENGINE_CHOICE, default="transformers", show_default=True,
         help="Engine for the device view: transformers (PyTorch), vllm (needs --gpu), llama.cpp.")
