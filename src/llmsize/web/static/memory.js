@@ -14,11 +14,14 @@ const INFER_KV = ["bf16", "fp16", "fp32", "fp8"];
 export function memoryKind(ctx) {
   const s = ctx.state, m = ctx.meta;
   if (s.mode === "train") return w(s, "method", m) === "qlora" ? "qlora" : "train";
-  return FLOAT.includes(w(s, "weights", m)) && INFER_KV.includes(w(s, "kv", m)) ? "infer" : "quant";
+  const wts = w(s, "weights", m);  // native: the checkpoint's own format, sized by /infer as the CLI does
+  return (wts === "native" || FLOAT.includes(wts)) && INFER_KV.includes(w(s, "kv", m)) ? "infer" : "quant";
 }
 
 // the form's runtime menu -> the API's engine names (docs/vocabulary.md)
 const ENGINE = { torch: "transformers", vllm: "vllm", llamacpp: "llama.cpp" };
+
+const nativeOr = (wts) => (wts === "native" ? null : wts);
 
 export const memoryEndpoint = (ctx) => ({ infer: "/infer", train: "/train", quant: "/quant", qlora: "/quant" })[memoryKind(ctx)];
 
@@ -40,7 +43,7 @@ export function memoryBody(model, ctx) {
     return { model, gpu: w(s, "gpu", m), seq_len: n("prompt") + n("output"), batch: n("batch"), kv_cache_dtype: w(s, "kv", m),
       formats: [w(s, "weights", m)] };
   }
-  return { model, batch: n("batch"), seq_len: n("prompt"), new_tokens: n("output"), weights: w(s, "weights", m),
+  return { model, batch: n("batch"), seq_len: n("prompt"), new_tokens: n("output"), weights: nativeOr(w(s, "weights", m)),
     kv_cache_dtype: w(s, "kv", m), engine: ENGINE[w(s, "runtime", m)], gpu: w(s, "gpu", m) };
 }
 

@@ -7,6 +7,7 @@ import { fitView, verdict } from "./memory.js";
 
 /** The planner's name for a weight format (it plans what vLLM serves), or null when it has none. */
 function serveWeights(ctx, key) {
+  if (key === "native") return null;  // absent: the planner serves the checkpoint's own format
   const names = ctx.meta.options.serve_weights || [];
   return names.find((n) => n === key || `${n}-g128` === key) || null;
 }
@@ -19,7 +20,7 @@ export function unplannable(ctx) {
       : t("GPU planning and Cost plan full training runs; a LoRA or QLoRA fine-tune runs on the GPUs the Memory tab checks.");
   }
   const wts = w(ctx.state, "weights", ctx.meta), kv = w(ctx.state, "kv", ctx.meta);
-  if (!serveWeights(ctx, wts)) {
+  if (wts !== "native" && !serveWeights(ctx, wts)) {
     return t("GPU planning covers the weight formats vLLM serves ({list}); {f} is not one of them. The Memory and Quantization tabs show what {f} needs.",
       { list: (ctx.meta.options.serve_weights || []).join(", "), f: wts });
   }

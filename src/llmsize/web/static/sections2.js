@@ -26,6 +26,7 @@ export function fields(mode, meta, state) {
   const o = meta.options || {};
   const formats = (o.formats || [{ key: "bf16", label: "BF16" }]).map((f) => [f.key, `${f.key} · ${tr(f.label)}`]);
   formats.splice(1, 0, ["fp16", "fp16 · FP16"], ["fp32", "fp32 · FP32"]);
+  formats.unshift(["native", t("the checkpoint's own")]);  // the default, as the CLI's (docs/vocabulary.md)
   if (mode === "train") {
     const method = state ? w(state, "method", meta) : "full";
     return [
@@ -47,7 +48,7 @@ export function fields(mode, meta, state) {
     ].filter(Boolean);
   }
   return [
-    { ...sel("weights", t("Weights"), "bf16", formats), wide: true, tip: t("INT8 and INT4 formats store each weight in 8 or about 4 bits plus scales: half or a quarter of bf16's bytes, at a small quality cost.") },
+    { ...sel("weights", t("Weights"), "native", formats), wide: true, tip: t("INT8 and INT4 formats store each weight in 8 or about 4 bits plus scales: half or a quarter of bf16's bytes, at a small quality cost.") },
     sel("kv", t("KV cache"), "bf16", (o.kv_dtypes || ["bf16"]).map((k) => [k, k]),
       { tip: t("The keys and values of every past token, kept so each new token does not recompute them: 2 × layers × KV heads × head size × tokens × bytes.") }),
     num("prompt", t("Prompt tokens"), 8192, { max: MAX_CONTEXT }),
