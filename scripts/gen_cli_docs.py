@@ -17,7 +17,12 @@ OUT = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
 def render() -> str:
     runner = CliRunner()
     parts = ["# llmsize command reference", "",
-             "Generated from each command's `--help` by `scripts/gen_cli_docs.py`; do not edit by hand.", ""]
+             "Generated from each command's `--help` by `scripts/gen_cli_docs.py`; do not edit by hand.", "",
+             "One idea has one flag, one set of choices and one default in every command and in the JSON API "
+             "(`--seq-len`, `--batch`, `--new-tokens`, `--kv-cache-dtype`, `--weights`, `--precision`, "
+             "`--grad-checkpointing`, `--engine`, `--lora-r`, `--allow-long-context`): the table of ideas, "
+             "the old spellings still accepted (hidden here) and the deliberate differences are in "
+             "[vocabulary.md](vocabulary.md).", ""]
     names = cli.list_commands(None)  # type: ignore[arg-type]
     for name in [None, *names]:
         args = ["--help"] if name is None else [name, "--help"]

@@ -43,7 +43,7 @@ def test_generation_counts_the_new_tokens():
 
 def test_default_context_fits_a_short_model():
     r = cli("infer", "gpt2", "--json")
-    assert r.returncode == 0 and "--context not given: 769" in r.stderr
+    assert r.returncode == 0 and "--seq-len not given: 769" in r.stderr
     r = cli("train", "gpt2", "--json")
     assert r.returncode == 0 and "seq-len not given" not in r.stderr  # 1,024 fits exactly
 
@@ -73,3 +73,36 @@ def test_knob_models_without_a_table_are_unchecked():
     r = cli("infer", "--hidden", "256", "--layers", "2", "--heads", "4", "--vocab", "1000", "--positions", "learned",
             "--max-positions", "512", "--context", "1000")
     assert r.returncode == 2 and "learned position table of 512" in r.stderr
+
+
+@pytest.mark.parametrize("cmd", [
+    ["plan", "Llama-3.1-8B", "--seq-len", "200000", "--gpu", "H100"],
+    ["plan", "Llama-3.1-8B", "--train", "--seq-len", "200000", "--tokens", "1e9", "--gpu", "H100"],
+    ["fit", "Llama-3.1-8B", "--gpu", "H100", "--prompt", "200000"],
+    ["speed", "Llama-3.1-8B", "--gpu", "H100", "--train", "--seq", "200000", "--tokens", "1e9"],
+    ["cost", "Llama-3.1-8B", "--seq-len", "131000", "--new-tokens", "512", "--gpu", "H100"],
+    ["export", "vllm", "Llama-3.1-8B", "--max-model-len", "200000"],
+    ["export", "deepspeed", "Llama-3.1-8B", "--gpu", "H100", "--gpus", "8", "--seq-len", "200000"],
+    ["quant", "Llama-3.1-8B", "--seq-len", "200000"],
+])
+def test_every_command_refuses_past_the_limit(cmd):
+    """plan/fit/speed/cost/export check the context too (item 3): exit 2 naming 131,072, one line; the
+    serving check counts the new tokens (131,000 + 512 is past it)."""
+    r = cli(*cmd)
+    assert r.returncode == 2 and "131,072" in r.stderr and "--allow-long-context" in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_allow_long_context_in_the_planner_and_export():
+    r = cli("speed", "Llama-3.1-8B", "--gpu", "H100", "--seq-len", "200000", "--allow-long-context", "--json")
+    assert r.returncode == 0 and "past Llama-3.1-8B's trained context of 131,072" in r.stderr
+    r = cli("export", "vllm", "Llama-3.1-8B", "--max-model-len", "200000", "--allow-long-context")
+    assert r.returncode == 0 and "--max-model-len 200000" in r.stdout
+    r = cli("speed", "gpt2", "--gpu", "H100", "--seq-len", "2000", "--allow-long-context")
+    assert r.returncode == 2 and "learned position table of 1,024" in r.stderr
+
+
+def test_planner_default_prompt_fits_a_short_model():
+    """gpt2 (1,024 positions): the serving prompt defaults to 1,024 - 255 so prompt + 256 new tokens fit."""
+    r = cli("speed", "gpt2", "--gpu", "H100", "--json")
+    assert r.returncode == 0 and "--seq-len not given: 769" in r.stderr

@@ -50,7 +50,8 @@ def context_limit(spec: Any, config: dict[str, Any] | None = None) -> ContextLim
     return ContextLimit(tokens=limit, hard=hard, scaling=scaling)
 
 
-def check_context(loaded: Any, tokens: int, *, allow_long: bool = False, what: str = "context") -> str | None:
+def check_context(loaded: Any, tokens: int, *, allow_long: bool = False, what: str = "context",
+                  flag: str = "--allow-long-context") -> str | None:
     """Refuse `tokens` positions past the model's limit (LlmsizeError naming it); with `allow_long`, a
     rotary/ALiBi model may go past it and the returned note says so. Knob-built rotary models have no
     trained length to check."""
@@ -65,6 +66,16 @@ def check_context(loaded: Any, tokens: int, *, allow_long: bool = False, what: s
                            f"{lim.tokens:,}; no longer sequence can run")
     if not allow_long:
         raise LlmsizeError(f"{what}: {tokens:,} positions exceed {spec.name}'s trained context of "
-                           f"{lim.describe()}; pass --allow-long-context to size it anyway")
+                           f"{lim.describe()}; pass {flag} to size it anyway")
     return (f"{what}: {tokens:,} positions, past {spec.name}'s trained context of {lim.tokens:,} "
-            f"(--allow-long-context): sized as asked; quality past the trained length is not implied")
+            f"({flag}): sized as asked; quality past the trained length is not implied")
+
+
+def default_tokens(loaded: Any, usual: int, after: int) -> tuple[int, str | None]:
+    """`usual` tokens, or fewer where the model's context cannot hold them plus `after` more positions,
+    with a note saying why (None when `usual` stands)."""
+    lim = context_limit(loaded.spec, loaded.config)
+    if loaded.origin == "knobs" and not lim.hard or usual + after <= lim.tokens or lim.tokens <= after:
+        return usual, None
+    n = lim.tokens - after
+    return n, f"{n:,} ({loaded.spec.name}'s {lim.describe()}" + (f" less {after:,}" if after else "") + ")"

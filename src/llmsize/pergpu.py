@@ -163,7 +163,7 @@ def job_of(wl):
         prec = wl.weights_dtype
     else:
         raise LlmsizeError("this layout is placed by parameter fractions, which know bf16, fp32 and bf16 "
-                           "autocast over fp32 weights (--amp bf16); use one of those")
+                           "autocast over fp32 weights: use --precision bf16-mixed, bf16 or fp32")
     opt = {"adamw": "adamw", "adam": "adamw", "sgd": "sgd"}.get(wl.opt)
     if opt is None:
         raise LlmsizeError(f"this layout is placed by parameter fractions, which know adamw and sgd, not {wl.opt}")

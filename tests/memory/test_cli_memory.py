@@ -25,7 +25,7 @@ def test_train_json_terms_sum_to_peak():
 
 def test_train_matches_truth_case():
     """calib: Llama-3.2-1B/train/bf16-adamw/b4-s2048 measured 34402644816 bytes."""
-    r = run(["train", "Llama-3.2-1B", "--batch", "4", "--seq-len", "2048", "--json"])
+    r = run(["train", "Llama-3.2-1B", "--batch", "4", "--seq-len", "2048", "--precision", "bf16", "--json"])
     o = json.loads(r.stdout)
     assert abs(o["peak_bytes"] - 34402644816) / 34402644816 < 0.01
 
@@ -68,7 +68,7 @@ def test_infer_generate_default_new_tokens_is_256():
     (["train", "gpt2", "--lora-alpha", "8"], "--lora-r"),
     (["train", "gpt2", "--lora-targets", "c_attn"], "--lora-targets needs --lora-r"),
     (["infer", "gpt2", "--forward", "--new-tokens", "512"], "--new-tokens"),
-    (["infer", "gpt2", "--forward", "--kv-dtype", "fp8"], "--kv-dtype"),
+    (["infer", "gpt2", "--forward", "--kv-dtype", "fp8"], "--kv-cache-dtype"),
     (["infer", "gpt2", "--context", "-3"], "--context"),
     (["infer", "gpt2", "--runtime", "vllm"], "--gpu"),
     (["infer", "gpt2", "--gpu", "NoSuchGPU-9000"], "GPU"),

@@ -12,7 +12,7 @@ from llmsize.memory import LoRA, Workload, estimate
     (dict(batch=0), "--batch"), (dict(batch=-2), "--batch"), (dict(seq_len=0), "--seq-len"),
     (dict(seq_len=-5), "--seq-len"), (dict(new_tokens=-1), "--new-tokens"), (dict(grad_accumulation=0), "--grad-accum"),
     (dict(optimizer="adamx"), "--optimizer"), (dict(weights_dtype="fp13"), "--dtype"), (dict(autocast="fp32"), "--amp"),
-    (dict(attn_impl="magic"), "--attn"), (dict(kv_cache_dtype="int3"), "--kv-dtype"), (dict(runtime="tgi"), "--runtime"),
+    (dict(attn_impl="magic"), "--attn"), (dict(kv_cache_dtype="int3"), "--kv-cache-dtype"), (dict(runtime="tgi"), "--runtime"),
     (dict(mode="serve"), "mode"), (dict(batch=True), "--batch"),
 ])
 def test_bad_workload(kw, flag):

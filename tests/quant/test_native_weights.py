@@ -89,5 +89,5 @@ def test_api_infer_defaults_to_the_checkpoint_format():
     r = c.post("/api/v1/infer", json={"model": {"preset": "gpt-oss-120b"}, "gpu": "H100"})
     assert r.status_code == 200, r.text
     assert r.json()["weights"]["format"] == "mxfp4" and r.json()["device"]["fits"] is True
-    r = c.post("/api/v1/infer", json={"model": {"preset": "gpt-oss-120b"}, "weights": "bf16", "dtype": "bf16"})
+    r = c.post("/api/v1/infer", json={"model": {"preset": "gpt-oss-120b"}, "weights": "fp8", "dtype": "bf16"})
     assert r.status_code == 422

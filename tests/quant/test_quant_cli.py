@@ -74,9 +74,9 @@ def test_qlora_with_a_gpu_has_the_train_verdict():
     (["--tensors"], "--tensors needs exactly one --format"),
     (["--qlora", "--gpu", "H1000"], "unknown GPU"),
     (["--qlora", "--format", "nf4"], "--format does not apply with --qlora"),
-    (["--qlora", "--kv-cache", "fp8"], "--kv-cache does not apply with --qlora"),
+    (["--qlora", "--kv-cache", "fp8"], "--kv-cache-dtype does not apply with --qlora"),
     (["--qlora", "--tensors"], "--tensors does not apply with --qlora"),
-    (["--rank", "8"], "--rank needs --qlora"),
+    (["--rank", "8"], "--lora-r needs --qlora"),
     (["--adapter-dtype", "bf16"], "--adapter-dtype needs --qlora"),
 ])
 def test_quant_errors_one_line(args, needle):

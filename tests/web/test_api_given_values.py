@@ -51,8 +51,8 @@ def test_mfu_zero_negative_nan_are_422_as_the_cli_exits_2(client, mfu, path, ext
 
 
 @pytest.mark.parametrize("path, body, field", [
-    ("plan", {"model": LLAMA, "gpus": []}, "gpus"),
-    ("cost", {"model": LLAMA, "gpus": []}, "gpus"),
+    ("plan", {"model": LLAMA, "gpus": []}, "gpu"),  # gpus: the old name of gpu
+    ("cost", {"model": LLAMA, "gpus": []}, "gpu"),
     ("cost", {"model": LLAMA, "counts": []}, "counts"),
     ("fit", {"model": LLAMA, "gpu": "H100", "find": []}, "find"),
     ("quant", {"model": LLAMA, "formats": []}, "formats"),
@@ -69,9 +69,10 @@ def test_empty_list_or_string_is_422_not_the_default(client, path, body, field):
 
 
 def test_sweep_kv_cache_without_weights_is_refused(client):
-    """kv_cache (quant's KV dtype) only applies with quantized weights; it was dropped silently."""
+    """A llama.cpp KV type (kv_cache, the old name of kv_cache_dtype) only sizes with quantized weights; the
+    PyTorch sweep refuses it by name (it was dropped silently once)."""
     r = client.post("/api/v1/infer/sweep", json={"model": LLAMA, "contexts": [1024], "batches": [1], "kv_cache": "q8_0"})
-    assert r.status_code == 422 and "kv_cache applies with weights" in r.json()["detail"]
+    assert r.status_code == 422 and "--kv-cache-dtype 'q8_0'" in r.json()["detail"]
 
 
 def test_absent_fields_still_take_their_defaults(client):

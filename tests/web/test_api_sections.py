@@ -40,7 +40,8 @@ def test_gpus_equals_cli(client):
 @pytest.mark.parametrize("engine, body, args", [
     ("vllm", {"layout": {"tp": 2}, "max_model_len": 8192}, ["--tp", "2", "--max-model-len", "8192"]),
     ("deepspeed", {"layout": {"gpus": 8, "zero": 3}, "micro_batch": 2}, ["--gpus", "8", "--zero", "3", "--micro-batch", "2"]),
-    ("llamacpp", {"layout": {"tp": 2}}, ["--tp", "2"]),
+    ("llamacpp", {"layout": {"tp": 2}}, ["--tp", "2"]),  # the old spelling of llama.cpp
+    ("llama.cpp", {"layout": {"tp": 2}}, ["--tp", "2"]),
     ("vllm", {"gpu": "H100", "layout": {"gpus": 4}}, ["--gpu", "H100", "--gpus", "4"]),
     ("deepspeed", {"gpu": "H100", "layout": {"gpus": 8}}, ["--gpu", "H100", "--gpus", "8"]),
     ("fsdp", {"gpu": "H100", "layout": {"gpus": 64, "fsdp": "hybrid_shard"}, "shard_group": 32},
@@ -56,14 +57,14 @@ def test_gpus_equals_cli(client):
 def test_export_equals_cli(client, engine, body, args):
     """The API exports every engine the CLI does, from the same function: its text is the CLI's stdout and its
     notes the CLI's stderr lines."""
-    model = "llama-3.1-8b-Q4_K_M.gguf" if engine == "llamacpp" else "meta-llama/Llama-3.1-8B"  # llama.cpp: a GGUF
+    model = "llama-3.1-8b-Q4_K_M.gguf" if engine in ("llamacpp", "llama.cpp") else "meta-llama/Llama-3.1-8B"  # llama.cpp: a GGUF
     if body.get("layout", {}).get("gpus", 0) >= 64 and engine != "torchtitan" or "float8" in body:
         model = "meta-llama/Llama-3.1-70B"
     rep = post(client, "export", {"engine": engine, "model_name": model, **body})
     out = subprocess.run([sys.executable, "-c", "from llmsize.cli import main; main()", "export", engine,
                           model, *args], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert rep["engine"] == engine and rep["text"] == out.stdout.rstrip("\n")
+    assert rep["engine"] == ("llama.cpp" if engine == "llamacpp" else engine) and rep["text"] == out.stdout.rstrip("\n")
     assert [f"export: {n}" for n in rep["notes"]] == out.stderr.splitlines()
     assert rep["layout"] and (rep["memory_per_gpu_bytes"] is None) == ("gpu" not in body or "force" in body)
 
@@ -122,11 +123,11 @@ def test_scaling_compare_whatif_equal_cli(client):
     ("quant", {"model": LLAMA, "gpu": "H1000"}, "did you mean"),
     ("quant", {"model": LLAMA, "tensors": True}, "exactly one format"),
     ("quant", {"model": LLAMA, "qlora": True, "gpu": "H1000"}, "did you mean"),
-    ("quant", {"model": LLAMA, "qlora": True, "formats": ["nf4"], "kv_cache": "fp8"}, "--format, --kv-cache do not"),
-    ("quant", {"model": LLAMA, "rank": 8}, "--rank needs --qlora"),
+    ("quant", {"model": LLAMA, "qlora": True, "formats": ["nf4"], "kv_cache": "fp8"}, "--format, --kv-cache-dtype do not"),
+    ("quant", {"model": LLAMA, "rank": 8}, "--lora-r needs --qlora"),
     ("quant", {"model": LLAMA, "adapter_dtype": "bf16"}, "--adapter-dtype needs --qlora"),
     ("infer", {"model": LLAMA, "forward": True, "new_tokens": 512}, "--new-tokens"),
-    ("infer", {"model": LLAMA, "forward": True, "kv_dtype": "fp8"}, "--kv-dtype"),
+    ("infer", {"model": LLAMA, "forward": True, "kv_dtype": "fp8"}, "--kv-cache-dtype"),
     ("train", {"model": LLAMA, "lora_targets": "q_proj"}, "--lora-targets needs --lora-r"),
     ("design", {"params": "7Q"}, "cannot read"),
     ("design", {"params": "7B", "head_dim": 129}, "head_dim 129 divides none of the widths"),

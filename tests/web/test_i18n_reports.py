@@ -144,7 +144,7 @@ CASES = [
     ("params", {"model": {"preset": "gpt-oss-20b"}}, params_strings),
     *[("infer", {"model": m, "gpu": g, "context": c, "batch": b, "runtime": rt, "dtype": dt, "kv_dtype": kv}, memory_strings)
       for m in (L8, MOE, MLA) for g, c, b, rt, dt, kv in [
-          ("A10G", 8192, 1, "torch", "bf16", "bf16"), ("H100-SXM", 32768, 8, "vllm", "bf16", "fp8"),
+          ("A10G", 8192, 1, "torch", "bf16", "bf16"), ("H100-SXM", 30720, 8, "vllm", "bf16", "fp8"),
           ("RTX-4090", 4096, 1, "llamacpp", "fp16", "fp16"), ("T4", 2048, 4, "torch", "fp32", "fp32")]],
     ("infer", {"model": L8, "batch": 2, "context": 1024}, memory_strings),
     ("train", {"model": MLA, "gpu": "H100-SXM", "amp": "bf16"}, memory_strings),
@@ -166,7 +166,7 @@ CASES = [
         (L8, {"mode": "train", "tokens": 1e12, "max_days": 1}, 8), (L8, {"mode": "serve", "target_tps": 1e6}, 8),
         (VLM, {"mode": "serve"}, 8)]],
     *[("plan", {"model": m, "job": job, "top": 60, "max_gpus": n}, plan_strings) for m in (L8, MOE, MLA) for job, n in [
-        ({"mode": "serve"}, 8), ({"mode": "serve", "prompt": 32768, "output": 1024, "concurrency": 64, "weights": "fp8", "kv_dtype": "fp8"}, 8),
+        ({"mode": "serve"}, 8), ({"mode": "serve", "prompt": 30720, "output": 1024, "concurrency": 64, "weights": "fp8", "kv_dtype": "fp8"}, 8),
         ({"mode": "serve", "weights": "awq-int4"}, 1), ({"mode": "train", "tokens": 1e11}, 64), ({"mode": "train", "max_days": 1}, 8),
         ({"mode": "train", "micro_batch": 4, "seq": 8192, "recompute": False}, 16)]],
     *[("cost", {"model": m, "job": job, "counts": [1, 8]}, cost_strings) for m in (L8, MLA)

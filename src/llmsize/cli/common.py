@@ -145,14 +145,11 @@ def default_context(model: Loaded, usual: int, after: int, flag: str) -> int:
     """`usual` tokens, or fewer where the model's context cannot hold them plus `after` more positions
     (the note says so)."""
     from llmsize.cli import NOTES
-    from llmsize.context import context_limit
+    from llmsize.context import default_tokens
 
-    lim = context_limit(model.spec, model.config)
-    if model.origin == "knobs" and not lim.hard or usual + after <= lim.tokens or lim.tokens <= after:
-        return usual
-    n = lim.tokens - after
-    note = f"{flag} not given: {n:,} ({model.spec.name}'s {lim.describe()}" + (f" less {after:,}" if after else "") + ")"
-    if note not in NOTES:
+    n, why = default_tokens(model, usual, after)
+    note = None if why is None else f"{flag} not given: {why}"
+    if note and note not in NOTES:
         NOTES.append(note)
     return n
 

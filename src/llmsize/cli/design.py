@@ -12,6 +12,7 @@ from llmsize.cli.common import (console, emit_json, fmt_bytes, fmt_count, json_o
                                 table, units_option)
 from llmsize.cli.present import fmt_days, fmt_flops, fmt_money, layout_label
 from llmsize.design.units import parse_quantity, short
+from llmsize.cli.vocab import option
 from llmsize.errors import LlmsizeError
 from llmsize.load import Loaded
 
@@ -26,9 +27,10 @@ def setting_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """The workload every row assumes: GPU, dtype, serving context and batch, training GPUs, MFU, price."""
     opts = [
         click.option("--gpu", default="H100", show_default=True, help="GPU for speed, time and cost."),
-        click.option("--dtype", default="bf16", show_default=True, help="Weights, KV cache and compute dtype."),
-        click.option("--context", type=click.IntRange(min=1), default=8192, show_default=True,
-                     help="Serving context (tokens) for KV cache and decode speed."),
+        option("--weights", "dtype", aliases=("--dtype",), default="bf16", show_default=True,
+               help="Weights, KV cache and compute dtype (a designed model has no checkpoint of its own)."),
+        option("--seq-len", "context", aliases=("--context",), type=click.IntRange(min=1), default=8192,
+               show_default=True, help="Tokens per sequence served, for KV cache and decode speed."),
         click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Concurrent sequences."),
         click.option("--train-gpus", type=click.IntRange(min=1), default=1024, show_default=True,
                      help="GPUs for wall time (GPU-hours and cost do not depend on it)."),
@@ -258,7 +260,7 @@ def compare_cmd(models: tuple[str, ...], tokens: int | None, units: str, as_json
     \b
     Examples:
       llmsize compare Llama-3.1-8B Qwen2.5-7B Mistral-7B-v0.1
-      llmsize compare Mixtral-8x7B-v0.1 Llama-3.1-70B --context 32768
+      llmsize compare Mixtral-8x7B-v0.1 Llama-3.1-70B --seq-len 32768
       llmsize compare Llama-2-7b-hf design:7B
     """
     from llmsize.design.compare import compare_report

@@ -6,7 +6,10 @@ from typing import Any
 import click
 
 from llmsize.cli.present import echo_err
+from llmsize.cli.common import long_context_option
+from llmsize.cli.vocab import AliasChoice, option, pick
 from llmsize.errors import LlmsizeError
+from llmsize.planner.jobs import TRAIN_PRECISIONS
 
 ENGINES = ["vllm", "llamacpp", "deepspeed", "fsdp", "torchrun", "megatron", "torchtitan"]
 
@@ -23,26 +26,36 @@ def _opts(f: Any) -> Any:
         click.option("--offload-params", type=click.Choice(["none", "cpu", "nvme"])),
         click.option("--force", is_flag=True, help="Write an explicit layout even if the memory model says it "
                                                    "does not fit."),
-        click.option("--seq", type=click.IntRange(min=1), help="Training: sequence length (planner default 4096)."),
-        click.option("--micro-batch", type=click.IntRange(min=1), help="Training: micro-batch per GPU."),
+        click.option("--seq-len", type=click.IntRange(min=1),
+                     help="Tokens per sequence: training sequence (planner default 4096) or prompt (1024)."),
+        click.option("--seq", type=click.IntRange(min=1), hidden=True),
+        click.option("--prompt", type=click.IntRange(min=1), hidden=True),
+        click.option("--batch", type=click.IntRange(min=1),
+                     help="Sequences per step: training micro-batch per GPU, or requests served at once (1)."),
+        click.option("--micro-batch", type=click.IntRange(min=1), hidden=True),
+        click.option("--concurrency", type=click.IntRange(min=1), hidden=True),
         click.option("--global-batch", type=click.IntRange(min=1), help="Training: sequences per step (1024)."),
-        click.option("--precision", type=click.Choice(["bf16-mixed", "bf16", "fp32"])),
-        click.option("--recompute/--no-recompute", default=None, help="Training: activation checkpointing."),
+        click.option("--precision", type=click.Choice(list(TRAIN_PRECISIONS)),
+                     help="Training: bf16-mixed (fp32 master weights, bf16 compute), bf16 or fp32 [planner default: "
+                          "bf16-mixed]."),
+        option("--grad-checkpointing/--no-grad-checkpointing", "recompute", aliases=("--recompute/--no-recompute",),
+               default=None, help="Training: activation checkpointing [planner default: on]."),
         click.option("--host-memory", help="Training: host memory per node for CPU offload (e.g. 2TiB)."),
         click.option("--nvme", help="Training: NVMe capacity per node for NVMe offload (e.g. 30TB)."),
-        click.option("--prompt", type=click.IntRange(min=1), help="Serving: prompt tokens (1024)."),
-        click.option("--output", type=click.IntRange(min=1), help="Serving: output tokens (256)."),
-        click.option("--concurrency", type=click.IntRange(min=1), help="Serving: requests at once (1)."),
+        option("--new-tokens", "output", aliases=("--output",), type=click.IntRange(min=1),
+               help="Serving: tokens generated per request (256)."),
         click.option("--weights", help="Serving: weight format (bf16)."),
-        click.option("--kv-dtype", help="Serving: KV cache dtype for the plan (auto)."),
+        click.option("--kv-dtype", hidden=True),
         click.option("--gpu-memory-utilization", type=click.FloatRange(0, 1, min_open=True),
                      help="vLLM memory share (0.9)."),
         click.option("--max-model-len", type=click.IntRange(min=1),
                      help="Context per sequence (default with --gpu: prompt + output)."),
-        click.option("--kv-cache-dtype", default=None, help="vLLM: auto/fp8/...; llama.cpp: f16/q8_0/..."),
+        click.option("--kv-cache-dtype", default=None,
+                     help="KV-cache dtype written (vLLM: auto/fp8/...; llama.cpp: f16/q8_0/...) and planned with "
+                          "--gpu [default: auto; llama.cpp f16]."),
         click.option("--quantization", help="vLLM --quantization method."),
         click.option("--max-num-seqs", type=click.IntRange(min=1),
-                     help="Concurrent sequences (vLLM) / slots (llama.cpp); default with --gpu: --concurrency."),
+                     help="Concurrent sequences (vLLM) / slots (llama.cpp); default with --gpu: --batch."),
         click.option("--grad-accum", type=click.IntRange(min=1), help="Training: micro-batches per step "
                                                                        "(default: global / (micro x DP))."),
         click.option("--gpus-per-node", type=click.IntRange(min=1), default=8, show_default=True),
@@ -56,14 +69,31 @@ def _opts(f: Any) -> Any:
         click.option("--float8", is_flag=True, help="torchtitan: float8 linears (quantize.linear.float8)."),
         click.option("--virtual-stages", type=click.IntRange(min=2),
                      help="Megatron: interleaved pipeline, virtual stages per pipeline rank."),
+        long_context_option,
     ]
     for o in reversed(opts):
         f = o(f)
     return f
 
 
+def _canonical(engine: str, kw: dict[str, Any]) -> None:
+    """--seq-len/--batch fill the training or serving field the engine plans with (their old spellings
+    --seq/--prompt and --micro-batch/--concurrency still work); --kv-cache-dtype is also the planned KV
+    dtype with --gpu (old --kv-dtype)."""
+    serving = engine in ("vllm", "llamacpp")
+    seq_len, batch = kw.pop("seq_len"), kw.pop("batch")
+    kw["seq"] = pick(("--seq-len", None if serving else seq_len), None, ("--seq", kw["seq"]))
+    kw["prompt"] = pick(("--seq-len", seq_len if serving else None), None, ("--prompt", kw["prompt"]))
+    kw["micro_batch"] = pick(("--batch", None if serving else batch), None, ("--micro-batch", kw["micro_batch"]))
+    kw["concurrency"] = pick(("--batch", batch if serving else None), None, ("--concurrency", kw["concurrency"]))
+    if serving and kw["gpu_name"] and kw["kv_dtype"] is None and kw["kv_cache_dtype"] is not None \
+            and engine == "vllm":
+        kw["kv_dtype"] = kw["kv_cache_dtype"]
+
+
 @click.command("export")
-@click.argument("engine", type=click.Choice(ENGINES))
+@click.argument("engine", type=AliasChoice([e if e != "llamacpp" else "llama.cpp" for e in ENGINES],
+                                           hidden={"llamacpp": "llama.cpp"}, internal={"llama.cpp": "llamacpp"}))
 @click.argument("model_name", metavar="MODEL")
 @_opts
 def export_cmd(engine: str, model_name: str, **kw: Any) -> None:
@@ -78,6 +108,7 @@ def export_cmd(engine: str, model_name: str, **kw: Any) -> None:
     """
     from llmsize.export.command import run_export
 
+    _canonical(engine, kw)
     out = run_export(engine, model_name, **kw)
     for n in out.notes:
         echo_err(f"export: {n}")

@@ -33,8 +33,13 @@ _TRAIN_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("--cp", dict(type=click.IntRange(min=1), default=1, show_default=True, help="Context-parallel size.")),
     ("--ep", dict(type=click.IntRange(min=1), default=1, show_default=True, help="Expert-parallel size.")),
     ("--sequence-parallel", dict(is_flag=True, help="Megatron sequence parallelism with --tp.")),
-    ("--offload-optimizer", dict(is_flag=True, help="Optimizer states (and master weights) in CPU memory.")),
-    ("--offload-params", dict(is_flag=True, help="Parameters in CPU memory (ZeRO-3 / FSDP full_shard).")),
+    ("--offload-optimizer", dict(type=click.Choice(["none", "cpu", "nvme"]), default="none", show_default=True,
+                                 is_flag=False, flag_value="cpu",
+                                 help="Optimizer states (and master weights) in CPU memory (alone: cpu; nvme is "
+                                      "sized by plan/fit).")),
+    ("--offload-params", dict(type=click.Choice(["none", "cpu", "nvme"]), default="none", show_default=True,
+                              is_flag=False, flag_value="cpu",
+                              help="Parameters in CPU memory, ZeRO-3 / FSDP full_shard (alone: cpu).")),
     ("--rank", dict(type=click.IntRange(min=0), help="FSDP: report this rank of the shard group "
                                                      "[default: the most loaded].")),
 )
@@ -46,7 +51,13 @@ def train_layout_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        kwargs["layout_kw"] = {n: kwargs.pop(n) for n in _NAMES}
+        kw = {n: kwargs.pop(n) for n in _NAMES}
+        for n in ("offload_optimizer", "offload_params"):  # the same choices as plan/fit; one GPU's view: cpu
+            if kw[n] == "nvme":
+                raise LlmsizeError(f"--{n.replace('_', '-')} nvme: train sizes CPU offload; plan/fit --train "
+                                   f"size NVMe offload")
+            kw[n] = kw[n] == "cpu"
+        kwargs["layout_kw"] = kw
         return f(*args, **kwargs)
 
     for decl, kw in reversed(_TRAIN_OPTIONS):

@@ -10,10 +10,14 @@ from llmsize.cli.common import (check_context, console, default_context, emit_js
                                 long_context_option, model_header, model_options, table, units_option)
 from llmsize.cli.layout import train_layout_options
 from llmsize.cli.present import closed_form_lines
+from llmsize.cli.vocab import AliasChoice, option, precision_dtypes, with_precision
 from llmsize.errors import LlmsizeError
 from llmsize.load import Loaded
 
-_DTYPES = click.Choice(["bf16", "fp16", "fp32", "bfloat16", "float16", "float32"], case_sensitive=False)
+ENGINE_CHOICE = AliasChoice(["transformers", "vllm", "llama.cpp"], hidden={"torch": "transformers",
+                                                                           "llamacpp": "llama.cpp"},
+                            internal={"transformers": "torch", "llama.cpp": "llamacpp"})
+_INFER_KV = ("bf16", "fp16", "fp32", "fp8", "int8")
 _ATTN = click.Choice(["sdpa", "eager", "flash"])
 
 
@@ -78,21 +82,22 @@ def _wl_line(wl: Any) -> str:
 @click.command("infer")
 @model_options
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Sequences at once.")
-@click.option("--context", "--seq-len", "seq_len", type=click.IntRange(min=1),
-              help="Prompt tokens per sequence [default: 1024, less where the model's context is shorter].")
+@option("--seq-len", "seq_len", aliases=("--context",), type=click.IntRange(min=1),
+        help="Tokens per sequence: the prompt [default: 1024, less where the model's context is shorter].")
 @click.option("--new-tokens", type=click.IntRange(min=0),
-              help="Tokens generated per sequence (KV cache grows to context + new - 1) [default: 256].")
+              help="Tokens generated per sequence (KV cache grows to seq-len + new - 1) [default: 256].")
 @click.option("--forward", "plain_forward", is_flag=True,
               help="One forward pass with full logits and no KV cache (scoring), instead of generation.")
-@click.option("--weights", "--dtype", "weights",
-              help="Weight format: bf16, fp16, fp32 or any format `llmsize quant` knows (fp8, fp8-block, mxfp4, "
-                   "gptq-int4-g128, awq-int4-g128, nf4, Q4_K_M, ...) [default: the checkpoint's own: its file "
-                   "headers, its quantization_config, else its dtype].")
-@click.option("--kv-dtype", type=click.Choice(["bf16", "fp16", "fp32", "fp8", "int8"]),
-              help="KV-cache dtype [default: the compute dtype].")
+@option("--weights", "weights", aliases=("--dtype",),
+        help="Weight format: bf16, fp16, fp32 or any format `llmsize quant` knows (fp8, fp8-block, mxfp4, "
+             "gptq-int4-g128, awq-int4-g128, nf4, Q4_K_M, ...) [default: the checkpoint's own: its file "
+             "headers, its quantization_config, else its dtype].")
+@option("--kv-cache-dtype", "kv_dtype", aliases=("--kv-dtype", "--kv-cache"), default="auto", show_default=True,
+        help="KV-cache dtype (vLLM's --kv-cache-dtype): auto (the compute dtype), bf16, fp16, fp32, fp8, int8 "
+             "(llama.cpp's q8_0, q4_0, ...: llmsize quant).")
 @click.option("--attn", type=_ATTN, default="sdpa", show_default=True, help="Attention implementation.")
-@click.option("--runtime", type=click.Choice(["torch", "vllm", "llamacpp"]), default="torch", show_default=True,
-              help="Runtime for the device view (vLLM needs --gpu).")
+@option("--engine", "runtime", aliases=("--runtime",), type=ENGINE_CHOICE, default="transformers", show_default=True,
+        help="Engine for the device view: transformers (PyTorch), vllm (needs --gpu), llama.cpp.")
 @click.option("--gpu", help="GPU name (H100, 'RTX 4090', A100-40GB, ...) or size (24GiB): does it fit?")
 @click.option("--tp", type=click.IntRange(min=1), default=1, show_default=True,
               help="Tensor-parallel GPUs: report memory per GPU of the TP × PP replica.")
@@ -109,10 +114,10 @@ def infer_cmd(model: Loaded, batch: int, seq_len: int | None, new_tokens: int | 
 
     \b
     Examples:
-      llmsize infer Llama-3.1-8B --batch 8 --context 4096 --new-tokens 512 --gpu H100
-      llmsize infer Qwen2.5-7B --runtime vllm --gpu H100 --context 8192
-      llmsize infer Mistral-7B-v0.1 --forward --batch 4 --context 2048 --json
-      llmsize infer Llama-3.1-70B --tp 4 --context 8192 --batch 8
+      llmsize infer Llama-3.1-8B --batch 8 --seq-len 4096 --new-tokens 512 --gpu H100
+      llmsize infer Qwen2.5-7B --engine vllm --gpu H100 --seq-len 8192
+      llmsize infer Mistral-7B-v0.1 --forward --batch 4 --seq-len 2048 --json
+      llmsize infer Llama-3.1-70B --tp 4 --seq-len 8192 --batch 8
       llmsize infer gpt-oss-120b --gpu H100          # MXFP4 experts, as the checkpoint stores them
     """
     from llmsize.memory.report import infer_workload
@@ -120,19 +125,20 @@ def infer_cmd(model: Loaded, batch: int, seq_len: int | None, new_tokens: int | 
 
     w = choose_weights(model, weights)
     dtype = None if w.quantized else w.key
+    kv_dtype = _infer_kv(kv_dtype)
     if seq_len is None:
         new = 0 if plain_forward or model.spec.traits.encoder else 256 if new_tokens is None else new_tokens
-        seq_len = default_context(model, 1024, max(new - 1, 0), "--context")
+        seq_len = default_context(model, 1024, max(new - 1, 0), "--seq-len")
     wl = infer_workload(model.spec, batch=batch, seq_len=seq_len, new_tokens=new_tokens, forward=plain_forward,
                         dtype=dtype, kv_dtype=kv_dtype, attn=attn, runtime=runtime)
     # positions used: the prompt, then each generated token but the last is fed back
     check_context(model, wl.seq_len + max(wl.new_tokens - 1, 0), allow_long,
-                  f"--context {wl.seq_len:,}" + (f" + {wl.new_tokens:,} new tokens" if wl.new_tokens else ""))
+                  f"--seq-len {wl.seq_len:,}" + (f" + {wl.new_tokens:,} new tokens" if wl.new_tokens else ""))
     if tp > 1 or pp > 1:
         from llmsize.cli.layout import report_infer
 
         if gpu is not None or runtime != "torch":
-            raise LlmsizeError("--tp/--pp report the per-GPU torch view; drop --gpu and --runtime (plan --serve "
+            raise LlmsizeError("--tp/--pp report the per-GPU torch view; drop --gpu and --engine (plan --serve "
                                "sizes vLLM replicas)")
         if w.quantized:
             raise LlmsizeError(f"--tp/--pp size bf16/fp16/fp32 weights; {w.key} ({w.origin}) is not split per "
@@ -142,13 +148,26 @@ def infer_cmd(model: Loaded, batch: int, seq_len: int | None, new_tokens: int | 
     _report(model, wl, gpu, runtime, as_json, units, w)
 
 
+def _infer_kv(name: str) -> str | None:
+    """--kv-cache-dtype for infer: auto (None: the compute dtype) or one it sizes."""
+    from llmsize.cli.vocab import DTYPE_ALIASES
+
+    n = name.strip().lower()
+    n = DTYPE_ALIASES.get(n, "fp8" if n in ("fp8_e4m3", "fp8_e5m2") else n)
+    if n == "auto":
+        return None
+    if n not in _INFER_KV:
+        raise LlmsizeError(f"--kv-cache-dtype {name}: infer sizes auto, {', '.join(_INFER_KV)} (llama.cpp's quantized "
+                           f"KV types: llmsize quant --kv-cache-dtype)")
+    return n
+
+
 @click.command("train")
 @model_options
-@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Micro-batch size.")
-@click.option("--seq-len", "--context", "seq_len", type=click.IntRange(min=1),
-              help="Tokens per sequence [default: 1024, or the model's context where shorter].")
-@click.option("--dtype", type=_DTYPES, help="Weights dtype [default: bf16; fp32 with --amp].")
-@click.option("--amp", type=click.Choice(["bf16", "fp16"]), help="torch.autocast dtype (fp32 master weights).")
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Micro-batch size per GPU.")
+@option("--seq-len", "seq_len", aliases=("--context",), type=click.IntRange(min=1),
+        help="Tokens per sequence [default: 1024, or the model's context where shorter].")
+@with_precision
 @click.option("--optimizer", default="adamw", show_default=True,
               help="adamw, adam, sgd, sgd-momentum, adafactor, lion, adamw-8bit, paged-adamw, paged-adamw-8bit.")
 @click.option("--grad-checkpointing", is_flag=True, help="Recompute each decoder layer in backward.")
@@ -164,7 +183,8 @@ def infer_cmd(model: Loaded, batch: int, seq_len: int | None, new_tokens: int | 
 @long_context_option
 @json_option
 @units_option
-def train_cmd(model: Loaded, batch: int, seq_len: int | None, dtype: str | None, amp: str | None, optimizer: str,
+def train_cmd(model: Loaded, batch: int, seq_len: int | None, precision: str | None, old_dtype: str | None,
+              old_amp: str | None, optimizer: str,
               grad_checkpointing: bool, grad_accum: int, lora_r: int | None, lora_alpha: int | None,
               lora_targets: str | None, attn: str, gpu: str | None, layout_kw: dict, allow_long: bool, as_json: bool,
               units: str) -> None:
@@ -175,13 +195,13 @@ def train_cmd(model: Loaded, batch: int, seq_len: int | None, dtype: str | None,
     Examples:
       llmsize train Llama-3.1-8B --batch 1 --seq-len 2048 --grad-checkpointing --gpu H100
       llmsize train Qwen2.5-7B --lora-r 16 --lora-targets all-linear --batch 4
-      llmsize train gpt2 --amp bf16 --optimizer sgd-momentum --json
-      llmsize train Llama-3.1-8B --gpus 8 --fsdp full_shard --amp bf16 --grad-checkpointing
+      llmsize train gpt2 --precision fp32 --optimizer sgd-momentum --json
+      llmsize train Llama-3.1-8B --gpus 8 --fsdp full_shard --grad-checkpointing
       llmsize train Llama-3.1-8B --gpus 16 --fsdp hybrid_shard --shard-group 8
       llmsize train Llama-3.1-8B --gpus 8 --zero 3 --offload-optimizer
 
     With --gpus the report is per GPU (one rank: its shards, FSDP's all-gather and reduce-scatter
-    buffers, the phase and rank of the peak); --amp with --fsdp is FSDP2's MixedPrecisionPolicy
+    buffers, the phase and rank of the peak); bf16-mixed with --fsdp is FSDP2's MixedPrecisionPolicy
     (fp32 master, bf16 compute, fp32 reduce-scatter).
     """
     from llmsize.cli.layout import report_train, train_layout
@@ -190,6 +210,7 @@ def train_cmd(model: Loaded, batch: int, seq_len: int | None, dtype: str | None,
     if seq_len is None:
         seq_len = default_context(model, 1024, 0, "--seq-len")
     check_context(model, seq_len, allow_long, f"--seq-len {seq_len:,}")
+    dtype, amp = precision_dtypes(precision, old_dtype, old_amp, lora=lora_r is not None)
     wl = train_workload(batch=batch, seq_len=seq_len, dtype=dtype, amp=amp, optimizer=optimizer,
                         grad_checkpointing=grad_checkpointing, grad_accum=grad_accum, lora_r=lora_r,
                         lora_alpha=lora_alpha, lora_targets=lora_targets, attn=attn)

@@ -7,10 +7,13 @@ from typing import Any
 
 import click
 
-from llmsize.cli.common import console, emit_json, fmt_bytes, json_option, model_options, table, units_option
+from llmsize.cli.common import (check_context, console, default_context, emit_json, fmt_bytes, json_option, long_context_option,
+                                model_options, table, units_option)
+from llmsize.cli.vocab import PRECISION_HELP, option, pick
 from llmsize.cli.present import fmt_days, fmt_duration, fmt_money, layout_label
 from llmsize.errors import LlmsizeError
 from llmsize.load import Loaded
+from llmsize.planner.jobs import TRAIN_PRECISIONS  # the planner's; train adds fp16
 
 
 def _prices(values: tuple[str, ...]) -> dict[str, float]:
@@ -35,33 +38,41 @@ def job_options(f: Callable[..., Any]) -> Callable[..., Any]:
     opts = [
         click.option("--train", "mode", flag_value="train", help="Plan a training run."),
         click.option("--serve", "mode", flag_value="serve", default=True, help="Plan serving (default)."),
-        click.option("--seq", type=click.IntRange(min=1), default=4096, show_default=True, help="Training sequence length."),
-        click.option("--micro-batch", type=click.IntRange(min=1), default=1, show_default=True),
+        click.option("--seq-len", type=click.IntRange(min=1),
+                     help="Tokens per sequence: the training sequence [default: 4096] or the prompt served "
+                          "[default: 1024]."),
+        click.option("--seq", type=click.IntRange(min=1), hidden=True),
+        click.option("--prompt", type=click.IntRange(min=1), hidden=True),
+        click.option("--batch", type=click.IntRange(min=1),
+                     help="Sequences per step: the training micro-batch per GPU, or the requests served at once "
+                          "(the decode batch) [default: 1]."),
+        click.option("--micro-batch", type=click.IntRange(min=1), hidden=True),
+        click.option("--concurrency", type=click.IntRange(min=1), hidden=True),
         click.option("--global-batch", type=click.IntRange(min=1), default=1024, show_default=True,
                      help="Sequences per optimizer step."),
         click.option("--tokens", type=float, help="Training tokens in all (e.g. 1e12)."),
-        click.option("--precision", type=click.Choice(["bf16-mixed", "bf16", "fp8-mixed", "fp32"]),
-                     default="bf16-mixed", show_default=True,
-                     help="Training precision; fp8-mixed runs the GEMMs at the GPU's FP8 peak (Hopper, Ada, "
-                          "Blackwell) with bf16-mixed's memory."),
+        click.option("--precision", type=click.Choice(list(TRAIN_PRECISIONS)), default="bf16-mixed",
+                     show_default=True, help=PRECISION_HELP + " fp8-mixed runs the GEMMs at the GPU's FP8 peak "
+                                                             "(Hopper, Ada, Blackwell) with bf16-mixed's memory."),
         click.option("--mfu", type=float, help="Training MFU (model FLOPs over wall time), --train only (default: "
                                                "the engine's achieved efficiency on the GPU, docs/speed.md)."),
-        click.option("--recompute/--no-recompute", default=True, show_default=True,
-                     help="Activation checkpointing (an extra forward: hardware work, not model FLOPs)."),
+        option("--grad-checkpointing/--no-grad-checkpointing", "recompute", aliases=("--recompute/--no-recompute",),
+               default=True, show_default=True,
+               help="Activation checkpointing (an extra forward: hardware work, not model FLOPs); on by default "
+                    "here, as multi-GPU training runs it (train measures one process: off unless asked)."),
         click.option("--max-days", type=float, help="Reject training setups slower than this (--train only)."),
         click.option("--host-memory",
                      help="Host (CPU) memory per node of 8 GPUs, for CPU offload, --train only (e.g. 1TiB, 2TB; "
                           "default: a DGX H100's 2 TiB of DDR5)."),
         click.option("--nvme", help="NVMe capacity per node for NVMe offload, --train only (e.g. 30TB); without it "
                                     "NVMe offload is reported, not assumed to fit."),
-        click.option("--prompt", type=click.IntRange(min=1), default=1024, show_default=True, help="Prompt tokens."),
-        click.option("--output", type=click.IntRange(min=1), default=256, show_default=True, help="Output tokens."),
-        click.option("--concurrency", type=click.IntRange(min=1), default=1, show_default=True,
-                     help="Requests served at once (the decode batch)."),
+        option("--new-tokens", "output", aliases=("--output",), type=click.IntRange(min=1), default=256,
+               show_default=True, help="Tokens generated per request."),
         click.option("--weights", help="Weight format for serving: bf16/fp16/fp32 or any `llmsize quant` format "
                                         "(fp8, mxfp4, gptq-int4-g128, Q4_K_M, ...) [default: the checkpoint's own: "
                                         "its file headers, its quantization_config, else its dtype]."),
-        click.option("--kv-dtype", default="auto", show_default=True, help="KV cache dtype."),
+        option("--kv-cache-dtype", "kv_dtype", aliases=("--kv-dtype",), default="auto", show_default=True,
+               help="KV-cache dtype, as vLLM's --kv-cache-dtype: auto (the model's dtype), fp8, fp8_e4m3, fp8_e5m2."),
         click.option("--gpu-memory-utilization", type=click.FloatRange(0, 1, min_open=True), default=0.9,
                      show_default=True),
         click.option("--target-tps", type=float, help="Output tokens/s the deployment must reach."),
@@ -72,22 +83,40 @@ def job_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="Prefill/compute efficiency (default: the engine's), --serve only."),
         click.option("--request-rate", type=float,
                      help="Requests/s arriving at one replica (queueing: median and p90 TTFT/TPOT), --serve only; "
-                          "--concurrency then caps the batch."),
+                          "--batch then caps the batch."),
         click.option("--ttft", type=float, help="Reject serving setups whose time to first token exceeds this (s)."),
         click.option("--tpot", type=float, help="Reject serving setups whose time per output token exceeds this (ms)."),
         click.option("--price", multiple=True, help="GPU=USD per GPU-hour (overrides the catalog)."),
+        long_context_option,
     ]
 
     @functools.wraps(f)
     def wrapper(*args: Any, **kw: Any) -> Any:
         from llmsize.planner.jobs import make_job
 
-        names = ("mode", "seq", "micro_batch", "global_batch", "tokens", "precision", "mfu", "recompute",
-                 "max_days", "host_memory", "nvme", "prompt", "output", "concurrency", "weights", "kv_dtype",
+        names = ("mode", "global_batch", "tokens", "precision", "mfu", "recompute",
+                 "max_days", "host_memory", "nvme", "output", "weights", "kv_dtype",
                  "gpu_memory_utilization", "target_tps", "engine", "mbu", "prefill_efficiency", "request_rate",
                  "ttft", "tpot",
                  "price")
         v = {n: kw.pop(n) for n in names}
+        train = v["mode"] == "train"
+        seq_len, batch, allow_long = kw.pop("seq_len"), kw.pop("batch"), kw.pop("allow_long")
+        seq, prompt, micro, conc = kw.pop("seq"), kw.pop("prompt"), kw.pop("micro_batch"), kw.pop("concurrency")
+        model = kw.get("model")
+        v["seq"] = pick(("--seq-len", seq_len if train else None), None, ("--seq", seq))
+        v["prompt"] = pick(("--seq-len", None if train else seq_len), None, ("--prompt", prompt))
+        # not given: 4096 / 1024, fewer where the model's context is shorter (as infer and train)
+        if v["seq"] is None:
+            v["seq"] = default_context(model, 4096, 0, "--seq-len") if train and model else 4096
+        if v["prompt"] is None:
+            v["prompt"] = 1024 if train or not model else default_context(model, 1024, v["output"] - 1, "--seq-len")
+        v["micro_batch"] = pick(("--batch", batch if train else None), 1, ("--micro-batch", micro))
+        v["concurrency"] = pick(("--batch", None if train else batch), 1, ("--concurrency", conc))
+        if model is not None:
+            used = v["seq"] if train else v["prompt"] + v["output"] - 1
+            check_context(kw["model"], used, allow_long, f"--seq-len {v['seq'] if train else v['prompt']:,}"
+                          + ("" if train else f" + {v['output']:,} new tokens"))
         kw["prices"] = _prices(v.pop("price"))
         v["weights"] = serving_weights(kw.get("model"), v["weights"], v["mode"] == "train")
         if "ngl" in (kw.get("find") or ()):  # llama.cpp's question: GGUF formats and KV types, not vLLM's
@@ -183,7 +212,7 @@ def plan_cmd(model: Loaded, job: Any, prices: dict[str, float], gpu_names: tuple
     \b
     Examples:
       llmsize plan Llama-3.1-70B --train --tokens 1e12 --gpu H100 --gpu A100-80GB
-      llmsize plan Llama-3.1-8B --serve --concurrency 32 --target-tps 2000
+      llmsize plan Llama-3.1-8B --serve --batch 32 --target-tps 2000
     """
     from llmsize.planner import plan_report
 

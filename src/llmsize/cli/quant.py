@@ -7,9 +7,10 @@ from typing import Any
 
 import click
 
-from llmsize.cli.common import (check_context, console, emit_json, fmt_bytes, json_option, long_context_option,
+from llmsize.cli.common import (check_context, console, default_context, emit_json, fmt_bytes, json_option, long_context_option,
                                 model_header, model_options, table, units_option)
 from llmsize.cli.present import fmt_size
+from llmsize.cli.vocab import KV_HELP, option
 from llmsize.errors import LlmsizeError
 from llmsize.load import Loaded
 
@@ -18,18 +19,17 @@ from llmsize.load import Loaded
 @model_options
 @click.option("--gpu", help="GPU name (H100, 'RTX 4090', ...) or memory size (24GiB, 80GB); with --qlora, "
                             "whether the training step fits.")
-@click.option("--context", type=click.IntRange(min=1),
-              help="Tokens per sequence [default: the model's maximum; 1024 with --qlora].")
+@option("--seq-len", "context", aliases=("--context",), type=click.IntRange(min=1),
+        help="Tokens per sequence (KV cache and activations) [default: 1024, less where the model's context is "
+             "shorter].")
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Sequences decoded together.")
-@click.option("--kv-cache", "kv",
-              help="KV-cache dtype: bf16, fp16, fp8 (vLLM), q8_0, q5_1, q5_0, q4_1, q4_0, iq4_nl (llama.cpp) "
-                   "[default: bf16].")
+@option("--kv-cache-dtype", "kv", aliases=("--kv-cache", "--kv-dtype"), help=KV_HELP + " [default: auto]")
 @click.option("--format", "formats", multiple=True,
               help="Only these formats (repeatable): bf16, fp8, fp8-block, int8, nf4, nf4-dq, gptq-int4-g128, "
                    "awq-int4-g128, mxfp4, nvfp4, Q4_K_M, Q8_0, IQ4_XS, ...")
 @click.option("--tensors", "show_tensors", is_flag=True, help="With one --format: list every tensor's type and bytes.")
 @click.option("--qlora", is_flag=True, help="QLoRA fine-tuning terms (4-bit base, adapters, optimizer) instead.")
-@click.option("--rank", type=click.IntRange(min=1), help="LoRA rank for --qlora [default: 64].")
+@option("--lora-r", "rank", aliases=("--rank",), type=click.IntRange(min=1), help="LoRA rank for --qlora [default: 64].")
 @click.option("--adapter-dtype", type=click.Choice(["fp32", "bf16", "fp16"]),
               help="LoRA adapter dtype for --qlora (peft keeps fp32; the QLoRA paper uses bf16) [default: fp32].")
 @long_context_option
@@ -43,16 +43,18 @@ def quant_cmd(model: Loaded, gpu: str | None, context: int | None, batch: int, k
 
     \b
     Examples:
-      llmsize quant Llama-3.1-8B --gpu "RTX 4090" --context 8192
+      llmsize quant Llama-3.1-8B --gpu "RTX 4090" --seq-len 8192
       llmsize quant Mixtral-8x7B-v0.1 --format Q4_0 --tensors
-      llmsize quant Llama-2-7b-hf --qlora --rank 64 --gpu A10G
+      llmsize quant Llama-2-7b-hf --qlora --lora-r 64 --gpu A10G
     """
     from llmsize.quant.report import check_options, unique_formats
 
     check_options(qlora=qlora, gpu=gpu, formats=formats, kv=kv, tensors=show_tensors, rank=rank,
                   adapter_dtype=adapter_dtype)
     if context is not None:
-        check_context(model, context, allow_long, f"--context {context:,}")
+        check_context(model, context, allow_long, f"--seq-len {context:,}")
+    elif not qlora:
+        context = default_context(model, 1024, 0, "--seq-len")
     spec = model.spec
     if qlora:
         from llmsize.quant.report import qlora_report, qlora_result
@@ -143,9 +145,9 @@ def _print_report(model: Loaded, rep: Any, units: str, file_info: dict[str, Any]
         elif low:
             c.print(f"[bold]Warning:[/bold] only formats below the quality floor fit; the best is [bold]{low.format}"
                     f"[/bold] ({low.body_bits:.2f} bits per weight in its layers). For {fl.min_bits_per_weight:g}+ bits use "
-                    f"a bigger --gpu, more GPUs (llmsize plan) or a shorter --context")
+                    f"a bigger --gpu, more GPUs (llmsize plan) or a shorter --seq-len")
         else:
-            c.print("Nothing fits at this context: try a smaller --context, a quantized --kv-cache or a bigger --gpu")
+            c.print("Nothing fits at this context: try a smaller --seq-len, a quantized --kv-cache-dtype or a bigger --gpu")
     for f, why in rep.skipped:
         c.print(f"skipped {f}: {why}")
     for n in rep.notes:

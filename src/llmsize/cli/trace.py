@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from llmsize.cli.common import console, emit_json, fmt_bytes, fmt_count, json_option, table, units_option
+from llmsize.cli.vocab import option, precision_dtypes, with_precision
 from llmsize.errors import LlmsizeError
 
 
@@ -42,12 +43,11 @@ def raw_config(ref: str) -> tuple[dict[str, Any], Path | None]:
 @click.option("--mode", type=click.Choice(["train", "forward", "generate"]), default="train", show_default=True,
               help="What runs: a training step, one forward with full logits, or prefill + decode.")
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Sequences at once.")
-@click.option("--seq-len", "--context", "seq_len", type=click.IntRange(min=1, max=1 << 20), default=1024,
-              show_default=True, help="Tokens per sequence (the prompt in generate).")
+@option("--seq-len", "seq_len", aliases=("--context",), type=click.IntRange(min=1, max=1 << 20), default=1024,
+        show_default=True, help="Tokens per sequence (the prompt in generate).")
 @click.option("--new-tokens", type=click.IntRange(min=0, max=1 << 16), default=0, show_default=True,
               help="generate: tokens generated per sequence.")
-@click.option("--dtype", type=click.Choice(["bf16", "fp16", "fp32"]), help="Weights dtype [default: bf16; fp32 with --amp].")
-@click.option("--amp", type=click.Choice(["bf16", "fp16"]), help="train: torch.autocast dtype (fp32 master weights).")
+@with_precision
 @click.option("--optimizer", type=click.Choice(["adamw", "adam", "sgd", "sgd-momentum"]), default="adamw",
               show_default=True, help="train: the torch optimizer.")
 @click.option("--grad-checkpointing", is_flag=True, help="train: recompute each decoder layer in backward.")
@@ -59,8 +59,8 @@ def raw_config(ref: str) -> tuple[dict[str, Any], Path | None]:
               help="Run the model folder's own modeling code (only for code you trust).")
 @json_option
 @units_option
-def trace_cmd(model_ref: str, mode: str, batch: int, seq_len: int, new_tokens: int, dtype: str | None,
-              amp: str | None, optimizer: str, grad_checkpointing: bool, lora_r: int | None, lora_targets: str | None,
+def trace_cmd(model_ref: str, mode: str, batch: int, seq_len: int, new_tokens: int, precision: str | None,
+              old_dtype: str | None, old_amp: str | None, optimizer: str, grad_checkpointing: bool, lora_r: int | None, lora_targets: str | None,
               attn: str, trust_remote_code: bool, as_json: bool, units: str) -> None:
     """Exact mode: build MODEL from its config with the installed transformers on fake tensors (no weights,
     no GPU), run the workload under PyTorch's memory tracker and report PyTorch's own peak, with the
@@ -76,8 +76,10 @@ def trace_cmd(model_ref: str, mode: str, batch: int, seq_len: int, new_tokens: i
     from llmsize.memory.workload import Workload
     from llmsize.trace import trace
 
-    if mode != "train" and (amp or grad_checkpointing or lora_r or lora_targets or optimizer != "adamw"):
-        raise LlmsizeError("--amp, --optimizer, --grad-checkpointing and --lora-* apply to --mode train")
+    if mode != "train" and (old_amp or grad_checkpointing or lora_r or lora_targets or optimizer != "adamw"
+                            or (precision or "").endswith("-mixed")):
+        raise LlmsizeError("mixed --precision, --optimizer, --grad-checkpointing and --lora-* apply to --mode train")
+    dtype, amp = precision_dtypes(precision, old_dtype, old_amp, lora=lora_r is not None)
     if mode != "generate" and new_tokens:
         raise LlmsizeError("--new-tokens applies to --mode generate")
     if mode == "train":
@@ -85,9 +87,16 @@ def trace_cmd(model_ref: str, mode: str, batch: int, seq_len: int, new_tokens: i
                             grad_checkpointing=grad_checkpointing, lora_r=lora_r, lora_targets=lora_targets, attn=attn)
     else:
         wl = Workload(mode=mode, batch=batch, seq_len=seq_len, new_tokens=new_tokens,  # type: ignore[arg-type]
-                      weights_dtype=dtype or "bf16", attn_impl=attn)
+                      weights_dtype=old_dtype or precision or "bf16", attn_impl=attn)
     cfg, folder = raw_config(model_ref)
-    r = trace(cfg, wl, folder=folder, trust_remote_code=trust_remote_code)
+    try:
+        r = trace(cfg, wl, folder=folder, trust_remote_code=trust_remote_code)
+    except RuntimeError as e:
+        if "Expected inputs of BF16" not in str(e):
+            raise
+        raise LlmsizeError("this model's MoE kernel (torch grouped_mm) runs bf16 only, so fp32 master weights under "
+                           "autocast (--precision bf16-mixed, the default) cannot be traced: give --precision bf16 "
+                           "(llmsize train sizes bf16-mixed)") from None
     if as_json:
         emit_json({"model": model_ref, "model_type": r.model_type, "mode": mode, "peak_bytes": r.peak_bytes,
                    "breakdown": r.breakdown, "params": r.params, "trainable_params": r.trainable_params,

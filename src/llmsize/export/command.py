@@ -21,7 +21,7 @@ OPTIONS: dict[str, Any] = {
                      "kv_cache_dtype", "quantization", "max_num_seqs", "grad_accum", "ngl", "split_mode",
                      "shard_group", "virtual_stages")),
     "force": False, "gpus_per_node": 8, "script": "train.py", "kv_unified": False, "nvme_path": "/local_nvme",
-    "float8": False}
+    "float8": False, "allow_long": False}
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,13 +35,44 @@ class Exported:
     memory_per_gpu: int | None = None  # its bytes per GPU when planned or checked
 
 
+def _flag(k: str) -> str:
+    """The canonical flag of a job field (docs/vocabulary.md)."""
+    return {"seq": "--seq-len", "prompt": "--seq-len", "micro_batch": "--batch", "concurrency": "--batch",
+            "output": "--new-tokens", "kv_dtype": "--kv-cache-dtype", "recompute": "--grad-checkpointing"}.get(
+        k, "--" + k.replace("_", "-"))
+
+
+def _check_len(model_name: str, kw: dict[str, Any], job: Any, notes: list[str]) -> None:
+    """A context past the model's trained length (the planned one, or --max-model-len) is refused unless
+    --allow-long-context, as in every command; a model llmsize cannot read is not checked."""
+    from llmsize.context import check_context
+    from llmsize.load import load
+    from llmsize.planner.jobs import TrainJob
+
+    if not kw["gpu_name"] and kw["max_model_len"] is None:
+        return
+    try:
+        loaded = load(model_name)
+    except LlmsizeError:
+        return
+    if kw["max_model_len"] is not None:
+        tokens, what = kw["max_model_len"], f"--max-model-len {kw['max_model_len']:,}"
+    elif isinstance(job, TrainJob):
+        tokens, what = job.seq_len, f"--seq-len {job.seq_len:,}"
+    else:
+        tokens, what = job.context, f"--seq-len {job.prompt_len:,} + {job.output_len:,} new tokens"
+    note = check_context(loaded, tokens, allow_long=kw["allow_long"], what=what)
+    if note:
+        notes.append(note)
+
+
 def _job(engine: str, kw: dict[str, Any]) -> Any:
     from llmsize.planner.jobs import make_job
 
     serving = engine in ("vllm", "llamacpp")
     wrong = [k for k in (TRAIN_FLAGS if serving else SERVE_FLAGS) if kw[k] is not None]
     if wrong:
-        names = ", ".join(f"--{k.replace('_', '-')}" for k in wrong)
+        names = ", ".join(dict.fromkeys(_flag(k) for k in wrong))
         raise LlmsizeError(f"{names}: {'training' if serving else 'serving'} option(s), not for {engine}")
     given = {k: kw[k] for k in (SERVE_FLAGS if serving else TRAIN_FLAGS) if kw[k] is not None}
     return make_job("serve" if serving else "train", **given, host_memory_name="--host-memory",
@@ -96,6 +127,7 @@ def run_export(engine: str, model_name: str, **opts: Any) -> Exported:
     kw = {**OPTIONS, **opts}
     notes: list[str] = []
     job = _job(engine, kw)
+    _check_len(model_name, kw, job, notes)
     if kw["float8"] and engine != "torchtitan":
         raise LlmsizeError(f"--float8 is a torchtitan option, not for {engine}")
     if kw["virtual_stages"] and engine != "megatron":
@@ -108,7 +140,7 @@ def run_export(engine: str, model_name: str, **opts: Any) -> Exported:
                 "vllm": ("gpu_memory_utilization",)}
         unused = [k for k in TRAIN_FLAGS + SERVE_FLAGS if kw[k] is not None and k not in uses.get(engine, ())]
         if unused:
-            raise LlmsizeError(f"{', '.join('--' + k.replace('_', '-') for k in unused)}: plan inputs; give --gpu "
+            raise LlmsizeError(f"{', '.join(dict.fromkeys(_flag(k) for k in unused))}: plan inputs; give --gpu "
                                "TYPE --gpus N to plan with them")
     spec = _spec(model_name) if gpu else None
     given = {k: kw[k] for k in LAYOUT_FLAGS if kw[k] is not None}

@@ -36,7 +36,7 @@ def infer_workload(spec: ModelSpec, *, batch: int = 1, seq_len: int = 1024, new_
         if new_tokens is not None:
             raise LlmsizeError("--new-tokens applies to generation, not --forward (which generates nothing)")
         if kv_dtype is not None:
-            raise LlmsizeError("--kv-dtype applies to generation, not --forward (which keeps no KV cache)")
+            raise LlmsizeError("--kv-cache-dtype applies to generation, not --forward (which keeps no KV cache)")
     return Workload(mode="forward" if forward else "generate", batch=batch, seq_len=seq_len,
                     new_tokens=0 if forward else 256 if new_tokens is None else new_tokens,
                     weights_dtype=default_dtype(spec) if dtype is None else dtype,

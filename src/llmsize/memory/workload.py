@@ -137,7 +137,7 @@ class Workload:
                 raise LlmsizeError(f"--amp must be bf16 or fp16, got {self.autocast!r}")
         if self.kv_cache_dtype is not None:
             object.__setattr__(self, "kv_cache_dtype", _canon(self.kv_cache_dtype))
-            dtype_bytes(self.kv_cache_dtype, "--kv-dtype", KV_DTYPE_BYTES)
+            dtype_bytes(self.kv_cache_dtype, "--kv-cache-dtype", KV_DTYPE_BYTES)
         if self.optimizer is not None:
             object.__setattr__(self, "optimizer", self.optimizer.lower())
             if self.optimizer not in OPTIMIZERS:

@@ -116,7 +116,7 @@ class ServeJob:
 
         object.__setattr__(self, "engine", engine_name(self.engine))
         if self.kv_dtype not in KV_DTYPES:
-            raise did_you_mean(str(self.kv_dtype), KV_DTYPES, what="KV cache dtype (--kv-dtype)")
+            raise did_you_mean(str(self.kv_dtype), KV_DTYPES, what="KV cache dtype (--kv-cache-dtype)")
 
     @property
     def context(self) -> int:

@@ -35,7 +35,7 @@ def qlora_report(spec: ModelSpec, *, rank: int = 64, adapter_dtype: str = "fp32"
                  batch: int = 1, gpu: str | None = None) -> dict[str, Any]:
     """`llmsize quant --qlora --json`; with `gpu`, the device view and fit verdict (`device`), the same
     shape as `llmsize train --gpu --json`'s."""
-    check_all("", {"--context": (context, "context"), "--batch": (batch, "batch"), "--rank": (rank, "width")})
+    check_all("", {"--seq-len": (context, "context"), "--batch": (batch, "batch"), "--lora-r": (rank, "width")})
     q, peak, seq = qlora_result(spec, rank=rank, adapter_dtype=adapter_dtype, context=context, batch=batch)
     d = q.as_dict()
     d["peak"] = dict(seq_len=seq, batch=batch, peak_bytes=peak.peak_bytes, phase=peak.peak_phase,
@@ -72,11 +72,12 @@ def check_options(*, qlora: bool, gpu: str | None = None, formats: Sequence[str]
     """Refuse options that the chosen mode would ignore: the format table's with `qlora`, the QLoRA
     ones without it (None / empty / False = not given)."""
     if qlora:
-        given = [n for n, v in (("--format", bool(formats)), ("--kv-cache", kv is not None), ("--tensors", tensors)) if v]
+        given = [n for n, v in (("--format", bool(formats)), ("--kv-cache-dtype", kv is not None),
+                                ("--tensors", tensors)) if v]
         if given:
             raise LlmsizeError(f"{', '.join(given)} {'does' if len(given) == 1 else 'do'} not apply with --qlora")
     else:
-        given = [n for n, v in (("--rank", rank is not None), ("--adapter-dtype", adapter_dtype is not None)) if v]
+        given = [n for n, v in (("--lora-r", rank is not None), ("--adapter-dtype", adapter_dtype is not None)) if v]
         if given:
             raise LlmsizeError(f"{' and '.join(given)} {'needs' if len(given) == 1 else 'need'} --qlora")
 
@@ -97,7 +98,7 @@ def quant_report(model: Loaded, *, gpu: str | None = None, context: int | None =
                  formats: Sequence[str] | None = None, batch: int = 1, tensors: bool = False) -> dict[str, Any]:
     """`llmsize quant --json`: the plan over formats, the checkpoint file beside its prediction when
     there is one, and with `tensors` (exactly one format) every tensor of that format."""
-    check_all("", {"--context": (context, "context"), "--batch": (batch, "batch")})
+    check_all("", {"--seq-len": (context, "context"), "--batch": (batch, "batch")})
     from llmsize.quant.planner import plan_quant
 
     formats = unique_formats(formats)

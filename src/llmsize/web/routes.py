@@ -177,14 +177,22 @@ async def quant(body: S.QuantBody) -> Response:
     def run() -> dict[str, Any]:
         from llmsize.quant.report import check_options, qlora_report, quant_report
 
-        check_options(qlora=body.qlora, gpu=body.gpu, formats=body.formats, kv=body.kv_cache, tensors=body.tensors,
-                      rank=body.rank, adapter_dtype=body.adapter_dtype)
+        from llmsize.context import check_context, default_tokens
+
+        check_options(qlora=body.qlora, gpu=body.gpu, formats=body.formats, kv=body.kv_cache_dtype,
+                      tensors=body.tensors, rank=body.lora_r, adapter_dtype=body.adapter_dtype)
         loaded = resolve(body.model)
+        context = body.seq_len
+        if context is not None:
+            check_context(loaded, context, allow_long=body.allow_long_context, what=f"seq_len {context:,}",
+                          flag="allow_long_context")
+        elif not body.qlora:
+            context = default_tokens(loaded, 1024, 0)[0]
         if body.qlora:
-            return qlora_report(loaded.spec, rank=64 if body.rank is None else body.rank,
-                                adapter_dtype=body.adapter_dtype or "fp32", context=body.context, batch=body.batch,
+            return qlora_report(loaded.spec, rank=64 if body.lora_r is None else body.lora_r,
+                                adapter_dtype=body.adapter_dtype or "fp32", context=context, batch=body.batch,
                                 gpu=body.gpu)
-        return quant_report(loaded, gpu=body.gpu, context=body.context, kv=body.kv_cache or "bf16",
+        return quant_report(loaded, gpu=body.gpu, context=context, kv=body.kv_cache_dtype or "bf16",
                             formats=body.formats, batch=body.batch, tensors=body.tensors)
 
     return await cached("quant", body, run)

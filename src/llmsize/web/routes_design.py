@@ -23,7 +23,7 @@ def _q(v: str | int | None, what: str) -> int | None:
 def _setting(s: D.Setting) -> Any:
     from llmsize.design.metrics import Setting
 
-    return Setting(gpu=s.gpu, dtype=s.dtype, context=s.context, batch=s.batch, train_gpus=s.train_gpus, mfu=s.mfu,
+    return Setting(gpu=s.gpu, dtype=s.weights, context=s.seq_len, batch=s.batch, train_gpus=s.train_gpus, mfu=s.mfu,
                    price=s.price)
 
 
@@ -48,7 +48,7 @@ async def design(body: D.DesignBody) -> Response:
         cons = Constraints(vocab=b.vocab, attention=b.attention, kv_heads=b.kv_heads, head_dim=b.head_dim,
                            ffn_mult=b.ffn_mult, ffn_multiple=b.ffn_multiple, gated=not b.plain, tied=b.tied,
                            hidden=b.hidden, layers=b.layers, min_aspect=b.min_aspect, max_aspect=b.max_aspect,
-                           context=b.setting.context)
+                           context=b.setting.seq_len)
         return design_report(constraints=cons, setting=_setting(b.setting), n=b.candidates,
                              params=_q(b.params, "--params"), compute=_q(b.compute, "--compute"),
                              gpu_hours=_q(b.gpu_hours, "--gpu-hours"), tokens=_q(b.tokens, "--tokens"), law=b.law)

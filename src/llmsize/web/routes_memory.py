@@ -6,41 +6,48 @@ is re-derived here; a test compares it with the CLI field for field.
 """
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from fastapi import APIRouter
 from fastapi.responses import Response
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from llmsize.errors import LlmsizeError
 from llmsize.web import schemas as S
 from llmsize.web.resolve import resolve
 from llmsize.web.routes import Compact, cached
 
 router = APIRouter(prefix="/api/v1")
-Dtype = Literal["bf16", "fp16", "fp32", "bfloat16", "float16", "float32"]
 Attn = Literal["sdpa", "eager", "flash"]
 
 
 class InferBody(S._Body):
     """`llmsize infer` options."""
 
+    old_names: ClassVar[dict[str, str]] = {"context": "seq_len", "dtype": "weights", "kv_dtype": "kv_cache_dtype",
+                                           "runtime": "engine"}
+    old_values: ClassVar[dict[str, dict[str, str]]] = {"engine": {"torch": "transformers", "llamacpp": "llama.cpp"}}
     model: S.ModelRef
     batch: int = Field(1, ge=1, le=S.MAX_BATCH)
-    context: int = Field(1024, ge=1, le=S.MAX_CONTEXT, description="Prompt tokens per sequence.")
+    seq_len: int | None = Field(None, ge=1, le=S.MAX_CONTEXT, description="Prompt tokens per sequence (default, when "
+                                "absent: 1024, fewer where the model's context is shorter).")
     new_tokens: int | None = Field(None, ge=0, le=S.MAX_CONTEXT,
                                    description="Tokens generated per sequence (default, when absent: 256); "
                                                "not with forward.")
     forward: bool = Field(False, description="One forward pass with full logits, no KV cache.")
-    dtype: Dtype | None = Field(None, description="Float weights dtype (the same as weights bf16/fp16/fp32).")
     weights: str | None = Field(None, min_length=1, max_length=40,
                                 description="Weight format: bf16/fp16/fp32 or any format of /quant (fp8, mxfp4, "
                                             "gptq-int4-g128, Q4_K_M, ...); default, when absent: the checkpoint's "
                                             "own (quantization_config, else its dtype).")
-    kv_dtype: Literal["bf16", "fp16", "fp32", "fp8", "int8"] | None = None
+    kv_cache_dtype: Literal["auto", "bf16", "fp16", "fp32", "fp8", "int8"] = "auto"
     attn: Attn = "sdpa"
-    runtime: Literal["torch", "vllm", "llamacpp"] = "torch"
+    engine: Literal["transformers", "vllm", "llama.cpp"] = "transformers"
     gpu: str | None = Field(None, min_length=1, max_length=80)
+    allow_long_context: bool = Field(False, description="Size a context past the model's trained length.")
+
+    @property
+    def runtime(self) -> str:
+        """The memory model's name of the engine."""
+        return {"transformers": "torch", "llama.cpp": "llamacpp"}.get(self.engine, self.engine)
 
 
 class TrainBody(S._Body):
@@ -49,8 +56,9 @@ class TrainBody(S._Body):
     model: S.ModelRef
     batch: int = Field(1, ge=1, le=S.MAX_BATCH)
     seq_len: int = Field(1024, ge=1, le=S.MAX_CONTEXT)
-    dtype: Dtype | None = None
-    amp: Literal["bf16", "fp16"] | None = None
+    precision: Literal["bf16-mixed", "fp16-mixed", "bf16", "fp16", "fp32"] | None = Field(
+        None, description="bf16-mixed (default, when absent and no old dtype/amp): bf16 compute with fp32 master "
+                          "weights, what training runs use; bf16/fp16/fp32: every tensor in that dtype.")
     optimizer: str = Field("adamw", min_length=1, max_length=40)
     grad_checkpointing: bool = False
     grad_accum: int = Field(1, ge=1, le=1 << 16)
@@ -60,16 +68,33 @@ class TrainBody(S._Body):
                                      description="With lora_r (default, when absent: q_proj,v_proj).")
     attn: Attn = "sdpa"
     gpu: str | None = Field(None, min_length=1, max_length=80)
+    allow_long_context: bool = Field(False, description="Size a context past the model's trained length.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_precision(cls, data: Any) -> Any:
+        """dtype/amp (old names) as the precision they give."""
+        if isinstance(data, dict) and ("dtype" in data or "amp" in data):
+            from llmsize.cli.vocab import precision_of
+
+            data = dict(data)
+            p = precision_of(data.pop("dtype", None), data.pop("amp", None))
+            if data.get("precision", p) != p:
+                raise ValueError("dtype/amp are the old names of precision: give precision only")
+            data["precision"] = p
+        return data
 
 
 Small = Annotated[int, Field(ge=1, le=S.MAX_CONTEXT)]
 
 
 class InferSweep(InferBody):
+    old_names: ClassVar[dict[str, str]] = {**InferBody.old_names, "kv_cache": "kv_cache_dtype"}
     contexts: list[Small] = Field(min_length=1, max_length=16)
     batches: list[Annotated[int, Field(ge=1, le=S.MAX_BATCH)]] = Field(min_length=1, max_length=6)
-    kv_cache: str | None = Field(None, min_length=1, max_length=40,
-                                 description="quant's KV dtype (q8_0, ...) with weights (default bf16).")
+    kv_cache_dtype: str = Field("auto", min_length=1, max_length=40,  # type: ignore[assignment]
+                                description="KV-cache dtype; with a quantized weights format also llama.cpp's "
+                                            "(q8_0, ...).")
 
 
 class TrainSweep(TrainBody):
@@ -78,29 +103,42 @@ class TrainSweep(TrainBody):
 
 
 def _weights(b: InferBody, loaded: Any) -> Any:
-    """The weight format of an /infer body: `weights`, else `dtype`, else the checkpoint's own."""
+    """The weight format of an /infer body: `weights` (old name dtype), else the checkpoint's own."""
     from llmsize.quant.native import choose_weights
 
-    if b.weights is not None and b.dtype is not None:
-        raise LlmsizeError("give weights or dtype, not both (dtype is weights limited to bf16/fp16/fp32)")
-    return choose_weights(loaded, b.weights if b.weights is not None else b.dtype)
+    return choose_weights(loaded, b.weights)
 
 
 def _infer_workload(b: InferBody, loaded: Any, seq: int | None = None, batch: int | None = None) -> Any:
     from llmsize.memory.report import infer_workload
 
+    from llmsize.context import check_context, default_tokens
+
     w = _weights(b, loaded)
     dtype = None if w.quantized else w.key
+    if seq is None:
+        new = 0 if b.forward else 256 if b.new_tokens is None else b.new_tokens
+        seq = b.seq_len if b.seq_len is not None else default_tokens(loaded, 1024, max(new - 1, 0))[0]
+        check_context(loaded, seq + max(new - 1, 0), allow_long=b.allow_long_context, flag="allow_long_context",
+                      what=f"seq_len {seq:,}" + (f" + {new:,} new_tokens" if new else ""))
     return infer_workload(loaded.spec, batch=b.batch if batch is None else batch,
-                          seq_len=b.context if seq is None else seq, new_tokens=b.new_tokens, forward=b.forward,
-                          dtype=dtype, kv_dtype=b.kv_dtype, attn=b.attn, runtime=b.runtime)
+                          seq_len=seq, new_tokens=b.new_tokens, forward=b.forward, dtype=dtype,
+                          kv_dtype=None if b.kv_cache_dtype == "auto" else b.kv_cache_dtype, attn=b.attn,
+                          runtime=b.runtime)
 
 
-def _train_workload(b: TrainBody, seq: int | None = None, batch: int | None = None) -> Any:
+def _train_workload(b: TrainBody, seq: int | None = None, batch: int | None = None, loaded: Any = None) -> Any:
+    from llmsize.cli.vocab import precision_dtypes
     from llmsize.memory.report import train_workload
 
+    if loaded is not None:
+        from llmsize.context import check_context
+
+        check_context(loaded, b.seq_len, allow_long=b.allow_long_context, flag="allow_long_context",
+                      what=f"seq_len {b.seq_len:,}")
+    dtype, amp = precision_dtypes(b.precision, None, None, lora=b.lora_r is not None)
     return train_workload(batch=b.batch if batch is None else batch, seq_len=b.seq_len if seq is None else seq,
-                          dtype=b.dtype, amp=b.amp, optimizer=b.optimizer, grad_checkpointing=b.grad_checkpointing,
+                          dtype=dtype, amp=amp, optimizer=b.optimizer, grad_checkpointing=b.grad_checkpointing,
                           grad_accum=b.grad_accum, lora_r=b.lora_r, lora_alpha=b.lora_alpha,
                           lora_targets=b.lora_targets, attn=b.attn)
 
@@ -126,7 +164,11 @@ async def infer(body: InferBody) -> Response:
 
 @router.post("/train", summary="Peak training-step memory as terms (`llmsize train --json`)")
 async def train(body: TrainBody) -> Response:
-    return await cached("train", body, lambda: memory_json(resolve(body.model), _train_workload(body), body.gpu, "torch"))
+    def run() -> dict[str, Any]:
+        loaded = resolve(body.model)
+        return memory_json(loaded, _train_workload(body, loaded=loaded), body.gpu, "torch")
+
+    return await cached("train", body, run)
 
 
 def _usable(gpu: str | None) -> int | None:
@@ -143,14 +185,12 @@ async def infer_sweep(body: InferSweep) -> Response:
         loaded = resolve(body.model)
         spec = loaded.spec
         w = _weights(body, loaded)
-        if not w.quantized and body.kv_cache is not None:
-            raise LlmsizeError("kv_cache applies with weights (a quantized format); without them, give kv_dtype")
         if w.quantized:  # a quantized format: the quant planner's memory (exact weight bytes)
             from llmsize.quant.formats import weight_plan
             from llmsize.quant.memory_bridge import inference_bytes
 
             plan = weight_plan(spec, w.key)
-            kv = "bf16" if body.kv_cache is None else body.kv_cache
+            kv = body.kv_cache_dtype
             grid = [[inference_bytes(spec, plan, c, kv, b)[0] for c in body.contexts] for b in body.batches]
         else:
             grid = [[estimate(spec, _infer_workload(body, loaded, c, b)).peak_bytes for c in body.contexts]

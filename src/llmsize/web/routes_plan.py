@@ -27,10 +27,22 @@ def prices(given: dict[str, float] | None) -> dict[str, float]:
 def job(j: S.Job, loaded: Any = None) -> Any:
     """The TrainJob or ServeJob that `--train`/`--serve` and their options make (llmsize.planner.jobs.make_job);
     serving weights default to the checkpoint's own format."""
+    from llmsize.context import check_context, default_tokens
     from llmsize.planner.jobs import make_job
     from llmsize.quant.native import choose_weights
 
-    d = j.model_dump(exclude={"price"})
+    d = j.model_dump(exclude={"price", "allow_long_context"})
+    train = d["mode"] == "train"
+    seq_len, batch, new = d.pop("seq_len"), d.pop("batch"), d.pop("new_tokens")
+    if seq_len is None:  # as the CLI: 4096 / 1024, fewer where the model's context is shorter
+        usual, after = (4096, 0) if train else (1024, new - 1)
+        seq_len = usual if loaded is None else default_tokens(loaded, usual, after)[0]
+    if loaded is not None:
+        check_context(loaded, seq_len if train else seq_len + new - 1, allow_long=j.allow_long_context,
+                      what=f"seq_len {seq_len:,}" + ("" if train else f" + {new:,} new_tokens"),
+                      flag="allow_long_context")
+    d.update(seq=seq_len if train else 4096, prompt=1024 if train else seq_len, micro_batch=batch, concurrency=batch,
+             output=new, kv_dtype=d.pop("kv_cache_dtype"), recompute=d.pop("grad_checkpointing"))
     if d["weights"] is None:
         d["weights"] = choose_weights(loaded, None).key if loaded is not None and d["mode"] != "train" else "bf16"
     elif d["mode"] == "train":
@@ -58,7 +70,7 @@ async def plan(body: S.PlanBody) -> Response:
 
     def run() -> Any:
         m = resolve(body.model)
-        return plan_report(m.spec, job(body.job, m), gpu_names=body.gpus, max_gpus=body.max_gpus,
+        return plan_report(m.spec, job(body.job, m), gpu_names=body.gpu, max_gpus=body.max_gpus,
                            prices=prices(body.job.price), top=body.top)
 
     return await cached("plan", body, run)
@@ -95,7 +107,7 @@ async def cost(body: S.CostBody) -> Response:
     counts = (1, 8) if body.counts is None else tuple(body.counts)
     def run() -> Any:
         m = resolve(body.model)
-        return cost_report(m.spec, job(body.job, m), body.gpus, counts, prices=prices(body.job.price))
+        return cost_report(m.spec, job(body.job, m), body.gpu, counts, prices=prices(body.job.price))
 
     return await cached("cost", body, run)
 
@@ -105,10 +117,19 @@ async def export(body: S.ExportBody) -> Response:
     from llmsize.export.command import run_export
 
     def run() -> dict[str, Any]:
-        opts = body.model_dump(exclude={"engine", "model_name", "layout", "gpu"})
+        serving = body.engine in ("vllm", "llama.cpp")
+        opts = body.model_dump(exclude={"engine", "model_name", "layout", "gpu", "seq_len", "batch", "new_tokens",
+                                        "grad_checkpointing", "allow_long_context"})
+        # the canonical fields fill the training or serving option the engine plans with (as the CLI's)
+        opts.update(seq=None if serving else body.seq_len, prompt=body.seq_len if serving else None,
+                    micro_batch=None if serving else body.batch, concurrency=body.batch if serving else None,
+                    output=body.new_tokens, recompute=body.grad_checkpointing, allow_long=body.allow_long_context)
+        if body.engine == "vllm" and body.gpu and body.kv_cache_dtype is not None:
+            opts["kv_dtype"] = body.kv_cache_dtype
         given = {k: getattr(body.layout, k) for k in body.layout.model_fields_set if k != "gpus"}
-        out = run_export(body.engine, body.model_name, gpu_name=body.gpu, gpus=body.layout.gpus, **given, **opts)
-        return {"engine": out.engine, "text": out.text, "notes": list(out.notes), "layout": out.layout,
+        engine = "llamacpp" if body.engine == "llama.cpp" else body.engine
+        out = run_export(engine, body.model_name, gpu_name=body.gpu, gpus=body.layout.gpus, **given, **opts)
+        return {"engine": body.engine, "text": out.text, "notes": list(out.notes), "layout": out.layout,
                 "memory_per_gpu_bytes": out.memory_per_gpu}
 
     return await cached("export", body, run)

@@ -6,7 +6,7 @@ field and the accepted range.
 """
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -30,6 +30,29 @@ class _Body(BaseModel):
         """Anywhere in the body (free-form configs included): no NaN/Infinity, no unpaired surrogate
         ("\\ud800", which no UTF-8 text holds), nesting at most 64 deep (llmsize.bounds)."""
         check_json(data, "request")  # a JsonValueError (a ValueError) carries the path; the 422 names it
+        return data
+
+    # old field name -> canonical one (docs/vocabulary.md); an old name is accepted, never listed in the schema
+    old_names: ClassVar[dict[str, str]] = {}
+    old_values: ClassVar[dict[str, dict[str, str]]] = {}  # field -> old value -> canonical value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _canonical_names(cls, data: Any) -> Any:
+        """Rename old field names (context, kv_dtype, runtime, ...) to the canonical ones; both given with
+        different values is a 422 naming them."""
+        if not isinstance(data, dict) or not (cls.old_names or cls.old_values):
+            return data
+        data = dict(data)
+        for old, new in cls.old_names.items():
+            if old in data:
+                v = data.pop(old)
+                if new in data and data[new] != v:
+                    raise ValueError(f"{old} is the old name of {new}: give {new} only")
+                data[new] = v
+        for field, values in cls.old_values.items():
+            if isinstance(data.get(field), str) and data[field] in values:
+                data[field] = values[data[field]]
         return data
 
 
@@ -108,27 +131,53 @@ class ModelBody(_Body):
 class Job(_Body):
     """A serving or training job, as `--serve`/`--train` and their options describe it."""
 
+    old_names: ClassVar[dict[str, str]] = {"output": "new_tokens", "kv_dtype": "kv_cache_dtype",
+                                           "recompute": "grad_checkpointing"}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mode_names(cls, data: Any) -> Any:
+        """seq/micro_batch (training) and prompt/concurrency (serving) are old names of seq_len/batch; the
+        other mode's old fields were never read and still are not."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        train = data.get("mode") == "train"
+        for new, (tr, sv) in {"seq_len": ("seq", "prompt"), "batch": ("micro_batch", "concurrency")}.items():
+            old, unused = (tr, sv) if train else (sv, tr)
+            data.pop(unused, None)
+            if old in data:
+                v = data.pop(old)
+                if new in data and data[new] != v:
+                    raise ValueError(f"{old} is the old name of {new}: give {new} only")
+                data[new] = v
+        return data
+
     mode: Literal["serve", "train"] = "serve"
-    seq: int = Field(4096, ge=1, le=MAX_CONTEXT, description="Training sequence length.")
-    micro_batch: int = Field(1, ge=1, le=MAX_BATCH)
+    seq_len: int | None = Field(None, ge=1, le=MAX_CONTEXT, description="Tokens per sequence: the training sequence "
+                                "(default, when absent: 4096) or the prompt served (1024), fewer where the model's "
+                                "context is shorter.")
+    batch: int = Field(1, ge=1, le=MAX_BATCH, description="Training micro-batch per GPU, or requests served at once.")
     global_batch: int = Field(1024, ge=1, le=1 << 24, description="Sequences per optimizer step.")
     tokens: float | None = Field(None, gt=0, le=1e17, description="Training tokens in all (e.g. 1e12).")
-    precision: Literal["bf16-mixed", "bf16", "fp8-mixed", "fp32"] = "bf16-mixed"
+    precision: Literal["bf16-mixed", "bf16", "fp8-mixed", "fp32"] = Field(
+        "bf16-mixed", description="bf16-mixed: bf16 compute with fp32 master weights and optimizer states, what "
+                                  "training runs use (as llmsize train); fp8-mixed: the GEMMs at the GPU's FP8 peak.")
     mfu: float | None = Field(None, gt=0, le=1, description="Model FLOP utilisation (default 0.40).")
-    recompute: bool = True
+    grad_checkpointing: bool = Field(True, description="Activation checkpointing (on for planned multi-GPU runs).")
     max_days: float | None = Field(None, gt=0, le=1e5)
     host_memory: Size | None = Field(None, description="Host (CPU) memory per node of 8 GPUs for CPU offload, "
                                                         "e.g. '2TiB', '2TB' or bytes (default 2 TiB, a DGX H100).")
     nvme: Size | None = Field(None, description="NVMe capacity per node for NVMe offload, e.g. '30TB' (default: "
                                                 "unknown, so NVMe offload is reported, not assumed to fit).")
-    prompt: int = Field(1024, ge=1, le=MAX_CONTEXT, description="Prompt tokens.")
-    output: int = Field(256, ge=1, le=MAX_CONTEXT, description="Output tokens.")
-    concurrency: int = Field(1, ge=1, le=MAX_BATCH, description="Requests served at once.")
+    new_tokens: int = Field(256, ge=1, le=MAX_CONTEXT, description="Tokens generated per request.")
     weights: str | None = Field(None, min_length=1, max_length=40,
                                 description="Weight format for serving (bf16/fp16/fp32 or any /quant format); "
                                             "default, when absent: the checkpoint's own (quantization_config, else "
                                             "its dtype).")
-    kv_dtype: str = Field("auto", min_length=1, max_length=40)
+    kv_cache_dtype: str = Field("auto", min_length=1, max_length=40, description="vLLM's --kv-cache-dtype: auto, "
+                                                                                "fp8, fp8_e4m3, fp8_e5m2.")
+    allow_long_context: bool = Field(False, description="Size a context past the model's trained length.")
     gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
     target_tps: float | None = Field(None, gt=0, le=1e12, description="Output tokens/s the deployment must reach.")
     price: dict[GpuName, Annotated[float, Field(gt=0, le=1e4)]] | None = Field(None, max_length=64, description="GPU name -> USD per GPU-hour.")
@@ -154,10 +203,11 @@ Count = Annotated[int, Field(ge=1, le=MAX_GPUS)]
 
 
 class PlanBody(_Body):
+    old_names: ClassVar[dict[str, str]] = {"gpus": "gpu"}
     model: ModelRef
     job: Job = Job()
-    gpus: list[GpuName] | None = Field(None, min_length=1, max_length=64,
-                                       description="GPU types (default, when absent: all catalogued).")
+    gpu: list[GpuName] | None = Field(None, min_length=1, max_length=64,
+                                      description="GPU types (default, when absent: all catalogued).")
     max_gpus: int = Field(1024, ge=1, le=1 << 20)
     top: int = Field(15, ge=1, le=200)
 
@@ -179,10 +229,11 @@ class SpeedBody(_Body):
 
 
 class CostBody(_Body):
+    old_names: ClassVar[dict[str, str]] = {"gpus": "gpu"}
     model: ModelRef
     job: Job = Job()
-    gpus: list[GpuName] | None = Field(None, min_length=1, max_length=64,
-                                       description="GPU types (default, when absent: all with a price).")
+    gpu: list[GpuName] | None = Field(None, min_length=1, max_length=64,
+                                      description="GPU types (default, when absent: all with a price).")
     counts: list[Count] | None = Field(None, min_length=1, max_length=16,
                                        description="GPU counts (default, when absent: 1 and 8).")
 
@@ -192,24 +243,44 @@ class ExportBody(_Body):
     no other layout field, the planner's best layout for the engine; layout fields given are the layout, checked
     against `gpu` when it is given. Job fields absent take the planner's defaults."""
 
-    engine: Literal["vllm", "llamacpp", "deepspeed", "fsdp", "torchrun", "megatron", "torchtitan"]
+    old_names: ClassVar[dict[str, str]] = {"output": "new_tokens", "kv_dtype": "kv_cache_dtype",
+                                           "recompute": "grad_checkpointing"}
+    old_values: ClassVar[dict[str, dict[str, str]]] = {"engine": {"llamacpp": "llama.cpp"}}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mode_names(cls, data: Any) -> Any:
+        """seq/prompt and micro_batch/concurrency are old names of seq_len and batch (the engine says which
+        one it plans with)."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for new, olds in {"seq_len": ("seq", "prompt"), "batch": ("micro_batch", "concurrency")}.items():
+            for old in olds:
+                if old in data:
+                    v = data.pop(old)
+                    if new in data and data[new] != v:
+                        raise ValueError(f"{old} is the old name of {new}: give {new} only")
+                    data[new] = v
+        return data
+
+    engine: Literal["vllm", "llama.cpp", "deepspeed", "fsdp", "torchrun", "megatron", "torchtitan"]
     model_name: str = Field(min_length=1, max_length=300, description="Hugging Face repo id, preset or path, as text.")
     gpu: str | None = Field(None, min_length=1, max_length=80, description="GPU type: plan the layout for it (or "
                                                                           "check the one given).")
     layout: LayoutBody = LayoutBody()
     force: bool = Field(False, description="Write a given layout even if the memory model says it does not fit.")
-    seq: int | None = _opt(MAX_CONTEXT, description="Training: sequence length (planner default 4096).")
-    micro_batch: int | None = _opt(MAX_BATCH, description="Training: micro-batch per GPU (default 1).")
+    seq_len: int | None = _opt(MAX_CONTEXT, description="Tokens per sequence: the training sequence (planner "
+                               "default 4096) or the prompt served (1024).")
+    batch: int | None = _opt(MAX_BATCH, description="Training micro-batch per GPU, or requests served at once (1).")
     global_batch: int | None = Field(None, ge=1, le=1 << 24, description="Training: sequences per step (1024).")
-    precision: Literal["bf16-mixed", "bf16", "fp32"] | None = None
-    recompute: bool | None = Field(None, description="Training: activation checkpointing (default on).")
+    precision: Literal["bf16-mixed", "bf16", "fp8-mixed", "fp32"] | None = None
+    grad_checkpointing: bool | None = Field(None, description="Training: activation checkpointing (default on).")
     host_memory: Size | None = Field(None, description="Training: host memory per node for CPU offload.")
     nvme: Size | None = Field(None, description="Training: NVMe capacity per node for NVMe offload.")
-    prompt: int | None = _opt(MAX_CONTEXT, description="Serving: prompt tokens (1024).")
-    output: int | None = _opt(MAX_CONTEXT, description="Serving: output tokens (256).")
-    concurrency: int | None = _opt(MAX_BATCH, description="Serving: requests at once (1).")
+    new_tokens: int | None = _opt(MAX_CONTEXT, description="Serving: tokens generated per request (256).")
     weights: str | None = Field(None, min_length=1, max_length=40, description="Serving: weight format (bf16).")
-    kv_dtype: str | None = Field(None, min_length=1, max_length=40, description="Serving: KV dtype for the plan.")
+    allow_long_context: bool = Field(False, description="Allow a context past the model's trained length.")
     gpu_memory_utilization: float | None = Field(None, gt=0, le=1, description="vLLM memory share (0.9).")
     max_model_len: int | None = _opt(MAX_CONTEXT)
     kv_cache_dtype: str | None = Field(None, min_length=1, max_length=40)
@@ -232,16 +303,20 @@ class ExportBody(_Body):
 class QuantBody(_Body):
     """`llmsize quant` options: which weight format fits, how fast, at what quality."""
 
+    old_names: ClassVar[dict[str, str]] = {"context": "seq_len", "kv_cache": "kv_cache_dtype", "rank": "lora_r"}
     model: ModelRef
     gpu: str | None = Field(None, min_length=1, max_length=80, description="GPU name or memory size (24GiB).")
-    context: int | None = _opt(MAX_CONTEXT, description="Tokens per sequence (default: the model's maximum).")
+    seq_len: int | None = _opt(MAX_CONTEXT, description="Tokens per sequence (default, when absent: 1024, fewer where "
+                                                        "the model's context is shorter).")
     batch: int = Field(1, ge=1, le=MAX_BATCH)
-    kv_cache: str | None = Field(None, min_length=1, max_length=40,
-                                 description="KV-cache dtype (default, when absent: bf16); not with qlora.")
+    kv_cache_dtype: str | None = Field(None, min_length=1, max_length=40,
+                                       description="KV-cache dtype (default, when absent: auto, the model's); not with "
+                                                   "qlora.")
     formats: list[Annotated[str, Field(min_length=1, max_length=40)]] | None = Field(None, min_length=1,
                                                                                     max_length=64)
     tensors: bool = Field(False, description="With one format: every tensor's type and bytes.")
     qlora: bool = Field(False, description="QLoRA fine-tuning terms instead.")
-    rank: int | None = Field(None, ge=1, le=1 << 16, description="LoRA rank for qlora (default, when absent: 64).")
+    lora_r: int | None = Field(None, ge=1, le=1 << 16, description="LoRA rank for qlora (default, when absent: 64).")
     adapter_dtype: Literal["fp32", "bf16", "fp16"] | None = Field(
         None, description="LoRA adapter dtype for qlora (default, when absent: fp32).")
+    allow_long_context: bool = Field(False, description="Size a context past the model's trained length.")

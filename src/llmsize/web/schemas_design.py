@@ -1,7 +1,7 @@
 """Request bodies for the design endpoints: the options of `llmsize design/scaling/compare/whatif`."""
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -12,11 +12,12 @@ Quantity = Annotated[str, Field(min_length=1, max_length=40)] | Annotated[int, F
 
 
 class Setting(_Body):
-    """The workload every design row assumes (`--gpu --dtype --context --batch --train-gpus --mfu --price`)."""
+    """The workload every design row assumes (`--gpu --weights --seq-len --batch --train-gpus --mfu --price`)."""
 
+    old_names: ClassVar[dict[str, str]] = {"dtype": "weights", "context": "seq_len"}
     gpu: str = Field("H100", min_length=1, max_length=80)
-    dtype: str = Field("bf16", min_length=1, max_length=40)
-    context: int = Field(8192, ge=1, le=MAX_CONTEXT)
+    weights: str = Field("bf16", min_length=1, max_length=40, description="Weights, KV cache and compute dtype.")
+    seq_len: int = Field(8192, ge=1, le=MAX_CONTEXT, description="Tokens per sequence served.")
     batch: int = Field(1, ge=1, le=MAX_BATCH)
     train_gpus: int = Field(1024, ge=1, le=1 << 20)
     mfu: float | None = Field(None, gt=0, le=1)

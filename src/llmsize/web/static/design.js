@@ -10,7 +10,7 @@ const d = (ctx, k, def) => ctx.state.w[`d_${k}`] ?? def;
 
 function setting(ctx) {
   const s = ctx.state, m = ctx.meta;
-  return { gpu: w(s, "gpu", m), context: Number(w(s, "prompt", m)) + Number(w(s, "output", m)), batch: Number(w(s, "batch", m)) };
+  return { gpu: w(s, "gpu", m), seq_len: Number(w(s, "prompt", m)) + Number(w(s, "output", m)), batch: Number(w(s, "batch", m)) };
 }
 
 export function designBody(_model, ctx) {

@@ -6,7 +6,7 @@ import { num, t, tr } from "./i18n.js";
 import { w } from "./sections2.js";
 
 /** The full-training step the first answer explains: bf16 autocast, AdamW, batch 1, 2,048 tokens. */
-export const guideBody = (model) => ({ model, amp: "bf16", optimizer: "adamw", batch: 1, seq_len: 2048, grad_checkpointing: true });
+export const guideBody = (model) => ({ model, precision: "bf16-mixed", optimizer: "adamw", batch: 1, seq_len: 2048, grad_checkpointing: true });
 
 const STEPS = () => [
   t("Pick a model: search the presets, upload its config.json, or describe it with knobs (layers, hidden size, heads)."),
@@ -65,14 +65,14 @@ async function fill(kvEl, qEl, ctx) {
   const s = ctx.state, m = ctx.meta;
   const context = Number(w(s, "prompt", m)) || 8192, batch = Number(w(s, "batch", m)) || 1;
   try {
-    const rep = await ctx.api("/infer", { model: ctx.modelRef, context, new_tokens: 0, batch, dtype: "bf16", kv_dtype: "bf16" });
+    const rep = await ctx.api("/infer", { model: ctx.modelRef, seq_len: context, new_tokens: 0, batch, weights: "bf16", kv_cache_dtype: "bf16" });
     const kvTerm = rep.terms.find((x) => /KV cache/i.test(x.name));
     replace(kvEl, h("p", {}, kvTerm ? t("For {model} at {tokens} tokens × {batch} sequences in bf16, llmsize counts a KV cache of {kv}, beside {w} of weights.",
       { model: ctx.params.model, tokens: exact(context), batch: exact(batch), kv: bytes(kvTerm.bytes),
         w: bytes(rep.terms.filter((x) => x.name.startsWith("weights")).reduce((a, x) => a + x.bytes, 0)) }) : t("This model keeps no KV cache.")));
   } catch (e) { replace(kvEl, h("p", { class: "error" }, e.message)); }
   try {
-    const rep = await ctx.api("/quant", { model: ctx.modelRef, formats: ["bf16", "int8", "gptq-int4-g128"], context, batch });
+    const rep = await ctx.api("/quant", { model: ctx.modelRef, formats: ["bf16", "int8", "gptq-int4-g128"], seq_len: context, batch });
     replace(qEl, table([{ label: t("format") }, { label: t("weights"), num: true }, { label: t("bits/weight"), num: true }],
       rep.rows.map((r) => [r.format, bytes(r.weight_bytes), num(r.bits_per_weight, 2)]), { caption: t("Weights of {model} by format", { model: ctx.params.model }) }));
   } catch (e) { replace(qEl, h("p", { class: "error" }, e.message)); }

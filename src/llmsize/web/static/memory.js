@@ -14,8 +14,14 @@ const INFER_KV = ["bf16", "fp16", "fp32", "fp8"];
 export function memoryKind(ctx) {
   const s = ctx.state, m = ctx.meta;
   if (s.mode === "train") return w(s, "method", m) === "qlora" ? "qlora" : "train";
-  return FLOAT.includes(w(s, "weights", m)) && INFER_KV.includes(w(s, "kv", m)) ? "infer" : "quant";
+  const wts = w(s, "weights", m);  // native: the checkpoint's own format, sized by /infer as the CLI does
+  return (wts === "native" || FLOAT.includes(wts)) && INFER_KV.includes(w(s, "kv", m)) ? "infer" : "quant";
 }
+
+// the form's runtime menu -> the API's engine names (docs/vocabulary.md)
+const ENGINE = { torch: "transformers", vllm: "vllm", llamacpp: "llama.cpp" };
+
+const nativeOr = (wts) => (wts === "native" ? null : wts);
 
 export const memoryEndpoint = (ctx) => ({ infer: "/infer", train: "/train", quant: "/quant", qlora: "/quant" })[memoryKind(ctx)];
 
@@ -23,22 +29,22 @@ export function memoryBody(model, ctx) {
   const s = ctx.state, m = ctx.meta, n = (k) => Number(w(s, k, m));
   const kind = memoryKind(ctx);
   if (kind === "qlora") {  // `llmsize quant --qlora --gpu`: a 4-bit (NF4) base, fp32 adapters, paged AdamW
-    return { model, qlora: true, rank: n("lora"), context: n("seq"), batch: n("micro_batch"), gpu: w(s, "gpu", m) };
+    return { model, qlora: true, lora_r: n("lora"), seq_len: n("seq"), batch: n("micro_batch"), gpu: w(s, "gpu", m) };
   }
   if (kind === "train") {
     const lora = w(s, "method", m) === "lora";
     // LoRA: the frozen base in the dtype people load it in (bf16 by default), adapters in fp32 (peft)
     const p = lora ? w(s, "base", m) : w(s, "precision", m);
-    return { model, batch: n("micro_batch"), seq_len: n("seq"), ...(p === "bf16-mixed" ? { amp: "bf16" } : { dtype: p }),
+    return { model, batch: n("micro_batch"), seq_len: n("seq"), precision: p,
       optimizer: w(s, "optimizer", m), grad_checkpointing: w(s, "recompute", m) === "1",
       lora_r: lora ? n("lora") : null, gpu: w(s, "gpu", m) };
   }
   if (kind === "quant") {
-    return { model, gpu: w(s, "gpu", m), context: n("prompt") + n("output"), batch: n("batch"), kv_cache: w(s, "kv", m),
+    return { model, gpu: w(s, "gpu", m), seq_len: n("prompt") + n("output"), batch: n("batch"), kv_cache_dtype: w(s, "kv", m),
       formats: [w(s, "weights", m)] };
   }
-  return { model, batch: n("batch"), context: n("prompt"), new_tokens: n("output"), dtype: w(s, "weights", m),
-    kv_dtype: w(s, "kv", m), runtime: w(s, "runtime", m), gpu: w(s, "gpu", m) };
+  return { model, batch: n("batch"), seq_len: n("prompt"), new_tokens: n("output"), weights: nativeOr(w(s, "weights", m)),
+    kv_cache_dtype: w(s, "kv", m), engine: ENGINE[w(s, "runtime", m)], gpu: w(s, "gpu", m) };
 }
 
 /** One shape for the three reports: total, terms, capacity, fits, notes; the report's words in the page's language. */
@@ -137,7 +143,7 @@ function sweepRequest(ctx, xs) {
   if (kind === "infer") return ["/infer/sweep", { ...body, contexts: xs, batches: BATCHES, new_tokens: 0 }];
   const s = ctx.state, m = ctx.meta;
   return ["/infer/sweep", { model: ctx.modelRef, contexts: xs, batches: BATCHES, new_tokens: 0, weights: w(s, "weights", m),
-    kv_cache: w(s, "kv", m), gpu: w(s, "gpu", m) }];
+    kv_cache_dtype: w(s, "kv", m), gpu: w(s, "gpu", m) }];
 }
 
 /** The user's own point: tokens per sequence and batch of the current inputs, and the estimate's peak. */

@@ -23,8 +23,8 @@ export function nglBody(ctx) {
   const s = ctx.state, m = ctx.meta, weights = w(s, "weights", m), kv = w(s, "kv", m);
   if (!GGUF.test(weights) && !FLOAT[weights]) return { why: t("llama.cpp runs GGUF weights: pick a Q… format (e.g. Q4_K_M) or bf16 to see how many layers fit.") };
   if (!KV[kv]) return { why: t("llama.cpp has no {kv} KV cache: pick fp16/bf16 or a q8_0/q4_0 cache to see how many layers fit.", { kv }) };
-  return { model: ctx.modelRef, gpu: w(s, "gpu", m), weights: FLOAT[weights] || weights, kv_type: KV[kv],
-    context: Number(w(s, "prompt", m)) + Number(w(s, "output", m)), slots: Number(w(s, "batch", m)),
+  return { model: ctx.modelRef, gpu: w(s, "gpu", m), weights: FLOAT[weights] || weights, kv_cache_dtype: KV[kv],
+    seq_len: Number(w(s, "prompt", m)) + Number(w(s, "output", m)), batch: Number(w(s, "batch", m)),
     host: s.w.host || DEFAULT_HOST };
 }
 
@@ -78,5 +78,5 @@ function render(rep, ctx, body) {
     split,
     rep.ngl < rep.layers ? h("p", { class: "sub" }, t("All layers on the GPU would need {bytes} and decode at {n} tok/s.", { bytes: bytes(all.gpu_total), n: num(all.decode_tokens_per_s, 1) })) : null,
     h("p", { class: "src" }, t("As `llmsize fit --find ngl`: {weights} weights, {kv} KV cache, {ctx} tokens × {slots} slots.",
-      { weights: rep.weights, kv: rep.kv_type, ctx: exact(body.context), slots: exact(body.slots) }))];
+      { weights: rep.weights, kv: rep.kv_type, ctx: exact(body.seq_len), slots: exact(body.batch) }))];
 }

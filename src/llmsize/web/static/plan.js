@@ -7,6 +7,7 @@ import { fitView, verdict } from "./memory.js";
 
 /** The planner's name for a weight format (it plans what vLLM serves), or null when it has none. */
 function serveWeights(ctx, key) {
+  if (key === "native") return null;  // absent: the planner serves the checkpoint's own format
   const names = ctx.meta.options.serve_weights || [];
   return names.find((n) => n === key || `${n}-g128` === key) || null;
 }
@@ -19,7 +20,7 @@ export function unplannable(ctx) {
       : t("GPU planning and Cost plan full training runs; a LoRA or QLoRA fine-tune runs on the GPUs the Memory tab checks.");
   }
   const wts = w(ctx.state, "weights", ctx.meta), kv = w(ctx.state, "kv", ctx.meta);
-  if (!serveWeights(ctx, wts)) {
+  if (wts !== "native" && !serveWeights(ctx, wts)) {
     return t("GPU planning covers the weight formats vLLM serves ({list}); {f} is not one of them. The Memory and Quantization tabs show what {f} needs.",
       { list: (ctx.meta.options.serve_weights || []).join(", "), f: wts });
   }
@@ -32,13 +33,13 @@ export function job(ctx) {
   const s = ctx.state, m = ctx.meta, n = (k) => Number(w(s, k, m));
   if (s.mode === "train") {
     const tokens = Number(w(s, "tokens", m).replace(/[,_\s]/g, "").replace(/T$/i, "e12").replace(/B$/i, "e9"));
-    return { mode: "train", seq: n("seq"), micro_batch: n("micro_batch"), global_batch: n("global_batch"),
-      precision: w(s, "precision", m), recompute: w(s, "recompute", m) === "1",
+    return { mode: "train", seq_len: n("seq"), batch: n("micro_batch"), global_batch: n("global_batch"),
+      precision: w(s, "precision", m), grad_checkpointing: w(s, "recompute", m) === "1",
       tokens: Number.isFinite(tokens) && tokens > 0 ? tokens : null,
       ...(w(s, "max_days", m) ? { max_days: n("max_days") } : {}) };
   }
-  return { mode: "serve", prompt: n("prompt"), output: n("output"), concurrency: n("batch"),
-    weights: serveWeights(ctx, w(s, "weights", m)), kv_dtype: KV[w(s, "kv", m)] };
+  return { mode: "serve", seq_len: n("prompt"), new_tokens: n("output"), batch: n("batch"),
+    weights: serveWeights(ctx, w(s, "weights", m)), kv_cache_dtype: KV[w(s, "kv", m)] };
 }
 
 const gpuCount = (ctx) => Math.max(1, Number(w(ctx.state, "n", ctx.meta)) || 1);
@@ -95,8 +96,8 @@ function exportCard(r, ctx, serve) {
       max_model_len: Number(w(s, "prompt", m)) + Number(w(s, "output", m)), max_num_seqs: Number(w(s, "batch", m)) };
   } else {
     const j = job(ctx);
-    body = { engine, model_name: repo, gpu: r.gpu, layout: { gpus: r.gpus }, seq: j.seq, micro_batch: j.micro_batch,
-      global_batch: j.global_batch, precision: j.precision, recompute: j.recompute };
+    body = { engine, model_name: repo, gpu: r.gpu, layout: { gpus: r.gpus }, seq_len: j.seq_len, batch: j.batch,
+      global_batch: j.global_batch, precision: j.precision, grad_checkpointing: j.grad_checkpointing };
   }
   ctx.api("/export", body).then((x) => {
     out.textContent = x.text;
@@ -127,7 +128,7 @@ export function renderPlan(rep, ctx) {
   const head = h("div", { class: "cols cols3" }, setupCard(t("Best on up to {n} GPUs", { n }), rep.setups[0], serve, "plan-best"),
     askCard(t("Best on one GPU"), ctx, { max_gpus: 1 }, serve, "plan-single"),
     askCard(n > 1 ? t("Best on up to {n} × {gpu}", { n, gpu }) : t("Best on one {gpu}", { gpu }), ctx,
-      { gpus: [gpu], max_gpus: n }, serve, "plan-yours"));
+      { gpu: [gpu], max_gpus: n }, serve, "plan-yours"));
   const chart = rows.length ? barChart({
     bars: rows.slice(0, 12).map((r) => ({ label: `${r.gpus}× ${r.gpu} ${r.layout}`, value: r.tokens_per_s || 0, colour: r.gpus > 1 ? 2 : 0,
       text: r.tokens_per_s ? rate(r.tokens_per_s) : "—" })),

@@ -153,8 +153,8 @@ export function gpuInfo(ctx) {
 
 function quantBody(model, ctx) {
   const s = ctx.state, m = ctx.meta;
-  return { model, gpu: w(s, "gpu", m), context: Number(w(s, "prompt", m)) + Number(w(s, "output", m)),
-    batch: Number(w(s, "batch", m)), kv_cache: w(s, "kv", m) };
+  return { model, gpu: w(s, "gpu", m), seq_len: Number(w(s, "prompt", m)) + Number(w(s, "output", m)),
+    batch: Number(w(s, "batch", m)), kv_cache_dtype: w(s, "kv", m) };
 }
 
 // ---- summary strip ---------------------------------------------------------------------------
