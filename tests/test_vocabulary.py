@@ -90,7 +90,11 @@ API_DIFFERENT = {
     ("gpu", "FitBody"): "one GPU type", ("gpu", "SpeedBody"): "one GPU type", ("gpu", "InferBody"): "one GPU",
     ("gpu", "InferSweep"): "one GPU", ("gpu", "TrainBody"): "one GPU", ("gpu", "TrainSweep"): "one GPU",
     ("gpu", "QuantBody"): "one GPU or a size", ("gpu", "NglBody"): "one GPU", ("gpu", "Setting"): "design's GPU, H100",
-    ("batch", "ExportBody"): "the training micro-batch written to the DeepSpeed config",
+    ("batch", "ExportBody"): "absent = the planner's (micro-batch 1, or 1 request at once)",
+    ("precision", "ExportBody"): "absent = the planner's bf16-mixed with gpu, else the engine's own",
+    ("grad_checkpointing", "ExportBody"): "absent = the planner's (on)",
+    ("new_tokens", "ExportBody"): "absent = the planner's 256",
+    ("gpu", "ExportBody"): "one GPU type to plan the layout for",
     ("batch", "NglBody"): "llama.cpp slots, up to 4096",
     ("new_tokens", "InferBody"): "absent = 256 (as infer), and none with forward", ("new_tokens", "InferSweep"): "as infer",
 }

@@ -1,7 +1,5 @@
-"""The search: reasons for rejection, ranking, and the time budget of a 70B plan."""
+"""The search: reasons for rejection and ranking (its time budget is bench/bench_plan.py's, not a unit test's)."""
 from __future__ import annotations
-
-import time
 
 from llmsize.parallel import Breakdown
 from llmsize.params import count
@@ -16,10 +14,8 @@ def _train_bd(spec):
                      weight_bytes_per_param=2, grad_bytes_per_param=2)
 
 
-def test_70b_plan_is_fast_and_explains_rejections(llama70b):
-    t = time.perf_counter()
+def test_70b_plan_explains_rejections(llama70b):
     rep = plan_report(llama70b, TrainJob(tokens=1e12, max_days=60), breakdown=_train_bd(llama70b))
-    assert time.perf_counter() - t < 2.0  # bench/bench_plan.py holds it under 1 s; slack for CI machines
     assert rep["feasible"] > 0
     assert {"fit", "divisible", "slow"} <= set(rep["rejected"]["counts"])
     assert any("does not fit" in e["reason"] for e in rep["rejected"]["examples"]["fit"])

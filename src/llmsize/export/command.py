@@ -72,7 +72,7 @@ def _job(engine: str, kw: dict[str, Any]) -> Any:
     serving = engine in ("vllm", "llamacpp")
     wrong = [k for k in (TRAIN_FLAGS if serving else SERVE_FLAGS) if kw[k] is not None]
     if wrong:
-        names = ", ".join(dict.fromkeys(_flag(k) for k in wrong))
+        names = ", ".join(f"--{k.replace('_', '-')}" for k in wrong)  # only old spellings reach the wrong mode
         raise LlmsizeError(f"{names}: {'training' if serving else 'serving'} option(s), not for {engine}")
     given = {k: kw[k] for k in (SERVE_FLAGS if serving else TRAIN_FLAGS) if kw[k] is not None}
     return make_job("serve" if serving else "train", **given, host_memory_name="--host-memory",

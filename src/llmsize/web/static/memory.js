@@ -2,7 +2,7 @@
 // view: CUDA context, allocator reserve, runtime buffers). Quantized weights: `llmsize quant --format F`
 // (exact weight bytes, KV cache, the rest). Plus memory vs context length for several batch sizes.
 import { lineChart, stackedBar } from "./charts.js";
-import { gpuInfo, w } from "./sections2.js";
+import { gpuInfo, raw, w } from "./sections2.js";
 import { big, bytes, bytesParts, card, exact, explain, h, pct, stat, swatch, table, tickBytes } from "./ui.js";
 import { num, t, tr } from "./i18n.js";
 import { offloadCard, offloadWanted } from "./offload.js";
@@ -14,7 +14,7 @@ const INFER_KV = ["bf16", "fp16", "fp32", "fp8"];
 export function memoryKind(ctx) {
   const s = ctx.state, m = ctx.meta;
   if (s.mode === "train") return w(s, "method", m) === "qlora" ? "qlora" : "train";
-  const wts = w(s, "weights", m);  // native: the checkpoint's own format, sized by /infer as the CLI does
+  const wts = raw(s, "weights", m);  // native: the checkpoint's own format, sized by /infer as the CLI does
   return (wts === "native" || FLOAT.includes(wts)) && INFER_KV.includes(w(s, "kv", m)) ? "infer" : "quant";
 }
 
@@ -43,7 +43,7 @@ export function memoryBody(model, ctx) {
     return { model, gpu: w(s, "gpu", m), seq_len: n("prompt") + n("output"), batch: n("batch"), kv_cache_dtype: w(s, "kv", m),
       formats: [w(s, "weights", m)] };
   }
-  return { model, batch: n("batch"), seq_len: n("prompt"), new_tokens: n("output"), weights: nativeOr(w(s, "weights", m)),
+  return { model, batch: n("batch"), seq_len: n("prompt"), new_tokens: n("output"), weights: nativeOr(raw(s, "weights", m)),
     kv_cache_dtype: w(s, "kv", m), engine: ENGINE[w(s, "runtime", m)], gpu: w(s, "gpu", m) };
 }
 

@@ -80,7 +80,7 @@ const allFields = (meta) => [...fields("infer", meta), ...fields("train", meta, 
   ...fields("train", meta, { w: { method: "lora" } }), ...hwFields(meta)];
 
 /** The value of a workload input as its control shows it (URL state, else its default). */
-function raw(state, k, meta) {
+export function raw(state, k, meta) {
   if (state.w[k] !== undefined) return state.w[k];
   const f = allFields(meta).find((x) => x.k === k);
   return f ? String(f.def) : "";
