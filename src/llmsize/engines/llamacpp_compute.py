@@ -58,7 +58,8 @@ def compute_buffer(spec: ModelSpec, p: LlamaParams) -> Compute:
     output    = V·T·4 + 2X
     attention = n_kv·T·n_h·4 (no FA) + mask(n_kv·T·(2 FA | 4)) + (n_h·d_k + 2·n_kv_h·d_k)·T·4 + 2X
                 (MLA: n_h·(2·d_k + 2·r + d_rope)·T·4 for the queries, + n_h·(r + d_v)·T·4 with FA)
-    ffn       = 3·d_ff·T·4 + 2X
+    ffn       = 3·d_ff·T·4 + 2X   (MoE: 3·k·n_ff_exp·T·4 + k·d·T·4 + X, and attention + k·n_ff_exp·T·4
+                                   unless MLA: the expert block freed before the next layer's KQ)
     buffer    = max(output, attention, ffn)
 
     Source: llamacpp-compute"""
@@ -87,8 +88,19 @@ def compute_buffer(spec: ModelSpec, p: LlamaParams) -> Compute:
     else:
         qkv = (a.num_heads * a.head_dim + 2 * a.num_kv_heads * a.head_dim) * t * F32
     kq = 0 if p.flash_attn else n_kv * t * a.num_heads * F32
-    ff = spec.moe.expert_intermediate_size * spec.moe.top_k if spec.moe else spec.mlp.intermediate_size
+    if spec.moe:  # build_moe_ffn: MUL_MAT_ID writes [n_ff_exp, k, T] per projection, [d, k, T] for down
+        ff = spec.moe.expert_intermediate_size * spec.moe.top_k
+        # gate, up and their product [n_ff_exp, k, T] plus the chosen experts' down outputs [d, k, T]
+        # (summed over k only afterwards) with the residual ffn_inp
+        ffn = 3 * ff * t * F32 + spec.hidden_size * spec.moe.top_k * t * F32 + x
+        # ASSUMES: the block the previous MoE layer's expert activations [n_ff_exp, k, T] leave free is
+        # below the attention phase's KQ block and not reused by it, so it counts in that phase's peak
+        # (qwen3moe: every MoE-row at the attention peak short by exactly k·n_ff_exp·T·4 without it); the
+        # absorbed-MLA graph refills that hole with its latent-query tensors, so MLA does not add it
+        hole = 0 if a.mla else ff * t * F32
+    else:
+        ffn, hole = 3 * spec.mlp.intermediate_size * t * F32 + 2 * x, 0
     return Compute(output=spec.vocab_size * t * F32 + 2 * x + small,
-                   attention=kq + mask + qkv + 2 * x + small,
-                   ffn=3 * ff * t * F32 + 2 * x + mask + small,
+                   attention=kq + mask + qkv + 2 * x + hole + small,
+                   ffn=ffn + mask + small,
                    inputs=mask + small + x)
