@@ -94,7 +94,7 @@ def compute_buffer(spec: ModelSpec, p: LlamaParams) -> Compute:
         ffn = 3 * ff * t * F32 + spec.hidden_size * spec.moe.top_k * t * F32 + x
         # ASSUMES: the block the previous MoE layer's expert activations [n_ff_exp, k, T] leave free is
         # below the attention phase's KQ block and not reused by it, so it counts in that phase's peak
-        # (qwen3moe: every MoE-row at the attention peak short by exactly k·n_ff_exp·T·4 without it); the
+        # (qwen3moe: every run peaking at attention was short by exactly k·n_ff_exp·T·4 without it); the
         # absorbed-MLA graph refills that hole with its latent-query tensors, so MLA does not add it
         hole = 0 if a.mla else ff * t * F32
     else:
