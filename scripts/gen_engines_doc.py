@@ -41,7 +41,7 @@ def table() -> str:
            "compute MiB (llama.cpp) | compute MiB (llmsize) | compute error |",
            "|---|---|---|---:|---:|---:|---:|---:|"]
     worst = total = exact = 0.0
-    worst_mm, n_mm = {}, {}
+    worst_mm, n_mm, sum_mm = {}, {}, {}
     for r in rows:
         c = r["config"]
         spec = spec_of(r["model"])
@@ -60,6 +60,7 @@ def table() -> str:
         if r["model"] in MOE_MLA:
             worst_mm[r["model"]] = max(worst_mm.get(r["model"], 0.0), abs(err))
             n_mm[r["model"]] = n_mm.get(r["model"], 0) + 1
+            sum_mm[r["model"]] = sum_mm.get(r["model"], 0.0) + abs(err)
         else:
             worst, total = max(worst, abs(err)), total + abs(err)
         diff = " ".join(f"{SHORT[k]}={v}" for k, v in c.items() if v != BASE[k]) or "defaults"
@@ -67,7 +68,7 @@ def table() -> str:
         out.append(f"| {r['model']} | {r['ftype']} | {diff} | {sum(got_m.values()) / mib:,.2f}{'' if ok else ' ✗'} | "
                    f"{got_kv / mib:,.2f} | {got_c / mib:,.2f} | {est / mib:,.2f} | {err:+.2%} |")
     dense = len(rows) - sum(n_mm.values())
-    mm = "; ".join(f"{m} ({n_mm[m]} runs) at most {worst_mm[m]:.2%}" for m in MOE_MLA if m in n_mm)
+    mm = "; ".join(f"{m} ({n_mm[m]} runs) at most {worst_mm[m]:.2%}, mean {sum_mm[m] / n_mm[m]:.2%}" for m in MOE_MLA if m in n_mm)
     head = (f"{len(rows)} llama.cpp runs: model and KV buffers equal to the byte in {int(exact)} of {len(rows)}; "
             f"compute buffer error of the {dense} dense runs at most {worst:.2%}, mean {total / dense:.2%}; "
             f"MoE / MLA: {mm}.\n\n")

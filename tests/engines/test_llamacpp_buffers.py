@@ -85,13 +85,17 @@ def test_compute_buffer_within_five_percent():
 
 
 def test_moe_and_mla_compute_buffers_as_reached():
-    """MoE (qwen3moe) and absorbed MLA (deepseek2) graphs: the accuracy reached, not yet 5% everywhere. MLA
-    without flash attention and n_kv >= ub is exact (the latent-space queries are modelled); with flash
-    attention or a small cache the allocator's peak is elsewhere (tiny shape: -14.9% .. +14.8%); qwen3moe's
-    attention phase is short by one [1024, T] f32 tensor (-8.5% at T = 128, np 4)."""
+    """MoE (qwen3moe) and absorbed MLA + shared experts (deepseek2): within 5% in every run. qwen3moe: the
+    expert down outputs [d, k, T] in the FFN phase and the freed [n_ff_exp, k, T] expert block under the next
+    layer's KQ. deepseek2: its flash-attention and small-cache runs peak at the logits, placed above the last
+    layer's expert-sum block (the shared expert keeps ffn_norm alive, so that block lands above the expert
+    stack); the one run off by more than 0.1% (+4.35%, fa 1, -c 8192, q8_0 KV) has ffn_inp placed above the
+    stack rather than below it, one [d, T] f32 less under the logits."""
     moe, mla = _errors({"tiny-qwen3moe"}), _errors({"tiny-deepseek2"})
-    assert max(map(abs, moe)) < 0.086 and sum(abs(e) < 0.05 for e in moe) == 24  # of 30
-    assert max(map(abs, mla)) < 0.15 and sum(abs(e) < 0.001 for e in mla) == 20  # of 28
+    assert max(map(abs, moe)) < 0.0003  # reached: 0.02%
+    assert statistics.mean(map(abs, moe)) < 0.0002  # reached: 0.01%
+    assert max(map(abs, mla)) < 0.044 and sum(abs(e) < 0.001 for e in mla) == 26  # of 28; reached: 4.35%
+    assert statistics.mean(map(abs, mla)) < 0.0033  # reached: 0.32%
 
 
 def test_docs_table_is_current():

@@ -55,10 +55,11 @@ def compute_buffer(spec: ModelSpec, p: LlamaParams) -> Compute:
     """The compute buffer llama.cpp reserves on one backend running the whole graph.
 
     T = min(n_ctx, n_ubatch) (a multiple of n_seq_max), X = d·T·4
-    output    = V·T·4 + 2X
+    output    = V·T·4 + 2X   (last MoE layer with shared experts: see _below_logits)
     attention = n_kv·T·n_h·4 (no FA) + mask(n_kv·T·(2 FA | 4)) + (n_h·d_k + 2·n_kv_h·d_k)·T·4 + 2X
-                (MLA: n_h·(2·d_k + 2·r + d_rope)·T·4 for the queries, + n_h·(r + d_v)·T·4 with FA)
-    ffn       = 3·d_ff·T·4 + 2X
+                (MLA: n_h·(2·d_k + 2·r + d_rope)·T·4 for the queries)
+    ffn       = 3·d_ff·T·4 + 2X   (MoE: 3·k·n_ff_exp·T·4 + k·d·T·4 + X, and attention + k·n_ff_exp·T·4
+                                   unless MLA: the expert block freed before the next layer's KQ)
     buffer    = max(output, attention, ffn)
 
     Source: llamacpp-compute"""
@@ -80,15 +81,49 @@ def compute_buffer(spec: ModelSpec, p: LlamaParams) -> Compute:
     if a.mla:  # absorbed MLA (deepseek2): attention runs over the latent cache, K = [r + rope], V = K[:r]
         r = a.kv_lora_rank or 0
         # q and its roped copy (n_h·(nope+rope)), q_nope·W_kb in the latent (n_h·r), the concatenated
-        # latent query (n_h·(r+rope)); with flash attention its latent output (n_h·r) and W_vb's (n_h·d_v)
+        # latent query (n_h·(r+rope)); the peak is at that concat, before KQ. With flash attention the
+        # latent output (n_h·r) and W_vb's (n_h·d_v) come after the queries are freed, below that peak
         qkv = a.num_heads * (2 * a.head_dim + r + r + a.qk_rope_head_dim) * t * F32
-        if p.flash_attn:
-            qkv += a.num_heads * (r + a.v_dim) * t * F32
     else:
         qkv = (a.num_heads * a.head_dim + 2 * a.num_kv_heads * a.head_dim) * t * F32
     kq = 0 if p.flash_attn else n_kv * t * a.num_heads * F32
-    ff = spec.moe.expert_intermediate_size * spec.moe.top_k if spec.moe else spec.mlp.intermediate_size
-    return Compute(output=spec.vocab_size * t * F32 + 2 * x + small,
-                   attention=kq + mask + qkv + 2 * x + small,
-                   ffn=3 * ff * t * F32 + 2 * x + mask + small,
+    if spec.moe:  # build_moe_ffn: MUL_MAT_ID writes [n_ff_exp, k, T] per projection, [d, k, T] for down
+        ff = spec.moe.expert_intermediate_size * spec.moe.top_k
+        # gate, up and their product [n_ff_exp, k, T] plus the chosen experts' down outputs [d, k, T]
+        # (summed over k only afterwards) with the residual ffn_inp
+        ffn = 3 * ff * t * F32 + spec.hidden_size * spec.moe.top_k * t * F32 + x
+        # ASSUMES: the block the previous MoE layer's expert activations [n_ff_exp, k, T] leave free is
+        # below the attention phase's KQ block and not reused by it, so it counts in that phase's peak
+        # (qwen3moe: every run peaking at attention was short by exactly k·n_ff_exp·T·4 without it); the
+        # absorbed-MLA graph refills that hole with its latent-query tensors, so MLA does not add it
+        hole = 0 if a.mla else ff * t * F32
+    else:
+        ffn, hole = 3 * spec.mlp.intermediate_size * t * F32 + 2 * x, 0
+    return Compute(output=spec.vocab_size * t * F32 + _below_logits(spec, t) + small,
+                   attention=kq + mask + qkv + 2 * x + hole + small,
+                   ffn=ffn + mask + small,
                    inputs=mask + small + x)
+
+
+def _below_logits(spec: ModelSpec, t: int) -> int:
+    """Where the logits start: the bytes the allocator holds below them when result_output is placed.
+
+    Dense or MoE without shared experts: the embeddings input and the final-norm block, 2X. A last MoE
+    layer with shared experts keeps ffn_norm alive through the routed experts (the shared expert reads it
+    afterwards), so no X-sized hole is left low and the expert-sum block (moe_out, X) lands above the
+    expert stack; the logits, larger than any hole below, go on top of it:
+      base  = 3X (inp_embd, ffn_inp, ffn_norm) + 3·E·T·4 (router logits, biased probs, argsort)
+      F     = k·n_ff_exp·T·4 (gate, up, their product), D = k·d·T·4 (the experts' down outputs)
+      below = base + 2F + X  if D <= 2F (down refills gate+up, moe_out takes the product's block)
+              base + X       otherwise (down goes on top; gate, up and product merge below moe_out)
+
+    Source: llamacpp-compute"""
+    x = spec.hidden_size * t * F32
+    m = spec.moe
+    if m is None or not m.shared_intermediate_size or not spec.is_moe_layer(spec.num_layers - 1):
+        return 2 * x
+    # ASSUMES: ggml-alloc best fit as traced for tiny-deepseek2 (GGML_ALLOCATOR_DEBUG): result_output
+    # lands directly above moe_out of the last layer; the D > 2F branch is the same rule, not measured
+    f, d = m.top_k * m.expert_intermediate_size * t * F32, m.top_k * spec.hidden_size * t * F32
+    base = 3 * x + 3 * m.num_experts * t * F32
+    return base + (2 * f if d <= 2 * f else 0) + x
