@@ -243,26 +243,11 @@ class ExportBody(_Body):
     no other layout field, the planner's best layout for the engine; layout fields given are the layout, checked
     against `gpu` when it is given. Job fields absent take the planner's defaults."""
 
+    # the engine says whether seq_len/batch are a training or a serving job's: both modes' old names map to them
     old_names: ClassVar[dict[str, str]] = {"output": "new_tokens", "kv_dtype": "kv_cache_dtype",
-                                           "recompute": "grad_checkpointing"}
+                                           "recompute": "grad_checkpointing", "seq": "seq_len", "prompt": "seq_len",
+                                           "micro_batch": "batch", "concurrency": "batch"}
     old_values: ClassVar[dict[str, dict[str, str]]] = {"engine": {"llamacpp": "llama.cpp"}}
-
-    @model_validator(mode="before")
-    @classmethod
-    def _mode_names(cls, data: Any) -> Any:
-        """seq/prompt and micro_batch/concurrency are old names of seq_len and batch (the engine says which
-        one it plans with)."""
-        if not isinstance(data, dict):
-            return data
-        data = dict(data)
-        for new, olds in {"seq_len": ("seq", "prompt"), "batch": ("micro_batch", "concurrency")}.items():
-            for old in olds:
-                if old in data:
-                    v = data.pop(old)
-                    if new in data and data[new] != v:
-                        raise ValueError(f"{old} is the old name of {new}: give {new} only")
-                    data[new] = v
-        return data
 
     engine: Literal["vllm", "llama.cpp", "deepspeed", "fsdp", "torchrun", "megatron", "torchtitan"]
     model_name: str = Field(min_length=1, max_length=300, description="Hugging Face repo id, preset or path, as text.")
