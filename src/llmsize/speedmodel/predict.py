@@ -244,7 +244,12 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     if fits < 1:
         room = f"room for {max(cap, 0):,} KV tokens" if not st_gpu else f"{max(free, 0):,.0f} B for KV cache and state"
         need = f"{prompt + output:,}" if not st_gpu else f"{per_req:,.0f} B ({st_gpu:,.0f} B of it recurrent state)"
-        raise LlmsizeError(f"does not fit: {gpu.name} × {n} leaves {room}, one request needs {need}")
+        wb, kvt, st = weight_bytes(spec, weights), kv_bytes_per_token(spec, kv_dtype or "bf16"), state_bytes(spec)
+        more = next((m for m in (2, 4, 8) if gpu.usable * gpu_memory_utilization - wb / (n * m)
+                     >= ((prompt + output) * kvt + st) / (n * m)), None)  # the smallest wider TP that holds it
+        hint = (f"--tp {tp * more} holds one request" if more else f"not even --tp {tp * 8}") + \
+            " (or a smaller --weights format)"
+        raise LlmsizeError(f"does not fit: {gpu.name} × {n} leaves {room}, one request needs {need}; {hint}")
     limits = {"max_seqs": engine_default(engine, "max_seqs"), "kv": fits}
     if concurrency != "max":
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
