@@ -1,8 +1,6 @@
 """Host catalog, llama.cpp contexts and offload, vLLM budget arithmetic, the llama.cpp flag refresher."""
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 
 import pytest
 
@@ -14,6 +12,7 @@ from llmsize.engines.offload import find_ngl, split_at
 from llmsize.engines.vllm import vllm_budget
 from llmsize.errors import LlmsizeError
 from llmsize.load import load_preset
+from script_render import load_script
 
 
 def _spec(name):
@@ -84,10 +83,7 @@ def test_vllm_budget_terms():
 
 
 def test_llamacpp_flag_refresher_reads_arg_cpp_declarations():
-    root = Path(__file__).parents[2]
-    spec = importlib.util.spec_from_file_location("refresh", root / "scripts" / "refresh_llamacpp_flags.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_script("scripts/refresh_llamacpp_flags.py")
     text = '''add_opt(common_arg(
         {"-ngl", "--gpu-layers", "--n-gpu-layers"}, "N", "help", [](common_params & p, int v) {}));
     add_opt(common_arg({"-kvu", "--kv-unified"}, {"-no-kvu", "--no-kv-unified"}, "help", [](){}));

@@ -16,6 +16,7 @@ from llmsize.catalog.presets import find_preset
 from llmsize.engines.llamacpp import LlamaParams, contexts, kv_bytes, model_buffers, weights_from_preset
 from llmsize.engines.llamacpp_compute import compute_buffer
 from llmsize.load import load_preset
+from script_render import load_script
 
 ROWS = [json.loads(x) for x in (Path(__file__).parents[1] / "data" / "llamacpp_buffers.jsonl").read_text().splitlines()]
 
@@ -99,10 +100,6 @@ def test_moe_and_mla_compute_buffers_as_reached():
 
 
 def test_docs_table_is_current():
-    import importlib.util
-
     root = Path(__file__).parents[2]
-    spec = importlib.util.spec_from_file_location("gen_engines_doc", root / "scripts" / "gen_engines_doc.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_script("scripts/gen_engines_doc.py")
     assert mod.table() in (root / "docs" / "engines.md").read_text(), "run scripts/gen_engines_doc.py"

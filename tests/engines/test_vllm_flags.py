@@ -3,7 +3,6 @@ analysis, version recorded), every flag llmsize's vLLM export emits is in it, an
 small vLLM-like source tree (tests/data/vllm_like) the way vLLM builds its parser, with no network."""
 from __future__ import annotations
 
-import importlib.util
 import shlex
 from pathlib import Path
 
@@ -14,15 +13,13 @@ from llmsize.export import Setup, vllm_command
 from llmsize.export.flags import VLLM_FLAGS, VLLM_QUANTIZATION, VLLM_SOURCE, VLLM_VALUES, VLLM_VERSION
 from llmsize.export.parse import parse_vllm
 from llmsize.parallel import Layout
+from script_render import load_script
 
 ROOT = Path(__file__).parents[2]
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("refresh_vllm", ROOT / "scripts" / "refresh_vllm_flags.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("scripts/refresh_vllm_flags.py")
 
 
 def test_script_reads_vllm_like_source():

@@ -3,28 +3,23 @@ sourced and predicted; the table is what scripts/fit_speed.py derives; the error
 fit is what docs/speed.md publishes (asserted tightly, so a regression fails)."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import tomllib
 from importlib import resources
-from pathlib import Path
 
 import pytest
 
 from llmsize.catalog.hardware import get_gpu
 from llmsize.validate_speed import CATEGORIES, METRICS, parse_case, predict_case, speed_summary, validate_speed
 from tests.conftest import DATA
+from script_render import load_script
 
 CALIB = DATA / "speed_calib.jsonl"
 ROWS = [json.loads(x) for x in CALIB.read_text().splitlines() if x.strip()]
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _fit():
-    spec = importlib.util.spec_from_file_location("fit_speed", ROOT / "scripts" / "fit_speed.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("scripts/fit_speed.py")
 
 
 def test_at_least_60_sourced_rows_in_every_category():

@@ -3,19 +3,14 @@ request answered. Latency is printed and saved, not asserted: CI machines are sh
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
-from pathlib import Path
 
 from .conftest import ARTIFACTS, live_server
-
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "bench_web.py"
+from script_render import load_script
 
 
 def test_bounded_load_has_no_errors():
-    spec = importlib.util.spec_from_file_location("bench_web", BENCH)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)  # type: ignore[union-attr]
+    bench = load_script("bench/bench_web.py")
     with live_server() as url:
         port = int(url.rsplit(":", 1)[1])
         path = "/api/v1/params"
