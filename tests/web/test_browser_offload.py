@@ -2,7 +2,6 @@
 does: in the Memory tab with the llama.cpp runtime, -ngl, the GPU/host split, the speed, and a host choice."""
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
@@ -10,7 +9,7 @@ import pytest
 from .conftest import ARTIFACTS, cli_json
 from .test_browser import ARGS, CHROMIUM, rendered  # noqa: F401  (skips without chromium)
 from .test_browser import browser, server  # noqa: F401  (fixtures)
-from .test_browser_v2 import AXE, axe_scan
+from .test_browser_v2 import axe_sweep, needs_axe
 
 Q = "?m=Llama-3.1-70B&tab=memory&w.gpu=RTX-4090&w.weights=Q4_K_M&w.kv=fp16&w.runtime=llamacpp&w.prompt=4096&w.output=512"
 
@@ -68,22 +67,16 @@ def test_offload_card_in_spanish_and_not_for_non_gguf_weights(browser, server): 
         ctx.close()
 
 
-@pytest.mark.skipif(not AXE.exists() and not os.environ.get("CI"), reason=f"axe-core not installed at {AXE} (.ci/run installs it)")
+@needs_axe
 def test_offload_card_accessibility_scan(browser, server):  # noqa: F811
-    assert AXE.exists(), f"{AXE} missing: .ci/run installs axe-core from the npm registry"
-    found = {}
-    for scheme in ["light", "dark"]:
-        for w, h in [(1366, 900), (390, 844)]:
-            c = browser.new_context(viewport={"width": w, "height": h}, color_scheme=scheme, bypass_csp=True)
-            p = c.new_page()
-            p.goto(server + "/" + Q)
-            rendered(p)
-            p.get_by_test_id("ngl").wait_for(timeout=20000)
-            if scheme == "light":
-                ARTIFACTS.mkdir(parents=True, exist_ok=True)
-                p.get_by_test_id("offload").screenshot(path=str(ARTIFACTS / f"offload-{w}.png"))
-            bad = axe_scan(p)
-            if bad:
-                found[f"{scheme} {w}x{h}"] = [(v["id"], v["impact"], [n["target"] for n in v["nodes"][:3]]) for v in bad]
-            c.close()
+    def visit(p, scheme: str, w: int):
+        p.goto(server + "/" + Q)
+        rendered(p)
+        p.get_by_test_id("ngl").wait_for(timeout=20000)
+        if scheme == "light":
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            p.get_by_test_id("offload").screenshot(path=str(ARTIFACTS / f"offload-{w}.png"))
+        yield ""
+
+    found = axe_sweep(browser, visit)
     assert not found, found

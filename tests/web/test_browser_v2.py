@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -317,23 +318,39 @@ def axe_scan(p: Page) -> list[dict]:
     return [v for v in json.loads(res)["violations"] if v["impact"] in ("serious", "critical")]
 
 
-@pytest.mark.skipif(not AXE.exists() and not os.environ.get("CI"), reason=f"axe-core not installed at {AXE} (.ci/run installs it)")
-@pytest.mark.parametrize("lang", ["en", "es"])
-def test_accessibility_scan_both_themes_and_sizes(browser, server, lang):  # noqa: F811
+needs_axe = pytest.mark.skipif(not AXE.exists() and not os.environ.get("CI"),
+                               reason=f"axe-core not installed at {AXE} (.ci/run installs it)")
+
+
+def axe_sweep(browser, visit: Callable[[Page, str, int], Iterator[str]]) -> dict[str, list]:  # noqa: F811  (the fixture's value)
+    """Serious and critical axe-core violations in both themes at 1366x900 and 390x844: `visit(page, scheme,
+    width)` loads each page to scan and yields a label for it once drawn."""
     assert AXE.exists(), f"{AXE} missing: .ci/run installs axe-core from the npm registry"
     found = {}
     for scheme in ["light", "dark"]:
         for w, h in [(1366, 900), (390, 844)]:
             c = browser.new_context(viewport={"width": w, "height": h}, color_scheme=scheme, bypass_csp=True)
             p = c.new_page()
-            for tab in ["memory", "plan"] if w > 400 else ["memory", "guide"]:
-                p.goto(server + f"/?lang={lang}&tab={tab}&w.gpu=A10G")
-                rendered(p)
-                p.wait_for_timeout(250)
+            for label in visit(p, scheme, w):
                 bad = axe_scan(p)
                 if bad:
-                    found[f"{scheme} {w}x{h} {tab}"] = [(v["id"], v["impact"], [n["target"] for n in v["nodes"][:3]]) for v in bad]
+                    found[f"{scheme} {w}x{h}{label}"] = [(v["id"], v["impact"], [n["target"] for n in v["nodes"][:3]])
+                                                         for v in bad]
             c.close()
+    return found
+
+
+@needs_axe
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_accessibility_scan_both_themes_and_sizes(browser, server, lang):  # noqa: F811
+    def visit(p: Page, scheme: str, w: int) -> Iterator[str]:
+        for tab in ["memory", "plan"] if w > 400 else ["memory", "guide"]:
+            p.goto(server + f"/?lang={lang}&tab={tab}&w.gpu=A10G")
+            rendered(p)
+            p.wait_for_timeout(250)
+            yield f" {tab}"
+
+    found = axe_sweep(browser, visit)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / f"axe-{lang}.json").write_text(json.dumps(found, indent=1))
     assert not found, found
