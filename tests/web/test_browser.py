@@ -81,7 +81,9 @@ def pick_preset(page: Page, query: str, name: str) -> None:
     rendered(page, before)
 
 
-def test_first_load_is_small_and_makes_no_outside_request(browser, server):
+def first_load(browser, url: str, artifact: str) -> tuple[float, list[str]]:
+    """Bytes on the wire (as the browser's network panel counts them) and the URLs requested to load `url`
+    until the first result is drawn and the network is idle; written to test-artifacts/web/`artifact`."""
     ctx = browser.new_context()
     page = ctx.new_page()
     urls: list[str] = []
@@ -90,16 +92,21 @@ def test_first_load_is_small_and_makes_no_outside_request(browser, server):
     cdp.send("Network.enable")
     sizes: dict[str, float] = {}
     cdp.on("Network.loadingFinished", lambda e: sizes.__setitem__(e["requestId"], e["encodedDataLength"]))
-    page.goto(server + "/")
+    page.goto(url)
     rendered(page)
     page.wait_for_load_state("networkidle")
     total = sum(sizes.values())
+    ctx.close()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    (ARTIFACTS / "first-load.json").write_text(json.dumps({"bytes": total, "requests": urls}, indent=2))
+    (ARTIFACTS / artifact).write_text(json.dumps({"bytes": total, "requests": urls}, indent=2))
+    return total, urls
+
+
+def test_first_load_is_small_and_makes_no_outside_request(browser, server):
+    total, urls = first_load(browser, server + "/", "first-load.json")
     outside = [u for u in urls if not (u.startswith(server + "/") or u.startswith("data:"))]
     assert not outside, outside
     assert 0 < total < 300_000, total
-    ctx.close()
 
 
 def test_parameters_for_a_preset_and_the_url_round_trip(page, browser):

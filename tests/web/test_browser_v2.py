@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import ARTIFACTS, cli_json
-from .test_browser import ARGS, CHROMIUM, change, rendered  # noqa: F401  (skips without chromium)
+from .test_browser import ARGS, CHROMIUM, change, first_load, rendered  # noqa: F401  (skips without chromium)
 from .test_browser import browser, server  # noqa: F401  (fixtures)
 
 from playwright.sync_api import Page  # noqa: E402
@@ -215,20 +215,8 @@ def test_your_point_on_the_memory_chart(pg):
 
 
 def test_spanish_first_load_is_small(browser, server):  # noqa: F811
-    c = browser.new_context()
-    p = c.new_page()
-    cdp = c.new_cdp_session(p)
-    cdp.send("Network.enable")
-    sizes: dict[str, float] = {}
-    cdp.on("Network.loadingFinished", lambda e: sizes.__setitem__(e["requestId"], e["encodedDataLength"]))
-    p.goto(server + "/?lang=es")
-    rendered(p)
-    p.wait_for_load_state("networkidle")
-    total = sum(sizes.values())
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    (ARTIFACTS / "first-load-es.json").write_text(json.dumps({"bytes": total}))
+    total, _ = first_load(browser, server + "/?lang=es", "first-load-es.json")
     assert 0 < total < 300_000, total
-    c.close()
 
 
 def test_phone_verdict_without_scrolling_tabs_and_copy_link(browser, server):  # noqa: F811
