@@ -144,6 +144,15 @@ class Layout:
         return " ".join(parts)
 
 
+def spoken_label(label: str, replicas: int | None = None) -> str:
+    """A layout label as people say it: 'TP2 ×4 replicas' where a 'DP1' would hide the replicas (every
+    printed layout, tables and export notes alike, goes through this)."""
+    parts = [p for p in label.split() if p != "DP1"] or ["1 GPU"]
+    if replicas and replicas > 1:
+        parts.append(f"×{replicas:,} replicas")
+    return " ".join(parts)
+
+
 def layout_problems(spec: ModelSpec, layout: Layout, *, gpus: int | None = None,
                     seq_len: int | None = None) -> list[str]:
     """Why `layout` cannot run `spec` (empty when it can): divisibility of heads, FFN, vocab,

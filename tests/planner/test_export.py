@@ -96,7 +96,9 @@ def test_fsdp_config_accepted_by_accelerate(tmp_path, strategy):
 def test_torchrun_line_accepted_by_torchrun():
     run = _need("torch.distributed.run")
     line = torchrun_command(Setup(model="x", layout=Layout(dp=32)))
-    argv = shlex.split(line.replace("$NODE_RANK", "1").replace("$MASTER_ADDR", "10.0.0.1"))[1:]
+    assert all(len(x) <= 80 for x in line.splitlines()), line  # wrapped with backslash-newline, as a shell reads it
+    line = line.replace("\\\n", "").replace("$NODE_RANK", "1").replace("$MASTER_ADDR", "10.0.0.1")
+    argv = shlex.split(line)[1:]
     args = run.get_args_parser().parse_args(argv)
     assert args.nnodes == "4" and int(args.nproc_per_node) == 8 and args.node_rank == 1
     assert args.training_script == "train.py"

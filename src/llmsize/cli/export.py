@@ -78,17 +78,18 @@ def _opts(f: Any) -> Any:
 
 def _canonical(engine: str, kw: dict[str, Any]) -> None:
     """--seq-len/--batch fill the training or serving field the engine plans with (their old spellings
-    --seq/--prompt and --micro-batch/--concurrency still work); --kv-cache-dtype is also the planned KV
-    dtype with --gpu (old --kv-dtype)."""
-    serving = engine in ("vllm", "llamacpp")
+    --seq/--prompt and --micro-batch/--concurrency still work; two different values are refused);
+    --kv-cache-dtype is also the planned KV dtype with --gpu (old --kv-dtype)."""
+    from llmsize.export.command import canonical_fields
+
     seq_len, batch = kw.pop("seq_len"), kw.pop("batch")
-    kw["seq"] = pick(("--seq-len", None if serving else seq_len), None, ("--seq", kw["seq"]))
-    kw["prompt"] = pick(("--seq-len", seq_len if serving else None), None, ("--prompt", kw["prompt"]))
-    kw["micro_batch"] = pick(("--batch", None if serving else batch), None, ("--micro-batch", kw["micro_batch"]))
-    kw["concurrency"] = pick(("--batch", batch if serving else None), None, ("--concurrency", kw["concurrency"]))
-    if serving and kw["gpu_name"] and kw["kv_dtype"] is None and kw["kv_cache_dtype"] is not None \
-            and engine == "vllm":
-        kw["kv_dtype"] = kw["kv_cache_dtype"]
+    new = canonical_fields(engine, seq_len, batch, gpu=kw["gpu_name"], kv_cache_dtype=kw["kv_cache_dtype"])
+    for field, old_flag in (("seq", "--seq"), ("prompt", "--prompt"), ("micro_batch", "--micro-batch"),
+                            ("concurrency", "--concurrency")):
+        canon = "--seq-len" if field in ("seq", "prompt") else "--batch"
+        kw[field] = pick((canon, new[field]), None, (old_flag, kw[field]))
+    if kw["kv_dtype"] is None and "kv_dtype" in new:
+        kw["kv_dtype"] = new["kv_dtype"]
 
 
 @click.command("export")

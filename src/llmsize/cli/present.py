@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from llmsize.parallel import spoken_label as layout_label  # noqa: F401  (the presenters' name)
+
 #: columns whose text is explanation rather than a value: first to leave the table when narrow
 DETAIL_COLUMNS = frozenset({"formula", "source", "why", "closed form"})
 _MIN_DETAIL_WIDTH = 28  # a formula squeezed narrower than this reads as a tall column of fragments
@@ -111,14 +113,6 @@ def fmt_big(v: float) -> str:
         if 1 <= v / div < 1000:
             return f"{v / div:.3g} {s}"
     return fmt_flops(v) if v >= 1e15 else f"{v:.3g}"
-
-
-def layout_label(label: str, replicas: int | None = None) -> str:
-    """A parallel layout as people say it: 'TP2 ×4 replicas' where a 'DP1' would hide the replicas."""
-    parts = [p for p in label.split() if p != "DP1"] or ["1 GPU"]
-    if replicas and replicas > 1:
-        parts.append(f"×{replicas:,} replicas")
-    return " ".join(parts)
 
 
 def terminal_width() -> int | None:

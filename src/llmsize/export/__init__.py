@@ -105,6 +105,25 @@ def _no_training_states(engine: str, lay: Layout) -> None:
                            "states; a serving engine has none")
 
 
+def shell_text(tokens: list[str], width: int = 80) -> str:
+    """A command line as the shell reads it and people read it at `width` columns: each flag stays with its
+    values, and a line that would pass `width` continues on the next (backslash-newline, two spaces in).
+    `tokens` are already quoted for the shell (a `$VAR` stays expandable)."""
+    groups: list[str] = []
+    for t in tokens:
+        if not groups or t.startswith("-") or groups[-1].startswith("-") and "=" in groups[-1]:
+            groups.append(t)
+        else:
+            groups[-1] += " " + t
+    lines = [groups[0]]
+    for g in groups[1:]:
+        if len(lines[-1]) + 1 + len(g) + 2 > width:  # + " \\"
+            lines.append("  " + g)
+        else:
+            lines[-1] += " " + g
+    return " \\\n".join(lines)
+
+
 def vllm_command(s: Setup) -> str:
     """`vllm serve` with TP/PP sizes, context, memory share, KV dtype and quantization.
 
@@ -132,7 +151,7 @@ def vllm_command(s: Setup) -> str:
         args += ["--quantization", s.quantization]
     if s.max_num_seqs:
         args += ["--max-num-seqs", str(s.max_num_seqs)]
-    return shlex.join(args)
+    return shell_text([shlex.quote(x) for x in args])
 
 
 def llamacpp_command(s: Setup) -> str:
@@ -175,7 +194,7 @@ def llamacpp_command(s: Setup) -> str:
     if s.max_num_seqs:
         args += ["-np", str(s.max_num_seqs)]
         args += ["-kvu"] if s.kv_unified else ["-no-kvu"]
-    return shlex.join(args)
+    return shell_text([shlex.quote(x) for x in args])
 
 
 def deepspeed_config(s: Setup) -> dict:
@@ -276,8 +295,9 @@ def to_yaml(obj: dict, indent: int = 0) -> str:
     return "\n".join(lines)
 
 
-def torchrun_command(s: Setup) -> str:
-    """A torchrun launch line for every node (NODE_RANK and MASTER_ADDR from the environment).
+def torchrun_command(s: Setup, script: str | None = None) -> str:
+    """A torchrun launch line for every node (NODE_RANK and MASTER_ADDR from the environment) running
+    `script` (default: the setup's).
 
     Source: torchrun"""
     args = ["torchrun", f"--nnodes={s.nodes}", f"--nproc-per-node={s.procs_per_node}"]
@@ -286,7 +306,7 @@ def torchrun_command(s: Setup) -> str:
                  "--rdzv-id=llmsize"]
     else:
         args += ["--standalone"]
-    return " ".join(args + [s.script])
+    return shell_text(args + [shlex.quote(script or s.script)])
 
 
 def export(engine: str, s: Setup) -> str:

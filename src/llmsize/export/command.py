@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from llmsize.errors import LlmsizeError
+from llmsize.parallel import spoken_label
 
 ENGINES = ("vllm", "llamacpp", "deepspeed", "fsdp", "torchrun", "megatron", "torchtitan")
 TRAIN_FLAGS = ("seq", "micro_batch", "global_batch", "precision", "recompute", "host_memory", "nvme")
@@ -33,6 +34,23 @@ class Exported:
     notes: tuple[str, ...]
     layout: str = ""  # the layout written (Layout.label)
     memory_per_gpu: int | None = None  # its bytes per GPU when planned or checked
+
+
+SERVING = ("vllm", "llamacpp")  # engines that plan a serving job; the others plan a training job
+
+
+def canonical_fields(engine: str, seq_len: int | None, batch: int | None, *, gpu: str | None,
+                     kv_cache_dtype: str | None) -> dict[str, Any]:
+    """The engine's own job fields for the canonical --seq-len and --batch (docs/vocabulary.md): a
+    training engine plans micro-batches of `batch` sequences of `seq_len` tokens, a serving engine
+    `batch` concurrent requests of `seq_len` prompt tokens; vLLM's --kv-cache-dtype is also the KV dtype
+    it is planned with when a GPU is given. One mapping for the CLI and the web API."""
+    serving = engine in SERVING
+    out = {"seq": None if serving else seq_len, "prompt": seq_len if serving else None,
+           "micro_batch": None if serving else batch, "concurrency": batch if serving else None}
+    if engine == "vllm" and gpu and kv_cache_dtype is not None:
+        out["kv_dtype"] = kv_cache_dtype
+    return out
 
 
 def _flag(k: str) -> str:
@@ -163,7 +181,7 @@ def run_export(engine: str, model_name: str, **opts: Any) -> Exported:
         layout = _hybrid(make_layout(kw["gpus"], **given), kw, engine)
         if gpu and engine != "llamacpp":
             if kw["force"]:
-                notes.append(f"--force: {layout.label()} written without a memory check")
+                notes.append(f"--force: {spoken_label(layout.label())} written without a memory check")
             else:
                 chosen = check_given(engine, spec, job, gpu, layout)
     if not given and kw["shard_group"] is not None:
@@ -217,7 +235,7 @@ def _float8(spec: Any, job: Any, gpu: str, layout: Any, chosen: Any, notes: list
     f8 = float8_plan(spec, job, gpu, layout)
     gib = 2**30
     if chosen is not None and chosen.budget is not None and f8.peak_bytes > chosen.budget:
-        raise LlmsizeError(f"torchtitan export: {layout.label()} with float8 linears needs "
+        raise LlmsizeError(f"torchtitan export: {spoken_label(layout.label())} with float8 linears needs "
                            f"{f8.peak_bytes / gib:,.1f} GiB per GPU, {chosen.budget / gib:,.1f} GiB fit; give a layout "
                            "that leaves room (or --force)")
     notes.append(f"float8 linears: {f8.peak_bytes / gib:,.1f} GiB per GPU (bf16 {f8.bf16_peak_bytes / gib:,.1f}: "

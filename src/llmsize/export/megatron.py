@@ -83,8 +83,7 @@ def megatron_args(s: Any, spec: ModelSpec, job: Any, *, virtual_stages: int | No
     if job.tokens:
         args += ["--train-iters", str(max(1, round(job.tokens / (job.global_batch * job.seq_len))))]
     args += ["--tokenizer-type", "HuggingFaceTokenizer", "--tokenizer-model", s.model]
-    launch = torchrun_command(s).rsplit(" ", 1)[0]
-    return f"{launch} pretrain_gpt.py \\\n  " + " \\\n  ".join(
+    return torchrun_command(s, "pretrain_gpt.py") + " \\\n  " + " \\\n  ".join(
         " ".join(shlex.quote(x) for x in pair) for pair in _pairs(args))
 
 

@@ -38,7 +38,7 @@ def _parser(prog: str, flags: dict[str, tuple[tuple[str, ...], str, tuple[str, .
 
 def parse_vllm(cmd: str) -> dict:
     """`vllm serve MODEL --flags` -> {flag: value}, as vLLM's EngineArgs parser would accept it."""
-    argv = shlex.split(cmd)
+    argv = shlex.split(cmd.replace("\\\n", " "))  # a wrapped line (export.shell_text) reads as one
     if argv[:2] != ["vllm", "serve"] or len(argv) < 3:
         raise LlmsizeError("not a `vllm serve MODEL ...` command line")
     p = _parser("vllm serve", VLLM_FLAGS)
@@ -54,7 +54,7 @@ def parse_vllm(cmd: str) -> dict:
 
 def parse_llamacpp(cmd: str) -> dict:
     """`llama-server -m FILE ...` -> {flag: value}, against llama.cpp's common/arg.cpp flag table."""
-    argv = shlex.split(cmd)
+    argv = shlex.split(cmd.replace("\\\n", " "))
     if not argv or argv[0] not in ("llama-server", "llama-cli"):
         raise LlmsizeError("not a llama-server / llama-cli command line")
     ns = _parser(argv[0], LLAMACPP_FLAGS).parse_args(argv[1:])

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from llmsize.errors import LlmsizeError
-from llmsize.parallel import Layout
+from llmsize.parallel import Layout, spoken_label
 from llmsize.spec import ModelSpec
 
 SERVE_ENGINES = ("vllm", "llamacpp")
@@ -81,7 +81,7 @@ def best_layout(engine: str, spec: ModelSpec, job: Any, gpu: str, gpus: int) -> 
     r = rows[0]
     lay = _layout(r, job, gpus)
     return Chosen(layout=lay, memory_per_gpu=r.get("memory_per_gpu_bytes"), budget=r.get("budget_bytes"),
-                  note=f"planner's best {engine} layout on {gpus} x {r['gpu']}: {lay.label()}")
+                  note=f"planner's best {engine} layout on {gpus} x {r['gpu']}: {spoken_label(lay.label())}")
 
 
 def _distance(given: Layout, r: dict[str, Any]) -> tuple[int, int]:
@@ -126,7 +126,7 @@ def check_given(engine: str, spec: ModelSpec, job: Any, gpu: str, layout: Layout
         mine = layout_row(spec, job, gpu, layout)
         if "rejected" not in mine:
             return Chosen(layout=layout, memory_per_gpu=mine.get("memory_per_gpu_bytes"),
-                          budget=mine.get("budget_bytes"), note=f"given layout {layout.label()} fits")
+                          budget=mine.get("budget_bytes"), note=f"given layout {spoken_label(layout.label())} fits")
         why = f" ({mine['reason'].removeprefix('does not fit: ')})"
         rows = _rows(spec, job, gpu, layout.gpus)
         if layout.fsdp == "hybrid_shard":
@@ -137,14 +137,16 @@ def check_given(engine: str, spec: ModelSpec, job: Any, gpu: str, layout: Layout
         if same:
             r = same[0]
             return Chosen(layout=layout, memory_per_gpu=r.get("memory_per_gpu_bytes"), budget=r.get("budget_bytes"),
-                          note=f"given layout {layout.label()} fits")
+                          note=f"given layout {spoken_label(layout.label())} fits")
     if not rows:
-        raise LlmsizeError(f"{engine} export: {layout.label()} does not fit {layout.gpus} x {gpu}{why}, and no layout "
+        said = spoken_label(layout.label())
+        raise LlmsizeError(f"{engine} export: {said} does not fit {layout.gpus} x {gpu}{why}, and no layout "
                            f"on {layout.gpus} GPUs does; use more GPUs (--force writes it anyway)")
     best = min(rows, key=lambda r: _distance(layout, r))
     fix = _flags(layout, best)
-    raise LlmsizeError(f"{engine} export: {layout.label()} does not fit {layout.gpus} x {gpu} by the memory "
-                       f"model{why}; the smallest change that fits is {fix} ({best['layout']}, "
+    said = spoken_label(layout.label())
+    raise LlmsizeError(f"{engine} export: {said} does not fit {layout.gpus} x {gpu} by the memory "
+                       f"model{why}; the smallest change that fits is {fix} ({spoken_label(best['layout'])}, "
                        f"{best['memory_per_gpu_bytes'] / 2**30:.1f} GiB per GPU); --force writes it anyway")
 
 

@@ -114,20 +114,17 @@ async def cost(body: S.CostBody) -> Response:
 
 @router.post("/export", summary="What an engine reads for a setup (as `llmsize export ENGINE MODEL`)")
 async def export(body: S.ExportBody) -> Response:
-    from llmsize.export.command import run_export
+    from llmsize.export.command import canonical_fields, run_export
 
     def run() -> dict[str, Any]:
-        serving = body.engine in ("vllm", "llama.cpp")
+        engine = "llamacpp" if body.engine == "llama.cpp" else body.engine
         opts = body.model_dump(exclude={"engine", "model_name", "layout", "gpu", "seq_len", "batch", "new_tokens",
                                         "grad_checkpointing", "allow_long_context"})
         # the canonical fields fill the training or serving option the engine plans with (as the CLI's)
-        opts.update(seq=None if serving else body.seq_len, prompt=body.seq_len if serving else None,
-                    micro_batch=None if serving else body.batch, concurrency=body.batch if serving else None,
+        opts.update(canonical_fields(engine, body.seq_len, body.batch, gpu=body.gpu,
+                                     kv_cache_dtype=body.kv_cache_dtype),
                     output=body.new_tokens, recompute=body.grad_checkpointing, allow_long=body.allow_long_context)
-        if body.engine == "vllm" and body.gpu and body.kv_cache_dtype is not None:
-            opts["kv_dtype"] = body.kv_cache_dtype
         given = {k: getattr(body.layout, k) for k in body.layout.model_fields_set if k != "gpus"}
-        engine = "llamacpp" if body.engine == "llama.cpp" else body.engine
         out = run_export(engine, body.model_name, gpu_name=body.gpu, gpus=body.layout.gpus, **given, **opts)
         return {"engine": body.engine, "text": out.text, "notes": list(out.notes), "layout": out.layout,
                 "memory_per_gpu_bytes": out.memory_per_gpu}
