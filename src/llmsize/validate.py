@@ -193,8 +193,8 @@ def summary(results: list[Result]) -> dict[str, dict[str, float | int]]:
                 groups.setdefault(k, [])
             elif r.rel_error is not None:
                 groups.setdefault(k, []).append(abs(r.rel_error))
-    return {k: {"n": len(v), "median": _pct(v, 0.5), "p95": _pct(v, 0.95), "max": max(v, default=math.nan),
-                "unpredicted": failed.get(k, 0)}
+    return {k: {"n": len(v), "median": _pct(v, 0.5) if v else None, "p95": _pct(v, 0.95) if v else None,
+                "max": max(v, default=None), "unpredicted": failed.get(k, 0)}  # None: no case of it predicted
             for k, v in sorted(groups.items(), key=lambda kv: (kv[0] == "all", kv[0]))}
 
 
@@ -204,6 +204,9 @@ def predict_or_error(case: Case) -> Result:
         return predict(case)
     except LlmsizeError as e:
         return Result(case=case, predicted_peak=None, predicted_params=None, peak_phase="", error=str(e))
+    except Exception as e:  # noqa: BLE001  (a bug in llmsize: said for this case, the file goes on)
+        return Result(case=case, predicted_peak=None, predicted_params=None, peak_phase="",
+                      error=f"line {case.line}: llmsize failed ({type(e).__name__}: {str(e)[:120]}); please report it")
 
 
 def validate(path: str | Path) -> tuple[list[Result], dict[str, dict[str, float | int]]]:

@@ -38,13 +38,14 @@ class SpeedCase:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SpeedResult:
     case: SpeedCase
-    predicted: float
+    predicted: float | None  # None: the case could not be predicted (`error` says why)
     notes: tuple[str, ...] = ()
+    error: str | None = None
 
     @property
     def rel_error(self) -> float | None:
         m = self.case.measured
-        return None if not m else self.predicted / m - 1
+        return None if not m or self.predicted is None else self.predicted / m - 1
 
 
 def is_speed(obj: Mapping[str, Any]) -> bool:
@@ -78,6 +79,21 @@ def parse_case(obj: Mapping[str, Any], n: int, where: str) -> SpeedCase:
     count = hw.get("count")
     if count is not None and (not isinstance(count, int) or count < 1):
         raise LlmsizeError(f"{where}: hardware.count must be a positive integer or null")
+    # what the schema itself rules out is a broken file (exit 2), found before anything is predicted; a
+    # well-formed case llmsize cannot predict (an unknown GPU, a repo id it cannot read) is that case's error
+    from llmsize.speedmodel.efficiency import engine_name
+    from llmsize.validate_speed_predict import check_metric
+
+    try:
+        engine_name(obj.get("engine"))
+        check_metric(task, metric)
+        model = obj.get("model")
+        if isinstance(model, Mapping) and isinstance(model.get("knobs"), Mapping):
+            bad = sorted(set(model["knobs"]) - set(_KNOBS))
+            if bad:
+                raise LlmsizeError(f"unknown knob(s) {', '.join(bad)} (known: {', '.join(_KNOBS)})")
+    except LlmsizeError as e:
+        raise LlmsizeError(f"{where}: {e}") from None
     return SpeedCase(id=str(obj.get("id", f"line {n}")), category=cat, model=obj.get("model"),
                      gpu=str(need("gpu", str, hw)), count=count, gpus_per_node=int(hw.get("gpus_per_node") or 8),
                      engine=str(obj.get("engine") or "unknown"), workload=wl, metric=metric,
@@ -149,19 +165,36 @@ def predict_case(case: SpeedCase, *, eff: float | None = None) -> SpeedResult:
     return SpeedResult(case=case, predicted=value, notes=tuple(notes))
 
 
+def predict_or_error(case: SpeedCase) -> SpeedResult:
+    """predict_case(case), or a result carrying the one-line reason it cannot be predicted, so one case
+    never stops the rest of a file (an unexpected exception is reported as llmsize's own bug)."""
+    try:
+        return predict_case(case)
+    except LlmsizeError as e:
+        return SpeedResult(case=case, predicted=None, error=str(e))
+    except Exception as e:  # noqa: BLE001  (a bug in llmsize: said for this case, the file goes on)
+        return SpeedResult(case=case, predicted=None,
+                           error=f"line {case.line} ({case.id}): llmsize failed ({type(e).__name__}: {str(e)[:120]}); "
+                                 "please report it")
+
+
 def speed_summary(results: list[SpeedResult]) -> dict[str, dict[str, float | int]]:
-    """Per category (and ``all``): n, median and max |error|, share within ±25%."""
+    """Per category (and ``all``): n predicted with a measurement, median and max |error|, share within
+    ±25%, and `unpredicted`: the cases llmsize could not predict (each counts against "every case")."""
     from llmsize.validate import _pct
 
     groups: dict[str, list[float]] = {}
+    failed: dict[str, int] = {}
     for r in results:
-        e = r.rel_error
-        if e is None:
-            continue
-        groups.setdefault(r.case.category or "uncategorised", []).append(abs(e))
-        groups.setdefault("all", []).append(abs(e))
-    return {k: {"n": len(v), "median": _pct(v, 0.5), "within_25": sum(x <= 0.25 for x in v) / len(v),
-                "max": max(v)}
+        for k in (r.case.category or "uncategorised", "all"):
+            if r.error is not None:
+                failed[k] = failed.get(k, 0) + 1
+                groups.setdefault(k, [])
+            elif r.rel_error is not None:
+                groups.setdefault(k, []).append(abs(r.rel_error))
+    return {k: {"n": len(v), "median": _pct(v, 0.5) if v else None,  # None: no case of it was predicted
+                "within_25": sum(x <= 0.25 for x in v) / len(v) if v else None, "max": max(v, default=None),
+                "unpredicted": failed.get(k, 0)}
             for k, v in sorted(groups.items(), key=lambda kv: (kv[0] == "all", kv[0]))}
 
 
@@ -171,11 +204,11 @@ def validate_speed(path: str | Path) -> tuple[list[SpeedResult], dict[str, dict[
         text = p.read_text()
     except OSError as e:
         raise LlmsizeError(f"cannot read {path}: {e.strerror}") from None
-    results = [predict_case(c) for c in parse_speed_cases(text.splitlines(), p.name)]
+    results = [predict_or_error(c) for c in parse_speed_cases(text.splitlines(), p.name)]
     return results, speed_summary(results)
 
 
 def result_row(r: SpeedResult) -> dict[str, Any]:
     return {"id": r.case.id, "kind": "speed", "category": r.case.category, "metric": r.case.metric,
             "predicted": r.predicted, "measured": r.case.measured, "rel_error": r.rel_error,
-            "notes": list(r.notes)}
+            "notes": list(r.notes), "error": r.error}

@@ -25,13 +25,18 @@ def _get(w: Mapping[str, Any], k: str, default: Any, notes: list[str]) -> Any:
     return v
 
 
+def check_metric(task: str, metric: str) -> None:
+    """Refuse a metric the task does not measure (a TTFT of a training run)."""
+    if metric not in _TASK_METRICS[task]:
+        raise LlmsizeError(f"metric {metric} does not apply to a {task} workload "
+                           f"(it has {', '.join(_TASK_METRICS[task])})")
+
+
 def predict_metric(spec: Any, gpu: Any, case: Any) -> tuple[float, list[str]]:
     """(predicted value of case.metric, notes on defaults taken)."""
     w, notes = case.workload, []
     task, metric = w["task"], case.metric
-    if metric not in _TASK_METRICS[task]:
-        raise LlmsizeError(f"metric {metric} does not apply to a {task} workload "
-                           f"(it has {', '.join(_TASK_METRICS[task])})")
+    check_metric(task, metric)
     if task == "decode":
         r = P.decode(spec, gpu, engine=case.engine, weights=_get(w, "weights", "bf16", notes),
                      kv_dtype=w.get("kv_dtype"), batch=_get(w, "batch", 1, notes), context=_get(w, "context", 0, notes),

@@ -60,12 +60,13 @@ def test_table_output_is_by_category(tmp_path):
     (lambda r: r["measured"].update(metric="joules"), "measured.metric must be one of"),
     (lambda r: r["workload"].update(task="finetune"), "workload.task must be"),
     (lambda r: r.update(engine="tgi-ish"), "unknown engine"),
-    (lambda r: r["hardware"].update(gpu="H9000"), "H9000"),
     (lambda r: r.update(model={"knobs": {"hidden": 64, "layers": 2, "heads": 4, "vocab": 100, "wings": 2}}),
      "unknown knob"),
     (lambda r: r["measured"].update(metric="ttft_s"), "does not apply to a decode workload"),
 ])
 def test_bad_case_is_one_line_exit_2(tmp_path, change, needle):
+    """A case the schema rules out is a broken file: one line, exit 2, nothing predicted. (A well-formed
+    case llmsize cannot predict, e.g. on a GPU the catalog lacks, is that case's error: see below.)"""
     row = json.loads(next(x for x in SPEED if '"task": "decode"' in x))
     change(row)
     f = tmp_path / "bad.jsonl"
@@ -96,3 +97,40 @@ def test_speed_cli_request_rate_mode_and_overload():
     assert p.returncode == 2 and "overloaded" in p.stderr and len(p.stderr.strip().splitlines()) == 1
     p = run(["speed", "Llama-3.1-8B", "--gpu", "H100", "--train", "--tokens", "1e9", "--request-rate", "5"])
     assert p.returncode == 2 and "--request-rate" in p.stderr
+
+
+def test_a_case_that_cannot_be_predicted_is_its_own_error_and_the_rest_go_on(tmp_path, monkeypatch):
+    """issue #14: `validate` reports a case it cannot predict as that case's error and goes on; in a speed
+    file an unknown model (a repo id not in the offline cache) and a GPU the catalog lacks are such cases."""
+    good = json.loads(SPEED[0])
+    repo = dict(good, id="not-cached", model="example-org/not-a-real-model-xyz")
+    gpu = dict(good, id="no-such-gpu", hardware=dict(good["hardware"], gpu="GPU-That-Does-Not-Exist"))
+    f = tmp_path / "mixed.jsonl"
+    f.write_text("\n".join(json.dumps(x) for x in (repo, good, gpu)) + "\n")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    p = subprocess.run([sys.executable, "-c", "from llmsize.cli import main; main()", "validate", str(f), "--json"],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    rows = {r["id"]: r for r in out["cases"]}
+    assert rows[good["id"]]["predicted"] > 0 and rows[good["id"]]["error"] is None
+    assert rows["not-cached"]["predicted"] is None and "example-org/not-a-real-model-xyz" in rows["not-cached"]["error"]
+    assert rows["no-such-gpu"]["predicted"] is None and "GPU-That-Does-Not-Exist" in rows["no-such-gpu"]["error"]
+    cat = out["speed_summary"][good["category"]]
+    assert cat["n"] == 1 and cat["unpredicted"] == 2 and out["speed_summary"]["all"]["unpredicted"] == 2
+    table = run(["validate", str(f)])
+    assert table.returncode == 0 and "not predicted" in table.stdout and "no-such-gpu" in table.stdout
+
+
+def test_an_unexpected_failure_is_reported_for_its_case(monkeypatch):
+    """A bug in a predictor (any exception) is said for that case, never a traceback for the file."""
+    import llmsize.validate_speed_predict as vp
+    from llmsize.validate_speed import predict_or_error
+
+    def broken(*a, **k):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(vp, "predict_metric", broken)
+    r = predict_or_error(parse_speed_cases([SPEED[0]])[0])
+    assert r.predicted is None and r.rel_error is None
+    assert "llmsize failed (ZeroDivisionError: division by zero)" in r.error

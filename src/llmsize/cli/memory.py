@@ -268,8 +268,11 @@ def validate_cmd(cases: str, as_json: bool) -> None:
 
 
 def _memory_tables(c: Any, results: Any, summ: Any) -> None:
-    rows = [(k, str(v["n"]), str(v["unpredicted"]), f"{100 * v['median']:.3f}%", f"{100 * v['p95']:.3f}%",
-             f"{100 * v['max']:.3f}%") for k, v in summ.items()]
+    def pct(x: float | None) -> str:
+        return "-" if x is None else f"{100 * x:.3f}%"
+
+    rows = [(k, str(v["n"]), str(v["unpredicted"]), pct(v["median"]), pct(v["p95"]), pct(v["max"]))
+            for k, v in summ.items()]
     c.print(table("Absolute relative error of the peak", ["mode", ("n", "right"), ("not predicted", "right"),
                                                            ("median", "right"), ("p95", "right"), ("max", "right")],
                   rows))
