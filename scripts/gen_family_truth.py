@@ -27,6 +27,9 @@ CONFIGS = {
     "tiny-deepseek-v3": DS,
     "tiny-deepseek-v3-noqlora": {**DS, "q_lora_rank": None, "hidden_size": 384, "rope_interleave": False},
     "small-starcoder2": dict(SMALL, model_type="starcoder2", sliding_window=4096, bos_token_id=0, eos_token_id=0),
+    # the released StarCoder2 configs (3b/7b/15b) set all three dropouts to 0.1
+    "small-starcoder2-dropout": dict(SMALL, model_type="starcoder2", sliding_window=4096, bos_token_id=0,
+                                     eos_token_id=0, attention_dropout=0.1, residual_dropout=0.1, embedding_dropout=0.1),
     "small-olmo3": dict(SMALL, model_type="olmo3", sliding_window=128, tie_word_embeddings=False),
     "small-granite": dict(SMALL, model_type="granite", embedding_multiplier=12.0, residual_multiplier=0.22,
                           logits_scaling=8.0, attention_multiplier=0.015625, tie_word_embeddings=True),

@@ -6,7 +6,6 @@ Source: hf-starcoder2
 """
 from __future__ import annotations
 
-from llmsize.errors import LlmsizeError
 from llmsize.families._config import Config, integer, llama_like, rate
 from llmsize.spec import MLP, ModelSpec, Norms, Traits
 
@@ -22,10 +21,8 @@ def read(cfg: Config, name: str) -> ModelSpec:
     c["mlp"] = MLP(kind="plain", intermediate_size=integer(cfg, "intermediate_size"), bias=bias,
                    activation=c["mlp"].activation)
     c["norms"] = Norms(kind="layernorm", bias=True)
-    if rate(cfg, "embedding_dropout"):
-        raise LlmsizeError(f"{name}: starcoder2 with embedding_dropout above 0 is not modelled by llmsize; "
-                           "use `llmsize trace` for it")
-    return ModelSpec(**c, hidden_dropout=rate(cfg, "residual_dropout"), traits=_TRAITS)
+    return ModelSpec(**c, hidden_dropout=rate(cfg, "residual_dropout"), embed_dropout=rate(cfg, "embedding_dropout"),
+                     traits=_TRAITS)
 
 
 READERS = {"starcoder2": read}

@@ -359,6 +359,8 @@ def embed(g: Sim, cx: Cx) -> tuple[Tn, int, bool]:
         g.op((e,), (x,))
         g.drop(e)
         return x, 0, True
+    if s.embed_dropout and cx.training:  # StarCoder2: dropout(inputs_embeds); inputs_embeds stays bound in the body
+        return dropout(g, cx, e, s.embed_dropout), e.nb, False
     return e, 0, True
 
 
