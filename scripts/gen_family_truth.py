@@ -117,7 +117,24 @@ CONFIGS = {
     "small-lfm2": dict(SMALL, model_type="lfm2", intermediate_size=768, layer_types=["conv", "conv", "full_attention",
                                                                                      "conv"],
                        bos_token_id=0, eos_token_id=0, pad_token_id=0),
+    # multi-head latent attention families of issue #14 (14l): DeepSeek-V2 (complex rotary, softmax router,
+    # greedy or group-limited top-k) and MiniCPM3 (MLA + muP-style scale_emb / scale_depth / dim_model_base)
+    "tiny-deepseek-v2": dict(DS, model_type="deepseek_v2", **TOK),
+    "tiny-deepseek-v2-lite": dict(DS, model_type="deepseek_v2", q_lora_rank=None, hidden_size=384,
+                                  topk_method="group_limited_greedy", n_group=4, topk_group=2, n_shared_experts=2,
+                                  routed_scaling_factor=16.0, **TOK),
+    "small-minicpm3": dict(SMALL, model_type="minicpm3", num_hidden_layers=3, num_key_value_heads=4, q_lora_rank=96,
+                           kv_lora_rank=64, qk_nope_head_dim=32, qk_rope_head_dim=16, scale_emb=12,
+                           scale_depth=1.4, dim_model_base=64, tie_word_embeddings=True, **TOK),
+    "small-minicpm3-noqlora": dict(SMALL, model_type="minicpm3", hidden_size=384, intermediate_size=768,
+                                   num_hidden_layers=2, num_attention_heads=6, num_key_value_heads=6,
+                                   q_lora_rank=None, kv_lora_rank=48, qk_nope_head_dim=48, qk_rope_head_dim=16,
+                                   v_head_dim=32, scale_emb=10, scale_depth=1.4, dim_model_base=256,
+                                   tie_word_embeddings=False, **TOK),
 }
+# extra workload shapes off the grid, per config (mode, batch, seq, new tokens, LoRA kind)
+OFF_GRID = {n: [("train", 1, 200, 0, None), ("generate", 3, 100, 5, None)]
+            for n in ("tiny-deepseek-v2", "tiny-deepseek-v2-lite", "small-minicpm3", "small-minicpm3-noqlora")}
 # parameters only (too large to trace every mode here): each type's transformers default config, which
 # is its reference model's shape (e.g. JambaConfig() is Jamba-v0.1, 52B)
 REFERENCE = {f"default-{t}": dict(model_type=t) for t in ("mamba2", "jamba", "granitemoehybrid", "falcon_h1", "lfm2")}
@@ -125,7 +142,6 @@ REFERENCE = {f"default-{t}": dict(model_type=t) for t in ("mamba2", "jamba", "gr
 # model_type); their truth is kept out of truth_families.jsonl.
 PENDING = {
     "small-phimoe": dict(SMALL, model_type="phimoe", num_local_experts=8, num_experts_per_tok=2, **TOK),
-    "tiny-deepseek-v2": dict(DS, model_type="deepseek_v2", **TOK),
     "small-llama4-text": dict(SMALL, model_type="llama4_text", head_dim=64, num_local_experts=4,
                               num_experts_per_tok=1, intermediate_size_mlp=512, interleave_moe_layer_step=2, **TOK),
     "small-ernie4-5-moe": dict(SMALL, model_type="ernie4_5_moe", head_dim=64, moe_num_experts=8, moe_k=2,
@@ -133,7 +149,7 @@ PENDING = {
 }
 # LoRA "qv" targets of the types the shared generator's QV table does not name (fused qkv, MLA queries)
 QV = {"gpt_bigcode": ["c_attn"], "bloom": ["query_key_value"], "mpt": ["Wqkv"],
-      "deepseek_v2": ["q_b_proj", "kv_b_proj"]}
+      "deepseek_v2": ["q_b_proj", "kv_b_proj"], "minicpm3": ["q_b_proj", "kv_b_proj"]}
 # types whose transformers code has no SDPA path (measured with eager attention, as transformers runs them)
 NO_SDPA = {"gptj", "bloom", "mpt"}
 # (mode, batch, seq, new tokens, LoRA kind)
@@ -183,11 +199,19 @@ def measure_all(a, gt, configs: dict, grid: list, tool: str, count_params) -> No
     cases = []
     for name, cfg in configs.items():
         gt.MODELS[name] = dict(cfg)
-        for mode, b, s, new, lo in grid:
-            w = gt.W(name, mode, b, s, new, lo=gt.lora(name, 16, lo) if lo else None)
+        for mode, b, s, new, lo in grid + OFF_GRID.get(name, []):
+            w = gt.W(name, mode, b, s, new, lo=_mla_lora(gt.lora(name, 16, lo), cfg) if lo else None)
             if a.only in gt.case_id(name, w):
                 cases.append((name, w))
     run_cases(cases, a.out, src, done)
+
+
+def _mla_lora(lo: dict, cfg: dict) -> dict:
+    """MLA without a low-rank query (q_lora_rank null) has q_proj where the others have q_b_proj."""
+    if cfg.get("kv_lora_rank") and "q_lora_rank" in cfg and cfg["q_lora_rank"] is None:
+        lo = dict(lo, target_modules=[{"q_b_proj": "q_proj", "q_a_proj": "q_proj"}.get(t, t)
+                                      for t in lo["target_modules"]])
+    return lo
 
 
 def _generate_via_trace(gt) -> None:
