@@ -126,6 +126,8 @@ def moe_block(g: Sim, cx: Cx, x: Tn) -> Tn:
     g.op((probs,), (topv,), (idx,))
     g.drop(probs)
     wb = F32 if s.traits.routing_fp32 else c  # Mixtral keeps fp32 routing weights
+    if s.traits.router_scale_tensor:  # DeepSeek-V2: topk_weights * routed_scaling_factor (a new tensor)
+        topv = _scaled(g, topv)
     rw = cast(g, topv, T * k * wb)
     g.drop(topv)
     perm = g.new(S * 8)  # sort(expert_ids) -> (values, perm)
@@ -312,6 +314,8 @@ def position_tables(cx: Cx) -> int:
     if s.position != "rope" or s.traits.sinusoid_buffers:  # GPT-J gathers its tables inside each layer
         return ids
     a = s.attention
+    if a.mla and s.traits.rope_complex:  # DeepSeek-V2: one complex64 freqs_cis, q x d_rope/2 x 8 bytes
+        return cx.q * a.qk_rope_head_dim // 2 * 8 + ids
     rot = a.qk_rope_head_dim if a.mla else max(2, int(a.head_dim * s.rotary_fraction)) // 2 * 2
     rot = a.head_dim if rot == a.head_dim else rot  # the same number, kept as d_h in closed forms
     kinds = len(set(s.layer_types)) if s.traits.rope_per_layer_type and s.layer_types else 1
@@ -383,7 +387,13 @@ def head(g: Sim, cx: Cx, x: Tn, mode: str) -> tuple[Tn, Tn | None, int]:
         hN = h2
     pre, g.peak = g.peak, g.live
     sub = replace(cx, q=1) if mode == "generate" else cx
-    logits = linear(g, sub, hN, s.word_embed_dim, V, "lm_head", s.lm_head_bias)
+    hs = hN
+    if s.traits.hidden_prescale:  # MiniCPM: hidden / (d / dim_model_base) over every position, before
+        hs = g.new(hN.nb, hN.rg)  # logits_to_keep slices it; the norm output stays bound (the model output)
+        g.op((hN,), (hs,))
+    logits = linear(g, sub, hs, s.word_embed_dim, V, "lm_head", s.lm_head_bias)
+    if hs is not hN:
+        g.drop(hs)  # a local of the forward: gone when it returns (the LM head saved it in training)
     if s.traits.logits_scale:  # Granite: logits / logits_scaling
         logits = _scaled(g, logits)
     if s.final_softcap is not None:  # final logit soft-capping: logits / cap -> tanh -> * cap
