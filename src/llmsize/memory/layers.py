@@ -315,7 +315,7 @@ def position_tables(cx: Cx) -> int:
         return ids
     a = s.attention
     if a.mla and s.traits.rope_complex:  # DeepSeek-V2: one complex64 freqs_cis, q x d_rope/2 x 8 bytes
-        return cx.q * a.qk_rope_head_dim // 2 * 8 + ids
+        return cx.q * a.qk_rope_head_dim * 4 + ids  # (d_rope / 2) complex x 8 bytes
     rot = a.qk_rope_head_dim if a.mla else max(2, int(a.head_dim * s.rotary_fraction)) // 2 * 2
     rot = a.head_dim if rot == a.head_dim else rot  # the same number, kept as d_h in closed forms
     kinds = len(set(s.layer_types)) if s.traits.rope_per_layer_type and s.layer_types else 1
