@@ -52,6 +52,8 @@ def read3(cfg: Config, name: str) -> ModelSpec:
 def read(cfg: Config, name: str) -> ModelSpec:
     """MiniCPM 1/2: openbmb's MiniCPMConfig ties the embeddings by default."""
     _scalars(cfg)
+    # ASSUMES: MiniCPM 1/2's remote forward allocates as Llama's does plus the three scalings (it cannot
+    # run on transformers 5.23, so it is not measured); its per-layer rotary cos/sin caches are left out.
     note = ("model_type 'minicpm' runs openbmb's remote code (not in transformers): its parameters are exact; "
             "its memory is the Llama replay with MiniCPM's three scalings, not measured against that code")
     return ModelSpec(**llama_like(cfg, name, tie=True), traits=_TRAITS, notes=(note,))

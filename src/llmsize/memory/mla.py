@@ -41,6 +41,7 @@ def rope_complex(g: Sim, x: Tn, n: int, xb: int) -> Tn:
     the cast back (none when fp32). Nothing is saved: the product saves only freqs_cis, the table.
 
     Source: hf-deepseek-v2"""
+    # ASSUMES: the complex product saves only freqs_cis (the table the model keeps once); the fp32 copy dies
     xf = g.view(x) if xb == F32 else g.new(n * F32, x.rg)
     g.op((x,), (xf,))
     prod = g.new(n * F32, x.rg)
