@@ -22,9 +22,9 @@ from tests.memory.test_closed_form import evaluate
 
 COUNTS = json.loads((DATA / "param_counts_14l.json").read_text())
 TRUTH = DATA / "truth_families_14l.jsonl"
-# max |error| of the peak per model type and mode, as reached (0.0067% is the largest MiniCPM3 miss; DeepSeek-V2
-# with a low-rank query misses 0.51% (train) and 1.40% (LoRA train) in the MoE backward, as DeepSeek-V3 does)
-BAR = {"deepseek_v2": {"forward": 1e-6, "generate": 1e-6, "train": 0.0052, "lora train": 0.0141},
+# max |error| of the peak per model type and mode, as reached (MiniCPM3 0.0067%, DeepSeek-V2 0.0072% train and
+# 0.0116% LoRA train: a few KiB of router temporaries)
+BAR = {"deepseek_v2": {"forward": 1e-6, "generate": 1e-6, "train": 0.00008, "lora train": 0.00012},
        "minicpm3": {"forward": 1e-6, "generate": 1e-6, "train": 0.00007, "lora train": 0.00007}}
 MEDIAN = {"forward": 1e-6, "generate": 1e-6, "train": 0.0001, "lora train": 0.0001}
 

@@ -169,7 +169,9 @@ def moe_block(g: Sim, cx: Cx, x: Tn) -> Tn:
         dbsel = g.new(dn.nb, cx.train_base)
         g.op((), (dbsel,), pgrad=E * d * cx.w if cx.train_base else 0)
     wo = g.new(S * d * max(c, wb), True)
-    g.op((dn, sw), (wo,), (dn, sw))
+    # fp32 routing weights promote the product: its backward makes both input gradients as S x d fp32
+    # (the one for the bf16 expert output before its cast, the one for the weights before the sum over d)
+    g.op((dn, sw), (wo,), (dn, sw), btemp=2 * S * d * F32 if wo.nb > dn.nb else 0)
     inv = g.new(S * 8)
     wo2 = g.new(wo.nb, True)
     g.op((wo,), (wo2,), (inv,))
