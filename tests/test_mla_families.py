@@ -135,3 +135,18 @@ def test_minicpm_scalings_cost_the_pre_head_copy():
     wl = Workload(mode="forward", batch=2, seq_len=512)
     d = estimate(mini, wl).peak_bytes - estimate(llama, wl).peak_bytes
     assert d == 2 * 512 * 1536 * 2
+
+
+def test_serving_engines_cache_deepseek_latent_but_minicpm3_expanded():
+    """transformers caches the latent for both; llama.cpp's deepseek2 graph (and vLLM's, SGLang's MLA) keeps
+    the latent r_kv + d_rope, its minicpm3 graph the expanded per-head K (n_h d_qk) and V (n_h d_v); vLLM's
+    MiniCPM3 pads V to the q/k head size."""
+    from llmsize.load import load
+    from llmsize.memory.device import kv_bytes_per_token
+    from llmsize.quant.kv import kv_rows
+
+    ds, mc = load("DeepSeek-V2-Lite").spec, load("MiniCPM3-4B").spec
+    assert kv_rows(ds) == (512 + 64, 0)
+    assert kv_rows(mc) == (40 * 96, 40 * 64)
+    assert kv_bytes_per_token(ds, 2) == 27 * 576 * 2
+    assert kv_bytes_per_token(mc, 2) == 62 * 40 * 2 * 96 * 2

@@ -65,6 +65,9 @@ class Traits:
     # fp32, viewed as complex, multiplied, cast back (type_as)
     rope_complex: bool = False
     router_scale_tensor: bool = False  # MoE: top-k weights * routed_scaling_factor, a new fp32 tensor (V2)
+    # MLA whose serving engines (llama.cpp, vLLM) cache the expanded per-head K and V, not the latent (MiniCPM3);
+    # transformers caches the latent for every MLA family
+    mla_expanded_serving: bool = False
     hidden_prescale: bool = False  # MiniCPM: final hidden / (d / dim_model_base) before the LM head (a copy)
     q_prescale: bool = False  # OPT: q_proj(h) * scaling as its own tensor
     mlp_inline: bool = False  # OPT: the MLP rebinds the norm output's variable (it dies at fc1)

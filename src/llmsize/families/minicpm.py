@@ -15,7 +15,7 @@ from llmsize.families._config import Config, common, get, integer, llama_like, n
 from llmsize.spec import MLP, Attention, ModelSpec, Norms, Traits
 
 _TRAITS3 = Traits(family="minicpm", source="hf-minicpm3", gguf_arch="minicpm3", rope_cat=True, embed_scale=True,
-                  normalizer_buffer=True, residual_scale=True, hidden_prescale=True)
+                  normalizer_buffer=True, residual_scale=True, hidden_prescale=True, mla_expanded_serving=True)
 _TRAITS = Traits(family="minicpm", source="openbmb-minicpm", gguf_arch="minicpm", embed_scale=True,
                  residual_scale=True, hidden_prescale=True)
 
