@@ -249,7 +249,7 @@ def _math(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, kvlen: int, qb: int, p: float, ma
     # MLA's v is a strided view of kv_b_proj's output and its fp32 copy keeps that layout: matmul's
     # reshape to (b n_h) x kv x d_v copies it (a view only at batch 1)
     strided = a.mla and b > 1 and v32.nb != v.nb
-    vx = _strided_copy(g, v32) if strided else _expand(g, v32, b * nh * kvlen * dv * F32)
+    vx = _expand(g, v32, b * nh * kvlen * dv * F32, copy=strided)
     o32 = g.new(b * ql * nh * dv * F32, True)
     g.op((dr, vx), (o32,), (dr, vx))
     g.drop(dr, v32, vx if vx is not v32 else None)
@@ -261,16 +261,10 @@ def _math(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, kvlen: int, qb: int, p: float, ma
     return o2
 
 
-def _strided_copy(g: Sim, x: Tn) -> Tn:
-    """A contiguous copy of x, which stays alive beside it (the caller drops both)."""
-    y = g.new(x.nb, x.rg)
-    g.op((x,), (y,))
-    return y
-
-
-def _expand(g: Sim, x: Tn, nb: int) -> Tn:
-    """matmul broadcasting x over query heads: expand, then reshape to 3-D copies it (nb bytes)."""
-    if x.nb == nb:
+def _expand(g: Sim, x: Tn, nb: int, copy: bool = False) -> Tn:
+    """matmul broadcasting x over query heads (or reshaping a strided x: `copy`): expand, then reshape
+    to 3-D copies it (nb bytes)."""
+    if x.nb == nb and not copy:
         return x
     y = g.new(nb, x.rg)
     g.op((x,), (y,))

@@ -169,8 +169,7 @@ def moe_block(g: Sim, cx: Cx, x: Tn) -> Tn:
         dbsel = g.new(dn.nb, cx.train_base)
         g.op((), (dbsel,), pgrad=E * d * cx.w if cx.train_base else 0)
     wo = g.new(S * d * max(c, wb), True)
-    # fp32 routing weights promote the product: its backward makes both input gradients as S x d fp32
-    # (the one for the bf16 expert output before its cast, the one for the weights before the sum over d)
+    # fp32 routing weights promote the product: its backward makes both input gradients S x d fp32 first
     g.op((dn, sw), (wo,), (dn, sw), btemp=2 * S * d * F32 if wo.nb > dn.nb else 0)
     inv = g.new(S * 8)
     wo2 = g.new(wo.nb, True)
@@ -316,8 +315,8 @@ def position_tables(cx: Cx) -> int:
     if s.position != "rope" or s.traits.sinusoid_buffers:  # GPT-J gathers its tables inside each layer
         return ids
     a = s.attention
-    if a.mla and s.traits.rope_complex:  # DeepSeek-V2: one complex64 freqs_cis, q x d_rope/2 x 8 bytes
-        return cx.q * a.qk_rope_head_dim * 4 + ids  # (d_rope / 2) complex x 8 bytes
+    if a.mla and s.traits.rope_complex:  # DeepSeek-V2: one complex64 freqs_cis, q x (d_rope / 2) x 8 bytes
+        return cx.q * a.qk_rope_head_dim * 4 + ids
     rot = a.qk_rope_head_dim if a.mla else max(2, int(a.head_dim * s.rotary_fraction)) // 2 * 2
     rot = a.head_dim if rot == a.head_dim else rot  # the same number, kept as d_h in closed forms
     kinds = len(set(s.layer_types)) if s.traits.rope_per_layer_type and s.layer_types else 1
@@ -389,13 +388,10 @@ def head(g: Sim, cx: Cx, x: Tn, mode: str) -> tuple[Tn, Tn | None, int]:
         hN = h2
     pre, g.peak = g.peak, g.live
     sub = replace(cx, q=1) if mode == "generate" else cx
-    hs = hN
-    if s.traits.hidden_prescale:  # MiniCPM: hidden / (d / dim_model_base) over every position, before
-        hs = g.new(hN.nb, hN.rg)  # logits_to_keep slices it; the norm output stays bound (the model output)
-        g.op((hN,), (hs,))
+    # MiniCPM: hidden / (d / dim_model_base) on every position (before logits_to_keep); hN stays bound
+    hs = _scaled(g, g.view(hN)) if s.traits.hidden_prescale else g.view(hN)
     logits = linear(g, sub, hs, s.word_embed_dim, V, "lm_head", s.lm_head_bias)
-    if hs is not hN:
-        g.drop(hs)  # a local of the forward: gone when it returns (the LM head saved it in training)
+    g.drop(hs)  # a local of the forward, gone when it returns (saved by the LM head in training)
     if s.traits.logits_scale:  # Granite: logits / logits_scaling
         logits = _scaled(g, logits)
     if s.final_softcap is not None:  # final logit soft-capping: logits / cap -> tanh -> * cap
