@@ -144,17 +144,18 @@ OFF_GRID = {n: [("train", 1, 200, 0, None), ("generate", 3, 100, 5, None)]
 # parameters only (too large to trace every mode here): each type's transformers default config, which
 # is its reference model's shape (e.g. JambaConfig() is Jamba-v0.1, 52B)
 REFERENCE = {f"default-{t}": dict(model_type=t) for t in ("mamba2", "jamba", "granitemoehybrid", "falcon_h1", "lfm2")}
-# Reference checkpoints of the MLA families (issue #14, 14l): parameters only. config.json values as published
-# on the Hugging Face hub (deepseek-ai/DeepSeek-V2-Lite, deepseek-ai/DeepSeek-V2, openbmb/MiniCPM-2B-sft-bf16,
-# openbmb/MiniCPM-1B-sft-bf16; shapes cross-checked against NVIDIA Megatron-Bridge's deepseek_v2 recipes and
-# the sizes in the model cards); MiniCPM3-4B is transformers' MiniCPM3Config() (its defaults are that checkpoint).
+# Reference checkpoints of the MLA families (issue #14, 14l): parameters only. The shapes of the Hub config.json
+# files of deepseek-ai/DeepSeek-V2-Lite, deepseek-ai/DeepSeek-V2, openbmb/MiniCPM-2B-sft-bf16 and -1B-sft-bf16
+# (the Hub was not reachable: shapes as Megatron-Bridge's deepseek_v2 recipes and the DeepSeek-V2 paper quote
+# them; PyTorch's counts give the model cards' 15.7B, 236B, 2.4B and 1.2B without embeddings); MiniCPM3-4B is
+# transformers' MiniCPM3Config(), whose defaults are that checkpoint's.
 _DSV2 = dict(model_type="deepseek_v2", attention_bias=False, first_k_dense_replace=1, hidden_act="silu",
              kv_lora_rank=512, max_position_embeddings=163840, moe_layer_freq=1, n_shared_experts=2,
              norm_topk_prob=False, num_experts_per_tok=6, qk_nope_head_dim=128, qk_rope_head_dim=64, v_head_dim=128,
              vocab_size=102400, tie_word_embeddings=False, rms_norm_eps=1e-6, bos_token_id=100000,
              eos_token_id=100001)
-_MINICPM = dict(model_type="minicpm", hidden_act="silu", tie_word_embeddings=True, scale_emb=12, dim_model_base=256, scale_depth=1.4,
-                rms_norm_eps=1e-5, rope_theta=10000.0, bos_token_id=1, eos_token_id=2)
+_MINICPM = dict(model_type="minicpm", hidden_act="silu", tie_word_embeddings=True, scale_emb=12, dim_model_base=256,
+                scale_depth=1.4, rms_norm_eps=1e-5, rope_theta=10000.0, bos_token_id=1, eos_token_id=2)
 REFERENCE_MLA = {
     "DeepSeek-V2-Lite": dict(_DSV2, hidden_size=2048, intermediate_size=10944, moe_intermediate_size=1408,
                              n_group=1, n_routed_experts=64, num_attention_heads=16, num_hidden_layers=27,
