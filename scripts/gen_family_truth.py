@@ -137,10 +137,13 @@ CONFIGS = {
                                     v_head_dim=48, vocab_size=50000, scale_emb=12.5, scale_depth=1.4,
                                     dim_model_base=128, tie_word_embeddings=False, **TOK),
 }
-# extra workload shapes off the grid, per config (mode, batch, seq, new tokens, LoRA kind)
+# extra workloads off the grid, per config (mode, batch, seq, new tokens, LoRA kind[, generator W() keywords])
 OFF_GRID = {n: [("train", 1, 200, 0, None), ("generate", 3, 100, 5, None)]
             for n in ("tiny-deepseek-v2", "tiny-deepseek-v2-lite", "small-minicpm3", "small-minicpm3-noqlora",
                       "small-minicpm3-bigvocab")}
+for _n in ("tiny-deepseek-v2", "small-minicpm3"):  # fp32 weights: AMP training, fp32 generate (the rotary's dtypes)
+    OFF_GRID[_n] += [("train", 2, 128, 0, None, dict(wd="float32", ac="bfloat16")),
+                     ("generate", 2, 64, 4, None, dict(wd="float32"))]
 # parameters only (too large to trace every mode here): each type's transformers default config, which
 # is its reference model's shape (e.g. JambaConfig() is Jamba-v0.1, 52B)
 REFERENCE = {f"default-{t}": dict(model_type=t) for t in ("mamba2", "jamba", "granitemoehybrid", "falcon_h1", "lfm2")}
@@ -236,8 +239,8 @@ def measure_all(a, gt, configs: dict, grid: list, tool: str, count_params) -> No
     cases = []
     for name, cfg in configs.items():
         gt.MODELS[name] = dict(cfg)
-        for mode, b, s, new, lo in grid + OFF_GRID.get(name, []):
-            w = gt.W(name, mode, b, s, new, lo=_mla_lora(gt.lora(name, 16, lo), cfg) if lo else None)
+        for mode, b, s, new, lo, *kw in grid + OFF_GRID.get(name, []):
+            w = gt.W(name, mode, b, s, new, lo=_mla_lora(gt.lora(name, 16, lo), cfg) if lo else None, **dict(*kw))
             if a.only in gt.case_id(name, w):
                 cases.append((name, w))
     run_cases(cases, a.out, src, done)

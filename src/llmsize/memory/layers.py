@@ -110,7 +110,7 @@ def moe_block(g: Sim, cx: Cx, x: Tn) -> Tn:
         sh = gated_mlp(g, cx, x, e.shared_intermediate_size, False, s.mlp.activation)
     if s.traits.router_fp32 and "gate" not in cx.lora:  # fp32 copies of the input and the weight, saved
         x32 = cast(g, x, T * d * F32)
-        w32 = g.new(E * d * F32)
+        w32 = g.new(E * d * F32) if cx.w != F32 else None  # weight.float() is the weight when it is fp32
         logits = g.new(T * E * F32, x.rg or cx.train_base)
         g.op((x32,), (logits,), (x32 if cx.train_base else None, w32 if x.rg else None),
              pgrad=E * d * cx.w if cx.train_base else 0, ptemp=E * d * F32 if cx.train_base else 0)
@@ -120,7 +120,7 @@ def moe_block(g: Sim, cx: Cx, x: Tn) -> Tn:
     l32 = cast(g, logits, T * E * F32)
     probs = g.new(T * E * F32, logits.rg)
     g.op((l32,), (probs,), (probs,))
-    g.drop(l32, logits)
+    g.drop(l32)  # the router's logits stay bound (`_, weights, idx = self.gate(x)`) to the block's end
     topv = g.new(T * k * F32, probs.rg)
     idx = g.new(T * k * 8)
     g.op((probs,), (topv,), (idx,))
@@ -179,7 +179,7 @@ def moe_block(g: Sim, cx: Cx, x: Tn) -> Tn:
     g.op((wo2,), (fin,))
     g.drop(wo2)
     out = cast(g, fin, T * d * x.nb // (T * d))
-    g.drop(fin, sel, sw, dn, perm, srt, tok, inv, idx, bsel, dbsel)
+    g.drop(fin, sel, sw, dn, perm, srt, tok, inv, idx, bsel, dbsel, logits)
     if e.shared_intermediate_size and last:  # hidden_states + shared_experts(residuals)
         sh = gated_mlp(g, cx, x, e.shared_intermediate_size, False, s.mlp.activation)
         y = _add(g, out, sh)
@@ -391,7 +391,6 @@ def head(g: Sim, cx: Cx, x: Tn, mode: str) -> tuple[Tn, Tn | None, int]:
     # MiniCPM: hidden / (d / dim_model_base) on every position (before logits_to_keep); hN stays bound
     hs = _scaled(g, g.view(hN)) if s.traits.hidden_prescale else g.view(hN)
     logits = linear(g, sub, hs, s.word_embed_dim, V, "lm_head", s.lm_head_bias)
-    g.drop(hs)  # a local of the forward, gone when it returns (saved by the LM head in training)
     if s.traits.logits_scale:  # Granite: logits / logits_scaling
         logits = _scaled(g, logits)
     if s.final_softcap is not None:  # final logit soft-capping: logits / cap -> tanh -> * cap
@@ -405,6 +404,7 @@ def head(g: Sim, cx: Cx, x: Tn, mode: str) -> tuple[Tn, Tn | None, int]:
         g.op((t2,), (logits,))
         g.drop(t2)
     if mode != "train":
+        g.drop(hs)  # a local of the forward, gone when it returns
         return hN, logits, pre
     rows = sub.T
     l32 = cast(g, logits, rows * V * F32)
@@ -413,5 +413,5 @@ def head(g: Sim, cx: Cx, x: Tn, mode: str) -> tuple[Tn, Tn | None, int]:
     g.drop(l32)
     loss = g.new(F32, True)
     g.op((lsm,), (loss,))
-    g.drop(lsm, logits, hN)
+    g.drop(lsm, logits, hN, hs)
     return loss, None, pre
