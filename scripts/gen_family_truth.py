@@ -120,15 +120,71 @@ CONFIGS = {
     "small-lfm2": dict(SMALL, model_type="lfm2", intermediate_size=768, layer_types=["conv", "conv", "full_attention",
                                                                                      "conv"],
                        bos_token_id=0, eos_token_id=0, pad_token_id=0),
+    # multi-head latent attention families of issue #14 (14l): DeepSeek-V2 (complex rotary, softmax router,
+    # greedy or group-limited top-k) and MiniCPM3 (MLA + muP-style scale_emb / scale_depth / dim_model_base)
+    "tiny-deepseek-v2": dict(DS, model_type="deepseek_v2", **TOK),
+    "tiny-deepseek-v2-lite": dict(DS, model_type="deepseek_v2", q_lora_rank=None, hidden_size=384,
+                                  topk_method="group_limited_greedy", n_group=4, topk_group=2, n_shared_experts=2,
+                                  routed_scaling_factor=16.0, **TOK),
+    "small-minicpm3": dict(SMALL, model_type="minicpm3", num_hidden_layers=3, num_key_value_heads=4, q_lora_rank=96,
+                           kv_lora_rank=64, qk_nope_head_dim=32, qk_rope_head_dim=16, scale_emb=12,
+                           scale_depth=1.4, dim_model_base=64, tie_word_embeddings=True, **TOK),
+    "small-minicpm3-noqlora": dict(SMALL, model_type="minicpm3", hidden_size=384, intermediate_size=768,
+                                   num_hidden_layers=2, num_attention_heads=6, num_key_value_heads=6,
+                                   q_lora_rank=None, kv_lora_rank=48, qk_nope_head_dim=48, qk_rope_head_dim=16,
+                                   v_head_dim=32, scale_emb=10, scale_depth=1.4, dim_model_base=256,
+                                   tie_word_embeddings=False, **TOK),
+    # a vocabulary large enough that the LM head (and MiniCPM's pre-head scaling) holds the peak
+    "small-minicpm3-bigvocab": dict(SMALL, model_type="minicpm3", num_hidden_layers=2, num_key_value_heads=4,
+                                    q_lora_rank=64, kv_lora_rank=32, qk_nope_head_dim=32, qk_rope_head_dim=32,
+                                    v_head_dim=48, vocab_size=50000, scale_emb=12.5, scale_depth=1.4,
+                                    dim_model_base=128, tie_word_embeddings=False, **TOK),
 }
+# extra workloads off the grid, per config (mode, batch, seq, new tokens, LoRA kind[, generator W() keywords])
+OFF_GRID = {n: [("train", 1, 200, 0, None), ("generate", 3, 100, 5, None)]
+            for n in ("tiny-deepseek-v2", "tiny-deepseek-v2-lite", "small-minicpm3", "small-minicpm3-noqlora",
+                      "small-minicpm3-bigvocab")}
+for _n in ("tiny-deepseek-v2", "small-minicpm3"):  # fp32 weights: AMP training, fp32 generate (the rotary's dtypes)
+    OFF_GRID[_n] += [("train", 2, 128, 0, None, dict(wd="float32", ac="bfloat16")),
+                     ("generate", 2, 64, 4, None, dict(wd="float32"))]
 # parameters only (too large to trace every mode here): each type's transformers default config, which
 # is its reference model's shape (e.g. JambaConfig() is Jamba-v0.1, 52B)
 REFERENCE = {f"default-{t}": dict(model_type=t) for t in ("mamba2", "jamba", "granitemoehybrid", "falcon_h1", "lfm2")}
+# Reference checkpoints of the MLA families (issue #14, 14l): parameters only. The shapes of the Hub config.json
+# files of deepseek-ai/DeepSeek-V2-Lite, deepseek-ai/DeepSeek-V2, openbmb/MiniCPM-2B-sft-bf16 and -1B-sft-bf16
+# (the Hub was not reachable: shapes as Megatron-Bridge's deepseek_v2 recipes and the DeepSeek-V2 paper quote
+# them; PyTorch's counts give the model cards' 15.7B, 236B, 2.4B and 1.2B without embeddings); MiniCPM3-4B is
+# transformers' MiniCPM3Config(), whose defaults are that checkpoint's.
+_DSV2 = dict(model_type="deepseek_v2", attention_bias=False, first_k_dense_replace=1, hidden_act="silu",
+             kv_lora_rank=512, max_position_embeddings=163840, moe_layer_freq=1, n_shared_experts=2,
+             norm_topk_prob=False, num_experts_per_tok=6, qk_nope_head_dim=128, qk_rope_head_dim=64, v_head_dim=128,
+             vocab_size=102400, tie_word_embeddings=False, rms_norm_eps=1e-6, bos_token_id=100000,
+             eos_token_id=100001)
+_MINICPM = dict(model_type="minicpm", hidden_act="silu", tie_word_embeddings=True, scale_emb=12, dim_model_base=256,
+                scale_depth=1.4, rms_norm_eps=1e-5, rope_theta=10000.0, bos_token_id=1, eos_token_id=2)
+REFERENCE_MLA = {
+    "DeepSeek-V2-Lite": dict(_DSV2, hidden_size=2048, intermediate_size=10944, moe_intermediate_size=1408,
+                             n_group=1, n_routed_experts=64, num_attention_heads=16, num_hidden_layers=27,
+                             num_key_value_heads=16, q_lora_rank=None, routed_scaling_factor=1.0, topk_group=1,
+                             topk_method="greedy"),
+    "DeepSeek-V2": dict(_DSV2, hidden_size=5120, intermediate_size=12288, moe_intermediate_size=1536, n_group=8,
+                        n_routed_experts=160, num_attention_heads=128, num_hidden_layers=60, num_key_value_heads=128,
+                        q_lora_rank=1536, routed_scaling_factor=16.0, topk_group=3, topk_method="group_limited_greedy"),
+    "MiniCPM3-4B": dict(model_type="minicpm3"),
+    "MiniCPM-2B-sft-bf16": dict(_MINICPM, hidden_size=2304, intermediate_size=5760, num_attention_heads=36,
+                                num_key_value_heads=36, num_hidden_layers=40, vocab_size=122753,
+                                max_position_embeddings=2048),
+    "MiniCPM-1B-sft-bf16": dict(_MINICPM, hidden_size=1536, intermediate_size=3840, num_attention_heads=24,
+                                num_key_value_heads=8, num_hidden_layers=52, vocab_size=73440,
+                                max_position_embeddings=4096),
+}
+# model_type minicpm is remote code: counted as LlamaForCausalLM of the same shapes (its modules are Llama's:
+# q/k/v/o, gate/up/down, two RMSNorms per layer, a final norm, the embedding tied to lm_head)
+COUNT_AS = {"minicpm": "llama"}
 # Measured with this script (--pending) but not modelled yet: llmsize refuses these types (an unknown
 # model_type); their truth is kept out of truth_families.jsonl.
 PENDING = {
     "small-phimoe": dict(SMALL, model_type="phimoe", num_local_experts=8, num_experts_per_tok=2, **TOK),
-    "tiny-deepseek-v2": dict(DS, model_type="deepseek_v2", **TOK),
     "small-llama4-text": dict(SMALL, model_type="llama4_text", head_dim=64, num_local_experts=4,
                               num_experts_per_tok=1, intermediate_size_mlp=512, interleave_moe_layer_step=2, **TOK),
     "small-ernie4-5-moe": dict(SMALL, model_type="ernie4_5_moe", head_dim=64, moe_num_experts=8, moe_k=2,
@@ -136,7 +192,7 @@ PENDING = {
 }
 # LoRA "qv" targets of the types the shared generator's QV table does not name (fused qkv, MLA queries)
 QV = {"gpt_bigcode": ["c_attn"], "bloom": ["query_key_value"], "mpt": ["Wqkv"],
-      "deepseek_v2": ["q_b_proj", "kv_b_proj"]}
+      "deepseek_v2": ["q_b_proj", "kv_b_proj"], "minicpm3": ["q_b_proj", "kv_b_proj"]}
 # types whose transformers code has no SDPA path (measured with eager attention, as transformers runs them)
 NO_SDPA = {"gptj", "bloom", "mpt"}
 # (mode, batch, seq, new tokens, LoRA kind)
@@ -186,11 +242,19 @@ def measure_all(a, gt, configs: dict, grid: list, tool: str, count_params) -> No
     cases = []
     for name, cfg in configs.items():
         gt.MODELS[name] = dict(cfg)
-        for mode, b, s, new, lo in grid:
-            w = gt.W(name, mode, b, s, new, lo=gt.lora(name, 16, lo) if lo else None)
+        for mode, b, s, new, lo, *kw in grid + OFF_GRID.get(name, []):
+            w = gt.W(name, mode, b, s, new, lo=_mla_lora(gt.lora(name, 16, lo), cfg) if lo else None, **dict(*kw))
             if a.only in gt.case_id(name, w):
                 cases.append((name, w))
     run_cases(cases, a.out, src, done)
+
+
+def _mla_lora(lo: dict, cfg: dict) -> dict:
+    """MLA without a low-rank query (q_lora_rank null) has q_proj where the others have q_b_proj."""
+    if cfg.get("kv_lora_rank") and "q_lora_rank" in cfg and cfg["q_lora_rank"] is None:
+        lo = dict(lo, target_modules=[{"q_b_proj": "q_proj", "q_a_proj": "q_proj"}.get(t, t)
+                                      for t in lo["target_modules"]])
+    return lo
 
 
 def _generate_via_trace(gt) -> None:
@@ -223,11 +287,11 @@ def _count_params(path: str, src: dict, only: str, configs: dict) -> None:
     out = json.load(open(path)) if os.path.exists(path) else {"method": "sum(p.numel() for p in "
                                                                        "AutoModelForCausalLM.from_config(cfg).parameters()) "
                                                                        "under FakeTensorMode", **src, "models": {}}
-    for name, cfg in {**configs, **REFERENCE}.items():
+    for name, cfg in {**configs, **REFERENCE, **REFERENCE_MLA}.items():
         if only not in name:
             continue
-        conf = AutoConfig.for_model(**cfg)
-        if name in REFERENCE:  # record the whole config.json transformers would write for it
+        conf = AutoConfig.for_model(**{**cfg, "model_type": COUNT_AS.get(cfg["model_type"], cfg["model_type"])})
+        if name in REFERENCE or cfg == {"model_type": "minicpm3"}:  # record the whole config.json transformers writes
             cfg = json.loads(json.dumps({k: v for k, v in conf.to_dict().items() if not k.startswith("_")},
                                         default=str).replace("Infinity", '"inf"'))  # strict JSON
         with FakeTensorMode():

@@ -113,7 +113,8 @@ def _formula(spec: ModelSpec, group: str) -> str:
     }
     if group == "attention":
         if a.mla:
-            return "L·[d·r_q + r_q·n_h·d_h + d·(r_kv + d_rope) + r_kv·n_h·(d_nope + d_v) + n_h·d_v·d + r_q + r_kv]"
+            q = "d·r_q + r_q·n_h·d_h + r_q" if a.q_lora_rank else "d·n_h·d_h"  # low-rank q (+ its norm) or q_proj
+            return f"L·[{q} + d·(r_kv + d_rope) + r_kv·n_h·(d_nope + d_v) + n_h·d_v·d + r_kv]"
         s = "L·[d·(n_h + 2·n_kv)·d_h + n_h·d_h·d"
         if a.qkv_bias:
             s += " + (n_h + 2·n_kv)·d_h"

@@ -37,6 +37,17 @@ SOURCES: dict[str, str] = {
                     "(shared_expert, shared_expert_gate).",
     "hf-deepseek-v3": "huggingface/transformers src/transformers/models/deepseek_v3/modeling_deepseek_v3.py "
                       "(MLA q_a/q_b/kv_a_proj_with_mqa/kv_b projections, e_score_correction_bias buffer).",
+    "hf-deepseek-v2": "huggingface/transformers src/transformers/models/deepseek_v2/modeling_deepseek_v2.py, v5.23 "
+                      "(complex freqs_cis rotary, optional q_proj, softmax router with greedy or "
+                      "group_limited_greedy top-k times routed_scaling_factor, MoE from first_k_dense_replace).",
+    "hf-minicpm3": "huggingface/transformers src/transformers/models/minicpm3/modeling_minicpm3.py and "
+                   "configuration_minicpm3.py, v5.23 (MLA as DeepSeek-V2 with cos/sin rotary; embeddings * "
+                   "scale_emb, residual branches * scale_depth / sqrt(L), hidden / (d / dim_model_base) before "
+                   "lm_head; config defaults = openbmb/MiniCPM3-4B).",
+    "openbmb-minicpm": "openbmb's remote modeling_minicpm.py for MiniCPM 1/2 (model_type minicpm; as ported in "
+                       "mindspore-lab/mindone examples/transformers/minicpm): Llama attention/MLP, "
+                       "inputs_embeds * scale_emb, residual + branch * scale_depth / sqrt(L), "
+                       "lm_head(hidden / (d / dim_model_base)).",
     "deepseek-v2": "DeepSeek-AI 2024, DeepSeek-V2, sec. 2.1 (multi-head latent attention, eq. 9-19).",
     "hf-gpt-oss": "huggingface/transformers src/transformers/models/gpt_oss/modeling_gpt_oss.py "
                   "(attention sinks, experts with biases, router bias).",

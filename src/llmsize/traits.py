@@ -61,6 +61,14 @@ class Traits:
     causal_mask_buffer: bool = False  # GPT-BigCode: a bool n_positions x n_positions buffer (`bias`)
     rope_tables_per_call: bool = False  # GLM-4: cos/sin re-interleaved per layer (1 x q x rot copies, saved)
     rope_cat: bool = False  # q, k reach attention contiguous (b, n, s, d): rotary (or MLA) ends in torch.cat
+    # MLA rotary as DeepSeek-V2 writes it: one complex64 freqs_cis table (q x d_rope/2), q_pe/k_pe upcast to
+    # fp32, viewed as complex, multiplied, cast back (type_as)
+    rope_complex: bool = False
+    router_scale_tensor: bool = False  # MoE: top-k weights * routed_scaling_factor, a new fp32 tensor (V2)
+    # MLA whose serving engines (llama.cpp, vLLM) cache the expanded per-head K and V, not the latent (MiniCPM3);
+    # transformers caches the latent for every MLA family
+    mla_expanded_serving: bool = False
+    hidden_prescale: bool = False  # MiniCPM: final hidden / (d / dim_model_base) before the LM head (a copy)
     q_prescale: bool = False  # OPT: q_proj(h) * scaling as its own tensor
     mlp_inline: bool = False  # OPT: the MLP rebinds the norm output's variable (it dies at fc1)
     keeps_attn_output: bool = False  # GPT2Block keeps `attn_output` alive to the end of the block

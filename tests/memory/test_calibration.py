@@ -3,7 +3,7 @@ forward, generate) and per model type, every case predicted and its absolute rel
 peak within the limits below, on the shared truth (calib.jsonl), the extra cases of
 scripts/gen_truth_extra.py (truth_extra.jsonl) and the family cases of scripts/gen_family_truth.py
 (truth_families.jsonl). Reached when written: calib max 0.030%, truth_extra max 0.0043%, families: 0.014% for every type
-and mode except DeepSeek-V3 training (1.62%)."""
+and mode except the types listed in FAMILY_MAX."""
 from __future__ import annotations
 
 import json
@@ -20,19 +20,20 @@ LIMITS = {
     "calib.jsonl": (0.001, 0.001),
     "truth_extra.jsonl": (0.001, 0.001),
 }
-# truth_families.jsonl: max |error| per model type and mode (reached: 0.014% except the types listed, e.g.
-# DeepSeek-V3 training, 1.42%: its sigmoid group router and the math-path backward are not replayed op
-# by op yet). Falcon is
+# truth_families.jsonl: max |error| per model type and mode (reached: 0.014% except the types listed;
+# DeepSeek-V3 training 0.020% since the fp32-promoted routing product's backward temporaries are replayed).
+# Falcon is
 # held to the default bar: its own attention code (index-copy head splits, K/V broadcast to every head,
 # SDPA on un-repeated heads with a materialised mask) is replayed from its traits.
-FAMILY_MAX = {"deepseek_v3": {"forward": 1e-6, "generate": 1e-6, "train": 0.006, "lora train": 0.015},
-              # GLM-4.5 MoE and GraniteMoE: the routers' small top-k temporaries are approximate
-              "glm4_moe": {"forward": 0.0016, "generate": 0.001, "train": 0.0004, "lora train": 0.0006},
-              "granitemoe": {"forward": 0.0006, "generate": 0.0003, "train": 0.0002, "lora train": 0.0011},
+FAMILY_MAX = {"deepseek_v3": {"forward": 1e-6, "generate": 1e-6, "train": 0.00013, "lora train": 0.0002},
+              # GLM-4.5 MoE and GraniteMoE: the routers' small top-k temporaries are approximate (the router
+              # logits, bound to `_` to the MoE block's end, are replayed)
+              "glm4_moe": {"forward": 0.00002, "generate": 0.00002, "train": 0.0004, "lora train": 0.0006},
+              "granitemoe": {"forward": 0.0002, "generate": 0.00011, "train": 0.0002, "lora train": 0.0011},
               # GPT-J: a few int64 index bytes of its per-layer position gather are not replayed
               "gptj": {"forward": 0.00002, "generate": 0.00003, "train": 0.00005, "lora train": 0.00006},
               # gpt-oss: the router (top-k then softmax) and the expert backward are approximate
-              "gpt_oss": {"forward": 0.0007, "generate": 0.0005, "train": 0.017, "lora train": 0.005},
+              "gpt_oss": {"forward": 0.0009, "generate": 0.00055, "train": 0.017, "lora train": 0.005},
               "gemma3_text": {"forward": 1e-6, "generate": 1e-5, "train": 0.0003, "lora train": 0.0005},
               "gemma": {"forward": 1e-6, "generate": 1e-6, "train": 0.0002, "lora train": 0.0003},
               # Helium: RMSNorm casts its weight to fp32 each call; Seed-OSS: LoRA with attention dropout
@@ -40,7 +41,7 @@ FAMILY_MAX = {"deepseek_v3": {"forward": 1e-6, "generate": 1e-6, "train": 0.006,
               "seed_oss": {"forward": 1e-6, "generate": 1e-6, "train": 0.0002, "lora train": 0.009},
               # ERNIE 4.5: the fp32 interleaved rotary's backward is approximate
               "ernie4_5": {"forward": 1e-6, "generate": 1e-6, "train": 0.01, "lora train": 0.014},
-              "qwen3_moe": {"forward": 0.0006, "generate": 0.0003, "train": 0.0002, "lora train": 0.0002}}
+              "qwen3_moe": {"forward": 0.0002, "generate": 0.0001, "train": 0.0002, "lora train": 0.0002}}
 FAMILY_DEFAULT = {"forward": 1e-6, "generate": 0.0002, "train": 0.0002, "lora train": 0.0002}
 
 

@@ -178,7 +178,7 @@ def kv_bytes(spec: ModelSpec, p: LlamaParams, layers: Sequence[int] | None = Non
     """The KV buffer over `layers` (all by default).
 
     Source: llamacpp-kv"""
-    if spec.attention.mla and p.type_k != p.type_v:
+    if spec.attention.mla and not spec.traits.mla_expanded_serving and p.type_k != p.type_v:
         raise LlmsizeError(f"llama.cpp: an MLA model keeps V inside the K cache; -ctk {p.type_k} and -ctv {p.type_v} "
                            "must be the same type (llama.cpp refuses different K and V cache types for it)")
     idx = range(spec.num_layers) if layers is None else layers

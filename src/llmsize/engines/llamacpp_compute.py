@@ -78,7 +78,7 @@ def compute_buffer(spec: ModelSpec, p: LlamaParams) -> Compute:
     masks = [n_kv] + ([c.swa_size] if sliding and full else [])
     mask = sum(m * t * mask_el for m in masks)
     small = 3 * t * 4  # token ids, positions, output ids (int32)
-    if a.mla:  # absorbed MLA (deepseek2): attention runs over the latent cache, K = [r + rope], V = K[:r]
+    if a.mla and not spec.traits.mla_expanded_serving:  # absorbed MLA (deepseek2): attention runs over the latent cache, K = [r + rope], V = K[:r]
         r = a.kv_lora_rank or 0
         # q and its roped copy (n_h·(nope+rope)), q_nope·W_kb in the latent (n_h·r), the concatenated
         # latent query (n_h·(r+rope)); the peak is at that concat, before KQ. With flash attention the

@@ -237,7 +237,7 @@ def _math(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, kvlen: int, qb: int, p: float, ma
         att = att2
     sm = g.new(sc, True)
     g.op((att,), (sm,), (sm,))
-    g.drop(att, cm)
+    g.drop(att)
     if p > 0:
         noise = g.new(sc)
         dr = g.new(sc, True)
@@ -246,21 +246,25 @@ def _math(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, kvlen: int, qb: int, p: float, ma
     else:
         dr = sm
     aw = cast(g, dr, sc // F32 * qb)  # the returned weights attn.to(origin dtype), made before the matmul
-    vx = _expand(g, v32, b * nh * kvlen * dv * F32)
+    # MLA's v is a strided view of kv_b_proj's output and its fp32 copy keeps that layout: matmul's
+    # reshape to (b n_h) x kv x d_v copies it (a view only at batch 1)
+    strided = a.mla and b > 1 and v32.nb != v.nb
+    vx = _expand(g, v32, b * nh * kvlen * dv * F32, copy=strided)
     o32 = g.new(b * ql * nh * dv * F32, True)
     g.op((dr, vx), (o32,), (dr, vx))
     g.drop(dr, v32, vx if vx is not v32 else None)
     out = cast(g, o32, b * ql * nh * dv * qb)
-    g.drop(o32, q32, k32, qs, fm, aw)  # query_acc, key_acc, query, the mask, weights: the kernel's locals
+    g.drop(o32, q32, k32, qs, fm, aw, cm)  # query_acc, key_acc, query, the masks, weights: the kernel's locals
     o2 = g.new(out.nb, out.rg)  # output (b, n, s, d) -> transpose(1, 2).contiguous()
     g.op((out,), (o2,))
     g.drop(out)
     return o2
 
 
-def _expand(g: Sim, x: Tn, nb: int) -> Tn:
-    """matmul broadcasting x over query heads: expand, then reshape to 3-D copies it (nb bytes)."""
-    if x.nb == nb:
+def _expand(g: Sim, x: Tn, nb: int, copy: bool = False) -> Tn:
+    """matmul broadcasting x over query heads (or reshaping a strided x: `copy`): expand, then reshape
+    to 3-D copies it (nb bytes)."""
+    if x.nb == nb and not copy:
         return x
     y = g.new(nb, x.rg)
     g.op((x,), (y,))

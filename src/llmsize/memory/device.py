@@ -52,6 +52,8 @@ def kv_bytes_per_token(spec: ModelSpec, kv_bytes: int) -> int:
 
     Source: hf-cache"""
     a, n = spec.attention, spec.attention_layers  # state-space layers keep a fixed state, not per token
+    if a.mla and spec.traits.mla_expanded_serving:  # vLLM's MiniCPM3: expanded k, v padded to the q/k head size
+        return n * a.num_heads * 2 * a.head_dim * kv_bytes
     if a.mla:
         return n * (a.kv_lora_rank + a.qk_rope_head_dim) * kv_bytes  # type: ignore[operator]
     return n * a.num_kv_heads * (a.head_dim + a.v_dim) * kv_bytes

@@ -110,7 +110,7 @@ def moe_block(g: Sim, cx: Cx, x: Tn) -> Tn:
         sh = gated_mlp(g, cx, x, e.shared_intermediate_size, False, s.mlp.activation)
     if s.traits.router_fp32 and "gate" not in cx.lora:  # fp32 copies of the input and the weight, saved
         x32 = cast(g, x, T * d * F32)
-        w32 = g.new(E * d * F32)
+        w32 = g.new(E * d * F32) if cx.w != F32 else None  # weight.float() is the weight when it is fp32
         logits = g.new(T * E * F32, x.rg or cx.train_base)
         g.op((x32,), (logits,), (x32 if cx.train_base else None, w32 if x.rg else None),
              pgrad=E * d * cx.w if cx.train_base else 0, ptemp=E * d * F32 if cx.train_base else 0)
@@ -120,12 +120,14 @@ def moe_block(g: Sim, cx: Cx, x: Tn) -> Tn:
     l32 = cast(g, logits, T * E * F32)
     probs = g.new(T * E * F32, logits.rg)
     g.op((l32,), (probs,), (probs,))
-    g.drop(l32, logits)
+    g.drop(l32)  # the router's logits stay bound (`_, weights, idx = self.gate(x)`) to the block's end
     topv = g.new(T * k * F32, probs.rg)
     idx = g.new(T * k * 8)
     g.op((probs,), (topv,), (idx,))
     g.drop(probs)
     wb = F32 if s.traits.routing_fp32 else c  # Mixtral keeps fp32 routing weights
+    if s.traits.router_scale_tensor:  # DeepSeek-V2: topk_weights * routed_scaling_factor (a new tensor)
+        topv = _scaled(g, topv)
     rw = cast(g, topv, T * k * wb)
     g.drop(topv)
     perm = g.new(S * 8)  # sort(expert_ids) -> (values, perm)
@@ -167,7 +169,8 @@ def moe_block(g: Sim, cx: Cx, x: Tn) -> Tn:
         dbsel = g.new(dn.nb, cx.train_base)
         g.op((), (dbsel,), pgrad=E * d * cx.w if cx.train_base else 0)
     wo = g.new(S * d * max(c, wb), True)
-    g.op((dn, sw), (wo,), (dn, sw))
+    # fp32 routing weights promote the product: its backward makes both input gradients S x d fp32 first
+    g.op((dn, sw), (wo,), (dn, sw), btemp=2 * S * d * F32 if wo.nb > dn.nb else 0)
     inv = g.new(S * 8)
     wo2 = g.new(wo.nb, True)
     g.op((wo,), (wo2,), (inv,))
@@ -176,7 +179,7 @@ def moe_block(g: Sim, cx: Cx, x: Tn) -> Tn:
     g.op((wo2,), (fin,))
     g.drop(wo2)
     out = cast(g, fin, T * d * x.nb // (T * d))
-    g.drop(fin, sel, sw, dn, perm, srt, tok, inv, idx, bsel, dbsel)
+    g.drop(fin, sel, sw, dn, perm, srt, tok, inv, idx, bsel, dbsel, logits)
     if e.shared_intermediate_size and last:  # hidden_states + shared_experts(residuals)
         sh = gated_mlp(g, cx, x, e.shared_intermediate_size, False, s.mlp.activation)
         y = _add(g, out, sh)
@@ -312,6 +315,8 @@ def position_tables(cx: Cx) -> int:
     if s.position != "rope" or s.traits.sinusoid_buffers:  # GPT-J gathers its tables inside each layer
         return ids
     a = s.attention
+    if a.mla and s.traits.rope_complex:  # DeepSeek-V2: one complex64 freqs_cis, q x (d_rope / 2) x 8 bytes
+        return cx.q * a.qk_rope_head_dim * 4 + ids
     rot = a.qk_rope_head_dim if a.mla else max(2, int(a.head_dim * s.rotary_fraction)) // 2 * 2
     rot = a.head_dim if rot == a.head_dim else rot  # the same number, kept as d_h in closed forms
     kinds = len(set(s.layer_types)) if s.traits.rope_per_layer_type and s.layer_types else 1
@@ -385,7 +390,9 @@ def head(g: Sim, cx: Cx, x: Tn, mode: str) -> tuple[Tn, Tn | None, int]:
         hN = h2
     pre, g.peak = g.peak, g.live
     sub = replace(cx, q=1) if mode == "generate" else cx
-    logits = linear(g, sub, hN, s.word_embed_dim, V, "lm_head", s.lm_head_bias)
+    # MiniCPM: hidden / (d / dim_model_base) on every position (before logits_to_keep); hN stays bound
+    hs = _scaled(g, g.view(hN)) if s.traits.hidden_prescale else g.view(hN)
+    logits = linear(g, sub, hs, s.word_embed_dim, V, "lm_head", s.lm_head_bias)
     if s.traits.logits_scale:  # Granite: logits / logits_scaling
         logits = _scaled(g, logits)
     if s.final_softcap is not None:  # final logit soft-capping: logits / cap -> tanh -> * cap
@@ -399,6 +406,7 @@ def head(g: Sim, cx: Cx, x: Tn, mode: str) -> tuple[Tn, Tn | None, int]:
         g.op((t2,), (logits,))
         g.drop(t2)
     if mode != "train":
+        g.drop(hs)  # a local of the forward, gone when it returns
         return hN, logits, pre
     rows = sub.T
     l32 = cast(g, logits, rows * V * F32)
@@ -407,5 +415,5 @@ def head(g: Sim, cx: Cx, x: Tn, mode: str) -> tuple[Tn, Tn | None, int]:
     g.drop(l32)
     loss = g.new(F32, True)
     g.op((lsm,), (loss,))
-    g.drop(lsm, logits, hN)
+    g.drop(lsm, logits, hN, hs)
     return loss, None, pre

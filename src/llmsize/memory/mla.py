@@ -35,6 +35,26 @@ def _rope_interleave(g: Sim, x: Tn, n: int, eb: int) -> Tn:
     return out
 
 
+def rope_complex(g: Sim, x: Tn, n: int, xb: int) -> Tn:
+    """DeepSeek-V2's apply_rotary_emb on n elements of xb bytes: view_as_complex(x.float()) * freqs_cis,
+    view_as_real, type_as(x). The fp32 copy (none when x is fp32), the complex product (n x 4 bytes),
+    the cast back (none when fp32). Nothing is saved: the product saves only freqs_cis, the table.
+
+    Source: hf-deepseek-v2"""
+    # ASSUMES: the complex product saves only freqs_cis (the table the model keeps once); the fp32 copy dies
+    xf = g.view(x) if xb == F32 else g.new(n * F32, x.rg)
+    g.op((x,), (xf,))
+    prod = g.new(n * F32, x.rg)
+    g.op((xf,), (prod,))
+    g.drop(xf)
+    if xb == F32:
+        return prod
+    out = g.new(n * xb, x.rg)
+    g.op((prod,), (out,))
+    g.drop(prod)
+    return out
+
+
 def rope_half(g: Sim, x: Tn, n: int, eb: int, xb: int, cs: tuple[Tn, Tn] | None = None) -> Tn:
     """x cos + rotate_half(x) sin on n elements: products in eb bytes (the dtype of cos/sin), the
     rotated copy in the input's xb bytes; the products save cos and sin (`cs`, when they are per-call
@@ -87,9 +107,12 @@ def mla_projections(g: Sim, cx: Cx, h: Tn, old: tuple[Tn, Tn] | None
     latent = rmsnorm(g, cx, kv_nope, r, cx.train_base)
     g.drop(kv_nope)
     eb = max(F32 if cx.amp else cx.w, qb)
-    rope = _rope_interleave if a.rope_interleave else (lambda g_, x, n, e: rope_half(g_, x, n, e, qb))
-    q_rot2 = rope(g, q_rot, T * nh * dr, eb)
-    k_rot2 = rope(g, k_rot, T * dr, max(F32 if cx.amp else cx.w, kb_))
+    if s.traits.rope_complex:  # fp32 products, cast back to the projections' dtype
+        q_rot2, k_rot2 = rope_complex(g, q_rot, T * nh * dr, qb), rope_complex(g, k_rot, T * dr, kb_)
+    else:
+        rope = _rope_interleave if a.rope_interleave else (lambda g_, x, n, e: rope_half(g_, x, n, e, qb))
+        q_rot2 = rope(g, q_rot, T * nh * dr, eb)
+        k_rot2 = rope(g, k_rot, T * dr, max(F32 if cx.amp else cx.w, kb_))
     g.drop(q_rot, k_rot)
     k_rot = k_rot2
     ck = cv = None

@@ -67,10 +67,13 @@ def kv_row_bytes(name: str, n: int) -> int:
 
 def kv_rows(spec: ModelSpec) -> tuple[int, int]:
     """Values cached per token per layer: (K row, V row). MLA caches one latent of r_kv + d_rope (the
-    absorbed form vLLM, SGLang and llama.cpp use) as the K row and nothing as V.
+    absorbed form vLLM, SGLang and llama.cpp use for DeepSeek) as the K row and nothing as V; MiniCPM3's
+    engines cache the expanded K (n_h x d_qk) and V (n_h x d_v) per head.
 
     Source: deepseek-v2"""
     a = spec.attention
+    if a.mla and spec.traits.mla_expanded_serving:  # llama.cpp's minicpm3 graph: k = [k_nope; k_pe], v per head
+        return a.num_heads * a.head_dim, a.num_heads * a.v_dim
     if a.mla:
         assert a.kv_lora_rank is not None
         return a.kv_lora_rank + a.qk_rope_head_dim, 0

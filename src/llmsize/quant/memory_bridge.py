@@ -51,7 +51,7 @@ def inference_bytes(spec: ModelSpec, plan: WeightPlan, context: int, kv: str, ba
                      f"{kv_bytes_per_element(kv)} bytes per value")
     kv_term += state  # reported with the KV cache: it is what the cache holds besides K and V
     other = total - plan.bytes - kv_term
-    if spec.attention.mla:
+    if spec.attention.mla and not spec.traits.mla_expanded_serving:
         notes.append("MLA: transformers caches decompressed K and V per head (counted in total); vLLM, SGLang "
                      "and llama.cpp cache the r_kv + d_rope latent, which the decode speed uses")
     return total, kv_term, other, tuple(notes)
