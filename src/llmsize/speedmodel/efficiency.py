@@ -132,11 +132,24 @@ def serve_shape() -> dict[str, float]:
             "step_overhead_s": float(t.get("step_overhead_s", 0.0))}
 
 
-def decode_shape() -> dict[str, float]:
+def decode_shape(gpu: Any = None) -> dict[str, float]:
     """The decode-step constant (``[decode]`` of the table): ``layer_overhead_s``, the fixed time a
-    decoder layer adds to a token's step (kernel launches and synchronisation) beyond its bytes and FLOPs."""
+    decoder layer adds to a token's step (kernel launches and synchronisation) beyond its bytes and FLOPs,
+    for `gpu`'s architecture where the table fits one (``[decode.layer_overhead_by_arch]``), else the
+    value fitted over every row.
+
+    t_step = W_read/(bw·E_dec) + L·t_layer(arch): with rows of two model sizes on one architecture the
+    intercept t_layer and the slope 1/(bw·E_dec) separate (a 7B and a 70B Q4_0 on one A100: 134 µs and
+    0.71 of its bandwidth), so small models fall short of the bandwidth roofline by the launch cost
+
+    Source: pope2022"""
+    # ASSUMES: the fixed cost scales with layers, not with the bytes they read (one set of kernel launches
+    #          per layer; llama.cpp's CUDA graphs and Metal's command buffers make it differ by backend,
+    #          hence by architecture class)
     t = _table().get("decode", {})
-    return {"layer_overhead_s": float(t.get("layer_overhead_s", 0.0))}
+    by_arch = t.get("layer_overhead_by_arch", {})
+    a = arch_of(gpu) if gpu is not None else None
+    return {"layer_overhead_s": float(by_arch.get(a, t.get("layer_overhead_s", 0.0)))}
 
 
 def engine_default(engine: str | None, what: str) -> int:

@@ -146,9 +146,9 @@ def decode(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: st
     t_mem = read / (tp * _bw(gpu) * e_dec.value)
     t_comp = forward_flops(spec, batch, int(ctx)) / (tp * _peak(gpu, path) * e_pre.value)
     t_comm = tp_layer_allreduces_s(spec, gpu, tp, batch)
-    # ASSUMES: one fixed cost per layer and step for every engine and GPU (fitted on llama.cpp's rows: a
-    #          3B model at 236 tokens/s on an RTX 4090 is launch-bound, not bandwidth-bound)
-    t_fixed = 0.0 if mbu is not None else spec.num_layers * decode_shape()["layer_overhead_s"]
+    # ASSUMES: one fixed cost per layer and step per GPU architecture, for every engine (fitted on
+    #          llama.cpp's rows: a 3B model at 236 tokens/s on an RTX 4090 is launch-bound, not bandwidth-bound)
+    t_fixed = 0.0 if mbu is not None else spec.num_layers * decode_shape(gpu)["layer_overhead_s"]
     t = max(t_mem, t_comp) + t_comm + t_fixed
     return Rate(value=batch / t, unit="tokens/s", efficiencies=(e_dec, e_pre),
                 terms={"step_s": t, "bytes_per_step": read, "memory_s": t_mem, "compute_s": t_comp,
