@@ -124,7 +124,7 @@ def phase_of(r: dict) -> str:
     w, gpu = r["workload"], get_gpu(r["hardware"]["gpu"])
     path = train_path(w.get("precision"), gpu) if w["task"] == "train" else \
         serve_path(r["engine"], w.get("weights") or "bf16", gpu)
-    return phase_key(PHASE[w["task"]], path)
+    return phase_key(PHASE[w["task"]], path, w.get("weights") if w["task"] in ("decode", "prefill") else None)
 
 
 GRID = {"x_half_tokens": (0, 500, 1000, 1500, 2000, 3000), "d_half": (0, 500, 1000, 2000, 3000, 4000),

@@ -62,14 +62,15 @@ def test_held_out_error_by_category():
     _, held = fit.split(fit.load_rows())
     s = _summary(held)
     assert s["all"]["n"] == len(held) == 51
-    assert s["all"]["median"] < 0.11 and s["all"]["within_25"] >= 0.90 and s["all"]["max"] < 0.40
+    assert s["all"]["median"] < 0.115 and s["all"]["within_25"] >= 0.92 and s["all"]["max"] < 0.40
     # held-out decode: IQ3_XXS on an RTX 4090 at -33% (the i-quant's dequantisation cost is not modelled)
-    assert s["decode"]["median"] < 0.08 and s["decode"]["max"] < 0.34
+    assert s["decode"]["median"] < 0.075 and s["decode"]["max"] < 0.34
     assert s["serve_throughput"]["median"] < 0.12 and s["serve_throughput"]["within_25"] >= 0.93
     # held-out latency rows: vLLM's TPOT (file order; +21-29% on the 70B) and NIM's 70B at concurrency 5 and 50
     assert s["serve_latency"]["median"] < 0.2 and s["serve_latency"]["max"] < 0.30
     assert s["train_throughput"]["median"] < 0.06 and s["train_throughput"]["within_25"] == 1.0
-    assert s["prefill"]["median"] < 0.11 and s["prefill"]["max"] < 0.37
+    # held-out prefill: M2 Ultra's 7B F16 at +23.5% (Metal F16 prompt speed varies 0.62-0.82 of peak by model)
+    assert s["prefill"]["median"] < 0.14 and s["prefill"]["within_25"] == 1.0 and s["prefill"]["max"] < 0.24
 
 
 def test_whole_file_through_validate(tmp_path):
@@ -79,14 +80,14 @@ def test_whole_file_through_validate(tmp_path):
     assert len(results) == len(ROWS)
     # worst: llama.cpp of January 2024 decoding Q2_K / Q3_K_S at +81-83% on an RTX 3090 (their matrix-vector
     # kernels were compute-bound then; a dequantisation cost per quant type is not modelled)
-    assert summ["all"]["median"] < 0.07 and summ["all"]["within_25"] >= 0.89 and summ["all"]["max"] < 0.84
+    assert summ["all"]["median"] < 0.063 and summ["all"]["within_25"] >= 0.90 and summ["all"]["max"] < 0.84
     assert summ["train_throughput"]["median"] < 0.035 and summ["serve_throughput"]["median"] < 0.11
     # NIM's 70B TTFT at concurrency 5-50 stays 28-37% under (closed-loop clients queue more than M/D/1 says)
     assert summ["serve_latency"]["median"] < 0.12 and summ["serve_latency"]["within_25"] >= 0.79
     for c in ("decode", "run_gpu_hours"):
         assert summ[c]["median"] < 0.08, c
-    # prefill: Metal's k-quant prompt kernels run 15-30% under its legacy-quant ones (M2 Ultra Q4_K_M, Q6_K)
-    assert summ["decode"]["median"] < 0.05 and summ["prefill"]["median"] < 0.10 and summ["prefill"]["within_25"] >= 0.86
+    # prefill: Metal's k-quant prompt kernels run 13-19% under its legacy-quant ones (M2 Ultra Q4_K_M, Q6_K)
+    assert summ["decode"]["median"] < 0.05 and summ["prefill"]["median"] < 0.065 and summ["prefill"]["within_25"] >= 0.96
 
 
 @pytest.mark.parametrize("rid, metric, lo, hi", [

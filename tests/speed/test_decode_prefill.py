@@ -90,3 +90,19 @@ def test_bad_flash_attn_field_is_refused():
     row["workload"] = {**row["workload"], "flash_attn": "yes"}
     with pytest.raises(LlmsizeError, match="flash_attn must be true, false or null"):
         predict_case(parse_case(row, 1, row["id"]))
+
+
+def test_metal_dequantising_kernels_have_their_own_efficiency():
+    """A GGUF block type on a GPU without int8 units (Metal) runs dequantise-in-kernel matrix products,
+    slower than its F16 ones: its own key (``prefill-q``, ``decode-q``); CUDA's quantized kernels stay on
+    the int8 path."""
+    from llmsize.speedmodel.predict import prefill
+
+    spec = model_spec("Llama-2-7b-hf", "x")
+    m2, ada = get_gpu("M2-Ultra"), get_gpu("RTX-4090")
+    kw = dict(engine="llama.cpp", batch=1, tokens=512)
+    q, f16 = prefill(spec, m2, weights="Q4_0", **kw), prefill(spec, m2, weights="F16", **kw)
+    assert q.efficiencies[0].key == "llama.cpp/apple/prefill-q" and f16.efficiencies[0].key == "llama.cpp/apple/prefill"
+    assert q.efficiencies[0].value < f16.efficiencies[0].value
+    assert _dec(spec, m2).efficiencies[0].key == "llama.cpp/apple/decode-q"
+    assert prefill(spec, ada, weights="Q4_0", **kw).efficiencies[0].key == "llama.cpp/geforce/prefill-int8"

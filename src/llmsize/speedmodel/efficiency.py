@@ -83,14 +83,22 @@ def engine_name(engine: str | None) -> str:
     return e
 
 
-def phase_key(phase: str, path: str | None) -> str:
+def phase_key(phase: str, path: str | None, weights: str | None = None) -> str:
     """The table's phase key: the phase, suffixed by its compute path where that is not 16-bit
-    (``prefill-int8`` for llama.cpp's quantized kernels, ``train-fp8``), as kernels differ per path."""
-    return phase if path in (None, "bf16", "fp16", "fp16acc") else f"{phase}-{path}"
+    (``prefill-int8`` for llama.cpp's quantized kernels, ``train-fp8``), as kernels differ per path; a
+    GGUF block type on a 16-bit path (Metal: no int8 units) is dequantised inside the kernel, which runs
+    below the plain F16 one (``decode-q``, ``prefill-q``: M2 Ultra prompt processing of a 7B at 0.62 of
+    its fp16 peak in F16, 0.48-0.57 in Q4_0/Q8_0/Q4_K_M/Q6_K)."""
+    if path in (None, "bf16", "fp16", "fp16acc"):
+        # ASSUMES: a GPU without int8 units runs llama.cpp's quantized types by dequantising each block to
+        #          f16 in registers (Metal's mul_mm/mul_mv kernels), one efficiency for every block type
+        quant = weights is not None and phase in ("decode", "prefill") and is_gguf_quant(weights)
+        return f"{phase}-q" if quant else phase
+    return f"{phase}-{path}"
 
 
 def efficiency(engine: str | None, gpu: Any, phase: str, override: float | None = None,
-               path: str | None = None) -> Efficiency:
+               path: str | None = None, weights: str | None = None) -> Efficiency:
     """The achieved efficiency of `phase` on compute `path` for `engine` on `gpu`'s architecture, with the
     key it came from.
 
@@ -107,7 +115,7 @@ def efficiency(engine: str | None, gpu: Any, phase: str, override: float | None 
     if _PROBE:
         return Efficiency(value=_PROBE[-1], key=f"probe/{phase}", rows=0)
     rows = _rows()
-    for ph in dict.fromkeys((phase_key(phase, path), phase)):
+    for ph in dict.fromkeys((phase_key(phase, path, weights), phase)):
         for k in ((e, a, ph), (e, "*", ph), ("*", a, ph), ("*", "*", ph)):
             r = rows.get(k)
             if r is not None:

@@ -155,8 +155,8 @@ def decode(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: st
     if batch < 1 or tokens < 1 or context < 0 or tp < 1:
         raise LlmsizeError("decode needs batch >= 1, tokens >= 1, context >= 0 and tp >= 1")
     path = serve_path(engine, weights, gpu)
-    e_dec = efficiency(engine, gpu, "decode", mbu, path)
-    e_pre = efficiency(engine, gpu, "prefill", prefill_efficiency, path)
+    e_dec = efficiency(engine, gpu, "decode", mbu, path, weights)
+    e_pre = efficiency(engine, gpu, "prefill", prefill_efficiency, path, weights)
     ctx = context + tokens / 2
     kv_read = batch * ctx * kv_bytes_per_token(spec, kv_dtype or "bf16") * kv_read_factor(spec, flash_attn)
     read = decode_read_bytes(spec, weights, batch) + kv_read + batch * state_bytes(spec)
@@ -183,7 +183,7 @@ def prefill(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, batch: int,
     if batch < 1 or tokens < 1 or tp < 1:
         raise LlmsizeError("prefill needs batch >= 1, tokens >= 1 and tp >= 1")
     path = serve_path(engine, weights, gpu)
-    e = efficiency(engine, gpu, "prefill", prefill_efficiency, path)
+    e = efficiency(engine, gpu, "prefill", prefill_efficiency, path, weights)
     t = forward_flops(spec, batch * tokens, tokens // 2) / (tp * _peak(gpu, path) * e.value)
     t += tp_layer_allreduces_s(spec, gpu, tp, batch * tokens)
     return Rate(value=batch * tokens / t, unit="tokens/s", efficiencies=(e,), terms={"seconds": t, "path": path})
