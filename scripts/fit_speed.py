@@ -142,10 +142,8 @@ def fit_shape(fit: list[dict], task: str = "train", grid: dict = GRID) -> dict[s
     minimising the mean |log error| of that task's rows in the fit, each grid point with its own group
     medians."""
     import itertools
-    import math
 
     import llmsize.speedmodel.efficiency as eff
-    from llmsize.validate_speed import parse_case, predict_case
 
     rows = [r for r in fit if r["workload"]["task"] == task]
     # a decode step also times its compute at the prefill efficiency: those rows' groups come along
@@ -154,11 +152,7 @@ def fit_shape(fit: list[dict], task: str = "train", grid: dict = GRID) -> dict[s
     table = eff._table()
     for values in itertools.product(*grid.values()):
         table[task] = dict(zip(grid, values))
-        entries = {(e["engine"], e["arch"], e["phase"]): e["value"] for e in table_entries(ratios(pool))}
-        table["efficiency"] = [{"engine": k[0], "arch": k[1], "phase": k[2], "value": v, "n": 1}
-                               for k, v in entries.items()]
-        err = sum(abs(math.log(predict_case(parse_case(r, n, r["id"])).predicted / r["measured"]["value"]))
-                  for n, r in enumerate(rows, 1)) / len(rows)
+        err = grid_error(pool, rows)
         if best is None or err < best[0]:
             best = (err, dict(zip(grid, values)))
     assert best is not None
@@ -167,14 +161,26 @@ def fit_shape(fit: list[dict], task: str = "train", grid: dict = GRID) -> dict[s
     return best[1]
 
 
-def fit_decode_by_arch(fit: list[dict], grid: tuple[float, ...] = DECODE_GRID["layer_overhead_s"]) -> dict[str, float]:
-    """The decode step's fixed cost per layer for each GPU architecture with decode rows in the fit: for each
-    architecture apart, the grid value minimising the mean |log error| of its decode rows, each grid point
-    with its own group medians (an architecture's groups hold only its own rows, so they fit independently)."""
+def grid_error(pool: list[dict], rows: list[dict]) -> float:
+    """Mean |log error| of `rows` with the table's groups set to the medians of `pool` (at the shape
+    constants the table holds now)."""
     import math
 
     import llmsize.speedmodel.efficiency as eff
     from llmsize.validate_speed import parse_case, predict_case
+
+    entries = {(e["engine"], e["arch"], e["phase"]): e["value"] for e in table_entries(ratios(pool))}
+    eff._table()["efficiency"] = [{"engine": k[0], "arch": k[1], "phase": k[2], "value": v, "n": 1}
+                                  for k, v in entries.items()]
+    return sum(abs(math.log(predict_case(parse_case(r, n, r["id"])).predicted / r["measured"]["value"]))
+               for n, r in enumerate(rows, 1)) / len(rows)
+
+
+def fit_decode_by_arch(fit: list[dict], grid: tuple[float, ...] = DECODE_GRID["layer_overhead_s"]) -> dict[str, float]:
+    """The decode step's fixed cost per layer for each GPU architecture with decode rows in the fit: for each
+    architecture apart, the grid value minimising the mean |log error| of its decode rows, each grid point
+    with its own group medians (an architecture's groups hold only its own rows, so they fit independently)."""
+    import llmsize.speedmodel.efficiency as eff
 
     table = eff._table()
     by_arch: dict[str, float] = {}
@@ -187,11 +193,7 @@ def fit_decode_by_arch(fit: list[dict], grid: tuple[float, ...] = DECODE_GRID["l
         best = None
         for v in grid:
             by_arch[a] = v
-            entries = {(e["engine"], e["arch"], e["phase"]): e["value"] for e in table_entries(ratios(pool))}
-            table["efficiency"] = [{"engine": k[0], "arch": k[1], "phase": k[2], "value": x, "n": 1}
-                                   for k, x in entries.items()]
-            err = sum(abs(math.log(predict_case(parse_case(r, n, r["id"])).predicted / r["measured"]["value"]))
-                      for n, r in enumerate(rows, 1)) / len(rows)
+            err = grid_error(pool, rows)
             if best is None or err < best[0]:
                 best = (err, v)
         assert best is not None
