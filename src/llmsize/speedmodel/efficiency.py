@@ -83,14 +83,22 @@ def engine_name(engine: str | None) -> str:
     return e
 
 
-def phase_key(phase: str, path: str | None) -> str:
+def phase_key(phase: str, path: str | None, weights: str | None = None) -> str:
     """The table's phase key: the phase, suffixed by its compute path where that is not 16-bit
-    (``prefill-int8`` for llama.cpp's quantized kernels, ``train-fp8``), as kernels differ per path."""
-    return phase if path in (None, "bf16", "fp16", "fp16acc") else f"{phase}-{path}"
+    (``prefill-int8`` for llama.cpp's quantized kernels, ``train-fp8``), as kernels differ per path; a
+    GGUF block type on a 16-bit path (Metal: no int8 units) is dequantised inside the kernel, which runs
+    below the plain F16 one (``decode-q``, ``prefill-q``: M2 Ultra prompt processing of a 7B at 0.62 of
+    its fp16 peak in F16, 0.48-0.57 in Q4_0/Q8_0/Q4_K_M/Q6_K)."""
+    if path in (None, "bf16", "fp16", "fp16acc"):
+        # ASSUMES: a GPU without int8 units runs llama.cpp's quantized types by dequantising each block to
+        #          f16 in registers (Metal's mul_mm/mul_mv kernels), one efficiency for every block type
+        quant = weights is not None and phase in ("decode", "prefill") and is_gguf_quant(weights)
+        return f"{phase}-q" if quant else phase
+    return f"{phase}-{path}"
 
 
 def efficiency(engine: str | None, gpu: Any, phase: str, override: float | None = None,
-               path: str | None = None) -> Efficiency:
+               path: str | None = None, weights: str | None = None) -> Efficiency:
     """The achieved efficiency of `phase` on compute `path` for `engine` on `gpu`'s architecture, with the
     key it came from.
 
@@ -107,7 +115,7 @@ def efficiency(engine: str | None, gpu: Any, phase: str, override: float | None 
     if _PROBE:
         return Efficiency(value=_PROBE[-1], key=f"probe/{phase}", rows=0)
     rows = _rows()
-    for ph in dict.fromkeys((phase_key(phase, path), phase)):
+    for ph in dict.fromkeys((phase_key(phase, path, weights), phase)):
         for k in ((e, a, ph), (e, "*", ph), ("*", a, ph), ("*", "*", ph)):
             r = rows.get(k)
             if r is not None:
@@ -132,11 +140,24 @@ def serve_shape() -> dict[str, float]:
             "step_overhead_s": float(t.get("step_overhead_s", 0.0))}
 
 
-def decode_shape() -> dict[str, float]:
+def decode_shape(gpu: Any = None) -> dict[str, float]:
     """The decode-step constant (``[decode]`` of the table): ``layer_overhead_s``, the fixed time a
-    decoder layer adds to a token's step (kernel launches and synchronisation) beyond its bytes and FLOPs."""
+    decoder layer adds to a token's step (kernel launches and synchronisation) beyond its bytes and FLOPs,
+    for `gpu`'s architecture where the table fits one (``[decode.layer_overhead_by_arch]``), else the
+    value fitted over every row.
+
+    t_step = W_read/(bw·E_dec) + L·t_layer(arch): with rows of two model sizes on one architecture the
+    intercept t_layer and the slope 1/(bw·E_dec) separate (a 7B and a 70B Q4_0 on one A100: 134 µs and
+    0.71 of its bandwidth), so small models fall short of the bandwidth roofline by the launch cost
+
+    Source: pope2022"""
+    # ASSUMES: the fixed cost scales with layers, not with the bytes they read (one set of kernel launches
+    #          per layer; llama.cpp's CUDA graphs and Metal's command buffers make it differ by backend,
+    #          hence by architecture class)
     t = _table().get("decode", {})
-    return {"layer_overhead_s": float(t.get("layer_overhead_s", 0.0))}
+    by_arch = t.get("layer_overhead_by_arch", {})
+    a = arch_of(gpu) if gpu is not None else None
+    return {"layer_overhead_s": float(by_arch.get(a, t.get("layer_overhead_s", 0.0)))}
 
 
 def engine_default(engine: str | None, what: str) -> int:

@@ -124,34 +124,51 @@ class Rate:
     terms: dict[str, Any] = field(default_factory=dict)
 
 
+def kv_read_factor(spec: ModelSpec, flash_attn: bool | None) -> int:
+    """How many times a decode step reads each cached K/V head: once with a fused (flash) attention kernel;
+    without one, llama.cpp multiplies K^T·q and V·softmax per query head, reading each KV head once for each
+    of the g = n_heads / n_kv_heads query heads sharing it (GQA broadcast).
+
+    f = 1 (flash attention),  f = g = n_h / n_kv (separate KQ and KQV matrix products)
+
+    Source: pope2022"""
+    # ASSUMES: flash attention is on unless a case says otherwise (llama.cpp's -fa auto, vLLM and SGLang's
+    #          FlashAttention/FlashInfer backends); a llama-bench tg4096 without it (XiongjieDai, Llama 3 8B,
+    #          g = 4) reads its KV cache at a quarter of the weights' bandwidth on an RTX 3090
+    if flash_attn is None or flash_attn or spec.attention is None or spec.attention.mla or not spec.attention_layers:
+        return 1
+    return spec.attention.group_size
+
+
 def decode(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str | None, batch: int,
            context: int, tokens: int, tp: int = 1, mbu: float | None = None,
-           prefill_efficiency: float | None = None) -> Rate:
+           prefill_efficiency: float | None = None, flash_attn: bool | None = None) -> Rate:
     """Decode tokens/s of `batch` sequences together (llama-bench's tg: batch × per-sequence rate),
     at the mean context of the generated span.
 
-    t_step = max((W_read + B·ctx·KV_tok)/(t·bw·E_dec), C_fwd(B, ctx)/(t·X·E_pre)) + t_TP + L·t_layer,
-    ctx = c + n/2; t_layer the fitted fixed cost of a layer's kernels per step (none with a given --mbu,
-    which is the whole step's bandwidth utilisation)
+    t_step = max((W_read + f·B·ctx·KV_tok)/(t·bw·E_dec), C_fwd(B, ctx)/(t·X·E_pre)) + t_TP + L·t_layer,
+    ctx = c + n/2; f the KV read factor (`kv_read_factor`: 1 with flash attention, the GQA group size
+    without); t_layer the fitted fixed cost of a layer's kernels per step on the GPU's architecture (none
+    with a given --mbu, which is the whole step's bandwidth utilisation)
 
     Source: pope2022"""
     if batch < 1 or tokens < 1 or context < 0 or tp < 1:
         raise LlmsizeError("decode needs batch >= 1, tokens >= 1, context >= 0 and tp >= 1")
     path = serve_path(engine, weights, gpu)
-    e_dec = efficiency(engine, gpu, "decode", mbu, path)
-    e_pre = efficiency(engine, gpu, "prefill", prefill_efficiency, path)
+    e_dec = efficiency(engine, gpu, "decode", mbu, path, weights)
+    e_pre = efficiency(engine, gpu, "prefill", prefill_efficiency, path, weights)
     ctx = context + tokens / 2
-    read = (decode_read_bytes(spec, weights, batch) + batch * ctx * kv_bytes_per_token(spec, kv_dtype or "bf16")
-            + batch * state_bytes(spec))
+    kv_read = batch * ctx * kv_bytes_per_token(spec, kv_dtype or "bf16") * kv_read_factor(spec, flash_attn)
+    read = decode_read_bytes(spec, weights, batch) + kv_read + batch * state_bytes(spec)
     t_mem = read / (tp * _bw(gpu) * e_dec.value)
     t_comp = forward_flops(spec, batch, int(ctx)) / (tp * _peak(gpu, path) * e_pre.value)
     t_comm = tp_layer_allreduces_s(spec, gpu, tp, batch)
-    # ASSUMES: one fixed cost per layer and step for every engine and GPU (fitted on llama.cpp's rows: a
-    #          3B model at 236 tokens/s on an RTX 4090 is launch-bound, not bandwidth-bound)
-    t_fixed = 0.0 if mbu is not None else spec.num_layers * decode_shape()["layer_overhead_s"]
+    # ASSUMES: one fixed cost per layer and step per GPU architecture, for every engine (fitted on
+    #          llama.cpp's rows: a 3B model at 236 tokens/s on an RTX 4090 is launch-bound, not bandwidth-bound)
+    t_fixed = 0.0 if mbu is not None else spec.num_layers * decode_shape(gpu)["layer_overhead_s"]
     t = max(t_mem, t_comp) + t_comm + t_fixed
     return Rate(value=batch / t, unit="tokens/s", efficiencies=(e_dec, e_pre),
-                terms={"step_s": t, "bytes_per_step": read, "memory_s": t_mem, "compute_s": t_comp,
+                terms={"step_s": t, "bytes_per_step": read, "kv_bytes_per_step": kv_read, "memory_s": t_mem, "compute_s": t_comp,
                        "comm_s": t_comm, "bound": "memory" if t_mem >= t_comp else "compute",
                        "path": path})
 
@@ -166,7 +183,7 @@ def prefill(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, batch: int,
     if batch < 1 or tokens < 1 or tp < 1:
         raise LlmsizeError("prefill needs batch >= 1, tokens >= 1 and tp >= 1")
     path = serve_path(engine, weights, gpu)
-    e = efficiency(engine, gpu, "prefill", prefill_efficiency, path)
+    e = efficiency(engine, gpu, "prefill", prefill_efficiency, path, weights)
     t = forward_flops(spec, batch * tokens, tokens // 2) / (tp * _peak(gpu, path) * e.value)
     t += tp_layer_allreduces_s(spec, gpu, tp, batch * tokens)
     return Rate(value=batch * tokens / t, unit="tokens/s", efficiencies=(e,), terms={"seconds": t, "path": path})

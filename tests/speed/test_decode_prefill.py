@@ -1,0 +1,108 @@
+"""Single-stream llama.cpp decode and prefill: the named Llama-2-7B Q4_0 anchors on an RTX 4090 and an H100,
+and the structure of a decode step (what it reads, what grows with context, the fixed cost per layer).
+
+The anchors' source: XiongjieDai/GPU-Benchmarks-on-LLM-Inference, README 'Overview' table (LLaMA 2,
+December 2023, llama.cpp ./main on RunPod): Llama-2-7B Q4_0 eval speed 149.37 tokens/s on an RTX 4090 and
+133.77 on an H100 PCIe. (The CUDA scoreboard, ggml-org/llama.cpp discussion 15013, could not be read from
+this workplace; this table is the published Llama-2-7B Q4_0 decode on both GPUs that could.)"""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from llmsize.catalog.hardware import get_gpu
+from llmsize.speedmodel.efficiency import arch_of, decode_shape
+from llmsize.speedmodel.predict import decode, kv_bytes_per_token, weight_bytes, weight_read_bytes
+from llmsize.validate_speed import model_spec, parse_case, predict_case
+from script_render import load_script
+from tests.conftest import DATA
+
+ROWS = [json.loads(x) for x in (DATA / "speed_calib.jsonl").read_text().splitlines() if x.strip()]
+
+
+@pytest.mark.parametrize("rid, measured, lo, hi", [
+    # RTX 4090: predicted 136.0 (-9%): the GeForce group's median efficiency is set by 2024-2025 rows
+    ("xd-llama2-rtx4090-llama27b-q4_0-tg1024", 149.37, 132, 140),
+    # H100 PCIe: predicted 135.5 (+1%): Hopper's fixed 140 µs per layer and 0.7 of its bandwidth, from the
+    # 7B and 70B rows of the same table
+    ("xd-llama2-h100pcie-llama27b-q4_0-tg1024", 133.77, 131, 140),
+])
+def test_llama2_7b_q4_0_decode_anchors(rid, measured, lo, hi):
+    n, row = next((i, r) for i, r in enumerate(ROWS, 1) if r["id"] == rid)
+    assert row["model"] == "Llama-2-7b-hf" and row["workload"]["weights"] == "Q4_0"
+    assert row["measured"]["value"] == measured and "XiongjieDai" in row["source"]["url"]
+    assert lo <= predict_case(parse_case(row, n, rid)).predicted <= hi
+
+
+def test_fit_skips_rows_on_gpus_not_in_the_catalog_yet():
+    fit = load_script("scripts/fit_speed.py")
+    assert fit.gpu_known("RTX-4090") and not fit.gpu_known("RTX-3070-not-a-gpu")
+    rows = fit.load_rows(quiet=True)
+    assert rows and all(fit.gpu_known(r["hardware"]["gpu"]) for r in rows)
+
+
+def _dec(spec, gpu, **kw):
+    args = dict(engine="llama.cpp", weights="Q4_0", kv_dtype="f16", batch=1, context=0, tokens=128)
+    return decode(spec, gpu, **{**args, **kw})
+
+
+def test_decode_reads_one_embedding_row_per_token():
+    """An untied input embedding is a lookup: the step reads one row of it, the output head whole."""
+    spec = model_spec("Llama-2-7b-hf", "x")
+    v, d = spec.vocab_size, spec.hidden_size
+    table = weight_bytes(spec, "F16") - weight_read_bytes(spec, "F16")
+    assert table == 2 * v * d - 2 * d  # the F16 table less one F16 row
+    assert _dec(spec, get_gpu("RTX-4090"), weights="F16").terms["bytes_per_step"] < weight_bytes(spec, "F16")
+
+
+def test_kv_read_grows_with_context_and_without_flash_attention():
+    spec, gpu = model_spec("Llama-3.1-8B", "x"), get_gpu("RTX-3090")
+    kv = kv_bytes_per_token(spec, "f16")
+    short, long = _dec(spec, gpu), _dec(spec, gpu, context=8192)
+    assert long.terms["kv_bytes_per_step"] - short.terms["kv_bytes_per_step"] == pytest.approx(8192 * kv)
+    assert long.value < short.value
+    # without a fused kernel each KV head is read once per query head sharing it (Llama 3 8B: 32 / 8 = 4)
+    nofa = _dec(spec, gpu, context=8192, flash_attn=False)
+    assert nofa.terms["kv_bytes_per_step"] == pytest.approx(4 * long.terms["kv_bytes_per_step"])
+    assert nofa.value < long.value
+    # a multi-head model (Llama 2 7B: one query head per KV head) reads the same either way
+    mha = model_spec("Llama-2-7b-hf", "x")
+    assert _dec(mha, gpu, context=2048, flash_attn=False).value == _dec(mha, gpu, context=2048).value
+
+
+def test_fixed_cost_per_layer_is_per_architecture():
+    """Small models fall further short of the bandwidth roofline: the fixed cost per layer is a larger part
+    of their step; it is fitted per GPU architecture (kernel launches differ by backend)."""
+    h100, m2 = get_gpu("H100-PCIe"), get_gpu("M2-Ultra")
+    assert arch_of(h100) == "hopper" and arch_of(m2) == "apple"
+    assert decode_shape(h100)["layer_overhead_s"] != decode_shape(m2)["layer_overhead_s"]
+    gpu = get_gpu("RTX-4090")
+    small, big = model_spec("Llama-3.2-1B", "x"), model_spec("Llama-2-13b-hf", "x")
+    bw_share = [_dec(s, gpu).terms["memory_s"] / _dec(s, gpu).terms["step_s"] for s in (small, big)]
+    assert bw_share[0] < bw_share[1]
+
+
+def test_bad_flash_attn_field_is_refused():
+    from llmsize.errors import LlmsizeError
+
+    row = dict(next(r for r in ROWS if r["id"] == "xd-llama2-rtx4090-llama27b-q4_0-tg1024"))
+    row["workload"] = {**row["workload"], "flash_attn": "yes"}
+    with pytest.raises(LlmsizeError, match="flash_attn must be true, false or null"):
+        predict_case(parse_case(row, 1, row["id"]))
+
+
+def test_metal_dequantising_kernels_have_their_own_efficiency():
+    """A GGUF block type on a GPU without int8 units (Metal) runs dequantise-in-kernel matrix products,
+    slower than its F16 ones: its own key (``prefill-q``, ``decode-q``); CUDA's quantized kernels stay on
+    the int8 path."""
+    from llmsize.speedmodel.predict import prefill
+
+    spec = model_spec("Llama-2-7b-hf", "x")
+    m2, ada = get_gpu("M2-Ultra"), get_gpu("RTX-4090")
+    kw = dict(engine="llama.cpp", batch=1, tokens=512)
+    q, f16 = prefill(spec, m2, weights="Q4_0", **kw), prefill(spec, m2, weights="F16", **kw)
+    assert q.efficiencies[0].key == "llama.cpp/apple/prefill-q" and f16.efficiencies[0].key == "llama.cpp/apple/prefill"
+    assert q.efficiencies[0].value < f16.efficiencies[0].value
+    assert _dec(spec, m2).efficiencies[0].key == "llama.cpp/apple/decode-q"
+    assert prefill(spec, ada, weights="Q4_0", **kw).efficiencies[0].key == "llama.cpp/geforce/prefill-int8"
