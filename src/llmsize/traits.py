@@ -53,7 +53,7 @@ class Traits:
     rope_upcast: bool = False  # ModernBERT: q.float() and k.float() (twice each) into the rotary, cast back
     rope_per_layer_type: bool = False  # OLMo 3: cos/sin tables and inv_freq per layer type (sliding, full)
     # the block program replayed: the decoder of layers.py, memory.alibi_block (bloom, mpt), memory.gptj_block
-    layer_code: Literal["decoder", "bloom", "mpt", "gptj"] = "decoder"
+    layer_code: Literal["decoder", "bloom", "mpt", "gptj", "mamba2"] = "decoder"
     sinusoid_buffers: bool = False  # GPT-J: each attention keeps an fp32 max_pos x d_rot sin/cos buffer
     mask_saved: bool = False  # the attention mask is saved for backward (masked_fill: MPT)
     eager_only: bool = False  # transformers has no SDPA path for the family: its eager code runs (BLOOM)

@@ -12,7 +12,7 @@ from llmsize.errors import LlmsizeError
 from llmsize.families._config import Config, common, get, integer
 from llmsize.spec import MLP, SSM, Attention, ModelSpec, Norms, Traits
 
-_TRAITS = Traits(family="mamba2", source="hf-mamba2", gguf_arch="mamba2", leaves=(("ssm_in", "in_proj"),
+_TRAITS = Traits(family="mamba2", source="hf-mamba2", gguf_arch="mamba2", layer_code="mamba2", leaves=(("ssm_in", "in_proj"),
                                                                                    ("ssm_out", "out_proj")))
 
 

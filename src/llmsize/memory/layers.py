@@ -207,6 +207,9 @@ def layer(g: Sim, cx: Cx, x: Tn, moe: bool, mask: Tn | None,
         return mpt_layer(g, cx, x, mask, old)
     if t.layer_code == "gptj":
         return gptj_layer(g, cx, x, mask, old)
+    if t.layer_code == "mamba2":
+        from llmsize.memory.ssm_block import mamba2_block
+        return mamba2_block(g, cx, x)
     if t.norm_placement == "post_add":  # BERT's post-LN encoder layer
         from llmsize.memory.encoder import encoder_layer
         return encoder_layer(g, cx, x, mask)
