@@ -158,27 +158,31 @@ def _scan(g: Sim, cx: Cx, xs: Tn, Bs: Tn, Cs: Tn, dt: Tn, T: int, Tp: int, nc: i
     g.drop(l2, l1)
     L = _res(g, LL, l3)  # exp
     g.drop(l3)
-    Gs = _bmm(g, cp, bp, LL)  # G = einsum(C, B)
+    # einsum reshapes each operand to (batch, rows, cols) for bmm: a copy only where the batch dims (b, c, h)
+    # cannot merge as a view; in a (b, c, l, h, ·) layout they can when b·n_c = 1, H = 1 or Q = 1
+    m1 = b * nc == 1 or H == 1 or Q == 1
+    Gs = _bmm(g, cp, bp, LL, not m1, not m1)  # G = einsum(C, B)
     M = _new(g, LL, (Gs, L), (_sv(Gs, L.rg), _sv(L, Gs.rg)))  # M = G · L
-    yd = _bmm(g, M, xp, Xp, copy_a=False)  # Y_diag = einsum(M, x): M already has bmm's layout (G's)
+    yd = _bmm(g, M, xp, Xp, False, not m1)  # Y_diag = einsum(M, x): M already has bmm's layout (G's)
     t = _new(g, A4, (acs,))  # A_cumsum[..., -1:] - A_cumsum
     ds = _res(g, A4, t)  # exp
     g.drop(t)
     bd = _new(g, Bhp, (bp, ds), (_sv(bp, ds.rg), _sv(ds, bp.rg)), btemp=Bhp if ds.rg else 0)  # B_decay
-    st = _bmm(g, bd, xp, nc * S)  # states = einsum(B_decay, x)
+    st = _bmm(g, bd, xp, nc * S, not m1, not m1)  # states = einsum(B_decay, x)
     zero = g.new(S)  # previous_states = zeros_like(states[:, :1])
     cat = _new(g, S + nc * S, (st,))  # torch.cat([previous_states, states])
     g.drop(st)
     dc = _res(g, b * H * (nc + 1) ** 2 * F32, acs)  # decay_chunk = exp(segment_sum(pad(A_cumsum[..., -1])))
-    ns = _bmm(g, dc, cat, S + nc * S)  # new_states = einsum(decay_chunk, states)
+    ns = _bmm(g, dc, cat, S + nc * S, False, b > 1)  # new_states = einsum(decay_chunk, states): (b·h) batches
     g.drop(cat)
     sts = g.view(ns, nc * S)  # new_states[:, :-1]
     g.op((ns,), (sts,))
     sdo = _res(g, A4, acs)  # state_decay_out = exp(A_cumsum)
-    cts = _bmm(g, cp, sts, Xp)  # C_times_states = einsum(C, states)
+    # C_times_states = einsum(C, states): the states are laid out (b, h, c, p, n)
+    cts = _bmm(g, cp, sts, Xp, not m1, not (H == 1 or b * nc == 1))
     yo = _new(g, Xp, (cts, sdo), (_sv(cts, sdo.rg), _sv(sdo, cts.rg)), btemp=Xp if sdo.rg else 0)  # Y_off
-    ysum = _new(g, Xp, (yd, yo))  # Y_diag + Y_off (permuted), then .contiguous()
-    yc = _copy(g, ysum)
+    ysum = _new(g, Xp, (yd, yo))  # Y_diag + Y_off, laid out (b, c, h, l, p); .contiguous() copies it
+    yc = _copy(g, ysum) if H > 1 and Q > 1 else g.view(ysum)
     g.drop(ysum)
     out = _new(g, Xp, (yc, dres))  # + D_residual
     g.drop(yc, dt3, xp, ap, bp, cp, acs, L, Gs, M, yd, ds, bd, zero, dc, ns, sts, sdo, cts, yo, dres)
@@ -190,9 +194,11 @@ def _scan(g: Sim, cx: Cx, xs: Tn, Bs: Tn, Cs: Tn, dt: Tn, T: int, Tp: int, nc: i
     return o
 
 
-def _bmm(g: Sim, a: Tn, b_: Tn, nb: int, copy_a: bool = True) -> Tn:
-    """einsum as bmm: the operands copied contiguous (each copy saved by BmmBackward), the output."""
-    ca, cb = _copy(g, a) if copy_a else g.view(a), _copy(g, b_)
+def _bmm(g: Sim, a: Tn, b_: Tn, nb: int, copy_a: bool, copy_b: bool) -> Tn:
+    """einsum as bmm: each operand copied contiguous where its reshape cannot be a view (what BmmBackward
+    saves: the copy, or the operand itself), the output."""
+    ca = _copy(g, a) if copy_a else g.view(a)
+    cb = _copy(g, b_) if copy_b else g.view(b_)
     y = _new(g, nb, (ca, cb), (_sv(ca, cb.rg), _sv(cb, ca.rg)))
     g.drop(ca, cb)
     return y
