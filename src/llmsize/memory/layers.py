@@ -136,10 +136,11 @@ def moe_block(g: Sim, cx: Cx, x: Tn) -> Tn:
     sw = g.new(S * wb, rw.rg)  # routing weights [perm]
     g.op((rw,), (sw,), (perm,))
     g.drop(rw)
-    gu = g.new(S * 2 * f * c if e.expert_kind == "gated" else S * f * c, True)
     k2 = 2 if e.expert_kind == "gated" else 1
     pg = E * d * f * k2 * cx.w if cx.train_base else 0
     lo = "experts" in cx.lora  # peft ParamWrapper adapters: rank r E per parameter (2 r E for [gate; up])
+    # (a layer whose input needs no gradient and whose experts are frozen records nothing: hybrids' layer 0)
+    gu = g.new(S * 2 * f * c if e.expert_kind == "gated" else S * f * c, sel.rg or cx.train_base or lo)
     pg_lo = k2 * cx.lora_r * E * (d + k2 * f) * cx.lora_bytes if lo else 0
     g.op((sel,), (gu,), (sel if cx.train_base else None,), pgrad=pg + pg_lo)
     bsel = dbsel = None
@@ -153,26 +154,26 @@ def moe_block(g: Sim, cx: Cx, x: Tn) -> Tn:
         gate, up = g.view(gu, S * f * c), g.view(gu, S * f * c)
         g.op((gu,), (gate, up))
         a = act(g, gate, "silu")
-        m = g.new(S * f * c, True)
+        m = g.new(S * f * c, gu.rg)
         g.op((a, up), (m,), (a, up))
         g.drop(a, gate, up, gu)
     else:
         m = act(g, gu, "silu")
         g.drop(gu)
-    dn = g.new(S * d * c, True)
+    dn = g.new(S * d * c, m.rg or cx.train_base or lo)
     g.op((m,), (dn,), (m if cx.train_base else None,),
          pgrad=(E * f * d * cx.w if cx.train_base else 0) + (cx.lora_r * E * (f + d) * cx.lora_bytes if lo else 0))
     g.drop(m)
     if e.expert_bias:
         dbsel = g.new(dn.nb, cx.train_base)
         g.op((), (dbsel,), pgrad=E * d * cx.w if cx.train_base else 0)
-    wo = g.new(S * d * max(c, wb), True)
+    wo = g.new(S * d * max(c, wb), dn.rg or sw.rg)
     g.op((dn, sw), (wo,), (dn, sw))
     inv = g.new(S * 8)
-    wo2 = g.new(wo.nb, True)
+    wo2 = g.new(wo.nb, wo.rg)
     g.op((wo,), (wo2,), (inv,))
     g.drop(wo)
-    fin = g.new(T * d * max(c, wb), True)
+    fin = g.new(T * d * max(c, wb), wo2.rg)
     g.op((wo2,), (fin,))
     g.drop(wo2)
     out = cast(g, fin, T * d * x.nb // (T * d))
