@@ -39,8 +39,8 @@ def layered(spec: ModelSpec, mode: str) -> bool:
     whose mixer `ssm_mixer.mixer` replays): forward and generate, and training for LFM2's short conv
     (the Mamba scans' backward is not replayed)."""
     m = spec.ssm
-    return (m is not None and (mode in ("forward", "generate") or m.kind in ("shortconv", "mamba2"))
-            and (spec.dense_mlp and not m.residual_fp32 or spec.traits.layer_code == "mamba2" and mode == "train"))
+    return m is not None and (spec.dense_mlp and not m.residual_fp32
+                              or spec.traits.layer_code == "mamba2" and mode == "train")
 
 
 def points(spec: ModelSpec, cx: Cx, W: int, mode: str, new_tokens: int) -> dict[str, Point]:
