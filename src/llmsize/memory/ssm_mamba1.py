@@ -17,7 +17,7 @@ Source: hf-jamba
 """
 from __future__ import annotations
 
-from llmsize.memory.blocks import Cx, linear, rmsnorm
+from llmsize.memory.blocks import Cx, cast, linear, rmsnorm
 from llmsize.memory.sim import Sim, Tn
 from llmsize.memory.ssm_train import F32, _copy, _new, _res, _sv
 
@@ -60,9 +60,9 @@ def mamba1_train(g: Sim, cx: Cx, h: Tn) -> Tn:
     ad = _new(g, big, (dt,), (dt if p else None,), pgrad=I * N * w if p else 0)  # A · dt (A from A_log)
     dA = _res(g, big, ad)  # exp
     g.drop(ad)
-    bf = _new(g, T * N * F32, (B,))  # B.float()
+    bf = cast(g, B, T * N * F32)  # B.float()
     dB = _new(g, big, (dt, bf), (_sv(dt, bf.rg), _sv(bf, dt.rg)), btemp=big)  # dt · B (B's gradient summed)
-    xf = _new(g, T * I * F32, (act,))  # x.float()
+    xf = cast(g, act, T * I * F32)  # x.float()
     dBu = _new(g, big, (dB, xf), (_sv(dB, xf.rg), _sv(xf, dB.rg)), btemp=big)  # ΔB·x (x's gradient summed)
     one, one_c, y1 = b * I * N * F32, b * I * N * c, b * I * c
     state = g.new(one_c)  # zeros, the input dtype

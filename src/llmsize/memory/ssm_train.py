@@ -19,7 +19,7 @@ Source: hf-mamba2
 """
 from __future__ import annotations
 
-from llmsize.memory.blocks import Cx, linear
+from llmsize.memory.blocks import Cx, cast, linear
 from llmsize.memory.sim import Sim, Tn
 
 F32 = 4
@@ -93,7 +93,7 @@ def mamba2_train(g: Sim, cx: Cx, h: Tn) -> Tn:
     g.op((act,), (xs, Bs, Cs))
     out = _scan(g, cx, xs, Bs, Cs, dt, T, Tp, nc, P, pw)
     if m.gated_norm:  # RMSNormGated: (y · silu(gate.float())), grouped RMS over d_in / G, · weight (fp32 out)
-        g32 = _new(g, T * d_in * F32, (gate,))
+        g32 = cast(g, gate, T * d_in * F32)
         sg = _new(g, g32.nb, (g32,), (g32,))
         prod = _new(g, g32.nb, (out, sg), (_sv(out, sg.rg), _sv(sg, out.rg)))
         g.drop(g32, sg)
@@ -112,7 +112,7 @@ def mamba2_train(g: Sim, cx: Cx, h: Tn) -> Tn:
         y = _new(g, T * d_in * F32, (out, sg), (_sv(out, sg.rg), _sv(sg, out.rg)))
         g.drop(sg)
     g.drop(out)
-    yc = _new(g, T * d_in * c, (y,))  # scan_output.to(dtype)
+    yc = cast(g, y, T * d_in * c)  # scan_output.to(dtype)
     g.drop(y)
     o = linear(g, cx, yc, d_in, d, s_.traits.leaf("ssm_out"), m.out_bias)
     g.drop(yc, gate, xbc, dt, proj, xs, Bs, Cs, act)
@@ -133,20 +133,20 @@ def _scan(g: Sim, cx: Cx, xs: Tn, Bs: Tn, Cs: Tn, dt: Tn, T: int, Tp: int, nc: i
     g.drop(dt1)
     dt3 = _new(g, dt1.nb, (dt2,), (dt2,))  # clamp saves its input
     g.drop(dt2)
-    x32 = _new(g, X, (xs,))  # x.float()
+    x32 = cast(g, xs, X)  # x.float() (the same tensor when it is fp32 already)
     bc = []
     for v in (Bs, Cs):  # B.float() (T·G·N·4), repeat_interleave over heads (index_select: saves the index)
-        f = _new(g, T * G * N * F32, (v,))
+        f = cast(g, v, T * G * N * F32)
         bc.append(_new(g, Bh, (f,)))
         g.drop(f)
     Bh_, Ch_ = bc
     xp1 = _new(g, Xp, (x32,))  # pad(x)
     dres = _new(g, Xp, (xp1,), (xp1 if p else None,), pgrad=pw, btemp=Xp if p else 0)  # D_residual = D · pad(x)
     g.drop(xp1)
-    dtf = _new(g, T * H * F32, (dt3,))  # dt.float()
+    dtf = cast(g, dt3, T * H * F32)  # dt.float()
     xdt = _new(g, X, (x32, dtf), (_sv(x32, dtf.rg), _sv(dtf, x32.rg)), btemp=X if dtf.rg else 0)
     g.drop(dtf, x32)
-    dtf2 = _new(g, T * H * F32, (dt3,))
+    dtf2 = cast(g, dt3, T * H * F32)
     adt = _new(g, T * H * F32, (dtf2,), (dtf2 if p else None,), pgrad=pw)  # A · dt.float()
     g.drop(dtf2)
     xp, ap, bp, cp = (_new(g, n, (t,)) for n, t in ((Xp, xdt), (A4, adt), (Bhp, Bh_), (Bhp, Ch_)))  # pads
