@@ -74,6 +74,7 @@ class Traits:
     shared_expert_last: bool = False  # MoE: shared experts run after the routed ones, on the kept input (GLM-4.5)
     lora_experts: bool = True  # MoE router and fused experts are peft targets ("gate", "experts")
     lora_all_linear: LoraAllLinear = "linears"  # what peft's "all-linear" resolves to
+    lora_default: tuple[str, ...] = ("q_proj", "v_proj")  # `--lora-r` without --lora-targets adapts these
     # How a fused [q; k; v] output is split. view: slices of it (NeoX, Phi-3); index: q a slice, k and v
     # index copies (Falcon multi-query, fused_qkv[..., [-2], :]); index_expand: per KV group, q a flatten
     # copy, k and v index copies broadcast to every query head and flattened (copies): k, v and the
