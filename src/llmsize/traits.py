@@ -43,6 +43,9 @@ class Traits:
     # point to `llmsize trace` (T5, ModernBERT); parameters stay exact
     memory_replay: bool = True
     embed_scale: bool = False  # embeddings * a scalar, rebinding inputs_embeds (Gemma sqrt(d), Granite)
+    # ... in the model body, after the embedding module: under LoRA + checkpointing the module's own output
+    # (made to require grad by enable_input_require_grads) is a tensor apart from the first layer's input
+    embed_scale_in_body: bool = False
     normalizer_buffer: bool = False  # Gemma keeps sqrt(d) as a bf16 scalar buffer
     residual_scale: bool = False  # Granite: residual + branch * residual_multiplier (a tensor per branch)
     logits_scale: bool = False  # Granite: logits / logits_scaling (a tensor of the logits' size)

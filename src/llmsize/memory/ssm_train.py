@@ -178,8 +178,8 @@ def _scan(g: Sim, cx: Cx, xs: Tn, Bs: Tn, Cs: Tn, dt: Tn, T: int, Tp: int, nc: i
     sts = g.view(ns, nc * S)  # new_states[:, :-1]
     g.op((ns,), (sts,))
     sdo = _res(g, A4, acs)  # state_decay_out = exp(A_cumsum)
-    # C_times_states = einsum(C, states): the states are laid out (b, h, c, p, n)
-    cts = _bmm(g, cp, sts, Xp, not m1, not (H == 1 or b * nc == 1))
+    # C_times_states = einsum(C, states): the states are laid out (b, h, c, p, n); (b, c, h) merge when n_c = 1
+    cts = _bmm(g, cp, sts, Xp, not m1, not (H == 1 or nc == 1))
     yo = _new(g, Xp, (cts, sdo), (_sv(cts, sdo.rg), _sv(sdo, cts.rg)), btemp=Xp if sdo.rg else 0)  # Y_off
     ysum = _new(g, Xp, (yd, yo))  # Y_diag + Y_off, laid out (b, c, h, l, p); .contiguous() copies it
     yc = _copy(g, ysum) if H > 1 and Q > 1 else g.view(ysum)

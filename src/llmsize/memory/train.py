@@ -66,7 +66,7 @@ def train_points(spec: ModelSpec, cx: Cx, *, W: int, M: int, G_total: int, G_pre
         # E.grad (T d w) is kept after backward, and in the measured runs the previous step's E and
         # E.grad are still alive (held by hook closures until Python's cyclic GC runs), as is this
         # step's E where it is not the first layer's input itself (GPT-2, OPT, Gemma).
-        leak = 2 * x_bytes(cx) + (0 if x0_is_e else x_bytes(cx))
+        leak = 2 * x_bytes(cx) + (0 if x0_is_e and not spec.traits.embed_scale_in_body else x_bytes(cx))
         fixed["held"] = leak
     pts = [Point("forward", dict(fixed), "embedding", e_peak)]
     X = x_bytes(cx)
