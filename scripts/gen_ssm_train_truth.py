@@ -35,6 +35,8 @@ GRID = [(1, 100, False, None), (2, 128, True, None), (1, 100, False, "qv"), (2, 
         (1, 64, False, "ssm"), (2, 200, False, None)]
 # fp32 weights (pure fp32 training), not for Jamba
 FP32 = [(1, 100, False, None), (2, 64, True, "qv")]
+# `llmsize train`'s default precision (fp32 master weights, bf16 autocast)
+AMP = [(1, 64, False), (1, 100, False), (2, 128, True)]
 JAMBA_GRID = [(1, 100, False, None), (1, 64, True, None), (1, 100, False, "qv"), (1, 64, True, "qv"),
               (1, 48, False, "ssm")]
 
@@ -74,6 +76,10 @@ def main() -> None:
                 cases.append((name, w))
         for b, s, gc, lo in (FP32 if cfg["model_type"] != "jamba" else []):
             w = gt.W(name, "train", b, s, wd="float32", gc=gc, lo=gt.lora(name, 16, lo) if lo else None)
+            if a.only in gt.case_id(name, w):
+                cases.append((name, w))
+        for b, s, gc in AMP if cfg["model_type"] != "jamba" else AMP[:1]:  # fp32 master weights, bf16 autocast
+            w = gt.W(name, "train", b, s, wd="float32", ac="bfloat16", gc=gc)
             if a.only in gt.case_id(name, w):
                 cases.append((name, w))
     run_cases(cases, a.out, src, done)

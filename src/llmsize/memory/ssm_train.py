@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from llmsize.memory.blocks import Cx, cast, linear
 from llmsize.memory.sim import Sim, Tn
+from llmsize.memory.symbolic import Sym, sym
 
 F32 = 4
 
@@ -67,8 +68,10 @@ def mamba2_train(g: Sim, cx: Cx, h: Tn) -> Tn:
     b, s, c, w, p = cx.b, cx.q, cx.c, cx.w, cx.train_base
     d, d_in, H, N, G, K, Q = s_.hidden_size, m.inner, m.num_heads, m.state_size, m.n_groups, m.conv_kernel, m.chunk_size
     P, C, T = d_in // H, m.conv_channels, b * s
-    sp = -(-s // Q) * Q
-    Tp, nc = b * sp, sp // Q
+    sp = -(-int(s) // Q) * Q
+    nc = sp // Q
+    sp = sym(sp, "s_p") if isinstance(s, Sym) else sp  # the closed form names the padded length
+    Tp = b * sp
     pw = H * w if p else 0  # a per-head parameter's gradient (dt_bias, A_log, D)
     x_in = h
     if m.mup:  # Falcon-H1: x · ssm_in_multiplier (a scalar: saves nothing), alive to the split
@@ -81,7 +84,15 @@ def mamba2_train(g: Sim, cx: Cx, h: Tn) -> Tn:
     gate, xbc, dt = g.view(proj, T * d_in * c), g.view(proj, T * C * c), g.view(proj, T * H * c)
     g.op((proj,), (gate, xbc, dt))  # split: its backward assembles the whole gradient of proj
     # depthwise conv over the transposed view (ConvolutionBackward saves input and weight), sliced to s
-    co = _new(g, b * C * (s + K - 1) * c, (xbc,), (xbc,), pgrad=(C * K + (C if m.conv_bias else 0)) * w if p else 0)
+    conv_in = xbc
+    if cx.amp:  # .to(weight.dtype): an fp32 copy, which autocast casts back for conv1d (that copy is saved)
+        x32 = _new(g, T * C * F32, (xbc,))
+        conv_in = _new(g, T * C * c, (x32,))
+        g.drop(x32)
+    co = _new(g, b * C * (s + K - 1) * c, (conv_in,), (conv_in,),
+              pgrad=(C * K + (C if m.conv_bias else 0)) * w if p else 0)
+    if conv_in is not xbc:
+        g.drop(conv_in)
     cs = g.view(co, T * C * c)
     g.op((co,), (cs,))
     g.drop(co)
@@ -126,7 +137,7 @@ def _scan(g: Sim, cx: Cx, xs: Tn, Bs: Tn, Cs: Tn, dt: Tn, T: int, Tp: int, nc: i
     b, c, p = cx.b, cx.c, cx.train_base
     d_in, H, N, G, Q = m.inner, m.num_heads, m.state_size, m.n_groups, m.chunk_size
     X, Xp, Bh, Bhp, A4, LL = T * d_in * F32, Tp * d_in * F32, T * H * N * F32, Tp * H * N * F32, Tp * H * F32, \
-        b * H * nc * Q * Q * F32
+        Tp * H * Q * F32  # LL: one Q x Q block per chunk and head, b·H·n_c·Q²·4
     S = b * H * P * N * F32
     dt1 = _new(g, T * H * c, (dt,), pgrad=pw)  # dt + dt_bias
     dt2 = _new(g, dt1.nb, (dt1,), (dt1,))  # softplus saves its input
@@ -161,25 +172,26 @@ def _scan(g: Sim, cx: Cx, xs: Tn, Bs: Tn, Cs: Tn, dt: Tn, T: int, Tp: int, nc: i
     # einsum reshapes each operand to (batch, rows, cols) for bmm: a copy only where the batch dims (b, c, h)
     # cannot merge as a view; in a (b, c, l, h, ·) layout they can when b·n_c = 1, H = 1 or Q = 1
     m1 = b * nc == 1 or H == 1 or Q == 1
-    Gs = _bmm(g, cp, bp, LL, not m1, not m1)  # G = einsum(C, B)
+    a = cx.amp  # autocast runs every bmm in the compute dtype: fp32 operands cast, output c bytes
+    Gs = _bmm(g, cp, bp, LL, not m1, not m1, a)  # G = einsum(C, B)
     M = _new(g, LL, (Gs, L), (_sv(Gs, L.rg), _sv(L, Gs.rg)))  # M = G · L
-    yd = _bmm(g, M, xp, Xp, False, not m1)  # Y_diag = einsum(M, x): M already has bmm's layout (G's)
+    yd = _bmm(g, M, xp, Xp, False, not m1, a)  # Y_diag = einsum(M, x): M already has bmm's layout (G's)
     t = _new(g, A4, (acs,))  # A_cumsum[..., -1:] - A_cumsum
     ds = _res(g, A4, t)  # exp
     g.drop(t)
     bd = _new(g, Bhp, (bp, ds), (_sv(bp, ds.rg), _sv(ds, bp.rg)), btemp=Bhp if ds.rg else 0)  # B_decay
-    st = _bmm(g, bd, xp, nc * S, not m1, not m1)  # states = einsum(B_decay, x)
+    st = _bmm(g, bd, xp, nc * S, not m1, not m1, a)  # states = einsum(B_decay, x)
     zero = g.new(S)  # previous_states = zeros_like(states[:, :1])
     cat = _new(g, S + nc * S, (st,))  # torch.cat([previous_states, states])
     g.drop(st)
     dc = _res(g, b * H * (nc + 1) ** 2 * F32, acs)  # decay_chunk = exp(segment_sum(pad(A_cumsum[..., -1])))
-    ns = _bmm(g, dc, cat, S + nc * S, False, b > 1)  # new_states = einsum(decay_chunk, states): (b·h) batches
+    ns = _bmm(g, dc, cat, S + nc * S, False, b > 1, a)  # new_states = einsum(decay_chunk, states): (b·h) batches
     g.drop(cat)
-    sts = g.view(ns, nc * S)  # new_states[:, :-1]
+    sts = g.view(ns, ns.nb * nc // (nc + 1))  # new_states[:, :-1]
     g.op((ns,), (sts,))
     sdo = _res(g, A4, acs)  # state_decay_out = exp(A_cumsum)
     # C_times_states = einsum(C, states): the states are laid out (b, h, c, p, n); (b, c, h) merge when n_c = 1
-    cts = _bmm(g, cp, sts, Xp, not m1, not (H == 1 or nc == 1))
+    cts = _bmm(g, cp, sts, Xp, not m1, not (H == 1 or nc == 1), a, b32=not a)
     yo = _new(g, Xp, (cts, sdo), (_sv(cts, sdo.rg), _sv(sdo, cts.rg)), btemp=Xp if sdo.rg else 0)  # Y_off
     ysum = _new(g, Xp, (yd, yo))  # Y_diag + Y_off, laid out (b, c, h, l, p); .contiguous() copies it
     yc = _copy(g, ysum) if H > 1 and Q > 1 else g.view(ysum)
@@ -194,11 +206,21 @@ def _scan(g: Sim, cx: Cx, xs: Tn, Bs: Tn, Cs: Tn, dt: Tn, T: int, Tp: int, nc: i
     return o
 
 
-def _bmm(g: Sim, a: Tn, b_: Tn, nb: int, copy_a: bool, copy_b: bool) -> Tn:
-    """einsum as bmm: each operand copied contiguous where its reshape cannot be a view (what BmmBackward
-    saves: the copy, or the operand itself), the output."""
-    ca = _copy(g, a) if copy_a else g.view(a)
-    cb = _copy(g, b_) if copy_b else g.view(b_)
-    y = _new(g, nb, (ca, cb), (_sv(ca, cb.rg), _sv(cb, ca.rg)))
+def _bmm(g: Sim, a: Tn, b_: Tn, nb: int, copy_a: bool, copy_b: bool, amp: bool, b32: bool = True) -> Tn:
+    """einsum as bmm (nb: the output's fp32 bytes): each operand copied contiguous where its reshape cannot
+    be a view, then under autocast cast to bf16 when it is fp32 (b32: b_ is); BmmBackward saves what it
+    multiplies (the copy, the cast, or the operand itself). Returns the output."""
+    ca = _operand(g, a, copy_a, amp)
+    cb = _operand(g, b_, copy_b, amp and b32)
+    y = _new(g, nb // 2 if amp else nb, (ca, cb), (_sv(ca, cb.rg), _sv(cb, ca.rg)))
     g.drop(ca, cb)
     return y
+
+
+def _operand(g: Sim, t: Tn, copy: bool, cast16: bool) -> Tn:
+    u = _copy(g, t) if copy else g.view(t)
+    if not cast16:
+        return u
+    h = _new(g, u.nb // 2, (u,))  # autocast's bf16 copy
+    g.drop(u)
+    return h
