@@ -36,7 +36,7 @@ GRID = [(1, 100, False, None), (2, 128, True, None), (1, 100, False, "qv"), (2, 
 # fp32 weights (pure fp32 training), not for Jamba
 FP32 = [(1, 100, False, None), (2, 64, True, "qv")]
 # `llmsize train`'s default precision (fp32 master weights, bf16 autocast)
-AMP = [(1, 64, False), (1, 100, False), (2, 128, True)]
+AMP = [(1, 100, False), (1, 64, False), (2, 128, True), (2, 256, False)]
 JAMBA_GRID = [(1, 100, False, None), (1, 64, True, None), (1, 100, False, "qv"), (1, 64, True, "qv"),
               (1, 48, False, "ssm")]
 
