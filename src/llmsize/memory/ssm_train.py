@@ -77,16 +77,18 @@ def mamba2_train(g: Sim, cx: Cx, h: Tn) -> Tn:
     if m.mup:  # Falcon-H1: x · ssm_in_multiplier (a scalar: saves nothing), alive to the split
         x_in = _new(g, h.nb, (h,))
     proj = linear(g, cx, x_in, d, 2 * d_in + 2 * G * N + H, s_.traits.leaf("ssm_in"), m.in_bias)
-    if m.mup:  # · mup_vector (a buffer: the product saves nothing that needs the input)
-        p2 = _new(g, proj.nb, (proj,))
+    n_proj = 2 * d_in + 2 * G * N + H
+    if m.mup:  # · mup_vector (a buffer in the weights' dtype: fp32 under autocast; the product saves nothing)
+        p2 = _new(g, T * n_proj * (w if cx.amp else c), (proj,))
         g.drop(proj)
         proj = p2
-    gate, xbc, dt = g.view(proj, T * d_in * c), g.view(proj, T * C * c), g.view(proj, T * H * c)
+    pe = proj.nb // (T * n_proj)  # bytes per element of the split: gate, xBC, dt
+    gate, xbc, dt = g.view(proj, T * d_in * pe), g.view(proj, T * C * pe), g.view(proj, T * H * pe)
     g.op((proj,), (gate, xbc, dt))  # split: its backward assembles the whole gradient of proj
     # depthwise conv over the transposed view (ConvolutionBackward saves input and weight), sliced to s
     conv_in = xbc
     if cx.amp:  # .to(weight.dtype): an fp32 copy, which autocast casts back for conv1d (that copy is saved)
-        x32 = _new(g, T * C * F32, (xbc,))
+        x32 = cast(g, xbc, T * C * F32)
         conv_in = _new(g, T * C * c, (x32,))
         g.drop(x32)
     co = _new(g, b * C * (s + K - 1) * c, (conv_in,), (conv_in,),
@@ -139,7 +141,7 @@ def _scan(g: Sim, cx: Cx, xs: Tn, Bs: Tn, Cs: Tn, dt: Tn, T: int, Tp: int, nc: i
     X, Xp, Bh, Bhp, A4, LL = T * d_in * F32, Tp * d_in * F32, T * H * N * F32, Tp * H * N * F32, Tp * H * F32, \
         Tp * H * Q * F32  # LL: one Q x Q block per chunk and head, b·H·n_c·Q²·4
     S = b * H * P * N * F32
-    dt1 = _new(g, T * H * c, (dt,), pgrad=pw)  # dt + dt_bias
+    dt1 = _new(g, dt.nb, (dt,), pgrad=pw)  # dt + dt_bias
     dt2 = _new(g, dt1.nb, (dt1,), (dt1,))  # softplus saves its input
     g.drop(dt1)
     dt3 = _new(g, dt1.nb, (dt2,), (dt2,))  # clamp saves its input
