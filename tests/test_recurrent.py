@@ -1,6 +1,6 @@
 """State-space and hybrid models: the recurrent state and the attention KV cache equal the tensors
 transformers' cache holds (tests/data/ssm_state_bytes.json, scripts/measure_ssm_state.py, transformers
-5.23.0); memory replays not modelled within 2% are refused with a pointer to `llmsize trace`."""
+5.23.0)."""
 from __future__ import annotations
 
 import json
@@ -8,9 +8,6 @@ import json
 import pytest
 
 from llmsize.adapters.hf_config import spec_from_config
-from llmsize.errors import LlmsizeError
-from llmsize.memory.estimate import estimate
-from llmsize.memory.workload import Workload
 from llmsize.quant.kv import attention_kv_bytes, kv_cache_bytes
 from llmsize.recurrent import recurrent_state
 from tests.conftest import DATA
@@ -33,11 +30,3 @@ def test_state_does_not_grow_with_context():
     spec = spec_from_config(STATE["models"]["small-mamba2"]["config"], "m")
     assert kv_cache_bytes(spec, 10, batch=3) == kv_cache_bytes(spec, 100_000, batch=3) == recurrent_state(spec, 3).total
     assert attention_kv_bytes(spec, 1) == 0
-
-
-@pytest.mark.parametrize("name", ["small-jamba", "small-mamba2", "small-falcon-h1", "small-granitemoehybrid"])
-def test_training_is_refused_naming_trace(name):
-    spec = spec_from_config(STATE["models"][name]["config"], name)
-    with pytest.raises(LlmsizeError, match=rf"^{name}: llmsize does not replay the training backward of .* layers "
-                                           rf"within 2%.*`llmsize trace {name} --mode train`$"):
-        estimate(spec, Workload(mode="train", batch=2, seq_len=128))

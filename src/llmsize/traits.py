@@ -43,6 +43,9 @@ class Traits:
     # point to `llmsize trace` (T5, ModernBERT); parameters stay exact
     memory_replay: bool = True
     embed_scale: bool = False  # embeddings * a scalar, rebinding inputs_embeds (Gemma sqrt(d), Granite)
+    # ... in the model body, after the embedding module: under LoRA + checkpointing the module's own output
+    # (made to require grad by enable_input_require_grads) is a tensor apart from the first layer's input
+    embed_scale_in_body: bool = False
     normalizer_buffer: bool = False  # Gemma keeps sqrt(d) as a bf16 scalar buffer
     residual_scale: bool = False  # Granite: residual + branch * residual_multiplier (a tensor per branch)
     logits_scale: bool = False  # Granite: logits / logits_scaling (a tensor of the logits' size)
@@ -53,7 +56,7 @@ class Traits:
     rope_upcast: bool = False  # ModernBERT: q.float() and k.float() (twice each) into the rotary, cast back
     rope_per_layer_type: bool = False  # OLMo 3: cos/sin tables and inv_freq per layer type (sliding, full)
     # the block program replayed: the decoder of layers.py, memory.alibi_block (bloom, mpt), memory.gptj_block
-    layer_code: Literal["decoder", "bloom", "mpt", "gptj"] = "decoder"
+    layer_code: Literal["decoder", "bloom", "mpt", "gptj", "mamba2"] = "decoder"
     sinusoid_buffers: bool = False  # GPT-J: each attention keeps an fp32 max_pos x d_rot sin/cos buffer
     mask_saved: bool = False  # the attention mask is saved for backward (masked_fill: MPT)
     eager_only: bool = False  # transformers has no SDPA path for the family: its eager code runs (BLOOM)
@@ -82,6 +85,7 @@ class Traits:
     shared_expert_last: bool = False  # MoE: shared experts run after the routed ones, on the kept input (GLM-4.5)
     lora_experts: bool = True  # MoE router and fused experts are peft targets ("gate", "experts")
     lora_all_linear: LoraAllLinear = "linears"  # what peft's "all-linear" resolves to
+    lora_default: tuple[str, ...] = ("q_proj", "v_proj")  # `--lora-r` without --lora-targets adapts these
     # How a fused [q; k; v] output is split. view: slices of it (NeoX, Phi-3); index: q a slice, k and v
     # index copies (Falcon multi-query, fused_qkv[..., [-2], :]); index_expand: per KV group, q a flatten
     # copy, k and v index copies broadcast to every query head and flattened (copies): k, v and the

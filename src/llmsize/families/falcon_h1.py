@@ -12,7 +12,8 @@ from llmsize.families import _ssm
 from llmsize.families._config import Config, get, integer, llama_like
 from llmsize.spec import ModelSpec, Traits
 
-_TRAITS = Traits(family="falcon_h1", source="hf-falcon-h1", gguf_arch="falcon-h1", embed_scale=True, logits_scale=True,
+_TRAITS = Traits(family="falcon_h1", source="hf-falcon-h1", gguf_arch="falcon-h1", embed_scale=True,
+                 embed_scale_in_body=True, logits_scale=True,
                  leaves=(("attn_q", "q_proj"), ("attn_k", "k_proj"), ("attn_v", "v_proj"), ("attn_output", "o_proj"),
                          ("ffn_gate", "gate_proj"), ("ffn_up", "up_proj"), ("ffn_down", "down_proj"),
                          ("ssm_in", "in_proj"), ("ssm_out", "out_proj")))

@@ -11,8 +11,8 @@ from dataclasses import replace
 from llmsize.families._config import Config, integer, llama_like
 from llmsize.spec import MoE, ModelSpec, Traits
 
-_TRAITS = Traits(family="granite", source="hf-granite", gguf_arch="granite", embed_scale=True, residual_scale=True,
-                 logits_scale=True)
+_TRAITS = Traits(family="granite", source="hf-granite", gguf_arch="granite", embed_scale=True,
+                 embed_scale_in_body=True, residual_scale=True, logits_scale=True)
 
 
 def read(cfg: Config, name: str) -> ModelSpec:

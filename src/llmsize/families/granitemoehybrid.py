@@ -12,7 +12,9 @@ from llmsize.families._config import Config, get, integer, llama_like
 from llmsize.spec import MLP, ModelSpec, MoE, Traits
 
 _TRAITS = Traits(family="granitemoehybrid", source="hf-granitemoehybrid", gguf_arch="granitehybrid",
-                 router_leaf="router", embed_scale=True, residual_scale=True, logits_scale=True,
+                 router_leaf="router", embed_scale=True, embed_scale_in_body=True, residual_scale=True,
+                 logits_scale=True,
+                 shared_expert_last=True,  # moe(h) + shared_mlp(h): the routed experts first, no gate
                  leaves=(("attn_q", "q_proj"), ("attn_k", "k_proj"), ("attn_v", "v_proj"), ("attn_output", "o_proj"),
                          ("ffn_up", "input_linear"), ("ffn_down", "output_linear"), ("ssm_in", "in_proj"),
                          ("ssm_out", "out_proj")))

@@ -12,7 +12,9 @@ from llmsize.errors import LlmsizeError
 from llmsize.families._config import Config, common, get, integer
 from llmsize.spec import MLP, SSM, Attention, ModelSpec, Norms, Traits
 
-_TRAITS = Traits(family="mamba2", source="hf-mamba2", gguf_arch="mamba2", leaves=(("ssm_in", "in_proj"),
+_TRAITS = Traits(family="mamba2", source="hf-mamba2", gguf_arch="mamba2", layer_code="mamba2",
+                 # no attention: the input projection (peft refuses out_proj and conv1d on a Mamba model)
+                 lora_default=("in_proj",), leaves=(("ssm_in", "in_proj"),
                                                                                    ("ssm_out", "out_proj")))
 
 

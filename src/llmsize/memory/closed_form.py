@@ -48,8 +48,13 @@ def _symbolic(spec: ModelSpec, wl: Workload) -> tuple[ModelSpec, Workload, dict[
     if moe is not None:
         moe = replace(moe, num_experts=s(moe.num_experts, "E"), top_k=s(moe.top_k, "k"),
                       expert_intermediate_size=s(moe.expert_intermediate_size, "f_e"))
+    ssm = spec.ssm
+    if ssm is not None and ssm.kind != "shortconv":  # a Mamba mixer's widths; s_p: the scan's padded length
+        ssm = replace(ssm, inner=s(ssm.inner, "d_in"), state_size=s(ssm.state_size, "N"))
+        if ssm.kind == "mamba2":
+            vals["s_p"] = -(-wl.seq_len // ssm.chunk_size) * ssm.chunk_size
     sp = replace(spec, hidden_size=s(spec.hidden_size, "d"), vocab_size=s(spec.vocab_size, "V"), attention=att,
-                 mlp=mlp, moe=moe)
+                 mlp=mlp, moe=moe, ssm=ssm)
     w = replace(wl, batch=s(wl.batch, "b"), seq_len=s(wl.seq_len, "s"), new_tokens=s(wl.new_tokens, "n"))
     return sp, w, vals
 

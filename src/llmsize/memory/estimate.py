@@ -19,7 +19,7 @@ from llmsize.memory.terms import MemoryEstimate, MemTerm
 from llmsize.memory.train import Point, best_by_phase, train_points
 from llmsize.memory.weights import lora_targets, mask_buffer, weights
 from llmsize.memory.workload import KV_DTYPE_BYTES, Workload
-from llmsize.recurrent import STATE_TERM, recurrent_state, replay_refusal
+from llmsize.recurrent import STATE_TERM, recurrent_state
 from llmsize.spec import ModelSpec
 
 
@@ -67,8 +67,6 @@ def estimate(spec: ModelSpec, workload: Workload, *, weights_bytes_override: int
                                                or weights_bytes_override < 0):
         raise LlmsizeError("weights_bytes_override must be a non-negative number of bytes")
     wl = workload
-    if spec.ssm is not None and not (ssm.replayed(spec, wl.mode) or ssm.layered(spec, wl.mode)):
-        raise replay_refusal(spec, wl.mode, wl.batch)
     replayable(spec, wl.mode)
     wt = weights(spec, wl, weights_bytes_override)
     cx = context(spec, wl)

@@ -15,6 +15,13 @@ from llmsize.memory.sim import Sim, Tn
 from llmsize.memory.ssm_mixer import mixer
 
 
+def _mul(g: Sim, t: Tn) -> Tn:
+    """t · a Python scalar (a muP multiplier): a new tensor; its node saves nothing."""
+    y = g.new(t.nb, t.rg)
+    g.op((t,), (y,))
+    return y
+
+
 def hybrid_layer(g: Sim, cx: Cx, x: Tn, mask: Tn | None, old: tuple[Tn, Tn] | None, norm, mlp,
                  add) -> tuple[Tn, Tn | None, Tn | None, tuple[Tn | None, Tn | None]]:
     """(output, cached K, cached V, (conv state, SSM state) left in the cache) of one Falcon-H1 layer.
@@ -22,12 +29,12 @@ def hybrid_layer(g: Sim, cx: Cx, x: Tn, mask: Tn | None, old: tuple[Tn, Tn] | No
     Source: hf-falcon-h1"""
     h = norm(g, cx, x)
     m, conv, ssm = mixer(g, cx, h)
-    m2 = g.new(m.nb)  # · ssm_out_multiplier
+    m2 = _mul(g, m)  # · ssm_out_multiplier
     g.drop(m)
-    ain = g.new(h.nb)  # h · attention_in_multiplier, an argument (freed when attention returns)
+    ain = _mul(g, h)  # h · attention_in_multiplier, an argument (freed when attention returns)
     a, ck, cv = attention(g, cx, ain, mask, old)
     g.drop(ain)
-    a2 = g.new(a.nb)  # · attn_out_multiplier
+    a2 = _mul(g, a)  # · attn_out_multiplier
     g.drop(a)
     s = add(g, m2, a2)
     g.drop(h)  # `hidden_states` rebinds
@@ -35,7 +42,7 @@ def hybrid_layer(g: Sim, cx: Cx, x: Tn, mask: Tn | None, old: tuple[Tn, Tn] | No
     g.drop(s)
     n = norm(g, cx, x2)
     y = mlp(g, cx, n, False)
-    y2 = g.new(y.nb)  # · down_multiplier
+    y2 = _mul(g, y)  # · down_multiplier
     g.drop(y, n)
     out = add(g, x2, y2)
     g.drop(y2, x2, x, m2, a2, *g.keep)

@@ -133,15 +133,17 @@ def moe_block(g: Sim, cx: Cx, x: Tn) -> Tn:
     perm = g.new(S * 8)  # sort(expert_ids) -> (values, perm)
     srt = g.new(S * 8)
     tok = g.new(S * 8)  # perm // k
-    sel = g.new(S * d * c, x.rg)  # hidden_states[perm // k]
+    ce = cx.w if cx.amp else c  # grouped_mm is not autocast: the experts run in the weights' dtype
+    sel = g.new(S * d * ce, x.rg)  # hidden_states[perm // k] (in the weights' dtype)
     g.op((x,), (sel,), (tok,))
     sw = g.new(S * wb, rw.rg)  # routing weights [perm]
     g.op((rw,), (sw,), (perm,))
     g.drop(rw)
-    gu = g.new(S * 2 * f * c if e.expert_kind == "gated" else S * f * c, True)
     k2 = 2 if e.expert_kind == "gated" else 1
     pg = E * d * f * k2 * cx.w if cx.train_base else 0
     lo = "experts" in cx.lora  # peft ParamWrapper adapters: rank r E per parameter (2 r E for [gate; up])
+    # (a layer whose input needs no gradient and whose experts are frozen records nothing: hybrids' layer 0)
+    gu = g.new(S * 2 * f * ce if e.expert_kind == "gated" else S * f * ce, sel.rg or cx.train_base or lo)
     pg_lo = k2 * cx.lora_r * E * (d + k2 * f) * cx.lora_bytes if lo else 0
     g.op((sel,), (gu,), (sel if cx.train_base else None,), pgrad=pg + pg_lo)
     bsel = dbsel = None
@@ -149,33 +151,33 @@ def moe_block(g: Sim, cx: Cx, x: Tn) -> Tn:
         bsel = g.new(gu.nb, cx.train_base)
         g.op((), (bsel,), pgrad=E * k2 * f * cx.w if cx.train_base else 0)
     if e.gate_fn == "clamped_swiglu":
-        m = _clamped_swiglu(g, gu, S * f * c)
+        m = _clamped_swiglu(g, gu, S * f * ce)
         g.drop(gu)
     elif e.expert_kind == "gated":
-        gate, up = g.view(gu, S * f * c), g.view(gu, S * f * c)
+        gate, up = g.view(gu, S * f * ce), g.view(gu, S * f * ce)
         g.op((gu,), (gate, up))
         a = act(g, gate, "silu")
-        m = g.new(S * f * c, True)
+        m = g.new(S * f * ce, gu.rg)
         g.op((a, up), (m,), (a, up))
         g.drop(a, gate, up, gu)
     else:
         m = act(g, gu, "silu")
         g.drop(gu)
-    dn = g.new(S * d * c, True)
+    dn = g.new(S * d * ce, m.rg or cx.train_base or lo)
     g.op((m,), (dn,), (m if cx.train_base else None,),
          pgrad=(E * f * d * cx.w if cx.train_base else 0) + (cx.lora_r * E * (f + d) * cx.lora_bytes if lo else 0))
     g.drop(m)
     if e.expert_bias:
         dbsel = g.new(dn.nb, cx.train_base)
         g.op((), (dbsel,), pgrad=E * d * cx.w if cx.train_base else 0)
-    wo = g.new(S * d * max(c, wb), True)
+    wo = g.new(S * d * max(ce, wb), dn.rg or sw.rg)
     # fp32 routing weights promote the product: its backward makes both input gradients S x d fp32 first
     g.op((dn, sw), (wo,), (dn, sw), btemp=2 * S * d * F32 if wo.nb > dn.nb else 0)
     inv = g.new(S * 8)
-    wo2 = g.new(wo.nb, True)
+    wo2 = g.new(wo.nb, wo.rg)
     g.op((wo,), (wo2,), (inv,))
     g.drop(wo)
-    fin = g.new(T * d * max(c, wb), True)
+    fin = g.new(T * d * max(ce, wb), wo2.rg)
     g.op((wo2,), (fin,))
     g.drop(wo2)
     out = cast(g, fin, T * d * x.nb // (T * d))
@@ -210,6 +212,9 @@ def layer(g: Sim, cx: Cx, x: Tn, moe: bool, mask: Tn | None,
         return mpt_layer(g, cx, x, mask, old)
     if t.layer_code == "gptj":
         return gptj_layer(g, cx, x, mask, old)
+    if t.layer_code == "mamba2":
+        from llmsize.memory.ssm_block import mamba2_block
+        return mamba2_block(g, cx, x)
     if t.norm_placement == "post_add":  # BERT's post-LN encoder layer
         from llmsize.memory.encoder import encoder_layer
         return encoder_layer(g, cx, x, mask)

@@ -128,7 +128,8 @@ def _kinds(cx: Cx) -> tuple[tuple[Cx, bool], ...]:
         lo = ll is None or i in ll
         rp = spec.uses_rope(i) or spec.position != "rope"
         mx = spec.mixers[i] if spec.mixers else "attention"
-        first = i == 0 and not spec.traits.first_attn_norm
+        # layer 0 differs: no attention norm (ModernBERT), a w-byte input to an fp32 residual (Mamba-2)
+        first = i == 0 and (not spec.traits.first_attn_norm or (spec.ssm is not None and spec.ssm.residual_fp32))
         lcx = memo.get((sl, lo, rp, mx, first))
         if lcx is None:
             lcx = cx if sl == cx.sliding else replace(cx, sliding=sl)

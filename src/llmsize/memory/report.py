@@ -46,12 +46,13 @@ def infer_workload(spec: ModelSpec, *, batch: int = 1, seq_len: int = 1024, new_
 def train_workload(*, batch: int = 1, seq_len: int = 1024, dtype: str | None = None, amp: str | None = None,
                    optimizer: str = "adamw", grad_checkpointing: bool = False, grad_accum: int = 1,
                    lora_r: int | None = None, lora_alpha: int | None = None, lora_targets: str | None = None,
-                   attn: str = "sdpa") -> Workload:
-    """The Workload of `llmsize train` and its options (lora_targets: q_proj,v_proj when not given)."""
+                   attn: str = "sdpa", lora_default: tuple[str, ...] = ("q_proj", "v_proj")) -> Workload:
+    """The Workload of `llmsize train` and its options (lora_targets: the family's `lora_default` when not
+    given)."""
     lora = None
     if lora_r is not None:
         lora = LoRA(r=lora_r, alpha=2 * lora_r if lora_alpha is None else lora_alpha,
-                    target_modules="q_proj,v_proj" if lora_targets is None else lora_targets)
+                    target_modules=lora_default if lora_targets is None else lora_targets)
     elif lora_alpha is not None:
         raise LlmsizeError("--lora-alpha needs --lora-r")
     elif lora_targets is not None:
@@ -170,7 +171,7 @@ def infer_report(spec: ModelSpec, *, gpu: str | None = None, runtime: str = "tor
 
 def train_report(spec: ModelSpec, *, gpu: str | None = None, **options: Any) -> dict[str, Any]:
     """`llmsize train --json`: options as train_workload's."""
-    return memory_report(spec, train_workload(**options), gpu, "torch")
+    return memory_report(spec, train_workload(lora_default=spec.traits.lora_default, **options), gpu, "torch")
 
 
 __all__ = ["MemoryResult", "default_dtype", "infer_report", "infer_workload", "memory_report", "memory_result",

@@ -13,7 +13,7 @@ Head: the final norm (fp32 when the residual is), a copy in the weights' dtype, 
 .float() copy (T·V·(w + 4); generate: b rows).
 
 Measured with `scripts/memlab.py`-style traces of transformers 5.23 on fake tensors; forward and
-generate only (training runs the scan's backward, which is not replayed: refused in `estimate`).
+generate only (training goes through the layer replay: memory/ssm_block.py, ssm_train.py).
 
 Source: hf-mamba2
 """
@@ -32,15 +32,6 @@ def replayed(spec: ModelSpec, mode: str) -> bool:
     m = spec.ssm
     return (m is not None and m.kind == "mamba2" and mode in ("forward", "generate") and not spec.dense_mlp
             and spec.moe is None and all(not spec.has_attention(i) for i in range(spec.num_layers)))
-
-
-def layered(spec: ModelSpec, mode: str) -> bool:
-    """Whether the generic layer replay covers this hybrid (attention + MLP layers, state-space layers
-    whose mixer `ssm_mixer.mixer` replays): forward and generate, and training for LFM2's short conv
-    (the Mamba scans' backward is not replayed)."""
-    m = spec.ssm
-    return (m is not None and (mode in ("forward", "generate") or m.kind == "shortconv")
-            and spec.dense_mlp and not m.residual_fp32)
 
 
 def points(spec: ModelSpec, cx: Cx, W: int, mode: str, new_tokens: int) -> dict[str, Point]:

@@ -233,6 +233,11 @@ def mixer(g: Sim, cx: Cx, h: Tn) -> tuple[Tn, Tn | None, Tn | None]:
     if m.kind == "shortconv":
         out, st = _shortconv(g, cx, h)
         return out, st, None
+    if g.grad:  # training: the scan under autograd, op by op
+        from llmsize.memory.ssm_mamba1 import mamba1_train
+        from llmsize.memory.ssm_train import mamba2_train
+
+        return (mamba1_train if m.kind == "mamba" else mamba2_train)(g, cx, h), None, None
     b, s, c = cx.b, cx.q, cx.c
     T = b * s
     if cx.cache and cx.cache_len:

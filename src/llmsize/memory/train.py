@@ -66,7 +66,7 @@ def train_points(spec: ModelSpec, cx: Cx, *, W: int, M: int, G_total: int, G_pre
         # E.grad (T d w) is kept after backward, and in the measured runs the previous step's E and
         # E.grad are still alive (held by hook closures until Python's cyclic GC runs), as is this
         # step's E where it is not the first layer's input itself (GPT-2, OPT, Gemma).
-        leak = 2 * x_bytes(cx) + (0 if x0_is_e else x_bytes(cx))
+        leak = 2 * x_bytes(cx) + (0 if x0_is_e and not spec.traits.embed_scale_in_body else x_bytes(cx))
         fixed["held"] = leak
     pts = [Point("forward", dict(fixed), "embedding", e_peak)]
     X = x_bytes(cx)
@@ -78,6 +78,8 @@ def train_points(spec: ModelSpec, cx: Cx, *, W: int, M: int, G_total: int, G_pre
     acc = e_saved + tables + (masks if kept else 0)
     e_held = held - tables + (0 if kept else masks)
     head_hold = e_held + (X if x0_is_e and not (gc or regs[0].in_saved) else 0)  # the final norm runs in the body
+    # each layer's input: X, or the previous layer's output where it differs (Mamba-2's fp32 residual)
+    xin = [X] + [r.out for r in regs[:-1]]
     best = (-1, 0, 0, 0, 0)  # only the largest layer of each phase becomes a Point
     for i, r in enumerate(regs):
         hold = e_held + (X if i and x0_is_e and not (gc or regs[0].in_saved) else 0) + leak
@@ -85,7 +87,7 @@ def train_points(spec: ModelSpec, cx: Cx, *, W: int, M: int, G_total: int, G_pre
         t = W + M + G_prev + acc + hold + work
         if t > best[0]:
             best = (t, i, acc, hold, work)
-        acc += X if gc else r.saved
+        acc += xin[i] if gc else r.saved
     if best[0] >= 0:
         pts.append(Point("forward", {**fixed, "activations": best[2], "held": best[3]}, f"layer {best[1]} forward",
                          best[4]))
@@ -102,9 +104,9 @@ def train_points(spec: ModelSpec, cx: Cx, *, W: int, M: int, G_total: int, G_pre
     best = (-1, 0, 0, 0, 0)
     for i in range(len(regs) - 1, -1, -1):
         r = regs[i]
-        A -= X if gc else r.saved
+        A -= xin[i] if gc else r.saved
         if gc:  # recompute layer i (input held by the checkpoint, output gradient live), then backward
-            work = max(r.fw_peak + X, r.bw_peak + (0 if r.in_saved else X))
+            work = max(r.fw_peak + r.out, r.bw_peak + (0 if r.in_saved else xin[i]))
         else:
             work = r.bw_peak
         t = W + M + leak + g + A + work

@@ -140,7 +140,8 @@ def _train_workload(b: TrainBody, seq: int | None = None, batch: int | None = No
     return train_workload(batch=b.batch if batch is None else batch, seq_len=b.seq_len if seq is None else seq,
                           dtype=dtype, amp=amp, optimizer=b.optimizer, grad_checkpointing=b.grad_checkpointing,
                           grad_accum=b.grad_accum, lora_r=b.lora_r, lora_alpha=b.lora_alpha,
-                          lora_targets=b.lora_targets, attn=b.attn)
+                          lora_targets=b.lora_targets, attn=b.attn,
+                          lora_default=loaded.spec.traits.lora_default if loaded is not None else ("q_proj", "v_proj"))
 
 
 def memory_json(loaded: Any, wl: Any, gpu_name: str | None, runtime: str, weights: Any = None) -> dict[str, Any]:
