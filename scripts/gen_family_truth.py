@@ -117,19 +117,41 @@ CONFIGS = {
     "small-lfm2": dict(SMALL, model_type="lfm2", intermediate_size=768, layer_types=["conv", "conv", "full_attention",
                                                                                      "conv"],
                        bos_token_id=0, eos_token_id=0, pad_token_id=0),
+    # MoE types of issue #14 (helper 14e): measured into tests/data/truth_families_14e.jsonl
+    "small-phimoe": dict(SMALL, model_type="phimoe", num_local_experts=8, num_experts_per_tok=2, **TOK),
+    "small-llama4-text": dict(SMALL, model_type="llama4_text", head_dim=64, num_local_experts=4,
+                              num_experts_per_tok=1, intermediate_size_mlp=512, interleave_moe_layer_step=2, **TOK),
+    "small-ernie4-5-moe": dict(SMALL, model_type="ernie4_5_moe", head_dim=64, moe_num_experts=8, moe_k=2,
+                               moe_intermediate_size=128, moe_layer_start_index=1, moe_num_shared_experts=1, **TOK),
 }
+# a second shape per MoE type of 14e (other knobs: biases, MoE placement, chunked attention shorter than the
+# prompt), measured on OFF_GRID workloads (batch, length and new tokens outside GRID)
+OFF_GRID_CONFIGS = {
+    "offgrid-phimoe": dict(model_type="phimoe", hidden_size=384, intermediate_size=320, num_hidden_layers=3,
+                           num_attention_heads=6, num_key_value_heads=2, num_local_experts=4, num_experts_per_tok=2,
+                           attention_bias=True, lm_head_bias=True, vocab_size=1000, max_position_embeddings=4096,
+                           **TOK),
+    "offgrid-llama4-text": dict(model_type="llama4_text", hidden_size=384, intermediate_size=256,
+                                intermediate_size_mlp=640, num_hidden_layers=4, num_attention_heads=6,
+                                num_key_value_heads=2, head_dim=64, num_local_experts=4, num_experts_per_tok=1,
+                                interleave_moe_layer_step=1, no_rope_layer_interval=2, attention_chunk_size=128,
+                                use_qk_norm=False, vocab_size=1000, max_position_embeddings=4096, **TOK),
+    "offgrid-ernie4-5-moe": dict(model_type="ernie4_5_moe", hidden_size=384, intermediate_size=768,
+                                 num_hidden_layers=4, num_attention_heads=6, num_key_value_heads=2, head_dim=64,
+                                 use_bias=True, moe_num_experts=6, moe_k=3, moe_intermediate_size=96,
+                                 moe_num_shared_experts=2, moe_layer_start_index=0, moe_layer_end_index=2,
+                                 moe_layer_interval=2, tie_word_embeddings=False, vocab_size=1000,
+                                 max_position_embeddings=4096, **TOK),
+}
+OFF_GRID = [("train", 1, 384, 0, None), ("train", 1, 384, 0, "qv"), ("forward", 3, 200, 0, None),
+            ("generate", 1, 300, 5, None)]
 # parameters only (too large to trace every mode here): each type's transformers default config, which
 # is its reference model's shape (e.g. JambaConfig() is Jamba-v0.1, 52B)
 REFERENCE = {f"default-{t}": dict(model_type=t) for t in ("mamba2", "jamba", "granitemoehybrid", "falcon_h1", "lfm2")}
 # Measured with this script (--pending) but not modelled yet: llmsize refuses these types (an unknown
 # model_type); their truth is kept out of truth_families.jsonl.
 PENDING = {
-    "small-phimoe": dict(SMALL, model_type="phimoe", num_local_experts=8, num_experts_per_tok=2, **TOK),
     "tiny-deepseek-v2": dict(DS, model_type="deepseek_v2", **TOK),
-    "small-llama4-text": dict(SMALL, model_type="llama4_text", head_dim=64, num_local_experts=4,
-                              num_experts_per_tok=1, intermediate_size_mlp=512, interleave_moe_layer_step=2, **TOK),
-    "small-ernie4-5-moe": dict(SMALL, model_type="ernie4_5_moe", head_dim=64, moe_num_experts=8, moe_k=2,
-                               moe_intermediate_size=128, moe_layer_start_index=1, moe_num_shared_experts=1, **TOK),
 }
 # LoRA "qv" targets of the types the shared generator's QV table does not name (fused qkv, MLA queries)
 QV = {"gpt_bigcode": ["c_attn"], "bloom": ["query_key_value"], "mpt": ["Wqkv"],
@@ -153,8 +175,11 @@ def main() -> None:
     import generate_truth as gt  # noqa: E402
 
     configs = {**CONFIGS, **(PENDING if a.pending else {})}
-    measure_all(a, gt, configs, GRID, "torch MemTracker under FakeTensorMode (shared generate_truth.measure)",
-                lambda path, src, only: _count_params(path, src, only, configs))
+    tool = "torch MemTracker under FakeTensorMode (shared generate_truth.measure)"
+    measure_all(a, gt, configs, GRID, tool,
+                lambda path, src, only: _count_params(path, src, only, {**configs, **OFF_GRID_CONFIGS}))
+    a.params_out = None  # counted above
+    measure_all(a, gt, OFF_GRID_CONFIGS, OFF_GRID, tool, None)
 
 
 def measure_all(a, gt, configs: dict, grid: list, tool: str, count_params) -> None:
@@ -198,16 +223,30 @@ def _generate_via_trace(gt) -> None:
     from llmsize.memory.workload import Workload
     from llmsize.trace import trace
 
+    if getattr(gt.measure, "wrapped", False):
+        return
     orig = gt.measure
+
+    class FrozenSafeTracker(gt.GlobalPeakMemTracker):
+        """The generator marks frozen parameters as hooked in train mode only; ERNIE 4.5 MoE's router
+        correction bias is a frozen nn.Parameter in every mode (MemTracker cannot hook it)."""
+
+        def track_external(self, *external):
+            super().track_external(*external)
+            for m in external:
+                for p in (m.parameters() if hasattr(m, "parameters") else ()):
+                    if not p.requires_grad:
+                        self._param_to_grad_hook_handles.setdefault(p, (gt._NoHandle(), gt._NoHandle()))
 
     def measure(name, w, real=False, tracker=None):
         if w["mode"] != "generate" or gt.MODELS[name]["model_type"] not in ("mamba2",):
-            return orig(name, w, real, tracker)
+            return orig(name, w, real, tracker or FrozenSafeTracker)
         r = trace(gt.MODELS[name], Workload(mode="generate", batch=w["batch"], seq_len=w["seq_len"],
                                              new_tokens=w["new_tokens"], attn_impl=w["attn_implementation"]))
         return dict(params=r.params, trainable_params=0, weights_bytes=r.breakdown.get("params", 0),
                     peak_bytes=r.peak_bytes, peak_breakdown=r.breakdown, measured_by="llmsize trace"), 0
 
+    measure.wrapped = True
     gt.measure = measure
 
 

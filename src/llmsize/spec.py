@@ -107,6 +107,8 @@ class MoE:
     router_bias: bool = False  # router Linear has a bias parameter (gpt-oss)
     router_correction_bias: bool = False  # DeepSeek-V3: per-expert bias kept as a buffer, not a parameter
     gate_fn: Literal["silu", "clamped_swiglu"] = "silu"  # gpt-oss: clamp, x * sigmoid(alpha x), (up + 1)
+    shared_bias: bool = False  # ERNIE 4.5 MoE: the shared experts' linears carry biases (use_bias)
+    correction_bias_param: bool = False  # ERNIE 4.5 MoE: the correction bias is a frozen nn.Parameter
 
     def __post_init__(self) -> None:
         _positive("moe", num_experts=self.num_experts, top_k=self.top_k,

@@ -25,6 +25,7 @@ from llmsize.families import gptj  # 14a
 from llmsize.families import bert  # encoders (issue 14c)
 from llmsize.families import t5  # encoder-decoder (issue 14c)
 from llmsize.families import modernbert  # encoder (issue 14c)
+from llmsize.families import phimoe, ernie4_5_moe, llama4  # MoE types (issue 14e)
 from llmsize.spec import ModelSpec, Traits
 
 Reader = Callable[[Mapping[str, Any], str], ModelSpec]
@@ -47,6 +48,9 @@ for _m in (mamba2, jamba, granitemoehybrid, falcon_h1, lfm2):  # state-space and
     READERS.update(_m.READERS)
     TRAITS.update(_m.TRAITS)
 for _m in (bert, t5, modernbert):  # encoders and encoder-decoders (issue 14c)
+    READERS.update(_m.READERS)
+    TRAITS.update(_m.TRAITS)
+for _m in (phimoe, ernie4_5_moe, llama4):  # MoE types (issue 14e)
     READERS.update(_m.READERS)
     TRAITS.update(_m.TRAITS)
 assert set(READERS) == set(TRAITS)
