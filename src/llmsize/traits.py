@@ -81,6 +81,7 @@ class Traits:
     qk_l2_norm: bool = False  # Llama 4: q, k L2-normalised in fp32 on the rotary layers (use_qk_norm)
     attn_temperature: bool = False  # Llama 4: q scaled per position on the NoPE layers (attn_temperature_tuning)
     rope_complex: bool = False  # Llama 4: rotary as a complex product on fp32 copies of q and k
+    chunked_mask: bool = False  # Llama 4: the chunked-attention mask is per batch row (b x 1 x q x kv bool)
     lora_all_linear: LoraAllLinear = "linears"  # what peft's "all-linear" resolves to
     # How a fused [q; k; v] output is split. view: slices of it (NeoX, Phi-3); index: q a slice, k and v
     # index copies (Falcon multi-query, fused_qkv[..., [-2], :]); index_expand: per KV group, q a flatten

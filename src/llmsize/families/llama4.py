@@ -20,7 +20,8 @@ from llmsize.families._config import Config, get, integer, llama_like
 from llmsize.spec import MLP, MoE, ModelSpec, Traits
 
 _TRAITS = Traits(family="llama4", source="hf-llama4", gguf_arch="llama4", router_leaf="router",
-                 router_kind="llama4", rope_complex=True, lora_all_linear="attention+experts")
+                 router_kind="llama4", rope_complex=True, keeps_attn_output=True, chunked_mask=True,
+                 lora_experts=False, lora_all_linear="linears")
 
 
 def _flags(cfg: Config, key: str, n: int, default: list[int]) -> list[int]:

@@ -15,6 +15,7 @@ Source: hf-llama
 from __future__ import annotations
 
 from llmsize.memory.blocks import F32, Cx, cast, dropout, linear, rmsnorm
+from llmsize.memory.llama4_block import llama4_qk
 from llmsize.memory.mla import mla_projections, rope_half
 from llmsize.memory.qkv_split import split_qkv
 from llmsize.memory.rope_fp32 import rope_float_first, rope_interleaved_fp32, rope_upcast
@@ -107,7 +108,9 @@ def attention(g: Sim, cx: Cx, h: Tn, mask: Tn | None,
         v = linear(g, cx, h, d, nkv * dv, t.leaf("attn_v"), a.qkv_bias)
     if a.qk_norm != "none" and not t.qk_norm_after_rope:
         q, k = _qk_norm(g, cx, q, k)
-    if s.position == "rope" and cx.rope and (t.rope_interleaved_fp32 or t.rope_float_first or t.rope_upcast):
+    if t.rope_complex:  # Llama 4: complex rotary, L2 q/k norms, NoPE temperature (memory.llama4_block)
+        q, k = llama4_qk(g, cx, q, k)
+    elif s.position == "rope" and cx.rope and (t.rope_interleaved_fp32 or t.rope_float_first or t.rope_upcast):
         fn = rope_float_first if t.rope_float_first else rope_upcast if t.rope_upcast else rope_interleaved_fp32
         q2, k2 = fn(g, cx, q, k)
         g.drop(q, k)

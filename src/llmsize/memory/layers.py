@@ -13,6 +13,7 @@ from dataclasses import replace
 from llmsize.memory.alibi_block import bloom_layer, mpt_layer
 from llmsize.memory.attention import attention
 from llmsize.memory.gptj_block import gptj_layer
+from llmsize.memory.llama4_block import llama4_moe
 from llmsize.memory.blocks import (F32, Cx, act, cast, dropout, gated_mlp, layernorm, layernorm_ops_fp32, linear,
                                    plain_mlp, rmsnorm)
 from llmsize.memory.sim import Sim, Tn
@@ -52,6 +53,8 @@ def _scaled(g: Sim, x: Tn) -> Tn:
 
 def mlp(g: Sim, cx: Cx, x: Tn, moe: bool) -> Tn:
     s = cx.spec
+    if moe and s.traits.router_kind == "llama4":  # every expert on every token (torch.bmm)
+        return llama4_moe(g, cx, x)
     if moe:
         return moe_block(g, cx, x)
     m = s.mlp
