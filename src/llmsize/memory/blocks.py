@@ -324,3 +324,10 @@ def plain_mlp(g: Sim, cx: Cx, x: Tn, f: int, act_name: str, leaves: tuple[str, s
         g.drop(y)
         return z
     return y
+
+
+def add_promoted(g: Sim, a: Tn, b: Tn) -> Tn:
+    """a + b in the promoted dtype (fp32 + bf16 -> fp32 under autocast)."""
+    y = g.new(max(a.nb, b.nb), a.rg or b.rg)
+    g.op((a, b), (y,))
+    return y
