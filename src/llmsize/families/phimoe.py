@@ -7,7 +7,7 @@ Source: hf-phimoe
 """
 from __future__ import annotations
 
-from llmsize.families._config import Config, integer, llama_like
+from llmsize.families._config import Config, integer, llama_like, rate
 from llmsize.spec import MoE, ModelSpec, Norms, Traits
 
 _TRAITS = Traits(family="phimoe", source="hf-phimoe", gguf_arch="phimoe", router_leaf="router",
@@ -19,7 +19,8 @@ def read(cfg: Config, name: str) -> ModelSpec:
     c = llama_like(cfg, name)
     k = integer(cfg, "num_experts_per_tok", default=SPARSEMIXER_K)
     c["moe"] = MoE(num_experts=integer(cfg, "num_local_experts"), top_k=SPARSEMIXER_K,
-                   expert_intermediate_size=integer(cfg, "intermediate_size"))
+                   expert_intermediate_size=integer(cfg, "intermediate_size"),
+                   input_jitter=rate(cfg, "input_jitter_noise"))
     c["moe_layers"] = (True,) * c["num_layers"]
     c["norms"] = Norms(kind="layernorm", bias=True, per_layer=2)
     c["lm_head_bias"] = bool(cfg.get("lm_head_bias", False))

@@ -178,7 +178,8 @@ def _core(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, mask: Tn | None, kvlen: int, nkv:
         return _math(g, cx, q, k, v, kvlen, qb, s.attention_dropout if attn_p else 0.0, mask, nkv)
     # fused SDPA; repeat_kv when a mask is passed or head_dim > 256 (no enable_gqa then)
     kr, vr = k, v
-    if grouped and (mask is not None or hd > 256) and ql > 1 and not s.traits.sdpa_direct:
+    # (one KV head: expand + reshape of a size-1 dim is a view, no copy)
+    if grouped and nkv > 1 and (mask is not None or hd > 256) and ql > 1 and not s.traits.sdpa_direct:
         kr = g.new(b * nh * kvlen * hd * qb, k.rg)
         g.op((k,), (kr,))
         vr = g.new(b * nh * kvlen * dv * qb, v.rg)

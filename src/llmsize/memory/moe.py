@@ -193,6 +193,19 @@ def _clamped_swiglu(g: Sim, gu: Tn, n: int) -> Tn:
     return out
 
 
+def _jitter(g: Sim, x: Tn) -> Tn:
+    """hidden_states *= torch.empty_like(hidden_states).uniform_(1 - eps, 1 + eps): in place; the
+    multiplication saves the noise (T x d) for backward.
+
+    Source: hf-phimoe"""
+    noise = g.new(x.nb)
+    y = Tn(x.st, x.nb, x.rg)
+    x.st.refs += 1
+    g.op((x,), (y,), (noise,))
+    g.drop(noise)
+    return y
+
+
 def moe_block(g: Sim, cx: Cx, x: Tn) -> Tn:
     """Router + transformers' grouped_mm experts (+ Qwen2-MoE shared expert with its sigmoid gate).
 
@@ -209,6 +222,11 @@ def moe_block(g: Sim, cx: Cx, x: Tn) -> Tn:
     last = s.traits.shared_expert_last
     if e.shared_intermediate_size and not last:  # Qwen2-MoE and ERNIE run the shared experts first
         sh = gated_mlp(g, cx, x, e.shared_intermediate_size, False, s.mlp.activation, e.shared_bias)
+    jit = None
+    if cx.training and e.input_jitter:  # Phi-3.5-MoE: x *= uniform noise, in the block and in the router
+        j1 = _jitter(g, x)
+        x = jit = _jitter(g, j1)
+        g.drop(j1)
     wb = F32 if s.traits.routing_fp32 else c  # Mixtral keeps fp32 routing weights
     route = {"sparsemixer": sparsemixer, "ernie": ernie_router, "topk_softmax": topk_softmax,
              "topk_softmax_fp32": topk_softmax}.get(s.traits.router_kind, _softmax_topk)
@@ -262,7 +280,7 @@ def moe_block(g: Sim, cx: Cx, x: Tn) -> Tn:
     g.op((wo2,), (fin,))
     g.drop(wo2)
     out = cast(g, fin, T * d * x.nb // (T * d))
-    g.drop(fin, sel, sw, dn, perm, srt, inv, idx, bsel, dbsel, held, rw, hist)
+    g.drop(fin, sel, sw, dn, perm, srt, inv, idx, bsel, dbsel, held, rw, hist, jit)
     if e.shared_intermediate_size and last:  # hidden_states + shared_experts(residuals)
         sh = gated_mlp(g, cx, x, e.shared_intermediate_size, False, s.mlp.activation, e.shared_bias)
         y = _add(g, out, sh)
