@@ -147,11 +147,57 @@ OFF_GRID_CONFIGS = {
                                  moe_layer_interval=2, tie_word_embeddings=False, vocab_size=1000,
                                  max_position_embeddings=4096, **TOK),
 }
+# kept aside while modelling the 14e types (measured after): checkpointing, fp32 weights with bf16 autocast,
+# eager attention, on the small and off-grid configs: (config, (mode, batch, seq, new), W keywords)
+HELD_OUT = [(n, args, kw) for t in ("phimoe", "llama4-text", "ernie4-5-moe") for n, args, kw in (
+    (f"small-{t}", ("train", 1, 512), dict(gc=True)),
+    (f"offgrid-{t}", ("train", 1, 256), dict(wd="float32", ac="bfloat16")),
+    (f"small-{t}", ("forward", 2, 128), dict(attn="eager")),
+    (f"offgrid-{t}", ("generate", 1, 64, 12), dict(attn="eager")))]
 OFF_GRID = [("train", 1, 384, 0, None), ("train", 1, 384, 0, "qv"), ("forward", 3, 200, 0, None),
             ("generate", 1, 300, 5, None)]
 # parameters only (too large to trace every mode here): each type's transformers default config, which
 # is its reference model's shape (e.g. JambaConfig() is Jamba-v0.1, 52B)
 REFERENCE = {f"default-{t}": dict(model_type=t) for t in ("mamba2", "jamba", "granitemoehybrid", "falcon_h1", "lfm2")}
+# reference checkpoints of the 14e MoE types, parameters only: the config.json fields that shape the model,
+# as quoted in public sources (HF repos are not reachable from here); counted as given (not re-serialised)
+_SCOUT = dict(model_type="llama4_text", attention_bias=False, attention_chunk_size=8192, attn_scale=0.1,
+              attn_temperature_tuning=True, floor_scale=8192, head_dim=128, hidden_act="silu", hidden_size=5120,
+              interleave_moe_layer_step=1, intermediate_size=8192, intermediate_size_mlp=16384,
+              max_position_embeddings=262144, moe_layers=list(range(48)), no_rope_layers=[0 if i % 4 == 3 else 1
+                                                                                      for i in range(48)],
+              num_attention_heads=40, num_experts_per_tok=1, num_hidden_layers=48, num_key_value_heads=8,
+              num_local_experts=16, rms_norm_eps=1e-05, rope_theta=500000.0, tie_word_embeddings=False,
+              use_qk_norm=True, vocab_size=202048, torch_dtype="bfloat16", pad_token_id=200018,
+              bos_token_id=200000, eos_token_id=[200001, 200007, 200008])
+REFERENCE_CONFIGS = {
+    # microsoft/Phi-3.5-MoE-instruct config.json, as listed field by field in microsoft/PhiCookBook's
+    # Phi-3.5-MoE fine-tuning notes (the rope_scaling longrope tables left out: no parameters)
+    "ref-phimoe-Phi-3.5-MoE-instruct": dict(
+        model_type="phimoe", attention_bias=True, attention_dropout=0.0, hidden_act="silu", hidden_size=4096,
+        input_jitter_noise=0.01, intermediate_size=6400, lm_head_bias=True, max_position_embeddings=131072,
+        num_attention_heads=32, num_experts_per_tok=2, num_hidden_layers=32, num_key_value_heads=8,
+        num_local_experts=16, rms_norm_eps=1e-05, rope_theta=10000.0, router_aux_loss_coef=0.0,
+        router_jitter_noise=0.01, sliding_window=131072, tie_word_embeddings=False, torch_dtype="bfloat16",
+        vocab_size=32064, bos_token_id=1, eos_token_id=32000),
+    # baidu/ERNIE-4.5-21B-A3B-PT config.json as quoted by MindIE's ernie_moe config test and
+    # llm_memory_calculator's ERNIE_45_21B_A3B fixture
+    "ref-ernie4-5-moe-ERNIE-4.5-21B-A3B-PT": dict(
+        model_type="ernie4_5_moe", hidden_act="silu", hidden_size=2560, intermediate_size=12288,
+        max_position_embeddings=131072, moe_intermediate_size=1536, moe_k=6, moe_layer_end_index=27,
+        moe_layer_interval=1, moe_layer_start_index=1, moe_num_experts=64, moe_num_shared_experts=2,
+        num_attention_heads=20, num_hidden_layers=28, num_key_value_heads=4, head_dim=128, rms_norm_eps=1e-05,
+        rope_theta=500000.0, tie_word_embeddings=True, use_bias=False, vocab_size=103424, torch_dtype="bfloat16",
+        pad_token_id=0, bos_token_id=1, eos_token_id=2),
+    # meta-llama/Llama-4-Scout-17B-16E config.json text_config (Llama4Config dump quoted in a public
+    # Llama 4 notes file, transformers 4.51.0; its rope_scaling llama3 table left out: no parameters)
+    "ref-llama4-Scout-17B-16E": _SCOUT,
+    # meta-llama/Llama-4-Maverick-17B-128E text_config: TensorRT-LLM's LLAMA_4_MAVERICK_TWO_LAYER_CONFIG with
+    # its 48 layers restored (the test cut them to 2 and added no_rope_layer_interval=2)
+    "ref-llama4-Maverick-17B-128E": {**_SCOUT, "interleave_moe_layer_step": 2, "num_local_experts": 128,
+                                     "use_qk_norm": False, "max_position_embeddings": 1048576,
+                                     "moe_layers": list(range(1, 48, 2))},
+}
 # Measured with this script (--pending) but not modelled yet: llmsize refuses these types (an unknown
 # model_type); their truth is kept out of truth_families.jsonl.
 PENDING = {
@@ -174,6 +220,7 @@ def main() -> None:
     ap.add_argument("--only", default="")
     ap.add_argument("--pending", action="store_true", help="measure the PENDING configs (not modelled yet)")
     ap.add_argument("--params-out", help="JSON of PyTorch's parameter count per config and per decoder layer")
+    ap.add_argument("--held-out", help="also measure HELD_OUT into this file (cases kept aside)")
     a = ap.parse_args()
     sys.path.insert(0, a.generator)
     import generate_truth as gt  # noqa: E402
@@ -184,6 +231,13 @@ def main() -> None:
                 lambda path, src, only: _count_params(path, src, only, {**configs, **OFF_GRID_CONFIGS}))
     a.params_out = None  # counted above
     measure_all(a, gt, OFF_GRID_CONFIGS, OFF_GRID, tool, None)
+    if a.held_out:  # other workload knobs (checkpointing, autocast, eager attention) on the same configs
+        cases = [(n, gt.W(n, *args, **kw)) for n, args, kw in HELD_OUT if a.only in n]  # --only: by config
+        from gen_truth_extra import run_cases  # noqa: E402
+        done = {json.loads(x)["id"] for x in open(a.held_out) if x.strip()} if os.path.exists(a.held_out) else set()
+        import peft, torch, transformers  # noqa: E401,E402
+        run_cases(cases, a.held_out, dict(tool=tool, torch=torch.__version__, transformers=transformers.__version__,
+                                          peft=peft.__version__, device="cpu"), done)
 
 
 def measure_all(a, gt, configs: dict, grid: list, tool: str, count_params) -> None:
@@ -263,7 +317,7 @@ def _count_params(path: str, src: dict, only: str, configs: dict) -> None:
     out = json.load(open(path)) if os.path.exists(path) else {"method": "sum(p.numel() for p in "
                                                                        "AutoModelForCausalLM.from_config(cfg).parameters()) "
                                                                        "under FakeTensorMode", **src, "models": {}}
-    for name, cfg in {**configs, **REFERENCE}.items():
+    for name, cfg in {**configs, **REFERENCE, **REFERENCE_CONFIGS}.items():
         if only not in name:
             continue
         conf = AutoConfig.for_model(**cfg)

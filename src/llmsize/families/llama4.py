@@ -21,6 +21,7 @@ from llmsize.spec import MLP, MoE, ModelSpec, Traits
 
 _TRAITS = Traits(family="llama4", source="hf-llama4", gguf_arch="llama4", router_leaf="router",
                  router_kind="llama4", rope_complex=True, keeps_attn_output=True, chunked_mask=True,
+                 eager_softmax_fp32=False,
                  lora_experts=False, lora_all_linear="linears")
 
 
