@@ -16,6 +16,7 @@ from llmsize.families import ernie4_5
 from llmsize.families._config import Config, integer
 from llmsize.spec import MoE, ModelSpec
 
+# ASSUMES: peft's "all-linear" resolves as measured for Mixtral (attention, router, experts); not measured here
 _TRAITS = replace(ernie4_5.TRAITS["ernie4_5"], family="ernie4_5_moe", source="hf-ernie4_5_moe",
                   gguf_arch="ernie4_5-moe", router_kind="ernie", router_weight_fp32=True,
                   lora_all_linear="attention+experts")

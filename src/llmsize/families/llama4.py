@@ -19,6 +19,8 @@ from llmsize.errors import LlmsizeError
 from llmsize.families._config import Config, get, integer, llama_like
 from llmsize.spec import MLP, MoE, ModelSpec, Traits
 
+# ASSUMES: peft's "all-linear" on Llama 4 adapts the blocks' nn.Linear leaves (q/k/v/o, the dense and shared
+# gate/up/down), not the fused expert parameters nor the router (not measured for this type)
 _TRAITS = Traits(family="llama4", source="hf-llama4", gguf_arch="llama4", router_leaf="router",
                  router_kind="llama4", rope_complex=True, keeps_attn_output=True, chunked_mask=True,
                  eager_softmax_fp32=False,
@@ -57,7 +59,9 @@ def read(cfg: Config, name: str) -> ModelSpec:
                    shared_intermediate_size=f)
     c["moe_layers"] = tuple(i in moe_idx for i in range(n))
     c["rope_layers"] = tuple(bool(r) for r in rope)
-    if chunk:  # chunked layers cache like sliding-window layers of the chunk size
+    # ASSUMES: chunked layers cache like sliding-window layers of the chunk size (transformers'
+    # DynamicSlidingWindowLayer for "chunked_attention"); measured with a chunk shorter than the prompt
+    if chunk:
         c["layer_types"] = tuple("sliding" if r else "full" for r in rope)
         c["sliding_window"] = chunk
     qk = bool(get(cfg, "use_qk_norm", default=True))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from llmsize.families._config import Config, integer, llama_like, rate
 from llmsize.spec import MoE, ModelSpec, Norms, Traits
 
+# ASSUMES: peft's "all-linear" resolves as measured for Mixtral (attention, router, experts); not measured here
 _TRAITS = Traits(family="phimoe", source="hf-phimoe", gguf_arch="phimoe", router_leaf="router",
                  router_kind="sparsemixer", lora_all_linear="attention+experts")
 SPARSEMIXER_K = 2  # sparsemixer() selects a top-1 and a masked top-2: two experts per token

@@ -120,6 +120,8 @@ def sparsemixer(g: Sim, cx: Cx, x: Tn) -> tuple[Tn, Tn, Tn | None]:
     T, d, E = cx.T, s.hidden_size, e.num_experts
     logits = linear(g, cx, x, d, E, "gate")
     w = logits.nb // (T * E)
+    # ASSUMES: the no-grad threshold temporaries (abs, sub, div: T x E each) die inside their statements
+    # and the Gumbel draw's three T x E tensors one after another (measured cases within 0.01%)
     mults, ids, local = [], [], []
     src = logits
     for second in (False, True):
