@@ -139,17 +139,20 @@ CONFIGS = {
                                     q_lora_rank=64, kv_lora_rank=32, qk_nope_head_dim=32, qk_rope_head_dim=32,
                                     v_head_dim=48, vocab_size=50000, scale_emb=12.5, scale_depth=1.4,
                                     dim_model_base=128, tie_word_embeddings=False, **TOK),
+    # MoE types of issue #14 (helper 14e): measured into tests/data/truth_families_14e.jsonl
+    "small-phimoe": dict(SMALL, model_type="phimoe", num_local_experts=8, num_experts_per_tok=2, **TOK),
+    "small-llama4-text": dict(SMALL, model_type="llama4_text", head_dim=64, num_local_experts=4,
+                              num_experts_per_tok=1, intermediate_size_mlp=512, interleave_moe_layer_step=2, **TOK),
+    "small-ernie4-5-moe": dict(SMALL, model_type="ernie4_5_moe", head_dim=64, moe_num_experts=8, moe_k=2,
+                               moe_intermediate_size=128, moe_layer_start_index=1, moe_num_shared_experts=1, **TOK),
 }
 # extra workloads off the grid, per config (mode, batch, seq, new tokens, LoRA kind[, generator W() keywords])
-OFF_GRID = {n: [("train", 1, 200, 0, None), ("generate", 3, 100, 5, None)]
+OFF_GRID_BY_CONFIG = {n: [("train", 1, 200, 0, None), ("generate", 3, 100, 5, None)]
             for n in ("tiny-deepseek-v2", "tiny-deepseek-v2-lite", "small-minicpm3", "small-minicpm3-noqlora",
                       "small-minicpm3-bigvocab")}
 for _n in ("tiny-deepseek-v2", "small-minicpm3"):  # fp32 weights: AMP training, fp32 generate (the rotary's dtypes)
-    OFF_GRID[_n] += [("train", 2, 128, 0, None, dict(wd="float32", ac="bfloat16")),
+    OFF_GRID_BY_CONFIG[_n] += [("train", 2, 128, 0, None, dict(wd="float32", ac="bfloat16")),
                      ("generate", 2, 64, 4, None, dict(wd="float32"))]
-# parameters only (too large to trace every mode here): each type's transformers default config, which
-# is its reference model's shape (e.g. JambaConfig() is Jamba-v0.1, 52B)
-REFERENCE = {f"default-{t}": dict(model_type=t) for t in ("mamba2", "jamba", "granitemoehybrid", "falcon_h1", "lfm2")}
 # Reference checkpoints of the MLA families (issue #14, 14l): parameters only. The shapes of the Hub config.json
 # files of deepseek-ai/DeepSeek-V2-Lite, deepseek-ai/DeepSeek-V2, openbmb/MiniCPM-2B-sft-bf16 and -1B-sft-bf16
 # (the Hub was not reachable: shapes as Megatron-Bridge's deepseek_v2 recipes and the DeepSeek-V2 paper quote
@@ -181,15 +184,83 @@ REFERENCE_MLA = {
 # model_type minicpm is remote code: counted as LlamaForCausalLM of the same shapes (its modules are Llama's:
 # q/k/v/o, gate/up/down, two RMSNorms per layer, a final norm, the embedding tied to lm_head)
 COUNT_AS = {"minicpm": "llama"}
+# a second shape per MoE type of 14e (other knobs: biases, MoE placement, chunked attention shorter than the
+# prompt), measured on OFF_GRID workloads (batch, length and new tokens outside GRID)
+OFF_GRID_CONFIGS = {
+    "offgrid-phimoe": dict(model_type="phimoe", hidden_size=384, intermediate_size=320, num_hidden_layers=3,
+                           num_attention_heads=6, num_key_value_heads=2, num_local_experts=4, num_experts_per_tok=2,
+                           attention_bias=True, lm_head_bias=True, vocab_size=1000, max_position_embeddings=4096,
+                           **TOK),
+    "offgrid-phimoe-jitter": dict(model_type="phimoe", hidden_size=256, intermediate_size=384, num_hidden_layers=3,
+                                  num_attention_heads=4, num_key_value_heads=1, num_local_experts=6,
+                                  num_experts_per_tok=2, input_jitter_noise=0.01, router_jitter_noise=0.01,
+                                  sliding_window=160, vocab_size=1000, max_position_embeddings=4096, **TOK),
+    "offgrid-llama4-text": dict(model_type="llama4_text", hidden_size=384, intermediate_size=256,
+                                intermediate_size_mlp=640, num_hidden_layers=4, num_attention_heads=6,
+                                num_key_value_heads=2, head_dim=64, num_local_experts=4, num_experts_per_tok=1,
+                                interleave_moe_layer_step=1, no_rope_layer_interval=2, attention_chunk_size=128,
+                                use_qk_norm=False, vocab_size=1000, max_position_embeddings=4096, **TOK),
+    "offgrid-ernie4-5-moe": dict(model_type="ernie4_5_moe", hidden_size=384, intermediate_size=768,
+                                 num_hidden_layers=4, num_attention_heads=6, num_key_value_heads=2, head_dim=64,
+                                 use_bias=True, moe_num_experts=6, moe_k=3, moe_intermediate_size=96,
+                                 moe_num_shared_experts=2, moe_layer_start_index=0, moe_layer_end_index=2,
+                                 moe_layer_interval=2, tie_word_embeddings=False, vocab_size=1000,
+                                 max_position_embeddings=4096, **TOK),
+}
+# kept aside while modelling the 14e types (measured after): checkpointing, fp32 weights with bf16 autocast,
+# eager attention, on the small and off-grid configs: (config, (mode, batch, seq, new), W keywords)
+HELD_OUT = [(n, args, kw) for t in ("phimoe", "llama4-text", "ernie4-5-moe") for n, args, kw in (
+    (f"small-{t}", ("train", 1, 512), dict(gc=True)),
+    (f"offgrid-{t}", ("train", 1, 256), dict(wd="float32", ac="bfloat16")),
+    (f"small-{t}", ("forward", 2, 128), dict(attn="eager")),
+    (f"offgrid-{t}", ("generate", 1, 64, 12), dict(attn="eager")))]
+OFF_GRID = [("train", 1, 384, 0, None), ("train", 1, 384, 0, "qv"), ("forward", 3, 200, 0, None),
+            ("generate", 1, 300, 5, None)]
+# parameters only (too large to trace every mode here): each type's transformers default config, which
+# is its reference model's shape (e.g. JambaConfig() is Jamba-v0.1, 52B)
+REFERENCE = {f"default-{t}": dict(model_type=t) for t in ("mamba2", "jamba", "granitemoehybrid", "falcon_h1", "lfm2")}
+# reference checkpoints of the 14e MoE types, parameters only: the config.json fields that shape the model,
+# as quoted in public sources (HF repos are not reachable from here); counted as given (not re-serialised)
+_SCOUT = dict(model_type="llama4_text", attention_bias=False, attention_chunk_size=8192, attn_scale=0.1,
+              attn_temperature_tuning=True, floor_scale=8192, head_dim=128, hidden_act="silu", hidden_size=5120,
+              interleave_moe_layer_step=1, intermediate_size=8192, intermediate_size_mlp=16384,
+              max_position_embeddings=262144, moe_layers=list(range(48)), no_rope_layers=[0 if i % 4 == 3 else 1
+                                                                                      for i in range(48)],
+              num_attention_heads=40, num_experts_per_tok=1, num_hidden_layers=48, num_key_value_heads=8,
+              num_local_experts=16, rms_norm_eps=1e-05, rope_theta=500000.0, tie_word_embeddings=False,
+              use_qk_norm=True, vocab_size=202048, torch_dtype="bfloat16", pad_token_id=200018,
+              bos_token_id=200000, eos_token_id=[200001, 200007, 200008])
+REFERENCE_CONFIGS = {
+    # microsoft/Phi-3.5-MoE-instruct config.json, as listed field by field in microsoft/PhiCookBook's
+    # Phi-3.5-MoE fine-tuning notes (the rope_scaling longrope tables left out: no parameters)
+    "ref-phimoe-Phi-3.5-MoE-instruct": dict(
+        model_type="phimoe", attention_bias=True, attention_dropout=0.0, hidden_act="silu", hidden_size=4096,
+        input_jitter_noise=0.01, intermediate_size=6400, lm_head_bias=True, max_position_embeddings=131072,
+        num_attention_heads=32, num_experts_per_tok=2, num_hidden_layers=32, num_key_value_heads=8,
+        num_local_experts=16, rms_norm_eps=1e-05, rope_theta=10000.0, router_aux_loss_coef=0.0,
+        router_jitter_noise=0.01, sliding_window=131072, tie_word_embeddings=False, torch_dtype="bfloat16",
+        vocab_size=32064, bos_token_id=1, eos_token_id=32000),
+    # baidu/ERNIE-4.5-21B-A3B-PT config.json as quoted by MindIE's ernie_moe config test and
+    # llm_memory_calculator's ERNIE_45_21B_A3B fixture
+    "ref-ernie4-5-moe-ERNIE-4.5-21B-A3B-PT": dict(
+        model_type="ernie4_5_moe", hidden_act="silu", hidden_size=2560, intermediate_size=12288,
+        max_position_embeddings=131072, moe_intermediate_size=1536, moe_k=6, moe_layer_end_index=27,
+        moe_layer_interval=1, moe_layer_start_index=1, moe_num_experts=64, moe_num_shared_experts=2,
+        num_attention_heads=20, num_hidden_layers=28, num_key_value_heads=4, head_dim=128, rms_norm_eps=1e-05,
+        rope_theta=500000.0, tie_word_embeddings=True, use_bias=False, vocab_size=103424, torch_dtype="bfloat16",
+        pad_token_id=0, bos_token_id=1, eos_token_id=2),
+    # meta-llama/Llama-4-Scout-17B-16E config.json text_config (Llama4Config dump quoted in a public
+    # Llama 4 notes file, transformers 4.51.0; its rope_scaling llama3 table left out: no parameters)
+    "ref-llama4-Scout-17B-16E": _SCOUT,
+    # meta-llama/Llama-4-Maverick-17B-128E text_config: TensorRT-LLM's LLAMA_4_MAVERICK_TWO_LAYER_CONFIG with
+    # its 48 layers restored (the test cut them to 2 and added no_rope_layer_interval=2)
+    "ref-llama4-Maverick-17B-128E": {**_SCOUT, "interleave_moe_layer_step": 2, "num_local_experts": 128,
+                                     "use_qk_norm": False, "max_position_embeddings": 1048576,
+                                     "moe_layers": list(range(1, 48, 2))},
+}
 # Measured with this script (--pending) but not modelled yet: llmsize refuses these types (an unknown
 # model_type); their truth is kept out of truth_families.jsonl.
-PENDING = {
-    "small-phimoe": dict(SMALL, model_type="phimoe", num_local_experts=8, num_experts_per_tok=2, **TOK),
-    "small-llama4-text": dict(SMALL, model_type="llama4_text", head_dim=64, num_local_experts=4,
-                              num_experts_per_tok=1, intermediate_size_mlp=512, interleave_moe_layer_step=2, **TOK),
-    "small-ernie4-5-moe": dict(SMALL, model_type="ernie4_5_moe", head_dim=64, moe_num_experts=8, moe_k=2,
-                               moe_intermediate_size=128, moe_layer_start_index=1, moe_num_shared_experts=1, **TOK),
-}
+PENDING: dict = {}
 # LoRA "qv" targets of the types the shared generator's QV table does not name (fused qkv, MLA queries)
 QV = {"gpt_bigcode": ["c_attn"], "bloom": ["query_key_value"], "mpt": ["Wqkv"],
       "deepseek_v2": ["q_b_proj", "kv_b_proj"], "minicpm3": ["q_b_proj", "kv_b_proj"]}
@@ -207,13 +278,24 @@ def main() -> None:
     ap.add_argument("--only", default="")
     ap.add_argument("--pending", action="store_true", help="measure the PENDING configs (not modelled yet)")
     ap.add_argument("--params-out", help="JSON of PyTorch's parameter count per config and per decoder layer")
+    ap.add_argument("--held-out", help="also measure HELD_OUT into this file (cases kept aside)")
     a = ap.parse_args()
     sys.path.insert(0, a.generator)
     import generate_truth as gt  # noqa: E402
 
     configs = {**CONFIGS, **(PENDING if a.pending else {})}
-    measure_all(a, gt, configs, GRID, "torch MemTracker under FakeTensorMode (shared generate_truth.measure)",
-                lambda path, src, only: _count_params(path, src, only, configs))
+    tool = "torch MemTracker under FakeTensorMode (shared generate_truth.measure)"
+    measure_all(a, gt, configs, GRID, tool,
+                lambda path, src, only: _count_params(path, src, only, {**configs, **OFF_GRID_CONFIGS}))
+    a.params_out = None  # counted above
+    measure_all(a, gt, OFF_GRID_CONFIGS, OFF_GRID, tool, None)
+    if a.held_out:  # other workload knobs (checkpointing, autocast, eager attention) on the same configs
+        cases = [(n, gt.W(n, *args, **kw)) for n, args, kw in HELD_OUT if a.only in n]  # --only: by config
+        from gen_truth_extra import run_cases  # noqa: E402
+        done = {json.loads(x)["id"] for x in open(a.held_out) if x.strip()} if os.path.exists(a.held_out) else set()
+        import peft, torch, transformers  # noqa: E401,E402
+        run_cases(cases, a.held_out, dict(tool=tool, torch=torch.__version__, transformers=transformers.__version__,
+                                          peft=peft.__version__, device="cpu"), done)
 
 
 def measure_all(a, gt, configs: dict, grid: list, tool: str, count_params) -> None:
@@ -242,7 +324,7 @@ def measure_all(a, gt, configs: dict, grid: list, tool: str, count_params) -> No
     cases = []
     for name, cfg in configs.items():
         gt.MODELS[name] = dict(cfg)
-        for mode, b, s, new, lo, *kw in grid + OFF_GRID.get(name, []):
+        for mode, b, s, new, lo, *kw in grid + OFF_GRID_BY_CONFIG.get(name, []):
             w = gt.W(name, mode, b, s, new, lo=_mla_lora(gt.lora(name, 16, lo), cfg) if lo else None, **dict(*kw))
             if a.only in gt.case_id(name, w):
                 cases.append((name, w))
@@ -265,16 +347,30 @@ def _generate_via_trace(gt) -> None:
     from llmsize.memory.workload import Workload
     from llmsize.trace import trace
 
+    if getattr(gt.measure, "wrapped", False):
+        return
     orig = gt.measure
+
+    class FrozenSafeTracker(gt.GlobalPeakMemTracker):
+        """The generator marks frozen parameters as hooked in train mode only; ERNIE 4.5 MoE's router
+        correction bias is a frozen nn.Parameter in every mode (MemTracker cannot hook it)."""
+
+        def track_external(self, *external):
+            super().track_external(*external)
+            for m in external:
+                for p in (m.parameters() if hasattr(m, "parameters") else ()):
+                    if not p.requires_grad:
+                        self._param_to_grad_hook_handles.setdefault(p, (gt._NoHandle(), gt._NoHandle()))
 
     def measure(name, w, real=False, tracker=None):
         if w["mode"] != "generate" or gt.MODELS[name]["model_type"] not in ("mamba2",):
-            return orig(name, w, real, tracker)
+            return orig(name, w, real, tracker or FrozenSafeTracker)
         r = trace(gt.MODELS[name], Workload(mode="generate", batch=w["batch"], seq_len=w["seq_len"],
                                              new_tokens=w["new_tokens"], attn_impl=w["attn_implementation"]))
         return dict(params=r.params, trainable_params=0, weights_bytes=r.breakdown.get("params", 0),
                     peak_bytes=r.peak_bytes, peak_breakdown=r.breakdown, measured_by="llmsize trace"), 0
 
+    measure.wrapped = True
     gt.measure = measure
 
 
@@ -287,11 +383,11 @@ def _count_params(path: str, src: dict, only: str, configs: dict) -> None:
     out = json.load(open(path)) if os.path.exists(path) else {"method": "sum(p.numel() for p in "
                                                                        "AutoModelForCausalLM.from_config(cfg).parameters()) "
                                                                        "under FakeTensorMode", **src, "models": {}}
-    for name, cfg in {**configs, **REFERENCE, **REFERENCE_MLA}.items():
+    for name, cfg in {**configs, **REFERENCE, **REFERENCE_CONFIGS, **REFERENCE_MLA}.items():
         if only not in name:
             continue
         conf = AutoConfig.for_model(**{**cfg, "model_type": COUNT_AS.get(cfg["model_type"], cfg["model_type"])})
-        if name in REFERENCE or cfg == {"model_type": "minicpm3"}:  # record the whole config.json transformers writes
+        if name in REFERENCE or cfg == {"model_type": "minicpm3"}:  # record the whole config.json transformers would write for it
             cfg = json.loads(json.dumps({k: v for k, v in conf.to_dict().items() if not k.startswith("_")},
                                         default=str).replace("Infinity", '"inf"'))  # strict JSON
         with FakeTensorMode():

@@ -313,6 +313,16 @@ SOURCES: dict[str, str] = {
                    "partial rotary with torch.cat, sequential or parallel residual), v5.23.0.",
     "hf-olmo": "huggingface/transformers src/transformers/models/olmo/modeling_olmo.py (OlmoLayerNorm: "
                "F.layer_norm(x.float(), no weight or bias).to(dtype)), v5.23.0.",
+    "hf-phimoe": "huggingface/transformers src/transformers/models/phimoe/modeling_phimoe.py, v5.23 "
+                 "(PhimoeDecoderLayer nn.LayerNorm, sparsemixer top-2 router, PhimoeExperts grouped_mm, "
+                 "lm_head_bias).",
+    "hf-ernie4_5_moe": "huggingface/transformers src/transformers/models/ernie4_5_moe/modeling_ernie4_5_moe.py, "
+                       "v5.23 (Ernie4_5_MoeTopKRouter fp32 with moe_statics correction bias, shared_experts, "
+                       "moe_layer_start_index/end_index/interval, _keep_in_fp32_modules_strict).",
+    "hf-llama4": "huggingface/transformers src/transformers/models/llama4/modeling_llama4.py, v5.23 "
+                 "(Llama4TextMoe: Llama4Router top-k + sigmoid, hidden_states.repeat over experts, torch.bmm "
+                 "Llama4TextExperts, shared_expert; Llama4TextAttention: complex rotary, Llama4TextL2Norm, "
+                 "attn_temperature_tuning, chunked attention; Llama4TextConfig no_rope_layers, moe_layers).",
     "hf-ernie4_5": "huggingface/transformers src/transformers/models/ernie4_5/modeling_ernie4_5.py "
                    "(apply_rotary_pos_emb: repeat_interleave'd fp32 cos/sin, q.float() products), v5.23.0.",
     "pytorch-memtracker": "PyTorch torch/distributed/_tools/mem_tracker.py (MemTracker: live tensor bytes per "

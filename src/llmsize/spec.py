@@ -107,6 +107,9 @@ class MoE:
     router_bias: bool = False  # router Linear has a bias parameter (gpt-oss)
     router_correction_bias: bool = False  # DeepSeek-V3: per-expert bias kept as a buffer, not a parameter
     gate_fn: Literal["silu", "clamped_swiglu"] = "silu"  # gpt-oss: clamp, x * sigmoid(alpha x), (up + 1)
+    shared_bias: bool = False  # ERNIE 4.5 MoE: the shared experts' linears carry biases (use_bias)
+    correction_bias_param: bool = False  # ERNIE 4.5 MoE: the correction bias is a frozen nn.Parameter
+    input_jitter: float = 0.0  # Phi-3.5-MoE in training: the block's input times uniform noise (twice)
 
     def __post_init__(self) -> None:
         _positive("moe", num_experts=self.num_experts, top_k=self.top_k,
@@ -118,6 +121,9 @@ class MoE:
             raise LlmsizeError(f"moe: top_k ({self.top_k}) exceeds the number of experts ({self.num_experts})")
         if self.shared_intermediate_size < 0:
             raise LlmsizeError("moe: shared expert size must not be negative")
+        if isinstance(self.input_jitter, bool) or not isinstance(self.input_jitter, (int, float)) or not (
+                0.0 <= self.input_jitter < 1.0):
+            raise LlmsizeError(f"moe: input_jitter_noise must be in [0, 1), got {self.input_jitter!r:.40}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -120,7 +120,7 @@ def mlp_tensors(spec: ModelSpec, i: int) -> Iterator[Tensor]:
         yield Tensor(name=f"{p}.{router}.bias", role="ffn_gate_inp.bias", shape=(e.num_experts,), layer=i)
     if e.router_correction_bias:
         yield Tensor(name=f"{p}.gate.e_score_correction_bias", role="ffn_exp_probs_b", shape=(e.num_experts,),
-                     layer=i, buffer=True)
+                     layer=i, buffer=not e.correction_bias_param)
     f, n = e.expert_intermediate_size, e.num_experts
     x = f"{p}.experts"
     if e.expert_kind == "gated":
@@ -135,9 +135,9 @@ def mlp_tensors(spec: ModelSpec, i: int) -> Iterator[Tensor]:
         yield Tensor(name=f"{x}.down_proj_bias", role="ffn_down_exps.bias", shape=(n, d), layer=i, experts=n)
     if e.shared_intermediate_size:
         s = f"{p}.shared_expert"
-        yield from _linear(spec, s, "ffn_gate_shexp", e.shared_intermediate_size, d, False, i)
-        yield from _linear(spec, s, "ffn_up_shexp", e.shared_intermediate_size, d, False, i)
-        yield from _linear(spec, s, "ffn_down_shexp", d, e.shared_intermediate_size, False, i)
+        yield from _linear(spec, s, "ffn_gate_shexp", e.shared_intermediate_size, d, e.shared_bias, i)
+        yield from _linear(spec, s, "ffn_up_shexp", e.shared_intermediate_size, d, e.shared_bias, i)
+        yield from _linear(spec, s, "ffn_down_shexp", d, e.shared_intermediate_size, e.shared_bias, i)
     if e.shared_expert_gate:
         yield Tensor(name=f"{p}.shared_expert_gate.weight", role="ffn_gate_inp_shexp", shape=(1, d), layer=i)
 

@@ -84,6 +84,17 @@ class Traits:
     router_fp32: bool = False  # MoE router: F.linear(x.float(), weight.float()) (DeepSeek-V3, GLM-4.5)
     shared_expert_last: bool = False  # MoE: shared experts run after the routed ones, on the kept input (GLM-4.5)
     lora_experts: bool = True  # MoE router and fused experts are peft targets ("gate", "experts")
+    # the MoE router's code: softmax then top-k (Mixtral, Qwen-MoE); topk_softmax: top-k of the logits,
+    # softmax over k (gpt-oss; _fp32: of the logits' fp32 copy, GraniteMoE); sparsemixer: Phi-3.5-MoE's two
+    # masked softmaxes over the model-dtype logits (top-2 always); ernie: fp32 linear, fp32 softmax, top-k
+    # over probs + correction bias, gather, renormalise; llama4: top-k logits, sigmoid, every expert runs
+    router_kind: Literal["softmax", "topk_softmax", "topk_softmax_fp32", "sparsemixer", "ernie", "llama4"] = "softmax"
+    router_weight_fp32: bool = False  # the router weight (and correction bias) stay fp32 in a bf16 model (ERNIE)
+    qk_l2_norm: bool = False  # Llama 4: q, k L2-normalised in fp32 on the rotary layers (use_qk_norm)
+    attn_temperature: bool = False  # Llama 4: q scaled per position on the NoPE layers (attn_temperature_tuning)
+    rope_complex: bool = False  # Llama 4: rotary as a complex product on fp32 copies of q and k
+    rope_half_tables: bool = False  # gpt-oss: cos and sin over d_rot / 2 (emb = freqs, no cat)
+    chunked_mask: bool = False  # Llama 4: the chunked-attention mask is per batch row (b x 1 x q x kv bool)
     lora_all_linear: LoraAllLinear = "linears"  # what peft's "all-linear" resolves to
     lora_default: tuple[str, ...] = ("q_proj", "v_proj")  # `--lora-r` without --lora-targets adapts these
     # How a fused [q; k; v] output is split. view: slices of it (NeoX, Phi-3); index: q a slice, k and v

@@ -40,7 +40,8 @@ def evaluate(expr: str) -> int:
 
 def _cases():
     out = []
-    for name in ("calib.jsonl", "truth_families.jsonl", "truth_extra.jsonl"):
+    for name in ("calib.jsonl", "truth_families.jsonl", "truth_extra.jsonl", "truth_families_14e.jsonl",
+                 "truth_families_14e_heldout.jsonl"):
         lines = (DATA / name).read_text().splitlines()
         for c in parse_cases(lines, name):
             if c.parallel is None:

@@ -26,6 +26,7 @@ from llmsize.families import bert  # encoders (issue 14c)
 from llmsize.families import t5  # encoder-decoder (issue 14c)
 from llmsize.families import modernbert  # encoder (issue 14c)
 from llmsize.families import deepseek_v2, minicpm  # multi-head latent attention (issue 14l)
+from llmsize.families import phimoe, ernie4_5_moe, llama4  # MoE types (issue 14e)
 from llmsize.spec import ModelSpec, Traits
 
 Reader = Callable[[Mapping[str, Any], str], ModelSpec]
@@ -50,7 +51,7 @@ for _m in (mamba2, jamba, granitemoehybrid, falcon_h1, lfm2):  # state-space and
 for _m in (bert, t5, modernbert):  # encoders and encoder-decoders (issue 14c)
     READERS.update(_m.READERS)
     TRAITS.update(_m.TRAITS)
-for _m in (deepseek_v2, minicpm):  # multi-head latent attention families (issue 14l)
+for _m in (deepseek_v2, minicpm, phimoe, ernie4_5_moe, llama4):  # MLA (issue 14l) and MoE (issue 14e) types
     READERS.update(_m.READERS)
     TRAITS.update(_m.TRAITS)
 assert set(READERS) == set(TRAITS)

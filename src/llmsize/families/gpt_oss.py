@@ -11,7 +11,8 @@ from llmsize.families._config import Config, integer, llama_like
 from llmsize.spec import MoE, ModelSpec, Traits
 
 _TRAITS = Traits(family="gpt_oss", source="hf-gpt-oss", gguf_arch="gpt-oss", router_leaf="router",
-                lora_experts=False, lora_all_linear="attention")
+                lora_experts=False, lora_all_linear="attention",
+                router_kind="topk_softmax", rope_half_tables=True)
 
 
 def read(cfg: Config, name: str) -> ModelSpec:

@@ -26,7 +26,8 @@ TRAITS = {"granite": _TRAITS}
 # GraniteMoE: the same scalings, every MLP a top-k mixture of fused SwiGLU experts (grouped_mm) whose
 # router (`router`) takes the top-k logits first, then a softmax over the k.
 _MOE_TRAITS = replace(_TRAITS, source="hf-granitemoe", gguf_arch="granitemoe", router_leaf="router",
-                      lora_all_linear="attention+experts")
+                      lora_all_linear="attention+experts",
+                      router_kind="topk_softmax_fp32")
 
 
 def read_moe(cfg: Config, name: str) -> ModelSpec:

@@ -15,6 +15,7 @@ Source: hf-llama
 from __future__ import annotations
 
 from llmsize.memory.blocks import F32, Cx, cast, dropout, linear, rmsnorm
+from llmsize.memory.llama4_block import llama4_qk
 from llmsize.memory.mla import mla_projections, rope_half
 from llmsize.memory.qkv_split import split_qkv
 from llmsize.memory.rope_fp32 import rope_float_first, rope_interleaved_fp32, rope_upcast
@@ -107,7 +108,9 @@ def attention(g: Sim, cx: Cx, h: Tn, mask: Tn | None,
         v = linear(g, cx, h, d, nkv * dv, t.leaf("attn_v"), a.qkv_bias)
     if a.qk_norm != "none" and not t.qk_norm_after_rope:
         q, k = _qk_norm(g, cx, q, k)
-    if s.position == "rope" and cx.rope and (t.rope_interleaved_fp32 or t.rope_float_first or t.rope_upcast):
+    if t.rope_complex:  # Llama 4: complex rotary, L2 q/k norms, NoPE temperature (memory.llama4_block)
+        q, k = llama4_qk(g, cx, q, k)
+    elif s.position == "rope" and cx.rope and (t.rope_interleaved_fp32 or t.rope_float_first or t.rope_upcast):
         fn = rope_float_first if t.rope_float_first else rope_upcast if t.rope_upcast else rope_interleaved_fp32
         q2, k2 = fn(g, cx, q, k)
         g.drop(q, k)
@@ -175,7 +178,8 @@ def _core(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, mask: Tn | None, kvlen: int, nkv:
         return _math(g, cx, q, k, v, kvlen, qb, s.attention_dropout if attn_p else 0.0, mask, nkv)
     # fused SDPA; repeat_kv when a mask is passed or head_dim > 256 (no enable_gqa then)
     kr, vr = k, v
-    if grouped and (mask is not None or hd > 256) and ql > 1 and not s.traits.sdpa_direct:
+    # (one KV head: expand + reshape of a size-1 dim is a view, no copy)
+    if grouped and nkv > 1 and (mask is not None or hd > 256) and ql > 1 and not s.traits.sdpa_direct:
         kr = g.new(b * nh * kvlen * hd * qb, k.rg)
         g.op((k,), (kr,))
         vr = g.new(b * nh * kvlen * dv * qb, v.rg)

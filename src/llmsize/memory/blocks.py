@@ -203,6 +203,14 @@ def layernorm_ops_fp32(g: Sim, cx: Cx, x: Tn, n: int, w_rg: bool) -> Tn:
     return out
 
 
+def scaled(g: Sim, x: Tn) -> Tn:
+    """x * a Python scalar: a new tensor; the old one dies (nothing saved for backward)."""
+    y = g.new(x.nb, x.rg)
+    g.op((x,), (y,))
+    g.drop(x)
+    return y
+
+
 def dropout(g: Sim, cx: Cx, x: Tn, p: float) -> Tn:
     """nn.Dropout in training on CPU: a noise tensor like x (bernoulli, same dtype), out = x * noise;
     the noise is saved. Identity when p == 0 or in eval.
@@ -323,4 +331,11 @@ def plain_mlp(g: Sim, cx: Cx, x: Tn, f: int, act_name: str, leaves: tuple[str, s
         z = dropout(g, cx, y, p_drop)
         g.drop(y)
         return z
+    return y
+
+
+def add_promoted(g: Sim, a: Tn, b: Tn) -> Tn:
+    """a + b in the promoted dtype (fp32 + bf16 -> fp32 under autocast)."""
+    y = g.new(max(a.nb, b.nb), a.rg or b.rg)
+    g.op((a, b), (y,))
     return y

@@ -13,8 +13,12 @@ from dataclasses import replace
 from llmsize.memory.alibi_block import bloom_layer, mpt_layer
 from llmsize.memory.attention import attention
 from llmsize.memory.gptj_block import gptj_layer
-from llmsize.memory.blocks import (F32, Cx, act, cast, dropout, gated_mlp, layernorm, layernorm_ops_fp32, linear,
+from llmsize.memory.llama4_block import llama4_moe
+from llmsize.memory.blocks import (F32, Cx, cast, dropout, gated_mlp, layernorm, layernorm_ops_fp32, linear,
                                    plain_mlp, rmsnorm)
+from llmsize.memory.blocks import add_promoted as _add
+from llmsize.memory.blocks import scaled as _scaled
+from llmsize.memory.moe import moe_block
 from llmsize.memory.sim import Sim, Tn
 from llmsize.memory.ssm_mixer import mixer as ssm_mixer
 
@@ -35,23 +39,10 @@ def norm(g: Sim, cx: Cx, x: Tn) -> Tn:
     return rmsnorm(g, cx, x, d, cx.train_base, gemma=s.traits.norm_plus_one or s.traits.norm_weight_fp32)
 
 
-def _add(g: Sim, a: Tn, b: Tn) -> Tn:
-    """a + b in the promoted dtype (fp32 + bf16 -> fp32 under autocast)."""
-    y = g.new(max(a.nb, b.nb), a.rg or b.rg)
-    g.op((a, b), (y,))
-    return y
-
-
-def _scaled(g: Sim, x: Tn) -> Tn:
-    """x * a Python scalar: a new tensor; the old one dies (nothing saved for backward)."""
-    y = g.new(x.nb, x.rg)
-    g.op((x,), (y,))
-    g.drop(x)
-    return y
-
-
 def mlp(g: Sim, cx: Cx, x: Tn, moe: bool) -> Tn:
     s = cx.spec
+    if moe and s.traits.router_kind == "llama4":  # every expert on every token (torch.bmm)
+        return llama4_moe(g, cx, x)
     if moe:
         return moe_block(g, cx, x)
     m = s.mlp
@@ -62,143 +53,6 @@ def mlp(g: Sim, cx: Cx, x: Tn, moe: bool) -> Tn:
                          p_drop=s.hidden_dropout if t.gated_mlp_dropout else 0.0)
     return plain_mlp(g, cx, x, m.intermediate_size, m.activation, (t.leaf("ffn_up"), t.leaf("ffn_down")),
                      s.hidden_dropout, consume=t.mlp_inline)
-
-
-def _clamped_swiglu(g: Sim, gu: Tn, n: int) -> Tn:
-    """gpt-oss _apply_gate on [gate; up] interleaved (S x 2f): gate = clamp(gate); up = clamp(up);
-    glu = gate * sigmoid(gate * alpha); out = (up + 1) * glu. n: bytes of one S x f tensor.
-
-    Source: hf-gpt-oss"""
-    gate, up = g.view(gu, n), g.view(gu, n)
-    g.op((gu,), (gate, up))
-    gc = g.new(n, True)
-    g.op((gate,), (gc,), (gate,))  # clamp saves its input (the mask of kept values)
-    uc = g.new(n, True)
-    g.op((up,), (uc,), (up,))
-    g.drop(gate, up)
-    ga = g.new(n, True)
-    g.op((gc,), (ga,))
-    sg = g.new(n, True)
-    g.op((ga,), (sg,), (sg,))
-    g.drop(ga)
-    glu = g.new(n, True)
-    g.op((gc, sg), (glu,), (gc, sg))
-    g.drop(sg)
-    u1 = g.new(n, True)
-    g.op((uc,), (u1,))
-    out = g.new(n, True)
-    g.op((u1, glu), (out,), (u1, glu))
-    g.drop(u1, glu, uc, gc)
-    return out
-
-
-def moe_block(g: Sim, cx: Cx, x: Tn) -> Tn:
-    """Router + transformers' grouped_mm experts (+ Qwen2-MoE shared expert with its sigmoid gate).
-
-    S = T k routed rows: gathered inputs S x d, [gate; up] S x 2f_e, act and product S x f_e each,
-    down output S x d, weighted S x d (fp32 for Mixtral, whose router weights stay fp32), re-ordered
-    copy S x d, then the sum over k back to T x d.
-
-    Source: hf-moe"""
-    s, e = cx.spec, cx.spec.moe
-    assert e is not None
-    T, d, c, k, E, f = cx.T, s.hidden_size, cx.c, e.top_k, e.num_experts, e.expert_intermediate_size
-    S = T * k
-    sh = None
-    last = s.traits.shared_expert_last
-    if e.shared_intermediate_size and not last:  # Qwen2-MoE runs the shared expert first
-        sh = gated_mlp(g, cx, x, e.shared_intermediate_size, False, s.mlp.activation)
-    if s.traits.router_fp32 and "gate" not in cx.lora:  # fp32 copies of the input and the weight, saved
-        x32 = cast(g, x, T * d * F32)
-        w32 = g.new(E * d * F32) if cx.w != F32 else None  # weight.float() is the weight when it is fp32
-        logits = g.new(T * E * F32, x.rg or cx.train_base)
-        g.op((x32,), (logits,), (x32 if cx.train_base else None, w32 if x.rg else None),
-             pgrad=E * d * cx.w if cx.train_base else 0, ptemp=E * d * F32 if cx.train_base else 0)
-        g.drop(x32, w32)
-    else:
-        logits = linear(g, cx, x, d, E, "gate")
-    l32 = cast(g, logits, T * E * F32)
-    probs = g.new(T * E * F32, logits.rg)
-    g.op((l32,), (probs,), (probs,))
-    g.drop(l32)  # the router's logits stay bound (`_, weights, idx = self.gate(x)`) to the block's end
-    topv = g.new(T * k * F32, probs.rg)
-    idx = g.new(T * k * 8)
-    g.op((probs,), (topv,), (idx,))
-    g.drop(probs)
-    wb = F32 if s.traits.routing_fp32 else c  # Mixtral keeps fp32 routing weights
-    if s.traits.router_scale_tensor:  # DeepSeek-V2: topk_weights * routed_scaling_factor (a new tensor)
-        topv = _scaled(g, topv)
-    rw = cast(g, topv, T * k * wb)
-    g.drop(topv)
-    perm = g.new(S * 8)  # sort(expert_ids) -> (values, perm)
-    srt = g.new(S * 8)
-    tok = g.new(S * 8)  # perm // k
-    ce = cx.w if cx.amp else c  # grouped_mm is not autocast: the experts run in the weights' dtype
-    sel = g.new(S * d * ce, x.rg)  # hidden_states[perm // k] (in the weights' dtype)
-    g.op((x,), (sel,), (tok,))
-    sw = g.new(S * wb, rw.rg)  # routing weights [perm]
-    g.op((rw,), (sw,), (perm,))
-    g.drop(rw)
-    k2 = 2 if e.expert_kind == "gated" else 1
-    pg = E * d * f * k2 * cx.w if cx.train_base else 0
-    lo = "experts" in cx.lora  # peft ParamWrapper adapters: rank r E per parameter (2 r E for [gate; up])
-    # (a layer whose input needs no gradient and whose experts are frozen records nothing: hybrids' layer 0)
-    gu = g.new(S * 2 * f * ce if e.expert_kind == "gated" else S * f * ce, sel.rg or cx.train_base or lo)
-    pg_lo = k2 * cx.lora_r * E * (d + k2 * f) * cx.lora_bytes if lo else 0
-    g.op((sel,), (gu,), (sel if cx.train_base else None,), pgrad=pg + pg_lo)
-    bsel = dbsel = None
-    if e.expert_bias:  # bias[expert_ids]: one row per routed token, added in place (out.add_(bias))
-        bsel = g.new(gu.nb, cx.train_base)
-        g.op((), (bsel,), pgrad=E * k2 * f * cx.w if cx.train_base else 0)
-    if e.gate_fn == "clamped_swiglu":
-        m = _clamped_swiglu(g, gu, S * f * ce)
-        g.drop(gu)
-    elif e.expert_kind == "gated":
-        gate, up = g.view(gu, S * f * ce), g.view(gu, S * f * ce)
-        g.op((gu,), (gate, up))
-        a = act(g, gate, "silu")
-        m = g.new(S * f * ce, gu.rg)
-        g.op((a, up), (m,), (a, up))
-        g.drop(a, gate, up, gu)
-    else:
-        m = act(g, gu, "silu")
-        g.drop(gu)
-    dn = g.new(S * d * ce, m.rg or cx.train_base or lo)
-    g.op((m,), (dn,), (m if cx.train_base else None,),
-         pgrad=(E * f * d * cx.w if cx.train_base else 0) + (cx.lora_r * E * (f + d) * cx.lora_bytes if lo else 0))
-    g.drop(m)
-    if e.expert_bias:
-        dbsel = g.new(dn.nb, cx.train_base)
-        g.op((), (dbsel,), pgrad=E * d * cx.w if cx.train_base else 0)
-    wo = g.new(S * d * max(ce, wb), dn.rg or sw.rg)
-    # fp32 routing weights promote the product: its backward makes both input gradients S x d fp32 first
-    g.op((dn, sw), (wo,), (dn, sw), btemp=2 * S * d * F32 if wo.nb > dn.nb else 0)
-    inv = g.new(S * 8)
-    wo2 = g.new(wo.nb, wo.rg)
-    g.op((wo,), (wo2,), (inv,))
-    g.drop(wo)
-    fin = g.new(T * d * max(ce, wb), wo2.rg)
-    g.op((wo2,), (fin,))
-    g.drop(wo2)
-    out = cast(g, fin, T * d * x.nb // (T * d))
-    g.drop(fin, sel, sw, dn, perm, srt, tok, inv, idx, bsel, dbsel, logits)
-    if e.shared_intermediate_size and last:  # hidden_states + shared_experts(residuals)
-        sh = gated_mlp(g, cx, x, e.shared_intermediate_size, False, s.mlp.activation)
-        y = _add(g, out, sh)
-        g.drop(out, sh)
-        return y
-    if sh is not None:
-        gl = linear(g, cx, x, d, 1, "shared_expert_gate")
-        sg = g.new(T * c, gl.rg)
-        g.op((gl,), (sg,), (sg,))
-        g.drop(gl)
-        sh2 = g.new(sh.nb, True)
-        g.op((sg, sh), (sh2,), (sg, sh))
-        g.drop(sg, sh)
-        y = _add(g, out, sh2)
-        g.drop(out, sh2)
-        return y
-    return out
 
 
 def layer(g: Sim, cx: Cx, x: Tn, moe: bool, mask: Tn | None,
@@ -325,6 +179,7 @@ def position_tables(cx: Cx) -> int:
     rot = a.qk_rope_head_dim if a.mla else max(2, int(a.head_dim * s.rotary_fraction)) // 2 * 2
     rot = a.head_dim if rot == a.head_dim else rot  # the same number, kept as d_h in closed forms
     kinds = len(set(s.layer_types)) if s.traits.rope_per_layer_type and s.layer_types else 1
+    rot = rot // 2 if s.traits.rope_half_tables else rot  # gpt-oss: tables over d_rot / 2
     return kinds * 2 * cx.q * rot * (F32 if s.traits.rope_fp32 else cx.w) + ids
 
 

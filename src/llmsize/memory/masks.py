@@ -25,5 +25,6 @@ def mask_bytes(spec: ModelSpec, cx: Cx) -> int:
         if spec.traits.layer_code == "mpt":  # the float mask converted .to(torch.bool)
             n += cx.b * cx.q * cx.kv
             continue
-        n += cx.b * cx.q * cx.kv * cx.c if cx.attn == "eager" else cx.q * cx.kv
+        rows = cx.b if spec.traits.chunked_mask and sl else 1  # Llama 4 chunks per row (left padding)
+        n += cx.b * cx.q * cx.kv * cx.c if cx.attn == "eager" else rows * cx.q * cx.kv
     return n

@@ -33,11 +33,11 @@ def optimizer_memory(opt: str, wt: Weights) -> OptMem:
     Source: loshchilov2019"""
     n, nt = wt.trainable, wt.trainable_tensors
     s = wt.trainable_bytes // n if n else 2
-    if opt in ("adamw", "adam"):
-        return OptMem(2 * n * s + 4 * nt, n * s, "2·N·s + 4·n_tensors (exp_avg, exp_avg_sq, fp32 step)",
+    if opt in ("adamw", "adam"):  # states in each parameter's dtype: 2 x the trainable bytes
+        return OptMem(2 * wt.trainable_bytes + 4 * nt, n * s, "2·N·s + 4·n_tensors (exp_avg, exp_avg_sq, fp32 step)",
                       "N·s (foreach sqrt of exp_avg_sq)", "loshchilov2019")
     if opt == "sgd-momentum":
-        return OptMem(n * s, 0, "N·s (momentum buffer)", "0", "pytorch-optim")
+        return OptMem(wt.trainable_bytes, 0, "N·s (momentum buffer)", "0", "pytorch-optim")
     if opt == "sgd":
         return OptMem(0, 0, "0", "0", "pytorch-optim")
     if opt == "lion":

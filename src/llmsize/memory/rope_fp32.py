@@ -12,11 +12,14 @@ from llmsize.memory.blocks import F32, Cx, cast
 from llmsize.memory.sim import Sim, Tn
 
 
-def _one(g: Sim, x: Tn, n: int, xb: int) -> Tn:
+def _one(g: Sim, x: Tn, n: int, xb: int, cs: tuple[Tn, Tn] | None = None) -> Tn:
+    """x.float() * cos + rotate_half(x).float() * sin; the products save the per-call cos and sin
+    (`cs`, fp32 1 x q x d_h each) when x needs a gradient."""
+    cos, sin = cs or (None, None)
     xf = g.new(n * F32, x.rg)  # x.float()
     g.op((x,), (xf,))
     t1 = g.new(n * F32, x.rg)  # * cos
-    g.op((xf,), (t1,))
+    g.op((xf,), (t1,), (cos,))
     g.drop(xf)
     neg = g.new(n // 2 * xb, x.rg)  # -x2
     g.op((x,), (neg,))
@@ -27,7 +30,7 @@ def _one(g: Sim, x: Tn, n: int, xb: int) -> Tn:
     g.op((rh,), (rf,))
     g.drop(rh)
     t2 = g.new(n * F32, x.rg)  # * sin
-    g.op((rf,), (t2,))
+    g.op((rf,), (t2,), (sin,))
     g.drop(rf)
     e = g.new(n * F32, x.rg)
     g.op((t1, t2), (e,))
@@ -40,10 +43,10 @@ def rope_interleaved_fp32(g: Sim, cx: Cx, q: Tn, k: Tn) -> tuple[Tn, Tn]:
     a, T = cx.spec.attention, cx.T
     nq, nk = T * a.num_heads * a.head_dim, T * a.num_kv_heads * a.head_dim
     xb = q.nb // nq
-    tables = g.new(2 * cx.q * a.head_dim * F32)  # repeat_interleave'd cos and sin
-    qe = _one(g, q, nq, xb)
-    ke = _one(g, k, nk, xb)
-    g.drop(tables)
+    cs = (g.new(cx.q * a.head_dim * F32), g.new(cx.q * a.head_dim * F32))  # repeat_interleave'd cos, sin
+    qe = _one(g, q, nq, xb, cs)
+    ke = _one(g, k, nk, xb, cs)
+    g.drop(*cs)
     q2 = cast(g, qe, nq * xb)
     g.drop(qe)
     k2 = cast(g, ke, nk * xb)

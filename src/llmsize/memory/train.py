@@ -70,9 +70,10 @@ def train_points(spec: ModelSpec, cx: Cx, *, W: int, M: int, G_total: int, G_pre
         fixed["held"] = leak
     pts = [Point("forward", dict(fixed), "embedding", e_peak)]
     X = x_bytes(cx)
-    # rotary cos/sin: saved by every layer's rotary products (unless each layer makes its own copies);
-    # an ALiBi bias is added, which saves nothing: held by the body only
-    tables = 0 if spec.traits.rope_tables_per_call or spec.position == "alibi" else position_tables(cx)
+    # rotary cos/sin: saved by every layer's rotary products (unless each layer makes its own copies:
+    # GLM-4, ERNIE 4.5); an ALiBi bias is added, which saves nothing: held by the body only
+    own = spec.traits.rope_tables_per_call or spec.traits.rope_interleaved_fp32
+    tables = 0 if own or spec.position == "alibi" else position_tables(cx)
     masks = mask_bytes(spec, cx)  # materialised attention masks: inputs of every checkpointed layer
     kept = gc or spec.traits.mask_saved  # (MPT's masked_fill saves the mask for its backward)
     acc = e_saved + tables + (masks if kept else 0)

@@ -101,6 +101,20 @@ def adapter_sizes(spec: ModelSpec, targets: frozenset[str], r: int, layers: set[
 
 
 @lru_cache(maxsize=256)
+def fp32_router(spec: ModelSpec) -> tuple[int, int, int]:
+    """ERNIE 4.5 MoE keeps its router weights and correction biases fp32 in any model dtype
+    (_keep_in_fp32_modules_strict); the correction bias is a frozen parameter.
+    Returns (router weight elements kept fp32, frozen correction-bias elements, their tensors).
+
+    Source: hf-ernie4_5_moe"""
+    ts = tensors(spec)
+    frozen = [t.numel for t in ts if t.role == "ffn_exp_probs_b" and not t.buffer]
+    if not spec.traits.router_weight_fp32:
+        return 0, sum(frozen), len(frozen)
+    return sum(t.numel for t in ts if t.role == "ffn_gate_inp"), sum(frozen), len(frozen)
+
+
+@lru_cache(maxsize=256)
 def _stats(spec: ModelSpec) -> tuple[int, int, int, int, int]:
     """(params, parameter tensors, largest tensor, linear weights' elements, largest linear)."""
     ts = tensors(spec)
@@ -134,7 +148,9 @@ def _weights(spec: ModelSpec, lora: LoRA | None, mode: str, w: int, override: in
 
     Source: peft-lora"""
     p, n_t, largest, linear_params, largest_lin = _stats(spec)
-    base = p * w if override is None else override
+    rw, frozen, frozen_t = fp32_router(spec)
+    up = max(0, 4 - w) if spec.traits.router_weight_fp32 else 0  # fp32 router weights, correction biases
+    base = p * w + (rw + frozen) * up if override is None else override
     # rotary tables + persistent weight buffers (DeepSeek-V3's router correction bias, in the weights' dtype)
     # BERT's position_ids / token_type_ids: int64 rows of the position table
     table = spec.max_position_embeddings + spec.position_offset
@@ -152,6 +168,6 @@ def _weights(spec: ModelSpec, lora: LoRA | None, mode: str, w: int, override: in
                        largest_linear=largest_lin)
     train = mode == "train"
     return Weights(params=p, base_bytes=base, adapter_params=0, adapter_bytes=0, buffers=buffers,
-                   trainable=p if train else 0, trainable_tensors=n_t if train else 0,
-                   trainable_bytes=p * w if train else 0, largest=largest, linear_params=linear_params,
-                   largest_linear=largest_lin)
+                   trainable=p - frozen if train else 0, trainable_tensors=n_t - frozen_t if train else 0,
+                   trainable_bytes=(p - frozen) * w + rw * up if train else 0, largest=largest,
+                   linear_params=linear_params, largest_linear=largest_lin)
