@@ -25,8 +25,7 @@ from llmsize.spec import ModelSpec
 
 def replayable(spec: ModelSpec, mode: str) -> None:
     """Refuse (LlmsizeError, exit 2) a workload the replay cannot size exactly: generation on an encoder,
-    any memory of a family whose forward is not replayed (T5, ModernBERT), rather than print a wrong
-    number."""
+    any memory of a family whose forward is not replayed, rather than print a wrong number."""
     if not spec.traits.memory_replay:
         raise LlmsizeError(f"{spec.name}: llmsize's memory model does not replay the {spec.traits.family} family yet (parameters "
                            f"are exact); `llmsize trace {spec.name} --mode {mode}` measures PyTorch's own peak")
@@ -75,13 +74,17 @@ def estimate(spec: ModelSpec, workload: Workload, *, weights_bytes_override: int
     W = wt.total_bytes + wt.buffers
     deq = wt.largest_linear * cx.c if weight_bits is not None and weight_bits < 16 else 0
     notes: list[str] = []
-    if wl.mode == "train":
+    if wl.mode == "train" and not spec.traits.encoder_decoder:
         om = optimizer_memory(wl.opt, wt)
         g_total = wt.trainable_bytes
         g_prev = g_total if wl.grad_accumulation > 1 else 0
         x0_rg = wl.lora is None or wl.grad_checkpointing
         best = train_points(spec, cx, W=W, M=om.states, G_total=g_total, G_prev=g_prev, step_temp=om.step_temp,
                             gc=wl.grad_checkpointing, x0_rg=x0_rg, tied=spec.tie_word_embeddings)
+    elif spec.traits.encoder_decoder:  # T5: the whole model replayed per step (memory.seq2seq)
+        from llmsize.memory import seq2seq
+        om = optimizer_memory(wl.opt, wt) if wl.mode == "train" else None
+        best = seq2seq.points(spec, cx, wl, W, om, wt.trainable_bytes)
     elif ssm.replayed(spec, wl.mode):  # a pure Mamba-2 model
         om = None
         best = ssm.points(spec, cx, W, wl.mode, wl.new_tokens)

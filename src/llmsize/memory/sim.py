@@ -45,7 +45,7 @@ class Node:
 class Sim:
     """Live bytes of one region (a decoder layer, the head) replayed op by op."""
 
-    __slots__ = ("grad", "live", "peak", "nodes", "pgrad", "keep")
+    __slots__ = ("grad", "live", "peak", "nodes", "pgrad", "keep", "peak_pgrad")
 
     def __init__(self, grad: bool) -> None:
         self.grad = grad
@@ -54,6 +54,7 @@ class Sim:
         self.nodes: list[Node] = []
         self.pgrad = 0  # parameter-gradient bytes produced by backward()
         self.keep: list[Tn] = []  # tensors a caller's variable keeps until its scope ends
+        self.peak_pgrad = 0  # parameter-gradient bytes live at backward()'s peak
 
     # -- forward ---------------------------------------------------------------------------
     def new(self, nb: int, rg: bool = False) -> Tn:
@@ -98,7 +99,7 @@ class Sim:
         """Record an autograd node: inputs, outputs, tensors it saves, bytes of parameter grads it makes
         (`ptemp`: a transient gradient before casting to the parameter's dtype, e.g. autocast copies;
         `btemp`: temporaries its backward formula makes and frees, live beside the input gradients)."""
-        if not self.grad or not (pgrad or any(t.rg for t in ins)):
+        if not self.grad or not (pgrad or ptemp or any(t.rg for t in ins)):
             return
         saved = []
         for t in save:
@@ -142,17 +143,17 @@ class Sim:
                 if t.rg:
                     live += t.nb
                     if live > peak:
-                        peak = live
+                        peak, self.peak_pgrad = live, pg
                     if key(t) in grads:
                         live -= t.nb  # summed into the existing buffer
                     else:
                         grads[key(t)] = t.nb
             live -= node.btemp
-            if node.pgrad:
+            if node.pgrad or node.ptemp:  # ptemp alone: a gradient summed into an existing .grad (tied weights)
                 live += node.ptemp + node.pgrad
                 pg += node.pgrad
                 if live > peak:
-                    peak = live
+                    peak, self.peak_pgrad = live, pg
                 live -= node.ptemp
             for o in node.outs:
                 nb = grads.pop(key(o), None)

@@ -1,0 +1,360 @@
+"""T5 (T5ForConditionalGeneration) replayed on one `Sim`: the encoder over the s input tokens, the decoder
+(self-attention, cross-attention over the encoder output, feed-forward) over its own tokens, the tied head
+and the loss. Chosen by the `encoder_decoder` trait; no model type is tested here.
+
+Workload: the encoder reads s = seq_len tokens. Train: the decoder reads s tokens too (labels = the input,
+shifted right); forward: the decoder reads the same s tokens (decoder_input_ids = input_ids), all b x s
+logits; generate: the encoder runs once over the s-token prompt, then the decoder makes new_tokens one-token
+steps from the start token on an EncoderDecoderCache (self-attention keys/values grow by one token a step;
+cross-attention keys/values, b x n_h x s x d_kv each, are computed at the first step and reused).
+
+Symbols: T = b x s tokens, n = q x k positions of one score map, n_h heads of d_kv, d model, f FFN, V vocab,
+w bytes of the weights' dtype, N_b relative-position buckets.
+
+Source: hf-t5
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from llmsize.memory.blocks import F32, Cx, act, act_kind, cast, dropout, linear
+from llmsize.memory.sim import Sim, Tn
+
+I64 = 8
+
+
+class _Sim(Sim):
+    """A Sim that also knows, at its forward peak, how many of the live bytes are held by autograd only
+    (the saved activations), so the peak splits into saved activations and the working set."""
+
+    __slots__ = ("act", "peak_act")
+
+    def __init__(self, grad: bool) -> None:
+        super().__init__(grad)
+        self.act = 0
+        self.peak_act = 0
+
+    def new(self, nb: int, rg: bool = False) -> Tn:
+        t = super().new(nb, rg)
+        if self.live == self.peak:
+            self.peak_act = self.act
+        return t
+
+    def drop(self, *ts: Tn | None) -> None:
+        for t in ts:
+            if t is not None and t.st.refs == 1 and t.st.saved:
+                self.act += t.st.nb
+        super().drop(*ts)
+
+
+def norm(g: Sim, cx: Cx, x: Tn) -> Tn:
+    """T5LayerNorm: var = x.float().pow(2).mean(-1); h = x * rsqrt(var + eps) (bf16 x fp32 -> fp32);
+    h.to(w); weight * h. Saves the fp32 copy (pow), x and rsqrt (the product), h (the weight product).
+
+    Source: hf-t5"""
+    rows = x.nb // (cx.spec.hidden_size * cx.w)
+    d = cx.spec.hidden_size
+    x32 = cast(g, x, rows * d * F32)
+    p = g.new(rows * d * F32, x32.rg)
+    g.op((x32,), (p,), (x32,))
+    g.drop(x32)
+    m = g.new(rows * F32, p.rg)
+    g.op((p,), (m,))
+    g.drop(p)
+    ve = g.new(rows * F32, m.rg)
+    g.op((m,), (ve,))
+    g.drop(m)
+    rs = g.new(rows * F32, ve.rg)
+    g.op((ve,), (rs,), (rs,))
+    g.drop(ve)
+    h32 = g.new(rows * d * F32, x.rg)
+    g.op((x, rs), (h32,), (x, rs))
+    g.drop(rs)
+    h = cast(g, h32, x.nb)
+    g.drop(h32)
+    out = g.new(x.nb, h.rg or cx.train_base)
+    g.op((h,), (out,), (h if cx.train_base else None,), pgrad=d * cx.w if cx.train_base else 0)
+    g.drop(h)
+    return out
+
+
+def bias(g: Sim, cx: Cx, ql: int, kl: int, bidirectional: bool) -> Tn:
+    """compute_bias: relative positions (q x k int64), their buckets (int64 and fp32 temporaries of the
+    log-spaced half), then the bucket embedding: values (q x k x n_h, w), returned as the permuted
+    (1, n_h, q, k) view. Training the table saves the bucket indices.
+
+    B_bias = n·n_h·w, with up to ~7·n·8 bytes of int64/fp32 temporaries while the buckets are made
+
+    Source: hf-t5"""
+    s = cx.spec
+    n = ql * kl
+    ctx = g.new(ql * I64)
+    ctx2 = g.new(ql * I64)
+    g.drop(ctx)
+    mem = g.new(kl * I64)
+    rp = g.new(n * I64)
+    rb = None
+    if bidirectional:
+        gt = g.new(n)
+        lo = g.new(n * I64)
+        g.drop(gt)
+        m = g.new(n * I64)
+        g.drop(lo)
+        rb = g.new(n * I64)
+        g.drop(m)
+        rp2 = g.new(n * I64)
+    else:
+        z = g.new(n * I64)
+        mn = g.new(n * I64)
+        g.drop(z)
+        rp2 = g.new(n * I64)
+        g.drop(mn)
+    small = g.new(n)
+    f = g.new(n * F32)
+    for _ in range(3):  # / max_exact, log, / log(max_distance / max_exact), * (buckets - max_exact)
+        f2 = g.new(n * F32)
+        g.drop(f)
+        f = f2
+    lo = g.new(n * I64)
+    g.drop(f)
+    large = g.new(n * I64)
+    g.drop(lo)
+    full = g.new(n * I64)
+    mn2 = g.new(n * I64)
+    g.drop(large, full)
+    wh = g.new(n * I64)
+    if rb is None:  # relative_buckets = 0 + where(...): a new tensor
+        rb = g.new(n * I64)
+    g.drop(wh, small, rp2, mn2)  # rb += where(...) in place (bidirectional)
+    vals = g.new(n * s.attention.num_heads * cx.w, cx.train_base)
+    g.op((), (vals,), (rb,), pgrad=s.relative_buckets * s.attention.num_heads * cx.w if cx.train_base else 0)
+    g.drop(rb, rp, ctx2, mem)
+    return vals
+
+
+def _mask(g: Sim, cx: Cx, pb: Tn, ql: int, kl: int, causal: bool, contiguous: bool) -> Tn:
+    """create_position_bias_mask: the position bias as SDPA's float mask, (1, n_h, q, k) w. Causal
+    (decoder, q > 1): where(q_pos >= k_pos, bias, min) then .contiguous() (a copy: where keeps the permuted
+    layout), the bool mask saved by where; otherwise .contiguous() copies the permuted bias.
+
+    Source: hf-t5"""
+    nb = cx.spec.attention.num_heads * ql * kl * cx.w
+    if causal:
+        cm = g.new(ql * kl)
+        wh = g.new(nb, pb.rg)
+        g.op((pb,), (wh,), (cm,))
+        g.drop(cm)
+        out = g.new(nb, wh.rg)
+        g.op((wh,), (out,))
+        g.drop(wh)
+        return out
+    if contiguous or ql == 1 and kl == 1:
+        return g.view(pb)
+    out = g.new(nb, pb.rg)
+    g.op((pb,), (out,))
+    return out
+
+
+def _core(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, mask: Tn, ql: int, kl: int) -> Tn:
+    """SDPA with the float mask. Fused (eval, or no dropout): output (laid out b, q, n_h, d_kv) and the
+    log-sum-exp (b n_h q fp32), both saved in training. Dropout in training: the math path, whose fp32
+    copies of q, k, v (q and k scaled) are made contiguous for bmm, scores + mask, softmax, dropout noise
+    and product, the bf16 weights, the output and its transposed copy.
+
+    Source: pytorch-sdpa"""
+    s = cx.spec
+    b, nh, dk, w = cx.b, s.attention.num_heads, s.attention.head_dim, cx.w
+    p = s.attention_dropout if cx.training else 0.0
+    if p <= 0:
+        out = g.new(b * ql * nh * dk * w, q.rg or k.rg or v.rg or mask.rg)
+        lse = g.new(b * nh * ql * F32)
+        g.op((q, k, v, mask), (out,), (q, k, v, mask, out, lse))
+        g.drop(lse)
+        return out
+    sc = b * nh * ql * kl * F32
+    q32, k32, v32 = cast(g, q, q.nb // w * F32), cast(g, k, k.nb // w * F32), cast(g, v, v.nb // w * F32)
+    qs = g.new(q32.nb, q32.rg)
+    g.op((q32,), (qs,))
+    ks = g.new(k32.nb, k32.rg)
+    g.op((k32,), (ks,))
+    qc = g.new(qs.nb, qs.rg)  # matmul's reshape of the strided operands: contiguous copies, saved by bmm
+    g.op((qs,), (qc,))
+    kc = g.new(ks.nb, ks.rg)
+    g.op((ks,), (kc,))
+    att = g.new(sc, qc.rg or kc.rg)
+    g.op((qc, kc), (att,), (qc if kc.rg else None, kc if qc.rg else None))
+    g.drop(qc, kc)
+    att2 = g.new(sc, True)
+    g.op((att, mask), (att2,))
+    g.drop(att)
+    sm = g.new(sc, True)
+    g.op((att2,), (sm,), (sm,))
+    g.drop(att2)
+    noise = g.new(sc)
+    dr = g.new(sc, True)
+    g.op((sm,), (dr,), (noise,))
+    g.drop(noise, sm)
+    aw = cast(g, dr, sc // F32 * w)
+    vc = g.new(v32.nb, v32.rg)
+    g.op((v32,), (vc,))
+    o32 = g.new(b * ql * nh * dk * F32, True)
+    g.op((dr, vc), (o32,), (dr, vc))
+    g.drop(dr, vc)
+    out = cast(g, o32, b * ql * nh * dk * w)
+    g.drop(o32, q32, k32, v32, qs, ks, aw)
+    o2 = g.new(out.nb, out.rg)  # transpose(1, 2).contiguous()
+    g.op((out,), (o2,))
+    g.drop(out)
+    return o2
+
+
+def attention(g: Sim, cx: Cx, h: Tn, kind: str, pbs: dict, src: tuple[Cx, Tn] | None = None,
+              old: tuple[Tn, Tn] | None = None) -> tuple[Tn, Tn | None, Tn | None]:
+    """T5Attention: q, k, v projections (no bias, d -> n_h d_kv), the shared position bias (made by the
+    first layer of the stack: buckets for self-attention, zeros (1, n_h, q, k) for cross-attention), its
+    mask, SDPA, o. kind: "enc", "dec" (causal self-attention, cache appended) or "cross" (keys and values
+    of the encoder output; `old` = the cross cache already filled). Returns (output, cached k, cached v).
+
+    Source: hf-t5"""
+    s, t = cx.spec, cx.spec.traits
+    d, inner, ql = s.hidden_size, s.attention.num_heads * s.attention.head_dim, cx.q
+    q = linear(g, cx, h, d, inner, t.leaf("attn_q"))
+    ck = cv = None
+    if kind == "cross" and old is not None:  # the cross cache is reused after the first step
+        k, v = g.view(old[0]), g.view(old[1])
+        kl = old[0].nb // (cx.b * inner * (cx.kv_bytes or cx.w))
+    else:
+        scx, sx = src if src is not None else (cx, h)
+        k = linear(g, scx, sx, d, inner, t.leaf("attn_k"))
+        v = linear(g, scx, sx, d, inner, t.leaf("attn_v"))
+        kl = scx.q
+        if cx.cache:  # DynamicLayer.update: torch.cat([old, new]) (the empty cache too), the old one freed
+            kb = cx.kv_bytes or cx.w
+            per = cx.b * inner * kb
+            ck = g.new((old[0].nb if old else 0) + per * kl)
+            cv = g.new((old[1].nb if old else 0) + per * kl)
+            if old:
+                g.drop(*old)
+            g.drop(k, v)
+            k, v = g.view(ck), g.view(cv)
+            kl = ck.nb // per
+    pb = pbs.get(kind)
+    if pb is None:
+        if kind == "cross":
+            pb = g.new(s.attention.num_heads * ql * kl * cx.w)
+        else:
+            pb = bias(g, cx, ql, kl, kind == "enc")
+        pbs[kind] = pb
+    mask = _mask(g, cx, pb, ql, kl, kind == "dec" and ql > 1, kind == "cross")
+    out = _core(g, cx, q, k, v, mask, ql, kl)
+    g.drop(mask)
+    o = linear(g, cx, out, inner, d, t.leaf("attn_output"))
+    g.drop(out, q, k, v)
+    return o, ck, cv
+
+
+def _residual(g: Sim, cx: Cx, x: Tn, y: Tn) -> Tn:
+    """hidden_states + dropout(y): the sum is a new tensor; the dropout output dies with it."""
+    yd = dropout(g, cx, y, cx.spec.hidden_dropout)
+    g.drop(y)
+    out = g.new(x.nb, x.rg or yd.rg)
+    g.op((x, yd), (out,))
+    g.drop(yd)
+    return out
+
+
+def feed_forward(g: Sim, cx: Cx, x: Tn) -> Tn:
+    """T5LayerFF: x + drop(wo(drop(act(wi(n))))), gated: wo(drop(act(wi_0(n)) * wi_1(n))), n = norm(x)
+    (alive until the dense block returns).
+
+    Source: hf-t5"""
+    s, t = cx.spec, cx.spec.traits
+    d, f, c = s.hidden_size, s.mlp.intermediate_size, cx.c
+    n = norm(g, cx, x)
+    if s.mlp.kind == "gated":
+        g0 = linear(g, cx, n, d, f, t.leaf("ffn_gate"))
+        a = act(g, g0, act_kind(s.mlp.activation))
+        g.drop(g0)
+        lin = linear(g, cx, n, d, f, t.leaf("ffn_up"))
+        m = g.new(cx.T * f * c, a.rg or lin.rg)
+        g.op((a, lin), (m,), (a if lin.rg else None, lin if a.rg else None))
+        g.drop(a, lin)
+    else:
+        h = linear(g, cx, n, d, f, t.leaf("ffn_up"))
+        m = act(g, h, act_kind(s.mlp.activation))
+        g.drop(h)
+    md = dropout(g, cx, m, s.hidden_dropout)
+    g.drop(m)
+    o = linear(g, cx, md, f, d, t.leaf("ffn_down"))
+    g.drop(md, n)
+    return _residual(g, cx, x, o)
+
+
+def _sublayer(g: Sim, cx: Cx, x: Tn, kind: str, pbs: dict, src=None, old=None) -> tuple[Tn, Tn | None, Tn | None]:
+    """T5LayerSelfAttention / T5LayerCrossAttention: x + drop(attn(norm(x)))."""
+    n = norm(g, cx, x)
+    a, ck, cv = attention(g, cx, n, kind, pbs, src, old)
+    y = _residual(g, cx, x, a)
+    g.drop(n)
+    return y, ck, cv
+
+
+def stack(g: Sim, cx: Cx, layers: int, enc: tuple[Cx, Tn] | None = None,
+          caches: list | None = None) -> tuple[Tn, list]:
+    """T5Stack: drop(embed(ids)), the blocks (decoder: self, cross, feed-forward), final norm, dropout.
+    inputs_embeds and the shared position biases stay bound to the end of the stack. `caches`: per layer
+    ((self k, self v) | None, (cross k, cross v) | None) before this step; returns the caches after it.
+
+    Source: hf-t5"""
+    s = cx.spec
+    V, d, w = s.vocab_size, s.hidden_size, cx.w
+    e = g.new(cx.T * d * w, cx.train_base)
+    # the shared table's gradient: the head's comes first; each embedding adds a dense V x d gradient into it
+    g.op((), (e,), ptemp=2 * V * d * w if cx.train_base else 0)
+    x = dropout(g, cx, e, s.embed_dropout)
+    pbs: dict = {}
+    out_caches = []
+    for i in range(layers):
+        old_self, old_cross = caches[i] if caches else (None, None)
+        y, ck, cv = _sublayer(g, cx, x, "enc" if enc is None else "dec", pbs, old=old_self)
+        g.drop(x)
+        x = y
+        xk = xv = None
+        if enc is not None:
+            y, xk, xv = _sublayer(g, cx, x, "cross", pbs, enc, old_cross)
+            g.drop(x)
+            x = y
+        y = feed_forward(g, cx, x)
+        g.drop(x)
+        x = y
+        out_caches.append(((ck, cv) if ck is not None else None, (xk, xv) if xk is not None else old_cross))
+    hN = norm(g, cx, x)
+    g.drop(x)
+    out = dropout(g, cx, hN, s.embed_dropout)
+    g.drop(hN, e, *pbs.values())
+    return out, out_caches
+
+
+def head(g: Sim, cx: Cx, x: Tn, loss: bool) -> Tn:
+    """sequence_output * d^-0.5 (tied head, T5 v1.0), lm_head (tied to the shared table: its gradient is
+    the table's first), and CrossEntropyLoss in the logits' dtype (log_softmax T x V x w saved, then nll).
+    Returns the loss, or the logits.
+
+    Source: hf-t5"""
+    s = cx.spec
+    d, V = s.hidden_size, s.vocab_size
+    if s.traits.scale_decoder_output:
+        x2 = g.new(x.nb, x.rg)
+        g.op((x,), (x2,))
+        g.drop(x)
+        x = x2
+    logits = linear(g, cx, x, d, V, "lm_head")
+    if not loss:
+        g.drop(x)
+        return logits
+    lsm = g.new(logits.nb, True)
+    g.op((logits,), (lsm,), (lsm,))
+    out = g.new(cx.w, True)
+    g.op((lsm,), (out,))
+    g.drop(lsm, logits, x)
+    return out
