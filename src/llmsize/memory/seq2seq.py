@@ -71,6 +71,7 @@ def generate_points(spec: ModelSpec, cx: Cx, W: int, new_tokens: int) -> dict[st
     s = cx.spec
     L = s.decoder_layers
     g = _Sim(grad=False)
+    cx = replace(cx, cache=False)  # the encoder keeps no cache
     enc, _ = stack(g, cx, s.num_layers)
     dcx = replace(cx, q=1, cache=True, cache_len=0)
     dec, caches = stack(g, dcx, L, (cx, enc))

@@ -156,16 +156,19 @@ def _mask(g: Sim, cx: Cx, pb: Tn, ql: int, kl: int, causal: bool, contiguous: bo
 
 
 def _core(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, mask: Tn, ql: int, kl: int) -> Tn:
-    """SDPA with the float mask. Fused (eval, or no dropout): output (laid out b, q, n_h, d_kv) and the
+    """SDPA with the float mask. Fused (eval, or no dropout and a frozen bias): output (laid out b, q, n_h, d_kv) and the
     log-sum-exp (b n_h q fp32), both saved in training. Dropout in training: the math path, whose fp32
     copies of q, k, v (q and k scaled) are made contiguous for bmm, scores + mask, softmax, dropout noise
-    and product, the bf16 weights, the output and its transposed copy.
+    and product (when p > 0), the bf16 weights, the output and its transposed copy (also without dropout
+    when the mask needs a gradient: a trained position bias).
 
     Source: pytorch-sdpa"""
     s = cx.spec
     b, nh, dk, w = cx.b, s.attention.num_heads, s.attention.head_dim, cx.w
     p = s.attention_dropout if cx.training else 0.0
-    if p <= 0:
+    # ASSUMES: PyTorch's CPU SDPA dispatch, as the truth measures it: the fused kernel takes no dropout and
+    # gives no gradient to the mask, so training with dropout or a trained position bias runs the math path
+    if p <= 0 and not mask.rg:
         out = g.new(b * ql * nh * dk * w, q.rg or k.rg or v.rg or mask.rg)
         lse = g.new(b * nh * ql * F32)
         g.op((q, k, v, mask), (out,), (q, k, v, mask, out, lse))
@@ -190,10 +193,13 @@ def _core(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, mask: Tn, ql: int, kl: int) -> Tn
     sm = g.new(sc, True)
     g.op((att2,), (sm,), (sm,))
     g.drop(att2)
-    noise = g.new(sc)
-    dr = g.new(sc, True)
-    g.op((sm,), (dr,), (noise,))
-    g.drop(noise, sm)
+    if p > 0:
+        noise = g.new(sc)
+        dr = g.new(sc, True)
+        g.op((sm,), (dr,), (noise,))
+        g.drop(noise, sm)
+    else:
+        dr = sm
     aw = cast(g, dr, sc // F32 * w)
     vc = g.new(v32.nb, v32.rg)
     g.op((v32,), (vc,))
@@ -316,16 +322,17 @@ def stack(g: Sim, cx: Cx, layers: int, enc: tuple[Cx, Tn] | None = None,
     out_caches = []
     for i in range(layers):
         old_self, old_cross = caches[i] if caches else (None, None)
+        xin = x  # the stack's variable holds the block's input until the block returns
         y, ck, cv = _sublayer(g, cx, x, "enc" if enc is None else "dec", pbs, old=old_self)
-        g.drop(x)
         x = y
         xk = xv = None
         if enc is not None:
             y, xk, xv = _sublayer(g, cx, x, "cross", pbs, enc, old_cross)
-            g.drop(x)
+            if x is not xin:
+                g.drop(x)
             x = y
         y = feed_forward(g, cx, x)
-        g.drop(x)
+        g.drop(x if x is not xin else None, xin)
         x = y
         out_caches.append(((ck, cv) if ck is not None else None, (xk, xv) if xk is not None else old_cross))
     hN = norm(g, cx, x)
