@@ -36,8 +36,10 @@ def _model(g: _Sim, cx: Cx, loss: bool):
         eq = g.new(cx.T)
         g.drop(tmp, eq)
     dec, _ = stack(g, cx, s.decoder_layers, (cx, enc))
-    g.drop(enc, ids)
-    return head(g, cx, dec, loss)
+    g.drop(ids)
+    out = head(g, cx, dec, loss)
+    g.drop(enc, dec)  # encoder_outputs and decoder_outputs hold them until the forward returns
+    return out
 
 
 def train_points(spec: ModelSpec, cx: Cx, *, W: int, M: int, G_total: int, G_prev: int,

@@ -155,6 +155,16 @@ def _mask(g: Sim, cx: Cx, pb: Tn, ql: int, kl: int, causal: bool, contiguous: bo
     return out
 
 
+def _contig(g: Sim, cx: Cx, x: Tn) -> Tn:
+    """matmul's reshape of a (b, n_h, len, d_kv) view of a (b, len, n_h d_kv) tensor to 3-D: a copy, or
+    a view when b = 1 (the batch and head dims then merge)."""
+    if cx.b == 1:
+        return g.view(x)
+    y = g.new(x.nb, x.rg)
+    g.op((x,), (y,))
+    return y
+
+
 def _core(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, mask: Tn, ql: int, kl: int) -> Tn:
     """SDPA with the float mask. Fused (eval, or no dropout and a frozen bias): output (laid out b, q, n_h, d_kv) and the
     log-sum-exp (b n_h q fp32), both saved in training. Dropout in training: the math path, whose fp32
@@ -180,10 +190,7 @@ def _core(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, mask: Tn, ql: int, kl: int) -> Tn
     g.op((q32,), (qs,))
     ks = g.new(k32.nb, k32.rg)
     g.op((k32,), (ks,))
-    qc = g.new(qs.nb, qs.rg)  # matmul's reshape of the strided operands: contiguous copies, saved by bmm
-    g.op((qs,), (qc,))
-    kc = g.new(ks.nb, ks.rg)
-    g.op((ks,), (kc,))
+    qc, kc = _contig(g, cx, qs), _contig(g, cx, ks)  # bmm saves what matmul's reshape gives it
     att = g.new(sc, qc.rg or kc.rg)
     g.op((qc, kc), (att,), (qc if kc.rg else None, kc if qc.rg else None))
     g.drop(qc, kc)
@@ -201,8 +208,7 @@ def _core(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, mask: Tn, ql: int, kl: int) -> Tn
     else:
         dr = sm
     aw = cast(g, dr, sc // F32 * w)
-    vc = g.new(v32.nb, v32.rg)
-    g.op((v32,), (vc,))
+    vc = _contig(g, cx, v32)
     o32 = g.new(b * ql * nh * dk * F32, True)
     g.op((dr, vc), (o32,), (dr, vc))
     g.drop(dr, vc)
@@ -350,6 +356,7 @@ def head(g: Sim, cx: Cx, x: Tn, loss: bool) -> Tn:
     Source: hf-t5"""
     s = cx.spec
     d, V = s.hidden_size, s.vocab_size
+    x = g.view(x)  # the caller's decoder_outputs keeps the decoder output itself
     if s.traits.scale_decoder_output:
         x2 = g.new(x.nb, x.rg)
         g.op((x,), (x2,))
