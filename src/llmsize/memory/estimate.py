@@ -37,6 +37,10 @@ def replayable(spec: ModelSpec, mode: str) -> None:
 def context(spec: ModelSpec, wl: Workload) -> Cx:
     """The shapes and dtypes every region is replayed with; refuses what the replay does not model."""
     replayable(spec, wl.mode)
+    if spec.traits.encoder_decoder and (wl.grad_checkpointing or wl.attn_impl == "eager"):
+        what = "gradient checkpointing" if wl.grad_checkpointing else "eager attention"
+        raise LlmsizeError(f"{spec.name}: the encoder-decoder replay models SDPA attention without checkpointing, "
+                           f"not {what}; `llmsize trace {spec.name} --mode {wl.mode}` measures PyTorch's own peak")
     train = wl.mode == "train"
     lo = wl.lora
     return Cx(spec=spec, b=wl.batch, q=wl.seq_len, kv=wl.seq_len, w=wl.w_bytes, c=wl.c_bytes,
@@ -74,6 +78,8 @@ def estimate(spec: ModelSpec, workload: Workload, *, weights_bytes_override: int
     W = wt.total_bytes + wt.buffers
     deq = wt.largest_linear * cx.c if weight_bits is not None and weight_bits < 16 else 0
     notes: list[str] = []
+    if spec.traits.encoder_decoder:
+        notes.append(seq2seq_note(wl))
     if wl.mode == "train" and not spec.traits.encoder_decoder:
         om = optimizer_memory(wl.opt, wt)
         g_total = wt.trainable_bytes
@@ -105,6 +111,17 @@ def estimate(spec: ModelSpec, workload: Workload, *, weights_bytes_override: int
     return MemoryEstimate(model=spec.name, peak_bytes=peak.total, peak_phase=peak.phase, terms=tuple(terms),
                           trainable_params=wt.trainable, weights_bytes=wt.total_bytes,
                           phases={k: v.total for k, v in best.items()}, notes=tuple(notes))
+
+
+def seq2seq_note(wl: Workload) -> str:
+    """What the sequence and new tokens mean for an encoder-decoder (T5)."""
+    s = wl.seq_len
+    if wl.mode == "generate":
+        return (f"encoder-decoder: the encoder reads the {s:,}-token prompt once; the decoder generates "
+                f"{wl.new_tokens:,} tokens one at a time from the start token (self-attention K,V grow per step, "
+                f"cross-attention K,V over the {s:,} encoder tokens are made at the first step)")
+    what = "labels shifted right" if wl.mode == "train" else "decoder_input_ids = input_ids"
+    return f"encoder-decoder: encoder over {s:,} tokens, decoder over the same {s:,} tokens ({what})"
 
 
 def _per_layer_saved(spec: ModelSpec, cx: Cx, x0_rg: bool) -> str:
@@ -153,7 +170,10 @@ def _terms(spec: ModelSpec, wl: Workload, cx: Cx, wt, p: Point, om, deq: int) ->
             f"N·{s} (N = {wt.trainable:,} trainable)", "rajbhandari2020")
     a = p.parts.get("activations", 0)
     if a:
-        if wl.grad_checkpointing:
+        if spec.traits.encoder_decoder:
+            add("saved activations", a, "activations", "Σ tensors saved for backward by both stacks, the head and "
+                "the loss (replayed whole: memory.t5)", "korthikanti2022")
+        elif wl.grad_checkpointing:
             add("checkpointed layer inputs", a, "activations", "L·b·s·d·w (one hidden state per layer)",
                 "chen2016")
         else:
@@ -190,6 +210,9 @@ def _terms(spec: ModelSpec, wl: Workload, cx: Cx, wt, p: Point, om, deq: int) ->
 
 
 _WORK = (
+    ("encoder-decoder", "the replayed T5 step's tensors beyond the terms above: hidden states, q/k/v, the "
+                        "relative-position buckets (int64, q·k each) and masks, scores (math path in training), "
+                        "feed-forward intermediates, logits — docs/memory.md"),
     ("loss backward", "final norm's saved tensors + fp32 log-softmax T·V·4 + its gradient T·V·4 + the fp32 "
                       "logits' gradient T·V·4"),
     ("final norm, LM head and loss", "last hidden + logits T·V·c + fp32 copy T·V·4 + log-softmax T·V·4"),

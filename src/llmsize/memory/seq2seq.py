@@ -48,14 +48,16 @@ def train_points(spec: ModelSpec, cx: Cx, *, W: int, M: int, G_total: int, G_pre
     exist, gradients were set to None; with accumulation G_prev gradients exist throughout)."""
     g = _Sim(grad=True)
     loss = _model(g, cx, True)
-    fw_peak, fw_act = g.peak, g.peak_act
+    fw_peak, fw_act = g.peak, g.fw_act
     fixed = {"weights": W, "optimizer": M, "gradients": G_prev}
     pts = [Point("forward", {**fixed, "activations": fw_act}, "encoder-decoder forward", fw_peak - fw_act)]
     g.drop(loss)
-    peak, _, _ = g.backward(loss, g.live + loss.nb)
+    saved = g.live
+    peak, _, _ = g.backward(loss, saved + loss.nb, saved)
     # ASSUMES: with accumulation the new gradients are summed into the existing ones in place (AccumulateGrad)
     grads = G_prev if G_prev else g.peak_pgrad
-    pts.append(Point("backward", {**fixed, "gradients": grads}, "backward", peak - g.peak_pgrad))
+    pts.append(Point("backward", {**fixed, "gradients": grads, "activations": g.peak_act},
+                     "encoder-decoder backward", peak - g.peak_pgrad - g.peak_act))
     pts.append(Point("optimizer step", {"weights": W, "optimizer": M, "gradients": G_total}, "optimizer step",
                      step_temp))
     return best_by_phase(pts)

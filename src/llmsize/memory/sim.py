@@ -45,7 +45,7 @@ class Node:
 class Sim:
     """Live bytes of one region (a decoder layer, the head) replayed op by op."""
 
-    __slots__ = ("grad", "live", "peak", "nodes", "pgrad", "keep", "peak_pgrad")
+    __slots__ = ("grad", "live", "peak", "nodes", "pgrad", "keep", "peak_pgrad", "peak_act")
 
     def __init__(self, grad: bool) -> None:
         self.grad = grad
@@ -55,6 +55,7 @@ class Sim:
         self.pgrad = 0  # parameter-gradient bytes produced by backward()
         self.keep: list[Tn] = []  # tensors a caller's variable keeps until its scope ends
         self.peak_pgrad = 0  # parameter-gradient bytes live at backward()'s peak
+        self.peak_act = 0  # saved bytes still held at backward()'s peak
 
     # -- forward ---------------------------------------------------------------------------
     def new(self, nb: int, rg: bool = False) -> Tn:
@@ -120,11 +121,12 @@ class Sim:
         return n
 
     # -- backward --------------------------------------------------------------------------
-    def backward(self, out: Tn, start: int) -> tuple[int, int, int]:
+    def backward(self, out: Tn, start: int, act: int = 0) -> tuple[int, int, int]:
         """Run autograd over the recorded nodes from the gradient of `out` (already live in `start`).
 
         Returns (peak live bytes, live bytes at the end, parameter-gradient bytes made), all counted
-        from `start` = bytes live when the region's backward begins (its saved tensors included)."""
+        from `start` = bytes live when the region's backward begins (its saved tensors included). `act`: the
+        saved bytes among them; what is left of them at the peak is kept in `peak_act`."""
         live = peak = start
         grads: dict[int, int] = {id(out.alias or out): out.nb}
         pg = 0
@@ -137,13 +139,14 @@ class Sim:
                     st.saved -= 1
                     if st.saved == 0 and st.refs <= 0:
                         live -= st.nb
+                        act -= st.nb
                 continue
             live += node.btemp
             for t in node.ins:
                 if t.rg:
                     live += t.nb
                     if live > peak:
-                        peak, self.peak_pgrad = live, pg
+                        peak, self.peak_pgrad, self.peak_act = live, pg, act
                     if key(t) in grads:
                         live -= t.nb  # summed into the existing buffer
                     else:
@@ -153,7 +156,7 @@ class Sim:
                 live += node.ptemp + node.pgrad
                 pg += node.pgrad
                 if live > peak:
-                    peak, self.peak_pgrad = live, pg
+                    peak, self.peak_pgrad, self.peak_act = live, pg, act
                 live -= node.ptemp
             for o in node.outs:
                 nb = grads.pop(key(o), None)
@@ -163,5 +166,6 @@ class Sim:
                 st.saved -= 1
                 if st.saved == 0 and st.refs <= 0:
                     live -= st.nb
+                    act -= st.nb
         self.pgrad = pg
         return peak, live, pg

@@ -27,17 +27,17 @@ class _Sim(Sim):
     """A Sim that also knows, at its forward peak, how many of the live bytes are held by autograd only
     (the saved activations), so the peak splits into saved activations and the working set."""
 
-    __slots__ = ("act", "peak_act")
+    __slots__ = ("act", "fw_act")
 
     def __init__(self, grad: bool) -> None:
         super().__init__(grad)
         self.act = 0
-        self.peak_act = 0
+        self.fw_act = 0
 
     def new(self, nb: int, rg: bool = False) -> Tn:
         t = super().new(nb, rg)
         if self.live == self.peak:
-            self.peak_act = self.act
+            self.fw_act = self.act
         return t
 
     def drop(self, *ts: Tn | None) -> None:
@@ -174,8 +174,13 @@ def _core(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, mask: Tn, ql: int, kl: int) -> Tn
 
     Source: pytorch-sdpa"""
     s = cx.spec
-    b, nh, dk, w = cx.b, s.attention.num_heads, s.attention.head_dim, cx.w
+    b, nh, dk, w = cx.b, s.attention.num_heads, s.attention.head_dim, cx.c
     p = s.attention_dropout if cx.training else 0.0
+    if cx.amp and mask.nb != nh * ql * kl * w:  # autocast runs SDPA in the compute dtype: the fp32 mask is cast
+        m2 = cast(g, mask, nh * ql * kl * w)
+        out = _core(g, replace(cx, amp=False), q, k, v, m2, ql, kl)
+        g.drop(m2)
+        return out
     # ASSUMES: PyTorch's CPU SDPA dispatch, as the truth measures it: the fused kernel takes no dropout and
     # gives no gradient to the mask, so training with dropout or a trained position bias runs the math path
     if p <= 0 and not mask.rg:
@@ -297,6 +302,10 @@ def feed_forward(g: Sim, cx: Cx, x: Tn) -> Tn:
         g.drop(h)
     md = dropout(g, cx, m, s.hidden_dropout)
     g.drop(m)
+    if md.nb != cx.T * f * cx.w:  # hidden_states.to(wo.weight.dtype) (autocast: back to fp32 before wo)
+        m2 = cast(g, md, cx.T * f * cx.w)
+        g.drop(md)
+        md = m2
     o = linear(g, cx, md, f, d, t.leaf("ffn_down"))
     g.drop(md, n)
     return _residual(g, cx, x, o)
@@ -366,9 +375,11 @@ def head(g: Sim, cx: Cx, x: Tn, loss: bool) -> Tn:
     if not loss:
         g.drop(x)
         return logits
-    lsm = g.new(logits.nb, True)
-    g.op((logits,), (lsm,), (lsm,))
-    out = g.new(cx.w, True)
+    lg = cast(g, logits, cx.T * V * F32) if cx.amp else g.view(logits)  # autocast: log_softmax in fp32
+    lsm = g.new(lg.nb, True)
+    g.op((lg,), (lsm,), (lsm,))
+    g.drop(lg)
+    out = g.new(lsm.nb // (cx.T * V), True)
     g.op((lsm,), (out,))
     g.drop(lsm, logits, x)
     return out
