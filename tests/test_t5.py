@@ -23,3 +23,93 @@ def test_t5_3b_equals_pytorch_per_layer():
     assert pc.total == 2_851_598_336 == T5_3B
     per = {i: k.params for k in pc.layer_kinds for i in k.layers}
     assert [per[i] for i in range(48)] == [50_334_720] + [50_333_696] * 23 + [67_112_960] + [67_111_936] * 23
+
+
+# -- memory: the whole encoder-decoder replayed (memory/t5.py, memory/seq2seq.py) -------------------------
+# Truth: tests/data/truth_t5.jsonl, measured with scripts/gen_encoder_truth.py (the shared generator's
+# measure(), T5ForConditionalGeneration; torch 2.13.0, transformers 5.23.0, peft 0.21.2): 4 configs (t5 v1.0
+# relu tied, v1.1 gated-gelu untied with 3 encoder / 2 decoder layers, a flan-like one without dropout, an
+# odd relu one with 3 heads of 40, 24 buckets, vocab 777), train / LoRA q,v / forward / generate, 11 shapes.
+# Reached when written (median / max |error|): forward 0 / 0, generate 0 / 2.5e-6, train 5.7e-5 / 1.7e-4,
+# LoRA train 5.1e-5 / 0.45% (small-t5 b2 s256, peak in the forward's last cross-attention).
+BAR = {"forward": (0.0, 1e-6), "generate": (1e-6, 5e-6), "train": (1e-4, 2e-4), "lora train": (1e-4, 0.0046)}
+
+
+def test_t5_truth_per_mode_at_the_accuracy_reached():
+    import json
+    from collections import defaultdict
+
+    from llmsize.validate import validate
+    from tests.conftest import DATA
+
+    results, summ = validate(DATA / "truth_t5.jsonl")
+    rows = {r["id"]: r for r in map(json.loads, (DATA / "truth_t5.jsonl").read_text().splitlines())}
+    assert len(results) == len(rows) >= 44 and all(r.error is None for r in results)
+    by = defaultdict(list)
+    for r in results:
+        assert r.predicted_params == rows[r.case.id]["measured"]["params"], r.case.id
+        by[r.case.mode].append(abs(r.rel_error))
+    assert set(by) == set(BAR)
+    for mode, errs in by.items():
+        med, mx = BAR[mode]
+        assert summ[mode]["median"] <= med and max(errs) <= mx, (mode, summ[mode])
+
+
+def _small_t5(**kw):
+    return read(dict(model_type="t5", d_model=256, d_kv=64, d_ff=512, num_layers=3, num_heads=4, vocab_size=1000,
+                     decoder_start_token_id=0, **kw), "small-t5")
+
+
+def test_t5_autocast_train_equals_measured_peak():
+    """fp32 weights with a bf16 autocast forward (the CLI's default training precision), small-t5, AdamW, b2 s256:
+    PyTorch's peak 182,014,232 B (scripts/memlab.py t5s train 2 256 --opt adamw --wd float32 --ac bfloat16, the
+    shared generator's measure(); torch 2.13.0, transformers 5.23.0). The residual stream stays fp32, SDPA casts
+    the fp32 position-bias mask, the feed-forward casts back to fp32 before wo, the loss runs in fp32."""
+    from llmsize.memory import estimate
+    from llmsize.memory.workload import Workload
+
+    e = estimate(_small_t5(), Workload(mode="train", batch=2, seq_len=256, weights_dtype="fp32", autocast="bf16"))
+    assert abs(e.peak_bytes / 182_014_232 - 1) <= 1e-4
+
+
+def test_t5_workload_meaning_is_printed_and_terms_sum_to_the_peak():
+    from llmsize.memory import estimate
+    from llmsize.memory.workload import Workload
+
+    e = estimate(_small_t5(), Workload(mode="generate", batch=2, seq_len=256, new_tokens=16))
+    assert any("encoder reads the 256-token prompt" in n and "16 tokens" in n for n in e.notes)
+    assert sum(t.bytes for t in e.terms) == e.peak_bytes
+    kv = next(t for t in e.terms if t.category == "kv_cache") if e.peak_phase == "decode" else None
+    assert kv is None or kv.bytes > 0
+    e = estimate(_small_t5(), Workload(mode="train", batch=2, seq_len=256))
+    names = {t.name for t in e.terms}
+    assert "saved activations" in names and sum(t.bytes for t in e.terms) == e.peak_bytes
+
+
+def test_t5_generation_positions_are_per_stack(tmp_path):
+    """A T5 prompt of 512 (n_positions) with 64 new tokens fits: the encoder sees 512 positions, the decoder
+    64; the CLI header names both lengths."""
+    import json
+    import subprocess
+
+    d = tmp_path / "t5"
+    d.mkdir()
+    (d / "config.json").write_text(json.dumps(dict(model_type="t5", d_model=64, d_kv=16, d_ff=128, num_layers=2,
+                                                   num_heads=4, vocab_size=100)))
+    r = subprocess.run([sys.executable, "-m", "llmsize", "infer", str(d), "--seq-len", "512", "--new-tokens", "64"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "encoder 512 tokens, decoder 64 new tokens" in " ".join(r.stdout.split())
+
+
+def test_t5_checkpointing_and_eager_are_refused_pointing_to_trace():
+    import pytest
+
+    from llmsize.errors import LlmsizeError
+    from llmsize.memory import estimate
+    from llmsize.memory.workload import Workload
+
+    for wl in (Workload(mode="train", batch=1, seq_len=64, grad_checkpointing=True),
+               Workload(mode="forward", batch=1, seq_len=64, attn_impl="eager")):
+        with pytest.raises(LlmsizeError, match="llmsize trace"):
+            estimate(_small_t5(), wl)
