@@ -63,7 +63,6 @@ def norm(g: Sim, cx: Cx, x: Tn) -> Tn:
     g.drop(p)
     ve = g.new(rows * F32, m.rg)
     g.op((m,), (ve,))
-    g.drop(m)
     rs = g.new(rows * F32, ve.rg)
     g.op((ve,), (rs,), (rs,))
     g.drop(ve)
@@ -74,7 +73,7 @@ def norm(g: Sim, cx: Cx, x: Tn) -> Tn:
     g.drop(h32)
     out = g.new(x.nb, h.rg or cx.train_base)
     g.op((h,), (out,), (h if cx.train_base else None,), pgrad=d * cx.w if cx.train_base else 0)
-    g.drop(h)
+    g.drop(h, m)  # `variance` is a local of forward() until it returns
     return out
 
 
