@@ -36,19 +36,10 @@ BAR = {"forward": (0.0, 1e-6), "generate": (1e-6, 5e-6), "train": (1e-4, 2e-4), 
 
 
 def test_t5_truth_per_mode_at_the_accuracy_reached():
-    import json
-    from collections import defaultdict
+    from tests.test_encoders import errors_by_mode
 
-    from llmsize.validate import validate
-    from tests.conftest import DATA
-
-    results, summ = validate(DATA / "truth_t5.jsonl")
-    rows = {r["id"]: r for r in map(json.loads, (DATA / "truth_t5.jsonl").read_text().splitlines())}
-    assert len(results) == len(rows) >= 44 and all(r.error is None for r in results)
-    by = defaultdict(list)
-    for r in results:
-        assert r.predicted_params == rows[r.case.id]["measured"]["params"], r.case.id
-        by[r.case.mode].append(abs(r.rel_error))
+    results, summ, by = errors_by_mode("truth_t5.jsonl")
+    assert len(results) >= 44
     assert set(by) == set(BAR)
     for mode, errs in by.items():
         med, mx = BAR[mode]

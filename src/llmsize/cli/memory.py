@@ -182,7 +182,8 @@ def _infer_kv(name: str) -> str | None:
 @click.option("--lora-r", type=click.IntRange(min=1), help="Train LoRA adapters of this rank (peft, fp32).")
 @click.option("--lora-alpha", type=click.IntRange(min=1), help="LoRA alpha [default: 2 r].")
 @click.option("--lora-targets",
-              help="Comma-separated leaf module names, or all-linear, with --lora-r [default: q_proj,v_proj].")
+              help="Comma-separated leaf module names, or all-linear, with --lora-r [default: the query and value "
+                   "projections: q_proj,v_proj; T5 q,v; BERT query,value].")
 @click.option("--attn", type=_ATTN, default="sdpa", show_default=True, help="Attention implementation.")
 @click.option("--gpu", help="GPU name or size: does it fit, with CUDA context and allocator reserve?")
 @train_layout_options
@@ -219,7 +220,7 @@ def train_cmd(model: Loaded, batch: int, seq_len: int | None, precision: str | N
     dtype, amp = precision_dtypes(precision, old_dtype, old_amp, lora=lora_r is not None)
     wl = train_workload(batch=batch, seq_len=seq_len, dtype=dtype, amp=amp, optimizer=optimizer,
                         grad_checkpointing=grad_checkpointing, grad_accum=grad_accum, lora_r=lora_r,
-                        lora_alpha=lora_alpha, lora_targets=lora_targets, attn=attn)
+                        lora_alpha=lora_alpha, lora_targets=lora_targets, attn=attn, spec=model.spec)
     layout = train_layout(layout_kw, wl)
     if layout is not None:
         if gpu is not None:

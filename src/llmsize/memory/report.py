@@ -46,12 +46,16 @@ def infer_workload(spec: ModelSpec, *, batch: int = 1, seq_len: int = 1024, new_
 def train_workload(*, batch: int = 1, seq_len: int = 1024, dtype: str | None = None, amp: str | None = None,
                    optimizer: str = "adamw", grad_checkpointing: bool = False, grad_accum: int = 1,
                    lora_r: int | None = None, lora_alpha: int | None = None, lora_targets: str | None = None,
-                   attn: str = "sdpa") -> Workload:
-    """The Workload of `llmsize train` and its options (lora_targets: q_proj,v_proj when not given)."""
+                   attn: str = "sdpa", spec: ModelSpec | None = None) -> Workload:
+    """The Workload of `llmsize train` and its options (lora_targets when not given: the query and value
+    projections, by the family's leaf names when `spec` names them (T5 q,v; BERT query,value), else
+    q_proj,v_proj)."""
     lora = None
     if lora_r is not None:
+        leaves = dict(spec.traits.leaves) if spec is not None else {}
+        qv = f"{leaves['attn_q']},{leaves['attn_v']}" if {"attn_q", "attn_v"} <= set(leaves) else "q_proj,v_proj"
         lora = LoRA(r=lora_r, alpha=2 * lora_r if lora_alpha is None else lora_alpha,
-                    target_modules="q_proj,v_proj" if lora_targets is None else lora_targets)
+                    target_modules=qv if lora_targets is None else lora_targets)
     elif lora_alpha is not None:
         raise LlmsizeError("--lora-alpha needs --lora-r")
     elif lora_targets is not None:

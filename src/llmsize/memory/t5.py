@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from llmsize.memory.attention import softmax_dropout
 from llmsize.memory.blocks import F32, Cx, act, act_kind, cast, dropout, linear
 from llmsize.memory.sim import Sim, Tn
 
@@ -201,16 +202,7 @@ def _core(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, mask: Tn, ql: int, kl: int) -> Tn
     att2 = g.new(sc, True)
     g.op((att, mask), (att2,))
     g.drop(att)
-    sm = g.new(sc, True)
-    g.op((att2,), (sm,), (sm,))
-    g.drop(att2)
-    if p > 0:
-        noise = g.new(sc)
-        dr = g.new(sc, True)
-        g.op((sm,), (dr,), (noise,))
-        g.drop(noise, sm)
-    else:
-        dr = sm
+    dr = softmax_dropout(g, att2, sc, p, att2)
     aw = cast(g, dr, sc // F32 * w)
     vc = _contig(g, cx, v32)
     o32 = g.new(b * ql * nh * dk * F32, True)

@@ -140,7 +140,7 @@ def _train_workload(b: TrainBody, seq: int | None = None, batch: int | None = No
     return train_workload(batch=b.batch if batch is None else batch, seq_len=b.seq_len if seq is None else seq,
                           dtype=dtype, amp=amp, optimizer=b.optimizer, grad_checkpointing=b.grad_checkpointing,
                           grad_accum=b.grad_accum, lora_r=b.lora_r, lora_alpha=b.lora_alpha,
-                          lora_targets=b.lora_targets, attn=b.attn)
+                          lora_targets=b.lora_targets, attn=b.attn, spec=loaded.spec if loaded is not None else None)
 
 
 def memory_json(loaded: Any, wl: Any, gpu_name: str | None, runtime: str, weights: Any = None) -> dict[str, Any]:
