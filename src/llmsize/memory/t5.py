@@ -165,6 +165,40 @@ def _contig(g: Sim, cx: Cx, x: Tn) -> Tn:
     return y
 
 
+def _eager(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, pb: Tn, cmask: Tn | None, ql: int, kl: int) -> tuple[Tn, Tn]:
+    """T5's eager_attention_forward: q k^T (contiguous copies of q and k for bmm, saved), * scaling (1.0, still a
+    new tensor), + position bias, + the causal float mask (decoder), softmax in the compute dtype, dropout,
+    @ v (a contiguous copy), transpose(1, 2).contiguous(). Returns (output, the attention weights, which the
+    caller's `_` keeps alive).
+
+    Source: hf-t5"""
+    s = cx.spec
+    b, nh, dk, c = cx.b, s.attention.num_heads, s.attention.head_dim, cx.c
+    sc = b * nh * ql * kl * c
+    qc, kc = _contig(g, cx, q), _contig(g, cx, k)
+    w = g.new(sc, qc.rg or kc.rg)
+    g.op((qc, kc), (w,), (qc if kc.rg else None, kc if qc.rg else None))
+    g.drop(qc, kc)
+    for extra in (None, pb) + ((cmask,) if cmask is not None else ()):  # * scaling, + bias, + mask
+        w2 = g.new(sc, w.rg or (extra is not None and extra.rg))
+        g.op((w,) if extra is None else (w, extra), (w2,))
+        g.drop(w)
+        w = w2
+    sm = g.new(sc, True)
+    g.op((w,), (sm,), (sm,))
+    g.drop(w)
+    p = dropout(g, cx, sm, s.attention_dropout)
+    g.drop(sm)
+    vc = _contig(g, cx, v)
+    o = g.new(b * nh * ql * dk * c, True)
+    g.op((p, vc), (o,), (p, vc))
+    g.drop(vc)
+    o2 = g.new(o.nb, o.rg)
+    g.op((o,), (o2,))
+    g.drop(o)
+    return o2, p
+
+
 def _core(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, mask: Tn, ql: int, kl: int) -> Tn:
     """SDPA with the float mask. Fused (eval, or no dropout and a frozen bias): output (laid out b, q, n_h, d_kv) and the
     log-sum-exp (b n_h q fp32), both saved in training. Dropout in training: the math path, whose fp32
@@ -253,11 +287,17 @@ def attention(g: Sim, cx: Cx, h: Tn, kind: str, pbs: dict, src: tuple[Cx, Tn] | 
         else:
             pb = bias(g, cx, ql, kl, kind == "enc")
         pbs[kind] = pb
-    mask = _mask(g, cx, pb, ql, kl, kind == "dec" and ql > 1, kind == "cross")
-    out = _core(g, cx, q, k, v, mask, ql, kl)
-    g.drop(mask)
+    aw = None
+    if cx.attn == "eager":
+        out, aw = _eager(g, cx, q, k, v, pb, pbs.get("causal") if kind == "dec" else None, ql, kl)
+    else:
+        mask = _mask(g, cx, pb, ql, kl, kind == "dec" and ql > 1, kind == "cross")
+        out = _core(g, cx, q, k, v, mask, ql, kl)
+        g.drop(mask)
     o = linear(g, cx, out, inner, d, t.leaf("attn_output"))
     g.drop(out, q, k, v)
+    if aw is not None:
+        g.keep.append(aw)  # returned as attn_weights: the block's `_` keeps it (see stack)
     return o, ck, cv
 
 
@@ -323,8 +363,13 @@ def stack(g: Sim, cx: Cx, layers: int, enc: tuple[Cx, Tn] | None = None,
     e = g.new(cx.T * d * w, cx.train_base)
     # the shared table's gradient: the head's comes first; each embedding adds a dense V x d gradient into it
     g.op((), (e,), ptemp=2 * V * d * w if cx.train_base else 0)
-    x = dropout(g, cx, e, s.embed_dropout)
     pbs: dict = {}
+    if enc is not None and cx.attn == "eager":  # create_causal_mask: where(q_pos >= k_pos) as b x 1 x q x k floats
+        kl = cx.cache_len + cx.q
+        le = g.new(cx.q * kl)
+        pbs["causal"] = g.new(cx.b * cx.q * kl * w)
+        g.drop(le)
+    x = dropout(g, cx, e, s.embed_dropout)
     out_caches = []
     for i in range(layers):
         old_self, old_cross = caches[i] if caches else (None, None)
@@ -333,12 +378,16 @@ def stack(g: Sim, cx: Cx, layers: int, enc: tuple[Cx, Tn] | None = None,
         x = y
         xk = xv = None
         if enc is not None:
+            self_w = list(g.keep)  # the self-attention weights: `_` is rebound by the cross-attention's
+            g.keep.clear()
             y, xk, xv = _sublayer(g, cx, x, "cross", pbs, enc, old_cross)
+            g.drop(*self_w)
             if x is not xin:
                 g.drop(x)
             x = y
         y = feed_forward(g, cx, x)
-        g.drop(x if x is not xin else None, xin)
+        g.drop(x if x is not xin else None, xin, *g.keep)
+        g.keep.clear()
         x = y
         out_caches.append(((ck, cv) if ck is not None else None, (xk, xv) if xk is not None else old_cross))
     hN = norm(g, cx, x)
