@@ -2,7 +2,8 @@
 training loss, per layer; the encoders' memory replay holds the error reached on measured truth
 (scripts/gen_encoder_truth.py, transformers 5.23.0, torch 2.13.0, peft 0.21.2); the commands refuse what
 an encoder does not do (generate, a KV cache) with one line and exit 2 (T5's memory: tests/test_t5.py).
-Reached when written: forward 0.000%, train max 0.308% (BERT at batch 1 with attention dropout: the SDPA math path at batch 1), LoRA train max 0.140%; ModernBERT max 0.011%."""
+Reached when written: forward 0.000%, train max 0.308% (BERT at batch 1 with attention dropout: the SDPA
+math path at batch 1), LoRA train max 0.140%; ModernBERT max 0.011%."""
 from __future__ import annotations
 
 import json

@@ -6,7 +6,8 @@ At these sizes what a large model hides decides the peak: RMSNorm's `variance` l
 temporaries (pow's two, the product's reduction), which took a 2-layer d=32 Llama (b2 s4, eager, SGD)
 from -2.6% to within 0.03%; and the embedding backward's order (a learned position table's dense
 gradient is made before the token table's; a tied table's sum comes after the incoming gradient is
-released), which took a 2-layer GPT-2 (d=48, 3 heads) from -1.3% to -0.02%. Holds the accuracy reached when written (median / max |error| per mode)."""
+released), which took a 2-layer GPT-2 (d=48, 3 heads) from -1.3% to -0.02%. Holds the accuracy reached
+when written (median / max |error| per mode)."""
 from __future__ import annotations
 
 import json

@@ -20,9 +20,7 @@ from dataclasses import replace
 from llmsize.memory.attention import softmax_dropout
 from llmsize.memory.blocks import F32, Cx, act, act_kind, cast, dropout, linear
 from llmsize.memory.sim import Sim, Tn
-
-I64 = 8
-
+from llmsize.memory.t5_bias import bias, position_mask
 
 class _Sim(Sim):
     """A Sim that also knows, at its forward peak, how many of the live bytes are held by autograd only
@@ -78,83 +76,6 @@ def norm(g: Sim, cx: Cx, x: Tn) -> Tn:
     return out
 
 
-def bias(g: Sim, cx: Cx, ql: int, kl: int, bidirectional: bool) -> Tn:
-    """compute_bias: relative positions (q x k int64), their buckets (int64 and fp32 temporaries of the
-    log-spaced half), then the bucket embedding: values (q x k x n_h, w), returned as the permuted
-    (1, n_h, q, k) view. Training the table saves the bucket indices.
-
-    B_bias = n·n_h·w, with up to ~7·n·8 bytes of int64/fp32 temporaries while the buckets are made
-
-    Source: hf-t5"""
-    s = cx.spec
-    n = ql * kl
-    ctx = g.new(ql * I64)
-    ctx2 = g.new(ql * I64)
-    g.drop(ctx)
-    mem = g.new(kl * I64)
-    rp = g.new(n * I64)
-    rb = None
-    if bidirectional:
-        gt = g.new(n)
-        lo = g.new(n * I64)
-        g.drop(gt)
-        m = g.new(n * I64)
-        g.drop(lo)
-        rb = g.new(n * I64)
-        g.drop(m)
-        rp2 = g.new(n * I64)
-    else:
-        z = g.new(n * I64)
-        mn = g.new(n * I64)
-        g.drop(z)
-        rp2 = g.new(n * I64)
-        g.drop(mn)
-    small = g.new(n)
-    f = g.new(n * F32)
-    for _ in range(3):  # / max_exact, log, / log(max_distance / max_exact), * (buckets - max_exact)
-        f2 = g.new(n * F32)
-        g.drop(f)
-        f = f2
-    lo = g.new(n * I64)
-    g.drop(f)
-    large = g.new(n * I64)
-    g.drop(lo)
-    full = g.new(n * I64)
-    mn2 = g.new(n * I64)
-    g.drop(large, full)
-    wh = g.new(n * I64)
-    if rb is None:  # relative_buckets = 0 + where(...): a new tensor
-        rb = g.new(n * I64)
-    g.drop(wh, small, rp2, mn2)  # rb += where(...) in place (bidirectional)
-    vals = g.new(n * s.attention.num_heads * cx.w, cx.train_base)
-    g.op((), (vals,), (rb,), pgrad=s.relative_buckets * s.attention.num_heads * cx.w if cx.train_base else 0)
-    g.drop(rb, rp, ctx2, mem)
-    return vals
-
-
-def _mask(g: Sim, cx: Cx, pb: Tn, ql: int, kl: int, causal: bool, contiguous: bool) -> Tn:
-    """create_position_bias_mask: the position bias as SDPA's float mask, (1, n_h, q, k) w. Causal
-    (decoder, q > 1): where(q_pos >= k_pos, bias, min) then .contiguous() (a copy: where keeps the permuted
-    layout), the bool mask saved by where; otherwise .contiguous() copies the permuted bias.
-
-    Source: hf-t5"""
-    nb = cx.spec.attention.num_heads * ql * kl * cx.w
-    if causal:
-        cm = g.new(ql * kl)
-        wh = g.new(nb, pb.rg)
-        g.op((pb,), (wh,), (cm,))
-        g.drop(cm)
-        out = g.new(nb, wh.rg)
-        g.op((wh,), (out,))
-        g.drop(wh)
-        return out
-    if contiguous or ql == 1 and kl == 1:
-        return g.view(pb)
-    out = g.new(nb, pb.rg)
-    g.op((pb,), (out,))
-    return out
-
-
 def _contig(g: Sim, cx: Cx, x: Tn) -> Tn:
     """matmul's reshape of a (b, n_h, len, d_kv) view of a (b, len, n_h d_kv) tensor to 3-D: a copy, or
     a view when b = 1 (the batch and head dims then merge)."""
@@ -200,8 +121,8 @@ def _eager(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, pb: Tn, cmask: Tn | None, ql: in
 
 
 def _core(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, mask: Tn, ql: int, kl: int) -> Tn:
-    """SDPA with the float mask. Fused (eval, or no dropout and a frozen bias): output (laid out b, q, n_h, d_kv) and the
-    log-sum-exp (b n_h q fp32), both saved in training. Dropout in training: the math path, whose fp32
+    """SDPA with the float mask. Fused (eval, or no dropout and a frozen bias): output (laid out b, q, n_h,
+    d_kv) and the log-sum-exp (b n_h q fp32), both saved in training. Dropout in training: the math path, whose fp32
     copies of q, k, v (q and k scaled) are made contiguous for bmm, scores + mask, softmax, dropout noise
     and product (when p > 0), the bf16 weights, the output and its transposed copy (also without dropout
     when the mask needs a gradient: a trained position bias).
@@ -291,7 +212,7 @@ def attention(g: Sim, cx: Cx, h: Tn, kind: str, pbs: dict, src: tuple[Cx, Tn] | 
     if cx.attn == "eager":
         out, aw = _eager(g, cx, q, k, v, pb, pbs.get("causal") if kind == "dec" else None, ql, kl)
     else:
-        mask = _mask(g, cx, pb, ql, kl, kind == "dec" and ql > 1, kind == "cross")
+        mask = position_mask(g, cx, pb, ql, kl, kind == "dec" and ql > 1, kind == "cross")
         out = _core(g, cx, q, k, v, mask, ql, kl)
         g.drop(mask)
     o = linear(g, cx, out, inner, d, t.leaf("attn_output"))

@@ -119,7 +119,8 @@ def _infer_workload(b: InferBody, loaded: Any, seq: int | None = None, batch: in
     if seq is None:
         new = 0 if b.forward else 256 if b.new_tokens is None else b.new_tokens
         seq = b.seq_len if b.seq_len is not None else default_tokens(loaded, 1024, max(new - 1, 0))[0]
-        check_context(loaded, positions(loaded.spec, seq, new), allow_long=b.allow_long_context, flag="allow_long_context",
+        check_context(loaded, positions(loaded.spec, seq, new), allow_long=b.allow_long_context,
+                      flag="allow_long_context",
                       what=f"seq_len {seq:,}" + (f" + {new:,} new_tokens" if new else ""))
     return infer_workload(loaded.spec, batch=b.batch if batch is None else batch,
                           seq_len=seq, new_tokens=b.new_tokens, forward=b.forward, dtype=dtype,
