@@ -12,7 +12,15 @@ FakeTensorMode, same patches, same two training iterations, same peft setup):
     out: every position is scored), forward = `model(input_ids=x, use_cache=False)` under no_grad (all
     b x s logits); no attention_mask is passed (no padding). Encoders do not generate.
   - t5: `AutoModelForSeq2SeqLM` (T5ForConditionalGeneration), train = `model(input_ids=x, labels=x)`:
-    encoder over s tokens, decoder over s tokens (decoder_input_ids = labels shifted right).
+    encoder over s tokens, decoder over s tokens (decoder_input_ids = labels shifted right); forward =
+    `model(input_ids=x, decoder_input_ids=x, use_cache=False)` under no_grad (encoder and decoder over the
+    same s tokens, all b x s logits); generate = the encoder once over the s-token prompt, then the decoder
+    from one start token (decoder_start_token_id) with an EncoderDecoderCache, and new_tokens - 1 further
+    one-token steps on that cache (self-attention keys/values grow by one token a step, cross-attention
+    keys/values are computed at the first step over the s encoder tokens and reused). That is what
+    `llmsize trace` runs (src/llmsize/trace.py) and what `generate()` allocates without its bookkeeping.
+    The shared generator's forward/generate calls (`model(input_ids=x, use_cache=...)`,
+    `model(input_ids=nxt, past_key_values=...)`) are mapped onto these by `_seq2seq_class()`.
 LoRA "qv" targets: bert/roberta query+value, modernbert Wqkv, t5 q+v (encoder and decoder, self and
 cross attention). Needs torch 2.13 + transformers 5.23 + peft. Resumable: cases already in --out are
 skipped.
@@ -44,17 +52,54 @@ CONFIGS = {
     "small-t5-v1_1": dict(model_type="t5", d_model=256, d_kv=32, d_ff=640, num_layers=3, num_decoder_layers=2,
                           num_heads=6, vocab_size=1000, feed_forward_proj="gated-gelu", tie_word_embeddings=False,
                           decoder_start_token_id=0),
+    # off the grid above: flan-t5-like (gated-gelu, untied, no dropout in the config), t5 v1.0 relu with odd
+    # shapes (3 heads of 40, 2 encoder / 3 decoder layers, 24 buckets, vocab 777)
+    "small-flan-t5": dict(model_type="t5", d_model=320, d_kv=64, d_ff=768, num_layers=2, num_decoder_layers=3,
+                          num_heads=5, vocab_size=1200, feed_forward_proj="gated-gelu", tie_word_embeddings=False,
+                          dropout_rate=0.0, decoder_start_token_id=0),
+    "odd-t5-relu": dict(model_type="t5", d_model=120, d_kv=40, d_ff=300, num_layers=2, num_decoder_layers=3,
+                        num_heads=3, vocab_size=777, relative_attention_num_buckets=24, dropout_rate=0.05,
+                        decoder_start_token_id=0),
 }
+T5 = {k for k, v in CONFIGS.items() if v["model_type"] == "t5"}
 ENCODERS = {"bert", "roberta", "modernbert"}
 QV = {"bert": ["query", "value"], "roberta": ["query", "value"], "modernbert": ["Wqkv"], "t5": ["q", "v"]}
 # (mode, batch, seq, new tokens, LoRA kind)
 GRID = [("train", 2, 256, 0, None), ("train", 2, 256, 0, "qv"), ("forward", 2, 256, 0, None),
         ("train", 1, 500, 0, None), ("train", 3, 200, 0, "qv"), ("forward", 4, 500, 0, None)]
+T5_GRID = GRID + [("generate", 2, 256, 16, None), ("generate", 1, 500, 8, None), ("generate", 3, 100, 1, None),
+                  ("train", 3, 77, 0, None), ("forward", 1, 33, 0, None)]
 
 
 def model_class(model_type: str):
-    from transformers import AutoModelForMaskedLM, AutoModelForSeq2SeqLM
-    return AutoModelForSeq2SeqLM if model_type == "t5" else AutoModelForMaskedLM
+    from transformers import AutoModelForMaskedLM
+    return _seq2seq_class() if model_type == "t5" else AutoModelForMaskedLM
+
+
+def _seq2seq_class():
+    """T5ForConditionalGeneration, with the shared generator's causal-LM calls mapped onto seq2seq ones
+    (the same calls `llmsize trace` makes): train (labels given) unchanged; forward (use_cache False):
+    decoder_input_ids = input_ids; generate prefill (use_cache True, no cache): the encoder over the prompt,
+    kept, then the decoder on one start token; later steps: the decoder on the given token with the kept
+    encoder output and the cache. logits_to_keep is dropped (the decoder step has one token)."""
+    import torch
+    from transformers import T5ForConditionalGeneration
+
+    class T5ForTruth(T5ForConditionalGeneration):
+        def forward(self, input_ids=None, labels=None, use_cache=None, past_key_values=None, logits_to_keep=None,
+                    **kw):
+            if labels is not None or not self.config.use_cache:
+                if labels is None:
+                    return super().forward(input_ids=input_ids, decoder_input_ids=input_ids, use_cache=False, **kw)
+                return super().forward(input_ids=input_ids, labels=labels, use_cache=use_cache, **kw)
+            if past_key_values is None:
+                self._enc = self.get_encoder()(input_ids=input_ids)
+                start = torch.zeros((input_ids.shape[0], 1), dtype=torch.long)
+                return super().forward(encoder_outputs=self._enc, decoder_input_ids=start, use_cache=True)
+            return super().forward(encoder_outputs=self._enc, decoder_input_ids=input_ids,
+                                   past_key_values=past_key_values, use_cache=True)
+
+    return T5ForTruth
 
 
 class _ByType:
@@ -75,7 +120,8 @@ def build(cfg, **kw):
 
     ctx = no_init_weights() if cfg.model_type == "modernbert" else contextlib.nullcontext()
     with ctx:
-        m = model_class(cfg.model_type).from_config(cfg, **kw)
+        cls = model_class(cfg.model_type)
+        m = cls._from_config(cfg, **kw) if cfg.model_type == "t5" else cls.from_config(cfg, **kw)
     if cfg.model_type == "modernbert":
         m.tie_weights()
     return m
@@ -107,11 +153,18 @@ def main() -> None:
     import peft
     from gen_family_truth import measure_all  # noqa: E402  (one runner for the family truth)
 
+    patch(gt, peft)
+    tool = ("torch MemTracker under FakeTensorMode (shared generate_truth.measure, model class per "
+            "scripts/gen_encoder_truth.py)")
+    measure_all(a, gt, {k: v for k, v in CONFIGS.items() if k not in T5}, GRID, tool, _count_params)
+    measure_all(a, gt, {k: v for k, v in CONFIGS.items() if k in T5}, T5_GRID, tool, lambda *_: None)
+
+
+def patch(gt, peft) -> None:
+    """The shared generator, made to build each type's own class (also used by scripts/memlab.py)."""
     gt.AutoModelForCausalLM = _ByType
     gt.QV.update(QV)
     _peft_task_by_type(peft)
-    measure_all(a, gt, CONFIGS, GRID, "torch MemTracker under FakeTensorMode (shared generate_truth.measure, model "
-                "class per scripts/gen_encoder_truth.py)", _count_params)
 
 
 def _count_params(path: str, src: dict, only: str) -> None:

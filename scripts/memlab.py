@@ -13,6 +13,7 @@ import sys
 
 TRUTH = os.environ.get("LLMSIZE_TRUTH_DIR", "/work/shared/truth")
 sys.path.insert(0, TRUTH)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import generate_truth as g  # noqa: E402
 from torch.distributed._tools.mem_tracker import _TOTAL_KEY  # noqa: E402
 
@@ -82,6 +83,10 @@ def workload(a):
     """The truth generator's workload for parsed add_workload_args arguments (--cfg registers the model)."""
     if a.cfg:
         g.MODELS[a.model] = json.loads(a.cfg)
+    if g.MODELS[a.model]["model_type"] in ("t5", "bert", "roberta", "modernbert"):  # the class users train them with
+        import peft
+        from gen_encoder_truth import patch
+        patch(g, peft)
     lo = None
     if a.lora:
         r, kind = a.lora.split(":")

@@ -1,9 +1,9 @@
 """Encoders (bert, roberta, modernbert) and t5: parameters equal PyTorch's count of the class with a
 training loss, per layer; the encoders' memory replay holds the error reached on measured truth
 (scripts/gen_encoder_truth.py, transformers 5.23.0, torch 2.13.0, peft 0.21.2); the commands refuse what
-an encoder does not do (generate, a KV cache) and T5 memory (not replayed; `llmsize trace` runs it) with
-one line and exit 2. Reached when written: forward 0.000%, train max 0.308% (BERT at batch 1 with
-attention dropout: the SDPA math path at batch 1), LoRA train max 0.140%; ModernBERT max 0.011%."""
+an encoder does not do (generate, a KV cache) with one line and exit 2 (T5's memory: tests/test_t5.py).
+Reached when written: forward 0.000%, train max 0.308% (BERT at batch 1 with attention dropout: the SDPA
+math path at batch 1), LoRA train max 0.140%; ModernBERT max 0.011%."""
 from __future__ import annotations
 
 import json
@@ -42,15 +42,23 @@ def test_bert_base_masked_lm_count():
     assert count(read(cfg, "bert-base")).total == 109_514_298
 
 
-def test_encoder_truth_within_its_bar_per_mode():
-    results, summ = validate(DATA / "truth_encoders.jsonl")
-    assert len(results) >= 30 and all(r.error is None for r in results)
-    assert {r.case.config["model_type"] for r in results} == {"bert", "roberta", "modernbert"}
-    rows = {r["id"]: r for r in map(json.loads, (DATA / "truth_encoders.jsonl").read_text().splitlines())}
+def errors_by_mode(name: str) -> tuple[list, dict, dict[str, list[float]]]:
+    """validate() on tests/data/NAME: every case predicted, parameters equal to the measured ones; the
+    |errors| per mode."""
+    results, summ = validate(DATA / name)
+    rows = {r["id"]: r for r in map(json.loads, (DATA / name).read_text().splitlines())}
+    assert len(results) == len(rows) and all(r.error is None for r in results)
     by = defaultdict(list)
     for r in results:
         assert r.predicted_params == rows[r.case.id]["measured"]["params"], r.case.id
         by[r.case.mode].append(abs(r.rel_error))
+    return results, summ, by
+
+
+def test_encoder_truth_within_its_bar_per_mode():
+    results, summ, by = errors_by_mode("truth_encoders.jsonl")
+    assert len(results) >= 30
+    assert {r.case.config["model_type"] for r in results} == {"bert", "roberta", "modernbert"}
     assert set(by) == set(BAR)
     for mode, errs in by.items():
         assert max(errs) <= BAR[mode], (mode, max(errs))
@@ -105,38 +113,20 @@ def test_infer_refusals_are_one_line_exit_2(tmp_path, args, msg):
     assert r.returncode == 2 and msg in r.stderr and "Traceback" not in r.stderr, r.stderr
 
 
-PENDING = [json.loads(x) for x in (DATA / "truth_pending_t5.jsonl").read_text().splitlines()]
+T5_ROWS = [json.loads(x) for x in (DATA / "truth_t5.jsonl").read_text().splitlines()]
 
 
-def test_t5_memory_is_refused_per_case_pointing_to_trace():
-    """T5 memory is not replayed: validate reports each measured case as that case's error (naming
-    `llmsize trace`) and goes on; no number is printed for it."""
-    results, summ = validate(DATA / "truth_pending_t5.jsonl")
-    assert len(results) == len(PENDING) >= 8
-    assert all(r.error is not None and "llmsize trace" in r.error for r in results)
-    assert {r["config"]["model_type"] for r in PENDING} == {"t5"}
-
-
-@pytest.mark.parametrize("cmd", [("train",), ("infer", "--forward")])
-def test_t5_memory_commands_exit_2(tmp_path, cmd):
-    d = tmp_path / "t5"
-    d.mkdir()
-    (d / "config.json").write_text(json.dumps(dict(model_type="t5", d_model=64, d_kv=16, d_ff=128, num_layers=2,
-                                                   num_heads=4, vocab_size=100)))
-    r = subprocess.run([sys.executable, "-c", "from llmsize.cli import main; main()", cmd[0], str(d), *cmd[1:]],
-                       capture_output=True, text=True, timeout=120)
-    assert r.returncode == 2 and "llmsize trace" in r.stderr and "Traceback" not in r.stderr, r.stderr
-
-
-@pytest.mark.parametrize("case", ["small-t5-v1_1/train/bf16-adamw/b2-s256", "small-modernbert/forward/bf16/b2-s256"])
+@pytest.mark.parametrize("case", ["small-t5-v1_1/train/bf16-adamw/b2-s256", "small-t5/generate/bf16/b2-s256-n16",
+                                  "small-modernbert/forward/bf16/b2-s256"])
 def test_trace_builds_seq2seq_and_masked_lm_classes_byte_equal_to_truth(case):
     """`llmsize trace` runs T5ForConditionalGeneration and ModernBertForMaskedLM (fake-tensor build without
     ModernBERT's value-reading initialiser) exactly as scripts/gen_encoder_truth.py measured them."""
     pytest.importorskip("transformers", reason="the trace extra (torch + transformers) is not installed")
     from llmsize.trace import trace
 
-    rows = PENDING + [json.loads(x) for x in (DATA / "truth_encoders.jsonl").read_text().splitlines()]
+    rows = T5_ROWS + [json.loads(x) for x in (DATA / "truth_encoders.jsonl").read_text().splitlines()]
     row = next(r for r in rows if r["id"] == case)
     w = row["workload"]
-    res = trace(row["config"], Workload(mode=w["mode"], batch=w["batch"], seq_len=w["seq_len"]))
+    res = trace(row["config"], Workload(mode=w["mode"], batch=w["batch"], seq_len=w["seq_len"],
+                                        new_tokens=w["new_tokens"]))
     assert (res.peak_bytes, res.params) == (row["measured"]["peak_bytes"], row["measured"]["params"])

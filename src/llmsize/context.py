@@ -79,3 +79,12 @@ def default_tokens(loaded: Any, usual: int, after: int) -> tuple[int, str | None
         return usual, None
     n = lim.tokens - after
     return n, f"{n:,} ({loaded.spec.name}'s {lim.describe()}" + (f" less {after:,}" if after else "") + ")"
+
+
+def positions(spec: Any, seq: int, new: int) -> int:
+    """Positions one stack sees in a generation: the prompt, then each generated token but the last fed
+    back (prompt + new - 1); an encoder-decoder (T5) reads the prompt in the encoder and generates in the
+    decoder, so its longest stack sees max(prompt, new) positions."""
+    if spec.traits.encoder_decoder:
+        return max(seq, new)
+    return seq + max(new - 1, 0)

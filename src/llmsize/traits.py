@@ -40,8 +40,11 @@ class Traits:
     position_ids_from_tokens: bool = False  # RoBERTa: positions = cumsum(ids != pad) + pad, per row
     first_attn_norm: bool = True  # ModernBERT: layer 0 has no attention norm (nn.Identity)
     # False: the memory replay does not model this family's forward; memory commands refuse (exit 2) and
-    # point to `llmsize trace` (T5, ModernBERT); parameters stay exact
+    # point to `llmsize trace`; parameters stay exact
     memory_replay: bool = True
+    # T5: an encoder stack and a decoder stack with cross-attention, replayed whole (llmsize.memory.t5)
+    encoder_decoder: bool = False
+    scale_decoder_output: bool = False  # T5 v1.0 (tied config): sequence_output * d^-0.5 before the head
     embed_scale: bool = False  # embeddings * a scalar, rebinding inputs_embeds (Gemma sqrt(d), Granite)
     # ... in the model body, after the embedding module: under LoRA + checkpointing the module's own output
     # (made to require grad by enable_input_require_grads) is a tensor apart from the first layer's input
@@ -96,7 +99,7 @@ class Traits:
     rope_half_tables: bool = False  # gpt-oss: cos and sin over d_rot / 2 (emb = freqs, no cat)
     chunked_mask: bool = False  # Llama 4: the chunked-attention mask is per batch row (b x 1 x q x kv bool)
     lora_all_linear: LoraAllLinear = "linears"  # what peft's "all-linear" resolves to
-    lora_default: tuple[str, ...] = ("q_proj", "v_proj")  # `--lora-r` without --lora-targets adapts these
+    lora_default: tuple[str, ...] | None = None  # `--lora-r` without --lora-targets: these, else q and v
     # How a fused [q; k; v] output is split. view: slices of it (NeoX, Phi-3); index: q a slice, k and v
     # index copies (Falcon multi-query, fused_qkv[..., [-2], :]); index_expand: per KV group, q a flatten
     # copy, k and v index copies broadcast to every query head and flattened (copies): k, v and the

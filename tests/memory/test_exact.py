@@ -72,15 +72,16 @@ def test_training_backward_peak_by_hand():
 def test_checkpointed_backward_peak_by_hand():
     """Same with checkpointing: the layers keep only their inputs (2 x T d 2 = 32T), so the loss
     backward drops to W + M + 32T + 24T + 68T + 12TV = 400960 and the peak moves to the end of backward,
-    where the tied embedding's dense gradient (V d 2) is summed with the head's into a new tensor:
-    W + M + G + T d 2 + 2 V d 2 = 402912."""
+    where the tied embedding's dense gradient (V d 2) is summed with the head's into a new tensor after the
+    incoming gradient (T d 2) is released: W + M + G + max(T d 2 + V d 2, 2 V d 2) = 402848 (measured on
+    tied tiny Llamas, tests/data/truth_offgrid.jsonl: odd-llama-3h within 0.001%)."""
     V, T = 4096, 4
     P = params(V)
     W, M = 2 * P + 16, 4 * P + 80
     e = estimate(tiny(V), Workload(mode="train", batch=1, seq_len=T, grad_checkpointing=True))
     assert e.phases["backward"] >= W + M + 32 * T + 24 * T + 68 * T + 12 * T * V == 400960
     assert e.peak_phase == "backward"
-    assert e.peak_bytes == W + M + 2 * P + T * 8 * 2 + 2 * V * 8 * 2 == 402912
+    assert e.peak_bytes == W + M + 2 * P + max(T * 8 * 2 + V * 8 * 2, 2 * V * 8 * 2) == 402848
 
 
 def test_lora_trainable_by_hand():

@@ -116,7 +116,7 @@ def test_checkpointing_never_increases_the_training_peak(spec, wl):
     have dropped, and with eager attention its recompute's scores: at most one hidden state T d w and
     one score matrix b n_h s² w more. PyTorch does the same: a 2-layer d=32 Llama, b2 s4, bf16, SGD
     with momentum, eager, measured with `llmsize trace`: 78,088 B without, 78,696 B with checkpointing
-    (+608 B; the model: +576 B, 76,064 -> 76,640)."""
+    (+608 B; the model: +576 B, 78,112 -> 78,688; tests/data/truth_offgrid.jsonl holds the first)."""
     wl = replace(wl, mode="train", new_tokens=0, optimizer=wl.optimizer or "adamw")
     off = estimate(spec, replace(wl, grad_checkpointing=False)).peak_bytes
     on = estimate(spec, replace(wl, grad_checkpointing=True)).peak_bytes

@@ -12,9 +12,12 @@ from planner_specs import GPT3, LLAMA_31_405B, spec
 GIB = 2**30
 
 # t5-3b as DeepSpeed counts it (docs/code-docs/source/memory.rst): 2851M params, largest layer = the
-# shared 32128 x 1024 embedding. Exact count of T5Model("t5-3b"): 24 encoder layers of 50,333,696,
-# 24 decoder layers of 67,112,960, two relative-position tables and final norms, one shared embedding.
-T5_3B = 24 * 50_333_696 + 24 * 67_112_960 + 2 * 1024 + 2 * 1024 + 32128 * 1024
+# shared 32128 x 1024 embedding. Exact count of T5Model("t5-3b") as PyTorch counts it (2,851,598,336 with
+# torch 2.13.0, transformers 5.23.0; tests/test_t5.py checks llmsize's count against it): 24 encoder layers
+# of 50,333,696 and 24 decoder layers of 67,111,936 (self + cross attention 2 x 4 x 1024 x 4096, feed-forward
+# 2 x 1024 x 16384, three RMSNorm weights), plus the relative-position table (32 buckets x 32 heads) in the
+# first layer of each stack, two final norms and one shared embedding.
+T5_3B = 24 * 50_333_696 + 24 * 67_111_936 + 2 * 32 * 32 + 2 * 1024 + 32128 * 1024
 T5_LARGEST = 32128 * 1024
 # bf16 mixed-precision Adam as DeepSpeed keeps it: 2-byte params and grads, fp32 master and Adam m, v.
 DS_BF16 = Breakdown(weights=2 * T5_3B, gradients=2 * T5_3B, master_weights=4 * T5_3B, optimizer=8 * T5_3B,

@@ -34,12 +34,14 @@ def _report(model: Loaded, wl: Any, gpu_name: str | None, runtime: str, as_json:
         return
     est, dev, gpu, rules = r.estimate, r.device, r.gpu, r.rules
     c = console()
-    c.print(f"[bold]{model_header(model)}[/bold] — {_wl_line(wl)}")
+    c.print(f"[bold]{model_header(model)}[/bold] — {_wl_line(wl, spec)}")
     if weights is not None:
         c.print(f"Weights: [bold]{weights.key}[/bold] ({weights.origin}), {fmt_bytes(est.weights_bytes, units)}"
                 + (f"; {weights.note}" if weights.note else ""))
     c.print(f"Peak: [bold]{fmt_bytes(est.peak_bytes, units)}[/bold] ({est.peak_bytes:,} B) during "
             f"[bold]{est.peak_phase}[/bold]")
+    for n in est.notes:
+        c.print(f"[dim]{n}[/dim]")
     rows = [(t.name, fmt_bytes(t.bytes, units), f"{100 * t.bytes / est.peak_bytes:.1f}%", t.category, t.formula,
              t.source) for t in est.terms]
     c.print(table("Live at the peak", ["term", ("bytes", "right"), ("share", "right"), "category", "formula",
@@ -67,9 +69,13 @@ def _report(model: Loaded, wl: Any, gpu_name: str | None, runtime: str, as_json:
                   [(x["rule"], fmt_bytes(x["bytes"], units), f"{100 * x['error']:+.1f}%") for x in rules]))
 
 
-def _wl_line(wl: Any) -> str:
-    s = f"{wl.mode}, batch {wl.batch}, {'prompt' if wl.mode == 'generate' else 'sequence'} {wl.seq_len:,}"
-    if wl.mode == "generate":
+def _wl_line(wl: Any, spec: Any = None) -> str:
+    if spec is not None and spec.traits.encoder_decoder:  # T5: the encoder reads the sequence
+        s = f"{wl.mode}, batch {wl.batch}, encoder {wl.seq_len:,} tokens" + (
+            f", decoder {wl.new_tokens:,} new tokens" if wl.mode == "generate" else f", decoder {wl.seq_len:,} tokens")
+    else:
+        s = f"{wl.mode}, batch {wl.batch}, {'prompt' if wl.mode == 'generate' else 'sequence'} {wl.seq_len:,}"
+    if wl.mode == "generate" and not (spec is not None and spec.traits.encoder_decoder):
         s += f" + {wl.new_tokens:,} new tokens"
     s += f", {wl.weights_dtype}" + (f" + autocast {wl.autocast}" if wl.autocast else "")
     if wl.mode == "train":
@@ -131,8 +137,8 @@ def infer_cmd(model: Loaded, batch: int, seq_len: int | None, new_tokens: int | 
         seq_len = default_context(model, 1024, max(new - 1, 0), "--seq-len")
     wl = infer_workload(model.spec, batch=batch, seq_len=seq_len, new_tokens=new_tokens, forward=plain_forward,
                         dtype=dtype, kv_dtype=kv_dtype, attn=attn, runtime=runtime)
-    # positions used: the prompt, then each generated token but the last is fed back
-    check_context(model, wl.seq_len + max(wl.new_tokens - 1, 0), allow_long,
+    from llmsize.context import positions  # the prompt, then each generated token but the last is fed back
+    check_context(model, positions(model.spec, wl.seq_len, wl.new_tokens), allow_long,
                   f"--seq-len {wl.seq_len:,}" + (f" + {wl.new_tokens:,} new tokens" if wl.new_tokens else ""))
     if tp > 1 or pp > 1:
         from llmsize.cli.layout import report_infer
@@ -176,8 +182,8 @@ def _infer_kv(name: str) -> str | None:
 @click.option("--lora-r", type=click.IntRange(min=1), help="Train LoRA adapters of this rank (peft, fp32).")
 @click.option("--lora-alpha", type=click.IntRange(min=1), help="LoRA alpha [default: 2 r].")
 @click.option("--lora-targets",
-              help="Comma-separated leaf module names, or all-linear, with --lora-r [default: q_proj,v_proj; in_proj "
-                   "for Mamba-2].")
+              help="Comma-separated leaf module names, or all-linear, with --lora-r [default: the query and value "
+                   "projections: q_proj,v_proj; T5 q,v; BERT query,value; in_proj for Mamba-2].")
 @click.option("--attn", type=_ATTN, default="sdpa", show_default=True, help="Attention implementation.")
 @click.option("--gpu", help="GPU name or size: does it fit, with CUDA context and allocator reserve?")
 @train_layout_options
@@ -214,8 +220,7 @@ def train_cmd(model: Loaded, batch: int, seq_len: int | None, precision: str | N
     dtype, amp = precision_dtypes(precision, old_dtype, old_amp, lora=lora_r is not None)
     wl = train_workload(batch=batch, seq_len=seq_len, dtype=dtype, amp=amp, optimizer=optimizer,
                         grad_checkpointing=grad_checkpointing, grad_accum=grad_accum, lora_r=lora_r,
-                        lora_alpha=lora_alpha, lora_targets=lora_targets, attn=attn,
-                        lora_default=model.spec.traits.lora_default)
+                        lora_alpha=lora_alpha, lora_targets=lora_targets, attn=attn, spec=model.spec)
     layout = train_layout(layout_kw, wl)
     if layout is not None:
         if gpu is not None:

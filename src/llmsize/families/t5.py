@@ -11,12 +11,17 @@ nn.Embedding added to every layer's attention scores); no absolute positions. On
 tie_word_embeddings false only turns off the d^-0.5 scaling of the decoder output, T5 v1.1). Each stack
 ends in a final RMSNorm.
 
-The memory replay does not model T5's forward (two stacks, cross-attention, the position bias and its
-cache): memory commands refuse it and point to `llmsize trace`, which runs it exactly.
+The memory replay (llmsize.memory.t5, .seq2seq) runs the whole model: the encoder over the s input
+tokens, the decoder over s tokens (train: labels shifted right; forward: decoder_input_ids = input_ids),
+or, to generate, the decoder from one start token for new_tokens steps on an EncoderDecoderCache.
+Dropout (dropout_rate) follows the embeddings, every sub-layer's output, the feed-forward activation,
+the attention probabilities (SDPA's math path in training) and the final norm.
 
 Source: hf-t5
 """
 from __future__ import annotations
+
+from dataclasses import replace
 
 from llmsize.errors import LlmsizeError
 from llmsize.families._config import Config, common, get, integer, rate
@@ -26,8 +31,8 @@ _LEAVES = (("attn_q", "q"), ("attn_k", "k"), ("attn_v", "v"), ("attn_output", "o
            ("ffn_down", "wo"))
 _GATED = (("attn_q", "q"), ("attn_k", "k"), ("attn_v", "v"), ("attn_output", "o"), ("ffn_gate", "wi_0"),
           ("ffn_up", "wi_1"), ("ffn_down", "wo"))
-_T5 = Traits(family="t5", source="hf-t5", gguf_arch="t5", leaves=_LEAVES, memory_replay=False)
-_T5_GATED = Traits(family="t5", source="hf-t5", gguf_arch="t5", leaves=_GATED, memory_replay=False)
+_T5 = Traits(family="t5", source="hf-t5", gguf_arch="t5", leaves=_LEAVES, encoder_decoder=True)
+_T5_GATED = Traits(family="t5", source="hf-t5", gguf_arch="t5", leaves=_GATED, encoder_decoder=True)
 
 
 def read(cfg: Config, name: str) -> ModelSpec:
@@ -36,6 +41,8 @@ def read(cfg: Config, name: str) -> ModelSpec:
     cfg = {**cfg, "hidden_size": d, "num_hidden_layers": n, "vocab_size": integer(cfg, "vocab_size", default=32128),
            "max_position_embeddings": integer(cfg, "n_positions", default=512)}
     c = common(cfg, name, tie_default=True)
+    # T5Config: scale_decoder_outputs = tie_word_embeddings is not False (T5 v1.0 scales, v1.1 / Flan-T5 do not)
+    scale = cfg.get("tie_word_embeddings") is not False
     c["tie_word_embeddings"] = True  # transformers 5.23 ties lm_head to the shared embedding for every T5 config
     nh = integer(cfg, "num_heads", "num_attention_heads", default=8)
     dkv = integer(cfg, "d_kv", default=64)
@@ -54,7 +61,8 @@ def read(cfg: Config, name: str) -> ModelSpec:
                      relative_buckets=integer(cfg, "relative_attention_num_buckets", default=32),
                      hidden_dropout=rate(cfg, "dropout_rate", default=0.1),
                      attention_dropout=rate(cfg, "dropout_rate", default=0.1),
-                     embed_dropout=rate(cfg, "dropout_rate", default=0.1), traits=_T5_GATED if gated else _T5)
+                     embed_dropout=rate(cfg, "dropout_rate", default=0.1),
+                     traits=replace(_T5_GATED if gated else _T5, scale_decoder_output=scale))
 
 
 READERS = {"t5": read}

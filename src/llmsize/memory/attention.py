@@ -239,16 +239,7 @@ def _math(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, kvlen: int, qb: int, p: float, ma
         g.op((att,), (att2,))
         g.drop(att)
         att = att2
-    sm = g.new(sc, True)
-    g.op((att,), (sm,), (sm,))
-    g.drop(att)
-    if p > 0:
-        noise = g.new(sc)
-        dr = g.new(sc, True)
-        g.op((sm,), (dr,), (noise,))
-        g.drop(noise, sm)
-    else:
-        dr = sm
+    dr = softmax_dropout(g, att, sc, p, att)  # the float causal mask lives to the kernel's end
     aw = cast(g, dr, sc // F32 * qb)  # the returned weights attn.to(origin dtype), made before the matmul
     # MLA's v is a strided view of kv_b_proj's output and its fp32 copy keeps that layout: matmul's
     # reshape to (b n_h) x kv x d_v copies it (a view only at batch 1)
@@ -263,6 +254,23 @@ def _math(g: Sim, cx: Cx, q: Tn, k: Tn, v: Tn, kvlen: int, qb: int, p: float, ma
     g.op((out,), (o2,))
     g.drop(out)
     return o2
+
+
+def softmax_dropout(g: Sim, att: Tn, sc: int, p: float, *dead: Tn | None) -> Tn:
+    """_safe_softmax of the fp32 scores (saves its output; `dead` are released once it is made), then the
+    dropout noise and product when p > 0.
+
+    Source: pytorch-sdpa"""
+    sm = g.new(sc, True)
+    g.op((att,), (sm,), (sm,))
+    g.drop(*dead)
+    if p <= 0:
+        return sm
+    noise = g.new(sc)
+    dr = g.new(sc, True)
+    g.op((sm,), (dr,), (noise,))
+    g.drop(noise, sm)
+    return dr
 
 
 def _expand(g: Sim, x: Tn, nb: int, copy: bool = False) -> Tn:

@@ -129,13 +129,23 @@ def rmsnorm(g: Sim, cx: Cx, x: Tn, n: int, w_rg: bool, gemma: bool = False, grou
     dt = x.nb // (T * n)  # bytes per element of the input
     x32 = cast(g, x, T * n * F32)
     p = g.new(T * n * F32, x32.rg)
-    g.op((x32,), (p,), (x32,))
+    # pow's backward, grad * (2 * x.pow(1)): both temporaries live until the product is made
+    g.op((x32,), (p,), (x32,), btemp=2 * T * n * F32)
     wn = n // groups if groups > 1 else n  # per-head norms have a d_h weight
-    rs = g.new(T * groups * F32, x32.rg)  # rsqrt(mean(p) + eps): one per token (per head for q/k norms)
-    g.op((p,), (rs,), (rs,))
+    var = g.new(T * groups * F32, x32.rg)  # variance = mean(p): one per token (per head for q/k norms), a local
+    g.op((p,), (var,))
     g.drop(p)
+    ve = g.new(var.nb, var.rg)  # variance + eps, a temporary
+    g.op((var,), (ve,))
+    if gemma:  # Gemma's _norm(x): the mean is a temporary of one expression, not a local
+        g.drop(var)
+        var = None
+    rs = g.new(T * groups * F32, x32.rg)  # rsqrt(variance + eps)
+    g.op((ve,), (rs,), (rs,))
+    g.drop(ve)
     h32 = g.new(T * n * F32, x32.rg)
-    g.op((x32, rs), (h32,), (x32 if rs.rg else None, rs if x32.rg else None))
+    # the product's gradient for rs reduces grad * x (T x n fp32) over the normalised dim
+    g.op((x32, rs), (h32,), (x32 if rs.rg else None, rs if x32.rg else None), btemp=T * n * F32 if rs.rg else 0)
     g.drop(x32, rs)
     if gemma:
         o32 = g.new(T * n * F32, h32.rg or w_rg)
@@ -148,7 +158,7 @@ def rmsnorm(g: Sim, cx: Cx, x: Tn, n: int, w_rg: bool, gemma: bool = False, grou
     g.drop(h32)
     out = g.new(T * n * dt, h.rg or w_rg)
     g.op((h,), (out,), (h if w_rg else None,), pgrad=wn * cx.w if w_rg else 0)
-    g.drop(h)
+    g.drop(h, var)  # `variance` is a local of forward() until it returns
     return out
 
 

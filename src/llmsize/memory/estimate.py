@@ -25,8 +25,7 @@ from llmsize.spec import ModelSpec
 
 def replayable(spec: ModelSpec, mode: str) -> None:
     """Refuse (LlmsizeError, exit 2) a workload the replay cannot size exactly: generation on an encoder,
-    any memory of a family whose forward is not replayed (T5, ModernBERT), rather than print a wrong
-    number."""
+    any memory of a family whose forward is not replayed, rather than print a wrong number."""
     if not spec.traits.memory_replay:
         raise LlmsizeError(f"{spec.name}: llmsize's memory model does not replay the {spec.traits.family} family yet (parameters "
                            f"are exact); `llmsize trace {spec.name} --mode {mode}` measures PyTorch's own peak")
@@ -38,6 +37,9 @@ def replayable(spec: ModelSpec, mode: str) -> None:
 def context(spec: ModelSpec, wl: Workload) -> Cx:
     """The shapes and dtypes every region is replayed with; refuses what the replay does not model."""
     replayable(spec, wl.mode)
+    if spec.traits.encoder_decoder and wl.grad_checkpointing:
+        raise LlmsizeError(f"{spec.name}: the encoder-decoder replay models training without gradient checkpointing; "
+                           f"`llmsize trace {spec.name} --mode {wl.mode}` measures PyTorch's own peak with it")
     train = wl.mode == "train"
     lo = wl.lora
     return Cx(spec=spec, b=wl.batch, q=wl.seq_len, kv=wl.seq_len, w=wl.w_bytes, c=wl.c_bytes,
@@ -73,13 +75,19 @@ def estimate(spec: ModelSpec, workload: Workload, *, weights_bytes_override: int
     W = wt.total_bytes + wt.buffers
     deq = wt.largest_linear * cx.c if weight_bits is not None and weight_bits < 16 else 0
     notes: list[str] = []
-    if wl.mode == "train":
+    if spec.traits.encoder_decoder:
+        notes.append(seq2seq_note(wl))
+    if wl.mode == "train" and not spec.traits.encoder_decoder:
         om = optimizer_memory(wl.opt, wt)
         g_total = wt.trainable_bytes
         g_prev = g_total if wl.grad_accumulation > 1 else 0
         x0_rg = wl.lora is None or wl.grad_checkpointing
         best = train_points(spec, cx, W=W, M=om.states, G_total=g_total, G_prev=g_prev, step_temp=om.step_temp,
                             gc=wl.grad_checkpointing, x0_rg=x0_rg, tied=spec.tie_word_embeddings)
+    elif spec.traits.encoder_decoder:  # T5: the whole model replayed per step (memory.seq2seq)
+        from llmsize.memory import seq2seq
+        om = optimizer_memory(wl.opt, wt) if wl.mode == "train" else None
+        best = seq2seq.points(spec, cx, wl, W, om, wt.trainable_bytes)
     elif ssm.replayed(spec, wl.mode):  # a pure Mamba-2 model
         om = None
         best = ssm.points(spec, cx, W, wl.mode, wl.new_tokens)
@@ -100,6 +108,17 @@ def estimate(spec: ModelSpec, workload: Workload, *, weights_bytes_override: int
     return MemoryEstimate(model=spec.name, peak_bytes=peak.total, peak_phase=peak.phase, terms=tuple(terms),
                           trainable_params=wt.trainable, weights_bytes=wt.total_bytes,
                           phases={k: v.total for k, v in best.items()}, notes=tuple(notes))
+
+
+def seq2seq_note(wl: Workload) -> str:
+    """What the sequence and new tokens mean for an encoder-decoder (T5)."""
+    s = wl.seq_len
+    if wl.mode == "generate":
+        return (f"encoder-decoder: the encoder reads the {s:,}-token prompt once; the decoder generates "
+                f"{wl.new_tokens:,} tokens one at a time from the start token (self-attention K,V grow per step, "
+                f"cross-attention K,V over the {s:,} encoder tokens are made at the first step)")
+    what = "labels shifted right" if wl.mode == "train" else "decoder_input_ids = input_ids"
+    return f"encoder-decoder: encoder over {s:,} tokens, decoder over the same {s:,} tokens ({what})"
 
 
 def _per_layer_saved(spec: ModelSpec, cx: Cx, x0_rg: bool) -> str:
@@ -148,7 +167,10 @@ def _terms(spec: ModelSpec, wl: Workload, cx: Cx, wt, p: Point, om, deq: int) ->
             f"N·{s} (N = {wt.trainable:,} trainable)", "rajbhandari2020")
     a = p.parts.get("activations", 0)
     if a:
-        if wl.grad_checkpointing:
+        if spec.traits.encoder_decoder:
+            add("saved activations", a, "activations", "Σ tensors saved for backward by both stacks, the head and "
+                "the loss (replayed whole: memory.t5)", "korthikanti2022")
+        elif wl.grad_checkpointing:
             add("checkpointed layer inputs", a, "activations", "L·b·s·d·w (one hidden state per layer)",
                 "chen2016")
         else:
@@ -185,6 +207,9 @@ def _terms(spec: ModelSpec, wl: Workload, cx: Cx, wt, p: Point, om, deq: int) ->
 
 
 _WORK = (
+    ("encoder-decoder", "the replayed T5 step's tensors beyond the terms above: hidden states, q/k/v, the "
+                        "relative-position buckets (int64, q·k each) and masks, scores (math path in training), "
+                        "feed-forward intermediates, logits — docs/memory.md"),
     ("loss backward", "final norm's saved tensors + fp32 log-softmax T·V·4 + its gradient T·V·4 + the fp32 "
                       "logits' gradient T·V·4"),
     ("final norm, LM head and loss", "last hidden + logits T·V·c + fp32 copy T·V·4 + log-softmax T·V·4"),

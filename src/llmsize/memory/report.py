@@ -46,13 +46,18 @@ def infer_workload(spec: ModelSpec, *, batch: int = 1, seq_len: int = 1024, new_
 def train_workload(*, batch: int = 1, seq_len: int = 1024, dtype: str | None = None, amp: str | None = None,
                    optimizer: str = "adamw", grad_checkpointing: bool = False, grad_accum: int = 1,
                    lora_r: int | None = None, lora_alpha: int | None = None, lora_targets: str | None = None,
-                   attn: str = "sdpa", lora_default: tuple[str, ...] = ("q_proj", "v_proj")) -> Workload:
-    """The Workload of `llmsize train` and its options (lora_targets: the family's `lora_default` when not
-    given)."""
+                   attn: str = "sdpa", spec: ModelSpec | None = None) -> Workload:
+    """The Workload of `llmsize train` and its options (lora_targets when not given: the family's
+    `lora_default` (Mamba-2's in_proj), else the query and value projections by the family's leaf names
+    (T5 q,v; BERT query,value), else q_proj,v_proj)."""
     lora = None
     if lora_r is not None:
+        leaves = dict(spec.traits.leaves) if spec is not None else {}
+        qv = f"{leaves['attn_q']},{leaves['attn_v']}" if {"attn_q", "attn_v"} <= set(leaves) else "q_proj,v_proj"
+        if spec is not None and spec.traits.lora_default:
+            qv = ",".join(spec.traits.lora_default)
         lora = LoRA(r=lora_r, alpha=2 * lora_r if lora_alpha is None else lora_alpha,
-                    target_modules=lora_default if lora_targets is None else lora_targets)
+                    target_modules=qv if lora_targets is None else lora_targets)
     elif lora_alpha is not None:
         raise LlmsizeError("--lora-alpha needs --lora-r")
     elif lora_targets is not None:
@@ -171,7 +176,7 @@ def infer_report(spec: ModelSpec, *, gpu: str | None = None, runtime: str = "tor
 
 def train_report(spec: ModelSpec, *, gpu: str | None = None, **options: Any) -> dict[str, Any]:
     """`llmsize train --json`: options as train_workload's."""
-    return memory_report(spec, train_workload(lora_default=spec.traits.lora_default, **options), gpu, "torch")
+    return memory_report(spec, train_workload(spec=spec, **options), gpu, "torch")
 
 
 __all__ = ["MemoryResult", "default_dtype", "infer_report", "infer_workload", "memory_report", "memory_result",

@@ -45,7 +45,7 @@ class Node:
 class Sim:
     """Live bytes of one region (a decoder layer, the head) replayed op by op."""
 
-    __slots__ = ("grad", "live", "peak", "nodes", "pgrad", "keep")
+    __slots__ = ("grad", "live", "peak", "nodes", "pgrad", "keep", "peak_pgrad", "peak_act")
 
     def __init__(self, grad: bool) -> None:
         self.grad = grad
@@ -54,6 +54,8 @@ class Sim:
         self.nodes: list[Node] = []
         self.pgrad = 0  # parameter-gradient bytes produced by backward()
         self.keep: list[Tn] = []  # tensors a caller's variable keeps until its scope ends
+        self.peak_pgrad = 0  # parameter-gradient bytes live at backward()'s peak
+        self.peak_act = 0  # saved bytes still held at backward()'s peak
 
     # -- forward ---------------------------------------------------------------------------
     def new(self, nb: int, rg: bool = False) -> Tn:
@@ -98,7 +100,7 @@ class Sim:
         """Record an autograd node: inputs, outputs, tensors it saves, bytes of parameter grads it makes
         (`ptemp`: a transient gradient before casting to the parameter's dtype, e.g. autocast copies;
         `btemp`: temporaries its backward formula makes and frees, live beside the input gradients)."""
-        if not self.grad or not (pgrad or any(t.rg for t in ins)):
+        if not self.grad or not (pgrad or ptemp or any(t.rg for t in ins)):
             return
         saved = []
         for t in save:
@@ -119,11 +121,12 @@ class Sim:
         return n
 
     # -- backward --------------------------------------------------------------------------
-    def backward(self, out: Tn, start: int) -> tuple[int, int, int]:
+    def backward(self, out: Tn, start: int, act: int = 0) -> tuple[int, int, int]:
         """Run autograd over the recorded nodes from the gradient of `out` (already live in `start`).
 
         Returns (peak live bytes, live bytes at the end, parameter-gradient bytes made), all counted
-        from `start` = bytes live when the region's backward begins (its saved tensors included)."""
+        from `start` = bytes live when the region's backward begins (its saved tensors included). `act`: the
+        saved bytes among them; what is left of them at the peak is kept in `peak_act`."""
         live = peak = start
         grads: dict[int, int] = {id(out.alias or out): out.nb}
         pg = 0
@@ -136,23 +139,24 @@ class Sim:
                     st.saved -= 1
                     if st.saved == 0 and st.refs <= 0:
                         live -= st.nb
+                        act -= st.nb
                 continue
             live += node.btemp
             for t in node.ins:
                 if t.rg:
                     live += t.nb
                     if live > peak:
-                        peak = live
+                        peak, self.peak_pgrad, self.peak_act = live, pg, act
                     if key(t) in grads:
                         live -= t.nb  # summed into the existing buffer
                     else:
                         grads[key(t)] = t.nb
             live -= node.btemp
-            if node.pgrad:
+            if node.pgrad or node.ptemp:  # ptemp alone: a gradient summed into an existing .grad (tied weights)
                 live += node.ptemp + node.pgrad
                 pg += node.pgrad
                 if live > peak:
-                    peak = live
+                    peak, self.peak_pgrad, self.peak_act = live, pg, act
                 live -= node.ptemp
             for o in node.outs:
                 nb = grads.pop(key(o), None)
@@ -162,5 +166,6 @@ class Sim:
                 st.saved -= 1
                 if st.saved == 0 and st.refs <= 0:
                     live -= st.nb
+                    act -= st.nb
         self.pgrad = pg
         return peak, live, pg

@@ -122,8 +122,13 @@ def train_points(spec: ModelSpec, cx: Cx, *, W: int, M: int, G_total: int, G_pre
         pts.append(Point("backward", {**fixed, "gradients": g}, "embedding backward", embed_backward(cx)))
     elif cx.train_base:  # dense embedding gradient; a tied weight sums it with the head's into a new tensor
         emb = spec.vocab_size * spec.word_embed_dim * cx.w
+        # learned positions: their table's dense gradient is made first (the later node of the sum runs first)
+        pos = (spec.max_position_embeddings + spec.position_offset) * spec.hidden_size * cx.w \
+            if spec.position == "learned" else 0
+        # the token table's dense gradient beside the incoming one (X); tied: summed with the head's into a new
+        # tensor after the incoming gradient is released
         pts.append(Point("backward", {**fixed, "gradients": g}, "embedding backward",
-                         X + (2 * emb if tied else emb)))
+                         pos + (max(X + emb, 2 * emb) if tied else X + emb)))
     pts.append(Point("optimizer step", {"weights": W, "optimizer": M, "gradients": G_total,
                                         "held": 4 * x_bytes(cx) if leak else 0}, "optimizer step", step_temp))
     return best_by_phase(pts)

@@ -112,14 +112,15 @@ def _weights(b: InferBody, loaded: Any) -> Any:
 def _infer_workload(b: InferBody, loaded: Any, seq: int | None = None, batch: int | None = None) -> Any:
     from llmsize.memory.report import infer_workload
 
-    from llmsize.context import check_context, default_tokens
+    from llmsize.context import check_context, default_tokens, positions
 
     w = _weights(b, loaded)
     dtype = None if w.quantized else w.key
     if seq is None:
         new = 0 if b.forward else 256 if b.new_tokens is None else b.new_tokens
         seq = b.seq_len if b.seq_len is not None else default_tokens(loaded, 1024, max(new - 1, 0))[0]
-        check_context(loaded, seq + max(new - 1, 0), allow_long=b.allow_long_context, flag="allow_long_context",
+        check_context(loaded, positions(loaded.spec, seq, new), allow_long=b.allow_long_context,
+                      flag="allow_long_context",
                       what=f"seq_len {seq:,}" + (f" + {new:,} new_tokens" if new else ""))
     return infer_workload(loaded.spec, batch=b.batch if batch is None else batch,
                           seq_len=seq, new_tokens=b.new_tokens, forward=b.forward, dtype=dtype,
@@ -140,8 +141,7 @@ def _train_workload(b: TrainBody, seq: int | None = None, batch: int | None = No
     return train_workload(batch=b.batch if batch is None else batch, seq_len=b.seq_len if seq is None else seq,
                           dtype=dtype, amp=amp, optimizer=b.optimizer, grad_checkpointing=b.grad_checkpointing,
                           grad_accum=b.grad_accum, lora_r=b.lora_r, lora_alpha=b.lora_alpha,
-                          lora_targets=b.lora_targets, attn=b.attn,
-                          lora_default=loaded.spec.traits.lora_default if loaded is not None else ("q_proj", "v_proj"))
+                          lora_targets=b.lora_targets, attn=b.attn, spec=loaded.spec if loaded is not None else None)
 
 
 def memory_json(loaded: Any, wl: Any, gpu_name: str | None, runtime: str, weights: Any = None) -> dict[str, Any]:
