@@ -91,6 +91,7 @@ class GPU:
     memory_kind: str = ""  # hbm, hbm-rocm, gddr, gddr-ecc, unified, tpu (catalog/usable.py)
     usable_like: str | None = None  # a measured GPU with the same board memory
     usable_origin: str = ""  # measured / as X (measured) / derived: ... / nominal (set by catalog.usable)
+    arch: str = ""  # architecture class keying the speed model's efficiency table ("" = other: a custom GPU)
 
     def __post_init__(self) -> None:
         put = object.__setattr__

@@ -70,9 +70,10 @@ def _rows() -> dict[tuple[str, str, str], dict[str, Any]]:
 
 
 def arch_of(gpu: Any) -> str:
-    """The architecture class of a catalog GPU (``hopper``, ``ampere``, ``ada``, ``apple`` ...); ``other``
-    for a GPU the table does not list (a custom one)."""
-    return str(_table()["arch"].get(gpu.name, "other"))
+    """The architecture class of a catalog GPU (its ``arch`` in ``catalog/gpus.toml``: ``hopper``,
+    ``ampere``, ``geforce``, ``apple`` ...); ``other`` for a custom GPU. A class without calibration rows
+    takes the table's engine/* and */* values."""
+    return getattr(gpu, "arch", "") or "other"
 
 
 def engine_name(engine: str | None) -> str:
@@ -169,7 +170,13 @@ def serve_path(engine: str | None, weights: str, gpu: Any) -> str:
         return "fp16acc"
     if w in ("bf16",) and gpu.has("bf16"):
         return "bf16"
-    return "fp16" if gpu.has("fp16") else "bf16"
+    return _sixteen_bit(gpu)
+
+
+def _sixteen_bit(gpu: Any) -> str:
+    """bf16's stand-in: fp16 where the GPU has no bf16 (T4, V100, P100); fp32 where it has neither at a
+    usable rate (P40: engines compute fp16 models in fp32 on it)."""
+    return "fp16" if gpu.has("fp16") else "bf16" if gpu.has("bf16") or not gpu.has("fp32") else "fp32"
 
 
 def train_path(precision: str | None, gpu: Any) -> str:
@@ -185,4 +192,4 @@ def train_path(precision: str | None, gpu: Any) -> str:
         return "fp8"
     if p == "fp32":
         return "tf32" if gpu.has("tf32") else "fp32"
-    return "bf16" if gpu.has("bf16") else "fp16"
+    return "bf16" if gpu.has("bf16") else _sixteen_bit(gpu)
