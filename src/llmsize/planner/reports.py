@@ -128,8 +128,8 @@ def cost_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_names: Sequence[s
         for n in counts:
             row: dict[str, Any] = {"gpu": g.name, "gpus": n, "usd_per_gpu_hour": p.usd_per_gpu_hour if p else None,
                                    "price_source": p.source if p else None}
-            if not (g.has("bf16") or g.has("fp16")):
-                row["note"] = f"{g.name} has no 16-bit rate"
+            if not any(g.has(d) for d in ("bf16", "fp16", "fp32")):  # P40: 16-bit work runs at its fp32 rate
+                row["note"] = f"{g.name} has no bf16/fp16/fp32 rate"
                 rows.append(row)
                 continue
             if isinstance(job, ServeJob):

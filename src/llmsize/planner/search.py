@@ -237,6 +237,14 @@ def offload(spec: ModelSpec, job: TrainJob, g: Any, n: int, lay: Layout, mem: Gp
     return None, ot.slowdown, info
 
 
+def one_device(g: Any, n: int) -> str | None:
+    """Why `n` of `g` cannot form one setup: an Apple chip is a whole computer with no GPU-to-GPU link in the
+    catalogue to split a model or sync gradients over (serving replicas of one chip each remain possible)."""
+    if n > 1 and g.unified_memory:
+        return f"{g.name} is one device (unified memory, no GPU-to-GPU link): it cannot be split across {n}"
+    return None
+
+
 def _score_train(spec: ModelSpec, job: TrainJob, g: Any, n: int, lay: Layout, mem: GpuMemory,
                  device: Callable[[Any, int], int] | None, price: Callable[[Any], float | None] | None,
                  dtype: str) -> Candidate:
@@ -244,6 +252,9 @@ def _score_train(spec: ModelSpec, job: TrainJob, g: Any, n: int, lay: Layout, me
     need = mem.peak_bytes + dev
     budget = g.usable
     c = dict(gpu=g, gpus=n, layout=lay, precision=job.precision, memory=mem, budget=budget - dev)
+    alone = one_device(g, n)
+    if alone:
+        return Candidate(**c, kind="fit", reason=alone)
     if need > budget:
         return Candidate(**c, kind="fit", reason=f"does not fit: needs {need / 2**30:.1f} GiB per GPU, "
                                                  f"{g.name} has {budget / 2**30:.1f} GiB")
@@ -289,6 +300,10 @@ def plan_serve(spec: ModelSpec, job: ServeJob, breakdown: Breakdown, gpu_types: 
             if problems:
                 out.append(Candidate(**base, kind="divisible", reason="; ".join(problems)))
                 continue
+            alone = one_device(g, n)
+            if alone:
+                out.append(Candidate(**base, kind="fit", reason=alone))
+                continue
             assert mem is not None
             dev = device(g, n) if device else 0
             budget = int(g.usable * job.gpu_memory_utilization) - dev
@@ -298,9 +313,9 @@ def plan_serve(spec: ModelSpec, job: ServeJob, breakdown: Breakdown, gpu_types: 
                                             f"{job.gpu_memory_utilization:g} × {g.name} = "
                                             f"{g.usable * job.gpu_memory_utilization / 2**30:.1f} GiB"))
                 continue
-            if not g.bandwidth or not (g.has("bf16") or g.has("fp16")):
+            if not g.bandwidth or not any(g.has(d) for d in ("bf16", "fp16", "fp32")):
                 out.append(Candidate(**base, memory=mem, budget=budget, kind="fit",
-                                     reason=f"{g.name}: no bandwidth or 16-bit FLOP/s figure to time it"))
+                                     reason=f"{g.name}: no bandwidth or bf16/fp16/fp32 FLOP/s figure to time it"))
                 continue
             try:
                 sp = replica_speed(spec, job, breakdown, g, lay, mem)

@@ -108,12 +108,24 @@ def efficiency(engine: str | None, gpu: Any, phase: str, override: float | None 
     if _PROBE:
         return Efficiency(value=_PROBE[-1], key=f"probe/{phase}", rows=0)
     rows = _rows()
+    found = _FOUND.get((e, a, phase, path)) if _FOUND.get("rows") is rows else None
+    if found is not None:
+        return found
     for ph in dict.fromkeys((phase_key(phase, path), phase)):
         for k in ((e, a, ph), (e, "*", ph), ("*", a, ph), ("*", "*", ph)):
             r = rows.get(k)
             if r is not None:
-                return Efficiency(value=float(r["value"]), key="/".join(k), rows=int(r.get("n", 0)))
+                if _FOUND.get("rows") is not rows:
+                    _FOUND.clear()
+                    _FOUND["rows"] = rows
+                found = _FOUND[(e, a, phase, path)] = Efficiency(value=float(r["value"]), key="/".join(k),
+                                                                 rows=int(r.get("n", 0)))
+                return found
     raise LlmsizeError(f"efficiency table has no default for phase {phase!r}")
+
+
+# lookups already answered, for the table's current entries (the planner asks the same few for every setup)
+_FOUND: dict[Any, Any] = {}
 
 
 def train_shape() -> dict[str, float]:
