@@ -182,10 +182,10 @@ def serve_path(engine: str | None, weights: str, gpu: Any) -> str:
         return "fp16acc"
     if w in ("bf16",) and gpu.has("bf16"):
         return "bf16"
-    return _sixteen_bit(gpu)
+    return sixteen_bit(gpu)
 
 
-def _sixteen_bit(gpu: Any) -> str:
+def sixteen_bit(gpu: Any) -> str:
     """bf16's stand-in: fp16 where the GPU has no bf16 (T4, V100, P100); fp32 where it has neither at a
     usable rate (P40: engines compute fp16 models in fp32 on it)."""
     return "fp16" if gpu.has("fp16") else "bf16" if gpu.has("bf16") or not gpu.has("fp32") else "fp32"
@@ -204,4 +204,4 @@ def train_path(precision: str | None, gpu: Any) -> str:
         return "fp8"
     if p == "fp32":
         return "tf32" if gpu.has("tf32") else "fp32"
-    return "bf16" if gpu.has("bf16") else _sixteen_bit(gpu)
+    return "bf16" if gpu.has("bf16") else sixteen_bit(gpu)
