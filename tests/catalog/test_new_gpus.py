@@ -91,3 +91,13 @@ def test_an_apple_chip_plans_as_one_device():
     rep = json.loads(_cli("plan", "Llama-3.1-70B", "--gpu", "M3-Ultra", "--json").stdout)
     assert rep["setups"] and {s["gpus"] for s in rep["setups"]} == {1}
     assert any("one device" in e["reason"] for e in rep["rejected"]["examples"]["fit"])
+
+
+def test_cost_without_gpus_compares_the_gpus_with_a_price():
+    rows = json.loads(_cli("cost", "Llama-3.1-8B", "--json").stdout)["rows"]
+    shown = {r["gpu"] for r in rows}
+    assert {"A40", "GH200", "H100-SXM", "RTX-3090"} <= shown  # priced, new and old
+    assert not shown & {"M1-Max", "RX-7900-XTX", "V100-SXM2-32GB"}  # no published price
+    assert all(r["usd_per_gpu_hour"] for r in rows)
+    named = json.loads(_cli("cost", "Llama-3.1-8B", "--gpu", "RX-7900-XTX", "--json").stdout)["rows"]
+    assert {r["gpu"] for r in named} == {"RX-7900-XTX"} and named[0]["usd_per_gpu_hour"] is None
