@@ -172,7 +172,12 @@ def plan_train(spec: ModelSpec, job: TrainJob, breakdown: Breakdown, gpu_types: 
             mem = memo.get(key)
             if mem is None:
                 mem = memo[key] = train_mem(spec, job, breakdown, lay)
+            need = mem.peak_bytes + (device(gpu_types[0], n) if device and gpu_types else 0)  # one for every GPU
             for g in gpu_types:
+                if need > g.usable:  # most setups of a wide search: rejected here, before any other work
+                    out.append(Candidate(gpu=g, gpus=n, layout=lay, precision=job.precision, memory=mem,
+                                         budget=g.usable - need + mem.peak_bytes, kind="fit", reason=_no_fit(need, g)))
+                    continue
                 out.append(_score_train(spec, job, g, n, lay, mem, device, price, dtype))
     return out
 
@@ -237,6 +242,10 @@ def offload(spec: ModelSpec, job: TrainJob, g: Any, n: int, lay: Layout, mem: Gp
     return None, ot.slowdown, info
 
 
+def _no_fit(need: int, g: Any) -> str:
+    return f"does not fit: needs {need / 2**30:.1f} GiB per GPU, {g.name} has {g.usable / 2**30:.1f} GiB"
+
+
 def one_device(g: Any, n: int) -> str | None:
     """Why `n` of `g` cannot form one setup: an Apple chip is a whole computer with no GPU-to-GPU link in the
     catalogue to split a model or sync gradients over (serving replicas of one chip each remain possible)."""
@@ -256,8 +265,7 @@ def _score_train(spec: ModelSpec, job: TrainJob, g: Any, n: int, lay: Layout, me
     if alone:
         return Candidate(**c, kind="fit", reason=alone)
     if need > budget:
-        return Candidate(**c, kind="fit", reason=f"does not fit: needs {need / 2**30:.1f} GiB per GPU, "
-                                                 f"{g.name} has {budget / 2**30:.1f} GiB")
+        return Candidate(**c, kind="fit", reason=_no_fit(need, g))
     why, slowdown, info = offload(spec, job, g, n, lay, mem, dtype)
     if why is not None:
         return Candidate(**c, kind="host", reason=why, extra=info)
