@@ -21,20 +21,33 @@ def _gpu(**over) -> GPU:
 
 # ------------------------------------------------------------------ catalog integrity
 
-def test_at_least_25_gpus_with_unique_names():
+ARCHS = {"volta", "turing", "pascal", "ampere", "ampere-pcie", "ada-dc", "hopper", "blackwell", "geforce", "workstation",
+         "cdna", "rdna", "apple", "tpu"}
+
+
+def test_at_least_100_gpus_with_unique_names():
     names = [g.name for g in hw.gpus()]
-    assert len(names) >= 25
+    assert len(names) >= 100
     assert len(names) == len(set(names))
 
 
 @pytest.mark.parametrize("gpu", hw.gpus(), ids=lambda g: g.name)
 def test_every_gpu_is_sourced_and_sane(gpu):
+    from llmsize.speedmodel.efficiency import serve_path, train_path
+
     assert gpu.source.startswith("https://")
     assert DATE.match(gpu.retrieved)
-    assert isinstance(gpu.memory_bytes, int) and gpu.memory_bytes >= 16 * GIB
-    assert gpu.bandwidth is not None and 1e11 < gpu.bandwidth < 2e13
+    assert isinstance(gpu.memory_bytes, int) and gpu.memory_bytes >= 8 * GIB
+    assert gpu.bandwidth is not None and 5e10 < gpu.bandwidth < 2e13
     assert any(v > 0 for v in gpu.flops.values())
-    assert gpu.has("bf16") or gpu.has("fp16")
+    assert gpu.arch in ARCHS
+    # every GPU has a 16-bit (or, without a usable one, fp32) path its speed is timed on
+    for path in (serve_path("vllm", "bf16", gpu), serve_path("llama.cpp", "Q4_0", gpu), train_path("bf16-mixed", gpu)):
+        assert gpu.peak_flops(path) > 0
+    assert gpu.has("bf16") or gpu.has("fp16") or "NO tensor cores" in gpu.note
+    # dense rates: a tensor path is never slower than the CUDA-core fp32 rate it replaces
+    assert all(gpu.flops.get(k, 0) in (0, None) or gpu.flops[k] >= gpu.flops.get("fp32", 0)
+               for k in ("bf16", "fp16", "fp8", "int8") if gpu.arch not in ("pascal", "apple"))
     if gpu.usable_bytes is not None:
         assert gpu.usable_source
         assert 0.6 * gpu.memory_bytes < gpu.usable_bytes <= gpu.memory_bytes
@@ -54,6 +67,51 @@ def test_every_price_is_sourced_and_names_a_known_gpu():
 def test_prices_cover_the_major_providers():
     providers = {p.provider for p in hw.prices()}
     assert {"AWS", "Google Cloud", "Azure", "Lambda", "RunPod", "CoreWeave"} <= providers
+
+
+@pytest.mark.parametrize("name,path,tflops", [
+    # datasheet / whitepaper spot checks (dense)
+    ("RTX-4080", "fp16acc", 194.9), ("RTX-4080", "bf16", 97.5), ("RTX-4080", "int8", 389.9),  # Ada whitepaper
+    ("RTX-2080-Ti", "fp16", 53.8), ("RTX-2080-Ti", "int8", 215.2),  # Turing whitepaper (reference clock)
+    ("RTX-3080", "fp16acc", 119.0),  # GA102 whitepaper
+    ("RTX-A5000", "fp16", 111.1), ("RTX-A4000", "fp32", 19.2), ("RTX-5000-Ada", "fp8", 522.2),  # datasheets, halved
+    ("A40", "bf16", 149.7), ("L40", "fp8", 362), ("A30", "int8", 330), ("P100", "fp16", 18.7), ("P40", "int8", 47),
+    ("MI210", "bf16", 181), ("MI250", "fp16", 362.1), ("MI100", "bf16", 92.3), ("MI355X", "fp8", 5033.2),
+    ("RX 7900 XTX", "fp16", 122.8), ("RX 7900 XTX", "fp32", 61.4), ("M1 Max", "fp16", 10.4), ("M1", "fp32", 2.6),
+])
+def test_new_entries_match_their_datasheets(name, path, tflops):
+    assert hw.get_gpu(name).peak_flops(path) == pytest.approx(tflops * 1e12, rel=2e-3)
+
+
+@pytest.mark.parametrize("name,gbs,gib", [
+    ("RTX 3060", 360, 12), ("RTX 4060 Ti", 288, 16), ("RTX 4060 Ti 8GB", 288, 8), ("RTX 5070 Ti", 896, 16),
+    ("RTX 3090 Ti", 1008, 24), ("A100-PCIe-40GB", 1555, 40), ("GH200", 4000, 96), ("H20", 4000, 96),
+    ("MI355X", 8000, 288), ("7900 XT", 800, 20), ("W7900", 864, 48), ("M3 Max 30-core", 300, 96),
+    ("M4 Max 32-core", 410, 36), ("M4 Pro", 273, 64), ("M3 Ultra", 819, 512), ("M1", 68.25, 16),
+])
+def test_new_entries_bandwidth_and_memory(name, gbs, gib):
+    g = hw.get_gpu(name)
+    assert (g.bandwidth, g.memory_bytes) == (gbs * 1e9, gib * GIB)
+
+
+def test_gpus_without_a_usable_16_bit_rate_are_timed_in_fp32():
+    from llmsize.speedmodel.efficiency import serve_path, train_path
+
+    p40 = hw.get_gpu("P40")
+    assert not p40.has("fp16") and serve_path("vllm", "bf16", p40) == train_path("bf16-mixed", p40) == "fp32"
+    assert serve_path("llama.cpp", "Q4_0", p40) == "int8"  # DP4A
+    p100 = hw.get_gpu("P100")
+    assert serve_path("vllm", "bf16", p100) == "fp16" and serve_path("llama.cpp", "Q4_0", p100) == "fp16"
+    assert serve_path("llama.cpp", "Q4_0", hw.get_gpu("M1 Max")) == "fp16"  # Metal: no int8 path listed
+
+
+def test_every_alias_names_one_gpu():
+    seen: dict[str, str] = {}
+    for g in hw.gpus():
+        for text in (g.name, *g.aliases):
+            assert hw.get_gpu(text).name == g.name, text
+            key = hw._norm(text)
+            assert seen.setdefault(key, g.name) == g.name, (text, seen[key])
 
 
 def test_exact_bytes_for_h100():
@@ -81,6 +139,12 @@ def test_sparse_datasheet_figures_were_halved():
     ("NVIDIA GeForce RTX 4090", "RTX-4090"), ("rtx4090", "RTX-4090"), ("4090", "RTX-4090"),
     ("AMD Instinct MI300X", "MI300X"), ("mi300x", "MI300X"), ("m3 max", "M3-Max"), ("Apple M4 Max", "M4-Max"),
     ("TPU v5e", "TPU-v5e"), ("v5p", "TPU-v5p"), ("nvidia a10g", "A10G"), ("A10", "A10"),
+    ("RTX 3060", "RTX-3060"), ("GeForce RTX 3060", "RTX-3060"), ("3060", "RTX-3060"), ("3060 Ti", "RTX-3060-Ti"),
+    ("NVIDIA GeForce RTX 4070 Ti SUPER", "RTX-4070-Ti-Super"), ("4060 Ti", "RTX-4060-Ti-16GB"),
+    ("M1 Max", "M1-Max"), ("Apple M1 Max", "M1-Max"), ("M1 Max 24-core", "M1-Max-24c"), ("m2 ultra 76-core", "M2-Ultra"),
+    ("7900 XTX", "RX-7900-XTX"), ("Radeon RX 7900 XTX", "RX-7900-XTX"), ("AMD Radeon RX 7900 XTX", "RX-7900-XTX"),
+    ("Tesla P40", "P40"), ("P100", "P100-PCIe-16GB"), ("H800", "H800-SXM"), ("A800", "A800-SXM-80GB"),
+    ("Radeon PRO W7900", "W7900"), ("AMD Instinct MI210", "MI210"), ("RTX A5000", "RTX-A5000"), ("l40", "L40"),
 ])
 def test_lookup_by_alias_and_odd_casing(text, name):
     assert hw.get_gpu(text).name == name
@@ -88,8 +152,8 @@ def test_lookup_by_alias_and_odd_casing(text, name):
 
 
 def test_unknown_gpu_suggests_close_names():
-    with pytest.raises(LlmsizeError, match=r"unknown GPU 'H10'.*did you mean.*H100"):
-        hw.get_gpu("H10")
+    with pytest.raises(LlmsizeError, match=r"unknown GPU 'H100-SMX'.*did you mean.*H100-SXM"):
+        hw.get_gpu("H100-SMX")
 
 
 def test_prices_accept_aliases_and_cheapest_is_minimum():

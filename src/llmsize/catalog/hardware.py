@@ -91,6 +91,7 @@ class GPU:
     memory_kind: str = ""  # hbm, hbm-rocm, gddr, gddr-ecc, unified, tpu (catalog/usable.py)
     usable_like: str | None = None  # a measured GPU with the same board memory
     usable_origin: str = ""  # measured / as X (measured) / derived: ... / nominal (set by catalog.usable)
+    arch: str = ""  # architecture class keying the speed model's efficiency table ("" = other: a custom GPU)
 
     def __post_init__(self) -> None:
         put = object.__setattr__
@@ -124,11 +125,9 @@ class GPU:
         return self.usable_bytes if self.usable_bytes is not None else self.memory_bytes
 
     def has(self, dtype: str) -> bool:
-        """Whether ``peak_flops(dtype)`` would return a rate; never raises."""
-        try:
-            return self.peak_flops(dtype) > 0
-        except LlmsizeError:
-            return False
+        """Whether ``peak_flops(dtype)`` would return a rate; never raises (cached: the planner asks it for
+        every setup)."""
+        return _has(self, dtype)
 
     def peak_flops(self, dtype: str) -> float:
         """Dense peak FLOP/s (OP/s for int8) for ``dtype``; see the module docstring."""
@@ -143,6 +142,14 @@ class GPU:
         if fallback and self.flops.get(fallback, 0) > 0:
             return self.flops[fallback]
         raise LlmsizeError(f"no {key} rate is known for {self.name} (rates listed for: {listed})")
+
+
+@functools.lru_cache(maxsize=4096)
+def _has(gpu: GPU, dtype: str) -> bool:
+    try:
+        return gpu.peak_flops(dtype) > 0
+    except LlmsizeError:
+        return False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -387,7 +387,8 @@ def cost_cmd(model: Loaded, job: Any, prices: dict[str, float], gpu_names: tuple
 @json_option
 @units_option
 def gpus_cmd(search: str | None, as_json: bool, units: str) -> None:
-    """The GPU catalog: memory, usable memory, bandwidth, bf16 FLOP/s and the cheapest published price."""
+    """The GPU catalog: memory, usable memory, bandwidth, 16-bit FLOP/s (bf16; fp16 or fp32 where the GPU
+    has no bf16) and the cheapest published price."""
     from llmsize.planner import gpu_list
 
     rep = gpu_list(search)
@@ -398,13 +399,16 @@ def gpus_cmd(search: str | None, as_json: bool, units: str) -> None:
     rows = [(g["name"], fmt_bytes(g["memory_bytes"], units),
              fmt_bytes(g["usable_bytes"], units) + mark.get(g["usable_origin"].split(" ")[0].rstrip(":"), "*"),
              f"{(g['bandwidth_bytes_per_s'] or 0) / 1e12:.2f} TB/s",
-             f"{(g['bf16_flops'] or 0) / 1e12:,.0f}", _usd(g["usd_per_gpu_hour"])) for g in rep["gpus"]]
+             f"{(g['sixteen_bit_flops'] or 0) / 1e12:,.{0 if (g['sixteen_bit_flops'] or 0) >= 1e13 else 1}f}"
+             + ("" if g["sixteen_bit_path"] == "bf16" else " " + g["sixteen_bit_path"]),
+             _usd(g["usd_per_gpu_hour"])) for g in rep["gpus"]]
     c = console()
     c.print(table(f"{len(rows)} GPUs", ["GPU", ("memory", "right"), ("usable", "right"), ("bandwidth", "right"),
-                                        ("bf16 TFLOP/s", "right"), ("$/GPU-h", "right")], rows))
+                                        ("16-bit TFLOP/s", "right"), ("$/GPU-h", "right")], rows))
     c.print("usable: what the driver reports as the device's total (CUDA totalGlobalMem, the ROCm pool, Metal's "
             "working-set limit), measured; * derived from measured GPUs of the same memory kind (--json "
-            "usable_origin); ~ nominal, nothing to derive it from")
+            "usable_origin); ~ nominal, nothing to derive it from. 16-bit: dense bf16, or the path the speed "
+            "model times 16-bit work on where the GPU has no bf16 (fp16; fp32 on the P40)")
 
 
 COMMANDS = [plan_cmd, fit_cmd, speed_cmd, cost_cmd, gpus_cmd]

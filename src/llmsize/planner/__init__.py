@@ -138,15 +138,18 @@ def _job_dict(job: TrainJob | ServeJob) -> dict[str, Any]:
 def gpu_list(search: str | None = None) -> dict[str, Any]:
     """The GPU catalog with each type's cheapest published price (`llmsize gpus --json`)."""
     from llmsize.catalog.hardware import cheapest_price, gpus
+    from llmsize.speedmodel.efficiency import sixteen_bit
 
     rows = []
     for g in gpus():
         if search and search.lower() not in (g.name + " " + " ".join(g.aliases)).lower():
             continue
         p = cheapest_price(g.name)
-        rows.append({"name": g.name, "vendor": g.vendor, "memory_bytes": g.memory_bytes, "usable_bytes": g.usable,
-                     "usable_origin": g.usable_origin,
+        path = "bf16" if g.has("bf16") else sixteen_bit(g)  # what 16-bit work is timed on (fp16: T4; fp32: P40)
+        rows.append({"name": g.name, "vendor": g.vendor, "arch": g.arch, "memory_bytes": g.memory_bytes,
+                     "usable_bytes": g.usable, "usable_origin": g.usable_origin,
                      "bandwidth_bytes_per_s": g.bandwidth, "bf16_flops": g.flops.get("bf16"),
+                     "sixteen_bit_path": path, "sixteen_bit_flops": g.peak_flops(path) if g.has(path) else None,
                      "fp8_flops": g.flops.get("fp8"), "interconnect_bytes_per_s": g.interconnect_bw,
                      "tdp_watts": g.tdp_watts, "usd_per_gpu_hour": p.usd_per_gpu_hour if p else None,
                      "price_provider": p.provider if p else None, "source": g.source})

@@ -123,13 +123,16 @@ def cost_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_names: Sequence[s
                 counts: Sequence[int], *, prices: dict[str, float] | None = None) -> dict[str, Any]:
     """Cost side by side across GPU types and counts: a training run, or $ per 1M tokens in and out."""
     rows: list[dict[str, Any]] = []
-    for g in resolve_gpus(gpu_names):
+    types = resolve_gpus(gpu_names)
+    if not gpu_names:  # as --help says: every GPU type with a price (published or given); others when named
+        types = [g for g in types if price_for(g.name, (prices or {}).get(g.name)) is not None]
+    for g in types:
         p = price_for(g.name, (prices or {}).get(g.name)) if g.vendor != "custom" or prices else None
         for n in counts:
             row: dict[str, Any] = {"gpu": g.name, "gpus": n, "usd_per_gpu_hour": p.usd_per_gpu_hour if p else None,
                                    "price_source": p.source if p else None}
-            if not (g.has("bf16") or g.has("fp16")):
-                row["note"] = f"{g.name} has no 16-bit rate"
+            if not any(g.has(d) for d in ("bf16", "fp16", "fp32")):  # P40: 16-bit work runs at its fp32 rate
+                row["note"] = f"{g.name} has no bf16/fp16/fp32 rate"
                 rows.append(row)
                 continue
             if isinstance(job, ServeJob):

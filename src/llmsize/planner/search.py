@@ -172,7 +172,12 @@ def plan_train(spec: ModelSpec, job: TrainJob, breakdown: Breakdown, gpu_types: 
             mem = memo.get(key)
             if mem is None:
                 mem = memo[key] = train_mem(spec, job, breakdown, lay)
+            need = mem.peak_bytes + (device(gpu_types[0], n) if device and gpu_types else 0)  # one for every GPU
             for g in gpu_types:
+                if need > g.usable:  # most setups of a wide search: rejected here, before any other work
+                    out.append(Candidate(gpu=g, gpus=n, layout=lay, precision=job.precision, memory=mem,
+                                         budget=g.usable - need + mem.peak_bytes, kind="fit", reason=_no_fit(need, g)))
+                    continue
                 out.append(_score_train(spec, job, g, n, lay, mem, device, price, dtype))
     return out
 
@@ -237,6 +242,18 @@ def offload(spec: ModelSpec, job: TrainJob, g: Any, n: int, lay: Layout, mem: Gp
     return None, ot.slowdown, info
 
 
+def _no_fit(need: int, g: Any) -> str:
+    return f"does not fit: needs {need / 2**30:.1f} GiB per GPU, {g.name} has {g.usable / 2**30:.1f} GiB"
+
+
+def one_device(g: Any, n: int) -> str | None:
+    """Why `n` of `g` cannot form one setup: an Apple chip is a whole computer with no GPU-to-GPU link in the
+    catalogue to split a model or sync gradients over (serving replicas of one chip each remain possible)."""
+    if n > 1 and g.unified_memory:
+        return f"{g.name} is one device (unified memory, no GPU-to-GPU link): it cannot be split across {n}"
+    return None
+
+
 def _score_train(spec: ModelSpec, job: TrainJob, g: Any, n: int, lay: Layout, mem: GpuMemory,
                  device: Callable[[Any, int], int] | None, price: Callable[[Any], float | None] | None,
                  dtype: str) -> Candidate:
@@ -244,9 +261,11 @@ def _score_train(spec: ModelSpec, job: TrainJob, g: Any, n: int, lay: Layout, me
     need = mem.peak_bytes + dev
     budget = g.usable
     c = dict(gpu=g, gpus=n, layout=lay, precision=job.precision, memory=mem, budget=budget - dev)
+    alone = one_device(g, n)
+    if alone:
+        return Candidate(**c, kind="fit", reason=alone)
     if need > budget:
-        return Candidate(**c, kind="fit", reason=f"does not fit: needs {need / 2**30:.1f} GiB per GPU, "
-                                                 f"{g.name} has {budget / 2**30:.1f} GiB")
+        return Candidate(**c, kind="fit", reason=_no_fit(need, g))
     why, slowdown, info = offload(spec, job, g, n, lay, mem, dtype)
     if why is not None:
         return Candidate(**c, kind="host", reason=why, extra=info)
@@ -289,6 +308,10 @@ def plan_serve(spec: ModelSpec, job: ServeJob, breakdown: Breakdown, gpu_types: 
             if problems:
                 out.append(Candidate(**base, kind="divisible", reason="; ".join(problems)))
                 continue
+            alone = one_device(g, n)
+            if alone:
+                out.append(Candidate(**base, kind="fit", reason=alone))
+                continue
             assert mem is not None
             dev = device(g, n) if device else 0
             budget = int(g.usable * job.gpu_memory_utilization) - dev
@@ -298,9 +321,9 @@ def plan_serve(spec: ModelSpec, job: ServeJob, breakdown: Breakdown, gpu_types: 
                                             f"{job.gpu_memory_utilization:g} × {g.name} = "
                                             f"{g.usable * job.gpu_memory_utilization / 2**30:.1f} GiB"))
                 continue
-            if not g.bandwidth or not (g.has("bf16") or g.has("fp16")):
+            if not g.bandwidth or not any(g.has(d) for d in ("bf16", "fp16", "fp32")):
                 out.append(Candidate(**base, memory=mem, budget=budget, kind="fit",
-                                     reason=f"{g.name}: no bandwidth or 16-bit FLOP/s figure to time it"))
+                                     reason=f"{g.name}: no bandwidth or bf16/fp16/fp32 FLOP/s figure to time it"))
                 continue
             try:
                 sp = replica_speed(spec, job, breakdown, g, lay, mem)

@@ -70,9 +70,10 @@ def _rows() -> dict[tuple[str, str, str], dict[str, Any]]:
 
 
 def arch_of(gpu: Any) -> str:
-    """The architecture class of a catalog GPU (``hopper``, ``ampere``, ``ada``, ``apple`` ...); ``other``
-    for a GPU the table does not list (a custom one)."""
-    return str(_table()["arch"].get(gpu.name, "other"))
+    """The architecture class of a catalog GPU (its ``arch`` in ``catalog/gpus.toml``: ``hopper``,
+    ``ampere``, ``geforce``, ``apple`` ...); ``other`` for a custom GPU. A class without calibration rows
+    takes the table's engine/* and */* values."""
+    return getattr(gpu, "arch", "") or "other"
 
 
 def engine_name(engine: str | None) -> str:
@@ -115,12 +116,24 @@ def efficiency(engine: str | None, gpu: Any, phase: str, override: float | None 
     if _PROBE:
         return Efficiency(value=_PROBE[-1], key=f"probe/{phase}", rows=0)
     rows = _rows()
+    found = _FOUND.get((e, a, phase, path, weights)) if _FOUND.get("rows") is rows else None
+    if found is not None:
+        return found
     for ph in dict.fromkeys((phase_key(phase, path, weights), phase)):
         for k in ((e, a, ph), (e, "*", ph), ("*", a, ph), ("*", "*", ph)):
             r = rows.get(k)
             if r is not None:
-                return Efficiency(value=float(r["value"]), key="/".join(k), rows=int(r.get("n", 0)))
+                if _FOUND.get("rows") is not rows:
+                    _FOUND.clear()
+                    _FOUND["rows"] = rows
+                found = _FOUND[(e, a, phase, path, weights)] = Efficiency(value=float(r["value"]), key="/".join(k),
+                                                                 rows=int(r.get("n", 0)))
+                return found
     raise LlmsizeError(f"efficiency table has no default for phase {phase!r}")
+
+
+# lookups already answered, for the table's current entries (the planner asks the same few for every setup)
+_FOUND: dict[Any, Any] = {}
 
 
 def train_shape() -> dict[str, float]:
@@ -190,7 +203,13 @@ def serve_path(engine: str | None, weights: str, gpu: Any) -> str:
         return "fp16acc"
     if w in ("bf16",) and gpu.has("bf16"):
         return "bf16"
-    return "fp16" if gpu.has("fp16") else "bf16"
+    return sixteen_bit(gpu)
+
+
+def sixteen_bit(gpu: Any) -> str:
+    """bf16's stand-in: fp16 where the GPU has no bf16 (T4, V100, P100); fp32 where it has neither at a
+    usable rate (P40: engines compute fp16 models in fp32 on it)."""
+    return "fp16" if gpu.has("fp16") else "bf16" if gpu.has("bf16") or not gpu.has("fp32") else "fp32"
 
 
 def train_path(precision: str | None, gpu: Any) -> str:
@@ -206,4 +225,4 @@ def train_path(precision: str | None, gpu: Any) -> str:
         return "fp8"
     if p == "fp32":
         return "tf32" if gpu.has("tf32") else "fp32"
-    return "bf16" if gpu.has("bf16") else "fp16"
+    return "bf16" if gpu.has("bf16") else sixteen_bit(gpu)
