@@ -57,12 +57,16 @@ def test_held_out_error_by_category():
     fit = _fit()
     _, held = fit.split(fit.load_rows())
     s = _summary(held)
-    assert s["all"]["n"] == len(held) == 38
-    assert s["all"]["median"] < 0.135 and s["all"]["within_25"] >= 0.92 and s["all"]["max"] < 0.40
+    assert s["all"]["n"] == len(held) == 53
+    assert s["all"]["median"] < 0.10 and s["all"]["within_25"] >= 0.90 and s["all"]["max"] < 0.40
     assert s["decode"]["max"] < 0.22
-    assert s["serve_throughput"]["median"] < 0.12 and s["serve_throughput"]["within_25"] >= 0.93
-    # held-out latency rows: vLLM's TPOT (file order; +21-29% on the 70B) and NIM's 70B at concurrency 5 and 50
-    assert s["serve_latency"]["median"] < 0.2 and s["serve_latency"]["max"] < 0.30
+    # serving: one iteration carries decode and prompt tokens (shared weight reads and all-reduce latency);
+    # the worst held-out rows are TensorRT-LLM's Mixtral TP2 on H200 (+33%: KV-capacity batch) and the
+    # Llama 2 70B TP4 TTFT of a 128-token prompt on H100 (-31%)
+    assert s["serve_throughput"]["median"] < 0.09 and s["serve_throughput"]["within_25"] >= 0.89
+    assert s["serve_throughput"]["max"] < 0.34
+    assert s["serve_latency"]["median"] < 0.10 and s["serve_latency"]["within_25"] >= 0.87
+    assert s["serve_latency"]["max"] < 0.31
     assert s["train_throughput"]["median"] < 0.06 and s["train_throughput"]["within_25"] == 1.0
     assert s["prefill"]["median"] < 0.14 and s["prefill"]["max"] < 0.2
 
@@ -70,10 +74,13 @@ def test_held_out_error_by_category():
 def test_whole_file_through_validate():
     results, summ = validate_speed(CALIB)
     assert len(results) == len(ROWS)
-    assert summ["all"]["median"] < 0.07 and summ["all"]["within_25"] >= 0.88 and summ["all"]["max"] < 0.40
-    assert summ["train_throughput"]["median"] < 0.035 and summ["serve_throughput"]["median"] < 0.11
-    # NIM's 70B TTFT at concurrency 5-50 stays 28-37% under (closed-loop clients queue more than M/D/1 says)
-    assert summ["serve_latency"]["median"] < 0.12 and summ["serve_latency"]["within_25"] >= 0.79
+    assert summ["all"]["median"] < 0.066 and summ["all"]["within_25"] >= 0.91 and summ["all"]["max"] < 0.62
+    assert summ["train_throughput"]["median"] < 0.035
+    # serving throughput: TensorRT-LLM's Llama 70B on 4-8 L40S over PCIe stays up to +61% fast (the PCIe
+    # all-reduce reaches less than the fitted link share)
+    assert summ["serve_throughput"]["median"] < 0.075 and summ["serve_throughput"]["within_25"] >= 0.89
+    assert summ["serve_latency"]["median"] < 0.12 and summ["serve_latency"]["within_25"] >= 0.91
+    assert summ["serve_latency"]["max"] < 0.31
     for c in ("prefill", "decode", "run_gpu_hours"):
         assert summ[c]["median"] < 0.08, c
 
@@ -113,6 +120,7 @@ def test_multi_step_scheduling_delays_the_first_token_only():
     """vLLM 0.6's --num-scheduler-steps 10 (SGLang's benchmark_vllm_060 README: median TTFT 100 ms against
     SGLang's 32 ms at the same TPOT): an arrival waits for half of the running round, TPOT is unchanged."""
     from llmsize.errors import LlmsizeError
+    from llmsize.speedmodel.efficiency import serve_shape
     from llmsize.speedmodel.predict import serve
     from llmsize.validate_speed import model_spec
 
@@ -126,7 +134,8 @@ def test_multi_step_scheduling_delays_the_first_token_only():
     # lone request waits for no one
     fixed = dict(kw, request_rate=None)
     c1, c8, c32 = (serve(spec, gpu, **dict(fixed, concurrency=c)) for c in (1, 8, 32))
-    assert c1.ttft_s == c1.prefill_s + c1.step_s
+    sh = serve_shape()
+    assert c1.ttft_s == pytest.approx(c1.prefill_s + sh["step_overhead_s"] + sh["seq_overhead_s"])
     assert c1.ttft_s < c8.ttft_s < c32.ttft_s
     with pytest.raises(LlmsizeError, match="scheduler steps"):
         serve(spec, gpu, scheduler_steps=0, **kw)
