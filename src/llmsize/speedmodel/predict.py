@@ -204,18 +204,19 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
           concurrency: int | str, request_rate: float | None = None, tp: int = 1, pp: int = 1, dp: int = 1,
           gpu_memory_utilization: float = 0.9, serve_efficiency: float | None = None, mbu: float | None = None,
           prefill_efficiency: float | None = None, scheduler_steps: int = 1) -> Serving:
-    """Throughput and latency under continuous batching with chunked prefill: each request's prefill and
-    its share of the batch's decode steps share the replica, so throughput counts prefill time.
+    """Throughput and latency under continuous batching with chunked prefill: one iteration carries the
+    batch's decode tokens and the prompts of the requests that replace the finishing ones, so throughput
+    counts prefill time.
 
-    B = min(C, max_seqs, K/(S_in + S_out))
-    one iteration: B decode tokens and P = B·S_in/S_out prompt tokens (the requests replacing those that finish)
-    t_it = [max(W_read(B)/n/(bw·E), 2N·(B + P)/(n·X·E·c)) + B·S̄·KV/n/(bw·E) + C_attn(P)/(n·X·E·c)]·p/min(p, B)
-           + t_TP(B + P)/l + t_0 + B·t_s,  S̄ = S_in + S_out/2;  t_d the same with P = 0
-    (c: GEMM efficiency relative to E; l: share of the link's rate all-reduces reach; t_0, t_s: the
-    host's work per iteration and per running sequence)
+    B = min(C, max_seqs, K/(S_in + S_out));  one iteration: B decode tokens and P = B·S_in/S_out prompt tokens
+    t_it = [max(W_read(B)/n/(bw·E), 2N·(B + P)/(n·X·E·c)) + B·S̄·KV/n/(bw·E)
+            + C_attn(P)/(n·X·E·c)]·p/min(p, B) + t_TP(B + P)/l + t_0 + B·t_s,  S̄ = S_in + S_out/2
+    (t_d the same with P = 0; c: GEMM efficiency relative to E; l: share of the link's rate all-reduces
+    reach; t_0, t_s: the host's work per iteration and per running sequence)
     out tokens/s = dp·B/t_it;  TPOT = t_it
     t_p = max(W_read/n/(bw·E), C_fwd(S_in, S_in/2)/(n·X·E·c)) + t_TP(S_in)/l  (the request's prompt pass)
-    TTFT = t_p + (B − 1)·(S̄·KV/n/(bw·E) + 2N/(n·X·E·c)) + t_0 + B·t_s + (k − 1)/2·t_d + ρ_p/(2(1 − ρ_p))·t_p (+ the wait for a batch slot at a request rate)
+    TTFT = t_p + (B − 1)·(S̄·KV/n/(bw·E) + 2N/(n·X·E·c)) + t_0 + B·t_s + (k − 1)/2·t_d
+           + ρ_p/(2(1 − ρ_p))·t_p (+ the wait for a batch slot at a request rate)
     (k: decode steps an engine runs per scheduling round, vLLM's --num-scheduler-steps; an arriving request
     waits on average for half of the round in progress before its prefill is scheduled; ρ_p = λ_o·t_p
     the share of time the replica spends on the other requests' prefills)
@@ -333,8 +334,8 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     prefill_wait = rho_p / (2 * (1 - rho_p)) * t_p
     # the first token comes out of the iteration that carries the request's prompt: that pass, the other
     # b − 1 requests' decode tokens riding in it (their KV reads and GEMM rows) and the host's work
-    first = (t_p + (b - 1) * ((mean_ctx * kv_gpu + st_gpu) / (bw * e_mem) + lin_tok / (n * x * e_cmp))
-             + shape["step_overhead_s"] + b * shape["seq_overhead_s"])
+    ride = (mean_ctx * kv_gpu + st_gpu) / (bw * e_mem) + lin_tok / (n * x * e_cmp)
+    first = t_p + (b - 1) * ride + shape["step_overhead_s"] + b * shape["seq_overhead_s"]
     ttft = first + wait + round_wait + prefill_wait
     out = dp * b / step(b)
     if request_rate is not None:  # a stable queue serves what arrives: λ requests/s of S_out tokens each
