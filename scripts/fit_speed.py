@@ -119,8 +119,9 @@ GRID = {"x_half_tokens": (0, 500, 1000, 1500, 2000, 3000), "d_half": (0, 500, 10
         "attention_rel": (1.0, 0.85, 0.7, 0.55, 0.4)}
 
 
-SERVE_GRID = {"compute_rel": (0.6, 0.8, 1.0, 1.2), "compute_rel_fp8": (0.5, 0.6, 0.7, 0.8),
-              "link_efficiency": (0.7, 0.5), "step_overhead_s": (0.0, 0.002, 0.004), "seq_overhead_s": (0.0, 5e-6)}
+SERVE_GRID = {"compute_rel": (0.8, 1.0), "compute_rel_fp8": (0.5, 0.6, 0.7), "link_efficiency": (0.7, 0.5),
+              "pcie_efficiency": (0.7, 0.5, 0.35, 0.25), "step_overhead_s": (0.002, 0.004),
+              "seq_overhead_s": (0.0, 5e-6)}
 DECODE_GRID = {"layer_overhead_s": (0.0, 10e-6, 20e-6, 30e-6, 40e-6, 50e-6, 60e-6, 70e-6, 80e-6, 100e-6, 120e-6)}
 
 

@@ -58,14 +58,14 @@ def test_held_out_error_by_category():
     _, held = fit.split(fit.load_rows())
     s = _summary(held)
     assert s["all"]["n"] == len(held) == 53
-    assert s["all"]["median"] < 0.10 and s["all"]["within_25"] >= 0.90 and s["all"]["max"] < 0.40
+    assert s["all"]["median"] < 0.091 and s["all"]["within_25"] >= 0.94 and s["all"]["max"] < 0.40
     assert s["decode"]["max"] < 0.22
     # serving: one iteration carries decode and prompt tokens (shared weight reads and all-reduce latency);
-    # the worst held-out rows are TensorRT-LLM's Mixtral TP2 on H200 (+33%: KV-capacity batch) and the
-    # Llama 2 70B TP4 TTFT of a 128-token prompt on H100 (-31%)
-    assert s["serve_throughput"]["median"] < 0.09 and s["serve_throughput"]["within_25"] >= 0.89
-    assert s["serve_throughput"]["max"] < 0.34
-    assert s["serve_latency"]["median"] < 0.10 and s["serve_latency"]["within_25"] >= 0.87
+    # the worst held-out rows are TensorRT-LLM's Llama 3.3 70B FP8 TP2 on H100 at 20000/2000 (+30%), vLLM's
+    # 70B TPOT at 4 requests/s (+31%) and Llama 2 70B TP4's TTFT of a 128-token prompt on H100 (-31%)
+    assert s["serve_throughput"]["median"] < 0.087 and s["serve_throughput"]["within_25"] >= 0.96
+    assert s["serve_throughput"]["max"] < 0.31
+    assert s["serve_latency"]["median"] < 0.099 and s["serve_latency"]["within_25"] >= 0.87
     assert s["serve_latency"]["max"] < 0.31
     assert s["train_throughput"]["median"] < 0.06 and s["train_throughput"]["within_25"] == 1.0
     assert s["prefill"]["median"] < 0.14 and s["prefill"]["max"] < 0.2
@@ -74,12 +74,12 @@ def test_held_out_error_by_category():
 def test_whole_file_through_validate():
     results, summ = validate_speed(CALIB)
     assert len(results) == len(ROWS)
-    assert summ["all"]["median"] < 0.066 and summ["all"]["within_25"] >= 0.91 and summ["all"]["max"] < 0.62
+    assert summ["all"]["median"] < 0.066 and summ["all"]["within_25"] >= 0.92 and summ["all"]["max"] < 0.44
     assert summ["train_throughput"]["median"] < 0.035
-    # serving throughput: TensorRT-LLM's Llama 70B on 4-8 L40S over PCIe stays up to +61% fast (the PCIe
-    # all-reduce reaches less than the fitted link share)
-    assert summ["serve_throughput"]["median"] < 0.075 and summ["serve_throughput"]["within_25"] >= 0.89
-    assert summ["serve_latency"]["median"] < 0.12 and summ["serve_latency"]["within_25"] >= 0.91
+    # serving throughput: TensorRT-LLM v0.13's Llama 3.1 70B FP16 TP8 with long outputs stays +41-44% fast
+    # (a KV-capacity batch the engine did not reach)
+    assert summ["serve_throughput"]["median"] < 0.073 and summ["serve_throughput"]["within_25"] >= 0.91
+    assert summ["serve_latency"]["median"] < 0.116 and summ["serve_latency"]["within_25"] >= 0.91
     assert summ["serve_latency"]["max"] < 0.31
     for c in ("prefill", "decode", "run_gpu_hours"):
         assert summ[c]["median"] < 0.08, c

@@ -212,7 +212,7 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     t_it = [max(W_read(B)/n/(bw·E), 2N·(B + P)/(n·X·E·c)) + B·S̄·KV/n/(bw·E)
             + C_attn(P)/(n·X·E·c)]·p/min(p, B) + t_TP(B + P)/l + t_0 + B·t_s,  S̄ = S_in + S_out/2
     (t_d the same with P = 0; c: GEMM efficiency relative to E; l: share of the link's rate all-reduces
-    reach; t_0, t_s: the host's work per iteration and per running sequence)
+    reach, NVLink or PCIe; t_0, t_s: the host's work per iteration and per running sequence)
     out tokens/s = dp·B/t_it;  TPOT = t_it
     t_p = max(W_read/n/(bw·E), C_fwd(S_in, S_in/2)/(n·X·E·c)) + t_TP(S_in)/l  (the request's prompt pass)
     TTFT = t_p + (B − 1)·(S̄·KV/n/(bw·E) + 2N/(n·X·E·c)) + t_0 + B·t_s + (k − 1)/2·t_d
@@ -271,10 +271,14 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     mean_ctx = prompt + output / 2
     # TP all-reduces per layer are added to each phase (not overlapped); PP stages pass activations only
 
+    # ASSUMES: NCCL / custom all-reduce kernels reach link_efficiency of the link's rate on the message
+    #          sizes of serving (a few MB) over NVLink / Infinity Fabric, and pcie_efficiency of it between
+    #          cards with no such link (peer traffic through PCIe switches and the CPU's root complex);
+    #          one fraction per link kind for every engine and GPU (fitted)
+    share = shape["link_efficiency"] if gpu.interconnect_bw or n > 8 else shape["pcie_efficiency"]
+
     def comm(tokens: float) -> float:  # TP all-reduces of one pass over `tokens` tokens
-        # ASSUMES: NCCL / custom all-reduce kernels reach link_efficiency of the link's rate on the message
-        #          sizes of serving (a few MB), one fraction for every link (fitted)
-        return tp_layer_allreduces_s(spec, gpu, tp, tokens) / shape["link_efficiency"]
+        return tp_layer_allreduces_s(spec, gpu, tp, tokens) / share
 
     # one request's prompt alone: a pass that reads the weights once and does the prompt's FLOPs
     t_p = max(weight_read_bytes(spec, weights) / n / (bw * e_mem),
