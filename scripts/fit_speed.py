@@ -75,11 +75,17 @@ def ratios(rows: list[dict]) -> list[tuple[dict, float]]:
 def solve(case, predict_case) -> float:
     """The efficiency at which the prediction meets the measurement (bisection; the rate rises and a
     time falls monotonically with the efficiency). Searched in (0, 1]: a row faster than the roofline comes out as 1."""
+    from llmsize.errors import LlmsizeError
+
     lo, hi = 1e-3, 1.0
     slower = case.metric in TIME_METRICS
     for _ in range(40):
         mid = (lo + hi) / 2
-        p = predict_case(case, eff=mid).predicted
+        try:
+            p = predict_case(case, eff=mid).predicted
+        except LlmsizeError:  # too slow to serve the row's request rate at all: the efficiency lies above
+            lo = mid
+            continue
         if (p > case.measured) != slower:
             hi = mid
         else:
@@ -130,7 +136,9 @@ GRID = {"x_half_tokens": (0, 500, 1000, 1500, 2000, 3000), "d_half": (0, 500, 10
         "attention_rel": (1.0, 0.85, 0.7, 0.55, 0.4)}
 
 
-SERVE_GRID = {"decode_compute_rel": (1.0, 1.25, 1.5, 2.0), "step_overhead_s": (0.0, 0.001, 0.002, 0.004, 0.008)}
+SERVE_GRID = {"compute_rel": (0.8, 1.0), "compute_rel_fp8": (0.5, 0.6, 0.7), "link_efficiency": (0.7, 0.5),
+              "pcie_efficiency": (0.7, 0.5, 0.35, 0.25), "step_overhead_s": (0.002, 0.004),
+              "seq_overhead_s": (0.0, 5e-6)}
 DECODE_GRID = {"layer_overhead_s": (0.0, 10e-6, 20e-6, 30e-6, 40e-6, 50e-6, 60e-6, 70e-6, 80e-6, 100e-6, 120e-6, 140e-6,
                                      160e-6, 200e-6)}
 

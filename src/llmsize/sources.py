@@ -198,6 +198,10 @@ SOURCES: dict[str, str] = {
                  "and the Llama 3.1 model card (405B: 30.84M H100-80GB GPU-hours).",
     "touvron2023": "Touvron et al. 2023, LLaMA: Open and Efficient Foundation Language Models, sec. 2.4 (65B: "
                    "380 tokens/s/GPU on 2048 A100-80GB, 1.4T tokens) and Table 15 (1,022,362 GPU-hours).",
+    "agrawal2024": "Agrawal et al. 2024, Taming Throughput-Latency Tradeoff in LLM Inference with Sarathi-Serve "
+                   "(OSDI '24), sec. 4 (chunked prefills ride in decode iterations: stall-free batching); "
+                   "NVIDIA/TensorRT-LLM tensorrt_llm/bench/build/tuning.py finetune_setting (trtllm-bench: "
+                   "max_num_tokens = max_batch_size x (1 + ISL/OSL), batch capped at 4096).",
     "pope2022": "Pope et al. 2022, Efficiently Scaling Transformer Inference, sec. 2-3 (decode is memory-bandwidth "
                 "bound: each step reads the weights and the KV cache; prefill is compute-bound).",
     "databricks2023": "Databricks 2023, LLM Inference Performance Engineering: Best Practices (model bandwidth "

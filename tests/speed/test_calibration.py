@@ -61,13 +61,16 @@ def test_held_out_error_by_category():
     fit = _fit()
     _, held = fit.split(fit.load_rows())
     s = _summary(held)
-    assert s["all"]["n"] == len(held) == 51
-    assert s["all"]["median"] < 0.115 and s["all"]["within_25"] >= 0.92 and s["all"]["max"] < 0.40
-    # held-out decode: IQ3_XXS on an RTX 4090 at -33% (the i-quant's dequantisation cost is not modelled)
-    assert s["decode"]["median"] < 0.075 and s["decode"]["max"] < 0.34
-    assert s["serve_throughput"]["median"] < 0.12 and s["serve_throughput"]["within_25"] >= 0.93
-    # held-out latency rows: vLLM's TPOT (file order; +21-29% on the 70B) and NIM's 70B at concurrency 5 and 50
-    assert s["serve_latency"]["median"] < 0.2 and s["serve_latency"]["max"] < 0.30
+    assert s["all"]["n"] == len(held) == 53
+    assert s["all"]["median"] < 0.091 and s["all"]["within_25"] >= 0.94 and s["all"]["max"] < 0.40
+    assert s["decode"]["max"] < 0.22
+    # serving: one iteration carries decode and prompt tokens (shared weight reads and all-reduce latency);
+    # the worst held-out rows are TensorRT-LLM's Llama 3.3 70B FP8 TP2 on H100 at 20000/2000 (+30%), vLLM's
+    # 70B TPOT at 4 requests/s (+31%) and Llama 2 70B TP4's TTFT of a 128-token prompt on H100 (-31%)
+    assert s["serve_throughput"]["median"] < 0.087 and s["serve_throughput"]["within_25"] >= 0.96
+    assert s["serve_throughput"]["max"] < 0.31
+    assert s["serve_latency"]["median"] < 0.099 and s["serve_latency"]["within_25"] >= 0.87
+    assert s["serve_latency"]["max"] < 0.31
     assert s["train_throughput"]["median"] < 0.06 and s["train_throughput"]["within_25"] == 1.0
     # held-out prefill: M2 Ultra's 7B F16 at +23.5% (Metal F16 prompt speed varies 0.62-0.82 of peak by model)
     assert s["prefill"]["median"] < 0.14 and s["prefill"]["within_25"] == 1.0 and s["prefill"]["max"] < 0.24
@@ -78,13 +81,14 @@ def test_whole_file_through_validate(tmp_path):
     known.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
     results, summ = validate_speed(known)
     assert len(results) == len(ROWS)
-    # worst: llama.cpp of January 2024 decoding Q2_K / Q3_K_S at +81-83% on an RTX 3090 (their matrix-vector
-    # kernels were compute-bound then; a dequantisation cost per quant type is not modelled)
-    assert summ["all"]["median"] < 0.063 and summ["all"]["within_25"] >= 0.90 and summ["all"]["max"] < 0.84
-    assert summ["train_throughput"]["median"] < 0.035 and summ["serve_throughput"]["median"] < 0.11
-    # NIM's 70B TTFT at concurrency 5-50 stays 28-37% under (closed-loop clients queue more than M/D/1 says)
-    assert summ["serve_latency"]["median"] < 0.12 and summ["serve_latency"]["within_25"] >= 0.79
-    for c in ("decode", "run_gpu_hours"):
+    assert summ["all"]["median"] < 0.066 and summ["all"]["within_25"] >= 0.92 and summ["all"]["max"] < 0.44
+    assert summ["train_throughput"]["median"] < 0.035
+    # serving throughput: TensorRT-LLM v0.13's Llama 3.1 70B FP16 TP8 with long outputs stays +41-44% fast
+    # (a KV-capacity batch the engine did not reach)
+    assert summ["serve_throughput"]["median"] < 0.073 and summ["serve_throughput"]["within_25"] >= 0.91
+    assert summ["serve_latency"]["median"] < 0.116 and summ["serve_latency"]["within_25"] >= 0.91
+    assert summ["serve_latency"]["max"] < 0.31
+    for c in ("prefill", "decode", "run_gpu_hours"):
         assert summ[c]["median"] < 0.08, c
     # prefill: Metal's k-quant prompt kernels run 13-19% under its legacy-quant ones (M2 Ultra Q4_K_M, Q6_K)
     assert summ["decode"]["median"] < 0.05 and summ["prefill"]["median"] < 0.065 and summ["prefill"]["within_25"] >= 0.96
@@ -125,6 +129,7 @@ def test_multi_step_scheduling_delays_the_first_token_only():
     """vLLM 0.6's --num-scheduler-steps 10 (SGLang's benchmark_vllm_060 README: median TTFT 100 ms against
     SGLang's 32 ms at the same TPOT): an arrival waits for half of the running round, TPOT is unchanged."""
     from llmsize.errors import LlmsizeError
+    from llmsize.speedmodel.efficiency import serve_shape
     from llmsize.speedmodel.predict import serve
     from llmsize.validate_speed import model_spec
 
@@ -138,7 +143,8 @@ def test_multi_step_scheduling_delays_the_first_token_only():
     # lone request waits for no one
     fixed = dict(kw, request_rate=None)
     c1, c8, c32 = (serve(spec, gpu, **dict(fixed, concurrency=c)) for c in (1, 8, 32))
-    assert c1.ttft_s == c1.prefill_s + c1.step_s
+    sh = serve_shape()
+    assert c1.ttft_s == pytest.approx(c1.prefill_s + sh["step_overhead_s"] + sh["seq_overhead_s"])
     assert c1.ttft_s < c8.ttft_s < c32.ttft_s
     with pytest.raises(LlmsizeError, match="scheduler steps"):
         serve(spec, gpu, scheduler_steps=0, **kw)

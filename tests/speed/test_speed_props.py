@@ -53,8 +53,14 @@ def test_throughput_used_for_cost_includes_prefill():
     s = P.serve(L8, H100, engine="vllm", weights="bf16", kv_dtype="bf16", prompt=2000, output=200, concurrency="max")
     decode_only = s.batch / s.step_s
     assert s.output_tokens_per_s < decode_only
-    assert s.output_tokens_per_s == pytest.approx(s.batch * 200 / (s.batch * s.prefill_s + 200 * s.step_s))
+    # each iteration carries the batch's decode tokens and the prompts of the requests that replace the
+    # finishing ones (B·S_in/S_out tokens): a request's time per output token pays for them
+    assert s.tpot_s > s.step_s and s.output_tokens_per_s == pytest.approx(s.batch / s.tpot_s)
     assert s.input_tokens_per_s == pytest.approx(s.output_tokens_per_s * 10)
+    # the same batch with a one-token prompt serves more output tokens per second
+    short = P.serve(L8, H100, engine="vllm", weights="bf16", kv_dtype="bf16", prompt=1, output=200,
+                    concurrency=s.batch)
+    assert short.output_tokens_per_s > s.output_tokens_per_s
 
 
 def test_pipeline_schedules_order_and_the_bubble_is_outside_the_efficiency():

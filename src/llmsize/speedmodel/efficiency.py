@@ -145,12 +145,17 @@ def train_shape() -> dict[str, float]:
 
 
 def serve_shape() -> dict[str, float]:
-    """The serving constants (``[serve]`` of the table): ``decode_compute_rel`` (a batched decode step's
-    GEMM efficiency relative to the fitted serving efficiency) and ``step_overhead_s`` (fixed cost of a
-    scheduler step)."""
+    """The serving constants (``[serve]`` of the table): ``compute_rel`` (the GEMM efficiency of a serving
+    pass relative to the fitted serving efficiency, which its memory-bound steps reach on bandwidth;
+    ``compute_rel_fp8`` the same on the FP8 path),
+    ``link_efficiency`` / ``pcie_efficiency`` (the share of the link's rate TP all-reduces reach over
+    NVLink / over PCIe alone), ``step_overhead_s`` (fixed
+    host cost of a scheduler step) and ``seq_overhead_s`` (its cost per running sequence)."""
     t = _table().get("serve", {})
-    return {"decode_compute_rel": float(t.get("decode_compute_rel", 1.0)),
-            "step_overhead_s": float(t.get("step_overhead_s", 0.0))}
+    return {"compute_rel": float(t.get("compute_rel", 1.0)), "compute_rel_fp8": float(t.get("compute_rel_fp8", 1.0)),
+            "link_efficiency": float(t.get("link_efficiency", 1.0)),
+            "pcie_efficiency": float(t.get("pcie_efficiency", t.get("link_efficiency", 1.0))),
+            "step_overhead_s": float(t.get("step_overhead_s", 0.0)), "seq_overhead_s": float(t.get("seq_overhead_s", 0.0))}
 
 
 def decode_shape(gpu: Any = None) -> dict[str, float]:

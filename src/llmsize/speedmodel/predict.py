@@ -3,7 +3,8 @@ on its GPU architecture (``speedmodel.efficiency``).
 
 decode   t_step = max(bytes/(bw·E_dec), C_fwd(B, ctx)/(n·X·E_pre)),  bytes = W_read + B·ctx·KV_tok
 prefill  t = C_fwd(B·S, S/2) / (n·X·E_pre)
-serve    tokens/s = dp · B·O / (B·t_p + O·t_d),  B = min(max_seqs, KV capacity / (S_in + S_out))
+serve    tokens/s = dp · B / t_it,  t_it one iteration of B decode + B·S_in/S_out prompt tokens,
+         B = min(max_seqs, KV capacity / (S_in + S_out))
 train    tokens/s/GPU = X·E_train·bubble / C_hw,  C_hw = 6N + 12·L·s·d_attn (+ recomputation)
 
 Symbols: W_read the weight bytes a decode step reads (the input embedding is one row per token, not
@@ -220,21 +221,26 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
           concurrency: int | str, request_rate: float | None = None, tp: int = 1, pp: int = 1, dp: int = 1,
           gpu_memory_utilization: float = 0.9, serve_efficiency: float | None = None, mbu: float | None = None,
           prefill_efficiency: float | None = None, scheduler_steps: int = 1) -> Serving:
-    """Throughput and latency under continuous batching with chunked prefill: each request's prefill and
-    its share of the batch's decode steps share the replica, so throughput counts prefill time.
+    """Throughput and latency under continuous batching with chunked prefill: one iteration carries the
+    batch's decode tokens and the prompts of the requests that replace the finishing ones, so throughput
+    counts prefill time.
 
-    B = min(C, max_seqs, K/(S_in + S_out));  t_p = C_fwd(S_in, S_in/2)/(n·X·E)
-    t_d = max((W_read(B)/n + B·S̄·KV/n)/(bw·E), C_fwd(B, S̄)/(n·X·E·c))·p/min(p, B) + t_TP(B) + t_0,  S̄ = S_in + S_out/2
-    (c: the decode step's GEMM efficiency relative to E; t_0: the engine's fixed cost per step)
-    out tokens/s = dp·B·S_out/(B·t_p + S_out·t_d);  TPOT = t_d + B·t_p/S_out
-    TTFT = t_p + t_d + (k − 1)/2·t_d + ρ_p/(2(1 − ρ_p))·t_p (+ the wait for a batch slot at a request rate)
+    B = min(C, max_seqs, K/(S_in + S_out));  one iteration: B decode tokens and P = B·S_in/S_out prompt tokens
+    t_it = [max(W_read(B)/n/(bw·E), 2N·(B + P)/(n·X·E·c)) + B·S̄·KV/n/(bw·E)
+            + C_attn(P)/(n·X·E·c)]·p/min(p, B) + t_TP(B + P)/l + t_0 + B·t_s,  S̄ = S_in + S_out/2
+    (t_d the same with P = 0; c: GEMM efficiency relative to E; l: share of the link's rate all-reduces
+    reach, NVLink or PCIe; t_0, t_s: the host's work per iteration and per running sequence)
+    out tokens/s = dp·B/t_it;  TPOT = t_it
+    t_p = max(W_read/n/(bw·E), C_fwd(S_in, S_in/2)/(n·X·E·c)) + t_TP(S_in)/l  (the request's prompt pass)
+    TTFT = t_p + (B − 1)·(S̄·KV/n/(bw·E) + 2N/(n·X·E·c)) + t_0 + B·t_s + (k − 1)/2·t_d
+           + ρ_p/(2(1 − ρ_p))·t_p (+ the wait for a batch slot at a request rate)
     (k: decode steps an engine runs per scheduling round, vLLM's --num-scheduler-steps; an arriving request
     waits on average for half of the round in progress before its prefill is scheduled; ρ_p = λ_o·t_p
     the share of time the replica spends on the other requests' prefills)
 
     `mbu` / `prefill_efficiency` replace E in the memory / compute terms (the user's overrides).
 
-    Source: pope2022"""
+    Source: agrawal2024"""
     if prompt < 1 or output < 1 or tp < 1 or pp < 1 or dp < 1:
         raise LlmsizeError("serving needs prompt, output, tp, pp and dp >= 1")
     if isinstance(scheduler_steps, bool) or not isinstance(scheduler_steps, int) or not 1 <= scheduler_steps <= 1024:
@@ -250,7 +256,12 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
             e, e_mem_d, e_cmp_d = ed, ed.value, ep.value
     x, bw = _peak(gpu, path), _bw(gpu)
     e_mem = mbu if mbu is not None else e_mem_d
-    e_cmp = prefill_efficiency if prefill_efficiency is not None else e_cmp_d
+    shape = serve_shape()
+    # ASSUMES: an engine's GEMMs reach compute_rel times the efficiency its memory-bound steps reach on
+    #          bandwidth (compute_rel_fp8 on the FP8 path, whose doubled peak GEMMs reach less of); one ratio
+    #          per path for every engine and GPU, fitted (scripts/fit_speed.py)
+    rel = shape["compute_rel_fp8"] if path == "fp8" else shape["compute_rel"]
+    e_cmp = prefill_efficiency if prefill_efficiency is not None else min(e_cmp_d * rel, 1.0)
     w_gpu = weight_bytes(spec, weights) / n
     kv_gpu = kv_bytes_per_token(spec, kv_dtype or "bf16") / n
     st_gpu = state_bytes(spec) / n  # fixed per sequence (state-space layers)
@@ -276,20 +287,41 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     b_max = max(1, limits[limit])
     mean_ctx = prompt + output / 2
     # TP all-reduces per layer are added to each phase (not overlapped); PP stages pass activations only
-    t_p = forward_flops(spec, prompt, prompt // 2) / (n * x * e_cmp) + tp_layer_allreduces_s(spec, gpu, tp, prompt)
+
+    # ASSUMES: NCCL / custom all-reduce kernels reach link_efficiency of the link's rate on the message
+    #          sizes of serving (a few MB) over NVLink / Infinity Fabric, and pcie_efficiency of it between
+    #          cards with no such link (peer traffic through PCIe switches and the CPU's root complex);
+    #          one fraction per link kind for every engine and GPU (fitted)
+    share = shape["link_efficiency"] if gpu.interconnect_bw or n > 8 else shape["pcie_efficiency"]
+
+    def comm(tokens: float) -> float:  # TP all-reduces of one pass over `tokens` tokens
+        return tp_layer_allreduces_s(spec, gpu, tp, tokens) / share
+
+    # one request's prompt alone: a pass that reads the weights once and does the prompt's FLOPs
+    t_p = max(weight_read_bytes(spec, weights) / n / (bw * e_mem),
+              forward_flops(spec, prompt, prompt // 2) / (n * x * e_cmp)) + comm(prompt)
 
     def stages(b: int) -> float:  # PP stages work at once only with as many sequences in flight
         return pp / min(pp, b)
 
-    shape = serve_shape()
+    lin_tok = forward_flops(spec, 1, 0)  # GEMM FLOPs of one token (2N)
+    # attention FLOPs of one request's prompt (its GEMM FLOPs are counted with the iteration's tokens)
+    attn_p = forward_flops(spec, prompt, prompt // 2) - lin_tok * prompt
 
-    def step(b: int) -> float:
-        mem = (decode_read_bytes(spec, weights, b) / n + b * (mean_ctx * kv_gpu + st_gpu)) / (bw * e_mem)
-        comp = forward_flops(spec, b, int(mean_ctx)) / (n * x * min(e_cmp * shape["decode_compute_rel"], 1.0))
-        return max(mem, comp) * stages(b) + tp_layer_allreduces_s(spec, gpu, tp, b) + shape["step_overhead_s"]
+    def step(b: int, prefill: bool = True) -> float:
+        # one iteration of continuous batching: b decode tokens and, at steady state, the prompts of the
+        # b/S_out requests that replace those finishing: b·S_in/S_out prefill tokens ride in the same pass
+        p = b * prompt / output if prefill else 0.0
+        gemm = max(decode_read_bytes(spec, weights, b) / n / (bw * e_mem), lin_tok * (b + p) / (n * x * e_cmp))
+        kv = b * (mean_ctx * kv_gpu + st_gpu) / (bw * e_mem)
+        att = attn_p * p / prompt / (n * x * e_cmp)
+        # ASSUMES: the engine's host work per iteration (scheduling, sampling, detokenising) is a fixed part
+        #          and a part per running sequence, the same for every engine (fitted)
+        host = shape["step_overhead_s"] + b * shape["seq_overhead_s"]
+        return (gemm + kv + att) * stages(b) + comm(b + p) + host
 
     def rate(b: int) -> float:  # requests/s of one replica at b in flight
-        return b / (b * t_p + output * step(b))
+        return b / (output * step(b))
 
     b = b_max
     wait = 0.0
@@ -307,10 +339,10 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
         rho = lam / mu
         # ASSUMES: waiting for a batch slot as an M/D/1 queue on the replica's request service time
         wait = rho / (2 * (1 - rho)) / mu
-    t_d = step(b)
+    t_d = step(b, prefill=False)
     read = decode_read_bytes(spec, weights, b) / n + b * mean_ctx * kv_gpu
     mem_bound = read / (bw * e_mem) >= forward_flops(spec, b, int(mean_ctx)) / (n * x * e_cmp)
-    tpot = t_d + b * t_p / output
+    tpot = step(b)
     # ASSUMES: arrivals are uniform over a multi-step round, so a request waits (k − 1)/2 decode steps for it
     # (its p90: 0.9·(k − 1) steps)
     round_wait = (scheduler_steps - 1) / 2 * t_d
@@ -318,17 +350,21 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     # an M/D/1 queue on t_p loaded by the others' arrivals (a request rate: all of them; a fixed
     # concurrency of b: the other b − 1 requests, each returning once its previous request ends)
     # ASSUMES: arrivals as random as Poisson ones (closed-loop clients are less bursty: an upper bound)
-    others = request_rate / dp if request_rate is not None else (b - 1) / (b * t_p + output * t_d)
+    others = request_rate / dp if request_rate is not None else (b - 1) / (output * step(b))
     rho_p = min(others * t_p, 0.99)
     prefill_wait = rho_p / (2 * (1 - rho_p)) * t_p
-    ttft = t_p + t_d + wait + round_wait + prefill_wait
-    out = dp * b * output / (b * t_p + output * t_d)
+    # the first token comes out of the iteration that carries the request's prompt: that pass, the other
+    # b − 1 requests' decode tokens riding in it (their KV reads and GEMM rows) and the host's work
+    ride = (mean_ctx * kv_gpu + st_gpu) / (bw * e_mem) + lin_tok / (n * x * e_cmp)
+    first = t_p + (b - 1) * ride + shape["step_overhead_s"] + b * shape["seq_overhead_s"]
+    ttft = first + wait + round_wait + prefill_wait
+    out = dp * b / step(b)
     if request_rate is not None:  # a stable queue serves what arrives: λ requests/s of S_out tokens each
         out = request_rate * output
     # ASSUMES: the p90 of a request's TTFT adds ln(10) times the mean wait (an exponential tail), and its
     # TPOT the prefill of one more arrival inside its span
     return Serving(output_tokens_per_s=out, input_tokens_per_s=out * prompt / output, batch=b, batch_limit=limit,
-                   ttft_s=ttft, tpot_s=tpot, ttft_p90_s=t_p + t_d + math.log(10) * (wait + prefill_wait) + round_wait * 1.8,
+                   ttft_s=ttft, tpot_s=tpot, ttft_p90_s=first + math.log(10) * (wait + prefill_wait) + round_wait * 1.8,
                    tpot_p90_s=tpot + t_p / output, prefill_s=t_p, step_s=t_d, kv_capacity_tokens=cap,
                    efficiency=e, path=path, bound="memory" if mem_bound else "compute", step_bytes=read,
                    output=output)
