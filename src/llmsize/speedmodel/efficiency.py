@@ -96,7 +96,7 @@ def efficiency(engine: str | None, gpu: Any, phase: str, override: float | None 
 
     lookup: engine/arch/phase-path -> */arch/phase-path -> engine/*/phase-path -> */*/phase-path, then
     the same four for the bare phase (the GPU architecture moves efficiencies more than the engine: the
-    same llm-foundry code reaches 0.90 of its roofline on A100 and 0.66 on H100)
+    same llm-foundry code reaches 0.86 of its roofline on A100 and 0.64 on H100)
 
     Source: pope2022"""
     if phase not in PHASES:
