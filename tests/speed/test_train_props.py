@@ -46,7 +46,7 @@ def test_no_layout_beats_one_gpu_per_gpu(lay):
 @given(layouts)
 def test_recomputation_never_speeds_any_layout(lay):
     r = [_rate(lay, recompute=k) for k in ("none", "selective", "full")]
-    assert r[0] >= r[1] >= r[2]
+    assert r[0] >= r[1] * (1 - 1e-12) and r[1] >= r[2] * (1 - 1e-12)  # equal where the step is all traffic
 
 
 @settings(max_examples=100, deadline=None)
@@ -81,3 +81,32 @@ def test_whole_run_hours_divide_by_the_llama3_goodput():
     assert run_gpu_hours(3.6e9, 1000.0) == pytest.approx(1000 / 0.9)
     with pytest.raises(LlmsizeError):
         run_gpu_hours(0, 1.0)
+
+
+def test_moe_training_has_its_own_efficiency_key_and_expert_gemm_shape():
+    """Mixture-of-experts training looks up `train[-path]-moe` first (grouped expert GEMMs, token
+    dispatch), and its routed experts see only the tokens routed to them: fewer experts per token or
+    more experts make the expert GEMMs thinner and the step slower."""
+    from llmsize.speedmodel.efficiency import efficiency
+    from llmsize.speedmodel.train import routed_expert_params
+
+    h = GPUS[0]
+    assert efficiency("megatron", h, "train", path="fp8", moe=True).key.endswith("train-fp8-moe")
+    assert not efficiency("megatron", h, "train", path="fp8").key.endswith("-moe")
+    q = load("Qwen3-30B-A3B").spec
+    assert routed_expert_params(q) == 48 * 8 * 3 * 2048 * 768 and routed_expert_params(L70) == 0
+    kw = dict(engine="megatron", precision="fp8-mixed", seq=4096, dp=8)
+    # EP 8 gathers 8x the tokens per expert GEMM of EP 1 (same node: the all-to-all is cheap)
+    assert train(q, h, ep=8, **kw).tokens_per_s_per_gpu > train(q, h, ep=1, **kw).tokens_per_s_per_gpu
+
+
+def test_expert_all_to_all_pays_the_network_only_for_peers_in_other_nodes():
+    from llmsize.speedmodel.comm import NETWORK_BYTES_PER_S, group_alltoall_s, link_bytes_per_s
+
+    h, b = GPUS[0], 1e9
+    inside = group_alltoall_s(h, b, 1, 8)
+    assert inside == pytest.approx(7 * 5e-6 + b * 7 / 8 / link_bytes_per_s(h, 8))
+    two_nodes = group_alltoall_s(h, b, 1, 16)  # half the peers across the network
+    assert two_nodes == pytest.approx(15 * 5e-6 + b * 8 / 16 / NETWORK_BYTES_PER_S)
+    assert inside < two_nodes < group_alltoall_s(h, b, 1, 64)
+    assert group_alltoall_s(h, b, 1, 1) == 0.0

@@ -90,12 +90,14 @@ def phase_key(phase: str, path: str | None) -> str:
 
 
 def efficiency(engine: str | None, gpu: Any, phase: str, override: float | None = None,
-               path: str | None = None) -> Efficiency:
+               path: str | None = None, moe: bool = False) -> Efficiency:
     """The achieved efficiency of `phase` on compute `path` for `engine` on `gpu`'s architecture, with the
     key it came from.
 
     lookup: engine/arch/phase-path -> */arch/phase-path -> engine/*/phase-path -> */*/phase-path, then
-    the same four for the bare phase (the GPU architecture moves efficiencies more than the engine: the
+    the same four for the bare phase; a mixture-of-experts model's training looks up ``train[-path]-moe``
+    first (grouped expert GEMMs and token dispatch run other kernels than dense layers), then the dense
+    keys (the GPU architecture moves efficiencies more than the engine: the
     same llm-foundry code reaches 0.86 of its roofline on A100 and 0.64 on H100)
 
     Source: pope2022"""
@@ -107,7 +109,10 @@ def efficiency(engine: str | None, gpu: Any, phase: str, override: float | None 
     if _PROBE:
         return Efficiency(value=_PROBE[-1], key=f"probe/{phase}", rows=0)
     rows = _rows()
-    for ph in dict.fromkeys((phase_key(phase, path), phase)):
+    keys = (phase_key(phase, path), phase)
+    if moe:
+        keys = (phase_key(phase, path) + "-moe", phase + "-moe") + keys
+    for ph in dict.fromkeys(keys):
         for k in ((e, a, ph), (e, "*", ph), ("*", a, ph), ("*", "*", ph)):
             r = rows.get(k)
             if r is not None:

@@ -57,6 +57,20 @@ def _attn(spec: ModelSpec, seq: int) -> int:
     return 2 * spec.num_layers * seq * (a.num_heads * (a.head_dim + a.v_dim) // 2)
 
 
+def routed_expert_params(spec: ModelSpec) -> int:
+    """Routed-expert parameters one token multiplies by (top-k experts in every MoE layer); 0 for a
+    dense model. Their GEMMs see only the tokens routed to each expert.
+
+    N_e = L_moe · k · (3 gated | 2 plain) · d · f_e
+
+    Source: lepikhin2021"""
+    m = spec.moe
+    if m is None:
+        return 0
+    per = (3 if m.expert_kind == "gated" else 2) * spec.hidden_size * m.expert_intermediate_size
+    return sum(spec.moe_layers) * m.top_k * per
+
+
 def flops_per_token(spec: ModelSpec, seq: int, recompute: str = "none") -> dict[str, int]:
     """Per-token training FLOPs split by kind: ``weights`` (matmuls with parameters), ``attention``
     (scores and values), and the ``recompute_*`` extra hardware work.
@@ -184,7 +198,7 @@ def train(spec: ModelSpec, gpu: Any, *, engine: str, precision: str | None, seq:
     path = train_path(precision, gpu)
     if schedule == "interleaved" and virtual_stages is None and pp > 1:
         virtual_stages = default_virtual_stages(spec.num_layers, pp)
-    e = efficiency(engine, gpu, "train", mfu, path)
+    e = efficiency(engine, gpu, "train", mfu, path, moe=spec.moe is not None)
     f = flops_per_token(spec, seq, recompute)
     x_w = gpu.peak_flops(path)
     x_a = gpu.peak_flops("bf16" if path == "fp8" else path)
@@ -204,6 +218,14 @@ def train(spec: ModelSpec, gpu: Any, *, engine: str, precision: str | None, seq:
     d = spec.hidden_size
     sat = mb_tokens / (mb_tokens + shape["x_half_tokens"]) * d / (d + shape["d_half"])
     per_tok = t / (e.value * sat) + comm
+    n_e = routed_expert_params(spec)
+    if n_e:
+        # routed experts multiply only the tokens sent to them: x_e = ep·(b·s/c)·k/E rows per expert GEMM
+        m = spec.moe
+        x_e = ep * mb_tokens / cp * m.top_k / m.num_experts  # type: ignore[union-attr]
+        sat_e = x_e / (x_e + shape["x_half_tokens"]) * d / (d + shape["d_half"])
+        w_e = (6 + (2 if recompute == "full" else 0)) * n_e / x_w
+        per_tok += w_e / e.value * (1 / sat_e - 1 / sat)
     if pp > 1 or cp > 1 or ep > 1:
         v = (virtual_stages or 2) if schedule == "interleaved" else 1
         st = train_stage_comm_s(spec, gpu, tp=tp, pp=pp, cp=cp, ep=ep, virtual_stages=v, mb_tokens=mb_tokens,
