@@ -122,14 +122,28 @@ def arch(gpu: str) -> str:
 
 
 def phase_of(r: dict) -> str:
-    """The row's phase key: task, with its compute path where that is not 16-bit."""
+    """The row's phase key: task, with its compute path where that is not 16-bit (and ``-moe`` for a
+    mixture-of-experts model's training)."""
     from llmsize.catalog.hardware import get_gpu
     from llmsize.speedmodel.efficiency import phase_key, serve_path, train_path
 
     w, gpu = r["workload"], get_gpu(r["hardware"]["gpu"])
     path = train_path(w.get("precision"), gpu) if w["task"] == "train" else \
         serve_path(r["engine"], w.get("weights") or "bf16", gpu)
-    return phase_key(PHASE[w["task"]], path, w.get("weights") if w["task"] in ("decode", "prefill") else None)
+    key = phase_key(PHASE[w["task"]], path, w.get("weights") if w["task"] in ("decode", "prefill") else None)
+    return key + "-moe" if w["task"] == "train" and _is_moe(r["model"]) else key
+
+
+def _is_moe(model) -> bool:
+    from llmsize.validate_speed import model_spec
+
+    k = json.dumps(model, sort_keys=True)
+    if k not in _MOE:
+        _MOE[k] = model_spec(model, "fit").moe is not None
+    return _MOE[k]
+
+
+_MOE: dict[str, bool] = {}
 
 
 GRID = {"x_half_tokens": (0, 500, 1000, 1500, 2000, 3000), "d_half": (0, 500, 1000, 2000, 3000, 4000),

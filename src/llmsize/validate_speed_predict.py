@@ -92,7 +92,7 @@ def _train(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str
     tokens = w.get("tokens")
     if not tokens:
         raise LlmsizeError(f"{metric} needs workload.tokens (the tokens of the whole run)")
-    hours = tokens / r.tokens_per_s_per_gpu / 3600
+    hours = T.run_gpu_hours(tokens, r.tokens_per_s_per_gpu)
     if metric == "gpu_hours":
         return hours, notes
     if not case.count:

@@ -186,8 +186,8 @@ def test_pipeline_expert_and_context_exchanges_cost_more_across_nodes():
     # in the rate: expert parallelism across nodes is slower per GPU than inside one
     a = train(mix, H100, engine="megatron", precision="bf16-mixed", seq=4096, ep=8)
     b = train(mix, H100, engine="megatron", precision="bf16-mixed", seq=4096, ep=8, gpus_per_node=4)
-    c = train(mix, H100, engine="megatron", precision="bf16-mixed", seq=4096)
-    assert b.tokens_per_s_per_gpu < a.tokens_per_s_per_gpu < c.tokens_per_s_per_gpu
+    # (no EP is not the ceiling: EP 8 gathers 8x the tokens per expert GEMM, test_train_props.py)
+    assert b.tokens_per_s_per_gpu < a.tokens_per_s_per_gpu
 
 
 def test_fp8_training_is_faster_on_hopper_and_refused_without_fp8_units():

@@ -107,6 +107,22 @@ def alltoall_s(nbytes: float, n: int, bw: float) -> float:
     return (n - 1) * ALPHA_S + (n - 1) / n * nbytes / bw
 
 
+def group_alltoall_s(gpu: Any, nbytes: float, inner: int, width: int, gpus_per_node: int = 8) -> float:
+    """All-to-all of `nbytes` per GPU among `width` GPUs sitting `inner` ranks apart. Peers in the same
+    node are reached over NVLink, the others through this GPU's own network card, at once (NCCL's
+    all-to-all posts every peer's send together), so the slower of the two parts sets the time.
+
+    t = (w − 1)·α + max(bytes·(l − 1)/w / B_intra, bytes·(w − l)/w / B_net),  l = members in one node
+
+    Source: lepikhin2021"""
+    if width <= 1:
+        return 0.0
+    local = max(1, min(width, gpus_per_node // inner)) if inner <= gpus_per_node else 1
+    intra = nbytes * (local - 1) / width / link_bytes_per_s(gpu, min(inner * local, gpus_per_node), gpus_per_node)
+    inter = nbytes * (width - local) / width / NETWORK_BYTES_PER_S
+    return (width - 1) * ALPHA_S + max(intra, inter)
+
+
 def span_bytes_per_s(gpu: Any, inner: int, width: int, gpus_per_node: int = 8) -> float:
     """Bandwidth of a group of `width` GPUs whose members sit `inner` ranks apart (TP inside, then CP, EP
     or PP): inside one node while inner × width fits in it, else the network.
@@ -139,9 +155,9 @@ def train_stage_comm_s(spec: Any, gpu: Any, *, tp: int, pp: int, cp: int, ep: in
         # ASSUMES: the sends are not overlapped (Megatron overlaps part of them: an upper bound)
         out["pp"] = 2 * virtual_stages * p2p_s(tokens / tp * d * act_bytes, bw)
     if ep > 1 and spec.moe is not None:
-        bw = span_bytes_per_s(gpu, tp * cp, ep, gpus_per_node)
         moe_layers = sum(spec.moe_layers) / pp
-        out["ep"] = 2 * passes * moe_layers * alltoall_s(tokens * spec.moe.top_k * d * act_bytes, ep, bw)
+        nbytes = tokens / tp * spec.moe.top_k * d * act_bytes
+        out["ep"] = 2 * passes * moe_layers * group_alltoall_s(gpu, nbytes, tp * cp, ep, gpus_per_node)
     if cp > 1:
         a = spec.attention
         bw = span_bytes_per_s(gpu, tp, cp, gpus_per_node)

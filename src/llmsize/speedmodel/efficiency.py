@@ -99,13 +99,15 @@ def phase_key(phase: str, path: str | None, weights: str | None = None) -> str:
 
 
 def efficiency(engine: str | None, gpu: Any, phase: str, override: float | None = None,
-               path: str | None = None, weights: str | None = None) -> Efficiency:
+               path: str | None = None, weights: str | None = None, moe: bool = False) -> Efficiency:
     """The achieved efficiency of `phase` on compute `path` for `engine` on `gpu`'s architecture, with the
     key it came from.
 
     lookup: engine/arch/phase-path -> */arch/phase-path -> engine/*/phase-path -> */*/phase-path, then
-    the same four for the bare phase (the GPU architecture moves efficiencies more than the engine: the
-    same llm-foundry code reaches 0.90 of its roofline on A100 and 0.66 on H100)
+    the same four for the bare phase; a mixture-of-experts model's training looks up ``train[-path]-moe``
+    first (grouped expert GEMMs and token dispatch run other kernels than dense layers), then the dense
+    keys (the GPU architecture moves efficiencies more than the engine: the
+    same llm-foundry code reaches 0.86 of its roofline on A100 and 0.64 on H100)
 
     Source: pope2022"""
     if phase not in PHASES:
@@ -116,17 +118,20 @@ def efficiency(engine: str | None, gpu: Any, phase: str, override: float | None 
     if _PROBE:
         return Efficiency(value=_PROBE[-1], key=f"probe/{phase}", rows=0)
     rows = _rows()
-    found = _FOUND.get((e, a, phase, path, weights)) if _FOUND.get("rows") is rows else None
+    found = _FOUND.get((e, a, phase, path, weights, moe)) if _FOUND.get("rows") is rows else None
     if found is not None:
         return found
-    for ph in dict.fromkeys((phase_key(phase, path, weights), phase)):
+    keys = (phase_key(phase, path, weights), phase)
+    if moe:
+        keys = (phase_key(phase, path, weights) + "-moe", phase + "-moe") + keys
+    for ph in dict.fromkeys(keys):
         for k in ((e, a, ph), (e, "*", ph), ("*", a, ph), ("*", "*", ph)):
             r = rows.get(k)
             if r is not None:
                 if _FOUND.get("rows") is not rows:
                     _FOUND.clear()
                     _FOUND["rows"] = rows
-                found = _FOUND[(e, a, phase, path, weights)] = Efficiency(value=float(r["value"]), key="/".join(k),
+                found = _FOUND[(e, a, phase, path, weights, moe)] = Efficiency(value=float(r["value"]), key="/".join(k),
                                                                  rows=int(r.get("n", 0)))
                 return found
     raise LlmsizeError(f"efficiency table has no default for phase {phase!r}")

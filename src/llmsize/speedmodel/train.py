@@ -28,6 +28,11 @@ RECOMPUTE = ("none", "selective", "full")
 # efficiency at x½ tokens per micro-batch and at a hidden width of d½; attention kernels run at a share
 # `attention_rel` of the GEMM efficiency.
 SCHEDULES = ("1f1b", "interleaved", "zero-bubble")
+# ASSUMES: an interleaved schedule whose source does not give its virtual stages splits each pipeline
+# rank's layers into chunks of this many layers. NeMo's published H100 layouts use 1-2 layers per chunk
+# (Llama 2 13B/70B, Nemotron 22B/340B: 1; GPT-3 175B, Llama 3 70B, Llama 3.1 405B: 2 — the nemo2407-*
+# and mbridge2511-* rows of tests/data/speed_calib.jsonl).
+LAYERS_PER_VIRTUAL_STAGE = 1
 
 
 _SIZES: dict[int, tuple[ModelSpec, int, int]] = {}  # id(spec) -> (spec, matmul params, all params)
@@ -50,6 +55,20 @@ def _attn(spec: ModelSpec, seq: int) -> int:
     """Forward attention-score FLOPs per token, causal-unmasked as MFU counts them: 4·L·s·d_attn / 2·2."""
     a = spec.attention
     return 2 * spec.num_layers * seq * (a.num_heads * (a.head_dim + a.v_dim) // 2)
+
+
+def routed_expert_params(spec: ModelSpec) -> int:
+    """Routed-expert parameters one token multiplies by (top-k experts in every MoE layer); 0 for a
+    dense model. Their GEMMs see only the tokens routed to each expert.
+
+    N_e = L_moe · k · (3 gated | 2 plain) · d · f_e
+
+    Source: lepikhin2021"""
+    m = spec.moe
+    if m is None:
+        return 0
+    per = (3 if m.expert_kind == "gated" else 2) * spec.hidden_size * m.expert_intermediate_size
+    return sum(spec.moe_layers) * m.top_k * per
 
 
 def flops_per_token(spec: ModelSpec, seq: int, recompute: str = "none") -> dict[str, int]:
@@ -111,6 +130,36 @@ def bubble(pp: int, micro_batches: int, schedule: str = "1f1b", virtual_stages: 
     return micro_batches / (micro_batches + (pp - 1) / v)
 
 
+# A whole run's wall time beyond its steady-state steps (failures, restarts, checkpoint reloads): Llama 3
+# 405B pre-training reached "higher than 90% effective training time" over a 54-day snapshot with 466
+# interruptions (dubey2024, sec. 3.3.4). BLOOM-176B agrees: its measured 150 hardware TFLOP/s (112.5
+# model) over 366B tokens is 0.96M A100-hours, the run took 1.08M (0.89).
+GOODPUT = 0.9
+
+
+def run_gpu_hours(tokens: float, tokens_per_s_per_gpu: float) -> float:
+    """GPU-hours of a whole run of `tokens` tokens at a steady-state rate, its goodput divided out.
+
+    H = D / (r · 3600 · g),  g = GOODPUT
+
+    Source: dubey2024"""
+    if tokens <= 0 or tokens_per_s_per_gpu <= 0:
+        raise LlmsizeError("a run's GPU-hours need tokens > 0 and a rate > 0")
+    return tokens / tokens_per_s_per_gpu / 3600 / GOODPUT
+
+
+def default_virtual_stages(layers: int, pp: int) -> int:
+    """Virtual stages per pipeline rank of an interleaved schedule a source leaves unsaid: the rank's
+    layers in chunks of LAYERS_PER_VIRTUAL_STAGE.
+
+    v = max(1, round(L / (p · l_chunk)))
+
+    Source: narayanan2021"""
+    if layers < 1 or pp < 1:
+        raise LlmsizeError("virtual stages need layers >= 1 and pp >= 1")
+    return max(1, round(layers / (pp * LAYERS_PER_VIRTUAL_STAGE)))
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TrainRate:
     tokens_per_s_per_gpu: float
@@ -147,7 +196,9 @@ def train(spec: ModelSpec, gpu: Any, *, engine: str, precision: str | None, seq:
 
     Source: narayanan2021"""
     path = train_path(precision, gpu)
-    e = efficiency(engine, gpu, "train", mfu, path)
+    if schedule == "interleaved" and virtual_stages is None and pp > 1:
+        virtual_stages = default_virtual_stages(spec.num_layers, pp)
+    e = efficiency(engine, gpu, "train", mfu, path, moe=spec.moe is not None)
     f = flops_per_token(spec, seq, recompute)
     x_w = gpu.peak_flops(path)
     x_a = gpu.peak_flops("bf16" if path == "fp8" else path)
@@ -167,6 +218,14 @@ def train(spec: ModelSpec, gpu: Any, *, engine: str, precision: str | None, seq:
     d = spec.hidden_size
     sat = mb_tokens / (mb_tokens + shape["x_half_tokens"]) * d / (d + shape["d_half"])
     per_tok = t / (e.value * sat) + comm
+    n_e = routed_expert_params(spec)
+    if n_e:
+        # routed experts multiply only the tokens sent to them: x_e = ep·(b·s/c)·k/E rows per expert GEMM
+        m = spec.moe
+        x_e = ep * mb_tokens / cp * m.top_k / m.num_experts  # type: ignore[union-attr]
+        sat_e = x_e / (x_e + shape["x_half_tokens"]) * d / (d + shape["d_half"])
+        w_e = (6 + (2 if recompute == "full" else 0)) * n_e / x_w
+        per_tok += w_e / e.value * (1 / sat_e - 1 / sat)
     if pp > 1 or cp > 1 or ep > 1:
         v = (virtual_stages or 2) if schedule == "interleaved" else 1
         st = train_stage_comm_s(spec, gpu, tp=tp, pp=pp, cp=cp, ep=ep, virtual_stages=v, mb_tokens=mb_tokens,
