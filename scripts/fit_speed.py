@@ -49,7 +49,15 @@ def gpu_known(name: str) -> bool:
         get_gpu(name)
     except LlmsizeError:
         return False
-    return name in ARCH
+    return True
+
+
+def _arch(name: str) -> str:
+    """The architecture class of a catalog GPU (its `arch` in gpus.toml)."""
+    from llmsize.catalog.hardware import get_gpu
+    from llmsize.speedmodel.efficiency import arch_of
+
+    return arch_of(get_gpu(name))
 
 
 def split(rows: list[dict]) -> tuple[list[dict], list[dict]]:
@@ -206,9 +214,9 @@ def fit_decode_by_arch(fit: list[dict], grid: tuple[float, ...] = DECODE_GRID["l
     table = eff._table()
     by_arch: dict[str, float] = {}
     table["decode"]["layer_overhead_by_arch"] = by_arch
-    archs = sorted({ARCH[r["hardware"]["gpu"]] for r in fit if r["workload"]["task"] == "decode"})
+    archs = sorted({_arch(r["hardware"]["gpu"]) for r in fit if r["workload"]["task"] == "decode"})
     for a in archs:
-        rows = [r for r in fit if r["workload"]["task"] == "decode" and ARCH[r["hardware"]["gpu"]] == a]
+        rows = [r for r in fit if r["workload"]["task"] == "decode" and _arch(r["hardware"]["gpu"]) == a]
         # the decode step's compute term takes the prefill efficiency, with its fallbacks over every prefill row
         pool = rows + [r for r in fit if r["workload"]["task"] == "prefill"]
         best = None
