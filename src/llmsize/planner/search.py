@@ -6,6 +6,7 @@ stage, engine, in-flight micro-batches), so thousands of candidates cost millise
 """
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -125,10 +126,16 @@ def with_steps(job: TrainJob, layout: Layout) -> Layout:
 
 def _no_path(job: TrainJob, g: Any) -> str | None:
     """Why `g` cannot time the job's GEMMs (no bf16/fp16 or requested FP8 units), or None."""
+    return _no_path_for(job.precision, g)
+
+
+@functools.lru_cache(maxsize=4096)
+def _no_path_for(precision: str, g: Any) -> str | None:
+    """`_no_path` by (precision, GPU), both immutable: the search asks it for every setup of every GPU."""
     from llmsize.speedmodel.efficiency import train_path
 
     try:
-        path = train_path(job.precision, g)
+        path = train_path(precision, g)
     except LlmsizeError as e:
         return str(e)
     return None if g.has(path) else f"{g.name} has no {path} units"
@@ -155,8 +162,9 @@ def plan_train(spec: ModelSpec, job: TrainJob, breakdown: Breakdown, gpu_types: 
     for n in counts:
         layouts = list(train_layouts(spec, job, n))
         if not layouts:
+            plain = Layout(dp=n)  # one layout for every GPU's row: a Layout validates on construction
             for g in gpu_types:
-                out.append(Candidate(gpu=g, gpus=n, layout=Layout(dp=n), precision=job.precision, kind="divisible",
+                out.append(Candidate(gpu=g, gpus=n, layout=plain, precision=job.precision, kind="divisible",
                                      reason=f"global batch {job.global_batch} not divisible by micro-batch × DP"))
             continue
         for lay in layouts:
@@ -173,7 +181,9 @@ def plan_train(spec: ModelSpec, job: TrainJob, breakdown: Breakdown, gpu_types: 
             if mem is None:
                 mem = memo[key] = train_mem(spec, job, breakdown, lay)
             for g in gpu_types:
-                out.append(_score_train(spec, job, g, n, lay, mem, device, price, dtype))
+                dev = device(g, n) if device else 0
+                out.append(_misfit(job, g, n, lay, mem, dev) or _score_fitting(spec, job, g, n, lay, mem, dev,
+                                                                                price, dtype))
     return out
 
 
@@ -245,19 +255,31 @@ def one_device(g: Any, n: int) -> str | None:
     return None
 
 
+def _misfit(job: TrainJob, g: Any, n: int, lay: Layout, mem: GpuMemory, dev: int) -> Candidate | None:
+    """The rejection of `g` × `n` before any speed work (one device that cannot be split, or the layout's
+    bytes per GPU over its memory), or None. The search calls it first for every GPU, so it stays cheap."""
+    budget = g.usable
+    need = mem.peak_bytes + dev
+    reason = one_device(g, n) if n > 1 else None
+    if reason is None and need > budget:
+        reason = f"does not fit: needs {need / 2**30:.1f} GiB per GPU, {g.name} has {budget / 2**30:.1f} GiB"
+    if reason is None:
+        return None
+    return Candidate(gpu=g, gpus=n, layout=lay, precision=job.precision, memory=mem, budget=budget - dev, kind="fit",
+                     reason=reason)
+
+
 def _score_train(spec: ModelSpec, job: TrainJob, g: Any, n: int, lay: Layout, mem: GpuMemory,
                  device: Callable[[Any, int], int] | None, price: Callable[[Any], float | None] | None,
                  dtype: str) -> Candidate:
     dev = device(g, n) if device else 0
-    need = mem.peak_bytes + dev
-    budget = g.usable
-    c = dict(gpu=g, gpus=n, layout=lay, precision=job.precision, memory=mem, budget=budget - dev)
-    alone = one_device(g, n)
-    if alone:
-        return Candidate(**c, kind="fit", reason=alone)
-    if need > budget:
-        return Candidate(**c, kind="fit", reason=f"does not fit: needs {need / 2**30:.1f} GiB per GPU, "
-                                                 f"{g.name} has {budget / 2**30:.1f} GiB")
+    return _misfit(job, g, n, lay, mem, dev) or _score_fitting(spec, job, g, n, lay, mem, dev, price, dtype)
+
+
+def _score_fitting(spec: ModelSpec, job: TrainJob, g: Any, n: int, lay: Layout, mem: GpuMemory, dev: int,
+                   price: Callable[[Any], float | None] | None, dtype: str) -> Candidate:
+    """A setup whose bytes fit its GPU: host/NVMe offload, compute path, speed, time and cost."""
+    c = dict(gpu=g, gpus=n, layout=lay, precision=job.precision, memory=mem, budget=g.usable - dev)
     why, slowdown, info = offload(spec, job, g, n, lay, mem, dtype)
     if why is not None:
         return Candidate(**c, kind="host", reason=why, extra=info)
