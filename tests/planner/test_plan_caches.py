@@ -94,3 +94,30 @@ def test_shape_constants_follow_a_swapped_table(monkeypatch):
     assert eff.train_shape() == {"x_half_tokens": 123.0, "d_half": 7.0, "attention_rel": 0.5}
     monkeypatch.undo()
     assert eff.train_shape() == before
+
+
+@pytest.mark.parametrize("name", JOBS)
+def test_tally_matches_the_candidate_list(llama8b, name):
+    """`plan_report` tallies the search's rejections as it goes (`planner.tally`): the counts (in the order
+    kinds first occur), the first five examples with distinct reasons per kind and the number searched are
+    those of the full candidate list `plan_train` returns without a tally."""
+    from llmsize.planner import _device_fn, _pricer, jobs, resolve_gpus
+    from llmsize.planner.search import plan_train
+
+    job = JOBS[name]
+    cands = plan_train(llama8b, job, jobs.train_breakdown(llama8b, job), resolve_gpus(GPUS), counts=COUNTS,
+                       device=_device_fn(False), price=_pricer(None))
+    counts: dict[str, int] = {}
+    examples: dict[str, list[dict]] = {}
+    for c in cands:
+        if c.kind == "ok":
+            continue
+        counts[c.kind] = counts.get(c.kind, 0) + 1
+        ex = examples.setdefault(c.kind, [])
+        if len(ex) < 5 and all(e["reason"] != c.reason for e in ex):
+            ex.append({"gpu": c.gpu.name, "gpus": c.gpus, "layout": c.layout.label(), "reason": c.reason})
+    rep = plan_report(llama8b, job, gpu_names=GPUS, counts=COUNTS)
+    assert rep["searched"] == len(cands)
+    assert list(rep["rejected"]["counts"].items()) == list(counts.items())
+    assert json.dumps(rep["rejected"]["examples"]) == json.dumps(examples)
+    assert rep["feasible"] == sum(c.kind == "ok" for c in cands)

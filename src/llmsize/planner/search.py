@@ -17,6 +17,7 @@ from llmsize.errors import LlmsizeError
 from llmsize.parallel import Breakdown, GpuMemory, Layout, layout_problems, per_gpu
 from llmsize.perf import forward_share, offload_step_time
 from llmsize.planner.jobs import DEFAULT_HOST_BANDWIDTH, ServeJob, TrainJob
+from llmsize.planner.tally import Tally
 from llmsize.spec import ModelSpec
 
 DEFAULT_COUNTS = tuple(sorted({1, 2, 4} | set(range(8, 1025, 8))))
@@ -155,24 +156,22 @@ def train_tokens_per_s(spec: ModelSpec, job: TrainJob, g: Any, layout: Layout, s
 
 def plan_train(spec: ModelSpec, job: TrainJob, breakdown: Breakdown, gpu_types: Sequence[Any], *,
                counts: Sequence[int] = DEFAULT_COUNTS, device: Callable[[Any, int], int] | None = None,
-               price: Callable[[Any], float | None] | None = None, dtype: str = "bf16") -> list[Candidate]:
-    """Score every GPU type × count × layout for a training job; infeasible ones carry their reason."""
+               price: Callable[[Any], float | None] | None = None, dtype: str = "bf16",
+               tally: Tally | None = None) -> list[Candidate]:
+    """Score every GPU type × count × layout for a training job; infeasible ones carry their reason (or,
+    given a `tally`, are recorded there and left out of the list: what `plan_report` prints of them)."""
     memo: dict[tuple, GpuMemory] = {}
     out: list[Candidate] = []
     for n in counts:
         layouts = list(train_layouts(spec, job, n))
         if not layouts:
-            plain = Layout(dp=n)  # one layout for every GPU's row: a Layout validates on construction
-            for g in gpu_types:
-                out.append(Candidate(gpu=g, gpus=n, layout=plain, precision=job.precision, kind="divisible",
-                                     reason=f"global batch {job.global_batch} not divisible by micro-batch × DP"))
+            _unsearched(out, tally, job, gpu_types, n, Layout(dp=n),
+                        f"global batch {job.global_batch} not divisible by micro-batch × DP")
             continue
         for lay in layouts:
             problems = layout_problems(spec, lay, seq_len=job.seq_len)
             if problems:
-                for g in gpu_types:
-                    out.append(Candidate(gpu=g, gpus=n, layout=lay, precision=job.precision, kind="divisible",
-                                         reason="; ".join(problems)))
+                _unsearched(out, tally, job, gpu_types, n, lay, "; ".join(problems))
                 continue
             key = (lay.tp, lay.pp, lay.shard, lay.zero, lay.engine, lay.offload_optimizer, lay.offload_params,
                    min(lay.grad_accum, lay.pp), lay.grad_accum > 1, lay.sequence_parallel, lay.dp > 1,
@@ -182,9 +181,28 @@ def plan_train(spec: ModelSpec, job: TrainJob, breakdown: Breakdown, gpu_types: 
                 mem = memo[key] = train_mem(spec, job, breakdown, lay)
             for g in gpu_types:
                 dev = device(g, n) if device else 0
-                out.append(_misfit(job, g, n, lay, mem, dev) or _score_fitting(spec, job, g, n, lay, mem, dev,
-                                                                                price, dtype))
+                if tally is not None and tally.full("fit") and (mem.peak_bytes + dev > g.usable
+                                                                or (n > 1 and g.unified_memory)):
+                    tally.count("fit")  # what `_misfit` rejects, its examples already shown
+                    continue
+                c = _misfit(job, g, n, lay, mem, dev) or _score_fitting(spec, job, g, n, lay, mem, dev, price, dtype)
+                if tally is None or c.kind == "ok":
+                    out.append(c)
+                else:
+                    tally.add_candidate(c)
     return out
+
+
+def _unsearched(out: list[Candidate], tally: Tally | None, job: TrainJob, gpu_types: Sequence[Any], n: int,
+                lay: Layout, reason: str) -> None:
+    """Every GPU type rejected as "divisible" for one layout (`lay` shared: a Layout validates when built)."""
+    if tally is not None:
+        if gpu_types:
+            tally.add("divisible", gpu_types[0].name, n, lay, reason)
+            tally.count("divisible", len(gpu_types) - 1)  # the same reason: no further example
+        return
+    out.extend(Candidate(gpu=g, gpus=n, layout=lay, precision=job.precision, kind="divisible", reason=reason)
+               for g in gpu_types)
 
 
 def train_mem(spec: ModelSpec, job: TrainJob, breakdown: Breakdown, lay: Layout) -> GpuMemory:
