@@ -3,7 +3,6 @@ speed and cost side by side. The `*_report` functions return what `--json` print
 the web API give the same numbers."""
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,6 +12,7 @@ from llmsize.parallel import Breakdown
 from llmsize.planner import jobs
 from llmsize.planner.jobs import ServeJob, TrainJob
 from llmsize.planner.search import DEFAULT_COUNTS, Candidate, plan_serve, plan_train, rank
+from llmsize.planner.tally import Tally
 from llmsize.sources import SOURCES
 from llmsize.spec import ModelSpec
 
@@ -87,26 +87,25 @@ def plan_report(spec: ModelSpec, job: TrainJob | ServeJob, *, gpu_names: Sequenc
     serving = isinstance(job, ServeJob)
     price = _pricer(prices)
     device = _device_fn(serving)
+    tally = Tally()
     if serving:
         bd = breakdown or jobs.serve_breakdown(spec, job)
         cands = plan_serve(spec, job, bd, gpu_types, max_gpus=max_gpus, device=device, price=price)
     else:
         bd = breakdown or jobs.train_breakdown(spec, job)
         cs = [n for n in (counts or DEFAULT_COUNTS) if n <= max_gpus]
-        cands = plan_train(spec, job, bd, gpu_types, counts=cs, device=device, price=price)
+        # rejections go straight to the tally: ~50,000 of them over the catalogue, only counted and sampled
+        cands = plan_train(spec, job, bd, gpu_types, counts=cs, device=device, price=price, tally=tally)
     ranked = rank(cands, by=by)
-    rejected = [c for c in cands if c.kind != "ok"]
-    kinds = Counter(c.kind for c in rejected)
-    examples: dict[str, list[dict[str, Any]]] = {}
-    for c in rejected:
-        ex = examples.setdefault(c.kind, [])
-        if len(ex) < 5 and all(e["reason"] != c.reason for e in ex):
-            ex.append({"gpu": c.gpu.name, "gpus": c.gpus, "layout": c.layout.label(), "reason": c.reason})
+    for c in cands:
+        if c.kind != "ok":
+            tally.add_candidate(c)
     keys = {"rajbhandari2020", "korthikanti2022", "narayanan2021", "kwon2023" if serving else "chowdhery2022",
             "pope2022" if serving else "dubey2024"}
     return {"model": spec.name, "mode": "serve" if serving else "train", "job": _job_dict(job),
-            "searched": len(cands), "feasible": len(ranked), "setups": [candidate_row(c) for c in ranked[:top]],
-            "rejected": {"counts": dict(kinds), "examples": examples},
+            "searched": len([c for c in cands if c.kind == "ok"]) + tally.total, "feasible": len(ranked),
+            "setups": [candidate_row(c) for c in ranked[:top]],
+            "rejected": {"counts": tally.counts, "examples": tally.examples},
             "breakdown": {k: getattr(bd, k) for k in ("weights", "gradients", "optimizer", "master_weights",
                                                        "activations", "transient", "kv_cache")},
             "citations": {k: SOURCES[k] for k in sorted(keys)}}

@@ -6,6 +6,7 @@ stage, engine, in-flight micro-batches), so thousands of candidates cost millise
 """
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from llmsize.errors import LlmsizeError
 from llmsize.parallel import Breakdown, GpuMemory, Layout, layout_problems, per_gpu
 from llmsize.perf import forward_share, offload_step_time
 from llmsize.planner.jobs import DEFAULT_HOST_BANDWIDTH, ServeJob, TrainJob
+from llmsize.planner.tally import Tally
 from llmsize.spec import ModelSpec
 
 DEFAULT_COUNTS = tuple(sorted({1, 2, 4} | set(range(8, 1025, 8))))
@@ -125,10 +127,16 @@ def with_steps(job: TrainJob, layout: Layout) -> Layout:
 
 def _no_path(job: TrainJob, g: Any) -> str | None:
     """Why `g` cannot time the job's GEMMs (no bf16/fp16 or requested FP8 units), or None."""
+    return _no_path_for(job.precision, g)
+
+
+@functools.lru_cache(maxsize=4096)
+def _no_path_for(precision: str, g: Any) -> str | None:
+    """`_no_path` by (precision, GPU), both immutable: the search asks it for every setup of every GPU."""
     from llmsize.speedmodel.efficiency import train_path
 
     try:
-        path = train_path(job.precision, g)
+        path = train_path(precision, g)
     except LlmsizeError as e:
         return str(e)
     return None if g.has(path) else f"{g.name} has no {path} units"
@@ -148,23 +156,22 @@ def train_tokens_per_s(spec: ModelSpec, job: TrainJob, g: Any, layout: Layout, s
 
 def plan_train(spec: ModelSpec, job: TrainJob, breakdown: Breakdown, gpu_types: Sequence[Any], *,
                counts: Sequence[int] = DEFAULT_COUNTS, device: Callable[[Any, int], int] | None = None,
-               price: Callable[[Any], float | None] | None = None, dtype: str = "bf16") -> list[Candidate]:
-    """Score every GPU type × count × layout for a training job; infeasible ones carry their reason."""
+               price: Callable[[Any], float | None] | None = None, dtype: str = "bf16",
+               tally: Tally | None = None) -> list[Candidate]:
+    """Score every GPU type × count × layout for a training job; infeasible ones carry their reason (or,
+    given a `tally`, are recorded there and left out of the list: what `plan_report` prints of them)."""
     memo: dict[tuple, GpuMemory] = {}
     out: list[Candidate] = []
     for n in counts:
         layouts = list(train_layouts(spec, job, n))
         if not layouts:
-            for g in gpu_types:
-                out.append(Candidate(gpu=g, gpus=n, layout=Layout(dp=n), precision=job.precision, kind="divisible",
-                                     reason=f"global batch {job.global_batch} not divisible by micro-batch × DP"))
+            _unsearched(out, tally, job, gpu_types, n, Layout(dp=n),
+                        f"global batch {job.global_batch} not divisible by micro-batch × DP")
             continue
         for lay in layouts:
             problems = layout_problems(spec, lay, seq_len=job.seq_len)
             if problems:
-                for g in gpu_types:
-                    out.append(Candidate(gpu=g, gpus=n, layout=lay, precision=job.precision, kind="divisible",
-                                         reason="; ".join(problems)))
+                _unsearched(out, tally, job, gpu_types, n, lay, "; ".join(problems))
                 continue
             key = (lay.tp, lay.pp, lay.shard, lay.zero, lay.engine, lay.offload_optimizer, lay.offload_params,
                    min(lay.grad_accum, lay.pp), lay.grad_accum > 1, lay.sequence_parallel, lay.dp > 1,
@@ -172,14 +179,30 @@ def plan_train(spec: ModelSpec, job: TrainJob, breakdown: Breakdown, gpu_types: 
             mem = memo.get(key)
             if mem is None:
                 mem = memo[key] = train_mem(spec, job, breakdown, lay)
-            need = mem.peak_bytes + (device(gpu_types[0], n) if device and gpu_types else 0)  # one for every GPU
             for g in gpu_types:
-                if need > g.usable:  # most setups of a wide search: rejected here, before any other work
-                    out.append(Candidate(gpu=g, gpus=n, layout=lay, precision=job.precision, memory=mem,
-                                         budget=g.usable - need + mem.peak_bytes, kind="fit", reason=_no_fit(need, g)))
+                dev = device(g, n) if device else 0
+                if tally is not None and tally.full("fit") and (mem.peak_bytes + dev > g.usable
+                                                                or (n > 1 and g.unified_memory)):
+                    tally.count("fit")  # what `_misfit` rejects, its examples already shown
                     continue
-                out.append(_score_train(spec, job, g, n, lay, mem, device, price, dtype))
+                c = _misfit(job, g, n, lay, mem, dev) or _score_fitting(spec, job, g, n, lay, mem, dev, price, dtype)
+                if tally is None or c.kind == "ok":
+                    out.append(c)
+                else:
+                    tally.add_candidate(c)
     return out
+
+
+def _unsearched(out: list[Candidate], tally: Tally | None, job: TrainJob, gpu_types: Sequence[Any], n: int,
+                lay: Layout, reason: str) -> None:
+    """Every GPU type rejected as "divisible" for one layout (`lay` shared: a Layout validates when built)."""
+    if tally is not None:
+        if gpu_types:
+            tally.add("divisible", gpu_types[0].name, n, lay, reason)
+            tally.count("divisible", len(gpu_types) - 1)  # the same reason: no further example
+        return
+    out.extend(Candidate(gpu=g, gpus=n, layout=lay, precision=job.precision, kind="divisible", reason=reason)
+               for g in gpu_types)
 
 
 def train_mem(spec: ModelSpec, job: TrainJob, breakdown: Breakdown, lay: Layout) -> GpuMemory:
@@ -254,18 +277,31 @@ def one_device(g: Any, n: int) -> str | None:
     return None
 
 
+def _misfit(job: TrainJob, g: Any, n: int, lay: Layout, mem: GpuMemory, dev: int) -> Candidate | None:
+    """The rejection of `g` × `n` before any speed work (one device that cannot be split, or the layout's
+    bytes per GPU over its memory), or None. The search calls it first for every GPU, so it stays cheap."""
+    budget = g.usable
+    need = mem.peak_bytes + dev
+    reason = one_device(g, n) if n > 1 else None
+    if reason is None and need > budget:
+        reason = _no_fit(need, g)
+    if reason is None:
+        return None
+    return Candidate(gpu=g, gpus=n, layout=lay, precision=job.precision, memory=mem, budget=budget - dev, kind="fit",
+                     reason=reason)
+
+
 def _score_train(spec: ModelSpec, job: TrainJob, g: Any, n: int, lay: Layout, mem: GpuMemory,
                  device: Callable[[Any, int], int] | None, price: Callable[[Any], float | None] | None,
                  dtype: str) -> Candidate:
     dev = device(g, n) if device else 0
-    need = mem.peak_bytes + dev
-    budget = g.usable
-    c = dict(gpu=g, gpus=n, layout=lay, precision=job.precision, memory=mem, budget=budget - dev)
-    alone = one_device(g, n)
-    if alone:
-        return Candidate(**c, kind="fit", reason=alone)
-    if need > budget:
-        return Candidate(**c, kind="fit", reason=_no_fit(need, g))
+    return _misfit(job, g, n, lay, mem, dev) or _score_fitting(spec, job, g, n, lay, mem, dev, price, dtype)
+
+
+def _score_fitting(spec: ModelSpec, job: TrainJob, g: Any, n: int, lay: Layout, mem: GpuMemory, dev: int,
+                   price: Callable[[Any], float | None] | None, dtype: str) -> Candidate:
+    """A setup whose bytes fit its GPU: host/NVMe offload, compute path, speed, time and cost."""
+    c = dict(gpu=g, gpus=n, layout=lay, precision=job.precision, memory=mem, budget=g.usable - dev)
     why, slowdown, info = offload(spec, job, g, n, lay, mem, dtype)
     if why is not None:
         return Candidate(**c, kind="host", reason=why, extra=info)

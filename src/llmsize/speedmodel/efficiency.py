@@ -145,8 +145,15 @@ def train_shape() -> dict[str, float]:
     """The GEMM-shape constants of the training efficiency (``[train]`` of the table): ``x_half_tokens``,
     ``d_half``, ``attention_rel``."""
     t = _table().get("train", {})
-    return {"x_half_tokens": float(t.get("x_half_tokens", 0)), "d_half": float(t.get("d_half", 0)),
-            "attention_rel": float(t.get("attention_rel", 1.0))}
+    if _SHAPE and _SHAPE[0] is t:  # read once per table section (the fit swaps the section's dict)
+        return dict(_SHAPE[1])
+    out = {"x_half_tokens": float(t.get("x_half_tokens", 0)), "d_half": float(t.get("d_half", 0)),
+           "attention_rel": float(t.get("attention_rel", 1.0))}
+    _SHAPE[:] = [t, dict(out)]
+    return out
+
+
+_SHAPE: list[Any] = []  # [the table's [train] section, its shape constants]
 
 
 def serve_shape() -> dict[str, float]:

@@ -78,6 +78,9 @@ def flops_per_token(spec: ModelSpec, seq: int, recompute: str = "none") -> dict[
     C_model = 6N + 12·L·s·d_attn;  full: + 2N + 4·L·s·d_attn;  selective: + 4·L·s·d_attn
 
     Source: korthikanti2022"""
+    hit = _FLOPS.get((id(spec), seq, recompute))
+    if hit is not None and hit[0] is spec:
+        return dict(hit[1])
     if seq < 1:
         raise LlmsizeError(f"sequence length must be positive, got {seq}")
     if recompute not in RECOMPUTE:
@@ -88,7 +91,14 @@ def flops_per_token(spec: ModelSpec, seq: int, recompute: str = "none") -> dict[
         out.update(recompute_weights=2 * n, recompute_attention=2 * at)
     elif recompute == "selective":
         out["recompute_attention"] = 2 * at
+    if len(_FLOPS) > 256:
+        _FLOPS.clear()
+    _FLOPS[(id(spec), seq, recompute)] = (spec, dict(out))
     return out
+
+
+# (id(spec), seq, recompute) -> (spec, flops): the planner asks the same few for every setup
+_FLOPS: dict[tuple[int, int, str], tuple[ModelSpec, dict[str, int]]] = {}
 
 
 def dp_exposed_s(spec: ModelSpec, gpu: Any, *, dp: int, tp: int, pp: int, shard: str, gpus_per_node: int,
