@@ -104,7 +104,12 @@ def plan_report(spec: ModelSpec, job: TrainJob | ServeJob, *, gpu_names: Sequenc
             ex.append({"gpu": c.gpu.name, "gpus": c.gpus, "layout": c.layout.label(), "reason": c.reason})
     keys = {"rajbhandari2020", "korthikanti2022", "narayanan2021", "kwon2023" if serving else "chowdhery2022",
             "pope2022" if serving else "dubey2024"}
-    return {"model": spec.name, "mode": "serve" if serving else "train", "job": _job_dict(job),
+    extra: dict[str, Any] = {}
+    if not serving:
+        from llmsize.speedmodel.train import goodput_term
+
+        extra["goodput"] = goodput_term(job.goodput)  # type: ignore[union-attr]
+    return {"model": spec.name, "mode": "serve" if serving else "train", "job": _job_dict(job), **extra,
             "searched": len(cands), "feasible": len(ranked), "setups": [candidate_row(c) for c in ranked[:top]],
             "rejected": {"counts": dict(kinds), "examples": examples},
             "breakdown": {k: getattr(bd, k) for k in ("weights", "gradients", "optimizer", "master_weights",
