@@ -39,7 +39,7 @@ def test_serve_plan_meets_target_and_prices(llama70b):
 
 
 def test_training_search_tries_pipeline_schedules_and_fp8(llama70b):
-    """Pipelined Megatron layouts come in 1F1B, interleaved (2 virtual stages) and zero-bubble forms; the
+    """Pipelined Megatron layouts come in 1F1B, interleaved (one layer per virtual stage, as validate) and zero-bubble forms; the
     bubble multiplies the compute-only rate, so on one layout zero-bubble > interleaved > 1F1B. FP8
     training runs at the FP8 peak on Hopper and is refused (with its reason) where there is none."""
     from llmsize.catalog.hardware import get_gpu
