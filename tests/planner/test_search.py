@@ -39,10 +39,10 @@ def test_serve_plan_meets_target_and_prices(llama70b):
 
 
 def test_training_search_tries_pipeline_schedules_and_fp8(llama70b):
-    """Pipelined Megatron layouts come in 1F1B, interleaved (one layer per virtual stage, as validate) and zero-bubble forms; the
-    bubble multiplies the compute-only rate, so on one layout with few micro-batches zero-bubble > interleaved
-    > 1F1B. FP8
-    training runs at the FP8 peak on Hopper and is refused (with its reason) where there is none."""
+    """Pipelined Megatron layouts come in 1F1B, interleaved (one layer per virtual stage, as validate) and
+    zero-bubble forms; the bubble multiplies the compute-only rate, so on one layout with few micro-batches
+    zero-bubble > interleaved > 1F1B. FP8 training runs at the FP8 peak on Hopper and is refused (with its
+    reason) where there is none."""
     from llmsize.catalog.hardware import get_gpu
     from llmsize.planner.search import plan_train, schedule, train_tokens_per_s
 

@@ -226,7 +226,8 @@ def make_layout(gpus: int | None = None, *, tp: int = 1, pp: int = 1, cp: int = 
             raise LlmsizeError("--schedule interleaved without --virtual-stages needs the model's layers")
         from llmsize.speedmodel.train import default_virtual_stages
 
-        v = virtual_stages if virtual_stages is not None else default_virtual_stages(layers, pp)  # type: ignore[arg-type]
+        v = virtual_stages if virtual_stages is not None else \
+            default_virtual_stages(layers, pp)  # type: ignore[arg-type]
     n = tp * pp * cp if gpus is None else gpus
     if n % (tp * pp * cp):
         raise LlmsizeError(f"TP {tp} × PP {pp} × CP {cp} = {tp * pp * cp} does not divide {n} GPUs")

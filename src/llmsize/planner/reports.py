@@ -169,7 +169,8 @@ def cost_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_names: Sequence[s
                 tps = train_tokens_per_s(spec, job, g, lay)
                 sec = run_seconds(job.tokens, tps, job.goodput)
                 gh = n * sec / 3600
-                row.update(layout=lay.label(), tokens_per_s=tps, days=sec / 86400, gpu_hours=gh, goodput=goodput_term(job.goodput),
+                row.update(layout=lay.label(), tokens_per_s=tps, days=sec / 86400, gpu_hours=gh,
+                           goodput=goodput_term(job.goodput),
                            energy_kwh=gh * g.tdp_watts / 1000 if g.tdp_watts else None,
                            usd=training_cost(gh, p.usd_per_gpu_hour) if p else None)
             rows.append(row)
