@@ -83,10 +83,11 @@ class TrainTime:
 
 def train_time(spec: ModelSpec, *, tokens: float, gpus: int, peak_flops: float, seq_len: int,
                mfu: float = DEFAULT_MFU, recompute: bool = False, tdp_watts: float | None = None,
-               pue: float = 1.0) -> TrainTime:
-    """Wall time, GPU-hours and energy of training on `tokens` tokens.
+               pue: float = 1.0, goodput: float = 1.0) -> TrainTime:
+    """Wall time, GPU-hours and energy of training on `tokens` tokens; `goodput` is the share of the wall
+    time spent in training steps (1: none lost; the planner's runs use speedmodel.train.GOODPUT).
 
-    T = D·C / (n·X·MFU);  GPU-hours = n·T/3600;  E = GPU-hours · TDP · PUE
+    T = D·C / (n·X·MFU·g);  GPU-hours = n·T/3600;  E = GPU-hours · TDP · PUE
 
     Source: narayanan2021"""
     mfu = _rate("MFU", mfu)
@@ -97,19 +98,20 @@ def train_time(spec: ModelSpec, *, tokens: float, gpus: int, peak_flops: float, 
     terms = train_flops_per_token(spec, seq_len, recompute=recompute)
     c = sum(t.value for t in terms)
     total = float(tokens) * c
-    seconds = total / (gpus * peak_flops * mfu)
+    seconds = total / (gpus * peak_flops * mfu * _rate("goodput", goodput))
     hours = gpus * seconds / 3600
     energy = hours * tdp_watts * pue / 1000 if tdp_watts else None
     return TrainTime(flops_per_token=c, total_flops=total, seconds=seconds, gpu_hours=hours, energy_kwh=energy,
                      mfu=mfu, achieved_flops_per_gpu=peak_flops * mfu, terms=terms)
 
 
-def flops_for_gpu_hours(gpu_hours: float, *, peak_flops: float, mfu: float = DEFAULT_MFU) -> float:
+def flops_for_gpu_hours(gpu_hours: float, *, peak_flops: float, mfu: float = DEFAULT_MFU,
+                        goodput: float = 1.0) -> float:
     """Training FLOPs a GPU-hour budget buys: the inverse of `train_time`'s GPU-hours (which are
     D·C / (X·MFU) / 3600 whatever the GPU count), so `train_time(tokens=C_total / C, ...)` spends
     exactly `gpu_hours` on them.
 
-    C_total = H · 3600 · X · MFU
+    C_total = H · 3600 · X · MFU · g
 
     Source: narayanan2021"""
     mfu = _rate("MFU", mfu)
@@ -118,7 +120,7 @@ def flops_for_gpu_hours(gpu_hours: float, *, peak_flops: float, mfu: float = DEF
         raise LlmsizeError(f"GPU-hours must be a positive finite number, got {gpu_hours!r}")
     if not peak_flops > 0:
         raise LlmsizeError(f"turning GPU-hours into FLOPs needs a peak FLOP/s > 0, got {peak_flops!r}")
-    return float(gpu_hours) * 3600 * peak_flops * mfu
+    return float(gpu_hours) * 3600 * peak_flops * mfu * _rate("goodput", goodput)
 
 
 def step_time(spec: ModelSpec, *, batch_tokens: int, gpus: int, peak_flops: float, seq_len: int,

@@ -42,12 +42,14 @@ def test_design_from_chinchillas_compute():
 
 def test_design_from_gpu_hours():
     from llmsize import perf
+    from llmsize.speedmodel.train import GOODPUT
     from llmsize.catalog.hardware import parse_gpu
 
     c = round(perf.flops_for_gpu_hours(100_000, peak_flops=parse_gpu("H100").peak_flops("bf16")))
     assert c == round(100_000 * 3600 * parse_gpu("H100").peak_flops("bf16") * perf.DEFAULT_MFU)
     b = resolve_budget(gpu_hours=100_000, gpu="H100")
-    assert b.flops == c and b.given == "gpu-hours" and b.tokens == 20 * b.params
+    # the budget buys the steps of its goodput share of the hours, as the planner times the run
+    assert b.flops == round(c * GOODPUT) and b.given == "gpu-hours" and b.tokens == 20 * b.params
     rep = design_report(gpu_hours=100_000)
     # the planner's time for the recommended design is about the budget (6ND vs perf's FLOP count)
     rec = next(x for x in rep["candidates"] if x["recommended"])

@@ -20,7 +20,8 @@ def fit_ngl(model: Loaded, job: dict[str, Any], layout: Any, gpu_name: str, find
     if layout.gpus != 1:
         raise LlmsizeError("--find ngl sizes one GPU plus the host; drop --gpus/--tp/--pp (llama.cpp -ts splits "
                            "over several GPUs)")
-    wrong = [k for k in ("mfu", "max_days", "host_memory", "nvme", "tokens", "target_tps") if job.get(k) is not None]
+    wrong = [k for k in ("mfu", "max_days", "goodput", "host_memory", "nvme", "tokens", "target_tps")
+             if job.get(k) is not None]
     if job["mode"] == "train" or wrong:
         names = ", ".join("--" + w.replace("_", "-") for w in wrong) or "--train"
         raise LlmsizeError(f"--find ngl is a serving question; {names} do(es) not apply")

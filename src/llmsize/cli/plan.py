@@ -61,6 +61,10 @@ def job_options(f: Callable[..., Any]) -> Callable[..., Any]:
                help="Activation checkpointing (an extra forward: hardware work, not model FLOPs); on by default "
                     "here, as multi-GPU training runs it (train measures one process: off unless asked)."),
         click.option("--max-days", type=float, help="Reject training setups slower than this (--train only)."),
+        click.option("--goodput", type=float,
+                     help="Share of a training run's wall time spent in training steps, 0.05-1 (failures, "
+                          "restarts, checkpoint reloads take the rest), --train only [default: 0.9, the Llama 3 "
+                          "paper's >90% effective training time]; run days, GPU-hours and $ divide by it."),
         click.option("--host-memory",
                      help="Host (CPU) memory per node of 8 GPUs, for CPU offload, --train only (e.g. 1TiB, 2TB; "
                           "default: a DGX H100's 2 TiB of DDR5)."),
@@ -95,7 +99,7 @@ def job_options(f: Callable[..., Any]) -> Callable[..., Any]:
         from llmsize.planner.jobs import make_job
 
         names = ("mode", "global_batch", "tokens", "precision", "mfu", "recompute",
-                 "max_days", "host_memory", "nvme", "output", "weights", "kv_dtype",
+                 "max_days", "goodput", "host_memory", "nvme", "output", "weights", "kv_dtype",
                  "gpu_memory_utilization", "target_tps", "engine", "mbu", "prefill_efficiency", "request_rate",
                  "ttft", "tpot",
                  "price")
@@ -165,7 +169,8 @@ def layout_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      show_default=True, help="Pipeline schedule with --pp > 1 (training): the bubble is m/(m+p-1), "
                                              "m/(m+(p-1)/v) or none (ZB-V)."),
         click.option("--virtual-stages", type=click.IntRange(min=2),
-                     help="Model chunks per pipeline rank for --schedule interleaved [default: 2]."),
+                     help="Model chunks per pipeline rank for --schedule interleaved [default: one layer per "
+                          "chunk, layers / PP, as validate and plan take it; NeMo's H100 layouts use 1-2]."),
     ]
 
     @functools.wraps(f)
@@ -175,8 +180,9 @@ def layout_options(f: Callable[..., Any]) -> Callable[..., Any]:
         names = ("gpus", "tp", "pp", "cp", "ep", "zero", "fsdp", "offload_optimizer", "offload_params", "schedule",
                  "virtual_stages")
         v = {n: kw.pop(n) for n in names}
+        model = kw.get("model")
         try:
-            kw["layout"] = make_layout(**v)
+            kw["layout"] = make_layout(**v, layers=model.spec.num_layers if model is not None else None)
         except LlmsizeError as e:
             hint = "--virtual-stages" if "--virtual-stages" in str(e) else \
                 "--schedule" if "schedule" in str(e) else "--gpus"
@@ -189,6 +195,11 @@ def layout_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 _hours, _usd = fmt_duration, fmt_money
+
+
+def goodput_line(g: dict[str, Any]) -> str:
+    """The goodput every run time, GPU-hour and $ above is divided by, with its source."""
+    return f"time, GPU-hours and cost at goodput {g['value']:g} ({g['source']}; --goodput to change)"
 
 
 def _lay(label: str) -> str:
@@ -229,6 +240,8 @@ def plan_cmd(model: Loaded, job: Any, prices: dict[str, float], gpu_names: tuple
              fmt_bytes(r["headroom_bytes"], units), f"{r['tokens_per_s']:,.0f}" if r["tokens_per_s"] else "-",
              _hours(r["seconds"]), _usd(r["usd"])) for r in rep["setups"]]
     c.print(table("Feasible, best first", cols, rows))
+    if rep.get("goodput"):
+        c.print(goodput_line(rep["goodput"]), markup=False)
     rej = rep["rejected"]
     if rej["counts"]:
         rows = [(k, n, "; ".join(f"{e['gpu']} ×{e['gpus']}{_lay(e['layout'])}: {e['reason']}"
@@ -380,6 +393,8 @@ def cost_cmd(model: Loaded, job: Any, prices: dict[str, float], gpu_names: tuple
         else:
             rows.append(head + [layout_label(r["layout"]), fmt_days(r["days"]), f"{r['gpu_hours']:,.0f}", _usd(r["usd"])])
     console().print(table(f"{rep['model']}: {rep['mode']} cost", cols, rows))
+    if rep.get("goodput"):
+        console().print(goodput_line(rep["goodput"]), markup=False)
 
 
 @click.command("gpus")

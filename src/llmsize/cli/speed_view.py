@@ -30,7 +30,8 @@ def speed_lines(rep: dict[str, Any], units: str = "iec") -> list[str]:
                + ("" if rep.get("prefill_efficiency") is None else
                   f"; --prefill-efficiency {rep['prefill_efficiency']:g}")]
         return out
-    out = [f"{head}, training {fmt_big(rep['seconds'] * rep['tokens_per_s'])} tokens",
+    g = rep["goodput"]
+    out = [f"{head}, training {fmt_big(rep['tokens'])} tokens",
            f"  model FLOPs per token: {fmt_big(rep['flops_per_token'])} (hardware, with recomputation: "
            f"{fmt_big(rep['hardware_flops_per_token'])}); whole run {fmt_flops(rep['total_flops'])} FLOPs",
            f"  throughput: {fmt_rate(rep['tokens_per_s'])} tokens/s, MFU {100 * rep['mfu']:.1f}%; efficiency "
@@ -38,5 +39,6 @@ def speed_lines(rep: dict[str, Any], units: str = "iec") -> list[str]:
            f"  step: {fmt_duration(rep['step_s'])} over {rep['micro_batches']:,} micro-batches; pipeline bubble "
            f"×{rep['pipeline_bubble']:.3g}",
            f"  time: {fmt_duration(rep['seconds'])}, {fmt_rate(rep['gpu_hours'])} GPU-hours"
-           + ("" if rep.get("energy_kwh") is None else f", {fmt_rate(rep['energy_kwh'])} kWh")]
+           + ("" if rep.get("energy_kwh") is None else f", {fmt_rate(rep['energy_kwh'])} kWh")
+           + f" at goodput {g['value']:g} ({g['source']})"]
     return out

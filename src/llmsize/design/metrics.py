@@ -205,6 +205,7 @@ def metrics(spec: ModelSpec, setting: Setting = Setting(), *, weight_bytes_overr
 
 def _training(spec: ModelSpec, setting: Setting, tokens: int, gpu: Any, notes: list[str]) -> dict[str, Any]:
     from llmsize import cost, perf
+    from llmsize.speedmodel.train import GOODPUT  # the planner's run time: its train_plan agrees
 
     out: dict[str, Any] = dict(train_flops=None, gpu_hours=None, train_days=None, train_cost_usd=None,
                                price_source=None)
@@ -214,7 +215,7 @@ def _training(spec: ModelSpec, setting: Setting, tokens: int, gpu: Any, notes: l
         notes.append(f"training time: {e}")
         return out
     t = perf.train_time(spec, tokens=tokens, gpus=setting.train_gpus, peak_flops=peak, seq_len=setting.train_seq,
-                        mfu=perf.DEFAULT_MFU if setting.mfu is None else setting.mfu)
+                        mfu=perf.DEFAULT_MFU if setting.mfu is None else setting.mfu, goodput=GOODPUT)
     out.update(train_flops=t.total_flops, gpu_hours=t.gpu_hours, train_days=t.days)
     price = cost.price_for(gpu.name, setting.price)
     if price is None:

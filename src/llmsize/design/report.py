@@ -48,11 +48,12 @@ def _gpu_hours_flops(gpu_hours: float, gpu: str, *, dtype: str, mfu: float | Non
     """--gpu-hours on --gpu as FLOPs, by perf's inverse of train time at the planner's MFU."""
     from llmsize import perf
     from llmsize.catalog.hardware import parse_gpu
+    from llmsize.speedmodel.train import GOODPUT
 
     if not (isinstance(gpu_hours, (int, float)) and math.isfinite(gpu_hours) and gpu_hours > 0):
         raise LlmsizeError(f"--gpu-hours must be a positive number, got {gpu_hours!r}")
     return round(perf.flops_for_gpu_hours(gpu_hours, peak_flops=parse_gpu(gpu).peak_flops(dtype),
-                                          mfu=perf.DEFAULT_MFU if mfu is None else mfu))
+                                          mfu=perf.DEFAULT_MFU if mfu is None else mfu, goodput=GOODPUT))
 
 
 def resolve_budget(*, params: int | None = None, compute: int | None = None, gpu_hours: float | None = None,

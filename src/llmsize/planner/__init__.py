@@ -102,7 +102,12 @@ def plan_report(spec: ModelSpec, job: TrainJob | ServeJob, *, gpu_names: Sequenc
             tally.add_candidate(c)
     keys = {"rajbhandari2020", "korthikanti2022", "narayanan2021", "kwon2023" if serving else "chowdhery2022",
             "pope2022" if serving else "dubey2024"}
-    return {"model": spec.name, "mode": "serve" if serving else "train", "job": _job_dict(job),
+    extra: dict[str, Any] = {}
+    if not serving:
+        from llmsize.speedmodel.train import goodput_term
+
+        extra["goodput"] = goodput_term(job.goodput)  # type: ignore[union-attr]
+    return {"model": spec.name, "mode": "serve" if serving else "train", "job": _job_dict(job), **extra,
             "searched": len([c for c in cands if c.kind == "ok"]) + tally.total, "feasible": len(ranked),
             "setups": [candidate_row(c) for c in ranked[:top]],
             "rejected": {"counts": tally.counts, "examples": tally.examples},

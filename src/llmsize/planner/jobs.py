@@ -50,6 +50,7 @@ class TrainJob:
     lora_rank: int | None = None
     mfu: float | None = None  # None: the achieved efficiency of the layout's engine on the GPU (speedmodel)
     max_days: float | None = None  # slower setups are rejected as "too slow"
+    goodput: float | None = None  # share of a run's wall time in training steps (None: speedmodel.train.GOODPUT)
     host_memory: int = DEFAULT_HOST_MEMORY  # host (CPU) memory per node of 8 GPUs, bytes
     nvme: int | None = None  # NVMe capacity per node for ZeRO-Infinity offload, bytes (None: unknown)
 
@@ -63,6 +64,9 @@ class TrainJob:
             if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v <= 0):
                 raise LlmsizeError(f"train job: {k.replace('_', ' ')} must be a positive whole number of bytes, "
                                    f"got {v!r}")
+        from llmsize.speedmodel.train import check_goodput
+
+        check_goodput(self.goodput, "train job: goodput")
         if self.precision not in TRAIN_PRECISIONS:
             raise LlmsizeError(f"train job: precision must be one of {', '.join(TRAIN_PRECISIONS)}")
         if self.optimizer not in ("adamw", "sgd"):
@@ -153,7 +157,8 @@ _MIXED = ("bf16-mixed", "fp8-mixed")
 
 def make_job(mode: str = "serve", *, seq: int = 4096, micro_batch: int = 1, global_batch: int = 1024,
              tokens: float | None = None, precision: str = "bf16-mixed", mfu: float | None = None,
-             recompute: bool = True, max_days: float | None = None, host_memory: str | int | None = None,
+             recompute: bool = True, max_days: float | None = None, goodput: float | None = None,
+             host_memory: str | int | None = None,
              nvme: str | int | None = None, prompt: int = 1024, output: int = 256, concurrency: int = 1,
              weights: str = "bf16", kv_dtype: str = "auto", gpu_memory_utilization: float = 0.9,
              target_tps: float | None = None, engine: str | None = None, mbu: float | None = None,
@@ -175,18 +180,21 @@ def make_job(mode: str = "serve", *, seq: int = 4096, micro_batch: int = 1, glob
             names = [f"--{k.replace('_', '-')}" if flags else k for k in given]
             raise LlmsizeError(f"{', '.join(names)} appl{'ies' if len(names) == 1 else 'y'} to serving, not training")
     if mode != "train":
-        given = [k for k, v in (("mfu", mfu), ("max_days", max_days), ("host_memory", host_memory), ("nvme", nvme))
-                 if v is not None]
+        given = [k for k, v in (("mfu", mfu), ("max_days", max_days), ("goodput", goodput),
+                                ("host_memory", host_memory), ("nvme", nvme)) if v is not None]
         if given:
             names = [f"--{k.replace('_', '-')}" if flags else k for k in given]
             raise LlmsizeError(f"{', '.join(names)} appl{'ies' if len(names) == 1 else 'y'} to training "
                                f"({'--train' if flags else 'mode train'}), not serving")
     if mode == "train":
         from llmsize.catalog.hardware import parse_bytes
+        from llmsize.speedmodel.train import check_goodput
+
+        check_goodput(goodput, "--goodput" if flags else "goodput")
 
         return TrainJob(seq_len=seq, micro_batch=micro_batch, global_batch=global_batch, tokens=tokens,
                         precision=precision, mfu=mfu, recompute=recompute,
-                        max_days=max_days,
+                        max_days=max_days, goodput=goodput,
                         host_memory=DEFAULT_HOST_MEMORY if host_memory is None else
                         parse_bytes(host_memory, host_memory_name),
                         nvme=None if nvme is None else parse_bytes(nvme, nvme_name))
@@ -199,18 +207,27 @@ def make_job(mode: str = "serve", *, seq: int = 4096, micro_batch: int = 1, glob
 
 def make_layout(gpus: int | None = None, *, tp: int = 1, pp: int = 1, cp: int = 1, ep: int = 1, zero: int = 0,
                 fsdp: str | None = None, offload_optimizer: str = "none", offload_params: str = "none",
-                schedule: str = "1f1b", virtual_stages: int | None = None) -> Layout:
+                schedule: str = "1f1b", virtual_stages: int | None = None, layers: int | None = None) -> Layout:
     """The Layout that `--gpus --tp --pp --cp --ep --zero --fsdp --offload-* --schedule --virtual-stages`
     describe: GPUs default to TP x PP x CP, which must divide them; the engine follows from the options
     (FSDP, DeepSpeed for ZeRO or offload, Megatron for TP/PP with data parallelism, else DDP). A schedule
-    other than 1F1B needs PP > 1; virtual stages go with the interleaved one only."""
+    other than 1F1B needs PP > 1; virtual stages go with the interleaved one only, and default to the model's
+    `layers` in chunks of one layer per pipeline rank, as `validate` times an unsaid interleaved layout
+    (speedmodel.train.default_virtual_stages)."""
     if schedule not in ("1f1b", "interleaved", "zero-bubble"):
         raise LlmsizeError(f"schedule must be 1f1b, interleaved or zero-bubble, got {schedule!r}")
     if schedule != "1f1b" and pp < 2:
         raise LlmsizeError(f"the {schedule} schedule needs --pp > 1 (got PP {pp})")
     if virtual_stages is not None and schedule != "interleaved":
         raise LlmsizeError("--virtual-stages applies to --schedule interleaved")
-    v = (virtual_stages or 2) if schedule == "interleaved" else 1
+    v = 1
+    if schedule == "interleaved":
+        if virtual_stages is None and layers is None:
+            raise LlmsizeError("--schedule interleaved without --virtual-stages needs the model's layers")
+        from llmsize.speedmodel.train import default_virtual_stages
+
+        v = virtual_stages if virtual_stages is not None else \
+            default_virtual_stages(layers, pp)  # type: ignore[arg-type]
     n = tp * pp * cp if gpus is None else gpus
     if n % (tp * pp * cp):
         raise LlmsizeError(f"TP {tp} × PP {pp} × CP {cp} = {tp * pp * cp} does not divide {n} GPUs")

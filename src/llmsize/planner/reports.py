@@ -15,6 +15,7 @@ from llmsize.planner.jobs import ServeJob, TrainJob
 from llmsize.planner.search import _bubble, _train_rate, replica_speed, train_tokens_per_s, with_steps
 from llmsize.sources import SOURCES
 from llmsize.spec import ModelSpec
+from llmsize.speedmodel.train import goodput_term, run_seconds
 
 FIND = ("gpus", "batch", "context", "concurrency", "cheapest")
 
@@ -99,20 +100,21 @@ def speed_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_name: str, layou
     slow = off["offload_slowdown"] if off else 1.0
     # the pipeline bubble and the offload slowdown, exactly as `plan` scores the setup
     tps = train_tokens_per_s(spec, job, gpu, layout, slow)
-    seconds = job.tokens / tps
+    seconds = run_seconds(job.tokens, tps, job.goodput)
     hours = layout.gpus * seconds / 3600
     peak = gpu.peak_flops(rate.path)
     out = {"model": spec.name, "gpu": gpu.name, "gpus": layout.gpus, "layout": layout.label(), "mode": "train",
+           "tokens": job.tokens,
            "flops_per_token": rate.model_flops_per_token, "hardware_flops_per_token": rate.hardware_flops_per_token,
            "total_flops": float(job.tokens) * rate.model_flops_per_token, "compute_path": rate.path,
            "efficiency": {"value": rate.efficiency.value, "key": rate.efficiency.key},
            "mfu": tps / layout.gpus * rate.model_flops_per_token / peak,
            "pipeline_bubble": rate.bubble, "micro_batches": layout.grad_accum,
            "tokens_per_s": tps, "step_s": step_tokens / tps,
-           "seconds": seconds, "days": seconds / 86400, "gpu_hours": hours,
+           "seconds": seconds, "days": seconds / 86400, "gpu_hours": hours, "goodput": goodput_term(job.goodput),
            "energy_kwh": hours * gpu.tdp_watts * pue / 1000 if gpu.tdp_watts else None,
            "terms": [{"name": k, "flops": v} for k, v in rate.flops.items()],
-           "citations": {k: SOURCES[k] for k in ("chowdhery2022", "narayanan2021")}}
+           "citations": {k: SOURCES[k] for k in ("chowdhery2022", "narayanan2021", "dubey2024")}}
     if off:
         out["offload"] = off
         out["citations"]["ren2021"] = SOURCES["ren2021"]
@@ -165,13 +167,16 @@ def cost_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_names: Sequence[s
                 # data parallel over all n GPUs, at the rate `plan` and `speed` give that layout
                 lay = with_steps(job, Layout(dp=n))
                 tps = train_tokens_per_s(spec, job, g, lay)
-                gh = n * job.tokens / tps / 3600
-                row.update(layout=lay.label(), tokens_per_s=tps, days=job.tokens / tps / 86400, gpu_hours=gh,
+                sec = run_seconds(job.tokens, tps, job.goodput)
+                gh = n * sec / 3600
+                row.update(layout=lay.label(), tokens_per_s=tps, days=sec / 86400, gpu_hours=gh,
+                           goodput=goodput_term(job.goodput),
                            energy_kwh=gh * g.tdp_watts / 1000 if g.tdp_watts else None,
                            usd=training_cost(gh, p.usd_per_gpu_hour) if p else None)
             rows.append(row)
     return {"model": spec.name, "mode": "serve" if isinstance(job, ServeJob) else "train", "rows": rows,
             "note": "training memory is not checked here; `llmsize plan --train` checks it",
+            **({} if isinstance(job, ServeJob) else {"goodput": goodput_term(job.goodput)}),
             "citations": {"narayanan2021": SOURCES["narayanan2021"], "pope2022": SOURCES["pope2022"]}}
 
 

@@ -19,6 +19,7 @@ from llmsize.perf import forward_share, offload_step_time
 from llmsize.planner.jobs import DEFAULT_HOST_BANDWIDTH, ServeJob, TrainJob
 from llmsize.planner.tally import Tally
 from llmsize.spec import ModelSpec
+from llmsize.speedmodel.train import run_seconds
 
 DEFAULT_COUNTS = tuple(sorted({1, 2, 4} | set(range(8, 1025, 8))))
 NODE = 8  # GPUs per node: TP stays inside one
@@ -53,6 +54,8 @@ def train_layouts(spec: ModelSpec, job: TrainJob, gpus: int) -> Iterable[Layout]
     """Layouts worth trying on `gpus` GPUs: TP ≤ 8 inside a node, PP over nodes, DP the rest; data
     parallel states plain (DDP), sharded (ZeRO-1/2/3, FSDP) or offloaded; Megatron-style
     distributed optimizer with sequence parallelism whenever TP or PP is used."""
+    from llmsize.speedmodel.train import default_virtual_stages
+
     for tp in _divisors(gpus, min(NODE, gpus)):
         for pp in _divisors(gpus // tp, spec.num_layers):
             dp = gpus // (tp * pp)
@@ -72,9 +75,11 @@ def train_layouts(spec: ModelSpec, job: TrainJob, gpus: int) -> Iterable[Layout]
                 meg = dict(engine="megatron", zero=1 if dp > 1 else 0, sequence_parallel=tp > 1, **base)
                 yield Layout(**meg)
                 if pp > 1 and m >= pp:
-                    # Megatron interleaves only with micro-batches a multiple of PP, layers split evenly
-                    if m % pp == 0 and spec.num_layers % (pp * 2) == 0:
-                        yield Layout(virtual_stages=2, **meg)
+                    # Megatron interleaves only with micro-batches a multiple of PP, layers split evenly; its
+                    # virtual stages as `validate` and `speed --schedule interleaved` take them unsaid
+                    v = default_virtual_stages(spec.num_layers, pp)
+                    if m % pp == 0 and v > 1 and spec.num_layers % (pp * v) == 0:
+                        yield Layout(virtual_stages=v, **meg)
                     # ASSUMES: ZB-V fills its bubble once every stage has a micro-batch (m >= p)
                     yield Layout(zero_bubble=True, **meg)
 
@@ -310,7 +315,7 @@ def _score_fitting(spec: ModelSpec, job: TrainJob, g: Any, n: int, lay: Layout, 
         return Candidate(**c, kind="fit", reason=why_not)
     tps = train_tokens_per_s(spec, job, g, lay, slowdown)
     c["extra"] = info
-    seconds = job.tokens / tps if job.tokens else None
+    seconds = run_seconds(job.tokens, tps, job.goodput) if job.tokens else None
     usd = None
     p = price(g) if price else None
     if seconds is not None and p is not None:

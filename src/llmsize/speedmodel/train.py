@@ -134,7 +134,9 @@ def bubble(pp: int, micro_batches: int, schedule: str = "1f1b", virtual_stages: 
         return 1.0
     v = 1
     if schedule == "interleaved":
-        v = virtual_stages or 2  # ASSUMES: 2 virtual stages per GPU when a source does not say
+        if virtual_stages is None:
+            raise LlmsizeError("an interleaved schedule needs its virtual stages (default_virtual_stages)")
+        v = virtual_stages
         if v < 1:
             raise LlmsizeError(f"virtual stages must be >= 1, got {v}")
     return micro_batches / (micro_batches + (pp - 1) / v)
@@ -145,17 +147,46 @@ def bubble(pp: int, micro_batches: int, schedule: str = "1f1b", virtual_stages: 
 # interruptions (dubey2024, sec. 3.3.4). BLOOM-176B agrees: its measured 150 hardware TFLOP/s (112.5
 # model) over 366B tokens is 0.96M A100-hours, the run took 1.08M (0.89).
 GOODPUT = 0.9
+GOODPUT_RANGE = (0.05, 1.0)  # a given goodput: 5% (a run mostly down) to 1 (no failure, restart or reload)
 
 
-def run_gpu_hours(tokens: float, tokens_per_s_per_gpu: float) -> float:
-    """GPU-hours of a whole run of `tokens` tokens at a steady-state rate, its goodput divided out.
+def check_goodput(goodput: float | None, name: str = "goodput") -> float:
+    """The goodput a run is timed at: `goodput` when given (refused outside GOODPUT_RANGE), else GOODPUT."""
+    if goodput is None:
+        return GOODPUT
+    lo, hi = GOODPUT_RANGE
+    if isinstance(goodput, bool) or not isinstance(goodput, (int, float)) or not lo <= goodput <= hi:
+        raise LlmsizeError(f"{name} must be a number from {lo:g} to {hi:g} (the share of a run's wall time "
+                           f"spent in training steps), got {goodput!r}")
+    return float(goodput)
 
-    H = D / (r · 3600 · g),  g = GOODPUT
+
+def goodput_term(goodput: float | None) -> dict[str, Any]:
+    """The goodput a whole run's time is divided by, as a named term with where it comes from."""
+    return {"name": "goodput", "value": check_goodput(goodput), "given": goodput is not None,
+            "source": "given (--goodput)" if goodput is not None else
+            "dubey2024: Llama 3 405B, >90% effective training time (sec. 3.3.4)"}
+
+
+def run_seconds(tokens: float, tokens_per_s: float, goodput: float | None = None) -> float:
+    """Wall time of a whole run of `tokens` tokens at a steady-state rate (whole deployment), its goodput
+    divided out: what plan, speed, cost and validate print as a run's days, GPU-hours and $.
+
+    T = D / (r · g),  g = GOODPUT unless given
 
     Source: dubey2024"""
-    if tokens <= 0 or tokens_per_s_per_gpu <= 0:
-        raise LlmsizeError("a run's GPU-hours need tokens > 0 and a rate > 0")
-    return tokens / tokens_per_s_per_gpu / 3600 / GOODPUT
+    if tokens <= 0 or tokens_per_s <= 0:
+        raise LlmsizeError("a run's time needs tokens > 0 and a rate > 0")
+    return tokens / tokens_per_s / check_goodput(goodput)
+
+
+def run_gpu_hours(tokens: float, tokens_per_s_per_gpu: float, goodput: float | None = None) -> float:
+    """GPU-hours of a whole run of `tokens` tokens at a steady-state rate, its goodput divided out.
+
+    H = D / (r · 3600 · g),  g = GOODPUT unless given
+
+    Source: dubey2024"""
+    return run_seconds(tokens, tokens_per_s_per_gpu, goodput) / 3600
 
 
 def default_virtual_stages(layers: int, pp: int) -> int:
@@ -237,7 +268,7 @@ def train(spec: ModelSpec, gpu: Any, *, engine: str, precision: str | None, seq:
         w_e = (6 + (2 if recompute == "full" else 0)) * n_e / x_w
         per_tok += w_e / e.value * (1 / sat_e - 1 / sat)
     if pp > 1 or cp > 1 or ep > 1:
-        v = (virtual_stages or 2) if schedule == "interleaved" else 1
+        v = (virtual_stages or 1) if schedule == "interleaved" else 1
         st = train_stage_comm_s(spec, gpu, tp=tp, pp=pp, cp=cp, ep=ep, virtual_stages=v, mb_tokens=mb_tokens,
                                 passes=3 if recompute == "full" else 2, dp=dp, gpus_per_node=gpus_per_node)
         group = tp * pp * cp  # GPUs sharing one micro-batch: stage seconds -> seconds per GPU-token

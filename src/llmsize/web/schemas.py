@@ -166,6 +166,9 @@ class Job(_Body):
     mfu: float | None = Field(None, gt=0, le=1, description="Model FLOP utilisation (default 0.40).")
     grad_checkpointing: bool = Field(True, description="Activation checkpointing (on for planned multi-GPU runs).")
     max_days: float | None = Field(None, gt=0, le=1e5)
+    goodput: float | None = Field(None, ge=0.05, le=1, description="Share of a training run's wall time spent in "
+                                  "training steps (default, when absent: 0.9, the Llama 3 paper's >90%); run "
+                                  "days, GPU-hours and $ divide by it.")
     host_memory: Size | None = Field(None, description="Host (CPU) memory per node of 8 GPUs for CPU offload, "
                                                         "e.g. '2TiB', '2TB' or bytes (default 2 TiB, a DGX H100).")
     nvme: Size | None = Field(None, description="NVMe capacity per node for NVMe offload, e.g. '30TB' (default: "
