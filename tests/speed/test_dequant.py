@@ -26,7 +26,7 @@ def _predict(rid: str) -> tuple[float, float]:
     ("llamacpp-pr4766-rtx3090-llama7b-q2_k-tg128", -0.02, 0.02),
     ("llamacpp-pr4766-rtx3090-llama7b-q3_k_s-tg128", -0.02, 0.02),
     # the same table's P40 rows, not used to solve them: a GPU with a third of the 3090's fp32 rate and
-    # bandwidth (predicted +2.9% and +4.6%; with no unpacking term +49% and +57%)
+    # bandwidth (predicted +2.9% and +4.6%; with no unpacking term +108% and +107%)
     ("llamacpp-pr4766-p40-llama7b-q2_k-tg128", 0.0, 0.06),
     ("llamacpp-pr4766-p40-llama7b-q3_k_s-tg128", 0.01, 0.07),
 ])
