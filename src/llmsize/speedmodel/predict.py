@@ -1,7 +1,7 @@
 """Rates of one setup: a roofline time for each phase divided by the achieved efficiency of its engine
 on its GPU architecture (``speedmodel.efficiency``).
 
-decode   t_step = max(bytes/(bw·E_dec), C_fwd(B, ctx)/(n·X·E_pre)),  bytes = W_read + B·ctx·KV_tok
+decode   t_step = max(bytes/(bw·E_dec), C_fwd(B, ctx)/(n·X·E_pre), O_deq/(n·X_fp32)),  bytes = W_read + B·ctx·KV_tok
 prefill  t = C_fwd(B·S, S/2) / (n·X·E_pre)
 serve    tokens/s = dp · B / t_it,  t_it one iteration of B decode + B·S_in/S_out prompt tokens,
          B = min(max_seqs, KV capacity / (S_in + S_out))
@@ -23,8 +23,9 @@ from llmsize.errors import LlmsizeError
 from llmsize.perf import forward_flops
 from llmsize.spec import ModelSpec
 from llmsize.speedmodel.comm import tp_layer_allreduces_s
-from llmsize.speedmodel.efficiency import (Efficiency, decode_shape, efficiency, engine_default, serve_path,
-                                           serve_shape)
+from llmsize.speedmodel.dequant import dequant_ops
+from llmsize.speedmodel.efficiency import (Efficiency, decode_shape, efficiency, engine_default, is_gguf_quant,
+                                           serve_path, serve_shape)
 
 _LOOKUPS = ("token_embd", "pos_embd")
 
@@ -147,9 +148,10 @@ def decode(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: st
     """Decode tokens/s of `batch` sequences together (llama-bench's tg: batch × per-sequence rate),
     at the mean context of the generated span.
 
-    t_step = max((W_read + f·B·ctx·KV_tok)/(t·bw·E_dec), C_fwd(B, ctx)/(t·X·E_pre)) + t_TP + L·t_layer,
+    t_step = max((W_read + f·B·ctx·KV_tok)/(t·bw·E_dec), C_fwd(B, ctx)/(t·X·E_pre), t_deq) + t_TP + L·t_layer,
     ctx = c + n/2; f the KV read factor (`kv_read_factor`: 1 with flash attention, the GQA group size
-    without); t_layer the fitted fixed cost of a layer's kernels per step on the GPU's architecture (none
+    without); t_deq the unpacking of quantized blocks (`dequant_s`); t_layer the fitted fixed cost of a
+    layer's kernels per step on the GPU's architecture (none
     with a given --mbu, which is the whole step's bandwidth utilisation)
 
     Source: pope2022"""
@@ -167,11 +169,28 @@ def decode(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: st
     # ASSUMES: one fixed cost per layer and step per GPU architecture, for every engine (fitted on
     #          llama.cpp's rows: a 3B model at 236 tokens/s on an RTX 4090 is launch-bound, not bandwidth-bound)
     t_fixed = 0.0 if mbu is not None else spec.num_layers * decode_shape(gpu)["layer_overhead_s"]
-    t = max(t_mem, t_comp) + t_comm + t_fixed
+    t_deq = 0.0 if mbu is not None else dequant_s(spec, gpu, weights, batch, tp)
+    t = max(t_mem, t_comp, t_deq) + t_comm + t_fixed
+    bound = "memory" if t_mem >= max(t_comp, t_deq) else "compute" if t_comp >= t_deq else "dequantisation"
     return Rate(value=batch / t, unit="tokens/s", efficiencies=(e_dec, e_pre),
                 terms={"step_s": t, "bytes_per_step": read, "kv_bytes_per_step": kv_read, "memory_s": t_mem, "compute_s": t_comp,
-                       "comm_s": t_comm, "bound": "memory" if t_mem >= t_comp else "compute",
-                       "path": path})
+                       "dequant_s": t_deq, "comm_s": t_comm, "bound": bound, "path": path})
+
+
+def dequant_s(spec: ModelSpec, gpu: Any, weights: str, batch: int, tp: int = 1) -> float:
+    """Seconds a decode step's mat-vec kernels spend unpacking quantized blocks on the vector ALUs
+    (`speedmodel.dequant`), the share of the weights the step reads (a mixture's routed experts):
+
+    t_deq = O · (W_read(B) / W_read(∞)) / (t · X_fp32)
+
+    Source: llamacpp-dequant"""
+    # ASSUMES: the unpacking runs at the GPU's fp32 (vector ALU) peak and once per weight and step for a
+    #          batch of up to a few sequences (mmvq unpacks a block once for all its columns)
+    ops = dequant_ops(spec, weights) if is_gguf_quant(weights) else 0.0
+    if not ops or not gpu.has("fp32"):
+        return 0.0
+    share = decode_read_bytes(spec, weights, batch) / max(decode_read_bytes(spec, weights, 1 << 30), 1.0)
+    return ops * share / (tp * gpu.peak_flops("fp32"))
 
 
 def prefill(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, batch: int, tokens: int, tp: int = 1,
