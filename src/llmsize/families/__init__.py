@@ -25,6 +25,7 @@ from llmsize.families import gptj  # 14a
 from llmsize.families import bert  # encoders (issue 14c)
 from llmsize.families import t5  # encoder-decoder (issue 14c)
 from llmsize.families import modernbert  # encoder (issue 14c)
+from llmsize.families import qwen3_next  # hybrid Gated DeltaNet + gated attention + MoE (14q)
 from llmsize.spec import ModelSpec, Traits
 
 Reader = Callable[[Mapping[str, Any], str], ModelSpec]
@@ -49,6 +50,8 @@ for _m in (mamba2, jamba, granitemoehybrid, falcon_h1, lfm2):  # state-space and
 for _m in (bert, t5, modernbert):  # encoders and encoder-decoders (issue 14c)
     READERS.update(_m.READERS)
     TRAITS.update(_m.TRAITS)
+READERS.update(qwen3_next.READERS)  # 14q
+TRAITS.update(qwen3_next.TRAITS)  # 14q
 assert set(READERS) == set(TRAITS)
 
 
