@@ -90,3 +90,23 @@ def test_memory_refused_naming_trace(mode):
 def test_bad_interval_is_one_line_error():
     with pytest.raises(LlmsizeError, match="full_attention_interval must be at least 1"):
         spec_from_config({**SMALL["config"], "full_attention_interval": 0}, "s")
+
+
+def test_gated_delta_heads_must_divide_the_value_width():
+    from llmsize.spec import SSM
+    with pytest.raises(LlmsizeError, match="gated_delta heads \\(3\\) must divide the inner width \\(256\\)"):
+        SSM(kind="gated_delta", inner=256, state_size=32, num_heads=3, n_groups=1)
+
+
+def test_measured_memory_cases_are_each_refused_pointing_to_trace():
+    """Truth measured with the shared generator (scripts/gen_family_truth.py --pending --only small-qwen3-next:
+    train, LoRA, forward, generate): validate reports each case as that case's error naming `llmsize trace`
+    and goes on; no number is printed for it."""
+    from llmsize.validate import validate
+
+    rows = [json.loads(x) for x in (DATA / "truth_pending_qwen3_next.jsonl").read_text().splitlines()]
+    results, _ = validate(DATA / "truth_pending_qwen3_next.jsonl")
+    assert len(results) == len(rows) == 4
+    assert {r["workload"]["mode"] for r in rows} == {"train", "forward", "generate"}
+    assert all(r.error is not None and "llmsize trace" in r.error for r in results)
+    assert all(r["measured"]["params"] == SMALL["params"] + (36_864 if r["workload"]["lora"] else 0) for r in rows)
