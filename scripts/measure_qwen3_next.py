@@ -11,7 +11,6 @@ Needs torch 2.13 + transformers 5.23.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -47,33 +46,32 @@ def _params(m) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--batch", type=int, default=2)
-    ap.add_argument("--seq", type=int, default=100)
-    a = ap.parse_args()
+    path = sys.argv[sys.argv.index("--out") + 1] if "--out" in sys.argv else None
+    if path is None:
+        sys.exit("usage: measure_qwen3_next.py --out FILE.json")
     import torch
     import transformers
     from transformers import AutoConfig, AutoModelForCausalLM
 
     torch.manual_seed(0)
-    res = {"method": "params: sum(numel) of the model built from the config (meta device for the reference); "
-                     "cache: tensors' nbytes after model(prompt, use_cache=True) and one decode step, real tensors "
-                     "on CPU, bf16 weights", "torch": torch.__version__, "transformers": transformers.__version__,
-           "batch": a.batch, "prompt": a.seq, "models": {}}
+    batch, seq = 2, 100  # as scripts/measure_ssm_state.py
+    res = dict(method="params: sum(numel) of the model built from the config (meta device for the reference); "
+                      "cache: tensors' nbytes after model(prompt, use_cache=True) and one decode step, real tensors "
+                      "on CPU, bf16 weights", torch=torch.__version__, transformers=transformers.__version__,
+               batch=batch, prompt=seq, models={})
     with torch.device("meta"):
         ref = AutoModelForCausalLM.from_config(AutoConfig.for_model(**REFERENCE))
     res["models"]["Qwen3-Next-80B-A3B-Instruct"] = {"config": REFERENCE, **_params(ref)}
     m = AutoModelForCausalLM.from_config(AutoConfig.for_model(**SMALL), dtype=torch.bfloat16).eval()
-    x = torch.randint(0, SMALL["vocab_size"], (a.batch, a.seq))
+    x = torch.randint(0, SMALL["vocab_size"], (batch, seq))
     with torch.no_grad():
         out = m(input_ids=x, use_cache=True, logits_to_keep=1)
         cache = out.past_key_values
         m(input_ids=out.logits[:, -1:].argmax(-1), use_cache=True, past_key_values=cache)
-    res["models"]["small-qwen3-next"] = {"config": SMALL, **_params(m), **_cache_bytes(cache), "tokens": a.seq + 1}
+    res["models"]["small-qwen3-next"] = {"config": SMALL, **_params(m), **_cache_bytes(cache), "tokens": seq + 1}
     for k, v in res["models"].items():
         print(k, {kk: vv for kk, vv in v.items() if kk != "config"}, flush=True)
-    json.dump(res, open(a.out, "w"), indent=1)
+    json.dump(res, open(path, "w"), indent=1)
 
 
 if __name__ == "__main__":
