@@ -36,6 +36,13 @@ REFERENCE = dict(model_type="qwen3_next", vocab_size=151936, hidden_size=2048, i
                  norm_topk_prob=True, partial_rotary_factor=0.25, rope_theta=10000000, tie_word_embeddings=False,
                  attention_bias=False, rms_norm_eps=1e-6, bos_token_id=151643, eos_token_id=151645)
 
+# parameters only: explicit layer_types, biased attention, MoE every other layer; and no experts at all
+VARIANTS = {"small-qwen3-next-layer-types": dict(SMALL, layer_types=["full_attention", "linear_attention",
+                                                                     "linear_attention", "full_attention"],
+                                                 attention_bias=True, decoder_sparse_step=2, mlp_only_layers=[],
+                                                 linear_num_key_heads=4, linear_conv_kernel_dim=3),
+            "small-qwen3-next-dense": dict(SMALL, num_experts=0, full_attention_interval=4)}
+
 
 def _params(m) -> dict:
     by: dict[str, int] = {}
@@ -62,6 +69,9 @@ def main() -> None:
     with torch.device("meta"):
         ref = AutoModelForCausalLM.from_config(AutoConfig.for_model(**REFERENCE))
     res["models"]["Qwen3-Next-80B-A3B-Instruct"] = {"config": REFERENCE, **_params(ref)}
+    for name, cfg in VARIANTS.items():
+        with torch.device("meta"):
+            res["models"][name] = {"config": cfg, **_params(AutoModelForCausalLM.from_config(AutoConfig.for_model(**cfg)))}
     m = AutoModelForCausalLM.from_config(AutoConfig.for_model(**SMALL), dtype=torch.bfloat16).eval()
     x = torch.randint(0, SMALL["vocab_size"], (batch, seq))
     with torch.no_grad():

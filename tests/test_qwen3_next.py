@@ -1,4 +1,5 @@
-"""Qwen3-Next (qwen3_next): parameters equal PyTorch's count for a small config and the reference
+"""Qwen3-Next (qwen3_next): parameters equal PyTorch's count for small configs (MoE + dense layers; explicit
+layer_types with biased attention; no experts) and the reference
 Qwen/Qwen3-Next-80B-A3B-Instruct config, and the generate cache (conv + recurrent state of the Gated
 DeltaNet layers, K/V of the full-attention layers) equals what transformers' cache holds
 (tests/data/qwen3_next_truth.json, scripts/measure_qwen3_next.py, torch 2.13.0, transformers 5.23.0).
