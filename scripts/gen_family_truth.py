@@ -145,6 +145,10 @@ CONFIGS = {
                               num_experts_per_tok=1, intermediate_size_mlp=512, interleave_moe_layer_step=2, **TOK),
     "small-ernie4-5-moe": dict(SMALL, model_type="ernie4_5_moe", head_dim=64, moe_num_experts=8, moe_k=2,
                                moe_intermediate_size=128, moe_layer_start_index=1, moe_num_shared_experts=1, **TOK),
+    "small-qwen3-next": dict(SMALL, model_type="qwen3_next", head_dim=64, full_attention_interval=2, linear_num_key_heads=2,
+                             linear_num_value_heads=4, linear_key_head_dim=32, linear_value_head_dim=64, num_experts=4,
+                             num_experts_per_tok=2, moe_intermediate_size=128, shared_expert_intermediate_size=256,
+                             mlp_only_layers=[0], **TOK),  # 14q: parameters exact, memory refused (trace)
 }
 # extra workloads off the grid, per config (mode, batch, seq, new tokens, LoRA kind[, generator W() keywords])
 OFF_GRID_BY_CONFIG = {n: [("train", 1, 200, 0, None), ("generate", 3, 100, 5, None)]
