@@ -148,12 +148,19 @@ CONFIGS = {
     "small-qwen3-next": dict(SMALL, model_type="qwen3_next", head_dim=64, full_attention_interval=2, linear_num_key_heads=2,
                              linear_num_value_heads=4, linear_key_head_dim=32, linear_value_head_dim=64, num_experts=4,
                              num_experts_per_tok=2, moe_intermediate_size=128, shared_expert_intermediate_size=256,
-                             mlp_only_layers=[0], **TOK),  # 14q: parameters exact, memory refused (trace)
+                             mlp_only_layers=[0], **TOK),  # 14q: parameters exact; 14q2: forward/generate replayed
+    # one key head for four value heads (reshapes that stay views), wider key heads (14q2)
+    "small-qwen3-next-g1": dict(SMALL, model_type="qwen3_next", head_dim=32, full_attention_interval=2,
+                                linear_num_key_heads=1, linear_num_value_heads=4, linear_key_head_dim=48,
+                                linear_value_head_dim=32, num_experts=4, num_experts_per_tok=2,
+                                moe_intermediate_size=128, shared_expert_intermediate_size=256, **TOK),
 }
 # extra workloads off the grid, per config (mode, batch, seq, new tokens, LoRA kind[, generator W() keywords])
 OFF_GRID_BY_CONFIG = {n: [("train", 1, 200, 0, None), ("generate", 3, 100, 5, None)]
             for n in ("tiny-deepseek-v2", "tiny-deepseek-v2-lite", "small-minicpm3", "small-minicpm3-noqlora",
                       "small-minicpm3-bigvocab")}
+OFF_GRID_BY_CONFIG["small-qwen3-next"] = [("forward", 1, 200, 0, None), ("generate", 3, 100, 5, None)]
+OFF_GRID_BY_CONFIG["small-qwen3-next-g1"] = [("forward", 3, 100, 0, None), ("generate", 1, 77, 4, None)]
 for _n in ("tiny-deepseek-v2", "small-minicpm3"):  # fp32 weights: AMP training, fp32 generate (the rotary's dtypes)
     OFF_GRID_BY_CONFIG[_n] += [("train", 2, 128, 0, None, dict(wd="float32", ac="bfloat16")),
                      ("generate", 2, 64, 4, None, dict(wd="float32"))]

@@ -57,18 +57,3 @@ def recurrent_state(spec: ModelSpec, batch: int = 1, conv_dtype_bytes: int = 2) 
         f += f" + L_ssm·b·d_in·N·{SSM_STATE_BYTES} (d_in = {m.inner:,}, N = {m.state_size})"
     return RecurrentState(layers=n, conv_bytes=conv, ssm_bytes=ssm, formula=f)
 
-
-def replay_refusal(spec: ModelSpec, mode: str, batch: int = 1) -> LlmsizeError:
-    """The one-line refusal of a memory replay the model does not cover within 2% (the state-space
-    layers' scan working set and its backward), naming the exact state and `llmsize trace`."""
-    m = spec.ssm
-    assert m is not None
-    kind = {"mamba2": "Mamba-2", "mamba": "Mamba", "shortconv": "short-conv", "gated_delta": "Gated DeltaNet"}[m.kind]
-    trace = f"measure the peak exactly with `llmsize trace {spec.name} --mode {mode}`"
-    if mode == "train":
-        return LlmsizeError(f"{spec.name}: llmsize does not replay the training backward of {kind} layers within 2%, "
-                            f"so it gives no peak here; {trace}")
-    st = recurrent_state(spec, batch)
-    return LlmsizeError(f"{spec.name}: llmsize does not replay the {mode} working set of {kind} layers within 2%, "
-                        f"so it gives no peak here (the recurrent state alone is {st.total:,} B for batch {batch}: "
-                        f"{st.conv_bytes:,} B conv + {st.ssm_bytes:,} B SSM); {trace}")

@@ -20,9 +20,9 @@ _TRAITS = Traits(family="qwen3_next", source="hf-qwen3-next", gguf_arch="qwen3ne
                  leaves=(("attn_q", "q_proj"), ("attn_k", "k_proj"), ("attn_v", "v_proj"), ("attn_output", "o_proj"),
                          ("ffn_gate", "gate_proj"), ("ffn_up", "up_proj"), ("ffn_down", "down_proj"),
                          ("ssm_in", "in_proj_qkvz"), ("ssm_ba", "in_proj_ba"), ("ssm_out", "out_proj")),
-                 # ASSUMES: the gated-delta-rule fallback's working set is not replayed yet: memory commands
-                 # refuse (exit 2) and name `llmsize trace`; parameters and the recurrent state are exact
-                 memory_replay=False)
+                 # ASSUMES: forward and generate replay the gated-delta-rule fallback (memory.gated_delta);
+                 # its backward is not replayed: training refuses (exit 2) and names `llmsize trace`
+                 unreplayed_modes=("train",))
 
 # transformers 5.23 Qwen3NextConfig defaults (configuration_qwen3_next.py)
 _DEFAULTS = {"vocab_size": 151936, "hidden_size": 2048, "intermediate_size": 5632, "num_hidden_layers": 48,

@@ -240,11 +240,18 @@ def mixer(g: Sim, cx: Cx, h: Tn) -> tuple[Tn, Tn | None, Tn | None]:
         return (mamba1_train if m.kind == "mamba" else mamba2_train)(g, cx, h), None, None
     b, s, c = cx.b, cx.q, cx.c
     T = b * s
+    if m.kind == "gated_delta":  # Qwen3-Next (memory.gated_delta)
+        from llmsize.memory import gated_delta as gd
+
+        step, prefill = gd.decode_peak, gd.prefill_peak
+    else:
+        step = decode_peak
+        prefill = mamba1_peak if m.kind == "mamba" else lambda *a: mixer_peak(*a)[0]
     if cx.cache and cx.cache_len:
-        tmp = g.new(decode_peak(cx.spec, b, c))
+        tmp = g.new(step(cx.spec, b, c))
         g.drop(tmp)
         return g.new(T * cx.spec.hidden_size * c), None, None
-    peak = mamba1_peak(cx.spec, b, s, c, cx.cache) if m.kind == "mamba" else mixer_peak(cx.spec, b, s, c, cx.cache)[0]
+    peak = prefill(cx.spec, b, s, c, cx.cache)
     conv = g.new(b * m.conv_channels * m.conv_kernel * c) if cx.cache else None
     tmp = g.new(peak - (conv.nb if conv is not None else 0))  # the scan's peak, then all of it is freed
     g.drop(tmp)
