@@ -159,7 +159,11 @@ CONFIGS = {
 OFF_GRID_BY_CONFIG = {n: [("train", 1, 200, 0, None), ("generate", 3, 100, 5, None)]
             for n in ("tiny-deepseek-v2", "tiny-deepseek-v2-lite", "small-minicpm3", "small-minicpm3-noqlora",
                       "small-minicpm3-bigvocab")}
-OFF_GRID_BY_CONFIG["small-qwen3-next"] = [("forward", 1, 200, 0, None), ("generate", 3, 100, 5, None)]
+OFF_GRID_BY_CONFIG["small-qwen3-next"] = [("forward", 1, 200, 0, None), ("generate", 3, 100, 5, None),
+                                          ("forward", 1, 2048, 0, None), ("generate", 1, 1500, 3, None),
+                                          # eager attention: the gated attention layer holds the peak
+                                          ("forward", 1, 1024, 0, None, dict(attn="eager")),
+                                          ("generate", 2, 600, 3, None, dict(attn="eager"))]
 OFF_GRID_BY_CONFIG["small-qwen3-next-g1"] = [("forward", 3, 100, 0, None), ("generate", 1, 77, 4, None)]
 for _n in ("tiny-deepseek-v2", "small-minicpm3"):  # fp32 weights: AMP training, fp32 generate (the rotary's dtypes)
     OFF_GRID_BY_CONFIG[_n] += [("train", 2, 128, 0, None, dict(wd="float32", ac="bfloat16")),

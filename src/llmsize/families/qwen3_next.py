@@ -15,7 +15,7 @@ from llmsize.families import _ssm
 from llmsize.families._config import Config, integer, llama_like, number, sparse_layers
 from llmsize.spec import SSM, Attention, ModelSpec, MoE, Traits
 
-_TRAITS = Traits(family="qwen3_next", source="hf-qwen3-next", gguf_arch="qwen3next", norm_plus_one=True,
+_TRAITS = Traits(family="qwen3_next", source="hf-qwen3-next", gguf_arch="qwen3next", norm_plus_one=True, rope_cat=True,
                  lora_all_linear="linears+shared_gate",
                  leaves=(("attn_q", "q_proj"), ("attn_k", "k_proj"), ("attn_v", "v_proj"), ("attn_output", "o_proj"),
                          ("ffn_gate", "gate_proj"), ("ffn_up", "up_proj"), ("ffn_down", "down_proj"),
