@@ -129,3 +129,19 @@ def test_forward_and_generate_equal_pytorch():
     assert any(r.case.workload.seq_len % 64 for r in results)
     assert all(r.predicted_peak == r.case.measured_peak for r in results), \
         [(r.case.id, r.predicted_peak - r.case.measured_peak) for r in results]
+
+
+def test_closed_forms_name_the_gated_delta_widths():
+    """Every forward term prints its closed form; the mixer's working set is written in H, G, P, N and the
+    chunk-padded length s_p (b2 s200: s_p = 256), and its numbers evaluate to the replayed bytes."""
+    from llmsize.memory.closed_form import closed_forms
+
+    spec, wl = spec_from_config(SMALL["config"], "s"), Workload(mode="forward", batch=2, seq_len=200)
+    est = estimate(spec, wl)
+    forms = closed_forms(spec, wl, est)
+    assert all(f is not None for f in forms)
+    ws = [(t, f) for t, f in zip(est.terms, forms) if t.name.startswith("working set")]
+    assert len(ws) == 1
+    t, f = ws[0]
+    assert {"H", "G", "P", "N", "s_p"} <= {x for x, _ in f.values} and dict(f.values)["s_p"] == 256
+    assert eval(f.numbers.replace("·", "*")) == t.bytes  # noqa: S307  plain integer arithmetic

@@ -11,6 +11,7 @@ Source: hf-qwen3-next
 from __future__ import annotations
 
 from llmsize.memory.ssm_mixer import F32, _Live
+from llmsize.memory.symbolic import Sym, sym
 from llmsize.recurrent import SSM_STATE_BYTES
 from llmsize.spec import ModelSpec
 
@@ -61,10 +62,11 @@ def chunk_rule(spec: ModelSpec, g: _Live, b: int, s: int, c: int, rep: int, cach
     H, N, P, Q = m.num_heads, m.state_size, m.inner // m.num_heads, CHUNK
     T = b * s
     sp = -(-s // Q) * Q
+    sp = sym(sp, "s_p") if isinstance(s, Sym) else sp  # the closed form names the padded length
     Tp, nc = b * sp, sp // Q
     qk, v, hv = T * H * N * F32, T * H * P * F32, T * H * F32
     qkp, vp, hvp = Tp * H * N * F32, Tp * H * P * F32, Tp * H * F32
-    LL, blk = b * H * nc * Q * Q * F32, b * H * Q * Q * F32
+    LL, blk = Tp * H * Q * F32, b * H * Q * Q * F32  # LL = b·H·n_c·Q²·4
     g.add(qk, qk, v, hv, hv)  # .to(float32, contiguous) of q, k, v, beta, decay
     g.free(rep)  # the repeated q and k (compute dtype) rebind
     for _ in range(2):  # l2norm(q), l2norm(k): x·x, sum, +eps, rsqrt, x·inv_norm
