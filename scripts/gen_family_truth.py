@@ -164,7 +164,9 @@ OFF_GRID_BY_CONFIG["small-qwen3-next"] = [("forward", 1, 200, 0, None), ("genera
                                           # eager attention: the gated attention layer holds the peak
                                           ("forward", 1, 1024, 0, None, dict(attn="eager")),
                                           ("generate", 2, 600, 3, None, dict(attn="eager"))]
-OFF_GRID_BY_CONFIG["small-qwen3-next-g1"] = [("forward", 3, 100, 0, None), ("generate", 1, 77, 4, None)]
+OFF_GRID_BY_CONFIG["small-qwen3-next-g1"] = [("forward", 3, 100, 0, None), ("generate", 1, 77, 4, None),
+                                             ("train", 3, 100, 0, "qv")]
+OFF_GRID_BY_CONFIG["small-qwen3-next"].append(("train", 1, 200, 0, None))
 for _n in ("tiny-deepseek-v2", "small-minicpm3"):  # fp32 weights: AMP training, fp32 generate (the rotary's dtypes)
     OFF_GRID_BY_CONFIG[_n] += [("train", 2, 128, 0, None, dict(wd="float32", ac="bfloat16")),
                      ("generate", 2, 64, 4, None, dict(wd="float32"))]

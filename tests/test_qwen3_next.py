@@ -3,8 +3,8 @@ layer_types with biased attention; no experts) and the reference
 Qwen/Qwen3-Next-80B-A3B-Instruct config, and the generate cache (conv + recurrent state of the Gated
 DeltaNet layers, K/V of the full-attention layers) equals what transformers' cache holds
 (tests/data/qwen3_next_truth.json, scripts/measure_qwen3_next.py, torch 2.13.0, transformers 5.23.0).
-Forward and generate memory equal PyTorch's peak (tests/data/truth_qwen3_next.jsonl); training is refused,
-naming `llmsize trace`, until the gated-delta-rule's backward is replayed."""
+Forward and generate memory equal PyTorch's peak and training is within 0.07% of it
+(tests/data/truth_qwen3_next.jsonl)."""
 from __future__ import annotations
 
 import json
@@ -82,12 +82,6 @@ def test_reference_state_per_sequence():
     assert (st.layers, st.conv_bytes, st.ssm_bytes) == (36, 36 * 8192 * 4 * 2, 36 * 32 * 128 * 128 * 4)
 
 
-def test_training_refused_naming_trace():
-    spec = spec_from_config(SMALL["config"], "s")
-    with pytest.raises(LlmsizeError, match=r"does not replay train of the qwen3_next family yet.*`llmsize trace s --mode train`"):
-        estimate(spec, Workload(mode="train", batch=2, seq_len=128))
-
-
 def test_bad_interval_is_one_line_error():
     with pytest.raises(LlmsizeError, match="full_attention_interval must be at least 1"):
         spec_from_config({**SMALL["config"], "full_attention_interval": 0}, "s")
@@ -99,17 +93,23 @@ def test_gated_delta_heads_must_divide_the_value_width():
         SSM(kind="gated_delta", inner=256, state_size=32, num_heads=3, n_groups=1)
 
 
-def test_measured_training_cases_are_each_refused_pointing_to_trace():
-    """Training truth measured with the shared generator (scripts/gen_family_truth.py --only small-qwen3-next:
-    train, LoRA): validate reports each case as that case's error naming `llmsize trace` and goes on."""
+# training (train / LoRA train) reached when written: -0.034% .. -0.066% (a few KB under PyTorch's peak,
+# which lies at the logits' backward with every layer's saved set alive)
+TRAIN_BAR = 0.0007
+
+
+def test_training_within_its_bar():
+    """Full and LoRA (q, v) training replayed through the Gated DeltaNet's saved set (memory/gated_delta_train.py)
+    on 6 measured cases (both configs, b1-b3, 100-256 tokens)."""
     from llmsize.validate import validate
 
-    rows = [json.loads(x) for x in (DATA / "truth_pending_qwen3_next.jsonl").read_text().splitlines()]
-    results, _ = validate(DATA / "truth_pending_qwen3_next.jsonl")
-    assert len(results) == len(rows) == 2
-    assert {r["workload"]["mode"] for r in rows} == {"train"}
-    assert all(r.error is not None and "llmsize trace" in r.error for r in results)
-    assert all(r["measured"]["params"] == SMALL["params"] + (36_864 if r["workload"]["lora"] else 0) for r in rows)
+    results, _ = validate(DATA / "truth_qwen3_next.jsonl")
+    tr = [r for r in results if r.case.workload.mode == "train"]
+    assert len(tr) == 6 and [r.error for r in tr] == [None] * 6
+    assert {r.case.mode for r in tr} == {"train", "lora train"} and sum(r.case.model == "small-qwen3-next" for r in tr) == 3
+    assert all(abs(r.rel_error) <= TRAIN_BAR for r in tr), [(r.case.id, r.rel_error) for r in tr]
+    assert all(r.case.measured_params == SMALL["params"] + (36_864 if r.case.workload.lora else 0)
+               for r in tr if r.case.model == "small-qwen3-next")
 
 
 def test_forward_and_generate_equal_pytorch():
@@ -122,6 +122,7 @@ def test_forward_and_generate_equal_pytorch():
     from llmsize.validate import validate
 
     results, _ = validate(DATA / "truth_qwen3_next.jsonl")
+    results = [r for r in results if r.case.workload.mode != "train"]
     assert len(results) == 12 and [r.error for r in results] == [None] * 12
     assert sum(r.case.workload.attn_impl == "eager" for r in results) == 2
     assert {r.case.workload.mode for r in results} == {"forward", "generate"}

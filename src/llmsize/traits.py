@@ -42,7 +42,6 @@ class Traits:
     # False: the memory replay does not model this family's forward; memory commands refuse (exit 2) and
     # point to `llmsize trace`; parameters stay exact
     memory_replay: bool = True
-    unreplayed_modes: tuple[str, ...] = ()  # modes refused the same way (Qwen3-Next: "train")
     # T5: an encoder stack and a decoder stack with cross-attention, replayed whole (llmsize.memory.t5)
     encoder_decoder: bool = False
     scale_decoder_output: bool = False  # T5 v1.0 (tied config): sequence_output * d^-0.5 before the head

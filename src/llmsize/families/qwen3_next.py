@@ -19,10 +19,9 @@ _TRAITS = Traits(family="qwen3_next", source="hf-qwen3-next", gguf_arch="qwen3ne
                  lora_all_linear="linears+shared_gate",
                  leaves=(("attn_q", "q_proj"), ("attn_k", "k_proj"), ("attn_v", "v_proj"), ("attn_output", "o_proj"),
                          ("ffn_gate", "gate_proj"), ("ffn_up", "up_proj"), ("ffn_down", "down_proj"),
-                         ("ssm_in", "in_proj_qkvz"), ("ssm_ba", "in_proj_ba"), ("ssm_out", "out_proj")),
-                 # ASSUMES: forward and generate replay the gated-delta-rule fallback (memory.gated_delta);
-                 # its backward is not replayed: training refuses (exit 2) and names `llmsize trace`
-                 unreplayed_modes=("train",))
+                         ("ssm_in", "in_proj_qkvz"), ("ssm_ba", "in_proj_ba"), ("ssm_out", "out_proj")))
+# ASSUMES: memory replays transformers' torch gated-delta-rule fallback (memory.gated_delta,
+# gated_delta_train), not the fla kernels a GPU install may load instead
 
 # transformers 5.23 Qwen3NextConfig defaults (configuration_qwen3_next.py)
 _DEFAULTS = {"vocab_size": 151936, "hidden_size": 2048, "intermediate_size": 5632, "num_hidden_layers": 48,

@@ -26,9 +26,8 @@ from llmsize.spec import ModelSpec
 def replayable(spec: ModelSpec, mode: str) -> None:
     """Refuse (LlmsizeError, exit 2) a workload the replay cannot size exactly: generation on an encoder,
     any memory of a family whose forward is not replayed, rather than print a wrong number."""
-    if not spec.traits.memory_replay or mode in spec.traits.unreplayed_modes:
-        what = f"{mode} of the" if spec.traits.memory_replay else "the"
-        raise LlmsizeError(f"{spec.name}: llmsize's memory model does not replay {what} {spec.traits.family} family yet (parameters "
+    if not spec.traits.memory_replay:
+        raise LlmsizeError(f"{spec.name}: llmsize's memory model does not replay the {spec.traits.family} family yet (parameters "
                            f"are exact); `llmsize trace {spec.name} --mode {mode}` measures PyTorch's own peak")
     if spec.traits.encoder and mode == "generate":
         raise LlmsizeError(f"{spec.name} is an encoder ({spec.traits.family} family): it does not generate and keeps no KV "

@@ -234,10 +234,12 @@ def mixer(g: Sim, cx: Cx, h: Tn) -> tuple[Tn, Tn | None, Tn | None]:
         out, st = _shortconv(g, cx, h)
         return out, st, None
     if g.grad:  # training: the scan under autograd, op by op
+        from llmsize.memory.gated_delta_train import gated_delta_train
         from llmsize.memory.ssm_mamba1 import mamba1_train
         from llmsize.memory.ssm_train import mamba2_train
 
-        return (mamba1_train if m.kind == "mamba" else mamba2_train)(g, cx, h), None, None
+        fn = {"mamba": mamba1_train, "gated_delta": gated_delta_train}.get(m.kind, mamba2_train)
+        return fn(g, cx, h), None, None
     b, s, c = cx.b, cx.q, cx.c
     T = b * s
     if m.kind == "gated_delta":  # Qwen3-Next (memory.gated_delta)
