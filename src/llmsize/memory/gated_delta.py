@@ -10,7 +10,7 @@ Source: hf-qwen3-next
 """
 from __future__ import annotations
 
-from llmsize.memory.ssm_mixer import F32, _Live
+from llmsize.memory.ssm_mixer import F32, _Live, conv_silu
 from llmsize.memory.symbolic import Sym, sym
 from llmsize.recurrent import SSM_STATE_BYTES
 from llmsize.spec import ModelSpec
@@ -126,14 +126,7 @@ def prefill_peak(spec: ModelSpec, b: int, s: int, c: int, cache: bool) -> int:
     H, G, K, C = m.num_heads, m.n_groups, m.conv_kernel, m.conv_channels
     g = _Live()
     held = _projections(spec, g, b, s, c)
-    n = s
-    if cache:
-        g.add(b * C * K * c)  # the conv state the cache keeps
-        if s < K:
-            n = K
-            g.add(b * C * K * c)
-    g.add(b * C * (n + K - 1) * c, b * C * n * c)  # conv1d output (padded), its SiLU
-    g.free(b * C * (n + K - 1) * c, b * C * K * c if n != s else 0)
+    conv_silu(g, b, C, K, s, c, cache)
     g.free(held, b * s * C * c)  # the q/k/v copies and the cat rebind to views of the SiLU output
     T = b * s
     g.add(T * H * c)  # beta = sigmoid(b)
