@@ -145,11 +145,28 @@ CONFIGS = {
                               num_experts_per_tok=1, intermediate_size_mlp=512, interleave_moe_layer_step=2, **TOK),
     "small-ernie4-5-moe": dict(SMALL, model_type="ernie4_5_moe", head_dim=64, moe_num_experts=8, moe_k=2,
                                moe_intermediate_size=128, moe_layer_start_index=1, moe_num_shared_experts=1, **TOK),
+    "small-qwen3-next": dict(SMALL, model_type="qwen3_next", head_dim=64, full_attention_interval=2, linear_num_key_heads=2,
+                             linear_num_value_heads=4, linear_key_head_dim=32, linear_value_head_dim=64, num_experts=4,
+                             num_experts_per_tok=2, moe_intermediate_size=128, shared_expert_intermediate_size=256,
+                             mlp_only_layers=[0], **TOK),  # 14q: parameters exact; 14q2: forward/generate replayed
+    # one key head for four value heads (reshapes that stay views), wider key heads (14q2)
+    "small-qwen3-next-g1": dict(SMALL, model_type="qwen3_next", head_dim=32, full_attention_interval=2,
+                                linear_num_key_heads=1, linear_num_value_heads=4, linear_key_head_dim=48,
+                                linear_value_head_dim=32, num_experts=4, num_experts_per_tok=2,
+                                moe_intermediate_size=128, shared_expert_intermediate_size=256, **TOK),
 }
 # extra workloads off the grid, per config (mode, batch, seq, new tokens, LoRA kind[, generator W() keywords])
 OFF_GRID_BY_CONFIG = {n: [("train", 1, 200, 0, None), ("generate", 3, 100, 5, None)]
             for n in ("tiny-deepseek-v2", "tiny-deepseek-v2-lite", "small-minicpm3", "small-minicpm3-noqlora",
                       "small-minicpm3-bigvocab")}
+OFF_GRID_BY_CONFIG["small-qwen3-next"] = [("forward", 1, 200, 0, None), ("generate", 3, 100, 5, None),
+                                          ("forward", 1, 2048, 0, None), ("generate", 1, 1500, 3, None),
+                                          # eager attention: the gated attention layer holds the peak
+                                          ("forward", 1, 1024, 0, None, dict(attn="eager")),
+                                          ("generate", 2, 600, 3, None, dict(attn="eager"))]
+OFF_GRID_BY_CONFIG["small-qwen3-next-g1"] = [("forward", 3, 100, 0, None), ("generate", 1, 77, 4, None),
+                                             ("train", 3, 100, 0, "qv")]
+OFF_GRID_BY_CONFIG["small-qwen3-next"].append(("train", 1, 200, 0, None))
 for _n in ("tiny-deepseek-v2", "small-minicpm3"):  # fp32 weights: AMP training, fp32 generate (the rotary's dtypes)
     OFF_GRID_BY_CONFIG[_n] += [("train", 2, 128, 0, None, dict(wd="float32", ac="bfloat16")),
                      ("generate", 2, 64, 4, None, dict(wd="float32"))]

@@ -115,7 +115,7 @@ def _formula(spec: ModelSpec, group: str) -> str:
         if a.mla:
             q = "d·r_q + r_q·n_h·d_h + r_q" if a.q_lora_rank else "d·n_h·d_h"  # low-rank q (+ its norm) or q_proj
             return f"L·[{q} + d·(r_kv + d_rope) + r_kv·n_h·(d_nope + d_v) + n_h·d_v·d + r_kv]"
-        s = "L·[d·(n_h + 2·n_kv)·d_h + n_h·d_h·d"
+        s = "L·[d·({}n_h + 2·n_kv)·d_h + n_h·d_h·d".format("2·" if a.output_gate else "")
         if a.qkv_bias:
             s += " + (n_h + 2·n_kv)·d_h"
         if a.o_bias:
@@ -135,6 +135,8 @@ def _ssm_formula(spec: ModelSpec) -> str:
     if m.kind == "mamba2":
         return ("L_ssm·[d·(2·d_in + 2·G·N + H) + (d_in + 2·G·N)·K + 3·H" + (" + d_in" if m.gated_norm else "")
                 + " + d_in·d + biases]")
+    if m.kind == "gated_delta":
+        return "L_ssm·[d·(2·G·N + 2·d_in) + d·2H + (2·G·N + d_in)·K + 2·H + d_in/H + d_in·d]"
     if m.kind == "mamba":
         return "L_ssm·[d·2·d_in + d_in·K + d_in·(R + 2N) + R·d_in + d_in + d_in·N + d_in + d_in·d + norms + biases]"
     return "L_conv·[d·3d + d·K + d·d + biases]"

@@ -171,6 +171,9 @@ SOURCES: dict[str, str] = {
                     "(FalconH1DecoderLayer: attention and FalconH1Mixer in parallel, then the MLP).",
     "hf-lfm2": "huggingface/transformers src/transformers/models/lfm2/modeling_lfm2.py v5.23.0 (Lfm2ShortConv "
                "in_proj/conv/out_proj, Lfm2Attention q/k layernorms, Lfm2MLP auto-adjusted width).",
+    "hf-qwen3-next": "huggingface/transformers src/transformers/models/qwen3_next/modeling_qwen3_next.py v5.23.0 "
+                     "(Qwen3NextGatedDeltaNet in_proj_qkvz/in_proj_ba/conv1d/norm/out_proj, gated Qwen3NextAttention "
+                     "q_proj 2x, Qwen3NextSparseMoeBlock shared_expert + shared_expert_gate, RMSNorm x(1 + w)).",
     "korthikanti2022": "Korthikanti et al. 2022, Reducing Activation Recomputation in Large Transformer Models, "
                        "Table 2 (sbh(10 + 24/t) per layer with TP, 34sbh/t with sequence parallelism).",
     "lepikhin2021": "Lepikhin et al. 2021, GShard: Scaling Giant Models with Conditional Computation and Automatic "

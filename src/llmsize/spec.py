@@ -42,6 +42,7 @@ class Attention:
     qk_rope_head_dim: int = 0
     v_head_dim: int | None = None  # value head size; defaults to head_dim
     rope_interleave: bool = False  # MLA: rotary on even/odd pairs (DeepSeek-V3's rope_interleave)
+    output_gate: bool = False  # Qwen3-Next: q_proj also emits a per-element sigmoid gate on the output (2·n_h·d_h)
 
     def __post_init__(self) -> None:
         _positive("attention", num_heads=self.num_heads, num_kv_heads=self.num_kv_heads,
@@ -176,10 +177,12 @@ class SSM:
     dt_bias / A_log / D, gated RMSNorm over d_in, out_proj d_in -> d (Mamba2, Granite 4 hybrid, Falcon-H1);
     "mamba": in_proj d -> 2·d_in, conv over d_in, x_proj d_in -> R + 2N, dt_proj R -> d_in, A_log d_in x N,
     D d_in, out_proj (Jamba); "shortconv": in_proj d -> 3d, conv over d, out_proj d -> d (LFM2), no
-    recurrent state. Cached per sequence: conv state (conv channels x kernel, model dtype) and, for the
+    recurrent state; "gated_delta": Gated DeltaNet (Qwen3-Next) with H value heads of P = d_in/H, G key heads
+    of N (q and k each G·N wide): in_proj_qkvz d -> 2·G·N + 2·d_in, in_proj_ba d -> 2H, conv over
+    2·G·N + d_in, dt_bias / A_log of H, gated norm over P, out_proj d_in -> d; state H·N·P = d_in·N. Cached per sequence: conv state (conv channels x kernel, model dtype) and, for the
     Mamba kinds, the SSM state (d_in x N, fp32)."""
 
-    kind: Literal["mamba2", "mamba", "shortconv"]
+    kind: Literal["mamba2", "mamba", "shortconv", "gated_delta"]
     inner: int  # d_in: expand·d (Mamba-2: heads x head_dim; LFM2: d)
     state_size: int = 0  # N (0 for shortconv)
     conv_kernel: int = 4
@@ -202,16 +205,16 @@ class SSM:
                           "n_groups": (self.n_groups, "heads"), "dt_rank": (self.dt_rank, "width"),
                           "chunk_size": (self.chunk_size, "positions")}, low=0)
         _positive("ssm", chunk_size=self.chunk_size)
-        if self.kind not in ("mamba2", "mamba", "shortconv"):
-            raise LlmsizeError(f"ssm: kind must be mamba2, mamba or shortconv, got {self.kind!r}")
-        if self.kind == "mamba2" and (self.num_heads < 1 or self.inner % self.num_heads):
-            raise LlmsizeError(f"ssm: Mamba-2 heads ({self.num_heads}) must divide the inner width ({self.inner})")
+        if self.kind not in ("mamba2", "mamba", "shortconv", "gated_delta"):
+            raise LlmsizeError(f"ssm: kind must be mamba2, mamba, shortconv or gated_delta, got {self.kind!r}")
+        if self.kind in ("mamba2", "gated_delta") and (self.num_heads < 1 or self.inner % self.num_heads):
+            raise LlmsizeError(f"ssm: {self.kind} heads ({self.num_heads}) must divide the inner width ({self.inner})")
         if self.kind != "shortconv" and self.state_size < 1:
             raise LlmsizeError("ssm: a Mamba mixer needs a positive state size")
 
     @property
     def conv_channels(self) -> int:
-        return self.inner + 2 * self.n_groups * self.state_size if self.kind == "mamba2" else self.inner
+        return self.inner + 2 * self.n_groups * self.state_size if self.kind in ("mamba2", "gated_delta") else self.inner
 
     @property
     def recurrent_elements(self) -> int:

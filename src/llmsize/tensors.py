@@ -83,8 +83,8 @@ def attention_tensors(spec: ModelSpec, i: int) -> Iterator[Tensor]:
         yield from _linear(spec, p, "attn_kv_b", a.num_heads * (nope + a.v_dim), a.kv_lora_rank, False, i)
     elif a.fused_qkv:
         yield from _linear(spec, p, "attn_qkv", hq + 2 * hkv, d, a.qkv_bias, i)
-    else:
-        yield from _linear(spec, p, "attn_q", hq, d, a.qkv_bias, i)
+    else:  # Qwen3-Next: q_proj's output holds the query and its output gate (2·n_h·d_h)
+        yield from _linear(spec, p, "attn_q", hq * (2 if a.output_gate else 1), d, a.qkv_bias, i)
         yield from _linear(spec, p, "attn_k", hkv, d, a.qkv_bias, i)
         yield from _linear(spec, p, "attn_v", hkv, d, a.qkv_bias, i)
     yield from _linear(spec, p, "attn_output", d, hv, a.o_bias, i)
@@ -151,6 +151,9 @@ def ssm_tensors(spec: ModelSpec, i: int) -> Iterator[Tensor]:
     conv1d (d, 1, K), out_proj d -> d."""
     m, d, p = spec.ssm, spec.hidden_size, f"model.layers.{i}.mamba"
     assert m is not None
+    if m.kind == "gated_delta":
+        yield from _gated_delta_tensors(spec, i)
+        return
     inner, c = m.inner, m.conv_channels
     if m.kind == "mamba2":
         width = 2 * inner + 2 * m.n_groups * m.state_size + m.num_heads
@@ -174,6 +177,21 @@ def ssm_tensors(spec: ModelSpec, i: int) -> Iterator[Tensor]:
         for leaf, n in (("dt_layernorm", m.dt_rank), ("b_layernorm", m.state_size), ("c_layernorm", m.state_size)):
             yield from _norm(spec, f"{p}.{leaf}", "ssm_norm", n, i, bias=False)
     yield from _linear(spec, p, "ssm_out", d, inner, m.out_bias, i)
+
+
+def _gated_delta_tensors(spec: ModelSpec, i: int) -> Iterator[Tensor]:
+    """Gated DeltaNet (Qwen3-Next linear attention) of layer i: in_proj_qkvz d -> 2·G·N + 2·d_in,
+    in_proj_ba d -> 2H, conv1d (2·G·N + d_in, 1, K) without bias, dt_bias and A_log of H, the gated
+    RMSNorm over one value head (P = d_in / H), out_proj d_in -> d; no linear has a bias."""
+    m, d, p = spec.ssm, spec.hidden_size, f"model.layers.{i}.linear_attn"
+    assert m is not None
+    yield from _linear(spec, p, "ssm_in", 2 * m.n_groups * m.state_size + 2 * m.inner, d, False, i)
+    yield from _linear(spec, p, "ssm_ba", 2 * m.num_heads, d, False, i)
+    yield Tensor(name=f"{p}.conv1d.weight", role="ssm_conv1d", shape=(m.conv_channels, 1, m.conv_kernel), layer=i)
+    for leaf, role in (("dt_bias", "ssm_dt.bias"), ("A_log", "ssm_a")):
+        yield Tensor(name=f"{p}.{leaf}", role=role, shape=(m.num_heads,), layer=i)
+    yield from _norm(spec, f"{p}.norm", "ssm_norm", m.inner // m.num_heads, i, bias=False)
+    yield from _linear(spec, p, "ssm_out", d, m.inner, False, i)
 
 
 def layer_tensors(spec: ModelSpec, i: int) -> Iterator[Tensor]:

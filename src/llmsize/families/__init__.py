@@ -27,6 +27,7 @@ from llmsize.families import t5  # encoder-decoder (issue 14c)
 from llmsize.families import modernbert  # encoder (issue 14c)
 from llmsize.families import deepseek_v2, minicpm  # multi-head latent attention (issue 14l)
 from llmsize.families import phimoe, ernie4_5_moe, llama4  # MoE types (issue 14e)
+from llmsize.families import qwen3_next  # hybrid Gated DeltaNet + gated attention + MoE (14q)
 from llmsize.spec import ModelSpec, Traits
 
 Reader = Callable[[Mapping[str, Any], str], ModelSpec]
@@ -54,6 +55,8 @@ for _m in (bert, t5, modernbert):  # encoders and encoder-decoders (issue 14c)
 for _m in (deepseek_v2, minicpm, phimoe, ernie4_5_moe, llama4):  # MLA (issue 14l) and MoE (issue 14e) types
     READERS.update(_m.READERS)
     TRAITS.update(_m.TRAITS)
+READERS.update(qwen3_next.READERS)  # 14q
+TRAITS.update(qwen3_next.TRAITS)  # 14q
 assert set(READERS) == set(TRAITS)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from llmsize.memory.blocks import F32, Cx, cast, dropout, linear, rmsnorm
 from llmsize.memory.llama4_block import llama4_qk
 from llmsize.memory.mla import mla_projections, rope_half
+from llmsize.memory.output_gate import apply_gate, split_gate
 from llmsize.memory.qkv_split import split_qkv
 from llmsize.memory.rope_fp32 import rope_float_first, rope_interleaved_fp32, rope_upcast
 from llmsize.memory.sim import Sim, Tn
@@ -98,7 +99,9 @@ def attention(g: Sim, cx: Cx, h: Tn, mask: Tn | None,
             g.drop(qkv)
             qkv = None
     else:
-        q = linear(g, cx, h, d, nh * hd, t.leaf("attn_q"), a.qkv_bias)
+        q = linear(g, cx, h, d, nh * hd * (2 if a.output_gate else 1), t.leaf("attn_q"), a.qkv_bias)
+        if a.output_gate:  # Qwen3-Next: q_proj also emits the output gate (memory.output_gate)
+            q, gate = split_gate(g, cx, q)
         if t.q_prescale:  # OPT: q_proj(h) * scaling
             q2 = g.new(q.nb, q.rg)
             g.op((q,), (q2,))
@@ -145,8 +148,10 @@ def attention(g: Sim, cx: Cx, h: Tn, mask: Tn | None,
         kvlen = ck.nb // (b * nkv * hd * kb)
     out = _core(g, cx, q, k, v, mask, kvlen, nkv)
     g.drop(q, k, v)
+    if a.output_gate:
+        out = apply_gate(g, cx, out, gate)
     o = linear(g, cx, out, nh * dv, d, t.leaf("attn_output"), a.o_bias)
-    g.drop(out, qkv)
+    g.drop(out, qkv, gate if a.output_gate else None)
     return o, ck, cv
 
 

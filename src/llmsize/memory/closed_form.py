@@ -49,7 +49,11 @@ def _symbolic(spec: ModelSpec, wl: Workload) -> tuple[ModelSpec, Workload, dict[
         moe = replace(moe, num_experts=s(moe.num_experts, "E"), top_k=s(moe.top_k, "k"),
                       expert_intermediate_size=s(moe.expert_intermediate_size, "f_e"))
     ssm = spec.ssm
-    if ssm is not None and ssm.kind != "shortconv":  # a Mamba mixer's widths; s_p: the scan's padded length
+    if ssm is not None and ssm.kind == "gated_delta":  # H value heads of P, G key heads of N (d_in = H·P)
+        H, P = s(ssm.num_heads, "H"), s(ssm.inner // ssm.num_heads, "P")
+        ssm = replace(ssm, inner=H * P, num_heads=H, n_groups=s(ssm.n_groups, "G"), state_size=s(ssm.state_size, "N"))
+        vals["s_p"] = -(-wl.seq_len // 64) * 64
+    elif ssm is not None and ssm.kind != "shortconv":  # a Mamba mixer's widths; s_p: the scan's padded length
         ssm = replace(ssm, inner=s(ssm.inner, "d_in"), state_size=s(ssm.state_size, "N"))
         if ssm.kind == "mamba2":
             vals["s_p"] = -(-wl.seq_len // ssm.chunk_size) * ssm.chunk_size

@@ -31,6 +31,22 @@ class _Live:
         self.live -= sum(nb)
 
 
+def conv_silu(g: _Live, b: int, C: int, K: int, s: int, c: int, cache: bool) -> None:
+    """The causal depthwise conv over C channels: with a cache, the conv state it keeps (b·C·K·c) and, for
+    a prompt shorter than the kernel, the left-padded copy; the padded conv1d output b·C·(n + K - 1)·c
+    and its SiLU b·C·n·c, after which the padded output (and the padded copy) are freed.
+
+    Source: hf-mamba2"""
+    n = s
+    if cache:
+        g.add(b * C * K * c)  # update_conv_state: lazily allocated, kept by the cache
+        if s < K:  # a prompt shorter than the kernel is left-padded to K first (F.pad: a copy)
+            n = K
+            g.add(b * C * K * c)
+    g.add(b * C * (n + K - 1) * c, b * C * n * c)  # conv1d output (padded), then its SiLU
+    g.free(b * C * (n + K - 1) * c, b * C * K * c if n != s else 0)
+
+
 def mixer_peak(spec: ModelSpec, b: int, s: int, c: int, cache: bool) -> tuple[int, int]:
     """(most bytes live during one Mamba-2 mixer forward over b x s tokens, bytes it leaves in the cache),
     relative to the mixer's start. ASSUMES: the gated norm and out_proj after the scan stay below the
@@ -58,14 +74,7 @@ def mixer_peak(spec: ModelSpec, b: int, s: int, c: int, cache: bool) -> tuple[in
     g.add(proj, H * F32)  # in_proj output (gate, xBC, dt are views); A
     if m.mup:
         g.free(proj)
-    n = s
-    if cache:
-        g.add(conv_state)  # update_conv_state: lazily allocated, kept by the cache
-        if s < K:  # a prompt shorter than the kernel is left-padded to K first (F.pad: a copy)
-            n = K
-            g.add(b * C * K * c)
-    g.add(b * C * (n + K - 1) * c, b * C * n * c)  # conv1d output (padded), then its SiLU
-    g.free(b * C * (n + K - 1) * c, b * C * K * c if n != s else 0)
+    conv_silu(g, b, C, K, s, c, cache)
     if m.mup:
         g.free(xin)
     g.add(T * H * c, T * H * c)  # dt + dt_bias, softplus (then the clamp replaces it)
@@ -127,14 +136,7 @@ def mamba1_peak(spec: ModelSpec, b: int, s: int, c: int, cache: bool) -> int:
     big, S4, S2, y = b * I * s * N * F32, b * I * N * F32, b * I * N * c, b * I * c
     g = _Live()
     g.add(T * 2 * I * c, I * N * F32)  # in_proj output; A = -exp(A_log.float())
-    n = s
-    if cache:
-        g.add(b * I * K * c)  # the conv state the cache keeps
-        if s < K:
-            n = K
-            g.add(b * I * K * c)
-    g.add(b * I * (n + K - 1) * c, b * I * n * c)  # conv1d output, its SiLU
-    g.free(b * I * (n + K - 1) * c, b * I * K * c if n != s else 0)
+    conv_silu(g, b, I, K, s, c, cache)
     g.add(T * I * c, T * (R + 2 * N) * c)  # the transposed conv output made contiguous for x_proj; x_proj
     g.free(T * I * c)
     g.add(T * I * c, T * I * c)  # dt_proj (weight @ dt), + bias
@@ -234,17 +236,26 @@ def mixer(g: Sim, cx: Cx, h: Tn) -> tuple[Tn, Tn | None, Tn | None]:
         out, st = _shortconv(g, cx, h)
         return out, st, None
     if g.grad:  # training: the scan under autograd, op by op
+        from llmsize.memory.gated_delta_train import gated_delta_train
         from llmsize.memory.ssm_mamba1 import mamba1_train
         from llmsize.memory.ssm_train import mamba2_train
 
-        return (mamba1_train if m.kind == "mamba" else mamba2_train)(g, cx, h), None, None
+        fn = {"mamba": mamba1_train, "gated_delta": gated_delta_train}.get(m.kind, mamba2_train)
+        return fn(g, cx, h), None, None
     b, s, c = cx.b, cx.q, cx.c
     T = b * s
+    if m.kind == "gated_delta":  # Qwen3-Next (memory.gated_delta)
+        from llmsize.memory import gated_delta as gd
+
+        step, prefill = gd.decode_peak, gd.prefill_peak
+    else:
+        step = decode_peak
+        prefill = mamba1_peak if m.kind == "mamba" else lambda *a: mixer_peak(*a)[0]
     if cx.cache and cx.cache_len:
-        tmp = g.new(decode_peak(cx.spec, b, c))
+        tmp = g.new(step(cx.spec, b, c))
         g.drop(tmp)
         return g.new(T * cx.spec.hidden_size * c), None, None
-    peak = mamba1_peak(cx.spec, b, s, c, cx.cache) if m.kind == "mamba" else mixer_peak(cx.spec, b, s, c, cx.cache)[0]
+    peak = prefill(cx.spec, b, s, c, cx.cache)
     conv = g.new(b * m.conv_channels * m.conv_kernel * c) if cx.cache else None
     tmp = g.new(peak - (conv.nb if conv is not None else 0))  # the scan's peak, then all of it is freed
     g.drop(tmp)

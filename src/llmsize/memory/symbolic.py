@@ -126,7 +126,7 @@ def polynomial(x: Any) -> Poly:
 # ------------------------------------------------------------------------------ rendering
 
 _ORDER = ("b", "s", "s_p", "n", "L", "d", "f", "f_e", "E", "k", "n_h", "n_kv", "d_h", "r_q", "r_kv", "d_rope", "d_in",
-          "N", "V")
+          "H", "G", "P", "N", "V")
 
 
 def symbol_order(s: str) -> tuple[int, str]:
