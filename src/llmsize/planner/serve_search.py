@@ -1,0 +1,111 @@
+"""The planner's serving search: every GPU type × replica layout (TP inside a node, PP across nodes) ×
+replica count, each replica timed by `speedmodel.predict.serve` (continuous batching), with latency
+targets (--ttft, --tpot) and $ per 1M tokens that include each request's prefill.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from llmsize.cost import usd_per_million_tokens
+from llmsize.errors import LlmsizeError
+from llmsize.parallel import Breakdown, GpuMemory, Layout, layout_problems, per_gpu
+from llmsize.planner.jobs import ServeJob
+from llmsize.planner.search import Candidate, one_device
+from llmsize.spec import ModelSpec
+
+
+def serve_layouts(spec: ModelSpec, max_gpus: int) -> Iterable[Layout]:
+    """One replica: TP inside a node (vLLM --tensor-parallel-size), PP across nodes."""
+    for tp in (1, 2, 4, 8):
+        for pp in (1, 2, 4, 8, 16):
+            if tp * pp <= max_gpus and pp <= spec.num_layers:
+                yield Layout(tp=tp, pp=pp, engine="ddp")
+
+
+def plan_serve(spec: ModelSpec, job: ServeJob, breakdown: Breakdown, gpu_types: Sequence[Any], *,
+               max_gpus: int = 1024, device: Callable[[Any, int], int] | None = None,
+               price: Callable[[Any], float | None] | None = None) -> list[Candidate]:
+    """Score every GPU type × replica layout × replica count for serving `job`: memory under
+    gpu_memory_utilization, roofline speed, replicas to reach min_tokens_per_s, $ per 1M tokens."""
+    out: list[Candidate] = []
+    for lay in serve_layouts(spec, max_gpus):
+        problems = layout_problems(spec, lay)
+        mem = None if problems else per_gpu(spec, breakdown, lay)
+        for g in gpu_types:
+            n = lay.tp * lay.pp
+            base = dict(gpu=g, gpus=n, layout=lay, precision=job.weights)
+            if problems:
+                out.append(Candidate(**base, kind="divisible", reason="; ".join(problems)))
+                continue
+            alone = one_device(g, n)
+            if alone:
+                out.append(Candidate(**base, kind="fit", reason=alone))
+                continue
+            assert mem is not None
+            dev = device(g, n) if device else 0
+            budget = int(g.usable * job.gpu_memory_utilization) - dev
+            if mem.peak_bytes > budget:
+                out.append(Candidate(**base, memory=mem, budget=budget, kind="fit",
+                                     reason=f"does not fit: needs {(mem.peak_bytes + dev) / 2**30:.1f} GiB per GPU, "
+                                            f"{job.gpu_memory_utilization:g} × {g.name} = "
+                                            f"{g.usable * job.gpu_memory_utilization / 2**30:.1f} GiB"))
+                continue
+            if not g.bandwidth or not any(g.has(d) for d in ("bf16", "fp16", "fp32")):
+                out.append(Candidate(**base, memory=mem, budget=budget, kind="fit",
+                                     reason=f"{g.name}: no bandwidth or bf16/fp16/fp32 FLOP/s figure to time it"))
+                continue
+            try:
+                sp = replica_speed(spec, job, breakdown, g, lay, mem)
+            except LlmsizeError as e:
+                out.append(Candidate(**base, memory=mem, budget=budget, kind="fit", reason=str(e)))
+                continue
+            out_tps = sp.output_tokens_per_s
+            replicas = max(1, math.ceil(job.min_tokens_per_s / out_tps)) if job.min_tokens_per_s else 1
+            total = replicas * n
+            extra = {"replicas": replicas, "ttft_s": sp.ttft_s, "tpot_s": sp.tpot_s,
+                     "prefill_tokens_per_s": sp.input_tokens_per_s * replicas, "bound": sp.bound,
+                     "efficiency_key": sp.efficiency.key}
+            p = price(g) if price else None
+            # the throughput for cost includes each request's prefill; input tokens are priced at the same
+            # GPU time split by token counts, so $ in + $ out never bill a GPU-hour twice
+            usd_out = usd_per_million_tokens(out_tps, n, p) if p else None
+            usd_in = usd_per_million_tokens(sp.input_tokens_per_s, n, p) if p else None
+            row = dict(base, gpus=total, memory=mem, budget=budget, tokens_per_s=out_tps * replicas,
+                       seconds=sp.ttft_s, usd=usd_out, usd_in=usd_in, extra=extra)
+            if total > max_gpus:
+                out.append(Candidate(**row, kind="slow", reason=f"too slow: {replicas} replicas × {n} GPUs needed "
+                                                                f"for {job.min_tokens_per_s:g} tokens/s"))
+                continue
+            late = _latency_miss(job, sp)
+            if late:
+                out.append(Candidate(**row, kind="slow", reason=late))
+                continue
+            out.append(Candidate(**row))
+    return out
+
+
+def _latency_miss(job: ServeJob, sp: Any) -> str | None:
+    """Why a replica misses the job's latency targets (--ttft, --tpot), or None."""
+    ttft, tpot = job.max_ttft_s, job.max_tpot_s
+    if ttft is not None and sp.ttft_s > ttft:
+        return f"too slow: TTFT {sp.ttft_s:.3g} s > {ttft:g} s (--ttft)"
+    if tpot is not None and sp.tpot_s > tpot:
+        return f"too slow: TPOT {sp.tpot_s * 1000:.3g} ms > {tpot * 1000:g} ms (--tpot)"
+    return None
+
+
+def replica_speed(spec: ModelSpec, job: ServeJob, breakdown: Breakdown, g: Any, lay: Layout, mem: GpuMemory) -> Any:
+    """Continuous-batching speed of one TP × PP replica serving `job.concurrency` requests at once
+    (`speedmodel.predict.serve`), or `job.request_rate` requests/s arriving (queueing: median and p90
+    TTFT/TPOT): its output tokens/s counts each request's prefill, TTFT is a request's
+    own, and the efficiency is the engine's fitted one unless --mbu / --prefill-efficiency are given.
+    `plan`, `speed` and `cost` all use it. Returns a `Serving`."""
+    from llmsize.speedmodel.predict import serve
+
+    return serve(spec, g, engine=job.engine, weights=job.weights, kv_dtype=job.kv_dtype, prompt=job.prompt_len,
+                 output=job.output_len, concurrency=job.concurrency, request_rate=job.request_rate, tp=lay.tp,
+                 pp=lay.pp,
+                 gpu_memory_utilization=job.gpu_memory_utilization, mbu=job.mbu,
+                 prefill_efficiency=job.prefill_mfu)
