@@ -317,20 +317,14 @@ def main() -> None:
 
 def measure_all(a, gt, configs: dict, grid: list, tool: str, count_params) -> None:
     """Count parameters (with --params-out), then measure every (config, grid point) not yet in --out."""
-    import peft
-    import torch
-    import transformers
-
-    done = set()
-    if os.path.exists(a.out):
-        done = {json.loads(x)["id"] for x in open(a.out) if x.strip()}
-    src = dict(tool=tool, torch=torch.__version__, transformers=transformers.__version__, peft=peft.__version__,
-               device="cpu")
-    if a.params_out:
-        count_params(a.params_out, src, a.only)
     os.environ["LLMSIZE_TRUTH_DIR"] = a.generator
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from gen_truth_extra import run_cases  # noqa: E402  (one runner for measured cases)
+    from gen_truth_extra import measured_ids, run_cases, source  # noqa: E402  (one runner for measured cases)
+
+    done = measured_ids(a.out)
+    src = source(tool)
+    if a.params_out:
+        count_params(a.params_out, src, a.only)
 
     gt.QV.update(QV)
     gt.NO_SDPA.update(NO_SDPA)

@@ -13,7 +13,6 @@ the peak. Needs torch 2.13 + transformers 5.23 + peft. Cases already in --out ar
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
@@ -56,16 +55,11 @@ def main() -> None:
     os.environ["LLMSIZE_TRUTH_DIR"] = a.generator
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import generate_truth as gt  # noqa: E402
-    import peft
-    import torch
-    import transformers
-
-    from gen_truth_extra import run_cases  # noqa: E402  (one runner for measured cases)
+    from gen_truth_extra import measured_ids, run_cases, source  # noqa: E402  (one runner for measured cases)
 
     gt.QV.update(QV)
-    done = {json.loads(x)["id"] for x in open(a.out) if x.strip()} if os.path.exists(a.out) else set()
-    src = dict(tool="torch MemTracker under FakeTensorMode (shared generate_truth.measure)", torch=torch.__version__,
-               transformers=transformers.__version__, peft=peft.__version__, device="cpu")
+    done = measured_ids(a.out)
+    src = source("torch MemTracker under FakeTensorMode (shared generate_truth.measure)")
     cases = []
     for name, cfg in CONFIGS.items():
         gt.MODELS[name] = dict(cfg)

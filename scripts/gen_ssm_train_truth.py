@@ -12,7 +12,6 @@ pure bf16), with the same patches as scripts/gen_family_truth.py. Resumable.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
@@ -50,17 +49,13 @@ def main() -> None:
     sys.path.insert(0, a.generator)
     os.environ["LLMSIZE_TRUTH_DIR"] = a.generator
     import generate_truth as gt  # noqa: E402
-    import peft
-    import torch
-    import transformers
-    from gen_truth_extra import run_cases  # noqa: E402
+    from gen_truth_extra import measured_ids, run_cases, source  # noqa: E402
 
     gt.QV.update(QV)
     gt.NO_SDPA = {*gt.NO_SDPA, *NO_SDPA, "mamba2"}
     gt.QV.setdefault("mamba2", ["in_proj"])
-    src = dict(tool="torch MemTracker under FakeTensorMode (shared generate_truth.measure)", torch=torch.__version__,
-               transformers=transformers.__version__, peft=peft.__version__, device="cpu")
-    done = {json.loads(x)["id"] for x in open(a.out) if x.strip()} if os.path.exists(a.out) else set()
+    src = source("torch MemTracker under FakeTensorMode (shared generate_truth.measure)")
+    done = measured_ids(a.out)
     cases = []
     for name in TYPES:
         cfg = {**CONFIGS, **MORE}[name]

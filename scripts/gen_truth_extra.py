@@ -131,12 +131,22 @@ def main():
             r = json.loads(line)
             if "error" not in r:
                 done.add(r["id"])
+    run_cases(cases, a.out, source("torch MemTracker under FakeTensorMode (scripts/gen_truth_extra.py)"), done)
+
+
+def source(tool: str) -> dict:
+    """The `source` record of every measured case: the tool and the installed versions."""
     import peft
     import torch
     import transformers
-    src = dict(tool="torch MemTracker under FakeTensorMode (scripts/gen_truth_extra.py)", torch=torch.__version__,
-               transformers=transformers.__version__, peft=peft.__version__, device="cpu")
-    run_cases(cases, a.out, src, done)
+
+    return dict(tool=tool, torch=torch.__version__, transformers=transformers.__version__, peft=peft.__version__,
+                device="cpu")
+
+
+def measured_ids(out: str) -> set:
+    """The case ids `out` already holds (a re-run measures only the others)."""
+    return {json.loads(x)["id"] for x in open(out) if x.strip()} if os.path.exists(out) else set()
 
 
 def run_cases(cases: list, out: str, src: dict, done: set) -> None:
