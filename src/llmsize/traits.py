@@ -39,9 +39,6 @@ class Traits:
     index_buffers: int = 0  # int64 buffers of max_position_embeddings entries (BERT position_ids, token_type_ids)
     position_ids_from_tokens: bool = False  # RoBERTa: positions = cumsum(ids != pad) + pad, per row
     first_attn_norm: bool = True  # ModernBERT: layer 0 has no attention norm (nn.Identity)
-    # False: the memory replay does not model this family's forward; memory commands refuse (exit 2) and
-    # point to `llmsize trace`; parameters stay exact
-    memory_replay: bool = True
     # T5: an encoder stack and a decoder stack with cross-attention, replayed whole (llmsize.memory.t5)
     encoder_decoder: bool = False
     scale_decoder_output: bool = False  # T5 v1.0 (tied config): sequence_output * d^-0.5 before the head

@@ -24,11 +24,8 @@ from llmsize.spec import ModelSpec
 
 
 def replayable(spec: ModelSpec, mode: str) -> None:
-    """Refuse (LlmsizeError, exit 2) a workload the replay cannot size exactly: generation on an encoder,
-    any memory of a family whose forward is not replayed, rather than print a wrong number."""
-    if not spec.traits.memory_replay:
-        raise LlmsizeError(f"{spec.name}: llmsize's memory model does not replay the {spec.traits.family} family yet (parameters "
-                           f"are exact); `llmsize trace {spec.name} --mode {mode}` measures PyTorch's own peak")
+    """Refuse (LlmsizeError, exit 2) a workload the replay cannot size exactly (generation on an encoder)
+    rather than print a wrong number."""
     if spec.traits.encoder and mode == "generate":
         raise LlmsizeError(f"{spec.name} is an encoder ({spec.traits.family} family): it does not generate and keeps no KV "
                            f"cache; size a forward pass (infer --forward) or training")
