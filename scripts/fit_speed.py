@@ -158,9 +158,13 @@ GRID = {"x_half_tokens": (0, 500, 1000, 1500, 2000, 3000), "d_half": (0, 500, 10
         "attention_rel": (1.0, 0.85, 0.7, 0.55, 0.4)}
 
 
-SERVE_GRID = {"compute_rel": (0.8, 1.0), "compute_rel_fp8": (0.5, 0.6, 0.7), "link_efficiency": (0.7, 0.5),
-              "pcie_efficiency": (0.7, 0.5, 0.35, 0.25), "step_overhead_s": (0.002, 0.004),
-              "seq_overhead_s": (0.0, 5e-6)}
+# serving: searched one constant at a time from the first value of each (coordinate search, two rounds):
+# nine constants make the full product too slow to refit
+SERVE_GRID = {"compute_rel": (0.8, 0.7, 1.0), "compute_rel_fp8": (0.6, 0.5, 0.7), "link_efficiency": (0.7, 0.5, 0.85),
+              "pcie_efficiency": (0.5, 0.35, 0.7), "step_overhead_s": (0.001, 0.0, 0.002, 0.004),
+              "seq_overhead_s": (5e-6, 0.0, 10e-6), "allreduce_latency_s": (10e-6, 5e-6, 20e-6, 30e-6),
+              "layer_overhead_s": (50e-6, 0.0, 20e-6, 35e-6, 70e-6),
+              "prompt_layer_overhead_s": (150e-6, 0.0, 50e-6, 100e-6, 200e-6, 300e-6)}
 DECODE_GRID = {"layer_overhead_s": (0.0, 10e-6, 20e-6, 30e-6, 40e-6, 50e-6, 60e-6, 70e-6, 80e-6, 100e-6, 120e-6, 140e-6,
                                      160e-6, 200e-6)}
 
@@ -179,15 +183,39 @@ def fit_shape(fit: list[dict], task: str = "train", grid: dict = GRID) -> dict[s
     pool = rows + [r for r in fit if task == "decode" and r["workload"]["task"] == "prefill"]
     best = None
     table = eff._table()
-    for values in itertools.product(*grid.values()):
+    for values in itertools.product(*grid.values()) if task != "serve" else ():
         table[task] = dict(zip(grid, values))
         err = grid_error(pool, rows)
         if best is None or err < best[0]:
             best = (err, dict(zip(grid, values)))
+    if task == "serve":
+        best = coordinate_search(pool, rows, task, grid)
     assert best is not None
     print(f"{task} shape: {best[1]} (mean |log error| {best[0]:.4f})")
     table[task] = best[1]
     return best[1]
+
+
+def coordinate_search(pool: list[dict], rows: list[dict], task: str, grid: dict) -> tuple[float, dict]:
+    """Grid values one constant at a time, starting from each constant's first value: a value replaces the
+    current one where it lowers the mean |log error|; two passes over the constants."""
+    import llmsize.speedmodel.efficiency as eff
+
+    table = eff._table()
+    cur = {k: v[0] for k, v in grid.items()}
+    table[task] = dict(cur)
+    best = grid_error(pool, rows)
+    for _ in range(2):
+        for k, values in grid.items():
+            for v in values:
+                if v == cur[k]:
+                    continue
+                table[task] = {**cur, k: v}
+                err = grid_error(pool, rows)
+                if err < best - 1e-6:
+                    best, cur = err, {**cur, k: v}
+    table[task] = dict(cur)
+    return best, cur
 
 
 def grid_error(pool: list[dict], rows: list[dict]) -> float:

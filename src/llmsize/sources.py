@@ -206,6 +206,12 @@ SOURCES: dict[str, str] = {
                    "(OSDI '24), sec. 4 (chunked prefills ride in decode iterations: stall-free batching); "
                    "NVIDIA/TensorRT-LLM tensorrt_llm/bench/build/tuning.py finetune_setting (trtllm-bench: "
                    "max_num_tokens = max_batch_size x (1 + ISL/OSL), batch capped at 4096).",
+    "vllm-custom-ar": "vllm-project/vllm vllm/distributed/device_communicators/custom_all_reduce.py and "
+                      "csrc/custom_all_reduce.cuh (TP all-reduce inside one node of 2, 4, 6 or 8 GPUs over NVLink / "
+                      "XGMI, messages up to 8 MB: ranks read peers' IPC buffers and meet at an in-kernel barrier; "
+                      "disabled for more than two PCIe-only GPUs and across nodes); vllm/worker/model_runner.py "
+                      "_use_captured_graph (v0.6: a batch replays a CUDA graph only when decode_only; a prompt's "
+                      "pass launches its kernels from the host).",
     "llamacpp-dequant": "ggml-org/llama.cpp ggml/src/ggml-cuda/mmvq.cu and vecdotq.cuh (vec_dot_q2_K_q8_1, "
                         "vec_dot_q3_K_q8_1: each weight's bit fields and 16-weight sub-block scales are unpacked on "
                         "the vector ALUs inside the decode mat-vec) and PR 4766's llama-bench table "

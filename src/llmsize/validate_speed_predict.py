@@ -60,7 +60,8 @@ def predict_metric(spec: Any, gpu: Any, case: Any) -> tuple[float, list[str]]:
                     kv_dtype=w.get("kv_dtype"), prompt=_get(w, "prompt", 1024, notes),
                     output=_get(w, "output", 256, notes), concurrency=_get(w, "concurrency", "max", notes),
                     request_rate=w.get("request_rate"), tp=_get(w, "tp", 1, notes), pp=_get(w, "pp", 1, notes),
-                    dp=_get(w, "dp", 1, notes), scheduler_steps=int(w.get("scheduler_steps") or 1))
+                    dp=_get(w, "dp", 1, notes), scheduler_steps=int(w.get("scheduler_steps") or 1),
+                    max_seqs=w.get("max_seqs"))
         return {"output_tokens_per_s": s.output_tokens_per_s, "ttft_s": s.ttft_s, "tpot_s": s.tpot_s}[metric], notes
     return _train(spec, gpu, case, w, notes)
 

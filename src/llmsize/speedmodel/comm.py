@@ -166,3 +166,47 @@ def train_stage_comm_s(spec: Any, gpu: Any, *, tp: int, pp: int, cp: int, ep: in
         # exposes only what outlasts the stage's attention time
         out["cp"] = passes * spec.num_layers / pp * (cp - 1) * p2p_s(kv, bw)
     return out
+
+
+# ASSUMES: a serving engine's custom all-reduce takes messages up to 8 MB (vLLM's CustomAllreduce
+#          max_size); larger ones (long prompts in one pass) go through NCCL's ring
+CUSTOM_AR_MAX_BYTES = 8 * 1024 * 1024
+
+
+def serve_allreduce_s(nbytes: float, n: int, bw: float, *, latency_s: float, share: float,
+                      custom: bool) -> float:
+    """One TP all-reduce of a serving engine. Inside one fully connected node (NVLink / Infinity Fabric),
+    vLLM, SGLang and TensorRT-LLM run a custom all-reduce kernel: every rank reads its peers' buffers
+    directly and they meet at one in-kernel barrier, so its fixed cost τ does not grow with the ring's
+    2(n − 1) steps the way NCCL's does; the bytes move as a reduce-scatter + all-gather (two-stage) at
+    the share l of the link's rate that serving's messages reach.
+
+    t = τ + 2(n − 1)/n · bytes/(l·B)                  (custom kernel: n ≤ 8 on NVLink/IF, bytes ≤ 8 MB)
+    t = [2(n − 1)·α + 2(n − 1)/n · bytes/B] / l      (NCCL ring otherwise)
+
+    Source: vllm-custom-ar"""
+    if n <= 1:
+        return 0.0
+    if custom and nbytes <= CUSTOM_AR_MAX_BYTES:
+        return latency_s + 2 * (n - 1) / n * nbytes / (share * bw)
+    return allreduce_s(nbytes, n, bw) / share
+
+
+def tp_serve_allreduces_s(spec: Any, gpu: Any, tp: int, tokens: float, *, latency_s: float, share: float,
+                          gpus_per_node: int = 8, act_bytes: int = 2) -> float:
+    """A serving pass's tensor-parallel all-reduces: two per layer (attention out, MLP out) of the pass's
+    `tokens` activations (`serve_allreduce_s`); the custom kernel where the TP group is one fully
+    connected node of 2-8 GPUs (vLLM's CustomAllreduce: world sizes 2, 4, 6, 8, one node, NVLink or
+    XGMI for more than two GPUs).
+
+    t = L · 2 · t_allreduce(tokens · d · bytes, t)
+
+    Source: vllm-custom-ar"""
+    if tp <= 1:
+        return 0.0
+    # ASSUMES: GPUs without NVLink / Infinity Fabric get no peer-to-peer kernel (vLLM disables it for more
+    #          than two PCIe GPUs, and P2P over PCIe is often unavailable for two): NCCL's ring
+    custom = bool(gpu.interconnect_bw) and tp <= min(8, gpus_per_node) and tp in (2, 4, 6, 8)
+    bw = link_bytes_per_s(gpu, tp, gpus_per_node)
+    nbytes = tokens * spec.hidden_size * act_bytes
+    return spec.num_layers * 2 * serve_allreduce_s(nbytes, tp, bw, latency_s=latency_s, share=share, custom=custom)

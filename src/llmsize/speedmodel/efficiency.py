@@ -162,12 +162,16 @@ def serve_shape() -> dict[str, float]:
     ``compute_rel_fp8`` the same on the FP8 path),
     ``link_efficiency`` / ``pcie_efficiency`` (the share of the link's rate TP all-reduces reach over
     NVLink / over PCIe alone), ``step_overhead_s`` (fixed
-    host cost of a scheduler step) and ``seq_overhead_s`` (its cost per running sequence)."""
+    host cost of a scheduler step), ``seq_overhead_s`` (its cost per running sequence) and
+    ``allreduce_latency_s`` (the fixed cost τ of one custom TP all-reduce kernel, `comm.serve_allreduce_s`)."""
     t = _table().get("serve", {})
     return {"compute_rel": float(t.get("compute_rel", 1.0)), "compute_rel_fp8": float(t.get("compute_rel_fp8", 1.0)),
             "link_efficiency": float(t.get("link_efficiency", 1.0)),
             "pcie_efficiency": float(t.get("pcie_efficiency", t.get("link_efficiency", 1.0))),
-            "step_overhead_s": float(t.get("step_overhead_s", 0.0)), "seq_overhead_s": float(t.get("seq_overhead_s", 0.0))}
+            "step_overhead_s": float(t.get("step_overhead_s", 0.0)), "seq_overhead_s": float(t.get("seq_overhead_s", 0.0)),
+            "allreduce_latency_s": float(t.get("allreduce_latency_s", 10e-6)),
+            "layer_overhead_s": float(t.get("layer_overhead_s", 0.0)),
+            "prompt_layer_overhead_s": float(t.get("prompt_layer_overhead_s", 0.0))}
 
 
 def decode_shape(gpu: Any = None) -> dict[str, float]:

@@ -22,7 +22,7 @@ from typing import Any
 from llmsize.errors import LlmsizeError
 from llmsize.perf import forward_flops
 from llmsize.spec import ModelSpec
-from llmsize.speedmodel.comm import tp_layer_allreduces_s
+from llmsize.speedmodel.comm import tp_layer_allreduces_s, tp_serve_allreduces_s
 from llmsize.speedmodel.dequant import dequant_ops
 from llmsize.speedmodel.efficiency import (Efficiency, decode_shape, efficiency, engine_default, is_gguf_quant,
                                            serve_path, serve_shape)
@@ -239,25 +239,27 @@ class Serving:
 def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str | None, prompt: int, output: int,
           concurrency: int | str, request_rate: float | None = None, tp: int = 1, pp: int = 1, dp: int = 1,
           gpu_memory_utilization: float = 0.9, serve_efficiency: float | None = None, mbu: float | None = None,
-          prefill_efficiency: float | None = None, scheduler_steps: int = 1) -> Serving:
+          prefill_efficiency: float | None = None, scheduler_steps: int = 1, max_seqs: int | None = None) -> Serving:
     """Throughput and latency under continuous batching with chunked prefill: one iteration carries the
     batch's decode tokens and the prompts of the requests that replace the finishing ones, so throughput
     counts prefill time.
 
     B = min(C, max_seqs, K/(S_in + S_out));  one iteration: B decode tokens and P = B·S_in/S_out prompt tokens
     t_it = [max(W_read(B)/n/(bw·E), 2N·(B + P)/(n·X·E·c)) + B·S̄·KV/n/(bw·E)
-            + C_attn(P)/(n·X·E·c)]·p/min(p, B) + t_TP(B + P)/l + t_0 + B·t_s,  S̄ = S_in + S_out/2
-    (t_d the same with P = 0; c: GEMM efficiency relative to E; l: share of the link's rate all-reduces
-    reach, NVLink or PCIe; t_0, t_s: the host's work per iteration and per running sequence)
+            + C_attn(P)/(n·X·E·c)]·p/min(p, B) + t_TP(B + P) + t_0 + B·t_s + L·t_l,  S̄ = S_in + S_out/2
+    (t_d the same with P = 0; c: GEMM efficiency relative to E; t_TP the all-reduces, `comm.tp_serve_allreduces_s`;
+    t_0, t_s, t_l: fixed work per iteration, per running sequence and per layer)
     out tokens/s = dp·B/t_it;  TPOT = t_it
-    t_p = max(W_read/n/(bw·E), C_fwd(S_in, S_in/2)/(n·X·E·c)) + t_TP(S_in)/l  (the request's prompt pass)
-    TTFT = t_p + (B − 1)·(S̄·KV/n/(bw·E) + 2N/(n·X·E·c)) + t_0 + B·t_s + (k − 1)/2·t_d
+    t_p = max(W_read/n/(bw·E), C_fwd(S_in, S_in/2)/(n·X·E·c)) + t_TP(S_in) + L·t_pl  (the prompt's own pass)
+    TTFT = t_p + (B − 1)·(S̄·KV/n/(bw·E) + 2N/(n·X·E·c)) + t_0 + B·t_s + L·t_l + (k − 1)/2·t_d
            + ρ_p/(2(1 − ρ_p))·t_p (+ the wait for a batch slot at a request rate)
     (k: decode steps an engine runs per scheduling round, vLLM's --num-scheduler-steps; an arriving request
     waits on average for half of the round in progress before its prefill is scheduled; ρ_p = λ_o·t_p
     the share of time the replica spends on the other requests' prefills)
 
-    `mbu` / `prefill_efficiency` replace E in the memory / compute terms (the user's overrides).
+    `mbu` / `prefill_efficiency` replace E in the memory / compute terms (the user's overrides); `max_seqs`
+    the engine's cap on sequences batched at once where the run set it (vLLM's --max-num-seqs), else the
+    engine's default.
 
     Source: agrawal2024"""
     if prompt < 1 or output < 1 or tp < 1 or pp < 1 or dp < 1:
@@ -297,7 +299,9 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
         hint = (f"--tp {tp * more} holds one request" if more else f"not even --tp {tp * 8}") + \
             " (or a smaller --weights format)"
         raise LlmsizeError(f"does not fit: {gpu.name} × {n} leaves {room}, one request needs {need}; {hint}")
-    limits = {"max_seqs": engine_default(engine, "max_seqs"), "kv": fits}
+    if max_seqs is not None and (isinstance(max_seqs, bool) or not isinstance(max_seqs, int) or max_seqs < 1):
+        raise LlmsizeError(f"max sequences must be a positive integer, got {max_seqs!r}")
+    limits = {"max_seqs": max_seqs or engine_default(engine, "max_seqs"), "kv": fits}
     if concurrency != "max":
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise LlmsizeError(f"concurrency must be a positive integer or 'max', got {concurrency!r}")
@@ -314,16 +318,23 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     share = shape["link_efficiency"] if gpu.interconnect_bw or n > 8 else shape["pcie_efficiency"]
 
     def comm(tokens: float) -> float:  # TP all-reduces of one pass over `tokens` tokens
-        return tp_layer_allreduces_s(spec, gpu, tp, tokens) / share
+        return tp_serve_allreduces_s(spec, gpu, tp, tokens, latency_s=shape["allreduce_latency_s"], share=share)
 
     # one request's prompt alone: a pass that reads the weights once and does the prompt's FLOPs
+    # ASSUMES: a prompt's pass runs outside the engine's CUDA graphs (vLLM and SGLang capture decode batches
+    #          only), so each layer pays its kernel launches and collectives' setup on the host, a fixed cost
+    #          per layer the same for every engine and GPU (fitted)
     t_p = max(weight_read_bytes(spec, weights) / n / (bw * e_mem),
-              forward_flops(spec, prompt, prompt // 2) / (n * x * e_cmp)) + comm(prompt)
+              forward_flops(spec, prompt, prompt // 2) / (n * x * e_cmp)) + comm(prompt) \
+        + spec.num_layers * shape["prompt_layer_overhead_s"]
 
     def stages(b: int) -> float:  # PP stages work at once only with as many sequences in flight
         return pp / min(pp, b)
 
     lin_tok = forward_flops(spec, 1, 0)  # GEMM FLOPs of one token (2N)
+    # ASSUMES: each layer of a pass costs a fixed time beyond its roofline (kernel launches and the tail of
+    #          small GEMMs), the same for every engine and GPU (fitted)
+    layer_fixed = spec.num_layers * shape["layer_overhead_s"]
     # attention FLOPs of one request's prompt (its GEMM FLOPs are counted with the iteration's tokens)
     attn_p = forward_flops(spec, prompt, prompt // 2) - lin_tok * prompt
 
@@ -336,7 +347,7 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
         att = attn_p * p / prompt / (n * x * e_cmp)
         # ASSUMES: the engine's host work per iteration (scheduling, sampling, detokenising) is a fixed part
         #          and a part per running sequence, the same for every engine (fitted)
-        host = shape["step_overhead_s"] + b * shape["seq_overhead_s"]
+        host = shape["step_overhead_s"] + b * shape["seq_overhead_s"] + layer_fixed
         return (gemm + kv + att) * stages(b) + comm(b + p) + host
 
     def rate(b: int) -> float:  # requests/s of one replica at b in flight
@@ -375,7 +386,7 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     # the first token comes out of the iteration that carries the request's prompt: that pass, the other
     # b − 1 requests' decode tokens riding in it (their KV reads and GEMM rows) and the host's work
     ride = (mean_ctx * kv_gpu + st_gpu) / (bw * e_mem) + lin_tok / (n * x * e_cmp)
-    first = t_p + (b - 1) * ride + shape["step_overhead_s"] + b * shape["seq_overhead_s"]
+    first = t_p + (b - 1) * ride + shape["step_overhead_s"] + b * shape["seq_overhead_s"] + layer_fixed
     ttft = first + wait + round_wait + prefill_wait
     out = dp * b / step(b)
     if request_rate is not None:  # a stable queue serves what arrives: λ requests/s of S_out tokens each
