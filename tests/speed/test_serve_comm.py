@@ -1,0 +1,93 @@
+"""Serving's TP all-reduces, fixed per-layer costs and the engine's max-sequences cap (docs/speed.md)."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from llmsize.catalog.hardware import get_gpu
+from llmsize.errors import LlmsizeError
+from llmsize.load import load
+from llmsize.speedmodel import comm
+from llmsize.speedmodel import predict as P
+from llmsize.speedmodel.efficiency import serve_shape
+
+L70 = load("Llama-3.1-70B").spec
+L8 = load("Llama-3.1-8B").spec
+H100 = get_gpu("H100-SXM")
+
+
+def _ar(gpu, tp, tokens, latency=10e-6, share=0.7):
+    return comm.tp_serve_allreduces_s(L70, gpu, tp, tokens, latency_s=latency, share=share)
+
+
+def test_custom_all_reduce_latency_does_not_grow_with_the_ring_inside_a_node():
+    # one decode token: the bytes are negligible, so TP2, TP4 and TP8 pay the same fixed cost per collective
+    # (160 all-reduces of 80 layers x 10 us), where NCCL's ring pays 2(n - 1) steps of 5 us
+    one = {tp: _ar(H100, tp, 1) for tp in (2, 4, 8)}
+    assert all(v == pytest.approx(160 * 10e-6, rel=0.02) for v in one.values())
+    ring8 = L70.num_layers * 2 * comm.allreduce_s(8192 * 2, 8, comm.link_bytes_per_s(H100, 8)) / 0.7
+    assert one[8] < ring8
+    # the bytes still move at the link's share: a wide pass costs more, and more so on a slower link
+    assert _ar(H100, 8, 256) > one[8]
+    assert _ar(get_gpu("A100-SXM-80GB"), 8, 256) > _ar(H100, 8, 256)
+
+
+def test_without_nvlink_or_past_8_mb_the_ring_is_used():
+    pcie_only = replace(H100, interconnect_bw=None)
+    bw = comm.link_bytes_per_s(pcie_only, 4)
+    ring = L70.num_layers * 2 * comm.allreduce_s(8192 * 2, 4, bw) / 0.5
+    assert comm.tp_serve_allreduces_s(L70, pcie_only, 4, 1, latency_s=10e-6, share=0.5) == pytest.approx(ring)
+    # a prompt pass of 2,048 tokens moves 32 MB per all-reduce: NCCL's ring, not the custom kernel
+    big = 2048 * 8192 * 2
+    assert big > comm.CUSTOM_AR_MAX_BYTES
+    nccl = L70.num_layers * 2 * comm.allreduce_s(big, 4, comm.link_bytes_per_s(H100, 4)) / 0.7
+    assert _ar(H100, 4, 2048) == pytest.approx(nccl)
+    assert comm.tp_serve_allreduces_s(L70, H100, 1, 4096, latency_s=1.0, share=0.7) == 0.0
+
+
+def test_a_prompts_pass_pays_its_per_layer_cost_in_ttft_not_in_tpot():
+    sh = serve_shape()
+    assert sh["prompt_layer_overhead_s"] > 0 and sh["layer_overhead_s"] > 0
+    kw = dict(engine="vllm", weights="bf16", kv_dtype="bf16", prompt=248, output=194, concurrency=1)
+    s = P.serve(L8, H100, **kw)
+    # a lone request: TTFT is its prompt's pass plus one iteration's fixed costs; the prompt pass holds
+    # L x t_pl on top of its roofline, the decode step L x t_l
+    assert s.ttft_s == pytest.approx(s.prefill_s + sh["step_overhead_s"] + sh["seq_overhead_s"]
+                                     + L8.num_layers * sh["layer_overhead_s"])
+    assert s.prefill_s > L8.num_layers * sh["prompt_layer_overhead_s"]
+    assert s.step_s > L8.num_layers * sh["layer_overhead_s"]
+    # a bigger model pays more layers: 80 against 32
+    assert P.serve(L70, H100, tp=4, **kw).prefill_s > s.prefill_s
+
+
+def test_max_seqs_caps_the_batch_and_is_checked():
+    kw = dict(engine="vllm", weights="bf16", kv_dtype="bf16", prompt=128, output=512, concurrency="max")
+    default = P.serve(L8, H100, **kw)
+    assert default.batch == 256 and default.batch_limit == "max_seqs"  # vLLM's default --max-num-seqs
+    wide = P.serve(L8, H100, max_seqs=1024, **kw)
+    assert wide.batch > default.batch and wide.output_tokens_per_s > default.output_tokens_per_s
+    assert P.serve(L8, H100, max_seqs=16, **kw).batch == 16
+    for bad in (0, -3, 2.5, True, "256"):
+        with pytest.raises(LlmsizeError, match="max sequences must be a positive integer"):
+            P.serve(L8, H100, max_seqs=bad, **kw)
+
+
+def test_a_speed_case_carries_max_seqs_to_the_prediction(tmp_path):
+    import json
+
+    from llmsize.validate_speed import validate_speed
+
+    row = {"id": "x", "kind": "speed", "category": "serve_throughput", "model": "Llama-3.1-8B",
+           "hardware": {"gpu": "H100-SXM", "count": 1}, "engine": "vllm",
+           "workload": {"task": "serve", "weights": "bf16", "kv_dtype": "bf16", "prompt": 128, "output": 512,
+                        "concurrency": "max", "request_rate": None, "tp": 1, "pp": 1, "dp": 1},
+           "measured": {"metric": "output_tokens_per_s", "value": 10000.0}}
+    cases = [row, {**row, "id": "y", "workload": {**row["workload"], "max_seqs": 1024}},
+             {**row, "id": "z", "workload": {**row["workload"], "max_seqs": 0}}]
+    path = tmp_path / "c.jsonl"
+    path.write_text("".join(json.dumps(c) + "\n" for c in cases))
+    results, _ = validate_speed(path)
+    x, y, z = results
+    assert x.error is None and y.error is None and y.predicted > x.predicted
+    assert z.predicted is None and "max sequences must be a positive integer" in z.error
