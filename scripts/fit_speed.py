@@ -24,7 +24,9 @@ TIME_METRICS = ("ttft_s", "tpot_s", "gpu_hours", "days")
 
 # Sequences an engine batches at once by default (each with its source)
 ENGINE = {"vllm": (256, "vLLM EngineArgs max_num_seqs default 256"),
-          "sglang": (1024, "ASSUMES: SGLang sizes its running batch from KV memory; 1024 as a bound"),
+          "sglang": (2048, "SGLang python/sglang/srt/model_executor/model_runner.py: max running requests "
+                           "min(max(KV tokens / context_len * 512, 2048), 4096), so at least 2048 (the KV "
+                           "capacity bounds it apart)"),
           "trt-llm": (2048, "TensorRT-LLM LlmArgs max_batch_size default 2048"),
           "llama.cpp": (1, "llama-bench runs one sequence"), "transformers": (1, "generate() on one batch"),
           "unknown": (256, "ASSUMES: vLLM's default")}
