@@ -304,6 +304,8 @@ def main() -> None:
     fit, held = split(rows)
     import llmsize.speedmodel.efficiency as eff
 
+    # the engines' defaults the fit writes are the ones it fits with (not the stored file's)
+    eff._table()["engine"] = {e: {"max_seqs": n, "source": src} for e, (n, src) in ENGINE.items()}
     shape = fit_shape(fit)
     serve = fit_shape(fit, "serve", SERVE_GRID)
     decode = fit_shape(fit, "decode", DECODE_GRID)
