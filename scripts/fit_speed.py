@@ -269,7 +269,7 @@ def write(entries: list[dict], shape: dict[str, float], serve: dict[str, float],
              "# A GPU's architecture class is its `arch` in catalog/gpus.toml."]
     lines += ["", "# GEMM-shape constants of the training efficiency (grid-searched by fit_shape)", "[train]"]
     lines += [f"{k} = {v}" for k, v in shape.items()]
-    lines += ["", "# serving decode-step constants (grid-searched by fit_shape)", "[serve]"]
+    lines += ["", "# serving constants (coordinate search over their grids by fit_shape)", "[serve]"]
     lines += [f"{k} = {v}" for k, v in serve.items()]
     lines += ["", "# decode-step constant: fixed seconds per layer and step (grid-searched by fit_shape)", "[decode]"]
     lines += [f"{k} = {v}" for k, v in decode.items() if not isinstance(v, dict)]
