@@ -20,13 +20,17 @@ from llmsize.spec import ModelSpec
 # fp32-equivalent ALU operations a mat-vec kernel spends per weight of each block type, solved from the
 # published decode rows named (k = (1/measured − L·t_layer) · X_fp32 / N_type, the rows' median):
 # ASSUMES: one cost per block type for every GPU and backend (CUDA, ROCm, Metal); types without a row
-#          that is bound by it (Q4_0, Q5_0, Q8_0, Q4_K, Q6_K, IQ*) add none (their unpacking hides under the
+#          that is bound by it (Q4_0, Q5_0, Q8_0, Q4_K, Q6_K, other IQ types) add none (their unpacking hides under the
 #          read: Q4_K_M decode is within 10% of its bandwidth roofline on every NVIDIA card, M2 Ultra and M3
 #          Max; the M1 Max's Q4_K_M rows, 40-58% slower, would need 40 ops per Q4_K weight, which moves the
 #          RTX 3080's and the M2 Ultra 70B's rows by -15 to -20%, so Q4_K has none)
 DEQUANT_OPS: dict[str, float] = {
     "Q2_K": 39.6,  # llamacpp-pr4766-rtx3090-llama7b-q2_k-tg128 (92.69 tokens/s)
     "Q3_K": 45.4,  # llamacpp-pr4766-rtx3090-llama7b-q3_k_s-tg128 (87.26 tokens/s)
+    # IQ3_XXS: 3 bits as indices into a 256-entry grid of 4 values, sign bits and a scale per 32 weights;
+    # llamacpp-rtx3090-llama8b-iq3_xxs-ub1-pp512 (135.27 tokens/s, CUDA graphs on), the mix's Q3_K tensors
+    # taken at their own cost (its IQ2_S and IQ3_S tensors, 15% of the weights, at none)
+    "IQ3_XXS": 32.0,
 }
 
 _LOOKUPS = ("token_embd", "pos_embd")

@@ -22,10 +22,11 @@ from typing import Any
 from llmsize.errors import LlmsizeError
 from llmsize.perf import forward_flops
 from llmsize.spec import ModelSpec
+from llmsize.speedmodel.builds import llamacpp_graphs
 from llmsize.speedmodel.comm import tp_layer_allreduces_s
 from llmsize.speedmodel.dequant import dequant_ops
-from llmsize.speedmodel.efficiency import (Efficiency, decode_shape, efficiency, engine_default, is_gguf_quant,
-                                           serve_path, serve_shape)
+from llmsize.speedmodel.efficiency import (Efficiency, decode_shape, efficiency, engine_default, engine_name,
+                                           is_gguf_quant, prefill_shape, serve_path, serve_shape)
 
 _LOOKUPS = ("token_embd", "pos_embd")
 
@@ -144,20 +145,22 @@ def kv_read_factor(spec: ModelSpec, flash_attn: bool | None) -> int:
 
 def decode(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str | None, batch: int,
            context: int, tokens: int, tp: int = 1, mbu: float | None = None,
-           prefill_efficiency: float | None = None, flash_attn: bool | None = None) -> Rate:
+           prefill_efficiency: float | None = None, flash_attn: bool | None = None,
+           cuda_graphs: bool | None = None, mmq: bool = True) -> Rate:
     """Decode tokens/s of `batch` sequences together (llama-bench's tg: batch × per-sequence rate),
     at the mean context of the generated span.
 
     t_step = max((W_read + f·B·ctx·KV_tok)/(t·bw·E_dec), C_fwd(B, ctx)/(t·X·E_pre), t_deq) + t_TP + L·t_layer,
     ctx = c + n/2; f the KV read factor (`kv_read_factor`: 1 with flash attention, the GQA group size
     without); t_deq the unpacking of quantized blocks (`dequant_s`); t_layer the fitted fixed cost of a
-    layer's kernels per step on the GPU's architecture (none
-    with a given --mbu, which is the whole step's bandwidth utilisation)
+    layer's kernels per step on the GPU's architecture, less the launch cost CUDA graphs save where
+    llama.cpp replays them (`cuda_graphs`: None is today's build, `builds.llamacpp_graphs`); none
+    with a given --mbu, which is the whole step's bandwidth utilisation
 
     Source: pope2022"""
     if batch < 1 or tokens < 1 or context < 0 or tp < 1:
         raise LlmsizeError("decode needs batch >= 1, tokens >= 1, context >= 0 and tp >= 1")
-    path = serve_path(engine, weights, gpu)
+    path = serve_path(engine, weights, gpu, mmq)
     e_dec = efficiency(engine, gpu, "decode", mbu, path, weights)
     e_pre = efficiency(engine, gpu, "prefill", prefill_efficiency, path, weights)
     ctx = context + tokens / 2
@@ -168,13 +171,38 @@ def decode(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: st
     t_comm = tp_layer_allreduces_s(spec, gpu, tp, batch)
     # ASSUMES: one fixed cost per layer and step per GPU architecture, for every engine (fitted on
     #          llama.cpp's rows: a 3B model at 236 tokens/s on an RTX 4090 is launch-bound, not bandwidth-bound)
-    t_fixed = 0.0 if mbu is not None else spec.num_layers * decode_shape(gpu)["layer_overhead_s"]
+    t_fixed = 0.0 if mbu is not None else spec.num_layers * layer_overhead_s(gpu, engine, cuda_graphs)
     t_deq = 0.0 if mbu is not None else dequant_s(spec, gpu, weights, batch, tp)
     t = max(t_mem, t_comp, t_deq) + t_comm + t_fixed
     bound = "memory" if t_mem >= max(t_comp, t_deq) else "compute" if t_comp >= t_deq else "dequantisation"
     return Rate(value=batch / t, unit="tokens/s", efficiencies=(e_dec, e_pre),
                 terms={"step_s": t, "bytes_per_step": read, "kv_bytes_per_step": kv_read, "memory_s": t_mem, "compute_s": t_comp,
                        "dequant_s": t_deq, "comm_s": t_comm, "bound": bound, "path": path})
+
+
+def head_params(spec: ModelSpec) -> int:
+    """Parameters of the output projection to the vocabulary (d · V per head; 0 for an encoder without one).
+
+    N_head = d · V
+
+    Source: kaplan2020"""
+    return spec.hidden_size * spec.vocab_size if spec.vocab_size else 0
+
+
+def layer_overhead_s(gpu: Any, engine: str, cuda_graphs: bool | None = None) -> float:
+    """The fixed time one layer adds to a decode step on `gpu` (`decode_shape`), less what CUDA graphs
+    save when llama.cpp replays them (`cuda_graphs` None: today's llama.cpp on this GPU).
+
+    t_layer = t_layer(arch) − [graphs] · Δ_graphs  (never below 0)
+
+    Source: llamacpp-graphs"""
+    shape = decode_shape(gpu)
+    t = shape["layer_overhead_s"]
+    if engine_name(engine) == "llama.cpp":
+        graphs = llamacpp_graphs(gpu) if cuda_graphs is None else cuda_graphs and llamacpp_graphs(gpu)
+        if graphs:
+            t = max(0.0, t - shape["graphs_saving_s"])
+    return t
 
 
 def dequant_s(spec: ModelSpec, gpu: Any, weights: str, batch: int, tp: int = 1) -> float:
@@ -194,19 +222,50 @@ def dequant_s(spec: ModelSpec, gpu: Any, weights: str, batch: int, tp: int = 1) 
 
 
 def prefill(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, batch: int, tokens: int, tp: int = 1,
-            prefill_efficiency: float | None = None) -> Rate:
-    """Prompt tokens/s of `batch` prompts of `tokens` tokens (llama-bench's pp).
+            prefill_efficiency: float | None = None, mmq: bool = True, flash_attn: bool | None = None) -> Rate:
+    """Prompt tokens/s of `batch` prompts of `tokens` tokens (llama-bench's pp); `mmq` False: an older
+    llama.cpp build that dequantises quantized weights to fp16 for cuBLAS (`builds.llamacpp_mmq`). Only
+    the last token of a prompt is projected to the vocabulary; the GEMMs of a narrow model run further
+    below the peak (the width term d/(d + d½), fitted like training's).
 
-    t = C_fwd(B·S, S/2) / (t·X·E_pre)
+    t = (C_fwd(B·S, S/2) − 2·N_head·B·(S − 1)) / (t·X·E_pre·d/(d + d½)) + M_scores/(t·bw)
 
     Source: kaplan2020"""
     if batch < 1 or tokens < 1 or tp < 1:
         raise LlmsizeError("prefill needs batch >= 1, tokens >= 1 and tp >= 1")
-    path = serve_path(engine, weights, gpu)
+    path = serve_path(engine, weights, gpu, mmq)
     e = efficiency(engine, gpu, "prefill", prefill_efficiency, path, weights)
-    t = forward_flops(spec, batch * tokens, tokens // 2) / (tp * _peak(gpu, path) * e.value)
-    t += tp_layer_allreduces_s(spec, gpu, tp, batch * tokens)
-    return Rate(value=batch * tokens / t, unit="tokens/s", efficiencies=(e,), terms={"seconds": t, "path": path})
+    d = spec.hidden_size
+    # only a prompt's last token goes through the output head (its logits start the decode)
+    flops = forward_flops(spec, batch * tokens, tokens // 2) - 2.0 * head_params(spec) * batch * (tokens - 1)
+    sat = 1.0 if prefill_efficiency is not None else d / (d + prefill_shape()["d_half"])
+    t_comp = flops / (tp * _peak(gpu, path) * e.value * sat)
+    t_scores = score_bytes(spec, batch, tokens, flash_attn) / (tp * _bw(gpu))
+    t = t_comp + t_scores + tp_layer_allreduces_s(spec, gpu, tp, batch * tokens)
+    return Rate(value=batch * tokens / t, unit="tokens/s", efficiencies=(e,),
+                terms={"seconds": t, "compute_s": t_comp, "scores_s": t_scores, "path": path})
+
+
+# ASSUMES: llama.cpp's prompt batches (ubatch) hold 512 tokens (llama-bench's and the server's default)
+UBATCH = 512
+# ASSUMES: without flash attention each score moves 16 bytes through memory: K^T·Q written in f32, read and
+#          written by the masked softmax, read by the product with V
+SCORE_BYTES = 16
+
+
+def score_bytes(spec: ModelSpec, batch: int, tokens: int, flash_attn: bool | None) -> float:
+    """Bytes a prompt's attention scores move through memory when they are materialised (no flash
+    attention): each micro-batch of u tokens scores every cached position, so a prompt of S tokens makes
+    S·(S + u)/2 scores per query head and layer. 0 with flash attention (scores stay on chip), the default.
+
+    M = L_attn · n_h · B · S·(S + u)/2 · 16 B,  u = min(S, 512)
+
+    Source: dao2022"""
+    a = spec.attention
+    if flash_attn is None or flash_attn or a is None or a.mla or not spec.attention_layers:
+        return 0.0
+    u = min(tokens, UBATCH)
+    return float(spec.attention_layers * a.num_heads * batch * tokens * (tokens + u) // 2 * SCORE_BYTES)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
