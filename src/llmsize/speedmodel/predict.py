@@ -214,7 +214,8 @@ def dequant_s(spec: ModelSpec, gpu: Any, weights: str, batch: int, tp: int = 1) 
     Source: llamacpp-dequant"""
     # ASSUMES: the unpacking runs at the GPU's fp32 (vector ALU) peak and once per weight and step for a
     #          batch of up to a few sequences (mmvq unpacks a block once for all its columns)
-    ops = dequant_ops(spec, weights) if is_gguf_quant(weights) else 0.0
+    backend = "metal" if getattr(gpu, "arch", "") == "apple" else "cuda"
+    ops = dequant_ops(spec, weights, backend) if is_gguf_quant(weights) else 0.0
     if not ops or not gpu.has("fp32"):
         return 0.0
     share = decode_read_bytes(spec, weights, batch) / max(decode_read_bytes(spec, weights, 1 << 30), 1.0)
