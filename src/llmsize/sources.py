@@ -212,6 +212,13 @@ SOURCES: dict[str, str] = {
                       "disabled for more than two PCIe-only GPUs and across nodes); vllm/worker/model_runner.py "
                       "_use_captured_graph (v0.6: a batch replays a CUDA graph only when decode_only; a prompt's "
                       "pass launches its kernels from the host).",
+    "dao2022": "Dao et al. 2022, FlashAttention: Fast and Memory-Efficient Exact Attention with IO-Awareness, "
+               "sec. 2.2 (standard attention writes S = QK^T and P = softmax(S) to HBM and reads them back: "
+               "Theta(N^2) memory accesses; FlashAttention keeps them on chip).",
+    "llamacpp-graphs": "ggml-org/llama.cpp PR 6766 (Introduction of CUDA Graphs, merged 2024-05-08; tg of Llama 2 "
+                       "7B Q4_0 RTX 3090 116 -> 128 t/s, RTX 4090 138 -> 147) and issue 6763 (H100 PCIe Q4_K_M "
+                       "143 -> 164 t/s); ggml-cuda.cu enables graphs on compute capability >= 8.0 (PR 25749 added "
+                       "Volta/Turing in 2026).",
     "llamacpp-dequant": "ggml-org/llama.cpp ggml/src/ggml-cuda/mmvq.cu and vecdotq.cuh (vec_dot_q2_K_q8_1, "
                         "vec_dot_q3_K_q8_1: each weight's bit fields and 16-weight sub-block scales are unpacked on "
                         "the vector ALUs inside the decode mat-vec) and PR 4766's llama-bench table "

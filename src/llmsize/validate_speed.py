@@ -33,6 +33,8 @@ class SpeedCase:
     metric: str
     measured: float | None
     line: int
+    engine_version: str | None = None  # source.engine_version: the build a row ran (llama.cpp's CUDA graphs)
+    source_date: str | None = None  # source.date (YYYY-MM), the build's month where no version says it
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,6 +78,9 @@ def parse_case(obj: Mapping[str, Any], n: int, where: str) -> SpeedCase:
     cat = obj.get("category")
     if cat is not None and cat not in CATEGORIES:
         raise LlmsizeError(f"{where}: category must be one of {', '.join(CATEGORIES)}, got {cat!r}")
+    src = obj.get("source") or {}
+    if not isinstance(src, Mapping):
+        raise LlmsizeError(f"{where}: 'source' must be an object")
     count = hw.get("count")
     if count is not None and (not isinstance(count, int) or count < 1):
         raise LlmsizeError(f"{where}: hardware.count must be a positive integer or null")
@@ -97,7 +102,13 @@ def parse_case(obj: Mapping[str, Any], n: int, where: str) -> SpeedCase:
     return SpeedCase(id=str(obj.get("id", f"line {n}")), category=cat, model=obj.get("model"),
                      gpu=str(need("gpu", str, hw)), count=count, gpus_per_node=int(hw.get("gpus_per_node") or 8),
                      engine=str(obj.get("engine") or "unknown"), workload=wl, metric=metric,
-                     measured=float(value) if value is not None else None, line=n)
+                     measured=float(value) if value is not None else None, line=n,
+                     engine_version=_text(src.get("engine_version")), source_date=_text(src.get("date")))
+
+
+def _text(v: Any) -> str | None:
+    """A source field as text (a number such as a bare year is read as its digits), None when absent."""
+    return None if v is None or isinstance(v, bool) else str(v)
 
 
 def parse_speed_cases(lines: Iterable[str], name: str = "cases") -> list[SpeedCase]:

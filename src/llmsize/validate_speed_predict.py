@@ -10,6 +10,8 @@ from typing import Any
 
 from llmsize.errors import LlmsizeError
 from llmsize.speedmodel import predict as P
+from llmsize.speedmodel.serving import serve
+from llmsize.speedmodel.builds import llamacpp_graphs, llamacpp_mmq
 from llmsize.speedmodel import train as T
 
 _TASK_METRICS = {"decode": ("tokens_per_s",), "prefill": ("tokens_per_s",),
@@ -48,15 +50,18 @@ def predict_metric(spec: Any, gpu: Any, case: Any) -> tuple[float, list[str]]:
     if task == "decode":
         r = P.decode(spec, gpu, engine=case.engine, weights=_get(w, "weights", "bf16", notes),
                      kv_dtype=w.get("kv_dtype"), batch=_get(w, "batch", 1, notes), context=_get(w, "context", 0, notes),
-                     tokens=_get(w, "tokens", 128, notes), tp=int(w.get("tp") or 1), flash_attn=_flash(w))
+                     tokens=_get(w, "tokens", 128, notes), tp=int(w.get("tp") or 1), flash_attn=_flash(w),
+                     cuda_graphs=llamacpp_graphs(gpu, case.engine_version, case.source_date),
+                     mmq=llamacpp_mmq(gpu, case.engine_version, case.source_date))
         return r.value, notes
     if task == "prefill":
         r = P.prefill(spec, gpu, engine=case.engine, weights=_get(w, "weights", "bf16", notes),
                       batch=_get(w, "batch", 1, notes), tokens=_get(w, "tokens", 512, notes),
-                      tp=int(w.get("tp") or 1))
+                      tp=int(w.get("tp") or 1), mmq=llamacpp_mmq(gpu, case.engine_version, case.source_date),
+                      flash_attn=_flash(w))
         return r.value, notes
     if task == "serve":
-        s = P.serve(spec, gpu, engine=case.engine, weights=_get(w, "weights", "bf16", notes),
+        s = serve(spec, gpu, engine=case.engine, weights=_get(w, "weights", "bf16", notes),
                     kv_dtype=w.get("kv_dtype"), prompt=_get(w, "prompt", 1024, notes),
                     output=_get(w, "output", 256, notes), concurrency=_get(w, "concurrency", "max", notes),
                     request_rate=w.get("request_rate"), tp=_get(w, "tp", 1, notes), pp=_get(w, "pp", 1, notes),

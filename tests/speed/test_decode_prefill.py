@@ -3,8 +3,10 @@ and the structure of a decode step (what it reads, what grows with context, the 
 
 The anchors' source: XiongjieDai/GPU-Benchmarks-on-LLM-Inference, README 'Overview' table (LLaMA 2,
 December 2023, llama.cpp ./main on RunPod): Llama-2-7B Q4_0 eval speed 149.37 tokens/s on an RTX 4090 and
-133.77 on an H100 PCIe. (The CUDA scoreboard, ggml-org/llama.cpp discussion 15013, could not be read from
-this workplace; this table is the published Llama-2-7B Q4_0 decode on both GPUs that could.)"""
+133.77 on an H100 PCIe, builds from before llama.cpp's CUDA graphs. The CUDA scoreboard (ggml-org/llama.cpp
+discussion 15013, builds of 2025, -fa 0) could not be read from this workplace directly; its entries were read
+as transcribed with their commits by a public GPU catalog (the scoreboard-* rows): RTX 4090 tg128 186.21 and
+pp512 11,992.70 tokens/s. It has no H100 entry there."""
 from __future__ import annotations
 
 import json
@@ -27,11 +29,14 @@ ROWS = [json.loads(x) for x in (DATA / "speed_calib.jsonl").read_text().splitlin
     # H100 PCIe: predicted 135.5 (+1%): Hopper's fixed 140 µs per layer and 0.7 of its bandwidth, from the
     # 7B and 70B rows of the same table
     ("xd-llama2-h100pcie-llama27b-q4_0-tg1024", 133.77, 131, 140),
+    # the scoreboard's RTX 4090 (a 2025 build with CUDA graphs): predicted 176.2 (-5.4%)
+    ("scoreboard-rtx4090-llama2-7b-q4_0-tg128", 186.21, 172, 190),
 ])
 def test_llama2_7b_q4_0_decode_anchors(rid, measured, lo, hi):
     n, row = next((i, r) for i, r in enumerate(ROWS, 1) if r["id"] == rid)
     assert row["model"] == "Llama-2-7b-hf" and row["workload"]["weights"] == "Q4_0"
-    assert row["measured"]["value"] == measured and "XiongjieDai" in row["source"]["url"]
+    assert row["measured"]["value"] == measured
+    assert "XiongjieDai" in row["source"]["url"] or row["source"]["url"].endswith("discussions/15013")
     assert lo <= predict_case(parse_case(row, n, rid)).predicted <= hi
 
 

@@ -9,7 +9,7 @@ from llmsize.catalog.hardware import get_gpu
 from llmsize.errors import LlmsizeError
 from llmsize.load import load
 from llmsize.speedmodel import comm
-from llmsize.speedmodel import predict as P
+from llmsize.speedmodel import serving as P
 from llmsize.speedmodel.efficiency import serve_shape
 
 L70 = load("Llama-3.1-70B").spec

@@ -9,6 +9,7 @@ from llmsize.catalog.hardware import get_gpu
 from llmsize.errors import LlmsizeError
 from llmsize.load import load
 from llmsize.speedmodel import predict as P
+from llmsize.speedmodel import serving as S
 from llmsize.speedmodel.efficiency import efficiency
 from llmsize.speedmodel.train import bubble, train
 
@@ -37,7 +38,7 @@ def test_tp_over_pcie_is_slower_per_gpu_than_over_nvlink():
     tk = dict(engine="megatron", precision="bf16-mixed", seq=4096, micro_batch=1, tp=8)
     assert train(L70, pcie_only, **tk).tokens_per_s_per_gpu < train(L70, H100, **tk).tokens_per_s_per_gpu
     s = dict(engine="vllm", weights="bf16", kv_dtype="bf16", prompt=1000, output=500, concurrency=64, tp=4)
-    assert P.serve(L70, pcie_only, **s).output_tokens_per_s < P.serve(L70, H100, **s).output_tokens_per_s
+    assert S.serve(L70, pcie_only, **s).output_tokens_per_s < S.serve(L70, H100, **s).output_tokens_per_s
 
 
 def test_recomputation_never_speeds_training():
@@ -50,7 +51,7 @@ def test_recomputation_never_speeds_training():
 
 
 def test_throughput_used_for_cost_includes_prefill():
-    s = P.serve(L8, H100, engine="vllm", weights="bf16", kv_dtype="bf16", prompt=2000, output=200, concurrency="max")
+    s = S.serve(L8, H100, engine="vllm", weights="bf16", kv_dtype="bf16", prompt=2000, output=200, concurrency="max")
     decode_only = s.batch / s.step_s
     assert s.output_tokens_per_s < decode_only
     # each iteration carries the batch's decode tokens and the prompts of the requests that replace the
@@ -58,7 +59,7 @@ def test_throughput_used_for_cost_includes_prefill():
     assert s.tpot_s > s.step_s and s.output_tokens_per_s == pytest.approx(s.batch / s.tpot_s)
     assert s.input_tokens_per_s == pytest.approx(s.output_tokens_per_s * 10)
     # the same batch with a one-token prompt serves more output tokens per second
-    short = P.serve(L8, H100, engine="vllm", weights="bf16", kv_dtype="bf16", prompt=1, output=200,
+    short = S.serve(L8, H100, engine="vllm", weights="bf16", kv_dtype="bf16", prompt=1, output=200,
                     concurrency=s.batch)
     assert short.output_tokens_per_s > s.output_tokens_per_s
 
@@ -121,14 +122,14 @@ def test_decode_reads_one_embedding_row_and_the_kv_attended():
 
 def test_request_rate_mode_queues_and_refuses_overload():
     kw = dict(engine="vllm", weights="bf16", kv_dtype="bf16", prompt=1000, output=200, concurrency="max")
-    peak = P.serve(L8, H100, **kw)
+    peak = S.serve(L8, H100, **kw)
     req_max = peak.output_tokens_per_s / 200
-    lo = P.serve(L8, H100, request_rate=0.2 * req_max, **kw)
-    hi = P.serve(L8, H100, request_rate=0.9 * req_max, **kw)
+    lo = S.serve(L8, H100, request_rate=0.2 * req_max, **kw)
+    hi = S.serve(L8, H100, request_rate=0.9 * req_max, **kw)
     assert lo.ttft_s < hi.ttft_s and lo.ttft_p90_s <= hi.ttft_p90_s and lo.batch <= hi.batch
     assert lo.ttft_s <= lo.ttft_p90_s and lo.tpot_s <= lo.tpot_p90_s
     with pytest.raises(LlmsizeError, match="overloaded"):
-        P.serve(L8, H100, request_rate=1.1 * req_max, **kw)
+        S.serve(L8, H100, request_rate=1.1 * req_max, **kw)
 
 
 def test_efficiency_lookup_says_its_key_and_falls_back():

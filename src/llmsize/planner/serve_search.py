@@ -102,7 +102,7 @@ def replica_speed(spec: ModelSpec, job: ServeJob, breakdown: Breakdown, g: Any, 
     TTFT/TPOT): its output tokens/s counts each request's prefill, TTFT is a request's
     own, and the efficiency is the engine's fitted one unless --mbu / --prefill-efficiency are given.
     `plan`, `speed` and `cost` all use it. Returns a `Serving`."""
-    from llmsize.speedmodel.predict import serve
+    from llmsize.speedmodel.serving import serve
 
     return serve(spec, g, engine=job.engine, weights=job.weights, kv_dtype=job.kv_dtype, prompt=job.prompt_len,
                  output=job.output_len, concurrency=job.concurrency, request_rate=job.request_rate, tp=lay.tp,

@@ -156,6 +156,12 @@ def train_shape() -> dict[str, float]:
 _SHAPE: list[Any] = []  # [the table's [train] section, its shape constants]
 
 
+def prefill_shape() -> dict[str, float]:
+    """The prompt-processing width term (``[prefill]`` of the table): ``d_half``, the hidden width at which a
+    forward pass's GEMMs reach half the efficiency of a very wide model's (0: no width term)."""
+    return {"d_half": float(_table().get("prefill", {}).get("d_half", 0.0))}
+
+
 def serve_shape() -> dict[str, float]:
     """The serving constants (``[serve]`` of the table): ``compute_rel`` (the GEMM efficiency of a serving
     pass relative to the fitted serving efficiency, which its memory-bound steps reach on bandwidth;
@@ -175,7 +181,8 @@ def serve_shape() -> dict[str, float]:
 
 
 def decode_shape(gpu: Any = None) -> dict[str, float]:
-    """The decode-step constant (``[decode]`` of the table): ``layer_overhead_s``, the fixed time a
+    """The decode-step constants (``[decode]`` of the table): ``graphs_saving_s``, the part of it CUDA
+    graphs save per layer (`builds.llamacpp_graphs`), and ``layer_overhead_s``, the fixed time a
     decoder layer adds to a token's step (kernel launches and synchronisation) beyond its bytes and FLOPs,
     for `gpu`'s architecture where the table fits one (``[decode.layer_overhead_by_arch]``), else the
     value fitted over every row.
@@ -191,7 +198,8 @@ def decode_shape(gpu: Any = None) -> dict[str, float]:
     t = _table().get("decode", {})
     by_arch = t.get("layer_overhead_by_arch", {})
     a = arch_of(gpu) if gpu is not None else None
-    return {"layer_overhead_s": float(by_arch.get(a, t.get("layer_overhead_s", 0.0)))}
+    return {"layer_overhead_s": float(by_arch.get(a, t.get("layer_overhead_s", 0.0))),
+            "graphs_saving_s": float(t.get("graphs_saving_s", 0.0))}
 
 
 def engine_default(engine: str | None, what: str) -> int:
@@ -206,10 +214,10 @@ def is_gguf_quant(weights: str) -> bool:
     return w.startswith(_GGUF_PREFIXES) and w not in ("QLORA",)
 
 
-def serve_path(engine: str | None, weights: str, gpu: Any) -> str:
+def serve_path(engine: str | None, weights: str, gpu: Any, mmq: bool = True) -> str:
     """The tensor-core path a serving setup's GEMMs run on: FP8 checkpoints use FP8 GEMMs where the GPU
     has them; llama.cpp's quantized GGUF types use its int8 dot-product kernels and its F16 weights fp16
-    accumulate; weight-only int4/int8
+    accumulate (with ``mmq`` False, an older llama.cpp build, quantized types too); weight-only int4/int8
     (AWQ, GPTQ, bitsandbytes) dequantise to fp16; else bf16, or fp16 on GPUs without bf16 (T4, V100).
 
     Source: pope2022"""
@@ -217,7 +225,8 @@ def serve_path(engine: str | None, weights: str, gpu: Any) -> str:
     if w.startswith("fp8") and gpu.has("fp8"):
         return "fp8"
     if engine_name(engine) == "llama.cpp" and is_gguf_quant(weights) and gpu.has("int8"):
-        return "int8"
+        # a build before MMQ became the default dequantises to fp16 for cuBLAS (`builds.llamacpp_mmq`)
+        return "int8" if mmq else ("fp16acc" if gpu.has("fp16acc") else sixteen_bit(gpu))
     # ASSUMES: llama.cpp multiplies F16 matrices through cuBLAS with CUBLAS_COMPUTE_16F (fp16 accumulate;
     # ggml's ROCm header maps that name too), the full-rate path on GeForce
     if engine_name(engine) == "llama.cpp" and w in ("f16", "fp16") and gpu.has("fp16acc"):

@@ -1,0 +1,213 @@
+"""Continuous-batching serving of one deployment: iterations of decode tokens with the prompts that ride
+along, batch bounded by concurrency, the engine's max sequences and KV capacity, and the request-rate
+queue (split from ``speedmodel.predict``, whose byte and rate helpers it uses).
+
+serve    tokens/s = dp · B / t_it,  t_it one iteration of B decode + B·S_in/S_out prompt tokens,
+         B = min(max_seqs, KV capacity / (S_in + S_out))
+
+Source: agrawal2024
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from llmsize.errors import LlmsizeError
+from llmsize.perf import forward_flops
+from llmsize.spec import ModelSpec
+from llmsize.speedmodel.comm import tp_serve_allreduces_s
+from llmsize.speedmodel.efficiency import Efficiency, efficiency, engine_default, serve_path, serve_shape
+from llmsize.speedmodel.predict import (_bw, _peak, decode_read_bytes, kv_bytes_per_token, state_bytes,
+                                        weight_bytes, weight_read_bytes)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Serving:
+    """Continuous batching of one deployment (dp replicas of tp × pp GPUs)."""
+
+    output_tokens_per_s: float  # whole deployment, prefill time included
+    input_tokens_per_s: float  # prompts processed per second alongside
+    batch: int  # sequences in flight per replica
+    batch_limit: str  # what sets it: concurrency, max_seqs, kv or request_rate
+    ttft_s: float  # median time to first token of a request
+    tpot_s: float  # median time per output token of a request
+    ttft_p90_s: float
+    tpot_p90_s: float
+    prefill_s: float  # one request's prefill on its replica
+    step_s: float  # one decode step of the whole batch
+    kv_capacity_tokens: int
+    efficiency: Efficiency
+    path: str
+    bound: str  # what bounds a decode step: memory or compute
+    step_bytes: float  # bytes one GPU reads in a decode step
+
+    @property
+    def e2e_s(self) -> float:
+        return self.ttft_s + self.tpot_s * max(self.output - 1, 0)
+
+    output: int = 1
+
+
+def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str | None, prompt: int, output: int,
+          concurrency: int | str, request_rate: float | None = None, tp: int = 1, pp: int = 1, dp: int = 1,
+          gpu_memory_utilization: float = 0.9, serve_efficiency: float | None = None, mbu: float | None = None,
+          prefill_efficiency: float | None = None, scheduler_steps: int = 1, max_seqs: int | None = None) -> Serving:
+    """Throughput and latency under continuous batching with chunked prefill: one iteration carries the
+    batch's decode tokens and the prompts of the requests that replace the finishing ones, so throughput
+    counts prefill time.
+
+    B = min(C, max_seqs, K/(S_in + S_out));  one iteration: B decode tokens and P = B·S_in/S_out prompt tokens
+    t_it = [max(W_read(B)/n/(bw·E), 2N·(B + P)/(n·X·E·c)) + B·S̄·KV/n/(bw·E)
+            + C_attn(P)/(n·X·E·c)]·p/min(p, B) + t_TP(B + P) + t_0 + B·t_s + L·t_l,  S̄ = S_in + S_out/2
+    (t_d the same with P = 0; c: GEMM efficiency relative to E; t_TP the all-reduces, `comm.tp_serve_allreduces_s`;
+    t_0, t_s, t_l: fixed work per iteration, per running sequence and per layer)
+    out tokens/s = dp·B/t_it;  TPOT = t_it
+    t_p = max(W_read/n/(bw·E), C_fwd(S_in, S_in/2)/(n·X·E·c)) + t_TP(S_in) + L·t_pl  (the prompt's own pass)
+    TTFT = t_p + (B − 1)·(S̄·KV/n/(bw·E) + 2N/(n·X·E·c)) + t_0 + B·t_s + L·t_l + (k − 1)/2·t_d
+           + ρ_p/(2(1 − ρ_p))·t_p (+ the wait for a batch slot at a request rate)
+    (k: decode steps an engine runs per scheduling round, vLLM's --num-scheduler-steps; an arriving request
+    waits on average for half of the round in progress before its prefill is scheduled; ρ_p = λ_o·t_p
+    the share of time the replica spends on the other requests' prefills)
+
+    `mbu` / `prefill_efficiency` replace E in the memory / compute terms (the user's overrides); `max_seqs`
+    the engine's cap on sequences batched at once where the run set it (vLLM's --max-num-seqs), else the
+    engine's default.
+
+    Source: agrawal2024"""
+    if prompt < 1 or output < 1 or tp < 1 or pp < 1 or dp < 1:
+        raise LlmsizeError("serving needs prompt, output, tp, pp and dp >= 1")
+    if isinstance(scheduler_steps, bool) or not isinstance(scheduler_steps, int) or not 1 <= scheduler_steps <= 1024:
+        raise LlmsizeError(f"scheduler steps must be an integer in 1..1024, got {scheduler_steps!r}")
+    n = tp * pp
+    path = serve_path(engine, weights, gpu)
+    e = efficiency(engine, gpu, "serve", serve_efficiency, path)
+    e_mem_d, e_cmp_d = e.value, e.value
+    if serve_efficiency is None and e.key.startswith("*/"):
+        # no serving rows for this engine: its own decode and prefill efficiencies, where it has them
+        ed, ep = efficiency(engine, gpu, "decode", None, path), efficiency(engine, gpu, "prefill", None, path)
+        if not ed.key.startswith("*/"):
+            e, e_mem_d, e_cmp_d = ed, ed.value, ep.value
+    x, bw = _peak(gpu, path), _bw(gpu)
+    e_mem = mbu if mbu is not None else e_mem_d
+    shape = serve_shape()
+    # ASSUMES: an engine's GEMMs reach compute_rel times the efficiency its memory-bound steps reach on
+    #          bandwidth (compute_rel_fp8 on the FP8 path, whose doubled peak GEMMs reach less of); one ratio
+    #          per path for every engine and GPU, fitted (scripts/fit_speed.py)
+    rel = shape["compute_rel_fp8"] if path == "fp8" else shape["compute_rel"]
+    e_cmp = prefill_efficiency if prefill_efficiency is not None else min(e_cmp_d * rel, 1.0)
+    w_gpu = weight_bytes(spec, weights) / n
+    kv_gpu = kv_bytes_per_token(spec, kv_dtype or "bf16") / n
+    st_gpu = state_bytes(spec) / n  # fixed per sequence (state-space layers)
+    free = gpu.usable * gpu_memory_utilization - w_gpu
+    cap = int(free // kv_gpu) if free > 0 and kv_gpu else 0
+    per_req = (prompt + output) * kv_gpu + st_gpu
+    fits = cap // (prompt + output) if not st_gpu else int(free // per_req) if free > 0 else 0
+    if fits < 1:
+        room = f"room for {max(cap, 0):,} KV tokens" if not st_gpu else f"{max(free, 0):,.0f} B for KV cache and state"
+        need = f"{prompt + output:,}" if not st_gpu else f"{per_req:,.0f} B ({st_gpu:,.0f} B of it recurrent state)"
+        wb, kvt, st = weight_bytes(spec, weights), kv_bytes_per_token(spec, kv_dtype or "bf16"), state_bytes(spec)
+        more = next((m for m in (2, 4, 8) if gpu.usable * gpu_memory_utilization - wb / (n * m)
+                     >= ((prompt + output) * kvt + st) / (n * m)), None)  # the smallest wider TP that holds it
+        hint = (f"--tp {tp * more} holds one request" if more else f"not even --tp {tp * 8}") + \
+            " (or a smaller --weights format)"
+        raise LlmsizeError(f"does not fit: {gpu.name} × {n} leaves {room}, one request needs {need}; {hint}")
+    if max_seqs is not None and (isinstance(max_seqs, bool) or not isinstance(max_seqs, int) or max_seqs < 1):
+        raise LlmsizeError(f"max sequences must be a positive integer, got {max_seqs!r}")
+    limits = {"max_seqs": max_seqs or engine_default(engine, "max_seqs"), "kv": fits}
+    if concurrency != "max":
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise LlmsizeError(f"concurrency must be a positive integer or 'max', got {concurrency!r}")
+        limits["concurrency"] = math.ceil(concurrency / dp)
+    limit = min(limits, key=lambda k: (limits[k], k != "concurrency"))
+    b_max = max(1, limits[limit])
+    mean_ctx = prompt + output / 2
+    # TP all-reduces per layer are added to each phase (not overlapped); PP stages pass activations only
+
+    # ASSUMES: NCCL / custom all-reduce kernels reach link_efficiency of the link's rate on the message
+    #          sizes of serving (a few MB) over NVLink / Infinity Fabric, and pcie_efficiency of it between
+    #          cards with no such link (peer traffic through PCIe switches and the CPU's root complex);
+    #          one fraction per link kind for every engine and GPU (fitted)
+    share = shape["link_efficiency"] if gpu.interconnect_bw or n > 8 else shape["pcie_efficiency"]
+
+    def comm(tokens: float) -> float:  # TP all-reduces of one pass over `tokens` tokens
+        return tp_serve_allreduces_s(spec, gpu, tp, tokens, latency_s=shape["allreduce_latency_s"], share=share)
+
+    # one request's prompt alone: a pass that reads the weights once and does the prompt's FLOPs
+    # ASSUMES: a prompt's pass runs outside the engine's CUDA graphs (vLLM and SGLang capture decode batches
+    #          only), so each layer pays its kernel launches and collectives' setup on the host, a fixed cost
+    #          per layer the same for every engine and GPU (fitted)
+    t_p = max(weight_read_bytes(spec, weights) / n / (bw * e_mem),
+              forward_flops(spec, prompt, prompt // 2) / (n * x * e_cmp)) + comm(prompt) \
+        + spec.num_layers * shape["prompt_layer_overhead_s"]
+
+    def stages(b: int) -> float:  # PP stages work at once only with as many sequences in flight
+        return pp / min(pp, b)
+
+    lin_tok = forward_flops(spec, 1, 0)  # GEMM FLOPs of one token (2N)
+    # ASSUMES: each layer of a pass costs a fixed time beyond its roofline (kernel launches and the tail of
+    #          small GEMMs), the same for every engine and GPU (fitted)
+    layer_fixed = spec.num_layers * shape["layer_overhead_s"]
+    # attention FLOPs of one request's prompt (its GEMM FLOPs are counted with the iteration's tokens)
+    attn_p = forward_flops(spec, prompt, prompt // 2) - lin_tok * prompt
+
+    def step(b: int, prefill: bool = True) -> float:
+        # one iteration of continuous batching: b decode tokens and, at steady state, the prompts of the
+        # b/S_out requests that replace those finishing: b·S_in/S_out prefill tokens ride in the same pass
+        p = b * prompt / output if prefill else 0.0
+        gemm = max(decode_read_bytes(spec, weights, b) / n / (bw * e_mem), lin_tok * (b + p) / (n * x * e_cmp))
+        kv = b * (mean_ctx * kv_gpu + st_gpu) / (bw * e_mem)
+        att = attn_p * p / prompt / (n * x * e_cmp)
+        # ASSUMES: the engine's host work per iteration (scheduling, sampling, detokenising) is a fixed part
+        #          and a part per running sequence, the same for every engine (fitted)
+        host = shape["step_overhead_s"] + b * shape["seq_overhead_s"] + layer_fixed
+        return (gemm + kv + att) * stages(b) + comm(b + p) + host
+
+    def rate(b: int) -> float:  # requests/s of one replica at b in flight
+        return b / (output * step(b))
+
+    b = b_max
+    wait = 0.0
+    if request_rate is not None:
+        if not (isinstance(request_rate, (int, float)) and request_rate > 0):
+            raise LlmsizeError(f"request rate must be a positive number of requests/s, got {request_rate!r}")
+        lam = request_rate / dp
+        mu = rate(b_max)
+        if lam >= mu:
+            raise LlmsizeError(f"overloaded: {request_rate:g} requests/s exceeds the {mu * dp:.3g} this deployment "
+                               "serves; the queue grows without bound")
+        # Little's law: in flight = arrival rate x time in system; the smallest batch that keeps up
+        b = next((k for k in range(1, b_max + 1) if rate(k) >= lam and k >= lam * (t_p + output * step(k))), b_max)
+        limit = "request_rate"
+        rho = lam / mu
+        # ASSUMES: waiting for a batch slot as an M/D/1 queue on the replica's request service time
+        wait = rho / (2 * (1 - rho)) / mu
+    t_d = step(b, prefill=False)
+    read = decode_read_bytes(spec, weights, b) / n + b * mean_ctx * kv_gpu
+    mem_bound = read / (bw * e_mem) >= forward_flops(spec, b, int(mean_ctx)) / (n * x * e_cmp)
+    tpot = step(b)
+    # ASSUMES: arrivals are uniform over a multi-step round, so a request waits (k − 1)/2 decode steps for it
+    # (its p90: 0.9·(k − 1) steps)
+    round_wait = (scheduler_steps - 1) / 2 * t_d
+    # the replica runs one prefill at a time: an arrival waits for the prefills of the others ahead of it,
+    # an M/D/1 queue on t_p loaded by the others' arrivals (a request rate: all of them; a fixed
+    # concurrency of b: the other b − 1 requests, each returning once its previous request ends)
+    # ASSUMES: arrivals as random as Poisson ones (closed-loop clients are less bursty: an upper bound)
+    others = request_rate / dp if request_rate is not None else (b - 1) / (output * step(b))
+    rho_p = min(others * t_p, 0.99)
+    prefill_wait = rho_p / (2 * (1 - rho_p)) * t_p
+    # the first token comes out of the iteration that carries the request's prompt: that pass, the other
+    # b − 1 requests' decode tokens riding in it (their KV reads and GEMM rows) and the host's work
+    ride = (mean_ctx * kv_gpu + st_gpu) / (bw * e_mem) + lin_tok / (n * x * e_cmp)
+    first = t_p + (b - 1) * ride + shape["step_overhead_s"] + b * shape["seq_overhead_s"] + layer_fixed
+    ttft = first + wait + round_wait + prefill_wait
+    out = dp * b / step(b)
+    if request_rate is not None:  # a stable queue serves what arrives: λ requests/s of S_out tokens each
+        out = request_rate * output
+    # ASSUMES: the p90 of a request's TTFT adds ln(10) times the mean wait (an exponential tail), and its
+    # TPOT the prefill of one more arrival inside its span
+    return Serving(output_tokens_per_s=out, input_tokens_per_s=out * prompt / output, batch=b, batch_limit=limit,
+                   ttft_s=ttft, tpot_s=tpot, ttft_p90_s=first + math.log(10) * (wait + prefill_wait) + round_wait * 1.8,
+                   tpot_p90_s=tpot + t_p / output, prefill_s=t_p, step_s=t_d, kv_capacity_tokens=cap,
+                   efficiency=e, path=path, bound="memory" if mem_bound else "compute", step_bytes=read,
+                   output=output)
