@@ -65,6 +65,19 @@ def predict_metric(spec: Any, gpu: Any, case: Any) -> tuple[float, list[str]]:
     return _train(spec, gpu, case, w, notes)
 
 
+def _ep_options(lay: Mapping[str, Any]) -> dict[str, Any]:
+    """The layout's expert-parallel options: `a2a_overlap` (true | false | null: not overlapped, Megatron-Core's
+    default) and `dispatcher` (alltoall | deepep | null: alltoall)."""
+    from llmsize.speedmodel.comm import DISPATCHERS
+
+    ov, disp = lay.get("a2a_overlap"), lay.get("dispatcher")
+    if ov is not None and not isinstance(ov, bool):
+        raise LlmsizeError(f"layout.a2a_overlap must be true, false or null, got {ov!r}")
+    if disp is not None and disp not in DISPATCHERS:
+        raise LlmsizeError(f"layout.dispatcher must be one of {', '.join(DISPATCHERS)} or null, got {disp!r}")
+    return {"a2a_overlap": bool(ov), "dispatcher": disp or "alltoall"}
+
+
 def _train(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str]) -> tuple[float, list[str]]:
     lay = w.get("layout") or {}
     if not lay:
@@ -83,7 +96,8 @@ def _train(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str
                 virtual_stages=lay.get("virtual_stages"), tp=int(lay.get("tp") or 1), micro_batch=micro,
                 gpus_per_node=case.gpus_per_node, dp=dp,
                 shard="full" if lay.get("zero") == 3 or lay.get("fsdp") == "full_shard" else "none",
-                step_tokens=int(gb) * seq if gb else None, cp=int(lay.get("cp") or 1), ep=int(lay.get("ep") or 1))
+                step_tokens=int(gb) * seq if gb else None, cp=int(lay.get("cp") or 1), ep=int(lay.get("ep") or 1),
+                **_ep_options(lay))
     metric = case.metric
     if metric == "tokens_per_s_per_gpu":
         return r.tokens_per_s_per_gpu, notes
