@@ -70,9 +70,10 @@ HELD = {
     "serve_latency": (8, 0.102, 0.87, 0.318),
     # TensorRT-LLM's Llama 3.3 70B FP8 TP2 at 20000/2000 +30.4% the worst
     "serve_throughput": (29, 0.09, 0.96, 0.314),
-    # Qwen3-235B on 256 B200 (EP 8 x PP 8) +52% the worst; NeMo's Nemotron-22B +28%
-    "train_throughput": (20, 0.089, 0.89, 0.537),
-    "all": (92, 0.09, 0.90, 0.537),
+    # Qwen3-235B on 256 B200 (EP 8 x PP 8) +37% the worst (it was +52%); MoE ModelZoo's TP4 EP8 Qwen3-235B +34%;
+    # NeMo's Nemotron-22B +28%. The 20 rows held out before the MoE rows came: median 8.5%, 90% within 25%
+    "train_throughput": (22, 0.092, 0.85, 0.379),
+    "all": (94, 0.092, 0.89, 0.416),
 }
 # Every row through `llmsize validate`:
 WHOLE = {
@@ -81,13 +82,13 @@ WHOLE = {
     # Metal's k-quant prompt kernels run 13-19% under its legacy-quant ones; RDNA3's MMQ by block type
     "prefill": (53, 0.08, 0.93, 0.35),
     # Meta's H100 model cards fall in MFU with size (Llama 3.2 1B -60.4%, 3.1 405B +34%; docs/speed.md)
-    "run_gpu_hours": (17, 0.162, 0.75, 0.623),
+    "run_gpu_hours": (18, 0.162, 0.77, 0.623),
     # NIM's 70B TTFT at concurrency 5-50 12-24% under (closed-loop clients queue more than M/D/1 says)
     "serve_latency": (34, 0.12, 0.90, 0.318),
     # TensorRT-LLM v0.13's Llama 3.1 70B FP16 TP8 with long outputs +41-44% (a KV-capacity batch)
     "serve_throughput": (116, 0.075, 0.90, 0.453),
-    "train_throughput": (82, 0.052, 0.93, 0.537),
-    "all": (376, 0.07, 0.91, 0.623),
+    "train_throughput": (88, 0.05, 0.92, 0.379),
+    "all": (383, 0.069, 0.91, 0.623),
 }
 
 

@@ -65,8 +65,13 @@ def test_a_deduplicating_dispatcher_never_sends_more_than_one_copy_per_expert(la
 
 
 def test_exposed_all_to_all_is_what_outlasts_compute():
-    assert ep_exposed_s(3.0, 5.0, True) == 0.0 and ep_exposed_s(7.0, 5.0, True) == 2.0
-    assert ep_exposed_s(7.0, 5.0, False) == 7.0 and ep_exposed_s(0.0, 5.0, False) == 0.0
+    from llmsize.speedmodel.train import A2A_SM_SHARE as s
+
+    slow = s / (1 - s)  # the hidden compute runs on the SMs the all-to-all leaves
+    assert ep_exposed_s(3.0, 5.0, True) == pytest.approx(3.0 * slow)
+    assert ep_exposed_s(7.0, 5.0, True) == pytest.approx(2.0 + 5.0 * slow)
+    assert ep_exposed_s(0.0, 5.0, True) == 0.0 and ep_exposed_s(7.0, 5.0, False) == 7.0
+    assert ep_exposed_s(3.0, 5.0, True) < ep_exposed_s(3.0, 5.0, False)
     with pytest.raises(LlmsizeError):
         ep_exposed_s(-1.0, 1.0, True)
 
@@ -108,12 +113,12 @@ def test_deepseek_v3_pretraining_gpu_hours_anchor():
 
 
 def test_deepseek_v3_without_a_layout_or_count_stays_physical():
-    """The same run with nothing but the model, GPU, precision and tokens: one GPU computing every expert
-    itself. Neither FP8 nor bf16 may pass the GPU's bf16/fp8 peak, and both stay in the report's range."""
+    """The same run with nothing but the model, GPU, precision and tokens: EP 8 inside a node, not overlapped (+30%: thinner expert GEMMs and an exposed NVLink all-to-all,
+    where DeepSeek spread EP 64 and overlapped it). FP8 and bf16 stay well under the H800's peaks."""
     row = _row("deepseek-v3-h800-pretrain-gpu-hours")
     row["hardware"]["count"] = None
     row["workload"].update(layout=None, global_batch=None, micro_batch=None)
-    assert abs(_err(row)) < 0.25
+    assert 0 < _err(row) < 0.32
     for prec, peak in (("fp8-mixed", H800.peak_flops("fp8")), ("bf16-mixed", H800.peak_flops("bf16"))):
         r = train(load("deepseek-ai/DeepSeek-V3").spec, H800, engine="unknown", precision=prec, seq=4096)
         assert r.model_tflops_per_gpu * 1e12 < 0.6 * peak
@@ -133,3 +138,16 @@ def test_bad_ep_options_are_refused(bad, msg):
     row["workload"]["layout"].update(bad)
     with pytest.raises(LlmsizeError, match=msg):
         predict_case(parse_case(row, 1, row["id"]))
+
+
+def test_a_mixture_of_experts_without_a_layout_spreads_its_experts_over_one_node():
+    from llmsize.validate_speed_predict import _default_ep
+
+    class Case:
+        gpus_per_node, count = 8, None
+
+    notes: list[str] = []
+    assert _default_ep(load("deepseek-ai/DeepSeek-V3").spec, Case, notes) == 8 and "expert parallelism 8" in notes[0]
+    Case.count = 4
+    assert _default_ep(QWEN, Case, []) == 4  # never more GPUs than the run has
+    assert _default_ep(load("Llama-3.1-70B").spec, Case, (quiet := [])) == 1 and not quiet  # dense: no EP

@@ -25,7 +25,8 @@ from llmsize.speedmodel.efficiency import Efficiency, efficiency, train_path, tr
 RECOMPUTE = ("none", "selective", "full")
 # GEMM-shape terms of the training efficiency (catalog/efficiency.toml [train], fitted by
 # scripts/fit_speed.py over the training rows; docs/speed.md): a GPU reaches half its saturated
-# efficiency at x½ tokens per micro-batch and at a hidden width of d½; attention kernels run at a share
+# efficiency at x½ tokens per micro-batch and at a hidden width of d½ (a routed expert's grouped GEMM at
+# x½_e rows per expert, fitted on the MoE rows alone); attention kernels run at a share
 # `attention_rel` of the GEMM efficiency.
 SCHEDULES = ("1f1b", "interleaved", "zero-bubble")
 # ASSUMES: an interleaved schedule whose source does not give its virtual stages splits each pipeline
@@ -120,18 +121,28 @@ def dp_exposed_s(spec: ModelSpec, gpu: Any, *, dp: int, tp: int, pp: int, shard:
     return max(0.0, t_dp - t_step) / tokens_per_gpu
 
 
-def ep_exposed_s(t_ep: float, t_compute: float, overlap: bool) -> float:
-    """Seconds of a stage's expert all-to-alls (per micro-batch) the step waits on. Overlapped, each
-    micro-batch's dispatch and combine run while the stage computes another micro-batch (Megatron-Core's
-    1F1B A2A overlap merges one micro-batch's forward with another's backward; DeepSeek-V3's DualPipe pairs
-    them the same way), so only what outlasts that compute shows; otherwise all of it.
+# ASSUMES: an overlapped all-to-all holds this share of the GPU's SMs while it runs (DeepSeek-V3 sec. 3.2.2:
+# 20 of the H800's 132 SMs saturate its IB and NVLink; DeepEP's and Megatron's overlap kernels are tuned alike),
+# so the compute it hides behind runs that much slower.
+A2A_SM_SHARE = 20 / 132
 
-    exposed = max(0, t_EP − t_compute) overlapped;  t_EP otherwise
+
+def ep_exposed_s(t_ep: float, t_compute: float, overlap: bool) -> float:
+    """Seconds a stage's expert all-to-alls (per micro-batch) add to its step. Overlapped, each micro-batch's
+    dispatch and combine run while the stage computes another micro-batch (Megatron-Core's 1F1B A2A overlap
+    merges one micro-batch's forward with another's backward; DeepSeek-V3's DualPipe pairs them the same
+    way), so what outlasts that compute shows, plus the compute slowed by the SMs the all-to-all holds
+    (a share s) while both run; otherwise all of it.
+
+    exposed = max(0, t_EP − t_c) + s/(1 − s) · min(t_EP, t_c) overlapped;  t_EP otherwise
 
     Source: deepseek-v3-train"""
     if t_ep < 0 or t_compute < 0:
         raise LlmsizeError("expert all-to-all and compute times must be >= 0")
-    return max(0.0, t_ep - t_compute) if overlap else t_ep
+    if not overlap:
+        return t_ep
+    s = A2A_SM_SHARE
+    return max(0.0, t_ep - t_compute) + s / (1 - s) * min(t_ep, t_compute)
 
 
 def bubble(pp: int, micro_batches: int, schedule: str = "1f1b", virtual_stages: int | None = None) -> float:
@@ -280,7 +291,7 @@ def train(spec: ModelSpec, gpu: Any, *, engine: str, precision: str | None, seq:
         # routed experts multiply only the tokens sent to them: x_e = ep·(b·s/c)·k/E rows per expert GEMM
         m = spec.moe
         x_e = ep * mb_tokens / cp * m.top_k / m.num_experts  # type: ignore[union-attr]
-        sat_e = x_e / (x_e + shape["x_half_tokens"]) * d / (d + shape["d_half"])
+        sat_e = x_e / (x_e + shape["x_half_expert_tokens"]) * d / (d + shape["d_half"])
         w_e = (6 + (2 if recompute == "full" else 0)) * n_e / x_w
         per_tok += w_e / e.value * (1 / sat_e - 1 / sat)
     per_tok_compute = per_tok - comm
