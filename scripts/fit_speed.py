@@ -169,6 +169,9 @@ GRID = {"x_half_tokens": (0, 500, 1000, 1500, 2000, 3000), "d_half": (0, 500, 10
         "attention_rel": (1.0, 0.85, 0.7, 0.55, 0.4)}
 
 
+# the routed experts' grouped GEMMs: rows per expert at half their saturated efficiency, searched on the MoE
+# training rows once the dense shape is fixed (the dense search runs with it at 0, inert)
+EXPERT_GRID = (0, 250, 500, 1000, 2000, 4000)
 # serving: searched one constant at a time from the first value of each (coordinate search, two rounds):
 # nine constants make the full product too slow to refit
 SERVE_GRID = {"compute_rel": (0.8, 0.7, 1.0), "compute_rel_fp8": (0.6, 0.5, 0.7), "link_efficiency": (0.7, 0.5, 0.85),
@@ -196,8 +199,10 @@ def fit_shape(fit: list[dict], task: str = "train", grid: dict = GRID) -> dict[s
     pool = rows + [r for r in fit if task == "decode" and r["workload"]["task"] == "prefill"]
     best = None
     table = eff._table()
+    # the training search holds the section's other constants (the experts' x½, set by the caller)
+    held = {k: v for k, v in table.get(task, {}).items() if k not in grid} if task == "train" else {}
     for values in itertools.product(*grid.values()) if task != "serve" else ():
-        table[task] = dict(zip(grid, values))
+        table[task] = {**held, **dict(zip(grid, values))}
         err = grid_error(pool, rows)
         if best is None or err < best[0]:
             best = (err, dict(zip(grid, values)))
@@ -205,7 +210,7 @@ def fit_shape(fit: list[dict], task: str = "train", grid: dict = GRID) -> dict[s
         best = coordinate_search(pool, rows, task, grid)
     assert best is not None
     print(f"{task} shape: {best[1]} (mean |log error| {best[0]:.4f})")
-    table[task] = best[1]
+    table[task] = {**held, **best[1]}
     return best[1]
 
 
@@ -244,6 +249,27 @@ def grid_error(pool: list[dict], rows: list[dict]) -> float:
                                   for k, v in entries.items()]
     return sum(abs(math.log(predict_case(parse_case(r, n, r["id"])).predicted / r["measured"]["value"]))
                for n, r in enumerate(rows, 1)) / len(rows)
+
+
+def fit_expert_shape(fit: list[dict], shape: dict[str, float], grid: tuple[float, ...] = EXPERT_GRID) -> dict[str, float]:
+    """`shape` with ``x_half_expert_tokens``: the grid value minimising the mean |log error| of the fit's
+    mixture-of-experts training rows, each grid point with its own group medians over every training row."""
+    import llmsize.speedmodel.efficiency as eff
+
+    table = eff._table()
+    pool = [r for r in fit if r["workload"]["task"] == "train"]
+    rows = [r for r in pool if _is_moe(r["model"])]
+    best = None
+    for v in grid:
+        table["train"] = {**shape, "x_half_expert_tokens": v}
+        err = grid_error(pool, rows)
+        if best is None or err < best[0]:
+            best = (err, v)
+    assert best is not None
+    out = {**shape, "x_half_expert_tokens": best[1]}
+    table["train"] = out
+    print(f"expert shape: x_half_expert_tokens {best[1]} (mean |log error| of the MoE rows {best[0]:.4f})")
+    return out
 
 
 def fit_decode_by_arch(fit: list[dict], grid: tuple[float, ...] = DECODE_GRID["layer_overhead_s"]) -> dict[str, float]:
@@ -321,7 +347,8 @@ def main() -> None:
 
     # the engines' defaults the fit writes are the ones it fits with (not the stored file's)
     eff._table()["engine"] = {e: {"max_seqs": n, "source": src} for e, (n, src) in ENGINE.items()}
-    shape = fit_shape(fit)
+    eff._table()["train"] = {"x_half_expert_tokens": 0}  # inert while the dense shape is searched
+    shape = fit_expert_shape(fit, fit_shape(fit))
     serve = fit_shape(fit, "serve", SERVE_GRID)
     prefill = fit_shape(fit, "prefill", PREFILL_GRID)
     decode = fit_shape(fit, "decode", DECODE_GRID)

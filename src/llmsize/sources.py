@@ -178,6 +178,16 @@ SOURCES: dict[str, str] = {
                        "Table 2 (sbh(10 + 24/t) per layer with TP, 34sbh/t with sequence parallelism).",
     "lepikhin2021": "Lepikhin et al. 2021, GShard: Scaling Giant Models with Conditional Computation and Automatic "
                     "Sharding (ICLR 2021): expert parallelism dispatches and combines tokens with all-to-all.",
+    "deepseek-v3-train": "DeepSeek-AI 2024, DeepSeek-V3 Technical Report (arXiv 2412.19437) sec. 3.2: DualPipe "
+                         "overlaps each chunk's expert all-to-all and PP sends with another chunk's compute (fully "
+                         "hidden); dispatch sends a token once over IB to each node holding its experts, then "
+                         "forwards it over NVLink (at most 4 nodes per token); 2,048 H800s, 180K GPU-hours per "
+                         "trillion tokens, 2,664K for 14.8T tokens of pre-training (Table 1). Megatron-Core's "
+                         "equivalent: --overlap-moe-expert-parallel-comm (Megatron-Bridge 0.1.0 changelog: EP A2A "
+                         "overlap with computation in 1F1B and non-pipelined training), default off.",
+    "liu2025folding": "Liu et al. 2025, MoE Parallel Folding: Heterogeneous Parallelism Mappings for Efficient "
+                      "Large-Scale MoE Model Training with Megatron Core (arXiv 2504.14960): the MoE layers take "
+                      "their own expert TP x EP x expert DP grouping of the attention's TP x CP x DP ranks.",
     "liu2023ring": "Liu, Zaharia and Abbeel 2023, Ring Attention with Blockwise Transformers for Near-Infinite "
                    "Context: each context-parallel rank passes its key/value block around a ring, overlapped "
                    "with the block's attention.",

@@ -71,12 +71,43 @@ def predict_metric(spec: Any, gpu: Any, case: Any) -> tuple[float, list[str]]:
     return _train(spec, gpu, case, w, notes)
 
 
+def _ep_options(lay: Mapping[str, Any]) -> dict[str, Any]:
+    """The layout's expert-parallel options: `a2a_overlap` (true | false | null: not overlapped, Megatron-Core's
+    default) and `dispatcher` (alltoall | deepep | null: alltoall)."""
+    from llmsize.speedmodel.comm import DISPATCHERS
+
+    ov, disp = lay.get("a2a_overlap"), lay.get("dispatcher")
+    if ov is not None and not isinstance(ov, bool):
+        raise LlmsizeError(f"layout.a2a_overlap must be true, false or null, got {ov!r}")
+    if disp is not None and disp not in DISPATCHERS:
+        raise LlmsizeError(f"layout.dispatcher must be one of {', '.join(DISPATCHERS)} or null, got {disp!r}")
+    return {"a2a_overlap": bool(ov), "dispatcher": disp or "alltoall"}
+
+
+def _default_ep(spec: Any, case: Any, notes: list[str]) -> int:
+    """Expert parallelism of a mixture-of-experts run whose layout is not given: the experts spread over
+    one node's GPUs (the all-to-all stays on NVLink), as Megatron-Bridge's recipes lay out most MoE runs
+    (Qwen3-30B-A3B and Qwen3-235B-A22B on B200, gpt-oss-120b: EP 8); 1 for a dense model.
+
+    ep = min(GPUs per node, experts, GPUs of the run)
+
+    Source: liu2025folding"""
+    if spec.moe is None:
+        return 1
+    ep = max(1, min(case.gpus_per_node, spec.moe.num_experts, case.count or case.gpus_per_node))
+    notes.append(f"layout not given for a mixture of experts: expert parallelism {ep} inside a node, "
+                 "all-to-all not overlapped")
+    return ep
+
+
 def _train(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str]) -> tuple[float, list[str]]:
     lay = w.get("layout") or {}
     if not lay:
         notes.append("layout not given: data parallel only, no pipeline bubble assumed")
+    ep = int(lay.get("ep") or 1) if lay else _default_ep(spec, case, notes)
     pp = int(lay.get("pp") or 1)
     dp = int(lay.get("dp") or max((case.count or 1) // (pp * int(lay.get("tp") or 1) * int(lay.get("cp") or 1)), 1))
+    dp = max(dp, ep) if not lay else dp  # EP ranks are data-parallel ranks of the dense layers
     micro = int(w.get("micro_batch") or 1)
     gb = w.get("global_batch")
     m = max(int(gb) // (micro * dp), 1) if gb else 1
@@ -89,7 +120,8 @@ def _train(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str
                 virtual_stages=lay.get("virtual_stages"), tp=int(lay.get("tp") or 1), micro_batch=micro,
                 gpus_per_node=case.gpus_per_node, dp=dp,
                 shard="full" if lay.get("zero") == 3 or lay.get("fsdp") == "full_shard" else "none",
-                step_tokens=int(gb) * seq if gb else None, cp=int(lay.get("cp") or 1), ep=int(lay.get("ep") or 1))
+                step_tokens=int(gb) * seq if gb else None, cp=int(lay.get("cp") or 1), ep=ep,
+                **_ep_options(lay))
     metric = case.metric
     if metric == "tokens_per_s_per_gpu":
         return r.tokens_per_s_per_gpu, notes

@@ -91,7 +91,8 @@ def test_shape_constants_follow_a_swapped_table(monkeypatch):
 
     before = eff.train_shape()
     monkeypatch.setitem(eff._table(), "train", {"x_half_tokens": 123.0, "d_half": 7.0, "attention_rel": 0.5})
-    assert eff.train_shape() == {"x_half_tokens": 123.0, "d_half": 7.0, "attention_rel": 0.5}
+    assert eff.train_shape() == {"x_half_tokens": 123.0, "d_half": 7.0, "attention_rel": 0.5,
+                                 "x_half_expert_tokens": 123.0}
     monkeypatch.undo()
     assert eff.train_shape() == before
 

@@ -100,7 +100,8 @@ def test_moe_training_has_its_own_efficiency_key_and_expert_gemm_shape(monkeypat
     # GEMM of EP 1 (same node: the all-to-all is cheap), so it is faster
     import llmsize.speedmodel.train as T
 
-    monkeypatch.setattr(T, "train_shape", lambda: {"x_half_tokens": 1000.0, "d_half": 1000.0, "attention_rel": 0.85})
+    monkeypatch.setattr(T, "train_shape", lambda: {"x_half_tokens": 1000.0, "d_half": 1000.0, "attention_rel": 0.85,
+                                                  "x_half_expert_tokens": 1000.0})
     assert train(q, h, ep=8, **kw).tokens_per_s_per_gpu > train(q, h, ep=1, **kw).tokens_per_s_per_gpu
 
 

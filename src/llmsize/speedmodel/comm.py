@@ -123,6 +123,49 @@ def group_alltoall_s(gpu: Any, nbytes: float, inner: int, width: int, gpus_per_n
     return (width - 1) * ALPHA_S + max(intra, inter)
 
 
+DISPATCHERS = ("alltoall", "deepep")
+# ASSUMES: a layout that does not name its token dispatcher uses Megatron-Core's alltoall dispatcher, one
+# copy per (token, chosen expert) (the dispatcher Megatron-Bridge's recipes set, e.g. its Qwen3-235B H100/B200
+# presets, qwen3_workload_base_configs.py).
+
+
+def remote_nodes(top_k: int, nodes: int) -> float:
+    """Expected number of other nodes a token's top-k experts sit on, experts spread evenly over `nodes`
+    nodes and chosen uniformly (a balanced router).
+
+    r = (N − 1) · (1 − (1 − 1/N)^k)
+
+    Source: deepseek-v3-train"""
+    if nodes <= 1:
+        return 0.0
+    return (nodes - 1) * (1 - (1 - 1 / nodes) ** top_k)
+
+
+def ep_alltoall_s(gpu: Any, tokens: float, width: int, inner: int, *, top_k: int, hidden: int,
+                  dispatcher: str = "alltoall", gpus_per_node: int = 8, act_bytes: int = 2) -> float:
+    """One expert-parallel all-to-all (dispatch or combine) of `tokens` tokens per GPU over `width` EP ranks
+    sitting `inner` ranks apart. ``alltoall`` (Megatron's dispatcher) sends a copy per chosen expert;
+    ``deepep`` (DeepEP / HybridEP, DeepSeek-V3's kernels) sends a token once to each other node holding
+    one of its experts and fans it out over NVLink there, so the network carries r copies, not k·(w − l)/w.
+
+    alltoall: t = t_a2a(x·k·d·b);  deepep: t = (w − 1)·α + max(x·k·d·b·(1 − 1/w)/B_intra, x·r·d·b/B_net)
+
+    Source: deepseek-v3-train"""
+    if dispatcher not in DISPATCHERS:
+        raise LlmsizeError(f"dispatcher must be one of {', '.join(DISPATCHERS)}, got {dispatcher!r}")
+    if width <= 1:
+        return 0.0
+    nbytes = tokens * top_k * hidden * act_bytes
+    if dispatcher == "alltoall":
+        return group_alltoall_s(gpu, nbytes, inner, width, gpus_per_node)
+    local = max(1, min(width, gpus_per_node // inner)) if inner <= gpus_per_node else 1
+    nodes = -(-width // local)
+    intra_bw = link_bytes_per_s(gpu, min(inner * local, gpus_per_node), gpus_per_node)
+    intra = nbytes * (1 - 1 / width) / intra_bw if local > 1 or nodes > 1 else 0.0
+    inter = tokens * remote_nodes(top_k, nodes) * hidden * act_bytes / NETWORK_BYTES_PER_S
+    return (width - 1) * ALPHA_S + max(intra, inter)
+
+
 def span_bytes_per_s(gpu: Any, inner: int, width: int, gpus_per_node: int = 8) -> float:
     """Bandwidth of a group of `width` GPUs whose members sit `inner` ranks apart (TP inside, then CP, EP
     or PP): inside one node while inner × width fits in it, else the network.
@@ -135,14 +178,15 @@ def span_bytes_per_s(gpu: Any, inner: int, width: int, gpus_per_node: int = 8) -
 
 def train_stage_comm_s(spec: Any, gpu: Any, *, tp: int, pp: int, cp: int, ep: int, virtual_stages: int,
                        mb_tokens: int, passes: int, dp: int = 1, gpus_per_node: int = 8,
-                       act_bytes: int = 2) -> dict[str, float]:
+                       act_bytes: int = 2, dispatcher: str = "alltoall") -> dict[str, float]:
     """Seconds one pipeline stage spends per micro-batch (of `mb_tokens` tokens) on the exchanges of
     pipeline, expert and context parallelism; the ranks sit as Megatron orders them (TP innermost, then
-    CP, then DP with EP inside it, PP outermost), so a group stays on NVLink while it fits a node and
-    crosses the network once it does not.
+    CP, then DP, PP outermost; the expert layers fold EP innermost), so a group stays on NVLink while it
+    fits a node and crosses the network once it does not.
 
     PP:  2·v boundary sends (activations forward, gradients backward) of (b·s/c)/t·d bytes each
     EP:  2 all-to-alls (dispatch, combine) per MoE layer of the stage and pass, of (b·s/c)·k·d bytes
+         (`ep_alltoall_s`: per chosen expert, or per node with a deduplicating dispatcher)
     CP:  (c − 1) ring steps per layer and pass, each the chunk's K and V: (b·s/c)·2·n_kv·h/t bytes
     (passes: 2, forward and backward; 3 with full recomputation)
 
@@ -156,8 +200,12 @@ def train_stage_comm_s(spec: Any, gpu: Any, *, tp: int, pp: int, cp: int, ep: in
         out["pp"] = 2 * virtual_stages * p2p_s(tokens / tp * d * act_bytes, bw)
     if ep > 1 and spec.moe is not None:
         moe_layers = sum(spec.moe_layers) / pp
-        nbytes = tokens / tp * spec.moe.top_k * d * act_bytes
-        out["ep"] = 2 * passes * moe_layers * group_alltoall_s(gpu, nbytes, tp * cp, ep, gpus_per_node)
+        # MoE parallel folding (Megatron-Core; liu2025folding): the expert layers regroup the attention's
+        # TP x CP x DP ranks with EP innermost (expert TP 1), so an EP group is `ep` consecutive GPUs, each
+        # dispatching its own sequence-parallel share of the tokens
+        one = ep_alltoall_s(gpu, tokens / tp, ep, 1, top_k=spec.moe.top_k, hidden=d, dispatcher=dispatcher,
+                            gpus_per_node=gpus_per_node, act_bytes=act_bytes)
+        out["ep"] = 2 * passes * moe_layers * one
     if cp > 1:
         a = spec.attention
         bw = span_bytes_per_s(gpu, tp, cp, gpus_per_node)

@@ -143,12 +143,14 @@ _FOUND: dict[Any, Any] = {}
 
 def train_shape() -> dict[str, float]:
     """The GEMM-shape constants of the training efficiency (``[train]`` of the table): ``x_half_tokens``,
-    ``d_half``, ``attention_rel``."""
+    ``d_half``, ``attention_rel``, and ``x_half_expert_tokens`` (the routed experts' grouped GEMMs, rows
+    per expert; as the dense GEMMs where the table does not say)."""
     t = _table().get("train", {})
     if _SHAPE and _SHAPE[0] is t:  # read once per table section (the fit swaps the section's dict)
         return dict(_SHAPE[1])
     out = {"x_half_tokens": float(t.get("x_half_tokens", 0)), "d_half": float(t.get("d_half", 0)),
            "attention_rel": float(t.get("attention_rel", 1.0))}
+    out["x_half_expert_tokens"] = float(t.get("x_half_expert_tokens", out["x_half_tokens"]))
     _SHAPE[:] = [t, dict(out)]
     return out
 

@@ -25,7 +25,8 @@ from llmsize.speedmodel.efficiency import Efficiency, efficiency, train_path, tr
 RECOMPUTE = ("none", "selective", "full")
 # GEMM-shape terms of the training efficiency (catalog/efficiency.toml [train], fitted by
 # scripts/fit_speed.py over the training rows; docs/speed.md): a GPU reaches half its saturated
-# efficiency at x½ tokens per micro-batch and at a hidden width of d½; attention kernels run at a share
+# efficiency at x½ tokens per micro-batch and at a hidden width of d½ (a routed expert's grouped GEMM at
+# x½_e rows per expert, fitted on the MoE rows alone); attention kernels run at a share
 # `attention_rel` of the GEMM efficiency.
 SCHEDULES = ("1f1b", "interleaved", "zero-bubble")
 # ASSUMES: an interleaved schedule whose source does not give its virtual stages splits each pipeline
@@ -118,6 +119,30 @@ def dp_exposed_s(spec: ModelSpec, gpu: Any, *, dp: int, tp: int, pp: int, shard:
     t_dp = k * p_gpu * (dp - 1) / dp / bw
     t_step = tokens_per_gpu * per_token_s
     return max(0.0, t_dp - t_step) / tokens_per_gpu
+
+
+# ASSUMES: an overlapped all-to-all holds this share of the GPU's SMs while it runs (DeepSeek-V3 sec. 3.2.2:
+# 20 of the H800's 132 SMs saturate its IB and NVLink; DeepEP's and Megatron's overlap kernels are tuned alike),
+# so the compute it hides behind runs that much slower.
+A2A_SM_SHARE = 20 / 132
+
+
+def ep_exposed_s(t_ep: float, t_compute: float, overlap: bool) -> float:
+    """Seconds a stage's expert all-to-alls (per micro-batch) add to its step. Overlapped, each micro-batch's
+    dispatch and combine run while the stage computes another micro-batch (Megatron-Core's 1F1B A2A overlap
+    merges one micro-batch's forward with another's backward; DeepSeek-V3's DualPipe pairs them the same
+    way), so what outlasts that compute shows, plus the compute slowed by the SMs the all-to-all holds
+    (a share s) while both run; otherwise all of it.
+
+    exposed = max(0, t_EP − t_c) + s/(1 − s) · min(t_EP, t_c) overlapped;  t_EP otherwise
+
+    Source: deepseek-v3-train"""
+    if t_ep < 0 or t_compute < 0:
+        raise LlmsizeError("expert all-to-all and compute times must be >= 0")
+    if not overlap:
+        return t_ep
+    s = A2A_SM_SHARE
+    return max(0.0, t_ep - t_compute) + s / (1 - s) * min(t_ep, t_compute)
 
 
 def bubble(pp: int, micro_batches: int, schedule: str = "1f1b", virtual_stages: int | None = None) -> float:
@@ -223,17 +248,19 @@ def train(spec: ModelSpec, gpu: Any, *, engine: str, precision: str | None, seq:
           pp: int = 1, micro_batches: int = 1, schedule: str = "1f1b", virtual_stages: int | None = None,
           tp: int = 1, micro_batch: int = 1, gpus_per_node: int = 8, mfu: float | None = None,
           dp: int = 1, shard: str = "none", step_tokens: int | None = None, cp: int = 1,
-          ep: int = 1) -> TrainRate:
+          ep: int = 1, a2a_overlap: bool = False, dispatcher: str = "alltoall") -> TrainRate:
     """Tokens/s per GPU. FP8 training runs the parameter matmuls on FP8 and attention on bf16. Tensor
     parallelism adds its per-layer all-reduces (2 forward, 2 backward, 2 more with full recomputation),
     not overlapped. Data-parallel traffic per step (DDP / ZeRO-1/2: gradient reduce-scatter + all-gather,
     2 × the bf16 parameters; FSDP / ZeRO-3 (`shard="full"`): 3 ×, two parameter all-gathers and a
     gradient reduce-scatter) overlaps the step's compute; only what outlasts it is added. Pipeline
-    point-to-point sends and expert all-to-alls are added per micro-batch; the context-parallel ring only
-    where it outlasts the stage's attention (`comm.train_stage_comm_s`).
+    point-to-point sends are added per micro-batch; the context-parallel ring only where it outlasts the
+    stage's attention (`comm.train_stage_comm_s`). Expert all-to-alls are added per micro-batch, or with
+    `a2a_overlap` (Megatron's --overlap-moe-expert-parallel-comm, DeepSeek's DualPipe) only what outlasts
+    the stage's compute of the other micro-batch they hide behind (`ep_exposed_s`).
 
     tokens/s/GPU = bubble / ((C_w/X_w + C_a/X_a)/(E·x/(x + x½)) + t·t_TP/(b·s)
-                   + t·p·c·(t_PP + t_EP + max(0, t_CP − t_attn))/(b·s) + max(0, t_DP − t_step)/D_gpu)
+                   + t·p·c·(t_PP + t_EP,exp + max(0, t_CP − t_attn))/(b·s) + max(0, t_DP − t_step)/D_gpu)
 
     Source: narayanan2021"""
     path = train_path(precision, gpu)
@@ -264,17 +291,20 @@ def train(spec: ModelSpec, gpu: Any, *, engine: str, precision: str | None, seq:
         # routed experts multiply only the tokens sent to them: x_e = ep·(b·s/c)·k/E rows per expert GEMM
         m = spec.moe
         x_e = ep * mb_tokens / cp * m.top_k / m.num_experts  # type: ignore[union-attr]
-        sat_e = x_e / (x_e + shape["x_half_tokens"]) * d / (d + shape["d_half"])
+        sat_e = x_e / (x_e + shape["x_half_expert_tokens"]) * d / (d + shape["d_half"])
         w_e = (6 + (2 if recompute == "full" else 0)) * n_e / x_w
         per_tok += w_e / e.value * (1 / sat_e - 1 / sat)
+    per_tok_compute = per_tok - comm
     if pp > 1 or cp > 1 or ep > 1:
         v = (virtual_stages or 1) if schedule == "interleaved" else 1
         st = train_stage_comm_s(spec, gpu, tp=tp, pp=pp, cp=cp, ep=ep, virtual_stages=v, mb_tokens=mb_tokens,
-                                passes=3 if recompute == "full" else 2, dp=dp, gpus_per_node=gpus_per_node)
+                                passes=3 if recompute == "full" else 2, dp=dp, gpus_per_node=gpus_per_node,
+                                dispatcher=dispatcher)
         group = tp * pp * cp  # GPUs sharing one micro-batch: stage seconds -> seconds per GPU-token
         t_attn = (f["attention"] + f["recompute_attention"]) / (x_a * shape["attention_rel"] * e.value * sat)
         exposed_cp = max(0.0, st["cp"] - t_attn * mb_tokens / group)
-        per_tok += (st["pp"] + st["ep"] + exposed_cp) * group / mb_tokens
+        exposed_ep = ep_exposed_s(st["ep"], per_tok_compute * mb_tokens / group, a2a_overlap)
+        per_tok += (st["pp"] + exposed_ep + exposed_cp) * group / mb_tokens
     if dp > 1 and step_tokens:
         per_tok += dp_exposed_s(spec, gpu, dp=dp, tp=tp, pp=pp, shard=shard, gpus_per_node=gpus_per_node,
                                 tokens_per_gpu=step_tokens / (dp * tp * pp), per_token_s=per_tok / bub)
