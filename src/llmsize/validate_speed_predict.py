@@ -100,10 +100,39 @@ def _default_ep(spec: Any, case: Any, notes: list[str]) -> int:
     return ep
 
 
+# Mixed-precision Adam state per parameter (bf16 weights and gradients, fp32 master, momentum, variance)
+ADAM_STATE_BYTES = 16
+
+
+def _default_shard(spec: Any, gpu: Any, count: int | None, notes: list[str]) -> str:
+    """The data-parallel sharding a run whose source gives no layout must have used: full sharding
+    (FSDP / ZeRO-3) where one replica's training state cannot fit one GPU, else none; said in a note.
+
+    state = 16 B x params  (ASSUMES the smallest layout that fits: no TP/PP, states sharded over DP)
+
+    Source: rajbhandari2020"""
+    from llmsize.params import count as param_count
+
+    state = ADAM_STATE_BYTES * param_count(spec).total
+    if state <= gpu.usable:
+        return "none"
+    notes.append(f"layout not given: training state {state / 2**30:.0f} GiB (16 B/param) exceeds one "
+                 f"{gpu.name} ({gpu.usable / 2**30:.0f} GiB): states fully sharded over data parallel (FSDP) assumed")
+    if count and state / count > gpu.usable:
+        notes.append(f"even fully sharded over {count} GPUs the training state does not fit: the source's run "
+                     "must have offloaded or used a layout it does not state")
+    return "full"
+
+
 def _train(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str]) -> tuple[float, list[str]]:
     lay = w.get("layout") or {}
+    shard = "full" if lay.get("zero") == 3 or lay.get("fsdp") == "full_shard" else "none"
     if not lay:
         notes.append("layout not given: data parallel only, no pipeline bubble assumed")
+        shard = _default_shard(spec, gpu, case.count, notes)
+        if not case.count:
+            # ASSUMES: a per-GPU rate needs no GPU count unless communication is timed; it is not timed
+            notes.append("hardware.count not given: steady-state compute rate per GPU, no communication timed")
     ep = int(lay.get("ep") or 1) if lay else _default_ep(spec, case, notes)
     pp = int(lay.get("pp") or 1)
     dp = int(lay.get("dp") or max((case.count or 1) // (pp * int(lay.get("tp") or 1) * int(lay.get("cp") or 1)), 1))
@@ -119,7 +148,7 @@ def _train(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str
                 recompute=_get(w, "recompute", "none", notes), pp=pp, micro_batches=m, schedule=sched,
                 virtual_stages=lay.get("virtual_stages"), tp=int(lay.get("tp") or 1), micro_batch=micro,
                 gpus_per_node=case.gpus_per_node, dp=dp,
-                shard="full" if lay.get("zero") == 3 or lay.get("fsdp") == "full_shard" else "none",
+                shard=shard,
                 step_tokens=int(gb) * seq if gb else None, cp=int(lay.get("cp") or 1), ep=ep,
                 **_ep_options(lay))
     metric = case.metric
