@@ -23,8 +23,23 @@ from __future__ import annotations
 import re
 from typing import Any
 
-# NVIDIA architecture classes of gpus.toml whose GPUs are Ampere (compute capability 8.0) or newer
-GRAPH_ARCHS = frozenset({"ampere", "ampere-pcie", "ada-dc", "hopper", "blackwell", "geforce", "workstation"})
+
+
+def _nvidia(gpu: Any) -> bool:
+    return str(getattr(gpu, "vendor", "")).upper() == "NVIDIA"
+
+
+def ampere_or_newer(gpu: Any) -> bool:
+    """An NVIDIA GPU of compute capability 8.0 or newer: the first with bf16 (the catalog has no compute
+    capability field; bf16 tensor rates begin with Ampere)."""
+    return _nvidia(gpu) and bool(gpu.flops.get("bf16"))
+
+
+def fp16_tensor_cores(gpu: Any) -> bool:
+    """An NVIDIA GPU with FP16 tensor cores: Ampere or newer, or a Volta/Turing whose fp16 rate is 4x its
+    fp32 (Pascal's packed fp16 is at most 2x: P100)."""
+    return ampere_or_newer(gpu) or _nvidia(gpu) and gpu.flops.get("fp16", 0) >= 3.9 * gpu.flops.get("fp32", float("inf"))
+
 # ASSUMES: builds are numbered by commit count; b1786 was built in 2024-01 and b3622 in 2024-08 (rows of
 #          tests/data/speed_calib.jsonl), about 260 builds a month, which puts the 2024-05-08 merge near b2850
 GRAPHS_BUILD = 2850
@@ -62,13 +77,13 @@ def llamacpp_graphs(gpu: Any, engine_version: str | None = None, date: str | Non
     or newer and a build from after PR 6766.
 
     Source: llamacpp-graphs"""
-    return getattr(gpu, "arch", "") in GRAPH_ARCHS and _after(engine_version, date, GRAPHS_BUILD, GRAPHS_MONTH)
+    return ampere_or_newer(gpu) and _after(engine_version, date, GRAPHS_BUILD, GRAPHS_MONTH)
 
 
 def llamacpp_mmq(gpu: Any, engine_version: str | None = None, date: str | None = None) -> bool:
     """Whether llama.cpp multiplies a quantized prompt with its MMQ kernels on `gpu` (int8 products on
     the blocks), rather than dequantising to fp16 for cuBLAS: always on GPUs without FP16 tensor cores
-    (outside the Ampere-and-newer classes here), on the others from PR 8075 on.
+    (and off NVIDIA), on the others from PR 8075 on.
 
     Source: llamacpp-graphs"""
-    return getattr(gpu, "arch", "") not in GRAPH_ARCHS or _after(engine_version, date, MMQ_BUILD, MMQ_MONTH)
+    return not fp16_tensor_cores(gpu) or _after(engine_version, date, MMQ_BUILD, MMQ_MONTH)
