@@ -21,8 +21,8 @@ def _gpu(**over) -> GPU:
 
 # ------------------------------------------------------------------ catalog integrity
 
-ARCHS = {"volta", "turing", "pascal", "ampere", "ampere-pcie", "ada-dc", "hopper", "blackwell", "geforce", "workstation",
-         "cdna", "rdna", "apple", "tpu"}
+ARCHS = {"volta", "turing", "pascal", "maxwell", "kepler", "ampere", "ampere-pcie", "ada-dc", "hopper", "blackwell",
+         "geforce", "workstation", "cdna", "rdna", "rdna4", "apple", "tpu"}
 
 
 def test_at_least_100_gpus_with_unique_names():
@@ -47,7 +47,7 @@ def test_every_gpu_is_sourced_and_sane(gpu):
     assert gpu.has("bf16") or gpu.has("fp16") or "NO tensor cores" in gpu.note
     # dense rates: a tensor path is never slower than the CUDA-core fp32 rate it replaces
     assert all(gpu.flops.get(k, 0) in (0, None) or gpu.flops[k] >= gpu.flops.get("fp32", 0)
-               for k in ("bf16", "fp16", "fp8", "int8") if gpu.arch not in ("pascal", "apple"))
+               for k in ("bf16", "fp16", "fp8", "int8") if gpu.arch not in ("pascal", "maxwell", "kepler", "apple"))
     if gpu.usable_bytes is not None:
         assert gpu.usable_source
         assert 0.6 * gpu.memory_bytes < gpu.usable_bytes <= gpu.memory_bytes
