@@ -77,13 +77,17 @@ def _train(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str
     if pp > 1 and not gb:
         notes.append("global batch not given: one micro-batch per step assumed for the bubble")
     seq = int(_get(w, "seq", 2048, notes))
+    overlap = lay.get("tp_overlap")
+    if overlap is not None and not isinstance(overlap, bool):
+        raise LlmsizeError(f"layout.tp_overlap must be true, false or null, got {overlap!r}")
     sched = lay.get("schedule") or ("interleaved" if lay.get("virtual_stages") else "1f1b")
     r = T.train(spec, gpu, engine=case.engine, precision=w.get("precision"), seq=seq,
                 recompute=_get(w, "recompute", "none", notes), pp=pp, micro_batches=m, schedule=sched,
                 virtual_stages=lay.get("virtual_stages"), tp=int(lay.get("tp") or 1), micro_batch=micro,
                 gpus_per_node=case.gpus_per_node, dp=dp,
                 shard="full" if lay.get("zero") == 3 or lay.get("fsdp") == "full_shard" else "none",
-                step_tokens=int(gb) * seq if gb else None, cp=int(lay.get("cp") or 1), ep=int(lay.get("ep") or 1))
+                step_tokens=int(gb) * seq if gb else None, cp=int(lay.get("cp") or 1), ep=int(lay.get("ep") or 1),
+                tp_overlap=bool(overlap))
     metric = case.metric
     if metric == "tokens_per_s_per_gpu":
         return r.tokens_per_s_per_gpu, notes
