@@ -205,7 +205,8 @@ SOURCES: dict[str, str] = {
                      "(MFU: PaLM 46.2%, Gopher 32.5%, MT-NLG 30.2%).",
     "dubey2024": "Llama Team 2024, The Llama 3 Herd of Models, Table 4 (405B: BF16 MFU 38-43% on 8K-16K H100s), "
                  "sec. 3.3.2 (the embedding and output layer unbalance the first and last pipeline stages: "
-                 "one fewer layer on each), sec. 3.3.4 (higher than 90% effective training time over a 54-day snapshot) "
+                 "one fewer layer on each), sec. 3.3.4 (higher than 90% effective training time over a "
+                 "54-day snapshot) "
                  "and the Llama 3.1 model card (405B: 30.84M H100-80GB GPU-hours).",
     "touvron2023": "Touvron et al. 2023, LLaMA: Open and Efficient Foundation Language Models, sec. 2.4 (65B: "
                    "380 tokens/s/GPU on 2048 A100-80GB, 1.4T tokens) and Table 15 (1,022,362 GPU-hours).",

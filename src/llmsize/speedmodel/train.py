@@ -244,13 +244,15 @@ def train(spec: ModelSpec, gpu: Any, *, engine: str, precision: str | None, seq:
     parallelism adds its per-layer all-reduces (2 forward, 2 backward, 2 more with full recomputation),
     not overlapped unless `tp_overlap` (Megatron's --tp-comm-overlap, torchtitan's async TP: each
     collective split into chunks pipelined with the GEMM that consumes or produces it), where only what
-    outlasts the layer's compute is added. Data-parallel traffic per step (DDP / ZeRO-1/2: gradient reduce-scatter + all-gather,
-    2 × the bf16 parameters; FSDP / ZeRO-3 (`shard="full"`): 3 ×, two parameter all-gathers and a
-    gradient reduce-scatter) overlaps the step's compute; only what outlasts it is added. Pipeline
+    outlasts the layer's compute is added. Data-parallel traffic per step (DDP / ZeRO-1/2: gradient
+    reduce-scatter + all-gather, 2 × the bf16 parameters; FSDP / ZeRO-3 (`shard="full"`): 3 ×, two
+    parameter all-gathers and a gradient reduce-scatter) overlaps the step's compute; only what outlasts
+    it is added. The last pipeline stage also runs the output layer (`head_s_per_token`). Pipeline
     point-to-point sends and expert all-to-alls are added per micro-batch; the context-parallel ring only
     where it outlasts the stage's attention (`comm.train_stage_comm_s`).
 
-    tokens/s/GPU = bubble / ((C_w/X_w + C_a/X_a)/(E·x/(x + x½)) + t·t_TP/(b·s)   [overlapped: max(0, · − compute)]
+    tokens/s/GPU = bubble / ((C_w/X_w + C_a/X_a)/(E·x/(x + x½)) + t·t_TP/(b·s)
+                   [overlapped TP: max(0, t·t_TP/(b·s) − compute)] + (p − 1)·t_head/E
                    + t·p·c·(t_PP + t_EP + max(0, t_CP − t_attn))/(b·s) + max(0, t_DP − t_step)/D_gpu)
 
     Source: narayanan2021"""
