@@ -191,6 +191,12 @@ SOURCES: dict[str, str] = {
     "liu2023ring": "Liu, Zaharia and Abbeel 2023, Ring Attention with Blockwise Transformers for Near-Infinite "
                    "Context: each context-parallel rank passes its key/value block around a ring, overlapped "
                    "with the block's attention.",
+    "wang2022overlap": "Wang et al. 2022, Overlap Communication with Dependent Computation via Decomposition in "
+                       "Large Deep Learning Models (ASPLOS 2023): a TP collective split into chunks pipelined with "
+                       "the matmul that produces or consumes it (Megatron --tp-comm-overlap, torch async TP).",
+    "megatron-readme-2024": "NVIDIA/Megatron-LM README @937571c (2024-07), Training Speed and Scalability: GPT "
+                            "1.7B-462B on 48-6144 H100, MFU 41-48% with --overlap-grad-reduce, "
+                            "--overlap-param-gather and --tp-comm-overlap (images/model_table.png).",
     "qi2024zb": "Qi et al. 2024, Zero Bubble Pipeline Parallelism (ICLR 2024): splitting the backward into input "
                 "and weight gradients fills the 1F1B bubble (ZB-V: no bubble at 1F1B's activation memory).",
     "narayanan2021": "Narayanan et al. 2021, Efficient Large-Scale Language Model Training on GPU Clusters Using "
@@ -208,7 +214,9 @@ SOURCES: dict[str, str] = {
     "chowdhery2022": "Chowdhery et al. 2022, PaLM, appendix B (MFU; 6N + 12·L·H·Q·T FLOPs per token) and Table 3 "
                      "(MFU: PaLM 46.2%, Gopher 32.5%, MT-NLG 30.2%).",
     "dubey2024": "Llama Team 2024, The Llama 3 Herd of Models, Table 4 (405B: BF16 MFU 38-43% on 8K-16K H100s), "
-                 "sec. 3.3.4 (higher than 90% effective training time over a 54-day snapshot) "
+                 "sec. 3.3.2 (the embedding and output layer unbalance the first and last pipeline stages: "
+                 "one fewer layer on each), sec. 3.3.4 (higher than 90% effective training time over a "
+                 "54-day snapshot) "
                  "and the Llama 3.1 model card (405B: 30.84M H100-80GB GPU-hours).",
     "touvron2023": "Touvron et al. 2023, LLaMA: Open and Efficient Foundation Language Models, sec. 2.4 (65B: "
                    "380 tokens/s/GPU on 2048 A100-80GB, 1.4T tokens) and Table 15 (1,022,362 GPU-hours).",

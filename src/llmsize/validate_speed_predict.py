@@ -143,6 +143,9 @@ def _train(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str
     if pp > 1 and not gb:
         notes.append("global batch not given: one micro-batch per step assumed for the bubble")
     seq = int(_get(w, "seq", 2048, notes))
+    overlap = lay.get("tp_overlap")
+    if overlap is not None and not isinstance(overlap, bool):
+        raise LlmsizeError(f"layout.tp_overlap must be true, false or null, got {overlap!r}")
     sched = lay.get("schedule") or ("interleaved" if lay.get("virtual_stages") else "1f1b")
     r = T.train(spec, gpu, engine=case.engine, precision=w.get("precision"), seq=seq,
                 recompute=_get(w, "recompute", "none", notes), pp=pp, micro_batches=m, schedule=sched,
@@ -150,7 +153,7 @@ def _train(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str
                 gpus_per_node=case.gpus_per_node, dp=dp,
                 shard=shard,
                 step_tokens=int(gb) * seq if gb else None, cp=int(lay.get("cp") or 1), ep=ep,
-                **_ep_options(lay))
+                tp_overlap=bool(overlap), **_ep_options(lay))
     metric = case.metric
     if metric == "tokens_per_s_per_gpu":
         return r.tokens_per_s_per_gpu, notes

@@ -140,7 +140,8 @@ def test_megatron_round_trip_through_megatrons_own_parser():
 def test_torchtitan_round_trip_through_its_job_config_fields():
     from llmsize.export.torchtitan import check_torchtitan
 
-    r = run("export", "torchtitan", "Llama-3.1-70B", "--gpu", "H100", "--gpus", "64", "--float8")
+    r = run("export", "torchtitan", "Llama-3.1-70B", "--gpu", "H100", "--gpus", "64", "--float8",
+            "--fsdp", "full_shard")
     assert r.returncode == 0, r.stderr
     flat = check_torchtitan(r.stdout)
     p = flat

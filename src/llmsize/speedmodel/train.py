@@ -5,6 +5,7 @@ C_hw    = C_model + recomputation:  full 2N + 4·L·s·d_attn, selective 4·L·s
 tokens/s/GPU = bubble / (C_w/(X·E) + C_a/(X·E·a)),  E = E_sat · x/(x + x½) · d/(d + d½)
 (x tokens per micro-batch, d hidden width, a the attention kernels' share of the GEMM efficiency)
 bubble: 1F1B m/(m + p − 1); interleaved (v virtual stages) m/(m + (p − 1)/v); zero-bubble 1
+pipeline stages: the last also holds the output layer, the others wait for it: + (p − 1)·t_head per token
 
 E_train is an efficiency of compute (the bubble is applied on top, never inside it), derived from the
 calibration rows with each row's own bubble divided out (scripts/fit_speed.py).
@@ -100,6 +101,21 @@ def flops_per_token(spec: ModelSpec, seq: int, recompute: str = "none") -> dict[
 
 # (id(spec), seq, recompute) -> (spec, flops): the planner asks the same few for every setup
 _FLOPS: dict[tuple[int, int, str], tuple[ModelSpec, dict[str, int]]] = {}
+
+
+def head_s_per_token(spec: ModelSpec, peak: float, recompute: str = "none") -> float:
+    """Seconds per token (at efficiency 1) of the output layer's GEMMs, which sit on the last pipeline
+    stage on top of its even share of the layers: the other p − 1 stages wait for it every micro-batch,
+    so a pipelined step pays (p − 1) × this on top of the model's time per token.
+
+    t_head = (6 | 8 full recompute) · V · d / X;  t_step += (p − 1) · t_head
+
+    Source: dubey2024"""
+    # ASSUMES: layers split evenly over the stages (Megatron's and torchtitan's default), the output layer
+    #          on the last stage and the embedding lookup free; a source that moves layers off the first and
+    #          last stages (Llama 3: one fewer each, dubey2024 sec. 3.3.2) runs a little faster than this.
+    k = 8 if recompute == "full" else 6
+    return k * spec.vocab_size * spec.hidden_size / peak
 
 
 def dp_exposed_s(spec: ModelSpec, gpu: Any, *, dp: int, tp: int, pp: int, shard: str, gpus_per_node: int,
@@ -248,18 +264,23 @@ def train(spec: ModelSpec, gpu: Any, *, engine: str, precision: str | None, seq:
           pp: int = 1, micro_batches: int = 1, schedule: str = "1f1b", virtual_stages: int | None = None,
           tp: int = 1, micro_batch: int = 1, gpus_per_node: int = 8, mfu: float | None = None,
           dp: int = 1, shard: str = "none", step_tokens: int | None = None, cp: int = 1,
-          ep: int = 1, a2a_overlap: bool = False, dispatcher: str = "alltoall") -> TrainRate:
+          ep: int = 1, a2a_overlap: bool = False, dispatcher: str = "alltoall",
+          tp_overlap: bool = False) -> TrainRate:
     """Tokens/s per GPU. FP8 training runs the parameter matmuls on FP8 and attention on bf16. Tensor
     parallelism adds its per-layer all-reduces (2 forward, 2 backward, 2 more with full recomputation),
-    not overlapped. Data-parallel traffic per step (DDP / ZeRO-1/2: gradient reduce-scatter + all-gather,
-    2 × the bf16 parameters; FSDP / ZeRO-3 (`shard="full"`): 3 ×, two parameter all-gathers and a
-    gradient reduce-scatter) overlaps the step's compute; only what outlasts it is added. Pipeline
+    not overlapped unless `tp_overlap` (Megatron's --tp-comm-overlap, torchtitan's async TP: each
+    collective split into chunks pipelined with the GEMM that consumes or produces it), where only what
+    outlasts the layer's compute is added. Data-parallel traffic per step (DDP / ZeRO-1/2: gradient
+    reduce-scatter + all-gather, 2 × the bf16 parameters; FSDP / ZeRO-3 (`shard="full"`): 3 ×, two
+    parameter all-gathers and a gradient reduce-scatter) overlaps the step's compute; only what outlasts
+    it is added. The last pipeline stage also runs the output layer (`head_s_per_token`). Pipeline
     point-to-point sends are added per micro-batch; the context-parallel ring only where it outlasts the
     stage's attention (`comm.train_stage_comm_s`). Expert all-to-alls are added per micro-batch, or with
     `a2a_overlap` (Megatron's --overlap-moe-expert-parallel-comm, DeepSeek's DualPipe) only what outlasts
     the stage's compute of the other micro-batch they hide behind (`ep_exposed_s`).
 
     tokens/s/GPU = bubble / ((C_w/X_w + C_a/X_a)/(E·x/(x + x½)) + t·t_TP/(b·s)
+                   [overlapped TP: max(0, t·t_TP/(b·s) − compute)] + (p − 1)·t_head/E
                    + t·p·c·(t_PP + t_EP,exp + max(0, t_CP − t_attn))/(b·s) + max(0, t_DP − t_step)/D_gpu)
 
     Source: narayanan2021"""
@@ -285,7 +306,13 @@ def train(spec: ModelSpec, gpu: Any, *, engine: str, precision: str | None, seq:
     comm = tp * tp_layer_allreduces_s(spec, gpu, tp, mb_tokens, gpus_per_node, collectives=k) / mb_tokens
     d = spec.hidden_size
     sat = mb_tokens / (mb_tokens + shape["x_half_tokens"]) * d / (d + shape["d_half"])
+    if tp_overlap:
+        # ASSUMES: an overlapped TP collective hides behind the compute of its layer while shorter than it
+        #          (wang2022overlap: collective matmul decomposition; megatron-readme-2024: --tp-comm-overlap)
+        comm = max(0.0, comm - t / (e.value * sat))
     per_tok = t / (e.value * sat) + comm
+    if pp > 1:
+        per_tok += (pp - 1) * head_s_per_token(spec, x_w, recompute) / (e.value * sat)
     n_e = routed_expert_params(spec)
     if n_e:
         # routed experts multiply only the tokens sent to them: x_e = ep·(b·s/c)·k/E rows per expert GEMM
