@@ -32,6 +32,9 @@ def test_build_number(text, n):
     ("P40", "b6100", None, False, True),  # Pascal: no graphs; MMQ (dp4a) always
     ("M2-Ultra", None, "2025-08", False, True),  # Metal: neither switch applies
     ("RX-7900-XTX", None, "2026", False, True),  # ROCm: HIP graphs are off by default
+    ("Quadro-RTX-6000", None, "2025-08", False, True),  # Turing: tensor cores, no graphs before 2026
+    ("V100-PCIe-32GB", None, "2024-01", False, False),  # Volta: FP16 tensor cores, cuBLAS then
+    ("GB10", "b6100", None, True, True),  # the DGX Spark's Blackwell
 ])
 def test_graphs_and_mmq_by_gpu_and_build(gpu, version, date, graphs, mmq):
     g = get_gpu(gpu)

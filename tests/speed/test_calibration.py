@@ -166,7 +166,8 @@ def test_multi_step_scheduling_delays_the_first_token_only():
     fixed = dict(kw, request_rate=None)
     c1, c8, c32 = (serve(spec, gpu, **dict(fixed, concurrency=c)) for c in (1, 8, 32))
     sh = serve_shape()
-    assert c1.ttft_s == pytest.approx(c1.prefill_s + sh["step_overhead_s"] + sh["seq_overhead_s"])
+    assert c1.ttft_s == pytest.approx(c1.prefill_s + sh["step_overhead_s"] + sh["seq_overhead_s"]
+                                      + spec.num_layers * sh["layer_overhead_s"])
     assert c1.ttft_s < c8.ttft_s < c32.ttft_s
     with pytest.raises(LlmsizeError, match="scheduler steps"):
         serve(spec, gpu, scheduler_steps=0, **kw)

@@ -29,7 +29,7 @@ DEQUANT_OPS: dict[str, float] = {
     # IQ3_XXS: 3 bits as indices into a 256-entry grid of 4 values, sign bits and a scale per 32 weights;
     # llamacpp-rtx3090-llama8b-iq3_xxs-ub1-pp512 (135.27 tokens/s, CUDA graphs on), the mix's Q3_K tensors
     # taken at their own cost (its IQ2_S and IQ3_S tensors, 15% of the weights, at none)
-    "IQ3_XXS": 32.0,
+    "IQ3_XXS": 38.0,
 }
 
 # Metal's mat-vec kernels (kernel_mul_mv_q4_K_f32 and its siblings) unpack each block to fp32 and multiply
