@@ -17,9 +17,9 @@ from llmsize.errors import LlmsizeError
 from llmsize.perf import forward_flops
 from llmsize.spec import ModelSpec
 from llmsize.speedmodel.comm import tp_serve_allreduces_s
-from llmsize.speedmodel.efficiency import Efficiency, efficiency, engine_default, serve_path, serve_shape
-from llmsize.speedmodel.predict import (_bw, _peak, decode_read_bytes, kv_bytes_per_token, state_bytes,
-                                        weight_bytes, weight_read_bytes)
+from llmsize.speedmodel.efficiency import Efficiency, efficiency, engine_default, engine_name, serve_path, serve_shape
+from llmsize.speedmodel.predict import (_bw, _peak, decode_read_bytes, kv_bytes_per_token, layer_overhead_s,
+                                        state_bytes, weight_bytes, weight_read_bytes)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -146,8 +146,11 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
 
     lin_tok = forward_flops(spec, 1, 0)  # GEMM FLOPs of one token (2N)
     # ASSUMES: each layer of a pass costs a fixed time beyond its roofline (kernel launches and the tail of
-    #          small GEMMs), the same for every engine and GPU (fitted)
-    layer_fixed = spec.num_layers * shape["layer_overhead_s"]
+    #          small GEMMs), the same for every serving engine and GPU (fitted); llama.cpp's server steps are
+    #          its decode steps, which pay the decode fit's cost per layer for the GPU's class, less what its
+    #          CUDA graphs save (`predict.layer_overhead_s`: today's build)
+    layer_fixed = spec.num_layers * (layer_overhead_s(gpu, engine) if engine_name(engine) == "llama.cpp"
+                                     else shape["layer_overhead_s"])
     # attention FLOPs of one request's prompt (its GEMM FLOPs are counted with the iteration's tokens)
     attn_p = forward_flops(spec, prompt, prompt // 2) - lin_tok * prompt
 
