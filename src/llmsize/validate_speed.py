@@ -25,7 +25,7 @@ class SpeedCase:
     id: str
     category: str | None
     model: Any
-    gpu: str
+    gpu: str | None  # None: the source does not name it (the case cannot be timed)
     count: int | None
     gpus_per_node: int
     engine: str
@@ -77,27 +77,44 @@ def parse_case(obj: Mapping[str, Any], n: int, where: str) -> SpeedCase:
     if cat is not None and cat not in CATEGORIES:
         raise LlmsizeError(f"{where}: category must be one of {', '.join(CATEGORIES)}, got {cat!r}")
     count = hw.get("count")
-    if count is not None and (not isinstance(count, int) or count < 1):
+    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
         raise LlmsizeError(f"{where}: hardware.count must be a positive integer or null")
+    per_node = hw.get("gpus_per_node")
+    if per_node is not None and (isinstance(per_node, bool) or not isinstance(per_node, int) or per_node < 1):
+        raise LlmsizeError(f"{where}: hardware.gpus_per_node must be a positive integer or null")
+    gpu = hw.get("gpu")
+    if gpu is not None and not isinstance(gpu, str):
+        raise LlmsizeError(f"{where}: hardware.gpu must be a GPU name or null, got {gpu!r}")
     # what the schema itself rules out is a broken file (exit 2), found before anything is predicted; a
     # well-formed case llmsize cannot predict (an unknown GPU, a repo id it cannot read) is that case's error
     from llmsize.speedmodel.efficiency import engine_name
+    from llmsize.validate_speed_fields import check_workload
     from llmsize.validate_speed_predict import check_metric
 
     try:
         engine_name(obj.get("engine"))
         check_metric(task, metric)
+        check_workload(task, wl)
         model = obj.get("model")
         if isinstance(model, Mapping) and isinstance(model.get("knobs"), Mapping):
-            bad = sorted(set(model["knobs"]) - set(_KNOBS))
-            if bad:
-                raise LlmsizeError(f"unknown knob(s) {', '.join(bad)} (known: {', '.join(_KNOBS)})")
+            _knobs(model["knobs"])
     except LlmsizeError as e:
         raise LlmsizeError(f"{where}: {e}") from None
     return SpeedCase(id=str(obj.get("id", f"line {n}")), category=cat, model=obj.get("model"),
-                     gpu=str(need("gpu", str, hw)), count=count, gpus_per_node=int(hw.get("gpus_per_node") or 8),
+                     gpu=gpu, count=count, gpus_per_node=per_node or 8,
                      engine=str(obj.get("engine") or "unknown"), workload=wl, metric=metric,
                      measured=float(value) if value is not None else None, line=n)
+
+
+def _knobs(k: Mapping[str, Any]) -> dict[str, Any]:
+    """The knobs as `from_knobs` takes them (`kv-heads` or `kv_heads`, null dropped); an unknown name raises."""
+    from llmsize.validate_speed_fields import knobs
+
+    out = knobs(k)
+    bad = sorted(set(out) - set(_KNOBS))
+    if bad:
+        raise LlmsizeError(f"unknown knob(s) {', '.join(bad)} (known: {', '.join(_KNOBS)})")
+    return out
 
 
 def parse_speed_cases(lines: Iterable[str], name: str = "cases") -> list[SpeedCase]:
@@ -127,10 +144,11 @@ def model_spec(model: Any, where: str) -> Any:
         return spec_from_config(cfg, str(model.get("name") or cfg.get("_name_or_path") or "config"),
                                 warn=lambda m: None)
     if isinstance(model, Mapping) and isinstance(model.get("knobs"), Mapping):
-        k = dict(model["knobs"])
-        bad = sorted(set(k) - set(_KNOBS))
-        if bad:
-            raise LlmsizeError(f"{where}: unknown knob(s) {', '.join(bad)} (known: {', '.join(_KNOBS)})")
+        k = _knobs(model["knobs"])
+        missing = [n for n in ("hidden", "layers", "heads", "vocab") if n not in k]
+        if missing:
+            raise LlmsizeError(f"knobs describe a model with hidden, layers, heads and vocab at least; missing "
+                               f"{', '.join(missing)}")
         return from_knobs(**k)
     raise LlmsizeError(f"{where}: 'model' must be a preset name, a repo id, {{'config': ...}} or {{'knobs': ...}}")
 
@@ -145,6 +163,8 @@ def predict_case(case: SpeedCase, *, eff: float | None = None) -> SpeedResult:
     from llmsize.validate_speed_predict import predict_metric
 
     where = f"line {case.line} ({case.id})"
+    if case.gpu is None:
+        raise LlmsizeError(f"{where}: hardware.gpu is null; a speed cannot be timed without the GPU")
     key = json.dumps(case.model, sort_keys=True)
     spec = _SPECS.get(key)
     if spec is None:

@@ -11,6 +11,7 @@ from typing import Any
 from llmsize.errors import LlmsizeError
 from llmsize.speedmodel import predict as P
 from llmsize.speedmodel import train as T
+from llmsize.validate_speed_fields import train_fields, weights
 
 _TASK_METRICS = {"decode": ("tokens_per_s",), "prefill": ("tokens_per_s",),
                  "serve": ("output_tokens_per_s", "ttft_s", "tpot_s"),
@@ -46,23 +47,46 @@ def predict_metric(spec: Any, gpu: Any, case: Any) -> tuple[float, list[str]]:
     task, metric = w["task"], case.metric
     check_metric(task, metric)
     if task == "decode":
-        r = P.decode(spec, gpu, engine=case.engine, weights=_get(w, "weights", "bf16", notes),
+        r = P.decode(spec, gpu, engine=case.engine, weights=weights(w, notes),
                      kv_dtype=w.get("kv_dtype"), batch=_get(w, "batch", 1, notes), context=_get(w, "context", 0, notes),
                      tokens=_get(w, "tokens", 128, notes), tp=int(w.get("tp") or 1), flash_attn=_flash(w))
         return r.value, notes
     if task == "prefill":
-        r = P.prefill(spec, gpu, engine=case.engine, weights=_get(w, "weights", "bf16", notes),
+        r = P.prefill(spec, gpu, engine=case.engine, weights=weights(w, notes),
                       batch=_get(w, "batch", 1, notes), tokens=_get(w, "tokens", 512, notes),
                       tp=int(w.get("tp") or 1))
         return r.value, notes
     if task == "serve":
-        s = P.serve(spec, gpu, engine=case.engine, weights=_get(w, "weights", "bf16", notes),
-                    kv_dtype=w.get("kv_dtype"), prompt=_get(w, "prompt", 1024, notes),
-                    output=_get(w, "output", 256, notes), concurrency=_get(w, "concurrency", "max", notes),
-                    request_rate=w.get("request_rate"), tp=_get(w, "tp", 1, notes), pp=_get(w, "pp", 1, notes),
-                    dp=_get(w, "dp", 1, notes), scheduler_steps=int(w.get("scheduler_steps") or 1))
-        return {"output_tokens_per_s": s.output_tokens_per_s, "ttft_s": s.ttft_s, "tpot_s": s.tpot_s}[metric], notes
-    return _train(spec, gpu, case, w, notes)
+        return _serve(spec, gpu, case, w, notes)
+    return _train(spec, gpu, case, train_fields(w, notes), notes)
+
+
+def _serve(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str]) -> tuple[float, list[str]]:
+    """A serving metric. A request rate above what the deployment serves is a benchmark whose clients
+    wait: for a bounded concurrency, for a free slot (vLLM's and SGLang's --max-concurrency; the wait is
+    before the request is sent, outside its TTFT), so the run is closed-loop at that concurrency; for
+    "max", in a queue that grows through the run, so throughput and TPOT are those of the saturated
+    deployment and a median TTFT has no steady value."""
+    conc = _get(w, "concurrency", "max", notes)
+    conc = "max" if isinstance(conc, str) and conc.lower() == "max" else int(conc)
+    out = int(_get(w, "output", 256, notes))
+    kw = dict(engine=case.engine, weights=weights(w, notes), kv_dtype=w.get("kv_dtype"),
+              prompt=int(_get(w, "prompt", 1024, notes)), output=out, concurrency=conc, tp=int(_get(w, "tp", 1, notes)),
+              pp=int(_get(w, "pp", 1, notes)), dp=int(_get(w, "dp", 1, notes)),
+              scheduler_steps=int(w.get("scheduler_steps") or 1))
+    rate = w.get("request_rate")
+    s = P.serve(spec, gpu, request_rate=None, **kw)
+    capacity = s.output_tokens_per_s / out  # requests/s the deployment serves at its batch limit
+    if rate is not None and rate < capacity:
+        s = P.serve(spec, gpu, request_rate=rate, **kw)
+    elif rate is not None:
+        if conc == "max" and case.metric == "ttft_s":
+            raise LlmsizeError(f"overloaded: {rate:g} requests/s exceeds the {capacity:.3g} this deployment serves; "
+                               "the queue grows through the run, so a median TTFT has no steady value")
+        notes.append(f"request rate {rate:g}/s exceeds the {capacity:.3g}/s this deployment serves: "
+                     + ("clients wait for one of the concurrency's slots (closed-loop)" if conc != "max"
+                        else "the deployment runs saturated"))
+    return {"output_tokens_per_s": s.output_tokens_per_s, "ttft_s": s.ttft_s, "tpot_s": s.tpot_s}[case.metric], notes
 
 
 def _train(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str]) -> tuple[float, list[str]]:

@@ -1,0 +1,143 @@
+"""The fields of a speed case as sources spell them: type checks that make a broken file (exit 2), and
+the documented spellings of weights, training precision, recomputation, pipeline schedule and sharding
+read as llmsize's names, each reading that is more than a change of case reported as a note.
+
+Source: narayanan2021
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from llmsize.errors import LlmsizeError
+
+# workload / layout fields that are counts: a positive integer (context: >= 0) or null
+_COUNTS = {"decode": ("batch", "tokens", "tp"), "prefill": ("batch", "tokens", "tp"),
+           "serve": ("prompt", "output", "tp", "pp", "dp", "scheduler_steps"),
+           "train": ("seq", "micro_batch", "global_batch")}
+_LAYOUT_COUNTS = ("dp", "tp", "pp", "cp", "ep", "virtual_stages")
+
+
+def _count(v: Any, name: str, low: int = 1) -> None:
+    ok = not isinstance(v, bool) and isinstance(v, (int, float)) and v == int(v) and v >= low
+    if v is not None and not ok:
+        raise LlmsizeError(f"{name} must be an integer >= {low} or null, got {v!r}")
+
+
+def check_workload(task: str, w: Mapping[str, Any]) -> None:
+    """Refuse field values the schema rules out (a count that is not a whole number, a negative context,
+    a layout that is not an object); values it allows but llmsize cannot time are the case's own error."""
+    for k in _COUNTS[task]:
+        _count(w.get(k), f"workload.{k}")
+    if task == "decode":
+        _count(w.get("context"), "workload.context", 0)
+    for k in ("weights", "kv_dtype", "precision"):
+        if w.get(k) is not None and not isinstance(w[k], str):
+            raise LlmsizeError(f"workload.{k} must be a string or null, got {w[k]!r}")
+    c = w.get("concurrency")
+    if c is not None and not (isinstance(c, str) and c.lower() == "max"):
+        _count(c, "workload.concurrency (or \"max\")")
+    for k in ("request_rate",) if task == "serve" else ("tokens",) if task == "train" else ():
+        v = w.get(k)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0):
+            raise LlmsizeError(f"workload.{k} must be a positive number or null, got {v!r}")
+    if task == "train":
+        lay = w.get("layout")
+        if lay is not None and not isinstance(lay, Mapping):
+            raise LlmsizeError(f"workload.layout must be an object or null, got {lay!r}")
+        for k in _LAYOUT_COUNTS:
+            _count((lay or {}).get(k), f"workload.layout.{k}")
+        z = (lay or {}).get("zero")
+        if z is not None and (isinstance(z, bool) or z not in (0, 1, 2, 3)):
+            raise LlmsizeError(f"workload.layout.zero must be 0, 1, 2, 3 or null, got {z!r}")
+
+
+# weight formats as serving benchmarks name them -> (llmsize's format, why), for spellings `llmsize quant`
+# does not take as they are
+# ASSUMES: a weight-only int4 checkpoint whose method is not named stores int4 in groups of 128 with fp16
+#          scales and zeros (AWQ's and GPTQ's default group; their bytes differ by the g_idx alone)
+_WEIGHTS = {"int4": ("awq-int4-g128", "weight-only int4, group 128 (AWQ's layout)"),
+            "w4a16": ("gptq-int4-g128-no-gidx", "W4A16 (llm-compressor: int4 group 128, no g_idx)"),
+            "int4-awq": ("awq-int4-g128", "AWQ int4, group 128"), "int4_awq": ("awq-int4-g128", "AWQ int4, group 128"),
+            "int4-gptq": ("gptq-int4-g128", "GPTQ int4, group 128"),
+            "int4_gptq": ("gptq-int4-g128", "GPTQ int4, group 128"),
+            "w8a8": ("int8", "int8 weights with per-channel scales (the bytes of int8; GEMMs timed on the 16-bit path)"),
+            "int8-w8a8": ("int8", "int8 weights with per-channel scales (the bytes of int8; GEMMs timed on the "
+                                  "16-bit path)"),
+            "w8a8-fp8": ("fp8", "FP8 e4m3 weights and activations"), "fp8-w8a8": ("fp8", "FP8 e4m3 weights and "
+                                                                                       "activations"),
+            "fp8_e4m3": ("fp8", "FP8 e4m3, per-channel scales"), "float8_e4m3fn": ("fp8", "FP8 e4m3, per-channel scales"),
+            "e4m3": ("fp8", "FP8 e4m3, per-channel scales")}
+
+
+def weights(w: Mapping[str, Any], notes: list[str], default: str = "bf16") -> str:
+    """The case's weight format as `llmsize quant` names it; null takes `default` (noted)."""
+    v = w.get("weights")
+    if v is None:
+        notes.append(f"weights not given: {default!r} assumed")
+        return default
+    hit = _WEIGHTS.get(v.strip().lower())
+    if hit is None:
+        return v
+    notes.append(f"weights {v!r} read as {hit[0]} ({hit[1]})")
+    return hit[0]
+
+
+# training precision as trainers name it (Lightning, Composer/llm-foundry, DeepSpeed, Megatron flags)
+_PRECISION = {"bf16-mixed": "bf16-mixed", "bf16_mixed": "bf16-mixed", "amp_bf16": "bf16-mixed",
+              "bf16-amp": "bf16-mixed", "mixed-bf16": "bf16-mixed", "bf16": "bf16", "bf16-true": "bf16",
+              "fp16-mixed": "fp16-mixed", "fp16_mixed": "fp16-mixed", "amp_fp16": "fp16-mixed",
+              "16-mixed": "fp16-mixed", "fp16": "fp16-mixed", "fp8-mixed": "fp8-mixed", "fp8_mixed": "fp8-mixed",
+              "amp_fp8": "fp8-mixed", "fp8": "fp8-mixed", "transformer-engine": "fp8-mixed", "fp32": "fp32",
+              "32-true": "fp32", "32": "fp32", "tf32": "fp32", "float32": "fp32"}
+_WHY = {"fp16": "fp16 training keeps fp32 master weights and a loss scale (DeepSpeed's \"fp16\")",
+        "tf32": "fp32 training, matmuls on TF32 tensor cores", "fp8": "FP8 GEMMs, bf16 elsewhere",
+        "bf16-true": "pure bf16 (Lightning)"}
+_RECOMPUTE = {"none": "none", "selective": "selective", "full": "full", "no": "none", "off": "none",
+              "false": "none", "true": "full", "block": "full", "uniform": "full"}
+_SCHEDULE = {"1f1b": "1f1b", "interleaved": "interleaved", "zero-bubble": "zero-bubble", "zb": "zero-bubble",
+             "zbh1": "zero-bubble", "zbv": "zero-bubble", "zero_bubble": "zero-bubble", "dualpipe": "zero-bubble",
+             "interleaved-1f1b": "interleaved", "interleaved_1f1b": "interleaved", "gpipe": "1f1b",
+             "looped_bfs": "interleaved", "interleaved1f1b": "interleaved"}
+# FSDP's ShardingStrategy (and FSDP2's reshard_after_forward) -> what its traffic is timed as: full_shard
+# (ZeRO-3: parameters gathered in forward and backward); the others keep whole parameters where the
+# step runs: shard_grad_op is ZeRO-2, no_shard is DDP
+# ASSUMES: hybrid_shard (full shard inside a node, replicas across nodes) is timed by its inter-node
+#          traffic, a gradient all-reduce as DDP's; its intra-node gathers ride NVLink under compute
+_FSDP = {"full_shard": "full_shard", "shard_grad_op": "shard_grad_op", "hybrid_shard": "hybrid_shard",
+         "_hybrid_shard_zero2": "hybrid_shard_zero2", "hybrid_shard_zero2": "hybrid_shard_zero2",
+         "no_shard": "no_shard", "full": "full_shard", "fsdp2": "full_shard", "true": "full_shard",
+         "false": "no_shard"}
+
+
+def _pick(table: Mapping[str, str], v: Any, what: str, notes: list[str]) -> str:
+    key = str(v).lower() if isinstance(v, bool) else str(v).strip().lower()
+    got = table.get(key)
+    if got is None:
+        raise LlmsizeError(f"unknown {what} {v!r} (known: {', '.join(sorted(set(table)))})")
+    if got != key:
+        notes.append(f"{what} {v!r} read as {got}" + (f" ({_WHY[key]})" if key in _WHY else ""))
+    return got
+
+
+def train_fields(w: Mapping[str, Any], notes: list[str]) -> dict[str, Any]:
+    """The training workload with precision, recompute and the layout's schedule, fsdp and zero read
+    as llmsize's names (null stays null: the caller's defaults apply)."""
+    out = dict(w)
+    if w.get("precision") is not None:
+        out["precision"] = _pick(_PRECISION, w["precision"], "precision", notes)
+    if w.get("recompute") is not None:
+        out["recompute"] = _pick(_RECOMPUTE, w["recompute"], "recompute", notes)
+    lay = dict(w.get("layout") or {})
+    if lay.get("schedule") is not None:
+        lay["schedule"] = _pick(_SCHEDULE, lay["schedule"], "pipeline schedule", notes)
+    if lay.get("fsdp") is not None:
+        lay["fsdp"] = _pick(_FSDP, lay["fsdp"], "fsdp sharding", notes)
+    if w.get("layout") is not None:
+        out["layout"] = lay
+    return out
+
+
+def knobs(k: Mapping[str, Any]) -> dict[str, Any]:
+    """A case's knobs as `from_knobs` takes them: the CLI's option names with `-` or `_`, null dropped."""
+    return {str(n).replace("-", "_"): v for n, v in k.items() if v is not None}
