@@ -79,7 +79,7 @@ def weights(w: Mapping[str, Any], notes: list[str], default: str = "bf16") -> st
     hit = _WEIGHTS.get(v.strip().lower())
     if hit is None:
         return v
-    notes.append(f"weights {v!r} read as {hit[0]} ({hit[1]})")
+    notes.append(f"weights {v!r} read as {hit[0]}: {hit[1]}")
     return hit[0]
 
 
@@ -116,7 +116,7 @@ def _pick(table: Mapping[str, str], v: Any, what: str, notes: list[str]) -> str:
     if got is None:
         raise LlmsizeError(f"unknown {what} {v!r} (known: {', '.join(sorted(set(table)))})")
     if got != key:
-        notes.append(f"{what} {v!r} read as {got}" + (f" ({_WHY[key]})" if key in _WHY else ""))
+        notes.append(f"{what} {v!r} read as {got}" + (f": {_WHY[key]}" if key in _WHY else ""))
     return got
 
 
@@ -126,6 +126,9 @@ def train_fields(w: Mapping[str, Any], notes: list[str]) -> dict[str, Any]:
     out = dict(w)
     if w.get("precision") is not None:
         out["precision"] = _pick(_PRECISION, w["precision"], "precision", notes)
+    else:
+        out["precision"] = "bf16-mixed"
+        notes.append("precision not given: 'bf16-mixed' assumed")
     if w.get("recompute") is not None:
         out["recompute"] = _pick(_RECOMPUTE, w["recompute"], "recompute", notes)
     lay = dict(w.get("layout") or {})

@@ -46,15 +46,20 @@ def predict_metric(spec: Any, gpu: Any, case: Any) -> tuple[float, list[str]]:
     w, notes = case.workload, []
     task, metric = w["task"], case.metric
     check_metric(task, metric)
-    if task == "decode":
-        r = P.decode(spec, gpu, engine=case.engine, weights=weights(w, notes),
-                     kv_dtype=w.get("kv_dtype"), batch=_get(w, "batch", 1, notes), context=_get(w, "context", 0, notes),
-                     tokens=_get(w, "tokens", 128, notes), tp=int(w.get("tp") or 1), flash_attn=_flash(w))
-        return r.value, notes
-    if task == "prefill":
-        r = P.prefill(spec, gpu, engine=case.engine, weights=weights(w, notes),
-                      batch=_get(w, "batch", 1, notes), tokens=_get(w, "tokens", 512, notes),
-                      tp=int(w.get("tp") or 1))
+    if task in ("decode", "prefill"):
+        wt = weights(w, notes)
+        tp = int(w.get("tp") or 1)
+        if w.get("tp") is None and (case.count or 1) > 1:
+            notes.append(f"tp not given: 1 assumed (a sequence's layers run one GPU at a time, as llama.cpp's "
+                         f"layer split of {case.count} GPUs)")
+        if task == "decode":
+            r = P.decode(spec, gpu, engine=case.engine, weights=wt, kv_dtype=_kv(w, notes),
+                         batch=int(_get(w, "batch", 1, notes)), context=int(_get(w, "context", 0, notes)),
+                         tokens=int(_get(w, "tokens", 128, notes)), tp=tp, flash_attn=_flash(w))
+        else:
+            r = P.prefill(spec, gpu, engine=case.engine, weights=wt, batch=int(_get(w, "batch", 1, notes)),
+                          tokens=int(_get(w, "tokens", 512, notes)), tp=tp)
+        _path_note(gpu, wt, r.terms["path"], notes)
         return r.value, notes
     if task == "serve":
         return _serve(spec, gpu, case, w, notes)
@@ -70,12 +75,13 @@ def _serve(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str
     conc = _get(w, "concurrency", "max", notes)
     conc = "max" if isinstance(conc, str) and conc.lower() == "max" else int(conc)
     out = int(_get(w, "output", 256, notes))
-    kw = dict(engine=case.engine, weights=weights(w, notes), kv_dtype=w.get("kv_dtype"),
-              prompt=int(_get(w, "prompt", 1024, notes)), output=out, concurrency=conc, tp=int(_get(w, "tp", 1, notes)),
-              pp=int(_get(w, "pp", 1, notes)), dp=int(_get(w, "dp", 1, notes)),
-              scheduler_steps=int(w.get("scheduler_steps") or 1))
+    wt = weights(w, notes)
+    tp, pp, dp = _replicas(w, case.count, notes)
+    kw = dict(engine=case.engine, weights=wt, kv_dtype=_kv(w, notes), prompt=int(_get(w, "prompt", 1024, notes)),
+              output=out, concurrency=conc, tp=tp, pp=pp, dp=dp, scheduler_steps=int(w.get("scheduler_steps") or 1))
     rate = w.get("request_rate")
     s = P.serve(spec, gpu, request_rate=None, **kw)
+    _path_note(gpu, wt, s.path, notes)
     capacity = s.output_tokens_per_s / out  # requests/s the deployment serves at its batch limit
     if rate is not None and rate < capacity:
         s = P.serve(spec, gpu, request_rate=rate, **kw)
@@ -87,6 +93,40 @@ def _serve(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str
                      + ("clients wait for one of the concurrency's slots (closed-loop)" if conc != "max"
                         else "the deployment runs saturated"))
     return {"output_tokens_per_s": s.output_tokens_per_s, "ttft_s": s.ttft_s, "tpot_s": s.tpot_s}[case.metric], notes
+
+
+def _kv(w: Mapping[str, Any], notes: list[str]) -> str | None:
+    v = w.get("kv_dtype")
+    if v is None:
+        notes.append("kv_dtype not given: the model's 16-bit dtype assumed (the engines' \"auto\")")
+    return v
+
+
+def _replicas(w: Mapping[str, Any], count: int | None, notes: list[str]) -> tuple[int, int, int]:
+    """(tp, pp, dp) of a deployment: those given; of a null one, what the case's GPU count leaves (one
+    replica over all of them where neither tp nor dp is given: the vendors' tables list TP = GPUs); else 1."""
+    tp, pp, dp = (w.get(k) for k in ("tp", "pp", "dp"))
+    if pp is None:
+        pp = _get(w, "pp", 1, notes)
+    n = count or 1
+    if tp is None:
+        tp = max(n // (pp * (dp or 1)), 1)
+        notes.append(f"tp not given: {tp} assumed" + (f" (hardware.count {n} over pp × dp)" if n > 1 else ""))
+    if dp is None:
+        dp = max(n // (tp * pp), 1)
+        notes.append(f"dp not given: {dp} assumed" + (f" (hardware.count {n} over tp × pp)" if n > 1 else ""))
+    if count and tp * pp * dp != count:
+        notes.append(f"tp × pp × dp = {tp * pp * dp} GPUs, not hardware.count {count}: timed as laid out")
+    return int(tp), int(pp), int(dp)
+
+
+def _path_note(gpu: Any, asked: str, path: str, notes: list[str]) -> None:
+    """Say where the GPU cannot run the GEMMs on the path the weights / precision ask for."""
+    a = asked.lower()
+    if a.startswith("fp8") and path != "fp8":
+        notes.append(f"{gpu.name} has no FP8 units: the fp8 weights' GEMMs timed on its {path} path")
+    elif path in ("fp16", "fp32") and a in ("bf16", "bf16-mixed"):
+        notes.append(f"{gpu.name} has no bf16 rate: timed on its {path} path")
 
 
 def _train(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str]) -> tuple[float, list[str]]:
@@ -108,6 +148,7 @@ def _train(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str
                 gpus_per_node=case.gpus_per_node, dp=dp,
                 shard="full" if lay.get("zero") == 3 or lay.get("fsdp") == "full_shard" else "none",
                 step_tokens=int(gb) * seq if gb else None, cp=int(lay.get("cp") or 1), ep=int(lay.get("ep") or 1))
+    _path_note(gpu, w.get("precision") or "bf16-mixed", r.path, notes)
     metric = case.metric
     if metric == "tokens_per_s_per_gpu":
         return r.tokens_per_s_per_gpu, notes

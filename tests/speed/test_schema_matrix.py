@@ -1,0 +1,168 @@
+"""Every speed case a published benchmark could report is predicted (issue #11, "every case predicted"):
+the schema's engines x tasks x weights x metrics x null fields x model forms x catalogue GPUs
+(tests/speed/schema_matrix.py), spellings read as documented aliases with a note, and what the schema
+rules out is still a broken file (one line, exit 2)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from llmsize.catalog.hardware import get_gpu
+from llmsize.validate_speed import parse_speed_cases, predict_case, predict_or_error
+from tests.speed import schema_matrix as M
+from tests.conftest import DATA
+
+
+def _one(obj):
+    return predict_or_error(parse_speed_cases([json.dumps(obj)])[0])
+
+
+def test_every_plausible_case_is_predicted(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    n, why, example = M.run()
+    assert n > 20_000
+    assert not why, "\n".join(f"{v} x {k} (e.g. {example[k]})" for k, v in why.most_common(10))
+
+
+def test_every_catalogue_gpu_times_every_task():
+    """fp16-only (T4, V100, P100), fp32-only (P40), AMD, Apple and TPU entries all give a number."""
+    from llmsize.catalog.hardware import gpus
+
+    for g in gpus():
+        for task in ("decode", "prefill", "train"):
+            w = M._train_w() if task == "train" else M._inference(task) | {"weights": "bf16"}
+            r = _one(M.case(task, model="SmolLM2-135M", gpu=g.name, count=8, engine="unknown", **w))
+            assert r.error is None and r.predicted > 0, (g.name, task, r.error)
+
+
+@pytest.mark.parametrize("name, canonical", [
+    ("A100 80GB SXM", "A100-SXM-80GB"), ("A100 SXM4 80GB", "A100-SXM-80GB"), ("A100 40GB SXM", "A100-SXM-40GB"),
+    ("H100 SXM5 80GB", "H100-SXM"), ("H100-SXM5-80GB", "H100-SXM"), ("H100 80GB SXM", "H100-SXM"),
+    ("H200 SXM 141GB", "H200-SXM"), ("RTX 4090", "RTX-4090"), ("MI300X", "MI300X"), ("M2 Ultra 76-core", "M2-Ultra"),
+    ("L40S", "L40S")])
+def test_gpu_names_as_sources_spell_them(name, canonical):
+    assert get_gpu(name).name == canonical
+
+
+def _train(**over):
+    w = M._train_w() | over
+    return M.case("train", count=64, engine="fsdp", metric="tokens_per_s_per_gpu", **w)
+
+
+def test_spellings_are_aliases_with_a_note_never_a_silent_change():
+    base = _one(_train(layout={"dp": 64, "fsdp": "full_shard"}))
+    upper = _one(_train(layout={"dp": 64, "fsdp": "FULL_SHARD"}))
+    flag = _one(_train(layout={"dp": 64, "fsdp": True}))
+    # before: "FULL_SHARD" and true were timed as unsharded, silently
+    assert upper.predicted == base.predicted == flag.predicted
+    assert any("read as full_shard" in x for x in flag.notes)
+    r = _one(_train(precision="amp_bf16", recompute=True))
+    assert r.predicted == _one(_train(precision="bf16-mixed", recompute="full")).predicted
+    assert "precision 'amp_bf16' read as bf16-mixed" in r.notes and "recompute True read as full" in r.notes
+    zb = _one(_train(layout={"pp": 4, "tp": 2, "schedule": "zb"}))
+    assert zb.predicted == _one(_train(layout={"pp": 4, "tp": 2, "schedule": "zero-bubble"})).predicted
+    for wt, fmt in (("int4", "awq-int4-g128"), ("w4a16", "gptq-int4-g128-no-gidx"), ("fp8_e4m3", "fp8")):
+        r = _one(M.case("decode", weights=wt, batch=1, context=0, tokens=128))
+        assert r.predicted == _one(M.case("decode", weights=fmt, batch=1, context=0, tokens=128)).predicted
+        assert any(n.startswith(f"weights {wt!r} read as {fmt}") for n in r.notes)
+
+
+def test_an_unknown_spelling_is_its_case_error_naming_what_is_accepted():
+    r = _one(_train(precision="int3-mixed"))
+    assert r.predicted is None and "unknown precision 'int3-mixed'" in r.error and "amp_bf16" in r.error
+    r = _one(_train(layout={"pp": 4, "schedule": "round-robin"}))
+    assert r.predicted is None and "unknown pipeline schedule" in r.error and "zero-bubble" in r.error
+
+
+def test_serve_request_rate_above_capacity():
+    """At a bounded concurrency the benchmark's clients wait for a slot (closed-loop, the wait outside
+    TTFT); at "max" the deployment runs saturated, and a median TTFT has no steady value."""
+    w = M._inference("serve") | {"concurrency": 1}
+    closed = _one(M.case("serve", metric="tpot_s", **w))
+    over = _one(M.case("serve", metric="tpot_s", **w | {"request_rate": 50.0}))
+    assert over.predicted == closed.predicted and any("closed-loop" in n for n in over.notes)
+    w = w | {"concurrency": "max"}
+    sat = _one(M.case("serve", **w))
+    assert _one(M.case("serve", **w | {"request_rate": 1e4})).predicted == sat.predicted
+    r = _one(M.case("serve", metric="ttft_s", **w | {"request_rate": 1e4}))
+    assert r.predicted is None and "overloaded" in r.error and "no steady value" in r.error
+    low = _one(M.case("serve", **w | {"request_rate": 0.5}))
+    assert low.predicted == pytest.approx(0.5 * 256)  # a stable queue serves what arrives
+
+
+def test_serve_null_tp_dp_take_the_gpu_count():
+    w = M._inference("serve") | {"tp": None, "dp": None}
+    r = _one(M.case("serve", count=8, **w))
+    assert r.predicted == _one(M.case("serve", count=8, **w | {"tp": 8, "dp": 1})).predicted
+    assert "tp not given: 8 assumed (hardware.count 8 over pp × dp)" in r.notes
+    r = _one(M.case("serve", count=8, **w | {"tp": 2}))
+    assert "dp not given: 4 assumed (hardware.count 8 over tp × pp)" in r.notes
+
+
+def test_defaults_and_missing_units_are_said():
+    r = _one(M.case("train", gpu="T4", count=8, metric="tokens_per_s_per_gpu", **M._train_w()))
+    assert "T4 has no bf16 rate: timed on its fp16 path" in r.notes
+    r = _one(M.case("decode", gpu="A100-SXM-80GB", weights="fp8", kv_dtype=None, batch=4, context=1024, tokens=None))
+    assert r.predicted > 0 and any("no FP8 units" in n for n in r.notes)
+    assert any(n.startswith("kv_dtype not given") for n in r.notes) and "tokens not given: 128 assumed" in r.notes
+
+
+def test_knobs_as_the_cli_spells_them_and_a_missing_width_is_the_case_error():
+    k = {"hidden": 2048, "layers": 16, "heads": 16, "vocab": 32000}
+    a = _one(M.case("decode", model={"knobs": k | {"kv-heads": 4, "ffn": None}}))
+    b = _one(M.case("decode", model={"knobs": k | {"kv_heads": 4}}))
+    assert a.predicted == b.predicted and a.predicted > 0
+    r = _one(M.case("decode", model={"knobs": {"hidden": 2048, "layers": 16}}))
+    assert r.predicted is None and "missing heads, vocab" in r.error
+    r = _one(M.case("decode", gpu=None))
+    assert r.predicted is None and "hardware.gpu is null" in r.error
+
+
+def run(args, **kw):
+    return subprocess.run([sys.executable, "-c", "from llmsize.cli import main; main()", *args],
+                          capture_output=True, text=True, timeout=120, **kw)
+
+
+@pytest.mark.parametrize("field, value, needle", [
+    ("batch", "1", "workload.batch must be an integer"), ("context", -1, "workload.context must be an integer >= 0"),
+    ("tokens", 1.5, "workload.tokens must be an integer"), ("kv_dtype", 8, "workload.kv_dtype must be a string"),
+    ("layout", {"zero": 4}, "workload.layout.zero must be 0, 1, 2, 3"), ("layout", [8], "workload.layout must be"),
+    ("concurrency", "lots", "workload.concurrency"), ("request_rate", -2, "workload.request_rate must be a positive number"),
+    ("gpus_per_node", "8", "hardware.gpus_per_node must be a positive integer")])
+def test_schema_violations_stay_one_line_exit_2(tmp_path, field, value, needle):
+    task = "train" if field == "layout" else "serve" if field in ("concurrency", "request_rate") else "decode"
+    obj = M.case(task, **(M._train_w() if task == "train" else M._inference(task)))
+    if field == "gpus_per_node":
+        obj["hardware"][field] = value
+    else:
+        obj["workload"][field] = value
+    f = tmp_path / "bad.jsonl"
+    f.write_text(json.dumps(obj) + "\n")
+    p = run(["validate", str(f)])
+    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert needle in p.stderr, p.stderr
+
+
+def test_mixed_file_with_a_bare_speed_case(tmp_path):
+    """A memory case, a speed case without measured value or source, an alias-spelled one: --json
+    predicts each, rel_error null where nothing was measured, exit 0."""
+    memory = (DATA / "calib.jsonl").read_text().splitlines()[0]
+    bare = M.case("serve", count=8, **M._inference("serve") | {"tp": None, "dp": None})
+    del bare["source"]
+    bare["measured"] = {"metric": "ttft_s"}
+    alias = _train(precision="amp_bf16", layout={"dp": 64, "fsdp": "hybrid_shard", "zero": None})
+    alias["id"] = "alias"
+    f = tmp_path / "mixed.jsonl"
+    f.write_text("\n".join([memory, json.dumps(bare | {"id": "bare"}), json.dumps(alias)]) + "\n")
+    p = run(["validate", str(f), "--json"])
+    assert p.returncode == 0, p.stderr
+    rows = json.loads(p.stdout)["cases"]
+    assert rows[0].get("kind") is None
+    bare_row, alias_row = rows[1], rows[2]
+    assert bare_row["predicted"] > 0 and bare_row["measured"] is None and bare_row["rel_error"] is None
+    assert alias_row["predicted"] > 0 and alias_row["rel_error"] == pytest.approx(alias_row["predicted"] - 1)
+    assert "precision 'amp_bf16' read as bf16-mixed" in alias_row["notes"]
+    assert predict_case(parse_speed_cases([json.dumps(alias)])[0]).predicted == alias_row["predicted"]
