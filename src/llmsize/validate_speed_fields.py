@@ -141,6 +141,23 @@ def train_fields(w: Mapping[str, Any], notes: list[str]) -> dict[str, Any]:
     return out
 
 
+# the fields each task's prediction reads; any other is said in the notes, never dropped unsaid
+_USED = {"decode": ("weights", "kv_dtype", "batch", "context", "tokens", "tp", "flash_attn"),
+         "prefill": ("weights", "batch", "tokens", "tp"),
+         "serve": ("weights", "kv_dtype", "prompt", "output", "concurrency", "request_rate", "tp", "pp", "dp",
+                   "scheduler_steps"),
+         "train": ("precision", "seq", "micro_batch", "global_batch", "recompute", "layout", "tokens")}
+_LAYOUT = ("dp", "tp", "pp", "cp", "ep", "fsdp", "zero", "virtual_stages", "schedule")
+
+
+def unused(task: str, w: Mapping[str, Any]) -> list[str]:
+    """Notes for the workload's (and layout's) given fields that the task's prediction does not read."""
+    extra = [f"workload.{k}" for k, v in w.items() if k != "task" and k not in _USED[task] and v is not None]
+    if task == "train" and isinstance(w.get("layout"), Mapping):
+        extra += [f"workload.layout.{k}" for k, v in w["layout"].items() if k not in _LAYOUT and v is not None]
+    return [f"{', '.join(extra)} not used by the {task} model"] if extra else []
+
+
 def knobs(k: Mapping[str, Any]) -> dict[str, Any]:
     """A case's knobs as `from_knobs` takes them: the CLI's option names with `-` or `_`, null dropped."""
     return {str(n).replace("-", "_"): v for n, v in k.items() if v is not None}

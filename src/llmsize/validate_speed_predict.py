@@ -11,7 +11,7 @@ from typing import Any
 from llmsize.errors import LlmsizeError
 from llmsize.speedmodel import predict as P
 from llmsize.speedmodel import train as T
-from llmsize.validate_speed_fields import train_fields, weights
+from llmsize.validate_speed_fields import train_fields, unused, weights
 
 _TASK_METRICS = {"decode": ("tokens_per_s",), "prefill": ("tokens_per_s",),
                  "serve": ("output_tokens_per_s", "ttft_s", "tpot_s"),
@@ -43,8 +43,9 @@ def _flash(w: Mapping[str, Any]) -> bool | None:
 
 def predict_metric(spec: Any, gpu: Any, case: Any) -> tuple[float, list[str]]:
     """(predicted value of case.metric, notes on defaults taken)."""
-    w, notes = case.workload, []
+    w = case.workload
     task, metric = w["task"], case.metric
+    notes = unused(task, w)
     check_metric(task, metric)
     if task in ("decode", "prefill"):
         wt = weights(w, notes)

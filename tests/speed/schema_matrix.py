@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -148,13 +149,26 @@ def matrix(full: bool = False) -> Iterator[tuple[str, dict[str, Any]]]:
         yield f"run/{metric}/{count}/{tokens}", case("train", metric=metric, count=count, engine="unknown", **w)
 
 
+    # 7. every preset (dense, MoE, MLA, state-space and hybrid, encoder-decoder) in every task and metric
+    from llmsize.catalog.presets import presets
+
+    for p, task in itertools.product(presets(), ("decode", "prefill", "serve", "train")):
+        w = _train_w() | {"layout": {"dp": 8, "tp": 8}} if task == "train" else _inference(task) | {"weights": "bf16"}
+        w |= {"tp": 8} if task == "serve" else {}
+        for metric in DEC_METRIC[task] if full else DEC_METRIC[task][:1]:
+            yield f"preset/{task}/{p.name}/{metric}", case(task, model=p.name, count=64 if task == "train" else 8,
+                                                           engine="vllm" if task != "train" else "megatron",
+                                                           metric=metric, **w)
+
+
 def expected_refusal(label: str, err: str) -> bool:
     """A refusal the setup earns: it is physically impossible (does not fit, no FP8 units, a request rate
-    above capacity asking for a median TTFT), or needs what no default can stand in for (a run's tokens,
+    above capacity asking for a median TTFT, AWQ/GPTQ groups of 128 on a width they do not divide), or needs what no default can stand in for (a run's tokens,
     the GPUs of a run in days, a model's width)."""
     return ("does not fit" in err or "has no FP8 units" in err or "overloaded" in err
             or "cannot reach the Hub" in err or "needs workload.tokens" in err or "days needs hardware.count" in err
-            or "knobs describe a model with" in err or "no fp32 rate is known for TPU" in err)
+            or "knobs describe a model with" in err or "no fp32 rate is known for TPU" in err
+            or "does not divide the input dimension" in err)
 
 
 def run(full: bool = False) -> tuple[int, Counter[str], dict[str, str]]:
@@ -167,7 +181,7 @@ def run(full: bool = False) -> tuple[int, Counter[str], dict[str, str]]:
             c = parse_speed_cases([json.dumps(obj)])[0]
             r = predict_or_error(c)
             err = r.error
-            if err is None and not (r.predicted and r.predicted > 0 and r.predicted == r.predicted):
+            if err is None and not (r.predicted and r.predicted > 0 and math.isfinite(r.predicted)):
                 err = f"non-positive prediction {r.predicted!r}"
         except Exception as e:  # noqa: BLE001
             err = f"PARSE {type(e).__name__}: {e}"

@@ -166,3 +166,54 @@ def test_mixed_file_with_a_bare_speed_case(tmp_path):
     assert alias_row["predicted"] > 0 and alias_row["rel_error"] == pytest.approx(alias_row["predicted"] - 1)
     assert "precision 'amp_bf16' read as bf16-mixed" in alias_row["notes"]
     assert predict_case(parse_speed_cases([json.dumps(alias)])[0]).predicted == alias_row["predicted"]
+
+
+def _maybe(st):
+    from hypothesis import strategies as s
+
+    return s.one_of(s.none(), st)
+
+
+def _random_case():
+    """Any task, model form, catalogue GPU, engine, spelling and null field at once."""
+    from hypothesis import strategies as s
+
+    from llmsize.catalog.hardware import gpus
+
+    inference = s.fixed_dictionaries({
+        "weights": _maybe(s.sampled_from(M.WEIGHTS)), "kv_dtype": _maybe(s.sampled_from(M.KV)),
+        "batch": _maybe(s.sampled_from([1, 4, 64])), "context": _maybe(s.sampled_from([0, 512, 32768])),
+        "tokens": _maybe(s.sampled_from([1, 128, 2048])), "prompt": _maybe(s.sampled_from([1, 128, 8192])),
+        "output": _maybe(s.sampled_from([1, 128, 2048])), "concurrency": _maybe(s.sampled_from(["max", 1, 16, 512])),
+        "request_rate": _maybe(s.sampled_from([0.1, 1.0, 50.0])), "tp": _maybe(s.sampled_from([1, 2, 8])),
+        "pp": _maybe(s.sampled_from([1, 2])), "dp": _maybe(s.sampled_from([1, 4]))})
+    training = s.fixed_dictionaries({
+        "precision": _maybe(s.sampled_from(M.PRECISIONS)), "seq": _maybe(s.sampled_from([512, 4096, 131072])),
+        "micro_batch": _maybe(s.sampled_from([1, 4])), "global_batch": _maybe(s.sampled_from([64, 4096])),
+        "recompute": _maybe(s.sampled_from(M.RECOMPUTE)), "layout": s.sampled_from(M.LAYOUTS),
+        "tokens": _maybe(s.sampled_from([1e9, 1.5e13]))})
+    task = s.sampled_from(["decode", "prefill", "serve", "train"])
+    return task.flatmap(lambda t: s.builds(
+        lambda w, model, gpu, count, engine, metric: M.case(t, model=model, gpu=gpu, count=count, engine=engine,
+                                                            metric=metric, **w),
+        training if t == "train" else inference, s.sampled_from(M.MODELS + ("Mixtral-8x7B-v0.1", "gpt-oss-20b")),
+        s.sampled_from([g.name for g in gpus()]), _maybe(s.sampled_from([1, 8, 1024])), s.sampled_from(M.ENGINES),
+        s.sampled_from(M.DEC_METRIC[t])))
+
+
+def test_any_combination_is_predicted_or_earns_its_refusal(monkeypatch):
+    from hypothesis import HealthCheck, given, settings
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+    @settings(max_examples=300, derandomize=True, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow])
+    @given(_random_case())
+    def check(obj):
+        r = _one(obj)
+        if r.error is None:
+            assert r.predicted > 0 and r.predicted < float("inf")
+        else:  # no "llmsize failed": every refusal is one the setup earns
+            assert M.expected_refusal("", r.error), r.error
+
+    check()
