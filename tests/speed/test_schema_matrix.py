@@ -42,9 +42,20 @@ def test_every_catalogue_gpu_times_every_task():
     ("A100 80GB SXM", "A100-SXM-80GB"), ("A100 SXM4 80GB", "A100-SXM-80GB"), ("A100 40GB SXM", "A100-SXM-40GB"),
     ("H100 SXM5 80GB", "H100-SXM"), ("H100-SXM5-80GB", "H100-SXM"), ("H100 80GB SXM", "H100-SXM"),
     ("H200 SXM 141GB", "H200-SXM"), ("RTX 4090", "RTX-4090"), ("MI300X", "MI300X"), ("M2 Ultra 76-core", "M2-Ultra"),
-    ("L40S", "L40S")])
+    ("L40S", "L40S"), ("M2 Ultra (76-core GPU)", "M2-Ultra"), ("Apple M2 Ultra (76-core GPU, 192GB)", "M2-Ultra"),
+    ("RTX 4090 24GB", "RTX-4090"), ("NVIDIA GeForce RTX 3090 24GB", "RTX-3090"), ("H100 PCIe 80GB", "H100-PCIe"),
+    ("H100 NVL 94GB", "H100-NVL"), ("MI300X 192GB", "MI300X"), ("A100 80 GB", "A100-SXM-80GB"),
+    ("A100 40GB", "A100-SXM-40GB"), ("RTX 4060 Ti 8GB", "RTX-4060-Ti-8GB")])
 def test_gpu_names_as_sources_spell_them(name, canonical):
     assert get_gpu(name).name == canonical
+
+
+@pytest.mark.parametrize("name", ["H100 40GB", "RTX 4090 48GB", "M2 Ultra 128GB"])
+def test_a_memory_size_the_gpu_does_not_have_is_not_dropped(name):
+    from llmsize.errors import LlmsizeError
+
+    with pytest.raises(LlmsizeError, match="unknown GPU"):
+        get_gpu(name)
 
 
 def _train(**over):
