@@ -56,18 +56,43 @@ def check_workload(task: str, w: Mapping[str, Any]) -> None:
 # does not take as they are
 # ASSUMES: a weight-only int4 checkpoint whose method is not named stores int4 in groups of 128 with fp16
 #          scales and zeros (AWQ's and GPTQ's default group; their bytes differ by the g_idx alone)
+_INT8 = "int8 weights with per-channel scales (the bytes of int8; GEMMs timed on the 16-bit path)"
+_INT8_WO = "int8 weight-only, per-channel scales"
+_W4A8 = "int4 weights in groups of 128 (AWQ's bytes); GEMMs timed on the 16-bit path"
+_E4M3 = "FP8 e4m3, per-channel scales"
 _WEIGHTS = {"int4": ("awq-int4-g128", "weight-only int4, group 128 (AWQ's layout)"),
+            "int4-weight-only": ("awq-int4-g128", "weight-only int4, group 128 (AWQ's layout)"),
+            "int4_weight_only": ("awq-int4-g128", "weight-only int4, group 128 (AWQ's layout)"),
             "w4a16": ("gptq-int4-g128-no-gidx", "W4A16 (llm-compressor: int4 group 128, no g_idx)"),
             "int4-awq": ("awq-int4-g128", "AWQ int4, group 128"), "int4_awq": ("awq-int4-g128", "AWQ int4, group 128"),
             "int4-gptq": ("gptq-int4-g128", "GPTQ int4, group 128"),
             "int4_gptq": ("gptq-int4-g128", "GPTQ int4, group 128"),
-            "w8a8": ("int8", "int8 weights with per-channel scales (the bytes of int8; GEMMs timed on the 16-bit path)"),
-            "int8-w8a8": ("int8", "int8 weights with per-channel scales (the bytes of int8; GEMMs timed on the "
-                                  "16-bit path)"),
-            "w8a8-fp8": ("fp8", "FP8 e4m3 weights and activations"), "fp8-w8a8": ("fp8", "FP8 e4m3 weights and "
-                                                                                       "activations"),
-            "fp8_e4m3": ("fp8", "FP8 e4m3, per-channel scales"), "float8_e4m3fn": ("fp8", "FP8 e4m3, per-channel scales"),
-            "e4m3": ("fp8", "FP8 e4m3, per-channel scales")}
+            "w4a8": ("awq-int4-g128", _W4A8), "w4a8_awq": ("awq-int4-g128", _W4A8), "w4a8-awq": ("awq-int4-g128", _W4A8),
+            "w8a8": ("int8", _INT8), "int8-w8a8": ("int8", _INT8), "w8a8-int8": ("int8", _INT8),
+            "smoothquant": ("int8", _INT8), "int8-sq": ("int8", _INT8),
+            "w8a16": ("int8", _INT8_WO), "int8-weight-only": ("int8", _INT8_WO), "int8_weight_only": ("int8", _INT8_WO),
+            "8bit": ("int8", "bitsandbytes 8-bit (LLM.int8())"), "bnb-8bit": ("int8", "bitsandbytes 8-bit (LLM.int8())"),
+            "w8a8-fp8": ("fp8", "FP8 e4m3 weights and activations"),
+            "fp8-w8a8": ("fp8", "FP8 e4m3 weights and activations"),
+            "fp8_e4m3": ("fp8", _E4M3), "float8_e4m3fn": ("fp8", _E4M3), "e4m3": ("fp8", _E4M3),
+            "fp8_block": ("fp8-block", "FP8 e4m3, 128x128 block scales"),
+            "fp8-per-tensor": ("fp8-tensor", "FP8 e4m3, per-tensor scales"),
+            "fp8_per_tensor": ("fp8-tensor", "FP8 e4m3, per-tensor scales")}
+# KV-cache dtypes as engines name them that `llmsize quant` does not take as they are: the same bytes
+_KV = {"int8": ("fp8", "one byte per value, as fp8 (TensorRT-LLM's INT8 KV cache)"),
+       "fp8_e4m3fn": ("fp8_e4m3", "FP8 e4m3"), "float8_e4m3fn": ("fp8_e4m3", "FP8 e4m3"),
+       "fp8e4m3": ("fp8_e4m3", "FP8 e4m3"), "fp8e5m2": ("fp8_e5m2", "FP8 e5m2"),
+       "nvfp4": ("q4_0", "4-bit values with an 8-bit scale per 16: 4.5 bits a value, q4_0's bytes")}
+
+
+def kv_dtype(w: Mapping[str, Any], notes: list[str]) -> str | None:
+    """The case's KV-cache dtype as `llmsize quant` names it (null stays null: the model's 16-bit dtype)."""
+    v = w.get("kv_dtype")
+    hit = _KV.get(v.strip().lower()) if v is not None else None
+    if hit is None:
+        return v
+    notes.append(f"kv_dtype {v!r} read as {hit[0]}: {hit[1]}")
+    return hit[0]
 
 
 def weights(w: Mapping[str, Any], notes: list[str], default: str = "bf16") -> str:

@@ -11,7 +11,7 @@ from typing import Any
 from llmsize.errors import LlmsizeError
 from llmsize.speedmodel import predict as P
 from llmsize.speedmodel import train as T
-from llmsize.validate_speed_fields import train_fields, unused, weights
+from llmsize.validate_speed_fields import kv_dtype, train_fields, unused, weights
 
 _TASK_METRICS = {"decode": ("tokens_per_s",), "prefill": ("tokens_per_s",),
                  "serve": ("output_tokens_per_s", "ttft_s", "tpot_s"),
@@ -97,10 +97,9 @@ def _serve(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str
 
 
 def _kv(w: Mapping[str, Any], notes: list[str]) -> str | None:
-    v = w.get("kv_dtype")
-    if v is None:
+    if w.get("kv_dtype") is None:
         notes.append("kv_dtype not given: the model's 16-bit dtype assumed (the engines' \"auto\")")
-    return v
+    return kv_dtype(w, notes)
 
 
 def _replicas(w: Mapping[str, Any], count: int | None, notes: list[str]) -> tuple[int, int, int]:
