@@ -131,12 +131,25 @@ def parse_speed_cases(lines: Iterable[str], name: str = "cases") -> list[SpeedCa
     return out
 
 
-def model_spec(model: Any, where: str) -> Any:
-    """A preset name / Hugging Face repo id, ``{"config": {...}}`` or ``{"knobs": {...}}`` -> ModelSpec."""
+def model_spec(model: Any, where: str, notes: list[str] | None = None) -> Any:
+    """A preset name / Hugging Face repo id, ``{"config": {...}}`` or ``{"knobs": {...}}`` -> ModelSpec. A
+    name llmsize has no config for, whose base model is a preset (an -Instruct or -FP8 release of it), is
+    read as that preset, said in `notes`."""
     from llmsize.load import from_knobs, load
 
     if isinstance(model, str):
-        return load(model).spec
+        try:
+            return load(model).spec
+        except LlmsizeError:
+            from llmsize.validate_speed_fields import base_preset
+
+            base = base_preset(model)
+            if base is None:
+                raise
+            if notes is not None:
+                what = f" (a {base[1]} checkpoint of the same architecture)" if base[1] else ""
+                notes.append(f"model {model!r} has no config here: read as preset {base[0]}{what}")
+            return load(base[0]).spec
     if isinstance(model, Mapping) and isinstance(model.get("config"), Mapping):
         from llmsize.adapters.hf_config import spec_from_config
 
@@ -166,12 +179,14 @@ def predict_case(case: SpeedCase, *, eff: float | None = None) -> SpeedResult:
     if case.gpu is None:
         raise LlmsizeError(f"{where}: hardware.gpu is null; a speed cannot be timed without the GPU")
     key = json.dumps(case.model, sort_keys=True)
-    spec = _SPECS.get(key)
-    if spec is None:
+    hit = _SPECS.get(key)
+    if hit is None:
+        model_notes: list[str] = []
         try:
-            spec = _SPECS[key] = model_spec(case.model, where)
+            hit = _SPECS[key] = (model_spec(case.model, where, model_notes), tuple(model_notes))
         except LlmsizeError as e:
             raise LlmsizeError(f"{where}: {e}") from None
+    spec = hit[0]
     try:
         if eff is None:
             value, notes = predict_metric(spec, get_gpu(case.gpu), case)
@@ -182,7 +197,7 @@ def predict_case(case: SpeedCase, *, eff: float | None = None) -> SpeedResult:
                 value, notes = predict_metric(spec, get_gpu(case.gpu), case)
     except LlmsizeError as e:
         raise LlmsizeError(f"{where}: {e}") from None
-    return SpeedResult(case=case, predicted=value, notes=tuple(notes))
+    return SpeedResult(case=case, predicted=value, notes=hit[1] + tuple(notes))
 
 
 def predict_or_error(case: SpeedCase) -> SpeedResult:

@@ -6,6 +6,7 @@ Source: narayanan2021
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -95,12 +96,15 @@ def kv_dtype(w: Mapping[str, Any], notes: list[str]) -> str | None:
     return hit[0]
 
 
-def weights(w: Mapping[str, Any], notes: list[str], default: str = "bf16") -> str:
-    """The case's weight format as `llmsize quant` names it; null takes `default` (noted)."""
+def weights(w: Mapping[str, Any], notes: list[str], default: str = "bf16", model: Any = None) -> str:
+    """The case's weight format as `llmsize quant` names it; null takes the format a checkpoint's name
+    says (`...-Instruct-FP8`, `...-AWQ`, `...-GPTQ-Int8`), else `default` (noted)."""
     v = w.get("weights")
     if v is None:
-        notes.append(f"weights not given: {default!r} assumed")
-        return default
+        named = _named_format(model) if isinstance(model, str) else None
+        notes.append(f"weights not given: {named or default!r} assumed"
+                     + (f" from the model's name {model!r}" if named else ""))
+        return named or default
     hit = _WEIGHTS.get(v.strip().lower())
     if hit is None:
         return v
@@ -186,3 +190,42 @@ def unused(task: str, w: Mapping[str, Any]) -> list[str]:
 def knobs(k: Mapping[str, Any]) -> dict[str, Any]:
     """A case's knobs as `from_knobs` takes them: the CLI's option names with `-` or `_`, null dropped."""
     return {str(n).replace("-", "_"): v for n, v in k.items() if v is not None}
+
+
+# the tail words of a fine-tuned or quantized checkpoint's name; the architecture is its base model's
+_TAIL = re.compile(r"[-_.](instruct|chat|it|hf|base|fp8|dynamic|awq|gptq|int4|int8|w4a16|w8a8|w8a16|gguf|bnb|4bit|8bit|"
+                   r"nf4|nvfp4|quantized)$", re.I)
+
+
+def _named_format(model: str) -> str | None:
+    """The weight format a checkpoint's name states: FP8, AWQ, GPTQ (int4, or int8 where it says so), W4A16,
+    W8A8, NVFP4; None where it states none (a GGUF repo holds several)."""
+    words = set(re.split(r"[-_./]", model.lower()))
+    if "nvfp4" in words:
+        return "nvfp4"
+    if "fp8" in words:
+        return "fp8"
+    if "awq" in words:
+        return "awq-int4-g128"
+    if "gptq" in words:
+        return "gptq-int8-g128" if "int8" in words else "gptq-int4-g128"
+    return next((_WEIGHTS[x][0] for x in ("w4a16", "w8a8") if x in words), None)
+
+
+def base_preset(model: str) -> tuple[str, str] | None:
+    """(preset, what was read past) for a checkpoint name llmsize has no config for: its repo's last part,
+    less the tail words of an instruction-tuned or quantized release (`Qwen2.5-7B-Instruct`,
+    `nvidia/Llama-3.1-70B-Instruct-FP8`, `TheBloke/Llama-2-7B-GGUF`), is a preset; None if it is not."""
+    from llmsize.catalog.presets import find_preset
+
+    name = model.split("@")[0].split(":")[0].rstrip("/").split("/")[-1]
+    cand, cut = name, []
+    while True:
+        p = find_preset(cand) or (find_preset(cand[5:]) if cand.lower().startswith("meta-") else None)
+        if p is not None:
+            return p.name, "-".join(cut)
+        m = _TAIL.search(cand)
+        if m is None:
+            return None
+        cut.insert(0, m.group(1))
+        cand = cand[:m.start()]

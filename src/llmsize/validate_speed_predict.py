@@ -48,7 +48,7 @@ def predict_metric(spec: Any, gpu: Any, case: Any) -> tuple[float, list[str]]:
     notes = unused(task, w)
     check_metric(task, metric)
     if task in ("decode", "prefill"):
-        wt = weights(w, notes)
+        wt = weights(w, notes, model=case.model)
         tp = int(w.get("tp") or 1)
         if w.get("tp") is None and (case.count or 1) > 1:
             notes.append(f"tp not given: 1 assumed (a sequence's layers run one GPU at a time, as llama.cpp's "
@@ -76,7 +76,7 @@ def _serve(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str
     conc = _get(w, "concurrency", "max", notes)
     conc = "max" if isinstance(conc, str) and conc.lower() == "max" else int(conc)
     out = int(_get(w, "output", 256, notes))
-    wt = weights(w, notes)
+    wt = weights(w, notes, model=case.model)
     tp, pp, dp = _replicas(w, case.count, notes)
     kw = dict(engine=case.engine, weights=wt, kv_dtype=_kv(w, notes), prompt=int(_get(w, "prompt", 1024, notes)),
               output=out, concurrency=conc, tp=tp, pp=pp, dp=dp, scheduler_steps=int(w.get("scheduler_steps") or 1))

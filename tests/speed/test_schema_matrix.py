@@ -228,3 +228,28 @@ def test_any_combination_is_predicted_or_earns_its_refusal(monkeypatch):
             assert M.expected_refusal("", r.error), r.error
 
     check()
+
+
+@pytest.mark.parametrize("model, preset, fmt", [
+    ("Qwen/Qwen2.5-7B-Instruct", "Qwen2.5-7B", None), ("google/gemma-2-9b-it", "gemma-2-9b", None),
+    ("nvidia/Llama-3.1-70B-Instruct-FP8", "Llama-3.1-70B", "fp8"), ("TheBloke/Llama-2-7B-GGUF", "Llama-2-7b-hf", None),
+    ("hugging-quants/Meta-Llama-3.1-8B-Instruct-AWQ-INT4", "Llama-3.1-8B", "awq-int4-g128"),
+    ("Qwen/Qwen2.5-32B-Instruct-GPTQ-Int8", "Qwen2.5-32B", "gptq-int8-g128"),
+    ("RedHatAI/Qwen3-8B-FP8-dynamic", "Qwen3-8B", "fp8")])
+def test_a_release_of_a_preset_is_read_as_it_and_its_named_format_is_the_default(monkeypatch, model, preset, fmt):
+    """Offline, an instruction-tuned or quantized release llmsize has no config for is its base preset
+    (the same architecture), said in the notes; with weights null, the format its name states."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    w = M._inference("serve") | {"weights": None, "tp": 8}
+    r = _one(M.case("serve", model=model, count=8, **w))
+    base = _one(M.case("serve", model=preset, count=8, **w | {"weights": fmt or "bf16"}))
+    assert r.predicted == base.predicted, r.error
+    assert any(n.startswith(f"model {model!r} has no config here: read as preset {preset}") for n in r.notes)
+    said = f"weights not given: {fmt!r} assumed from the model's name" if fmt else "weights not given: 'bf16' assumed"
+    assert any(n.startswith(said) for n in r.notes)
+
+
+def test_a_name_that_is_no_release_of_a_preset_stays_the_case_error(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    r = _one(M.case("decode", model="deepseek-ai/DeepSeek-R1-Distill-Qwen-7B"))
+    assert r.predicted is None and "DeepSeek-R1-Distill-Qwen-7B" in r.error
