@@ -132,14 +132,19 @@ def parse_speed_cases(lines: Iterable[str], name: str = "cases") -> list[SpeedCa
 
 
 def model_spec(model: Any, where: str, notes: list[str] | None = None) -> Any:
-    """A preset name / Hugging Face repo id, ``{"config": {...}}`` or ``{"knobs": {...}}`` -> ModelSpec. A
-    name llmsize has no config for, whose base model is a preset (an -Instruct or -FP8 release of it), is
-    read as that preset, said in `notes`."""
-    from llmsize.load import from_knobs, load
+    """A preset name / Hugging Face repo id, ``{"config": {...}}`` or ``{"knobs": {...}}`` -> ModelSpec."""
+    return model_loaded(model, where, notes).spec
+
+
+def model_loaded(model: Any, where: str, notes: list[str] | None = None) -> Any:
+    """The case's model as `llmsize.load.Loaded` (its spec, and the config its stored weight format is read
+    from). A name llmsize has no config for, whose base model is a preset (an -Instruct or -FP8 release
+    of it), is read as that preset, said in `notes`."""
+    from llmsize.load import Loaded, from_knobs, load
 
     if isinstance(model, str):
         try:
-            return load(model).spec
+            return load(model)
         except LlmsizeError:
             from llmsize.validate_speed_fields import base_preset
 
@@ -149,20 +154,20 @@ def model_spec(model: Any, where: str, notes: list[str] | None = None) -> Any:
             if notes is not None:
                 what = f" (a {base[1]} checkpoint of the same architecture)" if base[1] else ""
                 notes.append(f"model {model!r} has no config here: read as preset {base[0]}{what}")
-            return load(base[0]).spec
+            return load(base[0])
     if isinstance(model, Mapping) and isinstance(model.get("config"), Mapping):
         from llmsize.adapters.hf_config import spec_from_config
 
         cfg = dict(model["config"])
-        return spec_from_config(cfg, str(model.get("name") or cfg.get("_name_or_path") or "config"),
-                                warn=lambda m: None)
+        name = str(model.get("name") or cfg.get("_name_or_path") or "config")
+        return Loaded(spec=spec_from_config(cfg, name, warn=lambda m: None), origin="config", ref=name, config=cfg)
     if isinstance(model, Mapping) and isinstance(model.get("knobs"), Mapping):
         k = _knobs(model["knobs"])
         missing = [n for n in ("hidden", "layers", "heads", "vocab") if n not in k]
         if missing:
             raise LlmsizeError(f"knobs describe a model with hidden, layers, heads and vocab at least; missing "
                                f"{', '.join(missing)}")
-        return from_knobs(**k)
+        return Loaded(spec=from_knobs(**k), origin="knobs", ref="knobs")
     raise LlmsizeError(f"{where}: 'model' must be a preset name, a repo id, {{'config': ...}} or {{'knobs': ...}}")
 
 
@@ -181,20 +186,23 @@ def predict_case(case: SpeedCase, *, eff: float | None = None) -> SpeedResult:
     key = json.dumps(case.model, sort_keys=True)
     hit = _SPECS.get(key)
     if hit is None:
+        from llmsize.quant.native import native_weights
+
         model_notes: list[str] = []
         try:
-            hit = _SPECS[key] = (model_spec(case.model, where, model_notes), tuple(model_notes))
+            loaded = model_loaded(case.model, where, model_notes)
+            hit = _SPECS[key] = (loaded.spec, tuple(model_notes), native_weights(loaded))
         except LlmsizeError as e:
             raise LlmsizeError(f"{where}: {e}") from None
     spec = hit[0]
     try:
         if eff is None:
-            value, notes = predict_metric(spec, get_gpu(case.gpu), case)
+            value, notes = predict_metric(spec, get_gpu(case.gpu), case, native=hit[2])
         else:
             from llmsize.speedmodel.efficiency import probe
 
             with probe(eff):
-                value, notes = predict_metric(spec, get_gpu(case.gpu), case)
+                value, notes = predict_metric(spec, get_gpu(case.gpu), case, native=hit[2])
     except LlmsizeError as e:
         raise LlmsizeError(f"{where}: {e}") from None
     return SpeedResult(case=case, predicted=value, notes=hit[1] + tuple(notes))

@@ -96,15 +96,26 @@ def kv_dtype(w: Mapping[str, Any], notes: list[str]) -> str | None:
     return hit[0]
 
 
-def weights(w: Mapping[str, Any], notes: list[str], default: str = "bf16", model: Any = None) -> str:
-    """The case's weight format as `llmsize quant` names it; null takes the format a checkpoint's name
-    says (`...-Instruct-FP8`, `...-AWQ`, `...-GPTQ-Int8`), else `default` (noted)."""
+def weights(w: Mapping[str, Any], notes: list[str], model: Any = None, native: Any = None) -> str:
+    """The case's weight format as `llmsize quant` names it. Null takes, most exact first: the format the
+    checkpoint stores (`quant.native`: its headers or its config's quantization_config), the one its
+    name states (`...-Instruct-FP8`, `...-AWQ`), its config's dtype, else bf16; each said in `notes`."""
     v = w.get("weights")
     if v is None:
+        origin = getattr(native, "origin", "default")
         named = _named_format(model) if isinstance(model, str) else None
-        notes.append(f"weights not given: {named or default!r} assumed"
-                     + (f" from the model's name {model!r}" if named else ""))
-        return named or default
+        if origin in ("quantization_config", "safetensors headers", "GGUF header"):
+            key, why = native.key, f"the checkpoint's {origin}"
+        elif named is not None:
+            key, why = named, f"from the model's name {model!r}"
+        elif origin == "config dtype":
+            # ASSUMES: an fp32 checkpoint is served in fp16 (vLLM's and SGLang's dtype "auto" do so)
+            key = "fp16" if native.key == "fp32" else native.key
+            why = "the config's dtype" + (" fp32, served in fp16 as vLLM's \"auto\" does" if native.key == "fp32" else "")
+        else:
+            key, why = "bf16", "llmsize's default"
+        notes.append(f"weights not given: {key!r} assumed ({why})")
+        return key
     hit = _WEIGHTS.get(v.strip().lower())
     if hit is None:
         return v

@@ -41,14 +41,15 @@ def _flash(w: Mapping[str, Any]) -> bool | None:
     return v
 
 
-def predict_metric(spec: Any, gpu: Any, case: Any) -> tuple[float, list[str]]:
-    """(predicted value of case.metric, notes on defaults taken)."""
+def predict_metric(spec: Any, gpu: Any, case: Any, native: Any = None) -> tuple[float, list[str]]:
+    """(predicted value of case.metric, notes on defaults taken); `native` the weight format the model's
+    checkpoint stores (`quant.native.Weights`), the default of a null `weights`."""
     w = case.workload
     task, metric = w["task"], case.metric
     notes = unused(task, w)
     check_metric(task, metric)
     if task in ("decode", "prefill"):
-        wt = weights(w, notes, model=case.model)
+        wt = weights(w, notes, model=case.model, native=native)
         tp = int(w.get("tp") or 1)
         if w.get("tp") is None and (case.count or 1) > 1:
             notes.append(f"tp not given: 1 assumed (a sequence's layers run one GPU at a time, as llama.cpp's "
@@ -63,11 +64,12 @@ def predict_metric(spec: Any, gpu: Any, case: Any) -> tuple[float, list[str]]:
         _path_note(gpu, wt, r.terms["path"], notes)
         return r.value, notes
     if task == "serve":
-        return _serve(spec, gpu, case, w, notes)
+        return _serve(spec, gpu, case, w, notes, native)
     return _train(spec, gpu, case, train_fields(w, notes), notes)
 
 
-def _serve(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str]) -> tuple[float, list[str]]:
+def _serve(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str],
+           native: Any = None) -> tuple[float, list[str]]:
     """A serving metric. A request rate above what the deployment serves is a benchmark whose clients
     wait: for a bounded concurrency, for a free slot (vLLM's and SGLang's --max-concurrency; the wait is
     before the request is sent, outside its TTFT), so the run is closed-loop at that concurrency; for
@@ -76,7 +78,7 @@ def _serve(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str
     conc = _get(w, "concurrency", "max", notes)
     conc = "max" if isinstance(conc, str) and conc.lower() == "max" else int(conc)
     out = int(_get(w, "output", 256, notes))
-    wt = weights(w, notes, model=case.model)
+    wt = weights(w, notes, model=case.model, native=native)
     tp, pp, dp = _replicas(w, case.count, notes)
     kw = dict(engine=case.engine, weights=wt, kv_dtype=_kv(w, notes), prompt=int(_get(w, "prompt", 1024, notes)),
               output=out, concurrency=conc, tp=tp, pp=pp, dp=dp, scheduler_steps=int(w.get("scheduler_steps") or 1))

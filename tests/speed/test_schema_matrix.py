@@ -242,11 +242,24 @@ def test_a_release_of_a_preset_is_read_as_it_and_its_named_format_is_the_default
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     w = M._inference("serve") | {"weights": None, "tp": 8}
     r = _one(M.case("serve", model=model, count=8, **w))
-    base = _one(M.case("serve", model=preset, count=8, **w | {"weights": fmt or "bf16"}))
+    base = _one(M.case("serve", model=preset, count=8, **w | {"weights": fmt}))
     assert r.predicted == base.predicted, r.error
     assert any(n.startswith(f"model {model!r} has no config here: read as preset {preset}") for n in r.notes)
-    said = f"weights not given: {fmt!r} assumed from the model's name" if fmt else "weights not given: 'bf16' assumed"
-    assert any(n.startswith(said) for n in r.notes)
+    said = f"assumed (from the model's name {model!r})" if fmt else "assumed (the config's dtype"
+    assert any(n.startswith("weights not given") and said in n for n in r.notes), r.notes
+
+
+@pytest.mark.parametrize("model, fmt, origin", [
+    ("gpt-oss-20b", "mxfp4", "the checkpoint's quantization_config"),
+    ("DeepSeek-V3", "fp8-block", "the checkpoint's quantization_config"),
+    ("Llama-2-7b-hf", "fp16", "the config's dtype"), ({"knobs": {"hidden": 512, "layers": 2, "heads": 8, "vocab": 999}},
+                                                       "bf16", "llmsize's default")])
+def test_null_weights_take_the_format_the_checkpoint_stores(model, fmt, origin):
+    """As every other command (quant.native): a null `weights` is the checkpoint's own format."""
+    w = M._inference("decode") | {"weights": None}
+    r = _one(M.case("decode", model=model, gpu="H200-SXM", count=8, **w))
+    assert f"weights not given: {fmt!r} assumed ({origin})" in r.notes
+    assert r.predicted == _one(M.case("decode", model=model, gpu="H200-SXM", count=8, **w | {"weights": fmt})).predicted
 
 
 def test_a_name_that_is_no_release_of_a_preset_stays_the_case_error(monkeypatch):
