@@ -50,16 +50,21 @@ def predict_metric(spec: Any, gpu: Any, case: Any, native: Any = None) -> tuple[
     check_metric(task, metric)
     if task in ("decode", "prefill"):
         wt = weights(w, notes, model=case.model, native=native)
+        eng = _engine(case.engine, wt, notes)
         tp = int(w.get("tp") or 1)
         if w.get("tp") is None and (case.count or 1) > 1:
-            notes.append(f"tp not given: 1 assumed (a sequence's layers run one GPU at a time, as llama.cpp's "
-                         f"layer split of {case.count} GPUs)")
+            if eng == "llama.cpp":
+                notes.append(f"tp not given: 1 assumed (a sequence's layers run one GPU at a time, as llama.cpp's "
+                             f"layer split of {case.count} GPUs)")
+            else:
+                tp = case.count
+                notes.append(f"tp not given: {tp} assumed (hardware.count)")
         if task == "decode":
-            r = P.decode(spec, gpu, engine=case.engine, weights=wt, kv_dtype=_kv(w, notes),
+            r = P.decode(spec, gpu, engine=eng, weights=wt, kv_dtype=_kv(w, notes),
                          batch=int(_get(w, "batch", 1, notes)), context=int(_get(w, "context", 0, notes)),
                          tokens=int(_get(w, "tokens", 128, notes)), tp=tp, flash_attn=_flash(w))
         else:
-            r = P.prefill(spec, gpu, engine=case.engine, weights=wt, batch=int(_get(w, "batch", 1, notes)),
+            r = P.prefill(spec, gpu, engine=eng, weights=wt, batch=int(_get(w, "batch", 1, notes)),
                           tokens=int(_get(w, "tokens", 512, notes)), tp=tp)
         _path_note(gpu, wt, r.terms["path"], notes)
         return r.value, notes
@@ -80,7 +85,7 @@ def _serve(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str
     out = int(_get(w, "output", 256, notes))
     wt = weights(w, notes, model=case.model, native=native)
     tp, pp, dp = _replicas(w, case.count, notes)
-    kw = dict(engine=case.engine, weights=wt, kv_dtype=_kv(w, notes), prompt=int(_get(w, "prompt", 1024, notes)),
+    kw = dict(engine=_engine(case.engine, wt, notes), weights=wt, kv_dtype=_kv(w, notes), prompt=int(_get(w, "prompt", 1024, notes)),
               output=out, concurrency=conc, tp=tp, pp=pp, dp=dp, scheduler_steps=int(w.get("scheduler_steps") or 1))
     rate = w.get("request_rate")
     s = P.serve(spec, gpu, request_rate=None, **kw)
@@ -96,6 +101,18 @@ def _serve(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str
                      + ("clients wait for one of the concurrency's slots (closed-loop)" if conc != "max"
                         else "the deployment runs saturated"))
     return {"output_tokens_per_s": s.output_tokens_per_s, "ttft_s": s.ttft_s, "tpot_s": s.tpot_s}[case.metric], notes
+
+
+def _engine(engine: str, wt: str, notes: list[str]) -> str:
+    """The engine, where a source does not name it: llama.cpp for GGUF block types (the engine GGUF is
+    for, under Ollama and LM Studio too), else llmsize's engine-independent defaults."""
+    from llmsize.speedmodel.efficiency import engine_name, is_gguf_quant
+
+    e = engine_name(engine)
+    if e == "unknown" and is_gguf_quant(wt):
+        notes.append(f"engine not given: llama.cpp assumed (weights {wt} are a GGUF type)")
+        return "llama.cpp"
+    return e
 
 
 def _kv(w: Mapping[str, Any], notes: list[str]) -> str | None:

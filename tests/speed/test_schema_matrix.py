@@ -266,3 +266,16 @@ def test_a_name_that_is_no_release_of_a_preset_stays_the_case_error(monkeypatch)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     r = _one(M.case("decode", model="deepseek-ai/DeepSeek-R1-Distill-Qwen-7B"))
     assert r.predicted is None and "DeepSeek-R1-Distill-Qwen-7B" in r.error
+
+
+def test_an_unnamed_engine_with_gguf_weights_is_llama_cpp_and_decode_tp_follows_the_engine():
+    w = M._inference("decode") | {"weights": "Q4_K_M"}
+    r = _one(M.case("decode", engine=None, **w))
+    assert r.predicted == _one(M.case("decode", engine="llama.cpp", **w)).predicted
+    assert "engine not given: llama.cpp assumed (weights Q4_K_M are a GGUF type)" in r.notes
+    r = _one(M.case("decode", engine="llama.cpp", count=2, **w | {"tp": None}))
+    assert r.predicted == _one(M.case("decode", engine="llama.cpp", count=2, **w | {"tp": 1})).predicted
+    w = w | {"weights": "bf16", "tp": None}
+    r = _one(M.case("decode", engine="vllm", count=2, **w))
+    assert r.predicted == _one(M.case("decode", engine="vllm", count=2, **w | {"tp": 2})).predicted
+    assert "tp not given: 2 assumed (hardware.count)" in r.notes
