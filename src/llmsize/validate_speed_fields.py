@@ -40,17 +40,24 @@ def check_workload(task: str, w: Mapping[str, Any]) -> None:
         _count(c, "workload.concurrency (or \"max\")")
     for k in ("request_rate",) if task == "serve" else ("tokens",) if task == "train" else ():
         v = w.get(k)
+        if k == "request_rate" and is_inf(v):
+            continue
         if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0):
             raise LlmsizeError(f"workload.{k} must be a positive number or null, got {v!r}")
     if task == "train":
         lay = w.get("layout")
         if lay is not None and not isinstance(lay, Mapping):
             raise LlmsizeError(f"workload.layout must be an object or null, got {lay!r}")
-        for k in _LAYOUT_COUNTS:
+        for k in (*_LAYOUT_COUNTS, "dp_shard", "dp_replicate"):
             _count((lay or {}).get(k), f"workload.layout.{k}")
         z = (lay or {}).get("zero")
         if z is not None and (isinstance(z, bool) or z not in (0, 1, 2, 3)):
             raise LlmsizeError(f"workload.layout.zero must be 0, 1, 2, 3 or null, got {z!r}")
+
+
+def is_inf(v: Any) -> bool:
+    """A request rate of infinity (vLLM's and SGLang's default, `inf`: every request sent at once)."""
+    return (isinstance(v, float) and v == float("inf")) or (isinstance(v, str) and v.strip().lower() in ("inf", "infinity"))
 
 
 # weight formats as serving benchmarks name them -> (llmsize's format, why), for spellings `llmsize quant`
@@ -172,6 +179,14 @@ def train_fields(w: Mapping[str, Any], notes: list[str]) -> dict[str, Any]:
     if w.get("recompute") is not None:
         out["recompute"] = _pick(_RECOMPUTE, w["recompute"], "recompute", notes)
     lay = dict(w.get("layout") or {})
+    shard, rep = lay.pop("dp_shard", None), lay.pop("dp_replicate", None)
+    if (shard or rep) and lay.get("dp") is None:
+        # torchtitan's names: dp_shard GPUs shard parameters (FSDP2), dp_replicate groups of them replicate
+        lay["dp"] = (shard or 1) * (rep or 1)
+        if (shard or 1) > 1 and lay.get("fsdp") is None:
+            lay["fsdp"] = "hybrid_shard" if (rep or 1) > 1 else "full_shard"
+        notes.append(f"layout dp_shard {shard}, dp_replicate {rep} read as dp {lay['dp']}"
+                     + (f", fsdp {lay['fsdp']}" if lay.get("fsdp") else ""))
     if lay.get("schedule") is not None:
         lay["schedule"] = _pick(_SCHEDULE, lay["schedule"], "pipeline schedule", notes)
     if lay.get("fsdp") is not None:
@@ -187,7 +202,7 @@ _USED = {"decode": ("weights", "kv_dtype", "batch", "context", "tokens", "tp", "
          "serve": ("weights", "kv_dtype", "prompt", "output", "concurrency", "request_rate", "tp", "pp", "dp",
                    "scheduler_steps"),
          "train": ("precision", "seq", "micro_batch", "global_batch", "recompute", "layout", "tokens")}
-_LAYOUT = ("dp", "tp", "pp", "cp", "ep", "fsdp", "zero", "virtual_stages", "schedule")
+_LAYOUT = ("dp", "tp", "pp", "cp", "ep", "fsdp", "zero", "virtual_stages", "schedule", "dp_shard", "dp_replicate")
 
 
 def unused(task: str, w: Mapping[str, Any]) -> list[str]:

@@ -11,7 +11,7 @@ from typing import Any
 from llmsize.errors import LlmsizeError
 from llmsize.speedmodel import predict as P
 from llmsize.speedmodel import train as T
-from llmsize.validate_speed_fields import kv_dtype, train_fields, unused, weights
+from llmsize.validate_speed_fields import is_inf, kv_dtype, train_fields, unused, weights
 
 _TASK_METRICS = {"decode": ("tokens_per_s",), "prefill": ("tokens_per_s",),
                  "serve": ("output_tokens_per_s", "ttft_s", "tpot_s"),
@@ -88,6 +88,9 @@ def _serve(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str
     kw = dict(engine=_engine(case.engine, wt, notes), weights=wt, kv_dtype=_kv(w, notes), prompt=int(_get(w, "prompt", 1024, notes)),
               output=out, concurrency=conc, tp=tp, pp=pp, dp=dp, scheduler_steps=int(w.get("scheduler_steps") or 1))
     rate = w.get("request_rate")
+    if is_inf(rate):
+        notes.append("request rate inf: every request sent at once (a max-throughput run)")
+        rate = None
     s = P.serve(spec, gpu, request_rate=None, **kw)
     _path_note(gpu, wt, s.path, notes)
     capacity = s.output_tokens_per_s / out  # requests/s the deployment serves at its batch limit

@@ -279,3 +279,15 @@ def test_an_unnamed_engine_with_gguf_weights_is_llama_cpp_and_decode_tp_follows_
     r = _one(M.case("decode", engine="vllm", count=2, **w))
     assert r.predicted == _one(M.case("decode", engine="vllm", count=2, **w | {"tp": 2})).predicted
     assert "tp not given: 2 assumed (hardware.count)" in r.notes
+
+
+def test_request_rate_inf_and_torchtitan_layout_names():
+    w = M._inference("serve") | {"concurrency": "max"}
+    for rate in ("inf", float("inf")):
+        r = _one(M.case("serve", metric="ttft_s", **w | {"request_rate": rate}))
+        assert r.predicted == _one(M.case("serve", metric="ttft_s", **w | {"request_rate": None})).predicted
+        assert "request rate inf: every request sent at once (a max-throughput run)" in r.notes
+    r = _one(_train(layout={"dp_shard": 8, "dp_replicate": 8, "tp": None}))
+    assert r.predicted == _one(_train(layout={"dp": 64, "fsdp": "hybrid_shard"})).predicted
+    assert "layout dp_shard 8, dp_replicate 8 read as dp 64, fsdp hybrid_shard" in r.notes
+    assert not any("not used" in n for n in r.notes)
