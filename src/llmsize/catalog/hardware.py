@@ -219,7 +219,7 @@ def _find(key: str) -> GPU | None:
     return index[key]
 
 
-_MEMORY_IN_NAME = re.compile(r"(?<![\w.])(\d+)\s*gb\b", re.I)
+_MEMORY_IN_NAME = re.compile(r"(?<![\w.])(\d{1,5})\s*gb\b", re.I)
 
 
 def _lookup(name: str) -> GPU | None:
