@@ -25,7 +25,7 @@ class SpeedCase:
     id: str
     category: str | None
     model: Any
-    gpu: str
+    gpu: str | None  # None: the source does not name it (the case cannot be timed)
     count: int | None
     gpus_per_node: int
     engine: str
@@ -82,25 +82,31 @@ def parse_case(obj: Mapping[str, Any], n: int, where: str) -> SpeedCase:
     if not isinstance(src, Mapping):
         raise LlmsizeError(f"{where}: 'source' must be an object")
     count = hw.get("count")
-    if count is not None and (not isinstance(count, int) or count < 1):
+    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
         raise LlmsizeError(f"{where}: hardware.count must be a positive integer or null")
+    per_node = hw.get("gpus_per_node")
+    if per_node is not None and (isinstance(per_node, bool) or not isinstance(per_node, int) or per_node < 1):
+        raise LlmsizeError(f"{where}: hardware.gpus_per_node must be a positive integer or null")
+    gpu = hw.get("gpu")
+    if gpu is not None and not isinstance(gpu, str):
+        raise LlmsizeError(f"{where}: hardware.gpu must be a GPU name or null, got {gpu!r}")
     # what the schema itself rules out is a broken file (exit 2), found before anything is predicted; a
     # well-formed case llmsize cannot predict (an unknown GPU, a repo id it cannot read) is that case's error
     from llmsize.speedmodel.efficiency import engine_name
+    from llmsize.validate_speed_fields import check_workload
     from llmsize.validate_speed_predict import check_metric
 
     try:
         engine_name(obj.get("engine"))
         check_metric(task, metric)
+        check_workload(task, wl)
         model = obj.get("model")
         if isinstance(model, Mapping) and isinstance(model.get("knobs"), Mapping):
-            bad = sorted(set(model["knobs"]) - set(_KNOBS))
-            if bad:
-                raise LlmsizeError(f"unknown knob(s) {', '.join(bad)} (known: {', '.join(_KNOBS)})")
+            _knobs(model["knobs"])
     except LlmsizeError as e:
         raise LlmsizeError(f"{where}: {e}") from None
     return SpeedCase(id=str(obj.get("id", f"line {n}")), category=cat, model=obj.get("model"),
-                     gpu=str(need("gpu", str, hw)), count=count, gpus_per_node=int(hw.get("gpus_per_node") or 8),
+                     gpu=gpu, count=count, gpus_per_node=per_node or 8,
                      engine=str(obj.get("engine") or "unknown"), workload=wl, metric=metric,
                      measured=float(value) if value is not None else None, line=n,
                      engine_version=_text(src.get("engine_version")), source_date=_text(src.get("date")))
@@ -109,6 +115,17 @@ def parse_case(obj: Mapping[str, Any], n: int, where: str) -> SpeedCase:
 def _text(v: Any) -> str | None:
     """A source field as text (a number such as a bare year is read as its digits), None when absent."""
     return None if v is None or isinstance(v, bool) else str(v)
+
+
+def _knobs(k: Mapping[str, Any]) -> dict[str, Any]:
+    """The knobs as `from_knobs` takes them (`kv-heads` or `kv_heads`, null dropped); an unknown name raises."""
+    from llmsize.validate_speed_fields import knobs
+
+    out = knobs(k)
+    bad = sorted(set(out) - set(_KNOBS))
+    if bad:
+        raise LlmsizeError(f"unknown knob(s) {', '.join(bad)} (known: {', '.join(_KNOBS)})")
+    return out
 
 
 def parse_speed_cases(lines: Iterable[str], name: str = "cases") -> list[SpeedCase]:
@@ -125,24 +142,43 @@ def parse_speed_cases(lines: Iterable[str], name: str = "cases") -> list[SpeedCa
     return out
 
 
-def model_spec(model: Any, where: str) -> Any:
+def model_spec(model: Any, where: str, notes: list[str] | None = None) -> Any:
     """A preset name / Hugging Face repo id, ``{"config": {...}}`` or ``{"knobs": {...}}`` -> ModelSpec."""
-    from llmsize.load import from_knobs, load
+    return model_loaded(model, where, notes).spec
+
+
+def model_loaded(model: Any, where: str, notes: list[str] | None = None) -> Any:
+    """The case's model as `llmsize.load.Loaded` (its spec, and the config its stored weight format is read
+    from). A name llmsize has no config for, whose base model is a preset (an -Instruct or -FP8 release
+    of it), is read as that preset, said in `notes`."""
+    from llmsize.load import Loaded, from_knobs, load
 
     if isinstance(model, str):
-        return load(model).spec
+        try:
+            return load(model)
+        except LlmsizeError:
+            from llmsize.validate_speed_fields import base_preset
+
+            base = base_preset(model)
+            if base is None:
+                raise
+            if notes is not None:
+                what = f" (a {base[1]} checkpoint of the same architecture)" if base[1] else ""
+                notes.append(f"model {model!r} has no config here: read as preset {base[0]}{what}")
+            return load(base[0])
     if isinstance(model, Mapping) and isinstance(model.get("config"), Mapping):
         from llmsize.adapters.hf_config import spec_from_config
 
         cfg = dict(model["config"])
-        return spec_from_config(cfg, str(model.get("name") or cfg.get("_name_or_path") or "config"),
-                                warn=lambda m: None)
+        name = str(model.get("name") or cfg.get("_name_or_path") or "config")
+        return Loaded(spec=spec_from_config(cfg, name, warn=lambda m: None), origin="config", ref=name, config=cfg)
     if isinstance(model, Mapping) and isinstance(model.get("knobs"), Mapping):
-        k = dict(model["knobs"])
-        bad = sorted(set(k) - set(_KNOBS))
-        if bad:
-            raise LlmsizeError(f"{where}: unknown knob(s) {', '.join(bad)} (known: {', '.join(_KNOBS)})")
-        return from_knobs(**k)
+        k = _knobs(model["knobs"])
+        missing = [n for n in ("hidden", "layers", "heads", "vocab") if n not in k]
+        if missing:
+            raise LlmsizeError(f"knobs describe a model with hidden, layers, heads and vocab at least; missing "
+                               f"{', '.join(missing)}")
+        return Loaded(spec=from_knobs(**k), origin="knobs", ref="knobs")
     raise LlmsizeError(f"{where}: 'model' must be a preset name, a repo id, {{'config': ...}} or {{'knobs': ...}}")
 
 
@@ -156,24 +192,31 @@ def predict_case(case: SpeedCase, *, eff: float | None = None) -> SpeedResult:
     from llmsize.validate_speed_predict import predict_metric
 
     where = f"line {case.line} ({case.id})"
+    if case.gpu is None:
+        raise LlmsizeError(f"{where}: hardware.gpu is null; a speed cannot be timed without the GPU")
     key = json.dumps(case.model, sort_keys=True)
-    spec = _SPECS.get(key)
-    if spec is None:
+    hit = _SPECS.get(key)
+    if hit is None:
+        from llmsize.quant.native import native_weights
+
+        model_notes: list[str] = []
         try:
-            spec = _SPECS[key] = model_spec(case.model, where)
+            loaded = model_loaded(case.model, where, model_notes)
+            hit = _SPECS[key] = (loaded.spec, tuple(model_notes), native_weights(loaded))
         except LlmsizeError as e:
             raise LlmsizeError(f"{where}: {e}") from None
+    spec = hit[0]
     try:
         if eff is None:
-            value, notes = predict_metric(spec, get_gpu(case.gpu), case)
+            value, notes = predict_metric(spec, get_gpu(case.gpu), case, native=hit[2])
         else:
             from llmsize.speedmodel.efficiency import probe
 
             with probe(eff):
-                value, notes = predict_metric(spec, get_gpu(case.gpu), case)
+                value, notes = predict_metric(spec, get_gpu(case.gpu), case, native=hit[2])
     except LlmsizeError as e:
         raise LlmsizeError(f"{where}: {e}") from None
-    return SpeedResult(case=case, predicted=value, notes=tuple(notes))
+    return SpeedResult(case=case, predicted=value, notes=hit[1] + tuple(notes))
 
 
 def predict_or_error(case: SpeedCase) -> SpeedResult:

@@ -10,9 +10,10 @@ from typing import Any
 
 from llmsize.errors import LlmsizeError
 from llmsize.speedmodel import predict as P
-from llmsize.speedmodel.serving import serve
-from llmsize.speedmodel.builds import llamacpp_graphs, llamacpp_mmq
 from llmsize.speedmodel import train as T
+from llmsize.speedmodel.builds import llamacpp_graphs, llamacpp_mmq
+from llmsize.speedmodel.serving import serve
+from llmsize.validate_speed_fields import is_inf, kv_dtype, train_fields, unused, weights
 
 _TASK_METRICS = {"decode": ("tokens_per_s",), "prefill": ("tokens_per_s",),
                  "serve": ("output_tokens_per_s", "ttft_s", "tpot_s"),
@@ -42,33 +43,118 @@ def _flash(w: Mapping[str, Any]) -> bool | None:
     return v
 
 
-def predict_metric(spec: Any, gpu: Any, case: Any) -> tuple[float, list[str]]:
-    """(predicted value of case.metric, notes on defaults taken)."""
-    w, notes = case.workload, []
+def predict_metric(spec: Any, gpu: Any, case: Any, native: Any = None) -> tuple[float, list[str]]:
+    """(predicted value of case.metric, notes on defaults taken); `native` the weight format the model's
+    checkpoint stores (`quant.native.Weights`), the default of a null `weights`."""
+    w = case.workload
     task, metric = w["task"], case.metric
+    notes = unused(task, w)
     check_metric(task, metric)
-    if task == "decode":
-        r = P.decode(spec, gpu, engine=case.engine, weights=_get(w, "weights", "bf16", notes),
-                     kv_dtype=w.get("kv_dtype"), batch=_get(w, "batch", 1, notes), context=_get(w, "context", 0, notes),
-                     tokens=_get(w, "tokens", 128, notes), tp=int(w.get("tp") or 1), flash_attn=_flash(w),
-                     cuda_graphs=llamacpp_graphs(gpu, case.engine_version, case.source_date),
-                     mmq=llamacpp_mmq(gpu, case.engine_version, case.source_date))
-        return r.value, notes
-    if task == "prefill":
-        r = P.prefill(spec, gpu, engine=case.engine, weights=_get(w, "weights", "bf16", notes),
-                      batch=_get(w, "batch", 1, notes), tokens=_get(w, "tokens", 512, notes),
-                      tp=int(w.get("tp") or 1), mmq=llamacpp_mmq(gpu, case.engine_version, case.source_date),
-                      flash_attn=_flash(w))
+    if task in ("decode", "prefill"):
+        wt = weights(w, notes, model=case.model, native=native)
+        eng = _engine(case.engine, wt, notes)
+        tp = int(w.get("tp") or 1)
+        if w.get("tp") is None and (case.count or 1) > 1:
+            if eng == "llama.cpp":
+                notes.append(f"tp not given: 1 assumed (a sequence's layers run one GPU at a time, as llama.cpp's "
+                             f"layer split of {case.count} GPUs)")
+            else:
+                tp = case.count
+                notes.append(f"tp not given: {tp} assumed (hardware.count)")
+        if task == "decode":
+            r = P.decode(spec, gpu, engine=eng, weights=wt, kv_dtype=_kv(w, notes),
+                         batch=int(_get(w, "batch", 1, notes)), context=int(_get(w, "context", 0, notes)),
+                         tokens=int(_get(w, "tokens", 128, notes)), tp=tp, flash_attn=_flash(w),
+                         cuda_graphs=llamacpp_graphs(gpu, case.engine_version, case.source_date),
+                         mmq=llamacpp_mmq(gpu, case.engine_version, case.source_date))
+        else:
+            r = P.prefill(spec, gpu, engine=eng, weights=wt, batch=int(_get(w, "batch", 1, notes)),
+                          tokens=int(_get(w, "tokens", 512, notes)), tp=tp, flash_attn=_flash(w),
+                          mmq=llamacpp_mmq(gpu, case.engine_version, case.source_date))
+        _path_note(gpu, wt, r.terms["path"], notes)
         return r.value, notes
     if task == "serve":
-        s = serve(spec, gpu, engine=case.engine, weights=_get(w, "weights", "bf16", notes),
-                    kv_dtype=w.get("kv_dtype"), prompt=_get(w, "prompt", 1024, notes),
-                    output=_get(w, "output", 256, notes), concurrency=_get(w, "concurrency", "max", notes),
-                    request_rate=w.get("request_rate"), tp=_get(w, "tp", 1, notes), pp=_get(w, "pp", 1, notes),
-                    dp=_get(w, "dp", 1, notes), scheduler_steps=int(w.get("scheduler_steps") or 1),
-                    max_seqs=w.get("max_seqs"))
-        return {"output_tokens_per_s": s.output_tokens_per_s, "ttft_s": s.ttft_s, "tpot_s": s.tpot_s}[metric], notes
-    return _train(spec, gpu, case, w, notes)
+        return _serve(spec, gpu, case, w, notes, native)
+    return _train(spec, gpu, case, train_fields(w, notes), notes)
+
+
+def _serve(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str],
+           native: Any = None) -> tuple[float, list[str]]:
+    """A serving metric. A request rate above what the deployment serves is a benchmark whose clients
+    wait: for a bounded concurrency, for a free slot (vLLM's and SGLang's --max-concurrency; the wait is
+    before the request is sent, outside its TTFT), so the run is closed-loop at that concurrency; for
+    "max", in a queue that grows through the run, so throughput and TPOT are those of the saturated
+    deployment and a median TTFT has no steady value."""
+    conc = _get(w, "concurrency", "max", notes)
+    conc = "max" if isinstance(conc, str) and conc.lower() == "max" else int(conc)
+    out = int(_get(w, "output", 256, notes))
+    wt = weights(w, notes, model=case.model, native=native)
+    tp, pp, dp = _replicas(w, case.count, notes)
+    kw = dict(engine=_engine(case.engine, wt, notes), weights=wt, kv_dtype=_kv(w, notes), prompt=int(_get(w, "prompt", 1024, notes)),
+              output=out, concurrency=conc, tp=tp, pp=pp, dp=dp, scheduler_steps=int(w.get("scheduler_steps") or 1),
+              max_seqs=w.get("max_seqs"))
+    rate = w.get("request_rate")
+    if is_inf(rate):
+        notes.append("request rate inf: every request sent at once (a max-throughput run)")
+        rate = None
+    s = serve(spec, gpu, request_rate=None, **kw)
+    _path_note(gpu, wt, s.path, notes)
+    capacity = s.output_tokens_per_s / out  # requests/s the deployment serves at its batch limit
+    if rate is not None and rate < capacity:
+        s = serve(spec, gpu, request_rate=rate, **kw)
+    elif rate is not None:
+        if conc == "max" and case.metric == "ttft_s":
+            raise LlmsizeError(f"overloaded: {rate:g} requests/s exceeds the {capacity:.3g} this deployment serves; "
+                               "the queue grows through the run, so a median TTFT has no steady value")
+        notes.append(f"request rate {rate:g}/s exceeds the {capacity:.3g}/s this deployment serves: "
+                     + ("clients wait for one of the concurrency's slots (closed-loop)" if conc != "max"
+                        else "the deployment runs saturated"))
+    return {"output_tokens_per_s": s.output_tokens_per_s, "ttft_s": s.ttft_s, "tpot_s": s.tpot_s}[case.metric], notes
+
+
+def _engine(engine: str, wt: str, notes: list[str]) -> str:
+    """The engine, where a source does not name it: llama.cpp for GGUF block types (the engine GGUF is
+    for, under Ollama and LM Studio too), else llmsize's engine-independent defaults."""
+    from llmsize.speedmodel.efficiency import engine_name, is_gguf_quant
+
+    e = engine_name(engine)
+    if e == "unknown" and is_gguf_quant(wt):
+        notes.append(f"engine not given: llama.cpp assumed (weights {wt} are a GGUF type)")
+        return "llama.cpp"
+    return e
+
+
+def _kv(w: Mapping[str, Any], notes: list[str]) -> str | None:
+    if w.get("kv_dtype") is None:
+        notes.append("kv_dtype not given: the model's 16-bit dtype assumed (the engines' \"auto\")")
+    return kv_dtype(w, notes)
+
+
+def _replicas(w: Mapping[str, Any], count: int | None, notes: list[str]) -> tuple[int, int, int]:
+    """(tp, pp, dp) of a deployment: those given; of a null one, what the case's GPU count leaves (one
+    replica over all of them where neither tp nor dp is given: the vendors' tables list TP = GPUs); else 1."""
+    tp, pp, dp = (w.get(k) for k in ("tp", "pp", "dp"))
+    if pp is None:
+        pp = _get(w, "pp", 1, notes)
+    n = count or 1
+    if tp is None:
+        tp = max(n // (pp * (dp or 1)), 1)
+        notes.append(f"tp not given: {tp} assumed" + (f" (hardware.count {n} over pp × dp)" if n > 1 else ""))
+    if dp is None:
+        dp = max(n // (tp * pp), 1)
+        notes.append(f"dp not given: {dp} assumed" + (f" (hardware.count {n} over tp × pp)" if n > 1 else ""))
+    if count and tp * pp * dp != count:
+        notes.append(f"tp × pp × dp = {tp * pp * dp} GPUs, not hardware.count {count}: timed as laid out")
+    return int(tp), int(pp), int(dp)
+
+
+def _path_note(gpu: Any, asked: str, path: str, notes: list[str]) -> None:
+    """Say where the GPU cannot run the GEMMs on the path the weights / precision ask for."""
+    a = asked.lower()
+    if a.startswith("fp8") and path != "fp8":
+        notes.append(f"{gpu.name} has no FP8 units: the fp8 weights' GEMMs timed on its {path} path")
+    elif path in ("fp16", "fp32") and a in ("bf16", "bf16-mixed"):
+        notes.append(f"{gpu.name} has no bf16 rate: timed on its {path} path")
 
 
 def _ep_options(lay: Mapping[str, Any]) -> dict[str, Any]:
@@ -151,9 +237,9 @@ def _train(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str
                 recompute=_get(w, "recompute", "none", notes), pp=pp, micro_batches=m, schedule=sched,
                 virtual_stages=lay.get("virtual_stages"), tp=int(lay.get("tp") or 1), micro_batch=micro,
                 gpus_per_node=case.gpus_per_node, dp=dp,
-                shard=shard,
-                step_tokens=int(gb) * seq if gb else None, cp=int(lay.get("cp") or 1), ep=ep,
-                tp_overlap=bool(overlap), **_ep_options(lay))
+                shard="full" if lay.get("zero") == 3 or lay.get("fsdp") == "full_shard" else "none",
+                step_tokens=int(gb) * seq if gb else None, cp=int(lay.get("cp") or 1), ep=int(lay.get("ep") or 1))
+    _path_note(gpu, w.get("precision") or "bf16-mixed", r.path, notes)
     metric = case.metric
     if metric == "tokens_per_s_per_gpu":
         return r.tokens_per_s_per_gpu, notes

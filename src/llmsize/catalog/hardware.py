@@ -209,14 +209,32 @@ def _index() -> dict[str, GPU]:
     return index
 
 
-def _lookup(name: str) -> GPU | None:
-    key, index = _norm(name), _index()
+def _find(key: str) -> GPU | None:
+    index = _index()
     while key not in index:
         prefix = next((p for p in _VENDOR_PREFIXES if key.startswith(p) and len(key) > len(p)), None)
         if prefix is None:
             return None
         key = key[len(prefix):]
     return index[key]
+
+
+_MEMORY_IN_NAME = re.compile(r"(?<![\w.])(\d{1,5})\s*gb\b", re.I)
+
+
+def _lookup(name: str) -> GPU | None:
+    """A name or alias; else the name without brackets ('M2 Ultra (76-core GPU)'); else without a memory
+    size that is the catalogued GPU's own ('RTX 4090 24GB', 'H100 PCIe 80GB'; never 'A100 40GB' for the
+    80 GB one)."""
+    bare = re.sub(r"[(),/]", " ", name)
+    gpu = _find(_norm(name)) or _find(_norm(bare))
+    size = _MEMORY_IN_NAME.search(bare)
+    if gpu is None and size:
+        gpu = _find(_norm(bare[:size.start()] + bare[size.end():]))
+        gib = int(size.group(1))
+        if gpu is not None and gib not in (round(gpu.memory_bytes / 2**30), round(gpu.memory_bytes / 1e9)):
+            return None
+    return gpu
 
 
 def get_gpu(name: str) -> GPU:

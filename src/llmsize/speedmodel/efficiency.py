@@ -78,7 +78,10 @@ def arch_of(gpu: Any) -> str:
 
 def engine_name(engine: str | None) -> str:
     e = (engine or "unknown").lower()
-    e = {"tensorrt-llm": "trt-llm", "trtllm": "trt-llm", "llamacpp": "llama.cpp", "hf": "transformers"}.get(e, e)
+    e = {"tensorrt-llm": "trt-llm", "trtllm": "trt-llm", "tensorrt_llm": "trt-llm", "trt_llm": "trt-llm",
+         "llamacpp": "llama.cpp", "llama-cpp": "llama.cpp", "llama_cpp": "llama.cpp", "hf": "transformers",
+         "megatron-lm": "megatron", "megatron-core": "megatron", "llmfoundry": "llm-foundry",
+         "llm_foundry": "llm-foundry"}.get(e, e)
     if e not in ENGINES:
         raise LlmsizeError(f"unknown engine {engine!r} (known: {', '.join(ENGINES)})")
     return e
