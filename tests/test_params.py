@@ -45,6 +45,8 @@ ANCHORS = {  # published numbers that must come out exactly (issue 3)
     "Llama-3.1-405B": 405_853_388_800, "Mistral-7B-v0.1": 7_241_732_096, "Mixtral-8x7B-v0.1": 46_702_792_704,
     "Qwen2.5-7B": 7_615_616_512, "gemma-2-9b": 9_241_705_984, "DeepSeek-V3": 671_026_404_352,
     "Qwen3-0.6B": 596_049_920,
+    # the checkpoint's safetensors total, listed beside the config.json it was read from (see the preset's source)
+    "Qwen2.5-72B-Instruct": 72_706_203_648,
 }
 
 
