@@ -55,6 +55,13 @@ def test_published_anchors(name, expected):
     assert count(load(name).spec).total == expected
 
 
+@pytest.mark.parametrize("name, non_embedding", [("gemma-2b", 1_981_884_416), ("gemma-7b", 7_751_248_896)])
+def test_gemma_non_embedding_counts_equal_the_gemma_report(name, non_embedding):
+    """Gemma report (arXiv:2403.08295) Table 2: non-embedding parameters (embeddings are tied)."""
+    s = load(name).spec
+    assert count(s).total - s.vocab_size * s.hidden_size == non_embedding
+
+
 def test_deepseek_v3_reports_router_bias_buffers_beside_params():
     rep = params_report(load("DeepSeek-V3"))
     assert rep["total_params"] == 671_026_404_352
