@@ -45,12 +45,21 @@ ANCHORS = {  # published numbers that must come out exactly (issue 3)
     "Llama-3.1-405B": 405_853_388_800, "Mistral-7B-v0.1": 7_241_732_096, "Mixtral-8x7B-v0.1": 46_702_792_704,
     "Qwen2.5-7B": 7_615_616_512, "gemma-2-9b": 9_241_705_984, "DeepSeek-V3": 671_026_404_352,
     "Qwen3-0.6B": 596_049_920,
+    # the checkpoint's safetensors total, listed beside the config.json it was read from (see the preset's source)
+    "Qwen2.5-72B-Instruct": 72_706_203_648,
 }
 
 
 @pytest.mark.parametrize("name, expected", sorted(ANCHORS.items()))
 def test_published_anchors(name, expected):
     assert count(load(name).spec).total == expected
+
+
+@pytest.mark.parametrize("name, non_embedding", [("gemma-2b", 1_981_884_416), ("gemma-7b", 7_751_248_896)])
+def test_gemma_non_embedding_counts_equal_the_gemma_report(name, non_embedding):
+    """Gemma report (arXiv:2403.08295) Table 2: non-embedding parameters (embeddings are tied)."""
+    s = load(name).spec
+    assert count(s).total - s.vocab_size * s.hidden_size == non_embedding
 
 
 def test_deepseek_v3_reports_router_bias_buffers_beside_params():

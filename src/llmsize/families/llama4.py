@@ -19,12 +19,13 @@ from llmsize.errors import LlmsizeError
 from llmsize.families._config import Config, get, integer, llama_like
 from llmsize.spec import MLP, MoE, ModelSpec, Traits
 
-# ASSUMES: peft's "all-linear" on Llama 4 adapts the blocks' nn.Linear leaves (q/k/v/o, the dense and shared
-# gate/up/down), not the fused expert parameters nor the router (not measured for this type)
+# peft's "all-linear" on Llama 4 adapts the blocks' nn.Linear leaves (q/k/v/o, the dense and shared
+# gate/up/down) and the router (Llama4Router subclasses nn.Linear), not the fused expert parameters:
+# measured for the Llama 4 Scout and Maverick presets in tests/data/lora_counts.json (peft 0.21.2)
 _TRAITS = Traits(family="llama4", source="hf-llama4", gguf_arch="llama4", router_leaf="router",
                  router_kind="llama4", rope_complex=True, keeps_attn_output=True, chunked_mask=True,
                  eager_softmax_fp32=False,
-                 lora_experts=False, lora_all_linear="linears")
+                 lora_experts=False, lora_all_linear="linears+router")
 
 
 def _flags(cfg: Config, key: str, n: int, default: list[int]) -> list[int]:
