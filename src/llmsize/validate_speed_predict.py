@@ -237,8 +237,8 @@ def _train(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str
                 recompute=_get(w, "recompute", "none", notes), pp=pp, micro_batches=m, schedule=sched,
                 virtual_stages=lay.get("virtual_stages"), tp=int(lay.get("tp") or 1), micro_batch=micro,
                 gpus_per_node=case.gpus_per_node, dp=dp,
-                shard="full" if lay.get("zero") == 3 or lay.get("fsdp") == "full_shard" else "none",
-                step_tokens=int(gb) * seq if gb else None, cp=int(lay.get("cp") or 1), ep=int(lay.get("ep") or 1))
+                shard=shard, step_tokens=int(gb) * seq if gb else None, cp=int(lay.get("cp") or 1), ep=ep,
+                tp_overlap=bool(overlap), **_ep_options(lay))
     _path_note(gpu, w.get("precision") or "bf16-mixed", r.path, notes)
     metric = case.metric
     if metric == "tokens_per_s_per_gpu":

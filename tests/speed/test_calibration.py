@@ -65,30 +65,30 @@ HELD = {
     # the M1 Max's Llama 3 70B Q4_K_M pp512 +33.6% the worst (Metal k-quant prompt kernels)
     "prefill": (22, 0.094, 0.94, 0.347),
     # Llama 3.1 8B, Llama 3 70B, Llama 1 13B, Llama 2 34B: -26% to +27%
-    "run_gpu_hours": (9, 0.202, 0.77, 0.365),
+    "run_gpu_hours": (9, 0.211, 0.77, 0.468),
     # vLLM's 70B TPOT at 4 requests/s +30.8% the worst
     "serve_latency": (9, 0.086, 0.99, 0.22),
     # TensorRT-LLM's Llama 3.3 70B FP8 TP2 at 20000/2000 +30.4% the worst
     "serve_throughput": (35, 0.108, 0.9, 0.341),
     # Qwen3-235B on 256 B200 (EP 8 x PP 8) +52% the worst; NeMo's Nemotron-22B +28%
-    "train_throughput": (22, 0.08, 0.85, 0.357),
-    "all": (124, 0.089, 0.92, 0.365),
+    "train_throughput": (30, 0.076, 0.89, 0.487),
+    "all": (132, 0.088, 0.92, 0.487),
 }
 # Every row through `llmsize validate`:
 WHOLE = {
     # Q2_K / Q3_K_S / IQ3_XXS on the RTX 3090 and Q4_K_M on the M1 Max within 2% (their k are solved there)
-    "decode": (111, 0.036, 0.98, 0.271),
+    "decode": (111, 0.035, 0.98, 0.271),
     # Metal's k-quant prompt kernels run 13-19% under its legacy-quant ones; RDNA3's MMQ by block type;
     # builds before mid-2024 dequantised to fp16 for cuBLAS (speedmodel/builds.py)
     "prefill": (90, 0.082, 0.93, 0.347),
     # Meta's H100 model cards fall in MFU with size (Llama 3.2 1B -60.4%, 3.1 405B +34%; docs/speed.md)
-    "run_gpu_hours": (36, 0.126, 0.74, 0.7),
+    "run_gpu_hours": (36, 0.117, 0.74, 0.676),
     # NIM's 70B TTFT at concurrency 5-50 12-24% under (closed-loop clients queue more than M/D/1 says)
     "serve_latency": (37, 0.12, 0.85, 0.345),
     # TensorRT-LLM v0.13's Llama 3.1 70B FP16 TP8 with long outputs +41-44% (a KV-capacity batch)
     "serve_throughput": (140, 0.08, 0.89, 0.408),
-    "train_throughput": (88, 0.044, 0.94, 0.357),
-    "all": (502, 0.068, 0.91, 0.7),
+    "train_throughput": (121, 0.059, 0.92, 0.487),
+    "all": (535, 0.069, 0.91, 0.676),
 }
 
 
