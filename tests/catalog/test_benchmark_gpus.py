@@ -84,6 +84,7 @@ def test_llama_cpp_q4_0_decode_and_prefill_are_predicted_on_every_added_gpu(name
                                                "context": 0, "tokens": 128}), 1, "d")).predicted
     pre = predict_case(parse_case(_case(name, {"task": "prefill", "weights": "Q4_0", "batch": 1, "tokens": 512}),
                                   2, "p")).predicted
-    # Q4_0 of Llama-2-7B reads ~3.6 GB per token: decode stays under the bandwidth roofline
-    assert 0.3 * g.bandwidth / 3.6e9 < dec < g.bandwidth / 3.5e9
+    # Q4_0 of Llama-2-7B reads ~3.6 GB per token: decode stays under the bandwidth roofline (and above a
+    # fifth of it: the scoreboard's K80, without dp4a, runs at 0.21 of it)
+    assert 0.2 * g.bandwidth / 3.6e9 < dec < g.bandwidth / 3.5e9
     assert dec < pre < max(g.flops.values()) / (2 * 6.7e9)

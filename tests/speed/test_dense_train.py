@@ -29,16 +29,17 @@ def _errors(prefix: str) -> list[float]:
 
 # (rows, median |error| <, max |error| <): the accuracy reached with the table fitted over every family
 @pytest.mark.parametrize("prefix, n, median, worst", [
-    ("narayanan2021-a100-gpt-", 10, 0.045, 0.091),  # worst: 76B (PP 4) +8.8%
-    ("megatron-readme-h100-gpt-", 9, 0.063, 0.12),  # worst: 32B (TP 8) +11.6%
+    ("narayanan2021-a100-gpt-", 10, 0.039, 0.085),  # worst: 76B (PP 4) +8.2%
+    ("megatron-readme-h100-gpt-", 9, 0.075, 0.106),  # worst: 32B (TP 8) +10.2%
     # worst: 8B with CP 2 at 64K -24.9%; the async-TP 70B +22% (torchtitan's async TP gained 5.7%, less
     # than hiding every TP collective gives)
-    ("torchtitan-h100-llama31-", 17, 0.023, 0.256),
-    # MT-NLG 530B on 2,240-3,360 A100 (DeepSpeed + Megatron): 0%, +1%, +4% (strong scaling a bit flatter
-    # than measured)
-    ("mtnlg-530b-a100-", 3, 0.014, 0.045),
+    ("torchtitan-h100-llama31-", 17, 0.026, 0.254),
+    # MT-NLG 530B on 2,240-3,360 A100 (DeepSpeed + Megatron): +28%, +30%, +34% with the DeepSpeed group's
+    # median set by BLOOM-176B's two rows (0% and 0%), which reach 126 against MT-NLG's 150 hardware TFLOP/s
+    # per A100 (docs/speed.md); every MT-NLG row is held out or fitted by the split, not chosen
+    ("mtnlg-530b-a100-", 3, 0.31, 0.35),
     # 700 W H200 against the 500 W Grand Teton H100s the torchtitan group is fitted on: -21%
-    ("torchtitan-h200-llama31-", 2, 0.217, 0.224),
+    ("torchtitan-h200-llama31-", 2, 0.215, 0.222),
 ])
 def test_published_dense_tables(prefix, n, median, worst):
     e = _errors(prefix)

@@ -231,7 +231,7 @@ def test_any_combination_is_predicted_or_earns_its_refusal(monkeypatch):
 
 
 @pytest.mark.parametrize("model, preset, fmt", [
-    ("Qwen/Qwen2.5-7B-Instruct", "Qwen2.5-7B", None), ("google/gemma-2-9b-it", "gemma-2-9b", None),
+    ("Qwen/Qwen2.5-14B-Instruct", "Qwen2.5-14B", None), ("google/gemma-2-9b-it", "gemma-2-9b", None),
     ("nvidia/Llama-3.1-70B-Instruct-FP8", "Llama-3.1-70B", "fp8"), ("TheBloke/Llama-2-7B-GGUF", "Llama-2-7b-hf", None),
     ("hugging-quants/Meta-Llama-3.1-8B-Instruct-AWQ-INT4", "Llama-3.1-8B", "awq-int4-g128"),
     ("Qwen/Qwen2.5-32B-Instruct-GPTQ-Int8", "Qwen2.5-32B", "gptq-int8-g128"),
