@@ -64,13 +64,13 @@ HELD = {
     "decode": (27, 0.066, 0.99, 0.191),
     # the M1 Max's Llama 3 70B Q4_K_M pp512 +33.6% the worst (Metal k-quant prompt kernels)
     "prefill": (22, 0.094, 0.94, 0.347),
-    # Llama 3.1 8B, Llama 3 70B, Llama 1 13B, Llama 2 34B: -26% to +27%
+    # SmolLM3's 24-day run +45% and the Llama 3.1 8B card -35% the worst (docs/speed.md: whole runs disagree)
     "run_gpu_hours": (9, 0.211, 0.77, 0.468),
-    # vLLM's 70B TPOT at 4 requests/s +30.8% the worst
+    # vLLM v0.6.0's TPOT at 8 requests/s -21% the worst
     "serve_latency": (9, 0.086, 0.99, 0.22),
-    # TensorRT-LLM's Llama 3.3 70B FP8 TP2 at 20000/2000 +30.4% the worst
+    # vLLM's Llama 3.1 405B FP8 on 8 MI300X at a static batch of 64 (OCI blog) +33% the worst
     "serve_throughput": (35, 0.108, 0.9, 0.341),
-    # Qwen3-235B on 256 B200 (EP 8 x PP 8) +52% the worst; NeMo's Nemotron-22B +28%
+    # MoE ModelZoo's Qwen3-235B with TP 4 x EP 8 x PP 8 +47% the worst
     "train_throughput": (30, 0.076, 0.89, 0.487),
     "all": (132, 0.088, 0.92, 0.487),
 }
@@ -81,12 +81,13 @@ WHOLE = {
     # Metal's k-quant prompt kernels run 13-19% under its legacy-quant ones; RDNA3's MMQ by block type;
     # builds before mid-2024 dequantised to fp16 for cuBLAS (speedmodel/builds.py)
     "prefill": (90, 0.082, 0.93, 0.347),
-    # Meta's H100 model cards fall in MFU with size (Llama 3.2 1B -60.4%, 3.1 405B +34%; docs/speed.md)
+    # Llama 3.2 1B's card -66% and phi-2's +55% the worst: published runs disagree at one width (docs/speed.md)
     "run_gpu_hours": (36, 0.117, 0.74, 0.676),
     # NIM's 70B TTFT at concurrency 5-50 12-24% under (closed-loop clients queue more than M/D/1 says)
     "serve_latency": (37, 0.12, 0.85, 0.345),
-    # TensorRT-LLM v0.13's Llama 3.1 70B FP16 TP8 with long outputs +41-44% (a KV-capacity batch)
+    # TensorRT-LLM v0.13's Llama 70B FP16 TP8 with long outputs +37-40% (a KV-capacity batch)
     "serve_throughput": (140, 0.08, 0.89, 0.408),
+    # MoE ModelZoo's Qwen3-235B TP 4 x EP 8 +47%; MT-NLG 530B +28-34% (the DeepSpeed group's BLOOM median)
     "train_throughput": (121, 0.059, 0.92, 0.487),
     "all": (535, 0.069, 0.91, 0.676),
 }
