@@ -24,14 +24,16 @@ import re
 from typing import Any
 
 
-
 def _nvidia(gpu: Any) -> bool:
     return str(getattr(gpu, "vendor", "")).upper() == "NVIDIA"
 
 
 def ampere_or_newer(gpu: Any) -> bool:
     """An NVIDIA GPU of compute capability 8.0 or newer: the first with bf16 (the catalog has no compute
-    capability field; bf16 tensor rates begin with Ampere)."""
+    capability field; bf16 tensor rates begin with Ampere).
+
+    Source: llamacpp-graphs"""
+    # ASSUMES: Volta and Turing never replay graphs (the builds after PR 25749 that do have no rows here)
     return _nvidia(gpu) and bool(gpu.flops.get("bf16"))
 
 
@@ -39,6 +41,7 @@ def fp16_tensor_cores(gpu: Any) -> bool:
     """An NVIDIA GPU with FP16 tensor cores: Ampere or newer, or a Volta/Turing whose fp16 rate is 4x its
     fp32 (Pascal's packed fp16 is at most 2x: P100)."""
     return ampere_or_newer(gpu) or _nvidia(gpu) and gpu.flops.get("fp16", 0) >= 3.9 * gpu.flops.get("fp32", float("inf"))
+
 
 # ASSUMES: builds are numbered by commit count; b1786 was built in 2024-01 and b3622 in 2024-08 (rows of
 #          tests/data/speed_calib.jsonl), about 260 builds a month, which puts the 2024-05-08 merge near b2850
