@@ -125,6 +125,15 @@ class Rate:
     terms: dict[str, Any] = field(default_factory=dict)
 
 
+def unfused_attention(spec: ModelSpec, flash_attn: bool | None) -> bool:
+    """Whether attention runs as separate K^T·Q, softmax and ·V products (scores through memory, KV heads
+    read per query head) rather than one fused flash kernel: only where a case turns flash attention off
+    and the model has standard (not MLA) attention layers."""
+    # ASSUMES: flash attention is on unless a case says otherwise (llama.cpp's -fa auto, vLLM and SGLang's
+    #          FlashAttention/FlashInfer backends)
+    return flash_attn is False and spec.attention is not None and not spec.attention.mla and spec.attention_layers > 0
+
+
 def kv_read_factor(spec: ModelSpec, flash_attn: bool | None) -> int:
     """How many times a decode step reads each cached K/V head: once with a fused (flash) attention kernel;
     without one, llama.cpp multiplies K^T·q and V·softmax per query head, reading each KV head once for each
@@ -133,12 +142,9 @@ def kv_read_factor(spec: ModelSpec, flash_attn: bool | None) -> int:
     f = 1 (flash attention),  f = g = n_h / n_kv (separate KQ and KQV matrix products)
 
     Source: pope2022"""
-    # ASSUMES: flash attention is on unless a case says otherwise (llama.cpp's -fa auto, vLLM and SGLang's
-    #          FlashAttention/FlashInfer backends); a llama-bench tg4096 without it (XiongjieDai, Llama 3 8B,
-    #          g = 4) reads its KV cache at a quarter of the weights' bandwidth on an RTX 3090
-    if flash_attn is None or flash_attn or spec.attention is None or spec.attention.mla or not spec.attention_layers:
-        return 1
-    return spec.attention.group_size
+    # a llama-bench tg4096 without it (XiongjieDai, Llama 3 8B, g = 4) reads its KV cache at a quarter of the
+    # weights' bandwidth on an RTX 3090
+    return spec.attention.group_size if unfused_attention(spec, flash_attn) else 1  # type: ignore[union-attr]
 
 
 def decode(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str | None, batch: int,
@@ -260,8 +266,8 @@ def score_bytes(spec: ModelSpec, batch: int, tokens: int, flash_attn: bool | Non
     M = L_attn · n_h · B · S·(S + u)/2 · 16 B,  u = min(S, 512)
 
     Source: dao2022"""
-    a = spec.attention
-    if flash_attn is None or flash_attn or a is None or a.mla or not spec.attention_layers:
+    if not unfused_attention(spec, flash_attn):
         return 0.0
     u = min(tokens, UBATCH)
-    return float(spec.attention_layers * a.num_heads * batch * tokens * (tokens + u) // 2 * SCORE_BYTES)
+    heads = spec.attention.num_heads  # type: ignore[union-attr]
+    return float(spec.attention_layers * heads * batch * tokens * (tokens + u) // 2 * SCORE_BYTES)
