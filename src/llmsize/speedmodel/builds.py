@@ -40,7 +40,8 @@ def ampere_or_newer(gpu: Any) -> bool:
 def fp16_tensor_cores(gpu: Any) -> bool:
     """An NVIDIA GPU with FP16 tensor cores: Ampere or newer, or a Volta/Turing whose fp16 rate is 4x its
     fp32 (Pascal's packed fp16 is at most 2x: P100)."""
-    return ampere_or_newer(gpu) or _nvidia(gpu) and gpu.flops.get("fp16", 0) >= 3.9 * gpu.flops.get("fp32", float("inf"))
+    volta_turing = gpu.flops.get("fp16", 0) >= 3.9 * gpu.flops.get("fp32", float("inf"))
+    return ampere_or_newer(gpu) or _nvidia(gpu) and volta_turing
 
 
 # ASSUMES: builds are numbered by commit count; b1786 was built in 2024-01 and b3622 in 2024-08 (rows of

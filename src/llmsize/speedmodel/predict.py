@@ -180,8 +180,9 @@ def decode(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: st
     t = max(t_mem, t_comp, t_deq) + t_comm + t_fixed
     bound = "memory" if t_mem >= max(t_comp, t_deq) else "compute" if t_comp >= t_deq else "dequantisation"
     return Rate(value=batch / t, unit="tokens/s", efficiencies=(e_dec, e_pre),
-                terms={"step_s": t, "bytes_per_step": read, "kv_bytes_per_step": kv_read, "memory_s": t_mem, "compute_s": t_comp,
-                       "dequant_s": t_deq, "comm_s": t_comm, "fixed_s": t_fixed, "bound": bound, "path": path})
+                terms={"step_s": t, "bytes_per_step": read, "kv_bytes_per_step": kv_read, "memory_s": t_mem,
+                       "compute_s": t_comp, "dequant_s": t_deq, "comm_s": t_comm, "fixed_s": t_fixed, "bound": bound,
+                       "path": path})
 
 
 def head_params(spec: ModelSpec) -> int:
