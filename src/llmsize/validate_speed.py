@@ -34,6 +34,7 @@ class SpeedCase:
     measured: float | None
     line: int
     engine_version: str | None = None  # source.engine_version: the build a row ran (llama.cpp's CUDA graphs)
+    metric_given: bool = True  # False: no measured.metric; the task's headline metric is predicted
     source_date: str | None = None  # source.date (YYYY-MM), the build's month where no version says it
 
 
@@ -70,6 +71,9 @@ def parse_case(obj: Mapping[str, Any], n: int, where: str) -> SpeedCase:
     if not isinstance(meas, Mapping):
         raise LlmsizeError(f"{where}: 'measured' must be an object")
     metric = meas.get("metric", obj.get("metric"))
+    given = metric is not None
+    if not given:
+        metric = default_metric(task, obj.get("category"), wl)
     if metric not in METRICS:
         raise LlmsizeError(f"{where}: measured.metric must be one of {', '.join(METRICS)}, got {metric!r}")
     value = meas.get("value")
@@ -109,7 +113,28 @@ def parse_case(obj: Mapping[str, Any], n: int, where: str) -> SpeedCase:
                      gpu=gpu, count=count, gpus_per_node=per_node or 8,
                      engine=str(obj.get("engine") or "unknown"), workload=wl, metric=metric,
                      measured=float(value) if value is not None else None, line=n,
-                     engine_version=_text(src.get("engine_version")), source_date=_text(src.get("date")))
+                     engine_version=_text(src.get("engine_version")), source_date=_text(src.get("date")),
+                     metric_given=given)
+
+
+# the metric a case without one predicts: its category's, else its task's headline number
+_CATEGORY_METRIC = {"decode": "tokens_per_s", "prefill": "tokens_per_s", "serve_throughput": "output_tokens_per_s",
+                    "serve_latency": "ttft_s", "train_throughput": "tokens_per_s_per_gpu", "run_gpu_hours": "gpu_hours"}
+_TASK_METRIC = {"decode": "tokens_per_s", "prefill": "tokens_per_s", "serve": "output_tokens_per_s",
+                "train": "tokens_per_s_per_gpu"}
+
+
+def default_metric(task: str, category: Any, workload: Mapping[str, Any]) -> str:
+    """The metric of a case that names none (no `measured`, or one without `metric`): its category's
+    headline metric where that fits the task, else the task's (a training run with its tokens: GPU-hours)."""
+    m = _CATEGORY_METRIC.get(category) if isinstance(category, str) else None
+    from llmsize.validate_speed_predict import metric_applies
+
+    if m is not None and metric_applies(task, m):
+        return m
+    if task == "train" and workload.get("tokens"):
+        return "gpu_hours"
+    return _TASK_METRIC[task]
 
 
 def _text(v: Any) -> str | None:
@@ -216,6 +241,8 @@ def predict_case(case: SpeedCase, *, eff: float | None = None) -> SpeedResult:
                 value, notes = predict_metric(spec, get_gpu(case.gpu), case, native=hit[2])
     except LlmsizeError as e:
         raise LlmsizeError(f"{where}: {e}") from None
+    if not case.metric_given:
+        notes.insert(0, f"measured.metric not given: {case.metric} predicted")
     return SpeedResult(case=case, predicted=value, notes=hit[1] + tuple(notes))
 
 

@@ -28,6 +28,10 @@ def _get(w: Mapping[str, Any], k: str, default: Any, notes: list[str]) -> Any:
     return v
 
 
+def metric_applies(task: str, metric: str) -> bool:
+    return metric in _TASK_METRICS.get(task, ())
+
+
 def check_metric(task: str, metric: str) -> None:
     """Refuse a metric the task does not measure (a TTFT of a training run)."""
     if metric not in _TASK_METRICS[task]:

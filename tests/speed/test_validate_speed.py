@@ -32,6 +32,27 @@ def test_prediction_never_reads_measured_and_runs_without_it():
     assert predict_case(parse_speed_cases([json.dumps(row)])[0]).predicted == a.predicted
 
 
+def _headline(cat: str) -> dict:
+    """The first calibration row of category `cat`, with neither `measured` nor `source`."""
+    row = next(json.loads(x) for x in SPEED if json.loads(x)["category"] == cat)
+    return {k: v for k, v in row.items() if k not in ("measured", "source")}
+
+
+@pytest.mark.parametrize("cat,drop_cat,metric", [
+    ("decode", False, "tokens_per_s"), ("serve_latency", False, "ttft_s"),
+    ("serve_latency", True, "output_tokens_per_s"), ("train_throughput", True, "tokens_per_s_per_gpu"),
+    ("run_gpu_hours", True, "gpu_hours")])
+def test_a_case_without_measured_predicts_its_headline_metric_and_says_so(cat, drop_cat, metric):
+    row = _headline(cat)
+    if drop_cat:
+        row.pop("category")
+    r = predict_case(parse_speed_cases([json.dumps(row)])[0])
+    assert r.case.metric == metric and r.predicted > 0 and r.rel_error is None
+    assert r.notes[0] == f"measured.metric not given: {metric} predicted"
+    named = predict_case(parse_speed_cases([json.dumps(row | {"measured": {"metric": metric}})])[0])
+    assert named.predicted == r.predicted and not any("not given: " + metric in n for n in named.notes)
+
+
 def test_mixed_file_json(tmp_path):
     f = tmp_path / "mixed.jsonl"
     f.write_text("\n".join([MEMORY, SPEED[0], SPEED[-1]]) + "\n")
