@@ -224,6 +224,14 @@ SOURCES: dict[str, str] = {
                    "(OSDI '24), sec. 4 (chunked prefills ride in decode iterations: stall-free batching); "
                    "NVIDIA/TensorRT-LLM tensorrt_llm/bench/build/tuning.py finetune_setting (trtllm-bench: "
                    "max_num_tokens = max_batch_size x (1 + ISL/OSL), batch capped at 4096).",
+    "vllm-chunked-prefill": "vllm-project/vllm PR 6666 (merged 2024-07-23: chunked prefill on by default for "
+                            "models whose max_model_len exceeds 32K), PR 11061 (V1 always chunks prefills) and "
+                            "vllm/core/scheduler.py (V0 without chunked prefill schedules waiting prompts as a "
+                            "prefill-only step before the running decodes); sgl-project/sglang "
+                            "python/sglang/srt/server_args.py (enable_mixed_chunk: bool = False, every release) "
+                            "and managers/scheduler.py get_next_batch_to_run (a new prefill batch runs before the "
+                            "decode batch); Agrawal et al. 2024 (Sarathi-Serve) sec. 3 (prefill-prioritizing "
+                            "schedulers stall ongoing decodes: generation stalls).",
     "vllm-custom-ar": "vllm-project/vllm vllm/distributed/device_communicators/custom_all_reduce.py and "
                       "csrc/custom_all_reduce.cuh (TP all-reduce inside one node of 2, 4, 6 or 8 GPUs over NVLink / "
                       "XGMI, messages up to 8 MB: ranks read peers' IPC buffers and meet at an in-kernel barrier; "

@@ -14,7 +14,7 @@ from llmsize.errors import LlmsizeError
 
 # workload / layout fields that are counts: a positive integer (context: >= 0) or null
 _COUNTS = {"decode": ("batch", "tokens", "tp"), "prefill": ("batch", "tokens", "tp"),
-           "serve": ("prompt", "output", "tp", "pp", "dp", "scheduler_steps"),
+           "serve": ("prompt", "output", "tp", "pp", "dp", "scheduler_steps", "max_model_len"),
            "train": ("seq", "micro_batch", "global_batch")}
 _LAYOUT_COUNTS = ("dp", "tp", "pp", "cp", "ep", "virtual_stages")
 
@@ -200,7 +200,7 @@ def train_fields(w: Mapping[str, Any], notes: list[str]) -> dict[str, Any]:
 _USED = {"decode": ("weights", "kv_dtype", "batch", "context", "tokens", "tp", "flash_attn"),
          "prefill": ("weights", "batch", "tokens", "tp", "flash_attn"),
          "serve": ("weights", "kv_dtype", "prompt", "output", "concurrency", "request_rate", "tp", "pp", "dp",
-                   "scheduler_steps", "max_seqs"),
+                   "scheduler_steps", "max_seqs", "chunked_prefill", "max_model_len"),
          "train": ("precision", "seq", "micro_batch", "global_batch", "recompute", "layout", "tokens")}
 _LAYOUT = ("dp", "tp", "pp", "cp", "ep", "fsdp", "zero", "virtual_stages", "schedule", "dp_shard", "dp_replicate",
            "tp_overlap", "a2a_overlap", "dispatcher")

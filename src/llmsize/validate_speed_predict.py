@@ -96,7 +96,7 @@ def _serve(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str
     tp, pp, dp = _replicas(w, case.count, notes)
     kw = dict(engine=_engine(case.engine, wt, notes), weights=wt, kv_dtype=_kv(w, notes), prompt=int(_get(w, "prompt", 1024, notes)),
               output=out, concurrency=conc, tp=tp, pp=pp, dp=dp, scheduler_steps=int(w.get("scheduler_steps") or 1),
-              max_seqs=w.get("max_seqs"))
+              max_seqs=w.get("max_seqs"), mixed_prefill=_mixed(spec, case, w, notes))
     rate = w.get("request_rate")
     if is_inf(rate):
         notes.append("request rate inf: every request sent at once (a max-throughput run)")
@@ -114,6 +114,22 @@ def _serve(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str
                      + ("clients wait for one of the concurrency's slots (closed-loop)" if conc != "max"
                         else "the deployment runs saturated"))
     return {"output_tokens_per_s": s.output_tokens_per_s, "ttft_s": s.ttft_s, "tpot_s": s.tpot_s}[case.metric], notes
+
+
+def _mixed(spec: Any, case: Any, w: Mapping[str, Any], notes: list[str]) -> bool:
+    """Whether the case's engine runs a new prompt inside the running decodes' pass (`speedmodel.scheduling`);
+    an engine that runs prompts as passes of their own is said in the notes."""
+    from llmsize.speedmodel.scheduling import mixed_prefill
+
+    cp = w.get("chunked_prefill")
+    if cp is not None and not isinstance(cp, bool):
+        raise LlmsizeError(f"workload.chunked_prefill must be true, false or null, got {cp!r}")
+    mixed = mixed_prefill(case.engine, spec, case.engine_version, case.source_date, chunked_prefill=cp,
+                          max_model_len=w.get("max_model_len"))
+    if not mixed:
+        notes.append(f"{case.engine} runs each new prompt as a pass of its own: the running requests' decodes "
+                     "wait through it")
+    return mixed
 
 
 def _engine(engine: str, wt: str, notes: list[str]) -> str:

@@ -101,11 +101,13 @@ def replica_speed(spec: ModelSpec, job: ServeJob, breakdown: Breakdown, g: Any, 
     (`speedmodel.predict.serve`), or `job.request_rate` requests/s arriving (queueing: median and p90
     TTFT/TPOT): its output tokens/s counts each request's prefill, TTFT is a request's
     own, and the efficiency is the engine's fitted one unless --mbu / --prefill-efficiency are given.
-    `plan`, `speed` and `cost` all use it. Returns a `Serving`."""
+    `plan`, `speed` and `cost` all use it; the engine schedules prompts as today's release does
+    (`speedmodel.scheduling`). Returns a `Serving`."""
+    from llmsize.speedmodel.scheduling import mixed_prefill
     from llmsize.speedmodel.serving import serve
 
     return serve(spec, g, engine=job.engine, weights=job.weights, kv_dtype=job.kv_dtype, prompt=job.prompt_len,
                  output=job.output_len, concurrency=job.concurrency, request_rate=job.request_rate, tp=lay.tp,
                  pp=lay.pp,
                  gpu_memory_utilization=job.gpu_memory_utilization, mbu=job.mbu,
-                 prefill_efficiency=job.prefill_mfu)
+                 prefill_efficiency=job.prefill_mfu, mixed_prefill=mixed_prefill(job.engine, spec))

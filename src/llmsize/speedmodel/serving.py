@@ -52,7 +52,8 @@ class Serving:
 def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str | None, prompt: int, output: int,
           concurrency: int | str, request_rate: float | None = None, tp: int = 1, pp: int = 1, dp: int = 1,
           gpu_memory_utilization: float = 0.9, serve_efficiency: float | None = None, mbu: float | None = None,
-          prefill_efficiency: float | None = None, scheduler_steps: int = 1, max_seqs: int | None = None) -> Serving:
+          prefill_efficiency: float | None = None, scheduler_steps: int = 1, max_seqs: int | None = None,
+          mixed_prefill: bool = True) -> Serving:
     """Throughput and latency under continuous batching with chunked prefill: one iteration carries the
     batch's decode tokens and the prompts of the requests that replace the finishing ones, so throughput
     counts prefill time.
@@ -69,6 +70,11 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     (k: decode steps an engine runs per scheduling round, vLLM's --num-scheduler-steps; an arriving request
     waits on average for half of the round in progress before its prefill is scheduled; ρ_p = λ_o·t_p
     the share of time the replica spends on the other requests' prefills)
+    An engine that runs each prompt as a pass of its own (`mixed_prefill` False: SGLang, vLLM's V0 engine
+    without chunked prefill, `speedmodel.scheduling`):
+    TTFT = t_p + t_0 + t_s + t_d/2 [B > 1: the decode step in progress] + waits;
+    TPOT = t_d/(1 − λ_o·(t_c + (t_p − t_c)/k)), k = 1 + λ_o·t_p prompts a pass (t_c a prompt's compute);
+    t_it adds the iteration's prompt FLOPs to its decode time instead of overlapping them
 
     `mbu` / `prefill_efficiency` replace E in the memory / compute terms (the user's overrides); `max_seqs`
     the engine's cap on sequences batched at once where the run set it (vLLM's --max-num-seqs), else the
@@ -158,7 +164,11 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
         # one iteration of continuous batching: b decode tokens and, at steady state, the prompts of the
         # b/S_out requests that replace those finishing: b·S_in/S_out prefill tokens ride in the same pass
         p = b * prompt / output if prefill else 0.0
-        gemm = max(decode_read_bytes(spec, weights, b) / n / (bw * e_mem), lin_tok * (b + p) / (n * x * e_cmp))
+        read = decode_read_bytes(spec, weights, b) / n / (bw * e_mem)
+        if mixed_prefill:
+            gemm = max(read, lin_tok * (b + p) / (n * x * e_cmp))
+        else:  # the prompts' passes of their own (batched together) cannot hide under the decodes' weight reads
+            gemm = max(read, lin_tok * b / (n * x * e_cmp)) + lin_tok * p / (n * x * e_cmp)
         kv = b * (mean_ctx * kv_gpu + st_gpu) / (bw * e_mem)
         att = attn_p * p / prompt / (n * x * e_cmp)
         # ASSUMES: the engine's host work per iteration (scheduling, sampling, detokenising) is a fixed part
@@ -201,8 +211,20 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     prefill_wait = rho_p / (2 * (1 - rho_p)) * t_p
     # the first token comes out of the iteration that carries the request's prompt: that pass, the other
     # b − 1 requests' decode tokens riding in it (their KV reads and GEMM rows) and the host's work
-    ride = (mean_ctx * kv_gpu + st_gpu) / (bw * e_mem) + lin_tok / (n * x * e_cmp)
-    first = t_p + (b - 1) * ride + shape["step_overhead_s"] + b * shape["seq_overhead_s"] + layer_fixed
+    if mixed_prefill:
+        ride = (mean_ctx * kv_gpu + st_gpu) / (bw * e_mem) + lin_tok / (n * x * e_cmp)
+        first = t_p + (b - 1) * ride + shape["step_overhead_s"] + b * shape["seq_overhead_s"] + layer_fixed
+    else:
+        # the prompt runs as a pass of its own once the decode step in progress ends (half a step on
+        # average while others decode); the decodes stall through every other request's prompt pass
+        first = t_p + shape["step_overhead_s"] + shape["seq_overhead_s"] + (t_d / 2 if b > 1 else 0.0)
+        if concurrency != "max" or request_rate is not None:
+            # prompts arriving during a prompt pass join the next one: k = 1 + λ_o·t_p prompts a pass, each
+            # pass paying the prompts' compute and once its fixed part (weight read beyond it, collectives,
+            # launches): ρ = λ_o·(t_c + (t_p − t_c)/k), the share of time the decodes stall
+            t_c = forward_flops(spec, prompt, prompt // 2) / (n * x * e_cmp)
+            k = 1 + others * t_p
+            tpot = t_d / (1 - min(others * (t_c + max(t_p - t_c, 0.0) / k), 0.99))
     ttft = first + wait + round_wait + prefill_wait
     out = dp * b / step(b)
     if request_rate is not None:  # a stable queue serves what arrives: λ requests/s of S_out tokens each
