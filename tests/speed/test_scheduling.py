@@ -88,3 +88,13 @@ def test_validate_reads_the_runs_chunked_prefill_setting_and_says_when_prompts_s
     bad = _case({"chunked_prefill": "yes"}, "v0.6.0")
     with pytest.raises(Exception, match="chunked_prefill must be true, false or null"):
         predict_case(parse_case(bad, 1, "x"))
+
+
+@pytest.mark.parametrize("engine, mode, words", [("sglang", "separate", "sglang runs each new prompt as a pass"),
+                                                 ("vllm", "mixed", "new prompts ride in the running decodes' pass")])
+def test_the_speed_report_says_where_prompts_run(engine, mode, words):
+    from llmsize.planner.jobs import ServeJob, make_layout
+    from llmsize.planner.reports import speed_report
+
+    rep = speed_report(L31, ServeJob(engine=engine, prompt_len=512, output_len=128), "H100-SXM", make_layout(1))
+    assert rep["prompt_scheduling"] == mode and words in rep["note"]

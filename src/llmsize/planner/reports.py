@@ -87,7 +87,10 @@ def speed_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_name: str, layou
                 "decode_bound": sp.bound, "step_bytes_per_gpu": int(sp.step_bytes), "compute_path": sp.path,
                 "efficiency": {"value": sp.efficiency.value, "key": sp.efficiency.key},
                 "mbu": job.mbu, "prefill_efficiency": job.prefill_mfu,
-                "note": "output tokens/s include each request's prefill (continuous batching, chunked prefill)",
+                "prompt_scheduling": "mixed" if sp.mixed_prefill else "separate",
+                "note": "output tokens/s include each request's prefill (continuous batching; " + (
+                    "new prompts ride in the running decodes' pass)" if sp.mixed_prefill else
+                    f"{job.engine} runs each new prompt as a pass of its own, the running decodes wait)"),
                 "citations": {"pope2022": SOURCES["pope2022"]}}
     if job.tokens is None:
         raise LlmsizeError("training speed needs --tokens (the tokens to train on)")

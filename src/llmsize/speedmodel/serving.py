@@ -47,6 +47,7 @@ class Serving:
         return self.ttft_s + self.tpot_s * max(self.output - 1, 0)
 
     output: int = 1
+    mixed_prefill: bool = True  # new prompts ride in the running decodes' pass (False: a pass of their own)
 
 
 def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str | None, prompt: int, output: int,
@@ -235,4 +236,4 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
                    ttft_s=ttft, tpot_s=tpot, ttft_p90_s=first + math.log(10) * (wait + prefill_wait) + round_wait * 1.8,
                    tpot_p90_s=tpot + t_p / output, prefill_s=t_p, step_s=t_d, kv_capacity_tokens=cap,
                    efficiency=e, path=path, bound="memory" if mem_bound else "compute", step_bytes=read,
-                   output=output)
+                   output=output, mixed_prefill=mixed_prefill)
