@@ -3,6 +3,7 @@
 C_model = 6N + 12·L·s·d_attn  (what MFU and "model TFLOP/s" count)
 C_hw    = C_model + recomputation:  full 2N + 4·L·s·d_attn, selective 4·L·s·d_attn (attention core)
 tokens/s/GPU = bubble / (C_w/(X·E) + C_a/(X·E·a)),  E = E_sat · x/(x + x½) · d/(d + d½)
+(routed experts: x_e = ep·(b·s/(c·t))·k/E rows per expert GEMM at x½_e)
 (x tokens per micro-batch, d hidden width, a the attention kernels' share of the GEMM efficiency)
 bubble: 1F1B m/(m + p − 1); interleaved (v virtual stages) m/(m + (p − 1)/v); zero-bubble 1
 pipeline stages: the last also holds the output layer, the others wait for it: + (p − 1)·t_head per token
@@ -315,9 +316,12 @@ def train(spec: ModelSpec, gpu: Any, *, engine: str, precision: str | None, seq:
         per_tok += (pp - 1) * head_s_per_token(spec, x_w, recompute) / (e.value * sat)
     n_e = routed_expert_params(spec)
     if n_e:
-        # routed experts multiply only the tokens sent to them: x_e = ep·(b·s/c)·k/E rows per expert GEMM
+        # routed experts multiply only the tokens sent to them: x_e = ep·(b·s/(c·t))·k/E rows per expert GEMM
+        # ASSUMES: expert tensor parallelism 1 (Megatron-MoE-ModelZoo's and Megatron-Bridge's MoE recipes): each
+        #          TP rank dispatches its own sequence-parallel share of the tokens, as comm.train_stage_comm_s
+        #          times the all-to-alls (ModelZoo Qwen3-235B TP4 EP8 PP8 was +47% with full-sequence rows)
         m = spec.moe
-        x_e = ep * mb_tokens / cp * m.top_k / m.num_experts  # type: ignore[union-attr]
+        x_e = ep * mb_tokens / (cp * tp) * m.top_k / m.num_experts  # type: ignore[union-attr]
         sat_e = x_e / (x_e + shape["x_half_expert_tokens"]) * d / (d + shape["d_half"])
         w_e = (6 + (2 if recompute == "full" else 0)) * n_e / x_w
         per_tok += w_e / e.value * (1 / sat_e - 1 / sat)
