@@ -60,6 +60,9 @@ QV_TARGETS = {
     "gpt_neox": ["query_key_value"],
     "phi3": ["qkv_proj"],
     "falcon": ["query_key_value"],
+    "bloom": ["query_key_value"],
+    "gpt_bigcode": ["c_attn"],
+    "mpt": ["Wqkv"],
 }
 QV_DEFAULT = ["q_proj", "v_proj"]
 
