@@ -60,6 +60,7 @@ RECONSTRUCTED_ANCHORS = {  # presets rebuilt from a sibling file + published sha
     "gpt-neox-20b": 20_554_567_680,  # EleutherAI/gpt-neox-20b model card
     "SmolLM3-3B": 3_075_098_624,  # the checkpoint's count, asserted by a public test of the real weights
     "stablelm-3b-4e1t": 2_795_443_200,  # StableLM-3B-4E1T model card, 'Parameters'
+    "Qwen/QwQ-32B": 32_763_876_352,  # alias of Qwen2.5-32B: a report's total of QwQ-32B's safetensors
 }
 
 
