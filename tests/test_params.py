@@ -135,3 +135,26 @@ def test_family_configs_equal_pytorch_per_layer(name):
     assert pc.total == m["params"]
     per = {i: k.params for k in pc.layer_kinds for i in k.layers}
     assert [per[i] for i in range(len(m["layer_params"]))] == m["layer_params"]
+
+
+PUBLISHED_REPO_IDS = {  # repo ids that published training/serving benchmarks name -> the preset they load offline
+    "bigscience/bloom": "bloom", "tiiuae/falcon-180B": "falcon-180B", "EleutherAI/gpt-neox-20b": "gpt-neox-20b",
+    "facebook/opt-175b": "opt-175b", "facebook/opt-66b": "opt-66b", "facebook/opt-30b": "opt-30b",
+    "facebook/opt-13b": "opt-13b", "microsoft/phi-2": "phi-2", "mosaicml/mpt-7b": "mpt-7b",
+    "mosaicml/mpt-30b": "mpt-30b", "bigcode/starcoder": "starcoder", "bigcode/starcoderbase": "starcoder",
+    "01-ai/Yi-34B": "Yi-34B", "deepseek-ai/deepseek-llm-67b-base": "deepseek-llm-67b-base",
+    "deepseek-ai/deepseek-llm-7b-base": "deepseek-llm-7b-base", "HuggingFaceTB/SmolLM3-3B": "SmolLM3-3B",
+    "mistralai/Mistral-Small-24B-Instruct-2501": "Mistral-Small-24B-Instruct-2501",
+    "microsoft/Phi-3.5-MoE-instruct": "Phi-3.5-MoE-instruct", "moonshotai/Kimi-K2-Instruct": "Kimi-K2-Instruct",
+    "stabilityai/stablelm-3b-4e1t": "stablelm-3b-4e1t", "EleutherAI/pythia-410m": "pythia-410m",
+    "EleutherAI/pythia-1b": "pythia-1b", "EleutherAI/pythia-1.4b": "pythia-1.4b", "EleutherAI/pythia-2.8b": "pythia-2.8b",
+    "Qwen/QwQ-32B": "Qwen2.5-32B", "deepseek-ai/DeepSeek-R1-Distill-Llama-70B": "Llama-3.3-70B-Instruct",
+    "deepseek-ai/DeepSeek-R1-Distill-Llama-8B": "Llama-3.1-8B", "lmsys/vicuna-7b-v1.5": "Llama-2-7b-hf",
+    "mistralai/Mistral-7B-Instruct-v0.2": "Mistral-7B-Instruct-v0.2",
+}
+
+
+@pytest.mark.parametrize("repo, preset", sorted(PUBLISHED_REPO_IDS.items()))
+def test_published_repo_ids_resolve_to_presets_offline(repo, preset):
+    loaded = load(repo)
+    assert loaded.origin == "preset" and loaded.spec.name == preset
