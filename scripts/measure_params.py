@@ -60,6 +60,9 @@ QV_TARGETS = {
     "gpt_neox": ["query_key_value"],
     "phi3": ["qkv_proj"],
     "falcon": ["query_key_value"],
+    "bloom": ["query_key_value"],
+    "gpt_bigcode": ["c_attn"],
+    "mpt": ["Wqkv"],
 }
 QV_DEFAULT = ["q_proj", "v_proj"]
 
@@ -90,10 +93,18 @@ def load_cfg(entry):
         return json.load(f)
 
 
+# model_types whose config.json names its own type but whose auto_map loads another's classes: built as that type
+# (moonshotai/Kimi-K2-Instruct: model_type kimi_k2, auto_map configuration_deepseek.DeepseekV3Config).
+BUILT_AS = {"kimi_k2": "deepseek_v3"}
+
+
 def make_config(cfg):
     """AutoConfig.for_model(**cfg). Returns (config, notes)."""
     notes = []
     kw = dict(cfg)
+    if kw.get("model_type") in BUILT_AS:
+        notes.append(f"model_type {kw['model_type']} built as {BUILT_AS[kw['model_type']]} (its auto_map's classes)")
+        kw["model_type"] = BUILT_AS[kw["model_type"]]
     config = AutoConfig.for_model(**kw)
     if getattr(config, "quantization_config", None) is not None:
         # from_config builds the unquantized architecture anyway; drop it so nothing tries to

@@ -55,6 +55,28 @@ def test_published_anchors(name, expected):
     assert count(load(name).spec).total == expected
 
 
+RECONSTRUCTED_ANCHORS = {  # presets rebuilt from a sibling file + published shapes: the published total checks them
+    "bloom": 176_247_271_424,  # bigscience/bloom model card: "176,247,271,424 parameters"
+    "gpt-neox-20b": 20_554_567_680,  # EleutherAI/gpt-neox-20b model card
+    "SmolLM3-3B": 3_075_098_624,  # the checkpoint's count, asserted by a public test of the real weights
+    "stablelm-3b-4e1t": 2_795_443_200,  # StableLM-3B-4E1T model card, 'Parameters'
+    "Qwen/QwQ-32B": 32_763_876_352,  # alias of Qwen2.5-32B: a report's total of QwQ-32B's safetensors
+}
+
+
+@pytest.mark.parametrize("name, expected", sorted(RECONSTRUCTED_ANCHORS.items()))
+def test_reconstructed_presets_equal_their_published_totals(name, expected):
+    assert count(load(name).spec).total == expected
+
+
+@pytest.mark.parametrize("name, non_embedding", [("pythia-410m", 302_311_424), ("pythia-1b", 805_736_448),
+                                                 ("pythia-1.4b", 1_208_602_624), ("pythia-2.8b", 2_517_652_480)])
+def test_pythia_non_embedding_counts_equal_the_model_card(name, non_embedding):
+    """Pythia model card table, 'Non-Embedding Params' (untied input and output embeddings)."""
+    s = load(name).spec
+    assert count(s).total - 2 * s.vocab_size * s.hidden_size == non_embedding
+
+
 @pytest.mark.parametrize("name, non_embedding", [("gemma-2b", 1_981_884_416), ("gemma-7b", 7_751_248_896)])
 def test_gemma_non_embedding_counts_equal_the_gemma_report(name, non_embedding):
     """Gemma report (arXiv:2403.08295) Table 2: non-embedding parameters (embeddings are tied)."""
@@ -113,3 +135,26 @@ def test_family_configs_equal_pytorch_per_layer(name):
     assert pc.total == m["params"]
     per = {i: k.params for k in pc.layer_kinds for i in k.layers}
     assert [per[i] for i in range(len(m["layer_params"]))] == m["layer_params"]
+
+
+PUBLISHED_REPO_IDS = {  # repo ids that published training/serving benchmarks name -> the preset they load offline
+    "bigscience/bloom": "bloom", "tiiuae/falcon-180B": "falcon-180B", "EleutherAI/gpt-neox-20b": "gpt-neox-20b",
+    "facebook/opt-175b": "opt-175b", "facebook/opt-66b": "opt-66b", "facebook/opt-30b": "opt-30b",
+    "facebook/opt-13b": "opt-13b", "microsoft/phi-2": "phi-2", "mosaicml/mpt-7b": "mpt-7b",
+    "mosaicml/mpt-30b": "mpt-30b", "bigcode/starcoder": "starcoder", "bigcode/starcoderbase": "starcoder",
+    "01-ai/Yi-34B": "Yi-34B", "deepseek-ai/deepseek-llm-67b-base": "deepseek-llm-67b-base",
+    "deepseek-ai/deepseek-llm-7b-base": "deepseek-llm-7b-base", "HuggingFaceTB/SmolLM3-3B": "SmolLM3-3B",
+    "mistralai/Mistral-Small-24B-Instruct-2501": "Mistral-Small-24B-Instruct-2501",
+    "microsoft/Phi-3.5-MoE-instruct": "Phi-3.5-MoE-instruct", "moonshotai/Kimi-K2-Instruct": "Kimi-K2-Instruct",
+    "stabilityai/stablelm-3b-4e1t": "stablelm-3b-4e1t", "EleutherAI/pythia-410m": "pythia-410m",
+    "EleutherAI/pythia-1b": "pythia-1b", "EleutherAI/pythia-1.4b": "pythia-1.4b", "EleutherAI/pythia-2.8b": "pythia-2.8b",
+    "Qwen/QwQ-32B": "Qwen2.5-32B", "deepseek-ai/DeepSeek-R1-Distill-Llama-70B": "Llama-3.3-70B-Instruct",
+    "deepseek-ai/DeepSeek-R1-Distill-Llama-8B": "Llama-3.1-8B", "lmsys/vicuna-7b-v1.5": "Llama-2-7b-hf",
+    "mistralai/Mistral-7B-Instruct-v0.2": "Mistral-7B-Instruct-v0.2",
+}
+
+
+@pytest.mark.parametrize("repo, preset", sorted(PUBLISHED_REPO_IDS.items()))
+def test_published_repo_ids_resolve_to_presets_offline(repo, preset):
+    loaded = load(repo)
+    assert loaded.origin == "preset" and loaded.spec.name == preset

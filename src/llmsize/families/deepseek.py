@@ -44,5 +44,7 @@ def read(cfg: Config, name: str) -> ModelSpec:
     return ModelSpec(**c, notes=tuple(notes), attention_dropout=rate(cfg, "attention_dropout"), traits=_TRAITS)
 
 
-READERS = {"deepseek_v3": read}
-TRAITS = {"deepseek_v3": _TRAITS}
+# Kimi K2's config.json names model_type "kimi_k2" but its architecture is DeepseekV3ForCausalLM: its auto_map
+# loads configuration_deepseek.DeepseekV3Config and modeling_deepseek.DeepseekV3ForCausalLM (moonshotai/Kimi-K2-Instruct).
+READERS = {"deepseek_v3": read, "kimi_k2": read}
+TRAITS = {"deepseek_v3": _TRAITS, "kimi_k2": _TRAITS}

@@ -10,9 +10,10 @@ from __future__ import annotations
 from llmsize.families._config import Config, integer, llama_like, rate
 from llmsize.spec import MoE, ModelSpec, Norms, Traits
 
-# ASSUMES: peft's "all-linear" resolves as measured for Mixtral (attention, router, experts); not measured here
+# peft 0.21.2's "all-linear" on PhimoeForCausalLM adapts the attention linears and the router (an nn.Linear), not
+# the fused expert parameters: measured on the Phi-3.5-MoE-instruct preset (tests/data/lora_counts.json)
 _TRAITS = Traits(family="phimoe", source="hf-phimoe", gguf_arch="phimoe", router_leaf="router",
-                 router_kind="sparsemixer", lora_all_linear="attention+experts")
+                 router_kind="sparsemixer", lora_all_linear="linears+router")
 SPARSEMIXER_K = 2  # sparsemixer() selects a top-1 and a masked top-2: two experts per token
 
 

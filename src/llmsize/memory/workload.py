@@ -68,7 +68,8 @@ class LoRA:
         linear of the decoder blocks; for MoE models whose experts are fused 3-D parameters
         (Mixtral, OLMoE, Qwen3-MoE, DeepSeek-V3) the attention linears plus the router and the expert
         parameters (pseudo-leaves "gate" and "experts"); Qwen2-MoE adds its shared_expert_gate;
-        Llama 4 adapts every block linear plus its router (not the fused experts); gpt-oss gets attention only."""
+        Llama 4 and Phi-3.5-MoE adapt every block linear plus the router (not the fused experts); gpt-oss gets
+        attention only."""
         ts = tensors(spec)
         leaves = {t.module for t in ts if t.linear and t.layer is not None and t.module}
         extra = set()
@@ -86,7 +87,7 @@ class LoRA:
                 return frozenset(attn)
             if how == "linears+shared_gate":
                 return frozenset(leaves | {"shared_expert_gate"})
-            if how == "linears+router":  # Llama 4: its router is an nn.Linear subclass, the experts are not
+            if how == "linears+router":  # Llama 4, PhiMoE: the router is an nn.Linear, the fused experts are not
                 return frozenset(leaves | {"gate", "__all_linear__"})
             return frozenset(leaves | {"__all_linear__"})
         leaves |= extra
