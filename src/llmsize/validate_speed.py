@@ -73,6 +73,9 @@ def parse_case(obj: Mapping[str, Any], n: int, where: str) -> SpeedCase:
     metric = meas.get("metric", obj.get("metric"))
     given = metric is not None
     if not given:
+        if meas.get("value") is not None:
+            raise LlmsizeError(f"{where}: measured.value needs its measured.metric (one of {', '.join(METRICS)}): "
+                               "a value is never compared with a guessed metric")
         metric = default_metric(task, obj.get("category"), wl)
     if metric not in METRICS:
         raise LlmsizeError(f"{where}: measured.metric must be one of {', '.join(METRICS)}, got {metric!r}")

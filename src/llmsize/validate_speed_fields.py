@@ -35,6 +35,9 @@ def check_workload(task: str, w: Mapping[str, Any]) -> None:
     for k in ("weights", "kv_dtype", "precision"):
         if w.get(k) is not None and not isinstance(w[k], str):
             raise LlmsizeError(f"workload.{k} must be a string or null, got {w[k]!r}")
+    cp = w.get("chunked_prefill")
+    if cp is not None and not isinstance(cp, bool):
+        raise LlmsizeError(f"workload.chunked_prefill must be true, false or null, got {cp!r}")
     c = w.get("concurrency")
     if c is not None and not (isinstance(c, str) and c.lower() == "max"):
         _count(c, "workload.concurrency (or \"max\")")

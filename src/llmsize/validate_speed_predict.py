@@ -117,18 +117,16 @@ def _serve(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str
 
 
 def _mixed(spec: Any, case: Any, w: Mapping[str, Any], notes: list[str]) -> bool:
-    """Whether the case's engine runs a new prompt inside the running decodes' pass (`speedmodel.scheduling`);
-    an engine that runs prompts as passes of their own is said in the notes."""
-    from llmsize.speedmodel.scheduling import mixed_prefill
+    """Whether the case's engine runs a new prompt inside the running decodes' pass (`speedmodel.scheduling`),
+    the rule that decided said in the notes for the engines whose answer depends on it."""
+    from llmsize.speedmodel.efficiency import engine_name
+    from llmsize.speedmodel.scheduling import prompt_scheduling
 
-    cp = w.get("chunked_prefill")
-    if cp is not None and not isinstance(cp, bool):
-        raise LlmsizeError(f"workload.chunked_prefill must be true, false or null, got {cp!r}")
-    mixed = mixed_prefill(case.engine, spec, case.engine_version, case.source_date, chunked_prefill=cp,
-                          max_model_len=w.get("max_model_len"))
-    if not mixed:
-        notes.append(f"{case.engine} runs each new prompt as a pass of its own: the running requests' decodes "
-                     "wait through it")
+    mixed, why = prompt_scheduling(case.engine, spec, case.engine_version, case.source_date,
+                                   chunked_prefill=w.get("chunked_prefill"), max_model_len=w.get("max_model_len"),
+                                   scheduler_steps=int(w.get("scheduler_steps") or 1))
+    if engine_name(case.engine) in ("vllm", "sglang"):
+        notes.append(f"prompts {'ride in the decode pass' if mixed else 'run as passes of their own'}: {why}")
     return mixed
 
 

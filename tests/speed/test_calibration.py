@@ -68,7 +68,7 @@ HELD = {
     "run_gpu_hours": (9, 0.211, 0.77, 0.468),
     # NIM 1.8.0's Llama 3.3 70B TTFT at concurrency 5 (500 in / 2000 out) -58% the worst: at concurrency 1 it is
     # +12%, the +79 ms between them is not in the model (lockstep prefill waves of the closed-loop clients)
-    "serve_latency": (16, 0.085, 0.93, 0.596),
+    "serve_latency": (16, 0.082, 0.87, 0.596),
     # TensorRT-LLM v0.6.1's Llama 2 70B FP8 TP2 static batch 64 at 2048/2048 +123% the worst: the v0.5/v0.6
     # tables' 70B rows with long outputs run 1.6-2.2x under the model (128-token outputs within 20%)
     "serve_throughput": (47, 0.086, 0.95, 1.265),
@@ -85,13 +85,13 @@ WHOLE = {
     "prefill": (90, 0.082, 0.93, 0.347),
     # Llama 3.2 1B's card -66% and phi-2's +55% the worst: published runs disagree at one width (docs/speed.md)
     "run_gpu_hours": (36, 0.117, 0.74, 0.676),
-    # SGLang's cookbook (0.5.6, Llama 3.1 70B on 8 A100) TTFT -45% to +63% (a fixed first-token cost that
-    # grows with load; 8K prompts of uniform random length); NIM 1.8.0's 500 in / 2000 out at concurrency 5
-    # -58%; vLLM's perf-benchmark 70B TTFT at 1 request/s -26%/-32%
-    "serve_latency": (66, 0.111, 0.85, 0.646),
+    # SGLang's cookbook (0.5.6, Llama 3.1 70B on 8 A100) TTFT -42% to +65% (a first-token cost that grows
+    # with load; 8K prompts of uniform random length); NIM 1.8.0's 500 in / 2000 out at concurrency 5
+    # -58%; vLLM's perf-benchmark 70B TTFT at 1 request/s -26%/-31%
+    "serve_latency": (66, 0.107, 0.81, 0.671),
     # TensorRT-LLM v0.13's Llama 70B FP16 TP8 with long outputs +31-49% (a KV-capacity batch); v0.5/v0.6.1's
     # Llama 2 70B static batches with 2048-token outputs +58% to +123% the worst; SGLang's cookbook at
-    # concurrency 16-100 +42% / +47% (short runs drain)
+    # concurrency 16-100 +39% / +42% (short runs drain)
     "serve_throughput": (189, 0.079, 0.89, 1.265),
     # MT-NLG 530B +28-34% (the DeepSpeed group's BLOOM median); ModelZoo's Qwen3-235B TP4 EP8 PP8 -8% since a
     # routed expert's rows are each TP rank's sequence-parallel share (it was +47%)

@@ -160,3 +160,10 @@ def test_an_unexpected_failure_is_reported_for_its_case(monkeypatch):
     r = predict_or_error(parse_speed_cases([SPEED[0]])[0])
     assert r.predicted is None and r.rel_error is None
     assert "llmsize failed (ZeroDivisionError: division by zero)" in r.error
+
+
+def test_a_measured_value_without_its_metric_is_refused_not_compared_with_a_guess():
+    row = json.loads(SPEED[0])
+    row["measured"] = {"value": row["measured"]["value"]}
+    with pytest.raises(LlmsizeError, match="measured.value needs its measured.metric"):
+        parse_speed_cases([json.dumps(row)])

@@ -1,6 +1,7 @@
 """Continuous-batching serving of one deployment: iterations of decode tokens with the prompts that ride
-along, batch bounded by concurrency, the engine's max sequences and KV capacity, and the request-rate
-queue (split from ``speedmodel.predict``, whose byte and rate helpers it uses).
+along (or, for an engine that runs prompts as passes of their own, decode steps stalled by those passes:
+``speedmodel.prompt_passes``), batch bounded by concurrency, the engine's max sequences and KV capacity,
+and the request-rate queue (split from ``speedmodel.predict``, whose byte and rate helpers it uses).
 
 serve    tokens/s = dp · B / t_it,  t_it one iteration of B decode + B·S_in/S_out prompt tokens,
          B = min(max_seqs, KV capacity / (S_in + S_out))
@@ -18,6 +19,7 @@ from llmsize.perf import forward_flops
 from llmsize.spec import ModelSpec
 from llmsize.speedmodel.comm import tp_serve_allreduces_s
 from llmsize.speedmodel.efficiency import Efficiency, efficiency, engine_default, engine_name, serve_path, serve_shape
+from llmsize.speedmodel.prompt_passes import separate_passes
 from llmsize.speedmodel.predict import (_bw, _peak, decode_read_bytes, kv_bytes_per_token, layer_overhead_s,
                                         state_bytes, weight_bytes, weight_read_bytes)
 
@@ -72,10 +74,10 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     waits on average for half of the round in progress before its prefill is scheduled; ρ_p = λ_o·t_p
     the share of time the replica spends on the other requests' prefills)
     An engine that runs each prompt as a pass of its own (`mixed_prefill` False: SGLang, vLLM's V0 engine
-    without chunked prefill, `speedmodel.scheduling`):
-    TTFT = t_p + t_0 + t_s + t_d/2 [B > 1: the decode step in progress] + waits;
-    TPOT = t_d/(1 − λ_o·(t_c + (t_p − t_c)/k)), k = 1 + λ_o·t_p prompts a pass (t_c a prompt's compute);
-    t_it adds the iteration's prompt FLOPs to its decode time instead of overlapping them
+    without chunked prefill, `speedmodel.scheduling`): TTFT, TPOT and (for B clients) throughput from
+    `prompt_passes.separate_passes` (TPOT = t_d/(1 − ρ), ρ the share of time the decodes stall for prompt
+    passes of k prompts each); t_it adds the iteration's prompt FLOPs to its decode time instead of
+    overlapping them (the Little's-law batch at a request rate)
 
     `mbu` / `prefill_efficiency` replace E in the memory / compute terms (the user's overrides); `max_seqs`
     the engine's cap on sequences batched at once where the run set it (vLLM's --max-num-seqs), else the
@@ -212,28 +214,27 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     prefill_wait = rho_p / (2 * (1 - rho_p)) * t_p
     # the first token comes out of the iteration that carries the request's prompt: that pass, the other
     # b − 1 requests' decode tokens riding in it (their KV reads and GEMM rows) and the host's work
-    if mixed_prefill:
-        ride = (mean_ctx * kv_gpu + st_gpu) / (bw * e_mem) + lin_tok / (n * x * e_cmp)
-        first = t_p + (b - 1) * ride + shape["step_overhead_s"] + b * shape["seq_overhead_s"] + layer_fixed
-    else:
-        # the prompt runs as a pass of its own once the decode step in progress ends (half a step on
-        # average while others decode); the decodes stall through every other request's prompt pass
-        first = t_p + shape["step_overhead_s"] + shape["seq_overhead_s"] + (t_d / 2 if b > 1 else 0.0)
-        if concurrency != "max" or request_rate is not None:
-            # prompts arriving during a prompt pass join the next one: k = 1 + λ_o·t_p prompts a pass, each
-            # pass paying the prompts' compute and once its fixed part (weight read beyond it, collectives,
-            # launches): ρ = λ_o·(t_c + (t_p − t_c)/k), the share of time the decodes stall
-            t_c = forward_flops(spec, prompt, prompt // 2) / (n * x * e_cmp)
-            k = 1 + others * t_p
-            tpot = t_d / (1 - min(others * (t_c + max(t_p - t_c, 0.0) / k), 0.99))
+    ride = (mean_ctx * kv_gpu + st_gpu) / (bw * e_mem) + lin_tok / (n * x * e_cmp)
+    first = t_p + (b - 1) * ride + shape["step_overhead_s"] + b * shape["seq_overhead_s"] + layer_fixed
     ttft = first + wait + round_wait + prefill_wait
+    ttft_p90 = first + math.log(10) * (wait + prefill_wait) + round_wait * 1.8
     out = dp * b / step(b)
     if request_rate is not None:  # a stable queue serves what arrives: λ requests/s of S_out tokens each
         out = request_rate * output
+    if not mixed_prefill:
+        # the prompt runs as a pass of its own (with the others that arrived meanwhile) once what is running
+        # ends; the running decodes stall through every prompt pass (`prompt_passes.separate_passes`)
+        pt = separate_passes(t_d=t_d, t_p=t_p, t_c=forward_flops(spec, prompt, prompt // 2) / (n * x * e_cmp),
+                             b=b, output=output, fixed_s=shape["step_overhead_s"] + shape["seq_overhead_s"],
+                             request_rate=request_rate / dp if request_rate is not None else None,
+                             round_wait=round_wait, wait=wait)
+        tpot, ttft, ttft_p90 = pt.tpot_s, pt.ttft_s, pt.ttft_p90_s
+        if request_rate is None:  # b clients, each back as soon as its request ends
+            out = dp * pt.requests_per_s * output
     # ASSUMES: the p90 of a request's TTFT adds ln(10) times the mean wait (an exponential tail), and its
     # TPOT the prefill of one more arrival inside its span
     return Serving(output_tokens_per_s=out, input_tokens_per_s=out * prompt / output, batch=b, batch_limit=limit,
-                   ttft_s=ttft, tpot_s=tpot, ttft_p90_s=first + math.log(10) * (wait + prefill_wait) + round_wait * 1.8,
+                   ttft_s=ttft, tpot_s=tpot, ttft_p90_s=ttft_p90,
                    tpot_p90_s=tpot + t_p / output, prefill_s=t_p, step_s=t_d, kv_capacity_tokens=cap,
                    efficiency=e, path=path, bound="memory" if mem_bound else "compute", step_bytes=read,
                    output=output, mixed_prefill=mixed_prefill)

@@ -319,7 +319,8 @@ def train(spec: ModelSpec, gpu: Any, *, engine: str, precision: str | None, seq:
         # routed experts multiply only the tokens sent to them: x_e = ep·(b·s/(c·t))·k/E rows per expert GEMM
         # ASSUMES: expert tensor parallelism 1 (Megatron-MoE-ModelZoo's and Megatron-Bridge's MoE recipes): each
         #          TP rank dispatches its own sequence-parallel share of the tokens, as comm.train_stage_comm_s
-        #          times the all-to-alls (ModelZoo Qwen3-235B TP4 EP8 PP8 was +47% with full-sequence rows)
+        #          times the all-to-alls (ModelZoo Qwen3-235B TP4 EP8 PP8 was +47% with full-sequence rows);
+        #          every engine's MoE with TP is timed so (the calibration's MoE rows with TP are Megatron-Core's)
         m = spec.moe
         x_e = ep * mb_tokens / (cp * tp) * m.top_k / m.num_experts  # type: ignore[union-attr]
         sat_e = x_e / (x_e + shape["x_half_expert_tokens"]) * d / (d + shape["d_half"])
