@@ -224,6 +224,10 @@ SOURCES: dict[str, str] = {
                    "(OSDI '24), sec. 4 (chunked prefills ride in decode iterations: stall-free batching); "
                    "NVIDIA/TensorRT-LLM tensorrt_llm/bench/build/tuning.py finetune_setting (trtllm-bench: "
                    "max_num_tokens = max_batch_size x (1 + ISL/OSL), batch capped at 4096).",
+    "trtllm-xqa": "NVIDIA/TensorRT-LLM docs/source/blogs/XQA-kernel.md (v0.8: XQA, a grouped-query generation "
+                  "kernel; Llama-70B 128/2048 on H200 2.4x (1 GPU) and 1.9x (8 GPUs) the throughput without it) "
+                  "and docs/source/gpt_attention.md of v0.6-v0.7 (masked MHA: one thread block per query head; "
+                  "XQA experimental, opt-in, then default with a heuristic).",
     "vllm-chunked-prefill": "vllm-project/vllm PR 6666 (merged 2024-07-23: chunked prefill on by default for "
                             "models whose max_model_len exceeds 32K), PR 11061 (V1 always chunks prefills) and "
                             "vllm/core/scheduler.py (V0 without chunked prefill schedules waiting prompts as a "

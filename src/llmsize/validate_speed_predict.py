@@ -96,7 +96,8 @@ def _serve(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str
     tp, pp, dp = _replicas(w, case.count, notes)
     kw = dict(engine=_engine(case.engine, wt, notes), weights=wt, kv_dtype=_kv(w, notes), prompt=int(_get(w, "prompt", 1024, notes)),
               output=out, concurrency=conc, tp=tp, pp=pp, dp=dp, scheduler_steps=int(w.get("scheduler_steps") or 1),
-              max_seqs=w.get("max_seqs"), mixed_prefill=_mixed(spec, case, w, notes))
+              max_seqs=w.get("max_seqs"), mixed_prefill=_mixed(spec, case, w, notes),
+              grouped_attention=_grouped(spec, case, notes))
     rate = w.get("request_rate")
     if is_inf(rate):
         notes.append("request rate inf: every request sent at once (a max-throughput run)")
@@ -128,6 +129,19 @@ def _mixed(spec: Any, case: Any, w: Mapping[str, Any], notes: list[str]) -> bool
     if engine_name(case.engine) in ("vllm", "sglang"):
         notes.append(f"prompts {'ride in the decode pass' if mixed else 'run as passes of their own'}: {why}")
     return mixed
+
+
+def _grouped(spec: Any, case: Any, notes: list[str]) -> bool:
+    """Whether the build's decode kernel loads a KV head once for its group of query heads
+    (`speedmodel.kernels`); a build that re-reads it per query head is said in the notes."""
+    from llmsize.speedmodel.kernels import grouped_decode_attention
+
+    grouped = grouped_decode_attention(case.engine, case.engine_version, case.source_date)
+    a = spec.attention
+    if not grouped and a.num_heads > a.num_kv_heads:
+        notes.append(f"TensorRT-LLM before v0.8 decodes grouped-query attention with its masked MHA kernel: "
+                     f"each of the {a.num_heads // a.num_kv_heads} query heads of a group re-reads its KV head")
+    return grouped
 
 
 def _engine(engine: str, wt: str, notes: list[str]) -> str:

@@ -174,7 +174,9 @@ def serve_shape() -> dict[str, float]:
     ``link_efficiency`` / ``pcie_efficiency`` (the share of the link's rate TP all-reduces reach over
     NVLink / over PCIe alone), ``step_overhead_s`` (fixed
     host cost of a scheduler step), ``seq_overhead_s`` (its cost per running sequence) and
-    ``allreduce_latency_s`` (the fixed cost τ of one custom TP all-reduce kernel, `comm.serve_allreduce_s`)."""
+    ``allreduce_latency_s`` (the fixed cost τ of one custom TP all-reduce kernel, `comm.serve_allreduce_s`),
+    ``ungrouped_kv_miss`` (the share of a query head's KV re-reads that reach HBM under a decode kernel that
+    does not group query heads, `kernels.kv_read_factor`)."""
     t = _table().get("serve", {})
     return {"compute_rel": float(t.get("compute_rel", 1.0)), "compute_rel_fp8": float(t.get("compute_rel_fp8", 1.0)),
             "link_efficiency": float(t.get("link_efficiency", 1.0)),
@@ -182,7 +184,8 @@ def serve_shape() -> dict[str, float]:
             "step_overhead_s": float(t.get("step_overhead_s", 0.0)), "seq_overhead_s": float(t.get("seq_overhead_s", 0.0)),
             "allreduce_latency_s": float(t.get("allreduce_latency_s", 10e-6)),
             "layer_overhead_s": float(t.get("layer_overhead_s", 0.0)),
-            "prompt_layer_overhead_s": float(t.get("prompt_layer_overhead_s", 0.0))}
+            "prompt_layer_overhead_s": float(t.get("prompt_layer_overhead_s", 0.0)),
+            "ungrouped_kv_miss": float(t.get("ungrouped_kv_miss", 0.0))}
 
 
 def decode_shape(gpu: Any = None) -> dict[str, float]:

@@ -19,6 +19,7 @@ from llmsize.perf import forward_flops
 from llmsize.spec import ModelSpec
 from llmsize.speedmodel.comm import tp_serve_allreduces_s
 from llmsize.speedmodel.efficiency import Efficiency, efficiency, engine_default, engine_name, serve_path, serve_shape
+from llmsize.speedmodel.kernels import kv_read_factor
 from llmsize.speedmodel.prompt_passes import separate_passes
 from llmsize.speedmodel.predict import (_bw, _peak, decode_read_bytes, kv_bytes_per_token, layer_overhead_s,
                                         state_bytes, weight_bytes, weight_read_bytes)
@@ -56,7 +57,7 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
           concurrency: int | str, request_rate: float | None = None, tp: int = 1, pp: int = 1, dp: int = 1,
           gpu_memory_utilization: float = 0.9, serve_efficiency: float | None = None, mbu: float | None = None,
           prefill_efficiency: float | None = None, scheduler_steps: int = 1, max_seqs: int | None = None,
-          mixed_prefill: bool = True) -> Serving:
+          mixed_prefill: bool = True, grouped_attention: bool = True) -> Serving:
     """Throughput and latency under continuous batching with chunked prefill: one iteration carries the
     batch's decode tokens and the prompts of the requests that replace the finishing ones, so throughput
     counts prefill time.
@@ -107,6 +108,9 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     e_cmp = prefill_efficiency if prefill_efficiency is not None else min(e_cmp_d * rel, 1.0)
     w_gpu = weight_bytes(spec, weights) / n
     kv_gpu = kv_bytes_per_token(spec, kv_dtype or "bf16") / n
+    # the KV bytes a decode step reads per token in the cache (more than stored under a kernel that does
+    # not group query heads: `kernels.kv_read_factor`)
+    kv_read = kv_gpu * kv_read_factor(spec, grouped_attention, serve_shape()["ungrouped_kv_miss"])
     st_gpu = state_bytes(spec) / n  # fixed per sequence (state-space layers)
     free = gpu.usable * gpu_memory_utilization - w_gpu
     cap = int(free // kv_gpu) if free > 0 and kv_gpu else 0
@@ -172,7 +176,7 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
             gemm = max(read, lin_tok * (b + p) / (n * x * e_cmp))
         else:  # the prompts' passes of their own (batched together) cannot hide under the decodes' weight reads
             gemm = max(read, lin_tok * b / (n * x * e_cmp)) + lin_tok * p / (n * x * e_cmp)
-        kv = b * (mean_ctx * kv_gpu + st_gpu) / (bw * e_mem)
+        kv = b * (mean_ctx * kv_read + st_gpu) / (bw * e_mem)
         att = attn_p * p / prompt / (n * x * e_cmp)
         # ASSUMES: the engine's host work per iteration (scheduling, sampling, detokenising) is a fixed part
         #          and a part per running sequence, the same for every engine (fitted)
@@ -199,7 +203,7 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
         # ASSUMES: waiting for a batch slot as an M/D/1 queue on the replica's request service time
         wait = rho / (2 * (1 - rho)) / mu
     t_d = step(b, prefill=False)
-    read = decode_read_bytes(spec, weights, b) / n + b * mean_ctx * kv_gpu
+    read = decode_read_bytes(spec, weights, b) / n + b * mean_ctx * kv_read
     mem_bound = read / (bw * e_mem) >= forward_flops(spec, b, int(mean_ctx)) / (n * x * e_cmp)
     tpot = step(b)
     # ASSUMES: arrivals are uniform over a multi-step round, so a request waits (k − 1)/2 decode steps for it
@@ -214,7 +218,7 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     prefill_wait = rho_p / (2 * (1 - rho_p)) * t_p
     # the first token comes out of the iteration that carries the request's prompt: that pass, the other
     # b − 1 requests' decode tokens riding in it (their KV reads and GEMM rows) and the host's work
-    ride = (mean_ctx * kv_gpu + st_gpu) / (bw * e_mem) + lin_tok / (n * x * e_cmp)
+    ride = (mean_ctx * kv_read + st_gpu) / (bw * e_mem) + lin_tok / (n * x * e_cmp)
     first = t_p + (b - 1) * ride + shape["step_overhead_s"] + b * shape["seq_overhead_s"] + layer_fixed
     ttft = first + wait + round_wait + prefill_wait
     ttft_p90 = first + math.log(10) * (wait + prefill_wait) + round_wait * 1.8
