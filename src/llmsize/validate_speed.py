@@ -130,9 +130,9 @@ _TASK_METRIC = {"decode": "tokens_per_s", "prefill": "tokens_per_s", "serve": "o
 def default_metric(task: str, category: Any, workload: Mapping[str, Any]) -> str:
     """The metric of a case that names none (no `measured`, or one without `metric`): its category's
     headline metric where that fits the task, else the task's (a training run with its tokens: GPU-hours)."""
-    m = _CATEGORY_METRIC.get(category) if isinstance(category, str) else None
     from llmsize.validate_speed_predict import metric_applies
 
+    m = _CATEGORY_METRIC.get(category) if isinstance(category, str) else None
     if m is not None and metric_applies(task, m):
         return m
     if task == "train" and workload.get("tokens"):

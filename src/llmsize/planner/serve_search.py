@@ -110,4 +110,5 @@ def replica_speed(spec: ModelSpec, job: ServeJob, breakdown: Breakdown, g: Any, 
                  output=job.output_len, concurrency=job.concurrency, request_rate=job.request_rate, tp=lay.tp,
                  pp=lay.pp,
                  gpu_memory_utilization=job.gpu_memory_utilization, mbu=job.mbu,
-                 prefill_efficiency=job.prefill_mfu, mixed_prefill=mixed_prefill(job.engine, spec, max_model_len=job.max_model_len))
+                 prefill_efficiency=job.prefill_mfu,
+                 mixed_prefill=mixed_prefill(job.engine, spec, max_model_len=job.max_model_len))

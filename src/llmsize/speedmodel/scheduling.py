@@ -92,7 +92,7 @@ def prompt_scheduling(engine: str, spec: Any, engine_version: str | None = None,
     if (v1.group(1) == "1") if v1 else _at_least(version, month, VLLM_V1):
         return True, "vLLM's V1 engine always chunks prompts into the decode pass"
     if chunked_prefill is not None:
-        return chunked_prefill, "vLLM V0 with chunked prefill " + ("on" if chunked_prefill else "off") + " as the run set it"
+        return chunked_prefill, f"vLLM V0 with chunked prefill {'on' if chunked_prefill else 'off'} as the run set it"
     if scheduler_steps > 1 and not _at_least(version, month, VLLM_MULTISTEP_CHUNKED):
         return False, "vLLM V0 before 0.6.2 does not chunk prompts under multi-step scheduling"
     if max_model_len is None and (m := _LEN.search(text)):
