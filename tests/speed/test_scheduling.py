@@ -38,6 +38,7 @@ L3 = load("Meta-Llama-3-8B").spec  # 8K context: vLLM V0 did not
     ("vllm", L3, "CUDA 12.4, vLLM 0.6.3", None, False),
     ("vllm", L3, "--gpu-memory-utilization 0.95 vLLM 0.6.3", None, False),
     ("vllm", L31, "nightly 2024-06-01", None, False),  # a date in the version text: before PR 6666
+    ("vllm", L3, "--max-model-len 2048", "2024-09", False),  # 2048 is a length, not a year: the date decides
     ("vllm", L31, None, "2024", True),  # a year alone reads as its December (as builds.py reads llama.cpp's)
     ("vllm", L3, None, "2024", False),
     ("vllm", L3, None, "2025-06", True),

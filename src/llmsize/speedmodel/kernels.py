@@ -19,11 +19,11 @@ import re
 from typing import Any
 
 from llmsize.speedmodel.efficiency import engine_name
+from llmsize.speedmodel.scheduling import MONTH
 
 Version = tuple[int, int, int]
 TRTLLM_XQA: tuple[Version, str] = ((0, 8, 0), "2024-03")
 _TRT_VERSION = re.compile(r"(?:tensorrt[-_ ]?llm|trt[-_ ]?llm)[\s:=_/-]*v?(\d+)\.(\d+)(?:\.(\d+))?", re.I)
-_MONTH = re.compile(r"(?<!\d)(20\d\d)(?:-(\d\d))?(?!\d)")
 
 
 def grouped_decode_attention(engine: str, engine_version: str | None = None, date: str | None = None) -> bool:
@@ -37,7 +37,7 @@ def grouped_decode_attention(engine: str, engine_version: str | None = None, dat
     m = _TRT_VERSION.search(engine_version or "")
     if m:
         return (int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)) >= TRTLLM_XQA[0]
-    d = _MONTH.search(str(date or ""))
+    d = MONTH.search(str(date or ""))
     return f"{d.group(1)}-{d.group(2) or '12'}" >= TRTLLM_XQA[1] if d else True
 
 

@@ -35,7 +35,7 @@ LONG_CONTEXT = 32 * 1024  # vLLM's use_long_context: max_model_len > 32K
 _VERSIONS = (re.compile(r"vllm[\s:=_/-]*v?(\d+)\.(\d+)(?:\.(\d+))?", re.I),
              re.compile(r"^\s*v?(\d+)\.(\d+)(?:\.(\d+))?"),
              re.compile(r"(?<![\w.])v(\d+)\.(\d+)(?:\.(\d+))?"))
-_MONTH = re.compile(r"(?<!\d)(20\d\d)(?:-(\d\d))?(?!\d)")
+MONTH = re.compile(r"(?<![\d.])(202\d)(?:-(\d\d))?(?![\d.])")  # a year of the 2020s (not a 2048-token length)
 _LEN = re.compile(r"--max[-_]model[-_]len[ =](\d+)([kKmM]?)(?![\w.])")
 _CHUNK = re.compile(r"--(no-)?enable[-_]chunked[-_]prefill(?:[ =](true|false|1|0))?(?![\w-])", re.I)
 _USE_V1 = re.compile(r"VLLM_USE_V1=([01])")
@@ -55,7 +55,7 @@ def _month(engine_version: str | None, date: str | None) -> str | None:
     """YYYY-MM of the build: a date in the version text, else the source's date; a bare year reads as its
     December (the latest build that year could be, as `builds` reads llama.cpp's)."""
     for text in (engine_version, date):
-        m = _MONTH.search(str(text or ""))
+        m = MONTH.search(str(text or ""))
         if m:
             return f"{m.group(1)}-{m.group(2) or '12'}"
     return None
