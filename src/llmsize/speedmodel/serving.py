@@ -110,7 +110,7 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     kv_gpu = kv_bytes_per_token(spec, kv_dtype or "bf16") / n
     # the KV bytes a decode step reads per token in the cache (more than stored under a kernel that does
     # not group query heads: `kernels.kv_read_factor`)
-    kv_read = kv_gpu * kv_read_factor(spec, grouped_attention, serve_shape()["ungrouped_kv_miss"])
+    kv_read = kv_gpu * kv_read_factor(spec, grouped_attention, shape["ungrouped_kv_miss"])
     st_gpu = state_bytes(spec) / n  # fixed per sequence (state-space layers)
     free = gpu.usable * gpu_memory_utilization - w_gpu
     cap = int(free // kv_gpu) if free > 0 and kv_gpu else 0
@@ -150,8 +150,8 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     # ASSUMES: a prompt's pass runs outside the engine's CUDA graphs (vLLM and SGLang capture decode batches
     #          only), so each layer pays its kernel launches and collectives' setup on the host, a fixed cost
     #          per layer the same for every engine and GPU (fitted)
-    t_p = max(weight_read_bytes(spec, weights) / n / (bw * e_mem),
-              forward_flops(spec, prompt, prompt // 2) / (n * x * e_cmp)) + comm(prompt) \
+    t_c = forward_flops(spec, prompt, prompt // 2) / (n * x * e_cmp)  # the prompt's compute
+    t_p = max(weight_read_bytes(spec, weights) / n / (bw * e_mem), t_c) + comm(prompt) \
         + spec.num_layers * shape["prompt_layer_overhead_s"]
 
     def stages(b: int) -> float:  # PP stages work at once only with as many sequences in flight
@@ -202,34 +202,33 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
         rho = lam / mu
         # ASSUMES: waiting for a batch slot as an M/D/1 queue on the replica's request service time
         wait = rho / (2 * (1 - rho)) / mu
-    t_d = step(b, prefill=False)
+    t_d, t_it = step(b, prefill=False), step(b)
     read = decode_read_bytes(spec, weights, b) / n + b * mean_ctx * kv_read
     mem_bound = read / (bw * e_mem) >= forward_flops(spec, b, int(mean_ctx)) / (n * x * e_cmp)
-    tpot = step(b)
     # ASSUMES: arrivals are uniform over a multi-step round, so a request waits (k − 1)/2 decode steps for it
     # (its p90: 0.9·(k − 1) steps)
     round_wait = (scheduler_steps - 1) / 2 * t_d
-    # the replica runs one prefill at a time: an arrival waits for the prefills of the others ahead of it,
-    # an M/D/1 queue on t_p loaded by the others' arrivals (a request rate: all of them; a fixed
-    # concurrency of b: the other b − 1 requests, each returning once its previous request ends)
-    # ASSUMES: arrivals as random as Poisson ones (closed-loop clients are less bursty: an upper bound)
-    others = request_rate / dp if request_rate is not None else (b - 1) / (output * step(b))
-    rho_p = min(others * t_p, 0.99)
-    prefill_wait = rho_p / (2 * (1 - rho_p)) * t_p
-    # the first token comes out of the iteration that carries the request's prompt: that pass, the other
-    # b − 1 requests' decode tokens riding in it (their KV reads and GEMM rows) and the host's work
-    ride = (mean_ctx * kv_read + st_gpu) / (bw * e_mem) + lin_tok / (n * x * e_cmp)
-    first = t_p + (b - 1) * ride + shape["step_overhead_s"] + b * shape["seq_overhead_s"] + layer_fixed
-    ttft = first + wait + round_wait + prefill_wait
-    ttft_p90 = first + math.log(10) * (wait + prefill_wait) + round_wait * 1.8
-    out = dp * b / step(b)
-    if request_rate is not None:  # a stable queue serves what arrives: λ requests/s of S_out tokens each
-        out = request_rate * output
-    if not mixed_prefill:
+    # a stable queue serves what arrives (λ requests/s of S_out tokens each); else the batch's iterations
+    out = request_rate * output if request_rate is not None else dp * b / t_it
+    if mixed_prefill:
+        # the replica runs one prefill at a time: an arrival waits for the prefills of the others ahead of it,
+        # an M/D/1 queue on t_p loaded by the others' arrivals (a request rate: all of them; a fixed
+        # concurrency of b: the other b − 1 requests, each returning once its previous request ends)
+        # ASSUMES: arrivals as random as Poisson ones (closed-loop clients are less bursty: an upper bound)
+        others = request_rate / dp if request_rate is not None else (b - 1) / (output * t_it)
+        rho_p = min(others * t_p, 0.99)
+        prefill_wait = rho_p / (2 * (1 - rho_p)) * t_p
+        # the first token comes out of the iteration that carries the request's prompt: that pass, the other
+        # b − 1 requests' decode tokens riding in it (their KV reads and GEMM rows) and the host's work
+        ride = (mean_ctx * kv_read + st_gpu) / (bw * e_mem) + lin_tok / (n * x * e_cmp)
+        first = t_p + (b - 1) * ride + shape["step_overhead_s"] + b * shape["seq_overhead_s"] + layer_fixed
+        tpot, ttft = t_it, first + wait + round_wait + prefill_wait
+        ttft_p90 = first + math.log(10) * (wait + prefill_wait) + round_wait * 1.8
+    else:
         # the prompt runs as a pass of its own (with the others that arrived meanwhile) once what is running
         # ends; the running decodes stall through every prompt pass (`prompt_passes.separate_passes`)
-        pt = separate_passes(t_d=t_d, t_p=t_p, t_c=forward_flops(spec, prompt, prompt // 2) / (n * x * e_cmp),
-                             b=b, output=output, fixed_s=shape["step_overhead_s"] + shape["seq_overhead_s"],
+        pt = separate_passes(t_d=t_d, t_p=t_p, t_c=t_c, b=b, output=output,
+                             fixed_s=shape["step_overhead_s"] + shape["seq_overhead_s"],
                              request_rate=request_rate / dp if request_rate is not None else None,
                              round_wait=round_wait, wait=wait)
         tpot, ttft, ttft_p90 = pt.tpot_s, pt.ttft_s, pt.ttft_p90_s
