@@ -19,7 +19,7 @@ import re
 from typing import Any
 
 from llmsize.speedmodel.efficiency import engine_name
-from llmsize.speedmodel.scheduling import MONTH
+from llmsize.speedmodel.scheduling import build_month, built_since
 
 Version = tuple[int, int, int]
 TRTLLM_XQA: tuple[Version, str] = ((0, 8, 0), "2024-03")
@@ -35,10 +35,8 @@ def grouped_decode_attention(engine: str, engine_version: str | None = None, dat
     if engine_name(engine) != "trt-llm":
         return True
     m = _TRT_VERSION.search(engine_version or "")
-    if m:
-        return (int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)) >= TRTLLM_XQA[0]
-    d = MONTH.search(str(date or ""))
-    return f"{d.group(1)}-{d.group(2) or '12'}" >= TRTLLM_XQA[1] if d else True
+    version = (int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)) if m else None
+    return built_since(version, build_month(None, date), TRTLLM_XQA)
 
 
 def kv_read_factor(spec: Any, grouped: bool, miss: float) -> float:

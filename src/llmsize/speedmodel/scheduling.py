@@ -51,7 +51,7 @@ def version_of(text: str | None) -> Version | None:
     return None
 
 
-def _month(engine_version: str | None, date: str | None) -> str | None:
+def build_month(engine_version: str | None, date: str | None) -> str | None:
     """YYYY-MM of the build: a date in the version text, else the source's date; a bare year reads as its
     December (the latest build that year could be, as `builds` reads llama.cpp's)."""
     for text in (engine_version, date):
@@ -61,7 +61,7 @@ def _month(engine_version: str | None, date: str | None) -> str | None:
     return None
 
 
-def _at_least(version: Version | None, month: str | None, since: tuple[Version, str]) -> bool:
+def built_since(version: Version | None, month: str | None, since: tuple[Version, str]) -> bool:
     """Whether a build (its version, else its month; neither: today's) is `since` or newer."""
     if version is not None:
         return version >= since[0]
@@ -87,13 +87,13 @@ def prompt_scheduling(engine: str, spec: Any, engine_version: str | None = None,
         return True, f"{e} puts new prompts in the running decodes' pass"
     if chunked_prefill is None and (m := _CHUNK.search(text)):
         chunked_prefill = not m.group(1) and (m.group(2) or "true").lower() in ("true", "1")
-    version, month = version_of(text), _month(engine_version, date)
+    version, month = version_of(text), build_month(engine_version, date)
     v1 = _USE_V1.search(text)
-    if (v1.group(1) == "1") if v1 else _at_least(version, month, VLLM_V1):
+    if (v1.group(1) == "1") if v1 else built_since(version, month, VLLM_V1):
         return True, "vLLM's V1 engine always chunks prompts into the decode pass"
     if chunked_prefill is not None:
         return chunked_prefill, f"vLLM V0 with chunked prefill {'on' if chunked_prefill else 'off'} as the run set it"
-    if scheduler_steps > 1 and not _at_least(version, month, VLLM_MULTISTEP_CHUNKED):
+    if scheduler_steps > 1 and not built_since(version, month, VLLM_MULTISTEP_CHUNKED):
         return False, "vLLM V0 before 0.6.2 does not chunk prompts under multi-step scheduling"
     if max_model_len is None and (m := _LEN.search(text)):
         max_model_len = int(m.group(1)) * _UNIT[m.group(2)]
@@ -101,7 +101,7 @@ def prompt_scheduling(engine: str, spec: Any, engine_version: str | None = None,
     if context <= LONG_CONTEXT or spec.sliding_window:
         return False, f"vLLM V0 chunks prompts by default only past a 32K context without a sliding window " \
                       f"(here {context:,})"
-    if not _at_least(version, month, VLLM_LONG_CONTEXT_CHUNKED):
+    if not built_since(version, month, VLLM_LONG_CONTEXT_CHUNKED):
         return False, "vLLM V0 before 0.5.4 chunks prompts only when asked"
     return True, f"vLLM V0 chunks prompts by default for a {context:,}-token context"
 
