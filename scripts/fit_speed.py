@@ -173,13 +173,15 @@ GRID = {"x_half_tokens": (0, 500, 1000, 1500, 2000, 3000), "d_half": (0, 500, 10
 # training rows once the dense shape is fixed (the dense search runs with it at 0, inert)
 EXPERT_GRID = (0, 250, 500, 1000, 2000, 4000)
 # serving: searched one constant at a time from the first value of each (coordinate search, two rounds):
-# nine constants make the full product too slow to refit
-SERVE_GRID = {"compute_rel": (0.8, 0.7, 1.0), "compute_rel_fp8": (0.6, 0.5, 0.7), "link_efficiency": (0.7, 0.5, 0.85),
+# eleven constants make the full product too slow to refit
+SERVE_GRID = {"compute_rel": (0.8, 0.7, 0.6, 0.9, 1.0), "compute_rel_fp8": (0.6, 0.5, 0.7, 0.8, 0.9),
+              "link_efficiency": (0.7, 0.5, 0.85),
               "pcie_efficiency": (0.5, 0.35, 0.7), "step_overhead_s": (0.001, 0.0, 0.002, 0.004),
               "seq_overhead_s": (5e-6, 0.0, 10e-6), "allreduce_latency_s": (10e-6, 5e-6, 20e-6, 30e-6),
               "layer_overhead_s": (50e-6, 0.0, 20e-6, 35e-6, 70e-6),
               "prompt_layer_overhead_s": (150e-6, 0.0, 50e-6, 100e-6, 200e-6, 300e-6),
-              "ungrouped_kv_miss": (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)}
+              "ungrouped_kv_miss": (0.0, 0.2, 0.4, 0.6, 0.8, 1.0),
+              "gemm_unhidden": (0.0, 0.2, 0.4, 0.6, 0.7, 0.8, 0.9, 1.0)}
 DECODE_GRID = {"layer_overhead_s": (0.0, 10e-6, 20e-6, 30e-6, 40e-6, 50e-6, 60e-6, 70e-6, 80e-6, 100e-6, 120e-6, 140e-6,
                                      160e-6, 200e-6),
                "graphs_saving_s": (0.0, 20e-6, 40e-6, 60e-6, 80e-6, 100e-6)}

@@ -224,6 +224,9 @@ SOURCES: dict[str, str] = {
                    "(OSDI '24), sec. 4 (chunked prefills ride in decode iterations: stall-free batching); "
                    "NVIDIA/TensorRT-LLM tensorrt_llm/bench/build/tuning.py finetune_setting (trtllm-bench: "
                    "max_num_tokens = max_batch_size x (1 + ISL/OSL), batch capped at 4096).",
+    "williams2009": "Williams, Waterman and Patterson 2009, Roofline: an insightful visual performance model for "
+                    "multicore architectures, CACM 52(4) (attainable rate min(peak, intensity x bandwidth); "
+                    "below the ridge point both ceilings are approached only when loads and math overlap).",
     "trtllm-xqa": "NVIDIA/TensorRT-LLM docs/source/blogs/XQA-kernel.md (v0.8: XQA, a grouped-query generation "
                   "kernel; Llama-70B 128/2048 on H200 2.4x (1 GPU) and 1.9x (8 GPUs) the throughput without it) "
                   "and docs/source/gpt_attention.md of v0.6-v0.7 (masked MHA: one thread block per query head; "

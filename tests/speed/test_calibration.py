@@ -67,16 +67,17 @@ HELD = {
     "prefill": (26, 0.094, 0.87, 0.532),
     # SmolLM3's 24-day run +45% and the Llama 3.1 8B card -35% the worst (docs/speed.md: whole runs disagree)
     "run_gpu_hours": (9, 0.211, 0.77, 0.468),
-    # NIM 1.8.0's Llama 3.3 70B TTFT at concurrency 5 (500 in / 2000 out) -58% the worst: at concurrency 1 it is
-    # +12%, the +79 ms between them is not in the model (lockstep prefill waves of the closed-loop clients)
-    "serve_latency": (16, 0.082, 0.87, 0.596),
-    # vLLM's 405B FP8 on 8 MI300X at a static batch of 64 (OCI blog) +28% the worst; v0.5/v0.6.1's Llama 2 70B
-    # rows went from +58..+123% to -12..+21% once their masked-MHA kernel re-reads each KV head per query
-    # head (speedmodel/kernels.py)
-    "serve_throughput": (47, 0.088, 0.97, 0.293),
+    # NIM 1.8.0's Llama 3.3 70B TTFT at concurrency 5 (500 in / 2000 out) -59% the worst: at concurrency 1 it is
+    # +6%, the +79 ms between them is not in the model (lockstep prefill waves of the closed-loop clients)
+    "serve_latency": (16, 0.059, 0.93, 0.613),
+    # TensorRT-LLM v1.0's 405B FP8 on 8 H100 at 500 in / 2000 out -23% the worst (it was -16% before an
+    # iteration's GEMMs left 0.7 of the shorter of reads and math exposed, `serving.gemm_s`; OCI's MI300X
+    # batch-64 row went from +28% to +10%); v0.5/v0.6.1's Llama 2 70B long-output rows went from +58..+123%
+    # to -15..+14% once their masked-MHA kernel re-reads each KV head per query head (speedmodel/kernels.py)
+    "serve_throughput": (47, 0.071, 0.99, 0.24),
     # MT-NLG 530B on 2,800 A100 +30% the worst (the DeepSpeed group's BLOOM median)
     "train_throughput": (30, 0.076, 0.96, 0.31),
-    "all": (156, 0.082, 0.93, 0.596),
+    "all": (156, 0.078, 0.95, 0.613),
 }
 # Every row through `llmsize validate`:
 WHOLE = {
@@ -88,18 +89,19 @@ WHOLE = {
     "prefill": (104, 0.083, 0.9, 0.543),
     # Llama 3.2 1B's card -66% and phi-2's +55% the worst: published runs disagree at one width (docs/speed.md)
     "run_gpu_hours": (36, 0.117, 0.74, 0.676),
-    # SGLang's cookbook (0.5.6, Llama 3.1 70B on 8 A100) TTFT -42% to +65% (a first-token cost that grows
+    # SGLang's cookbook (0.5.6, Llama 3.1 70B on 8 A100) TTFT -41% to +65% (a first-token cost that grows
     # with load; 8K prompts of uniform random length); NIM 1.8.0's 500 in / 2000 out at concurrency 5
-    # -58%; vLLM's perf-benchmark 70B TTFT at 1 request/s -26%/-31%
-    "serve_latency": (66, 0.105, 0.81, 0.671),
-    # TensorRT-LLM v0.13's Llama 70B FP16 TP8 with long outputs +32-50% the worst (XQA's heuristic may fall
-    # back to masked MHA there; not modelled); SGLang's cookbook at concurrency 16-100 +39% / +42% (short runs
-    # drain); v0.5/v0.6.1's Llama 2 70B with 2048-token outputs -12..+21% (they were +58..+123%)
-    "serve_throughput": (189, 0.079, 0.91, 0.513),
+    # -59%; vLLM's perf-benchmark 70B TTFT at 1 request/s -26%/-31%
+    "serve_latency": (66, 0.093, 0.79, 0.673),
+    # TensorRT-LLM v0.13's Llama 70B FP16 TP8 with long outputs +29-45% the worst (not explained; its TP4
+    # 128/2048 row went from +35% to +16% with `serving.gemm_s`); SGLang's cookbook at concurrency 16-100
+    # +41% / +24% (short runs drain); v0.5/v0.6.1's Llama 2 70B with 2048-token outputs -15..+14% (they
+    # were +58..+123%)
+    "serve_throughput": (189, 0.066, 0.94, 0.464),
     # MT-NLG 530B +28-34% (the DeepSpeed group's BLOOM median); ModelZoo's Qwen3-235B TP4 EP8 PP8 -8% since a
     # routed expert's rows are each TP rank's sequence-parallel share (it was +47%)
     "train_throughput": (121, 0.057, 0.94, 0.35),
-    "all": (630, 0.071, 0.91, 0.676),
+    "all": (630, 0.065, 0.92, 0.676),
 }
 
 

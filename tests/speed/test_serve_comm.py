@@ -91,3 +91,28 @@ def test_a_speed_case_carries_max_seqs_to_the_prediction(tmp_path):
     x, y, z = results
     assert x.error is None and y.error is None and y.predicted > x.predicted
     assert z.predicted is None and "max sequences must be a positive integer" in z.error
+
+
+
+def test_an_iterations_gemms_hide_only_part_of_the_shorter_of_reads_and_math(monkeypatch):
+    """TensorRT-LLM v0.13's 70B FP16 on 4 A100 at 128 in / 2048 out runs ~230 sequences, where the weight
+    reads and the math of a decode pass are close (the ridge point): u of the shorter stays exposed. A
+    lone sequence's math is a few rows' worth and adds almost nothing; a prompt's own pass keeps max()."""
+    import llmsize.speedmodel.efficiency as eff
+
+    a100 = get_gpu("A100-SXM-80GB")
+    kw = dict(engine="trt-llm", weights="fp16", kv_dtype="fp16", prompt=128, output=2048, tp=4)
+    u = serve_shape()["gemm_unhidden"]
+    assert 0 < u <= 1
+    assert P.gemm_s(2.0, 3.0, u) == pytest.approx(3.0 + 2.0 * u) and P.gemm_s(3.0, 2.0, 0.0) == 3.0
+    full, lone = P.serve(L70, a100, concurrency="max", **kw), P.serve(L70, a100, concurrency=1, **kw)
+    monkeypatch.setitem(eff._table(), "serve", {**eff._table()["serve"], "gemm_unhidden": 0.0})
+    full0, lone0 = P.serve(L70, a100, concurrency="max", **kw), P.serve(L70, a100, concurrency=1, **kw)
+    assert full.batch == full0.batch > 200
+    # a decode step's weight reads and its math (2N a row) at this batch: the same order (near the ridge)
+    n, e, b = 4, full.efficiency.value, full.batch
+    read = P.decode_read_bytes(L70, "fp16", b) / n / (a100.bandwidth * e)
+    math_ = P.forward_flops(L70, b, 0) / (n * a100.peak_flops("fp16") * e * serve_shape()["compute_rel"])
+    assert 0.25 < read / math_ < 4
+    assert full.step_s - full0.step_s == pytest.approx(u * min(read, math_))
+    assert lone.step_s - lone0.step_s < 0.02 * lone0.step_s and lone.prefill_s == lone0.prefill_s

@@ -176,7 +176,8 @@ def serve_shape() -> dict[str, float]:
     host cost of a scheduler step), ``seq_overhead_s`` (its cost per running sequence) and
     ``allreduce_latency_s`` (the fixed cost τ of one custom TP all-reduce kernel, `comm.serve_allreduce_s`),
     ``ungrouped_kv_miss`` (the share of a query head's KV re-reads that reach HBM under a decode kernel that
-    does not group query heads, `kernels.kv_read_factor`)."""
+    does not group query heads, `kernels.kv_read_factor`), ``gemm_unhidden`` (the share of the shorter of
+    a pass's weight reads and GEMM math that the longer does not hide, `serving.gemm_s`)."""
     t = _table().get("serve", {})
     return {"compute_rel": float(t.get("compute_rel", 1.0)), "compute_rel_fp8": float(t.get("compute_rel_fp8", 1.0)),
             "link_efficiency": float(t.get("link_efficiency", 1.0)),
@@ -185,7 +186,8 @@ def serve_shape() -> dict[str, float]:
             "allreduce_latency_s": float(t.get("allreduce_latency_s", 10e-6)),
             "layer_overhead_s": float(t.get("layer_overhead_s", 0.0)),
             "prompt_layer_overhead_s": float(t.get("prompt_layer_overhead_s", 0.0)),
-            "ungrouped_kv_miss": float(t.get("ungrouped_kv_miss", 0.0))}
+            "ungrouped_kv_miss": float(t.get("ungrouped_kv_miss", 0.0)),
+            "gemm_unhidden": float(t.get("gemm_unhidden", 0.0))}
 
 
 def decode_shape(gpu: Any = None) -> dict[str, float]:

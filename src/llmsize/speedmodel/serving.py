@@ -5,6 +5,7 @@ and the request-rate queue (split from ``speedmodel.predict``, whose byte and ra
 
 serve    tokens/s = dp · B / t_it,  t_it one iteration of B decode + B·S_in/S_out prompt tokens,
          B = min(max_seqs, KV capacity / (S_in + S_out))
+GEMMs    max(t_read, t_math) + u·min(t_read, t_math)  (u of the shorter is not hidden under the longer)
 
 Source: agrawal2024
 """
@@ -53,6 +54,18 @@ class Serving:
     mixed_prefill: bool = True  # new prompts ride in the running decodes' pass (False: a pass of their own)
 
 
+def gemm_s(t_read: float, t_math: float, unhidden: float) -> float:
+    """A pass's GEMMs, which stream the weights and run the math in the same kernels: the longer of the
+    two, and a share u of the shorter that the longer does not hide. Far from the ridge point (one row;
+    thousands of rows) the shorter is small and this is the roofline; at a few hundred rows, where the
+    two are close, the pass takes up to (1 + u) times it.
+
+    t = max(t_read, t_math) + u·min(t_read, t_math)
+
+    Source: williams2009"""
+    return max(t_read, t_math) + unhidden * min(t_read, t_math)
+
+
 def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str | None, prompt: int, output: int,
           concurrency: int | str, request_rate: float | None = None, tp: int = 1, pp: int = 1, dp: int = 1,
           gpu_memory_utilization: float = 0.9, serve_efficiency: float | None = None, mbu: float | None = None,
@@ -63,9 +76,10 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     counts prefill time.
 
     B = min(C, max_seqs, K/(S_in + S_out));  one iteration: B decode tokens and P = B·S_in/S_out prompt tokens
-    t_it = [max(W_read(B)/n/(bw·E), 2N·(B + P)/(n·X·E·c)) + B·S̄·KV/n/(bw·E)
+    t_it = [ov(W_read(B)/n/(bw·E), 2N·(B + P)/(n·X·E·c)) + B·S̄·KV/n/(bw·E)
             + C_attn(P)/(n·X·E·c)]·p/min(p, B) + t_TP(B + P) + t_0 + B·t_s + L·t_l,  S̄ = S_in + S_out/2
-    (t_d the same with P = 0; c: GEMM efficiency relative to E; t_TP the all-reduces, `comm.tp_serve_allreduces_s`;
+    (t_d the same with P = 0; c: GEMM efficiency relative to E; ov(a, b) = max(a, b) + u·min(a, b), `gemm_s`;
+    t_TP the all-reduces, `comm.tp_serve_allreduces_s`;
     t_0, t_s, t_l: fixed work per iteration, per running sequence and per layer)
     out tokens/s = dp·B/t_it;  TPOT = t_it
     t_p = max(W_read/n/(bw·E), C_fwd(S_in, S_in/2)/(n·X·E·c)) + t_TP(S_in) + L·t_pl  (the prompt's own pass)
@@ -158,6 +172,12 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
         return pp / min(pp, b)
 
     lin_tok = forward_flops(spec, 1, 0)  # GEMM FLOPs of one token (2N)
+    # ASSUMES: an iteration's GEMMs (the batch's decode rows and the prompt rows riding along) overlap their
+    #          weight loads with their math only in part: a share u of the shorter of the two stays exposed,
+    #          the same for every engine and GPU (fitted). A prompt's own pass keeps the roofline: charged
+    #          there too, the fit's 128-token TTFTs (TensorRT-LLM v0.5 on L40S and A100, SGLang's ShareGPT)
+    #          came out 13-24 points slower than measured (docs/speed.md)
+    unhidden = shape["gemm_unhidden"]
     # ASSUMES: each layer of a pass costs a fixed time beyond its roofline (kernel launches and the tail of
     #          small GEMMs), the same for every serving engine and GPU (fitted); llama.cpp's server steps are
     #          its decode steps, which pay the decode fit's cost per layer for the GPU's class, less what its
@@ -173,9 +193,9 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
         p = b * prompt / output if prefill else 0.0
         read = decode_read_bytes(spec, weights, b) / n / (bw * e_mem)
         if mixed_prefill:
-            gemm = max(read, lin_tok * (b + p) / (n * x * e_cmp))
+            gemm = gemm_s(read, lin_tok * (b + p) / (n * x * e_cmp), unhidden)
         else:  # the prompts' passes of their own (batched together) cannot hide under the decodes' weight reads
-            gemm = max(read, lin_tok * b / (n * x * e_cmp)) + lin_tok * p / (n * x * e_cmp)
+            gemm = gemm_s(read, lin_tok * b / (n * x * e_cmp), unhidden) + lin_tok * p / (n * x * e_cmp)
         kv = b * (mean_ctx * kv_read + st_gpu) / (bw * e_mem)
         att = attn_p * p / prompt / (n * x * e_cmp)
         # ASSUMES: the engine's host work per iteration (scheduling, sampling, detokenising) is a fixed part
