@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from llmsize.bounds import MAX_GPUS
 from llmsize.errors import LlmsizeError
 
 METRICS = ("tokens_per_s", "output_tokens_per_s", "ttft_s", "tpot_s", "tokens_per_s_per_gpu",
@@ -88,12 +89,13 @@ def parse_case(obj: Mapping[str, Any], n: int, where: str) -> SpeedCase:
     src = obj.get("source") or {}
     if not isinstance(src, Mapping):
         raise LlmsizeError(f"{where}: 'source' must be an object")
-    count = hw.get("count")
-    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
-        raise LlmsizeError(f"{where}: hardware.count must be a positive integer or null")
-    per_node = hw.get("gpus_per_node")
-    if per_node is not None and (isinstance(per_node, bool) or not isinstance(per_node, int) or per_node < 1):
-        raise LlmsizeError(f"{where}: hardware.gpus_per_node must be a positive integer or null")
+    count, per_node = hw.get("count"), hw.get("gpus_per_node")
+    for name, v in (("count", count), ("gpus_per_node", per_node)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            raise LlmsizeError(f"{where}: hardware.{name} must be a positive integer or null")
+        if v is not None and v > MAX_GPUS:
+            raise LlmsizeError(f"{where}: hardware.{name} must be at most {MAX_GPUS:,} (llmsize's gpus bound), "
+                               f"got {v:,}")
     gpu = hw.get("gpu")
     if gpu is not None and not isinstance(gpu, str):
         raise LlmsizeError(f"{where}: hardware.gpu must be a GPU name or null, got {gpu!r}")

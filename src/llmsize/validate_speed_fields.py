@@ -10,19 +10,32 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from llmsize.bounds import bound
 from llmsize.errors import LlmsizeError
 
 # workload / layout fields that are counts: a positive integer (context: >= 0) or null
-_COUNTS = {"decode": ("batch", "tokens", "tp"), "prefill": ("batch", "tokens", "tp"),
-           "serve": ("prompt", "output", "tp", "pp", "dp", "scheduler_steps", "max_model_len"),
+_COUNTS = {"decode": ("batch", "tokens", "tp"), "prefill": ("batch", "tokens", "tp", "ubatch"),
+           "serve": ("prompt", "output", "tp", "pp", "dp", "scheduler_steps", "max_model_len", "max_seqs"),
            "train": ("seq", "micro_batch", "global_batch")}
 _LAYOUT_COUNTS = ("dp", "tp", "pp", "cp", "ep", "virtual_stages")
+# the `bounds` entry that caps each count (lengths of tokens: context; sequences at once: batch)
+_BOUND = {"batch": "batch", "tokens": "context", "context": "context", "ubatch": "context", "prompt": "context",
+          "output": "context", "max_model_len": "context", "seq": "context", "scheduler_steps": "batch",
+          "max_seqs": "batch", "concurrency": "batch", "micro_batch": "batch", "global_batch": "global_batch",
+          "count": "gpus", "gpus_per_node": "gpus"}
 
 
 def _count(v: Any, name: str, low: int = 1) -> None:
-    ok = not isinstance(v, bool) and isinstance(v, (int, float)) and v == int(v) and v >= low
+    """A count field: null, or a whole number from `low` to its bound (`llmsize.bounds`; a layout's
+    degrees and a GPU count by the GPUs bound)."""
+    ok = not isinstance(v, bool) and isinstance(v, (int, float)) and v == v and abs(v) != float("inf") \
+        and v == int(v) and v >= low
     if v is not None and not ok:
         raise LlmsizeError(f"{name} must be an integer >= {low} or null, got {v!r}")
+    key = _BOUND.get(name.split(".")[-1].split(" ")[0], "gpus")
+    if v is not None and v > bound(key):
+        raise LlmsizeError(f"{name} must be at most {bound(key):,} (llmsize's {key} bound, far above any real "
+                           f"run), got {v:,.0f}")
 
 
 def check_workload(task: str, w: Mapping[str, Any]) -> None:
@@ -201,7 +214,7 @@ def train_fields(w: Mapping[str, Any], notes: list[str]) -> dict[str, Any]:
 
 # the fields each task's prediction reads; any other is said in the notes, never dropped unsaid
 _USED = {"decode": ("weights", "kv_dtype", "batch", "context", "tokens", "tp", "flash_attn"),
-         "prefill": ("weights", "batch", "tokens", "tp", "flash_attn"),
+         "prefill": ("weights", "batch", "tokens", "tp", "flash_attn", "ubatch"),
          "serve": ("weights", "kv_dtype", "prompt", "output", "concurrency", "request_rate", "tp", "pp", "dp",
                    "scheduler_steps", "max_seqs", "chunked_prefill", "max_model_len"),
          "train": ("precision", "seq", "micro_batch", "global_batch", "recompute", "layout", "tokens")}

@@ -74,7 +74,12 @@ def predict_metric(spec: Any, gpu: Any, case: Any, native: Any = None) -> tuple[
         else:
             r = P.prefill(spec, gpu, engine=eng, weights=wt, batch=int(_get(w, "batch", 1, notes)),
                           tokens=int(_get(w, "tokens", 512, notes)), tp=tp, flash_attn=_flash(w),
-                          mmq=llamacpp_mmq(gpu, case.engine_version, case.source_date))
+                          mmq=llamacpp_mmq(gpu, case.engine_version, case.source_date),
+                          ubatch=int(w["ubatch"]) if w.get("ubatch") is not None else None)
+        if task == "prefill" and r.terms["bound"] == "memory":
+            notes.append(f"bound by weight reads: each {w.get('ubatch') or P.UBATCH}-token micro-batch reads "
+                         "the weights it multiplies by (a mixture of experts: every expert one of its tokens "
+                         "routes to)")
         _path_note(gpu, wt, r.terms["path"], notes)
         return r.value, notes
     if task == "serve":

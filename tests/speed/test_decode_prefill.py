@@ -112,3 +112,27 @@ def test_metal_dequantising_kernels_have_their_own_efficiency():
     assert q.efficiencies[0].value < f16.efficiencies[0].value
     assert _dec(spec, m2).efficiencies[0].key == "llama.cpp/apple/decode-q"
     assert prefill(spec, ada, weights="Q4_0", **kw).efficiencies[0].key == "llama.cpp/geforce/prefill-int8"
+
+
+def test_a_prompt_micro_batch_reads_its_weights_and_a_moes_can_bound_it():
+    """Each n_ubatch-token micro-batch reads the weights it multiplies by: a dense 7B's math outweighs that
+    on an RTX 4090, while a micro-batch of Qwen3-30B-A3B touches nearly all 128 experts of every layer
+    (8 a token), 17 GiB of Q4_K_M against 3.3B active parameters' math: at llama-bench -ub 128 the reads
+    bound a 512-token prompt."""
+    from llmsize.speedmodel.efficiency import efficiency
+    from llmsize.speedmodel.predict import decode_read_bytes, prefill
+
+    g = get_gpu("RTX-4090")
+    dense = prefill(model_spec("Llama-2-7b-hf", "x"), g, engine="llama.cpp", weights="Q4_0", batch=1, tokens=512)
+    assert dense.terms["bound"] == "compute" and dense.terms["read_s"] < 0.2 * dense.terms["compute_s"]
+    moe = model_spec("Qwen3-30B-A3B", "x")
+    r = prefill(moe, g, engine="llama.cpp", weights="Q4_K_M", batch=1, tokens=512, ubatch=128)
+    assert r.terms["bound"] == "memory" and r.terms["read_s"] > 2 * r.terms["compute_s"]
+    e = efficiency("llama.cpp", g, "decode", None, r.terms["path"], "Q4_K_M").value
+    one = decode_read_bytes(moe, "Q4_K_M", 128)
+    assert 0.999 < one / weight_read_bytes(moe, "Q4_K_M") < 1  # 1 - (1 - 8/128)^128 of the experts
+    assert r.terms["read_s"] == pytest.approx(4 * one / (g.bandwidth * e))
+    assert r.value == pytest.approx(512 / (r.terms["read_s"] + r.terms["scores_s"]))
+    # the default micro-batch of 512 reads them once
+    r512 = prefill(moe, g, engine="llama.cpp", weights="Q4_K_M", batch=1, tokens=512)
+    assert r512.terms["read_s"] == pytest.approx(decode_read_bytes(moe, "Q4_K_M", 512) / (g.bandwidth * e))

@@ -83,14 +83,17 @@ def test_a_speed_case_carries_max_seqs_to_the_prediction(tmp_path):
            "workload": {"task": "serve", "weights": "bf16", "kv_dtype": "bf16", "prompt": 128, "output": 512,
                         "concurrency": "max", "request_rate": None, "tp": 1, "pp": 1, "dp": 1},
            "measured": {"metric": "output_tokens_per_s", "value": 10000.0}}
-    cases = [row, {**row, "id": "y", "workload": {**row["workload"], "max_seqs": 1024}},
-             {**row, "id": "z", "workload": {**row["workload"], "max_seqs": 0}}]
+    cases = [row, {**row, "id": "y", "workload": {**row["workload"], "max_seqs": 1024}}]
     path = tmp_path / "c.jsonl"
     path.write_text("".join(json.dumps(c) + "\n" for c in cases))
     results, _ = validate_speed(path)
-    x, y, z = results
+    x, y = results
     assert x.error is None and y.error is None and y.predicted > x.predicted
-    assert z.predicted is None and "max sequences must be a positive integer" in z.error
+    # a count the schema rules out is a broken file, as every other count of a workload
+    for bad, why in ((0, "integer >= 1"), (1 << 17, "at most 65,536")):
+        path.write_text(json.dumps({**row, "id": "z", "workload": {**row["workload"], "max_seqs": bad}}) + "\n")
+        with pytest.raises(LlmsizeError, match=f"line 1: workload.max_seqs must be (an )?{why}"):
+            validate_speed(path)
 
 
 

@@ -89,6 +89,15 @@ def test_table_output_is_by_category(tmp_path):
     (lambda r: r.update(model={"knobs": {"hidden": 64, "layers": 2, "heads": 4, "vocab": 100, "wings": 2}}),
      "unknown knob"),
     (lambda r: r["measured"].update(metric="ttft_s"), "does not apply to a decode workload"),
+    # every count is bounded before anything is computed from it (llmsize.bounds)
+    (lambda r: r["workload"].update(tokens=10**14), "workload.tokens must be at most 16,777,216 (llmsize's context"),
+    (lambda r: r["workload"].update(context=1 << 30), "workload.context must be at most 16,777,216"),
+    (lambda r: r["workload"].update(batch=1 << 20), "workload.batch must be at most 65,536 (llmsize's batch"),
+    (lambda r: r["workload"].update(tp=1 << 21), "workload.tp must be at most 1,048,576 (llmsize's gpus"),
+    (lambda r: r["hardware"].update(count=1 << 21), "hardware.count must be at most 1,048,576"),
+    (lambda r: r["hardware"].update(gpus_per_node=1 << 21), "hardware.gpus_per_node must be at most 1,048,576"),
+    (lambda r: r["workload"].update(task="prefill", ubatch=0), "workload.ubatch must be an integer >= 1"),
+    (lambda r: r["workload"].update(task="prefill", ubatch=1 << 25), "workload.ubatch must be at most 16,777,216"),
 ])
 def test_bad_case_is_one_line_exit_2(tmp_path, change, needle):
     """A case the schema rules out is a broken file: one line, exit 2, nothing predicted. (A well-formed

@@ -228,17 +228,22 @@ def dequant_s(spec: ModelSpec, gpu: Any, weights: str, batch: int, tp: int = 1) 
 
 
 def prefill(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, batch: int, tokens: int, tp: int = 1,
-            prefill_efficiency: float | None = None, mmq: bool = True, flash_attn: bool | None = None) -> Rate:
+            prefill_efficiency: float | None = None, mmq: bool = True, flash_attn: bool | None = None,
+            ubatch: int | None = None) -> Rate:
     """Prompt tokens/s of `batch` prompts of `tokens` tokens (llama-bench's pp); `mmq` False: an older
     llama.cpp build that dequantises quantized weights to fp16 for cuBLAS (`builds.llamacpp_mmq`). Only
     the last token of a prompt is projected to the vocabulary; the GEMMs of a narrow model run further
-    below the peak (the width term d/(d + d½), fitted like training's).
+    below the peak (the width term d/(d + d½), fitted like training's). The prompt runs in micro-batches
+    of u tokens (llama.cpp's n_ubatch, `ubatch`, 512 by default), each of which reads the weights it
+    multiplies by: all of a dense model's, and of a mixture of experts every expert one of its u tokens
+    routes to (`decode_read_bytes`), which for a MoE can take longer than the math.
 
-    t = (C_fwd(B·S, S/2) − 2·N_head·B·(S − 1)) / (t·X·E_pre·d/(d + d½)) + M_scores/(t·bw)
+    t = max(C/(t·X·E_pre·d/(d + d½)), ⌈B·S/u⌉·W_read(u)/(t·bw·E_dec)) + M_scores/(t·bw) + t_TP
+    C = C_fwd(B·S, S/2) − 2·N_head·B·(S − 1)
 
     Source: kaplan2020"""
-    if batch < 1 or tokens < 1 or tp < 1:
-        raise LlmsizeError("prefill needs batch >= 1, tokens >= 1 and tp >= 1")
+    if batch < 1 or tokens < 1 or tp < 1 or (ubatch is not None and ubatch < 1):
+        raise LlmsizeError("prefill needs batch >= 1, tokens >= 1, tp >= 1 and ubatch >= 1")
     path = serve_path(engine, weights, gpu, mmq)
     e = efficiency(engine, gpu, "prefill", prefill_efficiency, path, weights)
     d = spec.hidden_size
@@ -246,10 +251,15 @@ def prefill(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, batch: int,
     flops = forward_flops(spec, batch * tokens, tokens // 2) - 2.0 * head_params(spec) * batch * (tokens - 1)
     sat = 1.0 if prefill_efficiency is not None else d / (d + prefill_shape()["d_half"])
     t_comp = flops / (tp * _peak(gpu, path) * e.value * sat)
-    t_scores = score_bytes(spec, batch, tokens, flash_attn) / (tp * _bw(gpu))
-    t = t_comp + t_scores + tp_layer_allreduces_s(spec, gpu, tp, batch * tokens)
+    # each micro-batch reads its weights at the bandwidth share a decode step reaches
+    u = min(batch * tokens, ubatch or UBATCH)
+    e_read = efficiency(engine, gpu, "decode", None, path, weights)
+    t_read = -(-batch * tokens // u) * decode_read_bytes(spec, weights, u) / (tp * _bw(gpu) * e_read.value)
+    t_scores = score_bytes(spec, batch, tokens, flash_attn, ubatch) / (tp * _bw(gpu))
+    t = max(t_comp, t_read) + t_scores + tp_layer_allreduces_s(spec, gpu, tp, batch * tokens)
     return Rate(value=batch * tokens / t, unit="tokens/s", efficiencies=(e,),
-                terms={"seconds": t, "compute_s": t_comp, "scores_s": t_scores, "path": path})
+                terms={"seconds": t, "compute_s": t_comp, "read_s": t_read, "scores_s": t_scores, "path": path,
+                       "bound": "memory" if t_read > t_comp else "compute"})
 
 
 # ASSUMES: llama.cpp's prompt batches (ubatch) hold 512 tokens (llama-bench's and the server's default)
@@ -259,16 +269,17 @@ UBATCH = 512
 SCORE_BYTES = 16
 
 
-def score_bytes(spec: ModelSpec, batch: int, tokens: int, flash_attn: bool | None) -> float:
+def score_bytes(spec: ModelSpec, batch: int, tokens: int, flash_attn: bool | None,
+                ubatch: int | None = None) -> float:
     """Bytes a prompt's attention scores move through memory when they are materialised (no flash
     attention): each micro-batch of u tokens scores every cached position, so a prompt of S tokens makes
     S·(S + u)/2 scores per query head and layer. 0 with flash attention (scores stay on chip), the default.
 
-    M = L_attn · n_h · B · S·(S + u)/2 · 16 B,  u = min(S, 512)
+    M = L_attn · n_h · B · S·(S + u)/2 · 16 B,  u = min(S, n_ubatch)  (512 by default)
 
     Source: dao2022"""
     if not unfused_attention(spec, flash_attn):
         return 0.0
-    u = min(tokens, UBATCH)
+    u = min(tokens, ubatch or UBATCH)
     heads = spec.attention.num_heads  # type: ignore[union-attr]
     return float(spec.attention_layers * heads * batch * tokens * (tokens + u) // 2 * SCORE_BYTES)
