@@ -133,7 +133,7 @@ def arch(gpu: str) -> str:
 
 def phase_of(r: dict) -> str:
     """The row's phase key: task, with its compute path where that is not 16-bit (and ``-moe`` for a
-    mixture-of-experts model's training)."""
+    mixture-of-experts model's training and prompt processing)."""
     from llmsize.catalog.hardware import get_gpu
     from llmsize.speedmodel.efficiency import phase_key, serve_path, train_path
 
@@ -141,7 +141,7 @@ def phase_of(r: dict) -> str:
     path = train_path(w.get("precision"), gpu) if w["task"] == "train" else \
         serve_path(r["engine"], w.get("weights") or "bf16", gpu, _mmq(r, gpu))
     key = phase_key(PHASE[w["task"]], path, w.get("weights") if w["task"] in ("decode", "prefill") else None)
-    return key + "-moe" if w["task"] == "train" and _is_moe(r["model"]) else key
+    return key + "-moe" if w["task"] in ("train", "prefill") and _is_moe(r["model"]) else key
 
 
 def _mmq(r: dict, gpu) -> bool:
@@ -198,8 +198,12 @@ def fit_shape(fit: list[dict], task: str = "train", grid: dict = GRID) -> dict[s
     import llmsize.speedmodel.efficiency as eff
 
     rows = [r for r in fit if r["workload"]["task"] == task]
-    # a decode step also times its compute at the prefill efficiency: those rows' groups come along
-    pool = rows + [r for r in fit if task == "decode" and r["workload"]["task"] == "prefill"]
+    # a decode step also times its compute at the prefill efficiency, and a prompt's micro-batches read
+    # their weights at the decode efficiency: the other task's groups come along
+    other = {"decode": "prefill", "prefill": "decode"}.get(task)
+    pool = rows + [r for r in fit if r["workload"]["task"] == other]
+    if task == "prefill":  # the width term is a dense GEMM's: a MoE's prompt rows have groups of their own
+        rows = [r for r in rows if not _is_moe(r["model"])]
     best = None
     table = eff._table()
     # the training search holds the section's other constants (the experts' x½, set by the caller)

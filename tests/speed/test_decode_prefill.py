@@ -127,7 +127,7 @@ def test_a_prompt_micro_batch_reads_its_weights_and_a_moes_can_bound_it():
     assert dense.terms["bound"] == "compute" and dense.terms["read_s"] < 0.2 * dense.terms["compute_s"]
     moe = model_spec("Qwen3-30B-A3B", "x")
     r = prefill(moe, g, engine="llama.cpp", weights="Q4_K_M", batch=1, tokens=512, ubatch=128)
-    assert r.terms["bound"] == "memory" and r.terms["read_s"] > 2 * r.terms["compute_s"]
+    assert r.terms["bound"] == "memory" and r.terms["read_s"] > r.terms["compute_s"]
     e = efficiency("llama.cpp", g, "decode", None, r.terms["path"], "Q4_K_M").value
     one = decode_read_bytes(moe, "Q4_K_M", 128)
     assert 0.999 < one / weight_read_bytes(moe, "Q4_K_M") < 1  # 1 - (1 - 8/128)^128 of the experts

@@ -245,7 +245,9 @@ def prefill(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, batch: int,
     if batch < 1 or tokens < 1 or tp < 1 or (ubatch is not None and ubatch < 1):
         raise LlmsizeError("prefill needs batch >= 1, tokens >= 1, tp >= 1 and ubatch >= 1")
     path = serve_path(engine, weights, gpu, mmq)
-    e = efficiency(engine, gpu, "prefill", prefill_efficiency, path, weights)
+    # a mixture of experts' prompt runs its routed experts as grouped GEMMs of u·k/E rows each (llama.cpp's
+    # mul_mat_id), other kernels than a dense layer's: its efficiency is looked up under prefill-moe first
+    e = efficiency(engine, gpu, "prefill", prefill_efficiency, path, weights, moe=spec.moe is not None)
     d = spec.hidden_size
     # only a prompt's last token goes through the output head (its logits start the decode)
     flops = forward_flops(spec, batch * tokens, tokens // 2) - 2.0 * head_params(spec) * batch * (tokens - 1)
