@@ -21,8 +21,9 @@ from llmsize.errors import LlmsizeError
 PHASES = ("decode", "prefill", "serve", "train")
 ENGINES = ("llama.cpp", "vllm", "sglang", "trt-llm", "transformers", "megatron", "torchtitan", "llm-foundry",
            "deepspeed", "fsdp", "unknown")
-# GGUF quantized block types: llama.cpp runs their matmuls on int8 dot products (MMQ / DP4A)
-_GGUF_PREFIXES = ("Q", "IQ", "TQ")
+# GGUF quantized block types: llama.cpp runs their matmuls on int8 dot products (MMQ / DP4A); MXFP4 (gpt-oss)
+# too: its CUDA MMQ and MMVQ kernels look its 4-bit values up as int8 and scale by the block's E8M0 exponent
+_GGUF_PREFIXES = ("Q", "IQ", "TQ", "MXFP4")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
