@@ -48,9 +48,9 @@ def test_benchmark_spellings_resolve(text, name):
 FIGURES = [
     ("RTX-4090-D", 24, 1008, 147.09, "geforce"), ("RTX-PRO-6000-Max-Q", 96, 1792, 438.88, "workstation"),
     ("RTX-PRO-4000", 24, 672, 187.6, "workstation"), ("V100-PCIe-32GB", 32, 900, 112, "volta"),
-    ("Quadro-RTX-8000", 48, 672, 130.5, "turing"), ("GB10", 128, 273, 125, "workstation"),
+    ("Quadro-RTX-8000", 48, 672, 130.5, "turing"), ("GB10", 128, 273, 125, "blackwell-soc"),
     ("RTX-2070", 8, 448, 29.86, "geforce"), ("RX-9070-XT", 16, 640, 194.63, "rdna4"), ("R9700", 32, 640, 191.38, "rdna4"),
-    ("MI50", 32, 1024, 26.5, "cdna"), ("RX-7800-XT", 16, 624, 74.65, "rdna"), ("Radeon-8060S", 128, 256, 59.39, "rdna"),
+    ("MI50", 32, 1024, 26.5, "cdna"), ("RX-7800-XT", 16, 624, 74.65, "rdna"), ("Radeon-8060S", 128, 256, 59.39, "rdna-apu"),
 ]
 
 
