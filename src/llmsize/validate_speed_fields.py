@@ -21,8 +21,7 @@ _LAYOUT_COUNTS = ("dp", "tp", "pp", "cp", "ep", "virtual_stages")
 # the `bounds` entry that caps each count (lengths of tokens: context; sequences at once: batch)
 _BOUND = {"batch": "batch", "tokens": "context", "context": "context", "ubatch": "context", "prompt": "context",
           "output": "context", "max_model_len": "context", "seq": "context", "scheduler_steps": "batch",
-          "max_seqs": "batch", "concurrency": "batch", "micro_batch": "batch", "global_batch": "global_batch",
-          "count": "gpus", "gpus_per_node": "gpus"}
+          "max_seqs": "batch", "concurrency": "batch", "micro_batch": "batch", "global_batch": "global_batch"}
 
 
 def _count(v: Any, name: str, low: int = 1) -> None:

@@ -108,8 +108,9 @@ def efficiency(engine: str | None, gpu: Any, phase: str, override: float | None 
     key it came from.
 
     lookup: engine/arch/phase-path -> */arch/phase-path -> engine/*/phase-path -> */*/phase-path, then
-    the same four for the bare phase; a mixture-of-experts model's training and prompt look up ``train[-path]-moe`` (``prefill…-moe``)
-    first (grouped expert GEMMs and token dispatch run other kernels than dense layers), then the dense
+    the same four for the bare phase; a mixture-of-experts model's training and prompt processing look up
+    ``train[-path]-moe`` / ``prefill[-path]-moe`` first (grouped expert GEMMs and token dispatch run other
+    kernels than dense layers), then the dense
     keys (the GPU architecture moves efficiencies more than the engine: the
     same llm-foundry code reaches 0.86 of its roofline on A100 and 0.64 on H100)
 
