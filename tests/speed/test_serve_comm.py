@@ -96,7 +96,6 @@ def test_a_speed_case_carries_max_seqs_to_the_prediction(tmp_path):
             validate_speed(path)
 
 
-
 def test_an_iterations_gemms_hide_only_part_of_the_shorter_of_reads_and_math(monkeypatch):
     """TensorRT-LLM v0.13's 70B FP16 on 4 A100 at 128 in / 2048 out runs ~230 sequences, where the weight
     reads and the math of a decode pass are close (the ridge point): u of the shorter stays exposed. A
