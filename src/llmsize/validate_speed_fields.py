@@ -18,22 +18,21 @@ _COUNTS = {"decode": ("batch", "tokens", "tp"), "prefill": ("batch", "tokens", "
            "serve": ("prompt", "output", "tp", "pp", "dp", "scheduler_steps", "max_model_len", "max_seqs"),
            "train": ("seq", "micro_batch", "global_batch")}
 _LAYOUT_COUNTS = ("dp", "tp", "pp", "cp", "ep", "virtual_stages")
-# the `bounds` entry that caps each count (lengths of tokens: context; sequences at once: batch)
-_BOUND = {"batch": "batch", "tokens": "context", "context": "context", "ubatch": "context", "prompt": "context",
-          "output": "context", "max_model_len": "context", "seq": "context", "scheduler_steps": "batch",
-          "max_seqs": "batch", "concurrency": "batch", "micro_batch": "batch", "global_batch": "global_batch"}
+# the `bounds` entry that caps each count of _COUNTS (lengths of tokens: context; sequences at once: batch;
+# parallel degrees: gpus)
+_BOUND = {"batch": "batch", "tokens": "context", "ubatch": "context", "prompt": "context", "output": "context",
+          "max_model_len": "context", "seq": "context", "scheduler_steps": "batch", "max_seqs": "batch",
+          "micro_batch": "batch", "global_batch": "global_batch"}
 
 
-def _count(v: Any, name: str, low: int = 1) -> None:
-    """A count field: null, or a whole number from `low` to its bound (`llmsize.bounds`; a layout's
-    degrees and a GPU count by the GPUs bound)."""
+def _count(v: Any, name: str, low: int = 1, cap: str = "gpus") -> None:
+    """A count field: null, or a whole number from `low` to the `cap` bound (`llmsize.bounds`)."""
     ok = not isinstance(v, bool) and isinstance(v, (int, float)) and v == v and abs(v) != float("inf") \
         and v == int(v) and v >= low
     if v is not None and not ok:
         raise LlmsizeError(f"{name} must be an integer >= {low} or null, got {v!r}")
-    key = _BOUND.get(name.split(".")[-1].split(" ")[0], "gpus")
-    if v is not None and v > bound(key):
-        raise LlmsizeError(f"{name} must be at most {bound(key):,} (llmsize's {key} bound, far above any real "
+    if v is not None and v > bound(cap):
+        raise LlmsizeError(f"{name} must be at most {bound(cap):,} (llmsize's {cap} bound, far above any real "
                            f"run), got {v:,.0f}")
 
 
@@ -41,9 +40,9 @@ def check_workload(task: str, w: Mapping[str, Any]) -> None:
     """Refuse field values the schema rules out (a count that is not a whole number, a negative context,
     a layout that is not an object); values it allows but llmsize cannot time are the case's own error."""
     for k in _COUNTS[task]:
-        _count(w.get(k), f"workload.{k}")
+        _count(w.get(k), f"workload.{k}", cap=_BOUND.get(k, "gpus"))
     if task == "decode":
-        _count(w.get("context"), "workload.context", 0)
+        _count(w.get("context"), "workload.context", 0, cap="context")
     for k in ("weights", "kv_dtype", "precision"):
         if w.get(k) is not None and not isinstance(w[k], str):
             raise LlmsizeError(f"workload.{k} must be a string or null, got {w[k]!r}")
@@ -52,7 +51,7 @@ def check_workload(task: str, w: Mapping[str, Any]) -> None:
         raise LlmsizeError(f"workload.chunked_prefill must be true, false or null, got {cp!r}")
     c = w.get("concurrency")
     if c is not None and not (isinstance(c, str) and c.lower() == "max"):
-        _count(c, "workload.concurrency (or \"max\")")
+        _count(c, "workload.concurrency (or \"max\")", cap="batch")
     for k in ("request_rate",) if task == "serve" else ("tokens",) if task == "train" else ():
         v = w.get(k)
         if k == "request_rate" and is_inf(v):

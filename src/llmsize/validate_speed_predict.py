@@ -99,9 +99,10 @@ def _serve(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str
     out = int(_get(w, "output", 256, notes))
     wt = weights(w, notes, model=case.model, native=native)
     tp, pp, dp = _replicas(w, case.count, notes)
+    steps = int(w.get("scheduler_steps") or 1)
     kw = dict(engine=_engine(case.engine, wt, notes), weights=wt, kv_dtype=_kv(w, notes), prompt=int(_get(w, "prompt", 1024, notes)),
-              output=out, concurrency=conc, tp=tp, pp=pp, dp=dp, scheduler_steps=int(w.get("scheduler_steps") or 1),
-              max_seqs=w.get("max_seqs"), mixed_prefill=_mixed(spec, case, w, notes),
+              output=out, concurrency=conc, tp=tp, pp=pp, dp=dp, scheduler_steps=steps,
+              max_seqs=w.get("max_seqs"), mixed_prefill=_mixed(spec, case, w, steps, notes),
               grouped_attention=_grouped(spec, case, notes))
     rate = w.get("request_rate")
     if is_inf(rate):
@@ -122,7 +123,7 @@ def _serve(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str
     return {"output_tokens_per_s": s.output_tokens_per_s, "ttft_s": s.ttft_s, "tpot_s": s.tpot_s}[case.metric], notes
 
 
-def _mixed(spec: Any, case: Any, w: Mapping[str, Any], notes: list[str]) -> bool:
+def _mixed(spec: Any, case: Any, w: Mapping[str, Any], steps: int, notes: list[str]) -> bool:
     """Whether the case's engine runs a new prompt inside the running decodes' pass (`speedmodel.scheduling`),
     the rule that decided said in the notes for the engines whose answer depends on it."""
     from llmsize.speedmodel.efficiency import engine_name
@@ -130,7 +131,7 @@ def _mixed(spec: Any, case: Any, w: Mapping[str, Any], notes: list[str]) -> bool
 
     mixed, why = prompt_scheduling(case.engine, spec, case.engine_version, case.source_date,
                                    chunked_prefill=w.get("chunked_prefill"), max_model_len=w.get("max_model_len"),
-                                   scheduler_steps=int(w.get("scheduler_steps") or 1))
+                                   scheduler_steps=steps)
     if engine_name(case.engine) in ("vllm", "sglang"):
         notes.append(f"prompts {'ride in the decode pass' if mixed else 'run as passes of their own'}: {why}")
     return mixed

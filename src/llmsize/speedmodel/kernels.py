@@ -19,9 +19,8 @@ import re
 from typing import Any
 
 from llmsize.speedmodel.efficiency import engine_name
-from llmsize.speedmodel.scheduling import build_month, built_since
+from llmsize.speedmodel.scheduling import Version, build_month, built_since, version_in
 
-Version = tuple[int, int, int]
 TRTLLM_XQA: tuple[Version, str] = ((0, 8, 0), "2024-03")
 _TRT_VERSION = re.compile(r"(?:tensorrt[-_ ]?llm|trt[-_ ]?llm)[\s:=_/-]*v?(\d+)\.(\d+)(?:\.(\d+))?", re.I)
 
@@ -34,9 +33,7 @@ def grouped_decode_attention(engine: str, engine_version: str | None = None, dat
     Source: trtllm-xqa"""
     if engine_name(engine) != "trt-llm":
         return True
-    m = _TRT_VERSION.search(engine_version or "")
-    version = (int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)) if m else None
-    return built_since(version, build_month(None, date), TRTLLM_XQA)
+    return built_since(version_in(engine_version, (_TRT_VERSION,)), build_month(None, date), TRTLLM_XQA)
 
 
 def kv_read_factor(spec: Any, grouped: bool, miss: float) -> float:

@@ -42,13 +42,19 @@ _USE_V1 = re.compile(r"VLLM_USE_V1=([01])")
 _UNIT = {"": 1, "k": 1000, "K": 1024, "m": 10**6, "M": 2**20}  # vLLM's human-readable lengths
 
 
-def version_of(text: str | None) -> Version | None:
-    """The vLLM version a version text names (``vLLM v0.6.0 (...)``, ``0.10.2``), else None."""
-    for pat in _VERSIONS:
+def version_in(text: str | None, patterns: tuple[re.Pattern[str], ...]) -> Version | None:
+    """(major, minor, patch) of the first of `patterns` (groups: major, minor, optional patch) found in
+    `text`, else None."""
+    for pat in patterns:
         m = pat.search(text or "")
         if m:
             return int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
     return None
+
+
+def version_of(text: str | None) -> Version | None:
+    """The vLLM version a version text names (``vLLM v0.6.0 (...)``, ``0.10.2``), else None."""
+    return version_in(text, _VERSIONS)
 
 
 def build_month(engine_version: str | None, date: str | None) -> str | None:
