@@ -121,6 +121,43 @@ def table_entries(fitted: list[tuple[dict, float]]) -> list[dict]:
         v = statistics.median(q for _, q in xs)
         out.append({"engine": e, "arch": a, "phase": p, "value": round(min(v, 1.0), 4), "n": len(xs),
                     "raw_median": round(v, 4), "rows": [i for i, _ in xs]})
+    return sorted(out + moe_entries(out), key=lambda x: (x["engine"], x["arch"], x["phase"]))
+
+
+# ASSUMES: a ratio measured on fewer GPU classes than this is not carried to others
+MOE_RATIO_CLASSES = 2
+
+
+def moe_entries(entries: list[dict]) -> list[dict]:
+    """Efficiencies for the GPU classes that have a phase's dense rows but no mixture-of-experts rows, or
+    the other way round: the class's value times (or over) the MoE/dense ratio of that phase, the median
+    over the classes that have both (at least MOE_RATIO_CLASSES of them). Without it such a class takes
+    the all-GPU median of the other kind, which is mostly other classes' (GB10's 0.12 for the MoE prompt
+    of an RX 7900 XTX whose dense prompts reach 0.39). An architecture moves a MoE prompt about as it
+    moves a dense one; the grouped expert GEMMs reach a share of that.
+
+    E(c, P-moe) = E(c, P) · r,  E(c, P) = E(c, P-moe) / r,  r = median_c'(E(c', P-moe) / E(c', P))"""
+    have = {(x["engine"], x["arch"], x["phase"]): x for x in entries}
+    out = []
+    for (e, a, p) in sorted(have):
+        if e != "*" or a != "*" or not p.endswith("-moe"):
+            continue
+        dense = p[: -len("-moe")]
+        both = sorted(c for (e2, c, p2) in have if e2 == "*" and c != "*" and p2 == p and ("*", c, dense) in have)
+        if len(both) < MOE_RATIO_CLASSES:
+            continue
+        ratio = statistics.median(have[("*", c, p)]["raw_median"] / have[("*", c, dense)]["raw_median"] for c in both)
+        for (e2, c, p2), x in sorted(have.items()):
+            if c == "*" or p2 not in (p, dense):
+                continue
+            want = dense if p2 == p else p
+            if (e2, c, want) in have or ("*", c, want) in have:  # the class's own rows of that kind
+                continue
+            v = x["raw_median"] / ratio if want == dense else x["raw_median"] * ratio
+            op = "/" if want == dense else "x"
+            out.append({"engine": e2, "arch": c, "phase": want, "value": round(min(v, 1.0), 4), "n": x["n"],
+                        "raw_median": round(v, 4), "rows": x["rows"],
+                        "derived": f"{e2}/{c}/{p2} {op} {ratio:.4f}, the {p}/{dense} median of {', '.join(both)}"})
     return out
 
 
@@ -330,6 +367,8 @@ def write(entries: list[dict], shape: dict[str, float], serve: dict[str, float],
         lines += ["", "[[efficiency]]", f'engine = "{x["engine"]}"', f'arch = "{x["arch"]}"', f'phase = "{x["phase"]}"',
                   f'value = {x["value"]}', f'n = {x["n"]}', f'raw_median = {x["raw_median"]}',
                   "rows = " + json.dumps(x["rows"])]
+        if "derived" in x:
+            lines.append(f"derived = {json.dumps(x['derived'])}")
     OUT.write_text("\n".join(lines) + "\n")
 
 

@@ -242,7 +242,7 @@ def predict_case(case: SpeedCase, *, eff: float | None = None) -> SpeedResult:
         else:
             from llmsize.speedmodel.efficiency import probe
 
-            with probe(eff):
+            with probe(eff, case.workload["task"]):
                 value, notes = predict_metric(spec, get_gpu(case.gpu), case, native=hit[2])
     except LlmsizeError as e:
         raise LlmsizeError(f"{where}: {e}") from None

@@ -40,14 +40,17 @@ class Efficiency:
             raise LlmsizeError(f"efficiency {self.key} must be in (0, 1], got {self.value!r}")
 
 
-_PROBE: list[float] = []  # set only by `probe` (the efficiency fit): every lookup returns this value
+_PROBE: list[tuple[float, str]] = []  # set only by `probe` (the efficiency fit): (value, phase)
 
 
 @contextlib.contextmanager
-def probe(value: float) -> Iterator[None]:
-    """Within the block every table lookup returns `value` (the fit solves for it); a user's override
-    still wins."""
-    _PROBE.append(value)
+def probe(value: float, phase: str) -> Iterator[None]:
+    """Within the block every table lookup of `phase` returns `value` (the fit solves for it); the
+    other phases a prediction reads (a prompt's micro-batches read their weights at the decode
+    efficiency) keep the table's. A user's override still wins."""
+    if phase not in PHASES:
+        raise LlmsizeError(f"unknown phase {phase!r} (known: {', '.join(PHASES)})")
+    _PROBE.append((value, phase))
     try:
         yield
     finally:
@@ -120,8 +123,8 @@ def efficiency(engine: str | None, gpu: Any, phase: str, override: float | None 
     if override is not None:
         return Efficiency(value=override, key=f"given/{phase}", rows=0, given=True)
     e, a = engine_name(engine), arch_of(gpu)
-    if _PROBE:
-        return Efficiency(value=_PROBE[-1], key=f"probe/{phase}", rows=0)
+    if _PROBE and _PROBE[-1][1] == phase:
+        return Efficiency(value=_PROBE[-1][0], key=f"probe/{phase}", rows=0)
     rows = _rows()
     found = _FOUND.get((e, a, phase, path, weights, moe)) if _FOUND.get("rows") is rows else None
     if found is not None:
