@@ -57,6 +57,7 @@ def predict_metric(spec: Any, gpu: Any, case: Any, native: Any = None) -> tuple[
     if task in ("decode", "prefill"):
         wt = weights(w, notes, model=case.model, native=native)
         eng = _engine(case.engine, wt, notes)
+        wt = _engine_weights(eng, wt, notes)
         tp = int(w.get("tp") or 1)
         if w.get("tp") is None and (case.count or 1) > 1:
             if eng == "llama.cpp":
@@ -98,9 +99,11 @@ def _serve(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str
     conc = "max" if isinstance(conc, str) and conc.lower() == "max" else int(conc)
     out = int(_get(w, "output", 256, notes))
     wt = weights(w, notes, model=case.model, native=native)
+    eng = _engine(case.engine, wt, notes)
+    wt = _engine_weights(eng, wt, notes)
     tp, pp, dp = _replicas(w, case.count, notes)
     steps = int(w.get("scheduler_steps") or 1)
-    kw = dict(engine=_engine(case.engine, wt, notes), weights=wt, kv_dtype=_kv(w, notes), prompt=int(_get(w, "prompt", 1024, notes)),
+    kw = dict(engine=eng, weights=wt, kv_dtype=_kv(w, notes), prompt=int(_get(w, "prompt", 1024, notes)),
               output=out, concurrency=conc, tp=tp, pp=pp, dp=dp, scheduler_steps=steps,
               max_seqs=w.get("max_seqs"), mixed_prefill=_mixed(spec, case, w, steps, notes),
               grouped_attention=_grouped(spec, case, notes))
@@ -160,6 +163,15 @@ def _engine(engine: str, wt: str, notes: list[str]) -> str:
         notes.append(f"engine not given: llama.cpp assumed (weights {wt} are a GGUF type)")
         return "llama.cpp"
     return e
+
+
+def _engine_weights(engine: str, wt: str, notes: list[str]) -> str:
+    from llmsize.speedmodel.efficiency import engine_weights
+
+    wt, note = engine_weights(engine, wt)
+    if note:
+        notes.append(note)
+    return wt
 
 
 def _kv(w: Mapping[str, Any], notes: list[str]) -> str | None:

@@ -60,9 +60,10 @@ def _summary(rows):
 # (n, median <, share within ±25% >=, max <) per category: the accuracy reached, so a regression fails.
 # Held out of the fit (every fourth row of each category, file order):
 HELD = {
-    # Metal's k-quant unpacking (speedmodel/dequant.py) took the M1 Max's Q4_K_M rows from +40-58% to within 15%;
-    # GB10's gpt-oss-120b MXFP4 tg32 -23% the worst (MXFP4 on the int8 path shares the Q8_0 MoE rows' group)
-    "decode": (32, 0.065, 0.99, 0.242),
+    # Metal's k-quant unpacking (speedmodel/dequant.py) took the M1 Max's Q4_K_M rows from +40-58% to within 17%;
+    # the RTX 3090's F16 tg128 +19% the worst; GB10's gpt-oss-120b MXFP4 tg32 went from -23% to -4% once
+    # llama.cpp's MXFP4 was read as its GGUF MXFP4_MOE (other matrices Q8_0) with a MoE layer's fixed cost
+    "decode": (32, 0.063, 0.99, 0.191),
     # the MI50's IQ4_NL pp1024 before PR 27841 (GCN had no MMQ config for it) +67% the worst; GB10's dense
     # Qwen2.5-Coder 7B Q8_0 pp2048 +61% (its class has only MoE prompt rows: their value over the MoE/dense
     # ratio, fit_speed.moe_entries; +92% on the all-GPU value); the RX 7900 XTX's gpt-oss-20b pp2048 -27%
@@ -80,13 +81,14 @@ HELD = {
     "serve_throughput": (47, 0.071, 0.99, 0.24),
     # MT-NLG 530B on 2,800 A100 +30% the worst (the DeepSpeed group's BLOOM median)
     "train_throughput": (30, 0.076, 0.96, 0.31),
-    "all": (163, 0.079, 0.93, 0.694),
+    "all": (163, 0.078, 0.93, 0.694),
 }
 # Every row through `llmsize validate`:
 WHOLE = {
-    # Q2_K / Q3_K_S / IQ3_XXS on the RTX 3090 and Q4_K_M on the M1 Max within 2% (their k are solved there);
-    # the RTX 4090's Qwen3-30B-A3B Q4_0 tg128 +56% the worst (CUDA's MoE decode kernels per layer)
-    "decode": (129, 0.041, 0.97, 0.582),
+    # Q2_K / Q3_K_S / IQ3_XXS on the RTX 3090 within 2% and Q4_K_M on the M1 Max within 3% (their k are solved
+    # there); the M1 Max 24c's 7B Q4_0 tg1024 +25% the worst; the RTX 4090's Qwen3-30B-A3B Q4_0 tg128 went from
+    # +56% to +5% with a MoE layer's fixed cost in the decode step (40 µs, predict.decode)
+    "decode": (129, 0.036, 0.98, 0.259),
     # Metal's k-quant prompt kernels run 13-19% under its legacy-quant ones; RDNA3's MMQ by block type;
     # builds before mid-2024 dequantised to fp16 for cuBLAS (speedmodel/builds.py); the MI50's IQ4_XS/IQ4_NL
     # pp1024 before PR 27841 +67-68% the worst (+52% while Vega 20 shared cdna with the MI100/MI210); Strix
@@ -106,7 +108,7 @@ WHOLE = {
     # MT-NLG 530B +28-34% (the DeepSpeed group's BLOOM median); ModelZoo's Qwen3-235B TP4 EP8 PP8 -8% since a
     # routed expert's rows are each TP rank's sequence-parallel share (it was +47%)
     "train_throughput": (121, 0.057, 0.94, 0.35),
-    "all": (658, 0.065, 0.91, 0.706),
+    "all": (658, 0.063, 0.92, 0.706),
 }
 
 

@@ -45,3 +45,34 @@ def test_serving_defaults_to_the_checkpoint_format_and_training_refuses_weights(
     assert bf16["output_tokens_per_s"] > 0
     r = cli("plan", "Llama-3.1-8B", "--train", "--weights", "fp8", "--tokens", "1e9")
     assert r.returncode == 2 and "--weights applies to serving" in r.stderr
+
+
+def test_mxfp4_on_llama_cpp_is_its_gguf_file_type_with_q8_0_matrices_beside_the_experts():
+    from llmsize.speedmodel.efficiency import engine_weights
+    from llmsize.speedmodel.predict import weight_bytes
+
+    wt, note = engine_weights("llama.cpp", "MXFP4")
+    assert wt == "MXFP4_MOE" and "Q8_0" in note
+    assert engine_weights("vllm", "MXFP4") == ("MXFP4", None)  # transformers' and vLLM's: the rest bf16
+    assert engine_weights("llama.cpp", "Q4_0") == ("Q4_0", None)
+    # llama-bench's "gpt-oss 20B MXFP4 MoE | 11.27 GiB" and "gpt-oss 120B MXFP4 MoE | 59.02 GiB"
+    # (tests/data/speed_calib.jsonl, the DGX Spark rows' notes)
+    for name, gib in (("openai/gpt-oss-20b", 11.27), ("openai/gpt-oss-120b", 59.02)):
+        assert round(weight_bytes(load(name).spec, "MXFP4_MOE") / 2**30, 2) == gib
+    assert round(weight_bytes(load("openai/gpt-oss-20b").spec, "mxfp4") / 2**30, 2) == 12.82
+
+
+def test_a_moe_layer_adds_its_fixed_cost_to_a_decode_step():
+    from llmsize.catalog.hardware import get_gpu
+    from llmsize.speedmodel.efficiency import decode_shape
+    from llmsize.speedmodel.predict import decode
+
+    gpu, spec = get_gpu("RTX-4090"), load("Qwen/Qwen3-30B-A3B").spec
+    r = decode(spec, gpu, engine="llama.cpp", weights="Q4_0", kv_dtype="f16", batch=1, context=0, tokens=128)
+    t_moe = decode_shape(gpu)["moe_layer_s"]
+    assert t_moe > 0 and spec.num_moe_layers == 48
+    layers = spec.num_layers * (decode_shape(gpu)["layer_overhead_s"] - decode_shape(gpu)["graphs_saving_s"])
+    assert r.terms["fixed_s"] == layers + 48 * t_moe
+    given = decode(spec, gpu, engine="llama.cpp", weights="Q4_0", kv_dtype="f16", batch=1, context=0, tokens=128,
+                   mbu=0.5)
+    assert given.terms["fixed_s"] == 0.0  # a given --mbu is the whole step's

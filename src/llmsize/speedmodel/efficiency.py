@@ -197,7 +197,8 @@ def serve_shape() -> dict[str, float]:
 
 def decode_shape(gpu: Any = None) -> dict[str, float]:
     """The decode-step constants (``[decode]`` of the table): ``graphs_saving_s``, the part of it CUDA
-    graphs save per layer (`builds.llamacpp_graphs`), and ``layer_overhead_s``, the fixed time a
+    graphs save per layer (`builds.llamacpp_graphs`), ``moe_layer_s``, what a mixture-of-experts layer
+    adds to it, and ``layer_overhead_s``, the fixed time a
     decoder layer adds to a token's step (kernel launches and synchronisation) beyond its bytes and FLOPs,
     for `gpu`'s architecture where the table fits one (``[decode.layer_overhead_by_arch]``), else the
     value fitted over every row.
@@ -213,8 +214,11 @@ def decode_shape(gpu: Any = None) -> dict[str, float]:
     t = _table().get("decode", {})
     by_arch = t.get("layer_overhead_by_arch", {})
     a = arch_of(gpu) if gpu is not None else None
+    # ASSUMES: a mixture-of-experts layer adds one more fixed cost, the same on every architecture (its
+    #          router's top-k, the expert-id gather and the grouped mat-vec: llama.cpp's mul_mat_id)
     return {"layer_overhead_s": float(by_arch.get(a, t.get("layer_overhead_s", 0.0))),
-            "graphs_saving_s": float(t.get("graphs_saving_s", 0.0))}
+            "graphs_saving_s": float(t.get("graphs_saving_s", 0.0)),
+            "moe_layer_s": float(t.get("moe_layer_s", 0.0))}
 
 
 def engine_default(engine: str | None, what: str) -> int:
@@ -227,6 +231,19 @@ def engine_default(engine: str | None, what: str) -> int:
 def is_gguf_quant(weights: str) -> bool:
     w = weights.upper()
     return w.startswith(_GGUF_PREFIXES) and w not in ("QLORA",)
+
+
+def engine_weights(engine: str | None, weights: str) -> tuple[str, str | None]:
+    """The weight format an engine's own files of that name hold, and a note where it reads the name so:
+    llama.cpp's gpt-oss GGUFs are its file type MXFP4_MOE (llama-bench prints "MXFP4 MoE": 11.27 GiB for
+    gpt-oss-20b), routed experts in MXFP4 and every other matrix in Q8_0 (llama-quant's rule for that
+    type), where the `mxfp4` of transformers and vLLM (12.8 GiB) keeps those matrices in bf16.
+
+    Source: llama-quant"""
+    if engine_name(engine) == "llama.cpp" and weights.strip().upper().replace(" ", "_") == "MXFP4":
+        return "MXFP4_MOE", (f"weights {weights!r} on llama.cpp read as its GGUF file type MXFP4_MOE "
+                             "(routed experts MXFP4, other matrices Q8_0)")
+    return weights, None
 
 
 def serve_path(engine: str | None, weights: str, gpu: Any, mmq: bool = True) -> str:

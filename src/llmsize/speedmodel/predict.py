@@ -154,11 +154,13 @@ def decode(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: st
     """Decode tokens/s of `batch` sequences together (llama-bench's tg: batch × per-sequence rate),
     at the mean context of the generated span.
 
-    t_step = max((W_read + f·B·ctx·KV_tok)/(t·bw·E_dec), C_fwd(B, ctx)/(t·X·E_pre), t_deq) + t_TP + L·t_layer,
+    t_step = max((W_read + f·B·ctx·KV_tok)/(t·bw·E_dec), C_fwd(B, ctx)/(t·X·E_pre), t_deq) + t_TP + L·t_layer
+             + L_moe·t_moe,
     ctx = c + n/2; f the KV read factor (`kv_read_factor`: 1 with flash attention, the GQA group size
     without); t_deq the unpacking of quantized blocks (`dequant_s`); t_layer the fitted fixed cost of a
     layer's kernels per step on the GPU's architecture, less the launch cost CUDA graphs save where
-    llama.cpp replays them (`cuda_graphs`: None is today's build, `builds.llamacpp_graphs`); none
+    llama.cpp replays them (`cuda_graphs`: None is today's build, `builds.llamacpp_graphs`); t_moe what
+    each of the L_moe mixture-of-experts layers adds (fitted, one for every architecture); none of these
     with a given --mbu, which is the whole step's bandwidth utilisation
 
     Source: pope2022"""
@@ -175,7 +177,8 @@ def decode(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: st
     t_comm = tp_layer_allreduces_s(spec, gpu, tp, batch)
     # ASSUMES: one fixed cost per layer and step per GPU architecture, for every engine (fitted on
     #          llama.cpp's rows: a 3B model at 236 tokens/s on an RTX 4090 is launch-bound, not bandwidth-bound)
-    t_fixed = 0.0 if mbu is not None else spec.num_layers * layer_overhead_s(gpu, engine, cuda_graphs)
+    t_fixed = 0.0 if mbu is not None else spec.num_layers * layer_overhead_s(gpu, engine, cuda_graphs) \
+        + spec.num_moe_layers * decode_shape(gpu)["moe_layer_s"]
     t_deq = 0.0 if mbu is not None else dequant_s(spec, gpu, weights, batch, tp)
     t = max(t_mem, t_comp, t_deq) + t_comm + t_fixed
     bound = "memory" if t_mem >= max(t_comp, t_deq) else "compute" if t_comp >= t_deq else "dequantisation"
