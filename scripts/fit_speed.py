@@ -298,12 +298,14 @@ def grid_error(pool: list[dict], rows: list[dict]) -> float:
 
 def fit_expert_shape(fit: list[dict], shape: dict[str, float], grid: tuple[float, ...] = EXPERT_GRID) -> dict[str, float]:
     """`shape` with ``x_half_expert_tokens``: the grid value minimising the mean |log error| of the fit's
-    mixture-of-experts training rows, each grid point with its own group medians over every training row."""
+    mixture-of-experts training rows whose layout states the expert-parallel size, each grid point with its
+    own group medians over every training row. A whole run without a layout (a model card's GPU-hours)
+    does not say how many rows an expert's GEMM gets (x_e = ep·b·s·k/(c·t·E)), so it does not pin x½."""
     import llmsize.speedmodel.efficiency as eff
 
     table = eff._table()
     pool = [r for r in fit if r["workload"]["task"] == "train"]
-    rows = [r for r in pool if _is_moe(r["model"])]
+    rows = [r for r in pool if _is_moe(r["model"]) and (r["workload"].get("layout") or {}).get("ep")]
     best = None
     for v in grid:
         table["train"] = {**shape, "x_half_expert_tokens": v}

@@ -70,7 +70,7 @@ HELD = {
     # (RDNA's dense value times that ratio; -39% on the all-GPU MoE value)
     "prefill": (29, 0.109, 0.82, 0.694),
     # SmolLM3's 24-day run +45% and the Llama 3.1 8B card -35% the worst (docs/speed.md: whole runs disagree)
-    "run_gpu_hours": (9, 0.211, 0.77, 0.468),
+    "run_gpu_hours": (11, 0.179, 0.81, 0.468),
     # NIM 1.8.0's Llama 3.3 70B TTFT at concurrency 5 (500 in / 2000 out) -59% the worst: at concurrency 1 it is
     # +6%, the +79 ms between them is not in the model (lockstep prefill waves of the closed-loop clients)
     "serve_latency": (16, 0.059, 0.93, 0.613),
@@ -80,8 +80,8 @@ HELD = {
     # to -15..+14% once their masked-MHA kernel re-reads each KV head per query head (speedmodel/kernels.py)
     "serve_throughput": (47, 0.071, 0.99, 0.24),
     # MT-NLG 530B on 2,800 A100 +30% the worst (the DeepSpeed group's BLOOM median)
-    "train_throughput": (30, 0.076, 0.96, 0.31),
-    "all": (163, 0.078, 0.93, 0.694),
+    "train_throughput": (30, 0.079, 0.96, 0.31),
+    "all": (165, 0.08, 0.94, 0.694),
 }
 # Every row through `llmsize validate`:
 WHOLE = {
@@ -94,8 +94,10 @@ WHOLE = {
     # pp1024 before PR 27841 +67-68% the worst (+52% while Vega 20 shared cdna with the MI100/MI210); Strix
     # Halo's MoE prompt rows +73% / +53% until each row was solved at its own phase only (now +6% / -6%)
     "prefill": (117, 0.079, 0.9, 0.706),
-    # Llama 3.2 1B's card -66% and phi-2's +55% the worst: published runs disagree at one width (docs/speed.md)
-    "run_gpu_hours": (36, 0.117, 0.74, 0.676),
+    # Llama 4 Maverick's card +101% the worst (a null layout's EP 8 and 2,048-token micro-batch leave its 128
+    # top-1 experts 128 rows a GEMM); Llama 3.2 1B's card -66% and phi-2's +55%: published runs disagree at one
+    # width (docs/speed.md)
+    "run_gpu_hours": (44, 0.173, 0.74, 1.038),
     # SGLang's cookbook (0.5.6, Llama 3.1 70B on 8 A100) TTFT -41% to +65% (a first-token cost that grows
     # with load; 8K prompts of uniform random length); NIM 1.8.0's 500 in / 2000 out at concurrency 5
     # -59%; vLLM's perf-benchmark 70B TTFT at 1 request/s -26%/-31%
@@ -105,10 +107,10 @@ WHOLE = {
     # +41% / +24% (short runs drain); v0.5/v0.6.1's Llama 2 70B with 2048-token outputs -15..+14% (they
     # were +58..+123%)
     "serve_throughput": (189, 0.066, 0.94, 0.464),
-    # MT-NLG 530B +28-34% (the DeepSpeed group's BLOOM median); ModelZoo's Qwen3-235B TP4 EP8 PP8 -8% since a
-    # routed expert's rows are each TP rank's sequence-parallel share (it was +47%)
+    # MT-NLG 530B +28-34% (the DeepSpeed group's BLOOM median); ModelZoo's Qwen3-235B rows within -11..+21%
+    # since a routed expert's rows are each TP rank's sequence-parallel share (TP4 EP8 PP8 was +47%)
     "train_throughput": (121, 0.057, 0.94, 0.35),
-    "all": (658, 0.063, 0.92, 0.706),
+    "all": (666, 0.065, 0.91, 1.038),
 }
 
 
