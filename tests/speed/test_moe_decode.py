@@ -55,6 +55,8 @@ def test_mxfp4_on_llama_cpp_is_its_gguf_file_type_with_q8_0_matrices_beside_the_
     assert wt == "MXFP4_MOE" and "Q8_0" in note
     assert engine_weights("vllm", "MXFP4") == ("MXFP4", None)  # transformers' and vLLM's: the rest bf16
     assert engine_weights("llama.cpp", "Q4_0") == ("Q4_0", None)
+    assert engine_weights("llama.cpp", "MXFP4 MoE")[0] == "MXFP4_MOE"  # llama-bench's label
+    assert engine_weights("llama.cpp", "MXFP4_MOE") == ("MXFP4_MOE", None)
     # llama-bench's "gpt-oss 20B MXFP4 MoE | 11.27 GiB" and "gpt-oss 120B MXFP4 MoE | 59.02 GiB"
     # (tests/data/speed_calib.jsonl, the DGX Spark rows' notes)
     for name, gib in (("openai/gpt-oss-20b", 11.27), ("openai/gpt-oss-120b", 59.02)):
@@ -76,3 +78,13 @@ def test_a_moe_layer_adds_its_fixed_cost_to_a_decode_step():
     given = decode(spec, gpu, engine="llama.cpp", weights="Q4_0", kv_dtype="f16", batch=1, context=0, tokens=128,
                    mbu=0.5)
     assert given.terms["fixed_s"] == 0.0  # a given --mbu is the whole step's
+
+
+def test_the_cli_reads_llama_cpp_mxfp4_as_its_file_type_and_says_so():
+    args = ("speed", "openai/gpt-oss-20b", "--gpu", "RTX-4090", "--serve", "--weights", "MXFP4")
+    gguf = cli(*args, "--engine", "llama.cpp")
+    vllm = cli(*args, "--engine", "vllm")
+    assert gguf.returncode == 0 and vllm.returncode == 0
+    assert "read as its GGUF file type MXFP4_MOE" in gguf.stderr and "MXFP4_MOE" not in vllm.stderr
+    # attention, router and head in Q8_0 rather than bf16: 1.06 GiB less read a token
+    assert "2.45 GiB read per GPU" in gguf.stdout and "3.51 GiB read per GPU" in vllm.stdout

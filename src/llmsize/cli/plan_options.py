@@ -123,6 +123,7 @@ def job_options(f: Callable[..., Any]) -> Callable[..., Any]:
                           + ("" if train else f" + {v['output']:,} new tokens"))
         kw["prices"] = _prices(v.pop("price"))
         v["weights"] = serving_weights(kw.get("model"), v["weights"], v["mode"] == "train")
+        v["weights"] = engine_file_type(v.get("engine"), v["weights"])
         if "ngl" in (kw.get("find") or ()):  # llama.cpp's question: GGUF formats and KV types, not vLLM's
             kw["job"] = v
             return f(*args, **kw)
@@ -151,6 +152,18 @@ def serving_weights(model: Loaded | None, given: str | None, train: bool) -> str
     if w.origin not in ("config dtype", "default") and note not in NOTES:
         NOTES.append(note)
     return w.key
+
+
+def engine_file_type(engine: str | None, weights: str) -> str:
+    """--weights as the engine's own files of that name hold them (llama.cpp's MXFP4 is its GGUF
+    MXFP4_MOE: `speedmodel.efficiency.engine_weights`), with a note where it reads the name so."""
+    from llmsize.cli import NOTES
+    from llmsize.speedmodel.efficiency import engine_weights
+
+    w, note = engine_weights(engine, weights)
+    if note and note not in NOTES:
+        NOTES.append(note)
+    return w
 
 
 def layout_options(f: Callable[..., Any]) -> Callable[..., Any]:

@@ -240,7 +240,8 @@ def engine_weights(engine: str | None, weights: str) -> tuple[str, str | None]:
     type), where the `mxfp4` of transformers and vLLM (12.8 GiB) keeps those matrices in bf16.
 
     Source: llama-quant"""
-    if engine_name(engine) == "llama.cpp" and weights.strip().upper().replace(" ", "_") == "MXFP4":
+    name = weights.strip().upper().replace(" ", "_")
+    if engine_name(engine) == "llama.cpp" and name in ("MXFP4", "MXFP4_MOE") and weights != "MXFP4_MOE":
         return "MXFP4_MOE", (f"weights {weights!r} on llama.cpp read as its GGUF file type MXFP4_MOE "
                              "(routed experts MXFP4, other matrices Q8_0)")
     return weights, None
