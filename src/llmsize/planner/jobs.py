@@ -198,6 +198,10 @@ def make_job(mode: str = "serve", *, seq: int = 4096, micro_batch: int = 1, glob
                         host_memory=DEFAULT_HOST_MEMORY if host_memory is None else
                         parse_bytes(host_memory, host_memory_name),
                         nvme=None if nvme is None else parse_bytes(nvme, nvme_name))
+    from llmsize.speedmodel.efficiency import engine_weights
+
+    # the engine's own file type of that name (llama.cpp's MXFP4 is MXFP4_MOE), shown as the report's weights
+    weights = engine_weights(engine, weights)[0]
     return ServeJob(prompt_len=prompt, output_len=output, concurrency=concurrency, weights=weights,
                     kv_dtype=kv_dtype, gpu_memory_utilization=gpu_memory_utilization, min_tokens_per_s=target_tps,
                     engine=engine or "vllm", mbu=mbu, prefill_mfu=prefill_efficiency, max_ttft_s=ttft,

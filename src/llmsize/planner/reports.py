@@ -79,7 +79,8 @@ def speed_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_name: str, layou
         sp = replica_speed(spec, job, bd, gpu, layout, mem)
         r = layout.dp
         return {"model": spec.name, "gpu": gpu.name, "gpus": layout.gpus, "layout": layout.label(), "mode": "serve",
-                "engine": job.engine, "replicas": r, "batch": sp.batch, "batch_limit": sp.batch_limit,
+                "engine": job.engine, "weights": job.weights, "replicas": r, "batch": sp.batch,
+                "batch_limit": sp.batch_limit,
                 "ttft_s": sp.ttft_s, "tpot_s": sp.tpot_s, "e2e_s": sp.e2e_s,
                 "ttft_p90_s": sp.ttft_p90_s, "tpot_p90_s": sp.tpot_p90_s,
                 "output_tokens_per_s": sp.output_tokens_per_s * r, "input_tokens_per_s": sp.input_tokens_per_s * r,
