@@ -67,14 +67,13 @@ def test_mxfp4_on_llama_cpp_is_its_gguf_file_type_with_q8_0_matrices_beside_the_
 def test_a_moe_layer_adds_its_fixed_cost_to_a_decode_step():
     from llmsize.catalog.hardware import get_gpu
     from llmsize.speedmodel.efficiency import decode_shape
-    from llmsize.speedmodel.predict import decode
+    from llmsize.speedmodel.predict import decode, layer_overhead_s
 
     gpu, spec = get_gpu("RTX-4090"), load("Qwen/Qwen3-30B-A3B").spec
     r = decode(spec, gpu, engine="llama.cpp", weights="Q4_0", kv_dtype="f16", batch=1, context=0, tokens=128)
     t_moe = decode_shape(gpu)["moe_layer_s"]
     assert t_moe > 0 and spec.num_moe_layers == 48
-    layers = spec.num_layers * (decode_shape(gpu)["layer_overhead_s"] - decode_shape(gpu)["graphs_saving_s"])
-    assert r.terms["fixed_s"] == layers + 48 * t_moe
+    assert r.terms["fixed_s"] == spec.num_layers * layer_overhead_s(gpu, "llama.cpp") + 48 * t_moe
     given = decode(spec, gpu, engine="llama.cpp", weights="Q4_0", kv_dtype="f16", batch=1, context=0, tokens=128,
                    mbu=0.5)
     assert given.terms["fixed_s"] == 0.0  # a given --mbu is the whole step's
