@@ -22,13 +22,16 @@ OUT = ROOT / "src/llmsize/catalog/efficiency.toml"
 PHASE = {"decode": "decode", "prefill": "prefill", "serve": "serve", "train": "train"}
 TIME_METRICS = ("ttft_s", "tpot_s", "gpu_hours", "days")
 
-# Sequences an engine batches at once by default (each with its source)
+# Sequences an engine batches at once by default (each with its source; None: no cap of its own)
 ENGINE = {"vllm": (256, "vLLM EngineArgs max_num_seqs default 256"),
           "sglang": (2048, "SGLang python/sglang/srt/model_executor/model_runner.py: max running requests "
                            "min(max(KV tokens / context_len * 512, 2048), 4096), so at least 2048 (the KV "
                            "capacity bounds it apart)"),
           "trt-llm": (2048, "TensorRT-LLM LlmArgs max_batch_size default 2048"),
-          "llama.cpp": (1, "llama-bench runs one sequence"), "transformers": (1, "generate() on one batch"),
+          "llama.cpp": (None, "no cap of its own: llama-server decodes its -np slots at once (continuous "
+                              "batching), and llmsize export llamacpp writes -np as the requests served at once "
+                              "(--batch); llama-bench's decode and prompt rows run one sequence (workload.batch)"),
+          "transformers": (1, "generate() on one batch"),
           "unknown": (256, "ASSUMES: vLLM's default")}
 
 
@@ -387,7 +390,8 @@ def write(entries: list[dict], shape: dict[str, float], serve: dict[str, float],
               "[decode.layer_overhead_by_arch]"]
     lines += [f'"{k}" = {v}' for k, v in decode.get("layer_overhead_by_arch", {}).items()]
     for e, (n, src) in ENGINE.items():
-        lines += ["", f'[engine."{e}"]', f"max_seqs = {n}", f"source = {json.dumps(src)}"]
+        lines += ["", f'[engine."{e}"]'] + ([f"max_seqs = {n}"] if n is not None else []) + \
+            [f"source = {json.dumps(src)}"]
     for x in entries:
         lines += ["", "[[efficiency]]", f'engine = "{x["engine"]}"', f'arch = "{x["arch"]}"', f'phase = "{x["phase"]}"',
                   f'value = {x["value"]}', f'n = {x["n"]}', f'raw_median = {x["raw_median"]}',
@@ -417,7 +421,8 @@ def main() -> None:
     import llmsize.speedmodel.efficiency as eff
 
     # the engines' defaults the fit writes are the ones it fits with (not the stored file's)
-    eff._table()["engine"] = {e: {"max_seqs": n, "source": src} for e, (n, src) in ENGINE.items()}
+    eff._table()["engine"] = {e: {"source": src, **({"max_seqs": n} if n is not None else {})}
+                              for e, (n, src) in ENGINE.items()}
     eff._table()["train"] = {"x_half_expert_tokens": 0}  # inert while the dense shape is searched
     shape = fit_expert_shape(fit, fit_shape(fit))
     serve = fit_shape(fit, "serve", SERVE_GRID)

@@ -80,6 +80,8 @@ API_DIFFERENT = {
     ("precision", "TrainSweep"): "as TrainBody",
     ("grad_checkpointing", "TrainBody"): "as train (off); the planner's Job: on",
     ("grad_checkpointing", "TrainSweep"): "as TrainBody",
+    ("engine", "Job"): "the planner's serving engines, vllm when absent (infer's default is transformers); "
+                       "sglang and trt-llm are timed, with no device memory model of their own",
     ("kv_cache_dtype", "InferBody"): "infer sizes auto, bf16, fp16, fp32, fp8, int8",
     ("kv_cache_dtype", "NglBody"): "llama.cpp's -ctk/-ctv types, f16 by default as llama.cpp",
     ("kv_cache_dtype", "QuantBody"): "absent = auto (not allowed with qlora)",

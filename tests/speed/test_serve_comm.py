@@ -118,3 +118,29 @@ def test_an_iterations_gemms_hide_only_part_of_the_shorter_of_reads_and_math(mon
     assert 0.25 < read / math_ < 4
     assert full.step_s - full0.step_s == pytest.approx(u * min(read, math_))
     assert lone.step_s - lone0.step_s < 0.02 * lone0.step_s and lone.prefill_s == lone0.prefill_s
+
+
+def test_llama_cpp_batches_the_slots_asked_for():
+    """llama-server decodes its -np slots at once and `export llamacpp` writes -np as the requests served at
+    once: no cap of its own (it had one sequence, llama-bench's, so 8 clients queued behind one)."""
+    kw = dict(engine="llama.cpp", weights="Q4_K_M", kv_dtype="f16", prompt=1024, output=256)
+    g = get_gpu("RTX-4090")
+    eight = P.serve(L8, g, concurrency=8, **kw)
+    assert (eight.batch, eight.batch_limit) == (8, "concurrency")
+    one = P.serve(L8, g, concurrency=1, **kw)
+    assert eight.output_tokens_per_s > 4 * one.output_tokens_per_s
+    # every request queued at once: the KV cache bounds it, as for any engine without a cap
+    assert P.serve(L8, g, concurrency="max", **kw).batch_limit == "kv"
+    # vLLM keeps its --max-num-seqs default
+    assert P.serve(L8, H100, engine="vllm", weights="bf16", kv_dtype="bf16", prompt=128, output=512,
+                   concurrency=1000).batch == 256
+
+
+def test_a_prompt_runs_through_the_pipeline_stages_one_after_another():
+    """One request's prompt under PP visits each stage in turn, each holding 1/PP of the layers: its pass
+    takes as long as on one GPU (before, PP2 halved a lone request's TTFT as TP2 would)."""
+    kw = dict(engine="vllm", weights="bf16", kv_dtype="bf16", prompt=2048, output=128, concurrency=1)
+    one, pp2, tp2 = P.serve(L8, H100, **kw), P.serve(L8, H100, pp=2, **kw), P.serve(L8, H100, tp=2, **kw)
+    assert pp2.prefill_s == pytest.approx(one.prefill_s)
+    assert pp2.ttft_s == pytest.approx(one.ttft_s)
+    assert tp2.ttft_s < one.ttft_s  # TP splits every layer's GEMMs: a lone prompt gains

@@ -76,7 +76,9 @@ def job_options(f: Callable[..., Any]) -> Callable[..., Any]:
                                         "(fp8, mxfp4, gptq-int4-g128, Q4_K_M, ...) [default: the checkpoint's own: "
                                         "its file headers, its quantization_config, else its dtype]."),
         option("--kv-cache-dtype", "kv_dtype", aliases=("--kv-dtype",), default="auto", show_default=True,
-               help="KV-cache dtype, as vLLM's --kv-cache-dtype: auto (the model's dtype), fp8, fp8_e4m3, fp8_e5m2."),
+               help="KV-cache dtype, as vLLM's --kv-cache-dtype: auto (the model's dtype), fp8, fp8_e4m3, fp8_e5m2; "
+                    "with --engine llama.cpp its -ctk/-ctv types: f16, bf16, f32, q8_0, q4_0, q4_1, q5_0, q5_1, "
+                    "iq4_nl."),
         click.option("--gpu-memory-utilization", type=click.FloatRange(0, 1, min_open=True), default=0.9,
                      show_default=True),
         click.option("--target-tps", type=float, help="Output tokens/s the deployment must reach."),

@@ -43,12 +43,13 @@ def canonical_fields(engine: str, seq_len: int | None, batch: int | None, *, gpu
                      kv_cache_dtype: str | None) -> dict[str, Any]:
     """The engine's own job fields for the canonical --seq-len and --batch (docs/vocabulary.md): a
     training engine plans micro-batches of `batch` sequences of `seq_len` tokens, a serving engine
-    `batch` concurrent requests of `seq_len` prompt tokens; vLLM's --kv-cache-dtype is also the KV dtype
-    it is planned with when a GPU is given. One mapping for the CLI and the web API."""
+    `batch` concurrent requests of `seq_len` prompt tokens; a serving engine's --kv-cache-dtype (vLLM's
+    fp8, llama.cpp's q8_0 ...) is also the KV dtype it is planned with when a GPU is given. One mapping
+    for the CLI and the web API."""
     serving = engine in SERVING
     out = {"seq": None if serving else seq_len, "prompt": seq_len if serving else None,
            "micro_batch": None if serving else batch, "concurrency": batch if serving else None}
-    if engine == "vllm" and gpu and kv_cache_dtype is not None:
+    if serving and gpu and kv_cache_dtype is not None:
         out["kv_dtype"] = kv_cache_dtype
     return out
 
@@ -93,6 +94,8 @@ def _job(engine: str, kw: dict[str, Any]) -> Any:
         names = ", ".join(f"--{k.replace('_', '-')}" for k in wrong)  # only old spellings reach the wrong mode
         raise LlmsizeError(f"{names}: {'training' if serving else 'serving'} option(s), not for {engine}")
     given = {k: kw[k] for k in (SERVE_FLAGS if serving else TRAIN_FLAGS) if kw[k] is not None}
+    if engine == "llamacpp":  # its layouts planned and timed as llama.cpp runs them, with its cache types
+        given["engine"] = "llama.cpp"
     return make_job("serve" if serving else "train", **given, host_memory_name="--host-memory",
                     nvme_name="--nvme", flags=True)
 

@@ -25,7 +25,9 @@ DEFAULT_HOST_MEMORY = 2 * 2**40  # Source: nvidia-dgx-h100
 # (4800 with one per channel): 2 x 8 x 4400e6 x 8 B = 563.2 GB/s, a peak the CPU's Adam does not exceed.
 DEFAULT_HOST_BANDWIDTH = 2 * 8 * 4400e6 * 8  # Source: nvidia-dgx-h100
 SERVE_WEIGHTS = ("bf16", "fp16", "fp8", "int8", "nf4", "gptq-int4", "awq-int4")
-KV_DTYPES = ("auto", "fp8", "fp8_e4m3", "fp8_e5m2")  # vLLM --kv-cache-dtype
+KV_DTYPES = ("auto", "fp8", "fp8_e4m3", "fp8_e5m2")  # vLLM --kv-cache-dtype (SGLang, TensorRT-LLM alike)
+# llama.cpp's cache types (-ctk/-ctv; f16 is its default, "auto" the same)
+LLAMACPP_KV = ("auto", "f16", "bf16", "f32", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "iq4_nl")
 
 
 def _pos(owner: str, **vals: Any) -> None:
@@ -119,8 +121,15 @@ class ServeJob:
         from llmsize.speedmodel.efficiency import engine_name
 
         object.__setattr__(self, "engine", engine_name(self.engine))
-        if self.kv_dtype not in KV_DTYPES:
-            raise did_you_mean(str(self.kv_dtype), KV_DTYPES, what="KV cache dtype (--kv-cache-dtype)")
+        kinds = LLAMACPP_KV if self.engine == "llama.cpp" else KV_DTYPES
+        if self.kv_dtype not in kinds:
+            other = KV_DTYPES if self.engine == "llama.cpp" else LLAMACPP_KV
+            if self.kv_dtype in other:
+                what = "not a llama.cpp cache type" if other is KV_DTYPES else \
+                    "a llama.cpp cache type (--engine llama.cpp)"
+                raise LlmsizeError(f"KV cache dtype {self.kv_dtype} is {what}; {self.engine} takes "
+                                   f"{', '.join(kinds)} (--kv-cache-dtype)")
+            raise did_you_mean(str(self.kv_dtype), kinds, what=f"{self.engine} KV cache dtype (--kv-cache-dtype)")
 
     @property
     def context(self) -> int:
@@ -350,9 +359,11 @@ def _serve_bytes(spec: ModelSpec, weights: str, kv_dtype: str, utilization: floa
         plan = weight_plan(spec, _QUANT.get(weights, weights))
         override = plan.bytes
         bits = float(plan.bits_per_weight) if weights in _DEQUANTIZING else None
-    kv = c if kv_dtype == "auto" else "fp8"
+    # the cache's own type (llama.cpp's q8_0 ... in ggml blocks); the memory model's working set in the
+    # compute dtype, or fp8 for vLLM's fp8 cache
+    kv = c if kv_dtype == "auto" else kv_dtype
     wl = m.Workload(mode="generate", batch=concurrency, seq_len=context, new_tokens=1, weights_dtype=c,
-                    kv_cache_dtype=kv)
+                    kv_cache_dtype="fp8" if kv.startswith("fp8") else c)
     est = m.estimate(spec, wl, weights_bytes_override=override, weight_bits=bits)
     cat = _by_category(est)
     kv_bytes = kv_cache_bytes(spec, context, kv, batch=concurrency)

@@ -221,11 +221,12 @@ def decode_shape(gpu: Any = None) -> dict[str, float]:
             "moe_layer_s": float(t.get("moe_layer_s", 0.0))}
 
 
-def engine_default(engine: str | None, what: str) -> int:
-    """An engine's scheduling default (``max_seqs``: sequences batched at once), from the table."""
+def engine_default(engine: str | None, what: str) -> int | None:
+    """An engine's scheduling default (``max_seqs``: sequences batched at once), from the table; None
+    where the engine has no cap of its own (llama.cpp: its slots are the requests asked for)."""
     d = _table()["engine"]
-    e = engine_name(engine)
-    return int(d.get(e, d["unknown"])[what])
+    v = d.get(engine_name(engine), d["unknown"]).get(what)
+    return None if v is None else int(v)
 
 
 def is_gguf_quant(weights: str) -> bool:

@@ -82,7 +82,8 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     t_TP the all-reduces, `comm.tp_serve_allreduces_s`;
     t_0, t_s, t_l: fixed work per iteration, per running sequence and per layer)
     out tokens/s = dp·B/t_it;  TPOT = t_it
-    t_p = max(W_read/n/(bw·E), C_fwd(S_in, S_in/2)/(n·X·E·c)) + t_TP(S_in) + L·t_pl  (the prompt's own pass)
+    t_p = max(W_read/n/(bw·E), C_fwd(S_in, S_in/2)/(n·X·E·c))·p + t_TP(S_in) + L·t_pl  (the prompt's own pass,
+          through the p pipeline stages one after another)
     TTFT = t_p + (B − 1)·(S̄·KV/n/(bw·E) + 2N/(n·X·E·c)) + t_0 + B·t_s + L·t_l + (k − 1)/2·t_d
            + ρ_p/(2(1 − ρ_p))·t_p (+ the wait for a batch slot at a request rate)
     (k: decode steps an engine runs per scheduling round, vLLM's --num-scheduler-steps; an arriving request
@@ -141,7 +142,8 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
         raise LlmsizeError(f"does not fit: {gpu.name} × {n} leaves {room}, one request needs {need}; {hint}")
     if max_seqs is not None and (isinstance(max_seqs, bool) or not isinstance(max_seqs, int) or max_seqs < 1):
         raise LlmsizeError(f"max sequences must be a positive integer, got {max_seqs!r}")
-    limits = {"max_seqs": max_seqs or engine_default(engine, "max_seqs"), "kv": fits}
+    seq_cap = max_seqs or engine_default(engine, "max_seqs")
+    limits = {"kv": fits, **({"max_seqs": seq_cap} if seq_cap else {})}
     if concurrency != "max":
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise LlmsizeError(f"concurrency must be a positive integer or 'max', got {concurrency!r}")
@@ -160,12 +162,13 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     def comm(tokens: float) -> float:  # TP all-reduces of one pass over `tokens` tokens
         return tp_serve_allreduces_s(spec, gpu, tp, tokens, latency_s=shape["allreduce_latency_s"], share=share)
 
-    # one request's prompt alone: a pass that reads the weights once and does the prompt's FLOPs
+    # one request's prompt alone: a pass that reads the weights once and does the prompt's FLOPs; under PP
+    # its stages run one after another, each on 1/pp of the layers (the wait in a pipeline of one sequence)
     # ASSUMES: a prompt's pass runs outside the engine's CUDA graphs (vLLM and SGLang capture decode batches
     #          only), so each layer pays its kernel launches and collectives' setup on the host, a fixed cost
     #          per layer the same for every engine and GPU (fitted)
     t_c = forward_flops(spec, prompt, prompt // 2) / (n * x * e_cmp)  # the prompt's compute
-    t_p = max(weight_read_bytes(spec, weights) / n / (bw * e_mem), t_c) + comm(prompt) \
+    t_p = max(weight_read_bytes(spec, weights) / n / (bw * e_mem), t_c) * pp + comm(prompt) \
         + spec.num_layers * shape["prompt_layer_overhead_s"]
 
     def stages(b: int) -> float:  # PP stages work at once only with as many sequences in flight

@@ -163,7 +163,8 @@ class Job(_Body):
     precision: Literal["bf16-mixed", "bf16", "fp8-mixed", "fp32"] = Field(
         "bf16-mixed", description="bf16-mixed: bf16 compute with fp32 master weights and optimizer states, what "
                                   "training runs use (as llmsize train); fp8-mixed: the GEMMs at the GPU's FP8 peak.")
-    mfu: float | None = Field(None, gt=0, le=1, description="Model FLOP utilisation (default 0.40).")
+    mfu: float | None = Field(None, gt=0, le=1, description="Model FLOP utilisation (default, when absent: the "
+                              "training engine's achieved efficiency on the GPU, docs/speed.md).")
     grad_checkpointing: bool = Field(True, description="Activation checkpointing (on for planned multi-GPU runs).")
     max_days: float | None = Field(None, gt=0, le=1e5)
     goodput: float | None = Field(None, ge=0.05, le=1, description="Share of a training run's wall time spent in "
@@ -178,8 +179,22 @@ class Job(_Body):
                                 description="Weight format for serving (bf16/fp16/fp32 or any /quant format); "
                                             "default, when absent: the checkpoint's own (quantization_config, else "
                                             "its dtype).")
-    kv_cache_dtype: str = Field("auto", min_length=1, max_length=40, description="vLLM's --kv-cache-dtype: auto, "
-                                                                                "fp8, fp8_e4m3, fp8_e5m2.")
+    kv_cache_dtype: str = Field("auto", min_length=1, max_length=40, description="KV-cache dtype: auto, or vLLM's "
+                                "(SGLang's, TensorRT-LLM's) fp8, fp8_e4m3, fp8_e5m2, or with engine llama.cpp its "
+                                "cache types f16, bf16, f32, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl.")
+    engine: Literal["vllm", "sglang", "trt-llm", "llama.cpp", "transformers"] | None = Field(
+        None, description="Serving engine whose achieved efficiencies time it (default, when absent: vllm); "
+                          "serving only.")
+    mbu: float | None = Field(None, gt=0, le=1, description="Decode memory-bandwidth utilisation (default, when "
+                              "absent: the engine's); serving only.")
+    prefill_efficiency: float | None = Field(None, gt=0, le=1, description="Prefill/compute efficiency (default, "
+                                             "when absent: the engine's); serving only.")
+    request_rate: float | None = Field(None, gt=0, le=1e6, description="Requests/s arriving at one replica "
+                                       "(queueing: median and p90 TTFT/TPOT); batch then caps the batch; serving only.")
+    ttft: float | None = Field(None, gt=0, le=1e5, description="Reject serving setups whose time to first token "
+                               "exceeds this many seconds.")
+    tpot: float | None = Field(None, gt=0, le=1e6, description="Reject serving setups whose time per output token "
+                               "exceeds this many milliseconds.")
     allow_long_context: bool = Field(False, description="Size a context past the model's trained length.")
     gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
     target_tps: float | None = Field(None, gt=0, le=1e12, description="Output tokens/s the deployment must reach.")
