@@ -78,7 +78,8 @@ const labels = () => ({
   "job.seq": t("Sequence length"), "job.micro_batch": t("Micro-batch"), "job.global_batch": t("Global batch"),
   "job.tokens": t("Training tokens"), "job.prompt": t("Prompt tokens"), "job.output": t("Output tokens"),
   "job.concurrency": t("Concurrent sequences"), "job.seq_len": t("Sequence length"), "job.batch": t("Concurrent sequences"),
-  "job.new_tokens": t("Output tokens"), "job.max_days": t("Time limit (days)"), max_gpus: t("Most GPUs"), params: t("Amount"),
+  "job.new_tokens": t("Output tokens"), "job.max_days": t("Time limit (days)"), "job.tpot": t("Per-token limit (ms)"),
+  "job.engine": t("Serving engine"), max_gpus: t("Most GPUs"), params: t("Amount"),
   compute: t("Amount"), gpu_hours: t("Amount"),
 });
 

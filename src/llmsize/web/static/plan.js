@@ -1,17 +1,33 @@
 // GPU planning (`llmsize plan --json`) and cost (`llmsize cost --json`) sections.
 import { barChart } from "./charts.js";
-import { w } from "./sections2.js";
+import { raw, w } from "./sections2.js";
 import { big, bytes, card, duration, exact, h, money, rate, table } from "./ui.js";
 import { num, t, tr } from "./i18n.js";
 import { fitView, verdict } from "./memory.js";
 
-/** The planner's name for a weight format (it plans what vLLM serves), or null when it has none. */
+/** The planner's name for a weight format: its short serving name where it has one (gptq-int4 for
+ * gptq-int4-g128), else the `quant` format itself (GGUF types included); null: the checkpoint's own. */
 function serveWeights(ctx, key) {
-  if (key === "native") return null;  // absent: the planner serves the checkpoint's own format
+  if (raw(ctx.state, "weights", ctx.meta) === "native") return null;  // absent: the checkpoint's own format
   const names = ctx.meta.options.serve_weights || [];
-  return names.find((n) => n === key || `${n}-g128` === key) || null;
+  return names.find((n) => n === key || `${n}-g128` === key) || key;
 }
+
+// The serving engines the planner times (`--engine`), as the API names them
+export const SERVE_ENGINES = [["vllm", "vLLM"], ["sglang", "SGLang"], ["trt-llm", "TensorRT-LLM"], ["llama.cpp", "llama.cpp"],
+  ["transformers", "transformers"]];
+/** The serving engine that times GPU planning and Cost: the one chosen there, else the runtime's (llama.cpp
+ * for llama.cpp, vLLM for the others, the command line's default). */
+export function serveEngine(ctx) {
+  const e = ctx.state.w.serve_engine;
+  if (SERVE_ENGINES.some(([k]) => k === e)) return e;
+  return w(ctx.state, "runtime", ctx.meta) === "llamacpp" ? "llama.cpp" : "vllm";
+}
+// the KV menu's types as each engine's --kv-cache-dtype names them (vLLM's for SGLang, TensorRT-LLM, transformers)
 const KV = { bf16: "auto", fp16: "auto", fp8: "fp8", fp8_e4m3: "fp8_e4m3", fp8_e5m2: "fp8_e5m2" };
+const LLAMA_KV = { fp16: "f16", bf16: "bf16", fp32: "f32", q8_0: "q8_0", q4_0: "q4_0", q4_1: "q4_1", q5_0: "q5_0",
+  q5_1: "q5_1", iq4_nl: "iq4_nl" };
+const kvOf = (engine, kv) => (engine === "llama.cpp" ? LLAMA_KV : KV)[kv] || null;
 
 /** Why the planner cannot take the current inputs, or null. */
 export function unplannable(ctx) {
@@ -19,13 +35,23 @@ export function unplannable(ctx) {
     return w(ctx.state, "method", ctx.meta) === "full" ? null
       : t("GPU planning and Cost plan full training runs; a LoRA or QLoRA fine-tune runs on the GPUs the Memory tab checks.");
   }
-  const wts = w(ctx.state, "weights", ctx.meta), kv = w(ctx.state, "kv", ctx.meta);
-  if (wts !== "native" && !serveWeights(ctx, wts)) {
-    return t("GPU planning covers the weight formats vLLM serves ({list}); {f} is not one of them. The Memory and Quantization tabs show what {f} needs.",
-      { list: (ctx.meta.options.serve_weights || []).join(", "), f: wts });
+  const kv = w(ctx.state, "kv", ctx.meta), engine = serveEngine(ctx);
+  if (!kvOf(engine, kv)) {
+    return engine === "llama.cpp" ? t("llama.cpp has no {kv} KV cache; its cache types are f16, bf16, f32, q8_0, q4_0, q4_1, q5_0, q5_1 and iq4_nl.", { kv })
+      : t("{engine} keeps its KV cache in the model's dtype or fp8; {kv} is a llama.cpp cache type: choose llama.cpp as the serving engine.",
+        { kv, engine: SERVE_ENGINES.find(([k]) => k === engine)[1] });
   }
-  if (!KV[kv]) return t("GPU planning models vLLM's KV cache (bf16 or fp8); {kv} is a llama.cpp cache type.", { kv });
   return null;
+}
+
+const engineLabel = (ctx) => SERVE_ENGINES.find(([k]) => k === serveEngine(ctx))[1];
+
+/** The engine choice of GPU planning and Cost (serving): whose measured efficiencies time the setups. */
+export function engineChoice(ctx) {
+  const engine = serveEngine(ctx);
+  return h("div", { class: "seg seg-inline", role: "radiogroup", "aria-label": t("Serving engine") },
+    SERVE_ENGINES.map(([e, label]) => h("label", {}, h("input", { type: "radio", name: "serve-engine", value: e, checked: e === engine,
+      onchange: () => { ctx.state.w.serve_engine = e; ctx.update(); } }), h("span", {}, label))));
 }
 
 /** The planner job the workload inputs describe (the same fields as `--serve`/`--train`). */
@@ -38,8 +64,10 @@ export function job(ctx) {
       tokens: Number.isFinite(tokens) && tokens > 0 ? tokens : null,
       ...(w(s, "max_days", m) ? { max_days: n("max_days") } : {}) };
   }
-  return { mode: "serve", seq_len: n("prompt"), new_tokens: n("output"), batch: n("batch"),
-    weights: serveWeights(ctx, w(s, "weights", m)), kv_cache_dtype: KV[w(s, "kv", m)] };
+  const engine = serveEngine(ctx);
+  return { mode: "serve", seq_len: n("prompt"), new_tokens: n("output"), batch: n("batch"), engine,
+    weights: serveWeights(ctx, w(s, "weights", m)), kv_cache_dtype: kvOf(engine, w(s, "kv", m)),
+    ...(w(s, "ttft", m) ? { ttft: n("ttft") / 1000 } : {}), ...(w(s, "tpot", m) ? { tpot: n("tpot") } : {}) };
 }
 
 const gpuCount = (ctx) => Math.max(1, Number(w(ctx.state, "n", ctx.meta)) || 1);
@@ -83,8 +111,8 @@ const ENGINE_NAMES = { vllm: "vLLM", llamacpp: "llama.cpp", deepspeed: "DeepSpee
  * --gpu GPU --gpus N`), with the page's job, and says which layout it wrote. */
 function exportCard(r, ctx, serve) {
   const engines = serve ? ["vllm", "llamacpp"] : ["deepspeed", "fsdp", "torchrun", "megatron", "torchtitan"];
-  const engine = engines.includes(ctx.state.w.engine) ? ctx.state.w.engine : engines.includes(r.engine) ? r.engine
-    : !serve && (r.tp > 1 || r.pp > 1 || r.cp > 1) ? "megatron" : engines[0];
+  const engine = engines.includes(ctx.state.w.engine) ? ctx.state.w.engine : serve && serveEngine(ctx) === "llama.cpp" ? "llamacpp"
+    : engines.includes(r.engine) ? r.engine : !serve && (r.tp > 1 || r.pp > 1 || r.cp > 1) ? "megatron" : engines[0];
   const preset = ctx.state.src === "preset" ? ctx.state.m : null;
   const repo = (ctx.meta.presets || []).find((p) => p.name === preset)?.repo || ctx.params.model;
   const out = h("pre", { class: "export", "data-testid": "export" }, "…");
@@ -92,8 +120,13 @@ function exportCard(r, ctx, serve) {
   const s = ctx.state, m = ctx.meta;
   let body;
   if (serve) {
-    body = { engine, model_name: repo, layout: { gpus: r.gpus, tp: r.tp, pp: r.pp, cp: r.cp, ep: r.ep, zero: r.zero || 0 },
-      max_model_len: Number(w(s, "prompt", m)) + Number(w(s, "output", m)), max_num_seqs: Number(w(s, "batch", m)) };
+    // llama.cpp reads a GGUF file: the name such files carry (MODEL-Q4_K_M.gguf) stands for the one to pass
+    const wts = w(s, "weights", m), kv = kvOf(engine === "llamacpp" ? "llama.cpp" : "vllm", w(s, "kv", m));
+    const gguf = `${preset || ctx.params.model}-${{ bf16: "BF16", fp16: "F16", fp32: "F32" }[wts] || wts}.gguf`;
+    body = { engine, model_name: engine === "llamacpp" ? gguf : repo,
+      layout: { gpus: r.gpus, tp: r.tp, pp: r.pp, cp: r.cp, ep: r.ep, zero: r.zero || 0 },
+      max_model_len: Number(w(s, "prompt", m)) + Number(w(s, "output", m)), max_num_seqs: Number(w(s, "batch", m)),
+      ...(kv ? { kv_cache_dtype: kv } : {}) };
   } else {
     const j = job(ctx);
     body = { engine, model_name: repo, gpu: r.gpu, layout: { gpus: r.gpus }, seq_len: j.seq_len, batch: j.batch,
@@ -145,7 +178,10 @@ export function renderPlan(rep, ctx) {
   return [
     card(null, h("div", { class: "headline" }, h("div", {}, h("div", { class: "card-title" }, `${rep.model} · ${serve ? t("serving") : t("training")}`),
       big(exact(rep.feasible), t("of {n} setups fit", { n: exact(rep.searched) }), { "data-testid": "plan-feasible" }),
-      h("p", { class: "sub" }, t("Every GPU type × count (up to Most GPUs) × parallel layout × precision the planner tried. The planner sizes vLLM serving or a training run; the fit verdict above is the Memory estimate for your runtime."))),
+      h("p", { class: "sub" }, serve ? t("Every GPU type × count (up to Most GPUs) × parallel layout the planner tried, timed with {engine}'s measured efficiencies and sized as vLLM's paged KV memory; the fit verdict above is the Memory estimate for your runtime.",
+        { engine: engineLabel(ctx) })
+        : t("Every GPU type × count (up to Most GPUs) × parallel layout × precision the planner tried for the training run; the fit verdict above is the Memory estimate for your runtime.")),
+      serve ? engineChoice(ctx) : null),
     yours(ctx))),
     head,
     exp,
@@ -195,7 +231,7 @@ export function renderCost(rep, ctx) {
     card(null, h("div", { class: "headline" }, h("div", {}, h("div", { class: "card-title" }, serve ? t("Cheapest per 1M output tokens") : t("Cheapest training run")),
       cheapest ? big(money(price(cheapest)), "", { "data-testid": "cost-best" }) : big("—", ""),
       h("p", { class: "sub" }, cheapest ? `${lab(cheapest)}${serve ? ` · ${rate(cheapest.output_tokens_per_s)}` : ` · ${duration(cheapest.days * 86400)}`}` : t("No priced GPU can run this."))),
-    pick)),
+    serve ? h("div", {}, engineChoice(ctx), pick) : pick)),
     ...charts,
     card(t("Every priced setup, cheapest first"), table(cols.map((c, i) => ({ label: c, num: i > 0 && i !== (serve ? 3 : -1) })), rows),
       not.length ? h("p", { class: "src" }, t("Not possible or not priced: "), not.map((r) => `${lab(r)} (${r.note ? tr(r.note) : t("no price")})`).join(", ")) : null,

@@ -67,6 +67,10 @@ export function fields(mode, meta, state) {
     num("output", t("Output tokens"), 512, { max: MAX_CONTEXT }),
     num("batch", t("Concurrent sequences"), 1, { max: MAX_BATCH }),
     sel("runtime", t("Runtime"), "torch", [["torch", "PyTorch"], ["vllm", "vLLM"], ["llamacpp", "llama.cpp"]]),
+    num("ttft", t("First-token limit (ms)"), "", { max: 100000000, optional: true, placeholder: t("none"),
+      tip: t("GPU planning and Cost skip setups whose time to first token exceeds this.") }),
+    num("tpot", t("Per-token limit (ms)"), "", { max: 1000000, optional: true, placeholder: t("none"),
+      tip: t("GPU planning and Cost skip setups whose time per output token exceeds this.") }),
   ];
 }
 
@@ -92,7 +96,8 @@ export function w(state, k, meta) {
   return k === "weights" && v === "native" ? native : v;
 }
 
-const OTHER = { engine: ["vllm", "llamacpp", "deepspeed", "fsdp", "torchrun", "megatron", "torchtitan"], d_kind: ["params", "compute", "gpu_hours"],
+const OTHER = { engine: ["vllm", "llamacpp", "deepspeed", "fsdp", "torchrun", "megatron", "torchtitan"],
+  serve_engine: ["vllm", "sglang", "trt-llm", "llama.cpp", "transformers"], d_kind: ["params", "compute", "gpu_hours"],
   d_law: ["chinchilla", "approach3", "besiroglu", "kaplan"], d_what: ["attention", "vocab", "shape", "moe", "quant", "sparse24"] };
 
 /** Why a `w.` value of a link is refused (null: the page has a control for it). */
