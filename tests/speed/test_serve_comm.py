@@ -144,3 +144,17 @@ def test_a_prompt_runs_through_the_pipeline_stages_one_after_another():
     assert pp2.prefill_s == pytest.approx(one.prefill_s)
     assert pp2.ttft_s == pytest.approx(one.ttft_s)
     assert tp2.ttft_s < one.ttft_s  # TP splits every layer's GEMMs: a lone prompt gains
+
+
+def test_llama_cpp_pipelines_a_prompts_ubatches_over_its_layer_split():
+    """llama.cpp over a layer split overlaps a prompt's 512-token ubatches across the GPUs (its scheduler's
+    pipeline parallelism): k ubatches take (k + p - 1) stage steps of 1/k of the prompt each."""
+    g = get_gpu("RTX-4090")
+    kw = dict(engine="llama.cpp", weights="Q4_K_M", kv_dtype="f16", output=128, concurrency=1)
+    for prompt, k in ((512, 1), (2048, 4), (8192, 16)):
+        one, pp2 = P.serve(L8, g, prompt=prompt, **kw), P.serve(L8, g, prompt=prompt, pp=2, **kw)
+        assert pp2.prefill_s < one.prefill_s or k == 1
+        # the pass beyond its fixed per-layer cost shrinks by (k + 1) / (2k)
+        body = one.prefill_s - L8.num_layers * serve_shape()["prompt_layer_overhead_s"]
+        body2 = pp2.prefill_s - L8.num_layers * serve_shape()["prompt_layer_overhead_s"]
+        assert body2 == pytest.approx(body * (k + 1) / (2 * k), rel=1e-9), prompt

@@ -22,7 +22,7 @@ from llmsize.speedmodel.comm import tp_serve_allreduces_s
 from llmsize.speedmodel.efficiency import Efficiency, efficiency, engine_default, engine_name, serve_path, serve_shape
 from llmsize.speedmodel.kernels import kv_read_factor
 from llmsize.speedmodel.prompt_passes import separate_passes
-from llmsize.speedmodel.predict import (_bw, _peak, decode_read_bytes, kv_bytes_per_token, layer_overhead_s,
+from llmsize.speedmodel.predict import (UBATCH, _bw, _peak, decode_read_bytes, kv_bytes_per_token, layer_overhead_s,
                                         state_bytes, weight_bytes, weight_read_bytes)
 
 
@@ -82,8 +82,8 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     t_TP the all-reduces, `comm.tp_serve_allreduces_s`;
     t_0, t_s, t_l: fixed work per iteration, per running sequence and per layer)
     out tokens/s = dp·B/t_it;  TPOT = t_it
-    t_p = max(W_read/n/(bw·E), C_fwd(S_in, S_in/2)/(n·X·E·c))·p + t_TP(S_in) + L·t_pl  (the prompt's own pass,
-          through the p pipeline stages one after another)
+    t_p = max(W_read/n/(bw·E), C_fwd(S_in, S_in/2)/(n·X·E·c))·(k + p − 1)/k + t_TP(S_in) + L·t_pl  (the prompt's
+          own pass through the p pipeline stages; k = 1, or llama.cpp's ⌈S_in/n_ubatch⌉ ubatches it pipelines)
     TTFT = t_p + (B − 1)·(S̄·KV/n/(bw·E) + 2N/(n·X·E·c)) + t_0 + B·t_s + L·t_l + (k − 1)/2·t_d
            + ρ_p/(2(1 − ρ_p))·t_p (+ the wait for a batch slot at a request rate)
     (k: decode steps an engine runs per scheduling round, vLLM's --num-scheduler-steps; an arriving request
@@ -163,12 +163,18 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
         return tp_serve_allreduces_s(spec, gpu, tp, tokens, latency_s=shape["allreduce_latency_s"], share=share)
 
     # one request's prompt alone: a pass that reads the weights once and does the prompt's FLOPs; under PP
-    # its stages run one after another, each on 1/pp of the layers (the wait in a pipeline of one sequence)
+    # its stages run one after another, each on 1/pp of the layers (the wait in a pipeline of one sequence),
+    # except where the engine pipelines the prompt's own micro-batches over the stages: llama.cpp splits a
+    # batch into ubatches of n_ubatch tokens (`predict.UBATCH`) and, over a layer split with every layer on
+    # the GPUs, its scheduler overlaps them (pipeline_parallel in src/llama-context.cpp): k ubatches take
+    # (k + p − 1) stage steps of 1/k of the prompt each
+    # ASSUMES: each ubatch's stage step is compute-bound (512 tokens reuse every weight 512 times)
+    k_ub = math.ceil(prompt / UBATCH) if engine_name(engine) == "llama.cpp" else 1
     # ASSUMES: a prompt's pass runs outside the engine's CUDA graphs (vLLM and SGLang capture decode batches
     #          only), so each layer pays its kernel launches and collectives' setup on the host, a fixed cost
     #          per layer the same for every engine and GPU (fitted)
     t_c = forward_flops(spec, prompt, prompt // 2) / (n * x * e_cmp)  # the prompt's compute
-    t_p = max(weight_read_bytes(spec, weights) / n / (bw * e_mem), t_c) * pp + comm(prompt) \
+    t_p = max(weight_read_bytes(spec, weights) / n / (bw * e_mem), t_c) * (k_ub + pp - 1) / k_ub + comm(prompt) \
         + spec.num_layers * shape["prompt_layer_overhead_s"]
 
     def stages(b: int) -> float:  # PP stages work at once only with as many sequences in flight
