@@ -66,6 +66,8 @@ def predict_metric(spec: Any, gpu: Any, case: Any, native: Any = None) -> tuple[
             else:
                 tp = case.count
                 notes.append(f"tp not given: {tp} assumed (hardware.count)")
+        if eng in SERVING_ENGINES:
+            return _serving_pass(spec, gpu, eng, wt, task, w, tp, notes), notes
         if task == "decode":
             r = P.decode(spec, gpu, engine=eng, weights=wt, kv_dtype=_kv(w, notes),
                          batch=int(_get(w, "batch", 1, notes)), context=int(_get(w, "context", 0, notes)),
@@ -86,6 +88,41 @@ def predict_metric(spec: Any, gpu: Any, case: Any, native: Any = None) -> tuple[
     if task == "serve":
         return _serve(spec, gpu, case, w, notes, native)
     return _train(spec, gpu, case, train_fields(w, notes), notes)
+
+
+# engines whose decode and prefill are timed as their serving iterations (fitted on their own serving rows)
+SERVING_ENGINES = ("vllm", "sglang", "trt-llm")
+
+
+def _serving_pass(spec: Any, gpu: Any, eng: str, wt: str, task: str, w: Mapping[str, Any], tp: int,
+                  notes: list[str]) -> float:
+    """A decode or prefill task on a serving engine, timed as that engine's own iterations (`serve`, whose
+    efficiencies and fixed costs are fitted on its serving rows), not llama-bench's: decode, steps of the
+    `batch` sequences at the generated span's mean context (no prompt riding along); prefill, `batch`
+    prompts of S tokens in one pass, which reads the weights once.
+
+    decode tokens/s = B / t_d(B),  prefill tokens/s = B·S / (t_p + (B − 1)·t_c)
+
+    Source: agrawal2024"""
+    if w.get("flash_attn") is not None:
+        notes.append(f"flash_attn applies to llama.cpp's kernels: {eng}'s own attention kernels timed")
+    batch = int(_get(w, "batch", 1, notes))
+    if task == "decode":
+        ctx, n = int(_get(w, "context", 0, notes)), int(_get(w, "tokens", 128, notes))
+        # the run's batch, not the engine's default cap; a cache of `ctx` tokens (one where it is empty)
+        s = serve(spec, gpu, engine=eng, weights=wt, kv_dtype=_kv(w, notes), prompt=max(ctx, 1), output=n,
+                  concurrency=batch, tp=tp, max_seqs=batch, kv_bound=False)
+        if s.kv_capacity_tokens < batch * (ctx + n):
+            notes.append(f"{batch} sequences of {ctx + n:,} tokens exceed the {s.kv_capacity_tokens:,}-token KV cache "
+                         f"llmsize gives {gpu.name} x {tp} at 0.9 of its memory: timed at the batch the run held")
+        notes.append(f"timed as {eng}'s decode iterations (its serving efficiency and fixed costs per step)")
+        _path_note(gpu, wt, s.path, notes)
+        return batch / s.step_s
+    tokens = int(_get(w, "tokens", 512, notes))
+    s = serve(spec, gpu, engine=eng, weights=wt, kv_dtype=None, prompt=tokens, output=1, concurrency=1, tp=tp)
+    notes.append(f"timed as {eng}'s prompt pass (its serving efficiency and fixed costs per layer)")
+    _path_note(gpu, wt, s.path, notes)
+    return batch * tokens / (s.prefill_s + (batch - 1) * s.prompt_compute_s)
 
 
 def _serve(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str],

@@ -39,6 +39,7 @@ class Serving:
     ttft_p90_s: float
     tpot_p90_s: float
     prefill_s: float  # one request's prefill on its replica
+    prompt_compute_s: float  # the compute of one prompt in it (each further prompt of a pass adds this)
     step_s: float  # one decode step of the whole batch
     kv_capacity_tokens: int
     efficiency: Efficiency
@@ -70,7 +71,7 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
           concurrency: int | str, request_rate: float | None = None, tp: int = 1, pp: int = 1, dp: int = 1,
           gpu_memory_utilization: float = 0.9, serve_efficiency: float | None = None, mbu: float | None = None,
           prefill_efficiency: float | None = None, scheduler_steps: int = 1, max_seqs: int | None = None,
-          mixed_prefill: bool = True, grouped_attention: bool = True) -> Serving:
+          mixed_prefill: bool = True, grouped_attention: bool = True, kv_bound: bool = True) -> Serving:
     """Throughput and latency under continuous batching with chunked prefill: one iteration carries the
     batch's decode tokens and the prompts of the requests that replace the finishing ones, so throughput
     counts prefill time.
@@ -97,7 +98,8 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
 
     `mbu` / `prefill_efficiency` replace E in the memory / compute terms (the user's overrides); `max_seqs`
     the engine's cap on sequences batched at once where the run set it (vLLM's --max-num-seqs), else the
-    engine's default.
+    engine's default; `kv_bound` False times the batch asked for whatever the KV capacity computed here
+    (a measured run's batch, which did fit its memory).
 
     Source: agrawal2024"""
     if prompt < 1 or output < 1 or tp < 1 or pp < 1 or dp < 1:
@@ -131,7 +133,7 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     cap = int(free // kv_gpu) if free > 0 and kv_gpu else 0
     per_req = (prompt + output) * kv_gpu + st_gpu
     fits = cap // (prompt + output) if not st_gpu else int(free // per_req) if free > 0 else 0
-    if fits < 1:
+    if fits < 1 and kv_bound:
         room = f"room for {max(cap, 0):,} KV tokens" if not st_gpu else f"{max(free, 0):,.0f} B for KV cache and state"
         need = f"{prompt + output:,}" if not st_gpu else f"{per_req:,.0f} B ({st_gpu:,.0f} B of it recurrent state)"
         wb, kvt, st = weight_bytes(spec, weights), kv_bytes_per_token(spec, kv_dtype or "bf16"), state_bytes(spec)
@@ -143,11 +145,13 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     if max_seqs is not None and (isinstance(max_seqs, bool) or not isinstance(max_seqs, int) or max_seqs < 1):
         raise LlmsizeError(f"max sequences must be a positive integer, got {max_seqs!r}")
     seq_cap = max_seqs or engine_default(engine, "max_seqs")
-    limits = {"kv": fits, **({"max_seqs": seq_cap} if seq_cap else {})}
+    limits = {**({"kv": fits} if kv_bound else {}), **({"max_seqs": seq_cap} if seq_cap else {})}
     if concurrency != "max":
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise LlmsizeError(f"concurrency must be a positive integer or 'max', got {concurrency!r}")
         limits["concurrency"] = math.ceil(concurrency / dp)
+    if not limits:
+        raise LlmsizeError("a batch not bounded by the KV cache needs a concurrency or max sequences")
     limit = min(limits, key=lambda k: (limits[k], k != "concurrency"))
     b_max = max(1, limits[limit])
     mean_ctx = prompt + output / 2
@@ -267,6 +271,7 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     # TPOT the prefill of one more arrival inside its span
     return Serving(output_tokens_per_s=out, input_tokens_per_s=out * prompt / output, batch=b, batch_limit=limit,
                    ttft_s=ttft, tpot_s=tpot, ttft_p90_s=ttft_p90,
-                   tpot_p90_s=tpot + t_p / output, prefill_s=t_p, step_s=t_d, kv_capacity_tokens=cap,
+                   tpot_p90_s=tpot + t_p / output, prefill_s=t_p, prompt_compute_s=t_c, step_s=t_d,
+                   kv_capacity_tokens=cap,
                    efficiency=e, path=path, bound="memory" if mem_bound else "compute", step_bytes=read,
                    output=output, mixed_prefill=mixed_prefill)
