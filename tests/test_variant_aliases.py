@@ -20,6 +20,7 @@ VARIANTS = {  # alias -> preset it resolves to
     "google/gemma-2-2b-it": "gemma-2-2b", "google/gemma-2-9b-it": "gemma-2-9b",
     "google/gemma-3-1b-it": "gemma-3-1b-pt", "google/gemma-3-12b-it": "gemma-3-12b-pt",
     "google/gemma-3-27b-it": "gemma-3-27b-pt", "tiiuae/falcon-7b-instruct": "falcon-7b",
+    "Qwen/Qwen2.5-14B-Instruct": "Qwen2.5-14B", "microsoft/Phi-3-mini-128k-instruct": "Phi-3.5-mini-instruct",
 }
 PAIRS = sorted({**VARIANTS, **{k.split("/", 1)[1]: v for k, v in VARIANTS.items()}}.items())
 
