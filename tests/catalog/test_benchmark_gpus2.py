@@ -38,8 +38,15 @@ SPELLINGS = [
     ("AMD Radeon RX Vega 64", "RX-Vega-64"), ("AMD Radeon RX Vega 56", "RX-Vega-56"),
     ("AMD Radeon 780M", "Radeon-780M"), ("AMD Radeon 780M Graphics", "Radeon-780M"), ("AMD Radeon 890M", "Radeon-890M"),
     ("Apple M5", "M5"), ("M5 10-core", "M5"),
+    ("AMD Radeon PRO V620", "V620"), ("NVIDIA Quadro GV100", "Quadro-GV100"),
+    ("NVIDIA GeForce GTX 1660 SUPER", "GTX-1660-Super"), ("NVIDIA GeForce GTX 1660 Ti", "GTX-1660-Ti"),
+    ("NVIDIA GeForce GTX 1660", "GTX-1660"), ("NVIDIA GeForce GTX 1070 Ti", "GTX-1070-Ti"),
+    ("NVIDIA GeForce GTX 1060 6GB", "GTX-1060-6GB"), ("NVIDIA TITAN X (Pascal)", "TITAN-X-Pascal"),
+    ("Quadro P6000", "Quadro-P6000"), ("NVIDIA Tesla K80 (one GPU)", "K80"), ("TPU v4", "TPU-v4"), ("TPU v4-8", "TPU-v4"),
+    ("TPU v6e", "TPU-v6e"), ("Trillium", "TPU-v6e"),
 ]
-ADDED = sorted({name for _, name in SPELLINGS} - {"GH200", "GH200-144GB"})
+TPUS = ["TPU-v4", "TPU-v6e"]
+ADDED = sorted({name for _, name in SPELLINGS} - {"GH200", "GH200-144GB", "K80", *TPUS})
 
 
 @pytest.mark.parametrize("text,name", SPELLINGS)
@@ -67,6 +74,9 @@ FIGURES = [
     ("RTX-4000-SFF-Ada", 20, 280, 76.7, "workstation"), ("RTX-4500-Ada", 24, 432, 158.5, "workstation"),
     ("MI350X", 288, 8000, 2307.2, "cdna"), ("W6800", 32, 512, 35.64, "rdna"), ("RX-9060-XT", 16, 320, 102.56, "rdna4"),
     ("RX-Vega-64", 8, 483.8, 25.33, "gcn"), ("Radeon-780M", 32, 120, 16.59, "rdna-apu"), ("M5", 32, 153, 4.3, "apple"),
+    ("V620", 32, 512, 40.56, "rdna"), ("Quadro-GV100", 32, 870, 118.5, "volta"),
+    ("GTX-1660-Super", 6, 336, 10.05, "pascal"), ("TITAN-X-Pascal", 12, 480, 10.97, "pascal"),
+    ("Quadro-P6000", 24, 432, 11.98, "pascal"), ("TPU-v4", 32, 1200, 275, "tpu"), ("TPU-v6e", 32, 1640, 918, "tpu"),
 ]
 
 
@@ -106,6 +116,21 @@ def test_radeons_without_matrix_units_run_packed_fp16(name, cus, ghz):
     assert g.peak_flops("fp32") == pytest.approx(cus * 128 * ghz * 1e9, rel=1e-3)
     assert g.peak_flops("fp16") == pytest.approx(2 * g.peak_flops("fp32"), rel=1e-3)
     assert serve_path("llama.cpp", "Q4_0", g) == "fp16"
+
+
+# NVIDIA cards without tensor cores (Pascal GP10x, Turing TU116): CUDA cores x 2 x boost GHz; DP4A int8 at 4x
+CUDA_CORES = [("GTX-1660-Super", 1408, 1.785), ("GTX-1660-Ti", 1536, 1.77), ("GTX-1660", 1408, 1.785),
+              ("GTX-1070-Ti", 2432, 1.683), ("GTX-1060-6GB", 1280, 1.708), ("TITAN-X-Pascal", 3584, 1.531),
+              ("Quadro-P6000", 3840, 1.56), ("TITAN-Xp", 3840, 1.582)]
+
+
+@pytest.mark.parametrize("name,cores,ghz", CUDA_CORES)
+def test_cards_without_tensor_cores_are_timed_on_cuda_cores_and_dp4a(name, cores, ghz):
+    g = get_gpu(name)
+    assert g.peak_flops("fp32") == pytest.approx(cores * 2 * ghz * 1e9, rel=2e-3)
+    assert g.peak_flops("int8") == pytest.approx(4 * g.peak_flops("fp32"), rel=2e-3)
+    assert serve_path("llama.cpp", "Q4_0", g) == "int8" and arch_of(g) == "pascal"
+    assert serve_path("vllm", "bf16", g) == ("fp16" if name.startswith("GTX-1660") else "fp32")  # TU116: 2x fp16
 
 
 def test_sparse_datasheet_figures_were_halved_and_blackwell_ultra_int8_is_cut():
@@ -158,3 +183,13 @@ def test_vllm_serving_is_predicted_on_the_new_data_center_gpus(gpu):
     tps = predict_case(parse_case(serve, 1, "s")).predicted
     # 8 streams each reading the 13.5 GB of fp16 weights per step: never above 8 x bandwidth / weights
     assert 0 < tps < 8 * get_gpu(gpu).bandwidth / 13.4e9
+
+
+@pytest.mark.parametrize("tpu", TPUS)
+def test_training_is_predicted_on_the_new_tpus(tpu):
+    train = _case(tpu, {"task": "train", "precision": "bf16-mixed", "seq": 2048, "micro_batch": 1, "global_batch": 64,
+                        "recompute": "full", "layout": {"dp": 8, "tp": 1, "pp": 1, "fsdp": "full_shard"},
+                        "tokens": None}, "unknown", "tokens_per_s_per_gpu")
+    train["hardware"]["count"] = 8
+    tps = predict_case(parse_case(train, 1, "t")).predicted
+    assert 0 < tps < get_gpu(tpu).peak_flops("bf16") / (6 * 6.7e9)  # never above the model-FLOPs roofline
