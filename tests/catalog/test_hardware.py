@@ -37,7 +37,8 @@ def test_every_gpu_is_sourced_and_sane(gpu):
 
     assert gpu.source.startswith("https://")
     assert DATE.match(gpu.retrieved)
-    assert isinstance(gpu.memory_bytes, int) and gpu.memory_bytes >= 8 * GIB
+    # 6 GiB: the smallest boards benchmark tables name (RTX 2060, RTX 3060 Laptop, RTX A2000) hold a 7B Q4_0
+    assert isinstance(gpu.memory_bytes, int) and gpu.memory_bytes >= 6 * GIB
     assert gpu.bandwidth is not None and 5e10 < gpu.bandwidth < 2e13
     assert any(v > 0 for v in gpu.flops.values())
     assert gpu.arch in ARCHS
