@@ -231,7 +231,7 @@ def test_any_combination_is_predicted_or_earns_its_refusal(monkeypatch):
 
 
 @pytest.mark.parametrize("model, preset, fmt", [
-    ("Qwen/Qwen2.5-14B-Instruct", "Qwen2.5-14B", None), ("google/gemma-2-9b-it", "gemma-2-9b", None),
+    ("Qwen/Qwen2-72B-Instruct", "Qwen2-72B", None), ("google/gemma-2-27b-it", "gemma-2-27b", None),
     ("nvidia/Llama-3.1-70B-Instruct-FP8", "Llama-3.1-70B", "fp8"), ("TheBloke/Llama-2-7B-GGUF", "Llama-2-7b-hf", None),
     ("hugging-quants/Meta-Llama-3.1-8B-Instruct-AWQ-INT4", "Llama-3.1-8B", "awq-int4-g128"),
     ("Qwen/Qwen2.5-32B-Instruct-GPTQ-Int8", "Qwen2.5-32B", "gptq-int8-g128"),
@@ -249,6 +249,17 @@ def test_a_release_of_a_preset_is_read_as_it_and_its_named_format_is_the_default
     assert any(n.startswith("weights not given") and said in n for n in r.notes), r.notes
 
 
+def test_a_release_whose_config_was_read_is_its_preset_without_a_guess(monkeypatch):
+    """gemma-2-9b-it and Qwen2.5-14B-Instruct are aliases of their presets (their config.json read and the
+    shapes checked, catalog/models/index.toml): no 'read as preset' note."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    w = M._inference("serve") | {"weights": None, "tp": 8}
+    for model, preset in (("google/gemma-2-9b-it", "gemma-2-9b"), ("Qwen/Qwen2.5-14B-Instruct", "Qwen2.5-14B")):
+        r = _one(M.case("serve", model=model, count=8, **w))
+        assert r.predicted == _one(M.case("serve", model=preset, count=8, **w)).predicted
+        assert not any("has no config here" in n for n in r.notes), r.notes
+
+
 @pytest.mark.parametrize("model, fmt, origin", [
     ("gpt-oss-20b", "mxfp4", "the checkpoint's quantization_config"),
     ("DeepSeek-V3", "fp8-block", "the checkpoint's quantization_config"),
@@ -264,8 +275,8 @@ def test_null_weights_take_the_format_the_checkpoint_stores(model, fmt, origin):
 
 def test_a_name_that_is_no_release_of_a_preset_stays_the_case_error(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    r = _one(M.case("decode", model="deepseek-ai/DeepSeek-R1-Distill-Qwen-7B"))
-    assert r.predicted is None and "DeepSeek-R1-Distill-Qwen-7B" in r.error
+    r = _one(M.case("decode", model="deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"))
+    assert r.predicted is None and "DeepSeek-R1-Distill-Qwen-1.5B" in r.error
 
 
 def test_an_unnamed_engine_with_gguf_weights_is_llama_cpp_and_decode_tp_follows_the_engine():

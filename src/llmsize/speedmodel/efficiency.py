@@ -221,6 +221,31 @@ def decode_shape(gpu: Any = None) -> dict[str, float]:
             "moe_layer_s": float(t.get("moe_layer_s", 0.0))}
 
 
+# the weight formats whose linears an eager engine runs through a library's own kernels, each kind with its
+# own host cost (bitsandbytes' 4-bit and LLM.int8() paths, the GPTQ/AWQ int4 kernels); every other format
+# is issued as 16-bit linears are
+_HOST_KINDS = (("nf4", "bnb-4bit"), ("fp4", "bnb-4bit"), ("int8", "bnb-int8"), ("gptq", "int4-kernels"),
+               ("awq", "int4-kernels"))
+HOST_KINDS = ("16-bit", "bnb-4bit", "bnb-int8", "int4-kernels")
+
+
+def host_kind(weights: str) -> str:
+    """The kind of linear kernels `weights` runs on, for its host cost (`host_layer_s`)."""
+    w = weights.lower()
+    return next((k for prefix, k in _HOST_KINDS if w.startswith(prefix)), "16-bit")
+
+
+def host_layer_s(engine: str | None, weights: str) -> float:
+    """Seconds the host takes to issue one decoder layer's kernels in a step where the engine launches
+    them one by one from Python (``[host."ENGINE"]`` of the table, per kind of linear kernels, fitted on
+    the engine's rows by scripts/fit_speed.py `fit_host`); 0 for an engine that replays CUDA graphs or
+    loops in C++ (vLLM, SGLang, TensorRT-LLM, llama.cpp).
+
+    Source: pytorch2023fast"""
+    per = _table().get("host", {}).get(engine_name(engine), {})
+    return float(per.get(host_kind(weights), per.get("16-bit", 0.0)))
+
+
 def engine_default(engine: str | None, what: str) -> int | None:
     """An engine's scheduling default (``max_seqs``: sequences batched at once), from the table; None
     where the engine has no cap of its own (llama.cpp: its slots are the requests asked for)."""

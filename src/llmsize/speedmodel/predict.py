@@ -23,8 +23,8 @@ from llmsize.spec import ModelSpec
 from llmsize.speedmodel.builds import llamacpp_graphs
 from llmsize.speedmodel.comm import tp_layer_allreduces_s
 from llmsize.speedmodel.dequant import dequant_ops
-from llmsize.speedmodel.efficiency import (Efficiency, decode_shape, efficiency, engine_name, is_gguf_quant,
-                                           prefill_shape, serve_path)
+from llmsize.speedmodel.efficiency import (Efficiency, decode_shape, efficiency, engine_name, host_layer_s,
+                                           is_gguf_quant, prefill_shape, serve_path)
 
 _LOOKUPS = ("token_embd", "pos_embd")
 
@@ -180,12 +180,30 @@ def decode(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: st
     t_fixed = 0.0 if mbu is not None else spec.num_layers * layer_overhead_s(gpu, engine, cuda_graphs) \
         + spec.num_moe_layers * decode_shape(gpu)["moe_layer_s"]
     t_deq = 0.0 if mbu is not None else dequant_s(spec, gpu, weights, batch, tp)
-    t = max(t_mem, t_comp, t_deq) + t_comm + t_fixed
-    bound = "memory" if t_mem >= max(t_comp, t_deq) else "compute" if t_comp >= t_deq else "dequantisation"
+    t_gpu = max(t_mem, t_comp, t_deq) + t_comm + t_fixed
+    t_host = 0.0 if mbu is not None else host_floor_s(spec, engine, weights)
+    t = max(t_gpu, t_host)
+    bound = "host" if t_host > t_gpu else "memory" if t_mem >= max(t_comp, t_deq) else \
+        "compute" if t_comp >= t_deq else "dequantisation"
     return Rate(value=batch / t, unit="tokens/s", efficiencies=(e_dec, e_pre),
                 terms={"step_s": t, "bytes_per_step": read, "kv_bytes_per_step": kv_read, "memory_s": t_mem,
-                       "compute_s": t_comp, "dequant_s": t_deq, "comm_s": t_comm, "fixed_s": t_fixed, "bound": bound,
-                       "path": path})
+                       "compute_s": t_comp, "dequant_s": t_deq, "comm_s": t_comm, "fixed_s": t_fixed,
+                       "host_s": t_host, "bound": bound, "path": path})
+
+
+def host_floor_s(spec: ModelSpec, engine: str, weights: str) -> float:
+    """The least time a pass takes where the engine issues every layer's kernels one by one from Python
+    (transformers' eager generate(): each module's Python, hooks and kernel launches on the CPU): the GPU
+    waits for the host, however fast it is, so the pass takes the longer of the two. t_h per kind of linear
+    kernels (16-bit, bitsandbytes 4-bit / LLM.int8(), GPTQ/AWQ), fitted on the engine's rows; 0 for
+    engines that replay CUDA graphs or loop in C++.
+
+    t_pass = max(t_GPU, L · t_h)
+
+    Source: pytorch2023fast"""
+    # ASSUMES: one host cost per layer and kind of linear kernels for every GPU and host CPU (the rows' hosts
+    #          differ: the H100's 0.76 ms per 16-bit layer against the T4's 1.08 ms)
+    return spec.num_layers * host_layer_s(engine, weights)
 
 
 def head_params(spec: ModelSpec) -> int:
@@ -256,15 +274,19 @@ def prefill(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, batch: int,
     flops = forward_flops(spec, batch * tokens, tokens // 2) - 2.0 * head_params(spec) * batch * (tokens - 1)
     sat = 1.0 if prefill_efficiency is not None else d / (d + prefill_shape()["d_half"])
     t_comp = flops / (tp * _peak(gpu, path) * e.value * sat)
-    # each micro-batch reads its weights at the bandwidth share a decode step reaches
-    u = min(batch * tokens, ubatch or UBATCH)
+    # each micro-batch reads its weights at the bandwidth share a decode step reaches; transformers runs the
+    # whole batch of prompts as one forward pass
+    u = min(batch * tokens, ubatch or (batch * tokens if engine_name(engine) == "transformers" else UBATCH))
     e_read = efficiency(engine, gpu, "decode", None, path, weights)
     t_read = -(-batch * tokens // u) * decode_read_bytes(spec, weights, u) / (tp * _bw(gpu) * e_read.value)
     t_scores = score_bytes(spec, batch, tokens, flash_attn, ubatch) / (tp * _bw(gpu))
-    t = max(t_comp, t_read) + t_scores + tp_layer_allreduces_s(spec, gpu, tp, batch * tokens)
+    t_gpu = max(t_comp, t_read) + t_scores + tp_layer_allreduces_s(spec, gpu, tp, batch * tokens)
+    t_host = 0.0 if prefill_efficiency is not None else host_floor_s(spec, engine, weights)
+    t = max(t_gpu, t_host)
     return Rate(value=batch * tokens / t, unit="tokens/s", efficiencies=(e,),
-                terms={"seconds": t, "compute_s": t_comp, "read_s": t_read, "scores_s": t_scores, "path": path,
-                       "bound": "memory" if t_read > t_comp else "compute"})
+                terms={"seconds": t, "compute_s": t_comp, "read_s": t_read, "scores_s": t_scores, "host_s": t_host,
+                       "path": path,
+                       "bound": "host" if t_host > t_gpu else "memory" if t_read > t_comp else "compute"})
 
 
 # ASSUMES: llama.cpp's prompt batches (ubatch) hold 512 tokens (llama-bench's and the server's default)

@@ -22,8 +22,8 @@ from llmsize.speedmodel.comm import tp_serve_allreduces_s
 from llmsize.speedmodel.efficiency import Efficiency, efficiency, engine_default, engine_name, serve_path, serve_shape
 from llmsize.speedmodel.kernels import kv_read_factor
 from llmsize.speedmodel.prompt_passes import separate_passes
-from llmsize.speedmodel.predict import (UBATCH, _bw, _peak, decode_read_bytes, kv_bytes_per_token, layer_overhead_s,
-                                        state_bytes, weight_bytes, weight_read_bytes)
+from llmsize.speedmodel.predict import (UBATCH, _bw, _peak, decode_read_bytes, host_floor_s, kv_bytes_per_token,
+                                        layer_overhead_s, state_bytes, weight_bytes, weight_read_bytes)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,7 +84,9 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     t_0, t_s, t_l: fixed work per iteration, per running sequence and per layer)
     out tokens/s = dp·B/t_it;  TPOT = t_it
     t_p = max(W_read/n/(bw·E), C_fwd(S_in, S_in/2)/(n·X·E·c))·(k + p − 1)/k + t_TP(S_in) + L·t_pl  (the prompt's
-          own pass through the p pipeline stages; k = 1, or llama.cpp's ⌈S_in/n_ubatch⌉ ubatches it pipelines)
+          own pass through the p pipeline stages; k = 1, or llama.cpp's ⌈S_in/n_ubatch⌉ ubatches it pipelines);
+    an engine that issues its kernels from Python (transformers) takes at least L·t_h for either pass
+    (`predict.host_floor_s`)
     TTFT = t_p + (B − 1)·(S̄·KV/n/(bw·E) + 2N/(n·X·E·c)) + t_0 + B·t_s + L·t_l + (k − 1)/2·t_d
            + ρ_p/(2(1 − ρ_p))·t_p (+ the wait for a batch slot at a request rate)
     (k: decode steps an engine runs per scheduling round, vLLM's --num-scheduler-steps; an arriving request
@@ -178,8 +180,11 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     #          only), so each layer pays its kernel launches and collectives' setup on the host, a fixed cost
     #          per layer the same for every engine and GPU (fitted)
     t_c = forward_flops(spec, prompt, prompt // 2) / (n * x * e_cmp)  # the prompt's compute
-    t_p = max(weight_read_bytes(spec, weights) / n / (bw * e_mem), t_c) * (k_ub + pp - 1) / k_ub + comm(prompt) \
-        + spec.num_layers * shape["prompt_layer_overhead_s"]
+    # an engine that issues each layer's kernels from Python (transformers' eager generate()) cannot run a
+    # pass faster than its host issues them (`predict.host_floor_s`; 0 for the others)
+    floor = host_floor_s(spec, engine, weights)
+    t_p = max(max(weight_read_bytes(spec, weights) / n / (bw * e_mem), t_c) * (k_ub + pp - 1) / k_ub + comm(prompt)
+              + spec.num_layers * shape["prompt_layer_overhead_s"], floor)
 
     def stages(b: int) -> float:  # PP stages work at once only with as many sequences in flight
         return pp / min(pp, b)
@@ -214,7 +219,7 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
         # ASSUMES: the engine's host work per iteration (scheduling, sampling, detokenising) is a fixed part
         #          and a part per running sequence, the same for every engine (fitted)
         host = shape["step_overhead_s"] + b * shape["seq_overhead_s"] + layer_fixed
-        return (gemm + kv + att) * stages(b) + comm(b + p) + host
+        return max((gemm + kv + att) * stages(b) + comm(b + p) + host, floor)
 
     def rate(b: int) -> float:  # requests/s of one replica at b in flight
         return b / (output * step(b))
