@@ -72,9 +72,9 @@ FIGURES = [
     ("TITAN-V", 12, 652.8, 110, "volta"), ("P100-SXM2-16GB", 16, 732, 21.2, "pascal"),
     ("RTX-A2000-12GB", 12, 288, 31.95, "workstation"), ("RTX-2000-Ada", 16, 224, 47.98, "workstation"),
     ("RTX-4000-SFF-Ada", 20, 280, 76.7, "workstation"), ("RTX-4500-Ada", 24, 432, 158.5, "workstation"),
-    ("MI350X", 288, 8000, 2307.2, "cdna"), ("W6800", 32, 512, 35.64, "rdna"), ("RX-9060-XT", 16, 320, 102.56, "rdna4"),
+    ("MI350X", 288, 8000, 2307.2, "cdna"), ("W6800", 32, 512, 35.64, "rdna2"), ("RX-9060-XT", 16, 320, 102.56, "rdna4"),
     ("RX-Vega-64", 8, 483.8, 25.33, "gcn"), ("Radeon-780M", 32, 120, 16.59, "rdna-apu"), ("M5", 32, 153, 4.3, "apple"),
-    ("V620", 32, 512, 40.56, "rdna"), ("Quadro-GV100", 32, 870, 118.5, "volta"),
+    ("V620", 32, 512, 40.56, "rdna2"), ("Quadro-GV100", 32, 870, 118.5, "volta"),
     ("GTX-1660-Super", 6, 336, 10.05, "pascal"), ("TITAN-X-Pascal", 12, 480, 10.97, "pascal"),
     ("Quadro-P6000", 24, 432, 11.98, "pascal"), ("TPU-v4", 32, 1200, 275, "tpu"), ("TPU-v6e", 32, 1640, 918, "tpu"),
 ]
@@ -104,7 +104,7 @@ def test_geforce_rates_follow_the_per_sm_rate(name, sms, ghz):
     assert serve_path("llama.cpp", "Q4_0", g) == "int8"
 
 
-# RDNA2/RDNA1/Vega: no matrix units, fp16 = 2 x fp32 = CUs x 64 lanes x 2 x 2 x GHz; no int8 figure
+# RDNA2/RDNA1/Vega: no matrix units, fp16 = 2 x fp32 = CUs x 64 lanes x 2 x 2 x GHz; int8 dot4 on RDNA2 only
 PACKED = [("RX-6600-XT", 32, 2.589), ("RX-6600", 28, 2.491), ("RX-6650-XT", 32, 2.635), ("RX-6750-XT", 40, 2.6),
           ("RX-6700", 36, 2.45), ("RX-5700-XT", 40, 1.905), ("W6800", 60, 2.32), ("RX-Vega-64", 64, 1.546),
           ("RX-Vega-56", 56, 1.471)]
@@ -115,7 +115,11 @@ def test_radeons_without_matrix_units_run_packed_fp16(name, cus, ghz):
     g = get_gpu(name)
     assert g.peak_flops("fp32") == pytest.approx(cus * 128 * ghz * 1e9, rel=1e-3)
     assert g.peak_flops("fp16") == pytest.approx(2 * g.peak_flops("fp32"), rel=1e-3)
-    assert serve_path("llama.cpp", "Q4_0", g) == "fp16"
+    if g.arch == "rdna2":  # RDNA2's V_DOT4_I32_I8, which llama.cpp's quantized kernels use: int8 = 4 x fp32
+        assert g.peak_flops("int8") == pytest.approx(4 * g.peak_flops("fp32"), rel=1e-3)
+        assert serve_path("llama.cpp", "Q4_0", g) == "int8"
+    else:  # RDNA1 and Vega 10 emulate dp4a (v_mul_i32_i24): no int8 rate, the fp16 path
+        assert serve_path("llama.cpp", "Q4_0", g) == "fp16"
 
 
 # NVIDIA cards without tensor cores (Pascal GP10x, Turing TU116): CUDA cores x 2 x boost GHz; DP4A int8 at 4x

@@ -22,7 +22,7 @@ def _gpu(**over) -> GPU:
 # ------------------------------------------------------------------ catalog integrity
 
 ARCHS = {"volta", "turing", "pascal", "maxwell", "kepler", "ampere", "ampere-pcie", "ada-dc", "hopper", "blackwell",
-         "geforce", "workstation", "cdna", "rdna", "rdna4", "apple", "tpu", "blackwell-soc", "rdna-apu", "gcn"}
+         "geforce", "workstation", "cdna", "rdna", "rdna4", "apple", "tpu", "blackwell-soc", "rdna-apu", "gcn", "rdna2"}
 
 
 def test_at_least_100_gpus_with_unique_names():

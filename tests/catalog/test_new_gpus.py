@@ -18,7 +18,7 @@ ONE_PER_CLASS = [("RTX-3060", "geforce"), ("RTX-2080-Ti", "geforce"), ("RTX-5080
                  ("RTX-A5000", "workstation"), ("RTX-4000-Ada", "workstation"), ("P40", "pascal"),
                  ("P100", "pascal"), ("A40", "ampere-pcie"), ("A30", "ampere"), ("L40", "ada-dc"), ("H20", "hopper"),
                  ("GH200", "hopper"), ("MI210", "cdna"), ("MI355X", "cdna"), ("RX 7900 XTX", "rdna"),
-                 ("RX 6900 XT", "rdna"), ("M1 Max", "apple"), ("M4 Max 32-core", "apple")]
+                 ("RX 6900 XT", "rdna2"), ("M1 Max", "apple"), ("M4 Max 32-core", "apple")]
 
 
 def _case(gpu: str, workload: dict, engine: str = "llama.cpp", metric: str = "tokens_per_s", count: int = 1) -> dict:
