@@ -33,7 +33,8 @@ ENGINE = {"vllm": (256, "vLLM EngineArgs max_num_seqs default 256"),
           "llama.cpp": (None, "no cap of its own: llama-server decodes its -np slots at once (continuous "
                               "batching), and llmsize export llamacpp writes -np as the requests served at once "
                               "(--batch); llama-bench's decode and prompt rows run one sequence (workload.batch)"),
-          "transformers": (1, "generate() on one batch"),
+          "transformers": (None, "no cap of its own: generate() decodes the batch of requests it is given at once "
+                                 "(static batching: bitsandbytes' benchmarks run batch 1, 8 and 32)"),
           "unknown": (256, "ASSUMES: vLLM's default")}
 
 

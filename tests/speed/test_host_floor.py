@@ -71,6 +71,9 @@ def test_serving_with_transformers_pays_the_floor_in_every_pass():
     floor = P.host_floor_s(L8, "transformers", "bf16")
     assert tf.step_s >= floor and tf.prefill_s >= floor and tf.tpot_s >= floor
     assert vllm.step_s < floor  # vLLM replays CUDA graphs
+    assert (tf.bound, vllm.bound) == ("host", "memory")
+    # generate() decodes the batch of requests it is given (it was capped at one sequence)
+    assert (tf.batch, tf.batch_limit) == (4, "concurrency")
 
 
 def test_the_stored_floor_is_what_fit_host_derives():

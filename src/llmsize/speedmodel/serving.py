@@ -44,7 +44,7 @@ class Serving:
     kv_capacity_tokens: int
     efficiency: Efficiency
     path: str
-    bound: str  # what bounds a decode step: memory or compute
+    bound: str  # what bounds a decode step: memory, compute, or host (an engine issuing kernels from Python)
     step_bytes: float  # bytes one GPU reads in a decode step
 
     @property
@@ -278,5 +278,6 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
                    ttft_s=ttft, tpot_s=tpot, ttft_p90_s=ttft_p90,
                    tpot_p90_s=tpot + t_p / output, prefill_s=t_p, prompt_compute_s=t_c, step_s=t_d,
                    kv_capacity_tokens=cap,
-                   efficiency=e, path=path, bound="memory" if mem_bound else "compute", step_bytes=read,
+                   efficiency=e, path=path, step_bytes=read,
+                   bound="host" if floor and t_d <= floor else "memory" if mem_bound else "compute",
                    output=output, mixed_prefill=mixed_prefill)
