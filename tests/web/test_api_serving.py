@@ -94,3 +94,15 @@ def test_latency_targets_reject_slower_setups_as_the_cli_does(client):
     ttfts = sorted(s["ttft_s"] for s in free)
     quick = _post(client, "plan", {**body, "job": {"batch": 16, "ttft": (ttfts[0] + ttfts[-1]) / 2}})
     assert 0 < len(quick["setups"]) < len(free)
+
+
+def test_a_request_rate_no_setup_keeps_up_with_is_said_as_the_reason(client):
+    """A rate past what every layout serves is a speed limit ("slow", not "fit"), and a cost row with no
+    feasible setup says the planner's own reason (it said "does not fit" whatever the cause)."""
+    job = {"request_rate": 50, "batch": 64}
+    plan = _post(client, "plan", {"model": LLAMA, "gpu": ["RTX-4090"], "max_gpus": 2, "job": job})
+    assert plan["rejected"]["counts"] == {"fit": 1, "slow": 2} and not plan["setups"]
+    assert all(e["reason"].startswith("overloaded: 50 requests/s exceeds") for e in plan["rejected"]["examples"]["slow"])
+    cost = _post(client, "cost", {"model": LLAMA, "gpu": ["RTX-4090"], "counts": [1, 8], "job": job})
+    notes = {r["gpus"]: r["note"] for r in cost["rows"]}
+    assert notes[1].startswith("does not fit: needs 29.2 GiB per GPU") and notes[8].startswith("overloaded: 50")

@@ -125,6 +125,15 @@ def speed_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_name: str, layou
     return out
 
 
+def _why_none(rejected: dict[str, Any], n: int) -> str:
+    """Why no serving setup of up to `n` GPUs is feasible, as the planner said it: its reason for a setup
+    of all `n` (the most GPUs, the likeliest to fit), else for the widest it tried."""
+    examples = [e for group in rejected.get("examples", {}).values() for e in group]
+    if not examples:  # nothing was tried (every setup is listed with its reason when one is)
+        return "no setup to try"
+    return max(examples, key=lambda e: (e["gpus"] == n, e["gpus"]))["reason"]
+
+
 def cost_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_names: Sequence[str] | None,
                 counts: Sequence[int], *, prices: dict[str, float] | None = None) -> dict[str, Any]:
     """Cost side by side across GPU types and counts: a training run, or $ per 1M tokens in and out."""
@@ -145,8 +154,8 @@ def cost_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_names: Sequence[s
                 rep = plan_report(spec, job.with_(min_tokens_per_s=None), gpu_names=[g.name], max_gpus=n, prices=prices,
                                   top=1)
                 best = rep["setups"][0] if rep["setups"] else None
-                if best is None:
-                    row["note"] = "does not fit"
+                if best is None:  # why none: the planner's reason for a setup of all n GPUs, else of the most
+                    row["note"] = _why_none(rep["rejected"], n)
                 else:
                     # n GPUs are paid for; whole replicas run on `used` of them, the rest idle
                     replicas = n // best["gpus"]

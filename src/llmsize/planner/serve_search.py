@@ -58,8 +58,9 @@ def plan_serve(spec: ModelSpec, job: ServeJob, breakdown: Breakdown, gpu_types: 
                 continue
             try:
                 sp = replica_speed(spec, job, breakdown, g, lay, mem)
-            except LlmsizeError as e:
-                out.append(Candidate(**base, memory=mem, budget=budget, kind="fit", reason=str(e)))
+            except LlmsizeError as e:  # a request rate past what the replica serves is a speed limit, not memory
+                kind = "slow" if str(e).startswith("overloaded") else "fit"
+                out.append(Candidate(**base, memory=mem, budget=budget, kind=kind, reason=str(e)))
                 continue
             out_tps = sp.output_tokens_per_s
             replicas = max(1, math.ceil(job.min_tokens_per_s / out_tps)) if job.min_tokens_per_s else 1
