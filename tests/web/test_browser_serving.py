@@ -65,3 +65,18 @@ def test_latency_limits_reject_slower_setups_as_the_cli(pg, field, flag, scale):
     capped = cli_json(*CLI[:-6], "--batch", "16", "--max-gpus", "2", "--top", "60", flag, repr(ms * scale))
     assert 0 < _feasible(pg) == capped["feasible"] < cli["feasible"]
     assert pg.get_by_label({"tpot": "Per-token limit (ms)", "ttft": "First-token limit (ms)"}[field], exact=True).input_value() == str(ms)
+
+
+def test_a_request_rate_times_the_queue_as_the_cli(pg):  # noqa: F811
+    """Requests/s at each replica (`--request-rate`): the planner's setups, TTFT with its queue, as the CLI."""
+    load(pg, "?m=Llama-3.1-8B&tab=plan&w.gpu=H100-SXM&w.n=2&w.batch=64&w.rate=2.5")
+    pg.get_by_test_id("plan-single").wait_for()
+    cli = cli_json(*CLI[:-6], "--batch", "64", "--max-gpus", "2", "--top", "60", "--request-rate", "2.5")
+    assert _feasible(pg) == cli["feasible"] > 0
+    best = cli["setups"][0]
+    assert pg.get_by_test_id("plan-best").inner_text().startswith(f"{best['gpus']} × {best['gpu']}")
+    field = pg.get_by_label("Request rate (req/s)", exact=True)
+    assert field.input_value() == "2.5"
+    # a rate that is not a number is said beside the field, and nothing is sent
+    field.fill("2,5")
+    assert "is not a number" in pg.locator("#w-rate-msg").inner_text()

@@ -27,6 +27,17 @@ export function checkQuantity(raw) {
   return null;
 }
 
+/** A rate such as requests per second: a positive decimal number up to `max` (or empty and optional). */
+export function checkRate(raw, { max, optional = false } = {}) {
+  const s = String(raw ?? "").trim();
+  if (!s) return optional ? null : t("enter a number, e.g. 2 or 0.5");
+  if (!/^(\d+(\.\d+)?|\.\d+)$/.test(s)) return t("{v} is not a number (digits and one decimal point, e.g. 0.5)", { v: s });
+  const n = Number(s);
+  if (!(n > 0)) return t("must be more than 0");
+  if (max && n > max) return t("{v} is more than the largest accepted, {n}", { v: num(n, 2), n: num(max) });
+  return null;
+}
+
 /** Mark `input` (and its message) valid or not; returns whether it is valid. */
 export function mark(input, label, why) {
   const id = input.id || input.name;
@@ -79,7 +90,8 @@ const labels = () => ({
   "job.tokens": t("Training tokens"), "job.prompt": t("Prompt tokens"), "job.output": t("Output tokens"),
   "job.concurrency": t("Concurrent sequences"), "job.seq_len": t("Sequence length"), "job.batch": t("Concurrent sequences"),
   "job.new_tokens": t("Output tokens"), "job.max_days": t("Time limit (days)"), "job.tpot": t("Per-token limit (ms)"),
-  "job.engine": t("Serving engine"), max_gpus: t("Most GPUs"), params: t("Amount"),
+  "job.engine": t("Serving engine"), "job.request_rate": t("Request rate (req/s)"), max_gpus: t("Most GPUs"),
+  params: t("Amount"),
   compute: t("Amount"), gpu_hours: t("Amount"),
 });
 

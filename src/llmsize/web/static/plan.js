@@ -67,7 +67,8 @@ export function job(ctx) {
   const engine = serveEngine(ctx);
   return { mode: "serve", seq_len: n("prompt"), new_tokens: n("output"), batch: n("batch"), engine,
     weights: serveWeights(ctx, w(s, "weights", m)), kv_cache_dtype: kvOf(engine, w(s, "kv", m)),
-    ...(w(s, "ttft", m) ? { ttft: n("ttft") / 1000 } : {}), ...(w(s, "tpot", m) ? { tpot: n("tpot") } : {}) };
+    ...(w(s, "ttft", m) ? { ttft: n("ttft") / 1000 } : {}), ...(w(s, "tpot", m) ? { tpot: n("tpot") } : {}),
+    ...(w(s, "rate", m) ? { request_rate: n("rate") } : {}) };
 }
 
 const gpuCount = (ctx) => Math.max(1, Number(w(ctx.state, "n", ctx.meta)) || 1);

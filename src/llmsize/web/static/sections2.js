@@ -1,7 +1,7 @@
 // The workload and hardware inputs, the summary strip, and the sections that need a workload.
 import { h, shortCount, stat, tip } from "./ui.js";
 import { t, tr } from "./i18n.js";
-import { checkInt, checkQuantity, forget, mark } from "./fields.js";
+import { checkInt, checkQuantity, checkRate, forget, mark } from "./fields.js";
 import { renderQuant } from "./quant.js";
 import { renderMemory, memoryBody, memoryEndpoint, memoryStats } from "./memory.js";
 import { renderPlan, renderCost, planBody, costBody } from "./plan.js";
@@ -71,6 +71,8 @@ export function fields(mode, meta, state) {
       tip: t("GPU planning and Cost skip setups whose time to first token exceeds this.") }),
     num("tpot", t("Per-token limit (ms)"), "", { max: 1000000, optional: true, placeholder: t("none"),
       tip: t("GPU planning and Cost skip setups whose time per output token exceeds this.") }),
+    { k: "rate", label: t("Request rate (req/s)"), type: "rate", def: "", max: 1000000, optional: true, placeholder: t("none"),
+      tip: t("Requests per second arriving at each replica: GPU planning and Cost then time the queue (median time to first token with its wait) and Concurrent sequences caps the batch; none: Concurrent sequences at once.") },
   ];
 }
 
@@ -114,6 +116,7 @@ export function knownValue(k, v, meta) {
 function check(f, value) {
   if (f.type === "int") return checkInt(value, { max: f.max, optional: f.optional });
   if (f.type === "quantity") return checkQuantity(value);
+  if (f.type === "rate") return checkRate(value, { max: f.max, optional: f.optional });
   return null;
 }
 
@@ -134,7 +137,7 @@ function control(f, state, meta, update) {
     } }, f.options.map(([v, label]) => h("option", { value: v, selected: v === value }, label)));
   } else {
     input = h("input", { id, type: "text", value, placeholder: f.placeholder || null, spellcheck: "false",
-      inputmode: f.type === "int" ? "numeric" : "text", autocomplete: "off",
+      inputmode: f.type === "int" ? "numeric" : f.type === "rate" ? "decimal" : "text", autocomplete: "off",
       oninput: (e) => { const v = e.target.value.trim(); state.w[f.k] = v; if (mark(e.target, f.label, check(f, v))) set(v); } });
   }
   const el = h("div", { class: `field${f.wide ? " wide" : ""}` }, h("div", { class: "lbl-row" }, h("label", { for: id }, f.label), help), input);
