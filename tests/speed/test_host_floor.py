@@ -82,3 +82,20 @@ def test_the_stored_floor_is_what_fit_host_derives():
     stored = tomllib.loads(resources.files("llmsize.catalog").joinpath("efficiency.toml").read_text())["host"]
     assert fit.fit_host(rows) == stored
     assert (DATA / "speed_calib.jsonl").read_text().count('"engine": "transformers"') >= 30
+
+
+def test_transformers_dequantizes_a_gguf_to_fp32_and_runs_it_in_fp32():
+    """from_pretrained(gguf_file=...) dequantizes to fp32 unless a dtype is given (transformers' GGUF guide):
+    a Q4_K_M served by transformers reads fp32 weights on the fp32 path, and says so."""
+    from llmsize.speedmodel.efficiency import engine_weights, serve_path
+
+    w, note = engine_weights("transformers", "Q4_K_M")
+    assert w == "fp32" and "dequantizes a GGUF file to fp32" in note
+    assert engine_weights("llama.cpp", "Q4_K_M") == ("Q4_K_M", None)
+    assert engine_weights("transformers", "bf16") == ("bf16", None)
+    assert serve_path("transformers", "fp32", H100) == "fp32" and serve_path("vllm", "bf16", H100) == "bf16"
+    from tests.web.conftest import cli_json
+
+    rep = cli_json("speed", "Llama-3.1-8B", "--serve", "--engine", "transformers", "--weights", "Q4_K_M",
+                   "--gpu", "H100-SXM")
+    assert rep["weights"] == "fp32" and rep["compute_path"] == "fp32"

@@ -263,13 +263,19 @@ def engine_weights(engine: str | None, weights: str) -> tuple[str, str | None]:
     """The weight format an engine's own files of that name hold, and a note where it reads the name so:
     llama.cpp's gpt-oss GGUFs are its file type MXFP4_MOE (llama-bench prints "MXFP4 MoE": 11.27 GiB for
     gpt-oss-20b), routed experts in MXFP4 and every other matrix in Q8_0 (llama-quant's rule for that
-    type), where the `mxfp4` of transformers and vLLM (12.8 GiB) keeps those matrices in bf16.
+    type), where the `mxfp4` of transformers and vLLM (12.8 GiB) keeps those matrices in bf16. transformers
+    loads a GGUF file by dequantizing it to fp32 unless a dtype is given (its GGUF guide), so a GGUF type
+    there holds fp32 weights.
 
     Source: llama-quant"""
     name = weights.strip().upper().replace(" ", "_")
-    if engine_name(engine) == "llama.cpp" and name in ("MXFP4", "MXFP4_MOE") and weights != "MXFP4_MOE":
+    e = engine_name(engine)
+    if e == "llama.cpp" and name in ("MXFP4", "MXFP4_MOE") and weights != "MXFP4_MOE":
         return "MXFP4_MOE", (f"weights {weights!r} on llama.cpp read as its GGUF file type MXFP4_MOE "
                              "(routed experts MXFP4, other matrices Q8_0)")
+    if e == "transformers" and is_gguf_quant(weights):
+        return "fp32", (f"weights {weights!r} on transformers: from_pretrained(gguf_file=...) dequantizes a GGUF "
+                        "file to fp32 on load unless a dtype is given (give --weights bf16 for torch_dtype bf16)")
     return weights, None
 
 
@@ -277,7 +283,8 @@ def serve_path(engine: str | None, weights: str, gpu: Any, mmq: bool = True) -> 
     """The tensor-core path a serving setup's GEMMs run on: FP8 checkpoints use FP8 GEMMs where the GPU
     has them; llama.cpp's quantized GGUF types use its int8 dot-product kernels and its F16 weights fp16
     accumulate (with ``mmq`` False, an older llama.cpp build, quantized types too); weight-only int4/int8
-    (AWQ, GPTQ, bitsandbytes) dequantise to fp16; else bf16, or fp16 on GPUs without bf16 (T4, V100).
+    (AWQ, GPTQ, bitsandbytes) dequantise to fp16; fp32 weights run fp32; else bf16, or fp16 on GPUs without
+    bf16 (T4, V100).
 
     Source: pope2022"""
     w = weights.lower()
@@ -292,6 +299,9 @@ def serve_path(engine: str | None, weights: str, gpu: Any, mmq: bool = True) -> 
         return "fp16acc"
     if w in ("bf16",) and gpu.has("bf16"):
         return "bf16"
+    # ASSUMES: fp32 weights multiply in fp32 (PyTorch's default: TF32 off for matmuls)
+    if w in ("fp32", "f32") and gpu.has("fp32"):
+        return "fp32"
     return sixteen_bit(gpu)
 
 
