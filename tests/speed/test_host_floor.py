@@ -99,3 +99,4 @@ def test_transformers_dequantizes_a_gguf_to_fp32_and_runs_it_in_fp32():
     rep = cli_json("speed", "Llama-3.1-8B", "--serve", "--engine", "transformers", "--weights", "Q4_K_M",
                    "--gpu", "H100-SXM")
     assert rep["weights"] == "fp32" and rep["compute_path"] == "fp32"
+    assert rep["decode_bound"] == "host" and "waits for the host to issue its layers' kernels" in rep["note"]

@@ -91,7 +91,9 @@ def speed_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_name: str, layou
                 "prompt_scheduling": "mixed" if sp.mixed_prefill else "separate",
                 "note": "output tokens/s include each request's prefill (continuous batching; " + (
                     "new prompts ride in the running decodes' pass)" if sp.mixed_prefill else
-                    f"{job.engine} runs each new prompt as a pass of its own, the running decodes wait)"),
+                    f"{job.engine} runs each new prompt as a pass of its own, the running decodes wait)") + (
+                    "; every pass waits for the host to issue its layers' kernels from Python (eager generate(): "
+                    "layers x host time per layer, docs/speed.md)" if sp.bound == "host" else ""),
                 "citations": {"pope2022": SOURCES["pope2022"]}}
     if job.tokens is None:
         raise LlmsizeError("training speed needs --tokens (the tokens to train on)")
