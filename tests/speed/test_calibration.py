@@ -93,8 +93,8 @@ WHOLE = {
     # there); the M1 Max 24c's 7B Q4_0 tg1024 +25% the worst; the RTX 4090's Qwen3-30B-A3B Q4_0 tg128 went from
     # +56% to +5% with a MoE layer's fixed cost in the decode step (40 µs, predict.decode)
     # with transformers' 27 eager decode rows (bitsandbytes' benchmarks, optimum's GPTQ table, the transformers
-    # CI): their 16-bit rows within -28%..+27% at batch 1-8, batch 16-32 +81%/+86% (2023-24 eager attention and
-    # cache copies not modelled), nf4 -70%..+110%; llama.cpp's rows as before
+    # CI): their 16-bit rows within -30%..+25% at batch 1-8, the T4's batch 32 and the A100's batch 16 +78%/+86%,
+    # GPTQ -65%..0%, nf4 -71%..+110%; llama.cpp's rows as before
     "decode": (160, 0.043, 0.92, 1.135),
     # Metal's k-quant prompt kernels run 13-19% under its legacy-quant ones; RDNA3's MMQ by block type;
     # builds before mid-2024 dequantised to fp16 for cuBLAS (speedmodel/builds.py); the MI50's IQ4_XS/IQ4_NL
