@@ -11,6 +11,11 @@ class LlmsizeError(ValueError):
     """A user-facing problem: the message says what is wrong and what is accepted."""
 
 
+class Overloaded(LlmsizeError):
+    """A request rate past what a serving deployment serves: its queue grows without bound (a speed
+    limit, which the planner counts as too slow, not as not fitting)."""
+
+
 def did_you_mean(word: str, choices: Iterable[str], *, what: str) -> LlmsizeError:
     """Build an error for an unknown name, suggesting the closest known ones (case-insensitive)."""
     import difflib

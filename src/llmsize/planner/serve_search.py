@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from llmsize.cost import usd_per_million_tokens
-from llmsize.errors import LlmsizeError
+from llmsize.errors import LlmsizeError, Overloaded
 from llmsize.parallel import Breakdown, GpuMemory, Layout, layout_problems, per_gpu
 from llmsize.planner.jobs import ServeJob
 from llmsize.planner.search import Candidate, one_device
@@ -58,9 +58,11 @@ def plan_serve(spec: ModelSpec, job: ServeJob, breakdown: Breakdown, gpu_types: 
                 continue
             try:
                 sp = replica_speed(spec, job, breakdown, g, lay, mem)
-            except LlmsizeError as e:  # a request rate past what the replica serves is a speed limit, not memory
-                kind = "slow" if str(e).startswith("overloaded") else "fit"
-                out.append(Candidate(**base, memory=mem, budget=budget, kind=kind, reason=str(e)))
+            except Overloaded as e:  # a request rate past what the replica serves: a speed limit, not memory
+                out.append(Candidate(**base, memory=mem, budget=budget, kind="slow", reason=str(e)))
+                continue
+            except LlmsizeError as e:
+                out.append(Candidate(**base, memory=mem, budget=budget, kind="fit", reason=str(e)))
                 continue
             out_tps = sp.output_tokens_per_s
             replicas = max(1, math.ceil(job.min_tokens_per_s / out_tps)) if job.min_tokens_per_s else 1

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from llmsize.errors import LlmsizeError
+from llmsize.errors import LlmsizeError, Overloaded
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -62,7 +62,7 @@ def separate_passes(*, t_d: float, t_p: float, t_c: float, b: int, output: int, 
     if request_rate is not None:
         tpot, ttft, p90, rho, k = _timing(request_rate, **kw)
         if rho >= 1:
-            raise LlmsizeError(f"overloaded: at {request_rate:.3g} requests/s a replica spends all its time on "
+            raise Overloaded(f"overloaded: at {request_rate:.3g} requests/s a replica spends all its time on "
                                "prompt passes; the running requests never decode")
         return PassTiming(tpot_s=tpot, ttft_s=ttft, ttft_p90_s=p90, requests_per_s=request_rate, stall=rho,
                           prompts_per_pass=k)

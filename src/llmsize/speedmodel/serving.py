@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from llmsize.errors import LlmsizeError
+from llmsize.errors import LlmsizeError, Overloaded
 from llmsize.perf import forward_flops
 from llmsize.spec import ModelSpec
 from llmsize.speedmodel.comm import tp_serve_allreduces_s
@@ -232,7 +232,7 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
         lam = request_rate / dp
         mu = rate(b_max)
         if lam >= mu:
-            raise LlmsizeError(f"overloaded: {request_rate:g} requests/s exceeds the {mu * dp:.3g} this deployment "
+            raise Overloaded(f"overloaded: {request_rate:g} requests/s exceeds the {mu * dp:.3g} this deployment "
                                "serves; the queue grows without bound")
         # Little's law: in flight = arrival rate x time in system; the smallest batch that keeps up
         b = next((k for k in range(1, b_max + 1) if rate(k) >= lam and k >= lam * (t_p + output * step(k))), b_max)
