@@ -11,6 +11,7 @@ from functools import lru_cache
 from typing import Any
 
 from llmsize.bounds import check_all
+from llmsize.engines.llamacpp import _KV_TYPES as _LLAMACPP_CACHE_TYPES
 from llmsize.errors import LlmsizeError, did_you_mean
 from llmsize.parallel import Breakdown, Layout
 from llmsize.spec import ModelSpec
@@ -26,8 +27,8 @@ DEFAULT_HOST_MEMORY = 2 * 2**40  # Source: nvidia-dgx-h100
 DEFAULT_HOST_BANDWIDTH = 2 * 8 * 4400e6 * 8  # Source: nvidia-dgx-h100
 SERVE_WEIGHTS = ("bf16", "fp16", "fp8", "int8", "nf4", "gptq-int4", "awq-int4")
 KV_DTYPES = ("auto", "fp8", "fp8_e4m3", "fp8_e5m2")  # vLLM --kv-cache-dtype (SGLang, TensorRT-LLM alike)
-# llama.cpp's cache types (-ctk/-ctv; f16 is its default, "auto" the same)
-LLAMACPP_KV = ("auto", "f16", "bf16", "f32", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "iq4_nl")
+# llama.cpp's cache types (-ctk/-ctv, as its device model knows them; f16 is its default, "auto" the same)
+LLAMACPP_KV = ("auto", *_LLAMACPP_CACHE_TYPES)
 
 
 def _pos(owner: str, **vals: Any) -> None:
