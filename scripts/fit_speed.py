@@ -452,6 +452,7 @@ def main() -> None:
     decode = {**decode, "moe_layer_s": moe_layer, "layer_overhead_by_arch": by_arch}
     eff._table()["efficiency"] = table_entries(ratios(fit))  # group values for the chosen shape
     entries = table_entries(ratios(fit))
+    eff._table()["efficiency"] = entries  # the host floor is fitted against the table that is written
     host = fit_host(fit_all)
     if "--write" in sys.argv:
         write(entries, shape, serve, decode, prefill, host)
