@@ -4,6 +4,8 @@ per-token limits reject slower setups, and each answer is the CLI's for the same
 plan vLLM only and refused Q4_K_M and q8_0 as not vLLM's."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from .conftest import cli_json
@@ -17,8 +19,6 @@ CLI = ["plan", "Llama-3.1-8B", "--serve", "--seq-len", "8192", "--new-tokens", "
 
 
 def _feasible(p) -> int:
-    import re
-
     return int(re.match(r"[\d,]+", p.get_by_test_id("plan-feasible").inner_text()).group().replace(",", ""))
 
 
