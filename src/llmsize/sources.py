@@ -454,6 +454,12 @@ SOURCES: dict[str, str] = {
                         "max(n_layer + 1 - ngl, 0); output layer on the GPU when ngl > n_layer; input layer on the "
                         "CPU); common/common.h fit_params_target 1024 MiB; ggml-cuda.cu offload_op (batches >= "
                         "GGML_OP_OFFLOAD_MIN_BATCH = 32 run on the GPU).",
+    "llamacpp-split": "ggml-org/llama.cpp src/llama-model.cpp load_tensors (splits = cumulative -ts normalised; "
+                      "layer il of n_layer + 1 slots on upper_bound(splits, il/act_gpu_layers); the output layer "
+                      "is slot n_layer; the input layer on the CPU), src/llama-context.cpp (pipeline_parallel when "
+                      "n_devices > 1, every layer offloaded, -sm layer, KV offloaded, no tensor overrides) and "
+                      "ggml/src/ggml-backend.cpp (n_copies = GGML_SCHED_MAX_COPIES = 4 under pipeline parallelism: "
+                      "each split's inputs copied per copy as graph leafs, allocated first, kept).",
     "megatron-args": "NVIDIA/Megatron-LM megatron/training/arguments.py @d98e8a64 (add_megatron_arguments, flags "
                      "generated from TransformerConfig/TrainingConfig by ArgumentGroupFactory); recorded in "
                      "llmsize/export/megatron_flags.py by scripts/refresh_megatron_flags.py.",

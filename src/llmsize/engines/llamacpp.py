@@ -17,6 +17,8 @@ CPU_ALIGN = 32  # TENSOR_ALIGNMENT (ggml/src/ggml-impl.h): the CPU buffer type's
 CUDA_ALIGN = 128  # ggml_backend_cuda_buffer_type_get_alignment
 CUDA_ROW_PAD = 512  # MATRIX_ROW_PADDING (ggml-cuda/common.cuh): one padded row per quantized tensor
 KV_PAD = 256  # n_ctx, n_ctx_seq and the SWA cache are padded to 256 cells
+MAX_N_CTX = 1 << 24  # llmsize's bound on -c (16M tokens)
+MAX_SEQ = 256  # LLAMA_MAX_SEQ (src/llama-cparams.h): llama_context refuses more sequences (-np)
 # CPU "extra buffer" repacking (ggml-cpu/repack.cpp ggml_repack_get_optimal_repack_type) on x86:
 # type -> the ISA it needs; the tensor's ne[1] must be a multiple of 8.
 _REPACK_X86 = {"Q4_0": "avx2", "Q4_K": "avx2", "IQ4_NL": "avx2", "MXFP4": "avx2", "Q2_K": "avx512"}
@@ -115,8 +117,9 @@ class LlamaParams:
             raise LlmsizeError(f"llama.cpp: -ngl must be >= 0, got {self.n_gpu_layers}")
         if self.cpu_isa not in ("avx2", "avx512", "none"):
             raise LlmsizeError(f"cpu_isa must be avx2, avx512 or none, got {self.cpu_isa!r}")
-        if self.n_ctx > 1 << 24 or self.n_seq_max > 4096:
-            raise LlmsizeError("llama.cpp: n_ctx must be at most 16M tokens and -np at most 4096")
+        if self.n_ctx > MAX_N_CTX or self.n_seq_max > MAX_SEQ:
+            raise LlmsizeError(f"llama.cpp takes at most {MAX_SEQ} parallel sequences (-np, LLAMA_MAX_SEQ) and "
+                               f"llmsize sizes -c up to 16M tokens; got -np {self.n_seq_max:,}, -c {self.n_ctx:,}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,11 +240,8 @@ def model_buffers(weights: Sequence[WeightTensor], n_layer: int, p: LlamaParams,
         bufs[name] = bufs.get(name, 0) + n
 
     for t in weights:
-        if gpu and ((t.layer is not None and t.layer in on_gpu) or (t.layer is None and out_gpu and _output(t))):
-            size = t.nbytes
-            if ggml_type(t.type).quantized and t.ne[0] % CUDA_ROW_PAD:
-                size += row_bytes(t.type, CUDA_ROW_PAD - t.ne[0] % CUDA_ROW_PAD)
-            add("CUDA0", _pad(size, CUDA_ALIGN))
+        if gpu and ((t.layer is not None and t.layer in on_gpu) or (t.layer is None and out_gpu and output_tensor(t))):
+            add("CUDA0", cuda_tensor_bytes(t))
         elif not gpu and repacked(t, p):
             add("CPU_REPACK", _pad(t.nbytes, CPU_ALIGN))
         elif p.mmap:
@@ -253,7 +253,18 @@ def model_buffers(weights: Sequence[WeightTensor], n_layer: int, p: LlamaParams,
     return ModelBuffers(bufs)
 
 
-def _output(t: WeightTensor) -> bool:
+def cuda_tensor_bytes(t: WeightTensor) -> int:
+    """One tensor in a CUDA buffer: its bytes, one 512-value row more when quantized and its row is not a
+    multiple of 512 (ggml-cuda.cu get_alloc_size), padded to 128 B.
+
+    Source: llamacpp-model-buffers"""
+    size = t.nbytes
+    if ggml_type(t.type).quantized and t.ne[0] % CUDA_ROW_PAD:
+        size += row_bytes(t.type, CUDA_ROW_PAD - t.ne[0] % CUDA_ROW_PAD)
+    return _pad(size, CUDA_ALIGN)
+
+
+def output_tensor(t: WeightTensor) -> bool:
     """Tensors of llama.cpp's output layer (output_norm, output); token/position embeddings stay on the host."""
     return t.name.startswith(("output", "output_norm"))
 
