@@ -138,7 +138,7 @@ def test_dead_code_gone_and_speed_runs_off_the_event_loop():
     from llmsize.planner import fit, jobs
 
     assert not hasattr(planner, "default_layout")
-    assert list(inspect.signature(jobs.device_bytes).parameters) == ["serving"]
+    assert list(inspect.signature(jobs.device_bytes).parameters) == ["serving", "engine"]
     assert "serving" not in inspect.signature(fit._budget).parameters
     pytest.importorskip("fastapi")
     from llmsize.web.routes import SLOW

@@ -79,8 +79,9 @@ def job_options(f: Callable[..., Any]) -> Callable[..., Any]:
                help="KV-cache dtype, as vLLM's --kv-cache-dtype: auto (the model's dtype), fp8, fp8_e4m3, fp8_e5m2; "
                     "with --engine llama.cpp its -ctk/-ctv types: f16, bf16, f32, q8_0, q4_0, q4_1, q5_0, q5_1, "
                     "iq4_nl."),
-        click.option("--gpu-memory-utilization", type=click.FloatRange(0, 1, min_open=True), default=0.9,
-                     show_default=True),
+        click.option("--gpu-memory-utilization", type=click.FloatRange(0, 1, min_open=True),
+                     help="Share of each GPU the serving engine may take (vLLM's; default 0.9). With --engine "
+                          "llama.cpp the default is all but llama.cpp --fit's 1 GiB margin."),
         click.option("--target-tps", type=float, help="Output tokens/s the deployment must reach."),
         click.option("--engine", type=click.Choice(["vllm", "sglang", "trt-llm", "llama.cpp", "transformers"]),
                      help="Serving engine whose achieved efficiencies time it (default vllm), --serve only."),

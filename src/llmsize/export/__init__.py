@@ -179,6 +179,11 @@ def llamacpp_command(s: Setup) -> str:
     ngl = "auto" if s.gpu_layers is None else str(s.gpu_layers)
     args = ["llama-server", "-m", s.model, "-ngl", ngl]
     slots = s.max_num_seqs or 1
+    from llmsize.engines.llamacpp import MAX_SEQ
+
+    if slots > MAX_SEQ:
+        raise LlmsizeError(f"llama.cpp export: llama-server takes at most {MAX_SEQ} parallel slots (-np, "
+                           f"LLAMA_MAX_SEQ), got {slots:,}; run several servers behind a router for more")
     if s.max_model_len:
         args += ["-c", str(s.max_model_len * slots)]
     args += ["-ctk", s.kv_cache_dtype, "-ctv", s.kv_cache_dtype]

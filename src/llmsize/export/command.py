@@ -203,7 +203,7 @@ def run_export(engine: str, model_name: str, **opts: Any) -> Exported:
     s = engine_setup(engine if engine in ("vllm", "llamacpp", "deepspeed", "fsdp", "torchrun") else "torchrun",
                      model_name, layout,
                      max_model_len=kw["max_model_len"] or (job.context if planned_serve else None),
-                     gpu_memory_utilization=job.gpu_memory_utilization if not train else 0.9,
+                     gpu_memory_utilization=job.utilization if not train else 0.9,
                      kv_cache_dtype=kw["kv_cache_dtype"], quantization=kw["quantization"],
                      max_num_seqs=kw["max_num_seqs"] or (job.concurrency if planned_serve else None),
                      micro_batch=job.micro_batch if train else 1, grad_accum=accum or 1,

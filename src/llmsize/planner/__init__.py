@@ -41,14 +41,14 @@ def _pricer(overrides: dict[str, float] | None):
     return price
 
 
-def _device_fn(serving: bool):
+def _device_fn(serving: bool, engine: str | None = None):
     """The per-GPU runtime overhead as the search's device(gpu, count) callback: the same for every GPU."""
     cache: list[int] = []
 
     def device(g: Any, n: int) -> int:
         if not cache:
             try:
-                cache.append(jobs.device_bytes(serving=serving))
+                cache.append(jobs.device_bytes(serving=serving, engine=engine))
             except LlmsizeError:
                 cache.append(0)
         return cache[0]
@@ -86,7 +86,7 @@ def plan_report(spec: ModelSpec, job: TrainJob | ServeJob, *, gpu_names: Sequenc
         raise LlmsizeError(f"max GPUs must be between 1 and {1 << 20}, got {max_gpus}")
     serving = isinstance(job, ServeJob)
     price = _pricer(prices)
-    device = _device_fn(serving)
+    device = _device_fn(serving, job.engine if serving else None)  # type: ignore[union-attr]
     tally = Tally()
     if serving:
         bd = breakdown or jobs.serve_breakdown(spec, job)

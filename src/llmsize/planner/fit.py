@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from llmsize.bounds import MAX_CONTEXT
+from llmsize.engines.llamacpp import MAX_N_CTX
+from llmsize.engines.llamacpp import MAX_SEQ as LLAMACPP_SLOTS
 from llmsize.errors import LlmsizeError
 from llmsize.parallel import Breakdown, Layout, check_layout, per_gpu, placement
 from llmsize.pergpu import job_memory
-from llmsize.planner import jobs
+from llmsize.planner import jobs, serve_memory
 from llmsize.planner.jobs import ServeJob, TrainJob
 from llmsize.recurrent import recurrent_state
 from llmsize.spec import ModelSpec
@@ -31,10 +33,11 @@ def _largest(lo: int, hi: int, fits: Callable[[int], bool]) -> int | None:
     return lo
 
 
-def _budget(gpu: Any, gpus: int, utilization: float = 1.0,
-            device: Callable[[Any, int], int] | None = None) -> int:
+def _budget(gpu: Any, gpus: int, job: TrainJob | ServeJob, device: Callable[[Any, int], int] | None = None) -> int:
+    """What each GPU may hold: all of it for training, the serving engine's share (`serve_memory.budget`),
+    less the per-GPU runtime bytes `device` gives."""
     dev = device(gpu, gpus) if device else 0
-    return int(gpu.usable * utilization) - dev
+    return (serve_memory.budget(job, gpu) if isinstance(job, ServeJob) else gpu.usable) - dev
 
 
 def largest_batch(spec: ModelSpec, job: TrainJob | ServeJob, gpu: Any, layout: Layout, *,
@@ -44,13 +47,16 @@ def largest_batch(spec: ModelSpec, job: TrainJob | ServeJob, gpu: Any, layout: L
     None when not even one does."""
     check_layout(spec, layout)
     serving = isinstance(job, ServeJob)
-    budget = _budget(gpu, layout.gpus, job.gpu_memory_utilization if serving else 1.0, device)
+    budget = _budget(gpu, layout.gpus, job, device)
+    if serving and job.engine == "llama.cpp":  # llama.cpp's own bounds on -np and on -c = slots × context
+        limit = min(limit, LLAMACPP_SLOTS, MAX_N_CTX // job.context)  # type: ignore[union-attr]
 
     def fits(b: int) -> bool:
-        if not serving and breakdown is None:
+        if breakdown is None:
+            if serving:
+                return serve_memory.serve_memory(spec, job, layout, b).peak_bytes <= budget  # type: ignore[arg-type]
             return job_memory(spec, job, layout, micro_batch=b).peak_bytes <= budget
-        bd = (breakdown or (jobs.serve_breakdown if serving else jobs.train_breakdown))(spec, job, b)
-        return per_gpu(spec, bd, layout).peak_bytes <= budget
+        return per_gpu(spec, breakdown(spec, job, b), layout).peak_bytes <= budget
 
     return _largest(1, limit, fits)
 
@@ -63,17 +69,17 @@ def longest_context(spec: ModelSpec, job: TrainJob | ServeJob, gpu: Any, layout:
     shortest one does."""
     check_layout(spec, layout)
     serving = isinstance(job, ServeJob)
-    budget = _budget(gpu, layout.gpus, job.gpu_memory_utilization if serving else 1.0, device)
+    budget = _budget(gpu, layout.gpus, job, device)
     hi = limit or min(spec.max_position_embeddings * 8, MAX_CONTEXT)  # never past llmsize's context bound
+    if serving and job.engine == "llama.cpp":
+        hi = min(hi, MAX_N_CTX // job.concurrency)  # type: ignore[union-attr]
 
     def fits(s: int) -> bool:
-        if serving:
-            bd = (breakdown or jobs.serve_breakdown)(spec, job, None, s)
-        elif breakdown is None:
+        if breakdown is None:
+            if serving:
+                return serve_memory.serve_memory(spec, job, layout, None, s).peak_bytes <= budget  # type: ignore[arg-type]
             return job_memory(spec, job, layout, seq_len=s).peak_bytes <= budget
-        else:
-            bd = breakdown(spec, job, None, s)
-        return per_gpu(spec, bd, layout).peak_bytes <= budget
+        return per_gpu(spec, breakdown(spec, job, None, s), layout).peak_bytes <= budget
 
     step = 2 * layout.cp if layout.cp > 1 else 1
     n = _largest(1, hi // step, lambda k: fits(k * step))
@@ -105,6 +111,9 @@ def kv_budget(spec: ModelSpec, job: ServeJob, gpu: Any, layout: Layout, *, break
 
     Source: kwon2023"""
     check_layout(spec, layout)
+    if job.engine == "llama.cpp":
+        raise LlmsizeError("--find concurrency is vLLM's KV-block arithmetic; llama.cpp allocates -np slots of "
+                           "the context up front: --find batch gives the most slots that fit")
     bd = breakdown or jobs.serve_breakdown(spec, job, 1, job.context)
     no_kv = Breakdown(weights=bd.weights, activations=bd.activations, transient=bd.transient, device=bd.device,
                       weight_bytes_per_param=bd.weight_bytes_per_param)
@@ -112,7 +121,7 @@ def kv_budget(spec: ModelSpec, job: ServeJob, gpu: Any, layout: Layout, *, break
     # what vLLM logs as "model weights": the loaded tensors, its rotary cos/sin cache (bd.device) included
     w = sum(t.value for t in mem.terms if t.name in ("weights", "device"))
     act = mem.peak_bytes - w
-    budget = int(gpu.usable * job.gpu_memory_utilization)
+    budget = int(gpu.usable * job.utilization)
     left = budget - mem.peak_bytes - device_bytes
     P = placement(spec, layout.tp, layout.pp, layout.ep)
     share = max(P.layers) / spec.num_layers * P.kv_fraction

@@ -29,6 +29,7 @@ SERVE_WEIGHTS = ("bf16", "fp16", "fp8", "int8", "nf4", "gptq-int4", "awq-int4")
 KV_DTYPES = ("auto", "fp8", "fp8_e4m3", "fp8_e5m2")  # vLLM --kv-cache-dtype (SGLang, TensorRT-LLM alike)
 # llama.cpp's cache types (-ctk/-ctv, as its device model knows them; f16 is its default, "auto" the same)
 LLAMACPP_KV = ("auto", *_LLAMACPP_CACHE_TYPES)
+DEFAULT_UTILIZATION = 0.9  # vLLM's --gpu-memory-utilization default
 
 
 def _pos(owner: str, **vals: Any) -> None:
@@ -83,15 +84,16 @@ class TrainJob:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServeJob:
-    """Serving: `concurrency` requests at once, each `prompt_len` in and `output_len` out, on vLLM-style
-    paged KV memory capped at `gpu_memory_utilization` of each GPU."""
+    """Serving: `concurrency` requests at once, each `prompt_len` in and `output_len` out, with `engine`'s
+    memory: vLLM-style paged KV capped at `gpu_memory_utilization` of each GPU (0.9 when None), or
+    llama.cpp's own buffers (`planner.serve_memory`)."""
 
     prompt_len: int = 1024
     output_len: int = 256
     concurrency: int = 1
     weights: str = "bf16"
     kv_dtype: str = "auto"
-    gpu_memory_utilization: float = 0.9
+    gpu_memory_utilization: float | None = None  # None: vLLM's 0.9; llama.cpp's --fit margin instead
     min_tokens_per_s: float | None = None  # output tokens/s the whole deployment must reach
     max_model_len: int | None = None
     prefill_mfu: float | None = None  # None: the engine's fitted serving efficiency (speedmodel)
@@ -109,7 +111,7 @@ class ServeJob:
                                 "concurrency": (self.concurrency, "batch"), "max_model_len": (self.max_model_len, "context")})
         if (self.prefill_mfu or 0) > 1 or (self.mbu or 0) > 1:
             raise LlmsizeError(f"serve job: prefill MFU and MBU must be at most 1, got {self.prefill_mfu}, {self.mbu}")
-        if not 0 < self.gpu_memory_utilization <= 1:
+        if self.gpu_memory_utilization is not None and not 0 < self.gpu_memory_utilization <= 1:
             raise LlmsizeError(f"gpu_memory_utilization must be in (0, 1], got {self.gpu_memory_utilization}")
         if self.weights not in SERVE_WEIGHTS:
             from llmsize.quant.formats import get_format
@@ -135,6 +137,11 @@ class ServeJob:
     @property
     def context(self) -> int:
         return self.max_model_len or self.prompt_len + self.output_len
+
+    @property
+    def utilization(self) -> float:
+        """The share of each GPU a vLLM-style engine takes: the one given, else vLLM's default 0.9."""
+        return DEFAULT_UTILIZATION if self.gpu_memory_utilization is None else self.gpu_memory_utilization
 
     def with_(self, **kw: Any) -> ServeJob:
         return replace(self, **kw)
@@ -170,7 +177,7 @@ def make_job(mode: str = "serve", *, seq: int = 4096, micro_batch: int = 1, glob
              recompute: bool = True, max_days: float | None = None, goodput: float | None = None,
              host_memory: str | int | None = None,
              nvme: str | int | None = None, prompt: int = 1024, output: int = 256, concurrency: int = 1,
-             weights: str = "bf16", kv_dtype: str = "auto", gpu_memory_utilization: float = 0.9,
+             weights: str = "bf16", kv_dtype: str = "auto", gpu_memory_utilization: float | None = None,
              target_tps: float | None = None, engine: str | None = None, mbu: float | None = None,
              prefill_efficiency: float | None = None, ttft: float | None = None, tpot: float | None = None,
              request_rate: float | None = None,
@@ -183,7 +190,8 @@ def make_job(mode: str = "serve", *, seq: int = 4096, micro_batch: int = 1, glob
     the JSON fields."""
     if mode == "train":
         given = [k for k, v in (("mbu", mbu), ("prefill_efficiency", prefill_efficiency), ("ttft", ttft),
-                                ("tpot", tpot), ("request_rate", request_rate)) if v is not None]
+                                ("tpot", tpot), ("request_rate", request_rate),
+                                ("gpu_memory_utilization", gpu_memory_utilization)) if v is not None]
         if engine not in (None, "vllm"):
             given.append("engine")
         if given:
@@ -380,8 +388,13 @@ def _serve_bytes(spec: ModelSpec, weights: str, kv_dtype: str, utilization: floa
 def serve_breakdown(spec: ModelSpec, job: ServeJob, concurrency: int | None = None,
                     context: int | None = None) -> Breakdown:
     """Whole-model bytes for `concurrency` sequences of `context` tokens: weights in the job's format,
-    the KV cache in its dtype, vLLM's profiled activation peak, the per-GPU rotary cache."""
-    w, a, t, kv, buf = _serve_bytes(spec, job.weights, job.kv_dtype, job.gpu_memory_utilization,
+    the KV cache in its dtype, vLLM's profiled activation peak, the per-GPU rotary cache; for llama.cpp its
+    own buffers on one GPU (`serve_memory.llamacpp_breakdown`)."""
+    if job.engine == "llama.cpp":
+        from llmsize.planner.serve_memory import llamacpp_breakdown
+
+        return llamacpp_breakdown(spec, job, concurrency, context)
+    w, a, t, kv, buf = _serve_bytes(spec, job.weights, job.kv_dtype, job.utilization,
                                     concurrency or job.concurrency, context or job.context)
     return Breakdown(weights=w, activations=a, transient=t, kv_cache=kv, device=buf,
                      weight_bytes_per_param=w / max(spec_params(spec), 1))
@@ -394,9 +407,12 @@ def spec_params(spec: ModelSpec) -> int:
     return count(spec).total
 
 
-def device_bytes(*, serving: bool) -> int:
+def device_bytes(*, serving: bool, engine: str | None = None) -> int:
     """Per-GPU memory outside PyTorch's tensors, from llmsize.memory.device: vLLM's non-torch memory and
-    CUDA graphs when serving, the CUDA context when training (measured constants, the same on every GPU)."""
+    CUDA graphs when serving, the CUDA context when training (measured constants, the same on every GPU);
+    none for llama.cpp, whose CUDA context is a term of its own buffers (`planner.serve_memory`)."""
+    if serving and engine == "llama.cpp":
+        return 0
     try:
         from llmsize.memory import device as dm
     except ImportError:

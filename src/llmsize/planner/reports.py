@@ -29,7 +29,7 @@ def fit_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_name: str, layout:
     gpu = resolve_gpus([gpu_name])[0]
     serving = isinstance(job, ServeJob)
     check_layout(spec, layout)
-    dev = _device_fn(serving)
+    dev = _device_fn(serving, job.engine if serving else None)  # type: ignore[union-attr]
     out: dict[str, Any] = {"model": spec.name, "gpu": gpu.name, "layout": layout.label(),
                            "mode": "serve" if serving else "train"}
     if not serving and (layout.offload_optimizer != "none" or layout.offload_params != "none"):
@@ -40,6 +40,9 @@ def fit_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_name: str, layout:
         out["fewest_gpus"] = rep["setups"][0] if rep["setups"] else None
     if "batch" in find:
         out["largest_batch"] = fitmod.largest_batch(spec, job, gpu, layout, device=dev)
+        if serving and job.engine == "llama.cpp" and out["largest_batch"] == fitmod.LLAMACPP_SLOTS:  # type: ignore[union-attr]
+            out["note"] = (f"{fitmod.LLAMACPP_SLOTS} is llama.cpp's limit on parallel slots (-np, LLAMA_MAX_SEQ); "
+                           "the GPU would hold more: more slots take more servers")
     if "context" in find:
         out["longest_context"] = fitmod.longest_context(spec, job, gpu, layout, device=dev)
     if "concurrency" in find and serving:

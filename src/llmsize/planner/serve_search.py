@@ -10,14 +10,23 @@ from typing import Any
 
 from llmsize.cost import usd_per_million_tokens
 from llmsize.errors import LlmsizeError, Overloaded
-from llmsize.parallel import Breakdown, GpuMemory, Layout, layout_problems, per_gpu
+from llmsize.parallel import Breakdown, GpuMemory, Layout, layout_problems
 from llmsize.planner.jobs import ServeJob
 from llmsize.planner.search import Candidate, one_device
+from llmsize.planner.serve_memory import budget as memory_budget
+from llmsize.planner.serve_memory import budget_text, serve_memory
 from llmsize.spec import ModelSpec
 
 
-def serve_layouts(spec: ModelSpec, max_gpus: int) -> Iterable[Layout]:
-    """One replica: TP inside a node (vLLM --tensor-parallel-size), PP across nodes."""
+def serve_layouts(spec: ModelSpec, max_gpus: int, engine: str = "vllm") -> Iterable[Layout]:
+    """One replica: TP inside a node (vLLM --tensor-parallel-size), PP across nodes. llama.cpp: one
+    llama-server on one node, its layers split over 1, 2, 4 or 8 GPUs (-sm layer, the split whose buffers
+    llmsize models and llama.cpp's --fit sizes)."""
+    if engine == "llama.cpp":
+        for pp in (1, 2, 4, 8):
+            if pp <= max_gpus and pp <= spec.num_layers:
+                yield Layout(pp=pp, engine="ddp")
+        return
     for tp in (1, 2, 4, 8):
         for pp in (1, 2, 4, 8, 16):
             if tp * pp <= max_gpus and pp <= spec.num_layers:
@@ -30,9 +39,9 @@ def plan_serve(spec: ModelSpec, job: ServeJob, breakdown: Breakdown, gpu_types: 
     """Score every GPU type × replica layout × replica count for serving `job`: memory under
     gpu_memory_utilization, roofline speed, replicas to reach min_tokens_per_s, $ per 1M tokens."""
     out: list[Candidate] = []
-    for lay in serve_layouts(spec, max_gpus):
+    for lay in serve_layouts(spec, max_gpus, job.engine):
         problems = layout_problems(spec, lay)
-        mem = None if problems else per_gpu(spec, breakdown, lay)
+        mem = None if problems else serve_memory(spec, job, lay, breakdown=breakdown)
         for g in gpu_types:
             n = lay.tp * lay.pp
             base = dict(gpu=g, gpus=n, layout=lay, precision=job.weights)
@@ -45,12 +54,11 @@ def plan_serve(spec: ModelSpec, job: ServeJob, breakdown: Breakdown, gpu_types: 
                 continue
             assert mem is not None
             dev = device(g, n) if device else 0
-            budget = int(g.usable * job.gpu_memory_utilization) - dev
+            budget = memory_budget(job, g) - dev
             if mem.peak_bytes > budget:
                 out.append(Candidate(**base, memory=mem, budget=budget, kind="fit",
                                      reason=f"does not fit: needs {(mem.peak_bytes + dev) / 2**30:.1f} GiB per GPU, "
-                                            f"{job.gpu_memory_utilization:g} × {g.name} = "
-                                            f"{g.usable * job.gpu_memory_utilization / 2**30:.1f} GiB"))
+                                            f"{budget_text(job, g)}"))
                 continue
             if not g.bandwidth or not any(g.has(d) for d in ("bf16", "fp16", "fp32")):
                 out.append(Candidate(**base, memory=mem, budget=budget, kind="fit",
@@ -112,6 +120,6 @@ def replica_speed(spec: ModelSpec, job: ServeJob, breakdown: Breakdown, g: Any, 
     return serve(spec, g, engine=job.engine, weights=job.weights, kv_dtype=job.kv_dtype, prompt=job.prompt_len,
                  output=job.output_len, concurrency=job.concurrency, request_rate=job.request_rate, tp=lay.tp,
                  pp=lay.pp,
-                 gpu_memory_utilization=job.gpu_memory_utilization, mbu=job.mbu,
+                 gpu_memory_utilization=job.utilization, mbu=job.mbu,
                  prefill_efficiency=job.prefill_mfu,
                  mixed_prefill=mixed_prefill(job.engine, spec, max_model_len=job.max_model_len))

@@ -179,7 +179,7 @@ export function renderPlan(rep, ctx) {
   return [
     card(null, h("div", { class: "headline" }, h("div", {}, h("div", { class: "card-title" }, `${rep.model} · ${serve ? t("serving") : t("training")}`),
       big(exact(rep.feasible), t("of {n} setups fit", { n: exact(rep.searched) }), { "data-testid": "plan-feasible" }),
-      h("p", { class: "sub" }, serve ? t("Every GPU type × count (up to Most GPUs) × parallel layout the planner tried, timed with {engine}'s measured efficiencies and sized as vLLM's paged KV memory; the fit verdict above is the Memory estimate for your runtime.",
+      h("p", { class: "sub" }, serve ? t("Every GPU type × count (up to Most GPUs) × parallel layout the planner tried, timed with {engine}'s measured efficiencies and sized as {engine} allocates memory (vLLM: paged KV within its memory share; llama.cpp: its own buffers, layers split over the GPUs); the fit verdict above is the Memory estimate for your runtime.",
         { engine: engineLabel(ctx) })
         : t("Every GPU type × count (up to Most GPUs) × parallel layout × precision the planner tried for the training run; the fit verdict above is the Memory estimate for your runtime.")),
       serve ? engineChoice(ctx) : null),

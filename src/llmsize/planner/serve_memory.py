@@ -1,0 +1,109 @@
+"""Per-GPU memory of one serving replica as its engine allocates it, and the budget it is held to.
+
+vLLM (and SGLang, TensorRT-LLM and transformers, which llmsize sizes as vLLM) take the whole-model
+breakdown of `jobs.serve_breakdown` split by the layout (`parallel.per_gpu`), held to
+gpu_memory_utilization of each GPU less vLLM's non-torch memory and CUDA graphs. llama.cpp allocates only
+its own buffers: the model, KV and compute buffers of its layer split (`engines.llamacpp_split`) and the
+CUDA context, held to the GPU less the 1 GiB margin of llama.cpp's own --fit."""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from llmsize.errors import LlmsizeError
+from llmsize.params import Term
+from llmsize.parallel import Breakdown, GpuMemory, Layout, per_gpu
+from llmsize.planner.jobs import ServeJob, serve_breakdown
+from llmsize.spec import ModelSpec
+
+LLAMACPP = "llama.cpp"
+
+
+def budget(job: ServeJob, gpu: Any) -> int:
+    """Bytes one GPU of the replica may hold: usable · gpu_memory_utilization (vLLM's share, 0.9 unless given);
+    for llama.cpp with no share given, usable − 1 GiB (llama.cpp --fit's default margin per device).
+
+    Source: llamacpp-offload"""
+    if job.engine == LLAMACPP and job.gpu_memory_utilization is None:
+        from llmsize.engines.offload import FIT_MARGIN
+
+        return gpu.usable - FIT_MARGIN
+    return int(gpu.usable * job.utilization)
+
+
+def budget_text(job: ServeJob, gpu: Any) -> str:
+    """How `budget` was reached, for a rejection: '0.9 × H100-SXM = 71.3 GiB' or llama.cpp's margin."""
+    if job.engine == LLAMACPP and job.gpu_memory_utilization is None:
+        return f"{gpu.name} {gpu.usable / 2**30:.1f} GiB less llama.cpp's 1 GiB --fit margin"
+    return f"{job.utilization:g} × {gpu.name} = {gpu.usable * job.utilization / 2**30:.1f} GiB"
+
+
+def serve_memory(spec: ModelSpec, job: ServeJob, layout: Layout, concurrency: int | None = None,
+                 context: int | None = None, breakdown: Breakdown | None = None) -> GpuMemory:
+    """The most loaded GPU of one TP × PP replica serving `concurrency` sequences of `context` tokens (the
+    job's by default): llama.cpp's own buffers for llama.cpp, else `breakdown` (or the job's) split by the
+    layout."""
+    if job.engine == LLAMACPP:
+        return _llamacpp(spec, job.weights, job.kv_dtype, layout.tp, layout.pp, layout.cp, layout.ep,
+                         concurrency or job.concurrency, context or job.context, layout)
+    bd = breakdown or serve_breakdown(spec, job, concurrency, context)
+    return per_gpu(spec, bd, layout)
+
+
+def llamacpp_breakdown(spec: ModelSpec, job: ServeJob, concurrency: int | None = None,
+                       context: int | None = None) -> Breakdown:
+    """llama.cpp's buffers on one GPU as a whole-model breakdown: the GPU's weights (the token embedding stays
+    on the host), KV cache, compute buffer, CUDA context."""
+    from llmsize.params import count
+
+    (b,) = _buffers(spec, job.weights, _cache_type(job.kv_dtype), concurrency or job.concurrency,
+                    context or job.context, 1)
+    return Breakdown(weights=b.model, transient=b.compute, kv_cache=b.kv, device=b.cuda_context,
+                     weight_bytes_per_param=b.model / max(count(spec).total, 1))
+
+
+def _cache_type(kv: str) -> str:
+    return "f16" if kv == "auto" else kv  # llama.cpp's default -ctk/-ctv
+
+
+@lru_cache(maxsize=256)
+def _buffers(spec: ModelSpec, weights: str, kv: str, slots: int, context: int, k: int) -> tuple[Any, ...]:
+    from llmsize.engines.llamacpp_split import split_buffers
+    from llmsize.engines.offload import CUDA_CONTEXT, gguf_weights, serve_params
+
+    ws, _ = gguf_weights(spec, None, weights)
+    return split_buffers(spec, ws, serve_params(context, slots, kv), k, CUDA_CONTEXT)
+
+
+def _llamacpp(spec: ModelSpec, weights: str, kv_dtype: str, tp: int, pp: int, cp: int, ep: int, slots: int,
+              context: int, layout: Layout) -> GpuMemory:
+    """GpuMemory of the most loaded GPU of llama.cpp's layer split over `pp` GPUs.
+
+    Source: llamacpp-split"""
+    if tp > 1 or cp > 1 or ep > 1:
+        raise LlmsizeError(f"llama.cpp: layout {layout.label()} is not one llmsize sizes; llama.cpp's per-GPU "
+                           "buffers are modelled for its default layer split (-sm layer, as --pp N), not for "
+                           "-sm row/tensor")
+    if spec.ssm is not None:
+        raise LlmsizeError(f"{spec.name}: llama.cpp's recurrent-state buffers of state-space layers are not "
+                           "modelled by llmsize")
+    kv = _cache_type(kv_dtype)
+    bufs = _buffers(spec, weights, kv, slots, context, pp)
+    g = max(bufs, key=lambda b: (b.total, -b.device))
+    where = f"GPU {g.device} of {pp} (layers {g.layers[0]}-{g.layers[-1]}" if g.layers else f"GPU {g.device} ("
+    where += ", output layer)" if g.output else ")"
+    terms = [Term(name="weights", value=g.model, formula=f"{weights} tensors of its {len(g.layers)} layer(s)"
+                  + (" + output" if g.output else "") + ", CUDA-padded (token_embd on the host)",
+                  source="llamacpp-split"),
+             Term(name="kv_cache", value=g.kv, formula=f"{slots} slot(s) × pad({context}, 256) cells × "
+                  f"{len(g.layers)} layer(s) × (K + V rows of {kv})", source="llamacpp-kv"),
+             Term(name="compute buffer", value=g.compute, formula="ggml graph allocator peak over one 512-token "
+                  "ubatch" + (", output phase included" if g.output else ""), source="llamacpp-compute")]
+    if g.input_copies:
+        terms.append(Term(name="pipeline input copies", value=g.input_copies,
+                          formula="3 more copies of the split's inputs (GGML_SCHED_MAX_COPIES = 4)",
+                          source="llamacpp-split"))
+    terms.append(Term(name="CUDA context", value=g.cuda_context, formula="≈ 300 MiB outside llama.cpp's buffers",
+                      source="cuda-context"))
+    return GpuMemory(layout=layout, peak_bytes=g.total, stage=g.device, terms=tuple(terms),
+                     per_stage=tuple(b.total for b in bufs), notes=(f"most loaded: {where}",))

@@ -1,0 +1,89 @@
+"""The planner sizes llama.cpp serving as llama.cpp allocates it (planner.serve_memory): one GPU equals
+`infer --runtime llamacpp` to the byte, layouts are llama.cpp's layer splits inside a node, the budget is
+the GPU less llama.cpp --fit's margin, and its slot limit bounds the inverse questions."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from llmsize.catalog.hardware import get_gpu
+from llmsize.catalog.presets import find_preset
+from llmsize.engines.offload import FIT_MARGIN
+from llmsize.load import load_preset
+from llmsize.parallel import Layout
+from llmsize.planner import plan_report
+from llmsize.planner.jobs import ServeJob
+from llmsize.planner.serve_memory import budget, serve_memory
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", "from llmsize.cli import main; main()", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def spec8b():
+    return load_preset(find_preset("Llama-3.1-8B")).spec
+
+
+def test_one_gpu_equals_infer_runtime_llamacpp_to_the_byte():
+    common = ["Llama-3.1-8B", "--weights", "Q4_K_M", "--gpu", "RTX-4090", "--json"]
+    plan = json.loads(run("plan", *common, "--serve", "--engine", "llama.cpp", "--prompt", "1024",
+                          "--output", "256").stdout)
+    infer = json.loads(run("infer", *common, "--runtime", "llamacpp", "--seq-len", "1024",
+                           "--new-tokens", "256").stdout)
+    one = next(r for r in plan["setups"] if r["gpus"] == 1)
+    # weights 4,617,396,224 + KV 167,772,160 + compute 279,451,648 + CUDA context 314,572,800
+    assert one["memory_per_gpu_bytes"] == infer["device"]["total_bytes"] == 5_379_192_832
+    assert [t["name"] for t in one["terms"]] == ["weights", "kv_cache", "compute buffer", "CUDA context"]
+    g = get_gpu("RTX-4090")
+    assert one["budget_bytes"] == g.usable - FIT_MARGIN
+
+
+def test_layouts_are_layer_splits_inside_a_node(spec8b):
+    rep = plan_report(spec8b, ServeJob(weights="Q4_K_M", engine="llama.cpp"), gpu_names=["RTX-4090"])
+    assert sorted((r["tp"], r["pp"]) for r in rep["setups"]) == [(1, 1), (1, 2), (1, 4), (1, 8)]
+    pp2 = next(r for r in rep["setups"] if r["pp"] == 2)
+    # the output GPU holds the logits' compute buffer and three more copies of its split's inputs
+    assert [t["name"] for t in pp2["terms"]] == ["weights", "kv_cache", "compute buffer", "pipeline input copies",
+                                                 "CUDA context"]
+    assert rep["breakdown"]["weights"] == 4_617_396_224
+
+
+def test_a_share_given_is_honoured_and_vllm_keeps_its_default(spec8b):
+    g = get_gpu("H100")
+    assert budget(ServeJob(engine="llama.cpp", weights="Q4_K_M"), g) == g.usable - FIT_MARGIN
+    assert budget(ServeJob(engine="llama.cpp", weights="Q4_K_M", gpu_memory_utilization=0.5), g) == int(g.usable * 0.5)
+    assert budget(ServeJob(), g) == int(g.usable * 0.9)
+
+
+def test_row_split_is_not_sized(spec8b):
+    from llmsize.errors import LlmsizeError
+
+    with pytest.raises(LlmsizeError, match="layer split"):
+        serve_memory(spec8b, ServeJob(engine="llama.cpp", weights="Q4_K_M"), Layout(tp=2))
+
+
+def test_slot_limit_bounds_find_batch_and_concurrency_points_there():
+    r = run("fit", "Llama-3.1-8B", "--serve", "--engine", "llama.cpp", "--weights", "Q4_K_M", "--gpu", "H100",
+            "--find", "batch", "--seq-len", "100")
+    assert r.returncode == 0 and "largest batch: 256 sequences" in r.stdout and "LLAMA_MAX_SEQ" in r.stdout
+    r = run("fit", "Llama-3.1-8B", "--serve", "--engine", "llama.cpp", "--weights", "Q4_K_M", "--gpu", "H100",
+            "--find", "concurrency")
+    assert r.returncode == 2 and "--find batch" in r.stderr and "Traceback" not in r.stderr
+    r = run("plan", "Llama-3.1-8B", "--serve", "--engine", "llama.cpp", "--weights", "Q4_K_M", "--gpu", "H100",
+            "--batch", "300")
+    assert r.returncode == 2 and "at most 256 parallel sequences" in r.stderr
+
+
+def test_serving_share_is_refused_for_training():
+    r = run("plan", "Llama-3.1-8B", "--train", "--tokens", "1e9", "--gpu", "H100", "--gpu-memory-utilization", "0.8")
+    assert r.returncode == 2 and "--gpu-memory-utilization applies to serving" in r.stderr
+
+
+def test_export_refuses_more_slots_than_llamacpp_takes():
+    r = run("export", "llamacpp", "model.gguf", "--max-num-seqs", "300")
+    assert r.returncode == 2 and "at most 256 parallel slots" in r.stderr
