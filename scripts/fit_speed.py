@@ -30,9 +30,10 @@ ENGINE = {"vllm": (256, "vLLM EngineArgs max_num_seqs default 256"),
                            "min(max(KV tokens / context_len * 512, 2048), 4096), so at least 2048 (the KV "
                            "capacity bounds it apart)"),
           "trt-llm": (2048, "TensorRT-LLM LlmArgs max_batch_size default 2048"),
-          "llama.cpp": (None, "no cap of its own: llama-server decodes its -np slots at once (continuous "
-                              "batching), and llmsize export llamacpp writes -np as the requests served at once "
-                              "(--batch); llama-bench's decode and prompt rows run one sequence (workload.batch)"),
+          "llama.cpp": (256, "llama-server decodes its -np slots at once (continuous batching), at most "
+                             "LLAMA_MAX_SEQ = 256 of them (src/llama-cparams.h), and llmsize export llamacpp "
+                             "writes -np as the requests served at once (--batch); llama-bench's decode and "
+                             "prompt rows run one sequence (workload.batch)"),
           "transformers": (None, "no cap of its own: generate() decodes the batch of requests it is given at once "
                                  "(static batching: bitsandbytes' benchmarks run batch 1, 8 and 32)"),
           "unknown": (256, "ASSUMES: vLLM's default")}

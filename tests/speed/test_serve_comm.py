@@ -122,7 +122,7 @@ def test_an_iterations_gemms_hide_only_part_of_the_shorter_of_reads_and_math(mon
 
 def test_llama_cpp_batches_the_slots_asked_for():
     """llama-server decodes its -np slots at once and `export llamacpp` writes -np as the requests served at
-    once: no cap of its own (it had one sequence, llama-bench's, so 8 clients queued behind one)."""
+    once, up to LLAMA_MAX_SEQ = 256 slots (it had one sequence, llama-bench's, so 8 clients queued behind one)."""
     kw = dict(engine="llama.cpp", weights="Q4_K_M", kv_dtype="f16", prompt=1024, output=256)
     g = get_gpu("RTX-4090")
     eight = P.serve(L8, g, concurrency=8, **kw)
@@ -131,6 +131,9 @@ def test_llama_cpp_batches_the_slots_asked_for():
     assert eight.output_tokens_per_s > 4 * one.output_tokens_per_s
     # every request queued at once: the KV cache bounds it, as for any engine without a cap
     assert P.serve(L8, g, concurrency="max", **kw).batch_limit == "kv"
+    # a short request: the memory would hold more than llama-server's 256 slots
+    short = P.serve(L8, H100, **{**kw, "prompt": 64, "output": 64}, concurrency=1000)
+    assert (short.batch, short.batch_limit) == (256, "max_seqs")
     # vLLM keeps its --max-num-seqs default
     assert P.serve(L8, H100, engine="vllm", weights="bf16", kv_dtype="bf16", prompt=128, output=512,
                    concurrency=1000).batch == 256

@@ -248,7 +248,7 @@ def host_layer_s(engine: str | None, weights: str) -> float:
 
 def engine_default(engine: str | None, what: str) -> int | None:
     """An engine's scheduling default (``max_seqs``: sequences batched at once), from the table; None
-    where the engine has no cap of its own (llama.cpp: its slots are the requests asked for)."""
+    where the engine has no cap of its own (transformers: generate() decodes the batch it is given)."""
     d = _table()["engine"]
     v = d.get(engine_name(engine), d["unknown"]).get(what)
     return None if v is None else int(v)
