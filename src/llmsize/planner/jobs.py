@@ -275,7 +275,7 @@ def _memory() -> Any:
     return m
 
 
-def _by_category(est: Any) -> dict[str, int]:
+def by_category(est: Any) -> dict[str, int]:
     """Bytes by category of the terms live at the estimate's peak (MemoryEstimate.terms are exactly those)."""
     out = dict.fromkeys(("weights", "gradients", "optimizer", "master_weights", "activations", "transient",
                          "kv_cache", "device"), 0)
@@ -312,7 +312,7 @@ def _train_bytes(spec: ModelSpec, precision: str, optimizer: str, recompute: boo
     m = _memory()
     job = TrainJob(precision=precision, optimizer=optimizer, recompute=recompute, lora_rank=lora_rank)
     est = m.estimate(spec, train_workload(job, micro_batch, seq_len))
-    c = _by_category(est)
+    c = by_category(est)
     w = c["weights"]
     g = est.phases["optimizer step"] - w  # the SGD step holds the weights and every gradient, nothing else
     a, t = c["activations"], c["transient"]
@@ -324,7 +324,7 @@ def _train_bytes(spec: ModelSpec, precision: str, optimizer: str, recompute: boo
         fwd = est.phases["forward"] - w - g
         if fwd > a + t:
             a, t = fwd, 0
-    st = _by_category(m.estimate(spec, states_workload(job)))
+    st = by_category(m.estimate(spec, states_workload(job)))
     return w, g, st["optimizer"], st["master_weights"], a, t
 
 
@@ -347,10 +347,21 @@ _DEQUANTIZING = ("nf4",)  # bitsandbytes dequantizes a whole weight to 16 bits p
 _NOMINAL_GPU = 1 << 50  # the vLLM terms read below do not depend on the GPU's size
 
 
-def _compute_dtype(spec: ModelSpec, weights: str) -> str:
+def compute_dtype(spec: ModelSpec, weights: str) -> str:
     if weights in ("bf16", "fp16"):
         return weights
     return "fp16" if str(spec.dtype).lower() in ("float16", "fp16") else "bf16"
+
+
+def weight_override(spec: ModelSpec, weights: str) -> tuple[int | None, float | None]:
+    """(exact weight bytes, bits per weight where bitsandbytes dequantizes per matmul) of a serving format
+    other than bf16/fp16 (None, None for those): `llmsize.quant.weight_plan`, as `quant` and `design` use."""
+    if weights in ("bf16", "fp16"):
+        return None, None
+    from llmsize.quant import weight_plan
+
+    plan = weight_plan(spec, _QUANT.get(weights, weights))
+    return plan.bytes, float(plan.bits_per_weight) if weights in _DEQUANTIZING else None
 
 
 @lru_cache(maxsize=512)
@@ -360,27 +371,21 @@ def _serve_bytes(spec: ModelSpec, weights: str, kv_dtype: str, utilization: floa
     from llmsize.quant.kv import kv_cache_bytes
 
     m = _memory()
-    c = _compute_dtype(spec, weights)
-    override = bits = None
-    if weights not in ("bf16", "fp16"):
-        from llmsize.quant import weight_plan
-
-        plan = weight_plan(spec, _QUANT.get(weights, weights))
-        override = plan.bytes
-        bits = float(plan.bits_per_weight) if weights in _DEQUANTIZING else None
+    c = compute_dtype(spec, weights)
+    override, bits = weight_override(spec, weights)
     # the cache's own type (llama.cpp's q8_0 ... in ggml blocks); the memory model's working set in the
     # compute dtype, or fp8 for vLLM's fp8 cache
     kv = c if kv_dtype == "auto" else kv_dtype
     wl = m.Workload(mode="generate", batch=concurrency, seq_len=context, new_tokens=1, weights_dtype=c,
                     kv_cache_dtype="fp8" if kv.startswith("fp8") else c)
     est = m.estimate(spec, wl, weights_bytes_override=override, weight_bits=bits)
-    cat = _by_category(est)
+    cat = by_category(est)
     kv_bytes = kv_cache_bytes(spec, context, kv, batch=concurrency)
     if not hasattr(m, "device_estimate"):  # the HF prefill's working set stands in for vLLM's profile
         return cat["weights"], cat["activations"], cat["transient"], kv_bytes, 0
     d = m.device_estimate(est, "vllm", _NOMINAL_GPU, spec=spec, gpu_memory_utilization=utilization,
                           seq_tokens=context, batch=concurrency, compute_bytes=2 if c != "fp32" else 4)
-    dc = _by_category(d)
+    dc = by_category(d)
     buffers = dc["weights"] - est.weights_bytes  # rotary cos/sin cache, whole on every GPU
     return cat["weights"], 0, dc["activations"], kv_bytes, buffers
 
@@ -388,12 +393,12 @@ def _serve_bytes(spec: ModelSpec, weights: str, kv_dtype: str, utilization: floa
 def serve_breakdown(spec: ModelSpec, job: ServeJob, concurrency: int | None = None,
                     context: int | None = None) -> Breakdown:
     """Whole-model bytes for `concurrency` sequences of `context` tokens: weights in the job's format,
-    the KV cache in its dtype, vLLM's profiled activation peak, the per-GPU rotary cache; for llama.cpp its
-    own buffers on one GPU (`serve_memory.llamacpp_breakdown`)."""
-    if job.engine == "llama.cpp":
-        from llmsize.planner.serve_memory import llamacpp_breakdown
+    the KV cache in its dtype, vLLM's profiled activation peak, the per-GPU rotary cache; for llama.cpp and
+    transformers what they allocate themselves (`serve_memory.engine_breakdown`)."""
+    if job.engine in ("llama.cpp", "transformers"):
+        from llmsize.planner import serve_memory
 
-        return llamacpp_breakdown(spec, job, concurrency, context)
+        return serve_memory.engine_breakdown(spec, job, concurrency, context)
     w, a, t, kv, buf = _serve_bytes(spec, job.weights, job.kv_dtype, job.utilization,
                                     concurrency or job.concurrency, context or job.context)
     return Breakdown(weights=w, activations=a, transient=t, kv_cache=kv, device=buf,
@@ -410,8 +415,9 @@ def spec_params(spec: ModelSpec) -> int:
 def device_bytes(*, serving: bool, engine: str | None = None) -> int:
     """Per-GPU memory outside PyTorch's tensors, from llmsize.memory.device: vLLM's non-torch memory and
     CUDA graphs when serving, the CUDA context when training (measured constants, the same on every GPU);
-    none for llama.cpp, whose CUDA context is a term of its own buffers (`planner.serve_memory`)."""
-    if serving and engine == "llama.cpp":
+    none for llama.cpp and transformers, whose CUDA context is a term of their own breakdown
+    (`planner.serve_memory`)."""
+    if serving and engine in ("llama.cpp", "transformers"):
         return 0
     try:
         from llmsize.memory import device as dm

@@ -1,10 +1,12 @@
 """Per-GPU memory of one serving replica as its engine allocates it, and the budget it is held to.
 
-vLLM (and SGLang, TensorRT-LLM and transformers, which llmsize sizes as vLLM) take the whole-model
-breakdown of `jobs.serve_breakdown` split by the layout (`parallel.per_gpu`), held to
-gpu_memory_utilization of each GPU less vLLM's non-torch memory and CUDA graphs. llama.cpp allocates only
-its own buffers: the model, KV and compute buffers of its layer split (`engines.llamacpp_split`) and the
-CUDA context, held to the GPU less the 1 GiB margin of llama.cpp's own --fit."""
+vLLM (and SGLang and TensorRT-LLM, which llmsize sizes as vLLM) take the whole-model breakdown of
+`jobs.serve_breakdown` split by the layout (`parallel.per_gpu`), held to gpu_memory_utilization of each
+GPU less vLLM's non-torch memory and CUDA graphs. transformers' generate() takes what PyTorch allocates
+for it (the memory model's generate peak, `infer --runtime torch`: CUDA context and allocator reserve
+included), split the same way, held to the whole GPU. llama.cpp allocates only its own buffers: the
+model, KV and compute buffers of its layer split (`engines.llamacpp_split`) and the CUDA context, held
+to the GPU less the 1 GiB margin of llama.cpp's own --fit."""
 from __future__ import annotations
 
 from functools import lru_cache
@@ -17,17 +19,21 @@ from llmsize.planner.jobs import ServeJob, serve_breakdown
 from llmsize.spec import ModelSpec
 
 LLAMACPP = "llama.cpp"
+TRANSFORMERS = "transformers"
 
 
 def budget(job: ServeJob, gpu: Any) -> int:
     """Bytes one GPU of the replica may hold: usable · gpu_memory_utilization (vLLM's share, 0.9 unless given);
-    for llama.cpp with no share given, usable − 1 GiB (llama.cpp --fit's default margin per device).
+    with no share given, llama.cpp usable − 1 GiB (llama.cpp --fit's default margin per device) and
+    transformers all of it (PyTorch reserves nothing ahead).
 
     Source: llamacpp-offload"""
-    if job.engine == LLAMACPP and job.gpu_memory_utilization is None:
+    if job.gpu_memory_utilization is None and job.engine == LLAMACPP:
         from llmsize.engines.offload import FIT_MARGIN
 
         return gpu.usable - FIT_MARGIN
+    if job.gpu_memory_utilization is None and job.engine == TRANSFORMERS:
+        return gpu.usable
     return int(gpu.usable * job.utilization)
 
 
@@ -35,6 +41,8 @@ def budget_text(job: ServeJob, gpu: Any) -> str:
     """How `budget` was reached, for a rejection: '0.9 × H100-SXM = 71.3 GiB' or llama.cpp's margin."""
     if job.engine == LLAMACPP and job.gpu_memory_utilization is None:
         return f"{gpu.name} {gpu.usable / 2**30:.1f} GiB less llama.cpp's 1 GiB --fit margin"
+    if job.engine == TRANSFORMERS and job.gpu_memory_utilization is None:
+        return f"{gpu.name} {gpu.usable / 2**30:.1f} GiB usable"
     return f"{job.utilization:g} × {gpu.name} = {gpu.usable * job.utilization / 2**30:.1f} GiB"
 
 
@@ -50,16 +58,49 @@ def serve_memory(spec: ModelSpec, job: ServeJob, layout: Layout, concurrency: in
     return per_gpu(spec, bd, layout)
 
 
-def llamacpp_breakdown(spec: ModelSpec, job: ServeJob, concurrency: int | None = None,
-                       context: int | None = None) -> Breakdown:
-    """llama.cpp's buffers on one GPU as a whole-model breakdown: the GPU's weights (the token embedding stays
-    on the host), KV cache, compute buffer, CUDA context."""
+def engine_breakdown(spec: ModelSpec, job: ServeJob, concurrency: int | None = None,
+                     context: int | None = None) -> Breakdown:
+    """What llama.cpp or transformers allocates on one GPU, as a whole-model breakdown.
+
+    llama.cpp: the GPU's weights (the token embedding stays on the host), KV cache, compute buffer and CUDA
+    context. transformers: the memory model's generate() peak for `concurrency` prompts of context − output
+    tokens generating up to `context` (weights, KV cache, the activations and working set live at the
+    peak) plus the caching allocator's reserve, and the CUDA context (`memory.device_estimate`'s torch view,
+    as `infer --runtime torch`)."""
     from llmsize.params import count
 
-    (b,) = _buffers(spec, job.weights, _cache_type(job.kv_dtype), concurrency or job.concurrency,
-                    context or job.context, 1)
-    return Breakdown(weights=b.model, transient=b.compute, kv_cache=b.kv, device=b.cuda_context,
-                     weight_bytes_per_param=b.model / max(count(spec).total, 1))
+    n, ctx = concurrency or job.concurrency, context or job.context
+    if job.engine == LLAMACPP:
+        (b,) = _buffers(spec, job.weights, _cache_type(job.kv_dtype), n, ctx, 1)
+        return Breakdown(weights=b.model, transient=b.compute, kv_cache=b.kv, device=b.cuda_context,
+                         weight_bytes_per_param=b.model / max(count(spec).total, 1))
+    w, a, t, kv, dev = _generate_bytes(spec, job.weights, job.kv_dtype, n, ctx, job.output_len)
+    return Breakdown(weights=w, activations=a, transient=t, kv_cache=kv, device=dev,
+                     weight_bytes_per_param=w / max(count(spec).total, 1))
+
+
+@lru_cache(maxsize=256)
+def _generate_bytes(spec: ModelSpec, weights: str, kv_dtype: str, batch: int, context: int,
+                    output: int) -> tuple[int, int, int, int, int]:
+    """(weights, activations, transient + allocator reserve, KV cache, CUDA context) of transformers'
+    generate() over `batch` prompts of context − output tokens (at least one) with context − prompt new.
+
+    Source: pytorch-cuda-alloc"""
+    from llmsize.memory import device_estimate, estimate
+    from llmsize.memory.workload import Workload
+    from llmsize.planner.jobs import by_category, compute_dtype, weight_override
+
+    c = compute_dtype(spec, weights)
+    override, bits = weight_override(spec, weights)
+    prompt = max(context - output, 1)
+    wl = Workload(mode="generate", batch=batch, seq_len=prompt, new_tokens=max(context - prompt, 1), weights_dtype=c,
+                  kv_cache_dtype="fp8" if kv_dtype.startswith("fp8") else c)
+    est = estimate(spec, wl, weights_bytes_override=override, weight_bits=bits)
+    cat = by_category(est)
+    d = device_estimate(est, "torch")
+    ctx_bytes = sum(t.bytes for t in d.terms if t.source == "cuda-context")
+    reserve = d.total_bytes - est.peak_bytes - ctx_bytes  # the caching allocator's fragmentation reserve
+    return cat["weights"], cat["activations"], cat["transient"] + reserve, cat["kv_cache"], ctx_bytes
 
 
 def _cache_type(kv: str) -> str:

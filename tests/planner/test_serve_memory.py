@@ -1,6 +1,7 @@
-"""The planner sizes llama.cpp serving as llama.cpp allocates it (planner.serve_memory): one GPU equals
+"""The planner sizes serving as each engine allocates (planner.serve_memory). llama.cpp: one GPU equals
 `infer --runtime llamacpp` to the byte, layouts are llama.cpp's layer splits inside a node, the budget is
-the GPU less llama.cpp --fit's margin, and its slot limit bounds the inverse questions."""
+the GPU less llama.cpp --fit's margin, and its slot limit bounds the inverse questions. transformers: one
+GPU equals `infer --runtime torch`, held to the whole GPU."""
 from __future__ import annotations
 
 import json
@@ -87,3 +88,18 @@ def test_serving_share_is_refused_for_training():
 def test_export_refuses_more_slots_than_llamacpp_takes():
     r = run("export", "llamacpp", "model.gguf", "--max-num-seqs", "300")
     assert r.returncode == 2 and "at most 256 parallel slots" in r.stderr
+
+
+def test_transformers_one_gpu_equals_infer_runtime_torch():
+    common = ["Llama-3.1-8B", "--gpu", "H100", "--batch", "4", "--json"]
+    plan = json.loads(run("plan", *common, "--serve", "--engine", "transformers", "--prompt", "1024",
+                          "--output", "256").stdout)
+    infer = json.loads(run("infer", *common, "--runtime", "torch", "--seq-len", "1024", "--new-tokens", "256").stdout)
+    one = next(r for r in plan["setups"] if r["gpus"] == 1)
+    # generate()'s peak 17,084,465,664 + caching-allocator reserve + 500 MiB CUDA context
+    assert one["memory_per_gpu_bytes"] == infer["device"]["total_bytes"] == 17_659_950_822
+    assert one["budget_bytes"] == get_gpu("H100").usable
+    # vLLM keeps its own view: the same job is held to 0.9 of the GPU less its non-torch memory and graphs
+    vllm = json.loads(run("plan", *common, "--serve", "--prompt", "1024", "--output", "256").stdout)
+    v1 = next(r for r in vllm["setups"] if r["gpus"] == 1)
+    assert v1["budget_bytes"] < 0.9 * get_gpu("H100").usable and v1["memory_per_gpu_bytes"] != one["memory_per_gpu_bytes"]
