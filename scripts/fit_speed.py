@@ -3,7 +3,8 @@ measurements in tests/data/speed_calib.jsonl, and report the error on rows held 
 
 For each calibration row: the efficiency at which the prediction equals the measurement (solved by
 bisection; communication is timed apart and not scaled by it). A group engine x GPU architecture x phase takes the median ratio of its rows;
-engine/*, */arch and */* fallbacks take the median over their wider sets. Every fourth row of each
+engine/@vendor, engine/*, */arch, */@vendor and */* fallbacks take the median over their wider sets (the
+vendor classes: every GPU of that vendor, one backend and kernel set). Every fourth row of each
 category (file order) is held out: it is never used in any median, and its error is reported apart.
 
 Run: PYTHONPATH=src python scripts/fit_speed.py [--write]
@@ -121,8 +122,8 @@ def table_entries(fitted: list[tuple[dict, float]]) -> list[dict]:
     groups: dict[tuple[str, str, str], list[tuple[str, float]]] = defaultdict(list)
     bare: set[tuple[str, str, str]] = set()
     for r, q in fitted:
-        e, a, p = r["engine"], arch(r["hardware"]["gpu"]), phase_of(r)
-        for k in ((e, a, p), (e, "*", p), ("*", a, p), ("*", "*", p)):
+        e, a, v, p = r["engine"], arch(r["hardware"]["gpu"]), vendor(r["hardware"]["gpu"]), phase_of(r)
+        for k in ((e, a, p), (e, v, p), (e, "*", p), ("*", a, p), ("*", v, p), ("*", "*", p)):
             groups[k].append((r["id"], q))
     # a phase seen only on a non-16-bit path still needs a bare default: all of its rows
     for r, q in fitted:
@@ -135,7 +136,54 @@ def table_entries(fitted: list[tuple[dict, float]]) -> list[dict]:
         v = statistics.median(q for _, q in xs)
         out.append({"engine": e, "arch": a, "phase": p, "value": round(min(v, 1.0), 4), "n": len(xs),
                     "raw_median": round(v, 4), "rows": [i for i, _ in xs]})
-    return sorted(out + moe_entries(out), key=lambda x: (x["engine"], x["arch"], x["phase"]))
+    moe = moe_entries(out)
+    return sorted(out + moe + path_entries(out, {(x["engine"], x["arch"], x["phase"]) for x in moe}),
+                  key=lambda x: (x["engine"], x["arch"], x["phase"]))
+
+
+def _task(phase: str) -> str:
+    return phase.split("-", 1)[0]
+
+
+def path_entries(entries: list[dict], taken: set[tuple[str, str, str]]) -> list[dict]:
+    """Efficiencies for an engine on a GPU class that has its rows of a phase on one compute path but none on
+    another (H100's llama.cpp prompts on the dequantize-to-16-bit path of 2024 builds, none on today's int8
+    MMQ path): the class's value times the engine's ratio of the two paths, the median over the classes that
+    have both (at least MOE_RATIO_CLASSES of them). Without it the class takes the engine's median over
+    other classes, which knows nothing of it (llama.cpp reaches half the prompt efficiency on an H100 that it
+    reaches on a GeForce). A class moves one path's efficiency as it moves another's.
+
+    E(e, c, P) = E(e, c, P2) · r,  r = median_c'(E(e, c', P) / E(e, c', P2))  (the P2 with most rows)"""
+    have = {(x["engine"], x["arch"], x["phase"]): x for x in entries}
+
+    def cls(c: str) -> bool:
+        return c != "*" and not c.startswith("@")
+
+    out = []
+    engines = sorted({e for (e, _, _) in have if e != "*"})
+    for e in engines:
+        phases = sorted({p for (e2, _, p) in have if e2 == e})
+        for p in phases:
+            best: dict[str, tuple] = {}
+            for p2 in phases:
+                if p2 == p or _task(p2) != _task(p) or p2.endswith("-moe") != p.endswith("-moe"):
+                    continue
+                both = sorted(c for (e2, c, p3) in have if e2 == e and p3 == p and cls(c) and (e, c, p2) in have)
+                if len(both) < MOE_RATIO_CLASSES:
+                    continue
+                ratio = statistics.median(have[(e, c, p)]["raw_median"] / have[(e, c, p2)]["raw_median"] for c in both)
+                for (e2, c, p3), x in have.items():
+                    if e2 != e or p3 != p2 or not cls(c) or (e, c, p) in have or (e, c, p) in taken:
+                        continue
+                    cand = (x["n"], len(both), p2, ratio, both, x)
+                    if c not in best or cand[:2] > best[c][:2]:
+                        best[c] = cand
+            for c, (_, _, p2, ratio, both, x) in sorted(best.items()):
+                v = x["raw_median"] * ratio
+                out.append({"engine": e, "arch": c, "phase": p, "value": round(min(v, 1.0), 4), "n": x["n"],
+                            "raw_median": round(v, 4), "rows": x["rows"],
+                            "derived": f"{e}/{c}/{p2} x {ratio:.4f}, the {p}/{p2} median of {', '.join(both)}"})
+    return out
 
 
 # ASSUMES: a ratio measured on fewer GPU classes than this is not carried to others
@@ -157,12 +205,13 @@ def moe_entries(entries: list[dict]) -> list[dict]:
         if e != "*" or a != "*" or not p.endswith("-moe"):
             continue
         dense = p[: -len("-moe")]
-        both = sorted(c for (e2, c, p2) in have if e2 == "*" and c != "*" and p2 == p and ("*", c, dense) in have)
+        both = sorted(c for (e2, c, p2) in have if e2 == "*" and c != "*" and not c.startswith("@") and p2 == p
+                      and ("*", c, dense) in have)
         if len(both) < MOE_RATIO_CLASSES:
             continue
         ratio = statistics.median(have[("*", c, p)]["raw_median"] / have[("*", c, dense)]["raw_median"] for c in both)
         for (e2, c, p2), x in sorted(have.items()):
-            if c == "*" or p2 not in (p, dense):
+            if c == "*" or c.startswith("@") or p2 not in (p, dense):
                 continue
             want = dense if p2 == p else p
             if (e2, c, want) in have or ("*", c, want) in have:  # the class's own rows of that kind
@@ -180,6 +229,14 @@ def arch(gpu: str) -> str:
     from llmsize.catalog.hardware import get_gpu
 
     return get_gpu(gpu).arch
+
+
+def vendor(gpu: str) -> str:
+    """The GPU's vendor class (``@nvidia``, ``@amd``, ``@apple``): `efficiency.vendor_of`."""
+    from llmsize.catalog.hardware import get_gpu
+    from llmsize.speedmodel.efficiency import vendor_of
+
+    return vendor_of(get_gpu(gpu))
 
 
 def phase_of(r: dict) -> str:

@@ -67,12 +67,14 @@ HELD = {
     # transformers' eager rows (a host floor per layer, predict.host_floor_s) the worst: the T4's Qwen2.5-3B fp16 at
     # batch 32 +78%, the RTX 4090's nf4 at batch 1 -71% (that host issues bitsandbytes' kernels 3x faster
     # than the H100's); llama.cpp's rows as before (19% the worst)
-    "decode": (40, 0.079, 0.87, 0.801),
+    "decode": (46, 0.073, 0.88, 0.801),
     # the MI50's IQ4_NL pp1024 before PR 27841 (GCN had no MMQ config for it) +67% the worst; GB10's dense
     # Qwen2.5-Coder 7B Q8_0 pp2048 +61% (its class has only MoE prompt rows: their value over the MoE/dense
     # ratio, fit_speed.moe_entries; +92% on the all-GPU value); the RX 7900 XTX's gpt-oss-20b pp2048 -27%
-    # (RDNA's dense value times that ratio; -39% on the all-GPU MoE value)
-    "prefill": (32, 0.116, 0.8, 0.694),
+    # (RDNA's dense value times that ratio; -39% on the all-GPU MoE value). XiongjieDai's professional-GPU rows
+    # (2024-05 builds): the RTX 6000 Ada's 70B Q4_K_M pp512 +91% the worst (its 70B prompt runs 10.2x slower than
+    # its 8B for 8.8x the FLOPs), the A40's +49% (its 70B prompt speeds rise with the prompt, 209 to 291 t/s)
+    "prefill": (38, 0.107, 0.75, 0.943),
     # SmolLM3's 24-day run +45% and the Llama 3.1 8B card -35% the worst (docs/speed.md: whole runs disagree)
     "run_gpu_hours": (11, 0.179, 0.81, 0.468),
     # NIM 1.8.0's Llama 3.3 70B TTFT at concurrency 5 (500 in / 2000 out) -59% the worst: at concurrency 1 it is
@@ -85,7 +87,7 @@ HELD = {
     "serve_throughput": (47, 0.071, 0.99, 0.24),
     # MT-NLG 530B on 2,800 A100 +30% the worst (the DeepSpeed group's BLOOM median)
     "train_throughput": (30, 0.079, 0.96, 0.31),
-    "all": (176, 0.082, 0.9, 0.801),
+    "all": (188, 0.081, 0.89, 0.943),
 }
 # Every row through `llmsize validate`:
 WHOLE = {
@@ -95,13 +97,16 @@ WHOLE = {
     # with transformers' 27 eager decode rows (bitsandbytes' benchmarks, optimum's GPTQ table, the transformers
     # CI): their 16-bit rows within -30%..+25% at batch 1-8, the T4's batch 32 and the A100's batch 16 +78%/+86%,
     # GPTQ -65%..0%, nf4 -71%..+110%; llama.cpp's rows as before
-    "decode": (160, 0.043, 0.92, 1.135),
+    "decode": (185, 0.043, 0.93, 1.135),
     # Metal's k-quant prompt kernels run 13-19% under its legacy-quant ones; RDNA3's MMQ by block type;
     # builds before mid-2024 dequantised to fp16 for cuBLAS (speedmodel/builds.py); the MI50's IQ4_XS/IQ4_NL
     # pp1024 before PR 27841 +67-68% the worst (+52% while Vega 20 shared cdna with the MI100/MI210); the V620's
     # Q4_0 pp512 -43% (rdna2's prompt value comes mostly from the RX 6800's k-quant and IQ rows); Strix
-    # Halo's MoE prompt rows +73% / +53% until each row was solved at its own phase only (now +6% / -6%)
-    "prefill": (130, 0.087, 0.88, 0.706),
+    # Halo's MoE prompt rows +73% / +53% until each row was solved at its own phase only (now +6% / -6%);
+    # the professional GPUs' rows (A100, H100 PCIe, L40S, A40, RTX A6000 / Ada) were +75% median before they
+    # were entered, on llama.cpp's every-GPU value (Apple's prompt rows in it): now classes without rows take
+    # their vendor's GPUs' value, and a class's path without rows its other path's times the engine's ratio
+    "prefill": (153, 0.092, 0.87, 0.943),
     # Llama 4 Maverick's card +101% the worst (a null layout's EP 8 and 2,048-token micro-batch leave its 128
     # top-1 experts 128 rows a GEMM); Llama 3.2 1B's card -66% and phi-2's +55%: published runs disagree at one
     # width (docs/speed.md)
@@ -118,7 +123,7 @@ WHOLE = {
     # MT-NLG 530B +28-34% (the DeepSpeed group's BLOOM median); ModelZoo's Qwen3-235B rows within -11..+21%
     # since a routed expert's rows are each TP rank's sequence-parallel share (TP4 EP8 PP8 was +47%)
     "train_throughput": (121, 0.057, 0.94, 0.35),
-    "all": (710, 0.067, 0.9, 1.135),
+    "all": (758, 0.066, 0.9, 1.135),
 }
 
 

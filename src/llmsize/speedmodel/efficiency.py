@@ -2,7 +2,8 @@
 
 The table (``catalog/efficiency.toml``) is derived from the calibration rows by ``scripts/fit_speed.py``:
 each value is the median, over that group's rows, of measured rate / roofline rate at efficiency 1.
-A lookup falls back engine/arch -> */arch -> engine/* -> */*, and always says which key it used.
+A lookup falls back engine/arch -> engine/@vendor -> engine/* -> */arch -> */@vendor -> */*, and always says
+which key it used.
 
 Source: pope2022
 """
@@ -80,6 +81,12 @@ def arch_of(gpu: Any) -> str:
     return getattr(gpu, "arch", "") or "other"
 
 
+def vendor_of(gpu: Any) -> str:
+    """The table's vendor class of a GPU, ``@`` and its catalog vendor in lower case (``@nvidia``, ``@amd``,
+    ``@apple``): the GPUs one backend and kernel set serve, the fallback of an architecture with no rows."""
+    return "@" + (getattr(gpu, "vendor", "") or "other").lower()
+
+
 def engine_name(engine: str | None) -> str:
     e = (engine or "unknown").lower()
     e = {"tensorrt-llm": "trt-llm", "trtllm": "trt-llm", "tensorrt_llm": "trt-llm", "trt_llm": "trt-llm",
@@ -110,36 +117,38 @@ def efficiency(engine: str | None, gpu: Any, phase: str, override: float | None 
     """The achieved efficiency of `phase` on compute `path` for `engine` on `gpu`'s architecture, with the
     key it came from.
 
-    lookup: engine/arch/phase-path -> */arch/phase-path -> engine/*/phase-path -> */*/phase-path, then
-    the same four for the bare phase; a mixture-of-experts model's training and prompt processing look up
+    lookup: engine/arch/phase-path -> engine/@vendor/phase-path -> engine/*/phase-path -> */arch/phase-path
+    -> */@vendor/phase-path -> */*/phase-path, then the same six for the bare phase; a mixture-of-experts model's training and prompt processing look up
     ``train[-path]-moe`` / ``prefill[-path]-moe`` first (grouped expert GEMMs and token dispatch run other
-    kernels than dense layers), then the dense
-    keys (the GPU architecture moves efficiencies more than the engine: the
-    same llm-foundry code reaches 0.86 of its roofline on A100 and 0.64 on H100)
+    kernels than dense layers), then the dense keys. An architecture without rows of its own takes the
+    engine's rows on the GPUs of its vendor (one backend and kernel set: CUDA, ROCm, Metal) before the
+    engine's rows on every GPU, whose median other vendors' GPUs can set (Apple's Metal prompt rows reach
+    0.8 of their fp16 peak, NVIDIA's 0.5); the engine's own rows come before other engines' rows on this
+    architecture (docs/speed.md)
 
     Source: pope2022"""
     if phase not in PHASES:
         raise LlmsizeError(f"unknown phase {phase!r} (known: {', '.join(PHASES)})")
     if override is not None:
         return Efficiency(value=override, key=f"given/{phase}", rows=0, given=True)
-    e, a = engine_name(engine), arch_of(gpu)
+    e, a, v = engine_name(engine), arch_of(gpu), vendor_of(gpu)
     if _PROBE and _PROBE[-1][1] == phase:
         return Efficiency(value=_PROBE[-1][0], key=f"probe/{phase}", rows=0)
     rows = _rows()
-    found = _FOUND.get((e, a, phase, path, weights, moe)) if _FOUND.get("rows") is rows else None
+    found = _FOUND.get((e, a, v, phase, path, weights, moe)) if _FOUND.get("rows") is rows else None
     if found is not None:
         return found
     keys = (phase_key(phase, path, weights), phase)
     if moe:
         keys = (phase_key(phase, path, weights) + "-moe", phase + "-moe") + keys
     for ph in dict.fromkeys(keys):
-        for k in ((e, a, ph), (e, "*", ph), ("*", a, ph), ("*", "*", ph)):
+        for k in ((e, a, ph), (e, v, ph), (e, "*", ph), ("*", a, ph), ("*", v, ph), ("*", "*", ph)):
             r = rows.get(k)
             if r is not None:
                 if _FOUND.get("rows") is not rows:
                     _FOUND.clear()
                     _FOUND["rows"] = rows
-                found = _FOUND[(e, a, phase, path, weights, moe)] = Efficiency(value=float(r["value"]), key="/".join(k),
+                found = _FOUND[(e, a, v, phase, path, weights, moe)] = Efficiency(value=float(r["value"]), key="/".join(k),
                                                                  rows=int(r.get("n", 0)))
                 return found
     raise LlmsizeError(f"efficiency table has no default for phase {phase!r}")
