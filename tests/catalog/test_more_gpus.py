@@ -12,7 +12,7 @@ import pytest
 from llmsize.catalog.hardware import get_gpu, gpus
 from llmsize.errors import LlmsizeError
 from llmsize.speedmodel.efficiency import arch_of, decode_shape, efficiency, serve_path, train_path
-from llmsize.validate_speed import parse_case, predict_case
+from tests.catalog.test_benchmark_gpus2 import _q4_0  # the scoreboard's Llama-2-7B Q4_0 tg128 / pp512 cases
 
 GB = 10**9
 GIB = 2**30
@@ -178,20 +178,6 @@ def test_new_classes_take_the_engine_wide_values_until_they_have_rows():
             assert eff.key.startswith("llama.cpp/*/"), (name, eff.key)
         # no per-class decode overhead is fitted: the value fitted over every row applies
         assert decode_shape(g)["layer_overhead_s"] == decode_shape()["layer_overhead_s"]
-
-
-def _case(gpu: str, workload: dict) -> dict:
-    return {"id": f"{gpu}-{workload['task']}", "kind": "speed", "model": "Llama-2-7b-hf",
-            "hardware": {"gpu": gpu, "count": 1, "gpus_per_node": 8}, "engine": "llama.cpp", "workload": workload,
-            "measured": {"metric": "tokens_per_s", "value": 1.0}}
-
-
-def _q4_0(name: str) -> tuple[float, float]:
-    dec = predict_case(parse_case(_case(name, {"task": "decode", "weights": "Q4_0", "kv_dtype": "f16", "batch": 1,
-                                               "context": 0, "tokens": 128}), 1, "d")).predicted
-    pre = predict_case(parse_case(_case(name, {"task": "prefill", "weights": "Q4_0", "batch": 1, "tokens": 512}),
-                                  2, "p")).predicted
-    return dec, pre
 
 
 @pytest.mark.parametrize("name", ADDED)
