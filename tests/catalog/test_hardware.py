@@ -22,7 +22,8 @@ def _gpu(**over) -> GPU:
 # ------------------------------------------------------------------ catalog integrity
 
 ARCHS = {"volta", "turing", "pascal", "maxwell", "kepler", "ampere", "ampere-pcie", "ada-dc", "hopper", "blackwell",
-         "geforce", "workstation", "cdna", "rdna", "rdna4", "apple", "tpu", "blackwell-soc", "rdna-apu", "gcn", "rdna2"}
+         "geforce", "workstation", "cdna", "rdna", "rdna4", "apple", "tpu", "blackwell-soc", "rdna-apu", "gcn", "rdna2",
+         "ampere-soc", "intel-xe", "intel-xe-hpc", "intel-igpu"}
 
 
 def test_at_least_100_gpus_with_unique_names():

@@ -88,7 +88,7 @@ class GPU:
     tdp_watts: float | None = None
     unified_memory: bool = False
     note: str = ""
-    memory_kind: str = ""  # hbm, hbm-rocm, gddr, gddr-ecc, unified, tpu (catalog/usable.py)
+    memory_kind: str = ""  # hbm, hbm-rocm, gddr, gddr-ecc, gddr-xe, unified, tpu (catalog/usable.py)
     usable_like: str | None = None  # a measured GPU with the same board memory
     usable_origin: str = ""  # measured / as X (measured) / derived: ... / nominal (set by catalog.usable)
     arch: str = ""  # architecture class keying the speed model's efficiency table ("" = other: a custom GPU)

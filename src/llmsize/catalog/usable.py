@@ -7,7 +7,8 @@ the marketed size:
 * `usable_like`: the same board memory as a measured GPU (A10G has A10's GA102 24 GB GDDR6 ECC);
 * else the median reserve fraction of the measured GPUs of the same `memory_kind`:
       usable = M_nominal · (1 − median_k (M_k − U_k) / M_k)
-  (HBM: ~1%; GDDR with ECC on: ~8%, the ECC bits plus the driver; GDDR without ECC: ~1.5%);
+  (HBM: ~1%; GDDR with ECC on: ~8%, the ECC bits plus the driver; GDDR without ECC: ~1.5%; Intel
+  GDDR, Level Zero's global memory size: ~5.6%);
 * else (TPUs: XLA owns the whole HBM, no CUDA driver) the nominal size, said so.
 """
 from __future__ import annotations
