@@ -151,10 +151,16 @@ def path_entries(entries: list[dict], taken: set[tuple[str, str, str]]) -> list[
     MMQ path): the class's value times the engine's ratio of the two paths, the median over the classes that
     have both (at least MOE_RATIO_CLASSES of them). Without it the class takes the engine's median over
     other classes, which knows nothing of it (llama.cpp reaches half the prompt efficiency on an H100 that it
-    reaches on a GeForce). A class moves one path's efficiency as it moves another's.
+    reaches on a GeForce). A class moves one path's efficiency as it moves another's. The ratio is taken over
+    classes of the same vendor only: each path's efficiency is relative to its own peak, and the int8/fp16
+    peak ratios differ by vendor (2 on NVIDIA tensor cores, 1 on an MI100).
 
-    E(e, c, P) = E(e, c, P2) · r,  r = median_c'(E(e, c', P) / E(e, c', P2))  (the P2 with most rows)"""
+    E(e, c, P) = E(e, c, P2) · r,  r = median_c'(E(e, c', P) / E(e, c', P2)), c' of c's vendor (the P2 with most rows)"""
+    from llmsize.catalog.hardware import gpus
+    from llmsize.speedmodel.efficiency import arch_of, vendor_of
+
     have = {(x["engine"], x["arch"], x["phase"]): x for x in entries}
+    ven = {arch_of(g): vendor_of(g) for g in gpus()}
 
     def cls(c: str) -> bool:
         return c != "*" and not c.startswith("@")
@@ -168,13 +174,15 @@ def path_entries(entries: list[dict], taken: set[tuple[str, str, str]]) -> list[
             for p2 in phases:
                 if p2 == p or _task(p2) != _task(p) or p2.endswith("-moe") != p.endswith("-moe"):
                     continue
-                both = sorted(c for (e2, c, p3) in have if e2 == e and p3 == p and cls(c) and (e, c, p2) in have)
-                if len(both) < MOE_RATIO_CLASSES:
-                    continue
-                ratio = statistics.median(have[(e, c, p)]["raw_median"] / have[(e, c, p2)]["raw_median"] for c in both)
                 for (e2, c, p3), x in have.items():
                     if e2 != e or p3 != p2 or not cls(c) or (e, c, p) in have or (e, c, p) in taken:
                         continue
+                    both = sorted(c2 for (e3, c2, p4) in have if e3 == e and p4 == p and cls(c2)
+                                  and (e, c2, p2) in have and ven.get(c2) == ven.get(c))
+                    if len(both) < MOE_RATIO_CLASSES:
+                        continue
+                    ratio = statistics.median(have[(e, c2, p)]["raw_median"] / have[(e, c2, p2)]["raw_median"]
+                                              for c2 in both)
                     cand = (x["n"], len(both), p2, ratio, both, x)
                     if c not in best or cand[:2] > best[c][:2]:
                         best[c] = cand
