@@ -169,16 +169,18 @@ def test_intel_cards_derive_usable_memory_from_the_measured_a770():
         assert g.usable_bytes == g.memory_bytes - round(g.memory_bytes * frac)
 
 
-def test_new_classes_take_their_vendors_or_the_engine_wide_values_until_they_have_rows():
-    # Jetson Orin takes llama.cpp's NVIDIA GPUs' value; Intel, with no row of any Intel GPU, every GPU's
-    for name, fallback in (("Arc-A770", "*"), ("Max-1550", "*"), ("Arc-140V", "*"), ("Orin", "@nvidia")):
+def test_new_classes_take_their_rows_else_their_vendors_or_the_engine_wide_values():
+    # the Intel classes' decode comes from llama.cpp's SYCL rows (docs/backend/SYCL.md, 2025.2); their prompts, with
+    # no Intel prompt row, from every GPU's; Jetson Orin, with no row, takes llama.cpp's NVIDIA GPUs' values
+    for name, decode, prefill in (("Arc-A770", "intel-xe", "*"), ("Max-1550", "intel-xe-hpc", "*"),
+                                  ("Arc-140V", "intel-igpu", "*"), ("Orin", "@nvidia", "@nvidia")):
         g = get_gpu(name)
         assert arch_of(g) in NEW_CLASSES
-        for phase in ("decode", "prefill"):
+        for phase, key in (("decode", decode), ("prefill", prefill)):
             eff = efficiency("llama.cpp", g, phase, path=serve_path("llama.cpp", "Q4_0", g), weights="Q4_0")
-            assert eff.key.startswith(f"llama.cpp/{fallback}/"), (name, eff.key)
-        # no per-class decode overhead is fitted: the value fitted over every row applies
-        assert decode_shape(g)["layer_overhead_s"] == decode_shape()["layer_overhead_s"]
+            assert eff.key.startswith(f"llama.cpp/{key}/"), (name, eff.key)
+    # no decode row on an Orin: the per-layer decode cost fitted over every row applies
+    assert decode_shape(get_gpu("Orin"))["layer_overhead_s"] == decode_shape()["layer_overhead_s"]
 
 
 @pytest.mark.parametrize("name", ADDED)

@@ -67,7 +67,7 @@ HELD = {
     # transformers' eager rows (a host floor per layer, predict.host_floor_s) the worst: the T4's Qwen2.5-3B fp16 at
     # batch 32 +78%, the RTX 4090's nf4 at batch 1 -71% (that host issues bitsandbytes' kernels 3x faster
     # than the H100's); llama.cpp's rows as before (19% the worst)
-    "decode": (46, 0.076, 0.88, 0.801),
+    "decode": (47, 0.078, 0.88, 0.801),
     # the MI50's IQ4_NL pp1024 before PR 27841 (GCN had no MMQ config for it) +67% the worst; GB10's dense
     # Qwen2.5-Coder 7B Q8_0 pp2048 +61% (its class has only MoE prompt rows: their value over the MoE/dense
     # ratio, fit_speed.moe_entries; +92% on the all-GPU value); the RX 7900 XTX's gpt-oss-20b pp2048 -27%
@@ -87,7 +87,7 @@ HELD = {
     "serve_throughput": (47, 0.071, 0.99, 0.24),
     # MT-NLG 530B on 2,800 A100 +30% the worst (the DeepSpeed group's BLOOM median)
     "train_throughput": (30, 0.079, 0.96, 0.31),
-    "all": (188, 0.082, 0.89, 0.943),
+    "all": (189, 0.082, 0.89, 0.943),
 }
 # Every row through `llmsize validate`:
 WHOLE = {
@@ -97,7 +97,7 @@ WHOLE = {
     # with transformers' 27 eager decode rows (bitsandbytes' benchmarks, optimum's GPTQ table, the transformers
     # CI): their 16-bit rows within -30%..+25% at batch 1-8, the T4's batch 32 and the A100's batch 16 +78%/+86%,
     # GPTQ -65%..0%, nf4 -71%..+110%; llama.cpp's rows as before
-    "decode": (185, 0.043, 0.93, 1.135),
+    "decode": (189, 0.042, 0.93, 1.135),
     # Metal's k-quant prompt kernels run 13-19% under its legacy-quant ones; RDNA3's MMQ by block type;
     # builds before mid-2024 dequantised to fp16 for cuBLAS (speedmodel/builds.py); the MI50's IQ4_XS/IQ4_NL
     # pp1024 before PR 27841 +67-68% the worst (+52% while Vega 20 shared cdna with the MI100/MI210); the V620's
@@ -123,7 +123,7 @@ WHOLE = {
     # MT-NLG 530B +28-34% (the DeepSpeed group's BLOOM median); ModelZoo's Qwen3-235B rows within -11..+21%
     # since a routed expert's rows are each TP rank's sequence-parallel share (TP4 EP8 PP8 was +47%)
     "train_throughput": (121, 0.057, 0.94, 0.35),
-    "all": (758, 0.066, 0.9, 1.135),
+    "all": (762, 0.066, 0.9, 1.135),
 }
 
 
