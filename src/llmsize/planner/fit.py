@@ -40,6 +40,12 @@ def _budget(gpu: Any, gpus: int, job: TrainJob | ServeJob, device: Callable[[Any
     return (serve_memory.budget(job, gpu) if isinstance(job, ServeJob) else gpu.usable) - dev
 
 
+def llamacpp_slots(job: ServeJob) -> int | None:
+    """The most parallel slots of the job's context one llama-server takes (-np at most LLAMA_MAX_SEQ, -c = slots ×
+    context within llmsize's bound); None for other engines."""
+    return min(LLAMACPP_SLOTS, MAX_N_CTX // job.context) if job.engine == "llama.cpp" else None
+
+
 def largest_batch(spec: ModelSpec, job: TrainJob | ServeJob, gpu: Any, layout: Layout, *,
                   breakdown: Callable[..., Breakdown] | None = None, limit: int = 1 << 16,
                   device: Callable[[Any, int], int] | None = None) -> int | None:
@@ -48,8 +54,9 @@ def largest_batch(spec: ModelSpec, job: TrainJob | ServeJob, gpu: Any, layout: L
     check_layout(spec, layout)
     serving = isinstance(job, ServeJob)
     budget = _budget(gpu, layout.gpus, job, device)
-    if serving and job.engine == "llama.cpp":  # llama.cpp's own bounds on -np and on -c = slots × context
-        limit = min(limit, LLAMACPP_SLOTS, MAX_N_CTX // job.context)  # type: ignore[union-attr]
+    cap = llamacpp_slots(job) if serving else None  # type: ignore[arg-type]
+    if cap is not None:
+        limit = min(limit, cap)
 
     def fits(b: int) -> bool:
         if breakdown is None:

@@ -85,15 +85,15 @@ class TrainJob:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServeJob:
     """Serving: `concurrency` requests at once, each `prompt_len` in and `output_len` out, with `engine`'s
-    memory: vLLM-style paged KV capped at `gpu_memory_utilization` of each GPU (0.9 when None), or
-    llama.cpp's own buffers (`planner.serve_memory`)."""
+    memory: vLLM-style paged KV capped at `gpu_memory_utilization` of each GPU (0.9 when None), or what
+    llama.cpp or transformers allocate themselves (`planner.serve_memory`)."""
 
     prompt_len: int = 1024
     output_len: int = 256
     concurrency: int = 1
     weights: str = "bf16"
     kv_dtype: str = "auto"
-    gpu_memory_utilization: float | None = None  # None: vLLM's 0.9; llama.cpp's --fit margin instead
+    gpu_memory_utilization: float | None = None  # None: vLLM's 0.9 (llama.cpp: --fit's margin; transformers: all)
     min_tokens_per_s: float | None = None  # output tokens/s the whole deployment must reach
     max_model_len: int | None = None
     prefill_mfu: float | None = None  # None: the engine's fitted serving efficiency (speedmodel)

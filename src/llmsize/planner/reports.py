@@ -40,9 +40,11 @@ def fit_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_name: str, layout:
         out["fewest_gpus"] = rep["setups"][0] if rep["setups"] else None
     if "batch" in find:
         out["largest_batch"] = fitmod.largest_batch(spec, job, gpu, layout, device=dev)
-        if serving and job.engine == "llama.cpp" and out["largest_batch"] == fitmod.LLAMACPP_SLOTS:  # type: ignore[union-attr]
-            out["note"] = (f"{fitmod.LLAMACPP_SLOTS} is llama.cpp's limit on parallel slots (-np, LLAMA_MAX_SEQ); "
-                           "the GPU would hold more: more slots take more servers")
+        cap = fitmod.llamacpp_slots(job) if serving else None
+        if cap is not None and out["largest_batch"] == cap:
+            out["note"] = (f"{cap} is llama.cpp's limit on parallel slots of this context (-np at most "
+                           f"{fitmod.LLAMACPP_SLOTS}, LLAMA_MAX_SEQ; -c = slots x context at most {fitmod.MAX_N_CTX:,} "
+                           "tokens); the GPU would hold more: more slots take more servers")
     if "context" in find:
         out["longest_context"] = fitmod.longest_context(spec, job, gpu, layout, device=dev)
     if "concurrency" in find and serving:
