@@ -2,7 +2,8 @@
 measurements in tests/data/speed_calib.jsonl, and report the error on rows held out of the fit.
 
 For each calibration row: the efficiency at which the prediction equals the measurement (solved by
-bisection; communication is timed apart and not scaled by it). A group engine x GPU architecture x phase takes the median ratio of its rows;
+bisection; communication is timed apart and not scaled by it). A group engine x GPU architecture x phase
+takes the median ratio of its rows;
 engine/@vendor, engine/*, */arch, */@vendor and */* fallbacks take the median over their wider sets (the
 vendor classes: every GPU of that vendor, one backend and kernel set). Every fourth row of each
 category (file order) is held out: it is never used in any median, and its error is reported apart.
@@ -155,7 +156,8 @@ def path_entries(entries: list[dict], taken: set[tuple[str, str, str]]) -> list[
     classes of the same vendor only: each path's efficiency is relative to its own peak, and the int8/fp16
     peak ratios differ by vendor (2 on NVIDIA tensor cores, 1 on an MI100).
 
-    E(e, c, P) = E(e, c, P2) · r,  r = median_c'(E(e, c', P) / E(e, c', P2)), c' of c's vendor (the P2 with most rows)"""
+    E(e, c, P) = E(e, c, P2) · r,  r = median_c'(E(e, c', P) / E(e, c', P2))
+    (c' the classes of c's vendor with both; P2 the path with most rows)"""
     from llmsize.catalog.hardware import gpus
     from llmsize.speedmodel.efficiency import arch_of, vendor_of
 

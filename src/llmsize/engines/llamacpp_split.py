@@ -73,8 +73,8 @@ def split_buffers(spec: ModelSpec, weights: Sequence[WeightTensor], p: LlamaPara
     for g in range(k):
         layers = tuple(il for il in range(n) if dev[il] == g)
         has_out = dev[n] == g
-        model = sum(cuda_tensor_bytes(t) for t in weights
-                    if (t.layer is not None and dev[t.layer] == g) or (t.layer is None and has_out and output_tensor(t)))
+        model = sum(cuda_tensor_bytes(t) for t in weights if (t.layer is not None and dev[t.layer] == g)
+                    or (t.layer is None and has_out and output_tensor(t)))
         phases = ([c.attention, c.ffn] if layers else []) + ([c.output] if has_out else [])
         out.append(GpuBuffers(device=g, layers=layers, output=has_out, model=model, kv=kv_bytes(spec, q, list(layers)),
                               compute=max(phases, default=0), input_copies=(N_COPIES - 1) * c.inputs if k > 1 else 0,

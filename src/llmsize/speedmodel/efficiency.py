@@ -118,9 +118,9 @@ def efficiency(engine: str | None, gpu: Any, phase: str, override: float | None 
     key it came from.
 
     lookup: engine/arch/phase-path -> engine/@vendor/phase-path -> engine/*/phase-path -> */arch/phase-path
-    -> */@vendor/phase-path -> */*/phase-path, then the same six for the bare phase; a mixture-of-experts model's training and prompt processing look up
-    ``train[-path]-moe`` / ``prefill[-path]-moe`` first (grouped expert GEMMs and token dispatch run other
-    kernels than dense layers), then the dense keys. An architecture without rows of its own takes the
+    -> */@vendor/phase-path -> */*/phase-path, then the same six for the bare phase; a mixture-of-experts
+    model's training and prompt processing look up ``train[-path]-moe`` / ``prefill[-path]-moe`` first
+    (grouped expert GEMMs and token dispatch run other kernels than dense layers), then the dense keys. An architecture without rows of its own takes the
     engine's rows on the GPUs of its vendor (one backend and kernel set: CUDA, ROCm, Metal) before the
     engine's rows on every GPU, whose median other vendors' GPUs can set (Apple's Metal prompt rows reach
     0.8 of their fp16 peak, NVIDIA's 0.5); the engine's own rows come before other engines' rows on this
@@ -148,8 +148,8 @@ def efficiency(engine: str | None, gpu: Any, phase: str, override: float | None 
                 if _FOUND.get("rows") is not rows:
                     _FOUND.clear()
                     _FOUND["rows"] = rows
-                found = _FOUND[(e, a, v, phase, path, weights, moe)] = Efficiency(value=float(r["value"]), key="/".join(k),
-                                                                 rows=int(r.get("n", 0)))
+                found = _FOUND[(e, a, v, phase, path, weights, moe)] = Efficiency(
+                    value=float(r["value"]), key="/".join(k), rows=int(r.get("n", 0)))
                 return found
     raise LlmsizeError(f"efficiency table has no default for phase {phase!r}")
 
