@@ -120,11 +120,12 @@ def solve(case, predict_case) -> float:
 
 
 def table_entries(fitted: list[tuple[dict, float]]) -> list[dict]:
+    from llmsize.speedmodel.efficiency import lookup_keys
+
     groups: dict[tuple[str, str, str], list[tuple[str, float]]] = defaultdict(list)
     bare: set[tuple[str, str, str]] = set()
     for r, q in fitted:
-        e, a, v, p = r["engine"], arch(r["hardware"]["gpu"]), vendor(r["hardware"]["gpu"]), phase_of(r)
-        for k in ((e, a, p), (e, v, p), (e, "*", p), ("*", a, p), ("*", v, p), ("*", "*", p)):
+        for k in lookup_keys(r["engine"], arch(r["hardware"]["gpu"]), vendor(r["hardware"]["gpu"]), phase_of(r)):
             groups[k].append((r["id"], q))
     # a phase seen only on a non-16-bit path still needs a bare default: all of its rows
     for r, q in fitted:

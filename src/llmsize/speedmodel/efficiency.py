@@ -87,6 +87,13 @@ def vendor_of(gpu: Any) -> str:
     return "@" + (getattr(gpu, "vendor", "") or "other").lower()
 
 
+def lookup_keys(engine: str, arch: str, vendor: str, phase: str) -> tuple[tuple[str, str, str], ...]:
+    """The table keys a lookup tries for one phase key, in order (engine/arch, engine/@vendor, engine/*,
+    */arch, */@vendor, */*); the fit groups each row under the same keys."""
+    return ((engine, arch, phase), (engine, vendor, phase), (engine, "*", phase), ("*", arch, phase),
+            ("*", vendor, phase), ("*", "*", phase))
+
+
 def engine_name(engine: str | None) -> str:
     e = (engine or "unknown").lower()
     e = {"tensorrt-llm": "trt-llm", "trtllm": "trt-llm", "tensorrt_llm": "trt-llm", "trt_llm": "trt-llm",
@@ -142,7 +149,7 @@ def efficiency(engine: str | None, gpu: Any, phase: str, override: float | None 
     if moe:
         keys = (phase_key(phase, path, weights) + "-moe", phase + "-moe") + keys
     for ph in dict.fromkeys(keys):
-        for k in ((e, a, ph), (e, v, ph), (e, "*", ph), ("*", a, ph), ("*", v, ph), ("*", "*", ph)):
+        for k in lookup_keys(e, a, v, ph):
             r = rows.get(k)
             if r is not None:
                 if _FOUND.get("rows") is not rows:
