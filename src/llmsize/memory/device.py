@@ -149,7 +149,7 @@ def device_estimate(est: MemoryEstimate, runtime: str = "torch", gpu_memory_byte
 
 
 # a workload's KV dtype -> llama.cpp's cache type (-ctk/-ctv); absent: llama.cpp's default f16
-_LLAMA_KV = {None: "f16", "auto": "f16", "fp16": "f16", "float16": "f16", "bf16": "bf16", "bfloat16": "bf16",
+LLAMA_KV = {None: "f16", "auto": "f16", "fp16": "f16", "float16": "f16", "bf16": "bf16", "bfloat16": "bf16",
              "fp32": "f32", "float32": "f32"}
 
 
@@ -164,7 +164,7 @@ def _llamacpp(spec: ModelSpec, gpu: int | None, *, context: int, slots: int, kv_
     from llmsize.engines.llamacpp import _KV_TYPES
     from llmsize.engines.offload import buffers_at, gguf_weights, serve_params
 
-    kv = _LLAMA_KV.get(kv_type, kv_type)
+    kv = LLAMA_KV.get(kv_type, kv_type)
     if kv not in _KV_TYPES:
         raise LlmsizeError(f"llama.cpp's KV cache types are {', '.join(_KV_TYPES)}; {kv_type!r} is not one")
     ws, fmt = gguf_weights(spec, gguf_path, weights or "bf16")

@@ -30,6 +30,8 @@ KV_DTYPES = ("auto", "fp8", "fp8_e4m3", "fp8_e5m2")  # vLLM --kv-cache-dtype (SG
 # llama.cpp's cache types (-ctk/-ctv, as its device model knows them; f16 is its default, "auto" the same)
 LLAMACPP_KV = ("auto", *_LLAMACPP_CACHE_TYPES)
 DEFAULT_UTILIZATION = 0.9  # vLLM's --gpu-memory-utilization default
+# engines whose serving memory is their own allocator's, not vLLM's (planner.serve_memory.engine_breakdown)
+OWN_MEMORY_ENGINES = ("llama.cpp", "transformers")
 
 
 def _pos(owner: str, **vals: Any) -> None:
@@ -395,7 +397,7 @@ def serve_breakdown(spec: ModelSpec, job: ServeJob, concurrency: int | None = No
     """Whole-model bytes for `concurrency` sequences of `context` tokens: weights in the job's format,
     the KV cache in its dtype, vLLM's profiled activation peak, the per-GPU rotary cache; for llama.cpp and
     transformers what they allocate themselves (`serve_memory.engine_breakdown`)."""
-    if job.engine in ("llama.cpp", "transformers"):
+    if job.engine in OWN_MEMORY_ENGINES:
         from llmsize.planner import serve_memory
 
         return serve_memory.engine_breakdown(spec, job, concurrency, context)
@@ -417,7 +419,7 @@ def device_bytes(*, serving: bool, engine: str | None = None) -> int:
     CUDA graphs when serving, the CUDA context when training (measured constants, the same on every GPU);
     none for llama.cpp and transformers, whose CUDA context is a term of their own breakdown
     (`planner.serve_memory`)."""
-    if serving and engine in ("llama.cpp", "transformers"):
+    if serving and engine in OWN_MEMORY_ENGINES:
         return 0
     try:
         from llmsize.memory import device as dm

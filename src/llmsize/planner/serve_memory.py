@@ -22,28 +22,31 @@ LLAMACPP = "llama.cpp"
 TRANSFORMERS = "transformers"
 
 
-def budget(job: ServeJob, gpu: Any) -> int:
-    """Bytes one GPU of the replica may hold: usable · gpu_memory_utilization (vLLM's share, 0.9 unless given);
-    with no share given, llama.cpp usable − 1 GiB (llama.cpp --fit's default margin per device) and
-    transformers all of it (PyTorch reserves nothing ahead).
+def _budget(job: ServeJob, gpu: Any) -> tuple[int, str]:
+    """(bytes one GPU of the replica may hold, how they were reached): usable · gpu_memory_utilization (vLLM's
+    share, 0.9 unless given); with no share given, llama.cpp usable − 1 GiB (llama.cpp --fit's default margin
+    per device) and transformers all of it (PyTorch reserves nothing ahead).
 
     Source: llamacpp-offload"""
+    usable = f"{gpu.name} {gpu.usable / 2**30:.1f} GiB"
     if job.gpu_memory_utilization is None and job.engine == LLAMACPP:
         from llmsize.engines.offload import FIT_MARGIN
 
-        return gpu.usable - FIT_MARGIN
+        return gpu.usable - FIT_MARGIN, f"{usable} less llama.cpp's 1 GiB --fit margin"
     if job.gpu_memory_utilization is None and job.engine == TRANSFORMERS:
-        return gpu.usable
-    return int(gpu.usable * job.utilization)
+        return gpu.usable, f"{usable} usable"
+    return int(gpu.usable * job.utilization), \
+        f"{job.utilization:g} × {gpu.name} = {gpu.usable * job.utilization / 2**30:.1f} GiB"
+
+
+def budget(job: ServeJob, gpu: Any) -> int:
+    """Bytes one GPU of the replica may hold (`_budget`)."""
+    return _budget(job, gpu)[0]
 
 
 def budget_text(job: ServeJob, gpu: Any) -> str:
     """How `budget` was reached, for a rejection: '0.9 × H100-SXM = 71.3 GiB' or llama.cpp's margin."""
-    if job.engine == LLAMACPP and job.gpu_memory_utilization is None:
-        return f"{gpu.name} {gpu.usable / 2**30:.1f} GiB less llama.cpp's 1 GiB --fit margin"
-    if job.engine == TRANSFORMERS and job.gpu_memory_utilization is None:
-        return f"{gpu.name} {gpu.usable / 2**30:.1f} GiB usable"
-    return f"{job.utilization:g} × {gpu.name} = {gpu.usable * job.utilization / 2**30:.1f} GiB"
+    return _budget(job, gpu)[1]
 
 
 def serve_memory(spec: ModelSpec, job: ServeJob, layout: Layout, concurrency: int | None = None,
@@ -104,7 +107,9 @@ def _generate_bytes(spec: ModelSpec, weights: str, kv_dtype: str, batch: int, co
 
 
 def _cache_type(kv: str) -> str:
-    return "f16" if kv == "auto" else kv  # llama.cpp's default -ctk/-ctv
+    from llmsize.memory.device import LLAMA_KV
+
+    return LLAMA_KV.get(kv, kv)  # "auto": llama.cpp's default -ctk/-ctv, f16
 
 
 @lru_cache(maxsize=256)
