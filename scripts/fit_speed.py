@@ -294,6 +294,7 @@ EXPERT_GRID = (0, 250, 500, 1000, 2000, 4000)
 # serving: searched one constant at a time from the first value of each (coordinate search, two rounds):
 # eleven constants make the full product too slow to refit
 SERVE_GRID = {"compute_rel": (0.8, 0.7, 0.6, 0.9, 1.0), "compute_rel_fp8": (0.6, 0.5, 0.7, 0.8, 0.9),
+              "compute_rel_fp4": (0.5, 0.4, 0.3, 0.6, 0.7, 0.8),
               "link_efficiency": (0.7, 0.5, 0.85),
               "pcie_efficiency": (0.5, 0.35, 0.7), "step_overhead_s": (0.001, 0.0, 0.002, 0.004),
               "seq_overhead_s": (5e-6, 0.0, 10e-6), "allreduce_latency_s": (10e-6, 5e-6, 20e-6, 30e-6),

@@ -22,7 +22,7 @@ def _gpu(**over) -> GPU:
 # ------------------------------------------------------------------ catalog integrity
 
 ARCHS = {"volta", "turing", "pascal", "maxwell", "kepler", "ampere", "ampere-pcie", "ada-dc", "hopper", "blackwell",
-         "geforce", "workstation", "cdna", "rdna", "rdna4", "apple", "tpu", "blackwell-soc", "rdna-apu", "gcn", "rdna2",
+         "geforce", "workstation", "cdna", "cdna3", "rdna", "rdna4", "apple", "tpu", "blackwell-soc", "rdna-apu", "gcn", "rdna2",
          "ampere-soc", "intel-xe", "intel-xe-hpc", "intel-igpu"}
 
 
@@ -209,7 +209,7 @@ def test_unlisted_rates_fall_back_only_where_documented():
     {"memory_bytes": 0}, {"memory_bytes": -1}, {"memory_bytes": 1.5}, {"memory_bytes": True},
     {"bandwidth": 0.0}, {"bandwidth": -3.0}, {"bandwidth": float("nan")}, {"tdp_watts": 0},
     {"pcie_bw": -1.0}, {"interconnect_bw": 0}, {"usable_bytes": 0}, {"usable_bytes": 9 * GIB},
-    {"flops": {"bf16": -1.0}}, {"flops": {"fp4": 1e15}}, {"flops": {"bf16": float("inf")}},
+    {"flops": {"bf16": -1.0}}, {"flops": {"fp6": 1e15}}, {"flops": {"bf16": float("inf")}},
     {"name": ""}, {"source": "  "}, {"aliases": ("",)},
 ])
 def test_gpu_rejects_bad_values(over):

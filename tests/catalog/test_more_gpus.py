@@ -76,7 +76,7 @@ FIGURES = [
     ("Jetson-Orin-NX-16GB", 16, 102.4, 15.04, "ampere-soc"), ("Jetson-Orin-Nano-8GB", 8, 102, 16.71, "ampere-soc"),
     ("Jetson-AGX-Thor", 128, 273, 258.75, "blackwell-soc"), ("P102-100", 10, 440.3, 10.77, "pascal"),
     ("CMP-170HX", 8, 1493, 202.1, "ampere"), ("CMP-100-210", 16, 829.4, 23.97, "volta"),
-    ("RTX-5090-Laptop", 24, 896, 113.98, "geforce"), ("MI300A", 128, 5300, 980.6, "cdna"), ("A16", 16, 200, 17.97, "ampere-pcie"),
+    ("RTX-5090-Laptop", 24, 896, 113.98, "geforce"), ("MI300A", 128, 5300, 980.6, "cdna3"), ("A16", 16, 200, 17.97, "ampere-pcie"),
     ("T1000-8GB", 8, 160, 5, "pascal"),
 ]
 

@@ -17,7 +17,7 @@ from llmsize.validate_speed import parse_case, predict_case
 ONE_PER_CLASS = [("RTX-3060", "geforce"), ("RTX-2080-Ti", "geforce"), ("RTX-5080", "geforce"),
                  ("RTX-A5000", "workstation"), ("RTX-4000-Ada", "workstation"), ("P40", "pascal"),
                  ("P100", "pascal"), ("A40", "ampere-pcie"), ("A30", "ampere"), ("L40", "ada-dc"), ("H20", "hopper"),
-                 ("GH200", "hopper"), ("MI210", "cdna"), ("MI355X", "cdna"), ("RX 7900 XTX", "rdna"),
+                 ("GH200", "hopper"), ("MI210", "cdna"), ("MI355X", "cdna3"), ("RX 7900 XTX", "rdna"),
                  ("RX 6900 XT", "rdna2"), ("M1 Max", "apple"), ("M4 Max 32-core", "apple")]
 
 

@@ -67,27 +67,29 @@ HELD = {
     # transformers' eager rows (a host floor per layer, predict.host_floor_s) the worst: the T4's Qwen2.5-3B fp16 at
     # batch 32 +78%, the RTX 4090's nf4 at batch 1 -71% (that host issues bitsandbytes' kernels 3x faster
     # than the H100's); llama.cpp's rows as before (19% the worst)
-    "decode": (47, 0.078, 0.88, 0.801),
+    "decode": (56, 0.077, 0.9, 0.801),
     # the MI50's IQ4_NL pp1024 before PR 27841 (GCN had no MMQ config for it) +67% the worst; GB10's dense
     # Qwen2.5-Coder 7B Q8_0 pp2048 +61% (its class has only MoE prompt rows: their value over the MoE/dense
     # ratio, fit_speed.moe_entries; +92% on the all-GPU value); the RX 7900 XTX's gpt-oss-20b pp2048 -27%
     # (RDNA's dense value times that ratio; -39% on the all-GPU MoE value). XiongjieDai's professional-GPU rows
     # (2024-05 builds): the RTX 6000 Ada's 70B Q4_K_M pp512 +91% the worst (its 70B prompt runs 10.2x slower than
     # its 8B for 8.8x the FLOPs), the A40's +49% (its 70B prompt speeds rise with the prompt, 209 to 291 t/s)
-    "prefill": (38, 0.107, 0.75, 0.943),
+    "prefill": (46, 0.077, 0.82, 0.943),
     # SmolLM3's 24-day run +45% and the Llama 3.1 8B card -35% the worst (docs/speed.md: whole runs disagree)
     "run_gpu_hours": (11, 0.179, 0.81, 0.468),
-    # NIM 1.8.0's Llama 3.3 70B TTFT at concurrency 5 (500 in / 2000 out) -59% the worst: at concurrency 1 it is
-    # +6%, the +79 ms between them is not in the model (lockstep prefill waves of the closed-loop clients)
-    "serve_latency": (16, 0.059, 0.93, 0.613),
-    # TensorRT-LLM v1.0's 405B FP8 on 8 H100 at 500 in / 2000 out -23% the worst (it was -16% before an
-    # iteration's GEMMs left 0.7 of the shorter of reads and math exposed, `serving.gemm_s`; OCI's MI300X
-    # batch-64 row went from +28% to +10%); v0.5/v0.6.1's Llama 2 70B long-output rows went from +58..+123%
-    # to -15..+14% once their masked-MHA kernel re-reads each KV head per query head (speedmodel/kernels.py)
-    "serve_throughput": (47, 0.071, 0.99, 0.24),
+    # NIM 1.8.0's Llama 3.3 70B TTFT at concurrency 5 (500 in / 2000 out) -57% the worst: at concurrency 1 it is
+    # +6%, the +79 ms between them is not in the model (lockstep prefill waves of the closed-loop clients);
+    # vLLM on 4 MI100 (gfx908, Triton attention) TPOT -47%
+    "serve_latency": (20, 0.092, 0.84, 0.589),
+    # TensorRT-LLM 1.2's Qwen3-30B-A3B NVFP4 on 8 RTX PRO 6000 at PP 8 +82% the worst (its throughput falls from
+    # PP 4 to PP 8; +129% before a PP stage read its weights per micro-batch); SGLang's Llama 4 Scout on 8
+    # MI300X at concurrency 100 +46%; vLLM 0.8.5 on an H100 NVL at 32 sequences +43%; v0.5/v0.6.1's Llama 2
+    # 70B long-output rows within -15..+14% once their masked-MHA kernel re-reads each KV head per query head
+    # (speedmodel/kernels.py)
+    "serve_throughput": (83, 0.094, 0.89, 0.845),
     # MT-NLG 530B on 2,800 A100 +30% the worst (the DeepSpeed group's BLOOM median)
     "train_throughput": (30, 0.079, 0.96, 0.31),
-    "all": (189, 0.082, 0.89, 0.943),
+    "all": (246, 0.091, 0.88, 0.943),
 }
 # Every row through `llmsize validate`:
 WHOLE = {
@@ -97,7 +99,7 @@ WHOLE = {
     # with transformers' 27 eager decode rows (bitsandbytes' benchmarks, optimum's GPTQ table, the transformers
     # CI): their 16-bit rows within -30%..+25% at batch 1-8, the T4's batch 32 and the A100's batch 16 +78%/+86%,
     # GPTQ -65%..0%, nf4 -71%..+110%; llama.cpp's rows as before
-    "decode": (189, 0.042, 0.93, 1.135),
+    "decode": (226, 0.042, 0.94, 1.135),
     # Metal's k-quant prompt kernels run 13-19% under its legacy-quant ones; RDNA3's MMQ by block type;
     # builds before mid-2024 dequantised to fp16 for cuBLAS (speedmodel/builds.py); the MI50's IQ4_XS/IQ4_NL
     # pp1024 before PR 27841 +67-68% the worst (+52% while Vega 20 shared cdna with the MI100/MI210); the V620's
@@ -106,24 +108,25 @@ WHOLE = {
     # the professional GPUs' rows (A100, H100 PCIe, L40S, A40, RTX A6000 / Ada) were +75% median before they
     # were entered, on llama.cpp's every-GPU value (Apple's prompt rows in it): now classes without rows take
     # their vendor's GPUs' value, and a class's path without rows its other path's times the engine's ratio
-    "prefill": (153, 0.092, 0.87, 0.943),
+    "prefill": (186, 0.063, 0.9, 0.943),
     # Llama 4 Maverick's card +101% the worst (a null layout's EP 8 and 2,048-token micro-batch leave its 128
     # top-1 experts 128 rows a GEMM); Llama 3.2 1B's card -66% and phi-2's +55%: published runs disagree at one
     # width (docs/speed.md)
     "run_gpu_hours": (44, 0.173, 0.74, 1.038),
-    # SGLang's cookbook (0.5.6, Llama 3.1 70B on 8 A100) TTFT -41% to +65% (a first-token cost that grows
-    # with load; 8K prompts of uniform random length); NIM 1.8.0's 500 in / 2000 out at concurrency 5
-    # -59%; vLLM's perf-benchmark 70B TTFT at 1 request/s -26%/-31%
-    "serve_latency": (66, 0.093, 0.79, 0.673),
-    # TensorRT-LLM v0.13's Llama 70B FP16 TP8 with long outputs +29-45% the worst (not explained; its TP4
-    # 128/2048 row went from +35% to +16% with `serving.gemm_s`); SGLang's cookbook at concurrency 16-100
-    # +41% / +24% (short runs drain); v0.5/v0.6.1's Llama 2 70B with 2048-token outputs -15..+14% (they
-    # were +58..+123%)
-    "serve_throughput": (189, 0.066, 0.94, 0.464),
+    # SGLang's cookbook (0.5.6, Llama 3.1 70B on 8 A100) TTFT -41% to +61% (a first-token cost that grows
+    # with load; 8K prompts of uniform random length); its MI300X runs (0.5.9): DeepSeek-V3.1 TPOT at
+    # concurrency 1 -60% (61 MLA + 256-expert layers' fixed cost on ROCm), ERNIE-4.5 -54% to +56%;
+    # NIM 1.8.0's 500 in / 2000 out at concurrency 5 -57%
+    "serve_latency": (83, 0.116, 0.74, 0.634),
+    # TensorRT-LLM 1.2's Qwen3-30B-A3B NVFP4 1024/1024 on one GB200 / GB300 +97% / +87% the worst (the same
+    # cell runs 26% under B200's, above it everywhere else: host-bound on Grace?); its gpt-oss-20b on one
+    # H100 (main @585c756) +58%; v0.13's Llama 70B FP16 TP8 with long outputs +29-51% (not explained);
+    # SGLang's cookbook at concurrency 16-100 +41% / +24% (short runs drain)
+    "serve_throughput": (333, 0.087, 0.88, 1.004),
     # MT-NLG 530B +28-34% (the DeepSpeed group's BLOOM median); ModelZoo's Qwen3-235B rows within -11..+21%
     # since a routed expert's rows are each TP rank's sequence-parallel share (TP4 EP8 PP8 was +47%)
     "train_throughput": (121, 0.057, 0.94, 0.35),
-    "all": (762, 0.066, 0.9, 1.135),
+    "all": (993, 0.07, 0.88, 1.135),
 }
 
 

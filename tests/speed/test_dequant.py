@@ -37,7 +37,7 @@ def _predict(rid: str) -> tuple[float, float]:
     # from (at the Apple layer cost of 160 µs; the fit's 140 µs since the MoE layer term leaves it +2.3%)
     # and the 70B row not used for it (was +58% with no Metal term); the M2 Ultra (27.2 TFLOPS on
     # 800 GB/s) nearly so (70B: -14.6%, was +1.2%)
-    ("xd-llama3-m1max-32c-llama38b-q4_k_m-tg512", 0.0, 0.03),
+    ("xd-llama3-m1max-32c-llama38b-q4_k_m-tg512", -0.01, 0.03),
     ("xd-llama3-m1max-32c-llama370b-q4_k_m-tg512", 0.0, 0.06),
     ("xd-llama3-m2ultra-llama370b-q4_k_m-tg512", -0.18, -0.11),
 ])

@@ -25,7 +25,7 @@ from types import MappingProxyType
 
 from llmsize.errors import LlmsizeError, did_you_mean
 
-DTYPES = ("bf16", "fp16", "fp16acc", "fp8", "int8", "fp32", "tf32")
+DTYPES = ("bf16", "fp16", "fp16acc", "fp8", "fp4", "int8", "fp32", "tf32")
 _DTYPE_ALIASES = {
     "bfloat16": "bf16", "float16": "fp16", "half": "fp16", "f16": "fp16", "float8": "fp8",
     "e4m3": "fp8", "e5m2": "fp8", "float8e4m3fn": "fp8", "float8e5m2": "fp8", "i8": "int8",

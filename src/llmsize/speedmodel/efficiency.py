@@ -113,10 +113,22 @@ def phase_key(phase: str, path: str | None, weights: str | None = None) -> str:
     its fp16 peak in F16, 0.48-0.57 in Q4_0/Q8_0/Q4_K_M/Q6_K)."""
     if path in (None, "bf16", "fp16", "fp16acc"):
         # ASSUMES: a GPU without int8 units runs llama.cpp's quantized types by dequantising each block to
-        #          f16 in registers (Metal's mul_mm/mul_mv kernels), one efficiency for every block type
+        #          f16 in registers (Metal's mul_mm/mul_mv kernels), one efficiency for every block type, except
+        #          that a prompt's matrix kernel unpacks k-quant and i-quant super-blocks at a cost of its own
+        #          (``prefill-kq``: Apple's Q4_0 scoreboard prompts reach 0.2 more of the fp16 peak than its
+        #          Q4_K_M ones; a decode step's unpacking is `dequant.dequant_s`)
         quant = weights is not None and phase in ("decode", "prefill") and is_gguf_quant(weights)
+        if quant and phase == "prefill" and is_super_block(weights):
+            return f"{phase}-kq"
         return f"{phase}-q" if quant else phase
     return f"{phase}-{path}"
+
+
+def is_super_block(weights: str) -> bool:
+    """A GGUF k-quant (Q2_K .. Q6_K and their _S/_M/_L mixes) or i-quant (IQ*) type: 256-weight super-blocks
+    with sub-block scales, against the legacy 32-weight blocks of Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0."""
+    w = weights.upper()
+    return w.startswith("IQ") or "_K" in w
 
 
 def efficiency(engine: str | None, gpu: Any, phase: str, override: float | None = None,
@@ -145,7 +157,9 @@ def efficiency(engine: str | None, gpu: Any, phase: str, override: float | None 
     found = _FOUND.get((e, a, v, phase, path, weights, moe)) if _FOUND.get("rows") is rows else None
     if found is not None:
         return found
-    keys = (phase_key(phase, path, weights), phase)
+    key = phase_key(phase, path, weights)
+    # a k-quant prompt on a class without such rows takes its other quantized prompts' value
+    keys = (key, phase + "-q", phase) if key.endswith("-kq") else (key, phase)
     if moe:
         keys = (phase_key(phase, path, weights) + "-moe", phase + "-moe") + keys
     for ph in dict.fromkeys(keys):
@@ -191,7 +205,7 @@ def prefill_shape() -> dict[str, float]:
 def serve_shape() -> dict[str, float]:
     """The serving constants (``[serve]`` of the table): ``compute_rel`` (the GEMM efficiency of a serving
     pass relative to the fitted serving efficiency, which its memory-bound steps reach on bandwidth;
-    ``compute_rel_fp8`` the same on the FP8 path),
+    ``compute_rel_fp8`` / ``compute_rel_fp4`` the same on the FP8 / FP4 paths),
     ``link_efficiency`` / ``pcie_efficiency`` (the share of the link's rate TP all-reduces reach over
     NVLink / over PCIe alone), ``step_overhead_s`` (fixed
     host cost of a scheduler step), ``seq_overhead_s`` (its cost per running sequence) and
@@ -201,6 +215,7 @@ def serve_shape() -> dict[str, float]:
     a pass's weight reads and GEMM math that the longer does not hide, `serving.gemm_s`)."""
     t = _table().get("serve", {})
     return {"compute_rel": float(t.get("compute_rel", 1.0)), "compute_rel_fp8": float(t.get("compute_rel_fp8", 1.0)),
+            "compute_rel_fp4": float(t.get("compute_rel_fp4", t.get("compute_rel_fp8", 1.0))),
             "link_efficiency": float(t.get("link_efficiency", 1.0)),
             "pcie_efficiency": float(t.get("pcie_efficiency", t.get("link_efficiency", 1.0))),
             "step_overhead_s": float(t.get("step_overhead_s", 0.0)), "seq_overhead_s": float(t.get("seq_overhead_s", 0.0)),
@@ -306,6 +321,18 @@ def serve_path(engine: str | None, weights: str, gpu: Any, mmq: bool = True) -> 
     w = weights.lower()
     if w.startswith("fp8") and gpu.has("fp8"):
         return "fp8"
+    e = engine_name(engine)
+    if e in ("trt-llm", "vllm", "sglang") and gpu.has("fp4"):
+        # ASSUMES: NVFP4 checkpoints run W4A4: activations quantized to FP4 for FP4 GEMMs (TensorRT-LLM's
+        #          NVFP4LinearMethod, vLLM's CUTLASS/FlashInfer FP4 GEMMs, SGLang) on GPUs with FP4 tensor
+        #          cores; elsewhere (Hopper) weight-only (Marlin FP4) on the 16-bit path
+        if w == "nvfp4":
+            return "fp4"
+        # ASSUMES: MXFP4 experts (gpt-oss) on data-center Blackwell run W4A8 under TensorRT-LLM and SGLang
+        #          (MXFP8 activations: the fp8 rate); vLLM's default there, and every engine on Hopper and
+        #          on RTX Blackwell, multiply them in 16 bits (docs/speed.md)
+        if w == "mxfp4" and e in ("trt-llm", "sglang") and arch_of(gpu) == "blackwell":
+            return "fp8"
     if engine_name(engine) == "llama.cpp" and is_gguf_quant(weights) and gpu.has("int8"):
         # a build before MMQ became the default dequantises to fp16 for cuBLAS (`builds.llamacpp_mmq`)
         return "int8" if mmq else ("fp16acc" if gpu.has("fp16acc") else sixteen_bit(gpu))

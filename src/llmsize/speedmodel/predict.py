@@ -91,6 +91,22 @@ def kv_bytes_per_token(spec: ModelSpec, kv_dtype: str) -> int:
     return attention_kv_bytes(spec, 1, _kv(kv_dtype))
 
 
+def kv_bytes_attended(spec: ModelSpec, context: float, kv_dtype: str | None) -> float:
+    """KV-cache bytes one sequence holds, and a decode step reads, at `context` tokens: a sliding-window
+    layer (and a chunked one, Llama 4's) keeps and attends at most its window; a full layer all of them.
+
+    KV(c) = Σ_l min(c, w_l)·KV_layer,  w_l = ∞ for a full-attention layer
+
+    Source: llama-kv-cache"""
+    per = kv_bytes_per_token(spec, kv_dtype or "bf16")
+    layers = [i for i in range(spec.num_layers) if spec.has_attention(i)]
+    if not layers or not per:
+        return 0.0
+    w = spec.sliding_window
+    span = sum(min(context, w) if w is not None and spec.layer_type(i) == "sliding" else context for i in layers)
+    return per / len(layers) * span
+
+
 def state_bytes(spec: ModelSpec) -> int:
     """Recurrent (conv + SSM) state of one sequence, read and written at every decode step."""
     from llmsize.recurrent import recurrent_state
@@ -170,7 +186,7 @@ def decode(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: st
     e_dec = efficiency(engine, gpu, "decode", mbu, path, weights)
     e_pre = efficiency(engine, gpu, "prefill", prefill_efficiency, path, weights)
     ctx = context + tokens / 2
-    kv_read = batch * ctx * kv_bytes_per_token(spec, kv_dtype or "bf16") * kv_read_factor(spec, flash_attn)
+    kv_read = batch * kv_bytes_attended(spec, ctx, kv_dtype) * kv_read_factor(spec, flash_attn)
     read = decode_read_bytes(spec, weights, batch) + kv_read + batch * state_bytes(spec)
     t_mem = read / (tp * _bw(gpu) * e_dec.value)
     t_comp = forward_flops(spec, batch, int(ctx)) / (tp * _peak(gpu, path) * e_pre.value)

@@ -22,7 +22,8 @@ from llmsize.speedmodel.comm import tp_serve_allreduces_s
 from llmsize.speedmodel.efficiency import Efficiency, efficiency, engine_default, engine_name, serve_path, serve_shape
 from llmsize.speedmodel.kernels import kv_read_factor
 from llmsize.speedmodel.prompt_passes import separate_passes
-from llmsize.speedmodel.predict import (UBATCH, _bw, _peak, decode_read_bytes, host_floor_s, kv_bytes_per_token,
+from llmsize.speedmodel.predict import (UBATCH, _bw, _peak, decode_read_bytes, host_floor_s, kv_bytes_attended,
+                                        kv_bytes_per_token,
                                         layer_overhead_s, state_bytes, weight_bytes, weight_read_bytes)
 
 
@@ -77,9 +78,11 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     counts prefill time.
 
     B = min(C, max_seqs, K/(S_in + S_out));  one iteration: B decode tokens and P = B·S_in/S_out prompt tokens
-    t_it = [ov(W_read(B)/n/(bw·E), 2N·(B + P)/(n·X·E·c)) + B·S̄·KV/n/(bw·E)
-            + C_attn(P)/(n·X·E·c)]·p/min(p, B) + t_TP(B + P) + t_0 + B·t_s + L·t_l,  S̄ = S_in + S_out/2
-    (t_d the same with P = 0; c: GEMM efficiency relative to E; ov(a, b) = max(a, b) + u·min(a, b), `gemm_s`;
+    t_it = p·[ov(W_read(m)/n/(bw·E), 2N·(m + P_m)/(n·X·E·c)) + m·S̄·KV/n/(bw·E)
+            + C_attn(P_m)/(n·X·E·c)] + t_TP(B + P) + t_0 + B·t_s + L·t_l,  S̄ = S_in + S_out/2
+    (m = max(B/p, 1) the sequences of each of the p micro-batches a PP stage runs in turn, reading its
+    layers' weights for each, P_m = P·m/B; t_d the same with P = 0; c: GEMM efficiency relative to E;
+    ov(a, b) = max(a, b) + u·min(a, b), `gemm_s`;
     t_TP the all-reduces, `comm.tp_serve_allreduces_s`;
     t_0, t_s, t_l: fixed work per iteration, per running sequence and per layer)
     out tokens/s = dp·B/t_it;  TPOT = t_it
@@ -121,26 +124,34 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     e_mem = mbu if mbu is not None else e_mem_d
     shape = serve_shape()
     # ASSUMES: an engine's GEMMs reach compute_rel times the efficiency its memory-bound steps reach on
-    #          bandwidth (compute_rel_fp8 on the FP8 path, whose doubled peak GEMMs reach less of); one ratio
-    #          per path for every engine and GPU, fitted (scripts/fit_speed.py)
-    rel = shape["compute_rel_fp8"] if path == "fp8" else shape["compute_rel"]
+    #          bandwidth (compute_rel_fp8 / compute_rel_fp4 on the FP8 / FP4 paths, whose GEMMs reach less of
+    #          their doubled peaks); one ratio per path for every engine and GPU, fitted (scripts/fit_speed.py)
+    rel = shape.get(f"compute_rel_{path}", shape["compute_rel"])
     e_cmp = prefill_efficiency if prefill_efficiency is not None else min(e_cmp_d * rel, 1.0)
     w_gpu = weight_bytes(spec, weights) / n
     kv_gpu = kv_bytes_per_token(spec, kv_dtype or "bf16") / n
-    # the KV bytes a decode step reads per token in the cache (more than stored under a kernel that does
-    # not group query heads: `kernels.kv_read_factor`)
-    kv_read = kv_gpu * kv_read_factor(spec, grouped_attention, shape["ungrouped_kv_miss"])
+    mean_ctx = prompt + output / 2
+    # the KV bytes a decode step reads for one sequence at the mean context (a sliding-window layer attends
+    # its window only: `predict.kv_bytes_attended`; more than stored under a kernel that does not group
+    # query heads: `kernels.kv_read_factor`)
+    seq_read = kv_bytes_attended(spec, mean_ctx, kv_dtype) / n \
+        * kv_read_factor(spec, grouped_attention, shape["ungrouped_kv_miss"])
     st_gpu = state_bytes(spec) / n  # fixed per sequence (state-space layers)
     free = gpu.usable * gpu_memory_utilization - w_gpu
     cap = int(free // kv_gpu) if free > 0 and kv_gpu else 0
-    per_req = (prompt + output) * kv_gpu + st_gpu
-    fits = cap // (prompt + output) if not st_gpu else int(free // per_req) if free > 0 else 0
+    # one request's KV at its full length (a sliding-window layer holds its window) and recurrent state
+    seq_kv = kv_bytes_attended(spec, prompt + output, kv_dtype) / n
+    per_req = seq_kv + st_gpu
+    fits = int(free // per_req) if free > 0 and per_req else 0
     if fits < 1 and kv_bound:
-        room = f"room for {max(cap, 0):,} KV tokens" if not st_gpu else f"{max(free, 0):,.0f} B for KV cache and state"
-        need = f"{prompt + output:,}" if not st_gpu else f"{per_req:,.0f} B ({st_gpu:,.0f} B of it recurrent state)"
-        wb, kvt, st = weight_bytes(spec, weights), kv_bytes_per_token(spec, kv_dtype or "bf16"), state_bytes(spec)
+        windowed = seq_kv < (prompt + output) * kv_gpu
+        room = f"room for {max(cap, 0):,} KV tokens" if not st_gpu and not windowed \
+            else f"{max(free, 0):,.0f} B for KV cache and state"
+        need = f"{prompt + output:,}" if not st_gpu and not windowed \
+            else f"{per_req:,.0f} B ({st_gpu:,.0f} B of it recurrent state)"
+        wb = weight_bytes(spec, weights)
         more = next((m for m in (2, 4, 8) if gpu.usable * gpu_memory_utilization - wb / (n * m)
-                     >= ((prompt + output) * kvt + st) / (n * m)), None)  # the smallest wider TP that holds it
+                     >= per_req * n / (n * m)), None)  # the smallest wider TP that holds it
         hint = (f"--tp {tp * more} holds one request" if more else f"not even --tp {tp * 8}") + \
             " (or a smaller --weights format)"
         raise LlmsizeError(f"does not fit: {gpu.name} × {n} leaves {room}, one request needs {need}; {hint}")
@@ -156,7 +167,6 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
         raise LlmsizeError("a batch not bounded by the KV cache needs a concurrency or max sequences")
     limit = min(limits, key=lambda k: (limits[k], k != "concurrency"))
     b_max = max(1, limits[limit])
-    mean_ctx = prompt + output / 2
     # TP all-reduces per layer are added to each phase (not overlapped); PP stages pass activations only
 
     # ASSUMES: NCCL / custom all-reduce kernels reach link_efficiency of the link's rate on the message
@@ -186,9 +196,6 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     t_p = max(max(weight_read_bytes(spec, weights) / n / (bw * e_mem), t_c) * (k_ub + pp - 1) / k_ub + comm(prompt)
               + spec.num_layers * shape["prompt_layer_overhead_s"], floor)
 
-    def stages(b: int) -> float:  # PP stages work at once only with as many sequences in flight
-        return pp / min(pp, b)
-
     lin_tok = forward_flops(spec, 1, 0)  # GEMM FLOPs of one token (2N)
     # ASSUMES: an iteration's GEMMs (the batch's decode rows and the prompt rows riding along) overlap their
     #          weight loads with their math only in part: a share u of the shorter of the two stays exposed,
@@ -209,17 +216,23 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
         # one iteration of continuous batching: b decode tokens and, at steady state, the prompts of the
         # b/S_out requests that replace those finishing: b·S_in/S_out prefill tokens ride in the same pass
         p = b * prompt / output if prefill else 0.0
-        read = decode_read_bytes(spec, weights, b) / n / (bw * e_mem)
+        # under PP the batch runs as p micro-batches of b/p sequences, one per stage at a time; each stage
+        # reads its layers' weights once per micro-batch, so a step is p stage passes of b/p sequences (of
+        # one, with fewer sequences than stages, when only b stages have work):
+        # t = p·t_stage(max(b/p, 1)); one micro-batch a step without PP
+        mb = max(b / pp, 1.0)
+        pm = p * mb / b
+        read = decode_read_bytes(spec, weights, math.ceil(mb)) / n / (bw * e_mem)
         if mixed_prefill:
-            gemm = gemm_s(read, lin_tok * (b + p) / (n * x * e_cmp), unhidden)
+            gemm = gemm_s(read, lin_tok * (mb + pm) / (n * x * e_cmp), unhidden)
         else:  # the prompts' passes of their own (batched together) cannot hide under the decodes' weight reads
-            gemm = gemm_s(read, lin_tok * b / (n * x * e_cmp), unhidden) + lin_tok * p / (n * x * e_cmp)
-        kv = b * (mean_ctx * kv_read + st_gpu) / (bw * e_mem)
-        att = attn_p * p / prompt / (n * x * e_cmp)
+            gemm = gemm_s(read, lin_tok * mb / (n * x * e_cmp), unhidden) + lin_tok * pm / (n * x * e_cmp)
+        kv = mb * (seq_read + st_gpu) / (bw * e_mem)
+        att = attn_p * pm / prompt / (n * x * e_cmp)
         # ASSUMES: the engine's host work per iteration (scheduling, sampling, detokenising) is a fixed part
         #          and a part per running sequence, the same for every engine (fitted)
         host = shape["step_overhead_s"] + b * shape["seq_overhead_s"] + layer_fixed
-        return max((gemm + kv + att) * stages(b) + comm(b + p) + host, floor)
+        return max((gemm + kv + att) * pp + comm(b + p) + host, floor)
 
     def rate(b: int) -> float:  # requests/s of one replica at b in flight
         return b / (output * step(b))
@@ -241,7 +254,7 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
         # ASSUMES: waiting for a batch slot as an M/D/1 queue on the replica's request service time
         wait = rho / (2 * (1 - rho)) / mu
     t_d, t_it = step(b, prefill=False), step(b)
-    read = decode_read_bytes(spec, weights, b) / n + b * mean_ctx * kv_read
+    read = decode_read_bytes(spec, weights, b) / n + b * seq_read
     mem_bound = read / (bw * e_mem) >= forward_flops(spec, b, int(mean_ctx)) / (n * x * e_cmp)
     # ASSUMES: arrivals are uniform over a multi-step round, so a request waits (k − 1)/2 decode steps for it
     # (its p90: 0.9·(k − 1) steps)
@@ -258,7 +271,7 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
         prefill_wait = rho_p / (2 * (1 - rho_p)) * t_p
         # the first token comes out of the iteration that carries the request's prompt: that pass, the other
         # b − 1 requests' decode tokens riding in it (their KV reads and GEMM rows) and the host's work
-        ride = (mean_ctx * kv_read + st_gpu) / (bw * e_mem) + lin_tok / (n * x * e_cmp)
+        ride = (seq_read + st_gpu) / (bw * e_mem) + lin_tok / (n * x * e_cmp)
         first = t_p + (b - 1) * ride + shape["step_overhead_s"] + b * shape["seq_overhead_s"] + layer_fixed
         tpot, ttft = t_it, first + wait + round_wait + prefill_wait
         ttft_p90 = first + math.log(10) * (wait + prefill_wait) + round_wait * 1.8
