@@ -243,6 +243,18 @@ class Placement:
     kv_fraction: float  # share of one layer's KV heads on one GPU
 
 
+def kv_fraction(spec: ModelSpec, tp: int) -> float:
+    """The share of one layer's KV cache each of `tp` tensor-parallel GPUs holds: its KV heads, at least
+    one (a head is replicated where TP outnumbers them); the whole latent under multi-head latent
+    attention, which every rank keeps.
+
+    f = ⌈n_kv/t⌉/n_kv  (MLA: 1)
+
+    Source: narayanan2021"""
+    a = spec.attention
+    return 1.0 if a.mla else math.ceil(a.num_kv_heads / tp) / a.num_kv_heads
+
+
 @lru_cache(maxsize=4096)
 def placement(spec: ModelSpec, tp: int = 1, pp: int = 1, ep: int = 1) -> Placement:
     """Exact parameters on the most loaded GPU of each stage. Embedding on the first stage, final norm
@@ -276,8 +288,7 @@ def placement(spec: ModelSpec, tp: int = 1, pp: int = 1, ep: int = 1) -> Placeme
     if spec.tie_word_embeddings and pp > 1:
         emb = next(t for t in tensors(spec) if t.role == "token_embd")
         per[-1] += shard_numels(emb, tp)[0]
-    a = spec.attention
-    kv_frac = 1.0 if a.mla else math.ceil(a.num_kv_heads / tp) / a.num_kv_heads
+    kv_frac = kv_fraction(spec, tp)
     total = sum(t.numel for t in tensors(spec) if not t.buffer)
     return Placement(total=total, per_stage=tuple(per), layers=tuple(len(r) for r in stages),
                      largest_unit=max(layer_params.values()), kv_fraction=kv_frac)

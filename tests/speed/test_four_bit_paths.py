@@ -68,3 +68,55 @@ def test_apple_k_quant_prompts_run_below_legacy_ones():
     q4_k = prefill(spec, g, engine="llama.cpp", weights="Q4_K_M", batch=1, tokens=512)
     assert q4_k.efficiencies[0].key.endswith("prefill-kq") and q4_0.efficiencies[0].key.endswith("prefill-q")
     assert q4_k.efficiencies[0].value < q4_0.efficiencies[0].value
+
+
+# ------------------------------------------------------------------ what a decode step attends
+
+def test_sliding_window_layers_hold_and_read_their_window_only():
+    from llmsize.speedmodel.predict import attended_positions, kv_bytes_attended, kv_bytes_per_token
+
+    oss = load("openai/gpt-oss-20b").spec  # 24 layers, every other one a 128-token window
+    assert oss.sliding_window == 128
+    assert attended_positions(oss, 1000) == 12 * 1000 + 12 * 128
+    assert kv_bytes_attended(oss, 1000, "fp8") == pytest.approx(kv_bytes_per_token(oss, "fp8") / 24 * (12 * 1128))
+    dense = load("Llama-3.1-8B").spec
+    assert kv_bytes_attended(dense, 1000, "bf16") == 1000 * kv_bytes_per_token(dense, "bf16")
+
+
+def test_a_long_context_gpt_oss_batch_fits_its_windows():
+    oss, g = load("openai/gpt-oss-20b").spec, hw.get_gpu("B200")
+    s = serve(oss, g, engine="trt-llm", weights="mxfp4", kv_dtype="fp8", prompt=1024, output=32768,
+              concurrency="max", max_seqs=100000)
+    # half the layers hold 128 tokens: about twice the sequences a full-attention cache would hold
+    assert s.batch_limit == "kv" and s.batch > 1.9 * s.kv_capacity_tokens / (1024 + 32768)
+
+
+def test_absorbed_mla_decode_attention_is_counted_as_math():
+    from llmsize.speedmodel.predict import decode_attention_flops
+
+    v3 = load("deepseek-ai/DeepSeek-V3").spec
+    a = v3.attention
+    assert decode_attention_flops(v3, 1000) == 2 * 128 * (2 * 512 + 64) * 1000 * 61
+    assert a.kv_lora_rank == 512 and a.qk_rope_head_dim == 64
+    llama = load("Llama-3.1-8B").spec
+    assert decode_attention_flops(llama, 1000) == 2 * 32 * (128 + 128) * 1000 * 32
+
+
+def test_tp_past_the_kv_heads_and_mla_replicate_the_cache():
+    from llmsize.parallel import kv_fraction
+
+    assert kv_fraction(load("Llama-3.1-8B").spec, 8) == 1 / 8
+    assert kv_fraction(load("Qwen/Qwen3-235B-A22B").spec, 8) == 1 / 4  # 4 KV heads: one on each of 8 GPUs
+    assert kv_fraction(load("deepseek-ai/DeepSeek-V3").spec, 8) == 1.0  # every rank keeps the latent
+    q = load("Qwen/Qwen3-235B-A22B").spec
+    kw = dict(engine="vllm", weights="fp8", kv_dtype="fp8", prompt=1024, output=1024, concurrency="max",
+              max_seqs=100000)
+    t4, t8 = serve(q, hw.get_gpu("H200-SXM"), tp=4, **kw), serve(q, hw.get_gpu("H200-SXM"), tp=8, **kw)
+    # TP 8 frees weight memory, but each GPU still holds one of the 4 KV heads (94 layers x K and V x 128 x
+    # 1 byte a token): the tokens that fit grow only with the memory freed, not twice
+    from llmsize.speedmodel.predict import weight_bytes
+
+    g, w = hw.get_gpu("H200-SXM"), weight_bytes(q, "fp8")
+    per_tok = 94 * 2 * 128
+    for s, tp in ((t4, 4), (t8, 8)):
+        assert s.kv_capacity_tokens == int((g.usable * 0.9 - w / tp) // per_tok)

@@ -99,12 +99,35 @@ def kv_bytes_attended(spec: ModelSpec, context: float, kv_dtype: str | None) -> 
 
     Source: llama-kv-cache"""
     per = kv_bytes_per_token(spec, kv_dtype or "bf16")
-    layers = [i for i in range(spec.num_layers) if spec.has_attention(i)]
+    layers = sum(1 for i in range(spec.num_layers) if spec.has_attention(i))
     if not layers or not per:
         return 0.0
+    return per / layers * attended_positions(spec, context)
+
+
+def attended_positions(spec: ModelSpec, context: float) -> float:
+    """Cached positions one new token attends to, summed over the attention layers: Σ_l min(c, w_l)."""
     w = spec.sliding_window
-    span = sum(min(context, w) if w is not None and spec.layer_type(i) == "sliding" else context for i in layers)
-    return per / len(layers) * span
+    return float(sum(min(context, w) if w is not None and spec.layer_type(i) == "sliding" else context
+                     for i in range(spec.num_layers) if spec.has_attention(i)))
+
+
+def decode_attention_flops(spec: ModelSpec, context: float) -> float:
+    """FLOPs of one decode token's attention over `context` cached tokens (a sliding layer its window):
+    scores and the weighted sum, 2·n_h·(d_qk + d_v) per attended position and layer; multi-head latent
+    attention as serving engines decode it, absorbed into the cached latent (FlashMLA; DeepSeek-V2 sec.
+    2.1.2): 2·n_h·(2·d_c + d_r), three times the expanded form's work for DeepSeek-V3 (d_c 512, d_r 64).
+
+    C_attn = Σ_l min(c, w_l) · 2·n_h·(d_qk + d_v)   (MLA: d_qk + d_v → 2·d_c + d_r)
+
+    Source: deepseek-v2"""
+    a = spec.attention
+    if a.mla and not spec.traits.mla_expanded_serving:
+        assert a.kv_lora_rank is not None
+        width = 2 * a.kv_lora_rank + a.qk_rope_head_dim
+    else:
+        width = a.head_dim + a.v_dim
+    return 2.0 * a.num_heads * width * attended_positions(spec, context)
 
 
 def state_bytes(spec: ModelSpec) -> int:

@@ -17,12 +17,14 @@ from typing import Any
 
 from llmsize.errors import LlmsizeError, Overloaded
 from llmsize.perf import forward_flops
+from llmsize.parallel import kv_fraction
 from llmsize.spec import ModelSpec
 from llmsize.speedmodel.comm import tp_serve_allreduces_s
 from llmsize.speedmodel.efficiency import Efficiency, efficiency, engine_default, engine_name, serve_path, serve_shape
 from llmsize.speedmodel.kernels import kv_read_factor
 from llmsize.speedmodel.prompt_passes import separate_passes
-from llmsize.speedmodel.predict import (UBATCH, _bw, _peak, decode_read_bytes, host_floor_s, kv_bytes_attended,
+from llmsize.speedmodel.predict import (UBATCH, _bw, _peak, decode_attention_flops, decode_read_bytes, host_floor_s,
+                                        kv_bytes_attended,
                                         kv_bytes_per_token,
                                         layer_overhead_s, state_bytes, weight_bytes, weight_read_bytes)
 
@@ -129,18 +131,24 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     rel = shape.get(f"compute_rel_{path}", shape["compute_rel"])
     e_cmp = prefill_efficiency if prefill_efficiency is not None else min(e_cmp_d * rel, 1.0)
     w_gpu = weight_bytes(spec, weights) / n
-    kv_gpu = kv_bytes_per_token(spec, kv_dtype or "bf16") / n
+    # a GPU holds 1/p of the layers and its TP share of each layer's KV: its KV heads, at least one, or the
+    # whole latent under MLA, which every TP rank keeps (`parallel.kv_fraction`)
+    kv_share = kv_fraction(spec, tp) / pp
+    kv_gpu = kv_bytes_per_token(spec, kv_dtype or "bf16") * kv_share
     mean_ctx = prompt + output / 2
     # the KV bytes a decode step reads for one sequence at the mean context (a sliding-window layer attends
     # its window only: `predict.kv_bytes_attended`; more than stored under a kernel that does not group
     # query heads: `kernels.kv_read_factor`)
-    seq_read = kv_bytes_attended(spec, mean_ctx, kv_dtype) / n \
+    seq_read = kv_bytes_attended(spec, mean_ctx, kv_dtype) * kv_share \
         * kv_read_factor(spec, grouped_attention, shape["ungrouped_kv_miss"])
     st_gpu = state_bytes(spec) / n  # fixed per sequence (state-space layers)
+    # one sequence's decode attention: its KV reads or, where longer, its math (absorbed MLA reaches ~480
+    # FLOP per cached byte, past every GPU's ridge point; grouped-query attention 4·group per element)
+    seq_attn = decode_attention_flops(spec, mean_ctx) / n
     free = gpu.usable * gpu_memory_utilization - w_gpu
     cap = int(free // kv_gpu) if free > 0 and kv_gpu else 0
     # one request's KV at its full length (a sliding-window layer holds its window) and recurrent state
-    seq_kv = kv_bytes_attended(spec, prompt + output, kv_dtype) / n
+    seq_kv = kv_bytes_attended(spec, prompt + output, kv_dtype) * kv_share
     per_req = seq_kv + st_gpu
     fits = int(free // per_req) if free > 0 and per_req else 0
     if fits < 1 and kv_bound:
@@ -151,7 +159,8 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
             else f"{per_req:,.0f} B ({st_gpu:,.0f} B of it recurrent state)"
         wb = weight_bytes(spec, weights)
         more = next((m for m in (2, 4, 8) if gpu.usable * gpu_memory_utilization - wb / (n * m)
-                     >= per_req * n / (n * m)), None)  # the smallest wider TP that holds it
+                     >= seq_kv / kv_share * kv_fraction(spec, tp * m) / pp + st_gpu / m),
+                    None)  # the smallest wider TP that holds it
         hint = (f"--tp {tp * more} holds one request" if more else f"not even --tp {tp * 8}") + \
             " (or a smaller --weights format)"
         raise LlmsizeError(f"does not fit: {gpu.name} × {n} leaves {room}, one request needs {need}; {hint}")
@@ -227,7 +236,7 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
             gemm = gemm_s(read, lin_tok * (mb + pm) / (n * x * e_cmp), unhidden)
         else:  # the prompts' passes of their own (batched together) cannot hide under the decodes' weight reads
             gemm = gemm_s(read, lin_tok * mb / (n * x * e_cmp), unhidden) + lin_tok * pm / (n * x * e_cmp)
-        kv = mb * (seq_read + st_gpu) / (bw * e_mem)
+        kv = mb * (max(seq_read / (bw * e_mem), seq_attn / (x * e_cmp)) + st_gpu / (bw * e_mem))
         att = attn_p * pm / prompt / (n * x * e_cmp)
         # ASSUMES: the engine's host work per iteration (scheduling, sampling, detokenising) is a fixed part
         #          and a part per running sequence, the same for every engine (fitted)
@@ -271,7 +280,7 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
         prefill_wait = rho_p / (2 * (1 - rho_p)) * t_p
         # the first token comes out of the iteration that carries the request's prompt: that pass, the other
         # b − 1 requests' decode tokens riding in it (their KV reads and GEMM rows) and the host's work
-        ride = (seq_read + st_gpu) / (bw * e_mem) + lin_tok / (n * x * e_cmp)
+        ride = max(seq_read / (bw * e_mem), seq_attn / (x * e_cmp)) + st_gpu / (bw * e_mem) + lin_tok / (n * x * e_cmp)
         first = t_p + (b - 1) * ride + shape["step_overhead_s"] + b * shape["seq_overhead_s"] + layer_fixed
         tpot, ttft = t_it, first + wait + round_wait + prefill_wait
         ttft_p90 = first + math.log(10) * (wait + prefill_wait) + round_wait * 1.8
