@@ -224,6 +224,9 @@ SOURCES: dict[str, str] = {
                  "and the Llama 3.1 model card (405B: 30.84M H100-80GB GPU-hours).",
     "touvron2023": "Touvron et al. 2023, LLaMA: Open and Efficient Foundation Language Models, sec. 2.4 (65B: "
                    "380 tokens/s/GPU on 2048 A100-80GB, 1.4T tokens) and Table 15 (1,022,362 GPU-hours).",
+    "kleinrock1975": "Kleinrock 1975, Queueing Systems, Vol. 1: Theory, sec. 3.5 (M/M/c, the Erlang C "
+                     "probability of waiting) and ch. 5 (M/G/1: a deterministic service halves the M/M/1 wait); the "
+                     "half-M/M/c wait for M/D/c is the heavy-traffic approximation (Cosmetatos 1976).",
     "agrawal2024": "Agrawal et al. 2024, Taming Throughput-Latency Tradeoff in LLM Inference with Sarathi-Serve "
                    "(OSDI '24), sec. 4 (chunked prefills ride in decode iterations: stall-free batching); "
                    "NVIDIA/TensorRT-LLM tensorrt_llm/bench/build/tuning.py finetune_setting (trtllm-bench: "

@@ -70,6 +70,26 @@ def gemm_s(t_read: float, t_math: float, unhidden: float) -> float:
     return max(t_read, t_math) + unhidden * min(t_read, t_math)
 
 
+def slot_wait_s(rate: float, slots: int, service_s: float) -> float:
+    """Mean wait for one of `slots` batch slots (the engine's max sequences or its KV capacity in
+    requests), each held for `service_s`, under Poisson arrivals: an M/D/c queue, taken as half the
+    M/M/c (Erlang C) wait: next to none while far fewer than all slots are busy on average.
+
+    W = C(c, a)·S/(c − a)/2,  a = λ·S,  C(c, a) = c·B/(c − a(1 − B)),  B = Erlang B: B_k = a·B_{k−1}/(k + a·B_{k−1})
+
+    Source: kleinrock1975"""
+    if rate <= 0 or slots < 1 or service_s <= 0:
+        raise LlmsizeError("a slot wait needs a positive rate, service time and at least one slot")
+    a = rate * service_s
+    if a >= slots:
+        return math.inf
+    erlang_b = 1.0
+    for k in range(1, slots + 1):
+        erlang_b = a * erlang_b / (k + a * erlang_b)
+    c = slots * erlang_b / (slots - a * (1 - erlang_b))
+    return c * service_s / (slots - a) / 2
+
+
 def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str | None, prompt: int, output: int,
           concurrency: int | str, request_rate: float | None = None, tp: int = 1, pp: int = 1, dp: int = 1,
           gpu_memory_utilization: float = 0.9, serve_efficiency: float | None = None, mbu: float | None = None,
@@ -93,7 +113,7 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     an engine that issues its kernels from Python (transformers) takes at least L·t_h for either pass
     (`predict.host_floor_s`)
     TTFT = t_p + (B − 1)·(S̄·KV/n/(bw·E) + 2N/(n·X·E·c)) + t_0 + B·t_s + L·t_l + (k − 1)/2·t_d
-           + ρ_p/(2(1 − ρ_p))·t_p (+ the wait for a batch slot at a request rate)
+           + ρ_p/(2(1 − ρ_p))·t_p (+ the wait for a batch slot at a request rate, `slot_wait_s`)
     (k: decode steps an engine runs per scheduling round, vLLM's --num-scheduler-steps; an arriving request
     waits on average for half of the round in progress before its prefill is scheduled; ρ_p = λ_o·t_p
     the share of time the replica spends on the other requests' prefills)
@@ -259,9 +279,9 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
         # Little's law: in flight = arrival rate x time in system; the smallest batch that keeps up
         b = next((k for k in range(1, b_max + 1) if rate(k) >= lam and k >= lam * (t_p + output * step(k))), b_max)
         limit = "request_rate"
-        rho = lam / mu
-        # ASSUMES: waiting for a batch slot as an M/D/1 queue on the replica's request service time
-        wait = rho / (2 * (1 - rho)) / mu
+        # a request waits for a batch slot only while all b_max are taken: b_max servers each holding a
+        # request for its time in the system at the operating batch (`slot_wait_s`)
+        wait = slot_wait_s(lam, b_max, t_p + output * step(b))
     t_d, t_it = step(b, prefill=False), step(b)
     read = decode_read_bytes(spec, weights, b) / n + b * seq_read
     mem_bound = read / (bw * e_mem) >= forward_flops(spec, b, int(mean_ctx)) / (n * x * e_cmp)
