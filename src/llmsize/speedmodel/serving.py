@@ -86,6 +86,8 @@ def slot_wait_s(rate: float, slots: int, service_s: float) -> float:
     erlang_b = 1.0
     for k in range(1, slots + 1):
         erlang_b = a * erlang_b / (k + a * erlang_b)
+        if erlang_b < 1e-300:  # past a + a few √a the blocking probability only shrinks: no wait
+            return 0.0
     c = slots * erlang_b / (slots - a * (1 - erlang_b))
     return c * service_s / (slots - a) / 2
 
