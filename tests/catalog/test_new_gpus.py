@@ -76,6 +76,8 @@ def test_gpus_json_names_class_and_the_16_bit_rate_it_times():
         ("pascal", "fp32", 12e12)
     assert (rows["T4"]["sixteen_bit_path"], rows["RTX-4090"]["sixteen_bit_path"]) == ("fp16", "bf16")
     assert rows["M1-Max"]["arch"] == "apple" and rows["M1-Max"]["usd_per_gpu_hour"] is None
+    # the dense FP4 rate where the GPU has one (NVFP4 W4A4 is timed on it), none on Hopper
+    assert (rows["B200"]["fp4_flops"], rows["H100-SXM"]["fp4_flops"]) == (9e15, None)
 
 
 def test_a_gpu_without_a_price_is_planned_with_no_cost():

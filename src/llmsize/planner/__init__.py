@@ -154,7 +154,8 @@ def gpu_list(search: str | None = None) -> dict[str, Any]:
                      "usable_bytes": g.usable, "usable_origin": g.usable_origin,
                      "bandwidth_bytes_per_s": g.bandwidth, "bf16_flops": g.flops.get("bf16"),
                      "sixteen_bit_path": path, "sixteen_bit_flops": g.peak_flops(path) if g.has(path) else None,
-                     "fp8_flops": g.flops.get("fp8"), "interconnect_bytes_per_s": g.interconnect_bw,
+                     "fp8_flops": g.flops.get("fp8"), "fp4_flops": g.flops.get("fp4"),
+                     "interconnect_bytes_per_s": g.interconnect_bw,
                      "tdp_watts": g.tdp_watts, "usd_per_gpu_hour": p.usd_per_gpu_hour if p else None,
                      "price_provider": p.provider if p else None, "source": g.source})
     return {"gpus": rows}
