@@ -1,4 +1,5 @@
-"""The FP4 compute path and the k-quant prompt key of Metal's quantized prompts."""
+"""The FP4 compute path, the k-quant key of Metal's quantized prompts, and what a decode step attends: sliding
+windows, absorbed MLA and each GPU's TP share of the KV."""
 from __future__ import annotations
 
 import pytest
