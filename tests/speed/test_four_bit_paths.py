@@ -121,3 +121,17 @@ def test_tp_past_the_kv_heads_and_mla_replicate_the_cache():
     per_tok = 94 * 2 * 128
     for s, tp in ((t4, 4), (t8, 8)):
         assert s.kv_capacity_tokens == int((g.usable * 0.9 - w / tp) // per_tok)
+
+
+def test_pp_stages_read_their_weights_per_micro_batch_and_llama_cpp_runs_its_stages_in_turn():
+    spec, g = load("Llama-3.1-70B").spec, hw.get_gpu("RTX-4090")
+    kw = dict(weights="Q4_K_M", kv_dtype="f16", prompt=512, output=512, concurrency=8, mbu=0.5,
+              prefill_efficiency=0.5)
+    lc2, lc4 = (serve(spec, g, engine="llama.cpp", pp=p, **kw) for p in (2, 4))
+    v2, v4 = (serve(spec, g, engine="vllm", pp=p, **kw) for p in (2, 4))
+    # llama.cpp's layer split runs the batch through its GPUs in turn: p passes of W/p, b tokens each, so
+    # splitting over more GPUs of one kind leaves its decode step as it was
+    assert lc4.step_s == pytest.approx(lc2.step_s, rel=1e-9)
+    # a pipelining engine's stages read their weights once per micro-batch (all of W a step, as above)
+    # but split the batch's math and KV reads: no slower with more stages, faster than llama.cpp's turn
+    assert v4.step_s <= v2.step_s * (1 + 1e-9) and v4.step_s < lc4.step_s

@@ -250,8 +250,9 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
         # under PP the batch runs as p micro-batches of b/p sequences, one per stage at a time; each stage
         # reads its layers' weights once per micro-batch, so a step is p stage passes of b/p sequences (of
         # one, with fewer sequences than stages, when only b stages have work):
-        # t = p·t_stage(max(b/p, 1)); one micro-batch a step without PP
-        mb = max(b / pp, 1.0)
+        # t = p·t_stage(max(b/p, 1)); one micro-batch a step without PP. llama.cpp's layer split runs a
+        # decode batch (one ubatch) through its GPUs one after another: p stage passes of all b sequences
+        mb = float(b) if engine_name(engine) == "llama.cpp" else max(b / pp, 1.0)
         pm = p * mb / b
         read = decode_read_bytes(spec, weights, math.ceil(mb)) / n / (bw * e_mem)
         if mixed_prefill:
