@@ -68,6 +68,10 @@ DIFFERENT = {
     ("--gpu", "design"): "design times its candidates on one GPU: H100 unless given",
     ("--gpu", "compare"): "as design", ("--gpu", "whatif"): "as design",
     ("--new-tokens", "trace"): "trace runs a training step unless --mode generate: 0 new tokens",
+    ("--batch", "plan"): "a serving batch may be max, an offline max-throughput run (every request queued); "
+                         "infer, train, quant and design size a batch of a number of sequences",
+    ("--batch", "fit"): "as plan", ("--batch", "speed"): "as plan", ("--batch", "cost"): "as plan",
+    ("--batch", "export"): "as plan (vllm with --gpu)",
 }
 
 # JSON: field -> schemas where it differs from the same field elsewhere, with the reason
@@ -92,7 +96,8 @@ API_DIFFERENT = {
     ("gpu", "FitBody"): "one GPU type", ("gpu", "SpeedBody"): "one GPU type", ("gpu", "InferBody"): "one GPU",
     ("gpu", "InferSweep"): "one GPU", ("gpu", "TrainBody"): "one GPU", ("gpu", "TrainSweep"): "one GPU",
     ("gpu", "QuantBody"): "one GPU or a size", ("gpu", "NglBody"): "one GPU", ("gpu", "Setting"): "design's GPU, H100",
-    ("batch", "ExportBody"): "absent = the planner's (micro-batch 1, or 1 request at once)",
+    ("batch", "ExportBody"): "absent = the planner's (micro-batch 1, or 1 request at once); \"max\" as Job's",
+    ("batch", "Job"): "a serving batch may be \"max\", an offline max-throughput run (every request queued)",
     ("precision", "ExportBody"): "absent = the planner's bf16-mixed with gpu, else the engine's own",
     ("grad_checkpointing", "ExportBody"): "absent = the planner's (on)",
     ("new_tokens", "ExportBody"): "absent = the planner's 256",

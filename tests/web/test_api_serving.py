@@ -27,6 +27,9 @@ def _post(client, path, body, status=200):
     ({"engine": "trt-llm", "weights": "fp8", "mbu": 0.5, "prefill_efficiency": 0.4},
      ["--engine", "trt-llm", "--weights", "fp8", "--mbu", "0.5", "--prefill-efficiency", "0.4"]),
     ({"request_rate": 2, "batch": 64}, ["--request-rate", "2", "--batch", "64"]),
+    ({"batch": "max"}, ["--batch", "max"]),
+    ({"batch": "max", "engine": "sglang", "request_rate": 5}, ["--batch", "max", "--engine", "sglang",
+                                                               "--request-rate", "5"]),
 ])
 def test_api_speed_is_the_cli_speed_for_the_same_serving_options(client, job, flags):
     gpu = "RTX-4090" if job.get("engine") == "llama.cpp" else "H100-SXM"
@@ -106,3 +109,14 @@ def test_a_request_rate_no_setup_keeps_up_with_is_said_as_the_reason(client):
     cost = _post(client, "cost", {"model": LLAMA, "gpu": ["RTX-4090"], "counts": [1, 8], "job": job})
     notes = {r["gpus"]: r["note"] for r in cost["rows"]}
     assert notes[1].startswith("does not fit: needs 29.2 GiB per GPU") and notes[8].startswith("overloaded: 50")
+
+
+@pytest.mark.parametrize("job, msg", [
+    ({"batch": "max", "mode": "train", "tokens": 1e9}, "batch max is a serving run's"),
+    ({"batch": "max", "engine": "llama.cpp", "weights": "Q4_K_M"}, "paged-KV engine's run"),
+    ({"batch": "max", "ttft": 1}, "TTFT limit needs requests that arrive over time"),
+    ({"batch": "maximum"}, "Input should be 'max'"),
+])
+def test_batch_max_where_it_means_nothing_is_a_422_that_says_why(client, job, msg):
+    r = client.post("/api/v1/speed", json={"model": LLAMA, "gpu": "H100-SXM", "job": job})
+    assert r.status_code == 422 and msg in r.json()["detail"], r.text

@@ -80,3 +80,18 @@ def test_a_request_rate_times_the_queue_as_the_cli(pg):  # noqa: F811
     # a rate that is not a number is said beside the field, and nothing is sent
     field.fill("2,5")
     assert "is not a number" in pg.locator("#w-rate-msg").inner_text()
+
+
+def test_an_offline_run_plans_batch_max_as_the_cli_and_exports_the_cap_it_assumed(pg):  # noqa: F811
+    """The Offline run box is `--batch max`: every request queued, the batch the KV cache and vLLM's
+    max sequences hold; the note says what memory and TTFT mean then, and the export writes that cap."""
+    load(pg, "?m=Llama-3.1-8B&tab=plan&w.gpu=H100-SXM&w.n=2&w.offline=1")
+    pg.get_by_test_id("plan-single").wait_for()
+    cli = cli_json(*CLI[:-6], "--batch", "max", "--max-gpus", "2", "--top", "60")
+    assert _feasible(pg) == cli["feasible"] > 0
+    best = cli["setups"][0]
+    assert pg.get_by_test_id("plan-best").inner_text().startswith(f"{best['gpus']} × {best['gpu']}")
+    assert pg.locator("#w-offline").is_checked()
+    assert "batch max: every request queued at once" in pg.locator("#panel-plan").inner_text()
+    pg.wait_for_function("() => document.querySelector('[data-testid=export]').innerText.includes('--max-num-seqs')")
+    assert "--max-num-seqs 256" in pg.get_by_test_id("export").inner_text()

@@ -74,7 +74,7 @@ def quant_strings(rep: dict) -> set[str]:
 def plan_strings(rep: dict) -> set[str]:
     out = set(rep["rejected"].get("counts") or {})
     out |= {e["reason"] for ex in (rep["rejected"].get("examples") or {}).values() for e in ex}
-    return out
+    return out | ({rep["note"]} if rep.get("note") else set())
 
 
 def cost_strings(rep: dict) -> set[str]:
@@ -164,7 +164,7 @@ CASES = [
     *[("plan", {"model": m, "job": job, "top": 60, "max_gpus": n}, plan_strings) for m, job, n in [
         (SMALL, {"mode": "serve"}, 8), (SMALL, {"mode": "train", "seq": 4095}, 16),
         (L8, {"mode": "train", "tokens": 1e12, "max_days": 1}, 8), (L8, {"mode": "serve", "target_tps": 1e6}, 8),
-        (VLM, {"mode": "serve"}, 8)]],
+        (VLM, {"mode": "serve"}, 8), (L8, {"mode": "serve", "batch": "max"}, 8)]],
     *[("plan", {"model": m, "job": job, "top": 60, "max_gpus": n}, plan_strings) for m in (L8, MOE, MLA) for job, n in [
         ({"mode": "serve"}, 8), ({"mode": "serve", "prompt": 30720, "output": 1024, "concurrency": 64, "weights": "fp8", "kv_dtype": "fp8"}, 8),
         ({"mode": "serve", "weights": "awq-int4"}, 1), ({"mode": "train", "tokens": 1e11}, 64), ({"mode": "train", "max_days": 1}, 8),

@@ -7,7 +7,7 @@ import click
 
 from llmsize.cli.present import echo_err
 from llmsize.cli.common import long_context_option
-from llmsize.cli.vocab import AliasChoice, option, pick
+from llmsize.cli.vocab import AliasChoice, BatchOrMax, option, pick
 from llmsize.errors import LlmsizeError
 from llmsize.planner.jobs import TRAIN_PRECISIONS
 
@@ -30,10 +30,12 @@ def _opts(f: Any) -> Any:
                      help="Tokens per sequence: training sequence (planner default 4096) or prompt (1024)."),
         click.option("--seq", type=click.IntRange(min=1), hidden=True),
         click.option("--prompt", type=click.IntRange(min=1), hidden=True),
-        click.option("--batch", type=click.IntRange(min=1),
-                     help="Sequences per step: training micro-batch per GPU, or requests served at once (1)."),
+        click.option("--batch", type=BatchOrMax(),
+                     help="Sequences per step: training micro-batch per GPU, or requests served at once (1); "
+                          "vllm with --gpu: max plans an offline max-throughput run and writes the engine's "
+                          "default --max-num-seqs it assumed."),
         click.option("--micro-batch", type=click.IntRange(min=1), hidden=True),
-        click.option("--concurrency", type=click.IntRange(min=1), hidden=True),
+        click.option("--concurrency", type=BatchOrMax(), hidden=True),
         click.option("--global-batch", type=click.IntRange(min=1), help="Training: sequences per step (1024)."),
         click.option("--precision", type=click.Choice(list(TRAIN_PRECISIONS)),
                      help="Training: bf16-mixed (fp32 master weights, bf16 compute), bf16 or fp32 [planner default: "

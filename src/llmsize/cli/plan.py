@@ -57,6 +57,8 @@ def plan_cmd(model: Loaded, job: Any, prices: dict[str, float], gpu_names: tuple
              fmt_bytes(r["headroom_bytes"], units), f"{r['tokens_per_s']:,.0f}" if r["tokens_per_s"] else "-",
              _hours(r["seconds"]), _usd(r["usd"])) for r in rep["setups"]]
     c.print(table("Feasible, best first", cols, rows))
+    if rep.get("note"):
+        c.print(f"note: {rep['note']}", markup=False)
     if rep.get("goodput"):
         c.print(goodput_line(rep["goodput"]), markup=False)
     rej = rep["rejected"]

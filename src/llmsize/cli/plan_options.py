@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from llmsize.cli.common import check_context, default_context, long_context_option
-from llmsize.cli.vocab import PRECISION_HELP, option, pick
+from llmsize.cli.vocab import PRECISION_HELP, BatchOrMax, option, pick
 from llmsize.errors import LlmsizeError
 from llmsize.load import Loaded
 from llmsize.planner.jobs import TRAIN_PRECISIONS  # the planner's; train adds fp16
@@ -43,11 +43,13 @@ def job_options(f: Callable[..., Any]) -> Callable[..., Any]:
                           "[default: 1024]."),
         click.option("--seq", type=click.IntRange(min=1), hidden=True),
         click.option("--prompt", type=click.IntRange(min=1), hidden=True),
-        click.option("--batch", type=click.IntRange(min=1),
+        click.option("--batch", type=BatchOrMax(),
                      help="Sequences per step: the training micro-batch per GPU, or the requests served at once "
-                          "(the decode batch) [default: 1]."),
+                          "(the decode batch) [default: 1]. Serving with vllm, sglang or trt-llm, max is an "
+                          "offline max-throughput run (vllm bench throughput): every request queued at once, "
+                          "as many in flight as the KV cache and the engine's max sequences hold."),
         click.option("--micro-batch", type=click.IntRange(min=1), hidden=True),
-        click.option("--concurrency", type=click.IntRange(min=1), hidden=True),
+        click.option("--concurrency", type=BatchOrMax(), hidden=True),
         click.option("--global-batch", type=click.IntRange(min=1), default=1024, show_default=True,
                      help="Sequences per optimizer step."),
         click.option("--tokens", type=float, help="Training tokens in all (e.g. 1e12)."),
@@ -119,6 +121,9 @@ def job_options(f: Callable[..., Any]) -> Callable[..., Any]:
             v["seq"] = default_context(model, 4096, 0, "--seq-len") if train and model else 4096
         if v["prompt"] is None:
             v["prompt"] = 1024 if train or not model else default_context(model, 1024, v["output"] - 1, "--seq-len")
+        if train and batch == "max":
+            raise LlmsizeError("--batch max is a serving run's (every request queued at once); a training "
+                               "micro-batch is a number: `plan --train --find batch` gives the largest that fits")
         v["micro_batch"] = pick(("--batch", batch if train else None), 1, ("--micro-batch", micro))
         v["concurrency"] = pick(("--batch", None if train else batch), 1, ("--concurrency", conc))
         if model is not None:
@@ -129,6 +134,9 @@ def job_options(f: Callable[..., Any]) -> Callable[..., Any]:
         v["weights"] = serving_weights(kw.get("model"), v["weights"], v["mode"] == "train")
         v["weights"] = engine_file_type(v.get("engine"), v["weights"])
         if "ngl" in (kw.get("find") or ()):  # llama.cpp's question: GGUF formats and KV types, not vLLM's
+            if v["concurrency"] == "max":
+                raise LlmsizeError("--find ngl sizes llama.cpp's -np slots, a number: give --batch 1 or more, "
+                                   "not max")
             kw["job"] = v
             return f(*args, **kw)
         kw["job"] = make_job(**v, host_memory_name="--host-memory", nvme_name="--nvme", flags=True)

@@ -15,12 +15,14 @@ def speed_lines(rep: dict[str, Any], units: str = "iec") -> list[str]:
     """The speed report as lines of text, each labelled."""
     head = f"{rep['model']} on {rep['gpus']} × {rep['gpu']} ({layout_label(rep['layout'])})"
     if rep["mode"] == "serve":
-        r = rep["replicas"]
-        out = [f"{head}, serving with {rep['engine']}, {r} replica{'s' if r != 1 else ''}",
+        r, admitted = rep["replicas"], " once admitted" if rep.get("offline") else ""
+        out = [f"{head}, serving with {rep['engine']}, {r} replica{'s' if r != 1 else ''}"
+               + (", every request queued at once (batch max)" if rep.get("offline") else ""),
                f"  batch in flight: {rep['batch']:,} per replica (limited by {rep['batch_limit'].replace('_', ' ')})",
-               f"  time to first token: {fmt_duration(rep['ttft_s'])} (p90 {fmt_duration(rep['ttft_p90_s'])})",
+               f"  time to first token{admitted}: {fmt_duration(rep['ttft_s'])} "
+               f"(p90 {fmt_duration(rep['ttft_p90_s'])})",
                f"  time per output token: {fmt_duration(rep['tpot_s'])} (p90 {fmt_duration(rep['tpot_p90_s'])})",
-               f"  one request end to end: {fmt_duration(rep['e2e_s'])}",
+               f"  one request end to end{admitted}: {fmt_duration(rep['e2e_s'])}",
                f"  throughput: {fmt_rate(rep['output_tokens_per_s'])} output tokens/s and "
                f"{fmt_rate(rep['input_tokens_per_s'])} prompt tokens/s, prefill included",
                f"  a decode step is {rep['decode_bound']}-bound: {fmt_bytes(rep['step_bytes_per_gpu'], units)} read "

@@ -84,6 +84,23 @@ class AliasChoice(click.Choice):
         return self.internal.get(v, v)
 
 
+class BatchOrMax(click.ParamType):
+    """A batch of 1 or more sequences, or "max" (serving: every request queued at once)."""
+
+    name = "N|max"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+            return value
+        text = str(value).strip()
+        if text.lower() == "max":
+            return "max"
+        if text.isdigit() and int(text) >= 1:
+            return int(text)
+        self.fail(f"{value!r} is not a whole number of 1 or more, or max (serving: every request queued at "
+                  "once)", param, ctx)
+
+
 def option(*decls: str, aliases: tuple[str, ...] = (), **kw: Any) -> Any:
     """click.option with hidden old spellings."""
     return click.option(*decls, cls=Opt, aliases=aliases, **kw)

@@ -94,10 +94,21 @@ def _job(engine: str, kw: dict[str, Any]) -> Any:
         names = ", ".join(f"--{k.replace('_', '-')}" for k in wrong)  # only old spellings reach the wrong mode
         raise LlmsizeError(f"{names}: {'training' if serving else 'serving'} option(s), not for {engine}")
     given = {k: kw[k] for k in (SERVE_FLAGS if serving else TRAIN_FLAGS) if kw[k] is not None}
+    if given.get("micro_batch") == "max":
+        raise LlmsizeError(f"--batch max is a serving run's (every request queued at once); {engine} trains "
+                           "micro-batches of a number of sequences: give --batch 1 or more")
     if engine == "llamacpp":  # its layouts planned and timed as llama.cpp runs them, with its cache types
         given["engine"] = "llama.cpp"
     return make_job("serve" if serving else "train", **given, host_memory_name="--host-memory",
                     nvme_name="--nvme", flags=True)
+
+
+def _max_num_seqs(job: Any) -> int | None:
+    """--max-num-seqs for a planned serving job: its batch, or for batch max the engine's default cap the
+    plan assumed (written out, so the run batches as the plan timed it whatever the engine's release)."""
+    from llmsize.speedmodel.efficiency import engine_default
+
+    return engine_default(job.engine, "max_seqs") if job.concurrency == "max" else job.concurrency
 
 
 def planner_batch(job: Any, gpus: int, notes: list[str]) -> Any:
@@ -205,7 +216,7 @@ def run_export(engine: str, model_name: str, **opts: Any) -> Exported:
                      max_model_len=kw["max_model_len"] or (job.context if planned_serve else None),
                      gpu_memory_utilization=job.utilization if not train else 0.9,
                      kv_cache_dtype=kw["kv_cache_dtype"], quantization=kw["quantization"],
-                     max_num_seqs=kw["max_num_seqs"] or (job.concurrency if planned_serve else None),
+                     max_num_seqs=kw["max_num_seqs"] or (_max_num_seqs(job) if planned_serve else None),
                      micro_batch=job.micro_batch if train else 1, grad_accum=accum or 1,
                      gpus_per_node=kw["gpus_per_node"], script=kw["script"], kv_unified=kw["kv_unified"],
                      gpu_layers=ngl, split_mode=kw["split_mode"], nvme_path=kw["nvme_path"],

@@ -55,7 +55,8 @@ def _rows(spec: ModelSpec, job: Any, gpu: str, gpus: int) -> list[dict[str, Any]
 def _serve_score(row: dict[str, Any], job: Any, gpus: int) -> tuple[float, int]:
     """Output tokens/s of the deployment: replicas help only while there are requests to give them."""
     replicas = gpus // (row["tp"] * row["pp"])
-    return (row["tokens_per_s"] or 0.0) * min(replicas, job.concurrency), -row["tp"] * row["pp"]
+    useful = replicas if job.concurrency == "max" else min(replicas, job.concurrency)  # max: requests for all
+    return (row["tokens_per_s"] or 0.0) * useful, -row["tp"] * row["pp"]
 
 
 def best_layout(engine: str, spec: ModelSpec, job: Any, gpu: str, gpus: int) -> Chosen:

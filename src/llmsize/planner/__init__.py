@@ -107,6 +107,10 @@ def plan_report(spec: ModelSpec, job: TrainJob | ServeJob, *, gpu_names: Sequenc
         from llmsize.speedmodel.train import goodput_term
 
         extra["goodput"] = goodput_term(job.goodput)  # type: ignore[union-attr]
+    elif job.offline:  # type: ignore[union-attr]
+        extra["note"] = ("batch max: every request queued at once; memory per GPU holds the weights and one "
+                         "request (the engine fills its headroom with KV cache), tokens/s is the saturated rate, "
+                         "TTFT a request's once admitted (its wait in the queue comes first)")
     return {"model": spec.name, "mode": "serve" if serving else "train", "job": _job_dict(job), **extra,
             "searched": len([c for c in cands if c.kind == "ok"]) + tally.total, "feasible": len(ranked),
             "setups": [candidate_row(c) for c in ranked[:top]],

@@ -79,7 +79,7 @@ def longest_context(spec: ModelSpec, job: TrainJob | ServeJob, gpu: Any, layout:
     budget = _budget(gpu, layout.gpus, job, device)
     hi = limit or min(spec.max_position_embeddings * 8, MAX_CONTEXT)  # never past llmsize's context bound
     if serving and job.engine == "llama.cpp":
-        hi = min(hi, MAX_N_CTX // job.concurrency)  # type: ignore[union-attr]
+        hi = min(hi, MAX_N_CTX // job.sequences)  # type: ignore[union-attr]
 
     def fits(s: int) -> bool:
         if breakdown is None:

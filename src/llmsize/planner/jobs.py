@@ -5,15 +5,16 @@ GPUs. Nothing here re-derives a memory formula: bytes are read off the memory mo
 peaks, and quantized weights and the KV cache come from llmsize.quant's exact layouts."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
 from llmsize.bounds import check_all
-from llmsize.engines.llamacpp import _KV_TYPES as _LLAMACPP_CACHE_TYPES
-from llmsize.errors import LlmsizeError, did_you_mean
+from llmsize.errors import LlmsizeError
 from llmsize.parallel import Breakdown, Layout
+from llmsize.planner.serve_job import (  # noqa: F401  (re-exported: the planner's serving vocabulary)
+    DEFAULT_UTILIZATION, KV_DTYPES, LLAMACPP_KV, MAX, OWN_MEMORY_ENGINES, SERVE_WEIGHTS, ServeJob,
+    positive as _pos)
 from llmsize.spec import ModelSpec
 
 TRAIN_PRECISIONS = ("bf16-mixed", "bf16", "fp8-mixed", "fp32")
@@ -25,20 +26,6 @@ DEFAULT_HOST_MEMORY = 2 * 2**40  # Source: nvidia-dgx-h100
 # 8480C with 8 DDR5 channels each (Sapphire Rapids), 32 DIMMs = two per channel, which runs them at 4400 MT/s
 # (4800 with one per channel): 2 x 8 x 4400e6 x 8 B = 563.2 GB/s, a peak the CPU's Adam does not exceed.
 DEFAULT_HOST_BANDWIDTH = 2 * 8 * 4400e6 * 8  # Source: nvidia-dgx-h100
-SERVE_WEIGHTS = ("bf16", "fp16", "fp8", "int8", "nf4", "gptq-int4", "awq-int4")
-KV_DTYPES = ("auto", "fp8", "fp8_e4m3", "fp8_e5m2")  # vLLM --kv-cache-dtype (SGLang, TensorRT-LLM alike)
-# llama.cpp's cache types (-ctk/-ctv, as its device model knows them; f16 is its default, "auto" the same)
-LLAMACPP_KV = ("auto", *_LLAMACPP_CACHE_TYPES)
-DEFAULT_UTILIZATION = 0.9  # vLLM's --gpu-memory-utilization default
-# engines whose serving memory is their own allocator's, not vLLM's (planner.serve_memory.engine_breakdown)
-OWN_MEMORY_ENGINES = ("llama.cpp", "transformers")
-
-
-def _pos(owner: str, **vals: Any) -> None:
-    for k, v in vals.items():
-        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
-                              or v <= 0):
-            raise LlmsizeError(f"{owner}: {k} must be a positive finite number, got {v!r}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,69 +71,6 @@ class TrainJob:
         return replace(self, **kw)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ServeJob:
-    """Serving: `concurrency` requests at once, each `prompt_len` in and `output_len` out, with `engine`'s
-    memory: vLLM-style paged KV capped at `gpu_memory_utilization` of each GPU (0.9 when None), or what
-    llama.cpp or transformers allocate themselves (`planner.serve_memory`)."""
-
-    prompt_len: int = 1024
-    output_len: int = 256
-    concurrency: int = 1
-    weights: str = "bf16"
-    kv_dtype: str = "auto"
-    gpu_memory_utilization: float | None = None  # None: vLLM's 0.9 (llama.cpp: --fit's margin; transformers: all)
-    min_tokens_per_s: float | None = None  # output tokens/s the whole deployment must reach
-    max_model_len: int | None = None
-    prefill_mfu: float | None = None  # None: the engine's fitted serving efficiency (speedmodel)
-    mbu: float | None = None
-    engine: str = "vllm"
-    request_rate: float | None = None  # requests/s arriving at one replica (None: `concurrency` at once)
-    max_ttft_s: float | None = None  # slower setups are rejected (--ttft)
-    max_tpot_s: float | None = None  # slower setups are rejected (--tpot)
-
-    def __post_init__(self) -> None:
-        _pos("serve job", prompt_len=self.prompt_len, output_len=self.output_len, concurrency=self.concurrency,
-             min_tokens_per_s=self.min_tokens_per_s, max_model_len=self.max_model_len, prefill_mfu=self.prefill_mfu,
-             mbu=self.mbu, max_ttft_s=self.max_ttft_s, max_tpot_s=self.max_tpot_s, request_rate=self.request_rate)
-        check_all("serve job", {"prompt_len": (self.prompt_len, "context"), "output_len": (self.output_len, "context"),
-                                "concurrency": (self.concurrency, "batch"), "max_model_len": (self.max_model_len, "context")})
-        if (self.prefill_mfu or 0) > 1 or (self.mbu or 0) > 1:
-            raise LlmsizeError(f"serve job: prefill MFU and MBU must be at most 1, got {self.prefill_mfu}, {self.mbu}")
-        if self.gpu_memory_utilization is not None and not 0 < self.gpu_memory_utilization <= 1:
-            raise LlmsizeError(f"gpu_memory_utilization must be in (0, 1], got {self.gpu_memory_utilization}")
-        if self.weights not in SERVE_WEIGHTS:
-            from llmsize.quant.formats import get_format
-
-            try:  # every weight format of `llmsize quant` (GGUF types included) has exact bytes
-                get_format(str(self.weights))
-            except LlmsizeError:
-                raise did_you_mean(str(self.weights), SERVE_WEIGHTS, what="serving weight format (--weights; "
-                                   "or any format `llmsize quant` lists)") from None
-        from llmsize.speedmodel.efficiency import engine_name
-
-        object.__setattr__(self, "engine", engine_name(self.engine))
-        kinds = LLAMACPP_KV if self.engine == "llama.cpp" else KV_DTYPES
-        if self.kv_dtype not in kinds:
-            other = KV_DTYPES if self.engine == "llama.cpp" else LLAMACPP_KV
-            if self.kv_dtype in other:
-                what = "not a llama.cpp cache type" if other is KV_DTYPES else \
-                    "a llama.cpp cache type (--engine llama.cpp)"
-                raise LlmsizeError(f"KV cache dtype {self.kv_dtype} is {what}; {self.engine} takes "
-                                   f"{', '.join(kinds)} (--kv-cache-dtype)")
-            raise did_you_mean(str(self.kv_dtype), kinds, what=f"{self.engine} KV cache dtype (--kv-cache-dtype)")
-
-    @property
-    def context(self) -> int:
-        return self.max_model_len or self.prompt_len + self.output_len
-
-    @property
-    def utilization(self) -> float:
-        """The share of each GPU a vLLM-style engine takes: the one given, else vLLM's default 0.9."""
-        return DEFAULT_UTILIZATION if self.gpu_memory_utilization is None else self.gpu_memory_utilization
-
-    def with_(self, **kw: Any) -> ServeJob:
-        return replace(self, **kw)
 
 
 # -- the bridge to llmsize.memory -----------------------------------------------------------------
@@ -178,7 +102,7 @@ def make_job(mode: str = "serve", *, seq: int = 4096, micro_batch: int = 1, glob
              tokens: float | None = None, precision: str = "bf16-mixed", mfu: float | None = None,
              recompute: bool = True, max_days: float | None = None, goodput: float | None = None,
              host_memory: str | int | None = None,
-             nvme: str | int | None = None, prompt: int = 1024, output: int = 256, concurrency: int = 1,
+             nvme: str | int | None = None, prompt: int = 1024, output: int = 256, concurrency: int | str = 1,
              weights: str = "bf16", kv_dtype: str = "auto", gpu_memory_utilization: float | None = None,
              target_tps: float | None = None, engine: str | None = None, mbu: float | None = None,
              prefill_efficiency: float | None = None, ttft: float | None = None, tpot: float | None = None,
@@ -402,7 +326,7 @@ def serve_breakdown(spec: ModelSpec, job: ServeJob, concurrency: int | None = No
 
         return serve_memory.engine_breakdown(spec, job, concurrency, context)
     w, a, t, kv, buf = _serve_bytes(spec, job.weights, job.kv_dtype, job.utilization,
-                                    concurrency or job.concurrency, context or job.context)
+                                    concurrency or job.sequences, context or job.context)
     return Breakdown(weights=w, activations=a, transient=t, kv_cache=kv, device=buf,
                      weight_bytes_per_param=w / max(spec_params(spec), 1))
 

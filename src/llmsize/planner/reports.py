@@ -85,7 +85,7 @@ def speed_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_name: str, layou
         r = layout.dp
         return {"model": spec.name, "gpu": gpu.name, "gpus": layout.gpus, "layout": layout.label(), "mode": "serve",
                 "engine": job.engine, "weights": job.weights, "replicas": r, "batch": sp.batch,
-                "batch_limit": sp.batch_limit,
+                "batch_limit": sp.batch_limit, "concurrency": job.concurrency, "offline": job.offline,
                 "ttft_s": sp.ttft_s, "tpot_s": sp.tpot_s, "e2e_s": sp.e2e_s,
                 "ttft_p90_s": sp.ttft_p90_s, "tpot_p90_s": sp.tpot_p90_s,
                 "output_tokens_per_s": sp.output_tokens_per_s * r, "input_tokens_per_s": sp.input_tokens_per_s * r,
@@ -98,7 +98,10 @@ def speed_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_name: str, layou
                     "new prompts ride in the running decodes' pass)" if sp.mixed_prefill else
                     f"{job.engine} runs each new prompt as a pass of its own, the running decodes wait)") + (
                     "; every pass waits for the host to issue its layers' kernels from Python (eager generate(): "
-                    "layers x host time per layer, docs/speed.md)" if sp.bound == "host" else ""),
+                    "layers x host time per layer, docs/speed.md)" if sp.bound == "host" else "") + (
+                    "; batch max: every request queued at once, so a request's TTFT is the one shown once it "
+                    "is admitted plus its wait in the queue, about (k − B)·S_out/(tokens/s per replica) for the "
+                    "k-th request (B in flight), which grows through the run" if job.offline else ""),
                 "citations": {"pope2022": SOURCES["pope2022"]}}
     if job.tokens is None:
         raise LlmsizeError("training speed needs --tokens (the tokens to train on)")

@@ -56,7 +56,7 @@ def serve_memory(spec: ModelSpec, job: ServeJob, layout: Layout, concurrency: in
     layout."""
     if job.engine == LLAMACPP:
         return _llamacpp(spec, job.weights, job.kv_dtype, layout.tp, layout.pp, layout.cp, layout.ep,
-                         concurrency or job.concurrency, context or job.context, layout)
+                         concurrency or job.sequences, context or job.context, layout)
     bd = breakdown or serve_breakdown(spec, job, concurrency, context)
     return per_gpu(spec, bd, layout)
 
@@ -72,7 +72,7 @@ def engine_breakdown(spec: ModelSpec, job: ServeJob, concurrency: int | None = N
     as `infer --runtime torch`)."""
     from llmsize.params import count
 
-    n, ctx = concurrency or job.concurrency, context or job.context
+    n, ctx = concurrency or job.sequences, context or job.context
     if job.engine == LLAMACPP:
         (b,) = _buffers(spec, job.weights, _cache_type(job.kv_dtype), n, ctx, 1)
         return Breakdown(weights=b.model, transient=b.compute, kv_cache=b.kv, device=b.cuda_context,

@@ -157,7 +157,10 @@ class Job(_Body):
     seq_len: int | None = Field(None, ge=1, le=MAX_CONTEXT, description="Tokens per sequence: the training sequence "
                                 "(default, when absent: 4096) or the prompt served (1024), fewer where the model's "
                                 "context is shorter.")
-    batch: int = Field(1, ge=1, le=MAX_BATCH, description="Training micro-batch per GPU, or requests served at once.")
+    batch: Annotated[int, Field(ge=1, le=MAX_BATCH)] | Literal["max"] = Field(
+        1, description="Training micro-batch per GPU, or requests served at once; serving with vllm, sglang or "
+                       "trt-llm, \"max\" is an offline max-throughput run: every request queued at once, as many "
+                       "in flight as the KV cache and the engine's max sequences hold.")
     global_batch: int = Field(1024, ge=1, le=1 << 24, description="Sequences per optimizer step.")
     tokens: float | None = Field(None, gt=0, le=1e17, description="Training tokens in all (e.g. 1e12).")
     precision: Literal["bf16-mixed", "bf16", "fp8-mixed", "fp32"] = Field(
@@ -277,7 +280,9 @@ class ExportBody(_Body):
     force: bool = Field(False, description="Write a given layout even if the memory model says it does not fit.")
     seq_len: int | None = _opt(MAX_CONTEXT, description="Tokens per sequence: the training sequence (planner "
                                "default 4096) or the prompt served (1024).")
-    batch: int | None = _opt(MAX_BATCH, description="Training micro-batch per GPU, or requests served at once (1).")
+    batch: Annotated[int, Field(ge=1, le=MAX_BATCH)] | Literal["max"] | None = Field(
+        None, description="Training micro-batch per GPU, or requests served at once (1); vllm with gpu: \"max\" "
+                          "plans an offline max-throughput run and writes the engine's default max_num_seqs.")
     global_batch: int | None = Field(None, ge=1, le=1 << 24, description="Training: sequences per step (1024).")
     precision: Literal["bf16-mixed", "bf16", "fp8-mixed", "fp32"] | None = None
     grad_checkpointing: bool | None = Field(None, description="Training: activation checkpointing (default on).")

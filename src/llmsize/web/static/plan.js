@@ -65,7 +65,7 @@ export function job(ctx) {
       ...(w(s, "max_days", m) ? { max_days: n("max_days") } : {}) };
   }
   const engine = serveEngine(ctx);
-  return { mode: "serve", seq_len: n("prompt"), new_tokens: n("output"), batch: n("batch"), engine,
+  return { mode: "serve", seq_len: n("prompt"), new_tokens: n("output"), batch: w(s, "offline", m) === "1" ? "max" : n("batch"), engine,
     weights: serveWeights(ctx, w(s, "weights", m)), kv_cache_dtype: kvOf(engine, w(s, "kv", m)),
     ...(w(s, "ttft", m) ? { ttft: n("ttft") / 1000 } : {}), ...(w(s, "tpot", m) ? { tpot: n("tpot") } : {}),
     ...(w(s, "rate", m) ? { request_rate: n("rate") } : {}) };
@@ -126,7 +126,9 @@ function exportCard(r, ctx, serve) {
     const gguf = `${preset || ctx.params.model}-${{ bf16: "BF16", fp16: "F16", fp32: "F32" }[wts] || wts}.gguf`;
     body = { engine, model_name: engine === "llamacpp" ? gguf : repo,
       layout: { gpus: r.gpus, tp: r.tp, pp: r.pp, cp: r.cp, ep: r.ep, zero: r.zero || 0 },
-      max_model_len: Number(w(s, "prompt", m)) + Number(w(s, "output", m)), max_num_seqs: Number(w(s, "batch", m)),
+      max_model_len: Number(w(s, "prompt", m)) + Number(w(s, "output", m)),
+      // an offline run: the engine's default cap on sequences that the plan assumed (export --gpu --batch max)
+      ...(w(s, "offline", m) === "1" && engine === "vllm" ? { batch: "max", gpu: r.gpu } : { max_num_seqs: Number(w(s, "batch", m)) }),
       ...(kv ? { kv_cache_dtype: kv } : {}) };
   } else {
     const j = job(ctx);
@@ -187,7 +189,7 @@ export function renderPlan(rep, ctx) {
     head,
     exp,
     chart ? card(t("Throughput, best setup of each GPU type (multi-GPU bars in orange)"), chart) : null,
-    card(t("Feasible setups: the best of each GPU type, best first"), table1),
+    card(t("Feasible setups: the best of each GPU type, best first"), table1, rep.note ? h("p", { class: "src" }, tr(rep.note)) : null),
     rej.length ? card(t("Rejected"), table([{ label: t("why") }, { label: t("setups"), num: true }, { label: t("for example"), wrap: true }],
       rej.map(([k, c]) => [tr(k), exact(c), (rep.rejected.examples[k] || []).slice(0, 2).map((e) => `${e.gpus}× ${e.gpu} ${e.layout}: ${tr(e.reason)}`).join("; ")]))) : null,
   ];

@@ -66,6 +66,8 @@ export function fields(mode, meta, state) {
     num("prompt", t("Prompt tokens"), 8192, { max: MAX_CONTEXT }),
     num("output", t("Output tokens"), 512, { max: MAX_CONTEXT }),
     num("batch", t("Concurrent sequences"), 1, { max: MAX_BATCH }),
+    { k: "offline", label: t("Offline run: every request queued at once"), type: "checkbox", def: "0",
+      tip: t("GPU planning and Cost time a max-throughput run (vllm bench throughput): as many requests in flight as the KV cache and the engine's max sequences hold, instead of Concurrent sequences. vLLM, SGLang and TensorRT-LLM only.") },
     sel("runtime", t("Runtime"), "torch", [["torch", "PyTorch"], ["vllm", "vLLM"], ["llamacpp", "llama.cpp"]]),
     num("ttft", t("First-token limit (ms)"), "", { max: 100000000, optional: true, placeholder: t("none"),
       tip: t("GPU planning and Cost skip setups whose time to first token exceeds this.") }),
