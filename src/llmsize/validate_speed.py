@@ -219,6 +219,7 @@ def predict_case(case: SpeedCase, *, eff: float | None = None) -> SpeedResult:
     """Predict `case.metric` for the case's setup. ``eff`` sets every efficiency to one value (what the
     efficiency fit solves for); None takes the table's."""
     from llmsize.catalog.hardware import get_gpu
+    from llmsize.validate_speed_fields import named_format
     from llmsize.validate_speed_predict import predict_metric
 
     where = f"line {case.line} ({case.id})"
@@ -232,7 +233,10 @@ def predict_case(case: SpeedCase, *, eff: float | None = None) -> SpeedResult:
         model_notes: list[str] = []
         try:
             loaded = model_loaded(case.model, where, model_notes)
-            hit = _SPECS[key] = (loaded.spec, tuple(model_notes), native_weights(loaded))
+            native = native_weights(loaded)
+            if model_notes and isinstance(case.model, str) and named_format(case.model):
+                native = None  # read as its base preset: that checkpoint's stored format is not this one's
+            hit = _SPECS[key] = (loaded.spec, tuple(model_notes), native)
         except LlmsizeError as e:
             raise LlmsizeError(f"{where}: {e}") from None
     spec = hit[0]

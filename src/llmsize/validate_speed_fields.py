@@ -124,7 +124,7 @@ def weights(w: Mapping[str, Any], notes: list[str], model: Any = None, native: A
     v = w.get("weights")
     if v is None:
         origin = getattr(native, "origin", "default")
-        named = _named_format(model) if isinstance(model, str) else None
+        named = named_format(model) if isinstance(model, str) else None
         if origin in ("quantization_config", "safetensors headers", "GGUF header"):
             key, why = native.key, f"the checkpoint's {origin}"
         elif named is not None:
@@ -233,17 +233,21 @@ def knobs(k: Mapping[str, Any]) -> dict[str, Any]:
     return {str(n).replace("-", "_"): v for n, v in k.items() if v is not None}
 
 
-# the tail words of a fine-tuned or quantized checkpoint's name; the architecture is its base model's
+# the tail words of a fine-tuned, re-released or quantized checkpoint's name; the architecture is its base
+# model's. A four-digit date tag (Qwen's -2507, DeepSeek's -0528) marks a later training run of the same
+# shapes, and -v2 a re-quantization (nvidia/DeepSeek-R1-0528-NVFP4-v2)
 _TAIL = re.compile(r"[-_.](instruct|chat|it|hf|base|fp8|dynamic|awq|gptq|int4|int8|w4a16|w8a8|w8a16|gguf|bnb|4bit|8bit|"
-                   r"nf4|nvfp4|quantized)$", re.I)
+                   r"nf4|nvfp4|fp4|mxfp4|quantized|v\d|\d{4})$", re.I)
 
 
-def _named_format(model: str) -> str | None:
+def named_format(model: str) -> str | None:
     """The weight format a checkpoint's name states: FP8, AWQ, GPTQ (int4, or int8 where it says so), W4A16,
     W8A8, NVFP4; None where it states none (a GGUF repo holds several)."""
     words = set(re.split(r"[-_./]", model.lower()))
-    if "nvfp4" in words:
+    if "nvfp4" in words or "fp4" in words:  # NVIDIA's FP4 releases (ModelOpt) are NVFP4
         return "nvfp4"
+    if "mxfp4" in words:
+        return "mxfp4"
     if "fp8" in words:
         return "fp8"
     if "awq" in words:

@@ -235,7 +235,11 @@ def test_any_combination_is_predicted_or_earns_its_refusal(monkeypatch):
     ("nvidia/Llama-3.1-70B-Instruct-FP8", "Llama-3.1-70B", "fp8"), ("TheBloke/Llama-2-7B-GGUF", "Llama-2-7b-hf", None),
     ("hugging-quants/Meta-Llama-3.1-8B-Instruct-AWQ-INT4", "Llama-3.1-8B", "awq-int4-g128"),
     ("Qwen/Qwen2.5-32B-Instruct-GPTQ-Int8", "Qwen2.5-32B", "gptq-int8-g128"),
-    ("RedHatAI/Qwen3-8B-FP8-dynamic", "Qwen3-8B", "fp8")])
+    ("RedHatAI/Qwen3-8B-FP8-dynamic", "Qwen3-8B", "fp8"),
+    # date-tagged re-releases and NVIDIA's FP4 (NVFP4) checkpoints; the base preset's own stored format
+    # (DeepSeek-R1's fp8 blocks) is not the named checkpoint's
+    ("Qwen/Qwen3-30B-A3B-Instruct-2507", "Qwen3-30B-A3B", None), ("nvidia/Qwen3-235B-A22B-FP4", "Qwen3-235B-A22B", "nvfp4"),
+    ("nvidia/DeepSeek-R1-0528-NVFP4-v2", "DeepSeek-R1", "nvfp4")])
 def test_a_release_of_a_preset_is_read_as_it_and_its_named_format_is_the_default(monkeypatch, model, preset, fmt):
     """Offline, an instruction-tuned or quantized release llmsize has no config for is its base preset
     (the same architecture), said in the notes; with weights null, the format its name states."""
@@ -247,6 +251,19 @@ def test_a_release_of_a_preset_is_read_as_it_and_its_named_format_is_the_default
     assert any(n.startswith(f"model {model!r} has no config here: read as preset {preset}") for n in r.notes)
     said = f"assumed (from the model's name {model!r})" if fmt else "assumed (the config's dtype"
     assert any(n.startswith("weights not given") and said in n for n in r.notes), r.notes
+
+
+@pytest.mark.parametrize("model, preset", [
+    ("DeepSeek-R1-0528", "DeepSeek-R1"), ("deepseek-ai/DeepSeek-V3.1", "DeepSeek-V3"),
+    ("DeepSeek-V3.1-Terminus", "DeepSeek-V3"), ("DeepSeek-V3-0324", "DeepSeek-V3")])
+def test_later_releases_of_one_architecture_are_aliases_with_their_evidence(monkeypatch, model, preset):
+    """TensorRT-LLM's and SGLang's tables name DeepSeek-R1-0528 and V3.1: the same 671B architecture
+    (catalog/models/index.toml cites the model cards), so no guess is said and the fp8 blocks stand."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    w = M._inference("serve") | {"weights": None, "tp": 8}
+    r = _one(M.case("serve", model=model, gpu="H200-SXM", count=8, **w))
+    assert r.predicted == _one(M.case("serve", model=preset, gpu="H200-SXM", count=8, **w)).predicted, r.error
+    assert not any("has no config here" in n for n in r.notes), r.notes
 
 
 def test_a_release_whose_config_was_read_is_its_preset_without_a_guess(monkeypatch):
