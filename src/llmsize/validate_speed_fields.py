@@ -15,7 +15,7 @@ from llmsize.errors import LlmsizeError
 
 # workload / layout fields that are counts: a positive integer (context: >= 0) or null
 _COUNTS = {"decode": ("batch", "tokens", "tp"), "prefill": ("batch", "tokens", "tp", "ubatch"),
-           "serve": ("prompt", "output", "tp", "pp", "dp", "scheduler_steps", "max_model_len", "max_seqs"),
+           "serve": ("prompt", "output", "tp", "pp", "dp", "ep", "scheduler_steps", "max_model_len", "max_seqs"),
            "train": ("seq", "micro_batch", "global_batch")}
 _LAYOUT_COUNTS = ("dp", "tp", "pp", "cp", "ep", "virtual_stages")
 # the `bounds` entry that caps each count of _COUNTS (lengths of tokens: context; sequences at once: batch;
@@ -46,9 +46,9 @@ def check_workload(task: str, w: Mapping[str, Any]) -> None:
     for k in ("weights", "kv_dtype", "precision"):
         if w.get(k) is not None and not isinstance(w[k], str):
             raise LlmsizeError(f"workload.{k} must be a string or null, got {w[k]!r}")
-    cp = w.get("chunked_prefill")
-    if cp is not None and not isinstance(cp, bool):
-        raise LlmsizeError(f"workload.chunked_prefill must be true, false or null, got {cp!r}")
+    for k in ("chunked_prefill", "attention_dp"):
+        if w.get(k) is not None and not isinstance(w[k], bool):
+            raise LlmsizeError(f"workload.{k} must be true, false or null, got {w[k]!r}")
     c = w.get("concurrency")
     if c is not None and not (isinstance(c, str) and c.lower() == "max"):
         _count(c, "workload.concurrency (or \"max\")", cap="batch")
@@ -214,7 +214,7 @@ def train_fields(w: Mapping[str, Any], notes: list[str]) -> dict[str, Any]:
 _USED = {"decode": ("weights", "kv_dtype", "batch", "context", "tokens", "tp", "flash_attn"),
          "prefill": ("weights", "batch", "tokens", "tp", "flash_attn", "ubatch"),
          "serve": ("weights", "kv_dtype", "prompt", "output", "concurrency", "request_rate", "tp", "pp", "dp",
-                   "scheduler_steps", "max_seqs", "chunked_prefill", "max_model_len"),
+                   "ep", "attention_dp", "scheduler_steps", "max_seqs", "chunked_prefill", "max_model_len"),
          "train": ("precision", "seq", "micro_batch", "global_batch", "recompute", "layout", "tokens")}
 _LAYOUT = ("dp", "tp", "pp", "cp", "ep", "fsdp", "zero", "virtual_stages", "schedule", "dp_shard", "dp_replicate",
            "tp_overlap", "a2a_overlap", "dispatcher")

@@ -139,16 +139,28 @@ def _serve(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str
     eng = _engine(case.engine, wt, notes)
     wt = _engine_weights(eng, wt, notes)
     tp, pp, dp = _replicas(w, case.count, notes)
+    tp, dp, ep = _expert_parallel(spec, w, tp, dp, notes)
     steps = int(w.get("scheduler_steps") or 1)
     kw = dict(engine=eng, weights=wt, kv_dtype=_kv(w, notes), prompt=int(_get(w, "prompt", 1024, notes)),
-              output=out, concurrency=conc, tp=tp, pp=pp, dp=dp, scheduler_steps=steps,
+              output=out, concurrency=conc, tp=tp, pp=pp, dp=dp, ep=ep, scheduler_steps=steps,
               max_seqs=w.get("max_seqs"), mixed_prefill=_mixed(spec, case, w, steps, notes),
               grouped_attention=_grouped(spec, case, notes))
     rate = w.get("request_rate")
     if is_inf(rate):
         notes.append("request rate inf: every request sent at once (a max-throughput run)")
         rate = None
-    s = serve(spec, gpu, request_rate=None, **kw)
+    try:
+        s = serve(spec, gpu, request_rate=None, **kw)
+    except LlmsizeError as e:
+        # dp replicas of a MoE model that one GPU cannot hold: the run split its experts over them
+        if not (str(e).startswith("does not fit") and ep == 1 and w.get("ep") is None and tp == 1 and dp > 1
+                and spec.moe is not None):
+            raise
+        kw["ep"] = dp
+        s = serve(spec, gpu, request_rate=None, **kw)
+        notes.append(f"ep not given and one GPU cannot hold {spec.name}: its {dp} data-parallel ranks read as "
+                     f"attention data parallel with the routed experts split over them (EP {dp}, TensorRT-LLM's "
+                     f"DEP{dp})")
     _path_note(gpu, wt, s.path, notes)
     capacity = s.output_tokens_per_s / out  # requests/s the deployment serves at its batch limit
     if rate is not None and rate < capacity:
@@ -161,6 +173,36 @@ def _serve(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str
                      + ("clients wait for one of the concurrency's slots (closed-loop)" if conc != "max"
                         else "the deployment runs saturated"))
     return {"output_tokens_per_s": s.output_tokens_per_s, "ttft_s": s.ttft_s, "tpot_s": s.tpot_s}[case.metric], notes
+
+
+def _expert_parallel(spec: Any, w: Mapping[str, Any], tp: int, dp: int, notes: list[str]) -> tuple[int, int, int]:
+    """(tp, dp, ep) of a serving case's expert parallelism. Attention data parallel (TensorRT-LLM's
+    `enable_attention_dp` with `--tp N --ep N`, its tables' "DEP N"; SGLang's --enable-dp-attention) runs
+    attention on each of the N ranks for its own sequences and splits the routed experts over them: N
+    data-parallel ranks of one GPU's attention each, one EP group. `ep` over tp = 1 and dp ranks is that
+    layout too. EP inside a TP group (no attention_dp) holds each GPU's 1/tp of the experts, as TP does."""
+    ep, adp = w.get("ep"), bool(w.get("attention_dp"))
+    if adp:
+        if tp * dp == 1:
+            raise LlmsizeError("attention_dp needs more than one GPU (tp or dp > 1)")
+        ep = int(ep or tp * dp)
+        notes.append(f"attention_dp: TP{tp} × DP{dp} run attention as {tp * dp} data-parallel ranks, the routed "
+                     f"experts split over EP {ep}")
+        tp, dp = 1, tp * dp
+    if not ep or ep == 1:
+        return tp, dp, 1
+    if spec.moe is None:
+        raise LlmsizeError(f"ep {ep}: {spec.name} has no routed experts to split")
+    if tp > 1:
+        if tp % ep:
+            raise LlmsizeError(f"ep {ep} must divide tp {tp} (experts inside the TP group) or, with tp 1 or "
+                               f"attention_dp, the data-parallel ranks")
+        notes.append(f"ep {ep} inside TP{tp}: each GPU holds 1/{tp} of the experts, as TP splits them "
+                     "(timed as TP; the all-to-all that replaces the MoE all-reduce is not)")
+        return tp, dp, 1
+    if dp % ep:
+        raise LlmsizeError(f"ep {ep} must divide the {dp} data-parallel ranks it splits the experts over")
+    return tp, dp, ep
 
 
 def _mixed(spec: Any, case: Any, w: Mapping[str, Any], steps: int, notes: list[str]) -> bool:

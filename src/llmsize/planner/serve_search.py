@@ -119,7 +119,7 @@ def replica_speed(spec: ModelSpec, job: ServeJob, breakdown: Breakdown, g: Any, 
 
     return serve(spec, g, engine=job.engine, weights=job.weights, kv_dtype=job.kv_dtype, prompt=job.prompt_len,
                  output=job.output_len, concurrency=job.concurrency, request_rate=job.request_rate, tp=lay.tp,
-                 pp=lay.pp,
+                 pp=lay.pp, ep=lay.ep,
                  gpu_memory_utilization=memory_budget(job, g) / g.usable, mbu=job.mbu,
                  prefill_efficiency=job.prefill_mfu,
                  mixed_prefill=mixed_prefill(job.engine, spec, max_model_len=job.max_model_len))

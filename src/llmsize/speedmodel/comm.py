@@ -258,3 +258,22 @@ def tp_serve_allreduces_s(spec: Any, gpu: Any, tp: int, tokens: float, *, latenc
     bw = link_bytes_per_s(gpu, tp, gpus_per_node)
     nbytes = tokens * spec.hidden_size * act_bytes
     return spec.num_layers * 2 * serve_allreduce_s(nbytes, tp, bw, latency_s=latency_s, share=share, custom=custom)
+
+
+def ep_serve_alltoalls_s(spec: Any, gpu: Any, ep: int, tokens: float, *, latency_s: float, share: float,
+                         gpus_per_node: int = 8, act_bytes: int = 2) -> float:
+    """A serving pass's expert-parallel all-to-alls: on each MoE layer a dispatch of the pass's `tokens`
+    (each to its k experts) and a combine of their outputs, over the `ep` GPUs that hold the experts; each
+    GPU keeps 1/ep of the copies and sends the rest, at the share l of the link's rate serving reaches.
+
+    t = L_moe · 2 · [τ + (ep − 1)/ep · tokens · k · d · bytes/(l·B)]
+
+    Source: lepikhin2021"""
+    # ASSUMES: the engines' EP kernels (TensorRT-LLM's NVLink all-to-all, DeepEP's low-latency mode) pay one
+    #          fixed cost per call like the custom all-reduce (τ, fitted with it) and send activations in
+    #          16 bits
+    if ep <= 1 or spec.moe is None:
+        return 0.0
+    bw = link_bytes_per_s(gpu, ep, gpus_per_node)
+    nbytes = tokens * spec.moe.top_k * spec.hidden_size * act_bytes
+    return spec.num_moe_layers * 2 * (latency_s + (ep - 1) / ep * nbytes / (share * bw))

@@ -59,11 +59,13 @@ def _read_split(spec: ModelSpec, weights: str) -> tuple[int, int]:
     return weight_read_bytes(spec, weights) - experts, experts
 
 
-def decode_read_bytes(spec: ModelSpec, weights: str, batch: int) -> float:
-    """Weight bytes a decode step of `batch` tokens reads: the dense part once, and of each layer's E
-    routed experts those at least one of the B tokens routes to (top-k of E each, independently):
+def decode_read_bytes(spec: ModelSpec, weights: str, batch: int, ep: int = 1) -> float:
+    """Weight bytes a decode step of `batch` tokens reads on one GPU: the dense part once, and of each
+    layer's E routed experts those at least one token routes to (top-k of E each, independently). Under
+    expert parallelism over `ep` data-parallel ranks (attention data parallel: TensorRT-LLM's DEP, SGLang's
+    --enable-dp-attention) a GPU holds E/ep of the experts and the tokens of all ep ranks route to them:
 
-    W_read(B) = W_dense + W_experts · (1 − (1 − k/E)^B)
+    W_read(B) = W_dense + W_experts · (1 − (1 − k/E)^(ep·B)) / ep
 
     Source: kaplan2020"""
     # ASSUMES: tokens route uniformly and independently (a trained router balances load; DeepSeek's
@@ -72,7 +74,12 @@ def decode_read_bytes(spec: ModelSpec, weights: str, batch: int) -> float:
     if not experts:
         return float(dense)
     k, e = spec.moe.top_k, spec.moe.num_experts  # type: ignore[union-attr]
-    return dense + experts * (1 - (1 - k / e) ** batch)
+    return dense + experts * (1 - (1 - k / e) ** (ep * batch)) / ep
+
+
+def expert_bytes(spec: ModelSpec, weights: str) -> int:
+    """Stored bytes of the routed experts (0 for a dense model): what expert parallelism splits."""
+    return _read_split(spec, weights)[1]
 
 
 @lru_cache(maxsize=256)

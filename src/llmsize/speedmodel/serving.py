@@ -19,11 +19,12 @@ from llmsize.errors import LlmsizeError, Overloaded
 from llmsize.perf import forward_flops
 from llmsize.parallel import kv_fraction
 from llmsize.spec import ModelSpec
-from llmsize.speedmodel.comm import tp_serve_allreduces_s
+from llmsize.speedmodel.comm import ep_serve_alltoalls_s, tp_serve_allreduces_s
 from llmsize.speedmodel.efficiency import Efficiency, efficiency, engine_default, engine_name, serve_path, serve_shape
 from llmsize.speedmodel.kernels import kv_read_factor
 from llmsize.speedmodel.prompt_passes import separate_passes
-from llmsize.speedmodel.predict import (UBATCH, _bw, _peak, decode_attention_flops, decode_read_bytes, host_floor_s,
+from llmsize.speedmodel.predict import (UBATCH, _bw, _peak, decode_attention_flops, decode_read_bytes, expert_bytes,
+                                        host_floor_s,
                                         kv_bytes_attended,
                                         kv_bytes_per_token,
                                         layer_overhead_s, state_bytes, weight_bytes, weight_read_bytes)
@@ -94,6 +95,7 @@ def slot_wait_s(rate: float, slots: int, service_s: float) -> float:
 
 def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str | None, prompt: int, output: int,
           concurrency: int | str, request_rate: float | None = None, tp: int = 1, pp: int = 1, dp: int = 1,
+          ep: int = 1,
           gpu_memory_utilization: float = 0.9, serve_efficiency: float | None = None, mbu: float | None = None,
           prefill_efficiency: float | None = None, scheduler_steps: int = 1, max_seqs: int | None = None,
           mixed_prefill: bool = True, grouped_attention: bool = True, kv_bound: bool = True) -> Serving:
@@ -107,7 +109,9 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     (m = max(B/p, 1) the sequences of each of the p micro-batches a PP stage runs in turn, reading its
     layers' weights for each, P_m = P·m/B; t_d the same with P = 0; c: GEMM efficiency relative to E;
     ov(a, b) = max(a, b) + u·min(a, b), `gemm_s`;
-    t_TP the all-reduces, `comm.tp_serve_allreduces_s`;
+    t_TP the all-reduces, `comm.tp_serve_allreduces_s`, and under expert parallelism over ep data-parallel
+    ranks the MoE layers' all-to-alls, `comm.ep_serve_alltoalls_s`, with each GPU holding and reading E/ep
+    of the routed experts for the tokens of all ep ranks, `predict.decode_read_bytes`;
     t_0, t_s, t_l: fixed work per iteration, per running sequence and per layer)
     out tokens/s = dp·B/t_it;  TPOT = t_it
     t_p = max(W_read/n/(bw·E), C_fwd(S_in, S_in/2)/(n·X·E·c))·(k + p − 1)/k + t_TP(S_in) + L·t_pl  (the prompt's
@@ -133,6 +137,11 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     Source: agrawal2024"""
     if prompt < 1 or output < 1 or tp < 1 or pp < 1 or dp < 1:
         raise LlmsizeError("serving needs prompt, output, tp, pp and dp >= 1")
+    if isinstance(ep, bool) or not isinstance(ep, int) or ep < 1:
+        raise LlmsizeError(f"expert parallelism must be a whole number >= 1, got {ep!r}")
+    if ep > 1 and (spec.moe is None or ep > spec.moe.num_experts):
+        raise LlmsizeError(f"expert parallelism {ep} needs a mixture-of-experts model with at least {ep} routed "
+                           f"experts; {spec.name} has {spec.moe.num_experts if spec.moe else 'none'}")
     if isinstance(scheduler_steps, bool) or not isinstance(scheduler_steps, int) or not 1 <= scheduler_steps <= 1024:
         raise LlmsizeError(f"scheduler steps must be an integer in 1..1024, got {scheduler_steps!r}")
     n = tp * pp
@@ -141,9 +150,9 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     e_mem_d, e_cmp_d = e.value, e.value
     if serve_efficiency is None and e.key.startswith("*/"):
         # no serving rows for this engine: its own decode and prefill efficiencies, where it has them
-        ed, ep = efficiency(engine, gpu, "decode", None, path), efficiency(engine, gpu, "prefill", None, path)
+        ed, epf = efficiency(engine, gpu, "decode", None, path), efficiency(engine, gpu, "prefill", None, path)
         if not ed.key.startswith("*/"):
-            e, e_mem_d, e_cmp_d = ed, ed.value, ep.value
+            e, e_mem_d, e_cmp_d = ed, ed.value, epf.value
     x, bw = _peak(gpu, path), _bw(gpu)
     e_mem = mbu if mbu is not None else e_mem_d
     shape = serve_shape()
@@ -152,7 +161,10 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     #          their doubled peaks); one ratio per path for every engine and GPU, fitted (scripts/fit_speed.py)
     rel = shape.get(f"compute_rel_{path}", shape["compute_rel"])
     e_cmp = prefill_efficiency if prefill_efficiency is not None else min(e_cmp_d * rel, 1.0)
-    w_gpu = weight_bytes(spec, weights) / n
+    # expert parallelism over ep data-parallel ranks: each holds its E/ep share of the routed experts and
+    # all of the rest (attention, dense layers, shared experts, embeddings): W − W_exp·(1 − 1/ep)
+    ep_saved = expert_bytes(spec, weights) * (1 - 1 / ep)
+    w_gpu = (weight_bytes(spec, weights) - ep_saved) / n
     # a GPU holds 1/p of the layers and its TP share of each layer's KV: its KV heads, at least one, or the
     # whole latent under MLA, which every TP rank keeps (`parallel.kv_fraction`)
     kv_share = kv_fraction(spec, tp) / pp
@@ -179,7 +191,7 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
             else f"{max(free, 0):,.0f} B for KV cache and state"
         need = f"{prompt + output:,}" if not st_gpu and not windowed \
             else f"{per_req:,.0f} B ({st_gpu:,.0f} B of it recurrent state)"
-        wb = weight_bytes(spec, weights)
+        wb = weight_bytes(spec, weights) - ep_saved
         more = next((m for m in (2, 4, 8) if gpu.usable * gpu_memory_utilization - wb / (n * m)
                      >= seq_kv / kv_share * kv_fraction(spec, tp * m) / pp + st_gpu / m),
                     None)  # the smallest wider TP that holds it
@@ -206,8 +218,9 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     #          one fraction per link kind for every engine and GPU (fitted)
     share = shape["link_efficiency"] if gpu.interconnect_bw or n > 8 else shape["pcie_efficiency"]
 
-    def comm(tokens: float) -> float:  # TP all-reduces of one pass over `tokens` tokens
-        return tp_serve_allreduces_s(spec, gpu, tp, tokens, latency_s=shape["allreduce_latency_s"], share=share)
+    def comm(tokens: float) -> float:  # TP all-reduces (and EP all-to-alls) of one pass over `tokens` tokens
+        return tp_serve_allreduces_s(spec, gpu, tp, tokens, latency_s=shape["allreduce_latency_s"], share=share) \
+            + ep_serve_alltoalls_s(spec, gpu, ep, tokens / tp, latency_s=shape["allreduce_latency_s"], share=share)
 
     # one request's prompt alone: a pass that reads the weights once and does the prompt's FLOPs; under PP
     # its stages run one after another, each on 1/pp of the layers (the wait in a pipeline of one sequence),
@@ -224,7 +237,9 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     # an engine that issues each layer's kernels from Python (transformers' eager generate()) cannot run a
     # pass faster than its host issues them (`predict.host_floor_s`; 0 for the others)
     floor = host_floor_s(spec, engine, weights)
-    t_p = max(max(weight_read_bytes(spec, weights) / n / (bw * e_mem), t_c) * (k_ub + pp - 1) / k_ub + comm(prompt)
+    # ASSUMES: under expert parallelism a prompt's expert GEMMs run on the ranks holding them, but its pass is
+    #          charged all of its FLOPs on its own rank (an upper bound for TTFT; throughput splits them evenly)
+    t_p = max(max((weight_read_bytes(spec, weights) - ep_saved) / n / (bw * e_mem), t_c) * (k_ub + pp - 1) / k_ub + comm(prompt)
               + spec.num_layers * shape["prompt_layer_overhead_s"], floor)
 
     lin_tok = forward_flops(spec, 1, 0)  # GEMM FLOPs of one token (2N)
@@ -254,7 +269,7 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
         # decode batch (one ubatch) through its GPUs one after another: p stage passes of all b sequences
         mb = float(b) if engine_name(engine) == "llama.cpp" else max(b / pp, 1.0)
         pm = p * mb / b
-        read = decode_read_bytes(spec, weights, math.ceil(mb)) / n / (bw * e_mem)
+        read = decode_read_bytes(spec, weights, math.ceil(mb), ep) / n / (bw * e_mem)
         if mixed_prefill:
             gemm = gemm_s(read, lin_tok * (mb + pm) / (n * x * e_cmp), unhidden)
         else:  # the prompts' passes of their own (batched together) cannot hide under the decodes' weight reads
@@ -286,7 +301,7 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
         # request for its time in the system at the operating batch (`slot_wait_s`)
         wait = slot_wait_s(lam, b_max, t_p + output * step(b))
     t_d, t_it = step(b, prefill=False), step(b)
-    read = decode_read_bytes(spec, weights, b) / n + b * seq_read
+    read = decode_read_bytes(spec, weights, b, ep) / n + b * seq_read
     mem_bound = read / (bw * e_mem) >= forward_flops(spec, b, int(mean_ctx)) / (n * x * e_cmp)
     # ASSUMES: arrivals are uniform over a multi-step round, so a request waits (k − 1)/2 decode steps for it
     # (its p90: 0.9·(k − 1) steps)
