@@ -49,3 +49,21 @@ def test_a_loaded_vllm_v0_keeps_its_ttft_where_slots_are_free():
     s = serve(load("Meta-Llama-3-8B").spec, get_gpu("RTX-3090"), engine="vllm", weights="bf16", kv_dtype="bf16",
               prompt=214, output=200, concurrency="max", request_rate=5.0, mixed_prefill=False)
     assert s.batch < 100 and s.ttft_s < 0.2
+
+
+
+def test_an_arrival_that_finds_others_running_waits_for_half_an_iteration():
+    """A mixing engine (vLLM, TensorRT-LLM) starts a new prompt at the next iteration: with other clients
+    running, half an iteration later on average; a lone closed-loop client finds the engine idle; at a
+    request rate, the wait comes with the chance that any of the λ·(t_p + S_out·t_it) in flight runs."""
+    spec, g = load("Llama-3.1-8B").spec, get_gpu("H100")
+    kw = dict(engine="vllm", weights="bf16", kv_dtype="auto", prompt=512, output=256, mixed_prefill=True)
+    one, two = serve(spec, g, concurrency=1, **kw), serve(spec, g, concurrency=2, **kw)
+    # the rest of TTFT grows by the other request's decode riding along and its prefills' queue (< 0.5 ms)
+    assert two.tpot_s / 2 <= two.ttft_s - one.ttft_s < two.tpot_s / 2 + 5e-4
+    rated = serve(spec, g, concurrency=64, request_rate=0.05, **kw)
+    assert rated.batch == 1 and rated.tpot_s == pytest.approx(one.tpot_s, rel=1e-12)
+    busy = 1 - math.exp(-0.05 * (rated.prefill_s + 256 * rated.tpot_s))
+    rho = 0.05 * rated.prefill_s  # the M/D/1 wait behind the others' prefills
+    want = busy * rated.tpot_s / 2 + rho / (2 * (1 - rho)) * rated.prefill_s
+    assert rated.ttft_s - one.ttft_s == pytest.approx(want, rel=0.01)

@@ -119,7 +119,9 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     an engine that issues its kernels from Python (transformers) takes at least L·t_h for either pass
     (`predict.host_floor_s`)
     TTFT = t_p + (B − 1)·(S̄·KV/n/(bw·E) + 2N/(n·X·E·c)) + t_0 + B·t_s + L·t_l + (k − 1)/2·t_d
-           + ρ_p/(2(1 − ρ_p))·t_p (+ the wait for a batch slot at a request rate, `slot_wait_s`)
+           + ρ_p/(2(1 − ρ_p))·t_p + P_busy·t_it/2 (+ the wait for a batch slot at a request rate, `slot_wait_s`)
+    (P_busy: that an arrival finds an iteration running, whose end it waits for: 1 with B − 1 > 0 closed-loop
+    clients, 1 − exp(−λ·(t_p + S_out·t_it)) at a request rate λ)
     (k: decode steps an engine runs per scheduling round, vLLM's --num-scheduler-steps; an arriving request
     waits on average for half of the round in progress before its prefill is scheduled; ρ_p = λ_o·t_p
     the share of time the replica spends on the other requests' prefills)
@@ -239,7 +241,8 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     floor = host_floor_s(spec, engine, weights)
     # ASSUMES: under expert parallelism a prompt's expert GEMMs run on the ranks holding them, but its pass is
     #          charged all of its FLOPs on its own rank (an upper bound for TTFT; throughput splits them evenly)
-    t_p = max(max((weight_read_bytes(spec, weights) - ep_saved) / n / (bw * e_mem), t_c) * (k_ub + pp - 1) / k_ub + comm(prompt)
+    t_read = (weight_read_bytes(spec, weights) - ep_saved) / n / (bw * e_mem)
+    t_p = max(max(t_read, t_c) * (k_ub + pp - 1) / k_ub + comm(prompt)
               + spec.num_layers * shape["prompt_layer_overhead_s"], floor)
 
     lin_tok = forward_flops(spec, 1, 0)  # GEMM FLOPs of one token (2N)
@@ -320,8 +323,16 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
         # b − 1 requests' decode tokens riding in it (their KV reads and GEMM rows) and the host's work
         ride = max(seq_read / (bw * e_mem), seq_attn / (x * e_cmp)) + st_gpu / (bw * e_mem) + lin_tok / (n * x * e_cmp)
         first = t_p + (b - 1) * ride + shape["step_overhead_s"] + b * shape["seq_overhead_s"] + layer_fixed
-        tpot, ttft = t_it, first + wait + round_wait + prefill_wait
-        ttft_p90 = first + math.log(10) * (wait + prefill_wait) + round_wait * 1.8
+        # an arrival that finds others running waits for the iteration in progress to end: half of one on
+        # average (arrivals uniform over it). With b − 1 other closed-loop clients someone always runs; at a
+        # request rate, with the chance that at least one of the λ·(t_p + S_out·t_it) requests in flight
+        # (a Poisson number) is there
+        in_flight = request_rate / dp * (t_p + output * t_it) if request_rate is not None else b - 1
+        busy = (1 - math.exp(-in_flight)) if request_rate is not None else float(b > 1)
+        residual = busy * t_it / 2
+        tpot, ttft = t_it, first + wait + round_wait + prefill_wait + residual
+        # (the residual's p90: 0.9 of an iteration, arrivals uniform over it)
+        ttft_p90 = first + math.log(10) * (wait + prefill_wait) + round_wait * 1.8 + busy * 0.9 * t_it
     else:
         # the prompt runs as a pass of its own (with the others that arrived meanwhile) once what is running
         # ends; the running decodes stall through every prompt pass (`prompt_passes.separate_passes`)
