@@ -87,6 +87,10 @@ def test_plan_cost_and_export_take_batch_max():
 @pytest.mark.parametrize("args, msg", [
     (("speed", "Llama-3.1-8B", "--gpu", "H100", "--batch", "mux"), "or max"),
     (("speed", "Llama-3.1-8B", "--gpu", "H100", "--batch", "0"), "or max"),
+    # digits str.isdigit takes but int() does not, and more digits than int() converts: refused, not crashed
+    (("speed", "Llama-3.1-8B", "--gpu", "H100", "--batch", "\u00b2"), "from 1 to 65,536"),
+    (("speed", "Llama-3.1-8B", "--gpu", "H100", "--batch", "9" * 5000), "from 1 to 65,536"),
+    (("plan", "Llama-3.1-8B", "--batch", "65537"), "from 1 to 65,536"),
     (("speed", "Llama-3.1-8B", "--gpu", "RTX-4090", "--batch", "max", "--engine", "llama.cpp",
       "--weights", "Q4_K_M"), "paged-KV engine's run"),
     (("speed", "Llama-3.1-8B", "--gpu", "H100", "--batch", "max", "--engine", "transformers"), "paged-KV"),

@@ -6,6 +6,7 @@ tests/test_vocabulary.py walks every command's options and the API schema agains
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import click
@@ -90,15 +91,17 @@ class BatchOrMax(click.ParamType):
     name = "N|max"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
-            return value
+        from llmsize.bounds import MAX_BATCH
+
         text = str(value).strip()
         if text.lower() == "max":
             return "max"
-        if text.isdigit() and int(text) >= 1:
+        # ASCII digits only (str.isdigit also takes '²' and other scripts' digits), and no more of them than
+        # the bound has, before any conversion
+        if re.fullmatch(r"[0-9]{1,%d}" % len(str(MAX_BATCH)), text) and 1 <= int(text) <= MAX_BATCH:
             return int(text)
-        self.fail(f"{value!r} is not a whole number of 1 or more, or max (serving: every request queued at "
-                  "once)", param, ctx)
+        self.fail(f"{text[:40]!r} is not a whole number from 1 to {MAX_BATCH:,}, or max (serving: every request "
+                  "queued at once)", param, ctx)
 
 
 def option(*decls: str, aliases: tuple[str, ...] = (), **kw: Any) -> Any:
