@@ -170,7 +170,7 @@ class _Ranges:
         except Exception as e:  # noqa: BLE001
             raise _explain(e, self.ref, self.filename) from None
         total = r.headers.get("content-range", "").rpartition("/")[2]
-        if r.status_code != 206 or not total.isdigit():
+        if r.status_code != 206 or not re.fullmatch(r"[0-9]{1,18}", total):  # ASCII digits (isdigit takes '²')
             raise LlmsizeError(f"{self.ref.repo_id}: the server did not answer a range request for {self.filename} "
                                f"(status {r.status_code}); llmsize reads headers only and will not download it")
         self.size = int(total)
