@@ -181,7 +181,7 @@ def _expert_parallel(spec: Any, w: Mapping[str, Any], tp: int, dp: int, notes: l
     attention on each of the N ranks for its own sequences and splits the routed experts over them: N
     data-parallel ranks of one GPU's attention each, one EP group. `ep` over tp = 1 and dp ranks is that
     layout too. EP inside a TP group (no attention_dp) holds each GPU's 1/tp of the experts, as TP does."""
-    ep, adp = w.get("ep"), bool(w.get("attention_dp"))
+    ep, adp = (None if w.get("ep") is None else int(w["ep"])), bool(w.get("attention_dp"))  # 4.0 is 4
     if adp:
         if tp * dp == 1:
             raise LlmsizeError("attention_dp needs more than one GPU (tp or dp > 1)")

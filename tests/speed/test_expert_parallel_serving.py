@@ -71,7 +71,7 @@ def _predict(obj: dict):
 
 
 @pytest.mark.parametrize("w", [{"tp": 4, "ep": 4, "attention_dp": True}, {"tp": 4, "attention_dp": True},
-                               {"tp": 1, "dp": 4, "ep": 4}])
+                               {"tp": 1, "dp": 4, "ep": 4}, {"tp": 1, "dp": 4, "ep": 4.0}])
 def test_the_ways_a_dep_run_is_written_time_the_same_deployment(monkeypatch, w):
     """TensorRT-LLM's flags (--tp 4 --ep 4, enable_attention_dp) and the ranks (dp 4, ep 4), said in the notes."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
