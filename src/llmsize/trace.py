@@ -305,8 +305,14 @@ def _with_lora(torch: Any, model: Any, wl: Workload, kind: str = "causal") -> An
     task = {"causal": "CAUSAL_LM", "seq2seq": "SEQ_2_SEQ_LM", "masked": None}[kind]
     lc = LoraConfig(r=wl.lora.r, lora_alpha=wl.lora.alpha, lora_dropout=0.0, bias="none", task_type=task,
                     target_modules="all-linear" if tm == ("all-linear",) else list(tm))
-    with module_to_on_fake(torch):
-        model = get_peft_model(model, lc)
+    try:
+        with module_to_on_fake(torch):
+            model = get_peft_model(model, lc)
+    except ValueError as e:  # peft's NoMatchingPeftModuleError: a target the model has no module of
+        if "Target modules" not in str(e):
+            raise
+        raise LlmsizeError(f"--lora-targets {','.join(tm)}: no module of this model has that name (give its own "
+                           "leaf names, e.g. c_attn for GPT-2, or all-linear)") from None
     if wl.grad_checkpointing:
         model.enable_input_require_grads()
     return model

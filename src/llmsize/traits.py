@@ -10,7 +10,8 @@ from typing import Literal
 LLAMA_LEAVES: tuple[tuple[str, str], ...] = (
     ("attn_q", "q_proj"), ("attn_k", "k_proj"), ("attn_v", "v_proj"), ("attn_output", "o_proj"),
     ("ffn_gate", "gate_proj"), ("ffn_up", "up_proj"), ("ffn_down", "down_proj"))
-LoraAllLinear = Literal["linears", "attention+experts", "attention", "linears+shared_gate", "linears+router"]
+LoraAllLinear = Literal["linears", "attention+experts", "attention", "linears+shared_gate", "linears+router",
+                        "mixers+experts+shared_gate"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,4 +1,4 @@
-"""LoRA trainable parameters equal peft's: the 107 presets of tests/data/lora_counts.json (peft 0.21.2,
+"""LoRA trainable parameters equal peft's: the 108 presets of tests/data/lora_counts.json (peft 0.21.2,
 get_peft_model under FakeTensorMode) and every LoRA case of the measured truth."""
 from __future__ import annotations
 
@@ -45,3 +45,15 @@ def test_truth_lora_cases(f):
         assert weights(spec, case.workload).trainable == rows[case.id]["measured"]["trainable_params"], case.id
         n += 1
     assert n >= 5
+
+
+@pytest.mark.parametrize("model, leaf", [("gpt2", "c_attn"), ("bloom", "query_key_value"),
+                                         ("pythia-160m", "query_key_value"), ("Phi-3-mini-4k-instruct", "qkv_proj"),
+                                         ("Llama-3.1-8B", "q_proj,v_proj")])
+def test_default_targets_are_the_familys_query_and_value_or_its_fused_projection(model, leaf):
+    """`--lora-r` alone: q and v where the family has them apart, else its fused qkv projection, peft's own
+    default for those model types (GPT-2 used to be refused: 'unknown LoRA target q_proj')."""
+    from llmsize.memory.report import train_workload
+
+    wl = train_workload(lora_r=8, spec=load(model).spec)
+    assert ",".join(wl.lora.target_modules) == leaf

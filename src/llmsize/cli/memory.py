@@ -183,7 +183,8 @@ def _infer_kv(name: str) -> str | None:
 @click.option("--lora-alpha", type=click.IntRange(min=1), help="LoRA alpha [default: 2 r].")
 @click.option("--lora-targets",
               help="Comma-separated leaf module names, or all-linear, with --lora-r [default: the query and value "
-                   "projections: q_proj,v_proj; T5 q,v; BERT query,value; in_proj for Mamba-2].")
+                   "projections: q_proj,v_proj; T5 q,v; BERT query,value; a fused one where the family has it, "
+                   "GPT-2's c_attn, GPT-NeoX's query_key_value, as peft; in_proj for Mamba-2].")
 @click.option("--attn", type=_ATTN, default="sdpa", show_default=True, help="Attention implementation.")
 @click.option("--gpu", help="GPU name or size: does it fit, with CUDA context and allocator reserve?")
 @train_layout_options

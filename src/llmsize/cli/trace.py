@@ -52,7 +52,9 @@ def raw_config(ref: str) -> tuple[dict[str, Any], Path | None]:
               show_default=True, help="train: the torch optimizer.")
 @click.option("--grad-checkpointing", is_flag=True, help="train: recompute each decoder layer in backward.")
 @click.option("--lora-r", type=click.IntRange(min=1), help="train: peft LoRA adapters of this rank (needs peft).")
-@click.option("--lora-targets", help="With --lora-r: comma-separated leaf names or all-linear [default: q_proj,v_proj].")
+@click.option("--lora-targets", help="With --lora-r: comma-separated leaf names or all-linear [default: as train's, "
+                                     "the query and value projections or the family's fused one, q_proj,v_proj for a "
+                                     "model_type llmsize does not know].")
 @click.option("--attn", type=click.Choice(["sdpa", "eager"]), default="sdpa", show_default=True,
               help="Attention implementation.")
 @click.option("--trust-remote-code", is_flag=True,
@@ -82,13 +84,14 @@ def trace_cmd(model_ref: str, mode: str, batch: int, seq_len: int, new_tokens: i
     dtype, amp = precision_dtypes(precision, old_dtype, old_amp, lora=lora_r is not None)
     if mode != "generate" and new_tokens:
         raise LlmsizeError("--new-tokens applies to --mode generate")
+    cfg, folder = raw_config(model_ref)
     if mode == "train":
         wl = train_workload(batch=batch, seq_len=seq_len, dtype=dtype, amp=amp, optimizer=optimizer,
-                            grad_checkpointing=grad_checkpointing, lora_r=lora_r, lora_targets=lora_targets, attn=attn)
+                            grad_checkpointing=grad_checkpointing, lora_r=lora_r, lora_targets=lora_targets, attn=attn,
+                            spec=_spec_or_none(cfg) if lora_r is not None and lora_targets is None else None)
     else:
         wl = Workload(mode=mode, batch=batch, seq_len=seq_len, new_tokens=new_tokens,  # type: ignore[arg-type]
                       weights_dtype=old_dtype or precision or "bf16", attn_impl=attn)
-    cfg, folder = raw_config(model_ref)
     try:
         r = trace(cfg, wl, folder=folder, trust_remote_code=trust_remote_code)
     except RuntimeError as e:
@@ -116,3 +119,14 @@ def trace_cmd(model_ref: str, mode: str, batch: int, seq_len: int, new_tokens: i
 
 
 COMMANDS = [trace_cmd]
+
+
+def _spec_or_none(cfg: Any) -> Any:
+    """llmsize's own reading of the config, for the family's default LoRA targets (GPT-2's c_attn, T5's q,v),
+    as `train` takes them; None for a model_type llmsize does not know (trace builds those all the same)."""
+    from llmsize.adapters.hf_config import spec_from_config
+
+    try:
+        return spec_from_config(cfg, warn=lambda m: None)
+    except LlmsizeError:
+        return None

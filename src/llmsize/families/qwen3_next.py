@@ -16,7 +16,9 @@ from llmsize.families._config import Config, integer, llama_like, number, sparse
 from llmsize.spec import SSM, Attention, ModelSpec, MoE, Traits
 
 _TRAITS = Traits(family="qwen3_next", source="hf-qwen3-next", gguf_arch="qwen3next", norm_plus_one=True, rope_cat=True,
-                 lora_all_linear="linears+shared_gate",
+                 # peft 0.21.2's all-linear (transformers 5.23): the mixers' linears, the router, the fused experts
+                 # and the shared-expert gate, not the shared expert's MLP (measured, tests/data/lora_counts.json)
+                 lora_all_linear="mixers+experts+shared_gate",
                  leaves=(("attn_q", "q_proj"), ("attn_k", "k_proj"), ("attn_v", "v_proj"), ("attn_output", "o_proj"),
                          ("ffn_gate", "gate_proj"), ("ffn_up", "up_proj"), ("ffn_down", "down_proj"),
                          ("ssm_in", "in_proj_qkvz"), ("ssm_ba", "in_proj_ba"), ("ssm_out", "out_proj")))

@@ -49,11 +49,13 @@ def train_workload(*, batch: int = 1, seq_len: int = 1024, dtype: str | None = N
                    attn: str = "sdpa", spec: ModelSpec | None = None) -> Workload:
     """The Workload of `llmsize train` and its options (lora_targets when not given: the family's
     `lora_default` (Mamba-2's in_proj), else the query and value projections by the family's leaf names
-    (T5 q,v; BERT query,value), else q_proj,v_proj)."""
+    (T5 q,v; BERT query,value), else its fused query-key-value projection (GPT-2's c_attn, GPT-NeoX's
+    query_key_value: peft's own default for those), else q_proj,v_proj)."""
     lora = None
     if lora_r is not None:
         leaves = dict(spec.traits.leaves) if spec is not None else {}
-        qv = f"{leaves['attn_q']},{leaves['attn_v']}" if {"attn_q", "attn_v"} <= set(leaves) else "q_proj,v_proj"
+        qv = f"{leaves['attn_q']},{leaves['attn_v']}" if {"attn_q", "attn_v"} <= set(leaves) \
+            else leaves.get("attn_qkv", "q_proj,v_proj")
         if spec is not None and spec.traits.lora_default:
             qv = ",".join(spec.traits.lora_default)
         lora = LoRA(r=lora_r, alpha=2 * lora_r if lora_alpha is None else lora_alpha,

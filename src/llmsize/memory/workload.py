@@ -87,6 +87,10 @@ class LoRA:
                 return frozenset(attn)
             if how == "linears+shared_gate":
                 return frozenset(leaves | {"shared_expert_gate"})
+            if how == "mixers+experts+shared_gate":  # Qwen3-Next: no MLP linear, the shared expert's neither
+                mixers = {t.module for t in ts if t.linear and t.layer is not None and t.module and
+                          t.role.startswith(("attn", "ssm"))}
+                return frozenset(mixers | {"gate", "experts", "shared_expert_gate"})
             if how == "linears+router":  # Llama 4, PhiMoE: the router is an nn.Linear, the fused experts are not
                 return frozenset(leaves | {"gate", "__all_linear__"})
             return frozenset(leaves | {"__all_linear__"})
