@@ -12,7 +12,7 @@ def check_price(usd_per_gpu_hour: float) -> float:
     """A price must be a positive, finite number of dollars per GPU-hour."""
     if isinstance(usd_per_gpu_hour, bool) or not isinstance(usd_per_gpu_hour, (int, float)) \
             or not math.isfinite(usd_per_gpu_hour) or usd_per_gpu_hour <= 0:
-        raise LlmsizeError(f"price must be a positive number of USD per GPU-hour, got {usd_per_gpu_hour!r}")
+        raise LlmsizeError(f"price must be a positive, finite number of USD per GPU-hour, got {usd_per_gpu_hour!r}")
     return float(usd_per_gpu_hour)
 
 

@@ -58,7 +58,7 @@ def _positive(value: object, what: str, *, integer: bool = False, optional: bool
     if integer and not isinstance(value, int):
         raise LlmsizeError(f"{what} must be a whole number of bytes, got {value!r}")
     if not math.isfinite(value) or value <= 0:
-        raise LlmsizeError(f"{what} must be positive, got {value!r}")
+        raise LlmsizeError(f"{what} must be positive and finite, got {value!r}")
     return value if integer else float(value)
 
 
