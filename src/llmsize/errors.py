@@ -11,6 +11,10 @@ class LlmsizeError(ValueError):
     """A user-facing problem: the message says what is wrong and what is accepted."""
 
 
+class DoesNotFit(LlmsizeError):
+    """A serving replica whose GPUs cannot hold the weights and one request's KV cache and state."""
+
+
 class Overloaded(LlmsizeError):
     """A request rate past what a serving deployment serves: its queue grows without bound (a speed
     limit, which the planner counts as too slow, not as not fitting)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from llmsize.errors import LlmsizeError
+from llmsize.errors import DoesNotFit, LlmsizeError
 from llmsize.speedmodel import predict as P
 from llmsize.speedmodel import train as T
 from llmsize.speedmodel.builds import llamacpp_graphs, llamacpp_mmq
@@ -151,10 +151,9 @@ def _serve(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str
         rate = None
     try:
         s = serve(spec, gpu, request_rate=None, **kw)
-    except LlmsizeError as e:
+    except DoesNotFit:
         # dp replicas of a MoE model that one GPU cannot hold: the run split its experts over them
-        if not (str(e).startswith("does not fit") and ep == 1 and w.get("ep") is None and tp == 1 and dp > 1
-                and spec.moe is not None):
+        if not (ep == 1 and w.get("ep") is None and tp == 1 and dp > 1 and spec.moe is not None):
             raise
         kw["ep"] = dp
         s = serve(spec, gpu, request_rate=None, **kw)

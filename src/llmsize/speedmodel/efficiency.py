@@ -161,7 +161,7 @@ def efficiency(engine: str | None, gpu: Any, phase: str, override: float | None 
     # a k-quant prompt on a class without such rows takes its other quantized prompts' value
     keys = (key, phase + "-q", phase) if key.endswith("-kq") else (key, phase)
     if moe:
-        keys = (phase_key(phase, path, weights) + "-moe", phase + "-moe") + keys
+        keys = (key + "-moe", phase + "-moe") + keys
     for ph in dict.fromkeys(keys):
         for k in lookup_keys(e, a, v, ph):
             r = rows.get(k)
@@ -333,12 +333,12 @@ def serve_path(engine: str | None, weights: str, gpu: Any, mmq: bool = True) -> 
         #          on RTX Blackwell, multiply them in 16 bits (docs/speed.md)
         if w == "mxfp4" and e in ("trt-llm", "sglang") and arch_of(gpu) == "blackwell":
             return "fp8"
-    if engine_name(engine) == "llama.cpp" and is_gguf_quant(weights) and gpu.has("int8"):
+    if e == "llama.cpp" and is_gguf_quant(weights) and gpu.has("int8"):
         # a build before MMQ became the default dequantises to fp16 for cuBLAS (`builds.llamacpp_mmq`)
         return "int8" if mmq else ("fp16acc" if gpu.has("fp16acc") else sixteen_bit(gpu))
     # ASSUMES: llama.cpp multiplies F16 matrices through cuBLAS with CUBLAS_COMPUTE_16F (fp16 accumulate;
     # ggml's ROCm header maps that name too), the full-rate path on GeForce
-    if engine_name(engine) == "llama.cpp" and w in ("f16", "fp16") and gpu.has("fp16acc"):
+    if e == "llama.cpp" and w in ("f16", "fp16") and gpu.has("fp16acc"):
         return "fp16acc"
     if w in ("bf16",) and gpu.has("bf16"):
         return "bf16"

@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from llmsize.errors import LlmsizeError, Overloaded
+from llmsize.errors import DoesNotFit, LlmsizeError, Overloaded
 from llmsize.perf import forward_flops
 from llmsize.parallel import kv_fraction
 from llmsize.spec import ModelSpec
@@ -199,7 +199,7 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
                     None)  # the smallest wider TP that holds it
         hint = (f"--tp {tp * more} holds one request" if more else f"not even --tp {tp * 8}") + \
             " (or a smaller --weights format)"
-        raise LlmsizeError(f"does not fit: {gpu.name} × {n} leaves {room}, one request needs {need}; {hint}")
+        raise DoesNotFit(f"does not fit: {gpu.name} × {n} leaves {room}, one request needs {need}; {hint}")
     if max_seqs is not None and (isinstance(max_seqs, bool) or not isinstance(max_seqs, int) or max_seqs < 1):
         raise LlmsizeError(f"max sequences must be a positive integer, got {max_seqs!r}")
     seq_cap = max_seqs or engine_default(engine, "max_seqs")
