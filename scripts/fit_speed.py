@@ -299,7 +299,8 @@ SERVE_GRID = {"compute_rel": (0.8, 0.7, 0.6, 0.9, 1.0), "compute_rel_fp8": (0.6,
               "pcie_efficiency": (0.5, 0.35, 0.7), "step_overhead_s": (0.001, 0.0, 0.002, 0.004),
               "seq_overhead_s": (5e-6, 0.0, 10e-6), "allreduce_latency_s": (10e-6, 5e-6, 20e-6, 30e-6),
               "layer_overhead_s": (50e-6, 0.0, 20e-6, 35e-6, 70e-6),
-              "prompt_layer_overhead_s": (150e-6, 0.0, 50e-6, 100e-6, 200e-6, 300e-6),
+              "prompt_layer_overhead_s": (150e-6, 0.0, 50e-6, 100e-6, 200e-6, 300e-6, 400e-6, 500e-6),
+              "prompt_layer_overhead_compiled_s": (150e-6, 0.0, 25e-6, 50e-6, 100e-6, 200e-6),
               "ungrouped_kv_miss": (0.0, 0.2, 0.4, 0.6, 0.8, 1.0),
               "gemm_unhidden": (0.0, 0.2, 0.4, 0.6, 0.7, 0.8, 0.9, 1.0)}
 DECODE_GRID = {"layer_overhead_s": (0.0, 10e-6, 20e-6, 30e-6, 40e-6, 50e-6, 60e-6, 70e-6, 80e-6, 100e-6, 120e-6, 140e-6,
@@ -344,30 +345,40 @@ def fit_shape(fit: list[dict], task: str = "train", grid: dict = GRID) -> dict[s
 
 def coordinate_search(pool: list[dict], rows: list[dict], task: str, grid: dict) -> tuple[float, dict]:
     """Grid values one constant at a time, starting from each constant's first value: a value replaces the
-    current one where it lowers the mean |log error|; two passes over the constants."""
+    current one where it lowers the mean |log error|; passes over the constants until one changes none (a
+    coordinate-wise minimum; at most six)."""
     import llmsize.speedmodel.efficiency as eff
 
     table = eff._table()
     cur = {k: v[0] for k, v in grid.items()}
     table[task] = dict(cur)
-    best = grid_error(pool, rows)
-    for _ in range(2):
+    best = grid_error(pool, rows, by_category=True)
+    for _ in range(6):
+        start = dict(cur)
         for k, values in grid.items():
             for v in values:
                 if v == cur[k]:
                     continue
                 table[task] = {**cur, k: v}
-                err = grid_error(pool, rows)
+                err = grid_error(pool, rows, by_category=True)
                 if err < best - 1e-6:
                     best, cur = err, {**cur, k: v}
+        if cur == start:
+            break
     table[task] = dict(cur)
     return best, cur
 
 
-def grid_error(pool: list[dict], rows: list[dict]) -> float:
+def grid_error(pool: list[dict], rows: list[dict], by_category: bool = False) -> float:
     """Mean |log error| of `rows` with the table's groups set to the medians of `pool` (at the shape
-    constants the table holds now)."""
+    constants the table holds now); `by_category`: the mean over the rows' categories of each category's
+    mean (the serving search: its constants govern different metrics, t_pl and τ a request's TTFT and
+    little of a deployment's throughput, and throughput rows outnumber latency rows 4 to 1, so a mean over
+    all rows let throughput choose them alone). Training's shape constants take every row alike: whole runs
+    weighted as much as the throughput rows (3 times fewer, and noisier: restarts, layouts not given)
+    moved x½, d½ and a to what the throughput rows fit worse."""
     import math
+    import statistics
 
     import llmsize.speedmodel.efficiency as eff
     from llmsize.validate_speed import parse_case, predict_case
@@ -375,8 +386,11 @@ def grid_error(pool: list[dict], rows: list[dict]) -> float:
     entries = {(e["engine"], e["arch"], e["phase"]): e["value"] for e in table_entries(ratios(pool))}
     eff._table()["efficiency"] = [{"engine": k[0], "arch": k[1], "phase": k[2], "value": v, "n": 1}
                                   for k, v in entries.items()]
-    return sum(abs(math.log(predict_case(parse_case(r, n, r["id"])).predicted / r["measured"]["value"]))
-               for n, r in enumerate(rows, 1)) / len(rows)
+    by_cat: dict[str, list[float]] = {}
+    for n, r in enumerate(rows, 1):
+        err = abs(math.log(predict_case(parse_case(r, n, r["id"])).predicted / r["measured"]["value"]))
+        by_cat.setdefault(r.get("category") or r["workload"]["task"] if by_category else "", []).append(err)
+    return statistics.fmean(statistics.fmean(v) for v in by_cat.values())
 
 
 def fit_expert_shape(fit: list[dict], shape: dict[str, float], grid: tuple[float, ...] = EXPERT_GRID) -> dict[str, float]:

@@ -198,9 +198,18 @@ def forward_flops(spec: ModelSpec, new_tokens: int, context: int) -> float:
     C_fwd = 2N·n + 4·L·d_attn·n·ctx
 
     Source: kaplan2020"""
+    return 2.0 * matmul_params(spec) * new_tokens + attention_flops(spec, new_tokens, context)
+
+
+def attention_flops(spec: ModelSpec, new_tokens: int | float, context: int | float) -> float:
+    """The attention products' share of `forward_flops` (Q·K^T and P·V), which run on their own path.
+
+    C_attn = 4·L·d_attn·n·ctx
+
+    Source: kaplan2020"""
     a = spec.attention
     d_attn = a.num_heads * (a.head_dim + a.v_dim) // 2
-    return 2.0 * matmul_params(spec) * new_tokens + 4.0 * spec.num_layers * d_attn * new_tokens * context
+    return 4.0 * spec.num_layers * d_attn * new_tokens * context
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -119,6 +119,15 @@ SOURCES: dict[str, str] = {
              "per-tensor scale; weight, weight_scale, weight_scale_2, input_scale).",
     "vllm-fp8-kv": "vLLM docs, Quantized KV Cache (fp8 e4m3 / e5m2 cache: one byte per element, per-layer "
                    "k_scale/v_scale).",
+    "trtllm-backends": "NVIDIA TensorRT-LLM docs: PyTorch Backend (available from 0.17, the default backend from "
+                       "1.0: a Python model executor) and legacy/tensorrt-backend-removal (the TensorRT engine "
+                       "backend, built with trtllm-build and run by the C++ runtime, removed; PyTorch the sole "
+                       "backend).",
+    "fp8-attention": "Which precision attention's products run in: vLLM docs, Quantized KV Cache ('When using the "
+                     "Flash Attention 3 backend with FP8 KV cache, attention operations are also performed in the "
+                     "quantized (FP8) domain'); TensorRT-LLM docs, Attention (TRT-LLM backend: FP8 input/output "
+                     "and KV cache, FP8 context FMHA); sgl-project/sglang issue 10083 (2025-09: an FP8 KV cache is "
+                     "dequantized to BF16/FP16 when read for attention).",
     # -- design and scaling (llmsize.design) --
     "hoffmann2022": "Hoffmann et al. 2022, Training Compute-Optimal Large Language Models (arXiv 2203.15556): "
                     "Table 3 (Approach 1: ~20 tokens per parameter; 67B -> 5.76e23 FLOPs, 1.5T tokens); sec. 3.3 "

@@ -67,7 +67,7 @@ def predict_metric(spec: Any, gpu: Any, case: Any, native: Any = None) -> tuple[
                 tp = case.count
                 notes.append(f"tp not given: {tp} assumed (hardware.count)")
         if eng in SERVING_ENGINES:
-            return _serving_pass(spec, gpu, eng, wt, task, w, tp, notes), notes
+            return _serving_pass(spec, gpu, case, eng, wt, task, w, tp, notes), notes
         if task == "decode":
             r = P.decode(spec, gpu, engine=eng, weights=wt, kv_dtype=_kv(w, notes),
                          batch=int(_get(w, "batch", 1, notes)), context=int(_get(w, "context", 0, notes)),
@@ -78,7 +78,8 @@ def predict_metric(spec: Any, gpu: Any, case: Any, native: Any = None) -> tuple[
             r = P.prefill(spec, gpu, engine=eng, weights=wt, batch=int(_get(w, "batch", 1, notes)),
                           tokens=int(_get(w, "tokens", 512, notes)), tp=tp, flash_attn=_flash(w),
                           mmq=llamacpp_mmq(gpu, case.engine_version, case.source_date),
-                          ubatch=int(w["ubatch"]) if w.get("ubatch") is not None else None)
+                          ubatch=int(w["ubatch"]) if w.get("ubatch") is not None else None,
+                          kv_dtype=kv_dtype(w, notes))
         if task == "prefill" and r.terms["bound"] == "memory":
             notes.append(f"bound by weight reads: each {w.get('ubatch') or P.UBATCH}-token micro-batch reads "
                          "the weights it multiplies by (a mixture of experts: every expert one of its tokens "
@@ -94,7 +95,7 @@ def predict_metric(spec: Any, gpu: Any, case: Any, native: Any = None) -> tuple[
 SERVING_ENGINES = ("vllm", "sglang", "trt-llm")
 
 
-def _serving_pass(spec: Any, gpu: Any, eng: str, wt: str, task: str, w: Mapping[str, Any], tp: int,
+def _serving_pass(spec: Any, gpu: Any, case: Any, eng: str, wt: str, task: str, w: Mapping[str, Any], tp: int,
                   notes: list[str]) -> float:
     """A decode or prefill task on a serving engine, timed as that engine's own iterations (`serve`, whose
     efficiencies and fixed costs are fitted on its serving rows), not llama-bench's: decode, steps of the
@@ -119,7 +120,8 @@ def _serving_pass(spec: Any, gpu: Any, eng: str, wt: str, task: str, w: Mapping[
         _path_note(gpu, wt, s.path, notes)
         return batch / s.step_s
     tokens = int(_get(w, "tokens", 512, notes))
-    s = serve(spec, gpu, engine=eng, weights=wt, kv_dtype=None, prompt=tokens, output=1, concurrency=1, tp=tp)
+    s = serve(spec, gpu, engine=eng, weights=wt, kv_dtype=kv_dtype(w, notes), prompt=tokens, output=1,
+              concurrency=1, tp=tp, compiled_prompt=_compiled(case, notes))
     notes.append(f"timed as {eng}'s prompt pass (its serving efficiency and fixed costs per layer)")
     _path_note(gpu, wt, s.path, notes)
     return batch * tokens / (s.prefill_s + (batch - 1) * s.prompt_compute_s)
@@ -144,7 +146,7 @@ def _serve(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str
     kw = dict(engine=eng, weights=wt, kv_dtype=_kv(w, notes), prompt=int(_get(w, "prompt", 1024, notes)),
               output=out, concurrency=conc, tp=tp, pp=pp, dp=dp, ep=ep, scheduler_steps=steps,
               max_seqs=w.get("max_seqs"), mixed_prefill=_mixed(spec, case, w, steps, notes),
-              grouped_attention=_grouped(spec, case, notes))
+              grouped_attention=_grouped(spec, case, notes), compiled_prompt=_compiled(case, notes))
     rate = w.get("request_rate")
     if is_inf(rate):
         notes.append("request rate inf: every request sent at once (a max-throughput run)")
@@ -229,6 +231,19 @@ def _grouped(spec: Any, case: Any, notes: list[str]) -> bool:
         notes.append(f"TensorRT-LLM before v0.8 decodes grouped-query attention with its masked MHA kernel: "
                      f"each of the {a.num_heads // a.num_kv_heads} query heads of a group re-reads its KV head")
     return grouped
+
+
+def _compiled(case: Any, notes: list[str]) -> bool:
+    """Whether the case's build runs a prompt's pass as one compiled engine (`speedmodel.kernels`), said in
+    the notes for TensorRT-LLM, whose answer depends on the build."""
+    from llmsize.speedmodel.efficiency import engine_name
+    from llmsize.speedmodel.kernels import compiled_prompt_pass
+
+    compiled = compiled_prompt_pass(case.engine, case.engine_version, case.source_date)
+    if engine_name(case.engine) == "trt-llm":
+        notes.append("prompt passes run " + ("as one TensorRT engine (the TensorRT backend, before v1.0)" if compiled
+                                             else "layer by layer from Python (the PyTorch backend, v1.0 on)"))
+    return compiled
 
 
 def _engine(engine: str, wt: str, notes: list[str]) -> str:

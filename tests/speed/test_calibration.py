@@ -74,23 +74,24 @@ HELD = {
     # (RDNA's dense value times that ratio; -39% on the all-GPU MoE value). XiongjieDai's professional-GPU rows
     # (2024-05 builds): the RTX 6000 Ada's 70B Q4_K_M pp512 +91% the worst (its 70B prompt runs 10.2x slower than
     # its 8B for 8.8x the FLOPs), the A40's +49% (its 70B prompt speeds rise with the prompt, 209 to 291 t/s)
-    "prefill": (46, 0.077, 0.82, 0.943),
+    "prefill": (46, 0.067, 0.82, 0.92),
     # SmolLM3's 24-day run +45% and the Llama 3.1 8B card -35% the worst (docs/speed.md: whole runs disagree)
     "run_gpu_hours": (11, 0.179, 0.81, 0.468),
-    # NIM 1.8.0's Llama 3.3 70B TTFT at concurrency 5 (500 in / 2000 out) -50% the worst (-57% before an arrival
-    # waited for the iteration in progress): at concurrency 1 it is +12%, the +79 ms between them is mostly not
+    # NIM 1.8.0's Llama 3.3 70B TTFT at concurrency 5 (500 in / 2000 out) -52% the worst (-57% before an arrival
+    # waited for the iteration in progress): at concurrency 1 it is +4%, the +79 ms between them is mostly not
     # in the model (lockstep prefill waves of the closed-loop clients); vLLM on 4 MI100 (gfx908, Triton
     # attention) TPOT -47%
-    "serve_latency": (21, 0.089, 0.8, 0.51),
-    # TensorRT-LLM 1.2's Qwen3-30B-A3B NVFP4 on 8 RTX PRO 6000 at PP 8 +82% the worst (its throughput falls from
-    # PP 4 to PP 8; +129% before a PP stage read its weights per micro-batch); SGLang's Llama 4 Scout on 8
+    "serve_latency": (21, 0.094, 0.8, 0.52),
+    # TensorRT-LLM 1.2's Qwen3-30B-A3B NVFP4 on 8 RTX PRO 6000 at PP 8 +85% the worst (its throughput falls from
+    # PP 4 to PP 8; +129% before a PP stage read its weights per micro-batch; +53% with attention on its own
+    # path, before the serving constants were fitted per category); SGLang's Llama 4 Scout on 8
     # MI300X at concurrency 100 +46%; vLLM 0.8.5 on an H100 NVL at 32 sequences +43%; v0.5/v0.6.1's Llama 2
     # 70B long-output rows within -15..+14% once their masked-MHA kernel re-reads each KV head per query head
     # (speedmodel/kernels.py)
-    "serve_throughput": (83, 0.101, 0.88, 0.848),
+    "serve_throughput": (83, 0.096, 0.86, 0.85),
     # MT-NLG 530B on 2,800 A100 +30% the worst (the DeepSpeed group's BLOOM median)
     "train_throughput": (30, 0.079, 0.96, 0.31),
-    "all": (247, 0.092, 0.87, 0.943),
+    "all": (247, 0.089, 0.87, 0.92),
 }
 # Every row through `llmsize validate`:
 WHOLE = {
@@ -109,25 +110,27 @@ WHOLE = {
     # the professional GPUs' rows (A100, H100 PCIe, L40S, A40, RTX A6000 / Ada) were +75% median before they
     # were entered, on llama.cpp's every-GPU value (Apple's prompt rows in it): now classes without rows take
     # their vendor's GPUs' value, and a class's path without rows its other path's times the engine's ratio
-    "prefill": (186, 0.063, 0.9, 0.943),
+    "prefill": (186, 0.061, 0.9, 0.92),
     # Llama 4 Maverick's card +101% the worst (a null layout's EP 8 and 2,048-token micro-batch leave its 128
     # top-1 experts 128 rows a GEMM); Llama 3.2 1B's card -66% and phi-2's +55%: published runs disagree at one
     # width (docs/speed.md)
     "run_gpu_hours": (44, 0.173, 0.74, 1.038),
-    # SGLang's cookbook (0.5.6, Llama 3.1 70B on 8 A100) TTFT -41% to +61% (a first-token cost that grows
+    # SGLang's cookbook (0.5.6, Llama 3.1 70B on 8 A100) TTFT -30% to +73% (a first-token cost that grows
     # with load; 8K prompts of uniform random length); its MI300X runs (0.5.9): DeepSeek-V3.1 TPOT at
-    # concurrency 1 -60% (61 MLA + 256-expert layers' fixed cost on ROCm), ERNIE-4.5 -54% to +56%;
-    # NIM 1.8.0's 500 in / 2000 out at concurrency 5 -50%
-    "serve_latency": (86, 0.107, 0.74, 0.625),
-    # TensorRT-LLM 1.2's Qwen3-30B-A3B NVFP4 1024/1024 on one GB200 / GB300 +97% / +87% the worst (the same
-    # cell runs 26% under B200's, above it everywhere else: host-bound on Grace?); its gpt-oss-20b on one
-    # H100 (main @585c756) +58%; v0.13's Llama 70B FP16 TP8 with long outputs +29-51% (not explained);
+    # concurrency 1 -61% (61 MLA + 256-expert layers' fixed cost on ROCm), ERNIE-4.5 -50% to +53%;
+    # NIM 1.8.0's 500 in / 2000 out at concurrency 5 -52%; TensorRT-LLM v0.5's 128-token TTFTs within -19..+7%
+    # since its TensorRT engines pay their own cost per layer (kernels.compiled_prompt_pass; +51% on H100 before)
+    "serve_latency": (86, 0.098, 0.82, 0.74),
+    # TensorRT-LLM 1.2's Qwen3-30B-A3B NVFP4 1024/1024 on one GB200 / GB300 +89% / +76% the worst (the same
+    # cell runs 26% under B200's, above it everywhere else: host-bound on Grace?; +96% / +86% before attention
+    # beside FP4 GEMMs ran on its FP8 path, which took its 32K-prompt cells from +33..+44% to +4..+12%); its
+    # gpt-oss-20b on one H100 (main @585c756) +45%; v0.13's Llama 70B FP16 TP8 with long outputs +29-51% (not explained);
     # SGLang's cookbook at concurrency 16-100 +41% / +24% (short runs drain)
-    "serve_throughput": (333, 0.086, 0.88, 0.994),
+    "serve_throughput": (333, 0.085, 0.91, 0.89),
     # MT-NLG 530B +28-34% (the DeepSpeed group's BLOOM median); ModelZoo's Qwen3-235B rows within -11..+21%
     # since a routed expert's rows are each TP rank's sequence-parallel share (TP4 EP8 PP8 was +47%)
     "train_throughput": (121, 0.057, 0.94, 0.35),
-    "all": (996, 0.07, 0.88, 1.135),
+    "all": (996, 0.067, 0.91, 1.135),
 }
 
 

@@ -107,15 +107,16 @@ def test_ep_inside_tp_is_timed_as_tp_and_said(monkeypatch):
 
 
 def test_tensorrt_llm_dep_cells_are_predicted_and_their_error_is_the_one_reached(monkeypatch):
-    """Not fitted (the calibration file keeps TP/PP cells only). Reached: median 31%, 32% within ±25%;
-    Blackwell's Maverick within -21..+17%, its Qwen3-235B and DeepSeek-R1 +12..+59%; Hopper's FP8/MXFP4
-    MoE cells +16..+148% (H200's Maverick at 1024/8192 the worst), where the same models at TP were
-    closer: the model's grouped-GEMM and attention-DP costs are missing (docs/speed.md)."""
+    """Not fitted (the calibration file keeps TP/PP cells only). Reached: median 24%, 51% within ±25%;
+    Blackwell's Maverick within -24..+8%, its Qwen3-235B and DeepSeek-R1 -2..+47%; Hopper's FP8/MXFP4
+    MoE cells +18..+150% (H200's Maverick at 1024/8192 the worst), where the same models at TP were
+    closer: the model's grouped-GEMM and attention-DP costs are missing (docs/speed.md). (Before attention
+    ran on its own path and the serving constants were fitted per category: 31%, 32%, +148%.)"""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     results, summ = validate_speed(DATA / "speed_dep_check.jsonl")
     v = summ["serve_throughput"]
     assert v["n"] == 76 and v["unpredicted"] == 0
-    assert v["median"] < 0.32 and v["within_25"] >= 0.31 and v["max"] < 1.49, v
+    assert v["median"] < 0.24 and v["within_25"] >= 0.51 and v["max"] < 1.5, v
     assert speed_summary(results)["all"]["n"] == 76
 
 

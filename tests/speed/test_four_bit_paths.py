@@ -6,7 +6,8 @@ import pytest
 
 from llmsize.catalog import hardware as hw
 from llmsize.load import load
-from llmsize.speedmodel.efficiency import is_super_block, phase_key, serve_path
+from llmsize.perf import attention_flops, forward_flops
+from llmsize.speedmodel.efficiency import attention_path, is_super_block, phase_key, serve_path
 from llmsize.speedmodel.predict import prefill
 from llmsize.speedmodel.serving import serve
 
@@ -49,6 +50,52 @@ def test_an_fp4_checkpoint_serves_faster_than_its_bf16_on_compute_bound_work():
     fp4, bf16 = serve(spec, g, weights="nvfp4", **kw), serve(spec, g, weights="bf16", tp=2, **kw)
     assert fp4.path == "fp4" and bf16.path == "bf16"
     assert fp4.prompt_compute_s < bf16.prompt_compute_s
+
+
+# ------------------------------------------------------------------ attention's own path
+
+@pytest.mark.parametrize(("engine", "path", "kv", "gpu", "expected"), [
+    ("trt-llm", "fp4", "fp8", "B200", "fp8"),  # FP8 context FMHA over an FP8 cache
+    ("vllm", "fp8", "fp8", "H100-SXM", "fp8"),  # FlashAttention 3 attends an FP8 cache in FP8
+    ("sglang", "fp4", "fp8", "B200", "fp16"),  # dequantizes the cache to 16 bits to attend
+    ("trt-llm", "fp4", "bf16", "B200", "fp16"),  # a 16-bit cache: 16-bit attention beside FP4 GEMMs
+    ("trt-llm", "fp8", None, "H100-SXM", "fp16"),
+    ("vllm", "fp16", "fp8", "A100-SXM-80GB", "fp16"),  # no FP8 units
+    ("llama.cpp", "int8", "f16", "RTX-4090", "fp16"),  # MMQ GEMMs, flash attention on f16 tensor cores
+    ("trt-llm", "bf16", "fp8", "H100-SXM", "bf16"),  # a 16-bit GEMM path is attention's too
+])
+def test_attention_runs_on_the_path_of_its_operands(engine, path, kv, gpu, expected):
+    assert attention_path(engine, path, kv, hw.get_gpu(gpu)) == expected
+
+
+def test_attention_flops_are_the_context_share_of_the_forward():
+    spec = load("Llama-3.1-8B").spec
+    assert attention_flops(spec, 7, 100) == forward_flops(spec, 7, 100) - forward_flops(spec, 7, 0) > 0
+
+
+def test_a_long_fp4_prompt_is_slower_over_a_16_bit_cache_than_over_an_fp8_one():
+    # the GEMMs are the same FP4 ones; only attention's products move from the FP8 to the 16-bit rate
+    spec, g = load("Llama-3.3-70B-Instruct").spec, hw.get_gpu("B200")
+    kw = dict(engine="trt-llm", weights="nvfp4", batch=1, tokens=32768, prefill_efficiency=0.5)
+    fp8, bf16 = prefill(spec, g, kv_dtype="fp8", **kw), prefill(spec, g, kv_dtype="bf16", **kw)
+    attn = attention_flops(spec, 32768, 16384)
+    assert bf16.terms["compute_s"] - fp8.terms["compute_s"] == pytest.approx(
+        attn / (0.5 * g.peak_flops("fp16")) - attn / (0.5 * g.peak_flops("fp8")), rel=1e-9)
+
+
+def test_speed_reports_attention_path_beside_the_gemms():
+    from click.testing import CliRunner
+
+    from llmsize.cli import cli
+    from tests.web.conftest import cli_json
+
+    args = ("speed", "Llama-3.3-70B-Instruct", "--gpu", "B200", "--engine", "trt-llm", "--weights", "nvfp4")
+    rep = cli_json(*args, "--kv-dtype", "fp8")
+    assert rep["compute_path"] == "fp4" and rep["attention_path"] == "fp8"
+    assert cli_json(*args, "--kv-dtype", "auto")["attention_path"] == "fp16"
+    out = CliRunner().invoke(cli, list(args) + ["--kv-dtype", "fp8"]).output
+    assert "compute path: fp4, attention on fp8" in out
+    assert "attention on" not in CliRunner().invoke(cli, ["speed", "Llama-3.1-8B", "--gpu", "H100-SXM"]).output
 
 
 # ------------------------------------------------------------------ k-quant prompts on the 16-bit path

@@ -26,7 +26,9 @@ def speed_lines(rep: dict[str, Any], units: str = "iec") -> list[str]:
                f"  throughput: {fmt_rate(rep['output_tokens_per_s'])} output tokens/s and "
                f"{fmt_rate(rep['input_tokens_per_s'])} prompt tokens/s, prefill included",
                f"  a decode step is {rep['decode_bound']}-bound: {fmt_bytes(rep['step_bytes_per_gpu'], units)} read "
-               f"per GPU; compute path {rep['compute_path']}",
+               f"per GPU",
+               f"  compute path: {rep['compute_path']}"
+               + (f", attention on {rep['attention_path']}" if rep["attention_path"] != rep["compute_path"] else ""),
                f"  efficiency: {_eff(rep['efficiency'])}"
                + ("" if rep.get("mbu") is None else f"; --mbu {rep['mbu']:g}")
                + ("" if rep.get("prefill_efficiency") is None else

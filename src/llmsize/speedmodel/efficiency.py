@@ -210,6 +210,8 @@ def serve_shape() -> dict[str, float]:
     NVLink / over PCIe alone), ``step_overhead_s`` (fixed
     host cost of a scheduler step), ``seq_overhead_s`` (its cost per running sequence) and
     ``allreduce_latency_s`` (the fixed cost τ of one custom TP all-reduce kernel, `comm.serve_allreduce_s`),
+    ``prompt_layer_overhead_s`` / ``prompt_layer_overhead_compiled_s`` (the fixed cost per layer of a prompt's
+    pass issued layer by layer, or as one compiled engine, `kernels.compiled_prompt_pass`),
     ``ungrouped_kv_miss`` (the share of a query head's KV re-reads that reach HBM under a decode kernel that
     does not group query heads, `kernels.kv_read_factor`), ``gemm_unhidden`` (the share of the shorter of
     a pass's weight reads and GEMM math that the longer does not hide, `serving.gemm_s`)."""
@@ -222,6 +224,8 @@ def serve_shape() -> dict[str, float]:
             "allreduce_latency_s": float(t.get("allreduce_latency_s", 10e-6)),
             "layer_overhead_s": float(t.get("layer_overhead_s", 0.0)),
             "prompt_layer_overhead_s": float(t.get("prompt_layer_overhead_s", 0.0)),
+            "prompt_layer_overhead_compiled_s": float(t.get("prompt_layer_overhead_compiled_s",
+                                                            t.get("prompt_layer_overhead_s", 0.0))),
             "ungrouped_kv_miss": float(t.get("ungrouped_kv_miss", 0.0)),
             "gemm_unhidden": float(t.get("gemm_unhidden", 0.0))}
 
@@ -345,6 +349,22 @@ def serve_path(engine: str | None, weights: str, gpu: Any, mmq: bool = True) -> 
     # ASSUMES: fp32 weights multiply in fp32 (PyTorch's default: TF32 off for matmuls)
     if w in ("fp32", "f32") and gpu.has("fp32"):
         return "fp32"
+    return sixteen_bit(gpu)
+
+
+def attention_path(engine: str | None, path: str, kv_dtype: str | None, gpu: Any) -> str:
+    """The tensor-core path of attention's two products (Q·K^T and P·V) beside GEMMs on `path`. Weights
+    quantized to FP8, FP4 or int8 leave the activations and the KV cache in their own dtype, so attention
+    runs on the 16-bit path, except over an FP8 KV cache on a GPU with FP8 units under an engine whose
+    kernels multiply it in FP8 (TensorRT-LLM's FP8 context FMHA, vLLM's FlashAttention 3; SGLang
+    dequantizes the cache to 16 bits to attend). A GEMM path of 16 bits or wider is attention's too.
+
+    Source: fp8-attention"""
+    if path not in ("fp8", "fp4", "int8"):
+        return path
+    kv = (kv_dtype or "").lower()
+    if kv.startswith("fp8") and gpu.has("fp8") and engine_name(engine) in ("trt-llm", "vllm"):
+        return "fp8"
     return sixteen_bit(gpu)
 
 

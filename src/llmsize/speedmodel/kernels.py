@@ -22,6 +22,8 @@ from llmsize.speedmodel.efficiency import engine_name
 from llmsize.speedmodel.scheduling import Version, build_month, built_since, version_in
 
 TRTLLM_XQA: tuple[Version, str] = ((0, 8, 0), "2024-03")
+# v1.0 made the PyTorch backend the default (the TensorRT engine backend became legacy, later removed)
+TRTLLM_PYTORCH: tuple[Version, str] = ((1, 0, 0), "2025-09")
 _TRT_VERSION = re.compile(r"(?:tensorrt[-_ ]?llm|trt[-_ ]?llm)[\s:=_/-]*v?(\d+)\.(\d+)(?:\.(\d+))?", re.I)
 
 
@@ -34,6 +36,18 @@ def grouped_decode_attention(engine: str, engine_version: str | None = None, dat
     if engine_name(engine) != "trt-llm":
         return True
     return built_since(version_in(engine_version, (_TRT_VERSION,)), build_month(None, date), TRTLLM_XQA)
+
+
+def compiled_prompt_pass(engine: str, engine_version: str | None = None, date: str | None = None) -> bool:
+    """Whether the engine's build runs a prompt's pass as one compiled engine issued from C++ (TensorRT-LLM's
+    TensorRT engines, its only backend before v1.0 made the PyTorch one the default, and NIM's builds of
+    them), rather than layer by layer from Python (vLLM, SGLang, TensorRT-LLM's PyTorch backend) or
+    llama.cpp's C++ loop over graph nodes; a TensorRT-LLM build with neither version nor month is today's.
+
+    Source: trtllm-backends"""
+    if engine_name(engine) != "trt-llm":
+        return False
+    return not built_since(version_in(engine_version, (_TRT_VERSION,)), build_month(None, date), TRTLLM_PYTORCH)
 
 
 def kv_read_factor(spec: Any, grouped: bool, miss: float) -> float:

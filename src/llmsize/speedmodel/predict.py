@@ -18,13 +18,13 @@ from functools import lru_cache
 from typing import Any
 
 from llmsize.errors import LlmsizeError
-from llmsize.perf import forward_flops
+from llmsize.perf import attention_flops, forward_flops
 from llmsize.spec import ModelSpec
 from llmsize.speedmodel.builds import llamacpp_graphs
 from llmsize.speedmodel.comm import tp_layer_allreduces_s
 from llmsize.speedmodel.dequant import dequant_ops
-from llmsize.speedmodel.efficiency import (Efficiency, decode_shape, efficiency, engine_name, host_layer_s,
-                                           is_gguf_quant, prefill_shape, serve_path)
+from llmsize.speedmodel.efficiency import (Efficiency, attention_path, decode_shape, efficiency, engine_name,
+                                           host_layer_s, is_gguf_quant, prefill_shape, serve_path)
 
 _LOOKUPS = ("token_embd", "pos_embd")
 
@@ -200,8 +200,8 @@ def decode(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: st
     """Decode tokens/s of `batch` sequences together (llama-bench's tg: batch × per-sequence rate),
     at the mean context of the generated span.
 
-    t_step = max((W_read + f·B·ctx·KV_tok)/(t·bw·E_dec), C_fwd(B, ctx)/(t·X·E_pre), t_deq) + t_TP + L·t_layer
-             + L_moe·t_moe,
+    t_step = max((W_read + f·B·ctx·KV_tok)/(t·bw·E_dec), (2N·B/X + C_attn(B, ctx)/X_attn)/(t·E_pre), t_deq)
+             + t_TP + L·t_layer + L_moe·t_moe,
     ctx = c + n/2; f the KV read factor (`kv_read_factor`: 1 with flash attention, the GQA group size
     without); t_deq the unpacking of quantized blocks (`dequant_s`); t_layer the fitted fixed cost of a
     layer's kernels per step on the GPU's architecture, less the launch cost CUDA graphs save where
@@ -219,7 +219,10 @@ def decode(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: st
     kv_read = batch * kv_bytes_attended(spec, ctx, kv_dtype) * kv_read_factor(spec, flash_attn)
     read = decode_read_bytes(spec, weights, batch) + kv_read + batch * state_bytes(spec)
     t_mem = read / (tp * _bw(gpu) * e_dec.value)
-    t_comp = forward_flops(spec, batch, int(ctx)) / (tp * _peak(gpu, path) * e_pre.value)
+    # attention's products run on their own path (`attention_path`: 16 bits beside quantized GEMMs)
+    x_att = _peak(gpu, attention_path(engine, path, kv_dtype, gpu))
+    t_comp = (forward_flops(spec, batch, 0) / _peak(gpu, path) + attention_flops(spec, batch, int(ctx)) / x_att) \
+        / (tp * e_pre.value)
     t_comm = tp_layer_allreduces_s(spec, gpu, tp, batch)
     # ASSUMES: one fixed cost per layer and step per GPU architecture, for every engine (fitted on
     #          llama.cpp's rows: a 3B model at 236 tokens/s on an RTX 4090 is launch-bound, not bandwidth-bound)
@@ -296,7 +299,7 @@ def dequant_s(spec: ModelSpec, gpu: Any, weights: str, batch: int, tp: int = 1) 
 
 def prefill(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, batch: int, tokens: int, tp: int = 1,
             prefill_efficiency: float | None = None, mmq: bool = True, flash_attn: bool | None = None,
-            ubatch: int | None = None) -> Rate:
+            ubatch: int | None = None, kv_dtype: str | None = None) -> Rate:
     """Prompt tokens/s of `batch` prompts of `tokens` tokens (llama-bench's pp); `mmq` False: an older
     llama.cpp build that dequantises quantized weights to fp16 for cuBLAS (`builds.llamacpp_mmq`). Only
     the last token of a prompt is projected to the vocabulary; the GEMMs of a narrow model run further
@@ -305,8 +308,8 @@ def prefill(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, batch: int,
     multiplies by: all of a dense model's, and of a mixture of experts every expert one of its u tokens
     routes to (`decode_read_bytes`), which for a MoE can take longer than the math.
 
-    t = max(C/(t·X·E_pre·d/(d + d½)), ⌈B·S/u⌉·W_read(u)/(t·bw·E_dec)) + M_scores/(t·bw) + t_TP
-    C = C_fwd(B·S, S/2) − 2·N_head·B·(S − 1)
+    t = max((C/X + C_attn/X_attn)/(t·E_pre·d/(d + d½)), ⌈B·S/u⌉·W_read(u)/(t·bw·E_dec)) + M_scores/(t·bw) + t_TP
+    C = 2N·B·S − 2·N_head·B·(S − 1),  C_attn = C_attn(B·S, S/2) on attention's path (`attention_path`)
 
     Source: kaplan2020"""
     if batch < 1 or tokens < 1 or tp < 1 or (ubatch is not None and ubatch < 1):
@@ -317,9 +320,11 @@ def prefill(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, batch: int,
     e = efficiency(engine, gpu, "prefill", prefill_efficiency, path, weights, moe=spec.moe is not None)
     d = spec.hidden_size
     # only a prompt's last token goes through the output head (its logits start the decode)
-    flops = forward_flops(spec, batch * tokens, tokens // 2) - 2.0 * head_params(spec) * batch * (tokens - 1)
+    gemm = forward_flops(spec, batch * tokens, 0) - 2.0 * head_params(spec) * batch * (tokens - 1)
+    attn = attention_flops(spec, batch * tokens, tokens // 2)
     sat = 1.0 if prefill_efficiency is not None else d / (d + prefill_shape()["d_half"])
-    t_comp = flops / (tp * _peak(gpu, path) * e.value * sat)
+    x_att = _peak(gpu, attention_path(engine, path, kv_dtype, gpu))
+    t_comp = (gemm / _peak(gpu, path) + attn / x_att) / (tp * e.value * sat)
     # each micro-batch reads its weights at the bandwidth share a decode step reaches; transformers runs the
     # whole batch of prompts as one forward pass
     u = min(batch * tokens, ubatch or (batch * tokens if engine_name(engine) == "transformers" else UBATCH))

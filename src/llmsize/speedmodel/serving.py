@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from llmsize.errors import DoesNotFit, LlmsizeError, Overloaded
-from llmsize.perf import forward_flops
+from llmsize.perf import attention_flops, forward_flops
 from llmsize.parallel import kv_fraction
 from llmsize.spec import ModelSpec
 from llmsize.speedmodel.comm import ep_serve_alltoalls_s, tp_serve_allreduces_s
-from llmsize.speedmodel.efficiency import Efficiency, efficiency, engine_default, engine_name, serve_path, serve_shape
+from llmsize.speedmodel.efficiency import (Efficiency, attention_path, efficiency, engine_default, engine_name,
+                                           serve_path, serve_shape)
 from llmsize.speedmodel.kernels import kv_read_factor
 from llmsize.speedmodel.prompt_passes import separate_passes
 from llmsize.speedmodel.predict import (UBATCH, _bw, _peak, decode_attention_flops, decode_read_bytes, expert_bytes,
@@ -47,7 +48,7 @@ class Serving:
     step_s: float  # one decode step of the whole batch
     kv_capacity_tokens: int
     efficiency: Efficiency
-    path: str
+    path: str  # the GEMMs' tensor-core path
     bound: str  # what bounds a decode step: memory, compute, or host (an engine issuing kernels from Python)
     step_bytes: float  # bytes one GPU reads in a decode step
 
@@ -56,6 +57,7 @@ class Serving:
         return self.ttft_s + self.tpot_s * max(self.output - 1, 0)
 
     output: int = 1
+    attention_path: str = ""  # the path attention's products run on (`efficiency.attention_path`)
     mixed_prefill: bool = True  # new prompts ride in the running decodes' pass (False: a pass of their own)
 
 
@@ -98,24 +100,27 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
           ep: int = 1,
           gpu_memory_utilization: float = 0.9, serve_efficiency: float | None = None, mbu: float | None = None,
           prefill_efficiency: float | None = None, scheduler_steps: int = 1, max_seqs: int | None = None,
-          mixed_prefill: bool = True, grouped_attention: bool = True, kv_bound: bool = True) -> Serving:
+          mixed_prefill: bool = True, grouped_attention: bool = True, kv_bound: bool = True,
+          compiled_prompt: bool = False) -> Serving:
     """Throughput and latency under continuous batching with chunked prefill: one iteration carries the
     batch's decode tokens and the prompts of the requests that replace the finishing ones, so throughput
     counts prefill time.
 
     B = min(C, max_seqs, K/(S_in + S_out));  one iteration: B decode tokens and P = B·S_in/S_out prompt tokens
     t_it = p·[ov(W_read(m)/n/(bw·E), 2N·(m + P_m)/(n·X·E·c)) + m·S̄·KV/n/(bw·E)
-            + C_attn(P_m)/(n·X·E·c)] + t_TP(B + P) + t_0 + B·t_s + L·t_l,  S̄ = S_in + S_out/2
+            + C_attn(P_m)/(n·X_a·E·c_a)] + t_TP(B + P) + t_0 + B·t_s + L·t_l,  S̄ = S_in + S_out/2
     (m = max(B/p, 1) the sequences of each of the p micro-batches a PP stage runs in turn, reading its
     layers' weights for each, P_m = P·m/B; t_d the same with P = 0; c: GEMM efficiency relative to E;
+    X_a, c_a: the peak and relative efficiency of attention's path, `efficiency.attention_path`;
     ov(a, b) = max(a, b) + u·min(a, b), `gemm_s`;
     t_TP the all-reduces, `comm.tp_serve_allreduces_s`, and under expert parallelism over ep data-parallel
     ranks the MoE layers' all-to-alls, `comm.ep_serve_alltoalls_s`, with each GPU holding and reading E/ep
     of the routed experts for the tokens of all ep ranks, `predict.decode_read_bytes`;
     t_0, t_s, t_l: fixed work per iteration, per running sequence and per layer)
     out tokens/s = dp·B/t_it;  TPOT = t_it
-    t_p = max(W_read/n/(bw·E), C_fwd(S_in, S_in/2)/(n·X·E·c))·(k + p − 1)/k + t_TP(S_in) + L·t_pl  (the prompt's
-          own pass through the p pipeline stages; k = 1, or llama.cpp's ⌈S_in/n_ubatch⌉ ubatches it pipelines);
+    t_p = max(W_read/n/(bw·E), 2N·S_in/(n·X·E·c) + C_attn(S_in, S_in/2)/(n·X_a·E·c_a))·(k + p − 1)/k
+          + t_TP(S_in) + L·t_pl  (the prompt's own pass through the p pipeline stages; k = 1, or llama.cpp's
+          ⌈S_in/n_ubatch⌉ ubatches it pipelines; t_pl that of a compiled engine's pass with `compiled_prompt`);
     an engine that issues its kernels from Python (transformers) takes at least L·t_h for either pass
     (`predict.host_floor_s`)
     TTFT = t_p + (B − 1)·(S̄·KV/n/(bw·E) + 2N/(n·X·E·c)) + t_0 + B·t_s + L·t_l + (k − 1)/2·t_d
@@ -163,6 +168,12 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     #          their doubled peaks); one ratio per path for every engine and GPU, fitted (scripts/fit_speed.py)
     rel = shape.get(f"compute_rel_{path}", shape["compute_rel"])
     e_cmp = prefill_efficiency if prefill_efficiency is not None else min(e_cmp_d * rel, 1.0)
+    # attention's products run on their own path (`attention_path`: 16 bits beside FP8/FP4 GEMMs unless the
+    # engine attends an FP8 cache in FP8), at that path's share of the efficiency
+    a_path = attention_path(engine, path, kv_dtype, gpu)
+    x_a = _peak(gpu, a_path)
+    e_att = prefill_efficiency if prefill_efficiency is not None else \
+        min(e_cmp_d * shape.get(f"compute_rel_{a_path}", shape["compute_rel"]), 1.0)
     # expert parallelism over ep data-parallel ranks: each holds its E/ep share of the routed experts and
     # all of the rest (attention, dense layers, shared experts, embeddings): W − W_exp·(1 − 1/ep)
     ep_saved = expert_bytes(spec, weights) * (1 - 1 / ep)
@@ -235,17 +246,21 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     # ASSUMES: a prompt's pass runs outside the engine's CUDA graphs (vLLM and SGLang capture decode batches
     #          only), so each layer pays its kernel launches and collectives' setup on the host, a fixed cost
     #          per layer the same for every engine and GPU (fitted)
-    t_c = forward_flops(spec, prompt, prompt // 2) / (n * x * e_cmp)  # the prompt's compute
+    lin_tok = forward_flops(spec, 1, 0)  # GEMM FLOPs of one token (2N)
+    attn_p = attention_flops(spec, prompt, prompt // 2)  # attention FLOPs of one request's prompt
+    t_c = lin_tok * prompt / (n * x * e_cmp) + attn_p / (n * x_a * e_att)  # the prompt's compute
     # an engine that issues each layer's kernels from Python (transformers' eager generate()) cannot run a
     # pass faster than its host issues them (`predict.host_floor_s`; 0 for the others)
     floor = host_floor_s(spec, engine, weights)
     # ASSUMES: under expert parallelism a prompt's expert GEMMs run on the ranks holding them, but its pass is
     #          charged all of its FLOPs on its own rank (an upper bound for TTFT; throughput splits them evenly)
     t_read = (weight_read_bytes(spec, weights) - ep_saved) / n / (bw * e_mem)
-    t_p = max(max(t_read, t_c) * (k_ub + pp - 1) / k_ub + comm(prompt)
-              + spec.num_layers * shape["prompt_layer_overhead_s"], floor)
+    # ASSUMES: a prompt's pass run as one compiled engine (TensorRT-LLM's TensorRT backend, `compiled_prompt`)
+    #          pays its own fixed cost per layer, fitted apart from the engines that issue each layer's
+    #          kernels from the host
+    t_pl = shape["prompt_layer_overhead_compiled_s" if compiled_prompt else "prompt_layer_overhead_s"]
+    t_p = max(max(t_read, t_c) * (k_ub + pp - 1) / k_ub + comm(prompt) + spec.num_layers * t_pl, floor)
 
-    lin_tok = forward_flops(spec, 1, 0)  # GEMM FLOPs of one token (2N)
     # ASSUMES: an iteration's GEMMs (the batch's decode rows and the prompt rows riding along) overlap their
     #          weight loads with their math only in part: a share u of the shorter of the two stays exposed,
     #          the same for every engine and GPU (fitted). A prompt's own pass keeps the roofline: charged
@@ -258,8 +273,6 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     #          CUDA graphs save (`predict.layer_overhead_s`: today's build)
     layer_fixed = spec.num_layers * (layer_overhead_s(gpu, engine) if engine_name(engine) == "llama.cpp"
                                      else shape["layer_overhead_s"])
-    # attention FLOPs of one request's prompt (its GEMM FLOPs are counted with the iteration's tokens)
-    attn_p = forward_flops(spec, prompt, prompt // 2) - lin_tok * prompt
 
     def step(b: int, prefill: bool = True) -> float:
         # one iteration of continuous batching: b decode tokens and, at steady state, the prompts of the
@@ -277,8 +290,8 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
             gemm = gemm_s(read, lin_tok * (mb + pm) / (n * x * e_cmp), unhidden)
         else:  # the prompts' passes of their own (batched together) cannot hide under the decodes' weight reads
             gemm = gemm_s(read, lin_tok * mb / (n * x * e_cmp), unhidden) + lin_tok * pm / (n * x * e_cmp)
-        kv = mb * (max(seq_read / (bw * e_mem), seq_attn / (x * e_cmp)) + st_gpu / (bw * e_mem))
-        att = attn_p * pm / prompt / (n * x * e_cmp)
+        kv = mb * (max(seq_read / (bw * e_mem), seq_attn / (x_a * e_att)) + st_gpu / (bw * e_mem))
+        att = attn_p * pm / prompt / (n * x_a * e_att)
         # ASSUMES: the engine's host work per iteration (scheduling, sampling, detokenising) is a fixed part
         #          and a part per running sequence, the same for every engine (fitted)
         host = shape["step_overhead_s"] + b * shape["seq_overhead_s"] + layer_fixed
@@ -305,7 +318,8 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
         wait = slot_wait_s(lam, b_max, t_p + output * step(b))
     t_d, t_it = step(b, prefill=False), step(b)
     read = decode_read_bytes(spec, weights, b, ep) / n + b * seq_read
-    mem_bound = read / (bw * e_mem) >= forward_flops(spec, b, int(mean_ctx)) / (n * x * e_cmp)
+    mem_bound = read / (bw * e_mem) >= lin_tok * b / (n * x * e_cmp) \
+        + attention_flops(spec, b, int(mean_ctx)) / (n * x_a * e_att)
     # ASSUMES: arrivals are uniform over a multi-step round, so a request waits (k − 1)/2 decode steps for it
     # (its p90: 0.9·(k − 1) steps)
     round_wait = (scheduler_steps - 1) / 2 * t_d
@@ -321,7 +335,8 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
         prefill_wait = rho_p / (2 * (1 - rho_p)) * t_p
         # the first token comes out of the iteration that carries the request's prompt: that pass, the other
         # b − 1 requests' decode tokens riding in it (their KV reads and GEMM rows) and the host's work
-        ride = max(seq_read / (bw * e_mem), seq_attn / (x * e_cmp)) + st_gpu / (bw * e_mem) + lin_tok / (n * x * e_cmp)
+        ride = max(seq_read / (bw * e_mem), seq_attn / (x_a * e_att)) + st_gpu / (bw * e_mem) \
+            + lin_tok / (n * x * e_cmp)
         first = t_p + (b - 1) * ride + shape["step_overhead_s"] + b * shape["seq_overhead_s"] + layer_fixed
         # an arrival that finds others running waits for the iteration in progress to end: half of one on
         # average (arrivals uniform over it). With b − 1 other closed-loop clients someone always runs; at a
@@ -351,4 +366,4 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
                    kv_capacity_tokens=cap,
                    efficiency=e, path=path, step_bytes=read,
                    bound="host" if floor and t_d <= floor else "memory" if mem_bound else "compute",
-                   output=output, mixed_prefill=mixed_prefill)
+                   output=output, mixed_prefill=mixed_prefill, attention_path=a_path)
