@@ -245,7 +245,7 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     k_ub = math.ceil(prompt / UBATCH) if engine_name(engine) == "llama.cpp" else 1
     # ASSUMES: a prompt's pass runs outside the engine's CUDA graphs (vLLM and SGLang capture decode batches
     #          only), so each layer pays its kernel launches and collectives' setup on the host, a fixed cost
-    #          per layer the same for every engine and GPU (fitted)
+    #          per layer the same for every engine that issues them so and every GPU (fitted)
     lin_tok = forward_flops(spec, 1, 0)  # GEMM FLOPs of one token (2N)
     attn_p = attention_flops(spec, prompt, prompt // 2)  # attention FLOPs of one request's prompt
     t_c = lin_tok * prompt / (n * x * e_cmp) + attn_p / (n * x_a * e_att)  # the prompt's compute
