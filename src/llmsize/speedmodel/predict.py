@@ -308,7 +308,8 @@ def prefill(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, batch: int,
     multiplies by: all of a dense model's, and of a mixture of experts every expert one of its u tokens
     routes to (`decode_read_bytes`), which for a MoE can take longer than the math.
 
-    t = max((C/X + C_attn/X_attn)/(t·E_pre·d/(d + d½)), ⌈B·S/u⌉·W_read(u)/(t·bw·E_dec)) + M_scores/(t·bw) + t_TP
+    t = max((C/X + C_attn/X_attn)/(t·E_pre·d/(d + d½)), ⌈B·S/u⌉·W_read(u)/(t·bw·E_dec))
+        + M_scores/(t·bw) + t_TP
     C = 2N·B·S − 2·N_head·B·(S − 1),  C_attn = C_attn(B·S, S/2) on attention's path (`attention_path`)
 
     Source: kaplan2020"""
