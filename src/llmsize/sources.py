@@ -126,7 +126,7 @@ SOURCES: dict[str, str] = {
     "fp8-attention": "Which precision attention's products run in: vLLM docs, Quantized KV Cache ('When using the "
                      "Flash Attention 3 backend with FP8 KV cache, attention operations are also performed in the "
                      "quantized (FP8) domain'); TensorRT-LLM docs, Attention (TRT-LLM backend: FP8 input/output "
-                     "and KV cache, FP8 context FMHA); sgl-project/sglang issue 10083 (2025-09: an FP8 KV cache is "
+                     "and KV cache, FP8 context FMHA); sgl-project/sglang issue 10083 (an FP8 KV cache is "
                      "dequantized to BF16/FP16 when read for attention).",
     # -- design and scaling (llmsize.design) --
     "hoffmann2022": "Hoffmann et al. 2022, Training Compute-Optimal Large Language Models (arXiv 2203.15556): "

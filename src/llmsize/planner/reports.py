@@ -91,7 +91,8 @@ def speed_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_name: str, layou
                 "output_tokens_per_s": sp.output_tokens_per_s * r, "input_tokens_per_s": sp.input_tokens_per_s * r,
                 "prefill_tokens_per_s": sp.input_tokens_per_s * r, "decode_tokens_per_s": sp.output_tokens_per_s * r,
                 "decode_bound": sp.bound, "step_bytes_per_gpu": int(sp.step_bytes), "compute_path": sp.path,
-                "attention_path": sp.attention_path, "efficiency": {"value": sp.efficiency.value, "key": sp.efficiency.key},
+                "attention_path": sp.attention_path,
+                "efficiency": {"value": sp.efficiency.value, "key": sp.efficiency.key},
                 "mbu": job.mbu, "prefill_efficiency": job.prefill_mfu,
                 "prompt_scheduling": "mixed" if sp.mixed_prefill else "separate",
                 "note": "output tokens/s include each request's prefill (continuous batching; " + (
