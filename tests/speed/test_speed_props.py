@@ -64,6 +64,18 @@ def test_throughput_used_for_cost_includes_prefill():
     assert short.output_tokens_per_s > s.output_tokens_per_s
 
 
+@pytest.mark.parametrize("engine", ["vllm", "sglang"])  # a prompt riding in the decode pass, or a pass of its own
+def test_replicas_serve_only_the_requests_they_are_given(engine):
+    # C requests over dp replicas: one request keeps one replica busy, not dp of them; 10 over 8 replicas of
+    # at most 2 each serve 10 of the 16 the replicas could hold
+    kw = dict(engine=engine, weights="bf16", kv_dtype="bf16", prompt=1024, output=256)
+    one, one_of_8 = S.serve(L8, H100, concurrency=1, **kw), S.serve(L8, H100, concurrency=1, dp=8, **kw)
+    assert one_of_8.output_tokens_per_s == pytest.approx(one.output_tokens_per_s) and one_of_8.ttft_s == one.ttft_s
+    ten, sixteen = (S.serve(L8, H100, concurrency=c, dp=8, **kw) for c in (10, 16))
+    assert ten.batch == sixteen.batch == 2
+    assert ten.output_tokens_per_s == pytest.approx(sixteen.output_tokens_per_s * 10 / 16)
+
+
 def test_pipeline_schedules_order_and_the_bubble_is_outside_the_efficiency():
     assert bubble(8, 16, "1f1b") < bubble(8, 16, "interleaved", 2) < bubble(8, 16, "interleaved", 4) \
         < bubble(8, 16, "zero-bubble") == 1.0

@@ -117,7 +117,7 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     ranks the MoE layers' all-to-alls, `comm.ep_serve_alltoalls_s`, with each GPU holding and reading E/ep
     of the routed experts for the tokens of all ep ranks, `predict.decode_read_bytes`;
     t_0, t_s, t_l: fixed work per iteration, per running sequence and per layer)
-    out tokens/s = dp·B/t_it;  TPOT = t_it
+    out tokens/s = min(dp·B, C)/t_it (C requests over dp replicas of at most B = ⌈C/dp⌉ each);  TPOT = t_it
     t_p = max(W_read/n/(bw·E), 2N·S_in/(n·X·E·c) + C_attn(S_in, S_in/2)/(n·X_a·E·c_a))·(k + p − 1)/k
           + t_TP(S_in) + L·t_pl  (the prompt's own pass through the p pipeline stages; k = 1, or llama.cpp's
           ⌈S_in/n_ubatch⌉ ubatches it pipelines; t_pl that of a compiled engine's pass with `compiled_prompt`);
@@ -324,7 +324,11 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     # (its p90: 0.9·(k − 1) steps)
     round_wait = (scheduler_steps - 1) / 2 * t_d
     # a stable queue serves what arrives (λ requests/s of S_out tokens each); else the batch's iterations
-    out = request_rate * output if request_rate is not None else dp * b / t_it
+    # C requests over dp replicas hold ⌈C/dp⌉ each at most: with fewer than dp·b in flight (C < dp, or dp not
+    # dividing C) only C are served, so the deployment's rate is C of the dp·b the replicas could hold
+    # ASSUMES: a replica holding b − 1 steps as fast as one holding b (an upper bound on its step time)
+    held = min(1.0, concurrency / (dp * b)) if concurrency != "max" and request_rate is None else 1.0
+    out = request_rate * output if request_rate is not None else dp * b * held / t_it
     if mixed_prefill:
         # the replica runs one prefill at a time: an arrival waits for the prefills of the others ahead of it,
         # an M/D/1 queue on t_p loaded by the others' arrivals (a request rate: all of them; a fixed
@@ -357,7 +361,7 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
                              round_wait=round_wait, wait=wait)
         tpot, ttft, ttft_p90 = pt.tpot_s, pt.ttft_s, pt.ttft_p90_s
         if request_rate is None:  # b clients, each back as soon as its request ends
-            out = dp * pt.requests_per_s * output
+            out = dp * pt.requests_per_s * output * held
     # ASSUMES: the p90 of a request's TTFT adds ln(10) times the mean wait (an exponential tail), and its
     # TPOT the prefill of one more arrival inside its span
     return Serving(output_tokens_per_s=out, input_tokens_per_s=out * prompt / output, batch=b, batch_limit=limit,
