@@ -121,9 +121,6 @@ def job_options(f: Callable[..., Any]) -> Callable[..., Any]:
             v["seq"] = default_context(model, 4096, 0, "--seq-len") if train and model else 4096
         if v["prompt"] is None:
             v["prompt"] = 1024 if train or not model else default_context(model, 1024, v["output"] - 1, "--seq-len")
-        if train and batch == "max":
-            raise LlmsizeError("--batch max is a serving run's (every request queued at once); a training "
-                               "micro-batch is a number: `plan --train --find batch` gives the largest that fits")
         v["micro_batch"] = pick(("--batch", batch if train else None), 1, ("--micro-batch", micro))
         v["concurrency"] = pick(("--batch", None if train else batch), 1, ("--concurrency", conc))
         if model is not None:

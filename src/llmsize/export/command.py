@@ -94,9 +94,6 @@ def _job(engine: str, kw: dict[str, Any]) -> Any:
         names = ", ".join(f"--{k.replace('_', '-')}" for k in wrong)  # only old spellings reach the wrong mode
         raise LlmsizeError(f"{names}: {'training' if serving else 'serving'} option(s), not for {engine}")
     given = {k: kw[k] for k in (SERVE_FLAGS if serving else TRAIN_FLAGS) if kw[k] is not None}
-    if given.get("micro_batch") == "max":
-        raise LlmsizeError(f"--batch max is a serving run's (every request queued at once); {engine} trains "
-                           "micro-batches of a number of sequences: give --batch 1 or more")
     if engine == "llamacpp":  # its layouts planned and timed as llama.cpp runs them, with its cache types
         given["engine"] = "llama.cpp"
     return make_job("serve" if serving else "train", **given, host_memory_name="--host-memory",

@@ -98,7 +98,7 @@ _MODEL_DTYPE = {"bf16-mixed": "bf16", "bf16": "bf16", "fp8-mixed": "bf16", "fp32
 _MIXED = ("bf16-mixed", "fp8-mixed")
 
 
-def make_job(mode: str = "serve", *, seq: int = 4096, micro_batch: int = 1, global_batch: int = 1024,
+def make_job(mode: str = "serve", *, seq: int = 4096, micro_batch: int | str = 1, global_batch: int = 1024,
              tokens: float | None = None, precision: str = "bf16-mixed", mfu: float | None = None,
              recompute: bool = True, max_days: float | None = None, goodput: float | None = None,
              host_memory: str | int | None = None,
@@ -114,6 +114,12 @@ def make_job(mode: str = "serve", *, seq: int = 4096, micro_batch: int = 1, glob
     Training-only values given for serving are refused, never dropped. Sizes are read with parse_bytes;
     its errors name them `host_memory_name` / `nvme_name`; other errors name CLI flags when `flags`, else
     the JSON fields."""
+    if mode == "train" and micro_batch == "max":
+        batch = "--batch" if flags else "batch"
+        raise LlmsizeError(f"{batch} max is a serving run's (every request queued at once); a training micro-batch "
+                           f"is a whole number of sequences: give {batch} 1 or more ("
+                           f"{'`plan --train --find batch`' if flags else 'fit with find batch'} gives the largest "
+                           "that fits)")
     if mode == "train":
         given = [k for k, v in (("mbu", mbu), ("prefill_efficiency", prefill_efficiency), ("ttft", ttft),
                                 ("tpot", tpot), ("request_rate", request_rate),

@@ -34,9 +34,6 @@ def job(j: S.Job, loaded: Any = None) -> Any:
     d = j.model_dump(exclude={"price", "allow_long_context"})
     train = d["mode"] == "train"
     seq_len, batch, new = d.pop("seq_len"), d.pop("batch"), d.pop("new_tokens")
-    if train and batch == "max":
-        raise LlmsizeError("batch max is a serving run's (every request queued at once); a training micro-batch "
-                           "is a number: fit with find batch gives the largest that fits")
     if seq_len is None:  # as the CLI: 4096 / 1024, fewer where the model's context is shorter
         usual, after = (4096, 0) if train else (1024, new - 1)
         seq_len = usual if loaded is None else default_tokens(loaded, usual, after)[0]
