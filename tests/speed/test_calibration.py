@@ -82,16 +82,16 @@ HELD = {
     # in the model (lockstep prefill waves of the closed-loop clients); vLLM on 4 MI100 (gfx908, Triton
     # attention) TPOT -47%
     "serve_latency": (21, 0.094, 0.8, 0.52),
-    # TensorRT-LLM 1.2's Qwen3-30B-A3B NVFP4 on 8 RTX PRO 6000 at PP 8 +85% the worst (its throughput falls from
-    # PP 4 to PP 8; +129% before a PP stage read its weights per micro-batch; +53% with attention on its own
-    # path, before the serving constants were fitted per category); SGLang's Llama 4 Scout on 8
+    # TensorRT-LLM 1.2's Qwen3-30B-A3B NVFP4 on 8 RTX PRO 6000 at PP 8 +63% the worst (its throughput falls from
+    # PP 4 to PP 8; +129% before a PP stage read its weights per micro-batch, +85% before each of the 8
+    # micro-batches paid the host's step, t_0); SGLang's Llama 4 Scout on 8
     # MI300X at concurrency 100 +46%; vLLM 0.8.5 on an H100 NVL at 32 sequences +43%; v0.5/v0.6.1's Llama 2
     # 70B long-output rows within -15..+14% once their masked-MHA kernel re-reads each KV head per query head
     # (speedmodel/kernels.py)
-    "serve_throughput": (83, 0.096, 0.86, 0.85),
+    "serve_throughput": (83, 0.09, 0.87, 0.63),
     # MT-NLG 530B on 2,800 A100 +30% the worst (the DeepSpeed group's BLOOM median)
     "train_throughput": (30, 0.079, 0.96, 0.31),
-    "all": (247, 0.089, 0.87, 0.92),
+    "all": (247, 0.087, 0.87, 0.92),
 }
 # Every row through `llmsize validate`:
 WHOLE = {
@@ -125,8 +125,9 @@ WHOLE = {
     # cell runs 26% under B200's, above it everywhere else: host-bound on Grace?; +96% / +86% before attention
     # beside FP4 GEMMs ran on its FP8 path, which took its 32K-prompt cells from +33..+44% to +4..+12%); its
     # gpt-oss-20b on one H100 (main @585c756) +45%; v0.13's Llama 70B FP16 TP8 with long outputs +29-51% (not explained);
-    # SGLang's cookbook at concurrency 16-100 +41% / +24% (short runs drain)
-    "serve_throughput": (333, 0.085, 0.91, 0.89),
+    # SGLang's cookbook at concurrency 16-100 +41% / +24% (short runs drain); the RTX PRO 6000 PP 8 cells of
+    # Qwen3-30B-A3B +38..+63% (+44..+85% before each micro-batch paid the host's step)
+    "serve_throughput": (333, 0.085, 0.92, 0.89),
     # MT-NLG 530B +28-34% (the DeepSpeed group's BLOOM median); ModelZoo's Qwen3-235B rows within -11..+21%
     # since a routed expert's rows are each TP rank's sequence-parallel share (TP4 EP8 PP8 was +47%)
     "train_throughput": (121, 0.057, 0.94, 0.35),

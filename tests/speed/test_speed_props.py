@@ -76,6 +76,21 @@ def test_replicas_serve_only_the_requests_they_are_given(engine):
     assert ten.output_tokens_per_s == pytest.approx(sixteen.output_tokens_per_s * 10 / 16)
 
 
+@pytest.mark.parametrize("engine, weights, scheduled", [("vllm", "bf16", 4), ("trt-llm", "bf16", 4),
+                                                         ("llama.cpp", "Q4_K_M", 1)])
+def test_each_micro_batch_under_pp_pays_the_hosts_step(monkeypatch, engine, weights, scheduled):
+    # PP4: vLLM and TensorRT-LLM schedule each of the 4 micro-batches in flight as an iteration of its own, so
+    # one more ms of fixed host work per iteration adds 4 ms to a decode step;
+    # llama.cpp's layer split runs its one batch through the GPUs: 1 ms
+    base = S.serve_shape()
+    kw = dict(engine=engine, weights=weights, kv_dtype="f16" if engine == "llama.cpp" else "bf16", prompt=512,
+              output=128, concurrency=8, pp=4)
+    before = S.serve(L8, H100, **kw)
+    monkeypatch.setattr(S, "serve_shape", lambda: {**base, "step_overhead_s": base["step_overhead_s"] + 1e-3})
+    after = S.serve(L8, H100, **kw)
+    assert after.step_s - before.step_s == pytest.approx(scheduled * 1e-3, rel=1e-9)
+
+
 def test_pipeline_schedules_order_and_the_bubble_is_outside_the_efficiency():
     assert bubble(8, 16, "1f1b") < bubble(8, 16, "interleaved", 2) < bubble(8, 16, "interleaved", 4) \
         < bubble(8, 16, "zero-bubble") == 1.0

@@ -108,7 +108,7 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
 
     B = min(C, max_seqs, K/(S_in + S_out));  one iteration: B decode tokens and P = B·S_in/S_out prompt tokens
     t_it = p·[ov(W_read(m)/n/(bw·E), 2N·(m + P_m)/(n·X·E·c)) + m·S̄·KV/n/(bw·E)
-            + C_attn(P_m)/(n·X_a·E·c_a)] + t_TP(B + P) + t_0 + B·t_s + L·t_l,  S̄ = S_in + S_out/2
+            + C_attn(P_m)/(n·X_a·E·c_a)] + t_TP(B + P) + p'·t_0 + B·t_s + L·t_l,  S̄ = S_in + S_out/2
     (m = max(B/p, 1) the sequences of each of the p micro-batches a PP stage runs in turn, reading its
     layers' weights for each, P_m = P·m/B; t_d the same with P = 0; c: GEMM efficiency relative to E;
     X_a, c_a: the peak and relative efficiency of attention's path, `efficiency.attention_path`;
@@ -116,14 +116,15 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     t_TP the all-reduces, `comm.tp_serve_allreduces_s`, and under expert parallelism over ep data-parallel
     ranks the MoE layers' all-to-alls, `comm.ep_serve_alltoalls_s`, with each GPU holding and reading E/ep
     of the routed experts for the tokens of all ep ranks, `predict.decode_read_bytes`;
-    t_0, t_s, t_l: fixed work per iteration, per running sequence and per layer)
+    t_0, t_s, t_l: fixed work per micro-batch, per running sequence and per layer; p' = min(p, B) micro-batches
+    an iteration schedules under PP, 1 without it and for llama.cpp's layer split)
     out tokens/s = min(dp·B, C)/t_it (C requests over dp replicas of at most B = ⌈C/dp⌉ each);  TPOT = t_it
     t_p = max(W_read/n/(bw·E), 2N·S_in/(n·X·E·c) + C_attn(S_in, S_in/2)/(n·X_a·E·c_a))·(k + p − 1)/k
           + t_TP(S_in) + L·t_pl  (the prompt's own pass through the p pipeline stages; k = 1, or llama.cpp's
           ⌈S_in/n_ubatch⌉ ubatches it pipelines; t_pl that of a compiled engine's pass with `compiled_prompt`);
     an engine that issues its kernels from Python (transformers) takes at least L·t_h for either pass
     (`predict.host_floor_s`)
-    TTFT = t_p + (B − 1)·(S̄·KV/n/(bw·E) + 2N/(n·X·E·c)) + t_0 + B·t_s + L·t_l + (k − 1)/2·t_d
+    TTFT = t_p + (B − 1)·(S̄·KV/n/(bw·E) + 2N/(n·X·E·c)) + p'·t_0 + B·t_s + L·t_l + (k − 1)/2·t_d
            + ρ_p/(2(1 − ρ_p))·t_p + P_busy·t_it/2 (+ the wait for a batch slot at a request rate, `slot_wait_s`)
     (P_busy: that an arrival finds an iteration running, whose end it waits for: 1 with B − 1 > 0 closed-loop
     clients, 1 − exp(−λ·(t_p + S_out·t_it)) at a request rate λ)
@@ -273,6 +274,15 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     #          CUDA graphs save (`predict.layer_overhead_s`: today's build)
     layer_fixed = spec.num_layers * (layer_overhead_s(gpu, engine) if engine_name(engine) == "llama.cpp"
                                      else shape["layer_overhead_s"])
+    # ASSUMES: the engine's host work per iteration (scheduling, sampling, detokenising) is a fixed part per
+    #          micro-batch and a part per running sequence, the same for every engine (fitted). Under PP each
+    #          of the p micro-batches in flight (of the b, with fewer sequences than stages) is scheduled as an
+    #          iteration of its own (vLLM's and TensorRT-LLM's PP executors, SGLang's PP loop), so a cycle
+    #          through the stages pays t_0 min(p, b) times; llama.cpp's layer split runs one batch through its
+    #          GPUs: once
+    def host_s(b: int) -> float:  # an iteration's host work at b sequences in flight: p'·t_0 + b·t_s + L·t_l
+        micro_batches = 1 if engine_name(engine) == "llama.cpp" else min(pp, b)
+        return micro_batches * shape["step_overhead_s"] + b * shape["seq_overhead_s"] + layer_fixed
 
     def step(b: int, prefill: bool = True) -> float:
         # one iteration of continuous batching: b decode tokens and, at steady state, the prompts of the
@@ -292,10 +302,7 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
             gemm = gemm_s(read, lin_tok * mb / (n * x * e_cmp), unhidden) + lin_tok * pm / (n * x * e_cmp)
         kv = mb * (max(seq_read / (bw * e_mem), seq_attn / (x_a * e_att)) + st_gpu / (bw * e_mem))
         att = attn_p * pm / prompt / (n * x_a * e_att)
-        # ASSUMES: the engine's host work per iteration (scheduling, sampling, detokenising) is a fixed part
-        #          and a part per running sequence, the same for every engine (fitted)
-        host = shape["step_overhead_s"] + b * shape["seq_overhead_s"] + layer_fixed
-        return max((gemm + kv + att) * pp + comm(b + p) + host, floor)
+        return max((gemm + kv + att) * pp + comm(b + p) + host_s(b), floor)
 
     def rate(b: int) -> float:  # requests/s of one replica at b in flight
         return b / (output * step(b))
@@ -341,7 +348,7 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
         # b − 1 requests' decode tokens riding in it (their KV reads and GEMM rows) and the host's work
         ride = max(seq_read / (bw * e_mem), seq_attn / (x_a * e_att)) + st_gpu / (bw * e_mem) \
             + lin_tok / (n * x * e_cmp)
-        first = t_p + (b - 1) * ride + shape["step_overhead_s"] + b * shape["seq_overhead_s"] + layer_fixed
+        first = t_p + (b - 1) * ride + host_s(b)
         # an arrival that finds others running waits for the iteration in progress to end: half of one on
         # average (arrivals uniform over it). With b − 1 other closed-loop clients someone always runs; at a
         # request rate, with the chance that at least one of the λ·(t_p + S_out·t_it) requests in flight
