@@ -102,7 +102,8 @@ class Layout:
         if self.shard_group is not None and (self.fsdp != "hybrid_shard" or self.dp % self.shard_group):
             raise LlmsizeError("layout: shard_group applies to FSDP hybrid_shard and must divide dp")
         if (self.dp * self.cp) % self.ep:
-            raise LlmsizeError(f"layout: EP ({self.ep}) must divide DP × CP ({self.dp * self.cp})")
+            raise LlmsizeError(f"layout: EP ({self.ep}) must divide DP × CP ({self.dp * self.cp}): the experts split "
+                               "over data-parallel ranks; give more GPUs or a smaller EP")
 
     @property
     def gpus(self) -> int:

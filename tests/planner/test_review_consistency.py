@@ -35,6 +35,14 @@ def test_speed_train_refuses_indivisible_global_batch(llama8b):
         speed_report(llama8b, job, "H100", make_layout(2))
 
 
+@pytest.mark.parametrize("gpus, tp, ep, fix", [(None, 1, 2, "--gpus 2"), (6, 2, 2, "--gpus 4"), (8, 1, 3, "--gpus 3")])
+def test_an_ep_without_data_parallel_ranks_to_split_over_says_how_many_gpus(gpus, tp, ep, fix):
+    # --ep alone (one GPU) or GPUs that leave DP indivisible by EP: the message names the --gpus that works
+    with pytest.raises(LlmsizeError, match=f"{fix} \\(or a multiple\\) with --ep {ep}"):
+        make_layout(gpus, tp=tp, ep=ep)
+    assert make_layout(int(fix.split()[1]), tp=tp, ep=ep).ep == ep
+
+
 def test_speed_serve_counts_data_parallel_replicas(llama8b):
     job = ServeJob(concurrency=8)
     one = speed_report(llama8b, job, "H100", make_layout(1))

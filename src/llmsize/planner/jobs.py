@@ -185,11 +185,17 @@ def make_layout(gpus: int | None = None, *, tp: int = 1, pp: int = 1, cp: int = 
     n = tp * pp * cp if gpus is None else gpus
     if n % (tp * pp * cp):
         raise LlmsizeError(f"TP {tp} × PP {pp} × CP {cp} = {tp * pp * cp} does not divide {n} GPUs")
+    dp = n // (tp * pp * cp)
+    if ep > 1 and (dp * cp) % ep:
+        # EP splits the experts over data-parallel (x CP) ranks: without enough GPUs there are none to split over
+        raise LlmsizeError(f"EP {ep} splits the experts over data-parallel ranks and must divide DP × CP, which "
+                           f"is {dp * cp} on {n} GPU{'s' * (n > 1)} over TP {tp} × PP {pp} × CP {cp}; give "
+                           f"--gpus {tp * pp * cp * ep} (or a multiple) with --ep {ep}")
     oo, op = offload_optimizer, offload_params
     engine = "fsdp" if fsdp else ("deepspeed" if zero or oo != "none" or op != "none" else
                                   "megatron" if tp * pp > 1 and n > tp * pp else "ddp")
     z = {"full_shard": 3, "hybrid_shard": 3, "shard_grad_op": 2, "no_shard": 0}[fsdp] if fsdp else zero
-    return Layout(tp=tp, pp=pp, cp=cp, ep=ep, dp=n // (tp * pp * cp), zero=z, engine=engine, fsdp=fsdp,
+    return Layout(tp=tp, pp=pp, cp=cp, ep=ep, dp=dp, zero=z, engine=engine, fsdp=fsdp,
                   offload_optimizer=oo, offload_params=op, sequence_parallel=engine == "megatron" and tp > 1,
                   virtual_stages=v, zero_bubble=schedule == "zero-bubble")
 
