@@ -125,12 +125,14 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     an engine that issues its kernels from Python (transformers) takes at least L·t_h for either pass
     (`predict.host_floor_s`)
     TTFT = t_p + (B − 1)·(S̄·KV/n/(bw·E) + 2N/(n·X·E·c)) + p'·t_0 + B·t_s + L·t_l + (k − 1)/2·t_d
-           + ρ_p/(2(1 − ρ_p))·t_p + P_busy·t_it/2 (+ the wait for a batch slot at a request rate, `slot_wait_s`)
+           + ρ_p/(2(1 − ρ_p))·t_h + P_busy·t_it/2 (+ the wait for a batch slot at a request rate, `slot_wait_s`)
     (P_busy: that an arrival finds an iteration running, whose end it waits for: 1 with B − 1 > 0 closed-loop
     clients, 1 − exp(−λ·(t_p + S_out·t_it)) at a request rate λ)
     (k: decode steps an engine runs per scheduling round, vLLM's --num-scheduler-steps; an arriving request
-    waits on average for half of the round in progress before its prefill is scheduled; ρ_p = λ_o·t_p
-    the share of time the replica spends on the other requests' prefills)
+    waits on average for half of the round in progress before its prefill is scheduled; ρ_p = λ_o·t_h
+    the share of time the replica's first pipeline stage spends on the other requests' prefills, each
+    holding it t_h = t_p/p; llama.cpp, which takes the next prompt only once a pass has left its last GPU:
+    t_h = t_p)
     An engine that runs each prompt as a pass of its own (`mixed_prefill` False: SGLang, vLLM's V0 engine
     without chunked prefill, `speedmodel.scheduling`): TTFT, TPOT and (for B clients) throughput from
     `prompt_passes.separate_passes` (TPOT = t_d/(1 − ρ), ρ the share of time the decodes stall for prompt
@@ -338,12 +340,16 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     out = request_rate * output if request_rate is not None else dp * b * held / t_it
     if mixed_prefill:
         # the replica runs one prefill at a time: an arrival waits for the prefills of the others ahead of it,
-        # an M/D/1 queue on t_p loaded by the others' arrivals (a request rate: all of them; a fixed
-        # concurrency of b: the other b − 1 requests, each returning once its previous request ends)
+        # an M/D/1 queue loaded by the others' arrivals (a request rate: all of them; a fixed concurrency of b:
+        # the other b − 1 requests, each returning once its previous request ends). Its service time is how
+        # long one prefill holds the first pipeline stage, t_p/p: under PP the next prompt enters stage 1 as
+        # the last leaves it (the engines' micro-batches); llama.cpp runs a prompt's whole llama_decode call
+        # through its layer split before it takes the next: t_p
         # ASSUMES: arrivals as random as Poisson ones (closed-loop clients are less bursty: an upper bound)
         others = request_rate / dp if request_rate is not None else (b - 1) / (output * t_it)
-        rho_p = min(others * t_p, 0.99)
-        prefill_wait = rho_p / (2 * (1 - rho_p)) * t_p
+        hold = t_p if engine_name(engine) == "llama.cpp" else t_p / pp
+        rho_p = min(others * hold, 0.99)
+        prefill_wait = rho_p / (2 * (1 - rho_p)) * hold
         # the first token comes out of the iteration that carries the request's prompt: that pass, the other
         # b − 1 requests' decode tokens riding in it (their KV reads and GEMM rows) and the host's work
         ride = max(seq_read / (bw * e_mem), seq_attn / (x_a * e_att)) + st_gpu / (bw * e_mem) \
