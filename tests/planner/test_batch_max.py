@@ -51,6 +51,22 @@ def test_the_job_sizes_memory_for_one_request_and_refuses_what_max_cannot_mean()
         ServeJob(concurrency="many")
 
 
+@pytest.mark.parametrize("engine, cap", [("vllm", "max"), ("sglang", "max"), ("trt-llm", "max"), ("llama.cpp", 1),
+                                         ("transformers", 1)])
+def test_a_request_rate_without_a_batch_is_capped_by_the_engine_not_by_one_request(engine, cap):
+    # vllm bench serve --request-rate runs with no --max-concurrency: the engine batches what arrives; llama.cpp
+    # and transformers serve a fixed number of sequences (1 unless given)
+    assert make_job("serve", engine=engine, request_rate=5.0).concurrency == cap
+    assert make_job("serve", engine=engine).concurrency == 1
+    assert make_job("serve", engine=engine, request_rate=5.0, concurrency=8).concurrency == 8  # given: kept
+    # `plan` at 5 requests/s of 2,000-token prompts: 8 H100s keep up, as the batch grows to what arrives
+    if engine == "vllm":
+        rep = json.loads(run("plan", "Llama-3.1-70B", "--gpu", "H100", "--request-rate", "5", "--seq-len", "2000",
+                             "--max-gpus", "8", "--json").stdout)
+        assert rep["job"]["concurrency"] == "max" and rep["setups"]
+        assert all(r["gpus"] == 8 and r["tokens_per_s"] == pytest.approx(5 * 256) for r in rep["setups"])
+
+
 def test_speed_batch_max_times_validates_offline_mode_and_says_what_ttft_means():
     rep = _speed("Llama-3.1-70B", "--gpu", "H100", "--tp", "4", "--batch", "max")
     spec, g = load("Llama-3.1-70B").spec, hw.get_gpu("H100")

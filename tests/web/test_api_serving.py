@@ -30,12 +30,18 @@ def _post(client, path, body, status=200):
     ({"batch": "max"}, ["--batch", "max"]),
     ({"batch": "max", "engine": "sglang", "request_rate": 5}, ["--batch", "max", "--engine", "sglang",
                                                                "--request-rate", "5"]),
+    # a request rate with no batch: the engine's own cap on both sides, as `make_job` decides it
+    ({"request_rate": 5}, ["--request-rate", "5"]),
+    ({"engine": "llama.cpp", "weights": "Q4_K_M", "request_rate": 0.2}, ["--engine", "llama.cpp", "--weights",
+                                                                         "Q4_K_M", "--request-rate", "0.2"]),
 ])
 def test_api_speed_is_the_cli_speed_for_the_same_serving_options(client, job, flags):
     gpu = "RTX-4090" if job.get("engine") == "llama.cpp" else "H100-SXM"
     api = _post(client, "speed", {"model": LLAMA, "gpu": gpu, "job": job})
     assert api == cli_json(*SPEED, "--gpu", gpu, *flags)
     assert api["engine"] == job.get("engine", "vllm")
+    if "batch" not in job:
+        assert api["concurrency"] == ("max" if "request_rate" in job and api["engine"] != "llama.cpp" else 1)
 
 
 def test_the_engine_changes_the_timing_and_names_its_table_key(client):

@@ -45,9 +45,10 @@ def job_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--prompt", type=click.IntRange(min=1), hidden=True),
         click.option("--batch", type=BatchOrMax(),
                      help="Sequences per step: the training micro-batch per GPU, or the requests served at once "
-                          "(the decode batch) [default: 1]. Serving with vllm, sglang or trt-llm, max is an "
-                          "offline max-throughput run (vllm bench throughput): every request queued at once, "
-                          "as many in flight as the KV cache and the engine's max sequences hold."),
+                          "(the decode batch) [default: 1; with --request-rate, max]. Serving with vllm, sglang "
+                          "or trt-llm, max is an offline max-throughput run (vllm bench throughput): every "
+                          "request queued at once, as many in flight as the KV cache and the engine's max "
+                          "sequences hold; with --request-rate, the engine batches what arrives up to that cap."),
         click.option("--micro-batch", type=click.IntRange(min=1), hidden=True),
         click.option("--concurrency", type=BatchOrMax(), hidden=True),
         click.option("--global-batch", type=click.IntRange(min=1), default=1024, show_default=True,
@@ -93,7 +94,8 @@ def job_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="Prefill/compute efficiency (default: the engine's), --serve only."),
         click.option("--request-rate", type=float,
                      help="Requests/s arriving at one replica (queueing: median and p90 TTFT/TPOT), --serve only; "
-                          "--batch then caps the batch."),
+                          "--batch then caps the batch (default: the engine's max sequences and KV capacity; "
+                          "llama.cpp and transformers: 1)."),
         click.option("--ttft", type=float, help="Reject serving setups whose time to first token exceeds this (s)."),
         click.option("--tpot", type=float, help="Reject serving setups whose time per output token exceeds this (ms)."),
         click.option("--price", multiple=True, help="GPU=USD per GPU-hour (overrides the catalog)."),
@@ -122,7 +124,8 @@ def job_options(f: Callable[..., Any]) -> Callable[..., Any]:
         if v["prompt"] is None:
             v["prompt"] = 1024 if train or not model else default_context(model, 1024, v["output"] - 1, "--seq-len")
         v["micro_batch"] = pick(("--batch", batch if train else None), 1, ("--micro-batch", micro))
-        v["concurrency"] = pick(("--batch", None if train else batch), 1, ("--concurrency", conc))
+        # not given: 1, or with --request-rate the engine's own cap (`make_job`)
+        v["concurrency"] = pick(("--batch", None if train else batch), None, ("--concurrency", conc))
         if model is not None:
             used = v["seq"] if train else v["prompt"] + v["output"] - 1
             check_context(kw["model"], used, allow_long, f"--seq-len {v['seq'] if train else v['prompt']:,}"
@@ -131,6 +134,7 @@ def job_options(f: Callable[..., Any]) -> Callable[..., Any]:
         v["weights"] = serving_weights(kw.get("model"), v["weights"], v["mode"] == "train")
         v["weights"] = engine_file_type(v.get("engine"), v["weights"])
         if "ngl" in (kw.get("find") or ()):  # llama.cpp's question: GGUF formats and KV types, not vLLM's
+            v["concurrency"] = 1 if v["concurrency"] is None else v["concurrency"]
             if v["concurrency"] == "max":
                 raise LlmsizeError("--find ngl sizes llama.cpp's -np slots, a number: give --batch 1 or more, "
                                    "not max")

@@ -98,11 +98,11 @@ _MODEL_DTYPE = {"bf16-mixed": "bf16", "bf16": "bf16", "fp8-mixed": "bf16", "fp32
 _MIXED = ("bf16-mixed", "fp8-mixed")
 
 
-def make_job(mode: str = "serve", *, seq: int = 4096, micro_batch: int | str = 1, global_batch: int = 1024,
+def make_job(mode: str = "serve", *, seq: int = 4096, micro_batch: int | str | None = 1, global_batch: int = 1024,
              tokens: float | None = None, precision: str = "bf16-mixed", mfu: float | None = None,
              recompute: bool = True, max_days: float | None = None, goodput: float | None = None,
              host_memory: str | int | None = None,
-             nvme: str | int | None = None, prompt: int = 1024, output: int = 256, concurrency: int | str = 1,
+             nvme: str | int | None = None, prompt: int = 1024, output: int = 256, concurrency: int | str | None = None,
              weights: str = "bf16", kv_dtype: str = "auto", gpu_memory_utilization: float | None = None,
              target_tps: float | None = None, engine: str | None = None, mbu: float | None = None,
              prefill_efficiency: float | None = None, ttft: float | None = None, tpot: float | None = None,
@@ -111,9 +111,13 @@ def make_job(mode: str = "serve", *, seq: int = 4096, micro_batch: int | str = 1
              nvme_name: str = "nvme", flags: bool = False) -> TrainJob | ServeJob:
     """The TrainJob (mode 'train') or ServeJob that `--train`/`--serve` and their options describe. Only
     an absent MFU or host memory takes the default; a given value goes to the job, which refuses bad ones.
-    Training-only values given for serving are refused, never dropped. Sizes are read with parse_bytes;
+    Training-only values given for serving are refused, never dropped. A micro-batch not given is 1; a
+    concurrency not given is 1, or with a request rate on a paged-KV engine (vllm, sglang, trt-llm) "max":
+    the engine batches what arrives up to its own cap (max sequences, KV capacity), as `vllm bench serve
+    --request-rate` runs with no --max-concurrency. Sizes are read with parse_bytes;
     its errors name them `host_memory_name` / `nvme_name`; other errors name CLI flags when `flags`, else
     the JSON fields."""
+    micro_batch = 1 if micro_batch is None else micro_batch
     if mode == "train" and micro_batch == "max":
         batch = "--batch" if flags else "batch"
         raise LlmsizeError(f"{batch} max is a serving run's (every request queued at once); a training micro-batch "
@@ -152,6 +156,11 @@ def make_job(mode: str = "serve", *, seq: int = 4096, micro_batch: int | str = 1
 
     # the engine's own file type of that name (llama.cpp's MXFP4 is MXFP4_MOE), shown as the report's weights
     weights = engine_weights(engine, weights)[0]
+    if concurrency is None:
+        from llmsize.speedmodel.efficiency import engine_name
+
+        paged = engine_name(engine or "vllm") not in OWN_MEMORY_ENGINES
+        concurrency = MAX if request_rate is not None and paged else 1
     return ServeJob(prompt_len=prompt, output_len=output, concurrency=concurrency, weights=weights,
                     kv_dtype=kv_dtype, gpu_memory_utilization=gpu_memory_utilization, min_tokens_per_s=target_tps,
                     engine=engine or "vllm", mbu=mbu, prefill_mfu=prefill_efficiency, max_ttft_s=ttft,

@@ -326,7 +326,8 @@ def _score_fitting(spec: ModelSpec, job: TrainJob, g: Any, n: int, lay: Layout, 
 
 
 def rank(cands: Iterable[Candidate], *, by: str = "auto") -> list[Candidate]:
-    """Feasible candidates, cheapest first (costs within 0.1% tie; ties go to fewer GPUs, then the faster)."""
+    """Feasible candidates, cheapest first (costs within 0.1% tie; ties go to fewer GPUs, then the faster, then,
+    serving at a request rate where every setup that keeps up serves the same tokens/s, the shorter TTFT)."""
     ok = [c for c in cands if c.kind == "ok"]
     if by not in ("auto", "cost", "time", "gpus"):
         raise LlmsizeError(f"rank by cost, time or gpus, not {by!r}")
@@ -341,7 +342,8 @@ def rank(cands: Iterable[Candidate], *, by: str = "auto") -> list[Candidate]:
         offload = c.layout.offload_optimizer != "none" or c.layout.offload_params != "none"
         # costs within 0.1% tie (linear scaling gives equal costs at every count): ties go to fewer GPUs
         bucket = round(math.log(cost), 3) if 0 < cost < math.inf else cost
-        return (bucket, c.gpus, speed, offload, -c.headroom)
+        seconds = c.seconds if c.seconds is not None else math.inf  # serving: TTFT; training: run time
+        return (bucket, c.gpus, speed, seconds, offload, -c.headroom)
 
     return sorted(ok, key=key)
 

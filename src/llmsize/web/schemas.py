@@ -157,10 +157,11 @@ class Job(_Body):
     seq_len: int | None = Field(None, ge=1, le=MAX_CONTEXT, description="Tokens per sequence: the training sequence "
                                 "(default, when absent: 4096) or the prompt served (1024), fewer where the model's "
                                 "context is shorter.")
-    batch: Annotated[int, Field(ge=1, le=MAX_BATCH)] | Literal["max"] = Field(
-        1, description="Training micro-batch per GPU, or requests served at once; serving with vllm, sglang or "
-                       "trt-llm, \"max\" is an offline max-throughput run: every request queued at once, as many "
-                       "in flight as the KV cache and the engine's max sequences hold.")
+    batch: Annotated[int, Field(ge=1, le=MAX_BATCH)] | Literal["max"] | None = Field(
+        None, description="Training micro-batch per GPU, or requests served at once (default, when absent: 1; "
+                          "serving at a request_rate with vllm, sglang or trt-llm: max, the engine's own cap); "
+                          "serving with those engines, \"max\" is an offline max-throughput run: every request "
+                          "queued at once, as many in flight as the KV cache and the engine's max sequences hold.")
     global_batch: int = Field(1024, ge=1, le=1 << 24, description="Sequences per optimizer step.")
     tokens: float | None = Field(None, gt=0, le=1e17, description="Training tokens in all (e.g. 1e12).")
     precision: Literal["bf16-mixed", "bf16", "fp8-mixed", "fp32"] = Field(
@@ -193,7 +194,8 @@ class Job(_Body):
     prefill_efficiency: float | None = Field(None, gt=0, le=1, description="Prefill/compute efficiency (default, "
                                              "when absent: the engine's); serving only.")
     request_rate: float | None = Field(None, gt=0, le=1e6, description="Requests/s arriving at one replica "
-                                       "(queueing: median and p90 TTFT/TPOT); batch then caps the batch; serving only.")
+                                       "(queueing: median and p90 TTFT/TPOT); batch then caps the batch (default: "
+                                       "the engine's own cap); serving only.")
     ttft: float | None = Field(None, gt=0, le=1e5, description="Reject serving setups whose time to first token "
                                "exceeds this many seconds.")
     tpot: float | None = Field(None, gt=0, le=1e6, description="Reject serving setups whose time per output token "
