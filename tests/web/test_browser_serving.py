@@ -82,6 +82,15 @@ def test_a_request_rate_times_the_queue_as_the_cli(pg):  # noqa: F811
     assert "is not a number" in pg.locator("#w-rate-msg").inner_text()
 
 
+def test_a_request_rate_with_concurrency_left_alone_is_capped_by_the_engine_as_the_cli(pg):  # noqa: F811
+    """Concurrent sequences untouched: the rate's batch is the engine's own cap, as the CLI without --batch
+    (one request in flight would leave every 70B setup overloaded at 5 requests/s)."""
+    load(pg, "?m=Llama-3.1-70B&tab=plan&w.gpu=H100-SXM&w.n=8&w.rate=5")
+    pg.get_by_test_id("plan-single").wait_for()
+    cli = cli_json("plan", "Llama-3.1-70B", *CLI[2:-6], "--max-gpus", "8", "--top", "60", "--request-rate", "5")
+    assert cli["job"]["concurrency"] == "max" and _feasible(pg) == cli["feasible"] > 0
+
+
 def test_an_offline_run_plans_batch_max_as_the_cli_and_exports_the_cap_it_assumed(pg):  # noqa: F811
     """The Offline run box is `--batch max`: every request queued, the batch the KV cache and vLLM's
     max sequences hold; the note says what memory and TTFT mean then, and the export writes that cap."""

@@ -65,7 +65,9 @@ export function job(ctx) {
       ...(w(s, "max_days", m) ? { max_days: n("max_days") } : {}) };
   }
   const engine = serveEngine(ctx);
-  return { mode: "serve", seq_len: n("prompt"), new_tokens: n("output"), batch: w(s, "offline", m) === "1" ? "max" : n("batch"), engine,
+  // a request rate with Concurrent sequences left alone: the server's default, the engine's own cap (as the CLI)
+  const batch = w(s, "offline", m) === "1" ? { batch: "max" } : w(s, "rate", m) && s.w.batch === undefined ? {} : { batch: n("batch") };
+  return { mode: "serve", seq_len: n("prompt"), new_tokens: n("output"), ...batch, engine,
     weights: serveWeights(ctx, w(s, "weights", m)), kv_cache_dtype: kvOf(engine, w(s, "kv", m)),
     ...(w(s, "ttft", m) ? { ttft: n("ttft") / 1000 } : {}), ...(w(s, "tpot", m) ? { tpot: n("tpot") } : {}),
     ...(w(s, "rate", m) ? { request_rate: n("rate") } : {}) };
