@@ -80,6 +80,17 @@ def test_slot_limit_bounds_find_batch_and_concurrency_points_there():
     assert r.returncode == 2 and "at most 256 parallel sequences" in r.stderr
 
 
+@pytest.mark.parametrize("engine, weights", [("llama.cpp", "Q4_K_M"), ("transformers", "bf16")])
+def test_fit_without_find_asks_what_applies_to_the_engine(engine, weights):
+    # no --find: every question that applies; vLLM's KV-block concurrency is not one for an engine that
+    # allocates its own memory (llama.cpp exited 2 here, on a question the user never asked)
+    r = run("fit", "Llama-3.1-8B", "--serve", "--engine", engine, "--weights", weights, "--gpu", "RTX-4090", "--json")
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    assert "kv_budget" not in rep and rep["largest_batch"] > 1 and rep["fewest_gpus"]["gpus"] == 1
+    assert "kv_budget" in json.loads(run("fit", "Llama-3.1-8B", "--serve", "--gpu", "RTX-4090", "--json").stdout)
+
+
 def test_serving_share_is_refused_for_training():
     r = run("plan", "Llama-3.1-8B", "--train", "--tokens", "1e9", "--gpu", "H100", "--gpu-memory-utilization", "0.8")
     assert r.returncode == 2 and "--gpu-memory-utilization applies to serving" in r.stderr

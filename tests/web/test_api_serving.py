@@ -126,3 +126,12 @@ def test_a_request_rate_no_setup_keeps_up_with_is_said_as_the_reason(client):
 def test_batch_max_where_it_means_nothing_is_a_422_that_says_why(client, job, msg):
     r = client.post("/api/v1/speed", json={"model": LLAMA, "gpu": "H100-SXM", "job": job})
     assert r.status_code == 422 and msg in r.json()["detail"], r.text
+
+
+def test_fit_without_find_asks_what_applies_to_the_engine(client):
+    # as `llmsize fit` without --find: llama.cpp's slots are `batch`'s answer, vLLM's KV blocks are not asked
+    job = {"engine": "llama.cpp", "weights": "Q4_K_M"}
+    rep = _post(client, "fit", {"model": LLAMA, "gpu": "RTX-4090", "job": job})
+    assert "kv_budget" not in rep and rep["largest_batch"] > 1
+    assert rep == cli_json("fit", "Llama-3.1-8B", "--serve", "--engine", "llama.cpp", "--weights", "Q4_K_M",
+                           "--gpu", "RTX-4090")

@@ -85,7 +85,7 @@ def fit_cmd(model: Loaded, job: Any, prices: dict[str, float], layout: Any, gpu_
             host_name: str, as_json: bool, units: str) -> None:
     """Inverse questions: fewest GPUs, largest batch, longest context, most concurrent requests, cheapest setup;
     llama.cpp partial offload (--find ngl)."""
-    from llmsize.planner.reports import FIND, fit_report
+    from llmsize.planner.reports import fit_report
 
     if "ngl" in find:
         from llmsize.cli.engines import fit_ngl
@@ -93,7 +93,7 @@ def fit_cmd(model: Loaded, job: Any, prices: dict[str, float], layout: Any, gpu_
         fit_ngl(model, job, layout, gpu_name, find, host_name, as_json)
         return
 
-    rep = fit_report(model.spec, job, gpu_name, layout, find=find or FIND, prices=prices)
+    rep = fit_report(model.spec, job, gpu_name, layout, find=find or None, prices=prices)
     if as_json:
         emit_json(rep)
         return

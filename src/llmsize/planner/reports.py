@@ -21,8 +21,13 @@ FIND = ("gpus", "batch", "context", "concurrency", "cheapest")
 
 
 def fit_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_name: str, layout: Layout, *,
-               find: Sequence[str] = FIND, prices: dict[str, float] | None = None) -> dict[str, Any]:
-    """The inverse questions for one GPU type (and a layout for batch/context/concurrency)."""
+               find: Sequence[str] | None = None, prices: dict[str, float] | None = None) -> dict[str, Any]:
+    """The inverse questions for one GPU type (and a layout for batch/context/concurrency); `find` None asks
+    every one that applies (concurrency, vLLM's KV-block arithmetic, not for an engine that allocates its own
+    memory: llama.cpp's -np slots and transformers' batch are --find batch's answer)."""
+    if find is None:
+        own = isinstance(job, ServeJob) and job.engine in jobs.OWN_MEMORY_ENGINES
+        find = tuple(f for f in FIND if not (own and f == "concurrency"))
     bad = [f for f in find if f not in FIND]
     if bad:
         raise LlmsizeError(f"unknown question(s) {', '.join(bad)} (known: {', '.join(FIND)})")

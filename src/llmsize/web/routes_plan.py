@@ -78,9 +78,10 @@ async def plan(body: S.PlanBody) -> Response:
 
 @router.post("/fit", summary="Inverse questions: fewest GPUs, largest batch, longest context (as `llmsize fit --json`)")
 async def fit(body: S.FitBody) -> Response:
-    from llmsize.planner.reports import FIND, fit_report
+    from llmsize.planner.reports import fit_report
 
-    find = FIND if body.find is None else tuple(body.find)
+    find = None if body.find is None else tuple(body.find)
+
     def run() -> Any:
         m = resolve(body.model)
         return fit_report(m.spec, job(body.job, m), body.gpu, layout(body.layout), find=find,
