@@ -125,14 +125,14 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     an engine that issues its kernels from Python (transformers) takes at least L·t_h for either pass
     (`predict.host_floor_s`)
     TTFT = t_p + (B − 1)·(S̄·KV/n/(bw·E) + 2N/(n·X·E·c)) + p'·t_0 + B·t_s + L·t_l + (k − 1)/2·t_d
-           + ρ_p/(2(1 − ρ_p))·t_h + P_busy·t_it/2 (+ the wait for a batch slot at a request rate, `slot_wait_s`)
+           + ρ_p/(2(1 − ρ_p))·t_1 + P_busy·t_it/(2p_s) (+ the wait for a batch slot at a request rate, `slot_wait_s`)
     (P_busy: that an arrival finds an iteration running, whose end it waits for: 1 with B − 1 > 0 closed-loop
     clients, 1 − exp(−λ·(t_p + S_out·t_it)) at a request rate λ)
     (k: decode steps an engine runs per scheduling round, vLLM's --num-scheduler-steps; an arriving request
-    waits on average for half of the round in progress before its prefill is scheduled; ρ_p = λ_o·t_h
+    waits on average for half of the round in progress before its prefill is scheduled; ρ_p = λ_o·t_1
     the share of time the replica's first pipeline stage spends on the other requests' prefills, each
-    holding it t_h = t_p/p; llama.cpp, which takes the next prompt only once a pass has left its last GPU:
-    t_h = t_p)
+    holding it t_1 = t_p/p_s, and a micro-batch entering it every t_it/p_s: p_s = p, or 1 for llama.cpp,
+    which takes the next batch only once a pass has left its last GPU)
     An engine that runs each prompt as a pass of its own (`mixed_prefill` False: SGLang, vLLM's V0 engine
     without chunked prefill, `speedmodel.scheduling`): TTFT, TPOT and (for B clients) throughput from
     `prompt_passes.separate_passes` (TPOT = t_d/(1 − ρ), ρ the share of time the decodes stall for prompt
@@ -347,7 +347,8 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
         # through its layer split before it takes the next: t_p
         # ASSUMES: arrivals as random as Poisson ones (closed-loop clients are less bursty: an upper bound)
         others = request_rate / dp if request_rate is not None else (b - 1) / (output * t_it)
-        hold = t_p if engine_name(engine) == "llama.cpp" else t_p / pp
+        stages = 1 if engine_name(engine) == "llama.cpp" else pp  # stage slots a cycle of the pipeline offers
+        hold = t_p / stages
         rho_p = min(others * hold, 0.99)
         prefill_wait = rho_p / (2 * (1 - rho_p)) * hold
         # the first token comes out of the iteration that carries the request's prompt: that pass, the other
@@ -358,13 +359,14 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
         # an arrival that finds others running waits for the iteration in progress to end: half of one on
         # average (arrivals uniform over it). With b − 1 other closed-loop clients someone always runs; at a
         # request rate, with the chance that at least one of the λ·(t_p + S_out·t_it) requests in flight
-        # (a Poisson number) is there
+        # (a Poisson number) is there. Under PP a micro-batch enters the first stage every t_it/p: the
+        # arrival waits for the next of those
         in_flight = request_rate / dp * (t_p + output * t_it) if request_rate is not None else b - 1
         busy = (1 - math.exp(-in_flight)) if request_rate is not None else float(b > 1)
-        residual = busy * t_it / 2
+        residual = busy * t_it / stages / 2
         tpot, ttft = t_it, first + wait + round_wait + prefill_wait + residual
         # (the residual's p90: 0.9 of an iteration, arrivals uniform over it)
-        ttft_p90 = first + math.log(10) * (wait + prefill_wait) + round_wait * 1.8 + busy * 0.9 * t_it
+        ttft_p90 = first + math.log(10) * (wait + prefill_wait) + round_wait * 1.8 + busy * 0.9 * t_it / stages
     else:
         # the prompt runs as a pass of its own (with the others that arrived meanwhile) once what is running
         # ends; the running decodes stall through every prompt pass (`prompt_passes.separate_passes`)
