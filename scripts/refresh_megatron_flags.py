@@ -25,7 +25,8 @@ EMITTED = ("--tensor-model-parallel-size", "--pipeline-model-parallel-size", "--
            "--num-query-groups", "--kv-channels", "--bf16", "--fp16", "--swiglu", "--normalization",
            "--position-embedding-type", "--untie-embeddings-and-output-weights", "--disable-bias-linear",
            "--num-experts", "--moe-router-topk", "--moe-ffn-hidden-size", "--vocab-size", "--qk-layernorm",
-           "--train-iters", "--fp8-format", "--add-qkv-bias", "--tokenizer-type", "--tokenizer-model", "--make-vocab-size-divisible-by")
+           "--train-iters", "--fp8-format", "--add-qkv-bias", "--tokenizer-type", "--tokenizer-model", "--make-vocab-size-divisible-by",
+           "--rotary-base", "--use-rope-scaling", "--rope-scaling-factor")
 STUB = ("transformer_engine", "apex", "flash_attn", "modelopt", "wandb",
         "tensorstore", "zarr", "flashinfer", "nvtx", "mamba_ssm", "causal_conv1d")
 

@@ -49,11 +49,13 @@ def test_vllm_70b_on_4_h100_is_tp4():
     assert r.returncode == 0, r.stderr
     got = parse_vllm(r.stdout.strip())
     assert got["tensor_parallel_size"] == 4 and got["pipeline_parallel_size"] == 1 and "data_parallel_size" not in got
-    assert got["max_model_len"] == 1024 + 256 and got["max_num_seqs"] == 1  # the planner's job
+    # the planner's job; no --batch: vLLM's own default sequence cap, not one request at a time
+    assert got["max_model_len"] == 1024 + 256 and "max_num_seqs" not in got
     # more requests than one replica serves best: the same 4 GPUs as 2 replicas of TP2 in one server
     r = run("export", "vllm", "Llama-3.1-70B", "--gpu", "H100", "--gpus", "4", "--concurrency", "64")
     got = parse_vllm(r.stdout.strip())
     assert got["tensor_parallel_size"] * got.get("data_parallel_size", 1) * got["pipeline_parallel_size"] == 4
+    assert got["max_num_seqs"] == 64  # a batch given is the cap written
 
 
 @pytest.mark.parametrize("gpus", [12, 16, 24])
@@ -133,8 +135,35 @@ def test_megatron_round_trip_through_megatrons_own_parser():
     assert bool(got.get("sequence_parallel")) == (best["tp"] > 1) and got["swiglu"] and got["normalization"] == "RMSNorm"
     assert int(got["num_query_groups"]) == 8 and "qk_layernorm" not in got and int(got["global_batch_size"]) == 1024
     assert "--nnodes=8 --nproc-per-node=8" in r.stdout
+    # Llama 3.1's rope_theta 500,000 and its llama3 scaling (factor 8), which Megatron's defaults (10,000,
+    # none) would not build
+    assert (got["rotary_base"], got["use_rope_scaling"], got["rope_scaling_factor"]) == ("500000", True, "8")
     with pytest.raises(Exception):
         parse_megatron(r.stdout.replace("--swiglu", "--swiglu-typo"))
+
+
+@pytest.mark.parametrize("model, base, factor", [("Llama-3.2-1B", "500000", "32"),
+                                                 ("Qwen/Qwen3-30B-A3B", "1000000", None), ("Llama-2-7b-hf", None, None)])
+def test_megatron_writes_the_models_rotary_base_and_llama3_scaling(model, base, factor):
+    from llmsize.export.megatron import parse_megatron
+
+    r = run("export", "megatron", model, "--gpus", "8")
+    assert r.returncode == 0, r.stderr
+    got = parse_megatron(r.stdout)
+    assert got.get("rotary_base") == base and got.get("rope_scaling_factor") == factor
+    assert bool(got.get("use_rope_scaling")) == (factor is not None)
+
+
+def test_megatron_says_a_rope_scaling_it_cannot_write():
+    from llmsize.export.megatron import _rope_args
+
+    notes: list[str] = []
+    assert _rope_args({"rope_theta": 1e6, "rope_scaling": {"rope_type": "yarn", "factor": 4.0}}, "m", notes) == \
+        ["--rotary-base", "1000000"]
+    assert "'yarn'" in notes[0] and "not written" in notes[0]
+    # transformers v5 keeps them in rope_parameters
+    assert _rope_args({"rope_parameters": {"rope_theta": 5e5, "rope_type": "llama3", "factor": 8.0}}, "m", []) == \
+        ["--rotary-base", "500000", "--use-rope-scaling", "--rope-scaling-factor", "8"]
 
 
 def test_torchtitan_round_trip_through_its_job_config_fields():
@@ -173,3 +202,13 @@ def test_megatron_virtual_stages_and_3d_layout():
     assert r.returncode == 2 and "distributed optimizer" in r.stderr
     r = run("export", "vllm", "Llama-3.1-8B", "--virtual-stages", "2")
     assert r.returncode == 2 and "Megatron option" in r.stderr
+
+
+def test_vllm_plans_the_checkpoints_own_weights_as_plan_does():
+    # DeepSeek-V3's FP8 blocks fit 8 H200 at TP8 (plan says so); sized as bf16, export found no layout
+    r = run("export", "vllm", "deepseek-ai/DeepSeek-V3", "--gpu", "H200", "--gpus", "8")
+    assert r.returncode == 0, r.stderr
+    assert parse_vllm(r.stdout.strip())["tensor_parallel_size"] == 8
+    assert "fp8-block, the checkpoint's own" in r.stderr
+    r = run("export", "vllm", "deepseek-ai/DeepSeek-V3", "--gpu", "H200", "--gpus", "8", "--weights", "bf16")
+    assert r.returncode == 2 and "no feasible vllm layout" in r.stderr  # a format given is kept

@@ -57,7 +57,8 @@ def _opts(f: Any) -> Any:
                           "--gpu [default: auto; llama.cpp f16]."),
         click.option("--quantization", help="vLLM --quantization method."),
         click.option("--max-num-seqs", type=click.IntRange(min=1),
-                     help="Concurrent sequences (vLLM) / slots (llama.cpp); default with --gpu: --batch."),
+                     help="Concurrent sequences (vLLM) / slots (llama.cpp); default with --gpu: --batch (vLLM "
+                          "without --batch: its own default)."),
         click.option("--grad-accum", type=click.IntRange(min=1), help="Training: micro-batches per step "
                                                                        "(default: global / (micro x DP))."),
         click.option("--gpus-per-node", type=click.IntRange(min=1), default=8, show_default=True),

@@ -100,12 +100,16 @@ def _job(engine: str, kw: dict[str, Any]) -> Any:
                     nvme_name="--nvme", flags=True)
 
 
-def _max_num_seqs(job: Any) -> int | None:
-    """--max-num-seqs for a planned serving job: its batch, or for batch max the engine's default cap the
-    plan assumed (written out, so the run batches as the plan timed it whatever the engine's release)."""
+def _max_num_seqs(job: Any, given: bool) -> int | None:
+    """--max-num-seqs for a planned serving job: its batch where --batch was given, or for batch max the
+    engine's default cap the plan assumed (written out, so the run batches as the plan timed it whatever the
+    engine's release); None (the engine's own default) where --batch was not given, not a cap of one
+    request that would serve them one at a time."""
     from llmsize.speedmodel.efficiency import engine_default
 
-    return engine_default(job.engine, "max_seqs") if job.concurrency == "max" else job.concurrency
+    if job.concurrency == "max":
+        return engine_default(job.engine, "max_seqs")
+    return job.concurrency if given else None
 
 
 def planner_batch(job: Any, gpus: int, notes: list[str]) -> Any:
@@ -171,7 +175,18 @@ def run_export(engine: str, model_name: str, **opts: Any) -> Exported:
         if unused:
             raise LlmsizeError(f"{', '.join(dict.fromkeys(_flag(k) for k in unused))}: plan inputs; give --gpu "
                                "TYPE --gpus N to plan with them")
-    spec = _spec(model_name) if gpu else None
+    loaded = _loaded(model_name) if gpu else None
+    spec = loaded.spec if loaded is not None else None
+    if loaded is not None and not isinstance(job, TrainJob) and kw["weights"] is None and engine == "vllm":
+        # as plan and speed: the checkpoint's own format (DeepSeek-V3's FP8 blocks), not bf16
+        from dataclasses import replace as _replace
+
+        from llmsize.quant.native import choose_weights
+
+        w = choose_weights(loaded, None)
+        if w.key != job.weights:
+            notes.append(f"--weights not given: {w.key}, the checkpoint's own ({w.origin})")
+            job = _replace(job, weights=w.key)
     given = {k: kw[k] for k in LAYOUT_FLAGS if kw[k] is not None}
     if gpu and spec is None:
         raise LlmsizeError(f"--gpu plans for a catalogued model or a config file; {model_name!r} is neither")
@@ -213,7 +228,9 @@ def run_export(engine: str, model_name: str, **opts: Any) -> Exported:
                      max_model_len=kw["max_model_len"] or (job.context if planned_serve else None),
                      gpu_memory_utilization=job.utilization if not train else 0.9,
                      kv_cache_dtype=kw["kv_cache_dtype"], quantization=kw["quantization"],
-                     max_num_seqs=kw["max_num_seqs"] or (_max_num_seqs(job) if planned_serve else None),
+                     max_num_seqs=kw["max_num_seqs"] or (_max_num_seqs(job, kw["concurrency"] is not None or
+                                                                       engine == "llamacpp")
+                                                         if planned_serve else None),
                      micro_batch=job.micro_batch if train else 1, grad_accum=accum or 1,
                      gpus_per_node=kw["gpus_per_node"], script=kw["script"], kv_unified=kw["kv_unified"],
                      gpu_layers=ngl, split_mode=kw["split_mode"], nvme_path=kw["nvme_path"],
@@ -222,12 +239,14 @@ def run_export(engine: str, model_name: str, **opts: Any) -> Exported:
         from llmsize.export.megatron import megatron_args
         from llmsize.export.torchtitan import torchtitan_toml
 
-        spec = spec or _spec(model_name)
+        loaded = loaded or _loaded(model_name)
+        spec = spec or getattr(loaded, "spec", None)
         if spec is None:
             raise LlmsizeError(f"{engine} export writes the model's shape: give a catalogued model or a config.json, "
                                f"not {model_name!r}")
         if engine == "megatron":
-            text = megatron_args(s, spec, job, virtual_stages=kw["virtual_stages"])
+            text = megatron_args(s, spec, job, virtual_stages=kw["virtual_stages"],
+                                 config=getattr(loaded, "config", None), notes=notes)
         else:
             text = torchtitan_toml(s, spec, job, float8=kw["float8"])
     else:
@@ -285,10 +304,10 @@ def _ngl(v: Any) -> int | str | None:
     return n
 
 
-def _spec(name: str) -> Any:
+def _loaded(name: str) -> Any:
     from llmsize.load import load
 
     try:
-        return load(name).spec
+        return load(name)
     except LlmsizeError:
         return None

@@ -13,9 +13,12 @@ _NORM = {"rmsnorm": "RMSNorm", "layernorm": "LayerNorm"}
 _POS = {"rope": "rope", "learned": "learned_absolute", "none": "none"}
 
 
-def megatron_args(s: Any, spec: ModelSpec, job: Any, *, virtual_stages: int | None = None) -> str:
+def megatron_args(s: Any, spec: ModelSpec, job: Any, *, virtual_stages: int | None = None,
+                  config: dict[str, Any] | None = None, notes: list[str] | None = None) -> str:
     """The launch line: `torchrun ... pretrain_gpt.py --tensor-model-parallel-size ... `. Interleaved
-    pipelining: L / (PP x V) layers per virtual stage.
+    pipelining: L / (PP x V) layers per virtual stage. The rotary base and Llama 3's RoPE scaling come from
+    the model's `config` (Megatron's defaults are base 10,000 and no scaling); a scaling Megatron's flags
+    cannot write is said in `notes`.
 
     Source: megatron-args"""
     from llmsize.export import torchrun_command
@@ -65,6 +68,8 @@ def megatron_args(s: Any, spec: ModelSpec, job: Any, *, virtual_stages: int | No
     if spec.mlp.kind == "gated" and "silu" in spec.mlp.activation:
         args += ["--swiglu"]
     args += ["--normalization", _NORM[spec.norms.kind], "--position-embedding-type", _POS[spec.position]]
+    if spec.position == "rope":
+        args += _rope_args(config or {}, spec.name, notes if notes is not None else [])
     if not spec.tie_word_embeddings:
         args += ["--untie-embeddings-and-output-weights"]
     if not spec.mlp.bias and not a.o_bias:
@@ -85,6 +90,40 @@ def megatron_args(s: Any, spec: ModelSpec, job: Any, *, virtual_stages: int | No
     args += ["--tokenizer-type", "HuggingFaceTokenizer", "--tokenizer-model", s.model]
     return torchrun_command(s, "pretrain_gpt.py") + " \\\n  " + " \\\n  ".join(
         " ".join(shlex.quote(x) for x in pair) for pair in _pairs(args))
+
+
+# Megatron's Llama 3 scaling (RotaryEmbedding._apply_scaling) fixes these; only the factor is a flag
+_LLAMA3_FIXED = {"low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}
+
+
+def _rope_args(config: dict[str, Any], name: str, notes: list[str]) -> list[str]:
+    """--rotary-base from the config's rope_theta (transformers v5: rope_parameters.rope_theta) where it is not
+    Megatron's 10,000, and --use-rope-scaling --rope-scaling-factor F for Llama 3's scaling; another scaling
+    type, or Llama 3's with other fixed factors than Megatron's, is said in a note (the run would build its
+    positions without it).
+
+    Source: megatron-args"""
+    params = config.get("rope_parameters") if isinstance(config.get("rope_parameters"), dict) else {}
+    theta = config.get("rope_theta", params.get("rope_theta"))
+    out: list[str] = []
+    if isinstance(theta, (int, float)) and not isinstance(theta, bool) and theta != 10000:
+        if theta != int(theta):
+            notes.append(f"{name}: rope_theta {theta:g} is not a whole number; Megatron's --rotary-base takes one: "
+                         f"{int(theta)} written")
+        out += ["--rotary-base", str(int(theta))]
+    scaling = config.get("rope_scaling") or (params if params.get("rope_type", "default") != "default" else None)
+    if isinstance(scaling, dict):
+        kind = scaling.get("rope_type", scaling.get("type"))
+        if kind == "llama3":
+            out += ["--use-rope-scaling", "--rope-scaling-factor", f"{float(scaling.get('factor', 8.0)):g}"]
+            other = {k: scaling[k] for k, v in _LLAMA3_FIXED.items() if k in scaling and scaling[k] != v}
+            if other:
+                notes.append(f"{name}: Llama 3 RoPE scaling with {other}; Megatron's --use-rope-scaling fixes "
+                             f"{_LLAMA3_FIXED}")
+        elif kind not in (None, "default"):
+            notes.append(f"{name}: RoPE scaling {kind!r} from its config is not written (pretrain_gpt.py's rope "
+                         "flags express Llama 3's only); the run's positions differ from the checkpoint's")
+    return out
 
 
 def _pairs(args: list[str]) -> list[list[str]]:

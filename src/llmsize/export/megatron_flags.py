@@ -34,6 +34,8 @@ MEGATRON_FLAGS: dict[str, tuple[tuple[str, ...], str, tuple[str, ...] | None]] =
  '--recompute-granularity': (('--recompute-granularity',), 'value', ('full', 'selective')),
  '--recompute-method': (('--recompute-method',), 'value', ('uniform', 'block')),
  '--recompute-num-layers': (('--recompute-num-layers',), 'value', None),
+ '--rope-scaling-factor': (('--rope-scaling-factor',), 'value', None),
+ '--rotary-base': (('--rotary-base',), 'value', None),
  '--seq-length': (('--seq-length',), 'value', None),
  '--sequence-parallel': (('--sequence-parallel',), 'flag', None),
  '--swiglu': (('--swiglu',), 'flag', None),
@@ -56,4 +58,5 @@ MEGATRON_FLAGS: dict[str, tuple[tuple[str, ...], str, tuple[str, ...] | None]] =
  '--train-iters': (('--train-iters',), 'value', None),
  '--untie-embeddings-and-output-weights': (('--untie-embeddings-and-output-weights',), 'flag', None),
  '--use-distributed-optimizer': (('--use-distributed-optimizer',), 'flag', None),
+ '--use-rope-scaling': (('--use-rope-scaling',), 'flag', None),
  '--vocab-size': (('--vocab-size',), 'value', None)}
