@@ -114,3 +114,25 @@ def test_transformers_one_gpu_equals_infer_runtime_torch():
     vllm = json.loads(run("plan", *common, "--serve", "--prompt", "1024", "--output", "256").stdout)
     v1 = next(r for r in vllm["setups"] if r["gpus"] == 1)
     assert v1["budget_bytes"] < 0.9 * get_gpu("H100").usable and v1["memory_per_gpu_bytes"] != one["memory_per_gpu_bytes"]
+
+
+def test_llamacpp_speed_over_several_gpus_says_it_splits_layers_not_replicas():
+    # --gpus 2 alone is 2 data-parallel replicas; llama.cpp runs one model per server over all its GPUs, so
+    # the 70B's 40 GiB did not fit "RTX-4090 x 1" (a message about a GPU count the user did not ask for)
+    args = ("speed", "Llama-3.1-70B", "--gpu", "RTX-4090", "--engine", "llama.cpp", "--weights", "Q4_K_M", "--gpus", "2")
+    r = run(*args)
+    assert r.returncode == 2 and "--gpus 2 --pp 2 splits the layers" in r.stderr and "Traceback" not in r.stderr
+    assert run(*args, "--pp", "2").returncode == 0
+
+
+def test_latency_targets_given_to_speed_and_fit_are_answered_not_dropped():
+    # speed: the setup's verdict on --ttft/--tpot (plan rejects by them); fit: which answers they bound
+    base = ("Llama-3.1-8B", "--gpu", "H100", "--json")
+    rep = json.loads(run("speed", *base, "--ttft", "0.01", "--tpot", "1").stdout)
+    assert rep["targets"]["ttft_s"] == 0.01 and rep["targets"]["missed"].startswith("too slow: TTFT")
+    assert json.loads(run("speed", *base, "--ttft", "5").stdout)["targets"]["missed"] is None
+    assert json.loads(run("speed", *base).stdout)["targets"] is None
+    text = run("speed", *base[:-1], "--tpot", "1").stdout
+    assert "targets (--tpot 1 ms): missed, too slow: TPOT" in " ".join(text.split())
+    fit = json.loads(run("fit", *base, "--tpot", "25").stdout)
+    assert "memory limits" in fit["targets"]

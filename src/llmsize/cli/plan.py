@@ -212,6 +212,8 @@ def cost_cmd(model: Loaded, job: Any, prices: dict[str, float], gpu_names: tuple
         else:
             rows.append(head + [layout_label(r["layout"]), fmt_days(r["days"]), f"{r['gpu_hours']:,.0f}", _usd(r["usd"])])
     console().print(table(f"{rep['model']}: {rep['mode']} cost", cols, rows))
+    if rep.get("note"):
+        console().print(f"note: {rep['note']}", markup=False)
     if rep.get("goodput"):
         console().print(goodput_line(rep["goodput"]), markup=False)
 

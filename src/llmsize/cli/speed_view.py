@@ -33,6 +33,11 @@ def speed_lines(rep: dict[str, Any], units: str = "iec") -> list[str]:
                + ("" if rep.get("mbu") is None else f"; --mbu {rep['mbu']:g}")
                + ("" if rep.get("prefill_efficiency") is None else
                   f"; --prefill-efficiency {rep['prefill_efficiency']:g}")]
+        t = rep.get("targets")
+        if t:
+            given = " and ".join(x for x in (t["ttft_s"] is not None and f"--ttft {t['ttft_s']:g} s",
+                                             t["tpot_s"] is not None and f"--tpot {t['tpot_s'] * 1000:g} ms") if x)
+            out.append(f"  targets ({given}): " + (f"missed, {t['missed']}" if t["missed"] else "met"))
         return out
     g = rep["goodput"]
     out = [f"{head}, training {fmt_big(rep['tokens'])} tokens",

@@ -279,7 +279,8 @@ def _fit_ngl(model_name: str, spec: Any, layout: Any, kw: dict[str, Any], job: A
     from llmsize.engines.offload import ngl_report
 
     if layout.gpus != 1:
-        raise LlmsizeError("export llamacpp --gpu fits -ngl on one GPU; for several give --ngl (or 'auto') and -ts")
+        raise LlmsizeError("export llamacpp --gpu fits -ngl on one GPU; for several give --ngl N (or 'auto', "
+                           "llama.cpp's own fit): the command splits the layers evenly over them (-sm layer -ts 1,1,...)")
     if not model_name.lower().endswith(".gguf"):
         raise LlmsizeError(f"llama.cpp export: MODEL must be a .gguf file, got {model_name!r}")
     kv = kw["kv_cache_dtype"] or "f16"

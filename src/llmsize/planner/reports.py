@@ -13,6 +13,7 @@ from llmsize.planner import fit as fitmod
 from llmsize.planner import jobs
 from llmsize.planner.jobs import ServeJob, TrainJob
 from llmsize.planner.search import _bubble, _train_rate, replica_speed, train_tokens_per_s, with_steps
+from llmsize.planner.serve_search import _latency_miss
 from llmsize.sources import SOURCES
 from llmsize.spec import ModelSpec
 from llmsize.speedmodel.train import goodput_term, run_seconds
@@ -59,6 +60,11 @@ def fit_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_name: str, layout:
     if "cheapest" in find:
         rep = plan_report(spec, job, prices=prices, top=1)
         out["cheapest"] = rep["setups"][0] if rep["setups"] else None
+    if serving and (job.max_ttft_s is not None or job.max_tpot_s is not None) and \
+            {"batch", "context", "concurrency"} & set(find):  # type: ignore[union-attr]
+        out["targets"] = ("--ttft/--tpot bound fewest gpus and cheapest (the planner's setups); largest batch, "
+                          "longest context and concurrency are memory limits: `llmsize speed` at that batch says "
+                          "whether it meets them")
     return out
 
 
@@ -81,6 +87,11 @@ def speed_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_name: str, layou
     gpu = resolve_gpus([gpu_name])[0]
     check_layout(spec, layout)
     if isinstance(job, ServeJob):
+        if job.engine == "llama.cpp" and layout.dp > 1:
+            # one llama-server splits its model's layers over its GPUs; replicas are servers of their own
+            raise LlmsizeError(f"llama.cpp runs one model per server over all its GPUs: --gpus {layout.gpus} "
+                               f"--pp {layout.gpus} splits the layers over them (llama.cpp's default, -sm layer); "
+                               f"{layout.dp} replicas are {layout.dp} servers, each timed on its own GPUs")
         bd = jobs.serve_breakdown(spec, job)
         mem = per_gpu(spec, bd, layout)
         if not gpu.bandwidth:
@@ -99,6 +110,9 @@ def speed_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_name: str, layou
                 "attention_path": sp.attention_path,
                 "efficiency": {"value": sp.efficiency.value, "key": sp.efficiency.key},
                 "mbu": job.mbu, "prefill_efficiency": job.prefill_mfu,
+                # --ttft / --tpot, which `plan` rejects setups by: this setup's verdict (None: no target given)
+                "targets": None if job.max_ttft_s is None and job.max_tpot_s is None else
+                {"ttft_s": job.max_ttft_s, "tpot_s": job.max_tpot_s, "missed": _latency_miss(job, sp)},
                 "prompt_scheduling": "mixed" if sp.mixed_prefill else "separate",
                 "note": "output tokens/s include each request's prefill (continuous batching; " + (
                     "new prompts ride in the running decodes' pass)" if sp.mixed_prefill else
@@ -204,8 +218,10 @@ def cost_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_names: Sequence[s
                            usd=training_cost(gh, p.usd_per_gpu_hour) if p else None)
             rows.append(row)
     return {"model": spec.name, "mode": "serve" if isinstance(job, ServeJob) else "train", "rows": rows,
-            "note": "training memory is not checked here; `llmsize plan --train` checks it",
-            **({} if isinstance(job, ServeJob) else {"goodput": goodput_term(job.goodput)}),
+            **({} if isinstance(job, ServeJob) else {
+                "note": "data parallel over all the GPUs at the rate `speed` gives it; training memory is not "
+                        "checked here: `llmsize plan --train` checks it and ranks other layouts",
+                "goodput": goodput_term(job.goodput)}),
             "citations": {"narayanan2021": SOURCES["narayanan2021"], "pope2022": SOURCES["pope2022"]}}
 
 
