@@ -5,6 +5,7 @@ GPUs. Nothing here re-derives a memory formula: bytes are read off the memory mo
 peaks, and quantized weights and the KV cache come from llmsize.quant's exact layouts."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
@@ -134,6 +135,17 @@ def make_job(mode: str = "serve", *, seq: int = 4096, micro_batch: int | str | N
             names = [f"--{k.replace('_', '-')}" if flags else k for k in given]
             raise LlmsizeError(f"{', '.join(names)} appl{'ies' if len(names) == 1 else 'y'} to serving, not training")
     if mode != "train":
+        # each rate and limit by the name it was given under (--prefill-efficiency, not prefill_mfu), and only
+        # the one that is wrong
+        for k, v, share in (("mbu", mbu, True), ("prefill_efficiency", prefill_efficiency, True),
+                            ("target_tps", target_tps, False), ("request_rate", request_rate, False),
+                            ("ttft", ttft, False), ("tpot", tpot, False),
+                            ("gpu_memory_utilization", gpu_memory_utilization, True)):
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
+                                  or v <= 0 or share and v > 1):
+                name = f"--{k.replace('_', '-')}" if flags else k
+                raise LlmsizeError(f"{name} must be {'a share in (0, 1]' if share else 'a positive number'}, "
+                                   f"got {v!r}")
         given = [k for k, v in (("mfu", mfu), ("max_days", max_days), ("goodput", goodput),
                                 ("host_memory", host_memory), ("nvme", nvme)) if v is not None]
         if given:
