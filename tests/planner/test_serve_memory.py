@@ -136,3 +136,12 @@ def test_latency_targets_given_to_speed_and_fit_are_answered_not_dropped():
     assert "targets (--tpot 1 ms): missed, too slow: TPOT" in " ".join(text.split())
     fit = json.loads(run("fit", *base, "--tpot", "25").stdout)
     assert "memory limits" in fit["targets"]
+
+
+def test_longest_context_stops_at_the_models_trained_context():
+    # an H200 holds 871,877 tokens of Llama 3.1 8B's KV, past the 131,072 it is trained to (speed and infer
+    # refuse past it): the answer is the trained context, said as such; a short one (70B over TP2) is memory's
+    rep = json.loads(run("fit", "Llama-3.1-8B", "--gpu", "H200", "--find", "context", "--json").stdout)
+    assert rep["longest_context"] == 131072 and "whole trained context" in rep["context_note"]
+    rep = json.loads(run("fit", "Llama-3.1-70B", "--gpu", "H100", "--tp", "2", "--find", "context", "--json").stdout)
+    assert 1024 < rep["longest_context"] < 131072 and "context_note" not in rep

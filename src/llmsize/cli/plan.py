@@ -93,7 +93,10 @@ def fit_cmd(model: Loaded, job: Any, prices: dict[str, float], layout: Any, gpu_
         fit_ngl(model, job, layout, gpu_name, find, host_name, as_json)
         return
 
-    rep = fit_report(model.spec, job, gpu_name, layout, find=find or None, prices=prices)
+    from llmsize.context import context_limit
+
+    trained = None if model.origin == "knobs" else context_limit(model.spec, model.config).tokens
+    rep = fit_report(model.spec, job, gpu_name, layout, find=find or None, prices=prices, trained=trained)
     if as_json:
         emit_json(rep)
         return

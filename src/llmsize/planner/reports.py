@@ -22,10 +22,12 @@ FIND = ("gpus", "batch", "context", "concurrency", "cheapest")
 
 
 def fit_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_name: str, layout: Layout, *,
-               find: Sequence[str] | None = None, prices: dict[str, float] | None = None) -> dict[str, Any]:
+               find: Sequence[str] | None = None, prices: dict[str, float] | None = None,
+               trained: int | None = None) -> dict[str, Any]:
     """The inverse questions for one GPU type (and a layout for batch/context/concurrency); `find` None asks
     every one that applies (concurrency, vLLM's KV-block arithmetic, not for an engine that allocates its own
-    memory: llama.cpp's -np slots and transformers' batch are --find batch's answer)."""
+    memory: llama.cpp's -np slots and transformers' batch are --find batch's answer). `trained`: the model's
+    context limit (`context.context_limit`), the most the longest context is searched to."""
     if find is None:
         own = isinstance(job, ServeJob) and job.engine in jobs.OWN_MEMORY_ENGINES
         find = tuple(f for f in FIND if not (own and f == "concurrency"))
@@ -52,7 +54,12 @@ def fit_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_name: str, layout:
                            f"{fitmod.LLAMACPP_SLOTS}, LLAMA_MAX_SEQ; -c = slots x context at most {fitmod.MAX_N_CTX:,} "
                            "tokens); the GPU would hold more: more slots take more servers")
     if "context" in find:
-        out["longest_context"] = fitmod.longest_context(spec, job, gpu, layout, device=dev)
+        # up to the model's trained context where it is known (speed and infer refuse past it), else 8x its
+        # max_position_embeddings
+        out["longest_context"] = longest = fitmod.longest_context(spec, job, gpu, layout, device=dev,
+                                                                  limit=trained)
+        if trained is not None and longest == trained:
+            out["context_note"] = f"{spec.name}'s whole trained context ({trained:,} tokens) fits; memory holds more"
     if "concurrency" in find and serving:
         assert isinstance(job, ServeJob)
         kb = fitmod.kv_budget(spec, job, gpu, layout, device_bytes=dev(gpu, layout.gpus))
