@@ -225,7 +225,8 @@ def cost_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_names: Sequence[s
                            usd=training_cost(gh, p.usd_per_gpu_hour) if p else None)
             rows.append(row)
     return {"model": spec.name, "mode": "serve" if isinstance(job, ServeJob) else "train", "rows": rows,
-            **({} if isinstance(job, ServeJob) else {
+            **({"note": "$/1M out and $/1M in each charge all the GPU time (prefill included) to one kind of "
+                        "token: two views of one bill, not prices to add"} if isinstance(job, ServeJob) else {
                 "note": "data parallel over all the GPUs at the rate `speed` gives it; training memory is not "
                         "checked here: `llmsize plan --train` checks it and ranks other layouts",
                 "goodput": goodput_term(job.goodput)}),

@@ -79,8 +79,9 @@ def plan_serve(spec: ModelSpec, job: ServeJob, breakdown: Breakdown, gpu_types: 
                      "prefill_tokens_per_s": sp.input_tokens_per_s * replicas, "bound": sp.bound,
                      "efficiency_key": sp.efficiency.key}
             p = price(g) if price else None
-            # the throughput for cost includes each request's prefill; input tokens are priced at the same
-            # GPU time split by token counts, so $ in + $ out never bill a GPU-hour twice
+            # the throughput for cost includes each request's prefill: $/1M out charges all the GPU time to the
+            # output tokens, $/1M in all of it to the input tokens processed alongside (two views of one bill,
+            # not prices to add: a request costs S_out·$out or S_in·$in, not both)
             usd_out = usd_per_million_tokens(out_tps, n, p) if p else None
             usd_in = usd_per_million_tokens(sp.input_tokens_per_s, n, p) if p else None
             row = dict(base, gpus=total, memory=mem, budget=budget, tokens_per_s=out_tps * replicas,
