@@ -124,9 +124,9 @@ def test_batch_max_where_it_means_nothing_exits_2(args, msg):
 
 @pytest.mark.parametrize("flag, value, says", [("--mbu", "2", "--mbu must be a share in (0, 1], got 2.0"),
                                                ("--prefill-efficiency", "0", "--prefill-efficiency must be a share"),
-                                               ("--target-tps", "0", "--target-tps must be a positive number"),
-                                               ("--request-rate", "0", "--request-rate must be a positive number"),
-                                               ("--ttft", "-1", "--ttft must be a positive number")])
+                                               ("--target-tps", "0", "--target-tps must be a positive finite number"),
+                                               ("--request-rate", "0", "--request-rate must be a positive finite number"),
+                                               ("--ttft", "-1", "--ttft must be a positive finite number")])
 def test_a_bad_serving_rate_or_limit_is_named_by_its_flag(flag, value, says):
     # not by the job's field (prefill_mfu, min_tokens_per_s) nor beside the rates that were not given
     r = run("speed", "Llama-3.1-8B", "--gpu", "H100", flag, value)

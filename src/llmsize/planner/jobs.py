@@ -144,7 +144,7 @@ def make_job(mode: str = "serve", *, seq: int = 4096, micro_batch: int | str | N
             if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
                                   or v <= 0 or share and v > 1):
                 name = f"--{k.replace('_', '-')}" if flags else k
-                raise LlmsizeError(f"{name} must be {'a share in (0, 1]' if share else 'a positive number'}, "
+                raise LlmsizeError(f"{name} must be {'a share in (0, 1]' if share else 'a positive finite number'}, "
                                    f"got {v!r}")
         given = [k for k, v in (("mfu", mfu), ("max_days", max_days), ("goodput", goodput),
                                 ("host_memory", host_memory), ("nvme", nvme)) if v is not None]
