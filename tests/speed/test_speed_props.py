@@ -55,8 +55,9 @@ def test_throughput_used_for_cost_includes_prefill():
     decode_only = s.batch / s.step_s
     assert s.output_tokens_per_s < decode_only
     # each iteration carries the batch's decode tokens and the prompts of the requests that replace the
-    # finishing ones (B·S_in/S_out tokens): a request's time per output token pays for them
-    assert s.tpot_s > s.step_s and s.output_tokens_per_s == pytest.approx(s.batch / s.tpot_s)
+    # finishing ones (B·S_in/S_out tokens): the throughput pays for them all, a request's time per output
+    # token for the other B − 1 clients' ((B − 1)·S_in/S_out: its own came before its first token)
+    assert s.batch / s.output_tokens_per_s > s.tpot_s > s.step_s
     assert s.input_tokens_per_s == pytest.approx(s.output_tokens_per_s * 10)
     # the same batch with a one-token prompt serves more output tokens per second
     short = S.serve(L8, H100, engine="vllm", weights="bf16", kv_dtype="bf16", prompt=1, output=200,
@@ -99,6 +100,18 @@ def test_under_pp_the_next_prompt_waits_for_the_first_stage_not_the_whole_pipeli
     t_p = S.serve(L70, H100, **kw).prefill_s
     at = S.serve(L70, H100, request_rate=0.9 / t_p, **kw)
     assert t_p < at.ttft_s < 2 * t_p
+
+
+@pytest.mark.parametrize("new_tokens", [1, 8, 2048])
+def test_a_lone_clients_tpot_is_its_decode_step_whatever_its_prompt(new_tokens):
+    # one client: no other prompt rides beside its decode (its own came before its first token, in TTFT);
+    # 8,192 prompt tokens spread over one new token put TPOT at 243 ms before
+    kw = dict(engine="vllm", weights="bf16", kv_dtype="bf16", prompt=8192, output=new_tokens)
+    one = S.serve(L8, H100, concurrency=1, **kw)
+    assert one.tpot_s == pytest.approx(one.step_s) and one.tpot_p90_s == one.tpot_s
+    # 16 clients: the other 15 prompts ride (15·S_in/S_out tokens an iteration), so TPOT is above the step
+    many = S.serve(L8, H100, concurrency=16, **kw)
+    assert many.tpot_s > many.step_s and many.tpot_p90_s > many.tpot_s
 
 
 def test_pipeline_schedules_order_and_the_bubble_is_outside_the_efficiency():

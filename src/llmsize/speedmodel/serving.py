@@ -118,7 +118,9 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     of the routed experts for the tokens of all ep ranks, `predict.decode_read_bytes`;
     t_0, t_s, t_l: fixed work per micro-batch, per running sequence and per layer; p' = min(p, B) micro-batches
     an iteration schedules under PP, 1 without it and for llama.cpp's layer split)
-    out tokens/s = min(dp·B, C)/t_it (C requests over dp replicas of at most B = ⌈C/dp⌉ each);  TPOT = t_it
+    out tokens/s = min(dp·B, C)/t_it (C requests over dp replicas of at most B = ⌈C/dp⌉ each);
+    TPOT = t_it with the prompts of the B − 1 other clients riding, (B − 1)·S_in/S_out (at a request rate all
+    B: arrivals do not wait for the request to end)
     t_p = max(W_read/n/(bw·E), 2N·S_in/(n·X·E·c) + C_attn(S_in, S_in/2)/(n·X_a·E·c_a))·(k + p − 1)/k
           + t_TP(S_in) + L·t_pl  (the prompt's own pass through the p pipeline stages; k = 1, or llama.cpp's
           ⌈S_in/n_ubatch⌉ ubatches it pipelines; t_pl that of a compiled engine's pass with `compiled_prompt`);
@@ -286,10 +288,11 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
         micro_batches = 1 if engine_name(engine) == "llama.cpp" else min(pp, b)
         return micro_batches * shape["step_overhead_s"] + b * shape["seq_overhead_s"] + layer_fixed
 
-    def step(b: int, prefill: bool = True) -> float:
+    def step(b: int, prefill: bool = True, riders: float | None = None) -> float:
         # one iteration of continuous batching: b decode tokens and, at steady state, the prompts of the
         # b/S_out requests that replace those finishing: b·S_in/S_out prefill tokens ride in the same pass
-        p = b * prompt / output if prefill else 0.0
+        # (`riders` in place of b: the requests whose prompts ride, as one request's decode sees them)
+        p = (b if riders is None else riders) * prompt / output if prefill else 0.0
         # under PP the batch runs as p micro-batches of b/p sequences, one per stage at a time; each stage
         # reads its layers' weights once per micro-batch, so a step is p stage passes of b/p sequences (of
         # one, with fewer sequences than stages, when only b stages have work):
@@ -364,7 +367,11 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
         in_flight = request_rate / dp * (t_p + output * t_it) if request_rate is not None else b - 1
         busy = (1 - math.exp(-in_flight)) if request_rate is not None else float(b > 1)
         residual = busy * t_it / stages / 2
-        tpot, ttft = t_it, first + wait + round_wait + prefill_wait + residual
+        # a request's own tokens ride beside the others' prompts only: b − 1 closed-loop clients' (its own
+        # prompt came before its first token, in TTFT), or all arrivals' at a request rate, which do not wait
+        # for it to end (one client decodes with no prompt beside it: TPOT = t_d)
+        tpot = step(b, riders=b if request_rate is not None else b - 1)
+        ttft = first + wait + round_wait + prefill_wait + residual
         # (the residual's p90: 0.9 of an iteration, arrivals uniform over it)
         ttft_p90 = first + math.log(10) * (wait + prefill_wait) + round_wait * 1.8 + busy * 0.9 * t_it / stages
     else:
@@ -378,10 +385,11 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
         if request_rate is None:  # b clients, each back as soon as its request ends
             out = dp * pt.requests_per_s * output * held
     # ASSUMES: the p90 of a request's TTFT adds ln(10) times the mean wait (an exponential tail), and its
-    # TPOT the prefill of one more arrival inside its span
+    # TPOT the prefill of one more arrival inside its span (none for a lone client)
     return Serving(output_tokens_per_s=out, input_tokens_per_s=out * prompt / output, batch=b, batch_limit=limit,
                    ttft_s=ttft, tpot_s=tpot, ttft_p90_s=ttft_p90,
-                   tpot_p90_s=tpot + t_p / output, prefill_s=t_p, prompt_compute_s=t_c, step_s=t_d,
+                   tpot_p90_s=tpot + (t_p / output if request_rate is not None or b > 1 else 0.0), prefill_s=t_p,
+                   prompt_compute_s=t_c, step_s=t_d,
                    kv_capacity_tokens=cap,
                    efficiency=e, path=path, step_bytes=read,
                    bound="host" if floor and t_d <= floor else "memory" if mem_bound else "compute",
