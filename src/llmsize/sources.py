@@ -9,6 +9,11 @@ SOURCES: dict[str, str] = {
                        "enough; torch.compile's CUDA graphs remove the overhead.",
     "kaplan2020": "Kaplan et al. 2020, Scaling Laws for Neural Language Models, Table 1 (N ~ 12 L d^2, "
                   "C_forward ~ 2N + 2 L n_ctx d).",
+    "hf-dynamic-cache": "huggingface/transformers src/transformers/cache_utils.py: DynamicCache.update (v4.36-4.5x; "
+                        "DynamicLayer.update in v5) grows each layer's key and value tensors with torch.cat every "
+                        "decode step, a fresh allocation and a copy of the whole cache; generate()'s default cache "
+                        "(cache_implementation None). Before it, models concatenated past_key_values tuples the "
+                        "same way (v4.32 LlamaAttention).",
     "hf-llama": "huggingface/transformers src/transformers/models/llama/modeling_llama.py "
                 "(LlamaAttention, LlamaMLP, LlamaRMSNorm).",
     "hf-gpt2": "huggingface/transformers src/transformers/models/gpt2/modeling_gpt2.py (Conv1D c_attn/c_proj/c_fc, "

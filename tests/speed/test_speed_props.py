@@ -114,6 +114,15 @@ def test_a_lone_clients_tpot_is_its_decode_step_whatever_its_prompt(new_tokens):
     assert many.tpot_s > many.step_s and many.tpot_p90_s > many.tpot_s
 
 
+def test_transformers_dynamic_cache_copies_itself_every_step():
+    # torch.cat grows each layer's K and V: the whole cache is read and written again every decode step, on top
+    # of attention's read (3x the KV bytes); paged and preallocated caches write one token in place
+    kw = dict(weights="bf16", kv_dtype="bf16", batch=16, context=512, tokens=512)
+    tf, vllm = P.decode(L8, H100, engine="transformers", **kw), P.decode(L8, H100, engine="vllm", **kw)
+    assert tf.terms["kv_bytes_per_step"] == pytest.approx(3 * vllm.terms["kv_bytes_per_step"])
+    assert P.kv_cache_copy_bytes(L8, "vllm", 768, "bf16") == 0
+
+
 def test_pipeline_schedules_order_and_the_bubble_is_outside_the_efficiency():
     assert bubble(8, 16, "1f1b") < bubble(8, 16, "interleaved", 2) < bubble(8, 16, "interleaved", 4) \
         < bubble(8, 16, "zero-bubble") == 1.0

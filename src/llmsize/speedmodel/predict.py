@@ -180,6 +180,20 @@ def unfused_attention(spec: ModelSpec, flash_attn: bool | None) -> bool:
     return flash_attn is False and spec.attention is not None and not spec.attention.mla and spec.attention_layers > 0
 
 
+def kv_cache_copy_bytes(spec: ModelSpec, engine: str, context: float, kv_dtype: str | None) -> float:
+    """Bytes a decode step moves to grow one sequence's KV cache beyond what attention reads: transformers'
+    DynamicCache appends each layer's new K and V with torch.cat, which allocates the grown tensors and
+    copies the whole cache into them every step (reads and writes it); engines with paged or preallocated
+    caches write one token's K and V in place (counted as nothing).
+
+    copy = 2 · ctx · KV_tok  (transformers),  0 (the others)
+
+    Source: hf-dynamic-cache"""
+    if engine_name(engine) != "transformers" or spec.attention is None:
+        return 0.0
+    return 2 * context * kv_bytes_per_token(spec, kv_dtype or "bf16")
+
+
 def kv_read_factor(spec: ModelSpec, flash_attn: bool | None) -> int:
     """How many times a decode step reads each cached K/V head: once with a fused (flash) attention kernel;
     without one, llama.cpp multiplies K^T·q and V·softmax per query head, reading each KV head once for each
@@ -200,10 +214,10 @@ def decode(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: st
     """Decode tokens/s of `batch` sequences together (llama-bench's tg: batch × per-sequence rate),
     at the mean context of the generated span.
 
-    t_step = max((W_read + f·B·ctx·KV_tok)/(t·bw·E_dec), (2N·B/X + C_attn(B, ctx)/X_attn)/(t·E_pre), t_deq)
+    t_step = max((W_read + (f + k)·B·ctx·KV_tok)/(t·bw·E_dec), (2N·B/X + C_attn(B, ctx)/X_attn)/(t·E_pre), t_deq)
              + t_TP + L·t_layer + L_moe·t_moe,
     ctx = c + n/2; f the KV read factor (`kv_read_factor`: 1 with flash attention, the GQA group size
-    without); t_deq the unpacking of quantized blocks (`dequant_s`); t_layer the fitted fixed cost of a
+    without); k = 2 where transformers' dynamic cache copies itself to grow (`kv_cache_copy_bytes`), else 0; t_deq the unpacking of quantized blocks (`dequant_s`); t_layer the fitted fixed cost of a
     layer's kernels per step on the GPU's architecture, less the launch cost CUDA graphs save where
     llama.cpp replays them (`cuda_graphs`: None is today's build, `builds.llamacpp_graphs`); t_moe what
     each of the L_moe mixture-of-experts layers adds (fitted, one for every architecture); none of these
@@ -217,6 +231,8 @@ def decode(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: st
     e_pre = efficiency(engine, gpu, "prefill", prefill_efficiency, path, weights)
     ctx = context + tokens / 2
     kv_read = batch * kv_bytes_attended(spec, ctx, kv_dtype) * kv_read_factor(spec, flash_attn)
+    # transformers' dynamic cache: torch.cat copies the cache to grow it every step (`kv_cache_copy_bytes`)
+    kv_read += batch * kv_cache_copy_bytes(spec, engine, ctx, kv_dtype)
     read = decode_read_bytes(spec, weights, batch) + kv_read + batch * state_bytes(spec)
     t_mem = read / (tp * _bw(gpu) * e_dec.value)
     # attention's products run on their own path (`attention_path`: 16 bits beside quantized GEMMs)

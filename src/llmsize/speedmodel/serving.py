@@ -25,7 +25,7 @@ from llmsize.speedmodel.efficiency import (Efficiency, attention_path, efficienc
 from llmsize.speedmodel.kernels import kv_read_factor
 from llmsize.speedmodel.prompt_passes import separate_passes
 from llmsize.speedmodel.predict import (UBATCH, _bw, _peak, decode_attention_flops, decode_read_bytes, expert_bytes,
-                                        host_floor_s,
+                                        host_floor_s, kv_cache_copy_bytes,
                                         kv_bytes_attended,
                                         kv_bytes_per_token,
                                         layer_overhead_s, state_bytes, weight_bytes, weight_read_bytes)
@@ -192,7 +192,8 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     # its window only: `predict.kv_bytes_attended`; more than stored under a kernel that does not group
     # query heads: `kernels.kv_read_factor`)
     seq_read = kv_bytes_attended(spec, mean_ctx, kv_dtype) * kv_share \
-        * kv_read_factor(spec, grouped_attention, shape["ungrouped_kv_miss"])
+        * kv_read_factor(spec, grouped_attention, shape["ungrouped_kv_miss"]) \
+        + kv_cache_copy_bytes(spec, engine, mean_ctx, kv_dtype) * kv_share  # transformers' cache grows by copy
     st_gpu = state_bytes(spec) / n  # fixed per sequence (state-space layers)
     # one sequence's decode attention: its KV reads or, where longer, its math (absorbed MLA reaches ~480
     # FLOP per cached byte, past every GPU's ridge point; grouped-query attention 4·group per element)
