@@ -59,7 +59,8 @@ def fit_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_name: str, layout:
         out["longest_context"] = longest = fitmod.longest_context(spec, job, gpu, layout, device=dev,
                                                                   limit=trained)
         if trained is not None and longest == trained:
-            out["context_note"] = f"{spec.name}'s whole trained context ({trained:,} tokens) fits; memory holds more"
+            out["context_note"] = (f"{spec.name}'s whole trained context ({trained:,} tokens) fits (memory holds "
+                                   "at least that)")
     if "concurrency" in find and serving:
         assert isinstance(job, ServeJob)
         kb = fitmod.kv_budget(spec, job, gpu, layout, device_bytes=dev(gpu, layout.gpus))
