@@ -145,3 +145,14 @@ def test_longest_context_stops_at_the_models_trained_context():
     assert rep["longest_context"] == 131072 and "whole trained context" in rep["context_note"]
     rep = json.loads(run("fit", "Llama-3.1-70B", "--gpu", "H100", "--tp", "2", "--find", "context", "--json").stdout)
     assert 1024 < rep["longest_context"] < 131072 and "context_note" not in rep
+
+
+def test_training_speed_says_when_its_layout_does_not_fit():
+    # serving's speed refuses a setup that does not fit; training's gave a 70B on one 12 GB card 170 years
+    # with no word that it cannot run: it now carries the layout's memory and says so
+    rep = json.loads(run("speed", "Llama-3.1-70B", "--train", "--tokens", "1e11", "--gpu", "RTX-3060",
+                         "--json").stdout)
+    assert rep["memory_per_gpu_bytes"] > rep["budget_bytes"] and rep["note"].startswith("does not fit")
+    ok = json.loads(run("speed", "Llama-3.1-8B", "--train", "--tokens", "1e11", "--gpu", "H100", "--gpus", "8",
+                        "--zero", "3", "--json").stdout)
+    assert ok["memory_per_gpu_bytes"] < ok["budget_bytes"] and "note" not in ok
