@@ -3,6 +3,7 @@ distributed optimizer, recomputation, batch and the model's shape; launched by t
 Checked against Megatron-LM's own parser (recorded in llmsize.export.megatron_flags)."""
 from __future__ import annotations
 
+import math
 import shlex
 from typing import Any
 
@@ -106,7 +107,7 @@ def _rope_args(config: dict[str, Any], name: str, notes: list[str]) -> list[str]
     params = config.get("rope_parameters") if isinstance(config.get("rope_parameters"), dict) else {}
     theta = config.get("rope_theta", params.get("rope_theta"))
     out: list[str] = []
-    if isinstance(theta, (int, float)) and not isinstance(theta, bool) and theta != 10000:
+    if isinstance(theta, (int, float)) and not isinstance(theta, bool) and math.isfinite(theta) and theta != 10000:
         if theta != int(theta):
             notes.append(f"{name}: rope_theta {theta:g} is not a whole number; Megatron's --rotary-base takes one: "
                          f"{int(theta)} written")

@@ -217,7 +217,8 @@ def decode(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: st
     t_step = max((W_read + (f + k)·B·ctx·KV_tok)/(t·bw·E_dec), (2N·B/X + C_attn(B, ctx)/X_attn)/(t·E_pre), t_deq)
              + t_TP + L·t_layer + L_moe·t_moe,
     ctx = c + n/2; f the KV read factor (`kv_read_factor`: 1 with flash attention, the GQA group size
-    without); k = 2 where transformers' dynamic cache copies itself to grow (`kv_cache_copy_bytes`), else 0; t_deq the unpacking of quantized blocks (`dequant_s`); t_layer the fitted fixed cost of a
+    without); k = 2 where transformers' dynamic cache copies itself to grow (`kv_cache_copy_bytes`), else 0;
+    t_deq the unpacking of quantized blocks (`dequant_s`); t_layer the fitted fixed cost of a
     layer's kernels per step on the GPU's architecture, less the launch cost CUDA graphs save where
     llama.cpp replays them (`cuda_graphs`: None is today's build, `builds.llamacpp_graphs`); t_moe what
     each of the L_moe mixture-of-experts layers adds (fitted, one for every architecture); none of these
