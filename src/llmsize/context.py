@@ -50,6 +50,12 @@ def context_limit(spec: Any, config: dict[str, Any] | None = None) -> ContextLim
     return ContextLimit(tokens=limit, hard=hard, scaling=scaling)
 
 
+def trained_tokens(loaded: Any) -> int | None:
+    """The context `loaded` is trained to (`context_limit`), the most `fit` searches a longest context to;
+    None for a knob-built model, which has no checkpoint trained to any length."""
+    return None if loaded.origin == "knobs" else context_limit(loaded.spec, loaded.config).tokens
+
+
 def check_context(loaded: Any, tokens: int, *, allow_long: bool = False, what: str = "context",
                   flag: str = "--allow-long-context") -> str | None:
     """Refuse `tokens` positions past the model's limit (LlmsizeError naming it); with `allow_long`, a

@@ -93,10 +93,10 @@ def fit_cmd(model: Loaded, job: Any, prices: dict[str, float], layout: Any, gpu_
         fit_ngl(model, job, layout, gpu_name, find, host_name, as_json)
         return
 
-    from llmsize.context import context_limit
+    from llmsize.context import trained_tokens
 
-    trained = None if model.origin == "knobs" else context_limit(model.spec, model.config).tokens
-    rep = fit_report(model.spec, job, gpu_name, layout, find=find or None, prices=prices, trained=trained)
+    rep = fit_report(model.spec, job, gpu_name, layout, find=find or None, prices=prices,
+                     trained=trained_tokens(model))
     if as_json:
         emit_json(rep)
         return

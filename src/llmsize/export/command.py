@@ -179,14 +179,12 @@ def run_export(engine: str, model_name: str, **opts: Any) -> Exported:
     spec = loaded.spec if loaded is not None else None
     if loaded is not None and not isinstance(job, TrainJob) and kw["weights"] is None and engine == "vllm":
         # as plan and speed: the checkpoint's own format (DeepSeek-V3's FP8 blocks), not bf16
-        from dataclasses import replace as _replace
-
         from llmsize.quant.native import choose_weights
 
         w = choose_weights(loaded, None)
         if w.key != job.weights:
             notes.append(f"--weights not given: {w.key}, the checkpoint's own ({w.origin})")
-            job = _replace(job, weights=w.key)
+            job = job.with_(weights=w.key)
     given = {k: kw[k] for k in LAYOUT_FLAGS if kw[k] is not None}
     if gpu and spec is None:
         raise LlmsizeError(f"--gpu plans for a catalogued model or a config file; {model_name!r} is neither")

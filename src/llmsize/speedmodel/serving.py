@@ -248,7 +248,8 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     # the GPUs, its scheduler overlaps them (pipeline_parallel in src/llama-context.cpp): k ubatches take
     # (k + p − 1) stage steps of 1/k of the prompt each
     # ASSUMES: each ubatch's stage step is compute-bound (512 tokens reuse every weight 512 times)
-    k_ub = math.ceil(prompt / UBATCH) if engine_name(engine) == "llama.cpp" else 1
+    llamacpp = engine_name(engine) == "llama.cpp"
+    k_ub = math.ceil(prompt / UBATCH) if llamacpp else 1
     # ASSUMES: a prompt's pass runs outside the engine's CUDA graphs (vLLM and SGLang capture decode batches
     #          only), so each layer pays its kernel launches and collectives' setup on the host, a fixed cost
     #          per layer the same for every engine that issues them so and every GPU (fitted)
@@ -277,7 +278,7 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     #          small GEMMs), the same for every serving engine and GPU (fitted); llama.cpp's server steps are
     #          its decode steps, which pay the decode fit's cost per layer for the GPU's class, less what its
     #          CUDA graphs save (`predict.layer_overhead_s`: today's build)
-    layer_fixed = spec.num_layers * (layer_overhead_s(gpu, engine) if engine_name(engine) == "llama.cpp"
+    layer_fixed = spec.num_layers * (layer_overhead_s(gpu, engine) if llamacpp
                                      else shape["layer_overhead_s"])
     # ASSUMES: the engine's host work per iteration (scheduling, sampling, detokenising) is a fixed part per
     #          micro-batch and a part per running sequence, the same for every engine (fitted). Under PP each
@@ -286,7 +287,7 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     #          through the stages pays t_0 min(p, b) times; llama.cpp's layer split runs one batch through its
     #          GPUs: once
     def host_s(b: int) -> float:  # an iteration's host work at b sequences in flight: p'·t_0 + b·t_s + L·t_l
-        micro_batches = 1 if engine_name(engine) == "llama.cpp" else min(pp, b)
+        micro_batches = 1 if llamacpp else min(pp, b)
         return micro_batches * shape["step_overhead_s"] + b * shape["seq_overhead_s"] + layer_fixed
 
     def step(b: int, prefill: bool = True, riders: float | None = None) -> float:
@@ -299,7 +300,7 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
         # one, with fewer sequences than stages, when only b stages have work):
         # t = p·t_stage(max(b/p, 1)); one micro-batch a step without PP. llama.cpp's layer split runs a
         # decode batch (one ubatch) through its GPUs one after another: p stage passes of all b sequences
-        mb = float(b) if engine_name(engine) == "llama.cpp" else max(b / pp, 1.0)
+        mb = float(b) if llamacpp else max(b / pp, 1.0)
         pm = p * mb / b
         read = decode_read_bytes(spec, weights, math.ceil(mb), ep) / n / (bw * e_mem)
         if mixed_prefill:
@@ -351,7 +352,7 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
         # through its layer split before it takes the next: t_p
         # ASSUMES: arrivals as random as Poisson ones (closed-loop clients are less bursty: an upper bound)
         others = request_rate / dp if request_rate is not None else (b - 1) / (output * t_it)
-        stages = 1 if engine_name(engine) == "llama.cpp" else pp  # stage slots a cycle of the pipeline offers
+        stages = 1 if llamacpp else pp  # stage slots a cycle of the pipeline offers
         hold = t_p / stages
         rho_p = min(others * hold, 0.99)
         prefill_wait = rho_p / (2 * (1 - rho_p)) * hold

@@ -83,12 +83,11 @@ async def fit(body: S.FitBody) -> Response:
     find = None if body.find is None else tuple(body.find)
 
     def run() -> Any:
-        from llmsize.context import context_limit
+        from llmsize.context import trained_tokens
 
         m = resolve(body.model)
-        trained = None if m.origin == "knobs" else context_limit(m.spec, m.config).tokens
         return fit_report(m.spec, job(body.job, m), body.gpu, layout(body.layout), find=find,
-                          prices=prices(body.job.price), trained=trained)
+                          prices=prices(body.job.price), trained=trained_tokens(m))
 
     return await cached("fit", body, run)
 
