@@ -239,6 +239,7 @@ class Placement:
 
     total: int
     per_stage: tuple[int, ...]
+    experts_per_stage: tuple[int, ...]  # of per_stage, routed-expert parameters split over EP (0 at EP 1)
     layers: tuple[int, ...]  # decoder layers per stage
     largest_unit: int  # params of the largest layer / embedding on one GPU
     kv_fraction: float  # share of one layer's KV heads on one GPU
@@ -267,13 +268,14 @@ def placement(spec: ModelSpec, tp: int = 1, pp: int = 1, ep: int = 1) -> Placeme
     Source: narayanan2021"""
     stages = stage_layers(spec.num_layers, pp)
     stage_of = {i: s for s, r in enumerate(stages) for i in r}
-    per = [0] * pp
+    per, per_e = [0] * pp, [0] * pp
     layer_params: dict[int | str, int] = {}
     for t in tensors(spec):
         if t.buffer:
             continue
         if t.experts > 1 and ep > 1:
             n = t.numel // t.experts * math.ceil(t.experts / ep)
+            per_e[stage_of[t.layer]] += n
         else:
             n = shard_numels(t, tp)[0]
         if t.layer is not None:
@@ -291,7 +293,7 @@ def placement(spec: ModelSpec, tp: int = 1, pp: int = 1, ep: int = 1) -> Placeme
         per[-1] += shard_numels(emb, tp)[0]
     kv_frac = kv_fraction(spec, tp)
     total = sum(t.numel for t in tensors(spec) if not t.buffer)
-    return Placement(total=total, per_stage=tuple(per), layers=tuple(len(r) for r in stages),
+    return Placement(total=total, per_stage=tuple(per), experts_per_stage=tuple(per_e), layers=tuple(len(r) for r in stages),
                      largest_unit=max(layer_params.values()), kv_fraction=kv_frac)
 
 
@@ -376,7 +378,7 @@ def per_gpu(spec: ModelSpec, b: Breakdown, layout: Layout) -> GpuMemory:
     stage_totals, stage_terms, hosts, nvmes = [], [], [], []
     for s in range(p):
         terms, host, nvme = offloaded_states(b, layout, params_on_gpu=P.per_stage[s], total_params=P.total,
-                                             largest_unit=P.largest_unit)
+                                             largest_unit=P.largest_unit, expert_params=P.experts_per_stage[s])
         v = layout.virtual_stages
         chunks = in_flight_chunks(p, s, layout.grad_accum, v)
         in_flight = chunks if v == 1 else f"{chunks} chunks of L_s/{v}"

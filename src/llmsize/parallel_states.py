@@ -42,17 +42,44 @@ def model_states(b: Breakdown, layout: Layout, *, params_on_gpu: int, total_para
     return terms, cpu + nvme
 
 
+def expert_shard(layout: Layout) -> int:
+    """N_e: GPUs the states of one routed expert are sharded over. Under expert parallelism each GPU
+    holds 1/EP of the experts, so an expert's replicas are the data-parallel ranks (and the TP and CP
+    ranks, which keep the same experts) that share its EP rank: Megatron-Core's expert-data-parallel
+    group, DeepSpeed-MoE's expert-data-parallel group, torchtitan's FSDP mesh of the experts.
+
+    N_e = max(1, N_d · t · c / e)  (N_d = 1 without sharding; = N_d at EP 1, where experts are dense)
+
+    # ASSUMES: expert tensor parallelism 1 (the experts whole on each TP rank, as `placement` splits them)
+
+    Source: liu2025folding"""
+    nd = layout.shard
+    if layout.ep == 1 or nd == 1:
+        return nd
+    return max(1, nd * layout.tp * layout.cp // layout.ep)
+
+
 def offloaded_states(b: Breakdown, layout: Layout, *, params_on_gpu: int, total_params: int,
-                     largest_unit: int) -> tuple[list[tuple[str, int, str, str]], int, int]:
+                     largest_unit: int, expert_params: int = 0) -> tuple[list[tuple[str, int, str, str]], int, int]:
     """`model_states`' terms, and the bytes offloaded to host memory and to NVMe (each to the device
     its layout names: weights by offload_params, optimizer states by offload_optimizer).
+    `expert_params` of the `params_on_gpu` are routed experts split over EP, whose sharded states
+    divide by N_e (`expert_shard`) instead of N_d.
 
     stage ≥ 1: O, M_32 (and DeepSpeed's fp32 gradient partition) / N_d
     stage ≥ 2: G / N_d (FSDP, ZeRO paper); DeepSpeed keeps the low-precision G whole at stages 1-2
     stage 3:   W / N_d + largest unit · (w + g bytes/param), G only inside that gathered unit
+    X / N_d reads X·(P_s − P_e)/Ψ/N_d + X·P_e/Ψ/N_e under expert parallelism
 
     Source: rajbhandari2020"""
     nd, eng, stage3 = layout.shard, layout.engine, layout.zero == 3
+    ne = expert_shard(layout)
+    dense = params_on_gpu - expert_params
+
+    def sharded(total: int) -> int:  # X / N_d, the experts' part over N_e
+        return _scaled(total, dense, total_params) // nd + _scaled(total, expert_params, total_params) // ne
+
+    nds = f"N_d={nd}" + (f", N_e={ne}" if expert_params and ne != nd else "")
     off_opt, off_par = layout.offload_optimizer != "none", layout.offload_params != "none"
     grads, fp32_grads = b.gradients, 0
     if eng == "deepspeed" and b.master_weights:
@@ -64,9 +91,10 @@ def offloaded_states(b: Breakdown, layout: Layout, *, params_on_gpu: int, total_
     terms: list[tuple[str, int, str, str]] = []
     off = {"cpu": 0, "nvme": 0, "none": 0}
     if stage3:
-        w_res = 0 if off_par else w // nd
-        off[layout.offload_params] += w // nd - w_res  # each GPU offloads its own partition, W/N_d
-        terms.append(("weights", w_res, f"W·P_s/Ψ/N_d (N_d={nd})" + (", offloaded" if off_par else ""),
+        w_sh = sharded(b.weights)
+        w_res = 0 if off_par else w_sh
+        off[layout.offload_params] += w_sh - w_res  # each GPU offloads its own partition, W/N_d
+        terms.append(("weights", w_res, f"W·P_s/Ψ/N_d ({nds})" + (", offloaded" if off_par else ""),
                       "rajbhandari2020"))
         unit = round(largest_unit * (b.weight_bytes_per_param + b.grad_bytes_per_param))
         terms.append(("gathered layer", unit, "largest unit × (weight + grad bytes per param)",
@@ -76,17 +104,18 @@ def offloaded_states(b: Breakdown, layout: Layout, *, params_on_gpu: int, total_
     if eng == "deepspeed":
         g_res = 0 if stage3 or off_opt else g
     else:
-        g_res = 0 if off_opt and eng == "fsdp" else (g // nd if layout.zero >= 2 else g)
-    terms.append(("gradients", g_res, "G·P_s/Ψ" + ("/N_d" if g_res and g_res != g else ""), "rajbhandari2020"))
+        g_res = 0 if off_opt and eng == "fsdp" else (sharded(grads) if layout.zero >= 2 else g)
+    terms.append(("gradients", g_res, "G·P_s/Ψ" + (f"/N_d ({nds})" if g_res and g_res != g else ""),
+                  "rajbhandari2020"))
     for name, total in (("optimizer", b.optimizer), ("master_weights", b.master_weights),
                         ("fp32 gradient partition", fp32_grads)):
         v = _scaled(total, params_on_gpu, total_params)
         if not v:
             continue
-        shard = v // nd if layout.zero >= 1 else v
+        shard = sharded(total) if layout.zero >= 1 else v
         res = 0 if off_opt else shard
         off[layout.offload_optimizer] += shard - res
-        terms.append((name, res, f"{name}·P_s/Ψ" + ("/N_d" if layout.zero else "")
+        terms.append((name, res, f"{name}·P_s/Ψ" + (f"/N_d ({nds})" if layout.zero else "")
                       + (f", offloaded to {layout.offload_optimizer}" if off_opt else ""), "rajbhandari2020"))
     return terms, off["cpu"], off["nvme"]
 

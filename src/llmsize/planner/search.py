@@ -62,6 +62,7 @@ def train_layouts(spec: ModelSpec, job: TrainJob, gpus: int) -> Iterable[Layout]
                 continue
             m = job.global_batch // (job.micro_batch * dp)
             base = dict(tp=tp, pp=pp, dp=dp, micro_batch=job.micro_batch, grad_accum=m)
+            eps = expert_parallel_sizes(spec, dp)
             if tp == 1 and pp == 1:
                 yield Layout(engine="ddp", **base)
                 for z in (1, 2, 3):
@@ -70,9 +71,14 @@ def train_layouts(spec: ModelSpec, job: TrainJob, gpus: int) -> Iterable[Layout]
                 yield Layout(engine="deepspeed", zero=3, offload_optimizer="cpu", **base)
                 if gpus <= NODE:
                     yield Layout(engine="deepspeed", zero=3, offload_optimizer="cpu", offload_params="cpu", **base)
+                for ep in eps:  # the experts split over the data-parallel ranks: FSDP2 + EP, Megatron-Core
+                    yield Layout(engine="fsdp", zero=3, fsdp="full_shard", ep=ep, **base)
+                    yield Layout(engine="megatron", zero=1, ep=ep, **base)
             else:
                 meg = dict(engine="megatron", zero=1 if dp > 1 else 0, sequence_parallel=tp > 1, **base)
                 yield Layout(**meg)
+                for ep in eps:
+                    yield Layout(**{**meg, "ep": ep})
                 if pp > 1 and m >= pp:
                     # Megatron interleaves only with micro-batches a multiple of PP, layers split evenly; its
                     # virtual stages as `validate` and `speed --schedule interleaved` take them unsaid
@@ -81,6 +87,19 @@ def train_layouts(spec: ModelSpec, job: TrainJob, gpus: int) -> Iterable[Layout]
                         yield Layout(virtual_stages=v, **meg)
                     # ASSUMES: ZB-V fills its bubble once every stage has a micro-batch (m >= p)
                     yield Layout(zero_bubble=True, **meg)
+
+
+def expert_parallel_sizes(spec: ModelSpec, dp: int) -> list[int]:
+    """Expert-parallel sizes worth trying for a mixture of experts on `dp` data-parallel ranks: every
+    power of two above 1 that divides DP and the expert count (none for a dense model). EP only moves
+    experts between the data-parallel ranks, so it needs no more GPUs; what it changes is each GPU's
+    expert states and the rows of its expert GEMMs (and adds the all-to-alls), which the memory and
+    speed models weigh.
+
+    Source: liu2025folding"""
+    if spec.moe is None:
+        return []
+    return [e for e in _divisors(dp, min(dp, spec.moe.num_experts)) if e > 1 and spec.moe.num_experts % e == 0]
 
 
 def _bubble(layout: Layout) -> float:
@@ -179,7 +198,7 @@ def plan_train(spec: ModelSpec, job: TrainJob, breakdown: Breakdown, gpu_types: 
                 continue
             key = (lay.tp, lay.pp, lay.shard, lay.zero, lay.engine, lay.offload_optimizer, lay.offload_params,
                    min(lay.grad_accum, lay.pp), lay.grad_accum > 1, lay.sequence_parallel, lay.dp > 1,
-                   lay.virtual_stages)
+                   lay.virtual_stages, lay.ep)
             mem = memo.get(key)
             if mem is None:
                 mem = memo[key] = train_mem(spec, job, breakdown, lay)
