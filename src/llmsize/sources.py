@@ -9,6 +9,10 @@ SOURCES: dict[str, str] = {
                        "enough; torch.compile's CUDA graphs remove the overhead.",
     "kaplan2020": "Kaplan et al. 2020, Scaling Laws for Neural Language Models, Table 1 (N ~ 12 L d^2, "
                   "C_forward ~ 2N + 2 L n_ctx d).",
+    "hf-generate": "huggingface/transformers src/transformers/generation/utils.py: GenerationMixin.generate runs "
+                   "a fixed batch: the padded prompts of every sequence in one forward pass (prefill), then one "
+                   "decode step for all of them per new token until each is done; a new request waits for a new "
+                   "generate() call.",
     "hf-dynamic-cache": "huggingface/transformers src/transformers/cache_utils.py: DynamicCache.update (v4.36-4.5x; "
                         "DynamicLayer.update in v5) grows each layer's key and value tensors with torch.cat every "
                         "decode step, a fresh allocation and a copy of the whole cache; generate()'s default cache "
@@ -122,6 +126,9 @@ SOURCES: dict[str, str] = {
                      "and *_scales uint8; other weights bf16).",
     "nvfp4": "NVIDIA TensorRT Model Optimizer NVFP4 (16 E2M1 values per FP8 E4M3 scale plus one FP32 "
              "per-tensor scale; weight, weight_scale, weight_scale_2, input_scale).",
+    "vllm-quantization": "vLLM docs, Quantization > FP8 W8A8: `--quantization fp8` quantizes a 16-bit checkpoint's "
+                         "weights to FP8 on load (dynamic scales); AWQ, GPTQ and the other weight-only methods "
+                         "read checkpoints already stored in them (their quantization_config).",
     "vllm-fp8-kv": "vLLM docs, Quantized KV Cache (fp8 e4m3 / e5m2 cache: one byte per element, per-layer "
                    "k_scale/v_scale).",
     "trtllm-backends": "NVIDIA TensorRT-LLM docs: PyTorch Backend (available from 0.17, the default backend from "
@@ -248,6 +255,12 @@ SOURCES: dict[str, str] = {
     "williams2009": "Williams, Waterman and Patterson 2009, Roofline: an insightful visual performance model for "
                     "multicore architectures, CACM 52(4) (attainable rate min(peak, intensity x bandwidth); "
                     "below the ridge point both ceilings are approached only when loads and math overlap).",
+    "trtllm-kv-fraction": "NVIDIA TensorRT-LLM docs, How to Change KV Cache Behavior / KvCacheConfig: "
+                          "free_gpu_memory_fraction (default 0.9) is the share of the GPU memory free after the "
+                          "model is loaded that the KV cache takes.",
+    "sglang-mem-fraction": "SGLang server arguments: --mem-fraction-static, the share of GPU memory for static "
+                           "allocation, the model weights and the KV cache pool; activations and CUDA graphs use "
+                           "the rest.",
     "trtllm-xqa": "NVIDIA/TensorRT-LLM docs/source/blogs/XQA-kernel.md (v0.8: XQA, a grouped-query generation "
                   "kernel; Llama-70B 128/2048 on H200 2.4x (1 GPU) and 1.9x (8 GPUs) the throughput without it) "
                   "and docs/source/gpt_attention.md of v0.6-v0.7 (masked MHA: one thread block per query head; "

@@ -12,6 +12,7 @@ from llmsize.errors import DoesNotFit, LlmsizeError
 from llmsize.speedmodel import predict as P
 from llmsize.speedmodel import train as T
 from llmsize.speedmodel.builds import llamacpp_graphs, llamacpp_mmq
+from llmsize.speedmodel.scheduling import static_batch
 from llmsize.speedmodel.serving import serve
 from llmsize.validate_speed_fields import is_inf, kv_dtype, train_fields, unused, weights
 
@@ -146,7 +147,9 @@ def _serve(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str
     kw = dict(engine=eng, weights=wt, kv_dtype=_kv(w, notes), prompt=int(_get(w, "prompt", 1024, notes)),
               output=out, concurrency=conc, tp=tp, pp=pp, dp=dp, ep=ep, scheduler_steps=steps,
               max_seqs=w.get("max_seqs"), mixed_prefill=_mixed(spec, case, w, steps, notes),
-              grouped_attention=_grouped(spec, case, notes), compiled_prompt=_compiled(case, notes))
+              grouped_attention=_grouped(spec, case, notes), compiled_prompt=_compiled(case, notes),
+              static_batch=static_batch(eng))
+    kw["kv_free_bytes"] = _kv_free(spec, gpu, kw)
     rate = w.get("request_rate")
     if is_inf(rate):
         notes.append("request rate inf: every request sent at once (a max-throughput run)")
@@ -158,6 +161,7 @@ def _serve(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str
         if not (ep == 1 and w.get("ep") is None and tp == 1 and dp > 1 and spec.moe is not None):
             raise
         kw["ep"] = dp
+        kw["kv_free_bytes"] = _kv_free(spec, gpu, kw)
         s = serve(spec, gpu, request_rate=None, **kw)
         notes.append(f"ep not given and one GPU cannot hold {spec.name}: its {dp} data-parallel ranks read as "
                      f"attention data parallel with the routed experts split over them (EP {dp}, TensorRT-LLM's "
@@ -174,6 +178,23 @@ def _serve(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str
                      + ("clients wait for one of the concurrency's slots (closed-loop)" if conc != "max"
                         else "the deployment runs saturated"))
     return {"output_tokens_per_s": s.output_tokens_per_s, "ttft_s": s.ttft_s, "tpot_s": s.tpot_s}[case.metric], notes
+
+
+def _kv_free(spec: Any, gpu: Any, kw: Mapping[str, Any]) -> int | None:
+    """The KV bytes per GPU a paged-KV engine leaves at its default 0.9 share, as `speed` and `plan` take
+    them (`planner.serve_search.paged_kv_bytes`); None where the memory model cannot place the setup (the
+    speed model then takes u·usable less the weights)."""
+    from llmsize.parallel import Layout
+    from llmsize.planner.jobs import ServeJob
+    from llmsize.planner.serve_search import paged_kv_bytes
+
+    try:
+        job = ServeJob(prompt_len=kw["prompt"], output_len=kw["output"], weights=kw["weights"],
+                       kv_dtype=kw["kv_dtype"] or "auto", engine=kw["engine"])
+        lay = Layout(tp=kw["tp"], pp=kw["pp"], dp=max(kw["dp"], kw["ep"]), ep=kw["ep"])
+        return paged_kv_bytes(spec, job, gpu, lay)
+    except LlmsizeError:
+        return None
 
 
 def _expert_parallel(spec: Any, w: Mapping[str, Any], tp: int, dp: int, notes: list[str]) -> tuple[int, int, int]:

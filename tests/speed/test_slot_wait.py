@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from llmsize.catalog.hardware import get_gpu
 from llmsize.errors import LlmsizeError
 from llmsize.load import load
-from llmsize.speedmodel.serving import serve, slot_wait_s
+from llmsize.speedmodel.queueing import slot_wait_s
+from llmsize.speedmodel.serving import serve
 
 
 def test_one_slot_is_the_m_d_1_queue():

@@ -324,3 +324,17 @@ def parse_gpu(text: str) -> GPU:
     if unit not in _UNITS:
         raise LlmsizeError(f"unknown size unit {unit!r} in {text!r} (use GiB, GB, TiB or TB)")
     return custom_gpu(number * _UNITS[unit])
+
+
+@functools.cache
+def _engine_vendors() -> dict[str, tuple[str, ...]]:
+    return {e["name"]: tuple(e["vendors"]) for e in _load("engines.toml")["engine"]}
+
+
+def engine_problem(engine: str, gpu: GPU) -> str | None:
+    """Why serving `engine` cannot run on `gpu` (it has no build for the GPU's vendor:
+    catalog/engines.toml), or None. A custom GPU (no vendor) is taken at its word."""
+    vendors = _engine_vendors().get(engine)
+    if vendors is None or gpu.vendor in ("", "custom") or gpu.vendor in vendors:
+        return None
+    return f"{engine} has no build for {gpu.vendor} hardware ({gpu.name}); it runs on {', '.join(vendors)}"

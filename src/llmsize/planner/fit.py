@@ -2,6 +2,7 @@
 requests (vLLM: KV blocks left under gpu_memory_utilization), the cheapest setup meeting a target."""
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -107,6 +108,43 @@ class KvBudget:
     block_size: int
     max_tokens: int
     max_concurrency: int  # sequences of the job's context length that fit at once
+    rule: str = "vllm"  # whose rule left kv_bytes: vllm (u of the total), trt-llm (u of the free), sglang (static)
+
+
+def non_kv_bytes(spec: ModelSpec, bd: Breakdown, layout: Layout) -> tuple[int, int]:
+    """(weights, peak) of one GPU before any KV cache: what vLLM logs as "model weights" (the loaded
+    tensors and its rotary cos/sin cache, `bd.device`), and those plus the profiled activation peak.
+
+    Source: kwon2023"""
+    no_kv = Breakdown(weights=bd.weights, activations=bd.activations, transient=bd.transient, device=bd.device,
+                      weight_bytes_per_param=bd.weight_bytes_per_param)
+    mem = per_gpu(spec, no_kv, layout)
+    return sum(t.value for t in mem.terms if t.name in ("weights", "device")), mem.peak_bytes
+
+
+def kv_free_bytes(spec: ModelSpec, job: ServeJob, gpu: Any, layout: Layout, device_bytes: int) -> int:
+    """The bytes of one GPU a paged-KV engine gives to its KV cache (the speed model's batch limit), by each
+    engine's own rule for its share u (0.9 unless given):
+      vLLM:          KV = u·usable − W_gpu − rotary cache − A_peak − device   (`kv_budget`; u of the total)
+      TensorRT-LLM:  KV = u·(usable − W_gpu − A_peak − device)               (u of what is free after loading)
+      SGLang:        KV = u·usable − W_gpu                                   (--mem-fraction-static: weights
+                                                                              and KV pool; activations outside)
+
+    Source: kwon2023"""
+    w, peak = _non_kv(spec, job, layout)
+    if job.engine == "trt-llm":  # Source: trtllm-kv-fraction
+        kv = job.utilization * (gpu.usable - peak - device_bytes)
+    elif job.engine == "sglang":  # Source: sglang-mem-fraction
+        kv = gpu.usable * job.utilization - w
+    else:
+        kv = gpu.usable * job.utilization - peak - device_bytes
+    return max(int(kv), 0)
+
+
+@functools.lru_cache(maxsize=1024)
+def _non_kv(spec: ModelSpec, job: ServeJob, layout: Layout) -> tuple[int, int]:
+    """`non_kv_bytes` of the job's one-sequence breakdown, memoised: the planner asks it for each GPU type."""
+    return non_kv_bytes(spec, jobs.serve_breakdown(spec, job, 1, job.context), layout)
 
 
 def kv_budget(spec: ModelSpec, job: ServeJob, gpu: Any, layout: Layout, *, breakdown: Breakdown | None = None,
@@ -122,14 +160,13 @@ def kv_budget(spec: ModelSpec, job: ServeJob, gpu: Any, layout: Layout, *, break
         raise LlmsizeError("--find concurrency is vLLM's KV-block arithmetic; llama.cpp allocates -np slots of "
                            "the context up front: --find batch gives the most slots that fit")
     bd = breakdown or jobs.serve_breakdown(spec, job, 1, job.context)
-    no_kv = Breakdown(weights=bd.weights, activations=bd.activations, transient=bd.transient, device=bd.device,
-                      weight_bytes_per_param=bd.weight_bytes_per_param)
-    mem = per_gpu(spec, no_kv, layout)
-    # what vLLM logs as "model weights": the loaded tensors, its rotary cos/sin cache (bd.device) included
-    w = sum(t.value for t in mem.terms if t.name in ("weights", "device"))
-    act = mem.peak_bytes - w
+    w, peak = non_kv_bytes(spec, bd, layout)
+    act = peak - w
     budget = int(gpu.usable * job.utilization)
-    left = budget - mem.peak_bytes - device_bytes
+    # vLLM's rule, or the engine's own (`kv_free_bytes`: TensorRT-LLM's share of what is free, SGLang's static
+    # share), so the concurrency here is the batch `speed` times
+    left = budget - peak - device_bytes if breakdown is not None else \
+        kv_free_bytes(spec, job, gpu, layout, device_bytes)
     P = placement(spec, layout.tp, layout.pp, layout.ep)
     share = max(P.layers) / spec.num_layers * P.kv_fraction
     state = recurrent_state(spec, 1).total  # state-space layers: a fixed state per sequence, not per token
@@ -140,6 +177,7 @@ def kv_budget(spec: ModelSpec, job: ServeJob, gpu: Any, layout: Layout, *, break
     blocks = max(left, 0) // (block_size * per_tok)
     tokens = blocks * block_size
     seqs = tokens // job.context if not state else max(left, 0) // (job.context * per_tok + round(state * share))
-    return KvBudget(budget_bytes=budget, weights_bytes=w, activation_bytes=act, device_bytes=device_bytes,
+    return KvBudget(rule=job.engine if breakdown is None and job.engine in ("trt-llm", "sglang") else "vllm",
+                    budget_bytes=budget, weights_bytes=w, activation_bytes=act, device_bytes=device_bytes,
                     kv_bytes=max(left, 0), bytes_per_token=per_tok, blocks=blocks, block_size=block_size,
                     max_tokens=tokens, max_concurrency=seqs)

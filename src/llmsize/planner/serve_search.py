@@ -8,10 +8,11 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from llmsize.catalog.hardware import engine_problem
 from llmsize.cost import usd_per_million_tokens
 from llmsize.errors import LlmsizeError, Overloaded
 from llmsize.parallel import Breakdown, GpuMemory, Layout, layout_problems
-from llmsize.planner.jobs import ServeJob
+from llmsize.planner.jobs import OWN_MEMORY_ENGINES, ServeJob, device_bytes
 from llmsize.planner.search import Candidate, one_device
 from llmsize.planner.serve_memory import budget as memory_budget
 from llmsize.planner.serve_memory import budget_text, serve_memory
@@ -47,6 +48,10 @@ def plan_serve(spec: ModelSpec, job: ServeJob, breakdown: Breakdown, gpu_types: 
             base = dict(gpu=g, gpus=n, layout=lay, precision=job.weights)
             if problems:
                 out.append(Candidate(**base, kind="divisible", reason="; ".join(problems)))
+                continue
+            unsupported = engine_problem(job.engine, g)
+            if unsupported:
+                out.append(Candidate(**base, kind="engine", reason=unsupported))
                 continue
             alone = one_device(g, n)
             if alone:
@@ -114,8 +119,11 @@ def replica_speed(spec: ModelSpec, job: ServeJob, breakdown: Breakdown, g: Any, 
     TTFT/TPOT): its output tokens/s counts each request's prefill, TTFT is a request's
     own, and the efficiency is the engine's fitted one unless --mbu / --prefill-efficiency are given.
     `plan`, `speed` and `cost` all use it; the engine schedules prompts as today's release does
-    (`speedmodel.scheduling`). Returns a `Serving`."""
-    from llmsize.speedmodel.scheduling import mixed_prefill
+    (`speedmodel.scheduling`). An engine with no build for the GPU is refused. Returns a `Serving`."""
+    unsupported = engine_problem(job.engine, g)
+    if unsupported:
+        raise LlmsizeError(unsupported)
+    from llmsize.speedmodel.scheduling import mixed_prefill, static_batch
     from llmsize.speedmodel.serving import serve
 
     return serve(spec, g, engine=job.engine, weights=job.weights, kv_dtype=job.kv_dtype, prompt=job.prompt_len,
@@ -123,4 +131,21 @@ def replica_speed(spec: ModelSpec, job: ServeJob, breakdown: Breakdown, g: Any, 
                  pp=lay.pp, ep=lay.ep,
                  gpu_memory_utilization=memory_budget(job, g) / g.usable, mbu=job.mbu,
                  prefill_efficiency=job.prefill_mfu,
-                 mixed_prefill=mixed_prefill(job.engine, spec, max_model_len=job.max_model_len))
+                 mixed_prefill=mixed_prefill(job.engine, spec, max_model_len=job.max_model_len),
+                 kv_free_bytes=paged_kv_bytes(spec, job, g, lay), static_batch=static_batch(job.engine))
+
+
+def paged_kv_bytes(spec: ModelSpec, job: ServeJob, g: Any, lay: Layout) -> int | None:
+    """A paged-KV engine's KV bytes per GPU as `fit --find concurrency` counts them (`fit.kv_free_bytes`:
+    weights, activation peak, non-torch memory and CUDA graphs out of its share of the GPU), so the batch
+    `speed` and `plan` time is one `fit` and `export` say fits; None for llama.cpp and transformers, which
+    allocate their own (their batch is the one asked)."""
+    if job.engine in OWN_MEMORY_ENGINES:
+        return None
+    from llmsize.planner import fit
+
+    try:
+        dev = device_bytes(serving=True, engine=job.engine)
+    except LlmsizeError:  # no device model in this build: the tensors' bytes only
+        dev = 0
+    return fit.kv_free_bytes(spec, job, g, lay, dev)

@@ -61,3 +61,15 @@ def kv_read_factor(spec: Any, grouped: bool, miss: float) -> float:
         return 1.0
     a = spec.attention
     return 1 + (a.num_heads / a.num_kv_heads - 1) * miss
+
+
+def gemm_s(t_read: float, t_math: float, unhidden: float) -> float:
+    """A pass's GEMMs, which stream the weights and run the math in the same kernels: the longer of the
+    two, and a share u of the shorter that the longer does not hide. Far from the ridge point (one row;
+    thousands of rows) the shorter is small and this is the roofline; at a few hundred rows, where the
+    two are close, the pass takes up to (1 + u) times it.
+
+    t = max(t_read, t_math) + u·min(t_read, t_math)
+
+    Source: williams2009"""
+    return max(t_read, t_math) + unhidden * min(t_read, t_math)

@@ -79,3 +79,16 @@ def separate_passes(*, t_d: float, t_p: float, t_c: float, b: int, output: int, 
     r = lo
     tpot, ttft, p90, rho, k = _timing(r * (b - 1) / b, **kw)
     return PassTiming(tpot_s=tpot, ttft_s=ttft, ttft_p90_s=p90, requests_per_s=r, stall=rho, prompts_per_pass=k)
+
+
+def static_batch_timing(*, t_batch_prompt: float, t_d: float, output: int, b: int) -> PassTiming:
+    """A fixed batch, as transformers' generate() serves one: its b prompts padded into one pass, then
+    S_out decode steps of the b sequences; no request joins until the whole batch ends.
+
+    TTFT = t_pb;  TPOT = t_d;  R = b/(t_pb + S_out·t_d)
+
+    Source: hf-generate"""
+    if b < 1 or output < 1:
+        raise LlmsizeError("a static batch needs at least one sequence and one output token")
+    return PassTiming(tpot_s=t_d, ttft_s=t_batch_prompt, ttft_p90_s=t_batch_prompt,
+                      requests_per_s=b / (t_batch_prompt + output * t_d), stall=0.0, prompts_per_pass=float(b))

@@ -112,6 +112,14 @@ def prompt_scheduling(engine: str, spec: Any, engine_version: str | None = None,
     return True, f"vLLM V0 chunks prompts by default for a {context:,}-token context"
 
 
+def static_batch(engine: str) -> bool:
+    """Whether `engine` serves a fixed batch (transformers' generate(): every prompt of the batch in one pass,
+    then its decode steps, no request joining until all end) rather than batching continuously.
+
+    Source: hf-generate"""
+    return engine_name(engine) == "transformers"
+
+
 def mixed_prefill(engine: str, spec: Any, engine_version: str | None = None, date: str | None = None, *,
                   chunked_prefill: bool | None = None, max_model_len: int | None = None,
                   scheduler_steps: int = 1) -> bool:

@@ -5,7 +5,8 @@ and the request-rate queue (split from ``speedmodel.predict``, whose byte and ra
 
 serve    tokens/s = dp · B / t_it,  t_it one iteration of B decode + B·S_in/S_out prompt tokens,
          B = min(max_seqs, KV capacity / (S_in + S_out))
-GEMMs    max(t_read, t_math) + u·min(t_read, t_math)  (u of the shorter is not hidden under the longer)
+GEMMs    max(t_read, t_math) + u·min(t_read, t_math)  (u of the shorter is not hidden under the longer:
+         `kernels.gemm_s`); a request's wait for a batch slot: `queueing.slot_wait_s`
 
 Source: agrawal2024
 """
@@ -22,8 +23,9 @@ from llmsize.spec import ModelSpec
 from llmsize.speedmodel.comm import ep_serve_alltoalls_s, tp_serve_allreduces_s
 from llmsize.speedmodel.efficiency import (Efficiency, attention_path, efficiency, engine_default, engine_name,
                                            serve_path, serve_shape)
-from llmsize.speedmodel.kernels import kv_read_factor
-from llmsize.speedmodel.prompt_passes import separate_passes
+from llmsize.speedmodel.kernels import gemm_s, kv_read_factor
+from llmsize.speedmodel.prompt_passes import separate_passes, static_batch_timing
+from llmsize.speedmodel.queueing import slot_wait_s
 from llmsize.speedmodel.predict import (UBATCH, _bw, _peak, decode_attention_flops, decode_read_bytes, expert_bytes,
                                         host_floor_s, kv_cache_copy_bytes,
                                         kv_bytes_attended,
@@ -59,40 +61,7 @@ class Serving:
     output: int = 1
     attention_path: str = ""  # the path attention's products run on (`efficiency.attention_path`)
     mixed_prefill: bool = True  # new prompts ride in the running decodes' pass (False: a pass of their own)
-
-
-def gemm_s(t_read: float, t_math: float, unhidden: float) -> float:
-    """A pass's GEMMs, which stream the weights and run the math in the same kernels: the longer of the
-    two, and a share u of the shorter that the longer does not hide. Far from the ridge point (one row;
-    thousands of rows) the shorter is small and this is the roofline; at a few hundred rows, where the
-    two are close, the pass takes up to (1 + u) times it.
-
-    t = max(t_read, t_math) + u·min(t_read, t_math)
-
-    Source: williams2009"""
-    return max(t_read, t_math) + unhidden * min(t_read, t_math)
-
-
-def slot_wait_s(rate: float, slots: int, service_s: float) -> float:
-    """Mean wait for one of `slots` batch slots (the engine's max sequences or its KV capacity in
-    requests), each held for `service_s`, under Poisson arrivals: an M/D/c queue, taken as half the
-    M/M/c (Erlang C) wait: next to none while far fewer than all slots are busy on average.
-
-    W = C(c, a)·S/(c − a)/2,  a = λ·S,  C(c, a) = c·B/(c − a(1 − B)),  B = Erlang B: B_k = a·B_{k−1}/(k + a·B_{k−1})
-
-    Source: kleinrock1975"""
-    if rate <= 0 or slots < 1 or service_s <= 0:
-        raise LlmsizeError("a slot wait needs a positive rate, service time and at least one slot")
-    a = rate * service_s
-    if a >= slots:
-        return math.inf
-    erlang_b = 1.0
-    for k in range(1, slots + 1):
-        erlang_b = a * erlang_b / (k + a * erlang_b)
-        if erlang_b < 1e-300:  # past a + a few √a the blocking probability only shrinks: no wait
-            return 0.0
-    c = slots * erlang_b / (slots - a * (1 - erlang_b))
-    return c * service_s / (slots - a) / 2
+    static_batch: bool = False  # a fixed batch: its prompts in one pass, then its decode steps (generate())
 
 
 def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str | None, prompt: int, output: int,
@@ -101,7 +70,7 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
           gpu_memory_utilization: float = 0.9, serve_efficiency: float | None = None, mbu: float | None = None,
           prefill_efficiency: float | None = None, scheduler_steps: int = 1, max_seqs: int | None = None,
           mixed_prefill: bool = True, grouped_attention: bool = True, kv_bound: bool = True,
-          compiled_prompt: bool = False) -> Serving:
+          compiled_prompt: bool = False, kv_free_bytes: int | None = None, static_batch: bool = False) -> Serving:
     """Throughput and latency under continuous batching with chunked prefill: one iteration carries the
     batch's decode tokens and the prompts of the requests that replace the finishing ones, so throughput
     counts prefill time.
@@ -198,7 +167,10 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     # one sequence's decode attention: its KV reads or, where longer, its math (absorbed MLA reaches ~480
     # FLOP per cached byte, past every GPU's ridge point; grouped-query attention 4·group per element)
     seq_attn = decode_attention_flops(spec, mean_ctx) / n
-    free = gpu.usable * gpu_memory_utilization - w_gpu
+    # the bytes a GPU has for KV cache and state: what the engine's memory accounting leaves
+    # (`planner.fit.kv_budget`: weights, the profiled activation peak, non-torch memory and CUDA graphs out
+    # of u·usable), else u·usable less the weights
+    free = gpu.usable * gpu_memory_utilization - w_gpu if kv_free_bytes is None else kv_free_bytes
     cap = int(free // kv_gpu) if free > 0 and kv_gpu else 0
     # one request's KV at its full length (a sliding-window layer holds its window) and recurrent state
     seq_kv = kv_bytes_attended(spec, prompt + output, kv_dtype) * kv_share
@@ -211,11 +183,17 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
         need = f"{prompt + output:,}" if not st_gpu and not windowed \
             else f"{per_req:,.0f} B ({st_gpu:,.0f} B of it recurrent state)"
         wb = weight_bytes(spec, weights) - ep_saved
-        more = next((m for m in (2, 4, 8) if gpu.usable * gpu_memory_utilization - wb / (n * m)
-                     >= seq_kv / kv_share * kv_fraction(spec, tp * m) / pp + st_gpu / m),
-                    None)  # the smallest wider TP that holds it
-        hint = (f"--tp {tp * more} holds one request" if more else f"not even --tp {tp * 8}") + \
-            " (or a smaller --weights format)"
+        if engine_name(engine) == "llama.cpp":  # it splits layers, weights and KV alike, over its GPUs
+            more = next((m for m in (2, 4, 8) if gpu.usable * gpu_memory_utilization - wb / (n * m)
+                         >= (seq_kv + st_gpu) / m), None)
+            hint = f"--gpus {n * more} --pp {pp * more} (llama.cpp's layer split) holds one request" if more \
+                else f"not even {n * 8} GPUs"
+        else:
+            more = next((m for m in (2, 4, 8) if gpu.usable * gpu_memory_utilization - wb / (n * m)
+                         >= seq_kv / kv_share * kv_fraction(spec, tp * m) / pp + st_gpu / m),
+                        None)  # the smallest wider TP that holds it
+            hint = f"--tp {tp * more} holds one request" if more else f"not even --tp {tp * 8}"
+        hint += " (or a smaller --weights format)"
         raise DoesNotFit(f"does not fit: {gpu.name} × {n} leaves {room}, one request needs {need}; {hint}")
     if max_seqs is not None and (isinstance(max_seqs, bool) or not isinstance(max_seqs, int) or max_seqs < 1):
         raise LlmsizeError(f"max sequences must be a positive integer, got {max_seqs!r}")
@@ -330,6 +308,10 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
         # a request waits for a batch slot only while all b_max are taken: b_max servers each holding a
         # request for its time in the system at the operating batch (`slot_wait_s`)
         wait = slot_wait_s(lam, b_max, t_p + output * step(b))
+        if math.isinf(wait):  # every slot busy for longer than arrivals leave them: prefill included, unstable
+            raise Overloaded(f"overloaded: {request_rate:g} requests/s keep all {b_max:,} batch slots busy (each "
+                             f"held {t_p + output * step(b):.3g} s, prefill included); the queue grows without "
+                             "bound")
     t_d, t_it = step(b, prefill=False), step(b)
     read = decode_read_bytes(spec, weights, b, ep) / n + b * seq_read
     mem_bound = read / (bw * e_mem) >= lin_tok * b / (n * x * e_cmp) \
@@ -343,7 +325,14 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     # ASSUMES: a replica holding b − 1 steps as fast as one holding b (an upper bound on its step time)
     held = min(1.0, concurrency / (dp * b)) if concurrency != "max" and request_rate is None else 1.0
     out = request_rate * output if request_rate is not None else dp * b * held / t_it
-    if mixed_prefill:
+    if static_batch and request_rate is None:
+        # a fixed batch (transformers' generate()): the b prompts as one pass, then S_out steps of the b
+        # sequences; the next batch starts when the whole batch ends (`prompt_passes.static_batch`)
+        t_pb = max(max(t_read, t_c * b) * (k_ub + pp - 1) / k_ub + comm(b * prompt) + spec.num_layers * t_pl, floor)
+        pt = static_batch_timing(t_batch_prompt=t_pb, t_d=t_d, output=output, b=b)
+        tpot, ttft, ttft_p90 = pt.tpot_s, pt.ttft_s, pt.ttft_p90_s
+        out = dp * pt.requests_per_s * output * held
+    elif mixed_prefill:
         # the replica runs one prefill at a time: an arrival waits for the prefills of the others ahead of it,
         # an M/D/1 queue loaded by the others' arrivals (a request rate: all of them; a fixed concurrency of b:
         # the other b − 1 requests, each returning once its previous request ends). Its service time is how
@@ -395,4 +384,5 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
                    kv_capacity_tokens=cap,
                    efficiency=e, path=path, step_bytes=read,
                    bound="host" if floor and t_d <= floor else "memory" if mem_bound else "compute",
-                   output=output, mixed_prefill=mixed_prefill, attention_path=a_path)
+                   output=output, mixed_prefill=mixed_prefill, attention_path=a_path,
+                   static_batch=static_batch and request_rate is None)

@@ -1,0 +1,62 @@
+"""The batch a paged-KV engine holds is one number everywhere: `speed`/`plan` time the batch `fit --find
+concurrency` and `export` say fits, each engine by its own rule for its memory share (vLLM: u of the total
+less weights, activations and runtime; TensorRT-LLM: u of what is free after loading; SGLang: its static
+share less the weights). transformers' generate() serves a fixed batch; a request rate that keeps every slot
+busy is overloaded, not an infinite TTFT."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from llmsize.catalog.hardware import get_gpu
+from llmsize.load import load_preset
+from llmsize.parallel import Layout
+from llmsize.planner import fit
+from llmsize.planner.jobs import ServeJob, device_bytes, serve_breakdown
+from llmsize.planner.reports import fit_report, speed_report
+from llmsize.planner.serve_search import paged_kv_bytes
+
+L8 = load_preset("Llama-3.1-8B").spec
+
+
+@pytest.mark.parametrize("engine", ["vllm", "sglang", "trt-llm"])
+@pytest.mark.parametrize("gpu", ["RTX-4090", "H100"])
+def test_speed_batch_max_is_fits_concurrency(engine, gpu):
+    job = ServeJob(prompt_len=2000, output_len=500, concurrency="max", engine=engine)
+    sp = speed_report(L8, job, gpu, Layout())
+    f = fit_report(L8, job.with_(concurrency=1), gpu, Layout(), find=("concurrency",))
+    assert sp["batch_limit"] == "kv"
+    assert sp["batch"] == f["kv_budget"]["max_concurrency"]
+
+
+def test_each_engines_rule_by_hand():
+    g, lay = get_gpu("H100"), Layout()
+    dev = device_bytes(serving=True, engine="vllm")
+    w, peak = fit.non_kv_bytes(L8, serve_breakdown(L8, ServeJob(), 1, ServeJob().context), lay)
+    u = 0.9
+    assert paged_kv_bytes(L8, ServeJob(engine="vllm"), g, lay) == int(u * g.usable - peak - dev)
+    assert paged_kv_bytes(L8, ServeJob(engine="trt-llm"), g, lay) == int(u * (g.usable - peak - dev))
+    assert paged_kv_bytes(L8, ServeJob(engine="sglang"), g, lay) == int(u * g.usable - w)
+    assert paged_kv_bytes(L8, ServeJob(engine="llama.cpp", kv_dtype="f16"), g, lay) is None
+    assert 0 < peak - w < 4 * 2**30 and w > 14 * 2**30  # activations a few GiB, 8B bf16 weights ~15 GiB
+
+
+def test_transformers_serves_a_fixed_batch():
+    """64 prompts of 1,024 tokens in one eager pass: at least 2N·64·1024 FLOPs at the H100's dense peak."""
+    job = ServeJob(prompt_len=1024, output_len=256, concurrency=64, engine="transformers")
+    sp = speed_report(L8, job, "H100", Layout())
+    floor = 2 * 8.0e9 * 64 * 1024 / get_gpu("H100").peak_flops("bf16")
+    assert sp["prompt_scheduling"] == "static" and sp["ttft_s"] > floor
+    assert sp["output_tokens_per_s"] == pytest.approx(64 * 256 / (sp["ttft_s"] + 256 * sp["tpot_s"]), rel=1e-9)
+    one = speed_report(L8, job.with_(concurrency=1), "H100", Layout())
+    assert one["ttft_s"] < sp["ttft_s"] / 10
+
+
+def test_a_rate_that_keeps_every_slot_busy_is_overloaded_not_infinite():
+    from llmsize.planner import plan_report
+
+    job = ServeJob(prompt_len=8192, output_len=512, concurrency="max", request_rate=5.0)
+    rep = plan_report(load_preset("Llama-3.1-70B").spec, job, gpu_names=["H100"], max_gpus=8, top=60)
+    assert all(math.isfinite(s["ttft_s"]) for s in rep["setups"])
+    assert any(e["reason"].startswith("overloaded") for e in rep["rejected"]["examples"].get("slow", []))
