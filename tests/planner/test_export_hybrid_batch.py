@@ -102,7 +102,9 @@ def test_given_layout_is_scored_itself_not_matched_to_search_rows():
     # parameter offload on 16 GPUs is not among the search's layouts (it offloads params on one node only)
     out = run_export("deepspeed", "Llama-3.1-8B", gpu_name="H100", gpus=16, zero=3, offload_optimizer="cpu",
                      offload_params="cpu")
-    assert "given layout DP16 ZeRO-3 opt->cpu params->cpu fits" in out.notes[-1]
+    assert any("given layout DP16 ZeRO-3 opt->cpu params->cpu fits" in n for n in out.notes)
+    # the plan recomputes activations; a DeepSpeed JSON cannot switch that on, so the note says where to
+    assert any(n.startswith("activation checkpointing: the plan recomputes") for n in out.notes)
 
 
 def test_hybrid_shard_default_group_is_one_nodes_dp_ranks_everywhere():

@@ -210,5 +210,18 @@ def test_vllm_plans_the_checkpoints_own_weights_as_plan_does():
     assert r.returncode == 0, r.stderr
     assert parse_vllm(r.stdout.strip())["tensor_parallel_size"] == 8
     assert "fp8-block, the checkpoint's own" in r.stderr
+    # a format given is kept, and one the checkpoint is not stored in is refused: vLLM loads the FP8 blocks
     r = run("export", "vllm", "deepseek-ai/DeepSeek-V3", "--gpu", "H200", "--gpus", "8", "--weights", "bf16")
-    assert r.returncode == 2 and "no feasible vllm layout" in r.stderr  # a format given is kept
+    assert r.returncode == 2 and "checkpoint holds fp8-block" in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_vllm_export_writes_the_weights_the_plan_counted():
+    """--weights fp8 from a 16-bit checkpoint: vLLM quantizes on load (--quantization fp8); a format vLLM cannot
+    make (AWQ int4 from bf16) is refused, not written as a bf16 launch the plan did not size."""
+    r = run("export", "vllm", "Llama-3.1-70B", "--gpu", "H100", "--gpus", "2", "--weights", "fp8", "--batch", "8")
+    assert r.returncode == 0, r.stderr
+    assert parse_vllm(r.stdout.strip())["quantization"] == "fp8"
+    r = run("export", "vllm", "Llama-3.1-70B", "--gpu", "H100", "--gpus", "2", "--weights", "awq-int4")
+    assert r.returncode == 2 and "checkpoint holds bf16" in r.stderr and "stored as awq-int4" in r.stderr
+    r = run("export", "vllm", "Llama-3.1-8B", "--gpu", "H100", "--gpus", "1", "--weights", "bf16")
+    assert r.returncode == 0 and "--quantization" not in r.stdout

@@ -36,6 +36,7 @@ class Setup:
     split_mode: str | None = None  # llama.cpp -sm: layer / row / tensor (default: row for TP, else layer)
     nvme_path: str = "/local_nvme"  # DeepSpeed offload_*.nvme_path
     shard_group: int | None = None  # FSDP hybrid_shard: GPUs that shard one replica (default: GPUs per node)
+    activation_checkpointing: bool = False  # FSDP: fsdp_activation_checkpointing (the plan's recomputation)
 
     def __post_init__(self) -> None:
         if not self.model:
@@ -262,7 +263,8 @@ def fsdp_config(s: Setup) -> dict:
     if lay.fsdp == "hybrid_shard" and (lay.gpus % group or group < 1):
         raise LlmsizeError(f"FSDP export: {lay.gpus} GPUs do not split into shard groups of {group}")
     fsdp2 = lay.fsdp == "hybrid_shard" and group != s.procs_per_node
-    fc: dict = {"fsdp_auto_wrap_policy": "TRANSFORMER_BASED_WRAP", "fsdp_cpu_ram_efficient_loading": True,
+    fc: dict = {"fsdp_activation_checkpointing": s.activation_checkpointing,
+                "fsdp_auto_wrap_policy": "TRANSFORMER_BASED_WRAP", "fsdp_cpu_ram_efficient_loading": True,
                 "fsdp_offload_params": lay.offload_params != "none", "fsdp_state_dict_type": "SHARDED_STATE_DICT"}
     if fsdp2:
         fc.update(fsdp_version=2, fsdp_reshard_after_forward=True)
@@ -336,7 +338,8 @@ def engine_setup(engine: str, model: str, layout: Layout, *, max_model_len: int 
                  quantization: str | None = None, max_num_seqs: int | None = None, micro_batch: int = 1,
                  grad_accum: int = 1, gpus_per_node: int = 8, script: str = "train.py", kv_unified: bool = False,
                  gpu_layers: int | str | None = None, split_mode: str | None = None,
-                 nvme_path: str = "/local_nvme", shard_group: int | None = None) -> Setup:
+                 nvme_path: str = "/local_nvme", shard_group: int | None = None,
+                 activation_checkpointing: bool = False) -> Setup:
     """The Setup `llmsize export ENGINE MODEL` writes: a preset name becomes its Hugging Face repo (llama.cpp
     needs the GGUF file itself), the KV dtype defaults to the engine's (f16 / auto), and llama.cpp splits
     the model evenly over several GPUs."""
@@ -362,4 +365,5 @@ def engine_setup(engine: str, model: str, layout: Layout, *, max_model_len: int 
                  gpu_memory_utilization=gpu_memory_utilization, kv_cache_dtype=kv, quantization=quantization,
                  max_num_seqs=max_num_seqs, micro_batch=micro_batch, grad_accum=grad_accum,
                  gpus_per_node=gpus_per_node, script=script, tensor_split=split, kv_unified=kv_unified,
-                 gpu_layers=gpu_layers, split_mode=split_mode, nvme_path=nvme_path, shard_group=shard_group)
+                 gpu_layers=gpu_layers, split_mode=split_mode, nvme_path=nvme_path, shard_group=shard_group,
+                 activation_checkpointing=activation_checkpointing)

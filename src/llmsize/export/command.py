@@ -167,7 +167,7 @@ def run_export(engine: str, model_name: str, **opts: Any) -> Exported:
         raise LlmsizeError(f"--virtual-stages is a Megatron option, not for {engine}")
     gpu = kw["gpu_name"]
     if not gpu:  # without a GPU nothing is planned: only what the engine writes itself is used
-        uses = {"deepspeed": ("micro_batch", "global_batch"),
+        uses = {"deepspeed": ("micro_batch", "global_batch"), "fsdp": ("recompute",),
                 "megatron": ("micro_batch", "global_batch", "seq", "recompute"),
                 "torchtitan": ("micro_batch", "global_batch", "seq", "precision", "recompute"),
                 "vllm": ("gpu_memory_utilization",)}
@@ -185,6 +185,8 @@ def run_export(engine: str, model_name: str, **opts: Any) -> Exported:
         if w.key != job.weights:
             notes.append(f"--weights not given: {w.key}, the checkpoint's own ({w.origin})")
             job = job.with_(weights=w.key)
+    elif loaded is not None and not isinstance(job, TrainJob) and engine == "vllm":
+        kw["quantization"] = _vllm_loads(loaded, job.weights, kw["quantization"], notes)
     given = {k: kw[k] for k in LAYOUT_FLAGS if kw[k] is not None}
     if gpu and spec is None:
         raise LlmsizeError(f"--gpu plans for a catalogued model or a config file; {model_name!r} is neither")
@@ -232,7 +234,14 @@ def run_export(engine: str, model_name: str, **opts: Any) -> Exported:
                      micro_batch=job.micro_batch if train else 1, grad_accum=accum or 1,
                      gpus_per_node=kw["gpus_per_node"], script=kw["script"], kv_unified=kw["kv_unified"],
                      gpu_layers=ngl, split_mode=kw["split_mode"], nvme_path=kw["nvme_path"],
-                     shard_group=layout.shard_group)
+                     shard_group=layout.shard_group,
+                     activation_checkpointing=bool(train and (gpu or kw["recompute"]) and job.recompute))
+    if train and job.recompute and (gpu or kw["recompute"]) and engine in ("deepspeed", "torchrun"):
+        # ASSUMES: the training script is Hugging Face's (Trainer / accelerate); DeepSpeed's JSON holds no switch
+        #          for a Hugging Face model's checkpointing (its activation_checkpointing block is Megatron-DeepSpeed's)
+        notes.append("activation checkpointing: the plan recomputes activations; turn it on in the training script "
+                     "(model.gradient_checkpointing_enable(), or TrainingArguments(gradient_checkpointing=True)): "
+                     f"the {engine} config cannot hold it")
     if engine in ("megatron", "torchtitan"):
         from llmsize.export.megatron import megatron_args
         from llmsize.export.torchtitan import torchtitan_toml
@@ -301,6 +310,32 @@ def _ngl(v: Any) -> int | str | None:
     if n < 0:
         raise LlmsizeError(f"--ngl must be >= 0, got {n}")
     return n
+
+
+def _vllm_loads(loaded: Any, weights: str, quantization: str | None, notes: list[str]) -> str | None:
+    """The --quantization that makes vLLM serve `--weights` from this checkpoint (what the plan assumed):
+    none where they are the checkpoint's own format (or another 16-bit dtype of it), fp8 where a 16-bit
+    checkpoint is to run in FP8 (vLLM quantizes it as it loads); any other format needs a checkpoint
+    stored in it, which vLLM cannot make, so it is refused rather than written for weights the plan did
+    not count.
+
+    Source: vllm-quantization"""
+    from llmsize.quant.native import choose_weights
+
+    own = choose_weights(loaded, None).key
+    sixteen = ("bf16", "fp16")
+    if weights == own or (weights in sixteen and own in sixteen + ("fp32",)):
+        return quantization
+    if weights == "fp8" and own in sixteen + ("fp32",):
+        if quantization not in (None, "fp8"):
+            raise LlmsizeError(f"--weights fp8 and --quantization {quantization} disagree: give one of them")
+        notes.append(f"--weights fp8 from a {own} checkpoint: --quantization fp8 (vLLM quantizes the weights to "
+                     "FP8 as it loads them)")
+        return "fp8"
+    raise LlmsizeError(f"--weights {weights} plans weights stored as {weights}, but {loaded.spec.name}'s checkpoint "
+                       f"holds {own}, and vLLM serves a checkpoint in its own format: give the repo id of a checkpoint "
+                       f"stored as {weights} (its quantization_config sets vLLM's method), or --weights {own} "
+                       "(or fp8, which vLLM makes as it loads)")
 
 
 def _loaded(name: str) -> Any:

@@ -133,6 +133,12 @@ def check_given(engine: str, spec: ModelSpec, job: Any, gpu: str, layout: Layout
         if layout.fsdp == "hybrid_shard":
             rows = _hybrid_rows(spec, job, gpu, layout) + rows
     else:
+        if layout.ep > 1:
+            # the planner lists no EP serving layout to check this against: TensorRT-LLM's 76 DEP cells are
+            # predicted 24% median, 51% within ±25% (docs/speed.md), too far off to plan by
+            raise LlmsizeError(f"{engine} export: expert-parallel serving ({spoken_label(layout.label())}) is not "
+                               "planned, so its memory and speed are not checked; drop --ep to plan TP/PP "
+                               "replicas, or --force writes it unchecked")
         rows = _rows(spec, job, gpu, layout.gpus)
         same = [r for r in rows if all(getattr(layout, k) == r[k] for k in ("tp", "pp", "cp", "ep"))]
         if same:
