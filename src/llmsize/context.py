@@ -87,6 +87,16 @@ def default_tokens(loaded: Any, usual: int, after: int) -> tuple[int, str | None
     return n, f"{n:,} ({loaded.spec.name}'s {lim.describe()}" + (f" less {after:,}" if after else "") + ")"
 
 
+def positions_what(spec: Any, seq_name: str, seq: int, new: int, new_name: str = "new tokens") -> str:
+    """The inputs `positions` counts, as a message names them, so its sum reads right: the prompt and the
+    new tokens less the last one (never fed back), or an encoder-decoder's two stacks."""
+    if not new:
+        return f"{seq_name} {seq:,}"
+    if spec.traits.encoder_decoder:
+        return f"{seq_name} {seq:,} (encoder) and {new:,} {new_name} (decoder)"
+    return f"{seq_name} {seq:,} + {new:,} {new_name} − 1 (the last is not fed back)"
+
+
 def positions(spec: Any, seq: int, new: int) -> int:
     """Positions one stack sees in a generation: the prompt, then each generated token but the last fed
     back (prompt + new - 1); an encoder-decoder (T5) reads the prompt in the encoder and generates in the

@@ -3,6 +3,7 @@ per GPU-hour (the catalog's cheapest published on-demand price, or one the user 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from llmsize.errors import LlmsizeError
@@ -14,6 +15,21 @@ def check_price(usd_per_gpu_hour: float) -> float:
             or not math.isfinite(usd_per_gpu_hour) or usd_per_gpu_hour <= 0:
         raise LlmsizeError(f"price must be a positive, finite number of USD per GPU-hour, got {usd_per_gpu_hour!r}")
     return float(usd_per_gpu_hour)
+
+
+def gpu_prices(pairs: Iterable[tuple[str, float]]) -> dict[str, float]:
+    """Price overrides by the catalog's GPU name; one GPU priced twice (under two of its names, e.g. H100
+    and H100-SXM) is refused rather than one price silently kept."""
+    from llmsize.catalog.hardware import parse_gpu
+
+    out: dict[str, float] = {}
+    named: dict[str, str] = {}
+    for name, usd in pairs:
+        g = parse_gpu(name).name
+        if g in out:
+            raise LlmsizeError(f"price for {g} given twice ({named[g]} and {name}): give one")
+        out[g], named[g] = check_price(usd), name
+    return out
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

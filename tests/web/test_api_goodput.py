@@ -28,12 +28,17 @@ def test_speed_days_divide_by_the_goodput_and_match_the_api(client):
 
 
 def test_cost_and_plan_days_and_dollars_are_speeds(client):
-    """cost's DP row, plan's same setup and speed give one time and one $ (all with goodput)."""
-    speed = cli_json("speed", *TRAIN, "--gpu", "H100-SXM", "--gpus", "8", "--goodput", "0.8")
+    """cost's row, plan's best setup of that count and speed of its layout give one time and one $ (all with
+    goodput)."""
     cost = cli_json("cost", *TRAIN, "--gpu", "H100-SXM", "--count", "8", "--goodput", "0.8")
     row = cost["rows"][0]
+    plan = cli_json("plan", *TRAIN, "--gpu", "H100-SXM", "--max-gpus", "8", "--goodput", "0.8")
+    best8 = next(s for s in plan["setups"] if s["gpus"] == 8)
+    assert row["layout"] == best8["layout"] == "DP8 ZeRO-3"
+    speed = cli_json("speed", *TRAIN, "--gpu", "H100-SXM", "--gpus", "8", "--zero", "3", "--goodput", "0.8")
     assert cost["goodput"]["value"] == row["goodput"]["value"] == 0.8
     assert row["days"] == pytest.approx(speed["days"]) and row["gpu_hours"] == pytest.approx(speed["gpu_hours"])
+    assert row["days"] * 86400 == pytest.approx(best8["seconds"])
     assert row["usd"] == pytest.approx(row["gpu_hours"] * row["usd_per_gpu_hour"])
     api = client.post("/api/v1/cost", json={"model": LLAMA, "gpu": ["H100-SXM"], "counts": [8],
                                             "job": {"mode": "train", "tokens": 1e11, "goodput": 0.8}}).json()

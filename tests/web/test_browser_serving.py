@@ -77,8 +77,14 @@ def test_a_request_rate_times_the_queue_as_the_cli(pg):  # noqa: F811
     assert pg.get_by_test_id("plan-best").inner_text().startswith(f"{best['gpus']} × {best['gpu']}")
     field = pg.get_by_label("Request rate (req/s)", exact=True)
     assert field.input_value() == "2.5"
-    # a rate that is not a number is said beside the field, and nothing is sent
+    # a decimal comma, as Spanish writes it, is the same rate; a rate that is not a number is said beside
+    # the field, and nothing is sent
     field.fill("2,5")
+    pg.get_by_test_id("plan-single").wait_for()
+    msg = pg.locator("#w-rate-msg")
+    assert msg.count() == 0 or "is not a number" not in msg.inner_text()
+    assert pg.get_by_test_id("plan-best").inner_text().startswith(f"{best['gpus']} × {best['gpu']}")
+    field.fill("2;5")
     assert "is not a number" in pg.locator("#w-rate-msg").inner_text()
 
 

@@ -165,9 +165,12 @@ CASES = [
         (SMALL, {"mode": "serve"}, 8), (SMALL, {"mode": "train", "seq": 4095}, 16),
         (L8, {"mode": "train", "tokens": 1e12, "max_days": 1}, 8), (L8, {"mode": "serve", "target_tps": 1e6}, 8),
         (VLM, {"mode": "serve"}, 8), (L8, {"mode": "serve", "batch": "max"}, 8)]],
+    # an engine with no build for a GPU's vendor: its setups rejected as "engine"
+    ("plan", {"model": L8, "job": {"mode": "serve", "engine": "trt-llm"}, "gpu": ["MI300X", "TPU-v5p", "H100-SXM"],
+              "top": 60, "max_gpus": 8}, plan_strings),
     *[("plan", {"model": m, "job": job, "top": 60, "max_gpus": n}, plan_strings) for m in (L8, MOE, MLA) for job, n in [
         ({"mode": "serve"}, 8), ({"mode": "serve", "prompt": 30720, "output": 1024, "concurrency": 64, "weights": "fp8", "kv_dtype": "fp8"}, 8),
-        ({"mode": "serve", "weights": "awq-int4"}, 1), ({"mode": "train", "tokens": 1e11}, 64), ({"mode": "train", "max_days": 1}, 8),
+        ({"mode": "serve", "weights": "awq-int4"}, 1), ({"mode": "train", "tokens": 1e11}, 64), ({"mode": "train", "tokens": 1e12, "max_days": 1}, 8),
         ({"mode": "train", "micro_batch": 4, "seq": 8192, "recompute": False}, 16)]],
     *[("cost", {"model": m, "job": job, "counts": [1, 8]}, cost_strings) for m in (L8, MLA)
       for job in [{"mode": "serve"}, {"mode": "train", "tokens": 1e11}]],

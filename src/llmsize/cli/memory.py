@@ -137,9 +137,9 @@ def infer_cmd(model: Loaded, batch: int, seq_len: int | None, new_tokens: int | 
         seq_len = default_context(model, 1024, max(new - 1, 0), "--seq-len")
     wl = infer_workload(model.spec, batch=batch, seq_len=seq_len, new_tokens=new_tokens, forward=plain_forward,
                         dtype=dtype, kv_dtype=kv_dtype, attn=attn, runtime=runtime)
-    from llmsize.context import positions  # the prompt, then each generated token but the last is fed back
+    from llmsize.context import positions, positions_what  # the prompt, then each new token but the last
     check_context(model, positions(model.spec, wl.seq_len, wl.new_tokens), allow_long,
-                  f"--seq-len {wl.seq_len:,}" + (f" + {wl.new_tokens:,} new tokens" if wl.new_tokens else ""))
+                  positions_what(model.spec, "--seq-len", wl.seq_len, wl.new_tokens))
     if tp > 1 or pp > 1:
         from llmsize.cli.layout import report_infer
 

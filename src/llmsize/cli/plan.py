@@ -9,6 +9,7 @@ from llmsize.cli.common import console, emit_json, fmt_bytes, json_option, model
 from llmsize.cli.vocab import option
 from llmsize.cli.present import fmt_days, fmt_duration, fmt_money, layout_label
 from llmsize.load import Loaded
+from llmsize.errors import LlmsizeError
 from llmsize.cli.plan_options import job_options, layout_options
 
 _hours, _usd = fmt_duration, fmt_money
@@ -123,10 +124,14 @@ def fit_cmd(model: Loaded, job: Any, prices: dict[str, float], layout: Any, gpu_
 def _kv_line(b: dict[str, Any], units: str) -> str:
     """'2.07 GiB for the KV cache after weights and activations: 16,960 tokens (1,060 blocks of 16), 13
     sequences at once'."""
-    return (f"{fmt_bytes(b['kv_bytes'], units)} left for the KV cache of {fmt_bytes(b['budget_bytes'], units)} "
-            f"(weights {fmt_bytes(b['weights_bytes'], units)}, activations {fmt_bytes(b['activation_bytes'], units)}"
-            f", runtime {fmt_bytes(b['device_bytes'], units)}): {b['max_tokens']:,} tokens ({b['blocks']:,} blocks "
-            f"of {b['block_size']}), {b['max_concurrency']:,} sequences at once")
+    parts = (f"weights {fmt_bytes(b['weights_bytes'], units)}, activations {fmt_bytes(b['activation_bytes'], units)}"
+             f", runtime {fmt_bytes(b['device_bytes'], units)}")
+    how = {"trt-llm": f"(TensorRT-LLM's share of the memory free after loading: {parts} out)",
+           "sglang": f"of SGLang's static share {fmt_bytes(b['budget_bytes'], units)} less the weights "
+                     f"{fmt_bytes(b['weights_bytes'], units)} (activations and runtime outside it)"}.get(
+        b.get("rule", "vllm"), f"of {fmt_bytes(b['budget_bytes'], units)} ({parts})")
+    return (f"{fmt_bytes(b['kv_bytes'], units)} left for the KV cache {how}: {b['max_tokens']:,} tokens "
+            f"({b['blocks']:,} blocks of {b['block_size']}), {b['max_concurrency']:,} sequences at once")
 
 
 def _offload_line(o: dict[str, Any]) -> str:
@@ -164,10 +169,14 @@ def _setup_line(r: dict[str, Any]) -> str:
 @layout_options
 @click.option("--gpu", "gpu_name", required=True, help="GPU type.")
 @json_option
-def speed_cmd(model: Loaded, job: Any, prices: dict[str, float], layout: Any, gpu_name: str, as_json: bool) -> None:
+@units_option
+def speed_cmd(model: Loaded, job: Any, prices: dict[str, float], layout: Any, gpu_name: str, as_json: bool,
+              units: str) -> None:
     """Roofline prefill/decode speed (TTFT, time per output token) or training step and total time."""
     from llmsize.planner.reports import speed_report
 
+    if prices:
+        raise LlmsizeError("--price applies to plan, fit and cost: speed prints no cost")
     rep = speed_report(model.spec, job, gpu_name, layout)
     if as_json:
         emit_json(rep)
@@ -175,7 +184,7 @@ def speed_cmd(model: Loaded, job: Any, prices: dict[str, float], layout: Any, gp
     from llmsize.cli.speed_view import speed_lines
 
     c = console()
-    for line in speed_lines(rep):
+    for line in speed_lines(rep, units):
         c.print(line, markup=False)
     if rep.get("offload"):
         c.print(f"  offload: {_offload_line(rep['offload'])}", markup=False)

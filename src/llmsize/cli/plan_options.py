@@ -10,27 +10,55 @@ from typing import Any
 import click
 
 from llmsize.cli.common import check_context, default_context, long_context_option
+from llmsize.context import positions_what
 from llmsize.cli.vocab import PRECISION_HELP, BatchOrMax, option, pick
 from llmsize.errors import LlmsizeError
 from llmsize.load import Loaded
-from llmsize.planner.jobs import TRAIN_PRECISIONS  # the planner's; train adds fp16
+from llmsize.planner.jobs import TRAIN_PRECISIONS, TrainJob  # the planner's; train adds fp16
 
 
 def _prices(values: tuple[str, ...]) -> dict[str, float]:
-    from llmsize.catalog.hardware import parse_gpu
-    from llmsize.cost import check_price
+    from llmsize.cost import gpu_prices
 
-    out = {}
+    pairs = []
     for v in values:
         name, sep, usd = v.partition("=")
         if not sep:
             raise click.BadParameter(f"{v!r}: write GPU=USD_PER_GPU_HOUR, e.g. H100=2.49", param_hint="--price")
         try:
-            out[parse_gpu(name).name] = check_price(float(usd))
-        except (ValueError, LlmsizeError) as e:
-            raise click.BadParameter(str(e) if isinstance(e, LlmsizeError) else f"{usd!r} is not a number",
-                                     param_hint="--price") from None
-    return out
+            pairs.append((name, float(usd)))
+        except ValueError:
+            raise click.BadParameter(f"{usd!r} is not a number", param_hint="--price") from None
+    try:
+        return gpu_prices(pairs)
+    except LlmsizeError as e:
+        raise click.BadParameter(str(e), param_hint="--price") from None
+
+
+def given_flags(*names: str) -> list[str]:
+    """Of the click parameters `names`, the flags the user gave on the command line (or in the
+    environment), not left at their defaults: a value given for the other mode is refused, not dropped."""
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return []
+    flags = {p.name: p.opts[0] for p in ctx.command.params}
+    return [flags.get(n, n) for n in names
+            if ctx.get_parameter_source(n) not in (None, ParameterSource.DEFAULT)]
+
+
+def refuse_given(names: tuple[str, ...], applies_to: str) -> None:
+    """A one-line error naming each of `names` the user gave, and the mode it belongs to."""
+    bad = given_flags(*names)
+    if bad:
+        raise LlmsizeError(f"{', '.join(bad)} appl{'ies' if len(bad) == 1 else 'y'} to {applies_to}")
+
+
+# flags of one mode that the other would leave unused
+SERVE_ONLY = ("output", "kv_dtype", "target_tps")
+TRAIN_ONLY = ("global_batch", "precision", "tokens", "recompute")
+TRAIN_LAYOUT = ("cp", "zero", "fsdp", "offload_optimizer", "offload_params", "schedule", "virtual_stages")
 
 
 def job_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -113,6 +141,8 @@ def job_options(f: Callable[..., Any]) -> Callable[..., Any]:
                  "price")
         v = {n: kw.pop(n) for n in names}
         train = v["mode"] == "train"
+        refuse_given(SERVE_ONLY, "serving, not training") if train else \
+            refuse_given(TRAIN_ONLY, "training (--train), not serving")
         seq_len, batch, allow_long = kw.pop("seq_len"), kw.pop("batch"), kw.pop("allow_long")
         seq, prompt, micro, conc = kw.pop("seq"), kw.pop("prompt"), kw.pop("micro_batch"), kw.pop("concurrency")
         model = kw.get("model")
@@ -128,8 +158,8 @@ def job_options(f: Callable[..., Any]) -> Callable[..., Any]:
         v["concurrency"] = pick(("--batch", None if train else batch), None, ("--concurrency", conc))
         if model is not None:
             used = v["seq"] if train else v["prompt"] + v["output"] - 1
-            check_context(kw["model"], used, allow_long, f"--seq-len {v['seq'] if train else v['prompt']:,}"
-                          + ("" if train else f" + {v['output']:,} new tokens"))
+            check_context(kw["model"], used, allow_long, positions_what(
+                model.spec, "--seq-len", v["seq"] if train else v["prompt"], 0 if train else v["output"]))
         kw["prices"] = _prices(v.pop("price"))
         v["weights"] = serving_weights(kw.get("model"), v["weights"], v["mode"] == "train")
         v["weights"] = engine_file_type(v.get("engine"), v["weights"])
@@ -207,6 +237,9 @@ def layout_options(f: Callable[..., Any]) -> Callable[..., Any]:
                  "virtual_stages")
         v = {n: kw.pop(n) for n in names}
         model = kw.get("model")
+        if kw.get("job") is not None and not isinstance(kw["job"], TrainJob):
+            refuse_given(TRAIN_LAYOUT, "a training layout (--train), not serving: a served model is laid out "
+                                       "with --tp, --pp and replicas (--gpus)")
         try:
             kw["layout"] = make_layout(**v, layers=model.spec.num_layers if model is not None else None)
         except LlmsizeError as e:

@@ -36,7 +36,9 @@ def speed_lines(rep: dict[str, Any], units: str = "iec") -> list[str]:
         t = rep.get("targets")
         if t:
             given = " and ".join(x for x in (t["ttft_s"] is not None and f"--ttft {t['ttft_s']:g} s",
-                                             t["tpot_s"] is not None and f"--tpot {t['tpot_s'] * 1000:g} ms") if x)
+                                             t["tpot_s"] is not None and f"--tpot {t['tpot_s'] * 1000:g} ms",
+                                             t.get("tokens_per_s") is not None and
+                                             f"--target-tps {t['tokens_per_s']:g}") if x)
             out.append(f"  targets ({given}): " + (f"missed, {t['missed']}" if t["missed"] else "met"))
         return out
     g = rep["goodput"]
@@ -50,4 +52,7 @@ def speed_lines(rep: dict[str, Any], units: str = "iec") -> list[str]:
            f"  time: {fmt_duration(rep['seconds'])}, {fmt_rate(rep['gpu_hours'])} GPU-hours"
            + ("" if rep.get("energy_kwh") is None else f", {fmt_rate(rep['energy_kwh'])} kWh")
            + f" at goodput {g['value']:g} ({g['source']})"]
+    t = rep.get("targets")
+    if t:
+        out.append(f"  targets (--max-days {t['max_days']:g}): " + (f"missed, {t['missed']}" if t["missed"] else "met"))
     return out

@@ -107,6 +107,8 @@ def plan_report(spec: ModelSpec, job: TrainJob | ServeJob, *, gpu_names: Sequenc
         from llmsize.speedmodel.train import goodput_term
 
         extra["goodput"] = goodput_term(job.goodput)  # type: ignore[union-attr]
+    elif job.request_rate is None and not job.offline:  # type: ignore[union-attr]
+        extra["note"] = batch_note(job)  # type: ignore[arg-type]
     elif job.offline:  # type: ignore[union-attr]
         extra["note"] = ("batch max: every request queued at once; memory per GPU holds the weights and one "
                          "request (the engine fills its headroom with KV cache), tokens/s is the saturated rate, "
@@ -118,6 +120,14 @@ def plan_report(spec: ModelSpec, job: TrainJob | ServeJob, *, gpu_names: Sequenc
             "breakdown": {k: getattr(bd, k) for k in ("weights", "gradients", "optimizer", "master_weights",
                                                        "activations", "transient", "kv_cache")},
             "citations": {k: SOURCES[k] for k in sorted(keys)}}
+
+
+def batch_note(job: ServeJob) -> str:
+    """What a serving table at a fixed batch is the rate of: that many requests in flight per replica (the
+    default is 1, a lone user's), said because $/1M at batch 1 is tens of times a busy server's."""
+    c = int(job.concurrency)
+    return (f"batch {c}: {c} request{'s' * (c > 1)} in flight per replica, tokens/s and $/1M at that load "
+            "(batch max, or a request rate, gives a busier server's)")
 
 
 def layout_row(spec: ModelSpec, job: TrainJob, gpu_name: str, layout: Any) -> dict[str, Any]:

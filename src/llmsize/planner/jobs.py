@@ -127,7 +127,7 @@ def make_job(mode: str = "serve", *, seq: int = 4096, micro_batch: int | str | N
                            "that fits)")
     if mode == "train":
         given = [k for k, v in (("mbu", mbu), ("prefill_efficiency", prefill_efficiency), ("ttft", ttft),
-                                ("tpot", tpot), ("request_rate", request_rate),
+                                ("tpot", tpot), ("request_rate", request_rate), ("target_tps", target_tps),
                                 ("gpu_memory_utilization", gpu_memory_utilization)) if v is not None]
         if engine not in (None, "vllm"):
             given.append("engine")
@@ -155,6 +155,10 @@ def make_job(mode: str = "serve", *, seq: int = 4096, micro_batch: int | str | N
     if mode == "train":
         from llmsize.catalog.hardware import parse_bytes
         from llmsize.speedmodel.train import check_goodput
+
+        if max_days is not None and tokens is None:
+            raise LlmsizeError(f"{'--max-days' if flags else 'max_days'} bounds a run's days, which need its tokens: "
+                               f"give {'--tokens' if flags else 'tokens'} (e.g. 1e12)")
 
         check_goodput(goodput, "--goodput" if flags else "goodput")
 

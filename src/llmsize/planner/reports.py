@@ -8,12 +8,11 @@ from llmsize.cost import price_for, training_cost, usd_per_million_tokens
 from llmsize.errors import LlmsizeError
 from llmsize.parallel import Layout, check_layout, per_gpu
 from llmsize.pergpu import job_memory
-from llmsize.planner import _device_fn, candidate_row, plan_report, resolve_gpus
+from llmsize.planner import _device_fn, batch_note, candidate_row, plan_report, resolve_gpus
 from llmsize.planner import fit as fitmod
 from llmsize.planner import jobs
 from llmsize.planner.jobs import ServeJob, TrainJob
 from llmsize.planner.search import _bubble, _train_rate, replica_speed, train_tokens_per_s, with_steps
-from llmsize.planner.serve_search import _latency_miss
 from llmsize.sources import SOURCES
 from llmsize.spec import ModelSpec
 from llmsize.speedmodel.train import goodput_term, run_seconds
@@ -28,14 +27,17 @@ def fit_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_name: str, layout:
     every one that applies (concurrency, vLLM's KV-block arithmetic, not for an engine that allocates its own
     memory: llama.cpp's -np slots and transformers' batch are --find batch's answer). `trained`: the model's
     context limit (`context.context_limit`), the most the longest context is searched to."""
-    if find is None:
-        own = isinstance(job, ServeJob) and job.engine in jobs.OWN_MEMORY_ENGINES
-        find = tuple(f for f in FIND if not (own and f == "concurrency"))
+    if find is None:  # concurrency: vLLM's KV blocks, a question of the paged-KV serving engines only
+        paged = isinstance(job, ServeJob) and job.engine not in jobs.OWN_MEMORY_ENGINES
+        find = tuple(f for f in FIND if paged or f != "concurrency")
     bad = [f for f in find if f not in FIND]
     if bad:
         raise LlmsizeError(f"unknown question(s) {', '.join(bad)} (known: {', '.join(FIND)})")
     gpu = resolve_gpus([gpu_name])[0]
     serving = isinstance(job, ServeJob)
+    if "concurrency" in find and not serving:
+        raise LlmsizeError("concurrency (requests in flight in the KV cache) is a serving question: ask it "
+                           "without --train; training's is batch")
     check_layout(spec, layout)
     dev = _device_fn(serving, job.engine if serving else None)  # type: ignore[union-attr]
     out: dict[str, Any] = {"model": spec.name, "gpu": gpu.name, "layout": layout.label(),
@@ -65,8 +67,8 @@ def fit_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_name: str, layout:
         assert isinstance(job, ServeJob)
         kb = fitmod.kv_budget(spec, job, gpu, layout, device_bytes=dev(gpu, layout.gpus))
         out["kv_budget"] = {k: getattr(kb, k) for k in kb.__dataclass_fields__}
-    if "cheapest" in find:
-        rep = plan_report(spec, job, prices=prices, top=1)
+    if "cheapest" in find:  # on this GPU type, as every answer here (`plan` compares GPU types)
+        rep = plan_report(spec, job, gpu_names=[gpu.name], prices=prices, top=1)
         out["cheapest"] = rep["setups"][0] if rep["setups"] else None
     if serving and (job.max_ttft_s is not None or job.max_tpot_s is not None) and \
             {"batch", "context", "concurrency"} & set(find):  # type: ignore[union-attr]
@@ -118,13 +120,16 @@ def speed_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_name: str, layou
                 "attention_path": sp.attention_path,
                 "efficiency": {"value": sp.efficiency.value, "key": sp.efficiency.key},
                 "mbu": job.mbu, "prefill_efficiency": job.prefill_mfu,
-                # --ttft / --tpot, which `plan` rejects setups by: this setup's verdict (None: no target given)
-                "targets": None if job.max_ttft_s is None and job.max_tpot_s is None else
-                {"ttft_s": job.max_ttft_s, "tpot_s": job.max_tpot_s, "missed": _latency_miss(job, sp)},
-                "prompt_scheduling": "mixed" if sp.mixed_prefill else "separate",
-                "note": "output tokens/s include each request's prefill (continuous batching; " + (
-                    "new prompts ride in the running decodes' pass)" if sp.mixed_prefill else
-                    f"{job.engine} runs each new prompt as a pass of its own, the running decodes wait)") + (
+                # --ttft / --tpot / --target-tps, which `plan` rejects setups by: this setup's verdict on each
+                # (None: no target given)
+                "targets": _serve_targets(job, sp, sp.output_tokens_per_s * r),
+                "prompt_scheduling": "static" if sp.static_batch else "mixed" if sp.mixed_prefill else "separate",
+                "note": ("output tokens/s include each batch's prefill (a fixed batch, as generate() runs one: its "
+                         "prompts in one pass, then its decode steps; new requests wait for the next batch)"
+                         if sp.static_batch else
+                         "output tokens/s include each request's prefill (continuous batching; " + (
+                             "new prompts ride in the running decodes' pass)" if sp.mixed_prefill else
+                             f"{job.engine} runs each new prompt as a pass of its own, the running decodes wait)")) + (
                     "; every pass waits for the host to issue its layers' kernels from Python (eager generate(): "
                     "layers x host time per layer, docs/speed.md)" if sp.bound == "host" else "") + (
                     "; batch max: every request queued at once, so a request's TTFT is the one shown once it "
@@ -157,6 +162,9 @@ def speed_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_name: str, layou
            "energy_kwh": hours * gpu.tdp_watts * pue / 1000 if gpu.tdp_watts else None,
            "terms": [{"name": k, "flops": v} for k, v in rate.flops.items()],
            "citations": {k: SOURCES[k] for k in ("chowdhery2022", "narayanan2021", "dubey2024")}}
+    if job.max_days is not None:  # --max-days, which `plan` rejects setups by: this setup's verdict
+        out["targets"] = {"max_days": job.max_days, "missed": None if seconds / 86400 <= job.max_days else
+                          f"too slow: {seconds / 86400:,.1f} days > {job.max_days:g} (--max-days)"}
     if off:
         out["offload"] = off
         out["citations"]["ren2021"] = SOURCES["ren2021"]
@@ -172,19 +180,43 @@ def speed_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_name: str, layou
     return out
 
 
+def _serve_targets(job: ServeJob, sp: Any, tokens_per_s: float) -> dict[str, Any] | None:
+    """The serving targets given (--ttft, --tpot, --target-tps) and every one this setup misses, in one
+    string (None: all met); None when no target is given."""
+    ttft, tpot, tps = job.max_ttft_s, job.max_tpot_s, job.min_tokens_per_s
+    if ttft is None and tpot is None and tps is None:
+        return None
+    missed = [m for m in (
+        ttft is not None and sp.ttft_s > ttft and f"TTFT {sp.ttft_s:.3g} s > {ttft:g} s (--ttft)",
+        tpot is not None and sp.tpot_s > tpot and f"TPOT {sp.tpot_s * 1000:.3g} ms > {tpot * 1000:g} ms (--tpot)",
+        tps is not None and tokens_per_s < tps and f"{tokens_per_s:,.0f} output tokens/s < {tps:g} (--target-tps)")
+        if m]
+    return {"ttft_s": ttft, "tpot_s": tpot, "tokens_per_s": tps,
+            "missed": "too slow: " + "; ".join(missed) if missed else None}
+
+
 def _why_none(rejected: dict[str, Any], n: int) -> str:
-    """Why no serving setup of up to `n` GPUs is feasible, as the planner said it: its reason for a setup
-    of all `n` (the most GPUs, the likeliest to fit), else for the widest it tried."""
-    examples = [e for group in rejected.get("examples", {}).values() for e in group]
+    """Why no setup of up to `n` GPUs is feasible, as the planner said it: a limit a setup of all `n` missed
+    while fitting, else its reason for a setup of all `n` (the most GPUs, the likeliest to fit), else for
+    the widest it tried."""
+    groups = rejected.get("examples", {})
+    examples = [e for group in groups.values() for e in group]
     if not examples:  # nothing was tried (every setup is listed with its reason when one is)
         return "no setup to try"
-    return max(examples, key=lambda e: (e["gpus"] == n, e["gpus"]))["reason"]
+    # a setup that fits but misses a limit (--max-days, --ttft/--tpot, a price) is the nearest to feasible:
+    # its reason is the one to act on
+    near = [e for k in ("slow", "price") for e in groups.get(k, []) if e["gpus"] == n]
+    return (near or [max(examples, key=lambda e: (e["gpus"] == n, e["gpus"]))])[0]["reason"]
 
 
 def cost_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_names: Sequence[str] | None,
                 counts: Sequence[int], *, prices: dict[str, float] | None = None) -> dict[str, Any]:
     """Cost side by side across GPU types and counts: a training run, or $ per 1M tokens in and out."""
+    twice = sorted({n for n in counts if list(counts).count(n) > 1})
+    if twice:
+        raise LlmsizeError(f"GPU count(s) {', '.join(map(str, twice))} given more than once: give each once")
     rows: list[dict[str, Any]] = []
+    bd = None  # the training breakdown, made once for every GPU type and count
     types = resolve_gpus(gpu_names)
     if not gpu_names:  # as --help says: every GPU type with a price (published or given); others when named
         types = [g for g in types if price_for(g.name, (prices or {}).get(g.name)) is not None]
@@ -219,26 +251,31 @@ def cost_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_names: Sequence[s
             else:
                 if job.tokens is None:
                     raise LlmsizeError("training cost needs --tokens")
-                if job.global_batch % (job.micro_batch * n):
-                    row["note"] = (f"global batch {job.global_batch} not divisible by micro-batch "
-                                   f"{job.micro_batch} × DP {n}")
-                    rows.append(row)
-                    continue
-                # data parallel over all n GPUs, at the rate `plan` and `speed` give that layout
-                lay = with_steps(job, Layout(dp=n))
-                tps = train_tokens_per_s(spec, job, g, lay)
-                sec = run_seconds(job.tokens, tps, job.goodput)
-                gh = n * sec / 3600
-                row.update(layout=lay.label(), tokens_per_s=tps, days=sec / 86400, gpu_hours=gh,
-                           goodput=goodput_term(job.goodput),
-                           energy_kwh=gh * g.tdp_watts / 1000 if g.tdp_watts else None,
-                           usd=training_cost(gh, p.usd_per_gpu_hour) if p else None)
+                # the planner's best layout of these n GPUs (memory checked, --max-days honoured), as `plan`
+                # ranks it: the same rate and cost `plan --train` prints for that GPU type and count
+                if bd is None:
+                    bd = jobs.train_breakdown(spec, job)
+                rep = plan_report(spec, job, gpu_names=[g.name], counts=[n], max_gpus=n, prices=prices, top=1,
+                                  breakdown=bd)
+                best = rep["setups"][0] if rep["setups"] else None
+                if best is None:
+                    row["note"] = _why_none(rep["rejected"], n)
+                else:
+                    sec = best["seconds"]
+                    gh = n * sec / 3600
+                    row.update(layout=best["layout"], tokens_per_s=best["tokens_per_s"], days=sec / 86400,
+                               gpu_hours=gh, goodput=goodput_term(job.goodput),
+                               memory_per_gpu_bytes=best.get("memory_per_gpu_bytes"),
+                               energy_kwh=gh * g.tdp_watts / 1000 if g.tdp_watts else None,
+                               usd=training_cost(gh, p.usd_per_gpu_hour) if p else None)
             rows.append(row)
     return {"model": spec.name, "mode": "serve" if isinstance(job, ServeJob) else "train", "rows": rows,
             **({"note": "$/1M out and $/1M in each charge all the GPU time (prefill included) to one kind of "
-                        "token: two views of one bill, not prices to add"} if isinstance(job, ServeJob) else {
-                "note": "data parallel over all the GPUs at the rate `speed` gives it; training memory is not "
-                        "checked here: `llmsize plan --train` checks it and ranks other layouts",
+                        "token: two views of one bill, not prices to add"
+                        + ("; " + batch_note(job) if job.request_rate is None and not job.offline else "")}
+               if isinstance(job, ServeJob) else {
+                "note": "each row is the best layout of that many GPUs that fits, as `llmsize plan --train` ranks "
+                        "it (--max-days honoured)",
                 "goodput": goodput_term(job.goodput)}),
             "citations": {"narayanan2021": SOURCES["narayanan2021"], "pope2022": SOURCES["pope2022"]}}
 

@@ -112,7 +112,7 @@ def _weights(b: InferBody, loaded: Any) -> Any:
 def _infer_workload(b: InferBody, loaded: Any, seq: int | None = None, batch: int | None = None) -> Any:
     from llmsize.memory.report import infer_workload
 
-    from llmsize.context import check_context, default_tokens, positions
+    from llmsize.context import check_context, default_tokens, positions, positions_what
 
     w = _weights(b, loaded)
     dtype = None if w.quantized else w.key
@@ -121,7 +121,7 @@ def _infer_workload(b: InferBody, loaded: Any, seq: int | None = None, batch: in
         seq = b.seq_len if b.seq_len is not None else default_tokens(loaded, 1024, max(new - 1, 0))[0]
         check_context(loaded, positions(loaded.spec, seq, new), allow_long=b.allow_long_context,
                       flag="allow_long_context",
-                      what=f"seq_len {seq:,}" + (f" + {new:,} new_tokens" if new else ""))
+                      what=positions_what(loaded.spec, "seq_len", seq, new, "new_tokens"))
     return infer_workload(loaded.spec, batch=b.batch if batch is None else batch,
                           seq_len=seq, new_tokens=b.new_tokens, forward=b.forward, dtype=dtype,
                           kv_dtype=None if b.kv_cache_dtype == "auto" else b.kv_cache_dtype, attn=b.attn,

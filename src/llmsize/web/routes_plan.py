@@ -18,28 +18,33 @@ router = APIRouter(prefix="/api/v1")
 
 def prices(given: dict[str, float] | None) -> dict[str, float]:
     """GPU=USD overrides, named as the catalog names them (as `--price`)."""
-    from llmsize.catalog.hardware import parse_gpu
-    from llmsize.cost import check_price
+    from llmsize.cost import gpu_prices
 
-    return {parse_gpu(name).name: check_price(usd) for name, usd in (given or {}).items()}
+    return gpu_prices((given or {}).items())
 
 
 def job(j: S.Job, loaded: Any = None) -> Any:
     """The TrainJob or ServeJob that `--train`/`--serve` and their options make (llmsize.planner.jobs.make_job);
     serving weights default to the checkpoint's own format."""
-    from llmsize.context import check_context, default_tokens
+    from llmsize.context import check_context, default_tokens, positions_what
     from llmsize.planner.jobs import make_job
     from llmsize.quant.native import choose_weights
 
     d = j.model_dump(exclude={"price", "allow_long_context"})
     train = d["mode"] == "train"
+    # a field of the other mode that was sent is refused, not dropped (those with no default make_job refuses)
+    other = sorted(j.model_fields_set & ({"new_tokens", "kv_cache_dtype"} if train else
+                                         {"global_batch", "tokens", "precision", "grad_checkpointing"}))
+    if other:
+        raise LlmsizeError(f"{', '.join(other)} appl{'ies' if len(other) == 1 else 'y'} to "
+                           + ("serving, not training" if train else "training (mode train), not serving"))
     seq_len, batch, new = d.pop("seq_len"), d.pop("batch"), d.pop("new_tokens")
     if seq_len is None:  # as the CLI: 4096 / 1024, fewer where the model's context is shorter
         usual, after = (4096, 0) if train else (1024, new - 1)
         seq_len = usual if loaded is None else default_tokens(loaded, usual, after)[0]
     if loaded is not None:
         check_context(loaded, seq_len if train else seq_len + new - 1, allow_long=j.allow_long_context,
-                      what=f"seq_len {seq_len:,}" + ("" if train else f" + {new:,} new_tokens"),
+                      what=positions_what(loaded.spec, "seq_len", seq_len, 0 if train else new, "new_tokens"),
                       flag="allow_long_context")
     d.update(seq=seq_len if train else 4096, prompt=1024 if train else seq_len, micro_batch=batch, concurrency=batch,
              output=new, kv_dtype=d.pop("kv_cache_dtype"), recompute=d.pop("grad_checkpointing"))

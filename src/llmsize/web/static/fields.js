@@ -27,12 +27,25 @@ export function checkQuantity(raw) {
   return null;
 }
 
+/** The number an amount checkQuantity accepts stands for: 1.5T → 1.5e12, 20k → 20000 (NaN otherwise). */
+export function quantity(raw) {
+  const s = String(raw ?? "").replace(/[,_\s]/g, "");
+  const m = /^((?:\d+(?:\.\d+)?|\.\d+)(?:e\+?\d+)?)([kmbt]?)$/i.exec(s);
+  return m ? Number(m[1]) * ({ "": 1, k: 1e3, m: 1e6, b: 1e9, t: 1e12 })[m[2].toLowerCase()] : NaN;
+}
+
+/** A decimal number written with a point or, as Spanish writes it, a comma (2.5 or 2,5); NaN otherwise. */
+export function decimal(raw) {
+  const s = String(raw ?? "").trim();
+  return /^(\d+([.,]\d+)?|[.,]\d+)$/.test(s) ? Number(s.replace(",", ".")) : NaN;
+}
+
 /** A rate such as requests per second: a positive decimal number up to `max` (or empty and optional). */
 export function checkRate(raw, { max, optional = false } = {}) {
   const s = String(raw ?? "").trim();
   if (!s) return optional ? null : t("enter a number, e.g. 2 or 0.5");
-  if (!/^(\d+(\.\d+)?|\.\d+)$/.test(s)) return t("{v} is not a number (digits and one decimal point, e.g. 0.5)", { v: s });
-  const n = Number(s);
+  if (Number.isNaN(decimal(s))) return t("{v} is not a number (digits and one decimal point, e.g. 0.5)", { v: s });
+  const n = decimal(s);
   if (!(n > 0)) return t("must be more than 0");
   if (max && n > max) return t("{v} is more than the largest accepted, {n}", { v: num(n, 2), n: num(max) });
   return null;

@@ -1,6 +1,7 @@
 // GPU planning (`llmsize plan --json`) and cost (`llmsize cost --json`) sections.
 import { barChart } from "./charts.js";
 import { raw, w } from "./sections2.js";
+import { decimal, quantity } from "./fields.js";
 import { big, bytes, card, duration, exact, h, money, rate, table } from "./ui.js";
 import { num, t, tr } from "./i18n.js";
 import { fitView, verdict } from "./memory.js";
@@ -36,6 +37,14 @@ export function unplannable(ctx) {
       : t("GPU planning and Cost plan full training runs; a LoRA or QLoRA fine-tune runs on the GPUs the Memory tab checks.");
   }
   const kv = w(ctx.state, "kv", ctx.meta), engine = serveEngine(ctx);
+  const offline = w(ctx.state, "offline", ctx.meta) === "1";
+  if (offline && (engine === "llama.cpp" || engine === "transformers")) {
+    return t("An offline run (every request queued) is a paged-KV engine's (vLLM, SGLang, TensorRT-LLM); {engine} serves a fixed number of sequences: choose another engine or untick Offline run.",
+      { engine: SERVE_ENGINES.find(([k]) => k === engine)[1] });
+  }
+  if (offline && w(ctx.state, "ttft", ctx.meta) && !w(ctx.state, "rate", ctx.meta)) {
+    return t("A first-token limit needs requests that arrive over time: offline, every request is queued at once and its wait grows through the run. Give a request rate, or untick Offline run.");
+  }
   if (!kvOf(engine, kv)) {
     return engine === "llama.cpp" ? t("llama.cpp has no {kv} KV cache; its cache types are f16, bf16, f32, q8_0, q4_0, q4_1, q5_0, q5_1 and iq4_nl.", { kv })
       : t("{engine} keeps its KV cache in the model's dtype or fp8; {kv} is a llama.cpp cache type: choose llama.cpp as the serving engine.",
@@ -58,7 +67,7 @@ export function engineChoice(ctx) {
 export function job(ctx) {
   const s = ctx.state, m = ctx.meta, n = (k) => Number(w(s, k, m));
   if (s.mode === "train") {
-    const tokens = Number(w(s, "tokens", m).replace(/[,_\s]/g, "").replace(/T$/i, "e12").replace(/B$/i, "e9"));
+    const tokens = quantity(w(s, "tokens", m));  // with the suffixes the field accepts (K, M, B, T)
     return { mode: "train", seq_len: n("seq"), batch: n("micro_batch"), global_batch: n("global_batch"),
       precision: w(s, "precision", m), grad_checkpointing: w(s, "recompute", m) === "1",
       tokens: Number.isFinite(tokens) && tokens > 0 ? tokens : null,
@@ -70,7 +79,15 @@ export function job(ctx) {
   return { mode: "serve", seq_len: n("prompt"), new_tokens: n("output"), ...batch, engine,
     weights: serveWeights(ctx, w(s, "weights", m)), kv_cache_dtype: kvOf(engine, w(s, "kv", m)),
     ...(w(s, "ttft", m) ? { ttft: n("ttft") / 1000 } : {}), ...(w(s, "tpot", m) ? { tpot: n("tpot") } : {}),
-    ...(w(s, "rate", m) ? { request_rate: n("rate") } : {}) };
+    ...(w(s, "rate", m) ? { request_rate: decimal(w(s, "rate", m)) } : {}) };
+}
+
+/** A setup's layout as people say it, as the CLI prints it (`parallel.spoken_label`): no "DP1", "1 GPU" for a
+ * single GPU, and the replicas a target or a GPU count runs ("TP4 ×2 replicas"). */
+export function spoken(r) {
+  const parts = String(r.layout || "").split(" ").filter((p) => p && p !== "DP1");
+  const out = parts.length ? parts.join(" ") : t("1 GPU");
+  return r.replicas > 1 ? `${out} ${t("×{n} replicas", { n: num(r.replicas) })}` : out;
 }
 
 const gpuCount = (ctx) => Math.max(1, Number(w(ctx.state, "n", ctx.meta)) || 1);
@@ -78,11 +95,12 @@ const gpuCount = (ctx) => Math.max(1, Number(w(ctx.state, "n", ctx.meta)) || 1);
 export const planBody = (model, ctx) => (unplannable(ctx) ? null : { model, job: job(ctx), top: 60, max_gpus: gpuCount(ctx) });
 export const costBody = (model, ctx) => (unplannable(ctx) ? null
   : { model, job: job(ctx), counts: [...new Set([1, 8, gpuCount(ctx)])].filter((c) => c <= gpuCount(ctx)).sort((a, b) => a - b) });
-const why = (ctx) => [h("div", { class: "card placeholder" }, unplannable(ctx))];
+// the reason, and the engine choice where the engine is what to change
+const why = (ctx) => [h("div", { class: "card placeholder" }, unplannable(ctx), ctx.state.mode === "train" ? null : engineChoice(ctx))];
 
 /** A setup as a card: GPUs, layout, then time beside cost (a run's length and price, or TTFT and $ per 1M out). */
 function setupCard(title, r, serve, testid) {
-  return card(title, r ? [big(`${r.gpus} × ${r.gpu}`, "", { "data-testid": testid }), h("p", { class: "sub" }, `${r.layout} · ${r.precision}`),
+  return card(title, r ? [big(`${r.gpus} × ${r.gpu}`, "", { "data-testid": testid }), h("p", { class: "sub" }, `${spoken(r)} · ${r.precision}`),
     h("dl", { class: "pair", "data-testid": `${testid}-time` },
       h("div", {}, h("dt", {}, serve ? t("first token") : t("time")), h("dd", {}, duration(serve ? r.ttft_s ?? r.seconds : r.seconds))),
       h("div", {}, h("dt", {}, serve ? t("per 1M out") : t("cost")), h("dd", {}, money(r.usd)))),
@@ -130,7 +148,9 @@ function exportCard(r, ctx, serve) {
       layout: { gpus: r.gpus, tp: r.tp, pp: r.pp, cp: r.cp, ep: r.ep, zero: r.zero || 0 },
       max_model_len: Number(w(s, "prompt", m)) + Number(w(s, "output", m)),
       // an offline run: the engine's default cap on sequences that the plan assumed (export --gpu --batch max)
-      ...(w(s, "offline", m) === "1" && engine === "vllm" ? { batch: "max", gpu: r.gpu } : { max_num_seqs: Number(w(s, "batch", m)) }),
+      ...(w(s, "offline", m) === "1" && engine === "vllm" ? { batch: "max", gpu: r.gpu }
+        // a request rate with Concurrent sequences left alone: the plan took vLLM's own cap, so no --max-num-seqs
+        : w(s, "rate", m) && s.w.batch === undefined && engine === "vllm" ? {} : { max_num_seqs: Number(w(s, "batch", m)) }),
       ...(kv ? { kv_cache_dtype: kv } : {}) };
   } else {
     const j = job(ctx);
@@ -144,7 +164,7 @@ function exportCard(r, ctx, serve) {
   const copy = h("button", { type: "button", class: "ghost small", onclick: async (e) => {
     try { await navigator.clipboard.writeText(out.textContent); e.target.textContent = t("Copied"); } catch { e.target.textContent = t("Select and copy"); }
   } }, t("Copy"));
-  return card(t("Run the best setup ({gpus} × {gpu}, {layout})", { gpus: r.gpus, gpu: r.gpu, layout: r.layout }), h("div", { class: "row-between" },
+  return card(t("Run the best setup ({gpus} × {gpu}, {layout})", { gpus: r.gpus, gpu: r.gpu, layout: spoken(r) }), h("div", { class: "row-between" },
     h("div", { class: "seg seg-inline", role: "radiogroup", "aria-label": t("Engine") }, engines.map((e) => h("label", {},
       h("input", { type: "radio", name: "engine", value: e, checked: e === engine, onchange: () => { ctx.state.w.engine = e; ctx.update(); } }),
       h("span", {}, ENGINE_NAMES[e])))), copy), wrote, out);
@@ -168,14 +188,14 @@ export function renderPlan(rep, ctx) {
     askCard(n > 1 ? t("Best on up to {n} × {gpu}", { n, gpu }) : t("Best on one {gpu}", { gpu }), ctx,
       { gpu: [gpu], max_gpus: n }, serve, "plan-yours"));
   const chart = rows.length ? barChart({
-    bars: rows.slice(0, 12).map((r) => ({ label: `${r.gpus}× ${r.gpu} ${r.layout}`, value: r.tokens_per_s || 0, colour: r.gpus > 1 ? 2 : 0,
+    bars: rows.slice(0, 12).map((r) => ({ label: `${r.gpus}× ${r.gpu} ${spoken(r)}`, value: r.tokens_per_s || 0, colour: r.gpus > 1 ? 2 : 0,
       text: r.tokens_per_s ? rate(r.tokens_per_s) : "—" })),
     fmt: (v) => rate(v), width: ctx.width, label: t("Tokens per second of the best setup of each GPU type") }) : null;
   // layout and precision share one wrapping column, so time and cost stay in view on a laptop screen
   const table1 = table([{ label: t("GPU") }, { label: t("GPUs"), num: true }, { label: `${t("layout")} · ${t("precision")}`, wrap: true },
     { label: t("memory / GPU"), num: true }, { label: t("headroom"), num: true }, { label: t("tokens/s"), num: true },
     { label: serve ? t("first token") : t("time"), num: true }, { label: serve ? t("$ / 1M out") : t("cost"), num: true }],
-  rows.map((r) => [r.gpu, r.gpus, `${r.layout} · ${r.precision}`, bytes(r.memory_per_gpu_bytes), bytes(r.headroom_bytes),
+  rows.map((r) => [r.gpu, r.gpus, `${spoken(r)} · ${r.precision}`, bytes(r.memory_per_gpu_bytes), bytes(r.headroom_bytes),
     r.tokens_per_s ? num(Math.round(r.tokens_per_s)) : "—", duration(serve ? r.ttft_s ?? r.seconds : r.seconds), money(r.usd)]),
   { caption: t("Best setup of each GPU type") });
   const rej = Object.entries(rep.rejected.counts || {});
@@ -193,7 +213,7 @@ export function renderPlan(rep, ctx) {
     chart ? card(t("Throughput, best setup of each GPU type (multi-GPU bars in orange)"), chart) : null,
     card(t("Feasible setups: the best of each GPU type, best first"), table1, rep.note ? h("p", { class: "src" }, tr(rep.note)) : null),
     rej.length ? card(t("Rejected"), table([{ label: t("why") }, { label: t("setups"), num: true }, { label: t("for example"), wrap: true }],
-      rej.map(([k, c]) => [tr(k), exact(c), (rep.rejected.examples[k] || []).slice(0, 2).map((e) => `${e.gpus}× ${e.gpu} ${e.layout}: ${tr(e.reason)}`).join("; ")]))) : null,
+      rej.map(([k, c]) => [tr(k), exact(c), (rep.rejected.examples[k] || []).slice(0, 2).map((e) => `${e.gpus}× ${e.gpu} ${spoken(e)}: ${tr(e.reason)}`).join("; ")]))) : null,
   ];
 }
 
@@ -201,7 +221,8 @@ export function renderCost(rep, ctx) {
   if (!rep) return why(ctx);
   const serve = rep.mode === "serve";
   const counts = [...new Set(rep.rows.map((r) => r.gpus))];
-  const n = Number(ctx.state.w.cost_n || counts[0]);
+  // the count chosen, while it is among those costed (Most GPUs may have dropped it): else the first
+  const n = counts.includes(Number(ctx.state.w.cost_n)) ? Number(ctx.state.w.cost_n) : counts[0];
   const price = (r) => (serve ? r.usd_per_1m_output : r.usd);
   const ok = rep.rows.filter((r) => !r.note && price(r) != null);
   const cheapest = ok.slice().sort((a, b) => price(a) - price(b))[0];
@@ -228,7 +249,7 @@ export function renderCost(rep, ctx) {
     : [t("GPU"), t("GPUs"), t("$ / GPU-h"), t("time"), t("GPU-hours"), t("cost")];
   const rows = ok.slice().sort((a, b) => price(a) - price(b)).map((r) => {
     const headc = [r.gpu, r.gpus, money(r.usd_per_gpu_hour)];
-    return serve ? [...headc, r.layout, rate(r.output_tokens_per_s, ""), money(r.usd_per_1m_input), money(r.usd_per_1m_output)]
+    return serve ? [...headc, spoken(r), rate(r.output_tokens_per_s, ""), money(r.usd_per_1m_input), money(r.usd_per_1m_output)]
       : [...headc, duration(r.days * 86400), num(Math.round(r.gpu_hours)), money(r.usd)];
   });
   const not = rep.rows.filter((r) => r.note || price(r) == null);
