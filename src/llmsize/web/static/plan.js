@@ -85,9 +85,14 @@ export function job(ctx) {
 /** A setup's layout as people say it, as the CLI prints it (`parallel.spoken_label`): no "DP1", "1 GPU" for a
  * single GPU, and the replicas a target or a GPU count runs ("TP4 ×2 replicas"). */
 export function spoken(r) {
-  const parts = String(r.layout || "").split(" ").filter((p) => p && p !== "DP1");
-  const out = parts.length ? parts.join(" ") : t("1 GPU");
-  return r.replicas > 1 ? `${out} ${t("×{n} replicas", { n: num(r.replicas) })}` : out;
+  return layoutParts(r) || t("1 GPU");
+}
+
+/** `spoken` without the "1 GPU" of a single GPU: beside "1× GPU", where it would say it twice. */
+function layoutParts(r) {
+  const parts = String(r.layout || "").split(" ").filter((p) => p && p !== "DP1").join(" ");
+  const reps = r.replicas > 1 ? t("×{n} replicas", { n: num(r.replicas) }) : "";
+  return [parts, reps].filter(Boolean).join(" ");
 }
 
 const gpuCount = (ctx) => Math.max(1, Number(w(ctx.state, "n", ctx.meta)) || 1);
@@ -188,7 +193,7 @@ export function renderPlan(rep, ctx) {
     askCard(n > 1 ? t("Best on up to {n} × {gpu}", { n, gpu }) : t("Best on one {gpu}", { gpu }), ctx,
       { gpu: [gpu], max_gpus: n }, serve, "plan-yours"));
   const chart = rows.length ? barChart({
-    bars: rows.slice(0, 12).map((r) => ({ label: `${r.gpus}× ${r.gpu} ${spoken(r)}`, value: r.tokens_per_s || 0, colour: r.gpus > 1 ? 2 : 0,
+    bars: rows.slice(0, 12).map((r) => ({ label: `${r.gpus}× ${r.gpu} ${layoutParts(r)}`.trim(), value: r.tokens_per_s || 0, colour: r.gpus > 1 ? 2 : 0,
       text: r.tokens_per_s ? rate(r.tokens_per_s) : "—" })),
     fmt: (v) => rate(v), width: ctx.width, label: t("Tokens per second of the best setup of each GPU type") }) : null;
   // layout and precision share one wrapping column, so time and cost stay in view on a laptop screen
@@ -213,7 +218,7 @@ export function renderPlan(rep, ctx) {
     chart ? card(t("Throughput, best setup of each GPU type (multi-GPU bars in orange)"), chart) : null,
     card(t("Feasible setups: the best of each GPU type, best first"), table1, rep.note ? h("p", { class: "src" }, tr(rep.note)) : null),
     rej.length ? card(t("Rejected"), table([{ label: t("why") }, { label: t("setups"), num: true }, { label: t("for example"), wrap: true }],
-      rej.map(([k, c]) => [tr(k), exact(c), (rep.rejected.examples[k] || []).slice(0, 2).map((e) => `${e.gpus}× ${e.gpu} ${spoken(e)}: ${tr(e.reason)}`).join("; ")]))) : null,
+      rej.map(([k, c]) => [tr(k), exact(c), (rep.rejected.examples[k] || []).slice(0, 2).map((e) => `${`${e.gpus}× ${e.gpu} ${layoutParts(e)}`.trim()}: ${tr(e.reason)}`).join("; ")]))) : null,
   ];
 }
 
