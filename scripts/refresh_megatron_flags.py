@@ -26,7 +26,8 @@ EMITTED = ("--tensor-model-parallel-size", "--pipeline-model-parallel-size", "--
            "--position-embedding-type", "--untie-embeddings-and-output-weights", "--disable-bias-linear",
            "--num-experts", "--moe-router-topk", "--moe-ffn-hidden-size", "--vocab-size", "--qk-layernorm",
            "--train-iters", "--fp8-format", "--add-qkv-bias", "--tokenizer-type", "--tokenizer-model", "--make-vocab-size-divisible-by",
-           "--rotary-base", "--use-rope-scaling", "--rope-scaling-factor")
+           "--rotary-base", "--use-rope-scaling", "--rope-scaling-factor", "--moe-token-dispatcher-type",
+           "--moe-grouped-gemm")
 STUB = ("transformer_engine", "apex", "flash_attn", "modelopt", "wandb",
         "tensorstore", "zarr", "flashinfer", "nvtx", "mamba_ssm", "causal_conv1d")
 

@@ -46,6 +46,13 @@ TRAIN = ("--train", "--tokens", "1e11")
                                            "200,255 positions exceed"),
     (("export", "vllm", "Qwen3-30B-A3B", "--gpu", "H100", "--gpus", "2", "--ep", "2"),
      "expert-parallel serving (DP2 EP2) is not planned"),
+    # accelerate's FSDP config and the DeepSpeed JSON have no expert parallelism
+    (("export", "fsdp", "Qwen3-30B-A3B", "--gpu", "H100", "--gpus", "8", "--ep", "8", "--zero", "3", "--fsdp",
+      "full_shard"), "fsdp export: its config has no expert parallelism (--ep 8)"),
+    (("export", "deepspeed", "Qwen3-30B-A3B", "--gpu", "H100", "--gpus", "8", "--ep", "8", "--zero", "3"),
+     "deepspeed export: its config has no expert parallelism"),
+    (("speed", *M, "--engine", "transformers", "--request-rate", "0.5", "--batch", "8"),
+     "a request rate takes batch 1, not 8"),
 ])
 def test_unused_flags_are_refused(args, msg):
     r = run(*args)
@@ -109,3 +116,15 @@ def test_fsdp_export_checkpoints_activations_as_planned():
     assert r.returncode == 0 and "fsdp_activation_checkpointing: true" in r.stdout
     off = run("export", "fsdp", "Llama-3.1-8B", "--gpus", "8", "--fsdp", "full_shard")
     assert "fsdp_activation_checkpointing: false" in off.stdout
+
+
+def test_exports_write_what_the_moe_plan_assumed():
+    """plan ranks FSDP + EP first for a 30B-A3B; the fsdp export, which cannot write EP, takes the best layout
+    without it; the megatron export of an EP layout writes the grouped GEMMs and the all-to-all dispatch."""
+    r = run("export", "fsdp", "Qwen3-30B-A3B", "--gpu", "H100", "--gpus", "16")
+    assert r.returncode == 0, r.stderr
+    assert "planner's best fsdp layout" in r.stderr and "EP" not in r.stderr.split("layout on")[1].split(",")[0]
+    m = run("export", "megatron", "Qwen3-30B-A3B", "--gpu", "H100", "--gpus", "8")
+    assert m.returncode == 0, m.stderr
+    assert "--expert-model-parallel-size" in m.stdout and "--moe-token-dispatcher-type alltoall" in m.stdout
+    assert "--moe-grouped-gemm" in m.stdout

@@ -60,3 +60,16 @@ def test_a_rate_that_keeps_every_slot_busy_is_overloaded_not_infinite():
     rep = plan_report(load_preset("Llama-3.1-70B").spec, job, gpu_names=["H100"], max_gpus=8, top=60)
     assert all(math.isfinite(s["ttft_s"]) for s in rep["setups"])
     assert any(e["reason"].startswith("overloaded") for e in rep["rejected"]["examples"].get("slow", []))
+
+
+def test_sglang_static_share_never_promises_memory_the_gpu_lacks():
+    """On an RTX 4090 SGLang's 0.9 share less the weights leaves 6.3 GiB, but the activations and runtime
+    outside the share leave only 4.4 GiB: the KV is the smaller (14 sequences of 2,500 tokens, not 20)."""
+    g, lay = get_gpu("RTX-4090"), Layout()
+    job = ServeJob(prompt_len=2000, output_len=500, engine="sglang")
+    w, peak = fit.non_kv_bytes(L8, serve_breakdown(L8, job, 1, job.context), lay)
+    dev = device_bytes(serving=True, engine="sglang")
+    kv = paged_kv_bytes(L8, job, g, lay)
+    assert kv == int(g.usable - peak - dev) < 0.9 * g.usable - w
+    sp = speed_report(L8, job.with_(concurrency="max"), "RTX-4090", lay)
+    assert sp["batch"] == 14

@@ -91,3 +91,20 @@ def test_design_setting_refuses_what_it_would_have_replaced(kw):
 
     with pytest.raises(LlmsizeError, match="MFU must be in|price must be a positive"):
         Setting(**kw)
+
+
+@pytest.mark.parametrize("body, msg", [
+    ({"job": {"mode": "serve"}, "layout": {"gpus": 8, "zero": 3}}, "layout.zero applies to a training layout"),
+    ({"job": {"mode": "serve"}, "layout": {"gpus": 2, "cp": 2}}, "layout.cp applies to a training layout"),
+    ({"job": {"mode": "serve", "price": {"H100": 3}}}, "speed gives no cost"),
+    ({"job": {"mode": "serve", "global_batch": 8}}, "global_batch applies to training"),
+    ({"job": {"mode": "train", "tokens": 1e11, "new_tokens": 64}}, "new_tokens applies to serving"),
+    ({"job": {"mode": "train", "max_days": 3}}, "need its tokens"),
+])
+def test_speed_refuses_what_the_cli_refuses(client, body, msg):
+    """A field of the other mode, or one speed does not use, is a 422 naming it (the CLI's exit 2)."""
+    r = client.post("/api/v1/speed", json={"model": LLAMA, "gpu": "H100", **body})
+    assert r.status_code == 422 and msg in r.json()["detail"], r.text
+    ok = client.post("/api/v1/speed", json={"model": LLAMA, "gpu": "H100", "job": TRAIN,
+                                            "layout": {"gpus": 8, "zero": 3}})
+    assert ok.status_code == 200 and ok.json()["layout"] == "DP8 ZeRO-3"

@@ -128,7 +128,10 @@ def _kv_line(b: dict[str, Any], units: str) -> str:
              f", runtime {fmt_bytes(b['device_bytes'], units)}")
     how = {"trt-llm": f"(TensorRT-LLM's share of the memory free after loading: {parts} out)",
            "sglang": f"of SGLang's static share {fmt_bytes(b['budget_bytes'], units)} less the weights "
-                     f"{fmt_bytes(b['weights_bytes'], units)} (activations and runtime outside it)"}.get(
+                     f"{fmt_bytes(b['weights_bytes'], units)} (activations and runtime outside it"
+                     + ("" if b["kv_bytes"] >= b["budget_bytes"] - b["weights_bytes"] else
+                        f", {fmt_bytes(b['activation_bytes'], units)} and {fmt_bytes(b['device_bytes'], units)}, "
+                        "in what the GPU has left: they cap it") + ")"}.get(
         b.get("rule", "vllm"), f"of {fmt_bytes(b['budget_bytes'], units)} ({parts})")
     return (f"{fmt_bytes(b['kv_bytes'], units)} left for the KV cache {how}: {b['max_tokens']:,} tokens "
             f"({b['blocks']:,} blocks of {b['block_size']}), {b['max_concurrency']:,} sequences at once")

@@ -81,7 +81,12 @@ def megatron_args(s: Any, spec: ModelSpec, job: Any, *, virtual_stages: int | No
         args += ["--qk-layernorm"]
     if spec.moe:
         args += ["--num-experts", str(spec.moe.num_experts), "--moe-router-topk", str(spec.moe.top_k),
-                 "--moe-ffn-hidden-size", str(spec.moe.expert_intermediate_size)]
+                 "--moe-ffn-hidden-size", str(spec.moe.expert_intermediate_size),
+                 # the experts' GEMMs grouped, and under EP the all-to-all dispatch the speed model times
+                 # (speedmodel/comm.py); Megatron-Core's defaults are per-expert GEMMs and an all-gather
+                 "--moe-grouped-gemm"]
+        if lay.ep > 1:
+            args += ["--moe-token-dispatcher-type", "alltoall"]
     if job.precision in ("bf16-mixed", "bf16", "fp8-mixed"):
         args += ["--bf16"]
     if job.precision == "fp8-mixed":

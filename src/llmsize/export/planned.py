@@ -59,6 +59,17 @@ def _serve_score(row: dict[str, Any], job: Any, gpus: int) -> tuple[float, int]:
     return (row["tokens_per_s"] or 0.0) * useful, -row["tp"] * row["pp"]
 
 
+def _engine_rows(engine: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The planned training rows `engine`'s config can write: its own layout engines; data parallelism only
+    (no TP/PP/CP, and no EP: the accelerate FSDP config and the DeepSpeed JSON have no expert parallelism)
+    for deepspeed and fsdp."""
+    ok = _TRAIN_ENGINES[engine]
+    rows = [r for r in rows if ok is None or r["engine"] in ok]
+    if engine in ("deepspeed", "fsdp"):
+        rows = [r for r in rows if r["tp"] == r["pp"] == r["cp"] == r["ep"] == 1]
+    return rows
+
+
 def best_layout(engine: str, spec: ModelSpec, job: Any, gpu: str, gpus: int) -> Chosen:
     """The planner's best feasible layout for `engine` on `gpus` x `gpu` (training: in the planner's rank
     order; serving: the replica layout giving the most output tokens/s on all `gpus`)."""
@@ -66,10 +77,7 @@ def best_layout(engine: str, spec: ModelSpec, job: Any, gpu: str, gpus: int) -> 
     if engine in SERVE_ENGINES:
         rows = sorted(rows, key=lambda r: _serve_score(r, job, gpus), reverse=True)
     else:
-        ok = _TRAIN_ENGINES[engine]
-        rows = [r for r in rows if ok is None or r["engine"] in ok]
-        if engine in ("deepspeed", "fsdp"):
-            rows = [r for r in rows if r["tp"] == r["pp"] == r["cp"] == 1]
+        rows = _engine_rows(engine, rows)
     if not rows:
         from llmsize.planner.jobs import TrainJob
 
@@ -121,6 +129,9 @@ def check_given(engine: str, spec: ModelSpec, job: Any, gpu: str, layout: Layout
 
     train = isinstance(job, TrainJob)
     why = ""
+    if train and layout.ep > 1 and engine in ("deepspeed", "fsdp"):
+        raise LlmsizeError(f"{engine} export: its config has no expert parallelism (--ep {layout.ep}); export "
+                           "megatron or torchtitan for an EP layout, or drop --ep")
     if train:
         from llmsize.planner import layout_row
 
@@ -129,7 +140,7 @@ def check_given(engine: str, spec: ModelSpec, job: Any, gpu: str, layout: Layout
             return Chosen(layout=layout, memory_per_gpu=mine.get("memory_per_gpu_bytes"),
                           budget=mine.get("budget_bytes"), note=f"given layout {spoken_label(layout.label())} fits")
         why = f" ({mine['reason'].removeprefix('does not fit: ')})"
-        rows = _rows(spec, job, gpu, layout.gpus)
+        rows = _engine_rows(engine, _rows(spec, job, gpu, layout.gpus))  # a change this engine can write
         if layout.fsdp == "hybrid_shard":
             rows = _hybrid_rows(spec, job, gpu, layout) + rows
     else:

@@ -127,15 +127,16 @@ def kv_free_bytes(spec: ModelSpec, job: ServeJob, gpu: Any, layout: Layout, devi
     engine's own rule for its share u (0.9 unless given):
       vLLM:          KV = u·usable − W_gpu − rotary cache − A_peak − device   (`kv_budget`; u of the total)
       TensorRT-LLM:  KV = u·(usable − W_gpu − A_peak − device)               (u of what is free after loading)
-      SGLang:        KV = u·usable − W_gpu                                   (--mem-fraction-static: weights
-                                                                              and KV pool; activations outside)
+      SGLang:        KV = min(u·usable − W_gpu, usable − W_gpu − A_peak − device)  (--mem-fraction-static:
+                     weights and KV pool; activations and runtime outside it, in what the GPU has left)
 
     Source: kwon2023"""
     w, peak = _non_kv(spec, job, layout)
     if job.engine == "trt-llm":  # Source: trtllm-kv-fraction
         kv = job.utilization * (gpu.usable - peak - device_bytes)
     elif job.engine == "sglang":  # Source: sglang-mem-fraction
-        kv = gpu.usable * job.utilization - w
+        # ASSUMES: SGLang's share is the job's u (0.9 unless given); SGLang picks its own by GPU size
+        kv = min(gpu.usable * job.utilization - w, gpu.usable - peak - device_bytes)
     else:
         kv = gpu.usable * job.utilization - peak - device_bytes
     return max(int(kv), 0)
@@ -163,8 +164,9 @@ def kv_budget(spec: ModelSpec, job: ServeJob, gpu: Any, layout: Layout, *, break
     w, peak = non_kv_bytes(spec, bd, layout)
     act = peak - w
     budget = int(gpu.usable * job.utilization)
-    # vLLM's rule, or the engine's own (`kv_free_bytes`: TensorRT-LLM's share of what is free, SGLang's static
-    # share), so the concurrency here is the batch `speed` times
+    # the engine's own rule (`kv_free_bytes`: vLLM's, TensorRT-LLM's share of what is free, SGLang's static
+    # share), so the concurrency here is the batch `speed` times; a breakdown given by the caller (not the
+    # job's own, which kv_free_bytes memoises) takes vLLM's rule on it
     left = budget - peak - device_bytes if breakdown is not None else \
         kv_free_bytes(spec, job, gpu, layout, device_bytes)
     P = placement(spec, layout.tp, layout.pp, layout.ep)

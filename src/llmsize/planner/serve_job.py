@@ -83,6 +83,10 @@ class ServeJob:
                 raise LlmsizeError(f"KV cache dtype {self.kv_dtype} is {what}; {self.engine} takes "
                                    f"{', '.join(kinds)} (--kv-cache-dtype)")
             raise did_you_mean(str(self.kv_dtype), kinds, what=f"{self.engine} KV cache dtype (--kv-cache-dtype)")
+        if self.engine == "transformers" and self.request_rate is not None and self.concurrency != 1:
+            # Source: hf-generate
+            raise LlmsizeError(f"transformers' generate() runs a fixed batch, so requests arriving over time are "
+                               f"served one at a time: a request rate takes batch 1, not {self.concurrency}")
         if self.concurrency == MAX:
             if self.engine in OWN_MEMORY_ENGINES:
                 raise LlmsizeError(f"batch max (every request queued, as many in flight as the KV cache holds) is "

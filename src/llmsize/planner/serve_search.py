@@ -136,10 +136,10 @@ def replica_speed(spec: ModelSpec, job: ServeJob, breakdown: Breakdown, g: Any, 
 
 
 def paged_kv_bytes(spec: ModelSpec, job: ServeJob, g: Any, lay: Layout) -> int | None:
-    """A paged-KV engine's KV bytes per GPU as `fit --find concurrency` counts them (`fit.kv_free_bytes`:
-    weights, activation peak, non-torch memory and CUDA graphs out of its share of the GPU), so the batch
-    `speed` and `plan` time is one `fit` and `export` say fits; None for llama.cpp and transformers, which
-    allocate their own (their batch is the one asked)."""
+    """A paged-KV engine's KV bytes per GPU as `fit --find concurrency` counts them (`fit.kv_free_bytes`: what
+    the engine's own rule leaves of its share of the GPU after the weights, and for vLLM and TensorRT-LLM the
+    activation peak and runtime), so the batch `speed` and `plan` time is one `fit` and `export` say fits;
+    None for llama.cpp and transformers, which allocate their own (their batch is the one asked)."""
     if job.engine in OWN_MEMORY_ENGINES:
         return None
     from llmsize.planner import fit

@@ -167,9 +167,8 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     # one sequence's decode attention: its KV reads or, where longer, its math (absorbed MLA reaches ~480
     # FLOP per cached byte, past every GPU's ridge point; grouped-query attention 4·group per element)
     seq_attn = decode_attention_flops(spec, mean_ctx) / n
-    # the bytes a GPU has for KV cache and state: what the engine's memory accounting leaves
-    # (`planner.fit.kv_budget`: weights, the profiled activation peak, non-torch memory and CUDA graphs out
-    # of u·usable), else u·usable less the weights
+    # the bytes a GPU has for KV cache and state: what the engine's own memory rule leaves
+    # (`planner.fit.kv_free_bytes`: vLLM's, TensorRT-LLM's or SGLang's), else u·usable less the weights
     free = gpu.usable * gpu_memory_utilization - w_gpu if kv_free_bytes is None else kv_free_bytes
     cap = int(free // kv_gpu) if free > 0 and kv_gpu else 0
     # one request's KV at its full length (a sliding-window layer holds its window) and recurrent state

@@ -55,10 +55,17 @@ def job(j: S.Job, loaded: Any = None) -> Any:
     return make_job(**d)
 
 
-def layout(lay: S.LayoutBody) -> Any:
-    """The Layout that `--gpus --tp --pp --cp --ep --zero --fsdp --offload-*` make (llmsize.planner.jobs.make_layout)."""
-    from llmsize.planner.jobs import make_layout
+def layout(lay: S.LayoutBody, j: Any = None) -> Any:
+    """The Layout that `--gpus --tp --pp --cp --ep --zero --fsdp --offload-*` make (llmsize.planner.jobs.make_layout);
+    a training layout's fields sent with a serving job `j` are refused, as the CLI refuses those flags."""
+    from llmsize.planner.jobs import ServeJob, make_layout
 
+    if isinstance(j, ServeJob):
+        other = sorted(lay.model_fields_set & {"cp", "zero", "fsdp", "offload_optimizer", "offload_params"})
+        if other:
+            raise LlmsizeError(f"layout.{', layout.'.join(other)} appl{'ies' if len(other) == 1 else 'y'} to a "
+                               "training layout (mode train), not serving: a served model is laid out with tp, pp "
+                               "and replicas (gpus)")
     return make_layout(**lay.model_dump())
 
 
@@ -91,7 +98,8 @@ async def fit(body: S.FitBody) -> Response:
         from llmsize.context import trained_tokens
 
         m = resolve(body.model)
-        return fit_report(m.spec, job(body.job, m), body.gpu, layout(body.layout), find=find,
+        j = job(body.job, m)
+        return fit_report(m.spec, j, body.gpu, layout(body.layout, j), find=find,
                           prices=prices(body.job.price), trained=trained_tokens(m))
 
     return await cached("fit", body, run)
@@ -101,9 +109,13 @@ async def fit(body: S.FitBody) -> Response:
 async def speed(body: S.SpeedBody) -> Response:
     from llmsize.planner.reports import speed_report
 
+    if body.job.price:
+        raise LlmsizeError("price applies to plan, fit and cost: speed gives no cost")
+
     def run() -> Any:
         m = resolve(body.model)
-        return speed_report(m.spec, job(body.job, m), body.gpu, layout(body.layout))
+        j = job(body.job, m)
+        return speed_report(m.spec, j, body.gpu, layout(body.layout, j))
 
     return await cached("speed", body, run)
 
