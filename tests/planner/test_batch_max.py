@@ -58,7 +58,11 @@ def test_a_request_rate_without_a_batch_is_capped_by_the_engine_not_by_one_reque
     # and transformers serve a fixed number of sequences (1 unless given)
     assert make_job("serve", engine=engine, request_rate=5.0).concurrency == cap
     assert make_job("serve", engine=engine).concurrency == 1
-    assert make_job("serve", engine=engine, request_rate=5.0, concurrency=8).concurrency == 8  # given: kept
+    if engine == "transformers":  # generate() runs a fixed batch: arrivals over time are served one at a time
+        with pytest.raises(LlmsizeError, match="a request rate takes batch 1, not 8"):
+            make_job("serve", engine=engine, request_rate=5.0, concurrency=8)
+    else:
+        assert make_job("serve", engine=engine, request_rate=5.0, concurrency=8).concurrency == 8  # given: kept
     # `plan` at 5 requests/s of 2,000-token prompts: 8 H100s keep up, as the batch grows to what arrives
     if engine == "vllm":
         rep = json.loads(run("plan", "Llama-3.1-70B", "--gpu", "H100", "--request-rate", "5", "--seq-len", "2000",

@@ -10,8 +10,8 @@ from typing import Any
 import click
 
 from llmsize.cli.common import check_context, default_context, long_context_option
-from llmsize.context import positions_what
 from llmsize.cli.vocab import PRECISION_HELP, BatchOrMax, option, pick
+from llmsize.context import positions_what
 from llmsize.errors import LlmsizeError
 from llmsize.load import Loaded
 from llmsize.planner.jobs import TRAIN_PRECISIONS, TrainJob  # the planner's; train adds fp16
@@ -141,7 +141,9 @@ def job_options(f: Callable[..., Any]) -> Callable[..., Any]:
                  "price")
         v = {n: kw.pop(n) for n in names}
         train = v["mode"] == "train"
-        refuse_given(SERVE_ONLY, "serving, not training") if train else \
+        if train:
+            refuse_given(SERVE_ONLY, "serving, not training")
+        else:
             refuse_given(TRAIN_ONLY, "training (--train), not serving")
         seq_len, batch, allow_long = kw.pop("seq_len"), kw.pop("batch"), kw.pop("allow_long")
         seq, prompt, micro, conc = kw.pop("seq"), kw.pop("prompt"), kw.pop("micro_batch"), kw.pop("concurrency")
