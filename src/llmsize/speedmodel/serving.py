@@ -326,7 +326,7 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
     out = request_rate * output if request_rate is not None else dp * b * held / t_it
     if static_batch and request_rate is None:
         # a fixed batch (transformers' generate()): the b prompts as one pass, then S_out steps of the b
-        # sequences; the next batch starts when the whole batch ends (`prompt_passes.static_batch`)
+        # sequences; the next batch starts when the whole batch ends (`prompt_passes.static_batch_timing`)
         t_pb = max(max(t_read, t_c * b) * (k_ub + pp - 1) / k_ub + comm(b * prompt) + spec.num_layers * t_pl, floor)
         pt = static_batch_timing(t_batch_prompt=t_pb, t_d=t_d, output=output, b=b)
         tpot, ttft, ttft_p90 = pt.tpot_s, pt.ttft_s, pt.ttft_p90_s
