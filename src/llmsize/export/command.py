@@ -223,6 +223,8 @@ def run_export(engine: str, model_name: str, **opts: Any) -> Exported:
     ngl = _ngl(kw["ngl"])
     if engine == "llamacpp" and gpu and ngl is None:
         ngl = _fit_ngl(model_name, spec, layout, kw, job, notes)
+    # the plan's recomputation, where a plan (--gpu) or the flag asks for it
+    checkpointing = bool(train and (gpu or kw["recompute"]) and job.recompute)
     s = engine_setup(engine if engine in ("vllm", "llamacpp", "deepspeed", "fsdp", "torchrun") else "torchrun",
                      model_name, layout,
                      max_model_len=kw["max_model_len"] or (job.context if planned_serve else None),
@@ -235,8 +237,8 @@ def run_export(engine: str, model_name: str, **opts: Any) -> Exported:
                      gpus_per_node=kw["gpus_per_node"], script=kw["script"], kv_unified=kw["kv_unified"],
                      gpu_layers=ngl, split_mode=kw["split_mode"], nvme_path=kw["nvme_path"],
                      shard_group=layout.shard_group,
-                     activation_checkpointing=bool(train and (gpu or kw["recompute"]) and job.recompute))
-    if train and job.recompute and (gpu or kw["recompute"]) and engine in ("deepspeed", "torchrun"):
+                     activation_checkpointing=checkpointing)
+    if checkpointing and engine in ("deepspeed", "torchrun"):
         # ASSUMES: the training script is Hugging Face's (Trainer / accelerate); DeepSpeed's JSON holds no switch
         #          for a Hugging Face model's checkpointing (its activation_checkpointing block is Megatron-DeepSpeed's)
         notes.append("activation checkpointing: the plan recomputes activations; turn it on in the training script "

@@ -148,8 +148,8 @@ def _non_kv(spec: ModelSpec, job: ServeJob, layout: Layout) -> tuple[int, int]:
     return non_kv_bytes(spec, jobs.serve_breakdown(spec, job, 1, job.context), layout)
 
 
-def kv_budget(spec: ModelSpec, job: ServeJob, gpu: Any, layout: Layout, *, breakdown: Breakdown | None = None,
-              device_bytes: int = 0, block_size: int = VLLM_BLOCK) -> KvBudget:
+def kv_budget(spec: ModelSpec, job: ServeJob, gpu: Any, layout: Layout, *, device_bytes: int = 0,
+              block_size: int = VLLM_BLOCK) -> KvBudget:
     """KV space vLLM leaves after weights, the profiled activation peak and non-torch memory, in blocks.
 
     KV = usable·u − W_gpu − rotary cache − A_peak − (non_torch + CUDA graphs: `device_bytes`);
@@ -160,15 +160,13 @@ def kv_budget(spec: ModelSpec, job: ServeJob, gpu: Any, layout: Layout, *, break
     if job.engine == "llama.cpp":
         raise LlmsizeError("--find concurrency is vLLM's KV-block arithmetic; llama.cpp allocates -np slots of "
                            "the context up front: --find batch gives the most slots that fit")
-    bd = breakdown or jobs.serve_breakdown(spec, job, 1, job.context)
-    w, peak = non_kv_bytes(spec, bd, layout)
+    bd = jobs.serve_breakdown(spec, job, 1, job.context)
+    w, peak = _non_kv(spec, job, layout)
     act = peak - w
     budget = int(gpu.usable * job.utilization)
     # the engine's own rule (`kv_free_bytes`: vLLM's, TensorRT-LLM's share of what is free, SGLang's static
-    # share), so the concurrency here is the batch `speed` times; a breakdown given by the caller (not the
-    # job's own, which kv_free_bytes memoises) takes vLLM's rule on it
-    left = budget - peak - device_bytes if breakdown is not None else \
-        kv_free_bytes(spec, job, gpu, layout, device_bytes)
+    # share), so the concurrency here is the batch `speed` times
+    left = kv_free_bytes(spec, job, gpu, layout, device_bytes)
     P = placement(spec, layout.tp, layout.pp, layout.ep)
     share = max(P.layers) / spec.num_layers * P.kv_fraction
     state = recurrent_state(spec, 1).total  # state-space layers: a fixed state per sequence, not per token
@@ -179,7 +177,7 @@ def kv_budget(spec: ModelSpec, job: ServeJob, gpu: Any, layout: Layout, *, break
     blocks = max(left, 0) // (block_size * per_tok)
     tokens = blocks * block_size
     seqs = tokens // job.context if not state else max(left, 0) // (job.context * per_tok + round(state * share))
-    return KvBudget(rule=job.engine if breakdown is None and job.engine in ("trt-llm", "sglang") else "vllm",
+    return KvBudget(rule=job.engine if job.engine in ("trt-llm", "sglang") else "vllm",
                     budget_bytes=budget, weights_bytes=w, activation_bytes=act, device_bytes=device_bytes,
                     kv_bytes=max(left, 0), bytes_per_token=per_tok, blocks=blocks, block_size=block_size,
                     max_tokens=tokens, max_concurrency=seqs)

@@ -13,6 +13,7 @@ from llmsize.planner import fit as fitmod
 from llmsize.planner import jobs
 from llmsize.planner.jobs import ServeJob, TrainJob
 from llmsize.planner.search import _bubble, _train_rate, replica_speed, train_tokens_per_s, with_steps
+from llmsize.planner.serve_search import latency_misses
 from llmsize.sources import SOURCES
 from llmsize.spec import ModelSpec
 from llmsize.speedmodel.train import goodput_term, run_seconds
@@ -186,11 +187,9 @@ def _serve_targets(job: ServeJob, sp: Any, tokens_per_s: float) -> dict[str, Any
     ttft, tpot, tps = job.max_ttft_s, job.max_tpot_s, job.min_tokens_per_s
     if ttft is None and tpot is None and tps is None:
         return None
-    missed = [m for m in (
-        ttft is not None and sp.ttft_s > ttft and f"TTFT {sp.ttft_s:.3g} s > {ttft:g} s (--ttft)",
-        tpot is not None and sp.tpot_s > tpot and f"TPOT {sp.tpot_s * 1000:.3g} ms > {tpot * 1000:g} ms (--tpot)",
-        tps is not None and tokens_per_s < tps and f"{tokens_per_s:,.0f} output tokens/s < {tps:g} (--target-tps)")
-        if m]
+    missed = latency_misses(job, sp)  # the ones `plan` rejects by, said as it says them
+    if tps is not None and tokens_per_s < tps:
+        missed.append(f"{tokens_per_s:,.0f} output tokens/s < {tps:g} (--target-tps)")
     return {"ttft_s": ttft, "tpot_s": tpot, "tokens_per_s": tps,
             "missed": "too slow: " + "; ".join(missed) if missed else None}
 

@@ -83,8 +83,9 @@ class ServeJob:
                 raise LlmsizeError(f"KV cache dtype {self.kv_dtype} is {what}; {self.engine} takes "
                                    f"{', '.join(kinds)} (--kv-cache-dtype)")
             raise did_you_mean(str(self.kv_dtype), kinds, what=f"{self.engine} KV cache dtype (--kv-cache-dtype)")
-        if self.engine == "transformers" and self.request_rate is not None and self.concurrency != 1:
-            # Source: hf-generate
+        from llmsize.speedmodel.scheduling import static_batch
+
+        if static_batch(self.engine) and self.request_rate is not None and self.concurrency != 1:
             raise LlmsizeError(f"transformers' generate() runs a fixed batch, so requests arriving over time are "
                                f"served one at a time: a request rate takes batch 1, not {self.concurrency}")
         if self.concurrency == MAX:

@@ -103,14 +103,19 @@ def plan_serve(spec: ModelSpec, job: ServeJob, breakdown: Breakdown, gpu_types: 
     return out
 
 
-def _latency_miss(job: ServeJob, sp: Any) -> str | None:
-    """Why a replica misses the job's latency targets (--ttft, --tpot), or None."""
+def latency_misses(job: ServeJob, sp: Any) -> list[str]:
+    """Each latency target of the job (--ttft, --tpot) that a replica's speed `sp` misses, said with both
+    numbers; empty when it meets them."""
     ttft, tpot = job.max_ttft_s, job.max_tpot_s
-    if ttft is not None and sp.ttft_s > ttft:
-        return f"too slow: TTFT {sp.ttft_s:.3g} s > {ttft:g} s (--ttft)"
-    if tpot is not None and sp.tpot_s > tpot:
-        return f"too slow: TPOT {sp.tpot_s * 1000:.3g} ms > {tpot * 1000:g} ms (--tpot)"
-    return None
+    return [m for m in (ttft is not None and sp.ttft_s > ttft and f"TTFT {sp.ttft_s:.3g} s > {ttft:g} s (--ttft)",
+                        tpot is not None and sp.tpot_s > tpot
+                        and f"TPOT {sp.tpot_s * 1000:.3g} ms > {tpot * 1000:g} ms (--tpot)") if m]
+
+
+def _latency_miss(job: ServeJob, sp: Any) -> str | None:
+    """Why a replica misses the job's latency targets (the first of `latency_misses`), or None."""
+    misses = latency_misses(job, sp)
+    return f"too slow: {misses[0]}" if misses else None
 
 
 def replica_speed(spec: ModelSpec, job: ServeJob, breakdown: Breakdown, g: Any, lay: Layout, mem: GpuMemory) -> Any:
