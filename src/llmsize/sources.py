@@ -260,7 +260,11 @@ SOURCES: dict[str, str] = {
                           "model is loaded that the KV cache takes.",
     "sglang-mem-fraction": "SGLang server arguments: --mem-fraction-static, the share of GPU memory for static "
                            "allocation, the model weights and the KV cache pool; activations and CUDA graphs use "
-                           "the rest.",
+                           "the rest. Its default when none is given: sgl-project/sglang "
+                           "python/sglang/srt/server_args.py @469c63e54e7d94591617ef9590c6aa26d54dc1bb, "
+                           "ServerArgs._handle_gpu_memory_settings (chunked prefill size and CUDA-graph batch "
+                           "limit by GPU memory; u = (M - R)/M with R = 512 + 1.5 C + 2 G + tp pp/8 1024 MiB, at "
+                           "least 10 GiB above 60 GiB).",
     "trtllm-xqa": "NVIDIA/TensorRT-LLM docs/source/blogs/XQA-kernel.md (v0.8: XQA, a grouped-query generation "
                   "kernel; Llama-70B 128/2048 on H200 2.4x (1 GPU) and 1.9x (8 GPUs) the throughput without it) "
                   "and docs/source/gpt_attention.md of v0.6-v0.7 (masked MHA: one thread block per query head; "

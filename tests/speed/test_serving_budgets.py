@@ -37,7 +37,11 @@ def test_each_engines_rule_by_hand():
     u = 0.9
     assert paged_kv_bytes(L8, ServeJob(engine="vllm"), g, lay) == int(u * g.usable - peak - dev)
     assert paged_kv_bytes(L8, ServeJob(engine="trt-llm"), g, lay) == int(u * (g.usable - peak - dev))
-    assert paged_kv_bytes(L8, ServeJob(engine="sglang"), g, lay) == int(u * g.usable - w)
+    # SGLang's own default share on an H100 at TP 1 (engines.sglang): (M − 13,440 MiB)/M, to 3 decimals
+    u_sgl = round((g.usable / 2**20 - 13440) / (g.usable / 2**20), 3)
+    assert u_sgl == 0.834
+    assert paged_kv_bytes(L8, ServeJob(engine="sglang"), g, lay) == int(u_sgl * g.usable - w)
+    assert paged_kv_bytes(L8, ServeJob(engine="sglang", gpu_memory_utilization=0.9), g, lay) == int(u * g.usable - w)
     assert paged_kv_bytes(L8, ServeJob(engine="llama.cpp", kv_dtype="f16"), g, lay) is None
     assert 0 < peak - w < 4 * 2**30 and w > 14 * 2**30  # activations a few GiB, 8B bf16 weights ~15 GiB
 
@@ -63,13 +67,27 @@ def test_a_rate_that_keeps_every_slot_busy_is_overloaded_not_infinite():
 
 
 def test_sglang_static_share_never_promises_memory_the_gpu_lacks():
-    """On an RTX 4090 SGLang's 0.9 share less the weights leaves 6.3 GiB, but the activations and runtime
+    """On an RTX 4090 a 0.9 SGLang share less the weights leaves 6.3 GiB, but the activations and runtime
     outside the share leave only 4.4 GiB: the KV is the smaller (14 sequences of 2,500 tokens, not 20)."""
     g, lay = get_gpu("RTX-4090"), Layout()
-    job = ServeJob(prompt_len=2000, output_len=500, engine="sglang")
+    job = ServeJob(prompt_len=2000, output_len=500, engine="sglang", gpu_memory_utilization=0.9)
     w, peak = fit.non_kv_bytes(L8, serve_breakdown(L8, job, 1, job.context), lay)
     dev = device_bytes(serving=True, engine="sglang")
     kv = paged_kv_bytes(L8, job, g, lay)
     assert kv == int(g.usable - peak - dev) < 0.9 * g.usable - w
     sp = speed_report(L8, job.with_(concurrency="max"), "RTX-4090", lay)
     assert sp["batch"] == 14
+
+
+def test_sglang_takes_its_own_default_share_by_gpu_and_layout():
+    """Without --gpu-memory-utilization SGLang's share is its own default (engines.sglang): 0.834 of an H100
+    at TP 1, so 8B's KV is u·usable − W (51 GiB, not the 0.9 share's 56 GiB), and fit says which u."""
+    g, lay = get_gpu("H100"), Layout()
+    job = ServeJob(prompt_len=2000, output_len=500, engine="sglang")
+    w, peak = fit.non_kv_bytes(L8, serve_breakdown(L8, job, 1, job.context), lay)
+    kv = paged_kv_bytes(L8, job, g, lay)
+    assert kv == int(0.834 * g.usable - w) < paged_kv_bytes(L8, job.with_(gpu_memory_utilization=0.9), g, lay)
+    f = fit_report(L8, job.with_(concurrency=1), "H100", lay, find=("concurrency",))
+    assert (f["kv_budget"]["share"], f["kv_budget"]["share_origin"]) == (0.834, "SGLang's default")
+    assert f["kv_budget"]["kv_bytes"] == kv
+    assert speed_report(L8, job.with_(concurrency="max"), "H100", lay)["batch"] == f["kv_budget"]["max_concurrency"]

@@ -127,7 +127,10 @@ def _kv_line(b: dict[str, Any], units: str) -> str:
     parts = (f"weights {fmt_bytes(b['weights_bytes'], units)}, activations {fmt_bytes(b['activation_bytes'], units)}"
              f", runtime {fmt_bytes(b['device_bytes'], units)}")
     how = {"trt-llm": f"(TensorRT-LLM's share of the memory free after loading: {parts} out)",
-           "sglang": f"of SGLang's static share {fmt_bytes(b['budget_bytes'], units)} less the weights "
+           "sglang": f"of SGLang's static share {fmt_bytes(b['budget_bytes'], units)} (--mem-fraction-static "
+                     f"{b.get('share', 0.9):g}" + (", its default for this GPU and layout" if
+                                                   b.get("share_origin") == "SGLang's default" else "")
+                     + f") less the weights "
                      f"{fmt_bytes(b['weights_bytes'], units)} (activations and runtime outside it"
                      + ("" if b["kv_bytes"] >= b["budget_bytes"] - b["weights_bytes"] else
                         f", {fmt_bytes(b['activation_bytes'], units)} and {fmt_bytes(b['device_bytes'], units)}, "

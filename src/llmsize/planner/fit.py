@@ -15,6 +15,7 @@ from llmsize.parallel import Breakdown, Layout, check_layout, per_gpu, placement
 from llmsize.pergpu import job_memory
 from llmsize.planner import jobs, serve_memory
 from llmsize.planner.jobs import ServeJob, TrainJob
+from llmsize.planner.serve_memory import share as engine_share
 from llmsize.recurrent import recurrent_state
 from llmsize.spec import ModelSpec
 
@@ -34,11 +35,11 @@ def _largest(lo: int, hi: int, fits: Callable[[int], bool]) -> int | None:
     return lo
 
 
-def _budget(gpu: Any, gpus: int, job: TrainJob | ServeJob, device: Callable[[Any, int], int] | None = None) -> int:
+def _budget(gpu: Any, layout: Layout, job: TrainJob | ServeJob, device: Callable[[Any, int], int] | None = None) -> int:
     """What each GPU may hold: all of it for training, the serving engine's share (`serve_memory.budget`),
     less the per-GPU runtime bytes `device` gives."""
-    dev = device(gpu, gpus) if device else 0
-    return (serve_memory.budget(job, gpu) if isinstance(job, ServeJob) else gpu.usable) - dev
+    dev = device(gpu, layout.gpus) if device else 0
+    return (serve_memory.budget(job, gpu, layout) if isinstance(job, ServeJob) else gpu.usable) - dev
 
 
 def llamacpp_slots(job: ServeJob) -> int | None:
@@ -54,7 +55,7 @@ def largest_batch(spec: ModelSpec, job: TrainJob | ServeJob, gpu: Any, layout: L
     None when not even one does."""
     check_layout(spec, layout)
     serving = isinstance(job, ServeJob)
-    budget = _budget(gpu, layout.gpus, job, device)
+    budget = _budget(gpu, layout, job, device)
     cap = llamacpp_slots(job) if serving else None  # type: ignore[arg-type]
     if cap is not None:
         limit = min(limit, cap)
@@ -77,7 +78,7 @@ def longest_context(spec: ModelSpec, job: TrainJob | ServeJob, gpu: Any, layout:
     shortest one does."""
     check_layout(spec, layout)
     serving = isinstance(job, ServeJob)
-    budget = _budget(gpu, layout.gpus, job, device)
+    budget = _budget(gpu, layout, job, device)
     hi = limit or min(spec.max_position_embeddings * 8, MAX_CONTEXT)  # never past llmsize's context bound
     if serving and job.engine == "llama.cpp":
         hi = min(hi, MAX_N_CTX // job.sequences)  # type: ignore[union-attr]
@@ -109,6 +110,8 @@ class KvBudget:
     max_tokens: int
     max_concurrency: int  # sequences of the job's context length that fit at once
     rule: str = "vllm"  # whose rule left kv_bytes: vllm (u of the total), trt-llm (u of the free), sglang (static)
+    share: float = 0.9  # u: the engine's share of the GPU
+    share_origin: str = "default"  # given (--gpu-memory-utilization), default (0.9), or SGLang's default
 
 
 def non_kv_bytes(spec: ModelSpec, bd: Breakdown, layout: Layout) -> tuple[int, int]:
@@ -124,7 +127,8 @@ def non_kv_bytes(spec: ModelSpec, bd: Breakdown, layout: Layout) -> tuple[int, i
 
 def kv_free_bytes(spec: ModelSpec, job: ServeJob, gpu: Any, layout: Layout, device_bytes: int) -> int:
     """The bytes of one GPU a paged-KV engine gives to its KV cache (the speed model's batch limit), by each
-    engine's own rule for its share u (0.9 unless given):
+    engine's own rule for its share u (the one given; else SGLang's own default for the GPU and layout,
+    `serve_memory.share`; else 0.9):
       vLLM:          KV = u·usable − W_gpu − rotary cache − A_peak − device   (`kv_budget`; u of the total)
       TensorRT-LLM:  KV = u·(usable − W_gpu − A_peak − device)               (u of what is free after loading)
       SGLang:        KV = min(u·usable − W_gpu, usable − W_gpu − A_peak − device)  (--mem-fraction-static:
@@ -135,8 +139,8 @@ def kv_free_bytes(spec: ModelSpec, job: ServeJob, gpu: Any, layout: Layout, devi
     if job.engine == "trt-llm":  # Source: trtllm-kv-fraction
         kv = job.utilization * (gpu.usable - peak - device_bytes)
     elif job.engine == "sglang":  # Source: sglang-mem-fraction
-        # ASSUMES: SGLang's share is the job's u (0.9 unless given); SGLang picks its own by GPU size
-        kv = min(gpu.usable * job.utilization - w, gpu.usable - peak - device_bytes)
+        u, _ = engine_share(job, gpu, layout)  # SGLang's own default for this GPU and layout unless one is given
+        kv = min(gpu.usable * u - w, gpu.usable - peak - device_bytes)
     else:
         kv = gpu.usable * job.utilization - peak - device_bytes
     return max(int(kv), 0)
@@ -163,7 +167,8 @@ def kv_budget(spec: ModelSpec, job: ServeJob, gpu: Any, layout: Layout, *, devic
     bd = jobs.serve_breakdown(spec, job, 1, job.context)
     w, peak = _non_kv(spec, job, layout)
     act = peak - w
-    budget = int(gpu.usable * job.utilization)
+    u, origin = engine_share(job, gpu, layout)
+    budget = int(gpu.usable * u)
     # the engine's own rule (`kv_free_bytes`: vLLM's, TensorRT-LLM's share of what is free, SGLang's static
     # share), so the concurrency here is the batch `speed` times
     left = kv_free_bytes(spec, job, gpu, layout, device_bytes)
@@ -177,7 +182,7 @@ def kv_budget(spec: ModelSpec, job: ServeJob, gpu: Any, layout: Layout, *, devic
     blocks = max(left, 0) // (block_size * per_tok)
     tokens = blocks * block_size
     seqs = tokens // job.context if not state else max(left, 0) // (job.context * per_tok + round(state * share))
-    return KvBudget(rule=job.engine if job.engine in ("trt-llm", "sglang") else "vllm",
+    return KvBudget(rule=job.engine if job.engine in ("trt-llm", "sglang") else "vllm", share=u, share_origin=origin,
                     budget_bytes=budget, weights_bytes=w, activation_bytes=act, device_bytes=device_bytes,
                     kv_bytes=max(left, 0), bytes_per_token=per_tok, blocks=blocks, block_size=block_size,
                     max_tokens=tokens, max_concurrency=seqs)

@@ -172,7 +172,7 @@ def speed_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_name: str, layou
     # the memory `train --gpus` gives this layout, held to the GPU less the runtime (as `plan` holds it): a
     # rate for a setup that cannot run is said to be one (serving's speed refuses such a setup outright)
     mem = job_memory(spec, job, layout)
-    budget = fitmod._budget(gpu, layout.gpus, job, _device_fn(False))
+    budget = fitmod._budget(gpu, layout, job, _device_fn(False))
     out["memory_per_gpu_bytes"], out["budget_bytes"] = mem.peak_bytes, budget
     if mem.peak_bytes > budget and not off:
         out["note"] = (f"does not fit: {mem.peak_bytes / 2**30:,.1f} GiB per GPU, {gpu.name} holds "

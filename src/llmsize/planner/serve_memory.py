@@ -22,10 +22,26 @@ LLAMACPP = "llama.cpp"
 TRANSFORMERS = "transformers"
 
 
-def _budget(job: ServeJob, gpu: Any) -> tuple[int, str]:
-    """(bytes one GPU of the replica may hold, how they were reached): usable · gpu_memory_utilization (vLLM's
-    share, 0.9 unless given); with no share given, llama.cpp usable − 1 GiB (llama.cpp --fit's default margin
-    per device) and transformers all of it (PyTorch reserves nothing ahead).
+def share(job: ServeJob, gpu: Any, layout: Layout | None = None) -> tuple[float, str]:
+    """(u, whose): the share of each GPU a paged-KV engine takes. The one given (--gpu-memory-utilization);
+    else SGLang's own --mem-fraction-static default for this GPU and layout (`engines.sglang`: it grows with
+    the GPU's memory, 0.83 on an H100 at TP 1, 0.86 on a B200); else vLLM's and TensorRT-LLM's 0.9.
+
+    Source: sglang-mem-fraction"""
+    if job.gpu_memory_utilization is not None or job.engine != "sglang":
+        return job.utilization, "given" if job.gpu_memory_utilization is not None else "default"
+    from llmsize.engines.sglang import default_mem_fraction
+
+    lay = layout or Layout()
+    # SGLang's DEP: --tp N --dp N --enable-dp-attention over the N ranks the experts are split over
+    s = default_mem_fraction(gpu.usable, lay.tp * lay.ep, lay.pp, dp_attention=lay.ep > 1, dp=lay.ep)
+    return s.fraction, "SGLang's default"
+
+
+def _budget(job: ServeJob, gpu: Any, layout: Layout | None = None) -> tuple[int, str]:
+    """(bytes one GPU of the replica may hold, how they were reached): usable · u (`share`: the one given,
+    SGLang's own default, else vLLM's 0.9); with no share given, llama.cpp usable − 1 GiB (llama.cpp --fit's
+    default margin per device) and transformers all of it (PyTorch reserves nothing ahead).
 
     Source: llamacpp-offload"""
     usable = f"{gpu.name} {gpu.usable / 2**30:.1f} GiB"
@@ -35,18 +51,19 @@ def _budget(job: ServeJob, gpu: Any) -> tuple[int, str]:
         return gpu.usable - FIT_MARGIN, f"{usable} less llama.cpp's 1 GiB --fit margin"
     if job.gpu_memory_utilization is None and job.engine == TRANSFORMERS:
         return gpu.usable, f"{usable} usable"
-    return int(gpu.usable * job.utilization), \
-        f"{job.utilization:g} × {gpu.name} = {gpu.usable * job.utilization / 2**30:.1f} GiB"
+    u, whose = share(job, gpu, layout)
+    return int(gpu.usable * u), f"{u:g} × {gpu.name} = {gpu.usable * u / 2**30:.1f} GiB" + (
+        " (SGLang's default --mem-fraction-static)" if whose == "SGLang's default" else "")
 
 
-def budget(job: ServeJob, gpu: Any) -> int:
+def budget(job: ServeJob, gpu: Any, layout: Layout | None = None) -> int:
     """Bytes one GPU of the replica may hold (`_budget`)."""
-    return _budget(job, gpu)[0]
+    return _budget(job, gpu, layout)[0]
 
 
-def budget_text(job: ServeJob, gpu: Any) -> str:
+def budget_text(job: ServeJob, gpu: Any, layout: Layout | None = None) -> str:
     """How `budget` was reached, for a rejection: '0.9 × H100-SXM = 71.3 GiB' or llama.cpp's margin."""
-    return _budget(job, gpu)[1]
+    return _budget(job, gpu, layout)[1]
 
 
 def serve_memory(spec: ModelSpec, job: ServeJob, layout: Layout, concurrency: int | None = None,

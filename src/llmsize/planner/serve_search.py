@@ -59,11 +59,11 @@ def plan_serve(spec: ModelSpec, job: ServeJob, breakdown: Breakdown, gpu_types: 
                 continue
             assert mem is not None
             dev = device(g, n) if device else 0
-            budget = memory_budget(job, g) - dev
+            budget = memory_budget(job, g, lay) - dev
             if mem.peak_bytes > budget:
                 out.append(Candidate(**base, memory=mem, budget=budget, kind="fit",
                                      reason=f"does not fit: needs {(mem.peak_bytes + dev) / 2**30:.1f} GiB per GPU, "
-                                            f"{budget_text(job, g)}"))
+                                            f"{budget_text(job, g, lay)}"))
                 continue
             if not g.bandwidth or not any(g.has(d) for d in ("bf16", "fp16", "fp32")):
                 out.append(Candidate(**base, memory=mem, budget=budget, kind="fit",
@@ -134,7 +134,7 @@ def replica_speed(spec: ModelSpec, job: ServeJob, breakdown: Breakdown, g: Any, 
     return serve(spec, g, engine=job.engine, weights=job.weights, kv_dtype=job.kv_dtype, prompt=job.prompt_len,
                  output=job.output_len, concurrency=job.concurrency, request_rate=job.request_rate, tp=lay.tp,
                  pp=lay.pp, ep=lay.ep,
-                 gpu_memory_utilization=memory_budget(job, g) / g.usable, mbu=job.mbu,
+                 gpu_memory_utilization=memory_budget(job, g, lay) / g.usable, mbu=job.mbu,
                  prefill_efficiency=job.prefill_mfu,
                  mixed_prefill=mixed_prefill(job.engine, spec, max_model_len=job.max_model_len),
                  kv_free_bytes=paged_kv_bytes(spec, job, g, lay), static_batch=static_batch(job.engine))
