@@ -292,8 +292,8 @@ def test_null_weights_take_the_format_the_checkpoint_stores(model, fmt, origin):
 
 def test_a_name_that_is_no_release_of_a_preset_stays_the_case_error(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    r = _one(M.case("decode", model="deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"))
-    assert r.predicted is None and "DeepSeek-R1-Distill-Qwen-1.5B" in r.error
+    r = _one(M.case("decode", model="deepseek-ai/deepseek-coder-33b-instruct"))
+    assert r.predicted is None and "deepseek-coder-33b-instruct" in r.error
 
 
 def test_an_unnamed_engine_with_gguf_weights_is_llama_cpp_and_decode_tp_follows_the_engine():
