@@ -27,7 +27,9 @@ PHASE = {"decode": "decode", "prefill": "prefill", "serve": "serve", "train": "t
 TIME_METRICS = ("ttft_s", "tpot_s", "gpu_hours", "days")
 
 # Sequences an engine batches at once by default (each with its source; None: no cap of its own)
-ENGINE = {"vllm": (256, "vLLM EngineArgs max_num_seqs default 256"),
+ENGINE = {"vllm": (256, "vLLM EngineArgs max_num_seqs default 256; on a GPU of at least 70 GiB whose name has "
+                       "no 'a100' (H100, H200, B200, MI300X), 1024 (vllm/engine/arg_utils.py get_batch_defaults, "
+                       "V1: 'For GPUs like H100 and MI300x, use larger default values'; A100 kept small, PR 17885)"),
           "sglang": (2048, "SGLang python/sglang/srt/model_executor/model_runner.py: max running requests "
                            "min(max(KV tokens / context_len * 512, 2048), 4096), so at least 2048 (the KV "
                            "capacity bounds it apart)"),
@@ -39,6 +41,17 @@ ENGINE = {"vllm": (256, "vLLM EngineArgs max_num_seqs default 256"),
           "transformers": (None, "no cap of its own: generate() decodes the batch of requests it is given at once "
                                  "(static batching: bitsandbytes' benchmarks run batch 1, 8 and 32)"),
           "unknown": (256, "ASSUMES: vLLM's default")}
+# an engine's larger default on a large GPU: (max_seqs, GPU total memory at least this many GiB, a name word
+# that keeps a GPU on the small default)
+ENGINE_LARGE = {"vllm": (1024, 70, "a100")}
+
+
+def _large(engine: str) -> dict:
+    """The engine's larger default on a large GPU, as efficiency.toml keys (none for most engines)."""
+    if engine not in ENGINE_LARGE:
+        return {}
+    n, gib, word = ENGINE_LARGE[engine]
+    return {"max_seqs_large": n, "large_gpu_gib": gib, "large_excludes": word}
 
 
 def load_rows(quiet: bool = False) -> list[dict]:
@@ -489,7 +502,7 @@ def write(entries: list[dict], shape: dict[str, float], serve: dict[str, float],
         lines += [f'"{k}" = {v}' for k, v in per.items()]
     for e, (n, src) in ENGINE.items():
         lines += ["", f'[engine."{e}"]'] + ([f"max_seqs = {n}"] if n is not None else []) + \
-            [f"source = {json.dumps(src)}"]
+            [f"{k} = {json.dumps(v)}" for k, v in _large(e).items()] + [f"source = {json.dumps(src)}"]
     for x in entries:
         lines += ["", "[[efficiency]]", f'engine = "{x["engine"]}"', f'arch = "{x["arch"]}"', f'phase = "{x["phase"]}"',
                   f'value = {x["value"]}', f'n = {x["n"]}', f'raw_median = {x["raw_median"]}',
@@ -520,7 +533,7 @@ def main() -> None:
     import llmsize.speedmodel.efficiency as eff
 
     # the engines' defaults the fit writes are the ones it fits with (not the stored file's)
-    eff._table()["engine"] = {e: {"source": src, **({"max_seqs": n} if n is not None else {})}
+    eff._table()["engine"] = {e: {"source": src, **({"max_seqs": n} if n is not None else {}), **_large(e)}
                               for e, (n, src) in ENGINE.items()}
     eff._table()["train"] = {"x_half_expert_tokens": 0}  # inert while the dense shape is searched
     eff._table()["host"] = {}  # no floor while the GPU side is fitted

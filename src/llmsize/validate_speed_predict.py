@@ -321,9 +321,12 @@ def _path_note(gpu: Any, asked: str, path: str, notes: list[str]) -> None:
         notes.append(f"{gpu.name} has no bf16 rate: timed on its {path} path")
 
 
-def _ep_options(lay: Mapping[str, Any]) -> dict[str, Any]:
-    """The layout's expert-parallel options: `a2a_overlap` (true | false | null: not overlapped, Megatron-Core's
-    default) and `dispatcher` (alltoall | deepep | null: alltoall)."""
+def _ep_options(lay: Mapping[str, Any], engine: str, ep: int, notes: list[str]) -> dict[str, Any]:
+    """The layout's expert-parallel options: `a2a_overlap` (true | false | null) and `dispatcher` (alltoall |
+    deepep | null: alltoall). A null overlap is the engine's default: off for Megatron-Core and the other
+    named engines (moe_a2a_overlap defaults to False); on for an in-house stack (`unknown`), since the
+    published in-house MoE runs hide their all-to-alls behind compute (DeepSeek-V3's DualPipe, sec. 3.2.1
+    of its report: "both all-to-all and PP communication can be fully hidden")."""
     from llmsize.speedmodel.comm import DISPATCHERS
 
     ov, disp = lay.get("a2a_overlap"), lay.get("dispatcher")
@@ -331,6 +334,11 @@ def _ep_options(lay: Mapping[str, Any]) -> dict[str, Any]:
         raise LlmsizeError(f"layout.a2a_overlap must be true, false or null, got {ov!r}")
     if disp is not None and disp not in DISPATCHERS:
         raise LlmsizeError(f"layout.dispatcher must be one of {', '.join(DISPATCHERS)} or null, got {disp!r}")
+    if ov is None and ep > 1:
+        ov = engine == "unknown"
+        notes.append(f"layout.a2a_overlap not given: the expert all-to-alls " + (
+            "overlapped with compute assumed (an in-house stack built for expert parallelism)" if ov else
+            f"not overlapped assumed ({engine}'s default)"))
     return {"a2a_overlap": bool(ov), "dispatcher": disp or "alltoall"}
 
 
@@ -374,6 +382,31 @@ def _default_shard(spec: Any, gpu: Any, count: int | None, notes: list[str]) -> 
     return "full"
 
 
+# engines whose pipeline runs one schedule unless told otherwise: DeepSpeed's PipelineEngine has only 1F1B
+# (deepspeed/runtime/pipe/schedule.py TrainSchedule); torchtitan's config defaults to "1F1B"
+# (parallelism.pipeline_parallel_schedule)
+_ONE_F_ONE_B = ("deepspeed", "torchtitan")
+
+
+def _default_schedule(spec: Any, engine: str, pp: int, m: int, notes: list[str]) -> str:
+    """The pipeline schedule of a case that states neither a schedule nor virtual stages: 1F1B for an engine
+    whose pipeline defaults to it (DeepSpeed, torchtitan); else (Megatron-LM, NeMo, a paper's own stack)
+    the interleaved schedule with `train.default_virtual_stages` (24 of the 29 Megatron rows of the
+    calibration that state theirs interleave, and the Llama 3 paper's 4D parallelism does, sec. 3.3.2;
+    at 16 micro-batches on 16 stages 1F1B would idle half of each step)."""
+    if pp == 1:
+        return "1f1b"
+    if engine in _ONE_F_ONE_B:
+        notes.append(f"pipeline schedule not given: 1F1B assumed ({engine}'s default), bubble "
+                     f"(p − 1)/(m + p − 1) = {pp - 1}/{m + pp - 1}")
+        return "1f1b"
+    v = T.default_virtual_stages(spec.num_layers, pp)
+    notes.append(f"pipeline schedule not given: interleaved 1F1B with {v} virtual stages per rank assumed "
+                 f"(what published Megatron-style runs at PP > 1 use), bubble (p − 1)/v over m + (p − 1)/v = "
+                 f"{(pp - 1) / v:.3g}/{m + (pp - 1) / v:.4g}")
+    return "interleaved"
+
+
 def _train(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str]) -> tuple[float, list[str]]:
     lay = w.get("layout") or {}
     shard = "full" if lay.get("zero") == 3 or lay.get("fsdp") == "full_shard" else "none"
@@ -396,13 +429,17 @@ def _train(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str
     overlap = lay.get("tp_overlap")
     if overlap is not None and not isinstance(overlap, bool):
         raise LlmsizeError(f"layout.tp_overlap must be true, false or null, got {overlap!r}")
-    sched = lay.get("schedule") or ("interleaved" if lay.get("virtual_stages") else "1f1b")
+    sched = lay.get("schedule") or ("interleaved" if lay.get("virtual_stages") else _default_schedule(
+        spec, case.engine, pp, m, notes))
+    if sched == "interleaved" and pp > 1 and lay.get("schedule") and not lay.get("virtual_stages"):
+        notes.append(f"virtual_stages not given: {T.default_virtual_stages(spec.num_layers, pp)} per rank assumed "
+                     f"(one layer each)")
     r = T.train(spec, gpu, engine=case.engine, precision=w.get("precision"), seq=seq,
                 recompute=_get(w, "recompute", "none", notes), pp=pp, micro_batches=m, schedule=sched,
                 virtual_stages=lay.get("virtual_stages"), tp=int(lay.get("tp") or 1), micro_batch=micro,
                 gpus_per_node=case.gpus_per_node, dp=dp,
                 shard=shard, step_tokens=int(gb) * seq if gb else None, cp=int(lay.get("cp") or 1), ep=ep,
-                tp_overlap=bool(overlap), **_ep_options(lay))
+                tp_overlap=bool(overlap), **_ep_options(lay, case.engine, ep, notes))
     _path_note(gpu, w.get("precision") or "bf16-mixed", r.path, notes)
     metric = case.metric
     if metric == "tokens_per_s_per_gpu":

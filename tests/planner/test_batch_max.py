@@ -22,11 +22,13 @@ def _speed(*flags: str) -> dict:
 
 
 def test_the_batch_is_what_max_sequences_or_the_kv_cache_hold_and_it_is_the_saturated_rate():
-    spec, g = load("Llama-3.1-8B").spec, hw.get_gpu("H100")
+    spec, g = load("Llama-3.1-8B").spec, hw.get_gpu("A100-SXM-80GB")
     kw = dict(engine="vllm", weights="bf16", kv_dtype="auto", output=256)
     short = serve(spec, g, prompt=1024, concurrency="max", **kw)
-    # 1,280-token requests: the KV cache would hold more than vLLM's 256 sequences, so its cap binds
+    # 1,280-token requests: the KV cache would hold more than vLLM's 256 sequences (its default on an A100),
+    # so its cap binds; on an H100 vLLM's default is 1024 and the KV cache binds first
     assert short.batch_limit == "max_seqs" and short.batch == 256
+    assert serve(spec, hw.get_gpu("H100"), prompt=1024, concurrency="max", **kw).batch_limit == "kv"
     assert short.kv_capacity_tokens >= 256 * 1280
     long = serve(spec, g, prompt=32768, concurrency="max", **kw)
     # 33,024-token requests: as many as the KV cache holds, and not one more
@@ -73,9 +75,15 @@ def test_a_request_rate_without_a_batch_is_capped_by_the_engine_not_by_one_reque
 
 def test_speed_batch_max_times_validates_offline_mode_and_says_what_ttft_means():
     rep = _speed("Llama-3.1-70B", "--gpu", "H100", "--tp", "4", "--batch", "max")
+    from llmsize.parallel import Layout
+    from llmsize.planner.jobs import ServeJob
+    from llmsize.planner.serve_search import paged_kv_bytes
+
     spec, g = load("Llama-3.1-70B").spec, hw.get_gpu("H100")
+    # the KV the engine's own rule leaves (what speed times: fit --find concurrency's batch)
+    kv = paged_kv_bytes(spec, ServeJob(prompt_len=1024, output_len=256, concurrency="max"), g, Layout(tp=4))
     s = serve(spec, g, engine="vllm", weights="bf16", kv_dtype="auto", prompt=1024, output=256,
-              concurrency="max", tp=4)
+              concurrency="max", tp=4, kv_free_bytes=kv)
     assert rep["offline"] is True and rep["concurrency"] == "max"
     assert (rep["batch"], rep["batch_limit"]) == (s.batch, s.batch_limit)
     assert rep["output_tokens_per_s"] == pytest.approx(s.output_tokens_per_s, rel=1e-12)
@@ -101,7 +109,7 @@ def test_plan_cost_and_export_take_batch_max():
     # export writes the max sequences the plan assumed, so the run batches as it was timed
     out = run("export", "vllm", "Llama-3.1-8B", "--gpu", "H100", "--gpus", "1", "--batch", "max")
     assert out.returncode == 0, out.stderr
-    assert "--max-num-seqs 256" in out.stdout
+    assert "--max-num-seqs 1024" in out.stdout  # vLLM V1's default on a GPU of 70 GiB or more, not an A100
 
 
 @pytest.mark.parametrize("args, msg", [

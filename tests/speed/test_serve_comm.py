@@ -63,11 +63,15 @@ def test_a_prompts_pass_pays_its_per_layer_cost_in_ttft_not_in_tpot():
 
 def test_max_seqs_caps_the_batch_and_is_checked():
     kw = dict(engine="vllm", weights="bf16", kv_dtype="bf16", prompt=128, output=512, concurrency="max")
-    default = P.serve(L8, H100, **kw)
+    a100 = get_gpu("A100-SXM-80GB")
+    default = P.serve(L8, a100, **kw)
     assert default.batch == 256 and default.batch_limit == "max_seqs"  # vLLM's default --max-num-seqs
-    wide = P.serve(L8, H100, max_seqs=1024, **kw)
+    wide = P.serve(L8, a100, max_seqs=1024, **kw)
     assert wide.batch > default.batch and wide.output_tokens_per_s > default.output_tokens_per_s
-    assert P.serve(L8, H100, max_seqs=16, **kw).batch == 16
+    assert P.serve(L8, a100, max_seqs=16, **kw).batch == 16
+    # vLLM's V1 default on a GPU of 70 GiB or more that is not an A100 (get_batch_defaults): 1024
+    assert P.serve(L8, H100, **kw).batch == P.serve(L8, H100, max_seqs=1024, **kw).batch > 256
+    assert P.serve(L8, get_gpu("L40S"), **kw).batch <= 256
     for bad in (0, -3, 2.5, True, "256"):
         with pytest.raises(LlmsizeError, match="max sequences must be a positive integer"):
             P.serve(L8, H100, max_seqs=bad, **kw)
@@ -79,7 +83,7 @@ def test_a_speed_case_carries_max_seqs_to_the_prediction(tmp_path):
     from llmsize.validate_speed import validate_speed
 
     row = {"id": "x", "kind": "speed", "category": "serve_throughput", "model": "Llama-3.1-8B",
-           "hardware": {"gpu": "H100-SXM", "count": 1}, "engine": "vllm",
+           "hardware": {"gpu": "A100-SXM-80GB", "count": 1}, "engine": "vllm",
            "workload": {"task": "serve", "weights": "bf16", "kv_dtype": "bf16", "prompt": 128, "output": 512,
                         "concurrency": "max", "request_rate": None, "tp": 1, "pp": 1, "dp": 1},
            "measured": {"metric": "output_tokens_per_s", "value": 10000.0}}
@@ -134,9 +138,10 @@ def test_llama_cpp_batches_the_slots_asked_for():
     # a short request: the memory would hold more than llama-server's 256 slots
     short = P.serve(L8, H100, **{**kw, "prompt": 64, "output": 64}, concurrency=1000)
     assert (short.batch, short.batch_limit) == (256, "max_seqs")
-    # vLLM keeps its --max-num-seqs default
-    assert P.serve(L8, H100, engine="vllm", weights="bf16", kv_dtype="bf16", prompt=128, output=512,
-                   concurrency=1000).batch == 256
+    # vLLM keeps its --max-num-seqs default: 256 on an A100, 1024 on an H100 (what its memory holds below it)
+    vllm = dict(engine="vllm", weights="bf16", kv_dtype="bf16", prompt=128, output=512, concurrency=1000)
+    assert P.serve(L8, get_gpu("A100-SXM-80GB"), **vllm).batch == 256
+    assert P.serve(L8, H100, **vllm).batch_limit == "kv"
 
 
 def test_a_prompt_runs_through_the_pipeline_stages_one_after_another():

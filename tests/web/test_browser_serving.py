@@ -91,7 +91,7 @@ def test_a_request_rate_times_the_queue_as_the_cli(pg):  # noqa: F811
 def test_a_request_rate_with_concurrency_left_alone_is_capped_by_the_engine_as_the_cli(pg):  # noqa: F811
     """Concurrent sequences untouched: the rate's batch is the engine's own cap, as the CLI without --batch
     (one request in flight would leave every 70B setup overloaded at 3 requests/s of 8K-token prompts; at 5
-    even the engine's cap of 256 is not enough on 8 GPUs once each request's prefill holds its slot)."""
+    even the engine's cap is not enough on 8 GPUs once each request's prefill holds its slot)."""
     load(pg, "?m=Llama-3.1-70B&tab=plan&w.gpu=H100-SXM&w.n=8&w.rate=3")
     pg.get_by_test_id("plan-single").wait_for()
     cli = cli_json("plan", "Llama-3.1-70B", *CLI[2:-6], "--max-gpus", "8", "--top", "60", "--request-rate", "3")
@@ -110,4 +110,4 @@ def test_an_offline_run_plans_batch_max_as_the_cli_and_exports_the_cap_it_assume
     assert pg.locator("#w-offline").is_checked()
     assert "batch max: every request queued at once" in pg.locator("#panel-plan").inner_text()
     pg.wait_for_function("() => document.querySelector('[data-testid=export]').innerText.includes('--max-num-seqs')")
-    assert "--max-num-seqs 256" in pg.get_by_test_id("export").inner_text()
+    assert "--max-num-seqs 1024" in pg.get_by_test_id("export").inner_text()  # vLLM V1 default on an H100

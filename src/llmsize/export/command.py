@@ -100,15 +100,16 @@ def _job(engine: str, kw: dict[str, Any]) -> Any:
                     nvme_name="--nvme", flags=True)
 
 
-def _max_num_seqs(job: Any, given: bool) -> int | None:
+def _max_num_seqs(job: Any, given: bool, gpu: str | None = None) -> int | None:
     """--max-num-seqs for a planned serving job: its batch where --batch was given, or for batch max the
     engine's default cap the plan assumed (written out, so the run batches as the plan timed it whatever the
     engine's release); None (the engine's own default) where --batch was not given, not a cap of one
     request that would serve them one at a time."""
+    from llmsize.catalog.hardware import get_gpu
     from llmsize.speedmodel.efficiency import engine_default
 
     if job.concurrency == "max":
-        return engine_default(job.engine, "max_seqs")
+        return engine_default(job.engine, "max_seqs", get_gpu(gpu) if gpu else None)
     return job.concurrency if given else None
 
 
@@ -231,7 +232,7 @@ def run_export(engine: str, model_name: str, **opts: Any) -> Exported:
                      gpu_memory_utilization=job.utilization if not train else 0.9,
                      kv_cache_dtype=kw["kv_cache_dtype"], quantization=kw["quantization"],
                      max_num_seqs=kw["max_num_seqs"] or (_max_num_seqs(job, kw["concurrency"] is not None or
-                                                                       engine == "llamacpp")
+                                                                       engine == "llamacpp", gpu)
                                                          if planned_serve else None),
                      micro_batch=job.micro_batch if train else 1, grad_accum=accum or 1,
                      gpus_per_node=kw["gpus_per_node"], script=kw["script"], kv_unified=kw["kv_unified"],

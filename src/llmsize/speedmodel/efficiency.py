@@ -281,11 +281,19 @@ def host_layer_s(engine: str | None, weights: str) -> float:
     return float(per.get(host_kind(weights), per.get("16-bit", 0.0)))
 
 
-def engine_default(engine: str | None, what: str) -> int | None:
+def engine_default(engine: str | None, what: str, gpu: Any = None) -> int | None:
     """An engine's scheduling default (``max_seqs``: sequences batched at once), from the table; None
-    where the engine has no cap of its own (transformers: generate() decodes the batch it is given)."""
+    where the engine has no cap of its own (transformers: generate() decodes the batch it is given). On a
+    `gpu` of at least ``large_gpu_gib`` whose name lacks ``large_excludes``, the engine's ``<what>_large``
+    where it has one (vLLM: 1024 sequences on an H100, H200, B200 or MI300X, 256 on an A100 or a smaller
+    card)."""
     d = _table()["engine"]
-    v = d.get(engine_name(engine), d["unknown"]).get(what)
+    e = d.get(engine_name(engine), d["unknown"])
+    v = e.get(what)
+    big = e.get(f"{what}_large")
+    if big is not None and gpu is not None and gpu.usable >= e["large_gpu_gib"] * 2**30 \
+            and e.get("large_excludes", "\0") not in gpu.name.lower():
+        v = big
     return None if v is None else int(v)
 
 

@@ -196,7 +196,7 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
         raise DoesNotFit(f"does not fit: {gpu.name} × {n} leaves {room}, one request needs {need}; {hint}")
     if max_seqs is not None and (isinstance(max_seqs, bool) or not isinstance(max_seqs, int) or max_seqs < 1):
         raise LlmsizeError(f"max sequences must be a positive integer, got {max_seqs!r}")
-    seq_cap = max_seqs or engine_default(engine, "max_seqs")
+    seq_cap = max_seqs or engine_default(engine, "max_seqs", gpu)
     limits = {**({"kv": fits} if kv_bound else {}), **({"max_seqs": seq_cap} if seq_cap else {})}
     if concurrency != "max":
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
