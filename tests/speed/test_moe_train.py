@@ -141,7 +141,7 @@ def test_bad_ep_options_are_refused(bad, msg):
 
 
 def test_a_mixture_of_experts_without_a_layout_spreads_its_experts_over_one_node():
-    from llmsize.validate_speed_predict import _default_ep
+    from llmsize.validate_speed_train import _default_ep
 
     class Case:
         gpus_per_node, count = 8, None
