@@ -115,8 +115,13 @@ def schedule(layout: Layout) -> str:
     return "zero-bubble" if layout.zero_bubble else "interleaved" if layout.virtual_stages > 1 else "1f1b"
 
 
-# the planner's layout engines, as the efficiency table names them (DDP is PyTorch's, like FSDP)
-_TRAIN_ENGINE = {"ddp": "fsdp", "fsdp": "fsdp", "deepspeed": "deepspeed", "megatron": "megatron"}
+# the planner's layout engines, as the efficiency table names them. DDP is PyTorch's, like FSDP; so is a
+# ZeRO layout's compute: the plan runs a Hugging Face model under DeepSpeed's ZeRO (what `export deepspeed`
+# writes), PyTorch's kernels with DeepSpeed's sharding, whose traffic the communication model times apart.
+# ASSUMES: the table's `deepspeed` rows (BLOOM, MT-NLG, Pythia: Megatron-DeepSpeed and GPT-NeoX 3D runs with
+#          Megatron's fused kernels, all on A100) do not describe that stack; timed with them, ZeRO-3 on an
+#          H100 ran 21% faster than plain DDP of the same model.
+_TRAIN_ENGINE = {"ddp": "fsdp", "fsdp": "fsdp", "deepspeed": "fsdp", "megatron": "megatron"}
 
 
 def _train_rate(spec: ModelSpec, job: TrainJob, g: Any, layout: Layout, pp: int | None = None,
