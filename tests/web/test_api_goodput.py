@@ -34,8 +34,8 @@ def test_cost_and_plan_days_and_dollars_are_speeds(client):
     row = cost["rows"][0]
     plan = cli_json("plan", *TRAIN, "--gpu", "H100-SXM", "--max-gpus", "8", "--goodput", "0.8")
     best8 = next(s for s in plan["setups"] if s["gpus"] == 8)
-    assert row["layout"] == best8["layout"] == "DP8 ZeRO-3"
-    speed = cli_json("speed", *TRAIN, "--gpu", "H100-SXM", "--gpus", "8", "--zero", "3", "--goodput", "0.8")
+    assert row["layout"] == best8["layout"] == "DP8 FSDP-full_shard"
+    speed = cli_json("speed", *TRAIN, "--gpu", "H100-SXM", "--gpus", "8", "--fsdp", "full_shard", "--goodput", "0.8")
     assert cost["goodput"]["value"] == row["goodput"]["value"] == 0.8
     assert row["days"] == pytest.approx(speed["days"]) and row["gpu_hours"] == pytest.approx(speed["gpu_hours"])
     assert row["days"] * 86400 == pytest.approx(best8["seconds"])

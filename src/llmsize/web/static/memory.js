@@ -2,7 +2,7 @@
 // view: CUDA context, allocator reserve, runtime buffers). Quantized weights: `llmsize quant --format F`
 // (exact weight bytes, KV cache, the rest). Plus memory vs context length for several batch sizes.
 import { lineChart, stackedBar } from "./charts.js";
-import { gpuInfo, raw, w } from "./sections2.js";
+import { gpuInfo, longContext, raw, w } from "./sections2.js";
 import { big, bytes, bytesParts, card, exact, explain, h, pct, stat, swatch, table, tickBytes } from "./ui.js";
 import { num, t, tr } from "./i18n.js";
 import { offloadCard, offloadWanted } from "./offload.js";
@@ -29,7 +29,7 @@ export function memoryBody(model, ctx) {
   const s = ctx.state, m = ctx.meta, n = (k) => Number(w(s, k, m));
   const kind = memoryKind(ctx);
   if (kind === "qlora") {  // `llmsize quant --qlora --gpu`: a 4-bit (NF4) base, fp32 adapters, paged AdamW
-    return { model, qlora: true, lora_r: n("lora"), seq_len: n("seq"), batch: n("micro_batch"), gpu: w(s, "gpu", m) };
+    return { model, qlora: true, lora_r: n("lora"), seq_len: n("seq"), batch: n("micro_batch"), gpu: w(s, "gpu", m), ...longContext(ctx) };
   }
   if (kind === "train") {
     const lora = w(s, "method", m) === "lora";
@@ -37,14 +37,14 @@ export function memoryBody(model, ctx) {
     const p = lora ? w(s, "base", m) : w(s, "precision", m);
     return { model, batch: n("micro_batch"), seq_len: n("seq"), precision: p,
       optimizer: w(s, "optimizer", m), grad_checkpointing: w(s, "recompute", m) === "1",
-      lora_r: lora ? n("lora") : null, gpu: w(s, "gpu", m) };
+      lora_r: lora ? n("lora") : null, gpu: w(s, "gpu", m), ...longContext(ctx) };
   }
   if (kind === "quant") {
     return { model, gpu: w(s, "gpu", m), seq_len: n("prompt") + n("output"), batch: n("batch"), kv_cache_dtype: w(s, "kv", m),
-      formats: [w(s, "weights", m)] };
+      formats: [w(s, "weights", m)], ...longContext(ctx) };
   }
   return { model, batch: n("batch"), seq_len: n("prompt"), new_tokens: n("output"), weights: nativeOr(raw(s, "weights", m)),
-    kv_cache_dtype: w(s, "kv", m), engine: ENGINE[w(s, "runtime", m)], gpu: w(s, "gpu", m) };
+    kv_cache_dtype: w(s, "kv", m), engine: ENGINE[w(s, "runtime", m)], gpu: w(s, "gpu", m), ...longContext(ctx) };
 }
 
 /** One shape for the three reports: total, terms, capacity, fits, notes; the report's words in the page's language. */

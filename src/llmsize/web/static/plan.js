@@ -1,6 +1,6 @@
 // GPU planning (`llmsize plan --json`) and cost (`llmsize cost --json`) sections.
 import { barChart } from "./charts.js";
-import { raw, w } from "./sections2.js";
+import { longContext, raw, w } from "./sections2.js";
 import { decimal, quantity } from "./fields.js";
 import { big, bytes, card, duration, exact, h, money, rate, table } from "./ui.js";
 import { num, t, tr } from "./i18n.js";
@@ -71,7 +71,7 @@ export function job(ctx) {
     return { mode: "train", seq_len: n("seq"), batch: n("micro_batch"), global_batch: n("global_batch"),
       precision: w(s, "precision", m), grad_checkpointing: w(s, "recompute", m) === "1",
       tokens: Number.isFinite(tokens) && tokens > 0 ? tokens : null,
-      ...(w(s, "max_days", m) ? { max_days: n("max_days") } : {}) };
+      ...(w(s, "max_days", m) ? { max_days: n("max_days") } : {}), ...longContext(ctx) };
   }
   const engine = serveEngine(ctx);
   // a request rate with Concurrent sequences left alone: the server's default, the engine's own cap (as the CLI)
@@ -79,7 +79,7 @@ export function job(ctx) {
   return { mode: "serve", seq_len: n("prompt"), new_tokens: n("output"), ...batch, engine,
     weights: serveWeights(ctx, w(s, "weights", m)), kv_cache_dtype: kvOf(engine, w(s, "kv", m)),
     ...(w(s, "ttft", m) ? { ttft: n("ttft") / 1000 } : {}), ...(w(s, "tpot", m) ? { tpot: n("tpot") } : {}),
-    ...(w(s, "rate", m) ? { request_rate: decimal(w(s, "rate", m)) } : {}) };
+    ...(w(s, "rate", m) ? { request_rate: decimal(w(s, "rate", m)) } : {}), ...longContext(ctx) };
 }
 
 /** A setup's layout as people say it, as the CLI prints it (`parallel.spoken_label`): no "DP1", "1 GPU" for a
@@ -156,11 +156,11 @@ function exportCard(r, ctx, serve) {
       ...(w(s, "offline", m) === "1" && engine === "vllm" ? { batch: "max", gpu: r.gpu }
         // a request rate with Concurrent sequences left alone: the plan took vLLM's own cap, so no --max-num-seqs
         : w(s, "rate", m) && s.w.batch === undefined && engine === "vllm" ? {} : { max_num_seqs: Number(w(s, "batch", m)) }),
-      ...(kv ? { kv_cache_dtype: kv } : {}) };
+      ...(kv ? { kv_cache_dtype: kv } : {}), ...longContext(ctx) };
   } else {
     const j = job(ctx);
     body = { engine, model_name: repo, gpu: r.gpu, layout: { gpus: r.gpus }, seq_len: j.seq_len, batch: j.batch,
-      global_batch: j.global_batch, precision: j.precision, grad_checkpointing: j.grad_checkpointing };
+      global_batch: j.global_batch, precision: j.precision, grad_checkpointing: j.grad_checkpointing, ...longContext(ctx) };
   }
   ctx.api("/export", body).then((x) => {
     out.textContent = x.text;

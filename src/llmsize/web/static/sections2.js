@@ -57,6 +57,7 @@ export function fields(mode, meta, state) {
         tip: t("GPU planning and Cost skip setups that would take longer than this.") }) : null,
       { k: "recompute", label: t("Activation checkpointing"), type: "checkbox", def: "1",
         tip: t("Keep only each layer's input and recompute the rest during the backward pass: less memory, about a third more compute.") },
+      LONG(),
     ].filter(Boolean);
   }
   return [
@@ -75,8 +76,16 @@ export function fields(mode, meta, state) {
       tip: t("GPU planning and Cost skip setups whose time per output token exceeds this.") }),
     { k: "rate", label: t("Request rate (req/s)"), type: "rate", def: "", max: 1000000, optional: true, placeholder: t("none"),
       tip: t("Requests per second arriving at each replica: GPU planning and Cost then time the queue (median time to first token with its wait) and Concurrent sequences caps the batch; none: Concurrent sequences at once.") },
+    LONG(),
   ];
 }
+
+// the command line's --allow-long-context: size a context past the model's trained one instead of refusing it
+const LONG = () => ({ k: "long", label: t("Past the trained context"), type: "checkbox", def: "0",
+  tip: t("Size a context longer than the model was trained for (as with RoPE scaling): memory and speed are worked out, the quality at that length is not.") });
+
+/** The request field that lets a context pass the model's trained length, when the box is ticked. */
+export const longContext = (ctx) => (w(ctx.state, "long", ctx.meta) === "1" ? { allow_long_context: true } : {});
 
 function hwFields(meta) {
   const gpus = (meta.gpus || []).map((g) => [g.name, `${g.name} · ${Math.round(g.memory_bytes / 2 ** 30)} GiB`]);
@@ -164,7 +173,7 @@ export function gpuInfo(ctx) {
 function quantBody(model, ctx) {
   const s = ctx.state, m = ctx.meta;
   return { model, gpu: w(s, "gpu", m), seq_len: Number(w(s, "prompt", m)) + Number(w(s, "output", m)),
-    batch: Number(w(s, "batch", m)), kv_cache_dtype: w(s, "kv", m) };
+    batch: Number(w(s, "batch", m)), kv_cache_dtype: w(s, "kv", m), ...longContext(ctx) };
 }
 
 // ---- summary strip ---------------------------------------------------------------------------
