@@ -15,6 +15,9 @@ def test_a_long_prompt_is_refused_until_the_box_is_ticked_then_sized_as_the_cli(
     load(pg, Q + "&tab=memory")
     panel = pg.locator("#panel-memory")
     assert "trained context" in panel.inner_text()
+    # the API's own field name is the page's box here
+    assert "tick “Past the trained context” to size it anyway" in panel.inner_text()
+    assert "allow_long_context" not in panel.inner_text()
     box = pg.get_by_role("checkbox", name="Past the trained context")
     assert not box.is_checked()
     load(pg, Q + "&tab=memory&w.long=1")

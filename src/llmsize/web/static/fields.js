@@ -114,5 +114,7 @@ export function humanize(msg) {
   for (const [k, label] of Object.entries(L).sort((a, b) => b[0].length - a[0].length)) out = out.split(`${k}:`).join(`${label}:`);
   const flag = (f) => L[`model.knobs.${f}`] || L[f];
   out = out.replace(/--([a-z][a-z-]*)/g, (m, f) => flag(f.replace(/-/g, "_")) || m);
+  // the API's way past a model's trained context is this page's box
+  out = out.replace(/pass allow_long_context to size it anyway/g, () => t("tick “{box}” to size it anyway", { box: t("Past the trained context") }));
   return out.replace(/\b(top_k|kv_heads|num_experts)\b/g, (m) => flag(m === "num_experts" ? "experts" : m) || m);
 }
