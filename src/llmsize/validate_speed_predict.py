@@ -50,10 +50,15 @@ def _flash(w: Mapping[str, Any]) -> bool | None:
 def predict_metric(spec: Any, gpu: Any, case: Any, native: Any = None) -> tuple[float, list[str]]:
     """(predicted value of case.metric, notes on defaults taken); `native` the weight format the model's
     checkpoint stores (`quant.native.Weights`), the default of a null `weights`."""
+    from llmsize.speedmodel.efficiency import engine_name
+
     w = case.workload
     task, metric = w["task"], case.metric
     notes = unused(task, w)
     check_metric(task, metric)
+    named = engine_name(case.engine)
+    if named != case.engine.lower():  # a spelling of a known engine (NeMo runs Megatron-Core, FSDP2 is FSDP)
+        notes.append(f"engine {case.engine!r} read as {named}")
     if task in ("decode", "prefill"):
         wt = weights(w, notes, model=case.model, native=native)
         eng = _engine(case.engine, wt, notes)

@@ -102,6 +102,9 @@ def _default_schedule(spec: Any, engine: str, pp: int, m: int, notes: list[str])
 
 
 def train_metric(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str]) -> tuple[float, list[str]]:
+    from llmsize.speedmodel.efficiency import engine_name
+
+    engine = engine_name(case.engine)  # as the table names it: "DeepSpeed", "Megatron-LM" and the like read so
     lay = w.get("layout") or {}
     shard = "full" if lay.get("zero") == 3 or lay.get("fsdp") == "full_shard" else "none"
     if not lay:
@@ -124,7 +127,7 @@ def train_metric(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: li
     if overlap is not None and not isinstance(overlap, bool):
         raise LlmsizeError(f"layout.tp_overlap must be true, false or null, got {overlap!r}")
     sched = lay.get("schedule") or ("interleaved" if lay.get("virtual_stages") else _default_schedule(
-        spec, case.engine, pp, m, notes))
+        spec, engine, pp, m, notes))
     if sched == "interleaved" and pp > 1 and lay.get("schedule") and not lay.get("virtual_stages"):
         notes.append(f"virtual_stages not given: {T.default_virtual_stages(spec.num_layers, pp)} per rank assumed "
                      "(about one layer each)")
@@ -133,7 +136,7 @@ def train_metric(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: li
                 virtual_stages=lay.get("virtual_stages"), tp=int(lay.get("tp") or 1), micro_batch=micro,
                 gpus_per_node=case.gpus_per_node, dp=dp,
                 shard=shard, step_tokens=int(gb) * seq if gb else None, cp=int(lay.get("cp") or 1), ep=ep,
-                tp_overlap=bool(overlap), **_ep_options(lay, case.engine, ep, notes))
+                tp_overlap=bool(overlap), **_ep_options(lay, engine, ep, notes))
     _path_note(gpu, w.get("precision") or "bf16-mixed", r.path, notes)
     metric = case.metric
     if metric == "tokens_per_s_per_gpu":

@@ -81,3 +81,16 @@ def test_an_unsaid_all_to_all_overlap_is_on_in_house_and_off_under_megatron():
     mega = _predict({**_without(row, "a2a_overlap", "dispatcher", "schedule"), "engine": "megatron"})
     assert mega.predicted > 1.5 * bare.predicted
     assert any("not overlapped assumed (megatron's default)" in n for n in mega.notes)
+
+
+def test_an_engine_spelling_is_read_as_its_engine_everywhere_and_said():
+    """"DeepSpeed" takes DeepSpeed's 1F1B default as "deepspeed" does (the raw spelling missed it); NeMo and
+    FSDP2 are read as Megatron-Core and FSDP, said in the notes."""
+    row = _without(ROWS["llama3-paper-table4-16384gpu-seq8192"], "schedule")
+    low = _predict({**row, "engine": "deepspeed"})
+    cap = _predict({**row, "engine": "DeepSpeed"})
+    assert cap.predicted == low.predicted and any("1F1B assumed (deepspeed's default)" in n for n in cap.notes)
+    nemo = _predict({**row, "engine": "NeMo"})
+    assert nemo.predicted == _predict({**row, "engine": "megatron"}).predicted
+    assert "engine 'NeMo' read as megatron" in nemo.notes
+    assert "engine 'FSDP2' read as fsdp" in _predict({**row, "engine": "FSDP2"}).notes

@@ -99,7 +99,11 @@ def engine_name(engine: str | None) -> str:
     e = {"tensorrt-llm": "trt-llm", "trtllm": "trt-llm", "tensorrt_llm": "trt-llm", "trt_llm": "trt-llm",
          "llamacpp": "llama.cpp", "llama-cpp": "llama.cpp", "llama_cpp": "llama.cpp", "hf": "transformers",
          "megatron-lm": "megatron", "megatron-core": "megatron", "llmfoundry": "llm-foundry",
-         "llm_foundry": "llm-foundry"}.get(e, e)
+         "llm_foundry": "llm-foundry",
+         # NeMo and Megatron-Bridge train on Megatron-Core; FSDP2 is PyTorch's FSDP; Hugging Face's generate()
+         "nemo": "megatron", "nvidia-nemo": "megatron", "nemo-megatron": "megatron", "megatron-bridge": "megatron",
+         "fsdp2": "fsdp", "pytorch-fsdp": "fsdp", "huggingface": "transformers",
+         "hf-transformers": "transformers", "hf transformers": "transformers"}.get(e, e)
     if e not in ENGINES:
         raise LlmsizeError(f"unknown engine {engine!r} (known: {', '.join(ENGINES)})")
     return e
