@@ -91,3 +91,18 @@ def test_sglang_takes_its_own_default_share_by_gpu_and_layout():
     assert (f["kv_budget"]["share"], f["kv_budget"]["share_origin"]) == (0.834, "SGLang's default")
     assert f["kv_budget"]["kv_bytes"] == kv
     assert speed_report(L8, job.with_(concurrency="max"), "H100", lay)["batch"] == f["kv_budget"]["max_concurrency"]
+
+
+def test_sglang_plan_fit_and_speed_agree_under_its_static_share():
+    """SGLang's share holds the weights and KV only (activations outside it): Qwen2.5-32B on one H100 has 15
+    sequences of KV under its 0.834 share, so plan and fit --find gpus take one GPU (they held the whole
+    66.9 GiB to the 66.1 GiB share and asked for two)."""
+    from llmsize.planner import plan_report
+
+    spec = load_preset("Qwen2.5-32B").spec
+    job = ServeJob(engine="sglang")
+    f = fit_report(spec, job, "H100", Layout(), find=("concurrency", "gpus"))
+    assert f["kv_budget"]["max_concurrency"] == 15 and f["fewest_gpus"]["gpus"] == 1
+    rep = plan_report(spec, job, gpu_names=["H100"], max_gpus=1)
+    assert rep["feasible"] == 1 and rep["setups"][0]["gpus"] == 1
+    assert speed_report(spec, job.with_(concurrency="max"), "H100", Layout())["batch"] == 15

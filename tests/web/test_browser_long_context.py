@@ -41,3 +41,13 @@ def test_training_takes_the_box_too_and_spanish_names_it(pg):  # noqa: F811
     text = pg.locator("#panel-memory").inner_text()
     assert "marque «Más allá del contexto entrenado»" in text and "allow_long_context" not in text
     assert pg.get_by_role("checkbox", name="Más allá del contexto entrenado").count() == 1
+
+
+def test_the_llamacpp_offload_card_takes_the_box_too(pg):  # noqa: F811
+    """The -ngl card (POST /ngl) checks the context too: with the box ticked it sizes the layers, not the error
+    (it sent no allow_long_context, so the card said to tick the box that was ticked)."""
+    load(pg, Q + "&tab=memory&w.runtime=llamacpp&w.long=1")
+    card = pg.get_by_test_id("offload")
+    card.wait_for()
+    pg.wait_for_function("() => !document.querySelector('[data-testid=offload]').innerText.includes('Loading')")
+    assert "trained context" not in card.inner_text() and "Past the trained" not in card.inner_text()

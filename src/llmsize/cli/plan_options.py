@@ -112,8 +112,9 @@ def job_options(f: Callable[..., Any]) -> Callable[..., Any]:
                     "iq4_nl."),
         click.option("--gpu-memory-utilization", type=click.FloatRange(0, 1, min_open=True),
                      help="Share of each GPU the serving engine may take (vLLM's; default 0.9). With --engine "
-                          "llama.cpp the default is all but llama.cpp --fit's 1 GiB margin; with transformers, "
-                          "all of it."),
+                          "sglang its --mem-fraction-static (default: SGLang's own for the GPU and layout, 0.83 "
+                          "on an H100); with llama.cpp the default is all but llama.cpp --fit's 1 GiB margin; "
+                          "with transformers, all of it."),
         click.option("--target-tps", type=float, help="Output tokens/s the deployment must reach."),
         click.option("--engine", type=click.Choice(["vllm", "sglang", "trt-llm", "llama.cpp", "transformers"]),
                      help="Serving engine whose achieved efficiencies time it (default vllm), --serve only."),

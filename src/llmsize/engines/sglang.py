@@ -58,6 +58,8 @@ def default_mem_fraction(gpu_bytes: int, tp: int = 1, pp: int = 1, *, dp_attenti
                            f"{gpu_bytes} B, tp {tp}, pp {pp}, dp {dp}")
     # ASSUMES: M, nvidia-smi's memory.total, is the catalog's usable bytes (CUDA's total_memory); nvidia-smi
     # reads about 0.6% more on an H100 (81,559 against 81,104 MiB), which moves u by under 0.001
+    # ASSUMES: a text-only model: SGLang lowers the share again for a multimodal one whose vision tower it
+    #          loads (adjust_mem_fraction_for_vlm), which llmsize does not model
     m = gpu_bytes / _MIB
     c, g_small, g_large = next(((c, a, b) for top, c, a, b in _TIERS if m < top), _LARGEST)
     g = g_small if tp < 4 else g_large

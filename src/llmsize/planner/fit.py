@@ -42,6 +42,17 @@ def _budget(gpu: Any, layout: Layout, job: TrainJob | ServeJob, device: Callable
     return (serve_memory.budget(job, gpu, layout) if isinstance(job, ServeJob) else gpu.usable) - dev
 
 
+def _holds(gpu: Any, layout: Layout, job: TrainJob | ServeJob,
+           device: Callable[[Any, int], int] | None = None) -> Callable[[Any], bool]:
+    """Whether a setup's per-GPU memory fits (`_budget`); SGLang's share by its own rule, which depends on the
+    memory itself (weights and KV inside it, activations outside: `serve_memory.budget`)."""
+    if not (isinstance(job, ServeJob) and job.engine == "sglang"):
+        budget = _budget(gpu, layout, job, device)
+        return lambda mem: mem.peak_bytes <= budget
+    dev = device(gpu, layout.gpus) if device else 0
+    return lambda mem: mem.peak_bytes <= serve_memory.budget(job, gpu, layout, mem, dev) - dev
+
+
 def llamacpp_slots(job: ServeJob) -> int | None:
     """The most parallel slots of the job's context one llama-server takes (-np at most LLAMA_MAX_SEQ, -c = slots ×
     context within llmsize's bound); None for other engines."""
@@ -55,7 +66,7 @@ def largest_batch(spec: ModelSpec, job: TrainJob | ServeJob, gpu: Any, layout: L
     None when not even one does."""
     check_layout(spec, layout)
     serving = isinstance(job, ServeJob)
-    budget = _budget(gpu, layout, job, device)
+    holds = _holds(gpu, layout, job, device)
     cap = llamacpp_slots(job) if serving else None  # type: ignore[arg-type]
     if cap is not None:
         limit = min(limit, cap)
@@ -63,9 +74,9 @@ def largest_batch(spec: ModelSpec, job: TrainJob | ServeJob, gpu: Any, layout: L
     def fits(b: int) -> bool:
         if breakdown is None:
             if serving:
-                return serve_memory.serve_memory(spec, job, layout, b).peak_bytes <= budget  # type: ignore[arg-type]
-            return job_memory(spec, job, layout, micro_batch=b).peak_bytes <= budget
-        return per_gpu(spec, breakdown(spec, job, b), layout).peak_bytes <= budget
+                return holds(serve_memory.serve_memory(spec, job, layout, b))  # type: ignore[arg-type]
+            return holds(job_memory(spec, job, layout, micro_batch=b))
+        return holds(per_gpu(spec, breakdown(spec, job, b), layout))
 
     return _largest(1, limit, fits)
 
@@ -78,7 +89,7 @@ def longest_context(spec: ModelSpec, job: TrainJob | ServeJob, gpu: Any, layout:
     shortest one does."""
     check_layout(spec, layout)
     serving = isinstance(job, ServeJob)
-    budget = _budget(gpu, layout, job, device)
+    holds = _holds(gpu, layout, job, device)
     hi = limit or min(spec.max_position_embeddings * 8, MAX_CONTEXT)  # never past llmsize's context bound
     if serving and job.engine == "llama.cpp":
         hi = min(hi, MAX_N_CTX // job.sequences)  # type: ignore[union-attr]
@@ -86,9 +97,9 @@ def longest_context(spec: ModelSpec, job: TrainJob | ServeJob, gpu: Any, layout:
     def fits(s: int) -> bool:
         if breakdown is None:
             if serving:
-                return serve_memory.serve_memory(spec, job, layout, None, s).peak_bytes <= budget  # type: ignore[arg-type]
-            return job_memory(spec, job, layout, seq_len=s).peak_bytes <= budget
-        return per_gpu(spec, breakdown(spec, job, None, s), layout).peak_bytes <= budget
+                return holds(serve_memory.serve_memory(spec, job, layout, None, s))  # type: ignore[arg-type]
+            return holds(job_memory(spec, job, layout, seq_len=s))
+        return holds(per_gpu(spec, breakdown(spec, job, None, s), layout))
 
     step = 2 * layout.cp if layout.cp > 1 else 1
     n = _largest(1, hi // step, lambda k: fits(k * step))

@@ -52,13 +52,27 @@ def _budget(job: ServeJob, gpu: Any, layout: Layout | None = None) -> tuple[int,
     if job.gpu_memory_utilization is None and job.engine == TRANSFORMERS:
         return gpu.usable, f"{usable} usable"
     u, whose = share(job, gpu, layout)
-    return int(gpu.usable * u), f"{u:g} × {gpu.name} = {gpu.usable * u / 2**30:.1f} GiB" + (
-        " (SGLang's default --mem-fraction-static)" if whose == "SGLang's default" else "")
+    text = f"{u:g} × {gpu.name} = {gpu.usable * u / 2**30:.1f} GiB"
+    if job.engine == "sglang":  # its static share: weights and KV, the rest of the GPU for activations and runtime
+        mine = "SGLang's default " if whose == "SGLang's default" else ""
+        text += f" for weights and KV ({mine}--mem-fraction-static), activations and runtime in the rest of its {usable}"
+    return int(gpu.usable * u), text
 
 
-def budget(job: ServeJob, gpu: Any, layout: Layout | None = None) -> int:
-    """Bytes one GPU of the replica may hold (`_budget`)."""
-    return _budget(job, gpu, layout)[0]
+def budget(job: ServeJob, gpu: Any, layout: Layout | None = None, mem: GpuMemory | None = None,
+           dev: int = 0) -> int:
+    """Bytes one GPU of the replica may hold, runtime `dev` included (`_budget`). SGLang's share holds only
+    the weights and the KV pool (its activations and CUDA graphs live in the rest of the GPU), so for the
+    memory `mem` of a setup it is that share plus what lies outside it, at most the whole GPU:
+
+      B = min(u·usable + (A + dev), usable),  A = mem − (weights + KV): fits when mem + dev ≤ B
+
+    Source: sglang-mem-fraction"""
+    b = _budget(job, gpu, layout)[0]
+    if job.engine != "sglang" or mem is None:
+        return b
+    static = sum(t.value for t in mem.terms if t.name in ("weights", "device", "kv_cache"))
+    return min(b + (mem.peak_bytes - static) + dev, gpu.usable)
 
 
 def budget_text(job: ServeJob, gpu: Any, layout: Layout | None = None) -> str:

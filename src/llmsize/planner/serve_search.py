@@ -59,7 +59,7 @@ def plan_serve(spec: ModelSpec, job: ServeJob, breakdown: Breakdown, gpu_types: 
                 continue
             assert mem is not None
             dev = device(g, n) if device else 0
-            budget = memory_budget(job, g, lay) - dev
+            budget = memory_budget(job, g, lay, mem, dev) - dev
             if mem.peak_bytes > budget:
                 out.append(Candidate(**base, memory=mem, budget=budget, kind="fit",
                                      reason=f"does not fit: needs {(mem.peak_bytes + dev) / 2**30:.1f} GiB per GPU, "

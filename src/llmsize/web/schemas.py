@@ -202,8 +202,9 @@ class Job(_Body):
                                "exceeds this many milliseconds.")
     allow_long_context: bool = Field(False, description="Size a context past the model's trained length.")
     gpu_memory_utilization: float | None = Field(None, gt=0, le=1, description="Serving: share of each GPU the "
-                                                 "engine may take (vLLM's 0.9; llama.cpp: all but a 1 GiB margin; "
-                                                 "transformers: all of it).")
+                                                 "engine may take (vLLM's 0.9; SGLang: its own default "
+                                                 "--mem-fraction-static for the GPU and layout; llama.cpp: all but a "
+                                                 "1 GiB margin; transformers: all of it).")
     target_tps: float | None = Field(None, gt=0, le=1e12, description="Output tokens/s the deployment must reach.")
     price: dict[GpuName, Annotated[float, Field(gt=0, le=1e4)]] | None = Field(None, max_length=64, description="GPU name -> USD per GPU-hour.")
 

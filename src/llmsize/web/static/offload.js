@@ -4,7 +4,7 @@
 // for inference with the llama.cpp runtime or a GGUF format. Nothing is computed here: the API answers.
 import { big, bytes, card, exact, h, table } from "./ui.js";
 import { num, t } from "./i18n.js";
-import { w } from "./sections2.js";
+import { longContext, w } from "./sections2.js";
 
 const GGUF = /^(I?Q\d\w*|BF16|F16|F32)$/;  // the page's llama.cpp presets (Q4_K_M, IQ4_XS, ...)
 const FLOAT = { bf16: "BF16", fp16: "F16", fp32: "F32" };
@@ -25,7 +25,7 @@ export function nglBody(ctx) {
   if (!KV[kv]) return { why: t("llama.cpp has no {kv} KV cache: pick fp16/bf16 or a q8_0/q4_0 cache to see how many layers fit.", { kv }) };
   return { model: ctx.modelRef, gpu: w(s, "gpu", m), weights: FLOAT[weights] || weights, kv_cache_dtype: KV[kv],
     seq_len: Number(w(s, "prompt", m)) + Number(w(s, "output", m)), batch: Number(w(s, "batch", m)),
-    host: s.w.host || DEFAULT_HOST };
+    host: s.w.host || DEFAULT_HOST, ...longContext(ctx) };
 }
 
 export function offloadCard(ctx) {
