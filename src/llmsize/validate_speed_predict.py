@@ -152,7 +152,8 @@ def _serve(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str
     steps = int(w.get("scheduler_steps") or 1)
     kw = dict(engine=eng, weights=wt, kv_dtype=_kv(w, notes), prompt=int(_get(w, "prompt", 1024, notes)),
               output=out, concurrency=conc, tp=tp, pp=pp, dp=dp, ep=ep, scheduler_steps=steps,
-              max_seqs=w.get("max_seqs"), mixed_prefill=_mixed(spec, case, w, steps, notes),
+              max_seqs=w.get("max_seqs") or _v0_max_seqs(gpu, case, eng, notes),
+              mixed_prefill=_mixed(spec, case, w, steps, notes),
               grouped_attention=_grouped(spec, case, notes), compiled_prompt=_compiled(case, notes),
               static_batch=static_batch(eng))
     kw["kv_free_bytes"] = _kv_free(spec, gpu, kw)
@@ -186,8 +187,23 @@ def _serve(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str
     return {"output_tokens_per_s": s.output_tokens_per_s, "ttft_s": s.ttft_s, "tpot_s": s.tpot_s}[case.metric], notes
 
 
+def _v0_max_seqs(gpu: Any, case: Any, eng: str, notes: list[str]) -> int | None:
+    """vLLM V0's --max-num-seqs default (256 on every GPU) for a run that used V0 where V1's default for its
+    GPU is larger (1024 on an H100: `efficiency.engine_default`); None otherwise (the engine's default)."""
+    from llmsize.speedmodel.efficiency import engine_default
+    from llmsize.speedmodel.scheduling import vllm_v1
+
+    if eng != "vllm" or vllm_v1(case.engine_version, case.source_date):
+        return None
+    v0, v1 = engine_default(eng, "max_seqs"), engine_default(eng, "max_seqs", gpu)
+    if v0 is None or v1 == v0:
+        return None
+    notes.append(f"vLLM V0 build: --max-num-seqs default {v0} (V1's on {gpu.name} is {v1})")
+    return v0
+
+
 def _kv_free(spec: Any, gpu: Any, kw: Mapping[str, Any]) -> int | None:
-    """The KV bytes per GPU a paged-KV engine leaves at its default 0.9 share, as `speed` and `plan` take
+    """The KV bytes per GPU a paged-KV engine leaves at its default share, as `speed` and `plan` take
     them (`planner.serve_search.paged_kv_bytes`); None where the memory model cannot place the setup (the
     speed model then takes u·usable less the weights)."""
     from llmsize.parallel import Layout

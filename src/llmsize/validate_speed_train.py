@@ -47,8 +47,7 @@ def _default_ep(spec: Any, case: Any, notes: list[str]) -> int:
     if spec.moe is None:
         return 1
     ep = max(1, min(case.gpus_per_node, spec.moe.num_experts, case.count or case.gpus_per_node))
-    notes.append(f"layout not given for a mixture of experts: expert parallelism {ep} inside a node, "
-                 "all-to-all not overlapped")
+    notes.append(f"layout not given for a mixture of experts: expert parallelism {ep} inside a node")
     return ep
 
 
@@ -90,8 +89,10 @@ def _default_schedule(spec: Any, engine: str, pp: int, m: int, notes: list[str])
     at 16 micro-batches on 16 stages 1F1B would idle half of each step)."""
     if pp == 1:
         return "1f1b"
-    if engine in _ONE_F_ONE_B:
-        notes.append(f"pipeline schedule not given: 1F1B assumed ({engine}'s default), bubble "
+    if engine in _ONE_F_ONE_B or m % pp:
+        why = f"{engine}'s default" if engine in _ONE_F_ONE_B else \
+            f"Megatron interleaves only when the micro-batches ({m}) divide by PP ({pp})"
+        notes.append(f"pipeline schedule not given: 1F1B assumed ({why}), bubble "
                      f"(p − 1)/(m + p − 1) = {pp - 1}/{m + pp - 1}")
         return "1f1b"
     v = T.default_virtual_stages(spec.num_layers, pp)

@@ -166,3 +166,24 @@ def test_llama_cpp_pipelines_a_prompts_ubatches_over_its_layer_split():
         body = one.prefill_s - L8.num_layers * serve_shape()["prompt_layer_overhead_s"]
         body2 = pp2.prefill_s - L8.num_layers * serve_shape()["prompt_layer_overhead_s"]
         assert body2 == pytest.approx(body * (k + 1) / (2 * k), rel=1e-9), prompt
+
+
+def test_a_vllm_v0_run_keeps_v0s_256_sequences_on_a_large_gpu(tmp_path):
+    """vLLM's 1024-sequence default on an H100 is V1's (0.8 on): a v0.6 row is timed at V0's 256, and says so."""
+    import json
+
+    from llmsize.validate_speed import validate_speed
+
+    row = {"id": "x", "kind": "speed", "category": "serve_throughput", "model": "Llama-3.1-8B",
+           "hardware": {"gpu": "H100-SXM", "count": 1}, "engine": "vllm",
+           "workload": {"task": "serve", "weights": "bf16", "kv_dtype": "bf16", "prompt": 128, "output": 512,
+                        "concurrency": "max", "request_rate": None, "tp": 1, "pp": 1, "dp": 1},
+           "measured": {"metric": "output_tokens_per_s", "value": 10000.0}}
+    v0 = {**row, "id": "v0", "source": {"engine_version": "vLLM v0.6.0", "date": "2024-09"}}
+    v1 = {**row, "id": "v1", "source": {"engine_version": "vLLM 0.10.2", "date": "2025-10"}}
+    pinned = {**v1, "id": "pinned", "workload": {**row["workload"], "max_seqs": 256}}
+    path = tmp_path / "c.jsonl"
+    path.write_text("".join(json.dumps(c) + "\n" for c in (v0, v1, pinned)))
+    (a, b, c), _ = validate_speed(path)
+    assert a.predicted == c.predicted < b.predicted
+    assert "vLLM V0 build: --max-num-seqs default 256 (V1's on H100-SXM is 1024)" in a.notes

@@ -74,6 +74,17 @@ def built_since(version: Version | None, month: str | None, since: tuple[Version
     return month >= since[1] if month is not None else True
 
 
+def vllm_v1(engine_version: str | None = None, date: str | None = None) -> bool:
+    """Whether a vLLM run used its V1 engine: VLLM_USE_V1 where the version text sets it, else a build of
+    0.8.0 (V1 by default) or later, else today's.
+
+    Source: vllm-chunked-prefill"""
+    v1 = _USE_V1.search(engine_version or "")
+    if v1:
+        return v1.group(1) == "1"
+    return built_since(version_of(engine_version), build_month(engine_version, date), VLLM_V1)
+
+
 def prompt_scheduling(engine: str, spec: Any, engine_version: str | None = None, date: str | None = None, *,
                       chunked_prefill: bool | None = None, max_model_len: int | None = None,
                       scheduler_steps: int = 1) -> tuple[bool, str]:
@@ -94,8 +105,7 @@ def prompt_scheduling(engine: str, spec: Any, engine_version: str | None = None,
     if chunked_prefill is None and (m := _CHUNK.search(text)):
         chunked_prefill = not m.group(1) and (m.group(2) or "true").lower() in ("true", "1")
     version, month = version_of(text), build_month(engine_version, date)
-    v1 = _USE_V1.search(text)
-    if (v1.group(1) == "1") if v1 else built_since(version, month, VLLM_V1):
+    if vllm_v1(engine_version, date):
         return True, "vLLM's V1 engine always chunks prompts into the decode pass"
     if chunked_prefill is not None:
         return chunked_prefill, f"vLLM V0 with chunked prefill {'on' if chunked_prefill else 'off'} as the run set it"
