@@ -77,16 +77,21 @@ def test_max_seqs_caps_the_batch_and_is_checked():
             P.serve(L8, H100, max_seqs=bad, **kw)
 
 
+def _offline_row(gpu: str) -> dict:
+    """An offline (every request queued) vLLM serving case of Llama 3.1 8B at 128 in / 512 out on one `gpu`."""
+    return {"id": "x", "kind": "speed", "category": "serve_throughput", "model": "Llama-3.1-8B",
+            "hardware": {"gpu": gpu, "count": 1}, "engine": "vllm",
+            "workload": {"task": "serve", "weights": "bf16", "kv_dtype": "bf16", "prompt": 128, "output": 512,
+                         "concurrency": "max", "request_rate": None, "tp": 1, "pp": 1, "dp": 1},
+            "measured": {"metric": "output_tokens_per_s", "value": 10000.0}}
+
+
 def test_a_speed_case_carries_max_seqs_to_the_prediction(tmp_path):
     import json
 
     from llmsize.validate_speed import validate_speed
 
-    row = {"id": "x", "kind": "speed", "category": "serve_throughput", "model": "Llama-3.1-8B",
-           "hardware": {"gpu": "A100-SXM-80GB", "count": 1}, "engine": "vllm",
-           "workload": {"task": "serve", "weights": "bf16", "kv_dtype": "bf16", "prompt": 128, "output": 512,
-                        "concurrency": "max", "request_rate": None, "tp": 1, "pp": 1, "dp": 1},
-           "measured": {"metric": "output_tokens_per_s", "value": 10000.0}}
+    row = _offline_row("A100-SXM-80GB")
     cases = [row, {**row, "id": "y", "workload": {**row["workload"], "max_seqs": 1024}}]
     path = tmp_path / "c.jsonl"
     path.write_text("".join(json.dumps(c) + "\n" for c in cases))
@@ -174,11 +179,7 @@ def test_a_vllm_v0_run_keeps_v0s_256_sequences_on_a_large_gpu(tmp_path):
 
     from llmsize.validate_speed import validate_speed
 
-    row = {"id": "x", "kind": "speed", "category": "serve_throughput", "model": "Llama-3.1-8B",
-           "hardware": {"gpu": "H100-SXM", "count": 1}, "engine": "vllm",
-           "workload": {"task": "serve", "weights": "bf16", "kv_dtype": "bf16", "prompt": 128, "output": 512,
-                        "concurrency": "max", "request_rate": None, "tp": 1, "pp": 1, "dp": 1},
-           "measured": {"metric": "output_tokens_per_s", "value": 10000.0}}
+    row = _offline_row("H100-SXM")
     v0 = {**row, "id": "v0", "source": {"engine_version": "vLLM v0.6.0", "date": "2024-09"}}
     v1 = {**row, "id": "v1", "source": {"engine_version": "vLLM 0.10.2", "date": "2025-10"}}
     pinned = {**v1, "id": "pinned", "workload": {**row["workload"], "max_seqs": 256}}
