@@ -44,13 +44,12 @@ def _budget(gpu: Any, layout: Layout, job: TrainJob | ServeJob, device: Callable
 
 def _holds(gpu: Any, layout: Layout, job: TrainJob | ServeJob,
            device: Callable[[Any, int], int] | None = None) -> Callable[[Any], bool]:
-    """Whether a setup's per-GPU memory fits (`_budget`); SGLang's share by its own rule, which depends on the
-    memory itself (weights and KV inside it, activations outside: `serve_memory.budget`)."""
-    if not (isinstance(job, ServeJob) and job.engine == "sglang"):
-        budget = _budget(gpu, layout, job, device)
-        return lambda mem: mem.peak_bytes <= budget
+    """Whether a setup's per-GPU memory fits (`_budget`); a serving engine's share as `serve_memory.budget`
+    gives it for that memory (SGLang's holds only the weights and KV)."""
     dev = device(gpu, layout.gpus) if device else 0
-    return lambda mem: mem.peak_bytes <= serve_memory.budget(job, gpu, layout, mem, dev) - dev
+    if isinstance(job, ServeJob):
+        return lambda mem: mem.peak_bytes <= serve_memory.budget(job, gpu, layout, mem, dev) - dev
+    return lambda mem: mem.peak_bytes <= gpu.usable - dev
 
 
 def llamacpp_slots(job: ServeJob) -> int | None:

@@ -294,9 +294,9 @@ def engine_default(engine: str | None, what: str, gpu: Any = None) -> int | None
     d = _table()["engine"]
     e = d.get(engine_name(engine), d["unknown"])
     v = e.get(what)
-    big = e.get(f"{what}_large")
+    big, word = e.get(f"{what}_large"), e.get("large_excludes")
     if big is not None and gpu is not None and gpu.usable >= e["large_gpu_gib"] * 2**30 \
-            and e.get("large_excludes", "\0") not in gpu.name.lower():
+            and not (word and word in gpu.name.lower()):
         v = big
     return None if v is None else int(v)
 
