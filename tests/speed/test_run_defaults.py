@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from llmsize.validate_speed import parse_speed_cases, predict_case
 from tests.conftest import DATA
 
@@ -94,3 +96,22 @@ def test_an_engine_spelling_is_read_as_its_engine_everywhere_and_said():
     assert nemo.predicted == _predict({**row, "engine": "megatron"}).predicted
     assert "engine 'NeMo' read as megatron" in nemo.notes
     assert "engine 'FSDP2' read as fsdp" in _predict({**row, "engine": "FSDP2"}).notes
+
+
+def test_the_stacks_a_source_names_otherwise_are_read_as_the_engine_they_run():
+    """Megatron-DeepSpeed trains on DeepSpeed's engine (its 1F1B pipeline), Composer is llm-foundry's trainer,
+    a lab's own stack is `unknown`, and a parenthesised backend is read past; a serving engine llmsize has no
+    efficiencies for stays an error that lists the known ones."""
+    from llmsize.errors import LlmsizeError
+    from llmsize.speedmodel.efficiency import engine_name
+
+    row = _without(ROWS["llama3-paper-table4-16384gpu-seq8192"], "schedule")
+    md = _predict({**row, "engine": "Megatron-DeepSpeed"})
+    assert md.predicted == _predict({**row, "engine": "deepspeed"}).predicted
+    assert "engine 'Megatron-DeepSpeed' read as deepspeed" in md.notes
+    assert any("1F1B assumed (deepspeed's default)" in n for n in md.notes)
+    assert [engine_name(e) for e in ("MosaicML Composer", "in-house", "llama.cpp (CUDA)", "Ollama", "PyTorch FSDP")] \
+        == ["llm-foundry", "unknown", "llama.cpp", "llama.cpp", "fsdp"]
+    for bad in ("lmdeploy", "TGI", "(CUDA)"):
+        with pytest.raises(LlmsizeError, match="unknown engine .* \\(known: llama.cpp, vllm"):
+            engine_name(bad)

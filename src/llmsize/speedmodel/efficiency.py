@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -95,15 +96,24 @@ def lookup_keys(engine: str, arch: str, vendor: str, phase: str) -> tuple[tuple[
 
 
 def engine_name(engine: str | None) -> str:
-    e = (engine or "unknown").lower()
+    """The engine as the efficiency table names it: one of `ENGINES`, from its usual spellings (a trailing
+    parenthesised backend or note, "llama.cpp (CUDA)", is read past); an unknown one raises."""
+    e = re.sub(r"\s*\([^()]*\)$", "", (engine or "unknown").strip()).lower()
     e = {"tensorrt-llm": "trt-llm", "trtllm": "trt-llm", "tensorrt_llm": "trt-llm", "trt_llm": "trt-llm",
          "llamacpp": "llama.cpp", "llama-cpp": "llama.cpp", "llama_cpp": "llama.cpp", "hf": "transformers",
          "megatron-lm": "megatron", "megatron-core": "megatron", "llmfoundry": "llm-foundry",
          "llm_foundry": "llm-foundry",
          # NeMo and Megatron-Bridge train on Megatron-Core; FSDP2 is PyTorch's FSDP; Hugging Face's generate()
          "nemo": "megatron", "nvidia-nemo": "megatron", "nemo-megatron": "megatron", "megatron-bridge": "megatron",
-         "fsdp2": "fsdp", "pytorch-fsdp": "fsdp", "huggingface": "transformers",
-         "hf-transformers": "transformers", "hf transformers": "transformers"}.get(e, e)
+         "fsdp2": "fsdp", "pytorch-fsdp": "fsdp", "pytorch fsdp": "fsdp", "pytorch-fsdp2": "fsdp",
+         "huggingface": "transformers", "hf-transformers": "transformers", "hf transformers": "transformers",
+         # llm-foundry is MosaicML Composer's LLM recipes (FSDP under Composer's trainer); Megatron-DeepSpeed
+         # trains on DeepSpeed's engine (ZeRO, its 1F1B PipelineEngine); Ollama runs llama.cpp's ggml kernels
+         "composer": "llm-foundry", "mosaicml composer": "llm-foundry", "mosaicml-composer": "llm-foundry",
+         "megatron-deepspeed": "deepspeed", "ollama": "llama.cpp",
+         # a stack the source does not name (a lab's own trainer) is the schema's `unknown`
+         "in-house": "unknown", "internal": "unknown", "proprietary": "unknown", "undisclosed": "unknown",
+         "custom": "unknown"}.get(e, e)
     if e not in ENGINES:
         raise LlmsizeError(f"unknown engine {engine!r} (known: {', '.join(ENGINES)})")
     return e
