@@ -225,3 +225,20 @@ def test_vllm_export_writes_the_weights_the_plan_counted():
     assert r.returncode == 2 and "checkpoint holds bf16" in r.stderr and "stored as awq-int4" in r.stderr
     r = run("export", "vllm", "Llama-3.1-8B", "--gpu", "H100", "--gpus", "1", "--weights", "bf16")
     assert r.returncode == 0 and "--quantization" not in r.stdout
+
+
+def test_export_notes_and_refusals_follow_units():
+    """--units si prints GB (10^9 bytes) where the default prints GiB, in the planner's note and in the
+    smallest change offered for a layout that does not fit; the same bytes in both."""
+    from llmsize.export.command import run_export
+
+    kw = dict(gpu_name="H100", gpus=2)
+    iec, si = run_export("vllm", "Llama-3.1-8B", **kw), run_export("vllm", "Llama-3.1-8B", units="si", **kw)
+    assert iec.memory_per_gpu == si.memory_per_gpu
+    gb = f"{si.memory_per_gpu / 1e9:,.1f} GB per GPU"
+    assert any(gb in n for n in si.notes) and not any("GiB" in n for n in si.notes)
+    assert any(f"{iec.memory_per_gpu / 2**30:,.1f} GiB per GPU" in n for n in iec.notes)
+    r = run("export", "deepspeed", "Llama-3.1-70B", "--gpu", "H100", "--gpus", "8", "--zero", "0", "--units", "si")
+    assert r.returncode == 2 and "the smallest change that fits is" in r.stderr and " GB per GPU); --force" in r.stderr
+    bad = run("export", "vllm", "Llama-3.1-8B", "--units", "kb")
+    assert bad.returncode == 2 and "'kb' is not one of 'iec', 'si'" in bad.stderr

@@ -6,7 +6,7 @@ from typing import Any
 import click
 
 from llmsize.cli.present import echo_err
-from llmsize.cli.common import long_context_option
+from llmsize.cli.common import long_context_option, units_option
 from llmsize.cli.vocab import AliasChoice, BatchOrMax, option, pick
 from llmsize.errors import LlmsizeError
 from llmsize.planner.jobs import TRAIN_PRECISIONS
@@ -73,6 +73,7 @@ def _opts(f: Any) -> Any:
         click.option("--virtual-stages", type=click.IntRange(min=2),
                      help="Megatron: interleaved pipeline, virtual stages per pipeline rank."),
         long_context_option,
+        units_option,
     ]
     for o in reversed(opts):
         f = o(f)

@@ -22,7 +22,12 @@ OPTIONS: dict[str, Any] = {
                      "kv_cache_dtype", "quantization", "max_num_seqs", "grad_accum", "ngl", "split_mode",
                      "shard_group", "virtual_stages")),
     "force": False, "gpus_per_node": 8, "script": "train.py", "kv_unified": False, "nvme_path": "/local_nvme",
-    "float8": False, "allow_long": False}
+    "float8": False, "allow_long": False, "units": "iec"}
+
+
+def size_text(n: int | float, units: str) -> str:
+    """Bytes as export's notes print them: GiB (iec, 2^30 bytes) or GB (si, 10^9 bytes), one decimal."""
+    return f"{n / 2**30:,.1f} GiB" if units == "iec" else f"{n / 1e9:,.1f} GB"
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +164,9 @@ def run_export(engine: str, model_name: str, **opts: Any) -> Exported:
     if unknown:
         raise LlmsizeError(f"export: unknown option(s) {', '.join(unknown)}")
     kw = {**OPTIONS, **opts}
+    units = kw["units"]
+    if units not in ("iec", "si"):
+        raise LlmsizeError(f"units must be iec (GiB) or si (GB), got {units!r}")
     notes: list[str] = []
     job = _job(engine, kw)
     _check_len(model_name, kw, job, notes)
@@ -210,20 +218,20 @@ def run_export(engine: str, model_name: str, **opts: Any) -> Exported:
             if kw["force"]:
                 notes.append(f"--force: {spoken_label(layout.label())} written without a memory check")
             else:
-                chosen = check_given(engine, spec, job, gpu, layout)
+                chosen = check_given(engine, spec, job, gpu, layout, units=units)
     if not given and kw["shard_group"] is not None:
         raise LlmsizeError("--shard-group is for --fsdp hybrid_shard")
     if chosen is not None:
-        mem = f", {chosen.memory_per_gpu / 2**30:,.1f} GiB per GPU" if chosen.memory_per_gpu else ""
-        of = f" of {chosen.budget / 2**30:,.1f} GiB" if chosen.budget else ""
+        mem = f", {size_text(chosen.memory_per_gpu, units)} per GPU" if chosen.memory_per_gpu else ""
+        of = f" of {size_text(chosen.budget, units)}" if chosen.budget else ""
         notes.append(f"{chosen.note}{mem}{of}")
     if kw["float8"] and gpu:
-        chosen = _float8(spec, job, gpu, layout, chosen, notes)
+        chosen = _float8(spec, job, gpu, layout, chosen, notes, units)
     accum = grad_accum_for(engine, job, layout, kw["grad_accum"], kw["global_batch"] is not None)
     planned_serve = gpu is not None and not train
     ngl = _ngl(kw["ngl"])
     if engine == "llamacpp" and gpu and ngl is None:
-        ngl = _fit_ngl(model_name, spec, layout, kw, job, notes)
+        ngl = _fit_ngl(model_name, spec, layout, kw, job, notes, units)
     # the plan's recomputation, where a plan (--gpu) or the flag asks for it
     checkpointing = bool(train and (gpu or kw["recompute"]) and job.recompute)
     s = engine_setup(engine if engine in ("vllm", "llamacpp", "deepspeed", "fsdp", "torchrun") else "torchrun",
@@ -265,7 +273,7 @@ def run_export(engine: str, model_name: str, **opts: Any) -> Exported:
     return Exported(engine, text.rstrip("\n"), tuple(notes), layout.label(), mem)
 
 
-def _float8(spec: Any, job: Any, gpu: str, layout: Any, chosen: Any, notes: list[str]) -> Any:
+def _float8(spec: Any, job: Any, gpu: str, layout: Any, chosen: Any, notes: list[str], units: str) -> Any:
     """torchtitan --float8 planned: memory with torchao's float8 casts and float8 all-gather, speed at the FP8
     GEMM peak (`llmsize.float8`); refused on a GPU without FP8 or when the float8 bytes do not fit."""
     from dataclasses import replace as with_
@@ -273,18 +281,19 @@ def _float8(spec: Any, job: Any, gpu: str, layout: Any, chosen: Any, notes: list
     from llmsize.float8 import float8_plan
 
     f8 = float8_plan(spec, job, gpu, layout)
-    gib = 2**30
+    scale = 2**30 if units == "iec" else 1e9
     if chosen is not None and chosen.budget is not None and f8.peak_bytes > chosen.budget:
         raise LlmsizeError(f"torchtitan export: {spoken_label(layout.label())} with float8 linears needs "
-                           f"{f8.peak_bytes / gib:,.1f} GiB per GPU, {chosen.budget / gib:,.1f} GiB fit; give a layout "
-                           "that leaves room (or --force)")
-    notes.append(f"float8 linears: {f8.peak_bytes / gib:,.1f} GiB per GPU (bf16 {f8.bf16_peak_bytes / gib:,.1f}: "
-                 + ", ".join(f"{t.name} {t.value / gib:+,.2f}" for t in f8.terms)
+                           f"{size_text(f8.peak_bytes, units)} per GPU, {size_text(chosen.budget, units)} fit; give a "
+                           "layout that leaves room (or --force)")
+    notes.append(f"float8 linears: {size_text(f8.peak_bytes, units)} per GPU (bf16 {f8.bf16_peak_bytes / scale:,.1f}: "
+                 + ", ".join(f"{t.name} {t.value / scale:+,.2f}" for t in f8.terms)
                  + f"), {f8.tokens_per_s:,.0f} tokens/s at the FP8 GEMM peak (bf16 {f8.bf16_tokens_per_s:,.0f})")
     return chosen if chosen is None else with_(chosen, memory_per_gpu=f8.peak_bytes)
 
 
-def _fit_ngl(model_name: str, spec: Any, layout: Any, kw: dict[str, Any], job: Any, notes: list[str]) -> int:
+def _fit_ngl(model_name: str, spec: Any, layout: Any, kw: dict[str, Any], job: Any, notes: list[str],
+             units: str) -> int:
     """-ngl from the partial-offload fit of the GGUF on one GPU (a note says what it chose)."""
     from llmsize.engines.offload import ngl_report
 
@@ -299,7 +308,7 @@ def _fit_ngl(model_name: str, spec: Any, layout: Any, kw: dict[str, Any], job: A
                      kv_type=kv)
     s = rep["split"]
     notes.append(f"-ngl {rep['ngl']} of {rep['layers']} fits {rep['gpu']} ({rep['verdict']}; "
-                 f"{s['gpu_total'] / 2**30:,.1f} GiB on the GPU, {s['host_total'] / 2**30:,.1f} GiB on the host)")
+                 f"{size_text(s['gpu_total'], units)} on the GPU, {size_text(s['host_total'], units)} on the host)")
     return int(rep["ngl"])
 
 

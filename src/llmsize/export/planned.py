@@ -120,11 +120,12 @@ def _hybrid_rows(spec: ModelSpec, job: Any, gpu: str, layout: Layout) -> list[di
     return out
 
 
-def check_given(engine: str, spec: ModelSpec, job: Any, gpu: str, layout: Layout) -> Chosen:
+def check_given(engine: str, spec: ModelSpec, job: Any, gpu: str, layout: Layout, *, units: str = "iec") -> Chosen:
     """An explicit layout: kept if it fits; else refused with the feasible layout that changes the fewest
     fields (then offloads the least). Training layouts are scored themselves (`planner.layout_row`: memory
     per GPU from `pergpu.job_memory`, so FSDP hybrid_shard is planned with its shard group); serving layouts
     must be among the planner's feasible replica layouts."""
+    from llmsize.export.command import size_text
     from llmsize.planner.jobs import TrainJob
 
     train = isinstance(job, TrainJob)
@@ -165,7 +166,7 @@ def check_given(engine: str, spec: ModelSpec, job: Any, gpu: str, layout: Layout
     said = spoken_label(layout.label())
     raise LlmsizeError(f"{engine} export: {said} does not fit {layout.gpus} x {gpu} by the memory "
                        f"model{why}; the smallest change that fits is {fix} ({spoken_label(best['layout'])}, "
-                       f"{best['memory_per_gpu_bytes'] / 2**30:.1f} GiB per GPU); --force writes it anyway")
+                       f"{size_text(best['memory_per_gpu_bytes'], units)} per GPU); --force writes it anyway")
 
 
 def _flags(given: Layout, r: dict[str, Any]) -> str:
