@@ -66,3 +66,22 @@ def test_training_search_tries_pipeline_schedules_and_fp8(llama70b):
     assert train_tokens_per_s(llama70b, fp8, h100, lay) > 1.1 * train_tokens_per_s(llama70b, job, h100, lay)
     rej = [c for c in plan_train(llama70b, fp8, _train_bd(llama70b), [a100], counts=(64,)) if c.kind != "ok"]
     assert rej and all(c.kind != "ok" for c in rej) and any("FP8" in (c.reason or "") for c in rej)
+
+
+def test_an_unbounded_training_plan_names_its_fastest_setup(llama70b):
+    """Linear scaling prices most GPU counts alike, so the cheapest training setup is the fewest GPUs however
+    long it runs; without --max-days the report says how long that is and which feasible setup is fastest
+    (and what it costs more), and a time bound takes the note away."""
+    bd = _train_bd(llama70b)
+    rep = plan_report(llama70b, TrainJob(tokens=1e12), gpu_names=["H100"], breakdown=bd,
+                      prices={"H100-SXM": 2.0}, top=1000)
+    first, rows = rep["setups"][0], rep["setups"]
+    fast = min(rows, key=lambda r: (r["seconds"], r["gpus"]))
+    assert first["seconds"] > 10 * fast["seconds"] and first["gpus"] < fast["gpus"]
+    note = rep["note"]
+    assert note.startswith("no time bound: ranked by cost") and "(--max-days)" in note
+    assert f"the fastest here {fast['seconds'] / 86400:,.1f} days ({fast['gpus']} × H100-SXM {fast['layout']}, " in note
+    assert f"{(fast['usd'] / first['usd'] - 1) * 100:+.1f}% cost)" in note
+    bounded = plan_report(llama70b, TrainJob(tokens=1e12, max_days=60), gpu_names=["H100"], breakdown=bd)
+    assert "note" not in bounded and all(r["seconds"] <= 60 * 86400 for r in bounded["setups"])
+    assert "no time bound" not in str(plan_report(llama70b, TrainJob(), gpu_names=["H100"], breakdown=bd).get("note"))

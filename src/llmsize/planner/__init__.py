@@ -107,6 +107,9 @@ def plan_report(spec: ModelSpec, job: TrainJob | ServeJob, *, gpu_names: Sequenc
         from llmsize.speedmodel.train import goodput_term
 
         extra["goodput"] = goodput_term(job.goodput)  # type: ignore[union-attr]
+        unbounded = unbounded_time_note(job, ranked)  # type: ignore[arg-type]
+        if unbounded:
+            extra["note"] = unbounded
     elif job.request_rate is None and not job.offline:  # type: ignore[union-attr]
         extra["note"] = batch_note(job)  # type: ignore[arg-type]
     elif job.offline:  # type: ignore[union-attr]
@@ -120,6 +123,26 @@ def plan_report(spec: ModelSpec, job: TrainJob | ServeJob, *, gpu_names: Sequenc
             "breakdown": {k: getattr(bd, k) for k in ("weights", "gradients", "optimizer", "master_weights",
                                                        "activations", "transient", "kv_cache")},
             "citations": {k: SOURCES[k] for k in sorted(keys)}}
+
+
+def unbounded_time_note(job: TrainJob, ranked: Sequence[Candidate]) -> str | None:
+    """Said when a training plan with no time bound ranks a setup that takes far longer than the fastest
+    feasible one: cost ranks first and linear scaling makes every count cost about the same, so the cheapest
+    is the fewest GPUs whatever the years it takes; the note names the fastest and --max-days."""
+    if job.max_days is not None or not job.tokens or not ranked or ranked[0].seconds is None:
+        return None
+    fast = min((c for c in ranked if c.seconds is not None), key=lambda c: (c.seconds, c.gpus))
+    if ranked[0].seconds < 1.5 * fast.seconds:  # type: ignore[operator]
+        return None
+    def span(seconds: float) -> str:
+        days = seconds / 86400
+        return f"{days:,.1f} days" if days < 730 else f"{days / 365.25:,.1f} years"
+
+    cost = f", {(fast.usd / ranked[0].usd - 1) * 100:+.1f}% cost" if fast.usd and ranked[0].usd else ""
+    return (f"no time bound: ranked by cost, and linear scaling makes most GPU counts cost the same, so ties go to "
+            f"fewer GPUs: the first takes {span(ranked[0].seconds)}, the fastest here "  # type: ignore[arg-type]
+            f"{span(fast.seconds)} ({fast.gpus} × {fast.gpu.name} {fast.layout.label()}{cost}); a time limit "
+            "(--max-days) keeps only the setups that finish within it")
 
 
 def batch_note(job: ServeJob) -> str:
