@@ -240,16 +240,20 @@ def predict_case(case: SpeedCase, *, eff: float | None = None) -> SpeedResult:
         except LlmsizeError as e:
             raise LlmsizeError(f"{where}: {e}") from None
     spec = hit[0]
-    try:
-        if eff is None:
-            value, notes = predict_metric(spec, get_gpu(case.gpu), case, native=hit[2])
-        else:
-            from llmsize.speedmodel.efficiency import probe
+    from llmsize.speedmodel.efficiency import probe, recorded
 
-            with probe(eff, case.workload["task"]):
+    try:
+        with recorded() as used:
+            if eff is None:
                 value, notes = predict_metric(spec, get_gpu(case.gpu), case, native=hit[2])
+            else:
+                with probe(eff, case.workload["task"]):
+                    value, notes = predict_metric(spec, get_gpu(case.gpu), case, native=hit[2])
     except LlmsizeError as e:
         raise LlmsizeError(f"{where}: {e}") from None
+    if used:  # every default printed with its key: engine/architecture/phase, or */ where the engine has none
+        notes.append("efficiency " + ", ".join(f"{u.key} = {u.value:.3g}" + (f" ({u.rows} row{'s' * (u.rows > 1)})" if u.rows else "")
+                                              for u in dict.fromkeys(used)))
     if not case.metric_given:
         notes.insert(0, f"measured.metric not given: {case.metric} predicted")
     return SpeedResult(case=case, predicted=value, notes=hit[1] + tuple(notes))

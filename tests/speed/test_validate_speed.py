@@ -176,3 +176,24 @@ def test_a_measured_value_without_its_metric_is_refused_not_compared_with_a_gues
     row["measured"] = {"value": row["measured"]["value"]}
     with pytest.raises(LlmsizeError, match="measured.value needs its measured.metric"):
         parse_speed_cases([json.dumps(row)])
+
+
+def test_every_case_says_which_efficiencies_it_was_timed_with():
+    """Each default is printed with its table key: a case's last note names every efficiency its prediction
+    used (engine/architecture/phase, its value and rows), and an engine without rows of its own for the
+    phase (vLLM has no training rows) shows the cross-engine key it fell back to, not a silent guess."""
+    import llmsize.speedmodel.efficiency as eff
+
+    for cat in ("decode", "serve_throughput", "train_throughput"):
+        r = predict_case(parse_speed_cases([json.dumps(_headline(cat))])[0])
+        note = r.notes[-1]
+        assert note.startswith("efficiency ") and " = " in note, (cat, note)
+        for part in note.removeprefix("efficiency ").split(", "):
+            key, value = part.split(" (")[0].split(" = ")
+            engine, arch, phase = key.split("/", 2)
+            hit = [e for e in eff._table()["efficiency"]
+                   if (e["engine"], e["arch"], e["phase"]) == (engine, arch, phase)]
+            assert len(hit) == 1 and f"{hit[0]['value']:.3g}" == value, part
+    train = _headline("train_throughput") | {"engine": "vllm"}
+    note = predict_case(parse_speed_cases([json.dumps(train)])[0]).notes[-1]
+    assert note.startswith("efficiency */") and "/train" in note

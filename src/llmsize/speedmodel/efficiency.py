@@ -59,6 +59,28 @@ def probe(value: float, phase: str) -> Iterator[None]:
         _PROBE.pop()
 
 
+_SEEN: list[list[Efficiency]] = []  # set only by `recorded`: the lookups of the block, in order
+
+
+@contextlib.contextmanager
+def recorded() -> Iterator[list[Efficiency]]:
+    """Collect every efficiency the block looks up (the table's, or a user's override), so a report can
+    print each default with its key (`validate` does, per case)."""
+    seen: list[Efficiency] = []
+    _SEEN.append(seen)
+    try:
+        yield seen
+    finally:
+        _SEEN.pop()
+
+
+def seen(e: Efficiency) -> Efficiency:
+    """`e`, recorded as used where a `recorded` block is open."""
+    if _SEEN:
+        _SEEN[-1].append(e)
+    return e
+
+
 @functools.cache
 def _table() -> dict[str, Any]:
     text = resources.files("llmsize.catalog").joinpath("efficiency.toml").read_text()
@@ -163,14 +185,14 @@ def efficiency(engine: str | None, gpu: Any, phase: str, override: float | None 
     if phase not in PHASES:
         raise LlmsizeError(f"unknown phase {phase!r} (known: {', '.join(PHASES)})")
     if override is not None:
-        return Efficiency(value=override, key=f"given/{phase}", rows=0, given=True)
+        return seen(Efficiency(value=override, key=f"given/{phase}", rows=0, given=True))
     e, a, v = engine_name(engine), arch_of(gpu), vendor_of(gpu)
     if _PROBE and _PROBE[-1][1] == phase:
         return Efficiency(value=_PROBE[-1][0], key=f"probe/{phase}", rows=0)
     rows = _rows()
     found = _FOUND.get((e, a, v, phase, path, weights, moe)) if _FOUND.get("rows") is rows else None
     if found is not None:
-        return found
+        return seen(found)
     key = phase_key(phase, path, weights)
     # a k-quant prompt on a class without such rows takes its other quantized prompts' value
     keys = (key, phase + "-q", phase) if key.endswith("-kq") else (key, phase)
@@ -185,7 +207,7 @@ def efficiency(engine: str | None, gpu: Any, phase: str, override: float | None 
                     _FOUND["rows"] = rows
                 found = _FOUND[(e, a, v, phase, path, weights, moe)] = Efficiency(
                     value=float(r["value"]), key="/".join(k), rows=int(r.get("n", 0)))
-                return found
+                return seen(found)
     raise LlmsizeError(f"efficiency table has no default for phase {phase!r}")
 
 

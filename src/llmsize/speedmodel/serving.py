@@ -22,7 +22,7 @@ from llmsize.parallel import kv_fraction
 from llmsize.spec import ModelSpec
 from llmsize.speedmodel.comm import ep_serve_alltoalls_s, tp_serve_allreduces_s
 from llmsize.speedmodel.efficiency import (Efficiency, attention_path, efficiency, engine_default, engine_name,
-                                           serve_path, serve_shape)
+                                           recorded, seen, serve_path, serve_shape)
 from llmsize.speedmodel.kernels import gemm_s, kv_read_factor
 from llmsize.speedmodel.prompt_passes import separate_passes, static_batch_timing
 from llmsize.speedmodel.queueing import slot_wait_s
@@ -127,13 +127,18 @@ def serve(spec: ModelSpec, gpu: Any, *, engine: str, weights: str, kv_dtype: str
         raise LlmsizeError(f"scheduler steps must be an integer in 1..1024, got {scheduler_steps!r}")
     n = tp * pp
     path = serve_path(engine, weights, gpu)
-    e = efficiency(engine, gpu, "serve", serve_efficiency, path)
-    e_mem_d, e_cmp_d = e.value, e.value
-    if serve_efficiency is None and e.key.startswith("*/"):
-        # no serving rows for this engine: its own decode and prefill efficiencies, where it has them
-        ed, epf = efficiency(engine, gpu, "decode", None, path), efficiency(engine, gpu, "prefill", None, path)
-        if not ed.key.startswith("*/"):
-            e, e_mem_d, e_cmp_d = ed, ed.value, epf.value
+    with recorded():  # what is looked up here is reported (`recorded`) only where it is used
+        e = efficiency(engine, gpu, "serve", serve_efficiency, path)
+        used = [e]
+        e_mem_d, e_cmp_d = e.value, e.value
+        if serve_efficiency is None and e.key.startswith("*/"):
+            # no serving rows for this engine: its own decode and prefill efficiencies, where it has them
+            ed, epf = efficiency(engine, gpu, "decode", None, path), efficiency(engine, gpu, "prefill", None, path)
+            if not ed.key.startswith("*/"):
+                e, e_mem_d, e_cmp_d = ed, ed.value, epf.value
+                used = [ed, epf]
+    for u in used:
+        seen(u)
     x, bw = _peak(gpu, path), _bw(gpu)
     e_mem = mbu if mbu is not None else e_mem_d
     shape = serve_shape()
