@@ -82,6 +82,7 @@ _INT8 = "int8 weights with per-channel scales (the bytes of int8; GEMMs timed on
 _INT8_WO = "int8 weight-only, per-channel scales"
 _W4A8 = "int4 weights in groups of 128 (AWQ's bytes); GEMMs timed on the 16-bit path"
 _E4M3 = "FP8 e4m3, per-channel scales"
+_BNB4 = "bitsandbytes 4-bit (NF4; its FP4 variant has the same bytes and kernels)"
 _WEIGHTS = {"int4": ("awq-int4-g128", "weight-only int4, group 128 (AWQ's layout)"),
             "int4-weight-only": ("awq-int4-g128", "weight-only int4, group 128 (AWQ's layout)"),
             "int4_weight_only": ("awq-int4-g128", "weight-only int4, group 128 (AWQ's layout)"),
@@ -94,6 +95,10 @@ _WEIGHTS = {"int4": ("awq-int4-g128", "weight-only int4, group 128 (AWQ's layout
             "smoothquant": ("int8", _INT8), "int8-sq": ("int8", _INT8),
             "w8a16": ("int8", _INT8_WO), "int8-weight-only": ("int8", _INT8_WO), "int8_weight_only": ("int8", _INT8_WO),
             "8bit": ("int8", "bitsandbytes 8-bit (LLM.int8())"), "bnb-8bit": ("int8", "bitsandbytes 8-bit (LLM.int8())"),
+            # bitsandbytes' 4-bit NF4 and FP4 store the same bytes (4 bits and an absmax per 64) and run the
+            # same dequantising kernels
+            "4bit": ("nf4", _BNB4), "bnb-4bit": ("nf4", _BNB4), "bnb_4bit": ("nf4", _BNB4),
+            "load_in_4bit": ("nf4", _BNB4), "bnb-nf4": ("nf4", _BNB4), "bnb-fp4": ("nf4", _BNB4),
             "w8a8-fp8": ("fp8", "FP8 e4m3 weights and activations"),
             "fp8-w8a8": ("fp8", "FP8 e4m3 weights and activations"),
             "fp8_e4m3": ("fp8", _E4M3), "float8_e4m3fn": ("fp8", _E4M3), "e4m3": ("fp8", _E4M3),
@@ -122,6 +127,9 @@ def weights(w: Mapping[str, Any], notes: list[str], model: Any = None, native: A
     checkpoint stores (`quant.native`: its headers or its config's quantization_config), the one its
     name states (`...-Instruct-FP8`, `...-AWQ`), its config's dtype, else bf16; each said in `notes`."""
     v = w.get("weights")
+    if isinstance(v, str) and v.strip().lower() == "auto":  # vLLM's and SGLang's --dtype auto: the checkpoint's own
+        notes.append("weights 'auto' read as not given: the checkpoint's own format, as the engines' dtype auto")
+        v = None
     if v is None:
         origin = getattr(native, "origin", "default")
         named = named_format(model) if isinstance(model, str) else None

@@ -21,7 +21,7 @@ WEIGHTS = ("bf16", "BF16", "fp16", "F16", "float16", "bfloat16", "fp32", "F32", 
            "fp8-e4m3", "fp8-dynamic", "fp8-block", "int8", "w8a8", "int4", "w4a16", "awq", "AWQ", "gptq", "GPTQ",
            "awq-int4", "gptq-int4", "gptq-int8", "gptq-4bit", "nf4", "bnb-nf4", "nvfp4", "mxfp4", "Q4_0", "Q4_K_M",
            "Q8_0", "Q6_K", "Q5_K_M", "Q2_K", "IQ4_XS", "IQ3_XXS", "q4_0", "Q4_K", "gguf-Q4_K_M", "w8a16",
-           "int4_weight_only", "w4a8_awq", "fp8_block", "fp8-tensor", "smoothquant", "8bit", "fp4", "TQ1_0", None)
+           "int4_weight_only", "w4a8_awq", "fp8_block", "fp8-tensor", "smoothquant", "8bit", "fp4", "TQ1_0", "auto", "bnb-4bit", None)
 KV = ("f16", "fp16", "bf16", "fp8", "fp8_e4m3", "fp8_e5m2", "FP8", "q8_0", "q4_0", "auto", "float16", "int8",
       "fp8_e4m3fn", "nvfp4", "q5_0", "iq4_nl", "f32", None)
 MODELS: tuple[Any, ...] = (

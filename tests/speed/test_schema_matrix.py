@@ -75,10 +75,15 @@ def test_spellings_are_aliases_with_a_note_never_a_silent_change():
     assert "precision 'amp_bf16' read as bf16-mixed" in r.notes and "recompute True read as full" in r.notes
     zb = _one(_train(layout={"pp": 4, "tp": 2, "schedule": "zb"}))
     assert zb.predicted == _one(_train(layout={"pp": 4, "tp": 2, "schedule": "zero-bubble"})).predicted
-    for wt, fmt in (("int4", "awq-int4-g128"), ("w4a16", "gptq-int4-g128-no-gidx"), ("fp8_e4m3", "fp8")):
+    for wt, fmt in (("int4", "awq-int4-g128"), ("w4a16", "gptq-int4-g128-no-gidx"), ("fp8_e4m3", "fp8"),
+                    ("bnb-4bit", "nf4"), ("4bit", "nf4")):
         r = _one(M.case("decode", weights=wt, batch=1, context=0, tokens=128))
         assert r.predicted == _one(M.case("decode", weights=fmt, batch=1, context=0, tokens=128)).predicted
         assert any(n.startswith(f"weights {wt!r} read as {fmt}") for n in r.notes)
+    # vLLM's --dtype auto is the checkpoint's own format: the same as leaving it null, and said
+    auto = _one(M.case("decode", weights="auto", batch=1, context=0, tokens=128))
+    assert auto.predicted == _one(M.case("decode", weights=None, batch=1, context=0, tokens=128)).predicted
+    assert "weights 'auto' read as not given: the checkpoint's own format, as the engines' dtype auto" in auto.notes
 
 
 def test_an_unknown_spelling_is_its_case_error_naming_what_is_accepted():
