@@ -158,12 +158,18 @@ _PRECISION = {"bf16-mixed": "bf16-mixed", "bf16_mixed": "bf16-mixed", "amp_bf16"
               "fp16-mixed": "fp16-mixed", "fp16_mixed": "fp16-mixed", "amp_fp16": "fp16-mixed",
               "16-mixed": "fp16-mixed", "fp16": "fp16-mixed", "fp8-mixed": "fp8-mixed", "fp8_mixed": "fp8-mixed",
               "amp_fp8": "fp8-mixed", "fp8": "fp8-mixed", "transformer-engine": "fp8-mixed", "fp32": "fp32",
-              "32-true": "fp32", "32": "fp32", "tf32": "fp32", "float32": "fp32"}
+              "32-true": "fp32", "32": "fp32", "tf32": "fp32", "float32": "fp32", "bfloat16": "bf16",
+              "mixed-precision-bf16": "bf16-mixed", "bf16-mixed-precision": "bf16-mixed"}
 _WHY = {"fp16": "fp16 training keeps fp32 master weights and a loss scale (DeepSpeed's \"fp16\")",
         "tf32": "fp32 training, matmuls on TF32 tensor cores", "fp8": "FP8 GEMMs, bf16 elsewhere",
         "bf16-true": "pure bf16 (Lightning)"}
 _RECOMPUTE = {"none": "none", "selective": "selective", "full": "full", "no": "none", "off": "none",
-              "false": "none", "true": "full", "block": "full", "uniform": "full"}
+              "false": "none", "true": "full", "block": "full", "uniform": "full",
+              "selective-recompute": "selective", "selective-recomputation": "selective",
+              "selective-activation-recomputation": "selective", "full-recompute": "full",
+              "full-recomputation": "full", "full-activation-recomputation": "full",
+              # Hugging Face's gradient checkpointing, torchtitan's "full" mode, Lightning's: every layer's input kept
+              "activation-checkpointing": "full", "gradient-checkpointing": "full", "checkpointing": "full"}
 _SCHEDULE = {"1f1b": "1f1b", "interleaved": "interleaved", "zero-bubble": "zero-bubble", "zb": "zero-bubble",
              "zbh1": "zero-bubble", "zbv": "zero-bubble", "zero_bubble": "zero-bubble", "dualpipe": "zero-bubble",
              "interleaved-1f1b": "interleaved", "interleaved_1f1b": "interleaved", "gpipe": "1f1b",
@@ -179,9 +185,16 @@ _FSDP = {"full_shard": "full_shard", "shard_grad_op": "shard_grad_op", "hybrid_s
          "false": "no_shard"}
 
 
+def _spelled(key: str) -> str:
+    """A spelling with spaces and underscores as hyphens ("bf16 mixed", "full_recompute")."""
+    return "-".join(key.replace("_", " ").split())
+
+
 def _pick(table: Mapping[str, str], v: Any, what: str, notes: list[str]) -> str:
     key = str(v).lower() if isinstance(v, bool) else str(v).strip().lower()
     got = table.get(key)
+    if got is None:  # the same words with other separators
+        got = next((g for k, g in table.items() if _spelled(k) == _spelled(key)), None)
     if got is None:
         raise LlmsizeError(f"unknown {what} {v!r} (known: {', '.join(sorted(set(table)))})")
     if got != key:

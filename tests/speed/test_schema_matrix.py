@@ -73,6 +73,13 @@ def test_spellings_are_aliases_with_a_note_never_a_silent_change():
     r = _one(_train(precision="amp_bf16", recompute=True))
     assert r.predicted == _one(_train(precision="bf16-mixed", recompute="full")).predicted
     assert "precision 'amp_bf16' read as bf16-mixed" in r.notes and "recompute True read as full" in r.notes
+    # the words of a spelling with other separators, and the names papers and trainers use for recompute
+    spaced = _one(_train(precision="bf16 mixed", recompute="gradient_checkpointing"))
+    assert spaced.predicted == r.predicted
+    assert "precision 'bf16 mixed' read as bf16-mixed" in spaced.notes
+    assert "recompute 'gradient_checkpointing' read as full" in spaced.notes
+    sel = _one(_train(recompute="Selective activation recomputation"))
+    assert sel.predicted == _one(_train(recompute="selective")).predicted
     zb = _one(_train(layout={"pp": 4, "tp": 2, "schedule": "zb"}))
     assert zb.predicted == _one(_train(layout={"pp": 4, "tp": 2, "schedule": "zero-bubble"})).predicted
     for wt, fmt in (("int4", "awq-int4-g128"), ("w4a16", "gptq-int4-g128-no-gidx"), ("fp8_e4m3", "fp8"),
