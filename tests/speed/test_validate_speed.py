@@ -197,3 +197,27 @@ def test_every_case_says_which_efficiencies_it_was_timed_with():
     train = _headline("train_throughput") | {"engine": "vllm"}
     note = predict_case(parse_speed_cases([json.dumps(train)])[0]).notes[-1]
     assert note.startswith("efficiency */") and "/train" in note
+
+
+def test_the_efficiency_record_is_per_thread():
+    """The web app times requests on worker threads: one thread's record never collects another's lookups."""
+    import threading
+
+    from llmsize.catalog.hardware import get_gpu
+    from llmsize.speedmodel.efficiency import efficiency, recorded
+
+    h100, a100 = get_gpu("H100-SXM"), get_gpu("A100-SXM-80GB")
+    other: list = []
+
+    def worker():
+        with recorded() as mine:
+            efficiency("vllm", a100, "decode")
+        other.extend(mine)
+
+    with recorded() as main:
+        efficiency("vllm", h100, "decode")
+        t = threading.Thread(target=worker)
+        t.start()
+        t.join()
+    assert [e.key.split("/")[1] for e in main] == ["hopper"]
+    assert [e.key.split("/")[1] for e in other] == ["ampere"]

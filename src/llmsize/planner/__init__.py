@@ -134,6 +134,7 @@ def unbounded_time_note(job: TrainJob, ranked: Sequence[Candidate]) -> str | Non
     fast = min((c for c in ranked if c.seconds is not None), key=lambda c: (c.seconds, c.gpus))
     if ranked[0].seconds < 1.5 * fast.seconds:  # type: ignore[operator]
         return None
+
     def span(seconds: float) -> str:
         days = seconds / 86400
         return f"{days:,.1f} days" if days < 730 else f"{days / 365.25:,.1f} years"

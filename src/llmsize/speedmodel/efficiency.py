@@ -10,6 +10,7 @@ Source: pope2022
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import re
 import tomllib
@@ -59,25 +60,28 @@ def probe(value: float, phase: str) -> Iterator[None]:
         _PROBE.pop()
 
 
-_SEEN: list[list[Efficiency]] = []  # set only by `recorded`: the lookups of the block, in order
+# the open `recorded` blocks of this thread / task, innermost last (a context variable: the web app's worker
+# threads each see their own)
+_SEEN: contextvars.ContextVar[tuple[list[Efficiency], ...]] = contextvars.ContextVar("llmsize_seen", default=())
 
 
 @contextlib.contextmanager
 def recorded() -> Iterator[list[Efficiency]]:
     """Collect every efficiency the block looks up (the table's, or a user's override), so a report can
     print each default with its key (`validate` does, per case)."""
-    seen: list[Efficiency] = []
-    _SEEN.append(seen)
+    out: list[Efficiency] = []
+    token = _SEEN.set((*_SEEN.get(), out))
     try:
-        yield seen
+        yield out
     finally:
-        _SEEN.pop()
+        _SEEN.reset(token)
 
 
 def seen(e: Efficiency) -> Efficiency:
     """`e`, recorded as used where a `recorded` block is open."""
-    if _SEEN:
-        _SEEN[-1].append(e)
+    open_blocks = _SEEN.get()
+    if open_blocks:
+        open_blocks[-1].append(e)
     return e
 
 
