@@ -17,6 +17,9 @@ from llmsize.errors import LlmsizeError
 METRICS = ("tokens_per_s", "output_tokens_per_s", "ttft_s", "tpot_s", "tokens_per_s_per_gpu",
            "model_tflops_per_gpu", "gpu_hours", "days")
 CATEGORIES = ("decode", "prefill", "serve_throughput", "serve_latency", "train_throughput", "run_gpu_hours")
+# the schema's fields: any other is said in the case's notes (`source` is free-form: url, date, note ...)
+_TOP = ("id", "kind", "category", "model", "hardware", "engine", "workload", "measured", "source", "metric")
+_HARDWARE = ("gpu", "count", "gpus_per_node")
 _KNOBS = ("hidden", "layers", "heads", "kv_heads", "head_dim", "ffn", "vocab", "gated", "tied", "norm", "bias",
           "positions", "max_positions", "experts", "top_k", "expert_ffn", "shared_ffn", "name")
 
@@ -37,6 +40,7 @@ class SpeedCase:
     engine_version: str | None = None  # source.engine_version: the build a row ran (llama.cpp's CUDA graphs)
     metric_given: bool = True  # False: no measured.metric; the task's headline metric is predicted
     source_date: str | None = None  # source.date (YYYY-MM), the build's month where no version says it
+    ignored: tuple[str, ...] = ()  # fields of the case outside the schema (said in its notes, never dropped unsaid)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -114,7 +118,9 @@ def parse_case(obj: Mapping[str, Any], n: int, where: str) -> SpeedCase:
             _knobs(model["knobs"])
     except LlmsizeError as e:
         raise LlmsizeError(f"{where}: {e}") from None
-    return SpeedCase(id=str(obj.get("id", f"line {n}")), category=cat, model=obj.get("model"),
+    ignored = tuple([k for k in obj if k not in _TOP] + [f"hardware.{k}" for k in hw if k not in _HARDWARE]
+                    + [f"measured.{k}" for k in meas if k not in ("metric", "value")])
+    return SpeedCase(id=str(obj.get("id", f"line {n}")), category=cat, model=obj.get("model"), ignored=ignored,
                      gpu=gpu, count=count, gpus_per_node=per_node or 8,
                      engine=str(obj.get("engine") or "unknown"), workload=wl, metric=metric,
                      measured=float(value) if value is not None else None, line=n,
@@ -256,6 +262,8 @@ def predict_case(case: SpeedCase, *, eff: float | None = None) -> SpeedResult:
                                               for u in dict.fromkeys(used)))
     if not case.metric_given:
         notes.insert(0, f"measured.metric not given: {case.metric} predicted")
+    if case.ignored:
+        notes.insert(0, f"{', '.join(case.ignored)} not in the schema: not used")
     return SpeedResult(case=case, predicted=value, notes=hit[1] + tuple(notes))
 
 

@@ -221,3 +221,15 @@ def test_the_efficiency_record_is_per_thread():
         t.join()
     assert [e.key.split("/")[1] for e in main] == ["hopper"]
     assert [e.key.split("/")[1] for e in other] == ["ampere"]
+
+
+def test_fields_outside_the_schema_are_said_never_dropped_unsaid():
+    """A case may carry fields the schema does not have (a source's interconnect, a unit): the prediction
+    does not read them, and the case's first note says so; the prediction is the same without them."""
+    row = json.loads(SPEED[0])
+    extra = {**row, "hardware": {**row["hardware"], "interconnect": "NVLink"}, "dataset": "sharegpt",
+             "measured": {**row["measured"], "unit": "tok/s"}}
+    a = predict_case(parse_speed_cases([json.dumps(row)])[0])
+    b = predict_case(parse_speed_cases([json.dumps(extra)])[0])
+    assert a.predicted == b.predicted and not any("not in the schema" in n for n in a.notes)
+    assert b.notes[0] == "dataset, hardware.interconnect, measured.unit not in the schema: not used"
