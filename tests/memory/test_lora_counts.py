@@ -1,4 +1,4 @@
-"""LoRA trainable parameters equal peft's: the 126 presets of tests/data/lora_counts.json (peft 0.21.2,
+"""LoRA trainable parameters equal peft's: the 128 presets of tests/data/lora_counts.json (peft 0.21.2,
 get_peft_model under FakeTensorMode) and every LoRA case of the measured truth."""
 from __future__ import annotations
 
