@@ -15,14 +15,15 @@ from llmsize.errors import LlmsizeError
 
 # workload / layout fields that are counts: a positive integer (context: >= 0) or null
 _COUNTS = {"decode": ("batch", "tokens", "tp"), "prefill": ("batch", "tokens", "tp", "ubatch"),
-           "serve": ("prompt", "output", "tp", "pp", "dp", "ep", "scheduler_steps", "max_model_len", "max_seqs"),
+           "serve": ("prompt", "output", "tp", "pp", "dp", "ep", "scheduler_steps", "max_model_len", "max_seqs",
+                     "num_prompts"),
            "train": ("seq", "micro_batch", "global_batch")}
 _LAYOUT_COUNTS = ("dp", "tp", "pp", "cp", "ep", "virtual_stages")
 # the `bounds` entry that caps each count of _COUNTS (lengths of tokens: context; sequences at once: batch;
 # parallel degrees: gpus)
 _BOUND = {"batch": "batch", "tokens": "context", "ubatch": "context", "prompt": "context", "output": "context",
           "max_model_len": "context", "seq": "context", "scheduler_steps": "batch", "max_seqs": "batch",
-          "micro_batch": "batch", "global_batch": "global_batch"}
+          "micro_batch": "batch", "global_batch": "global_batch", "num_prompts": "global_batch"}
 
 
 def _count(v: Any, name: str, low: int = 1, cap: str = "gpus") -> None:
@@ -235,7 +236,8 @@ def train_fields(w: Mapping[str, Any], notes: list[str]) -> dict[str, Any]:
 _USED = {"decode": ("weights", "kv_dtype", "batch", "context", "tokens", "tp", "flash_attn"),
          "prefill": ("weights", "batch", "tokens", "tp", "flash_attn", "ubatch"),
          "serve": ("weights", "kv_dtype", "prompt", "output", "concurrency", "request_rate", "tp", "pp", "dp",
-                   "ep", "attention_dp", "scheduler_steps", "max_seqs", "chunked_prefill", "max_model_len"),
+                   "ep", "attention_dp", "scheduler_steps", "max_seqs", "chunked_prefill", "max_model_len",
+                   "num_prompts"),
          "train": ("precision", "seq", "micro_batch", "global_batch", "recompute", "layout", "tokens")}
 _LAYOUT = ("dp", "tp", "pp", "cp", "ep", "fsdp", "zero", "virtual_stages", "schedule", "dp_shard", "dp_replicate",
            "tp_overlap", "a2a_overlap", "dispatcher")

@@ -140,7 +140,7 @@ def _serve(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str
     wait: for a bounded concurrency, for a free slot (vLLM's and SGLang's --max-concurrency; the wait is
     before the request is sent, outside its TTFT), so the run is closed-loop at that concurrency; for
     "max", in a queue that grows through the run, so throughput and TPOT are those of the saturated
-    deployment and a median TTFT has no steady value."""
+    deployment and the median request's TTFT adds its wait in that queue (`overload_wait_s`)."""
     conc = _get(w, "concurrency", "max", notes)
     conc = "max" if isinstance(conc, str) and conc.lower() == "max" else int(conc)
     out = int(_get(w, "output", 256, notes))
@@ -178,13 +178,36 @@ def _serve(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str
     if rate is not None and rate < capacity:
         s = serve(spec, gpu, request_rate=rate, **kw)
     elif rate is not None:
-        if conc == "max" and case.metric == "ttft_s":
-            raise LlmsizeError(f"overloaded: {rate:g} requests/s exceeds the {capacity:.3g} this deployment serves; "
-                               "the queue grows through the run, so a median TTFT has no steady value")
         notes.append(f"request rate {rate:g}/s exceeds the {capacity:.3g}/s this deployment serves: "
                      + ("clients wait for one of the concurrency's slots (closed-loop)" if conc != "max"
                         else "the deployment runs saturated"))
+        if conc == "max" and case.metric == "ttft_s":
+            return s.ttft_s + overload_wait_s(w, rate, capacity, notes), notes
     return {"output_tokens_per_s": s.output_tokens_per_s, "ttft_s": s.ttft_s, "tpot_s": s.tpot_s}[case.metric], notes
+
+
+# ASSUMES: a serving benchmark that does not say how many requests it sent sent vLLM's benchmark_serving's
+#          and SGLang's bench_serving's default, 1,000
+BENCH_PROMPTS = 1000
+
+
+def overload_wait_s(w: Mapping[str, Any], rate: float, capacity: float, notes: list[str]) -> float:
+    """The median request's wait in the queue of a finite benchmark sent faster than the deployment serves:
+    N requests arrive at λ over N/λ seconds and leave at the saturated rate μ, so the queue grows at λ − μ
+    and the k-th request, arriving at k/λ, waits k(1/μ − 1/λ) for a slot; the median one, k = N/2.
+
+    W = N/2 · (1/μ − 1/λ)
+
+    Source: kleinrock1975"""
+    n = w.get("num_prompts")
+    if n is None:
+        n = BENCH_PROMPTS
+        notes.append(f"num_prompts not given: {BENCH_PROMPTS:,} assumed (benchmark_serving's and bench_serving's "
+                     "default)")
+    wait = n / 2 * (1 / capacity - 1 / rate)
+    notes.append(f"the queue grows through the run: the median of {n:,} requests waits N/2·(1/μ − 1/λ) = "
+                 f"{wait:.3g} s for a slot before its prompt runs")
+    return wait
 
 
 def _v0_max_seqs(gpu: Any, case: Any, eng: str, notes: list[str]) -> int | None:

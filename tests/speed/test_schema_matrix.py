@@ -102,7 +102,8 @@ def test_an_unknown_spelling_is_its_case_error_naming_what_is_accepted():
 
 def test_serve_request_rate_above_capacity():
     """At a bounded concurrency the benchmark's clients wait for a slot (closed-loop, the wait outside
-    TTFT); at "max" the deployment runs saturated, and a median TTFT has no steady value."""
+    TTFT); at "max" the deployment runs saturated, and the median request of a finite benchmark (1,000
+    requests unless num_prompts says) waits N/2·(1/μ − 1/λ) in its growing queue before its TTFT."""
     w = M._inference("serve") | {"concurrency": 1}
     closed = _one(M.case("serve", metric="tpot_s", **w))
     over = _one(M.case("serve", metric="tpot_s", **w | {"request_rate": 50.0}))
@@ -111,7 +112,13 @@ def test_serve_request_rate_above_capacity():
     sat = _one(M.case("serve", **w))
     assert _one(M.case("serve", **w | {"request_rate": 1e4})).predicted == sat.predicted
     r = _one(M.case("serve", metric="ttft_s", **w | {"request_rate": 1e4}))
-    assert r.predicted is None and "overloaded" in r.error and "no steady value" in r.error
+    admitted = _one(M.case("serve", metric="ttft_s", **w))
+    mu = sat.predicted / w["output"]  # requests/s of the saturated deployment
+    assert r.error is None and r.predicted == pytest.approx(admitted.predicted + 500 * (1 / mu - 1 / 1e4))
+    assert "num_prompts not given: 1,000 assumed (benchmark_serving's and bench_serving's default)" in r.notes
+    few = _one(M.case("serve", metric="ttft_s", **w | {"request_rate": 1e4, "num_prompts": 100}))
+    assert few.predicted == pytest.approx(admitted.predicted + 50 * (1 / mu - 1 / 1e4))
+    assert admitted.predicted < few.predicted < r.predicted
     low = _one(M.case("serve", **w | {"request_rate": 0.5}))
     assert low.predicted == pytest.approx(0.5 * 256)  # a stable queue serves what arrives
 
