@@ -127,8 +127,13 @@ def _serving_pass(spec: Any, gpu: Any, case: Any, eng: str, wt: str, task: str, 
         _path_note(gpu, wt, s.path, notes)
         return batch / s.step_s
     tokens = int(_get(w, "tokens", 512, notes))
-    s = serve(spec, gpu, engine=eng, weights=wt, kv_dtype=kv_dtype(w, notes), prompt=tokens, output=1,
-              concurrency=1, tp=tp, compiled_prompt=_compiled(case, notes))
+    kw = dict(engine=eng, weights=wt, kv_dtype=kv_dtype(w, notes), prompt=tokens, output=1, concurrency=1, tp=tp,
+              compiled_prompt=_compiled(case, notes))
+    try:
+        s = serve(spec, gpu, **kw)
+    except DoesNotFit as e:  # the run did hold its prompt: timed all the same, said
+        s = serve(spec, gpu, kv_bound=False, **kw)
+        notes.append(f"{_memory_says(e)}; the run held its prompt, so it is timed")
     notes.append(f"timed as {eng}'s prompt pass (its serving efficiency and fixed costs per layer)")
     _path_note(gpu, wt, s.path, notes)
     return batch * tokens / (s.prefill_s + (batch - 1) * s.prompt_compute_s)
@@ -163,16 +168,23 @@ def _serve(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str
         rate = None
     try:
         s = serve(spec, gpu, request_rate=None, **kw)
-    except DoesNotFit:
-        # dp replicas of a MoE model that one GPU cannot hold: the run split its experts over them
-        if not (ep == 1 and w.get("ep") is None and tp == 1 and dp > 1 and spec.moe is not None):
+    except DoesNotFit as e:
+        if ep == 1 and w.get("ep") is None and tp == 1 and dp > 1 and spec.moe is not None:
+            # dp replicas of a MoE model that one GPU cannot hold: the run split its experts over them
+            kw["ep"] = dp
+            kw["kv_free_bytes"] = _kv_free(spec, gpu, kw)
+            s = serve(spec, gpu, request_rate=None, **kw)
+            notes.append(f"ep not given and one GPU cannot hold {spec.name}: its {dp} data-parallel ranks read as "
+                         f"attention data parallel with the routed experts split over them (EP {dp}, "
+                         f"TensorRT-LLM's DEP{dp})")
+        elif conc != "max":
+            # the run did hold its requests: llmsize's memory model leaves less room than the run had, so its
+            # own batch is timed (at "max" the batch the memory held is what is unknown: refused)
+            kw["kv_bound"] = False
+            s = serve(spec, gpu, request_rate=None, **kw)
+            notes.append(f"{_memory_says(e)}; the run held its requests, so its concurrency {conc} is timed")
+        else:
             raise
-        kw["ep"] = dp
-        kw["kv_free_bytes"] = _kv_free(spec, gpu, kw)
-        s = serve(spec, gpu, request_rate=None, **kw)
-        notes.append(f"ep not given and one GPU cannot hold {spec.name}: its {dp} data-parallel ranks read as "
-                     f"attention data parallel with the routed experts split over them (EP {dp}, TensorRT-LLM's "
-                     f"DEP{dp})")
     _path_note(gpu, wt, s.path, notes)
     capacity = s.output_tokens_per_s / out  # requests/s the deployment serves at its batch limit
     if rate is not None and rate < capacity:
@@ -208,6 +220,11 @@ def overload_wait_s(w: Mapping[str, Any], rate: float, capacity: float, notes: l
     notes.append(f"the queue grows through the run: the median of {n:,} requests waits N/2·(1/μ − 1/λ) = "
                  f"{wait:.3g} s for a slot before its prompt runs")
     return wait
+
+
+def _memory_says(e: DoesNotFit) -> str:
+    """What llmsize's memory model said of a setup a measured run did hold, without the CLI's hint."""
+    return "llmsize's memory model says " + str(e).removeprefix("does not fit: ").split("; ")[0]
 
 
 def _v0_max_seqs(gpu: Any, case: Any, eng: str, notes: list[str]) -> int | None:

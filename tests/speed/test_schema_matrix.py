@@ -338,3 +338,18 @@ def test_request_rate_inf_and_torchtitan_layout_names():
     assert r.predicted == _one(_train(layout={"dp": 64, "fsdp": "hybrid_shard"})).predicted
     assert "layout dp_shard 8, dp_replicate 8 read as dp 64, fsdp hybrid_shard" in r.notes
     assert not any("not used" in n for n in r.notes)
+
+
+def test_a_fixed_concurrency_run_the_memory_model_cannot_hold_is_still_timed():
+    """The run held its requests, so where llmsize's memory model leaves no KV room (a 70B FP8 on one H100
+    at 8K prompts) a fixed concurrency is timed all the same, said in a note; at "max" the batch the memory
+    held is the unknown, so that case stays its own error."""
+    w = M._inference("serve") | {"weights": "fp8", "kv_dtype": "fp8", "prompt": 8000, "output": 500, "tp": 1,
+                                 "pp": 1, "dp": 1, "concurrency": 4}
+    base = M.case("serve", model="Llama-3.1-70B", **w)
+    four = _one(base)
+    assert four.error is None and four.predicted > 0
+    assert any(n.startswith("llmsize's memory model says H100-SXM × 1 leaves room for 0 KV tokens, one request "
+                            "needs 8,500; the run held its requests, so its concurrency 4 is timed") for n in four.notes)
+    at_max = _one(base | {"workload": base["workload"] | {"concurrency": "max"}})
+    assert at_max.predicted is None and "does not fit" in at_max.error
