@@ -198,8 +198,8 @@ def _serve(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: list[str
     return {"output_tokens_per_s": s.output_tokens_per_s, "ttft_s": s.ttft_s, "tpot_s": s.tpot_s}[case.metric], notes
 
 
-# ASSUMES: a serving benchmark that does not say how many requests it sent sent vLLM's benchmark_serving's
-#          and SGLang's bench_serving's default, 1,000
+# ASSUMES: a serving benchmark that does not say how many requests it sent ran 1,000, the default of vLLM's
+#          benchmark_serving and of SGLang's bench_serving (--num-prompts)
 BENCH_PROMPTS = 1000
 
 
