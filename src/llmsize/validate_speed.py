@@ -258,8 +258,8 @@ def predict_case(case: SpeedCase, *, eff: float | None = None) -> SpeedResult:
     except LlmsizeError as e:
         raise LlmsizeError(f"{where}: {e}") from None
     if used:  # every default printed with its key: engine/architecture/phase, or */ where the engine has none
-        notes.append("efficiency " + ", ".join(f"{u.key} = {u.value:.3g}" + (f" ({u.rows} row{'s' * (u.rows > 1)})" if u.rows else "")
-                                              for u in dict.fromkeys(used)))
+        rows = lambda u: f" ({u.rows} row{'s' * (u.rows > 1)})" if u.rows else ""  # noqa: E731
+        notes.append("efficiency " + ", ".join(f"{u.key} = {u.value:.3g}{rows(u)}" for u in dict.fromkeys(used)))
     if not case.metric_given:
         notes.insert(0, f"measured.metric not given: {case.metric} predicted")
     if case.ignored:
