@@ -35,21 +35,19 @@ def _largest(lo: int, hi: int, fits: Callable[[int], bool]) -> int | None:
     return lo
 
 
-def _budget(gpu: Any, layout: Layout, job: TrainJob | ServeJob, device: Callable[[Any, int], int] | None = None) -> int:
-    """What each GPU may hold: all of it for training, the serving engine's share (`serve_memory.budget`),
-    less the per-GPU runtime bytes `device` gives."""
+def _budget(gpu: Any, layout: Layout, job: TrainJob | ServeJob, device: Callable[[Any, int], int] | None = None,
+            mem: Any = None) -> int:
+    """What each GPU may hold: all of it for training, the serving engine's share (`serve_memory.budget`, for
+    the setup's memory `mem` where given: SGLang's share holds only the weights and KV), less the per-GPU
+    runtime bytes `device` gives."""
     dev = device(gpu, layout.gpus) if device else 0
-    return (serve_memory.budget(job, gpu, layout) if isinstance(job, ServeJob) else gpu.usable) - dev
+    return (serve_memory.budget(job, gpu, layout, mem, dev) if isinstance(job, ServeJob) else gpu.usable) - dev
 
 
 def _holds(gpu: Any, layout: Layout, job: TrainJob | ServeJob,
            device: Callable[[Any, int], int] | None = None) -> Callable[[Any], bool]:
-    """Whether a setup's per-GPU memory fits (`_budget`); a serving engine's share as `serve_memory.budget`
-    gives it for that memory (SGLang's holds only the weights and KV)."""
-    dev = device(gpu, layout.gpus) if device else 0
-    if isinstance(job, ServeJob):
-        return lambda mem: mem.peak_bytes <= serve_memory.budget(job, gpu, layout, mem, dev) - dev
-    return lambda mem: mem.peak_bytes <= gpu.usable - dev
+    """Whether a setup's per-GPU memory fits its `_budget`."""
+    return lambda mem: mem.peak_bytes <= _budget(gpu, layout, job, device, mem)
 
 
 def llamacpp_slots(job: ServeJob) -> int | None:
