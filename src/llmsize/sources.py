@@ -505,6 +505,12 @@ SOURCES: dict[str, str] = {
                          "training, parallelism, activation_checkpoint, quantize.linear.float8), the last release that "
                          "reads TOML (#2386 replaced it by a Python registry); recorded in "
                          "llmsize/export/torchtitan_fields.py.",
+    "vllm-batch-defaults": "vllm-project/vllm vllm/engine/arg_utils.py EngineArgs.get_batch_defaults and "
+                           "_set_default_max_num_seqs_and_batched_tokens_args (V1): `vllm serve` "
+                           "(OPENAI_API_SERVER) defaults to max_num_batched_tokens 2048 and max_num_seqs 256, "
+                           "or 8192 and 1024 where the device has at least 70 GiB and its name lacks 'a100' "
+                           "(PR 17885); then T = min(T, max_num_seqs x max_model_len), seqs = min(seqs, T); "
+                           "gpu_model_runner.profile_run runs T tokens and the sampler over the seqs.",
     "vllm-worker": "vllm-project/vllm@35d5cda1 vllm/v1/worker/gpu_worker.py (determine_available_memory: "
                    "requested = total x gpu_memory_utilization; memory_profiling of profile_run -> weights, "
                    "torch_peak_increase, non_torch_increase; CUDA graph estimate subtracted by default since "

@@ -91,3 +91,18 @@ def test_llamacpp_flag_refresher_reads_arg_cpp_declarations():
     d = mod.declared(text)
     assert {"-ngl", "--n-gpu-layers", "-kvu", "-no-kvu", "--no-kv-unified", "-sm"} <= set(d)
     assert d["-sm"] == "{none,layer,row,tensor}"
+
+
+def test_vllm_batch_defaults_follow_the_gpu_and_the_context():
+    """`vllm serve`'s defaults (get_batch_defaults): 8,192 tokens and 1,024 sequences on a GPU of 70 GiB or
+    more that is not an A100, else 2,048 and 256; the tokens capped at sequences x max_model_len and the
+    sequences at the tokens."""
+    from llmsize.engines.vllm import batch_defaults
+
+    assert batch_defaults(get_gpu("H100-SXM")) == (8192, 1024)
+    assert batch_defaults(get_gpu("H200")) == (8192, 1024)
+    assert batch_defaults(get_gpu("A100-SXM-80GB")) == (2048, 256)  # kept small by name (PR 17885)
+    assert batch_defaults(get_gpu("RTX-4090")) == (2048, 256)
+    assert batch_defaults(None) == (2048, 256)
+    assert batch_defaults(get_gpu("H100-SXM"), max_model_len=4) == (4096, 1024)
+    assert batch_defaults(get_gpu("A100-SXM-80GB"), max_model_len=1) == (256, 256)

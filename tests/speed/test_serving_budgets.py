@@ -33,10 +33,15 @@ def test_speed_batch_max_is_fits_concurrency(engine, gpu):
 def test_each_engines_rule_by_hand():
     g, lay = get_gpu("H100"), Layout()
     dev = device_bytes(serving=True, engine="vllm")
-    w, peak = fit.non_kv_bytes(L8, serve_breakdown(L8, ServeJob(), 1, ServeJob().context), lay)
+    # vLLM profiles what `vllm serve` defaults to on the GPU (8,192 tokens, 1,024 sequences on an H100);
+    # TensorRT-LLM and SGLang keep the stand-in profile of 16,384 tokens over 256 sequences
+    w, peak = fit.non_kv_bytes(L8, serve_breakdown(L8, ServeJob(), 1, ServeJob().context, g), lay)
+    trt = ServeJob(engine="trt-llm")
+    w_trt, peak_trt = fit.non_kv_bytes(L8, serve_breakdown(L8, trt, 1, trt.context, g), lay)
+    assert w_trt == w and peak - peak_trt == (8192 - 16384) * (3 * 14336 + 2 * 4096) * 2 + 3 * (1024 - 256) * 128256 * 4
     u = 0.9
     assert paged_kv_bytes(L8, ServeJob(engine="vllm"), g, lay) == int(u * g.usable - peak - dev)
-    assert paged_kv_bytes(L8, ServeJob(engine="trt-llm"), g, lay) == int(u * (g.usable - peak - dev))
+    assert paged_kv_bytes(L8, trt, g, lay) == int(u * (g.usable - peak_trt - dev))
     # SGLang's own default share on an H100 at TP 1 (engines.sglang): (M − 13,440 MiB)/M, to 3 decimals
     u_sgl = round((g.usable / 2**20 - 13440) / (g.usable / 2**20), 3)
     assert u_sgl == 0.834

@@ -114,7 +114,7 @@ def test_a_request_rate_no_setup_keeps_up_with_is_said_as_the_reason(client):
     assert all(e["reason"].startswith("overloaded: 50 requests/s exceeds") for e in plan["rejected"]["examples"]["slow"])
     cost = _post(client, "cost", {"model": LLAMA, "gpu": ["RTX-4090"], "counts": [1, 8], "job": job})
     notes = {r["gpus"]: r["note"] for r in cost["rows"]}
-    assert notes[1].startswith("does not fit: needs 29.2 GiB per GPU") and notes[8].startswith("overloaded: 50")
+    assert notes[1].startswith("does not fit: needs 27.8 GiB per GPU") and notes[8].startswith("overloaded: 50")
 
 
 @pytest.mark.parametrize("job, msg", [

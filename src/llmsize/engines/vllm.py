@@ -23,6 +23,7 @@ the window's blocks per request (_max_concurrency, max_memory_usage_bytes)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from llmsize.errors import LlmsizeError
 from llmsize.spec import ModelSpec
@@ -30,6 +31,28 @@ from llmsize.spec import ModelSpec
 VLLM_SOURCE = ("vllm-project/vllm vllm/v1/worker/gpu_worker.py @35d5cda123ec28581759b6d34cde8052314fb1e6 "
                "(determine_available_memory, compile_or_warm_up_model); vllm/v1/core/kv_cache_utils.py")
 BLOCK_SIZE = 16
+# ASSUMES: SGLang and TensorRT-LLM (whose KV rules llmsize.planner.fit applies) have no profile run of this
+# shape modelled; a 16,384-token pass over 256 sequences stands in for their activation peak
+STAND_IN_PROFILE = (16384, 256)
+
+
+def batch_defaults(gpu: Any = None, max_model_len: int | None = None) -> tuple[int, int]:
+    """(max_num_batched_tokens, max_num_seqs) that `vllm serve` takes on `gpu` when neither is given, and so
+    the size of the profile run whose activation peak comes off the KV budget: 2,048 tokens and 256
+    sequences, or 8,192 and 1,024 on a GPU of at least 70 GiB that is not an A100 (the engine table's
+    `vllm` entry); None for `gpu`: the smaller pair. The token budget is capped at what max_num_seqs
+    sequences of max_model_len hold, and the sequences at the token budget:
+
+    T = min(T_gpu, n_gpu·max_model_len);  n = min(n_gpu, T)
+
+    Source: vllm-batch-defaults"""
+    from llmsize.speedmodel.efficiency import engine_default
+
+    seqs, tokens = engine_default("vllm", "max_seqs", gpu), engine_default("vllm", "max_batched_tokens", gpu)
+    assert seqs is not None and tokens is not None  # both in the engine table
+    if max_model_len:
+        tokens = min(tokens, seqs * max_model_len)
+    return tokens, min(seqs, tokens)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

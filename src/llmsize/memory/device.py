@@ -115,8 +115,9 @@ def device_estimate(est: MemoryEstimate, runtime: str = "torch", gpu_memory_byte
                  _t("rotary cos/sin cache", cos_sin, "max_position · d_rot · c", "kwon2023-vllm", "weights"),
                  _t("non-torch memory (CUDA context, NCCL, cuBLAS)", VLLM_NON_TORCH, "1.79 GiB measured (TP1)",
                     "kwon2023-vllm"),
-                 _t("profiled activation peak", act, "max(MLP, attention) working set over max_num_batched_tokens "
-                    "+ sampler 3·n_seq·V·4", "kwon2023-vllm", "activations"),
+                 _t("profiled activation peak", act, f"max(MLP, attention) working set over max_num_batched_tokens "
+                    f"T = {max_num_batched_tokens:,} + sampler 3·n_seq·V·4, n_seq = {max_num_seqs:,}",
+                    "kwon2023-vllm", "activations"),
                  _t("CUDA graphs", VLLM_CUDA_GRAPHS, "≈ 0.5 GiB", "kwon2023-vllm")]
         used = sum(t.bytes for t in terms)
         kv = budget - used

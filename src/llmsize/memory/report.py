@@ -111,8 +111,15 @@ def memory_result(spec: ModelSpec, wl: Workload, gpu: str | None = None, runtime
     dev = None
     if g is not None or runtime != "torch":
         kvb = KV_DTYPE_BYTES[wl.kv_cache_dtype] if wl.kv_cache_dtype else wl.c_bytes
+        seq = wl.seq_len + wl.new_tokens
+        profile: dict[str, int] = {}
+        if runtime == "vllm":  # the profile run `vllm serve` sizes for this GPU and max_model_len
+            from llmsize.engines.vllm import batch_defaults
+
+            tokens, seqs = batch_defaults(g, seq)
+            profile = {"max_num_batched_tokens": tokens, "max_num_seqs": seqs}
         dev = device_estimate(est, runtime, g.usable if g is not None else None, spec=spec, batch=wl.batch,
-                              seq_tokens=wl.seq_len + wl.new_tokens, kv_bytes=kvb, compute_bytes=wl.c_bytes,
+                              seq_tokens=seq, kv_bytes=kvb, compute_bytes=wl.c_bytes, **profile,
                               kv_type=wl.kv_cache_dtype, gguf_path=gguf_path,
                               llamacpp_weights=weights.key if weights is not None else wl.weights_dtype)
     from llmsize.params import count  # cached per spec

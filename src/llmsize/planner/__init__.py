@@ -90,7 +90,7 @@ def plan_report(spec: ModelSpec, job: TrainJob | ServeJob, *, gpu_names: Sequenc
     tally = Tally()
     if serving:
         bd = breakdown or jobs.serve_breakdown(spec, job)
-        cands = plan_serve(spec, job, bd, gpu_types, max_gpus=max_gpus, device=device, price=price)
+        cands = plan_serve(spec, job, breakdown, gpu_types, max_gpus=max_gpus, device=device, price=price)
     else:
         bd = breakdown or jobs.train_breakdown(spec, job)
         cs = [n for n in (counts or DEFAULT_COUNTS) if n <= max_gpus]

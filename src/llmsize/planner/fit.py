@@ -14,7 +14,7 @@ from llmsize.errors import LlmsizeError
 from llmsize.parallel import Breakdown, Layout, check_layout, per_gpu, placement
 from llmsize.pergpu import job_memory
 from llmsize.planner import jobs, serve_memory
-from llmsize.planner.jobs import ServeJob, TrainJob
+from llmsize.planner.jobs import ServeJob, TrainJob, profile_run
 from llmsize.planner.serve_memory import share as engine_share
 from llmsize.recurrent import recurrent_state
 from llmsize.spec import ModelSpec
@@ -71,7 +71,7 @@ def largest_batch(spec: ModelSpec, job: TrainJob | ServeJob, gpu: Any, layout: L
     def fits(b: int) -> bool:
         if breakdown is None:
             if serving:
-                return holds(serve_memory.serve_memory(spec, job, layout, b))  # type: ignore[arg-type]
+                return holds(serve_memory.serve_memory(spec, job, layout, b, gpu=gpu))  # type: ignore[arg-type]
             return holds(job_memory(spec, job, layout, micro_batch=b))
         return holds(per_gpu(spec, breakdown(spec, job, b), layout))
 
@@ -94,7 +94,7 @@ def longest_context(spec: ModelSpec, job: TrainJob | ServeJob, gpu: Any, layout:
     def fits(s: int) -> bool:
         if breakdown is None:
             if serving:
-                return holds(serve_memory.serve_memory(spec, job, layout, None, s))  # type: ignore[arg-type]
+                return holds(serve_memory.serve_memory(spec, job, layout, None, s, gpu=gpu))  # type: ignore[arg-type]
             return holds(job_memory(spec, job, layout, seq_len=s))
         return holds(per_gpu(spec, breakdown(spec, job, None, s), layout))
 
@@ -143,7 +143,7 @@ def kv_free_bytes(spec: ModelSpec, job: ServeJob, gpu: Any, layout: Layout, devi
                      weights and KV pool; activations and runtime outside it, in what the GPU has left)
 
     Source: kwon2023"""
-    w, peak = _non_kv(spec, job, layout)
+    w, peak = _non_kv(spec, job, layout, profile_run(job, gpu))
     if job.engine == "trt-llm":  # Source: trtllm-kv-fraction
         kv = job.utilization * (gpu.usable - peak - device_bytes)
     elif job.engine == "sglang":  # Source: sglang-mem-fraction
@@ -155,9 +155,10 @@ def kv_free_bytes(spec: ModelSpec, job: ServeJob, gpu: Any, layout: Layout, devi
 
 
 @functools.lru_cache(maxsize=1024)
-def _non_kv(spec: ModelSpec, job: ServeJob, layout: Layout) -> tuple[int, int]:
-    """`non_kv_bytes` of the job's one-sequence breakdown, memoised: the planner asks it for each GPU type."""
-    return non_kv_bytes(spec, jobs.serve_breakdown(spec, job, 1, job.context), layout)
+def _non_kv(spec: ModelSpec, job: ServeJob, layout: Layout, profile: tuple[int, int]) -> tuple[int, int]:
+    """`non_kv_bytes` of the job's one-sequence breakdown with the profile run `profile` (`jobs.profile_run`
+    of a GPU), memoised: the planner asks it for each GPU type."""
+    return non_kv_bytes(spec, jobs.serve_breakdown(spec, job, 1, job.context, profile=profile), layout)
 
 
 def kv_budget(spec: ModelSpec, job: ServeJob, gpu: Any, layout: Layout, *, device_bytes: int = 0,
@@ -172,8 +173,8 @@ def kv_budget(spec: ModelSpec, job: ServeJob, gpu: Any, layout: Layout, *, devic
     if job.engine == "llama.cpp":
         raise LlmsizeError("--find concurrency is vLLM's KV-block arithmetic; llama.cpp allocates -np slots of "
                            "the context up front: --find batch gives the most slots that fit")
-    bd = jobs.serve_breakdown(spec, job, 1, job.context)
-    w, peak = _non_kv(spec, job, layout)
+    bd = jobs.serve_breakdown(spec, job, 1, job.context, gpu)
+    w, peak = _non_kv(spec, job, layout, profile_run(job, gpu))
     act = peak - w
     u, origin = engine_share(job, gpu, layout)
     budget = int(gpu.usable * u)

@@ -329,8 +329,9 @@ def weight_override(spec: ModelSpec, weights: str) -> tuple[int | None, float | 
 
 @lru_cache(maxsize=512)
 def _serve_bytes(spec: ModelSpec, weights: str, kv_dtype: str, utilization: float, concurrency: int,
-                 context: int) -> tuple[int, int, int, int, int]:
-    """(weights, activations, transient, kv_cache, per-GPU buffers) for `concurrency` sequences of `context`."""
+                 context: int, profile: tuple[int, int]) -> tuple[int, int, int, int, int]:
+    """(weights, activations, transient, kv_cache, per-GPU buffers) for `concurrency` sequences of `context`,
+    the working set that of a profile run of `profile` = (tokens, sequences)."""
     from llmsize.quant.kv import kv_cache_bytes
 
     m = _memory()
@@ -347,25 +348,38 @@ def _serve_bytes(spec: ModelSpec, weights: str, kv_dtype: str, utilization: floa
     if not hasattr(m, "device_estimate"):  # the HF prefill's working set stands in for vLLM's profile
         return cat["weights"], cat["activations"], cat["transient"], kv_bytes, 0
     d = m.device_estimate(est, "vllm", _NOMINAL_GPU, spec=spec, gpu_memory_utilization=utilization,
-                          seq_tokens=context, batch=concurrency, compute_bytes=2 if c != "fp32" else 4)
+                          seq_tokens=context, batch=concurrency, compute_bytes=2 if c != "fp32" else 4,
+                          max_num_batched_tokens=profile[0], max_num_seqs=profile[1])
     dc = by_category(d)
     buffers = dc["weights"] - est.weights_bytes  # rotary cos/sin cache, whole on every GPU
     return cat["weights"], 0, dc["activations"], kv_bytes, buffers
 
 
 def serve_breakdown(spec: ModelSpec, job: ServeJob, concurrency: int | None = None,
-                    context: int | None = None) -> Breakdown:
+                    context: int | None = None, gpu: Any = None, *,
+                    profile: tuple[int, int] | None = None) -> Breakdown:
     """Whole-model bytes for `concurrency` sequences of `context` tokens: weights in the job's format,
-    the KV cache in its dtype, vLLM's profiled activation peak, the per-GPU rotary cache; for llama.cpp and
-    transformers what they allocate themselves (`serve_memory.engine_breakdown`)."""
+    the KV cache in its dtype, vLLM's profiled activation peak (its profile run as `vllm serve` sizes it on
+    `gpu`: `profile_run`, or the (tokens, sequences) `profile` given), the per-GPU rotary cache; for
+    llama.cpp and transformers what they allocate themselves (`serve_memory.engine_breakdown`)."""
     if job.engine in OWN_MEMORY_ENGINES:
         from llmsize.planner import serve_memory
 
         return serve_memory.engine_breakdown(spec, job, concurrency, context)
     w, a, t, kv, buf = _serve_bytes(spec, job.weights, job.kv_dtype, job.utilization,
-                                    concurrency or job.sequences, context or job.context)
+                                    concurrency or job.sequences, context or job.context,
+                                    profile or profile_run(job, gpu))
     return Breakdown(weights=w, activations=a, transient=t, kv_cache=kv, device=buf,
                      weight_bytes_per_param=w / max(spec_params(spec), 1))
+
+
+def profile_run(job: ServeJob, gpu: Any = None) -> tuple[int, int]:
+    """(tokens, sequences) of the profile run whose activation peak a paged-KV engine keeps out of its KV
+    cache: vLLM's defaults on `gpu` (`engines.vllm.batch_defaults`; the smaller pair where no GPU is named);
+    SGLang and TensorRT-LLM: `engines.vllm.STAND_IN_PROFILE`."""
+    from llmsize.engines.vllm import STAND_IN_PROFILE, batch_defaults
+
+    return batch_defaults(gpu, job.context) if job.engine == "vllm" else STAND_IN_PROFILE
 
 
 @lru_cache(maxsize=64)

@@ -103,7 +103,7 @@ def speed_report(spec: ModelSpec, job: TrainJob | ServeJob, gpu_name: str, layou
             raise LlmsizeError(f"llama.cpp runs one model per server over all its GPUs: --gpus {layout.gpus} "
                                f"--pp {layout.gpus} splits the layers over them (llama.cpp's default, -sm layer); "
                                f"{layout.dp} replicas are {layout.dp} servers, each timed on its own GPUs")
-        bd = jobs.serve_breakdown(spec, job)
+        bd = jobs.serve_breakdown(spec, job, gpu=gpu)
         mem = per_gpu(spec, bd, layout)
         if not gpu.bandwidth:
             raise LlmsizeError(f"{gpu.name}: no memory bandwidth known, so no decode speed")

@@ -81,14 +81,14 @@ def budget_text(job: ServeJob, gpu: Any, layout: Layout | None = None) -> str:
 
 
 def serve_memory(spec: ModelSpec, job: ServeJob, layout: Layout, concurrency: int | None = None,
-                 context: int | None = None, breakdown: Breakdown | None = None) -> GpuMemory:
+                 context: int | None = None, breakdown: Breakdown | None = None, gpu: Any = None) -> GpuMemory:
     """The most loaded GPU of one TP × PP replica serving `concurrency` sequences of `context` tokens (the
-    job's by default): llama.cpp's own buffers for llama.cpp, else `breakdown` (or the job's) split by the
-    layout."""
+    job's by default): llama.cpp's own buffers for llama.cpp, else `breakdown` (or the job's on `gpu`, whose
+    kind sizes vLLM's profile run) split by the layout."""
     if job.engine == LLAMACPP:
         return _llamacpp(spec, job.weights, job.kv_dtype, layout.tp, layout.pp, layout.cp, layout.ep,
                          concurrency or job.sequences, context or job.context, layout)
-    bd = breakdown or serve_breakdown(spec, job, concurrency, context)
+    bd = breakdown or serve_breakdown(spec, job, concurrency, context, gpu)
     return per_gpu(spec, bd, layout)
 
 

@@ -12,7 +12,7 @@ from llmsize.catalog.hardware import engine_problem
 from llmsize.cost import usd_per_million_tokens
 from llmsize.errors import LlmsizeError, Overloaded
 from llmsize.parallel import Breakdown, GpuMemory, Layout, layout_problems
-from llmsize.planner.jobs import OWN_MEMORY_ENGINES, ServeJob, device_bytes
+from llmsize.planner.jobs import OWN_MEMORY_ENGINES, ServeJob, device_bytes, profile_run
 from llmsize.planner.search import Candidate, one_device
 from llmsize.planner.serve_memory import budget as memory_budget
 from llmsize.planner.serve_memory import budget_text, serve_memory
@@ -34,16 +34,23 @@ def serve_layouts(spec: ModelSpec, max_gpus: int, engine: str = "vllm") -> Itera
                 yield Layout(tp=tp, pp=pp, engine="ddp")
 
 
-def plan_serve(spec: ModelSpec, job: ServeJob, breakdown: Breakdown, gpu_types: Sequence[Any], *,
+def plan_serve(spec: ModelSpec, job: ServeJob, breakdown: Breakdown | None, gpu_types: Sequence[Any], *,
                max_gpus: int = 1024, device: Callable[[Any, int], int] | None = None,
                price: Callable[[Any], float | None] | None = None) -> list[Candidate]:
     """Score every GPU type × replica layout × replica count for serving `job`: memory under
-    gpu_memory_utilization, roofline speed, replicas to reach min_tokens_per_s, $ per 1M tokens."""
+    gpu_memory_utilization, roofline speed, replicas to reach min_tokens_per_s, $ per 1M tokens. Without a
+    `breakdown`, each GPU type's is the job's with the profile run the engine sizes for that GPU."""
     out: list[Candidate] = []
     for lay in serve_layouts(spec, max_gpus, job.engine):
         problems = layout_problems(spec, lay)
-        mem = None if problems else serve_memory(spec, job, lay, breakdown=breakdown)
+        mems: dict[Any, GpuMemory] = {}  # per profile run (vLLM's differs by GPU size)
         for g in gpu_types:
+            mem = None
+            if not problems:
+                key = profile_run(job, g) if breakdown is None else None
+                if key not in mems:
+                    mems[key] = serve_memory(spec, job, lay, breakdown=breakdown, gpu=g)
+                mem = mems[key]
             n = lay.tp * lay.pp
             base = dict(gpu=g, gpus=n, layout=lay, precision=job.weights)
             if problems:
@@ -118,7 +125,7 @@ def _latency_miss(job: ServeJob, sp: Any) -> str | None:
     return f"too slow: {misses[0]}" if misses else None
 
 
-def replica_speed(spec: ModelSpec, job: ServeJob, breakdown: Breakdown, g: Any, lay: Layout, mem: GpuMemory) -> Any:
+def replica_speed(spec: ModelSpec, job: ServeJob, breakdown: Breakdown | None, g: Any, lay: Layout, mem: GpuMemory) -> Any:
     """Continuous-batching speed of one TP × PP replica serving `job.concurrency` requests at once
     (`speedmodel.predict.serve`), or `job.request_rate` requests/s arriving (queueing: median and p90
     TTFT/TPOT): its output tokens/s counts each request's prefill, TTFT is a request's
