@@ -78,7 +78,7 @@ def test_prices_cover_the_major_providers():
     ("RTX-3080", "fp16acc", 119.0),  # GA102 whitepaper
     ("RTX-A5000", "fp16", 111.1), ("RTX-A4000", "fp32", 19.2), ("RTX-5000-Ada", "fp8", 522.2),  # datasheets, halved
     ("A40", "bf16", 149.7), ("L40", "fp8", 362), ("A30", "int8", 330), ("P100", "fp16", 18.7), ("P40", "int8", 47),
-    ("MI210", "bf16", 181), ("MI250", "fp16", 362.1), ("MI100", "bf16", 92.3), ("MI355X", "fp8", 5033.2),
+    ("MI210", "bf16", 181), ("MI250", "fp16", 181.05), ("MI100", "bf16", 92.3), ("MI355X", "fp8", 5033.2),
     ("RX 7900 XTX", "fp16", 122.8), ("RX 7900 XTX", "fp32", 61.4), ("M1 Max", "fp16", 10.4), ("M1", "fp32", 2.6),
 ])
 def test_new_entries_match_their_datasheets(name, path, tflops):
@@ -275,3 +275,13 @@ def test_parse_gpu_demands_a_unit(text):
 def test_parse_gpu_rejects_bad_input(text):
     with pytest.raises(LlmsizeError):
         hw.parse_gpu(text)
+
+
+@pytest.mark.parametrize("name, module_tflops", [("MI250X", 383), ("MI250", 362.1)])
+def test_an_mi250_gpu_is_one_gcd_as_software_sees_it(name, module_tflops):
+    """ROCm, PyTorch and the engines see each of an OAM module's two GCDs as a GPU: the row is one GCD, every
+    module figure halved (64 of 128 GiB, 1.6384 of 3.2768 TB/s), so no "GPU" holds what one device cannot."""
+    g = hw.get_gpu(name)
+    assert g.memory_bytes == 64 * 2**30 and g.bandwidth == pytest.approx(3.2768e12 / 2)
+    assert g.peak_flops("bf16") == pytest.approx(module_tflops * 1e12 / 2)
+    assert hw.get_gpu(f"{name}-GCD") is g
