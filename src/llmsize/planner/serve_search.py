@@ -125,7 +125,8 @@ def _latency_miss(job: ServeJob, sp: Any) -> str | None:
     return f"too slow: {misses[0]}" if misses else None
 
 
-def replica_speed(spec: ModelSpec, job: ServeJob, breakdown: Breakdown | None, g: Any, lay: Layout, mem: GpuMemory) -> Any:
+def replica_speed(spec: ModelSpec, job: ServeJob, breakdown: Breakdown | None, g: Any, lay: Layout,
+                  mem: GpuMemory) -> Any:
     """Continuous-batching speed of one TP × PP replica serving `job.concurrency` requests at once
     (`speedmodel.predict.serve`), or `job.request_rate` requests/s arriving (queueing: median and p90
     TTFT/TPOT): its output tokens/s counts each request's prefill, TTFT is a request's
