@@ -132,7 +132,7 @@ def train_metric(spec: Any, gpu: Any, case: Any, w: Mapping[str, Any], notes: li
     if sched == "interleaved" and pp > 1 and lay.get("schedule") and not lay.get("virtual_stages"):
         notes.append(f"virtual_stages not given: {T.default_virtual_stages(spec.num_layers, pp)} per rank assumed "
                      "(about one layer each)")
-    r = T.train(spec, gpu, engine=case.engine, precision=w.get("precision"), seq=seq,
+    r = T.train(spec, gpu, engine=engine, precision=w.get("precision"), seq=seq,
                 recompute=_get(w, "recompute", "none", notes), pp=pp, micro_batches=m, schedule=sched,
                 virtual_stages=lay.get("virtual_stages"), tp=int(lay.get("tp") or 1), micro_batch=micro,
                 gpus_per_node=case.gpus_per_node, dp=dp,

@@ -25,9 +25,14 @@ OPTIONS: dict[str, Any] = {
     "float8": False, "allow_long": False, "units": "iec"}
 
 
+# bytes per unit export's notes print, by --units: GiB (iec) or GB (si)
+UNIT_BYTES = {"iec": (2**30, "GiB"), "si": (10**9, "GB")}
+
+
 def size_text(n: int | float, units: str) -> str:
     """Bytes as export's notes print them: GiB (iec, 2^30 bytes) or GB (si, 10^9 bytes), one decimal."""
-    return f"{n / 2**30:,.1f} GiB" if units == "iec" else f"{n / 1e9:,.1f} GB"
+    scale, name = UNIT_BYTES[units]
+    return f"{n / scale:,.1f} {name}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +170,7 @@ def run_export(engine: str, model_name: str, **opts: Any) -> Exported:
         raise LlmsizeError(f"export: unknown option(s) {', '.join(unknown)}")
     kw = {**OPTIONS, **opts}
     units = kw["units"]
-    if units not in ("iec", "si"):
+    if units not in UNIT_BYTES:
         raise LlmsizeError(f"units must be iec (GiB) or si (GB), got {units!r}")
     notes: list[str] = []
     job = _job(engine, kw)
@@ -281,7 +286,7 @@ def _float8(spec: Any, job: Any, gpu: str, layout: Any, chosen: Any, notes: list
     from llmsize.float8 import float8_plan
 
     f8 = float8_plan(spec, job, gpu, layout)
-    scale = 2**30 if units == "iec" else 1e9
+    scale = UNIT_BYTES[units][0]
     if chosen is not None and chosen.budget is not None and f8.peak_bytes > chosen.budget:
         raise LlmsizeError(f"torchtitan export: {spoken_label(layout.label())} with float8 linears needs "
                            f"{size_text(f8.peak_bytes, units)} per GPU, {size_text(chosen.budget, units)} fit; give a "
